@@ -1,0 +1,272 @@
+"""ONNX → IR.
+
+Steps: load and check the file, upgrade opsets older than 7, pin the batch dimension to 1,
+turn Constant nodes and initializers into IR constants, then walk the nodes in order:
+unsupported ops and attributes are collected (never stopping at the first), supported ones
+get their shapes from our own op rules, and nodes whose inputs are all constant are folded
+on the spot so shape-computing subgraphs (Shape → Gather → Concat → Reshape) disappear.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
+from ..ir.graph import Graph, Node, TensorInfo
+from ..ops import get_op, lookup
+
+MIN_OPSET = 7
+UPGRADE_TO = 13
+
+
+def load_onnx(model) -> "onnx.ModelProto":  # noqa: F821
+    """Load a model from a path, bytes or a ModelProto, with a clear error for bad files."""
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model
+    if isinstance(model, (bytes, bytearray)):
+        data, where = bytes(model), "<bytes>"
+    else:
+        where = os.fspath(model)
+        if not os.path.isfile(where):
+            raise ModelError(f"{where}: no such model file")
+        with open(where, "rb") as f:
+            data = f.read()
+    try:
+        proto = onnx.load_from_string(data)
+    except Exception as e:  # protobuf raises DecodeError or RuntimeWarning-derived errors
+        raise ModelError(f"{where}: not a valid ONNX file ({type(e).__name__}: {e})") from None
+    if not proto.HasField("graph") or not proto.graph.node:
+        raise ModelError(f"{where}: the ONNX file holds no graph nodes")
+    if os.path.isfile(where) and any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
+        onnx.load_external_data_for_model(proto, os.path.dirname(where))
+    proto.ClearField("metadata_props")
+    return proto
+
+
+def _opset(proto) -> int:
+    for o in proto.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    return 1
+
+
+def _upgrade(proto, where: str):
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, UPGRADE_TO)
+    except Exception as e:
+        raise ModelError(f"{where}: opset {_opset(proto)} is older than {MIN_OPSET} and could not be "
+                         f"upgraded ({e}); re-export the model with opset ≥ {MIN_OPSET}") from None
+
+
+def _attr_value(attr) -> Any:
+    from onnx import helper, numpy_helper
+
+    v = helper.get_attribute_value(attr)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if hasattr(v, "dims") and hasattr(v, "data_type"):
+        return numpy_helper.to_array(v)
+    if isinstance(v, list):
+        return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
+    return v
+
+
+def _constant_node_value(node, attrs) -> np.ndarray:
+    for key, conv in (("value", np.asarray), ("value_float", lambda v: np.array(v, np.float32)),
+                      ("value_floats", lambda v: np.array(v, np.float32)),
+                      ("value_int", lambda v: np.array(v, np.int64)),
+                      ("value_ints", lambda v: np.array(v, np.int64))):
+        if key in attrs:
+            return conv(attrs[key])
+    raise ModelError(str(Problem(node.name, "Constant", f"unsupported Constant form {sorted(attrs)}")))
+
+
+def _dims(vi) -> list[int | str | None]:
+    t = vi.type.tensor_type
+    if not t.HasField("shape"):
+        return []
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+
+
+def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> Graph:
+    """Import an ONNX model (path, bytes or ModelProto) into the IR.
+
+    ``input_shapes`` overrides or resolves input shapes (without the batch dimension pinned, give
+    the full shape). Raises :class:`UnsupportedModelError` listing every unsupported node.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    where = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "model"
+    proto = load_onnx(model)
+    sha = hashlib.sha256(proto.SerializeToString()).hexdigest()
+    src_opset = _opset(proto)
+    if src_opset < MIN_OPSET:
+        proto = _upgrade(proto, where)
+    g = Graph(name=proto.graph.name or "model", opset=_opset(proto))
+    g.meta = {"source": where, "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+              "source_opset": src_opset, "sha256": sha}
+
+    for t in proto.graph.initializer:
+        g.initializers[t.name] = numpy_helper.to_array(t)
+    _import_inputs(g, proto, input_shapes or {}, where)
+
+    problems: list[Problem] = []
+    unknown: set[str] = set()
+    fallback = _onnx_inferred(proto, g)
+    seen_names: set[str] = set()
+    pending = list(proto.graph.node)
+    for i, pn in enumerate(pending):
+        name = pn.name or f"{pn.op_type}_{i}"
+        while name in seen_names:
+            name = f"{name}_{i}"
+        seen_names.add(name)
+        attrs = {a.name: _attr_value(a) for a in pn.attribute}
+        if pn.op_type == "Constant" and pn.domain in ("", "ai.onnx"):
+            g.initializers[pn.output[0]] = _constant_node_value(pn, attrs)
+            continue
+        node = Node(name, pn.op_type, list(pn.input), list(pn.output), attrs, pn.domain)
+        _add_node(g, node, problems, unknown, fallback)
+    if problems:
+        raise UnsupportedModelError(problems, where)
+
+    outs = []
+    for vo in proto.graph.output:
+        if vo.name in g.initializers:
+            raise ModelError(f"{where}: graph output '{vo.name}' is a constant; nothing to compute")
+        if vo.name not in g.tensors:
+            raise ModelError(f"{where}: graph output '{vo.name}' is produced by no node")
+        outs.append(g.tensors[vo.name])
+    g.outputs = outs
+    _batch_generic_reshapes(g)
+    g.prune()
+    return g
+
+
+def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
+    from onnx import helper
+
+    unknown = set(input_shapes) - {v.name for v in proto.graph.input}
+    if unknown:
+        raise ShapeError(f"{where}: input_shapes names unknown input(s) {sorted(unknown)}; "
+                         f"inputs are {[v.name for v in proto.graph.input if v.name not in g.initializers]}")
+    for vi in proto.graph.input:
+        if vi.name in g.initializers:  # old exporters list initializers as inputs too
+            continue
+        elem = vi.type.tensor_type.elem_type
+        if not elem:
+            raise ModelError(f"{where}: input '{vi.name}' is not a tensor")
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
+        if vi.name in input_shapes:
+            shape = tuple(int(d) for d in input_shapes[vi.name])
+        else:
+            dims = _dims(vi)
+            if not dims:
+                raise ShapeError(f"{where}: input '{vi.name}' has no shape; pass input_shapes={{'{vi.name}': (...)}}")
+            if not isinstance(dims[0], int) or dims[0] <= 0:
+                g.batch_symbol = str(dims[0] or "N")
+                dims[0] = 1
+            bad = [j for j, d in enumerate(dims) if not isinstance(d, int) or d <= 0]
+            if bad:
+                raise ShapeError(f"{where}: input '{vi.name}' has dynamic dimension(s) {[dims[j] for j in bad]} "
+                                 f"at axis {bad} that cannot be resolved; pass input_shapes="
+                                 f"{{'{vi.name}': (...)}} (CLI: --input-shape {vi.name}=1,...)")
+            shape = tuple(dims)
+        info = TensorInfo(vi.name, shape, dtype)
+        g.inputs.append(info)
+        g.tensors[vi.name] = info
+
+
+def _onnx_inferred(proto, g: Graph) -> dict[str, TensorInfo]:
+    """onnx's own shape inference with the inputs pinned: a fallback that lets the walk go on past
+    a node we reject, so the nodes after it are checked too."""
+    import onnx
+    from onnx import helper, shape_inference
+
+    p = onnx.ModelProto()
+    p.CopyFrom(proto)
+    pinned = {t.name: t.shape for t in g.inputs}
+    for vi in p.graph.input:
+        if vi.name in pinned:
+            dims = vi.type.tensor_type.shape.dim
+            for d, v in zip(dims, pinned[vi.name]):
+                d.Clear()
+                d.dim_value = v
+    try:
+        p = shape_inference.infer_shapes(p, data_prop=True)
+    except Exception:
+        return {}
+    out = {}
+    for vi in list(p.graph.value_info) + list(p.graph.output):
+        dims = _dims(vi)
+        elem = vi.type.tensor_type.elem_type
+        if dims and elem and all(isinstance(d, int) and d > 0 for d in dims):
+            out[vi.name] = TensorInfo(vi.name, tuple(dims), helper.tensor_dtype_to_np_dtype(elem))
+    return out
+
+
+def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
+              fallback: dict[str, TensorInfo]) -> None:
+    """Check, shape and (when constant) fold one node; record problems instead of raising.
+
+    A node we cannot take leaves its outputs in ``unknown`` (or shaped by ``fallback``) so the
+    walk continues and every problem in the model is found in one pass.
+    """
+    op = lookup(node.op_type, node.domain)
+
+    def reject(reason: str | None) -> None:
+        if reason:
+            problems.append(Problem(node.name, node.op_type, reason))
+        for out in node.outputs:
+            if out in fallback:
+                g.tensors[out] = fallback[out]
+            else:
+                unknown.add(out)
+
+    if op is None:
+        dom = f" in domain '{node.domain}'" if node.domain not in ("", "ai.onnx") else ""
+        return reject(f"op is not supported{dom}")
+    if any(i in unknown for i in node.inputs):
+        return reject(None)  # its input comes from a rejected node; already reported there
+    missing = [i for i in node.inputs if i and i not in g.tensors and i not in g.initializers]
+    if missing:
+        return reject(f"input(s) {missing} are defined nowhere (missing initializer or graph input?)")
+    node.attrs = {**op.attrs, **node.attrs}
+    reasons = op.check(node, g)
+    if reasons:
+        problems.extend(Problem(node.name, node.op_type, r) for r in reasons)
+        return reject(None)
+    try:
+        value = op.const_value(node, g)
+        if value is not None:
+            for out, v in zip(node.outputs, value):
+                if out:
+                    g.initializers[out] = np.asarray(v)
+            return
+        infos = op.infer(node, g)
+    except ModelError as e:
+        return reject(str(e).split("): ", 1)[-1])
+    g.nodes.append(node)
+    for out, (shape, dtype) in zip(node.outputs, infos):
+        if out:
+            g.tensors[out] = TensorInfo(out, shape, dtype)
+
+
+def _batch_generic_reshapes(g: Graph) -> None:
+    """A Reshape to a constant shape whose leading 1 is the batch reads ``0`` (copy) instead,
+    so the graph, built for batch 1, runs on any batch."""
+    for n in g.nodes:
+        if n.op_type != "Reshape":
+            continue
+        shape = g.const(n.inputs[1])
+        if shape is not None and shape.size and shape[0] == 1 and g.shape(n.inputs[0])[0] == 1:
+            new = shape.copy()
+            new[0] = 0
+            n.inputs[1] = g.add_const(n.inputs[1] + "_batch", new)

@@ -1,0 +1,11 @@
+"""Supported ops, one per module; importing this package registers them all."""
+import importlib
+import pkgutil
+
+from .base import HARDWARE, HOST, REMOVED, Example, Op, all_ops, get_op, lookup, register
+
+for _m in pkgutil.iter_modules(__path__):
+    if _m.name not in ("base", "common"):
+        importlib.import_module(f"{__name__}.{_m.name}")
+
+__all__ = ["HARDWARE", "HOST", "REMOVED", "Example", "Op", "all_ops", "get_op", "lookup", "register"]

@@ -1,0 +1,122 @@
+"""The op interface and its registry.
+
+One ONNX op = one file in this package, holding a subclass of :class:`Op` decorated with
+:func:`register`. Importing :mod:`fpga_accel.ops` imports every module here, so an op exists
+as soon as its file does; nothing else dispatches on ``op_type``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ModelError, Problem
+
+Shape = tuple[int, ...]
+OutInfo = tuple[Shape, np.dtype]
+
+# Where an op ends up after compilation.
+HARDWARE = "hardware"  # lowered to a processing element (or free in the stream, e.g. Flatten)
+HOST = "host"  # runs on the host in float, before or after the accelerated part
+REMOVED = "removed"  # folded away by the compiler passes (Identity, BatchNorm into Conv, ...)
+
+
+@dataclass
+class Example:
+    """A small conformance case: one node with these attributes on these inputs.
+
+    ``const`` lists the input positions that are initializers (weights, shapes, axes).
+    Tests build a one-node ONNX model from it and compare with onnxruntime.
+    """
+
+    attrs: dict[str, Any]
+    inputs: list[np.ndarray]
+    const: tuple[int, ...] = ()
+    opset: int = 13
+    name: str = ""
+    n_outputs: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Op:
+    """Base class: attributes, shape rule, float reference, and what the compiler does with it."""
+
+    op_type: ClassVar[str]
+    domain: ClassVar[str] = ""
+    placement: ClassVar[str] = HARDWARE
+    notes: ClassVar[str] = ""
+    #: supported attributes and their defaults (ONNX defaults)
+    attrs: ClassVar[dict[str, Any]] = {}
+    #: attributes accepted and ignored (they do not change inference)
+    ignored_attrs: ClassVar[tuple[str, ...]] = ()
+
+    # --- import-time checks -----------------------------------------------
+    def check(self, node, graph) -> list[str]:
+        """Reasons this node cannot be compiled (empty when it can). Override to add more."""
+        known = set(self.attrs) | set(self.ignored_attrs)
+        return [f"attribute '{a}' is not supported" for a in node.attrs if a not in known]
+
+    # --- semantics -----------------------------------------------------------
+    def infer(self, node, graph) -> list[OutInfo]:
+        """Output shapes and dtypes from the input infos (and constant inputs)."""
+        raise NotImplementedError
+
+    def run(self, node, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
+        """Float reference on numpy arrays; absent optional inputs are None."""
+        raise NotImplementedError
+
+    def const_value(self, node, graph) -> list[np.ndarray] | None:
+        """Outputs when they are known at compile time (all inputs constant), else None.
+
+        Ops whose output depends only on shapes (Shape, Size) override this.
+        """
+        if not all(graph.is_const(i) for i in node.inputs if i):
+            return None
+        return self.run(node, [graph.const(i) if i else None for i in node.inputs])
+
+    # --- figures for `inspect` ------------------------------------------------
+    def macs(self, node, graph) -> int:
+        """Multiply-accumulates per image."""
+        return 0
+
+    def params(self, node, graph) -> int:
+        """Number of constant parameters this node reads."""
+        return sum(int(graph.initializers[i].size) for i in node.inputs if i in graph.initializers)
+
+    # --- examples for the conformance tests ------------------------------------
+    def examples(self) -> list[Example]:
+        return []
+
+    # helpers ------------------------------------------------------------------
+    @staticmethod
+    def fail(node, reason: str) -> ModelError:
+        return ModelError(str(Problem(node.name, node.op_type, reason)))
+
+
+_REGISTRY: dict[tuple[str, str], Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: add an op to the registry (one instance per op type)."""
+    key = (cls.domain, cls.op_type)
+    if key in _REGISTRY:
+        raise RuntimeError(f"op {key} registered twice")
+    _REGISTRY[key] = cls()
+    return cls
+
+
+def lookup(op_type: str, domain: str = "") -> Op | None:
+    domain = "" if domain in ("", "ai.onnx") else domain
+    return _REGISTRY.get((domain, op_type))
+
+
+def get_op(node) -> Op:
+    op = lookup(node.op_type, node.domain)
+    if op is None:
+        raise ModelError(str(Problem(node.name, node.op_type, "op is not supported")))
+    return op
+
+
+def all_ops() -> list[Op]:
+    return sorted(_REGISTRY.values(), key=lambda o: (o.domain, o.op_type))

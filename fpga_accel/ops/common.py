@@ -1,0 +1,98 @@
+"""Shared pieces of op definitions: unary/binary templates and spatial window arithmetic."""
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from .base import HARDWARE, Op, OutInfo
+
+
+class Unary(Op):
+    """An elementwise op of one input: subclasses define ``fn``."""
+
+    placement: ClassVar[str] = HARDWARE
+
+    def infer(self, node, graph) -> list[OutInfo]:
+        i = graph.info(node.inputs[0])
+        return [(i.shape, i.dtype)]
+
+    def run(self, node, inputs):
+        x = inputs[0]
+        return [self.fn(node, x).astype(x.dtype, copy=False)]
+
+    def fn(self, node, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Binary(Op):
+    """An elementwise op of two inputs with numpy (multidirectional) broadcasting."""
+
+    def infer(self, node, graph) -> list[OutInfo]:
+        a, b = graph.info(node.inputs[0]), graph.info(node.inputs[1])
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise self.fail(node, f"inputs of shapes {a.shape} and {b.shape} do not broadcast")
+        return [(shape, np.result_type(a.dtype, b.dtype))]
+
+    def run(self, node, inputs):
+        a, b = inputs
+        return [np.asarray(self.fn(a, b)).astype(np.result_type(a.dtype, b.dtype), copy=False)]
+
+    def fn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def spatial_pads(node, in_spatial, kernel, strides, dilations, ceil_mode=False) -> list[int]:
+    """Resolve ``pads``/``auto_pad`` to explicit ONNX pads [b0, b1, ..., e0, e1, ...]."""
+    n = len(in_spatial)
+    auto = node.attrs.get("auto_pad", "NOTSET")
+    if auto in ("NOTSET", "VALID"):
+        pads = list(node.attrs.get("pads") or [0] * 2 * n)
+        return [0] * 2 * n if auto == "VALID" else pads
+    pads = [0] * 2 * n
+    for d in range(n):
+        out = math.ceil(in_spatial[d] / strides[d])
+        eff_k = (kernel[d] - 1) * dilations[d] + 1
+        total = max(0, (out - 1) * strides[d] + eff_k - in_spatial[d])
+        small = total // 2
+        if auto == "SAME_UPPER":
+            pads[d], pads[d + n] = small, total - small
+        else:  # SAME_LOWER
+            pads[d], pads[d + n] = total - small, small
+    return pads
+
+
+def window_out(size: int, k: int, stride: int, dil: int, pad_b: int, pad_e: int, ceil_mode=False) -> int:
+    eff = (k - 1) * dil + 1
+    span = size + pad_b + pad_e - eff
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad_b:
+        out -= 1  # the last window must start inside the input or the begin padding
+    return out
+
+
+def windows(x: np.ndarray, kernel, strides, dilations, out_spatial) -> np.ndarray:
+    """Strided view of all windows: (N, C, *out_spatial, *kernel), x already padded."""
+    n_sp = len(kernel)
+    view_shape = x.shape[:2] + tuple(out_spatial) + tuple(kernel)
+    st = x.strides
+    view_strides = st[:2] + tuple(st[2 + d] * strides[d] for d in range(n_sp)) + tuple(
+        st[2 + d] * dilations[d] for d in range(n_sp))
+    return np.lib.stride_tricks.as_strided(x, view_shape, view_strides, writeable=False)
+
+
+def pad_spatial(x: np.ndarray, pads: list[int], value: float = 0.0) -> np.ndarray:
+    n = len(pads) // 2
+    need = [(0, 0), (0, 0)] + [(pads[d], pads[d + n]) for d in range(n)]
+    if not any(pads):
+        return x
+    return np.pad(x, need, constant_values=value)
+
+
+def normalize_axis(node, axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        raise Op.fail(node, f"axis {axis} is out of range for rank {rank}")
+    return axis % rank
