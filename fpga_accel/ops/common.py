@@ -96,3 +96,46 @@ def normalize_axis(node, axis: int, rank: int) -> int:
     if not -rank <= axis < rank:
         raise Op.fail(node, f"axis {axis} is out of range for rank {rank}")
     return axis % rank
+
+
+# --- attributes the compiler's passes add (not ONNX) ---------------------------------------
+#: ``clip``: [lo, hi] clamp fused from a following Relu / Clip (pass fuse_activation).
+#: ``layout``: "NCHW" (ONNX) or "NHWC" (channels last, set by pass to_nhwc) for spatial ops.
+FUSED_CLIP = {"clip": None}
+LAYOUT = {"layout": "NCHW"}
+
+
+def apply_clip(node, y: np.ndarray) -> np.ndarray:
+    clip = node.attrs.get("clip")
+    if clip is None:
+        return y
+    return np.clip(y, clip[0], clip[1])
+
+
+def channels_last(node) -> bool:
+    return node.attrs.get("layout", "NCHW") == "NHWC"
+
+
+def to_nchw(node, x: np.ndarray) -> np.ndarray:
+    """View a tensor of the node's layout as NCHW (identity for NCHW nodes)."""
+    if not channels_last(node):
+        return x
+    return np.moveaxis(x, -1, 1)
+
+
+def from_nchw(node, y: np.ndarray) -> np.ndarray:
+    if not channels_last(node):
+        return y
+    return np.ascontiguousarray(np.moveaxis(y, 1, -1))
+
+
+def shape_to_nchw(node, shape):
+    if not channels_last(node):
+        return tuple(shape)
+    return (shape[0], shape[-1], *shape[1:-1])
+
+
+def shape_from_nchw(node, shape):
+    if not channels_last(node):
+        return tuple(shape)
+    return (shape[0], *shape[2:], shape[1])

@@ -1,7 +1,8 @@
 import numpy as np
 
 from .base import Example, Op, register
-from .common import pad_spatial, spatial_pads, window_out, windows
+from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_spatial, shape_from_nchw, shape_to_nchw,
+                     spatial_pads, to_nchw, window_out, windows)
 
 
 def conv_geometry(node, x_shape, w_shape):
@@ -22,7 +23,7 @@ class Conv(Op):
     op_type = "Conv"
     notes = "1D/2D, groups (depthwise), stride, dilation, pads, auto_pad"
     attrs = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None,
-             "pads": None, "strides": None}
+             "pads": None, "strides": None, **FUSED_CLIP, **LAYOUT}
 
     def check(self, node, graph):
         problems = super().check(node, graph)
@@ -37,16 +38,17 @@ class Conv(Op):
 
     def infer(self, node, graph):
         x, w = graph.info(node.inputs[0]), graph.shape(node.inputs[1])
+        xs = shape_to_nchw(node, x.shape)
         g = node.attrs["group"]
-        if x.shape[1] != w[1] * g:
-            raise self.fail(node, f"input has {x.shape[1]} channels, weights expect {w[1]}×{g} groups")
-        *_, out = conv_geometry(node, x.shape, w)
+        if xs[1] != w[1] * g:
+            raise self.fail(node, f"input has {xs[1]} channels, weights expect {w[1]}×{g} groups")
+        *_, out = conv_geometry(node, xs, w)
         if min(out) < 1:
             raise self.fail(node, f"output would be empty (spatial {out})")
-        return [((x.shape[0], w[0], *out), x.dtype)]
+        return [(shape_from_nchw(node, (xs[0], w[0], *out)), x.dtype)]
 
     def run(self, node, inputs):
-        x, w, b = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+        x, w, b = to_nchw(node, inputs[0]), inputs[1], inputs[2] if len(inputs) > 2 else None
         pads, strides, dil, kernel, out = conv_geometry(node, x.shape, w.shape)
         g = node.attrs["group"]
         win = windows(pad_spatial(x, pads), kernel, strides, dil, out)  # N,C,*out,*k
@@ -62,12 +64,12 @@ class Conv(Op):
         y = y.reshape(n, m, *out)
         if b is not None:
             y = y + b.reshape((1, m) + (1,) * n_sp)
-        return [y.astype(x.dtype, copy=False)]
+        return [from_nchw(node, apply_clip(node, y)).astype(x.dtype, copy=False)]
 
     def macs(self, node, graph):
         y = graph.shape(node.outputs[0])
         w = graph.shape(node.inputs[1])
-        return int(np.prod(y[1:])) * int(np.prod(w[1:]))
+        return int(np.prod(y[1:])) * int(np.prod(w[1:]))  # same in either layout
 
     def examples(self):
         r = np.random.default_rng(1)

@@ -1,13 +1,14 @@
 import numpy as np
 
 from .base import Example, Op, register
+from .common import FUSED_CLIP, apply_clip
 
 
 @register
 class Gemm(Op):
     op_type = "Gemm"
     notes = "Y = alpha·A'·B' + beta·C with transA/transB; B constant"
-    attrs = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}
+    attrs = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0, **FUSED_CLIP}
 
     def check(self, node, graph):
         problems = super().check(node, graph)
@@ -35,7 +36,7 @@ class Gemm(Op):
         y = at["alpha"] * (a @ b)
         if c is not None:
             y = y + at["beta"] * c
-        return [y.astype(inputs[0].dtype, copy=False)]
+        return [apply_clip(node, y).astype(inputs[0].dtype, copy=False)]
 
     def macs(self, node, graph):
         a = graph.shape(node.inputs[0])
