@@ -39,7 +39,8 @@ def load_onnx(model) -> "onnx.ModelProto":  # noqa: F821
     try:
         proto = onnx.load_from_string(data)
     except Exception as e:  # protobuf raises DecodeError or RuntimeWarning-derived errors
-        raise ModelError(f"{where}: not a valid ONNX file ({type(e).__name__}: {e})") from None
+        raise ModelError(f"{where}: not a valid ONNX file ({type(e).__name__}: {e}); check that the file "
+                         f"is complete (not truncated by a copy or download) or export the model again") from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise ModelError(f"{where}: the ONNX file holds no graph nodes")
     if os.path.isfile(where) and any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
@@ -123,6 +124,7 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
     fallback = _onnx_inferred(proto, g)
     seen_names: set[str] = set()
     pending = list(proto.graph.node)
+    graph_outputs = {vo.name for vo in proto.graph.output}
     for i, pn in enumerate(pending):
         name = pn.name or f"{pn.op_type}_{i}"
         while name in seen_names:
@@ -133,7 +135,7 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
             g.initializers[pn.output[0]] = _constant_node_value(pn, attrs)
             continue
         node = Node(name, pn.op_type, list(pn.input), list(pn.output), attrs, pn.domain)
-        _add_node(g, node, problems, unknown, fallback)
+        _add_node(g, node, problems, unknown, fallback, graph_outputs)
     if problems:
         raise UnsupportedModelError(problems, where)
 
@@ -166,13 +168,21 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
         if vi.name in input_shapes:
             shape = tuple(int(d) for d in input_shapes[vi.name])
+            _check_given_shape(vi.name, shape, _dims(vi), where)
+            dims = _dims(vi)
+            if dims and not (isinstance(dims[0], int) and dims[0] > 0):
+                g.batch_symbol = str(dims[0] or "N")  # still symbolic in the model, whatever was given
         else:
             dims = _dims(vi)
-            if not dims:
+            if not vi.type.tensor_type.HasField("shape"):  # (a shape without dims is a scalar)
                 raise ShapeError(f"{where}: input '{vi.name}' has no shape; pass input_shapes={{'{vi.name}': (...)}}")
-            if not isinstance(dims[0], int) or dims[0] <= 0:
+            if dims and (not isinstance(dims[0], int) or dims[0] <= 0):
                 g.batch_symbol = str(dims[0] or "N")
                 dims[0] = 1
+            empty = [j for j, d in enumerate(dims) if d == 0]
+            if empty:
+                raise UnsupportedModelError([Problem(vi.name, "graph input", f"dimension 0 at axis {empty}: "
+                                                     "an empty tensor has nothing to compute")], where)
             bad = [j for j, d in enumerate(dims) if not isinstance(d, int) or d <= 0]
             if bad:
                 raise ShapeError(f"{where}: input '{vi.name}' has dynamic dimension(s) {[dims[j] for j in bad]} "
@@ -182,6 +192,23 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
         info = TensorInfo(vi.name, shape, dtype)
         g.inputs.append(info)
         g.tensors[vi.name] = info
+
+
+def _check_given_shape(name: str, shape: tuple[int, ...], dims: list, where: str) -> None:
+    """A shape from ``input_shapes`` must fit what the model declares (rank, fixed dimensions)."""
+    if any(d < 1 for d in shape):
+        raise ShapeError(f"{where}: input_shapes gives input '{name}' the shape {shape}; "
+                         f"every dimension must be at least 1")
+    if not dims:
+        return
+    shown = [d if d is not None else "?" for d in dims]
+    if len(dims) != len(shape):
+        raise ShapeError(f"{where}: input_shapes gives input '{name}' the shape {shape} (rank {len(shape)}) "
+                         f"but the model declares {shown} (rank {len(dims)})")
+    fixed = [j for j in range(1, len(dims)) if isinstance(dims[j], int) and dims[j] > 0 and dims[j] != shape[j]]
+    if fixed:
+        raise ShapeError(f"{where}: input_shapes gives input '{name}' the shape {shape} but the model fixes "
+                         f"axis {fixed} to {[dims[j] for j in fixed]} (declared {shown})")
 
 
 def _onnx_inferred(proto, g: Graph) -> dict[str, TensorInfo]:
@@ -213,7 +240,7 @@ def _onnx_inferred(proto, g: Graph) -> dict[str, TensorInfo]:
 
 
 def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
-              fallback: dict[str, TensorInfo]) -> None:
+              fallback: dict[str, TensorInfo], graph_outputs: set[str] = frozenset()) -> None:
     """Check, shape and (when constant) fold one node; record problems instead of raising.
 
     A node we cannot take leaves its outputs in ``unknown`` (or shaped by ``fallback``) so the
@@ -238,13 +265,15 @@ def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
     missing = [i for i in node.inputs if i and i not in g.tensors and i not in g.initializers]
     if missing:
         return reject(f"input(s) {missing} are defined nowhere (missing initializer or graph input?)")
+    op.upgrade(node, g.opset)
     node.attrs = {**op.attrs, **node.attrs}
     reasons = op.check(node, g)
     if reasons:
         problems.extend(Problem(node.name, node.op_type, r) for r in reasons)
         return reject(None)
     try:
-        value = op.const_value(node, g)
+        # a graph output stays computed by its node: Shape of an input must follow the batch
+        value = None if graph_outputs & set(node.outputs) else op.const_value(node, g)
         if value is not None:
             for out, v in zip(node.outputs, value):
                 if out:

@@ -57,6 +57,14 @@ class Op:
         known = set(self.attrs) | set(self.ignored_attrs)
         return [f"attribute '{a}' is not supported" for a in node.attrs if a not in known]
 
+    def upgrade(self, node, opset: int) -> None:
+        """Rewrite an older opset's form of ``node`` into the form this op implements.
+
+        Called at import with the model's opset, before the ``attrs`` defaults are filled in, for
+        ops whose defaults or semantics changed between opsets without a visible difference in the
+        node (Softmax before 13 flattens at ``axis``). Most ops need nothing.
+        """
+
     # --- semantics -----------------------------------------------------------
     def infer(self, node, graph) -> list[OutInfo]:
         """Output shapes and dtypes from the input infos (and constant inputs)."""
@@ -74,6 +82,11 @@ class Op:
         if not all(graph.is_const(i) for i in node.inputs if i):
             return None
         return self.run(node, [graph.const(i) if i else None for i in node.inputs])
+
+    def placement_of(self, node, graph) -> str:
+        """Where this node runs: ``placement``, unless the op decides per node (MatMul by a
+        constant matrix is hardware, MatMul of two computed tensors is not)."""
+        return self.placement
 
     # --- figures for `inspect` ------------------------------------------------
     def macs(self, node, graph) -> int:

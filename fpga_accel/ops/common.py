@@ -45,6 +45,85 @@ class Binary(Op):
         raise NotImplementedError
 
 
+class Variadic(Op):
+    """An elementwise op of one or more inputs (Max, Min, Sum), broadcast together and folded
+    left to right with ``fn``."""
+
+    def infer(self, node, graph) -> list[OutInfo]:
+        infos = [graph.info(i) for i in node.inputs]
+        try:
+            shape = np.broadcast_shapes(*(i.shape for i in infos))
+        except ValueError:
+            raise self.fail(node, f"inputs of shapes {[i.shape for i in infos]} do not broadcast")
+        return [(shape, np.result_type(*(i.dtype for i in infos)))]
+
+    def run(self, node, inputs):
+        y = inputs[0]
+        for x in inputs[1:]:
+            y = self.fn(y, x)
+        return [np.asarray(y).astype(np.result_type(*inputs), copy=False)]
+
+    def fn(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Reduce(Op):
+    """ReduceMean / ReduceMax / ReduceSum: ``axes`` as attribute (older opsets) or as a constant
+    second input (ReduceSum from 13, the others from 18); no axes reduces all of them unless
+    ``noop_with_empty_axes``. Subclasses define ``fn(x, axes, keepdims)``."""
+
+    attrs: ClassVar[dict] = {"axes": None, "keepdims": 1, "noop_with_empty_axes": 0}
+
+    def check(self, node, graph) -> list[str]:
+        problems = super().check(node, graph)
+        if node.input(1) and not graph.is_const(node.input(1)):
+            problems.append("the axes are computed at run time; only constant axes are supported")
+        return problems
+
+    def axes(self, node, values, rank: int) -> list[int] | None:
+        """Normalised axes to reduce, or None when the op is an identity."""
+        axes = node.attrs["axes"]
+        if axes is None and len(values) > 1:
+            axes = values[1]
+        if axes is None or np.size(axes) == 0:
+            return None if node.attrs["noop_with_empty_axes"] else list(range(rank))
+        return normalize_axes(node, axes, rank)
+
+    def infer(self, node, graph) -> list[OutInfo]:
+        x = graph.info(node.inputs[0])
+        axes = self.axes(node, const_inputs(node, graph), len(x.shape))
+        if axes is None:
+            return [(x.shape, x.dtype)]
+        keep = node.attrs["keepdims"]
+        shape = [1 if d in axes else n for d, n in enumerate(x.shape) if keep or d not in axes]
+        return [(tuple(shape), x.dtype)]
+
+    def run(self, node, inputs):
+        x = inputs[0]
+        axes = self.axes(node, inputs, x.ndim)
+        if axes is None:
+            return [x]
+        y = self.fn(x, tuple(axes), bool(node.attrs["keepdims"]))
+        return [np.asarray(y).astype(x.dtype, copy=False)]
+
+    def fn(self, x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        raise NotImplementedError
+
+
+def const_inputs(node, graph) -> list[np.ndarray | None]:
+    """The node's inputs as ``run`` would see them, with None for runtime tensors and absent ones;
+    lets ``infer`` and ``run`` share one parameter parser (axes, pads, bounds given as inputs)."""
+    return [graph.const(i) if i else None for i in node.inputs]
+
+
+def normalize_axes(node, axes, rank: int) -> list[int]:
+    """Axes in [-rank, rank) made non-negative; a repeated axis is an error."""
+    out = [normalize_axis(node, int(a), rank) for a in np.asarray(axes, dtype=np.int64).ravel()]
+    if len(set(out)) != len(out):
+        raise Op.fail(node, f"axes {np.ravel(axes).tolist()} name an axis twice")
+    return out
+
+
 def spatial_pads(node, in_spatial, kernel, strides, dilations, ceil_mode=False) -> list[int]:
     """Resolve ``pads``/``auto_pad`` to explicit ONNX pads [b0, b1, ..., e0, e1, ...]."""
     n = len(in_spatial)

@@ -1,0 +1,82 @@
+"""Tables for the terminal: rich when it is installed (the ``compile`` extra), plain text otherwise."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class Column:
+    header: str
+    align: str = "left"  # "left" or "right"
+    wrap: bool = False  # may fold over several lines in a narrow terminal (long text columns)
+
+
+def rich_available() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def print_table(columns: list[Column], rows: list[list[str]], title: str | None = None,
+                totals: list[str] | None = None, file=None) -> None:
+    """Print ``rows`` (lists of strings) under ``columns``; ``totals`` is a last row set apart."""
+    file = file or sys.stdout
+    if rich_available():
+        _rich_table(columns, rows, title, totals, file)
+    else:
+        file.write(plain_table(columns, rows, title, totals) + "\n")
+
+
+def plain_table(columns: list[Column], rows: list[list[str]], title: str | None = None,
+                totals: list[str] | None = None) -> str:
+    """The table as aligned text with dashed rules."""
+    every = [[c.header for c in columns]] + rows + ([totals] if totals else [])
+    widths = [max(len(r[i]) for r in every) for i in range(len(columns))]
+
+    def line(cells):
+        out = [c.rjust(w) if col.align == "right" else c.ljust(w)
+               for c, w, col in zip(cells, widths, columns, strict=True)]
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    lines = ([title] if title else []) + [line(every[0]), rule] + [line(r) for r in rows]
+    if totals:
+        lines += [rule, line(totals)]
+    return "\n".join(lines)
+
+
+def _rich_table(columns, rows, title, totals, file) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    every = [[c.header for c in columns]] + rows + ([totals] if totals else [])
+    widths = [max(len(r[i]) for r in every) for i in range(len(columns))]
+    # a pipe or a captured stream has no width: print the table whole rather than fold it to 80 columns
+    width = None if file.isatty() else sum(widths) + 3 * len(widths)
+    console = Console(file=file, width=width, highlight=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False)
+    for c, w in zip(columns, widths, strict=True):
+        table.add_column(c.header, justify=c.align, no_wrap=not c.wrap, min_width=None if c.wrap else w)
+    for r in rows:
+        table.add_row(*(Text(x) for x in r))  # Text: node names may contain [brackets]
+    if totals:
+        table.add_section()
+        table.add_row(*(Text(x, style="bold") for x in totals))
+    console.print(table)
+
+
+def fmt_int(n: int) -> str:
+    """Thousands separated, e.g. 1,204,224."""
+    return f"{n:,}"
+
+
+def fmt_shape(shape, batch: str | None = None) -> str:
+    dims = [str(d) for d in shape]
+    if batch and dims:
+        dims[0] = batch
+    return "[" + ", ".join(dims) + "]"

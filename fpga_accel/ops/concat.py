@@ -1,0 +1,40 @@
+import numpy as np
+
+from .base import Example, Op, register
+from .common import normalize_axis
+
+
+@register
+class Concat(Op):
+    op_type = "Concat"
+    notes = "any axis, any number of inputs; inputs requantised to one scale in hardware"
+    attrs = {"axis": None}  # required since opset 4
+
+    def check(self, node, graph):
+        problems = super().check(node, graph)
+        if node.attrs["axis"] is None:
+            problems.append("attribute 'axis' is required")
+        return problems
+
+    def infer(self, node, graph):
+        infos = [graph.info(i) for i in node.inputs]
+        first = infos[0].shape
+        axis = normalize_axis(node, node.attrs["axis"], len(first))
+        for k, t in enumerate(infos[1:], 1):
+            if len(t.shape) != len(first) or any(a != b for d, (a, b) in enumerate(zip(t.shape, first)) if d != axis):
+                raise self.fail(node, f"input {k} ('{t.name}') has shape {t.shape}, which does not match input 0 "
+                                      f"{first} outside axis {axis}; only the concat axis may differ")
+        shape = first[:axis] + (sum(t.shape[axis] for t in infos),) + first[axis + 1:]
+        return [(shape, np.result_type(*(t.dtype for t in infos)))]
+
+    def run(self, node, inputs):
+        return [np.concatenate(inputs, axis=normalize_axis(node, node.attrs["axis"], inputs[0].ndim))]
+
+    def examples(self):
+        r = np.random.default_rng(54)
+        f = lambda *s: r.standard_normal(s).astype(np.float32)
+        return [Example({"axis": 1}, [f(2, 3, 4), f(2, 5, 4)], name="channels"),
+                Example({"axis": -1}, [f(2, 3, 4), f(2, 3, 1), f(2, 3, 2)], name="negative_three"),
+                Example({"axis": 0}, [f(2, 3), f(1, 3)], name="axis0"),
+                Example({"axis": 1}, [f(2, 3), f(2, 2)], const=(1,), name="constant_input"),
+                Example({"axis": 1}, [f(1, 2, 3), f(1, 1, 3)], opset=7, name="opset7")]

@@ -1,0 +1,47 @@
+import numpy as np
+
+from .base import Example, register
+from .common import from_nchw, to_nchw
+from .pooling import POOL_ATTRS, WindowPool, lowest
+
+
+@register
+class MaxPool(WindowPool):
+    """Max over each window; padding is the lowest value of the type, so it never wins."""
+
+    op_type = "MaxPool"
+    notes = "1D/2D/3D, kernel_shape, strides, pads, auto_pad, dilations, ceil_mode; no Indices output"
+    attrs = POOL_ATTRS
+    ignored_attrs = ("storage_order",)  # only changes the Indices output, which is rejected
+
+    def run(self, node, inputs):
+        x = to_nchw(node, inputs[0])
+        win, (*_, kernel, _out) = self.pooled(node, x, lowest(x.dtype))
+        y = win.max(axis=tuple(range(-len(kernel), 0)))
+        return [from_nchw(node, y).astype(x.dtype, copy=False)]
+
+    def examples(self):
+        r = np.random.default_rng(3)
+        f = lambda *s: r.standard_normal(s).astype(np.float32)
+        k2 = {"kernel_shape": [2, 2]}
+        k3 = {"kernel_shape": [3, 3]}
+        return [
+            Example({**k2, "strides": [2, 2]}, [f(2, 3, 8, 8)], name="k2s2"),
+            Example({**k3, "strides": [2, 2], "pads": [1, 0, 1, 2]}, [f(1, 2, 7, 6)], name="pads"),
+            Example({**k3, "strides": [2, 2], "auto_pad": "SAME_UPPER"}, [f(1, 2, 7, 8)], name="same_upper"),
+            Example({**k2, "auto_pad": "SAME_LOWER"}, [f(1, 2, 5, 6)], name="same_lower"),
+            Example({**k3, "strides": [2, 2], "auto_pad": "VALID"}, [f(1, 2, 8, 7)], name="valid"),
+            Example({**k3, "strides": [2, 2], "ceil_mode": 1}, [f(1, 2, 8, 9)], name="ceil"),
+            # ceil would add a window starting in the end padding: onnxruntime drops it
+            Example({"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1},
+                    [f(1, 1, 5, 4)], name="ceil_last_window"),
+            Example({"kernel_shape": [1, 1], "strides": [2, 2], "ceil_mode": 1}, [f(1, 1, 2, 2)], name="ceil_reduce"),
+            Example({**k2, "dilations": [2, 3], "strides": [1, 2]}, [f(1, 2, 7, 9)], name="dilations"),
+            Example({**k3, "dilations": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1},
+                    [f(1, 2, 8, 8)], name="dilations_ceil_pads"),
+            Example({**k2, "strides": [2, 2], "storage_order": 1}, [f(1, 2, 4, 4)], name="storage_order"),
+            Example({"kernel_shape": [3], "strides": [2], "pads": [1, 1]}, [f(2, 3, 11)], name="1d"),
+            Example({"kernel_shape": [2, 2, 2], "strides": [2, 1, 2]}, [f(1, 2, 4, 5, 6)], name="3d"),
+            Example({**k3, "pads": [1, 1, 1, 1]}, [r.integers(-128, 128, (1, 2, 5, 5)).astype(np.int8)], name="int8"),
+            Example({**k2, "strides": [2, 2]}, [r.integers(0, 256, (1, 2, 6, 6)).astype(np.uint8)], name="uint8"),
+        ]

@@ -1,0 +1,32 @@
+import numpy as np
+
+from .base import Example, Op, register
+
+
+@register
+class Transpose(Op):
+    op_type = "Transpose"
+    notes = "any permutation (default: reversed axes); folded or absorbed by the layout pass"
+    attrs = {"perm": None}
+
+    def _perm(self, node, rank: int) -> list[int]:
+        perm = node.attrs["perm"]
+        if perm is None:
+            return list(range(rank))[::-1]
+        if sorted(perm) != list(range(rank)):
+            raise self.fail(node, f"perm {list(perm)} is not a permutation of the {rank} axes")
+        return list(perm)
+
+    def infer(self, node, graph):
+        x = graph.info(node.inputs[0])
+        return [(tuple(x.shape[p] for p in self._perm(node, len(x.shape))), x.dtype)]
+
+    def run(self, node, inputs):
+        return [np.transpose(inputs[0], self._perm(node, inputs[0].ndim))]
+
+    def examples(self):
+        x = np.random.default_rng(53).standard_normal((2, 3, 4, 5)).astype(np.float32)
+        return [Example({"perm": [0, 2, 3, 1]}, [x], name="nchw_to_nhwc"),
+                Example({"perm": [0, 3, 1, 2]}, [x], name="nhwc_to_nchw"),
+                Example({}, [x], name="default_reverse"),
+                Example({"perm": [0, 2, 1, 3]}, [x], opset=7, name="opset7")]
