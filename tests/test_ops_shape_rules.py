@@ -59,10 +59,20 @@ def test_concat_without_axis_is_refused():
 
 @pytest.mark.parametrize("axis", [0, -3])
 def test_flatten_axis0_rejected_at_import(axis):
-    m = model([helper.make_node("Flatten", ["x"], ["y"], name="flat_all", axis=axis)], [x_in(1, 4, 5)], [y_out()])
+    m = model([helper.make_node("Flatten", ["x"], ["y"], name="flat_all", axis=axis)], [x_in("N", 4, 5)], [y_out()])
     reason = problems(m)["flat_all"]
     assert reason.startswith(f"Flatten: axis={axis} flattens the batch dimension")
     assert "use axis ≥ 1" in reason
+
+
+@pytest.mark.parametrize("axis", [0, -3])
+def test_flatten_axis0_on_a_batch1_model_becomes_axis1(axis):
+    """tf2onnx exports fixed to batch 1 flatten at axis 0: same tensor, and it keeps images apart."""
+    m = model([helper.make_node("Flatten", ["x"], ["y"], name="flat_all", axis=axis)], [x_in(1, 4, 5)], [y_out()])
+    g = import_onnx(m)
+    assert g.node("flat_all").attrs["axis"] == 1
+    x = np.arange(3 * 20, dtype=np.float32).reshape(3, 4, 5)
+    np.testing.assert_array_equal(run_graph(g, {"x": x})["y"], x.reshape(3, 20))
 
 
 def test_flatten_axis0_of_a_constant_folds():
@@ -88,7 +98,7 @@ def test_every_bad_node_is_reported_at_once():
              helper.make_node("Pad", ["x", "pc"], ["c"], name="pad_wrap", mode="wrap"),
              helper.make_node("Clip", ["x", "lo"], ["d"], name="clip_dyn"),
              helper.make_node("Cast", ["x"], ["e"], name="to_str", to=TP.STRING)]
-    m = model(nodes, [x_in(1, 2, 4, 4), vi("p", TP.INT64, [8]), vi("lo", TP.FLOAT, [1])],
+    m = model(nodes, [x_in("N", 2, 4, 4), vi("p", TP.INT64, [8]), vi("lo", TP.FLOAT, [1])],
               [y_out(o) for o in "abcde"], {"pc": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)}, opset=19)
     got = problems(m)
     assert set(got) == {"pad_dyn", "flat0", "pad_wrap", "clip_dyn", "to_str"}

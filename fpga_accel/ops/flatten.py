@@ -6,7 +6,7 @@ from .base import Example, Op, register
 @register
 class Flatten(Op):
     op_type = "Flatten"
-    notes = "axis ≥ 1 (axis 0 would fold the batch); free in the stream"
+    notes = "axis ≥ 1 (axis 0 only on a model fixed to batch 1); free in the stream"
     attrs = {"axis": 1}
 
     def _axis(self, node, rank: int) -> int:
@@ -17,7 +17,12 @@ class Flatten(Op):
 
     def check(self, node, graph):
         problems = super().check(node, graph)
-        rank = len(graph.shape(node.inputs[0]))
+        shape = graph.shape(node.inputs[0])
+        rank = len(shape)
+        if node.attrs["axis"] in (0, -rank) and shape[0] == 1 and graph.batch_symbol is None:
+            # a model exported for batch 1 (tf2onnx): axis 0 and axis 1 give the same (1, X) tensor,
+            # and axis 1 keeps each image separate when the IR runs on larger batches
+            node.attrs["axis"] = 1
         if node.attrs["axis"] in (0, -rank) and not graph.is_const(node.inputs[0]):
             problems.append(f"axis={node.attrs['axis']} flattens the batch dimension into the features; "
                             "use axis ≥ 1 (or Reshape) so each image stays separate")
