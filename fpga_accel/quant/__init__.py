@@ -1,0 +1,91 @@
+"""Integer quantisation: the contract of DESIGN.md §3 written once (docs/integer-contract.md).
+
+The emulator, the HLS C++ (``hls/``) and OpenCL kernels mirror these functions bit for bit.
+Everything here needs numpy only.
+"""
+from .arith import (
+    MAX_ACC_BITS,
+    MAX_SHIFT,
+    MIN_SHIFT,
+    MULT_BITS,
+    accumulator_bits,
+    clamp_bounds,
+    dequantize,
+    fold_zero_point,
+    quantize,
+    quantize_bias,
+    requant_multiplier,
+    requant_multipliers,
+    requantize,
+    signed_bits,
+)
+from .lut import apply_lut, make_lut
+from .observers import OBSERVERS, MinMaxObserver, MSEObserver, Observer, PercentileObserver, observer
+from .params import (
+    DEGENERATE_SCALE,
+    ChannelQParams,
+    QParams,
+    QuantWarning,
+    activation_params,
+    symmetric_params,
+    weight_params,
+)
+from .qtype import INT8, UINT8, QType, parse_qtype
+from .rescale import (
+    PoolRescale,
+    Rescale,
+    add,
+    add_constants,
+    apply_rescale,
+    average,
+    concat,
+    concat_constants,
+    pool_constants,
+    rescale_constants,
+)
+
+__all__ = [
+    "DEGENERATE_SCALE",
+    "INT8",
+    "MAX_ACC_BITS",
+    "MAX_SHIFT",
+    "MIN_SHIFT",
+    "MULT_BITS",
+    "OBSERVERS",
+    "UINT8",
+    "ChannelQParams",
+    "MSEObserver",
+    "MinMaxObserver",
+    "Observer",
+    "PercentileObserver",
+    "PoolRescale",
+    "QParams",
+    "QType",
+    "QuantWarning",
+    "Rescale",
+    "accumulator_bits",
+    "activation_params",
+    "add",
+    "add_constants",
+    "apply_lut",
+    "apply_rescale",
+    "average",
+    "clamp_bounds",
+    "concat",
+    "concat_constants",
+    "dequantize",
+    "fold_zero_point",
+    "make_lut",
+    "observer",
+    "parse_qtype",
+    "pool_constants",
+    "quantize",
+    "quantize_bias",
+    "requant_multiplier",
+    "requant_multipliers",
+    "requantize",
+    "rescale_constants",
+    "signed_bits",
+    "symmetric_params",
+    "weight_params",
+]

@@ -1,0 +1,186 @@
+"""Quantisation parameters, and how they are chosen from a calibrated float range.
+
+Real value = scale · (q − zero_point), with q an integer of a :class:`QType`.
+
+- Activations: :class:`QParams`, one scale and zero point per tensor, asymmetric. The range is
+  always widened to include 0, so real 0.0 (ReLU output, padding) is exactly the integer
+  ``zero_point``. Type rule when none is given: **unsigned** if the widened range has no negative
+  part (lo == 0), **signed** otherwise.
+- Weights: :class:`ChannelQParams`, symmetric (zero point 0), one scale per output channel,
+  narrow range [−(2^(b−1)−1), 2^(b−1)−1] so that −q is representable for every q.
+- A degenerate range (an all-zero tensor or channel) gets the scale :data:`DEGENERATE_SCALE` and a
+  :class:`QuantWarning` naming the tensor or layer. NaN/Inf in a range is an :class:`InputError`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from .qtype import INT8, QType, parse_qtype
+
+#: Scale of an all-zero tensor or weight channel. Tiny compared with real activations and weights,
+#: so a value the calibration never saw still maps near 0, yet a power of two (exact) and not so
+#: small that a bias at scale s_in·s_w overflows int32 or a requantisation shift leaves 1..62.
+DEGENERATE_SCALE = 2.0 ** -16
+
+
+class QuantWarning(UserWarning):
+    """Quantisation had to make a choice the user should know about (e.g. an all-zero range)."""
+
+
+@dataclass(frozen=True)
+class QParams:
+    """Per-tensor activation parameters: real = scale · (q − zero_point), q in ``qtype``."""
+
+    scale: float
+    zero_point: int
+    qtype: QType
+
+    def __post_init__(self):
+        qt = parse_qtype(self.qtype)
+        scale = float(self.scale)
+        if not (np.isfinite(scale) and scale > 0):
+            raise InputError(f"scale must be a positive finite number, got {self.scale}")
+        if isinstance(self.zero_point, (float, np.floating)) and self.zero_point != int(self.zero_point):
+            raise InputError(f"zero point must be an integer, got {self.zero_point}")
+        zp = int(self.zero_point)
+        if not qt.min <= zp <= qt.max:
+            raise InputError(f"zero point {zp} is outside {qt} [{qt.min}, {qt.max}]")
+        object.__setattr__(self, "qtype", qt)
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "zero_point", zp)
+
+    @property
+    def qmin(self) -> int:
+        """Smallest integer :func:`~fpga_accel.quant.arith.quantize` produces."""
+        return self.qtype.min
+
+    @property
+    def qmax(self) -> int:
+        return self.qtype.max
+
+    def broadcast_scale(self, shape) -> float:
+        """The scale in a form that broadcasts against an array of ``shape``."""
+        return self.scale
+
+    def broadcast_zero_point(self, shape) -> int:
+        return self.zero_point
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelQParams:
+    """Per-channel symmetric weight parameters: real = scales[c] · q along ``axis``; zero point 0.
+
+    ``axis`` is the output-channel axis of the weight tensor: 0 for Conv (O, I, kH, kW) and for
+    Gemm with transB=1 (N, K); 1 for MatMul / Gemm with transB=0 (K, N). ``narrow`` (default)
+    keeps q in [−qmax, qmax]; set it False only for weights given with the full range (QDQ models).
+    """
+
+    scales: np.ndarray
+    qtype: QType = INT8
+    axis: int = 0
+    narrow: bool = True
+
+    def __post_init__(self):
+        qt = parse_qtype(self.qtype)
+        if not qt.signed:
+            raise InputError(f"weights are symmetric and need a signed type, got {qt}; use int{qt.bits}")
+        s = np.array(self.scales, dtype=np.float64).reshape(-1)
+        if s.size == 0 or not (np.all(np.isfinite(s)) and np.all(s > 0)):
+            raise InputError(f"weight scales must be positive finite numbers, got {self.scales!r}")
+        s.setflags(write=False)
+        object.__setattr__(self, "scales", s)
+        object.__setattr__(self, "qtype", qt)
+        object.__setattr__(self, "axis", int(self.axis))
+
+    def __eq__(self, other):
+        return (isinstance(other, ChannelQParams) and self.qtype == other.qtype and self.axis == other.axis
+                and self.narrow == other.narrow and np.array_equal(self.scales, other.scales))
+
+    __hash__ = None
+
+    @property
+    def zero_point(self) -> int:
+        return 0
+
+    @property
+    def qmin(self) -> int:
+        return -self.qtype.max if self.narrow else self.qtype.min
+
+    @property
+    def qmax(self) -> int:
+        return self.qtype.max
+
+    def broadcast_scale(self, shape) -> np.ndarray:
+        """Scales reshaped to broadcast along ``axis`` of an array of ``shape``."""
+        ndim = len(shape)
+        if not -ndim <= self.axis < ndim or shape[self.axis] != self.scales.size:
+            raise InputError(f"per-channel scales of {self.scales.size} channels on axis {self.axis} do not fit "
+                             f"a tensor of shape {tuple(shape)}")
+        view = [1] * ndim
+        view[self.axis] = self.scales.size
+        return self.scales.reshape(view)
+
+    def broadcast_zero_point(self, shape) -> int:
+        return 0
+
+
+def activation_params(lo: float, hi: float, qtype: QType | str | None = None, *, bits: int = 8,
+                      name: str = "tensor") -> QParams:
+    """Asymmetric per-tensor parameters covering [min(lo, 0), max(hi, 0)].
+
+    scale = (hi − lo) / (qmax − qmin) and zero_point = qmin − round(lo / scale) (ties to even), so
+    qmin and qmax map to within half a step of lo and hi and 0.0 maps exactly to zero_point.
+    ``qtype`` defaults to ``bits``-bit unsigned for a non-negative range and signed otherwise.
+    """
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise InputError(f"tensor '{name}': range [{lo}, {hi}] is not finite; check the calibration data "
+                         f"(NaN/Inf) or give the range explicitly")
+    if lo > hi:
+        raise InputError(f"tensor '{name}': range [{lo}, {hi}] has lo > hi")
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    qt = QType(bits, signed=lo < 0) if qtype is None else parse_qtype(qtype)
+    scale = (hi - lo) / (qt.max - qt.min)
+    if scale == 0.0 or not np.isfinite(scale):
+        warnings.warn(f"tensor '{name}': calibration range is [{lo}, {hi}] (all zero); using scale "
+                      f"{DEGENERATE_SCALE} (2^-16). Check that the calibration data reaches this tensor.",
+                      QuantWarning, stacklevel=2)
+        return QParams(DEGENERATE_SCALE, 0 if qt.signed else qt.min, qt)
+    zp = qt.min - int(np.rint(lo / scale))
+    return QParams(scale, min(max(zp, qt.min), qt.max), qt)
+
+
+def symmetric_params(absmax, *, qtype: QType | str = INT8, axis: int = 0, name: str = "weights") -> ChannelQParams:
+    """Per-channel symmetric parameters from each channel's max |w|: scale[c] = absmax[c] / qmax."""
+    qt = parse_qtype(qtype)
+    a = np.asarray(absmax, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"layer '{name}': weight range contains NaN/Inf (channels "
+                         f"{np.flatnonzero(~np.isfinite(a)).tolist()[:10]}); fix the model's weights")
+    if np.any(a < 0):
+        raise InputError(f"layer '{name}': max |w| must be >= 0, got {a[a < 0][:5].tolist()}")
+    zero = np.flatnonzero(a == 0)
+    if zero.size:
+        which = f"all {a.size} output channels are" if zero.size == a.size else \
+            f"output channel(s) {zero.tolist()[:10]}{' ...' if zero.size > 10 else ''} are"
+        warnings.warn(f"layer '{name}': {which} all zero; using scale {DEGENERATE_SCALE} (2^-16) for them "
+                      f"(their outputs are the bias alone).", QuantWarning, stacklevel=2)
+    scales = np.where(a == 0, DEGENERATE_SCALE, a / qt.max)
+    return ChannelQParams(scales, qt, axis)
+
+
+def weight_params(w, *, axis: int = 0, qtype: QType | str = INT8, name: str = "weights") -> ChannelQParams:
+    """Per-output-channel symmetric parameters for the weight tensor ``w`` (channels on ``axis``)."""
+    w = np.asarray(w, dtype=np.float64)
+    if not -w.ndim <= axis < w.ndim:
+        raise InputError(f"layer '{name}': channel axis {axis} is out of range for weights of shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise InputError(f"layer '{name}': weights contain {int(np.sum(~np.isfinite(w)))} NaN/Inf value(s); "
+                         f"fix the model's weights")
+    per_channel = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    absmax = np.abs(per_channel).max(axis=1) if per_channel.shape[1] else np.zeros(w.shape[axis])
+    return symmetric_params(absmax, qtype=qtype, axis=axis % w.ndim, name=name)
