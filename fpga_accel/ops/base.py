@@ -88,6 +88,26 @@ class Op:
         constant matrix is hardware, MatMul of two computed tensors is not)."""
         return self.placement
 
+    # --- integer semantics (DESIGN.md §3) ---------------------------------------
+    #: the output is the input's integers unchanged (same scale and zero point): MaxPool,
+    #: Flatten, Reshape, Pad by the zero point, ... Such ops get no requantisation.
+    passthrough_q: ClassVar[bool] = False
+
+    def quantize(self, node, ctx) -> "QLayer":  # noqa: F821
+        """Lower a node of the float graph to an integer layer (constants derived from ``ctx``).
+
+        ``ctx`` is a :class:`fpga_accel.quant.quantizer.QuantContext`. Ops without an integer
+        implementation keep this default and are reported by the compiler, never run wrongly.
+        """
+        raise NotImplementedError
+
+    def run_int(self, layer, inputs: list[np.ndarray]) -> np.ndarray:
+        """Integer reference of a layer made by :meth:`quantize`: integers in, integers out."""
+        raise NotImplementedError
+
+    def has_int(self) -> bool:
+        return type(self).quantize is not Op.quantize
+
     # --- figures for `inspect` ------------------------------------------------
     def macs(self, node, graph) -> int:
         """Multiply-accumulates per image."""
