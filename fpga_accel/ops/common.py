@@ -218,3 +218,27 @@ def shape_from_nchw(node, shape):
     if not channels_last(node):
         return tuple(shape)
     return (shape[0], *shape[2:], shape[1])
+
+
+# --- integer references on channels-last tensors ------------------------------------------
+def windows_nhwc(x: np.ndarray, kernel, strides, dilations, out_spatial) -> np.ndarray:
+    """Strided view of all windows of a padded channels-last tensor: (N, *out, *kernel, C)."""
+    n_sp = len(kernel)
+    st = x.strides
+    shape = (x.shape[0], *out_spatial, *kernel, x.shape[-1])
+    strides_ = (st[0], *(st[1 + d] * strides[d] for d in range(n_sp)),
+                *(st[1 + d] * dilations[d] for d in range(n_sp)), st[-1])
+    return np.lib.stride_tricks.as_strided(x, shape, strides_, writeable=False)
+
+
+def pad_nhwc(x: np.ndarray, pads, value: int) -> np.ndarray:
+    """Pad the spatial axes of a channels-last tensor (ONNX pads order) with ``value``."""
+    n = len(pads) // 2
+    if not any(pads):
+        return x
+    return np.pad(x, [(0, 0)] + [(pads[d], pads[d + n]) for d in range(n)] + [(0, 0)], constant_values=value)
+
+
+def require_nhwc(node) -> None:
+    if node.attrs.get("layout") != "NHWC":
+        raise Op.fail(node, "the accelerator needs channels-last tensors; run the 'hardware' flow first")

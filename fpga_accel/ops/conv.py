@@ -1,8 +1,12 @@
 import numpy as np
 
 from .base import Example, Op, register
-from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_spatial, shape_from_nchw, shape_to_nchw,
-                     spatial_pads, to_nchw, window_out, windows)
+from ..quant import arith
+from ..quant.intdot import int_einsum
+from ..quant.params import weight_params
+from ..quant.qmodel import QLayer
+from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_nhwc, pad_spatial, require_nhwc,
+                     shape_from_nchw, shape_to_nchw, spatial_pads, to_nchw, window_out, windows, windows_nhwc)
 
 
 def conv_geometry(node, x_shape, w_shape):
@@ -65,6 +69,46 @@ class Conv(Op):
         if b is not None:
             y = y + b.reshape((1, m) + (1,) * n_sp)
         return [from_nchw(node, apply_clip(node, y)).astype(x.dtype, copy=False)]
+
+    def quantize(self, node, ctx):
+        require_nhwc(node)
+        x, y = node.inputs[0], node.outputs[0]
+        p_in, p_out = ctx.act(x), ctx.act(y)
+        w = ctx.const(node.inputs[1])
+        b = ctx.const(node.input(2)) if node.input(2) else np.zeros(w.shape[0])
+        wp = weight_params(w, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
+        w_q = arith.quantize(w, wp, name=node.name)
+        bias = arith.fold_zero_point(arith.quantize_bias(b, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
+        M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
+        lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))
+        xs = shape_to_nchw(node, ctx.g.shape(x))
+        pads, strides, dil, kernel, out = conv_geometry(node, xs, w.shape)
+        k = int(np.prod(w.shape[1:]))
+        dot_bits = arith.accumulator_bits(p_in.qtype, wp.qtype, k, bias_bits=None)
+        acc_bits = arith.accumulator_bits(p_in.qtype, wp.qtype, k,
+                                          bias_bits=arith.signed_bits(min(bias.min(), 0), max(bias.max(), 0)))
+        config = {"kernel": kernel, "strides": strides, "dilations": dil, "pads": pads, "group": node.attrs["group"],
+                  "in_shape": list(ctx.g.shape(x)), "out_shape": list(ctx.g.shape(y)), "zp_in": p_in.zero_point,
+                  "zp_out": p_out.zero_point, "lo": lo, "hi": hi, "dot_bits": dot_bits, "acc_bits": acc_bits,
+                  "weight_qtype": wp.qtype.name}
+        return QLayer(node.name, self.op_type, [x], [y], config,
+                      {"weights": w_q, "bias": bias, "M": M, "shift": shift})
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        x = pad_nhwc(inputs[0], c["pads"], c["zp_in"])
+        out = c["out_shape"][1:-1]
+        win = windows_nhwc(x, c["kernel"], c["strides"], c["dilations"], out)  # N, *out, *k, C
+        w = layer.consts["weights"]
+        g, n_sp = c["group"], len(c["kernel"])
+        m, cg = w.shape[0], w.shape[1]
+        win = win.reshape(*win.shape[:-1], g, cg)
+        wg = w.reshape(g, m // g, cg, *c["kernel"])
+        sp, ks = "hw"[:n_sp], "ij"[:n_sp]
+        acc = int_einsum(f"n{sp}{ks}gc,goc{ks}->n{sp}go", win, wg, c["dot_bits"])
+        acc = acc.reshape(*acc.shape[:-2], m) + layer.consts["bias"]
+        return arith.requantize(acc, layer.consts["M"], layer.consts["shift"], c["zp_out"], c["lo"], c["hi"],
+                                name=layer.name)
 
     def macs(self, node, graph):
         y = graph.shape(node.outputs[0])

@@ -1,7 +1,37 @@
 import numpy as np
 
 from .base import Example, Op, register
+from ..quant import arith
+from ..quant.intdot import int_matmul
+from ..quant.params import weight_params
+from ..quant.qmodel import QLayer
 from .common import FUSED_CLIP, apply_clip
+
+
+def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLayer:
+    """Integer fully connected layer from float weights (out, in) and bias (out,): shared by
+    Gemm and MatMul, which differ only in how they store W."""
+    x, y = node.inputs[0], node.outputs[0]
+    p_in, p_out = ctx.act(x), ctx.act(y)
+    wp = weight_params(w_ok, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
+    w_q = arith.quantize(w_ok, wp, name=node.name)
+    b = arith.fold_zero_point(arith.quantize_bias(bias, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
+    M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
+    lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))
+    k = w_ok.shape[1]
+    config = {"in_features": k, "out_features": w_ok.shape[0], "zp_in": p_in.zero_point, "zp_out": p_out.zero_point,
+              "lo": lo, "hi": hi, "dot_bits": arith.accumulator_bits(p_in.qtype, wp.qtype, k, bias_bits=None),
+              "acc_bits": arith.accumulator_bits(p_in.qtype, wp.qtype, k,
+                                                 bias_bits=arith.signed_bits(min(b.min(), 0), max(b.max(), 0))),
+              "weight_qtype": wp.qtype.name}
+    return QLayer(node.name, op_type, [x], [y], config, {"weights": w_q, "bias": b, "M": M, "shift": shift})
+
+
+def run_dense(layer, x: np.ndarray) -> np.ndarray:
+    c = layer.config
+    acc = int_matmul(x, layer.consts["weights"].T, c["dot_bits"]) + layer.consts["bias"]
+    return arith.requantize(acc, layer.consts["M"], layer.consts["shift"], c["zp_out"], c["lo"], c["hi"],
+                            name=layer.name)
 
 
 @register
@@ -16,6 +46,8 @@ class Gemm(Op):
             problems.append("B (weights) is not a constant")
         if node.attrs["transA"]:
             problems.append("transA=1 is not supported (the batch must stay on axis 0)")
+        if node.input(2) and not graph.is_const(node.input(2)):
+            problems.append("C (bias) is not a constant")
         return problems
 
     def infer(self, node, graph):
@@ -37,6 +69,18 @@ class Gemm(Op):
         if c is not None:
             y = y + at["beta"] * c
         return [apply_clip(node, y).astype(inputs[0].dtype, copy=False)]
+
+    def quantize(self, node, ctx):
+        at = node.attrs
+        w = ctx.const(node.inputs[1]).astype(np.float64)
+        w = (w if at["transB"] else w.T) * at["alpha"]
+        c = ctx.const(node.input(2)) if node.input(2) else None
+        bias = np.broadcast_to(at["beta"] * c.astype(np.float64), (1, w.shape[0]))[0] if c is not None \
+            else np.zeros(w.shape[0])
+        return dense_layer(self.op_type, node, ctx, w, bias)
+
+    def run_int(self, layer, inputs):
+        return run_dense(layer, inputs[0])
 
     def macs(self, node, graph):
         a = graph.shape(node.inputs[0])

@@ -1,8 +1,9 @@
 import numpy as np
 
 from .base import Example, register
-from .common import from_nchw, to_nchw
-from .pooling import POOL_ATTRS, WindowPool, lowest
+from ..quant.qmodel import QLayer
+from .common import from_nchw, pad_nhwc, require_nhwc, to_nchw, windows_nhwc
+from .pooling import POOL_ATTRS, WindowPool, int_pool_config, lowest
 
 
 @register
@@ -19,6 +20,19 @@ class MaxPool(WindowPool):
         win, (*_, kernel, _out) = self.pooled(node, x, lowest(x.dtype))
         y = win.max(axis=tuple(range(-len(kernel), 0)))
         return [from_nchw(node, y).astype(x.dtype, copy=False)]
+
+    passthrough_q = True  # max commutes with the monotone quantisation: same scale in and out
+
+    def quantize(self, node, ctx):
+        require_nhwc(node)
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], int_pool_config(node, ctx))
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        x = pad_nhwc(inputs[0], c["pads"], np.iinfo(np.int64).min)
+        win = windows_nhwc(x, c["kernel"], c["strides"], c["dilations"], c["out_shape"][1:-1])
+        n = len(c["kernel"])
+        return win.max(axis=tuple(range(1 + n, 1 + 2 * n)))
 
     def examples(self):
         r = np.random.default_rng(3)

@@ -95,3 +95,14 @@ def lowest(dtype) -> float | int:
     (a window that sees no input at all gives it, not -inf)."""
     dtype = np.dtype(dtype)
     return np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def int_pool_config(node, ctx) -> dict:
+    """Geometry of a pooling node for its integer layer: explicit pads including ceil overhang."""
+    xs = shape_to_nchw(node, ctx.g.shape(node.inputs[0]))
+    pads, strides, dil, kernel, out = pool_geometry(node, xs)
+    extra = overhang(xs[2:], pads, strides, dil, kernel, out)
+    n = len(kernel)
+    pads = pads[:n] + [pads[n + d] + extra[d] for d in range(n)]
+    return {"kernel": kernel, "strides": strides, "dilations": dil, "pads": pads,
+            "in_shape": list(ctx.g.shape(node.inputs[0])), "out_shape": list(ctx.g.shape(node.outputs[0]))}

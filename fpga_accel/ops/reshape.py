@@ -1,5 +1,6 @@
 import numpy as np
 
+from ..quant.qmodel import QLayer
 from .base import Example, Op, register
 
 
@@ -40,6 +41,16 @@ class Reshape(Op):
     def run(self, node, inputs):
         x, shape = inputs
         return [x.reshape(reshape_target(node, x.shape, shape))]
+
+    passthrough_q = True  # the same integers in another shape
+
+    def quantize(self, node, ctx):
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]],
+                      {"out_shape": list(ctx.g.shape(node.outputs[0]))})
+
+    def run_int(self, layer, inputs):
+        x = inputs[0]
+        return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))
 
     def examples(self):
         x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)

@@ -1,0 +1,50 @@
+"""Where the C++ toolchain pieces live: the ap_int / hls_stream simulation headers and ``hls/``.
+
+The arbitrary-precision and stream simulation headers are not vendored; they come from the
+installed hls4ml package (the ``compile`` extra). ``ap_axi_sdata.h`` is not shipped there, so a
+small simulation-only stand-in lives in ``hls/sim/``; Vitis HLS uses its own copy at synthesis.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ..errors import FpgaAccelError
+
+#: Root of the HLS C++ library (headers in ``include/``, testbenches in ``tests/``).
+HLS_ROOT = Path(__file__).resolve().parents[2] / "hls"
+
+
+class ToolchainError(FpgaAccelError):
+    """A compiler, header set or vendor tool needed for a step is missing."""
+
+
+def ap_types_dir() -> Path:
+    """Directory holding ``ap_int.h`` and ``hls_stream.h`` (from the installed hls4ml package).
+
+    Raises ToolchainError when hls4ml is not installed or its layout lacks the headers.
+    """
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or not spec.submodule_search_locations:
+        raise ToolchainError(
+            "the ap_int/hls_stream simulation headers come from the hls4ml package, which is not "
+            "installed; install it with `pip install fpga-accel[compile]`")
+    tried = []
+    for root in spec.submodule_search_locations:
+        for sub in ("templates/vivado/ap_types", "templates/vitis/ap_types"):
+            d = Path(root) / sub
+            if (d / "ap_int.h").is_file() and (d / "hls_stream.h").is_file():
+                return d
+            tried.append(str(d))
+    raise ToolchainError(
+        f"hls4ml is installed but ap_int.h/hls_stream.h were not found (looked in {', '.join(tried)}); "
+        "reinstall it with `pip install --force-reinstall fpga-accel[compile]`")
+
+
+def csim_include_dirs() -> list[Path]:
+    """Include path for compiling ``hls/`` code with g++: library headers, ap types, sim stand-ins.
+
+    The order matters: ``hls/sim`` comes last so a real ``ap_axi_sdata.h`` earlier on the path
+    (a Vitis installation) wins over the stand-in.
+    """
+    return [HLS_ROOT / "include", ap_types_dir(), HLS_ROOT / "sim"]

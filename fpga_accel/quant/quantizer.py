@@ -1,0 +1,143 @@
+"""Float IR (after the ``hardware`` flow) + calibration ranges → :class:`QModel`.
+
+The partition decides what runs where; layout-only nodes at the edges of the accelerated part
+(the Reshape/Transpose of an NCHW input, say) move to the host, where they are free. Each
+hardware node is lowered by its op's ``quantize`` with a :class:`QuantContext` that hands out
+activation parameters: given ones (QDQ/QONNX models) first, the input's for pass-through ops,
+else derived from the calibrated range at the layer's activation bit width.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import Problem, UnsupportedModelError
+from ..ir.serialize import subgraph
+from ..ops import get_op
+from ..partition import partition
+from .config import QuantConfig
+from .params import QParams, activation_params
+from .qmodel import QModel, QTensor
+from .qtype import QType
+
+#: ops that only move data; at the edges of the accelerated part they run on the host
+LAYOUT_ONLY = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity"}
+
+
+class QuantContext:
+    """What an op's ``quantize`` may ask: the float graph, activation params, bit widths."""
+
+    def __init__(self, g, hw, ranges: Mapping[str, tuple[float, float]], config: QuantConfig,
+                 given: Mapping[str, QParams] | None = None):
+        self.g, self.ranges, self.config = g, ranges, config
+        self.params: dict[str, QParams] = dict(given or {})
+        self._producer = {o: n for n in hw for o in n.outputs}  # hardware inputs have none
+
+    def act(self, name: str) -> QParams:
+        """Quantisation parameters of activation tensor ``name``."""
+        if name not in self.params:
+            node = self._producer.get(name)
+            if node is not None and get_op(node).passthrough_q:
+                self.params[name] = self.act(node.inputs[0])
+            else:
+                lo, hi = self.ranges[name]
+                bits = self.config.act_bits_of(node.name) if node is not None else self.config.act_bits or self.config.bits
+                self.params[name] = activation_params(lo, hi, bits=bits, name=name)
+        return self.params[name]
+
+    def weight_qtype(self, node) -> QType:
+        return QType(self.config.weight_bits_of(node.name), signed=True)
+
+    def const(self, name: str) -> np.ndarray | None:
+        return self.g.const(name)
+
+
+def split_edges(g):
+    """(host_before, hardware, host_after) node lists, layout-only edge nodes moved to the host."""
+    p = partition(g)
+    if p.splitting:
+        raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host but sits inside the accelerated "
+                                             "part (hardware nodes before and after it)") for n in p.splitting],
+                                    g.name)
+    before, hw, after = list(p.host_before), list(p.hardware), list(p.host_after)
+    host_ready = set(g.input_names) | {o for n in before for o in n.outputs}
+    moved = True
+    while moved:  # leading layout nodes fed only by the host
+        moved = False
+        for n in hw:
+            if n.op_type in LAYOUT_ONLY and all(i in host_ready or g.is_const(i) for i in n.inputs if i):
+                hw.remove(n)
+                before.append(n)
+                host_ready.update(n.outputs)
+                moved = True
+                break
+    moved = True
+    while moved:  # trailing layout nodes whose readers are all on the host
+        moved = False
+        for n in reversed(hw):
+            readers = [r for o in n.outputs for r in g.consumers(o)]
+            hw_readers = [r for r in readers if any(r is h for h in hw)]
+            if n.op_type in LAYOUT_ONLY and not hw_readers and hw.index(n) > 0:
+                hw.remove(n)
+                after.insert(0, n)
+                moved = True
+                break
+    order = {id(n): i for i, n in enumerate(g.nodes)}
+    key = lambda n: order[id(n)]  # noqa: E731
+    return sorted(before, key=key), sorted(hw, key=key), sorted(after, key=key)
+
+
+def boundary(g, hw) -> tuple[list[str], list[str]]:
+    """Tensors entering and leaving the accelerated part, in graph order."""
+    made = {o for n in hw for o in n.outputs}
+    ins, outs = [], []
+    for n in hw:
+        for i in n.inputs:
+            if i and i not in made and not g.is_const(i) and i not in ins:
+                ins.append(i)
+    for n in hw:
+        for o in n.outputs:
+            outside = [r for r in g.consumers(o) if not any(r is h for h in hw)]
+            if o and (outside or g.is_graph_output(o)) and o not in outs:
+                outs.append(o)
+    return ins, outs
+
+
+def tensors_to_observe(g, hw, config: QuantConfig) -> dict[str, dict]:
+    """Every tensor whose parameters come from calibration, with its observer's arguments."""
+    ins, _ = boundary(g, hw)
+    want: dict[str, dict] = {}
+    for t in ins:
+        want[t] = {"bits": config.act_bits or config.bits}
+    for n in hw:
+        if not get_op(n).passthrough_q:
+            for o in n.outputs:
+                want[o] = {"bits": config.act_bits_of(n.name)}
+    kw = dict(config.observer_args)
+    if config.observer != "mse":
+        return {t: kw for t in want}
+    return {t: {**kw, **b} for t, b in want.items()}
+
+
+def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None,
+                   given: Mapping[str, QParams] | None = None) -> QModel:
+    """Lower the hardware part of ``g`` to integer layers; ``ranges`` come from calibration."""
+    config = config or QuantConfig()
+    before, hw, after = split_edges(g)
+    config.check_layers([n.name for n in hw])
+    missing = [Problem(n.name, n.op_type, "has no integer implementation for the accelerator yet")
+               for n in hw if not get_op(n).has_int()]
+    if missing:
+        raise UnsupportedModelError(missing, g.name)
+    ins, outs = boundary(g, hw)
+    ctx = QuantContext(g, hw, ranges, config, given)
+    layers = [get_op(n).quantize(n, ctx) for n in hw]
+    tensors = {t: QTensor(t, g.shape(t), ctx.act(t)) for t in ins}
+    for lay in layers:
+        for o in lay.outputs:
+            tensors[o] = QTensor(o, g.shape(o), ctx.act(o))
+    host_before = subgraph(g, before, g.input_names, ins, f"{g.name}_host_before")
+    host_after = subgraph(g, after, outs, g.output_names, f"{g.name}_host_after")
+    return QModel(g.name, [tensors[t] for t in ins], [tensors[t] for t in outs], tensors, layers,
+                  host_before, host_after)
