@@ -242,3 +242,20 @@ def pad_nhwc(x: np.ndarray, pads, value: int) -> np.ndarray:
 def require_nhwc(node) -> None:
     if node.attrs.get("layout") != "NHWC":
         raise Op.fail(node, "the accelerator needs channels-last tensors; run the 'hardware' flow first")
+
+
+class ReshapeInt:
+    """Integer form of ops that only reshape (Flatten, Reshape, Squeeze, Unsqueeze): the same
+    integers, same scale, in the output's shape (the batch stays on axis 0)."""
+
+    passthrough_q = True
+
+    def quantize(self, node, ctx):
+        from ..quant.qmodel import QLayer
+
+        return QLayer(node.name, node.op_type, [node.inputs[0]], [node.outputs[0]],
+                      {"out_shape": list(ctx.g.shape(node.outputs[0]))})
+
+    def run_int(self, layer, inputs):
+        x = inputs[0]
+        return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))

@@ -1,11 +1,11 @@
 import numpy as np
 
-from ..quant.qmodel import QLayer
 from .base import Example, Op, register
+from .common import ReshapeInt
 
 
 @register
-class Flatten(Op):
+class Flatten(ReshapeInt, Op):
     op_type = "Flatten"
     notes = "axis ≥ 1 (axis 0 only on a model fixed to batch 1); free in the stream"
     attrs = {"axis": 1}
@@ -39,16 +39,6 @@ class Flatten(Op):
 
     def run(self, node, inputs):
         return [inputs[0].reshape(self._shape(node, inputs[0].shape))]
-
-    passthrough_q = True  # the same integers in another shape
-
-    def quantize(self, node, ctx):
-        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]],
-                      {"out_shape": list(ctx.g.shape(node.outputs[0]))})
-
-    def run_int(self, layer, inputs):
-        x = inputs[0]
-        return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))
 
     def examples(self):
         x = np.random.default_rng(52).standard_normal((2, 3, 4, 5)).astype(np.float32)

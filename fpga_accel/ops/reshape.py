@@ -1,7 +1,7 @@
 import numpy as np
 
-from ..quant.qmodel import QLayer
 from .base import Example, Op, register
+from .common import ReshapeInt
 
 
 def reshape_target(node, in_shape, target) -> tuple[int, ...]:
@@ -23,7 +23,7 @@ def reshape_target(node, in_shape, target) -> tuple[int, ...]:
 
 
 @register
-class Reshape(Op):
+class Reshape(ReshapeInt, Op):
     op_type = "Reshape"
     notes = "constant shape only; the leading batch dim is kept"
     attrs = {"allowzero": 0}
@@ -41,16 +41,6 @@ class Reshape(Op):
     def run(self, node, inputs):
         x, shape = inputs
         return [x.reshape(reshape_target(node, x.shape, shape))]
-
-    passthrough_q = True  # the same integers in another shape
-
-    def quantize(self, node, ctx):
-        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]],
-                      {"out_shape": list(ctx.g.shape(node.outputs[0]))})
-
-    def run_int(self, layer, inputs):
-        x = inputs[0]
-        return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))
 
     def examples(self):
         x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
