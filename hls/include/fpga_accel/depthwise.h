@@ -1,0 +1,76 @@
+// fpga-accel HLS library: depthwise convolution PE (per-channel dot product over the K x K window).
+//
+// For each output pixel and channel c (group = C, one filter per channel):
+//   acc[c] = bias[c] + sum_{ky,kx} w[c][ky][kx] * x[oy*SH - PAD_T + ky*DH][ox*SW - PAD_L + kx*DW][c]
+//   y[c]   = requantize(acc[c], M[c], shift[c], OUT_ZP, OUT_LO, OUT_HI)
+// with x the stored input integers and the input zero point folded into the bias (padding carries it).
+//
+// In : the sliding_window stream in DEPTHWISE order with SIMD == PE: per output pixel, for each
+//      channel group cf = 0..CF-1 (CF = C/PE), the K = KH*KW window words of PE channels, kx fastest.
+// Out: per output pixel CF words of PE channels (lane p = channel cf*PE + p): NHWC, channels fastest.
+// Folding: PE channels in parallel, one kernel tap per cycle.
+// Cycles/image (II=1) = N_VECTORS * CF * K = OH*OW * (C/PE) * KH*KW.
+//
+// Parameters: weights[CF*K] : ap_uint<PE*W_BITS>, lane p of weights[cf*K + ky*KW + kx] = w[cf*PE + p][ky][kx];
+//             bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for channel cf*PE + p.
+// Config: struct with static const members C, PE, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS,
+// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI.
+#ifndef FA_DEPTHWISE_H
+#define FA_DEPTHWISE_H
+
+#include <ap_int.h>
+#include <hls_stream.h>
+
+#include "fpga_accel/requant.h"
+#include "fpga_accel/types.h"
+
+namespace fa {
+
+template <class CFG>
+void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
+               const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+               const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE], const mult_t m[CFG::PE][CFG::C / CFG::PE],
+               const shift_t shift[CFG::PE][CFG::C / CFG::PE], unsigned reps = 1) {
+#pragma HLS ARRAY_PARTITION variable = bias complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = m complete dim = 1
+#pragma HLS ARRAY_PARTITION variable = shift complete dim = 1
+    static const unsigned CF = CFG::C / CFG::PE;
+    typedef ap_int<CFG::ACC_BITS> acc_t;
+    static_assert(CFG::C % CFG::PE == 0, "PE must divide C");
+
+    acc_t acc[CFG::PE];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    unsigned k = 0, cf = 0, widx = 0;
+    const unsigned total = CFG::N_VECTORS * CF * CFG::K * reps;
+    for (unsigned i = 0; i < total; i++) {
+#pragma HLS PIPELINE II = 1
+        FA_CYCLE();
+        const ap_uint<CFG::PE * CFG::IN_BITS> x = in.read();
+        const ap_uint<CFG::PE * CFG::W_BITS> w = weights[widx];
+        for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+            acc_t a = k == 0 ? bias[p][cf] : acc[p];
+            a += get_lane<CFG::W_BITS, true>(w, p) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, p);
+            acc[p] = a;
+        }
+        if (k == CFG::K - 1) {
+            ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
+            for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+                set_lane<CFG::OUT_BITS>(y, p, requantize<CFG::ACC_BITS>(acc[p], m[p][cf], shift[p][cf], CFG::OUT_ZP,
+                                                                        CFG::OUT_LO, CFG::OUT_HI));
+            }
+            out.write(y);
+        }
+        // Advance (cf, k); the weight index runs over CF*K and restarts with each pixel.
+        if (++widx == CF * CFG::K) widx = 0;
+        if (++k == CFG::K) {
+            k = 0;
+            if (++cf == CF) cf = 0;
+        }
+    }
+}
+
+}  // namespace fa
+
+#endif  // FA_DEPTHWISE_H

@@ -1,0 +1,172 @@
+// Testbench for fpga_accel/mvau.h: folded matrix-vector products (Gemm) and sliding window + MVAU
+// (Conv) against direct int64 computation on the unfolded problem, over PE/SIMD folds, bit widths,
+// signedness, kernel geometry, clamp bounds and several images per call.
+#include "fpga_accel/mvau.h"
+#include "fpga_accel/sliding_window.h"
+#include "tb_common.h"
+
+#include <cmath>
+
+template <int MW_, int MH_, int SIMD_, int PE_, int NV, int IB, bool IS, int WB, int AB, int OB, int ZP, int LO,
+          int HI>
+struct MvCfg {
+    static const unsigned MW = MW_, MH = MH_, SIMD = SIMD_, PE = PE_, N_VECTORS = NV;
+    static const int IN_BITS = IB, W_BITS = WB, ACC_BITS = AB, OUT_BITS = OB, OUT_ZP = ZP, OUT_LO = LO, OUT_HI = HI;
+    static const bool IN_SIGNED = IS;
+};
+
+// Per-channel requantisation constants scaled so outputs spread over the output range.
+struct Requant {
+    vec m, shift;
+};
+inline Requant make_requant(int channels, double acc_spread, int out_bits) {
+    Requant r;
+    for (int c = 0; c < channels; c++) {
+        int64_t m = rand_int(1 << 16, (1 << 17) - 1);
+        int s = (int)std::lround(std::log2(m * acc_spread)) - (out_bits - 2) + (int)rand_int(-1, 1);
+        r.m.push_back(m);
+        r.shift.push_back(s < 1 ? 1 : (s > 62 ? 62 : s));
+    }
+    return r;
+}
+
+// Load a dense MH x MW matrix, biases and constants into the folded parameter arrays of the MVAU.
+template <class C>
+struct Params {
+    typedef fa::mvau_dims<C> D;
+    ap_uint<C::SIMD * C::W_BITS> w[C::PE][D::TILES];
+    ap_int<C::ACC_BITS> bias[C::PE][D::NF];
+    fa::mult_t m[C::PE][D::NF];
+    fa::shift_t shift[C::PE][D::NF];
+    Params(const std::vector<vec>& W, const vec& b, const Requant& rq) {
+        for (unsigned p = 0; p < C::PE; p++)
+            for (unsigned nf = 0; nf < D::NF; nf++) {
+                const unsigned r = nf * C::PE + p;
+                bias[p][nf] = b[r];
+                m[p][nf] = rq.m[r];
+                shift[p][nf] = rq.shift[r];
+                for (unsigned sf = 0; sf < D::SF; sf++) {
+                    ap_uint<C::SIMD * C::W_BITS> word = 0;
+                    for (unsigned s = 0; s < C::SIMD; s++) fa::set_lane<C::W_BITS>(word, s, W[r][sf * C::SIMD + s]);
+                    w[p][nf * D::SF + sf] = word;
+                }
+            }
+    }
+};
+
+template <class C>
+std::vector<vec> rand_weights() {
+    const int64_t wmax = (int64_t(1) << (C::W_BITS - 1)) - 1;  // narrow symmetric range
+    std::vector<vec> W(C::MH);
+    for (auto& row : W) row = rand_vec(C::MW, -wmax, wmax);
+    return W;
+}
+
+inline double spread(unsigned k, int in_bits, int w_bits) {
+    return std::sqrt((double)k) * std::ldexp(1.0, in_bits - 1) * std::ldexp(1.0, w_bits - 1) / 2;
+}
+
+// Gemm: N_VECTORS rows of x (MW values) per image, y = requant(W x + b).
+template <class C>
+void run_gemm(Checker& chk, const char* name, int reps = 2) {
+    std::vector<vec> W = rand_weights<C>();
+    const double sp = spread(C::MW, C::IN_BITS, C::W_BITS);
+    vec b = rand_vec(C::MH, -(int64_t)(2 * sp), (int64_t)(2 * sp));  // comparable to the products
+    Requant rq = make_requant(C::MH, sp, C::OUT_BITS);
+    static Params<C> prm(W, b, rq);
+    hls::stream<ap_uint<C::SIMD * C::IN_BITS> > in("in");
+    hls::stream<ap_uint<C::PE * C::OUT_BITS> > out("out");
+    vec want;
+    for (unsigned v = 0; v < C::N_VECTORS * reps; v++) {
+        vec x = rand_vec(C::MW, qmin(C::IN_BITS, C::IN_SIGNED), qmax(C::IN_BITS, C::IN_SIGNED));
+        push_words<C::SIMD, C::IN_BITS>(in, x);
+        for (unsigned r = 0; r < C::MH; r++) {
+            int64_t acc = b[r];
+            for (unsigned c = 0; c < C::MW; c++) acc += W[r][c] * x[c];
+            want.push_back(ref_requant(acc, rq.m[r], rq.shift[r], C::OUT_ZP, C::OUT_LO, C::OUT_HI));
+        }
+    }
+    const unsigned long long c0 = fa::sim::cycles();
+    fa::mvau<C>(in, out, prm.w, prm.bias, prm.m, prm.shift, reps);
+    chk.cycles(std::string(name) + " cycles = N_VECTORS*(MH/PE)*(MW/SIMD)", c0,
+               (unsigned long long)C::N_VECTORS * (C::MH / C::PE) * (C::MW / C::SIMD) * reps);
+    chk.ok(std::string(name) + " consumes all input", in.empty());
+    chk.same(name, pop_words<C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
+}
+
+// Conv: sliding window + MVAU against a direct NHWC convolution in which padding is real zero,
+// i.e. acc = bias + sum over in-image taps of w * (x - zp_in). The hardware instead multiplies the
+// stored integers, pads with zp_in and starts from the folded bias bias - zp_in * sum(w).
+template <class S, class C>
+void run_conv(Checker& chk, const char* name, int reps = 2) {
+    typedef fa::window_dims<S> D;
+    static_assert(C::MW == S::KH * S::KW * S::C && C::N_VECTORS == D::OH * D::OW && C::SIMD == S::SIMD, "cfg");
+    const int zp_in = S::PAD_VALUE;
+    std::vector<vec> W = rand_weights<C>();  // W[oc][(ky*KW + kx)*C + c]
+    const double sp = spread(C::MW, C::IN_BITS, C::W_BITS);
+    vec b = rand_vec(C::MH, -(int64_t)(2 * sp), (int64_t)(2 * sp)), folded(C::MH);
+    for (unsigned r = 0; r < C::MH; r++) {
+        int64_t sum = 0;
+        for (int64_t w : W[r]) sum += w;
+        folded[r] = b[r] - zp_in * sum;
+    }
+    Requant rq = make_requant(C::MH, sp, C::OUT_BITS);
+    static Params<C> prm(W, folded, rq);
+    hls::stream<ap_uint<S::SIMD * S::BITS> > in("in"), win("win");
+    hls::stream<ap_uint<C::PE * C::OUT_BITS> > out("out");
+    vec want;
+    for (int rep = 0; rep < reps; rep++) {
+        vec x = rand_vec((size_t)S::IH * S::IW * S::C, qmin(S::BITS, C::IN_SIGNED), qmax(S::BITS, C::IN_SIGNED));
+        push_words<S::SIMD, S::BITS>(in, x);
+        for (int oy = 0; oy < D::OH; oy++)
+            for (int ox = 0; ox < D::OW; ox++)
+                for (unsigned oc = 0; oc < C::MH; oc++) {
+                    int64_t acc = b[oc];
+                    for (int ky = 0; ky < S::KH; ky++)
+                        for (int kx = 0; kx < S::KW; kx++) {
+                            const int iy = oy * S::SH - S::PAD_T + ky * S::DH, ix = ox * S::SW - S::PAD_L + kx * S::DW;
+                            if (iy < 0 || iy >= S::IH || ix < 0 || ix >= S::IW) continue;
+                            for (int c = 0; c < S::C; c++)
+                                acc += W[oc][(ky * S::KW + kx) * S::C + c] * (x[((size_t)iy * S::IW + ix) * S::C + c] - zp_in);
+                        }
+                    want.push_back(ref_requant(acc, rq.m[oc], rq.shift[oc], C::OUT_ZP, C::OUT_LO, C::OUT_HI));
+                }
+    }
+    fa::sliding_window<S>(in, win, reps);
+    const unsigned long long c0 = fa::sim::cycles();
+    fa::mvau<C>(win, out, prm.w, prm.bias, prm.m, prm.shift, reps);
+    chk.cycles(std::string(name) + " cycles = OH*OW*(MH/PE)*(MW/SIMD)", c0,
+               (unsigned long long)D::OH * D::OW * (C::MH / C::PE) * (C::MW / C::SIMD) * reps);
+    chk.ok(std::string(name) + " consumes all input", in.empty() && win.empty());
+    chk.same(name, pop_words<C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
+}
+
+template <int IH_, int IW_, int C_, int K_, int S_, int DIL, int PT, int PL, int PB, int PR, int SIMD_, int BITS_,
+          int ZP>
+struct SwCfg {
+    static const int IH = IH_, IW = IW_, C = C_, KH = K_, KW = K_, SH = S_, SW = S_, DH = DIL, DW = DIL;
+    static const int PAD_T = PT, PAD_L = PL, PAD_B = PB, PAD_R = PR, SIMD = SIMD_, BITS = BITS_, PAD_VALUE = ZP;
+    static const bool DEPTHWISE = false;
+};
+
+int main() {
+    Checker chk;
+    //            MW  MH SIMD PE NV IB  IS    WB AB OB  ZP    LO     HI
+    run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127> >(chk, "gemm 16x8 PE2 SIMD4 int8");
+    run_gemm<MvCfg<12, 6, 12, 6, 2, 4, false, 4, 34, 4, 0, 0, 15> >(chk, "gemm 12x6 unfolded uint4 relu");
+    run_gemm<MvCfg<10, 5, 1, 1, 2, 16, true, 16, 40, 16, 100, -32768, 32767> >(chk, "gemm 10x5 PE1 SIMD1 int16");
+    run_gemm<MvCfg<9, 4, 3, 4, 4, 2, true, 2, 34, 2, 0, -2, 1> >(chk, "gemm 9x4 int2");
+    run_gemm<MvCfg<24, 12, 6, 3, 1, 8, false, 3, 34, 6, 7, 7, 50> >(chk, "gemm 24x12 uint8 w3 clip");
+    //                  IH IW C  K  S  D PT PL PB PR SIMD BITS ZP        MW  MH SIMD PE NV  IB  IS  WB AB OB ZP LO HI
+    run_conv<SwCfg<5, 5, 4, 3, 1, 1, 1, 1, 1, 1, 2, 8, 131>, MvCfg<36, 8, 2, 4, 25, 8, false, 8, 37, 8, 0, 0, 255> >(
+        chk, "conv 3x3 s1 p1 uint8 zp131");
+    run_conv<SwCfg<7, 6, 3, 3, 2, 1, 1, 1, 0, 0, 3, 8, -5>, MvCfg<27, 6, 3, 2, 9, 8, true, 8, 37, 8, -9, -128, 127> >(
+        chk, "conv 3x3 s2 asym-pad int8");
+    run_conv<SwCfg<9, 9, 2, 5, 1, 2, 2, 2, 2, 2, 1, 4, -2>, MvCfg<50, 3, 1, 3, 25, 4, true, 4, 35, 4, 1, -8, 7> >(
+        chk, "conv 5x5 d2 int4");
+    run_conv<SwCfg<6, 6, 8, 1, 2, 1, 0, 0, 0, 0, 8, 6, 20>, MvCfg<8, 16, 8, 4, 9, 6, false, 5, 34, 6, 3, 0, 63> >(
+        chk, "conv 1x1 s2 uint6");
+    run_conv<SwCfg<6, 5, 4, 3, 1, 1, 1, 1, 1, 1, 4, 12, -700>, MvCfg<36, 4, 4, 2, 30, 12, true, 10, 40, 12, 0, -2048, 2047> >(
+        chk, "conv 3x3 int12 w10");
+    return chk.summary("tb_mvau");
+}
