@@ -6,6 +6,10 @@ e.g. pre-processing) or after it (no hardware node downstream, e.g. a final Soft
 with hardware nodes both upstream and downstream would split the accelerated part in two, which
 the compiler does not support: those nodes are listed in ``splitting`` so callers can report them.
 
+A model that carries its own quantisation (QDQ / QONNX) marks the float nodes before its first
+and after its last quantised tensor (``g.meta["preprocess"]`` / ``["postprocess"]``, see
+frontend/qdq.py): they are host nodes whatever their op.
+
 The rule follows the data flow, not the order of the node list, so a Softmax on one output branch
 stays "after" even when a node of another branch happens to be listed later.
 """
@@ -35,6 +39,8 @@ class Partition:
 
 
 def _kind(node, g) -> str:
+    if node.name in g.meta.get("preprocess", ()) or node.name in g.meta.get("postprocess", ()):
+        return HOST  # float pre-/post-processing of a model that carries its own quantisation
     op = lookup(node.op_type, node.domain)
     return op.placement_of(node, g) if op is not None else HARDWARE
 

@@ -19,9 +19,10 @@ def _vi(name, arr_or_shape, dtype=np.float32, batch=None):
     return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
 
 
-def node_model(op_type, attrs, inputs, const=(), opset=13, n_outputs=1, domain=""):
+def node_model(op_type, attrs, inputs, const=(), opset=13, n_outputs=1, domain="", functions=()):
     """One-node model: inputs at positions in ``const`` become initializers, the rest graph inputs.
-    Output shapes are left for onnx shape inference."""
+    Output shapes are left for onnx shape inference. ``functions`` (FunctionProtos) define an op of
+    another domain in standard ops, so onnxruntime can run it."""
     names = [f"in{i}" if a is not None else "" for i, a in enumerate(inputs)]
     outs = [f"out{i}" for i in range(n_outputs)]
     attrs = {k: v for k, v in attrs.items() if v is not None}
@@ -30,7 +31,8 @@ def node_model(op_type, attrs, inputs, const=(), opset=13, n_outputs=1, domain="
     inits = [numpy_helper.from_array(a, n) for i, (n, a) in enumerate(zip(names, inputs)) if a is not None and i in const]
     graph = helper.make_graph([node], f"{op_type}_test", graph_inputs,
                               [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in outs], inits)
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in {f.domain for f in functions}]
+    m = helper.make_model(graph, opset_imports=opsets, functions=list(functions))
     m.ir_version = min(m.ir_version, 8)
     m = onnx.shape_inference.infer_shapes(m)
     # graph outputs must carry a type for onnxruntime

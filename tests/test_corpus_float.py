@@ -14,6 +14,7 @@ from fpga_accel.ir import run_graph, verify
 from conftest import CORPUS
 from model_util import free_batch_dim, random_input, reference_pairs
 from onnx_util import run_ort
+from qonnx_util import has_qonnx_nodes
 
 MODELS = sorted(CORPUS.glob("models/**/*.onnx")) if CORPUS.is_dir() else []
 RTOL = 1e-5  # max abs error <= RTOL x max|reference| + ATOL
@@ -43,6 +44,10 @@ def assert_matches(got, want, what: str) -> None:
 
 
 def _import_or_skip(path):
+    if has_qonnx_nodes(load_onnx(path)):
+        # one float ulp moves a value across a quantiser's step, so no float tolerance holds;
+        # tests/test_qonnx.py compares these models with their QCDQ form in onnxruntime instead
+        pytest.skip("QONNX model: compared with onnxruntime on its QCDQ form in tests/test_qonnx.py")
     try:
         return import_onnx(path)
     except UnsupportedModelError as e:

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
 from ..ir.graph import Graph, Node, TensorInfo
 from ..ops import get_op, lookup
+from .qdq import absorb_quantisers
 
 MIN_OPSET = 7
 UPGRADE_TO = 13
@@ -147,6 +148,7 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
             raise ModelError(f"{where}: graph output '{vo.name}' is produced by no node")
         outs.append(g.tensors[vo.name])
     g.outputs = outs
+    absorb_quantisers(g, where)  # QDQ / QONNX models: their parameters into g.meta, quantisers out
     _batch_generic_reshapes(g)
     g.prune()
     return g

@@ -16,6 +16,8 @@ IR verifier accepts.
 
 ``hardware`` — ``cleanup``, then preparation for quantisation and lowering. Additionally:
   - Relu and constant Clip after an op that takes a fused clamp are that op's ``clip``;
+  - for a model that carries its own quantisation, the node computing each tensor with given
+    parameters is recorded before the layout passes rename tensors (``index_given``);
   - every spatial op (those with a ``layout`` attribute) on a rank 3/4 tensor is channels-last
     ("NHWC"). The Transposes this needs are moved through layout-agnostic ops (elementwise,
     Concat, Pad) wherever that lowers their number, inverse pairs cancel, and one before a
@@ -35,7 +37,7 @@ _CLEANUP = ["fold_constants", "drop_identity", "matmul_add_to_gemm", "fold_batch
 
 FLOWS: dict[str, list[str]] = {
     "cleanup": _CLEANUP,
-    "hardware": _CLEANUP + ["fuse_activation", "to_nhwc", "cancel_transposes", "transpose_sinking",
+    "hardware": _CLEANUP + ["fuse_activation", "index_given", "to_nhwc", "cancel_transposes", "transpose_sinking",
                             "transpose_into_weights", "transpose_to_reshape", "fold_constants"],
 }
 
