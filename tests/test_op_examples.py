@@ -11,7 +11,8 @@ CASES = [(op, ex) for op in all_ops() for ex in op.examples()]
 
 @pytest.mark.parametrize("op,ex", CASES, ids=[f"{op.op_type}-{ex.name or i}" for i, (op, ex) in enumerate(CASES)])
 def test_example_matches_onnxruntime(op, ex):
-    model = node_model(op.op_type, ex.attrs, ex.inputs, ex.const, ex.opset, ex.n_outputs, op.domain)
+    model = node_model(op.op_type, ex.attrs, ex.inputs, ex.const, ex.opset, ex.n_outputs, op.domain,
+                       ex.extra.get("functions", ()))
     feeds = feeds_of(model, ex.inputs, ex.const)
     want = run_ort(model, feeds)
     got = run_ir(model, feeds)

@@ -1,5 +1,9 @@
 """Run a :class:`QModel`: host part before (float), quantise, integer layers, dequantise,
-host part after (float). Integer layers run with their op's ``run_int``."""
+host part after (float). Integer layers run with their op's ``run_int``.
+
+Layers may hand on their integers in any integer dtype that holds them (the emulator keeps the
+narrowest it can, for speed); every tensor returned is in its qtype's storage dtype.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,18 +45,42 @@ def run_layers(qm, q_inputs: Mapping[str, np.ndarray], keep: bool = False) -> di
                              f"got {x.dtype} {x.shape}")
         if x.size and (x.min() < q.min or x.max() > q.max):
             raise InputError(f"raw input '{t.name}' has values outside {q.name} [{q.min}, {q.max}]")
-        env[t.name] = x.astype(np.int64)
+        env[t.name] = x.astype(q.dtype, copy=False)
     for layer in qm.layers:
         out = _op(layer).run_int(layer, [env[i] for i in layer.inputs])
         env[layer.outputs[0]] = out
-    if keep:
-        return env
-    return {t.name: env[t.name] for t in qm.outputs}
+    names = env if keep else [t.name for t in qm.outputs]
+    return {k: env[k].astype(qm.tensors[k].qparams.qtype.dtype, copy=False) for k in names}
 
 
-def emulate(qm, feeds: Mapping[str, np.ndarray], keep: bool = False) -> EmulationResult:
-    """Float in, float out, through exactly the integers the hardware computes."""
+#: images per pass through the layers in :func:`emulate`: bounds the memory of the intermediates
+#: (a few MB per image at most for the example models) and keeps them cache friendly
+EMULATE_BATCH = 256
+
+
+def emulate(qm, feeds: Mapping[str, np.ndarray], keep: bool = False,
+            batch_size: int = EMULATE_BATCH) -> EmulationResult:
+    """Float in, float out, through exactly the integers the hardware computes.
+
+    The batch runs ``batch_size`` images at a time; the results are the same for any chunking.
+    """
     feeds = check_feeds(qm.host_before, feeds)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    n = next(iter(feeds.values())).shape[0] if feeds else 0
+    if n <= batch_size:
+        return _emulate(qm, feeds, keep)
+    parts = [_emulate(qm, {k: v[s:s + batch_size] for k, v in feeds.items()}, keep) for s in range(0, n, batch_size)]
+
+    def join(dicts):
+        return {k: np.concatenate([d[k] for d in dicts]) for k in dicts[0]}
+
+    return EmulationResult(join([p.outputs for p in parts]), join([p.raw for p in parts]),
+                           join([p.tensors for p in parts]),
+                           {k: sum(p.saturated[k] for p in parts) for k in parts[0].saturated})
+
+
+def _emulate(qm, feeds, keep: bool) -> EmulationResult:
     pre = run_graph(qm.host_before, feeds) if qm.host_before.nodes else dict(feeds)
     q_in = {t.name: quantize(pre[t.name], t.qparams, name=t.name) for t in qm.inputs}
     env = run_layers(qm, q_in, keep=True)
@@ -64,6 +92,6 @@ def emulate(qm, feeds: Mapping[str, np.ndarray], keep: bool = False) -> Emulatio
         p = qm.tensors[layer.outputs[0]].qparams
         v = env[layer.outputs[0]]
         # at a type limit; the lower limit only counts when it is not the integer of 0.0 (ReLU)
-        at_min = (v == p.qtype.min) if p.qtype.min != p.zero_point else np.zeros(v.shape, bool)
-        sat[layer.name] = int(np.count_nonzero(at_min | (v == p.qtype.max)))
+        at_min = int(np.count_nonzero(v == p.qtype.min)) if p.qtype.min != p.zero_point else 0
+        sat[layer.name] = at_min + int(np.count_nonzero(v == p.qtype.max))
     return EmulationResult({o.name: outs[o.name] for o in qm.model_outputs}, raw, env if keep else {}, sat)

@@ -2,6 +2,7 @@ import numpy as np
 
 from .base import Example, register
 from .common import FUSED_CLIP, Binary, apply_clip
+from .int_arith import channel_constant, run_sum, sum_layer
 
 
 @register
@@ -15,6 +16,19 @@ class Add(Binary):
 
     def run(self, node, inputs):
         return [apply_clip(node, y) for y in super().run(node, inputs)]
+
+    def quantize(self, node, ctx):
+        """Residual add: both inputs rescaled to the output (quant.rescale.add), fused clip as the
+        clamp. Add of a constant: the constant joins the sum as an integer with the sum's fractional
+        bits (see int_arith), so it is rounded once, with the rest."""
+        a, b = node.inputs
+        if ctx.g.is_const(a) or ctx.g.is_const(b):
+            c, x = (a, b) if ctx.g.is_const(a) else (b, a)
+            return sum_layer(node, ctx, [1], channel_constant(node, ctx, c, x))
+        return sum_layer(node, ctx, [1, 1])
+
+    def run_int(self, layer, inputs):
+        return run_sum(layer, inputs)
 
     def examples(self):
         r = np.random.default_rng(30)

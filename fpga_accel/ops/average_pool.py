@@ -1,8 +1,10 @@
 import numpy as np
 
+from ..quant import rescale
+from ..quant.qmodel import QLayer
 from .base import Example, register
-from .common import FUSED_CLIP, apply_clip, from_nchw, to_nchw, windows
-from .pooling import POOL_ATTRS, WindowPool, overhang, padded
+from .common import FUSED_CLIP, apply_clip, from_nchw, pad_nhwc, require_nhwc, shape_to_nchw, to_nchw, windows
+from .pooling import POOL_ATTRS, WindowPool, int_pool_config, overhang, padded, pool_geometry, window_taps
 
 
 def window_counts(node, x_spatial, geo) -> np.ndarray:
@@ -33,6 +35,33 @@ class AveragePool(WindowPool):
         # a window on padding alone (possible with dilations) averages nothing: 0, as onnxruntime
         y = total / np.maximum(window_counts(node, x.shape[2:], geo), 1)
         return [from_nchw(node, apply_clip(node, y)).astype(x.dtype, copy=False)]
+
+    def quantize(self, node, ctx):
+        """Window sum of the centred integers (padding and ceil_mode's overhang hold zp_in, so they add
+        0), requantised by s_in / (s_out · d) with d each output's divisor exactly as ``run`` counts
+        it (quant.rescale.pool_constants; a window on padding alone gets d = 1 and a sum of 0)."""
+        require_nhwc(node)
+        x, y = node.inputs[0], node.outputs[0]
+        p_in, p_out = ctx.act(x), ctx.act(y)
+        config = int_pool_config(node, ctx)
+        xs = shape_to_nchw(node, ctx.g.shape(x))
+        d = np.maximum(window_counts(node, xs[2:], pool_geometry(node, xs))[0, 0], 1).astype(np.int64)
+        pc = rescale.pool_constants(p_in, p_out, d, clip=node.attrs.get("clip"), name=node.name)
+        table = sorted(pc.table.items())
+        config.update({"zp_in": pc.zp_in, "zp_out": pc.zp_out, "lo": pc.lo, "hi": pc.hi})
+        consts = {"divisors": d[..., None], "table": np.array([(k, M, s) for k, (M, s) in table], np.int64)}
+        return QLayer(node.name, self.op_type, [x], [y], config, consts)
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        x = pad_nhwc(inputs[0], c["pads"], c["zp_in"])
+        sums = None
+        for tap in window_taps(x, c["kernel"], c["strides"], c["dilations"], c["out_shape"][1:-1]):
+            sums = tap.astype(np.int64) if sums is None else sums + tap
+        sums -= int(np.prod(c["kernel"])) * c["zp_in"]  # every tap, padding included, was q − zp_in + zp_in
+        pc = rescale.PoolRescale({int(d): (int(M), int(s)) for d, M, s in layer.consts["table"]}, c["zp_in"],
+                                 c["zp_out"], c["lo"], c["hi"])
+        return rescale.average(sums, layer.consts["divisors"], pc, name=layer.name)
 
     def macs(self, node, graph):
         """Accumulations per image: one per window tap (the same in either layout)."""

@@ -6,11 +6,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..quant.lut import apply_lut, make_lut
+from ..quant.qmodel import QLayer
 from .base import HARDWARE, Op, OutInfo
 
 
 class Unary(Op):
-    """An elementwise op of one input: subclasses define ``fn``."""
+    """An elementwise op of one input: subclasses define ``fn``.
+
+    In hardware every unary op is a lookup table over the input's integers (quant/lut.py), built
+    from the op's own float reference ``run`` (extra inputs, like Clip's bounds, are constants).
+    """
 
     placement: ClassVar[str] = HARDWARE
 
@@ -24,6 +30,16 @@ class Unary(Op):
 
     def fn(self, node, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def quantize(self, node, ctx):
+        x, y = node.inputs[0], node.outputs[0]
+        p_in, p_out = ctx.act(x), ctx.act(y)
+        rest = [ctx.const(i) if i else None for i in node.inputs[1:]]
+        table = make_lut(lambda v: self.run(node, [v, *rest])[0], p_in, p_out, name=node.name)
+        return QLayer(node.name, self.op_type, [x], [y], {"in_qtype": p_in.qtype.name}, {"lut": table})
+
+    def run_int(self, layer, inputs):
+        return apply_lut(inputs[0], layer.consts["lut"], layer.config["in_qtype"])
 
 
 class Binary(Op):
@@ -236,7 +252,16 @@ def pad_nhwc(x: np.ndarray, pads, value: int) -> np.ndarray:
     n = len(pads) // 2
     if not any(pads):
         return x
-    return np.pad(x, [(0, 0)] + [(pads[d], pads[d + n]) for d in range(n)] + [(0, 0)], constant_values=value)
+    return np.pad(holding(x, value), [(0, 0)] + [(pads[d], pads[d + n]) for d in range(n)] + [(0, 0)],
+                  constant_values=value)
+
+
+def holding(x: np.ndarray, value) -> np.ndarray:
+    """``x``, in a wider integer dtype if its own cannot hold ``value``: layers hand on integers in the
+    narrowest dtype that holds their outputs, which need not hold a padding value (qmin, zp)."""
+    if x.dtype.kind in "iu" and not np.iinfo(x.dtype).min <= value <= np.iinfo(x.dtype).max:
+        return x.astype(np.promote_types(x.dtype, np.min_scalar_type(value)))
+    return x
 
 
 def require_nhwc(node) -> None:

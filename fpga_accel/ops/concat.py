@@ -1,7 +1,10 @@
 import numpy as np
 
+from ..quant import rescale
+from ..quant.qmodel import QLayer
 from .base import Example, Op, register
 from .common import normalize_axis
+from .int_arith import unsupported
 
 
 @register
@@ -29,6 +32,29 @@ class Concat(Op):
 
     def run(self, node, inputs):
         return [np.concatenate(inputs, axis=normalize_axis(node, node.attrs["axis"], inputs[0].ndim))]
+
+    def quantize(self, node, ctx):
+        """Each input requantised to the output's parameters (quant.rescale.concat; an input with the
+        output's parameters is copied exactly), then joined along a non-batch axis."""
+        axis = normalize_axis(node, node.attrs["axis"], len(ctx.g.shape(node.inputs[0])))
+        if axis == 0:
+            raise unsupported(node, "it concatenates along the batch axis", ctx.g)
+        consts = [i for i in node.inputs if ctx.g.is_const(i)]
+        if consts:
+            raise unsupported(node, f"input(s) {consts} are constants; only computed tensors are concatenated "
+                                    f"in hardware", ctx.g)
+        y = node.outputs[0]
+        rs = rescale.concat_constants([ctx.act(i) for i in node.inputs], ctx.act(y), name=node.name)
+        config = {"axis": axis, "rescales": [{"multipliers": list(r.multipliers), "zero_points": list(r.zero_points),
+                                              "shift": r.shift, "zp_out": r.zp_out, "lo": r.lo, "hi": r.hi}
+                                             for r in rs]}
+        return QLayer(node.name, self.op_type, list(node.inputs), [y], config)
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        rs = [rescale.Rescale(tuple(r["multipliers"]), tuple(r["zero_points"]), r["shift"], r["zp_out"], r["lo"],
+                              r["hi"]) for r in c["rescales"]]
+        return rescale.concat(inputs, rs, c["axis"], name=layer.name)
 
     def examples(self):
         r = np.random.default_rng(54)

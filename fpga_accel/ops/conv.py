@@ -1,12 +1,13 @@
 import numpy as np
 
-from .base import Example, Op, register
 from ..quant import arith
-from ..quant.intdot import int_einsum
-from ..quant.params import weight_params
+from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
+from .base import Example, Op, register
 from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_nhwc, pad_spatial, require_nhwc,
                      shape_from_nchw, shape_to_nchw, spatial_pads, to_nchw, window_out, windows, windows_nhwc)
+from .fastint import dot_dtype, requantize_acc
+from .pooling import window_taps
 
 
 def conv_geometry(node, x_shape, w_shape):
@@ -20,6 +21,44 @@ def conv_geometry(node, x_shape, w_shape):
     out = [window_out(x_shape[2 + d], kernel[d], strides[d], dil[d], pads[d], pads[d + n_sp])
            for d in range(n_sp)]
     return pads, strides, dil, kernel, out
+
+
+def _im2col_dot(x: np.ndarray, w: np.ndarray, geo, dt) -> np.ndarray:
+    """Windows of the padded channels-last ``x`` (N, *out, *k, C) times the weights (M, C, *k):
+    (N, *out, M) as one matrix product of the unrolled windows, in ``dt``."""
+    kernel, strides, dil, out = geo
+    n_out = (x.shape[0], *out)
+    wm = np.moveaxis(w, 1, -1).reshape(w.shape[0], -1).T.astype(dt)  # (*k, C) x M
+    if x.shape[-1] == 1:  # one channel: a tap per row of a (taps, positions) matrix copies fastest
+        cols = np.empty((int(np.prod(kernel)), *n_out), x.dtype)
+        for t, tap in enumerate(window_taps(x, kernel, strides, dil, out)):
+            cols[t] = tap[..., 0]
+        cols = cols.reshape(len(cols), -1).T
+    else:
+        cols = windows_nhwc(x, *geo).reshape(int(np.prod(n_out)), -1)  # copies: rows (*k, C) in memory order
+    return (cols @ wm).reshape(*n_out, w.shape[0])
+
+
+def _depthwise(x: np.ndarray, w: np.ndarray, geo, dt) -> np.ndarray:
+    """Σ_taps x_tap[..., o] · w[o, 0, tap]: one multiply-add per kernel tap, in ``dt``; ``x`` has
+    one channel per output channel. Images go in blocks whose sums stay in cache, and rows of
+    (W, C) are flattened when contiguous, so the inner loops run over many elements."""
+    kernel, strides, dil, out = geo
+    wt = w[:, 0].reshape(w.shape[0], -1).T.astype(dt)  # taps x M
+    wide = np.tile(wt, (1, out[-1]))  # the per-channel weights repeated along W
+    acc = np.zeros((x.shape[0], *out, w.shape[0]), dt)
+    step = max(1, (1 << 18) // acc[0].size)
+    for s in range(0, x.shape[0], step):
+        blk = acc[s:s + step]
+        flat = blk.reshape(*blk.shape[:-2], -1)
+        term = np.empty_like(flat)
+        for t, tap in enumerate(window_taps(x[s:s + step], kernel, strides, dil, out)):
+            if tap.strides[-2] == tap.shape[-1] * tap.strides[-1]:
+                np.multiply(tap.reshape(flat.shape), wide[t], out=term)
+                flat += term
+            else:
+                blk += tap * wt[t]
+    return acc
 
 
 @register
@@ -76,8 +115,7 @@ class Conv(Op):
         p_in, p_out = ctx.act(x), ctx.act(y)
         w = ctx.const(node.inputs[1])
         b = ctx.const(node.input(2)) if node.input(2) else np.zeros(w.shape[0])
-        wp = weight_params(w, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
-        w_q = arith.quantize(w, wp, name=node.name)
+        w_q, wp = weight_for(ctx, node, node.inputs[1], w, axis=0)  # the model's own integers, if it gives them
         bias = arith.fold_zero_point(arith.quantize_bias(b, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
         M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
         lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))
@@ -95,20 +133,28 @@ class Conv(Op):
                       {"weights": w_q, "bias": bias, "M": M, "shift": shift})
 
     def run_int(self, layer, inputs):
-        c = layer.config
-        x = pad_nhwc(inputs[0], c["pads"], c["zp_in"])
-        out = c["out_shape"][1:-1]
-        win = windows_nhwc(x, c["kernel"], c["strides"], c["dilations"], out)  # N, *out, *k, C
-        w = layer.consts["weights"]
-        g, n_sp = c["group"], len(c["kernel"])
-        m, cg = w.shape[0], w.shape[1]
-        win = win.reshape(*win.shape[:-1], g, cg)
-        wg = w.reshape(g, m // g, cg, *c["kernel"])
-        sp, ks = "hw"[:n_sp], "ij"[:n_sp]
-        acc = int_einsum(f"n{sp}{ks}gc,goc{ks}->n{sp}go", win, wg, c["dot_bits"])
-        acc = acc.reshape(*acc.shape[:-2], m) + layer.consts["bias"]
-        return arith.requantize(acc, layer.consts["M"], layer.consts["shift"], c["zp_out"], c["lo"], c["hi"],
-                                name=layer.name)
+        """Σ_k q·w over each window (padding holds zp_in) in a dtype where the sum is exact
+        (fastint.dot_dtype: float32/float64 on BLAS, else int64), plus the folded bias, requantised.
+
+        group 1: im2col and one matrix product; depthwise: a multiply-add per kernel tap; other
+        groups: one im2col product per group."""
+        c, k = layer.config, layer.consts
+        dt = dot_dtype(c["dot_bits"])
+        x = pad_nhwc(inputs[0].astype(dt), c["pads"], c["zp_in"])
+        out, kernel = c["out_shape"][1:-1], c["kernel"]
+        w = k["weights"]
+        g, m, cg = c["group"], w.shape[0], w.shape[1]
+        geo = (kernel, c["strides"], c["dilations"], out)
+        if g == 1:
+            acc = _im2col_dot(x, w, geo, dt)
+        elif cg == 1:  # depthwise: output channel o reads input channel o // (m / g)
+            acc = _depthwise(x if m == g else x[..., np.arange(m) // (m // g)], w, geo, dt)
+        else:
+            mg = m // g
+            acc = np.concatenate([_im2col_dot(x[..., i * cg:(i + 1) * cg], w[i * mg:(i + 1) * mg], geo, dt)
+                                  for i in range(g)], axis=-1)
+        return requantize_acc(acc, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
+                              name=layer.name)
 
     def macs(self, node, graph):
         y = graph.shape(node.outputs[0])

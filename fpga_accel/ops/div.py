@@ -2,6 +2,7 @@ import numpy as np
 
 from .base import Example, register
 from .common import Binary
+from .int_arith import channel_constant, run_scale, scale_layer, unsupported
 
 
 @register
@@ -14,6 +15,21 @@ class Div(Binary):
             return np.divide(a, b)
         q = np.floor_divide(a, b)
         return q + ((q < 0) & (q * b != a))  # floor → truncation for negative quotients
+
+    def quantize(self, node, ctx):
+        """By a scalar or per-channel constant: Mul by its reciprocal (int_arith). A computed divisor
+        has no integer implementation."""
+        a, b = node.inputs
+        if not ctx.g.is_const(b) or ctx.g.is_const(a):
+            raise unsupported(node, "only division of a computed tensor by a constant has an integer "
+                                    "implementation", ctx.g)
+        c = channel_constant(node, ctx, b, a)
+        if np.any(c == 0):
+            raise unsupported(node, f"the constant divisor '{b}' contains 0", ctx.g)
+        return scale_layer(node, ctx, a, 1.0 / c)
+
+    def run_int(self, layer, inputs):
+        return run_scale(layer, inputs[0])
 
     def macs(self, node, graph):
         return int(np.prod(graph.shape(node.outputs[0])))

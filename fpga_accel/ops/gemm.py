@@ -1,11 +1,11 @@
 import numpy as np
 
-from .base import Example, Op, register
 from ..quant import arith
-from ..quant.intdot import int_matmul
-from ..quant.params import weight_params
+from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
+from .base import Example, Op, register
 from .common import FUSED_CLIP, apply_clip
+from .fastint import dot_dtype, requantize_acc
 
 
 def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLayer:
@@ -13,8 +13,7 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
     Gemm and MatMul, which differ only in how they store W."""
     x, y = node.inputs[0], node.outputs[0]
     p_in, p_out = ctx.act(x), ctx.act(y)
-    wp = weight_params(w_ok, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
-    w_q = arith.quantize(w_ok, wp, name=node.name)
+    w_q, wp = weight_for(ctx, node, node.inputs[1], w_ok, axis=0)  # the model's own integers, if it gives them
     b = arith.fold_zero_point(arith.quantize_bias(bias, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
     M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
     lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))
@@ -28,10 +27,13 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
 
 
 def run_dense(layer, x: np.ndarray) -> np.ndarray:
-    c = layer.config
-    acc = int_matmul(x, layer.consts["weights"].T, c["dot_bits"]) + layer.consts["bias"]
-    return arith.requantize(acc, layer.consts["M"], layer.consts["shift"], c["zp_out"], c["lo"], c["hi"],
-                            name=layer.name)
+    """x · Wᵀ in a dtype where the dot products are exact (fastint.dot_dtype), plus the folded bias,
+    requantised per output channel."""
+    c, k = layer.config, layer.consts
+    dt = dot_dtype(c["dot_bits"])
+    acc = x.astype(dt) @ k["weights"].T.astype(dt)
+    return requantize_acc(acc, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
+                          name=layer.name)
 
 
 @register

@@ -1,7 +1,9 @@
 import numpy as np
 
+from ..quant import rescale
+from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import FUSED_CLIP, LAYOUT, apply_clip, from_nchw, shape_from_nchw, shape_to_nchw, to_nchw
+from .common import FUSED_CLIP, LAYOUT, apply_clip, from_nchw, require_nhwc, shape_from_nchw, shape_to_nchw, to_nchw
 
 
 class GlobalPool(Op):
@@ -38,6 +40,27 @@ class GlobalAveragePool(GlobalPool):
 
     def reduce(self, x, axes):
         return x.mean(axis=axes, keepdims=True, dtype=np.float64)
+
+    def quantize(self, node, ctx):
+        """Sum of the centred integers over all positions, requantised by s_in / (s_out · H·W)
+        (quant.rescale.pool_constants), fused clip as the clamp."""
+        require_nhwc(node)
+        x, y = node.inputs[0], node.outputs[0]
+        p_in, p_out = ctx.act(x), ctx.act(y)
+        d = int(np.prod(ctx.g.shape(x)[1:-1]))
+        pc = rescale.pool_constants(p_in, p_out, [d], clip=node.attrs.get("clip"), name=node.name)
+        M, shift = pc.table[d]
+        config = {"divisor": d, "M": M, "shift": shift, "zp_in": pc.zp_in, "zp_out": pc.zp_out, "lo": pc.lo,
+                  "hi": pc.hi}
+        return QLayer(node.name, self.op_type, [x], [y], config)
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        x = inputs[0]
+        d = c["divisor"]
+        sums = x.sum(axis=tuple(range(1, x.ndim - 1)), keepdims=True, dtype=np.int64) - d * c["zp_in"]
+        pc = rescale.PoolRescale({d: (c["M"], c["shift"])}, c["zp_in"], c["zp_out"], c["lo"], c["hi"])
+        return rescale.average(sums, np.array(d), pc, name=layer.name)
 
     def macs(self, node, graph):
         """Accumulations per image: one per input element (the same in either layout)."""

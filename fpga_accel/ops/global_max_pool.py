@@ -1,7 +1,9 @@
 import numpy as np
 
+from ..quant.qmodel import QLayer
 from .base import Example, register
-from .globalaveragepool import GlobalPool
+from .common import require_nhwc
+from .global_average_pool import GlobalPool
 
 
 @register
@@ -11,6 +13,16 @@ class GlobalMaxPool(GlobalPool):
 
     def reduce(self, x, axes):
         return x.max(axis=axes, keepdims=True)
+
+    passthrough_q = True  # max commutes with the monotone quantisation: same scale in and out
+
+    def quantize(self, node, ctx):
+        require_nhwc(node)
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]])
+
+    def run_int(self, layer, inputs):
+        x = inputs[0]
+        return x.max(axis=tuple(range(1, x.ndim - 1)), keepdims=True)
 
     def examples(self):
         r = np.random.default_rng(6)

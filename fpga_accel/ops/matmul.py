@@ -2,6 +2,8 @@ import numpy as np
 
 from .base import HARDWARE, HOST, Example, Op, register
 from .common import FUSED_CLIP, apply_clip
+from .gemm import dense_layer, run_dense
+from .int_arith import unsupported
 
 
 def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -45,6 +47,18 @@ class MatMul(Op):
     def run(self, node, inputs):
         a, b = inputs
         return [np.asarray(apply_clip(node, np.matmul(a, b))).astype(a.dtype, copy=False)]
+
+    def quantize(self, node, ctx):
+        """By a constant (K, N) matrix: the dense layer of Gemm over the last axis (no bias)."""
+        w = ctx.const(node.inputs[1])
+        if w is None or w.ndim != 2:
+            raise unsupported(node, "only a product by a constant 2-D matrix runs in hardware", ctx.g)
+        if len(ctx.g.shape(node.inputs[0])) < 2:
+            raise unsupported(node, "a 1-D input has no batch axis", ctx.g)
+        return dense_layer(self.op_type, node, ctx, w.astype(np.float64).T, np.zeros(w.shape[1]))
+
+    def run_int(self, layer, inputs):
+        return run_dense(layer, inputs[0])
 
     def macs(self, node, graph):
         """Per image: every output element takes K multiply-adds; the leading axis of a 2-D or

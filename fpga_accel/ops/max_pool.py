@@ -1,9 +1,9 @@
 import numpy as np
 
-from .base import Example, register
 from ..quant.qmodel import QLayer
-from .common import from_nchw, pad_nhwc, require_nhwc, to_nchw, windows_nhwc
-from .pooling import POOL_ATTRS, WindowPool, int_pool_config, lowest
+from .base import Example, register
+from .common import from_nchw, pad_nhwc, require_nhwc, to_nchw
+from .pooling import POOL_ATTRS, WindowPool, int_pool_config, lowest, window_taps
 
 
 @register
@@ -25,14 +25,21 @@ class MaxPool(WindowPool):
 
     def quantize(self, node, ctx):
         require_nhwc(node)
-        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], int_pool_config(node, ctx))
+        config = int_pool_config(node, ctx)
+        # padding is the type's lowest integer, as the float op pads with the lowest float: it never wins,
+        # and a window on padding alone gives qmin, the quantised value of the float result
+        config["pad_value"] = ctx.act(node.inputs[0]).qtype.min
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], config)
 
     def run_int(self, layer, inputs):
         c = layer.config
-        x = pad_nhwc(inputs[0], c["pads"], np.iinfo(np.int64).min)
-        win = windows_nhwc(x, c["kernel"], c["strides"], c["dilations"], c["out_shape"][1:-1])
-        n = len(c["kernel"])
-        return win.max(axis=tuple(range(1 + n, 1 + 2 * n)))
+        x = inputs[0]
+        x = pad_nhwc(x, c["pads"], c.get("pad_value", np.iinfo(x.dtype).min))
+        taps = window_taps(x, c["kernel"], c["strides"], c["dilations"], c["out_shape"][1:-1])
+        y = next(taps).copy()
+        for tap in taps:
+            np.maximum(y, tap, out=y)
+        return y
 
     def examples(self):
         r = np.random.default_rng(3)

@@ -2,6 +2,7 @@ import numpy as np
 
 from .base import Example, register
 from .common import Binary
+from .int_arith import channel_constant, product_layer, run_product, run_scale, scale_layer
 
 
 @register
@@ -11,6 +12,18 @@ class Mul(Binary):
 
     def fn(self, a, b):
         return np.multiply(a, b)
+
+    def quantize(self, node, ctx):
+        """By a scalar or per-channel constant: per-channel requantisation, the sign carried by the
+        centred input (int_arith). Of two tensors: the product of the centred inputs, requantised."""
+        a, b = node.inputs
+        if ctx.g.is_const(a) or ctx.g.is_const(b):
+            c, x = (a, b) if ctx.g.is_const(a) else (b, a)
+            return scale_layer(node, ctx, x, channel_constant(node, ctx, c, x))
+        return product_layer(node, ctx)
+
+    def run_int(self, layer, inputs):
+        return run_scale(layer, inputs[0]) if len(inputs) == 1 else run_product(layer, *inputs)
 
     def macs(self, node, graph):
         return int(np.prod(graph.shape(node.outputs[0])))  # one multiply per output element

@@ -1,7 +1,9 @@
 import numpy as np
 
+from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import const_inputs, normalize_axes
+from .common import const_inputs, holding, normalize_axes
+from .int_arith import unsupported
 
 MODES = {"constant": "constant", "reflect": "reflect", "edge": "edge"}  # ONNX name → numpy name
 
@@ -59,6 +61,32 @@ class Pad(Op):
         if mode == "constant":
             return [np.pad(x, width, mode, constant_values=value.astype(x.dtype))]
         return [np.pad(x, width, mode)]
+
+    passthrough_q = True  # the input's integers, and padding by the integer of 0.0
+
+    def quantize(self, node, ctx):
+        """Constant padding with 0.0 inserts the input's zero point; edge and reflect copy integers.
+        Negative pads crop. The batch axis is never padded."""
+        x = node.inputs[0]
+        shape = ctx.g.shape(x)
+        per_axis, value = self._params(node, const_inputs(node, ctx.g), len(shape))
+        mode = node.attrs["mode"]
+        if per_axis[0] != (0, 0):
+            raise unsupported(node, f"it pads the batch axis ({per_axis[0]})", ctx.g)
+        if mode == "constant" and float(value) != 0.0:
+            raise unsupported(node, f"constant padding with {float(value)!r}: only 0.0 has an integer (the zero "
+                                    f"point) in every quantisation of the input", ctx.g)
+        return QLayer(node.name, self.op_type, [x], [node.outputs[0]],
+                      {"pads": [list(p) for p in per_axis], "mode": MODES[mode], "value": ctx.act(x).zero_point})
+
+    def run_int(self, layer, inputs):
+        c = layer.config
+        x = inputs[0]
+        x = x[tuple(slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(x.shape, c["pads"]))]
+        width = [(max(b, 0), max(e, 0)) for b, e in c["pads"]]
+        if c["mode"] == "constant":
+            return np.pad(holding(x, c["value"]), width, "constant", constant_values=c["value"])
+        return np.pad(x, width, c["mode"])
 
     def examples(self):
         x = np.random.default_rng(55).standard_normal((2, 3, 4, 5)).astype(np.float32)

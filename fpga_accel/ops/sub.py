@@ -2,6 +2,7 @@ import numpy as np
 
 from .base import Example, register
 from .common import Binary
+from .int_arith import channel_constant, run_sum, sum_layer
 
 
 @register
@@ -11,6 +12,19 @@ class Sub(Binary):
 
     def fn(self, a, b):
         return np.subtract(a, b)
+
+    def quantize(self, node, ctx):
+        """a − b as a rescaled sum in which b enters negated (int_arith); a constant side is folded
+        into the sum as an integer offset."""
+        a, b = node.inputs
+        if ctx.g.is_const(b):
+            return sum_layer(node, ctx, [1], -channel_constant(node, ctx, b, a))
+        if ctx.g.is_const(a):
+            return sum_layer(node, ctx, [-1], channel_constant(node, ctx, a, b))
+        return sum_layer(node, ctx, [1, -1])
+
+    def run_int(self, layer, inputs):
+        return run_sum(layer, inputs)
 
     def examples(self):
         r = np.random.default_rng(31)

@@ -2,6 +2,7 @@ import numpy as np
 
 from .base import Example, register
 from .common import Variadic
+from .int_arith import channel_constant, run_sum, sum_layer
 
 
 @register
@@ -11,6 +12,16 @@ class Sum(Variadic):
 
     def fn(self, a, b):
         return np.add(a, b)
+
+    def quantize(self, node, ctx):
+        """All inputs rescaled to the output with one shared shift (quant.rescale.add); constant
+        inputs are folded into the sum as one integer offset."""
+        tensors = [i for i in node.inputs if not ctx.g.is_const(i)]
+        consts = [channel_constant(node, ctx, i, tensors[0]) for i in node.inputs if tensors and ctx.g.is_const(i)]
+        return sum_layer(node, ctx, [1] * len(tensors), sum(consts) if consts else None)
+
+    def run_int(self, layer, inputs):
+        return run_sum(layer, inputs)
 
     def examples(self):
         r = np.random.default_rng(36)

@@ -1,6 +1,8 @@
 import numpy as np
 
+from ..quant.qmodel import QLayer
 from .base import Example, Op, register
+from .int_arith import unsupported
 
 
 @register
@@ -23,6 +25,17 @@ class Transpose(Op):
 
     def run(self, node, inputs):
         return [np.transpose(inputs[0], self._perm(node, inputs[0].ndim))]
+
+    passthrough_q = True  # the same integers in another order
+
+    def quantize(self, node, ctx):
+        perm = self._perm(node, len(ctx.g.shape(node.inputs[0])))
+        if perm[0] != 0:
+            raise unsupported(node, f"perm {perm} moves the batch axis; the accelerator keeps it first", ctx.g)
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], {"perm": perm})
+
+    def run_int(self, layer, inputs):
+        return np.transpose(inputs[0], layer.config["perm"])
 
     def examples(self):
         x = np.random.default_rng(53).standard_normal((2, 3, 4, 5)).astype(np.float32)

@@ -12,11 +12,12 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import Problem, UnsupportedModelError
+from ..errors import InputError, Problem, UnsupportedModelError
 from ..ir.serialize import subgraph
 from ..ops import get_op
 from ..partition import partition
 from .config import QuantConfig
+from .given import given_by_node, given_qparams, given_weights, resolve_given
 from .params import QParams, activation_params
 from .qmodel import QModel, QTensor
 from .qtype import QType
@@ -26,24 +27,40 @@ LAYOUT_ONLY = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Ident
 
 
 class QuantContext:
-    """What an op's ``quantize`` may ask: the float graph, activation params, bit widths."""
+    """What an op's ``quantize`` may ask: the float graph, activation params, bit widths.
+
+    ``given`` parameters (default: those a QDQ / QONNX model carries, ``g.meta["qparams"]``) win
+    over calibration; ``given_weights`` are the model's own integer weights (``quant/given.py``).
+    """
 
     def __init__(self, g, hw, ranges: Mapping[str, tuple[float, float]], config: QuantConfig,
                  given: Mapping[str, QParams] | None = None):
         self.g, self.ranges, self.config = g, ranges, config
-        self.params: dict[str, QParams] = dict(given or {})
+        self.params: dict[str, QParams] = {**given_qparams(g), **(given or {})}
+        self.given_weights = given_weights(g)
+        self._by_node = given_by_node(g)
         self._producer = {o: n for n in hw for o in n.outputs}  # hardware inputs have none
 
     def act(self, name: str) -> QParams:
         """Quantisation parameters of activation tensor ``name``."""
         if name not in self.params:
             node = self._producer.get(name)
-            if node is not None and get_op(node).passthrough_q:
+            if node is not None and node.name in self._by_node:  # given, under a name the passes changed
+                self.params[name] = self._by_node[node.name]
+            elif node is not None and get_op(node).passthrough_q:
                 self.params[name] = self.act(node.inputs[0])
-            else:
+            elif name in self.ranges:
                 lo, hi = self.ranges[name]
-                bits = self.config.act_bits_of(node.name) if node is not None else self.config.act_bits or self.config.bits
+                bits = self.config.act_bits_of(node.name) if node is not None else \
+                    self.config.act_bits or self.config.bits
                 self.params[name] = activation_params(lo, hi, bits=bits, name=name)
+            else:  # a reshaping, on the host, of a tensor the model gives parameters for
+                p = resolve_given(self.g, name, self.params)
+                if p is None:
+                    raise InputError(f"tensor '{name}' has no quantisation parameters: the model gives none "
+                                     f"and calibration did not observe it; pass calibration data (the "
+                                     f"tensors to observe are tensors_to_observe(...))")
+                self.params[name] = p
         return self.params[name]
 
     def weight_qtype(self, node) -> QType:
@@ -105,15 +122,19 @@ def boundary(g, hw) -> tuple[list[str], list[str]]:
 
 
 def tensors_to_observe(g, hw, config: QuantConfig) -> dict[str, dict]:
-    """Every tensor whose parameters come from calibration, with its observer's arguments."""
+    """Every tensor whose parameters come from calibration, with its observer's arguments
+    (none for the tensors whose parameters the model gives, ``g.meta["qparams"]``)."""
     ins, _ = boundary(g, hw)
+    given, by_node = given_qparams(g), given_by_node(g)
     want: dict[str, dict] = {}
     for t in ins:
-        want[t] = {"bits": config.act_bits or config.bits}
+        if resolve_given(g, t, given) is None:
+            want[t] = {"bits": config.act_bits or config.bits}
     for n in hw:
-        if not get_op(n).passthrough_q:
+        if not get_op(n).passthrough_q and n.name not in by_node:
             for o in n.outputs:
-                want[o] = {"bits": config.act_bits_of(n.name)}
+                if o not in given:
+                    want[o] = {"bits": config.act_bits_of(n.name)}
     kw = dict(config.observer_args)
     if config.observer != "mse":
         return {t: kw for t in want}
@@ -133,6 +154,13 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     ins, outs = boundary(g, hw)
     ctx = QuantContext(g, hw, ranges, config, given)
     layers = [get_op(n).quantize(n, ctx) for n in hw]
+    # a pass-through op keeps its input's integers: parameters a model gives must agree
+    mismatch = [Problem(n.name, n.op_type, f"the model gives its output '{n.outputs[0]}' the parameters "
+                        f"{ctx.act(n.outputs[0])} but its input '{n.inputs[0]}' {ctx.act(n.inputs[0])}; this op "
+                        f"passes the input's integers through, so they must be equal")
+                for n in hw if get_op(n).passthrough_q and ctx.act(n.outputs[0]) != ctx.act(n.inputs[0])]
+    if mismatch:
+        raise UnsupportedModelError(mismatch, g.name)
     tensors = {t: QTensor(t, g.shape(t), ctx.act(t)) for t in ins}
     for lay in layers:
         for o in lay.outputs:
