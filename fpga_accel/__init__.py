@@ -1,9 +1,37 @@
 """fpga-accel: trained ONNX networks to FPGA inference accelerators.
 
-``import fpga_accel`` needs numpy only; compiling needs the ``compile`` extra.
+``import fpga_accel`` needs numpy only; compiling needs the ``compile`` extra. The public entry
+points are loaded on first use::
+
+    bundle = fpga_accel.compile("model.onnx", "model.fpga", calib="calib.npy")
+    with fpga_accel.Session("model.fpga") as s:
+        y = s.run(x)
 """
 __version__ = "0.1.0"
 
 from .errors import FpgaAccelError  # noqa: E402
 
-__all__ = ["FpgaAccelError", "__version__"]
+# name -> module that defines it; imported on first access (PEP 562) so the package stays light
+_LAZY = {
+    "compile": "fpga_accel.compiler",
+    "load_qmodel": "fpga_accel.compiler",
+    "Session": "fpga_accel.runtime.session",
+    "load_bundle": "fpga_accel.bundle",
+    "Bundle": "fpga_accel.bundle",
+}
+
+__all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "compile", "load_bundle", "load_qmodel"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fpga_accel' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

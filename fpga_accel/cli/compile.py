@@ -1,0 +1,75 @@
+"""Compile an ONNX model into a bundle: quantise with calibration data, write NAME.fpga/.
+
+The bundle holds manifest.json (model, partition, quantisation, layers) and weights.npz;
+`fpga-accel run` and `fpga-accel check` use it, and so does fpga_accel.Session in Python.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from ._output import Column, fmt_int, print_table
+
+ORDER = 10
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..compiler import KNOWN_BOARDS
+    from ..quant.observers import OBSERVERS
+
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", metavar="NAME.fpga", help="bundle directory (default: MODEL's name + .fpga)")
+    p.add_argument("--board", default="pynq-z2", choices=KNOWN_BOARDS, help="target board (default: pynq-z2)")
+    p.add_argument("--calib", metavar="DATA", help="calibration samples: .npy (one input) or .npz keyed by input "
+                                                   "name, shape (N, ...), preprocessed like the float model's input")
+    p.add_argument("--bits", type=int, help="default bit width of weights and activations (default 8)")
+    p.add_argument("--config", metavar="FILE", help="quantisation config (JSON/TOML): bits, observer, per-layer bits")
+    p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration range observer (default: minmax)")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
+                   help="shape of an input the model leaves open, e.g. x=1,3,32,32 (repeatable)")
+
+
+def run(args) -> int:
+    from ..compiler import compile as compile_model
+    from .inspect import parse_input_shapes
+
+    start = time.perf_counter()
+    bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
+                           config=args.config, observer=args.observer,
+                           input_shapes=parse_input_shapes(args.input_shape))
+    took = time.perf_counter() - start
+    m = bundle.manifest
+    rows = [[r["name"], r["op"], _shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
+             str(r["act_bits"]), _opt(r["acc_bits"])] for r in m["layers"]]
+    cols = [Column("layer"), Column("op"), Column("output (NHWC)"), Column("MACs", "right"),
+            Column("w bits", "right"), Column("act bits", "right"), Column("acc bits", "right")]
+    totals = [f"{len(rows)} layers", "", "", fmt_int(m["hardware"]["macs"]), "", "", ""]
+    print_table(cols, rows, title=f"accelerated part of {m['model']['source'] or m['model']['name']}", totals=totals)
+    for kind in ("inputs", "outputs"):
+        for t in m["hardware"][kind]:
+            print(f"{'hardware ' + kind[:-1]:<16}{t['name']}  {_shape(t['shape'])} {t['layout']}  {t['qtype']}  "
+                  f"scale {t['scale']:.6g}  zero point {t['zero_point']}")
+    for part in ("host_before", "host_after"):
+        nodes = m["partition"][part]
+        if nodes:
+            where = "before" if part == "host_before" else "after"
+            print(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
+    q = m["quantization"]
+    cal = q["calibration"]
+    print(f"quantisation    {q['weight_bits']}-bit weights, {q['act_bits']}-bit activations, {q['observer']} "
+          f"observer over {cal['samples']} calibration samples"
+          + (f", {len(q['layers'])} layer override(s)" if q["layers"] else ""))
+    size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
+    print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"
+          + (" (default clock)" if m["board"].get("clock_is_default") else ""))
+    print(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
+          f"compiled in {took:.2f} s")
+    return 0
+
+
+def _shape(dims) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def _opt(v) -> str:
+    return "-" if v is None else str(v)

@@ -1,0 +1,101 @@
+"""Run a compiled bundle on inputs from a file and save or summarise the outputs.
+
+Inputs: a .npy (single-input models) or a .npz keyed by input name, batch on axis 0, float and
+preprocessed like the float model's input (with --raw: the hardware integers, keyed by the
+hardware input names the manifest lists). Outputs: -o Y.npy for one output, -o Y.npz for any.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+ORDER = 30
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..runtime.backends import backend_names
+
+    p.add_argument("bundle", metavar="NAME.fpga", help="the bundle written by `fpga-accel compile`")
+    p.add_argument("--input", required=True, metavar="X.npy", help="inputs: .npy or .npz keyed by input name")
+    p.add_argument("-o", "--output", metavar="Y.npy", help="save the outputs (.npy: one output; .npz: keyed by name)")
+    p.add_argument("--backend", default="emulator", choices=backend_names() + ["auto"],
+                   help="where to run (default: emulator)")
+    p.add_argument("--raw", action="store_true", help="inputs and outputs are the hardware integers")
+    p.add_argument("--batch-size", type=int, metavar="N", help="images per backend call (default: all at once)")
+
+
+def load_arrays(path: str, names: list[str], what: str = "input") -> dict[str, np.ndarray]:
+    """``{name: array}`` from a .npy (one name) or a .npz keyed by name; errors name the file."""
+    from ..errors import InputError
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: {what} file not found")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"{path}: cannot read as .npy/.npz ({e})") from None
+    if not hasattr(loaded, "files"):
+        if len(names) != 1:
+            raise InputError(f"{path}: the model has {what}s {names}; give a .npz keyed by {what} name")
+        return {names[0]: loaded}
+    with loaded:
+        missing = [n for n in names if n not in loaded.files]
+        if missing:
+            raise InputError(f"{path}: no array for {what}(s) {missing}; found keys {sorted(loaded.files)}")
+        return {n: loaded[n] for n in names}
+
+
+def in_file(path: str, fn):
+    """Run ``fn()``, prefixing the file name to the InputErrors it raises about the data."""
+    from ..errors import InputError
+
+    try:
+        return fn()
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+def save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
+    from ..errors import InputError
+
+    if not path.endswith((".npy", ".npz")):
+        raise InputError(f"{path}: the output file must end in .npy (one output) or .npz")
+    if path.endswith(".npy") and len(outputs) != 1:
+        raise InputError(f"{path}: the model has outputs {list(outputs)}; save them to a .npz")
+    try:
+        if path.endswith(".npy"):
+            np.save(path, next(iter(outputs.values())))
+        else:
+            np.savez(path, **outputs)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write the outputs ({e.strerror or e})") from None
+
+
+def is_class_scores(y: np.ndarray) -> bool:
+    """A float (N, C) array with C > 1: scores whose argmax is the class."""
+    return y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind == "f"
+
+
+def run(args) -> int:
+    from ..runtime import Session
+
+    with Session(args.bundle, backend=args.backend, batch_size=args.batch_size) as s:
+        names = [t["name"] for t in s.bundle.manifest["hardware"]["inputs"]] if args.raw else s.input_names
+        feeds = load_arrays(args.input, names, "raw input" if args.raw else "input")
+        outputs = in_file(args.input, lambda: s.run(feeds, raw=args.raw))
+        stats = s.stats
+        backend = s.backend.name
+    if args.output:
+        save_outputs(args.output, outputs)
+    for name, y in outputs.items():
+        line = f"output {name}  {y.dtype} {list(y.shape)}"
+        if is_class_scores(y):
+            top = y.argmax(axis=1)
+            line += f"  top-1 of the first {min(10, len(top))}: {' '.join(map(str, top[:10]))}"
+        print(line)
+    print(f"backend {backend}: {stats}")
+    if args.output:
+        print(f"saved to {args.output}")
+    return 0

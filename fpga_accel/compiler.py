@@ -1,0 +1,256 @@
+"""``fpga_accel.compile``: ONNX model + calibration data → bundle (DESIGN.md §4).
+
+Steps: import → ``hardware`` flow → calibration → integer lowering (:func:`quantize_model`) →
+bundle. The bundle's manifest describes the model, the partition, the quantisation and every
+layer; its ``qmodel`` section and ``weights.npz`` rebuild the exact :class:`QModel`
+(:func:`load_qmodel`). Compiling the same model with the same data twice gives byte-identical
+files: nothing time- or machine-dependent goes into them except the tool versions.
+
+Generated projects (``hls/``, ``scripts/``) come from the callables in :data:`GENERATORS`, each
+``generator(stage_dir, qmodel, manifest)``: it writes files under ``stage_dir`` and may add
+sections to ``manifest`` (the manifest is written after every generator ran).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import platform
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .bundle import Bundle, load_bundle, write_bundle
+from .errors import InputError
+from .quant.config import QuantConfig
+from .quant.qmodel import QModel
+
+#: ``generator(stage_dir: Path, qmodel: QModel, manifest: dict) -> None``, run in order by compile
+GENERATORS: list[Callable[[Path, QModel, dict], None]] = []
+
+#: Board names of DESIGN.md §7. The board data files (part, resources, clock) will replace this list.
+KNOWN_BOARDS = ("pynq-z2", "zcu104", "kv260", "ultra96v2", "aws-f1", "alveo-u250", "alveo-u50")
+DEFAULT_CLOCK_MHZ = 100.0
+
+
+def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z2", calib=None,
+            bits: int | None = None, config: QuantConfig | str | os.PathLike | Mapping | None = None,
+            observer: str | None = None, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+            progress: bool = True, generators: list[Callable] | None = None) -> Bundle:
+    """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
+
+    ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
+    calibration data: a .npy / .npz path, an array (single-input models) or a dict keyed by input
+    name, N samples preprocessed like the float model's inputs; it is required unless the model
+    carries its own quantisation parameters. ``bits`` and ``observer`` override ``config`` (a
+    :class:`QuantConfig`, a JSON/TOML file or a dict of the same keys; default 8 bits, minmax).
+    ``generators`` replaces :data:`GENERATORS`. Returns the written, verified bundle.
+    """
+    from .frontend import import_onnx
+    from .passes import run_flow
+    from .quant.calibrate import load_calibration, observe_ranges
+    from .quant.quantizer import quantize_model, split_edges, tensors_to_observe
+
+    cfg = make_config(config, bits=bits, observer=observer)
+    board_info = board_entry(board)
+    dest = Path(output) if output is not None else None
+    if dest is not None:
+        check_writable(dest)  # fail before the slow steps
+    g = import_onnx(model, input_shapes=input_shapes)
+    run_flow(g, "hardware")
+    before, hw, after = split_edges(g)
+    # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
+    given = dict(g.meta.get("qparams") or {})
+    want = {t: kw for t, kw in tensors_to_observe(g, hw, cfg).items() if t not in given}
+    calibration: dict[str, Any] = {"source": None, "samples": 0, "sha256": None}
+    ranges: dict[str, tuple[float, float]] = {}
+    if want:
+        if calib is None:
+            raise InputError(calibration_required(g))
+        feeds = load_calibration(calib, g.inputs)
+        calibration = {"source": _where(calib), "samples": int(next(iter(feeds.values())).shape[0]),
+                       "sha256": _arrays_sha256(feeds)}
+        ranges = observe_ranges(g, feeds, want, kind=cfg.observer, progress=progress)
+    qm = quantize_model(g, ranges, cfg, given=given or None)
+
+    manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info, calibration, len(given), model)
+    section, arrays = qm.to_dict()
+    manifest["qmodel"] = section
+    manifest["tools"] = tool_versions()
+    gens = GENERATORS if generators is None else generators
+
+    def write_files(stage: Path) -> None:
+        for gen in gens:
+            gen(stage, qm, manifest)
+
+    if dest is None:
+        dest = Path(f"{_stem(model, g)}.fpga")
+        check_writable(dest)
+    return load_bundle(write_bundle(dest, manifest, arrays, write_files))
+
+
+def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:
+    """The :class:`QModel` a bundle holds, rebuilt from its manifest and weights (verified on load)."""
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    if "qmodel" not in bundle.manifest:
+        from .bundle import BundleError
+
+        raise BundleError(f"{bundle.path}: the manifest has no 'qmodel' section; recompile the model")
+    return QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
+
+
+# --- pieces of compile ---------------------------------------------------------------------------
+def make_config(config=None, bits: int | None = None, observer: str | None = None) -> QuantConfig:
+    """A :class:`QuantConfig` from a config object, file or dict, with ``bits``/``observer`` on top.
+
+    Observer arguments of the config (``percentile``, ...) are dropped when ``observer`` replaces
+    its observer by another: they belong to the one they were written for.
+    """
+    if config is None:
+        base = QuantConfig()
+    elif isinstance(config, QuantConfig):
+        base = config
+    elif isinstance(config, (str, os.PathLike)):
+        base = QuantConfig.from_file(config)
+    elif isinstance(config, Mapping):
+        known = {f.name for f in dataclasses.fields(QuantConfig)} - {"observer_args"}
+        base = QuantConfig(**{k: v for k, v in config.items() if k in known},
+                           observer_args={k: v for k, v in config.items() if k not in known})
+    else:
+        raise InputError(f"config must be a QuantConfig, a path to a JSON/TOML file or a dict, "
+                         f"got {type(config).__name__}")
+    over: dict[str, Any] = {} if bits is None else {"bits": bits}
+    if observer is not None and observer != base.observer:
+        over.update(observer=observer, observer_args={})
+    return dataclasses.replace(base, **over) if over else base
+
+
+def check_writable(dest: Path) -> None:
+    """An InputError unless a bundle can be created at ``dest`` (nothing is created here)."""
+    where = dest.absolute().parent
+    while not where.exists():
+        where = where.parent
+    if not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
+        raise InputError(f"{dest}: cannot write the bundle there ({where} is not a writable directory); "
+                         f"choose another output path")
+
+
+def board_entry(board: str) -> dict[str, Any]:
+    if board not in KNOWN_BOARDS:
+        raise InputError(f"unknown board '{board}'; known boards: {', '.join(KNOWN_BOARDS)}")
+    return {"name": board, "clock_mhz": DEFAULT_CLOCK_MHZ, "clock_is_default": True,
+            "note": "default clock; the board's own data (part, resources, clock) is not available yet"}
+
+
+def calibration_required(g) -> str:
+    ins = ", ".join(f"'{t.name}' shaped (N, {', '.join(map(str, t.shape[1:]))})" for t in g.inputs)
+    return (f"{g.meta.get('source', g.name)}: calibration data is required to quantise this model; pass "
+            f"calib= (CLI: --calib FILE) with N samples of input {ins}, preprocessed as for the float model, "
+            f"as a .npy file or array (one input) or a .npz file or dict keyed by input name. Only a model "
+            f"that carries its own quantisation (QDQ / QONNX) compiles without it.")
+
+
+def _dims(shape, batch: bool = True) -> list:
+    return (["N"] + [int(d) for d in shape[1:]]) if batch and len(shape) else [int(d) for d in shape]
+
+
+def _layout(rank: int) -> str:
+    return {2: "NC", 3: "NWC", 4: "NHWC", 5: "NDHWC"}.get(rank, "N" + "?" * (rank - 1))
+
+
+def _qtensor(t) -> dict[str, Any]:
+    q = t.qparams
+    return {"name": t.name, "shape": _dims(t.shape), "layout": _layout(len(t.shape)), "qtype": q.qtype.name,
+            "scale": q.scale, "zero_point": q.zero_point}
+
+
+def layer_summary(g, qm: QModel) -> list[dict[str, Any]]:
+    """Per integer layer: name, op, output shape (hardware layout), MACs, bit widths."""
+    from .ops import get_op
+    from .quant.qtype import parse_qtype
+
+    nodes = {n.name: n for n in g.nodes}
+    rows = []
+    for lay in qm.layers:
+        node = nodes.get(lay.name)
+        out = qm.tensors[lay.outputs[0]]
+        wq = lay.config.get("weight_qtype")
+        rows.append({"name": lay.name, "op": lay.op_type, "output_shape": _dims(out.shape),
+                     "macs": get_op(node).macs(node, g) if node is not None else 0,
+                     "weight_bits": parse_qtype(wq).bits if wq else None,
+                     "act_bits": out.qparams.qtype.bits, "acc_bits": lay.config.get("acc_bits")})
+    return rows
+
+
+def build_manifest(g, qm: QModel, parts, cfg: QuantConfig, board: dict, calibration: dict, n_given: int,
+                   model) -> dict[str, Any]:
+    """Everything but ``qmodel``, ``tools``, ``format_version`` and ``files`` (added by the caller)."""
+    source = os.path.abspath(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
+    info = {"name": g.name, "sha256": g.meta.get("sha256"),
+            "file_sha256": _file_sha256(source) if source else None, "source": source,
+            "producer": g.meta.get("producer"), "opset": g.meta.get("source_opset", g.opset)}
+    tensor = lambda t: {"name": t.name, "shape": _dims(t.shape), "dtype": t.dtype.name}  # noqa: E731
+    before, hw, after = parts
+    nodes = lambda ns: [{"name": n.name, "op": n.op_type} for n in ns]  # noqa: E731
+    layers = layer_summary(g, qm)
+    return {
+        "fpga_accel_version": __version__,
+        "model": info,
+        "board": board,
+        "inputs": [tensor(t) for t in g.inputs],
+        "outputs": [tensor(t) for t in g.outputs],
+        "hardware": {"inputs": [_qtensor(t) for t in qm.inputs], "outputs": [_qtensor(t) for t in qm.outputs],
+                     "macs": sum(r["macs"] for r in layers)},
+        "partition": {"host_before": nodes(before), "hardware": nodes(hw), "host_after": nodes(after)},
+        "quantization": {"bits": cfg.bits, "weight_bits": cfg.weight_bits or cfg.bits,
+                         "act_bits": cfg.act_bits or cfg.bits, "observer": cfg.observer,
+                         "observer_args": dict(sorted(cfg.observer_args.items())),
+                         "layers": {k: dict(sorted(v.items())) for k, v in sorted(cfg.layers.items())},
+                         "given_params": n_given, "calibration": calibration},
+        "layers": layers,
+    }
+
+
+def tool_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"fpga-accel": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "onnx": version("onnx"), "onnxruntime": version("onnxruntime")}
+
+
+def _file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _arrays_sha256(feeds: Mapping[str, np.ndarray]) -> str:
+    """A fingerprint of the calibration samples (names, dtypes, shapes and bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(feeds):
+        x = np.ascontiguousarray(feeds[name])
+        h.update(f"{name}:{x.dtype.str}:{x.shape};".encode())
+        h.update(x.tobytes())
+    return h.hexdigest()
+
+
+def _where(calib) -> str:
+    return os.path.abspath(os.fspath(calib)) if isinstance(calib, (str, os.PathLike)) else f"<{type(calib).__name__}>"
+
+
+def _stem(model, g) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return Path(model).stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in g.name) or "model"

@@ -1,0 +1,41 @@
+"""Session backends, found by name: ``backend="csim"`` is the module ``backends/csim.py``.
+
+Each module defines ``BACKEND``, a :class:`~.base.Backend` subclass. Importing this package
+imports no backend; a backend module imports its vendor package (pynq, pyopencl, ...) only when
+it is opened, so ``import fpga_accel`` and ``backend_names()`` need numpy alone.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ...errors import InputError
+from ..errors import BackendUnavailable
+from .base import Backend
+
+__all__ = ["Backend", "backend_names", "choose_backend", "get_backend"]
+
+
+def backend_names() -> list[str]:
+    """Names of the installed backends, sorted."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_"))
+
+
+def get_backend(name: str) -> type[Backend]:
+    """The backend class called ``name``; an InputError listing the known names otherwise."""
+    names = backend_names()
+    if name not in names:
+        raise InputError(f"unknown backend '{name}'; use one of {names} or 'auto'")
+    return importlib.import_module(f"{__name__}.{name}").BACKEND
+
+
+def choose_backend(bundle) -> type[Backend]:
+    """For ``backend="auto"``: the available backend of the highest priority."""
+    classes = sorted((get_backend(n) for n in backend_names()), key=lambda c: (-c.priority, c.name))
+    reasons = []
+    for cls in classes:
+        why = cls.unavailable(bundle)
+        if why is None:
+            return cls
+        reasons.append(f"{cls.name}: {why}")
+    raise BackendUnavailable("no backend can run this bundle here: " + "; ".join(reasons))
