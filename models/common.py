@@ -54,12 +54,17 @@ def file_entry(path: Path, **extra) -> dict:
 
 
 def ort_logits(model: Path, x: np.ndarray, input_name: str) -> np.ndarray:
-    """Run ``model`` on ``x`` with onnxruntime's CPU provider on one thread."""
+    """Run ``model`` on ``x`` with onnxruntime's CPU provider on one thread, graph optimisations off.
+
+    Off, a QDQ model runs as ONNX defines it (QuantizeLinear, float op, DequantizeLinear); on, its
+    fused int8 kernels give results that depend on the CPU's instruction set (VNNI or not).
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sess = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
     return sess.run(None, {input_name: x})[0]
 

@@ -76,7 +76,7 @@ def main() -> int:
         "test_accuracy": acc,
         "test_correct": correct,
         "float_agreement": round(100 * agree, 2),
-        "accuracy_by": f"onnxruntime {onnxruntime.__version__} CPUExecutionProvider on model.onnx",
+        "accuracy_by": f"onnxruntime {onnxruntime.__version__} CPUExecutionProvider on model.onnx, graph optimisations off",
         "source": "models/quantize_qdq.py",
         "data_licence": src["data_licence"],
     })

@@ -32,6 +32,7 @@ EXPECTED = {"mnist_cnn": 95.0, "digits_cnn": 95.0, "mlp": 93.0, "resnet_ds": 95.
 def session(path: Path) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # as models/common.py does
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
