@@ -37,12 +37,21 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: top-level directories a build adds later; they are not part of the compiled bundle's listing
+#: (a Vivado project is gigabytes) and the bitstream record carries its own hashes
+BUILD_DIRS = ("build", "bitstream")
+
+
 def _listing(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` except the manifest, keyed by POSIX relative path."""
+    """sha256 of every compiled file under ``root`` (not the manifest, not BUILD_DIRS), keyed by
+    POSIX relative path."""
     out = {}
     for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if rel.parts[0] in BUILD_DIRS:
+            continue
         if p.is_file() and p.name != MANIFEST:
-            out[p.relative_to(root).as_posix()] = sha256_file(p)
+            out[rel.as_posix()] = sha256_file(p)
     return out
 
 

@@ -1,0 +1,33 @@
+"""From a bundle to a bitstream: build scripts, the step runner, report parsing, the registry.
+
+- :func:`generate_scripts` is a compile generator: it writes ``scripts/`` (Vivado Tcl for Zynq
+  boards, v++ link configuration for Vitis platforms, the AFI script for aws-f1, ``build.sh``).
+- :func:`build` runs the steps (``hls``, then ``vivado`` or ``link`` [, ``afi``]) with the vendor
+  tools, resumable, logged under ``NAME.fpga/build/``, and leaves ``NAME.fpga/bitstream/``.
+- :func:`check_bitstream` refuses a bitstream not built from the bundle it sits in.
+
+No vendor tool is imported or run at import time; `fpga-accel build --dry-run` prints the commands.
+"""
+from .errors import (
+                     EXIT_TOOL_FAILED,
+                     EXIT_TOOL_MISSING,
+                     BitstreamMismatchError,
+                     BuildError,
+                     ToolFailedError,
+                     ToolNotFoundError,
+)
+from .registry import check_bitstream
+from .runner import build
+from .scripts import generate_scripts
+
+__all__ = [
+                     "EXIT_TOOL_FAILED",
+                     "EXIT_TOOL_MISSING",
+                     "BitstreamMismatchError",
+                     "BuildError",
+                     "ToolFailedError",
+                     "ToolNotFoundError",
+                     "build",
+                     "check_bitstream",
+                     "generate_scripts",
+]

@@ -1,0 +1,271 @@
+"""Running a bundle's build steps: resumable, timed, logged, with reports parsed after each step.
+
+Everything a build writes stays inside the bundle: ``build/`` (tool projects, ``logs/<step>.log``,
+``state.json``) and ``bitstream/`` (the binaries and ``bitstream.json``); the manifest gets a
+``build`` section. ``build/state.json`` records each finished step with a key (its command and
+the hashes of what it builds on) and the sha256 of its outputs, so a rerun skips a step whose key
+and outputs are unchanged and redoes everything after a step that changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..bundle import MANIFEST, Bundle, load_bundle, sha256_file
+from . import registry as reg
+from .collect import collect
+from .errors import BuildError, ToolFailedError, ToolNotFoundError
+from .record import build_record
+from .steps import Step, plan_steps
+from .target import target_of
+from .tools import HOW_TO_GET, find_tool, tail
+
+STATE = "build/state.json"
+LOGS = "build/logs"
+FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xclbin"],
+         "afi": ["fa_kernel.xclbin", "fa_kernel.awsxclbin"]}
+
+
+def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
+          platform: str | None = None, s3_bucket: str | None = None, s3_prefix: str | None = None,
+          registry: str | os.PathLike | None | bool = None, echo: Callable[[str], None] = print) -> dict:
+    """Run the build steps of ``bundle`` (all, or the names in ``steps``) and return the build record.
+
+    ``registry`` is the bitstreams directory to record a finished bitstream in (default
+    :func:`registry.registry_dir`), or False for none. ``dry_run`` prints the commands only.
+    """
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    root = bundle.path.resolve()
+    manifest = bundle.manifest
+    scripts = manifest.get("scripts") or {}
+    if scripts.get("error"):
+        raise BuildError(f"{root}: no build scripts were generated: {scripts['error']}")
+    if not (root / "scripts").is_dir():
+        raise BuildError(f"{root}: the bundle has no scripts/; recompile it with the build-script generator")
+    target = target_of(manifest)
+    _check_streams(root, manifest, scripts, target)
+    plan = plan_steps(root, target)
+    chosen = _select(plan, steps)
+    top = "fa_axis" if target.is_zynq else "fa_kernel"
+    env = dict(os.environ)
+    values = {"B": str(root), "JOBS": str(int(jobs))}
+    if not target.is_zynq:
+        # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM
+        aws = env.get("AWS_PLATFORM") if target.board == "aws-f1" else None
+        values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
+    values["XO"] = _xo(root)
+    ident = reg.bundle_id(manifest)
+    state = _load_state(root, ident)
+    todo = _pending(root, plan, chosen, state, values, ident)
+    if not todo:
+        echo("every selected step is up to date")
+    if dry_run:
+        for step in plan:
+            mark = "run " if step in todo else ("done" if step in chosen else "skip")
+            echo(f"[{mark}] {step.name}: cd {shlex.quote(str(root / step.cwd))} && {_cmdline(step, values)}")
+        return manifest.get("build", {})
+    _check_ready(root, target, todo, values, env, s3_bucket, s3_prefix)
+    upstream: dict = {}
+    ran, complete = False, True
+    for step in plan:
+        values["XO"] = _xo(root)
+        key = _key(step, values, ident, upstream)
+        entry = state["steps"].get(step.name)
+        if step in chosen and not _fresh(root, entry, key):
+            _run(root, step, key, values, env, state, echo)
+            state["steps"][step.name]["report"] = collect(step.name, root, top, root / LOGS / f"{step.name}.log",
+                                                          target.clock_mhz)
+            _save_state(root, state)
+            ran = True
+        elif step in chosen:
+            echo(f"{step.name}: up to date, skipped (finished {entry.get('started')})")
+        else:
+            complete = complete and _fresh(root, entry, key)  # a step left out may be stale after an earlier one
+        upstream = (state["steps"].get(step.name) or {}).get("outputs", {})
+    record = build_record(manifest, target, state)
+    _write_manifest(root, manifest, record)
+    final = _final_files(root, target, state, plan) if complete else []
+    if final:
+        if ran or not (root / reg.RECORD).is_file():
+            rec = reg.write_record(root, manifest, final, record)
+        else:  # nothing was rebuilt: keep the record (and its date) of the build that made the files
+            rec = json.loads((root / reg.RECORD).read_text())
+        record["bitstream"] = reg.RECORD
+        if registry is not False:
+            entry = reg.register(reg.registry_dir(None if registry in (None, True) else registry), root, rec)
+            record["registry_entry"] = entry["id"]
+        _write_manifest(root, manifest, record)
+    return record
+
+
+def _check_streams(root: Path, manifest: dict, scripts: dict, target) -> None:
+    """The DMAs of the block design were sized for the streams the HLS project has."""
+    if not target.is_zynq:
+        return
+    keys = ("name", "direction", "tdata_bits", "beats_per_image")
+    have = [{k: s.get(k) for k in keys} for s in ((manifest.get("kernel") or {}).get("axis") or {}).get("streams", [])]
+    if have != scripts.get("streams"):
+        raise BuildError(f"{root}: scripts/vivado_bd.tcl was generated for other streams ({scripts.get('streams')}) "
+                         f"than the HLS project's ({have}); compile must run the script generator after the HLS "
+                         "generator — recompile the bundle")
+
+
+def _select(plan: list[Step], names: list[str] | None) -> list[Step]:
+    if not names:
+        return list(plan)
+    known = [s.name for s in plan]
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise BuildError(f"unknown build step(s) {', '.join(bad)} for this board; its steps are {', '.join(known)}")
+    return [s for s in plan if s.name in names]
+
+
+def _key(step: Step, values: dict, ident: str, upstream: dict) -> str:
+    fixed = {k: v for k, v in values.items() if k == "PLATFORM" and "{PLATFORM}" in step.argv}
+    blob = json.dumps([step.name, step.argv, fixed, ident, upstream], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _pending(root, plan, chosen, state, values, ident) -> list[Step]:
+    """The chosen steps that will (probably) run: not fresh, or after one that runs."""
+    out, upstream, dirty = [], {}, False
+    for step in plan:
+        entry = state["steps"].get(step.name)
+        if step in chosen and (dirty or not _fresh(root, entry, _key(step, values, ident, upstream))):
+            out.append(step)
+            dirty = True
+        upstream = (entry or {}).get("outputs", {})
+    return out
+
+
+def _fresh(root: Path, entry: dict | None, key: str) -> bool:
+    return bool(entry) and entry.get("status") == "done" and entry.get("key") == key and _outputs_ok(root, entry)
+
+
+def _outputs_ok(root: Path, entry: dict) -> bool:
+    outs = entry.get("outputs") or {}
+    return bool(outs) and all((root / f).is_file() and sha256_file(root / f) == h for f, h in outs.items())
+
+
+def _xo(root: Path) -> str:
+    found = sorted((root / "build/hls").glob("**/*.xo")) if (root / "build/hls").is_dir() else []
+    return str(found[0]) if found else str(root / "build/hls/fa_kernel.xo")
+
+
+def _cmdline(step: Step, values: dict) -> str:
+    env = [f"{k}={shlex.quote(v)}" for k, v in sorted(step.env.items()) if k == "FA_TOP"]
+    copy = f"cp -R {shlex.quote(str(Path(values['B']) / step.copy_in))}/. . && " if step.copy_in else ""
+    return copy + " ".join(env + [shlex.quote(a) for a in step.command(values)])
+
+
+def _check_ready(root: Path, target, todo, values, env, s3_bucket, s3_prefix) -> None:
+    """Fail before running anything: missing tools, platform, S3 bucket."""
+    manual = [f"cd {shlex.quote(str(root / s.cwd))} && {_cmdline(s, values)}" for s in todo]
+    for step in todo:
+        for tool in [step.tool, *step.needs]:
+            path = find_tool(tool, env)
+            if path is None:
+                raise ToolNotFoundError(tool, step.name, HOW_TO_GET.get(tool, "install it"), manual)
+            if tool == "create_vitis_afi.sh":
+                step.env["CREATE_VITIS_AFI"] = path
+        if "{PLATFORM}" in step.argv and not values.get("PLATFORM"):
+            raise BuildError(f"step '{step.name}' needs the Vitis platform of {target.board}; pass --platform or "
+                             "set FA_PLATFORM to its name or .xpfm path")
+        if step.name == "afi":
+            bucket = s3_bucket or env.get("FA_S3_BUCKET")
+            if not bucket:
+                raise BuildError("step 'afi' needs an S3 bucket for the design checkpoint; pass --s3-bucket or set "
+                                 "FA_S3_BUCKET (AWS retired F1 on 2025-12-20; this works for existing F1 accounts only)")
+            step.env["FA_S3_BUCKET"] = bucket
+            if s3_prefix:
+                step.env["FA_S3_PREFIX"] = s3_prefix
+
+
+def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict, echo) -> None:
+    argv = step.command(values)
+    argv[0] = find_tool(argv[0], env) or argv[0]
+    cwd = root / step.cwd
+    cwd.mkdir(parents=True, exist_ok=True)
+    (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
+    if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
+        shutil.copytree(root / step.copy_in, cwd, dirs_exist_ok=True)
+    log = root / LOGS / f"{step.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    shown = _cmdline(step, values)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    echo(f"{step.name}: {step.what}\n  log: {log}")
+    t0 = time.perf_counter()
+    with open(log, "w") as f:
+        f.write(f"# fpga-accel build step '{step.name}'\n# command: {shown}\n# cwd: {cwd}\n# started: {started}\n\n")
+        f.flush()
+        try:
+            proc = subprocess.run(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
+                                  env={**env, **step.env})
+            status = proc.returncode
+        except OSError as e:
+            f.write(f"\ncannot start {argv[0]}: {e}\n")
+            status = 127
+    seconds = round(time.perf_counter() - t0, 3)
+    entry = {"status": "failed", "key": key, "tool": step.tool, "command": shown, "cwd": step.cwd, "started": started,
+             "seconds": seconds, "log": f"{LOGS}/{step.name}.log", "exit_status": status}
+    state["steps"][step.name] = entry
+    why = ""
+    if status == 0:
+        outputs, missing = {}, []
+        for pattern in step.outputs:
+            found = sorted(p for p in root.glob(pattern) if p.is_file())
+            if not found:
+                missing.append(pattern)
+            outputs.update({p.relative_to(root).as_posix(): sha256_file(p) for p in found})
+        if not missing:
+            entry.update(status="done", outputs=outputs)
+            _save_state(root, state)
+            echo(f"{step.name}: done in {_secs(seconds)}")
+            return
+        why = f"it exited normally but did not write {', '.join(missing)}"
+    _save_state(root, state)
+    raise ToolFailedError(step.name, shown, str(log), tail(log), status, why)
+
+
+def _secs(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def _load_state(root: Path, ident: str) -> dict:
+    p = root / STATE
+    try:
+        state = json.loads(p.read_text())
+    except (OSError, ValueError):
+        state = {}
+    if state.get("bundle_id") != ident:  # another compile of the bundle: nothing carries over
+        state = {"bundle_id": ident, "steps": {}}
+    state.setdefault("steps", {})
+    return state
+
+
+def _save_state(root: Path, state: dict) -> None:
+    reg._write_json(root / STATE, state)
+
+
+def _final_files(root: Path, target, state: dict, plan: list[Step]) -> list[str]:
+    """Names in bitstream/ of a finished build, or [] while the last step has not run."""
+    last = plan[-1].name
+    if (state["steps"].get(last) or {}).get("status") != "done":
+        return []
+    names = [n for n in FINAL.get(last, []) if (root / "bitstream" / n).is_file()]
+    return names if len(names) == len(FINAL[last]) else []
+
+
+def _write_manifest(root: Path, manifest: dict, record: dict) -> None:
+    """Store the build record (the manifest is not in its own hash list, so the bundle stays valid)."""
+    manifest["build"] = record
+    reg._write_json(root / MANIFEST, manifest)

@@ -1,0 +1,112 @@
+"""The build steps of a bundle: name, tool, command, working directory, expected outputs.
+
+Zynq boards: ``hls`` (vitis_hls exports the ``fa_axis`` IP) then ``vivado`` (block design →
+bitstream + hwh). Vitis platforms: ``hls`` (vitis_hls exports ``fa_kernel`` as an .xo, or
+``v++ -c`` from the sources when the bundle has no ``run_hls.tcl``) then ``link`` (``v++ -l`` →
+.xclbin), plus ``afi`` on aws-f1. Commands hold placeholders (``{B}`` the bundle, ``{JOBS}``,
+``{PLATFORM}``, ``{XO}``) filled in when they run, so the same plan prints as a shell script.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BuildError
+from .target import Target
+from .vitis import KERNEL
+from .vivado_tcl import OVERLAY
+
+HLS_SCRIPT = "hls/run_hls.tcl"
+HLS_SOURCE = "hls/src/fa_top.cpp"
+
+
+@dataclass
+class Step:
+    name: str
+    tool: str                 # the executable looked up on PATH
+    argv: list[str]           # argv[0] is the tool; placeholders filled at run time
+    cwd: str                  # working directory, relative to the bundle
+    outputs: list[str]        # glob patterns (relative to the bundle) that must each match a file
+    what: str                 # one line for the progress output
+    needs: list[str] = field(default_factory=list)  # further tools the command calls
+    env: dict[str, str] = field(default_factory=dict)
+    copy_in: str | None = None  # a bundle directory copied into cwd first (tools write next to their sources)
+
+    def command(self, values: dict[str, str]) -> list[str]:
+        return [fill(a, values) for a in self.argv]
+
+
+def fill(arg: str, values: dict[str, str]) -> str:
+    for k, v in values.items():
+        arg = arg.replace("{" + k + "}", v)
+    return arg
+
+
+def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None) -> list[Step]:
+    """Every step of the bundle's build, in order. ``has_script`` overrides looking for
+    ``hls/run_hls.tcl`` (the script generator runs before that file may exist)."""
+    if has_script is None:
+        has_script = (bundle_root / HLS_SCRIPT).is_file()
+    if target.is_zynq:
+        if not has_script:
+            raise BuildError(f"{bundle_root}: no {HLS_SCRIPT}; the bundle was compiled without the HLS project "
+                             "generator, so there is nothing to synthesise — recompile it with a version that writes hls/")
+        return [
+            Step("hls", "vitis_hls", ["vitis_hls", "-f", "run_hls.tcl"], "build/hls",
+                 ["build/hls/**/csynth.xml", "build/hls/**/component.xml"],
+                 "Vitis HLS: synthesise fa_axis and export it to the IP catalog", env={"FA_TOP": "fa_axis"},
+                 copy_in="hls"),
+            Step("vivado", "vivado", ["vivado", "-mode", "batch", "-nojournal", "-source", "{B}/scripts/vivado_bd.tcl",
+                                      "-tclargs", "{B}/build/hls", "{B}/bitstream", "{JOBS}"], "build/vivado",
+                 [f"bitstream/{OVERLAY}.bit", f"bitstream/{OVERLAY}.hwh", "build/vivado/reports/utilization.rpt",
+                  "build/vivado/reports/timing_summary.rpt"],
+                 "Vivado: block design, synthesis, implementation, bitstream"),
+        ]
+    if has_script:
+        hls = Step("hls", "vitis_hls", ["vitis_hls", "-f", "run_hls.tcl"], "build/hls",
+                   ["build/hls/**/csynth.xml", "build/hls/**/*.xo"], "Vitis HLS: synthesise fa_kernel and export an .xo",
+                   env={"FA_TOP": KERNEL}, copy_in="hls")
+    elif (bundle_root / HLS_SOURCE).is_file():
+        hls = Step("hls", "v++", ["v++", "-c", "-t", "hw", "--platform", "{PLATFORM}", "-k", KERNEL,
+                                  "--hls.clock", f"{round(target.clock_mhz * 1e6)}:{KERNEL}",
+                                  "-I{B}/hls/include", "-I{B}/hls/src", "{B}/" + HLS_SOURCE, "-o",
+                                  f"{{B}}/build/hls/{KERNEL}.xo"], "build/hls", ["build/hls/**/*.xo"],
+                   "v++ -c: compile fa_kernel from the HLS sources")
+    else:
+        raise BuildError(f"{bundle_root}: neither {HLS_SCRIPT} nor {HLS_SOURCE}; recompile the bundle with the HLS "
+                         "project generator")
+    steps = [hls, Step("link", "v++", ["v++", "-l", "-t", "hw", "--platform", "{PLATFORM}", "--config",
+                                       "{B}/scripts/link.cfg", "--jobs", "{JOBS}", "-o",
+                                       f"{{B}}/bitstream/{KERNEL}.xclbin", "{XO}"], "build/link",
+                       [f"bitstream/{KERNEL}.xclbin"], "v++ -l: link fa_kernel into the platform (.xclbin)")]
+    if target.board == "aws-f1":
+        steps.append(Step("afi", "create_vitis_afi.sh", ["bash", "{B}/scripts/aws_afi.sh",
+                                                          f"{{B}}/bitstream/{KERNEL}.xclbin", "{B}/bitstream"],
+                          "build/afi", [f"bitstream/{KERNEL}.awsxclbin", "bitstream/afi.json"],
+                          "AWS: create the AFI and wait until it is available (F1 retired 2025-12-20)",
+                          needs=["aws", "bash"]))
+    return steps
+
+
+def shell_lines(steps: list[Step], values: dict[str, str]) -> list[str]:
+    """The steps as shell commands, run from the bundle directory."""
+    out = []
+    for s in steps:
+        cmd = " ".join([f"{k}={shlex.quote(v)}" for k, v in sorted(s.env.items()) if k == "FA_TOP"]
+                       + [_quote(a) for a in s.command(values)])
+        copy = f' && cp -R "$B/{s.copy_in}/." "$B/{s.cwd}/"' if s.copy_in else ""
+        out.append(f'mkdir -p "$B/{s.cwd}"{copy} && (cd "$B/{s.cwd}" && {cmd})')
+    return out
+
+
+def _quote(arg: str) -> str:
+    # keep shell variables ("$B/...", "$XO") expandable; quote everything else
+    if "$" in arg:
+        return '"' + arg.replace('"', '\\"') + '"'
+    return shlex.quote(arg)
+
+
+def script_values() -> dict[str, str]:
+    """Placeholder values for the printed shell script."""
+    return {"B": "$B", "JOBS": "$JOBS", "PLATFORM": "$FA_PLATFORM", "XO": "$XO"}

@@ -1,0 +1,175 @@
+"""What the build needs to know about the target: board family, part, clock, platform, memory,
+and the AXI DMAs of a Zynq design (one per stream, sized for the largest transfer of a batch).
+
+Board fields come from ``manifest["board"]`` (the board data plus the clock actually used); when
+the manifest lacks one, :func:`fpga_accel.fold.boards.get_board` fills it in if available.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BuildError
+
+ZYNQ_FAMILIES = ("zynq", "zynqmp")
+VITIS_PLATFORMS_NOTE = "set FA_PLATFORM (or pass --platform) to the platform name or .xpfm path"
+
+#: Vivado board parts for the PS presets, as glob patterns (the installed version is picked at run
+#: time); the board data's own ``board_part`` takes precedence.
+BOARD_PARTS = {"pynq-z2": "*:pynq-z2:part0:*", "zcu104": "xilinx.com:zcu104:part0:*",
+               "kv260": "xilinx.com:kv260_som:part0:*", "ultra96v2": "avnet.com:ultra96v2:part0:*"}
+
+#: widths (bits) the AXI DMA accepts on its stream side
+DMA_STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
+#: the DMA's buffer length register holds at most 26 bits (64 MiB - 1 per transfer)
+MAX_LENGTH_WIDTH = 26
+MIN_LENGTH_WIDTH = 8
+#: images per DMA transfer the length register is sized for (fewer when they would not fit)
+DEFAULT_MAX_BATCH = 1024
+
+
+@dataclass
+class Dma:
+    """One AXI DMA instance moving one stream between DDR and the IP."""
+
+    name: str            # dma_in0, dma_out0, ...
+    stream: str          # the IP's AXI-Stream port (interfaces.md stream name)
+    direction: str       # "in" (MM2S, memory → IP) or "out" (S2MM, IP → memory)
+    tdata_bits: int      # the IP's stream width
+    dma_bits: int        # the DMA's stream width (a width the DMA accepts, >= tdata_bits)
+    bytes_per_image: int
+    max_images: int      # images one transfer may carry
+    length_width: int    # c_sg_length_width
+    mm_bits: int = 64    # memory-map data width (the HP port is 64 bits on Zynq-7000)
+    addr_width: int = 32  # 64 on Zynq UltraScale+, where buffers may lie above 4 GiB
+
+    @property
+    def converter(self) -> str | None:
+        """Name of the AXI-Stream width converter between DMA and IP, when the widths differ."""
+        return f"width_{self.stream}" if self.dma_bits != self.tdata_bits else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "stream": self.stream, "direction": self.direction,
+                "tdata_bits": self.tdata_bits, "dma_bits": self.dma_bits, "bytes_per_image": self.bytes_per_image,
+                "max_images_per_transfer": self.max_images, "length_width": self.length_width,
+                "mm_data_width": self.mm_bits, "addr_width": self.addr_width, "width_converter": self.converter}
+
+
+@dataclass
+class Target:
+    board: str
+    family: str
+    part: str | None
+    clock_mhz: float
+    platform: str | None = None
+    board_part: str | None = None
+    memory: Any = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_zynq(self) -> bool:
+        return self.family in ZYNQ_FAMILIES
+
+
+def target_of(manifest: dict) -> Target:
+    """The :class:`Target` of a bundle's manifest; a :class:`BuildError` when the board data lacks
+    what the build needs."""
+    b = dict(manifest.get("board") or {})
+    name = b.get("name")
+    if not name:
+        raise BuildError("the manifest has no board name; recompile the model with --board")
+    if not b.get("family") or (b.get("family") in ZYNQ_FAMILIES and not b.get("part")):
+        b = {**_board_data(name), **{k: v for k, v in b.items() if v is not None}}
+    family = b.get("family")
+    if family not in (*ZYNQ_FAMILIES, "vitis"):
+        raise BuildError(f"board '{name}': family {family!r} is not one the build knows (zynq, zynqmp, vitis); "
+                         "the board data must give it")
+    if family in ZYNQ_FAMILIES and not b.get("part"):
+        raise BuildError(f"board '{name}': the board data gives no FPGA part, which Vivado needs")
+    clock = b.get("clock_mhz")
+    if not clock or float(clock) <= 0:
+        raise BuildError(f"board '{name}': no clock in the manifest; recompile the model")
+    return Target(board=name, family=family, part=b.get("part"), clock_mhz=float(clock),
+                  platform=b.get("platform"), board_part=b.get("board_part") or BOARD_PARTS.get(name),
+                  memory=b.get("memory"), extra=b)
+
+
+def _board_data(name: str) -> dict:
+    try:
+        from ..fold.boards import get_board
+    except ImportError:
+        return {}
+    from ..errors import FpgaAccelError
+
+    try:
+        board = get_board(name)
+    except (FpgaAccelError, KeyError, ValueError):  # an unknown board: target_of reports the missing fields
+        return {}
+    if isinstance(board, dict):
+        return dict(board)
+    if hasattr(board, "to_dict"):
+        return dict(board.to_dict())
+    return {k: v for k, v in vars(board).items() if not k.startswith("_")}
+
+
+def dma_plan(streams: list[dict], family: str = "zynq", max_batch: int = DEFAULT_MAX_BATCH) -> list[Dma]:
+    """One DMA per stream of ``manifest["kernel"]["axis"]["streams"]``, named dma_<stream name>.
+
+    The length register covers ``max_batch`` images per MM2S transfer (fewer when they would pass
+    the 26-bit limit); an output stream with TLAST after each image needs one image per transfer.
+    """
+    out = []
+    for s in streams:
+        tdata = int(s["tdata_bits"])
+        if tdata > DMA_STREAM_WIDTHS[-1]:
+            raise BuildError(f"stream '{s['name']}' is {tdata} bits wide; the AXI DMA takes at most "
+                             f"{DMA_STREAM_WIDTHS[-1]}; use fewer lanes for tensor '{s.get('tensor')}'")
+        dma_bits = next(w for w in DMA_STREAM_WIDTHS if w >= tdata)
+        per_image = int(s["beats_per_image"]) * tdata // 8
+        limit = (1 << MAX_LENGTH_WIDTH) - 1
+        if per_image > limit:
+            raise BuildError(f"stream '{s['name']}': one image is {per_image} bytes, more than one AXI DMA "
+                             f"transfer can carry ({limit} bytes)")
+        # an S2MM transfer ends at TLAST: with TLAST after every image, one transfer is one image
+        per_transfer = 1 if (s["direction"] == "out" and s.get("tlast", "image") == "image") else max_batch
+        images = max(1, min(per_transfer, limit // per_image))
+        width = max(MIN_LENGTH_WIDTH, (images * per_image).bit_length())
+        out.append(Dma(name=f"dma_{s['name']}", stream=s["name"], direction=s["direction"], tdata_bits=tdata,
+                       dma_bits=dma_bits, bytes_per_image=per_image, max_images=images, length_width=width,
+                       mm_bits=max(64, dma_bits), addr_width=64 if family == "zynqmp" else 32))
+    return out
+
+
+def memory_tags(memory) -> list[str]:
+    """Vitis memory tags (``DDR[0]``, ``HBM[7]``, ...) of the board's memory description: a list of
+    ``{"name", "banks"}`` entries (a name like ``DDR[1]`` is a tag; ``HBM`` with 32 banks gives
+    ``HBM[0]`` .. ``HBM[31]``), a list of tags, or a dict with ``tags``/``banks`` and ``kind``."""
+    tags: list[str] = []
+    entries = memory if isinstance(memory, (list, tuple)) else [memory] if memory else []
+    for e in entries:
+        if isinstance(e, dict) and isinstance(e.get("tags"), list):
+            tags += [str(t) for t in e["tags"]]
+            continue
+        if isinstance(e, dict) and isinstance(e.get("banks"), list):
+            tags += [str(t) for t in e["banks"]]
+            continue
+        name = str(e.get("name") or e.get("kind") or e.get("type") or "DDR") if isinstance(e, dict) else str(e)
+        banks = int(e.get("banks") or 1) if isinstance(e, dict) else 1
+        if re.fullmatch(r"[A-Za-z]+\[\d+(:\d+)?\]", name):
+            tags.append(name)
+        elif re.fullmatch(r"[A-Za-z]+", name):
+            tags += [f"{name}[{i}]" for i in range(banks)]
+    return tags or ["DDR[0]"]
+
+
+def memory_banks(target: Target, n_args: int) -> list[str]:
+    """The memory tag of each buffer argument of fa_kernel.
+
+    HBM boards give each argument its own pseudo-channel; DDR boards keep every buffer in the
+    first bank (the shell's default), which leaves placement and routing simplest.
+    """
+    tags = memory_tags(target.memory)
+    if tags[0].upper().startswith("HBM"):
+        return [tags[i % len(tags)] for i in range(n_args)]
+    return [tags[0]] * n_args
