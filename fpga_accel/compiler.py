@@ -25,21 +25,23 @@ import numpy as np
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
 from .errors import InputError
+from .fold import apply_to_manifest, board_names, fold_model, get_board
+from .fold.folder import check_options
 from .quant.config import QuantConfig
 from .quant.qmodel import QModel
 
 #: ``generator(stage_dir: Path, qmodel: QModel, manifest: dict) -> None``, run in order by compile
 GENERATORS: list[Callable[[Path, QModel, dict], None]] = []
 
-#: Board names of DESIGN.md §7. The board data files (part, resources, clock) will replace this list.
-KNOWN_BOARDS = ("pynq-z2", "zcu104", "kv260", "ultra96v2", "aws-f1", "alveo-u250", "alveo-u50")
-DEFAULT_CLOCK_MHZ = 100.0
+#: Names of the boards in fpga_accel/fold/boards/ (one data file each).
+KNOWN_BOARDS = tuple(board_names())
 
 
 def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z2", calib=None,
             bits: int | None = None, config: QuantConfig | str | os.PathLike | Mapping | None = None,
             observer: str | None = None, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
-            progress: bool = True, generators: list[Callable] | None = None) -> Bundle:
+            progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
+            target_fps: float | None = None, clock_mhz: float | None = None) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -47,7 +49,10 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     name, N samples preprocessed like the float model's inputs; it is required unless the model
     carries its own quantisation parameters. ``bits`` and ``observer`` override ``config`` (a
     :class:`QuantConfig`, a JSON/TOML file or a dict of the same keys; default 8 bits, minmax).
-    ``generators`` replaces :data:`GENERATORS`. Returns the written, verified bundle.
+    ``generators`` replaces :data:`GENERATORS`. The auto-folder (:func:`fpga_accel.fold.fold_model`)
+    sizes every layer for ``board`` within ``ceiling`` of its resources, stopping at
+    ``target_fps`` when given; ``clock_mhz`` overrides the board's clock; per-layer ``folding`` in
+    ``config`` is kept as given. Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -55,7 +60,8 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     from .quant.quantizer import quantize_model, split_edges, tensors_to_observe
 
     cfg = make_config(config, bits=bits, observer=observer)
-    board_info = board_entry(board)
+    board_info = get_board(board)
+    check_options(ceiling, target_fps, clock_mhz)
     dest = Path(output) if output is not None else None
     if dest is not None:
         check_writable(dest)  # fail before the slow steps
@@ -76,7 +82,10 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         ranges = observe_ranges(g, feeds, want, kind=cfg.observer, progress=progress)
     qm = quantize_model(g, ranges, cfg, given=given or None)
 
-    manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info, calibration, len(given), model)
+    folded = fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps, overrides=cfg.foldings(),
+                        clock_mhz=clock_mhz)
+    manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info.to_dict(), calibration, len(given), model)
+    apply_to_manifest(manifest, folded)
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()
@@ -137,13 +146,6 @@ def check_writable(dest: Path) -> None:
     if not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
         raise InputError(f"{dest}: cannot write the bundle there ({where} is not a writable directory); "
                          f"choose another output path")
-
-
-def board_entry(board: str) -> dict[str, Any]:
-    if board not in KNOWN_BOARDS:
-        raise InputError(f"unknown board '{board}'; known boards: {', '.join(KNOWN_BOARDS)}")
-    return {"name": board, "clock_mhz": DEFAULT_CLOCK_MHZ, "clock_is_default": True,
-            "note": "default clock; the board's own data (part, resources, clock) is not available yet"}
 
 
 def calibration_required(g) -> str:

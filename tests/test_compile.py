@@ -13,6 +13,7 @@ import pytest
 from onnx import numpy_helper
 
 import fpga_accel
+from fpga_accel.fold.boards import get_board
 from fpga_accel.bundle import BundleError, load_bundle
 from fpga_accel.emulator import emulate
 from fpga_accel.errors import InputError
@@ -87,8 +88,7 @@ def test_manifest_describes_model_partition_layers_and_settings(bundles):
     assert m["model"]["sha256"] == import_onnx(data.model_path("mnist_cnn")).meta["sha256"]
     assert m["model"]["file_sha256"] == data.info("mnist_cnn")["sha256"]
     assert m["model"]["source"] == str(data.model_path("mnist_cnn"))
-    assert m["board"] == {"name": "pynq-z2", "clock_mhz": 100.0, "clock_is_default": True,
-                          "note": m["board"]["note"]}
+    assert m["board"] == {**get_board("pynq-z2").to_dict(), "clock_mhz": 100.0, "clock_is_default": True}
     assert m["inputs"] == [{"name": "input", "shape": ["N", 1, 28, 28], "dtype": "float32"}]
     assert m["outputs"] == [{"name": "logits", "shape": ["N", 10], "dtype": "float32"}]
     hw_in, hw_out = m["hardware"]["inputs"], m["hardware"]["outputs"]

@@ -27,6 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--observer", choices=sorted(OBSERVERS), help="calibration range observer (default: minmax)")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=D0,D1,...",
                    help="shape of an input the model leaves open, e.g. x=1,3,32,32 (repeatable)")
+    p.add_argument("--ceiling", type=float, default=0.8, metavar="FRACTION",
+                   help="utilisation ceiling the folder keeps within, per resource (default 0.8)")
+    p.add_argument("--target-fps", type=float, metavar="FPS",
+                   help="stop folding once this many frames/s is predicted, to save resources")
+    p.add_argument("--clock", type=float, metavar="MHZ", help="clock to fold and build for (default: the board's)")
 
 
 def run(args) -> int:
@@ -36,7 +41,8 @@ def run(args) -> int:
     start = time.perf_counter()
     bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
                            config=args.config, observer=args.observer,
-                           input_shapes=parse_input_shapes(args.input_shape))
+                           input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
+                           target_fps=args.target_fps, clock_mhz=args.clock)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], _shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -61,7 +67,14 @@ def run(args) -> int:
           + (f", {len(q['layers'])} layer override(s)" if q["layers"] else ""))
     size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
     print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"
-          + (" (default clock)" if m["board"].get("clock_is_default") else ""))
+          + (" (default clock)" if m["board"].get("clock_is_default") else "") + f", part {m['board']['part']}")
+    f = m["fold"]
+    print(f"estimate        {f['frames_per_s']:,.0f} frames/s ({f['cycles_per_image']:,} cycles per image), "
+          f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"
+          f"{f['board_totals']['bram18']:,}, LUT {f['totals']['lut']:,}/{f['board_totals']['lut']:,}; "
+          f"`fpga-accel report` for the details")
+    if m["board"].get("retired"):
+        print(f"note            {m['board']['retired']}")
     print(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
           f"compiled in {took:.2f} s")
     return 0

@@ -3,7 +3,10 @@
 A config file is JSON (or TOML on Python ≥ 3.11)::
 
     {"bits": 8, "observer": "percentile", "percentile": 99.99,
-     "layers": {"/0/Conv": {"weight_bits": 4, "act_bits": 6}}}
+     "layers": {"/0/Conv": {"weight_bits": 4, "act_bits": 6, "folding": {"pe": 4, "simd": 1}}}}
+
+A layer's ``folding`` fixes its PE / SIMD for the auto-folder (fpga_accel/fold), which checks it
+against the layer's dimensions.
 """
 from __future__ import annotations
 
@@ -15,13 +18,21 @@ from typing import Any
 from ..errors import InputError
 from .observers import OBSERVERS
 
-_LAYER_KEYS = {"weight_bits", "act_bits"}
+_LAYER_KEYS = {"weight_bits", "act_bits", "folding"}
 
 
 def _bits(v, where: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not 2 <= v <= 16:
         raise InputError(f"{where}: bit width must be an integer from 2 to 16, got {v!r}")
     return v
+
+
+def _folding(v, where: str) -> None:
+    ok = isinstance(v, dict) and all(k in ("pe", "simd") and isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                                     for k, n in v.items())
+    if not ok:
+        raise InputError(f"{where}: must be a mapping like {{\"pe\": 4, \"simd\": 8}} with positive integers, "
+                         f"got {v!r}")
 
 
 @dataclass
@@ -31,7 +42,7 @@ class QuantConfig:
     act_bits: int | None = None  # default: ``bits``
     observer: str = "minmax"
     observer_args: dict[str, Any] = field(default_factory=dict)
-    layers: dict[str, dict[str, int]] = field(default_factory=dict)
+    layers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self):
         _bits(self.bits, "bits")
@@ -45,7 +56,14 @@ class QuantConfig:
             if bad:
                 raise InputError(f"config for layer '{name}': unknown key(s) {sorted(bad)}; use {sorted(_LAYER_KEYS)}")
             for k, v in over.items():
-                _bits(v, f"config for layer '{name}', {k}")
+                if k == "folding":
+                    _folding(v, f"config for layer '{name}', folding")
+                else:
+                    _bits(v, f"config for layer '{name}', {k}")
+
+    def foldings(self) -> dict[str, dict[str, int]]:
+        """Per-layer folding overrides: layer name -> {"pe": P, "simd": S}."""
+        return {name: dict(over["folding"]) for name, over in self.layers.items() if "folding" in over}
 
     def weight_bits_of(self, node: str) -> int:
         return self.layers.get(node, {}).get("weight_bits", self.weight_bits or self.bits)

@@ -1,0 +1,111 @@
+"""Report a bundle's folding and estimates: per layer PE x SIMD, cycles and resources, totals
+against the board, frames/s and latency at the clock, and the DSP-roofline efficiency.
+
+Every figure is an estimate from the fold model (docs/fold-model.md), not a synthesis result.
+--board re-folds the bundle's model for another board without recompiling; --html writes a
+self-contained page with charts.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+from ._output import Column, fmt_int, fmt_shape, print_table
+
+ORDER = 35
+RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", metavar="NAME.fpga", help="a compiled bundle")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with charts")
+    p.add_argument("--board", help="estimate for another board (re-runs the folder; the bundle is not changed)")
+    p.add_argument("--ceiling", type=float, help="utilisation ceiling for --board (default: the bundle's)")
+    p.add_argument("--target-fps", type=float, metavar="FPS", help="frames/s goal for --board")
+
+
+def run(args) -> int:
+    from ..bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    m = manifest_for(bundle, args.board, args.ceiling, args.target_fps)
+    print_report(m)
+    if args.html:
+        from ..fold.report_html import render_html
+
+        Path(args.html).write_text(render_html(m), encoding="utf-8")
+        print(f"html report     {args.html}")
+    return 0
+
+
+def manifest_for(bundle, board: str | None, ceiling: float | None, target_fps: float | None) -> dict:
+    """The bundle's manifest, or a copy re-folded for ``board`` (or another ceiling / goal)."""
+    from ..errors import InputError
+
+    m = bundle.manifest
+    if board is None and ceiling is None and target_fps is None:
+        if "fold" not in m:
+            raise InputError(f"{bundle.path}: the manifest has no folding estimates (compiled by an older "
+                             f"fpga-accel); recompile it, or pass --board to estimate now")
+        return m
+    from ..compiler import load_qmodel
+    from ..fold import apply_to_manifest, fold_model
+    from ..quant.config import QuantConfig
+
+    old = m.get("fold", {})
+    layers = m.get("quantization", {}).get("layers", {})
+    overrides = QuantConfig(layers=copy.deepcopy(layers)).foldings() if board is None else {}
+    result = fold_model(load_qmodel(bundle), board or m["board"]["name"],
+                        ceiling=ceiling if ceiling is not None else old.get("ceiling", 0.8),
+                        target_fps=target_fps, overrides=overrides,
+                        clock_mhz=None if board else m["board"].get("clock_mhz"))
+    out = copy.deepcopy(m)
+    apply_to_manifest(out, result)
+    return out
+
+
+def print_report(m: dict) -> None:
+    f, b = m["fold"], m["board"]
+    cols = [Column("layer"), Column("op"), Column("output"), Column("MACs", "right"), Column("bits w/a", "right"),
+            Column("PE x SIMD", "right"), Column("cycles", "right"), Column("DSP", "right"),
+            Column("BRAM18", "right"), Column("URAM", "right"), Column("LUT", "right")]
+    rows = []
+    for r in m["layers"]:
+        e = r.get("estimate", {})
+        rows.append([r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _bits(r),
+                     fold_text(r.get("folding", {})), fmt_int(e.get("cycles", 0)),
+                     *(fmt_int(e.get(k, 0)) for k in ("dsp", "bram18", "uram", "lut"))])
+    t, tot = f["totals"], f["board_totals"]
+    totals = ["total (estimate)", "", "", fmt_int(f["macs_per_image"]), "", "", fmt_int(f["cycles_per_image"]),
+              *(f"{fmt_int(t[k])}/{fmt_int(tot[k])}" for k in ("dsp", "bram18", "uram", "lut"))]
+    print_table(cols, rows, totals=totals,
+                title=f"estimate for {m['model']['name']} on {b['name']} ({b['part']}) at {b['clock_mhz']:g} MHz")
+    print("utilisation     " + ", ".join(f"{label} {t[k]:,}/{tot[k]:,} ({f['utilisation'][k]:.1%}; budget "
+                                          f"{f['budget'][k]:,})" for k, label in RES if tot[k]) + "  [estimate]")
+    print(f"throughput      {f['frames_per_s']:,.1f} frames/s: {f['cycles_per_image']:,} cycles per image "
+          f"(slowest stage {f['slowest_stage']})  [estimate]")
+    print(f"latency         {f['latency_us']:,.1f} us ({f['latency_cycles']:,} cycles, one image, memory "
+          f"latency not included)  [estimate]")
+    print(f"DSP roofline    {f['dsp_roofline_efficiency']:.2%} of {tot['dsp']:,} DSPs x {f['dsp_packing']} MAC x "
+          f"{b['clock_mhz']:g} MHz ({f['mac_per_s'] / 1e9:,.2f} GMAC/s achieved); {f['dsp_efficiency_used']:.1%} "
+          f"of the DSPs used  [estimate]")
+    if f.get("dsp_without_packing", t["dsp"]) != t["dsp"]:
+        print(f"DSP packing     the DSP figures assume two int products per DSP where the widths allow; "
+              f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")
+    goal = f"; target {f['target_fps']:,.0f} frames/s {'met' if f['target_met'] else 'NOT met'}" \
+        if f.get("target_fps") else ""
+    print(f"folding         stopped because {f['stop_reason'] or 'nothing limited it'}{goal}; ceiling "
+          f"{f['ceiling']:.0%}")
+    if b.get("retired"):
+        print(f"note            {b['retired']}")
+
+
+def fold_text(fold: dict) -> str:
+    if not fold:
+        return "-"
+    return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold)
+
+
+def _bits(r) -> str:
+    return f"{r['weight_bits'] or '-'}/{r['act_bits']}"

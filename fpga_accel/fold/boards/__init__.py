@@ -1,0 +1,99 @@
+"""Target boards: one JSON file per board in this directory (package data).
+
+Each file gives the FPGA part, its resource totals from the vendor's product table (``source``
+names the document), the default clock, the family (``zynq`` / ``zynqmp``: a PYNQ overlay with
+an AXI DMA; ``vitis``: an XRT kernel in a platform's dynamic region), the platform or shell,
+the memory, and ``reserved``: the share of each resource the platform / shell (Vitis) or the PS
+glue (Zynq) takes, with ``reserved_source`` saying where that share comes from and whether it is
+an estimate. A new board is a new file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ...errors import InputError
+
+RESOURCES = ("dsp", "bram18", "uram", "lut", "ff")
+FAMILIES = ("zynq", "zynqmp", "vitis")
+
+
+@dataclass(frozen=True)
+class Board:
+    """One target board. Resource counts are device totals; :meth:`available` takes off ``reserved``."""
+
+    name: str
+    part: str
+    family: str
+    device: str
+    dsp_type: str  # "DSP48E1" (7-series: 25x18 multiplier) or "DSP48E2" (UltraScale+: 27x18)
+    dsp: int
+    bram18: int
+    uram: int
+    lut: int
+    ff: int
+    clock_mhz: float
+    source: str
+    platform: str | None
+    memory: list[dict[str, Any]]
+    attachment: str
+    description: str = ""
+    reserved: dict[str, float] = field(default_factory=dict)
+    reserved_source: str = ""
+    retired: str | None = None
+
+    def total(self, kind: str) -> int:
+        return int(getattr(self, kind))
+
+    def available(self, kind: str) -> int:
+        """What the accelerator may use of ``kind`` once the shell / PS glue has taken its share."""
+        return int(self.total(kind) * (1.0 - float(self.reserved.get(kind, 0.0))))
+
+    @property
+    def dsp_port_bits(self) -> int:
+        """Width of the wide multiplier input: 25 bits on DSP48E1, 27 on DSP48E2."""
+        return 25 if self.dsp_type == "DSP48E1" else 27
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def board_names() -> list[str]:
+    """Names of the known boards, sorted."""
+    return sorted(_load_all())
+
+
+def get_board(name: str | Board) -> Board:
+    """The :class:`Board` called ``name``; an :class:`InputError` listing the known names otherwise."""
+    if isinstance(name, Board):
+        return name
+    boards = _load_all()
+    if name not in boards:
+        raise InputError(f"unknown board '{name}'; known boards: {', '.join(sorted(boards))}")
+    return boards[name]
+
+
+@cache
+def _load_all() -> dict[str, Board]:
+    out = {}
+    for entry in resources.files(__name__).iterdir():
+        if entry.name.endswith(".json"):
+            out[entry.name[:-5]] = _parse(entry.name, json.loads(entry.read_text(encoding="utf-8")))
+    return out
+
+
+def _parse(file: str, d: dict) -> Board:
+    known = {f.name for f in dataclasses.fields(Board)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise InputError(f"board file {file}: unknown key(s) {unknown}")
+    b = Board(**d)
+    if b.family not in FAMILIES:
+        raise InputError(f"board file {file}: family must be one of {FAMILIES}, got {b.family!r}")
+    if b.name + ".json" != file:
+        raise InputError(f"board file {file}: its name field is {b.name!r}")
+    return b

@@ -1,0 +1,178 @@
+"""A folded design: every layer's stages for one choice of foldings, with cycles and resources.
+
+:func:`evaluate` is the one place that turns foldings into numbers: it adds the stages between
+layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
+adapters), places memories (LUTRAM / BRAM18, then URAM for the largest weight memories while
+BRAM18 is over budget on a board that has URAM) and sums the estimates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .boards import RESOURCES, Board
+from .lower import LayerPlan, elems
+from .pe import Stage
+from .resources import Memory, Usage, memory_cost, small
+
+MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)
+
+
+@dataclass
+class LayerDesign:
+    plan: LayerPlan
+    fold: dict[str, int]
+    stages: list[Stage]
+    cycles: int  # slowest of the layer's own PEs (width converters included)
+    usage: Usage = field(default_factory=Usage)
+    uram_memories: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@dataclass
+class Design:
+    board: Board
+    layers: list[LayerDesign]
+    io: list[Stage]
+    usage: Usage
+    budget: dict[str, int]
+
+    @property
+    def stages(self) -> list[Stage]:
+        return [s for lay in self.layers for s in lay.stages] + self.io
+
+    @property
+    def cycles(self) -> int:
+        """Cycles per image of the whole dataflow pipeline: its slowest stage."""
+        return max((s.cycles() for s in self.stages), default=1) or 1
+
+    def fits(self) -> bool:
+        u = self.usage.as_dict()
+        return all(u[k] <= self.budget[k] for k in RESOURCES)
+
+    def over(self) -> dict[str, int]:
+        u = self.usage.as_dict()
+        return {k: u[k] for k in RESOURCES if u[k] > self.budget[k]}
+
+
+def budget(board: Board, ceiling: float) -> dict[str, int]:
+    """What a design may use: ``ceiling`` of what the shell / PS glue leaves of each resource."""
+    return {k: int(board.available(k) * ceiling) for k in RESOURCES}
+
+
+def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board: Board,
+             limits: dict[str, int], cache: dict | None = None) -> Design:
+    cache = {} if cache is None else cache
+    producer = {t: i for i, lay in enumerate(qm.layers) for t in lay.outputs}
+    readers: dict[str, list[int]] = {}
+    for i, lay in enumerate(qm.layers):
+        for t in lay.inputs:
+            readers.setdefault(t, []).append(i)
+    hw_in = {t.name for t in qm.inputs}
+    hw_out = [t.name for t in qm.outputs]
+    by_index = {i: plans[i] for i in range(len(plans))}
+
+    def in_lanes_of(i: int) -> int | None:
+        lanes = by_index[i].in_lanes(folds[plans[i].name])
+        if lanes is None:  # a passthrough reads what its own reader reads
+            nxt = readers.get(qm.layers[i].outputs[0], [])
+            return in_lanes_of(nxt[0]) if nxt else None
+        return lanes
+
+    input_lanes = {}
+    for t in hw_in:
+        lanes = next((v for v in (in_lanes_of(i) for i in readers.get(t, [])) if v), 1)
+        input_lanes[t] = lanes
+
+    def lanes_of(t: str) -> int:
+        if t in hw_in:
+            return input_lanes[t]
+        i = producer[t]
+        lanes = plans[i].out_lanes(folds[plans[i].name])
+        return lanes if lanes is not None else lanes_of(qm.layers[i].inputs[0])
+
+    def dests(t: str) -> int:
+        """Readers of ``t`` past any passthrough layers, plus the hardware outputs it is."""
+        n = hw_out.count(t)
+        for r in readers.get(t, []):
+            n += dests(qm.layers[r].outputs[0]) if plans[r].kind == "none" else 1
+        return n
+
+    def forks(t: str) -> list[Stage]:
+        """A tensor with k destinations goes through a chain of k - 1 duplicates (named after it)."""
+        lanes = lanes_of(t)
+        p = {"N": elems(qm.tensors[t].shape) // lanes, "LANES": lanes, "BITS": qm.tensors[t].qparams.qtype.bits}
+        return [Stage(t, "duplicate", dict(p)) for _ in range(dests(t) - 1)]
+
+    layers = []
+    for i, (lay, plan) in enumerate(zip(qm.layers, plans, strict=True)):
+        fold = folds[plan.name]
+        key = (plan.name, tuple(sorted(fold.items())))
+        if key not in cache:
+            cache[key] = plan.stages(fold)
+        stages = list(cache[key])
+        want = plan.in_lanes(fold)
+        for j, t in enumerate(lay.inputs):
+            have = lanes_of(t)
+            if want is not None and have != want and t in qm.tensors:
+                n = elems(qm.tensors[t].shape)
+                stages.insert(0, Stage(lay.name, "width_convert",
+                                       {"IN_LANES": have, "OUT_LANES": want, "N_IN": n // have, "N_OUT": n // want,
+                                        "BITS": qm.tensors[t].qparams.qtype.bits, "INPUT": j}))
+        if plan.kind != "none":
+            for t in lay.outputs:
+                stages += forks(t)
+        layers.append(LayerDesign(plan, dict(fold), stages, max((s.cycles() for s in stages), default=0)))
+    io = []
+    # Vitis boards run the m_axi kernel (fa_kernel), Zynq boards the AXI-Stream IP (fa_axis)
+    iface = {"INTERFACE": "m_axi", "MEM_BITS": MEM_BITS} if board.family == "vitis" else {"INTERFACE": "axis"}
+    for t in qm.inputs:
+        lanes = input_lanes[t.name]
+        io.append(Stage(t.name, "input", {"N": elems(t.shape) // lanes, "LANES": lanes,
+                                          "BITS": t.qparams.qtype.bits, **iface}))
+        io += forks(t.name)
+    for t in qm.outputs:
+        lanes = lanes_of(t.name)
+        io.append(Stage(t.name, "output", {"N": elems(t.shape) // lanes, "LANES": lanes,
+                                           "BITS": t.qparams.qtype.bits, **iface}))
+    usage = _place(layers, io, board, limits)
+    return Design(board, layers, io, usage, limits)
+
+
+def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int]) -> Usage:
+    """Sum the estimates; memories go to LUTRAM or BRAM18, then, while BRAM18 is over its limit on
+    a board with URAM, weight and buffer memories move to URAM in a fixed order: most BRAM18 saved
+    per URAM first (wide memories fill a 72-bit URAM well, narrow ones waste it), then the largest.
+    The order does not depend on the limits, so a larger budget never places worse."""
+    mems: list[tuple[int, int, Memory]] = []
+    for li, lay in enumerate(layers):
+        logic = Usage()
+        for s in lay.stages:
+            c = s.cost(board)
+            logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
+            mems += [(li, k, m) for k, m in enumerate(c.memories)]
+        lay.usage = logic
+        lay.uram_memories = 0
+    where = {id(m): "auto" for _, _, m in mems}
+    bram = sum(memory_cost(m).bram18 for _, _, m in mems)
+    if board.uram > 0 and bram > limits["bram18"]:
+        movable = sorted((x for x in mems if x[2].role in ("weights", "line_buffer", "buffer") and not small(x[2])),
+                         key=lambda x: (-memory_cost(x[2]).bram18 / memory_cost(x[2], "uram").uram, -x[2].bits,
+                                        x[0], x[1]))
+        for li, _, m in movable:
+            if bram <= limits["bram18"]:
+                break
+            where[id(m)] = "uram"
+            bram -= memory_cost(m).bram18
+            layers[li].uram_memories += 1
+    for li, _, m in mems:
+        layers[li].usage = layers[li].usage + memory_cost(m, where[id(m)])
+    total = Usage()
+    for lay in layers:
+        total = total + lay.usage
+    for s in io:
+        c = s.cost(board)
+        total = total + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
+    return total

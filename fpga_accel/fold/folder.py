@@ -1,0 +1,197 @@
+"""The auto-folder: PE / SIMD per layer for the most frames per second a board's budget allows.
+
+Start with every layer fully folded (PE = SIMD = 1, or the given override). Then, repeatedly,
+take the slowest layer (the pipeline runs at its pace) and give it the next-cheapest folding
+that makes it faster; keep the step if the whole design still fits the budget (``ceiling`` of
+each resource the board leaves to the accelerator), otherwise stop: no other layer's speed
+matters while that one is the slowest. ``target_fps`` stops as soon as the goal is met. A last
+pass gives every layer the cheapest folding that is still no slower than the result, so fast
+layers do not hold resources they do not need.
+
+The order of steps does not depend on the budget, so a bigger budget goes at least as far along
+the same path: more resources never predict fewer frames per second.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..errors import FpgaAccelError, InputError
+from .boards import Board, board_names, get_board
+from .design import Design, budget, evaluate
+from .lower import LayerPlan, plan_layer
+
+RESOURCE_TEXT = {"dsp": "DSP", "bram18": "BRAM18", "uram": "URAM", "lut": "LUT", "ff": "FF"}
+
+
+class FoldError(FpgaAccelError):
+    """The model cannot be folded onto the board (it does not fit, or an override is invalid)."""
+
+
+@dataclass
+class FoldResult:
+    """The chosen design and what it predicts (every figure an estimate)."""
+
+    design: Design
+    clock_mhz: float
+    ceiling: float
+    target_fps: float | None
+    overrides: dict[str, dict[str, int]] = field(default_factory=dict)
+    stop_reason: str = ""
+
+    @property
+    def board(self) -> Board:
+        return self.design.board
+
+    @property
+    def cycles(self) -> int:
+        return self.design.cycles
+
+    @property
+    def fps(self) -> float:
+        return self.clock_mhz * 1e6 / self.cycles
+
+    @property
+    def foldings(self) -> dict[str, dict[str, int]]:
+        return {lay.name: dict(lay.fold) for lay in self.design.layers}
+
+
+def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: float | None = None,
+               overrides: Mapping[str, Mapping[str, int]] | None = None, clock_mhz: float | None = None) -> FoldResult:
+    """Choose PE / SIMD for every layer of ``qmodel`` on ``board`` (see the module docstring).
+
+    ``overrides`` maps layer names to a fixed folding (``{"pe": 4, "simd": 8}``); they are
+    validated and kept as given. ``clock_mhz`` defaults to the board's clock. Raises
+    :class:`FoldError` when even the fully folded design does not fit.
+    """
+    board = get_board(board)
+    check_options(ceiling, target_fps, clock_mhz)
+    clock = float(clock_mhz or board.clock_mhz)
+    plans = [plan_layer(lay, qmodel) for lay in qmodel.layers]
+    fixed = _check_overrides(plans, overrides or {})
+    limits = budget(board, float(ceiling))
+    cache: dict = {}
+    folds = {p.name: dict(fixed.get(p.name, p.folds()[0])) for p in plans}
+    design = evaluate(qmodel, plans, folds, board, limits, cache)
+    if not design.fits():
+        others = [n for n in board_names() if n != board.name and
+                  evaluate(qmodel, plans, folds, get_board(n), budget(get_board(n), float(ceiling)), cache).fits()]
+        at_full = float(ceiling) < 1.0 and evaluate(qmodel, plans, folds, board, budget(board, 1.0), cache).fits()
+        raise FoldError(_no_fit_message(qmodel, design, board, float(ceiling), fixed, others, at_full))
+    goal = clock * 1e6 / float(target_fps) if target_fps else 0.0
+    options = {p.name: _ordered(p, qmodel, cache) for p in plans}
+    reason = ""
+    while True:
+        slowest = max(design.layers, key=lambda lay: lay.cycles)
+        if design.cycles <= goal:
+            reason = "target frames/s reached"
+            break
+        if slowest.cycles < design.cycles:
+            reason = "an I/O adapter is the slowest stage"
+            break
+        if slowest.name in fixed:
+            reason = f"the slowest layer '{slowest.name}' has a fixed folding"
+            break
+        step = next(((f, c) for f, c in options[slowest.name] if c < slowest.cycles), None)
+        if step is None:
+            reason = f"the slowest layer '{slowest.name}' is fully parallel"
+            break
+        trial = {**folds, slowest.name: step[0]}
+        d = evaluate(qmodel, plans, trial, board, limits, cache)
+        if not d.fits():
+            over = ", ".join(RESOURCE_TEXT[k] for k in d.over())
+            reason = f"the next step for '{slowest.name}' ({_fold_text(step[0])}) would exceed the {over} budget"
+            break
+        folds, design = trial, d
+    design = _relax(qmodel, plans, folds, fixed, options, max(design.cycles, goal), board, limits, cache, design)
+    return FoldResult(design, clock, float(ceiling), float(target_fps) if target_fps else None,
+                      {k: dict(v) for k, v in fixed.items()}, reason)
+
+
+def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: float | None = None) -> None:
+    """An :class:`InputError` unless the folder's options are usable (checked before slow steps)."""
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not number(ceiling) or not 0.0 < float(ceiling) <= 1.0:
+        raise InputError(f"ceiling must be a fraction in (0, 1], e.g. 0.8 for 80 % of the board; got {ceiling!r}")
+    if target_fps is not None and (not number(target_fps) or not float(target_fps) > 0):
+        raise InputError(f"target frames/s must be a positive number, got {target_fps!r}")
+    if clock_mhz is not None and (not number(clock_mhz) or not float(clock_mhz) > 0):
+        raise InputError(f"clock must be a positive number of MHz, got {clock_mhz!r}")
+
+
+def _ordered(plan: LayerPlan, qm, cache) -> list[tuple[dict, int]]:
+    """The layer's foldings with their cycles, cheapest first: by parallelism, then by cycles,
+    then the larger SIMD (it also speeds up the window in front of an MVAU)."""
+    out = []
+    for f in plan.folds():
+        key = (plan.name, tuple(sorted(f.items())))
+        if key not in cache:
+            cache[key] = plan.stages(f)
+        cycles = max((s.cycles() for s in cache[key]), default=0)
+        out.append((f, cycles))
+    return sorted(out, key=lambda x: (x[0].get("pe", 1) * x[0].get("simd", 1), x[1], -x[0].get("simd", 1),
+                                      x[0].get("pe", 1)))
+
+
+def _relax(qm, plans, folds, fixed, options, target, board, limits, cache, design) -> Design:
+    """Every free layer to its cheapest folding that is no slower than ``target`` cycles."""
+    relaxed = dict(folds)
+    for p in plans:
+        if p.name in fixed:
+            continue
+        cheapest = next((f for f, c in options[p.name] if c <= target), None)
+        if cheapest is not None:
+            relaxed[p.name] = cheapest
+    if relaxed == folds:
+        return design
+    d = evaluate(qm, plans, relaxed, board, limits, cache)
+    return d if d.fits() and d.cycles <= design.cycles else design
+
+
+def _check_overrides(plans: list[LayerPlan], overrides: Mapping) -> dict[str, dict[str, int]]:
+    by_name = {p.name: p for p in plans}
+    out = {}
+    for name, fold in overrides.items():
+        if name not in by_name:
+            raise FoldError(f"folding given for layer '{name}', which is not in the accelerated part; "
+                            f"layers: {', '.join(by_name)}")
+        if not isinstance(fold, Mapping):
+            raise FoldError(f"folding of layer '{name}' must be a mapping like {{\"pe\": 2, \"simd\": 4}}, "
+                            f"got {fold!r}")
+        why = by_name[name].check(dict(fold))
+        if why:
+            raise FoldError(f"folding of layer '{name}' ({by_name[name].op}): {why}")
+        out[name] = {k: int(v) for k, v in fold.items()}
+    return out
+
+
+def _fold_text(fold: dict) -> str:
+    return " x ".join(f"{k.upper()} {v}" for k, v in fold.items()) or "not folded"
+
+
+def _no_fit_message(qm, design: Design, board: Board, ceiling: float, fixed, bigger: list[str],
+                    fits_at_full: bool) -> str:
+    over = design.over()
+    u = design.usage.as_dict()
+    how = "with the given foldings" if fixed else "even fully folded (PE = SIMD = 1 in every layer)"
+    head = (f"model '{qm.name}' does not fit board '{board.name}' ({board.part}) {how} "
+            f"within a {ceiling:.0%} utilisation ceiling (resource figures are estimates):")
+    lines = [head]
+    for k in over:
+        lines.append(f"  - {RESOURCE_TEXT[k]}: needs {u[k]:,}, the board has {board.total(k):,} "
+                     f"({board.available(k):,} left by the shell / PS glue, {design.budget[k]:,} within the ceiling)")
+        top = sorted(design.layers, key=lambda lay: -lay.usage.as_dict()[k])[:3]
+        lines.append("    largest: " + ", ".join(f"'{lay.name}' ({lay.plan.op}) {lay.usage.as_dict()[k]:,}"
+                                                 for lay in top if lay.usage.as_dict()[k]))
+    if {"bram18", "uram"} & set(over):
+        need = sum(m.bits for s in design.stages for m in s.cost(board).memories)
+        have = board.bram18 * 18 * 1024 + board.uram * 288 * 1024
+        lines.append(f"  on-chip memory: the arrays hold {need / 2**20:,.1f} Mbit; the board has {have / 2**20:,.1f} "
+                     f"Mbit of BRAM18 and URAM, and narrow arrays waste part of each block")
+    lines.append("options: fewer bits (--bits 4, or weight_bits / act_bits per layer in --config); "
+                 + (f"a bigger board ({', '.join(bigger)}); " if bigger else "")
+                 + (f"a higher --ceiling (it fits at 1.0, now {ceiling:g}); " if fits_at_full else "")
+                 + "or run part of the model on the host.")
+    return "\n".join(lines)

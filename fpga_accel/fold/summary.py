@@ -1,0 +1,103 @@
+"""What a :class:`FoldResult` writes into the manifest (every figure labelled an estimate).
+
+- ``manifest["layers"][i]["folding"]``: ``{"pe", "simd"}`` (MVAU layers), ``{"pe"}`` (channel
+  lanes) or ``{}`` (not folded);
+- ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs;
+- ``manifest["fold"]``: totals against the board, cycles per image (the slowest stage), frames/s
+  and latency at the clock, the DSP-roofline efficiency, the stages with their parameters.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .boards import RESOURCES
+from .folder import FoldResult
+from .resources import dsp_packs, lut_multiplier
+
+ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (docs/fold-model.md); cycles follow "
+                 "the HLS headers' loop counts at II = 1, resources are not synthesis results")
+
+
+def stage_macs(stage) -> int:
+    p = stage.params
+    if stage.kind == "mvau":
+        return p["N_VECTORS"] * p["MH"] * p["MW"]
+    if stage.kind == "depthwise":
+        return p["N_VECTORS"] * p["C"] * p["K"]
+    return 0
+
+
+def packing(result: FoldResult) -> int:
+    """MACs one DSP can do per cycle for this model on this board: 2 when every MVAU's widths
+    pack two products per DSP (or use LUT multipliers), else 1."""
+    port = result.board.dsp_port_bits
+    mv = [s.params for s in result.design.stages if s.kind == "mvau"]
+    ok = mv and all(lut_multiplier(p["W_BITS"], p["IN_BITS"]) or dsp_packs(p["W_BITS"], p["IN_BITS"], port) for p in mv)
+    return 2 if ok else 1
+
+
+def dsp_without_packing(result: FoldResult) -> int:
+    """The DSP total if no two products shared a DSP (mvau.h writes one multiply per product; the
+    packing the estimate assumes is what the device allows, not something the C++ forces)."""
+    from .pe.mvau import packing as mvau_packing
+
+    extra = 0
+    for s in result.design.stages:
+        if s.kind == "mvau" and mvau_packing(s.params, result.board) == 2:
+            pe, simd = s.params["PE"], s.params["SIMD"]
+            extra += pe * simd - -(-pe // 2) * simd
+    return result.design.usage.dsp + extra
+
+
+def fold_summary(result: FoldResult) -> dict[str, Any]:
+    d, board = result.design, result.board
+    macs = sum(stage_macs(s) for s in d.stages)
+    fps = result.fps
+    clock_hz = result.clock_mhz * 1e6
+    latency = sum(s.first_out() for s in d.stages) + d.cycles
+    pack = packing(result)
+    used = d.usage.as_dict()
+    peak = board.dsp * pack * clock_hz
+    peak_used = max(used["dsp"], 1) * pack * clock_hz
+    slowest = max(d.stages, key=lambda s: s.cycles())
+    return {
+        "estimate": True,
+        "note": ESTIMATE_NOTE,
+        "board": board.name, "clock_mhz": result.clock_mhz, "ceiling": result.ceiling,
+        "target_fps": result.target_fps,
+        "target_met": None if result.target_fps is None else fps >= result.target_fps,
+        "stop_reason": result.stop_reason,
+        "overrides": sorted(result.overrides),
+        "totals": used,
+        "board_totals": {k: board.total(k) for k in RESOURCES},
+        "available": {k: board.available(k) for k in RESOURCES},
+        "budget": dict(d.budget),
+        "utilisation": {k: (used[k] / board.total(k) if board.total(k) else 0.0) for k in RESOURCES},
+        "cycles_per_image": d.cycles,
+        "slowest_stage": slowest.name,
+        "frames_per_s": fps,
+        "latency_cycles": latency,
+        "latency_us": latency / result.clock_mhz,
+        "macs_per_image": macs,
+        "mac_per_s": macs * fps,
+        "dsp_packing": pack,
+        "dsp_without_packing": dsp_without_packing(result),
+        "dsp_roofline_efficiency": macs * fps / peak if peak else 0.0,
+        "dsp_efficiency_used": macs * fps / peak_used,
+        "stages": [{"name": s.name, "kind": s.kind, "cycles": s.cycles(), "setup_cycles": s.setup(),
+                    "params": dict(s.params)} for s in d.stages],
+    }
+
+
+def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
+    """Write the folding, per-layer estimates, the ``fold`` summary and the board into ``manifest``."""
+    by_name = {lay.name: lay for lay in result.design.layers}
+    for entry in manifest["layers"]:
+        lay = by_name[entry["name"]]
+        entry["folding"] = dict(lay.fold)
+        entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict()}
+        if lay.plan.note:
+            entry["estimate_note"] = lay.plan.note
+    manifest["fold"] = fold_summary(result)
+    manifest["board"] = {**result.board.to_dict(), "clock_mhz": result.clock_mhz,
+                         "clock_is_default": result.clock_mhz == result.board.clock_mhz}
