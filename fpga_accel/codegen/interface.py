@@ -1,0 +1,58 @@
+"""The accelerator's interface as the host sees it: ``manifest["kernel"]``.
+
+One description, written at compile time, that every driver reads: the Vitis/XRT kernel
+``fa_kernel`` (one m_axi buffer per hardware input, then per hardware output, then the image
+count, all behind an s_axilite ``control`` block), and the Zynq streaming IP ``fa_axis`` (one
+AXI-Stream per hardware tensor and the image count). The OpenCL kernel a CPU device runs has the
+same name and arguments as ``fa_kernel``, so one host program drives either.
+
+Register offsets follow Vitis HLS's s_axilite layout (CTRL 0x00, GIE 0x04, IER 0x08, ISR 0x0C,
+arguments from 0x10; a scalar of up to 32 bits takes 8 bytes, a 64-bit pointer 12). They are
+predictions until a build replaces them with the offsets of the generated driver, which is why
+``offsets_source`` says ``"predicted"``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+KERNEL_NAME = "fa_kernel"
+AXIS_NAME = "fa_axis"
+CONTROL = "ap_ctrl_hs"
+FIRST_ARG_OFFSET = 0x10
+POINTER_STRIDE = 12
+SCALAR_STRIDE = 8
+
+
+def storage_bits(bits: int) -> int:
+    """Bits of the host container of an element: int8/uint8 up to 8 bits, int16/uint16 above."""
+    return 8 if bits <= 8 else 16
+
+
+def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, Any]:
+    """``manifest["kernel"]`` for ``qmodel``. ``lanes`` gives the stream lanes per hardware
+    tensor (elements per AXI-Stream beat; 1 when absent)."""
+    lanes = lanes or {}
+    args, offset = [], FIRST_ARG_OFFSET
+    streams = []
+    for direction, tensors in (("in", qmodel.inputs), ("out", qmodel.outputs)):
+        for i, t in enumerate(tensors):
+            q = t.qparams.qtype
+            name = f"{direction}{i}"
+            args.append({"name": name, "tensor": t.name, "kind": "m_axi", "direction": direction,
+                         "dtype": q.dtype.name, "offset": offset, "bundle": f"gmem{len(args)}"})
+            offset += POINTER_STRIDE
+            n_lanes = int(lanes.get(t.name, 1))
+            elems = 1
+            for d in t.shape[1:]:
+                elems *= int(d)
+            streams.append({"name": name, "tensor": t.name, "direction": direction, "lanes": n_lanes,
+                            "elem_bits": q.bits, "tdata_bits": _ceil8(n_lanes * q.bits),
+                            "beats_per_image": elems // n_lanes, "tlast": "image"})
+    args.append({"name": "n_images", "kind": "scalar", "dtype": "uint32", "offset": offset})
+    return {"name": KERNEL_NAME, "control": CONTROL, "args": args, "offsets_source": "predicted",
+            "axis": {"name": AXIS_NAME, "control": CONTROL, "registers": {"n_images": FIRST_ARG_OFFSET},
+                     "streams": streams, "offsets_source": "predicted"}}
+
+
+def _ceil8(bits: int) -> int:
+    return (bits + 7) // 8 * 8

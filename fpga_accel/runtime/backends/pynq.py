@@ -1,0 +1,121 @@
+"""The pynq backend: the bundle's bitstream on a Zynq board (PYNQ-Z2, ZCU104, KV260, Ultra96-V2).
+
+``Overlay(bitstream/NAME.bit)`` (with ``NAME.hwh`` beside it) downloads the design: the
+streaming IP ``fa_axis_0`` and one AXI DMA per stream (``dma_in0``, ``dma_out0``, ...). The IP's
+register map from the .hwh is checked against ``manifest["kernel"]["axis"]`` before anything
+runs; transfers and the ap_ctrl_hs handshake are driven by :mod:`fpga_accel.runtime.pynq_driver`.
+pynq is imported only when a session opens. On the board, run as root with ``XILINX_XRT`` set
+(the PYNQ image's profile does both).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailable
+from ..pynq_driver import (
+    IP_INSTANCE,
+    AxisRunner,
+    DmaChannel,
+    DmaConfig,
+    StreamLayout,
+    check_register_map,
+    dma_instance,
+    find_instance,
+)
+from ..pynq_driver.overlay import check_dma
+from .base import Backend
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def overlay_files(bundle) -> tuple[Path, Path] | str:
+    """``(bit, hwh)`` of the bundle's ``bitstream/`` directory, or why there are none."""
+    d = Path(bundle.path) / "bitstream"
+    bits = sorted(d.glob("*.bit")) if d.is_dir() else []
+    if not bits:
+        return (f"no bitstream in {d} (expected NAME.bit and NAME.hwh from a Vivado build of this bundle; "
+                "run the bundle's build scripts on a machine with Vivado, then copy both files there)")
+    if len(bits) > 1:
+        return f"several bitstreams in {d}: {[b.name for b in bits]}; keep exactly one NAME.bit with its NAME.hwh"
+    hwh = bits[0].with_suffix(".hwh")
+    if not hwh.is_file():
+        return f"{bits[0]} has no hardware handoff {hwh.name} beside it; copy the .hwh Vivado wrote with the .bit"
+    return bits[0], hwh
+
+
+class PynqBackend(Backend):
+    name = "pynq"
+    priority = 30  # real hardware first when ``auto`` finds it
+
+    @classmethod
+    def unavailable(cls, bundle) -> str | None:
+        axis = (bundle.manifest.get("kernel") or {}).get("axis")
+        if not axis:
+            return "the manifest has no kernel.axis section (the bundle has no Zynq streaming IP); recompile it"
+        files = overlay_files(bundle)
+        if isinstance(files, str):
+            return files
+        try:
+            found = importlib.util.find_spec("pynq") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return "pynq is not installed: this backend runs on a Zynq board with the PYNQ image (pynq >= 3.0)"
+        return None
+
+    def __init__(self, bundle, qmodel, timeout: float | None = None):
+        super().__init__(bundle, qmodel, timeout)
+        try:
+            import pynq
+        except Exception as e:  # pynq fails in many ways off-board (numpy 2, no XRT, no root)
+            raise BackendUnavailable(f"cannot import pynq ({type(e).__name__}: {e}); run on the board as root "
+                                     "with the PYNQ environment sourced") from e
+        files = overlay_files(bundle)
+        if isinstance(files, str):
+            raise BackendUnavailable(files)
+        bit, hwh = files
+        try:  # parse the .hwh first: a design that does not match is refused before the PL is touched
+            self.overlay = pynq.Overlay(str(bit), download=False)
+        except (OSError, RuntimeError, ValueError) as e:  # no root, no XRT, unreadable .hwh, ...
+            raise BackendUnavailable(f"pynq could not load {bit} ({type(e).__name__}: {e}); on the board run as "
+                                     "root with the PYNQ environment sourced, with the .bit and .hwh of one build") from e
+        ip_dict = self.overlay.ip_dict
+        where = str(hwh)
+        axis = bundle.manifest["kernel"]["axis"]
+        ip_key = find_instance(ip_dict, IP_INSTANCE, where)
+        check_register_map(ip_dict[ip_key], ip_key, axis, where)
+        tensors = {t.name: t for t in list(qmodel.inputs) + list(qmodel.outputs)}
+        plan = []
+        for s in axis["streams"]:
+            lay = StreamLayout.from_manifest(s, tensors[s["tensor"]])
+            key = find_instance(ip_dict, dma_instance(lay.name), where)
+            check_dma(ip_dict[key], key, where)
+            plan.append((lay, key, DmaConfig.from_description(key, ip_dict[key], lay.direction)))
+        self.overlay.download()  # programs the PL clocks and the bitstream
+        channels = {lay.name: DmaChannel(self._driver(key).mmio, cfg, lay.direction) for lay, key, cfg in plan}
+        layouts = [lay for lay, _, _ in plan]
+        for ch in channels.values():
+            ch.start()
+        self.runner = AxisRunner(self._driver(ip_key), axis["registers"]["n_images"], layouts, channels,
+                                 allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8))
+
+    def _driver(self, key: str):
+        """The overlay's driver object of ``ip_dict`` key ``key`` (DefaultIP, pynq's DMA, ...)."""
+        return functools.reduce(getattr, key.split("/"), self.overlay)
+
+    def run_raw(self, q_inputs):
+        # a little under the session's timeout, so the driver's own diagnosis and DMA clean-up
+        # happen before the session gives up waiting
+        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+
+    def close(self) -> None:
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.free()
+
+
+BACKEND = PynqBackend

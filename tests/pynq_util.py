@@ -1,0 +1,47 @@
+"""Helpers of the pynq backend tests: bundles with a Zynq streaming interface and a handoff,
+and the fake ``pynq`` package on the import path."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import fpga_accel
+from fpga_accel.codegen.hwh import write_hwh
+from fpga_accel.codegen.interface import kernel_interface
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKES = Path(__file__).resolve().parent / "fakes"
+sys.path.insert(0, str(ROOT / "models"))
+
+
+def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: str = "image",
+                        **hwh_options) -> fpga_accel.bundle.Bundle:
+    """Compile example model ``name`` with ``manifest["kernel"]`` for the given stream lanes,
+    then put a stand-in ``bitstream/fa_design.bit`` and a generated ``.hwh`` beside it."""
+    import data
+
+    def kernel(stage, qm, manifest):
+        ln = {(qm.inputs + qm.outputs)[i].name: v for i, v in (lanes or {}).items()}
+        manifest["kernel"] = kernel_interface(qm, ln)
+        for s in manifest["kernel"]["axis"]["streams"]:
+            s["tlast"] = tlast
+
+    b = fpga_accel.compile(data.model_path(name), out, calib=data.load_calib(name), progress=False,
+                           generators=[kernel])
+    place_overlay(b, **hwh_options)
+    return b
+
+
+def place_overlay(bundle, **hwh_options) -> Path:
+    d = bundle.path / "bitstream"
+    d.mkdir(exist_ok=True)
+    (d / "fa_design.bit").write_bytes(b"stand-in: the design is served by the board model\n")
+    return write_hwh(d / "fa_design.hwh", bundle.manifest, **hwh_options)
+
+
+def sample_images(name: str, n: int):
+    import data
+
+    x = data.load_test(name)
+    x = x[0] if isinstance(x, tuple) else x
+    return x[:n] if not isinstance(x, dict) else {k: v[:n] for k, v in x.items()}
