@@ -1,9 +1,11 @@
-"""Compare a bundle with its float model: onnxruntime beside the accelerator on the same inputs.
+"""Compare a bundle's backends with the emulator and with the float model on the same inputs.
 
-Prints per output the top-1 agreement (for class scores), the max and mean absolute error and
-the SQNR, and with --labels the accuracy of both. The float model is the ONNX file the bundle was
-compiled from (or --model); its sha256 must match the manifest. Exit code 1 when
---min-agreement is given and not reached.
+Every backend that can run here (or those named with --backend) computes the hardware integers
+of the inputs; they must equal the emulator's bit for bit. Then per output and backend: the
+top-1 agreement with the float model in onnxruntime (for class scores), the max and mean
+absolute error and the SQNR, and with --labels the accuracy of both. The float model is the ONNX
+file the bundle was compiled from (or --model); its sha256 must match the manifest. Exit code 1
+when a backend differs from the emulator or fails, or --min-agreement is given and not reached.
 """
 from __future__ import annotations
 
@@ -25,9 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", required=True, metavar="X.npy", help="inputs: .npy or .npz keyed by input name")
     p.add_argument("--labels", metavar="Y.npy", help="integer class labels (N,) to report the accuracy of both")
     p.add_argument("--model", metavar="MODEL.onnx", help="the float model (default: the source named in the manifest)")
-    p.add_argument("--backend", default="emulator", choices=backend_names() + ["auto"],
-                   help="where to run the bundle (default: emulator)")
+    p.add_argument("--backend", action="append", choices=backend_names(), metavar="NAME",
+                   help="a backend to compare with the emulator (repeatable; default: every backend, those "
+                        f"that cannot run here listed as skipped); one of {', '.join(backend_names())}")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="images per call (default 256)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="longest wait for one backend call before giving up (default: no limit)")
     p.add_argument("--min-agreement", type=float, metavar="PERCENT",
                    help="exit with code 1 when the top-1 agreement of a class-score output is lower")
 
@@ -87,52 +92,99 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     return out
 
 
+def backend_rows(bundle, names: list[str], q: dict, ref_raw: dict, args):
+    """Run ``q`` (hardware integers) on each backend: table rows, {backend: raw outputs}, failures,
+    notes (why a backend was skipped)."""
+    from ..errors import FpgaAccelError
+    from ..runtime import Session, get_backend
+    from ..runtime.backends import availability
+
+    rows, raws, failed, notes = [], {}, [], []
+    total = sum(v.size for v in ref_raw.values())
+    for name in names:
+        why = availability(get_backend(name), bundle)
+        if why is not None:
+            rows.append([name, "skipped (cannot run here)", "-", "-"])
+            notes.append(f"skipped {name}: {why}")
+            continue
+        try:
+            with Session(bundle, backend=name, batch_size=args.batch_size, timeout=args.timeout) as s:
+                raw = s.run(q, raw=True)
+                speed = f"{s.stats.images_per_s:,.1f}"
+        except FpgaAccelError as e:
+            rows.append([name, "ERROR", "-", "-"])
+            failed.append(f"backend {name} failed: {str(e).splitlines()[0]}")
+            continue
+        raws[name] = raw
+        diff = sum(int(np.count_nonzero(raw[k] != ref_raw[k])) for k in ref_raw)
+        status = "bit-exact" if diff == 0 else "DIFFERS"
+        rows.append([name, status, f"{diff:,} of {total:,}", speed])
+        if diff:
+            failed.append(f"backend {name} differs from the emulator in {diff:,} of {total:,} hardware output integers")
+    return rows, raws, failed, notes
+
+
 def run(args) -> int:
     from ..bundle import load_bundle
     from ..errors import InputError
-    from ..runtime import Session
+    from ..runtime import Session, backend_names
     from .run import in_file, is_class_scores, load_arrays
 
     bundle = load_bundle(args.bundle)
     path, model = source_model(bundle.manifest, args.model)
-    with Session(bundle, backend=args.backend, batch_size=args.batch_size) as s:
-        feeds = load_arrays(args.input, s.input_names)
-        got = in_file(args.input, lambda: s.run(feeds))
-        backend = s.backend.name
-        dtypes = {t.name: t.dtype for t in s.qmodel.model_inputs}
+    names = ["emulator"] + [b for b in (args.backend or backend_names()) if b != "emulator"]
+    with Session(bundle, backend="emulator", batch_size=args.batch_size) as em:
+        feeds = load_arrays(args.input, em.input_names)
+        q = in_file(args.input, lambda: em.hardware_inputs(feeds))
+        dtypes = {t.name: t.dtype for t in em.qmodel.model_inputs}
+        rows, raws, failed, notes = backend_rows(bundle, names, q, em.run(q, raw=True), args)
+        outs = {b: em.model_outputs(r) for b, r in raws.items()}
     ref = run_float(model, {k: np.asarray(v, dtype=dtypes[k]) for k, v in feeds.items()}, args.batch_size)
-    n = next(iter(got.values())).shape[0]
+    n = next(iter(q.values())).shape[0]
     print(f"model     {path} (sha256 {bundle.manifest['model']['sha256'][:12]}… verified)")
-    print(f"bundle    {bundle.path}, backend {backend}, {n} samples")
+    print(f"bundle    {bundle.path}, {n} samples")
+    print_table([Column("backend"), Column("hardware integers vs emulator"), Column("differing", "right"),
+                 Column("images/s", "right")], rows)
+    for note in notes:
+        print(note)
 
     rows, low = [], []
-    for name, y in got.items():
-        c = compare(ref[name], y)
-        agree = "-" if c["agree"] is None else f"{100 * c['agree'] / n:.2f}% ({c['agree']}/{n})"
-        rows.append([name, agree, f"{c['max_abs']:.4g}", f"{c['mean_abs']:.4g}", f"{c['sqnr_db']:.1f}"])
-        if c["agree"] is not None and args.min_agreement is not None and 100 * c["agree"] / n < args.min_agreement:
-            low.append(name)
-    print_table([Column("output"), Column("top-1 agreement", "right"), Column("max abs err", "right"),
-                 Column("mean abs err", "right"), Column("SQNR dB", "right")], rows)
-    for name, y in got.items():
-        if is_class_scores(y):
-            agree = int(np.sum(ref[name].argmax(axis=1) == y.argmax(axis=1)))
-            print(f"agreement {name}: {100 * agree / n:.2f}% of top-1 predictions match ({agree}/{n})")
+    for b, got in outs.items():
+        for name, y in got.items():
+            c = compare(ref[name], y)
+            agree = "-" if c["agree"] is None else f"{100 * c['agree'] / n:.2f}% ({c['agree']}/{n})"
+            rows.append([name, b, agree, f"{c['max_abs']:.4g}", f"{c['mean_abs']:.4g}", f"{c['sqnr_db']:.1f}"])
+            if c["agree"] is not None and args.min_agreement is not None and 100 * c["agree"] / n < args.min_agreement:
+                low.append((name, b))
+    print()
+    print_table([Column("output"), Column("backend"), Column("top-1 agreement", "right"),
+                 Column("max abs err", "right"), Column("mean abs err", "right"), Column("SQNR dB", "right")], rows,
+                title="against the float model (onnxruntime)")
+    for b, got in outs.items():
+        for name, y in got.items():
+            if is_class_scores(y):
+                agree = int(np.sum(ref[name].argmax(axis=1) == y.argmax(axis=1)))
+                where = "" if b == "emulator" else f" [{b}]"
+                print(f"agreement {name}{where}: {100 * agree / n:.2f}% of top-1 predictions match ({agree}/{n})")
 
     if args.labels:
         labels = load_arrays(args.labels, ["labels"], "labels")["labels"]
         if labels.dtype.kind not in "iu" or labels.shape != (n,):
             raise InputError(f"{args.labels}: labels must be integers of shape ({n},); got {labels.dtype} "
                              f"{labels.shape}")
-        scored = [k for k, y in got.items() if is_class_scores(y)]
+        scored = [k for k, y in outs["emulator"].items() if is_class_scores(y)]
         if not scored:
             raise InputError("--labels given, but no output holds class scores (N, classes)")
         k = scored[0]
         acc_f = 100 * float(np.mean(ref[k].argmax(axis=1) == labels))
-        acc_q = 100 * float(np.mean(got[k].argmax(axis=1) == labels))
-        print(f"accuracy  {k}: float (onnxruntime) {acc_f:.2f}%, accelerator ({backend}) {acc_q:.2f}% "
-              f"on {n} labelled samples")
+        for b, got in outs.items():
+            acc_q = 100 * float(np.mean(got[k].argmax(axis=1) == labels))
+            print(f"accuracy  {k}: float (onnxruntime) {acc_f:.2f}%, accelerator ({b}) {acc_q:.2f}% "
+                  f"on {n} labelled samples")
+    for msg in failed:
+        print(f"FAIL: {msg}")
     if low:
-        print(f"FAIL: top-1 agreement of {low} below {args.min_agreement}%")
-        return 1
-    return 0
+        outputs = list(dict.fromkeys(o for o, _ in low))
+        print(f"FAIL: top-1 agreement of {outputs} below {args.min_agreement}% "
+              f"({', '.join(sorted({b for _, b in low}))})")
+    return 1 if failed or low else 0

@@ -24,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where to run (default: emulator)")
     p.add_argument("--raw", action="store_true", help="inputs and outputs are the hardware integers")
     p.add_argument("--batch-size", type=int, metavar="N", help="images per backend call (default: all at once)")
+    p.add_argument("--cycles", action="store_true",
+                   help="print the loop iterations of each pipeline stage in the last call (C simulation)")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="longest wait for one backend call before giving up (default: no limit)")
 
 
 def load_arrays(path: str, names: list[str], what: str = "input") -> dict[str, np.ndarray]:
@@ -78,15 +82,25 @@ def is_class_scores(y: np.ndarray) -> bool:
     return y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind == "f"
 
 
+def stage_table(backend) -> tuple[int, list[list[str]]]:
+    """(images, rows) of the backend's per-stage loop counts in its last call."""
+    n = max(1, getattr(backend, "last_images", 1))
+    return n, [[name, f"{c:,}", f"{c / n:,.0f}"] for name, c in backend.stage_cycles().items()]
+
+
 def run(args) -> int:
+    from ..errors import InputError
     from ..runtime import Session
 
-    with Session(args.bundle, backend=args.backend, batch_size=args.batch_size) as s:
+    with Session(args.bundle, backend=args.backend, batch_size=args.batch_size, timeout=args.timeout) as s:
         names = [t["name"] for t in s.bundle.manifest["hardware"]["inputs"]] if args.raw else s.input_names
+        if args.cycles and not hasattr(s.backend, "stage_cycles"):
+            raise InputError(f"--cycles: backend '{s.backend.name}' counts no cycles; use --backend csim")
         feeds = load_arrays(args.input, names, "raw input" if args.raw else "input")
         outputs = in_file(args.input, lambda: s.run(feeds, raw=args.raw))
         stats = s.stats
         backend = s.backend.name
+        cycles = stage_table(s.backend) if args.cycles else None
     if args.output:
         save_outputs(args.output, outputs)
     for name, y in outputs.items():
@@ -96,6 +110,11 @@ def run(args) -> int:
             line += f"  top-1 of the first {min(10, len(top))}: {' '.join(map(str, top[:10]))}"
         print(line)
     print(f"backend {backend}: {stats}")
+    if cycles:
+        from ._output import Column, print_table
+
+        print(f"pipelined loop iterations per stage in the last call ({cycles[0]} images), C simulation:")
+        print_table([Column("stage"), Column("iterations", "right"), Column("per image", "right")], cycles[1])
     if args.output:
         print(f"saved to {args.output}")
     return 0

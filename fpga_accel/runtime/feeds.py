@@ -54,7 +54,13 @@ def check_float(feeds: dict[str, np.ndarray], infos) -> dict[str, np.ndarray]:
                 first = int(np.flatnonzero(bad.reshape(x.shape[0], -1).any(axis=1))[0])
                 raise InputError(f"input '{t.name}' contains {int(bad.sum())} NaN/Inf value(s) (first in "
                                  f"sample {first}); the accelerator needs finite numbers")
-        out[t.name] = x.astype(t.dtype, copy=False)
+        with np.errstate(over="ignore"):  # overflow is reported below, by name
+            y = x.astype(t.dtype, copy=False)
+        if y.dtype.kind == "f" and y is not x and not np.isfinite(y).all():
+            big = float(np.max(np.abs(x[~np.isfinite(y)])))
+            raise InputError(f"input '{t.name}' holds values too large for {y.dtype} (|x| up to {big:.3g}); "
+                             "scale the inputs as the model expects")
+        out[t.name] = y
     batch_size(out)
     return out
 

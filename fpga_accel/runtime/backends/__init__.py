@@ -13,7 +13,7 @@ from ...errors import InputError
 from ..errors import BackendUnavailable
 from .base import Backend
 
-__all__ = ["Backend", "backend_names", "choose_backend", "get_backend"]
+__all__ = ["Backend", "availability", "backend_names", "choose_backend", "get_backend"]
 
 
 def backend_names() -> list[str]:
@@ -29,12 +29,20 @@ def get_backend(name: str) -> type[Backend]:
     return importlib.import_module(f"{__name__}.{name}").BACKEND
 
 
+def availability(cls: type[Backend], bundle) -> str | None:
+    """``cls.unavailable(bundle)``, with a backend that raises there reported as unavailable."""
+    try:
+        return cls.unavailable(bundle)
+    except Exception as e:  # noqa: BLE001 - a plug-in's bug must not stop the others
+        return f"its availability check failed ({type(e).__name__}: {e})"
+
+
 def choose_backend(bundle) -> type[Backend]:
     """For ``backend="auto"``: the available backend of the highest priority."""
     classes = sorted((get_backend(n) for n in backend_names()), key=lambda c: (-c.priority, c.name))
     reasons = []
     for cls in classes:
-        why = cls.unavailable(bundle)
+        why = availability(cls, bundle)
         if why is None:
             return cls
         reasons.append(f"{cls.name}: {why}")

@@ -1,0 +1,363 @@
+"""C simulation of a generated HLS project: compile it with g++ into a cached shared library, load it.
+
+``hls/csim/build.json`` of a bundle lists what to compile (paths relative to ``hls/``)::
+
+    {"sources": ["csim/fa_csim.cpp", ...], "include_dirs": ["include", "src"],
+     "defines": ["FA_X=1"], "cxxflags": ["-Wall"]}
+
+:func:`build_csim` adds the ap_int/hls_stream simulation headers and compiles with
+``g++ -std=c++17 -O2 -fPIC -shared`` (``$CXX`` when set) into
+``$FPGA_ACCEL_CACHE/csim/<key>.so`` (default cache ``~/.cache/fpga-accel``). The key is a sha256
+over the sources, every header the project or the simulation headers could include, the flags and
+the compiler's version, so an unchanged project is compiled once and every later call reuses the
+library. The library appears by an atomic rename: a crashed or concurrent build never leaves a
+half-written file under the key.
+
+:class:`CsimLibrary` loads it with ctypes through the C ABI of the generated ``csim/fa_csim.cpp``::
+
+    int fa_csim_run(const void* const* inputs, void* const* outputs, unsigned n_images);
+    int fa_csim_stage_count(void);
+    const char* fa_csim_stage_name(int i);
+    unsigned long long fa_csim_stage_cycles(int i);
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FpgaAccelError
+
+#: bump when the way libraries are built changes, so old cache entries are not reused
+CACHE_FORMAT = 1
+#: flags every C-simulation library is built with; build.json's cxxflags come after them
+BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared")
+#: seconds a compile may take (override: ``timeout=`` or ``$FPGA_ACCEL_CSIM_TIMEOUT``)
+DEFAULT_TIMEOUT = 900.0
+HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".inc", ".ipp", ".tpp")
+TAIL_LINES = 30
+
+
+class CsimError(FpgaAccelError):
+    """A C-simulation library cannot be loaded or reported a failure."""
+
+
+class CsimBuildError(CsimError):
+    """The C simulation could not be built: bad build.json, missing tool, or g++ failed."""
+
+
+def cache_dir() -> Path:
+    """``$FPGA_ACCEL_CACHE/csim`` (default ``~/.cache/fpga-accel/csim``)."""
+    root = os.environ.get("FPGA_ACCEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fpga-accel")
+    return Path(root) / "csim"
+
+
+def hls_dir_of(bundle_or_hls_dir) -> Path:
+    """The ``hls/`` directory of a Bundle, a bundle path, or an hls directory itself."""
+    root = Path(getattr(bundle_or_hls_dir, "path", bundle_or_hls_dir))
+    for d in (root, root / "hls"):
+        if (d / "csim" / "build.json").is_file():
+            return d
+    raise CsimBuildError(f"{root}: no csim/build.json (looked in {root} and {root / 'hls'}); the bundle holds "
+                         "no generated HLS project — compile the model with the HLS generator")
+
+
+def compiler() -> list[str]:
+    """The C++ compiler command: ``$CXX`` split like a shell would, else ``g++``; checked to exist."""
+    cmd = shlex.split(os.environ.get("CXX", "").strip() or "g++")
+    if shutil.which(cmd[0]) is None:
+        where = "$CXX" if os.environ.get("CXX", "").strip() else "PATH"
+        raise CsimBuildError(f"C++ compiler '{cmd[0]}' not found (from {where}); the C simulation needs g++ with "
+                             "C++17: install it (Debian/Ubuntu: `apt-get install g++`) or point $CXX at one")
+    return cmd
+
+
+def _sim_include_dirs() -> list[Path]:
+    """The ap_int/hls_stream headers (hls4ml) and the simulation stand-ins (``ap_axi_sdata.h``)."""
+    from ..codegen.toolchain import HLS_ROOT, ToolchainError, ap_types_dir
+
+    try:
+        return [ap_types_dir(), HLS_ROOT / "sim"]
+    except ToolchainError as e:
+        raise CsimBuildError(str(e)) from None
+
+
+def read_build_spec(hls: Path) -> dict:
+    """build.json, checked: ``sources`` (non-empty) and optional ``include_dirs``, ``defines``, ``cxxflags``."""
+    path = hls / "csim" / "build.json"
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CsimBuildError(f"{path}: cannot read the build description ({e})") from None
+    if not isinstance(spec, dict):
+        raise CsimBuildError(f"{path}: expected a JSON object with 'sources', got {type(spec).__name__}")
+    out = {}
+    for key in ("sources", "include_dirs", "defines", "cxxflags"):
+        val = spec.get(key, [])
+        if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+            raise CsimBuildError(f"{path}: '{key}' must be a list of strings, got {val!r}")
+        out[key] = val
+    if not out["sources"]:
+        raise CsimBuildError(f"{path}: 'sources' is empty; nothing to compile")
+    for rel in out["sources"]:
+        if not (hls / rel).is_file():
+            raise CsimBuildError(f"{path}: source '{rel}' not found under {hls}")
+    return out
+
+
+def _headers(dirs: list[Path]) -> list[Path]:
+    seen, out = set(), []
+    for d in dirs:
+        for p in sorted(d.rglob("*")) if d.is_dir() else []:
+            if p.suffix in HEADER_SUFFIXES and p.is_file() and p.resolve() not in seen:
+                seen.add(p.resolve())
+                out.append(p)
+    return out
+
+
+def cache_key(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path]) -> str:
+    """sha256 over what decides the library: compiler and version, flags, sources, reachable headers.
+
+    Project paths enter relative to ``hls/``, so the same project elsewhere has the same key.
+    """
+    try:
+        version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise CsimBuildError(f"cannot run `{shlex.join([*cxx, '--version'])}` ({e})") from None
+    h = hashlib.sha256()
+
+    def put(*items) -> None:
+        for it in items:
+            b = it if isinstance(it, bytes) else str(it).encode()
+            h.update(len(b).to_bytes(8, "little") + b)
+
+    put(f"fpga-accel csim {CACHE_FORMAT}", shlex.join(cxx), version, *BASE_FLAGS,
+        json.dumps({k: spec[k] for k in ("include_dirs", "defines", "cxxflags")}, sort_keys=True))
+    for rel in spec["sources"]:
+        put(rel, (hls / rel).read_bytes())
+    # every header under the project and the simulation headers: cheap (a few hundred kB) and safe
+    for p in _headers([hls, *(hls / d for d in spec["include_dirs"])]):
+        put(os.path.relpath(p, hls), p.read_bytes())
+    for p in _headers(sim_dirs):
+        put(p.name, p.read_bytes())
+    return h.hexdigest()
+
+
+def compile_command(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], out: Path) -> list[str]:
+    # the simulation headers as system headers: their own warnings would bury the project's messages
+    return [*cxx, *BASE_FLAGS, *spec["cxxflags"], *(f"-D{d}" for d in spec["defines"]),
+            *(f"-I{(hls / d).resolve()}" for d in spec["include_dirs"]), *(f"-isystem{d}" for d in sim_dirs),
+            *(str((hls / s).resolve()) for s in spec["sources"]), "-o", str(out)]
+
+
+def build_csim(bundle_or_hls_dir, progress: bool = True, timeout: float | None = None) -> Path:
+    """Compile the C simulation of a bundle (or of an ``hls/`` directory); the cached library's path.
+
+    An existing library with the same key is returned without compiling. ``progress`` shows a
+    spinner with the elapsed time while g++ runs (on a terminal). Raises :class:`CsimBuildError`
+    with the command, the log path and the end of g++'s message when the compile fails or takes
+    longer than ``timeout`` seconds.
+    """
+    hls = hls_dir_of(bundle_or_hls_dir)
+    spec = read_build_spec(hls)
+    cxx = compiler()
+    sim_dirs = _sim_include_dirs()
+    key = cache_key(hls, spec, cxx, sim_dirs)
+    cache = cache_dir()
+    lib, log = cache / f"{key}.so", cache / f"{key}.log"
+    if lib.is_file():
+        return lib
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CsimBuildError(f"cannot create the cache directory {cache} ({e.strerror or e}); set "
+                             "$FPGA_ACCEL_CACHE to a writable directory") from None
+    if timeout is None:
+        timeout = float(os.environ.get("FPGA_ACCEL_CSIM_TIMEOUT") or DEFAULT_TIMEOUT)
+    # a build of the same key under way elsewhere ends within its own timeout: wait that long, twice over
+    with _build_lock(cache / f"{key}.lock", 2 * timeout):
+        if lib.is_file():  # built by another thread or process while this one waited
+            return lib
+        _compile(hls, spec, cxx, sim_dirs, lib, log, timeout, progress)
+    return lib
+
+
+def _compile(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], lib: Path, log: Path, timeout: float,
+             progress: bool) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{lib.stem[:16]}.", suffix=".so.tmp", dir=lib.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    cmd = compile_command(hls, spec, cxx, sim_dirs, tmp)
+    try:
+        code, message, took = _run_compiler(cmd, hls, timeout, progress and sys.stderr.isatty(), hls.parent.name)
+        log.write_text(f"$ {shlex.join(cmd)}\n# cwd {hls}\n# exit {code}, {took:.1f} s\n{message}")
+        if code is None:
+            raise CsimBuildError(_failure(f"g++ did not finish within {timeout:g} s (raise it with "
+                                          "$FPGA_ACCEL_CSIM_TIMEOUT)", cmd, log, message))
+        if code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise CsimBuildError(_failure(f"g++ failed (exit code {code})", cmd, log, message))
+        os.replace(tmp, lib)  # atomic: readers see no library or a whole one
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _build_lock(path: Path, timeout: float):
+    """One build per key at a time, across threads and processes. flock: the system releases it
+    when its holder dies, so a crashed build never blocks the next one."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): concurrent builds only duplicate work, the rename stays atomic
+        yield
+        return
+    deadline = time.monotonic() + timeout
+    with open(path, "a") as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CsimBuildError(f"another build has held {path} for over {timeout:g} s; if no "
+                                         "fpga-accel is compiling, delete the file and retry") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _failure(what: str, cmd: list[str], log: Path, message: str) -> str:
+    lines = message.rstrip().splitlines()
+    tail = lines[-TAIL_LINES:]
+    # g++ errors cascade: the first one is the cause, keep it in view when the tail misses it
+    first = next((ln for ln in lines if " error: " in ln or ln.startswith("error: ")), None)
+    out = [f"compiling the C simulation: {what}", f"command: {shlex.join(cmd)}", f"log: {log}"]
+    if first is not None and first not in tail:
+        out.append(f"first error: {first}")
+    if tail:
+        out += ["last lines of the compiler's message:"] + [f"  {ln}" for ln in tail]
+    return "\n".join(out)
+
+
+def _run_compiler(cmd: list[str], cwd: Path, timeout: float, show: bool, label: str):
+    """Run g++; (exit code or None on timeout, stdout+stderr, seconds). A spinner while it runs."""
+    start = time.monotonic()
+    try:
+        # own process group: on a timeout the compiler's children (cc1plus, as) are stopped too
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", start_new_session=True)
+    except OSError as e:
+        raise CsimBuildError(f"cannot start the compiler: {shlex.join(cmd[:1])} ({e.strerror or e})") from None
+    with _spinner(f"compiling the C simulation of {label}", show):
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            return proc.returncode, out, time.monotonic() - start
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, _ = proc.communicate()
+            return None, out, time.monotonic() - start
+        except BaseException:  # Ctrl-C: do not leave g++ running
+            _kill(proc)
+            proc.wait()
+            raise
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, AttributeError):  # already gone, or no process groups (Windows)
+        proc.kill()
+
+
+class _spinner:
+    """A transient rich spinner with the elapsed time (nothing when ``show`` is false or rich is absent)."""
+
+    def __init__(self, text: str, show: bool):
+        self.text, self.show, self.progress = text, show, None
+
+    def __enter__(self):
+        if self.show:
+            try:
+                from rich.console import Console
+                from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            except ImportError:
+                return self
+            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.progress.add_task(self.text, total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+
+
+# --- loading ------------------------------------------------------------------------------------
+_STORAGE_KINDS = {np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16)}
+_LOCKS: dict[str, threading.Lock] = {}  # one per loaded library: its cycle counters are global state
+
+
+class CsimLibrary:
+    """A compiled C simulation, loaded with ctypes. Calls are serialised (the library keeps state)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            lib = ctypes.CDLL(str(self.path))
+            lib.fa_csim_run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
+                                        ctypes.c_uint]
+            lib.fa_csim_run.restype = ctypes.c_int
+            lib.fa_csim_stage_count.argtypes, lib.fa_csim_stage_count.restype = [], ctypes.c_int
+            lib.fa_csim_stage_name.argtypes, lib.fa_csim_stage_name.restype = [ctypes.c_int], ctypes.c_char_p
+            lib.fa_csim_stage_cycles.argtypes = [ctypes.c_int]
+            lib.fa_csim_stage_cycles.restype = ctypes.c_ulonglong
+        except (OSError, AttributeError) as e:
+            raise CsimError(f"{self.path}: not a loadable C-simulation library ({e}); rebuild it with "
+                                 "build_csim") from None
+        self._lib = lib
+        self._lock = _LOCKS.setdefault(str(self.path.resolve()), threading.Lock())
+
+    def run(self, inputs: list[np.ndarray], outputs: list[np.ndarray], n: int) -> None:
+        """Run ``n`` images: ``inputs`` and ``outputs`` in manifest order, C-contiguous integer
+        arrays of ``n`` images each (outputs are written in place)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 < n < 2 ** 32:
+            raise CsimError(f"csim: the number of images must be a positive integer, got {n!r}")
+        for what, arrays in (("input", inputs), ("output", outputs)):
+            for i, a in enumerate(arrays):
+                if not isinstance(a, np.ndarray) or a.dtype not in _STORAGE_KINDS:
+                    raise CsimError(f"csim {what} {i}: expected an int8/uint8/int16/uint16 array, got "
+                                         f"{getattr(a, 'dtype', type(a).__name__)}")
+                if not a.flags.c_contiguous or (what == "output" and not a.flags.writeable):
+                    raise CsimError(f"csim {what} {i}: the array must be C-contiguous"
+                                         + (" and writeable" if what == "output" else ""))
+                if a.ndim == 0 or a.shape[0] != n:
+                    raise CsimError(f"csim {what} {i}: shape {a.shape} does not hold {n} image(s) on axis 0")
+        ins = (ctypes.c_void_p * max(1, len(inputs)))(*(a.ctypes.data for a in inputs))
+        outs = (ctypes.c_void_p * max(1, len(outputs)))(*(a.ctypes.data for a in outputs))
+        with self._lock:
+            code = self._lib.fa_csim_run(ins, outs, int(n))
+        if code != 0:
+            raise CsimError(f"{self.path.name}: fa_csim_run returned {code} for {n} image(s); the C "
+                                 "simulation reported an error (see its messages on stderr)")
+
+    def stage_cycles(self) -> dict[str, int]:
+        """Per stage (``"layer/pe kind"``): the pipelined loop iterations of the last :meth:`run`."""
+        with self._lock:
+            lib = self._lib
+            return {lib.fa_csim_stage_name(i).decode(): int(lib.fa_csim_stage_cycles(i))
+                    for i in range(lib.fa_csim_stage_count())}

@@ -1,0 +1,70 @@
+"""The csim backend: the generated HLS C++ compiled with g++ (C simulation), no FPGA needed.
+
+Opening compiles ``hls/`` of the bundle into a cached shared library (see
+:func:`fpga_accel.emulator.csim.build_csim`; later opens reuse it) and loads it. Every batch
+goes through ``fa_csim_run`` with the buffers laid out as for the ``fa_kernel`` of the FPGA:
+NHWC, the storage dtype of each hardware tensor, in manifest order.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+
+import numpy as np
+
+from .base import ThreadedBackend
+
+
+class CsimBackend(ThreadedBackend):
+    name = "csim"
+    # a verification tool, slower than the emulator: ``auto`` never prefers it
+    priority = -10
+    # the simulated streams hold a whole call's data: bound it (and the time one wait may take)
+    max_batch = 256
+
+    @classmethod
+    def unavailable(cls, bundle) -> str | None:
+        from ...codegen.toolchain import ToolchainError, ap_types_dir
+
+        hls = bundle.path / "hls"
+        if not (hls / "csim" / "build.json").is_file():
+            return (f"the bundle has no C simulation ({hls / 'csim' / 'build.json'} missing); compile the model "
+                    "with the HLS generator")
+        cxx = shlex.split(os.environ.get("CXX", "").strip() or "g++")
+        if not cxx or shutil.which(cxx[0]) is None:
+            return (f"C++ compiler '{cxx[0] if cxx else ''}' not found; install g++ (Debian/Ubuntu: "
+                    "`apt-get install g++`) or set $CXX")
+        try:
+            ap_types_dir()
+        except ToolchainError as e:
+            return str(e)
+        return None
+
+    def __init__(self, bundle, qmodel, timeout: float | None = None):
+        from ...emulator.csim import CsimLibrary, build_csim
+
+        super().__init__(bundle, qmodel, timeout)
+        self.last_images = 0
+        self.library = CsimLibrary(build_csim(bundle, progress=True))
+        hw = bundle.manifest["hardware"]
+        self._in_order = [t["name"] for t in hw["inputs"]]
+        self._outputs = {t.name: t for t in qmodel.outputs}
+        self._out_order = [t["name"] for t in hw["outputs"]]
+
+    def run_raw(self, q_inputs):
+        n = next(iter(q_inputs.values())).shape[0]
+        ins = {t.name: np.ascontiguousarray(q_inputs[t.name], dtype=t.qparams.qtype.dtype)
+               for t in self.qmodel.inputs}
+        outs = {name: np.empty((n, *t.shape[1:]), t.qparams.qtype.dtype) for name, t in self._outputs.items()}
+        self.library.run([ins[k] for k in self._in_order], [outs[k] for k in self._out_order], n)
+        self.last_images = n
+        return outs
+
+    def stage_cycles(self) -> dict[str, int]:
+        """Loop iterations per pipeline stage in the last batch (``last_images`` images; see
+        CsimLibrary.stage_cycles)."""
+        return self.library.stage_cycles()
+
+
+BACKEND = CsimBackend
