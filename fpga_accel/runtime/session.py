@@ -195,8 +195,10 @@ class Session:
         s, e, handle = item
         try:
             got = self.backend.wait(handle, self.timeout)
-        except (TimeoutError, SessionTimeout):
-            raise self._hung(f"gave no answer for images {s}..{e - 1} of {n}") from None
+        except (TimeoutError, SessionTimeout) as err:
+            # a backend's own timeout message carries its diagnosis (which transfer stalled, ...)
+            why = str(err) if isinstance(err, SessionTimeout) else ""
+            raise self._hung(f"gave no answer for images {s}..{e - 1} of {n}", why) from None
         self._beat = time.monotonic()
         checked = self._check_answer(got, e - s)
         return checked if raw else self.model_outputs(checked)
@@ -224,9 +226,10 @@ class Session:
         beat = self._beat
         return self.timeout is not None and beat is not None and time.monotonic() - beat > self.timeout
 
-    def _hung(self, what: str) -> SessionTimeout:
+    def _hung(self, what: str, detail: str = "") -> SessionTimeout:
         msg = (f"backend '{self.backend.name}' {what} within the timeout of {self.timeout} s; the device may be "
-               "hung. Close this session and open a new one (or raise the timeout)")
+               "hung. Close this session and open a new one (or raise the timeout)"
+               + (f". The backend says: {detail}" if detail else ""))
         self._broken = self._broken or msg
         return SessionTimeout(msg)
 
