@@ -1,0 +1,61 @@
+"""The accelerator as one OpenCL kernel: ``opencl/fa_kernel.cl`` in the bundle.
+
+:func:`generate_opencl` is a compile generator (``generator(stage_dir, qmodel, manifest)``). The
+kernel has the name and arguments of the Vitis kernel (``manifest["kernel"]["args"]``: one
+``__global`` buffer per hardware input, then per hardware output, then ``uint n_images``), and
+computes the integers of the emulator, so one host program runs it on any OpenCL device (PoCL on a
+CPU in tests) or drives the HLS kernel's ``.xclbin`` on XRT. One emitter per layer kind lives in
+this package (``conv.py``, ``max_pool.py``, ...), registered by declaration.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import (  # noqa: F401
+    add,
+    average_pool,
+    concat,
+    conv,
+    dense,
+    global_average_pool,
+    global_max_pool,
+    lut,
+    max_pool,
+    mul,
+    pad,
+    reshape,
+    transpose,
+)
+from .kernel import KERNEL_NAME, PRIVATE_LIMIT, kernel_source
+from .registry import EMITTERS
+
+#: where the kernel goes, relative to the bundle
+KERNEL_PATH = "opencl/fa_kernel.cl"
+
+__all__ = ["EMITTERS", "KERNEL_NAME", "KERNEL_PATH", "PRIVATE_LIMIT", "generate_opencl", "kernel_args",
+           "kernel_source"]
+
+
+def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
+    """The kernel's arguments: ``manifest["kernel"]["args"]`` when present, else those of
+    :func:`fpga_accel.codegen.interface.kernel_interface`."""
+    from ..interface import kernel_interface
+
+    if manifest is not None and manifest.get("kernel", {}).get("args"):
+        return manifest["kernel"]["args"]
+    return kernel_interface(qmodel)["args"]
+
+
+def generate_opencl(stage_dir: Path, qmodel, manifest: dict) -> None:
+    """Write ``stage_dir/opencl/fa_kernel.cl``; add ``manifest["kernel"]`` when no other generator
+    did, and ``manifest["opencl"]`` (kernel path, build options, launch shape)."""
+    from ..interface import kernel_interface
+
+    if not manifest.get("kernel"):
+        manifest["kernel"] = kernel_interface(qmodel)
+    src = kernel_source(qmodel, manifest["kernel"]["args"])
+    path = Path(stage_dir) / KERNEL_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(src)
+    manifest["opencl"] = {"kernel": KERNEL_PATH, "name": KERNEL_NAME, "build_options": [],
+                          "work_items": "one per image, one per work-group"}

@@ -1,0 +1,322 @@
+"""The OpenCL backend: the bundle's kernel on an OpenCL device, through pyopencl.
+
+Two programs, one host path:
+
+- **XRT** (Alveo, AWS F1): the bundle holds ``bitstream/*.xclbin`` (or ``*.awsxclbin``) and the
+  Xilinx platform is present: the program is made from the binary's bytes (``build()`` programs
+  the card), and the HLS kernel ``fa_kernel`` runs as a task (one work-item).
+- **Any other OpenCL device** (PoCL on a CPU in tests): ``opencl/fa_kernel.cl`` built from source;
+  one work-item per image, one work-item per work-group (its intermediates are private arrays).
+
+Both take the arguments of ``manifest["kernel"]["args"]``: one buffer per hardware input, then per
+hardware output, then ``n_images``. Arguments are set before the first transfer (XRT places each
+buffer in the memory bank its argument is connected to), then write → kernel → read are enqueued
+with events on a profiling queue; ``last_timing`` holds the measured nanoseconds of the last call.
+Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
+in flight, each with its own buffers.
+
+Platform and device: ``FPGA_ACCEL_OPENCL_PLATFORM`` / ``FPGA_ACCEL_OPENCL_DEVICE`` (a substring of
+the name, case-insensitive) or the ``platform=`` / ``device=`` arguments pick them; otherwise the
+Xilinx platform when the bundle has a binary, else every CPU device in turn until one builds the
+kernel. pyopencl is imported here only, when the backend is opened.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailable, SessionError, SessionTimeout
+from .base import Backend
+
+KERNEL_SOURCE = "opencl/fa_kernel.cl"
+BINARY_PATTERNS = ("*.xclbin", "*.awsxclbin")
+PLATFORM_ENV, DEVICE_ENV = "FPGA_ACCEL_OPENCL_PLATFORM", "FPGA_ACCEL_OPENCL_DEVICE"
+XILINX = "xilinx"
+#: longest sleep between two polls of an event (seconds)
+POLL_MAX_S = 0.0005
+
+
+class OpenCLTimeout(SessionTimeout, TimeoutError):
+    """An event did not complete in time (a :class:`SessionTimeout`, and the ``TimeoutError`` the
+    backend interface's ``wait`` promises)."""
+
+
+class OpenCLBuildError(SessionError):
+    """The kernel source did not build on any candidate device; the message holds the build logs."""
+
+
+def _pyopencl():
+    import pyopencl  # the vendor package, imported only when the backend is asked for
+
+    return pyopencl
+
+
+def binary_path(bundle) -> Path | None:
+    """The bundle's xclbin / awsxclbin, or None."""
+    root = Path(bundle.path) / "bitstream"
+    for pattern in BINARY_PATTERNS:
+        found = sorted(root.glob(pattern)) if root.is_dir() else []
+        if found:
+            return found[0]
+    return None
+
+
+def source_path(bundle) -> Path | None:
+    p = Path(bundle.path) / KERNEL_SOURCE
+    return p if p.is_file() else None
+
+
+def _matches(name: str, pattern: str | None) -> bool:
+    return pattern is None or pattern.lower() in name.lower()
+
+
+def candidates(cl, bundle, platform: str | None = None, device: str | None = None) -> list[tuple]:
+    """(platform, device, mode) to try in order; mode "binary" (the xclbin on Xilinx) or "source"."""
+    platform = platform if platform is not None else os.environ.get(PLATFORM_ENV) or None
+    device = device if device is not None else os.environ.get(DEVICE_ENV) or None
+    binary, source = binary_path(bundle), source_path(bundle)
+    out = []
+    for p in cl.get_platforms():
+        if not _matches(p.name, platform):
+            continue
+        xilinx = XILINX in p.name.lower()
+        for d in p.get_devices():
+            if not _matches(d.name, device):
+                continue
+            if xilinx and binary is not None:
+                out.append((p, d, "binary"))
+            elif not xilinx and source is not None and (device is not None or platform is not None
+                                                        or d.type & cl.device_type.CPU):
+                out.append((p, d, "source"))
+    return sorted(out, key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
+
+
+class OpenCLBackend(Backend):
+    name = "opencl"
+    #: two batches in flight: the session prepares and enqueues the next while the device computes
+    in_flight = 2
+    priority = -5  # below the emulator: on PoCL it is a check of the kernel, not a faster path (see docs/opencl.md)
+
+    @classmethod
+    def unavailable(cls, bundle) -> str | None:
+        if binary_path(bundle) is None and source_path(bundle) is None:
+            return (f"the bundle has neither bitstream/*.xclbin nor {KERNEL_SOURCE}; compile with the "
+                    f"OpenCL generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
+        try:
+            cl = _pyopencl()
+        except ImportError:
+            return "pyopencl is not installed (pip install 'fpga-accel[opencl]')"
+        try:
+            found = candidates(cl, bundle)
+        except Exception as e:  # noqa: BLE001 - must not raise; an ICD loader without platforms does
+            return f"no OpenCL platform ({e})".replace("\n", " ")
+        if not found:
+            want = [f"{PLATFORM_ENV}={os.environ[PLATFORM_ENV]!r}"] if os.environ.get(PLATFORM_ENV) else []
+            want += [f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r}"] if os.environ.get(DEVICE_ENV) else []
+            kinds = "a Xilinx platform for the xclbin or a CPU device for the kernel source"
+            return f"no OpenCL device found ({kinds}{'; with ' + ', '.join(want) if want else ''})"
+        return None
+
+    def __init__(self, bundle, qmodel, timeout: float | None = None, platform: str | None = None,
+                 device: str | None = None):
+        super().__init__(bundle, qmodel, timeout)
+        self.cl = cl = _pyopencl()
+        self.args = bundle.manifest.get("kernel", {}).get("args") or _default_args(qmodel)
+        unknown = [a["name"] for a in self.args if a["kind"] not in ("m_axi", "scalar")]
+        if unknown:
+            raise SessionError(f"kernel arguments {unknown} of {bundle.path} are of a kind this backend cannot set")
+        self.last_timing: dict[str, int] | None = None
+        self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
+        self.ctx = self.queue = self.program = self.kernel = None
+        found = candidates(cl, bundle, platform, device)
+        if not found:
+            raise BackendUnavailable(self.unavailable(bundle) or "no OpenCL device")
+        logs = []
+        for p, d, mode in found:
+            try:
+                self._open(p, d, mode)
+                break
+            except cl.Error as e:
+                logs.append(f"--- {p.name} / {d.name} ({mode}) ---\n{_build_log(cl, self.program, d, e)}")
+                self._release()
+        else:
+            what = source_path(bundle) if found[0][2] == "source" else binary_path(bundle)
+            raise OpenCLBuildError(f"{what}: the OpenCL program did not build on {len(logs)} device(s); pick "
+                                   f"another with {PLATFORM_ENV} / {DEVICE_ENV}. Build log(s):\n" + "\n".join(logs))
+
+    # --- setup ------------------------------------------------------------------------------
+    def _open(self, platform, device, mode: str) -> None:
+        cl = self.cl
+        self.platform, self.device, self.mode = platform, device, mode
+        self.ctx = cl.Context(devices=[device])
+        self.queue = cl.CommandQueue(self.ctx, device, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        start = time.perf_counter()
+        if mode == "binary":
+            data = binary_path(self.bundle).read_bytes()
+            self.program = cl.Program(self.ctx, [device], [data])
+        else:
+            self.program = cl.Program(self.ctx, source_path(self.bundle).read_text())
+        self.program.build(options=list(self.bundle.manifest.get("opencl", {}).get("build_options", [])),
+                           devices=[device])
+        self.build_s = time.perf_counter() - start
+        name = self.bundle.manifest.get("kernel", {}).get("name", "fa_kernel")
+        self.kernel = cl.Kernel(self.program, name)
+
+    def _buffer_set(self, n: int) -> _BufferSet:
+        """A set of buffers for ``n`` images no started batch is using (made or grown as needed)."""
+        free = [b for b in self._sets if not b.busy]
+        if not free:
+            free = [_BufferSet()]
+            self._sets.append(free[0])
+        bs = max(free, key=lambda b: b.capacity)
+        if bs.capacity < n:
+            cl = self.cl
+            bs.release()
+            extra = cl.mem_flags.ALLOC_HOST_PTR if self.mode == "binary" else 0
+            for a in self.args:
+                if a["kind"] == "m_axi":
+                    t = self.qmodel.tensors[a["tensor"]]
+                    size = n * int(np.prod(t.shape[1:], dtype=np.int64)) * np.dtype(a["dtype"]).itemsize
+                    flags = cl.mem_flags.READ_ONLY if a.get("direction") == "in" else cl.mem_flags.WRITE_ONLY
+                    bs.buffers[a["name"]] = cl.Buffer(self.ctx, flags | extra, max(size, 1))
+            bs.capacity = n
+        bs.busy = True
+        return bs
+
+    # --- running ----------------------------------------------------------------------------
+    def run_raw(self, q_inputs):
+        return self.wait(self.start(q_inputs), self.timeout)
+
+    def start(self, q_inputs):
+        """Enqueue write → kernel → read for one batch (nothing waits here); the handle for :meth:`wait`."""
+        try:
+            return self._enqueue(q_inputs)
+        except Exception as e:  # noqa: BLE001 - raised again by wait, where the session expects answers
+            return _Call({}, [], None, [], error=e)
+
+    def wait(self, handle, timeout: float | None):
+        """The outputs of a started batch; :class:`OpenCLTimeout` when an event is not complete
+        within ``timeout`` seconds (the events are polled, never waited on without a bound)."""
+        if handle.error is not None:
+            raise handle.error
+        if handle.run is None:
+            return handle.outs
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._wait(handle.writes, "input transfer", deadline, timeout)
+        self._wait([handle.run], "kernel", deadline, timeout)
+        self._wait(handle.reads, "output transfer", deadline, timeout)
+        handle.buffers.busy = False  # (a batch that timed out keeps its buffers: it may still complete)
+        self.last_timing = _timing(handle.writes, handle.run, handle.reads)
+        return handle.outs
+
+    def _enqueue(self, q_inputs) -> _Call:
+        cl = self.cl
+        n = next(iter(q_inputs.values())).shape[0] if q_inputs else 0
+        outs = {a["tensor"]: np.empty((n, *self.qmodel.tensors[a["tensor"]].shape[1:]), a["dtype"])
+                for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "out"}
+        if n == 0:
+            return _Call(outs, [], None, [])
+        bs = self._buffer_set(n)
+        # the arguments are set before this set's first transfer: XRT places a buffer in the memory bank
+        # of the argument it is first bound to; the kernel keeps the values it had when it was enqueued
+        self.kernel.set_args(*[bs.buffers[a["name"]] if a["kind"] == "m_axi" else np.uint32(n) for a in self.args])
+        writes = [cl.enqueue_copy(self.queue, bs.buffers[a["name"]],
+                                  np.ascontiguousarray(q_inputs[a["tensor"]], a["dtype"]), is_blocking=False)
+                  for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "in"]
+        size = (1,) if self.mode == "binary" else (n,)
+        run = cl.enqueue_nd_range_kernel(self.queue, self.kernel, size, (1,), wait_for=writes)
+        reads = [cl.enqueue_copy(self.queue, outs[a["tensor"]], bs.buffers[a["name"]], is_blocking=False,
+                                 wait_for=[run])
+                 for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "out"]
+        self.queue.flush()
+        return _Call(outs, writes, run, reads, buffers=bs)
+
+    def _wait(self, events, what: str, deadline: float | None, timeout: float | None) -> None:
+        cl = self.cl
+        done = cl.command_execution_status.COMPLETE
+        for ev in events:
+            pause = 0.0
+            while True:
+                status = ev.command_execution_status
+                if status == done:
+                    break
+                if status < 0:
+                    raise SessionError(f"OpenCL {what} on {self.device.name} failed with status {status}")
+                if deadline is not None and time.monotonic() > deadline:
+                    raise OpenCLTimeout(f"OpenCL {what} on {self.device.name} did not complete within "
+                                         f"{timeout} s; raise the timeout or run fewer images at once")
+                time.sleep(pause)
+                pause = min(POLL_MAX_S, pause * 2 or 1e-5)
+
+    # --- lifetime ---------------------------------------------------------------------------
+    def _release(self) -> None:
+        for bs in self._sets:
+            bs.release()
+        self._sets = []
+        if self.queue is not None:
+            try:
+                self.queue.finish()
+            except self.cl.Error:
+                pass
+        self.kernel = self.program = self.queue = self.ctx = None
+
+    def close(self) -> None:
+        self._release()
+
+
+class _Call:
+    """One started batch: its output arrays, events and buffers (or the error that stopped it)."""
+
+    def __init__(self, outs, writes, run, reads, error=None, buffers=None):
+        self.outs, self.writes, self.run, self.reads, self.error = outs, writes, run, reads, error
+        self.buffers = buffers
+
+
+class _BufferSet:
+    """Device buffers by argument name for ``capacity`` images; ``busy`` while a batch uses them."""
+
+    def __init__(self):
+        self.buffers: dict[str, object] = {}
+        self.capacity, self.busy = 0, False
+
+    def release(self) -> None:
+        for buf in self.buffers.values():
+            buf.release()
+        self.buffers, self.capacity = {}, 0
+
+
+def _default_args(qmodel) -> list[dict]:
+    from ...codegen.interface import kernel_interface
+
+    return kernel_interface(qmodel)["args"]
+
+
+def _build_log(cl, program, device, error) -> str:
+    log = ""
+    if program is not None:
+        try:
+            log = program.get_build_info(device, cl.program_build_info.LOG) or ""
+        except Exception:  # noqa: BLE001 - no log from a device that failed before building
+            log = ""
+    text = str(error)
+    return text if log.strip() and log.strip() in text else f"{text}\n{log}".strip()
+
+
+def _timing(writes, run, reads) -> dict[str, int] | None:
+    """Nanoseconds of the transfers and the kernel, from the events' profiling counters."""
+    try:
+        def span(evs):
+            return max(e.profile.end for e in evs) - min(e.profile.start for e in evs) if evs else 0
+
+        start = min(e.profile.start for e in [*writes, run])
+        end = max(e.profile.end for e in [run, *reads])
+        return {"write_ns": int(span(writes)), "kernel_ns": int(run.profile.end - run.profile.start),
+                "read_ns": int(span(reads)), "total_ns": int(end - start)}
+    except Exception:  # noqa: BLE001 - a device without profiling counters gives no timing
+        return None
+
+
+BACKEND = OpenCLBackend
