@@ -5,6 +5,27 @@ from .common import FUSED_CLIP, Binary, apply_clip
 from .int_arith import channel_constant, run_sum, sum_layer
 
 
+def lower_sum(layer, ctx) -> list:
+    """The residual add PE: two computed tensors of one shape, each rescaled by its own (possibly
+    negative, for Sub) multiplier with one shared shift. PE channels per word."""
+    from ..codegen.pe.eltwise import add_stage
+    from ..codegen.stage import LoweringError
+    from .common import channel_lanes
+
+    if len(layer.inputs) != 2:
+        raise LoweringError(f"{len(layer.inputs)} computed inputs; the add PE takes exactly two")
+    if "offset" in layer.consts:
+        raise LoweringError("a constant term has no processing element (fold it into a preceding bias)")
+    y = layer.outputs[0]
+    shapes = [ctx.shape(t) for t in (*layer.inputs, y)]
+    if len(set(shapes)) != 1:
+        raise LoweringError(f"broadcasting {shapes[0]} + {shapes[1]} has no processing element (equal shapes only)")
+    lanes = channel_lanes(ctx, shapes[0])
+    a, b = (ctx.port(t, lanes) for t in layer.inputs)
+    n_words = int(np.prod(shapes[0][1:])) // lanes
+    return [add_stage(layer.name, a, b, ctx.port(y, lanes), n_words, layer.config)]
+
+
 @register
 class Add(Binary):
     op_type = "Add"
@@ -29,6 +50,11 @@ class Add(Binary):
 
     def run_int(self, layer, inputs):
         return run_sum(layer, inputs)
+
+    lowering = "add (two computed tensors)"
+
+    def lower(self, layer, ctx):
+        return lower_sum(layer, ctx)
 
     def examples(self):
         r = np.random.default_rng(30)

@@ -41,6 +41,18 @@ class Unary(Op):
     def run_int(self, layer, inputs):
         return apply_lut(inputs[0], layer.consts["lut"], layer.config["in_qtype"])
 
+    lowering = "lut"
+
+    def lower(self, layer, ctx):
+        """A 2^N-entry lookup table over the input integers, PE channels per word."""
+        from ..codegen.pe.eltwise import lut_stage
+
+        x, y = layer.inputs[0], layer.outputs[0]
+        shape = ctx.shape(x)
+        lanes = channel_lanes(ctx, shape)
+        n_words = int(np.prod(shape[1:])) // lanes
+        return [lut_stage(layer.name, ctx.port(x, lanes), ctx.port(y, lanes), n_words, layer.consts["lut"])]
+
 
 class Binary(Op):
     """An elementwise op of two inputs with numpy (multidirectional) broadcasting."""
@@ -284,3 +296,24 @@ class ReshapeInt:
     def run_int(self, layer, inputs):
         x = inputs[0]
         return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))
+
+    lowering = "none (stream rename)"
+
+    def lower(self, layer, ctx):
+        return rename_stage(layer, ctx)
+
+
+def rename_stage(layer, ctx) -> list:
+    """A reshape keeps the NHWC element order of the stream: no PE, the output stream is the input's."""
+    from ..codegen.stage import Port, Stage
+
+    q = ctx.qtype(layer.inputs[0])
+    return [Stage(layer.name, "rename", [Port(layer.inputs[0], 0, q.bits, q.signed)],
+                  [Port(layer.outputs[0], 0, q.bits, q.signed)])]
+
+
+def channel_lanes(ctx, shape) -> int:
+    """Elements per stream word of an elementwise / pooling PE: the folding's PE, dividing the channels."""
+    lanes = ctx.pe
+    ctx.require("PE", lanes, int(shape[-1]), "the channels")
+    return lanes

@@ -56,6 +56,40 @@ class Concat(Op):
                               r["hi"]) for r in c["rescales"]]
         return rescale.concat(inputs, rs, c["axis"], name=layer.name)
 
+    lowering = "concat (channel axis; chained for more than two inputs)"
+
+    def lower(self, layer, ctx):
+        """Channel concat PEs, chained: the intermediate result has the output's parameters, so
+        the next link copies it exactly (M = 2^16, shift 16)."""
+        from ..codegen.pe.eltwise import concat_stage
+        from ..codegen.stage import LoweringError, Port, vectors
+        from ..quant.arith import requant_multiplier
+        from .common import channel_lanes
+
+        y = layer.outputs[0]
+        ys = ctx.shape(y)
+        if layer.config["axis"] != len(ys) - 1:
+            raise LoweringError(f"concat along axis {layer.config['axis']} of a rank-{len(ys)} tensor; the PE "
+                                f"joins channels (the last axis) only")
+        if len(layer.inputs) < 2:
+            raise LoweringError("a single input")
+        for t in layer.inputs:
+            channel_lanes(ctx, ctx.shape(t))
+        lanes = channel_lanes(ctx, ys)
+        rs = layer.config["rescales"]
+        ident_m, ident_s = requant_multiplier(1.0)
+        out = ctx.port(y, lanes)
+        src, src_c, src_r = ctx.port(layer.inputs[0], lanes), ctx.shape(layer.inputs[0])[-1], rs[0]
+        stages = []
+        for i in range(1, len(layer.inputs)):
+            b = layer.inputs[i]
+            dst = out if i == len(layer.inputs) - 1 else Port(f"{y}#concat{i}", lanes, out.bits, out.signed)
+            stages.append(concat_stage(layer.name, src, ctx.port(b, lanes), dst, vectors(ys), src_c,
+                                       ctx.shape(b)[-1], src_r, rs[i]))
+            src, src_c = dst, src_c + ctx.shape(b)[-1]
+            src_r = dict(rs[0], multipliers=[ident_m], zero_points=[rs[0]["zp_out"]], shift=ident_s)
+        return stages
+
     def examples(self):
         r = np.random.default_rng(54)
         f = lambda *s: r.standard_normal(s).astype(np.float32)

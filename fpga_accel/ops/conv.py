@@ -156,6 +156,44 @@ class Conv(Op):
         return requantize_acc(acc, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
                               name=layer.name)
 
+    lowering = "sliding_window + mvau; depthwise: sliding_window + depthwise"
+
+    def lower(self, layer, ctx):
+        """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
+        and PE output channels; depthwise (group = C = M): window (depthwise order) + depthwise PE."""
+        from ..codegen.pe import depthwise, mvau
+        from ..codegen.pe import sliding_window as sw
+        from ..codegen.stage import FoldingProblem, LoweringError, vectors
+
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        xs, ys = ctx.shape(x), ctx.shape(y)
+        w = k["weights"]
+        m, cin = w.shape[0], xs[-1]
+        g = sw.geometry(c, xs)
+        if c["group"] == 1:
+            ctx.require("SIMD", ctx.simd, cin, "the input channels")
+            ctx.require("PE", ctx.pe, m, "the output channels")
+            src, stages = ctx.port(x, ctx.simd), []
+            if not sw.is_identity(g):
+                stages.append(sw.window_stage(layer.name, src, f"{y}#window", g, c["zp_in"], depthwise=False))
+                src = stages[-1].outputs[0]
+            wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
+            stages.append(mvau.mvau_stage(layer.name, src, ctx.port(y, ctx.pe), wm, k, c, vectors(ys), ctx.pe,
+                                          ctx.simd))
+            return stages
+        if c["group"] == cin == m and w.shape[1] == 1:
+            pe = ctx.pe
+            if ctx.simd not in (1, pe):
+                raise FoldingProblem(f"a depthwise conv folds channels only: SIMD must be 1 or equal PE ({pe}), "
+                                     f"got {ctx.simd}")
+            ctx.require("PE", pe, cin, "the channels")
+            win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", g, c["zp_in"], depthwise=True)
+            return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
+                                                   vectors(ys), pe)]
+        raise LoweringError(f"grouped convolution with {c['group']} groups of {w.shape[1]} input channels has no "
+                            f"processing element (group 1 and depthwise with one filter per channel only)")
+
     def macs(self, node, graph):
         y = graph.shape(node.outputs[0])
         w = graph.shape(node.inputs[1])

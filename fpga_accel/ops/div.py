@@ -3,6 +3,7 @@ import numpy as np
 from .base import Example, register
 from .common import Binary
 from .int_arith import channel_constant, run_scale, scale_layer, unsupported
+from .mul import lower_scale
 
 
 @register
@@ -33,6 +34,12 @@ class Div(Binary):
 
     def macs(self, node, graph):
         return int(np.prod(graph.shape(node.outputs[0])))
+
+    lowering = "scale (by a scalar / per-channel constant)"
+
+    def lower(self, layer, ctx):
+        """Division by a constant is the scale PE with the reciprocal's multipliers."""
+        return lower_scale(layer, ctx)
 
     def examples(self):
         r = np.random.default_rng(33)

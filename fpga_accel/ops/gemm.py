@@ -26,6 +26,19 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
     return QLayer(node.name, op_type, [x], [y], config, {"weights": w_q, "bias": b, "M": M, "shift": shift})
 
 
+def lower_dense(layer, ctx) -> list:
+    """One MVAU: SIMD input features and PE output features per cycle, a vector per row."""
+    from ..codegen.pe.mvau import mvau_stage
+    from ..codegen.stage import vectors
+
+    x, y = layer.inputs[0], layer.outputs[0]
+    w = layer.consts["weights"]
+    ctx.require("SIMD", ctx.simd, w.shape[1], "the input features")
+    ctx.require("PE", ctx.pe, w.shape[0], "the output features")
+    return [mvau_stage(layer.name, ctx.port(x, ctx.simd), ctx.port(y, ctx.pe), w, layer.consts, layer.config,
+                       vectors(ctx.shape(x)), ctx.pe, ctx.simd)]
+
+
 def run_dense(layer, x: np.ndarray) -> np.ndarray:
     """x · Wᵀ in a dtype where the dot products are exact (fastint.dot_dtype), plus the folded bias,
     requantised per output channel."""
@@ -83,6 +96,11 @@ class Gemm(Op):
 
     def run_int(self, layer, inputs):
         return run_dense(layer, inputs[0])
+
+    lowering = "mvau"
+
+    def lower(self, layer, ctx):
+        return lower_dense(layer, ctx)
 
     def macs(self, node, graph):
         a = graph.shape(node.inputs[0])

@@ -62,6 +62,19 @@ class GlobalAveragePool(GlobalPool):
         pc = rescale.PoolRescale({d: (c["M"], c["shift"])}, c["zp_in"], c["zp_out"], c["lo"], c["hi"])
         return rescale.average(sums, np.array(d), pc, name=layer.name)
 
+    lowering = "global_avg_pool"
+
+    def lower(self, layer, ctx):
+        from ..codegen.pe.pool import global_avg_stage
+        from ..codegen.stage import vectors
+        from .common import channel_lanes
+
+        x, y = layer.inputs[0], layer.outputs[0]
+        xs = ctx.shape(x)
+        lanes = channel_lanes(ctx, xs)
+        return [global_avg_stage(layer.name, ctx.port(x, lanes), ctx.port(y, lanes), vectors(xs), xs[-1],
+                                 layer.config)]
+
     def macs(self, node, graph):
         """Accumulations per image: one per input element (the same in either layout)."""
         return int(np.prod(graph.shape(node.inputs[0])[1:]))

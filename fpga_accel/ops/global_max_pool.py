@@ -24,6 +24,18 @@ class GlobalMaxPool(GlobalPool):
         x = inputs[0]
         return x.max(axis=tuple(range(1, x.ndim - 1)), keepdims=True)
 
+    lowering = "global_max_pool"
+
+    def lower(self, layer, ctx):
+        from ..codegen.pe.pool import global_max_stage
+        from ..codegen.stage import vectors
+        from .common import channel_lanes
+
+        x, y = layer.inputs[0], layer.outputs[0]
+        xs = ctx.shape(x)
+        lanes = channel_lanes(ctx, xs)
+        return [global_max_stage(layer.name, ctx.port(x, lanes), ctx.port(y, lanes), vectors(xs), xs[-1])]
+
     def examples(self):
         r = np.random.default_rng(6)
         f = lambda *s: r.standard_normal(s).astype(np.float32)

@@ -2,7 +2,7 @@ import numpy as np
 
 from .base import HARDWARE, HOST, Example, Op, register
 from .common import FUSED_CLIP, apply_clip
-from .gemm import dense_layer, run_dense
+from .gemm import dense_layer, lower_dense, run_dense
 from .int_arith import unsupported
 
 
@@ -59,6 +59,11 @@ class MatMul(Op):
 
     def run_int(self, layer, inputs):
         return run_dense(layer, inputs[0])
+
+    lowering = "mvau"
+
+    def lower(self, layer, ctx):
+        return lower_dense(layer, ctx)
 
     def macs(self, node, graph):
         """Per image: every output element takes K multiply-adds; the leading axis of a 2-D or

@@ -41,6 +41,22 @@ class MaxPool(WindowPool):
             np.maximum(y, tap, out=y)
         return y
 
+    lowering = "sliding_window + max_pool"
+
+    def lower(self, layer, ctx):
+        """Window in depthwise order padded with the type minimum, then the max; PE channels per word."""
+        from ..codegen.pe import pool
+        from ..codegen.pe import sliding_window as sw
+        from .common import channel_lanes
+
+        c = layer.config
+        x, y = layer.inputs[0], layer.outputs[0]
+        xs = ctx.shape(x)
+        g = sw.geometry(c, xs)
+        lanes = channel_lanes(ctx, xs)
+        win = sw.window_stage(layer.name, ctx.port(x, lanes), f"{y}#window", g, c["pad_value"], depthwise=True)
+        return [win, pool.max_pool_stage(layer.name, win.outputs[0], ctx.port(y, lanes), g)]
+
     def examples(self):
         r = np.random.default_rng(3)
         f = lambda *s: r.standard_normal(s).astype(np.float32)

@@ -5,6 +5,26 @@ from .common import Binary
 from .int_arith import channel_constant, product_layer, run_product, run_scale, scale_layer
 
 
+def lower_scale(layer, ctx) -> list:
+    """The scale PE (one computed input) or the mul PE (two computed inputs of one shape)."""
+    from ..codegen.pe.scale import mul_stage, scale_stage
+    from ..codegen.stage import LoweringError
+    from .common import channel_lanes
+
+    y = layer.outputs[0]
+    shape = ctx.shape(y)
+    lanes = channel_lanes(ctx, shape)
+    if len(layer.inputs) == 1:
+        x = layer.inputs[0]
+        return [scale_stage(layer.name, ctx.port(x, lanes), ctx.port(y, lanes), shape, layer.config, layer.consts)]
+    if len({ctx.shape(t) for t in (*layer.inputs, y)}) != 1:
+        raise LoweringError(f"broadcasting {ctx.shape(layer.inputs[0])} x {ctx.shape(layer.inputs[1])} has no "
+                            f"processing element (equal shapes only)")
+    a, b = (ctx.port(t, lanes) for t in layer.inputs)
+    n_words = int(np.prod(shape[1:])) // lanes
+    return [mul_stage(layer.name, a, b, ctx.port(y, lanes), n_words, layer.config)]
+
+
 @register
 class Mul(Binary):
     op_type = "Mul"
@@ -27,6 +47,13 @@ class Mul(Binary):
 
     def macs(self, node, graph):
         return int(np.prod(graph.shape(node.outputs[0])))  # one multiply per output element
+
+    lowering = "scale (by a scalar / per-channel constant); mul (two tensors)"
+
+    def lower(self, layer, ctx):
+        """By a constant: the scale PE (sign, M, shift per channel). Of two tensors of one shape: the
+        mul PE. PE channels per word."""
+        return lower_scale(layer, ctx)
 
     def examples(self):
         r = np.random.default_rng(32)

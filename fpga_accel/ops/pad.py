@@ -88,6 +88,16 @@ class Pad(Op):
             return np.pad(holding(x, c["value"]), width, "constant", constant_values=c["value"])
         return np.pad(x, width, c["mode"])
 
+    lowering = "pad (constant padding of one or two adjacent axes)"
+
+    def lower(self, layer, ctx):
+        """Constant padding of one or two adjacent axes: the pad PE (the zero point in the padded
+        positions), PE elements per word. Edge/reflect modes and cropping have no PE."""
+        from ..codegen.pe.pad import pad_stage
+
+        x, y = layer.inputs[0], layer.outputs[0]
+        return [pad_stage(layer.name, ctx.port(x, ctx.pe), ctx.port(y, ctx.pe), ctx.shape(x), layer.config)]
+
     def examples(self):
         x = np.random.default_rng(55).standard_normal((2, 3, 4, 5)).astype(np.float32)
         p = lambda *v: np.array(v, np.int64)

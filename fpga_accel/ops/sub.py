@@ -1,5 +1,6 @@
 import numpy as np
 
+from .add import lower_sum
 from .base import Example, register
 from .common import Binary
 from .int_arith import channel_constant, run_sum, sum_layer
@@ -25,6 +26,11 @@ class Sub(Binary):
 
     def run_int(self, layer, inputs):
         return run_sum(layer, inputs)
+
+    lowering = "add (two computed tensors)"
+
+    def lower(self, layer, ctx):
+        return lower_sum(layer, ctx)
 
     def examples(self):
         r = np.random.default_rng(31)

@@ -37,6 +37,21 @@ class Transpose(Op):
     def run_int(self, layer, inputs):
         return np.transpose(inputs[0], layer.config["perm"])
 
+    lowering = "none (stream rename) when only size-1 axes move"
+
+    def lower(self, layer, ctx):
+        """Moving only axes of size 1 keeps the element order of the stream: a rename. Any other
+        permutation reorders the stream and has no processing element."""
+        from ..codegen.stage import LoweringError
+        from .common import rename_stage
+
+        shape, perm = ctx.shape(layer.inputs[0]), layer.config["perm"]
+        moved = [d for d in perm if shape[d] != 1]
+        if moved != sorted(moved):
+            raise LoweringError(f"perm {perm} reorders the elements of a {shape} tensor; no processing element "
+                                f"transposes a stream (the layout passes normally remove such transposes)")
+        return rename_stage(layer, ctx)
+
     def examples(self):
         x = np.random.default_rng(53).standard_normal((2, 3, 4, 5)).astype(np.float32)
         return [Example({"perm": [0, 2, 3, 1]}, [x], name="nchw_to_nhwc"),

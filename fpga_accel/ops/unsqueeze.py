@@ -2,7 +2,7 @@ import numpy as np
 
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import const_inputs, normalize_axes
+from .common import const_inputs, normalize_axes, rename_stage
 from .int_arith import unsupported
 
 
@@ -42,6 +42,11 @@ class Unsqueeze(Op):
                                     "the batch first", ctx.g)
         return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]],
                       {"out_shape": list(ctx.g.shape(node.outputs[0]))})
+
+    lowering = "none (stream rename)"
+
+    def lower(self, layer, ctx):
+        return rename_stage(layer, ctx)
 
     def run_int(self, layer, inputs):
         x = inputs[0]

@@ -1,0 +1,46 @@
+"""C++ text of constant arrays and config structs (deterministic, readable)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .stage import Array
+
+PER_LINE = 12
+
+
+def literal(v, arr: Array) -> str:
+    v = int(v)
+    if arr.word_bits:
+        if arr.word_bits <= 64:
+            return f"0x{v:x}ULL"
+        return f'{arr.ctype}("{v:x}", 16)'
+    if arr.ctype.startswith("ap_int<") and not (-(1 << 31) <= v < (1 << 31)):
+        return f"{v}LL"
+    return str(v)
+
+
+def array_text(name: str, arr: Array) -> str:
+    """``static const T name[d0][d1] = {...};`` with nested braces, PER_LINE values a line."""
+    vals = np.asarray(arr.values, dtype=object)
+    dims = "".join(f"[{d}]" for d in vals.shape)
+
+    def body(a, indent: str) -> str:
+        if a.ndim == 1:
+            items = [literal(x, arr) for x in a]
+            lines = [", ".join(items[i:i + PER_LINE]) for i in range(0, len(items), PER_LINE)]
+            return "{" + (",\n" + indent + " ").join(lines) + "}"
+        inner = [body(sub, indent + " ") for sub in a]
+        return "{" + (",\n" + indent + " ").join(inner) + "}"
+
+    return f"static const {arr.ctype} {name}{dims} = {body(vals, '    ')};\n"
+
+
+def struct_text(name: str, config: dict) -> str:
+    lines = [f"struct {name} {{"]
+    for k, v in config.items():
+        if isinstance(v, (bool, np.bool_)):
+            lines.append(f"    static const bool {k} = {'true' if v else 'false'};")
+        else:
+            lines.append(f"    static const int {k} = {int(v)};")
+    lines.append("};")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,212 @@
+"""``csim/``: the C ABI the csim backend loads, a standalone testbench and its build description.
+
+``fa_csim_run`` takes the host's buffers (NHWC batches in the storage dtype, manifest order),
+copies them into whole memory words, runs ``fa_kernel`` and copies the results back.
+``fa_csim_run_axis`` does the same through ``fa_axis`` (beats built from the elements, TLAST
+checked on every output image). Stage counts come from the FA_STAGE_END records of fa_top.cpp.
+"""
+from __future__ import annotations
+
+import json
+
+from .network import Network
+from .top import BANNER
+
+CXXFLAGS = ["-O2", "-w"]  # the builder adds -std=c++17 -fPIC -shared
+
+
+def _io(net: Network):
+    ins = [(f"in{i}", p, t) for i, (t, p, _) in enumerate(net.inputs)]
+    outs = [(f"out{i}", p, t) for i, (t, p, _) in enumerate(net.outputs)]
+    return ins, outs
+
+
+def csim_source(net: Network, model: str) -> str:
+    ins, outs = _io(net)
+    L = [BANNER.format(model=model), '#include "fa_top.h"', "", "#include <cstdint>", "#include <cstring>",
+         "#include <vector>", "", "namespace {", "",
+         "typedef ap_uint<FA_MEM_BITS> mem_word;",
+         "static const unsigned MEM_BYTES = FA_MEM_BITS / 8;", "",
+         "// Host bytes -> whole memory words (little-endian, zero tail).",
+         "std::vector<mem_word> to_mem(const void* src, size_t nbytes) {",
+         "    std::vector<mem_word> mem((nbytes + MEM_BYTES - 1) / MEM_BYTES + 1, 0);",
+         "    const unsigned char* b = static_cast<const unsigned char*>(src);",
+         "    for (size_t i = 0; i < nbytes; i++) {",
+         "        ap_uint<8> v = b[i];",
+         "        mem[i / MEM_BYTES].range((i % MEM_BYTES) * 8 + 7, (i % MEM_BYTES) * 8) = v;",
+         "    }", "    return mem;", "}", "",
+         "void from_mem(const std::vector<mem_word>& mem, void* dst, size_t nbytes) {",
+         "    unsigned char* b = static_cast<unsigned char*>(dst);",
+         "    for (size_t i = 0; i < nbytes; i++)",
+         "        b[i] = (unsigned char)mem[i / MEM_BYTES].range((i % MEM_BYTES) * 8 + 7, (i % MEM_BYTES) * 8).to_uint();",
+         "}", "",
+         "// Element j of a host array of storage bytes (1 or 2), sign- or zero-extended.",
+         "long long element(const void* src, size_t j, int bytes, bool sgn) {",
+         "    if (bytes == 1) return sgn ? (long long)((const int8_t*)src)[j] : (long long)((const uint8_t*)src)[j];",
+         "    return sgn ? (long long)((const int16_t*)src)[j] : (long long)((const uint16_t*)src)[j];", "}",
+         "void set_element(void* dst, size_t j, int bytes, long long v) {",
+         "    if (bytes == 1) ((uint8_t*)dst)[j] = (uint8_t)v; else ((uint16_t*)dst)[j] = (uint16_t)v;", "}", "",
+         "void reset_cycles() {",
+         "    for (int i = 0; i < FA_N_STAGES; i++) fa_stage_cycles[i] = 0;", "}", "", "}  // namespace", ""]
+    L += ['extern "C" int fa_csim_run(const void* const* inputs, void* const* outputs, unsigned n_images) {',
+          "    reset_cycles();", "    if (n_images == 0) return 0;"]
+    for name, p, t in ins:
+        nb = 1 if p.bits <= 8 else 2
+        L.append(f"    std::vector<mem_word> {name} = to_mem(inputs[{name[2:]}], (size_t)n_images * FA_{name.upper()}_ELEMS * {nb});")
+    for name, p, t in outs:
+        nb = 1 if p.bits <= 8 else 2
+        L.append(f"    std::vector<mem_word> {name}((size_t)n_images * FA_{name.upper()}_ELEMS * {nb} / MEM_BYTES + 2, 0);")
+    L.append("    fa_kernel(" + ", ".join([f"{n}.data()" for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    for k, (name, p, t) in enumerate(outs):
+        nb = 1 if p.bits <= 8 else 2
+        L.append(f"    from_mem({name}, outputs[{k}], (size_t)n_images * FA_{name.upper()}_ELEMS * {nb});")
+    L += ["    return 0;", "}", ""]
+    # AXI-Stream path
+    L += ['extern "C" int fa_csim_run_axis(const void* const* inputs, void* const* outputs, unsigned n_images) {',
+          "    reset_cycles();", "    if (n_images == 0) return 0;"]
+    for name, p, t in ins:
+        nb = 1 if p.bits <= 8 else 2
+        N = name.upper()
+        L += [f"    hls::stream<fa_{name}_beat> {name}(\"{name}\");",
+              f"    for (size_t w = 0; w < (size_t)n_images * FA_{N}_WORDS; w++) {{",
+              f"        fa_{name}_beat beat;", "        beat.data = 0;",
+              f"        for (int l = 0; l < {p.lanes}; l++)",
+              (f"            beat.data.range(l * {p.bits} + {p.bits - 1}, l * {p.bits}) = "
+               f"ap_int<{p.bits}>(element(inputs[{name[2:]}], w * {p.lanes} + l, {nb}, {str(p.signed).lower()}));"),
+              "        beat.keep = -1;", "        beat.strb = -1;",
+              f"        beat.last = (w + 1) % FA_{N}_WORDS == 0;", f"        {name}.write(beat);", "    }"]
+    for name, p, t in outs:
+        L.append(f"    hls::stream<fa_{name}_beat> {name}(\"{name}\");")
+    L.append("    fa_axis(" + ", ".join([n for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    L.append("    int status = 0;")
+    for k, (name, p, t) in enumerate(outs):
+        nb = 1 if p.bits <= 8 else 2
+        N = name.upper()
+        sign = "ap_int" if p.signed else "ap_uint"
+        L += [f"    for (size_t w = 0; w < (size_t)n_images * FA_{N}_WORDS; w++) {{",
+              f"        if ({name}.empty()) return 2;  // fewer beats than images x words",
+              f"        fa_{name}_beat beat = {name}.read();",
+              f"        if (bool(beat.last) != ((w + 1) % FA_{N}_WORDS == 0)) status = 3;  // TLAST per image",
+              f"        for (int l = 0; l < {p.lanes}; l++)",
+              (f"            set_element(outputs[{k}], w * {p.lanes} + l, {nb}, "
+               f"({sign}<{p.bits}>(beat.data.range(l * {p.bits} + {p.bits - 1}, l * {p.bits}))).to_int64());"),
+              "    }", f"    if (!{name}.empty()) return 4;  // more beats than expected"]
+    L += ["    return status;", "}", ""]
+    L += ['extern "C" int fa_csim_stage_count(void) { return FA_N_STAGES; }',
+          'extern "C" const char* fa_csim_stage_name(int i) { return i >= 0 && i < FA_N_STAGES ? fa_stage_names[i] : 0; }',
+          'extern "C" unsigned long long fa_csim_stage_cycles(int i) {',
+          "    return i >= 0 && i < FA_N_STAGES ? fa_stage_cycles[i] : 0;", "}", ""]
+    return "\n".join(L)
+
+
+def tb_source(net: Network, model: str) -> str:
+    ins, outs = _io(net)
+    n_in, n_out = len(ins), len(outs)
+    sizes_in = ", ".join(f"FA_{n.upper()}_ELEMS * {1 if p.bits <= 8 else 2}" for n, p, _ in ins)
+    sizes_out = ", ".join(f"FA_{n.upper()}_ELEMS * {1 if p.bits <= 8 else 2}" for n, p, _ in outs)
+    return f"""{BANNER.format(model=model)}// Standalone C simulation: tb_main [--axis] N_IMAGES IN0 ... OUT0 ...
+// Inputs are raw .bin files (the batch as the host stores it) or .npy files (the header is skipped;
+// the data must already be the storage dtype, C order). Outputs are written as raw .bin files.
+// --axis runs fa_axis (AXI-Stream) instead of fa_kernel (m_axi). Prints per-stage FA_CYCLE counts.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern "C" int fa_csim_run(const void* const* inputs, void* const* outputs, unsigned n_images);
+extern "C" int fa_csim_run_axis(const void* const* inputs, void* const* outputs, unsigned n_images);
+extern "C" int fa_csim_stage_count(void);
+extern "C" const char* fa_csim_stage_name(int i);
+extern "C" unsigned long long fa_csim_stage_cycles(int i);
+
+#include "fa_top.h"
+
+static bool read_file(const char* path, std::vector<char>& data, size_t want) {{
+    FILE* f = std::fopen(path, "rb");
+    if (!f) {{ std::fprintf(stderr, "tb_main: cannot open %s\\n", path); return false; }}
+    std::vector<char> all;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) all.insert(all.end(), buf, buf + n);
+    std::fclose(f);
+    size_t skip = 0;
+    if (all.size() >= 10 && std::memcmp(all.data(), "\\x93NUMPY", 6) == 0) {{
+        const unsigned char major = (unsigned char)all[6];
+        skip = major == 1 ? 10 + ((unsigned char)all[8] | ((unsigned char)all[9] << 8))
+                          : 12 + ((unsigned char)all[8] | ((unsigned char)all[9] << 8) | ((unsigned char)all[10] << 16));
+    }}
+    if (all.size() - skip != want) {{
+        std::fprintf(stderr, "tb_main: %s holds %zu bytes of data, expected %zu\\n", path, all.size() - skip, want);
+        return false;
+    }}
+    data.assign(all.begin() + skip, all.end());
+    return true;
+}}
+
+int main(int argc, char** argv) {{
+    int a = 1;
+    bool axis = argc > 1 && std::strcmp(argv[1], "--axis") == 0;
+    if (axis) a++;
+    if (argc != a + 1 + {n_in} + {n_out}) {{
+        std::fprintf(stderr, "usage: %s [--axis] N_IMAGES {' '.join(f'IN{i}' for i in range(n_in))} "
+                             "{' '.join(f'OUT{i}' for i in range(n_out))}\\n", argv[0]);
+        return 2;
+    }}
+    const unsigned n = (unsigned)std::strtoul(argv[a++], 0, 10);
+    const size_t in_bytes[] = {{{sizes_in}}};
+    const size_t out_bytes[] = {{{sizes_out}}};
+    std::vector<std::vector<char> > ins({n_in}), outs({n_out});
+    std::vector<const void*> in_ptrs;
+    std::vector<void*> out_ptrs;
+    for (int i = 0; i < {n_in}; i++) {{
+        if (!read_file(argv[a + i], ins[i], in_bytes[i] * n)) return 1;
+        in_ptrs.push_back(ins[i].data());
+    }}
+    for (int i = 0; i < {n_out}; i++) {{
+        outs[i].assign(out_bytes[i] * n + 1, 0);
+        out_ptrs.push_back(outs[i].data());
+    }}
+    const int rc = axis ? fa_csim_run_axis(in_ptrs.data(), out_ptrs.data(), n)
+                        : fa_csim_run(in_ptrs.data(), out_ptrs.data(), n);
+    if (rc != 0) {{ std::fprintf(stderr, "tb_main: run failed with status %d\\n", rc); return 1; }}
+    for (int i = 0; i < {n_out}; i++) {{
+        const char* path = argv[a + {n_in} + i];
+        FILE* f = std::fopen(path, "wb");
+        if (!f || std::fwrite(outs[i].data(), 1, out_bytes[i] * n, f) != out_bytes[i] * n) {{
+            std::fprintf(stderr, "tb_main: cannot write %s\\n", path);
+            return 1;
+        }}
+        std::fclose(f);
+    }}
+    for (int i = 0; i < fa_csim_stage_count(); i++)
+        std::printf("%-60s %llu\\n", fa_csim_stage_name(i), fa_csim_stage_cycles(i));
+    return 0;
+}}
+"""
+
+
+def build_json() -> str:
+    d = {"sources": ["src/fa_top.cpp", "csim/fa_csim.cpp"], "include_dirs": ["src", "include", "sim"],
+         "defines": [], "cxxflags": CXXFLAGS,
+         "tb_sources": ["csim/tb_main.cpp"],
+         "note": "paths relative to the bundle's hls/ directory; add the ap_types include directory "
+                 "(hls4ml's templates/vivado/ap_types) when compiling"}
+    return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+
+RUN_CSIM_SH = """#!/bin/sh
+# Build and run the standalone C simulation.
+#   AP_TYPES=/path/to/ap_types sh csim/run_csim.sh [--axis] N_IMAGES IN0.bin ... OUT0.bin ...
+# AP_TYPES: directory holding ap_int.h and hls_stream.h (e.g. hls4ml's templates/vivado/ap_types,
+# or $XILINX_HLS/include). Run from anywhere; paths are relative to this script's project.
+set -e
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+: "${AP_TYPES:?set AP_TYPES to the directory holding ap_int.h and hls_stream.h}"
+BIN="${TB_BIN:-${TMPDIR:-/tmp}/fa_csim_tb_$$}"  # outside the bundle (its files are hashed)
+if [ ! -x "$BIN" ]; then
+  ${CXX:-g++} -std=c++14 -O2 -w -I"$HERE/src" -I"$HERE/include" -I"$AP_TYPES" -I"$HERE/sim" \\
+    "$HERE/src/fa_top.cpp" "$HERE/csim/fa_csim.cpp" "$HERE/csim/tb_main.cpp" -o "$BIN"
+fi
+exec "$BIN" "$@"
+"""

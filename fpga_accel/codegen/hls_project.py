@@ -1,0 +1,79 @@
+"""``generate_hls(stage_dir, qmodel, manifest)``: the self-contained Vitis HLS project of a bundle.
+
+Writes ``stage_dir/hls/``: ``include/fpga_accel/*.h`` (the PE library), ``src/fa_top.{h,cpp}``
+(the dataflow network and the tops ``fa_kernel`` / ``fa_axis``), ``src/params/*.h`` (weights and
+constants per layer), ``csim/`` (C ABI, standalone testbench, build.json, run_csim.sh), ``sim/``
+(the ap_axi_sdata.h stand-in for g++), ``run_hls.tcl`` and ``README.md``; and adds
+``manifest["kernel"]`` and ``manifest["hls"]``. The same inputs always give the same bytes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .csim import RUN_CSIM_SH, build_json, csim_source, tb_source
+from .interface import kernel_interface
+from .names import comment, ident
+from .network import build_network
+from .readme import readme_text
+from .tcl import tcl_script
+from .toolchain import HLS_ROOT
+from .top import HEADERS, MEM_BITS, params_header, stage_names, top_header, top_source
+
+
+def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
+    """Write the HLS project under ``stage_dir / "hls"`` and the kernel / hls manifest sections.
+
+    Raises UnsupportedModelError listing every layer without a processing element, or InputError
+    listing every layer whose folding does not fit."""
+    net = build_network(qmodel, manifest)
+    files = render(net, qmodel, manifest)
+    root = Path(stage_dir) / "hls"
+    for rel, text in sorted(files.items()):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+    lanes = {t.name: p.lanes for t, p, _ in net.inputs + net.outputs}
+    manifest["kernel"] = kernel_interface(qmodel, lanes)
+    manifest["hls"] = hls_section(net, qmodel)
+
+
+def render(net, qmodel, manifest: dict) -> dict[str, str]:
+    """Every file of the project, path (relative to hls/) -> text."""
+    model = comment(qmodel.name)
+    files: dict[str, str] = {}
+    for h in HEADERS:
+        files[f"include/fpga_accel/{h}"] = (HLS_ROOT / "include" / "fpga_accel" / h).read_text(encoding="utf-8")
+    files["sim/ap_axi_sdata.h"] = (HLS_ROOT / "sim" / "ap_axi_sdata.h").read_text(encoding="utf-8")
+    by_layer: dict[int, list] = {}
+    for c in net.calls:
+        if c.stage.arrays and c.layer_index is not None:
+            by_layer.setdefault(c.layer_index, []).append(c)
+    param_files = []
+    for li, calls in sorted(by_layer.items()):
+        stem = ident(qmodel.layers[li].name, li)
+        param_files.append(f"{stem}.h")
+        files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model)
+    files["src/fa_top.h"] = top_header(net, model)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files)
+    files["csim/fa_csim.cpp"] = csim_source(net, model)
+    files["csim/tb_main.cpp"] = tb_source(net, model)
+    files["csim/build.json"] = build_json()
+    files["csim/run_csim.sh"] = RUN_CSIM_SH
+    files["run_hls.tcl"] = tcl_script(manifest)
+    files["README.md"] = readme_text(net, qmodel, manifest, param_files)
+    return files
+
+
+def hls_section(net, qmodel) -> dict:
+    """manifest["hls"]: per layer its stages (kind, params, folding, stream widths), plus the
+    plumbing stages and the names the C simulation reports its cycle counts under."""
+    layers = []
+    for layer in qmodel.layers:
+        stages = [s.describe() for s in net.layer_stages.get(layer.name, []) if s.kind != "rename"]
+        layers.append({"name": layer.name, "op": layer.op_type, "stages": stages})
+    plumbing = [dict(c.stage.describe(), tensor=c.stage.layer) for c in net.calls
+                if c.stage.kind in ("duplicate", "width_convert")]
+    streams = [{"name": v, "tensor": p.tensor.split("#")[0], "bits": p.word_bits, "lanes": p.lanes, "depth": d}
+               for v, (p, d, _) in net.streams.items()]
+    return {"top_kernel": "fa_kernel", "top_axis": "fa_axis", "mem_bits": MEM_BITS, "layers": layers,
+            "plumbing": plumbing, "streams": streams, "stage_names": stage_names(net)}

@@ -1,0 +1,242 @@
+"""The dataflow network: lowered stages joined by streams.
+
+Every layer is lowered by its op (``Op.lower``); renames (Flatten, Reshape, ...) alias their
+output to their input's stream. Each tensor gets one stream from its producer; a tensor read by
+several consumers (a residual fork, or a hardware output also used inside) goes through a chain
+of ``duplicate`` PEs, and a consumer wanting a different lane count gets a ``width_convert``. All
+problems (layers without a PE, folding factors that do not fit) are collected and raised at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import InputError, Problem, UnsupportedModelError
+from ..ops import lookup
+from .names import ident
+from .pe.stream_utils import duplicate_stage, width_convert_stage
+from .stage import FoldingProblem, LowerContext, LoweringError, Port, Stage
+
+DEFAULT_DEPTH = 2
+
+
+@dataclass
+class Call:
+    """A stage placed in the region: its streams (variable names) and its identifier prefix."""
+
+    stage: Stage
+    ins: list[str]
+    outs: list[str]
+    prefix: str  # C++ identifier prefix of its config struct / arrays
+    layer_index: int | None = None
+
+
+@dataclass
+class Network:
+    calls: list[Call]
+    streams: dict[str, tuple[Port, int, str]]  # variable -> (port, depth, why this depth)
+    inputs: list[tuple[object, Port, str]]  # (QTensor, port, variable) per hardware input
+    outputs: list[tuple[object, Port, str]]
+    layer_stages: dict[str, list[Stage]] = field(default_factory=dict)
+
+
+def folding_of(manifest: dict, layer_name: str, index: int) -> dict[str, int]:
+    """{"pe", "simd"} of a layer from manifest["layers"]; missing or empty means 1/1."""
+    layers = manifest.get("layers") or []
+    entry = layers[index] if index < len(layers) and layers[index].get("name") == layer_name else \
+        next((e for e in layers if e.get("name") == layer_name), {})
+    fold = entry.get("folding") or {}
+    out = {}
+    for key in ("pe", "simd"):
+        v = fold.get(key, 1)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise FoldingProblem(f"folding {key}={v!r} must be a positive integer")
+        out[key] = v
+    return out
+
+
+def lower_model(qmodel, manifest: dict) -> dict[str, list[Stage]]:
+    """Stages per layer; raises UnsupportedModelError (layers without a PE) or InputError (foldings)
+    listing every problem."""
+    unsupported, folding, out = [], [], {}
+    for i, layer in enumerate(qmodel.layers):
+        op = lookup(layer.op_type, layer.domain)
+        try:
+            if op is None:
+                raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
+            ctx = LowerContext(qmodel, folding_of(manifest, layer.name, i))
+            out[layer.name] = op.lower(layer, ctx)
+        except FoldingProblem as e:
+            folding.append(Problem(layer.name, layer.op_type, str(e)))
+        except LoweringError as e:
+            unsupported.append(Problem(layer.name, layer.op_type, str(e)))
+    if unsupported:
+        raise UnsupportedModelError(unsupported, f"{qmodel.name} (HLS code generation)")
+    if folding:
+        lines = "\n".join(f"  - {p}" for p in folding)
+        raise InputError(f"{qmodel.name}: {len(folding)} layer(s) have a folding that does not fit "
+                         f"(manifest['layers'][i]['folding']):\n{lines}")
+    return out
+
+
+def build_network(qmodel, manifest: dict) -> Network:
+    per_layer = lower_model(qmodel, manifest)
+    placed: list[tuple[Stage, int]] = []  # stages in layer order, renames resolved below
+    alias: dict[str, str] = {}
+    for i, layer in enumerate(qmodel.layers):
+        for st in per_layer[layer.name]:
+            if st.kind == "rename":
+                alias[st.outputs[0].tensor] = st.inputs[0].tensor
+            else:
+                placed.append((st, i))
+
+    def root(t: str) -> str:
+        while t in alias:
+            t = alias[t]
+        return t
+
+    # producers: tensor root -> (port, index in placed or -1 for a hardware input)
+    producer: dict[str, tuple[Port, int]] = {}
+    consumers: dict[str, list[tuple[int, int, int]]] = {}  # root -> [(placed idx, port idx, lanes)]
+    for j, (st, _) in enumerate(placed):
+        for k, p in enumerate(st.inputs):
+            consumers.setdefault(root(p.tensor), []).append((j, k, p.lanes))
+        for p in st.outputs:
+            producer[p.tensor] = (p, j)
+    ins = []
+    for t in qmodel.inputs:
+        first = consumers.get(t.name, [])
+        lanes = first[0][2] if first else 1
+        q = t.qparams.qtype
+        producer[t.name] = (Port(t.name, lanes, q.bits, q.signed), -1)
+        ins.append(t)
+
+    streams: dict[str, tuple[Port, int, str]] = {}
+    counter = [0]
+
+    def new_var(port: Port, depth: int = DEFAULT_DEPTH, why: str = "") -> str:
+        counter[0] += 1
+        v = f"s{counter[0]}_{ident(port.tensor.split('#')[0])}"
+        streams[v] = (port, depth, why)
+        return v
+
+    def words(tensor: str, lanes: int) -> int:
+        return math.prod(int(d) for d in qmodel.tensors[tensor].shape[1:]) // lanes
+
+    in_vars: dict[tuple[int, int], str] = {}
+    out_vars: dict[tuple[int, int], str] = {}
+    before: dict[int, list[Call]] = {}  # converters in front of placed stage j (or -1: the outputs)
+    after: dict[int, list[Call]] = {}  # duplicates behind placed stage j (-1: the inputs)
+    sinks: dict[int, str] = {}  # hardware output index -> variable
+
+    def connect(src_var: str, src: Port, want: int, where: int, name: str) -> str:
+        """A stream of ``want`` lanes fed from src_var: itself, or through a width converter."""
+        if want in (0, src.lanes):
+            return src_var
+        dst = Port(src.tensor, want, src.bits, src.signed)
+        v = new_var(dst)
+        st = width_convert_stage(name, src, dst, words(root(src.tensor), src.lanes))
+        before.setdefault(where, []).append(Call(st, [src_var], [v], ""))
+        return v
+
+    out_roots = [root(t.name) for t in qmodel.outputs]
+    for t_root, (port, j) in producer.items():
+        if t_root not in qmodel.tensors and t_root not in consumers:
+            continue
+        users = [(c, k, lanes) for c, k, lanes in consumers.get(t_root, [])]
+        user_sinks = [o for o, r in enumerate(out_roots) if r == t_root]
+        if j == -1:
+            src_var = f"in{[t.name for t in ins].index(t_root)}"
+            streams[src_var] = (port, DEFAULT_DEPTH, "")
+        else:
+            src_var = new_var(port)
+            out_vars[(j, placed[j][0].outputs.index(port))] = src_var
+        n_dest = len(users) + len(user_sinks)
+        dests: list[str] = []
+        if n_dest <= 1:
+            dests = [src_var]
+        else:  # fork: a chain of duplicates, each branch as deep as the other branches' latency needs
+            depths = branch_depths(placed, consumers, root, qmodel, t_root, port, users, len(user_sinks))
+            cur = src_var
+            for d in range(n_dest - 1):
+                a = new_var(port, depths[d][0], depths[d][1])
+                b = new_var(port, *(depths[d + 1] if d == n_dest - 2 else (DEFAULT_DEPTH, "")))
+                st = duplicate_stage(f"{t_root}", port, port, port, words(t_root, port.lanes))
+                after.setdefault(j, []).append(Call(st, [cur], [a, b], ""))
+                dests.append(a)
+                cur = b
+            dests.append(cur)
+        for (c, k, lanes), v in zip(users, dests):
+            in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer)
+        for o, v in zip(user_sinks, dests[len(users):]):
+            sinks[o] = v
+    outs = []
+    for o, t in enumerate(qmodel.outputs):
+        port = producer[root(t.name)][0]
+        outs.append((t, Port(t.name, port.lanes, port.bits, port.signed), f"out{o}"))
+    ren = {v: f"out{o}" for o, v in sinks.items()}
+    for v, name in ren.items():
+        streams[name] = streams.pop(v)
+
+    calls: list[Call] = [*after.get(-1, [])]
+    seen: dict[str, int] = {}
+    for j, (st, li) in enumerate(placed):
+        calls += before.get(j, [])
+        base = ident(st.layer, li)
+        n = seen.get(f"{base}_{st.kind}", 0)
+        seen[f"{base}_{st.kind}"] = n + 1
+        ins_ = [in_vars[(j, k)] for k in range(len(st.inputs))]
+        outs_ = [out_vars.get((j, k), "") for k in range(len(st.outputs))]
+        calls.append(Call(st, ins_, outs_, f"{base}_{st.kind}{n if n else ''}", li))
+        calls += after.get(j, [])
+    for c in calls:
+        c.ins = [ren.get(v, v) for v in c.ins]
+        c.outs = [ren.get(v, v) for v in c.outs]
+    for k, c in enumerate(calls):
+        if not c.prefix:
+            c.prefix = f"X{k:02d}_{c.stage.kind}"
+    inputs = [(t, producer[t.name][0], f"in{i}") for i, t in enumerate(ins)]
+    return Network(calls, streams, inputs, outs, per_layer)
+
+
+def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):
+    """FIFO depth per branch of a fork of ``t_root``: the words of the fork tensor that pile up in
+    a branch while the slowest other branch fills its line buffers before its first output.
+
+    A sliding window must read (last row of its first window + 1 + stride) input rows before it
+    emits; that many rows, scaled to the fork tensor's rows, are the other branches' backlog. The
+    depth is capped at one image of the tensor (which can never deadlock)."""
+    shape = [int(d) for d in qmodel.tensors[t_root].shape]
+    image = math.prod(shape[1:]) // port.lanes
+    row_words = math.prod(shape[2:]) // port.lanes if len(shape) == 4 else image
+    rows_t = shape[1] if len(shape) == 4 else 1
+
+    def latency(j: int) -> int:  # words of the fork tensor the branch starting at stage j holds back
+        total, seen = 0, set()
+        while j not in seen:
+            seen.add(j)
+            st = placed[j][0]
+            if st.kind == "sliding_window":
+                p = st.params
+                span = p["DH"] * (p["KH"] - 1) + 1
+                rows = min(p["IH"], span - p["PAD_T"]) + p["SH"]
+                total += math.ceil(rows * rows_t / p["IH"]) * row_words
+            else:
+                total += max(1, row_words // max(1, shape[2] if len(shape) == 4 else 1))  # one pixel
+            if len(st.outputs) != 1:
+                break
+            nxt = consumers.get(root(st.outputs[0].tensor), [])
+            if len(nxt) != 1 or len(placed[nxt[0][0]][0].inputs) != 1:
+                break  # the join (or another fork) ends the branch
+            j = nxt[0][0]
+        return total
+
+    lat = [latency(c) for c, _, _ in users] + [0] * n_sinks
+    out = []
+    for i in range(len(lat)):
+        others = max([x for k, x in enumerate(lat) if k != i] or [0])
+        d = max(DEFAULT_DEPTH, min(image, others + DEFAULT_DEPTH))
+        why = (f"fork of {len(lat)} branches: the other branches hold back up to {others} words "
+               f"(their line buffers fill first); capped at one image ({image} words)")
+        out.append((d, why))
+    return out
