@@ -1,12 +1,12 @@
 """``fpga_accel.compile``: ONNX model + calibration data → bundle (DESIGN.md §4).
 
 Steps: import → ``hardware`` flow → calibration → integer lowering (:func:`quantize_model`) →
-bundle. The bundle's manifest describes the model, the partition, the quantisation and every
+folding to the board (:func:`fpga_accel.fold.fold_model`) → generated projects → bundle. The bundle's manifest describes the model, the partition, the quantisation and every
 layer; its ``qmodel`` section and ``weights.npz`` rebuild the exact :class:`QModel`
 (:func:`load_qmodel`). Compiling the same model with the same data twice gives byte-identical
 files: nothing time- or machine-dependent goes into them except the tool versions.
 
-Generated projects (``hls/``, ``scripts/``) come from the callables in :data:`GENERATORS`, each
+Generated projects (``hls/``, ``opencl/``, ``scripts/``) come from the generators :data:`GENERATORS` names, each
 ``generator(stage_dir, qmodel, manifest)``: it writes files under ``stage_dir`` and may add
 sections to ``manifest`` (the manifest is written after every generator ran).
 """
@@ -30,8 +30,25 @@ from .fold.folder import check_options
 from .quant.config import QuantConfig
 from .quant.qmodel import QModel
 
-#: ``generator(stage_dir: Path, qmodel: QModel, manifest: dict) -> None``, run in order by compile
-GENERATORS: list[Callable[[Path, QModel, dict], None]] = []
+#: ``"module:function"`` of each ``generator(stage_dir: Path, qmodel: QModel, manifest: dict) -> None``,
+#: run in this order by compile: the HLS project first (it fixes the stream widths the build
+#: scripts size their DMAs from), the OpenCL kernel, the build scripts.
+GENERATORS: list[str] = [
+    "fpga_accel.codegen.hls_project:generate_hls",
+    "fpga_accel.codegen.opencl:generate_opencl",
+    "fpga_accel.build:generate_scripts",
+]
+
+
+def default_generators() -> list[Callable[[Path, QModel, dict], None]]:
+    """The callables of :data:`GENERATORS`, imported on use."""
+    import importlib
+
+    out = []
+    for spec in GENERATORS:
+        module, _, name = spec.partition(":")
+        out.append(getattr(importlib.import_module(module), name))
+    return out
 
 #: Names of the boards in fpga_accel/fold/boards/ (one data file each).
 KNOWN_BOARDS = tuple(board_names())
@@ -89,7 +106,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()
-    gens = GENERATORS if generators is None else generators
+    gens = default_generators() if generators is None else generators
 
     def write_files(stage: Path) -> None:
         for gen in gens:

@@ -45,7 +45,11 @@ def test_compile_prints_the_layers_and_where_the_bundle_is(tmp_path, capsys):
     assert re.search(r"^host before +/0/Conv_to_nhwc \(Reshape\)$", out, re.MULTILINE)
     assert "7-bit weights, 7-bit activations, percentile observer over 200 calibration samples" in out
     assert "pynq-z2 at 100 MHz (default clock)" in out
-    assert re.search(rf"^bundle +{re.escape(str(tmp_path / 'm.fpga'))} \(2 files", out, re.MULTILINE)
+    n_files = sum(1 for p in (tmp_path / "m.fpga").rglob("*") if p.is_file())
+    assert re.search(rf"^bundle +{re.escape(str(tmp_path / 'm.fpga'))} \({n_files} files", out, re.MULTILINE)
+    assert (tmp_path / "m.fpga" / "hls" / "run_hls.tcl").is_file()
+    assert (tmp_path / "m.fpga" / "opencl" / "fa_kernel.cl").is_file()
+    assert (tmp_path / "m.fpga" / "scripts" / "vivado_bd.tcl").is_file()
     assert (m["quantization"]["bits"], m["quantization"]["observer"]) == (7, "percentile")
 
 

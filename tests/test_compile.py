@@ -110,7 +110,11 @@ def test_manifest_describes_model_partition_layers_and_settings(bundles):
     assert q["calibration"]["samples"] == 200 and q["calibration"]["source"] == str(calib_file("mnist_cnn"))
     assert set(m["tools"]) == {"fpga-accel", "python", "numpy", "onnx", "onnxruntime"}
     assert m["tools"]["numpy"] == np.__version__
-    assert set(m["files"]) == {"weights.npz"}
+    listed = set(m["files"])
+    assert {"weights.npz", "hls/run_hls.tcl", "hls/src/fa_top.cpp", "hls/csim/build.json",
+            "opencl/fa_kernel.cl", "scripts/vivado_bd.tcl"} <= listed
+    assert listed == {p.relative_to(bundles["mnist_cnn"].path).as_posix()
+                      for p in bundles["mnist_cnn"].path.rglob("*") if p.is_file() and p.name != "manifest.json"}
 
 
 def test_compiling_twice_gives_identical_bytes(tmp_path, monkeypatch):
