@@ -212,6 +212,8 @@ def test_xilinx_platform_runs_the_xclbin(xclbin_bundle, monkeypatch):
     assert ("queue", FakeCL.command_queue_properties.PROFILING_ENABLE) in fake.calls
     assert all(ev.polls >= 1 for ev in fake.events)  # every event was polled, none blocked on
     assert all(b.flags & FakeCL.mem_flags.ALLOC_HOST_PTR for b in fake.buffers)
+    # fa_kernel moves whole 64-byte words: mlp's 10-byte output rows would otherwise be overrun
+    assert all(b.data.size % 64 == 0 for b in fake.buffers)
     assert timing == {"write_ns": 500, "kernel_ns": 500, "read_ns": 500,
                       "total_ns": fake.events[-1].profile.end - fake.events[-3].profile.start}
     assert all(b.released for b in fake.buffers) and ("finish", None) in fake.calls  # close released them

@@ -21,6 +21,9 @@ CONTROL = "ap_ctrl_hs"
 FIRST_ARG_OFFSET = 0x10
 POINTER_STRIDE = 12
 SCALAR_STRIDE = 8
+#: fa_kernel moves memory in whole words of this many bytes (the 512-bit DDR/HBM port width of
+#: Vitis platforms), so every host buffer is allocated rounded up to a multiple of it
+MEM_WORD_BYTES = 64
 
 
 def storage_bits(bits: int) -> int:
@@ -50,6 +53,7 @@ def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, A
                             "beats_per_image": elems // n_lanes, "tlast": "image"})
     args.append({"name": "n_images", "kind": "scalar", "dtype": "uint32", "offset": offset})
     return {"name": KERNEL_NAME, "control": CONTROL, "args": args, "offsets_source": "predicted",
+            "mem_word_bytes": MEM_WORD_BYTES,
             "axis": {"name": AXIS_NAME, "control": CONTROL, "registers": {"n_images": FIRST_ARG_OFFSET},
                      "streams": streams, "offsets_source": "predicted"}}
 

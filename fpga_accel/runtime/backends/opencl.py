@@ -181,7 +181,9 @@ class OpenCLBackend(Backend):
                     t = self.qmodel.tensors[a["tensor"]]
                     size = n * int(np.prod(t.shape[1:], dtype=np.int64)) * np.dtype(a["dtype"]).itemsize
                     flags = cl.mem_flags.READ_ONLY if a.get("direction") == "in" else cl.mem_flags.WRITE_ONLY
-                    bs.buffers[a["name"]] = cl.Buffer(self.ctx, flags | extra, max(size, 1))
+                    # the FPGA kernel reads and writes whole memory words: never past the buffer's end
+                    word = int(self.bundle.manifest["kernel"].get("mem_word_bytes", 1))
+                    bs.buffers[a["name"]] = cl.Buffer(self.ctx, flags | extra, max(1, -(-size // word)) * word)
             bs.capacity = n
         bs.busy = True
         return bs
