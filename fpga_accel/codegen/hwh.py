@@ -16,6 +16,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .interface import IP_VENDOR
+
 PS = {  # family -> PS instance, VLNV, GP master, HP slave, IP base address, DDR size, PLL MHz, SYSTEMINFO arch
     "zynq": ("processing_system7_0", "xilinx.com:ip:processing_system7:5.5", "M_AXI_GP0", "S_AXI_HP0",
              0x4000_0000, 0x2000_0000, 1000.0, "zynq"),
@@ -257,7 +259,7 @@ def _ends_of(d, inst):
 def _ip_module(mods, ip, axis, regs, plan, base, design, act_mhz, gp, ctx):
     """The streaming IP: s_axilite control (ap_ctrl_hs) and one AXI-Stream per tensor."""
     m = _sub(mods, "MODULE", FULLNAME=f"/{ip}", HWVERSION="1.0", INSTANCE=ip, IPTYPE="PERIPHERAL", IS_ENABLE=1,
-             MODCLASS="PERIPHERAL", MODTYPE=axis["name"], VLNV=f"xilinx.com:hls:{axis['name']}:1.0")
+             MODCLASS="PERIPHERAL", MODTYPE=axis["name"], VLNV=f"{IP_VENDOR}:hls:{axis['name']}:1.0")
     block = _sub(_sub(m, "ADDRESSBLOCKS"), "ADDRESSBLOCK", ACCESS="read-write", INTERFACE="s_axi_control",
                  NAME="Reg", RANGE=RANGE, USAGE="register")
     rs = _sub(block, "REGISTERS")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the HLS IP's VLNV is ``IP_VENDOR:hls:AXIS_NAME:1.0`` (vitis_hls export_design -vendor)
+IP_VENDOR = "fpga-accel.org"
 KERNEL_NAME = "fa_kernel"
 AXIS_NAME = "fa_axis"
 CONTROL = "ap_ctrl_hs"

@@ -7,6 +7,7 @@ Only fixed identifiers and sanitised board words appear in it.
 """
 from __future__ import annotations
 
+from .interface import IP_VENDOR
 from .names import tcl_word
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
@@ -19,6 +20,7 @@ def tcl_script(manifest: dict) -> str:
     family = str(board.get("family") or "")
     clock = board.get("clock_mhz") or 100.0
     period = f"{1000.0 / float(clock):.3f}"
+    vendor = IP_VENDOR
     default_top = "fa_axis" if family in ZYNQ_FAMILIES else "fa_kernel"
     part_line = (f"set PART {tcl_word(part)}" if part else
                  f'error "board {name}: no FPGA part is known (manifest board.part is missing); recompile for '
@@ -52,7 +54,7 @@ if {{[info exists ::env(FA_STEP)] && $::env(FA_STEP) eq "csynth"}} {{ exit }}
 if {{$TOP eq "fa_kernel"}} {{
     export_design -format xo -output fa_kernel.xo
 }} else {{
-    export_design -format ip_catalog -vendor fpga-accel.org -library hls -ipname fa_axis
+    export_design -format ip_catalog -vendor {vendor} -library hls -ipname fa_axis
 }}
 exit
 """
