@@ -14,7 +14,7 @@ import pytest
 from pynq_util import FAKES, compile_axis_bundle, place_overlay, sample_images
 
 from fpga_accel import Session
-from fpga_accel.runtime import SessionTimeout
+from fpga_accel.runtime import BackendUnavailable, SessionTimeout
 from fpga_accel.runtime.backends.pynq import PynqBackend
 from fpga_accel.runtime.pynq_driver import AxisRunner, DmaError, OverlayMismatch, RegisterMapError
 
@@ -120,6 +120,24 @@ def test_register_map_mismatch_is_refused(fake_pynq, bundles):
             Session(b, backend="pynq")
     finally:
         place_overlay(b)
+
+
+def test_bitstream_built_for_another_bundle_is_refused(fake_pynq, bundles):
+    from fpga_accel.build.registry import RECORD, write_record
+
+    b = bundles["mnist_cnn"]
+    place_overlay(b)
+    other = {**b.manifest, "board": {**b.manifest["board"], "clock_mhz": 125.0}}
+    write_record(b.path, other, ["fa_design.bit", "fa_design.hwh"], {"family": "zynq"})
+    try:
+        with pytest.raises(BackendUnavailable, match=r"does not belong to this bundle: built for board "
+                                                     r"clock_mhz 125\.0, the bundle has 100\.0"):
+            Session(b, backend="pynq")
+        write_record(b.path, b.manifest, ["fa_design.bit", "fa_design.hwh"], {"family": "zynq"})
+        with Session(b, backend="pynq") as s:  # the record of this very bundle: accepted
+            assert s.run(sample_images("mnist_cnn", 3))
+    finally:
+        (b.path / RECORD).unlink()
 
 
 def test_missing_dma_is_refused(fake_pynq, bundles):

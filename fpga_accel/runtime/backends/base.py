@@ -88,3 +88,23 @@ class ThreadedBackend(Backend):
             # no join: a batch still running (a timed-out one) ends on its own in the daemon thread
             self._worker.stop(RuntimeError(f"backend '{self.name}' closed before the batch ran"), join=0.0)
             self._worker = None
+
+
+def bitstream_mismatch(bundle) -> str | None:
+    """Why the bundle's built bitstream does not belong to it, or None.
+
+    A build records what it was built from in ``bitstream/bitstream.json``; a bitstream with a
+    record that disagrees with the bundle (another model, board, clock, changed files or
+    binaries) is refused. A bitstream placed by hand without a record cannot be checked and is
+    allowed.
+    """
+    from ...build.errors import BitstreamMismatchError
+    from ...build.registry import RECORD, check_bitstream
+
+    if not (bundle.path / RECORD).is_file():
+        return None
+    try:
+        check_bitstream(bundle)
+    except BitstreamMismatchError as e:
+        return str(e)
+    return None

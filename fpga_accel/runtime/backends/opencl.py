@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable, SessionError, SessionTimeout
-from .base import Backend
+from .base import Backend, bitstream_mismatch
 
 KERNEL_SOURCE = "opencl/fa_kernel.cl"
 BINARY_PATTERNS = ("*.xclbin", "*.awsxclbin")
@@ -105,6 +105,10 @@ class OpenCLBackend(Backend):
         if binary_path(bundle) is None and source_path(bundle) is None:
             return (f"the bundle has neither bitstream/*.xclbin nor {KERNEL_SOURCE}; compile with the "
                     f"OpenCL generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
+        if binary_path(bundle) is not None:
+            mismatch = bitstream_mismatch(bundle)
+            if mismatch:
+                return mismatch
         try:
             cl = _pyopencl()
         except ImportError:

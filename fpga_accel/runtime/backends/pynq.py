@@ -27,7 +27,7 @@ from ..pynq_driver import (
     find_instance,
 )
 from ..pynq_driver.overlay import check_dma
-from .base import Backend
+from .base import Backend, bitstream_mismatch
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -59,6 +59,9 @@ class PynqBackend(Backend):
         files = overlay_files(bundle)
         if isinstance(files, str):
             return files
+        mismatch = bitstream_mismatch(bundle)
+        if mismatch:
+            return mismatch
         try:
             found = importlib.util.find_spec("pynq") is not None
         except (ImportError, ValueError):
