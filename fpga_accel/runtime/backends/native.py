@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -170,12 +171,22 @@ class NativeBackend(ThreadedBackend):
         if not (root / "opencl" / "fa_kernel.cl").is_file() and not binaries:
             return ("the bundle has neither bitstream/*.xclbin nor opencl/fa_kernel.cl; compile with the OpenCL "
                     "generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
+        if binaries:
+            from .base import bitstream_mismatch
+
+            mismatch = bitstream_mismatch(bundle)
+            if mismatch:
+                return mismatch
         try:
             devices = list_devices(load_library(path))
         except (OSError, SessionError) as e:
             return str(e).replace("\n", " ")
         if not devices.strip():
             return "the OpenCL ICD loader lists no device"
+        filtered = os.environ.get("FPGA_ACCEL_OPENCL_PLATFORM") or os.environ.get("FPGA_ACCEL_OPENCL_DEVICE")
+        if not binaries and not filtered and "[cpu]" not in devices:
+            return ("no CPU OpenCL device to build opencl/fa_kernel.cl (install pocl-opencl-icd, or pick a device "
+                    "with FPGA_ACCEL_OPENCL_DEVICE); devices here: " + "; ".join(devices.strip().splitlines()))
         return None
 
     def __init__(self, bundle, qmodel, timeout: float | None = None):
@@ -192,6 +203,9 @@ class NativeBackend(ThreadedBackend):
         if not handle:
             raise NativeHostError(err.value.decode(errors="replace"))
         self._handle = handle
+        # an unclosed backend still releases its device when collected (not at exit: the process ends anyway)
+        self._release = weakref.finalize(self, self.lib.fa_host_close, ctypes.c_void_p(handle))
+        self._release.atexit = False
         self.target = self.lib.fa_host_target(handle).decode(errors="replace")
         self.build_s = self.lib.fa_host_build_seconds(handle)
         self._closing = threading.Lock()
@@ -221,7 +235,7 @@ class NativeBackend(ThreadedBackend):
             return
         try:
             if self._handle is not None:
-                self.lib.fa_host_close(self._handle)
+                self._release()  # fa_host_close, once
                 self._handle = None
         finally:
             self._closing.release()
