@@ -22,7 +22,8 @@ EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 70, 130
 
 # packages some commands need that are not base dependencies, and the extra that installs them
 _EXTRAS = {"onnx": "compile", "onnxruntime": "compile", "jinja2": "compile", "hls4ml": "compile",
-           "rich": "compile", "tqdm": "compile", "pyopencl": "opencl", "pynq": "pynq"}
+           "rich": "compile", "tqdm": "compile", "pyopencl": "opencl", "pynq": "pynq",
+           "ray": "ray", "pyarrow": "ray"}
 
 
 def _commands() -> list:
