@@ -66,18 +66,12 @@ class AveragePool(WindowPool):
     lowering = "sliding_window + avg_pool"
 
     def lower(self, layer, ctx):
-        """Window in depthwise order padded with the zero point, then sum and requantise per divisor."""
+        """Window padded with the zero point, then sum and requantise per divisor."""
         from ..codegen.pe import pool
-        from ..codegen.pe import sliding_window as sw
-        from .common import channel_lanes
 
         c = layer.config
-        x, y = layer.inputs[0], layer.outputs[0]
-        xs = ctx.shape(x)
-        g = sw.geometry(c, xs)
-        lanes = channel_lanes(ctx, xs)
-        win = sw.window_stage(layer.name, ctx.port(x, lanes), f"{y}#window", g, c["zp_in"], depthwise=True)
-        return [win, pool.avg_pool_stage(layer.name, win.outputs[0], ctx.port(y, lanes), g, c, layer.consts)]
+        return self.lower_window(layer, ctx, c["zp_in"],
+                                 lambda win, out, g: pool.avg_pool_stage(layer.name, win, out, g, c, layer.consts))
 
     def macs(self, node, graph):
         """Accumulations per image: one per window tap (the same in either layout)."""

@@ -44,18 +44,11 @@ class MaxPool(WindowPool):
     lowering = "sliding_window + max_pool"
 
     def lower(self, layer, ctx):
-        """Window in depthwise order padded with the type minimum, then the max; PE channels per word."""
+        """Window padded with the type minimum, then the max."""
         from ..codegen.pe import pool
-        from ..codegen.pe import sliding_window as sw
-        from .common import channel_lanes
 
-        c = layer.config
-        x, y = layer.inputs[0], layer.outputs[0]
-        xs = ctx.shape(x)
-        g = sw.geometry(c, xs)
-        lanes = channel_lanes(ctx, xs)
-        win = sw.window_stage(layer.name, ctx.port(x, lanes), f"{y}#window", g, c["pad_value"], depthwise=True)
-        return [win, pool.max_pool_stage(layer.name, win.outputs[0], ctx.port(y, lanes), g)]
+        return self.lower_window(layer, ctx, layer.config["pad_value"],
+                                 lambda win, out, g: pool.max_pool_stage(layer.name, win, out, g))
 
     def examples(self):
         r = np.random.default_rng(3)

@@ -73,6 +73,19 @@ class WindowPool(Op):
                                   f"the padded input {list(xs[2:])}")
         return [(shape_from_nchw(node, (*xs[:2], *out)), x.dtype)]
 
+    def lower_window(self, layer, ctx, pad_value, pool_stage):
+        """Sliding window in depthwise order padded with ``pad_value``, then
+        ``pool_stage(window_port, out_port, geometry)``; PE channels per word."""
+        from ..codegen.pe import sliding_window as sw
+        from .common import channel_lanes
+
+        x, y = layer.inputs[0], layer.outputs[0]
+        xs = ctx.shape(x)
+        g = sw.geometry(layer.config, xs)
+        lanes = channel_lanes(ctx, xs)
+        win = sw.window_stage(layer.name, ctx.port(x, lanes), f"{y}#window", g, pad_value, depthwise=True)
+        return [win, pool_stage(win.outputs[0], ctx.port(y, lanes), g)]
+
     def pooled(self, node, x: np.ndarray, value):
         """(windows, geometry): every window of ``x`` (N, C, *spatial), padded with ``value`` so
         ceil_mode's last windows fit; windows have shape (N, C, *out, *kernel)."""
