@@ -113,3 +113,23 @@ def test_run_timeout_option(work, capsys):
     assert code == 0 and "backend emulator: 1 run(s), 200 image(s)" in out
     code, _, err = cli(capsys, "run", work / "m.fpga", "--input", work / "x.npy", "--timeout", "0")
     assert code == 2 and "timeout must be a positive number of seconds" in err
+
+
+@pytest.mark.corpus
+def test_check_a_qonnx_model_onnxruntime_cannot_load_uses_the_float_reference(tmp_path, capsys):
+    from conftest import CORPUS
+
+    model = CORPUS / "models" / "qonnx" / "TFC_2W2A.onnx"
+    if not model.is_file():
+        pytest.skip(f"{model} is absent")
+    mnist = np.load(CORPUS / "data" / "mnist_5k.npz")
+    np.save(tmp_path / "x.npy", (mnist["X"][:100, None] / 255.0).astype(np.float32))
+    np.save(tmp_path / "y.npy", mnist["y"][:100])
+    fpga_accel.compile(model, tmp_path / "tfc.fpga", progress=False)
+    code, out, _ = cli(capsys, "check", tmp_path / "tfc.fpga", "--input", tmp_path / "x.npy",
+                       "--labels", tmp_path / "y.npy", "--backend", "emulator")
+    assert code == 0, out
+    assert "against the float model (fpga-accel's float reference)" in out
+    assert "onnxruntime cannot run this model" in out and "onnx.brevitas" in out
+    acc = re.search(r"float \(fpga-accel's float reference\) ([\d.]+)%, accelerator \(emulator\) ([\d.]+)%", out)
+    assert acc and abs(float(acc.group(1)) - float(acc.group(2))) <= 3.0

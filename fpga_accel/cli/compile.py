@@ -62,8 +62,13 @@ def run(args) -> int:
             print(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
     q = m["quantization"]
     cal = q["calibration"]
-    print(f"quantisation    {q['weight_bits']}-bit weights, {q['act_bits']}-bit activations, {q['observer']} "
-          f"observer over {cal['samples']} calibration samples"
+    if cal["samples"]:
+        source = f"{q['observer']} observer over {cal['samples']} calibration samples"
+        if q.get("given_params"):
+            source += f", {q['given_params']} tensor(s) with parameters from the model"
+    else:
+        source = "parameters from the model (QDQ / QONNX), no calibration"
+    print(f"quantisation    {q['weight_bits']}-bit weights, {q['act_bits']}-bit activations, {source}"
           + (f", {len(q['layers'])} layer override(s)" if q["layers"] else ""))
     size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
     print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"

@@ -12,5 +12,5 @@ class BackendUnavailable(SessionError):
     """The backend cannot run here (vendor package, device or built artefact missing)."""
 
 
-class SessionTimeout(SessionError):
-    """A run took longer than the session's ``timeout``."""
+class SessionTimeout(SessionError, TimeoutError):
+    """A wait took longer than the session's ``timeout`` (also a :class:`TimeoutError`)."""
