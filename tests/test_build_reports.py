@@ -145,3 +145,18 @@ def test_memory_tags_of_board_descriptions():
     assert memory_tags([{"name": "HBM", "banks": 32}])[31] == "HBM[31]"
     assert memory_tags([{"name": "DDR[0]", "banks": 1}, {"name": "DDR[1]", "banks": 1}]) == ["DDR[0]", "DDR[1]"]
     assert memory_tags(None) == ["DDR[0]"] and memory_tags(["PLRAM[0]"]) == ["PLRAM[0]"]
+
+
+def test_estimates_compared_are_the_reports_totals(tmp_path):
+    """The build's comparison uses the same design totals `fpga-accel report` prints (layers plus
+    width converters and I/O adapters), not a sum over layers only."""
+    import fpga_accel
+    from fpga_accel.build.compare import estimate_totals
+    from models import data
+
+    m = fpga_accel.compile(data.model_path("mnist_cnn"), tmp_path / "m.fpga", calib=data.load_calib("mnist_cnn"),
+                           progress=False).manifest
+    est = estimate_totals(m)
+    assert {k: est[k] for k in m["fold"]["totals"]} == m["fold"]["totals"]
+    assert est["cycles"] == m["fold"]["cycles_per_image"]
+    assert est["lut"] > sum(lay["estimate"]["lut"] for lay in m["layers"])  # the adapters count too

@@ -8,10 +8,13 @@ RESOURCES = ("lut", "ff", "dsp", "bram18", "uram")
 
 
 def estimate_totals(manifest: dict) -> dict | None:
-    """Sum of the per-layer resource estimates and the slowest layer's cycles per image, or None."""
+    """The folder's design totals (layers, width converters and I/O adapters) and cycles per image;
+    without them the sum of the per-layer estimates and the slowest layer's cycles; or None."""
     fold = manifest.get("fold")
-    if isinstance(fold, dict) and isinstance(fold.get("estimate"), dict):
-        return dict(fold["estimate"])
+    if isinstance(fold, dict) and isinstance(fold.get("totals"), dict):
+        out = {k: int(fold["totals"].get(k) or 0) for k in RESOURCES}
+        out["cycles"] = int(fold.get("cycles_per_image") or 0)
+        return out
     ests = [lay.get("estimate") for lay in manifest.get("layers", []) if isinstance(lay.get("estimate"), dict)]
     if not ests:
         return None
