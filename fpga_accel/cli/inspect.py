@@ -72,6 +72,11 @@ def run(args) -> int:
 
     part = partition(g)
     split_ids = {id(n) for n in part.splitting}
+    hw_ids = {id(n) for n in part.hardware}
+    if part.ok:  # as compile places them: layout-only nodes at the edges go to the host
+        from ..quant.quantizer import split_edges
+
+        hw_ids = {id(n) for n in split_edges(g)[1]}
     rows, total_macs, total_params = [], 0, 0
     for i, n in enumerate(g.nodes):
         op = get_op(n)
@@ -83,7 +88,7 @@ def run(args) -> int:
         elif op.placement_of(n, g) == REMOVED:
             where = "removed by passes"
         else:
-            where = part.placement(n)
+            where = "hardware" if id(n) in hw_ids else "host"
         shapes = "; ".join(fmt_shape(g.shape(o)) for o in n.outputs if o)
         rows.append([str(i), n.name, n.op_type, shapes, fmt_int(macs), fmt_int(params), where])
     cols = [Column("#", "right"), Column("node"), Column("op"), Column("output shape"),
