@@ -133,3 +133,4 @@ def test_check_a_qonnx_model_onnxruntime_cannot_load_uses_the_float_reference(tm
     assert "onnxruntime cannot run this model" in out and "onnx.brevitas" in out
     acc = re.search(r"float \(fpga-accel's float reference\) ([\d.]+)%, accelerator \(emulator\) ([\d.]+)%", out)
     assert acc and abs(float(acc.group(1)) - float(acc.group(2))) <= 3.0
+    assert re.search(r"^saturated outputs \(emulator\): ", out, re.MULTILINE)

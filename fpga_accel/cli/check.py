@@ -143,6 +143,22 @@ def run_reference(model: bytes, feeds: dict[str, np.ndarray], batch: int) -> tup
     return outs, f"fpga-accel's float reference (onnxruntime cannot run this model: {why})"
 
 
+def print_saturation(qmodel, feeds) -> None:
+    """Per layer, the share of its outputs the emulator clamped at the type's limits: a layer with
+    many has a calibration range too narrow for these inputs."""
+    from ..emulator import emulate
+
+    sat = emulate(qmodel, feeds).saturated
+    n = next(iter(feeds.values())).shape[0]
+    hot = []
+    for lay in qmodel.layers:
+        count = sat.get(lay.name, 0)
+        if count:
+            size = n * int(np.prod(qmodel.tensors[lay.outputs[0]].shape[1:]))
+            hot.append(f"{lay.name} {count:,} of {size:,} ({100 * count / size:.2f}%)")
+    print("saturated outputs (emulator): " + ("; ".join(hot) if hot else "none"))
+
+
 def run(args) -> int:
     from ..bundle import load_bundle
     from ..errors import InputError
@@ -203,6 +219,7 @@ def run(args) -> int:
             acc_q = 100 * float(np.mean(got[k].argmax(axis=1) == labels))
             print(f"accuracy  {k}: float ({ref_by.split(' (')[0]}) {acc_f:.2f}%, accelerator ({b}) {acc_q:.2f}% "
                   f"on {n} labelled samples")
+    print_saturation(em.qmodel, {k: np.asarray(v, dtype=dtypes[k]) for k, v in feeds.items()})
     for msg in failed:
         print(f"FAIL: {msg}")
     if low:
