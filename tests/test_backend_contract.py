@@ -5,6 +5,7 @@ Each backend gets mnist_cnn compiled with the generator it runs (none for the em
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -66,6 +67,25 @@ def images():
     return data.load_test(MODEL)[0][:64]
 
 
+@pytest.fixture(scope="module")
+def board_model():
+    """``import pynq`` gives tests/fakes' pynq, whose board is a register- and DMA-level model of the
+    generated streaming IP (tests/test_pynq.py tests the driver against it in detail)."""
+    from pynq_util import FAKES
+
+    mp = pytest.MonkeyPatch()
+    mp.syspath_prepend(str(FAKES))
+    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
+        mp.delitem(sys.modules, mod)
+    import pynq
+
+    mp.setattr(pynq, "board_options", {})
+    yield pynq
+    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
+        sys.modules.pop(mod, None)
+    mp.undo()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request, compiled):
     """(name, bundle) of a backend that can run here."""
@@ -73,6 +93,11 @@ def backend(request, compiled):
     if name not in backend_names():
         pytest.skip(f"backend '{name}' is not installed (no fpga_accel/runtime/backends/{name}.py)")
     bundle = compiled(name)
+    if name == "pynq":  # no board here: the IP's model, and a .bit/.hwh pair as a Vivado build leaves them
+        from pynq_util import place_overlay
+
+        request.getfixturevalue("board_model")
+        place_overlay(bundle)
     why = get_backend(name).unavailable(bundle)
     if why is not None:
         pytest.skip(f"backend '{name}' unavailable: {why}")
