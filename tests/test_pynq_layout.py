@@ -85,7 +85,7 @@ def test_generated_hwh_maps_the_ip_and_dmas(tmp_path, board, base, ps):
     (tmp_path / "d.hwh").write_text(text)
     ip = read_ip_dict(tmp_path / "d.hwh")
     assert sorted(ip) == ["dma_in0", "dma_out0", "fa_axis_0"]
-    assert ip["fa_axis_0"]["phys_addr"] == base and ip["fa_axis_0"]["type"] == "xilinx.com:hls:fa_axis:1.0"
+    assert ip["fa_axis_0"]["phys_addr"] == base and ip["fa_axis_0"]["type"] == "fpga-accel.org:hls:fa_axis:1.0"
     assert {k: v["address_offset"] for k, v in ip["fa_axis_0"]["registers"].items()} == \
         {"CTRL": 0, "GIER": 4, "IP_IER": 8, "IP_ISR": 12, "n_images": 16}
     assert ip["fa_axis_0"]["registers"]["CTRL"]["fields"]["AP_DONE"]["bit_offset"] == 1
