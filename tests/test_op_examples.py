@@ -1,5 +1,4 @@
 """Every registered op: its examples run through import + float reference == onnxruntime."""
-import numpy as np
 import pytest
 
 from fpga_accel.ops import all_ops

@@ -11,7 +11,6 @@ from fpga_accel.frontend import import_onnx
 from fpga_accel.ir import run_graph, verify
 from fpga_accel.ops import lookup
 
-from model_util import free_batch_dim
 from onnx_util import assert_close, feeds_of, node_model, run_ort
 
 vi = helper.make_tensor_value_info

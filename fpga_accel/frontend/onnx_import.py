@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
 from ..ir.graph import Graph, Node, TensorInfo
-from ..ops import get_op, lookup
+from ..ops import lookup
 from .qdq import absorb_quantisers
 
 MIN_OPSET = 7
@@ -103,7 +103,6 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
     ``input_shapes`` overrides or resolves input shapes (without the batch dimension pinned, give
     the full shape). Raises :class:`UnsupportedModelError` listing every unsupported node.
     """
-    import onnx
     from onnx import numpy_helper
 
     where = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "model"
