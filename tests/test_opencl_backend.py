@@ -319,3 +319,16 @@ def test_importing_the_backend_needs_no_pyopencl():
             "from fpga_accel.runtime.backends import get_backend; get_backend('opencl'); "
             "import fpga_accel.codegen.opencl")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_device_index_picks_one_of_several_cards(xclbin_bundle, monkeypatch):
+    from fpga_accel.runtime.backends.opencl import candidates
+
+    cards = [device(f"xilinx_u250_gen3x16_xdma_shell_4_1 #{i}") for i in range(3)]
+    fake = FakeCL([platform("Xilinx", *cards)], None)
+    monkeypatch.delenv("FPGA_ACCEL_DEVICE_INDEX", raising=False)
+    assert [c[1] for c in candidates(fake, xclbin_bundle)] == cards
+    for index, first in (("1", 1), ("2", 2), ("4", 1)):
+        monkeypatch.setenv("FPGA_ACCEL_DEVICE_INDEX", index)
+        got = [c[1] for c in candidates(fake, xclbin_bundle)]
+        assert got[0] is cards[first] and sorted(map(id, got)) == sorted(map(id, cards))

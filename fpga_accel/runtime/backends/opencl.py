@@ -73,6 +73,10 @@ def _matches(name: str, pattern: str | None) -> bool:
     return pattern is None or pattern.lower() in name.lower()
 
 
+#: which of several identical cards this process drives (set per worker, e.g. by fpga_accel.distributed)
+INDEX_ENV = "FPGA_ACCEL_DEVICE_INDEX"
+
+
 def candidates(cl, bundle, platform: str | None = None, device: str | None = None) -> list[tuple]:
     """(platform, device, mode) to try in order; mode "binary" (the xclbin on Xilinx) or "source"."""
     platform = platform if platform is not None else os.environ.get(PLATFORM_ENV) or None
@@ -91,7 +95,13 @@ def candidates(cl, bundle, platform: str | None = None, device: str | None = Non
             elif not xilinx and source is not None and (device is not None or platform is not None
                                                         or d.type & cl.device_type.CPU):
                 out.append((p, d, "source"))
-    return sorted(out, key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
+    out.sort(key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
+    cards = [c for c in out if c[2] == "binary"]
+    index = os.environ.get(INDEX_ENV, "").strip()
+    if len(cards) > 1 and index.isdigit():  # one process per card (a Ray actor per device): card N first
+        k = int(index) % len(cards)
+        out = cards[k:] + cards[:k] + out[len(cards):]
+    return out
 
 
 class OpenCLBackend(Backend):
