@@ -8,6 +8,8 @@ and anything that could leave the exact range runs the int64 definitions instead
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..quant import arith
@@ -29,6 +31,22 @@ def dot_dtype(dot_bits: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
+def weight_dot_bits(weights, in_min: int, in_max: int) -> int:
+    """Signed width of every partial sum of Σ_k x_k·w[c, k] over inputs x_k in [in_min, in_max] for
+    these integer ``weights`` (output channel first), in any order of summation: a bound from the
+    weights themselves, often a few bits below the type's worst case (``arith.accumulator_bits``),
+    so that more layers qualify for float32 in :func:`dot_dtype`. A partial sum is a sum over a
+    subset of the terms, so it lies in [Σ_k min(0, term_k), Σ_k max(0, term_k)] over the extremes."""
+    w = np.asarray(weights, np.int64).reshape(len(weights), -1)
+    if w.size == 0:
+        return 1
+    a, b = w * int(in_min), w * int(in_max)
+    lo = np.minimum(np.minimum(a, b), 0).sum(axis=1)
+    hi = np.maximum(np.maximum(a, b), 0).sum(axis=1)
+    return arith.signed_bits(int(lo.min()), int(hi.max()))
+
+
+@functools.lru_cache(maxsize=256)
 def storage_dtype(lo: int, hi: int) -> np.dtype:
     """The smallest integer dtype holding [lo, hi]."""
     for dt in (np.uint8, np.int8, np.uint16, np.int16, np.int32):
@@ -48,39 +66,76 @@ def _rows(a: np.ndarray, *per_channel: np.ndarray):
     return flat.reshape(-1, c * k), [np.tile(np.broadcast_to(v, (c,)), k) for v in per_channel]
 
 
+_UNSIGNED = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
+_CONSTANTS: dict = {}  # requantisation constants per layer, see _float_constants
+_MAX_CONSTANTS = 1024
+
+
+def _float_constants(bias: np.ndarray, M: np.ndarray, shift: np.ndarray, zp_out: int, lo: int, c: int):
+    """(scale, offset) float64 vectors of ``c`` channels: M / 2^shift and
+    (bias·M + 2^(shift−1)) / 2^shift + zp_out − lo, cached by value (layers call with the same
+    constants on every batch, and computing them costs more than requantising one image)."""
+    key = (bias.tobytes(), M.tobytes(), shift.tobytes(), bias.shape, M.shape, shift.shape, zp_out, lo, c)
+    hit = _CONSTANTS.get(key)
+    if hit is None:
+        inv = np.exp2(-shift.astype(np.float64))
+        scale = np.broadcast_to(M.astype(np.float64) * inv, (c,)).copy()
+        offset = (bias.astype(np.float64) * M + np.exp2(shift.astype(np.float64) - 1)) * inv + (zp_out - lo)
+        hit = (scale, np.broadcast_to(offset, (c,)).copy(), {})
+        if len(_CONSTANTS) >= _MAX_CONSTANTS:
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = hit
+    return hit
+
+
 def requantize_acc(acc: np.ndarray, bias, M, shift, zp_out: int, lo: int, hi: int, acc_bits: int, *,
                    name: str = "layer") -> np.ndarray:
     """``arith.requantize(acc + bias, M, shift, zp_out, lo, hi)`` with per-channel constants on the
     last axis, for an accumulator of exact integers held in a float or integer array.
 
-    In float64 this is clamp(floor(acc·M/2^shift + (bias·M + 2^(shift−1) + zp_out·2^shift)/2^shift),
-    lo, hi): exact when the numerator over 2^shift, |acc + bias|·M + 2^(shift−1) + |zp_out|·2^shift,
-    stays below 2^53 (every term and partial sum is then an integer below 2^53 scaled by a power of
-    two, and floor(t + zp_out) = floor(t) + zp_out). Otherwise the int64 definition runs. Returns the
-    values in the smallest integer dtype that holds [lo, hi].
+    In float64 this is lo + clamp(t, 0, hi − lo) with t = acc·M/2^shift + (bias·M + 2^(shift−1) +
+    (zp_out − lo)·2^shift)/2^shift, truncated to an integer: exact when the numerator over
+    2^shift, |acc + bias|·M + 2^(shift−1) + |zp_out − lo|·2^shift, stays below 2^53 (every term
+    and partial sum is then an integer below 2^53 scaled by a power of two). Truncation is the floor
+    because the clamped t is >= 0, and clamping commutes with the floor as the bounds are integers;
+    lo is added back in the unsigned type of the output's width, whose wrap-around gives the signed
+    result. Otherwise the int64 definition runs. Returns the values in the smallest integer dtype
+    that holds [lo, hi].
     """
+    lo, hi, zp_out = int(lo), int(hi), int(zp_out)
     out_dtype = storage_dtype(lo, hi)
     M = np.asarray(M, np.int64)
     shift = np.asarray(shift, np.int64)
     bias = np.asarray(bias, np.int64)
-    top = (1 << (acc_bits - 1)) * int(M.max()) + (abs(zp_out) + 1) * (1 << int(shift.max())) if M.size else 0
-    if acc.dtype.kind != "f" or top >= 1 << F64_EXACT_BITS or acc.size == 0:
+    top = ((1 << (acc_bits - 1)) * int(M.max()) + (abs(zp_out - lo) + 1) * (1 << int(shift.max()))
+           if M.size else 0)
+    if (acc.dtype.kind != "f" or top >= 1 << F64_EXACT_BITS or acc.size == 0 or lo > hi
+            or acc.ndim == 0 or any(v.ndim > 1 or v.size not in (1, acc.shape[-1]) for v in (M, shift, bias))):
         a = np.rint(acc).astype(np.int64) if acc.dtype.kind == "f" else acc.astype(np.int64)
         return arith.requantize(a + bias, M, shift, zp_out, lo, hi, name=name).astype(out_dtype)
-    inv = np.exp2(-shift.astype(np.float64))
-    scale = M.astype(np.float64) * inv
-    offset = (bias.astype(np.float64) * M + np.exp2(shift.astype(np.float64) - 1)) * inv + zp_out
-    a2, (m, b) = _rows(acc, scale, offset)
-    out = np.empty(a2.shape, out_dtype)
+    c = acc.shape[-1]
+    scale, offset, tiled = _float_constants(bias, M, shift, zp_out, lo, c)
+    a2, _ = _rows(acc)
+    k = a2.shape[1] // c
+    if k not in tiled:
+        tiled[k] = (np.tile(scale, k), np.tile(offset, k))
+    m, b = tiled[k]
+    unsigned = _UNSIGNED[out_dtype.itemsize]
+    out = np.empty(a2.shape, unsigned)
     step = max(1, _CHUNK // a2.shape[1])
     t = np.empty((min(step, a2.shape[0]), a2.shape[1]))
+    span = hi - lo
     for i in range(0, a2.shape[0], step):  # blocks that stay in cache
-        blk = t[:len(a2[i:i + step])]
-        np.multiply(a2[i:i + step], m, out=blk)
+        src = a2[i:i + step]
+        blk = t[:len(src)]
+        np.copyto(blk, src)  # float32 -> float64 once (a mixed-type multiply converts in small buffers)
+        blk *= m
         blk += b
-        np.floor(blk, out=blk)
-        np.clip(blk, lo, hi, out=out[i:i + step], casting="unsafe")  # exact integers: the cast keeps them
-    return out.reshape(acc.shape)
+        np.clip(blk, 0, span, out=blk)
+        np.copyto(out[i:i + step], blk, casting="unsafe")  # exact integers >= 0: truncation keeps them
+    if lo != 0:
+        out += unsigned.type(lo % (1 << (8 * out_dtype.itemsize)))  # wraps to the signed values
+    return out.view(out_dtype).reshape(acc.shape)
 
 
 def rescale_sum(qs, multipliers, zero_points, offset, shift: int, zp_out: int, lo: int, hi: int, *,
@@ -88,36 +143,51 @@ def rescale_sum(qs, multipliers, zero_points, offset, shift: int, zp_out: int, l
     """``requantize(Σ_i (q_i − zp_i)·M_i + offset, 1, shift, zp_out, lo, hi)`` (inputs broadcasting
     like numpy; ``offset`` an integer array or 0), as the smallest integer dtype holding [lo, hi].
 
-    In float64 the sum is Σ_i q_i·(M_i/2^shift) + (offset − Σ_i zp_i·M_i + 2^(shift−1))/2^shift, exact
-    when every term and partial sum is an integer below 2^53 scaled by 2^−shift; otherwise the
+    In float64 the sum is Σ_i q_i·(M_i/2^shift) + (offset − Σ_i zp_i·M_i + 2^(shift−1) +
+    (zp_out − lo)·2^shift)/2^shift, exact when every term and partial sum is an integer below 2^53
+    scaled by 2^−shift; clamped to [0, hi − lo] and truncated (= floored, as in
+    :func:`requantize_acc`), lo added back with the unsigned type's wrap-around. Otherwise the
     int64 definition runs.
     """
+    lo, hi, zp_out, shift = int(lo), int(hi), int(zp_out), int(shift)
     out_dtype = storage_dtype(lo, hi)
     qs = [np.asarray(q) for q in qs]
     offset = np.asarray(offset, np.int64)
     widths = [max(abs(int(q.min())), abs(int(q.max()))) * abs(m) if q.size else 0 for q, m in zip(qs, multipliers)]
-    bound = sum(widths) + sum(abs(z * m) for z, m in zip(zero_points, multipliers)) + int(np.abs(offset).max()) + (1 << shift)
-    if bound >= 1 << (F64_EXACT_BITS - 1) or shift > F64_EXACT_BITS - 1:
+    bound = (sum(widths) + sum(abs(z * m) for z, m in zip(zero_points, multipliers)) + int(np.abs(offset).max())
+             + (abs(zp_out - lo) + 1) * (1 << shift))
+    if bound >= 1 << (F64_EXACT_BITS - 1) or shift > F64_EXACT_BITS - 1 or lo > hi:
         acc = offset
         for q, zp, m in zip(qs, zero_points, multipliers):
             acc = acc + (q.astype(np.int64) - zp) * m
         return arith.requantize(acc, 1, shift, zp_out, lo, hi, name=name).astype(out_dtype)
     inv = 2.0 ** -shift
-    const = (offset - sum(z * m for z, m in zip(zero_points, multipliers)) + (1 << (shift - 1))) * inv
+    const = (offset - sum(z * m for z, m in zip(zero_points, multipliers)) + (1 << (shift - 1))) * inv + (zp_out - lo)
     shape = np.broadcast_shapes(*(q.shape for q in qs), const.shape)
-    out = np.empty(shape, out_dtype)
+    unsigned = _UNSIGNED[out_dtype.itemsize]
+    out = np.empty(shape, unsigned)
     n = shape[0] if shape else 1
     step = max(1, _CHUNK // max(1, int(np.prod(shape[1:]))))
+
     def rows(a, s):  # images s.. of an operand, or all of it when it broadcasts along the batch
         return a[s:s + step] if a.ndim == len(shape) and a.shape[0] == n and n > 1 else a
 
+    per_block = min(step, n) * int(np.prod(shape[1:]))
+    t_buf, u_buf = np.empty(per_block), np.empty(per_block)
+    span = hi - lo
     for s in range(0, n, step):
-        t = np.multiply(rows(qs[0], s), multipliers[0] * inv, dtype=np.float64)
+        dst = out[s:s + step] if shape else out
+        t = t_buf[:dst.size].reshape(dst.shape)
+        u = u_buf[:dst.size].reshape(dst.shape)
+        np.copyto(t, rows(qs[0], s))  # to float64 once: mixed-type arithmetic converts in small buffers
+        t *= multipliers[0] * inv
         for q, m in zip(qs[1:], multipliers[1:]):
-            t = t + np.multiply(rows(q, s), m * inv, dtype=np.float64)
-        t = t + rows(const, s)
-        np.floor(t, out=t)
-        np.clip(t, lo - zp_out, hi - zp_out, out=t)
-        t += zp_out
-        out[s:s + step] = t
-    return out
+            np.copyto(u, rows(q, s))
+            u *= m * inv
+            t += u
+        t += rows(const, s)
+        np.clip(t, 0, span, out=t)
+        np.copyto(dst, t, casting="unsafe")  # exact integers >= 0: truncation keeps them
+    if lo != 0:
+        out += unsigned.type(lo % (1 << (8 * out_dtype.itemsize)))  # wraps to the signed values
+    return out.view(out_dtype)
