@@ -1,4 +1,7 @@
-"""The native host beside the pyopencl backend: per-call latency at batch 1, throughput at batch 256.
+"""Every runtime backend side by side: per-call latency at batch 1, throughput at batch 256.
+
+The emulator and the C-simulation (no device), and the OpenCL kernel through the native host and
+through the pyopencl backend.
 
 Both run the same kernel (the bundle's ``opencl/fa_kernel.cl``) on the same OpenCL device in the
 same invocation of this script: every measuring process gets the same ``OCL_ICD_VENDORS`` (the
@@ -6,6 +9,8 @@ machine's registered vendors, ``/etc/OpenCL/vendors``, or ``--icd``), so the pyo
 loader and the system loader under ``libfa_host`` see one and the same PoCL; the table shows the
 device each ran on. Each runtime is measured in a process of its own, one after the other:
 
+- ``emulator``, ``csim``: the numpy emulator and the g++-built C-simulation of the HLS project
+  (fewer images for csim: it runs the C++ of the dataflow, ~10^2 images/s),
 - ``native``: ``libfa_host`` through ``Session(bundle, backend="native")``'s backend (ctypes),
 - ``pyopencl``: the ``opencl`` backend,
 - ``fa-host``: the command itself, no Python at all (its own per-call clock, ``--timing-json``).
@@ -37,7 +42,9 @@ from _common import machine, print_machine, tiled, write_json
 
 from models import data
 
-RUNTIMES = ("native", "pyopencl", "fa-host")
+RUNTIMES = ("emulator", "csim", "native", "pyopencl", "fa-host")
+BACKEND = {"emulator": "emulator", "csim": "csim", "native": "native", "pyopencl": "opencl"}
+CSIM_IMAGES, CSIM_CALLS = 512, 50  # the C-simulation is slow: fewer images and calls, same method
 
 
 def _pct(xs, q) -> float:
@@ -54,11 +61,17 @@ def measure(spec: dict) -> dict:
     name = spec["input_name"]
     if who == "fa-host":
         return _measure_command(spec, native.executable_path(), x)
-    backend = "native" if who == "native" else "opencl"
+    if who == "csim":
+        spec = {**spec, "images": min(spec["images"], CSIM_IMAGES), "calls": min(spec["calls"], CSIM_CALLS),
+                "repeats": min(spec["repeats"], 2)}
     out = {"runtime": who}
-    with fpga_accel.Session(bundle, backend=backend) as s:
+    with fpga_accel.Session(bundle, backend=BACKEND[who]) as s:
         b = s.backend
-        out["target"] = getattr(b, "target", None) or f"{b.platform.name} / {b.device.name} ({b.mode})"
+        if hasattr(b, "device"):
+            out["target"] = getattr(b, "target", None) or f"{b.platform.name} / {b.device.name} ({b.mode})"
+        else:
+            out["target"] = getattr(b, "target", None) or {"emulator": "numpy on the host CPU",
+                                                            "csim": "g++-built C-simulation on the host CPU"}[who]
         one = {name: x[:1]}
         for _ in range(spec["warmup"]):
             b.run_raw(one)
@@ -67,7 +80,7 @@ def measure(spec: dict) -> dict:
             t = time.perf_counter()
             b.run_raw(one)
             wall.append((time.perf_counter() - t) * 1e3)
-            if b.last_timing:
+            if getattr(b, "last_timing", None):
                 kernel.append(b.last_timing["kernel_ns"] / 1e6)
         out["latency_ms"] = {"median": _pct(wall, 50), "p10": _pct(wall, 10), "p90": _pct(wall, 90),
                              "kernel_median": _pct(kernel, 50) if kernel else None, "calls": len(wall)}
@@ -154,7 +167,6 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     import fpga_accel
-    from fpga_accel.codegen.opencl import generate_opencl
     from fpga_accel.runtime.backends import native
 
     console = Console()
@@ -168,7 +180,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             bundle = fpga_accel.compile(data.model_path(name), Path(tmp) / f"{name}.fpga", calib=data.load_calib(name),
-                                        progress=False, generators=[generate_opencl])
+                                        progress=False)
             with fpga_accel.Session(bundle) as s:
                 q = s.hardware_inputs(data.load_test(name)[0])
             (inp, x), = q.items()
