@@ -241,7 +241,8 @@ def test_conv(seed):
     # wider arithmetic than needed (float64, int64 dot products; int64 requantisation) gives the same integers
     op = get_op(c.node(lay))
     for dot_bits, acc_bits in ((40, lay.config["acc_bits"]), (60, lay.config["acc_bits"]), (60, 60)):
-        wide = type(lay)(**{**vars(lay), "config": {**lay.config, "dot_bits": dot_bits, "acc_bits": acc_bits}})
+        wide = type(lay)(**{**vars(lay), "config": {**lay.config, "dot_bits": dot_bits, "emu_dot_bits": dot_bits,
+                                                   "acc_bits": acc_bits}})
         np.testing.assert_array_equal(op.run_int(wide, [c.res.tensors[x]]), c.res.tensors[y])
 
 

@@ -5,6 +5,8 @@
   magnitudes the exactness bound lets through, with signed, unsigned and offset clamp ranges;
 - ``fastint.dot_dtype``: float32 / float64 BLAS dot products at the largest width each is chosen for;
 - ``run_layers`` cut into pieces and run on threads against one piece in the caller's thread.
+- ``emu_dot_bits``: the layers' bound from their own weights, reached exactly by the worst inputs, and
+  bundles without it (``dot_bits``) giving the same integers.
 """
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from fpga_accel.ops.fastint import (
     F32_EXACT_BITS,
     F64_EXACT_BITS,
     dot_dtype,
+    layer_dot_dtype,
     requantize_acc,
     rescale_sum,
     storage_dtype,
@@ -218,3 +221,64 @@ def test_weight_dot_bits_bounds_every_partial_sum(in_min, in_max):
     if bits <= F32_EXACT_BITS:
         xs = r.integers(in_min, in_max + 1, (40, 300))
         np.testing.assert_array_equal((xs.astype(np.float32) @ w.T.astype(np.float32)).astype(np.int64), xs @ w.T)
+
+
+@pytest.fixture(scope="module")
+def example_qmodels(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dotbits")
+    return {name: load_qmodel(fpga_accel.compile(data.model_path(name), d / f"{name}.fpga",
+                                                 calib=data.load_calib(name), progress=False))
+            for name in ("mnist_cnn", "mlp", "resnet_ds", "mnist_cnn_qdq")}
+
+
+def test_layer_dot_dtype_falls_back_to_dot_bits():
+    assert layer_dot_dtype({"dot_bits": 26}) == np.float64
+    assert layer_dot_dtype({"dot_bits": 26, "emu_dot_bits": 24}) == np.float32
+    assert layer_dot_dtype({"dot_bits": 60}) == np.int64
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "mlp", "resnet_ds", "mnist_cnn_qdq"])
+def test_emu_dot_bits_from_the_weights(name, example_qmodels):
+    """Every Conv / Gemm / MatMul config bounds its sums by its own weights, and a layer without the
+    key (a bundle compiled before it) runs on dot_bits to the same integers."""
+    qm = example_qmodels[name]
+    dense = [lay for lay in qm.layers if lay.op_type in ("Conv", "Gemm", "MatMul")]
+    assert dense and all(lay.config["emu_dot_bits"] <= lay.config["dot_bits"] for lay in dense)
+    assert any(lay.config["emu_dot_bits"] < lay.config["dot_bits"] for lay in dense)
+    for lay in dense:
+        q = qm.tensors[lay.inputs[0]].qparams.qtype
+        assert lay.config["emu_dot_bits"] == min(lay.config["dot_bits"],
+                                                 weight_dot_bits(lay.consts["weights"], q.min, q.max))
+    x, _ = data.load_test(name)
+    from fpga_accel.ir.execute import run_graph
+
+    feeds = {qm.model_inputs[0].name: x[:300]}
+    pre = run_graph(qm.host_before, feeds) if qm.host_before.nodes else feeds
+    q_in = {t.name: quantize(pre[t.name], t.qparams) for t in qm.inputs}
+    new = run_layers(qm, q_in, keep=True)
+    old_layers = [type(lay)(**{**vars(lay), "config": {k: v for k, v in lay.config.items() if k != "emu_dot_bits"}})
+                  for lay in qm.layers]
+    old = run_layers(type(qm)(**{**vars(qm), "layers": old_layers}), q_in, keep=True)
+    for k in new:
+        np.testing.assert_array_equal(new[k], old[k])
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "mlp", "resnet_ds"])
+def test_dense_dot_exact_at_its_worst_inputs(name, example_qmodels):
+    """Inputs at the type's extremes by the sign of each channel's weights reach the largest and
+    smallest sums; the run path's dtype (float32 where emu_dot_bits <= 24) gives them exactly."""
+    from fpga_accel.ops import lookup
+
+    for lay in example_qmodels[name].layers:
+        if lay.op_type not in ("Gemm", "MatMul"):
+            continue
+        q = example_qmodels[name].tensors[lay.inputs[0]].qparams.qtype
+        w = lay.consts["weights"].astype(np.int64)
+        hi = np.where(w > 0, q.max, q.min)  # row c: the largest sum of channel c
+        lo = np.where(w > 0, q.min, q.max)
+        x = np.concatenate([hi, lo]).astype(q.dtype)
+        got = lookup(lay.op_type, lay.domain).run_dot(lay, [x])
+        assert got.dtype == dot_dtype(lay.config["emu_dot_bits"])
+        want = x.astype(np.int64) @ w.T
+        np.testing.assert_array_equal(got.astype(np.int64), want)
+        assert signed_bits(want.min(), want.max()) <= lay.config["emu_dot_bits"]

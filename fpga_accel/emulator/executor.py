@@ -7,6 +7,10 @@ narrowest it can, for speed); every tensor returned is in its qtype's storage dt
 Images are independent, so :func:`run_layers` cuts a batch into pieces of a few dozen images (their
 intermediates stay in the CPU cache) and runs the pieces on a pool of threads: numpy and BLAS release
 the GIL. The integers are the same for any cut (tests compare them).
+
+A MaxPool that alone reads a Conv / Gemm / MatMul output runs on that layer's exact sums, before
+requantising, when the requantisation is non-decreasing in them (then both orders give the same
+integers): only the pooled values are requantised. ``keep=True`` (every tensor) runs layer by layer.
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..ir.execute import check_feeds, run_graph
-from ..ops import lookup
+from ..ops import fastint, lookup
+from ..ops.max_pool import every_window_has_input, max_windows
+from ..ops.pooling import lowest
 from ..quant.arith import dequantize, quantize
 
 
@@ -145,19 +151,69 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         return _POOLS[threads]
 
 
-def _run(qm, env: dict[str, np.ndarray], keep: bool) -> dict[str, np.ndarray]:
-    for layer in qm.layers:
-        env[layer.outputs[0]] = _op(layer).run_int(layer, [env[i] for i in layer.inputs])
+def _fusions(qm) -> dict[int, int]:
+    """Which MaxPool layers run on their producer's accumulators: {producer index: pool index}.
+
+    A Conv / Gemm / MatMul (an op with ``run_dot`` and ``requantize_dot``) whose output only one
+    MaxPool reads, and which is no hardware output, pools its sums and requantises only the pooled
+    values when (a) its requantisation is non-decreasing in the accumulator for every channel
+    (M >= 0, a right shift: then max and requantise commute), (b) every pooling window covers an
+    input pixel, and (c) the padding value lies at or below the producer's clamp floor, so padding
+    never decides a max. The integers are those of the layers run one by one (tests compare them).
+    """
+    readers: dict[str, list[int]] = {}
+    for j, layer in enumerate(qm.layers):
+        for name in layer.inputs:
+            readers.setdefault(name, []).append(j)
+    outputs = {t.name for t in qm.outputs}
+    plan = {}
+    for i, layer in enumerate(qm.layers):
+        op = _op(layer)
+        y = layer.outputs[0]
+        if (not hasattr(op, "run_dot") or not hasattr(op, "requantize_dot") or len(layer.outputs) != 1
+                or y in outputs or len(readers.get(y, ())) != 1):
+            continue
+        j = readers[y][0]
+        pool = qm.layers[j]
+        if pool.op_type != "MaxPool" or pool.domain or pool.inputs != [y] or len(pool.outputs) != 1:
+            continue
+        pad = pool.config.get("pad_value")
+        if (fastint.requant_is_monotone(layer) and every_window_has_input(pool.config)
+                and (pad is None or pad <= layer.config["lo"])):
+            plan[i] = j
+    return plan
+
+
+def _run(qm, env: dict[str, np.ndarray], keep: bool, fused: Mapping[int, int] | None = None) -> dict[str, np.ndarray]:
+    fused = fused or {}
+    skip = set(fused.values())
+    for i, layer in enumerate(qm.layers):
+        if i in skip:
+            continue
+        op = _op(layer)
+        inputs = [env[name] for name in layer.inputs]
+        if i in fused:  # max over the sums, then requantise the pooled ones only
+            pool = qm.layers[fused[i]]
+            if hasattr(op, "run_dot_max"):
+                pooled = op.run_dot_max(layer, inputs, pool.config)
+            else:
+                dot = op.run_dot(layer, inputs)
+                pooled = max_windows(dot, pool.config, lowest(dot.dtype))
+            env[pool.outputs[0]] = op.requantize_dot(layer, pooled)
+        else:
+            env[layer.outputs[0]] = op.run_int(layer, inputs)
     names = env if keep else [t.name for t in qm.outputs]
     return {k: env[k].astype(qm.tensors[k].qparams.qtype.dtype, copy=False) for k in names}
 
 
 def run_layers(qm, q_inputs: Mapping[str, np.ndarray], keep: bool = False,
-               threads: int | None = None) -> dict[str, np.ndarray]:
+               threads: int | None = None, fuse: bool = True) -> dict[str, np.ndarray]:
     """Integer hardware part only: integers in (per hardware input), integers out.
 
     ``threads`` bounds the worker threads (None: :func:`default_threads`; 1: run in the caller's
     thread); the batch is cut into pieces either way, and the integers do not depend on it.
+    ``fuse`` lets a MaxPool run on its producer's accumulators (see :func:`_fusions`; the same
+    integers, fewer to requantise); ``keep=True`` returns every tensor and so never fuses.
     """
     if threads is None:
         threads = default_threads()
@@ -177,6 +233,7 @@ def run_layers(qm, q_inputs: Mapping[str, np.ndarray], keep: bool = False,
         env[t.name] = x.astype(q.dtype, copy=False)
     for layer in qm.layers:
         _op(layer)  # an unknown op fails here, before any work
+    fused = _fusions(qm) if fuse and not keep else {}
     n = next(iter(env.values())).shape[0] if env else 0
     pieces = _pieces(qm, n, threads)
     workers = min(threads, len(pieces))
@@ -184,12 +241,12 @@ def run_layers(qm, q_inputs: Mapping[str, np.ndarray], keep: bool = False,
     # and they spin-wait for cores, which makes every small product slow on a busy machine
     with _blas_single_threaded:
         if len(pieces) == 1:
-            return _run(qm, env, keep)
+            return _run(qm, env, keep, fused)
         parts = [{k: v[a:b] for k, v in env.items()} for a, b in pieces]
         if workers == 1:
-            done = [_run(qm, p, keep) for p in parts]
+            done = [_run(qm, p, keep, fused) for p in parts]
         else:
-            done = list(_pool(workers).map(lambda p: _run(qm, p, keep), parts))
+            done = list(_pool(workers).map(lambda p: _run(qm, p, keep, fused), parts))
     return {k: np.concatenate([d[k] for d in done]) for k in done[0]}
 
 

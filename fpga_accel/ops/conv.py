@@ -6,8 +6,8 @@ from ..quant.qmodel import QLayer
 from .base import Example, Op, register
 from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_nhwc, pad_spatial, require_nhwc,
                      shape_from_nchw, shape_to_nchw, spatial_pads, to_nchw, window_out, windows, windows_nhwc)
-from .fastint import dot_dtype, requantize_acc
-from .pooling import window_taps
+from .fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
+from .pooling import lowest, window_taps
 
 
 def conv_geometry(node, x_shape, w_shape):
@@ -128,33 +128,68 @@ class Conv(Op):
         config = {"kernel": kernel, "strides": strides, "dilations": dil, "pads": pads, "group": node.attrs["group"],
                   "in_shape": list(ctx.g.shape(x)), "out_shape": list(ctx.g.shape(y)), "zp_in": p_in.zero_point,
                   "zp_out": p_out.zero_point, "lo": lo, "hi": hi, "dot_bits": dot_bits, "acc_bits": acc_bits,
-                  "weight_qtype": wp.qtype.name}
+                  "weight_qtype": wp.qtype.name,
+                  "emu_dot_bits": min(dot_bits, weight_dot_bits(w_q, p_in.qtype.min, p_in.qtype.max))}
         return QLayer(node.name, self.op_type, [x], [y], config,
                       {"weights": w_q, "bias": bias, "M": M, "shift": shift})
 
-    def run_int(self, layer, inputs):
-        """Σ_k q·w over each window (padding holds zp_in) in a dtype where the sum is exact
-        (fastint.dot_dtype: float32/float64 on BLAS, else int64), plus the folded bias, requantised.
+    def run_dot(self, layer, inputs):
+        """Σ_k q·w over each window (padding holds zp_in), without the bias: exact integers in the
+        cheapest dtype that holds every partial sum (fastint.layer_dot_dtype: float32/float64 on
+        BLAS, else int64), channels last.
 
         group 1: im2col and one matrix product; depthwise: a multiply-add per kernel tap; other
         groups: one im2col product per group."""
         c, k = layer.config, layer.consts
-        dt = dot_dtype(c["dot_bits"])
+        dt = layer_dot_dtype(c)
         x = pad_nhwc(inputs[0].astype(dt), c["pads"], c["zp_in"])
         out, kernel = c["out_shape"][1:-1], c["kernel"]
         w = k["weights"]
         g, m, cg = c["group"], w.shape[0], w.shape[1]
         geo = (kernel, c["strides"], c["dilations"], out)
         if g == 1:
-            acc = _im2col_dot(x, w, geo, dt)
-        elif cg == 1:  # depthwise: output channel o reads input channel o // (m / g)
-            acc = _depthwise(x if m == g else x[..., np.arange(m) // (m // g)], w, geo, dt)
-        else:
-            mg = m // g
-            acc = np.concatenate([_im2col_dot(x[..., i * cg:(i + 1) * cg], w[i * mg:(i + 1) * mg], geo, dt)
-                                  for i in range(g)], axis=-1)
-        return requantize_acc(acc, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
-                              name=layer.name)
+            return _im2col_dot(x, w, geo, dt)
+        if cg == 1:  # depthwise: output channel o reads input channel o // (m / g)
+            return _depthwise(x if m == g else x[..., np.arange(m) // (m // g)], w, geo, dt)
+        mg = m // g
+        return np.concatenate([_im2col_dot(x[..., i * cg:(i + 1) * cg], w[i * mg:(i + 1) * mg], geo, dt)
+                               for i in range(g)], axis=-1)
+
+    def run_dot_max(self, layer, inputs, pool) -> np.ndarray:
+        """The max of :meth:`run_dot`'s sums over every window of a MaxPool layer's config ``pool``.
+
+        group 1 and a pool without padding (every window inside the conv's output): for each pool
+        tap, the conv at the positions that tap reads (the conv's strides times the pool's, shifted
+        by the tap), so the max runs over whole contiguous products and the positions no window
+        reads are never computed. Otherwise the max over the windows of the whole :meth:`run_dot`."""
+        from .max_pool import max_windows
+
+        c = layer.config
+        if c["group"] != 1 or any(pool["pads"]):
+            dot = self.run_dot(layer, inputs)
+            return max_windows(dot, pool, lowest(dot.dtype))
+        dt = layer_dot_dtype(c)
+        x = pad_nhwc(inputs[0].astype(dt), c["pads"], c["zp_in"])
+        cs, w = c["strides"], layer.consts["weights"]
+        geo = (c["kernel"], [a * b for a, b in zip(cs, pool["strides"])], c["dilations"], pool["out_shape"][1:-1])
+        acc = None
+        for tap in np.ndindex(*pool["kernel"]):
+            at = x[(slice(None), *(slice(t * d * s, None) for t, d, s in zip(tap, pool["dilations"], cs)), slice(None))]
+            dot = _im2col_dot(at, w, geo, dt)
+            acc = dot if acc is None else np.maximum(acc, dot, out=acc)
+        return acc
+
+    def run_acc(self, layer, inputs):
+        """The exact accumulator before requantising: :meth:`run_dot` plus the folded bias, int64."""
+        return self.run_dot(layer, inputs).astype(np.int64) + layer.consts["bias"]
+
+    def requantize_dot(self, layer, dot):
+        """The layer's outputs from (any elementwise selection of) :meth:`run_dot`'s sums."""
+        return requantize_dot(layer, dot)
+
+    def run_int(self, layer, inputs):
+        """requantize(run_acc): the dot products of :meth:`run_dot` requantised with the bias."""
+        return requantize_dot(layer, self.run_dot(layer, inputs))
 
     lowering = "sliding_window + mvau; depthwise: sliding_window + depthwise"
 

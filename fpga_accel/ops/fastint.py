@@ -46,6 +46,34 @@ def weight_dot_bits(weights, in_min: int, in_max: int) -> int:
     return arith.signed_bits(int(lo.min()), int(hi.max()))
 
 
+def layer_dot_dtype(config) -> np.dtype:
+    """:func:`dot_dtype` of a Conv / Gemm / MatMul layer: from its ``emu_dot_bits`` (the bound of
+    :func:`weight_dot_bits` on its own weights), or from ``dot_bits`` (the types' worst case) in
+    bundles compiled before the key existed."""
+    return dot_dtype(config.get("emu_dot_bits", config["dot_bits"]))
+
+
+def requantize_dot(layer, dot: np.ndarray) -> np.ndarray:
+    """A Conv / Gemm / MatMul layer's outputs from its dot products without the bias (channels last):
+    :func:`requantize_acc` with the layer's folded bias and constants."""
+    c, k = layer.config, layer.consts
+    return requantize_acc(dot, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
+                          name=layer.name)
+
+
+def requant_is_monotone(layer) -> bool:
+    """Whether the layer's requantisation is non-decreasing in the accumulator for every channel:
+    clamp(zp + ((acc + bias)·M + 2^(shift−1)) >> shift, lo, hi) is when M >= 0 and the shift is a
+    right shift (>= 1, as ``arith.requantize`` demands); then a max over accumulators and the
+    requantisation commute."""
+    k = layer.consts
+    if not all(key in k for key in ("M", "shift", "bias")):
+        return False
+    M, shift = np.asarray(k["M"]), np.asarray(k["shift"])
+    return (M.dtype.kind in "iu" and shift.dtype.kind in "iu" and M.size > 0 and shift.size > 0
+            and int(M.min()) >= 0 and int(shift.min()) >= arith.MIN_SHIFT)
+
+
 @functools.lru_cache(maxsize=256)
 def storage_dtype(lo: int, hi: int) -> np.dtype:
     """The smallest integer dtype holding [lo, hi]."""

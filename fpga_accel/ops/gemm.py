@@ -5,7 +5,7 @@ from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
 from .common import FUSED_CLIP, apply_clip
-from .fastint import dot_dtype, requantize_acc
+from .fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 
 
 def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLayer:
@@ -18,11 +18,14 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
     M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
     lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))
     k = w_ok.shape[1]
+    dot_bits = arith.accumulator_bits(p_in.qtype, wp.qtype, k, bias_bits=None)
     config = {"in_features": k, "out_features": w_ok.shape[0], "zp_in": p_in.zero_point, "zp_out": p_out.zero_point,
-              "lo": lo, "hi": hi, "dot_bits": arith.accumulator_bits(p_in.qtype, wp.qtype, k, bias_bits=None),
+              "lo": lo, "hi": hi, "dot_bits": dot_bits,
               "acc_bits": arith.accumulator_bits(p_in.qtype, wp.qtype, k,
                                                  bias_bits=arith.signed_bits(min(b.min(), 0), max(b.max(), 0))),
-              "weight_qtype": wp.qtype.name}
+              "weight_qtype": wp.qtype.name,
+              # the emulator's bound on every partial sum from these weights (often below dot_bits)
+              "emu_dot_bits": min(dot_bits, weight_dot_bits(w_q, p_in.qtype.min, p_in.qtype.max))}
     return QLayer(node.name, op_type, [x], [y], config, {"weights": w_q, "bias": b, "M": M, "shift": shift})
 
 
@@ -39,18 +42,39 @@ def lower_dense(layer, ctx) -> list:
                        vectors(ctx.shape(x)), ctx.pe, ctx.simd)]
 
 
+def dense_dot(layer, x: np.ndarray) -> np.ndarray:
+    """x · Wᵀ without the bias, in a dtype where every partial sum is exact (fastint.layer_dot_dtype)."""
+    dt = layer_dot_dtype(layer.config)
+    return x.astype(dt) @ layer.consts["weights"].T.astype(dt)
+
+
 def run_dense(layer, x: np.ndarray) -> np.ndarray:
-    """x · Wᵀ in a dtype where the dot products are exact (fastint.dot_dtype), plus the folded bias,
-    requantised per output channel."""
-    c, k = layer.config, layer.consts
-    dt = dot_dtype(c["dot_bits"])
-    acc = x.astype(dt) @ k["weights"].T.astype(dt)
-    return requantize_acc(acc, k["bias"], k["M"], k["shift"], c["zp_out"], c["lo"], c["hi"], c["acc_bits"],
-                          name=layer.name)
+    """x · Wᵀ plus the folded bias, requantised per output channel."""
+    return requantize_dot(layer, dense_dot(layer, x))
+
+
+class DenseRun:
+    """The run paths shared by Gemm and MatMul: run_int = requantize(run_acc), split so that the
+    emulator can select among the sums (a max pool) before requantising."""
+
+    def run_dot(self, layer, inputs):
+        """x · Wᵀ (exact integers in float32/float64/int64), without the bias."""
+        return dense_dot(layer, inputs[0])
+
+    def run_acc(self, layer, inputs):
+        """The exact accumulator before requantising: x · Wᵀ plus the folded bias, int64."""
+        return dense_dot(layer, inputs[0]).astype(np.int64) + layer.consts["bias"]
+
+    def requantize_dot(self, layer, dot):
+        """The layer's outputs from (any elementwise selection of) :meth:`run_dot`'s sums."""
+        return requantize_dot(layer, dot)
+
+    def run_int(self, layer, inputs):
+        return run_dense(layer, inputs[0])
 
 
 @register
-class Gemm(Op):
+class Gemm(DenseRun, Op):
     op_type = "Gemm"
     notes = "Y = alpha·A'·B' + beta·C with transA/transB; B constant"
     attrs = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0, **FUSED_CLIP}
@@ -93,9 +117,6 @@ class Gemm(Op):
         bias = np.broadcast_to(at["beta"] * c.astype(np.float64), (1, w.shape[0]))[0] if c is not None \
             else np.zeros(w.shape[0])
         return dense_layer(self.op_type, node, ctx, w, bias)
-
-    def run_int(self, layer, inputs):
-        return run_dense(layer, inputs[0])
 
     lowering = "mvau"
 

@@ -2,7 +2,7 @@ import numpy as np
 
 from .base import HARDWARE, HOST, Example, Op, register
 from .common import FUSED_CLIP, apply_clip
-from .gemm import dense_layer, lower_dense, run_dense
+from .gemm import DenseRun, dense_layer, lower_dense
 from .int_arith import unsupported
 
 
@@ -22,7 +22,7 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | No
 
 
 @register
-class MatMul(Op):
+class MatMul(DenseRun, Op):
     """numpy matmul semantics; on hardware when B is a constant 2-D weight matrix."""
 
     op_type = "MatMul"
@@ -56,9 +56,6 @@ class MatMul(Op):
         if len(ctx.g.shape(node.inputs[0])) < 2:
             raise unsupported(node, "a 1-D input has no batch axis", ctx.g)
         return dense_layer(self.op_type, node, ctx, w.astype(np.float64).T, np.zeros(w.shape[1]))
-
-    def run_int(self, layer, inputs):
-        return run_dense(layer, inputs[0])
 
     lowering = "mvau"
 

@@ -32,14 +32,8 @@ class MaxPool(WindowPool):
         return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], config)
 
     def run_int(self, layer, inputs):
-        c = layer.config
         x = inputs[0]
-        x = pad_nhwc(x, c["pads"], c.get("pad_value", np.iinfo(x.dtype).min))
-        taps = window_taps(x, c["kernel"], c["strides"], c["dilations"], c["out_shape"][1:-1])
-        y = next(taps).copy()
-        for tap in taps:
-            np.maximum(y, tap, out=y)
-        return y
+        return max_windows(x, layer.config, layer.config.get("pad_value", np.iinfo(x.dtype).min))
 
     lowering = "sliding_window + max_pool"
 
@@ -75,3 +69,42 @@ class MaxPool(WindowPool):
             Example({**k3, "pads": [1, 1, 1, 1]}, [r.integers(-128, 128, (1, 2, 5, 5)).astype(np.int8)], name="int8"),
             Example({**k2, "strides": [2, 2]}, [r.integers(0, 256, (1, 2, 6, 6)).astype(np.uint8)], name="uint8"),
         ]
+
+
+def max_windows(x: np.ndarray, config, pad_value) -> np.ndarray:
+    """The max over every window of a MaxPool layer's ``config`` of the channels-last ``x`` (any
+    dtype: the emulator also pools accumulators), padded with ``pad_value``.
+
+    A window is a product of one range per axis, so the max runs axis by axis, outermost first: its
+    taps are then long contiguous rows, and each pass leaves less for the next."""
+    given = x
+    x = pad_nhwc(x, config["pads"], pad_value)
+    kernel, strides, dil, out = config["kernel"], config["strides"], config["dilations"], config["out_shape"][1:-1]
+    for d in range(len(kernel)):
+        if kernel[d] == 1 and strides[d] == 1 and x.shape[1 + d] == out[d]:
+            continue
+        taps = window_taps(x, [kernel[d] if a == d else 1 for a in range(len(kernel))],
+                           [strides[d] if a == d else 1 for a in range(len(kernel))],
+                           [dil[d] if a == d else 1 for a in range(len(kernel))],
+                           [out[d] if a == d else x.shape[1 + a] for a in range(len(kernel))])
+        y = next(taps).copy()
+        for tap in taps:
+            np.maximum(y, tap, out=y)
+        x = y
+    return x if x is not given else x.copy()
+
+
+def every_window_has_input(config) -> bool:
+    """Whether every window of a MaxPool layer's ``config`` covers at least one input pixel (none
+    lies on padding alone), so that padding below every input value never decides a max."""
+    kernel, strides, dil, pads = config["kernel"], config["strides"], config["dilations"], config["pads"]
+    n = len(kernel)
+    size, out = config["in_shape"][1:1 + n], config["out_shape"][1:1 + n]
+
+    def covered(d):  # without padding every window starts on an input pixel, the last one included
+        if pads[d] == 0 and pads[d + n] == 0:
+            return (out[d] - 1) * strides[d] < size[d]
+        return all(any(0 <= i * strides[d] - pads[d] + t * dil[d] < size[d] for t in range(kernel[d]))
+                   for i in range(out[d]))
+
+    return all(covered(d) for d in range(n))
