@@ -391,3 +391,30 @@ def test_session_names_why_csim_cannot_run(tmp_path):
     with pytest.raises(BackendUnavailable, match=r"backend 'csim' cannot run .*m.fpga: the bundle has no C "
                                                  r"simulation .*compile the model with the HLS generator"):
         fpga_accel.Session(b, backend="csim")
+
+
+def test_synthesis_loops_on_request_give_the_same_answer(tmp_path, monkeypatch):
+    """FPGA_ACCEL_CSIM_LOOPS=1: the loops synthesis sees, not the simulation fast paths."""
+    import shutil as _shutil
+
+    if _shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    import fpga_accel
+    from fpga_accel.runtime import Session
+    from models import data
+
+    b = fpga_accel.compile(data.model_path("digits_cnn"), tmp_path / "d.fpga", calib=data.load_calib("digits_cnn"),
+                           progress=False)
+    x = data.load_test("digits_cnn")[0][:8]
+    with Session(b, backend="csim") as s:
+        fast, fast_cycles = s.run(x), s.backend.stage_cycles()
+    calls = []
+    monkeypatch.setenv("FPGA_ACCEL_CSIM_LOOPS", "1")
+    from fpga_accel.emulator.csim import CsimLibrary
+
+    original = CsimLibrary.set_fast_paths
+    monkeypatch.setattr(CsimLibrary, "set_fast_paths", lambda self, on: (calls.append(on), original(self, on)))
+    with Session(b, backend="csim") as s:
+        loops, loop_cycles = s.run(x), s.backend.stage_cycles()
+    assert calls == [False]
+    assert all(np.array_equal(loops[k], fast[k]) for k in fast) and loop_cycles == fast_cycles

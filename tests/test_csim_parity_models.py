@@ -19,6 +19,7 @@ from fpga_accel.quant.arith import quantize
 from models import data
 
 N_IMAGES = 100
+N_SYNTHESIS_LOOPS = 10  # images also run through the synthesis loops (slow in simulation)
 FAST = ["mlp", "digits_cnn"]
 SLOW = ["mnist_cnn", "resnet_ds", "mnist_cnn_qdq"]
 
@@ -54,6 +55,17 @@ def check_model(name, tmp_path):
     cs.check([a[:7] for a in ins], axis=True, what=f"{name} fa_axis")
     cycles = cs.lib.stage_cycles()
     assert len(cycles) >= len(qm.layers) and all(v > 0 for v in cycles.values())
+    # the loops synthesis sees (no simulation fast paths): the same integers and the same counts
+    few = [a[:N_SYNTHESIS_LOOPS] for a in ins]
+    fast_out = cs.run(few)
+    fast_cycles = cs.lib.stage_cycles()
+    cs.lib.set_fast_paths(False)
+    try:
+        cs.check(few, what=f"{name} fa_kernel, synthesis loops")
+        assert all(np.array_equal(a, b) for a, b in zip(cs.run(few), fast_out, strict=True))
+        assert cs.lib.stage_cycles() == fast_cycles
+    finally:
+        cs.lib.set_fast_paths(True)
     print(f"{name}: csim build {cs.build_seconds:.1f} s (0 when cached), {rate:.1f} images/s (fa_kernel, "
           f"incl. the emulator reference)")
     return b, qm, cs, ins

@@ -163,6 +163,19 @@ def test_every_lowered_op_matches_the_emulator(tmp_path):
     cs.check(ins, axis=True, what="fa_axis")
     cycles = cs.lib.stage_cycles()
     assert all(v > 0 for v in cycles.values()), cycles
+    check_synthesis_loops(cs, ins, "every op")
+
+
+def check_synthesis_loops(cs, ins, what):
+    """The loops synthesis sees (simulation fast paths off) give the same integers and counts."""
+    cs.run(ins)
+    cycles = cs.lib.stage_cycles()
+    cs.lib.set_fast_paths(False)
+    try:
+        cs.check(ins, what=f"{what}, synthesis loops")
+        assert cs.lib.stage_cycles() == cycles
+    finally:
+        cs.lib.set_fast_paths(True)
 
 
 @pytest.mark.slow
@@ -176,3 +189,4 @@ def test_sweep(tmp_path, seed):
     cs = Csim(qm, tmp_path, layers)
     ins = cs.inputs(3, np.random.default_rng(seed))
     cs.check(ins, what=f"seed {seed} kinds {kinds}")
+    check_synthesis_loops(cs, ins, f"seed {seed}")

@@ -13,7 +13,7 @@ def literal(v, arr: Array) -> str:
     if arr.word_bits:
         if arr.word_bits <= 64:
             return f"0x{v:x}ULL"
-        return f'{arr.ctype}("{v:x}", 16)'
+        return f'FA_HEX_WORD({arr.ctype}, "{v:x}")'  # types.h: T("hex", 16), cheap to compile in C simulation
     if arr.ctype.startswith("ap_int<") and not (-(1 << 31) <= v < (1 << 31)):
         return f"{v}LL"
     return str(v)

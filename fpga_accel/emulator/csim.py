@@ -6,7 +6,8 @@
      "defines": ["FA_X=1"], "cxxflags": ["-Wall"]}
 
 :func:`build_csim` adds the ap_int/hls_stream simulation headers and compiles with
-``g++ -std=c++17 -O2 -fPIC -shared`` (``$CXX`` when set) into
+``g++ -std=c++17 -O2 -fPIC -shared`` (``$CXX`` when set; several sources are compiled side by side
+with ``-c`` and then linked, when there is more than one core) into
 ``$FPGA_ACCEL_CACHE/csim/<key>.so`` (default cache ``~/.cache/fpga-accel``). The key is a sha256
 over the sources, every header the project or the simulation headers could include, the flags and
 the compiler's version, so an unchanged project is compiled once and every later call reuses the
@@ -157,10 +158,28 @@ def cache_key(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path]) -> st
 
 
 def compile_command(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], out: Path) -> list[str]:
+    """One g++ call compiling every source into ``out``."""
+    return [*_flags(hls, spec, cxx, sim_dirs), *(str((hls / s).resolve()) for s in spec["sources"]), "-o", str(out)]
+
+
+def _flags(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path]) -> list[str]:
     # the simulation headers as system headers: their own warnings would bury the project's messages
     return [*cxx, *BASE_FLAGS, *spec["cxxflags"], *(f"-D{d}" for d in spec["defines"]),
-            *(f"-I{(hls / d).resolve()}" for d in spec["include_dirs"]), *(f"-isystem{d}" for d in sim_dirs),
-            *(str((hls / s).resolve()) for s in spec["sources"]), "-o", str(out)]
+            *(f"-I{(hls / d).resolve()}" for d in spec["include_dirs"]), *(f"-isystem{d}" for d in sim_dirs)]
+
+
+def parallel_command(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], out: Path,
+                     obj_dir: Path) -> list[str]:
+    """A POSIX sh script compiling the sources side by side (one g++ -c each) and linking ``out``:
+    the network's source takes most of the time, the ABI wrapper's compile hides behind it."""
+    flags = shlex.join(_flags(hls, spec, cxx, sim_dirs))
+    objs = [obj_dir / f"{i}.o" for i in range(len(spec["sources"]))]
+    lines = [f"{flags} -c {shlex.quote(str((hls / s).resolve()))} -o {shlex.quote(str(o))} & p{i}=$!"
+             for i, (s, o) in enumerate(zip(spec["sources"], objs))]
+    lines.append("s=0")
+    lines += [f"wait $p{i} || s=1" for i in range(len(objs))]
+    lines.append(f'[ "$s" = 0 ] && {flags} {" ".join(shlex.quote(str(o)) for o in objs)} -o {shlex.quote(str(out))}')
+    return ["sh", "-c", "\n".join(lines)]
 
 
 def build_csim(bundle_or_hls_dir, progress: bool = True, timeout: float | None = None) -> Path:
@@ -200,7 +219,11 @@ def _compile(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], lib: P
     fd, tmp_name = tempfile.mkstemp(prefix=f".{lib.stem[:16]}.", suffix=".so.tmp", dir=lib.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    cmd = compile_command(hls, spec, cxx, sim_dirs, tmp)
+    obj_dir = Path(tempfile.mkdtemp(prefix=f".{lib.stem[:16]}.", suffix=".obj", dir=lib.parent))
+    if len(spec["sources"]) > 1 and shutil.which("sh") is not None and (os.cpu_count() or 1) > 1:
+        cmd = parallel_command(hls, spec, cxx, sim_dirs, tmp, obj_dir)
+    else:
+        cmd = compile_command(hls, spec, cxx, sim_dirs, tmp)
     try:
         code, message, took = _run_compiler(cmd, hls, timeout, progress and sys.stderr.isatty(), hls.parent.name)
         log.write_text(f"$ {shlex.join(cmd)}\n# cwd {hls}\n# exit {code}, {took:.1f} s\n{message}")
@@ -212,6 +235,7 @@ def _compile(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], lib: P
         os.replace(tmp, lib)  # atomic: readers see no library or a whole one
     finally:
         tmp.unlink(missing_ok=True)
+        shutil.rmtree(obj_dir, ignore_errors=True)
 
 
 @contextmanager
@@ -331,6 +355,19 @@ class CsimLibrary:
                                  "build_csim") from None
         self._lib = lib
         self._lock = _LOCKS.setdefault(str(self.path.resolve()), threading.Lock())
+
+    def set_fast_paths(self, on: bool) -> None:
+        """Choose how PEs are simulated: ``True`` (the default) with native-integer fast paths, ``False``
+        with the loops synthesis sees (much slower). Outputs and stage cycles are the same either way."""
+        fn = getattr(self._lib, "fa_csim_set_fast_paths", None)
+        if fn is None:
+            if not on:
+                raise CsimError(f"{self.path.name}: this C simulation predates the synthesis-loop switch; "
+                                "recompile the model to get fa_csim_set_fast_paths")
+            return
+        fn.argtypes, fn.restype = [ctypes.c_int], None
+        with self._lock:
+            fn(1 if on else 0)
 
     def run(self, inputs: list[np.ndarray], outputs: list[np.ndarray], n: int) -> None:
         """Run ``n`` images: ``inputs`` and ``outputs`` in manifest order, C-contiguous integer

@@ -17,18 +17,26 @@
 
 typedef std::vector<int64_t> vec;
 
+inline std::mt19937_64& rng() {
+    static std::mt19937_64 g(12345);
+    return g;
+}
+
+// Which C-simulation code a failure came from (see fa::sim::fast_paths in types.h).
+inline const char* sim_path() { return fa::sim::fast_paths() ? "" : " [synthesis loops]"; }
+
 struct Checker {
     int passed = 0, failed = 0;
     // Compare two equally long vectors; report the first mismatch under the case name.
     bool same(const std::string& name, const vec& got, const vec& want) {
         if (got.size() != want.size()) {
-            std::printf("FAIL %s: %zu values, expected %zu\n", name.c_str(), got.size(), want.size());
+            std::printf("FAIL %s%s: %zu values, expected %zu\n", name.c_str(), sim_path(), got.size(), want.size());
             failed++;
             return false;
         }
         for (size_t i = 0; i < got.size(); i++) {
             if (got[i] != want[i]) {
-                std::printf("FAIL %s: value %zu is %lld, expected %lld\n", name.c_str(), i, (long long)got[i],
+                std::printf("FAIL %s%s: value %zu is %lld, expected %lld\n", name.c_str(), sim_path(), i, (long long)got[i],
                             (long long)want[i]);
                 failed++;
                 return false;
@@ -39,7 +47,7 @@ struct Checker {
     }
     bool ok(const std::string& name, bool cond, const std::string& why = "") {
         if (cond) { passed++; return true; }
-        std::printf("FAIL %s %s\n", name.c_str(), why.c_str());
+        std::printf("FAIL %s%s %s\n", name.c_str(), sim_path(), why.c_str());
         failed++;
         return false;
     }
@@ -47,9 +55,20 @@ struct Checker {
     bool cycles(const std::string& name, unsigned long long start, unsigned long long want) {
         const unsigned long long got = fa::sim::cycles() - start;
         if (got == want) { passed++; return true; }
-        std::printf("FAIL %s: %llu cycles, formula says %llu\n", name.c_str(), got, want);
+        std::printf("FAIL %s%s: %llu cycles, formula says %llu\n", name.c_str(), sim_path(), got, want);
         failed++;
         return false;
+    }
+    // Run every case with the C-simulation fast paths, then with the loops synthesis sees, on the
+    // same random data (the generator restarts for each pass).
+    template <typename F> int both_paths(const char* tb, F run) {
+        for (int fast = 1; fast >= 0; fast--) {
+            fa::sim::fast_paths() = fast != 0;
+            rng().seed(12345);
+            run(*this);
+        }
+        fa::sim::fast_paths() = true;
+        return summary(tb);
     }
     int summary(const char* tb) {
         std::printf("%s: %d passed, %d failed\n", tb, passed, failed);
@@ -57,10 +76,6 @@ struct Checker {
     }
 };
 
-inline std::mt19937_64& rng() {
-    static std::mt19937_64 g(12345);
-    return g;
-}
 inline int64_t rand_int(int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng());
 }

@@ -81,8 +81,7 @@ void run(Checker& chk, const char* name, int reps = 2) {
     chk.same(name, pop_words<C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     //                 IH IW C  KH KW SH SW DH DW PT PL PB PR PE BITS ZP      IS  WB AB OB ZP  LO    HI
     typedef SwCfg<6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, 8, -4> S1;
     run<S1, DwCfg<S1, true, 8, 32, 8, 2, -128, 127> >(chk, "dw 3x3 s1 p1 int8 PE4");
@@ -94,5 +93,9 @@ int main() {
     run<S4, DwCfg<S4, false, 8, 32, 16, 30000, 0, 65535> >(chk, "dw 3x1 uint16 w8");
     typedef SwCfg<5, 5, 2, 2, 2, 2, 2, 1, 1, 0, 0, 1, 1, 2, 2, 0> S5;
     run<S5, DwCfg<S5, true, 2, 32, 2, 0, -2, 1> >(chk, "dw 2x2 s2 int2");
-    return chk.summary("tb_depthwise");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_depthwise", run_all);
 }

@@ -115,8 +115,7 @@ void run_concat(Checker& chk, const char* name, bool identity = false, int reps 
     chk.same(name, pop_words<C::LANES, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     {   // the constants used below come from scale ratios, as quant/rescale.py derives them
         vec M;
         int64_t sh;
@@ -140,5 +139,9 @@ int main() {
     run_concat<CatCfg<9, 3, 3, 8, true, 7, 65536, 16, 3, 8, true, 7, 65536, 16, 8, 7, -128, 127> >(
         chk, "concat equal params is the identity", true);
     run_concat<CatCfg<5, 1, 2, 4, false, 8, 100000, 19, 3, 12, true, -100, 80000, 25, 6, 32, 0, 63> >(chk, "concat uint4|int12 -> uint6");
-    return chk.summary("tb_eltwise");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_eltwise", run_all);
 }

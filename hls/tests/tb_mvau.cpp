@@ -149,8 +149,7 @@ struct SwCfg {
     static const bool DEPTHWISE = false;
 };
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     //            MW  MH SIMD PE NV IB  IS    WB AB OB  ZP    LO     HI
     run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127> >(chk, "gemm 16x8 PE2 SIMD4 int8");
     run_gemm<MvCfg<12, 6, 12, 6, 2, 4, false, 4, 34, 4, 0, 0, 15> >(chk, "gemm 12x6 unfolded uint4 relu");
@@ -168,5 +167,9 @@ int main() {
         chk, "conv 1x1 s2 uint6");
     run_conv<SwCfg<6, 5, 4, 3, 1, 1, 1, 1, 1, 1, 4, 12, -700>, MvCfg<36, 4, 4, 2, 30, 12, true, 10, 40, 12, 0, -2048, 2047> >(
         chk, "conv 3x3 int12 w10");
-    return chk.summary("tb_mvau");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_mvau", run_all);
 }

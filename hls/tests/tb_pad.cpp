@@ -30,11 +30,14 @@ void run(Checker& chk, const char* name, int reps = 2) {
     chk.same(name, pop_words<CFG::LANES, CFG::BITS, SGN>(out), want);
 }
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     run<PadCfg<4, 5, 6, 3, 8, 1, 2, 0, 1, -3>, true>(chk, "int8 3 lanes, asymmetric pads");
     run<PadCfg<3, 3, 2, 1, 4, 2, 2, 2, 2, 7>, false>(chk, "uint4 pads 2");
     run<PadCfg<1, 7, 4, 4, 16, 0, 3, 0, 0, -1000>, true>(chk, "int16 one row (1D), left pad");
     run<PadCfg<2, 2, 1, 1, 2, 0, 0, 1, 0, 1>, true>(chk, "int2 bottom pad only");
-    return chk.summary("tb_pad");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_pad", run_all);
 }

@@ -150,8 +150,7 @@ void run_global(Checker& chk, const char* name, bool is_max, int reps = 2) {
     chk.same(name, got, want);
 }
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     //               IH IW C  KH KW SH SW DH DW PT PL PB PR SIMD BITS SGN  IZP OB OZP LO    HI  CIP
     run_max<PoolCfg<8, 8, 4, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 2, 8, true, 0, 0, 0, -128, 127, true> >(chk, "max 2x2 s2 int8");
     run_max<PoolCfg<7, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 8, false, 0, 0, 0, 20, 200, true> >(
@@ -174,5 +173,9 @@ int main() {
     run_global<GCfg<10, 4, 1, 3, true, 0, 5, 0, 0, 15> >(chk, "gap int3->int5 relu", false);
     run_global<GCfg<25, 8, 2, 8, true, 0, 8, 0, -128, 127> >(chk, "gmp 5x5 int8", true);
     run_global<GCfg<9, 4, 4, 16, false, 0, 16, 0, 100, 60000> >(chk, "gmp uint16 clamp", true);
-    return chk.summary("tb_pool");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_pool", run_all);
 }

@@ -74,9 +74,7 @@ int file_mode(const char* cases, const char* results) {
     return 0;
 }
 
-int main(int argc, char** argv) {
-    if (argc == 3) return file_mode(argv[1], argv[2]);
-    Checker chk;
+static void run_all(Checker& chk) {
     // Hand-checked values: ties round up (towards +inf), the shift floors negatives.
     chk.ok("5/2 -> 3", hw<16>(5, 1, 1, 0, -100, 100) == 3);
     chk.ok("-5/2 -> -2", hw<16>(-5, 1, 1, 0, -100, 100) == -2);
@@ -91,5 +89,10 @@ int main(int argc, char** argv) {
     random_cases<20>(chk, 20000);
     random_cases<32>(chk, 20000);
     random_cases<fa::MAX_ACC_BITS>(chk, 20000);
-    return chk.summary("tb_requant");
+}
+
+int main(int argc, char** argv) {
+    if (argc == 3) return file_mode(argv[1], argv[2]);
+    Checker chk;
+    return chk.both_paths("tb_requant", run_all);
 }

@@ -69,8 +69,7 @@ void run_mul(Checker& chk, const char* name, int reps = 3) {
     chk.same(name, pop_words<C::LANES, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
 
-int main() {
-    Checker chk;
+static void run_all(Checker& chk) {
     run_scale<ScaleCfg<7, 6, 3, 8, true, -3, 8, 5, -128, 127> >(chk, "scale int8 -> int8, 3 lanes");
     run_scale<ScaleCfg<5, 4, 1, 4, false, 7, 6, 0, 0, 40> >(chk, "scale uint4 -> uint6 clamped");
     run_scale<ScaleCfg<3, 8, 8, 16, true, 100, 16, -7, -32768, 32767> >(chk, "scale int16, 8 lanes");
@@ -78,5 +77,9 @@ int main() {
     run_mul<MulCfg<9, 2, 8, true, 4, 8, false, 120, 70000, 22, 8, -2, -128, 127> >(chk, "mul int8 x uint8");
     run_mul<MulCfg<5, 1, 16, true, -300, 12, true, 9, 100000, 40, 16, 11, -32768, 32767> >(chk, "mul int16 x int12");
     run_mul<MulCfg<4, 4, 3, false, 2, 5, true, -1, 131071, 9, 4, 3, 0, 15> >(chk, "mul uint3 x int5, 4 lanes");
-    return chk.summary("tb_scale");
+}
+
+int main() {
+    Checker chk;
+    return chk.both_paths("tb_scale", run_all);
 }

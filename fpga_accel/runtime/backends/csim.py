@@ -4,6 +4,9 @@ Opening compiles ``hls/`` of the bundle into a cached shared library (see
 :func:`fpga_accel.emulator.csim.build_csim`; later opens reuse it) and loads it. Every batch
 goes through ``fa_csim_run`` with the buffers laid out as for the ``fa_kernel`` of the FPGA:
 NHWC, the storage dtype of each hardware tensor, in manifest order.
+
+The processing elements run with C-simulation fast paths (native integers, same words and cycle
+counts); ``FPGA_ACCEL_CSIM_LOOPS=1`` runs the loops synthesis sees instead (much slower).
 """
 from __future__ import annotations
 
@@ -14,6 +17,10 @@ import shutil
 import numpy as np
 
 from .base import ThreadedBackend
+
+
+#: set to 1 to simulate the synthesis loops rather than the fast paths
+LOOPS_ENV = "FPGA_ACCEL_CSIM_LOOPS"
 
 
 class CsimBackend(ThreadedBackend):
@@ -47,6 +54,8 @@ class CsimBackend(ThreadedBackend):
         super().__init__(bundle, qmodel, timeout)
         self.last_images = 0
         self.library = CsimLibrary(build_csim(bundle, progress=True))
+        if os.environ.get(LOOPS_ENV, "").strip() not in ("", "0"):
+            self.library.set_fast_paths(False)
         hw = bundle.manifest["hardware"]
         self._in_order = [t["name"] for t in hw["inputs"]]
         self._outputs = {t.name: t for t in qmodel.outputs}

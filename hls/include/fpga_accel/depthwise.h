@@ -24,7 +24,47 @@
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
 
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
+
 namespace fa {
+
+#ifndef __SYNTHESIS__
+namespace sim {
+// depthwise() for C simulation: the same words and FA_CYCLE count, with native lanes and modular sums
+// (see types.h: wrap() of the native sum is the ap_int<ACC_BITS> sum).
+template <class CFG>
+void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
+                    hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
+                    const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+                    const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE],
+                    const mult_t m[CFG::PE][CFG::C / CFG::PE], const shift_t shift[CFG::PE][CFG::C / CFG::PE],
+                    unsigned reps) {
+    typedef typename acc_native<CFG::ACC_BITS>::type U;
+    static const unsigned CF = CFG::C / CFG::PE, PE = CFG::PE, K = CFG::K;
+    std::vector<U> w((size_t)CF * K * PE);  // [cf][k][p], as the weight words
+    for (unsigned i = 0; i < CF * K; i++) unpack_word<PE, CFG::W_BITS, true>(weights[i], &w[(size_t)i * PE]);
+    U x[PE], a[PE];
+    int y[PE];
+    for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
+        for (unsigned cf = 0; cf < CF; cf++) {
+            for (unsigned p = 0; p < PE; p++) a[p] = (U)bias[p][cf].to_int64();
+            for (unsigned k = 0; k < K; k++) {
+                unpack_word<PE, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), x);
+                const U* wk = &w[((size_t)cf * K + k) * PE];
+                for (unsigned p = 0; p < PE; p++) a[p] += wk[p] * x[p];
+            }
+            for (unsigned p = 0; p < PE; p++)
+                y[p] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a[p]), m[p][cf].to_uint64(), shift[p][cf].to_uint(),
+                                                     CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI);
+            out.write(pack_word<PE, CFG::OUT_BITS>(y));
+        }
+    }
+    cycles() += (unsigned long long)CFG::N_VECTORS * CF * K * reps;
+}
+}  // namespace sim
+#endif
 
 template <class CFG>
 void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
@@ -37,6 +77,12 @@ void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap
     static const unsigned CF = CFG::C / CFG::PE;
     typedef ap_int<CFG::ACC_BITS> acc_t;
     static_assert(CFG::C % CFG::PE == 0, "PE must divide C");
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths()) {
+        sim::depthwise_fast<CFG>(in, out, weights, bias, m, shift, reps);
+        return;
+    }
+#endif
 
     acc_t acc[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete

@@ -75,6 +75,23 @@ void unpack(hls::stream<ap_uint<MEM_BITS> >& in, hls::stream<ap_uint<LANES * BIT
     static_assert(MEM_BITS % CONT == 0, "memory word must hold whole elements");
     const unsigned n_mem = mem_words<LANES, BITS, MEM_BITS>(n_words);
     const unsigned iters = n_mem > n_words ? n_mem : n_words;
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths()) {  // simulation: the same elements through native lanes
+        uint64_t lanes[E + LANES];
+        unsigned held = 0, written = 0;
+        for (unsigned k = 0; k < n_mem; k++) {
+            sim::unpack_word<E, CONT, false>(in.read(), lanes + held);  // pack_word keeps the low BITS
+            held += E;
+            unsigned at = 0;
+            for (; held - at >= (unsigned)LANES && written < n_words; at += LANES, written++)
+                out.write(sim::pack_word<LANES, BITS>(lanes + at));
+            for (unsigned j = at; j < held; j++) lanes[j - at] = lanes[j];
+            held -= at;
+        }
+        sim::cycles() += iters;
+        return;
+    }
+#endif
     ap_uint<(E + LANES) * BITS> buf = 0;
     unsigned fill = 0;
     for (unsigned i = 0; i < iters; i++) {
@@ -106,6 +123,26 @@ void pack(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<MEM_BITS>
     const unsigned n_mem = mem_words<LANES, BITS, MEM_BITS>(n_words);
     // One iteration more than the reads: after the last read a full word and the tail may both wait.
     const unsigned iters = n_mem > n_words ? n_mem : n_words + 1;
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths()) {  // simulation: the same containers through native lanes
+        int64_t lanes[E + LANES];
+        unsigned held = 0;
+        for (unsigned k = 0; k < n_words; k++) {
+            sim::unpack_word<LANES, BITS, SIGNED>(in.read(), lanes + held);  // sign- or zero-extended
+            held += LANES;
+            unsigned at = 0;
+            for (; held - at >= (unsigned)E; at += E) out.write(sim::pack_word<E, CONT>(lanes + at));
+            for (unsigned j = at; j < held; j++) lanes[j - at] = lanes[j];
+            held -= at;
+        }
+        if (held > 0) {  // the tail, zero-filled
+            for (unsigned j = held; j < (unsigned)E; j++) lanes[j] = 0;
+            out.write(sim::pack_word<E, CONT>(lanes));
+        }
+        sim::cycles() += iters;
+        return;
+    }
+#endif
     ap_uint<(E + LANES) * BITS> buf = 0;
     unsigned fill = 0, read = 0;
     for (unsigned i = 0; i < iters; i++) {

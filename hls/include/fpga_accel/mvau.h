@@ -31,6 +31,10 @@
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
 
+#ifndef __SYNTHESIS__
+#include <vector>
+#endif
+
 namespace fa {
 
 template <class CFG> struct mvau_dims {
@@ -38,6 +42,52 @@ template <class CFG> struct mvau_dims {
     static const unsigned SF = CFG::MW / CFG::SIMD;
     static const unsigned TILES = NF * SF;
 };
+
+#ifndef __SYNTHESIS__
+namespace sim {
+// mvau() for C simulation: the same words in and out and the same FA_CYCLE count, computed as one
+// dense dot product per output channel over lanes unpacked once (weights once per call).
+template <class CFG>
+void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
+               const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][mvau_dims<CFG>::TILES],
+               const ap_int<CFG::ACC_BITS> bias[CFG::PE][mvau_dims<CFG>::NF], const mult_t m[CFG::PE][mvau_dims<CFG>::NF],
+               const shift_t shift[CFG::PE][mvau_dims<CFG>::NF], unsigned reps) {
+    typedef mvau_dims<CFG> D;
+    typedef typename acc_native<CFG::ACC_BITS>::type U;
+    static const unsigned MW = CFG::MW, MH = CFG::MH, SIMD = CFG::SIMD, PE = CFG::PE;
+    std::vector<U> w((size_t)MH * MW), x(MW), b(MH);
+    std::vector<uint64_t> mr(MH);
+    std::vector<unsigned> sr(MH);
+    for (unsigned p = 0; p < PE; p++) {
+        for (unsigned tile = 0; tile < D::TILES; tile++) {  // lane s of weights[p][nf*SF + sf]
+            const unsigned r = tile / D::SF * PE + p, c = tile % D::SF * SIMD;
+            unpack_word<SIMD, CFG::W_BITS, true>(weights[p][tile], &w[(size_t)r * MW + c]);
+        }
+        for (unsigned nf = 0; nf < D::NF; nf++) {
+            b[nf * PE + p] = (U)bias[p][nf].to_int64();
+            mr[nf * PE + p] = m[p][nf].to_uint64();
+            sr[nf * PE + p] = shift[p][nf].to_uint();
+        }
+    }
+    int y[PE];
+    for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
+        for (unsigned sf = 0; sf < D::SF; sf++) unpack_word<SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), &x[sf * SIMD]);
+        for (unsigned nf = 0; nf < D::NF; nf++) {
+            for (unsigned p = 0; p < PE; p++) {
+                const unsigned r = nf * PE + p;
+                const U* wr = &w[(size_t)r * MW];
+                U a = b[r];
+                for (unsigned c = 0; c < MW; c++) a += wr[c] * x[c];
+                y[p] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a), mr[r], sr[r], CFG::OUT_ZP, CFG::OUT_LO,
+                                                     CFG::OUT_HI);
+            }
+            out.write(pack_word<PE, CFG::OUT_BITS>(y));
+        }
+    }
+    cycles() += (unsigned long long)CFG::N_VECTORS * D::TILES * reps;
+}
+}  // namespace sim
+#endif
 
 template <class CFG>
 void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
@@ -53,6 +103,12 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
     typedef ap_int<CFG::ACC_BITS> acc_t;
     static_assert(CFG::MH % CFG::PE == 0, "PE must divide MH");
     static_assert(CFG::MW % CFG::SIMD == 0, "SIMD must divide MW");
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths()) {
+        sim::mvau_fast<CFG>(in, out, weights, bias, m, shift, reps);
+        return;
+    }
+#endif
 
     in_t inbuf[D::SF];  // the current vector, replayed for folds nf > 0
     acc_t acc[CFG::PE];

@@ -14,6 +14,8 @@
 
 #include <ap_int.h>
 
+#include "fpga_accel/types.h"
+
 namespace fa {
 
 static const int MULT_BITS = 17;  // M < 2^MULT_BITS
@@ -27,10 +29,31 @@ typedef ap_uint<SHIFT_BITS> shift_t;
 // acc * M fits PROD_BITS = ACC_BITS + MULT_BITS signed bits, so |acc * M| < 2^(PROD_BITS-1). A shift
 // of PROD_BITS or more therefore always gives (acc*M + 2^(shift-1)) >> shift == 0, and the datapath
 // only needs PROD_BITS + 1 bits and a shifter over PROD_BITS positions, not 64.
+#ifndef __SYNTHESIS__
+// C simulation: the same steps in int64. |acc * M| < 2^(PROD_BITS-1) <= 2^62 and the rounding term is at
+// most 2^(PROD_BITS-2), so nothing overflows and every intermediate equals the ap_int one below.
+template <int ACC_BITS>
+int requantize_i64(int64_t acc, uint64_t m, unsigned shift, int zp, int lo, int hi) {
+    static_assert(ACC_BITS <= MAX_ACC_BITS, "accumulator wider than the contract allows");
+    static const unsigned PROD_BITS = ACC_BITS + MULT_BITS;
+    int64_t q = 0;
+    // (shift 0 is outside the contract; ap_int's shift by -1 adds nothing, so neither does this)
+    if (shift < PROD_BITS) q = (acc * (int64_t)m + (shift ? (int64_t)1 << (shift - 1) : 0)) >> shift;
+    int64_t r = q + zp;
+    if (r < lo) r = lo;
+    if (r > hi) r = hi;
+    return (int)r;
+}
+#endif
+
 template <int ACC_BITS>
 int requantize(const ap_int<ACC_BITS>& acc, const mult_t& m, const shift_t& shift, int zp, int lo, int hi) {
 #pragma HLS INLINE
     static_assert(ACC_BITS <= MAX_ACC_BITS, "accumulator wider than the contract allows");
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths())
+        return requantize_i64<ACC_BITS>(acc.to_int64(), m.to_uint64(), shift.to_uint(), zp, lo, hi);
+#endif
     static const int PROD_BITS = ACC_BITS + MULT_BITS;
     typedef ap_int<PROD_BITS + 1> wide_t;
     wide_t q = 0;
