@@ -11,8 +11,9 @@ from pathlib import Path
 
 from ..errors import FpgaAccelError
 
-#: Root of the HLS C++ library (headers in ``include/``, testbenches in ``tests/``).
-HLS_ROOT = Path(__file__).resolve().parents[2] / "hls"
+#: Root of the HLS C++ library (headers in ``include/``, testbenches in ``tests/`` in a checkout):
+#: ``fpga_accel/hls_library``, a link to the repository's ``hls/`` that a wheel carries as files.
+HLS_ROOT = Path(__file__).resolve().parents[1] / "hls_library"
 
 
 class ToolchainError(FpgaAccelError):
