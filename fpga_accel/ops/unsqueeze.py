@@ -1,13 +1,12 @@
 import numpy as np
 
-from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import const_inputs, normalize_axes, rename_stage
+from .common import ReshapeInt, const_inputs, normalize_axes
 from .int_arith import unsupported
 
 
 @register
-class Unsqueeze(Op):
+class Unsqueeze(ReshapeInt, Op):
     op_type = "Unsqueeze"
     notes = "axes as attribute (opset < 13) or constant input; free in the stream"
     attrs = {"axes": None}
@@ -32,25 +31,13 @@ class Unsqueeze(Op):
     def run(self, node, inputs):
         return [np.expand_dims(inputs[0], tuple(self._axes(node, inputs, inputs[0].ndim)))]
 
-    passthrough_q = True  # the same integers in another shape
-
     def quantize(self, node, ctx):
         shape = ctx.g.shape(node.inputs[0])
         axes = self._axes(node, const_inputs(node, ctx.g), len(shape))
         if 0 in axes:
             raise unsupported(node, "it inserts an axis in front of the batch axis; the accelerator keeps "
                                     "the batch first", ctx.g)
-        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]],
-                      {"out_shape": list(ctx.g.shape(node.outputs[0]))})
-
-    lowering = "none (stream rename)"
-
-    def lower(self, layer, ctx):
-        return rename_stage(layer, ctx)
-
-    def run_int(self, layer, inputs):
-        x = inputs[0]
-        return x.reshape((x.shape[0], *layer.config["out_shape"][1:]))
+        return super().quantize(node, ctx)
 
     def examples(self):
         x = np.random.default_rng(50).standard_normal((2, 3, 4)).astype(np.float32)
