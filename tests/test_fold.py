@@ -219,3 +219,28 @@ def test_packing_is_reported_separately(mnist):
     z = fold_summary(fold_model(mnist, "pynq-z2"))  # DSP48E1: int8 does not pack
     assert z["dsp_packing"] == 1 and z["dsp_without_packing"] == z["totals"]["dsp"]
     assert z["dsp_roofline_efficiency"] == pytest.approx(z["mac_per_s"] / (220 * 1 * 100e6))
+
+
+def test_fold_stages_agree_with_generated_stages(tmp_path):
+    """The cost model prices the stages the code generator emits: same kinds in the same order per
+    layer, and every parameter both carry has one value (the average pools' accumulator aside,
+    which the model sizes by tap count)."""
+    b = fpga_accel.compile(data.model_path("resnet_ds"), tmp_path / "r.fpga", calib=data.load_calib("resnet_ds"),
+                           progress=False)
+    m = b.manifest
+    folded = {}
+    for s in m["fold"]["stages"]:
+        layer, kind = s["name"].rsplit("/", 1)
+        if kind in ("width_convert", "duplicate", "input", "output"):  # the folder's stream plumbing
+            continue
+        folded.setdefault(layer, []).append((kind, s["params"]))
+    compared = 0
+    for lay in m["hls"]["layers"]:
+        gen = [s for s in lay["stages"] if s["kind"] != "rename"]
+        mine = folded.get(lay["name"], [])
+        assert [{"mul": "product"}.get(s["kind"], s["kind"]) for s in gen] == [k for k, _ in mine], lay["name"]
+        for s, (kind, p) in zip(gen, mine):
+            shared = set(p) & set(s["params"]) - ({"ACC_BITS"} if kind.endswith("avg_pool") else set())
+            assert {k: int(p[k]) for k in shared} == {k: s["params"][k] for k in shared}, (lay["name"], kind)
+            compared += len(shared)
+    assert compared > 50

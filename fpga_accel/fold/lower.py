@@ -1,11 +1,13 @@
 """Each QLayer as the PE stages the code generator builds from it, for any folding.
 
-Conv (group 1) → sliding_window + mvau; depthwise Conv → sliding_window + depthwise; Gemm /
-MatMul → mvau; MaxPool / AveragePool → sliding_window + max_pool / avg_pool; global pools →
-global_max_pool / global_avg_pool; Add / Sub / Sum → add; Mul / Div by a constant → scale; Mul
-of two tensors → product; Concat → concat; LUT activations → lut; Reshape-like layers move no
-data (no stage); Pad / Transpose → reorder. Width converters between layers are added by the
-folder, which knows both sides' lanes.
+The stages come from the op's own ``lower()`` (fpga_accel/ops, the code generator's lowering),
+run with the folding under study; each code generator stage becomes a cost-model stage holding
+the parameters its model reads (:data:`_KEYS`). Two cost-model parameters are the model's own:
+the accumulator width of average pools (sized by the tap count) and of residual adds (the
+layer's ``acc_bits``). Pad is modelled as a one-element-per-cycle reorder. Layers the code
+generator cannot lower are still priced: a grouped convolution as one MVAU over each group's
+columns, anything else as a whole-tensor reorder. Width converters between layers are added by
+the folder, which knows both sides' lanes.
 
 A :class:`LayerPlan` knows its fold space: ``pe`` must divide ``pe_dim`` (output channels, or the
 channels of a lane-parallel layer), ``simd`` must divide ``simd_dim`` (input channels of a
@@ -17,6 +19,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..codegen.pe import sliding_window as sw
+from ..codegen.stage import LowerContext, LoweringError, Port
+from ..errors import FpgaAccelError
 from ..quant.qtype import parse_qtype
 from .pe import Stage
 
@@ -74,20 +79,96 @@ def elems(shape) -> int:
     return int(math.prod(int(d) for d in shape[1:]))
 
 
+_WINDOW = ("IH", "IW", "C", "KH", "KW", "SH", "SW", "DH", "DW", "PAD_T", "PAD_L", "PAD_B", "PAD_R", "SIMD", "BITS",
+          "PAD_VALUE", "DEPTHWISE")
+_ELTWISE = ("IN_BITS", "OUT_BITS", "N_WORDS", "LANES")
+# the cost-model parameters of each code generator stage kind, in the manifest's order
+_KEYS = {
+    "sliding_window": _WINDOW,
+    "mvau": ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS"),
+    "depthwise": ("C", "PE", "K", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS"),
+    "global_max_pool": ("N_PIXELS", "C", "BITS", "SIMD"),
+    "global_avg_pool": ("N_PIXELS", "C", "BITS", "ACC_BITS", "OUT_BITS", "SIMD"),
+    "add": ("IN_BITS", "OUT_BITS", "N_INPUTS", "ACC_BITS", "N_WORDS", "LANES"),
+    "scale": _ELTWISE, "product": _ELTWISE, "lut": _ELTWISE,
+    "concat": ("N_PIXELS", "IN_BITS", "OUT_BITS", "A_C", "B_C", "LANES"),
+    "reorder": ("N", "LANES", "BITS", "BUFFER"),
+}
+_DENSE_MVAU = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "SIMD", "PE")
+_PASSTHROUGH = "moves no data: the stream passes through"
+_REORDER = "no library PE yet: modelled as one element per cycle"
+
+
 def plan_layer(layer, qm) -> LayerPlan:
-    """The :class:`LayerPlan` of ``layer`` (a QLayer of ``qm``)."""
-    builder = _BUILDERS.get(layer.op_type)
-    if builder is None:
-        if "lut" in layer.consts:
-            builder = _lut
-        elif set(layer.config) <= {"out_shape"} and not layer.consts:
-            builder = _passthrough
-        else:
-            builder = _generic
-    return builder(layer, qm)
+    """The :class:`LayerPlan` of ``layer`` (a QLayer of ``qm``), from its op's ``lower()``."""
+    try:
+        stages = _lower(layer, qm, 1, 1)
+    except FpgaAccelError:  # no processing element: price it anyway
+        return _grouped_conv(layer, qm) or _reorder(layer, qm, layer.op_type != "Pad")
+    kinds = [s.kind for s in stages]
+    if set(kinds) <= {"rename"}:
+        return LayerPlan(layer.name, layer.op_type, "none", note=_PASSTHROUGH)
+    if "pad" in kinds:
+        return _reorder(layer, qm, False)
+
+    def build(pe, simd):
+        return _translate(layer, qm, _lower(layer, qm, pe, simd))
+    if "mvau" in kinds:
+        p = stages[0].params  # the window's channels when there is one, else the matrix width
+        return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=stages[-1].params["MH"],
+                         simd_dim=p["C"] if kinds[0] == "sliding_window" else p["MW"], build=build)
+    pe_dim = math.gcd(*(_shape(qm, t)[-1] for t in layer.inputs)) if layer.op_type == "Concat" \
+        else _shape(qm, layer.outputs[0])[-1]
+    return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=pe_dim, build=build)
 
 
-# --- helpers -------------------------------------------------------------------------------------
+def _lower(layer, qm, pe: int, simd: int) -> list:
+    from ..ops import lookup
+
+    op = lookup(layer.op_type, layer.domain)
+    if op is None:
+        raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
+    return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd}))
+
+
+def _translate(layer, qm, stages) -> list[Stage]:
+    """The code generator's stages of ``layer`` as cost-model stages."""
+    out, window = [], None
+    in_bits = max((_bits(qm, t) for t in layer.inputs), default=0)
+    for s in stages:
+        p, kind = dict(s.params), s.kind
+        if kind == "sliding_window":
+            p["DEPTHWISE"] = bool(p["DEPTHWISE"])
+            window = _pick(kind, p)
+        elif kind in ("max_pool", "avg_pool"):  # the window's parameters (+ the average's widths)
+            extra = {} if kind == "max_pool" else {"ACC_BITS": _acc(p["BITS"], p["KH"] * p["KW"]),
+                                                   "OUT_BITS": p["OUT_BITS"]}
+            out.append(Stage(layer.name, kind, {**window, **extra}))
+            continue
+        elif kind == "global_avg_pool":
+            p["ACC_BITS"] = _acc(p["BITS"], p["N_PIXELS"])
+        elif kind == "mul":
+            kind = "product"
+        elif kind == "add":
+            p.update(N_INPUTS=2, ACC_BITS=int(layer.config.get("acc_bits", 24)))
+        if kind in ("add", "product", "concat"):
+            p["IN_BITS"] = in_bits
+        if kind == "scale":
+            p["N_WORDS"] = p["N_PIXELS"] * p["C"] // p["LANES"]
+        keys = _DENSE_MVAU if kind == "mvau" and layer.op_type in ("Gemm", "MatMul") else _KEYS[kind]
+        out.append(Stage(layer.name, kind, _pick(kind, p, keys)))
+    return out
+
+
+def _pick(kind, p, keys=None) -> dict:
+    return {k: p[k] for k in keys or _KEYS[kind]}
+
+
+def _acc(bits: int, n: int) -> int:
+    """The cost model's accumulator for a sum of ``n`` inputs of ``bits``."""
+    return bits + max(1, math.ceil(math.log2(n))) + 1
+
+
 def _bits(qm, tensor: str) -> int:
     return qm.tensors[tensor].qparams.qtype.bits
 
@@ -96,144 +177,30 @@ def _shape(qm, tensor: str) -> tuple[int, ...]:
     return tuple(int(d) for d in qm.tensors[tensor].shape)
 
 
-def _window(layer, qm, simd: int, depthwise: bool, pad_value: int = 0) -> Stage:
+def _grouped_conv(layer, qm) -> LayerPlan | None:
+    """A grouped convolution (no PE yet): the code generator's window + one MVAU over each
+    group's columns. None for any other layer, or a window the line buffer cannot make."""
     c = layer.config
-    ins = _shape(qm, layer.inputs[0])
-    k, s, d, pads = list(c["kernel"]), list(c["strides"]), list(c["dilations"]), list(c["pads"])
-    if len(k) == 1:  # 1-D: a window over a single row
-        ih, iw, ch = 1, ins[1], ins[2]
-        k, s, d, pads = [1] + k, [1] + s, [1] + d, [0, pads[0], 0, pads[1]]
-    else:
-        ih, iw, ch = ins[1], ins[2], ins[3]
-    p = {"IH": ih, "IW": iw, "C": ch, "KH": k[0], "KW": k[1], "SH": s[0], "SW": s[1], "DH": d[0], "DW": d[1],
-         "PAD_T": pads[0], "PAD_L": pads[1], "PAD_B": pads[2], "PAD_R": pads[3], "SIMD": simd,
-         "BITS": _bits(qm, layer.inputs[0]), "PAD_VALUE": pad_value, "DEPTHWISE": depthwise}
-    return Stage(layer.name, "sliding_window", p)
-
-
-def _identity(p) -> bool:
-    """A 1x1, stride-1, unpadded window is the input stream itself: no sliding_window stage."""
-    return (p["KH"], p["KW"], p["SH"], p["SW"], p["PAD_T"], p["PAD_L"], p["PAD_B"], p["PAD_R"]) == \
-        (1, 1, 1, 1, 0, 0, 0, 0)
-
-
-def _channels(qm, tensor: str) -> int:
-    return _shape(qm, tensor)[-1]
-
-
-# --- builders, one per lowering --------------------------------------------------------------------
-def _conv(layer, qm) -> LayerPlan:
-    c, w = layer.config, layer.consts["weights"]
-    if len(c["kernel"]) > 2:
-        return _generic(layer, qm)
+    if layer.op_type != "Conv" or len(c["kernel"]) > 2 or c["group"] == 1:
+        return None
+    w, x, y = layer.consts["weights"], layer.inputs[0], layer.outputs[0]
     m, cg, g = int(w.shape[0]), int(w.shape[1]), int(c["group"])
-    ch = _channels(qm, layer.inputs[0])
-    out = _shape(qm, layer.outputs[0])
-    n_vec = elems(out) // m
-    kk = int(math.prod(c["kernel"]))
-    wq = parse_qtype(c["weight_qtype"])
-    common = {"IN_BITS": _bits(qm, layer.inputs[0]), "W_BITS": wq.bits, "ACC_BITS": c["acc_bits"],
-              "OUT_BITS": _bits(qm, layer.outputs[0])}
-    if g == ch and m == ch and cg == 1:
-        def build(pe, simd):
-            return [_window(layer, qm, pe, True, c["zp_in"]),
-                    Stage(layer.name, "depthwise", {"C": ch, "PE": pe, "K": kk, "N_VECTORS": n_vec, **common})]
-        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=ch, build=build)
-    note = "" if g == 1 else f"grouped convolution (group {g}) modelled as one MVAU over each group's columns"
+    try:
+        geo = sw.geometry(c, _shape(qm, x))
+    except FpgaAccelError:
+        return None
+    n_vec = elems(_shape(qm, y)) // m
+    common = {"IN_BITS": _bits(qm, x), "W_BITS": parse_qtype(c["weight_qtype"]).bits, "ACC_BITS": c["acc_bits"],
+              "OUT_BITS": _bits(qm, y)}
+    xq = qm.tensors[x].qparams.qtype
 
     def build(pe, simd):
-        win = _window(layer, qm, simd, False, c["zp_in"])
-        mv = Stage(layer.name, "mvau", {"MW": kk * cg, "MH": m, "SIMD": simd, "PE": pe, "N_VECTORS": n_vec, **common})
-        return [mv] if _identity(win.params) else [win, mv]
-    return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=m, simd_dim=cg if g > 1 else ch, build=build,
-                     note=note)
-
-
-def _dense(layer, qm) -> LayerPlan:
-    c = layer.config
-    k, n = int(c["in_features"]), int(c["out_features"])
-    n_vec = elems(_shape(qm, layer.outputs[0])) // n
-    p = {"MW": k, "MH": n, "N_VECTORS": n_vec, "IN_BITS": _bits(qm, layer.inputs[0]),
-         "W_BITS": parse_qtype(c["weight_qtype"]).bits, "ACC_BITS": c["acc_bits"],
-         "OUT_BITS": _bits(qm, layer.outputs[0])}
-    return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=n, simd_dim=k,
-                     build=lambda pe, simd: [Stage(layer.name, "mvau", {**p, "SIMD": simd, "PE": pe})])
-
-
-def _window_pool(layer, qm) -> LayerPlan:
-    c = layer.config
-    ch = _channels(qm, layer.inputs[0])
-    bits = _bits(qm, layer.inputs[0])
-    is_max = layer.op_type == "MaxPool"
-    kk = int(math.prod(c["kernel"]))
-    extra = {} if is_max else {"ACC_BITS": bits + max(1, math.ceil(math.log2(kk))) + 1,
-                               "OUT_BITS": _bits(qm, layer.outputs[0])}
-
-    def build(pe, simd):
-        win = _window(layer, qm, pe, True, c.get("pad_value", c.get("zp_in", 0)))
-        return [win, Stage(layer.name, "max_pool" if is_max else "avg_pool", {**win.params, **extra})]
-    return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=ch, build=build)
-
-
-def _global_pool(layer, qm) -> LayerPlan:
-    ins = _shape(qm, layer.inputs[0])
-    ch, bits = ins[-1], _bits(qm, layer.inputs[0])
-    n_px = elems(ins) // ch
-    is_max = layer.op_type == "GlobalMaxPool"
-    p = {"N_PIXELS": n_px, "C": ch, "BITS": bits}
-    if not is_max:
-        p.update(ACC_BITS=bits + max(1, math.ceil(math.log2(n_px))) + 1, OUT_BITS=_bits(qm, layer.outputs[0]))
-    kind = "global_max_pool" if is_max else "global_avg_pool"
-    return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=ch,
-                     build=lambda pe, simd: [Stage(layer.name, kind, {**p, "SIMD": pe})])
-
-
-def _elementwise(kind: str, layer, qm, extra: dict) -> LayerPlan:
-    out = _shape(qm, layer.outputs[0])
-    ch, n = out[-1], elems(out)
-    p = {"IN_BITS": max(_bits(qm, t) for t in layer.inputs), "OUT_BITS": _bits(qm, layer.outputs[0]), **extra}
-    return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=ch,
-                     build=lambda pe, simd: [Stage(layer.name, kind, {**p, "N_WORDS": n // pe, "LANES": pe})])
-
-
-def _add(layer, qm) -> LayerPlan:
-    c = layer.config
-    return _elementwise("add", layer, qm, {"N_INPUTS": len(c.get("multipliers", [1, 1])),
-                                           "ACC_BITS": int(c.get("acc_bits", 24))})
-
-
-def _mul(layer, qm) -> LayerPlan:
-    return _elementwise("scale" if len(layer.inputs) == 1 else "product", layer, qm, {})
-
-
-def _lut(layer, qm) -> LayerPlan:
-    return _elementwise("lut", layer, qm, {})
-
-
-def _concat(layer, qm) -> LayerPlan:
-    out = _shape(qm, layer.outputs[0])
-    if layer.config.get("axis") != len(out) - 1:
-        return _generic(layer, qm)
-    chans = [_channels(qm, t) for t in layer.inputs]
-    p = {"N_PIXELS": elems(out) // out[-1], "IN_BITS": max(_bits(qm, t) for t in layer.inputs),
-         "OUT_BITS": _bits(qm, layer.outputs[0])}
-
-    def build(pe, simd):  # a chain of two-input concats, each adding the next input's channels
-        return [Stage(layer.name, "concat", {**p, "A_C": sum(chans[:i]), "B_C": chans[i], "LANES": pe})
-                for i in range(1, len(chans))]
-    return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=math.gcd(*chans), build=build)
-
-
-def _transpose(layer, qm) -> LayerPlan:
-    """Moving only axes of size 1 keeps the stream's element order (a rename); any other
-    permutation needs a buffer."""
-    shape, perm = _shape(qm, layer.inputs[0]), layer.config["perm"]
-    moved = [d for d in perm if shape[d] != 1]
-    return _passthrough(layer, qm) if moved == sorted(moved) else _reorder(layer, qm, True)
-
-
-def _passthrough(layer, qm) -> LayerPlan:
-    return LayerPlan(layer.name, layer.op_type, "none", note="moves no data: the stream passes through")
+        win = sw.window_stage(layer.name, Port(x, simd, xq.bits, xq.signed), f"{y}#window", geo, c["zp_in"], False)
+        mv = Stage(layer.name, "mvau", {"MW": geo["KH"] * geo["KW"] * cg, "MH": m, "SIMD": simd, "PE": pe,
+                                        "N_VECTORS": n_vec, **common})
+        return [mv] if sw.is_identity(geo) else _translate(layer, qm, [win]) + [mv]
+    return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=m, simd_dim=cg, build=build,
+                     note=f"grouped convolution (group {g}) modelled as one MVAU over each group's columns")
 
 
 def _reorder(layer, qm, buffer: bool) -> LayerPlan:
@@ -241,18 +208,4 @@ def _reorder(layer, qm, buffer: bool) -> LayerPlan:
     p = {"N": n, "LANES": 1, "BITS": _bits(qm, layer.outputs[0]), "BUFFER": buffer}
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1,
                      build=lambda pe, simd: [Stage(layer.name, "reorder", p)],
-                     note="no library PE yet: modelled as one element per cycle" + (" through a whole-tensor "
-                                                                                     "buffer" if buffer else ""))
-
-
-def _generic(layer, qm) -> LayerPlan:
-    return _reorder(layer, qm, True)
-
-
-_BUILDERS = {
-    "Conv": _conv, "Gemm": _dense, "MatMul": _dense,
-    "MaxPool": _window_pool, "AveragePool": _window_pool,
-    "GlobalMaxPool": _global_pool, "GlobalAveragePool": _global_pool,
-    "Add": _add, "Sub": _add, "Sum": _add, "Mul": _mul, "Div": _mul, "Concat": _concat,
-    "Pad": lambda layer, qm: _reorder(layer, qm, False), "Transpose": _transpose,
-}
+                     note=_REORDER + (" through a whole-tensor buffer" if buffer else ""))

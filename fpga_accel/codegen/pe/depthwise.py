@@ -5,7 +5,7 @@ import numpy as np
 
 from ...quant.qtype import parse_qtype
 from ..stage import Array, Port, Stage
-from .packing import pack_lanes
+from .packing import PackedLanes
 
 
 def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
@@ -22,7 +22,7 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
     # weights[cf*K + k] lane p = w[cf*PE + p][k]
     w = np.asarray(weights, np.int64).reshape(cf, pe, k).transpose(0, 2, 1).reshape(cf * k, pe)
     per_ch = lambda a: np.asarray(np.broadcast_to(a, (c,)), np.int64).reshape(cf, pe).T
-    arrays = [Array("weights", f"ap_uint<{pe * wq.bits}>", pack_lanes(w, wq.bits), pe * wq.bits),
+    arrays = [Array("weights", f"ap_uint<{pe * wq.bits}>", PackedLanes(w, wq.bits), pe * wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(consts["M"])),
               Array("shift", "fa::shift_t", per_ch(consts["shift"]))]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...quant.qtype import parse_qtype
 from ..stage import Array, Port, Stage
-from .packing import pack_lanes
+from .packing import PackedLanes
 
 
 def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
@@ -21,7 +21,7 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
     # weights[p][nf*SF + sf] lane s = W[nf*PE + p][sf*SIMD + s]
     w = np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
     per_ch = lambda a: np.asarray(a, np.int64).reshape(-1)[: mh].reshape(nf, pe).T
-    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", pack_lanes(w, wq.bits), simd * wq.bits),
+    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(w, wq.bits), simd * wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(np.broadcast_to(consts["M"], (mh,)))),
               Array("shift", "fa::shift_t", per_ch(np.broadcast_to(consts["shift"], (mh,))))]
