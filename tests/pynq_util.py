@@ -14,6 +14,23 @@ FAKES = Path(__file__).resolve().parent / "fakes"
 sys.path.insert(0, str(ROOT / "models"))
 
 
+def use_fake_pynq(mp):
+    """Make ``import pynq`` give tests/fakes' pynq (its board a register/DMA model of the IP), through
+    the MonkeyPatch ``mp``; returns the fake module. :func:`drop_pynq` forgets it again."""
+    mp.syspath_prepend(str(FAKES))
+    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
+        mp.delitem(sys.modules, mod)
+    import pynq
+
+    mp.setattr(pynq, "board_options", {})
+    return pynq
+
+
+def drop_pynq() -> None:
+    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
+        sys.modules.pop(mod, None)
+
+
 def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: str = "image",
                         **hwh_options) -> fpga_accel.bundle.Bundle:
     """Compile example model ``name`` with ``manifest["kernel"]`` for the given stream lanes,

@@ -5,7 +5,6 @@ Each backend gets mnist_cnn compiled with the generator it runs (none for the em
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
@@ -71,18 +70,11 @@ def images():
 def board_model():
     """``import pynq`` gives tests/fakes' pynq, whose board is a register- and DMA-level model of the
     generated streaming IP (tests/test_pynq.py tests the driver against it in detail)."""
-    from pynq_util import FAKES
+    from pynq_util import drop_pynq, use_fake_pynq
 
     mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(str(FAKES))
-    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
-        mp.delitem(sys.modules, mod)
-    import pynq
-
-    mp.setattr(pynq, "board_options", {})
-    yield pynq
-    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
-        sys.modules.pop(mod, None)
+    yield use_fake_pynq(mp)
+    drop_pynq()
     mp.undo()
 
 

@@ -7,11 +7,10 @@ so a correct driver reproduces the emulator bit for bit and each driver mistake 
 """
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
-from pynq_util import FAKES, compile_axis_bundle, place_overlay, sample_images
+from pynq_util import compile_axis_bundle, drop_pynq, place_overlay, sample_images, use_fake_pynq
 
 from fpga_accel import Session
 from fpga_accel.runtime import BackendUnavailable, SessionTimeout
@@ -22,15 +21,8 @@ from fpga_accel.runtime.pynq_driver import AxisRunner, DmaError, OverlayMismatch
 @pytest.fixture
 def fake_pynq(monkeypatch):
     """``import pynq`` gives the fake package; its board model is ``pynq.board`` once opened."""
-    monkeypatch.syspath_prepend(str(FAKES))
-    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
-        monkeypatch.delitem(sys.modules, mod)
-    import pynq
-
-    monkeypatch.setattr(pynq, "board_options", {})
-    yield pynq
-    for mod in [m for m in sys.modules if m == "pynq" or m.startswith("pynq.")]:
-        sys.modules.pop(mod, None)
+    yield use_fake_pynq(monkeypatch)
+    drop_pynq()
 
 
 @pytest.fixture(scope="module")
