@@ -11,6 +11,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from ..cache import cache_dir
+
 
 def pack(bundle_dir: Path) -> bytes:
     """The bundle directory as tar bytes (names relative to it, sorted, so the bytes are stable)."""
@@ -26,8 +28,7 @@ def pack(bundle_dir: Path) -> bytes:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("FPGA_ACCEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fpga-accel")
-    return Path(base) / "bundles"
+    return cache_dir("bundles")
 
 
 def unpack(blob: bytes, name: str) -> Path:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir as shared_cache_dir
 from ..errors import FpgaAccelError
 
 #: bump when the way libraries are built changes, so old cache entries are not reused
@@ -62,8 +63,7 @@ class CsimBuildError(CsimError):
 
 def cache_dir() -> Path:
     """``$FPGA_ACCEL_CACHE/csim`` (default ``~/.cache/fpga-accel/csim``)."""
-    root = os.environ.get("FPGA_ACCEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fpga-accel")
-    return Path(root) / "csim"
+    return shared_cache_dir("csim")
 
 
 def hls_dir_of(bundle_or_hls_dir) -> Path:

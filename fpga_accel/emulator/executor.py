@@ -194,12 +194,11 @@ def _run(qm, env: dict[str, np.ndarray], keep: bool, fused: Mapping[int, int] | 
         inputs = [env[name] for name in layer.inputs]
         if i in fused:  # max over the sums, then requantise the pooled ones only
             pool = qm.layers[fused[i]]
-            if hasattr(op, "run_dot_max"):
-                pooled = op.run_dot_max(layer, inputs, pool.config)
+            if hasattr(op, "run_pool_int"):
+                env[pool.outputs[0]] = op.run_pool_int(layer, inputs, pool.config)
             else:
                 dot = op.run_dot(layer, inputs)
-                pooled = max_windows(dot, pool.config, lowest(dot.dtype))
-            env[pool.outputs[0]] = op.requantize_dot(layer, pooled)
+                env[pool.outputs[0]] = op.requantize_dot(layer, max_windows(dot, pool.config, lowest(dot.dtype)))
         else:
             env[layer.outputs[0]] = op.run_int(layer, inputs)
     names = env if keep else [t.name for t in qm.outputs]

@@ -3,6 +3,7 @@ import numpy as np
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
+from . import fastconv
 from .base import Example, Op, register
 from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_nhwc, pad_spatial, require_nhwc,
                      shape_from_nchw, shape_to_nchw, spatial_pads, to_nchw, window_out, windows, windows_nhwc)
@@ -188,8 +189,17 @@ class Conv(Op):
         return requantize_dot(layer, dot)
 
     def run_int(self, layer, inputs):
-        """requantize(run_acc): the dot products of :meth:`run_dot` requantised with the bias."""
-        return requantize_dot(layer, self.run_dot(layer, inputs))
+        """requantize(run_acc): the dot products of :meth:`run_dot` requantised with the bias (the
+        native kernel where it applies: the same integers)."""
+        native = fastconv.conv_int(layer, inputs[0])
+        return native if native is not None else requantize_dot(layer, self.run_dot(layer, inputs))
+
+    def run_pool_int(self, layer, inputs, pool):
+        """The outputs of the MaxPool (config ``pool``) that alone reads this layer, from the max of
+        the exact sums requantised; only where max and requantisation commute (the emulator's
+        fusion rule). The native kernel where it applies, else :meth:`run_dot_max`."""
+        native = fastconv.conv_int(layer, inputs[0], pool)
+        return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
     lowering = "sliding_window + mvau; depthwise: sliding_window + depthwise"
 

@@ -95,11 +95,11 @@ def _rows(a: np.ndarray, *per_channel: np.ndarray):
 
 
 _UNSIGNED = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
-_CONSTANTS: dict = {}  # requantisation constants per layer, see _float_constants
+_CONSTANTS: dict = {}  # requantisation constants per layer, see float_constants
 _MAX_CONSTANTS = 1024
 
 
-def _float_constants(bias: np.ndarray, M: np.ndarray, shift: np.ndarray, zp_out: int, lo: int, c: int):
+def float_constants(bias: np.ndarray, M: np.ndarray, shift: np.ndarray, zp_out: int, lo: int, c: int):
     """(scale, offset) float64 vectors of ``c`` channels: M / 2^shift and
     (bias·M + 2^(shift−1)) / 2^shift + zp_out − lo, cached by value (layers call with the same
     constants on every batch, and computing them costs more than requantising one image)."""
@@ -114,6 +114,16 @@ def _float_constants(bias: np.ndarray, M: np.ndarray, shift: np.ndarray, zp_out:
             _CONSTANTS.clear()
         _CONSTANTS[key] = hit
     return hit
+
+
+def requant_exact_in_float64(acc_bits: int, M, shift, zp_out: int, lo: int) -> bool:
+    """Whether :func:`requantize_acc`'s float64 form is exact for accumulators (with the bias) of
+    ``acc_bits`` signed bits: |acc + bias|·M + 2^(shift−1) + |zp_out − lo|·2^shift < 2^53."""
+    M, shift = np.asarray(M, np.int64), np.asarray(shift, np.int64)
+    if not M.size:
+        return True
+    top = (1 << (acc_bits - 1)) * int(M.max()) + (abs(int(zp_out) - int(lo)) + 1) * (1 << int(shift.max()))
+    return top < 1 << F64_EXACT_BITS
 
 
 def requantize_acc(acc: np.ndarray, bias, M, shift, zp_out: int, lo: int, hi: int, acc_bits: int, *,
@@ -135,14 +145,12 @@ def requantize_acc(acc: np.ndarray, bias, M, shift, zp_out: int, lo: int, hi: in
     M = np.asarray(M, np.int64)
     shift = np.asarray(shift, np.int64)
     bias = np.asarray(bias, np.int64)
-    top = ((1 << (acc_bits - 1)) * int(M.max()) + (abs(zp_out - lo) + 1) * (1 << int(shift.max()))
-           if M.size else 0)
-    if (acc.dtype.kind != "f" or top >= 1 << F64_EXACT_BITS or acc.size == 0 or lo > hi
+    if (acc.dtype.kind != "f" or not requant_exact_in_float64(acc_bits, M, shift, zp_out, lo) or acc.size == 0 or lo > hi
             or acc.ndim == 0 or any(v.ndim > 1 or v.size not in (1, acc.shape[-1]) for v in (M, shift, bias))):
         a = np.rint(acc).astype(np.int64) if acc.dtype.kind == "f" else acc.astype(np.int64)
         return arith.requantize(a + bias, M, shift, zp_out, lo, hi, name=name).astype(out_dtype)
     c = acc.shape[-1]
-    scale, offset, tiled = _float_constants(bias, M, shift, zp_out, lo, c)
+    scale, offset, tiled = float_constants(bias, M, shift, zp_out, lo, c)
     a2, _ = _rows(acc)
     k = a2.shape[1] // c
     if k not in tiled:

@@ -44,11 +44,17 @@ def quantize(x, params: Params, *, name: str = "tensor") -> np.ndarray:
     Computed in float64 (x / scale is one IEEE division). ±Inf saturate; NaN is an InputError.
     Per-channel params scale along their axis; weights clamp to the narrow range.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if np.isnan(x).any():
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf" or x.dtype.itemsize > 8:
+        x = x.astype(np.float64)
+    if x.dtype.kind == "f" and np.isnan(x).any():
         raise InputError(f"tensor '{name}': {int(np.isnan(x).sum())} NaN value(s) cannot be quantised")
-    q = np.rint(x / params.broadcast_scale(x.shape)) + params.zero_point
-    return np.clip(q, params.qmin, params.qmax).astype(params.qtype.dtype)
+    # in place on one float64 array (the division converts x to float64 as it goes)
+    q = np.asarray(np.divide(x, params.broadcast_scale(x.shape), dtype=np.float64))  # 0-d stays an array
+    np.rint(q, out=q)
+    q += params.zero_point
+    np.clip(q, params.qmin, params.qmax, out=q)
+    return q.astype(params.qtype.dtype)
 
 
 def dequantize(q, params: Params, dtype=np.float32) -> np.ndarray:
