@@ -1,11 +1,13 @@
 """The emulator's native convolution (``ops/fastconv.c``) gives exactly the contract's integers.
 
-- Random Conv layers (1D/2D, 1–40 channels in and out, kernels, strides, dilations, pads, 2–16 bit
-  types, values at the extremes), alone and with a fused MaxPool, against a plain int64 reference
-  written here (windows, sums, max, ``arith.requantize``), on the vectorised (AVX2) build and on
-  the portable C build.
+- Random Conv layers (group 1 and depthwise, 1D/2D, 1–40 channels in and out, kernels, strides,
+  dilations, pads, 2–16 bit types, values at the extremes), alone and with a fused MaxPool, and
+  the int64 requantisation where float64 is not exact, against a plain int64 reference written
+  here (windows, sums, max, ``arith.requantize``), on the vectorised (AVX2) build and on the
+  portable C build.
 - Where it must not run (input values beyond int16, weights of -2^15, sums beyond int32, grouped
-  convolutions, pools with padding, ``FPGA_ACCEL_NATIVE=0``) it declines and numpy runs.
+  convolutions other than depthwise, pools with padding, ``FPGA_ACCEL_NATIVE=0``) it declines
+  and numpy runs.
 - A compiler that fails gives one warning and the numpy path; no compiler, the numpy path.
 - Whole example models: native and numpy runs give the same integers.
 """
@@ -91,7 +93,10 @@ def reference(layer, x, pool=None):
         idx = tuple(slice(t * d, t * d + (o - 1) * s + 1, s)
                     for t, d, o, s in zip(tap, c["dilations"], out, c["strides"]))
         win = xp[(slice(None), *idx, slice(None))]  # (N, *out, C)
-        acc += win @ w[(slice(None), slice(None), *tap)].T
+        if c["group"] == 1:
+            acc += win @ w[(slice(None), slice(None), *tap)].T
+        else:  # depthwise: channel m by filter m
+            acc += win * w[(slice(None), 0, *tap)]
     acc += k["bias"]
     if pool is not None:
         pout = pool["out_shape"][1:-1]
@@ -111,7 +116,7 @@ def qrange(bits, signed):
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
-def random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, out_signed):
+def random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, out_signed, depthwise=False):
     kernel = [int(v) for v in r.integers(1, 5, n_sp)]
     strides = [int(v) for v in r.integers(1, 4, n_sp)]
     dil = [int(v) for v in r.integers(1, 3, n_sp)]
@@ -121,7 +126,9 @@ def random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, out_signed):
            for i, (s, k, d, st) in enumerate(zip(size, kernel, dil, strides))]
     in_lo, in_hi = qrange(in_bits, in_signed)
     wmax = (1 << (w_bits - 1)) - 1
-    w = r.integers(-wmax, wmax + 1, (M, C, *kernel))
+    if depthwise:
+        C = M
+    w = r.integers(-wmax, wmax + 1, (M, 1 if depthwise else C, *kernel))
     w.flat[:2] = -wmax, wmax
     lo_w, hi_w = np.minimum(w * in_lo, w * in_hi), np.maximum(w * in_lo, w * in_hi)
     reach = int(max(np.abs(lo_w.reshape(M, -1).sum(1)).max(), np.abs(hi_w.reshape(M, -1).sum(1)).max()))
@@ -136,7 +143,7 @@ def random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, out_signed):
     M_ = np.clip(np.round(target * 2.0 ** shift), 0, (1 << arith.MULT_BITS) - 1).astype(np.int64)
     dot_bits = weight_dot_bits(w, in_lo, in_hi)
     acc_bits = arith.signed_bits(-reach - abs(int(bias.min())), reach + abs(int(bias.max())))
-    config = {"kernel": kernel, "strides": strides, "dilations": dil, "pads": pads, "group": 1,
+    config = {"kernel": kernel, "strides": strides, "dilations": dil, "pads": pads, "group": M if depthwise else 1,
               "in_shape": [1, *size, C], "out_shape": [1, *out, M], "zp_in": zp_in, "zp_out": zp_out, "lo": lo,
               "hi": out_hi, "dot_bits": dot_bits, "acc_bits": acc_bits, "emu_dot_bits": dot_bits}
     consts = {"weights": w.astype(np.int16 if w_bits > 8 else np.int8), "bias": bias.astype(np.int64), "M": M_,
@@ -178,7 +185,7 @@ def test_random_layers_equal_reference(kernel, seed):
     in_bits = int(r.integers(2, 17))
     in_signed = in_bits == 16 or bool(r.random() < 0.5)  # unsigned 16-bit is wider than int16
     w_bits = int(r.integers(2, 17))
-    layer, rng = random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, bool(r.random() < 0.5))
+    layer, rng = random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, bool(r.random() < 0.5), seed % 4 == 3)
     x = random_input(r, layer, rng, int(r.integers(1, 6)))
     pool = random_pool(r, layer.config["out_shape"][1:-1]) if r.random() < 0.6 else None
     if pool is not None:
@@ -203,13 +210,16 @@ def test_random_layers_reach_every_branch():
         M = int(r.choice([1, 3, 8, 9, 16, 24, 33, 40]))
         in_bits = int(r.integers(2, 17))
         in_signed = in_bits == 16 or bool(r.random() < 0.5)
-        layer, _ = random_layer(r, n_sp, C, M, in_bits, in_signed, int(r.integers(2, 17)), bool(r.random() < 0.5))
+        w_bits = int(r.integers(2, 17))
+        layer, _ = random_layer(r, n_sp, C, M, in_bits, in_signed, w_bits, bool(r.random() < 0.5), seed % 4 == 3)
         if fastconv.applies(layer):
             plan = fastconv._Plan(layer)
             seen.add(("double", plan.by_double))
             seen.add(("blocks", min(plan.mpad // 8, 5)))
             seen.add(("1d", n_sp == 1))
-    assert {("double", True), ("double", False), ("1d", True), ("1d", False)} <= seen
+            seen.add(("depthwise", plan.depthwise))
+    assert {("double", True), ("1d", True), ("1d", False)} <= seen
+    assert {("depthwise", True), ("depthwise", False)} <= seen
     assert {("blocks", b) for b in (1, 2, 3, 5)} <= seen
 
 
@@ -241,6 +251,20 @@ def test_declines_what_it_cannot_compute_exactly(kernel):
     padded_pool = {"kernel": [2, 2], "strides": [2, 2], "dilations": [1, 1], "pads": [0, 0, 1, 1],
                    "out_shape": [1, 1, 1, 8]}
     assert fastconv.conv_int(layer, x, padded_pool) is None
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_int64_requantisation_where_float64_is_not_exact(kernel, depthwise):
+    """A large shift with a wide output range leaves float64's exact range: the int64 form runs."""
+    r = np.random.default_rng(5)
+    layer, rng = random_layer(r, 2, 6, 6, 12, True, 12, True, depthwise)
+    layer.consts["M"] = np.full(6, (1 << arith.MULT_BITS) - 1)
+    layer.consts["shift"] = np.arange(32, 50, 3)  # (|zp_out − lo| + 1)·2^shift passes 2^53 from 38 on
+    layer.config.update(zp_out=0, lo=-(1 << 15), hi=(1 << 15) - 1)
+    plan = fastconv._Plan(layer)
+    assert not plan.by_double and plan.depthwise == depthwise
+    x = random_input(r, layer, rng, 3)
+    np.testing.assert_array_equal(fastconv.conv_int(layer, x), reference(layer, x))
 
 
 def test_disabled_by_environment(monkeypatch):

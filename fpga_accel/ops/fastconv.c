@@ -1,5 +1,6 @@
-/* The emulator's native convolution: the contract's integers for a group-1 Conv layer, optionally
- * with the MaxPool that reads it, in one pass over the input (fastconv.py builds and calls this).
+/* The emulator's native convolution: the contract's integers for a group-1 or depthwise Conv layer,
+ * optionally with the MaxPool that reads it, in one pass over the input (fastconv.py builds and
+ * calls this).
  *
  *   y[n, oy, ox, m] = clamp(zp + (((max_t dot_t + bias[m]) * M[m] + 2^(shift[m]-1)) >> shift[m]), lo, hi)
  *
@@ -16,7 +17,8 @@
  * operand order of the AVX2 instruction vpmaddwd (two int16 products summed into one int32
  * lane). Without AVX2 the same sums run in plain C.
  *
- * Output positions go in tiles of up to four along x that share every weight load.
+ * Output positions go in tiles of up to four along x that share every weight load. A depthwise
+ * layer (one filter per channel) sums its taps channel by channel instead (dot_depthwise).
  */
 #include <stdint.h>
 #include <string.h>
@@ -31,6 +33,7 @@ typedef struct {
     int64_t oh, ow, m;                  /* output (pooled) height, width, channels */
     int64_t kpairs, mpad;               /* packed weights: pairs, padded channels */
     int64_t zp, lo, hi, by_double;
+    int64_t depthwise;                  /* one filter per channel: kpairs counts kernel taps */
 } fa_conv_geometry;
 
 #define TILE 4
@@ -119,6 +122,27 @@ static void dot(const int16_t *const *px, int P, const int64_t *off, const int16
 }
 #endif
 
+/* Depthwise: best[i * mpad + m] = sum over taps t of x[px[i] + off[t] + m] * wd[t * mpad + m]
+ * (first), else the max of that and best's value; products and sums in int32, which the compiler
+ * vectorises over the channels. acc holds mpad int32. */
+static void dot_depthwise(const int16_t *const *px, int P, const int64_t *off, const int32_t *wd,
+                          const fa_conv_geometry *g, int first, int32_t *best, int32_t *acc)
+{
+    for (int i = 0; i < P; i++) {
+        for (int64_t m = 0; m < g->m; m++)
+            acc[m] = 0;
+        for (int64_t t = 0; t < g->kpairs; t++) {
+            const int16_t *xt = px[i] + off[t];
+            const int32_t *wt = wd + t * g->mpad;
+            for (int64_t m = 0; m < g->m; m++)
+                acc[m] += xt[m] * wt[m];
+        }
+        int32_t *b = best + i * g->mpad;
+        for (int64_t m = 0; m < g->m; m++)
+            b[m] = first || acc[m] > b[m] ? acc[m] : b[m];
+    }
+}
+
 /* out[m] = clamp(zp + (((acc[m] + bias[m]) * mult[m] + 2^(shift[m]-1)) >> shift[m]), lo, hi). With
  * g->by_double (fastint.requant_exact_in_float64 holds), the same integers as
  * lo + floor(clamp(acc * scale + offset, 0, hi - lo)), exact in double, which vectorises. */
@@ -144,15 +168,16 @@ static inline void requantize(const int32_t *acc, const fa_conv_geometry *g, con
     }
 }
 
-/* Images [0, n) of x (n, h, w, c) into y (n, oh, ow, m). Scratch of the caller (so this allocates
- * nothing): off holds kpairs int64, best TILE * mpad int32. */
-void fa_conv_pool_requant(const int16_t *x, int64_t n, const int16_t *wp, const int64_t *bias,
+/* Images [0, n) of x (n, h, w, c) into y (n, oh, ow, m). wp: the packed pairs (int16), or for a
+ * depthwise layer wd[t * mpad + m] (int32). Scratch of the caller (so this allocates nothing): off
+ * holds kpairs int64, best TILE * mpad int32, acc mpad int32. */
+void fa_conv_pool_requant(const int16_t *x, int64_t n, const void *wp, const int64_t *bias,
                           const int64_t *mult, const int64_t *shift, const double *scale, const double *offset,
-                          const fa_conv_geometry *g, int64_t *off, int32_t *best, int32_t *y)
+                          const fa_conv_geometry *g, int64_t *off, int32_t *best, int32_t *acc, int32_t *y)
 {
-    int64_t p = 0, run = g->dw == 1 ? g->kw * g->c : g->c;
+    int64_t p = 0, run = g->depthwise ? 1 : (g->dw == 1 ? g->kw * g->c : g->c);
     for (int64_t ky = 0; ky < g->kh; ky++)
-        for (int64_t kx = 0; kx < g->kw; kx += run / g->c)
+        for (int64_t kx = 0; kx < g->kw; kx += g->depthwise ? 1 : run / g->c)
             for (int64_t e = 0; e < run; e += 2)
                 off[p++] = (ky * g->dh * g->w + kx * g->dw) * g->c + e;
     for (int64_t i = 0; i < n; i++) {
@@ -168,7 +193,10 @@ void fa_conv_pool_requant(const int16_t *x, int64_t n, const int16_t *wp, const 
                             int64_t cx = (ox0 + t) * g->psw + tx * g->pdw;
                             px[t] = img + (cy * g->sh * g->w + cx * g->sw) * g->c;
                         }
-                        dot(px, P, off, wp, g, ty == 0 && tx == 0, best);
+                        if (g->depthwise)
+                            dot_depthwise(px, P, off, wp, g, ty == 0 && tx == 0, best, acc);
+                        else
+                            dot(px, P, off, wp, g, ty == 0 && tx == 0, best);
                     }
                 }
                 for (int t = 0; t < P; t++)

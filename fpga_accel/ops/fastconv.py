@@ -1,11 +1,12 @@
-"""The emulator's native convolution: a group-1 Conv layer, with the MaxPool that reads it if any,
-in one pass over its input (``fastconv.c``), where int16 products summed in int32 are exact.
+"""The emulator's native convolution: a group-1 or depthwise Conv layer, with the MaxPool that
+reads it if any, in one pass over its input (``fastconv.c``), where int16 products summed in int32
+are exact.
 
 The C source is compiled once per machine and compiler (``$CC``, else ``cc``; ``-O3
 -march=native``) into ``$FPGA_ACCEL_CACHE/native/`` and loaded with ctypes, whose calls release
 the GIL, so the emulator's threads run it side by side. Where it does not apply (other layers,
-wider integers), without a C compiler, or with ``FPGA_ACCEL_NATIVE=0``, the numpy definitions run:
-the integers are the same (tests compare every path with ``quant.arith``).
+values beyond int16), without a C compiler, or with ``FPGA_ACCEL_NATIVE=0``, the numpy
+definitions run: the integers are the same (tests compare every path with ``quant.arith``).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ ENV = "FPGA_ACCEL_NATIVE"
 SOURCE = Path(__file__).with_name("fastconv.c")
 FLAGS = [["-O3", "-march=native"], ["-O3"]]  # the second where the compiler has no -march=native
 _FIELDS = ("h", "w", "c", "kh", "kw", "sh", "sw", "dh", "dw", "ph", "pw", "psh", "psw", "pdh", "pdw",
-           "oh", "ow", "m", "kpairs", "mpad", "zp", "lo", "hi", "by_double")
+           "oh", "ow", "m", "kpairs", "mpad", "zp", "lo", "hi", "by_double", "depthwise")
 _I16 = np.iinfo(np.int16)
 TILE = 4  # output positions per tile in fastconv.c
 
@@ -119,7 +120,7 @@ def _build(cc: list[str], flags: list[str], lib: Path) -> str | None:
 
 def _bind(dll: ctypes.CDLL) -> ctypes.CDLL:
     p = ctypes.c_void_p
-    dll.fa_conv_pool_requant.argtypes = [p, ctypes.c_int64, p, p, p, p, p, p, ctypes.POINTER(_Geometry), p, p, p]
+    dll.fa_conv_pool_requant.argtypes = [p, ctypes.c_int64, p, p, p, p, p, p, ctypes.POINTER(_Geometry), p, p, p, p]
     dll.fa_conv_pool_requant.restype = None
     return dll
 
@@ -129,51 +130,62 @@ class _Plan:
 
     def __init__(self, layer):
         c, k = layer.config, layer.consts
-        w = np.moveaxis(np.asarray(k["weights"]), 1, -1)  # (M, *kernel, C): the window's order in NHWC
+        w = np.asarray(k["weights"])
         m = w.shape[0]
-        if w.ndim == 3:
-            w = w[:, None]  # 1D as 2D
-        # the runs of fastconv.c: window rows (x dilation 1) or pixels, each padded to pairs
-        runs = w.reshape(m, w.shape[1], -1) if c["dilations"][-1] == 1 else w
-        runs = np.concatenate([runs, np.zeros((*runs.shape[:-1], runs.shape[-1] % 2), runs.dtype)], axis=-1)
-        wk = runs.reshape(m, -1)
-        kpairs, mpad = wk.shape[1] // 2, -(-m // 8) * 8
-        packed = np.zeros((mpad, kpairs * 2), np.int16)
-        packed[:m] = wk
-        # [p][m][j] = pair p's element j for channel m: the operand order of a pairwise multiply-add
-        self.weights = np.ascontiguousarray(packed.reshape(mpad, kpairs, 2).transpose(1, 0, 2))
-        self.kpairs, self.mpad, self.m = kpairs, mpad, m
+        self.mpad, self.m = -(-m // 8) * 8, m
+        self.depthwise = c["group"] != 1
+        if self.depthwise:  # wd[tap][m], int32: one filter per channel
+            taps = w[:, 0].reshape(m, -1)
+            self.kpairs = taps.shape[1]
+            self.weights = np.zeros((self.kpairs, self.mpad), np.int32)
+            self.weights[:, :m] = taps.T
+        else:
+            w = np.moveaxis(w, 1, -1)  # (M, *kernel, C): the window's order in NHWC
+            if w.ndim == 3:
+                w = w[:, None]  # 1D as 2D
+            # the runs of fastconv.c: window rows (x dilation 1) or pixels, each padded to pairs
+            runs = w.reshape(m, w.shape[1], -1) if c["dilations"][-1] == 1 else w
+            runs = np.concatenate([runs, np.zeros((*runs.shape[:-1], runs.shape[-1] % 2), runs.dtype)], axis=-1)
+            wk = runs.reshape(m, -1)
+            self.kpairs = wk.shape[1] // 2
+            packed = np.zeros((self.mpad, self.kpairs * 2), np.int16)
+            packed[:m] = wk
+            # [p][m][j] = pair p's element j for channel m: the operand order of a pairwise multiply-add
+            self.weights = np.ascontiguousarray(packed.reshape(self.mpad, self.kpairs, 2).transpose(1, 0, 2))
         self.bias, self.mult, self.shift = (np.ascontiguousarray(np.broadcast_to(np.asarray(k[key], np.int64), (m,)))
                                             for key in ("bias", "M", "shift"))
         self.by_double = requant_exact_in_float64(c["acc_bits"], self.mult, self.shift, c["zp_out"], c["lo"])
         self.scale, self.offset, _ = float_constants(self.bias, self.mult, self.shift, c["zp_out"], c["lo"], m)
 
 
-_PLANS: dict[int, tuple[np.ndarray, _Plan | None]] = {}  # by id of the weights, which the entry keeps alive
+#: by the ids of a layer's weights and config, which each entry keeps alive (so no id is reused)
+_PLANS: dict[tuple[int, int], tuple[object, object, _Plan | None]] = {}
 
 
 def _plan(layer) -> _Plan | None:
-    w = layer.consts.get("weights")
-    hit = _PLANS.get(id(w))
-    if hit is not None and hit[0] is w:
-        return hit[1]
+    w, c = layer.consts.get("weights"), layer.config
+    hit = _PLANS.get((id(w), id(c)))
+    if hit is not None and hit[0] is w and hit[1] is c:
+        return hit[2]
     plan = _Plan(layer) if applies(layer) else None
     if len(_PLANS) > 512:
         _PLANS.clear()
-    _PLANS[id(w)] = (w, plan)
+    _PLANS[id(w), id(c)] = (w, c, plan)
     return plan
 
 
 def applies(layer) -> bool:
-    """Whether the kernel computes this Conv layer exactly: group 1, 1D/2D, |weights| < 2^15, every
-    partial sum inside int32 (``emu_dot_bits``), the accumulator narrow enough for int64
-    requantisation, and constants that ``arith.requantize`` accepts (else numpy runs, and raises)."""
+    """Whether the kernel computes this Conv layer exactly: group 1 or depthwise (one filter per
+    channel, group = channels in = channels out), 1D/2D, |weights| < 2^15, every partial sum inside
+    int32 (``emu_dot_bits``), the accumulator narrow enough for int64 requantisation, and constants
+    that ``arith.requantize`` accepts (else numpy runs, and raises)."""
     c, k = layer.config, layer.consts
-    if c.get("group") != 1 or len(c.get("kernel", ())) not in (1, 2) or not all(key in k for key in
-                                                                               ("weights", "bias", "M", "shift")):
+    if len(c.get("kernel", ())) not in (1, 2) or not all(key in k for key in ("weights", "bias", "M", "shift")):
         return False
     w, M, shift, bias = (np.asarray(k[key]) for key in ("weights", "M", "shift", "bias"))
     m = w.shape[0]
+    if c.get("group") != 1 and not (c.get("group") == m == c["in_shape"][-1] and w.ndim > 2 and w.shape[1] == 1):
+        return False
     if (w.dtype.kind not in "iu" or w.size == 0 or int(w.min()) < -_I16.max or int(w.max()) > _I16.max
             or c.get("emu_dot_bits", c.get("dot_bits", 99)) > 32 or c.get("acc_bits", 99) > arith.MAX_ACC_BITS
             or not _I16.min <= c["zp_in"] <= _I16.max or c["lo"] > c["hi"] or max(abs(c["lo"]), abs(c["hi"])) >= 2**31):
@@ -233,12 +245,13 @@ def conv_int(layer, x: np.ndarray, pool=None) -> np.ndarray | None:
     g = _Geometry(h=shape[1], w=shape[2], c=ch, kh=kernel[0], kw=kernel[1], sh=strides[0], sw=strides[1],
                   dh=dil[0], dw=dil[1], ph=pk[0], pw=pk[1], psh=ps[0], psw=ps[1], pdh=pd[0], pdw=pd[1],
                   oh=out[0], ow=out[1], m=plan.m, kpairs=plan.kpairs, mpad=plan.mpad, zp=c["zp_out"], lo=c["lo"],
-                  hi=c["hi"], by_double=int(plan.by_double))
+                  hi=c["hi"], by_double=int(plan.by_double), depthwise=int(plan.depthwise))
     y = np.empty((n, out[0], out[1], plan.m), np.int32)
     off = np.empty(plan.kpairs, np.int64)
-    best = np.empty(TILE * plan.mpad, np.int32)
+    best, acc = np.empty(TILE * plan.mpad, np.int32), np.empty(plan.mpad, np.int32)
     lib.fa_conv_pool_requant(xp.ctypes.data, n, plan.weights.ctypes.data, plan.bias.ctypes.data,
                              plan.mult.ctypes.data, plan.shift.ctypes.data, plan.scale.ctypes.data,
-                             plan.offset.ctypes.data, ctypes.byref(g), off.ctypes.data, best.ctypes.data, y.ctypes.data)
+                             plan.offset.ctypes.data, ctypes.byref(g), off.ctypes.data, best.ctypes.data,
+                             acc.ctypes.data, y.ctypes.data)
     y = y.astype(storage_dtype(c["lo"], c["hi"]), copy=False)
     return y.reshape(n, out[1], plan.m) if len(c["kernel"]) == 1 else y
