@@ -143,29 +143,32 @@ static void dot_depthwise(const int16_t *const *px, int P, const int64_t *off, c
     }
 }
 
-/* out[m] = clamp(zp + (((acc[m] + bias[m]) * mult[m] + 2^(shift[m]-1)) >> shift[m]), lo, hi). With
- * g->by_double (fastint.requant_exact_in_float64 holds), the same integers as
- * lo + floor(clamp(acc * scale + offset, 0, hi - lo)), exact in double, which vectorises. */
-static inline void requantize(const int32_t *acc, const fa_conv_geometry *g, const int64_t *bias,
+/* out[j] = clamp(zp + (((acc[j] + bias[m]) * mult[m] + 2^(shift[m]-1)) >> shift[m]), lo, hi) for
+ * j < count, channel m = j mod m (count a multiple of m). With g->by_double
+ * (fastint.requant_exact_in_float64 holds), the same integers as
+ * lo + floor(clamp(acc * scale + offset, 0, hi - lo)), exact in double, which vectorises; scale and
+ * offset hold TILE copies of the per-channel values, so one flat loop covers a tile. */
+static inline void requantize(const int32_t *acc, int64_t count, const fa_conv_geometry *g, const int64_t *bias,
                               const int64_t *mult, const int64_t *shift, const double *scale, const double *offset,
                               int32_t *out)
 {
     if (g->by_double) {
         const double span = (double)(g->hi - g->lo);
         const int32_t lo = (int32_t)g->lo;
-        for (int64_t m = 0; m < g->m; m++) {
-            double v = (double)acc[m] * scale[m] + offset[m];
+        for (int64_t j = 0; j < count; j++) {
+            double v = (double)acc[j] * scale[j] + offset[j];
             v = v < 0.0 ? 0.0 : v;
             v = v > span ? span : v;
-            out[m] = (int32_t)v + lo;
+            out[j] = (int32_t)v + lo;
         }
         return;
     }
-    for (int64_t m = 0; m < g->m; m++) {
-        int64_t r = (((int64_t)acc[m] + bias[m]) * mult[m] + ((int64_t)1 << (shift[m] - 1))) >> shift[m];
-        r += g->zp;
-        out[m] = (int32_t)(r < g->lo ? g->lo : (r > g->hi ? g->hi : r));
-    }
+    for (int64_t j0 = 0; j0 < count; j0 += g->m)
+        for (int64_t m = 0; m < g->m; m++) {
+            int64_t r = (((int64_t)acc[j0 + m] + bias[m]) * mult[m] + ((int64_t)1 << (shift[m] - 1))) >> shift[m];
+            r += g->zp;
+            out[j0 + m] = (int32_t)(r < g->lo ? g->lo : (r > g->hi ? g->hi : r));
+        }
 }
 
 /* Images [0, n) of x (n, h, w, c) into y (n, oh, ow, m). wp: the packed pairs (int16), or for a
@@ -199,9 +202,12 @@ void fa_conv_pool_requant(const int16_t *x, int64_t n, const void *wp, const int
                             dot(px, P, off, wp, g, ty == 0 && tx == 0, best);
                     }
                 }
-                for (int t = 0; t < P; t++)
-                    requantize(best + t * g->mpad, g, bias, mult, shift, scale, offset,
-                               y + ((i * g->oh + oy) * g->ow + ox0 + t) * g->m);
+                int32_t *out = y + ((i * g->oh + oy) * g->ow + ox0) * g->m;
+                if (g->m == g->mpad) /* the tile's sums and outputs both contiguous: one loop */
+                    requantize(best, P * g->m, g, bias, mult, shift, scale, offset, out);
+                else
+                    for (int t = 0; t < P; t++)
+                        requantize(best + t * g->mpad, g->m, g, bias, mult, shift, scale, offset, out + t * g->m);
             }
         }
     }

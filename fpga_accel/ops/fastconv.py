@@ -155,7 +155,8 @@ class _Plan:
         self.bias, self.mult, self.shift = (np.ascontiguousarray(np.broadcast_to(np.asarray(k[key], np.int64), (m,)))
                                             for key in ("bias", "M", "shift"))
         self.by_double = requant_exact_in_float64(c["acc_bits"], self.mult, self.shift, c["zp_out"], c["lo"])
-        self.scale, self.offset, _ = float_constants(self.bias, self.mult, self.shift, c["zp_out"], c["lo"], m)
+        scale, offset, _ = float_constants(self.bias, self.mult, self.shift, c["zp_out"], c["lo"], m)
+        self.scale, self.offset = np.tile(scale, TILE), np.tile(offset, TILE)  # a tile's outputs in one loop
 
 
 #: by the ids of a layer's weights and config, which each entry keeps alive (so no id is reused)
