@@ -70,7 +70,7 @@ def measure(spec: dict) -> dict:
         if hasattr(b, "device"):
             out["target"] = getattr(b, "target", None) or f"{b.platform.name} / {b.device.name} ({b.mode})"
         else:
-            out["target"] = getattr(b, "target", None) or {"emulator": "numpy on the host CPU",
+            out["target"] = getattr(b, "target", None) or {"emulator": "numpy and its C convolution on the host CPU",
                                                             "csim": "g++-built C-simulation on the host CPU"}[who]
         one = {name: x[:1]}
         for _ in range(spec["warmup"]):
