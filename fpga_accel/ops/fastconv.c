@@ -7,7 +7,8 @@
  * where dot_t is the window sum at pool tap t (one tap when there is no pool). Products are
  * int16 x int16 summed in int32: fastconv.py calls this only when every partial sum of every
  * dot product fits in int32 and no product pair can overflow it, so the sums are exact in any
- * order; the requantisation runs in int64 like quant.arith.requantize.
+ * order; the requantisation runs in int64 like quant.arith.requantize, or in double where that
+ * gives the same integers (see requantize).
  *
  * The window's elements, k = (ky * KW + kx) * C + c, lie in the NHWC input in runs: a row of the
  * window (KW * C elements) when the x dilation is 1, else a pixel (C elements). Each run goes in
