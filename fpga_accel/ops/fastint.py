@@ -145,8 +145,9 @@ def requantize_acc(acc: np.ndarray, bias, M, shift, zp_out: int, lo: int, hi: in
     M = np.asarray(M, np.int64)
     shift = np.asarray(shift, np.int64)
     bias = np.asarray(bias, np.int64)
-    if (acc.dtype.kind != "f" or not requant_exact_in_float64(acc_bits, M, shift, zp_out, lo) or acc.size == 0 or lo > hi
-            or acc.ndim == 0 or any(v.ndim > 1 or v.size not in (1, acc.shape[-1]) for v in (M, shift, bias))):
+    if (acc.dtype.kind != "f" or not requant_exact_in_float64(acc_bits, M, shift, zp_out, lo) or acc.size == 0
+            or lo > hi or acc.ndim == 0
+            or any(v.ndim > 1 or v.size not in (1, acc.shape[-1]) for v in (M, shift, bias))):
         a = np.rint(acc).astype(np.int64) if acc.dtype.kind == "f" else acc.astype(np.int64)
         return arith.requantize(a + bias, M, shift, zp_out, lo, hi, name=name).astype(out_dtype)
     c = acc.shape[-1]
