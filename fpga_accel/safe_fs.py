@@ -1,0 +1,102 @@
+"""Files written whole or not at all, private per-user directories, locks that follow no symlink.
+
+Every artefact fpga-accel writes goes through :func:`atomic_output` (or its two shorthands): the
+data lands in a temporary sibling that is renamed over the target only once complete, so a full
+disk, a crash or Ctrl-C leaves the old file or none, never a truncated one. Shared temporary
+directories (``/tmp``) are used only through :func:`private_dir`, which refuses a directory that
+another user owns or could write, or that is a symlink planted in its place.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import FpgaAccelError
+
+
+class UnsafePathError(FpgaAccelError):
+    """A path is not safe to use: a planted symlink, another user's directory, a name leaving its folder."""
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on a clean exit it replaces ``path`` atomically
+    (after an fsync of its data), on an exception it is removed and ``path`` is untouched."""
+    dest = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name[:40]}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` whole or not at all."""
+    with atomic_output(path, mode) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def private_dir(name: str, base: str | os.PathLike | None = None) -> Path:
+    """``<base>/<name>-<uid>`` (base: the system temp directory), created 0700 and owned by this
+    user. An existing entry that is a symlink, not a directory, owned by someone else, or open to
+    other users is refused: another user could otherwise plant files or links in it."""
+    root = Path(base) if base is not None else Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    path = root / (f"{name}-{uid}" if uid is not None else name)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise UnsafePathError(f"cannot create the private directory {path} ({e.strerror or e})") from None
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError(f"{path} is not a directory (a symlink or file is in its place); remove it "
+                              "and retry")
+    if uid is not None and (st.st_uid != uid or st.st_mode & 0o077):
+        raise UnsafePathError(f"{path} belongs to another user or is open to others (owner {st.st_uid}, "
+                              f"mode {stat.S_IMODE(st.st_mode):o}); remove it or set TMPDIR to a private "
+                              "directory")
+    return path
+
+
+def open_lock_file(path: str | os.PathLike):
+    """Open (creating, mode 0600) a lock file for writing without following a symlink at its
+    name and without truncating it; the file object, to flock and keep open."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise UnsafePathError(f"cannot open the lock file {path} ({e.strerror or e}); if it is a symlink, "
+                              "remove it") from None
+    return os.fdopen(fd, "r+")
+
+
+def inside(root: str | os.PathLike, rel: str, what: str = "path") -> Path:
+    """``root / rel`` when ``rel`` is a plain relative path that stays inside ``root`` (no absolute
+    path, no ``..``, no NUL); else :class:`UnsafePathError` naming ``what``."""
+    text = str(rel)
+    parts = Path(text).parts
+    if not text or "\0" in text or Path(text).is_absolute() or ".." in parts or text.startswith("~"):
+        raise UnsafePathError(f"{what} {text!r} is not a plain relative path inside {root}")
+    full = Path(root) / text
+    base = Path(root).resolve()
+    if base != full.resolve() and base not in full.resolve().parents:
+        raise UnsafePathError(f"{what} {text!r} leads outside {root} (through a symlink)")
+    return full
