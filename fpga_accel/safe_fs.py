@@ -9,6 +9,7 @@ another user owns or could write, or that is a symlink planted in its place.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -100,3 +101,17 @@ def inside(root: str | os.PathLike, rel: str, what: str = "path") -> Path:
     if base != full.resolve() and base not in full.resolve().parents:
         raise UnsafePathError(f"{what} {text!r} leads outside {root} (through a symlink)")
     return full
+
+
+#: identifiers that become file or directory names (boards, registry entries): lower case, digits
+#: and ``._-``, not starting with a dot or dash, so never ``..``, a hidden file or an option
+PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
+
+
+def plain_name(name, what: str = "name") -> str:
+    """``name`` when it is a plain identifier (:data:`PLAIN_NAME`); else :class:`UnsafePathError`
+    naming ``what``."""
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+        raise UnsafePathError(f"{what} {name!r} is not a plain name (lower-case letters, digits and '._-', "
+                              "starting with a letter or digit, at most 128 characters)")
+    return name
