@@ -13,7 +13,7 @@ from codegen_util import Csim, make_model, need_toolchain, quantise
 from onnx import helper
 
 from fpga_accel.codegen.hls_project import generate_hls
-from fpga_accel.codegen.names import c_string, ident
+from fpga_accel.escape import c_string, ident
 from fpga_accel.errors import InputError, UnsupportedModelError
 
 HOSTILE = 'x"); system("rm -rf /"); //'

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..escape import c_comment, ident
 from .csim import RUN_CSIM_SH, build_json, csim_source, tb_source
 from .interface import kernel_interface
-from .names import comment, ident
 from .network import build_network
 from .readme import readme_text
 from .tcl import tcl_script
@@ -39,7 +39,7 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
 
 def render(net, qmodel, manifest: dict) -> dict[str, str]:
     """Every file of the project, path (relative to hls/) -> text."""
-    model = comment(qmodel.name)
+    model = c_comment(qmodel.name)
     files: dict[str, str] = {}
     for h in HEADERS:
         files[f"include/fpga_accel/{h}"] = (HLS_ROOT / "include" / "fpga_accel" / h).read_text(encoding="utf-8")

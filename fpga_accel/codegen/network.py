@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import InputError, Problem, UnsupportedModelError
+from ..escape import ident
 from ..ops import lookup
-from .names import ident
 from .pe.stream_utils import duplicate_stage, width_convert_stage
 from .stage import FoldingProblem, LowerContext, LoweringError, Port, Stage
 

@@ -8,9 +8,9 @@ Under ``__SYNTHESIS__`` the macros are empty and the region holds only process c
 """
 from __future__ import annotations
 
+from ..escape import c_comment, c_string
 from .carrays import array_text, struct_text
 from .interface import MEM_WORD_BYTES
-from .names import comment
 from .network import Network
 
 MEM_BITS = 8 * MEM_WORD_BYTES  # m_axi data width of fa_kernel: the 512-bit beat of Vitis platforms' DDR/HBM ports
@@ -59,14 +59,14 @@ def top_header(net: Network, model: str) -> str:
     lines += [f'#include "fpga_accel/{h}"' for h in HEADERS]
     lines += ["", f"#define FA_MEM_BITS {MEM_BITS}", f"#define FA_N_STAGES {n}", ""]
     for i, (t, p, _) in enumerate(net.inputs):
-        lines += [(f"// in{i}: {comment(t.name)}, {t.qparams.qtype.name}, {p.lanes} lane(s), "
+        lines += [(f"// in{i}: {c_comment(t.name)}, {t.qparams.qtype.name}, {p.lanes} lane(s), "
                    f"{_elems(t) // p.lanes} words per image"),
                   f"typedef {p.ctype} fa_in{i}_word;",
                   f"typedef fa::axis_bus<{p.lanes}, {p.bits}>::type fa_in{i}_beat;",
                   f"static const unsigned FA_IN{i}_WORDS = {_elems(t) // p.lanes};",
                   f"static const unsigned FA_IN{i}_ELEMS = {_elems(t)};"]
     for i, (t, p, _) in enumerate(net.outputs):
-        lines += [(f"// out{i}: {comment(t.name)}, {t.qparams.qtype.name}, {p.lanes} lane(s), "
+        lines += [(f"// out{i}: {c_comment(t.name)}, {t.qparams.qtype.name}, {p.lanes} lane(s), "
                    f"{_elems(t) // p.lanes} words per image"),
                   f"typedef {p.ctype} fa_out{i}_word;",
                   f"typedef fa::axis_bus<{p.lanes}, {p.bits}>::type fa_out{i}_beat;",
@@ -102,8 +102,6 @@ def _elems(t) -> int:
 
 
 def top_source(net: Network, model: str, param_files: list[str]) -> str:
-    from .names import c_string
-
     names = stage_names(net)
     n_in = len(net.inputs)
     lines = [BANNER.format(model=model), '#include "fa_top.h"', ""]
@@ -119,7 +117,7 @@ def top_source(net: Network, model: str, param_files: list[str]) -> str:
     lines.append("// Config structs: one per PE instance (the header's template parameters).")
     for c in net.calls:
         if c.stage.config:
-            lines.append(f"// {c.stage.kind} of {comment(c.stage.layer)}")
+            lines.append(f"// {c.stage.kind} of {c_comment(c.stage.layer)}")
             lines.append(struct_text(f"{c.prefix}_cfg", c.stage.config))
     sig = [f"hls::stream<fa_in{i}_word>& in{i}" for i in range(n_in)]
     sig += [f"hls::stream<fa_out{i}_word>& out{i}" for i in range(len(net.outputs))]
@@ -136,7 +134,7 @@ def top_source(net: Network, model: str, param_files: list[str]) -> str:
         st = c.stage
         targs = st.template if st.template is not None else [f"{c.prefix}_cfg"]
         args = c.ins + c.outs + [f"{c.prefix}_{a.name}" for a in st.arrays] + st.scalars + [st.reps]
-        lines.append(f"    {st.func}<{', '.join(targs)} >({', '.join(args)});  // {comment(st.layer)}")
+        lines.append(f"    {st.func}<{', '.join(targs)} >({', '.join(args)});  // {c_comment(st.layer)}")
         lines.append(f"    FA_STAGE_END({n_in + k})")
     lines += ["}", ""]
     lines += kernel_top(net) + [""] + axis_top(net)

@@ -78,11 +78,6 @@ def identifier(text: str) -> str:
     return s or "t"
 
 
-def comment(text: str) -> str:
-    """``text`` made safe inside a /* */ comment."""
-    return text.replace("*/", "* /")
-
-
 def numel(shape) -> int:
     """Elements of one image of a tensor of ``shape`` (batch axis first)."""
     return int(np.prod(shape[1:], dtype=np.int64))
