@@ -5,21 +5,28 @@ Everything a build writes stays inside the bundle: ``build/`` (tool projects, ``
 ``build`` section. ``build/state.json`` records each finished step with a key (its command and
 the hashes of what it builds on) and the sha256 of its outputs, so a rerun skips a step whose key
 and outputs are unchanged and redoes everything after a step that changed.
+
+A tool runs in its own process group. Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt)
+or the step's timeout kills the whole group and removes what the interrupted step had written
+(its working directory and outputs); the step is recorded as interrupted and runs again on resume.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shlex
 import shutil
-import subprocess
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..bundle import MANIFEST, Bundle, load_bundle, sha256_file
+from ..procs import run_bounded
+from ..safe_fs import UnsafePathError, inside
 from . import registry as reg
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
@@ -36,12 +43,17 @@ FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xcl
 
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
           platform: str | None = None, s3_bucket: str | None = None, s3_prefix: str | None = None,
-          registry: str | os.PathLike | None | bool = None, echo: Callable[[str], None] = print) -> dict:
+          registry: str | os.PathLike | None | bool = None, echo: Callable[[str], None] = print,
+          timeout: float | None = None) -> dict:
     """Run the build steps of ``bundle`` (all, or the names in ``steps``) and return the build record.
 
     ``registry`` is the bitstreams directory to record a finished bitstream in (default
     :func:`registry.registry_dir`), or False for none. ``dry_run`` prints the commands only.
+    ``timeout`` bounds each step in seconds (None: no limit; synthesis may take hours).
     """
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):
+        raise BuildError(f"timeout {timeout!r}: give a positive, finite number of seconds, or none for no limit")
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)
     root = bundle.path.resolve()
@@ -81,7 +93,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         key = _key(step, values, ident, upstream)
         entry = state["steps"].get(step.name)
         if step in chosen and not _fresh(root, entry, key):
-            _run(root, step, key, values, env, state, echo)
+            _run(root, step, key, values, env, state, echo, timeout)
             state["steps"][step.name]["report"] = collect(step.name, root, top, root / LOGS / f"{step.name}.log",
                                                           target.clock_mhz)
             _save_state(root, state)
@@ -98,7 +110,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         if ran or not (root / reg.RECORD).is_file():
             rec = reg.write_record(root, manifest, final, record)
         else:  # nothing was rebuilt: keep the record (and its date) of the build that made the files
-            rec = json.loads((root / reg.RECORD).read_text())
+            rec = _read_record(root, manifest, final, record)
         record["bitstream"] = reg.RECORD
         if registry is not False:
             entry = reg.register(reg.registry_dir(None if registry in (None, True) else registry), root, rec)
@@ -153,7 +165,15 @@ def _fresh(root: Path, entry: dict | None, key: str) -> bool:
 
 def _outputs_ok(root: Path, entry: dict) -> bool:
     outs = entry.get("outputs") or {}
-    return bool(outs) and all((root / f).is_file() and sha256_file(root / f) == h for f, h in outs.items())
+    return isinstance(outs, dict) and bool(outs) and all(_output_ok(root, f, h) for f, h in outs.items())
+
+
+def _output_ok(root: Path, rel: str, digest) -> bool:
+    try:  # state.json is read back from disk: its paths must stay in the bundle
+        path = inside(root, rel, "output")
+    except UnsafePathError:
+        return False
+    return path.is_file() and sha256_file(path) == digest
 
 
 def _xo(root: Path) -> str:
@@ -190,36 +210,51 @@ def _check_ready(root: Path, target, todo, values, env, s3_bucket, s3_prefix) ->
                 step.env["FA_S3_PREFIX"] = s3_prefix
 
 
-def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict, echo) -> None:
+def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict, echo,
+         timeout: float | None = None) -> None:
     argv = step.command(values)
     argv[0] = find_tool(argv[0], env) or argv[0]
     cwd = root / step.cwd
-    cwd.mkdir(parents=True, exist_ok=True)
-    (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
-    if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
-        shutil.copytree(root / step.copy_in, cwd, dirs_exist_ok=True)
     log = root / LOGS / f"{step.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     shown = _cmdline(step, values)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entry = {"status": "running", "key": key, "tool": step.tool, "command": shown, "cwd": step.cwd, "started": started,
+             "log": f"{LOGS}/{step.name}.log"}
+    state["steps"][step.name] = entry
+    _save_state(root, state)  # a process killed outright leaves "running": the step is redone on resume
     echo(f"{step.name}: {step.what}\n  log: {log}")
     t0 = time.perf_counter()
-    with open(log, "w") as f:
-        f.write(f"# fpga-accel build step '{step.name}'\n# command: {shown}\n# cwd: {cwd}\n# started: {started}\n\n")
-        f.flush()
-        try:
-            proc = subprocess.run(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
-                                  env={**env, **step.env})
-            status = proc.returncode
-        except OSError as e:
-            f.write(f"\ncannot start {argv[0]}: {e}\n")
-            status = 127
+    try:
+        _clear(root, step)  # a step starts from nothing: no file of an earlier attempt passes for its output
+        cwd.mkdir(parents=True, exist_ok=True)
+        (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
+        if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
+            shutil.copytree(root / step.copy_in, cwd, dirs_exist_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as f:
+            f.write(f"# fpga-accel build step '{step.name}'\n# command: {shown}\n# cwd: {cwd}\n# started: {started}\n\n")
+            f.flush()
+            try:
+                status = run_bounded(argv, timeout, cwd=cwd, env={**env, **step.env}, stdout=f).code
+            except OSError as e:
+                f.write(f"\ncannot start {argv[0]}: {e}\n")
+                status = 127
+            if status is None:
+                f.write(f"\n# fpga-accel: stopped after the step's timeout of {timeout:g} s\n")
+    except BaseException:  # Ctrl-C, SIGTERM: run_bounded has killed the tool's process group
+        with _signals_held():
+            _clear(root, step)
+            entry.update(status="interrupted", seconds=round(time.perf_counter() - t0, 3))
+            _save_state(root, state)
+            _note(log, "# fpga-accel: interrupted; the step's partial outputs were removed\n")
+        raise
     seconds = round(time.perf_counter() - t0, 3)
-    entry = {"status": "failed", "key": key, "tool": step.tool, "command": shown, "cwd": step.cwd, "started": started,
-             "seconds": seconds, "log": f"{LOGS}/{step.name}.log", "exit_status": status}
-    state["steps"][step.name] = entry
+    entry.update(status="failed", seconds=seconds, exit_status=status)
     why = ""
-    if status == 0:
+    if status is None:
+        _clear(root, step)
+        why = f"it did not finish within the timeout of {timeout:g} s and was stopped with its child processes"
+    elif status == 0:
         outputs, missing = {}, []
         for pattern in step.outputs:
             found = sorted(p for p in root.glob(pattern) if p.is_file())
@@ -236,6 +271,37 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
     raise ToolFailedError(step.name, shown, str(log), tail(log), status, why)
 
 
+def _clear(root: Path, step: Step) -> None:
+    """Remove what ``step`` writes: its working directory and the files matching its outputs."""
+    shutil.rmtree(root / step.cwd, ignore_errors=True)
+    for pattern in step.outputs:
+        for p in root.glob(pattern):
+            if p.is_file() or p.is_symlink():
+                p.unlink(missing_ok=True)
+
+
+class _signals_held:
+    """Hold SIGINT and SIGTERM back while cleaning up, so a second Ctrl-C cannot cut the cleanup short;
+    they are delivered when the block ends."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self):
+        self.old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS) if hasattr(signal, "pthread_sigmask") else None
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.old)
+
+
+def _note(log: Path, text: str) -> None:
+    try:
+        with open(log, "a") as f:
+            f.write(text)
+    except OSError:
+        pass
+
+
 def _secs(s: float) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
@@ -246,10 +312,22 @@ def _load_state(root: Path, ident: str) -> dict:
         state = json.loads(p.read_text())
     except (OSError, ValueError):
         state = {}
-    if state.get("bundle_id") != ident:  # another compile of the bundle: nothing carries over
-        state = {"bundle_id": ident, "steps": {}}
-    state.setdefault("steps", {})
+    # another compile of the bundle, or a state file that is not ours: nothing carries over
+    if not isinstance(state, dict) or state.get("bundle_id") != ident or not isinstance(state.get("steps"), dict):
+        return {"bundle_id": ident, "steps": {}}
+    state["steps"] = {k: v for k, v in state["steps"].items() if isinstance(v, dict)}
     return state
+
+
+def _read_record(root: Path, manifest: dict, final: list[str], record: dict) -> dict:
+    """The bitstream record of the build that made the files; rewritten when it is unreadable."""
+    try:
+        rec = json.loads((root / reg.RECORD).read_text())
+    except (OSError, ValueError):
+        rec = None
+    if not isinstance(rec, dict) or not isinstance(rec.get("board"), dict) or not isinstance(rec.get("files"), dict):
+        rec = reg.write_record(root, manifest, final, record)
+    return rec
 
 
 def _save_state(root: Path, state: dict) -> None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..safe_fs import UnsafePathError, plain_name
 from .errors import BuildError
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
@@ -75,10 +76,17 @@ class Target:
 def target_of(manifest: dict) -> Target:
     """The :class:`Target` of a bundle's manifest; a :class:`BuildError` when the board data lacks
     what the build needs."""
-    b = dict(manifest.get("board") or {})
+    board = manifest.get("board") or {}
+    if not isinstance(board, dict):
+        raise BuildError(f"the manifest's board is a {type(board).__name__}, not an object; recompile the model")
+    b = dict(board)
     name = b.get("name")
     if not name:
         raise BuildError("the manifest has no board name; recompile the model with --board")
+    try:  # the name becomes part of registry paths
+        plain_name(name, "the manifest's board name")
+    except UnsafePathError as e:
+        raise BuildError(f"{e}; recompile the model with a board of `fpga-accel boards`") from None
     if not b.get("family") or (b.get("family") in ZYNQ_FAMILIES and not b.get("part")):
         b = {**_board_data(name), **{k: v for k, v in b.items() if v is not None}}
     family = b.get("family")
@@ -88,8 +96,9 @@ def target_of(manifest: dict) -> Target:
     if family in ZYNQ_FAMILIES and not b.get("part"):
         raise BuildError(f"board '{name}': the board data gives no FPGA part, which Vivado needs")
     clock = b.get("clock_mhz")
-    if not clock or float(clock) <= 0:
-        raise BuildError(f"board '{name}': no clock in the manifest; recompile the model")
+    if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not 0 < clock < float("inf"):
+        raise BuildError(f"board '{name}': the manifest's clock_mhz is {clock!r}, not a positive number of MHz; "
+                         "recompile the model")
     return Target(board=name, family=family, part=b.get("part"), clock_mhz=float(clock),
                   platform=b.get("platform"), board_part=b.get("board_part") or BOARD_PARTS.get(name),
                   memory=b.get("memory"), extra=b)

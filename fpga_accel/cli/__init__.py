@@ -5,20 +5,25 @@ Each subcommand is one module in this package defining ``add_arguments(parser)``
 so a new command is a new file. This is the only place that turns exceptions into exit codes:
 
 - 0 success; 2 an :class:`~fpga_accel.errors.FpgaAccelError` (bad model, input or usage);
-- 70 an unexpected exception (a bug), 130 interrupted.
+- 70 an unexpected exception (a bug), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+
+SIGTERM is turned into an exception like Ctrl-C, so a command cleans up (kills the tools it
+started, removes partial files) before it exits.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 import traceback
 
 from .. import __version__
 from ..errors import FpgaAccelError
 
-EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 70, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 70, 130, 143
 
 # packages some commands need that are not base dependencies, and the extra that installs them
 _EXTRAS = {"onnx": "compile", "onnxruntime": "compile", "jinja2": "compile", "hls4ml": "compile",
@@ -53,8 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C, so ``finally`` blocks and cleanup handlers run."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -70,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -32,16 +32,26 @@ def run(args) -> int:
         print(f"no bitstreams recorded in {where / INDEX}; build one with `fpga-accel build NAME.fpga`")
         return 0
     rows = []
-    for e in entries:
-        used = e.get("resources", {}).get("implemented") or {}
-        fmax = (e.get("timing") or {}).get("fmax_mhz")
-        tools = ", ".join(f"{k} {v}" for k, v in sorted((e.get("tools") or {}).items()))
-        rows.append([e["id"], e.get("board") or "-", f"{e.get('clock_mhz'):g}" if e.get("clock_mhz") else "-",
-                     "-" if fmax is None else f"{fmax:g}", str(used.get("lut", "-")), str(used.get("dsp", "-")),
-                     str(used.get("bram18", "-")), (e.get("afi") or {}).get("agfi_id") or "-", tools or "-",
-                     (e.get("date") or "-")[:10]])
+    for e in entries:  # read_index checked each entry is an object with an id; its other fields may be anything
+        used = _obj(_obj(e.get("resources")).get("implemented"))
+        tools = ", ".join(f"{k} {v}" for k, v in sorted(_obj(e.get("tools")).items()))
+        rows.append([e["id"], _text(e.get("board")), _num(e.get("clock_mhz")), _num(_obj(e.get("timing")).get("fmax_mhz")),
+                     _text(used.get("lut")), _text(used.get("dsp")), _text(used.get("bram18")),
+                     _text(_obj(e.get("afi")).get("agfi_id")), tools or "-", _text(e.get("date"))[:10]])
     cols = [Column("id"), Column("board"), Column("MHz", "right"), Column("fmax", "right"), Column("LUT", "right"),
             Column("DSP", "right"), Column("BRAM18", "right"), Column("AGFI"), Column("tools", wrap=True),
             Column("date")]
     print_table(cols, rows, title=f"bitstreams in {where / INDEX}")
     return 0
+
+
+def _obj(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-" if v is None else str(v)
+
+
+def _text(v) -> str:
+    return "-" if v is None or v == "" else str(v)

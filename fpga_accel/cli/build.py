@@ -3,7 +3,8 @@
 Steps: hls, vivado (Zynq boards: pynq-z2, zcu104, kv260, ultra96v2) or hls, link [, afi]
 (alveo-u50, alveo-u250, aws-f1; AWS retired F1 on 2025-12-20). Each step is logged to
 NAME.fpga/build/logs/STEP.log and timed; a rerun skips finished steps whose inputs and outputs are
-unchanged. The bitstream lands in NAME.fpga/bitstream/ with bitstream.json, the tool reports are
+unchanged; Ctrl-C or SIGTERM stops the running tool with its child processes and removes the
+step's partial outputs, and the next run redoes that step. The bitstream lands in NAME.fpga/bitstream/ with bitstream.json, the tool reports are
 compared with the folding estimates, and the build is recorded in the bitstream registry.
 
 Exit status: 0 built; 2 bad bundle, board data or options; 3 a tool is missing (the message says
@@ -31,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="DIR", help="bitstreams directory holding index.json "
                                                      "(default: FPGA_ACCEL_BITSTREAMS, else ./bitstreams)")
     p.add_argument("--no-registry", action="store_true", help="do not record the bitstream in the registry")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a step (and every process it started) "
+                   "that runs longer than this (default: no limit; synthesis and implementation may take hours)")
 
 
 def run(args) -> int:
@@ -40,7 +43,7 @@ def run(args) -> int:
     try:
         record = build(args.bundle, steps=steps, jobs=args.jobs, dry_run=args.dry_run, platform=args.platform,
                        s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix,
-                       registry=False if args.no_registry else args.registry)
+                       registry=False if args.no_registry else args.registry, timeout=args.timeout)
     except (ToolNotFoundError, ToolFailedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-from pathlib import Path
 
 from ._output import Column, fmt_int, fmt_shape, print_table
 
@@ -32,9 +31,14 @@ def run(args) -> int:
     m = manifest_for(bundle, args.board, args.ceiling, args.target_fps)
     print_report(m)
     if args.html:
+        from ..errors import InputError
         from ..fold.report_html import render_html
+        from ..safe_fs import atomic_write_text
 
-        Path(args.html).write_text(render_html(m), encoding="utf-8")
+        try:
+            atomic_write_text(args.html, render_html(m))
+        except OSError as e:
+            raise InputError(f"{args.html}: cannot write the HTML report ({e.strerror or e})") from None
         print(f"html report     {args.html}")
     return 0
 

@@ -68,11 +68,14 @@ def save_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
         raise InputError(f"{path}: the output file must end in .npy (one output) or .npz")
     if path.endswith(".npy") and len(outputs) != 1:
         raise InputError(f"{path}: the model has outputs {list(outputs)}; save them to a .npz")
-    try:
-        if path.endswith(".npy"):
-            np.save(path, next(iter(outputs.values())))
-        else:
-            np.savez(path, **outputs)
+    from ..safe_fs import atomic_output
+
+    try:  # whole or not at all: a full disk or Ctrl-C leaves no truncated file
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+            if path.endswith(".npy"):
+                np.save(f, next(iter(outputs.values())))
+            else:
+                np.savez(f, **outputs)
     except OSError as e:
         raise InputError(f"{path}: cannot write the outputs ({e.strerror or e})") from None
 

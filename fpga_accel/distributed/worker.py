@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,12 +19,15 @@ def claim_device(count: int, wait: float = 30.0) -> tuple[int, object]:
     """The lowest device index in ``range(count)`` on this node that no other process holds, and
     the open lock file that holds it. The lock goes with the process, so a replacement actor can
     take the index of one that died."""
-    lock_dir = Path(tempfile.gettempdir()) / f"fpga-accel-devices-{os.getuid()}"
-    lock_dir.mkdir(exist_ok=True)
+    from ..safe_fs import open_lock_file, private_dir
+
+    # a 0700 directory of this user, and no symlink followed: another user cannot plant a link
+    # that makes this process open (or truncate) a file of theirs choosing
+    lock_dir = private_dir("fpga-accel-devices")
     deadline = time.monotonic() + wait
     while True:
         for i in range(max(1, count)):
-            f = open(lock_dir / f"{i}.lock", "w")  # noqa: SIM115 - held open for the actor's life
+            f = open_lock_file(lock_dir / f"{i}.lock")  # held open for the actor's life
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

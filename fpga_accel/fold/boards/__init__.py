@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from ...errors import InputError
+from ...safe_fs import PLAIN_NAME
 
 RESOURCES = ("dsp", "bram18", "uram", "lut", "ff")
 FAMILIES = ("zynq", "zynqmp", "vitis")
@@ -72,7 +73,7 @@ def get_board(name: str | Board) -> Board:
     if isinstance(name, Board):
         return name
     boards = _load_all()
-    if name not in boards:
+    if not isinstance(name, str) or name not in boards:
         raise InputError(f"unknown board '{name}'; known boards: {', '.join(sorted(boards))}")
     return boards[name]
 
@@ -82,15 +83,28 @@ def _load_all() -> dict[str, Board]:
     out = {}
     for entry in resources.files(__name__).iterdir():
         if entry.name.endswith(".json"):
-            out[entry.name[:-5]] = _parse(entry.name, json.loads(entry.read_text(encoding="utf-8")))
+            try:
+                data = json.loads(entry.read_text(encoding="utf-8"))
+            except ValueError as e:
+                raise InputError(f"board file {entry.name}: not valid JSON ({e})") from None
+            out[entry.name[:-5]] = _parse(entry.name, data)
     return out
 
 
 def _parse(file: str, d: dict) -> Board:
-    known = {f.name for f in dataclasses.fields(Board)}
-    unknown = sorted(set(d) - known)
+    if not isinstance(d, dict):
+        raise InputError(f"board file {file}: must hold a JSON object, not a {type(d).__name__}")
+    fields = dataclasses.fields(Board)
+    unknown = sorted(set(d) - {f.name for f in fields})
     if unknown:
         raise InputError(f"board file {file}: unknown key(s) {unknown}")
+    missing = [f.name for f in fields if f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING and f.name not in d]
+    if missing:
+        raise InputError(f"board file {file}: missing key(s) {missing}")
+    if not isinstance(d["name"], str) or not PLAIN_NAME.fullmatch(d["name"]):
+        # the name becomes part of registry paths: keep it a plain file name
+        raise InputError(f"board file {file}: name {d['name']!r} must be lower-case letters, digits and '._-'")
     b = Board(**d)
     if b.family not in FAMILIES:
         raise InputError(f"board file {file}: family must be one of {FAMILIES}, got {b.family!r}")
