@@ -43,13 +43,10 @@ def parse_input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def run(args) -> int:
-    from ..frontend import import_onnx
-    from ..ops import REMOVED, get_op
-    from ..partition import partition
-    from ..passes import run_flow
+    from ..analysis.inspection import inspect
 
-    g = import_onnx(args.model, input_shapes=parse_input_shapes(args.input_shape))
-    applied = run_flow(g, args.flow)
+    ins = inspect(args.model, input_shapes=parse_input_shapes(args.input_shape), flow=args.flow)
+    g, applied = ins.graph, ins.passes
     batch = g.batch_symbol
 
     meta = g.meta
@@ -66,47 +63,32 @@ def run(args) -> int:
     for kind, infos in (("input", g.inputs), ("output", g.outputs)):
         for t in infos:
             print(f"{kind:<9} {t.name}  {t.dtype}  {fmt_shape(t.shape, batch)}")
-    passes = ", ".join(dict.fromkeys(applied)) or "none changed the graph"
+    passes = ", ".join(applied) or "none changed the graph"
     print(f"flow      {args.flow}: {passes}")
     print()
 
-    part = partition(g)
-    split_ids = {id(n) for n in part.splitting}
-    hw_ids = {id(n) for n in part.hardware}
-    if part.ok:  # as compile places them: layout-only nodes at the edges go to the host
-        from ..quant.quantizer import split_edges
-
-        hw_ids = {id(n) for n in split_edges(g)[1]}
-    rows, total_macs, total_params = [], 0, 0
-    for i, n in enumerate(g.nodes):
-        op = get_op(n)
-        macs, params = op.macs(n, g), op.params(n, g)
-        total_macs += macs
-        total_params += params
-        if id(n) in split_ids:
-            where = "host: splits the accelerated part"
-        elif op.placement_of(n, g) == REMOVED:
-            where = "removed by passes"
-        else:
-            where = "hardware" if id(n) in hw_ids else "host"
-        shapes = "; ".join(fmt_shape(g.shape(o)) for o in n.outputs if o)
-        rows.append([str(i), n.name, n.op_type, shapes, fmt_int(macs), fmt_int(params), where])
+    rows = [[str(n.index), n.name, n.op_type, "; ".join(fmt_shape(s) for s in n.output_shapes), fmt_int(n.macs),
+             fmt_int(n.params), n.placement] for n in ins.nodes]
     cols = [Column("#", "right"), Column("node"), Column("op"), Column("output shape"),
             Column("MACs", "right"), Column("params", "right"), Column("placement")]
-    totals = ["", f"{len(g.nodes)} nodes", "", "", fmt_int(total_macs), fmt_int(total_params),
-              f"{len(part.hardware)} hardware, {len(g.nodes) - len(part.hardware)} host"]
+    totals = ["", f"{len(ins.nodes)} nodes", "", "", fmt_int(sum(n.macs for n in ins.nodes)),
+              fmt_int(sum(n.params for n in ins.nodes)), f"{len(ins.hardware)} hardware, {len(ins.host)} host"]
     print_table(cols, rows, title=f"layers after flow '{args.flow}'", totals=totals)
 
     def names(nodes):
         return ", ".join(f"{n.name} ({n.op_type})" for n in nodes)
 
-    if part.host_before:
-        print(f"host before the accelerator: {names(part.host_before)}")
-    if part.host_after:
-        print(f"host after the accelerator: {names(part.host_after)}")
-    if part.splitting:
-        print(f"problem: host op(s) {names(part.splitting)} sit between hardware nodes and split the "
+    if ins.host_before:
+        print(f"host before the accelerator: {names(ins.host_before)}")
+    if ins.host_after:
+        print(f"host after the accelerator: {names(ins.host_after)}")
+    if ins.splitting:
+        print(f"problem: host op(s) {names(ins.splitting)} sit between hardware nodes and split the "
               f"accelerated part; the model cannot be compiled as one accelerator. Move them to the "
               f"start or end of the model, or replace them with ops the hardware supports "
               f"(see `fpga-accel ops`).")
-    return 0
+    split = {n.name for n in ins.splitting}
+    for p in ins.problems:
+        if p.node not in split:
+            print(f"problem: {p}; compile would stop here. See `fpga-accel ops` for what each op lowers to.")
+    return 2 if ins.splitting or ins.problems else 0

@@ -29,7 +29,8 @@ def lower_sum(layer, ctx) -> list:
 @register
 class Add(Binary):
     op_type = "Add"
-    notes = "broadcasting; residual add rescales both inputs; a following Relu/Clip fuses as `clip`"
+    notes = ("broadcasting in the emulator, equal shapes in hardware; residual add rescales both inputs; a "
+             "following Relu/Clip fuses as `clip`")
     attrs = {**FUSED_CLIP}
 
     def fn(self, a, b):
@@ -51,7 +52,7 @@ class Add(Binary):
     def run_int(self, layer, inputs):
         return run_sum(layer, inputs)
 
-    lowering = "add (two computed tensors)"
+    lowering = "add (two computed tensors of equal shape)"
 
     def lower(self, layer, ctx):
         return lower_sum(layer, ctx)

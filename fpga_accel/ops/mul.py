@@ -28,7 +28,8 @@ def lower_scale(layer, ctx) -> list:
 @register
 class Mul(Binary):
     op_type = "Mul"
-    notes = "broadcasting; elementwise unit (or folded into a scale when one side is constant)"
+    notes = ("broadcasting in the emulator; in hardware a constant side folds into a scale, and two computed "
+             "tensors need equal shapes (no PE for a broadcast such as (1,C,1,1) x (1,C,H,W))")
 
     def fn(self, a, b):
         return np.multiply(a, b)
@@ -48,7 +49,7 @@ class Mul(Binary):
     def macs(self, node, graph):
         return int(np.prod(graph.shape(node.outputs[0])))  # one multiply per output element
 
-    lowering = "scale (by a scalar / per-channel constant); mul (two tensors)"
+    lowering = "scale (by a scalar / per-channel constant); mul (two tensors of equal shape)"
 
     def lower(self, layer, ctx):
         """By a constant: the scale PE (sign, M, shift per channel). Of two tensors of one shape: the

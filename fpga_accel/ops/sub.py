@@ -27,7 +27,7 @@ class Sub(Binary):
     def run_int(self, layer, inputs):
         return run_sum(layer, inputs)
 
-    lowering = "add (two computed tensors)"
+    lowering = "add (two computed tensors of equal shape)"
 
     def lower(self, layer, ctx):
         return lower_sum(layer, ctx)
