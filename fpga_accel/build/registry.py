@@ -25,6 +25,7 @@ from pathlib import Path
 from ..bundle import Bundle, load_bundle, sha256_file
 from ..safe_fs import UnsafePathError, atomic_write_text, inside, open_lock_file, plain_name
 from .errors import BitstreamMismatchError, BuildError
+from .record import missing_record, record_problems, seal_record
 
 RECORD = "bitstream/bitstream.json"
 INDEX = "index.json"
@@ -63,17 +64,21 @@ def check_bitstream(bundle: Bundle | str | os.PathLike) -> dict:
     root, m = bundle.path, bundle.manifest
     rpath = root / RECORD
     if not rpath.is_file():
-        raise BitstreamMismatchError(f"{root}: no bitstream ({RECORD} is missing); build one with "
-                                     f"`fpga-accel build {root}`")
+        why = missing_record(m) or f"no bitstream ({RECORD} is missing)"
+        raise BitstreamMismatchError(f"{root}: {why}; build one with `fpga-accel build {root}`")
     try:
-        rec = json.loads(rpath.read_text())
-    except (OSError, ValueError) as e:
+        raw = rpath.read_bytes()
+        rec = json.loads(raw)
+    except (OSError, ValueError, RecursionError) as e:
         raise BitstreamMismatchError(f"{rpath}: unreadable bitstream record ({e}); rebuild with "
                                      f"`fpga-accel build {root}`") from None
     if not isinstance(rec, dict) or not isinstance(rec.get("files") or {}, dict):
         raise BitstreamMismatchError(f"{rpath}: not a bitstream record (a JSON object with a 'files' object); "
                                      f"rebuild with `fpga-accel build {root}`")
-    problems = []
+    problems = record_problems(root, m, raw, rec)
+    if problems:  # an edited or foreign record: nothing else in it can be believed
+        raise BitstreamMismatchError(f"{root}: the bitstream does not belong to this bundle: " + "; ".join(problems)
+                                     + f". Rebuild it with `fpga-accel build {root}`.")
     if rec.get("bundle_id") != bundle_id(m):
         problems += _differences(rec, m)
         if not problems:
@@ -98,6 +103,7 @@ def check_bitstream(bundle: Bundle | str | os.PathLike) -> dict:
 
 def _differences(rec: dict, m: dict) -> list[str]:
     out = []
+    rec = {**rec, "board": rec.get("board") if isinstance(rec.get("board"), dict) else {}}
     was, now = rec.get("model_sha256"), (m.get("model") or {}).get("sha256")
     if was != now:
         out.append(f"built for model sha256 {str(was)[:12]}…, the bundle holds {str(now)[:12]}…")
@@ -126,6 +132,7 @@ def write_record(root: Path, manifest: dict, files: list[str], build: dict) -> d
            "tools": build.get("tools", {}), "resources": build.get("resources", {}),
            "timing": build.get("timing", {}), "afi": build.get("afi"), "kernel": manifest.get("kernel"),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    rec = seal_record(rec)
     _write_json(root / RECORD, rec)
     return rec
 
@@ -178,8 +185,11 @@ def entry_id(rec: dict) -> str:
 def register(directory: Path, root: Path, rec: dict) -> dict:
     """Add (or replace) the entry of the bundle at ``root`` with record ``rec``; copy its bitstream/."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     ident = entry_id(rec)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RegistryError(f"cannot create the registry {directory} ({e.strerror or e})") from None
     board = rec["board"]
     with open_lock_file(directory / ".index.lock") as lock:  # builds sharing a registry take turns
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -203,8 +213,12 @@ def _copy_entry(src: Path, directory: Path, ident: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{ident}.", dir=directory))
     old = None
     try:
-        shutil.copytree(src, tmp, dirs_exist_ok=True,
-                        ignore=lambda d, names: [n for n in names if os.path.islink(os.path.join(d, n))])
+        try:
+            shutil.copytree(src, tmp, dirs_exist_ok=True,
+                            ignore=lambda d, names: [n for n in names if os.path.islink(os.path.join(d, n))])
+        except (OSError, shutil.Error) as e:
+            raise RegistryError(f"cannot copy {src} into the registry {directory} ({e}); free some space or fix the "
+                                "permissions, then run `fpga-accel build` again") from None
         if os.path.islink(dest) or dest.is_file():
             dest.unlink()
         elif dest.exists():
@@ -222,5 +236,9 @@ def _copy_entry(src: Path, directory: Path, ident: str) -> None:
 
 
 def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    except OSError as e:  # the old file (if any) is left as it was
+        raise BuildError(f"{path}: cannot write ({e.strerror or e}); free some space or fix the permissions, "
+                         "then run the command again") from None

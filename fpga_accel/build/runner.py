@@ -24,13 +24,13 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..bundle import MANIFEST, Bundle, load_bundle, sha256_file
+from ..bundle import Bundle, load_bundle, sha256_file, write_manifest
 from ..procs import run_bounded
 from ..safe_fs import UnsafePathError, inside
 from . import registry as reg
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
-from .record import build_record
+from .record import build_record, record_sealed
 from .steps import Step, plan_steps
 from .target import target_of
 from .tools import HOW_TO_GET, find_tool, tail
@@ -112,6 +112,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         else:  # nothing was rebuilt: keep the record (and its date) of the build that made the files
             rec = _read_record(root, manifest, final, record)
         record["bitstream"] = reg.RECORD
+        record["bitstream_sha256"] = sha256_file(root / reg.RECORD)  # the sealed manifest vouches for the record
         if registry is not False:
             entry = reg.register(reg.registry_dir(None if registry in (None, True) else registry), root, rec)
             record["registry_entry"] = entry["id"]
@@ -225,13 +226,8 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
     echo(f"{step.name}: {step.what}\n  log: {log}")
     t0 = time.perf_counter()
     try:
-        _clear(root, step)  # a step starts from nothing: no file of an earlier attempt passes for its output
-        cwd.mkdir(parents=True, exist_ok=True)
-        (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
-        if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
-            shutil.copytree(root / step.copy_in, cwd, dirs_exist_ok=True)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "w") as f:
+        _prepare(root, step, log)
+        with open(log, "a") as f:
             f.write(f"# fpga-accel build step '{step.name}'\n# command: {shown}\n# cwd: {cwd}\n# started: {started}\n\n")
             f.flush()
             try:
@@ -241,12 +237,15 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
                 status = 127
             if status is None:
                 f.write(f"\n# fpga-accel: stopped after the step's timeout of {timeout:g} s\n")
-    except BaseException:  # Ctrl-C, SIGTERM: run_bounded has killed the tool's process group
+    except BaseException as e:  # Ctrl-C, SIGTERM, a full disk: run_bounded has killed the tool's process group
         with _signals_held():
             _clear(root, step)
             entry.update(status="interrupted", seconds=round(time.perf_counter() - t0, 3))
             _save_state(root, state)
-            _note(log, "# fpga-accel: interrupted; the step's partial outputs were removed\n")
+            _note(log, "\n# fpga-accel: interrupted; the step's partial outputs were removed\n")
+        if isinstance(e, OSError):
+            raise BuildError(f"step '{step.name}': cannot write its log {log} ({e.strerror or e}); free some space, "
+                             "then run `fpga-accel build` again") from None
         raise
     seconds = round(time.perf_counter() - t0, 3)
     entry.update(status="failed", seconds=seconds, exit_status=status)
@@ -269,6 +268,21 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
         why = f"it exited normally but did not write {', '.join(missing)}"
     _save_state(root, state)
     raise ToolFailedError(step.name, shown, str(log), tail(log), status, why)
+
+
+def _prepare(root: Path, step: Step, log: Path) -> None:
+    """An empty working directory (with a copy of the step's sources) and an empty log."""
+    _clear(root, step)  # a step starts from nothing: no file of an earlier attempt passes for its output
+    try:
+        (root / step.cwd).mkdir(parents=True, exist_ok=True)
+        (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
+        if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
+            shutil.copytree(root / step.copy_in, root / step.cwd, dirs_exist_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+    except (OSError, shutil.Error) as e:
+        raise BuildError(f"step '{step.name}': cannot prepare {root / step.cwd} ({e}); free some space or fix the "
+                         "permissions, then run `fpga-accel build` again") from None
 
 
 def _clear(root: Path, step: Step) -> None:
@@ -325,7 +339,8 @@ def _read_record(root: Path, manifest: dict, final: list[str], record: dict) -> 
         rec = json.loads((root / reg.RECORD).read_text())
     except (OSError, ValueError):
         rec = None
-    if not isinstance(rec, dict) or not isinstance(rec.get("board"), dict) or not isinstance(rec.get("files"), dict):
+    if (not isinstance(rec, dict) or not isinstance(rec.get("board"), dict) or not isinstance(rec.get("files"), dict)
+            or not record_sealed(rec)):
         rec = reg.write_record(root, manifest, final, record)
     return rec
 
@@ -344,6 +359,6 @@ def _final_files(root: Path, target, state: dict, plan: list[Step]) -> list[str]
 
 
 def _write_manifest(root: Path, manifest: dict, record: dict) -> None:
-    """Store the build record (the manifest is not in its own hash list, so the bundle stays valid)."""
+    """Store the build record; the manifest is sealed again (it changed on purpose)."""
     manifest["build"] = record
-    reg._write_json(root / MANIFEST, manifest)
+    write_manifest(root, manifest)
