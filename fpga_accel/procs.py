@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -38,6 +40,29 @@ def kill_group(proc: subprocess.Popen) -> None:
             pass
 
 
+@contextmanager
+def sigterm_as_exit():
+    """While inside, SIGTERM raises SystemExit(143) in the main thread instead of ending Python at once,
+    so that ``finally`` clauses stop children and remove partial files. Only where SIGTERM has its
+    default action (a handler the program installed is left alone)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_bounded(argv: Sequence[str], timeout: float, cwd=None, env=None, stdout=None) -> Finished:
     """Run ``argv`` in its own process group for at most ``timeout`` seconds.
 
@@ -46,6 +71,11 @@ def run_bounded(argv: Sequence[str], timeout: float, cwd=None, env=None, stdout=
     SIGTERM handler) kills the group before it propagates. OSError from starting the program
     propagates unchanged for the caller to word.
     """
+    with sigterm_as_exit():
+        return _run(argv, timeout, cwd, env, stdout)
+
+
+def _run(argv: Sequence[str], timeout: float, cwd, env, stdout) -> Finished:
     start = time.monotonic()
     capture = stdout is None
     proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
@@ -56,9 +86,22 @@ def run_bounded(argv: Sequence[str], timeout: float, cwd=None, env=None, stdout=
         return Finished(proc.returncode, out or "", time.monotonic() - start)
     except subprocess.TimeoutExpired:
         kill_group(proc)
-        out, _ = proc.communicate()
-        return Finished(None, out or "", time.monotonic() - start)
+        return Finished(None, _remaining_output(proc), time.monotonic() - start)
     except BaseException:
         kill_group(proc)
         proc.wait()
         raise
+
+
+def _remaining_output(proc: subprocess.Popen) -> str:
+    """What a killed child still had in its pipe, waiting a few seconds at most: a grandchild that
+    left the process group (setsid) may hold the pipe open forever."""
+    try:
+        out, _ = proc.communicate(timeout=5)
+        return out or ""
+    except subprocess.TimeoutExpired:
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+        proc.wait()
+        return ""

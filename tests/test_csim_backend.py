@@ -144,7 +144,7 @@ def test_a_crashed_build_leaves_nothing_under_the_key(tmp_path, cache, monkeypat
 
     with monkeypatch.context() as m:
         m.setattr(csim.os, "replace", crash)
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(CsimBuildError, match="disk full"):
             build_csim(hls, progress=False)
     assert not list(cache.glob("*.so")) and not list(cache.glob("*.tmp"))
     assert build_csim(hls, progress=False).is_file()  # the lock was released: the next build goes ahead

@@ -12,7 +12,9 @@ with ``-c`` and then linked, when there is more than one core) into
 over the sources, every header the project or the simulation headers could include, the flags and
 the compiler's version, so an unchanged project is compiled once and every later call reuses the
 library. The library appears by an atomic rename: a crashed or concurrent build never leaves a
-half-written file under the key.
+half-written file under the key. ``<key>.json`` records its sha256; a library that does not match
+it is rebuilt, never loaded (see :mod:`fpga_accel.cache`). The compiler runs in its own process
+group, killed whole on a timeout or Ctrl-C.
 
 :class:`CsimLibrary` loads it with ctypes through the C ABI of the generated ``csim/fa_csim.cpp``::
 
@@ -26,22 +28,21 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import math
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir as shared_cache_dir
+from ..cache import CacheError, cache_dir as shared_cache_dir, ensure_cache_dir, temp_prefix, verified_or_built
 from ..errors import FpgaAccelError
+from ..procs import run_bounded
 
 #: bump when the way libraries are built changes, so old cache entries are not reused
 CACHE_FORMAT = 1
@@ -49,6 +50,9 @@ CACHE_FORMAT = 1
 BASE_FLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared")
 #: seconds a compile may take (override: ``timeout=`` or ``$FPGA_ACCEL_CSIM_TIMEOUT``)
 DEFAULT_TIMEOUT = 900.0
+TIMEOUT_ENV = "FPGA_ACCEL_CSIM_TIMEOUT"
+#: seconds ``$CXX --version`` may take
+VERSION_TIMEOUT = 60.0
 HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".inc", ".ipp", ".tpp")
 TAIL_LINES = 30
 
@@ -129,15 +133,26 @@ def _headers(dirs: list[Path]) -> list[Path]:
     return out
 
 
-def cache_key(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path]) -> str:
+def compiler_version(cxx: list[str]) -> str:
+    """What ``cxx --version`` prints (bounded by :data:`VERSION_TIMEOUT`, killed with its children)."""
+    cmd = [*cxx, "--version"]
+    try:
+        done = run_bounded(cmd, VERSION_TIMEOUT)
+    except OSError as e:
+        raise CsimBuildError(f"cannot run `{shlex.join(cmd)}` ({e.strerror or e})") from None
+    if done.timed_out:
+        raise CsimBuildError(f"`{shlex.join(cmd)}` did not answer within {VERSION_TIMEOUT:g} s; check the "
+                             "compiler ($CXX)")
+    return done.output
+
+
+def cache_key(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], version: str | None = None) -> str:
     """sha256 over what decides the library: compiler and version, flags, sources, reachable headers.
 
     Project paths enter relative to ``hls/``, so the same project elsewhere has the same key.
     """
-    try:
-        version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
-    except (OSError, subprocess.SubprocessError) as e:
-        raise CsimBuildError(f"cannot run `{shlex.join([*cxx, '--version'])}` ({e})") from None
+    if version is None:
+        version = compiler_version(cxx)
     h = hashlib.sha256()
 
     def put(*items) -> None:
@@ -190,78 +205,78 @@ def build_csim(bundle_or_hls_dir, progress: bool = True, timeout: float | None =
     with the command, the log path and the end of g++'s message when the compile fails or takes
     longer than ``timeout`` seconds.
     """
+    timeout = compile_timeout(timeout)
     hls = hls_dir_of(bundle_or_hls_dir)
     spec = read_build_spec(hls)
     cxx = compiler()
     sim_dirs = _sim_include_dirs()
-    key = cache_key(hls, spec, cxx, sim_dirs)
-    cache = cache_dir()
-    lib, log = cache / f"{key}.so", cache / f"{key}.log"
-    if lib.is_file():
-        return lib
+    version = compiler_version(cxx)
+    key = cache_key(hls, spec, cxx, sim_dirs, version)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CsimBuildError(f"cannot create the cache directory {cache} ({e.strerror or e}); set "
-                             "$FPGA_ACCEL_CACHE to a writable directory") from None
-    if timeout is None:
-        timeout = float(os.environ.get("FPGA_ACCEL_CSIM_TIMEOUT") or DEFAULT_TIMEOUT)
+        cache = ensure_cache_dir("csim")
+    except CacheError as e:
+        raise CsimBuildError(str(e)) from None
+    lib, log = cache / f"{key}.so", cache / f"{key}.log"
+    inputs = {"compiler": shlex.join(cxx), "compiler_version": (version.strip().splitlines() or [""])[0],
+              "flags": [*BASE_FLAGS, *spec["cxxflags"]], "defines": spec["defines"], "sources": spec["sources"],
+              "project": str(hls.resolve())}
     # a build of the same key under way elsewhere ends within its own timeout: wait that long, twice over
-    with _build_lock(cache / f"{key}.lock", 2 * timeout):
-        if lib.is_file():  # built by another thread or process while this one waited
-            return lib
-        _compile(hls, spec, cxx, sim_dirs, lib, log, timeout, progress)
-    return lib
+    return verified_or_built(lib, key, inputs, lambda out: _compile(hls, spec, cxx, sim_dirs, out, log, timeout,
+                                                                    progress), 2 * timeout, CsimBuildError)
+
+
+def compile_timeout(timeout: float | None) -> float:
+    """``timeout`` or ``$FPGA_ACCEL_CSIM_TIMEOUT`` or the default, checked: a positive, finite number
+    of seconds (a compile that never ends is what the limit is there to stop)."""
+    given, what = timeout, "timeout"
+    if given is None:
+        given, what = os.environ.get(TIMEOUT_ENV, "").strip() or DEFAULT_TIMEOUT, f"${TIMEOUT_ENV}"
+    try:
+        seconds = float(given)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise CsimBuildError(f"{what}={given!r}: expected a positive, finite number of seconds for a C-simulation "
+                             f"compile (default {DEFAULT_TIMEOUT:g})")
+    return seconds
 
 
 def _compile(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], lib: Path, log: Path, timeout: float,
              progress: bool) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{lib.stem[:16]}.", suffix=".so.tmp", dir=lib.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(lib), suffix=".so.tmp", dir=lib.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    obj_dir = Path(tempfile.mkdtemp(prefix=f".{lib.stem[:16]}.", suffix=".obj", dir=lib.parent))
+    obj_dir = Path(tempfile.mkdtemp(prefix=temp_prefix(lib), suffix=".obj", dir=lib.parent))
     if len(spec["sources"]) > 1 and shutil.which("sh") is not None and (os.cpu_count() or 1) > 1:
         cmd = parallel_command(hls, spec, cxx, sim_dirs, tmp, obj_dir)
     else:
         cmd = compile_command(hls, spec, cxx, sim_dirs, tmp)
     try:
         code, message, took = _run_compiler(cmd, hls, timeout, progress and sys.stderr.isatty(), hls.parent.name)
-        log.write_text(f"$ {shlex.join(cmd)}\n# cwd {hls}\n# exit {code}, {took:.1f} s\n{message}")
+        _write_log(log, f"$ {shlex.join(cmd)}\n# cwd {hls}\n# exit {code}, {took:.1f} s\n{message}")
         if code is None:
             raise CsimBuildError(_failure(f"g++ did not finish within {timeout:g} s (raise it with "
                                           "$FPGA_ACCEL_CSIM_TIMEOUT)", cmd, log, message))
         if code != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             raise CsimBuildError(_failure(f"g++ failed (exit code {code})", cmd, log, message))
-        os.replace(tmp, lib)  # atomic: readers see no library or a whole one
+        try:
+            os.replace(tmp, lib)  # atomic: readers see no library or a whole one
+        except OSError as e:
+            raise CsimBuildError(f"cannot put the library in the cache as {lib} ({e.strerror or e}); free some "
+                                 "space there or set $FPGA_ACCEL_CACHE to another directory") from None
     finally:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(obj_dir, ignore_errors=True)
 
 
-@contextmanager
-def _build_lock(path: Path, timeout: float):
-    """One build per key at a time, across threads and processes. flock: the system releases it
-    when its holder dies, so a crashed build never blocks the next one."""
+def _write_log(log: Path, text: str) -> None:
+    """The compiler's log beside the library (a planted symlink at its name is replaced, not followed)."""
+    from ..safe_fs import atomic_write_text
+
     try:
-        import fcntl
-    except ImportError:  # no flock (Windows): concurrent builds only duplicate work, the rename stays atomic
-        yield
-        return
-    deadline = time.monotonic() + timeout
-    with open(path, "a") as f:
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CsimBuildError(f"another build has held {path} for over {timeout:g} s; if no "
-                                         "fpga-accel is compiling, delete the file and retry") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        atomic_write_text(log, text, mode=0o600)
+    except OSError as e:
+        raise CsimBuildError(f"cannot write the compiler's log {log} ({e.strerror or e})") from None
 
 
 def _failure(what: str, cmd: list[str], log: Path, message: str) -> str:
@@ -278,33 +293,14 @@ def _failure(what: str, cmd: list[str], log: Path, message: str) -> str:
 
 
 def _run_compiler(cmd: list[str], cwd: Path, timeout: float, show: bool, label: str):
-    """Run g++; (exit code or None on timeout, stdout+stderr, seconds). A spinner while it runs."""
-    start = time.monotonic()
-    try:
-        # own process group: on a timeout the compiler's children (cc1plus, as) are stopped too
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", start_new_session=True)
-    except OSError as e:
-        raise CsimBuildError(f"cannot start the compiler: {shlex.join(cmd[:1])} ({e.strerror or e})") from None
+    """Run g++ in its own process group; (exit code or None on timeout, stdout+stderr, seconds). A
+    spinner while it runs. A timeout, Ctrl-C or SIGTERM kills the compiler with its children."""
     with _spinner(f"compiling the C simulation of {label}", show):
         try:
-            out, _ = proc.communicate(timeout=timeout)
-            return proc.returncode, out, time.monotonic() - start
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            out, _ = proc.communicate()
-            return None, out, time.monotonic() - start
-        except BaseException:  # Ctrl-C: do not leave g++ running
-            _kill(proc)
-            proc.wait()
-            raise
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (OSError, AttributeError):  # already gone, or no process groups (Windows)
-        proc.kill()
+            done = run_bounded(cmd, timeout, cwd=cwd)
+        except OSError as e:
+            raise CsimBuildError(f"cannot start the compiler: {shlex.join(cmd[:1])} ({e.strerror or e})") from None
+    return done.code, done.output, done.seconds
 
 
 class _spinner:

@@ -4,9 +4,12 @@ are exact.
 
 The C source is compiled once per machine and compiler (``$CC``, else ``cc``; ``-O3
 -march=native``) into ``$FPGA_ACCEL_CACHE/native/`` and loaded with ctypes, whose calls release
-the GIL, so the emulator's threads run it side by side. Where it does not apply (other layers,
-values beyond int16), without a C compiler, or with ``FPGA_ACCEL_NATIVE=0``, the numpy
-definitions run: the integers are the same (tests compare every path with ``quant.arith``).
+the GIL, so the emulator's threads run it side by side. The cached library is loaded only when it
+matches the sha256 recorded at its build, else rebuilt (see :mod:`fpga_accel.cache`); the compiler
+runs at most :data:`COMPILE_TIMEOUT` seconds, killed with its children past that. Where it does not
+apply (other layers, values beyond int16), without a C compiler, when the build fails (one
+warning), or with ``FPGA_ACCEL_NATIVE=0``, the numpy definitions run: the integers are the same
+(tests compare every path with ``quant.arith``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import tempfile
 import threading
 import warnings
@@ -25,11 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir
+from ..cache import ensure_cache_dir, temp_prefix, verified_or_built
+from ..errors import FpgaAccelError
+from ..procs import run_bounded
 from ..quant import arith
 from .fastint import float_constants, requant_exact_in_float64, storage_dtype
 
 ENV = "FPGA_ACCEL_NATIVE"
+#: values of ``$FPGA_ACCEL_NATIVE``; anything else warns and keeps the kernel on
+ON, OFF = ("", "1", "yes", "true", "on"), ("0", "no", "false", "off")
+#: seconds a compile, and ``$CC --version``, may take
+COMPILE_TIMEOUT, VERSION_TIMEOUT = 120.0, 30.0
 SOURCE = Path(__file__).with_name("fastconv.c")
 FLAGS = [["-O3", "-march=native"], ["-O3"]]  # the second where the compiler has no -march=native
 _FIELDS = ("h", "w", "c", "kh", "kw", "sh", "sw", "dh", "dw", "ph", "pw", "psh", "psw", "pdh", "pdw",
@@ -46,8 +54,23 @@ _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 
 
+class KernelBuildError(FpgaAccelError):
+    """The native convolution could not be built or loaded; the emulator runs numpy alone."""
+
+
+_warned_values: set[str] = set()
+
+
 def enabled() -> bool:
-    return os.environ.get(ENV, "1").strip() != "0"
+    """``$FPGA_ACCEL_NATIVE`` is unset or on (1/yes/true/on); 0/no/false/off turn the kernel off."""
+    value = os.environ.get(ENV, "").strip().lower()
+    if value in OFF:
+        return False
+    if value not in ON and value not in _warned_values:
+        _warned_values.add(value)
+        warnings.warn(f"${ENV}={value!r} is neither 1 nor 0; the native convolution stays on (set it to 0 for "
+                      "numpy alone)", RuntimeWarning, stacklevel=3)
+    return True
 
 
 def library() -> ctypes.CDLL | None:
@@ -70,50 +93,62 @@ def _cpu_flags() -> str:
 
 def _load() -> ctypes.CDLL | None:
     cc = shlex.split(os.environ.get("CC", "").strip() or "cc")
-    if shutil.which(cc[0]) is None:
+    if not cc or shutil.which(cc[0]) is None:
         return None  # no compiler: numpy alone, as documented
-    try:
-        version = subprocess.run([*cc, "--version"], check=False, capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        version = ""
-    src = SOURCE.read_bytes()
     errors = []
-    for flags in FLAGS:
-        key = hashlib.sha256(b"\0".join([src, " ".join(cc + flags).encode(), version.encode(), _cpu_flags().encode(),
-                                         platform.machine().encode()])).hexdigest()[:20]
-        lib = cache_dir("native") / f"fastconv-{key}.so"
-        if not lib.is_file():
-            err = _build(cc, flags, lib)
-            if err:
-                errors.append(err)
-                continue
-        try:
-            return _bind(ctypes.CDLL(str(lib)))
-        except OSError as e:
-            errors.append(f"{lib}: {e}")
+    try:
+        version = _version(cc)
+        cache = ensure_cache_dir("native")
+    except FpgaAccelError as e:
+        errors.append(str(e))
+    else:
+        src = SOURCE.read_bytes()
+        for flags in FLAGS:
+            key = hashlib.sha256(b"\0".join([src, " ".join(cc + flags).encode(), version.encode(),
+                                             _cpu_flags().encode(), platform.machine().encode()])).hexdigest()[:20]
+            inputs = {"compiler": shlex.join(cc), "compiler_version": (version.strip().splitlines() or [""])[0],
+                      "flags": flags, "source": SOURCE.name, "machine": platform.machine()}
+            lib = cache / f"fastconv-{key}.so"
+            try:
+                verified_or_built(lib, key, inputs, lambda out, flags=flags: _build(cc, flags, out),
+                                  2 * COMPILE_TIMEOUT, KernelBuildError)
+                return _bind(ctypes.CDLL(str(lib)))
+            except (FpgaAccelError, OSError, AttributeError) as e:
+                errors.append(f"{lib}: {e}" if isinstance(e, (OSError, AttributeError)) else str(e))
     warnings.warn(f"the emulator's native convolution could not be built, numpy runs alone (slower, same "
                   f"integers): {errors[-1] if errors else 'unknown error'}", RuntimeWarning, stacklevel=3)
     return None
 
 
-def _build(cc: list[str], flags: list[str], lib: Path) -> str | None:
-    """Compile into ``lib`` (beside it, then renamed: a reader sees a whole library or none);
-    the compiler's complaint, or None."""
+def _version(cc: list[str]) -> str:
+    cmd = [*cc, "--version"]
     try:
-        lib.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".fastconv.", suffix=".so.tmp", dir=lib.parent)
+        done = run_bounded(cmd, VERSION_TIMEOUT)
+    except OSError as e:
+        raise KernelBuildError(f"cannot run `{shlex.join(cmd)}` ({e.strerror or e})") from None
+    if done.timed_out:
+        raise KernelBuildError(f"`{shlex.join(cmd)}` did not answer within {VERSION_TIMEOUT:g} s; killed it")
+    return done.output
+
+
+def _build(cc: list[str], flags: list[str], lib: Path) -> None:
+    """Compile into ``lib`` (beside it, then renamed: a reader sees a whole library or none);
+    KernelBuildError with the compiler's complaint."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(lib), suffix=".so.tmp", dir=lib.parent)
         os.close(fd)
     except OSError as e:
-        return f"cannot write to {lib.parent}: {e}"
+        raise KernelBuildError(f"cannot write to {lib.parent}: {e.strerror or e}") from None
     cmd = [*cc, *flags, "-std=c11", "-fPIC", "-shared", "-o", tmp, str(SOURCE)]
     try:
-        p = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
-        if p.returncode != 0 or os.path.getsize(tmp) == 0:
-            return f"{' '.join(cmd)} failed: {(p.stderr or p.stdout).strip()[-500:]}"
+        done = run_bounded(cmd, COMPILE_TIMEOUT)
+        if done.timed_out:
+            raise KernelBuildError(f"`{shlex.join(cmd)}` did not finish within {COMPILE_TIMEOUT:g} s; killed it")
+        if done.code != 0 or os.path.getsize(tmp) == 0:
+            raise KernelBuildError(f"`{shlex.join(cmd)}` failed (exit {done.code}): {done.output.strip()[-500:]}")
         os.replace(tmp, lib)
-        return None
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"{' '.join(cmd)}: {e}"
+    except OSError as e:
+        raise KernelBuildError(f"`{shlex.join(cmd)}`: {e.strerror or e}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
