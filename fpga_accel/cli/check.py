@@ -10,7 +10,6 @@ when a backend differs from the emulator or fails, or --min-agreement is given a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 
 import numpy as np
@@ -35,47 +34,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="longest wait for one backend call before giving up (default: no limit)")
     p.add_argument("--min-agreement", type=float, metavar="PERCENT",
                    help="exit with code 1 when the top-1 agreement of a class-score output is lower")
+    p.add_argument("--layers", action="store_true",
+                   help="per layer: error of its output against the float model (cosine, SNR, max error in "
+                        "steps), in graph order, the layer that adds the most error marked")
 
 
 def source_model(manifest: dict, override: str | None) -> tuple[str, bytes]:
     """(path, bytes) of the float model, refused unless it is the one the bundle was compiled from."""
-    import os
+    from ..analysis.reference import source_model as verified
 
-    from ..errors import InputError
-
-    info = manifest["model"]
-    path = override or info.get("source")
-    if not path:
-        raise InputError("the bundle was compiled from an in-memory model; pass --model MODEL.onnx")
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: float model not found" + ("" if override else " (the source the manifest "
-                         "names; it moved?); pass --model MODEL.onnx"))
-    with open(path, "rb") as f:
-        data = f.read()
-    if hashlib.sha256(data).hexdigest() == info.get("file_sha256"):
-        return path, data
-    from ..frontend import load_onnx  # the sha256 import computes: of the model without metadata
-
-    got = hashlib.sha256(load_onnx(data).SerializeToString()).hexdigest()
-    if got != info.get("sha256"):
-        raise InputError(f"{path}: sha256 {got[:16]}… is not that of the model this bundle was compiled from "
-                         f"({str(info.get('sha256'))[:16]}…); pass the original model with --model or recompile")
-    return path, data
+    return verified(manifest, override)
 
 
-def run_float(model: bytes, feeds: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
-    """onnxruntime on ``feeds`` in chunks (of the model's fixed batch, if it has one)."""
-    import onnxruntime as ort
+def run_reference(model: bytes, feeds: dict[str, np.ndarray], batch: int) -> tuple[dict[str, np.ndarray], str]:
+    """(float outputs, what computed them): onnxruntime with the ONNX definition's semantics
+    (graph optimisations off, so a QDQ model is not replaced by fused int8 kernels), or
+    fpga-accel's float reference for a model onnxruntime cannot load."""
+    from ..analysis.reference import run_reference as reference
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-    fixed = sess.get_inputs()[0].shape[0]
-    step = fixed if isinstance(fixed, int) and fixed > 0 else batch
-    n = next(iter(feeds.values())).shape[0]
-    names = [o.name for o in sess.get_outputs()]
-    parts = [sess.run(names, {k: v[s:s + step] for k, v in feeds.items()}) for s in range(0, n, step)]
-    return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(names)}
+    return reference(model, feeds, batch)
 
 
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
@@ -124,39 +101,36 @@ def backend_rows(bundle, names: list[str], q: dict, ref_raw: dict, args):
     return rows, raws, failed, notes
 
 
-def run_reference(model: bytes, feeds: dict[str, np.ndarray], batch: int) -> tuple[dict[str, np.ndarray], str]:
-    """(float outputs, what computed them): onnxruntime, or fpga-accel's float reference executor
-    for a model onnxruntime cannot load (QONNX / Brevitas domains)."""
-    try:
-        return run_float(model, feeds, batch), "onnxruntime"
-    except Exception as e:  # noqa: BLE001 - onnxruntime's load errors have no common public base class
-        if "onnxruntime" not in type(e).__module__:
-            raise
-        why = str(e).splitlines()[0][:160]
-    from ..frontend import import_onnx
-    from ..ir.execute import run_graph
-
-    g = import_onnx(model)
-    n = next(iter(feeds.values())).shape[0]
-    parts = [run_graph(g, {k: v[s:s + batch] for k, v in feeds.items()}) for s in range(0, n, batch)]
-    outs = {name: np.concatenate([p[name] for p in parts]) for name in g.output_names}
-    return outs, f"fpga-accel's float reference (onnxruntime cannot run this model: {why})"
+def fmt_db(x: float) -> str:
+    return "exact" if x == math.inf else f"{x:.1f}"
 
 
-def print_saturation(qmodel, feeds) -> None:
-    """Per layer, the share of its outputs the emulator clamped at the type's limits: a layer with
-    many has a calibration range too narrow for these inputs."""
-    from ..emulator import emulate
+def print_saturation(errs) -> None:
+    """Per layer, the outputs the emulator clamped at its type's limits where the float model's
+    value lies beyond the range the type represents: a layer with many has a calibration range
+    too narrow for these inputs. Outputs at a limit the float model clips at too (ReLU6) are not
+    saturation."""
+    hot = [f"{r.layer} {r.saturated:,} of {r.size:,} ({100 * r.saturated / r.size:.2f}%)"
+           for r in errs.rows if r.saturated]
+    print("saturated outputs (emulator at a type limit, float model beyond the range by more than half a step): "
+          + ("; ".join(hot) if hot else "none"))
 
-    sat = emulate(qmodel, feeds).saturated
-    n = next(iter(feeds.values())).shape[0]
-    hot = []
-    for lay in qmodel.layers:
-        count = sat.get(lay.name, 0)
-        if count:
-            size = n * int(np.prod(qmodel.tensors[lay.outputs[0]].shape[1:]))
-            hot.append(f"{lay.name} {count:,} of {size:,} ({100 * count / size:.2f}%)")
-    print("saturated outputs (emulator): " + ("; ".join(hot) if hot else "none"))
+
+def print_layers(errs) -> None:
+    """The per-layer table of :func:`fpga_accel.layer_errors`, the worst layer marked."""
+    worst = errs.worst
+    rows = [[str(r.index), r.layer, r.op_type, str(r.bits), f"{r.cosine:.6f}", fmt_db(r.snr_db), fmt_db(r.own_snr_db),
+             f"{r.max_abs_steps:.2f}", f"{r.saturated:,}", "<- worst" if r is worst else ""] for r in errs.rows]
+    print()
+    print_table([Column("#", "right"), Column("layer"), Column("op"), Column("bits", "right"),
+                 Column("cosine", "right"), Column("SNR dB", "right"), Column("own SNR dB", "right"),
+                 Column("max err (steps)", "right"), Column("saturated", "right"), Column("")], rows,
+                title=f"per layer against the {errs.reference}, {errs.samples} samples (graph order)")
+    print("own SNR: the SNR the layer would have if only the error it adds counted (its inputs' error taken "
+          "away); max err in steps of the output's scale")
+    if worst is not None:
+        print(f"worst layer: {worst.layer} ({worst.op_type}), own SNR {fmt_db(worst.own_snr_db)} dB, "
+              f"{worst.bits}-bit output")
 
 
 def run(args) -> int:
@@ -219,7 +193,14 @@ def run(args) -> int:
             acc_q = 100 * float(np.mean(got[k].argmax(axis=1) == labels))
             print(f"accuracy  {k}: float ({ref_by.split(' (')[0]}) {acc_f:.2f}%, accelerator ({b}) {acc_q:.2f}% "
                   f"on {n} labelled samples")
-    print_saturation(em.qmodel, {k: np.asarray(v, dtype=dtypes[k]) for k, v in feeds.items()})
+    from ..analysis.layer_errors import compare_layers
+    from ..analysis.reference import hardware_graph
+
+    errs = compare_layers(em.qmodel, hardware_graph(model, bundle.manifest),
+                          {k: np.asarray(v, dtype=dtypes[k]) for k, v in feeds.items()})
+    if args.layers:
+        print_layers(errs)
+    print_saturation(errs)
     for msg in failed:
         print(f"FAIL: {msg}")
     if low:

@@ -1,7 +1,7 @@
 """Float reference executor: runs the IR node by node with each op's numpy reference."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -26,8 +26,12 @@ def check_feeds(g, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def run_graph(g, feeds: Mapping[str, np.ndarray], keep: bool = False) -> dict[str, np.ndarray]:
-    """Execute ``g`` on ``feeds``; returns the graph outputs (every tensor when ``keep``)."""
+def run_graph(g, feeds: Mapping[str, np.ndarray], keep: bool = False,
+              after: Callable[[str, np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Execute ``g`` on ``feeds``; returns the graph outputs (every tensor when ``keep``).
+
+    ``after(name, value)``, when given, sees every tensor a node computes and returns the value
+    its readers get (e.g. the tensor fake-quantised as a QDQ model defines it)."""
     from ..ops import get_op
 
     env: dict[str, np.ndarray] = dict(g.initializers)
@@ -42,7 +46,7 @@ def run_graph(g, feeds: Mapping[str, np.ndarray], keep: bool = False) -> dict[st
         results = get_op(n).run(n, args)
         for name, val in zip(n.outputs, results):
             if name:
-                env[name] = val
+                env[name] = val if after is None else after(name, val)
         if not keep:  # free intermediates as soon as their last reader ran
             for i in n.inputs:
                 refcount[i] -= 1
