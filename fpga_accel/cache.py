@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import time
 import warnings
 from contextlib import contextmanager
@@ -203,6 +204,37 @@ def remove_leftovers(directory: Path, prefix: str) -> None:
                 p.unlink()
         except OSError:
             pass
+
+
+def elf_problem(path: Path) -> str | None:
+    """Why ``path`` is no whole ELF shared object (not ELF, cut short: dlopen of a truncated library
+    can crash the process with SIGBUS), or None. Only the headers are read."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):
+                return "not an ELF file"
+            end = "<" if head[5] == 1 else ">"
+            if head[4] == 2:
+                phoff, shoff = struct.unpack_from(end + "QQ", head, 32)
+                phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 54)
+                seg, fields = end + "IIQQQQ", (2, 5)  # p_type, p_flags, p_offset, ..., p_filesz
+            else:
+                phoff, shoff = struct.unpack_from(end + "II", head, 28)
+                phentsize, phnum, shentsize, shnum = struct.unpack_from(end + "HHHH", head, 42)
+                seg, fields = end + "IIIIII", (1, 4)  # p_type, p_offset, ..., p_filesz
+            if phoff + phentsize * phnum > size or (shnum and shoff + shentsize * shnum > size):
+                return f"cut short at {size} bytes (its headers lie beyond)"
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+            for i in range(phnum):
+                entry = struct.unpack_from(seg, table, i * phentsize)
+                if entry[0] == 1 and entry[fields[0]] + entry[fields[1]] > size:  # PT_LOAD
+                    return f"cut short at {size} bytes (a loadable segment lies beyond)"
+    except (OSError, struct.error) as e:
+        return f"unreadable ({e})"
+    return None
 
 
 # --- one build per key ----------------------------------------------------------------------------

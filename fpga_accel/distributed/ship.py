@@ -16,7 +16,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ..cache import cache_dir
+from ..cache import CacheWarning, cache_dir, ensure_cache_dir
 from ..safe_fs import UnsafePathError, inside
 from .errors import DistributedError
 
@@ -58,9 +58,21 @@ def unpack(blob: bytes, name: str) -> Path:
         dest = inside(cache_root() / digest, name, "bundle name")
     except UnsafePathError as e:
         raise DistributedError(str(e)) from None
+    ensure_cache_dir("bundles")  # a directory of this user's that no one else writes, before trusting it
     if (dest / "manifest.json").is_file():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            problem = _unpacked_problem(dest, blob)
+        except OSError as e:
+            problem = f"unreadable: {e}"
+        if problem is None:
+            return dest
+        # a damaged copy (disk, hand edit) would fail every actor of this node: unpack it again
+        warnings.warn(f"the cached bundle {dest} was corrupt ({problem}); unpacking it again", CacheWarning,
+                      stacklevel=2)
+        trash = Path(tempfile.mkdtemp(prefix=".corrupt-", dir=dest.parent))
+        dest.rename(trash / name)
+        shutil.rmtree(trash, ignore_errors=True)
+    dest.parent.mkdir(mode=0o700, exist_ok=True)
     # unpack beside, then rename: actors on one node may race, and the loser finds it complete
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
     try:
@@ -80,6 +92,27 @@ def unpack(blob: bytes, name: str) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _unpacked_problem(dest: Path, blob: bytes) -> str | None:
+    """Why the unpacked copy ``dest`` differs from the archive ``blob`` it was unpacked from (a file
+    changed, missing or added), or None: the cache key names the archive, so this is exact."""
+    want = {}
+    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:") as tar:
+        for m in tar:
+            if m.isreg():
+                f = tar.extractfile(m)
+                want[m.name] = hashlib.sha256(f.read() if f is not None else b"").hexdigest()
+    have = {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file() or p.is_symlink()}
+    for rel in sorted(set(want) | set(have)):
+        if rel not in have:
+            return f"{rel} is missing"
+        if rel not in want:
+            return f"{rel} is not in the shipped bundle"
+        p = have[rel]
+        if p.is_symlink() or hashlib.sha256(p.read_bytes()).hexdigest() != want[rel]:
+            return f"{rel} differs from the shipped bundle"
+    return None
 
 
 def checked_members(tar: tarfile.TarFile, limit: int, root: Path) -> list[tarfile.TarInfo]:

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cache import CacheError, cache_dir as shared_cache_dir, ensure_cache_dir, temp_prefix, verified_or_built
+from ..cache import (CacheError, cache_dir as shared_cache_dir, elf_problem, ensure_cache_dir, temp_prefix,
+                     verified_or_built)
 from ..errors import FpgaAccelError
 from ..procs import run_bounded
 
@@ -337,7 +338,10 @@ class CsimLibrary:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        problem = elf_problem(self.path)  # dlopen of a truncated file would crash with SIGBUS
         try:
+            if problem:
+                raise OSError(problem)
             lib = ctypes.CDLL(str(self.path))
             lib.fa_csim_run.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
                                         ctypes.c_uint]

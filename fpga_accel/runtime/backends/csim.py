@@ -53,8 +53,9 @@ class CsimBackend(ThreadedBackend):
 
         super().__init__(bundle, qmodel, timeout)
         self.last_images = 0
+        loops = _loops_requested()
         self.library = CsimLibrary(build_csim(bundle, progress=True))
-        if os.environ.get(LOOPS_ENV, "").strip() not in ("", "0"):
+        if loops:
             self.library.set_fast_paths(False)
         hw = bundle.manifest["hardware"]
         self._in_order = [t["name"] for t in hw["inputs"]]
@@ -74,6 +75,18 @@ class CsimBackend(ThreadedBackend):
         """Loop iterations per pipeline stage in the last batch (``last_images`` images; see
         CsimLibrary.stage_cycles)."""
         return self.library.stage_cycles()
+
+
+def _loops_requested() -> bool:
+    from ...emulator.csim import CsimError
+
+    given = os.environ.get(LOOPS_ENV, "")
+    value = given.strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return False
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise CsimError(f"${LOOPS_ENV}={given!r}: expected 1 (simulate the synthesis loops) or 0 (the fast paths)")
 
 
 BACKEND = CsimBackend

@@ -21,13 +21,14 @@ import ctypes
 import importlib.util
 import os
 import shutil
-import subprocess
 import threading
 import weakref
 from pathlib import Path
 
 import numpy as np
 
+from ...cache import elf_problem
+from ...procs import run_bounded
 from ..errors import SessionError
 from .base import ThreadedBackend
 
@@ -40,6 +41,8 @@ DEFAULT_BUILD = HOST_SOURCE.parent / "build" / "host"
 ERR_LEN = 16384
 #: longest wait of close() for a batch still on the device (seconds)
 CLOSE_WAIT_S = 60.0
+#: longest a CMake step of build_host may take (seconds); past it CMake and its compilers are killed
+BUILD_TIMEOUT_S = 1800.0
 
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL] = {}
@@ -70,10 +73,12 @@ def executable_path() -> Path:
     return library_path().parent / "fa-host"
 
 
-def build_host(build_dir: Path | str | None = None, build_type: str | None = None) -> Path:
+def build_host(build_dir: Path | str | None = None, build_type: str | None = None,
+               timeout: float = BUILD_TIMEOUT_S) -> Path:
     """Configure and build ``host/`` with CMake into ``build_dir`` (default build/host/); returns
     the library's path. ``build_type`` (Release, Debug, ...) defaults to the build directory's own
-    (RelWithDebInfo when new). Raises :class:`NativeBuildError` with the failing command's output."""
+    (RelWithDebInfo when new). Raises :class:`NativeBuildError` with the failing command's output,
+    also when a step takes longer than ``timeout`` seconds (CMake and its compilers are killed)."""
     if not (HOST_SOURCE / "CMakeLists.txt").is_file():
         raise NativeBuildError(f"no host sources at {HOST_SOURCE}: the native host builds from a source checkout")
     cmake = shutil.which("cmake")
@@ -84,10 +89,14 @@ def build_host(build_dir: Path | str | None = None, build_type: str | None = Non
     configure += [f"-DCMAKE_BUILD_TYPE={build_type}"] if build_type else []
     for cmd in (configure,
                 [cmake, "--build", str(out), "-j", "2"]):
-        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if r.returncode != 0:
-            tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-30:])
-            raise NativeBuildError(f"`{' '.join(cmd)}` failed (exit {r.returncode}):\n{tail}")
+        try:
+            r = run_bounded(cmd, timeout)
+        except OSError as e:
+            raise NativeBuildError(f"cannot run `{' '.join(cmd)}` ({e.strerror or e})") from None
+        if r.code != 0:
+            tail = "\n".join(r.output.strip().splitlines()[-30:])
+            how = f"did not finish within {timeout:g} s" if r.timed_out else f"failed (exit {r.code})"
+            raise NativeBuildError(f"`{' '.join(cmd)}` {how}:\n{tail}")
     return out / LIBRARY_NAME
 
 
@@ -119,8 +128,15 @@ def load_library(path: Path | None = None) -> ctypes.CDLL:
         if str(path) in _loaded:
             return _loaded[str(path)]
         _ensure_icd()
-        lib = ctypes.CDLL(str(path))
-        lib.fa_host_abi_version.restype = ctypes.c_int
+        problem = elf_problem(path)
+        try:
+            if problem:
+                raise OSError(problem)
+            lib = ctypes.CDLL(str(path))
+            lib.fa_host_abi_version.restype = ctypes.c_int
+        except (OSError, AttributeError) as e:
+            raise NativeHostError(f"{path}: not a loadable native host library ({e}); rebuild it (cmake --build "
+                                  f"{path.parent}) or point {ENV_LIBRARY} at a good build") from None
         if lib.fa_host_abi_version() != ABI_VERSION:
             raise NativeHostError(f"{path} has interface version {lib.fa_host_abi_version()}, this package expects "
                                   f"{ABI_VERSION}; rebuild it (cmake --build {path.parent})")
