@@ -6,6 +6,11 @@ points are loaded on first use::
     bundle = fpga_accel.compile("model.onnx", "model.fpga", calib="calib.npy")
     with fpga_accel.Session("model.fpga") as s:
         y = s.run(x)
+
+Before compiling, ``fpga_accel.inspect("model.onnx")`` lists the nodes, where they run and every
+reason compile would refuse the model; after it, ``fpga_accel.check(bundle, x)`` compares the
+emulated outputs with the float model and ``fpga_accel.layer_errors(bundle, x)`` shows, layer by
+layer, where the accuracy goes.
 """
 __version__ = "0.1.0"
 
@@ -18,9 +23,13 @@ _LAZY = {
     "Session": "fpga_accel.runtime.session",
     "load_bundle": "fpga_accel.bundle",
     "Bundle": "fpga_accel.bundle",
+    "inspect": "fpga_accel.analysis.inspection",
+    "check": "fpga_accel.analysis.check",
+    "layer_errors": "fpga_accel.analysis.layer_errors",
 }
 
-__all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "compile", "load_bundle", "load_qmodel"]
+__all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "check", "compile", "inspect", "layer_errors",
+           "load_bundle", "load_qmodel"]
 
 
 def __getattr__(name: str):
