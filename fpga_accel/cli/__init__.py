@@ -19,9 +19,11 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 
 from .. import __version__
 from ..errors import FpgaAccelError
+from ..escape import terminal
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 70, 130, 143
 
@@ -77,7 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Python's warning text, its message shown safely: it may quote model names."""
+    return _python_format_warning(terminal(str(message), keep_newlines=True), category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def _main(argv: list[str] | None) -> int:
+    warnings.formatwarning = _format_warning
+    try:
+        return _run(argv)
+    finally:
+        warnings.formatwarning = _python_format_warning
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -91,7 +109,7 @@ def _main(argv: list[str] | None) -> int:
     except FpgaAccelError as e:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal(str(e), keep_newlines=True)}", file=sys.stderr)
         return EXIT_ERROR
     except Terminated:
         print("terminated", file=sys.stderr)
@@ -121,7 +139,7 @@ def _internal_error(e: BaseException, debug: bool) -> int:
         hint = "The traceback is above."
     else:
         hint = "Run the same command with --debug to see the traceback."
-    print(f"internal error: {type(e).__name__}: {e}. This is a bug in fpga-accel, not a problem with "
+    print(f"internal error: {type(e).__name__}: {terminal(str(e), keep_newlines=True)}. This is a bug in fpga-accel, not a problem with "
           f"your model or command line. {hint} Please report it with the command and the traceback.",
           file=sys.stderr)
     return EXIT_INTERNAL

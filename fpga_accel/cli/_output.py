@@ -1,8 +1,14 @@
-"""Tables for the terminal: rich when it is installed (the ``compile`` extra), plain text otherwise."""
+"""Tables for the terminal: rich when it is installed (the ``compile`` extra), plain text otherwise.
+
+Cells and titles hold model names: they are printed through :func:`fpga_accel.escape.terminal`
+(no control character or ANSI escape reaches the terminal) and as ``rich.text.Text`` (no markup).
+"""
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+
+from ..escape import terminal
 
 
 @dataclass
@@ -24,6 +30,9 @@ def print_table(columns: list[Column], rows: list[list[str]], title: str | None 
                 totals: list[str] | None = None, file=None) -> None:
     """Print ``rows`` (lists of strings) under ``columns``; ``totals`` is a last row set apart."""
     file = file or sys.stdout
+    rows = [[terminal(x) for x in r] for r in rows]
+    totals = [terminal(x) for x in totals] if totals else None
+    title = terminal(title) if title else None
     if rich_available():
         _rich_table(columns, rows, title, totals, file)
     else:
@@ -59,7 +68,8 @@ def _rich_table(columns, rows, title, totals, file) -> None:
     # a pipe or a captured stream has no width: print the table whole rather than fold it to 80 columns
     width = None if file.isatty() else sum(widths) + 3 * len(widths)
     console = Console(file=file, width=width, highlight=False)
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=Text(title) if title else None, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False,
+                  pad_edge=False)
     for c, w in zip(columns, widths, strict=True):
         table.add_column(c.header, justify=c.align, no_wrap=not c.wrap, min_width=None if c.wrap else w)
     for r in rows:
@@ -68,6 +78,12 @@ def _rich_table(columns, rows, title, totals, file) -> None:
         table.add_section()
         table.add_row(*(Text(x, style="bold") for x in totals))
     console.print(table)
+
+
+def echo(line: str = "", file=None, keep_newlines: bool = False) -> None:
+    """Print a line that may quote model names: control characters are shown as escapes, not sent
+    (line ends too, unless ``keep_newlines``: a message of several lines)."""
+    print(terminal(line, keep_newlines), file=file)
 
 
 def fmt_int(n: int) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..escape import terminal
 from ._output import Column, print_table
 
 ORDER = 25
@@ -45,7 +46,7 @@ def run(args) -> int:
                        s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix,
                        registry=False if args.no_registry else args.registry, timeout=args.timeout)
     except (ToolNotFoundError, ToolFailedError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {terminal(str(e), keep_newlines=True)}", file=sys.stderr)
         return e.exit_code
     if args.dry_run:
         return 0

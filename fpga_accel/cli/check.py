@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._output import Column, print_table
+from ._output import Column, echo, print_table
 
 ORDER = 40
 
@@ -57,16 +57,9 @@ def run_reference(model: bytes, feeds: dict[str, np.ndarray], batch: int) -> tup
 
 def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     """Error figures of ``got`` against ``ref``; top-1 agreement when both are class scores."""
-    from .run import is_class_scores
+    from ..analysis.check import output_errors
 
-    ref64, err = ref.astype(np.float64), got.astype(np.float64) - ref.astype(np.float64)
-    noise, signal = float(np.sum(err ** 2)), float(np.sum(ref64 ** 2))
-    out = {"max_abs": float(np.max(np.abs(err))), "mean_abs": float(np.mean(np.abs(err))),
-           "sqnr_db": math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0 else -math.inf),
-           "agree": None}
-    if is_class_scores(ref):
-        out["agree"] = int(np.sum(ref.argmax(axis=1) == got.argmax(axis=1)))
-    return out
+    return output_errors(ref, got)
 
 
 def backend_rows(bundle, names: list[str], q: dict, ref_raw: dict, args):
@@ -112,7 +105,7 @@ def print_saturation(errs) -> None:
     saturation."""
     hot = [f"{r.layer} {r.saturated:,} of {r.size:,} ({100 * r.saturated / r.size:.2f}%)"
            for r in errs.rows if r.saturated]
-    print("saturated outputs (emulator at a type limit, float model beyond the range by more than half a step): "
+    echo("saturated outputs (emulator at a type limit, float model beyond the range by more than half a step): "
           + ("; ".join(hot) if hot else "none"))
 
 
@@ -129,7 +122,7 @@ def print_layers(errs) -> None:
     print("own SNR: the SNR the layer would have if only the error it adds counted (its inputs' error taken "
           "away); max err in steps of the output's scale")
     if worst is not None:
-        print(f"worst layer: {worst.layer} ({worst.op_type}), own SNR {fmt_db(worst.own_snr_db)} dB, "
+        echo(f"worst layer: {worst.layer} ({worst.op_type}), own SNR {fmt_db(worst.own_snr_db)} dB, "
               f"{worst.bits}-bit output")
 
 
@@ -151,12 +144,12 @@ def run(args) -> int:
     ref, ref_by = run_reference(model, {k: np.asarray(v, dtype=dtypes[k]) for k, v in feeds.items()},
                                 args.batch_size)
     n = next(iter(q.values())).shape[0]
-    print(f"model     {path} (sha256 {bundle.manifest['model']['sha256'][:12]}… verified)")
-    print(f"bundle    {bundle.path}, {n} samples")
+    echo(f"model     {path} (sha256 {bundle.manifest['model']['sha256'][:12]}… verified)")
+    echo(f"bundle    {bundle.path}, {n} samples")
     print_table([Column("backend"), Column("hardware integers vs emulator"), Column("differing", "right"),
                  Column("images/s", "right")], rows)
     for note in notes:
-        print(note)
+        echo(note, keep_newlines=True)
 
     rows, low = [], []
     for b, got in outs.items():
@@ -177,7 +170,7 @@ def run(args) -> int:
             if is_class_scores(y):
                 agree = int(np.sum(ref[name].argmax(axis=1) == y.argmax(axis=1)))
                 where = "" if b == "emulator" else f" [{b}]"
-                print(f"agreement {name}{where}: {100 * agree / n:.2f}% of top-1 predictions match ({agree}/{n})")
+                echo(f"agreement {name}{where}: {100 * agree / n:.2f}% of top-1 predictions match ({agree}/{n})")
 
     if args.labels:
         labels = load_arrays(args.labels, ["labels"], "labels")["labels"]
@@ -191,7 +184,7 @@ def run(args) -> int:
         acc_f = 100 * float(np.mean(ref[k].argmax(axis=1) == labels))
         for b, got in outs.items():
             acc_q = 100 * float(np.mean(got[k].argmax(axis=1) == labels))
-            print(f"accuracy  {k}: float ({ref_by.split(' (')[0]}) {acc_f:.2f}%, accelerator ({b}) {acc_q:.2f}% "
+            echo(f"accuracy  {k}: float ({ref_by.split(' (')[0]}) {acc_f:.2f}%, accelerator ({b}) {acc_q:.2f}% "
                   f"on {n} labelled samples")
     from ..analysis.layer_errors import compare_layers
     from ..analysis.reference import hardware_graph
@@ -202,9 +195,9 @@ def run(args) -> int:
         print_layers(errs)
     print_saturation(errs)
     for msg in failed:
-        print(f"FAIL: {msg}")
+        echo(f"FAIL: {msg}")
     if low:
         outputs = list(dict.fromkeys(o for o, _ in low))
-        print(f"FAIL: top-1 agreement of {outputs} below {args.min_agreement}% "
+        echo(f"FAIL: top-1 agreement of {outputs} below {args.min_agreement}% "
               f"({', '.join(sorted({b for _, b in low}))})")
     return 1 if failed or low else 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._output import Column, fmt_int, print_table
+from ._output import Column, echo, fmt_int, print_table
 
 ORDER = 10
 
@@ -53,13 +53,13 @@ def run(args) -> int:
     print_table(cols, rows, title=f"accelerated part of {m['model']['source'] or m['model']['name']}", totals=totals)
     for kind in ("inputs", "outputs"):
         for t in m["hardware"][kind]:
-            print(f"{'hardware ' + kind[:-1]:<16}{t['name']}  {_shape(t['shape'])} {t['layout']}  {t['qtype']}  "
+            echo(f"{'hardware ' + kind[:-1]:<16}{t['name']}  {_shape(t['shape'])} {t['layout']}  {t['qtype']}  "
                   f"scale {t['scale']:.6g}  zero point {t['zero_point']}")
     for part in ("host_before", "host_after"):
         nodes = m["partition"][part]
         if nodes:
             where = "before" if part == "host_before" else "after"
-            print(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
+            echo(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
     q = m["quantization"]
     cal = q["calibration"]
     if cal["samples"]:
@@ -80,7 +80,7 @@ def run(args) -> int:
           f"`fpga-accel report` for the details")
     if m["board"].get("retired"):
         print(f"note            {m['board']['retired']}")
-    print(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
+    echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
           f"compiled in {took:.2f} s")
     return 0
 

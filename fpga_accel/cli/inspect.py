@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from ._output import Column, fmt_int, fmt_shape, print_table
+from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 20
 
@@ -53,8 +53,8 @@ def run(args) -> int:
     opset = f"{meta.get('source_opset', g.opset)}"
     if g.opset != meta.get("source_opset", g.opset):
         opset += f" (upgraded to {g.opset})"
-    print(f"model     {meta.get('source', g.name)}")
-    print(f"producer  {meta.get('producer') or 'unknown'}")
+    echo(f"model     {meta.get('source', g.name)}")
+    echo(f"producer  {meta.get('producer') or 'unknown'}")
     print(f"opset     {opset}")
     if batch:
         print(f"batch     {batch} (symbolic); the shapes below are at batch 1")
@@ -62,7 +62,7 @@ def run(args) -> int:
         print(f"batch     fixed by the model at {g.inputs[0].shape[0] if g.inputs and g.inputs[0].shape else 1}")
     for kind, infos in (("input", g.inputs), ("output", g.outputs)):
         for t in infos:
-            print(f"{kind:<9} {t.name}  {t.dtype}  {fmt_shape(t.shape, batch)}")
+            echo(f"{kind:<9} {t.name}  {t.dtype}  {fmt_shape(t.shape, batch)}")
     passes = ", ".join(applied) or "none changed the graph"
     print(f"flow      {args.flow}: {passes}")
     print()
@@ -79,16 +79,16 @@ def run(args) -> int:
         return ", ".join(f"{n.name} ({n.op_type})" for n in nodes)
 
     if ins.host_before:
-        print(f"host before the accelerator: {names(ins.host_before)}")
+        echo(f"host before the accelerator: {names(ins.host_before)}")
     if ins.host_after:
-        print(f"host after the accelerator: {names(ins.host_after)}")
+        echo(f"host after the accelerator: {names(ins.host_after)}")
     if ins.splitting:
-        print(f"problem: host op(s) {names(ins.splitting)} sit between hardware nodes and split the "
+        echo(f"problem: host op(s) {names(ins.splitting)} sit between hardware nodes and split the "
               f"accelerated part; the model cannot be compiled as one accelerator. Move them to the "
               f"start or end of the model, or replace them with ops the hardware supports "
               f"(see `fpga-accel ops`).")
     split = {n.name for n in ins.splitting}
     for p in ins.problems:
         if p.node not in split:
-            print(f"problem: {p}; compile would stop here. See `fpga-accel ops` for what each op lowers to.")
+            echo(f"problem: {p}; compile would stop here. See `fpga-accel ops` for what each op lowers to.")
     return 2 if ins.splitting or ins.problems else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import copy
 
-from ._output import Column, fmt_int, fmt_shape, print_table
+from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 35
 RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
@@ -39,7 +39,7 @@ def run(args) -> int:
             atomic_write_text(args.html, render_html(m))
         except OSError as e:
             raise InputError(f"{args.html}: cannot write the HTML report ({e.strerror or e})") from None
-        print(f"html report     {args.html}")
+        echo(f"html report     {args.html}")
     return 0
 
 
@@ -87,7 +87,7 @@ def print_report(m: dict) -> None:
                 title=f"estimate for {m['model']['name']} on {b['name']} ({b['part']}) at {b['clock_mhz']:g} MHz")
     print("utilisation     " + ", ".join(f"{label} {t[k]:,}/{tot[k]:,} ({f['utilisation'][k]:.1%}; budget "
                                           f"{f['budget'][k]:,})" for k, label in RES if tot[k]) + "  [estimate]")
-    print(f"throughput      {f['frames_per_s']:,.1f} frames/s: {f['cycles_per_image']:,} cycles per image "
+    echo(f"throughput      {f['frames_per_s']:,.1f} frames/s: {f['cycles_per_image']:,} cycles per image "
           f"(slowest stage {f['slowest_stage']})  [estimate]")
     print(f"latency         {f['latency_us']:,.1f} us ({f['latency_cycles']:,} cycles, one image, memory "
           f"latency not included)  [estimate]")
@@ -99,7 +99,7 @@ def print_report(m: dict) -> None:
               f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")
     goal = f"; target {f['target_fps']:,.0f} frames/s {'met' if f['target_met'] else 'NOT met'}" \
         if f.get("target_fps") else ""
-    print(f"folding         stopped because {f['stop_reason'] or 'nothing limited it'}{goal}; ceiling "
+    echo(f"folding         stopped because {f['stop_reason'] or 'nothing limited it'}{goal}; ceiling "
           f"{f['ceiling']:.0%}")
     if b.get("retired"):
         print(f"note            {b['retired']}")

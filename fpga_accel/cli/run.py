@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._output import echo
+
 ORDER = 30
 
 
@@ -111,7 +113,7 @@ def run(args) -> int:
         if is_class_scores(y):
             top = y.argmax(axis=1)
             line += f"  top-1 of the first {min(10, len(top))}: {' '.join(map(str, top[:10]))}"
-        print(line)
+        echo(line)
     print(f"backend {backend}: {stats}")
     if cycles:
         from ._output import Column, print_table
@@ -119,5 +121,5 @@ def run(args) -> int:
         print(f"pipelined loop iterations per stage in the last call ({cycles[0]} images), C simulation:")
         print_table([Column("stage"), Column("iterations", "right"), Column("per image", "right")], cycles[1])
     if args.output:
-        print(f"saved to {args.output}")
+        echo(f"saved to {args.output}")
     return 0

@@ -5,7 +5,7 @@ and each resource's estimated use against the budget (ceiling) and the board's t
 """
 from __future__ import annotations
 
-from html import escape
+from ..escape import html
 
 RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -29,7 +29,7 @@ def cycles_svg(layers: list[dict], width: int = 760) -> str:
         y = 5 + i * h
         w = max(1, round(bar_w * c / top)) if c else 0
         colour = "#c0392b" if c == top else "#2e86c1"
-        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(name)}</text>'
+        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html(name)}</text>'
                    f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{h - 6}" fill="{colour}"/>'
                    f'<text x="{label_w + w + 6}" y="{y + 14}">{c:,}</text>')
     out.append("</svg>")
@@ -69,9 +69,10 @@ def render_html(m: dict) -> str:
     for r in m["layers"]:
         e = r.get("estimate", {})
         fold = " x ".join(str(r.get("folding", {})[k]) for k in ("pe", "simd") if k in r.get("folding", {})) or "-"
-        body.append(f"<tr><td>{escape(r['name'])}</td><td>{escape(r['op'])}</td>"
-                    f"<td>{escape(str(r['output_shape']))}</td><td class=n>{r['macs']:,}</td>"
-                    f"<td class=n>{r['weight_bits'] or '-'}/{r['act_bits']}</td><td class=n>{fold}</td>"
+        bits = f"{r['weight_bits'] or '-'}/{r['act_bits']}"
+        body.append(f"<tr><td>{html(r['name'])}</td><td>{html(r['op'])}</td>"
+                    f"<td>{html(str(r['output_shape']))}</td><td class=n>{r['macs']:,}</td>"
+                    f"<td class=n>{html(bits)}</td><td class=n>{html(fold)}</td>"
                     f"<td class=n>{e.get('cycles', 0):,}</td>"
                     + "".join(f"<td class=n>{e.get(k, 0):,}</td>" for k, _ in RES) + "</tr>")
     body.append(f"<tr class=total><td>total</td><td></td><td></td><td class=n>{f['macs_per_image']:,}</td><td></td>"
@@ -88,12 +89,12 @@ def render_html(m: dict) -> str:
              ("folding", f"ceiling {f['ceiling']:.0%}; stopped because {f['stop_reason'] or '-'}")]
     if b.get("retired"):
         facts.append(("note", b["retired"]))
-    dl = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
-    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>\n<h1>{escape(title)}</h1>\n"
+    dl = "".join(f"<tr><th style='text-align:left'>{html(k)}</th><td>{html(v)}</td></tr>" for k, v in facts)
+    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n<h1>{html(title)}</h1>\n"
             f"<p class=est>Every figure on this page is an estimate from fpga-accel's fold model, not a synthesis "
             f"or measurement result.</p>\n<table>{dl}</table>\n"
             f"<h2>Cycles per image per layer (estimate)</h2>\n{cycles_svg(m['layers'])}\n"
             f"<h2>Resources against the board (estimate; dashed line: budget)</h2>\n{resources_svg(f)}\n"
             f"<h2>Layers (estimate)</h2>\n<table>{head}{''.join(body)}</table>\n"
-            f"<p>{escape(f.get('note', ''))}</p>\n</body></html>\n")
+            f"<p>{html(f.get('note', ''))}</p>\n</body></html>\n")
