@@ -12,7 +12,11 @@ IR verifier accepts.
   - a MatMul by a constant matrix plus a constant bias on a 2-D input is a Gemm;
   - no BatchNormalization is left: it is folded into the Conv / Gemm / MatMul it follows, or
     it is a per-channel Mul + Add; per-channel Mul / Add / Sub constants after a Conv or Gemm
-    are folded into its weights and bias.
+    are folded into its weights and bias;
+  - a ReduceMean over exactly the two spatial axes of a rank-4 tensor (axes 2 and 3, or 1 and 2
+    of a channels-last one: PyTorch's
+    ``x.mean((2, 3))``, and ``AdaptiveAvgPool2d(1)`` from the dynamo exporter) is a
+    GlobalAveragePool, followed by a Flatten when it dropped those axes.
 
 ``hardware`` — ``cleanup``, then preparation for quantisation and lowering. Additionally:
   - Relu and constant Clip after an op that takes a fused clamp are that op's ``clip``;
@@ -33,7 +37,8 @@ from __future__ import annotations
 from ..errors import GraphError
 from .base import run_passes
 
-_CLEANUP = ["fold_constants", "drop_identity", "matmul_add_to_gemm", "fold_batchnorm", "fold_scale_bias"]
+_CLEANUP = ["fold_constants", "drop_identity", "matmul_add_to_gemm", "fold_batchnorm", "fold_scale_bias",
+            "reduce_mean_to_pool"]
 
 FLOWS: dict[str, list[str]] = {
     "cleanup": _CLEANUP,
