@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
 from ..ir.graph import Graph, Node, TensorInfo
 from ..ops import lookup
+from . import model_checks as checks
 from .qdq import absorb_quantisers
 
 MIN_OPSET = 7
@@ -44,8 +45,8 @@ def load_onnx(model) -> "onnx.ModelProto":  # noqa: F821
                          f"is complete (not truncated by a copy or download) or export the model again") from None
     if not proto.HasField("graph") or not proto.graph.node:
         raise ModelError(f"{where}: the ONNX file holds no graph nodes")
-    if os.path.isfile(where) and any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):
-        onnx.load_external_data_for_model(proto, os.path.dirname(where))
+    checks.load_external_data(proto, os.path.dirname(os.path.abspath(where)) if os.path.isfile(where) else None,
+                              where)
     proto.ClearField("metadata_props")
     return proto
 
@@ -67,14 +68,14 @@ def _upgrade(proto, where: str):
                          f"upgraded ({e}); re-export the model with opset ≥ {MIN_OPSET}") from None
 
 
-def _attr_value(attr) -> Any:
-    from onnx import helper, numpy_helper
+def _attr_value(attr, what: str) -> Any:
+    from onnx import helper
 
     v = helper.get_attribute_value(attr)
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if hasattr(v, "dims") and hasattr(v, "data_type"):
-        return numpy_helper.to_array(v)
+        return checks.tensor_array(v, f"{what}, attribute '{attr.name}'")
     if isinstance(v, list):
         return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
     return v
@@ -103,12 +104,12 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
     ``input_shapes`` overrides or resolves input shapes (without the batch dimension pinned, give
     the full shape). Raises :class:`UnsupportedModelError` listing every unsupported node.
     """
-    from onnx import numpy_helper
-
     where = os.fspath(model) if isinstance(model, (str, os.PathLike)) else "model"
     proto = load_onnx(model)
     sha = hashlib.sha256(proto.SerializeToString()).hexdigest()
     src_opset = _opset(proto)
+    checks.check_opset(src_opset, where)
+    nodes = checks.check_graph(proto, where)
     if src_opset < MIN_OPSET:
         proto = _upgrade(proto, where)
     g = Graph(name=proto.graph.name or "model", opset=_opset(proto))
@@ -116,26 +117,30 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
               "source_opset": src_opset, "sha256": sha}
 
     for t in proto.graph.initializer:
-        g.initializers[t.name] = numpy_helper.to_array(t)
+        g.initializers[t.name] = checks.initializer_array(t, where)
     _import_inputs(g, proto, input_shapes or {}, where)
 
     problems: list[Problem] = []
     unknown: set[str] = set()
     fallback = _onnx_inferred(proto, g)
     seen_names: set[str] = set()
-    pending = list(proto.graph.node)
+    pending = nodes if src_opset >= MIN_OPSET else checks.check_graph(proto, where)  # (upgraded: new protos)
     graph_outputs = {vo.name for vo in proto.graph.output}
     for i, pn in enumerate(pending):
         name = pn.name or f"{pn.op_type}_{i}"
         while name in seen_names:
             name = f"{name}_{i}"
         seen_names.add(name)
-        attrs = {a.name: _attr_value(a) for a in pn.attribute}
-        if pn.op_type == "Constant" and pn.domain in ("", "ai.onnx"):
+        form = checks.node_form_problems(pn, g.opset)
+        attrs = {} if form else {a.name: _attr_value(a, f"{where}: node '{name}' ({pn.op_type})")
+                                 for a in pn.attribute}
+        if pn.op_type == "Constant" and pn.domain in ("", "ai.onnx") and not form:
+            if len(pn.output) != 1 or not pn.output[0]:
+                raise ModelError(str(Problem(name, "Constant", "must have exactly one named output")))
             g.initializers[pn.output[0]] = _constant_node_value(pn, attrs)
             continue
         node = Node(name, pn.op_type, list(pn.input), list(pn.output), attrs, pn.domain)
-        _add_node(g, node, problems, unknown, fallback, graph_outputs)
+        _add_node(g, node, problems, unknown, fallback, graph_outputs, form)
     if problems:
         raise UnsupportedModelError(problems, where)
 
@@ -166,6 +171,7 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
         elem = vi.type.tensor_type.elem_type
         if not elem:
             raise ModelError(f"{where}: input '{vi.name}' is not a tensor")
+        checks.check_tensor_type(elem, f"{where}: input '{vi.name}'")
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
         if vi.name in input_shapes:
             shape = tuple(int(d) for d in input_shapes[vi.name])
@@ -190,6 +196,7 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
                                  f"at axis {bad} that cannot be resolved; pass input_shapes="
                                  f"{{'{vi.name}': (...)}} (CLI: --input-shape {vi.name}=1,...)")
             shape = tuple(dims)
+        checks.check_elements(shape, f"{where}: input '{vi.name}'")
         info = TensorInfo(vi.name, shape, dtype)
         g.inputs.append(info)
         g.tensors[vi.name] = info
@@ -241,11 +248,13 @@ def _onnx_inferred(proto, g: Graph) -> dict[str, TensorInfo]:
 
 
 def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
-              fallback: dict[str, TensorInfo], graph_outputs: set[str] = frozenset()) -> None:
+              fallback: dict[str, TensorInfo], graph_outputs: set[str] = frozenset(),
+              form: list[str] = ()) -> None:
     """Check, shape and (when constant) fold one node; record problems instead of raising.
 
     A node we cannot take leaves its outputs in ``unknown`` (or shaped by ``fallback``) so the
-    walk continues and every problem in the model is found in one pass.
+    walk continues and every problem in the model is found in one pass. ``form`` lists what the
+    node's ONNX schema forbids in it (see :func:`model_checks.node_form_problems`).
     """
     op = lookup(node.op_type, node.domain)
 
@@ -261,18 +270,24 @@ def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
     if op is None:
         dom = f" in domain '{node.domain}'" if node.domain not in ("", "ai.onnx") else ""
         return reject(f"op is not supported{dom}")
+    if form:
+        problems.extend(Problem(node.name, node.op_type, r) for r in form)
+        return reject(None)
     if any(i in unknown for i in node.inputs):
         return reject(None)  # its input comes from a rejected node; already reported there
     missing = [i for i in node.inputs if i and i not in g.tensors and i not in g.initializers]
     if missing:
         return reject(f"input(s) {missing} are defined nowhere (missing initializer or graph input?)")
-    op.upgrade(node, g.opset)
-    node.attrs = {**op.attrs, **node.attrs}
-    reasons = op.check(node, g)
-    if reasons:
-        problems.extend(Problem(node.name, node.op_type, r) for r in reasons)
-        return reject(None)
     try:
+        op.upgrade(node, g.opset)
+        node.attrs = {**op.attrs, **node.attrs}
+        reasons = op.check(node, g)
+        if reasons:
+            problems.extend(Problem(node.name, node.op_type, r) for r in reasons)
+            return reject(None)
+        infos = op.infer(node, g)  # shapes first: sizes are bounded before a constant is computed
+        for out, (shape, _) in zip(node.outputs, infos):
+            op.bounded(node, shape)
         # a graph output stays computed by its node: Shape of an input must follow the batch
         value = None if graph_outputs & set(node.outputs) else op.const_value(node, g)
         if value is not None:
@@ -280,9 +295,12 @@ def _add_node(g: Graph, node: Node, problems: list[Problem], unknown: set[str],
                 if out:
                     g.initializers[out] = np.asarray(v)
             return
-        infos = op.infer(node, g)
     except ModelError as e:
         return reject(str(e).split("): ", 1)[-1])
+    except MemoryError:
+        return reject("its output does not fit in memory")
+    except Exception as e:  # an op rule meeting a form it never expected: report, do not crash
+        return reject(f"malformed node: its inputs or attributes do not fit the op ({type(e).__name__}: {e})")
     g.nodes.append(node)
     for out, (shape, dtype) in zip(node.outputs, infos):
         if out:

@@ -6,6 +6,7 @@ as soon as its file does; nothing else dispatches on ``op_type``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,6 +21,10 @@ OutInfo = tuple[Shape, np.dtype]
 HARDWARE = "hardware"  # lowered to a processing element (or free in the stream, e.g. Flatten)
 HOST = "host"  # runs on the host in float, before or after the accelerated part
 REMOVED = "removed"  # folded away by the compiler passes (Identity, BatchNorm into Conv, ...)
+
+#: elements of one tensor (1 GiB of float32): a model asking for more is refused before anything
+#: is allocated, so a few bytes of model cannot exhaust the memory (ConstantOfShape, Range, ...)
+MAX_ELEMENTS = 1 << 28
 
 
 @dataclass
@@ -142,6 +147,19 @@ class Op:
     @staticmethod
     def fail(node, reason: str) -> ModelError:
         return ModelError(str(Problem(node.name, node.op_type, reason)))
+
+    @classmethod
+    def bounded(cls, node, shape) -> tuple[int, ...]:
+        """``shape`` as ints, refused (naming the node) with a negative dimension or more than
+        :data:`MAX_ELEMENTS` elements: call it before allocating an output."""
+        dims = tuple(int(d) for d in shape)
+        if any(d < 0 for d in dims):
+            raise cls.fail(node, f"shape {list(dims)} has a negative dimension")
+        n = math.prod(dims)  # Python ints: no overflow
+        if n > MAX_ELEMENTS:
+            raise cls.fail(node, f"output shape {list(dims)} has {n:,} elements, more than the {MAX_ELEMENTS:,} "
+                                 f"fpga-accel handles in one tensor")
+        return dims
 
 
 _REGISTRY: dict[tuple[str, str], Op] = {}

@@ -38,6 +38,10 @@ class BatchNormalization(Op):
             problems.append(f"expected 5 inputs (X, scale, B, mean, var), got {len(node.inputs)}")
         elif len(graph.shape(node.inputs[0])) < 2:
             problems.append(f"input rank {len(graph.shape(node.inputs[0]))} has no channel axis")
+        var = graph.const(node.input(4))
+        if var is not None and not (np.asarray(var, np.float64) + float(node.attrs["epsilon"]) > 0).all():
+            problems.append("var + epsilon is not positive in every channel (its square root scales the output); "
+                            "the model's statistics are corrupt: export it again")
         return problems
 
     def infer(self, node, graph):

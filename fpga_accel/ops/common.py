@@ -155,6 +155,9 @@ def normalize_axes(node, axes, rank: int) -> list[int]:
 def spatial_pads(node, in_spatial, kernel, strides, dilations, ceil_mode=False) -> list[int]:
     """Resolve ``pads``/``auto_pad`` to explicit ONNX pads [b0, b1, ..., e0, e1, ...]."""
     n = len(in_spatial)
+    for what, v in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        if len(v) != n or any(int(d) < 1 for d in v):  # a window must exist and move
+            raise Op.fail(node, f"{what} {list(v)} must hold {n} positive integer(s), one per spatial axis")
     auto = node.attrs.get("auto_pad", "NOTSET")
     if auto in ("NOTSET", "VALID"):
         pads = list(node.attrs.get("pads") or [0] * 2 * n)

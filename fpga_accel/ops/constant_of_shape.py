@@ -18,17 +18,26 @@ class ConstantOfShape(Op):
 
     def _fill(self, node) -> np.ndarray:
         v = node.attrs["value"]
-        return np.zeros((), np.float32) if v is None else np.asarray(v).reshape(())
+        if v is None:
+            return np.zeros((), np.float32)
+        v = np.asarray(v)
+        if v.size != 1 or v.dtype.kind not in "biuf":
+            raise self.fail(node, f"value must be one number, got {v.dtype} of shape {list(v.shape)}")
+        return v.reshape(())
+
+    def _shape(self, node, shape) -> tuple[int, ...]:
+        shape = np.asarray(shape)
+        if shape.ndim != 1 or shape.dtype.kind not in "iu":
+            raise self.fail(node, f"the shape input must be a 1-D list of integers, got {shape.dtype} of "
+                                  f"shape {list(shape.shape)}")
+        return self.bounded(node, shape)  # before np.full allocates it
 
     def infer(self, node, graph):
-        shape = tuple(int(d) for d in graph.const(node.inputs[0]))
-        if any(d < 0 for d in shape):
-            raise self.fail(node, f"shape {list(shape)} has a negative dimension")
-        return [(shape, self._fill(node).dtype)]
+        return [(self._shape(node, graph.const(node.inputs[0])), self._fill(node).dtype)]
 
     def run(self, node, inputs):
         v = self._fill(node)
-        return [np.full(tuple(int(d) for d in inputs[0]), v, v.dtype)]
+        return [np.full(self._shape(node, inputs[0]), v, v.dtype)]
 
     def examples(self):
         from onnx.numpy_helper import from_array  # attributes of examples are ONNX tensors

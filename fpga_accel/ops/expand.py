@@ -16,10 +16,15 @@ class Expand(Op):
         return problems
 
     def _shape(self, node, x_shape, target):
+        target = np.asarray(target)
+        if target.ndim != 1 or target.dtype.kind not in "iu":
+            raise self.fail(node, f"the target shape must be a 1-D list of integers, got {target.dtype} of "
+                                  f"shape {list(target.shape)}")
         try:  # ONNX Expand broadcasts both ways: a 1 in the target keeps the input dim
-            return np.broadcast_shapes(tuple(x_shape), tuple(int(d) for d in target))
+            shape = np.broadcast_shapes(tuple(x_shape), tuple(int(d) for d in target))
         except ValueError:
             raise self.fail(node, f"input of shape {tuple(x_shape)} cannot expand to {[int(d) for d in target]}") from None
+        return self.bounded(node, shape)  # before the expanded copy is allocated
 
     def infer(self, node, graph):
         x = graph.info(node.inputs[0])

@@ -5,12 +5,21 @@ import numpy as np
 from .base import REMOVED, Example, Op, register
 
 
-def range_values(start, limit, delta) -> np.ndarray:
-    """ONNX Range: start + i·delta for i < max(ceil((limit - start) / delta), 0)."""
-    start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
+def range_length(start, limit, delta) -> int:
+    """max(ceil((limit - start) / delta), 0); a ValueError when that is not a finite number."""
+    start, limit, delta = (float(np.asarray(v).reshape(())) for v in (start, limit, delta))
     if delta == 0:
         raise ValueError("delta is 0")
-    n = max(math.ceil((float(limit) - float(start)) / float(delta)), 0)
+    n = (limit - start) / delta
+    if not math.isfinite(n):
+        raise ValueError(f"start {start:g}, limit {limit:g} and delta {delta:g} give no finite length")
+    return max(math.ceil(n), 0)
+
+
+def range_values(start, limit, delta) -> np.ndarray:
+    """ONNX Range: start + i·delta for i < max(ceil((limit - start) / delta), 0)."""
+    n = range_length(start, limit, delta)
+    start, delta = (np.asarray(v).reshape(()) for v in (start, delta))
     return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
 
 
@@ -30,7 +39,11 @@ class Range(Op):
         return [(self.run(node, [graph.const(i) for i in node.inputs])[0].shape, graph.info(node.inputs[0]).dtype)]
 
     def run(self, node, inputs):
+        if any(np.asarray(v).size != 1 for v in inputs):
+            raise self.fail(node, f"start, limit and delta must be scalars, got shapes "
+                                  f"{[list(np.shape(v)) for v in inputs]}")
         try:
+            self.bounded(node, (range_length(*inputs),))  # before np.arange allocates it
             return [range_values(*inputs)]
         except ValueError as e:
             raise self.fail(node, f"{e}; the range would never end")
