@@ -23,7 +23,8 @@ def reduce_examples(seed: int, axes_input_opset: int):
 class ReduceMean(Reduce):
     op_type = "ReduceMean"
     placement = HOST
-    notes = "on the host; axes attribute (opset < 18) or constant input"
+    notes = ("on the host; axes attribute (opset < 18) or constant input; over the two spatial axes of an "
+             "image it becomes a GlobalAveragePool (pass reduce_mean_to_pool)")
 
     def fn(self, x, axes, keepdims):
         return np.mean(x, axis=axes, keepdims=keepdims)
