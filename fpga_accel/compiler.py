@@ -24,6 +24,7 @@ import numpy as np
 
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
+from .bundle_check import check_host_graphs
 from .errors import InputError
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
@@ -126,7 +127,9 @@ def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:
         from .bundle import BundleError
 
         raise BundleError(f"{bundle.path}: the manifest has no 'qmodel' section; recompile the model")
-    return QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
+    qm = QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
+    check_host_graphs(bundle.path, qm)
+    return qm
 
 
 # --- pieces of compile ---------------------------------------------------------------------------

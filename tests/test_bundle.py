@@ -11,14 +11,14 @@ def _write(path, **kw):
         (root / "hls").mkdir()
         (root / "hls" / "top.cpp").write_text("// top\n")
 
-    return write_bundle(path, {"name": "m", "board": "pynq-z2"}, {"w0": np.arange(6, dtype=np.int8)}, files, **kw)
+    return write_bundle(path, {"name": "m", "board": {"name": "pynq-z2"}}, {"w0": np.arange(6, dtype=np.int8)}, files, **kw)
 
 
 def test_round_trip_lists_every_file(tmp_path):
     b = load_bundle(_write(tmp_path / "m.fpga"))
     assert set(b.manifest["files"]) == {"weights.npz", "hls/top.cpp"}
     np.testing.assert_array_equal(b.weights()["w0"], np.arange(6, dtype=np.int8))
-    assert b.manifest["board"] == "pynq-z2"
+    assert b.manifest["board"] == {"name": "pynq-z2"}
 
 
 @pytest.mark.parametrize("tamper,word", [

@@ -84,7 +84,7 @@ def test_load_qmodel_rebuilds_every_layer(bundles):
 
 def test_manifest_describes_model_partition_layers_and_settings(bundles):
     m = bundles["mnist_cnn"].manifest
-    assert m["format_version"] == 1 and m["fpga_accel_version"] == fpga_accel.__version__
+    assert m["format_version"] == 2 and m["fpga_accel_version"] == fpga_accel.__version__
     assert m["model"]["sha256"] == import_onnx(data.model_path("mnist_cnn")).meta["sha256"]
     assert m["model"]["file_sha256"] == data.info("mnist_cnn")["sha256"]
     assert m["model"]["source"] == str(data.model_path("mnist_cnn"))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fpga_accel
-from fpga_accel.bundle import Bundle, load_bundle
+from fpga_accel.bundle import load_bundle, sha256_file, write_manifest
 from fpga_accel.codegen.opencl import KERNEL_PATH, generate_opencl
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import run_layers
@@ -276,7 +276,9 @@ def test_real_build_error_shows_the_compiler_log(mlp_bundle, tmp_path):
     shutil.copytree(mlp_bundle.path, path)
     src = path / KERNEL_PATH
     src.write_text(src.read_text().replace("uint n_images)", "uint n_images) { int broken = ;", 1))
-    broken = Bundle(path, mlp_bundle.manifest)  # skips the hash check that would refuse the edit
+    # sealed again with the edited source's hash, as a compile that wrote this source would have
+    write_manifest(path, {**mlp_bundle.manifest, "files": {**mlp_bundle.manifest["files"], KERNEL_PATH: sha256_file(src)}})
+    broken = load_bundle(path)
     with pytest.raises(backend.OpenCLBuildError) as e:
         backend.OpenCLBackend(broken, load_qmodel(mlp_bundle))
     assert "fa_kernel.cl" in str(e.value) and "expected expression" in str(e.value)

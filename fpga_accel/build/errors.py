@@ -5,6 +5,7 @@ anything else (:class:`BuildError`, :class:`BitstreamMismatchError`) → 2.
 """
 from __future__ import annotations
 
+from ..bundle_check import BundleError
 from ..errors import FpgaAccelError
 
 EXIT_TOOL_MISSING = 3
@@ -43,5 +44,5 @@ class ToolFailedError(BuildError):
                          f"Fix the cause and run `fpga-accel build` again; finished steps are not rerun.")
 
 
-class BitstreamMismatchError(BuildError):
+class BitstreamMismatchError(BuildError, BundleError):
     """The bitstream in a bundle was not built from this bundle (or its files were changed)."""

@@ -95,14 +95,17 @@ def bitstream_mismatch(bundle) -> str | None:
 
     A build records what it was built from in ``bitstream/bitstream.json``; a bitstream with a
     record that disagrees with the bundle (another model, board, clock, changed files or
-    binaries) is refused. A bitstream placed by hand without a record cannot be checked and is
-    allowed.
+    binaries) is refused, and so is a missing record when the manifest says a build wrote one. A
+    bitstream placed by hand, in a bundle whose manifest records no build, cannot be checked and
+    is allowed.
     """
     from ...build.errors import BitstreamMismatchError
+    from ...build.record import missing_record
     from ...build.registry import RECORD, check_bitstream
 
     if not (bundle.path / RECORD).is_file():
-        return None
+        why = missing_record(bundle.manifest)
+        return why and f"{bundle.path}: {why}; rebuild it with `fpga-accel build {bundle.path}`"
     try:
         check_bitstream(bundle)
     except BitstreamMismatchError as e:

@@ -172,7 +172,8 @@ class OpenCLBackend(Backend):
             data = binary_path(self.bundle).read_bytes()
             self.program = cl.Program(self.ctx, [device], [data])
         else:
-            self.program = cl.Program(self.ctx, source_path(self.bundle).read_text())
+            # read through the manifest's sha256: the source compiled is the one compile wrote
+            self.program = cl.Program(self.ctx, self.bundle.read(KERNEL_SOURCE).decode())
         self.program.build(options=list(self.bundle.manifest.get("opencl", {}).get("build_options", [])),
                            devices=[device])
         self.build_s = time.perf_counter() - start

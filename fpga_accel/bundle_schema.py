@@ -1,0 +1,189 @@
+"""What a manifest must look like, section by section (the keys the runtime reads).
+
+:func:`check_manifest` runs on every load, after the seal: types, ranges, bounded shapes, unique
+names, file names inside the bundle, and the cross references the backends follow (a kernel
+argument's tensor, a layer's constant in weights.npz).
+"""
+from __future__ import annotations
+
+from .bundle_check import MAX_ARRAY_ELEMENTS, OBJECTS, Checker
+
+WEIGHTS = "weights.npz"
+MANIFEST = "manifest.json"
+BUILD_DIRS = ("build", "bitstream")
+_REGISTER = (0, (1 << 32) - 1)
+
+
+def check_manifest(m, where) -> None:
+    """Raise a BundleError naming the first key of ``m`` that is not as compile writes it."""
+    c = Checker(where)
+    c.obj(m, "(top level)")
+    for key in OBJECTS:
+        if key in m:
+            c.obj(m[key], key)
+    files = c.obj(m.get("files"), "files")
+    for name, digest in files.items():
+        c.rel_path(name, f"files[{name!r}]", reserved=(*BUILD_DIRS, MANIFEST))
+        c.digest(digest, f"files[{name!r}]")
+    if WEIGHTS not in files:
+        c.fail("files", f"does not list {WEIGHTS}")
+    arrays = c.obj(m.get("weights"), "weights")
+    for name, spec in arrays.items():
+        c.obj(spec, f"weights[{name!r}]")
+        c.dtype(spec.get("dtype"), f"weights[{name!r}].dtype")
+        c.shape(spec.get("shape"), f"weights[{name!r}].shape", lo=0, limit=MAX_ARRAY_ELEMENTS)
+    if "model" in m:
+        for k in ("name", "sha256"):
+            if m["model"].get(k) is not None:
+                c.text(m["model"][k], f"model.{k}")
+    if "board" in m:
+        if "name" in m["board"]:
+            c.text(m["board"]["name"], "board.name")
+        if "clock_mhz" in m["board"]:
+            c.positive(m["board"]["clock_mhz"], "board.clock_mhz")
+    for side in ("inputs", "outputs"):
+        if side in m:
+            items = c.lst(m[side], side)
+            c.names(items, side)
+            for i, t in enumerate(items):
+                c.shape(t.get("shape"), f"{side}[{i}].shape", batch=True)
+                c.dtype(t.get("dtype"), f"{side}[{i}].dtype")
+    hw_names = _hardware(c, m.get("hardware"))
+    if "layers" in m:
+        for i, lay in enumerate(c.lst(m["layers"], "layers")):
+            for k, v in (c.obj(c.obj(lay, f"layers[{i}]").get("folding", {}), f"layers[{i}].folding")).items():
+                c.integer(v, f"layers[{i}].folding.{k}", 1)
+    if "kernel" in m:
+        _kernel(c, m["kernel"], hw_names)
+    if "opencl" in m and "build_options" in m["opencl"]:
+        c.str_list(m["opencl"]["build_options"], "opencl.build_options")
+    if "qmodel" in m:
+        _qmodel(c, c.obj(m["qmodel"], "qmodel"), arrays, hw_names)
+
+
+def _hardware(c: Checker, hw) -> dict[str, list[str]] | None:
+    if hw is None:
+        return None
+    out = {}
+    for side in ("inputs", "outputs"):
+        key = f"hardware.{side}"
+        items = c.lst(hw.get(side), key)
+        out[side] = c.names(items, key)
+        for i, t in enumerate(items):
+            c.shape(t.get("shape"), f"{key}[{i}].shape", batch=True)
+            c.qparams(t, f"{key}[{i}]")
+            if "layout" in t:
+                c.text(t["layout"], f"{key}[{i}].layout")
+    return out
+
+
+def _kernel(c: Checker, k: dict, hw: dict | None) -> None:
+    tensors = None if hw is None else set(hw["inputs"]) | set(hw["outputs"])
+    if "name" in k:
+        c.text(k["name"], "kernel.name")
+    if "mem_word_bytes" in k:
+        c.integer(k["mem_word_bytes"], "kernel.mem_word_bytes", 1, 4096)
+    args = c.lst(k.get("args", []), "kernel.args")
+    c.names(args, "kernel.args")
+    for i, a in enumerate(args):
+        key = f"kernel.args[{i}]"
+        c.text(a.get("kind"), f"{key}.kind")
+        if "direction" in a and a["direction"] not in ("in", "out"):
+            c.fail(f"{key}.direction", f"is {a['direction']!r}, not 'in' or 'out'")
+        if "dtype" in a:
+            c.dtype(a["dtype"], f"{key}.dtype")
+        if a.get("offset") is not None:
+            c.integer(a["offset"], f"{key}.offset", *_REGISTER)
+        if "size_per_image" in a:
+            c.integer(a["size_per_image"], f"{key}.size_per_image", 0, 1 << 32)
+        if "tensor" in a:
+            c.str_list([a["tensor"]], f"{key}.tensor", tensors)
+    if "axis" not in k:
+        return
+    axis = c.obj(k["axis"], "kernel.axis")
+    for name, off in c.obj(axis.get("registers"), "kernel.axis.registers").items():
+        c.integer(off, f"kernel.axis.registers.{name}", *_REGISTER)
+    streams = c.lst(axis.get("streams"), "kernel.axis.streams")
+    c.names(streams, "kernel.axis.streams")
+    for i, s in enumerate(streams):
+        key = f"kernel.axis.streams[{i}]"
+        c.str_list([s.get("tensor")], f"{key}.tensor", tensors)
+        for f in ("lanes", "elem_bits", "tdata_bits", "beats_per_image"):
+            c.integer(s.get(f), f"{key}.{f}", 1, 1 << 28)
+
+
+def _qmodel(c: Checker, q: dict, arrays: dict, hw: dict | None) -> None:
+    c.text(q.get("name"), "qmodel.name")
+    tensors = c.lst(q.get("tensors"), "qmodel.tensors")
+    known = set(c.names(tensors, "qmodel.tensors"))
+    for i, t in enumerate(tensors):
+        c.shape(t.get("shape"), f"qmodel.tensors[{i}].shape")
+        c.qparams(t, f"qmodel.tensors[{i}]")
+    ins = c.str_list(q.get("inputs"), "qmodel.inputs", known)
+    outs = c.str_list(q.get("outputs"), "qmodel.outputs", known)
+    if hw is not None and (sorted(ins) != sorted(hw["inputs"]) or sorted(outs) != sorted(hw["outputs"])):
+        c.fail("qmodel.inputs", f"and outputs ({ins}, {outs}) differ from hardware's ({hw['inputs']}, {hw['outputs']})")
+    for i, lay in enumerate(c.lst(q.get("layers"), "qmodel.layers")):
+        key = f"qmodel.layers[{i}]"
+        c.obj(lay, key)
+        for k in ("name", "op_type"):
+            c.text(lay.get(k), f"{key}.{k}")
+        c.text(lay.get("domain", ""), f"{key}.domain")
+        c.str_list(lay.get("inputs"), f"{key}.inputs", known)
+        c.str_list(lay.get("outputs"), f"{key}.outputs", known)
+        c.obj(lay.get("config"), f"{key}.config")
+        _refs(c, lay.get("consts"), f"{key}.consts", arrays)
+    before = _graph(c, q.get("host_before"), "qmodel.host_before", arrays)
+    after = _graph(c, q.get("host_after"), "qmodel.host_after", arrays)
+    if sorted(before[1]) != sorted(ins):
+        c.fail("qmodel.host_before.outputs", f"are {before[1]}, not the hardware inputs {ins}")
+    if sorted(after[0]) != sorted(outs):
+        c.fail("qmodel.host_after.inputs", f"are {after[0]}, not the hardware outputs {outs}")
+
+
+def _graph(c: Checker, g, key: str, arrays: dict) -> tuple[list[str], list[str]]:
+    """(input names, output names) of a host graph, after checking its structure."""
+    c.obj(g, key)
+    c.text(g.get("name"), f"{key}.name")
+    c.integer(g.get("opset"), f"{key}.opset", 1, 1000)
+    names = {}
+    for side in ("inputs", "outputs", "tensors"):
+        items = c.lst(g.get(side), f"{key}.{side}")
+        names[side] = c.names(items, f"{key}.{side}")
+        for i, t in enumerate(items):
+            c.shape(t.get("shape"), f"{key}.{side}[{i}].shape", lo=0)
+            c.dtype(t.get("dtype"), f"{key}.{side}[{i}].dtype")
+    _refs(c, g.get("consts"), f"{key}.consts", arrays)
+    for i, n in enumerate(c.lst(g.get("nodes"), f"{key}.nodes")):
+        nk = f"{key}.nodes[{i}]"
+        c.obj(n, nk)
+        for k in ("name", "op_type"):
+            c.text(n.get(k), f"{nk}.{k}")
+        c.text(n.get("domain", ""), f"{nk}.domain")
+        c.str_list(n.get("inputs"), f"{nk}.inputs")
+        c.str_list(n.get("outputs"), f"{nk}.outputs")
+        for a, v in c.obj(n.get("attrs"), f"{nk}.attrs").items():
+            _attr(c, v, f"{nk}.attrs.{a}", arrays)
+    return names["inputs"], names["outputs"]
+
+
+def _attr(c: Checker, v, key: str, arrays: dict) -> None:
+    if isinstance(v, dict):
+        if set(v) == {"array"}:
+            _refs(c, v, key, arrays)
+        elif set(v) == {"float"}:
+            c.text(v["float"], f"{key}.float")
+        else:
+            c.fail(key, f"is an object with keys {sorted(v)}, not an array or float reference")
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            if isinstance(x, (dict, list)):
+                _attr(c, x, f"{key}[{i}]", arrays)
+
+
+def _refs(c: Checker, refs, key: str, arrays: dict) -> None:
+    """Values of ``refs`` name arrays of weights.npz listed in the manifest's ``weights``."""
+    for k, ref in c.obj(refs, key).items():
+        c.text(ref, f"{key}.{k}")
+        if ref not in arrays:
+            c.fail(f"{key}.{k}", f"names the array '{ref}', which weights.npz does not hold")
