@@ -10,7 +10,7 @@ from stand_ins.helpers import calls, compile_bundle, use_stand_ins
 
 from fpga_accel.build import BitstreamMismatchError, BuildError, ToolFailedError, ToolNotFoundError, build
 from fpga_accel.build.registry import check_bitstream, read_index
-from fpga_accel.bundle import load_bundle, sha256_file
+from fpga_accel.bundle import load_bundle, sha256_file, write_manifest
 from fpga_accel.cli import main
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
@@ -270,6 +270,6 @@ def test_scripts_for_other_streams_are_refused(tmp_path):
     path = bundle.path / "manifest.json"
     m = json.loads(path.read_text())
     m["scripts"]["streams"][0]["tdata_bits"] *= 2  # as if the scripts saw other lanes than the HLS project
-    path.write_text(json.dumps(m))
+    write_manifest(bundle.path, m)  # sealed: as a compile with that mistake would have written it
     with pytest.raises(BuildError, match="generated for other streams.*after the HLS generator"):
         build(bundle.path)
