@@ -361,4 +361,8 @@ def _final_files(root: Path, target, state: dict, plan: list[Step]) -> list[str]
 def _write_manifest(root: Path, manifest: dict, record: dict) -> None:
     """Store the build record; the manifest is sealed again (it changed on purpose)."""
     manifest["build"] = record
-    write_manifest(root, manifest)
+    try:
+        write_manifest(root, manifest)
+    except OSError as e:  # the old manifest is left as it was
+        raise BuildError(f"{root / 'manifest.json'}: cannot write ({e.strerror or e}); free some space or fix the "
+                         "permissions, then run `fpga-accel build` again") from None
