@@ -220,7 +220,7 @@ def test_reference_runs_on_any_batch(name, nodes, inits):
 # --- the shape rule agrees with the reference ------------------------------------------------------
 OPS = ("LeakyRelu Clip Sigmoid Tanh HardSigmoid HardSwish Selu Elu Softplus Abs Neg Exp Add Sub Mul Div Max Min Sum "
        "Identity Dropout Shape Size Cast ConstantOfShape Gather Range Expand Unsqueeze Squeeze Flatten Transpose "
-       "Concat Split Pad Softmax LogSoftmax ArgMax ArgMin ReduceMean ReduceMax ReduceSum").split()
+       "Concat Split Slice Pad Softmax LogSoftmax ArgMax ArgMin ReduceMean ReduceMax ReduceSum").split()
 EXAMPLES = [(t, ex) for t in OPS for ex in lookup(t).examples()]
 
 
