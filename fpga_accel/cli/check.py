@@ -4,8 +4,11 @@ Every backend that can run here (or those named with --backend) computes the har
 of the inputs; they must equal the emulator's bit for bit. Then per output and backend: the
 top-1 agreement with the float model in onnxruntime (for class scores), the max and mean
 absolute error and the SQNR, and with --labels the accuracy of both. The float model is the ONNX
-file the bundle was compiled from (or --model); its sha256 must match the manifest. Exit code 1
-when a backend differs from the emulator or fails, or --min-agreement is given and not reached.
+file the bundle was compiled from (or --model); its sha256 must match the manifest, and
+onnxruntime runs it as ONNX defines it (a QDQ model with its quantisers, not fused int8 kernels).
+Saturation is counted where the float model's value lies beyond a layer's range; --layers prints
+per layer the error against the float reference (fpga_accel.layer_errors). Exit code 1 when a
+backend differs from the emulator or fails, or --min-agreement is given and not reached.
 """
 from __future__ import annotations
 
