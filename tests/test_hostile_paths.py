@@ -383,3 +383,32 @@ def test_device_locks_are_private_and_exclusive(tmpdir_root):
     assert (first, other.stdout.strip()) == (0, "1")
     assert os.stat(lock_dir(tmpdir_root)).st_mode & 0o777 == 0o700
     assert os.stat(lock_dir(tmpdir_root) / "0.lock").st_mode & 0o777 == 0o600
+
+
+# --- the generated C-simulation script's temporary binary --------------------------------------
+
+def test_run_csim_builds_its_testbench_in_a_fresh_private_directory(tmp_path):
+    """Another user cannot plant the testbench binary: it goes to a mktemp directory, removed after."""
+    import subprocess
+
+    from fpga_accel.codegen.csim import RUN_CSIM_SH
+
+    (tmp_path / "hls/csim").mkdir(parents=True)
+    script = tmp_path / "hls/csim/run_csim.sh"
+    script.write_text(RUN_CSIM_SH)
+    shared = tmp_path / "shared_tmp"
+    shared.mkdir()
+    for pid in range(1, 5):  # what the old script would have run: /tmp/fa_csim_tb_<pid>
+        planted = shared / f"fa_csim_tb_{pid}"
+        planted.write_text("#!/bin/sh\necho PLANTED\n")
+        planted.chmod(0o755)
+    fake_cxx = tmp_path / "fake_cxx"  # "compiles" a testbench that prints where it runs from
+    fake_cxx.write_text('#!/bin/sh\nwhile [ "$1" != "-o" ]; do shift; done\n'
+                        'printf "#!/bin/sh\\necho RAN \\$0 \\$@\\nexit 3\\n" > "$2"\nchmod +x "$2"\n')
+    fake_cxx.chmod(0o755)
+    env = dict(os.environ, AP_TYPES=str(tmp_path), TMPDIR=str(shared), CXX=str(fake_cxx))
+    env.pop("TB_BIN", None)
+    run = subprocess.run(["sh", str(script), "4", "in.bin"], env=env, capture_output=True, text=True)
+    assert run.returncode == 3 and "PLANTED" not in run.stdout
+    assert run.stdout.startswith(f"RAN {shared}/fa_csim.") and run.stdout.rstrip().endswith("/fa_csim_tb 4 in.bin")
+    assert sorted(p.name for p in shared.iterdir()) == [f"fa_csim_tb_{pid}" for pid in range(1, 5)]

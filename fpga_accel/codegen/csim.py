@@ -212,10 +212,16 @@ RUN_CSIM_SH = """#!/bin/sh
 set -e
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 : "${AP_TYPES:?set AP_TYPES to the directory holding ap_int.h and hls_stream.h}"
-BIN="${TB_BIN:-${TMPDIR:-/tmp}/fa_csim_tb_$$}"  # outside the bundle (its files are hashed)
+if [ -n "${TB_BIN:-}" ]; then
+  BIN=$TB_BIN
+else  # a fresh private directory outside the bundle (its files are hashed), never a guessable /tmp name
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/fa_csim.XXXXXX")
+  trap 'rm -rf "$WORK"' EXIT
+  BIN="$WORK/fa_csim_tb"
+fi
 if [ ! -x "$BIN" ]; then
   ${CXX:-g++} -std=c++14 -O2 -w -I"$HERE/src" -I"$HERE/include" -I"$AP_TYPES" -I"$HERE/sim" \\
     "$HERE/src/fa_top.cpp" "$HERE/csim/fa_csim.cpp" "$HERE/csim/tb_main.cpp" -o "$BIN"
 fi
-exec "$BIN" "$@"
+"$BIN" "$@"
 """
