@@ -232,6 +232,26 @@ def test_a_hostile_build_state_makes_every_step_stale(state, tmp_path):
     assert not runner._fresh(tmp_path, loaded["steps"].get("hls"), key=None)
 
 
+@pytest.mark.parametrize("link", ["build", "bitstream", "build/hls", "build/logs", "build/state.json",
+                                  "build/vivado"])
+def test_a_bundle_folder_symlinked_outside_is_refused_before_the_build_touches_it(link, bundle_src, tmp_path,
+                                                                                   monkeypatch):
+    bundle = tmp_path / "m.fpga"
+    shutil.copytree(bundle_src, bundle)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("hls", "logs", "fa_overlay.bit", "keep"):
+        (victim / name).write_text("precious")
+    (bundle / link).parent.mkdir(parents=True, exist_ok=True)
+    (bundle / link).symlink_to(victim)
+    record = use_stand_ins(monkeypatch, tmp_path)
+    with pytest.raises(BuildError, match="leads outside"):
+        build(bundle, registry=False, echo=lambda s: None)
+    assert {p.name: p.read_text() for p in victim.iterdir()} == dict.fromkeys(("hls", "logs", "fa_overlay.bit",
+                                                                              "keep"), "precious")
+    assert not record.exists()  # no tool ran
+
+
 # --- shipped bundle archives -------------------------------------------------------------------
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:

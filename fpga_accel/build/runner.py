@@ -66,6 +66,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     target = target_of(manifest)
     _check_streams(root, manifest, scripts, target)
     plan = plan_steps(root, target)
+    _check_own_dirs(root, plan)
     chosen = _select(plan, steps)
     top = "fa_axis" if target.is_zynq else "fa_kernel"
     env = dict(os.environ)
@@ -130,6 +131,18 @@ def _check_streams(root: Path, manifest: dict, scripts: dict, target) -> None:
         raise BuildError(f"{root}: scripts/vivado_bd.tcl was generated for other streams ({scripts.get('streams')}) "
                          f"than the HLS project's ({have}); compile must run the script generator after the HLS "
                          "generator — recompile the bundle")
+
+
+def _check_own_dirs(root: Path, plan: list[Step]) -> None:
+    """The folders a build writes and empties stay inside the bundle: a bundle from elsewhere may
+    hold a ``build`` or ``bitstream`` symlink, which would make the build delete or overwrite
+    files wherever it points."""
+    for rel in ["build", "bitstream", LOGS, STATE, *(s.cwd for s in plan), *(s.copy_in for s in plan if s.copy_in)]:
+        try:
+            inside(root, rel, "the bundle's folder")
+        except UnsafePathError as e:
+            raise BuildError(f"{e}; remove that symlink (the build writes there) and run `fpga-accel build` "
+                             "again") from None
 
 
 def _select(plan: list[Step], names: list[str] | None) -> list[Step]:
