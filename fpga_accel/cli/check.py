@@ -108,8 +108,8 @@ def print_saturation(errs) -> None:
     saturation."""
     hot = [f"{r.layer} {r.saturated:,} of {r.size:,} ({100 * r.saturated / r.size:.2f}%)"
            for r in errs.rows if r.saturated]
-    echo("saturated outputs (emulator at a type limit, float model beyond the range by more than half a step): "
-          + ("; ".join(hot) if hot else "none"))
+    echo("saturated outputs (emulator): " + ("; ".join(hot) if hot else "none")
+         + " [at a type limit where the float model's value lies beyond the range]")
 
 
 def print_layers(errs) -> None:
