@@ -90,8 +90,12 @@ def test_relu6_clip_is_not_saturation_but_a_narrow_range_is(capsys, tmp_path):
     assert code == 0
     assert saturation_line(out).startswith("saturated outputs (emulator): none ["), saturation_line(out)
     conv = fpga_accel.layer_errors(tmp_path / "ok.fpga", x).row("conv")
-    # the clip puts many outputs at the type's top (6.0 is the calibrated maximum), none beyond it
-    assert conv.saturated == 0 and conv.at_limit > conv.size // 100
+    # the clip puts outputs at the type's top (6.0 is the calibrated maximum), none beyond it
+    qm = fpga_accel.load_qmodel(tmp_path / "ok.fpga")
+    t = qm.tensors[conv.tensor]
+    at_top = int(np.sum(emulate(qm, {"x": x}, keep=True).tensors[t.name] == t.qparams.qtype.max))
+    assert t.qparams.scale * (t.qparams.qtype.max - t.qparams.zero_point) == pytest.approx(6.0)
+    assert conv.saturated == 0 and at_top > conv.size // 100
 
     fpga_accel.compile(path, tmp_path / "narrow.fpga", calib=x * 0.3, progress=False)
     code, out, _ = cli(capsys, "check", tmp_path / "narrow.fpga", "--input", tmp_path / "x.npy",
