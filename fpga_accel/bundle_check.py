@@ -74,12 +74,15 @@ class Checker:
             self.fail(key, f"names {dup} more than once")
         return out
 
+    def ref(self, v, key: str, known=None) -> str:
+        """A string naming one of ``known`` (any string when ``known`` is None)."""
+        self.text(v, key)
+        if known is not None and v not in known:
+            self.fail(key, f"names '{v}', which is not defined")
+        return v
+
     def str_list(self, v, key: str, known=None) -> list[str]:
-        out = [self.text(x, f"{key}[{i}]") for i, x in enumerate(self.lst(v, key))]
-        for i, x in enumerate(out):
-            if known is not None and x not in known:
-                self.fail(f"{key}[{i}]", f"names '{x}', which is not defined")
-        return out
+        return [self.ref(x, f"{key}[{i}]", known) for i, x in enumerate(self.lst(v, key))]
 
     def shape(self, v, key: str, batch: bool = False, lo: int = 1, limit: int = MAX_ELEMENTS) -> list:
         dims = self.lst(v, key)

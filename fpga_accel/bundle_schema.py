@@ -57,6 +57,8 @@ def check_manifest(m, where) -> None:
         _kernel(c, m["kernel"], hw_names)
     if "opencl" in m and "build_options" in m["opencl"]:
         c.str_list(m["opencl"]["build_options"], "opencl.build_options")
+    if "opencl" in m and "kernel" in m["opencl"]:  # the native host compiles this file
+        c.ref(m["opencl"]["kernel"], "opencl.kernel", files)
     if "qmodel" in m:
         _qmodel(c, c.obj(m["qmodel"], "qmodel"), arrays, hw_names)
 
@@ -97,7 +99,7 @@ def _kernel(c: Checker, k: dict, hw: dict | None) -> None:
         if "size_per_image" in a:
             c.integer(a["size_per_image"], f"{key}.size_per_image", 0, 1 << 32)
         if "tensor" in a:
-            c.str_list([a["tensor"]], f"{key}.tensor", tensors)
+            c.ref(a["tensor"], f"{key}.tensor", tensors)
     if "axis" not in k:
         return
     axis = c.obj(k["axis"], "kernel.axis")
@@ -107,7 +109,7 @@ def _kernel(c: Checker, k: dict, hw: dict | None) -> None:
     c.names(streams, "kernel.axis.streams")
     for i, s in enumerate(streams):
         key = f"kernel.axis.streams[{i}]"
-        c.str_list([s.get("tensor")], f"{key}.tensor", tensors)
+        c.ref(s.get("tensor"), f"{key}.tensor", tensors)
         for f in ("lanes", "elem_bits", "tdata_bits", "beats_per_image"):
             c.integer(s.get(f), f"{key}.{f}", 1, 1 << 28)
 

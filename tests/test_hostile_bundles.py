@@ -263,6 +263,7 @@ HOSTILE = {
     "board a list": ("board", [], "'board' must be an object"),
     "folding negative": ("layers.0.folding.pe", -8, "layers[0].folding.pe"),
     "build options not strings": ("opencl.build_options", [1], "opencl.build_options[0]"),
+    "kernel source outside the bundle": ("opencl.kernel", "../../etc/passwd", "opencl.kernel"),
     "host node op unknown": ("qmodel.host_before.nodes", [{"name": "n", "op_type": "Evil", "inputs": ["input"],
                                                             "outputs": ["input2"], "attrs": {}}], "Evil"),
     "host attr object": ("qmodel.host_before.nodes", [{"name": "n", "op_type": "Relu", "inputs": ["input"],
