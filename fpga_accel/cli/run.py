@@ -7,7 +7,6 @@ hardware input names the manifest lists). Outputs: -o Y.npy for one output, -o Y
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
@@ -34,23 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_arrays(path: str, names: list[str], what: str = "input") -> dict[str, np.ndarray]:
     """``{name: array}`` from a .npy (one name) or a .npz keyed by name; errors name the file."""
-    from ..errors import InputError
+    from ..runtime.feeds import read_arrays
 
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: {what} file not found")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise InputError(f"{path}: cannot read as .npy/.npz ({e})") from None
-    if not hasattr(loaded, "files"):
-        if len(names) != 1:
-            raise InputError(f"{path}: the model has {what}s {names}; give a .npz keyed by {what} name")
-        return {names[0]: loaded}
-    with loaded:
-        missing = [n for n in names if n not in loaded.files]
-        if missing:
-            raise InputError(f"{path}: no array for {what}(s) {missing}; found keys {sorted(loaded.files)}")
-        return {n: loaded[n] for n in names}
+    return read_arrays(path, names, what)
 
 
 def in_file(path: str, fn):

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Iterable, Mapping
 
 import numpy as np
 
 from ..errors import InputError
 from ..ir.execute import run_graph
+from ..runtime.feeds import read_arrays
 from .observers import Observer, observer
+from .params import QuantWarning
 
 
 def load_calibration(data, inputs) -> dict[str, np.ndarray]:
@@ -19,16 +22,12 @@ def load_calibration(data, inputs) -> dict[str, np.ndarray]:
     and NaN/Inf are checked here, each error naming the input and the file.
     """
     where = "calibration data"
+    names = [t.name for t in inputs]
     if isinstance(data, (str, os.PathLike)):
         where = os.fspath(data)
         if not os.path.isfile(where):
             raise InputError(f"{where}: calibration file not found")
-        try:
-            loaded = np.load(where, allow_pickle=False)
-        except Exception as e:
-            raise InputError(f"{where}: cannot read as .npy/.npz ({e})") from None
-        data = dict(loaded) if hasattr(loaded, "files") else loaded
-    names = [t.name for t in inputs]
+        data = read_arrays(where, names)
     if isinstance(data, Mapping):
         missing = [n for n in names if n not in data]
         if missing:
@@ -52,11 +51,35 @@ def load_calibration(data, inputs) -> dict[str, np.ndarray]:
             first = int(np.flatnonzero(bad.reshape(x.shape[0], -1).any(axis=1))[0])
             raise InputError(f"{where}: input '{t.name}' contains {int(bad.sum())} NaN/Inf value(s) "
                              f"(first in sample {first}); clean the data")
+        warn_implausible(x, t, where)
         feeds[t.name] = x.astype(t.dtype, copy=False)
     n = {x.shape[0] for x in feeds.values()}
     if len(n) > 1:
         raise InputError(f"{where}: inputs hold different numbers of samples {sorted(n)}")
     return feeds
+
+
+#: calibration values beyond this magnitude (or all below its inverse) are not what networks are
+#: trained on: the ranges would fit the data and not the model's weights
+IMPLAUSIBLE = 1e6
+
+
+def warn_implausible(x: np.ndarray, t, where: str) -> None:
+    """A :class:`QuantWarning` for calibration data that would give the model useless ranges:
+    huge or tiny magnitudes, one value repeated in every sample, raw integers for a float input."""
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    what = f"{where}: calibration data of input '{t.name}'"
+    hint = "preprocess it exactly as the float model's inputs (the ranges are taken from it)"
+    if peak > IMPLAUSIBLE or 0 < peak < 1 / IMPLAUSIBLE:
+        warnings.warn(f"{what} reaches |x| = {peak:.3g}; networks are rarely trained on values of this size, so "
+                      f"the calibrated ranges will not fit the weights: {hint}", QuantWarning, stacklevel=3)
+    elif x.shape[0] > 1 and np.all(x == x[:1]):
+        warnings.warn(f"{what} is the same in all {x.shape[0]} samples; the ranges will fit that one sample "
+                      f"only: calibrate with real, varied samples", QuantWarning, stacklevel=3)
+    if x.dtype.kind in "iu" and np.dtype(t.dtype).kind == "f" and peak > 1:
+        warnings.warn(f"{what} is {x.dtype} in [{x.min()}, {x.max()}] but the model takes {np.dtype(t.dtype)}: "
+                      f"raw integer data (pixels 0-255, say) for a model trained on scaled floats gives ranges "
+                      f"that fit no real input; {hint}", QuantWarning, stacklevel=3)
 
 
 def batches(feeds: Mapping[str, np.ndarray], size: int) -> Iterable[dict[str, np.ndarray]]:

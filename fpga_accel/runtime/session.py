@@ -27,7 +27,7 @@ from ..quant.arith import dequantize, quantize
 from .backends import availability, choose_backend, get_backend
 from .errors import BackendUnavailable, SessionError, SessionTimeout
 from .feeds import batch_size as batch_of
-from .feeds import by_name, check_float, check_raw
+from .feeds import by_name, check_float, check_raw, warn_saturation
 from .stats import SessionStats, Timing
 from .worker import Job, Worker
 
@@ -82,7 +82,7 @@ class Session:
                                        or batch_size < 1):
             raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
+                                    or not 0 < timeout < float("inf")):  # (inf: use None; NaN fails too)
             raise InputError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.qmodel = load_qmodel(self.bundle)
@@ -95,6 +95,7 @@ class Session:
         self.stats = SessionStats()
         self._closed = False
         self._broken: str | None = None  # set when the backend timed out: its state is unknown
+        self._saturation_told = False  # inputs clamped by quantisation: warned once per session
         self._beat: float | None = None  # last progress of the running run (None: idle)
         self._worker = Worker("fpga-accel-session")
         # an unclosed session still stops its thread when it is collected
@@ -147,9 +148,7 @@ class Session:
     def hardware_inputs(self, inputs) -> dict[str, np.ndarray]:
         """Float model inputs → the hardware input integers (host ops before, then quantisation)."""
         qm = self.qmodel
-        feeds = check_float(by_name(inputs, self.input_names), qm.model_inputs)
-        pre = run_graph(qm.host_before, feeds) if qm.host_before.nodes else feeds
-        return {t.name: quantize(pre[t.name], t.qparams, name=t.name) for t in qm.inputs}
+        return self._quantize(check_float(by_name(inputs, self.input_names), qm.model_inputs))
 
     def model_outputs(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Hardware output integers → the model's float outputs (dequantisation, host ops after)."""
@@ -189,6 +188,8 @@ class Session:
     def _quantize(self, chunk):
         qm = self.qmodel
         pre = run_graph(qm.host_before, chunk) if qm.host_before.nodes else chunk
+        if not self._saturation_told:
+            self._saturation_told = warn_saturation(pre, qm.inputs)
         return {t.name: quantize(pre[t.name], t.qparams, name=t.name) for t in qm.inputs}
 
     def _finish(self, item, n: int, raw: bool) -> dict[str, np.ndarray]:
