@@ -9,16 +9,14 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import ROOT
+from test_corpus_float import assert_matches  # the float tolerance of the corpus models
 
 import fpga_accel
 from fpga_accel.errors import ModelError
 from fpga_accel.frontend import import_onnx
 from fpga_accel.ir import run_graph, verify
 from fpga_accel.passes import run_flow
-
-from test_corpus_float import assert_matches  # the float tolerance of the corpus models
-
-from conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "dynamo"
 MODELS = sorted(DATA.glob("*.onnx"))

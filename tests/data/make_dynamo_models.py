@@ -32,7 +32,7 @@ from torch import nn
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "models"))
-import nets  # noqa: E402
+import nets
 
 
 def randomise_bn(model: nn.Module) -> nn.Module:
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
                 for opset in (13, 17, 18):
                     try:
                         print(export(model, dynamo, opset, args.all))
-                    except Exception as e:  # report every combination the exporter refuses
+                    except Exception as e:  # noqa: BLE001 - report every combination the exporter refuses
                         print(f"{file_name(model, dynamo, opset)}: export failed: {type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''}")
         return 0
