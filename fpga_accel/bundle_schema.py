@@ -18,6 +18,13 @@ def check_manifest(m, where) -> None:
     """Raise a BundleError naming the first key of ``m`` that is not as compile writes it."""
     c = Checker(where)
     c.obj(m, "(top level)")
+    # a compiled model: the sections every run reads must be there
+    needed = ("model", "inputs", "outputs", "hardware") if "qmodel" in m else ()
+    if "opencl" in m or "opencl/fa_kernel.cl" in (m.get("files") or {}):
+        needed += ("kernel",)
+    for key in needed:
+        if key not in m:
+            c.fail(key, "is missing")
     for key in OBJECTS:
         if key in m:
             c.obj(m[key], key)
@@ -85,7 +92,7 @@ def _kernel(c: Checker, k: dict, hw: dict | None) -> None:
         c.text(k["name"], "kernel.name")
     if "mem_word_bytes" in k:
         c.integer(k["mem_word_bytes"], "kernel.mem_word_bytes", 1, 4096)
-    args = c.lst(k.get("args", []), "kernel.args")
+    args = c.lst(k.get("args"), "kernel.args")
     c.names(args, "kernel.args")
     for i, a in enumerate(args):
         key = f"kernel.args[{i}]"

@@ -271,6 +271,9 @@ HOSTILE = {
                          "qmodel.host_before.nodes[0].attrs.a"),
     "weights table dtype object": ("weights.layer0.weights.dtype", "object", "weights['layer0.weights'].dtype"),
     "weights table a list": ("weights", [], "'weights' must be an object"),
+    "hardware section missing": ("hardware", "DEL", "'hardware' is missing"),
+    "kernel section missing": ("kernel", "DEL", "'kernel' is missing"),
+    "kernel args missing": ("kernel.args", "DEL", "'kernel.args' must be a list, got null"),
 }
 
 
@@ -278,7 +281,10 @@ def _hostile(case):
     path, value, _ = HOSTILE[case]
 
     def change(m):
-        if value == "DUP":
+        if value == "DEL":
+            obj, k = at(m, path)
+            del obj[k]
+        elif value == "DUP":
             obj, k = at(m, path)
             obj[k] = obj[k] + obj[k][:1]
         elif path.startswith("files.") or path.startswith("weights."):
