@@ -146,9 +146,7 @@ def make_config(config=None, bits: int | None = None, observer: str | None = Non
     elif isinstance(config, (str, os.PathLike)):
         base = QuantConfig.from_file(config)
     elif isinstance(config, Mapping):
-        known = {f.name for f in dataclasses.fields(QuantConfig)} - {"observer_args"}
-        base = QuantConfig(**{k: v for k, v in config.items() if k in known},
-                           observer_args={k: v for k, v in config.items() if k not in known})
+        base = QuantConfig.from_mapping(config)
     else:
         raise InputError(f"config must be a QuantConfig, a path to a JSON/TOML file or a dict, "
                          f"got {type(config).__name__}")

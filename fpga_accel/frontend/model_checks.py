@@ -126,7 +126,7 @@ def tensor_array(t, what: str) -> np.ndarray:
     check_elements(t.dims, what)
     try:
         a = numpy_helper.to_array(t)
-    except Exception as e:  # numpy_helper raises ValueError / TypeError for data not fitting the dims
+    except Exception as e:  # noqa: BLE001 - numpy_helper raises ValueError / TypeError, and more
         raise ModelError(f"{what}: its data does not fit its declared shape {list(t.dims)} "
                          f"({type(e).__name__}: {e}); the file is corrupt, export the model again") from None
     return a
@@ -171,7 +171,7 @@ def load_external_data(proto, folder: str | None, where: str) -> None:
     if external:
         try:
             onnx.load_external_data_for_model(proto, os.fspath(folder))
-        except Exception as e:  # onnx raises ValidationError / OSError
+        except Exception as e:  # noqa: BLE001 - onnx raises ValidationError / OSError
             raise ModelError(f"{where}: cannot read external data ({type(e).__name__}: {e})") from None
 
 
@@ -182,7 +182,7 @@ def node_form_problems(pn, opset: int) -> list[str]:
 
     try:
         schema = defs.get_schema(pn.op_type, opset, pn.domain or "")
-    except Exception:  # SchemaError: no ONNX schema for this op and domain
+    except Exception:  # noqa: BLE001 - SchemaError: no ONNX schema for this op and domain
         return []
     out = []
     n = len(pn.input)

@@ -6,10 +6,14 @@ A config file is JSON (or TOML on Python ≥ 3.11)::
      "layers": {"/0/Conv": {"weight_bits": 4, "act_bits": 6, "folding": {"pe": 4, "simd": 1}}}}
 
 A layer's ``folding`` fixes its PE / SIMD for the auto-folder (fpga_accel/fold), which checks it
-against the layer's dimensions.
+against the layer's dimensions. The whole config is checked when it is made, every error naming
+the key: an unknown key (with the nearest known one), a value of the wrong type or range, an
+observer option for another observer. A per-layer setting the layer has no use for (weight bits
+on a layer without weights) is an error when the model is quantised.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass, field
@@ -18,7 +22,56 @@ from typing import Any
 from ..errors import InputError
 from .observers import OBSERVERS
 
+_TOP_KEYS = ("bits", "weight_bits", "act_bits", "observer", "layers")
 _LAYER_KEYS = {"weight_bits", "act_bits", "folding"}
+
+
+def _number(lo: float, hi: float):
+    def check(v, where: str):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v <= hi:
+            raise InputError(f"{where} must be a number in ({lo:g}, {hi:g}], got {v!r}")
+    return check
+
+
+def _choice(*options: str):
+    def check(v, where: str):
+        if v not in options:
+            raise InputError(f"{where} must be one of {', '.join(map(repr, options))}, got {v!r}")
+    return check
+
+
+def _even_bins(v, where: str):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 16 or v % 2 or v > 1 << 20:
+        raise InputError(f"{where} must be an even integer from 16 to {1 << 20}, got {v!r}")
+
+
+#: the options each observer takes in a config, with their checks (see quant/observers.py)
+OBSERVER_OPTIONS = {
+    "minmax": {},
+    "percentile": {"percentile": _number(50, 100), "tails": _choice("both", "abs"), "bins": _even_bins},
+    "mse": {"bins": _even_bins},
+}
+
+
+def _unknown_key(key, where: str, known) -> InputError:
+    near = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return InputError(f"{where}: unknown key {key!r}{hint} Known keys: {', '.join(sorted(known))}")
+
+
+def _check_observer_args(observer: str, args: dict) -> None:
+    options = OBSERVER_OPTIONS.get(observer, {})
+    every = {k for opts in OBSERVER_OPTIONS.values() for k in opts}
+    for key, value in args.items():
+        if key in options:
+            options[key](value, f"config key '{key}' (observer '{observer}')")
+        elif key in every:
+            users = [o for o, opts in OBSERVER_OPTIONS.items() if key in opts]
+            raise InputError(f"config key '{key}' is an option of the {' / '.join(users)} observer, but the "
+                             f"config uses the '{observer}' observer; set \"observer\": \"{users[0]}\" or "
+                             f"remove '{key}'")
+        else:
+            raise _unknown_key(key, "config", set(_TOP_KEYS) | set(options))
 
 
 def _bits(v, where: str) -> int:
@@ -49,26 +102,37 @@ class QuantConfig:
         for k in ("weight_bits", "act_bits"):
             if getattr(self, k) is not None:
                 _bits(getattr(self, k), k)
-        if self.observer not in OBSERVERS:
-            raise InputError(f"unknown observer '{self.observer}'; use one of {sorted(OBSERVERS)}")
+        if not isinstance(self.observer, str) or self.observer not in OBSERVERS:
+            raise InputError(f"unknown observer {self.observer!r}; use one of {sorted(OBSERVERS)}")
+        if not isinstance(self.observer_args, dict):
+            raise InputError(f"observer options must be a mapping, got {type(self.observer_args).__name__}")
+        _check_observer_args(self.observer, self.observer_args)
+        if not isinstance(self.layers, dict):
+            raise InputError(f"config key 'layers' must map layer names to settings, got {self.layers!r}")
         for name, over in self.layers.items():
+            if not isinstance(over, dict):
+                raise InputError(f"config for layer '{name}' must be a mapping like {{\"weight_bits\": 4}}, "
+                                 f"got {over!r}")
             bad = set(over) - _LAYER_KEYS
             if bad:
-                raise InputError(f"config for layer '{name}': unknown key(s) {sorted(bad)}; use {sorted(_LAYER_KEYS)}")
+                raise _unknown_key(min(bad), f"config for layer '{name}'", _LAYER_KEYS)
             for k, v in over.items():
                 if k == "folding":
                     _folding(v, f"config for layer '{name}', folding")
                 else:
                     _bits(v, f"config for layer '{name}', {k}")
+        self._asked: set[tuple[str, str]] = set()  # (layer, key) the quantiser read: see unused_overrides
 
     def foldings(self) -> dict[str, dict[str, int]]:
         """Per-layer folding overrides: layer name -> {"pe": P, "simd": S}."""
         return {name: dict(over["folding"]) for name, over in self.layers.items() if "folding" in over}
 
     def weight_bits_of(self, node: str) -> int:
+        self._asked.add((node, "weight_bits"))
         return self.layers.get(node, {}).get("weight_bits", self.weight_bits or self.bits)
 
     def act_bits_of(self, node: str) -> int:
+        self._asked.add((node, "act_bits"))
         return self.layers.get(node, {}).get("act_bits", self.act_bits or self.bits)
 
     def check_layers(self, names) -> None:
@@ -77,8 +141,20 @@ class QuantConfig:
             raise InputError(f"config names layer(s) {unknown} that are not in the accelerated part; "
                              f"`fpga-accel inspect --flow hardware` lists the node names")
 
+    def check_overrides_used(self, ops: dict[str, str]) -> None:
+        """An InputError for each per-layer bit width the quantiser never read: the layer has no
+        weights (``weight_bits``), or passes its input's integers through or takes its
+        parameters from the model (``act_bits``). ``ops`` maps layer names to op types."""
+        unused = [(name, k) for name, over in self.layers.items() for k in ("weight_bits", "act_bits")
+                  if k in over and (name, k) not in self._asked]
+        if unused:
+            why = {"weight_bits": "has no weights", "act_bits": "takes its output's integers from its input or "
+                   "from the model's own quantisation parameters"}
+            lines = [f"layer '{n}' ({ops.get(n, '?')}) {why[k]}: remove '{k}'" for n, k in unused]
+            raise InputError("config sets bit widths that no layer uses: " + "; ".join(lines))
+
     @staticmethod
-    def from_file(path: str | os.PathLike, **overrides) -> "QuantConfig":
+    def from_file(path: str | os.PathLike, **overrides) -> QuantConfig:
         where = os.fspath(path)
         try:
             with open(where, "rb") as f:
@@ -96,8 +172,14 @@ class QuantConfig:
             raise InputError(f"{where}: not a valid config file ({e})") from None
         if not isinstance(data, dict):
             raise InputError(f"{where}: the config must be a mapping")
-        known = {"bits", "weight_bits", "act_bits", "observer", "layers"}
-        args = {k: v for k, v in data.items() if k not in known}
-        data = {k: v for k, v in data.items() if k in known}
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return QuantConfig(**data, observer_args=args)
+        try:
+            return QuantConfig.from_mapping(data)
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from None
+
+    @staticmethod
+    def from_mapping(data) -> QuantConfig:
+        """A config from a dict of the file's keys (observer options beside the top-level keys)."""
+        args = {k: v for k, v in data.items() if k not in _TOP_KEYS}
+        return QuantConfig(**{k: v for k, v in data.items() if k in _TOP_KEYS}, observer_args=args)

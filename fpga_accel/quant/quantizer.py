@@ -154,6 +154,7 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     ins, outs = boundary(g, hw)
     ctx = QuantContext(g, hw, ranges, config, given)
     layers = [get_op(n).quantize(n, ctx) for n in hw]
+    config.check_overrides_used({n.name: n.op_type for n in hw})
     # a pass-through op keeps its input's integers: parameters a model gives must agree
     mismatch = [Problem(n.name, n.op_type, f"the model gives its output '{n.outputs[0]}' the parameters "
                         f"{ctx.act(n.outputs[0])} but its input '{n.inputs[0]}' {ctx.act(n.inputs[0])}; this op "
