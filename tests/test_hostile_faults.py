@@ -196,11 +196,11 @@ def test_a_timeout_that_is_no_duration_is_refused(bad, compiled, tmp_path):
 
 @pytest.fixture
 def full_disk(tmp_path):
-    """A directory on a 64 KiB tmpfs, filled up after ``prepare`` (skipped where mounting is not permitted)."""
+    """A directory on a 64 KiB tmpfs and the function that fills it up (skipped where mounting is not permitted)."""
     where = tmp_path / "small"
     where.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)],
-                                           capture_output=True).returncode != 0:
+                                           capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root and mount permission)")
 
     def fill():

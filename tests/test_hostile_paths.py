@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 from stand_ins.helpers import compile_bundle, use_stand_ins
 
-from fpga_accel.build import BitstreamMismatchError, BuildError, build
+from fpga_accel.build import BitstreamMismatchError, BuildError, build, runner
 from fpga_accel.build import registry as reg
-from fpga_accel.build import runner
 from fpga_accel.build.target import target_of
 from fpga_accel.cli import main
 from fpga_accel.distributed import ship
@@ -218,18 +217,28 @@ def test_a_bitstream_record_of_the_wrong_shape_is_refused(record, bundle_src, tm
 
 # --- build state read back from disk -----------------------------------------------------------
 
+OUTSIDE = "OUTSIDE"  # replaced by the path of a real file outside the bundle, whose sha256 is recorded
+
+
 @pytest.mark.parametrize("state", [
     [], "x", {"bundle_id": "ID", "steps": []}, {"bundle_id": "ID", "steps": {"hls": "done"}},
-    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "outputs": {"../../../etc/passwd": "0"}}}},
-    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "outputs": {"/etc/passwd": "0"}}}},
-    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "outputs": ["build/hls/x"]}}},
+    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "key": "K", "outputs": {"../outside.txt": OUTSIDE}}}},
+    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "key": "K", "outputs": {OUTSIDE: OUTSIDE}}}},
+    {"bundle_id": "ID", "steps": {"hls": {"status": "done", "key": "K", "outputs": ["build/hls/x"]}}},
 ], ids=["list", "string", "steps-list", "step-string", "output-dotdot", "output-absolute", "outputs-list"])
 def test_a_hostile_build_state_makes_every_step_stale(state, tmp_path):
-    (tmp_path / "build").mkdir()
-    (tmp_path / runner.STATE).write_text(json.dumps(state))
-    loaded = runner._load_state(tmp_path, "ID")
+    from fpga_accel.bundle import sha256_file
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("a file of someone else")
+    text = json.dumps(state).replace(f'"{OUTSIDE}": "{OUTSIDE}"', f'"{outside}": "{sha256_file(outside)}"')
+    text = text.replace(f'"{OUTSIDE}"', f'"{sha256_file(outside)}"')
+    root = tmp_path / "b"
+    (root / "build").mkdir(parents=True)
+    (root / runner.STATE).write_text(text)
+    loaded = runner._load_state(root, "ID")
     assert isinstance(loaded["steps"], dict)
-    assert not runner._fresh(tmp_path, loaded["steps"].get("hls"), key=None)
+    assert not runner._fresh(root, loaded["steps"].get("hls"), key="K")
 
 
 @pytest.mark.parametrize("link", ["build", "bitstream", "build/hls", "build/logs", "build/state.json",
@@ -396,9 +405,9 @@ def test_device_locks_are_private_and_exclusive(tmpdir_root):
     import subprocess
     import sys
 
-    other = subprocess.run([sys.executable, "-c", "import tempfile, sys; tempfile.tempdir = sys.argv[1]\n"
-                            "from fpga_accel.distributed.worker import claim_device\nprint(claim_device(2, wait=0)[0])",
-                            str(tmpdir_root)], capture_output=True, text=True, check=True)
+    code = ("import tempfile, sys; tempfile.tempdir = sys.argv[1]\n"
+            "from fpga_accel.distributed.worker import claim_device\nprint(claim_device(2, wait=0)[0])")
+    other = subprocess.run([sys.executable, "-c", code, str(tmpdir_root)], capture_output=True, text=True, check=True)
     f1.close()
     assert (first, other.stdout.strip()) == (0, "1")
     assert os.stat(lock_dir(tmpdir_root)).st_mode & 0o777 == 0o700
@@ -428,7 +437,7 @@ def test_run_csim_builds_its_testbench_in_a_fresh_private_directory(tmp_path):
     fake_cxx.chmod(0o755)
     env = dict(os.environ, AP_TYPES=str(tmp_path), TMPDIR=str(shared), CXX=str(fake_cxx))
     env.pop("TB_BIN", None)
-    run = subprocess.run(["sh", str(script), "4", "in.bin"], env=env, capture_output=True, text=True)
+    run = subprocess.run(["sh", str(script), "4", "in.bin"], env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 3 and "PLANTED" not in run.stdout
     assert run.stdout.startswith(f"RAN {shared}/fa_csim.") and run.stdout.rstrip().endswith("/fa_csim_tb 4 in.bin")
     assert sorted(p.name for p in shared.iterdir()) == [f"fa_csim_tb_{pid}" for pid in range(1, 5)]
