@@ -12,9 +12,10 @@ import pytest
 from codegen_util import Csim, make_model, need_toolchain, quantise
 from onnx import helper
 
+from fpga_accel.codegen.csim import RUN_CSIM_SH
 from fpga_accel.codegen.hls_project import generate_hls
-from fpga_accel.escape import c_string, ident
 from fpga_accel.errors import InputError, UnsupportedModelError
+from fpga_accel.escape import c_string, ident
 
 HOSTILE = 'x"); system("rm -rf /"); //'
 NASTY = [HOSTILE, "a\nb{c}*/ /*", "$(reboot) [exec rm] ;`id`", "名前 ünïcode", "1starts_with_digit"]
@@ -63,6 +64,7 @@ def test_hostile_names_compile_and_appear_nowhere(tmp_path):
     cs = Csim(qm, tmp_path)
     cs.check(cs.inputs(4, np.random.default_rng(0)))
     texts = {k: v.decode("utf-8") for k, v in files_of(tmp_path / "hls").items()}
+    assert texts.pop("csim/run_csim.sh") == RUN_CSIM_SH  # fixed text, no name (it cleans up with rm -rf)
     for name, text in texts.items():
         for bad in ('system("', "rm -rf", "\nb{c}", "*/ /*", "$(reboot)", "[exec", "`id`"):
             assert bad not in text, (name, bad)
