@@ -42,7 +42,8 @@ def test_model_fits_or_says_why(name, board, tmp_models, capsys):
         msg = str(e)
         assert f"does not fit board '{board}'" in msg and "needs" in msg and "options:" in msg
         return
-    s = fold_summary(r)
+    s = fold_summary(r, {lay["name"]: lay["macs"] for lay in manifest["layers"]})
+    assert s["macs_per_image"] == manifest["hardware"]["macs"]
     for k in RESOURCES:
         assert s["totals"][k] <= 0.8 * b.available(k) + 1e-9
     assert s["cycles_per_image"] == max(st["cycles"] for st in s["stages"]) > 0

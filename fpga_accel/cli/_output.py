@@ -92,7 +92,7 @@ def fmt_int(n: int) -> str:
 
 
 def fmt_shape(shape, batch: str | None = None) -> str:
-    dims = [str(d) for d in shape]
-    if batch and dims:
-        dims[0] = batch
-    return "[" + ", ".join(dims) + "]"
+    """``[N, 28, 28, 8]``: :func:`fpga_accel.ir.text.shape_text`, which the HTML report uses too."""
+    from ..ir.text import shape_text
+
+    return shape_text(shape, batch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._output import Column, echo, fmt_int, print_table
+from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 10
 
@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..compiler import compile as compile_model
+    from ..quant.summary import quantisation_text
     from .inspect import parse_input_shapes
 
     start = time.perf_counter()
@@ -45,7 +46,7 @@ def run(args) -> int:
                            target_fps=args.target_fps, clock_mhz=args.clock)
     took = time.perf_counter() - start
     m = bundle.manifest
-    rows = [[r["name"], r["op"], _shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
+    rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
              str(r["act_bits"]), _opt(r["acc_bits"])] for r in m["layers"]]
     cols = [Column("layer"), Column("op"), Column("output (NHWC)"), Column("MACs", "right"),
             Column("w bits", "right"), Column("act bits", "right"), Column("acc bits", "right")]
@@ -53,23 +54,14 @@ def run(args) -> int:
     print_table(cols, rows, title=f"accelerated part of {m['model']['source'] or m['model']['name']}", totals=totals)
     for kind in ("inputs", "outputs"):
         for t in m["hardware"][kind]:
-            echo(f"{'hardware ' + kind[:-1]:<16}{t['name']}  {_shape(t['shape'])} {t['layout']}  {t['qtype']}  "
+            echo(f"{'hardware ' + kind[:-1]:<16}{t['name']}  {fmt_shape(t['shape'])} {t['layout']}  {t['qtype']}  "
                   f"scale {t['scale']:.6g}  zero point {t['zero_point']}")
     for part in ("host_before", "host_after"):
         nodes = m["partition"][part]
         if nodes:
             where = "before" if part == "host_before" else "after"
             echo(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
-    q = m["quantization"]
-    cal = q["calibration"]
-    if cal["samples"]:
-        source = f"{q['observer']} observer over {cal['samples']} calibration samples"
-        if q.get("given_params"):
-            source += f", {q['given_params']} tensor(s) with parameters from the model"
-    else:
-        source = "parameters from the model (QDQ / QONNX), no calibration"
-    print(f"quantisation    {q['weight_bits']}-bit weights, {q['act_bits']}-bit activations, {source}"
-          + (f", {len(q['layers'])} layer override(s)" if q["layers"] else ""))
+    print(f"quantisation    {quantisation_text(m)}")
     size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
     print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"
           + (" (default clock)" if m["board"].get("clock_is_default") else "") + f", part {m['board']['part']}")
@@ -83,10 +75,6 @@ def run(args) -> int:
     echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
           f"compiled in {took:.2f} s")
     return 0
-
-
-def _shape(dims) -> str:
-    return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
 def _opt(v) -> str:

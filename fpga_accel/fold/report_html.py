@@ -6,6 +6,7 @@ and each resource's estimated use against the budget (ceiling) and the board's t
 from __future__ import annotations
 
 from ..escape import html
+from ..ir.text import shape_text
 
 RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -71,7 +72,7 @@ def render_html(m: dict) -> str:
         fold = " x ".join(str(r.get("folding", {})[k]) for k in ("pe", "simd") if k in r.get("folding", {})) or "-"
         bits = f"{r['weight_bits'] or '-'}/{r['act_bits']}"
         body.append(f"<tr><td>{html(r['name'])}</td><td>{html(r['op'])}</td>"
-                    f"<td>{html(str(r['output_shape']))}</td><td class=n>{r['macs']:,}</td>"
+                    f"<td>{html(shape_text(r['output_shape']))}</td><td class=n>{r['macs']:,}</td>"
                     f"<td class=n>{html(bits)}</td><td class=n>{html(fold)}</td>"
                     f"<td class=n>{e.get('cycles', 0):,}</td>"
                     + "".join(f"<td class=n>{e.get(k, 0):,}</td>" for k, _ in RES) + "</tr>")

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .boards import RESOURCES
@@ -16,15 +17,6 @@ from .resources import dsp_packs, lut_multiplier
 
 ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (docs/fold-model.md); cycles follow "
                  "the HLS headers' loop counts at II = 1, resources are not synthesis results")
-
-
-def stage_macs(stage) -> int:
-    p = stage.params
-    if stage.kind == "mvau":
-        return p["N_VECTORS"] * p["MH"] * p["MW"]
-    if stage.kind == "depthwise":
-        return p["N_VECTORS"] * p["C"] * p["K"]
-    return 0
 
 
 def packing(result: FoldResult) -> int:
@@ -49,9 +41,12 @@ def dsp_without_packing(result: FoldResult) -> int:
     return result.design.usage.dsp + extra
 
 
-def fold_summary(result: FoldResult) -> dict[str, Any]:
+def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The ``fold`` section. ``layer_macs`` are the layers' MACs per image as the manifest's layer
+    rows give them (the op's own count, ``Op.macs``: the one definition every table uses); without
+    them the MAC figures (MACs per image, MAC/s, DSP roofline) are None."""
     d, board = result.design, result.board
-    macs = sum(stage_macs(s) for s in d.stages)
+    macs = sum(int(v) for v in layer_macs.values()) if layer_macs is not None else None
     fps = result.fps
     clock_hz = result.clock_mhz * 1e6
     latency = sum(s.first_out() for s in d.stages) + d.cycles
@@ -79,11 +74,11 @@ def fold_summary(result: FoldResult) -> dict[str, Any]:
         "latency_cycles": latency,
         "latency_us": latency / result.clock_mhz,
         "macs_per_image": macs,
-        "mac_per_s": macs * fps,
+        "mac_per_s": None if macs is None else macs * fps,
         "dsp_packing": pack,
         "dsp_without_packing": dsp_without_packing(result),
-        "dsp_roofline_efficiency": macs * fps / peak if peak else 0.0,
-        "dsp_efficiency_used": macs * fps / peak_used,
+        "dsp_roofline_efficiency": None if macs is None else (macs * fps / peak if peak else 0.0),
+        "dsp_efficiency_used": None if macs is None else macs * fps / peak_used,
         "stages": [{"name": s.name, "kind": s.kind, "cycles": s.cycles(), "setup_cycles": s.setup(),
                     "params": dict(s.params)} for s in d.stages],
     }
@@ -98,6 +93,6 @@ def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
         entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict()}
         if lay.plan.note:
             entry["estimate_note"] = lay.plan.note
-    manifest["fold"] = fold_summary(result)
+    manifest["fold"] = fold_summary(result, {e["name"]: e.get("macs", 0) for e in manifest["layers"]})
     manifest["board"] = {**result.board.to_dict(), "clock_mhz": result.clock_mhz,
                          "clock_is_default": result.clock_mhz == result.board.clock_mhz}

@@ -4,6 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def shape_text(shape, batch: str | None = None) -> str:
+    """A shape as every table shows it, ``[N, 28, 28, 8]`` (a symbolic dimension by its name,
+    without quotes); ``batch`` replaces the first dimension's name."""
+    dims = [str(d) for d in shape]
+    if batch and dims:
+        dims[0] = batch
+    return "[" + ", ".join(dims) + "]"
+
+
 def _fmt_attr(v) -> str:
     if isinstance(v, np.ndarray):
         return f"tensor<{v.dtype}{list(v.shape)}>"
