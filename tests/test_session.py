@@ -90,21 +90,32 @@ def test_bad_inputs_are_named(bundle, test_x, make, words):
         assert w in str(e.value)
 
 
-def test_integer_inputs_are_numbers_too(bundle, test_x):
+def test_integer_inputs_for_a_float_input_are_refused(bundle, test_x):
     pixels = np.rint(test_x[:5] * 255).astype(np.uint8)
     with fpga_accel.Session(bundle) as s:
-        a = s.run(pixels)["logits"]
-        b = s.run(pixels.astype(np.float32))["logits"]
-    np.testing.assert_array_equal(a, b)
+        with pytest.raises(InputError) as e:
+            s.run(pixels)
+        assert s.stats.calls == 0
+        for words in ("input 'input' has dtype uint8", "the model takes float32", "--raw", "raw=True", "astype"):
+            assert words in str(e.value)
+        with pytest.raises(InputError, match="has dtype int64"):
+            s.hardware_inputs(pixels.astype(np.int64))
+        np.testing.assert_array_equal(s.run(pixels.astype(np.float32) / 255)["logits"],
+                                      s.run(test_x[:5])["logits"])
 
 
 def test_stats_count_calls_images_and_time(bundle, test_x):
     with fpga_accel.Session(bundle, batch_size=16) as s:
+        started = []
+        start = s.backend.start
+        s.backend.start = lambda q: started.append(len(next(iter(q.values())))) or start(q)
         s.run(test_x[:10])
         s.run(test_x[:40])
         s.submit(test_x[:5]).result(timeout=60)
         st = s.stats
     assert (st.calls, st.images, st.last_images) == (3, 55, 5)
+    assert (st.backend_calls, st.largest_call) == (len(started), max(started)) and sum(started) == 55
+    assert f"in {len(started)} backend call(s) of ≤{max(started)} image(s)" in str(st)
     assert 0 < st.last_s <= st.total_s and st.images_per_s == pytest.approx(55 / st.total_s)
     assert st.latency_s == pytest.approx(st.total_s / 55)
     c, i = st.call, st.image
@@ -114,6 +125,7 @@ def test_stats_count_calls_images_and_time(bundle, test_x):
     assert str(st).startswith("3 run(s), 55 image(s) in ") and "per run (last/mean/min/max)" in str(st)
     d = st.as_dict()
     assert d["calls"] == 3 and d["images"] == 55 and d["call_s"]["max"] == c.max
+    assert (d["backend_calls"], d["largest_call"]) == (len(started), 16)
 
 
 def test_closed_session_and_context_manager(bundle, test_x):

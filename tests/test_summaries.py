@@ -125,3 +125,25 @@ def test_qdq_summary_says_the_model_quantisation_is_used(tmp_path, capsys):
     line = next(ln for ln in out.splitlines() if ln.startswith("quantisation"))
     assert "the model's own quantisation (QDQ / QONNX), no calibration" in line
     assert "observer" not in line and "0 calibration samples" not in line
+
+
+def gap_bundle(gap, capsys) -> Path:
+    if not (gap / "gap.fpga").exists():
+        cli(capsys, "compile", gap / "gap.onnx", "--calib", gap / "calib.npy", "-o", gap / "gap.fpga")
+    return gap / "gap.fpga"
+
+
+def test_run_shows_the_backend_calls_a_batch_size_makes(gap, capsys):
+    b = gap_bundle(gap, capsys)
+    np.save(gap / "x8.npy", np.random.default_rng(2).standard_normal((8, 3, 8, 8)).astype(np.float32))
+    for size, calls, largest in ((4, 2, 4), (3, 3, 3), (None, 1, 8)):
+        out = cli(capsys, "run", b, "--input", gap / "x8.npy", *(["--batch-size", size] if size else []))
+        assert f"backend emulator: 1 run(s), 8 image(s) in {calls} backend call(s) of ≤{largest} image(s), " in out
+
+
+def test_run_refuses_integers_for_a_float_input(gap, capsys):
+    b = gap_bundle(gap, capsys)
+    np.save(gap / "u8.npy", np.random.default_rng(3).integers(0, 255, (2, 3, 8, 8)).astype(np.uint8))
+    assert main(["run", str(b), "--input", str(gap / "u8.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "input 'x' has dtype uint8, but the model takes float32" in err and "--raw" in err

@@ -122,6 +122,14 @@ def check_float(feeds: dict[str, np.ndarray], infos) -> dict[str, np.ndarray]:
         x = feeds[t.name]
         if x.dtype.kind not in "iuf":
             raise InputError(f"input '{t.name}' has dtype {x.dtype}; expected numbers ({t.dtype})")
+        want = np.dtype(t.dtype)
+        if x.dtype.kind in "iu" and want.kind == "f":
+            # onnxruntime refuses these too: integers here are most often unscaled data (pixels 0..255)
+            raise InputError(f"input '{t.name}' has dtype {x.dtype}, but the model takes {want} for it; integers "
+                             f"are not converted silently (they are usually data not yet preprocessed, e.g. "
+                             f"pixels 0..255). Convert and preprocess them as for the float model (e.g. "
+                             f"x.astype(np.{want}) and the model's scaling), or give the hardware integers "
+                             f"with --raw (Python: run(..., raw=True))")
         _shape(feeds, t.name, t.shape, "input")
         if x.dtype.kind == "f":
             bad = ~np.isfinite(x)

@@ -182,7 +182,7 @@ class Session:
             out = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         finally:
             self._beat = None
-        self.stats.record(time.monotonic() - start, n)
+        self.stats.record(time.monotonic() - start, n, backend_calls=-(-n // step), largest_call=min(step, n))
         return out
 
     def _quantize(self, chunk):

@@ -40,19 +40,25 @@ class SessionStats:
 
     ``call``: seconds per run, from the start of its work to its last output (queueing behind
     earlier submissions excluded); ``image``: per run, its seconds divided by its images.
-    Throughput is images over the summed run time.
+    Throughput is images over the summed run time. A run is split into ``backend_calls`` calls
+    of at most the session's ``batch_size`` (and the backend's ``max_batch``) images each;
+    ``largest_call`` is the most images one backend call received.
     """
 
     calls: int = 0
     images: int = 0
     last_images: int = 0
+    backend_calls: int = 0
+    largest_call: int = 0
     call: Timing = field(default_factory=Timing)
     image: Timing = field(default_factory=Timing)
 
-    def record(self, seconds: float, images: int) -> None:
+    def record(self, seconds: float, images: int, backend_calls: int = 1, largest_call: int | None = None) -> None:
         self.calls += 1
         self.images += images
         self.last_images = images
+        self.backend_calls += backend_calls
+        self.largest_call = max(self.largest_call, images if largest_call is None else largest_call)
         self.call.add(seconds)
         self.image.add(seconds / images)
 
@@ -75,7 +81,8 @@ class SessionStats:
         return self.call.total / self.images if self.images else 0.0
 
     def as_dict(self) -> dict:
-        return {"calls": self.calls, "images": self.images, "total_s": self.total_s,
+        return {"calls": self.calls, "images": self.images, "backend_calls": self.backend_calls,
+                "largest_call": self.largest_call, "total_s": self.total_s,
                 "images_per_s": self.images_per_s,
                 "call_s": {"last": self.call.last, "mean": self.call.mean, "min": self.call.min if self.calls else 0.0,
                            "max": self.call.max},
@@ -85,6 +92,7 @@ class SessionStats:
     def __str__(self) -> str:
         if not self.calls:
             return "0 run(s)"
-        return (f"{self.calls} run(s), {self.images} image(s) in {self.total_s:.3f} s, "
+        return (f"{self.calls} run(s), {self.images} image(s) in {self.backend_calls} backend call(s) of "
+                f"≤{self.largest_call} image(s), {self.total_s:.3f} s, "
                 f"{self.images_per_s:,.1f} images/s; per run (last/mean/min/max) {self.call.describe()}, "
                 f"per image {self.image.describe()}")
