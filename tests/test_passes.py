@@ -316,6 +316,18 @@ def test_nchw_cnn_dense_weights_are_permuted_to_nhwc_order(flatten):
     np.testing.assert_array_equal(h.const(h.nodes[-1].inputs[1]), w_dense[order])
 
 
+def test_a_transpose_read_by_two_dense_heads_goes_into_both_weights():
+    # one feature map, flattened into two Linear heads (PyTorch: torch.flatten and view of the same tensor)
+    g = onnx_graph([N("Conv", ["x", "w"], ["cv"], pads=[1, 1, 1, 1]), N("Flatten", ["cv"], ["f1"]),
+                    N("Gemm", ["f1", "w1"], ["a"], transB=1), N("Reshape", ["cv", "shape"], ["f2"]),
+                    N("MatMul", ["f2", "w2"], ["b"]), N("Add", ["a", "b"], ["y"])],
+                   {"x": (1, 2, 4, 4)}, ["y"], {"w": rand(3, 2, 3, 3), "w1": rand(5, 48, seed=7),
+                                                "shape": np.array([1, 48], np.int64), "w2": rand(48, 5, seed=8)})
+    h = check_rewrite(g, "hardware")
+    assert sorted(op_types(h)) == ["Add", "Conv", "Flatten", "Gemm", "MatMul", "Reshape", "Transpose"]
+    assert h.nodes[0].op_type == "Transpose" and h.nodes[0].inputs == ["x"]  # only the input's is left
+
+
 def test_gemm_transb_weights_are_permuted_along_their_columns():
     g = onnx_graph([N("Conv", ["x", "w"], ["cv"]), N("Flatten", ["cv"], ["f"]),
                     N("Gemm", ["f", "dw"], ["y"], transB=1)],

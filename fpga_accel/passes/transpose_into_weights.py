@@ -45,8 +45,9 @@ def absorbs(g, perm, in_shape, f) -> bool:
 
 @register_pass
 class TransposeIntoWeights(Pass):
-    """``Transpose(x, p) → Flatten → Gemm/MatMul`` with constant weights (each the sole reader of
-    the one before, ``p`` keeping the batch first) loses the Transpose: the Flatten reads ``x``
+    """``Transpose(x, p) → Flatten → Gemm/MatMul`` with constant weights (the Gemm the Flatten's
+    sole reader, ``p`` keeping the batch first; the Transpose read by such Flattens only, one or
+    several dense heads) loses the Transpose: the Flatten reads ``x``
     and the weight rows are permuted into ``x``'s order. This is how a Conv stack in NHWC feeds
     a dense layer trained on an NCHW flatten without moving any data. A Transpose that moves only
     unit axes (after a global pool) goes before any such Flatten: the flattened data is the same."""
@@ -59,29 +60,24 @@ class TransposeIntoWeights(Pass):
         for t in list(g.nodes):
             if t.op_type != "Transpose":
                 continue
-            perm = perm_of(g, t)
-            f = sole_reader(g, t.outputs[0])
-            if f is None or f.inputs[0] != t.outputs[0] or not absorbs(g, perm, g.shape(t.inputs[0]), f):
-                continue
-            if moves_only_unit_axes(perm, g.shape(t.inputs[0])):
-                self._drop(g, t, f)  # the flattened data is the same, whoever reads it
-                changed = True
-                continue
-            mm = sole_reader(g, f.outputs[0])
-            w, k_axis = _weight(g, mm)
-            y_shape = g.shape(t.outputs[0])
-            order = np.arange(int(np.prod(y_shape[1:]))).reshape((1, *y_shape[1:]))
-            order = order.transpose(inverse_perm(perm)).ravel()  # x position -> flat index in y
-            mm.inputs[1] = g.add_const(mm.name + "_w", np.ascontiguousarray(np.take(w, order, axis=k_axis)))
-            self._drop(g, t, f)
+            perm, x_shape = perm_of(g, t), g.shape(t.inputs[0])
+            readers = [] if g.is_graph_output(t.outputs[0]) else g.consumers(t.outputs[0])
+            if not readers or any(f.inputs[0] != t.outputs[0] or not absorbs(g, perm, x_shape, f) for f in readers):
+                continue  # every reader (one dense head or several) must take it
+            for f in readers:
+                if not moves_only_unit_axes(perm, x_shape):  # else the flattened data is the same
+                    mm = sole_reader(g, f.outputs[0])
+                    w, k_axis = _weight(g, mm)
+                    y_shape = g.shape(t.outputs[0])
+                    order = np.arange(int(np.prod(y_shape[1:]))).reshape((1, *y_shape[1:]))
+                    order = order.transpose(inverse_perm(perm)).ravel()  # x position -> flat index in y
+                    mm.inputs[1] = g.add_const(mm.name + "_w", np.ascontiguousarray(np.take(w, order, axis=k_axis)))
+                f.inputs[0] = t.inputs[0]
+            g.remove_nodes([t])
+            g.tensors.pop(t.outputs[0], None)
             changed = True
         if changed:
             refresh(g)
             g.prune()
         return changed
 
-    @staticmethod
-    def _drop(g, t, f) -> None:
-        f.inputs[0] = t.inputs[0]
-        g.remove_nodes([t])
-        g.tensors.pop(t.outputs[0], None)
