@@ -138,6 +138,14 @@ class Bundle:
     def file(self, rel: str) -> Path:
         return self.path / rel
 
+    def __repr__(self) -> str:
+        # the manifest runs to tens of kilobytes: name it, do not print it (``.manifest`` has it all)
+        m = self.manifest
+        model = (m.get("model") or {}).get("name")
+        board = (m.get("board") or {}).get("name")
+        return (f"Bundle({str(self.path)!r}, model={model!r}, board={board!r}, "
+                f"format_version={m.get('format_version')!r}, files={len(m.get('files') or {})})")
+
 
 def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
     """Open a bundle: the manifest's format version, seal and structure are always checked;

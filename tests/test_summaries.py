@@ -147,3 +147,11 @@ def test_run_refuses_integers_for_a_float_input(gap, capsys):
     assert main(["run", str(b), "--input", str(gap / "u8.npy")]) == 2
     err = capsys.readouterr().err
     assert "input 'x' has dtype uint8, but the model takes float32" in err and "--raw" in err
+
+
+def test_bundle_repr_is_short_and_names_the_bundle(gap, capsys):
+    b = fpga_accel.load_bundle(gap_bundle(gap, capsys))
+    m = b.manifest
+    assert repr(b) == (f"Bundle({str(b.path)!r}, model={m['model']['name']!r}, board={m['board']['name']!r}, "
+                       f"format_version={m['format_version']!r}, files={len(m['files'])})")
+    assert len(repr(b)) < 200 < len(repr(m))
