@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from ..bundle import load_bundle
     from ..distributed import DevicePool, input_specs, open_source, require_ray
-    from ._output import Column, print_table
+    from ._output import Column, echo, print_table
     from .run import is_class_scores, save_outputs
 
     if args.output and not args.output.endswith((".npy", ".npz")):
@@ -68,7 +68,7 @@ def run(args) -> int:
         line = f"output {name}  {y.dtype} {list(y.shape)}"
         if is_class_scores(y):
             line += f"  top-1 of the first {min(10, len(y))}: {' '.join(map(str, y[:10].argmax(axis=1)))}"
-        print(line)
+        echo(line)
     head, rows, totals = result.report.table()
     print_table([Column(h, "left" if h in ("host", "backend") else "right") for i, h in enumerate(head)], rows, totals=totals,
                 title="per device (utilisation: share of the run's wall time spent running batches)")
