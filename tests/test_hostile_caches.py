@@ -630,3 +630,37 @@ def test_damaged_unpacked_bundle_is_unpacked_again(damage, world, env):
     assert again == dest
     assert {p.relative_to(dest): p.read_bytes() for p in dest.rglob("*") if p.is_file()} == files
     assert leftovers(dest.parent) == []
+
+
+# --- libraries loaded by path, and the native host's CMake build ----------------------------------
+CUTS = {"truncated-to-half": lambda b: b[:len(b) // 2], "truncated-by-1-byte": lambda b: b[:-1],
+        "empty": lambda b: b"", "not-elf": lambda b: b"#!/bin/sh\n" + b[10:]}
+
+
+@pytest.mark.parametrize("cut", list(CUTS))
+def test_cut_short_library_is_refused_before_dlopen(cut, world, env):
+    from fpga_accel.runtime.backends import native
+
+    bad = env / f"lib-{cut}.so"
+    bad.write_bytes(CUTS[cut](world["good_csim"].read_bytes()))
+    why = "not an ELF file" if cut in ("empty", "not-elf") else "cut short at"
+    with pytest.raises(CsimError, match=f"lib-{cut}.so: not a loadable C-simulation library \\({why}"):
+        csim.CsimLibrary(bad)
+    with pytest.raises(native.NativeHostError, match=f"lib-{cut}.so: not a loadable native host library "
+                                                     f"\\({why}.*rebuild it"):
+        native.load_library(bad)
+
+
+def test_hanging_cmake_is_killed_with_its_children(env, monkeypatch):
+    from fpga_accel.runtime.backends import native
+
+    if not (native.HOST_SOURCE / "CMakeLists.txt").is_file():
+        pytest.skip("no host sources in this checkout")
+    pids = env / "pids"
+    cmake = hanging_compiler(env / "cmake", pids)
+    real_which = shutil.which
+    monkeypatch.setattr(native.shutil, "which", lambda name, *a, **k: cmake if name == "cmake" else
+                        real_which(name, *a, **k))
+    with pytest.raises(native.NativeBuildError, match=r"cmake -S .* did not finish within 0.5 s"):
+        native.build_host(env / "build", timeout=0.5)
+    assert len(read_pids(pids)) == 2 and wait_dead(read_pids(pids)) == []
