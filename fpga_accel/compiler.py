@@ -80,6 +80,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     cfg = make_config(config, bits=bits, observer=observer)
     board_info = get_board(board)
     check_options(ceiling, target_fps, clock_mhz)
+    board_info.warn_clock(clock_mhz)
     dest = Path(output) if output is not None else None
     if dest is not None:
         check_writable(dest)  # fail before the slow steps

@@ -39,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..build import ToolFailedError, ToolNotFoundError, build
+    from ._checks import at_least, seconds
 
+    at_least(args.jobs, "--jobs")
+    seconds(args.timeout)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else None
     try:
         record = build(args.bundle, steps=steps, jobs=args.jobs, dry_run=args.dry_run, platform=args.platform,

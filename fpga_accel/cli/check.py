@@ -133,8 +133,12 @@ def run(args) -> int:
     from ..bundle import load_bundle
     from ..errors import InputError
     from ..runtime import Session, backend_names
+    from ._checks import at_least, fraction_of, seconds
     from .run import in_file, is_class_scores, load_arrays
 
+    at_least(args.batch_size, "--batch-size")
+    seconds(args.timeout)
+    fraction_of(args.min_agreement, "--min-agreement", 0, 100)
     bundle = load_bundle(args.bundle)
     path, model = source_model(bundle.manifest, args.model)
     names = ["emulator"] + [b for b in (args.backend or backend_names()) if b != "emulator"]

@@ -117,7 +117,7 @@ def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: fl
         raise InputError(f"ceiling must be a fraction in (0, 1], e.g. 0.8 for 80 % of the board; got {ceiling!r}")
     if target_fps is not None and (not number(target_fps) or not float(target_fps) > 0):
         raise InputError(f"target frames/s must be a positive number, got {target_fps!r}")
-    if clock_mhz is not None and (not number(clock_mhz) or not float(clock_mhz) > 0):
+    if clock_mhz is not None and (not number(clock_mhz) or not 0 < float(clock_mhz) < float("inf")):
         raise InputError(f"clock must be a positive number of MHz, got {clock_mhz!r}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -20,6 +21,11 @@ from ...errors import InputError
 from ...safe_fs import PLAIN_NAME
 
 RESOURCES = ("dsp", "bram18", "uram", "lut", "ff")
+
+
+class ClockWarning(UserWarning):
+    """A clock above what the board's part can carry."""
+
 FAMILIES = ("zynq", "zynqmp", "vitis")
 
 
@@ -46,6 +52,10 @@ class Board:
     reserved: dict[str, float] = field(default_factory=dict)
     reserved_source: str = ""
     retired: str | None = None
+    #: the clock tree's ceiling from the part's data sheet (``max_clock_source``): a --clock above
+    #: it is warned about; below it nothing is promised, timing closure decides
+    max_clock_mhz: float | None = None
+    max_clock_source: str = ""
 
     def total(self, kind: str) -> int:
         return int(getattr(self, kind))
@@ -61,6 +71,13 @@ class Board:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def warn_clock(self, clock_mhz: float | None) -> None:
+        """A :class:`ClockWarning` when ``clock_mhz`` is above what this part's clock tree carries."""
+        if clock_mhz is not None and self.max_clock_mhz is not None and clock_mhz > self.max_clock_mhz:
+            warnings.warn(f"clock {clock_mhz:g} MHz is above {self.max_clock_mhz:g} MHz, the most the clock tree of "
+                          f"{self.part} ({self.name}) carries; the estimates assume a clock no build reaches. Choose "
+                          f"a clock below it (the board's default is {self.clock_mhz:g} MHz)", ClockWarning, stacklevel=3)
 
 
 def board_names() -> list[str]:
