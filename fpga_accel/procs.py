@@ -11,9 +11,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass

@@ -131,8 +131,8 @@ def world(tmp_path_factory):
         with fpga_accel.Session(bundle, backend="emulator") as em:
             q = em.hardware_inputs(x)
             want = em.run(q, raw=True)
-    return dict(bundle=bundle, q=q, want=want, good_csim=good_csim, good_fastconv=good_fastconv,
-                other_lib=other_lib, other_hls=other, root=root)
+    return {"bundle": bundle, "q": q, "want": want, "good_csim": good_csim, "good_fastconv": good_fastconv,
+            "other_lib": other_lib, "other_hls": other, "root": root}
 
 
 @pytest.fixture
@@ -312,8 +312,8 @@ def _check_warning(caught, lib: Path, says: str | None) -> None:
     if says is None:
         assert messages == []
     elif says == "lock file":
-        assert messages == [f"the lock file {lib.with_suffix('.lock')} was a symlink (to {lib.parent.parent.parent}"
-                            "/outside/precious); removed it"]
+        outside = lib.parent.parent.parent / "outside" / "precious"
+        assert messages == [f"the lock file {lib.with_suffix('.lock')} was a symlink (to {outside}); removed it"]
     else:
         assert len(messages) == 1 and messages[0].startswith(f"the cache entry {lib} was corrupt or unverified (")
         assert says in messages[0] and messages[0].endswith("); removed and rebuilt it"), messages
@@ -507,8 +507,9 @@ def test_native_variable_values(value, on, warns, env, monkeypatch, recwarn):
     monkeypatch.setenv(fastconv.ENV, value)
     assert fastconv.enabled() is on and fastconv.enabled() is on
     got = [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)]
-    assert got == ([f"$FPGA_ACCEL_NATIVE='{value}' is neither 1 nor 0; the native convolution stays on (set it "
-                    "to 0 for numpy alone)"] if warns else [])  # once, not per call
+    want = (f"$FPGA_ACCEL_NATIVE='{value}' is neither 1 nor 0; the native convolution stays on (set it to 0 for "
+            "numpy alone)")
+    assert got == ([want] if warns else [])  # once, not per call
 
 
 def _relative(env):

@@ -35,13 +35,12 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import (CacheError, cache_dir as shared_cache_dir, elf_problem, ensure_cache_dir, temp_prefix,
-                     verified_or_built)
+from ..cache import CacheError, elf_problem, ensure_cache_dir, temp_prefix, verified_or_built
+from ..cache import cache_dir as shared_cache_dir
 from ..errors import FpgaAccelError
 from ..procs import run_bounded
 
