@@ -117,7 +117,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     if dest is None:
         dest = Path(f"{_stem(model, g)}.fpga")
         check_writable(dest)
-    return load_bundle(write_bundle(dest, manifest, arrays, write_files))
+    try:
+        written = write_bundle(dest, manifest, arrays, write_files)
+    except OSError as e:  # a full disk, a folder that refuses files (/proc), ...
+        raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
+    return load_bundle(written)
 
 
 def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:

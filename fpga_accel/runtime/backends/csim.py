@@ -38,7 +38,10 @@ class CsimBackend(ThreadedBackend):
         if not (hls / "csim" / "build.json").is_file():
             return (f"the bundle has no C simulation ({hls / 'csim' / 'build.json'} missing); compile the model "
                     "with the HLS generator")
-        cxx = shlex.split(os.environ.get("CXX", "").strip() or "g++")
+        try:
+            cxx = shlex.split(os.environ.get("CXX", "").strip() or "g++")
+        except ValueError as e:  # unbalanced quotes
+            return f"$CXX={os.environ['CXX']!r} is not a command line ({e}); fix or unset it"
         if not cxx or shutil.which(cxx[0]) is None:
             return (f"C++ compiler '{cxx[0] if cxx else ''}' not found; install g++ (Debian/Ubuntu: "
                     "`apt-get install g++`) or set $CXX")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import InputError
 from ..errors import BackendUnavailable, SessionError, SessionTimeout
 from .base import Backend, bitstream_mismatch
 
@@ -98,7 +99,10 @@ def candidates(cl, bundle, platform: str | None = None, device: str | None = Non
     out.sort(key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
     cards = [c for c in out if c[2] == "binary"]
     index = os.environ.get(INDEX_ENV, "").strip()
-    if len(cards) > 1 and index.isdigit():  # one process per card (a Ray actor per device): card N first
+    if index and not index.isdigit():
+        raise InputError(f"${INDEX_ENV} must be a card number (0, 1, ...), got {index!r}; unset it to use the "
+                         f"first card")
+    if len(cards) > 1 and index:  # one process per card (a Ray actor per device): card N first
         k = int(index) % len(cards)
         out = cards[k:] + cards[:k] + out[len(cards):]
     return out
@@ -125,6 +129,8 @@ class OpenCLBackend(Backend):
             return "pyopencl is not installed (pip install 'fpga-accel[opencl]')"
         try:
             found = candidates(cl, bundle)
+        except InputError as e:  # a bad environment variable: say which
+            return str(e)
         except Exception as e:  # noqa: BLE001 - must not raise; an ICD loader without platforms does
             return f"no OpenCL platform ({e})".replace("\n", " ")
         if not found:
