@@ -53,10 +53,17 @@ def run(args) -> int:
         from ..errors import InputError
 
         raise InputError(f"{args.output}: the output file must end in .npy (one output) or .npz")
+    from ._checks import at_least, fraction_of, seconds
+
+    at_least(args.devices, "--devices")
+    at_least(args.batch_size, "--batch-size")
+    at_least(args.max_retries, "--max-retries", 0)
+    seconds(args.timeout)
+    fraction_of(args.num_cpus, "--num-cpus", 0, 1024)
     require_ray()
     # the input is opened (and checked) before any actor starts
     source = open_source(args.input, input_specs(load_bundle(args.bundle).manifest, args.raw))
-    options = {"timeout": args.timeout} if args.timeout else {}
+    options = {"timeout": args.timeout} if args.timeout is not None else {}
     with DevicePool(args.bundle, devices=args.devices, backend=args.backend, address=args.address,
                     session_options=options, num_cpus=args.num_cpus, max_retries=args.max_retries,
                     ship=not args.no_ship) as pool:
