@@ -2,7 +2,9 @@
 ``import fpga_accel`` and ``import fpga_accel.distributed`` need numpy alone."""
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import contextmanager
 
 from .errors import INSTALL_HINT, DistributedError, RayMissing
 
@@ -35,8 +37,9 @@ def connect(address: str | None = "local", devices: int | None = None, num_cpus:
     try:
         if address in (None, "local"):
             n = devices or os.cpu_count() or 1
-            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, resources={RESOURCE: n},
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            with quiet_ray_notices():
+                ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, resources={RESOURCE: n},
+                         include_dashboard=False, log_to_driver=False, configure_logging=False)
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -45,6 +48,25 @@ def connect(address: str | None = "local", devices: int | None = None, num_cpus:
                                f"--resources='{{\"{RESOURCE}\": N}}'` (N = boards on the node), or use "
                                "--address local to run on this machine") from None
     return True
+
+
+#: loggers whose start-up notices say nothing about a private local instance: the notice that
+#: token authentication is on (it stays on: it keeps other users of the machine out)
+NOTICE_LOGGERS = ("ray._private.authentication",)
+
+
+@contextmanager
+def quiet_ray_notices():
+    """Ray's start-up notices silenced (errors still show) while a local instance starts."""
+    loggers = [logging.getLogger(name) for name in NOTICE_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def cluster_devices() -> int:

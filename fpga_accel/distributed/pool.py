@@ -73,7 +73,10 @@ class DevicePool:
         count = len(devices) if isinstance(devices, (list, tuple)) else devices
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise InputError(f"devices must be a positive number or a list of device indices, got {devices!r}")
+        t = time.monotonic()
         self._owns_ray = connect(address, devices=count)
+        #: seconds ray.init took to start a local instance or join a cluster (0: already connected)
+        self.ray_startup = time.monotonic() - t if self._owns_ray else 0.0
         try:
             have = cluster_devices()
             if count is None:
@@ -205,7 +208,8 @@ class DevicePool:
             bar.close()
         wall = time.monotonic() - t0
         self._refresh_descriptions()
-        report = JobReport(n, nb, wall, self.startup, [s.report for s in self.slots], retried, dropped)
+        report = JobReport(n, nb, wall, self.startup, [s.report for s in self.slots], retried, dropped,
+                           ray_startup=self.ray_startup)
         return JobResult(outputs, report)
 
     def _dispatch(self, queue, inflight, source, batch_size, n, raw) -> None:

@@ -38,6 +38,7 @@ class JobReport:
     devices: list[DeviceReport] = field(default_factory=list)
     retried: int = 0  # batch attempts that failed and were sent again
     duplicates_dropped: int = 0  # results of a batch that arrived after it was already stored
+    ray_startup: float = 0.0  # seconds ray.init took (starting a local instance, or joining a cluster)
 
     @property
     def throughput(self) -> float:
@@ -59,5 +60,6 @@ class JobReport:
 
     def __str__(self) -> str:
         faults = f", {self.retried} batch(es) retried" if self.retried else ""
+        ray = f"Ray started in {self.ray_startup:.1f} s, " if self.ray_startup else ""
         return (f"{self.images} images in {self.batches} batches on {len(self.devices)} device(s): {self.wall:.2f} s, "
-                f"{self.throughput:.1f} images/s (actor start-up {self.startup:.1f} s){faults}")
+                f"{self.throughput:.1f} images/s ({ray}actor start-up {self.startup:.1f} s){faults}")
