@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             bits: int | None = None, config: QuantConfig | str | os.PathLike | Mapping | None = None,
             observer: str | None = None, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
             progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
-            target_fps: float | None = None, clock_mhz: float | None = None) -> Bundle:
+            target_fps: float | None = None, clock_mhz: float | None = None,
+            host_nodes: Sequence[str] | None = None) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -70,7 +71,9 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     ``generators`` replaces :data:`GENERATORS`. The auto-folder (:func:`fpga_accel.fold.fold_model`)
     sizes every layer for ``board`` within ``ceiling`` of its resources, stopping at
     ``target_fps`` when given; ``clock_mhz`` overrides the board's clock; per-layer ``folding`` in
-    ``config`` is kept as given. Returns the written, verified bundle.
+    ``config`` is kept as given. ``host_nodes`` names nodes (as ``fpga-accel inspect --flow
+    hardware`` lists them) that run on the host, in float, with everything downstream of them:
+    the accelerated part ends before them. Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -81,11 +84,17 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     board_info = get_board(board)
     check_options(ceiling, target_fps, clock_mhz)
     board_info.warn_clock(clock_mhz)
+    if output is not None and not isinstance(output, (str, os.PathLike)):
+        raise InputError(f"output must be the path of the bundle directory, got {type(output).__name__}")
     dest = Path(output) if output is not None else None
     if dest is not None:
         check_writable(dest)  # fail before the slow steps
     g = import_onnx(model, input_shapes=input_shapes)
     run_flow(g, "hardware")
+    if host_nodes:
+        from .partition import place_on_host
+
+        place_on_host(g, host_nodes)
     before, hw, after = split_edges(g)
     # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
     given = dict(g.meta.get("qparams") or {})

@@ -32,6 +32,8 @@ def load_onnx(model) -> "onnx.ModelProto":  # noqa: F821
         return model
     if isinstance(model, (bytes, bytearray)):
         data, where = bytes(model), "<bytes>"
+    elif not isinstance(model, (str, os.PathLike)):
+        raise ModelError(f"model must be a path, bytes or an onnx.ModelProto, got {type(model).__name__}")
     else:
         where = os.fspath(model)
         if not os.path.isfile(where):
@@ -161,6 +163,8 @@ def import_onnx(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None
 def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
     from onnx import helper
 
+    if not isinstance(input_shapes, Mapping):
+        raise ShapeError(f"{where}: input_shapes must map input names to shapes, got {type(input_shapes).__name__}")
     unknown = set(input_shapes) - {v.name for v in proto.graph.input}
     if unknown:
         raise ShapeError(f"{where}: input_shapes names unknown input(s) {sorted(unknown)}; "
@@ -174,7 +178,7 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
         checks.check_tensor_type(elem, f"{where}: input '{vi.name}'")
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
         if vi.name in input_shapes:
-            shape = tuple(int(d) for d in input_shapes[vi.name])
+            shape = _given_shape(vi.name, input_shapes[vi.name], where)
             _check_given_shape(vi.name, shape, _dims(vi), where)
             dims = _dims(vi)
             if dims and not (isinstance(dims[0], int) and dims[0] > 0):
@@ -200,6 +204,18 @@ def _import_inputs(g: Graph, proto, input_shapes, where: str) -> None:
         info = TensorInfo(vi.name, shape, dtype)
         g.inputs.append(info)
         g.tensors[vi.name] = info
+
+
+def _given_shape(name: str, given, where: str) -> tuple[int, ...]:
+    """A shape from ``input_shapes``: a sequence of integers (numpy integers too), nothing else."""
+    try:
+        dims = list(given)
+        if all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims):
+            return tuple(int(d) for d in dims)
+    except TypeError:  # not iterable
+        pass
+    raise ShapeError(f"{where}: input_shapes gives input '{name}' the shape {given!r}; give a tuple of "
+                     f"integers such as (1, 3, 32, 32)")
 
 
 def _check_given_shape(name: str, shape: tuple[int, ...], dims: list, where: str) -> None:

@@ -49,6 +49,9 @@ class RunFuture:
         with a session ``timeout``, a backend that makes no progress for that long ends the run
         with :class:`SessionTimeout`."""
         s, job = self._session, self._job
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not 0 <= timeout < float("inf")):
+            raise InputError(f"result(timeout=...) must be a number of seconds >= 0 or None, got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -78,6 +81,8 @@ class Session:
                  batch_size: int | None = None, timeout: float | None = None):
         from ..compiler import load_qmodel
 
+        if not isinstance(bundle, (Bundle, str, os.PathLike)):
+            raise InputError(f"bundle must be a Bundle or the path of a NAME.fpga directory, got {type(bundle).__name__}")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                        or batch_size < 1):
             raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
@@ -153,6 +158,9 @@ class Session:
     def model_outputs(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Hardware output integers → the model's float outputs (dequantisation, host ops after)."""
         qm = self.qmodel
+        missing = [t.name for t in qm.outputs if not isinstance(raw, dict) or t.name not in raw]
+        if missing:
+            raise InputError(f"model_outputs needs the hardware output(s) {missing} (a dict of integer arrays)")
         deq = {t.name: dequantize(raw[t.name], t.qparams) for t in qm.outputs}
         post = run_graph(qm.host_after, deq) if qm.host_after.nodes else deq
         return {name: post[name] for name in self.output_names}
