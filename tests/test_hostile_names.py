@@ -44,7 +44,8 @@ needs_tools = pytest.mark.skipif(not (shutil.which("tclsh") and shutil.which("ba
 
 @pytest.fixture(scope="module")
 def canary(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("canary") / "pwned"
+    """The folder of the canary files: a case's injected command would create ``canary / case``."""
+    return tmp_path_factory.mktemp("canary")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def bundles(tmp_path_factory, canary):
 
     def get(case: str, board: str):
         if (case, board) not in done:
-            name = PLAIN if case == PLAIN else with_canary(HOSTILE[case], canary)
+            name = PLAIN if case == PLAIN else name_of(case, canary)
             dest = tmp_path_factory.mktemp("bundle") / "m.fpga"
             done[case, board] = fpga_accel.compile(hostile_cnn(name), dest, board=board, calib=calibration(),
                                                    progress=False)
@@ -63,7 +64,7 @@ def bundles(tmp_path_factory, canary):
 
 
 def name_of(case: str, canary: Path) -> str:
-    return with_canary(HOSTILE[case], canary)
+    return with_canary(HOSTILE[case], canary / case)
 
 
 # --- the escaping functions against the real interpreters ----------------------------------------
@@ -85,7 +86,7 @@ def test_tcl_and_shell_words_hold_the_name_exactly(case, tmp_path, canary):
     for comment in (escape.shell_comment(name), escape.tcl_comment(name), escape.c_comment(name)):
         assert comment.isprintable() and len(comment) <= 80 and "\\" not in comment
     assert not re.search(r"\*|\?|/\*|\*/", escape.c_comment(name))
-    assert not canary.exists()
+    assert not (canary / case).exists()
 
 
 # --- build scripts -------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_build_scripts_run_no_injected_command(board, case, bundles, plain_runs,
     got = run_build_sh(bundles(case, board), tools, tmp_path, name_of(case, canary))
     assert got == plain_runs(board)
     assert len(got[0]) == {"pynq-z2": 2, "alveo-u250": 2, "aws-f1": 4}[board] and len(got[1]) >= 10
-    assert not canary.exists()
+    assert not (canary / case).exists()
 
 
 @needs_tools
@@ -224,7 +225,7 @@ def test_fpga_accel_build_runs_no_injected_command(board, bundles, tmp_path, can
     build(root, registry=False, echo=lambda s: None)
     want = ["vitis_hls", "vivado"] if board == "pynq-z2" else ["vitis_hls", "v++", "create_vitis_afi.sh", "aws", "aws"]
     assert [c["tool"] for c in calls(record)] == want
-    assert not canary.exists()
+    assert not (canary / "newline-exec").exists()
 
 
 # --- C++ and OpenCL C ----------------------------------------------------------------------------
@@ -339,7 +340,7 @@ def test_terminal_output_holds_no_escape_or_markup(case, tmp_path, capsys, canar
         assert_inert(text)
     if len(shown) < 200:  # printed whole: as text, markup and all
         assert shown in inspect and shown in compiled
-    assert not canary.exists()
+    assert not (canary / case).exists()
 
 
 def test_warnings_show_names_inert(tmp_path):
