@@ -12,11 +12,16 @@ frontend/qdq.py): they are host nodes whatever their op.
 
 The rule follows the data flow, not the order of the node list, so a Softmax on one output branch
 stays "after" even when a node of another branch happens to be listed later.
+
+The user may cut the accelerated part short (``compile --host-nodes``): :func:`place_on_host`
+marks the named nodes and every node downstream of them (``g.meta["host_nodes"]``) as host
+nodes, so they run after the accelerated part, in float, like a final Softmax.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import InputError
 from .ops import HARDWARE, HOST, REMOVED, lookup
 
 
@@ -41,6 +46,8 @@ class Partition:
 def _kind(node, g) -> str:
     if node.name in g.meta.get("preprocess", ()) or node.name in g.meta.get("postprocess", ()):
         return HOST  # float pre-/post-processing of a model that carries its own quantisation
+    if node.name in g.meta.get("host_nodes", ()):
+        return HOST  # the user cut the accelerated part before this node
     op = lookup(node.op_type, node.domain)
     return op.placement_of(node, g) if op is not None else HARDWARE
 
@@ -85,3 +92,24 @@ def partition(g) -> Partition:
             target = p.hardware
         target.append(n)
     return p
+
+
+def place_on_host(g, names) -> list[str]:
+    """Run the nodes ``names`` and everything downstream of them on the host (the accelerated part
+    is one stretch, so nothing after a host node can stay on it). Names are those of the graph
+    after the hardware flow (``fpga-accel inspect MODEL --flow hardware``). Returns the names of
+    every node moved, in graph order."""
+    names = [n for n in dict.fromkeys(names) if n]
+    known = {n.name for n in g.nodes}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"--host-nodes names node(s) {unknown} that the model does not have after its hardware "
+                         f"passes (a node fused into its neighbour, such as a Relu after a Conv, no longer exists); "
+                         f"`fpga-accel inspect MODEL --flow hardware` lists the node names")
+    producer = {o: n.name for n in g.nodes for o in n.outputs if o}
+    moved = set(names)
+    for n in g.nodes:  # graph order: a node's producers come first
+        if any(producer.get(i) in moved for i in n.inputs if i):
+            moved.add(n.name)
+    g.meta["host_nodes"] = sorted(moved)
+    return [n.name for n in g.nodes if n.name in moved]

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-fps", type=float, metavar="FPS",
                    help="stop folding once this many frames/s is predicted, to save resources")
     p.add_argument("--clock", type=float, metavar="MHZ", help="clock to fold and build for (default: the board's)")
+    p.add_argument("--host-nodes", action="append", default=[], metavar="NAME[,NAME...]",
+                   help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
+                        "inspect MODEL --flow hardware` lists them; repeatable)")
 
 
 def run(args) -> int:
@@ -43,7 +46,8 @@ def run(args) -> int:
     bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
                            config=args.config, observer=args.observer,
                            input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
-                           target_fps=args.target_fps, clock_mhz=args.clock)
+                           target_fps=args.target_fps, clock_mhz=args.clock,
+                           host_nodes=[n for arg in args.host_nodes for n in arg.split(",") if n])
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),

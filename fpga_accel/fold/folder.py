@@ -193,5 +193,6 @@ def _no_fit_message(qm, design: Design, board: Board, ceiling: float, fixed, big
     lines.append("options: fewer bits (--bits 4, or weight_bits / act_bits per layer in --config); "
                  + (f"a bigger board ({', '.join(bigger)}); " if bigger else "")
                  + (f"a higher --ceiling (it fits at 1.0, now {ceiling:g}); " if fits_at_full else "")
-                 + "or run part of the model on the host.")
+                 + "or run the last layers on the host (compile --host-nodes NAME: that node and everything "
+                   "after it; `fpga-accel inspect MODEL --flow hardware` lists the names).")
     return "\n".join(lines)
