@@ -558,3 +558,52 @@ def test_untampered_bundle_checks_bit_exact(bundle, made, capsys):
     """The control: the same command on the bundle as compiled."""
     assert main(["check", str(bundle), "--input", str(made["x"]), "--backend", "emulator"]) == 0
     assert "bit-exact" in capsys.readouterr().out
+
+
+# --- after a real build (the recording stand-ins of the vendor tools) ------------------------------
+@pytest.fixture
+def stand_in_build(tmp_path, monkeypatch):
+    """A bundle built by `fpga_accel.build.build` with the stand-in tools; returns (path, build)."""
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh is not installed")
+    from stand_ins.helpers import compile_bundle, use_stand_ins
+
+    from fpga_accel.build import build
+
+    def run(key=None):
+        if key:
+            monkeypatch.setenv(ENV_KEY, key)
+        b = compile_bundle(tmp_path / "s.fpga", "pynq-z2")
+        use_stand_ins(monkeypatch, tmp_path)
+        build(b.path, registry=False, echo=lambda s: None)
+        return b.path
+    return run
+
+
+AFTER_BUILD = {
+    "record edited to another model": lambda p: (p / RECORD).write_text(
+        (p / RECORD).read_text().replace('"model_sha256": "', '"model_sha256": "0', 1)),
+    "overlay .bit replaced": lambda p: (p / "bitstream" / "fa_overlay.bit").write_bytes(b"another design"),
+    "second .bit beside": lambda p: (p / "bitstream" / "aa.bit").write_bytes(b"another design"),
+    "record deleted": lambda p: (p / RECORD).unlink(),
+}
+
+
+@pytest.mark.parametrize("case", list(AFTER_BUILD))
+def test_a_built_bundle_refuses_a_tampered_bitstream(stand_in_build, case):
+    path = stand_in_build()
+    m = load_bundle(path).manifest
+    assert m["build"]["bitstream_sha256"] == sha256_file(path / RECORD)  # the sealed manifest names the record
+    assert check_bitstream(path)["bundle_id"] == bundle_id(m)
+    AFTER_BUILD[case](path)
+    with pytest.raises(BitstreamMismatchError, match="`fpga-accel build "):
+        check_bitstream(path)
+    assert bitstream_mismatch(load_bundle(path))
+
+
+def test_the_build_keeps_the_manifest_sealed_and_signed(stand_in_build, monkeypatch):
+    path = stand_in_build(key="our key")
+    m = load_bundle(path).manifest
+    assert m["manifest_hmac"] and m["kernel"]["axis"]["offsets_source"] != "predicted"  # rewritten by the build
+    edit_keeping_seal(path, put("kernel.axis.registers.n_images", lambda v: v + 4))
+    refused(path, "sha256 differs")
