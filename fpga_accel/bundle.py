@@ -119,12 +119,14 @@ class Bundle:
 
     def weights(self) -> dict[str, np.ndarray]:
         """The arrays of weights.npz, read once, checked against their sha256 and the manifest."""
-        raw = self.read(WEIGHTS)
-        return read_arrays(raw, self.manifest["weights"], self.path)
+        table = self.manifest.get("weights")
+        if not isinstance(table, dict):
+            raise BundleError(f"{self.path}: the manifest has no table of weights; recompile the model")
+        return read_arrays(self.read(WEIGHTS), table, self.path)
 
     def read(self, rel: str) -> bytes:
         """The bytes of the listed file ``rel``, refused unless they match the manifest's sha256."""
-        want = self.manifest["files"].get(rel)
+        want = (self.manifest.get("files") or {}).get(rel)
         p = self.path / rel
         if want is None:
             raise BundleError(f"{self.path}: {rel} is not one of the bundle's files; recompile the model")
