@@ -68,7 +68,7 @@ def warn_implausible(x: np.ndarray, t, where: str) -> None:
     """A :class:`QuantWarning` for calibration data that would give the model useless ranges:
     huge or tiny magnitudes, one value repeated in every sample, raw integers for a float input."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0
-    what = f"{where}: calibration data of input '{t.name}'"
+    what = ("" if where == "calibration data" else f"{where}: ") + f"calibration data of input '{t.name}'"
     hint = "preprocess it exactly as the float model's inputs (the ranges are taken from it)"
     if peak > IMPLAUSIBLE or 0 < peak < 1 / IMPLAUSIBLE:
         warnings.warn(f"{what} reaches |x| = {peak:.3g}; networks are rarely trained on values of this size, so "
