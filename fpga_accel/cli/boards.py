@@ -82,6 +82,10 @@ platform's dynamic region through XRT. The default clocks are what a build reque
 the Zynq-7000, 200 MHz on Zynq UltraScale+, 250 MHz on F1, 300 MHz on Alveo); `--clock` changes
 them.
 
+`max_clock_mhz` is the ceiling of the part's clock tree from its data sheet (`max_clock_source`:
+464 MHz for the Zynq-7000 -1 grade, 667 MHz, the lowest grade's figure, for UltraScale+);
+`compile --clock` above it warns. It is not a timing promise: designs close timing far below it.
+
 To add a board, add `NAME.json` with the keys of `fpga_accel.fold.boards.Board`;
 `tests/test_boards.py` checks that it loads and that this page is current.
 """
