@@ -176,21 +176,3 @@ def read_arrays(raw: bytes, table: dict, where) -> dict:
             out[name] = a.reshape(shape, order="F" if fortran else "C")
     return out
 
-
-def check_host_graphs(where, qm) -> None:
-    """The integer layers of a loaded QModel name registered ops, and its host graphs pass the IR
-    verifier (ops registered, attributes known, shapes agreeing with each op's rule)."""
-    from .errors import GraphError
-    from .ir.verify import verify
-    from .ops import lookup
-
-    for lay in qm.layers:
-        if lookup(lay.op_type, lay.domain) is None:
-            raise BundleError(f"{where}: manifest key 'qmodel.layers' holds layer '{lay.name}' of op "
-                              f"{lay.op_type!r}, which this fpga-accel does not know; recompile the model")
-    for g in (qm.host_before, qm.host_after):
-        try:
-            verify(g)
-        except GraphError as e:
-            raise BundleError(f"{where}: the manifest's host graph is not consistent ({e}); the bundle was not "
-                              "written as compiled — recompile the model") from None

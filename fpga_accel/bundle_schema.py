@@ -73,10 +73,10 @@ def check_manifest(m, where) -> None:
 def _hardware(c: Checker, hw) -> dict[str, list[str]] | None:
     if hw is None:
         return None
-    out = {}
+    out = {"items": {}}
     for side in ("inputs", "outputs"):
         key = f"hardware.{side}"
-        items = c.lst(hw.get(side), key)
+        items = out["items"][side] = c.lst(hw.get(side), key)
         out[side] = c.names(items, key)
         for i, t in enumerate(items):
             c.shape(t.get("shape"), f"{key}[{i}].shape", batch=True)
@@ -132,6 +132,16 @@ def _qmodel(c: Checker, q: dict, arrays: dict, hw: dict | None) -> None:
     outs = c.str_list(q.get("outputs"), "qmodel.outputs", known)
     if hw is not None and (sorted(ins) != sorted(hw["inputs"]) or sorted(outs) != sorted(hw["outputs"])):
         c.fail("qmodel.inputs", f"and outputs ({ins}, {outs}) differ from hardware's ({hw['inputs']}, {hw['outputs']})")
+    if hw is not None:  # the CLI and the backends read one, the session the other: they must agree
+        by_name = {t["name"]: t for t in tensors}
+        for side in ("inputs", "outputs"):
+            for i, h in enumerate(hw["items"][side]):
+                t = by_name[h["name"]]
+                for k in ("qtype", "scale", "zero_point"):
+                    if h[k] != t[k]:
+                        c.fail(f"hardware.{side}[{i}].{k}", f"is {h[k]!r}, the qmodel's tensor has {t[k]!r}")
+                if list(h["shape"][1:]) != list(t["shape"][1:]):
+                    c.fail(f"hardware.{side}[{i}].shape", f"is {h['shape']}, the qmodel's tensor has {t['shape']}")
     for i, lay in enumerate(c.lst(q.get("layers"), "qmodel.layers")):
         key = f"qmodel.layers[{i}]"
         c.obj(lay, key)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
-from .bundle_check import check_host_graphs
+from .bundle_model import check_qmodel
 from .errors import InputError
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
@@ -142,7 +142,7 @@ def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:
 
         raise BundleError(f"{bundle.path}: the manifest has no 'qmodel' section; recompile the model")
     qm = QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
-    check_host_graphs(bundle.path, qm)
+    check_qmodel(bundle.path, qm)
     return qm
 
 

@@ -272,6 +272,8 @@ HOSTILE = {
     "weights table dtype object": ("weights.layer0.weights.dtype", "object", "weights['layer0.weights'].dtype"),
     "weights table a list": ("weights", [], "'weights' must be an object"),
     "hardware section missing": ("hardware", "DEL", "'hardware' is missing"),
+    "hardware shape differs from qmodel": ("hardware.inputs.0.shape.1", 700, "hardware.inputs[0].shape"),
+    "hardware scale differs from qmodel": ("hardware.outputs.0.scale", 0.5, "hardware.outputs[0].scale"),
     "kernel section missing": ("kernel", "DEL", "'kernel' is missing"),
     "kernel args missing": ("kernel.args", "DEL", "'kernel.args' must be a list, got null"),
 }
@@ -607,3 +609,42 @@ def test_the_build_keeps_the_manifest_sealed_and_signed(stand_in_build, monkeypa
     assert m["manifest_hmac"] and m["kernel"]["axis"]["offsets_source"] != "predicted"  # rewritten by the build
     edit_keeping_seal(path, put("kernel.axis.registers.n_images", lambda v: v + 4))
     refused(path, "sha256 differs")
+
+
+# --- hostile models sealed again: what only the ops know -----------------------------------------------
+def _rearm(path: Path, change_arrays) -> None:
+    """Change the arrays of weights.npz, and seal a manifest whose table and hash match them."""
+    z = np.load(path / "weights.npz")
+    w = {k: z[k] for k in z.files}
+    change_arrays(w)
+    _reweigh(path, _npz(**w), {k: {"dtype": a.dtype.name, "shape": list(a.shape)} for k, a in w.items()})
+
+
+def _layer(i):
+    return lambda m: m["qmodel"]["layers"][i]
+
+
+MODELS = {
+    "weights of another width": ("arrays", lambda w: w.__setitem__("layer0.weights", w["layer0.weights"][:, :100]),
+                                 "cannot run"),
+    "bias too short": ("arrays", lambda w: w.__setitem__("layer0.bias", w["layer0.bias"][:3]), "cannot run"),
+    "shift out of range": ("arrays", lambda w: w.__setitem__("layer0.shift", w["layer0.shift"] + 1000), "shift"),
+    "config key missing": ("manifest", lambda m: m["qmodel"]["layers"][0]["config"].pop("dot_bits"), "dot_bits"),
+    "constant missing": ("manifest", lambda m: m["qmodel"]["layers"][0]["consts"].pop("bias"), "bias"),
+    "clamp bounds empty": ("manifest", lambda m: m["qmodel"]["layers"][0]["config"].__setitem__("lo", 300),
+                           "clamp bounds"),
+    "layers reordered": ("manifest", lambda m: m["qmodel"]["layers"].reverse(), "before they are produced"),
+    "no layers": ("manifest", lambda m: m["qmodel"].__setitem__("layers", []), "no layer produces"),
+    "tensor shape differs from its layer": ("manifest", lambda m: m["qmodel"]["tensors"][1]["shape"].__setitem__(
+        1, 65), "its layer gives [1, 64]"),
+}
+
+
+@pytest.mark.parametrize("case", list(MODELS))
+def test_a_hostile_sealed_model_fails_before_it_runs(bundle, case):
+    kind, change, words = MODELS[case]
+    if kind == "arrays":
+        _rearm(bundle, change)
+    else:
+        reseal(bundle, change)
+    refused(bundle, words)
