@@ -22,4 +22,5 @@ def seconds(value: float | None, flag: str = "--timeout") -> None:
 def fraction_of(value: float | None, flag: str, low: float, high: float) -> None:
     """``value`` (when given) must be a number in [low, high]."""
     if value is not None and not low <= value <= high:
-        raise InputError(f"{flag} must be a number from {low:g} to {high:g}, got {value}")
+        upper = "" if high == math.inf else f" to {high:g}"
+        raise InputError(f"{flag} must be a number from {low:g}{upper}, got {value}")
