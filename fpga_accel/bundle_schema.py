@@ -61,6 +61,8 @@ def check_manifest(m, where) -> None:
             for k, v in (c.obj(c.obj(lay, f"layers[{i}]").get("folding", {}), f"layers[{i}].folding")).items():
                 c.integer(v, f"layers[{i}].folding.{k}", 1)
     if "kernel" in m:
+        if "kernel" in needed and "args" not in m["kernel"]:
+            c.fail("kernel.args", "is missing")
         _kernel(c, m["kernel"], hw_names)
     if "opencl" in m and "build_options" in m["opencl"]:
         c.str_list(m["opencl"]["build_options"], "opencl.build_options")
@@ -92,7 +94,7 @@ def _kernel(c: Checker, k: dict, hw: dict | None) -> None:
         c.text(k["name"], "kernel.name")
     if "mem_word_bytes" in k:
         c.integer(k["mem_word_bytes"], "kernel.mem_word_bytes", 1, 4096)
-    args = c.lst(k.get("args"), "kernel.args")
+    args = c.lst(k.get("args", []), "kernel.args")
     c.names(args, "kernel.args")
     for i, a in enumerate(args):
         key = f"kernel.args[{i}]"

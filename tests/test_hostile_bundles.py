@@ -275,7 +275,7 @@ HOSTILE = {
     "hardware shape differs from qmodel": ("hardware.inputs.0.shape.1", 700, "hardware.inputs[0].shape"),
     "hardware scale differs from qmodel": ("hardware.outputs.0.scale", 0.5, "hardware.outputs[0].scale"),
     "kernel section missing": ("kernel", "DEL", "'kernel' is missing"),
-    "kernel args missing": ("kernel.args", "DEL", "'kernel.args' must be a list, got null"),
+    "kernel args missing": ("kernel.args", "DEL", "'kernel.args' is missing"),
 }
 
 
