@@ -11,11 +11,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-import fpga_accel  # noqa: E402
-from fpga_accel.cli import main  # noqa: E402
-from fpga_accel.distributed.cluster import NOTICE_LOGGERS, quiet_ray_notices  # noqa: E402
-from fpga_accel.distributed.report import JobReport  # noqa: E402
-from models import data  # noqa: E402
+import fpga_accel
+from fpga_accel.cli import main
+from fpga_accel.distributed.cluster import NOTICE_LOGGERS, quiet_ray_notices
+from fpga_accel.distributed.report import JobReport
+from models import data
 
 
 def test_quiet_ray_notices_drops_warnings_only_while_it_runs():

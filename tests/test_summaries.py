@@ -28,7 +28,7 @@ def cli(capsys, *argv):
 def gap_model() -> onnx.ModelProto:
     """Conv 3->8 (3x3, pad 1) -> Relu -> Conv 8->8 -> Add (residual) -> GlobalAveragePool -> Flatten -> Gemm 8->4."""
     r = np.random.default_rng(0)
-    init = lambda name, *shape: numpy_helper.from_array((r.standard_normal(shape) * 0.3).astype(np.float32), name)  # noqa: E731
+    init = lambda name, *shape: numpy_helper.from_array((r.standard_normal(shape) * 0.3).astype(np.float32), name)
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
              helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),

@@ -9,7 +9,7 @@ from .qtype import parse_qtype
 
 def bits_text(bits: Iterable[int]) -> str:
     """``"8-bit"`` when every width is 8, ``"mixed 2–8-bit"`` when they differ, ``"no"`` when none."""
-    b = sorted(set(int(x) for x in bits))
+    b = sorted({int(x) for x in bits})
     if not b:
         return "no"
     return f"{b[0]}-bit" if len(b) == 1 else f"mixed {b[0]}–{b[-1]}-bit"
