@@ -665,3 +665,37 @@ def test_hanging_cmake_is_killed_with_its_children(env, monkeypatch):
     with pytest.raises(native.NativeBuildError, match=r"cmake -S .* did not finish within 0.5 s"):
         native.build_host(env / "build", timeout=0.5)
     assert len(read_pids(pids)) == 2 and wait_dead(read_pids(pids)) == []
+
+
+# build.json comes with the bundle: it may not steer g++ outside the project
+@pytest.mark.parametrize("key,value", [
+    ("sources", ["../../../etc/passwd"]),
+    ("sources", ["/etc/hostname"]),
+    ("include_dirs", ["/usr/include/../../etc"]),
+    ("include_dirs", [".."]),
+    ("cxxflags", ["-fplugin=/tmp/evil.so"]),
+    ("cxxflags", ["-o/tmp/owned"]),
+    ("cxxflags", ["-include/etc/shadow"]),
+    ("cxxflags", ["@/tmp/response-file"]),
+    ("cxxflags", ["-B/tmp/fake-binutils"]),
+    ("cxxflags", ["-specs=/tmp/evil.specs"]),
+    ("cxxflags", ["-Wl,-rpath,/tmp"]),
+    ("defines", ["X=$(touch /tmp/pwned)"]),
+    ("defines", ["X\nY"]),
+    ("defines", ["-include/etc/shadow"]),
+])
+def test_build_json_cannot_steer_the_compiler(tmp_path, key, value):
+    from fpga_accel.emulator.csim import CsimBuildError, read_build_spec
+
+    hls = tmp_path / "hls"
+    (hls / "csim").mkdir(parents=True)
+    (hls / "csim" / "fa_csim.cpp").write_text("int x;\n")
+    (hls / "include").mkdir()
+    spec = {"sources": ["csim/fa_csim.cpp"], "include_dirs": ["include"], "defines": ["FA_OK=1"],
+            "cxxflags": ["-O2", "-w"]}
+    (hls / "csim" / "build.json").write_text(json.dumps(spec))
+    assert read_build_spec(hls)["cxxflags"] == ["-O2", "-w"]
+    (hls / "csim" / "build.json").write_text(json.dumps({**spec, key: value}))
+    with pytest.raises(CsimBuildError, match="build.json") as e:
+        read_build_spec(hls)
+    assert repr(value[0])[1:-1][:20] in str(e.value) or value[0][:20] in str(e.value)

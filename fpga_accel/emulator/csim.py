@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -43,6 +44,7 @@ from ..cache import CacheError, elf_problem, ensure_cache_dir, temp_prefix, veri
 from ..cache import cache_dir as shared_cache_dir
 from ..errors import FpgaAccelError
 from ..procs import run_bounded
+from ..safe_fs import UnsafePathError, inside
 
 #: bump when the way libraries are built changes, so old cache entries are not reused
 CACHE_FORMAT = 1
@@ -117,10 +119,29 @@ def read_build_spec(hls: Path) -> dict:
         out[key] = val
     if not out["sources"]:
         raise CsimBuildError(f"{path}: 'sources' is empty; nothing to compile")
+    # build.json travels in the bundle: it may name only files inside hls/, plain macros and a
+    # few harmless flags, so a bundle from elsewhere cannot make g++ read, write or load anything
+    for key in ("sources", "include_dirs"):
+        for rel in out[key]:
+            try:
+                inside(hls, rel, f"{path}: '{key}' entry")
+            except UnsafePathError as e:
+                raise CsimBuildError(str(e)) from None
+    for d in out["defines"]:
+        if not _DEFINE.fullmatch(d):
+            raise CsimBuildError(f"{path}: define {d!r} is not NAME or NAME=VALUE with a plain value")
+    for f in out["cxxflags"]:
+        if not (_SAFE_FLAG.fullmatch(f) or (f.startswith("-D") and _DEFINE.fullmatch(f[2:]))):
+            raise CsimBuildError(f"{path}: compiler flag {f!r} is not one fpga-accel passes to g++ "
+                                 "(optimisation, warnings, debug info); recompile the bundle")
     for rel in out["sources"]:
         if not (hls / rel).is_file():
             raise CsimBuildError(f"{path}: source '{rel}' not found under {hls}")
     return out
+
+
+_DEFINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(=[A-Za-z0-9_.+-]{0,64})?")
+_SAFE_FLAG = re.compile(r"-O[0-3s]|-w|-W(all|extra|error|pedantic|no-[a-z-]+)|-g[0-3]?")
 
 
 def _headers(dirs: list[Path]) -> list[Path]:
