@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import fpga_accel
+from fpga_accel.bundle_seal import seal
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import run_layers
 from fpga_accel.runtime.backends import native
@@ -152,7 +153,7 @@ def _copy(bundle, tmp_path) -> Path:
 def _rewrite_manifest(path: Path, change) -> None:
     m = json.loads((path / "manifest.json").read_text())
     change(m)
-    (path / "manifest.json").write_text(json.dumps(m))
+    (path / "manifest.json").write_bytes(seal(m))
 
 
 @pytest.mark.parametrize("case,words", [
@@ -237,11 +238,49 @@ def test_manifest_mismatches_are_named(exe, bundle, raw, tmp_path, change, words
     assert r.returncode == 1 and all(w in r.stderr for w in words), r.stderr
 
 
+@pytest.mark.parametrize("edit", [
+    lambda raw: raw.replace(b'"scale": 0.', b'"scale": 1.', 1),  # an edited scale, seal kept
+    lambda raw: raw[:24] + (b"0" if raw[24:25] != b"0" else b"1") + raw[25:],  # the recorded digest
+    lambda raw: raw + b" ",  # one byte more
+    lambda raw: raw[:40] + raw[41:],  # one byte less inside the seal
+], ids=["scale", "seal", "trailing-byte", "seal-cut"])
+def test_the_host_refuses_an_edited_manifest(exe, bundle, tmp_path, edit):
+    b = _copy(bundle, tmp_path)
+    raw = (b / "manifest.json").read_bytes()
+    assert fa_host(exe, "info", b).returncode == 0
+    (b / "manifest.json").write_bytes(edit(raw))
+    assert (b / "manifest.json").read_bytes() != raw
+    r = fa_host(exe, "info", b)
+    assert r.returncode == 1 and "manifest was changed after compilation" in r.stderr, r.stderr
+
+
+def test_the_host_checks_the_signature_the_python_side_writes(exe, tmp_path, monkeypatch):
+    b = _tiny_bundle(tmp_path / "signed.fpga", COPY_KERNEL)
+    m = json.loads((b / "manifest.json").read_text())
+    monkeypatch.setenv("FPGA_ACCEL_BUNDLE_KEY", "k" * 80)  # longer than a block: hashed first, as RFC 2104 says
+    (b / "manifest.json").write_bytes(seal(m))
+    assert fa_host(exe, "info", b).returncode == 0, fa_host(exe, "info", b).stderr
+    monkeypatch.setenv("FPGA_ACCEL_BUNDLE_KEY", "another key")
+    r = fa_host(exe, "info", b)
+    assert r.returncode == 1 and "signature does not match" in r.stderr, r.stderr
+    monkeypatch.delenv("FPGA_ACCEL_BUNDLE_KEY")
+    (b / "manifest.json").write_bytes(seal(m))  # unsigned
+    assert fa_host(exe, "info", b).returncode == 0
+    monkeypatch.setenv("FPGA_ACCEL_BUNDLE_KEY", "short key")
+    r = fa_host(exe, "info", b)
+    assert r.returncode == 1 and "not signed" in r.stderr, r.stderr
+    (b / "manifest.json").write_bytes(seal(m))
+    assert fa_host(exe, "info", b).returncode == 0, fa_host(exe, "info", b).stderr
+
+
 def test_broken_manifest_and_missing_bundle(exe, bundle, tmp_path):
     b = _copy(bundle, tmp_path)
     (b / "manifest.json").write_text('{"hardware": [1, 2,]}')
     r = fa_host(exe, "info", b)
-    assert r.returncode == 1 and "manifest.json:1:" in r.stderr and "invalid JSON" in r.stderr, r.stderr
+    assert r.returncode == 1 and "manifest.json" in r.stderr and "carries no seal" in r.stderr, r.stderr
+    (b / "manifest.json").write_bytes(seal({"hardware": [1, 2]})[:-3] + b",]}\n")  # sealed, then broken
+    r = fa_host(exe, "info", b)
+    assert r.returncode == 1 and "sha256 differs" in r.stderr, r.stderr
     r = fa_host(exe, "info", tmp_path / "nowhere.fpga")
     assert r.returncode == 1 and "not a bundle directory" in r.stderr
 
@@ -291,7 +330,7 @@ def test_scratch_argument_is_allocated_from_its_size(exe, tmp_path):
             {"name": "n_images", "kind": "scalar", "dtype": "uint32"},
             {"name": "work", "kind": "scratch", "size_per_image": 24}]},
     }
-    (b / "manifest.json").write_text(json.dumps(manifest))
+    (b / "manifest.json").write_bytes(seal(manifest))
     x = np.random.default_rng(0).integers(-128, 128, (9, 2, 3)).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
     r = fa_host(exe, "run", b, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--batch", 4)
@@ -314,7 +353,7 @@ def _tiny_bundle(root: Path, source: str, in_dtype="int8", out_dtype="int8") -> 
             {"name": "out0", "tensor": "y", "kind": "m_axi", "direction": "out", "dtype": out_dtype},
             {"name": "n_images", "kind": "scalar", "dtype": "uint32"}]},
     }
-    (root / "manifest.json").write_text(json.dumps(manifest))
+    (root / "manifest.json").write_bytes(seal(manifest))
     return root
 
 
@@ -402,7 +441,7 @@ def test_two_inputs_by_name_in_any_order(exe, tmp_path):
     m = json.loads((b / "manifest.json").read_text())
     m["hardware"]["inputs"].append({"name": "z", "shape": ["N", 2, 3], "qtype": "uint8"})
     m["kernel"]["args"].insert(1, {"name": "in1", "tensor": "z", "kind": "m_axi", "direction": "in", "dtype": "uint8"})
-    (b / "manifest.json").write_text(json.dumps(m))
+    (b / "manifest.json").write_bytes(seal(m))
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (7, 6)).astype(np.int8)
     z = rng.integers(0, 256, (7, 2, 3)).astype(np.uint8)

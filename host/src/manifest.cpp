@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fa_host/json.h"
+#include "fa_host/seal.h"
 #include "fa_host/sha256.h"
 
 namespace fs = std::filesystem;
@@ -114,7 +115,18 @@ void check_hash(const Json& files, const fs::path& bundle, const std::string& pa
 void check_bitstream_record(const fs::path& bundle, const Json& manifest) {
     fs::path rpath = bundle / "bitstream" / "bitstream.json";
     std::error_code ec;
-    if (!fs::is_regular_file(rpath, ec)) return;
+    // the sealed manifest names the record a build wrote: a missing, edited or foreign one is refused
+    const Json& want = manifest.get("build").get("bitstream_sha256");
+    if (!fs::is_regular_file(rpath, ec)) {
+        if (want.is_string())
+            throw std::runtime_error(rpath.string() + " is missing, but the manifest records a build; rebuild with "
+                                     "`fpga-accel build " + bundle.string() + "`");
+        return;
+    }
+    if (want.is_string() && sha256_file(rpath.string()) != want.str())
+        throw std::runtime_error(rpath.string() + ": not the record of this bundle's build (sha256 differs from the "
+                                 "manifest's build.bitstream_sha256); rebuild with `fpga-accel build " +
+                                 bundle.string() + "`");
     Json rec = Json::parse_file(rpath.string());
     std::vector<std::string> problems;
     const Json& was = rec.get("model_sha256");
@@ -146,6 +158,7 @@ Manifest load_manifest(const std::string& bundle_dir) {
     fs::path mpath = bundle / "manifest.json";
     if (!fs::is_regular_file(mpath, ec))
         throw std::runtime_error(mpath.string() + ": missing; " + bundle_dir + " is not a compiled bundle");
+    check_manifest_seal(mpath.string());
     Json j = Json::parse_file(mpath.string());
     const std::string where = mpath.string();
     Manifest m;
