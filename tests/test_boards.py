@@ -9,11 +9,11 @@ import pytest
 
 from fpga_accel.cli import main
 from fpga_accel.errors import InputError
-from fpga_accel.fold.boards import RESOURCES, Board, board_names, get_board
+from fpga_accel.fold.boards import FAMILIES, RESOURCES, Board, _parse, board_names, get_board, with_board_file
 
 REQUIRED = {"pynq-z2": "xc7z020clg400-1", "zcu104": "xczu7ev-ffvc1156-2-e", "kv260": "xck26-sfvc784-2LV-c",
             "ultra96v2": "xczu3eg-sbva484-1-e", "aws-f1": "xcvu9p-flgb2104-2-i", "alveo-u50": "xcu50-fsvh2104-2-e",
-            "alveo-u250": "xcu250-figd2104-2L-e"}
+            "alveo-u250": "xcu250-figd2104-2L-e", "aws-f2": "xcvu47p-fsvh2892-2-e"}
 
 
 def test_required_boards_and_parts():
@@ -26,8 +26,10 @@ def test_required_boards_and_parts():
 def test_board_data_is_complete(name):
     b = get_board(name)
     assert isinstance(b, Board) and b.name == name
-    assert b.family in ("zynq", "zynqmp", "vitis")
+    assert b.family in FAMILIES == ("zynq", "zynqmp", "vitis", "hdk")
     assert (b.platform is None) == (b.family != "vitis")
+    assert (b.ps is not None) == (b.board_part is not None) == (b.family in ("zynq", "zynqmp"))
+    assert (b.cloud is not None) == b.name.startswith("aws-") and b.sources["ddr_gbps"]
     assert b.clock_mhz > 0 and b.source and b.attachment and b.memory and b.reserved_source
     for k in RESOURCES:
         assert 0 <= b.reserved.get(k, 0.0) < 0.5
@@ -78,3 +80,95 @@ def test_boards_page_is_current(capsys):
     for name in board_names():
         b = get_board(name)
         assert f"| {name} | `{b.part}` | {b.family} | {b.dsp:,} | {b.bram18:,} | {b.uram:,} | {b.lut:,} |" in page
+
+
+# every figure as the board file states it; the Zynq ones are data rate x bus width
+DDR_GBPS = {"pynq-z2": 2.1, "zcu104": 17.1, "kv260": 19.2, "ultra96v2": 8.5, "aws-f1": 68.3, "alveo-u250": 76.8,
+            "alveo-u50": 316.0, "aws-f2": None}
+
+
+def test_memory_bandwidth_of_every_board():
+    assert {n: get_board(n).ddr_gbps for n in board_names()} == DDR_GBPS
+    for name, rate, width_bytes, channels in (("pynq-z2", 1050, 2, 1), ("zcu104", 2133, 8, 1), ("kv260", 2400, 8, 1),
+                                              ("ultra96v2", 2133, 4, 1), ("aws-f1", 2133, 8, 4),
+                                              ("alveo-u250", 2400, 8, 4)):
+        assert get_board(name).ddr_gbps == pytest.approx(rate * 1e6 * width_bytes * channels / 1e9, abs=0.2), name
+        assert f"{rate}" in get_board(name).sources["ddr_gbps"], name
+    assert "not given" in get_board("aws-f2").sources["ddr_gbps"]
+
+
+def test_processing_systems():
+    z = get_board("pynq-z2").ps
+    assert (z.ip, z.instance, z.cell, z.master, z.hp, z.clock_pin) == (
+        "processing_system7", "processing_system7_0", "ps7", "M_AXI_GP0", "S_AXI_HP0", "FCLK_CLK0")
+    assert (z.register_base, z.hp_ddr_bytes, z.dma_addr_width, z.master_protocol) == (0x4000_0000, 512 << 20, 32, "AXI3")
+    assert z.hp_ddr_bytes == get_board("pynq-z2").memory[0]["size_gib"] * 2**30
+    assert z.clock_divisor.format(i=0, j=1) == "PCW_FCLK0_PERIPHERAL_DIVISOR1"
+    for name in ("zcu104", "kv260", "ultra96v2"):
+        m = get_board(name).ps
+        assert (m.ip, m.instance, m.cell, m.master, m.hp, m.clock_pin) == (
+            "zynq_ultra_ps_e", "zynq_ultra_ps_e_0", "ps8", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD", "pl_clk0"), name
+        assert (m.register_base, m.hp_ddr_bytes, m.dma_addr_width, m.master_protocol) == (
+            0xA000_0000, 2 << 30, 64, "AXI4"), name
+        assert m.config["PSU__SAXIGP2__DATA_WIDTH"] == "128" and m.automation_needs_board_files, name
+    assert get_board("kv260").board_part == "xilinx.com:kv260_som:part0:*"
+    assert get_board("pynq-z2").board_part == "*:pynq-z2:part0:*"
+
+
+def test_cloud_flows():
+    f1, f2 = get_board("aws-f1").cloud, get_board("aws-f2").cloud
+    assert (f1.flow, f1.title, f1.step_note) == ("aws-afi", "F1 AFI", "F1 retired 2025-12-20")
+    assert "retired the F1 instances on 2025-12-20" in f1.note
+    assert (f2.flow, f2.title) == ("aws-hdk", "F2 HDK") and "no Vitis" in f2.note
+    assert all(get_board(n).cloud is None for n in board_names() if not n.startswith("aws-"))
+
+
+def _file(**changes):
+    d = get_board("pynq-z2").to_dict()
+    d.update(changes)
+    return {k: v for k, v in d.items() if v is not None or k in ("platform",)}
+
+
+def test_board_file_mistakes_are_named():
+    ps = get_board("pynq-z2").to_dict()["ps"]
+    with pytest.raises(InputError, match="pynq-z2.json: a zynq board needs 'ps'"):
+        _parse("pynq-z2.json", {**_file(), "ps": None})
+    with pytest.raises(InputError, match=r"pynq-z2.json: ps has unknown key\(s\) \['gp_port'\], missing key\(s\) "
+                                         r"\['master'\]"):
+        _parse("pynq-z2.json", _file(ps={**{k: v for k, v in ps.items() if k != "master"}, "gp_port": "x"}))
+    with pytest.raises(InputError, match="cloud.flow must be one of"):
+        _parse("pynq-z2.json", _file(cloud={"flow": "azure", "title": "x", "note": "y"}))
+    with pytest.raises(InputError, match="ddr_gbps must be a positive number"):
+        _parse("pynq-z2.json", _file(ddr_gbps=0))
+    with pytest.raises(InputError, match="sources.ddr_gbps must say where"):
+        _parse("pynq-z2.json", _file(sources={}))
+    assert _parse("pynq-z2.json", _file()) == get_board("pynq-z2")
+
+
+def test_a_manifest_cannot_bring_its_own_ps_or_cloud_flow():
+    # they become Tcl and shell code: only the board file (package data) supplies them
+    hostile = {"name": "pynq-z2", "clock_mhz": 50.0, "part": "xc7z020clg400-1",
+               "ps": {"cell": "ps7]; exec rm -rf ~; #"}, "cloud": {"flow": "aws-afi", "note": "x\nrm -rf ~"}}
+    merged = with_board_file(hostile)
+    assert merged["ps"] == get_board("pynq-z2").to_dict()["ps"] and merged["cloud"] is None
+    assert merged["clock_mhz"] == 50.0 and merged["ddr_gbps"] == 2.1  # the rest: the manifest over the board file
+    assert with_board_file({"name": "pynq-z2"})["clock_mhz"] is None  # the clock compiled for, never the default
+    custom = with_board_file({"name": "custom-board", "family": "zynq", "ps": {"cell": "x"}})
+    assert custom["ps"] is None and custom["family"] == "zynq"
+
+
+def test_f2_compiles_and_its_flow_is_refused_clearly(tmp_path):
+    import fpga_accel
+    from fpga_accel.build import BuildError, build
+    from fpga_accel.build.target import target_of
+
+    with pytest.raises(BuildError, match="board 'aws-f2': the F2 HDK flow is not generated yet: AWS F2 has no Vitis"):
+        target_of({"board": {"name": "aws-f2", "clock_mhz": 250.0}})
+    models = Path(__file__).resolve().parents[1] / "models"
+    b = fpga_accel.compile(models / "mlp/model.onnx", tmp_path / "f2.fpga", board="aws-f2",
+                           calib=models / "mlp/calib.npz", progress=False)
+    assert "the F2 HDK flow is not generated yet" in b.manifest["scripts"]["error"]
+    assert sorted(p.name for p in (b.path / "scripts").iterdir()) == ["README.txt"]
+    assert (b.path / "hls/run_hls.tcl").is_file() and b.manifest["board"]["part"] == "xcvu47p-fsvh2892-2-e"
+    with pytest.raises(BuildError, match="no build scripts were generated.*F2 HDK flow is not generated yet"):
+        build(b.path)

@@ -212,7 +212,7 @@ def test_vitis_platform_override_reruns_link(tmp_path, monkeypatch):
 def test_aws_f1_afi_step(tmp_path, monkeypatch):
     bundle = compile_bundle(tmp_path / "f1.fpga", "aws-f1")
     record = use_stand_ins(monkeypatch, tmp_path, kernel_args=[a["name"] for a in bundle.manifest["kernel"]["args"]])
-    with pytest.raises(BuildError, match="S3 bucket.*retired F1 on 2025-12-20"):
+    with pytest.raises(BuildError, match="S3 bucket.*retired the F1 instances on 2025-12-20"):
         build(bundle.path, registry=False, echo=lambda s: None)
     assert calls(record) == []
     rec = build(bundle.path, registry=tmp_path / "reg", s3_bucket="fa-test-bucket", echo=lambda s: None)

@@ -73,7 +73,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     values = {"B": str(root), "JOBS": str(int(jobs))}
     if not target.is_zynq:
         # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM
-        aws = env.get("AWS_PLATFORM") if target.board == "aws-f1" else None
+        aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
     values["XO"] = _xo(root)
     ident = reg.bundle_id(manifest)
@@ -218,7 +218,7 @@ def _check_ready(root: Path, target, todo, values, env, s3_bucket, s3_prefix) ->
             bucket = s3_bucket or env.get("FA_S3_BUCKET")
             if not bucket:
                 raise BuildError("step 'afi' needs an S3 bucket for the design checkpoint; pass --s3-bucket or set "
-                                 "FA_S3_BUCKET (AWS retired F1 on 2025-12-20; this works for existing F1 accounts only)")
+                                 f"FA_S3_BUCKET ({target.cloud.note})")
             step.env["FA_S3_BUCKET"] = bucket
             if s3_prefix:
                 step.env["FA_S3_PREFIX"] = s3_prefix

@@ -3,8 +3,9 @@
 Zynq boards: ``hls`` (vitis_hls exports the ``fa_axis`` IP) then ``vivado`` (block design →
 bitstream + hwh). Vitis platforms: ``hls`` (vitis_hls exports ``fa_kernel`` as an .xo, or
 ``v++ -c`` from the sources when the bundle has no ``run_hls.tcl``) then ``link`` (``v++ -l`` →
-.xclbin), plus ``afi`` on aws-f1. Commands hold placeholders (``{B}`` the bundle, ``{JOBS}``,
-``{PLATFORM}``, ``{XO}``) filled in when they run, so the same plan prints as a shell script.
+.xclbin), plus ``afi`` on a board whose file declares the ``aws-afi`` flow (aws-f1). Commands hold
+placeholders (``{B}`` the bundle, ``{JOBS}``, ``{PLATFORM}``, ``{XO}``) filled in when they run, so the
+same plan prints as a shell script.
 """
 from __future__ import annotations
 
@@ -80,12 +81,12 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
                                        "{B}/scripts/link.cfg", "--jobs", "{JOBS}", "-o",
                                        f"{{B}}/bitstream/{KERNEL}.xclbin", "{XO}"], "build/link",
                        [f"bitstream/{KERNEL}.xclbin"], "v++ -l: link fa_kernel into the platform (.xclbin)")]
-    if target.board == "aws-f1":
+    if target.flow == "aws-afi":
+        note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
         steps.append(Step("afi", "create_vitis_afi.sh", ["bash", "{B}/scripts/aws_afi.sh",
                                                           f"{{B}}/bitstream/{KERNEL}.xclbin", "{B}/bitstream"],
                           "build/afi", [f"bitstream/{KERNEL}.awsxclbin", "bitstream/afi.json"],
-                          "AWS: create the AFI and wait until it is available (F1 retired 2025-12-20)",
-                          needs=["aws", "bash"]))
+                          f"AWS: create the AFI and wait until it is available{note}", needs=["aws", "bash"]))
     return steps
 
 

@@ -1,25 +1,27 @@
 """What the build needs to know about the target: board family, part, clock, platform, memory,
 and the AXI DMAs of a Zynq design (one per stream, sized for the largest transfer of a batch).
 
-Board fields come from ``manifest["board"]`` (the board data plus the clock actually used); when
-the manifest lacks one, :func:`fpga_accel.fold.boards.get_board` fills it in if available.
+Board fields come from ``manifest["board"]`` (the board data plus the clock actually used); what
+the manifest lacks comes from the board file of the same name (:mod:`fpga_accel.fold.boards`),
+which holds every board fact: the PS of a Zynq board, the flow after the platform build of a
+cloud board.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..safe_fs import UnsafePathError, plain_name
 from .errors import BuildError
 
+if TYPE_CHECKING:
+    from ..fold.boards import Cloud, Ps
+
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
 VITIS_PLATFORMS_NOTE = "set FA_PLATFORM (or pass --platform) to the platform name or .xpfm path"
-
-#: Vivado board parts for the PS presets, as glob patterns (the installed version is picked at run
-#: time); the board data's own ``board_part`` takes precedence.
-BOARD_PARTS = {"pynq-z2": "*:pynq-z2:part0:*", "zcu104": "xilinx.com:zcu104:part0:*",
-               "kv260": "xilinx.com:kv260_som:part0:*", "ultra96v2": "avnet.com:ultra96v2:part0:*"}
+#: the flows after the platform build that the build scripts cover
+GENERATED_CLOUD_FLOWS = ("aws-afi",)
 
 #: widths (bits) the AXI DMA accepts on its stream side
 DMA_STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -67,10 +69,23 @@ class Target:
     board_part: str | None = None
     memory: Any = None
     extra: dict = field(default_factory=dict)
+    ps: Ps | None = None         # the processing system (Zynq boards); the board file's when not given
+    cloud: Cloud | None = None   # the flow after the platform build (cloud boards)
+
+    def __post_init__(self):
+        if self.ps is None and self.is_zynq:
+            from ..fold.boards import Ps, with_board_file  # the board files load only when a build needs them
+
+            self.ps = _nested(with_board_file({"name": self.board}), "ps", Ps)
 
     @property
     def is_zynq(self) -> bool:
         return self.family in ZYNQ_FAMILIES
+
+    @property
+    def flow(self) -> str | None:
+        """The cloud flow (``aws-afi``, ...) or None."""
+        return self.cloud.flow if self.cloud else None
 
 
 def target_of(manifest: dict) -> Target:
@@ -87,43 +102,48 @@ def target_of(manifest: dict) -> Target:
         plain_name(name, "the manifest's board name")
     except UnsafePathError as e:
         raise BuildError(f"{e}; recompile the model with a board of `fpga-accel boards`") from None
-    if not b.get("family") or (b.get("family") in ZYNQ_FAMILIES and not b.get("part")):
-        b = {**_board_data(name), **{k: v for k, v in b.items() if v is not None}}
+    from ..fold.boards import Cloud, Ps, with_board_file  # the board files load only when a build needs them
+
+    b = with_board_file(b)
+    cloud = _nested(b, "cloud", Cloud)
+    if cloud is not None and cloud.flow not in GENERATED_CLOUD_FLOWS:
+        raise BuildError(f"board '{name}': the {cloud.title} flow is not generated yet: {cloud.note.rstrip('.')}; "
+                         "the bundle's hls/ project is what to take into it by hand")
     family = b.get("family")
     if family not in (*ZYNQ_FAMILIES, "vitis"):
         raise BuildError(f"board '{name}': family {family!r} is not one the build knows (zynq, zynqmp, vitis); "
                          "the board data must give it")
     if family in ZYNQ_FAMILIES and not b.get("part"):
         raise BuildError(f"board '{name}': the board data gives no FPGA part, which Vivado needs")
+    ps = _nested(b, "ps", Ps)
+    if family in ZYNQ_FAMILIES and ps is None:
+        raise BuildError(f"board '{name}': the board data describes no processing system ('ps'), which the block "
+                         "design needs; add it to the board file")
     clock = b.get("clock_mhz")
     if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not 0 < clock < float("inf"):
         raise BuildError(f"board '{name}': the manifest's clock_mhz is {clock!r}, not a positive number of MHz; "
                          "recompile the model")
     return Target(board=name, family=family, part=b.get("part"), clock_mhz=float(clock),
-                  platform=b.get("platform"), board_part=b.get("board_part") or BOARD_PARTS.get(name),
-                  memory=b.get("memory"), extra=b)
+                  platform=b.get("platform"), board_part=b.get("board_part"), memory=b.get("memory"), extra=b,
+                  ps=ps, cloud=cloud)
 
 
-def _board_data(name: str) -> dict:
+def _nested(board: dict, key: str, cls):
+    """``board[key]`` (a dict from a manifest or a board file) as ``cls``, or None; a
+    :class:`BuildError` when it does not describe one."""
+    v = board.get(key)
+    if v is None or isinstance(v, cls):
+        return v
     try:
-        from ..fold.boards import get_board
-    except ImportError:
-        return {}
-    from ..errors import FpgaAccelError
-
-    try:
-        board = get_board(name)
-    except (FpgaAccelError, KeyError, ValueError):  # an unknown board: target_of reports the missing fields
-        return {}
-    if isinstance(board, dict):
-        return dict(board)
-    if hasattr(board, "to_dict"):
-        return dict(board.to_dict())
-    return {k: v for k, v in vars(board).items() if not k.startswith("_")}
+        return cls.from_dict(v)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise BuildError(f"board '{board.get('name')}': the manifest's {key} is not valid ({e}); recompile the "
+                         "model") from None
 
 
-def dma_plan(streams: list[dict], family: str = "zynq", max_batch: int = DEFAULT_MAX_BATCH) -> list[Dma]:
+def dma_plan(streams: list[dict], addr_width: int = 32, max_batch: int = DEFAULT_MAX_BATCH) -> list[Dma]:
     """One DMA per stream of ``manifest["kernel"]["axis"]["streams"]``, named dma_<stream name>.
+    ``addr_width`` is the DMAs' address width (:attr:`Ps.dma_addr_width` of the board).
 
     The length register covers ``max_batch`` images per MM2S transfer (fewer when they would pass
     the 26-bit limit); an output stream with TLAST after each image needs one image per transfer.
@@ -146,7 +166,7 @@ def dma_plan(streams: list[dict], family: str = "zynq", max_batch: int = DEFAULT
         width = max(MIN_LENGTH_WIDTH, (images * per_image).bit_length())
         out.append(Dma(name=f"dma_{s['name']}", stream=s["name"], direction=s["direction"], tdata_bits=tdata,
                        dma_bits=dma_bits, bytes_per_image=per_image, max_images=images, length_width=width,
-                       mm_bits=max(64, dma_bits), addr_width=64 if family == "zynqmp" else 32))
+                       mm_bits=max(64, dma_bits), addr_width=addr_width))
     return out
 
 

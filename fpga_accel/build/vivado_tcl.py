@@ -1,7 +1,7 @@
 """The Vivado Tcl that turns the exported ``fa_axis`` IP into a PYNQ overlay (.bit + .hwh).
 
-Block design ``fa_bd``: the processing system (PS7 on Zynq-7000, PS8 on Zynq UltraScale+) with
-the board preset when the board files are installed, the PL clock set to the folded clock, one
+Block design ``fa_bd``: the processing system the board file describes (``ps``: PS7 on Zynq-7000,
+PS8 on Zynq UltraScale+) with the board preset when the board files are installed, the PL clock set to the folded clock, one
 AXI DMA per stream (simple mode, length register sized for a batch), the IP ``fa_axis_0``, AXI
 interconnects from the PS master port to every control port, a SmartConnect from the DMAs to an
 HP port, and addresses assigned by Vivado. Then synthesis, implementation, bitstream, reports, and
@@ -18,22 +18,13 @@ IP_INSTANCE = "fa_axis_0"
 IP_NAME = "fa_axis"
 OVERLAY = "fa_overlay"
 
-# names of the PS ports and pins, per family
-_PS = {
-    "zynq": {"cell": "ps7", "ip": "processing_system7", "clock": "FCLK_CLK0",
-             "master": "M_AXI_GP0", "slave": "S_AXI_HP0"},
-    "zynqmp": {"cell": "ps8", "ip": "zynq_ultra_ps_e", "clock": "pl_clk0",
-               "master": "M_AXI_HPM0_FPD", "slave": "S_AXI_HP0_FPD"},
-}
-
-
-def ps_ports(family: str) -> dict[str, str]:
-    return dict(_PS[family])
+#: columns a line of the PS property list fills before it wraps
+WRAP = 100
 
 
 def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
-    """The Tcl text (deterministic) for ``target`` with ``dmas``."""
-    ps = _PS[target.family]
+    """The Tcl text (deterministic) for ``target`` (a Zynq board, with its ``ps``) with ``dmas``."""
+    ps = target.ps
     clk = _num(target.clock_mhz)
     out = [
         (f"# Vivado block design and bitstream for '{tcl_comment(model_name)}' on {tcl_comment(target.board)} "
@@ -82,27 +73,14 @@ def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
         f"create_bd_design {DESIGN}",
         "",
         f"# processing system; PL clock 0 = the folded clock ({clk} MHz)",
-        f"create_bd_cell -type ip -vlnv [fa_ipdef {ps['ip']}] {ps['cell']}",
+        f"create_bd_cell -type ip -vlnv [fa_ipdef {ps.ip}] {ps.cell}",
     ]
-    if target.family == "zynq":
-        out += [
-            ("apply_bd_automation -rule xilinx.com:bd_rule:processing_system7 -config [list make_external "
-            "\"FIXED_IO, DDR\" apply_board_preset $preset Master Disable Slave Disable] [get_bd_cells ps7]"),
-            "set_property -dict [list CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $clock_mhz CONFIG.PCW_USE_M_AXI_GP0 {1} \\",
-            "    CONFIG.PCW_USE_S_AXI_HP0 {1} CONFIG.PCW_S_AXI_HP0_DATA_WIDTH {64}] [get_bd_cells ps7]",
-            "set actual_mhz [get_property CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ [get_bd_cells ps7]]",
-        ]
-    else:
-        out += [
-            "if {$preset} {",
-            ("    apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {apply_board_preset \"1\"} "
-            "[get_bd_cells ps8]"),
-            "}",
-            "set_property -dict [list CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $clock_mhz \\",
-            "    CONFIG.PSU__USE__M_AXI_GP0 {1} CONFIG.PSU__USE__M_AXI_GP1 {0} CONFIG.PSU__USE__M_AXI_GP2 {0} \\",
-            "    CONFIG.PSU__USE__S_AXI_GP2 {1} CONFIG.PSU__SAXIGP2__DATA_WIDTH {128}] [get_bd_cells ps8]",
-            "set actual_mhz [get_property CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ [get_bd_cells ps8]]",
-        ]
+    automation = (f"apply_bd_automation -rule {ps.automation_rule} -config {ps.automation_config} "
+                  f"[get_bd_cells {ps.cell}]")
+    out += ["if {$preset} {", "    " + automation, "}"] if ps.automation_needs_board_files else [automation]
+    out += _property_lines([f"CONFIG.{ps.clock_freq} $clock_mhz"] + [f"CONFIG.{k} {{{v}}}" for k, v in ps.config.items()],
+                           f"[get_bd_cells {ps.cell}]")
+    out.append(f"set actual_mhz [get_property CONFIG.{ps.clock_actual} [get_bd_cells {ps.cell}]]")
     out += [
         "",
         "# the accelerator, from the HLS export (its vendor is whatever export_design gave it)",
@@ -113,7 +91,7 @@ def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
     ]
     for d in dmas:
         out += _dma_lines(d)
-    master, slave = f"/{ps['cell']}/{ps['master']}", f"/{ps['cell']}/{ps['slave']}"
+    master, slave = f"/{ps.cell}/{ps.master}", f"/{ps.cell}/{ps.hp}"
     out += [
         "# control: PS master port -> AXI interconnect -> s_axi_control of the IP and S_AXI_LITE of each DMA",
         (f"apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list Clk_master Auto Clk_slave Auto "
@@ -199,7 +177,18 @@ def _dma_lines(d: Dma) -> list[str]:
     return lines + [""]
 
 
-def _stream_lines(d: Dma, ps: dict) -> list[str]:
+def _property_lines(props: list[str], cells: str) -> list[str]:
+    """``set_property -dict [list ...] CELLS``, the properties wrapped at :data:`WRAP` columns."""
+    lines, line = [], "set_property -dict [list"
+    for prop in props:
+        if len(line) + 1 + len(prop) > WRAP and not line.endswith("[list"):
+            lines.append(line + " \\")
+            line = "   "
+        line += " " + prop
+    return lines + [f"{line}] {cells}"]
+
+
+def _stream_lines(d: Dma, ps) -> list[str]:
     dma_port = f"{d.name}/M_AXIS_MM2S" if d.direction == "in" else f"{d.name}/S_AXIS_S2MM"
     ip_port = f"{IP_INSTANCE}/{d.stream}"
     src, dst = (dma_port, ip_port) if d.direction == "in" else (ip_port, dma_port)
@@ -208,7 +197,7 @@ def _stream_lines(d: Dma, ps: dict) -> list[str]:
     c = d.converter
     return [f"connect_bd_intf_net [get_bd_intf_pins {src}] [get_bd_intf_pins {c}/S_AXIS]",
             f"connect_bd_intf_net [get_bd_intf_pins {c}/M_AXIS] [get_bd_intf_pins {dst}]",
-            f"connect_bd_net [get_bd_pins {ps['cell']}/{ps['clock']}] [get_bd_pins {c}/aclk]",
+            f"connect_bd_net [get_bd_pins {ps.cell}/{ps.clock_pin}] [get_bd_pins {c}/aclk]",
             (f"connect_bd_net [get_bd_pins -of_objects [get_bd_cells rst_*] -filter {{NAME == peripheral_aresetn}}] "
             f"[get_bd_pins {c}/aresetn]")]
 

@@ -36,15 +36,24 @@ def run(args) -> int:
         return 0
     cols = [Column("board"), Column("part"), Column("family"), Column("DSP", "right"), Column("BRAM18", "right"),
             Column("URAM", "right"), Column("LUT", "right"), Column("FF", "right"), Column("MHz", "right"),
-            Column("platform / attachment", wrap=True)]
+            Column("GB/s", "right"), Column("platform / attachment", wrap=True)]
     rows = [[b.name + (" (retired)" if b.retired else ""), b.part, b.family, fmt_int(b.dsp), fmt_int(b.bram18),
-             fmt_int(b.uram), fmt_int(b.lut), fmt_int(b.ff), f"{b.clock_mhz:g}",
-             b.platform or "Zynq PS + AXI DMA"] for b in boards]
+             fmt_int(b.uram), fmt_int(b.lut), fmt_int(b.ff), f"{b.clock_mhz:g}", _gbps(b),
+             b.platform or _shell(b)] for b in boards]
     print_table(cols, rows, title="target boards (device totals; `fpga-accel boards NAME` for details)")
     for b in boards:
         if b.retired:
             print(f"{b.name}: {b.retired}")
     return 0
+
+
+def _gbps(b) -> str:
+    return "-" if b.ddr_gbps is None else f"{b.ddr_gbps:g}"
+
+
+def _shell(b) -> str:
+    """What a board without a Vitis platform attaches to."""
+    return "Zynq PS + AXI DMA" if b.ps else f"{b.cloud.title} (not generated)" if b.cloud else b.attachment
 
 
 def _details(b) -> None:
@@ -53,12 +62,17 @@ def _details(b) -> None:
     print(f"  clock       {b.clock_mhz:g} MHz (default)")
     print(f"  platform    {b.platform or '-'}")
     print(f"  attachment  {b.attachment}")
-    print("  memory      " + ", ".join(f"{m['name']} {m['size_gib']:g} GiB" for m in b.memory))
+    print("  memory      " + ", ".join(f"{m['name']} {m['size_gib']:g} GiB" for m in b.memory)
+          + f"; peak {_gbps(b)} GB/s")
+    if b.ps:
+        print(f"  PS          {b.ps.ip} ({b.ps.master} -> registers, {b.ps.hp} -> DDR); board part {b.board_part}")
     for k, label in (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF")):
         print(f"  {label:<11} {fmt_int(b.total(k)):>10} total, {fmt_int(b.available(k)):>10} left "
               f"({b.reserved.get(k, 0.0):.1%} reserved)")
     print(f"  resources   {b.source}")
     print(f"  reserved    {b.reserved_source}")
+    for key, text in b.sources.items():
+        print(f"  {key:<11} {text}")
     if b.retired:
         print(f"  note        {b.retired}")
 
@@ -71,14 +85,15 @@ NAME` shows one board in full, `--json` the data. Resource counts are the device
 vendors' product tables; the folder budgets against what remains after the share the shell /
 platform (Vitis boards) or the PS glue (Zynq boards) takes (`reserved`).
 
-| board | part | family | DSP | BRAM18 | URAM | LUT | FF | default MHz | platform / attachment |
-|---|---|---|---:|---:|---:|---:|---:|---:|---|
+| board | part | family | DSP | BRAM18 | URAM | LUT | FF | default MHz | memory GB/s | platform / attachment |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|
 """
 
 FOOTER = """
 Families: **zynq** / **zynqmp** boards run the AXI-Stream IP `fa_axis` behind an AXI DMA on the
 PS (a PYNQ overlay: `.bit` + `.hwh`); **vitis** boards run the m_axi kernel `fa_kernel` in the
-platform's dynamic region through XRT. The default clocks are what a build requests (100 MHz on
+platform's dynamic region through XRT; **hdk** boards are custom logic in a cloud shell (aws-f2:
+the bundle compiles and folds, its build flow is not generated yet). The default clocks are what a build requests (100 MHz on
 the Zynq-7000, 200 MHz on Zynq UltraScale+, 250 MHz on F1, 300 MHz on Alveo); `--clock` changes
 them.
 
@@ -86,17 +101,29 @@ them.
 464 MHz for the Zynq-7000 -1 grade, 667 MHz, the lowest grade's figure, for UltraScale+);
 `compile --clock` above it warns. It is not a timing promise: designs close timing far below it.
 
-To add a board, add `NAME.json` with the keys of `fpga_accel.fold.boards.Board`;
-`tests/test_boards.py` checks that it loads and that this page is current.
+"memory GB/s" (`ddr_gbps`) is the peak bandwidth of the off-chip memory the accelerator's data
+moves through (DDR; HBM on the U50), data rate times bus width; the tiled engine's roofline reads
+it. `sources.ddr_gbps` in each board file says where the figure comes from.
+
+Every fact of a board is in its file, and the code reads it there: part, resources, clocks,
+memory and bandwidth, the Vitis platform, the Vivado board part and the processing system (`ps`:
+the PS IP, its master and HP ports, address windows, PL clock properties; the block design Tcl
+and the `.hwh` are written from it), and a cloud flow (`cloud`: `aws-afi` adds the AFI step and
+F1's retirement note; `aws-hdk` is refused with a clear message). To add a board, add one file,
+`fpga_accel/fold/boards/NAME.json`, with the keys of `fpga_accel.fold.boards.Board` (a Zynq board
+copies `ps` from a board of the same PS and checks it against its board files' preset); nothing
+else changes. `tests/test_boards.py` checks that it loads and that this page is current; the
+`ps` and `cloud` of a board come from its file only, never from a bundle's manifest.
 """
 
 
 def markdown(boards) -> str:
     """The boards page: the table, notes on retired targets, and every figure's source."""
     rows = [f"| {b.name} | `{b.part}` | {b.family} | {b.dsp:,} | {b.bram18:,} | {b.uram:,} | {b.lut:,} | {b.ff:,} "
-            f"| {b.clock_mhz:g} | {('`' + b.platform + '`') if b.platform else 'Zynq PS + AXI DMA'} |" for b in boards]
+            f"| {b.clock_mhz:g} | {_gbps(b)} | {('`' + b.platform + '`') if b.platform else _shell(b)} |" for b in boards]
     notes = [f"**{b.name}**: {b.retired}" for b in boards if b.retired]
     sources = [f"- **{b.name}** ({b.description}): resources from {b.source}. Attachment: {b.attachment}. "
-               f"Reserved share: {b.reserved_source}." for b in boards]
+               f"Reserved share: {b.reserved_source}." + "".join(f" {k}: {v}." for k, v in b.sources.items())
+               for b in boards]
     return (HEADER + "\n".join(rows) + "\n" + FOOTER + ("\n" + "\n\n".join(notes) + "\n" if notes else "")
             + "\n## Sources\n\n" + "\n".join(sources) + "\n")

@@ -5,7 +5,8 @@ A Vivado build writes ``<bd>.hwh`` next to the bitstream; pynq reads it (pynqmet
 and register maps. This module writes the same XML for the design the bundle's block design
 script builds — the PS, the streaming IP ``fa_axis_0`` with its s_axilite register map, one
 simple-mode AXI DMA per stream (``dma_in0``, ``dma_out0``, ...) with the AXI-Stream nets to the
-IP, the PL clock — so the pynq backend can be tested before any build. It describes only what
+IP, the PL clock — so the pynq backend can be tested before any build. The PS, its ports, clock
+properties and address windows are the board file's ``ps``. It describes only what
 the driver reads: a Vivado handoff also lists the interconnect and reset blocks. The DMAs and
 AXI-Stream width converters are those of :func:`fpga_accel.build.target.dma_plan`, the plan the
 block design script follows. After a build the real file replaces this one; the backend checks
@@ -16,15 +17,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..fold.boards import Ps, board_names, get_board, with_board_file
 from .interface import IP_VENDOR
 
-PS = {  # family -> PS instance, VLNV, GP master, HP slave, IP base address, DDR size, PLL MHz, SYSTEMINFO arch
-    "zynq": ("processing_system7_0", "xilinx.com:ip:processing_system7:5.5", "M_AXI_GP0", "S_AXI_HP0",
-             0x4000_0000, 0x2000_0000, 1000.0, "zynq"),
-    "zynqmp": ("zynq_ultra_ps_e_0", "xilinx.com:ip:zynq_ultra_ps_e:3.5", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD",
-               0xA000_0000, 0x8000_0000, 1500.0, "zynquplus"),
-}
-BOARD_FAMILY = {"pynq-z1": "zynq", "pynq-z2": "zynq", "zcu104": "zynqmp", "kv260": "zynqmp", "ultra96v2": "zynqmp"}
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 CONVERTER_VLNV = "xilinx.com:ip:axis_dwidth_converter:1.1"
 AXIS_VLNV = "xilinx.com:interface:axis:1.0"
@@ -39,13 +34,14 @@ CTRL_FIELDS = [("AP_START", 0, 1, "read-write"), ("AP_DONE", 1, 1, "read-only"),
                ("AUTO_RESTART", 7, 1, "read-write"), ("RESERVED_2", 8, 24, "read-only")]
 
 
-def board_family(manifest: dict) -> str:
-    board = manifest.get("board") or {}
-    fam = board.get("family") or BOARD_FAMILY.get(str(board.get("name", "")).lower())
-    if fam not in PS:
-        raise ValueError(f"board {board.get('name')!r} is not a Zynq board (family {fam!r}); a .hwh describes "
-                         f"a Zynq design: use one of {sorted(BOARD_FAMILY)}")
-    return fam
+def board_ps(manifest: dict) -> Ps:
+    """The processing system of the manifest's board (the manifest's, else its board file's)."""
+    board = with_board_file(manifest.get("board") or {})
+    if not board.get("ps"):
+        zynq = [n for n in board_names() if get_board(n).ps]
+        raise ValueError(f"board {board.get('name')!r} is not a Zynq board (family {board.get('family')!r}); a .hwh "
+                         f"describes a Zynq design: use one of {zynq}")
+    return board["ps"] if isinstance(board["ps"], Ps) else Ps.from_dict(board["ps"])
 
 
 def clock_divisors(pll_mhz: float, want_mhz: float) -> tuple[int, int]:
@@ -125,9 +121,9 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     from ..build.target import dma_plan
 
     axis = manifest["kernel"]["axis"]
-    fam = board_family(manifest)
-    ps_name, ps_vlnv, gp, hp, base, ddr, pll, arch = PS[fam]
-    clk_pin, rst_pin = ("FCLK_CLK0", "FCLK_RESET0_N") if fam == "zynq" else ("pl_clk0", "pl_resetn0")
+    ps = board_ps(manifest)
+    ps_name, gp, hp, base, ddr, pll = ps.instance, ps.master, ps.hp, ps.register_base, ps.hp_ddr_bytes, ps.pll_mhz
+    clk_pin, rst_pin = ps.clock_pin, ps.reset_pin
     clock_mhz = float((manifest.get("board") or {}).get("clock_mhz") or 100.0)
     d0, d1 = clock_divisors(pll, clock_mhz)
     act_mhz = pll / (d0 * d1)
@@ -137,7 +133,7 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     regs.update(registers or {})
     ip = "fa_axis_0"
     plan = []
-    for d in dma_plan(axis["streams"], fam):
+    for d in dma_plan(axis["streams"], ps.dma_addr_width):
         plan.append({"name": d.name, "stream": d.stream, "direction": d.direction, "tdata": d.tdata_bits,
                      "dma_bits": d.dma_bits, "conv": d.converter, "length": sg_length_width or d.length_width,
                      "mm": mm_data_width or d.mm_bits, "addr": addr_width or d.addr_width})
@@ -154,7 +150,7 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="none", VIVADOVERSION="none (fpga-accel stand-in)")
     root.append(ET.Comment(" written by fpga-accel from the bundle's manifest (kernel.axis); the .hwh of a "
                            "Vivado build of this bundle replaces it "))
-    _sub(root, "SYSTEMINFO", ARCH=arch, DEVICE=(manifest.get("board") or {}).get("part", ""), NAME=design,
+    _sub(root, "SYSTEMINFO", ARCH=ps.arch, DEVICE=(manifest.get("board") or {}).get("part", ""), NAME=design,
          PACKAGE="", SPEEDGRADE="")
     _sub(root, "EXTERNALPORTS")
     _sub(root, "EXTERNALINTERFACES")
@@ -162,14 +158,14 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
 
     # --- the processing system: PL clock 0, the GP master that maps the registers, HP for DDR
     m = _sub(mods, "MODULE", FULLNAME=f"/{ps_name}", INSTANCE=ps_name, IPTYPE="PERIPHERAL", IS_ENABLE=1,
-             IS_PL="FALSE", MODTYPE=ps_name[:-2], VLNV=ps_vlnv)
-    _params(m, _clock_params(fam, d0, d1, clock_mhz, act_mhz))
+             IS_PL="FALSE", MODTYPE=ps.ip, VLNV=ps.vlnv)
+    _params(m, _clock_params(ps, d0, d1, clock_mhz, act_mhz))
     ports = _sub(m, "PORTS")
     _port(ports, clk_pin, "O", signame=clk_net, to=clk_users, sigis="clk")
     _port(ports, rst_pin, "O", signame=rst_net, to=rst_users, sigis="rst")
     bifs = _sub(m, "BUSINTERFACES")
     _busif(bifs, gp, "MASTER", "xilinx.com:interface:aximm:1.0", f"{ps_name}_{gp}", [],
-           [("DATA_WIDTH", 32), ("PROTOCOL", "AXI3" if fam == "zynq" else "AXI4"), ("FREQ_HZ", clk_hz)])
+           [("DATA_WIDTH", 32), ("PROTOCOL", ps.master_protocol), ("FREQ_HZ", clk_hz)])
     _busif(bifs, hp, "SLAVE", "xilinx.com:interface:aximm:1.0", f"{ps_name}_{hp}", [],
            [("DATA_WIDTH", max([64] + [d["mm"] for d in plan])), ("FREQ_HZ", clk_hz)])
     mm = _sub(m, "MEMORYMAP")
@@ -191,19 +187,13 @@ def _ch(d) -> str:
     return "mm2s" if d["direction"] == "in" else "s2mm"
 
 
-def _clock_params(fam, d0, d1, clock_mhz, act_mhz):
-    if fam == "zynq":
-        out = [(f"PCW_FPGA_FCLK{i}_ENABLE", int(i == 0)) for i in range(4)]
-        out += [(f"PCW_FCLK{i}_PERIPHERAL_DIVISOR{j}", (d0, d1)[j] if i == 0 else 1) for i in range(4) for j in range(2)]
-        out += [(f"PCW_FCLK{i}_PERIPHERAL_CLKSRC", "IO PLL") for i in range(4)]
-        return out + [("PCW_FPGA0_PERIPHERAL_FREQMHZ", f"{clock_mhz:g}"),
-                      ("PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ", f"{act_mhz:.6f}")]
-    out = [(f"PSU__FPGA_PL{i}_ENABLE", int(i == 0)) for i in range(4)]
-    out += [(f"PSU__CRL_APB__PL{i}_REF_CTRL__DIVISOR{j}", (d0, d1)[j] if i == 0 else 1)
-            for i in range(4) for j in range(2)]
-    out += [(f"PSU__CRL_APB__PL{i}_REF_CTRL__SRCSEL", "IOPLL") for i in range(4)]
-    return out + [("PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ", f"{clock_mhz:g}"),
-                  ("PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ", f"{act_mhz:.6f}")]
+def _clock_params(ps: Ps, d0, d1, clock_mhz, act_mhz):
+    """The PS's PL clock properties: clock 0 enabled and divided down to ``act_mhz``, the rest off."""
+    n = range(ps.clocks)
+    out = [(ps.clock_enable.format(i=i), int(i == 0)) for i in n]
+    out += [(ps.clock_divisor.format(i=i, j=j), (d0, d1)[j] if i == 0 else 1) for i in n for j in range(2)]
+    out += [(ps.clock_source.format(i=i), ps.pll_name) for i in n]
+    return out + [(ps.clock_freq, f"{clock_mhz:g}"), (ps.clock_actual, f"{act_mhz:.6f}")]
 
 
 def _clock_reset(ports, clk_ports, rst_port, ctx):

@@ -126,8 +126,9 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
                 stages += forks(t)
         layers.append(LayerDesign(plan, dict(fold), stages, max((s.cycles() for s in stages), default=0)))
     io = []
-    # Vitis boards run the m_axi kernel (fa_kernel), Zynq boards the AXI-Stream IP (fa_axis)
-    iface = {"INTERFACE": "m_axi", "MEM_BITS": MEM_BITS} if board.family == "vitis" else {"INTERFACE": "axis"}
+    # Zynq boards run the AXI-Stream IP (fa_axis) behind the PS's DMAs; boards without a PS (Vitis
+    # platforms, cloud shells) the m_axi kernel (fa_kernel)
+    iface = {"INTERFACE": "axis"} if board.ps is not None else {"INTERFACE": "m_axi", "MEM_BITS": MEM_BITS}
     for t in qm.inputs:
         lanes = input_lanes[t.name]
         io.append(Stage(t.name, "input", {"N": elems(t.shape) // lanes, "LANES": lanes,

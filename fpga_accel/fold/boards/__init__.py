@@ -1,11 +1,14 @@
-"""Target boards: one JSON file per board in this directory (package data).
+"""Target boards: one JSON file per board in this directory (package data), every fact of a board in it.
 
 Each file gives the FPGA part, its resource totals from the vendor's product table (``source``
 names the document), the default clock, the family (``zynq`` / ``zynqmp``: a PYNQ overlay with
-an AXI DMA; ``vitis``: an XRT kernel in a platform's dynamic region), the platform or shell,
-the memory, and ``reserved``: the share of each resource the platform / shell (Vitis) or the PS
-glue (Zynq) takes, with ``reserved_source`` saying where that share comes from and whether it is
-an estimate. A new board is a new file.
+an AXI DMA; ``vitis``: an XRT kernel in a platform's dynamic region; ``hdk``: custom logic in a
+cloud shell), the platform or shell, the memory and its peak bandwidth (``ddr_gbps``), and
+``reserved``: the share of each resource the platform / shell (Vitis) or the PS glue (Zynq) takes,
+with ``reserved_source`` saying where that share comes from and whether it is an estimate. Zynq
+boards add the Vivado board part and ``ps``: the processing system the block design and the
+``.hwh`` describe (:class:`Ps`). Cloud boards add ``cloud``: the flow after the platform build
+(:class:`Cloud`). ``sources`` says where the later facts come from. A new board is a new file.
 """
 from __future__ import annotations
 
@@ -26,7 +29,75 @@ RESOURCES = ("dsp", "bram18", "uram", "lut", "ff")
 class ClockWarning(UserWarning):
     """A clock above what the board's part can carry."""
 
-FAMILIES = ("zynq", "zynqmp", "vitis")
+FAMILIES = ("zynq", "zynqmp", "vitis", "hdk")
+#: flows after the platform build: ``aws-afi`` (the .xclbin becomes an Amazon FPGA image, F1's
+#: Vitis flow) and ``aws-hdk`` (the AWS HDK custom-logic flow, F2)
+CLOUD_FLOWS = ("aws-afi", "aws-hdk")
+
+
+@dataclass(frozen=True)
+class Ps:
+    """The processing system of a Zynq board: what the block design script and the ``.hwh`` name.
+
+    Property names with ``{i}`` (PL clock) and ``{j}`` (divisor) are templates over the PS's PL clocks.
+    """
+
+    vlnv: str                 # the PS IP, as the .hwh gives it (xilinx.com:ip:NAME:VERSION)
+    cell: str                 # its cell in the block design (ps7, ps8)
+    arch: str                 # the .hwh SYSTEMINFO ARCH (zynq, zynquplus)
+    automation_rule: str      # the Vivado block-automation rule that applies the board preset
+    automation_config: str    # its -config argument (Tcl; $preset is 1 when the board files are installed)
+    automation_needs_board_files: bool  # run the rule only when the board preset is available
+    master: str               # the PS master port mapping the control registers (GP0, HPM0_FPD)
+    master_protocol: str      # AXI3 (Zynq-7000 GP) or AXI4
+    register_base: int        # address the first control port gets on that master port
+    hp: str                   # the PS slave port the DMAs reach DDR through
+    hp_ddr_bytes: int         # the DDR range that port reaches (from address 0)
+    dma_addr_width: int       # address width of the DMAs (64 where buffers may lie above 4 GiB)
+    config: dict[str, str]    # CONFIG properties the block design sets to enable the master and HP ports
+    clock_pin: str            # PL clock 0 and its reset, as PS pins
+    reset_pin: str
+    pll_mhz: float            # the PLL the PL clocks divide (the board preset's IO PLL)
+    pll_name: str             # its name in the clock-source property
+    clock_freq: str           # property: requested PL clock 0 (MHz)
+    clock_actual: str         # property: PL clock 0 the divisors give (MHz)
+    clock_enable: str         # property template: PL clock {i} enabled
+    clock_divisor: str        # property template: divisor {j} of PL clock {i}
+    clock_source: str         # property template: the PLL of PL clock {i}
+    clocks: int = 4           # PL clocks the PS has
+
+    @property
+    def ip(self) -> str:
+        """The IP name (``processing_system7``), the module type in the .hwh."""
+        return self.vlnv.split(":")[2]
+
+    @property
+    def instance(self) -> str:
+        """The PS instance name in the .hwh."""
+        return f"{self.ip}_0"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Ps:
+        """From a board file or a manifest; addresses may be hex strings ("0x40000000")."""
+        return cls(**{**d, **{k: _int(d[k]) for k in ("register_base", "hp_ddr_bytes") if k in d}})
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A flow after the platform build, on a cloud instance's shell."""
+
+    flow: str                 # one of CLOUD_FLOWS
+    title: str                # short name in messages ("F1 AFI")
+    note: str                 # the line generated scripts and messages carry (retirement, limits)
+    step_note: str = ""       # the shortest form, in the flow step's one-line description
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Cloud:
+        return cls(**d)
+
+
+def _int(v) -> int:
+    return int(v, 0) if isinstance(v, str) else int(v)
 
 
 @dataclass(frozen=True)
@@ -56,6 +127,15 @@ class Board:
     #: it is warned about; below it nothing is promised, timing closure decides
     max_clock_mhz: float | None = None
     max_clock_source: str = ""
+    #: peak bandwidth (GB/s, 1e9 bytes/s) of the off-chip memory the accelerator's data moves
+    #: through (DDR; HBM on HBM cards), for the roofline; None when not known
+    ddr_gbps: float | None = None
+    #: the Vivado board part of the PS preset, as a glob pattern (the installed version is picked)
+    board_part: str | None = None
+    ps: Ps | None = None
+    cloud: Cloud | None = None
+    #: where the facts without a ``*_source`` field come from (ddr_gbps, board_part, ps, cloud)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def total(self, kind: str) -> int:
         return int(getattr(self, kind))
@@ -108,6 +188,40 @@ def _load_all() -> dict[str, Board]:
     return out
 
 
+def _nested(file: str, key: str, cls, d) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(d, dict):
+        raise InputError(f"board file {file}: {key} must be a JSON object, not a {type(d).__name__}")
+    unknown = sorted(set(d) - names)
+    missing = sorted(f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in d)
+    if unknown or missing:
+        raise InputError(f"board file {file}: {key} has unknown key(s) {unknown}, missing key(s) {missing}")
+    try:
+        return cls.from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"board file {file}: {key}: {e}") from None
+
+
+#: fields that become Tcl or shell code in the build scripts: taken from the board file (package
+#: data) only, never from a manifest, which may come from anywhere
+FROM_BOARD_FILE_ONLY = ("ps", "cloud")
+#: fields a manifest alone gives: the clock the bundle was compiled for, never the board's default
+FROM_MANIFEST_ONLY = ("clock_mhz",)
+
+
+def with_board_file(data: dict) -> dict:
+    """A manifest's board (the board file's fields when it was compiled, and the clock used) over
+    the current board file of the same name, so a bundle compiled before a field existed still
+    has it; values the manifest leaves out or sets to null come from the board file,
+    :data:`FROM_BOARD_FILE_ONLY` only from there (None for a board without a file) and
+    :data:`FROM_MANIFEST_ONLY` only from the manifest."""
+    boards = _load_all()
+    name = data.get("name")
+    known = boards[name].to_dict() if isinstance(name, str) and name in boards else {}
+    out = {**known, **{k: v for k, v in data.items() if v is not None}}
+    return {**out, **{k: known.get(k) for k in FROM_BOARD_FILE_ONLY}, **{k: data.get(k) for k in FROM_MANIFEST_ONLY}}
+
+
 def _parse(file: str, d: dict) -> Board:
     if not isinstance(d, dict):
         raise InputError(f"board file {file}: must hold a JSON object, not a {type(d).__name__}")
@@ -122,9 +236,22 @@ def _parse(file: str, d: dict) -> Board:
     if not isinstance(d["name"], str) or not PLAIN_NAME.fullmatch(d["name"]):
         # the name becomes part of registry paths: keep it a plain file name
         raise InputError(f"board file {file}: name {d['name']!r} must be lower-case letters, digits and '._-'")
+    d = dict(d)
+    for key, cls in (("ps", Ps), ("cloud", Cloud)):
+        if d.get(key) is not None:
+            d[key] = _nested(file, key, cls, d[key])
     b = Board(**d)
     if b.family not in FAMILIES:
         raise InputError(f"board file {file}: family must be one of {FAMILIES}, got {b.family!r}")
+    if (b.ps is None) == (b.family in ("zynq", "zynqmp")):
+        raise InputError(f"board file {file}: a {b.family} board " + ("needs" if b.ps is None else "has no") + " 'ps'")
+    if b.cloud is not None and b.cloud.flow not in CLOUD_FLOWS:
+        raise InputError(f"board file {file}: cloud.flow must be one of {CLOUD_FLOWS}, got {b.cloud.flow!r}")
+    if b.ddr_gbps is not None and not (isinstance(b.ddr_gbps, (int, float)) and b.ddr_gbps > 0):
+        raise InputError(f"board file {file}: ddr_gbps must be a positive number of GB/s, got {b.ddr_gbps!r}")
+    if "ddr_gbps" not in b.sources:
+        raise InputError(f"board file {file}: sources.ddr_gbps must say where the bandwidth comes from "
+                         "(or why it is not known)")
     if b.name + ".json" != file:
         raise InputError(f"board file {file}: its name field is {b.name!r}")
     return b
