@@ -25,17 +25,63 @@ class UnsafePathError(FpgaAccelError):
 
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: int = 0o644) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on a clean exit it replaces ``path`` atomically
-    (after an fsync of its data), on an exception it is removed and ``path`` is untouched."""
+    """Yield a temporary path to write the data of ``path`` to; on a clean exit it replaces
+    ``path`` atomically (after an fsync of its data), on an exception it is gone and ``path`` is
+    untouched.
+
+    On Linux the data goes into a nameless file (``O_TMPFILE``, written through ``/proc/self/fd``)
+    that is given a name only once complete, so even SIGKILL while writing leaves nothing behind;
+    elsewhere into a hidden sibling that a caught signal or error removes."""
     dest = Path(path)
+    fd = _nameless_file(dest.parent)
+    if fd is None:
+        with _named_temp(dest, mode) as tmp:
+            yield tmp
+        return
+    try:
+        yield Path(f"/proc/self/fd/{fd}")
+        os.fsync(fd)
+        os.fchmod(fd, mode)
+        with _named_temp(dest, mode, create=False) as tmp:
+            # a directory fd makes os.link call linkat(AT_SYMLINK_FOLLOW); plain link(2) would try
+            # to link the /proc symlink itself
+            dir_fd = os.open(tmp.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                os.link(f"/proc/self/fd/{fd}", tmp.name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            finally:
+                os.close(dir_fd)
+    finally:
+        os.close(fd)
+
+
+def _nameless_file(folder: Path) -> int | None:
+    """A writable O_TMPFILE descriptor in ``folder``, or None where the system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return None
+        raise
+
+
+@contextmanager
+def _named_temp(dest: Path, mode: int, create: bool = True) -> Iterator[Path]:
+    """A hidden unique sibling of ``dest`` renamed over it on a clean exit, removed otherwise
+    (``create=False``: the name only, for the caller to create)."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name[:40]}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        if not create:
+            tmp.unlink()
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        if create:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
