@@ -24,7 +24,7 @@ from fpga_accel.quant.quantizer import quantize_model, split_edges, tensors_to_o
 def need_toolchain():
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed")
-    from fpga_accel.codegen.toolchain import ToolchainError, ap_types_dir
+    from fpga_accel.toolchain import ToolchainError, ap_types_dir
 
     try:
         ap_types_dir()

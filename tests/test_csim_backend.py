@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fpga_accel
-from fpga_accel.codegen import toolchain
+from fpga_accel import toolchain
 from fpga_accel.emulator import csim
 from fpga_accel.emulator.csim import CsimBuildError, CsimError, CsimLibrary, build_csim
 from fpga_accel.runtime.backends import get_backend
@@ -308,7 +308,7 @@ def test_backend_unavailable_reasons(tmp_path, cache, monkeypatch):
         f"the bundle has no C simulation ({tmp_path / 'empty' / 'hls' / 'csim' / 'build.json'} missing); "
         "compile the model with the HLS generator")
     monkeypatch.setenv("CXX", "/opt/none/g++")
-    assert cls.unavailable(bundle).startswith("C++ compiler '/opt/none/g++' not found; install g++")
+    assert cls.unavailable(bundle).startswith("C++ compiler '/opt/none/g++' not found (from $CXX); install g++")
     monkeypatch.delenv("CXX")
 
     def no_hls4ml():

@@ -85,7 +85,7 @@ def test_model_csim_equals_emulator_slow(name, tmp_path):
 def test_standalone_testbench(tmp_path):
     """csim/run_csim.sh builds tb_main and runs both tops from .bin / .npy files."""
     need_toolchain()
-    from fpga_accel.codegen.toolchain import ap_types_dir
+    from fpga_accel.toolchain import ap_types_dir
 
     b, _, cs, ins = check_model("mlp", tmp_path)
     want = cs.reference([a[:9] for a in ins])[0]

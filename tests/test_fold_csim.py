@@ -40,8 +40,8 @@ CASES = [
 def toolchain_or_skip():
     if shutil.which("g++") is None:
         pytest.skip("g++ not found")
-    from fpga_accel.codegen.toolchain import ap_types_dir
     from fpga_accel.errors import FpgaAccelError
+    from fpga_accel.toolchain import ap_types_dir
 
     try:
         ap_types_dir()

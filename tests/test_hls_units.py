@@ -13,8 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from fpga_accel.codegen import toolchain
-from fpga_accel.codegen.toolchain import HLS_ROOT, ToolchainError
+from fpga_accel import toolchain
+from fpga_accel.toolchain import HLS_ROOT, ToolchainError
 
 HEADERS = sorted(p.stem for p in (HLS_ROOT / "include" / "fpga_accel").glob("*.h"))
 TESTBENCHES = sorted(p.stem for p in (HLS_ROOT / "tests").glob("tb_*.cpp"))

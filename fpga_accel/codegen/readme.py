@@ -44,7 +44,7 @@ word completely).
 ## C simulation by hand
 
 ```sh
-AP_TYPES=$(python -c "from fpga_accel.codegen.toolchain import ap_types_dir; print(ap_types_dir())")
+AP_TYPES=$(python -c "from fpga_accel.toolchain import ap_types_dir; print(ap_types_dir())")
 sh csim/run_csim.sh 10 input0.bin output0.bin          # fa_kernel (m_axi) path
 sh csim/run_csim.sh --axis 10 input0.bin output0.bin   # fa_axis (AXI-Stream) path
 ```

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import toolchain
 from ..cache import CacheError, elf_problem, ensure_cache_dir, temp_prefix, verified_or_built
 from ..cache import cache_dir as shared_cache_dir
 from ..errors import FpgaAccelError
@@ -83,22 +84,18 @@ def hls_dir_of(bundle_or_hls_dir) -> Path:
 
 
 def compiler() -> list[str]:
-    """The C++ compiler command: ``$CXX`` split like a shell would, else ``g++``; checked to exist."""
-    cmd = shlex.split(os.environ.get("CXX", "").strip() or "g++")
-    if shutil.which(cmd[0]) is None:
-        where = "$CXX" if os.environ.get("CXX", "").strip() else "PATH"
-        raise CsimBuildError(f"C++ compiler '{cmd[0]}' not found (from {where}); the C simulation needs g++ with "
-                             "C++17: install it (Debian/Ubuntu: `apt-get install g++`) or point $CXX at one")
-    return cmd
+    """The C++ compiler command (:func:`fpga_accel.toolchain.compiler`: ``$CXX`` or ``g++``)."""
+    try:
+        return toolchain.compiler()
+    except toolchain.ToolchainError as e:
+        raise CsimBuildError(f"{e}; the C simulation needs g++ with C++17") from None
 
 
 def _sim_include_dirs() -> list[Path]:
     """The ap_int/hls_stream headers (hls4ml) and the simulation stand-ins (``ap_axi_sdata.h``)."""
-    from ..codegen.toolchain import HLS_ROOT, ToolchainError, ap_types_dir
-
     try:
-        return [ap_types_dir(), HLS_ROOT / "sim"]
-    except ToolchainError as e:
+        return [toolchain.ap_types_dir(), toolchain.HLS_ROOT / "sim"]
+    except toolchain.ToolchainError as e:
         raise CsimBuildError(str(e)) from None
 
 

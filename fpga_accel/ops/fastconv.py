@@ -19,7 +19,6 @@ import math
 import os
 import platform
 import shlex
-import shutil
 import tempfile
 import threading
 import warnings
@@ -31,6 +30,7 @@ from ..cache import ensure_cache_dir, temp_prefix, verified_or_built
 from ..errors import FpgaAccelError
 from ..procs import run_bounded
 from ..quant import arith
+from ..toolchain import ToolchainError, c_compiler
 from .fastint import float_constants, requant_exact_in_float64, storage_dtype
 
 ENV = "FPGA_ACCEL_NATIVE"
@@ -92,8 +92,9 @@ def _cpu_flags() -> str:
 
 
 def _load() -> ctypes.CDLL | None:
-    cc = shlex.split(os.environ.get("CC", "").strip() or "cc")
-    if not cc or shutil.which(cc[0]) is None:
+    try:
+        cc = c_compiler()
+    except ToolchainError:
         return None  # no compiler: numpy alone, as documented
     errors = []
     try:

@@ -11,13 +11,11 @@ counts); ``FPGA_ACCEL_CSIM_LOOPS=1`` runs the loops synthesis sees instead (much
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 
 import numpy as np
 
+from ... import toolchain
 from .base import ThreadedBackend
-
 
 #: set to 1 to simulate the synthesis loops rather than the fast paths
 LOOPS_ENV = "FPGA_ACCEL_CSIM_LOOPS"
@@ -32,22 +30,14 @@ class CsimBackend(ThreadedBackend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
-        from ...codegen.toolchain import ToolchainError, ap_types_dir
-
         hls = bundle.path / "hls"
         if not (hls / "csim" / "build.json").is_file():
             return (f"the bundle has no C simulation ({hls / 'csim' / 'build.json'} missing); compile the model "
                     "with the HLS generator")
         try:
-            cxx = shlex.split(os.environ.get("CXX", "").strip() or "g++")
-        except ValueError as e:  # unbalanced quotes
-            return f"$CXX={os.environ['CXX']!r} is not a command line ({e}); fix or unset it"
-        if not cxx or shutil.which(cxx[0]) is None:
-            return (f"C++ compiler '{cxx[0] if cxx else ''}' not found; install g++ (Debian/Ubuntu: "
-                    "`apt-get install g++`) or set $CXX")
-        try:
-            ap_types_dir()
-        except ToolchainError as e:
+            toolchain.compiler()
+            toolchain.ap_types_dir()
+        except toolchain.ToolchainError as e:
             return str(e)
         return None
 

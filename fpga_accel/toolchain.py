@@ -1,4 +1,9 @@
-"""Where the C++ toolchain pieces live: the ap_int / hls_stream simulation headers and ``hls/``.
+"""Where the C/C++ toolchain pieces live: the compilers, the ap_int / hls_stream simulation headers
+and the HLS C++ library ``hls/``.
+
+Both sides use it: code generation copies headers from :data:`HLS_ROOT`; the runtime's C
+simulation and the emulator's native convolution find their compiler here (``$CXX`` / ``$CC``).
+It imports nothing of the compiler.
 
 The arbitrary-precision and stream simulation headers are not vendored; they come from the
 installed hls4ml package (the ``compile`` extra). ``ap_axi_sdata.h`` is not shipped there, so a
@@ -7,17 +12,41 @@ small simulation-only stand-in lives in ``hls/sim/``; Vitis HLS uses its own cop
 from __future__ import annotations
 
 import importlib.util
+import os
+import shlex
+import shutil
 from pathlib import Path
 
-from ..errors import FpgaAccelError
+from .errors import FpgaAccelError
 
 #: Root of the HLS C++ library (headers in ``include/``, testbenches in ``tests/`` in a checkout):
 #: ``fpga_accel/hls_library``, a link to the repository's ``hls/`` that a wheel carries as files.
-HLS_ROOT = Path(__file__).resolve().parents[1] / "hls_library"
+HLS_ROOT = Path(__file__).resolve().parent / "hls_library"
 
 
 class ToolchainError(FpgaAccelError):
     """A compiler, header set or vendor tool needed for a step is missing."""
+
+
+def compiler(env: str = "CXX", default: str = "g++") -> list[str]:
+    """The compiler command: ``$env`` split like a shell would, else ``default``; its program must
+    be on PATH. ToolchainError otherwise (naming the variable and how to fix it)."""
+    given = os.environ.get(env, "").strip()
+    try:
+        cmd = shlex.split(given or default)
+    except ValueError as e:  # unbalanced quotes
+        raise ToolchainError(f"${env}={os.environ[env]!r} is not a command line ({e}); fix or unset it") from None
+    if not cmd or shutil.which(cmd[0]) is None:
+        what, package = ("C++ compiler", "g++") if env == "CXX" else ("C compiler", "gcc")
+        where = f"${env}" if given else "PATH"
+        raise ToolchainError(f"{what} '{cmd[0] if cmd else ''}' not found (from {where}); install {package} "
+                             f"(Debian/Ubuntu: `apt-get install {package}`) or set ${env}")
+    return cmd
+
+
+def c_compiler() -> list[str]:
+    """``$CC`` or ``cc`` (see :func:`compiler`)."""
+    return compiler("CC", "cc")
 
 
 def ap_types_dir() -> Path:
