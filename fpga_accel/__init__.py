@@ -19,7 +19,7 @@ from .errors import FpgaAccelError  # noqa: E402
 # name -> module that defines it; imported on first access (PEP 562) so the package stays light
 _LAZY = {
     "compile": "fpga_accel.compiler",
-    "load_qmodel": "fpga_accel.compiler",
+    "load_qmodel": "fpga_accel.bundle_model",
     "Session": "fpga_accel.runtime.session",
     "load_bundle": "fpga_accel.bundle",
     "Bundle": "fpga_accel.bundle",

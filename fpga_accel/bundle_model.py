@@ -6,14 +6,34 @@ here by the ops themselves: the host graphs go through the IR verifier, the inte
 read each tensor after it is produced, and they run once on a zero image, each output compared
 with the shape the manifest records. A model that fails is refused with a BundleError before a
 backend runs it.
+
+:func:`load_qmodel` rebuilds that model for the runtime; like the rest of the bundle it needs
+the IR, the quantisation types, the ops and the emulator, never the compiler.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from .bundle import Bundle, load_bundle
 from .bundle_check import BundleError
+from .quant.qmodel import QModel
 
 NOT_COMPILED = "the bundle was not written as compiled — recompile the model"
+
+
+def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:
+    """The :class:`~fpga_accel.quant.qmodel.QModel` a bundle holds, rebuilt from its manifest and
+    weights (verified on load) and checked by :func:`check_qmodel`. ``bundle`` is a
+    :class:`~fpga_accel.bundle.Bundle` or the path of a ``NAME.fpga`` directory."""
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(bundle)
+    if "qmodel" not in bundle.manifest:
+        raise BundleError(f"{bundle.path}: the manifest has no 'qmodel' section; recompile the model")
+    qm = QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
+    check_qmodel(bundle.path, qm)
+    return qm
 
 
 def check_qmodel(where, qm) -> None:

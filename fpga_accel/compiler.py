@@ -24,7 +24,7 @@ import numpy as np
 
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
-from .bundle_model import check_qmodel
+from .bundle_model import load_qmodel  # noqa: F401 - public here too: a bundle read back
 from .errors import InputError
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
@@ -131,19 +131,6 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     except OSError as e:  # a full disk, a folder that refuses files (/proc), ...
         raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
     return load_bundle(written)
-
-
-def load_qmodel(bundle: Bundle | str | os.PathLike) -> QModel:
-    """The :class:`QModel` a bundle holds, rebuilt from its manifest and weights (verified on load)."""
-    if not isinstance(bundle, Bundle):
-        bundle = load_bundle(bundle)
-    if "qmodel" not in bundle.manifest:
-        from .bundle import BundleError
-
-        raise BundleError(f"{bundle.path}: the manifest has no 'qmodel' section; recompile the model")
-    qm = QModel.from_dict(bundle.manifest["qmodel"], bundle.weights())
-    check_qmodel(bundle.path, qm)
-    return qm
 
 
 # --- pieces of compile ---------------------------------------------------------------------------

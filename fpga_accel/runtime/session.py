@@ -21,6 +21,7 @@ from collections import deque
 import numpy as np
 
 from ..bundle import Bundle, load_bundle
+from ..bundle_model import load_qmodel
 from ..errors import InputError
 from ..ir.execute import run_graph
 from ..quant.arith import dequantize, quantize
@@ -79,8 +80,6 @@ class Session:
 
     def __init__(self, bundle: Bundle | str | os.PathLike, backend: str = "emulator",
                  batch_size: int | None = None, timeout: float | None = None):
-        from ..compiler import load_qmodel
-
         if not isinstance(bundle, (Bundle, str, os.PathLike)):
             raise InputError(f"bundle must be a Bundle or the path of a NAME.fpga directory, got {type(bundle).__name__}")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
