@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import fpga_accel
+from fpga_accel.bundle_kernel import kernel_interface
 from fpga_accel.codegen.hwh import write_hwh
-from fpga_accel.codegen.interface import kernel_interface
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = Path(__file__).resolve().parent / "fakes"

@@ -257,7 +257,7 @@ def test_c_and_opencl_sources_have_the_plain_structure(case, bundles):
 def test_the_structure_check_sees_a_comment_closed_by_a_name(bundles, monkeypatch):
     """Proof that the check above would fail: the OpenCL comment escaping this project had before
     (``*/`` only) lets a spliced ``*\\<newline>/`` close the comment and define code."""
-    from fpga_accel.codegen.interface import kernel_interface
+    from fpga_accel.bundle_kernel import kernel_interface
     from fpga_accel.codegen.opencl import kernel
     from fpga_accel.compiler import load_qmodel
 

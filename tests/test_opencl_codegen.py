@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import fpga_accel
+from fpga_accel.bundle_kernel import kernel_interface
 from fpga_accel.codegen import opencl
-from fpga_accel.codegen.interface import kernel_interface
 from fpga_accel.codegen.opencl import EMITTERS, KERNEL_PATH, generate_opencl, kernel_source
 from fpga_accel.codegen.opencl.c import broadcast_index, const_array
 from fpga_accel.compiler import load_qmodel

@@ -9,7 +9,7 @@ import pytest
 from test_opencl_ops import open_session
 
 import fpga_accel
-from fpga_accel.codegen.interface import kernel_interface
+from fpga_accel.bundle_kernel import kernel_interface
 from fpga_accel.codegen.opencl import KERNEL_PATH, generate_opencl
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import emulate, run_layers

@@ -23,7 +23,7 @@ def kernel_section(qmodel, manifest: dict) -> dict:
     """``manifest["kernel"]``, computed with one lane per stream when the HLS generator has not set it."""
     if "kernel" in manifest:
         return manifest["kernel"]
-    from ..codegen.interface import kernel_interface
+    from ..bundle_kernel import kernel_interface
 
     return kernel_interface(qmodel)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..bundle_kernel import kernel_interface
 from ..escape import c_comment, ident
 from ..toolchain import HLS_ROOT
 from .csim import RUN_CSIM_SH, build_json, csim_source, tb_source
-from .interface import kernel_interface
 from .network import build_network
 from .readme import readme_text
 from .tcl import tcl_script

@@ -17,8 +17,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..bundle_kernel import IP_VENDOR
 from ..fold.boards import Ps, board_names, get_board, with_board_file
-from .interface import IP_VENDOR
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 CONVERTER_VLNV = "xilinx.com:ip:axis_dwidth_converter:1.1"

@@ -7,8 +7,8 @@ Only fixed identifiers and sanitised board words appear in it.
 """
 from __future__ import annotations
 
+from ..bundle_kernel import IP_VENDOR
 from ..escape import tcl_word
-from .interface import IP_VENDOR
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
 

@@ -8,9 +8,9 @@ Under ``__SYNTHESIS__`` the macros are empty and the region holds only process c
 """
 from __future__ import annotations
 
+from ..bundle_kernel import MEM_WORD_BYTES
 from ..escape import c_comment, c_string
 from .carrays import array_text, struct_text
-from .interface import MEM_WORD_BYTES
 from .network import Network
 
 MEM_BITS = 8 * MEM_WORD_BYTES  # m_axi data width of fa_kernel: the 512-bit beat of Vitis platforms' DDR/HBM ports

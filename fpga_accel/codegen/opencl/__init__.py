@@ -38,8 +38,8 @@ __all__ = ["EMITTERS", "KERNEL_NAME", "KERNEL_PATH", "PRIVATE_LIMIT", "generate_
 
 def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
     """The kernel's arguments: ``manifest["kernel"]["args"]`` when present, else those of
-    :func:`fpga_accel.codegen.interface.kernel_interface`."""
-    from ..interface import kernel_interface
+    :func:`fpga_accel.bundle_kernel.kernel_interface`."""
+    from ...bundle_kernel import kernel_interface
 
     if manifest is not None and manifest.get("kernel", {}).get("args"):
         return manifest["kernel"]["args"]
@@ -49,7 +49,7 @@ def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
 def generate_opencl(stage_dir: Path, qmodel, manifest: dict) -> None:
     """Write ``stage_dir/opencl/fa_kernel.cl``; add ``manifest["kernel"]`` when no other generator
     did, and ``manifest["opencl"]`` (kernel path, build options, launch shape)."""
-    from ..interface import kernel_interface
+    from ...bundle_kernel import kernel_interface
 
     if not manifest.get("kernel"):
         manifest["kernel"] = kernel_interface(qmodel)

@@ -312,7 +312,7 @@ class _BufferSet:
 
 
 def _default_args(qmodel) -> list[dict]:
-    from ...codegen.interface import kernel_interface
+    from ...bundle_kernel import kernel_interface
 
     return kernel_interface(qmodel)["args"]
 

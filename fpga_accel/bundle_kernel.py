@@ -10,6 +10,9 @@ Register offsets follow Vitis HLS's s_axilite layout (CTRL 0x00, GIE 0x04, IER 0
 arguments from 0x10; a scalar of up to 32 bits takes 8 bytes, a 64-bit pointer 12). They are
 predictions until a build replaces them with the offsets of the generated driver, which is why
 ``offsets_source`` says ``"predicted"``.
+
+It is part of the bundle's format: code generation writes it, the backends read it (and derive it
+here for a bundle whose generators wrote no ``kernel`` section).
 """
 from __future__ import annotations
 
