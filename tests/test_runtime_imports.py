@@ -89,7 +89,7 @@ def test_a_session_loads_the_runtime_only(bundle, image, cache_env, tmp_path, ba
     out = tmp_path / "y.npz"
     code = (PRELUDE if blocked else "") + CHILD
     done = subprocess.run([sys.executable, "-c", code, str(bundle.path), backend, str(x_path), str(out)],
-                          capture_output=True, text=True, env=cache_env, timeout=900)
+                          capture_output=True, text=True, env=cache_env, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     extra = [m for m in loaded if any(m == n or m.startswith(n + ".") for n in NOT_NEEDED)]
@@ -104,7 +104,7 @@ def test_a_session_loads_the_runtime_only(bundle, image, cache_env, tmp_path, ba
 
 def test_the_blocking_prelude_blocks(tmp_path):
     """The prelude really makes the packages unimportable (else the test above proves nothing)."""
-    code = PRELUDE + "\nimport importlib\nfor n in %r:\n    try:\n        importlib.import_module(n)\n" \
-                     "    except ImportError:\n        print(n)\n" % (BLOCKED,)
+    code = PRELUDE + (f"\nimport importlib\nfor n in {BLOCKED!r}:\n    try:\n        importlib.import_module(n)\n"
+                      "    except ImportError:\n        print(n)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == list(BLOCKED)
