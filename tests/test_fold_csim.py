@@ -75,7 +75,7 @@ def test_stage_cycles_match_csim(name, board, folding, tmp_path):
     from fpga_accel.codegen.hls_project import generate_hls
     from fpga_accel.compiler import load_qmodel
     from fpga_accel.fold import fold_model
-    from fpga_accel.fold.pe import MODELS, Stage
+    from fpga_accel.pe import PES, Stage
 
     config = None
     if folding:
@@ -100,7 +100,7 @@ def test_stage_cycles_match_csim(name, board, folding, tmp_path):
     described += [(s["tensor"], s) for s in m["hls"]["plumbing"]]
     checked = 0
     for layer, s in described:
-        if s["kind"] in MODELS:
+        if s["kind"] in PES:
             st = Stage(layer, s["kind"], s["params"])
             assert st.batch_cycles(N_IMAGES) == counted[st.name], st.name
             checked += 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stage import Array
+from ..pe.stage import Array
 
 PER_LINE = 12
 

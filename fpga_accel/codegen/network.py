@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from ..errors import InputError, Problem, UnsupportedModelError
 from ..escape import ident
 from ..ops import lookup
-from .pe.stream_utils import duplicate_stage, width_convert_stage
-from .stage import FoldingProblem, LowerContext, LoweringError, Port, Stage
+from ..pe import RENAME, FoldingProblem, LowerContext, LoweringError, Port, Stage
+from ..pe.stream_utils import duplicate_stage, width_convert_stage
 
 DEFAULT_DEPTH = 2
 
@@ -85,7 +85,7 @@ def build_network(qmodel, manifest: dict) -> Network:
     alias: dict[str, str] = {}
     for i, layer in enumerate(qmodel.layers):
         for st in per_layer[layer.name]:
-            if st.kind == "rename":
+            if st.kind == RENAME:
                 alias[st.outputs[0].tensor] = st.inputs[0].tensor
             else:
                 placed.append((st, i))

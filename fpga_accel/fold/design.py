@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..pe import Stage
 from .boards import RESOURCES, Board
 from .lower import LayerPlan, elems
-from .pe import Stage
 from .resources import Memory, Usage, memory_cost, small
 
 MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)

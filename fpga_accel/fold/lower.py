@@ -1,13 +1,10 @@
 """Each QLayer as the PE stages the code generator builds from it, for any folding.
 
-The stages come from the op's own ``lower()`` (fpga_accel/ops, the code generator's lowering),
-run with the folding under study; each code generator stage becomes a cost-model stage holding
-the parameters its model reads (:data:`_KEYS`). Two cost-model parameters are the model's own:
-the accumulator width of average pools (sized by the tap count) and of residual adds (the
-layer's ``acc_bits``). Pad is modelled as a one-element-per-cycle reorder. Layers the code
-generator cannot lower are still priced: a grouped convolution as one MVAU over each group's
-columns, anything else as a whole-tensor reorder. Width converters between layers are added by
-the folder, which knows both sides' lanes.
+The stages come from the op's own ``lower()`` (fpga_accel/ops, into the PEs of fpga_accel/pe),
+run with the folding under study; each carries the parameters its PE's model reads. Layers no PE
+implements are still priced: a grouped convolution as one MVAU over each group's columns,
+anything else as a whole-tensor reorder (:mod:`.reorder`). Width converters between layers are
+added by the folder, which knows both sides' lanes.
 
 A :class:`LayerPlan` knows its fold space: ``pe`` must divide ``pe_dim`` (output channels, or the
 channels of a lane-parallel layer), ``simd`` must divide ``simd_dim`` (input channels of a
@@ -19,11 +16,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..codegen.pe import sliding_window as sw
-from ..codegen.stage import LowerContext, LoweringError, Port
 from ..errors import FpgaAccelError
+from ..ops import lookup
+from ..pe import PES, RENAME, LowerContext, LoweringError, Port, Stage
+from ..pe import sliding_window as sw
 from ..quant.qtype import parse_qtype
-from .pe import Stage
+from .reorder import Reorder
 
 
 def divisors(n: int) -> list[int]:
@@ -79,22 +77,6 @@ def elems(shape) -> int:
     return int(math.prod(int(d) for d in shape[1:]))
 
 
-_WINDOW = ("IH", "IW", "C", "KH", "KW", "SH", "SW", "DH", "DW", "PAD_T", "PAD_L", "PAD_B", "PAD_R", "SIMD", "BITS",
-          "PAD_VALUE", "DEPTHWISE")
-_ELTWISE = ("IN_BITS", "OUT_BITS", "N_WORDS", "LANES")
-# the cost-model parameters of each code generator stage kind, in the manifest's order
-_KEYS = {
-    "sliding_window": _WINDOW,
-    "mvau": ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS"),
-    "depthwise": ("C", "PE", "K", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS"),
-    "global_max_pool": ("N_PIXELS", "C", "BITS", "SIMD"),
-    "global_avg_pool": ("N_PIXELS", "C", "BITS", "ACC_BITS", "OUT_BITS", "SIMD"),
-    "add": ("IN_BITS", "OUT_BITS", "N_INPUTS", "ACC_BITS", "N_WORDS", "LANES"),
-    "scale": _ELTWISE, "product": _ELTWISE, "lut": _ELTWISE,
-    "concat": ("N_PIXELS", "IN_BITS", "OUT_BITS", "A_C", "B_C", "LANES"),
-    "reorder": ("N", "LANES", "BITS", "BUFFER"),
-}
-_DENSE_MVAU = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "SIMD", "PE")
 _PASSTHROUGH = "moves no data: the stream passes through"
 _REORDER = "no library PE yet: modelled as one element per cycle"
 
@@ -106,13 +88,13 @@ def plan_layer(layer, qm) -> LayerPlan:
     except FpgaAccelError:  # no processing element: price it anyway
         return _grouped_conv(layer, qm) or _reorder(layer, qm, layer.op_type != "Pad")
     kinds = [s.kind for s in stages]
-    if set(kinds) <= {"rename"}:
+    if set(kinds) <= {RENAME}:
         return LayerPlan(layer.name, layer.op_type, "none", note=_PASSTHROUGH)
-    if "pad" in kinds:
-        return _reorder(layer, qm, False)
 
     def build(pe, simd):
-        return _translate(layer, qm, _lower(layer, qm, pe, simd))
+        return _priced(_lower(layer, qm, pe, simd))
+    if not all(PES[k].lanes_fold for k in kinds):
+        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1, build=build)
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=stages[-1].params["MH"],
@@ -122,51 +104,16 @@ def plan_layer(layer, qm) -> LayerPlan:
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=pe_dim, build=build)
 
 
-def _lower(layer, qm, pe: int, simd: int) -> list:
-    from ..ops import lookup
-
+def _lower(layer, qm, pe: int, simd: int) -> list[Stage]:
     op = lookup(layer.op_type, layer.domain)
     if op is None:
         raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
     return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd}))
 
 
-def _translate(layer, qm, stages) -> list[Stage]:
-    """The code generator's stages of ``layer`` as cost-model stages."""
-    out, window = [], None
-    in_bits = max((_bits(qm, t) for t in layer.inputs), default=0)
-    for s in stages:
-        p, kind = dict(s.params), s.kind
-        if kind == "sliding_window":
-            p["DEPTHWISE"] = bool(p["DEPTHWISE"])
-            window = _pick(kind, p)
-        elif kind in ("max_pool", "avg_pool"):  # the window's parameters (+ the average's widths)
-            extra = {} if kind == "max_pool" else {"ACC_BITS": _acc(p["BITS"], p["KH"] * p["KW"]),
-                                                   "OUT_BITS": p["OUT_BITS"]}
-            out.append(Stage(layer.name, kind, {**window, **extra}))
-            continue
-        elif kind == "global_avg_pool":
-            p["ACC_BITS"] = _acc(p["BITS"], p["N_PIXELS"])
-        elif kind == "mul":
-            kind = "product"
-        elif kind == "add":
-            p.update(N_INPUTS=2, ACC_BITS=int(layer.config.get("acc_bits", 24)))
-        if kind in ("add", "product", "concat"):
-            p["IN_BITS"] = in_bits
-        if kind == "scale":
-            p["N_WORDS"] = p["N_PIXELS"] * p["C"] // p["LANES"]
-        keys = _DENSE_MVAU if kind == "mvau" and layer.op_type in ("Gemm", "MatMul") else _KEYS[kind]
-        out.append(Stage(layer.name, kind, _pick(kind, p, keys)))
-    return out
-
-
-def _pick(kind, p, keys=None) -> dict:
-    return {k: p[k] for k in keys or _KEYS[kind]}
-
-
-def _acc(bits: int, n: int) -> int:
-    """The cost model's accumulator for a sum of ``n`` inputs of ``bits``."""
-    return bits + max(1, math.ceil(math.log2(n))) + 1
+def _priced(stages: list[Stage]) -> list[Stage]:
+    """What the models read of each stage: the folder keeps every folding it tries, not its arrays."""
+    return [Stage(s.layer, s.kind, s.params) for s in stages]
 
 
 def _bits(qm, tensor: str) -> int:
@@ -198,7 +145,7 @@ def _grouped_conv(layer, qm) -> LayerPlan | None:
         win = sw.window_stage(layer.name, Port(x, simd, xq.bits, xq.signed), f"{y}#window", geo, c["zp_in"], False)
         mv = Stage(layer.name, "mvau", {"MW": geo["KH"] * geo["KW"] * cg, "MH": m, "SIMD": simd, "PE": pe,
                                         "N_VECTORS": n_vec, **common})
-        return [mv] if sw.is_identity(geo) else _translate(layer, qm, [win]) + [mv]
+        return [mv] if sw.is_identity(geo) else _priced([win]) + [mv]
     return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=m, simd_dim=cg, build=build,
                      note=f"grouped convolution (group {g}) modelled as one MVAU over each group's columns")
 
@@ -207,5 +154,5 @@ def _reorder(layer, qm, buffer: bool) -> LayerPlan:
     n = max(elems(_shape(qm, layer.inputs[0])), elems(_shape(qm, layer.outputs[0])))
     p = {"N": n, "LANES": 1, "BITS": _bits(qm, layer.outputs[0]), "BUFFER": buffer}
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1,
-                     build=lambda pe, simd: [Stage(layer.name, "reorder", p)],
+                     build=lambda pe, simd: [Stage(layer.name, Reorder.kind, p)],
                      note=_REORDER + (" through a whole-tensor buffer" if buffer else ""))

@@ -1,14 +1,15 @@
-"""Resource arithmetic shared by the PE models: totals, memories, multipliers (all estimates).
+"""Where the memories of the PE models land, and resource totals (all estimates).
 
-A :class:`Cost` is what one stage needs: DSP slices, LUTs and FFs for its logic, and the
-:class:`Memory` arrays it holds. Where each memory lands (LUTRAM, BRAM18 or URAM) is decided
-later (:func:`memory_cost`, and the folder may move large ones to URAM), so the same stage can
-be placed on boards with and without URAM.
+Each stage's :class:`~fpga_accel.pe.cost.Cost` lists the :class:`Memory` arrays it holds; where
+each lands (LUTRAM, BRAM18 or URAM) is decided here (:func:`memory_cost`, and the folder may move
+large ones to URAM), so the same stage can be placed on boards with and without URAM.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from ..pe.cost import Memory
 
 #: Memories of at most this many bits, or at most LUTRAM_DEPTH words deep, go to LUTRAM: a
 #: quarter of a BRAM18 is where the tools stop spending a block on an array (an estimate).
@@ -17,20 +18,6 @@ LUTRAM_DEPTH = 64
 #: BRAM18 aspect ratios (depth, width) in simple dual-port mode, and the URAM288 shape.
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM_SHAPE = (4096, 72)
-
-
-@dataclass(frozen=True)
-class Memory:
-    """``count`` arrays of ``depth`` words of ``width`` bits (e.g. one weight memory per PE)."""
-
-    role: str  # "weights", "thresholds", "line_buffer", "buffer", "table"
-    depth: int
-    width: int
-    count: int = 1
-
-    @property
-    def bits(self) -> int:
-        return self.depth * self.width * self.count
 
 
 @dataclass
@@ -48,16 +35,6 @@ class Usage:
 
     def as_dict(self) -> dict[str, int]:
         return {"dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "ff": self.ff}
-
-
-@dataclass
-class Cost:
-    """Logic (DSP, LUT, FF) plus memories of one stage, before memory placement."""
-
-    dsp: int = 0
-    lut: int = 0
-    ff: int = 0
-    memories: list[Memory] = field(default_factory=list)
 
 
 def bram18_count(depth: int, width: int) -> int:
@@ -86,31 +63,3 @@ def memory_cost(mem: Memory, where: str = "auto") -> Usage:
     if small(mem):
         return Usage(lut=lutram_luts(mem.depth, mem.width) * mem.count)
     return Usage(bram18=bram18_count(mem.depth, mem.width) * mem.count)
-
-
-def dsp_packs(w_bits: int, a_bits: int, port_bits: int) -> bool:
-    """Whether two products w1·a and w2·a sharing the operand a fit one DSP: the packed operand
-    (w1 << k) + w2 with k = w + a + 2 guard bits must fit the wide port (25 or 27 bits)."""
-    return 2 * w_bits + a_bits + 2 <= port_bits and a_bits <= 18
-
-
-def lut_multiplier(w_bits: int, a_bits: int) -> bool:
-    """Products of at most 4 x 4 bits are built from LUTs, not DSPs."""
-    return max(w_bits, a_bits) <= 4
-
-
-def mult_luts(w_bits: int, a_bits: int) -> int:
-    """LUTs of one LUT-built multiplier (about one LUT per partial-product bit)."""
-    return w_bits * a_bits
-
-
-def dsps_per_product(x_bits: int, y_bits: int, port_bits: int) -> int:
-    """DSP slices of one x·y product: one when it fits port_bits x 18, more when wider."""
-    wide, narrow = max(x_bits, y_bits), min(x_bits, y_bits)
-    return math.ceil(wide / port_bits) * math.ceil(narrow / 18)
-
-
-def requant_cost(lanes: int, acc_bits: int, out_bits: int, port_bits: int, mult_bits: int = 17) -> Cost:
-    """acc · M + round, shift, clamp per lane: one DSP product and about two adders' worth of LUTs."""
-    return Cost(dsp=lanes * dsps_per_product(acc_bits, mult_bits + 1, port_bits),
-                lut=lanes * (acc_bits + 2 * out_bits + 8), ff=lanes * (acc_bits + out_bits))

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..pe.cost import dsp_packs, lut_multiplier
+from ..pe.mvau import packing as mvau_packing
 from .boards import RESOURCES
 from .folder import FoldResult
-from .resources import dsp_packs, lut_multiplier
 
 ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (docs/fold-model.md); cycles follow "
                  "the HLS headers' loop counts at II = 1, resources are not synthesis results")
@@ -31,8 +32,6 @@ def packing(result: FoldResult) -> int:
 def dsp_without_packing(result: FoldResult) -> int:
     """The DSP total if no two products shared a DSP (mvau.h writes one multiply per product; the
     packing the estimate assumes is what the device allows, not something the C++ forces)."""
-    from .pe.mvau import packing as mvau_packing
-
     extra = 0
     for s in result.design.stages:
         if s.kind == "mvau" and mvau_packing(s.params, result.board) == 2:

@@ -1,17 +1,15 @@
 import numpy as np
 
+from ..pe.eltwise import add_stage
+from ..pe.stage import LoweringError
 from .base import Example, register
-from .common import FUSED_CLIP, Binary, apply_clip
+from .common import FUSED_CLIP, Binary, apply_clip, channel_lanes
 from .int_arith import channel_constant, run_sum, sum_layer
 
 
 def lower_sum(layer, ctx) -> list:
     """The residual add PE: two computed tensors of one shape, each rescaled by its own (possibly
     negative, for Sub) multiplier with one shared shift. PE channels per word."""
-    from ..codegen.pe.eltwise import add_stage
-    from ..codegen.stage import LoweringError
-    from .common import channel_lanes
-
     if len(layer.inputs) != 2:
         raise LoweringError(f"{len(layer.inputs)} computed inputs; the add PE takes exactly two")
     if "offset" in layer.consts:

@@ -1,5 +1,6 @@
 import numpy as np
 
+from ..pe import pool
 from ..quant import rescale
 from ..quant.qmodel import QLayer
 from .base import Example, register
@@ -67,8 +68,6 @@ class AveragePool(WindowPool):
 
     def lower(self, layer, ctx):
         """Window padded with the zero point, then sum and requantise per divisor."""
-        from ..codegen.pe import pool
-
         c = layer.config
         return self.lower_window(layer, ctx, c["zp_in"],
                                  lambda win, out, g: pool.avg_pool_stage(layer.name, win, out, g, c, layer.consts))

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ModelError, Problem
+from ..pe.stage import LoweringError
 
 Shape = tuple[int, ...]
 OutInfo = tuple[Shape, np.dtype]
@@ -113,17 +114,15 @@ class Op:
     def has_int(self) -> bool:
         return type(self).quantize is not Op.quantize
 
-    # --- hardware lowering (fpga_accel/codegen) ----------------------------------
+    # --- hardware lowering (fpga_accel/pe) ----------------------------------
     #: the processing elements a lowered layer becomes, for `fpga-accel ops` (empty: none)
     lowering: ClassVar[str] = ""
 
     def lower(self, layer, ctx) -> list:
-        """The processing-element stages (:class:`fpga_accel.codegen.stage.Stage`) of an integer
-        layer made by :meth:`quantize`. ``ctx`` is a :class:`fpga_accel.codegen.stage.LowerContext`
+        """The processing-element stages (:class:`fpga_accel.pe.Stage`) of an integer
+        layer made by :meth:`quantize`. ``ctx`` is a :class:`fpga_accel.pe.LowerContext`
         (the model's tensors and the layer's folding). Raises ``LoweringError`` saying why a layer
         cannot be lowered; the default: the op has no hardware lowering."""
-        from ..codegen.stage import LoweringError
-
         raise LoweringError(f"op {self.op_type} has no hardware lowering (no processing element implements it)")
 
     def has_lowering(self) -> bool:

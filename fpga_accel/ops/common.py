@@ -6,6 +6,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..pe import stage as pe_stage
+from ..pe.eltwise import lut_stage
 from ..quant.lut import apply_lut, make_lut
 from ..quant.qmodel import QLayer
 from .base import HARDWARE, Op, OutInfo
@@ -45,8 +47,6 @@ class Unary(Op):
 
     def lower(self, layer, ctx):
         """A 2^N-entry lookup table over the input integers, PE channels per word."""
-        from ..codegen.pe.eltwise import lut_stage
-
         x, y = layer.inputs[0], layer.outputs[0]
         shape = ctx.shape(x)
         lanes = channel_lanes(ctx, shape)
@@ -291,8 +291,6 @@ class ReshapeInt:
     passthrough_q = True
 
     def quantize(self, node, ctx):
-        from ..quant.qmodel import QLayer
-
         return QLayer(node.name, node.op_type, [node.inputs[0]], [node.outputs[0]],
                       {"out_shape": list(ctx.g.shape(node.outputs[0]))})
 
@@ -308,11 +306,8 @@ class ReshapeInt:
 
 def rename_stage(layer, ctx) -> list:
     """A reshape keeps the NHWC element order of the stream: no PE, the output stream is the input's."""
-    from ..codegen.stage import Port, Stage
-
     q = ctx.qtype(layer.inputs[0])
-    return [Stage(layer.name, "rename", [Port(layer.inputs[0], 0, q.bits, q.signed)],
-                  [Port(layer.outputs[0], 0, q.bits, q.signed)])]
+    return [pe_stage.rename_stage(layer.name, layer.inputs[0], layer.outputs[0], q.bits, q.signed)]
 
 
 def channel_lanes(ctx, shape) -> int:

@@ -1,9 +1,12 @@
 import numpy as np
 
+from ..pe.eltwise import concat_stage
+from ..pe.stage import LoweringError, Port, vectors
 from ..quant import rescale
+from ..quant.arith import requant_multiplier
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import normalize_axis
+from .common import channel_lanes, normalize_axis
 from .int_arith import unsupported
 
 
@@ -61,11 +64,6 @@ class Concat(Op):
     def lower(self, layer, ctx):
         """Channel concat PEs, chained: the intermediate result has the output's parameters, so
         the next link copies it exactly (M = 2^16, shift 16)."""
-        from ..codegen.pe.eltwise import concat_stage
-        from ..codegen.stage import LoweringError, Port, vectors
-        from ..quant.arith import requant_multiplier
-        from .common import channel_lanes
-
         y = layer.outputs[0]
         ys = ctx.shape(y)
         if layer.config["axis"] != len(ys) - 1:

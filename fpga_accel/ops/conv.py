@@ -1,5 +1,8 @@
 import numpy as np
 
+from ..pe import depthwise, mvau
+from ..pe import sliding_window as sw
+from ..pe.stage import FoldingProblem, LoweringError, vectors
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
@@ -206,10 +209,6 @@ class Conv(Op):
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
         and PE output channels; depthwise (group = C = M): window (depthwise order) + depthwise PE."""
-        from ..codegen.pe import depthwise, mvau
-        from ..codegen.pe import sliding_window as sw
-        from ..codegen.stage import FoldingProblem, LoweringError, vectors
-
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         xs, ys = ctx.shape(x), ctx.shape(y)

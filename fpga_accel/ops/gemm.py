@@ -1,5 +1,7 @@
 import numpy as np
 
+from ..pe.mvau import mvau_stage
+from ..pe.stage import vectors
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
@@ -31,15 +33,12 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
 
 def lower_dense(layer, ctx) -> list:
     """One MVAU: SIMD input features and PE output features per cycle, a vector per row."""
-    from ..codegen.pe.mvau import mvau_stage
-    from ..codegen.stage import vectors
-
     x, y = layer.inputs[0], layer.outputs[0]
     w = layer.consts["weights"]
     ctx.require("SIMD", ctx.simd, w.shape[1], "the input features")
     ctx.require("PE", ctx.pe, w.shape[0], "the output features")
     return [mvau_stage(layer.name, ctx.port(x, ctx.simd), ctx.port(y, ctx.pe), w, layer.consts, layer.config,
-                       vectors(ctx.shape(x)), ctx.pe, ctx.simd)]
+                       vectors(ctx.shape(x)), ctx.pe, ctx.simd, dense=True)]
 
 
 def dense_dot(layer, x: np.ndarray) -> np.ndarray:

@@ -1,9 +1,21 @@
 import numpy as np
 
+from ..pe.pool import global_avg_stage
+from ..pe.stage import vectors
 from ..quant import rescale
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import FUSED_CLIP, LAYOUT, apply_clip, from_nchw, require_nhwc, shape_from_nchw, shape_to_nchw, to_nchw
+from .common import (
+    FUSED_CLIP,
+    LAYOUT,
+    apply_clip,
+    channel_lanes,
+    from_nchw,
+    require_nhwc,
+    shape_from_nchw,
+    shape_to_nchw,
+    to_nchw,
+)
 
 
 class GlobalPool(Op):
@@ -65,10 +77,6 @@ class GlobalAveragePool(GlobalPool):
     lowering = "global_avg_pool"
 
     def lower(self, layer, ctx):
-        from ..codegen.pe.pool import global_avg_stage
-        from ..codegen.stage import vectors
-        from .common import channel_lanes
-
         x, y = layer.inputs[0], layer.outputs[0]
         xs = ctx.shape(x)
         lanes = channel_lanes(ctx, xs)

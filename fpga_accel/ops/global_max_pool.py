@@ -1,8 +1,10 @@
 import numpy as np
 
+from ..pe.pool import global_max_stage
+from ..pe.stage import vectors
 from ..quant.qmodel import QLayer
 from .base import Example, register
-from .common import require_nhwc
+from .common import channel_lanes, require_nhwc
 from .global_average_pool import GlobalPool
 
 
@@ -27,10 +29,6 @@ class GlobalMaxPool(GlobalPool):
     lowering = "global_max_pool"
 
     def lower(self, layer, ctx):
-        from ..codegen.pe.pool import global_max_stage
-        from ..codegen.stage import vectors
-        from .common import channel_lanes
-
         x, y = layer.inputs[0], layer.outputs[0]
         xs = ctx.shape(x)
         lanes = channel_lanes(ctx, xs)

@@ -1,5 +1,6 @@
 import numpy as np
 
+from ..pe import pool
 from ..quant.qmodel import QLayer
 from .base import Example, register
 from .common import from_nchw, pad_nhwc, require_nhwc, to_nchw
@@ -39,8 +40,6 @@ class MaxPool(WindowPool):
 
     def lower(self, layer, ctx):
         """Window padded with the type minimum, then the max."""
-        from ..codegen.pe import pool
-
         return self.lower_window(layer, ctx, layer.config["pad_value"],
                                  lambda win, out, g: pool.max_pool_stage(layer.name, win, out, g))
 

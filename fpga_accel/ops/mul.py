@@ -1,16 +1,14 @@
 import numpy as np
 
+from ..pe.scale import mul_stage, scale_stage
+from ..pe.stage import LoweringError
 from .base import Example, register
-from .common import Binary
+from .common import Binary, channel_lanes
 from .int_arith import channel_constant, product_layer, run_product, run_scale, scale_layer
 
 
 def lower_scale(layer, ctx) -> list:
     """The scale PE (one computed input) or the mul PE (two computed inputs of one shape)."""
-    from ..codegen.pe.scale import mul_stage, scale_stage
-    from ..codegen.stage import LoweringError
-    from .common import channel_lanes
-
     y = layer.outputs[0]
     shape = ctx.shape(y)
     lanes = channel_lanes(ctx, shape)

@@ -1,5 +1,6 @@
 import numpy as np
 
+from ..pe.pad import pad_stage
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
 from .common import const_inputs, holding, normalize_axes
@@ -93,8 +94,6 @@ class Pad(Op):
     def lower(self, layer, ctx):
         """Constant padding of one or two adjacent axes: the pad PE (the zero point in the padded
         positions), PE elements per word. Edge/reflect modes and cropping have no PE."""
-        from ..codegen.pe.pad import pad_stage
-
         x, y = layer.inputs[0], layer.outputs[0]
         return [pad_stage(layer.name, ctx.port(x, ctx.pe), ctx.port(y, ctx.pe), ctx.shape(x), layer.config)]
 

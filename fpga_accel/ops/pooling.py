@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pe import sliding_window as sw
 from .base import Op
-from .common import LAYOUT, shape_from_nchw, shape_to_nchw, spatial_pads, window_out, windows
+from .common import LAYOUT, channel_lanes, shape_from_nchw, shape_to_nchw, spatial_pads, window_out, windows
 
 #: ONNX attributes common to MaxPool and AveragePool, with their defaults
 POOL_ATTRS = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None,
@@ -75,16 +76,13 @@ class WindowPool(Op):
 
     def lower_window(self, layer, ctx, pad_value, pool_stage):
         """Sliding window in depthwise order padded with ``pad_value``, then
-        ``pool_stage(window_port, out_port, geometry)``; PE channels per word."""
-        from ..codegen.pe import sliding_window as sw
-        from .common import channel_lanes
-
+        ``pool_stage(window_stage, out_port, geometry)``; PE channels per word."""
         x, y = layer.inputs[0], layer.outputs[0]
         xs = ctx.shape(x)
         g = sw.geometry(layer.config, xs)
         lanes = channel_lanes(ctx, xs)
         win = sw.window_stage(layer.name, ctx.port(x, lanes), f"{y}#window", g, pad_value, depthwise=True)
-        return [win, pool_stage(win.outputs[0], ctx.port(y, lanes), g)]
+        return [win, pool_stage(win, ctx.port(y, lanes), g)]
 
     def pooled(self, node, x: np.ndarray, value):
         """(windows, geometry): every window of ``x`` (N, C, *spatial), padded with ``value`` so

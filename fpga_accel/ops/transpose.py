@@ -1,7 +1,9 @@
 import numpy as np
 
+from ..pe.stage import LoweringError
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
+from .common import rename_stage
 from .int_arith import unsupported
 
 
@@ -42,9 +44,6 @@ class Transpose(Op):
     def lower(self, layer, ctx):
         """Moving only axes of size 1 keeps the element order of the stream: a rename. Any other
         permutation reorders the stream and has no processing element."""
-        from ..codegen.stage import LoweringError
-        from .common import rename_stage
-
         shape, perm = ctx.shape(layer.inputs[0]), layer.config["perm"]
         moved = [d for d in perm if shape[d] != 1]
         if moved != sorted(moved):

@@ -1,9 +1,16 @@
-"""``pad.h``: constant padding of (at most) two adjacent axes of a tensor in stream order."""
+"""``pad.h``: constant padding of (at most) two adjacent axes of a tensor in stream order.
+
+cycles/image = OUTER · (PAD_T + IH + PAD_B) · (PAD_L + IW + PAD_R) · C/LANES: one output word per
+cycle. Logic: a word multiplexer and counters, no memory.
+"""
 from __future__ import annotations
 
 import math
 
-from ..stage import FoldingProblem, LoweringError, Port, Stage
+from .base import ProcessingElement, register
+from .cost import Cost
+from .stage import FoldingProblem, LoweringError, Port, Stage
+from .stream_utils import copy_cost
 
 
 def pad_stage(layer, src: Port, out: Port, in_shape, config: dict) -> Stage:
@@ -28,5 +35,22 @@ def pad_stage(layer, src: Port, out: Port, in_shape, config: dict) -> Stage:
     (pt, pb), (pl, pr) = (pads[h] if h is not None else (0, 0)), pads[w]
     cfg = {"IH": shape[h] if h is not None else 1, "IW": shape[w], "C": c, "LANES": src.lanes, "BITS": src.bits,
            "PAD_T": pt, "PAD_L": pl, "PAD_B": pb, "PAD_R": pr, "PAD_VALUE": int(config["value"])}
-    return Stage(layer, "pad", [src], [out], cfg, params=dict(cfg, OUTER=outer), folding={"pe": src.lanes},
+    return Stage(layer, "pad", dict(cfg, OUTER=outer), [src], [out], cfg, folding={"pe": src.lanes},
                  reps=f"n_images * {outer}" if outer > 1 else "n_images")
+
+
+@register
+class Pad(ProcessingElement):
+    """The folder keeps it at one lane: its lanes must divide the elements after the padded axes,
+    which the folder's rule (a divisor of the channels) does not guarantee."""
+
+    kind = "pad"
+    headers = ("pad.h",)
+    lanes_fold = False
+
+    def cycles(self, p) -> int:
+        oh, ow = p["PAD_T"] + p["IH"] + p["PAD_B"], p["PAD_L"] + p["IW"] + p["PAD_R"]
+        return p["OUTER"] * oh * ow * (p["C"] // p["LANES"])
+
+    def cost(self, p, board) -> Cost:
+        return copy_cost(p, board)

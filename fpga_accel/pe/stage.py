@@ -1,9 +1,11 @@
-"""The unit of code generation: a :class:`Stage` is one processing-element instance.
+"""A :class:`Stage` is one processing-element instance, the one unit the folder prices and the
+HLS writer places.
 
-An op's ``lower()`` returns the stages of its integer layer; each stage names the streams it reads
-and writes (:class:`Port`: tensor, lanes, element type), the config struct members of its header's
-template, the constant arrays it needs in the header's layout, and its integer parameters (kind +
-params), which the fold/ package reads from ``manifest["hls"]`` to model cycles and resources.
+An op's ``lower()`` returns the stages of its integer layer, built by the PE modules of this
+package; each stage names its PE (``kind``), the parameters its cycle and resource model reads,
+the streams it reads and writes (:class:`Port`: tensor, lanes, element type), the config struct
+members of its header's template and the constant arrays it needs in the header's layout. The
+folder adds stages of its own (width converters, forks, I/O adapters) that carry parameters only.
 """
 from __future__ import annotations
 
@@ -13,6 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import FpgaAccelError
+from .base import ProcessingElement, pe_of
+from .cost import Cost
+
+#: the kind of a layer that only renames its stream (a reshape): no PE, nothing to price
+RENAME = "rename"
 
 
 class LoweringError(FpgaAccelError):
@@ -53,17 +60,18 @@ class Array:
 
 @dataclass
 class Stage:
-    """One PE call in the dataflow region."""
+    """One PE call in the dataflow region: ``kind`` names its processing element (``PES``)."""
 
     layer: str  # QLayer name (or the tensor name for stream plumbing)
     kind: str  # sliding_window, mvau, depthwise, max_pool, ... (the header function)
-    inputs: list[Port]
-    outputs: list[Port]
+    params: dict[str, Any] = field(default_factory=dict)  # what its cycle and resource model reads
+    inputs: list[Port] = field(default_factory=list)
+    outputs: list[Port] = field(default_factory=list)
     config: dict[str, int | bool] = field(default_factory=dict)  # config struct members, in order
     template: list[str] | None = None  # explicit template arguments when there is no config struct
     arrays: list[Array] = field(default_factory=list)
     scalars: list[str] = field(default_factory=list)  # extra call arguments after the arrays
-    params: dict[str, int] = field(default_factory=dict)  # integer parameters for fold/
+    header_params: dict[str, int] | None = None  # the header's parameters as manifest["hls"] lists them
     folding: dict[str, int] = field(default_factory=dict)
     reps: str = "n_images"  # the PE's `reps` argument: images, or images x an outer loop
 
@@ -71,9 +79,36 @@ class Stage:
     def func(self) -> str:
         return f"fa::{self.kind}"
 
+    @property
+    def name(self) -> str:
+        """"layer_name/pe_kind", as the C simulation names its stages."""
+        return f"{self.layer}/{self.kind}"
+
+    @property
+    def pe(self) -> ProcessingElement:
+        return pe_of(self.kind)
+
+    def cycles(self) -> int:
+        return int(self.pe.cycles(self.params))
+
+    def batch_cycles(self, n_images: int, interface: str = "m_axi") -> int:
+        """Loop iterations for one call on ``n_images`` images (what C simulation counts); the I/O
+        adapters differ between the m_axi kernel and the AXI-Stream IP."""
+        return int(self.pe.batch_cycles(self.params, n_images, interface))
+
+    def setup(self) -> int:
+        return int(self.pe.setup(self.params))
+
+    def first_out(self) -> int:
+        return int(self.pe.first_out(self.params))
+
+    def cost(self, board) -> Cost:
+        return self.pe.cost(self.params, board)
+
     def describe(self) -> dict[str, Any]:
         """The manifest entry: kind, params, folding and stream widths."""
-        return {"kind": self.kind, "params": {k: int(v) for k, v in self.params.items()},
+        params = self.params if self.header_params is None else self.header_params
+        return {"kind": self.kind, "params": {k: int(v) for k, v in params.items()},
                 "folding": dict(self.folding),
                 "in_bits": [p.word_bits for p in self.inputs], "out_bits": [p.word_bits for p in self.outputs]}
 
@@ -125,3 +160,17 @@ def vectors(shape: tuple[int, ...]) -> int:
     for d in shape[1:-1]:
         n *= int(d)
     return n
+
+
+def ints(d: dict) -> dict[str, int]:
+    return {k: int(v) for k, v in d.items()}
+
+
+def pick(d: dict, keys) -> dict:
+    """The entries ``keys`` of ``d``, in that order."""
+    return {k: d[k] for k in keys}
+
+
+def rename_stage(layer: str, src: str, dst: str, bits: int, signed: bool) -> Stage:
+    """A reshape keeps the NHWC element order of the stream: no PE, ``dst``'s stream is ``src``'s."""
+    return Stage(layer, RENAME, inputs=[Port(src, 0, bits, signed)], outputs=[Port(dst, 0, bits, signed)])

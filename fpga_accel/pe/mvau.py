@@ -1,0 +1,85 @@
+"""``mvau.h``: the folded matrix-vector unit of Conv (after the window), Gemm and MatMul.
+
+cycles/image = N_VECTORS · (MH/PE) · (MW/SIMD)   (NF = MH/PE neuron folds, SF = MW/SIMD).
+Multipliers: PE·SIMD products of W_BITS x IN_BITS per cycle. Products of at most 4 x 4 bits
+are LUTs; two products that share an activation (two PEs, same SIMD lane) fit one DSP when
+2·W_BITS + IN_BITS + 2 <= the DSP's wide port (27 bits on DSP48E2, 25 on DSP48E1), e.g. int8
+on UltraScale+; otherwise one DSP per product. Requantise: one acc·M product per PE.
+Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits; PE constant tables (bias, M,
+shift) of NF words; the input buffer of SF words x SIMD·IN_BITS bits (replayed per fold).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..quant.qtype import parse_qtype
+from .base import ProcessingElement, register
+from .cost import Cost, Memory, dsp_packs, lut_multiplier, mult_luts, requant_cost
+from .packing import PackedLanes
+from .stage import Array, Port, Stage, ints, pick
+
+#: what the model reads, in the manifest's order; a dense layer (Gemm, MatMul) lists its folding last
+MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS")
+DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "SIMD", "PE")
+
+
+def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
+               n_vectors: int, pe: int, simd: int, dense: bool = False) -> Stage:
+    """``weights`` (MH, MW) in the MVAU column order; ``consts`` bias/M/shift per output channel."""
+    mh, mw = weights.shape
+    nf, sf = mh // pe, mw // simd
+    wq = parse_qtype(config["weight_qtype"])
+    acc_bits = int(config["acc_bits"])
+    cfg = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
+           "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
+           "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"])}
+    # weights[p][nf*SF + sf] lane s = W[nf*PE + p][sf*SIMD + s]
+    w = np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+    per_ch = lambda a: np.asarray(a, np.int64).reshape(-1)[: mh].reshape(nf, pe).T
+    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(w, wq.bits), simd * wq.bits),
+              Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
+              Array("m", "fa::mult_t", per_ch(np.broadcast_to(consts["M"], (mh,)))),
+              Array("shift", "fa::shift_t", per_ch(np.broadcast_to(consts["shift"], (mh,))))]
+    described = ints(dict(cfg, NF=nf, SF=sf))
+    return Stage(layer, "mvau", pick(described, DENSE_MODEL if dense else MODEL), [src], [out], cfg,
+                 arrays=arrays, header_params=described, folding={"pe": pe, "simd": simd})
+
+
+def packing(p, board) -> int:
+    """Products per DSP: 2 when packable and there is a partner PE, else 1 (0: LUT multipliers)."""
+    if lut_multiplier(p["W_BITS"], p["IN_BITS"]):
+        return 0
+    return 2 if p["PE"] >= 2 and dsp_packs(p["W_BITS"], p["IN_BITS"], board.dsp_port_bits) else 1
+
+
+@register
+class Mvau(ProcessingElement):
+    kind = "mvau"
+    headers = ("mvau.h",)
+
+    def cycles(self, p) -> int:
+        return p["N_VECTORS"] * (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"])
+
+    def first_out(self, p) -> int:
+        # the first output word needs one whole vector (SF words) plus the adder tree and requantise
+        return p["MW"] // p["SIMD"] + 4 + math.ceil(math.log2(p["SIMD"] + 1))
+
+    def cost(self, p, board) -> Cost:
+        pe, simd, w, a = p["PE"], p["SIMD"], p["W_BITS"], p["IN_BITS"]
+        nf, sf = p["MH"] // pe, p["MW"] // simd
+        prod_bits = w + a
+        pack = packing(p, board)
+        if pack == 0:
+            dsp, lut = 0, pe * simd * mult_luts(w, a)
+        else:
+            dsp, lut = math.ceil(pe / pack) * simd, (pe * simd * prod_bits // 2 if pack == 2 else 0)
+        # adder tree of SIMD products per PE, the accumulator, fold counters
+        lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150
+        ff = pe * (simd * prod_bits + p["ACC_BITS"]) + simd * a + 200
+        rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits)
+        mems = [Memory("weights", nf * sf, simd * w, pe),
+                Memory("constants", nf, p["ACC_BITS"] + 17 + 6, pe),
+                Memory("buffer", sf, simd * a)]
+        return Cost(dsp=dsp + rq.dsp, lut=lut + rq.lut, ff=ff + rq.ff, memories=mems)
