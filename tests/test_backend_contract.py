@@ -1,39 +1,47 @@
 """One contract for every backend: the emulator's integers bit for bit, float outputs, batching,
 input validation, timeouts, close. A backend that cannot run here is skipped with its reason.
 
-Each backend gets mnist_cnn compiled with the generator it runs (none for the emulator).
+The backends are the modules of ``fpga_accel/runtime/backends/`` (:func:`backend_names`): a new
+backend file is run here without editing this suite. Each gets mnist_cnn compiled with the
+generators it runs (every generator for a backend :data:`GENERATORS` does not name) and, where
+:data:`PREPARE` says so, its setting: pynq runs against a register- and DMA-level model of the
+streaming IP, opencl on a CPU OpenCL device (PoCL), native on the C++ host of ``host/`` (built
+with CMake into build/host, as .ci/run does).
 """
 from __future__ import annotations
 
+import importlib
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fpga_accel
 from fpga_accel.errors import InputError
-from fpga_accel.runtime import SessionError, backend_names, get_backend
+from fpga_accel.runtime import Backend, SessionError, backend_names, get_backend
+from fpga_accel.runtime import backends as backends_pkg
 from models import data
 
-BACKENDS = ["emulator", "csim", "opencl", "pynq"]
+#: every backend installed: one module of fpga_accel/runtime/backends/ each
+BACKENDS = backend_names()
 MODEL = "mnist_cnn"
+HLS = "fpga_accel.codegen.hls_project:generate_hls"
+OPENCL = "fpga_accel.codegen.opencl:generate_opencl"
+#: the generators whose output a backend runs; a backend not named here gets every generator
+GENERATORS = {"emulator": [], "csim": [HLS], "pynq": [HLS], "opencl": [OPENCL], "native": [OPENCL]}
 
 
-def _generators(name: str) -> list:
-    """The generators whose output backend ``name`` runs (import errors skip the backend)."""
+def _generators(name: str) -> list | None:
+    """The generator callables for backend ``name`` (None: compile's own list); an import error
+    skips the backend."""
+    specs = GENERATORS.get(name)
+    if specs is None:
+        return None
     try:
-        if name == "csim":
-            from fpga_accel.codegen.hls_project import generate_hls
-            return [generate_hls]
-        if name == "opencl":
-            from fpga_accel.codegen.opencl import generate_opencl
-            return [generate_opencl]
-        if name == "pynq":
-            from fpga_accel.codegen.hls_project import generate_hls
-            return [generate_hls]
+        return [getattr(importlib.import_module(m), f) for m, _, f in (s.partition(":") for s in specs)]
     except ImportError as e:
         pytest.skip(f"backend '{name}': its generator is not available ({e})")
-    return []
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +52,10 @@ def compiled(tmp_path_factory):
     def get(name: str):
         if name not in cache:
             out = tmp_path_factory.mktemp(f"contract_{name}") / f"{MODEL}.fpga"
+            gens = _generators(name)
+            extra = {} if gens is None else {"generators": gens}
             cache[name] = fpga_accel.compile(data.model_path(MODEL), out, calib=data.load_calib(MODEL),
-                                             progress=False, generators=_generators(name))
+                                             progress=False, **extra)
         return cache[name]
 
     return get
@@ -78,26 +88,61 @@ def board_model():
     mp.undo()
 
 
+def _on_the_board_model(request, bundle) -> None:
+    """No board here: the IP's model, and a .bit/.hwh pair as a Vivado build leaves them."""
+    from pynq_util import place_overlay
+
+    request.getfixturevalue("board_model")
+    place_overlay(bundle)
+
+
+def _host_built(request, bundle) -> None:
+    """host/ built with CMake (a no-op when up to date); skips when its OpenCL headers or loader
+    are missing."""
+    from test_native_host import built_host
+
+    built_host()
+
+
+#: what a backend needs before its availability is asked, beyond its bundle
+PREPARE = {"pynq": _on_the_board_model, "native": _host_built}
+
+
+def _can_compile_here(name: str, bundle) -> None:
+    """A CPU OpenCL device may be listed yet unable to compile for this processor: open once."""
+    if name == "opencl":
+        from test_opencl_ops import open_session
+
+        open_session(bundle).close()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request, compiled):
     """(name, bundle) of a backend that can run here."""
     name = request.param
-    if name not in backend_names():
-        pytest.skip(f"backend '{name}' is not installed (no fpga_accel/runtime/backends/{name}.py)")
     bundle = compiled(name)
-    if name == "pynq":  # no board here: the IP's model, and a .bit/.hwh pair as a Vivado build leaves them
-        from pynq_util import place_overlay
-
-        request.getfixturevalue("board_model")
-        place_overlay(bundle)
+    if name in PREPARE:
+        PREPARE[name](request, bundle)
     why = get_backend(name).unavailable(bundle)
     if why is not None:
         pytest.skip(f"backend '{name}' unavailable: {why}")
-    if name == "opencl":  # a CPU device may be listed yet unable to compile for this processor
-        from test_opencl_ops import open_session
-
-        open_session(bundle).close()
+    _can_compile_here(name, bundle)
     return name, bundle
+
+
+def test_every_backend_module_is_in_the_contract():
+    """Each module of runtime/backends/ (but base and private helpers) is a backend named like its
+    file, and the contract runs on every one of them."""
+    folder = Path(backends_pkg.__file__).parent
+    files = sorted(p.stem for p in folder.glob("*.py") if p.stem != "base" and not p.stem.startswith("_"))
+    assert files == backend_names()
+    for name in files:
+        module = importlib.import_module(f"{backends_pkg.__name__}.{name}")
+        assert hasattr(module, "BACKEND"), f"{name}.py declares no BACKEND (name a helper module _{name}.py)"
+        cls = get_backend(name)
+        assert isinstance(cls, type) and issubclass(cls, Backend) and cls.name == name, name
+    assert BACKENDS == files, "the contract's backends are not the folder's modules"
+    assert set(GENERATORS) | set(PREPARE) <= set(files), "entries for backends that no longer exist"
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,13 @@
 """Session backends, found by name: ``backend="csim"`` is the module ``backends/csim.py``.
 
-Each module defines ``BACKEND``, a :class:`~.base.Backend` subclass. Importing this package
-imports no backend; a backend module imports its vendor package (pynq, pyopencl, ...) only when
-it is opened, so ``import fpga_accel`` and ``backend_names()`` need numpy alone.
+Each module defines ``BACKEND``, a :class:`~.base.Backend` subclass whose ``name`` is the module's
+name; helpers shared by backends live in modules whose names start with ``_``. Adding a backend is
+adding its file: ``backend_names()``, ``backend="auto"`` and the contract suite
+(tests/test_backend_contract.py) find it.
+
+Importing this package imports no backend; a backend module imports its vendor package (pynq,
+pyopencl, ...) only when it is opened, so ``import fpga_accel`` and ``backend_names()`` need numpy
+alone.
 """
 from __future__ import annotations
 
