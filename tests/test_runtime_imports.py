@@ -1,13 +1,16 @@
 """The runtime needs no compiler: a fresh interpreter that opens a Session on a compiled bundle
 and runs an image loads numpy and the runtime, never the compiler, code generation, folding, the
 ONNX frontend, the passes, onnx, onnxruntime, jinja2 or rich, and it runs the same with those
-third-party packages made impossible to import."""
+third-party packages made impossible to import. No module of the runtime's layer names one of
+them in any import, even inside a function on a path these runs do not take."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +19,15 @@ import fpga_accel
 from fpga_accel.runtime.backends import get_backend
 from models import data
 
+PACKAGE = Path(fpga_accel.__file__).parent
+
 MODEL = "mlp"
 #: module names (and their submodules) a Session must not load
 NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "fpga_accel.frontend",
               "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "jinja2", "rich")
+#: the runtime's layer: what a Session may execute (the ops and quant it runs are below it)
+RUNTIME_LAYER = ("runtime", "emulator", "bundle.py", "bundle_*.py", "toolchain.py", "cache.py", "procs.py",
+                 "safe_fs.py", "errors.py")
 #: third-party packages the blocked run cannot import at all
 BLOCKED = ("onnx", "onnxruntime", "jinja2", "rich")
 
@@ -108,3 +116,28 @@ def test_the_blocking_prelude_blocks(tmp_path):
                       "    except ImportError:\n        print(n)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == list(BLOCKED)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import statement in ``path``, functions included."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            mod = ".".join([*base, node.module] if node.module else base)
+            found += [(node.lineno, mod)] if node.module else [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+    return found
+
+
+def test_the_runtime_layer_names_no_compiler_module():
+    files = sorted({p for pattern in RUNTIME_LAYER for p in
+                    (PACKAGE.glob(pattern) if pattern.endswith(".py") else (PACKAGE / pattern).rglob("*.py"))})
+    assert len(files) > 20 and PACKAGE / "runtime" / "session.py" in files
+    upward = [f"{f.relative_to(PACKAGE)}:{line} imports {name}" for f in files for line, name in _imports(f)
+              if any(name == n or name.startswith(n + ".") for n in NOT_NEEDED if n not in ("rich",))]
+    assert upward == []
