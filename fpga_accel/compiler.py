@@ -78,6 +78,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     from .frontend import import_onnx
     from .passes import run_flow
     from .quant.calibrate import load_calibration, observe_ranges
+    from .quant.methods import equalize_model, methods_record
     from .quant.quantizer import quantize_model, split_edges, tensors_to_observe
 
     cfg = make_config(config, bits=bits, observer=observer)
@@ -98,6 +99,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     before, hw, after = split_edges(g)
     # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
     given = dict(g.meta.get("qparams") or {})
+    equalized = equalize_model(g, cfg, bool(given or g.meta.get("weights")))  # before calibration: it moves ranges
     want = {t: kw for t, kw in tensors_to_observe(g, hw, cfg).items() if t not in given}
     calibration: dict[str, Any] = {"source": None, "samples": 0, "sha256": None}
     ranges: dict[str, tuple[float, float]] = {}
@@ -108,11 +110,12 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         calibration = {"source": _where(calib), "samples": int(next(iter(feeds.values())).shape[0]),
                        "sha256": _arrays_sha256(feeds)}
         ranges = observe_ranges(g, feeds, want, kind=cfg.observer, progress=progress)
-    qm = quantize_model(g, ranges, cfg, given=given or None)
+    qm = quantize_model(g, ranges, cfg, given=given or None, calib=feeds if want else None)
 
     folded = fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps, overrides=cfg.foldings(),
                         clock_mhz=clock_mhz)
     manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info.to_dict(), calibration, len(given), model)
+    manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
     apply_to_manifest(manifest, folded)
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section

@@ -5,6 +5,12 @@ A config file is JSON (or TOML on Python ≥ 3.11)::
     {"bits": 8, "observer": "percentile", "percentile": 99.99,
      "layers": {"/0/Conv": {"weight_bits": 4, "act_bits": 6, "folding": {"pe": 4, "simd": 1}}}}
 
+Methods that choose better weights, biases and rounding (they keep the integer contract: they only
+change the float weights and biases quantised, and which way each weight rounds; see
+quant/methods.py): ``"equalize"`` (cross-layer equalisation, true/false), ``"bias_correction"``
+(true/false) and ``"adaround"`` (false, true, or ``{"seconds": S, "iterations": N}``: learned
+rounding of the weights, layer by layer, at most S seconds in all, N steps per layer).
+
 A layer's ``folding`` fixes its PE / SIMD for the auto-folder (fpga_accel/fold), which checks it
 against the layer's dimensions. The whole config is checked when it is made, every error naming
 the key: an unknown key (with the nearest known one), a value of the wrong type or range, an
@@ -22,7 +28,7 @@ from typing import Any
 from ..errors import InputError
 from .observers import OBSERVERS
 
-_TOP_KEYS = ("bits", "weight_bits", "act_bits", "observer", "layers")
+_TOP_KEYS = ("bits", "weight_bits", "act_bits", "observer", "layers", "equalize", "bias_correction", "adaround")
 _LAYER_KEYS = {"weight_bits", "act_bits", "folding"}
 
 
@@ -88,6 +94,33 @@ def _folding(v, where: str) -> None:
                          f"got {v!r}")
 
 
+def _flag(v, where: str) -> None:
+    if not isinstance(v, bool):
+        raise InputError(f"config key '{where}' must be true or false, got {v!r}")
+
+
+#: the options of ``"adaround"`` given as a mapping, with their checks and defaults
+ADAROUND_OPTIONS = {"seconds": (_number(0, 86400), 60.0), "iterations": (_number(0, 100000), 500)}
+
+
+def _adaround(v) -> dict[str, float] | None:
+    """``"adaround"`` as None (off) or its full options: ``true`` means every default."""
+    if v is None or v is False:
+        return None
+    if v is True:
+        return {k: d for k, (_, d) in ADAROUND_OPTIONS.items()}
+    if not isinstance(v, dict):
+        raise InputError(f"config key 'adaround' must be true, false or a mapping like "
+                         f"{{\"seconds\": 60, \"iterations\": 500}}, got {v!r}")
+    for k, x in v.items():
+        if k not in ADAROUND_OPTIONS:
+            raise _unknown_key(k, "config key 'adaround'", ADAROUND_OPTIONS)
+        ADAROUND_OPTIONS[k][0](x, f"config key 'adaround', {k}")
+    if "iterations" in v and int(v["iterations"]) != v["iterations"]:
+        raise InputError(f"config key 'adaround', iterations must be a whole number, got {v['iterations']!r}")
+    return {k: v.get(k, d) for k, (_, d) in ADAROUND_OPTIONS.items()}
+
+
 @dataclass
 class QuantConfig:
     bits: int = 8
@@ -96,9 +129,15 @@ class QuantConfig:
     observer: str = "minmax"
     observer_args: dict[str, Any] = field(default_factory=dict)
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    equalize: bool = False
+    bias_correction: bool = False
+    adaround: Any = None  # None / False: off; True or {"seconds": S, "iterations": N}
 
     def __post_init__(self):
         _bits(self.bits, "bits")
+        _flag(self.equalize, "equalize")
+        _flag(self.bias_correction, "bias_correction")
+        _adaround(self.adaround)
         for k in ("weight_bits", "act_bits"):
             if getattr(self, k) is not None:
                 _bits(getattr(self, k), k)
@@ -122,6 +161,10 @@ class QuantConfig:
                 else:
                     _bits(v, f"config for layer '{name}', {k}")
         self._asked: set[tuple[str, str]] = set()  # (layer, key) the quantiser read: see unused_overrides
+
+    def adaround_options(self) -> dict[str, float] | None:
+        """None when learned rounding is off, else its options with their defaults filled in."""
+        return _adaround(self.adaround)
 
     def foldings(self) -> dict[str, dict[str, int]]:
         """Per-layer folding overrides: layer name -> {"pe": P, "simd": S}."""

@@ -180,6 +180,9 @@ def weight_for(ctx, node, name: str, w, axis: int) -> tuple[np.ndarray, ChannelQ
     :class:`QuantWarning`. Biases need nothing here: at the given scales ``s_in · s_w``,
     ``quantize_bias`` gives back the model's int32 bias exactly.
     """
+    chosen = (getattr(ctx, "chosen_weights", None) or {}).get(node.name)
+    if chosen is not None:  # rounded by a method (quant/methods.py) at the scales derived here
+        return chosen, weight_params(w, axis=axis, qtype=ctx.weight_qtype(node), name=node.name)
     given = getattr(ctx, "given_weights", None) or {}
     hit = match_weights(given, w, axis, prefer=name) if given else None
     if hit is not None:

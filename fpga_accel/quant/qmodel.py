@@ -56,6 +56,7 @@ class QModel:
     layers: list[QLayer]
     host_before: Graph  # float: model inputs -> hardware inputs (may have no nodes)
     host_after: Graph  # float: hardware outputs -> model outputs
+    methods: dict[str, Any] = field(default_factory=dict)  # what quant/methods.py did (manifest record)
 
     @property
     def model_inputs(self) -> list[TensorInfo]:

@@ -38,6 +38,7 @@ class QuantContext:
         self.g, self.ranges, self.config = g, ranges, config
         self.params: dict[str, QParams] = {**given_qparams(g), **(given or {})}
         self.given_weights = given_weights(g)
+        self.chosen_weights: dict[str, np.ndarray] = {}  # integer weights a method chose, by layer
         self._by_node = given_by_node(g)
         self._producer = {o: n for n in hw for o in n.outputs}  # hardware inputs have none
 
@@ -142,8 +143,12 @@ def tensors_to_observe(g, hw, config: QuantConfig) -> dict[str, dict]:
 
 
 def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None,
-                   given: Mapping[str, QParams] | None = None) -> QModel:
-    """Lower the hardware part of ``g`` to integer layers; ``ranges`` come from calibration."""
+                   given: Mapping[str, QParams] | None = None, calib: Mapping[str, np.ndarray] | None = None) -> QModel:
+    """Lower the hardware part of ``g`` to integer layers; ``ranges`` come from calibration.
+
+    With ``calib`` (the calibration feeds) the config's layer-by-layer methods (learned rounding,
+    bias correction: quant/methods.py) refine the layers; they may change ``g``'s float biases.
+    What they did is in the QModel's ``methods``."""
     config = config or QuantConfig()
     before, hw, after = split_edges(g)
     config.check_layers([n.name for n in hw])
@@ -154,6 +159,16 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     ins, outs = boundary(g, hw)
     ctx = QuantContext(g, hw, ranges, config, given)
     layers = [get_op(n).quantize(n, ctx) for n in hw]
+    methods = {}
+    if calib is not None:
+        from .methods import refine_model
+
+        probe = QModel(g.name, [QTensor(t, g.shape(t), ctx.act(t)) for t in boundary(g, hw)[0]], [],
+                       {t: QTensor(t, g.shape(t), ctx.act(t)) for t in boundary(g, hw)[0]}, layers, None, None)
+        for lay in layers:
+            for o in lay.outputs:
+                probe.tensors[o] = QTensor(o, g.shape(o), ctx.act(o))
+        methods = refine_model(g, probe, ctx, calib, config)
     config.check_overrides_used({n.name: n.op_type for n in hw})
     # a pass-through op keeps its input's integers: parameters a model gives must agree
     mismatch = [Problem(n.name, n.op_type, f"the model gives its output '{n.outputs[0]}' the parameters "
@@ -169,4 +184,4 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     host_before = subgraph(g, before, g.input_names, ins, f"{g.name}_host_before")
     host_after = subgraph(g, after, outs, g.output_names, f"{g.name}_host_after")
     return QModel(g.name, [tensors[t] for t in ins], [tensors[t] for t in outs], tensors, layers,
-                  host_before, host_after)
+                  host_before, host_after, methods)
