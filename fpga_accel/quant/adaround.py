@@ -24,7 +24,7 @@ import numpy as np
 
 ZETA, GAMMA = 1.1, -0.1
 BETA_START, BETA_END, WARMUP = 20.0, 2.0, 0.2
-LAMBDA = 0.01
+LAMBDA = 1.0
 LEARNING_RATE = 0.05
 
 
@@ -67,7 +67,7 @@ class Rounding:
 
 
 def learn_rounding(w: np.ndarray, scales: np.ndarray, qmin: int, qmax: int, grams: Grams,
-                   iterations: int = 500, deadline: float | None = None, lam: float = LAMBDA) -> Rounding:
+                   iterations: int = 1000, deadline: float | None = None, lam: float = LAMBDA) -> Rounding:
     """Integer weights for ``w`` (out, K) at per-row ``scales`` within [qmin, qmax], each the floor
     or the ceiling of w / s, learned as the module docs say. ``deadline`` (time.monotonic()) stops
     the steps early."""

@@ -100,7 +100,7 @@ def _flag(v, where: str) -> None:
 
 
 #: the options of ``"adaround"`` given as a mapping, with their checks and defaults
-ADAROUND_OPTIONS = {"seconds": (_number(0, 86400), 60.0), "iterations": (_number(0, 100000), 500)}
+ADAROUND_OPTIONS = {"seconds": (_number(0, 86400), 60.0), "iterations": (_number(0, 100000), 1000)}
 
 
 def _adaround(v) -> dict[str, float] | None:
@@ -111,7 +111,7 @@ def _adaround(v) -> dict[str, float] | None:
         return {k: d for k, (_, d) in ADAROUND_OPTIONS.items()}
     if not isinstance(v, dict):
         raise InputError(f"config key 'adaround' must be true, false or a mapping like "
-                         f"{{\"seconds\": 60, \"iterations\": 500}}, got {v!r}")
+                         f"{{\"seconds\": 60, \"iterations\": 1000}}, got {v!r}")
     for k, x in v.items():
         if k not in ADAROUND_OPTIONS:
             raise _unknown_key(k, "config key 'adaround'", ADAROUND_OPTIONS)

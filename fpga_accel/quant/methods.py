@@ -27,7 +27,7 @@ from ..ops import get_op
 from ..ops.common import pad_nhwc, shape_to_nchw, windows_nhwc
 from ..ops.conv import conv_geometry
 from .adaround import Grams, learn_rounding
-from .arith import dequantize, quantize
+from .arith import dequantize, quantize, quantize_bias
 from .config import QuantConfig
 from .params import weight_params
 
@@ -95,6 +95,15 @@ def _pre_activation(node, g, x: np.ndarray) -> np.ndarray:
     return get_op(node).run(bare, ins)[0].astype(np.float64)
 
 
+def _float_bias(node, g, n: int) -> np.ndarray:
+    """The bias the op quantises (Gemm: beta · C), one value per output channel."""
+    if not node.input(2):
+        return np.zeros(n)
+    b = g.const(node.input(2)).astype(np.float64)
+    b = b * node.attrs.get("beta", 1.0) if node.op_type == "Gemm" else b
+    return np.broadcast_to(b.reshape(-1) if b.size == n else b, (n,)).copy()
+
+
 def _shift_bias(node, g, d: np.ndarray) -> None:
     """Take ``d`` (one value per output channel) off the layer's float bias, adding a bias if it has none."""
     if node.op_type == "Gemm":
@@ -144,7 +153,11 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 acc = op.run_acc(layer, [env[layer.inputs[0]]]).astype(np.float64)
                 got = acc.reshape(-1, acc.shape[-1]).mean(axis=0) * p_in.scale * wp.scales
                 want = _pre_activation(node, g, x_f.astype(np.float32))
-                d = got - want.reshape(-1, want.shape[-1]).mean(axis=0)
+                # the shift measured with the float bias itself, not its rounding: after the correction
+                # only the new bias's own rounding (half a step of s_in · s_w at most) is left
+                b = _float_bias(node, g, wp.scales.size)
+                b_q = quantize_bias(b, p_in.scale, wp, name=node.name) * p_in.scale * wp.scales
+                d = got - want.reshape(-1, want.shape[-1]).mean(axis=0) - (b_q - b)
                 _shift_bias(node, g, d)
                 layer = qm.layers[i] = op.quantize(node, ctx)
                 bc_rows.append({"layer": node.name, "max_shift": _sig(float(np.max(np.abs(d)))),
