@@ -137,8 +137,14 @@ def build_case(seed, kinds, narrow=False):
         inits.update(w)
         outs.append(o)
         bits = BITS[:6] if narrow else BITS
-        for name in names:
-            layers[name] = {"act_bits": pick(r, bits), "weight_bits": pick(r, bits)}
+        ops = {nd.name: nd.op_type for nd in n}
+        for name in names:  # only the widths a layer has: the config refuses the others
+            over = {"act_bits": pick(r, bits), "weight_bits": pick(r, bits)}
+            if ops[name] not in ("Conv", "Gemm", "MatMul"):
+                del over["weight_bits"]
+            if ops[name] in ("MaxPool", "GlobalMaxPool"):
+                del over["act_bits"]
+            layers[name] = over
     # LUT inputs above 12 bits make 2^N-entry tables; keep those few
     for nd in nodes:
         if nd.op_type in ("Sigmoid", "Tanh", "LeakyRelu"):
