@@ -12,6 +12,7 @@ from test_csim_parity_ops import KINDS
 
 import fpga_accel
 from fpga_accel import pe
+from fpga_accel.codegen.top import HEADERS
 from fpga_accel.fold import get_board
 from fpga_accel.ops import lookup
 from fpga_accel.pe import PES, RENAME, LowerContext, ProcessingElement
@@ -48,6 +49,10 @@ def test_every_pe_has_a_cycle_and_resource_model_and_its_headers():
         assert type(p).cost is not ProcessingElement.cost, kind
         for h in p.headers:
             assert (HLS_INCLUDE / h).is_file(), (kind, h)
+
+
+def test_every_library_header_is_a_base_header_or_declared_by_a_pe():
+    assert set(HEADERS) == {p.name for p in HLS_INCLUDE.glob("*.h")}
 
 
 def test_every_lowered_stage_is_priced_and_emitted():
