@@ -113,7 +113,7 @@ def layer_mean_errors(g0, qm, feeds):
 
 @pytest.mark.parametrize("name", ["resnet_ds", "mnist_cnn"])
 def test_bias_correction_removes_the_mean_error_of_every_layer(name):
-    g0, _, plain, feeds = quantised(name, {"weight_bits": 4})
+    g0, _, plain, feeds = quantised(name, {"weight_bits": 4, "bias_correction": False})
     _, _, fixed, _ = quantised(name, {"weight_bits": 4, "bias_correction": True})
     before, after = layer_mean_errors(g0, plain, feeds), layer_mean_errors(g0, fixed, feeds)
     assert list(after) == list(before) and len(after) >= 3
@@ -185,6 +185,14 @@ def test_methods_are_recorded_in_the_manifest(tmp_path):
                                config={"equalize": False}, progress=False, generators=[])
     assert plain.manifest["quantization"]["methods"] == {"equalize": False, "bias_correction": False,
                                                           "adaround": False}
+
+
+def test_bias_correction_is_on_by_default_below_8_bit_weights():
+    _, _, qm, _ = quantised("mnist_cnn", {"layers": {"/4/Conv": {"weight_bits": 4}}})
+    rec = qm.methods["bias_correction"]
+    assert [r["layer"] for r in rec["layers"]] == ["/4/Conv"] and "default" in rec
+    _, _, qm8, _ = quantised("mnist_cnn", {})
+    assert qm8.methods == {}
 
 
 def test_a_model_with_its_own_quantisation_is_used_as_given(tmp_path):

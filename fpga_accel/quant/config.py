@@ -7,8 +7,8 @@ A config file is JSON (or TOML on Python ≥ 3.11)::
 
 Methods that choose better weights, biases and rounding (they keep the integer contract: they only
 change the float weights and biases quantised, and which way each weight rounds; see
-quant/methods.py): ``"equalize"`` (cross-layer equalisation, true/false), ``"bias_correction"``
-(true/false) and ``"adaround"`` (false, true, or ``{"seconds": S, "iterations": N}``: learned
+quant/methods.py): ``"equalize"`` (cross-layer equalisation, true/false; default false), ``"bias_correction"``
+(true/false; by default on for the layers whose weights are narrower than 8 bits) and ``"adaround"`` (false, true, or ``{"seconds": S, "iterations": N}``: learned
 rounding of the weights, layer by layer, at most S seconds in all, N steps per layer).
 
 A layer's ``folding`` fixes its PE / SIMD for the auto-folder (fpga_accel/fold), which checks it
@@ -130,13 +130,14 @@ class QuantConfig:
     observer_args: dict[str, Any] = field(default_factory=dict)
     layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     equalize: bool = False
-    bias_correction: bool = False
+    bias_correction: bool | None = None  # None: on for the layers with weights narrower than 8 bits
     adaround: Any = None  # None / False: off; True or {"seconds": S, "iterations": N}
 
     def __post_init__(self):
         _bits(self.bits, "bits")
         _flag(self.equalize, "equalize")
-        _flag(self.bias_correction, "bias_correction")
+        if self.bias_correction is not None:
+            _flag(self.bias_correction, "bias_correction")
         _adaround(self.adaround)
         for k in ("weight_bits", "act_bits"):
             if getattr(self, k) is not None:
@@ -161,6 +162,10 @@ class QuantConfig:
                 else:
                     _bits(v, f"config for layer '{name}', {k}")
         self._asked: set[tuple[str, str]] = set()  # (layer, key) the quantiser read: see unused_overrides
+
+    def corrects_bias(self, weight_bits: int) -> bool:
+        """Whether bias correction runs on a layer with weights of ``weight_bits``."""
+        return self.bias_correction if self.bias_correction is not None else weight_bits < 8
 
     def adaround_options(self) -> dict[str, float] | None:
         """None when learned rounding is off, else its options with their defaults filled in."""

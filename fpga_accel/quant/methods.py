@@ -22,6 +22,7 @@ from copy import copy
 
 import numpy as np
 
+from ..errors import InputError
 from ..ir.execute import run_graph
 from ..ops import get_op
 from ..ops.common import pad_nhwc, shape_to_nchw, windows_nhwc
@@ -121,17 +122,17 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
     manifest records of what was done."""
     ar = config.adaround_options()
     record: dict = {}
-    if not (ar or config.bias_correction):
-        return record
     if ctx.given_weights or g.meta.get("qparams"):
         why = {"applied": False, "why": "the model carries its own quantisation"}
         return {k: why for k, on in (("adaround", ar), ("bias_correction", config.bias_correction)) if on}
+    nodes = {n.name: n for n in g.nodes}
+    todo = [lay.name for lay in qm.layers if lay.op_type in REFINED_OPS and lay.name in nodes and "weights" in lay.consts]
+    if not (ar or any(config.corrects_bias(ctx.weight_qtype(nodes[n]).bits) for n in todo)):
+        return record
     feeds = {k: v[:REFINE_SAMPLES] for k, v in feeds.items()}
     samples = int(next(iter(feeds.values())).shape[0])
     fenv = run_graph(g, feeds, keep=True)
     env = {t.name: quantize(fenv[t.name], t.qparams, name=t.name) for t in qm.inputs}
-    nodes = {n.name: n for n in g.nodes}
-    todo = [lay.name for lay in qm.layers if lay.op_type in REFINED_OPS and lay.name in nodes and "weights" in lay.consts]
     rng = np.random.default_rng(0)
     deadline = time.monotonic() + float(ar["seconds"]) if ar else None
     ar_rows, bc_rows = [], []
@@ -147,7 +148,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 stop = time.monotonic() + max(0.0, deadline - time.monotonic()) / left
                 ar_rows.append(_adaround_layer(node, g, ctx, x_f, x_q, ar, stop, rng))
                 layer = qm.layers[i] = op.quantize(node, ctx)
-            if config.bias_correction:
+            if config.corrects_bias(ctx.weight_qtype(node).bits):
                 w_ok, _ = weight_rows(node, g)
                 wp = weight_params(w_ok, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
                 acc = op.run_acc(layer, [env[layer.inputs[0]]]).astype(np.float64)
@@ -158,16 +159,27 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 b = _float_bias(node, g, wp.scales.size)
                 b_q = quantize_bias(b, p_in.scale, wp, name=node.name) * p_in.scale * wp.scales
                 d = got - want.reshape(-1, want.shape[-1]).mean(axis=0) - (b_q - b)
+                kept = g.const(node.input(2)) if node.input(2) else None
                 _shift_bias(node, g, d)
-                layer = qm.layers[i] = op.quantize(node, ctx)
-                bc_rows.append({"layer": node.name, "max_shift": _sig(float(np.max(np.abs(d)))),
-                                "max_shift_steps": _sig(float(np.max(np.abs(d) / (p_in.scale * wp.scales))))})
+                try:
+                    layer = qm.layers[i] = op.quantize(node, ctx)
+                except InputError as e:  # e.g. a bias beyond int32 at a collapsed input scale: keep the old one
+                    if kept is None:
+                        node.inputs = node.inputs[:2]
+                    else:
+                        g.initializers[node.input(2)] = kept
+                    bc_rows.append({"layer": node.name, "skipped": str(e)})
+                else:
+                    bc_rows.append({"layer": node.name, "max_shift": _sig(float(np.max(np.abs(d)))),
+                                    "max_shift_steps": _sig(float(np.max(np.abs(d) / (p_in.scale * wp.scales))))})
         env[layer.outputs[0]] = op.run_int(layer, [env[n] for n in layer.inputs])
     if ar:
         record["adaround"] = {"applied": True, "samples": samples, "iterations": int(ar["iterations"]),
                               "seconds": ar["seconds"], "layers": ar_rows}
-    if config.bias_correction:
-        record["bias_correction"] = {"applied": True, "samples": samples, "layers": bc_rows}
+    if bc_rows or config.bias_correction:
+        record["bias_correction"] = {"applied": bool(bc_rows), "samples": samples, "layers": bc_rows}
+        if config.bias_correction is None:
+            record["bias_correction"]["default"] = "the layers with weights narrower than 8 bits"
     return record
 
 
@@ -199,5 +211,5 @@ def methods_record(config: QuantConfig, equalized: dict | None, refined: dict) -
     """The manifest's ``quantization.methods``: for each method, false when the config leaves it
     off, else what it did (or why it did not run)."""
     return {"equalize": equalized or False,
-            "bias_correction": refined.get("bias_correction", False) if config.bias_correction else False,
+            "bias_correction": refined.get("bias_correction", False),
             "adaround": refined.get("adaround", False) if config.adaround_options() else False}
