@@ -25,7 +25,6 @@ import numpy as np
 from ..errors import InputError
 from ..ir.execute import run_graph
 from ..ops import get_op
-from ..ops.common import pad_nhwc, shape_to_nchw, windows_nhwc
 from ..ops.conv import conv_geometry
 from .adaround import Grams, learn_rounding
 from .arith import dequantize, quantize, quantize_bias
@@ -67,11 +66,22 @@ def input_rows(node, g, x: np.ndarray, group: int) -> list[np.ndarray]:
     if node.op_type == "Gemm":
         return [x.reshape(x.shape[0], -1)]
     w = g.const(node.inputs[1])
-    pads, strides, dil, kernel, out = conv_geometry(node, shape_to_nchw(node, g.shape(node.inputs[0])), w.shape)
-    xp = pad_nhwc(x, pads, 0.0)
+    shape = g.shape(node.inputs[0])  # channels last after the hardware flow
+    pads, strides, dil, kernel, out = conv_geometry(node, (shape[0], shape[-1], *shape[1:-1]), w.shape)
+    n = len(kernel)
+    xp = np.pad(x, [(0, 0)] + [(pads[d], pads[d + n]) for d in range(n)] + [(0, 0)])  # real 0 is the padding
     cg = w.shape[1]
-    return [windows_nhwc(xp[..., k * cg:(k + 1) * cg], kernel, strides, dil, out).reshape(-1, int(np.prod(kernel)) * cg)
+    return [_windows(xp[..., k * cg:(k + 1) * cg], kernel, strides, dil, out).reshape(-1, int(np.prod(kernel)) * cg)
             for k in range(group)]
+
+
+def _windows(x: np.ndarray, kernel, strides, dil, out) -> np.ndarray:
+    """Every window of the padded channels-last ``x``: (N, *out, *kernel, C)."""
+    x = np.ascontiguousarray(x)
+    n, st = len(kernel), x.strides
+    shape = (x.shape[0], *out, *kernel, x.shape[-1])
+    steps = (st[0], *(st[1 + d] * strides[d] for d in range(n)), *(st[1 + d] * dil[d] for d in range(n)), st[-1])
+    return np.lib.stride_tricks.as_strided(x, shape, steps, writeable=False)
 
 
 def group_matrix(w: np.ndarray, k: int, group: int) -> np.ndarray:
