@@ -8,6 +8,7 @@ another user owns or could write, or that is a symlink planted in its place.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
