@@ -101,3 +101,9 @@ def test_inside_refuses_a_symlink_out_and_keeps_plain_paths(tmp_path):
     with pytest.raises(UnsafePathError, match="symlink"):
         inside(tmp_path, "out/passwd")
     assert inside(tmp_path, "a/b.txt") == tmp_path / "a" / "b.txt"
+
+
+def test_a_missing_folder_is_the_callers_oserror(writer, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        atomic_write_bytes(tmp_path / "no" / "out.bin", b"x")
+    assert os.listdir(tmp_path) == []
