@@ -21,7 +21,7 @@ from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import emulate, executor, run_layers
 from fpga_accel.frontend import import_onnx
 from fpga_accel.ir.execute import run_graph
-from fpga_accel.ops.fastint import requant_is_monotone
+from fpga_accel.emulator.fastint import requant_is_monotone
 from fpga_accel.ops.max_pool import every_window_has_input
 from fpga_accel.passes import run_flow
 from fpga_accel.quant.arith import quantize

@@ -27,7 +27,7 @@ from fpga_accel.emulator import emulate
 from fpga_accel.errors import ModelError, UnsupportedModelError
 from fpga_accel.frontend import import_onnx
 from fpga_accel.ops import get_op
-from fpga_accel.ops.fastint import requantize_acc
+from fpga_accel.emulator.fastint import requantize_acc
 from fpga_accel.passes import run_flow
 from fpga_accel.quant import (
     MAX_SHIFT,

@@ -14,7 +14,7 @@ import pytest
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import executor, run_layers
-from fpga_accel.ops.fastint import (
+from fpga_accel.emulator.fastint import (
     F32_EXACT_BITS,
     F64_EXACT_BITS,
     dot_dtype,
@@ -33,7 +33,7 @@ RANGES = [(0, 255, 0), (-128, 127, -5), (-128, 127, 40), (3, 200, 10), (-32768, 
 
 def spy_int64(monkeypatch) -> list:
     """Record the calls of the int64 definition made by fastint (its fallback path)."""
-    from fpga_accel.ops import fastint
+    from fpga_accel.emulator import fastint
 
     calls, real = [], fastint.arith.requantize
     monkeypatch.setattr(fastint.arith, "requantize", lambda *a, **k: calls.append(1) or real(*a, **k))

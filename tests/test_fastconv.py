@@ -1,4 +1,4 @@
-"""The emulator's native convolution (``ops/fastconv.c``) gives exactly the contract's integers.
+"""The emulator's native convolution (``emulator/fastconv.c``) gives exactly the contract's integers.
 
 - Random Conv layers (group 1 and depthwise, 1D/2D, 1–40 channels in and out, kernels, strides,
   dilations, pads, 2–16 bit types, values at the extremes), alone and with a fused MaxPool, and
@@ -22,8 +22,8 @@ import pytest
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import run_layers
-from fpga_accel.ops import fastconv
-from fpga_accel.ops.fastint import storage_dtype, weight_dot_bits
+from fpga_accel.emulator import fastconv
+from fpga_accel.emulator.fastint import storage_dtype, weight_dot_bits
 from fpga_accel.quant import arith
 from fpga_accel.quant.qmodel import QLayer
 from models import data

@@ -28,7 +28,7 @@ from fpga_accel import cache as fcache
 from fpga_accel.cache import CacheError, CacheWarning, entry_problem, record_path
 from fpga_accel.emulator import csim
 from fpga_accel.emulator.csim import CsimBuildError, CsimError, build_csim
-from fpga_accel.ops import fastconv
+from fpga_accel.emulator import fastconv
 from models import data
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("cc") is None,
@@ -435,7 +435,7 @@ if sys.argv[1] == "csim":
     from fpga_accel.emulator.csim import build_csim
     build_csim(sys.argv[2], progress=False, timeout=120)
 else:
-    from fpga_accel.ops import fastconv
+    from fpga_accel.emulator import fastconv
     fastconv.library()
 """
 

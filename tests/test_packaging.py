@@ -23,4 +23,4 @@ def test_wheel_holds_the_hls_headers_and_board_files(tmp_path):
         assert f"fpga_accel/hls_library/include/fpga_accel/{h}" in names, h
     assert "fpga_accel/hls_library/sim/ap_axi_sdata.h" in names
     assert "fpga_accel/fold/boards/pynq-z2.json" in names
-    assert "fpga_accel/ops/fastconv.c" in names  # the emulator's native convolution, built on first use
+    assert "fpga_accel/emulator/fastconv.c" in names  # the emulator's native convolution, built on first use

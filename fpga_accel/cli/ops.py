@@ -46,7 +46,7 @@ def run(args) -> int:
 def op_rows() -> list[list[str]]:
     """One row per registered op: op, domain, placement, ONNX attributes, lowering, notes."""
     from ..ops import all_ops
-    from ..ops.common import FUSED_CLIP, LAYOUT
+    from ..ops.family.attrs import FUSED_CLIP, LAYOUT
 
     compiler_attrs = set(FUSED_CLIP) | set(LAYOUT)  # added by passes, not found in ONNX files
     rows = []

@@ -27,10 +27,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..ir.execute import check_feeds, run_graph
-from ..ops import fastint, lookup
+from ..ops import lookup
 from ..ops.max_pool import every_window_has_input, max_windows
-from ..ops.pooling import lowest
 from ..quant.arith import dequantize, quantize
+from . import fastint
+from .windows import lowest
 
 
 @dataclass

@@ -1,11 +1,15 @@
-"""Supported ops, one per module; importing this package registers them all."""
+"""Supported ops, one per module; importing this package registers them all.
+
+Beside the op files: ``base.py`` (the op interface and its registry) and ``family/`` (the base
+classes of op families and the attribute rules op files share).
+"""
 import importlib
 import pkgutil
 
 from .base import HARDWARE, HOST, REMOVED, Example, Op, all_ops, get_op, lookup, register
 
 for _m in pkgutil.iter_modules(__path__):
-    if _m.name not in ("base", "common"):
+    if _m.name not in ("base", "family"):
         importlib.import_module(f"{__name__}.{_m.name}")
 
 __all__ = ["HARDWARE", "HOST", "REMOVED", "Example", "Op", "all_ops", "get_op", "lookup", "register"]

@@ -3,8 +3,9 @@ import numpy as np
 from ..pe.eltwise import add_stage
 from ..pe.stage import LoweringError
 from .base import Example, register
-from .common import FUSED_CLIP, Binary, apply_clip, channel_lanes
-from .int_arith import channel_constant, run_sum, sum_layer
+from .family.arithmetic import channel_constant, run_sum, sum_layer
+from .family.attrs import FUSED_CLIP, apply_clip
+from .family.bases import Binary, channel_lanes
 
 
 def lower_sum(layer, ctx) -> list:

@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import HOST, Example, Op, register
-from .common import normalize_axis
+from .family.attrs import normalize_axis
 
 
 @register

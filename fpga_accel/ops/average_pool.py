@@ -1,11 +1,12 @@
 import numpy as np
 
+from ..emulator.windows import pad_nhwc, padded, window_taps, windows
 from ..pe import pool
 from ..quant import rescale
 from ..quant.qmodel import QLayer
 from .base import Example, register
-from .common import FUSED_CLIP, apply_clip, from_nchw, pad_nhwc, require_nhwc, shape_to_nchw, to_nchw, windows
-from .pooling import POOL_ATTRS, WindowPool, int_pool_config, overhang, padded, pool_geometry, window_taps
+from .family.attrs import FUSED_CLIP, apply_clip, from_nchw, require_nhwc, shape_to_nchw, to_nchw
+from .family.pooling import POOL_ATTRS, WindowPool, int_pool_config, overhang, pool_geometry
 
 
 def window_counts(node, x_spatial, geo) -> np.ndarray:

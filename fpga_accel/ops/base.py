@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ModelError, Problem
+from ..errors import ModelError, Problem, UnsupportedModelError
 from ..pe.stage import LoweringError
 
 Shape = tuple[int, ...]
@@ -159,6 +159,11 @@ class Op:
             raise cls.fail(node, f"output shape {list(dims)} has {n:,} elements, more than the {MAX_ELEMENTS:,} "
                                  f"fpga-accel handles in one tensor")
         return dims
+
+
+def unsupported(node, reason: str, graph=None) -> UnsupportedModelError:
+    """The error for a node whose op has an integer implementation, but not for this use of it."""
+    return UnsupportedModelError([Problem(node.name, node.op_type, reason)], getattr(graph, "name", "model"))
 
 
 _REGISTRY: dict[tuple[str, str], Op] = {}

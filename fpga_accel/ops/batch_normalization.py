@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import REMOVED, Example, Op, register
-from .common import LAYOUT, channels_last
+from .family.attrs import LAYOUT, channels_last
 
 PARAMS = ("scale", "B", "mean", "var")
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import Example, register
-from .common import Unary
+from .family.bases import Unary
 
 
 @register

@@ -5,9 +5,9 @@ from ..pe.stage import LoweringError, Port, vectors
 from ..quant import rescale
 from ..quant.arith import requant_multiplier
 from ..quant.qmodel import QLayer
-from .base import Example, Op, register
-from .common import channel_lanes, normalize_axis
-from .int_arith import unsupported
+from .base import Example, Op, register, unsupported
+from .family.attrs import normalize_axis
+from .family.bases import channel_lanes
 
 
 @register

@@ -1,17 +1,27 @@
 import numpy as np
 
+from ..emulator import fastconv
+from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
+from ..emulator.windows import lowest, pad_nhwc, pad_spatial, window_taps, windows, windows_nhwc
 from ..pe import depthwise, mvau
 from ..pe import sliding_window as sw
 from ..pe.stage import FoldingProblem, LoweringError, vectors
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
-from . import fastconv
 from .base import Example, Op, register
-from .common import (FUSED_CLIP, LAYOUT, apply_clip, from_nchw, pad_nhwc, pad_spatial, require_nhwc,
-                     shape_from_nchw, shape_to_nchw, spatial_pads, to_nchw, window_out, windows, windows_nhwc)
-from .fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
-from .pooling import lowest, window_taps
+from .family.attrs import (
+    FUSED_CLIP,
+    LAYOUT,
+    apply_clip,
+    from_nchw,
+    require_nhwc,
+    shape_from_nchw,
+    shape_to_nchw,
+    spatial_pads,
+    to_nchw,
+    window_out,
+)
 
 
 def conv_geometry(node, x_shape, w_shape):

@@ -1,8 +1,8 @@
 import numpy as np
 
-from .base import Example, register
-from .common import Binary
-from .int_arith import channel_constant, run_scale, scale_layer, unsupported
+from .base import Example, register, unsupported
+from .family.arithmetic import channel_constant, run_scale, scale_layer
+from .family.bases import Binary
 from .mul import lower_scale
 
 

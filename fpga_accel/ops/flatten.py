@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import Example, Op, register
-from .common import ReshapeInt
+from .family.bases import ReshapeInt
 
 
 @register

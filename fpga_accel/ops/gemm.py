@@ -1,13 +1,13 @@
 import numpy as np
 
+from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 from ..pe.mvau import mvau_stage
 from ..pe.stage import vectors
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import FUSED_CLIP, apply_clip
-from .fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
+from .family.attrs import FUSED_CLIP, apply_clip
 
 
 def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLayer:

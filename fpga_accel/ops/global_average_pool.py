@@ -5,17 +5,17 @@ from ..pe.stage import vectors
 from ..quant import rescale
 from ..quant.qmodel import QLayer
 from .base import Example, Op, register
-from .common import (
+from .family.attrs import (
     FUSED_CLIP,
     LAYOUT,
     apply_clip,
-    channel_lanes,
     from_nchw,
     require_nhwc,
     shape_from_nchw,
     shape_to_nchw,
     to_nchw,
 )
+from .family.bases import channel_lanes
 
 
 class GlobalPool(Op):

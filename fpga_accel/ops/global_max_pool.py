@@ -4,7 +4,8 @@ from ..pe.pool import global_max_stage
 from ..pe.stage import vectors
 from ..quant.qmodel import QLayer
 from .base import Example, register
-from .common import channel_lanes, require_nhwc
+from .family.attrs import require_nhwc
+from .family.bases import channel_lanes
 from .global_average_pool import GlobalPool
 
 

@@ -1,9 +1,8 @@
 import numpy as np
 
-from .base import HARDWARE, HOST, Example, Op, register
-from .common import FUSED_CLIP, apply_clip
+from .base import HARDWARE, HOST, Example, Op, register, unsupported
+from .family.attrs import FUSED_CLIP, apply_clip
 from .gemm import DenseRun, dense_layer, lower_dense
-from .int_arith import unsupported
 
 
 def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -1,10 +1,11 @@
 import numpy as np
 
+from ..emulator.windows import lowest, pad_nhwc, window_taps
 from ..pe import pool
 from ..quant.qmodel import QLayer
 from .base import Example, register
-from .common import from_nchw, pad_nhwc, require_nhwc, to_nchw
-from .pooling import POOL_ATTRS, WindowPool, int_pool_config, lowest, window_taps
+from .family.attrs import from_nchw, require_nhwc, to_nchw
+from .family.pooling import POOL_ATTRS, WindowPool, int_pool_config
 
 
 @register

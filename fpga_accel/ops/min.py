@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import Example, register
-from .common import Variadic
+from .family.bases import Variadic
 
 
 @register

@@ -3,8 +3,8 @@ import numpy as np
 from ..pe.scale import mul_stage, scale_stage
 from ..pe.stage import LoweringError
 from .base import Example, register
-from .common import Binary, channel_lanes
-from .int_arith import channel_constant, product_layer, run_product, run_scale, scale_layer
+from .family.arithmetic import channel_constant, product_layer, run_product, run_scale, scale_layer
+from .family.bases import Binary, channel_lanes
 
 
 def lower_scale(layer, ctx) -> list:

@@ -1,10 +1,10 @@
 import numpy as np
 
+from ..emulator.windows import holding
 from ..pe.pad import pad_stage
 from ..quant.qmodel import QLayer
-from .base import Example, Op, register
-from .common import const_inputs, holding, normalize_axes
-from .int_arith import unsupported
+from .base import Example, Op, register, unsupported
+from .family.attrs import const_inputs, normalize_axes
 
 MODES = {"constant": "constant", "reflect": "reflect", "edge": "edge"}  # ONNX name → numpy name
 

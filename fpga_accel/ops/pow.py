@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import Example, register
-from .common import Binary
+from .family.bases import Binary
 
 
 @register

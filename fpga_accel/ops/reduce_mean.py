@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import HOST, Example, register
-from .common import Reduce
+from .family.bases import Reduce
 
 
 def reduce_examples(seed: int, axes_input_opset: int):

@@ -1,7 +1,7 @@
 import numpy as np
 
 from .base import HOST, register
-from .common import Reduce
+from .family.bases import Reduce
 from .reduce_mean import reduce_examples
 
 

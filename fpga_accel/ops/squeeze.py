@@ -1,8 +1,8 @@
 import numpy as np
 
-from .base import Example, Op, register
-from .common import ReshapeInt, const_inputs, normalize_axes
-from .int_arith import unsupported
+from .base import Example, Op, register, unsupported
+from .family.attrs import const_inputs, normalize_axes
+from .family.bases import ReshapeInt
 
 
 @register

@@ -2,8 +2,8 @@ import numpy as np
 
 from .add import lower_sum
 from .base import Example, register
-from .common import Variadic
-from .int_arith import channel_constant, run_sum, sum_layer
+from .family.arithmetic import channel_constant, run_sum, sum_layer
+from .family.bases import Variadic
 
 
 @register

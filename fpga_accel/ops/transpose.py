@@ -2,9 +2,8 @@ import numpy as np
 
 from ..pe.stage import LoweringError
 from ..quant.qmodel import QLayer
-from .base import Example, Op, register
-from .common import rename_stage
-from .int_arith import unsupported
+from .base import Example, Op, register, unsupported
+from .family.bases import rename_stage
 
 
 @register

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import get_op
-from ..ops.common import Binary, Unary, Variadic
+from ..ops.family.bases import Binary, Unary, Variadic
 from .base import Pass, get_pass, register_pass
 from .transpose_into_weights import absorbs
 from .util import fresh_tensor, inverse_perm, new_node, perm_of, refresh

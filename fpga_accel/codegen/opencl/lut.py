@@ -3,12 +3,12 @@ input's integers, ``y = lut[q − qmin]``."""
 from __future__ import annotations
 
 from ...ops import all_ops
-from ...ops.common import Unary
+from ...ops.family.bases import Unary
 from ...quant.qtype import parse_qtype
 from .c import numel
 from .registry import emitter
 
-#: every op whose integer form is the table of ops.common.Unary (Relu, Sigmoid, Tanh, ...)
+#: every op whose integer form is the table of ops.family.bases.Unary (Relu, Sigmoid, Tanh, ...)
 LUT_OPS = tuple(sorted(op.op_type for op in all_ops() if isinstance(op, Unary) and op.has_int() and not op.domain))
 
 

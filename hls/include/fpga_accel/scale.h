@@ -1,5 +1,5 @@
 // fpga-accel HLS library: multiplicative elementwise PEs -- scale by a constant, product of two tensors.
-// Constants follow quant/arith.py via ops/int_arith.py (the "Scale" and "Product" layer forms).
+// Constants follow quant/arith.py via ops/family/arithmetic.py (the "Scale" and "Product" layer forms).
 //
 // scale : Mul / Div by a scalar or per-channel constant. Per element of channel c:
 //            y = requantize(SIGN[c] * (q - IN_ZP), M[c], SHIFT[c], OUT_ZP, OUT_LO, OUT_HI)

@@ -1,15 +1,17 @@
-"""Window arithmetic shared by MaxPool and AveragePool (no op lives here).
+"""The base of MaxPool and AveragePool and their window geometry (no op lives here).
 
 Both pools see their input as NCHW-style ``(N, C, *spatial)`` (NHWC nodes are viewed through
-:func:`~fpga_accel.ops.common.to_nchw`), 1D, 2D or 3D.
+:func:`~fpga_accel.ops.family.attrs.to_nchw`), 1D, 2D or 3D.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..pe import sliding_window as sw
-from .base import Op
-from .common import LAYOUT, channel_lanes, shape_from_nchw, shape_to_nchw, spatial_pads, window_out, windows
+from ...emulator.windows import padded, windows
+from ...pe import sliding_window as sw
+from ..base import Op
+from .attrs import LAYOUT, shape_from_nchw, shape_to_nchw, spatial_pads, window_out
+from .bases import channel_lanes
 
 #: ONNX attributes common to MaxPool and AveragePool, with their defaults
 POOL_ATTRS = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_shape": None,
@@ -90,34 +92,6 @@ class WindowPool(Op):
         pads, strides, dil, kernel, out = geo = pool_geometry(node, x.shape)
         extra = overhang(x.shape[2:], pads, strides, dil, kernel, out)
         return windows(padded(x, pads, extra, value), kernel, strides, dil, out), geo
-
-
-def padded(x: np.ndarray, pads, extra, value) -> np.ndarray:
-    """``x`` (N, C, *spatial) padded with ``value``: ``pads`` before/after, then ``extra`` after."""
-    n = len(extra)
-    width = [(0, 0), (0, 0)] + [(pads[d], pads[d + n] + extra[d]) for d in range(n)]
-    if not any(p for w in width for p in w):
-        return x
-    return np.pad(x, width, constant_values=value)
-
-
-def lowest(dtype) -> float | int:
-    """The padding value of a max: the type's lowest finite value, as onnxruntime starts from
-    (a window that sees no input at all gives it, not -inf)."""
-    dtype = np.dtype(dtype)
-    return np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min
-
-
-def window_taps(x: np.ndarray, kernel, strides, dilations, out_spatial):
-    """Every kernel tap of a padded channels-last tensor as a strided view (N, *out, C), one per tap.
-
-    Reducing the taps with a binary ufunc (np.maximum, np.add) is much faster than reducing the
-    window axes of one big strided view, and gives the same integers.
-    """
-    for tap in np.ndindex(*kernel):
-        starts = [t * d for t, d in zip(tap, dilations)]
-        yield x[(slice(None), *(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(starts, out_spatial, strides)),
-                 slice(None))]
 
 
 def int_pool_config(node, ctx) -> dict:

@@ -29,16 +29,12 @@ import math
 
 import numpy as np
 
-from ..errors import InputError, Problem, UnsupportedModelError
-from ..quant import arith, rescale
-from ..quant.arith import MAX_ACC_BITS, MAX_SHIFT, MULT_BITS
-from ..quant.qmodel import QLayer
-from .fastint import rescale_sum
-
-
-def unsupported(node, reason: str, graph=None) -> UnsupportedModelError:
-    """The error for a node whose op has an integer implementation, but not for this use of it."""
-    return UnsupportedModelError([Problem(node.name, node.op_type, reason)], getattr(graph, "name", "model"))
+from ...emulator.fastint import rescale_sum
+from ...errors import InputError
+from ...quant import arith, rescale
+from ...quant.arith import MAX_ACC_BITS, MAX_SHIFT, MULT_BITS
+from ...quant.qmodel import QLayer
+from ..base import unsupported
 
 
 def channel_constant(node, ctx, name: str, tensor: str) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""What op files share: the base classes of op families and the attribute rules; no op lives here."""
