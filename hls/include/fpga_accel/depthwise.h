@@ -50,7 +50,8 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
         for (unsigned cf = 0; cf < CF; cf++) {
             for (unsigned p = 0; p < PE; p++) a[p] = (U)bias[p][cf].to_int64();
-            for (unsigned k = 0; k < K; k++) {
+            for (unsigned k = 0; k < K; k++) {  // one FA_CYCLE iteration per tap, as the loop's
+                ++cycles();
                 unpack_word<PE, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), x);
                 const U* wk = &w[((size_t)cf * K + k) * PE];
                 for (unsigned p = 0; p < PE; p++) a[p] += wk[p] * x[p];
@@ -61,7 +62,6 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
             out.write(pack_word<PE, CFG::OUT_BITS>(y));
         }
     }
-    cycles() += (unsigned long long)CFG::N_VECTORS * CF * K * reps;
 }
 }  // namespace sim
 #endif

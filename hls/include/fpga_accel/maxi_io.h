@@ -78,17 +78,20 @@ void unpack(hls::stream<ap_uint<MEM_BITS> >& in, hls::stream<ap_uint<LANES * BIT
 #ifndef __SYNTHESIS__
     if (sim::fast_paths()) {  // simulation: the same elements through native lanes
         uint64_t lanes[E + LANES];
-        unsigned held = 0, written = 0;
+        unsigned held = 0, written = 0, done = 0;  // done: FA_CYCLE iterations so far, as the loop's
         for (unsigned k = 0; k < n_mem; k++) {
+            ++sim::cycles(), ++done;  // the iteration that reads
             sim::unpack_word<E, CONT, false>(in.read(), lanes + held);  // pack_word keeps the low BITS
             held += E;
             unsigned at = 0;
-            for (; held - at >= (unsigned)LANES && written < n_words; at += LANES, written++)
+            for (; held - at >= (unsigned)LANES && written < n_words; at += LANES, written++) {
+                if (at > 0) ++sim::cycles(), ++done;  // a further word: an iteration without a read
                 out.write(sim::pack_word<LANES, BITS>(lanes + at));
+            }
             for (unsigned j = at; j < held; j++) lanes[j - at] = lanes[j];
             held -= at;
         }
-        sim::cycles() += iters;
+        if (done < iters) sim::cycles() += iters - done;
         return;
     }
 #endif
@@ -126,20 +129,28 @@ void pack(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<MEM_BITS>
 #ifndef __SYNTHESIS__
     if (sim::fast_paths()) {  // simulation: the same containers through native lanes
         int64_t lanes[E + LANES];
-        unsigned held = 0;
+        unsigned held = 0, done = 0;  // done: FA_CYCLE iterations so far, advanced as the loop's
+        bool wrote = false;           // the current iteration has written a memory word
         for (unsigned k = 0; k < n_words; k++) {
+            ++sim::cycles(), ++done;  // the iteration that reads
+            wrote = false;
             sim::unpack_word<LANES, BITS, SIGNED>(in.read(), lanes + held);  // sign- or zero-extended
             held += LANES;
             unsigned at = 0;
-            for (; held - at >= (unsigned)E; at += E) out.write(sim::pack_word<E, CONT>(lanes + at));
+            for (; held - at >= (unsigned)E; at += E) {
+                if (wrote) ++sim::cycles(), ++done;  // a further word: an iteration without a read
+                out.write(sim::pack_word<E, CONT>(lanes + at));
+                wrote = true;
+            }
             for (unsigned j = at; j < held; j++) lanes[j - at] = lanes[j];
             held -= at;
         }
         if (held > 0) {  // the tail, zero-filled
+            if (wrote || done == 0) ++sim::cycles(), ++done;
             for (unsigned j = held; j < (unsigned)E; j++) lanes[j] = 0;
             out.write(sim::pack_word<E, CONT>(lanes));
         }
-        sim::cycles() += iters;
+        if (done < iters) sim::cycles() += iters - done;
         return;
     }
 #endif

@@ -70,9 +70,14 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
         }
     }
     int y[PE];
+    // FA_CYCLE advances as the loop's: reads in iterations (0, sf), the write of fold nf in (nf, SF - 1).
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
-        for (unsigned sf = 0; sf < D::SF; sf++) unpack_word<SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), &x[sf * SIMD]);
+        for (unsigned sf = 0; sf < D::SF; sf++) {
+            ++cycles();
+            unpack_word<SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), &x[sf * SIMD]);
+        }
         for (unsigned nf = 0; nf < D::NF; nf++) {
+            if (nf > 0) cycles() += D::SF;
             for (unsigned p = 0; p < PE; p++) {
                 const unsigned r = nf * PE + p;
                 const U* wr = &w[(size_t)r * MW];
@@ -84,7 +89,6 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
             out.write(pack_word<PE, CFG::OUT_BITS>(y));
         }
     }
-    cycles() += (unsigned long long)CFG::N_VECTORS * D::TILES * reps;
 }
 }  // namespace sim
 #endif

@@ -64,16 +64,20 @@ void width_convert(hls::stream<ap_uint<IN_LANES * BITS> >& in, hls::stream<ap_ui
 #ifndef __SYNTHESIS__
     if (sim::fast_paths() && elems % OUT_LANES == 0) {  // simulation: regroup native lanes
         uint64_t lanes[IN_LANES + OUT_LANES];
-        unsigned held = 0;
+        unsigned held = 0, done = 0;  // done: FA_CYCLE iterations so far, advanced as the loop's
         for (unsigned k = 0; k < n_in_words * reps; k++) {
+            ++sim::cycles(), ++done;  // the iteration that reads
             sim::unpack_word<IN_LANES, BITS, false>(in.read(), lanes + held);
             held += IN_LANES;
             unsigned at = 0;
-            for (; held - at >= (unsigned)OUT_LANES; at += OUT_LANES) out.write(sim::pack_word<OUT_LANES, BITS>(lanes + at));
+            for (; held - at >= (unsigned)OUT_LANES; at += OUT_LANES) {
+                if (at > 0) ++sim::cycles(), ++done;  // a further word: an iteration without a read
+                out.write(sim::pack_word<OUT_LANES, BITS>(lanes + at));
+            }
             for (unsigned j = at; j < held; j++) lanes[j - at] = lanes[j];
             held -= at;
         }
-        sim::cycles() += iters;
+        if (done < iters) sim::cycles() += iters - done;
         return;
     }
 #endif

@@ -1,0 +1,110 @@
+"""Simulate a bundle's dataflow network cycle by cycle: bounded FIFOs, stalls, deadlocks.
+
+Runs N images back to back through the generated HLS processing elements (the C simulation's
+C++, traced) with every stream bounded at its generated depth, and prints the steady-state cycles
+per image beside the cost model's, the first image's latency, per process its busy, starved and
+blocked cycles, per FIFO its maximum occupancy, and the bottleneck. The outputs are checked
+against the emulator bit for bit. Exit code 3 when the network deadlocks (the blocked processes,
+their FIFOs and the cycle are named). Needs g++ and hls4ml's ap_types headers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._output import Column, echo, fmt_int, print_table
+
+ORDER = 37
+EXIT_DEADLOCK = 3
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bundle", metavar="NAME.fpga", help="a compiled bundle (with its generated HLS project)")
+    p.add_argument("--images", type=int, default=8, metavar="N", help="images run back to back (default 8)")
+    p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
+                   help="simulate STREAM (its name in fa_top.cpp, or its s<k> prefix) at DEPTH; repeatable")
+    p.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random input images (default 0)")
+
+
+def parse_depths(items: list[str]) -> dict[str, int]:
+    from ..errors import InputError
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            depth = int(value)
+        except ValueError:
+            depth = 0
+        if not sep or not name or depth < 1:
+            raise InputError(f"--fifo-depth {item!r}: expected STREAM=DEPTH with a positive integer depth")
+        out[name] = depth
+    return out
+
+
+def run(args) -> int:
+    from ..sim import DeadlockError, simulate
+
+    try:
+        res = simulate(args.bundle, images=args.images, fifo_depths=parse_depths(args.fifo_depth), seed=args.seed)
+        code = 0
+    except DeadlockError as e:
+        res, code = e.result, EXIT_DEADLOCK
+    print_result(res)
+    if args.json:
+        write_json(args.json, res.to_dict())
+        echo(f"json            {args.json}")
+    return code
+
+
+def write_json(path: str, data: dict) -> None:
+    from ..errors import InputError
+    from ..safe_fs import atomic_write_text
+
+    try:
+        atomic_write_text(path, json.dumps(data, indent=1, default=_plain) + "\n")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write the JSON ({e.strerror or e})") from None
+
+
+def _plain(x):
+    return x.item() if hasattr(x, "item") else str(x)
+
+
+def print_result(res) -> None:
+    n = res.images
+    rows = []
+    for p in res.processes:
+        span = res.cycles_per_image or (res.total_cycles / n if res.total_cycles else 0)
+        busy = 100.0 * p.iterations / n / span if span else 0.0  # of the steady-state interval
+        rows.append([p.name, fmt_int(round(p.iterations / n)), f"{busy:.0f}%", fmt_int(round(p.starved / n)),
+                     fmt_int(round(p.blocked / n)), fmt_int(p.end)])
+    print_table([Column("process"), Column("cycles/image", "right"), Column("busy", "right"),
+                 Column("starved/image", "right"), Column("blocked/image", "right"), Column("ends at", "right")],
+                rows, title=f"timed simulation of {res.model}: {n} image(s), {res.interface} top")
+    rows = [[f.name, fmt_int(f.depth) if f.depth else "-", fmt_int(f.max_occupancy), fmt_int(f.words // n),
+             f"{f.writer} -> {f.reader}"] for f in res.fifos]
+    print_table([Column("FIFO"), Column("depth", "right"), Column("max occupancy", "right"),
+                 Column("words/image", "right"), Column("from -> to")], rows)
+    if res.deadlock:
+        from ..sim.simulate import deadlock_message
+
+        echo("DEADLOCK        " + deadlock_message(res), keep_newlines=True)
+        return
+    model = res.model_cycles_per_image
+    if res.cycles_per_image is not None:
+        ratio = f" ({res.model_ratio:.3f} x the model's {fmt_int(model)})" if res.model_ratio else ""
+        echo(f"steady state    {res.cycles_per_image:,.1f} cycles per image{ratio}, "
+             f"{res.frames_per_s:,.0f} frames/s at {res.clock_mhz:g} MHz")
+    else:
+        echo("steady state    run 2 or more images to see it")
+    if res.latency is not None:
+        lat = f" (model {fmt_int(res.model_latency)})" if res.model_latency else ""
+        echo(f"latency         {fmt_int(res.latency)} cycles for the first image{lat}")
+    echo(f"bottleneck      {res.bottleneck} (most cycles of work)")
+    if res.outputs_match is not None:
+        echo(f"outputs         {'== emulator, bit for bit' if res.outputs_match else 'DIFFER from the emulator'}")
+    s = res.seconds
+    echo(f"time            build {s.get('build', 0):.1f} s, trace {s.get('trace', 0):.2f} s, "
+         f"replay {s.get('replay', 0):.2f} s")

@@ -1,0 +1,108 @@
+"""The traced C simulation, loaded with ctypes: run a batch, read back the trace.
+
+One run calls the generated ABI (``fa_csim_run`` for the m_axi kernel, ``fa_csim_run_axis`` for the
+AXI-Stream IP) with the trace recording; :meth:`TimedLibrary.run` returns the outputs and the
+:class:`Trace`: every stream access in execution order with its FA_CYCLE count, the stream names,
+and the stages' iteration counts (which cut the trace into processes, see ``processes.py``).
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SimulationError
+
+EVENT = np.dtype([("count", "<u8"), ("stream", "<u4"), ("write", "<u4")])
+_LOCKS: dict[str, threading.Lock] = {}
+_I64P = ctypes.POINTER(ctypes.c_int64)
+
+
+@dataclass
+class Trace:
+    events: np.ndarray  # EVENT records in execution order
+    streams: list[str]  # stream names by index
+    stages: list[tuple[str, int]]  # (name, FA_CYCLE iterations) in execution order
+    start: int  # FA_CYCLE count before the run
+
+
+class TimedLibrary:
+    """A compiled traced C simulation (``build_timed``). Calls are serialised: the trace is global."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            lib = ctypes.CDLL(str(self.path))
+            for fn in ("fa_csim_run", "fa_csim_run_axis"):
+                f = getattr(lib, fn)
+                f.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint]
+                f.restype = ctypes.c_int
+            lib.fa_csim_stage_count.restype = ctypes.c_int
+            lib.fa_csim_stage_name.argtypes, lib.fa_csim_stage_name.restype = [ctypes.c_int], ctypes.c_char_p
+            lib.fa_csim_stage_cycles.argtypes, lib.fa_csim_stage_cycles.restype = [ctypes.c_int], ctypes.c_ulonglong
+            lib.fa_timed_now.restype = ctypes.c_ulonglong
+            lib.fa_timed_event_count.restype = ctypes.c_ulonglong
+            lib.fa_timed_events.restype = ctypes.c_void_p
+            lib.fa_timed_stream_count.restype = ctypes.c_int
+            lib.fa_timed_stream_name.argtypes, lib.fa_timed_stream_name.restype = [ctypes.c_int], ctypes.c_char_p
+            lib.fa_timed_enable.argtypes = [ctypes.c_int]
+            lib.fa_timed_replay.restype = ctypes.c_int
+            lib.fa_timed_replay.argtypes = [ctypes.c_int, _I64P, _I64P, ctypes.POINTER(ctypes.c_int32),
+                                            ctypes.POINTER(ctypes.c_uint8), _I64P, ctypes.c_int, _I64P,
+                                            ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32), _I64P, _I64P]
+        except (OSError, AttributeError) as e:
+            raise SimulationError(f"{self.path}: not a loadable timed simulation ({e}); rebuild it with "
+                                  "fpga_accel.sim.build_timed") from None
+        self._lib = lib
+        self._lock = _LOCKS.setdefault(str(self.path.resolve()), threading.Lock())
+
+    def set_fast_paths(self, on: bool) -> None:
+        """C-simulation fast paths (native integers) or the loops synthesis sees (see csim)."""
+        fn = self._lib.fa_csim_set_fast_paths
+        fn.argtypes, fn.restype = [ctypes.c_int], None
+        with self._lock:
+            fn(1 if on else 0)
+
+    def run(self, inputs: list[np.ndarray], outputs: list[np.ndarray], n: int, axis: bool) -> Trace:
+        """Run ``n`` images through the kernel (``axis``: the AXI-Stream IP); outputs in place."""
+        lib = self._lib
+        ins = (ctypes.c_void_p * max(1, len(inputs)))(*(a.ctypes.data for a in inputs))
+        outs = (ctypes.c_void_p * max(1, len(outputs)))(*(a.ctypes.data for a in outputs))
+        with self._lock:
+            lib.fa_timed_clear()
+            lib.fa_timed_enable(1)
+            start = int(lib.fa_timed_now())
+            code = (lib.fa_csim_run_axis if axis else lib.fa_csim_run)(ins, outs, int(n))
+            lib.fa_timed_enable(0)
+            if code != 0:
+                raise SimulationError(f"{self.path.name}: the C simulation returned {code} for {n} image(s)")
+            count = int(lib.fa_timed_event_count())
+            buf = (ctypes.c_char * (count * EVENT.itemsize)).from_address(lib.fa_timed_events()) if count else b""
+            events = np.frombuffer(buf, EVENT, count).copy() if count else np.zeros(0, EVENT)
+            streams = [lib.fa_timed_stream_name(i).decode() for i in range(lib.fa_timed_stream_count())]
+            stages = [(lib.fa_csim_stage_name(i).decode(), int(lib.fa_csim_stage_cycles(i)))
+                      for i in range(lib.fa_csim_stage_count())]
+            lib.fa_timed_clear()
+        return Trace(events, streams, stages, start)
+
+    def replay(self, proc_off, proc_iters, ev_stream, ev_write, ev_iter, depth, writer, reader):
+        """The bounded-FIFO replay (fa_timed.cpp): (deadlocked, event times, per-process rows)."""
+        n_proc, n_streams = len(proc_iters), len(depth)
+        args = [np.ascontiguousarray(a, dt) for a, dt in
+                ((proc_off, np.int64), (proc_iters, np.int64), (ev_stream, np.int32), (ev_write, np.uint8),
+                 (ev_iter, np.int64), (depth, np.int64), (writer, np.int32), (reader, np.int32))]
+        ev_time = np.zeros(len(ev_stream), np.int64)
+        proc_out = np.zeros((max(1, n_proc), 6), np.int64)
+
+        def ptr(a, t):
+            return a.ctypes.data_as(ctypes.POINTER(t))
+
+        code = self._lib.fa_timed_replay(
+            n_proc, ptr(args[0], ctypes.c_int64), ptr(args[1], ctypes.c_int64), ptr(args[2], ctypes.c_int32),
+            ptr(args[3], ctypes.c_uint8), ptr(args[4], ctypes.c_int64), n_streams, ptr(args[5], ctypes.c_int64),
+            ptr(args[6], ctypes.c_int32), ptr(args[7], ctypes.c_int32), ptr(ev_time, ctypes.c_int64),
+            ptr(proc_out, ctypes.c_int64))
+        return code == 1, ev_time, proc_out[:n_proc]

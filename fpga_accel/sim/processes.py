@@ -1,0 +1,107 @@
+"""Cut a trace into the DATAFLOW processes that made it.
+
+The C simulation runs the stages one after another and the FA_CYCLE count only grows, so stage k
+owns the accesses whose count lies in (end of stage k-1, end of stage k] (every access happens in
+a counted loop iteration, after its FA_CYCLE). An m_axi adapter is a DATAFLOW region of two loops
+joined by an inner stream (``maxi_io.h``: mem_read → unpack, pack → mem_write): its window is
+split at the first read of the stream it both writes and reads; the second loop's iterations
+start just before that read. The harness's AXI-Stream beat streams (``in<i>``, ``out<i>``) have
+the host at one end: it writes every input beat before the run and reads the outputs after, so
+those accesses belong to no process and never wait.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SimulationError
+from .library import Trace
+
+HOST_STREAM = re.compile(r"(in|out)\d+")
+INNER = {"mem_to_stream.raw": ("mem_read", "unpack"), "stream_to_mem.raw": ("pack", "mem_write")}
+
+
+@dataclass
+class Processes:
+    names: list[str]
+    offsets: np.ndarray  # process p owns events offsets[p]:offsets[p+1] of the arrays below
+    iters: np.ndarray  # FA_CYCLE iterations per process
+    ev_stream: np.ndarray
+    ev_write: np.ndarray
+    ev_iter: np.ndarray  # 1-based iteration of the access within its process
+    writer: np.ndarray  # per stream: writing process, -1 for the host
+    reader: np.ndarray
+    host_sink: np.ndarray  # per stream: the host reads it (never full)
+
+
+def cut(trace: Trace) -> Processes:
+    ev = trace.events
+    names_of = trace.streams
+    host = np.array([bool(HOST_STREAM.fullmatch(s)) for s in names_of] or [False], bool)[:len(names_of)]
+    is_in = np.array([s.startswith("in") for s in names_of] or [False], bool)[:len(names_of)]
+    stream = ev["stream"].astype(np.int64)
+    write = ev["write"].astype(bool)
+    count = ev["count"].astype(np.int64)
+    # the host's ends of the beat streams: writes of in<i>, reads of out<i>
+    if len(names_of):
+        host_end = host[stream] & np.where(is_in[stream], write, ~write)
+    else:
+        host_end = np.zeros(len(ev), bool)
+    keep = ~host_end
+    stream, write, count = stream[keep], write[keep], count[keep]
+
+    lengths = np.array([n for _, n in trace.stages], np.int64)
+    ends = trace.start + np.cumsum(lengths)
+    starts = ends - lengths
+    if len(count) and (count.min() <= trace.start or count.max() > ends[-1]):
+        raise SimulationError("a stream access happened outside every stage's loop iterations; the trace "
+                              "cannot be cut into processes (a PE reads or writes outside an FA_CYCLE loop)")
+    stage = np.searchsorted(ends, count, side="left")
+    order = np.argsort(stage, kind="stable")
+    stream, write, count, stage = stream[order], write[order], count[order], stage[order]
+    bounds = np.searchsorted(stage, np.arange(len(lengths) + 1), side="left")
+
+    names, offsets, iters, base = [], [0], [], np.zeros(len(count), np.int64)
+    for k, (name, n) in enumerate(trace.stages):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        split = _inner_split(stream[lo:hi], write[lo:hi], names_of)
+        if split is None:
+            names.append(name)
+            base[lo:hi] = starts[k]
+            iters.append(int(n))
+            offsets.append(hi)
+            continue
+        at, (first, second) = split
+        mid = int(count[lo + at]) - 1  # the second loop starts just before its first read
+        names += [f"{name}:{first}", f"{name}:{second}"]
+        base[lo:lo + at], base[lo + at:hi] = starts[k], mid
+        iters += [mid - int(starts[k]), int(ends[k]) - mid]
+        offsets += [lo + at, hi]
+
+    n_streams = len(names_of)
+    proc = np.repeat(np.arange(len(names)), np.diff(offsets))
+    writer, reader = np.full(n_streams, -1, np.int32), np.full(n_streams, -1, np.int32)
+    for who, mask in ((writer, write), (reader, ~write)):
+        s, p = stream[mask], proc[mask]
+        for sid in np.unique(s):
+            ps = np.unique(p[s == sid])
+            if len(ps) != 1:
+                raise SimulationError(f"stream '{names_of[sid]}' is {'written' if who is writer else 'read'} by "
+                                      f"several processes ({', '.join(names[i] for i in ps)}); the trace was cut wrong")
+            who[sid] = ps[0]
+    host_sink = host & ~is_in if n_streams else np.zeros(0, bool)
+    return Processes(names, np.array(offsets, np.int64), np.array(iters, np.int64), stream.astype(np.int32),
+                     write.astype(np.uint8), count - base, writer, reader, host_sink)
+
+
+def _inner_split(stream, write, names_of):
+    """(index of the second loop's first access, loop names) when the window holds an inner stream."""
+    inner = np.intersect1d(stream[write], stream[~write])
+    if not len(inner):
+        return None
+    sid = int(inner[0])
+    loops = INNER.get(names_of[sid], ("loop0", "loop1"))
+    at = int(np.flatnonzero((stream == sid) & ~write)[0])
+    return at, loops
