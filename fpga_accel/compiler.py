@@ -37,7 +37,7 @@ from .quant.qmodel import QModel
 GENERATORS: list[str] = [
     "fpga_accel.codegen.hls_project:generate_hls",
     "fpga_accel.codegen.opencl:generate_opencl",
-    "fpga_accel.build:generate_scripts",
+    "fpga_accel.flow:generate_scripts",
 ]
 
 

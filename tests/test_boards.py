@@ -159,8 +159,8 @@ def test_a_manifest_cannot_bring_its_own_ps_or_cloud_flow():
 
 def test_f2_compiles_and_its_flow_is_refused_clearly(tmp_path):
     import fpga_accel
-    from fpga_accel.build import BuildError, build
-    from fpga_accel.build.target import target_of
+    from fpga_accel.flow import BuildError, build
+    from fpga_accel.flow.target import target_of
 
     with pytest.raises(BuildError, match="board 'aws-f2': the F2 HDK flow is not generated yet: AWS F2 has no Vitis"):
         target_of({"board": {"name": "aws-f2", "clock_mhz": 250.0}})

@@ -6,10 +6,10 @@ import zipfile
 
 import pytest
 
-from fpga_accel.build import reports as rp
-from fpga_accel.build.errors import BuildError
-from fpga_accel.build.target import MAX_LENGTH_WIDTH, dma_plan, memory_tags
-from fpga_accel.build.tools import tail, version_from_log
+from fpga_accel.flow import reports as rp
+from fpga_accel.flow.errors import BuildError
+from fpga_accel.flow.target import MAX_LENGTH_WIDTH, dma_plan, memory_tags
+from fpga_accel.flow.tools import tail, version_from_log
 
 UTIL_7SERIES = """\
 Copyright 1986-2022 Xilinx, Inc. All Rights Reserved.
@@ -151,7 +151,7 @@ def test_estimates_compared_are_the_reports_totals(tmp_path):
     """The build's comparison uses the same design totals `fpga-accel report` prints (layers plus
     width converters and I/O adapters), not a sum over layers only."""
     import fpga_accel
-    from fpga_accel.build.compare import estimate_totals
+    from fpga_accel.flow.compare import estimate_totals
     from models import data
 
     m = fpga_accel.compile(data.model_path("mnist_cnn"), tmp_path / "m.fpga", calib=data.load_calib("mnist_cnn"),

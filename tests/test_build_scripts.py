@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from stand_ins.helpers import HERE, compile_bundle, read_tcl_record
 
-from fpga_accel.build.target import Target, dma_plan
-from fpga_accel.build.vivado_tcl import vivado_tcl
+from fpga_accel.flow.target import Target, dma_plan
+from fpga_accel.flow.vivado_tcl import vivado_tcl
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 import fpga_accel
-from fpga_accel.build.errors import BitstreamMismatchError
-from fpga_accel.build.registry import RECORD, bundle_id, check_bitstream, write_record
 from fpga_accel.bundle import BundleError, load_bundle, sha256_file, write_manifest
+from fpga_accel.bundle_bitstream import RECORD, BitstreamMismatchError, bundle_id, check_bitstream
 from fpga_accel.bundle_seal import ENV_KEY, seal
 from fpga_accel.cli import main
 from fpga_accel.compiler import load_qmodel
+from fpga_accel.flow.registry import write_record
 from fpga_accel.runtime.backends.base import bitstream_mismatch
 from models import data
 
@@ -462,7 +462,7 @@ def _record(path):
 
 
 def _write_record(path, rec, sealed=True):
-    from fpga_accel.build.record import seal_record
+    from fpga_accel.bundle_bitstream import seal_record
 
     (path / RECORD).write_text(json.dumps(seal_record(rec) if sealed else rec))
 
@@ -565,12 +565,12 @@ def test_untampered_bundle_checks_bit_exact(bundle, made, capsys):
 # --- after a real build (the recording stand-ins of the vendor tools) ------------------------------
 @pytest.fixture
 def stand_in_build(tmp_path, monkeypatch):
-    """A bundle built by `fpga_accel.build.build` with the stand-in tools; returns (path, build)."""
+    """A bundle built by `fpga_accel.flow.build` with the stand-in tools; returns (path, build)."""
     if shutil.which("tclsh") is None:
         pytest.skip("tclsh is not installed")
     from stand_ins.helpers import compile_bundle, use_stand_ins
 
-    from fpga_accel.build import build
+    from fpga_accel.flow import build
 
     def run(key=None):
         if key:

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 from stand_ins.helpers import calls, compile_bundle, use_stand_ins
 
-from fpga_accel.build import BuildError, ToolFailedError, build
 from fpga_accel import safe_fs
-from fpga_accel.build import registry as reg
+from fpga_accel.bundle_bitstream import RECORD
 from fpga_accel.cli import main
+from fpga_accel.flow import BuildError, ToolFailedError, build
+from fpga_accel.flow import registry as reg
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
 
@@ -282,7 +283,7 @@ def no_space_for(target: str, monkeypatch) -> None:
     monkeypatch.setattr(safe_fs, "atomic_output", atomic_output)
 
 
-@pytest.mark.parametrize("target,rel", [("state.json", "build/state.json"), ("bitstream.json", reg.RECORD),
+@pytest.mark.parametrize("target,rel", [("state.json", "build/state.json"), ("bitstream.json", RECORD),
                                         ("index.json", "../reg/index.json"), ("manifest.json", "manifest.json")],
                          ids=["state", "bitstream-record", "index", "manifest"])
 def test_a_build_writer_out_of_space_keeps_the_old_file(target, rel, compiled, tmp_path, monkeypatch):

@@ -196,7 +196,7 @@ def test_build_scripts_run_no_injected_command(board, case, bundles, plain_runs,
 @pytest.mark.parametrize("script", ["build.sh", "vivado_bd.tcl"])
 def test_the_run_check_sees_an_injected_command(script, tools, tmp_path, monkeypatch):
     """Proof that the run above would fail: with the comment escaping left out, the name's command runs."""
-    from fpga_accel.build import scripts, vivado_tcl
+    from fpga_accel.flow import scripts, vivado_tcl
 
     if script == "build.sh":
         monkeypatch.setattr(scripts, "shell_comment", lambda text: text)
@@ -215,7 +215,7 @@ def test_the_run_check_sees_an_injected_command(script, tools, tmp_path, monkeyp
 def test_fpga_accel_build_runs_no_injected_command(board, bundles, tmp_path, canary, monkeypatch):
     from stand_ins.helpers import calls, use_stand_ins
 
-    from fpga_accel.build import build
+    from fpga_accel.flow import build
 
     root = tmp_path / "b.fpga"
     shutil.copytree(bundles("newline-exec", board).path, root)

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from stand_ins.helpers import compile_bundle, use_stand_ins
 
-from fpga_accel.build import BitstreamMismatchError, BuildError, build, runner
-from fpga_accel.build import registry as reg
-from fpga_accel.build.target import target_of
+from fpga_accel.bundle_bitstream import RECORD, check_bitstream
 from fpga_accel.cli import main
 from fpga_accel.distributed import ship
 from fpga_accel.distributed.errors import DistributedError
 from fpga_accel.distributed.worker import claim_device
 from fpga_accel.errors import InputError
+from fpga_accel.flow import BitstreamMismatchError, BuildError, build, runner
+from fpga_accel.flow import registry as reg
+from fpga_accel.flow.target import target_of
 from fpga_accel.fold import boards
 from fpga_accel.safe_fs import UnsafePathError
 
@@ -89,8 +90,8 @@ def test_build_of_a_bundle_compiled_with_an_escaping_board_name_writes_nothing_o
     import sys
 
     import fpga_accel
-    from fpga_accel.build import generate_scripts
     from fpga_accel.codegen.hls_project import generate_hls
+    from fpga_accel.flow import generate_scripts
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
     import data
@@ -200,9 +201,9 @@ def test_a_bitstream_record_naming_a_file_outside_bitstream_is_refused(name, bun
     bundle = tmp_path / "m.fpga"
     shutil.copytree(bundle_src, bundle)
     (bundle / "bitstream").mkdir()
-    (bundle / reg.RECORD).write_text(json.dumps({"bundle_id": "x", "files": {name: "0" * 64}}))
+    (bundle / RECORD).write_text(json.dumps({"bundle_id": "x", "files": {name: "0" * 64}}))
     with pytest.raises(BitstreamMismatchError, match="bitstream"):
-        reg.check_bitstream(bundle)
+        check_bitstream(bundle)
 
 
 @pytest.mark.parametrize("record", ["[]", '"x"', '{"files": []}'], ids=["list", "string", "files-list"])
@@ -210,9 +211,9 @@ def test_a_bitstream_record_of_the_wrong_shape_is_refused(record, bundle_src, tm
     bundle = tmp_path / "m.fpga"
     shutil.copytree(bundle_src, bundle)
     (bundle / "bitstream").mkdir()
-    (bundle / reg.RECORD).write_text(record)
+    (bundle / RECORD).write_text(record)
     with pytest.raises(BitstreamMismatchError, match="bitstream"):
-        reg.check_bitstream(bundle)
+        check_bitstream(bundle)
 
 
 # --- build state read back from disk -----------------------------------------------------------

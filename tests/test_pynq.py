@@ -7,7 +7,6 @@ so a correct driver reproduces the emulator bit for bit and each driver mistake 
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from pynq_util import compile_axis_bundle, drop_pynq, place_overlay, sample_images, use_fake_pynq
@@ -115,7 +114,8 @@ def test_register_map_mismatch_is_refused(fake_pynq, bundles):
 
 
 def test_bitstream_built_for_another_bundle_is_refused(fake_pynq, bundles):
-    from fpga_accel.build.registry import RECORD, write_record
+    from fpga_accel.bundle_bitstream import RECORD
+    from fpga_accel.flow.registry import write_record
 
     b = bundles["mnist_cnn"]
     place_overlay(b)

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..build import ToolFailedError, ToolNotFoundError, build
+    from ..flow import ToolFailedError, ToolNotFoundError, build
     from ._checks import at_least, seconds
 
     at_least(args.jobs, "--jobs")

@@ -8,7 +8,7 @@ simple-mode AXI DMA per stream (``dma_in0``, ``dma_out0``, ...) with the AXI-Str
 IP, the PL clock — so the pynq backend can be tested before any build. The PS, its ports, clock
 properties and address windows are the board file's ``ps``. It describes only what
 the driver reads: a Vivado handoff also lists the interconnect and reset blocks. The DMAs and
-AXI-Stream width converters are those of :func:`fpga_accel.build.target.dma_plan`, the plan the
+AXI-Stream width converters are those of :func:`fpga_accel.flow.target.dma_plan`, the plan the
 block design script follows. After a build the real file replaces this one; the backend checks
 that one against the manifest the same way.
 """
@@ -118,7 +118,7 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     """The .hwh text of the bundle's Zynq design. ``registers`` overrides the IP's register
     offsets (default: ``manifest["kernel"]["axis"]["registers"]``); ``sg_length_width``,
     ``mm_data_width`` and ``addr_width`` override what the build's DMA plan chose."""
-    from ..build.target import dma_plan
+    from ..flow.target import dma_plan
 
     axis = manifest["kernel"]["axis"]
     ps = board_ps(manifest)

@@ -57,7 +57,7 @@ def compile_bundle(dest: Path, board: str = "pynq-z2", clock_mhz: float | None =
     import data
 
     import fpga_accel
-    from fpga_accel.build import generate_scripts
+    from fpga_accel.flow import generate_scripts
 
     def board_fields(stage, qmodel, manifest):
         b = manifest["board"]

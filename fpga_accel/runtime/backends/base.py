@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...bundle_bitstream import RECORD, BitstreamMismatchError, check_bitstream, missing_record
 from ..worker import Job, Worker
 
 
@@ -99,10 +100,6 @@ def bitstream_mismatch(bundle) -> str | None:
     bitstream placed by hand, in a bundle whose manifest records no build, cannot be checked and
     is allowed.
     """
-    from ...build.errors import BitstreamMismatchError
-    from ...build.record import missing_record
-    from ...build.registry import RECORD, check_bitstream
-
     if not (bundle.path / RECORD).is_file():
         why = missing_record(bundle.manifest)
         return why and f"{bundle.path}: {why}; rebuild it with `fpga-accel build {bundle.path}`"

@@ -8,6 +8,7 @@
 
 No vendor tool is imported or run at import time; `fpga-accel build --dry-run` prints the commands.
 """
+from ..bundle_bitstream import check_bitstream
 from .errors import (
                      EXIT_TOOL_FAILED,
                      EXIT_TOOL_MISSING,
@@ -16,7 +17,6 @@ from .errors import (
                      ToolFailedError,
                      ToolNotFoundError,
 )
-from .registry import check_bitstream
 from .runner import build
 from .scripts import generate_scripts
 

@@ -25,12 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..bundle import Bundle, load_bundle, sha256_file, write_manifest
+from ..bundle_bitstream import RECORD, bundle_id, record_sealed
 from ..procs import run_bounded
 from ..safe_fs import UnsafePathError, inside
 from . import registry as reg
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
-from .record import build_record, record_sealed
+from .record import build_record
 from .steps import Step, plan_steps
 from .target import target_of
 from .tools import HOW_TO_GET, find_tool, tail
@@ -76,7 +77,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
     values["XO"] = _xo(root)
-    ident = reg.bundle_id(manifest)
+    ident = bundle_id(manifest)
     state = _load_state(root, ident)
     todo = _pending(root, plan, chosen, state, values, ident)
     if not todo:
@@ -108,12 +109,12 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     _write_manifest(root, manifest, record)
     final = _final_files(root, target, state, plan) if complete else []
     if final:
-        if ran or not (root / reg.RECORD).is_file():
+        if ran or not (root / RECORD).is_file():
             rec = reg.write_record(root, manifest, final, record)
         else:  # nothing was rebuilt: keep the record (and its date) of the build that made the files
             rec = _read_record(root, manifest, final, record)
-        record["bitstream"] = reg.RECORD
-        record["bitstream_sha256"] = sha256_file(root / reg.RECORD)  # the sealed manifest vouches for the record
+        record["bitstream"] = RECORD
+        record["bitstream_sha256"] = sha256_file(root / RECORD)  # the sealed manifest vouches for the record
         if registry is not False:
             entry = reg.register(reg.registry_dir(None if registry in (None, True) else registry), root, rec)
             record["registry_entry"] = entry["id"]
@@ -349,7 +350,7 @@ def _load_state(root: Path, ident: str) -> dict:
 def _read_record(root: Path, manifest: dict, final: list[str], record: dict) -> dict:
     """The bitstream record of the build that made the files; rewritten when it is unreadable."""
     try:
-        rec = json.loads((root / reg.RECORD).read_text())
+        rec = json.loads((root / RECORD).read_text())
     except (OSError, ValueError):
         rec = None
     if (not isinstance(rec, dict) or not isinstance(rec.get("board"), dict) or not isinstance(rec.get("files"), dict)

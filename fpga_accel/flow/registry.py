@@ -1,10 +1,8 @@
-"""The bitstream registry and the check that a bitstream belongs to its bundle.
+"""The bitstream registry, and the writing of a bundle's bitstream record.
 
-A finished build writes ``bitstream/bitstream.json`` in the bundle: the bundle's identity (a
-hash of what defines the hardware: every generated file, the quantised model, the board and
-clock), the sha256 of each binary, tool versions, resources, timing and AFI ids. The runtime
-calls :func:`check_bitstream` before loading anything, so a bitstream built from another model,
-board or clock — or a binary changed since — is refused.
+A finished build writes ``bitstream/bitstream.json`` in the bundle (its fields and checks are in
+:mod:`fpga_accel.bundle_bitstream`, which the runtime uses to refuse a bitstream not built from
+its bundle).
 
 The registry is ``index.json`` in a bitstreams directory (``--registry``, else
 ``$FPGA_ACCEL_BITSTREAMS``, else ``./bitstreams``): one entry per build, with a copy of the
@@ -13,7 +11,6 @@ bundle's ``bitstream/`` beside it in ``<entry id>/``. Binaries are never committ
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -22,12 +19,11 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..bundle import Bundle, load_bundle, sha256_file
-from ..safe_fs import UnsafePathError, atomic_write_text, inside, open_lock_file, plain_name
-from .errors import BitstreamMismatchError, BuildError
-from .record import missing_record, record_problems, seal_record
+from ..bundle import sha256_file
+from ..bundle_bitstream import RECORD, bundle_id, seal_record
+from ..safe_fs import UnsafePathError, atomic_write_text, open_lock_file, plain_name
+from .errors import BuildError
 
-RECORD = "bitstream/bitstream.json"
 INDEX = "index.json"
 INDEX_VERSION = 1
 ENV_REGISTRY = "FPGA_ACCEL_BITSTREAMS"
@@ -38,85 +34,6 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 class RegistryError(BuildError):
     """The bitstream registry (``index.json`` or an entry) is malformed or would leave its folder."""
-
-
-def bundle_id(manifest: dict) -> str:
-    """sha256 of what defines the hardware: generated files, quantised model, board, clock.
-
-    The kernel's register offsets are left out: a build itself replaces them with measured ones.
-    """
-    board = manifest.get("board") or {}
-    ident = {"files": manifest.get("files", {}), "qmodel": manifest.get("qmodel"),
-             "model_sha256": (manifest.get("model") or {}).get("sha256"),
-             "board": {k: board.get(k) for k in ("name", "part", "platform", "clock_mhz")}}
-    blob = json.dumps(ident, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-def check_bitstream(bundle: Bundle | str | os.PathLike) -> dict:
-    """The bundle's bitstream record, after checking that it was built from this bundle and that
-    its binaries are unchanged. Raises :class:`BitstreamMismatchError` naming what differs.
-
-    The record's ``paths`` maps each binary's file name to its absolute path.
-    """
-    if not isinstance(bundle, Bundle):
-        bundle = load_bundle(bundle)
-    root, m = bundle.path, bundle.manifest
-    rpath = root / RECORD
-    if not rpath.is_file():
-        why = missing_record(m) or f"no bitstream ({RECORD} is missing)"
-        raise BitstreamMismatchError(f"{root}: {why}; build one with `fpga-accel build {root}`")
-    try:
-        raw = rpath.read_bytes()
-        rec = json.loads(raw)
-    except (OSError, ValueError, RecursionError) as e:
-        raise BitstreamMismatchError(f"{rpath}: unreadable bitstream record ({e}); rebuild with "
-                                     f"`fpga-accel build {root}`") from None
-    if not isinstance(rec, dict) or not isinstance(rec.get("files") or {}, dict):
-        raise BitstreamMismatchError(f"{rpath}: not a bitstream record (a JSON object with a 'files' object); "
-                                     f"rebuild with `fpga-accel build {root}`")
-    problems = record_problems(root, m, raw, rec)
-    if problems:  # an edited or foreign record: nothing else in it can be believed
-        raise BitstreamMismatchError(f"{root}: the bitstream does not belong to this bundle: " + "; ".join(problems)
-                                     + f". Rebuild it with `fpga-accel build {root}`.")
-    if rec.get("bundle_id") != bundle_id(m):
-        problems += _differences(rec, m)
-        if not problems:
-            problems.append("the bundle's identity hash differs")
-    paths = {}
-    for name, digest in sorted((rec.get("files") or {}).items()):
-        try:  # the runtime loads these paths: they must stay inside bitstream/
-            p = inside(root / "bitstream", name, f"{RECORD}: file")
-        except UnsafePathError as e:
-            raise BitstreamMismatchError(f"{e}; rebuild with `fpga-accel build {root}`") from None
-        if not p.is_file():
-            problems.append(f"bitstream/{name} is missing")
-        elif sha256_file(p) != digest:
-            problems.append(f"bitstream/{name} changed since the build (sha256 differs)")
-        paths[name] = str(p)
-    if problems:
-        raise BitstreamMismatchError(f"{root}: the bitstream does not belong to this bundle: " + "; ".join(problems)
-                                     + f". Rebuild it with `fpga-accel build {root}` (or use a bundle and "
-                                     "bitstream built together).")
-    return {**rec, "paths": paths}
-
-
-def _differences(rec: dict, m: dict) -> list[str]:
-    out = []
-    rec = {**rec, "board": rec.get("board") if isinstance(rec.get("board"), dict) else {}}
-    was, now = rec.get("model_sha256"), (m.get("model") or {}).get("sha256")
-    if was != now:
-        out.append(f"built for model sha256 {str(was)[:12]}…, the bundle holds {str(now)[:12]}…")
-    board = m.get("board") or {}
-    for key in ("name", "part", "platform", "clock_mhz"):
-        if rec.get("board", {}).get(key) != board.get(key):
-            out.append(f"built for board {key} {rec.get('board', {}).get(key)!r}, the bundle has {board.get(key)!r}")
-    old, new = rec.get("bundle_files") or {}, m.get("files") or {}
-    changed = sorted(f for f in set(old) | set(new) if old.get(f) != new.get(f))
-    if changed:
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        out.append(f"bundle files differ from the build's: {shown}")
-    return out
 
 
 def write_record(root: Path, manifest: dict, files: list[str], build: dict) -> dict:

@@ -5,8 +5,11 @@ anything else (:class:`BuildError`, :class:`BitstreamMismatchError`) → 2.
 """
 from __future__ import annotations
 
-from ..bundle_check import BundleError
+from ..bundle_bitstream import BitstreamMismatchError  # raised by the runtime's check too
 from ..errors import FpgaAccelError
+
+__all__ = ["EXIT_TOOL_FAILED", "EXIT_TOOL_MISSING", "BitstreamMismatchError", "BuildError", "ToolFailedError",
+           "ToolNotFoundError"]
 
 EXIT_TOOL_MISSING = 3
 EXIT_TOOL_FAILED = 4
@@ -42,7 +45,3 @@ class ToolFailedError(BuildError):
         super().__init__(f"step '{step}' failed: {what}\n  command: {command}\n  log: {log}\n"
                          f"--- last lines of the log ---\n{tail}\n--- end of log ---\n"
                          f"Fix the cause and run `fpga-accel build` again; finished steps are not rerun.")
-
-
-class BitstreamMismatchError(BuildError, BundleError):
-    """The bitstream in a bundle was not built from this bundle (or its files were changed)."""
