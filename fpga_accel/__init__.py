@@ -10,7 +10,8 @@ points are loaded on first use::
 Before compiling, ``fpga_accel.inspect("model.onnx")`` lists the nodes, where they run and every
 reason compile would refuse the model; after it, ``fpga_accel.check(bundle, x)`` compares the
 emulated outputs with the float model and ``fpga_accel.layer_errors(bundle, x)`` shows, layer by
-layer, where the accuracy goes.
+layer, where the accuracy goes. ``fpga_accel.search_bits("model.onnx", calib, labels, board=...,
+budget=0.5)`` chooses per-layer bits within an accuracy budget (``result.compile(path)`` writes it).
 """
 __version__ = "0.1.0"
 
@@ -26,10 +27,11 @@ _LAZY = {
     "inspect": "fpga_accel.analysis.inspection",
     "check": "fpga_accel.analysis.check",
     "layer_errors": "fpga_accel.analysis.layer_errors",
+    "search_bits": "fpga_accel.quant.search",
 }
 
 __all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "check", "compile", "inspect", "layer_errors",
-           "load_bundle", "load_qmodel"]
+           "load_bundle", "load_qmodel", "search_bits"]
 
 
 def __getattr__(name: str):

@@ -35,19 +35,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-nodes", action="append", default=[], metavar="NAME[,NAME...]",
                    help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
                         "inspect MODEL --flow hardware` lists them; repeatable)")
+    from ._search import add_arguments as add_search_arguments
+
+    add_search_arguments(p)
 
 
 def run(args) -> int:
     from ..compiler import compile as compile_model
     from ..quant.summary import quantisation_text
+    from ._search import print_search
     from .inspect import parse_input_shapes
 
     start = time.perf_counter()
-    bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
-                           config=args.config, observer=args.observer,
-                           input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
-                           target_fps=args.target_fps, clock_mhz=args.clock,
-                           host_nodes=[n for arg in args.host_nodes for n in arg.split(",") if n])
+    host_nodes = [n for arg in args.host_nodes for n in arg.split(",") if n]
+    if args.search_bits:
+        from ._search import compile_searched
+
+        bundle = compile_searched(args, parse_input_shapes(args.input_shape), host_nodes)
+    else:
+        bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
+                               config=args.config, observer=args.observer,
+                               input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
+                               target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -66,6 +75,7 @@ def run(args) -> int:
             where = "before" if part == "host_before" else "after"
             echo(f"{'host ' + where:<16}" + ", ".join(f"{n['name']} ({n['op']})" for n in nodes))
     print(f"quantisation    {quantisation_text(m)}")
+    print_search(m)
     size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
     print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"
           + (" (default clock)" if m["board"].get("clock_is_default") else "") + f", part {m['board']['part']}")

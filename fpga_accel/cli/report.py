@@ -103,6 +103,9 @@ def print_report(m: dict) -> None:
           f"{f['ceiling']:.0%}")
     if b.get("retired"):
         print(f"note            {b['retired']}")
+    from ._search import print_search
+
+    print_search(m)
 
 
 def fold_text(fold: dict) -> str:

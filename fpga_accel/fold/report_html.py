@@ -59,6 +59,16 @@ def resources_svg(fold: dict, width: int = 760) -> str:
     return "".join(out)
 
 
+def _search(m: dict) -> str:
+    """The mixed-precision search's plot and tables, for a bundle compiled with it."""
+    search = m.get("quantization", {}).get("search")
+    if not search:
+        return ""
+    from ..quant.search_report import search_html
+
+    return search_html(search)
+
+
 def render_html(m: dict) -> str:
     """The report page for manifest ``m`` (which has the ``fold`` section)."""
     f, b = m["fold"], m["board"]
@@ -97,5 +107,5 @@ def render_html(m: dict) -> str:
             f"or measurement result.</p>\n<table>{dl}</table>\n"
             f"<h2>Cycles per image per layer (estimate)</h2>\n{cycles_svg(m['layers'])}\n"
             f"<h2>Resources against the board (estimate; dashed line: budget)</h2>\n{resources_svg(f)}\n"
-            f"<h2>Layers (estimate)</h2>\n<table>{head}{''.join(body)}</table>\n"
+            f"<h2>Layers (estimate)</h2>\n<table>{head}{''.join(body)}</table>\n{_search(m)}"
             f"<p>{html(f.get('note', ''))}</p>\n</body></html>\n")
