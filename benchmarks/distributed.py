@@ -88,7 +88,7 @@ def main() -> int:
         backends = ["emulator"]
         why = get_backend("csim").unavailable(bundle)
         if why is None:
-            from fpga_accel.emulator.csim import build_csim
+            from fpga_accel.emulator.csim_library import build_csim
 
             build_csim(bundle, progress=False)  # once, before the actors load the cached library
             backends.insert(0, "csim")

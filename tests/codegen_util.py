@@ -88,7 +88,7 @@ class Csim:
     """Generate the HLS project of a QModel under ``tmp`` and build its C simulation."""
 
     def __init__(self, qm, tmp: Path, layers=None, board=None):
-        from fpga_accel.emulator.csim import CsimLibrary, build_csim
+        from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
 
         self.qm = qm
         self.manifest = {"layers": layers or [], "board": board or {"name": "test", "clock_mhz": 100.0}}

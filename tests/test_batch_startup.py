@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray")
 import fpga_accel
 from fpga_accel.cli import main
 from fpga_accel.distributed.cluster import NOTICE_LOGGERS, quiet_ray_notices
-from fpga_accel.distributed.report import JobReport
+from fpga_accel.distributed.job_report import JobReport
 from models import data
 
 

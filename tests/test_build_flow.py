@@ -12,7 +12,7 @@ from fpga_accel.bundle import load_bundle, sha256_file, write_manifest
 from fpga_accel.bundle_bitstream import check_bitstream
 from fpga_accel.cli import main
 from fpga_accel.flow import BitstreamMismatchError, BuildError, ToolFailedError, ToolNotFoundError, build
-from fpga_accel.flow.registry import read_index
+from fpga_accel.flow.bitstream_registry import read_index
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
 

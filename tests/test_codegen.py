@@ -12,7 +12,7 @@ import pytest
 from codegen_util import Csim, make_model, need_toolchain, quantise
 from onnx import helper
 
-from fpga_accel.codegen.csim import RUN_CSIM_SH
+from fpga_accel.codegen.csim_harness import RUN_CSIM_SH
 from fpga_accel.codegen.hls_project import generate_hls
 from fpga_accel.errors import InputError, UnsupportedModelError
 from fpga_accel.escape import c_string, ident

@@ -19,8 +19,8 @@ import pytest
 
 import fpga_accel
 from fpga_accel import toolchain
-from fpga_accel.emulator import csim
-from fpga_accel.emulator.csim import CsimBuildError, CsimError, CsimLibrary, build_csim
+from fpga_accel.emulator import csim_library as csim
+from fpga_accel.emulator.csim_library import CsimBuildError, CsimError, CsimLibrary, build_csim
 from fpga_accel.runtime.backends import get_backend
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -410,7 +410,7 @@ def test_synthesis_loops_on_request_give_the_same_answer(tmp_path, monkeypatch):
         fast, fast_cycles = s.run(x), s.backend.stage_cycles()
     calls = []
     monkeypatch.setenv("FPGA_ACCEL_CSIM_LOOPS", "1")
-    from fpga_accel.emulator.csim import CsimLibrary
+    from fpga_accel.emulator.csim_library import CsimLibrary
 
     original = CsimLibrary.set_fast_paths
     monkeypatch.setattr(CsimLibrary, "set_fast_paths", lambda self, on: (calls.append(on), original(self, on)))

@@ -203,7 +203,7 @@ def test_csim_actors_equal_emulator(cluster, tmp_path):
     why = fpga_accel.runtime.get_backend("csim").unavailable(b)
     if why:
         pytest.skip(f"csim backend unavailable: {why}")
-    from fpga_accel.emulator.csim import build_csim
+    from fpga_accel.emulator.csim_library import build_csim
 
     build_csim(b, progress=False)  # once here: the actors then load the cached library
     x, _ = data.load_test("digits_cnn")

@@ -1,6 +1,6 @@
 """The fold model's cycles against the C simulation's counted FA_CYCLE iterations, stage by stage.
 
-For each case the bundle's generated HLS project is compiled with g++ (fpga_accel.emulator.csim),
+For each case the bundle's generated HLS project is compiled with g++ (fpga_accel.emulator.csim_library),
 two images are run, and every stage's counted loop iterations must equal the model's
 prediction for a two-image call: both from the model's own lowering (same stage names, so the
 folder sees the network the code generator builds) and from the parameters the code generator
@@ -18,7 +18,7 @@ import pytest
 from models import data
 
 N_IMAGES = 2
-MISSING = [m for m in ("fpga_accel.codegen.hls_project", "fpga_accel.emulator.csim")
+MISSING = [m for m in ("fpga_accel.codegen.hls_project", "fpga_accel.emulator.csim_library")
            if importlib.util.find_spec(m) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} not available yet")
 
@@ -50,7 +50,7 @@ def toolchain_or_skip():
 
 
 def run_csim(bundle) -> dict[str, int]:
-    from fpga_accel.emulator.csim import CsimLibrary, build_csim
+    from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
 
     lib = CsimLibrary(build_csim(bundle.path, progress=False))
     dtypes = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "uint16": np.uint16}

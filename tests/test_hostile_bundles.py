@@ -19,7 +19,7 @@ from fpga_accel.bundle_bitstream import RECORD, BitstreamMismatchError, bundle_i
 from fpga_accel.bundle_seal import ENV_KEY, seal
 from fpga_accel.cli import main
 from fpga_accel.compiler import load_qmodel
-from fpga_accel.flow.registry import write_record
+from fpga_accel.flow.bitstream_registry import write_record
 from fpga_accel.runtime.backends.base import bitstream_mismatch
 from models import data
 

@@ -26,9 +26,9 @@ import pytest
 import fpga_accel
 from fpga_accel import cache as fcache
 from fpga_accel.cache import CacheError, CacheWarning, entry_problem, record_path
-from fpga_accel.emulator import csim
-from fpga_accel.emulator.csim import CsimBuildError, CsimError, build_csim
+from fpga_accel.emulator import csim_library as csim
 from fpga_accel.emulator import fastconv
+from fpga_accel.emulator.csim_library import CsimBuildError, CsimError, build_csim
 from models import data
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None or shutil.which("cc") is None,
@@ -432,7 +432,7 @@ CHILD = """\
 import sys
 from pathlib import Path
 if sys.argv[1] == "csim":
-    from fpga_accel.emulator.csim import build_csim
+    from fpga_accel.emulator.csim_library import build_csim
     build_csim(sys.argv[2], progress=False, timeout=120)
 else:
     from fpga_accel.emulator import fastconv
@@ -685,7 +685,7 @@ def test_hanging_cmake_is_killed_with_its_children(env, monkeypatch):
     ("defines", ["-include/etc/shadow"]),
 ])
 def test_build_json_cannot_steer_the_compiler(tmp_path, key, value):
-    from fpga_accel.emulator.csim import CsimBuildError, read_build_spec
+    from fpga_accel.emulator.csim_library import CsimBuildError, read_build_spec
 
     hls = tmp_path / "hls"
     (hls / "csim").mkdir(parents=True)

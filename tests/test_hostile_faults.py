@@ -26,7 +26,7 @@ from fpga_accel import safe_fs
 from fpga_accel.bundle_bitstream import RECORD
 from fpga_accel.cli import main
 from fpga_accel.flow import BuildError, ToolFailedError, build
-from fpga_accel.flow import registry as reg
+from fpga_accel.flow import bitstream_registry as reg
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
 

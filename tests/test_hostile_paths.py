@@ -20,11 +20,11 @@ from stand_ins.helpers import compile_bundle, use_stand_ins
 from fpga_accel.bundle_bitstream import RECORD, check_bitstream
 from fpga_accel.cli import main
 from fpga_accel.distributed import ship
+from fpga_accel.distributed.device_worker import claim_device
 from fpga_accel.distributed.errors import DistributedError
-from fpga_accel.distributed.worker import claim_device
 from fpga_accel.errors import InputError
-from fpga_accel.flow import BitstreamMismatchError, BuildError, build, runner
-from fpga_accel.flow import registry as reg
+from fpga_accel.flow import BitstreamMismatchError, BuildError, build, step_runner
+from fpga_accel.flow import bitstream_registry as reg
 from fpga_accel.flow.target import target_of
 from fpga_accel.fold import boards
 from fpga_accel.safe_fs import UnsafePathError
@@ -236,10 +236,10 @@ def test_a_hostile_build_state_makes_every_step_stale(state, tmp_path):
     text = text.replace(f'"{OUTSIDE}"', f'"{sha256_file(outside)}"')
     root = tmp_path / "b"
     (root / "build").mkdir(parents=True)
-    (root / runner.STATE).write_text(text)
-    loaded = runner._load_state(root, "ID")
+    (root / step_runner.STATE).write_text(text)
+    loaded = step_runner._load_state(root, "ID")
     assert isinstance(loaded["steps"], dict)
-    assert not runner._fresh(root, loaded["steps"].get("hls"), key="K")
+    assert not step_runner._fresh(root, loaded["steps"].get("hls"), key="K")
 
 
 @pytest.mark.parametrize("link", ["build", "bitstream", "build/hls", "build/logs", "build/state.json",
@@ -407,7 +407,7 @@ def test_device_locks_are_private_and_exclusive(tmpdir_root):
     import sys
 
     code = ("import tempfile, sys; tempfile.tempdir = sys.argv[1]\n"
-            "from fpga_accel.distributed.worker import claim_device\nprint(claim_device(2, wait=0)[0])")
+            "from fpga_accel.distributed.device_worker import claim_device\nprint(claim_device(2, wait=0)[0])")
     other = subprocess.run([sys.executable, "-c", code, str(tmpdir_root)], capture_output=True, text=True, check=True)
     f1.close()
     assert (first, other.stdout.strip()) == (0, "1")
@@ -421,7 +421,7 @@ def test_run_csim_builds_its_testbench_in_a_fresh_private_directory(tmp_path):
     """Another user cannot plant the testbench binary: it goes to a mktemp directory, removed after."""
     import subprocess
 
-    from fpga_accel.codegen.csim import RUN_CSIM_SH
+    from fpga_accel.codegen.csim_harness import RUN_CSIM_SH
 
     (tmp_path / "hls/csim").mkdir(parents=True)
     script = tmp_path / "hls/csim/run_csim.sh"

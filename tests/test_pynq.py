@@ -115,7 +115,7 @@ def test_register_map_mismatch_is_refused(fake_pynq, bundles):
 
 def test_bitstream_built_for_another_bundle_is_refused(fake_pynq, bundles):
     from fpga_accel.bundle_bitstream import RECORD
-    from fpga_accel.flow.registry import write_record
+    from fpga_accel.flow.bitstream_registry import write_record
 
     b = bundles["mnist_cnn"]
     place_overlay(b)

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..flow.registry import INDEX, read_index, registry_dir
+    from ..flow.bitstream_registry import INDEX, read_index, registry_dir
 
     where = registry_dir(args.registry)
     index = read_index(where)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..bundle_kernel import kernel_interface
 from ..escape import c_comment, ident
 from ..toolchain import HLS_ROOT
-from .csim import RUN_CSIM_SH, build_json, csim_source, tb_source
+from .csim_harness import RUN_CSIM_SH, build_json, csim_source, tb_source
 from .network import build_network
 from .readme import readme_text
 from .tcl import tcl_script

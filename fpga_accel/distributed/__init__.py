@@ -11,9 +11,9 @@ Ray (the ``ray`` extra) is imported only when a pool starts: ``import fpga_accel
 needs numpy alone, and a missing Ray raises :class:`RayMissing` with the install line.
 """
 from .cluster import RESOURCE, connect, require_ray
+from .device_pool import DevicePool, JobResult, run_bundle
 from .errors import DistributedError, RayMissing
-from .pool import DevicePool, JobResult, run_bundle
-from .report import DeviceReport, JobReport
+from .job_report import DeviceReport, JobReport
 from .sources import InputSpec, input_specs, open_source
 
 __all__ = ["RESOURCE", "DevicePool", "DeviceReport", "DistributedError", "InputSpec", "JobReport", "JobResult",

@@ -1,6 +1,6 @@
 """Ray Data: run a bundle inside ``Dataset.map_batches`` on an actor pool, one actor per device.
 
-Each pool actor holds a :class:`~fpga_accel.distributed.worker.DeviceWorker` (one ``fpga``
+Each pool actor holds a :class:`~fpga_accel.distributed.device_worker.DeviceWorker` (one ``fpga``
 resource, one Session). Ray Data retries the tasks of an actor that died on another one; order
 is kept when ``preserve_order`` is set (the default here). For numpy arrays, ``.npy``
 directories and Parquet files, :class:`~fpga_accel.distributed.DevicePool` does the same with
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .cluster import RESOURCE, require_ray
+from .device_worker import DeviceWorker
 from .sources import input_specs
-from .worker import DeviceWorker
 
 
 class BundlePredictor:

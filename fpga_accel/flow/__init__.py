@@ -17,8 +17,8 @@ from .errors import (
                      ToolFailedError,
                      ToolNotFoundError,
 )
-from .runner import build
 from .scripts import generate_scripts
+from .step_runner import build
 
 __all__ = [
                      "EXIT_TOOL_FAILED",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import toolchain
 from ..cache import CacheError, ensure_cache_dir, temp_prefix, verified_or_built
-from ..emulator import csim as _csim
+from ..emulator import csim_library as _csim
 from ..procs import run_bounded
 from .errors import SimulationError
 

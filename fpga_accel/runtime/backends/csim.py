@@ -1,7 +1,7 @@
 """The csim backend: the generated HLS C++ compiled with g++ (C simulation), no FPGA needed.
 
 Opening compiles ``hls/`` of the bundle into a cached shared library (see
-:func:`fpga_accel.emulator.csim.build_csim`; later opens reuse it) and loads it. Every batch
+:func:`fpga_accel.emulator.csim_library.build_csim`; later opens reuse it) and loads it. Every batch
 goes through ``fa_csim_run`` with the buffers laid out as for the ``fa_kernel`` of the FPGA:
 NHWC, the storage dtype of each hardware tensor, in manifest order.
 
@@ -42,7 +42,7 @@ class CsimBackend(ThreadedBackend):
         return None
 
     def __init__(self, bundle, qmodel, timeout: float | None = None):
-        from ...emulator.csim import CsimLibrary, build_csim
+        from ...emulator.csim_library import CsimLibrary, build_csim
 
         super().__init__(bundle, qmodel, timeout)
         self.last_images = 0
@@ -71,7 +71,7 @@ class CsimBackend(ThreadedBackend):
 
 
 def _loops_requested() -> bool:
-    from ...emulator.csim import CsimError
+    from ...emulator.csim_library import CsimError
 
     given = os.environ.get(LOOPS_ENV, "")
     value = given.strip().lower()

@@ -19,11 +19,11 @@ import numpy as np
 
 from ..errors import InputError
 from .cluster import RESOURCE, cluster_devices, connect, require_ray
+from .device_worker import DeviceWorker
 from .errors import DistributedError
-from .report import DeviceReport, JobReport
+from .job_report import DeviceReport, JobReport
 from .ship import pack
 from .sources import input_specs, open_source
-from .worker import DeviceWorker
 
 
 @dataclass

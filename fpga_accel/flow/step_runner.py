@@ -28,7 +28,7 @@ from ..bundle import Bundle, load_bundle, sha256_file, write_manifest
 from ..bundle_bitstream import RECORD, bundle_id, record_sealed
 from ..procs import run_bounded
 from ..safe_fs import UnsafePathError, inside
-from . import registry as reg
+from . import bitstream_registry as reg
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
 from .record import build_record
