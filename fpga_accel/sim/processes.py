@@ -80,6 +80,11 @@ def cut(trace: Trace) -> Processes:
         iters += [mid - int(starts[k]), int(ends[k]) - mid]
         offsets += [lo + at, hi]
 
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):  # a layer lowered into two PEs of one kind (a concat chain): n, n#2, ...
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n}#{seen[n]}"
     n_streams = len(names_of)
     proc = np.repeat(np.arange(len(names)), np.diff(offsets))
     writer, reader = np.full(n_streams, -1, np.int32), np.full(n_streams, -1, np.int32)

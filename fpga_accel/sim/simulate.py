@@ -33,10 +33,12 @@ def stream_depths(hls: Path) -> dict[str, int]:
     for f in files:
         if not f.is_file():
             continue
-        text = f.read_text(encoding="utf-8")
-        names = {var: name for var, name in _DECL.findall(text)}
-        for var, depth in _PRAGMA.findall(text):
-            out[names.get(var, var)] = int(depth)
+        names: dict[str, str] = {}  # variable -> name of its latest declaration
+        for line in f.read_text(encoding="utf-8").splitlines():
+            for var, name in _DECL.findall(line):
+                names[var] = name
+            for var, depth in _PRAGMA.findall(line):
+                out[names.get(var, var)] = int(depth)
     return out
 
 
