@@ -25,15 +25,9 @@ AXIS_NAME = "fa_axis"
 CONTROL = "ap_ctrl_hs"
 FIRST_ARG_OFFSET = 0x10
 POINTER_STRIDE = 12
-SCALAR_STRIDE = 8
 #: fa_kernel moves memory in whole words of this many bytes (the 512-bit DDR/HBM port width of
 #: Vitis platforms), so every host buffer is allocated rounded up to a multiple of it
 MEM_WORD_BYTES = 64
-
-
-def storage_bits(bits: int) -> int:
-    """Bits of the host container of an element: int8/uint8 up to 8 bits, int16/uint16 above."""
-    return 8 if bits <= 8 else 16
 
 
 def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, Any]:

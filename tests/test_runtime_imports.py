@@ -1,6 +1,6 @@
 """The runtime needs no compiler: a fresh interpreter that opens a Session on a compiled bundle
 and runs an image loads numpy and the runtime, never the compiler, code generation, folding, the
-ONNX frontend, the passes, onnx, onnxruntime, jinja2 or rich, and it runs the same with those
+ONNX frontend, the passes, onnx, onnxruntime or rich, and it runs the same with those
 third-party packages made impossible to import. No module of the runtime's layer names one of
 them in any import, even inside a function on a path these runs do not take."""
 from __future__ import annotations
@@ -24,12 +24,12 @@ PACKAGE = Path(fpga_accel.__file__).parent
 MODEL = "mlp"
 #: module names (and their submodules) a Session must not load
 NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "fpga_accel.frontend",
-              "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "jinja2", "rich")
+              "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "rich")
 #: the runtime's layer: what a Session may execute (the ops and quant it runs are below it)
 RUNTIME_LAYER = ("runtime", "emulator", "bundle.py", "bundle_*.py", "toolchain.py", "cache.py", "procs.py",
                  "safe_fs.py", "errors.py")
 #: third-party packages the blocked run cannot import at all
-BLOCKED = ("onnx", "onnxruntime", "jinja2", "rich")
+BLOCKED = ("onnx", "onnxruntime", "rich")
 
 # runs first in the child when asked: a finder that refuses BLOCKED, as in an environment without them
 PRELUDE = f"""
@@ -87,7 +87,7 @@ def cache_env(request, tmp_path_factory):
     return dict(os.environ, FPGA_ACCEL_CACHE=str(where))
 
 
-@pytest.mark.parametrize("blocked", [False, True], ids=["installed", "without-onnx-jinja2-rich"])
+@pytest.mark.parametrize("blocked", [False, True], ids=["installed", "without-onnx-rich"])
 @pytest.mark.parametrize("backend", ["emulator", "csim"])
 def test_a_session_loads_the_runtime_only(bundle, image, cache_env, tmp_path, backend, blocked):
     why = get_backend(backend).unavailable(bundle)

@@ -28,7 +28,7 @@ from ..escape import terminal
 EXIT_OK, EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 2, 70, 130, 143
 
 # packages some commands need that are not base dependencies, and the extra that installs them
-_EXTRAS = {"onnx": "compile", "onnxruntime": "compile", "jinja2": "compile", "hls4ml": "compile",
+_EXTRAS = {"onnx": "compile", "onnxruntime": "compile", "hls4ml": "compile",
            "rich": "compile", "tqdm": "compile", "pyopencl": "opencl", "pynq": "pynq",
            "ray": "ray", "pyarrow": "ray"}
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from ..fold.boards import Cloud, Ps
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
-VITIS_PLATFORMS_NOTE = "set FA_PLATFORM (or pass --platform) to the platform name or .xpfm path"
 #: the flows after the platform build that the build scripts cover
 GENERATED_CLOUD_FLOWS = ("aws-afi",)
 
