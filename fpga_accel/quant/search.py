@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import InputError
 from .config import QuantConfig
-from .search_eval import INPUT, METRICS, OBJECTIVES, Evaluator, estimate, metric_value
+from .search_eval import INPUT, METRICS, OBJECTIVES, Evaluator, config_for, estimate, metric_value
 
 DEFAULT_BITS = (2, 3, 4, 5, 6, 7, 8)
 UNIFORM = (8, 6, 4)
@@ -69,6 +69,8 @@ class SearchResult:
     samples: dict[str, int]
     evaluations: int
     seconds: float
+    base: QuantConfig | None = field(default=None, repr=False)  # the config the bits were put in
+    top: int = 8  # the widest width, every knob's start
     model: Any = field(default=None, repr=False)
     calib: Any = field(default=None, repr=False)
     input_shapes: Any = field(default=None, repr=False)
@@ -91,14 +93,20 @@ class SearchResult:
                 "estimate": True, "bits": {k: dict(v) for k, v in self.bits.items()},
                 "table": [dict(r) for r in self.table], "sensitivity": [dict(s) for s in self.sensitivity]}
 
-    def compile(self, output: str | os.PathLike | None = None, **kw):
-        """Compile the model with the chosen config (same calibration, board, ceiling, clock and,
-        for the ``dsp`` / ``lut`` objectives, the frames/s goal), the search recorded in the
-        manifest's ``quantization.search``. ``kw`` goes to :func:`fpga_accel.compile`."""
+    def config_of(self, row: Mapping[str, Any]) -> QuantConfig:
+        """The config of any row of the table (``result.config`` is the chosen row's)."""
+        return config_for(self.base, _knobs_of(row["bits"]), self.top)
+
+    def compile(self, output: str | os.PathLike | None = None, row: Mapping[str, Any] | None = None, **kw):
+        """Compile the model with the chosen config (or ``row``'s, a row of the table) with the same
+        calibration, board, ceiling, clock and, for the ``dsp`` / ``lut`` objectives, frames/s goal;
+        the search is recorded in the manifest's ``quantization.search`` (``compiled``: the row's
+        label). ``kw`` goes to :func:`fpga_accel.compile`."""
         from ..compiler import compile as compile_model
         from ..compiler import default_generators
 
-        record = self.record()
+        row = row or self.chosen
+        record = {**self.record(), "compiled": row["label"]}
 
         def record_search(stage, qm, manifest) -> None:
             manifest["quantization"]["search"] = record
@@ -106,7 +114,7 @@ class SearchResult:
         gens = kw.pop("generators", None)
         gens = list(default_generators() if gens is None else gens) + [record_search]
         kw.setdefault("progress", False)
-        return compile_model(self.model, output, board=self.board, calib=self.calib, config=self.config,
+        return compile_model(self.model, output, board=self.board, calib=self.calib, config=self.config_of(row),
                              ceiling=self.ceiling, target_fps=self.target_fps, clock_mhz=self.clock_mhz,
                              input_shapes=self.input_shapes, host_nodes=self.host_nodes, generators=gens, **kw)
 
@@ -146,7 +154,7 @@ def search_bits(model, calib, labels=None, board: str = "pynq-z2", budget: float
     return SearchResult(s.chosen_config(), s.chosen_bits(), s.table(), s.sens_rows(), metric, float(budget),
                         s.ref, objective, s.target, get_board(board).name, float(ceiling), clock_mhz,
                         {"sensitivity": len(s.split[0][1]), "held_out": len(s.split[1][1])}, s.evaluations,
-                        time.perf_counter() - start, model, calib, input_shapes, host_nodes)
+                        time.perf_counter() - start, ev.base, s.top, model, calib, input_shapes, host_nodes)
 
 
 def _check(labels, metric, objective, bits) -> str:

@@ -46,6 +46,23 @@ def metric_value(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarr
     return float(np.mean(cos))
 
 
+def config_for(base: QuantConfig, bits: Mapping[tuple[str, str], int], top: int = 8) -> QuantConfig:
+    """The base config with ``bits`` (every knob -> width; empty: every width ``top``): the
+    hardware inputs' width is the config's ``act_bits``, weights default to ``top``, and each
+    layer whose width differs from those gets an override. Per-layer foldings are kept."""
+    act_in = int(bits.get((INPUT, "act_bits"), top))
+    layers: dict[str, dict] = {}
+    for (name, key), b in sorted(bits.items()):
+        default = top if key == "weight_bits" else act_in
+        if name != INPUT and int(b) != default:
+            layers.setdefault(name, {})[key] = int(b)
+    for name, over in base.layers.items():
+        if "folding" in over:
+            layers.setdefault(name, {})["folding"] = dict(over["folding"])
+    return dataclasses.replace(base, bits=top, weight_bits=top, act_bits=act_in,
+                               layers={k: dict(sorted(v.items())) for k, v in sorted(layers.items())})
+
+
 class Evaluator:
     """The model ready to quantise with any bits; see the module docstring."""
 
@@ -98,20 +115,7 @@ class Evaluator:
 
     # --- configs -----------------------------------------------------------------------------------
     def config(self, bits: Mapping[tuple[str, str], int], top: int = 8) -> QuantConfig:
-        """The base config with ``bits`` (every knob -> width; empty: every width ``top``): the
-        hardware inputs' width is the config's ``act_bits``, weights default to ``top``, and each
-        layer whose width differs from those gets an override. Per-layer foldings are kept."""
-        act_in = int(bits.get((INPUT, "act_bits"), top))
-        layers: dict[str, dict] = {}
-        for (name, key), b in sorted(bits.items()):
-            default = top if key == "weight_bits" else act_in
-            if name != INPUT and int(b) != default:
-                layers.setdefault(name, {})[key] = int(b)
-        for name, over in self.base.layers.items():
-            if "folding" in over:
-                layers.setdefault(name, {})["folding"] = dict(over["folding"])
-        return dataclasses.replace(self.base, bits=top, weight_bits=top, act_bits=act_in,
-                                   layers={k: dict(sorted(v.items())) for k, v in sorted(layers.items())})
+        return config_for(self.base, bits, top)
 
     def ranges(self, cfg: QuantConfig) -> dict[str, tuple[float, float]]:
         """The calibrated range of every tensor ``cfg`` observes, observed on first use."""
