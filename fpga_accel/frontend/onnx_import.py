@@ -18,7 +18,7 @@ from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
 from ..ir.graph import Graph, Node, TensorInfo
 from ..ops import lookup
 from . import model_checks as checks
-from .qdq import absorb_quantisers
+from .quantisers import absorb_quantisers
 
 MIN_OPSET = 7
 UPGRADE_TO = 13

@@ -19,22 +19,18 @@ a float graph plus the model's parameters in ``graph.meta`` (see :mod:`fpga_acce
   Any other QuantizeLinear / DequantizeLinear, a pair with different parameters, or per-axis
   activation parameters are reported as unsupported.
 
-QONNX ``Quant`` / ``BipolarQuant`` nodes are absorbed the same way (:mod:`.qonnx`). Then float
-nodes ahead of the model's first quantised tensor (input normalisation) and after its last
-quantised layer (a final scalar affine map) are listed in ``meta["preprocess"]`` and
-``meta["postprocess"]``: they run on the host, in float, as the model defines them. Last, a layer
-that no quantiser follows may get the exact parameters of its sum (:func:`.qonnx.exact_outputs`).
-docs/integer-contract.md §11 sums it up.
+QONNX ``Quant`` / ``BipolarQuant`` nodes are absorbed the same way (:mod:`.qonnx`);
+:mod:`.quantisers` runs both and lists the float nodes the host runs. docs/integer-contract.md §11
+sums it up.
 """
 from __future__ import annotations
 
-from ..errors import Problem, UnsupportedModelError
-from ..ir.graph import Node
+from ..errors import Problem
 from ..quant.params import QParams
 from ..quant.qtype import QType
+from .absorb import bypass, record
 
 Q, DQ = "QuantizeLinear", "DequantizeLinear"
-QUANTISERS = {Q, DQ, "Quant", "BipolarQuant"}
 
 
 def qdq_params(g, node) -> QParams | str:
@@ -54,31 +50,6 @@ def qdq_params(g, node) -> QParams | str:
                        QType(8 * dt.itemsize, dt.kind == "i"))
     except Exception as e:  # a non-positive or non-finite scale
         return f"invalid parameters: {e}"
-
-
-def record(g, name: str, p: QParams, problems: list[Problem], node) -> None:
-    """Give tensor ``name`` the parameters ``p``; a second, different record is a problem."""
-    qp = g.meta.setdefault("qparams", {})
-    old = qp.get(name)
-    if old is not None and old != p:
-        problems.append(Problem(node.name, node.op_type, f"tensor '{name}' is quantised twice with different "
-                                f"parameters ({old} and {p})"))
-        return
-    qp[name] = p
-
-
-def bypass(g, src: str, dst: str, base: str) -> str:
-    """Make the readers of ``dst`` read ``src`` (a removed quantiser in between); returns the name
-    the value keeps. A graph output keeps its name: ``src``'s producer is renamed (its record too)."""
-    tmp = Node(g.unique_name(base), "Identity", [src], [dst])
-    g.nodes.append(tmp)
-    g.bypass(tmp)
-    if not g.is_graph_output(dst):
-        return src
-    qp = g.meta.get("qparams", {})
-    if src in qp and src not in g.tensors and src not in g.input_names:
-        qp[dst] = qp.pop(src)
-    return dst
 
 
 def absorb_pairs(g, problems: list[Problem]) -> None:
@@ -125,50 +96,3 @@ def absorb_edges(g, problems: list[Problem]) -> None:
             src = g.producer(n.inputs[0])
             problems.append(Problem(n.name, DQ, f"dequantises '{n.inputs[0]}', computed in integers by "
                                     f"'{src.name if src else '?'}': only the QDQ format is supported"))
-
-
-def mark_host_nodes(g) -> None:
-    """List the float nodes ahead of the first quantised tensor (``meta["preprocess"]``) and after
-    the last quantised layer (``meta["postprocess"]``); see the module docstring."""
-    from ..ops import lookup
-
-    given = set(g.meta.get("qparams") or {})
-    if not given:
-        return
-    prod = {o: n for n in g.nodes for o in n.outputs}
-    below: dict[int, bool] = {}  # a given tensor is upstream
-    for n in g.nodes:
-        below[id(n)] = any(i in given or (i in prod and below[id(prod[i])]) for i in n.inputs)
-    above: dict[int, bool] = {}  # a given tensor is downstream (or is an output)
-    for n in reversed(g.nodes):
-        above[id(n)] = any(o in given or any(above.get(id(r), False) for r in g.consumers(o)) for o in n.outputs)
-    domain = set(given)  # given tensors and reshapes / pools of them: what quantised layers read
-    for n in g.nodes:
-        op = lookup(n.op_type, n.domain)
-        if n.inputs and n.inputs[0] in domain and op is not None and (op.passthrough_q or n.op_type in
-                                                                       ("Transpose", "Identity")):
-            domain.update(n.outputs)
-    pre = [n.name for n in g.nodes if above[id(n)] and not below[id(n)]]
-    post = [n.name for n in g.nodes if not above[id(n)] and not any(i in domain for i in n.inputs)
-            and below[id(n)]]
-    if pre:
-        g.meta["preprocess"] = pre
-    if post:
-        g.meta["postprocess"] = post
-
-
-def absorb_quantisers(g, where: str = "model") -> None:
-    """Absorb every quantiser of ``g`` (QDQ and QONNX) into ``g.meta``; report what cannot be."""
-    if not any(n.op_type in QUANTISERS for n in g.nodes):
-        return
-    from .qonnx import absorb_qonnx, exact_outputs
-
-    problems: list[Problem] = []
-    absorb_qonnx(g, problems)
-    absorb_pairs(g, problems)
-    absorb_edges(g, problems)
-    if problems:
-        raise UnsupportedModelError(problems, where)
-    g.topo_sort()
-    mark_host_nodes(g)
-    exact_outputs(g)

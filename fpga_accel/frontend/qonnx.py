@@ -1,6 +1,6 @@
 """Import of QONNX models (Brevitas / qonnx exports): ``Quant`` and ``BipolarQuant`` nodes.
 
-Called by :func:`~fpga_accel.frontend.qdq.absorb_quantisers`. A QONNX ``Quant`` is a
+Called by :func:`~fpga_accel.frontend.quantisers.absorb_quantisers`. A QONNX ``Quant`` is a
 quantise-dequantise pair in one node (``ops/quant.py``); its parameters map onto the contract as
 
     scale, zeropt (integer), bitwidth b, signed  →  QParams(scale, zeropt, QType(max(b, 2), signed))
@@ -39,7 +39,7 @@ from ..ops.quant import bitwidth, int_range
 from ..quant.given import given_weights, match_weights, weight_qtype
 from ..quant.params import QParams
 from ..quant.qtype import MAX_BITS, QType
-from .qdq import bypass, record
+from .absorb import bypass, record
 
 QONNX = {"Quant", "BipolarQuant"}
 
