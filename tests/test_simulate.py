@@ -88,3 +88,30 @@ def test_cli_deadlock_exit_code_and_json(residual, tmp_path, capsys):
     assert "steady state" in capsys.readouterr().out
     assert main(["simulate", str(b.path), "--fifo-depth", "nosuch=4"]) == 2
     assert "no single stream named 'nosuch'" in capsys.readouterr().err
+
+
+def test_sized_depths_in_the_generated_design(residual, tmp_path):
+    """Sizing keeps the unbounded interval within 0.5 %; written into the regenerated project (as
+    depth pragmas) the network runs at that interval with outputs == emulator."""
+    import copy
+
+    from fpga_accel.bundle_model import load_qmodel
+    from fpga_accel.codegen.hls_project import generate_hls
+    from fpga_accel.sim import Simulator
+    from fpga_accel.sim.sizing import size_fifos
+
+    b, sim = residual
+    z = size_fifos(sim, images=IMAGES)
+    model = b.manifest["fold"]["cycles_per_image"]
+    assert z.target == model and z.after <= model * 1.005 < z.before
+    manifest = copy.deepcopy(b.manifest)
+    manifest["fifo_depths"] = z.sized
+    qm = load_qmodel(b)
+    generate_hls(tmp_path, qm, manifest)
+    top = (tmp_path / "hls" / "src" / "fa_top.cpp").read_text()
+    for s, d in z.sized.items():
+        assert f"#pragma HLS STREAM variable = {s} depth = {d}\n" in top
+    sized = Simulator(tmp_path / "hls", qm, manifest)
+    assert sized.generated == {**sim.generated, **z.sized}
+    res = sized.run(IMAGES)
+    assert res.deadlock is None and res.outputs_match and res.cycles_per_image == z.after

@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulate STREAM (its name in fa_top.cpp, or its s<k> prefix) at DEPTH; repeatable")
     p.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input images (default 0)")
+    p.add_argument("--size", action="store_true",
+                   help="also find the smallest depth per stream that keeps the interval with unbounded FIFOs "
+                        "(manifest key fifo_depths for the code generator)")
 
 
 def parse_depths(items: list[str]) -> dict[str, int]:
@@ -52,8 +55,11 @@ def run(args) -> int:
     except DeadlockError as e:
         res, code = e.result, EXIT_DEADLOCK
     print_result(res)
+    data = res.to_dict()
+    if args.size:
+        data["sizing"] = print_sizing(args.bundle, args.images)
     if args.json:
-        write_json(args.json, res.to_dict())
+        write_json(args.json, data)
         echo(f"json            {args.json}")
     return code
 
@@ -108,3 +114,20 @@ def print_result(res) -> None:
     s = res.seconds
     echo(f"time            build {s.get('build', 0):.1f} s, trace {s.get('trace', 0):.2f} s, "
          f"replay {s.get('replay', 0):.2f} s")
+
+
+def print_sizing(bundle_path: str, images: int) -> dict:
+    from ..bundle import load_bundle
+    from ..bundle_model import load_qmodel
+    from ..sim import Simulator
+    from ..sim.sizing import size_fifos
+
+    b = load_bundle(bundle_path)
+    z = size_fifos(Simulator(b.path / "hls", load_qmodel(b), b.manifest), images=max(images, 4))
+    rows = [[s, fmt_int(z.generated[s]), fmt_int(d)] for s, d in z.sized.items() if d != z.generated[s]]
+    print_table([Column("stream"), Column("generated depth", "right"), Column("sized depth", "right")], rows,
+                title="FIFO sizing by simulation (streams whose depth changes)")
+    before = "deadlock" if z.before is None else f"{z.before:,.1f}"
+    echo(f"sizing          interval {before} -> {z.after:,.1f} cycles per image (unbounded FIFOs: "
+         f"{z.target:,.1f}); FIFO BRAM18 {z.bram18['generated']} -> {z.bram18['sized']}; {z.replays} replays")
+    return z.to_dict()

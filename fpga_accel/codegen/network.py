@@ -196,6 +196,9 @@ def build_network(qmodel, manifest: dict) -> Network:
         if not c.prefix:
             c.prefix = f"X{k:02d}_{c.stage.kind}"
     inputs = [(t, producer[t.name][0], f"in{i}") for i, t in enumerate(ins)]
+    for v, d in (manifest.get("fifo_depths") or {}).items():  # found by timed simulation (fpga_accel.sim.sizing)
+        if v in streams and isinstance(d, int) and not isinstance(d, bool) and d >= 1:
+            streams[v] = (streams[v][0], d, "depth found by timed simulation: the smallest that keeps the interval")
     return Network(calls, streams, inputs, outs, per_layer)
 
 
