@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_arrays(path: str, names: list[str], what: str = "input") -> dict[str, np.ndarray]:
     """``{name: array}`` from a .npy (one name) or a .npz keyed by name; errors name the file."""
-    from ..runtime.feeds import read_arrays
+    from ..arrays import read_arrays
 
     return read_arrays(path, names, what)
 

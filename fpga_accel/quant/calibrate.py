@@ -7,9 +7,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from ..arrays import read_arrays
 from ..errors import InputError
 from ..ir.execute import run_graph
-from ..runtime.feeds import read_arrays
 from .observers import Observer, observer
 from .params import QuantWarning
 
