@@ -1,7 +1,8 @@
 """The runtime needs no compiler: a fresh interpreter that opens a Session on a compiled bundle
 and runs an image loads numpy and the runtime, never the compiler, code generation, folding, the
 ONNX frontend, the passes, onnx, onnxruntime or rich, and it runs the same with those
-third-party packages made impossible to import. No module of the runtime's layer names one of
+third-party packages made impossible to import. So does ``fpga-accel run`` on a bundle: the CLI
+imports the chosen command's module only. No module of the runtime's layer names one of
 them in any import, even inside a function on a path these runs do not take."""
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "f
               "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "rich")
 #: the runtime's layer: what a Session may execute (the ops and quant it runs are below it)
 RUNTIME_LAYER = ("runtime", "emulator", "bundle.py", "bundle_*.py", "toolchain.py", "cache.py", "procs.py",
-                 "safe_fs.py", "errors.py")
+                 "safe_fs.py", "errors.py", "arrays.py")
 #: third-party packages the blocked run cannot import at all
 BLOCKED = ("onnx", "onnxruntime", "rich")
 
@@ -108,6 +109,49 @@ def test_a_session_loads_the_runtime_only(bundle, image, cache_env, tmp_path, ba
         for name, y in want.items():
             assert got[name].dtype == y.dtype and got[name].shape == y.shape
             np.testing.assert_array_equal(got[name], y, err_msg=name)
+
+
+# `fpga-accel run` in the child, then the modules it loaded
+CLI_CHILD = """
+import json, sys
+from fpga_accel.cli import main
+code = main(["run", *sys.argv[1:]])
+print(json.dumps(sorted(sys.modules)))
+sys.exit(code)
+"""
+
+
+def _commands_loaded(loaded: list[str]) -> list[str]:
+    return [m for m in loaded if m.startswith("fpga_accel.cli.") and not m.startswith("fpga_accel.cli._")]
+
+
+@pytest.mark.parametrize("blocked", [False, True], ids=["installed", "without-onnx-rich"])
+def test_fpga_accel_run_loads_the_runtime_only(bundle, image, tmp_path, blocked):
+    x_path, want = image
+    out = tmp_path / "y.npz"
+    code = (PRELUDE if blocked else "") + CLI_CHILD
+    done = subprocess.run([sys.executable, "-c", code, str(bundle.path), "--input", str(x_path), "-o", str(out)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    extra = [m for m in loaded if any(m == n or m.startswith(n + ".") for n in NOT_NEEDED if n != "fpga_accel.cli")]
+    assert extra == []
+    assert _commands_loaded(loaded) == ["fpga_accel.cli.run"]  # no other command's module
+    with np.load(out) as got:
+        for name, y in want.items():
+            np.testing.assert_array_equal(got[name], y, err_msg=name)
+
+
+def test_the_command_list_imports_no_command():
+    """`fpga-accel --help` lists every command, with its help, from the modules' source."""
+    code = ("import json, sys\nfrom fpga_accel.cli import main\ncode = main(['--help'])\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert _commands_loaded(loaded) == []
+    assert "fpga_accel.compiler" not in loaded
+    for name in ("compile", "run", "build", "report"):
+        assert f"\n    {name} " in done.stdout
 
 
 def test_the_blocking_prelude_blocks(tmp_path):

@@ -2,7 +2,9 @@
 
 Each subcommand is one module in this package defining ``add_arguments(parser)`` and
 ``run(args) -> int``; the first line of its docstring is its help. Modules are found by name,
-so a new command is a new file. This is the only place that turns exceptions into exit codes:
+so a new command is a new file. Only the chosen command's module is imported (the list of
+commands and their help is read from the modules' source), so ``fpga-accel run`` loads nothing
+of the compiler. This is the only place that turns exceptions into exit codes:
 
 - 0 success; 2 an :class:`~fpga_accel.errors.FpgaAccelError` (bad model, input or usage);
 - 70 an unexpected exception (a bug), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
@@ -13,6 +15,7 @@ started, removes partial files) before it exits.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import pkgutil
 import signal
@@ -33,13 +36,43 @@ _EXTRAS = {"onnx": "compile", "onnxruntime": "compile", "hls4ml": "compile",
            "ray": "ray", "pyarrow": "ray"}
 
 
-def _commands() -> list:
-    mods = [importlib.import_module(f"{__name__}.{m.name}")
-            for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
-    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
+def _commands() -> list[tuple[str, str]]:
+    """(module name, docstring) of every command, in help order (``ORDER``, then name), read
+    from the modules' source without importing them."""
+    found = []
+    for m in pkgutil.iter_modules(__path__):
+        if m.name.startswith("_"):
+            continue
+        order, doc = _declared(m)
+        found.append((order, m.name, doc))
+    return [(name, doc) for _, name, doc in sorted(found)]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _declared(info: pkgutil.ModuleInfo) -> tuple[int, str]:
+    """A command module's ``ORDER`` (default 50) and docstring, from its source; from the module
+    itself where there is no source (a build without .py files)."""
+    spec = info.module_finder.find_spec(info.name)
+    origin = getattr(spec, "origin", None) or ""
+    if not origin.endswith(".py"):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        return getattr(mod, "ORDER", 50), mod.__doc__ or ""
+    with open(origin, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), origin)
+    order = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                  and isinstance(node.value, ast.Constant) and isinstance(node.value.value, int)
+                  and any(isinstance(t, ast.Name) and t.id == "ORDER" for t in node.targets)), 50)
+    return order, ast.get_docstring(tree, clean=False) or ""
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The command named on the command line: the first word that is not an option (the
+    options before a command take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``fpga-accel`` parser: every command listed with its help, and the arguments of the
+    command ``argv`` names (only that command's module is imported)."""
     parser = argparse.ArgumentParser(
         prog="fpga-accel",
         description="Turn trained ONNX networks into FPGA inference accelerators.")
@@ -50,13 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of errors")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for mod in _commands():
-        name = mod.__name__.rsplit(".", 1)[-1].replace("_", "-")
-        doc = (mod.__doc__ or "").strip()
+    chosen = _chosen(sys.argv[1:] if argv is None else argv)
+    for module, doc in _commands():
+        name = module.replace("_", "-")
+        doc = doc.strip()
         p = sub.add_parser(name, parents=[common], help=doc.splitlines()[0].rstrip(".") if doc else None,
                            description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        if name == chosen:
+            mod = importlib.import_module(f"{__name__}.{module}")
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
     return parser
 
 
@@ -96,7 +132,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error argparse already printed
