@@ -59,14 +59,15 @@ def cut(trace: Trace) -> Processes:
         raise SimulationError("a stream access happened outside every stage's loop iterations; the trace "
                               "cannot be cut into processes (a PE reads or writes outside an FA_CYCLE loop)")
     stage = np.searchsorted(ends, count, side="left")
-    order = np.argsort(stage, kind="stable")
-    stream, write, count, stage = stream[order], write[order], count[order], stage[order]
+    if len(stage) > 1 and (np.diff(stage) < 0).any():  # the stages ran one after another: normally in order
+        order = np.argsort(stage, kind="stable")
+        stream, write, count, stage = stream[order], write[order], count[order], stage[order]
     bounds = np.searchsorted(stage, np.arange(len(lengths) + 1), side="left")
 
     names, offsets, iters, base = [], [0], [], np.zeros(len(count), np.int64)
     for k, (name, n) in enumerate(trace.stages):
         lo, hi = int(bounds[k]), int(bounds[k + 1])
-        split = _inner_split(stream[lo:hi], write[lo:hi], names_of)
+        split = _inner_split(stream[lo:hi], write[lo:hi], names_of) if name.endswith(("/input", "/output")) else None
         if split is None:
             names.append(name)
             base[lo:hi] = starts[k]
@@ -90,12 +91,12 @@ def cut(trace: Trace) -> Processes:
     writer, reader = np.full(n_streams, -1, np.int32), np.full(n_streams, -1, np.int32)
     for who, mask in ((writer, write), (reader, ~write)):
         s, p = stream[mask], proc[mask]
-        for sid in np.unique(s):
-            ps = np.unique(p[s == sid])
-            if len(ps) != 1:
-                raise SimulationError(f"stream '{names_of[sid]}' is {'written' if who is writer else 'read'} by "
-                                      f"several processes ({', '.join(names[i] for i in ps)}); the trace was cut wrong")
-            who[sid] = ps[0]
+        who[s] = p  # one process per stream end, checked next
+        bad = np.flatnonzero(who[s] != p)
+        if len(bad):
+            sid = s[bad[0]]
+            raise SimulationError(f"stream '{names_of[sid]}' is {'written' if who is writer else 'read'} by "
+                                  f"several processes ({names[who[sid]]}, {names[p[bad[0]]]}); the trace was cut wrong")
     host_sink = host & ~is_in if n_streams else np.zeros(0, bool)
     return Processes(names, np.array(offsets, np.int64), np.array(iters, np.int64), stream.astype(np.int32),
                      write.astype(np.uint8), count - base, writer, reader, host_sink)

@@ -167,10 +167,12 @@ def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, 
     stats = [ProcessStats(n, int(procs.iters[p]), int(rows[p, 0]), int(rows[p, 1]), int(rows[p, 2]))
              for p, n in enumerate(procs.names)]
     fifos, w_times, r_times = [], {}, {}
+    key = procs.ev_stream.astype(np.int64) * 2 + procs.ev_write  # group by stream, reads then writes
+    order = np.argsort(key, kind="stable")  # program order kept within each group
+    edges = np.searchsorted(key[order], np.arange(2 * len(names) + 1))
     for s, name in enumerate(names):
-        sel = procs.ev_stream == s
-        w = ev_time[sel & (procs.ev_write == 1)]
-        r = ev_time[sel & (procs.ev_write == 0)]
+        r = ev_time[order[edges[2 * s]:edges[2 * s + 1]]]
+        w = ev_time[order[edges[2 * s + 1]:edges[2 * s + 2]]]
         w_times[name], r_times[name] = w, r
         if procs.writer[s] < 0 or procs.host_sink[s]:  # the host's beat streams are not the design's FIFOs
             continue
