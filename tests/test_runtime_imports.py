@@ -1,7 +1,7 @@
 """The runtime needs no compiler: a fresh interpreter that opens a Session on a compiled bundle
 and runs an image loads numpy and the runtime, never the compiler, code generation, folding, the
-ONNX frontend, the passes, onnx, onnxruntime or rich, and it runs the same with those
-third-party packages made impossible to import. So does ``fpga-accel run`` on a bundle: the CLI
+build flow, the ONNX frontend, the passes, onnx, onnxruntime or rich, and it runs the same with
+those third-party packages made impossible to import. So does ``fpga-accel run`` on a bundle: the CLI
 imports the chosen command's module only. No module of the runtime's layer names one of
 them in any import, even inside a function on a path these runs do not take."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ PACKAGE = Path(fpga_accel.__file__).parent
 
 MODEL = "mlp"
 #: module names (and their submodules) a Session must not load
-NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "fpga_accel.frontend",
+NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "fpga_accel.flow", "fpga_accel.frontend",
               "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "rich")
 #: the runtime's layer: what a Session may execute (the ops and quant it runs are below it)
 RUNTIME_LAYER = ("runtime", "emulator", "bundle.py", "bundle_*.py", "toolchain.py", "cache.py", "procs.py",
