@@ -41,7 +41,7 @@ class Add(Binary):
     def quantize(self, node, ctx):
         """Residual add: both inputs rescaled to the output (quant.rescale.add), fused clip as the
         clamp. Add of a constant: the constant joins the sum as an integer with the sum's fractional
-        bits (see int_arith), so it is rounded once, with the rest."""
+        bits (see family/arithmetic.py), so it is rounded once, with the rest."""
         a, b = node.inputs
         if ctx.g.is_const(a) or ctx.g.is_const(b):
             c, x = (a, b) if ctx.g.is_const(a) else (b, a)

@@ -18,7 +18,7 @@ class Div(Binary):
         return q + ((q < 0) & (q * b != a))  # floor → truncation for negative quotients
 
     def quantize(self, node, ctx):
-        """By a scalar or per-channel constant: Mul by its reciprocal (int_arith). A computed divisor
+        """By a scalar or per-channel constant: Mul by its reciprocal (family/arithmetic.py). A computed divisor
         has no integer implementation."""
         a, b = node.inputs
         if not ctx.g.is_const(b) or ctx.g.is_const(a):

@@ -34,7 +34,7 @@ class Mul(Binary):
 
     def quantize(self, node, ctx):
         """By a scalar or per-channel constant: per-channel requantisation, the sign carried by the
-        centred input (int_arith). Of two tensors: the product of the centred inputs, requantised."""
+        centred input (family/arithmetic.py). Of two tensors: the product of the centred inputs, requantised."""
         a, b = node.inputs
         if ctx.g.is_const(a) or ctx.g.is_const(b):
             c, x = (a, b) if ctx.g.is_const(a) else (b, a)

@@ -15,7 +15,7 @@ class Sub(Binary):
         return np.subtract(a, b)
 
     def quantize(self, node, ctx):
-        """a − b as a rescaled sum in which b enters negated (int_arith); a constant side is folded
+        """a − b as a rescaled sum in which b enters negated (family/arithmetic.py); a constant side is folded
         into the sum as an integer offset."""
         a, b = node.inputs
         if ctx.g.is_const(b):
