@@ -63,8 +63,8 @@ def tradeoff_svg(search: dict, width: int = 760, height: int = 360) -> str:
            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>']
     for i in range(5):
         xv, yv = x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * i / 4
-        out.append(f'<text x="{px(xv)}" y="{top + ph + 16}" text-anchor="middle">{_tick(xv)}</text>'
-                   f'<text x="{left - 6}" y="{py(yv) + 4}" text-anchor="end">{_tick(yv)}</text>')
+        out.append(f'<text x="{px(xv)}" y="{top + ph + 16}" text-anchor="middle">{xv:,.0f}</text>'
+                   f'<text x="{left - 6}" y="{py(yv) + 4}" text-anchor="end">{yv:.4g}</text>')
     out.append(f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle">{html(AXIS_TEXT[x_key])}</text>'
                f'<text x="14" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2})">'
                f'{html(METRIC_TEXT[search["metric"]])}</text>')
@@ -108,7 +108,3 @@ def search_html(search: dict) -> str:
 def _span(lo: float, hi: float) -> tuple[float, float]:
     pad = (hi - lo) * 0.08 or max(abs(hi) * 0.02, 0.5)
     return lo - pad, hi + pad
-
-
-def _tick(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
