@@ -27,7 +27,7 @@ _LAZY = {
     "inspect": "fpga_accel.analysis.inspection",
     "check": "fpga_accel.analysis.check",
     "layer_errors": "fpga_accel.analysis.layer_errors",
-    "search_bits": "fpga_accel.quant.search",
+    "search_bits": "fpga_accel.analysis.search",
 }
 
 __all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "check", "compile", "inspect", "layer_errors",

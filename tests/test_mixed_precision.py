@@ -1,4 +1,4 @@
-"""Mixed-precision search (fpga_accel/quant/search.py): the chosen bits, compiled and measured again
+"""Mixed-precision search (fpga_accel/analysis/search.py): the chosen bits, compiled and measured again
 here without the search's code, meet the budget; they are never worse in the objective than
 uniform 8 bits; the trade-off front is monotone; the CLI records the search and the report shows
 it; the C simulation of a searched model equals the emulator bit for bit."""

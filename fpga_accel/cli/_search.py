@@ -1,5 +1,5 @@
 """``compile --search-bits``: the options of the mixed-precision search and its table
-(fpga_accel/quant/search.py); ``report`` shows the same table from the manifest."""
+(fpga_accel/analysis/search.py); ``report`` shows the same table from the manifest."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +29,7 @@ def compile_searched(args, input_shapes, host_nodes):
     """Search, then compile the chosen config with the search recorded in the manifest."""
     from ..compiler import make_config
     from ..errors import InputError
-    from ..quant.search import search_bits
+    from ..analysis.search import search_bits
 
     if args.calib is None:
         raise InputError("--search-bits needs calibration data (--calib FILE): it measures accuracy on it")

@@ -16,7 +16,7 @@ indices for measuring sensitivity and odd ones held out for verification.
 
 The search (greedy descent from the widest width):
 
-1. sensitivity: each knob (quant/search_eval.py) lowered alone, the others widest, measured on
+1. sensitivity: each knob (search_eval.py) lowered alone, the others widest, measured on
    the sensitivity half (each width the descent reaches, measured when first needed);
 2. each round, every knob's next lower width is priced: the objective's gain of the whole config
    with that one step (the folder's estimate) and the loss that step added in step 1; steps are
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .config import QuantConfig
+from ..quant.config import QuantConfig
 from .search_eval import INPUT, METRICS, OBJECTIVES, Evaluator, config_for, estimate, metric_value
 
 DEFAULT_BITS = (2, 3, 4, 5, 6, 7, 8)
@@ -174,7 +174,7 @@ def _check(labels, metric, objective, bits) -> str:
 
 def _samples(ev: Evaluator, inputs, calib, labels):
     """(feeds, labels) of the samples accuracy is measured on."""
-    from .calibrate import load_calibration
+    from ..quant.calibrate import load_calibration
 
     feeds = ev.feeds if inputs is None else load_calibration(inputs, ev.g.inputs)
     n = next(iter(feeds.values())).shape[0]

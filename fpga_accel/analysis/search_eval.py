@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from .config import QuantConfig
+from ..quant.config import QuantConfig
 
 INPUT = "(hardware input)"
 METRICS = ("top1", "agreement", "cosine")
@@ -70,9 +70,9 @@ class Evaluator:
                  clock_mhz: float | None = None, input_shapes=None, host_nodes=None):
         from ..frontend import import_onnx
         from ..passes import run_flow
-        from .calibrate import load_calibration
-        from .methods import equalize_model
-        from .quantizer import split_edges, tensors_to_observe
+        from ..quant.calibrate import load_calibration
+        from ..quant.methods import equalize_model
+        from ..quant.quantizer import split_edges, tensors_to_observe
 
         self.base, self.board, self.ceiling, self.clock_mhz = base, board, float(ceiling), clock_mhz
         g = import_onnx(model, input_shapes=input_shapes)
@@ -119,8 +119,8 @@ class Evaluator:
 
     def ranges(self, cfg: QuantConfig) -> dict[str, tuple[float, float]]:
         """The calibrated range of every tensor ``cfg`` observes, observed on first use."""
-        from .calibrate import observe_ranges
-        from .quantizer import split_edges, tensors_to_observe
+        from ..quant.calibrate import observe_ranges
+        from ..quant.quantizer import split_edges, tensors_to_observe
 
         _, hw, _ = split_edges(self.g)
         want = tensors_to_observe(self.g, hw, cfg)
@@ -134,7 +134,7 @@ class Evaluator:
     def quantize(self, cfg: QuantConfig, refine: bool = True):
         """The QModel compile makes for ``cfg`` (``refine=False``: without the layer-by-layer
         methods, enough for the folder's estimates, which depend on widths and shapes)."""
-        from .quantizer import quantize_model
+        from ..quant.quantizer import quantize_model
 
         cfg = dataclasses.replace(cfg)  # a fresh one: the quantiser records which overrides it read
         return quantize_model(self.g.copy(), self.ranges(cfg), cfg, calib=self.feeds if refine else None)
