@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..errors import ModelError, ShapeError
-from ..ops.base import MAX_ELEMENTS
+from ..ir.graph import MAX_ELEMENTS
 
 #: the newest opset whose changes the op files follow (19-21 only widen types or add attributes
 #: the importer refuses); a newer model imports with a warning

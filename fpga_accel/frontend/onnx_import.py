@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelError, Problem, ShapeError, UnsupportedModelError
 from ..ir.graph import Graph, Node, TensorInfo
-from ..ops import lookup
+from ..ir.registry import lookup
 from . import model_checks as checks
 from .quantisers import absorb_quantisers
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import Problem
 from ..ir.graph import Node
-from ..ops import lookup
+from ..ir.registry import lookup
 from ..ops.quant import bitwidth, int_range
 from ..quant.given import given_weights, match_weights, weight_qtype
 from ..quant.params import QParams

@@ -9,7 +9,7 @@ that no quantiser follows may get the exact parameters of its sum (:func:`.qonnx
 from __future__ import annotations
 
 from ..errors import Problem, UnsupportedModelError
-from ..ops import lookup
+from ..ir.registry import lookup
 from .qdq import DQ, Q, absorb_edges, absorb_pairs
 from .qonnx import absorb_qonnx, exact_outputs
 

@@ -6,6 +6,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import InputError
+from .registry import get_op
 
 
 def check_feeds(g, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -32,8 +33,6 @@ def run_graph(g, feeds: Mapping[str, np.ndarray], keep: bool = False,
 
     ``after(name, value)``, when given, sees every tensor a node computes and returns the value
     its readers get (e.g. the tensor fake-quantised as a QDQ model defines it)."""
-    from ..ops import get_op
-
     env: dict[str, np.ndarray] = dict(g.initializers)
     env.update(check_feeds(g, feeds))
     refcount: dict[str, int] = {}

@@ -14,6 +14,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import GraphError
+from .registry import get_op
+
+#: elements of one tensor (1 GiB of float32): a model asking for more is refused before anything
+#: is allocated, so a few bytes of model cannot exhaust the memory (ConstantOfShape, Range, ...)
+MAX_ELEMENTS = 1 << 28
 
 
 @dataclass
@@ -181,8 +186,6 @@ class Graph:
 
     def infer_shapes(self) -> None:
         """Recompute every intermediate tensor's shape and dtype from the op shape rules."""
-        from ..ops import get_op
-
         for n in self.nodes:
             infos = get_op(n).infer(n, self)
             for out, (shape, dtype) in zip(n.outputs, infos):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..errors import GraphError
+from .registry import lookup
 
 
 def verify(g) -> None:
@@ -11,8 +12,6 @@ def verify(g) -> None:
     input defined; every graph output produced; each op registered, its attributes accepted and
     its shape rule agreeing with the recorded tensor shapes.
     """
-    from ..ops import lookup
-
     errors: list[str] = []
     names = [n.name for n in g.nodes]
     dups = sorted({x for x in names if names.count(x) > 1})

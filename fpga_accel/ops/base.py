@@ -1,8 +1,9 @@
-"""The op interface and its registry.
+"""The op interface.
 
 One ONNX op = one file in this package, holding a subclass of :class:`Op` decorated with
-:func:`register`. Importing :mod:`fpga_accel.ops` imports every module here, so an op exists
-as soon as its file does; nothing else dispatches on ``op_type``.
+:func:`register`, which enters it into the op registry (``fpga_accel/ir/registry.py``, below the
+ops so the IR can look them up). Importing :mod:`fpga_accel.ops` imports every module here, so an
+op exists as soon as its file does; nothing else dispatches on ``op_type``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ModelError, Problem, UnsupportedModelError
+from ..ir.graph import MAX_ELEMENTS
+from ..ir.registry import all_ops, get_op, lookup, register
 from ..pe.stage import LoweringError
+
+__all__ = ["HARDWARE", "HOST", "MAX_ELEMENTS", "REMOVED", "Example", "Op", "OutInfo", "Shape", "all_ops", "get_op",
+           "lookup", "register", "unsupported"]
 
 Shape = tuple[int, ...]
 OutInfo = tuple[Shape, np.dtype]
@@ -22,10 +28,6 @@ OutInfo = tuple[Shape, np.dtype]
 HARDWARE = "hardware"  # lowered to a processing element (or free in the stream, e.g. Flatten)
 HOST = "host"  # runs on the host in float, before or after the accelerated part
 REMOVED = "removed"  # folded away by the compiler passes (Identity, BatchNorm into Conv, ...)
-
-#: elements of one tensor (1 GiB of float32): a model asking for more is refused before anything
-#: is allocated, so a few bytes of model cannot exhaust the memory (ConstantOfShape, Range, ...)
-MAX_ELEMENTS = 1 << 28
 
 
 @dataclass
@@ -164,31 +166,3 @@ class Op:
 def unsupported(node, reason: str, graph=None) -> UnsupportedModelError:
     """The error for a node whose op has an integer implementation, but not for this use of it."""
     return UnsupportedModelError([Problem(node.name, node.op_type, reason)], getattr(graph, "name", "model"))
-
-
-_REGISTRY: dict[tuple[str, str], Op] = {}
-
-
-def register(cls: type[Op]) -> type[Op]:
-    """Class decorator: add an op to the registry (one instance per op type)."""
-    key = (cls.domain, cls.op_type)
-    if key in _REGISTRY:
-        raise RuntimeError(f"op {key} registered twice")
-    _REGISTRY[key] = cls()
-    return cls
-
-
-def lookup(op_type: str, domain: str = "") -> Op | None:
-    domain = "" if domain in ("", "ai.onnx") else domain
-    return _REGISTRY.get((domain, op_type))
-
-
-def get_op(node) -> Op:
-    op = lookup(node.op_type, node.domain)
-    if op is None:
-        raise ModelError(str(Problem(node.name, node.op_type, "op is not supported")))
-    return op
-
-
-def all_ops() -> list[Op]:
-    return sorted(_REGISTRY.values(), key=lambda o: (o.domain, o.op_type))
