@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import Problem
 from ..ir.graph import Node
-from ..quant.params import QParams
+from ..ir.qparams import QParams
 
 
 def record(g, name: str, p: QParams, problems: list[Problem], node) -> None:

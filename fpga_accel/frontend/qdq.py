@@ -26,8 +26,8 @@ sums it up.
 from __future__ import annotations
 
 from ..errors import Problem
-from ..quant.params import QParams
-from ..quant.qtype import QType
+from ..ir.qparams import QParams
+from ..ir.qtype import QType
 from .absorb import bypass, record
 
 Q, DQ = "QuantizeLinear", "DequantizeLinear"

@@ -34,11 +34,11 @@ import numpy as np
 
 from ..errors import Problem
 from ..ir.graph import Node
+from ..ir.qparams import QParams
+from ..ir.qtype import MAX_BITS, QType
 from ..ir.registry import lookup
 from ..ops.quant import bitwidth, int_range
 from ..quant.given import given_weights, match_weights, weight_qtype
-from ..quant.params import QParams
-from ..quant.qtype import MAX_BITS, QType
 from .absorb import bypass, record
 
 QONNX = {"Quant", "BipolarQuant"}
