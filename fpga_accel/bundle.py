@@ -168,7 +168,12 @@ def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
                 parts.append(f"modified {changed}")
             if extra:
                 parts.append(f"unexpected {extra}")
-            raise BundleError(f"{root}: bundle does not match its manifest ({'; '.join(parts)}); {CHANGED}")
+            hint = ""
+            if not missing and all(f.split("/")[0] in ("hls", "scripts") for f in changed + extra):
+                hint = (f"; if these are your own edits of the generated project, record them with "
+                        f"`fpga-accel adopt {root}`{' --add' if extra else ''} (docs/guide.md, "
+                        f"\"Tuning the generated HLS by hand\")")
+            raise BundleError(f"{root}: bundle does not match its manifest ({'; '.join(parts)}); {CHANGED}{hint}")
     return Bundle(root, manifest)
 
 

@@ -70,6 +70,26 @@ def check_manifest(m, where) -> None:
         c.ref(m["opencl"]["kernel"], "opencl.kernel", files)
     if "qmodel" in m:
         _qmodel(c, c.obj(m["qmodel"], "qmodel"), arrays, hw_names)
+    if "overrides" in m:
+        _overrides(c, m["overrides"], files)
+
+
+def _overrides(c: Checker, items, files: dict) -> None:
+    """Hand edits recorded by `fpga-accel adopt` (fpga_accel/overrides.py): files of hls/ or scripts/
+    that the file list holds with the edited sha256."""
+    seen = set()
+    for i, o in enumerate(c.lst(items, "overrides")):
+        key = f"overrides[{i}]"
+        name = c.text(c.obj(o, key).get("file"), f"{key}.file")
+        if name.split("/")[0] not in ("hls", "scripts") or name not in files or name in seen:
+            c.fail(f"{key}.file", f"names {name!r}, not a listed file of hls/ or scripts/ (once)")
+        seen.add(name)
+        c.digest(o.get("sha256"), f"{key}.sha256")
+        if o["sha256"] != files[name]:
+            c.fail(f"{key}.sha256", "differs from the file's sha256 in 'files'")
+        if o.get("compiled_sha256") is not None:
+            c.digest(o["compiled_sha256"], f"{key}.compiled_sha256")
+        c.text(o.get("when"), f"{key}.when")
 
 
 def _hardware(c: Checker, hw) -> dict[str, list[str]] | None:

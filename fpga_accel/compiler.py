@@ -60,7 +60,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             observer: str | None = None, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
             progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
             target_fps: float | None = None, clock_mhz: float | None = None,
-            host_nodes: Sequence[str] | None = None) -> Bundle:
+            host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -73,7 +73,9 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     ``target_fps`` when given; ``clock_mhz`` overrides the board's clock; per-layer ``folding`` in
     ``config`` is kept as given. ``host_nodes`` names nodes (as ``fpga-accel inspect --flow
     hardware`` lists them) that run on the host, in float, with everything downstream of them:
-    the accelerated part ends before them. Returns the written, verified bundle.
+    the accelerated part ends before them. ``fifo_depths`` ({stream: depth}, names as `fpga-accel
+    simulate` reports them) sets FIFO depth pragmas on top of the config's ``fifo_depths``; both are
+    recorded in ``manifest["fifo_depths"]``. Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -120,6 +122,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()
+    if fifo_depths is not None and not isinstance(fifo_depths, Mapping):
+        raise InputError(f"fifo_depths must map stream names to depths, got {type(fifo_depths).__name__}")
+    depths = {**cfg.fifo_depths, **dict(fifo_depths or {})}
+    if depths:  # the HLS generator checks the names against its streams and writes the depth pragmas
+        manifest["fifo_depths"] = depths
     gens = default_generators() if generators is None else generators
 
     def write_files(stage: Path) -> None:

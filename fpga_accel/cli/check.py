@@ -153,6 +153,10 @@ def run(args) -> int:
     n = next(iter(q.values())).shape[0]
     echo(f"model     {path} (sha256 {bundle.manifest['model']['sha256'][:12]}… verified)")
     echo(f"bundle    {bundle.path}, {n} samples")
+    from ..overrides import hand_edits
+
+    for line in hand_edits(bundle.manifest):  # the C simulation and a build run the edited project
+        echo(f"hand edit {line}")
     print_table([Column("backend"), Column("hardware integers vs emulator"), Column("differing", "right"),
                  Column("images/s", "right")], rows)
     for note in notes:

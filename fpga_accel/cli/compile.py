@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-nodes", action="append", default=[], metavar="NAME[,NAME...]",
                    help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
                         "inspect MODEL --flow hardware` lists them; repeatable)")
+    p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
+                   help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
+                        "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
     from ._search import add_arguments as add_search_arguments
 
     add_search_arguments(p)
@@ -45,18 +48,27 @@ def run(args) -> int:
     from ..quant.summary import quantisation_text
     from ._search import print_search
     from .inspect import parse_input_shapes
+    from .simulate import parse_depths
 
     start = time.perf_counter()
+    depths = parse_depths(args.fifo_depth)
     host_nodes = [n for arg in args.host_nodes for n in arg.split(",") if n]
     if args.search_bits:
         from ._search import compile_searched
+
+        if depths:
+            from ..errors import InputError
+
+            raise InputError("--fifo-depth does not combine with --search-bits; give the depths in the config's "
+                             "fifo_depths instead")
 
         bundle = compile_searched(args, parse_input_shapes(args.input_shape), host_nodes)
     else:
         bundle = compile_model(args.model, args.output, board=args.board, calib=args.calib, bits=args.bits,
                                config=args.config, observer=args.observer,
                                input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
-                               target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes)
+                               target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes,
+                               fifo_depths=depths)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),

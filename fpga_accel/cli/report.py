@@ -103,6 +103,7 @@ def print_report(m: dict) -> None:
           f"{f['ceiling']:.0%}")
     if b.get("retired"):
         print(f"note            {b['retired']}")
+    print_hand_edits(m)
     from ._search import print_search
 
     print_search(m)
@@ -116,3 +117,14 @@ def fold_text(fold: dict) -> str:
 
 def _bits(r) -> str:
     return f"{r['weight_bits'] or '-'}/{r['act_bits']}"
+
+
+def print_hand_edits(m: dict) -> None:
+    """The files of the generated project edited by hand and adopted (``manifest["overrides"]``)."""
+    from ..overrides import hand_edits
+
+    for i, line in enumerate(hand_edits(m)):
+        echo(f"{'hand edits' if i == 0 else '':<16}{line}")
+    if m.get("overrides"):
+        print(f"{'':<16}the estimates are the compiled design's; `fpga-accel check` compares the edited one "
+              f"with the emulator")

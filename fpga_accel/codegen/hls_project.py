@@ -14,7 +14,7 @@ from ..bundle_kernel import kernel_interface
 from ..escape import c_comment, ident
 from ..toolchain import HLS_ROOT
 from .csim_harness import RUN_CSIM_SH, build_json, csim_source, tb_source
-from .network import build_network
+from .network import build_network, resolve_fifo_depths
 from .readme import readme_text
 from .tcl import tcl_script
 from .top import HEADERS, MEM_BITS, params_header, stage_names, top_header, top_source
@@ -26,6 +26,8 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
     Raises UnsupportedModelError listing every layer without a processing element, or InputError
     listing every layer whose folding does not fit."""
     net = build_network(qmodel, manifest)
+    if manifest.get("fifo_depths"):  # recorded by full stream name, whichever way they were given
+        manifest["fifo_depths"] = resolve_fifo_depths(manifest["fifo_depths"], net.streams)
     files = render(net, qmodel, manifest)
     root = Path(stage_dir) / "hls"
     for rel, text in sorted(files.items()):

@@ -18,6 +18,10 @@ from ..pe import RENAME, FoldingProblem, LowerContext, LoweringError, Port, Stag
 from ..pe.stream_utils import duplicate_stage, width_convert_stage
 
 DEFAULT_DEPTH = 2
+#: the deepest FIFO a depth setting may ask for (2^20 words; far beyond any on-chip memory)
+MAX_FIFO_DEPTH = 1 << 20
+SET_DEPTH = ("depth from the manifest's fifo_depths (compile --fifo-depth, the config's fifo_depths, or the sizes "
+             "`fpga-accel simulate --size` found)")
 
 
 @dataclass
@@ -196,10 +200,32 @@ def build_network(qmodel, manifest: dict) -> Network:
         if not c.prefix:
             c.prefix = f"X{k:02d}_{c.stage.kind}"
     inputs = [(t, producer[t.name][0], f"in{i}") for i, t in enumerate(ins)]
-    for v, d in (manifest.get("fifo_depths") or {}).items():  # found by timed simulation (fpga_accel.sim.sizing)
-        if v in streams and isinstance(d, int) and not isinstance(d, bool) and d >= 1:
-            streams[v] = (streams[v][0], d, "depth found by timed simulation: the smallest that keeps the interval")
+    for v, d in resolve_fifo_depths(manifest.get("fifo_depths"), streams).items():
+        streams[v] = (streams[v][0], d, SET_DEPTH)
     return Network(calls, streams, inputs, outs, per_layer)
+
+
+def resolve_fifo_depths(given, streams) -> dict[str, int]:
+    """``manifest["fifo_depths"]`` ({stream: depth}) by full stream name or its ``s<k>`` prefix (as
+    ``fpga-accel simulate`` names them), checked: an InputError names a stream the network does not
+    have (listing those it has) or a depth that is not a positive integer up to MAX_FIFO_DEPTH."""
+    if not given:
+        return {}
+    if not isinstance(given, dict):
+        raise InputError(f"fifo_depths must map stream names to depths, got {type(given).__name__}")
+    own = [v for v in streams if v.startswith("s")]  # in<i> / out<i> are the network's ports, not FIFOs
+    out = {}
+    for key, depth in given.items():
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_FIFO_DEPTH:
+            raise InputError(f"FIFO depth of stream '{key}' must be an integer from 1 to {MAX_FIFO_DEPTH}, "
+                             f"got {depth!r}")
+        hits = [v for v in own if v == key] or [v for v in own if v.split("_", 1)[0] == key]
+        if len(hits) != 1:
+            raise InputError(f"no stream named '{key}' in this network (a FIFO depth names a stream as "
+                             f"`fpga-accel simulate` and fa_top.cpp do: its full name or its s<k> prefix); "
+                             f"its streams: {', '.join(own) or 'none'}")
+        out[hits[0]] = depth
+    return out
 
 
 def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):

@@ -11,6 +11,9 @@ quant/methods.py): ``"equalize"`` (cross-layer equalisation, true/false; default
 (true/false; by default on for the layers whose weights are narrower than 8 bits) and ``"adaround"`` (false, true, or ``{"seconds": S, "iterations": N}``: learned
 rounding of the weights, layer by layer, at most S seconds in all, N steps per layer).
 
+``"fifo_depths"`` ({"s3": 64, ...}) sets the depth pragma of streams of the generated HLS, named as
+`fpga-accel simulate` names them (the full name or its ``s<k>`` prefix); compile --fifo-depth adds to it.
+
 A layer's ``folding`` fixes its PE / SIMD for the auto-folder (fpga_accel/fold), which checks it
 against the layer's dimensions. The whole config is checked when it is made, every error naming
 the key: an unknown key (with the nearest known one), a value of the wrong type or range, an
@@ -28,7 +31,8 @@ from typing import Any
 from ..errors import InputError
 from .observers import OBSERVERS
 
-_TOP_KEYS = ("bits", "weight_bits", "act_bits", "observer", "layers", "equalize", "bias_correction", "adaround")
+_TOP_KEYS = ("bits", "weight_bits", "act_bits", "observer", "layers", "equalize", "bias_correction", "adaround",
+             "fifo_depths")
 _LAYER_KEYS = {"weight_bits", "act_bits", "folding"}
 
 
@@ -121,6 +125,17 @@ def _adaround(v) -> dict[str, float] | None:
     return {k: v.get(k, d) for k, (_, d) in ADAROUND_OPTIONS.items()}
 
 
+def _fifo_depths(v) -> None:
+    """``"fifo_depths"``: {stream: depth} with positive integer depths (the names are checked against
+    the network when its HLS is generated)."""
+    if not isinstance(v, dict) or not all(isinstance(k, str) and k for k in v):
+        raise InputError(f"config key 'fifo_depths' must map stream names to depths, like {{\"s3\": 64}}, got {v!r}")
+    for k, d in v.items():
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise InputError(f"config key 'fifo_depths', stream '{k}': the depth must be a positive integer, "
+                             f"got {d!r}")
+
+
 @dataclass
 class QuantConfig:
     bits: int = 8
@@ -132,6 +147,7 @@ class QuantConfig:
     equalize: bool = False
     bias_correction: bool | None = None  # None: on for the layers with weights narrower than 8 bits
     adaround: Any = None  # None / False: off; True or {"seconds": S, "iterations": N}
+    fifo_depths: dict[str, int] = field(default_factory=dict)  # stream -> depth pragma (codegen/network.py)
 
     def __post_init__(self):
         _bits(self.bits, "bits")
@@ -139,6 +155,7 @@ class QuantConfig:
         if self.bias_correction is not None:
             _flag(self.bias_correction, "bias_correction")
         _adaround(self.adaround)
+        _fifo_depths(self.fifo_depths)
         for k in ("weight_bits", "act_bits"):
             if getattr(self, k) is not None:
                 _bits(getattr(self, k), k)
