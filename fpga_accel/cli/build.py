@@ -7,8 +7,13 @@ unchanged; Ctrl-C or SIGTERM stops the running tool with its child processes and
 step's partial outputs, and the next run redoes that step. The bitstream lands in NAME.fpga/bitstream/ with bitstream.json, the tool reports are
 compared with the folding estimates, and the build is recorded in the bitstream registry.
 
+HLS runs through `v++ -c --mode hls --config hls_config.cfg` with Vitis 2024.2 and later, through
+`vitis_hls -f run_hls.tcl` with older releases (--hls-tool overrides the choice). A design that
+misses timing is refused unless --allow-timing-failure.
+
 Exit status: 0 built; 2 bad bundle, board data or options; 3 a tool is missing (the message says
-how to get it and the exact commands to run by hand); 4 a tool failed (command, log, its tail).
+how to get it and the exact commands to run by hand); 4 a tool failed (command, log, its tail) or
+the design missed timing (WNS, the report, the way out).
 """
 from __future__ import annotations
 
@@ -33,12 +38,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="DIR", help="bitstreams directory holding index.json "
                                                      "(default: FPGA_ACCEL_BITSTREAMS, else ./bitstreams)")
     p.add_argument("--no-registry", action="store_true", help="do not record the bitstream in the registry")
+    p.add_argument("--hls-tool", choices=("auto", "v++", "vitis_hls"), default="auto",
+                   help="HLS through v++ -c --mode hls (Vitis 2024.2 and later) or vitis_hls (older); auto (the "
+                        "default) picks by the installed release")
+    p.add_argument("--allow-timing-failure", action="store_true",
+                   help="keep a bitstream whose design misses timing (by default the build refuses it)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a step (and every process it started) "
                    "that runs longer than this (default: no limit; synthesis and implementation may take hours)")
 
 
 def run(args) -> int:
     from ..flow import ToolFailedError, ToolNotFoundError, build
+    from ..flow.timing import TimingNotMetError
     from ._checks import at_least, seconds
 
     at_least(args.jobs, "--jobs")
@@ -47,8 +58,9 @@ def run(args) -> int:
     try:
         record = build(args.bundle, steps=steps, jobs=args.jobs, dry_run=args.dry_run, platform=args.platform,
                        s3_bucket=args.s3_bucket, s3_prefix=args.s3_prefix,
-                       registry=False if args.no_registry else args.registry, timeout=args.timeout)
-    except (ToolNotFoundError, ToolFailedError) as e:
+                       registry=False if args.no_registry else args.registry, timeout=args.timeout,
+                       hls_tool=args.hls_tool, allow_timing_failure=args.allow_timing_failure)
+    except (ToolNotFoundError, ToolFailedError, TimingNotMetError) as e:
         print(f"error: {terminal(str(e), keep_newlines=True)}", file=sys.stderr)
         return e.exit_code
     if args.dry_run:
@@ -59,7 +71,7 @@ def run(args) -> int:
 
 def _summary(rec: dict) -> None:
     rows = [[name, s.get("status") or "-", f"{s['seconds']:.1f}" if s.get("seconds") is not None else "-",
-             rec.get("tools", {}).get({"hls": "vitis_hls", "link": "v++"}.get(name, name), "-")]
+             rec.get("tools", {}).get(_tool_of(rec, name), "-")]
             for name, s in rec.get("steps", {}).items()]
     print_table([Column("step"), Column("status"), Column("seconds", "right"), Column("tool version")], rows,
                 title=f"build for {rec.get('board')} at {rec.get('clock_mhz'):g} MHz")
@@ -86,6 +98,12 @@ def _summary(rec: dict) -> None:
     if rec.get("bitstream"):
         print(f"bitstream       {rec['bitstream']}" + (f", registry entry {rec['registry_entry']}"
                                                       if rec.get("registry_entry") else ""))
+
+
+def _tool_of(rec: dict, step: str) -> str:
+    if step == "hls":
+        return (rec.get("hls_tool") or {}).get("tool") or "vitis_hls"
+    return {"link": "v++"}.get(step, step)
 
 
 def _n(v) -> str:

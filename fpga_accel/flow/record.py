@@ -8,6 +8,7 @@ runtime checks them.
 from __future__ import annotations
 
 from .compare import comparison
+from .hls_tool import parse_release
 
 
 def build_record(manifest: dict, target, state: dict) -> dict:
@@ -27,6 +28,8 @@ def build_record(manifest: dict, target, state: dict) -> dict:
                                            "latency_cycles")} if hls else None,
            "timing": {**(impl.get("timing") or {}), **({"clock": impl["clock"]} if impl.get("clock") else {})},
            "afi": (rep.get("afi") or {}).get("afi"),
+           "hls_tool": (steps.get("hls") or {}).get("hls_tool"),
+           "vivado_release": parse_release(tools.get("vivado") or ""),
            "comparison": comparison(manifest, hls, impl.get("utilization"))}
     regs = (rep.get("hls") or {}).get("registers")
     if regs:

@@ -149,9 +149,15 @@ def parse_timing_summary(path: Path) -> dict:
                 if vals and not set(vals[0]) <= {"-"}:
                     nums = dict(zip(heads, vals))
                     text = "\n".join(lines)
-                    return {"wns_ns": _float(nums.get("WNS(ns)")), "tns_ns": _float(nums.get("TNS(ns)")),
-                            "whs_ns": _float(nums.get("WHS(ns)")), "ths_ns": _float(nums.get("THS(ns)")),
-                            "met": "All user specified timing constraints are met" in text}
+                    out = {"wns_ns": _float(nums.get("WNS(ns)")), "tns_ns": _float(nums.get("TNS(ns)")),
+                           "whs_ns": _float(nums.get("WHS(ns)")), "ths_ns": _float(nums.get("THS(ns)"))}
+                    if "All user specified timing constraints are met" in text:
+                        out["met"] = True
+                    elif "Timing constraints are not met" in text:
+                        out["met"] = False
+                    else:  # no verdict line: the slacks decide
+                        out["met"] = all(out[k] is None or out[k] >= 0 for k in ("wns_ns", "tns_ns", "whs_ns", "ths_ns"))
+                    return out
     return {}
 
 

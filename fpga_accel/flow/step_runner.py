@@ -31,10 +31,13 @@ from ..safe_fs import UnsafePathError, inside
 from . import bitstream_registry as reg
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
+from .hls_tool import HlsTool, choose_hls_tool
+from .pynq_image import hwh_warning
 from .record import build_record
 from .steps import Step, plan_steps
 from .target import target_of
-from .tools import HOW_TO_GET, find_tool, tail
+from .timing import TimingNotMetError, check_timing
+from .tools import HOW_TO_GET, absolute_config, find_tool, tail
 
 STATE = "build/state.json"
 LOGS = "build/logs"
@@ -45,12 +48,15 @@ FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xcl
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
           platform: str | None = None, s3_bucket: str | None = None, s3_prefix: str | None = None,
           registry: str | os.PathLike | None | bool = None, echo: Callable[[str], None] = print,
-          timeout: float | None = None) -> dict:
+          timeout: float | None = None, hls_tool: str = "auto", allow_timing_failure: bool = False) -> dict:
     """Run the build steps of ``bundle`` (all, or the names in ``steps``) and return the build record.
 
     ``registry`` is the bitstreams directory to record a finished bitstream in (default
     :func:`registry.registry_dir`), or False for none. ``dry_run`` prints the commands only.
     ``timeout`` bounds each step in seconds (None: no limit; synthesis may take hours).
+    ``hls_tool`` is ``auto`` (by the installed release: :func:`.hls_tool.choose_hls_tool`), ``v++``
+    or ``vitis_hls``. A design that misses timing is refused (:class:`.timing.TimingNotMetError`)
+    unless ``allow_timing_failure``.
     """
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout < math.inf):
@@ -66,19 +72,27 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         raise BuildError(f"{root}: the bundle has no scripts/; recompile it with the build-script generator")
     target = target_of(manifest)
     _check_streams(root, manifest, scripts, target)
-    plan = plan_steps(root, target)
+    env = dict(os.environ)
+    ident = bundle_id(manifest)
+    state = _load_state(root, ident)
+    tool = _hls_tool(hls_tool, steps, state, env)
+    plan = plan_steps(root, target, hls_tool=tool.name)
     _check_own_dirs(root, plan)
     chosen = _select(plan, steps)
+    if any(s.name == "hls" and "--mode" not in s.argv and s.argv[:2] == ["v++", "-c"] for s in plan):
+        tool = HlsTool("v++", find_tool("v++", env), None, "v++ -c from the sources (the bundle has no run_hls.tcl)")
+    echo(f"HLS tool: {tool.why}")
+    if allow_timing_failure:
+        for s in plan:
+            if s.name == "vivado":
+                s.env["FA_ALLOW_TIMING_FAILURE"] = "1"
     top = "fa_axis" if target.is_zynq else "fa_kernel"
-    env = dict(os.environ)
     values = {"B": str(root), "JOBS": str(int(jobs))}
     if not target.is_zynq:
         # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM
         aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
     values["XO"] = _xo(root)
-    ident = bundle_id(manifest)
-    state = _load_state(root, ident)
     todo = _pending(root, plan, chosen, state, values, ident)
     if not todo:
         echo("every selected step is up to date")
@@ -95,10 +109,15 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         key = _key(step, values, ident, upstream)
         entry = state["steps"].get(step.name)
         if step in chosen and not _fresh(root, entry, key):
-            _run(root, step, key, values, env, state, echo, timeout)
-            state["steps"][step.name]["report"] = collect(step.name, root, top, root / LOGS / f"{step.name}.log",
-                                                          target.clock_mhz)
-            _save_state(root, state)
+            try:
+                _run(root, step, key, values, env, state, echo, timeout, target.clock_mhz, allow_timing_failure)
+            finally:  # a failed step's reports too: the record says what timing it reached
+                e = state["steps"].get(step.name) or {}
+                if e.get("status") in ("done", "failed", "timing_failed"):
+                    e["report"] = collect(step.name, root, top, root / LOGS / f"{step.name}.log", target.clock_mhz)
+                    if step.name == "hls":
+                        e["hls_tool"] = tool.to_dict()
+                    _save_state(root, state)
             ran = True
         elif step in chosen:
             echo(f"{step.name}: up to date, skipped (finished {entry.get('started')})")
@@ -106,6 +125,13 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
             complete = complete and _fresh(root, entry, key)  # a step left out may be stale after an earlier one
         upstream = (state["steps"].get(step.name) or {}).get("outputs", {})
     record = build_record(manifest, target, state)
+    if allow_timing_failure and (record.get("timing") or {}).get("met") is False:
+        record["timing"]["failure_allowed"] = True
+    warning = hwh_warning(target, record.get("tools", {}).get("vivado")) if target.is_zynq else None
+    if warning:
+        record["hwh_warning"] = warning
+        if "vivado" in [s.name for s in chosen]:
+            echo(f"warning: {warning}")
     _write_manifest(root, manifest, record)
     final = _final_files(root, target, state, plan) if complete else []
     if final:
@@ -226,7 +252,7 @@ def _check_ready(root: Path, target, todo, values, env, s3_bucket, s3_prefix) ->
 
 
 def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict, echo,
-         timeout: float | None = None) -> None:
+         timeout: float | None = None, clock_mhz: float = 100.0, allow_timing_failure: bool = False) -> None:
     argv = step.command(values)
     argv[0] = find_tool(argv[0], env) or argv[0]
     cwd = root / step.cwd
@@ -263,6 +289,8 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
         raise
     seconds = round(time.perf_counter() - t0, 3)
     entry.update(status="failed", seconds=seconds, exit_status=status)
+    if status is not None and step.name in ("vivado", "link") and not allow_timing_failure:
+        _timing_gate(root, step, entry, state, clock_mhz)
     why = ""
     if status is None:
         _clear(root, step)
@@ -284,6 +312,34 @@ def _run(root: Path, step: Step, key: str, values: dict, env: dict, state: dict,
     raise ToolFailedError(step.name, shown, str(log), tail(log), status, why)
 
 
+def _timing_gate(root: Path, step: Step, entry: dict, state: dict, clock_mhz: float) -> None:
+    """Refuse a design that misses timing: remove the binaries the step left in bitstream/ (the
+    reports stay), record the step as ``timing_failed`` and raise :class:`TimingNotMetError`."""
+    kept = None
+    if step.name == "vivado":
+        bit = sorted((root / step.cwd).glob("*/*.runs/impl_1/*.bit"))
+        kept = str(bit[0]) if bit else None
+    try:
+        check_timing(root, step.name, clock_mhz, kept)
+    except TimingNotMetError:
+        for pattern in step.outputs:
+            for p in root.glob(pattern):
+                if p.is_file() and p.relative_to(root).parts[0] == "bitstream":
+                    p.unlink()
+        entry["status"] = "timing_failed"
+        _save_state(root, state)
+        raise
+
+
+def _hls_tool(choice: str, steps: list[str] | None, state: dict, env: dict) -> HlsTool:
+    """The HLS tool: chosen now, or, when the hls step is not selected, the one of its last run
+    (a later step may run on a machine without HLS)."""
+    prev = (state["steps"].get("hls") or {}).get("hls_tool") or {}
+    if choice == "auto" and steps and "hls" not in steps and prev.get("tool") in ("v++", "vitis_hls"):
+        return HlsTool(prev["tool"], None, prev.get("release"), f"{prev['tool']}, as the last hls step ran")
+    return choose_hls_tool(choice, env)
+
+
 def _prepare(root: Path, step: Step, log: Path) -> None:
     """An empty working directory (with a copy of the step's sources) and an empty log."""
     _clear(root, step)  # a step starts from nothing: no file of an earlier attempt passes for its output
@@ -292,6 +348,9 @@ def _prepare(root: Path, step: Step, log: Path) -> None:
         (root / "bitstream").mkdir(exist_ok=True)  # v++ -o and the Vivado script write there
         if step.copy_in:  # the tool writes its project next to the sources: work on a copy, keep the bundle intact
             shutil.copytree(root / step.copy_in, root / step.cwd, dirs_exist_ok=True)
+        if step.config:  # the tool may resolve relative paths from elsewhere: make the copy's absolute
+            cfg = root / step.cwd / step.config
+            cfg.write_text(absolute_config(cfg.read_text(), cfg.parent))
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
     except (OSError, shutil.Error) as e:

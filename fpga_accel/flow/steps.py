@@ -1,9 +1,11 @@
 """The build steps of a bundle: name, tool, command, working directory, expected outputs.
 
-Zynq boards: ``hls`` (vitis_hls exports the ``fa_axis`` IP) then ``vivado`` (block design →
-bitstream + hwh). Vitis platforms: ``hls`` (vitis_hls exports ``fa_kernel`` as an .xo, or
+Zynq boards: ``hls`` (Vitis HLS exports the ``fa_axis`` IP) then ``vivado`` (block design →
+bitstream + hwh). Vitis platforms: ``hls`` (Vitis HLS exports ``fa_kernel`` as an .xo, or
 ``v++ -c`` from the sources when the bundle has no ``run_hls.tcl``) then ``link`` (``v++ -l`` →
-.xclbin), plus ``afi`` on a board whose file declares the ``aws-afi`` flow (aws-f1). Commands hold
+.xclbin), plus ``afi`` on a board whose file declares the ``aws-afi`` flow (aws-f1). The hls step
+runs ``v++ -c --mode hls --config hls_config.cfg`` (Vitis 2024.2 and later) or ``vitis_hls -f
+run_hls.tcl`` (older), as :mod:`.hls_tool` chose. Commands hold
 placeholders (``{B}`` the bundle, ``{JOBS}``, ``{PLATFORM}``, ``{XO}``) filled in when they run, so the
 same plan prints as a shell script.
 """
@@ -19,6 +21,7 @@ from .vitis import KERNEL
 from .vivado_tcl import OVERLAY
 
 HLS_SCRIPT = "hls/run_hls.tcl"
+HLS_CONFIG = "hls/hls_config.cfg"
 HLS_SOURCE = "hls/src/fa_top.cpp"
 
 
@@ -33,6 +36,7 @@ class Step:
     needs: list[str] = field(default_factory=list)  # further tools the command calls
     env: dict[str, str] = field(default_factory=dict)
     copy_in: str | None = None  # a bundle directory copied into cwd first (tools write next to their sources)
+    config: str | None = None   # a v++ config file in cwd whose relative paths are made absolute before the run
 
     def command(self, values: dict[str, str]) -> list[str]:
         return [fill(a, values) for a in self.argv]
@@ -44,9 +48,11 @@ def fill(arg: str, values: dict[str, str]) -> str:
     return arg
 
 
-def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None) -> list[Step]:
+def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None,
+               hls_tool: str = "vitis_hls") -> list[Step]:
     """Every step of the bundle's build, in order. ``has_script`` overrides looking for
-    ``hls/run_hls.tcl`` (the script generator runs before that file may exist)."""
+    ``hls/run_hls.tcl`` (the script generator runs before that file may exist); ``hls_tool`` is
+    ``vitis_hls`` or ``v++`` (:func:`.hls_tool.choose_hls_tool`)."""
     if has_script is None:
         has_script = (bundle_root / HLS_SCRIPT).is_file()
     if target.is_zynq:
@@ -54,20 +60,17 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
             raise BuildError(f"{bundle_root}: no {HLS_SCRIPT}; the bundle was compiled without the HLS project "
                              "generator, so there is nothing to synthesise — recompile it with a version that writes hls/")
         return [
-            Step("hls", "vitis_hls", ["vitis_hls", "-f", "run_hls.tcl"], "build/hls",
-                 ["build/hls/**/csynth.xml", "build/hls/**/component.xml"],
-                 "Vitis HLS: synthesise fa_axis and export it to the IP catalog", env={"FA_TOP": "fa_axis"},
-                 copy_in="hls"),
+            hls_step(bundle_root, "fa_axis", hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/component.xml"],
+                     "synthesise fa_axis and export it to the IP catalog"),
             Step("vivado", "vivado", ["vivado", "-mode", "batch", "-nojournal", "-source", "{B}/scripts/vivado_bd.tcl",
                                       "-tclargs", "{B}/build/hls", "{B}/bitstream", "{JOBS}"], "build/vivado",
                  [f"bitstream/{OVERLAY}.bit", f"bitstream/{OVERLAY}.hwh", "build/vivado/reports/utilization.rpt",
                   "build/vivado/reports/timing_summary.rpt"],
-                 "Vivado: block design, synthesis, implementation, bitstream"),
+                 "Vivado: block design, synthesis, implementation, timing check, bitstream"),
         ]
     if has_script:
-        hls = Step("hls", "vitis_hls", ["vitis_hls", "-f", "run_hls.tcl"], "build/hls",
-                   ["build/hls/**/csynth.xml", "build/hls/**/*.xo"], "Vitis HLS: synthesise fa_kernel and export an .xo",
-                   env={"FA_TOP": KERNEL}, copy_in="hls")
+        hls = hls_step(bundle_root, KERNEL, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/*.xo"],
+                       "synthesise fa_kernel and export an .xo")
     elif (bundle_root / HLS_SOURCE).is_file():
         hls = Step("hls", "v++", ["v++", "-c", "-t", "hw", "--platform", "{PLATFORM}", "-k", KERNEL,
                                   "--hls.clock", f"{round(target.clock_mhz * 1e6)}:{KERNEL}",
@@ -88,6 +91,20 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
                           "build/afi", [f"bitstream/{KERNEL}.awsxclbin", "bitstream/afi.json"],
                           f"AWS: create the AFI and wait until it is available{note}", needs=["aws", "bash"]))
     return steps
+
+
+def hls_step(bundle_root: Path, top: str, tool: str, outputs: list[str], what: str) -> Step:
+    """The hls step with ``v++ -c --mode hls`` (the bundle's ``hls_config.cfg``) or ``vitis_hls``."""
+    if tool == "v++":
+        if not (bundle_root / HLS_CONFIG).is_file() and (bundle_root / HLS_SCRIPT).is_file():
+            raise BuildError(f"{bundle_root}: no {HLS_CONFIG} for v++ -c --mode hls (the bundle was compiled before "
+                             "the config was generated); recompile it, or pass --hls-tool vitis_hls with Vitis "
+                             "2024.1 or older")
+        return Step("hls", "v++", ["v++", "-c", "--mode", "hls", "--config", "hls_config.cfg", "--work_dir",
+                                   f"fa_hls_{top}"], "build/hls", outputs, f"v++ -c --mode hls: {what}",
+                    copy_in="hls", config="hls_config.cfg")
+    return Step("hls", "vitis_hls", ["vitis_hls", "-f", "run_hls.tcl"], "build/hls", outputs, f"Vitis HLS: {what}",
+                env={"FA_TOP": top}, copy_in="hls")
 
 
 def shell_lines(steps: list[Step], values: dict[str, str]) -> list[str]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 #: how to get each tool, shown when it is missing
 HOW_TO_GET = {
-    "vitis_hls": "install AMD Vitis (it contains Vitis HLS) and run `source <install>/Vitis/<version>/settings64.sh`, "
-                 "which puts vitis_hls on PATH (or set XILINX_HLS)",
+    "vitis_hls": "install AMD Vitis and run `source <install>/Vitis/<version>/settings64.sh`: releases up to 2024.1 "
+                 "put vitis_hls on PATH (or set XILINX_HLS); 2024.2 and later have no vitis_hls, and the build runs "
+                 "their v++ -c --mode hls instead",
     "vivado": "install AMD Vivado (with the Zynq device support) and run "
               "`source <install>/Vivado/<version>/settings64.sh` (or set XILINX_VIVADO)",
     "v++": "install AMD Vitis and the platform of the board (e.g. an Alveo deployment/development platform), then "
@@ -61,3 +62,14 @@ def tail(path: Path, lines: int = 25) -> str:
     except OSError:
         return ""
     return "\n".join(data.splitlines()[-lines:])
+
+
+_RELATIVE = re.compile(r"(?<=[=,])\./|(?<=-I)\./")
+
+
+def absolute_config(text: str, base: Path) -> str:
+    """A v++ config whose ``./`` paths (file values, the files and ``-I`` folders of ``*_cflags``)
+    are made absolute from ``base``: v++ and the compiler it runs need not agree on a working folder."""
+    prefix = Path(base).resolve().as_posix().rstrip("/") + "/"
+    return "\n".join(line if line.lstrip().startswith("#") else _RELATIVE.sub(prefix, line)
+                     for line in text.split("\n"))

@@ -5,6 +5,7 @@ PS8 on Zynq UltraScale+) with the board preset when the board files are installe
 AXI DMA per stream (simple mode, length register sized for a batch), the IP ``fa_axis_0``, AXI
 interconnects from the PS master port to every control port, a SmartConnect from the DMAs to an
 HP port, and addresses assigned by Vivado. Then synthesis, implementation, bitstream, reports, and
+— only when the timing summary says every constraint is met, or ``FA_ALLOW_TIMING_FAILURE=1`` —
 the copy of ``fa_overlay.bit`` / ``fa_overlay.hwh`` to the output directory.
 """
 from __future__ import annotations
@@ -136,6 +137,19 @@ def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
         "report_utilization -file [file join $report_dir utilization.rpt]",
         "report_utilization -hierarchical -hierarchical_depth 2 -file [file join $report_dir utilization_hier.rpt]",
         "report_timing_summary -file [file join $report_dir timing_summary.rpt]",
+        "",
+        "# timing closure: no bitstream leaves this script unless every timing constraint is met",
+        "set rpt [file join $report_dir timing_summary.rpt]",
+        "set fh [open $rpt r]",
+        "set timing [read $fh]",
+        "close $fh",
+        "if {![string match {*All user specified timing constraints are met*} $timing]} {",
+        "    if {![info exists ::env(FA_ALLOW_TIMING_FAILURE)] || $::env(FA_ALLOW_TIMING_FAILURE) ne \"1\"} {",
+        ("        error \"fpga-accel: timing constraints are not met (see $rpt); the bitstream is not copied to "
+         "$out_dir. Lower the clock and rebuild, or set FA_ALLOW_TIMING_FAILURE=1 to keep it\""),
+        "    }",
+        "    puts \"WARNING: fpga-accel: timing constraints are not met (see $rpt); the bitstream is copied as FA_ALLOW_TIMING_FAILURE=1 asks\"",
+        "}",
         "",
         "# PYNQ loads <name>.bit together with <name>.hwh of the same stem",
         "file mkdir $out_dir",

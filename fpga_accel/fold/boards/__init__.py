@@ -134,7 +134,11 @@ class Board:
     board_part: str | None = None
     ps: Ps | None = None
     cloud: Cloud | None = None
-    #: where the facts without a ``*_source`` field come from (ddr_gbps, board_part, ps, cloud)
+    #: the PYNQ image the board runs and the newest Vivado release whose .hwh that image's parser is
+    #: known to read (the release the image was built with); None when not known
+    pynq_image: str | None = None
+    vivado_max: str | None = None
+    #: where the facts without a ``*_source`` field come from (ddr_gbps, board_part, ps, cloud, pynq_image)
     sources: dict[str, str] = field(default_factory=dict)
 
     def total(self, kind: str) -> int:
