@@ -3,7 +3,7 @@
 Writes ``stage_dir/hls/``: ``include/fpga_accel/*.h`` (the PE library), ``src/fa_top.{h,cpp}``
 (the dataflow network and the tops ``fa_kernel`` / ``fa_axis``), ``src/params/*.h`` (weights and
 constants per layer), ``csim/`` (C ABI, standalone testbench, build.json, run_csim.sh), ``sim/``
-(the ap_axi_sdata.h stand-in for g++), ``run_hls.tcl`` and ``README.md``; and adds
+(the ap_axi_sdata.h stand-in for g++), ``run_hls.tcl``, ``hls_config.cfg`` and ``README.md``; and adds
 ``manifest["kernel"]`` and ``manifest["hls"]``. The same inputs always give the same bytes.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..toolchain import HLS_ROOT
 from .csim_harness import RUN_CSIM_SH, build_json, csim_source, tb_source
 from .network import build_network, resolve_fifo_depths
 from .readme import readme_text
-from .tcl import tcl_script
+from .tcl import hls_config, tcl_script
 from .top import HEADERS, MEM_BITS, params_header, stage_names, top_header, top_source
 
 
@@ -61,7 +61,8 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     files["csim/tb_main.cpp"] = tb_source(net, model)
     files["csim/build.json"] = build_json()
     files["csim/run_csim.sh"] = RUN_CSIM_SH
-    files["run_hls.tcl"] = tcl_script(manifest)
+    files["run_hls.tcl"] = tcl_script(manifest, len(net.inputs), len(net.outputs))
+    files["hls_config.cfg"] = hls_config(manifest)
     files["README.md"] = readme_text(net, qmodel, manifest, param_files)
     return files
 
