@@ -2,33 +2,25 @@
 and runs an image loads numpy and the runtime, never the compiler, code generation, folding, the
 build flow, the ONNX frontend, the passes, onnx, onnxruntime or rich, and it runs the same with
 those third-party packages made impossible to import. So does ``fpga-accel run`` on a bundle: the CLI
-imports the chosen command's module only. No module of the runtime's layer names one of
-them in any import, even inside a function on a path these runs do not take."""
+imports the chosen command's module only. That no module of the runtime's layer names one of
+them in any import, even inside a function on a path these runs do not take, is checked with the
+other import layers in tests/test_import_layers.py."""
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from import_util import NOT_NEEDED  # module names (and their submodules) a Session must not load
 
 import fpga_accel
 from fpga_accel.runtime.backends import get_backend
 from models import data
 
-PACKAGE = Path(fpga_accel.__file__).parent
-
 MODEL = "mlp"
-#: module names (and their submodules) a Session must not load
-NOT_NEEDED = ("fpga_accel.compiler", "fpga_accel.codegen", "fpga_accel.fold", "fpga_accel.flow", "fpga_accel.frontend",
-              "fpga_accel.passes", "fpga_accel.analysis", "fpga_accel.cli", "onnx", "onnxruntime", "rich")
-#: the runtime's layer: what a Session may execute (the ops and quant it runs are below it)
-RUNTIME_LAYER = ("runtime", "emulator", "bundle.py", "bundle_*.py", "toolchain.py", "cache.py", "procs.py",
-                 "safe_fs.py", "errors.py", "arrays.py")
 #: third-party packages the blocked run cannot import at all
 BLOCKED = ("onnx", "onnxruntime", "rich")
 
@@ -161,27 +153,3 @@ def test_the_blocking_prelude_blocks(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == list(BLOCKED)
 
-
-def _imports(path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import statement in ``path``, functions included."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if path.name != "__init__.py":
-        package = package.rpartition(".")[0]
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
-            mod = ".".join([*base, node.module] if node.module else base)
-            found += [(node.lineno, mod)] if node.module else [(node.lineno, f"{mod}.{a.name}") for a in node.names]
-    return found
-
-
-def test_the_runtime_layer_names_no_compiler_module():
-    files = sorted({p for pattern in RUNTIME_LAYER for p in
-                    (PACKAGE.glob(pattern) if pattern.endswith(".py") else (PACKAGE / pattern).rglob("*.py"))})
-    assert len(files) > 20 and PACKAGE / "runtime" / "session.py" in files
-    upward = [f"{f.relative_to(PACKAGE)}:{line} imports {name}" for f in files for line, name in _imports(f)
-              if any(name == n or name.startswith(n + ".") for n in NOT_NEEDED if n not in ("rich",))]
-    assert upward == []
