@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 
+from ...bundle_bitstream import RECORD
+from ...hwh_compat import check_overlay_release
 from ..errors import BackendUnavailable
 from ..pynq_driver import (
     IP_INSTANCE,
@@ -45,6 +48,16 @@ def overlay_files(bundle) -> tuple[Path, Path] | str:
     if not hwh.is_file():
         return f"{bits[0]} has no hardware handoff {hwh.name} beside it; copy the .hwh Vivado wrote with the .bit"
     return bits[0], hwh
+
+
+def _build_record(bundle) -> dict | None:
+    """The bitstream record (checked against the bundle by :func:`bitstream_mismatch`), else the
+    manifest's build section, for the Vivado release that wrote the .hwh."""
+    try:
+        rec = json.loads((Path(bundle.path) / RECORD).read_text())
+    except (OSError, ValueError):
+        rec = None
+    return rec if isinstance(rec, dict) else bundle.manifest.get("build")
 
 
 class PynqBackend(Backend):
@@ -86,6 +99,9 @@ class PynqBackend(Backend):
         except (OSError, RuntimeError, ValueError) as e:  # no root, no XRT, unreadable .hwh, ...
             raise BackendUnavailable(f"pynq could not load {bit} ({type(e).__name__}: {e}); on the board run as "
                                      "root with the PYNQ environment sourced, with the .bit and .hwh of one build") from e
+        # a .hwh from a Vivado newer than this pynq was built for may have parsed wrongly: say so
+        self.hwh_warning = check_overlay_release(_build_record(bundle), bundle.manifest.get("board"),
+                                                 getattr(pynq, "__version__", None))
         ip_dict = self.overlay.ip_dict
         where = str(hwh)
         axis = bundle.manifest["kernel"]["axis"]
