@@ -32,7 +32,7 @@ def drop_pynq() -> None:
 
 
 def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: str = "image",
-                        **hwh_options) -> fpga_accel.bundle.Bundle:
+                        board: str = "pynq-z2", **hwh_options) -> fpga_accel.bundle.Bundle:
     """Compile example model ``name`` with ``manifest["kernel"]`` for the given stream lanes,
     then put a stand-in ``bitstream/fa_design.bit`` and a generated ``.hwh`` beside it."""
     import data
@@ -43,7 +43,7 @@ def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: 
         for s in manifest["kernel"]["axis"]["streams"]:
             s["tlast"] = tlast
 
-    b = fpga_accel.compile(data.model_path(name), out, calib=data.load_calib(name), progress=False,
+    b = fpga_accel.compile(data.model_path(name), out, board=board, calib=data.load_calib(name), progress=False,
                            generators=[kernel])
     place_overlay(b, **hwh_options)
     return b
