@@ -12,6 +12,7 @@ reason compile would refuse the model; after it, ``fpga_accel.check(bundle, x)``
 emulated outputs with the float model and ``fpga_accel.layer_errors(bundle, x)`` shows, layer by
 layer, where the accuracy goes. ``fpga_accel.search_bits("model.onnx", calib, labels, board=...,
 budget=0.5)`` chooses per-layer bits within an accuracy budget (``result.compile(path)`` writes it).
+``fpga_accel.adopt("model.fpga")`` records hand edits of the bundle's hls/ and scripts/ in its manifest.
 """
 __version__ = "0.1.0"
 
@@ -28,10 +29,11 @@ _LAZY = {
     "check": "fpga_accel.analysis.check",
     "layer_errors": "fpga_accel.analysis.layer_errors",
     "search_bits": "fpga_accel.analysis.search",
+    "adopt": "fpga_accel.overrides",
 }
 
-__all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "check", "compile", "inspect", "layer_errors",
-           "load_bundle", "load_qmodel", "search_bits"]
+__all__ = ["Bundle", "FpgaAccelError", "Session", "__version__", "adopt", "check", "compile", "inspect",
+           "layer_errors", "load_bundle", "load_qmodel", "search_bits"]
 
 
 def __getattr__(name: str):

@@ -26,6 +26,7 @@ MLP = ROOT / "models" / "mlp"
 TOP = "hls/src/fa_top.cpp"
 PARAMS = "hls/src/params/L02_5_Gemm.h"
 STREAM = "s1__2_Relu_output_0"
+STREAM2 = "s2__4_Relu_output_0"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,21 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def deepen(bundle: Path, depth: int = 4) -> None:
-    edit(bundle / TOP, f"variable = {STREAM} depth = 2\n", f"variable = {STREAM} depth = {depth}\n")
+def set_depth(bundle: Path, stream: str, depth: int) -> int:
+    """Edit the depth pragma of ``stream`` in fa_top.cpp; its depth before."""
+    text = (bundle / TOP).read_text()
+    pragma = re.compile(rf"(variable = {stream} depth = )(\d+)\n")
+    found = pragma.search(text)
+    assert found
+    (bundle / TOP).write_text(pragma.sub(rf"\g<1>{depth}\n", text, count=1))
+    return int(found.group(2))
+
+
+def deepen(bundle: Path, by: int = 2) -> int:
+    """Deepen the first FIFO by ``by`` words (a pragma-only edit); its new depth."""
+    old = set_depth(bundle, STREAM, 0)
+    set_depth(bundle, STREAM, old + by)
+    return old + by
 
 
 def test_edited_bundle_is_refused_with_the_way_out(bundle, capsys):
@@ -74,11 +88,12 @@ def test_edited_bundle_is_refused_with_the_way_out(bundle, capsys):
 
 def test_adopt_records_the_edit_and_the_bundle_loads(bundle, capsys):
     compiled = json.loads((bundle / "manifest.json").read_text())["files"][TOP]
-    deepen(bundle)
+    depth = deepen(bundle)
     assert main(["adopt", str(bundle), "--diff"]) == 0
     out = capsys.readouterr().out
     assert f"adopted         {TOP}: +1 -1 lines against the compiled text" in out
-    assert f"+#pragma HLS STREAM variable = {STREAM} depth = 4" in out
+    assert f"-#pragma HLS STREAM variable = {STREAM} depth = {depth - 2}\n" in out
+    assert f"+#pragma HLS STREAM variable = {STREAM} depth = {depth}\n" in out
     assert "sealed again; the bundle carries 1 hand-edited file(s)" in out
     m = load_bundle(bundle).manifest  # seal, structure and every file's hash
     [o] = m["overrides"]
@@ -89,14 +104,15 @@ def test_adopt_records_the_edit_and_the_bundle_loads(bundle, capsys):
     assert f"hand edits      {TOP} (+1 -1 lines, adopted {o['when']})" in capsys.readouterr().out
     assert main(["build", str(bundle), "--dry-run"]) == 0
     # a second edit of the same file keeps the compiled sha256 and counts against the compiled text
-    edit(bundle / TOP, "depth = 2\n", "depth = 8\n")  # the other stream
+    depth2 = set_depth(bundle, STREAM2, 0)
+    set_depth(bundle, STREAM2, depth2 + 6)  # the other stream
     assert main(["adopt", str(bundle), f"{bundle}/{TOP}"]) == 0
     assert f"{TOP}: +2 -2 lines" in capsys.readouterr().out
     [o2] = load_bundle(bundle).manifest["overrides"]
     assert o2["compiled_sha256"] == compiled and o2["sha256"] == sha(bundle / TOP)
     # back to the compiled text: no longer a hand edit
-    edit(bundle / TOP, f"{STREAM} depth = 4\n", f"{STREAM} depth = 2\n")
-    edit(bundle / TOP, "depth = 8\n", "depth = 2\n")
+    set_depth(bundle, STREAM, depth - 2)
+    set_depth(bundle, STREAM2, depth2)
     assert main(["adopt", str(bundle), TOP]) == 0
     assert "back to its compiled text" in capsys.readouterr().out
     m = load_bundle(bundle).manifest
@@ -109,7 +125,7 @@ def test_pragma_edit_keeps_csim_bit_exact(bundle, images, capsys):
     from codegen_util import need_toolchain
 
     need_toolchain()
-    deepen(bundle, 16)
+    deepen(bundle, 14)
     assert main(["adopt", str(bundle)]) == 0
     capsys.readouterr()
     assert main(["check", str(bundle), "--input", images, "--backend", "csim"]) == 0
@@ -187,6 +203,16 @@ def test_refusals(bundle):
     os.symlink(bundle.parent / "scripts", bundle / "scripts")
     with pytest.raises(BundleError, match=r"scripts/build.sh: scripts is a symlink"):
         adopt(bundle, ["scripts/build.sh"])
+
+
+def test_python_api(bundle):
+    import fpga_accel
+
+    deepen(bundle)
+    res = fpga_accel.adopt(bundle)
+    assert [(e.file, e.kind, e.added, e.removed) for e in res.edits] == [(TOP, "modified", 1, 1)]
+    assert res.left == [] and not res.rebuild
+    assert load_bundle(bundle).manifest["overrides"][0]["sha256"] == sha(bundle / TOP)
 
 
 def test_add_adopts_a_new_file(bundle, capsys):
