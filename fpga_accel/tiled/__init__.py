@@ -1,0 +1,16 @@
+"""The tiled engine: one Tm × Tn conv/GEMM array that runs a model layer by layer through DDR
+(DESIGN.md §8), computing the integer contract's integers exactly (docs/tiled.md).
+
+- ``program.py``: the program format (per-layer descriptors, one weights and one activation
+  arena), checked on load;
+- ``build.py``: a quantised model → a program;
+- ``engine.py``: the reference executor over numpy arenas, counting every DDR access;
+- ``cost.py``: cycles and DDR bytes per layer at a board's memory bandwidth (estimates).
+"""
+from __future__ import annotations
+
+from .build import TiledUnsupportedError, build_program
+from .engine import TiledEngine, run_program
+from .program import Program, ProgramError
+
+__all__ = ["Program", "ProgramError", "TiledEngine", "TiledUnsupportedError", "build_program", "run_program"]

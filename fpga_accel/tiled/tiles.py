@@ -1,0 +1,62 @@
+"""Tile geometry shared by the tiled engine's executor, its cost model and the program checks.
+
+Everything is in output coordinates first: a layer's output is cut into spatial tiles of
+``rows`` × ``cols`` pixels (row-major) and channel tiles of ``tm``; an output span reads the
+input span :func:`in_span` gives (its halo), clipped to the image by :func:`clipped`. What lies
+outside the image is padding, made on chip, never read from DDR.
+"""
+from __future__ import annotations
+
+
+def spans(n: int, step: int) -> list[tuple[int, int]]:
+    """[start, stop) pieces of ``range(n)`` of ``step`` each, the last one short when ``step``
+    does not divide ``n``."""
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def in_span(o0: int, o1: int, stride: int, dil: int, k: int, pad: int) -> tuple[int, int]:
+    """Input [a, b) that outputs [o0, o1) read along one axis (before clipping: a < 0 or b past
+    the input are padding)."""
+    return o0 * stride - pad, (o1 - 1) * stride - pad + (k - 1) * dil + 1
+
+
+def clipped(a: int, b: int, size: int) -> tuple[int, int]:
+    """[a, b) clipped to [0, size)."""
+    return max(a, 0), max(min(b, size), max(a, 0))
+
+
+def window_out(size: int, k: int, stride: int, dil: int, pad_begin: int, pad_end: int) -> int:
+    """Output extent of a window op along one axis (floor mode; ceil overhang is in the pads)."""
+    return (size + pad_begin + pad_end - (k - 1) * dil - 1) // stride + 1
+
+
+def is_depthwise(geo: dict) -> bool:
+    """A grouped convolution with one input channel per group runs in the array's depthwise mode
+    (Tm channels side by side, Tn kernel taps at a time)."""
+    return geo["groups"] > 1 and geo["cin_per_group"] == 1
+
+
+def halo_extent(n_out: int, stride: int, dil: int, k: int) -> int:
+    """Input rows (or columns) an ``n_out``-long output span reads, halo included."""
+    return (n_out - 1) * stride + (k - 1) * dil + 1
+
+
+def buffer_needs(desc: dict) -> dict[str, int]:
+    """Elements of the engine's input, weight and output buffers one tile of ``desc`` occupies
+    (one half of each double buffer)."""
+    kind, t = desc["kind"], desc["tile"]
+    tm, tn, rows, cols = t["tm"], t["tn"], t["rows"], t["cols"]
+    geo = desc.get("geometry", {})
+    if kind in ("conv", "maxpool", "avgpool"):
+        kh, kw = geo["kernel"]
+        sh, sw = geo["strides"]
+        dh, dw = geo["dilations"]
+        area = halo_extent(rows, sh, dh, kh) * halo_extent(cols, sw, dw, kw)
+        if kind == "conv" and not is_depthwise(geo):
+            return {"input": area * tn, "weight": kh * kw * tm * tn, "output": rows * cols * tm}
+        return {"input": area * tm, "weight": kh * kw * tm if kind == "conv" else 0, "output": rows * cols * tm}
+    if kind == "gemm":
+        return {"input": rows * cols * tn, "weight": tm * tn, "output": rows * cols * tm}
+    if kind in ("global_avgpool", "global_maxpool"):
+        return {"input": rows * cols * tm, "weight": 0, "output": tm}
+    return {"input": rows * cols * tm, "weight": 0, "output": rows * cols * tm}  # add, requant, lut
