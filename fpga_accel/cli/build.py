@@ -38,9 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="DIR", help="bitstreams directory holding index.json "
                                                      "(default: FPGA_ACCEL_BITSTREAMS, else ./bitstreams)")
     p.add_argument("--no-registry", action="store_true", help="do not record the bitstream in the registry")
-    p.add_argument("--hls-tool", choices=("auto", "v++", "vitis_hls"), default="auto",
-                   help="HLS through v++ -c --mode hls (Vitis 2024.2 and later) or vitis_hls (older); auto (the "
-                        "default) picks by the installed release")
+    p.add_argument("--hls-tool", choices=("auto", "v++", "vitis_hls"),
+                   help="HLS through v++ -c --mode hls (Vitis 2024.2 and later) or vitis_hls (older); default: "
+                        "FA_HLS_TOOL, else auto (by the installed release)")
     p.add_argument("--allow-timing-failure", action="store_true",
                    help="keep a bitstream whose design misses timing (by default the build refuses it)")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop a step (and every process it started) "

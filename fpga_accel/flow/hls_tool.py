@@ -3,16 +3,18 @@
 Vitis 2024.2 removed the ``vitis_hls`` executable; HLS runs through ``v++ -c --mode hls --config
 FILE`` (or ``vitis-run --mode hls --tcl FILE``). Older releases keep ``vitis_hls -f``. Every bundle
 holds both inputs (``hls/hls_config.cfg`` and ``hls/run_hls.tcl``); :func:`choose_hls_tool` picks
-the tool from what is installed and the release it reports (``v++ --version``, ``vitis_hls
--version``, else the release in the install path or in ``$XILINX_HLS`` / ``$XILINX_VITIS``).
+the tool from what is installed and the release v++ reports (``v++ --version``, else the release
+in its install path or in ``$XILINX_VITIS``). Only that one version query runs, and only when both
+tools are installed: a forced choice, or a single tool, runs nothing before the step (the release
+then comes from the install path here and from the tool's log banner afterwards).
 """
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 
+from ..procs import run_bounded
 from .errors import BuildError
 from .tools import find_tool
 
@@ -51,15 +53,16 @@ def release_key(release: str | None) -> tuple[int, int] | None:
         return None
 
 
-def tool_release(name: str, path: str, env: dict, timeout: float = 120.0) -> str | None:
-    """The release of the tool at ``path``: its version output, else its install path, else the
-    release in its home variable."""
-    try:
-        proc = subprocess.run([path, _VERSION_FLAG[name]], capture_output=True, text=True, timeout=timeout,
-                              env=env, check=False, stdin=subprocess.DEVNULL)
-        found = parse_release(proc.stdout + "\n" + proc.stderr)
-    except (OSError, subprocess.SubprocessError):
-        found = None
+def tool_release(name: str, path: str, env: dict, timeout: float | None = 60.0) -> str | None:
+    """The release of the tool at ``path``: its version output (asked in its own process group,
+    stopped after ``timeout`` seconds or on Ctrl-C; None: do not run it), else its install path,
+    else the release in its home variable."""
+    found = None
+    if timeout is not None:
+        try:
+            found = parse_release(run_bounded([path, _VERSION_FLAG[name]], timeout, env=env).output)
+        except OSError:
+            found = None
     if found:
         return found
     found = parse_release(os.path.realpath(path))
@@ -83,18 +86,22 @@ def choose_hls_tool(choice: str = "auto", env: dict | None = None) -> HlsTool:
         raise BuildError(f"--hls-tool {choice!r}: choose one of {', '.join(CHOICES)}")
     if choice != "auto":
         path = find_tool(choice, env)
-        release = tool_release(choice, path, env) if path else None
-        return HlsTool(choice, path, release, f"{choice} chosen with --hls-tool")
-    vpp = find_tool("v++", env)
-    vpp_release = tool_release("v++", vpp, env) if vpp else None
-    key = release_key(vpp_release)
-    if vpp and key and key >= UNIFIED:
-        return HlsTool("v++", vpp, vpp_release, f"v++ {vpp_release} (2024.2 or later: HLS through v++ -c --mode hls)")
-    hls = find_tool("vitis_hls", env)
-    if hls:
-        release = tool_release("vitis_hls", hls, env)
-        return HlsTool("vitis_hls", hls, release, f"vitis_hls {release or '(release unknown)'} on PATH"
-                       + (f"; v++ is {vpp_release}" if vpp_release else ""))
+        release = tool_release(choice, path, env, timeout=None) if path else None
+        return HlsTool(choice, path, release, f"{choice} chosen with --hls-tool or FA_HLS_TOOL")
+    vpp, hls = find_tool("v++", env), find_tool("vitis_hls", env)
+    if vpp and hls:  # an older vitis_hls may sit on PATH beside a newer v++: the release decides
+        vpp_release = tool_release("v++", vpp, env)
+        key = release_key(vpp_release)
+        if key and key >= UNIFIED:
+            return HlsTool("v++", vpp, vpp_release, f"v++ {vpp_release} (2024.2 or later: HLS through v++ -c --mode hls)")
+        release = tool_release("vitis_hls", hls, env, timeout=None)
+        return HlsTool("vitis_hls", hls, release, f"vitis_hls {release or '(release unknown)'}; v++ reports "
+                       f"{vpp_release or 'no release'}, before 2024.2")
     if vpp:
-        return HlsTool("v++", vpp, vpp_release, f"v++ {vpp_release or '(release unknown)'}, no vitis_hls installed")
+        release = tool_release("v++", vpp, env, timeout=None)
+        return HlsTool("v++", vpp, release, f"v++ {release or '(release unknown)'}, no vitis_hls installed "
+                       "(2024.2 and later have none): HLS through v++ -c --mode hls")
+    if hls:
+        release = tool_release("vitis_hls", hls, env, timeout=None)
+        return HlsTool("vitis_hls", hls, release, f"vitis_hls {release or '(release unknown)'}, no v++ installed")
     return HlsTool("vitis_hls", None, None, "neither v++ nor vitis_hls is installed")

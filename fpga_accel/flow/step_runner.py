@@ -48,14 +48,14 @@ FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xcl
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
           platform: str | None = None, s3_bucket: str | None = None, s3_prefix: str | None = None,
           registry: str | os.PathLike | None | bool = None, echo: Callable[[str], None] = print,
-          timeout: float | None = None, hls_tool: str = "auto", allow_timing_failure: bool = False) -> dict:
+          timeout: float | None = None, hls_tool: str | None = None, allow_timing_failure: bool = False) -> dict:
     """Run the build steps of ``bundle`` (all, or the names in ``steps``) and return the build record.
 
     ``registry`` is the bitstreams directory to record a finished bitstream in (default
     :func:`registry.registry_dir`), or False for none. ``dry_run`` prints the commands only.
     ``timeout`` bounds each step in seconds (None: no limit; synthesis may take hours).
     ``hls_tool`` is ``auto`` (by the installed release: :func:`.hls_tool.choose_hls_tool`), ``v++``
-    or ``vitis_hls``. A design that misses timing is refused (:class:`.timing.TimingNotMetError`)
+    or ``vitis_hls``; None takes ``$FA_HLS_TOOL``, else ``auto``. A design that misses timing is refused (:class:`.timing.TimingNotMetError`)
     unless ``allow_timing_failure``.
     """
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -75,7 +75,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     env = dict(os.environ)
     ident = bundle_id(manifest)
     state = _load_state(root, ident)
-    tool = _hls_tool(hls_tool, steps, state, env)
+    tool = _hls_tool(hls_tool or env.get("FA_HLS_TOOL") or "auto", steps, state, env)
     plan = plan_steps(root, target, hls_tool=tool.name)
     _check_own_dirs(root, plan)
     chosen = _select(plan, steps)
