@@ -1,0 +1,229 @@
+"""Cycles and DDR bytes per layer of a tiled-engine program: estimates, from the program alone.
+
+The array does Tm × Tn multiply-accumulates a cycle at II = 1: a dense convolution tile of
+rows × cols output pixels takes rows · cols · KH · KW cycles per (Tm tile, Tn tile); depthwise mode
+and the window pools take rows · cols · ⌈KH·KW / Tn⌉ per Tm tile (Tn kernel taps at a time);
+elementwise layers rows · cols per Tm tile; a global pool ⌈rows · cols / Tn⌉ per input tile.
+
+DDR bytes are exactly what the loop order of :mod:`fpga_accel.tiled.engine` reads and writes (a
+test compares them with the executor's counted accesses): weight blocks once per spatial tile,
+input tiles with their halo once per output-channel tile (the part inside the image; padding is
+made on chip), per-channel constants once per output tile, lookup tables once per layer, outputs
+and residual tiles once. Transfer cycles divide those bytes by the board's DDR bandwidth
+(``ddr_gbps`` in fold/boards/*.json) times :data:`BURST_EFFICIENCY`, at the engine's clock.
+
+Double buffering overlaps the loads of one step with the compute of the previous one, so a layer
+takes the first step's transfer (nothing to overlap it with) plus, per step, the larger of its
+compute and transfer cycles. A layer whose transfers outweigh its compute is memory-bound.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+from ..errors import InputError
+from .program import Program, itemsize
+from .tiles import clipped, in_span, is_depthwise, spans
+
+#: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
+#: TRM), "DDR Efficiency": the PS DDR controller "was designed to have a maximum efficiency of
+#: approximately 75%" (measured 87 % for mixed sequential reads and writes, 97 % reads alone).
+#: Used for every board: an assumption for the UltraScale+ PS and the card memory controllers.
+BURST_EFFICIENCY = 0.75
+
+
+@dataclass
+class Step:
+    """One double-buffered step: compute cycles and the bytes it moves."""
+
+    compute: int
+    weights: int = 0
+    read: int = 0
+    write: int = 0
+
+
+@dataclass
+class LayerCost:
+    """Per-image estimate of one descriptor."""
+
+    name: str
+    kind: str
+    macs: int
+    compute_cycles: int
+    weight_bytes: int
+    act_read_bytes: int
+    act_write_bytes: int
+    transfer_cycles: float
+    cycles: float
+    bound: str
+
+    @property
+    def ddr_bytes(self) -> int:
+        return self.weight_bytes + self.act_read_bytes + self.act_write_bytes
+
+
+@dataclass
+class ProgramCost:
+    """Estimates for a whole program on one board (labelled as such in :meth:`to_dict`)."""
+
+    board: str
+    clock_mhz: float
+    ddr_gbps: float
+    burst_efficiency: float
+    tm: int
+    tn: int
+    layers: list[LayerCost]
+
+    @property
+    def cycles(self) -> float:
+        return sum(lay.cycles for lay in self.layers)
+
+    @property
+    def fps(self) -> float:
+        return self.clock_mhz * 1e6 / self.cycles if self.cycles else math.inf
+
+    @property
+    def efficiency(self) -> float:
+        """MACs done / MACs the Tm × Tn array could do in the same cycles (DSP roofline)."""
+        return sum(lay.macs for lay in self.layers) / (self.cycles * self.tm * self.tn) if self.cycles else 0.0
+
+    @property
+    def ddr_gbs(self) -> float:
+        """Average DDR traffic while the program runs, GB/s."""
+        return sum(lay.ddr_bytes for lay in self.layers) * self.fps / 1e9
+
+    def to_dict(self) -> dict:
+        return {"estimate": True, "board": self.board, "clock_mhz": self.clock_mhz, "ddr_gbps": self.ddr_gbps,
+                "burst_efficiency": self.burst_efficiency, "tm": self.tm, "tn": self.tn, "cycles": self.cycles,
+                "fps": self.fps, "efficiency": self.efficiency, "ddr_gbs": self.ddr_gbs,
+                "layers": [{**asdict(lay), "ddr_bytes": lay.ddr_bytes} for lay in self.layers]}
+
+
+def program_cost(program: Program, board, clock_mhz: float | None = None,
+                 burst_efficiency: float = BURST_EFFICIENCY) -> ProgramCost:
+    """Per-layer cycles and DDR bytes of ``program`` on ``board`` (a :class:`~fpga_accel.fold.boards.Board`
+    or its name) at ``clock_mhz`` (default: the board's clock)."""
+    from ..fold import get_board
+
+    b = get_board(board) if isinstance(board, str) else board
+    if not b.ddr_gbps:
+        raise InputError(f"board '{b.name}' gives no DDR bandwidth (ddr_gbps); the tiled engine's cost model needs "
+                         f"it: add it to its board file with its source")
+    clock = float(clock_mhz or b.clock_mhz)
+    if not (0 < burst_efficiency <= 1 and clock > 0):
+        raise InputError(f"burst efficiency must be in (0, 1] and the clock positive, got {burst_efficiency}, {clock}")
+    per_cycle = b.ddr_gbps * 1e9 * burst_efficiency / (clock * 1e6)  # bytes a cycle
+    layers = []
+    for desc in program.layers:
+        steps = list(layer_steps(desc))
+        moved = [(s.weights + s.read + s.write) / per_cycle for s in steps]
+        cycles = (moved[0] if moved else 0) + sum(max(s.compute, m) for s, m in zip(steps, moved))
+        compute, transfer = sum(s.compute for s in steps), sum(moved)
+        layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, sum(s.weights for s in steps),
+                                sum(s.read for s in steps), sum(s.write for s in steps), transfer, cycles,
+                                "memory" if transfer > compute else "compute"))
+    e = program.engine
+    return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers)
+
+
+def layer_macs(desc: dict) -> int:
+    """Multiply-accumulates of a conv / gemm descriptor (0 for the others)."""
+    x, out = desc["inputs"][0], desc["output"]
+    if desc["kind"] == "conv":
+        kh, kw = desc["geometry"]["kernel"]
+        return out["h"] * out["w"] * out["c"] * desc["geometry"]["cin_per_group"] * kh * kw
+    if desc["kind"] == "gemm":
+        return out["h"] * out["w"] * out["c"] * x["c"]
+    return 0
+
+
+def _post(desc: dict, pixels: int, channels: int) -> int:
+    """Residual bytes the output path reads for one output tile."""
+    return sum(pixels * channels * itemsize(p["residual"]["dtype"]) for p in desc["post"] if p["op"] == "add")
+
+
+def _tables(desc: dict) -> int:
+    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    return sum(b["count"] * itemsize(b["dtype"]) for b in t)
+
+
+def layer_steps(desc: dict) -> Iterator[Step]:
+    """The double-buffered steps of one descriptor, in the executor's loop order."""
+    kind, t = desc["kind"], desc["tile"]
+    x, out = desc["inputs"][0], desc["output"]
+    tm, tn = t["tm"], t["tn"]
+    xb, ob = itemsize(x["dtype"]), itemsize(out["dtype"])
+    first = Step(0, weights=_tables(desc))  # lookup tables, loaded before the first tile
+    if first.weights:
+        yield first
+    if kind in ("global_avgpool", "global_maxpool"):
+        for c0, c1 in spans(x["c"], tm):
+            for r0, r1 in spans(x["h"], t["rows"]):
+                for q0, q1 in spans(x["w"], t["cols"]):
+                    yield Step(-(-((r1 - r0) * (q1 - q0)) // tn), read=(r1 - r0) * (q1 - q0) * (c1 - c0) * xb)
+            yield Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob)
+        return
+    if kind in ("conv", "gemm"):
+        yield from _conv_steps(desc)
+        return
+    for r0, r1 in spans(out["h"], t["rows"]):
+        for q0, q1 in spans(out["w"], t["cols"]):
+            px = (r1 - r0) * (q1 - q0)
+            if kind in ("maxpool", "avgpool"):
+                geo = desc["geometry"]
+                (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+                ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
+                xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
+                if kind == "avgpool":  # per-position M and shift, once per spatial tile
+                    yield Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
+                                                itemsize(desc["requant"]["shift"]["dtype"])))
+                for c0, c1 in spans(x["c"], tm):
+                    yield Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
+                               + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob)
+                continue
+            for c0, c1 in spans(out["c"], tm):  # add, requant, lut
+                n = c1 - c0
+                consts = 0
+                if kind == "requant":
+                    rq = desc["requant"]
+                    consts = n * sum(itemsize(rq[k]["dtype"]) for k in ("pre", "M", "shift"))
+                yield Step(px, weights=consts, read=sum(px * n * itemsize(v["dtype"]) for v in desc["inputs"])
+                           + _post(desc, px, n), write=px * n * ob)
+
+
+def _conv_steps(desc: dict) -> Iterator[Step]:
+    t, x, out, rq = desc["tile"], desc["inputs"][0], desc["output"], desc["requant"]
+    tm, tn = t["tm"], t["tn"]
+    if desc["kind"] == "gemm":
+        geo = {"kernel": [1, 1], "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "groups": 1,
+               "cin_per_group": x["c"], "cout_per_group": out["c"]}
+    else:
+        geo = desc["geometry"]
+    (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+    g, cg, mg, k = geo["groups"], geo["cin_per_group"], geo["cout_per_group"], kh * kw
+    xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
+    bias_b = itemsize(rq["bias"]["dtype"])
+    tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
+    for r0, r1 in spans(out["h"], t["rows"]):
+        for q0, q1 in spans(out["w"], t["cols"]):
+            ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
+            xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
+            area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)
+            if is_depthwise(geo):
+                for o0, o1 in spans(g * mg, tm):
+                    n = o1 - o0
+                    chans = (o1 - 1) // mg + 1 - o0 // mg
+                    yield Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
+                               read=area * chans * xb + _post(desc, px, n), write=px * n * ob)
+                continue
+            for _ in range(g):
+                for o0, o1 in spans(mg, tm):
+                    n = o1 - o0
+                    cs = spans(cg, tn)
+                    for j, (c0, c1) in enumerate(cs):
+                        last = j == len(cs) - 1
+                        yield Step(px * k, weights=k * n * (c1 - c0) * wb + (n * bias_b if j == 0 else 0)
+                                   + (n * tail_b if last else 0),
+                                   read=area * (c1 - c0) * xb + (_post(desc, px, n) if last else 0),
+                                   write=px * n * ob if last else 0)

@@ -1,0 +1,76 @@
+"""The tiled engine's cost model: its DDR byte counts equal, layer by layer and exactly, what the
+reference executor's loops read and write (every arena access is counted), at several tile sizes;
+and its figures behave as the model says (estimates labelled, bounds, roofline)."""
+import pytest
+from test_tiled_engine import GRAPHS, TILINGS
+from tiled_util import quantised, random_case, raw_inputs
+
+from fpga_accel.errors import InputError
+from fpga_accel.fold import get_board
+from fpga_accel.tiled import TiledEngine, build_program
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, program_cost
+from models import data
+
+
+def counted(qm, q, **build):
+    """(program, engine) after running one image."""
+    program = build_program(qm, **build)
+    engine = TiledEngine(program)
+    engine.run({k: v[:1] for k, v in q.items()})
+    return program, engine
+
+
+def assert_bytes_match(program, engine):
+    for i, desc in enumerate(program.layers):
+        steps = list(layer_steps(desc))
+        want = (sum(s.weights for s in steps), sum(s.read for s in steps), sum(s.write for s in steps))
+        got = (engine.weights.reads.get(i, 0), engine.acts.reads.get(i, 0), engine.acts.writes.get(i, 0))
+        assert got == want, f"layer {i} '{desc['name']}' ({desc['kind']}): executor moved {got}, model says {want}"
+    assert not engine.weights.writes  # the weights arena is read only
+
+
+@pytest.mark.parametrize("tiling", TILINGS, ids=str)
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_small_graph_bytes_equal_the_executor(name, tiling):
+    tm, tn, tile = tiling
+    qm, q = random_case(GRAPHS[name], seed=len(name))
+    assert_bytes_match(*counted(qm, q, tm=tm, tn=tn, tile=tile))
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "resnet_ds", "mlp"])
+def test_example_model_bytes_equal_the_executor(name):
+    _, qm = quantised(data.model_path(name), data.load_calib(name))
+    x, _ = data.load_test(name)
+    q = raw_inputs(qm, {qm.model_inputs[0].name: x[:1]})
+    for tm, tn, tile in TILINGS[:3]:
+        assert_bytes_match(*counted(qm, q, tm=tm, tn=tn, tile=tile))
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    return qm
+
+
+def test_figures_follow_the_model(resnet):
+    p = build_program(resnet, tm=8, tn=8)
+    c = program_cost(p, "pynq-z2")
+    b = get_board("pynq-z2")
+    d = c.to_dict()
+    assert d["estimate"] is True and d["burst_efficiency"] == BURST_EFFICIENCY == 0.75
+    assert c.clock_mhz == b.clock_mhz and c.ddr_gbps == b.ddr_gbps
+    per_cycle = b.ddr_gbps * 1e9 * BURST_EFFICIENCY / (b.clock_mhz * 1e6)
+    for lay in c.layers:
+        assert lay.transfer_cycles == pytest.approx(lay.ddr_bytes / per_cycle)
+        assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles <= lay.compute_cycles + 2 * lay.transfer_cycles + 1
+        assert lay.bound == ("memory" if lay.transfer_cycles > lay.compute_cycles else "compute")
+    conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28, whole image one tile: 28*28*9 cycles per Tm tile
+    assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 9 * 4)
+    assert 0 < c.efficiency <= 1 and c.fps == pytest.approx(b.clock_mhz * 1e6 / c.cycles)
+    faster = program_cost(p, "zcu104")  # more bandwidth, faster clock: fewer memory-bound layers
+    assert sum(lay.bound == "memory" for lay in faster.layers) <= sum(lay.bound == "memory" for lay in c.layers)
+
+
+def test_a_board_without_bandwidth_is_refused(resnet):
+    with pytest.raises(InputError, match="board 'aws-f2' gives no DDR bandwidth"):
+        program_cost(build_program(resnet), "aws-f2")
