@@ -70,11 +70,14 @@ def generate_scripts(stage_dir: Path, qmodel, manifest: dict) -> None:
 
 #: picks the HLS tool as `fpga-accel build --hls-tool auto` does
 _CHOOSE_HLS = """HLS_TOOL=${FA_HLS_TOOL:-}
-if [ -z "$HLS_TOOL" ]; then  # v++ when it reports 2024.2 or later (no vitis_hls there), else vitis_hls
-  rel=$(v++ --version 2>/dev/null | grep -o '20[0-9][0-9][.][0-9]' | head -n 1 || true)
-  if [ -n "$rel" ] && [ "$(printf '%s\\n' 2024.2 "$rel" | sort -V | head -n 1)" = 2024.2 ]; then HLS_TOOL=v++
-  elif command -v vitis_hls >/dev/null 2>&1; then HLS_TOOL=vitis_hls
-  else HLS_TOOL=v++
+if [ -z "$HLS_TOOL" ]; then  # the one installed (2024.2 and later have no vitis_hls); with both, v++ from 2024.2
+  HLS_TOOL=v++
+  if command -v vitis_hls >/dev/null 2>&1; then
+    HLS_TOOL=vitis_hls
+    if command -v v++ >/dev/null 2>&1; then
+      rel=$(v++ --version 2>/dev/null | grep -o '20[0-9][0-9][.][0-9]' | head -n 1 || true)
+      if [ -n "$rel" ] && [ "$(printf '%s\\n' 2024.2 "$rel" | sort -V | head -n 1)" = 2024.2 ]; then HLS_TOOL=v++; fi
+    fi
   fi
 fi"""
 
