@@ -41,6 +41,12 @@ class ProcessingElement:
     def first_out(self, p) -> int:
         return 1
 
+    def input_slack(self, p, interval: int) -> int:
+        """Words a producer running at ``interval`` cycles per image may have to hold in front of this
+        PE's input beyond the default depth, while the PE reads less than its average (its burst
+        shape); the code generator deepens the stream by this much. 0: the PE reads evenly."""
+        return 0
+
     def cost(self, p, board) -> Cost:
         raise NotImplementedError
 

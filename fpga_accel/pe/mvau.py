@@ -7,6 +7,8 @@ are LUTs; two products that share an activation (two PEs, same SIMD lane) fit on
 on UltraScale+; otherwise one DSP per product. Requantise: one acc·M product per PE.
 Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits; PE constant tables (bias, M,
 shift) of NF words; the input buffer of SF words x SIMD·IN_BITS bits (replayed per fold).
+Input FIFO: ⌈(NF−1)·SF · N_VECTORS·SF / interval⌉ words beyond the default depth: what a producer
+spreading an image's words over the network's interval writes during the replayed folds.
 """
 from __future__ import annotations
 
@@ -61,6 +63,13 @@ class Mvau(ProcessingElement):
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"])
+
+    def input_slack(self, p, interval: int) -> int:
+        # A vector's SF words are read in fold 0; during the NF-1 replayed folds ((NF-1)·SF cycles)
+        # a producer delivering the N_VECTORS·SF words of an image evenly over ``interval`` cycles
+        # goes on writing: that many words must fit in front.
+        nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
+        return math.ceil((nf - 1) * sf * p["N_VECTORS"] * sf / interval) if nf > 1 else 0
 
     def first_out(self, p) -> int:
         # the first output word needs one whole vector (SF words) plus the adder tree and requantise

@@ -5,6 +5,7 @@ cycles/image = (LAST(0)+1)·IW·CF + Σ_{oy<OH} max(OW·KH·KW·CF, READ(oy)·IW
 LAST(oy) = min(IH−1, oy·SH − PAD_T + SPAN_H − 1), READ(oy) = LAST(oy+1) − LAST(oy) and, for the
 last output row, IH−1 − LAST(OH−1); CF = C/SIMD, SPAN_H = DH·(KH−1)+1.
 Memory: one LB_ROWS·IW·CF-word buffer of SIMD·BITS bits, LB_ROWS = SPAN_H + SH.
+Input FIFO: (LAST(0)+1)·IW·CF words beyond the default depth (the prologue's rows; input_slack).
 """
 from __future__ import annotations
 
@@ -93,6 +94,13 @@ class SlidingWindow(ProcessingElement):
     def first_out(self, p) -> int:
         d = dims(p)
         return (_last(p, d, 0) + 1) * p["IW"] * d["CF"] + 1
+
+    def input_slack(self, p, interval: int) -> int:
+        # The prologue reads LAST(0)+1 rows without emitting, and the last output rows read fewer
+        # rows than they take: as many rows as the prologue, which a producer running evenly at the
+        # network's pace delivers meanwhile. Reads within a row are spread evenly (sliding_window.h).
+        d = dims(p)
+        return (_last(p, d, 0) + 1) * p["IW"] * d["CF"]
 
     def cost(self, p, board) -> Cost:
         d = dims(p)

@@ -102,6 +102,10 @@ class Stage:
     def first_out(self) -> int:
         return int(self.pe.first_out(self.params))
 
+    def input_slack(self, interval: int) -> int:
+        """Extra FIFO depth (words) its input stream needs at a network interval of ``interval`` cycles."""
+        return int(self.pe.input_slack(self.params, max(int(interval), self.cycles())))
+
     def cost(self, board) -> Cost:
         return self.pe.cost(self.params, board)
 

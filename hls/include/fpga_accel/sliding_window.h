@@ -12,7 +12,11 @@
 //
 // Line buffer: LB_ROWS = SPAN_H + SH input rows (SPAN_H = DH*(KH-1)+1), a dual-port memory of
 // LB_ROWS*IW*CF words. While output row oy is emitted, the rows output row oy+1 needs are read into
-// the slots oy no longer uses, so reading and emitting overlap.
+// the slots oy no longer uses, so reading and emitting overlap; within the row the reads and the
+// emits are each spread evenly over its iterations (one read every n/n_read of them).
+// The reads of an image are still uneven: the prologue reads (LAST(0)+1) rows without emitting and the
+// last rows read fewer than SH rows each. A producer running at the network's pace therefore needs
+// a FIFO of about (LAST(0)+1)*IW*CF words in front (fpga_accel/pe/sliding_window.py: input_slack).
 // Cycles/image (II=1) = (LAST(0)+1)*IW*CF + sum_{oy<OH} max(OW*KH*KW*CF, READ(oy)*IW*CF) with
 //   LAST(oy) = min(IH-1, oy*SH - PAD_T + SPAN_H - 1)   the last input row output row oy needs,
 //   READ(oy) = LAST(oy+1) - LAST(oy), and IH-1 - LAST(OH-1) for the last row (unused bottom rows).
@@ -83,16 +87,25 @@ void sliding_window(hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& in,
             const int n_emit = D::OW * D::WINDOW_WORDS;
             const int n = n_read > n_emit ? n_read : n_emit;
             int ox = 0, ky = 0, kx = 0, cf = 0;
+            // Reads and emits are each spread evenly over the row's n iterations (the first of each
+            // in iteration 0): a producer delivering the next rows at the pace this row is consumed
+            // never waits for a burst of reads, nor a consumer for a burst of emits.
+            int racc = n - 1, eacc = n - 1;
             for (int i = 0; i < n; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = buf inter false
                 FA_CYCLE();
-                if (i < n_read) {  // rows for the next output row, into slots this row does not use
+                racc += n_read;
+                eacc += n_emit;
+                const bool do_read = racc >= n, do_emit = eacc >= n;
+                if (do_read) racc -= n;
+                if (do_emit) eacc -= n;
+                if (do_read) {  // rows for the next output row, into slots this row does not use
                     word_t w = in.read();
                     if (rrow <= last_used) buf[rslot][rcol] = w;
                     if (++rcol == D::ROW_WORDS) { rcol = 0; rrow++; if (++rslot == D::LB_ROWS) rslot = 0; }
                 }
-                if (i < n_emit) {
+                if (do_emit) {
                     const int iy = y0 + ky * CFG::DH;
                     const int ix = ox * CFG::SW - CFG::PAD_L + kx * CFG::DW;
                     int slot = base + ky * CFG::DH;
