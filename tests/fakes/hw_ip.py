@@ -3,9 +3,9 @@
 s_axilite (ap_ctrl_hs): CTRL bit 0 ap_start (starts an idle IP, reads 1 while it runs), bit 1
 ap_done (clear-on-read), bit 2 ap_idle, bit 3 ap_ready (clear-on-read), bit 7 auto_restart (not
 supported by the driver: a violation); ``n_images`` is latched at ap_start. Once started, the IP
-takes an image when every input FIFO holds one and every output FIFO has room for one, checks
-TLAST on its inputs against the manifest (a misplaced TLAST is a violation and the IP stops:
-the driver then times out), computes with :func:`fpga_accel.emulator.run_layers` and queues the
+takes an image when every input FIFO holds one and every output FIFO has room for one (input
+TLAST is not used, as in hls/include/fpga_accel/axis_io.h: the IP counts beats, and the DMA sets
+TLAST at the end of each of its transfers, however many images it carries), computes with :func:`fpga_accel.emulator.run_layers` and queues the
 output beats with TLAST per image (or per run). ap_done rises when the last output beat has
 left the IP. Stream bytes are decoded and encoded here independently of the host driver.
 """
@@ -95,14 +95,6 @@ class FaAxisModel:
         for name, q in self.inputs.items():
             s = self.streams[name]
             beats = [q.pop() for _ in range(s["beats_per_image"])]
-            last_run = self.taken == self.n - 1
-            for i, (_, last) in enumerate(beats):
-                want = i == len(beats) - 1 and (s["tlast"] == "image" or last_run)
-                if last != want:
-                    self.stopped = (f"fa_axis: stream {name} image {self.taken}: TLAST {'set' if last else 'missing'} "
-                                    f"on beat {i} of {len(beats)}")
-                    self.system.violation(self.stopped)
-                    return
             t = self.tensors[s["tensor"]]
             q_t = t.qparams.qtype
             feeds[t.name] = decode([b for b, _ in beats], s, t.shape[1:], q_t.dtype, q_t.signed)

@@ -8,13 +8,17 @@ One *run* is one ``ap_start`` for ``k`` images. Its steps, in the order that can
 3. arm every S2MM receive before any MM2S send: an IP whose output is not drained stops
    reading its input, so a send waited on before the receive is armed can stall for ever;
 4. start the MM2S sends, then set ``ap_start``;
-5. poll: each finished transfer starts the stream's next one (a stream with TLAST per image
-   moves one image per transfer, since an S2MM transfer ends at TLAST); read CTRL for ap_done
-   (clear-on-read, so only this loop reads it); stop at the deadline;
+5. poll: each finished transfer starts the stream's next one; once every transfer is done, read
+   CTRL for ap_done (clear-on-read, so it stays set until this loop reads it); stop at the deadline;
 6. invalidate the output buffers and unpack.
 
-A batch larger than one run (``run_images``, or what fits one DMA transfer for a stream whose
-TLAST ends the run) is split into several runs.
+Transfers are as few as the hardware allows, since on a Zynq-7000 the Python between them costs
+as much as the IP's time per image: every input stream moves the whole run in one MM2S transfer
+(the IP counts beats and ignores input TLAST, which the DMA sets at the end of the transfer), and
+so does an output stream whose TLAST ends the run; an output stream with TLAST after every image
+needs one S2MM transfer per image (a simple-mode S2MM transfer ends at TLAST), re-armed with two
+register writes. A batch larger than one run (``run_images``, or what fits one DMA transfer,
+``2**c_sg_length_width - 1`` bytes) is split into several runs.
 """
 from __future__ import annotations
 
@@ -61,13 +65,18 @@ class AxisRunner:
     def images_per_run(self) -> int:
         k = self.run_images
         for lay in self.layouts:
-            if lay.tlast == "batch":  # the whole run is one transfer
+            if self.one_transfer(lay):  # the whole run is one transfer
                 k = min(k, self.channels[lay.name].config.max_bytes // lay.image_bytes)
         return max(k, 1)
 
+    @staticmethod
+    def one_transfer(lay: StreamLayout) -> bool:
+        """Whether the stream moves a whole run in one DMA transfer (else one per image)."""
+        return lay.direction == "in" or lay.tlast == "batch"
+
     def slot_bytes(self, lay: StreamLayout) -> int:
         """Bytes between images in the buffer: one transfer per image must start aligned."""
-        if lay.tlast == "batch":
+        if self.one_transfer(lay):
             return lay.image_bytes
         a = self.channels[lay.name].config.align
         return -(-lay.image_bytes // a) * a
@@ -131,7 +140,7 @@ class AxisRunner:
         """Per stream, the transfers of this run: (byte offset in its buffer, length)."""
         queues = {}
         for lay in self.layouts:
-            if lay.tlast == "batch":
+            if self.one_transfer(lay):
                 queues[lay.name] = deque([(0, k * lay.image_bytes)])
             else:
                 slot = self.slot_bytes(lay)
@@ -155,10 +164,12 @@ class AxisRunner:
             self.channels[lay.name].submit(int(self.buffers[lay.name].physical_address) + off, nbytes)
 
     def _wait(self, queues, k, deadline, timeout) -> None:
-        done = False
+        pending = [(lay, self.channels[lay.name]) for lay in self.layouts]
         while True:
-            for lay in self.layouts:
-                ch = self.channels[lay.name]
+            # a transfer with a successor is polled every round (the stream waits on its re-arm);
+            # a last transfer (an input's only one) only when nothing else is left to re-arm
+            chained = [(lay, ch) for lay, ch in pending if queues[lay.name]]
+            for lay, ch in chained or pending:
                 if ch.busy and ch.poll():
                     if lay.direction == "out":
                         got, want = ch.received(), self._expect[lay.name]
@@ -167,18 +178,18 @@ class AxisRunner:
                                               f"expected (TLAST came early): the bitstream does not match the "
                                               "bundle's manifest; rebuild it from this bundle")
                     self._next(lay, queues)
-            if not done and int(self.ip.read(CTRL)) & AP_DONE:
-                done = True
-            if done and not any(queues.values()) and not any(c.busy for c in self.channels.values()):
+            pending = [(lay, ch) for lay, ch in pending if ch.busy]
+            # ap_done stays set until read: ask for it only once every transfer has finished
+            if not pending and int(self.ip.read(CTRL)) & AP_DONE:
                 return
             if time.monotonic() > deadline:
-                raise SessionTimeout(self._stuck(queues, k, done, timeout))
+                raise SessionTimeout(self._stuck(queues, k, False, timeout))
 
     def _stuck(self, queues, k, done, timeout) -> str:
         parts = []
         for lay in self.layouts:
             ch, left = self.channels[lay.name], len(queues[lay.name])
-            total = 1 if lay.tlast == "batch" else k
+            total = 1 if self.one_transfer(lay) else k
             finished = total - left - (1 if ch.busy else 0)
             parts.append(f"{lay.name} ({ch}): {finished}/{total} transfers done" + (", one in flight" if ch.busy else ""))
         state = "ap_done seen" if done else "ap_done not seen"
