@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from .errors import FpgaAccelError
+from .procs import run_bounded
 
 #: Root of the HLS C++ library (headers in ``include/``, testbenches in ``tests/`` in a checkout):
 #: ``fpga_accel/hls_library``, a link to the repository's ``hls/`` that a wheel carries as files.
@@ -78,3 +79,18 @@ def csim_include_dirs() -> list[Path]:
     (a Vitis installation) wins over the stand-in.
     """
     return [HLS_ROOT / "include", ap_types_dir(), HLS_ROOT / "sim"]
+
+
+def tool_version(cmd: list[str], timeout: float, error: type[Exception], variable: str) -> str:
+    """What ``cmd --version`` prints: bounded by ``timeout`` seconds and killed with its children
+    when it does not answer; ``error`` naming the command (and ``$variable``, which chose it) when
+    it cannot run or hangs."""
+    argv = [*cmd, "--version"]
+    try:
+        done = run_bounded(argv, timeout)
+    except OSError as e:
+        raise error(f"cannot run `{shlex.join(argv)}` ({e.strerror or e})") from None
+    if done.timed_out:
+        raise error(f"`{shlex.join(argv)}` did not answer within {timeout:g} s; killed it; check the compiler "
+                    f"(${variable})")
+    return done.output

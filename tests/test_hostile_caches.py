@@ -404,8 +404,8 @@ def test_hanging_csim_version_probe_is_killed(world, env, monkeypatch):
     pids = env / "pids"
     monkeypatch.setenv("CXX", hanging_compiler(env / "hang-g++", pids, version_hangs=True))
     monkeypatch.setattr(csim, "VERSION_TIMEOUT", 0.5)
-    with pytest.raises(CsimBuildError, match=r"hang-g\+\+ --version` did not answer within 0.5 s; check the "
-                                             r"compiler \(\$CXX\)"):
+    with pytest.raises(CsimBuildError, match=r"hang-g\+\+ --version` did not answer within 0.5 s; killed it; "
+                                             r"check the compiler \(\$CXX\)"):
         build_csim(world["bundle"], progress=False)
     assert len(read_pids(pids)) == 2 and wait_dead(read_pids(pids)) == []
 

@@ -153,15 +153,7 @@ def _headers(dirs: list[Path]) -> list[Path]:
 
 def compiler_version(cxx: list[str]) -> str:
     """What ``cxx --version`` prints (bounded by :data:`VERSION_TIMEOUT`, killed with its children)."""
-    cmd = [*cxx, "--version"]
-    try:
-        done = run_bounded(cmd, VERSION_TIMEOUT)
-    except OSError as e:
-        raise CsimBuildError(f"cannot run `{shlex.join(cmd)}` ({e.strerror or e})") from None
-    if done.timed_out:
-        raise CsimBuildError(f"`{shlex.join(cmd)}` did not answer within {VERSION_TIMEOUT:g} s; check the "
-                             "compiler ($CXX)")
-    return done.output
+    return toolchain.tool_version(cxx, VERSION_TIMEOUT, CsimBuildError, "CXX")
 
 
 def cache_key(hls: Path, spec: dict, cxx: list[str], sim_dirs: list[Path], version: str | None = None) -> str:

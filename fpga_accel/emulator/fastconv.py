@@ -30,7 +30,7 @@ from ..cache import ensure_cache_dir, temp_prefix, verified_or_built
 from ..errors import FpgaAccelError
 from ..procs import run_bounded
 from ..quant import arith
-from ..toolchain import ToolchainError, c_compiler
+from ..toolchain import ToolchainError, c_compiler, tool_version
 from .fastint import float_constants, requant_exact_in_float64, storage_dtype
 
 ENV = "FPGA_ACCEL_NATIVE"
@@ -122,14 +122,7 @@ def _load() -> ctypes.CDLL | None:
 
 
 def _version(cc: list[str]) -> str:
-    cmd = [*cc, "--version"]
-    try:
-        done = run_bounded(cmd, VERSION_TIMEOUT)
-    except OSError as e:
-        raise KernelBuildError(f"cannot run `{shlex.join(cmd)}` ({e.strerror or e})") from None
-    if done.timed_out:
-        raise KernelBuildError(f"`{shlex.join(cmd)}` did not answer within {VERSION_TIMEOUT:g} s; killed it")
-    return done.output
+    return tool_version(cc, VERSION_TIMEOUT, KernelBuildError, "CC")
 
 
 def _build(cc: list[str], flags: list[str], lib: Path) -> None:
