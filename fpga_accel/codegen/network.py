@@ -200,7 +200,7 @@ def build_network(qmodel, manifest: dict) -> Network:
         if not c.prefix:
             c.prefix = f"X{k:02d}_{c.stage.kind}"
     inputs = [(t, producer[t.name][0], f"in{i}") for i, t in enumerate(ins)]
-    burst_depths(calls, streams, (manifest.get("fold") or {}).get("cycles_per_image"))
+    burst_depths(calls, streams)
     for v, d in resolve_fifo_depths(manifest.get("fifo_depths"), streams).items():
         streams[v] = (streams[v][0], d, SET_DEPTH)
     return Network(calls, streams, inputs, outs, per_layer)
@@ -229,22 +229,24 @@ def resolve_fifo_depths(given, streams) -> dict[str, int]:
     return out
 
 
-def burst_depths(calls: list[Call], streams: dict, interval) -> None:
+def burst_depths(calls: list[Call], streams: dict) -> None:
     """Deepen each stream feeding a PE that reads in bursts (a window's prologue rows, an MVAU's
     vector before its replayed folds) by the words its producer writes meanwhile at the network's
-    interval: the PE's cost model gives them (``Stage.input_slack``). Without the fold's interval
-    each PE's own cycles stand in for it."""
+    interval, the slowest stage's cycles per image (the fold model's figure unless an I/O adapter is
+    slower, which only makes the depth larger than needed): the PE's cost model gives them
+    (``Stage.input_slack``)."""
+    interval = max((c.stage.cycles() for c in calls), default=0)
     for c in calls:
         for v in c.ins:
             if v not in streams or not v.startswith("s"):
                 continue
-            slack = c.stage.input_slack(int(interval or 0))
+            slack = c.stage.input_slack(interval)
             port, depth, why = streams[v]
             if slack > 0 and DEFAULT_DEPTH + slack > depth:
                 # the kind only: layer names are the model's text and never reach a comment
                 streams[v] = (port, DEFAULT_DEPTH + slack, f"the {c.stage.kind} it feeds reads in bursts: {slack} "
-                              f"words written meanwhile at {max(int(interval or 0), c.stage.cycles())} cycles "
-                              f"per image, beyond the default {DEFAULT_DEPTH}")
+                              f"words written meanwhile at {interval} cycles per image, beyond the default "
+                              f"{DEFAULT_DEPTH}")
 
 
 def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):
