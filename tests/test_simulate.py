@@ -103,7 +103,9 @@ def test_sized_depths_in_the_generated_design(residual, tmp_path):
     b, sim = residual
     z = size_fifos(sim, images=IMAGES)
     model = b.manifest["fold"]["cycles_per_image"]
-    assert z.target == model and z.after <= model * 1.005 < z.before
+    # the generated depths already keep the model's interval (burst-shaped input slack); sizing
+    # keeps it too, with the smallest depths it finds
+    assert z.target == model and z.before <= model * 1.005 and z.after <= model * 1.005
     manifest = copy.deepcopy(b.manifest)
     manifest["fifo_depths"] = z.sized
     qm = load_qmodel(b)
