@@ -120,29 +120,37 @@ def hardware_graph(path):
 
 
 # --- 3. inspect refuses what compile refuses ---------------------------------------------------------
-def se_block(tmp_path):
+def se_block(tmp_path, gate_first=False, spatial=False):
     """Conv → Relu → squeeze-excitation (GlobalAveragePool → Conv → Relu → Conv → Sigmoid → Mul
-    broadcasting (1,C,1,1) x (1,C,H,W)) → Flatten → Gemm."""
+    broadcasting (1,C,1,1) x (1,C,H,W)) → Flatten → Gemm. ``spatial``: the gate is one value per pixel
+    instead, (1,1,H,W) from a 1x1 Conv of the map (a broadcast no PE implements)."""
     r = np.random.default_rng(0)
     c = 8
+    se = [helper.make_node("GlobalAveragePool", ["r0"], ["gap"], name="se_pool"),
+          helper.make_node("Conv", ["gap", "w1", "b1"], ["s1"], name="se_fc1"),
+          helper.make_node("Relu", ["s1"], ["s1r"], name="se_relu"),
+          helper.make_node("Conv", ["s1r", "w2", "b2"], ["s2"], name="se_fc2")]
+    if spatial:
+        se = [helper.make_node("Conv", ["r0", "ws", "bs"], ["s2"], name="sa_conv")]
+    mul_in = ["gate", "r0"] if gate_first else ["r0", "gate"]
     nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
-             helper.make_node("GlobalAveragePool", ["r0"], ["gap"], name="se_pool"),
-             helper.make_node("Conv", ["gap", "w1", "b1"], ["s1"], name="se_fc1"),
-             helper.make_node("Relu", ["s1"], ["s1r"], name="se_relu"),
-             helper.make_node("Conv", ["s1r", "w2", "b2"], ["s2"], name="se_fc2"),
+             *se,
              helper.make_node("Sigmoid", ["s2"], ["gate"], name="se_gate"),
-             helper.make_node("Mul", ["r0", "gate"], ["y0"], name="se_scale"),
+             helper.make_node("Mul", mul_in, ["y0"], name="se_scale"),
              helper.make_node("Flatten", ["y0"], ["f"], name="flat"),
              helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1)]
     weights = {"w0": r.standard_normal((c, 1, 3, 3)), "b0": r.standard_normal(c) * 0.1,
                "w1": r.standard_normal((2, c, 1, 1)), "b1": np.zeros(2), "w2": r.standard_normal((c, 2, 1, 1)),
                "b2": np.zeros(c), "wf": r.standard_normal((4, c * 36)) * 0.1, "bf": np.zeros(4)}
+    if spatial:
+        weights = {k: v for k, v in weights.items() if k not in ("w1", "b1", "w2", "b2")}
+        weights.update(ws=r.standard_normal((1, c, 1, 1)), bs=np.zeros(1))
     return save(tmp_path / "se.onnx", nodes, (1, 6, 6), (4,), weights)
 
 
 def test_inspect_refuses_the_broadcasting_mul_compile_refuses(capsys, tmp_path):
-    path = se_block(tmp_path)
+    path = se_block(tmp_path, spatial=True)
     for flow in ("cleanup", "hardware"):
         code, out, _ = cli(capsys, "inspect", path, "--flow", flow)
         assert code == 2
@@ -152,6 +160,26 @@ def test_inspect_refuses_the_broadcasting_mul_compile_refuses(capsys, tmp_path):
         fpga_accel.compile(path, tmp_path / "se.fpga", calib=np.zeros((4, 1, 6, 6), np.float32), progress=False)
     assert e.value.problems == fpga_accel.inspect(path).problems
     assert [(p.node, p.op_type) for p in e.value.problems] == [("se_scale", "Mul")]
+
+
+@pytest.mark.parametrize("gate_first", [False, True])
+def test_squeeze_excitation_compiles_and_csim_matches_the_emulator(capsys, tmp_path, gate_first):
+    """The channel gate's Mul lowers to the channel_mul PE in either input order: inspect finds no
+    problem, compile works, and the C simulation of the bundle equals the emulator bit for bit."""
+    from codegen_util import Csim, need_toolchain
+
+    path = se_block(tmp_path, gate_first=gate_first)
+    code, out, _ = cli(capsys, "inspect", path, "--flow", "hardware")
+    assert code == 0 and "problem" not in out
+    calib = np.random.default_rng(1).standard_normal((16, 1, 6, 6)).astype(np.float32)
+    fpga_accel.compile(path, tmp_path / "se.fpga", calib=calib, progress=False)
+    need_toolchain()
+    qm = fpga_accel.load_qmodel(tmp_path / "se.fpga")
+    cs = Csim(qm, tmp_path / "csim")
+    assert "se_scale/channel_mul" in cs.lib.stage_cycles()
+    ins = cs.inputs(3, np.random.default_rng(2))
+    cs.check(ins, what="squeeze-excitation")
+    cs.check(ins, axis=True, what="squeeze-excitation, fa_axis")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -100,6 +100,11 @@ def eltwise_branch(r, p, kind):
     if kind == "MulTensors":
         nodes = [helper.make_node("Mul", [f"{p}a", f"{p}b"], [f"{p}y"], name=f"{p}op")]
         return nodes, {f"{p}a": shape, f"{p}b": shape}, {}, f"{p}y", [f"{p}op"]
+    if kind == "MulBroadcast":  # a (1,1,C) channel gate times an (H,W,C) map, either order (channel_mul)
+        ins = {f"{p}x": [int(r.integers(2, 5)), *shape[1:]], f"{p}g": [1, 1, shape[-1]]}  # H > 1: a broadcast
+        order = list(ins) if r.random() < 0.5 else list(ins)[::-1]
+        nodes = [helper.make_node("Mul", order, [f"{p}y"], name=f"{p}op")]
+        return nodes, ins, {}, f"{p}y", [f"{p}op"]
     attrs = {"alpha": 0.1} if kind == "LeakyRelu" else {}
     nodes = [helper.make_node(kind, [f"{p}x"], [f"{p}y"], name=f"{p}op", **attrs)]
     return nodes, {f"{p}x": shape}, {}, f"{p}y", [f"{p}op"]
@@ -123,7 +128,8 @@ KINDS = {"conv": conv_branch, "conv1d": conv_branch, "depthwise": conv_branch, "
          "GlobalAveragePool": pool_branch, "GlobalMaxPool": pool_branch, "Add": eltwise_branch,
          "Sub": eltwise_branch, "Sum": eltwise_branch, "Concat": eltwise_branch, "Sigmoid": eltwise_branch,
          "Tanh": eltwise_branch, "LeakyRelu": eltwise_branch, "flatten": flatten_branch, "MulConst": eltwise_branch,
-         "DivConst": eltwise_branch, "MulTensors": eltwise_branch, "Pad": eltwise_branch}
+         "DivConst": eltwise_branch, "MulTensors": eltwise_branch, "MulBroadcast": eltwise_branch,
+         "Pad": eltwise_branch}
 
 
 def build_case(seed, kinds, narrow=False):
@@ -155,7 +161,7 @@ def build_case(seed, kinds, narrow=False):
 
 
 FAST = ["conv", "depthwise", "pointwise", "conv1d", "gemm", "matmul", "MaxPool", "AveragePool",
-        "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "Pad"]
+        "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "MulBroadcast", "Pad"]
 
 
 def test_every_lowered_op_matches_the_emulator(tmp_path):
