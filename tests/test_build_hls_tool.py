@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from stand_ins.helpers import calls, compile_bundle, fresh_copy, use_stand_ins
 from stand_ins.hls_config import check_hls_config, parse_cfg
-from stand_ins.helpers import calls, compile_bundle, use_stand_ins
 
 from fpga_accel.cli import main
 from fpga_accel.flow import ToolNotFoundError, build
@@ -23,12 +23,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is 
 @pytest.fixture(scope="module")
 def zynq_bundle(tmp_path_factory):
     return compile_bundle(tmp_path_factory.mktemp("z") / "m.fpga", "pynq-z2")
-
-
-def fresh(bundle, tmp_path):
-    dest = tmp_path / "b.fpga"
-    shutil.copytree(bundle.path, dest)
-    return dest
 
 
 def configs(record: Path) -> list[dict]:
@@ -68,7 +62,7 @@ def test_auto_choice_by_reported_release(tmp_path, monkeypatch, release, skip, e
 
 
 def test_zynq_build_through_vpp_mode_hls(zynq_bundle, tmp_path, monkeypatch):
-    root = fresh(zynq_bundle, tmp_path)
+    root = fresh_copy(zynq_bundle, tmp_path)
     m = zynq_bundle.manifest
     record = use_stand_ins(monkeypatch, tmp_path, skip=("vitis_hls",))
     monkeypatch.setenv("FA_STANDIN_RELEASE", "2024.2")
@@ -117,7 +111,7 @@ def test_vitis_build_through_vpp_mode_hls(tmp_path, monkeypatch):
 
 
 def test_hls_tool_override(zynq_bundle, tmp_path, monkeypatch, capsys):
-    root = fresh(zynq_bundle, tmp_path)
+    root = fresh_copy(zynq_bundle, tmp_path)
     record = use_stand_ins(monkeypatch, tmp_path)
     monkeypatch.setenv("FA_STANDIN_RELEASE", "2025.1")
     rec = build(root, steps=["hls"], registry=False, echo=lambda s: None, hls_tool="vitis_hls")
@@ -131,7 +125,7 @@ def test_hls_tool_override(zynq_bundle, tmp_path, monkeypatch, capsys):
 
 
 def test_no_hls_tool_says_both(zynq_bundle, tmp_path, monkeypatch):
-    root = fresh(zynq_bundle, tmp_path)
+    root = fresh_copy(zynq_bundle, tmp_path)
     use_stand_ins(monkeypatch, tmp_path, skip=("vitis_hls", "v++"))
     with pytest.raises(ToolNotFoundError) as err:
         build(root, registry=False, echo=lambda s: None)
@@ -151,7 +145,7 @@ def test_bundle_config_keys(zynq_bundle):
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.parametrize("release,skip,tool", [("2024.2", ("vitis_hls",), "v++"), ("2023.2", (), "vitis_hls")])
 def test_build_sh_chooses_like_the_build(zynq_bundle, tmp_path, monkeypatch, release, skip, tool):
-    root = fresh(zynq_bundle, tmp_path)
+    root = fresh_copy(zynq_bundle, tmp_path)
     record = use_stand_ins(monkeypatch, tmp_path, skip=skip)
     monkeypatch.setenv("FA_STANDIN_RELEASE", release)
     proc = subprocess.run(["bash", str(root / "scripts/build.sh"), "1"], capture_output=True, text=True, check=False)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from stand_ins.helpers import HERE, calls, compile_bundle, use_stand_ins
+from stand_ins.helpers import HERE, calls, compile_bundle, fresh_copy, use_stand_ins
 
 from fpga_accel.cli import main
 from fpga_accel.flow import build
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is 
 @pytest.fixture(scope="module")
 def zynq_bundle(tmp_path_factory):
     return compile_bundle(tmp_path_factory.mktemp("t") / "m.fpga", "pynq-z2")
-
-
-def fresh(bundle, tmp_path):
-    dest = tmp_path / "b.fpga"
-    shutil.copytree(bundle.path, dest)
-    return dest
 
 
 def test_vivado_script_keeps_no_failing_bitstream(zynq_bundle, tmp_path):
@@ -49,7 +43,7 @@ def test_vivado_script_keeps_no_failing_bitstream(zynq_bundle, tmp_path):
 
 
 def test_build_refuses_a_design_that_misses_timing(zynq_bundle, tmp_path, monkeypatch, capsys):
-    root = fresh(zynq_bundle, tmp_path)
+    root = fresh_copy(zynq_bundle, tmp_path)
     record = use_stand_ins(monkeypatch, tmp_path)
     monkeypatch.setenv("FA_STANDIN_WNS", "-0.321")
     with pytest.raises(TimingNotMetError) as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -76,6 +77,13 @@ def compile_bundle(dest: Path, board: str = "pynq-z2", clock_mhz: float | None =
     gens += list(extra or []) + [generate_scripts]
     return fpga_accel.compile(data.model_path("mnist_cnn"), dest, board=board, calib=data.load_calib("mnist_cnn"),
                               bits=bits, progress=False, generators=gens)
+
+
+def fresh_copy(bundle, tmp: Path) -> Path:
+    """A copy of a compiled bundle under ``tmp`` for one test to build in (the module's bundle stays clean)."""
+    dest = tmp / "b.fpga"
+    shutil.copytree(bundle.path, dest)
+    return dest
 
 
 def stand_in_path(tmp: Path, skip=()) -> Path:
