@@ -26,6 +26,7 @@ from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
 from .bundle_model import load_qmodel  # noqa: F401 - public here too: a bundle read back
 from .errors import InputError
+from .escape import file_stem
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
 from .quant.config import QuantConfig
@@ -284,4 +285,4 @@ def _where(calib) -> str:
 def _stem(model, g) -> str:
     if isinstance(model, (str, os.PathLike)):
         return Path(model).stem
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in g.name) or "model"
+    return file_stem(g.name)  # a graph name is model text: the one file-name rule, no leading dot

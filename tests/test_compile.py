@@ -290,3 +290,15 @@ def test_import_fpga_accel_needs_no_onnx():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("graph_name,stem", [("net", "net"), ("../../x", "_.._x"), (".hidden", "hidden"),
+                                             ("a\nb", "a_b"), ("", "model")])
+def test_default_output_name_of_an_in_memory_model_is_a_plain_file_stem(tmp_path, monkeypatch, graph_name, stem):
+    import onnx
+
+    monkeypatch.chdir(tmp_path)
+    proto = onnx.load(data.model_path("digits_cnn"))
+    proto.graph.name = graph_name
+    b = fpga_accel.compile(proto, calib=calib_file("digits_cnn"), generators=[])
+    assert b.path == Path(f"{stem}.fpga") and list(tmp_path.iterdir()) == [tmp_path / f"{stem}.fpga"]
