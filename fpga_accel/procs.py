@@ -6,6 +6,7 @@ code or ``None`` for a timeout.
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +28,12 @@ class Finished:
     @property
     def timed_out(self) -> bool:
         return self.code is None
+
+
+def valid_seconds(value) -> bool:
+    """Whether ``value`` is a usable time limit: a number of seconds above 0 and below infinity (not
+    a bool, not NaN). Callers word the error; None (no limit) is theirs to allow."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..errors import InputError
+from ..procs import valid_seconds
 
 
 def at_least(value: int | None, flag: str, low: int = 1) -> None:
@@ -14,7 +15,7 @@ def at_least(value: int | None, flag: str, low: int = 1) -> None:
 
 def seconds(value: float | None, flag: str = "--timeout") -> None:
     """A time limit (when given) must be a positive, finite number of seconds."""
-    if value is not None and not 0 < value < math.inf:
+    if value is not None and not valid_seconds(value):
         raise InputError(f"{flag} must be a positive, finite number of seconds (leave it out for no limit), "
                          f"got {value}")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shlex
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from ..bundle import Bundle, load_bundle, sha256_file, write_manifest
 from ..bundle_bitstream import RECORD, bundle_id, record_sealed
-from ..procs import run_bounded
+from ..procs import run_bounded, valid_seconds
 from ..safe_fs import UnsafePathError, inside
 from . import bitstream_registry as reg
 from .collect import collect
@@ -58,8 +57,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     or ``vitis_hls``; None takes ``$FA_HLS_TOOL``, else ``auto``. A design that misses timing is refused (:class:`.timing.TimingNotMetError`)
     unless ``allow_timing_failure``.
     """
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not 0 < timeout < math.inf):
+    if timeout is not None and not valid_seconds(timeout):
         raise BuildError(f"timeout {timeout!r}: give a positive, finite number of seconds, or none for no limit")
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(bundle)

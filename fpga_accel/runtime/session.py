@@ -24,6 +24,7 @@ from ..bundle import Bundle, load_bundle
 from ..bundle_model import load_qmodel
 from ..errors import InputError
 from ..ir.execute import run_graph
+from ..procs import valid_seconds
 from ..quant.arith import dequantize, quantize
 from .backends import availability, choose_backend, get_backend
 from .errors import BackendUnavailable, SessionError, SessionTimeout
@@ -85,8 +86,7 @@ class Session:
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                        or batch_size < 1):
             raise InputError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not 0 < timeout < float("inf")):  # (inf: use None; NaN fails too)
+        if timeout is not None and not valid_seconds(timeout):  # (inf: use None; NaN fails too)
             raise InputError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.qmodel = load_qmodel(self.bundle)
