@@ -104,8 +104,70 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
             break
         folds, design = trial, d
     design = _relax(qmodel, plans, folds, fixed, options, max(design.cycles, goal), board, limits, cache, design)
+    if "would exceed" in reason:
+        design, why = _fill(qmodel, plans, fixed, options, goal, board, limits, cache, design)
+        reason = why or reason
     return FoldResult(design, clock, float(ceiling), float(target_fps) if target_fps else None,
                       {k: dict(v) for k, v in fixed.items()}, reason)
+
+
+def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tuple[Design, str]:
+    """Faster targets after the step-by-step path stopped on the budget: for each bottleneck
+    ``t`` the layers' options reach, fastest last, every free layer takes its cheapest option no
+    slower than ``t``; when that runs over the DSP budget, layers move to LUT multipliers (most DSPs
+    saved per LUT first) until it fits. The fastest target that fits wins; the first that does not
+    ends the search. Returns the design and why it stopped ("" when no target was faster)."""
+    floor = max([s.cycles() for s in design.io] + [lay.cycles for lay in design.layers if lay.name in fixed] + [goal])
+    targets = sorted({c for p in plans if p.name not in fixed for f, c in options[p.name] if floor <= c < design.cycles},
+                     reverse=True)
+    fixed_folds = {lay.name: lay.fold for lay in design.layers if lay.name in fixed}
+    why = ""
+    for t in targets:
+        folds = {p.name: fixed_folds.get(p.name) or next(f for f, c in options[p.name] if c <= t) for p in plans}
+        d = evaluate(qm, plans, folds, board, limits, cache)
+        if not d.fits() and set(d.over()) == {"dsp"}:
+            d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
+        if not d.fits():
+            over = ", ".join(RESOURCE_TEXT[k] for k in d.over())
+            lut = " with LUT multipliers where they apply" if any(lut_variant(p, f) for p in plans
+                                                                  for f, _ in options[p.name]) else ""
+            why = f"a faster bottleneck ({t:,} cycles per image) would exceed the {over} budget{lut}"
+            break
+        design = d
+    return design, why
+
+
+def lut_variant(plan: LayerPlan, fold: dict) -> dict | None:
+    """``fold`` with LUT multipliers in place of DSPs, when the layer offers that option."""
+    if fold.get("mul") == "lut":
+        return None
+    v = {**fold, "mul": "lut"}
+    return v if plan.check(v) is None else None
+
+
+def _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, design: Design) -> Design:
+    """Move layers to LUT multipliers, most DSPs saved per LUT spent first, until the DSPs fit
+    (the order does not depend on the budget, so a larger budget never moves more)."""
+    variants = {p.name: v for p in plans if p.name not in fixed and (v := lut_variant(p, folds[p.name]))}
+    if not variants:
+        return design
+    all_lut = evaluate(qm, plans, {**folds, **variants}, board, limits, cache)
+    gain = []
+    for before, after in zip(design.layers, all_lut.layers):
+        if before.name in variants:
+            saved, spent = before.usage.dsp - after.usage.dsp, after.usage.lut - before.usage.lut
+            if saved > 0:
+                gain.append((-saved / max(spent, 1), before.name, saved))
+    excess = design.usage.dsp - limits["dsp"]
+    moved = dict(folds)
+    for _, name, saved in sorted(gain):
+        moved[name] = variants[name]
+        excess -= saved
+        if excess <= 0:
+            d = evaluate(qm, plans, moved, board, limits, cache)
+            if d.fits() or set(d.over()) != {"dsp"}:
+                return d
+    return evaluate(qm, plans, moved, board, limits, cache)
 
 
 def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: float | None = None) -> None:
@@ -126,6 +188,8 @@ def _ordered(plan: LayerPlan, qm, cache) -> list[tuple[dict, int]]:
     then the larger SIMD (it also speeds up the window in front of an MVAU)."""
     out = []
     for f in plan.folds():
+        if f.get("mul") == "lut":  # LUT multipliers are the fill's way out of the DSP budget, not a step
+            continue
         key = (plan.name, tuple(sorted(f.items())))
         if key not in cache:
             cache[key] = plan.stages(f)
