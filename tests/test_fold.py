@@ -15,6 +15,7 @@ from fpga_accel.compiler import load_qmodel
 from fpga_accel.errors import InputError
 from fpga_accel.fold import FoldError, fold_model, fold_summary, get_board
 from fpga_accel.fold.boards import RESOURCES
+from fpga_accel.fold.design import evaluate
 from fpga_accel.fold.lower import plan_layer
 from fpga_accel.fold.resources import BRAM18_SHAPES, bram18_count, memory_cost, uram_count
 from fpga_accel.pe import Stage
@@ -206,9 +207,18 @@ def test_large_memories_move_to_uram_when_bram_runs_out(tmp_path):
     u = r.design.usage
     assert u.uram > 0 and u.bram18 <= int(tight.available("bram18") * 0.8)
     assert sum(lay.uram_memories for lay in r.design.layers) > 0
+    # Without URAM, fully folded does not fit; foldings with wider words fill the BRAM18 better
     no_uram = dataclasses.replace(tight, name="no-uram", uram=0)
-    with pytest.raises(FoldError, match="BRAM18: needs"):
-        fold_model(qm, no_uram, target_fps=1000)
+    limit = int(no_uram.available("bram18") * 0.8)
+    start = {p.name: p.folds()[0] for p in (plan_layer(lay, qm) for lay in qm.layers)}
+    assert evaluate(qm, [plan_layer(lay, qm) for lay in qm.layers], start, no_uram,
+                    {"dsp": 10**9, "lut": 10**9, "ff": 10**9, "uram": 0, "bram18": 10**9}).usage.bram18 > limit
+    r = fold_model(qm, no_uram, target_fps=1000)
+    assert r.design.usage.bram18 <= limit and r.design.usage.uram == 0
+    assert any(lay.fold != start[lay.name] for lay in r.design.layers)
+    tiny = dataclasses.replace(no_uram, name="tiny", bram18=4, dsp=8, lut=4000)
+    with pytest.raises(FoldError, match="does not fit board 'tiny'"):
+        fold_model(qm, tiny, target_fps=1000)
 
 
 def test_packing_is_reported_separately(mnist):

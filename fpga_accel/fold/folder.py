@@ -20,6 +20,9 @@ from ..errors import FpgaAccelError, InputError
 from .boards import Board, board_names, get_board
 from .design import Design, budget, evaluate
 from .lower import LayerPlan, plan_layer
+from .resources import memory_cost, small
+
+BRAM18_BITS, URAM_BITS = 18 * 1024, 288 * 1024
 
 RESOURCE_TEXT = {"dsp": "DSP", "bram18": "BRAM18", "uram": "URAM", "lut": "LUT", "ff": "FF"}
 
@@ -73,6 +76,8 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
     cache: dict = {}
     folds = {p.name: dict(fixed.get(p.name, p.folds()[0])) for p in plans}
     design = evaluate(qmodel, plans, folds, board, limits, cache)
+    if not design.fits() and {"bram18", "uram"} & set(design.over()):
+        folds, design = _fit_memory(qmodel, plans, folds, fixed, board, limits, cache, design)
     if not design.fits():
         others = [n for n in board_names() if n != board.name and
                   evaluate(qmodel, plans, folds, get_board(n), budget(get_board(n), float(ceiling)), cache).fits()]
@@ -109,6 +114,68 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
         reason = why or reason
     return FoldResult(design, clock, float(ceiling), float(target_fps) if target_fps else None,
                       {k: dict(v) for k, v in fixed.items()}, reason)
+
+
+def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[dict, Design]:
+    """Start from foldings that need less on-chip memory when the fully folded design does not fit
+    it: fully folded is the smallest logic, not the smallest memory (an 8-bit weight memory one
+    lane wide fills 8 of a URAM word's 72 bits). Each free layer's best folding is the one with the
+    lowest share of the board (its DSPs, LUTs and memory blocks, each over what the board has, the
+    memories in BRAM18 or URAM, whichever wastes less); layers move to it, most memory saved first,
+    until the design fits. The order does not depend on the ceiling."""
+    avail = {k: max(board.available(k), 1) for k in ("dsp", "lut", "bram18", "uram")}
+
+    def share(fold) -> tuple[float, int]:
+        u = _layer_usage(_stages(plan, fold, cache), board)
+        return sum(u[k] / avail[k] for k in avail), u["block_bits"]
+
+    moves = []
+    for plan in plans:
+        if plan.name in fixed:
+            continue
+        start = share(folds[plan.name])
+        best = min((f for f in plan.folds() if f.get("mul") != "lut"), key=lambda f: (share(f), f.get("pe", 1),
+                                                                                      f.get("simd", 1)))
+        saved = start[1] - share(best)[1]
+        if saved > 0:
+            moves.append((-saved, plan.name, best))
+    folds = dict(folds)
+    for _, name, best in sorted(moves, key=lambda m: (m[0], m[1])):
+        folds[name] = best
+        design = evaluate(qm, plans, folds, board, limits, cache)
+        if design.fits():
+            break
+    return folds, design
+
+
+def _stages(plan: LayerPlan, fold: dict, cache: dict):
+    key = (plan.name, tuple(sorted(fold.items())))
+    if key not in cache:
+        cache[key] = plan.stages(fold)
+    return cache[key]
+
+
+def _layer_usage(stages, board) -> dict[str, int]:
+    """DSP, LUT and memory blocks of a layer's own stages, each memory where it wastes fewest bits
+    (LUTRAM when small); ``block_bits`` is the bits of the blocks it takes."""
+    u = {"dsp": 0, "lut": 0, "bram18": 0, "uram": 0, "block_bits": 0}
+    for s in stages:
+        c = s.cost(board)
+        u["dsp"] += c.dsp
+        u["lut"] += c.lut
+        for m in c.memories:
+            if small(m):
+                u["lut"] += memory_cost(m).lut
+                continue
+            bram = memory_cost(m).bram18
+            uram = memory_cost(m, "uram").uram if board.uram else None
+            if uram is not None and uram * URAM_BITS < bram * BRAM18_BITS:
+                u["uram"] += uram
+                u["block_bits"] += uram * URAM_BITS
+            else:
+                u["bram18"] += bram
+                u["block_bits"] += bram * BRAM18_BITS
+    return u
 
 
 def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tuple[Design, str]:
