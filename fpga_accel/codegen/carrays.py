@@ -8,25 +8,31 @@ from ..pe.stage import Array
 PER_LINE = 12
 
 
-def literal(v, arr: Array) -> str:
-    v = int(v)
+def formatter(arr: Array):
+    """The C++ literal of one value of ``arr`` (chosen once per array: arrays hold millions)."""
     if arr.word_bits:
         if arr.word_bits <= 64:
-            return f"0x{v:x}ULL"
-        return f'FA_HEX_WORD({arr.ctype}, "{v:x}")'  # types.h: T("hex", 16), cheap to compile in C simulation
-    if arr.ctype.startswith("ap_int<") and not (-(1 << 31) <= v < (1 << 31)):
-        return f"{v}LL"
-    return str(v)
+            return lambda v: f"0x{v:x}ULL"
+        ctype = arr.ctype
+        return lambda v: f'FA_HEX_WORD({ctype}, "{v:x}")'  # types.h: T("hex", 16), cheap to compile in C simulation
+    if arr.ctype.startswith("ap_int<"):
+        return lambda v: str(v) if -(1 << 31) <= v < (1 << 31) else f"{v}LL"
+    return str
+
+
+def literal(v, arr: Array) -> str:
+    return formatter(arr)(int(v))
 
 
 def array_text(name: str, arr: Array) -> str:
     """``static const T name[d0][d1] = {...};`` with nested braces, PER_LINE values a line."""
     vals = np.asarray(arr.values, dtype=object)
     dims = "".join(f"[{d}]" for d in vals.shape)
+    fmt = formatter(arr)
 
     def body(a, indent: str) -> str:
         if a.ndim == 1:
-            items = [literal(x, arr) for x in a]
+            items = [fmt(int(x)) for x in a.tolist()]
             lines = [", ".join(items[i:i + PER_LINE]) for i in range(0, len(items), PER_LINE)]
             return "{" + (",\n" + indent + " ").join(lines) + "}"
         inner = [body(sub, indent + " ") for sub in a]

@@ -110,10 +110,23 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
         folds, design = trial, d
     design = _relax(qmodel, plans, folds, fixed, options, max(design.cycles, goal), board, limits, cache, design)
     if "would exceed" in reason:
+        before = design.cycles
         design, why = _fill(qmodel, plans, fixed, options, goal, board, limits, cache, design)
-        reason = why or reason
+        reason = why or (reason if design.cycles == before else _limit(design, fixed, goal))
     return FoldResult(design, clock, float(ceiling), float(target_fps) if target_fps else None,
                       {k: dict(v) for k, v in fixed.items()}, reason)
+
+
+def _limit(design: Design, fixed, goal: float) -> str:
+    """Why a design that reached every target the search tried is as fast as it gets."""
+    if design.cycles <= goal:
+        return "target frames/s reached"
+    slowest = max(design.layers, key=lambda lay: lay.cycles)
+    if slowest.cycles < design.cycles:
+        return "an I/O adapter is the slowest stage"
+    if slowest.name in fixed:
+        return f"the slowest layer '{slowest.name}' has a fixed folding"
+    return f"the slowest layer '{slowest.name}' is fully parallel"
 
 
 def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[dict, Design]:
@@ -123,20 +136,14 @@ def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[
     lowest share of the board (its DSPs, LUTs and memory blocks, each over what the board has, the
     memories in BRAM18 or URAM, whichever wastes less); layers move to it, most memory saved first,
     until the design fits. The order does not depend on the ceiling."""
-    avail = {k: max(board.available(k), 1) for k in ("dsp", "lut", "bram18", "uram")}
-
-    def share(fold) -> tuple[float, int]:
-        u = _layer_usage(_stages(plan, fold, cache), board)
-        return sum(u[k] / avail[k] for k in avail), u["block_bits"]
-
     moves = []
     for plan in plans:
         if plan.name in fixed:
             continue
-        start = share(folds[plan.name])
-        best = min((f for f in plan.folds() if f.get("mul") != "lut"), key=lambda f: (share(f), f.get("pe", 1),
-                                                                                      f.get("simd", 1)))
-        saved = start[1] - share(best)[1]
+        start = _share(plan, folds[plan.name], board, cache)
+        best = min((f for f in plan.folds() if f.get("mul") != "lut"),
+                   key=lambda f: (_share(plan, f, board, cache), f.get("pe", 1), f.get("simd", 1)))
+        saved = start[1] - _share(plan, best, board, cache)[1]
         if saved > 0:
             moves.append((-saved, plan.name, best))
     folds = dict(folds)
@@ -146,6 +153,17 @@ def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[
         if design.fits():
             break
     return folds, design
+
+
+def _share(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[float, int]:
+    """A layer's share of the board at ``fold`` (its DSPs, LUTs and memory blocks, each over what
+    the board has, summed) and the bits of the memory blocks it takes."""
+    key = ("share", plan.name, tuple(sorted(fold.items())))
+    if key not in cache:
+        u = _layer_usage(_stages(plan, fold, cache), board)
+        avail = {k: max(board.available(k), 1) for k in ("dsp", "lut", "bram18", "uram")}
+        cache[key] = (sum(u[k] / avail[k] for k in avail), u["block_bits"])
+    return cache[key]
 
 
 def _stages(plan: LayerPlan, fold: dict, cache: dict):
@@ -181,10 +199,13 @@ def _layer_usage(stages, board) -> dict[str, int]:
 def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tuple[Design, str]:
     """Faster targets after the step-by-step path stopped on the budget: for each bottleneck
     ``t`` the layers' options reach, fastest last, every free layer takes its cheapest option no
-    slower than ``t``; when that runs over the DSP budget, layers move to LUT multipliers (most DSPs
+    slower than ``t`` (the one with the least share of the board when the cheapest run out of
+    memory); when that runs over the DSP budget, layers move to LUT multipliers (most DSPs
     saved per LUT first) until it fits. The fastest target that fits wins; the first that does not
     ends the search. Returns the design and why it stopped ("" when no target was faster)."""
-    floor = max([s.cycles() for s in design.io] + [lay.cycles for lay in design.layers if lay.name in fixed] + [goal])
+    fastest = [min(c for _, c in options[p.name]) for p in plans if p.name not in fixed and options[p.name]]
+    floor = max([s.cycles() for s in design.io] + [lay.cycles for lay in design.layers if lay.name in fixed]
+                + fastest + [goal])
     targets = sorted({c for p in plans if p.name not in fixed for f, c in options[p.name] if floor <= c < design.cycles},
                      reverse=True)
     fixed_folds = {lay.name: lay.fold for lay in design.layers if lay.name in fixed}
@@ -192,6 +213,11 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
     for t in targets:
         folds = {p.name: fixed_folds.get(p.name) or next(f for f, c in options[p.name] if c <= t) for p in plans}
         d = evaluate(qm, plans, folds, board, limits, cache)
+        if not d.fits() and {"bram18", "uram"} & set(d.over()):  # the folding with the least share instead
+            folds = {p.name: fixed_folds.get(p.name) or min(
+                (f for f, c in options[p.name] if c <= t),
+                key=lambda f, p=p: (_share(p, f, board, cache), f.get("pe", 1), f.get("simd", 1))) for p in plans}
+            d = evaluate(qm, plans, folds, board, limits, cache)
         if not d.fits() and set(d.over()) == {"dsp"}:
             d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
         if not d.fits():

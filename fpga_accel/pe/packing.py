@@ -23,13 +23,25 @@ def pack_lanes(values: np.ndarray, bits: int) -> np.ndarray:
 
     Returns an object array of Python ints (words may exceed 64 bits)."""
     v = np.asarray(values, dtype=np.int64)
-    mask = (1 << bits) - 1
     lanes = v.shape[-1]
-    flat = v.reshape(-1, lanes)
+    flat = (v.reshape(-1, lanes) & ((1 << bits) - 1)).astype(np.uint64)
     out = np.empty(flat.shape[0], dtype=object)
-    for i, row in enumerate(flat):
-        w = 0
-        for j in range(lanes - 1, -1, -1):
-            w = (w << bits) | (int(row[j]) & mask)
-        out[i] = w
+    if lanes * bits <= 64:  # one machine word: shift and or the lanes in place
+        out[:] = _words(flat, bits).tolist()
+    elif bits in (8, 16, 32, 64):  # whole bytes: each row's lanes, little-endian, are the word's bytes
+        rows = flat.astype(f"<u{bits // 8}")
+        out[:] = [int.from_bytes(r.tobytes(), "little") for r in rows]
+    else:  # 64-bit chunks of whole lanes, joined per row
+        k = 64 // bits
+        chunks = [_words(flat[:, i:i + k], bits).tolist() for i in range(0, lanes, k)]
+        step = k * bits
+        out[:] = [sum(c << (i * step) for i, c in enumerate(row)) for row in zip(*chunks)]
     return out.reshape(v.shape[:-1])
+
+
+def _words(lanes: np.ndarray, bits: int) -> np.ndarray:
+    """Rows of at most 64 bits of lanes (uint64, already masked) as one uint64 each."""
+    w = np.zeros(lanes.shape[0], np.uint64)
+    for j in range(lanes.shape[1]):
+        w |= lanes[:, j] << np.uint64(j * bits)
+    return w

@@ -89,7 +89,11 @@ class Stage:
         return pe_of(self.kind)
 
     def cycles(self) -> int:
-        return int(self.pe.cycles(self.params))
+        # asked for again and again while the folder compares designs; params never change after lowering
+        c = self.__dict__.get("_cycles")
+        if c is None:
+            c = self.__dict__["_cycles"] = int(self.pe.cycles(self.params))
+        return c
 
     def batch_cycles(self, n_images: int, interface: str = "m_axi") -> int:
         """Loop iterations for one call on ``n_images`` images (what C simulation counts); the I/O
