@@ -22,8 +22,6 @@ from .design import Design, budget, evaluate
 from .lower import LayerPlan, plan_layer
 from .resources import memory_cost, small
 
-BRAM18_BITS, URAM_BITS = 18 * 1024, 288 * 1024
-
 RESOURCE_TEXT = {"dsp": "DSP", "bram18": "BRAM18", "uram": "URAM", "lut": "LUT", "ff": "FF"}
 
 
@@ -131,11 +129,10 @@ def _limit(design: Design, fixed, goal: float) -> str:
 
 def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[dict, Design]:
     """Start from foldings that need less on-chip memory when the fully folded design does not fit
-    it: fully folded is the smallest logic, not the smallest memory (an 8-bit weight memory one
-    lane wide fills 8 of a URAM word's 72 bits). Each free layer's best folding is the one with the
-    lowest share of the board (its DSPs, LUTs and memory blocks, each over what the board has, the
-    memories in BRAM18 or URAM, whichever wastes less); layers move to it, most memory saved first,
-    until the design fits. The order does not depend on the ceiling."""
+    it: fully folded is the smallest logic, not the smallest memory (an 8-bit weight memory or line
+    buffer one lane wide fills 8 of a URAM word's 72 bits). Each free layer's alternative is the
+    folding with the least share of the board (:func:`_share`); layers move to it, most memory share
+    saved first, until the design fits. The order does not depend on the ceiling."""
     moves = []
     for plan in plans:
         if plan.name in fixed:
@@ -155,14 +152,26 @@ def _fit_memory(qm, plans, folds, fixed, board, limits, cache, design) -> tuple[
     return folds, design
 
 
-def _share(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[float, int]:
-    """A layer's share of the board at ``fold`` (its DSPs, LUTs and memory blocks, each over what
-    the board has, summed) and the bits of the memory blocks it takes."""
+def _share(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[float, float]:
+    """A layer's share of the board at ``fold``: its DSPs, LUTs, BRAM18 and URAM, each over what the
+    board has, summed; each memory placed where its share is smaller (LUTRAM when small). Returns
+    (the share, the memory blocks' part of it)."""
     key = ("share", plan.name, tuple(sorted(fold.items())))
     if key not in cache:
-        u = _layer_usage(_stages(plan, fold, cache), board)
         avail = {k: max(board.available(k), 1) for k in ("dsp", "lut", "bram18", "uram")}
-        cache[key] = (sum(u[k] / avail[k] for k in avail), u["block_bits"])
+        logic, blocks = 0.0, 0.0
+        for s in _stages(plan, fold, cache):
+            c = s.cost(board)
+            logic += c.dsp / avail["dsp"] + c.lut / avail["lut"]
+            for m in c.memories:
+                if small(m):
+                    logic += memory_cost(m).lut / avail["lut"]
+                    continue
+                options = [memory_cost(m).bram18 / avail["bram18"]]
+                if board.uram:
+                    options.append(memory_cost(m, "uram").uram / avail["uram"])
+                blocks += min(options)
+        cache[key] = (logic + blocks, blocks)
     return cache[key]
 
 
@@ -171,29 +180,6 @@ def _stages(plan: LayerPlan, fold: dict, cache: dict):
     if key not in cache:
         cache[key] = plan.stages(fold)
     return cache[key]
-
-
-def _layer_usage(stages, board) -> dict[str, int]:
-    """DSP, LUT and memory blocks of a layer's own stages, each memory where it wastes fewest bits
-    (LUTRAM when small); ``block_bits`` is the bits of the blocks it takes."""
-    u = {"dsp": 0, "lut": 0, "bram18": 0, "uram": 0, "block_bits": 0}
-    for s in stages:
-        c = s.cost(board)
-        u["dsp"] += c.dsp
-        u["lut"] += c.lut
-        for m in c.memories:
-            if small(m):
-                u["lut"] += memory_cost(m).lut
-                continue
-            bram = memory_cost(m).bram18
-            uram = memory_cost(m, "uram").uram if board.uram else None
-            if uram is not None and uram * URAM_BITS < bram * BRAM18_BITS:
-                u["uram"] += uram
-                u["block_bits"] += uram * URAM_BITS
-            else:
-                u["bram18"] += bram
-                u["block_bits"] += bram * BRAM18_BITS
-    return u
 
 
 def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tuple[Design, str]:
