@@ -319,6 +319,8 @@ def _no_fit_message(qm, design: Design, board: Board, ceiling: float, fixed, big
     over = design.over()
     u = design.usage.as_dict()
     how = "with the given foldings" if fixed else "even fully folded (PE = SIMD = 1 in every layer)"
+    if {"bram18", "uram"} & set(over):
+        how += " or with the foldings that need the least memory"
     head = (f"model '{qm.name}' does not fit board '{board.name}' ({board.part}) {how} "
             f"within a {ceiling:.0%} utilisation ceiling (resource figures are estimates):")
     lines = [head]
