@@ -23,7 +23,7 @@ by the generator: the files are checked with g++ C simulation against the bit-ex
 
 - `src/fa_top.h`, `src/fa_top.cpp`: `fa_network` (one DATAFLOW region of processing elements),
   `fa_kernel` (Vitis / XRT: m_axi buffers + s_axilite `control`, ap_ctrl_hs) and `fa_axis` (Zynq:
-  AXI-Stream, TLAST per image, `n_images` on s_axilite). Hardware inputs: {ins}; outputs: {outs}.
+  AXI-Stream with TLAST on the last beat of the run, `n_images` on s_axilite). Hardware inputs: {ins}; outputs: {outs}.
 - `src/params/*.h`: weights, biases and requantisation constants per layer, in the PE layouts of
   `include/fpga_accel/*.h` ({len(param_files)} file(s)).
 - `include/fpga_accel/`: the PE library (header-only; each header documents its stream order).
