@@ -6,6 +6,7 @@ from ..escape import c_comment
 
 def readme_text(net, qmodel, manifest: dict, param_files: list[str]) -> str:
     board = manifest.get("board") or {}
+    top = "fa_axis" if board.get("family") in ("zynq", "zynqmp") else "fa_kernel"
     rows = []
     for c in net.calls:
         st = c.stage
@@ -55,8 +56,18 @@ one after another, so these are per-stage loop counts, not a hardware latency).
 
 ## Synthesis
 
+`fpga-accel build` runs C synthesis and the export with the HLS tool of the installed release, and
+`../scripts/build.sh` chooses the same way: AMD Vitis 2024.2 and later ship no `vitis_hls`, so
+they run `v++ -c --mode hls` with `hls_config.cfg`; older releases run `vitis_hls` with
+`run_hls.tcl`. With both installed, the build asks `v++ --version` and takes v++ from 2024.2 on.
+By hand, from this folder:
+
 ```sh
-vitis_hls -f run_hls.tcl                 # the board's default top
+# Vitis 2024.2 and later
+v++ -c --mode hls --config hls_config.cfg --work_dir fa_hls_{top}
+vitis-run --mode hls --tcl run_hls.tcl           # the same synthesis from the Tcl script
+# Vitis up to 2024.1
+vitis_hls -f run_hls.tcl                          # the board's default top, {top}
 FA_TOP=fa_kernel vitis_hls -f run_hls.tcl
 ```
 
