@@ -172,3 +172,24 @@ def test_f2_compiles_with_the_hdk_flow_and_refuses_another_clock(tmp_path):
     assert b.manifest["scripts"]["steps"] == ["hls", "hdk", "afi"] and "error" not in b.manifest["scripts"]
     assert {"aws_f2_dcp.sh", "aws_f2_afi.sh", "build.sh", "f2"} <= {p.name for p in (b.path / "scripts").iterdir()}
     assert (b.path / "hls/run_hls.tcl").is_file() and b.manifest["board"]["part"] == "xcvu47p-fsvh2892-2-e"
+
+
+def test_boards_listing_says_what_runs_each_board(capsys):
+    """`fpga-accel boards` gives each board's build steps (those the build plans) and its backend
+    (an installed one): aws-f2 builds through the HDK and runs on the f2 backend."""
+    from fpga_accel.cli import main
+    from fpga_accel.cli.boards import works
+    from fpga_accel.flow.steps import plan_steps
+    from fpga_accel.flow.target import target_of
+    from fpga_accel.runtime import backend_names
+
+    assert main(["boards"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("aws-f2 "))
+    assert "hls (IP), hdk (CL + DCP tarball), afi (S3 + create-fpga-image) -> f2" in row
+    for name in board_names():
+        b = get_board(name)
+        listed = works(b)
+        steps = [s.name for s in plan_steps(Path("."), target_of({"board": {"name": name, "clock_mhz": b.clock_mhz}}),
+                                            has_script=True)]
+        assert [w.split(" ")[0] for w in listed.split(" -> ")[0].split(", ")] == steps, name
+        assert listed.split(" -> ")[1].split(" ")[0] in backend_names(), name

@@ -61,7 +61,7 @@ def works(b) -> str:
     if b.family in ("zynq", "zynqmp"):
         return "hls, vivado (.bit + .hwh) -> pynq"
     if b.family == "hdk":
-        return "hls (IP), hdk (CL + DCP tarball), afi (S3, create-fpga-image) -> f2"
+        return "hls (IP), hdk (CL + DCP tarball), afi (S3 + create-fpga-image) -> f2"
     afi = ", afi (.awsxclbin)" if b.cloud else ""
     return f"hls (.xo), link (.xclbin){afi} -> opencl (XRT)"
 

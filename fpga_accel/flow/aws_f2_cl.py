@@ -100,8 +100,8 @@ def cl_top(kernel: dict, model_name: str, mem_bits: int = 512) -> str:
          "// (AppPF BAR4) share the DDR4 through fa_xbar (slave 0: PCIS, slave k: gmem<k-1>).",
          f"module {CL} (", '`include "cl_ports.vh"', ");", '`include "cl_id_defines.vh"', "",
          "  logic rst_n;  // rst_main_n synchronised to clk_main_a0",
-         "  xpm_cdc_async_rst #(.RST_ACTIVE_HIGH(0)) RST_SYNC (.src_arst(rst_main_n), .dest_clk(clk_main_a0),"
-         " .dest_arst(rst_n));", "",
+         ("  xpm_cdc_async_rst #(.RST_ACTIVE_HIGH(0)) RST_SYNC (.src_arst(rst_main_n), .dest_clk(clk_main_a0),"
+          " .dest_arst(rst_n));"), "",
          "  assign cl_sh_id0 = `CL_SH_ID0;", "  assign cl_sh_id1 = `CL_SH_ID1;",
          "  logic ddr_ready;", "  assign cl_sh_status_vled = {15'b0, ddr_ready};",
          "  logic flr_q;  // answer a function-level reset one cycle after it is seen",

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..escape import shell_comment, shell_word
-from .errors import BuildError
 from .aws_f2 import afi_script as f2_afi_script
 from .aws_f2 import dcp_script as f2_dcp_script
-from .aws_f2_cl import CL, cl_files
+from .aws_f2_cl import CL, DEVICE_ID, VENDOR_ID, cl_files
+from .errors import BuildError
 from .steps import hls_step, plan_steps, script_values, shell_lines
 from .target import Target, dma_plan, target_of
 from .vitis import afi_script, link_cfg
@@ -62,7 +62,7 @@ def generate_scripts(stage_dir: Path, qmodel, manifest: dict) -> None:
         (out / "aws_f2_dcp.sh").write_text(f2_dcp_script(name))
         (out / "aws_f2_afi.sh").write_text(f2_afi_script(name, target.cloud.note))
         record.update(cl=CL, cl_dir=f"scripts/f2/{CL}", args=[a["name"] for a in kernel["args"]],
-                      note=target.cloud.note)
+                      note=target.cloud.note, pci_ids={"vendor": VENDOR_ID, "device": DEVICE_ID})
     else:
         (out / "link.cfg").write_text(link_cfg(target, kernel, name))
         record.update(platform=target.platform, args=[a["name"] for a in kernel["args"]])
