@@ -135,3 +135,26 @@ def test_cl_top_drives_every_shell_output_once(n_in, n_out):
     # every crossbar slot bus is declared as wide as its slots
     n_si = 1 + n_in + n_out
     assert f"logic [{n_si * 512 - 1}:0] xs_wdata;" in sv and f"logic [{n_si * 8 - 1}:0] xs_awid;" in sv
+
+
+def test_f2_without_the_hdk_says_how_to_get_it(f2_bundle, tmp_path, monkeypatch):
+    from fpga_accel.flow import ToolNotFoundError
+
+    path = fresh_copy(f2_bundle, tmp_path)
+    use_stand_ins(monkeypatch, tmp_path, skip=("aws_build_dcp_from_cl.py",))
+    monkeypatch.setenv("FA_HLS_TOOL", "vitis_hls")
+    with pytest.raises(ToolNotFoundError, match=r"(?s)aws_build_dcp_from_cl\.py.*branch f2.*hdk_setup\.sh") as e:
+        build(path, s3_bucket="b", registry=False, echo=lambda s: None)
+    assert "aws_f2_dcp.sh" in str(e.value)  # the commands to run by hand
+
+
+def test_f2_cli_build_prints_the_afi(f2_bundle, tmp_path, monkeypatch, capsys):
+    from fpga_accel.cli import main
+
+    path = fresh_copy(f2_bundle, tmp_path)
+    _stand_ins(monkeypatch, tmp_path, f2_bundle)
+    assert main(["build", str(path), "--s3-bucket", "fa-test-bucket", "--no-registry"]) == 0
+    out = capsys.readouterr().out
+    assert "AFI             afi-0fa4f2000000000f / agfi-0fa4f2000000000f (available)" in out
+    assert main(["build", str(path), "--dry-run"]) == 0
+    assert "[done] hdk: cd" in capsys.readouterr().out

@@ -33,7 +33,7 @@ by the generator: the files are checked with g++ C simulation against the bit-ex
   `csim/build.json`: sources, include dirs and flags for g++; `csim/run_csim.sh`: build and run.
 - `sim/ap_axi_sdata.h`: a simulation-only stand-in for g++; Vitis HLS uses its own header.
 - `run_hls.tcl`: C synthesis and export (`fa_axis` → IP catalog on Zynq boards, `fa_kernel` → .xo
-  on Vitis platforms). Board: `{c_comment(board.get('name', 'unknown'))}`, part
+  on Vitis platforms, `fa_kernel` → IP catalog for the AWS F2 custom logic). Board: `{c_comment(board.get('name', 'unknown'))}`, part
   `{c_comment(board.get('part') or 'unknown')}`, clock {board.get('clock_mhz', 100.0)} MHz.
 
 ## Memory buffers of fa_kernel
