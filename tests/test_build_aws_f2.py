@@ -91,6 +91,9 @@ def test_f2_build_end_to_end(f2_bundle, tmp_path, monkeypatch, tool):
     assert [c["argv"][:2] for c in run[4:]] == [["ec2", "describe-fpga-images"]] * 2  # pending, then available
     assert rec["afi"]["afi_id"] == "afi-0fa4f2000000000f" and rec["afi"]["agfi_id"] == "agfi-0fa4f2000000000f"
     assert rec["afi"]["slot_load"] == "sudo fpga-load-local-image -S 0 -I agfi-0fa4f2000000000f"
+    # the worst slack of the HDK's post-route timing report in the build record
+    assert rec["timing"]["wns_ns"] == 0.1 and rec["timing"]["met"] is True and rec["timing"]["paths"] == 3
+    assert rec["timing"]["file"].endswith("build/reports/cl_fa.fa.post_route_timing.rpt")
     entry = (path / "bitstream/bitstream.json").read_text()
     assert "cl_fa.Developer_CL.tar" in entry and "afi.json" in entry
 
@@ -104,6 +107,7 @@ def test_f2_design_missing_timing_is_refused(f2_bundle, tmp_path, monkeypatch):
     assert not (path / "bitstream/cl_fa.Developer_CL.tar").exists()
     rec = build(path, steps=["hls", "hdk"], registry=False, echo=lambda s: None, allow_timing_failure=True)
     assert rec["steps"]["hdk"]["status"] == "done" and (path / "bitstream/cl_fa.Developer_CL.tar").is_file()
+    assert rec["timing"]["wns_ns"] == -0.25 and rec["timing"]["met"] is False and rec["timing"]["failure_allowed"]
 
 
 def test_f2_afi_step_needs_a_bucket(f2_bundle, tmp_path, monkeypatch):

@@ -206,6 +206,12 @@ def hdk_build(argv):
     violated = float(os.environ.get("FA_STANDIN_WNS") or "0.1") < 0
     dcp = ck / f"{cl}.{tag}.post_route{'.VIOLATED' if violated else ''}.dcp"
     dcp.write_text("FAKE routed checkpoint written by a test stand-in for the AWS HDK\n")
+    wns = float(os.environ.get("FA_STANDIN_WNS") or "0.1")
+    (build / "reports").mkdir(exist_ok=True)
+    (build / "reports" / f"{cl}.{tag}.post_route_timing.rpt").write_text(
+        "FAKE report_timing output written by a test stand-in for the AWS HDK; the numbers are made up\n"
+        + "".join(f"Timing Report\n\nSlack ({'VIOLATED' if wns + d < 0 else 'MET'}) :        {wns + d:.3f}ns  "
+                  "(required time - arrival time)\n  Source: x\n\n" for d in (0.5, 0.0, 0.25)))
     manifest = Path("to_aws") / f"{tag}.manifest.txt"
     manifest.parent.mkdir(exist_ok=True)
     (d0, v0), (d1, v1) = ids["CL_SH_ID0"], ids["CL_SH_ID1"]
