@@ -16,7 +16,7 @@ checkpoint, and ``aws ec2 create-fpga-image`` turns the tarball, uploaded to S3,
 """
 from __future__ import annotations
 
-from ..escape import file_stem, shell_comment, shell_word
+from ..escape import file_stem, shell_comment
 from .aws_f2_cl import CL
 
 TAG = "fa"
@@ -94,8 +94,8 @@ region=()
 if [ -n "${{FA_AWS_REGION:-}}" ]; then region=(--region "$FA_AWS_REGION"); fi
 
 aws s3 cp ${{region[@]+"${{region[@]}}"}} "$tar" "s3://$FA_S3_BUCKET/$key"
-ids=$(aws ec2 create-fpga-image ${{region[@]+"${{region[@]}}"}} --name {shell_word(stem)} \\
-      --description {shell_word("fpga-accel " + stem)} \\
+ids=$(aws ec2 create-fpga-image ${{region[@]+"${{region[@]}}"}} --name "$(basename "$prefix")" \\
+      --description "fpga-accel $prefix" \\
       --input-storage-location "Bucket=$FA_S3_BUCKET,Key=$key" \\
       --logs-storage-location "Bucket=$FA_S3_BUCKET,Key=$prefix/logs/" \\
       --query '[FpgaImageId,FpgaImageGlobalId]' --output text)
