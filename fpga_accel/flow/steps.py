@@ -100,7 +100,7 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
 
 def hdk_steps(bundle_root: Path, target: Target, has_script: bool, hls_tool: str) -> list[Step]:
     """AWS F2: fa_kernel exported as IP, the HDK's design checkpoint around it, the AFI."""
-    if not has_script and not (bundle_root / HLS_CONFIG).is_file():
+    if not has_script and (hls_tool == "vitis_hls" or not (bundle_root / HLS_CONFIG).is_file()):
         raise BuildError(f"{bundle_root}: no {HLS_SCRIPT}; recompile the bundle with the HLS project generator")
     note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
     return [
