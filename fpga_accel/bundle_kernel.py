@@ -49,7 +49,7 @@ def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, A
                 elems *= int(d)
             streams.append({"name": name, "tensor": t.name, "direction": direction, "lanes": n_lanes,
                             "elem_bits": q.bits, "tdata_bits": _ceil8(n_lanes * q.bits),
-                            "beats_per_image": elems // n_lanes, "tlast": "image"})
+                            "beats_per_image": elems // n_lanes, "tlast": "batch"})
     args.append({"name": "n_images", "kind": "scalar", "dtype": "uint32", "offset": offset})
     return {"name": KERNEL_NAME, "control": CONTROL, "args": args, "offsets_source": "predicted",
             "mem_word_bytes": MEM_WORD_BYTES,

@@ -123,7 +123,7 @@ class Csim:
         a = (ctypes.c_void_p * len(ins))(*(x.ctypes.data for x in ins))
         b = (ctypes.c_void_p * len(outs))(*(x.ctypes.data for x in outs))
         rc = self.raw.fa_csim_run_axis(a, b, n)
-        assert rc == 0, f"fa_csim_run_axis returned {rc} (2/4: beat count, 3: TLAST not on each image's last beat)"
+        assert rc == 0, f"fa_csim_run_axis returned {rc} (2/4: beat count, 3: TLAST not on the run's last beat only)"
         return outs
 
     def reference(self, ins) -> list[np.ndarray]:

@@ -31,17 +31,18 @@ def drop_pynq() -> None:
         sys.modules.pop(mod, None)
 
 
-def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: str = "image",
+def compile_axis_bundle(name: str, out: Path, lanes: dict | None = None, tlast: str | None = None,
                         board: str = "pynq-z2", **hwh_options) -> fpga_accel.bundle.Bundle:
     """Compile example model ``name`` with ``manifest["kernel"]`` for the given stream lanes,
-    then put a stand-in ``bitstream/fa_design.bit`` and a generated ``.hwh`` beside it."""
+    then put a stand-in ``bitstream/fa_design.bit`` and a generated ``.hwh`` beside it. ``tlast``
+    overrides the streams' TLAST mode (``"image"``: a bitstream built before TLAST ended the run)."""
     import data
 
     def kernel(stage, qm, manifest):
         ln = {(qm.inputs + qm.outputs)[i].name: v for i, v in (lanes or {}).items()}
         manifest["kernel"] = kernel_interface(qm, ln)
         for s in manifest["kernel"]["axis"]["streams"]:
-            s["tlast"] = tlast
+            s["tlast"] = tlast or s["tlast"]
 
     b = fpga_accel.compile(data.model_path(name), out, board=board, calib=data.load_calib(name), progress=False,
                            generators=[kernel])

@@ -5,8 +5,9 @@ The backends are the modules of ``fpga_accel/runtime/backends/`` (:func:`backend
 backend file is run here without editing this suite. Each gets mnist_cnn compiled with the
 generators it runs (every generator for a backend :data:`GENERATORS` does not name) and, where
 :data:`PREPARE` says so, its setting: pynq runs against a register- and DMA-level model of the
-streaming IP, opencl on a CPU OpenCL device (PoCL), native on the C++ host of ``host/`` (built
-with CMake into build/host, as .ci/run does).
+streaming IP, f2 (compiled for aws-f2, :data:`BOARDS`) against a register/memory model of the F2
+card behind a stand-in libfpga_mgmt, opencl on a CPU OpenCL device (PoCL), native on the C++ host
+of ``host/`` (built with CMake into build/host, as .ci/run does).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ HLS = "fpga_accel.codegen.hls_project:generate_hls"
 OPENCL = "fpga_accel.codegen.opencl:generate_opencl"
 #: the generators whose output a backend runs; a backend not named here gets every generator
 GENERATORS = {"emulator": [], "csim": [HLS], "pynq": [HLS], "opencl": [OPENCL], "native": [OPENCL]}
+#: the board a backend's bundle is compiled for, where it is not compile's default
+BOARDS = {"f2": "aws-f2"}
 
 
 def _generators(name: str) -> list | None:
@@ -54,6 +57,8 @@ def compiled(tmp_path_factory):
             out = tmp_path_factory.mktemp(f"contract_{name}") / f"{MODEL}.fpga"
             gens = _generators(name)
             extra = {} if gens is None else {"generators": gens}
+            if name in BOARDS:
+                extra["board"] = BOARDS[name]
             cache[name] = fpga_accel.compile(data.model_path(MODEL), out, calib=data.load_calib(MODEL),
                                              progress=False, **extra)
         return cache[name]
@@ -104,8 +109,36 @@ def _host_built(request, bundle) -> None:
     built_host()
 
 
+@pytest.fixture(scope="module")
+def f2_card():
+    """libfpga_mgmt is tests/fakes' stand-in, its card a register/memory model of fa_kernel in the F2
+    custom logic (tests/test_runtime_f2.py tests the backend against it in detail)."""
+    from fpga_accel.runtime.f2_driver import libs
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FA_FPGA_MGMT_LIB", "/stand-in/libfpga_mgmt.so")
+    made = {}
+    mp.setattr(libs, "load", lambda path=None: libs.bind(made["lib"]))
+    yield made
+    mp.undo()
+
+
+def _on_the_f2_card_model(request, bundle) -> None:
+    """No F2 instance here: the card's model, and the AFI record an F2 build leaves."""
+    import json
+
+    from fakes.f2_card import F2Card, FakeFpgaMgmt
+
+    from fpga_accel.bundle_model import load_qmodel
+
+    made = request.getfixturevalue("f2_card")
+    made["lib"] = FakeFpgaMgmt(F2Card(bundle.manifest, load_qmodel(bundle)))
+    (bundle.path / "bitstream").mkdir(exist_ok=True)
+    (bundle.path / "bitstream/afi.json").write_text(json.dumps({"agfi_id": "agfi-0fa4f2000000000f"}))
+
+
 #: what a backend needs before its availability is asked, beyond its bundle
-PREPARE = {"pynq": _on_the_board_model, "native": _host_built}
+PREPARE = {"pynq": _on_the_board_model, "native": _host_built, "f2": _on_the_f2_card_model}
 
 
 def _can_compile_here(name: str, bundle) -> None:
@@ -142,7 +175,7 @@ def test_every_backend_module_is_in_the_contract():
         cls = get_backend(name)
         assert isinstance(cls, type) and issubclass(cls, Backend) and cls.name == name, name
     assert BACKENDS == files, "the contract's backends are not the folder's modules"
-    assert set(GENERATORS) | set(PREPARE) <= set(files), "entries for backends that no longer exist"
+    assert set(GENERATORS) | set(PREPARE) | set(BOARDS) <= set(files), "entries for backends that no longer exist"
 
 
 @pytest.fixture(scope="module")

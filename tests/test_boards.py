@@ -157,18 +157,39 @@ def test_a_manifest_cannot_bring_its_own_ps_or_cloud_flow():
     assert custom["ps"] is None and custom["family"] == "zynq"
 
 
-def test_f2_compiles_and_its_flow_is_refused_clearly(tmp_path):
+def test_f2_compiles_with_the_hdk_flow_and_refuses_another_clock(tmp_path):
     import fpga_accel
-    from fpga_accel.flow import BuildError, build
+    from fpga_accel.flow import BuildError
     from fpga_accel.flow.target import target_of
 
-    with pytest.raises(BuildError, match="board 'aws-f2': the F2 HDK flow is not generated yet: AWS F2 has no Vitis"):
-        target_of({"board": {"name": "aws-f2", "clock_mhz": 250.0}})
+    assert target_of({"board": {"name": "aws-f2", "clock_mhz": 250.0}}).flow == "aws-hdk"
+    with pytest.raises(BuildError, match=r"board 'aws-f2': the kernel runs on the F2 shell's clk_main_a0, 250 MHz .*"
+                                         r"not 200 MHz; recompile with --clock 250"):
+        target_of({"board": {"name": "aws-f2", "clock_mhz": 200.0}})
     models = Path(__file__).resolve().parents[1] / "models"
     b = fpga_accel.compile(models / "mlp/model.onnx", tmp_path / "f2.fpga", board="aws-f2",
                            calib=models / "mlp/calib.npz", progress=False)
-    assert "the F2 HDK flow is not generated yet" in b.manifest["scripts"]["error"]
-    assert sorted(p.name for p in (b.path / "scripts").iterdir()) == ["README.txt"]
+    assert b.manifest["scripts"]["steps"] == ["hls", "hdk", "afi"] and "error" not in b.manifest["scripts"]
+    assert {"aws_f2_dcp.sh", "aws_f2_afi.sh", "build.sh", "f2"} <= {p.name for p in (b.path / "scripts").iterdir()}
     assert (b.path / "hls/run_hls.tcl").is_file() and b.manifest["board"]["part"] == "xcvu47p-fsvh2892-2-e"
-    with pytest.raises(BuildError, match="no build scripts were generated.*F2 HDK flow is not generated yet"):
-        build(b.path)
+
+
+def test_boards_listing_says_what_runs_each_board(capsys):
+    """`fpga-accel boards` gives each board's build steps (those the build plans) and its backend
+    (an installed one): aws-f2 builds through the HDK and runs on the f2 backend."""
+    from fpga_accel.cli import main
+    from fpga_accel.cli.boards import works
+    from fpga_accel.flow.steps import plan_steps
+    from fpga_accel.flow.target import target_of
+    from fpga_accel.runtime import backend_names
+
+    assert main(["boards"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("aws-f2 "))
+    assert "hls (IP), hdk (CL + DCP tarball), afi (S3 + create-fpga-image) -> f2" in row
+    for name in board_names():
+        b = get_board(name)
+        listed = works(b)
+        steps = [s.name for s in plan_steps(Path("."), target_of({"board": {"name": name, "clock_mhz": b.clock_mhz}}),
+                                            has_script=True)]
+        assert [w.split(" ")[0] for w in listed.split(" -> ")[0].split(", ")] == steps, name
+        assert listed.split(" -> ")[1].split(" ")[0] in backend_names(), name

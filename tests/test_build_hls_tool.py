@@ -152,3 +152,16 @@ def test_build_sh_chooses_like_the_build(zynq_bundle, tmp_path, monkeypatch, rel
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert [c["tool"] for c in calls(record)] == [tool, "vivado"]
     assert (root / "bitstream/fa_overlay.bit").is_file()
+
+
+def test_hls_readme_describes_both_tools_as_the_build_runs_them(zynq_bundle):
+    """The project README gives the two HLS commands build.sh runs (v++ -c --mode hls from 2024.2,
+    vitis_hls before), each run from the hls/ folder as the build's copy of it."""
+    readme = (zynq_bundle.path / "hls" / "README.md").read_text()
+    build_sh = (zynq_bundle.path / "scripts" / "build.sh").read_text()
+    for tool in ("v++", "vitis_hls"):
+        (ran,) = [line.rsplit("&& ", 1)[1].rstrip(")") for line in build_sh.splitlines()
+                  if f"&& {tool} " in line or f"&& FA_TOP=fa_axis {tool} " in line]
+        cmd = ran.replace("FA_TOP=fa_axis ", "")
+        assert cmd in readme, (tool, cmd)
+    assert "2024.2" in readme and "2024.1" in readme

@@ -1,6 +1,7 @@
 """Hostile model names (newlines with commands, ``*/``, backslash-newline, NUL, ``$(...)``, ``[exec]``,
 quotes, ``<script>``, rich markup, ANSI escapes, Unicode line separators, 10k characters, keywords,
-``../``) in every name slot of a model compiled for pynq-z2, alveo-u250 and aws-f1:
+``../``) in every name slot of a model compiled for pynq-z2, alveo-u250 and aws-f1 (and aws-f2 for
+the scripts' text and `fpga-accel build`):
 
 - the build scripts parse (bash -n), run with stand-in vendor tools (the Tcl scripts in tclsh with
   the stub commands) and make exactly the calls of the same model with plain names; no injected
@@ -33,8 +34,13 @@ from fpga_accel import escape
 from fpga_accel.cli import main
 
 BOARDS = ["pynq-z2", "alveo-u250", "aws-f1"]
+#: boards whose generated scripts are compared line by line (aws-f2's are run in test_build_aws_f2.py)
+STATIC_BOARDS = [*BOARDS, "aws-f2"]
 CASES = list(HOSTILE)
-SCRIPTS = ["scripts/build.sh", "scripts/vivado_bd.tcl", "scripts/link.cfg", "scripts/aws_afi.sh", "hls/run_hls.tcl"]
+SCRIPTS = ["scripts/build.sh", "scripts/vivado_bd.tcl", "scripts/link.cfg", "scripts/aws_afi.sh", "hls/run_hls.tcl",
+           "scripts/aws_f2_dcp.sh", "scripts/aws_f2_afi.sh", "scripts/f2/cl_fa/design/cl_fa.sv",
+           "scripts/f2/cl_fa/build/scripts/synth_cl_fa.tcl"]
+SHELL_SCRIPTS = ["scripts/build.sh", "scripts/aws_afi.sh", "scripts/aws_f2_dcp.sh", "scripts/aws_f2_afi.sh"]
 C_FILES = re.compile(r"^(hls/src/.*|hls/csim/.*\.cpp|opencl/.*)$")
 SAFE_PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -162,10 +168,10 @@ def plain_runs(bundles, tools, tmp_path_factory):
 
 @needs_tools
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("board", STATIC_BOARDS)
 def test_build_scripts_hold_names_in_comment_lines_only(board, case, bundles, canary):
     bundle, plain = bundles(case, board), bundles(PLAIN, board)
-    for rel in ["scripts/build.sh"] + (["scripts/aws_afi.sh"] if board == "aws-f1" else []):
+    for rel in [r for r in SHELL_SCRIPTS if (bundle.path / r).exists()]:
         syntax = subprocess.run(["bash", "-n", str(bundle.path / rel)], check=False, capture_output=True, text=True)
         assert syntax.returncode == 0, syntax.stderr
     stem = f"fpga-accel/{escape.file_stem(name_of(case, canary))}"  # the AFI's S3 prefix: a file name
@@ -178,7 +184,8 @@ def test_build_scripts_hold_names_in_comment_lines_only(board, case, bundles, ca
         theirs = (plain.path / rel).read_text().split("\n")
         assert len(ours) == len(theirs), rel
         changed = [(a, b) for a, b in zip(ours, theirs) if a != b]
-        assert all(a.startswith("#") and b.startswith("#") for a, b in changed), (rel, changed)
+        mark = "//" if rel.endswith(".sv") else "#"
+        assert all(a.startswith(mark) and b.startswith(mark) for a, b in changed), (rel, changed)
         assert all(a.isprintable() and not a.endswith("\\") for a, _ in changed), (rel, changed)
 
 
@@ -211,9 +218,9 @@ def test_the_run_check_sees_an_injected_command(script, tools, tmp_path, monkeyp
 
 
 @needs_tools
-@pytest.mark.parametrize("board", ["pynq-z2", "aws-f1"])
+@pytest.mark.parametrize("board", ["pynq-z2", "aws-f1", "aws-f2"])
 def test_fpga_accel_build_runs_no_injected_command(board, bundles, tmp_path, canary, monkeypatch):
-    from stand_ins.helpers import calls, use_stand_ins
+    from stand_ins.helpers import calls, fake_hdk, use_stand_ins
 
     from fpga_accel.flow import build
 
@@ -221,9 +228,12 @@ def test_fpga_accel_build_runs_no_injected_command(board, bundles, tmp_path, can
     shutil.copytree(bundles("newline-exec", board).path, root)
     record = use_stand_ins(monkeypatch, tmp_path, kernel_args=["in0", "out0", "n_images"])
     monkeypatch.setenv("FA_S3_BUCKET", "bucket")
+    monkeypatch.setenv("FA_HLS_TOOL", "vitis_hls")
+    fake_hdk(monkeypatch, tmp_path)
     monkeypatch.chdir(tmp_path)
     build(root, registry=False, echo=lambda s: None)
-    want = ["vitis_hls", "vivado"] if board == "pynq-z2" else ["vitis_hls", "v++", "create_vitis_afi.sh", "aws", "aws"]
+    want = {"pynq-z2": ["vitis_hls", "vivado"], "aws-f1": ["vitis_hls", "v++", "create_vitis_afi.sh", "aws", "aws"],
+            "aws-f2": ["vitis_hls", "aws_build_dcp_from_cl.py", "aws", "aws", "aws", "aws"]}[board]
     assert [c["tool"] for c in calls(record)] == want
     assert not (canary / "newline-exec").exists()
 

@@ -15,6 +15,7 @@ from fpga_accel import Session
 from fpga_accel.runtime import BackendUnavailable, SessionTimeout
 from fpga_accel.runtime.backends.pynq import PynqBackend
 from fpga_accel.runtime.pynq_driver import AxisRunner, DmaError, OverlayMismatch, RegisterMapError
+from fpga_accel.runtime.pynq_driver.runner import StreamError
 
 
 @pytest.fixture
@@ -59,9 +60,11 @@ def test_session_matches_emulator_on_100_images(fake_pynq, bundles, name):
     _assert_equal(got, _reference(b, x))
     assert board.violations == []
     assert board.started_with == [100]  # one ap_start, n_images = 100
-    # one MM2S transfer for the run, one S2MM transfer per image (TLAST per image), receives armed before sends
+    # the batch of 100 is one MM2S and one S2MM transfer (TLAST once, at the run's end), receive armed first
     kinds = [t[0] for t in board.transfers]
-    assert kinds.count("dma_in0 MM2S") == 1 and kinds.count("dma_out0 S2MM") == 100
+    assert kinds.count("dma_in0 MM2S") == 1 and kinds.count("dma_out0 S2MM") == 1
+    out = next(st for st in b.manifest["kernel"]["axis"]["streams"] if st["name"] == "out0")
+    assert [t[2] for t in board.transfers if t[0] == "dma_out0 S2MM"] == [100 * out["beats_per_image"] * out["tdata_bits"] // 8]
     assert kinds[0] == "dma_out0 S2MM"
     assert board.memory.flushes >= 1 and board.memory.invalidates >= 1
 
@@ -82,7 +85,7 @@ def test_several_lanes_per_beat_and_raw_mode(fake_pynq, lanes2):
 
 def test_batches_split_by_dma_transfer_limit(fake_pynq, tmp_path):
     # TLAST once per run: a run is one transfer, so a 12-bit LENGTH (4095 bytes) holds 5 images
-    b = compile_axis_bundle("mnist_cnn", tmp_path / "m.fpga", tlast="batch", sg_length_width=12)
+    b = compile_axis_bundle("mnist_cnn", tmp_path / "m.fpga", sg_length_width=12)
     x = sample_images("mnist_cnn", 23)
     with Session(b, backend="pynq") as s:
         got = s.run(x)
@@ -203,10 +206,13 @@ def test_send_waited_on_before_receive_is_armed_times_out(fake_pynq, bundles, mo
 
 
 @pytest.mark.parametrize("delta", [-1, +1])
-def test_wrong_n_images_times_out(fake_pynq, bundles, monkeypatch, delta):
+def test_wrong_n_images_is_caught(fake_pynq, bundles, monkeypatch, delta):
+    """Too few images: the run's TLAST comes one image early and the short S2MM transfer says so;
+    too many: the S2MM transfer fills without a TLAST, which the DMA reports as an internal error."""
     kick = AxisRunner._kick
     monkeypatch.setattr(AxisRunner, "_kick", lambda self, queues, k: kick(self, queues, k + delta))
-    with pytest.raises(SessionTimeout):
+    with (pytest.raises(DmaError, match="longer than the transfer") if delta > 0 else
+          pytest.raises(StreamError, match="TLAST came early")):
         _run_wrong(bundles["mnist_cnn"], sample_images("mnist_cnn", 6))
     assert fake_pynq.board.started_with == [6 + delta]
 
@@ -214,7 +220,7 @@ def test_wrong_n_images_times_out(fake_pynq, bundles, monkeypatch, delta):
 def test_one_send_per_image_works_too(fake_pynq, bundles, monkeypatch):
     """The IP ignores input TLAST (axis_io.h), so the per-image sends of earlier drivers give the
     same results: the batched send changes the host's cost, not the data."""
-    monkeypatch.setattr(AxisRunner, "one_transfer", staticmethod(lambda lay: lay.tlast == "batch"))
+    monkeypatch.setattr(AxisRunner, "one_transfer", staticmethod(lambda lay: lay.direction == "out"))
     b, x = bundles["mnist_cnn"], sample_images("mnist_cnn", 6)
     with Session(b, backend="pynq") as s:
         got = s.run(x)
@@ -239,14 +245,15 @@ def test_wrong_lane_order_in_a_beat_gives_wrong_results(fake_pynq, lanes2, monke
 
 
 def test_short_output_packet_is_reported(fake_pynq, bundles, monkeypatch):
-    """An IP that ends an image early (a bitstream of another bundle): S2MM stops at TLAST."""
+    """An IP whose images are shorter (a bitstream of another bundle): the run's one S2MM
+    transfer ends at TLAST short of the 2 x 10 bytes the manifest gives."""
     import fakes.hw_ip
 
     encode = fakes.hw_ip.encode
     monkeypatch.setattr(fakes.hw_ip, "encode", lambda x, s: encode(x, s)[:-1])
     from fpga_accel.runtime.pynq_driver import StreamError
 
-    with pytest.raises(StreamError, match=r"stream 'out0' \(dma_out0 S2MM\) delivered 9 bytes where 10 were"):
+    with pytest.raises(StreamError, match=r"stream 'out0' \(dma_out0 S2MM\) delivered 18 bytes where 20 were"):
         _run_wrong(bundles["mnist_cnn"], sample_images("mnist_cnn", 2))
 
 

@@ -4,8 +4,9 @@ On a Pynq-Z2 the A9 runs the driver's Python between DMA transfers; if that take
 hardware's ~130 us per image, the board is host-bound. Here the model computes instantly, so the
 driver's own time (everything in ``AxisRunner.run`` except the time spent inside the board model)
 and its register accesses per image are what is left to measure. Inputs go in one MM2S transfer
-per run (the IP counts beats, it ignores input TLAST); an output stream with TLAST after every
-image needs one S2MM transfer per image in simple mode, and nothing more.
+per run (the IP counts beats, it ignores input TLAST), and so do outputs, whose TLAST ends the run;
+a bitstream built when the IP set TLAST after every image needs one S2MM transfer per image in
+simple mode, and nothing more.
 
     python tests/test_pynq_host_cost.py      # prints the figures
 """
@@ -78,18 +79,20 @@ def bundle(tmp_path_factory):
     return compile_axis_bundle("mnist_cnn", tmp_path_factory.mktemp("cost") / "mnist_cnn.fpga")
 
 
-def test_register_accesses_per_image(fake_pynq, bundle):
-    """Per image, only the S2MM re-arm of a TLAST-per-image output: two writes (address, LENGTH)
-    and two reads (DMASR, LENGTH read back); per run, the one MM2S transfer, n_images, ap_start
-    and CTRL. The driver that re-armed both DMAs per image made four of each."""
-    cost = host_cost(fake_pynq, bundle, sample_images("mnist_cnn", 256), repeats=1)
+def test_register_accesses_per_image_of_a_tlast_per_image_bitstream(fake_pynq, tmp_path):
+    """A bitstream built while the IP set TLAST after every image: per image, only the S2MM
+    re-arm, two writes (address, LENGTH) and two reads (DMASR, LENGTH read back); per run, the
+    one MM2S transfer, n_images, ap_start and CTRL. The driver that re-armed both DMAs per image
+    made four of each."""
+    b = compile_axis_bundle("mnist_cnn", tmp_path / "m.fpga", tlast="image")
+    cost = host_cost(fake_pynq, b, sample_images("mnist_cnn", 256), repeats=1)
     assert cost["writes_per_image"] <= 2.05 and cost["reads_per_image"] <= 2.05, cost
 
 
-def test_tlast_per_run_needs_no_access_per_image(fake_pynq, tmp_path):
-    """An IP whose outputs end the run with TLAST moves a run in one transfer per stream."""
-    b = compile_axis_bundle("mnist_cnn", tmp_path / "m.fpga", tlast="batch")
-    cost = host_cost(fake_pynq, b, sample_images("mnist_cnn", 256), repeats=1)
+def test_tlast_per_run_needs_no_access_per_image(fake_pynq, bundle):
+    """The generated IP ends the run with TLAST: a run is one transfer per stream."""
+    assert {s["tlast"] for s in bundle.manifest["kernel"]["axis"]["streams"]} == {"batch"}
+    cost = host_cost(fake_pynq, bundle, sample_images("mnist_cnn", 256), repeats=1)
     assert cost["writes_per_image"] < 0.05 and cost["reads_per_image"] < 0.05, cost
 
 

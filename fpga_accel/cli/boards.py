@@ -36,10 +36,10 @@ def run(args) -> int:
         return 0
     cols = [Column("board"), Column("part"), Column("family"), Column("DSP", "right"), Column("BRAM18", "right"),
             Column("URAM", "right"), Column("LUT", "right"), Column("FF", "right"), Column("MHz", "right"),
-            Column("GB/s", "right"), Column("platform / attachment", wrap=True)]
+            Column("GB/s", "right"), Column("platform / attachment", wrap=True), Column("build -> runtime", wrap=True)]
     rows = [[b.name + (" (retired)" if b.retired else ""), b.part, b.family, fmt_int(b.dsp), fmt_int(b.bram18),
              fmt_int(b.uram), fmt_int(b.lut), fmt_int(b.ff), f"{b.clock_mhz:g}", _gbps(b),
-             b.platform or _shell(b)] for b in boards]
+             b.platform or _shell(b), works(b)] for b in boards]
     print_table(cols, rows, title="target boards (device totals; `fpga-accel boards NAME` for details)")
     for b in boards:
         if b.retired:
@@ -53,7 +53,17 @@ def _gbps(b) -> str:
 
 def _shell(b) -> str:
     """What a board without a Vitis platform attaches to."""
-    return "Zynq PS + AXI DMA" if b.ps else f"{b.cloud.title} (not generated)" if b.cloud else b.attachment
+    return "Zynq PS + AXI DMA" if b.ps else f"{b.cloud.title} custom logic" if b.cloud else b.attachment
+
+
+def works(b) -> str:
+    """What `fpga-accel build` runs for the board (its steps and what they leave) and the backend that runs it."""
+    if b.family in ("zynq", "zynqmp"):
+        return "hls, vivado (.bit + .hwh) -> pynq"
+    if b.family == "hdk":
+        return "hls (IP), hdk (CL + DCP tarball), afi (S3 + create-fpga-image) -> f2"
+    afi = ", afi (.awsxclbin)" if b.cloud else ""
+    return f"hls (.xo), link (.xclbin){afi} -> opencl (XRT)"
 
 
 def _details(b) -> None:
@@ -62,6 +72,7 @@ def _details(b) -> None:
     print(f"  clock       {b.clock_mhz:g} MHz (default)")
     print(f"  platform    {b.platform or '-'}")
     print(f"  attachment  {b.attachment}")
+    print(f"  build       {works(b)}")
     print("  memory      " + ", ".join(f"{m['name']} {m['size_gib']:g} GiB" for m in b.memory)
           + f"; peak {_gbps(b)} GB/s")
     if b.ps:
@@ -85,17 +96,18 @@ NAME` shows one board in full, `--json` the data. Resource counts are the device
 vendors' product tables; the folder budgets against what remains after the share the shell /
 platform (Vitis boards) or the PS glue (Zynq boards) takes (`reserved`).
 
-| board | part | family | DSP | BRAM18 | URAM | LUT | FF | default MHz | memory GB/s | platform / attachment |
-|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|
+| board | part | family | DSP | BRAM18 | URAM | LUT | FF | default MHz | memory GB/s | platform / attachment | build steps → runtime backend |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|
 """
 
 FOOTER = """
 Families: **zynq** / **zynqmp** boards run the AXI-Stream IP `fa_axis` behind an AXI DMA on the
 PS (a PYNQ overlay: `.bit` + `.hwh`); **vitis** boards run the m_axi kernel `fa_kernel` in the
 platform's dynamic region through XRT; **hdk** boards are custom logic in a cloud shell (aws-f2:
-the bundle compiles and folds, its build flow is not generated yet). The default clocks are what a build requests (100 MHz on
-the Zynq-7000, 200 MHz on Zynq UltraScale+, 250 MHz on F1, 300 MHz on Alveo); `--clock` changes
-them.
+`fa_kernel` as Vivado IP inside the AWS HDK's small shell, run by the `f2` backend over
+`libfpga_mgmt`; see [build.md](build.md)). The default clocks are what a build requests (100 MHz on
+the Zynq-7000, 200 MHz on Zynq UltraScale+, 250 MHz on F1 and F2, 300 MHz on Alveo); `--clock` changes
+them (not on F2: the shell's `clk_main_a0` is fixed at 250 MHz).
 
 `max_clock_mhz` is the ceiling of the part's clock tree from its data sheet (`max_clock_source`:
 464 MHz for the Zynq-7000 -1 grade, 667 MHz, the lowest grade's figure, for UltraScale+);
@@ -109,7 +121,7 @@ Every fact of a board is in its file, and the code reads it there: part, resourc
 memory and bandwidth, the Vitis platform, the Vivado board part and the processing system (`ps`:
 the PS IP, its master and HP ports, address windows, PL clock properties; the block design Tcl
 and the `.hwh` are written from it), and a cloud flow (`cloud`: `aws-afi` adds the AFI step and
-F1's retirement note; `aws-hdk` is refused with a clear message). To add a board, add one file,
+F1's retirement note; `aws-hdk` the HDK custom-logic and AFI steps of F2). To add a board, add one file,
 `fpga_accel/fold/boards/NAME.json`, with the keys of `fpga_accel.fold.boards.Board` (a Zynq board
 copies `ps` from a board of the same PS and checks it against its board files' preset); nothing
 else changes. `tests/test_boards.py` checks that it loads and that this page is current; the
@@ -120,7 +132,8 @@ else changes. `tests/test_boards.py` checks that it loads and that this page is 
 def markdown(boards) -> str:
     """The boards page: the table, notes on retired targets, and every figure's source."""
     rows = [f"| {b.name} | `{b.part}` | {b.family} | {b.dsp:,} | {b.bram18:,} | {b.uram:,} | {b.lut:,} | {b.ff:,} "
-            f"| {b.clock_mhz:g} | {_gbps(b)} | {('`' + b.platform + '`') if b.platform else _shell(b)} |" for b in boards]
+            f"| {b.clock_mhz:g} | {_gbps(b)} | {('`' + b.platform + '`') if b.platform else _shell(b)} | {works(b)} |"
+            for b in boards]
     notes = [f"**{b.name}**: {b.retired}" for b in boards if b.retired]
     sources = [f"- **{b.name}** ({b.description}): resources from {b.source}. Attachment: {b.attachment}. "
                f"Reserved share: {b.reserved_source}." + "".join(f" {k}: {v}." for k, v in b.sources.items())

@@ -1,7 +1,8 @@
 """Build a bundle's bitstream with the vendor tools: Vitis HLS, then Vivado (Zynq) or v++ (Vitis).
 
-Steps: hls, vivado (Zynq boards: pynq-z2, zcu104, kv260, ultra96v2) or hls, link [, afi]
-(alveo-u50, alveo-u250, aws-f1; AWS retired F1 on 2025-12-20). Each step is logged to
+Steps: hls, vivado (Zynq boards: pynq-z2, zcu104, kv260, ultra96v2), hls, link [, afi]
+(alveo-u50, alveo-u250, aws-f1; AWS retired F1 on 2025-12-20) or hls, hdk, afi (aws-f2: the AWS
+HDK custom logic, its design checkpoint and the AFI). Each step is logged to
 NAME.fpga/build/logs/STEP.log and timed; a rerun skips finished steps whose inputs and outputs are
 unchanged; Ctrl-C or SIGTERM stops the running tool with its child processes and removes the
 step's partial outputs, and the next run redoes that step. The bitstream lands in NAME.fpga/bitstream/ with bitstream.json, the tool reports are
@@ -28,13 +29,14 @@ ORDER = 25
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", metavar="NAME.fpga", help="the bundle written by `fpga-accel compile`")
-    p.add_argument("--steps", metavar="A,B", help="run only these steps: hls,vivado (Zynq) or hls,link,afi (Vitis)")
+    p.add_argument("--steps", metavar="A,B",
+                   help="run only these steps: hls,vivado (Zynq), hls,link,afi (Vitis) or hls,hdk,afi (AWS F2)")
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="parallel jobs for Vivado / v++ (default 2)")
     p.add_argument("--dry-run", action="store_true", help="print the commands of each step without running them")
     p.add_argument("--platform", metavar="XPFM", help="Vitis platform name or .xpfm (default: FA_PLATFORM, "
                                                       "else the board's)")
-    p.add_argument("--s3-bucket", metavar="BUCKET", help="aws-f1 afi step: S3 bucket (default: FA_S3_BUCKET)")
-    p.add_argument("--s3-prefix", metavar="PREFIX", help="aws-f1 afi step: key prefix in the bucket")
+    p.add_argument("--s3-bucket", metavar="BUCKET", help="afi step (aws-f1, aws-f2): S3 bucket (default: FA_S3_BUCKET)")
+    p.add_argument("--s3-prefix", metavar="PREFIX", help="afi step (aws-f1, aws-f2): key prefix in the bucket")
     p.add_argument("--registry", metavar="DIR", help="bitstreams directory holding index.json "
                                                      "(default: FPGA_ACCEL_BITSTREAMS, else ./bitstreams)")
     p.add_argument("--no-registry", action="store_true", help="do not record the bitstream in the registry")

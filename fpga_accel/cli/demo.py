@@ -62,7 +62,8 @@ def run(args) -> int:
     print_report(bundle.manifest)
     print()
     print(f"bundle          {bundle.path}   (compiled in {took:.2f} s)")
-    print(f"HLS project     {bundle.path / 'hls'}   (vitis_hls -f run_hls.tcl)")
+    print(f"HLS project     {bundle.path / 'hls'}   (v++ -c --mode hls --config hls_config.cfg from Vitis 2024.2, "
+          "vitis_hls -f run_hls.tcl before)")
     print(f"build scripts   {bundle.path / 'scripts'}   (fpga-accel build {bundle.path} --dry-run)")
     print(f"OpenCL kernel   {bundle.path / 'opencl' / 'fa_kernel.cl'}")
     return 0 if same else 1

@@ -3,7 +3,7 @@
 ``fa_csim_run`` takes the host's buffers (NHWC batches in the storage dtype, manifest order),
 copies them into whole memory words, runs ``fa_kernel`` and copies the results back.
 ``fa_csim_run_axis`` does the same through ``fa_axis`` (beats built from the elements, TLAST
-checked on every output image). Stage counts come from the FA_STAGE_END records of fa_top.cpp.
+checked on the last output beat of the run and on no other). Stage counts come from the FA_STAGE_END records of fa_top.cpp.
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def csim_source(net: Network, model: str) -> str:
               (f"            beat.data.range(l * {p.bits} + {p.bits - 1}, l * {p.bits}) = "
                f"ap_int<{p.bits}>(element(inputs[{name[2:]}], w * {p.lanes} + l, {nb}, {str(p.signed).lower()}));"),
               "        beat.keep = -1;", "        beat.strb = -1;",
-              f"        beat.last = (w + 1) % FA_{N}_WORDS == 0;", f"        {name}.write(beat);", "    }"]
+              f"        beat.last = w + 1 == (size_t)n_images * FA_{N}_WORDS;  // as the DMA sends it: the transfer's end",
+              f"        {name}.write(beat);", "    }"]
     for name, p, t in outs:
         L.append(f"    hls::stream<fa_{name}_beat> {name}(\"{name}\");")
     L.append("    fa_axis(" + ", ".join([n for n, _, _ in ins + outs] + ["n_images"]) + ");")
@@ -92,7 +93,7 @@ def csim_source(net: Network, model: str) -> str:
         L += [f"    for (size_t w = 0; w < (size_t)n_images * FA_{N}_WORDS; w++) {{",
               f"        if ({name}.empty()) return 2;  // fewer beats than images x words",
               f"        fa_{name}_beat beat = {name}.read();",
-              f"        if (bool(beat.last) != ((w + 1) % FA_{N}_WORDS == 0)) status = 3;  // TLAST per image",
+              f"        if (bool(beat.last) != (w + 1 == (size_t)n_images * FA_{N}_WORDS)) status = 3;  // TLAST ends the run",
               f"        for (int l = 0; l < {p.lanes}; l++)",
               (f"            set_element(outputs[{k}], w * {p.lanes} + l, {nb}, "
                f"({sign}<{p.bits}>(beat.data.range(l * {p.bits} + {p.bits - 1}, l * {p.bits}))).to_int64());"),

@@ -6,6 +6,7 @@ from ..escape import c_comment
 
 def readme_text(net, qmodel, manifest: dict, param_files: list[str]) -> str:
     board = manifest.get("board") or {}
+    top = "fa_axis" if board.get("family") in ("zynq", "zynqmp") else "fa_kernel"
     rows = []
     for c in net.calls:
         st = c.stage
@@ -23,7 +24,7 @@ by the generator: the files are checked with g++ C simulation against the bit-ex
 
 - `src/fa_top.h`, `src/fa_top.cpp`: `fa_network` (one DATAFLOW region of processing elements),
   `fa_kernel` (Vitis / XRT: m_axi buffers + s_axilite `control`, ap_ctrl_hs) and `fa_axis` (Zynq:
-  AXI-Stream, TLAST per image, `n_images` on s_axilite). Hardware inputs: {ins}; outputs: {outs}.
+  AXI-Stream with TLAST on the last beat of the run, `n_images` on s_axilite). Hardware inputs: {ins}; outputs: {outs}.
 - `src/params/*.h`: weights, biases and requantisation constants per layer, in the PE layouts of
   `include/fpga_accel/*.h` ({len(param_files)} file(s)).
 - `include/fpga_accel/`: the PE library (header-only; each header documents its stream order).
@@ -32,7 +33,7 @@ by the generator: the files are checked with g++ C simulation against the bit-ex
   `csim/build.json`: sources, include dirs and flags for g++; `csim/run_csim.sh`: build and run.
 - `sim/ap_axi_sdata.h`: a simulation-only stand-in for g++; Vitis HLS uses its own header.
 - `run_hls.tcl`: C synthesis and export (`fa_axis` → IP catalog on Zynq boards, `fa_kernel` → .xo
-  on Vitis platforms). Board: `{c_comment(board.get('name', 'unknown'))}`, part
+  on Vitis platforms, `fa_kernel` → IP catalog for the AWS F2 custom logic). Board: `{c_comment(board.get('name', 'unknown'))}`, part
   `{c_comment(board.get('part') or 'unknown')}`, clock {board.get('clock_mhz', 100.0)} MHz.
 
 ## Memory buffers of fa_kernel
@@ -55,8 +56,18 @@ one after another, so these are per-stage loop counts, not a hardware latency).
 
 ## Synthesis
 
+`fpga-accel build` runs C synthesis and the export with the HLS tool of the installed release, and
+`../scripts/build.sh` chooses the same way: AMD Vitis 2024.2 and later ship no `vitis_hls`, so
+they run `v++ -c --mode hls` with `hls_config.cfg`; older releases run `vitis_hls` with
+`run_hls.tcl`. With both installed, the build asks `v++ --version` and takes v++ from 2024.2 on.
+By hand, from this folder:
+
 ```sh
-vitis_hls -f run_hls.tcl                 # the board's default top
+# Vitis 2024.2 and later
+v++ -c --mode hls --config hls_config.cfg --work_dir fa_hls_{top}
+vitis-run --mode hls --tcl run_hls.tcl           # the same synthesis from the Tcl script
+# Vitis up to 2024.1
+vitis_hls -f run_hls.tcl                          # the board's default top, {top}
 FA_TOP=fa_kernel vitis_hls -f run_hls.tcl
 ```
 

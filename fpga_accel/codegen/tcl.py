@@ -1,8 +1,9 @@
 """The two HLS inputs of a bundle: ``run_hls.tcl`` (vitis_hls up to 2024.1, or ``vitis-run --mode
 hls --tcl``) and ``hls_config.cfg`` (``v++ -c --mode hls``, Vitis 2024.2 and later).
 
-TOP is ``fa_axis`` (Zynq: Vivado IP catalog) or ``fa_kernel`` (Vitis platforms: .xo), chosen from
-the board's family (the Tcl also takes the FA_TOP environment variable). The part and clock come
+TOP is ``fa_axis`` (Zynq: Vivado IP catalog) or ``fa_kernel`` (Vitis platforms: .xo; AWS F2's HDK
+flow, family ``hdk``: Vivado IP catalog, wrapped in the custom-logic top there), chosen from the
+board's family (the Tcl also takes the FA_TOP environment variable). The part and clock come
 from ``manifest["board"]``; without a part the Tcl stops at once with a message naming the fix, and
 the config has no ``part`` line. Only fixed identifiers and sanitised board words appear in them.
 
@@ -20,6 +21,8 @@ from ..bundle_kernel import IP_VENDOR
 from ..escape import shell_comment, tcl_word
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
+#: families whose fa_kernel goes into Vivado as IP (the AWS F2 HDK custom logic), not into v++ as an .xo
+IP_KERNEL_FAMILIES = ("hdk",)
 #: sources of the synthesis and of the testbench, relative to hls/
 SOURCES = ["src/fa_top.cpp"]
 TB_SOURCES = ["csim/fa_csim.cpp", "csim/tb_main.cpp"]
@@ -32,12 +35,13 @@ def _board(manifest: dict):
     family = str(board.get("family") or "")
     clock = board.get("clock_mhz") or 100.0
     top = "fa_axis" if family in ZYNQ_FAMILIES else "fa_kernel"
-    return board, f"{1000.0 / float(clock):.3f}", top
+    export = "xo" if top == "fa_kernel" and family not in IP_KERNEL_FAMILIES else "ip_catalog"
+    return board, f"{1000.0 / float(clock):.3f}", top, export
 
 
 def tcl_script(manifest: dict, n_inputs: int = 1, n_outputs: int = 1) -> str:
     """``run_hls.tcl``; ``n_inputs`` / ``n_outputs`` are the testbench's file arguments."""
-    board, period, default_top = _board(manifest)
+    board, period, default_top, default_export = _board(manifest)
     name = tcl_word(board.get("name", "unknown"))
     part = board.get("part")
     part_line = (f"set PART {tcl_word(part)}" if part else
@@ -53,7 +57,8 @@ def tcl_script(manifest: dict, n_inputs: int = 1, n_outputs: int = 1) -> str:
 #   vitis-run --mode hls --tcl run_hls.tcl      (Vitis 2024.2 and later; or v++ with hls_config.cfg)
 # Runs from any directory: sources and include paths are taken from this script's folder, the
 # project is created in the current directory.
-# FA_TOP=fa_kernel|fa_axis selects the top; FA_STEP=csynth stops after C synthesis.
+# FA_TOP=fa_kernel|fa_axis selects the top; FA_STEP=csynth stops after C synthesis. fa_kernel is
+# exported as {default_export if default_top == "fa_kernel" else "xo"} for this board (FA_EXPORT=xo|ip_catalog overrides); fa_axis always as IP.
 # FA_CSIM=N first runs C simulation of N images: the testbench reads {ins} from
 # FA_CSIM_DATA (default: csim/data beside this script) and writes {outs} there.
 # The testbench is compiled with the same include paths as the kernel: under Vitis both see the
@@ -65,12 +70,16 @@ set CLOCK_PERIOD {period}
 set TOP {default_top}
 if {{[info exists ::env(FA_TOP)]}} {{ set TOP $::env(FA_TOP) }}
 if {{$TOP ne "fa_axis" && $TOP ne "fa_kernel"}} {{ error "FA_TOP must be fa_axis or fa_kernel, got $TOP" }}
+set EXPORT {default_export if default_top == "fa_kernel" else "xo"}
+if {{[info exists ::env(FA_EXPORT)]}} {{ set EXPORT $::env(FA_EXPORT) }}
+if {{$EXPORT ne "xo" && $EXPORT ne "ip_catalog"}} {{ error "FA_EXPORT must be xo or ip_catalog, got $EXPORT" }}
+if {{$TOP eq "fa_axis"}} {{ set EXPORT ip_catalog }}
 set CFLAGS "-std=c++14 -I[file join $HERE include] -I[file join $HERE src]"
 
 open_project -reset fa_hls_$TOP
 set_top $TOP
 {add_lines}
-if {{$TOP eq "fa_kernel"}} {{
+if {{$EXPORT eq "xo"}} {{
     open_solution -reset sol -flow_target vitis
 }} else {{
     open_solution -reset sol -flow_target vivado
@@ -93,10 +102,10 @@ if {{[info exists ::env(FA_CSIM)]}} {{
 }}
 csynth_design
 if {{[info exists ::env(FA_STEP)] && $::env(FA_STEP) eq "csynth"}} {{ exit }}
-if {{$TOP eq "fa_kernel"}} {{
+if {{$EXPORT eq "xo"}} {{
     export_design -format xo -output fa_kernel.xo
 }} else {{
-    export_design -format ip_catalog -vendor {IP_VENDOR} -library hls -ipname fa_axis
+    export_design -format ip_catalog -vendor {IP_VENDOR} -library hls -ipname $TOP
 }}
 exit
 """
@@ -104,10 +113,10 @@ exit
 
 def hls_config(manifest: dict) -> str:
     """``hls_config.cfg`` for ``v++ -c --mode hls`` (Vitis 2024.2 and later), for the board's top."""
-    board, period, top = _board(manifest)
+    board, period, top, fmt = _board(manifest)
     part = board.get("part")
     part = part if isinstance(part, str) and _PART.fullmatch(part) else None
-    fmt, target, out = ("ip_catalog", "vivado", "fa_axis.zip") if top == "fa_axis" else ("xo", "vitis", "fa_kernel.xo")
+    target, out = ("vivado", f"{top}.zip") if fmt == "ip_catalog" else ("vitis", f"{top}.xo")
     flags = "-std=c++14 " + " ".join(f"-I./{d}" for d in INCLUDES)
     lines = [f"# v++ HLS configuration of '{shell_comment(board.get('name', 'unknown'))}', generated by fpga-accel; "
              "regenerate instead of editing.",
@@ -126,6 +135,6 @@ def hls_config(manifest: dict) -> str:
         lines += [f"tb.file=./{s}", f"tb.file_cflags=./{s},{flags}"]
     lines += ["csim.code_analyzer=0", f"syn.output.format={fmt}", f"package.output.format={fmt}",
               "package.output.syn=true", f"package.output.file={out}"]
-    if top == "fa_axis":
-        lines += [f"package.ip.vendor={IP_VENDOR}", "package.ip.library=hls", "package.ip.name=fa_axis"]
+    if fmt == "ip_catalog":
+        lines += [f"package.ip.vendor={IP_VENDOR}", "package.ip.library=hls", f"package.ip.name={top}"]
     return "\n".join(lines) + "\n"

@@ -183,8 +183,9 @@ def axis_top(net: Network) -> list[str]:
     base = n_in + len(net.calls)
     aargs = [f"hls::stream<fa_in{i}_beat>& in{i}" for i in range(n_in)]
     aargs += [f"hls::stream<fa_out{i}_beat>& out{i}" for i in range(n_out)]
-    out = ["// Zynq streaming IP: one AXI-Stream per hardware input and output (TLAST on the last beat of",
-           "// every image), the image count on s_axilite (AXI DMA moves the data).",
+    out = ["// Zynq streaming IP: one AXI-Stream per hardware input and output, the image count on s_axilite",
+           "// (AXI DMA moves the data). TLAST on the last beat of the run only: one S2MM transfer takes the",
+           "// whole batch, with no re-arm per image; input TLAST is ignored (the IP counts beats).",
            "void fa_axis(" + ", ".join(aargs + ["unsigned n_images"]) + ") {"]
     for name in [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)]:
         out.append(f"#pragma HLS INTERFACE mode = axis port = {name}")
@@ -202,7 +203,7 @@ def axis_top(net: Network) -> list[str]:
     out.append("    fa_network(" + ", ".join([f"in{i}_s" for i in range(n_in)] + [f"out{i}_s" for i in range(n_out)]
                                              + ["n_images"]) + ");")
     for i, (_, p, _) in enumerate(net.outputs):
-        out.append(f"    fa::stream_to_axis<{p.lanes}, {p.bits}>(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images, true);")
+        out.append(f"    fa::stream_to_axis<{p.lanes}, {p.bits}>(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images);")
         out.append(f"    FA_STAGE_END({base + i})")
     out.append("}")
     return out

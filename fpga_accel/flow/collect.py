@@ -23,7 +23,7 @@ def _first(root: Path, pattern: str, prefer: str | None = None) -> Path | None:
 
 
 def collect(step: str, root: Path, top: str, log: Path, clock_mhz: float) -> dict:
-    """The parsed reports of ``step`` (``hls``, ``vivado``, ``link`` or ``afi``)."""
+    """The parsed reports of ``step`` (``hls``, ``vivado``, ``link``, ``hdk`` or ``afi``)."""
     out: dict = {}
     try:
         version = version_from_log(log.read_text(errors="replace"))
@@ -31,7 +31,7 @@ def collect(step: str, root: Path, top: str, log: Path, clock_mhz: float) -> dic
         version = None
     if version:
         out["tool_version"] = version
-    fn = {"hls": _hls, "vivado": _vivado, "link": _link, "afi": _afi}.get(step)
+    fn = {"hls": _hls, "vivado": _vivado, "link": _link, "hdk": _hdk, "afi": _afi}.get(step)
     if fn:
         out.update(fn(root, top, clock_mhz))
     return out
@@ -75,6 +75,17 @@ def _link(root: Path, top: str, clock_mhz: float) -> dict:
         out["utilization_scope"] = "the platform's dynamic region (kernel and its connections)"
     if timing:
         t = rp.parse_timing_summary(timing)
+        t["fmax_mhz"] = rp.fmax_mhz(clock_mhz, t.get("wns_ns"))
+        out["timing"] = {"file": _rel(root, timing), **t}
+    return out
+
+
+def _hdk(root: Path, top: str, clock_mhz: float) -> dict:
+    """The AWS HDK build: the worst slack of its post-route timing report (no summary is written)."""
+    out: dict = {}
+    timing = _first(root, "build/hdk/**/reports/*post_route_timing.rpt")
+    if timing:
+        t = rp.parse_report_timing(timing)
         t["fmax_mhz"] = rp.fmax_mhz(clock_mhz, t.get("wns_ns"))
         out["timing"] = {"file": _rel(root, timing), **t}
     return out

@@ -17,7 +17,7 @@ def build_record(manifest: dict, target, state: dict) -> dict:
     rep = {name: (e.get("report") or {}) for name, e in steps.items()}
     tools = {steps[name].get("tool") or name: r["tool_version"] for name, r in rep.items() if r.get("tool_version")}
     hls = (rep.get("hls") or {}).get("csynth") or {}
-    impl = rep.get("vivado") or rep.get("link") or {}
+    impl = rep.get("vivado") or rep.get("link") or rep.get("hdk") or {}
     rec = {"family": target.family, "board": target.board, "clock_mhz": target.clock_mhz,
            "steps": {n: {k: e.get(k) for k in ("status", "seconds", "started", "log")} for n, e in steps.items()},
            "tools": tools,

@@ -161,6 +161,22 @@ def parse_timing_summary(path: Path) -> dict:
     return {}
 
 
+def parse_report_timing(path: Path) -> dict:
+    """The worst slack (ns) of a ``report_timing`` file (the AWS HDK writes one after routing, no
+    summary): its ``Slack (MET|VIOLATED) : X ns`` lines; ``met`` when none is violated."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return {}
+    found = [(m.group(1), _float(m.group(2))) for m in re.finditer(r"^\s*Slack\s*\((MET|VIOLATED)\)\s*:\s*(-?[\d.]+)\s*ns",
+                                                                  text, re.MULTILINE)]
+    slacks = [v for _, v in found if v is not None]
+    if not slacks:
+        return {}
+    return {"wns_ns": min(slacks), "met": all(k == "MET" for k, _ in found) and min(slacks) >= 0,
+            "paths": len(slacks)}
+
+
 def parse_clock_txt(path: Path) -> dict:
     """``requested_mhz`` / ``actual_mhz`` written by the Vivado script."""
     out = {}

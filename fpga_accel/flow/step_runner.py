@@ -28,6 +28,7 @@ from ..bundle_bitstream import RECORD, bundle_id, record_sealed
 from ..procs import run_bounded, valid_seconds
 from ..safe_fs import UnsafePathError, inside
 from . import bitstream_registry as reg
+from .aws_f2 import TARBALL as F2_TARBALL
 from .collect import collect
 from .errors import BuildError, ToolFailedError, ToolNotFoundError
 from .hls_tool import HlsTool, choose_hls_tool
@@ -42,6 +43,8 @@ STATE = "build/state.json"
 LOGS = "build/logs"
 FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xclbin"],
          "afi": ["fa_kernel.xclbin", "fa_kernel.awsxclbin"]}
+#: AWS F2: the design checkpoint tarball and the AFI's ids
+FINAL_HDK = {"afi": [F2_TARBALL, "afi.json"]}
 
 
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
@@ -82,11 +85,11 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     echo(f"HLS tool: {tool.why}")
     if allow_timing_failure:
         for s in plan:
-            if s.name == "vivado":
+            if s.name in ("vivado", "hdk"):
                 s.env["FA_ALLOW_TIMING_FAILURE"] = "1"
     top = "fa_axis" if target.is_zynq else "fa_kernel"
     values = {"B": str(root), "JOBS": str(int(jobs))}
-    if not target.is_zynq:
+    if target.family == "vitis":
         # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM
         aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
@@ -236,6 +239,8 @@ def _check_ready(root: Path, target, todo, values, env, s3_bucket, s3_prefix) ->
                 raise ToolNotFoundError(tool, step.name, HOW_TO_GET.get(tool, "install it"), manual)
             if tool == "create_vitis_afi.sh":
                 step.env["CREATE_VITIS_AFI"] = path
+            if tool == "aws_build_dcp_from_cl.py":
+                step.env["AWS_BUILD_DCP"] = path
         if "{PLATFORM}" in step.argv and not values.get("PLATFORM"):
             raise BuildError(f"step '{step.name}' needs the Vitis platform of {target.board}; pass --platform or "
                              "set FA_PLATFORM to its name or .xpfm path")
@@ -425,8 +430,9 @@ def _final_files(root: Path, target, state: dict, plan: list[Step]) -> list[str]
     last = plan[-1].name
     if (state["steps"].get(last) or {}).get("status") != "done":
         return []
-    names = [n for n in FINAL.get(last, []) if (root / "bitstream" / n).is_file()]
-    return names if len(names) == len(FINAL[last]) else []
+    want = (FINAL_HDK if target.is_hdk else FINAL).get(last, [])
+    names = [n for n in want if (root / "bitstream" / n).is_file()]
+    return names if want and len(names) == len(want) else []
 
 
 def _write_manifest(root: Path, manifest: dict, record: dict) -> None:

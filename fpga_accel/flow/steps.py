@@ -3,7 +3,9 @@
 Zynq boards: ``hls`` (Vitis HLS exports the ``fa_axis`` IP) then ``vivado`` (block design →
 bitstream + hwh). Vitis platforms: ``hls`` (Vitis HLS exports ``fa_kernel`` as an .xo, or
 ``v++ -c`` from the sources when the bundle has no ``run_hls.tcl``) then ``link`` (``v++ -l`` →
-.xclbin), plus ``afi`` on a board whose file declares the ``aws-afi`` flow (aws-f1). The hls step
+.xclbin), plus ``afi`` on a board whose file declares the ``aws-afi`` flow (aws-f1). AWS F2 (the
+``aws-hdk`` flow): ``hls`` (fa_kernel to the IP catalog), ``hdk`` (the HDK's design checkpoint of
+the custom logic around it) and ``afi`` (S3 upload, ``create-fpga-image``). The hls step
 runs ``v++ -c --mode hls --config hls_config.cfg`` (Vitis 2024.2 and later) or ``vitis_hls -f
 run_hls.tcl`` (older), as :mod:`.hls_tool` chose. Commands hold
 placeholders (``{B}`` the bundle, ``{JOBS}``, ``{PLATFORM}``, ``{XO}``) filled in when they run, so the
@@ -15,6 +17,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .aws_f2 import TARBALL as F2_TARBALL
 from .errors import BuildError
 from .target import Target
 from .vitis import KERNEL
@@ -68,6 +71,8 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
                   "build/vivado/reports/timing_summary.rpt"],
                  "Vivado: block design, synthesis, implementation, timing check, bitstream"),
         ]
+    if target.is_hdk:
+        return hdk_steps(bundle_root, target, has_script, hls_tool)
     if has_script:
         hls = hls_step(bundle_root, KERNEL, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/*.xo"],
                        "synthesise fa_kernel and export an .xo")
@@ -91,6 +96,24 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
                           "build/afi", [f"bitstream/{KERNEL}.awsxclbin", "bitstream/afi.json"],
                           f"AWS: create the AFI and wait until it is available{note}", needs=["aws", "bash"]))
     return steps
+
+
+def hdk_steps(bundle_root: Path, target: Target, has_script: bool, hls_tool: str) -> list[Step]:
+    """AWS F2: fa_kernel exported as IP, the HDK's design checkpoint around it, the AFI."""
+    if not has_script and (hls_tool == "vitis_hls" or not (bundle_root / HLS_CONFIG).is_file()):
+        raise BuildError(f"{bundle_root}: no {HLS_SCRIPT}; recompile the bundle with the HLS project generator")
+    note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
+    return [
+        hls_step(bundle_root, KERNEL, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/impl/ip/component.xml"],
+                 "synthesise fa_kernel and export it to the IP catalog"),
+        Step("hdk", "aws_build_dcp_from_cl.py", ["bash", "{B}/scripts/aws_f2_dcp.sh", "{B}/build/hls", "{B}/bitstream"],
+             "build/hdk", [f"bitstream/{F2_TARBALL}"],
+             "AWS HDK: fa_kernel in the F2 custom logic, synthesis, place and route in the small shell (DCP tarball)",
+             needs=["vivado", "bash", "python3"]),
+        Step("afi", "aws", ["bash", "{B}/scripts/aws_f2_afi.sh", f"{{B}}/bitstream/{F2_TARBALL}", "{B}/bitstream"],
+             "build/afi", ["bitstream/afi.json"],
+             f"AWS: upload the DCP to S3, create-fpga-image, wait until it is available{note}", needs=["bash"]),
+    ]
 
 
 def hls_step(bundle_root: Path, top: str, tool: str, outputs: list[str], what: str) -> Step:

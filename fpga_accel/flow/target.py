@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
 #: the flows after the platform build that the build scripts cover
-GENERATED_CLOUD_FLOWS = ("aws-afi",)
+GENERATED_CLOUD_FLOWS = ("aws-afi", "aws-hdk")
+
+#: the F2 small shell's clk_main_a0 (aws-fpga hdk/docs/Clock_Recipes_User_Guide.md: its default, not
+#: reconfigurable yet), which the kernel runs on
+HDK_CLOCK_MHZ = 250.0
 
 #: widths (bits) the AXI DMA accepts on its stream side
 DMA_STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
@@ -82,6 +86,11 @@ class Target:
         return self.family in ZYNQ_FAMILIES
 
     @property
+    def is_hdk(self) -> bool:
+        """Custom logic in a cloud shell (AWS F2): fa_kernel as Vivado IP, no Vitis platform."""
+        return self.family == "hdk"
+
+    @property
     def flow(self) -> str | None:
         """The cloud flow (``aws-afi``, ...) or None."""
         return self.cloud.flow if self.cloud else None
@@ -109,9 +118,10 @@ def target_of(manifest: dict) -> Target:
         raise BuildError(f"board '{name}': the {cloud.title} flow is not generated yet: {cloud.note.rstrip('.')}; "
                          "the bundle's hls/ project is what to take into it by hand")
     family = b.get("family")
-    if family not in (*ZYNQ_FAMILIES, "vitis"):
-        raise BuildError(f"board '{name}': family {family!r} is not one the build knows (zynq, zynqmp, vitis); "
-                         "the board data must give it")
+    if family not in (*ZYNQ_FAMILIES, "vitis", "hdk") or (family == "hdk") != (cloud is not None and
+                                                                              cloud.flow == "aws-hdk"):
+        raise BuildError(f"board '{name}': family {family!r} is not one the build knows (zynq, zynqmp, vitis, or hdk "
+                         "with the aws-hdk flow); the board data must give it")
     if family in ZYNQ_FAMILIES and not b.get("part"):
         raise BuildError(f"board '{name}': the board data gives no FPGA part, which Vivado needs")
     ps = _nested(b, "ps", Ps)
@@ -122,6 +132,9 @@ def target_of(manifest: dict) -> Target:
     if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not 0 < clock < float("inf"):
         raise BuildError(f"board '{name}': the manifest's clock_mhz is {clock!r}, not a positive number of MHz; "
                          "recompile the model")
+    if family == "hdk" and float(clock) != HDK_CLOCK_MHZ:
+        raise BuildError(f"board '{name}': the kernel runs on the F2 shell's clk_main_a0, {HDK_CLOCK_MHZ:g} MHz (the "
+                         f"HDK does not reconfigure it), not {clock:g} MHz; recompile with --clock {HDK_CLOCK_MHZ:g}")
     return Target(board=name, family=family, part=b.get("part"), clock_mhz=float(clock),
                   platform=b.get("platform"), board_part=b.get("board_part"), memory=b.get("memory"), extra=b,
                   ps=ps, cloud=cloud)

@@ -17,13 +17,18 @@ HOW_TO_GET = {
            "`source <install>/Vitis/<version>/settings64.sh` and `source /opt/xilinx/xrt/setup.sh`",
     "create_vitis_afi.sh": "clone aws-fpga (branch f1_xdma_shell) and `source vitis_setup.sh`, which sets VITIS_DIR; "
                            "AWS retired F1 on 2025-12-20, so this works only for existing F1 accounts",
+    "aws_build_dcp_from_cl.py": "clone aws-fpga (branch f2) and run `source hdk_setup.sh` there, which sets "
+                                "HDK_SHELL_DIR (the script is in $HDK_SHELL_DIR/build/scripts); Vivado of a release "
+                                "the F2 developer kit supports must be on PATH",
+    "python3": "install Python 3 (the AWS HDK's build script runs with it)",
     "aws": "install the AWS CLI v2 (https://aws.amazon.com/cli/) and run `aws configure`",
     "bash": "install bash",
 }
 
 # environment variables whose bin/ (or tools/) directory may hold a tool that is not on PATH
 _HOMES = {"vitis_hls": [("XILINX_HLS", "bin"), ("XILINX_VITIS", "bin")], "vivado": [("XILINX_VIVADO", "bin")],
-          "v++": [("XILINX_VITIS", "bin")], "create_vitis_afi.sh": [("VITIS_DIR", "tools")]}
+          "v++": [("XILINX_VITIS", "bin")], "create_vitis_afi.sh": [("VITIS_DIR", "tools")],
+          "aws_build_dcp_from_cl.py": [("HDK_SHELL_DIR", "build/scripts")]}
 
 
 def find_tool(name: str, env: dict | None = None) -> str | None:

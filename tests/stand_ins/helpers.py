@@ -12,7 +12,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-TOOLS = ("vitis_hls", "vivado", "v++", "create_vitis_afi.sh", "aws")
+TOOLS = ("vitis_hls", "vivado", "v++", "create_vitis_afi.sh", "aws", "aws_build_dcp_from_cl.py")
+#: the scripts of the AWS F2 HDK a CL folder links to, and the synthesis header/footer it sources
+HDK_SCRIPTS = ("build_all.tcl", "build_level_1_cl.tcl", "encrypt.tcl", "synth_cl_header.tcl", "synth_cl_footer.tcl")
 
 # board fields the build reads, for tests that run before the board data files exist; when the
 # board data is present, compile fills these in itself and these values are not used
@@ -23,6 +25,7 @@ BOARD_FIELDS = {
                   "memory": [{"name": "HBM", "banks": 32}]},
     "alveo-u250": {"family": "vitis", "part": "xcu250-figd2104-2L-e", "platform": "xilinx_u250_gen3x16_xdma_4_1_202210_1",
                    "memory": [{"name": f"DDR[{i}]", "banks": 1} for i in range(4)]},
+    "aws-f2": {"family": "hdk", "part": "xcvu47p-fsvh2892-2-e"},
     "aws-f1": {"family": "vitis", "part": "xcvu9p-flgb2104-2-i", "platform": "xilinx_aws-vu9p-f1_shell-v04261818_201920_3",
                "memory": [{"name": f"DDR[{i}]", "banks": 1} for i in range(4)]},
 }
@@ -94,7 +97,12 @@ def stand_in_path(tmp: Path, skip=()) -> Path:
         if tool in skip:
             continue
         w = bindir / tool
-        w.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "standin.py"}" "{tool}" "$@"\n')
+        if tool.endswith(".py"):  # run as `python3 TOOL`, as the HDK's scripts are
+            w.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.argv = [{str(HERE / 'standin.py')!r}, {tool!r}, "
+                         f"*sys.argv[1:]]\nsys.path.insert(0, {str(HERE)!r})\nrunpy.run_path(sys.argv[0], "
+                         "run_name='__main__')\n")
+        else:
+            w.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HERE / "standin.py"}" "{tool}" "$@"\n')
         os.chmod(w, w.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return bindir
 
@@ -102,7 +110,8 @@ def stand_in_path(tmp: Path, skip=()) -> Path:
 def use_stand_ins(monkeypatch, tmp: Path, skip=(), kernel_args=None) -> Path:
     """Put the stand-ins first on PATH (the system's tools stay after them) and record calls."""
     bindir = stand_in_path(tmp, skip)
-    for var in ("XILINX_VIVADO", "XILINX_HLS", "XILINX_VITIS", "VITIS_DIR", "FA_PLATFORM", "AWS_PLATFORM", "FA_S3_BUCKET"):
+    for var in ("XILINX_VIVADO", "XILINX_HLS", "XILINX_VITIS", "VITIS_DIR", "FA_PLATFORM", "AWS_PLATFORM", "FA_S3_BUCKET",
+                "HDK_SHELL_DIR", "AWS_BUILD_DCP"):
         monkeypatch.delenv(var, raising=False)
     clean = [p for p in os.environ.get("PATH", "").split(os.pathsep)
              if p and not any((Path(p) / t).exists() for t in TOOLS)]
@@ -120,3 +129,13 @@ def calls(path: Path) -> list[dict]:
 
 def read_tcl_record(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def fake_hdk(monkeypatch, tmp: Path) -> Path:
+    """A stand-in aws-fpga HDK folder (HDK_SHELL_DIR): its common build scripts as empty Tcl files."""
+    hdk = tmp / "hdk_shell"
+    (hdk / "build" / "scripts").mkdir(parents=True, exist_ok=True)
+    for name in HDK_SCRIPTS:
+        (hdk / "build" / "scripts" / name).write_text("# stand-in for the AWS HDK script of this name\n")
+    monkeypatch.setenv("HDK_SHELL_DIR", str(hdk))
+    return hdk

@@ -67,6 +67,7 @@ proc export_design {args} {
     fa_write [file join $::hls_sol impl misc drivers ${top}_v1_0 src x${top}_hw.h] [fa_header $top]
     if {$fmt eq "ip_catalog"} {
         fa_write [file join $::hls_sol impl ip component.xml] "<!-- FAKE IP-XACT component of fpga-accel.org:hls:$top:1.0 (stand-in) -->"
+        fa_write [file join $::hls_sol impl ip hdl verilog $top.v] "// FAKE Verilog of $top written by a test stand-in for Vitis HLS"
     } else {
         set i [lsearch -exact $args -output]
         set out [expr {$i >= 0 ? [file normalize [lindex $args [expr {$i + 1}]]] : [file join $::hls_sol impl export.xo]}]

@@ -1,4 +1,5 @@
-"""Recording stand-ins for the vendor executables (vitis_hls, vivado, v++, create_vitis_afi.sh, aws).
+"""Recording stand-ins for the vendor executables (vitis_hls, vivado, v++, create_vitis_afi.sh, aws,
+and the AWS F2 HDK's aws_build_dcp_from_cl.py).
 
 Tests put wrappers named after the tools on PATH; each runs ``python standin.py TOOL ARGS...``.
 Every call is appended (JSON lines) to ``$FA_STANDIN_CALLS``. The Tcl tools really run the
@@ -127,11 +128,100 @@ def create_afi(argv):
 
 
 def aws(argv):
+    if argv[:2] == ["s3", "cp"]:
+        src = [a for a in argv[2:] if not a.startswith("-") and not a.startswith("s3://")]
+        if len(src) != 1 or not Path(src[0]).is_file() or not any(a.startswith("s3://") for a in argv):
+            print(f"ERROR: [stand-in aws] s3 cp needs an existing file and an s3:// destination: {argv}")
+            return 1
+        return 0
+    if argv[:2] == ["ec2", "create-fpga-image"]:
+        for opt in ("--name", "--input-storage-location", "--logs-storage-location"):
+            if opt not in argv:
+                print(f"ERROR: [stand-in aws] create-fpga-image without {opt}")
+                return 1
+        print("afi-0fa4f2000000000f\tagfi-0fa4f2000000000f")
+        return 0
     # describe-fpga-images: "pending" on the first call of this directory, "available" after
     count = Path(".stand_in_polls")
     n = int(count.read_text()) if count.exists() else 0
     count.write_text(str(n + 1))
     print("pending" if n == 0 else "available")
+    return 0
+
+
+def hdk_build(argv):
+    """aws_build_dcp_from_cl.py: the checks the HDK's script makes, the CL's synthesis Tcl run under the
+    Vivado stubs (after the copy its encrypt.tcl makes), and a FAKE checkpoint tarball."""
+    import re
+    import shutil
+    import tarfile
+
+    opts = dict(zip(argv[::2], argv[1::2]))
+    cl, tag = opts.get("--cl", "cl_dram_hbm_dma"), opts.get("--tag", "00_00_0000-000000")
+    cl_dir = os.environ.get("CL_DIR")
+    if not cl_dir:
+        print("ERROR: $CL_DIR environment variable not set")
+        return 1
+    cl_dir = Path(cl_dir).resolve()
+    if not str(Path.cwd().resolve()).startswith(str(cl_dir)) or cl_dir.name != cl:
+        print(f"ERROR: run from inside $CL_DIR, whose folder name is the --cl name ({cl_dir}, {cl}, {Path.cwd()})")
+        return 1
+    need = [f"design/{cl}.sv", "design/cl_id_defines.vh", f"build/scripts/synth_{cl}.tcl",
+            "build/constraints/cl_synth_user.xdc", "build/constraints/cl_timing_user.xdc",
+            "build/constraints/small_shell_cl_pnr_user.xdc",
+            *(f"build/scripts/{s}" for s in ("build_all.tcl", "build_level_1_cl.tcl", "encrypt.tcl"))]
+    missing = [n for n in need if not (cl_dir / n).is_file()]
+    if missing:
+        print(f"ERROR: [stand-in aws_build_dcp_from_cl.py] the CL folder lacks {missing}")
+        return 1
+    ids = {}
+    for line in (cl_dir / "design/cl_id_defines.vh").read_text().splitlines():
+        m = re.search(r"`define\s+(CL_SH_ID[01])\s+32'h([0-9A-Fa-f]{4})_([0-9A-Fa-f]{4})", line)
+        if m:
+            ids[m.group(1)] = (m.group(2), m.group(3))
+    if set(ids) != {"CL_SH_ID0", "CL_SH_ID1"}:
+        print("ERROR: Cannot find the PCIe ID definitions in cl_id_defines.vh")
+        return 1
+    build = cl_dir / "build"
+    enc = build / "src_post_encryption"
+    enc.mkdir(parents=True, exist_ok=True)
+    for f in (cl_dir / "design").iterdir():
+        if f.suffix in (".v", ".sv", ".vh", ".svh", ".inc"):
+            shutil.copy(f, enc / f.name)
+    hdk = os.environ.get("HDK_SHELL_DIR", "")
+    variables = {"HDK_SHELL_DIR": hdk, "HDK_IP_SRC_DIR": f"{hdk}/ip", "CL_DIR": str(cl_dir), "CL": cl,
+                 "src_post_enc_dir": str(enc), "build_dir": str(build), "constraints_dir": str(build / "constraints"),
+                 "DEVICE_TYPE": "xcvu47p-fsvh2892-2-e"}
+    script = "".join(f"set {k} {{{v}}}\n" for k, v in variables.items())
+    script += f"source {{{cl_dir / 'build/scripts' / f'synth_{cl}.tcl'}}}\n"
+    driver = Path(".stand_in_build_all.tcl")
+    driver.write_text(script)
+    sys.stdout.flush()
+    rc = run_tcl("vivado_stubs.tcl", str(driver.resolve()), [])
+    driver.unlink()
+    if rc:
+        return rc
+    ck = build / "checkpoints"
+    ck.mkdir(exist_ok=True)
+    violated = float(os.environ.get("FA_STANDIN_WNS") or "0.1") < 0
+    dcp = ck / f"{cl}.{tag}.post_route{'.VIOLATED' if violated else ''}.dcp"
+    dcp.write_text("FAKE routed checkpoint written by a test stand-in for the AWS HDK\n")
+    wns = float(os.environ.get("FA_STANDIN_WNS") or "0.1")
+    (build / "reports").mkdir(exist_ok=True)
+    (build / "reports" / f"{cl}.{tag}.post_route_timing.rpt").write_text(
+        "FAKE report_timing output written by a test stand-in for the AWS HDK; the numbers are made up\n"
+        + "".join(f"Timing Report\n\nSlack ({'VIOLATED' if wns + d < 0 else 'MET'}) :        {wns + d:.3f}ns  "
+                  "(required time - arrival time)\n  Source: x\n\n" for d in (0.5, 0.0, 0.25)))
+    manifest = Path("to_aws") / f"{tag}.manifest.txt"
+    manifest.parent.mkdir(exist_ok=True)
+    (d0, v0), (d1, v1) = ids["CL_SH_ID0"], ids["CL_SH_ID1"]
+    manifest.write_text(f"manifest_format_version=2\npci_vendor_id=0x{v0}\npci_device_id=0x{d0}\n"
+                        f"pci_subsystem_id=0x{d1}\npci_subsystem_vendor_id=0x{v1}\ndcp_file_name={tag}.SH_CL_routed.dcp\n"
+                        "FAKE=written by a test stand-in\n")
+    shutil.copy(dcp, Path("to_aws") / f"{tag}.SH_CL_routed.dcp")
+    with tarfile.open(ck / f"{tag}.Developer_CL.tar", "w") as t:
+        t.add("to_aws")
+    shutil.rmtree("to_aws")
     return 0
 
 
@@ -157,6 +247,8 @@ def main():
         rc = create_afi(argv)
     elif tool == "aws":
         rc = aws(argv)
+    elif tool == "aws_build_dcp_from_cl.py":
+        rc = hdk_build(argv)
     else:
         rc = 2
     sys.exit(rc)

@@ -1,0 +1,247 @@
+"""The custom logic (CL) of an AWS F2 build: ``fa_kernel`` as Vivado IP inside the HDK's small shell.
+
+``cl_files`` returns the CL folder the HDK build takes (``$CL_DIR``), file name → text:
+
+- ``design/cl_fa.sv``: the CL top. Its ports are the HDK's ``cl_ports.vh``; the kernel's control
+  (``s_axi_control``, AXI-Lite) hangs on the OCL interface (AppPF BAR0); its ``m_axi`` masters
+  (one per buffer, ``gmem0``...) and the shell's PCIS interface (AppPF BAR4, how the host reaches
+  the card's memory: the small shell has no DMA engine) share the DDR4 through one AXI crossbar
+  (``fa_xbar``, made by the synthesis script). Every other CL output is tied off here.
+- ``design/cl_id_defines.vh``: the PCI IDs the HDK puts in the AFI manifest (and the host checks).
+- ``build/scripts/synth_cl_fa.tcl``: reads the HDK's synthesis header and footer, the encrypted
+  CL sources, the kernel's Verilog (copied in by :mod:`.aws_f2` from the HLS export) and the crossbar.
+- ``build/constraints/*.xdc``: the three constraint files the HDK build reads.
+
+Interface facts are from the aws-fpga F2 developer kit (``hdk/common/shell_stable/design/
+interfaces/cl_ports.vh``, the ``cl_dram_hbm_dma`` and ``CL_TEMPLATE`` examples): 512-bit PCIS and
+DDR AXI4 with 16-bit IDs of which the PCIS uses the low 6, 32-bit OCL AXI-Lite, ``clk_main_a0`` at
+250 MHz (the HDK's clock recipes guide: its default, not reconfigurable yet).
+"""
+from __future__ import annotations
+
+from ..escape import shell_comment
+
+CL = "cl_fa"
+#: PCI IDs of the CL: Amazon's vendor ID with a device ID from the range AWS leaves to CLs (0xF000-0xF0FF)
+VENDOR_ID, DEVICE_ID = 0x1D0F, 0xF0FA
+SUBSYSTEM_VENDOR_ID, SUBSYSTEM_ID = 0xFEDC, 0x1D51
+CLOCK_MHZ = 250.0
+#: the CL's memory address width: the 64 GiB DDR4 beside the F2 FPGA
+DDR_ADDR_BITS = 36
+XBAR_ID_BITS = 8
+PCIS_ID_BITS = 6
+
+# AXI4 channels: (signal, width; "ID"/"D"/"S" = ID, data, strobe width; direction "m" master→slave)
+AXI4 = [("awid", "ID", "m"), ("awaddr", 64, "m"), ("awlen", 8, "m"), ("awsize", 3, "m"), ("awburst", 2, "m"),
+        ("awvalid", 1, "m"), ("awready", 1, "s"),
+        ("wdata", "D", "m"), ("wstrb", "S", "m"), ("wlast", 1, "m"), ("wvalid", 1, "m"), ("wready", 1, "s"),
+        ("bid", "ID", "s"), ("bresp", 2, "s"), ("bvalid", 1, "s"), ("bready", 1, "m"),
+        ("arid", "ID", "m"), ("araddr", 64, "m"), ("arlen", 8, "m"), ("arsize", 3, "m"), ("arburst", 2, "m"),
+        ("arvalid", 1, "m"), ("arready", 1, "s"),
+        ("rid", "ID", "s"), ("rdata", "D", "s"), ("rresp", 2, "s"), ("rlast", 1, "s"), ("rvalid", 1, "s"),
+        ("rready", 1, "m")]
+#: crossbar slave inputs the CL's masters do not drive: tied to plain accesses (widths per slot)
+XBAR_TIED = [("awlock", 1), ("awcache", 4), ("awprot", 3), ("awqos", 4), ("arlock", 1), ("arcache", 4),
+             ("arprot", 3), ("arqos", 4)]
+AXIL = ["awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
+        "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready"]
+
+#: every output of cl_ports.vh the CL must drive, with its width (tests check the top drives each once)
+CL_OUTPUTS = {
+    "cl_sh_flr_done": 1, "cl_sh_status0": 32, "cl_sh_status1": 32, "cl_sh_status2": 32, "cl_sh_id0": 32,
+    "cl_sh_id1": 32, "cl_sh_status_vled": 16, "cl_sh_dma_wr_full": 1, "cl_sh_dma_rd_full": 1,
+    **{f"cl_sh_pcim_{s}": w for s, w in [
+        ("awid", 16), ("awaddr", 64), ("awlen", 8), ("awsize", 3), ("awburst", 2), ("awcache", 4), ("awlock", 1),
+        ("awprot", 3), ("awqos", 4), ("awuser", 55), ("awvalid", 1), ("wid", 16), ("wdata", 512), ("wstrb", 64),
+        ("wlast", 1), ("wuser", 64), ("wvalid", 1), ("bready", 1), ("arid", 16), ("araddr", 64), ("arlen", 8),
+        ("arsize", 3), ("arburst", 2), ("arcache", 4), ("arlock", 1), ("arprot", 3), ("arqos", 4), ("aruser", 55),
+        ("arvalid", 1), ("rready", 1)]},
+    **{p: 0 for p in ("M_ACT_N", "M_MA", "M_BA", "M_BG", "M_CKE", "M_ODT", "M_CS_N", "M_CLK_DN", "M_CLK_DP",
+                      "M_PAR", "RST_DIMM_N")},  # driven by sh_ddr (width 0: not tied here)
+    "cl_sh_ddr_stat_ack": 0, "cl_sh_ddr_stat_rdata": 0, "cl_sh_ddr_stat_int": 0,
+    "cl_sh_apppf_irq_req": 16,
+    **{f"cl_sh_dma_pcis_{s}": 0 for s in ("awready", "wready", "bid", "bresp", "bvalid", "arready", "rid", "rdata",
+                                           "rresp", "rlast", "rvalid")},
+    "cl_sh_dma_pcis_ruser": 64,
+    **{f"cl_ocl_{s}": 0 for s in ("awready", "wready", "bresp", "bvalid", "arready", "rdata", "rresp", "rvalid")},
+    **{f"cl_sda_{s}": w for s, w in [("awready", 1), ("wready", 1), ("bresp", 2), ("bvalid", 1), ("arready", 1),
+                                      ("rdata", 32), ("rresp", 2), ("rvalid", 1)]},
+    "tdo": 1,
+    **{f"hbm_apb_{s}_{i}": w for i in (0, 1) for s, w in [
+        ("paddr", 22), ("pprot", 3), ("psel", 1), ("penable", 1), ("pwrite", 1), ("pwdata", 32), ("pstrb", 4),
+        ("pready", 1), ("prdata", 32), ("pslverr", 1)]},
+    "PCIE_EP_TXP": 8, "PCIE_EP_TXN": 8, "PCIE_RP_PERSTN": 1, "PCIE_RP_TXP": 8, "PCIE_RP_TXN": 8,
+}
+_DDR_PINS = ["CLK_DIMM_DP", "CLK_DIMM_DN", "M_ACT_N", "M_MA", "M_BA", "M_BG", "M_CKE", "M_ODT", "M_CS_N",
+             "M_CLK_DN", "M_CLK_DP", "M_PAR", "M_DQ", "M_ECC", "M_DQS_DP", "M_DQS_DN"]
+
+
+def buffers(kernel: dict) -> list[str]:
+    """The kernel's m_axi bundles (``gmem0``...), in argument order."""
+    return [a.get("bundle") or f"gmem{i}" for i, a in enumerate(a for a in kernel["args"] if a.get("kind") == "m_axi")]
+
+
+def control_addr_bits(kernel: dict) -> int:
+    """Width of the kernel's s_axi_control address: its last register (8 bytes from the last offset)."""
+    top = max([0x10] + [int(a.get("offset") or 0) for a in kernel["args"]]) + 8
+    return max(6, (top - 1).bit_length())
+
+
+def _w(width, mem_bits: int) -> int:
+    return {"ID": XBAR_ID_BITS, "D": mem_bits, "S": mem_bits // 8}.get(width, width)
+
+
+def cl_top(kernel: dict, model_name: str, mem_bits: int = 512) -> str:
+    gmems = buffers(kernel)
+    n_si = 1 + len(gmems)
+    ctrl = control_addr_bits(kernel)
+    L = [f"// Custom logic of '{shell_comment(model_name)}' for the AWS F2 small shell, generated by fpga-accel.",
+         "// fa_kernel (Vitis HLS IP): control on OCL (AppPF BAR0); its m_axi masters and the host's PCIS window",
+         "// (AppPF BAR4) share the DDR4 through fa_xbar (slave 0: PCIS, slave k: gmem<k-1>).",
+         f"module {CL} (", '`include "cl_ports.vh"', ");", '`include "cl_id_defines.vh"', "",
+         "  logic rst_n;  // rst_main_n synchronised to clk_main_a0",
+         ("  xpm_cdc_async_rst #(.RST_ACTIVE_HIGH(0)) RST_SYNC (.src_arst(rst_main_n), .dest_clk(clk_main_a0),"
+          " .dest_arst(rst_n));"), "",
+         "  assign cl_sh_id0 = `CL_SH_ID0;", "  assign cl_sh_id1 = `CL_SH_ID1;",
+         "  logic ddr_ready;", "  assign cl_sh_status_vled = {15'b0, ddr_ready};",
+         "  logic flr_q;  // answer a function-level reset one cycle after it is seen",
+         "  always_ff @(posedge clk_main_a0)",
+         "    if (!rst_n) begin flr_q <= 1'b0; cl_sh_flr_done <= 1'b0; end",
+         "    else begin flr_q <= sh_cl_flr_assert; cl_sh_flr_done <= flr_q && !cl_sh_flr_done; end", ""]
+    # the crossbar's slave-side buses, one slot per master
+    L.append(f"  // fa_xbar slave side: {n_si} slots of each AXI4 signal")
+    for sig, width, _ in AXI4:
+        w = _w(width, mem_bits)
+        L.append(f"  logic [{n_si * w - 1}:0] xs_{sig};")
+    L.append("  // fa_xbar master side: the DDR4 controller")
+    for sig, width, _ in AXI4:
+        L.append(f"  logic [{_w(width, mem_bits) - 1}:0] xm_{sig};")
+    L += ["", "  // slot 0: the shell's PCIS window (its AXI IDs use the low 6 bits)"]
+    for sig, width, d in AXI4:
+        w = _w(width, mem_bits)
+        part = f"xs_{sig}[{w - 1}:0]"
+        if d == "m":
+            src = f"sh_cl_dma_pcis_{sig}"
+            if width == "ID":
+                src = f"{{{XBAR_ID_BITS - PCIS_ID_BITS}'b0, sh_cl_dma_pcis_{sig}[{PCIS_ID_BITS - 1}:0]}}"
+            L.append(f"  assign {part} = {src};")
+        else:
+            src = f"{{8'b0, {part}}}" if width == "ID" else part
+            L.append(f"  assign cl_sh_dma_pcis_{sig} = {src};")
+    L += ["  assign cl_sh_dma_pcis_ruser = 64'b0;", "  assign cl_sh_dma_wr_full = 1'b0;",
+          "  assign cl_sh_dma_rd_full = 1'b0;", ""]
+    # the kernel
+    L += ["  logic kernel_irq;  // not wired to the shell: the host polls ap_done", "  fa_kernel FA_KERNEL ("]
+    conns = ["    .ap_clk(clk_main_a0)", "    .ap_rst_n(rst_n)", "    .interrupt(kernel_irq)"]
+    for s in AXIL:
+        ocl_in = s in ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready", "araddr", "arvalid", "rready")
+        if s in ("awaddr", "araddr"):
+            sig = f"ocl_cl_{s}[{ctrl - 1}:0]"
+        else:
+            sig = f"ocl_cl_{s}" if ocl_in else f"cl_ocl_{s}"
+        conns.append(f"    .s_axi_control_{s.upper()}({sig})")
+    for k, g in enumerate(gmems, start=1):
+        for sig, width, _ in AXI4:
+            w = _w(width, mem_bits)
+            lo = k * w
+            bits = f"[{lo}]" if width == "ID" else f"[{lo + w - 1}:{lo}]"  # the kernel's IDs are 1 bit wide
+            conns.append(f"    .m_axi_{g}_{sig.upper()}(xs_{sig}{bits})")
+        conns += [f"    .m_axi_{g}_RUSER(1'b0)", f"    .m_axi_{g}_BUSER(1'b0)"]
+    L.append(",\n".join(conns))
+    L += ["  );", ""]
+    for k in range(1, n_si):  # the crossbar ignores the IDs of these slots (thread ID width 0)
+        w = XBAR_ID_BITS
+        L.append(f"  assign xs_awid[{k * w + w - 1}:{k * w + 1}] = '0;")
+        L.append(f"  assign xs_arid[{k * w + w - 1}:{k * w + 1}] = '0;")
+    L += ["", "  fa_xbar FA_XBAR (", "    .aclk(clk_main_a0),", "    .aresetn(rst_n),"]
+    xb = [f"    .s_axi_{sig}({n_si * w}'b0)" for sig, w in XBAR_TIED]  # plain memory accesses
+    for sig, _, _ in AXI4:
+        xb.append(f"    .s_axi_{sig}(xs_{sig})")
+    for sig, _, _ in AXI4:
+        xb.append(f"    .m_axi_{sig}(xm_{sig})")
+    L.append(",\n".join(xb))
+    L += ["  );", "", "  // DDR4: the HDK's sh_ddr with its controller present",
+          "  logic [15:0] ddr_bid, ddr_rid;", "  assign xm_bid = ddr_bid[7:0];", "  assign xm_rid = ddr_rid[7:0];"]
+    ddr = ["    .clk(clk_main_a0)", "    .rst_n(rst_n)", "    .stat_clk(clk_main_a0)", "    .stat_rst_n(rst_n)"]
+    ddr += [f"    .{p}({p})" for p in _DDR_PINS] + ["    .cl_RST_DIMM_N(RST_DIMM_N)"]
+    for sig, width, d in AXI4:
+        src = f"xm_{sig}"
+        if width == "ID":  # 16-bit IDs at the controller; it answers with the ID it was given
+            src = f"{{8'b0, xm_{sig}}}" if d == "m" else f"ddr_{sig}"
+        ddr.append(f"    .cl_sh_ddr_axi_{sig}({src})")
+    ddr += ["    .cl_sh_ddr_axi_awuser(1'b0)", "    .cl_sh_ddr_axi_aruser(1'b0)",
+            "    .sh_ddr_stat_bus_addr(sh_cl_ddr_stat_addr)", "    .sh_ddr_stat_bus_wdata(sh_cl_ddr_stat_wdata)",
+            "    .sh_ddr_stat_bus_wr(sh_cl_ddr_stat_wr)", "    .sh_ddr_stat_bus_rd(sh_cl_ddr_stat_rd)",
+            "    .sh_ddr_stat_bus_ack(cl_sh_ddr_stat_ack)", "    .sh_ddr_stat_bus_rdata(cl_sh_ddr_stat_rdata)",
+            "    .ddr_sh_stat_int(cl_sh_ddr_stat_int)", "    .sh_cl_ddr_is_ready(ddr_ready)"]
+    L += ["  sh_ddr #(.DDR_PRESENT(1)) SH_DDR (", ",\n".join(ddr), "  );", "", "  // unused interfaces, tied off"]
+    for name, width in CL_OUTPUTS.items():
+        if width and not name.startswith(("cl_sh_id", "cl_sh_status_vled", "cl_sh_flr", "cl_sh_dma_")):
+            L.append(f"  assign {name} = {width}'b0;")
+    L += ["", "endmodule", ""]
+    return "\n".join(L)
+
+
+def id_defines() -> str:
+    return ("// PCI IDs of the fpga-accel CL (the HDK writes them into the AFI manifest), generated by fpga-accel.\n"
+            "`ifndef CL_ID_DEFINES\n`define CL_ID_DEFINES\n"
+            f"  `define CL_SH_ID0 32'h{DEVICE_ID:04X}_{VENDOR_ID:04X}\n"
+            f"  `define CL_SH_ID1 32'h{SUBSYSTEM_ID:04X}_{SUBSYSTEM_VENDOR_ID:04X}\n`endif\n")
+
+
+def synth_tcl(kernel: dict, mem_bits: int = 512) -> str:
+    """``synth_cl_fa.tcl``: run by the HDK's build_all.tcl (which defines the folder variables)."""
+    n_si = 1 + len(buffers(kernel))
+    props = [f"CONFIG.NUM_SI {{{n_si}}}", "CONFIG.NUM_MI {1}", "CONFIG.PROTOCOL {AXI4}",
+             f"CONFIG.DATA_WIDTH {{{mem_bits}}}", "CONFIG.ADDR_WIDTH {64}", f"CONFIG.ID_WIDTH {{{XBAR_ID_BITS}}}",
+             f"CONFIG.S00_THREAD_ID_WIDTH {{{PCIS_ID_BITS}}}", "CONFIG.S00_BASE_ID {0x00000000}",
+             "CONFIG.M00_A00_BASE_ADDR {0x0000000000000000}", f"CONFIG.M00_A00_ADDR_WIDTH {{{DDR_ADDR_BITS}}}"]
+    props += [f"CONFIG.S{k:02d}_THREAD_ID_WIDTH {{0}} CONFIG.S{k:02d}_BASE_ID {{0x{(1 << PCIS_ID_BITS) + k:08x}}}"
+              for k in range(1, n_si)]
+    prop_lines = " \\\n  ".join(props)
+    return f"""# Synthesis of the fpga-accel CL, generated by fpga-accel; sourced by the HDK's build_all.tcl.
+source ${{HDK_SHELL_DIR}}/build/scripts/synth_cl_header.tcl
+
+print "Reading the CL sources (encrypted copies)"
+read_verilog -sv [glob ${{src_post_enc_dir}}/*.sv]
+# the kernel's Verilog from the HLS export (*.?v, as the HDK examples read, would miss these .v files)
+read_verilog [glob ${{src_post_enc_dir}}/*.v]
+read_verilog -sv [glob ${{src_post_enc_dir}}/cl_id_defines.vh]
+set_property file_type {{Verilog Header}} [get_files ${{src_post_enc_dir}}/cl_id_defines.vh]
+# the kernel's ROM contents (Vitis HLS writes them beside its Verilog as .dat files)
+foreach f [glob -nocomplain ${{CL_DIR}}/design/*.dat] {{ add_files $f }}
+
+print "Reading the HDK IP: DDR4 controller"
+read_ip [list ${{HDK_IP_SRC_DIR}}/cl_ddr4/cl_ddr4.xci]
+
+print "Creating fa_xbar: PCIS and the kernel's memory masters onto the DDR4"
+create_ip -name axi_crossbar -vendor xilinx.com -library ip -module_name fa_xbar -dir ${{build_dir}}/ip
+set_property -dict [list \\
+  {prop_lines}] [get_ips fa_xbar]
+generate_target all [get_ips fa_xbar]
+synth_ip [get_ips fa_xbar]
+
+print "Reading user constraints"
+read_xdc [list ${{constraints_dir}}/cl_synth_user.xdc ${{constraints_dir}}/cl_timing_user.xdc]
+set_property PROCESSING_ORDER LATE [get_files cl_synth_user.xdc]
+set_property PROCESSING_ORDER LATE [get_files cl_timing_user.xdc]
+
+print "Synthesizing ${{CL}}"
+update_compile_order -fileset sources_1
+synth_design -mode out_of_context -top ${{CL}} -verilog_define XSDB_SLV_DIS -part ${{DEVICE_TYPE}} \\
+  -keep_equivalent_registers
+
+source ${{HDK_SHELL_DIR}}/build/scripts/synth_cl_footer.tcl
+"""
+
+
+def cl_files(kernel: dict, model_name: str) -> dict[str, str]:
+    """The CL folder, relative path → text."""
+    mem_bits = 8 * int(kernel.get("mem_word_bytes") or 64)
+    note = "# fpga-accel CL: {} (generated; the HDK reads this file)\n"
+    return {f"design/{CL}.sv": cl_top(kernel, model_name, mem_bits),
+            "design/cl_id_defines.vh": id_defines(),
+            f"build/scripts/synth_{CL}.tcl": synth_tcl(kernel, mem_bits),
+            "build/constraints/cl_synth_user.xdc": note.format("no synthesis constraints beyond the HDK's"),
+            "build/constraints/cl_timing_user.xdc": note.format("clk_main_a0 is constrained by the shell (250 MHz)"),
+            "build/constraints/small_shell_cl_pnr_user.xdc": note.format("placement left to the HDK's floorplan")}

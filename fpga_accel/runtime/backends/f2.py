@@ -1,0 +1,96 @@
+"""The f2 backend: the bundle's AFI on an AWS F2 instance (``fa_kernel`` in the HDK custom logic).
+
+The AFI is made by ``fpga-accel build`` (steps hls, hdk, afi; ``bitstream/afi.json`` holds its ids)
+and loaded on the instance beforehand with ``sudo fpga-load-local-image -S SLOT -I AGFI``. The
+backend attaches to the slot through ``libfpga_mgmt`` (aws-fpga's SDK, loaded with ctypes only
+when a session opens), checks that the slot's PCI IDs are the bundle's CL's, then writes the
+batches into card memory through the PCIS window (AppPF BAR4), starts the kernel on its
+registers (AppPF BAR0) and reads the results back (:mod:`fpga_accel.runtime.f2_driver`). Run as
+root on the instance. ``FA_F2_SLOT`` picks the FPGA slot (default 0).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import BackendUnavailable
+from ..f2_driver import FpgaLibError, FpgaPci, KernelRunner, library_path
+from ..f2_driver import libs as f2_libs
+from .base import Backend, bitstream_mismatch
+
+DEFAULT_TIMEOUT_S = 60.0
+AFI_RECORD = "bitstream/afi.json"
+
+
+def afi_ids(bundle) -> dict | str:
+    """The AFI record of the bundle's F2 build, or why there is none."""
+    p = Path(bundle.path) / AFI_RECORD
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return (f"no AFI record {p}: build the bundle for aws-f2 with `fpga-accel build` (steps hls, hdk, afi), "
+                "then load the AFI on the F2 instance with `sudo fpga-load-local-image -S 0 -I AGFI`")
+    if not isinstance(rec, dict) or not str(rec.get("agfi_id", "")).startswith("agfi-"):
+        return f"{p} names no AGFI; rebuild the afi step"
+    return rec
+
+
+class F2Backend(Backend):
+    name = "f2"
+    priority = 30  # real hardware first when ``auto`` finds it
+
+    @classmethod
+    def unavailable(cls, bundle) -> str | None:
+        m = bundle.manifest
+        if (m.get("board") or {}).get("family") != "hdk" or not (m.get("kernel") or {}).get("args"):
+            return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
+        rec = afi_ids(bundle)
+        if isinstance(rec, str):
+            return rec
+        mismatch = bitstream_mismatch(bundle)
+        if mismatch:
+            return mismatch
+        if not sys.platform.startswith("linux"):
+            return "the F2 host libraries run on Linux only (an EC2 F2 instance)"
+        if not library_path():
+            return ("libfpga_mgmt is not installed: on the F2 instance run `source sdk_setup.sh` in aws-fpga "
+                    "(branch f2), or set FA_FPGA_MGMT_LIB")
+        return None
+
+    def __init__(self, bundle, qmodel, timeout: float | None = None):
+        super().__init__(bundle, qmodel, timeout)
+        why = self.unavailable(bundle)
+        if why:
+            raise BackendUnavailable(why)
+        slot = int(os.environ.get("FA_F2_SLOT", "0"))
+        try:
+            self.dev = FpgaPci(f2_libs.load(), slot)
+        except (OSError, FpgaLibError) as e:
+            raise BackendUnavailable(f"cannot open F2 slot {slot} ({e})") from e
+        want = (bundle.manifest.get("scripts") or {}).get("pci_ids")
+        if want:
+            have = self.dev.pci_ids()
+            if have != (int(want["vendor"]), int(want["device"])):
+                self.dev.close()
+                raise BackendUnavailable(
+                    f"slot {slot} holds PCI IDs {have[0]:04x}:{have[1]:04x}, not the bundle's CL "
+                    f"({int(want['vendor']):04x}:{int(want['device']):04x}): load its AFI with "
+                    f"`sudo fpga-load-local-image -S {slot} -I {afi_ids(bundle)['agfi_id']}`")
+        kernel = bundle.manifest["kernel"]
+        shapes = {t.name: tuple(t.shape[1:]) for t in list(qmodel.inputs) + list(qmodel.outputs)}
+        self.runner = KernelRunner(self.dev, kernel["args"], shapes, word=int(kernel.get("mem_word_bytes") or 64))
+        self.max_batch = self.runner.max_images
+
+    def run_raw(self, q_inputs):
+        # a little under the session's timeout, so the runner's own message comes first
+        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+
+    def close(self) -> None:
+        dev = getattr(self, "dev", None)
+        if dev is not None:
+            dev.close()
+
+
+BACKEND = F2Backend
