@@ -54,7 +54,8 @@ enum PostWord {
     P_ZP_OUT = 12, P_LO = 13, P_HI = 14, P_RESIDUAL = 15, POST_WORDS = 24
 };
 enum Kind {
-    K_CONV = 1, K_GEMM, K_ADD, K_MAXPOOL, K_AVGPOOL, K_GLOBAL_AVGPOOL, K_GLOBAL_MAXPOOL, K_REQUANT, K_LUT
+    K_CONV = 1, K_GEMM = 2, K_ADD = 3, K_MAXPOOL = 4, K_AVGPOOL = 5, K_GLOBAL_AVGPOOL = 6, K_GLOBAL_MAXPOOL = 7,
+    K_REQUANT = 8, K_LUT = 9
 };
 enum PostOp { POST_LUT = 1, POST_ADD = 2 };
 enum Dtype { D_INT8 = 0, D_UINT8 = 1, D_INT16 = 2, D_UINT16 = 3, D_INT32 = 4, D_INT64 = 5 };
