@@ -182,7 +182,7 @@ def test_header_and_arena_sizes_are_checked(residual):
 def test_fuzzed_descriptors_never_write_outside_the_arena(residual):
     """Random words in random fields: the engine refuses or runs, and never writes a byte outside the
     activation arena (guard bytes around it stay untouched)."""
-    program, q = residual
+    program, _ = residual
     lib = csim.engine_library(csim.EngineConfig.of(program))
     good = descriptors.encode(program)
     r = np.random.default_rng(5)

@@ -2,7 +2,10 @@
 // padding, a lookup table in its output path) then a 2x2 max pool — on a 3 x 2 array whose tiles
 // divide neither the channels nor the output, against plain int64 loops on the whole tensors; the
 // cycle counts against the cost model's formulas; and the refusal of corrupt descriptors (status
-// code and layer) with the activation arena left as it was.
+// code and layer) with the activation arena left as it was. It simulates the form synthesis sees
+// (all Tm x Tn lanes, ap_int types); the Python tests (tests/test_tiled_hls.py) run the fast form.
+#define FA_TILED_AS_SYNTHESIS 1
+
 #include <cstring>
 
 #include "fpga_accel/tiled_engine.h"
@@ -13,12 +16,12 @@ using namespace fa::tiled;
 typedef tiled_config<3, 2, 4096, 256, 1024, 46, 256> cfg;
 typedef TiledEngine<cfg> engine;
 
-static const int H = 5, W = 6, CI = 4, CO = 5, K = 3, PH = 2, PW = 3;
+static const int H = 5, W = 6, CI = 5, CO = 5, K = 3, PH = 2, PW = 3;
 static const int ZP_IN = 3, ZP_OUT = -2, IN_MIN = -128;
 // arenas: x (uint8 H x W x CI) at 0, y (int8 H x W x CO) at 256, z (int8 PH x PW x CO) at 512
 static const uint32_t X_AT = 0, Y_AT = 256, Z_AT = 512, ACT_BYTES = 576;
-// weights arena: weights int8 at 0, bias int32 at 192, M int32 at 256, shift int8 at 320, table int8 at 384
-static const uint32_t W_AT = 0, BIAS_AT = 192, M_AT = 256, S_AT = 320, T_AT = 384, W_BYTES = 640;
+// weights arena: weights int8 at 0, bias int32 at 256, M int32 at 320, shift int8 at 384, table int8 at 448
+static const uint32_t W_AT = 0, BIAS_AT = 256, M_AT = 320, S_AT = 384, T_AT = 448, W_BYTES = 704;
 
 struct Program {
     std::vector<uint32_t> words;
@@ -154,10 +157,10 @@ static void run(Checker& ck) {
     vec gy(H * W * CO), gz(PH * PW * CO);
     for (int i = 0; i < H * W * CO; i++) gy[i] = (int8_t)acts[Y_AT + i];
     for (int i = 0; i < PH * PW * CO; i++) gz[i] = (int8_t)acts[Z_AT + i];
-    ck.same("conv 3x3 + lookup table, Tm 3 Tn 2, 2x4 tiles", gy, y);
+    ck.same("conv 3x3, 5 -> 5 channels, + lookup table, Tm 3 Tn 2, 2x4 tiles", gy, y);
     ck.same("maxpool 2x2 stride 2, 1x2 tiles", gz, z);
     // cost model: dense rows*cols*KH*KW per (Tm, Tn) pair; pools rows*cols*ceil(KH*KW/Tn) per Tm tile
-    const unsigned long long conv = (unsigned long long)H * W * K * K * 2 * 2, pool = PH * PW * 2 * 3;
+    const unsigned long long conv = (unsigned long long)H * W * K * K * 2 * 3, pool = PH * PW * 2 * 3;
     ck.cycles("conv + pool cycles", start, conv + pool);
     ck.ok("per-layer cycles", layer_cycles()[0] == conv && layer_cycles()[1] == pool);
 

@@ -19,8 +19,10 @@
 #include "fpga_accel/tiled/descriptor.h"
 
 // Unrolled lanes: synthesis iterates all N lanes of the array (idle beyond the tile's n); C
-// simulation only the n in use, which computes the same sums faster.
-#ifdef __SYNTHESIS__
+// simulation only the n in use, which computes the same sums faster. Defining FA_TILED_AS_SYNTHESIS
+// simulates what synthesis sees instead (all lanes, ap_int element and accumulator types):
+// tb_tiled_engine.cpp does, so both forms are tested.
+#if defined(__SYNTHESIS__) || defined(FA_TILED_AS_SYNTHESIS)
 #define FA_TILED_LANES(n, N) (N)
 #else
 #define FA_TILED_LANES(n, N) (n)
@@ -40,7 +42,7 @@ struct tiled_config {
     static_assert(LUT_ENTRIES >= 4 && (LUT_ENTRIES & (LUT_ENTRIES - 1)) == 0, "table entries: a power of two");
 };
 
-#ifdef __SYNTHESIS__
+#if defined(__SYNTHESIS__) || defined(FA_TILED_AS_SYNTHESIS)
 typedef ap_int<17> act_t;
 typedef ap_int<16> wgt_t;
 template <int B> struct acc_of {
