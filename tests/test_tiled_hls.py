@@ -2,7 +2,8 @@
 reference executor and the emulator, bit for bit, and its refusal of corrupt descriptors.
 
 One g++ build per engine configuration (Tm × Tn and buffers), cached across runs: the
-configurations are TILINGS' four, most of which divide no channel count or output size.
+configurations are TILINGS' four, most of which divide no channel count or output size, and one
+of them again in the form synthesis sees (all lanes, ap_int types).
 """
 import re
 
@@ -30,11 +31,11 @@ def _toolchain():
         pytest.skip(str(e))
 
 
-def check_csim(qm, q, executor=True, **build):
+def check_csim(qm, q, executor=True, synthesis_form=False, **build):
     """C simulation == emulator (outputs on the batch, every DDR tensor on the last image), and ==
     the executor when ``executor``; its compute cycles == the cost model's. Returns the simulation."""
     program = build_program(qm, **build)
-    sim = csim.TiledCsim(program)
+    sim = csim.TiledCsim(program, synthesis_form=synthesis_form)
     got = sim.run(q)
     want = run_layers(qm, q, threads=1)
     for name, w in want.items():
@@ -61,6 +62,13 @@ def test_small_graphs_bit_exact(name, tiling):
     check_csim(qm, q, tm=tm, tn=tn, tile=tile)
 
 
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_synthesis_form_bit_exact(name):
+    """The form synthesis sees (all Tm × Tn lanes, idle ones masked; ap_int types) on every kind."""
+    qm, q = random_case(GRAPHS[name], seed=len(name))
+    check_csim(qm, q, synthesis_form=True, tm=3, tn=5, tile=(2, 3))
+
+
 def test_sixteen_bit_activations_and_weights():
     qm, q = random_case(GRAPHS["residual"], seed=3, bits=12)
     for tm, tn, tile in TILINGS[:3]:
@@ -76,6 +84,7 @@ def test_example_models_bit_exact(name):
     q = raw_inputs(qm, {qm.model_inputs[0].name: x[:2]})
     for tm, tn, tile in TILINGS:  # the executor is slow at 1 × 2 tiles: the emulator alone there
         check_csim(qm, q, executor=tm > 1, tm=tm, tn=tn, tile=tile)
+    check_csim(qm, q, executor=False, synthesis_form=True, tm=3, tn=5, tile=(2, 3))
 
 
 # --- the binary format ------------------------------------------------------------------------------

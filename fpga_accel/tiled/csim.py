@@ -64,20 +64,25 @@ class EngineConfig:
     output_buffer: int
     acc_bits: int = MAX_ACC_BITS
     lut_entries: int = DEFAULT_LUT_ENTRIES
+    #: simulate the form synthesis sees (all Tm × Tn lanes, ap_int types): slower, same integers
+    synthesis_form: bool = False
 
     @staticmethod
-    def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES) -> EngineConfig:
+    def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
+           synthesis_form: bool = False) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries)
+                            lut_entries, bool(synthesis_form))
 
     def defines(self) -> list[str]:
-        for k, v in vars(self).items():  # integers only reach the compiler (a program is untrusted)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ProgramError(f"tiled engine: configuration field '{k}' = {v!r} must be a positive integer")
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
                  "output_buffer": "OUTPUT_BUFFER", "acc_bits": "ACC_BITS", "lut_entries": "LUT_ENTRIES"}
-        return [f"FA_TILED_{names[k]}={v}" for k, v in vars(self).items()]
+        for k in names:  # integers only reach the compiler (a program is untrusted)
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ProgramError(f"tiled engine: configuration field '{k}' = {v!r} must be a positive integer")
+        out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
+        return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 
 class EngineLibrary:
@@ -143,10 +148,10 @@ class TiledCsim(TiledEngine):
     (the binary program, :func:`~fpga_accel.tiled.descriptors.encode`) may be replaced before a run."""
 
     def __init__(self, program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-                 max_activation_bytes: int = MAX_ACTIVATION_BYTES):
+                 synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
-        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries))
+        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form))
 
     def _run_layers(self) -> None:
         status = self.library.run(self.descriptors, self.weights.buf, self.acts.buf)

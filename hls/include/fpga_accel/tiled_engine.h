@@ -14,9 +14,9 @@
 //
 // Each layer: its record is copied on chip, decoded, and dispatched to its unit — conv/gemm
 // (tiled/conv.h), window and global pools (tiled/pool.h), add/requant/lut (tiled/eltwise.h) — which
-// share the output path (tiled/output_path.h) and requant.h's arithmetic. Load, compute and store of
-// a tile follow each other; overlapping them (ping-pong buffers in a DATAFLOW region) is planned,
-// see docs/tiled.md §5.
+// share the output path (tiled/output_path.h) and requant.h's arithmetic. The array's units load the
+// next tile into one half of the ping-pong input and weight buffers while working on the other half
+// (docs/tiled.md §5; the output path does not yet overlap the next tile's work).
 //
 // A top function for Vitis HLS is tiled/top.h. In C simulation, FA_CYCLE counts the pipelined
 // compute iterations; layer_cycles() keeps them per layer.

@@ -56,14 +56,15 @@ template <int B> struct acc_of {
 };
 #endif
 
-// The on-chip buffers: input tile with halo, weight block, accumulator tile, per-channel (or
-// per-position) requantisation constants, and the layer's lookup tables (post stages, then the lut
-// kind's own table in the last slot).
+// The on-chip buffers: input tile with halo and weight block, each twice (ping-pong: one half is
+// loaded while the array works on the other), accumulator tile, per-channel (or per-position)
+// requantisation constants, and the layer's lookup tables (post stages, then the lut kind's own
+// table in the last slot).
 template <class C>
 struct Buffers {
     typedef typename acc_of<C::ACC_BITS>::type acc_t;
-    act_t in[C::INPUT_BUFFER];
-    wgt_t w[C::WEIGHT_BUFFER];
+    act_t in[2][C::INPUT_BUFFER];
+    wgt_t w[2][C::WEIGHT_BUFFER];
     acc_t acc[C::OUTPUT_BUFFER];
     int32_t mult[C::OUTPUT_BUFFER];
     int8_t shift[C::OUTPUT_BUFFER];

@@ -11,6 +11,11 @@
 //         partial sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
 //
+// Ping-pong: Tn tile j is loaded into buffer half j%2 while the array works on tile j-1 in the other
+// half (dense); in depthwise mode the halves alternate over Tm tiles, the load of the next one beside
+// the work (array, output path) on the current one. Load and work are separate functions on
+// separate halves, so synthesis may overlap them; C simulation runs them one after the other.
+//
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
 // (Tm, Tn) pair. Those are the cost model's figures (fpga_accel/tiled/cost.py), counted by FA_CYCLE.
@@ -26,8 +31,6 @@
 
 namespace fa {
 namespace tiled {
-
-inline int imin(int a, int b) { return a < b ? a : b; }
 
 // Accumulators of np pixels x tmo channels (from m0) <- bias; the channels' M and shift on chip.
 template <class C>
@@ -53,124 +56,174 @@ bool acc_in_range(const Buffers<C>& b, int n, int bits) {
 
 // Requantise the accumulator tile and send it down the output path.
 template <class C>
-int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, int r0, int q0, int nc, int np, int m0, int tmo) {
-    for (int p = 0; p < np; p++) {
+int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
+    for (int p = 0; p < s.np; p++) {
         for (int m = 0; m < tmo; m++) {
 #pragma HLS PIPELINE II = 1
             int status = S_OK;
             const int y = requant<C::ACC_BITS>((int64_t)b.acc[p * tmo + m], b.mult[m], b.shift[m], L.zp_out, L.lo, L.hi,
                                                status);
-            if (!status) status = finish<C>(L, b, acts, y, r0 + p / nc, q0 + p % nc, m0 + m);
+            if (!status) status = finish<C>(L, b, acts, y, s.r0 + p / s.nc, s.q0 + p % s.nc, m0 + m);
             if (status) return status;
         }
     }
     return S_OK;
 }
 
+// --- dense and grouped --------------------------------------------------------------------------
+// Tn tile j of (group gi, Tm tile o0..o0+tmo): its input channels with halo and its weight block.
+template <class C>
+void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
+                int j, act_t* in, wgt_t* w) {
+#pragma HLS INLINE off
+    const int k = L.kh * L.kw, c0 = j * L.tn, cn = imin(L.tn, L.cg - c0);
+    load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in);
+    const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
+dense_weights:
+    for (int i = 0; i < k * tmo * cn; i++) {
+#pragma HLS PIPELINE II = 1
+        w[i] = (wgt_t)at(weights, L.weights, base + i);
+    }
+}
+
+// The array on one Tn tile of cn channels: every tap, every pixel, tmo x cn products a cycle.
+template <class C>
+void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, const wgt_t* w,
+               typename Buffers<C>::acc_t* acc) {
+#pragma HLS INLINE off
+    typedef typename Buffers<C>::acc_t acc_t;
+dense_taps:
+    for (int t = 0; t < L.kh * L.kw; t++) {
+    dense_pixels:
+        for (int p = 0; p < s.np; p++) {
+#pragma HLS PIPELINE II = 1
+            FA_CYCLE();
+            const int i0 = tap_index(L, s, p, t, cn);
+        lanes_m:
+            for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
+#pragma HLS UNROLL
+                if (m >= tmo) continue;
+                acc_t sum = acc[p * tmo + m];
+                const int w0 = (t * tmo + m) * cn;
+            lanes_c:
+                for (int c = 0; c < FA_TILED_LANES(cn, C::TN); c++) {
+#pragma HLS UNROLL
+                    if (c >= cn) continue;
+                    sum += (acc_t)in[i0 + c] * w[w0 + c];
+                }
+                acc[p * tmo + m] = sum;
+            }
+        }
+    }
+}
+
+template <class C>
+int dense_tile(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0) {
+    const int tmo = imin(L.tm, L.mg - o0), m0 = gi * L.mg + o0, nt = (L.cg + L.tn - 1) / L.tn;
+    start_tile<C>(L, weights, b, m0, tmo, s.np);
+dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1 in the other half
+    for (int j = 0; j <= nt; j++) {
+        const int cn = j ? imin(L.tn, L.cg - (j - 1) * L.tn) : 0;
+        if (j & 1) {
+            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[1], b.w[1]);
+            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.acc);
+        } else {
+            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[0], b.w[0]);
+            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.acc);
+        }
+        if (j && !acc_in_range<C>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+    }
+    return drain<C>(L, b, acts, s, m0, tmo);
+}
+
+// --- depthwise ----------------------------------------------------------------------------------
+// Tm tile o0 (channels o0..o0+tmo): the input channels they read, with halo, and their kernels.
+template <class C>
+void dw_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int o0, act_t* in, wgt_t* w) {
+#pragma HLS INLINE off
+    const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
+    load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, ci0, (o0 + tmo - 1) / L.mg + 1 - ci0, L.pad_in);
+dw_weights:
+    for (int i = 0; i < tmo * k; i++) {
+#pragma HLS PIPELINE II = 1
+        w[i] = (wgt_t)at(weights, L.weights, (uint64_t)o0 * k + i);
+    }
+}
+
+// The array on Tm tile o0, Tn taps a cycle, then its output path.
+template <class C>
+int dw_work(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int o0,
+            const act_t* in, const wgt_t* w) {
+#pragma HLS INLINE off
+    typedef typename Buffers<C>::acc_t acc_t;
+    const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
+    const int cn = (o0 + tmo - 1) / L.mg + 1 - ci0;
+    start_tile<C>(L, weights, b, o0, tmo, s.np);
+dw_taps:
+    for (int t0 = 0; t0 < k; t0 += L.tn) {
+    dw_pixels:
+        for (int p = 0; p < s.np; p++) {
+#pragma HLS PIPELINE II = 1
+            FA_CYCLE();
+        dw_lanes_m:
+            for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
+#pragma HLS UNROLL
+                if (m >= tmo) continue;
+                const int ch = (o0 + m) / L.mg - ci0;
+                acc_t sum = b.acc[p * tmo + m];
+            dw_lanes_t:
+                for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
+#pragma HLS UNROLL
+                    const int t = t0 + tt;
+                    if (t >= k) continue;
+                    sum += (acc_t)in[tap_index(L, s, p, t, cn) + ch] * w[m * k + t];
+                }
+                b.acc[p * tmo + m] = sum;
+            }
+        }
+        if (!acc_in_range<C>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+    }
+    return drain<C>(L, b, acts, s, o0, tmo);
+}
+
+template <class C>
+int dw_tile(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
+    const int nout = L.groups * L.mg, nt = (nout + L.tm - 1) / L.tm;
+dw_pingpong:  // step j: load Tm tile j into half j%2 | work on tile j-1 in the other half
+    for (int j = 0; j <= nt; j++) {
+        int status = S_OK;
+        if (j & 1) {
+            if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[1], b.w[1]);
+            status = dw_work<C>(L, weights, acts, b, s, (j - 1) * L.tm, b.in[0], b.w[0]);
+        } else {
+            if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[0], b.w[0]);
+            if (j) status = dw_work<C>(L, weights, acts, b, s, (j - 1) * L.tm, b.in[1], b.w[1]);
+        }
+        if (status) return status;
+    }
+    return S_OK;
+}
+
 template <class C>
 int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
-    typedef typename Buffers<C>::acc_t acc_t;
-    const View& x = L.in[0];
-    const View& o = L.out;
-    const int k = L.kh * L.kw;
     const bool depthwise = L.groups > 1 && L.cg == 1;
     load_tables<C>(L, weights, b);
 spatial_rows:
-    for (int r0 = 0; r0 < o.h; r0 += L.rows) {
-        const int nr = imin(L.rows, o.h - r0), ya = r0 * L.sh - L.pad_t, hy = halo(nr, L.sh, L.dh, L.kh);
+    for (int r0 = 0; r0 < L.out.h; r0 += L.rows) {
     spatial_cols:
-        for (int q0 = 0; q0 < o.w; q0 += L.cols) {
-            const int nc = imin(L.cols, o.w - q0), xa = q0 * L.sw - L.pad_l, hx = halo(nc, L.sw, L.dw, L.kw);
-            const int np = nr * nc;
+        for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
+            const Span s = span_of(L, r0, q0);
             if (depthwise) {
-                const int nout = L.groups * L.mg;
-            dw_out:
-                for (int o0 = 0; o0 < nout; o0 += L.tm) {
-                    const int tmo = imin(L.tm, nout - o0), ci0 = o0 / L.mg, cn = (o0 + tmo - 1) / L.mg + 1 - ci0;
-                    load_halo(b.in, acts, x, ya, hy, xa, hx, ci0, cn, L.pad_in);
-                dw_weights:
-                    for (int i = 0; i < tmo * k; i++) {
-#pragma HLS PIPELINE II = 1
-                        b.w[i] = (wgt_t)at(weights, L.weights, (uint64_t)o0 * k + i);
-                    }
-                    start_tile<C>(L, weights, b, o0, tmo, np);
-                dw_taps:
-                    for (int t0 = 0; t0 < k; t0 += L.tn) {  // Tn taps a cycle
-                    dw_pixels:
-                        for (int p = 0; p < np; p++) {
-#pragma HLS PIPELINE II = 1
-                            FA_CYCLE();
-                            const int py = p / nc, px = p % nc;
-                        dw_lanes_m:
-                            for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
-#pragma HLS UNROLL
-                                if (m >= tmo) continue;
-                                const int ch = (o0 + m) / L.mg - ci0;
-                                acc_t sum = b.acc[p * tmo + m];
-                            dw_lanes_t:
-                                for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
-#pragma HLS UNROLL
-                                    const int t = t0 + tt;
-                                    if (t >= k) continue;
-                                    const int ky = t / L.kw, kx = t % L.kw;
-                                    const int i = ((py * L.sh + ky * L.dh) * hx + px * L.sw + kx * L.dw) * cn + ch;
-                                    sum += (acc_t)b.in[i] * b.w[m * k + t];
-                                }
-                                b.acc[p * tmo + m] = sum;
-                            }
-                        }
-                        if (!acc_in_range<C>(b, np * tmo, L.acc_bits)) return S_ACC;
-                    }
-                    const int s = drain<C>(L, b, acts, r0, q0, nc, np, o0, tmo);
-                    if (s) return s;
-                }
+                const int status = dw_tile<C>(L, weights, acts, b, s);
+                if (status) return status;
                 continue;
             }
         groups:
             for (int gi = 0; gi < L.groups; gi++) {
             dense_out:
                 for (int o0 = 0; o0 < L.mg; o0 += L.tm) {
-                    const int tmo = imin(L.tm, L.mg - o0), m0 = gi * L.mg + o0;
-                    start_tile<C>(L, weights, b, m0, tmo, np);
-                dense_in:
-                    for (int c0 = 0; c0 < L.cg; c0 += L.tn) {
-                        const int cn = imin(L.tn, L.cg - c0);
-                        load_halo(b.in, acts, x, ya, hy, xa, hx, gi * L.cg + c0, cn, L.pad_in);
-                        const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
-                    dense_weights:
-                        for (int i = 0; i < k * tmo * cn; i++) {
-#pragma HLS PIPELINE II = 1
-                            b.w[i] = (wgt_t)at(weights, L.weights, base + i);
-                        }
-                    dense_taps:
-                        for (int t = 0; t < k; t++) {
-                            const int ky = t / L.kw, kx = t % L.kw;
-                        dense_pixels:
-                            for (int p = 0; p < np; p++) {
-#pragma HLS PIPELINE II = 1
-                                FA_CYCLE();
-                                const int py = p / nc, px = p % nc;
-                                const int i0 = ((py * L.sh + ky * L.dh) * hx + px * L.sw + kx * L.dw) * cn;
-                            lanes_m:
-                                for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
-#pragma HLS UNROLL
-                                    if (m >= tmo) continue;
-                                    acc_t sum = b.acc[p * tmo + m];
-                                    const int w0 = (t * tmo + m) * cn;
-                                lanes_c:
-                                    for (int c = 0; c < FA_TILED_LANES(cn, C::TN); c++) {
-#pragma HLS UNROLL
-                                        if (c >= cn) continue;
-                                        sum += (acc_t)b.in[i0 + c] * b.w[w0 + c];
-                                    }
-                                    b.acc[p * tmo + m] = sum;
-                                }
-                            }
-                        }
-                        if (!acc_in_range<C>(b, np * tmo, L.acc_bits)) return S_ACC;
-                    }
-                    const int s = drain<C>(L, b, acts, r0, q0, nc, np, m0, tmo);
-                    if (s) return s;
+                    const int status = dense_tile<C>(L, weights, acts, b, s, gi, o0);
+                    if (status) return status;
                 }
             }
         }

@@ -64,6 +64,32 @@ halo_y:
     }
 }
 
+inline int imin(int a, int b) { return a < b ? a : b; }
+
+// One spatial tile of a window layer: output rows [r0, r0+nr) x cols [q0, q0+nc) (np pixels) and the
+// input span it reads, halo included, before clipping: rows [ya, ya+hy) x cols [xa, xa+hx).
+struct Span {
+    int r0, q0, nr, nc, np, ya, hy, xa, hx;
+};
+inline Span span_of(const Layer& L, int r0, int q0) {
+    Span s;
+    s.r0 = r0;
+    s.q0 = q0;
+    s.nr = imin(L.rows, L.out.h - r0);
+    s.nc = imin(L.cols, L.out.w - q0);
+    s.np = s.nr * s.nc;
+    s.ya = r0 * L.sh - L.pad_t;
+    s.hy = halo(s.nr, L.sh, L.dh, L.kh);
+    s.xa = q0 * L.sw - L.pad_l;
+    s.hx = halo(s.nc, L.sw, L.dw, L.kw);
+    return s;
+}
+// Index of tap (ky, kx) of output pixel p in an input tile of `lanes` channels per pixel.
+inline int tap_index(const Layer& L, const Span& s, int p, int t, int lanes) {
+    const int py = p / s.nc, px = p % s.nc, ky = t / L.kw, kx = t % L.kw;
+    return ((py * L.sh + ky * L.dh) * s.hx + px * L.sw + kx * L.dw) * lanes;
+}
+
 }  // namespace tiled
 }  // namespace fa
 

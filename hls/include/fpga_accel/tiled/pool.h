@@ -1,7 +1,8 @@
 // fpga-accel HLS library, tiled engine: pooling layers on the array's lanes.
 //
 // Window pools (maxpool, avgpool) use the spatial tiles of a convolution with Tm channels side by side
-// and Tn taps a cycle (rows*cols*ceil(KH*KW/Tn) cycles per Tm tile); the input tile with halo is padded
+// (the next Tm tile loaded into one buffer half while the array pools the current one from the
+// other, as in depthwise mode) and Tn taps a cycle (rows*cols*ceil(KH*KW/Tn) cycles per Tm tile); the input tile with halo is padded
 // on chip with pad_value (max) or zp_in (average, whose per-position M and shift account for the
 // window's real size):  avg = requantise(sum - KH*KW*zp_in, M[pos], shift[pos]).
 // Global pools run over Tm-channel tiles, reading the input in rows x cols tiles, Tn pixels a cycle;
@@ -20,68 +21,81 @@
 namespace fa {
 namespace tiled {
 
+// The channels c0..c0+cn of one spatial tile: Tn taps a cycle over the input tile `in`, then the
+// output path.
+template <class C>
+int pool_work(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int c0, const act_t* in) {
+#pragma HLS INLINE off
+    const bool avg = L.kind == K_AVGPOOL;
+    const int k = L.kh * L.kw, cn = imin(L.tm, L.in[0].c - c0);
+    for (int i = 0; i < s.np * cn; i++) b.acc[i] = avg ? 0 : dtype_min(L.in[0].dtype);
+pool_taps:
+    for (int t0 = 0; t0 < k; t0 += L.tn) {
+    pool_pixels:
+        for (int p = 0; p < s.np; p++) {
+#pragma HLS PIPELINE II = 1
+            FA_CYCLE();
+        pool_lanes_m:
+            for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
+#pragma HLS UNROLL
+                if (m >= cn) continue;
+                int64_t v = b.acc[p * cn + m];
+            pool_lanes_t:
+                for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
+#pragma HLS UNROLL
+                    const int t = t0 + tt;
+                    if (t >= k) continue;
+                    const int64_t x = in[tap_index(L, s, p, t, cn) + m];
+                    v = avg ? v + x : (x > v ? x : v);
+                }
+                b.acc[p * cn + m] = v;
+            }
+        }
+    }
+pool_out:
+    for (int p = 0; p < s.np; p++) {
+        for (int m = 0; m < cn; m++) {
+#pragma HLS PIPELINE II = 1
+            int status = S_OK;
+            int64_t y = b.acc[p * cn + m];
+            if (avg) y = requant<C::ACC_BITS>(y - (int64_t)k * L.pad_in, b.mult[p], b.shift[p], L.zp_out, L.lo, L.hi,
+                                              status);
+            if (!status) status = finish<C>(L, b, acts, y, s.r0 + p / s.nc, s.q0 + p % s.nc, c0 + m);
+            if (status) return status;
+        }
+    }
+    return S_OK;
+}
+
 template <class C>
 int window_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
     const View& x = L.in[0];
-    const View& o = L.out;
-    const bool avg = L.kind == K_AVGPOOL;
-    const int k = L.kh * L.kw;
+    const int nt = (x.c + L.tm - 1) / L.tm;
     load_tables<C>(L, weights, b);
 pool_rows:
-    for (int r0 = 0; r0 < o.h; r0 += L.rows) {
-        const int nr = imin(L.rows, o.h - r0), ya = r0 * L.sh - L.pad_t, hy = halo(nr, L.sh, L.dh, L.kh);
+    for (int r0 = 0; r0 < L.out.h; r0 += L.rows) {
     pool_cols:
-        for (int q0 = 0; q0 < o.w; q0 += L.cols) {
-            const int nc = imin(L.cols, o.w - q0), xa = q0 * L.sw - L.pad_l, hx = halo(nc, L.sw, L.dw, L.kw);
-            const int np = nr * nc;
-            if (avg) {  // per-position constants, once per spatial tile
-                for (int p = 0; p < np; p++) {
-                    const uint64_t pos = (uint64_t)(r0 + p / nc) * o.w + q0 + p % nc;
+        for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
+            const Span s = span_of(L, r0, q0);
+            if (L.kind == K_AVGPOOL) {  // per-position constants, once per spatial tile
+                for (int p = 0; p < s.np; p++) {
+                    const uint64_t pos = (uint64_t)(r0 + p / s.nc) * L.out.w + q0 + p % s.nc;
                     b.mult[p] = (int32_t)at(weights, L.mblk, pos);
                     b.shift[p] = (int8_t)at(weights, L.sblk, pos);
                 }
             }
-        pool_channels:
-            for (int c0 = 0; c0 < x.c; c0 += L.tm) {
-                const int cn = imin(L.tm, x.c - c0);
-                load_halo(b.in, acts, x, ya, hy, xa, hx, c0, cn, L.pad_in);
-                for (int i = 0; i < np * cn; i++) b.acc[i] = avg ? 0 : dtype_min(x.dtype);
-            pool_taps:
-                for (int t0 = 0; t0 < k; t0 += L.tn) {
-                pool_pixels:
-                    for (int p = 0; p < np; p++) {
-#pragma HLS PIPELINE II = 1
-                        FA_CYCLE();
-                        const int py = p / nc, px = p % nc;
-                    pool_lanes_m:
-                        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
-#pragma HLS UNROLL
-                            if (m >= cn) continue;
-                            int64_t s = b.acc[p * cn + m];
-                        pool_lanes_t:
-                            for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
-#pragma HLS UNROLL
-                                const int t = t0 + tt;
-                                if (t >= k) continue;
-                                const int ky = t / L.kw, kx = t % L.kw;
-                                const int64_t v = b.in[((py * L.sh + ky * L.dh) * hx + px * L.sw + kx * L.dw) * cn + m];
-                                s = avg ? s + v : (v > s ? v : s);
-                            }
-                            b.acc[p * cn + m] = s;
-                        }
-                    }
+        pool_pingpong:  // step j: load Tm tile j into half j%2 | pool tile j-1 from the other half
+            for (int j = 0; j <= nt; j++) {
+                const int c = j * L.tm;
+                int status = S_OK;
+                if (j & 1) {
+                    if (j < nt) load_halo(b.in[1], acts, x, s.ya, s.hy, s.xa, s.hx, c, imin(L.tm, x.c - c), L.pad_in);
+                    status = pool_work<C>(L, acts, b, s, c - L.tm, b.in[0]);
+                } else {
+                    if (j < nt) load_halo(b.in[0], acts, x, s.ya, s.hy, s.xa, s.hx, c, imin(L.tm, x.c - c), L.pad_in);
+                    if (j) status = pool_work<C>(L, acts, b, s, c - L.tm, b.in[1]);
                 }
-                for (int p = 0; p < np; p++) {
-                    for (int m = 0; m < cn; m++) {
-#pragma HLS PIPELINE II = 1
-                        int status = S_OK;
-                        int64_t y = b.acc[p * cn + m];
-                        if (avg) y = requant<C::ACC_BITS>(y - (int64_t)k * L.pad_in, b.mult[p], b.shift[p], L.zp_out,
-                                                          L.lo, L.hi, status);
-                        if (!status) status = finish<C>(L, b, acts, y, r0 + p / nc, q0 + p % nc, c0 + m);
-                        if (status) return status;
-                    }
-                }
+                if (status) return status;
             }
         }
     }
