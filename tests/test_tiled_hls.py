@@ -207,3 +207,47 @@ def test_fuzzed_descriptors_never_write_outside_the_arena(residual):
         outcomes.add(status & 0xFF)
         assert (whole[:GUARD] == 0xA5).all() and (whole[-GUARD:] == 0xA5).all(), f"status {status}"
     assert 0 in outcomes and len(outcomes) > 3, outcomes
+
+
+@pytest.fixture(scope="module")
+def sanitized_fuzzer(tmp_path_factory):
+    """hls/tests/fuzz_tiled_engine.cpp built with AddressSanitizer and UBSan for Tm × Tn = 3 × 5."""
+    import shutil
+    import subprocess
+
+    from fpga_accel.tiled.build import default_buffers
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    b = default_buffers(3, 5)
+    config = csim.EngineConfig(3, 5, b["input"], b["weight"], b["output"])
+    exe = tmp_path_factory.mktemp("fuzz") / "fuzz_tiled_engine"
+    cmd = ["g++", "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+           *(f"-D{d}" for d in config.defines()), *(f"-I{d}" for d in toolchain.csim_include_dirs()),
+           str(toolchain.HLS_ROOT / "tests" / "fuzz_tiled_engine.cpp"), "-o", str(exe)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0 and "asan" in res.stderr.lower():
+        pytest.skip(f"this g++ cannot build with AddressSanitizer: {res.stderr[-300:]}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return exe
+
+
+@pytest.mark.parametrize("name", ["residual", "depthwise", "grouped", "gemm", "pools", "lut", "concat", "scale",
+                                  "add_of_inputs"])
+def test_corrupt_descriptors_never_leave_the_arenas_under_sanitizers(sanitized_fuzzer, tmp_path, name):
+    """400 random corruptions of each program's records: every run ends (refused, stopped or
+    finished) without one access outside the descriptor array or either arena."""
+    import subprocess
+
+    qm, _ = random_case(GRAPHS[name], seed=len(name))
+    p = build_program(qm, tm=3, tn=5, tile=(2, 3))
+    descriptors.encode(p).tofile(tmp_path / "desc.bin")
+    p.weights.tofile(tmp_path / "weights.bin")
+    res = subprocess.run([str(sanitized_fuzzer), str(tmp_path / "desc.bin"), str(tmp_path / "weights.bin"),
+                          str(p.data["activations_bytes"]), str(len(name)), "400"],
+                         capture_output=True, text=True, check=False, timeout=600)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "runtime error" not in out and "Sanitizer" not in out, out[-3000:]
+    m = re.search(r"fuzz_tiled_engine: 400 runs, (\d+) ran, statuses(( \d+:\d+)+)", res.stdout)
+    assert m is not None, out[-2000:]
+    assert int(m.group(1)) > 0 and len(m.group(2).split()) > 3, m.group(0)  # some ran, many refusals

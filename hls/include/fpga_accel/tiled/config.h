@@ -91,6 +91,10 @@ int requant(int64_t acc, int64_t m, int shift, int zp, int lo, int hi, int& stat
         status = S_ACC;
         return 0;
     }
+#if !defined(__SYNTHESIS__) && !defined(FA_TILED_AS_SYNTHESIS)
+    // C simulation: requant.h's int64 form (the one its fast path uses), without an ap_int round trip
+    if (sim::fast_paths()) return requantize_i64<ACC_BITS>(acc, (uint64_t)m, (unsigned)shift, zp, lo, hi);
+#endif
     return requantize<ACC_BITS>(ap_int<ACC_BITS>(acc), mult_t(m), shift_t(shift), zp, lo, hi);
 }
 

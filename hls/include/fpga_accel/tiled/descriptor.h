@@ -296,7 +296,7 @@ inline int check_layer(const Layer& L, const Bounds& B) {
          !block_ok(L.sblk, (uint64_t)x.c, D_INT8, D_INT8, B.weights_bytes)))
         return S_BLOCK;
     if (L.kind == K_LUT && !lut_ok(L.table, L.entries, L.in_min, B.lut_entries, B.weights_bytes)) return S_BLOCK;
-    if (L.kind == K_GLOBAL_AVGPOOL && (L.divisor != x.h * x.w || !mult_ok(L.m) || !shift_ok(L.shift))) return S_CONST;
+    if (L.kind == K_GLOBAL_AVGPOOL && ((int64_t)L.divisor != (int64_t)x.h * x.w || !mult_ok(L.m) || !shift_ok(L.shift))) return S_CONST;
     if (L.kind == K_ADD) {
         if (!shift_ok(L.shift)) return S_CONST;
         for (int i = 0; i < L.n_inputs; i++)
