@@ -251,3 +251,20 @@ def test_corrupt_descriptors_never_leave_the_arenas_under_sanitizers(sanitized_f
     m = re.search(r"fuzz_tiled_engine: 400 runs, (\d+) ran, statuses(( \d+:\d+)+)", res.stdout)
     assert m is not None, out[-2000:]
     assert int(m.group(1)) > 0 and len(m.group(2).split()) > 3, m.group(0)  # some ran, many refusals
+
+
+def test_encode_refuses_what_the_records_cannot_hold(residual):
+    import copy
+
+    from fpga_accel.tiled.program import ProgramError
+
+    program, _ = residual
+    big = copy.copy(program)
+    big.data = {**program.data, "activations_bytes": 1 << 32}  # past the engine's 32-bit addresses
+    with pytest.raises(ProgramError, match="activations_bytes.*below 4294967296"):
+        descriptors.encode(big)
+    wide = copy.copy(program)
+    layer = {**program.layers[0], "inputs": [program.layers[0]["inputs"][0]] * 5}
+    wide.data = {**program.data, "layers": [layer]}
+    with pytest.raises(ProgramError, match="5 inputs; the engine's records hold 4"):
+        descriptors.encode(wide)

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import toolchain
+from ..cache import elf_problem
+from ..emulator.csim_library import CsimError, build_csim
 from ..quant.arith import MAX_ACC_BITS
 from .descriptors import encode
 from .engine import MAX_ACTIVATION_BYTES, TiledEngine
@@ -91,11 +93,18 @@ class EngineLibrary:
 
     def __init__(self, path: Path, config: EngineConfig):
         self.path, self.config = path, config
-        lib = ctypes.CDLL(str(path))
-        u32, ptr = ctypes.c_uint32, ctypes.c_void_p
-        lib.fa_tiled_top.argtypes = [ptr, u32, ptr, u32, ptr, u32]
-        lib.fa_tiled_top.restype = ctypes.c_uint
-        lib.fa_tiled_layer_cycles.argtypes, lib.fa_tiled_layer_cycles.restype = [ctypes.c_uint], ctypes.c_ulonglong
+        problem = elf_problem(path)  # dlopen of a truncated file would crash with SIGBUS
+        try:
+            if problem:
+                raise OSError(problem)
+            lib = ctypes.CDLL(str(path))
+            u32, ptr = ctypes.c_uint32, ctypes.c_void_p
+            lib.fa_tiled_top.argtypes = [ptr, u32, ptr, u32, ptr, u32]
+            lib.fa_tiled_top.restype = ctypes.c_uint
+            lib.fa_tiled_layer_cycles.argtypes = [ctypes.c_uint]
+            lib.fa_tiled_layer_cycles.restype = ctypes.c_ulonglong
+        except (OSError, AttributeError) as e:
+            raise CsimError(f"{path}: not a loadable tiled-engine C simulation ({e}); remove it from the cache") from None
         self._lib, self._lock = lib, threading.Lock()
 
     def run(self, descriptors: np.ndarray, weights: np.ndarray, acts: np.ndarray) -> int:
@@ -124,8 +133,6 @@ _BUILD_LOCK = threading.Lock()
 
 def engine_library(config: EngineConfig, timeout: float | None = None) -> EngineLibrary:
     """The engine compiled for ``config`` (cached on disk and in this process)."""
-    from ..emulator.csim_library import build_csim
-
     with _BUILD_LOCK:
         if config in _LIBRARIES:
             return _LIBRARIES[config]
