@@ -268,3 +268,26 @@ def test_encode_refuses_what_the_records_cannot_hold(residual):
     wide.data = {**program.data, "layers": [layer]}
     with pytest.raises(ProgramError, match="5 inputs; the engine's records hold 4"):
         descriptors.encode(wide)
+
+
+def test_engine_buffers_are_private_to_each_library(residual):
+    """Two builds of one configuration (fast and synthesis forms) may be loaded together: their
+    on-chip buffers differ in layout, so none may be a symbol the loader merges across libraries
+    (g++ makes function-local statics of templates STB_GNU_UNIQUE)."""
+    import shutil
+    import subprocess
+
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("readelf (binutils) is not installed")
+    program, q = residual
+    for form in (False, True):
+        lib = csim.engine_library(csim.EngineConfig.of(program, synthesis_form=form))
+        symbols = subprocess.run([readelf, "-sW", str(lib.path)], capture_output=True, text=True, check=True).stdout
+        merged = [ln for ln in symbols.splitlines() if " UNIQUE " in ln and ("Buffers" in ln or "TiledEngine" in ln)]
+        assert merged == [], merged
+    want = run_layers(*random_case(GRAPHS["residual"], seed=len("residual")), threads=1)
+    for form in (False, True, False):  # both loaded, alternately
+        got = csim.run_csim(program, q, synthesis_form=form)
+        for name, w in want.items():
+            np.testing.assert_array_equal(got[name], w)

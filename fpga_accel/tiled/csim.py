@@ -87,9 +87,12 @@ class EngineConfig:
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 
+_RUN_LOCK = threading.Lock()
+
+
 class EngineLibrary:
-    """The compiled engine of one configuration, loaded with ctypes; calls are serialised (its
-    on-chip buffers are static)."""
+    """The compiled engine of one configuration, loaded with ctypes. Calls into any engine library
+    are serialised: the simulation's cycle counters are process-wide."""
 
     def __init__(self, path: Path, config: EngineConfig):
         self.path, self.config = path, config
@@ -105,7 +108,7 @@ class EngineLibrary:
             lib.fa_tiled_layer_cycles.restype = ctypes.c_ulonglong
         except (OSError, AttributeError) as e:
             raise CsimError(f"{path}: not a loadable tiled-engine C simulation ({e}); remove it from the cache") from None
-        self._lib, self._lock = lib, threading.Lock()
+        self._lib, self._lock = lib, _RUN_LOCK
 
     def run(self, descriptors: np.ndarray, weights: np.ndarray, acts: np.ndarray) -> int:
         """The engine's status after one run over the arrays (``acts`` is updated in place)."""

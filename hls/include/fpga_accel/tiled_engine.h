@@ -2,12 +2,13 @@
 // layer after layer, with weights and feature maps in DDR (docs/tiled.md, DESIGN.md §8).
 //
 //   TiledEngine<tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES>>
-//       ::run(desc, desc_words, weights, weights_bytes, acts, act_bytes) -> status
+//       ::run(desc, desc_words, weights, weights_bytes, acts, act_bytes, buffers) -> status
 //
 // desc is the descriptor array (fpga_accel/tiled/descriptors.py: a header record, then one fixed-size
 // record per layer), weights the weights arena, acts the activation arena of one image (the host has
 // written the inputs into it and reads the outputs back). The *_words / *_bytes arguments are the sizes
-// of the buffers the host allocated: the engine checks the header and every layer against them and
+// of the buffers the host allocated, `buffers` the on-chip memories (Buffers<C>, tiled/config.h; the
+// caller owns them, with internal linkage, so two engines in one process never share them): the engine checks the header and every layer against them and
 // against its own Tm, Tn and buffers before it runs anything (tiled/descriptor.h), so a corrupt
 // program is refused instead of reading or writing out of bounds. The status is 0, or the code of the
 // first refusal or run-time failure with the layer index above the low 8 bits (descriptor.h, Status).
@@ -37,7 +38,7 @@ namespace tiled {
 
 #ifndef __SYNTHESIS__
 static const int MAX_SIM_LAYERS = 1 << 16;
-// C simulation: compute cycles of each layer of the last run.
+// C simulation: compute cycles of each layer of the last run (process-wide, like sim::cycles()).
 inline unsigned long long* layer_cycles() {
     static unsigned long long c[MAX_SIM_LAYERS];
     return c;
@@ -67,8 +68,7 @@ struct TiledEngine {
     }
 
     static unsigned run(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights, uint32_t weights_bytes,
-                        uint8_t* acts, uint32_t act_bytes) {
-        static Buffers<C> b;
+                        uint8_t* acts, uint32_t act_bytes, Buffers<C>& b) {
         const Bounds B = {C::TM, C::TN, C::INPUT_BUFFER, C::WEIGHT_BUFFER, C::OUTPUT_BUFFER, C::ACC_BITS,
                           C::LUT_ENTRIES, weights_bytes, act_bytes};
         uint32_t rec[RECORD_WORDS];

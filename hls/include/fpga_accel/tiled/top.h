@@ -38,6 +38,9 @@ typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER,
                                 FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES>
     fa_tiled_config;
 
+// The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
+static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
+
 extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
                                  uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
 #pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
@@ -50,7 +53,8 @@ extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, cons
 #pragma HLS INTERFACE mode = s_axilite port = acts
 #pragma HLS INTERFACE mode = s_axilite port = act_bytes
 #pragma HLS INTERFACE mode = s_axilite port = return
-    return fa::tiled::TiledEngine<fa_tiled_config>::run(desc, desc_words, weights, weights_bytes, acts, act_bytes);
+    return fa::tiled::TiledEngine<fa_tiled_config>::run(desc, desc_words, weights, weights_bytes, acts, act_bytes,
+                                                         fa_tiled_buffers);
 }
 
 #ifndef __SYNTHESIS__
