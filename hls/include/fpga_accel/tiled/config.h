@@ -58,7 +58,7 @@ template <int B> struct acc_of {
 
 // The on-chip buffers: input tile with halo and weight block, each twice (ping-pong: one half is
 // loaded while the array works on the other), accumulator tile, per-channel (or per-position)
-// requantisation constants, and the layer's lookup tables (post stages, then the lut kind's own
+// requantisation constants, tap offsets, and the layer's lookup tables (post stages, then the lut kind's own
 // table in the last slot).
 template <class C>
 struct Buffers {
@@ -69,6 +69,7 @@ struct Buffers {
     int32_t mult[C::OUTPUT_BUFFER];
     int8_t shift[C::OUTPUT_BUFFER];
     int32_t pre[C::TM];
+    int32_t taps[MAX_KERNEL * MAX_KERNEL];  // tap offsets of the current spatial tile (memory.h)
     int32_t lut[MAX_POST + 1][C::LUT_ENTRIES];
 };
 

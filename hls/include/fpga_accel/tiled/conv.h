@@ -57,13 +57,14 @@ bool acc_in_range(const Buffers<C>& b, int n, int bits) {
 // Requantise the accumulator tile and send it down the output path.
 template <class C>
 int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
-    for (int p = 0; p < s.np; p++) {
+    Pixel px;
+    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
         for (int m = 0; m < tmo; m++) {
 #pragma HLS PIPELINE II = 1
             int status = S_OK;
             const int y = requant<C::ACC_BITS>((int64_t)b.acc[p * tmo + m], b.mult[m], b.shift[m], L.zp_out, L.lo, L.hi,
                                                status);
-            if (!status) status = finish<C>(L, b, acts, y, s.r0 + p / s.nc, s.q0 + p % s.nc, m0 + m);
+            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m0 + m);
             if (status) return status;
         }
     }
@@ -88,17 +89,18 @@ dense_weights:
 
 // The array on one Tn tile of cn channels: every tap, every pixel, tmo x cn products a cycle.
 template <class C>
-void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, const wgt_t* w,
+void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, const wgt_t* w, const int32_t* taps,
                typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
     typedef typename Buffers<C>::acc_t acc_t;
 dense_taps:
     for (int t = 0; t < L.kh * L.kw; t++) {
+        Pixel px;
     dense_pixels:
-        for (int p = 0; p < s.np; p++) {
+        for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
-            const int i0 = tap_index(L, s, p, t, cn);
+            const int i0 = (px.corner(L, s) + taps[t]) * cn;
         lanes_m:
             for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
 #pragma HLS UNROLL
@@ -126,10 +128,10 @@ dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1
         const int cn = j ? imin(L.tn, L.cg - (j - 1) * L.tn) : 0;
         if (j & 1) {
             if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[1], b.w[1]);
-            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.acc);
+            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.taps, b.acc);
         } else {
             if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[0], b.w[0]);
-            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.acc);
+            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.taps, b.acc);
         }
         if (j && !acc_in_range<C>(b, s.np * tmo, L.acc_bits)) return S_ACC;
     }
@@ -161,10 +163,12 @@ int dw_work(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b
     start_tile<C>(L, weights, b, o0, tmo, s.np);
 dw_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
+        Pixel px;
     dw_pixels:
-        for (int p = 0; p < s.np; p++) {
+        for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
+            const int corner = px.corner(L, s);
         dw_lanes_m:
             for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
 #pragma HLS UNROLL
@@ -176,7 +180,7 @@ dw_taps:
 #pragma HLS UNROLL
                     const int t = t0 + tt;
                     if (t >= k) continue;
-                    sum += (acc_t)in[tap_index(L, s, p, t, cn) + ch] * w[m * k + t];
+                    sum += (acc_t)in[(corner + b.taps[t]) * cn + ch] * w[m * k + t];
                 }
                 b.acc[p * tmo + m] = sum;
             }
@@ -213,6 +217,7 @@ spatial_rows:
     spatial_cols:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
+            tap_offsets(L, s.hx, b.taps);
             if (depthwise) {
                 const int status = dw_tile<C>(L, weights, acts, b, s);
                 if (status) return status;

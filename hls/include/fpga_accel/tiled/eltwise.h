@@ -38,11 +38,12 @@ elt_rows:
                         b.shift[m] = (int8_t)at(weights, L.sblk, c0 + m);
                     }
                 }
+                Pixel px;
             elt_pixels:
-                for (int p = 0; p < np; p++) {
+                for (int p = 0; p < np; p++, px.next(nc)) {
 #pragma HLS PIPELINE II = 1
                     FA_CYCLE();
-                    const int r = r0 + p / nc, q = q0 + p % nc;
+                    const int r = r0 + px.py, q = q0 + px.px;
                 elt_lanes:
                     for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL

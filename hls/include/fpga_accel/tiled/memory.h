@@ -84,11 +84,27 @@ inline Span span_of(const Layer& L, int r0, int q0) {
     s.hx = halo(s.nc, L.sw, L.dw, L.kw);
     return s;
 }
-// Index of tap (ky, kx) of output pixel p in an input tile of `lanes` channels per pixel.
-inline int tap_index(const Layer& L, const Span& s, int p, int t, int lanes) {
-    const int py = p / s.nc, px = p % s.nc, ky = t / L.kw, kx = t % L.kw;
-    return ((py * L.sh + ky * L.dh) * s.hx + px * L.sw + kx * L.dw) * lanes;
+// Offset of every tap (ky, kx) from its window's corner, in pixels of an input tile hx pixels wide,
+// computed once per spatial tile so the pipelined loops index with adds instead of divisions.
+inline void tap_offsets(const Layer& L, int hx, int32_t* off) {
+    int t = 0;
+    for (int ky = 0; ky < L.kh; ky++)
+        for (int kx = 0; kx < L.kw; kx++) off[t++] = ky * L.dh * hx + kx * L.dw;
 }
+
+// Output pixel (py, px) of a spatial tile, stepped row-major by counters (no division by nc).
+struct Pixel {
+    int py, px;
+    Pixel() : py(0), px(0) {}
+    void next(int nc) {
+        if (++px == nc) {
+            px = 0;
+            py++;
+        }
+    }
+    // its window's corner in the input tile, in pixels
+    int corner(const Layer& L, const Span& s) const { return py * L.sh * s.hx + px * L.sw; }
+};
 
 }  // namespace tiled
 }  // namespace fa

@@ -31,10 +31,12 @@ int pool_work(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int c
     for (int i = 0; i < s.np * cn; i++) b.acc[i] = avg ? 0 : dtype_min(L.in[0].dtype);
 pool_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
+        Pixel px;
     pool_pixels:
-        for (int p = 0; p < s.np; p++) {
+        for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
+            const int corner = px.corner(L, s);
         pool_lanes_m:
             for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL
@@ -45,22 +47,23 @@ pool_taps:
 #pragma HLS UNROLL
                     const int t = t0 + tt;
                     if (t >= k) continue;
-                    const int64_t x = in[tap_index(L, s, p, t, cn) + m];
+                    const int64_t x = in[(corner + b.taps[t]) * cn + m];
                     v = avg ? v + x : (x > v ? x : v);
                 }
                 b.acc[p * cn + m] = v;
             }
         }
     }
+    Pixel px;
 pool_out:
-    for (int p = 0; p < s.np; p++) {
+    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
         for (int m = 0; m < cn; m++) {
 #pragma HLS PIPELINE II = 1
             int status = S_OK;
             int64_t y = b.acc[p * cn + m];
             if (avg) y = requant<C::ACC_BITS>(y - (int64_t)k * L.pad_in, b.mult[p], b.shift[p], L.zp_out, L.lo, L.hi,
                                               status);
-            if (!status) status = finish<C>(L, b, acts, y, s.r0 + p / s.nc, s.q0 + p % s.nc, c0 + m);
+            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0 + m);
             if (status) return status;
         }
     }
@@ -77,9 +80,11 @@ pool_rows:
     pool_cols:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
+            tap_offsets(L, s.hx, b.taps);
             if (L.kind == K_AVGPOOL) {  // per-position constants, once per spatial tile
-                for (int p = 0; p < s.np; p++) {
-                    const uint64_t pos = (uint64_t)(r0 + p / s.nc) * L.out.w + q0 + p % s.nc;
+                Pixel px;
+                for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+                    const uint64_t pos = (uint64_t)(r0 + px.py) * L.out.w + q0 + px.px;
                     b.mult[p] = (int32_t)at(weights, L.mblk, pos);
                     b.shift[p] = (int8_t)at(weights, L.sblk, pos);
                 }
@@ -118,7 +123,7 @@ global_channels:
             for (int q0 = 0; q0 < x.w; q0 += L.cols) {
                 const int nc = imin(L.cols, x.w - q0), np = nr * nc;
             global_pixels:
-                for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels a cycle
+                for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels a cycle (addresses: a DDR stream)
 #pragma HLS PIPELINE II = 1
                     FA_CYCLE();
                 global_lanes_m:
