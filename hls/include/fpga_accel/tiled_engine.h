@@ -15,9 +15,10 @@
 //
 // Each layer: its record is copied on chip, decoded, and dispatched to its unit — conv/gemm
 // (tiled/conv.h), window and global pools (tiled/pool.h), add/requant/lut (tiled/eltwise.h) — which
-// share the output path (tiled/output_path.h) and requant.h's arithmetic. The array's units load the
-// next tile into one half of the ping-pong input and weight buffers while working on the other half
-// (docs/tiled.md §5; the output path does not yet overlap the next tile's work).
+// share the output path (tiled/output_path.h) and requant.h's arithmetic. The array's units pipeline
+// the tiles of a spatial tile through ping-pong halves of the input, weight and accumulator buffers:
+// load of the next tile | the array on the current one | output path of the previous one
+// (docs/tiled.md §5).
 //
 // A top function for Vitis HLS is tiled/top.h. In C simulation, FA_CYCLE counts the pipelined
 // compute iterations; layer_cycles() keeps them per layer.

@@ -56,18 +56,21 @@ template <int B> struct acc_of {
 };
 #endif
 
-// The on-chip buffers: input tile with halo and weight block, each twice (ping-pong: one half is
-// loaded while the array works on the other), accumulator tile, per-channel (or per-position)
-// requantisation constants, tap offsets, and the layer's lookup tables (post stages, then the lut kind's own
-// table in the last slot).
+// The on-chip buffers, each double one twice (ping-pong halves): input tile with halo and weight
+// block (one half loaded while the array works on the other), accumulator tile with its channels'
+// M and shift (one half filled by the array while the output path drains the other); per-position
+// constants of an average pool, per-channel constants of elementwise layers, tap offsets, and the
+// layer's lookup tables (post stages, then the lut kind's own table in the last slot).
 template <class C>
 struct Buffers {
     typedef typename acc_of<C::ACC_BITS>::type acc_t;
     act_t in[2][C::INPUT_BUFFER];
     wgt_t w[2][C::WEIGHT_BUFFER];
-    acc_t acc[C::OUTPUT_BUFFER];
-    int32_t mult[C::OUTPUT_BUFFER];
-    int8_t shift[C::OUTPUT_BUFFER];
+    acc_t acc[2][C::OUTPUT_BUFFER];
+    int32_t mult[2][C::OUTPUT_BUFFER];
+    int8_t shift[2][C::OUTPUT_BUFFER];
+    int32_t pos_mult[C::OUTPUT_BUFFER];
+    int8_t pos_shift[C::OUTPUT_BUFFER];
     int32_t pre[C::TM];
     int32_t taps[MAX_KERNEL * MAX_KERNEL];  // tap offsets of the current spatial tile (memory.h)
     int32_t lut[MAX_POST + 1][C::LUT_ENTRIES];

@@ -11,10 +11,14 @@
 //         partial sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
 //
-// Ping-pong: Tn tile j is loaded into buffer half j%2 while the array works on tile j-1 in the other
-// half (dense); in depthwise mode the halves alternate over Tm tiles, the load of the next one beside
-// the work (array, output path) on the current one. Load and work are separate functions on
-// separate halves, so synthesis may overlap them; C simulation runs them one after the other.
+// Ping-pong: in dense mode Tn tile j is loaded into input/weight half j%2 while the array works on
+// tile j-1 in the other half, and Tm tile i accumulates into half i%2 while the output path drains
+// tile i-1 from the other. In depthwise mode the Tm tiles form a three-stage pipeline: load of tile
+// j | the array on tile j-1 | output path of tile j-2, each on its own halves. The stages are separate
+// functions (INLINE off) on separate halves, chosen by a template parameter so every index is a
+// constant, so synthesis can overlap them; C simulation runs them in order (output path, array,
+// load), which gives the executor's results as long as a layer's output shares no bytes with its
+// inputs (the builder never does that).
 //
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
@@ -32,38 +36,40 @@
 namespace fa {
 namespace tiled {
 
-// Accumulators of np pixels x tmo channels (from m0) <- bias; the channels' M and shift on chip.
-template <class C>
+// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift.
+template <class C, int H>
 void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo, int np) {
     for (int m = 0; m < tmo; m++) {
         const int64_t bias = at(weights, L.bias, m0 + m);
-        b.mult[m] = (int32_t)at(weights, L.mblk, m0 + m);
-        b.shift[m] = (int8_t)at(weights, L.sblk, m0 + m);
+        b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
+        b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
     bias_fill:
         for (int p = 0; p < np; p++) {
 #pragma HLS PIPELINE II = 1
-            b.acc[p * tmo + m] = bias;
+            b.acc[H][p * tmo + m] = bias;
         }
     }
 }
 
-template <class C>
+template <class C, int H>
 bool acc_in_range(const Buffers<C>& b, int n, int bits) {
     for (int i = 0; i < n; i++)
-        if (!fits((int64_t)b.acc[i], bits)) return false;
+        if (!fits((int64_t)b.acc[H][i], bits)) return false;
     return true;
 }
 
-// Requantise the accumulator tile and send it down the output path.
-template <class C>
+// The output path of accumulator half H: requantise, post stages, write.
+template <class C, int H>
 int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
+#pragma HLS INLINE off
     Pixel px;
+drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
         for (int m = 0; m < tmo; m++) {
 #pragma HLS PIPELINE II = 1
             int status = S_OK;
-            const int y = requant<C::ACC_BITS>((int64_t)b.acc[p * tmo + m], b.mult[m], b.shift[m], L.zp_out, L.lo, L.hi,
-                                               status);
+            const int y = requant<C::ACC_BITS>((int64_t)b.acc[H][p * tmo + m], b.mult[H][m], b.shift[H][m], L.zp_out,
+                                               L.lo, L.hi, status);
             if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m0 + m);
             if (status) return status;
         }
@@ -119,23 +125,54 @@ dense_taps:
     }
 }
 
-template <class C>
-int dense_tile(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0) {
-    const int tmo = imin(L.tm, L.mg - o0), m0 = gi * L.mg + o0, nt = (L.cg + L.tn - 1) / L.tn;
-    start_tile<C>(L, weights, b, m0, tmo, s.np);
+// Tm tile (gi, o0) into accumulator half H, its Tn tiles ping-ponged through the input/weight halves.
+template <class C, int H>
+int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
+               int o0) {
+#pragma HLS INLINE off
+    const int tmo = imin(L.tm, L.mg - o0), nt = (L.cg + L.tn - 1) / L.tn;
+    start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
 dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1 in the other half
     for (int j = 0; j <= nt; j++) {
         const int cn = j ? imin(L.tn, L.cg - (j - 1) * L.tn) : 0;
         if (j & 1) {
             if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[1], b.w[1]);
-            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.taps, b.acc);
+            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.taps, b.acc[H]);
         } else {
             if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[0], b.w[0]);
-            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.taps, b.acc);
+            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.taps, b.acc[H]);
         }
-        if (j && !acc_in_range<C>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+        if (j && !acc_in_range<C, H>(b, s.np * tmo, L.acc_bits)) return S_ACC;
     }
-    return drain<C>(L, b, acts, s, m0, tmo);
+    return S_OK;
+}
+
+// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H.
+template <class C, int H>
+int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
+               int pm0, int ptmo) {
+    if (ptmo) {
+        const int status = drain<C, 1 - H>(L, b, acts, s, pm0, ptmo);
+        if (status) return status;
+    }
+    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0);
+}
+
+template <class C>
+int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
+    int i = 0, pm0 = 0, ptmo = 0, status = S_OK;  // ptmo: channels of the tile awaiting its output path
+groups:
+    for (int gi = 0; gi < L.groups; gi++) {
+    dense_out:
+        for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
+            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo)
+                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo);
+            if (status) return status;
+            pm0 = gi * L.mg + o0;
+            ptmo = imin(L.tm, L.mg - o0);
+        }
+    }
+    return i & 1 ? drain<C, 0>(L, b, acts, s, pm0, ptmo) : drain<C, 1>(L, b, acts, s, pm0, ptmo);
 }
 
 // --- depthwise ----------------------------------------------------------------------------------
@@ -152,15 +189,14 @@ dw_weights:
     }
 }
 
-// The array on Tm tile o0, Tn taps a cycle, then its output path.
-template <class C>
-int dw_work(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int o0,
-            const act_t* in, const wgt_t* w) {
+// The array on Tm tile o0 (input/weight half A) into accumulator half A, Tn taps a cycle.
+template <class C, int A>
+int dw_mac(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int o0) {
 #pragma HLS INLINE off
     typedef typename Buffers<C>::acc_t acc_t;
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
     const int cn = (o0 + tmo - 1) / L.mg + 1 - ci0;
-    start_tile<C>(L, weights, b, o0, tmo, s.np);
+    start_tile<C, A>(L, weights, b, o0, tmo, s.np);
 dw_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
         Pixel px;
@@ -174,35 +210,45 @@ dw_taps:
 #pragma HLS UNROLL
                 if (m >= tmo) continue;
                 const int ch = (o0 + m) / L.mg - ci0;
-                acc_t sum = b.acc[p * tmo + m];
+                acc_t sum = b.acc[A][p * tmo + m];
             dw_lanes_t:
                 for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
 #pragma HLS UNROLL
                     const int t = t0 + tt;
                     if (t >= k) continue;
-                    sum += (acc_t)in[(corner + b.taps[t]) * cn + ch] * w[m * k + t];
+                    sum += (acc_t)b.in[A][(corner + b.taps[t]) * cn + ch] * b.w[A][m * k + t];
                 }
-                b.acc[p * tmo + m] = sum;
+                b.acc[A][p * tmo + m] = sum;
             }
         }
-        if (!acc_in_range<C>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+        if (!acc_in_range<C, A>(b, s.np * tmo, L.acc_bits)) return S_ACC;
     }
-    return drain<C>(L, b, acts, s, o0, tmo);
+    return S_OK;
+}
+
+// Step j of nt Tm tiles, H = j%2: output path of tile j-2 (half H) | the array on tile j-1 (half 1-H)
+// | load of tile j (half H).
+template <class C, int H>
+int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+    const int nout = L.groups * L.mg;
+    if (j >= 2) {
+        const int o0 = (j - 2) * L.tm, status = drain<C, H>(L, b, acts, s, o0, imin(L.tm, nout - o0));
+        if (status) return status;
+    }
+    if (j >= 1 && j <= nt) {
+        const int status = dw_mac<C, 1 - H>(L, weights, b, s, (j - 1) * L.tm);
+        if (status) return status;
+    }
+    if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[H], b.w[H]);
+    return S_OK;
 }
 
 template <class C>
-int dw_tile(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
-    const int nout = L.groups * L.mg, nt = (nout + L.tm - 1) / L.tm;
-dw_pingpong:  // step j: load Tm tile j into half j%2 | work on tile j-1 in the other half
-    for (int j = 0; j <= nt; j++) {
-        int status = S_OK;
-        if (j & 1) {
-            if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[1], b.w[1]);
-            status = dw_work<C>(L, weights, acts, b, s, (j - 1) * L.tm, b.in[0], b.w[0]);
-        } else {
-            if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[0], b.w[0]);
-            if (j) status = dw_work<C>(L, weights, acts, b, s, (j - 1) * L.tm, b.in[1], b.w[1]);
-        }
+int dw_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
+    const int nt = (L.groups * L.mg + L.tm - 1) / L.tm;
+dw_pipeline:
+    for (int j = 0; j <= nt + 1; j++) {
+        const int status = j & 1 ? dw_step<C, 1>(L, weights, acts, b, s, j, nt) : dw_step<C, 0>(L, weights, acts, b, s, j, nt);
         if (status) return status;
     }
     return S_OK;
@@ -218,19 +264,8 @@ spatial_rows:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
             tap_offsets(L, s.hx, b.taps);
-            if (depthwise) {
-                const int status = dw_tile<C>(L, weights, acts, b, s);
-                if (status) return status;
-                continue;
-            }
-        groups:
-            for (int gi = 0; gi < L.groups; gi++) {
-            dense_out:
-                for (int o0 = 0; o0 < L.mg; o0 += L.tm) {
-                    const int status = dense_tile<C>(L, weights, acts, b, s, gi, o0);
-                    if (status) return status;
-                }
-            }
+            const int status = depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s);
+            if (status) return status;
         }
     }
     return S_OK;

@@ -34,8 +34,8 @@ elt_rows:
                 if (L.kind == K_REQUANT) {  // per-channel constants, once per tile
                     for (int m = 0; m < cn; m++) {
                         b.pre[m] = (int32_t)at(weights, L.pre, c0 + m);
-                        b.mult[m] = (int32_t)at(weights, L.mblk, c0 + m);
-                        b.shift[m] = (int8_t)at(weights, L.sblk, c0 + m);
+                        b.mult[0][m] = (int32_t)at(weights, L.mblk, c0 + m);
+                        b.shift[0][m] = (int8_t)at(weights, L.sblk, c0 + m);
                     }
                 }
                 Pixel px;
@@ -60,7 +60,7 @@ elt_rows:
                             }
                             y = requant<C::ACC_BITS>(acc, 1, L.shift, L.zp_out, L.lo, L.hi, status);
                         } else if (L.kind == K_REQUANT) {
-                            y = requant<C::ACC_BITS>((v - L.pad_in) * b.pre[m], b.mult[m], b.shift[m], L.zp_out, L.lo,
+                            y = requant<C::ACC_BITS>((v - L.pad_in) * b.pre[m], b.mult[0][m], b.shift[0][m], L.zp_out, L.lo,
                                                      L.hi, status);
                         } else {
                             y = lookup<C>(b, MAX_POST, L.entries, L.in_min, v, status);
