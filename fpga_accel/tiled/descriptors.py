@@ -8,8 +8,8 @@ Signed fields are two's complement. Addresses are byte offsets into the two aren
 arenas must be below 4 GiB (:func:`encode` refuses larger ones).
 
 The hardware trusts nothing in these records: before it runs anything it checks every layer
-against the arena sizes and buffer sizes it was built and started with (descriptor.h), and
-refuses a program whose addresses, counts, geometry or tiles fall outside them.
+against the arena sizes and buffer sizes it was built and started with, and refuses a program
+whose addresses, counts, geometry or tiles fall outside them (``tiled/checks.h``).
 """
 from __future__ import annotations
 

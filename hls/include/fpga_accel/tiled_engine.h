@@ -9,7 +9,7 @@
 // written the inputs into it and reads the outputs back). The *_words / *_bytes arguments are the sizes
 // of the buffers the host allocated, `buffers` the on-chip memories (Buffers<C>, tiled/config.h; the
 // caller owns them, with internal linkage, so two engines in one process never share them): the engine checks the header and every layer against them and
-// against its own Tm, Tn and buffers before it runs anything (tiled/descriptor.h), so a corrupt
+// against its own Tm, Tn and buffers before it runs anything (tiled/checks.h), so a corrupt
 // program is refused instead of reading or writing out of bounds. The status is 0, or the code of the
 // first refusal or run-time failure with the layer index above the low 8 bits (descriptor.h, Status).
 //
@@ -27,6 +27,7 @@
 
 #include <stdint.h>
 
+#include "fpga_accel/tiled/checks.h"
 #include "fpga_accel/tiled/config.h"
 #include "fpga_accel/tiled/conv.h"
 #include "fpga_accel/tiled/descriptor.h"

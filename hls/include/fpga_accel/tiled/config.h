@@ -3,7 +3,7 @@
 // tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES> is the
 // program's `engine` section (docs/tiled.md): the Tm x Tn array, the elements of one half of each
 // on-chip buffer, the accumulator width (at most the contract's MAX_ACC_BITS) and the entries of the
-// largest lookup table. A program built for other sizes is refused (descriptor.h, S_ENGINE).
+// largest lookup table. A program built for other sizes is refused (checks.h, S_ENGINE).
 //
 // Element types: in synthesis activations are 17-bit (int16 and uint16 both fit), weights 16-bit and
 // accumulators ACC_BITS wide. In C simulation the same values live in native integers, which hold
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "fpga_accel/requant.h"
+#include "fpga_accel/tiled/checks.h"
 #include "fpga_accel/tiled/descriptor.h"
 
 // Unrolled lanes: synthesis iterates all N lanes of the array (idle beyond the tile's n); C

@@ -4,7 +4,7 @@
 // Both arenas are byte arrays behind m_axi ports; elements are little-endian of the view's or
 // block's type. View element (y, x, ch) lies at offset + ((y*w + x)*pixel_stride + ch)*itemsize:
 // NHWC, channels fastest, a channel slice of a wider tensor when pixel_stride > c (docs/tiled.md §1).
-// Callers pass only indices inside a checked view or block (descriptor.h), so no access leaves them.
+// Callers pass only indices inside a checked view or block (checks.h), so no access leaves them.
 #ifndef FA_TILED_MEMORY_H
 #define FA_TILED_MEMORY_H
 
