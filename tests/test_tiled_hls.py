@@ -14,12 +14,10 @@ from tiled_util import quantised, random_case, raw_inputs
 
 from fpga_accel import toolchain
 from fpga_accel.emulator import run_layers
-from fpga_accel.tiled import TiledEngine, build_program, descriptors
+from fpga_accel.tiled import TiledEngine, build_program, csim, descriptors
 from fpga_accel.tiled.cost import layer_steps
 from fpga_accel.tiled.program import view_bytes
 from models import data
-
-csim = pytest.importorskip("fpga_accel.tiled.csim")
 
 
 @pytest.fixture(autouse=True)
