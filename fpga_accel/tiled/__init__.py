@@ -5,7 +5,9 @@
   arena), checked on load;
 - ``build.py``: a quantised model → a program;
 - ``engine.py``: the reference executor over numpy arenas, counting every DDR access;
-- ``cost.py``: cycles and DDR bytes per layer at a board's memory bandwidth (estimates).
+- ``cost.py``: cycles and DDR bytes per layer at a board's memory bandwidth (estimates);
+- ``descriptors.py``: the binary records the HLS engine reads;
+- ``csim.py``: the HLS engine (``hls/include/fpga_accel/tiled_engine.h``) in C simulation.
 """
 from __future__ import annotations
 

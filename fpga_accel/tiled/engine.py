@@ -113,12 +113,16 @@ class TiledEngine:
                 self._set("host", self.weights, self.acts)
                 v = self.views[name]["view"]
                 self.acts.write(v, 0, 0, 0, x[i].reshape(v["h"], v["w"], v["c"]).astype(np.int64))
-            for k, desc in enumerate(d["layers"]):
-                self._set(k, self.weights, self.acts)
-                getattr(self, "_" + desc["kind"])(desc)
+            self._run_layers()
             for name, got in outs.items():
                 got.append(self.tensor(name))
         return {name: np.stack(v) if v else np.zeros((0, *self.views[name]["shape"])) for name, v in outs.items()}
+
+    def _run_layers(self) -> None:
+        """Every layer of the program, in order, over the arenas (the image's inputs already written)."""
+        for k, desc in enumerate(self.program.data["layers"]):
+            self._set(k, self.weights, self.acts)
+            getattr(self, "_" + desc["kind"])(desc)
 
     def tensor(self, name: str) -> np.ndarray:
         """A materialised tensor of the image last run, in its dtype and shape (a host read)."""

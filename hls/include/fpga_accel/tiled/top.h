@@ -1,0 +1,67 @@
+// fpga-accel HLS library, tiled engine: the top function Vitis HLS synthesises (and C simulation
+// calls through the same C ABI), one engine configuration chosen by macros:
+//   FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER, FA_TILED_OUTPUT_BUFFER
+//   (the program's `engine` section), FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES.
+// Three m_axi ports (descriptors, weights arena, activation arena) on separate bundles so their bursts
+// do not queue behind each other; addresses, sizes and the status return on the s_axilite control
+// interface (ap_start/ap_done at 0x00, arguments from 0x10, in the order below).
+#ifndef FA_TILED_TOP_H
+#define FA_TILED_TOP_H
+
+#include <stdint.h>
+
+#include "fpga_accel/tiled_engine.h"
+
+#ifndef FA_TILED_TM
+#define FA_TILED_TM 16
+#endif
+#ifndef FA_TILED_TN
+#define FA_TILED_TN 16
+#endif
+#ifndef FA_TILED_INPUT_BUFFER
+#define FA_TILED_INPUT_BUFFER 32768
+#endif
+#ifndef FA_TILED_WEIGHT_BUFFER
+#define FA_TILED_WEIGHT_BUFFER (49 * FA_TILED_TM * FA_TILED_TN)
+#endif
+#ifndef FA_TILED_OUTPUT_BUFFER
+#define FA_TILED_OUTPUT_BUFFER 16384
+#endif
+#ifndef FA_TILED_ACC_BITS
+#define FA_TILED_ACC_BITS 46
+#endif
+#ifndef FA_TILED_LUT_ENTRIES
+#define FA_TILED_LUT_ENTRIES 4096
+#endif
+
+typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER,
+                                FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES>
+    fa_tiled_config;
+
+// The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
+static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
+
+extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
+                                 uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
+#pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
+#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64
+#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64
+#pragma HLS INTERFACE mode = s_axilite port = desc
+#pragma HLS INTERFACE mode = s_axilite port = desc_words
+#pragma HLS INTERFACE mode = s_axilite port = weights
+#pragma HLS INTERFACE mode = s_axilite port = weights_bytes
+#pragma HLS INTERFACE mode = s_axilite port = acts
+#pragma HLS INTERFACE mode = s_axilite port = act_bytes
+#pragma HLS INTERFACE mode = s_axilite port = return
+    return fa::tiled::TiledEngine<fa_tiled_config>::run(desc, desc_words, weights, weights_bytes, acts, act_bytes,
+                                                         fa_tiled_buffers);
+}
+
+#ifndef __SYNTHESIS__
+// C simulation only: compute cycles (pipelined iterations) of layer i in the last run.
+extern "C" unsigned long long fa_tiled_layer_cycles(unsigned i) {
+    return i < (unsigned)fa::tiled::MAX_SIM_LAYERS ? fa::tiled::layer_cycles()[i] : 0ULL;
+}
+#endif
+
+#endif  // FA_TILED_TOP_H
