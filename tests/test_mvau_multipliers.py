@@ -95,3 +95,28 @@ def test_lut_multipliers_csim_equals_emulator(tmp_path):
     got = sorted((c["PACK"], c["MUL_FABRIC"]) for c in configs(cs.hls).values())
     assert got == [(1, 1), (2, 0)]  # the conv in LUTs, the int8 Gemm packed
     check_both_paths(cs)
+
+
+def test_mul_is_a_fold_key_of_mvau_layers():
+    from fpga_accel.codegen.network import folding_of
+    from fpga_accel.fold.lower import plan_layer
+    from fpga_accel.pe import FoldingProblem
+
+    qm = quantise(conv_gemm())
+    plans = {lay.name: plan_layer(lay, qm, 25) for lay in qm.layers}
+    conv = plans["conv"]
+    assert conv.check({"pe": 2, "simd": 3, "mul": "lut"}) is None
+    assert "must be one of ['dsp', 'lut']" in conv.check({"pe": 2, "mul": "fast"})
+    assert {"pe": 2, "simd": 3, "mul": "lut"} in conv.folds() and {"pe": 2, "simd": 3} in conv.folds()
+    lut = next(s for s in conv.stages({"pe": 2, "simd": 3, "mul": "lut"}) if s.kind == "mvau")
+    dsp = next(s for s in conv.stages({"pe": 2, "simd": 3}) if s.kind == "mvau")
+    board = get_board("pynq-z2")
+    assert lut.cost(board).dsp == 2 and dsp.cost(board).dsp == 3 + 2  # requantise only / one pair x SIMD 3 + it
+    # the folder keeps an override's multipliers, the code generator reads them back
+    r = fold_model(qm, "pynq-z2", overrides={"conv": {"pe": 2, "simd": 3, "mul": "lut"}})
+    assert r.foldings["conv"] == {"pe": 2, "simd": 3, "mul": "lut"}
+    manifest = {"layers": [{"name": "conv", "folding": r.foldings["conv"]}]}
+    assert folding_of(manifest, "conv", 0)["mul"] == "lut"
+    with pytest.raises(FoldingProblem, match="mul='dsp; rm' must be one of"):
+        folding_of({"layers": [{"name": "conv", "folding": {"mul": "dsp; rm"}}]}, "conv", 0)
+

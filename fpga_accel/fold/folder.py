@@ -163,7 +163,7 @@ def _check_overrides(plans: list[LayerPlan], overrides: Mapping) -> dict[str, di
         why = by_name[name].check(dict(fold))
         if why:
             raise FoldError(f"folding of layer '{name}' ({by_name[name].op}): {why}")
-        out[name] = {k: int(v) for k, v in fold.items()}
+        out[name] = {k: v if k == "mul" else int(v) for k, v in fold.items()}
     return out
 
 

@@ -74,8 +74,9 @@ class LayerPlan:
                 v = fold[key]
                 if not isinstance(v, int) or isinstance(v, bool) or v < 1 or dim % v:
                     return f"{key}={v!r} must be a positive divisor of {dim} ({what}): one of {divisors(dim)}"
-        if fold.get("mul", "dsp") not in MUL_CHOICES:
-            return f"mul={fold['mul']!r} must be one of {list(MUL_CHOICES)} (DSP or LUT multipliers)"
+        if fold.get("mul", "dsp") not in self.muls:
+            return (f"mul={fold['mul']!r} must be one of {list(self.muls)} (DSP or LUT multipliers; products of "
+                    f"at most 4 x 4 bits are LUTs already)")
         return None
 
 
