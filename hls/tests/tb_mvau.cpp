@@ -188,8 +188,8 @@ void run_packed_exhaustive_int8(Checker& chk) {
             for (int64_t x = qmin(8, IS); x <= qmax(8, IS); x++)
                 if (!packed_ok<8, 8, IS>(a, b, x) && bad++ == 0) first[0] = a, first[1] = b, first[2] = x;
     chk.ok(std::string("packed multiply, every int8 x ") + (IS ? "int8" : "uint8") + " triple", bad == 0,
-           std::to_string(bad) + " wrong, first w_lo=" + std::to_string(first[0]) + " w_hi=" + std::to_string(first[1]) +
-               " x=" + std::to_string(first[2]));
+           std::to_string(bad) + " wrong, first w_lo=" + std::to_string(first[0]) +
+               " w_hi=" + std::to_string(first[1]) + " x=" + std::to_string(first[2]));
 }
 
 // Other widths the cost model admits: every triple of corner values, then random triples.
@@ -222,8 +222,9 @@ static void run_packed(Checker& chk) {
         run_packed_corners<2, 2, true>(chk);
         run_packed_corners<16, 16, true>(chk);
     }
-    // Whole MVAUs on extreme weights (each config a distinct type: run_gemm keeps its arrays in a static) and activations: packed (even and odd PE), LUT and plain
+    // Whole MVAUs on extreme weights and activations: packed (even and odd PE), LUT and plain
     // multipliers, each against the int64 reference; with the fast path off the packed loop runs.
+    // Each config is a distinct type: run_gemm keeps its arrays in a static.
     //            MW  MH SIMD PE NV IB  IS    WB AB OB  ZP    LO    HI PACK FABRIC
     run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127, 2> >(chk, "gemm int8 packed PE2", 2, true);
     run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -2, -128, 127, 1> >(chk, "gemm int8 plain PE2", 2, true);

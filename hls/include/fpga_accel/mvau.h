@@ -76,8 +76,9 @@ template <int W_BITS, int IN_BITS, bool IN_SIGNED> struct single_mul<W_BITS, IN_
 // Two products sharing x from one multiply of a packed operand (PACK = 2 in the comment above):
 // lo = w_lo*x, hi = w_hi*x.
 template <int W_BITS, int IN_BITS, bool IN_SIGNED, int K>
-void packed_mul(const ap_int<W_BITS>& w_lo, const ap_int<W_BITS>& w_hi, const typename qint<IN_BITS, IN_SIGNED>::type& x,
-                ap_int<W_BITS + IN_BITS>& lo, ap_int<W_BITS + IN_BITS>& hi) {
+void packed_mul(const ap_int<W_BITS>& w_lo, const ap_int<W_BITS>& w_hi,
+                const typename qint<IN_BITS, IN_SIGNED>::type& x, ap_int<W_BITS + IN_BITS>& lo,
+                ap_int<W_BITS + IN_BITS>& hi) {
 #pragma HLS INLINE
     static_assert(K >= W_BITS + IN_BITS, "PACK_SHIFT below the width of one product: the products would overlap");
     typedef ap_int<W_BITS + K + 1> packed_t;  // + 1: w_lo may carry (w_hi << K) one below -2^(W_BITS+K-1)
@@ -98,15 +99,16 @@ void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_u
     static_assert(CFG::PACK == 1 || CFG::PACK == 2, "PACK is 1 (a multiply per product) or 2 (two PEs per multiply)");
     static_assert(CFG::PACK == 1 || !CFG::MUL_FABRIC, "packing is for DSP multipliers, not LUT ones");
     static const unsigned PAIRS = CFG::PACK == 2 ? CFG::PE / 2 : 0;
+    static const int K = CFG::PACK == 2 ? CFG::PACK_SHIFT : CFG::W_BITS + CFG::IN_BITS;  // unused when PAIRS = 0
     typedef single_mul<CFG::W_BITS, CFG::IN_BITS, CFG::IN_SIGNED, CFG::MUL_FABRIC> single;
     for (unsigned s = 0; s < CFG::SIMD; s++) {
 #pragma HLS UNROLL
         const typename qint<CFG::IN_BITS, CFG::IN_SIGNED>::type xs = get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, s);
         for (unsigned q = 0; q < PAIRS; q++) {
 #pragma HLS UNROLL
-            packed_mul<CFG::W_BITS, CFG::IN_BITS, CFG::IN_SIGNED, (CFG::PACK == 2 ? CFG::PACK_SHIFT : CFG::W_BITS + CFG::IN_BITS)>(
-                get_lane<CFG::W_BITS, true>(w[2 * q], s), get_lane<CFG::W_BITS, true>(w[2 * q + 1], s), xs,
-                prod[2 * q][s], prod[2 * q + 1][s]);
+            packed_mul<CFG::W_BITS, CFG::IN_BITS, CFG::IN_SIGNED, K>(get_lane<CFG::W_BITS, true>(w[2 * q], s),
+                                                                   get_lane<CFG::W_BITS, true>(w[2 * q + 1], s), xs,
+                                                                   prod[2 * q][s], prod[2 * q + 1][s]);
         }
         for (unsigned p = 2 * PAIRS; p < CFG::PE; p++) {
 #pragma HLS UNROLL
