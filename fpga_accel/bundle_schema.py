@@ -59,7 +59,11 @@ def check_manifest(m, where) -> None:
     if "layers" in m:
         for i, lay in enumerate(c.lst(m["layers"], "layers")):
             for k, v in (c.obj(c.obj(lay, f"layers[{i}]").get("folding", {}), f"layers[{i}].folding")).items():
-                c.integer(v, f"layers[{i}].folding.{k}", 1)
+                if k == "mul":  # the layer's multipliers (DSP or LUT), pe/mvau.py
+                    if not (isinstance(v, str) and v in ("dsp", "lut")):
+                        c.fail(f"layers[{i}].folding.mul", 'must be "dsp" or "lut"')
+                else:
+                    c.integer(v, f"layers[{i}].folding.{k}", 1)
     if "kernel" in m:
         if "kernel" in needed and "args" not in m["kernel"]:
             c.fail("kernel.args", "is missing")

@@ -20,6 +20,7 @@ from fpga_accel.fold.lower import plan_layer
 from fpga_accel.fold.resources import BRAM18_SHAPES, bram18_count, memory_cost, uram_count
 from fpga_accel.pe import Stage
 from fpga_accel.pe.cost import Memory
+from fpga_accel.pe.mvau import multipliers
 from models import data
 
 
@@ -31,21 +32,44 @@ def mnist(tmp_path_factory):
     return load_qmodel(b)
 
 
-def mvau(pe, simd, w=8, a=8, mw=72, mh=16, n=196):
+def mvau(pe, simd, w=8, a=8, mw=72, mh=16, n=196, port=0, signed=True, mul="dsp"):
+    """An MVAU stage whose multipliers pe/mvau.py chooses for a ``port``-bit DSP port (0: none)."""
     return Stage("L", "mvau", {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "N_VECTORS": n, "IN_BITS": a,
-                               "W_BITS": w, "ACC_BITS": 24, "OUT_BITS": 8})
+                               "W_BITS": w, "ACC_BITS": 24, "OUT_BITS": 8, "IN_SIGNED": signed,
+                               **multipliers(w, a, signed, pe, port, mul)})
 
 
 def test_mvau_cycles_and_multipliers():
-    s = mvau(4, 8)
-    assert s.cycles() == 196 * (16 // 4) * (72 // 8)
     e2, e1 = get_board("zcu104"), get_board("pynq-z2")
-    # int8 x int8: two products per DSP48E2 (27-bit port) but not per DSP48E1 (25-bit); +1 requant DSP per PE
+    s = mvau(4, 8, port=e2.dsp_port_bits)
+    assert s.cycles() == 196 * (16 // 4) * (72 // 8)
+    # int8 x int8: the packed operand is 2*8 + 8 + 1 = 25 bits, two products per DSP48E2 (27-bit port)
+    # and per DSP48E1 (25-bit); +1 requant DSP per PE
+    assert s.params["PACK"] == 2 and s.params["PACK_SHIFT"] == 16
     assert s.cost(e2).dsp == math.ceil(4 / 2) * 8 + 4
-    assert s.cost(e1).dsp == 4 * 8 + 4
-    assert mvau(1, 8).cost(e2).dsp == 8 + 1  # no partner PE to pack with
-    assert mvau(4, 8, w=4, a=4).cost(e2).dsp == 4  # 4 x 4 products are LUTs: only the requantise uses DSPs
-    assert mvau(4, 8, w=6, a=6).cost(e1).dsp == 2 * 8 + 4  # 2*6 + 6 + 2 = 20 <= 25 packs on DSP48E1
+    assert mvau(4, 8, port=e1.dsp_port_bits).cost(e1).dsp == 2 * 8 + 4
+    assert mvau(4, 8, port=0).cost(e2).dsp == 4 * 8 + 4  # built without a board: not packed, not counted
+    assert mvau(1, 8, port=27).cost(e2).dsp == 8 + 1  # no partner PE to pack with
+    assert mvau(3, 8, port=27).cost(e2).dsp == (1 + 1) * 8 + 3  # an odd PE multiplies alone
+    assert mvau(4, 8, w=4, a=4, port=27).cost(e2).dsp == 4  # 4 x 4 products are LUTs: only the requantise
+    # 9-bit weights: 2*9 + 8 + 1 = 27 bits pack on DSP48E2 only
+    assert mvau(4, 8, w=9, port=27).params["PACK"] == 2 and mvau(4, 8, w=9, port=25).params["PACK"] == 1
+    assert mvau(4, 8, w=9, port=25).cost(e1).dsp == 4 * 8 + 4
+    # a stage packed for a 27-bit port priced on a 25-bit one: each packed multiply takes two DSPs
+    assert mvau(4, 8, w=9, port=27).cost(e1).dsp == 2 * 2 * 8 + 4
+    # uint8 activations: 9 bits signed on the narrow port, the packed operand still 25 bits
+    assert mvau(4, 8, port=25, signed=False).params["PACK"] == 2
+    # 18-bit activations: signed ones fit the 18-bit port, unsigned ones (19 bits signed) do not
+    assert mvau(4, 8, a=18, w=2, port=27).params["PACK"] == 2
+    assert mvau(4, 8, a=18, w=2, port=27, signed=False).params["PACK"] == 1
+
+
+def test_lut_multipliers_trade_dsps_for_luts():
+    e1 = get_board("pynq-z2")
+    dsp, lut = mvau(4, 8, port=25), mvau(4, 8, port=25, mul="lut")
+    assert lut.params["MUL_FABRIC"] and lut.params["PACK"] == 1 and not dsp.params["MUL_FABRIC"]
+    assert lut.cost(e1).dsp == 4  # the requantise only
+    assert lut.cost(e1).lut - dsp.cost(e1).lut == 4 * 8 * 8 * 8 - 2 * 8 * 16  # W*A LUTs a product, less the borrow adders
 
 
 def test_mvau_memories():
@@ -224,12 +248,14 @@ def test_large_memories_move_to_uram_when_bram_runs_out(tmp_path):
 def test_packing_is_reported_separately(mnist):
     f1 = fold_model(mnist, "aws-f1")
     s = fold_summary(f1)
-    extra = sum(st.params["PE"] * st.params["SIMD"] - math.ceil(st.params["PE"] / 2) * st.params["SIMD"]
-                for st in f1.design.stages if st.kind == "mvau" and st.params["PE"] >= 2)
+    mv = [st.params for st in f1.design.stages if st.kind == "mvau"]
+    # the stages carry the packing mvau.h performs: every int8 MVAU with a partner PE
+    assert all((p["PACK"] == 2) == (p["PE"] >= 2) for p in mv)
+    extra = sum(p["PE"] * p["SIMD"] - math.ceil(p["PE"] / 2) * p["SIMD"] for p in mv)
     assert s["dsp_packing"] == 2 and s["dsp_without_packing"] == s["totals"]["dsp"] + extra > s["totals"]["dsp"]
-    z = fold_summary(fold_model(mnist, "pynq-z2"), {"all": 290_080})  # DSP48E1: int8 does not pack
-    assert z["dsp_packing"] == 1 and z["dsp_without_packing"] == z["totals"]["dsp"]
-    assert z["dsp_roofline_efficiency"] == pytest.approx(z["mac_per_s"] / (220 * 1 * 100e6))
+    z = fold_summary(fold_model(mnist, "pynq-z2"), {"all": 290_080})  # DSP48E1: int8 packs in 25 bits too
+    assert z["dsp_packing"] == 2
+    assert z["dsp_roofline_efficiency"] == pytest.approx(z["mac_per_s"] / (220 * 2 * 100e6))
 
 
 def test_fold_stages_agree_with_generated_stages(tmp_path):

@@ -262,6 +262,7 @@ HOSTILE = {
     "axis lanes zero": ("kernel.axis.streams.0.lanes", 0, "kernel.axis.streams[0].lanes"),
     "board a list": ("board", [], "'board' must be an object"),
     "folding negative": ("layers.0.folding.pe", -8, "layers[0].folding.pe"),
+    "folding mul unknown": ("layers.0.folding.mul", "fabric; rm -rf", "layers[0].folding.mul' must be \"dsp\" or"),
     "build options not strings": ("opencl.build_options", [1], "opencl.build_options[0]"),
     "kernel source outside the bundle": ("opencl.kernel", "../../etc/passwd", "opencl.kernel"),
     "host node op unknown": ("qmodel.host_before.nodes", [{"name": "n", "op_type": "Evil", "inputs": ["input"],

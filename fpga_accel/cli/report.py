@@ -95,7 +95,7 @@ def print_report(m: dict) -> None:
           f"{b['clock_mhz']:g} MHz ({f['mac_per_s'] / 1e9:,.2f} GMAC/s achieved); {f['dsp_efficiency_used']:.1%} "
           f"of the DSPs used  [estimate]")
     if f.get("dsp_without_packing", t["dsp"]) != t["dsp"]:
-        print(f"DSP packing     the DSP figures assume two int products per DSP where the widths allow; "
+        print(f"DSP packing     two products per DSP where the generated HLS packs them (mvau.h PACK = 2); "
               f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")
     goal = f"; target {f['target_fps']:,.0f} frames/s {'met' if f['target_met'] else 'NOT met'}" \
         if f.get("target_fps") else ""
@@ -112,7 +112,8 @@ def print_report(m: dict) -> None:
 def fold_text(fold: dict) -> str:
     if not fold:
         return "-"
-    return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold)
+    lut = " lut" if fold.get("mul") == "lut" else ""  # products in LUTs, not DSPs
+    return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold) + lut
 
 
 def _bits(r) -> str:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError, Problem, UnsupportedModelError
 from ..escape import ident
+from ..fold.boards import port_bits
 from ..ops import lookup
 from ..pe import RENAME, FoldingProblem, LowerContext, LoweringError, Port, Stage
+from ..pe.mvau import MUL_CHOICES
 from ..pe.stream_utils import duplicate_stage, width_convert_stage
 
 DEFAULT_DEPTH = 2
@@ -44,8 +46,8 @@ class Network:
     layer_stages: dict[str, list[Stage]] = field(default_factory=dict)
 
 
-def folding_of(manifest: dict, layer_name: str, index: int) -> dict[str, int]:
-    """{"pe", "simd"} of a layer from manifest["layers"]; missing or empty means 1/1."""
+def folding_of(manifest: dict, layer_name: str, index: int) -> dict:
+    """{"pe", "simd", "mul"} of a layer from manifest["layers"]; missing or empty means 1/1/"dsp"."""
     layers = manifest.get("layers") or []
     entry = layers[index] if index < len(layers) and layers[index].get("name") == layer_name else \
         next((e for e in layers if e.get("name") == layer_name), {})
@@ -56,19 +58,30 @@ def folding_of(manifest: dict, layer_name: str, index: int) -> dict[str, int]:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise FoldingProblem(f"folding {key}={v!r} must be a positive integer")
         out[key] = v
+    mul = fold.get("mul", "dsp")
+    if mul not in MUL_CHOICES:
+        raise FoldingProblem(f"folding mul={mul!r} must be one of {list(MUL_CHOICES)}")
+    out["mul"] = mul
     return out
+
+
+def dsp_port_bits(manifest: dict) -> int:
+    """The wide DSP port of the manifest's board, as the folder priced it (0 without a board)."""
+    dsp_type = (manifest.get("board") or {}).get("dsp_type")
+    return port_bits(dsp_type) if isinstance(dsp_type, str) else 0
 
 
 def lower_model(qmodel, manifest: dict) -> dict[str, list[Stage]]:
     """Stages per layer; raises UnsupportedModelError (layers without a PE) or InputError (foldings)
     listing every problem."""
     unsupported, folding, out = [], [], {}
+    port = dsp_port_bits(manifest)
     for i, layer in enumerate(qmodel.layers):
         op = lookup(layer.op_type, layer.domain)
         try:
             if op is None:
                 raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
-            ctx = LowerContext(qmodel, folding_of(manifest, layer.name, i))
+            ctx = LowerContext(qmodel, folding_of(manifest, layer.name, i), port)
             out[layer.name] = op.lower(layer, ctx)
         except FoldingProblem as e:
             folding.append(Problem(layer.name, layer.op_type, str(e)))

@@ -68,7 +68,7 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
     board = get_board(board)
     check_options(ceiling, target_fps, clock_mhz)
     clock = float(clock_mhz or board.clock_mhz)
-    plans = [plan_layer(lay, qmodel) for lay in qmodel.layers]
+    plans = [plan_layer(lay, qmodel, board.dsp_port_bits) for lay in qmodel.layers]
     fixed = _check_overrides(plans, overrides or {})
     limits = budget(board, float(ceiling))
     cache: dict = {}
@@ -306,7 +306,7 @@ def _check_overrides(plans: list[LayerPlan], overrides: Mapping) -> dict[str, di
         why = by_name[name].check(dict(fold))
         if why:
             raise FoldError(f"folding of layer '{name}' ({by_name[name].op}): {why}")
-        out[name] = {k: int(v) for k, v in fold.items()}
+        out[name] = {k: v if k == "mul" else int(v) for k, v in fold.items()}
     return out
 
 

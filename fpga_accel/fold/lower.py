@@ -8,7 +8,8 @@ added by the folder, which knows both sides' lanes.
 
 A :class:`LayerPlan` knows its fold space: ``pe`` must divide ``pe_dim`` (output channels, or the
 channels of a lane-parallel layer), ``simd`` must divide ``simd_dim`` (input channels of a
-convolution, the reduction length of a dense layer).
+convolution, the reduction length of a dense layer); an MVAU layer whose products would take DSPs
+may also fold with ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..errors import FpgaAccelError
 from ..ops import lookup
 from ..pe import PES, RENAME, LowerContext, LoweringError, Port, Stage
 from ..pe import sliding_window as sw
+from ..pe.mvau import MUL_CHOICES, multipliers
 from ..quant.qtype import parse_qtype
 from .reorder import Reorder
 
@@ -37,18 +39,20 @@ class LayerPlan:
     kind: str
     pe_dim: int = 1
     simd_dim: int = 1
-    build: Callable[[int, int], list[Stage]] = field(default=lambda pe, simd: [], repr=False)
+    build: Callable[..., list[Stage]] = field(default=lambda pe, simd, mul="dsp": [], repr=False)
     note: str = ""
+    muls: tuple[str, ...] = ("dsp",)  # the multiplier choices (fold key "mul") of an MVAU layer
 
-    def folds(self) -> list[dict[str, int]]:
+    def folds(self) -> list[dict]:
         if self.kind == "mvau":
-            return [{"pe": p, "simd": s} for p in divisors(self.pe_dim) for s in divisors(self.simd_dim)]
+            return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
+                    for s in divisors(self.simd_dim) for m in self.muls]
         if self.kind == "pe":
             return [{"pe": p} for p in divisors(self.pe_dim)]
         return [{}]
 
     def stages(self, fold: dict[str, int]) -> list[Stage]:
-        return self.build(int(fold.get("pe", 1)), int(fold.get("simd", 1)))
+        return self.build(int(fold.get("pe", 1)), int(fold.get("simd", 1)), fold.get("mul", "dsp"))
 
     def in_lanes(self, fold: dict[str, int]) -> int | None:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
@@ -61,7 +65,7 @@ class LayerPlan:
 
     def check(self, fold: dict[str, int]) -> str | None:
         """Why ``fold`` is not a valid folding of this layer (None when it is)."""
-        allowed = {"mvau": {"pe", "simd"}, "pe": {"pe"}, "none": set()}[self.kind]
+        allowed = {"mvau": {"pe", "simd", "mul"}, "pe": {"pe"}, "none": set()}[self.kind]
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
@@ -70,6 +74,9 @@ class LayerPlan:
                 v = fold[key]
                 if not isinstance(v, int) or isinstance(v, bool) or v < 1 or dim % v:
                     return f"{key}={v!r} must be a positive divisor of {dim} ({what}): one of {divisors(dim)}"
+        if fold.get("mul", "dsp") not in self.muls:
+            return (f"mul={fold['mul']!r} must be one of {list(self.muls)} (DSP or LUT multipliers; products of "
+                    f"at most 4 x 4 bits are LUTs already)")
         return None
 
 
@@ -81,34 +88,36 @@ _PASSTHROUGH = "moves no data: the stream passes through"
 _REORDER = "no library PE yet: modelled as one element per cycle"
 
 
-def plan_layer(layer, qm) -> LayerPlan:
-    """The :class:`LayerPlan` of ``layer`` (a QLayer of ``qm``), from its op's ``lower()``."""
+def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
+    """The :class:`LayerPlan` of ``layer`` (a QLayer of ``qm``), from its op's ``lower()`` for a
+    board whose DSPs have a ``dsp_port_bits`` wide port (0: none, nothing packs)."""
     try:
         stages = _lower(layer, qm, 1, 1)
     except FpgaAccelError:  # no processing element: price it anyway
-        return _grouped_conv(layer, qm) or _reorder(layer, qm, layer.op_type != "Pad")
+        return _grouped_conv(layer, qm, dsp_port_bits) or _reorder(layer, qm, layer.op_type != "Pad")
     kinds = [s.kind for s in stages]
     if set(kinds) <= {RENAME}:
         return LayerPlan(layer.name, layer.op_type, "none", note=_PASSTHROUGH)
 
-    def build(pe, simd):
-        return _priced(_lower(layer, qm, pe, simd))
+    def build(pe, simd, mul="dsp"):
+        return _priced(_lower(layer, qm, pe, simd, mul, dsp_port_bits))
     if not all(PES[k].lanes_fold for k in kinds):
         return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1, build=build)
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=stages[-1].params["MH"],
-                         simd_dim=p["C"] if kinds[0] == "sliding_window" else p["MW"], build=build)
+                         simd_dim=p["C"] if kinds[0] == "sliding_window" else p["MW"], build=build,
+                         muls=MUL_CHOICES if not stages[-1].params["MUL_FABRIC"] else ("dsp",))
     pe_dim = math.gcd(*(_shape(qm, t)[-1] for t in layer.inputs)) if layer.op_type == "Concat" \
         else _shape(qm, layer.outputs[0])[-1]
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=pe_dim, build=build)
 
 
-def _lower(layer, qm, pe: int, simd: int) -> list[Stage]:
+def _lower(layer, qm, pe: int, simd: int, mul: str = "dsp", dsp_port_bits: int = 0) -> list[Stage]:
     op = lookup(layer.op_type, layer.domain)
     if op is None:
         raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
-    return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd}))
+    return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd, "mul": mul}, dsp_port_bits))
 
 
 def _priced(stages: list[Stage]) -> list[Stage]:
@@ -124,7 +133,7 @@ def _shape(qm, tensor: str) -> tuple[int, ...]:
     return tuple(int(d) for d in qm.tensors[tensor].shape)
 
 
-def _grouped_conv(layer, qm) -> LayerPlan | None:
+def _grouped_conv(layer, qm, dsp_port_bits: int = 0) -> LayerPlan | None:
     """A grouped convolution (no PE yet): the code generator's window + one MVAU over each
     group's columns. None for any other layer, or a window the line buffer cannot make."""
     c = layer.config
@@ -141,10 +150,11 @@ def _grouped_conv(layer, qm) -> LayerPlan | None:
               "OUT_BITS": _bits(qm, y)}
     xq = qm.tensors[x].qparams.qtype
 
-    def build(pe, simd):
+    def build(pe, simd, mul="dsp"):
         win = sw.window_stage(layer.name, Port(x, simd, xq.bits, xq.signed), f"{y}#window", geo, c["zp_in"], False)
         mv = Stage(layer.name, "mvau", {"MW": geo["KH"] * geo["KW"] * cg, "MH": m, "SIMD": simd, "PE": pe,
-                                        "N_VECTORS": n_vec, **common})
+                                        "N_VECTORS": n_vec, **common, "IN_SIGNED": xq.signed,
+                                        **multipliers(common["W_BITS"], xq.bits, xq.signed, pe, dsp_port_bits, mul)})
         return [mv] if sw.is_identity(geo) else _priced([win]) + [mv]
     return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=m, simd_dim=cg, build=build,
                      note=f"grouped convolution (group {g}) modelled as one MVAU over each group's columns")
@@ -154,5 +164,5 @@ def _reorder(layer, qm, buffer: bool) -> LayerPlan:
     n = max(elems(_shape(qm, layer.inputs[0])), elems(_shape(qm, layer.outputs[0])))
     p = {"N": n, "LANES": 1, "BITS": _bits(qm, layer.outputs[0]), "BUFFER": buffer}
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1,
-                     build=lambda pe, simd: [Stage(layer.name, Reorder.kind, p)],
+                     build=lambda pe, simd, mul="dsp": [Stage(layer.name, Reorder.kind, p)],
                      note=_REORDER + (" through a whole-tensor buffer" if buffer else ""))

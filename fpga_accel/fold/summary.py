@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..pe.cost import dsp_packs, lut_multiplier
-from ..pe.mvau import packing as mvau_packing
+from ..pe.mvau import packed_pairs
 from .boards import RESOURCES
 from .folder import FoldResult
 
@@ -21,22 +21,20 @@ ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (doc
 
 
 def packing(result: FoldResult) -> int:
-    """MACs one DSP can do per cycle for this model on this board: 2 when every MVAU's widths
-    pack two products per DSP (or use LUT multipliers), else 1."""
+    """MACs one DSP can do per cycle for this model on this board (the roofline's peak): 2 when
+    every MVAU's widths pack two products per DSP on the board's port (or use LUT multipliers),
+    else 1. A property of the widths and the device: a layer with one PE packs nothing itself."""
     port = result.board.dsp_port_bits
     mv = [s.params for s in result.design.stages if s.kind == "mvau"]
-    ok = mv and all(lut_multiplier(p["W_BITS"], p["IN_BITS"]) or dsp_packs(p["W_BITS"], p["IN_BITS"], port) for p in mv)
+    ok = mv and all(lut_multiplier(p["W_BITS"], p["IN_BITS"])
+                    or dsp_packs(p["W_BITS"], p["IN_BITS"], port, bool(p.get("IN_SIGNED", True))) for p in mv)
     return 2 if ok else 1
 
 
 def dsp_without_packing(result: FoldResult) -> int:
-    """The DSP total if no two products shared a DSP (mvau.h writes one multiply per product; the
-    packing the estimate assumes is what the device allows, not something the C++ forces)."""
-    extra = 0
-    for s in result.design.stages:
-        if s.kind == "mvau" and mvau_packing(s.params, result.board) == 2:
-            pe, simd = s.params["PE"], s.params["SIMD"]
-            extra += pe * simd - -(-pe // 2) * simd
+    """The DSP total if no two products shared a DSP: each PE pair mvau.h packs (PACK = 2) would
+    take a DSP per lane more."""
+    extra = sum(packed_pairs(s.params) * s.params["SIMD"] for s in result.design.stages if s.kind == "mvau")
     return result.design.usage.dsp + extra
 
 

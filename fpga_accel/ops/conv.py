@@ -234,7 +234,7 @@ class Conv(Op):
                 src = stages[-1].outputs[0]
             wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
             stages.append(mvau.mvau_stage(layer.name, src, ctx.port(y, ctx.pe), wm, k, c, vectors(ys), ctx.pe,
-                                          ctx.simd))
+                                          ctx.simd, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
             return stages
         if c["group"] == cin == m and w.shape[1] == 1:
             pe = ctx.pe

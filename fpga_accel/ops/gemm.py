@@ -38,7 +38,8 @@ def lower_dense(layer, ctx) -> list:
     ctx.require("SIMD", ctx.simd, w.shape[1], "the input features")
     ctx.require("PE", ctx.pe, w.shape[0], "the output features")
     return [mvau_stage(layer.name, ctx.port(x, ctx.simd), ctx.port(y, ctx.pe), w, layer.consts, layer.config,
-                       vectors(ctx.shape(x)), ctx.pe, ctx.simd, dense=True)]
+                       vectors(ctx.shape(x)), ctx.pe, ctx.simd, dense=True, dsp_port_bits=ctx.dsp_port_bits,
+                       mul=ctx.mul)]
 
 
 def dense_dot(layer, x: np.ndarray) -> np.ndarray:

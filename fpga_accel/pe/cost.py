@@ -34,10 +34,26 @@ class Cost:
     memories: list[Memory] = field(default_factory=list)
 
 
-def dsp_packs(w_bits: int, a_bits: int, port_bits: int) -> bool:
-    """Whether two products w1·a and w2·a sharing the operand a fit one DSP: the packed operand
-    (w1 << k) + w2 with k = w + a + 2 guard bits must fit the wide port (25 or 27 bits)."""
-    return 2 * w_bits + a_bits + 2 <= port_bits and a_bits <= 18
+#: width of a DSP's narrow multiplier input (B port, DSP48E1 and DSP48E2 alike)
+DSP_NARROW_BITS = 18
+
+
+def pack_shift(w_bits: int, a_bits: int) -> int:
+    """K of a packed multiply (mvau.h): the exact width of one W·A product, signed or unsigned A."""
+    return w_bits + a_bits
+
+
+def packed_operand_bits(w_bits: int, a_bits: int) -> int:
+    """Bits of (w_hi << K) + w_lo: W + K, plus one because w_lo may carry the sum below -2^(W+K-1)
+    (both weights at -2^(W-1)); tb_mvau fails with one bit less."""
+    return w_bits + pack_shift(w_bits, a_bits) + 1
+
+
+def dsp_packs(w_bits: int, a_bits: int, port_bits: int, a_signed: bool = True) -> bool:
+    """Whether two products w1·a and w2·a sharing a fit one DSP exactly (AMD WP486/WP487, each
+    product recovered after its multiply): the packed operand, 2·W + A + 1 bits, fits the wide
+    port (25 bits on DSP48E1, 27 on DSP48E2) and a, as a signed number, the 18-bit one."""
+    return packed_operand_bits(w_bits, a_bits) <= port_bits and a_bits + (not a_signed) <= DSP_NARROW_BITS
 
 
 def lut_multiplier(w_bits: int, a_bits: int) -> bool:
@@ -46,7 +62,12 @@ def lut_multiplier(w_bits: int, a_bits: int) -> bool:
 
 
 def mult_luts(w_bits: int, a_bits: int) -> int:
-    """LUTs of one LUT-built multiplier (about one LUT per partial-product bit)."""
+    """LUT6s of one W x A multiplier in the fabric, an estimate: about one LUT per partial-product
+    bit, W·A (64 for 8 x 8). An array multiplier on LUT6s and the carry chain forms the W·A
+    partial-product bits and adds them in rows, a LUT per bit and row (E. G. Walters, "Array
+    Multipliers for High Throughput in Xilinx FPGAs with 6-Input LUTs", Computers 5(4):20, 2016,
+    whose radix-4 design uses 42-52 % fewer LUTs than AMD's LogiCORE multipliers, i.e. the tools'
+    own are nearer this figure). Not calibrated by synthesis here."""
     return w_bits * a_bits
 
 

@@ -1,10 +1,13 @@
 """``mvau.h``: the folded matrix-vector unit of Conv (after the window), Gemm and MatMul.
 
 cycles/image = N_VECTORS · (MH/PE) · (MW/SIMD)   (NF = MH/PE neuron folds, SF = MW/SIMD).
-Multipliers: PE·SIMD products of W_BITS x IN_BITS per cycle. Products of at most 4 x 4 bits
-are LUTs; two products that share an activation (two PEs, same SIMD lane) fit one DSP when
-2·W_BITS + IN_BITS + 2 <= the DSP's wide port (27 bits on DSP48E2, 25 on DSP48E1), e.g. int8
-on UltraScale+; otherwise one DSP per product. Requantise: one acc·M product per PE.
+Multipliers: PE·SIMD products of W_BITS x IN_BITS per cycle, chosen by :func:`multipliers` into
+the config (PACK, PACK_SHIFT, MUL_FABRIC) that both mvau.h and the cost model read. LUTs
+(MUL_FABRIC) for products of at most 4 x 4 bits and for a layer folded with ``mul="lut"``;
+otherwise two products that share an activation (PEs p and p+1, same SIMD lane) take one DSP
+(PACK = 2) when the packed operand, 2·W_BITS + IN_BITS + 1 bits, fits the board's wide port
+(27 bits on DSP48E2, 25 on DSP48E1: int8 packs on both); else one DSP per product.
+Requantise: one acc·M product per PE.
 Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits; PE constant tables (bias, M,
 shift) of NF words; the input buffer of SF words x SIMD·IN_BITS bits (replayed per fold).
 Input FIFO: ⌈(NF−1)·SF · N_VECTORS·SF / interval⌉ words beyond the default depth: what a producer
@@ -18,25 +21,52 @@ import numpy as np
 
 from ..quant.qtype import parse_qtype
 from .base import ProcessingElement, register
-from .cost import Cost, Memory, dsp_packs, lut_multiplier, mult_luts, requant_cost
+from .cost import (
+    Cost,
+    Memory,
+    dsp_packs,
+    dsps_per_product,
+    lut_multiplier,
+    mult_luts,
+    pack_shift,
+    packed_operand_bits,
+    requant_cost,
+)
 from .packing import PackedLanes
 from .stage import Array, Port, Stage, ints, pick
 
 #: what the model reads, in the manifest's order; a dense layer (Gemm, MatMul) lists its folding last
-MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS")
-DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "SIMD", "PE")
+MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
+MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS)
+DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, "SIMD", "PE")
+#: a layer's multiplier choice (fold key "mul"): the tools' DSPs, or LUTs to spare the DSPs
+MUL_CHOICES = ("dsp", "lut")
+
+
+def multipliers(w_bits: int, in_bits: int, in_signed: bool, pe: int, dsp_port_bits: int,
+                mul: str = "dsp") -> dict:
+    """mvau.h's multiplier members for these widths on a board whose DSPs have a ``dsp_port_bits``
+    wide port (0: no board, nothing packs): MUL_FABRIC for LUT products, else PACK = 2 with
+    PACK_SHIFT when two PEs can share each DSP exactly, else PACK = 1 (one DSP per product)."""
+    fabric = mul == "lut" or lut_multiplier(w_bits, in_bits)
+    pack = not fabric and pe >= 2 and dsp_packs(w_bits, in_bits, dsp_port_bits, bool(in_signed))
+    return {"PACK": 2 if pack else 1, "PACK_SHIFT": pack_shift(w_bits, in_bits) if pack else 0,
+            "MUL_FABRIC": fabric}
 
 
 def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
-               n_vectors: int, pe: int, simd: int, dense: bool = False) -> Stage:
-    """``weights`` (MH, MW) in the MVAU column order; ``consts`` bias/M/shift per output channel."""
+               n_vectors: int, pe: int, simd: int, dense: bool = False, dsp_port_bits: int = 0,
+               mul: str = "dsp") -> Stage:
+    """``weights`` (MH, MW) in the MVAU column order; ``consts`` bias/M/shift per output channel;
+    ``dsp_port_bits`` and ``mul`` choose the multipliers (:func:`multipliers`)."""
     mh, mw = weights.shape
     nf, sf = mh // pe, mw // simd
     wq = parse_qtype(config["weight_qtype"])
     acc_bits = int(config["acc_bits"])
     cfg = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
-           "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"])}
+           "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
+           **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
     # weights[p][nf*SF + sf] lane s = W[nf*PE + p][sf*SIMD + s]
     w = np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
     per_ch = lambda a: np.asarray(a, np.int64).reshape(-1)[: mh].reshape(nf, pe).T
@@ -45,15 +75,19 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
               Array("m", "fa::mult_t", per_ch(np.broadcast_to(consts["M"], (mh,)))),
               Array("shift", "fa::shift_t", per_ch(np.broadcast_to(consts["shift"], (mh,))))]
     described = ints(dict(cfg, NF=nf, SF=sf))
+    folding = {"pe": pe, "simd": simd, **({"mul": mul} if mul != "dsp" else {})}
     return Stage(layer, "mvau", pick(described, DENSE_MODEL if dense else MODEL), [src], [out], cfg,
-                 arrays=arrays, header_params=described, folding={"pe": pe, "simd": simd})
+                 arrays=arrays, header_params=described, folding=folding)
 
 
-def packing(p, board) -> int:
-    """Products per DSP: 2 when packable and there is a partner PE, else 1 (0: LUT multipliers)."""
-    if lut_multiplier(p["W_BITS"], p["IN_BITS"]):
-        return 0
-    return 2 if p["PE"] >= 2 and dsp_packs(p["W_BITS"], p["IN_BITS"], board.dsp_port_bits) else 1
+def packed_pairs(p) -> int:
+    """PE pairs that share DSPs (mvau.h PACK = 2); a stage priced without the member packs none."""
+    return p["PE"] // 2 if p.get("PACK", 1) == 2 else 0
+
+
+def fabric(p) -> bool:
+    """Whether the products are LUTs (MUL_FABRIC; without the member, the widths decide)."""
+    return bool(p.get("MUL_FABRIC", lut_multiplier(p["W_BITS"], p["IN_BITS"])))
 
 
 @register
@@ -79,11 +113,16 @@ class Mvau(ProcessingElement):
         pe, simd, w, a = p["PE"], p["SIMD"], p["W_BITS"], p["IN_BITS"]
         nf, sf = p["MH"] // pe, p["MW"] // simd
         prod_bits = w + a
-        pack = packing(p, board)
-        if pack == 0:
+        if fabric(p):
             dsp, lut = 0, pe * simd * mult_luts(w, a)
         else:
-            dsp, lut = math.ceil(pe / pack) * simd, (pe * simd * prod_bits // 2 if pack == 2 else 0)
+            # a packed multiply is P (2W + A + 1 bits) x a (A + 1 bits when unsigned): one DSP where it
+            # fits the port; its borrow fix-up is a (W + A)-bit adder in LUTs
+            pairs, x_bits = packed_pairs(p), a + (not p.get("IN_SIGNED", True))
+            port = board.dsp_port_bits
+            dsp = simd * (pairs * dsps_per_product(packed_operand_bits(w, a), x_bits, port)
+                          + (pe - 2 * pairs) * dsps_per_product(w, x_bits, port))
+            lut = pairs * simd * prod_bits
         # adder tree of SIMD products per PE, the accumulator, fold counters
         lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150
         ff = pe * (simd * prod_bits + p["ACC_BITS"]) + simd * a + 200

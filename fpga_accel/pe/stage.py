@@ -123,10 +123,12 @@ class Stage:
 
 @dataclass
 class LowerContext:
-    """What an op's ``lower`` may read: the model's tensors and the layer's validated folding."""
+    """What an op's ``lower`` may read: the model's tensors, the layer's validated folding and the
+    width of the board's DSP wide port (0 without a board: nothing is packed for it)."""
 
     qmodel: Any
-    folding: dict[str, int]
+    folding: dict[str, Any]
+    dsp_port_bits: int = 0
 
     def port(self, tensor: str, lanes: int) -> Port:
         q = self.qmodel.tensors[tensor].qparams.qtype
@@ -145,6 +147,11 @@ class LowerContext:
     @property
     def simd(self) -> int:
         return int(self.folding.get("simd", 1))
+
+    @property
+    def mul(self) -> str:
+        """The layer's multipliers: "dsp" (the default) or "lut" (fold key ``mul``)."""
+        return str(self.folding.get("mul", "dsp"))
 
     def require(self, what: str, value: int, total: int, meaning: str) -> None:
         """Folding factor ``value`` must divide ``total``."""

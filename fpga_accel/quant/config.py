@@ -92,10 +92,10 @@ def _bits(v, where: str) -> int:
 
 def _folding(v, where: str) -> None:
     ok = isinstance(v, dict) and all(k in ("pe", "simd") and isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                                     for k, n in v.items())
+                                     or k == "mul" and n in ("dsp", "lut") for k, n in v.items())
     if not ok:
         raise InputError(f"{where}: must be a mapping like {{\"pe\": 4, \"simd\": 8}} with positive integers, "
-                         f"got {v!r}")
+                         f"and \"mul\": \"dsp\" or \"lut\" for the multipliers; got {v!r}")
 
 
 def _flag(v, where: str) -> None:

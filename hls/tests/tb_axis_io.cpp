@@ -54,6 +54,8 @@ struct Cv {
     static const unsigned MW = 27, MH = 4, SIMD = 3, PE = 2, N_VECTORS = 30;
     static const int IN_BITS = 8, W_BITS = 8, ACC_BITS = 36, OUT_BITS = 8, OUT_ZP = 0, OUT_LO = 0, OUT_HI = 255;
     static const bool IN_SIGNED = false;
+    static const int PACK = 2, PACK_SHIFT = 16;  // PE 0 and 1 share a DSP (mvau.h)
+    static const bool MUL_FABRIC = false;
 };
 typedef fa::axis_bus<3, 8>::type in_beat;
 typedef fa::axis_bus<2, 8>::type out_beat;

@@ -58,6 +58,8 @@ struct Fc {
     static const unsigned MW = 12, MH = 8, SIMD = 4, PE = 2, N_VECTORS = 1;
     static const int IN_BITS = 8, W_BITS = 8, ACC_BITS = 36, OUT_BITS = 8, OUT_ZP = -4, OUT_LO = -128, OUT_HI = 127;
     static const bool IN_SIGNED = true;
+    static const int PACK = 2, PACK_SHIFT = 16;  // PE 0 and 1 share a DSP (mvau.h)
+    static const bool MUL_FABRIC = false;
 };
 static ap_uint<Fc::SIMD * Fc::W_BITS> fc_w[Fc::PE][fa::mvau_dims<Fc>::TILES];
 static ap_int<Fc::ACC_BITS> fc_b[Fc::PE][fa::mvau_dims<Fc>::NF];

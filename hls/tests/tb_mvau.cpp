@@ -1,6 +1,8 @@
 // Testbench for fpga_accel/mvau.h: folded matrix-vector products (Gemm) and sliding window + MVAU
 // (Conv) against direct int64 computation on the unfolded problem, over PE/SIMD folds, bit widths,
-// signedness, kernel geometry, clamp bounds and several images per call.
+// signedness, kernel geometry, clamp bounds and several images per call; the packed multiply (two
+// products per DSP) against plain products over every int8 x int8 / uint8 triple and the corner
+// values of other widths; whole MVAUs with packed, LUT and plain multipliers on extreme weights.
 #include "fpga_accel/mvau.h"
 #include "fpga_accel/sliding_window.h"
 #include "tb_common.h"
@@ -8,11 +10,12 @@
 #include <cmath>
 
 template <int MW_, int MH_, int SIMD_, int PE_, int NV, int IB, bool IS, int WB, int AB, int OB, int ZP, int LO,
-          int HI>
+          int HI, int PACK_ = 1, bool FABRIC = false>
 struct MvCfg {
     static const unsigned MW = MW_, MH = MH_, SIMD = SIMD_, PE = PE_, N_VECTORS = NV;
     static const int IN_BITS = IB, W_BITS = WB, ACC_BITS = AB, OUT_BITS = OB, OUT_ZP = ZP, OUT_LO = LO, OUT_HI = HI;
-    static const bool IN_SIGNED = IS;
+    static const bool IN_SIGNED = IS, MUL_FABRIC = FABRIC;
+    static const int PACK = PACK_, PACK_SHIFT = PACK_ == 2 ? WB + IB : 0;  // the shift pe/mvau.py emits
 };
 
 // Per-channel requantisation constants scaled so outputs spread over the output range.
@@ -54,11 +57,27 @@ struct Params {
     }
 };
 
+// Values that break a wrong packing: both ends of the range, their neighbours, -1, 0 and 1.
+inline vec corner_values(int bits, bool sgn) {
+    const int64_t lo = qmin(bits, sgn), hi = qmax(bits, sgn);
+    vec v = {lo, lo + 1, hi - 1, hi, 0, 1};
+    if (sgn) v.push_back(-1);
+    return v;
+}
+// n values, each a corner value half of the time and uniform otherwise.
+inline vec corner_vec(size_t n, int bits, bool sgn) {
+    const vec c = corner_values(bits, sgn);
+    vec v = rand_vec(n, qmin(bits, sgn), qmax(bits, sgn));
+    for (auto& x : v)
+        if (rand_int(0, 1)) x = c[rand_int(0, c.size() - 1)];
+    return v;
+}
+
 template <class C>
-std::vector<vec> rand_weights() {
+std::vector<vec> rand_weights(bool corners = false) {
     const int64_t wmax = (int64_t(1) << (C::W_BITS - 1)) - 1;  // narrow symmetric range
     std::vector<vec> W(C::MH);
-    for (auto& row : W) row = rand_vec(C::MW, -wmax, wmax);
+    for (auto& row : W) row = corners ? corner_vec(C::MW, C::W_BITS, true) : rand_vec(C::MW, -wmax, wmax);
     return W;
 }
 
@@ -67,9 +86,10 @@ inline double spread(unsigned k, int in_bits, int w_bits) {
 }
 
 // Gemm: N_VECTORS rows of x (MW values) per image, y = requant(W x + b).
+// corners: weights over the whole signed range (-2^(W_BITS-1) too) and activations often at their ends.
 template <class C>
-void run_gemm(Checker& chk, const char* name, int reps = 2) {
-    std::vector<vec> W = rand_weights<C>();
+void run_gemm(Checker& chk, const char* name, int reps = 2, bool corners = false) {
+    std::vector<vec> W = rand_weights<C>(corners);
     const double sp = spread(C::MW, C::IN_BITS, C::W_BITS);
     vec b = rand_vec(C::MH, -(int64_t)(2 * sp), (int64_t)(2 * sp));  // comparable to the products
     Requant rq = make_requant(C::MH, sp, C::OUT_BITS);
@@ -78,7 +98,8 @@ void run_gemm(Checker& chk, const char* name, int reps = 2) {
     hls::stream<ap_uint<C::PE * C::OUT_BITS> > out("out");
     vec want;
     for (unsigned v = 0; v < C::N_VECTORS * reps; v++) {
-        vec x = rand_vec(C::MW, qmin(C::IN_BITS, C::IN_SIGNED), qmax(C::IN_BITS, C::IN_SIGNED));
+        vec x = corners ? corner_vec(C::MW, C::IN_BITS, C::IN_SIGNED)
+                        : rand_vec(C::MW, qmin(C::IN_BITS, C::IN_SIGNED), qmax(C::IN_BITS, C::IN_SIGNED));
         push_words<C::SIMD, C::IN_BITS>(in, x);
         for (unsigned r = 0; r < C::MH; r++) {
             int64_t acc = b[r];
@@ -149,7 +170,73 @@ struct SwCfg {
     static const bool DEPTHWISE = false;
 };
 
+// fa::packed_mul against the two plain products for weights w_lo, w_hi and activation x.
+template <int WB, int IB, bool IS>
+bool packed_ok(int64_t w_lo, int64_t w_hi, int64_t x) {
+    ap_int<WB + IB> lo, hi;
+    fa::packed_mul<WB, IB, IS, WB + IB>(ap_int<WB>(w_lo), ap_int<WB>(w_hi), typename fa::qint<IB, IS>::type(x), lo, hi);
+    return lo.to_int64() == w_lo * x && hi.to_int64() == w_hi * x;
+}
+
+// Every (w_lo, w_hi, x) of int8 weights and int8 or uint8 activations: 2 x 2^24 packed multiplies.
+template <bool IS>
+void run_packed_exhaustive_int8(Checker& chk) {
+    long long bad = 0;
+    int64_t first[3] = {0, 0, 0};
+    for (int64_t a = -128; a < 128; a++)
+        for (int64_t b = -128; b < 128; b++)
+            for (int64_t x = qmin(8, IS); x <= qmax(8, IS); x++)
+                if (!packed_ok<8, 8, IS>(a, b, x) && bad++ == 0) first[0] = a, first[1] = b, first[2] = x;
+    chk.ok(std::string("packed multiply, every int8 x ") + (IS ? "int8" : "uint8") + " triple", bad == 0,
+           std::to_string(bad) + " wrong, first w_lo=" + std::to_string(first[0]) +
+               " w_hi=" + std::to_string(first[1]) + " x=" + std::to_string(first[2]));
+}
+
+// Other widths the cost model admits: every triple of corner values, then random triples.
+template <int WB, int IB, bool IS>
+void run_packed_corners(Checker& chk) {
+    const vec cw = corner_values(WB, true), cx = corner_values(IB, IS);
+    long long bad = 0;
+    for (int64_t a : cw)
+        for (int64_t b : cw)
+            for (int64_t x : cx) bad += !packed_ok<WB, IB, IS>(a, b, x);
+    std::mt19937_64 g(WB * 100 + IB);  // its own generator: the shared one must replay the same MVAU data per path
+    std::uniform_int_distribution<int64_t> w(qmin(WB, true), qmax(WB, true)), x(qmin(IB, IS), qmax(IB, IS));
+    for (int i = 0; i < 20000; i++) {
+        const int64_t a = w(g), b = w(g);
+        bad += !packed_ok<WB, IB, IS>(a, b, x(g));
+    }
+    chk.ok("packed multiply w" + std::to_string(WB) + (IS ? " x int" : " x uint") + std::to_string(IB), bad == 0,
+           std::to_string(bad) + " wrong");
+}
+
+static void run_packed(Checker& chk) {
+    if (fa::sim::fast_paths()) {  // the multiply itself has one code path: check it once
+        run_packed_exhaustive_int8<true>(chk);
+        run_packed_exhaustive_int8<false>(chk);
+        run_packed_corners<8, 8, true>(chk);   // 25 bits: DSP48E1 and DSP48E2
+        run_packed_corners<8, 10, false>(chk); // 28 bits: wider than either port, exact all the same
+        run_packed_corners<9, 8, true>(chk);   // 27 bits: DSP48E2
+        run_packed_corners<6, 12, true>(chk);
+        run_packed_corners<4, 16, false>(chk);
+        run_packed_corners<2, 2, true>(chk);
+        run_packed_corners<16, 16, true>(chk);
+    }
+    // Whole MVAUs on extreme weights and activations: packed (even and odd PE), LUT and plain
+    // multipliers, each against the int64 reference; with the fast path off the packed loop runs.
+    // Each config is a distinct type: run_gemm keeps its arrays in a static.
+    //            MW  MH SIMD PE NV IB  IS    WB AB OB  ZP    LO    HI PACK FABRIC
+    run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127, 2> >(chk, "gemm int8 packed PE2", 2, true);
+    run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -2, -128, 127, 1> >(chk, "gemm int8 plain PE2", 2, true);
+    run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127, 1, true> >(chk, "gemm int8 fabric PE2", 2, true);
+    run_gemm<MvCfg<18, 9, 6, 3, 2, 8, false, 8, 37, 8, 5, 0, 255, 2> >(chk, "gemm uint8 packed odd PE3", 2, true);
+    run_gemm<MvCfg<12, 8, 2, 8, 2, 8, false, 8, 36, 8, 0, 0, 255, 2> >(chk, "gemm uint8 packed PE8", 2, true);
+    run_gemm<MvCfg<10, 4, 5, 4, 2, 6, true, 9, 36, 8, 0, -128, 127, 2> >(chk, "gemm w9 x int6 packed", 2, true);
+    run_gemm<MvCfg<8, 6, 4, 6, 2, 16, true, 16, 46, 16, 0, -32768, 32767, 2> >(chk, "gemm int16 packed", 2, true);
+}
+
 static void run_all(Checker& chk) {
+    run_packed(chk);
     //            MW  MH SIMD PE NV IB  IS    WB AB OB  ZP    LO     HI
     run_gemm<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127> >(chk, "gemm 16x8 PE2 SIMD4 int8");
     run_gemm<MvCfg<12, 6, 12, 6, 2, 4, false, 4, 34, 4, 0, 0, 15> >(chk, "gemm 12x6 unfolded uint4 relu");
@@ -159,6 +246,10 @@ static void run_all(Checker& chk) {
     //                  IH IW C  K  S  D PT PL PB PR SIMD BITS ZP        MW  MH SIMD PE NV  IB  IS  WB AB OB ZP LO HI
     run_conv<SwCfg<5, 5, 4, 3, 1, 1, 1, 1, 1, 1, 2, 8, 131>, MvCfg<36, 8, 2, 4, 25, 8, false, 8, 37, 8, 0, 0, 255> >(
         chk, "conv 3x3 s1 p1 uint8 zp131");
+    run_conv<SwCfg<5, 5, 4, 3, 1, 1, 1, 1, 1, 1, 2, 8, 131>, MvCfg<36, 8, 2, 4, 25, 8, false, 8, 37, 8, 0, 0, 255, 2> >(
+        chk, "conv 3x3 s1 p1 uint8 zp131 packed");
+    run_conv<SwCfg<7, 6, 3, 3, 2, 1, 1, 1, 0, 0, 3, 8, -5>, MvCfg<27, 6, 3, 3, 9, 8, true, 8, 37, 8, -9, -128, 127, 2> >(
+        chk, "conv 3x3 s2 int8 packed odd PE3");
     run_conv<SwCfg<7, 6, 3, 3, 2, 1, 1, 1, 0, 0, 3, 8, -5>, MvCfg<27, 6, 3, 2, 9, 8, true, 8, 37, 8, -9, -128, 127> >(
         chk, "conv 3x3 s2 asym-pad int8");
     run_conv<SwCfg<9, 9, 2, 5, 1, 2, 2, 2, 2, 2, 1, 4, -2>, MvCfg<50, 3, 1, 3, 25, 4, true, 4, 35, 4, 1, -8, 7> >(

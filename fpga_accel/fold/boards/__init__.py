@@ -150,8 +150,7 @@ class Board:
 
     @property
     def dsp_port_bits(self) -> int:
-        """Width of the wide multiplier input: 25 bits on DSP48E1, 27 on DSP48E2."""
-        return 25 if self.dsp_type == "DSP48E1" else 27
+        return port_bits(self.dsp_type)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,6 +161,12 @@ class Board:
             warnings.warn(f"clock {clock_mhz:g} MHz is above {self.max_clock_mhz:g} MHz, the most the clock tree of "
                           f"{self.part} ({self.name}) carries; the estimates assume a clock no build reaches. Choose "
                           f"a clock below it (the board's default is {self.clock_mhz:g} MHz)", ClockWarning, stacklevel=3)
+
+
+def port_bits(dsp_type: str) -> int:
+    """Width of a DSP's wide multiplier input: 25 bits on DSP48E1 (7-series, UG479), 27 on DSP48E2
+    (UltraScale / UltraScale+, UG579)."""
+    return 25 if dsp_type == "DSP48E1" else 27
 
 
 def board_names() -> list[str]:

@@ -20,8 +20,19 @@
 //   bias[PE][NF]       : ap_int<ACC_BITS>, bias[p][nf] for channel nf*PE + p (zero point folded in);
 //                        likewise m[PE][NF] and shift[PE][NF], the channel's requantisation constants.
 // Config: struct with static const members MW, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
-// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI. ACC_BITS comes from the contract
-// (quant/arith.py:accumulator_bits) so no partial sum overflows.
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC. ACC_BITS comes from the
+// contract (quant/arith.py:accumulator_bits) so no partial sum overflows.
+//
+// Multipliers (pe/mvau.py:multipliers chooses them from the board; the cost model reads the same members):
+//   PACK = 2: PEs p and p+1 (p even) share one multiply per lane s, as in AMD WP486/WP487: with
+//     K = PACK_SHIFT >= W_BITS + IN_BITS (the width of one product, signed or unsigned x),
+//       P = (w[p+1] << K) + w[p]                        W_BITS + K + 1 bits (the DSP's pre-adder)
+//       P * x = (w[p+1]*x << K) + w[p]*x                one multiply, P on the wide port, x on the 18-bit one
+//       lo = the low K bits, sign-extended = w[p]*x
+//       hi = (P*x >> K) + bit K-1 (the borrow lo took) = w[p+1]*x
+//     exact for every weight and activation of these widths (tb_mvau checks all of int8 x int8/uint8);
+//     with an odd PE the last PE multiplies alone. PACK = 1: one multiply per product.
+//   MUL_FABRIC: every product in LUTs (BIND_OP impl=fabric) instead of DSPs; never with PACK = 2.
 #ifndef FA_MVAU_H
 #define FA_MVAU_H
 
@@ -43,10 +54,75 @@ template <class CFG> struct mvau_dims {
     static const unsigned TILES = NF * SF;
 };
 
+// One product w*x at its exact width, in DSPs or (FABRIC) in LUTs.
+template <int W_BITS, int IN_BITS, bool IN_SIGNED, bool FABRIC> struct single_mul {
+    typedef ap_int<W_BITS + IN_BITS> prod_t;
+    static prod_t mul(const ap_int<W_BITS>& w, const typename qint<IN_BITS, IN_SIGNED>::type& x) {
+#pragma HLS INLINE
+        prod_t p = w * x;
+        return p;
+    }
+};
+template <int W_BITS, int IN_BITS, bool IN_SIGNED> struct single_mul<W_BITS, IN_BITS, IN_SIGNED, true> {
+    typedef ap_int<W_BITS + IN_BITS> prod_t;
+    static prod_t mul(const ap_int<W_BITS>& w, const typename qint<IN_BITS, IN_SIGNED>::type& x) {
+#pragma HLS INLINE
+        prod_t p = w * x;
+#pragma HLS BIND_OP variable = p op = mul impl = fabric
+        return p;
+    }
+};
+
+// Two products sharing x from one multiply of a packed operand (PACK = 2 in the comment above):
+// lo = w_lo*x, hi = w_hi*x.
+template <int W_BITS, int IN_BITS, bool IN_SIGNED, int K>
+void packed_mul(const ap_int<W_BITS>& w_lo, const ap_int<W_BITS>& w_hi,
+                const typename qint<IN_BITS, IN_SIGNED>::type& x, ap_int<W_BITS + IN_BITS>& lo,
+                ap_int<W_BITS + IN_BITS>& hi) {
+#pragma HLS INLINE
+    static_assert(K >= W_BITS + IN_BITS, "PACK_SHIFT below the width of one product: the products would overlap");
+    typedef ap_int<W_BITS + K + 1> packed_t;  // + 1: w_lo may carry (w_hi << K) one below -2^(W_BITS+K-1)
+    const packed_t packed = (packed_t(w_hi) << K) + packed_t(w_lo);
+    const ap_int<IN_BITS + (IN_SIGNED ? 0 : 1)> xs = x;  // the multiplier's inputs are signed
+    const ap_int<W_BITS + K + 1 + IN_BITS + 1> p = packed * xs;
+    ap_int<K> low;
+    low.range(K - 1, 0) = p.range(K - 1, 0);  // sign-extended from bit K-1
+    lo = low;
+    hi = (p >> K) + ap_int<2>(p[K - 1] ? 1 : 0);  // >> floors: add back the borrow of a negative lo
+}
+
+// The PE*SIMD products of one cycle: prod[p][s] = lane s of PE p's weights times lane s of x.
+template <class CFG>
+void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_uint<CFG::SIMD * CFG::IN_BITS>& x,
+                   ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD]) {
+#pragma HLS INLINE
+    static_assert(CFG::PACK == 1 || CFG::PACK == 2, "PACK is 1 (a multiply per product) or 2 (two PEs per multiply)");
+    static_assert(CFG::PACK == 1 || !CFG::MUL_FABRIC, "packing is for DSP multipliers, not LUT ones");
+    static const unsigned PAIRS = CFG::PACK == 2 ? CFG::PE / 2 : 0;
+    static const int K = CFG::PACK == 2 ? CFG::PACK_SHIFT : CFG::W_BITS + CFG::IN_BITS;  // unused when PAIRS = 0
+    typedef single_mul<CFG::W_BITS, CFG::IN_BITS, CFG::IN_SIGNED, CFG::MUL_FABRIC> single;
+    for (unsigned s = 0; s < CFG::SIMD; s++) {
+#pragma HLS UNROLL
+        const typename qint<CFG::IN_BITS, CFG::IN_SIGNED>::type xs = get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, s);
+        for (unsigned q = 0; q < PAIRS; q++) {
+#pragma HLS UNROLL
+            packed_mul<CFG::W_BITS, CFG::IN_BITS, CFG::IN_SIGNED, K>(get_lane<CFG::W_BITS, true>(w[2 * q], s),
+                                                                   get_lane<CFG::W_BITS, true>(w[2 * q + 1], s), xs,
+                                                                   prod[2 * q][s], prod[2 * q + 1][s]);
+        }
+        for (unsigned p = 2 * PAIRS; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+            prod[p][s] = single::mul(get_lane<CFG::W_BITS, true>(w[p], s), xs);
+        }
+    }
+}
+
 #ifndef __SYNTHESIS__
 namespace sim {
 // mvau() for C simulation: the same words in and out and the same FA_CYCLE count, computed as one
-// dense dot product per output channel over lanes unpacked once (weights once per call).
+// dense dot product per output channel over lanes unpacked once (weights once per call). Exact
+// products whatever PACK and MUL_FABRIC say: the packed multiply recovers the same integers
+// (tb_mvau proves both paths equal).
 template <class CFG>
 void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
                const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][mvau_dims<CFG>::TILES],
@@ -130,13 +206,21 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
         } else {
             x = inbuf[sf];
         }
+        ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
+#pragma HLS ARRAY_PARTITION variable = w complete
+        for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+            w[p] = weights[p][tile];
+        }
+        ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
+#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
+        mvau_products<CFG>(w, x, prod);
         for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
             acc_t a = sf == 0 ? bias[p][nf] : acc[p];
-            const ap_uint<CFG::SIMD * CFG::W_BITS> w = weights[p][tile];
             for (unsigned s = 0; s < CFG::SIMD; s++) {
 #pragma HLS UNROLL
-                a += get_lane<CFG::W_BITS, true>(w, s) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, s);
+                a += prod[p][s];
             }
             acc[p] = a;
         }
