@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlperf_tiny
 import numpy as np
 from _common import data, machine, print_machine, write_json
 from rich.console import Console
 from rich.table import Table
-
-import mlperf_tiny
 
 EXAMPLES = ["mnist_cnn", "digits_cnn", "resnet_ds", "mlp"]
 

@@ -68,9 +68,10 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
            **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
     # weights[p][nf*SF + sf] lane s = W[nf*PE + p][sf*SIMD + s]
-    w = np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+    def lanes():
+        return np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
     per_ch = lambda a: np.asarray(a, np.int64).reshape(-1)[: mh].reshape(nf, pe).T
-    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(w, wq.bits), simd * wq.bits),
+    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(lanes, wq.bits, (pe, nf * sf)), simd * wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(np.broadcast_to(consts["M"], (mh,)))),
               Array("shift", "fa::shift_t", per_ch(np.broadcast_to(consts["shift"], (mh,))))]

@@ -8,13 +8,20 @@ class PackedLanes:
     """The words of :func:`pack_lanes`, packed on first use (``np.asarray``): the folder lowers a
     layer for every folding it prices and writes none of them; only the written project packs."""
 
-    def __init__(self, values: np.ndarray, bits: int):
-        self._values, self._bits, self._words = np.asarray(values, dtype=np.int64), bits, None
-        self.shape = self._values.shape[:-1]
+    def __init__(self, values, bits: int, shape: tuple[int, ...] | None = None):
+        """``values``: the lanes (last axis), or a function returning them, then with the words'
+        ``shape``, so that a folding the folder only prices never lays its weights out."""
+        if callable(values):
+            self._values, self.shape = values, tuple(shape)
+        else:
+            self._values = np.asarray(values, dtype=np.int64)
+            self.shape = self._values.shape[:-1]
+        self._bits, self._words = bits, None
 
     def __array__(self, dtype=None, copy=None):
         if self._words is None:
-            self._words = pack_lanes(self._values, self._bits)
+            values = self._values() if callable(self._values) else self._values
+            self._words = pack_lanes(np.asarray(values, dtype=np.int64), self._bits)
         return self._words if dtype is None else self._words.astype(dtype)
 
 
