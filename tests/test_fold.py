@@ -81,8 +81,10 @@ def test_fold_mnist_pynq(mnist):
     r = fold_model(mnist, board)
     assert r.design.fits()
     for lay in r.design.layers:
-        for key, dim in (("pe", lay.plan.pe_dim), ("simd", lay.plan.simd_dim)):
-            assert dim % lay.fold.get(key, 1) == 0
+        assert lay.plan.check(lay.fold) is None and lay.plan.pe_dim % lay.fold.get("pe", 1) == 0
+        simd = lay.fold.get("simd", 1)  # divides the channels, or is whole pixels times kernel positions
+        assert lay.plan.simd_dim % simd == 0 or (simd % lay.plan.simd_dim == 0
+                                                 and lay.plan.taps % (simd // lay.plan.simd_dim) == 0)
     assert r.fps == pytest.approx(board.clock_mhz * 1e6 / r.cycles)
     assert r.cycles == max(s.cycles() for s in r.design.stages)
     # balanced: no layer is faster than it needs to be by more than its next cheaper folding allows
