@@ -1,7 +1,8 @@
 """Properties of the auto-folder over random models, boards and budgets (hypothesis):
 
 - more budget never predicts fewer frames per second;
-- every chosen PE divides the layer's output channels (or lanes), every SIMD its input columns;
+- every chosen PE divides the layer's output channels (or lanes), every SIMD its input columns (or,
+  for a convolution, is its input channels times a divisor of its kernel positions);
 - a design reported as fitting never exceeds the ceiling of any resource.
 """
 from __future__ import annotations

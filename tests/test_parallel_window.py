@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
-
 from codegen_util import make_model, need_toolchain, quantise
+from onnx import helper
 
 IMAGES = 4
 #: name -> (input shape C,H,W or C,W; output channels; kernel; strides; dilations; pads)
