@@ -69,11 +69,14 @@ def test_window_cycles_steady_state():
          "PAD_B": 1, "PAD_R": 1, "SIMD": 2, "BITS": 8}
     s = Stage("L", "sliding_window", p)
     cf = 8 // 2
-    # prologue: rows 0..1 (LAST(0) = 1); then 28 output rows each emitting 28*9*CF words
-    assert s.cycles() == 2 * 28 * cf + 28 * (28 * 9 * cf)
+    # 28 output rows each emitting 28*9*CF words; the next image's rows 0..1 (LAST(0) = 1) are read
+    # during the last rows, so only a call's first image pays the prologue of 2 rows
+    assert s.cycles() == 28 * (28 * 9 * cf)
+    assert s.batch_cycles(1) == 2 * 28 * cf + 28 * (28 * 9 * cf)
+    assert s.batch_cycles(3) == 2 * 28 * cf + 3 * 28 * (28 * 9 * cf)
     # stride 2: the reads of 2 rows (2*IW*CF = 224) stay below the emission (14*9*CF = 504)
     s2 = Stage("L", "sliding_window", dict(p, SH=2, SW=2))
-    assert s2.cycles() == 2 * 28 * cf + 14 * (14 * 9 * cf)
+    assert s2.cycles() == 14 * (14 * 9 * cf) and s2.batch_cycles(1) == 2 * 28 * cf + 14 * (14 * 9 * cf)
 
 
 def test_fold_mnist_pynq(mnist):

@@ -73,15 +73,18 @@ def test_fold_space_adds_whole_pixels_times_kernel_positions(qm):
 
 def test_stages_and_cycles_per_kernel_positions(qm):
     p = plan_of(qm, "s3")  # 10x10x3 -> 10x10x8, 3x3 pad 1: 100 windows of 9 positions
-    # 2 prologue rows (20 words), then 10 output rows of max(10 windows x NW words, 10-pixel row read)
-    for simd, kind, window in ((3, "sliding_window", 20 + 10 * 90), (9, "parallel_window", 20 + 10 * 30),
-                               (27, "parallel_window", 20 + 10 * 10)):
+    # steady state: 10 output rows of max(10 windows x NW words, one 10-pixel row read); the next
+    # image's first two rows are read during the last two output rows
+    for simd, kind, window in ((3, "sliding_window", 10 * 90), (9, "parallel_window", 10 * 30),
+                               (27, "parallel_window", 10 * 10)):
         win, mv = p.stages({"pe": 8, "simd": simd})
         assert win.kind == kind and mv.params["SIMD"] == simd and mv.params["MW"] == 27
         assert win.cycles() == window
         assert mv.cycles() == 100 * 27 // simd
-    # fully parallel: the window reads one pixel per cycle, 2 prologue rows: 120, not 100 x 9
-    assert p.stages({"pe": 8, "simd": 27})[0].cycles() == 120
+    # fully parallel: one pixel per cycle, 100 per image, not 100 x 9; only the first image of a
+    # batch waits for its 2 prologue rows
+    win = p.stages({"pe": 8, "simd": 27})[0]
+    assert [win.batch_cycles(n) for n in (1, 2, 5)] == [120, 220, 520]
 
 
 def test_cheapest_first_order_and_the_folder_uses_kernel_positions(qm):

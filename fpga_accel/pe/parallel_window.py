@@ -3,8 +3,12 @@ SIMD = KP·C with KP kernel positions per word (KP a divisor of KH·KW; KP = KH�
 word). It reads one pixel (C lanes) per cycle and emits NW = KH·KW/KP words per output pixel in the
 MVAU column order, so the MVAU behind it is unchanged.
 
-cycles/image = (LAST(0)+1)·IW + Σ_{oy<OH} max(OW·NW, READ(oy)·IW), LAST and READ as in
-:mod:`.sliding_window` (one word per input pixel).
+Images follow each other without a gap: an output row reads what the next output row needs and up
+to SH rows ahead while the ring of line-buffer rows has room, into the next image's first rows, so
+in a batch only the first image waits for its prologue rows. Per image: the prologue rows not yet
+read, then Σ_{oy<OH} max(OW·NW, rows read during oy · IW) (:func:`.sliding_window.image_cycles`,
+the schedule of the header; LAST as in :mod:`.sliding_window`); ``cycles`` is the steady-state image, about
+max(OH·OW·NW, IH·IW).
 Memory: LB_ROWS·SPAN_W banks of ⌈IW/SPAN_W⌉ pixels (C·BITS bits), LB_ROWS = SPAN_H + SH.
 Registers: the KH·KW-pixel window and the output word.
 Logic (estimate): each window register picks one of LB_ROWS·SPAN_W banks or the pad value, each
@@ -19,7 +23,7 @@ import math
 
 from .base import ProcessingElement, register
 from .cost import Cost, Memory
-from .sliding_window import WINDOW, _last, dims
+from .sliding_window import WINDOW, _last, batch_cycles, dims, steady_cycles
 from .stage import Port, Stage
 
 
@@ -59,19 +63,17 @@ class ParallelWindow(ProcessingElement):
     headers = ("parallel_window.h",)
 
     def cycles(self, p) -> int:
-        d = shape(p)
-        total = (_last(p, d, 0) + 1) * p["IW"]
-        for oy in range(d["OH"]):
-            nxt = _last(p, d, oy + 1) if oy + 1 < d["OH"] else p["IH"] - 1
-            total += max(d["OW"] * d["NW"], (nxt - _last(p, d, oy)) * p["IW"])
-        return total
+        return steady_cycles(p, p["IW"], shape(p)["NW"])
+
+    def batch_cycles(self, p, n_images: int, interface: str) -> int:
+        return batch_cycles(p, n_images, p["IW"], shape(p)["NW"])
 
     def first_out(self, p) -> int:
         return (_last(p, shape(p), 0) + 1) * p["IW"] + 1
 
     def input_slack(self, p, interval: int) -> int:
-        # as sliding_window: the prologue's rows arrive while nothing is emitted, and the last
-        # output rows read fewer rows than they take
+        # the first image's prologue rows arrive while nothing is emitted (later images read theirs
+        # ahead, at most SH rows per output row)
         return (_last(p, shape(p), 0) + 1) * p["IW"]
 
     def cost(self, p, board) -> Cost:

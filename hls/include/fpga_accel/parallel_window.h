@@ -16,12 +16,17 @@
 // pixel every bank is read once, in parallel, into the KH x KW register window; its NW words are
 // then multiplexed out of the registers. The reader writes one bank per cycle, in a slot the
 // current output row does not use: one read and one write port per bank (simple dual port).
-// The row schedule is sliding_window.h's with one word per input pixel and NW words per window:
-// prologue of LAST(0)+1 rows, then per output row the next rows' reads and the row's emits spread
-// evenly over max(reads, emits) iterations. A producer at the network's pace needs a FIFO of
-// (LAST(0)+1)*IW words in front (fpga_accel/pe/parallel_window.py: input_slack).
-// Cycles/image (II=1) = (LAST(0)+1)*IW + sum_{oy<OH} max(OW*NW, READ(oy)*IW), LAST and READ as in
-// sliding_window.h; steady state about max(OH*OW*NW, IH*IW).
+// The row schedule is sliding_window.h's with one word per input pixel and NW words per window,
+// except that images follow each other without a prologue: an output row reads the rows the next
+// output row needs and up to SH rows more while the ring has room (rows first(oy) .. first(oy) +
+// LB_ROWS - 1, first(oy) = max(0, oy*SH - PAD_T)), into the next image's rows 0 .. LAST(0) when
+// another image follows (window_read_target in sliding_window.h). Each image starts with a prologue of the rows its output
+// row 0 needs that were not read ahead (all LAST(0)+1 of them for the first image of a call); the
+// reads and the emits of an output row are spread evenly over max(reads, emits) iterations.
+// A producer at the network's pace needs a FIFO of (LAST(0)+1)*IW words in front (the first
+// image's prologue; fpga_accel/pe/parallel_window.py: input_slack).
+// Cycles/image (II=1) = prologue rows not read ahead * IW + sum_{oy<OH} max(OW*NW, rows read * IW)
+// (pe/parallel_window.py: image_cycles); steady state about max(OH*OW*NW, IH*IW).
 //
 // Config: sliding_window.h's members (IH .. PAD_R, BITS, PAD_VALUE) with SIMD = KP*C, KP a divisor
 // of KH*KW; DEPTHWISE is not read (MVAU order only).
@@ -64,10 +69,15 @@ void parallel_window(hls::stream<ap_uint<CFG::C * CFG::BITS> >& in,
 #pragma HLS ARRAY_PARTITION variable = win complete
     const pixel_t pad = splat<CFG::C, CFG::BITS>(CFG::PAD_VALUE);
 
+    // Where the next input pixel goes: row slot, column phase (ix % SPAN_W) and bank address. Rows
+    // are counted from row 0 of the image being emitted (rrow >= IH: the next image's rows, read
+    // ahead); row r of that image is in slot (slot0 + r) % LB_ROWS.
+    int rslot = 0, rphase = 0, raddr = 0, rcol = 0, rrow = 0, slot0 = 0;
+    const int first_rows = window_last_row<CFG>(0) + 1;
     for (unsigned rep = 0; rep < reps; rep++) {
-        // Where the next input pixel goes: row slot, column phase (ix % SPAN_W) and bank address.
-        int rslot = 0, rphase = 0, raddr = 0, rcol = 0, rrow = 0;
-        const int pre_words = (window_last_row<CFG>(0) + 1) * CFG::IW;
+        const bool more = rep + 1 < reps;
+        // Prologue: the rows output row 0 needs that were not read ahead during the last image.
+        const int pre_words = (first_rows - rrow) * CFG::IW;
         for (int i = 0; i < pre_words; i++) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
@@ -75,11 +85,11 @@ void parallel_window(hls::stream<ap_uint<CFG::C * CFG::BITS> >& in,
             if (++rphase == P::SPAN_W) { rphase = 0; raddr++; }
             if (++rcol == CFG::IW) { rcol = 0; rphase = 0; raddr = 0; rrow++; if (++rslot == D::LB_ROWS) rslot = 0; }
         }
-        int base = (D::LB_ROWS - CFG::PAD_T) % D::LB_ROWS;  // slot of row oy*SH - PAD_T
+        int base = (slot0 + D::LB_ROWS - CFG::PAD_T) % D::LB_ROWS;  // slot of row oy*SH - PAD_T
         for (int oy = 0; oy < D::OH; oy++) {
             const int y0 = oy * CFG::SH - CFG::PAD_T;
             const int last_used = window_last_row<CFG>(D::OH - 1);
-            const int target = oy + 1 < D::OH ? window_last_row<CFG>(oy + 1) : CFG::IH - 1;
+            const int target = window_read_target<CFG>(oy, rrow, more);
             const int n_read = (target + 1 - rrow) * CFG::IW;
             const int n_emit = D::OW * P::NW;
             const int n = n_read > n_emit ? n_read : n_emit;
@@ -98,7 +108,7 @@ void parallel_window(hls::stream<ap_uint<CFG::C * CFG::BITS> >& in,
                 if (do_emit) eacc -= n;
                 if (do_read) {  // rows for the next output row, into slots this row does not use
                     pixel_t w = in.read();
-                    if (rrow <= last_used) bank[rslot][rphase][raddr] = w;
+                    if (rrow <= last_used || rrow >= CFG::IH) bank[rslot][rphase][raddr] = w;
                     if (++rphase == P::SPAN_W) { rphase = 0; raddr++; }
                     if (++rcol == CFG::IW) { rcol = 0; rphase = 0; raddr = 0; rrow++; if (++rslot == D::LB_ROWS) rslot = 0; }
                 }
@@ -139,6 +149,8 @@ void parallel_window(hls::stream<ap_uint<CFG::C * CFG::BITS> >& in,
             base += CFG::SH;
             if (base >= D::LB_ROWS) base -= D::LB_ROWS;
         }
+        rrow -= CFG::IH;  // the next image's rows read ahead
+        slot0 = (slot0 + CFG::IH) % D::LB_ROWS;
     }
 }
 
