@@ -94,11 +94,14 @@ def test_window_cycles_steady_state():
          "PAD_B": 1, "PAD_R": 1, "SIMD": 2, "BITS": 8}
     s = Stage("L", "sliding_window", p)
     cf = 8 // 2
-    # prologue: rows 0..1 (LAST(0) = 1); then 28 output rows each emitting 28*9*CF words
-    assert s.cycles() == 2 * 28 * cf + 28 * (28 * 9 * cf)
+    # 28 output rows each emitting 28*9*CF words; the next image's rows 0..1 (LAST(0) = 1) are read
+    # during the last rows, so only a call's first image pays the prologue of 2 rows
+    assert s.cycles() == 28 * (28 * 9 * cf)
+    assert s.batch_cycles(1) == 2 * 28 * cf + 28 * (28 * 9 * cf)
+    assert s.batch_cycles(3) == 2 * 28 * cf + 3 * 28 * (28 * 9 * cf)
     # stride 2: the reads of 2 rows (2*IW*CF = 224) stay below the emission (14*9*CF = 504)
     s2 = Stage("L", "sliding_window", dict(p, SH=2, SW=2))
-    assert s2.cycles() == 2 * 28 * cf + 14 * (14 * 9 * cf)
+    assert s2.cycles() == 14 * (14 * 9 * cf) and s2.batch_cycles(1) == 2 * 28 * cf + 14 * (14 * 9 * cf)
 
 
 def test_fold_mnist_pynq(mnist):
@@ -106,8 +109,10 @@ def test_fold_mnist_pynq(mnist):
     r = fold_model(mnist, board)
     assert r.design.fits()
     for lay in r.design.layers:
-        for key, dim in (("pe", lay.plan.pe_dim), ("simd", lay.plan.simd_dim)):
-            assert dim % lay.fold.get(key, 1) == 0
+        assert lay.plan.check(lay.fold) is None and lay.plan.pe_dim % lay.fold.get("pe", 1) == 0
+        simd = lay.fold.get("simd", 1)  # divides the channels, or is whole pixels times kernel positions
+        assert lay.plan.simd_dim % simd == 0 or (simd % lay.plan.simd_dim == 0
+                                                 and lay.plan.taps % (simd // lay.plan.simd_dim) == 0)
     assert r.fps == pytest.approx(board.clock_mhz * 1e6 / r.cycles)
     assert r.cycles == max(s.cycles() for s in r.design.stages)
     # balanced: no layer is faster than it needs to be by more than its next cheaper folding allows

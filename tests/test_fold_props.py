@@ -1,7 +1,8 @@
 """Properties of the auto-folder over random models, boards and budgets (hypothesis):
 
 - more budget never predicts fewer frames per second;
-- every chosen PE divides the layer's output channels (or lanes), every SIMD its input columns;
+- every chosen PE divides the layer's output channels (or lanes), every SIMD its input columns (or,
+  for a convolution, is its input channels times a divisor of its kernel positions);
 - a design reported as fitting never exceeds the ceiling of any resource.
 """
 from __future__ import annotations
@@ -112,7 +113,11 @@ def check_design(qm, r, board, ceiling):
         fold = r.foldings[layer.name]
         dims = dimensions(layer)
         if dims is not None:
-            assert dims[0] % fold.get("pe", 1) == 0 and dims[1] % fold.get("simd", 1) == 0
+            simd = fold.get("simd", 1)
+            # a convolution's SIMD may also be whole pixels times a divisor of its kernel positions
+            taps = int(np.prod(layer.config["kernel"])) if layer.op_type == "Conv" else 1
+            assert dims[0] % fold.get("pe", 1) == 0
+            assert dims[1] % simd == 0 or (simd % dims[1] == 0 and taps % (simd // dims[1]) == 0), (layer.name, fold)
         elif "pe" in fold:
             assert qm.tensors[layer.outputs[0]].shape[-1] % fold["pe"] == 0
 

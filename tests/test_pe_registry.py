@@ -34,7 +34,13 @@ def lowered_stages():
         inits.update(w)
     qm = quantise(make_model(nodes, ins, inits, outs))
     ctx = LowerContext(qm, {"pe": 1, "simd": 1})
-    return [s for lay in qm.layers for s in lookup(lay.op_type, lay.domain).lower(lay, ctx) if s.kind != RENAME]
+    stages = [s for lay in qm.layers for s in lookup(lay.op_type, lay.domain).lower(lay, ctx) if s.kind != RENAME]
+    for lay in qm.layers:  # a convolution taking whole windows per word (SIMD = KH·KW·C)
+        taps = int(np.prod(lay.config.get("kernel", [1])))
+        if lay.op_type == "Conv" and lay.config["group"] == 1 and taps > 1:
+            whole = LowerContext(qm, {"pe": 1, "simd": taps * int(qm.tensors[lay.inputs[0]].shape[-1])})
+            stages += lookup(lay.op_type, lay.domain).lower(lay, whole)
+    return stages
 
 
 def test_every_pe_module_declares_its_processing_elements():

@@ -38,7 +38,8 @@ def test_report_table(bundle, capsys):
     f = m["fold"]
     for r in m["layers"]:
         assert r["name"] in out
-    assert "8 x 1" in out  # /0/Conv's PE x SIMD
+    first = m["layers"][0]["folding"]
+    assert f"{first['pe']} x {first['simd']}" in out  # /0/Conv's PE x SIMD
     assert f"{f['frames_per_s']:,.1f} frames/s" in out
     assert f"{f['totals']['dsp']:,}/{get_board('aws-f1').dsp:,}" in out
     assert f"{f['dsp_roofline_efficiency']:.2%}" in out

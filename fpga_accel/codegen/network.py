@@ -279,7 +279,7 @@ def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks)
         while j not in seen:
             seen.add(j)
             st = placed[j][0]
-            if st.kind == "sliding_window":
+            if st.kind in ("sliding_window", "parallel_window"):
                 p = st.params
                 span = p["DH"] * (p["KH"] - 1) + 1
                 rows = min(p["IH"], span - p["PAD_T"]) + p["SH"]

@@ -8,8 +8,10 @@ added by the folder, which knows both sides' lanes.
 
 A :class:`LayerPlan` knows its fold space: ``pe`` must divide ``pe_dim`` (output channels, or the
 channels of a lane-parallel layer), ``simd`` must divide ``simd_dim`` (input channels of a
-convolution, the reduction length of a dense layer); an MVAU layer whose products would take DSPs
-may also fold with ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py).
+convolution, the reduction length of a dense layer); a convolution's ``simd`` may also be C·KP,
+KP kernel positions per word for KP dividing KH·KW (``simds``), and its window then reads whole
+pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also fold with
+``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import FpgaAccelError
 from ..ops import lookup
 from ..pe import PES, RENAME, LowerContext, LoweringError, Port, Stage
+from ..pe import parallel_window as pw
 from ..pe import sliding_window as sw
 from ..pe.mvau import MUL_CHOICES, multipliers
 from ..quant.qtype import parse_qtype
@@ -42,11 +45,17 @@ class LayerPlan:
     build: Callable[..., list[Stage]] = field(default=lambda pe, simd, mul="dsp": [], repr=False)
     note: str = ""
     muls: tuple[str, ...] = ("dsp",)  # the multiplier choices (fold key "mul") of an MVAU layer
+    #: kernel positions (KH·KW) of a convolution's window: SIMD may then be simd_dim·KP, KP | taps
+    taps: int = 1
+
+    def simds(self) -> list[int]:
+        """The SIMD values of an "mvau" layer: divisors of ``simd_dim``, then whole pixels times KP."""
+        return pw.positions_options(self.simd_dim, self.taps)
 
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
-                    for s in divisors(self.simd_dim) for m in self.muls]
+                    for s in self.simds() for m in self.muls]
         if self.kind == "pe":
             return [{"pe": p} for p in divisors(self.pe_dim)]
         return [{}]
@@ -56,8 +65,8 @@ class LayerPlan:
 
     def in_lanes(self, fold: dict[str, int]) -> int | None:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
-        if self.kind == "mvau":
-            return int(fold.get("simd", 1))
+        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word
+            return math.gcd(int(fold.get("simd", 1)), self.simd_dim)
         return int(fold.get("pe", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
@@ -69,11 +78,14 @@ class LayerPlan:
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
-        for key, dim, what in (("pe", self.pe_dim, "output channels"), ("simd", self.simd_dim, "input columns")):
+        for key, ok, what in (("pe", divisors(self.pe_dim), f"a positive divisor of {self.pe_dim} (output channels)"),
+                              ("simd", self.simds(), f"a positive divisor of {self.simd_dim} (input columns)" +
+                               (f" or {self.simd_dim} times a divisor of the {self.taps} kernel positions"
+                                if self.taps > 1 else ""))):
             if key in fold:
                 v = fold[key]
-                if not isinstance(v, int) or isinstance(v, bool) or v < 1 or dim % v:
-                    return f"{key}={v!r} must be a positive divisor of {dim} ({what}): one of {divisors(dim)}"
+                if not isinstance(v, int) or isinstance(v, bool) or v not in ok:
+                    return f"{key}={v!r} must be {what}: one of {ok}"
         if fold.get("mul", "dsp") not in self.muls:
             return (f"mul={fold['mul']!r} must be one of {list(self.muls)} (DSP or LUT multipliers; products of "
                     f"at most 4 x 4 bits are LUTs already)")
@@ -105,8 +117,10 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
         return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1, build=build)
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
+        window = kinds[0] == "sliding_window"
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=stages[-1].params["MH"],
-                         simd_dim=p["C"] if kinds[0] == "sliding_window" else p["MW"], build=build,
+                         simd_dim=p["C"] if window else p["MW"], build=build,
+                         taps=p["KH"] * p["KW"] if window else 1,
                          muls=MUL_CHOICES if not stages[-1].params["MUL_FABRIC"] else ("dsp",))
     pe_dim = math.gcd(*(_shape(qm, t)[-1] for t in layer.inputs)) if layer.op_type == "Concat" \
         else _shape(qm, layer.outputs[0])[-1]

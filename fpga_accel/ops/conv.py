@@ -4,6 +4,7 @@ from ..emulator import fastconv
 from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 from ..emulator.windows import lowest, pad_nhwc, pad_spatial, window_taps, windows, windows_nhwc
 from ..pe import depthwise, mvau
+from ..pe import parallel_window as pw
 from ..pe import sliding_window as sw
 from ..pe.stage import FoldingProblem, LoweringError, vectors
 from ..quant import arith
@@ -214,11 +215,12 @@ class Conv(Op):
         native = fastconv.conv_int(layer, inputs[0], pool)
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
-    lowering = "sliding_window + mvau; depthwise: sliding_window + depthwise"
+    lowering = "sliding_window (or parallel_window) + mvau; depthwise: sliding_window + depthwise"
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
-        and PE output channels; depthwise (group = C = M): window (depthwise order) + depthwise PE."""
+        and PE output channels; SIMD divides C (channel groups, sliding_window) or is C·KP for KP
+        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window (depthwise order) + depthwise PE."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         xs, ys = ctx.shape(x), ctx.shape(y)
@@ -226,12 +228,21 @@ class Conv(Op):
         m, cin = w.shape[0], xs[-1]
         g = sw.geometry(c, xs)
         if c["group"] == 1:
-            ctx.require("SIMD", ctx.simd, cin, "the input channels")
+            simds = pw.positions_options(cin, g["KH"] * g["KW"])
+            if ctx.simd not in simds:
+                raise FoldingProblem(f"SIMD={ctx.simd} is neither a divisor of the input channels ({cin}) nor "
+                                     f"{cin} times a divisor of the {g['KH']}x{g['KW']} kernel positions; use one "
+                                     f"of {simds}")
             ctx.require("PE", ctx.pe, m, "the output channels")
-            src, stages = ctx.port(x, ctx.simd), []
-            if not sw.is_identity(g):
-                stages.append(sw.window_stage(layer.name, src, f"{y}#window", g, c["zp_in"], depthwise=False))
+            stages = []
+            if ctx.simd > cin:  # KP = SIMD/C kernel positions per word: the window reads whole pixels
+                stages.append(pw.window_stage(layer.name, ctx.port(x, cin), f"{y}#window", g, c["zp_in"], ctx.simd))
                 src = stages[-1].outputs[0]
+            else:
+                src = ctx.port(x, ctx.simd)
+                if not sw.is_identity(g):
+                    stages.append(sw.window_stage(layer.name, src, f"{y}#window", g, c["zp_in"], depthwise=False))
+                    src = stages[-1].outputs[0]
             wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
             stages.append(mvau.mvau_stage(layer.name, src, ctx.port(y, ctx.pe), wm, k, c, vectors(ys), ctx.pe,
                                           ctx.simd, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))

@@ -1,13 +1,19 @@
 """``sliding_window.h``: the line buffer producing K x K windows in front of a convolution (MVAU
 order) or a depthwise convolution or window pool (depthwise order).
 
-cycles/image = (LAST(0)+1)·IW·CF + Σ_{oy<OH} max(OW·KH·KW·CF, READ(oy)·IW·CF), with
-LAST(oy) = min(IH−1, oy·SH − PAD_T + SPAN_H − 1), READ(oy) = LAST(oy+1) − LAST(oy) and, for the
-last output row, IH−1 − LAST(OH−1); CF = C/SIMD, SPAN_H = DH·(KH−1)+1.
+Rows and windows follow the header's schedule (:func:`image_cycles`): per image, the prologue rows
+not read ahead, then per output row max(OW·KH·KW·CF, rows read · IW·CF); an output row reads what
+the next one needs (up to LAST(oy+1) = min(IH−1, (oy+1)·SH − PAD_T + SPAN_H − 1)) and up to SH rows
+ahead while the line buffer has room, into the next image's first LAST(0)+1 rows, so in a batch
+only the first image waits for its prologue. ``cycles`` is the steady-state image, ≈ OH·OW·KH·KW·CF;
+CF = C/SIMD, SPAN_H = DH·(KH−1)+1.
 Memory: one LB_ROWS·IW·CF-word buffer of SIMD·BITS bits, LB_ROWS = SPAN_H + SH.
-Input FIFO: (LAST(0)+1)·IW·CF words beyond the default depth (the prologue's rows; input_slack).
+Input FIFO: (LAST(0)+1)·IW·CF words beyond the default depth (the first image's prologue rows;
+input_slack).
 """
 from __future__ import annotations
+
+import math
 
 from .base import ProcessingElement, register
 from .cost import Cost, Memory
@@ -76,6 +82,50 @@ def _last(p, d, oy: int) -> int:
     return min(p["IH"] - 1, oy * p["SH"] - p["PAD_T"] + d["SPAN_H"] - 1)
 
 
+def image_cycles(p, ahead: int, more: bool, row_words: int, window_words: int) -> tuple[int, int]:
+    """(iterations of one image whose first ``ahead`` rows were read during the previous one, rows of
+    the next image this one reads ahead); ``more``: another image follows. A row is ``row_words``
+    input words, a window ``window_words`` output words (window_read_target in the header)."""
+    d = dims(p)
+    first = _last(p, d, 0) + 1
+    cycles, read = max(0, first - ahead) * row_words, max(ahead, first)
+    for oy in range(d["OH"]):
+        need = _last(p, d, oy + 1) if oy + 1 < d["OH"] else p["IH"] - 1
+        cap = max(0, oy * p["SH"] - p["PAD_T"]) + d["LB_ROWS"] - 1
+        limit = p["IH"] + first - 1 if more else p["IH"] - 1
+        target = max(need, min(read - 1 + p["SH"], cap, limit))
+        cycles += max(d["OW"] * window_words, (target + 1 - read) * row_words)
+        read = target + 1
+    return cycles, read - p["IH"]
+
+
+def steady_cycles(p, row_words: int, window_words: int) -> int:
+    """Iterations of an image in the middle of a long batch: the schedule repeats once the rows read
+    ahead repeat (they are at most the prologue's rows); the mean over a longer period, rounded up."""
+    ahead, seen = 0, {}
+    while ahead not in seen:
+        seen[ahead] = image_cycles(p, ahead, True, row_words, window_words)
+        ahead = seen[ahead][1]
+    period, a = [], ahead
+    while not period or a != ahead:
+        period.append(seen[a][0])
+        a = seen[a][1]
+    return math.ceil(sum(period) / len(period))
+
+
+def batch_cycles(p, n_images: int, row_words: int, window_words: int) -> int:
+    """Iterations of one call on ``n_images`` images: the first with its whole prologue, the last
+    reading nothing ahead."""
+    total, ahead = 0, 0
+    for k in range(n_images):
+        c, nxt = image_cycles(p, ahead, k + 1 < n_images, row_words, window_words)
+        total += c
+        if k + 1 < n_images and nxt == ahead:  # a fixed point: every later middle image is the same
+            return total + (n_images - 2 - k) * c + image_cycles(p, ahead, False, row_words, window_words)[0]
+        ahead = nxt
+    return total
+
+
 @register
 class SlidingWindow(ProcessingElement):
     kind = "sliding_window"
@@ -83,22 +133,20 @@ class SlidingWindow(ProcessingElement):
 
     def cycles(self, p) -> int:
         d = dims(p)
-        row = p["IW"] * d["CF"]
-        emit = d["OW"] * p["KH"] * p["KW"] * d["CF"]
-        total = (_last(p, d, 0) + 1) * row
-        for oy in range(d["OH"]):
-            nxt = _last(p, d, oy + 1) if oy + 1 < d["OH"] else p["IH"] - 1
-            total += max(emit, (nxt - _last(p, d, oy)) * row)
-        return total
+        return steady_cycles(p, p["IW"] * d["CF"], p["KH"] * p["KW"] * d["CF"])
+
+    def batch_cycles(self, p, n_images: int, interface: str) -> int:
+        d = dims(p)
+        return batch_cycles(p, n_images, p["IW"] * d["CF"], p["KH"] * p["KW"] * d["CF"])
 
     def first_out(self, p) -> int:
         d = dims(p)
         return (_last(p, d, 0) + 1) * p["IW"] * d["CF"] + 1
 
     def input_slack(self, p, interval: int) -> int:
-        # The prologue reads LAST(0)+1 rows without emitting, and the last output rows read fewer
-        # rows than they take: as many rows as the prologue, which a producer running evenly at the
-        # network's pace delivers meanwhile. Reads within a row are spread evenly (sliding_window.h).
+        # The first image's prologue reads LAST(0)+1 rows without emitting, which a producer running
+        # evenly at the network's pace delivers meanwhile; later images read theirs ahead, at most SH
+        # rows per output row. Reads within a row are spread evenly (sliding_window.h).
         d = dims(p)
         return (_last(p, d, 0) + 1) * p["IW"] * d["CF"]
 

@@ -38,7 +38,7 @@ class SimResult:
     clock_mhz: float
     interface: str  # "axis" (Zynq IP) or "m_axi" (Vitis kernel)
     images: int
-    cycles_per_image: float | None  # steady state: last-word interval after warm-up; None for 1 image
+    cycles_per_image: float | None  # steady state: last-word interval after warm-up, before the last image; None for 1 image
     latency: int | None  # cycles until the output adapter took the first image's last word
     image_done: list[int]  # that cycle per image
     total_cycles: int

@@ -190,8 +190,11 @@ def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, 
         done = np.max(np.stack(per_out), axis=0) if per_out else np.zeros(images, np.int64)
     steady = None
     if done is not None and images > 1:
+        # between images after the warm-up and before the last one: a call's last image is shorter
+        # (its windows read nothing of a next image ahead)
         h = images // 2
-        steady = float(done[-1] - done[h - 1]) / (images - h) if images - h > 0 else None
+        end = images - 1 if images - 1 - h > 0 else images
+        steady = float(done[end - 1] - done[h - 1]) / (end - h)
     deadlock = None
     if dead:
         blocked = [Blocked(procs.names[p], "word" if rows[p, 3] == 1 else "slot", names[int(rows[p, 4])],

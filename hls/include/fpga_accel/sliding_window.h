@@ -14,13 +14,17 @@
 // LB_ROWS*IW*CF words. While output row oy is emitted, the rows output row oy+1 needs are read into
 // the slots oy no longer uses, so reading and emitting overlap; within the row the reads and the
 // emits are each spread evenly over its iterations (one read every n/n_read of them).
-// The reads of an image are still uneven: the prologue reads (LAST(0)+1) rows without emitting and the
-// last rows read fewer than SH rows each. A producer running at the network's pace therefore needs
-// a FIFO of about (LAST(0)+1)*IW*CF words in front (fpga_accel/pe/sliding_window.py: input_slack).
-// Cycles/image (II=1) = (LAST(0)+1)*IW*CF + sum_{oy<OH} max(OW*KH*KW*CF, READ(oy)*IW*CF) with
-//   LAST(oy) = min(IH-1, oy*SH - PAD_T + SPAN_H - 1)   the last input row output row oy needs,
-//   READ(oy) = LAST(oy+1) - LAST(oy), and IH-1 - LAST(OH-1) for the last row (unused bottom rows).
-// Steady state (READ <= SH rows fit in the emission): OH*OW*KH*KW*CF.
+// Images follow each other without a gap: an output row reads the rows the next output row needs
+// and up to SH rows more while the ring has room (rows first(oy) .. first(oy) + LB_ROWS - 1,
+// first(oy) = max(0, oy*SH - PAD_T)), into the next image's rows 0 .. LAST(0) when another image
+// follows (window_read_target). Each image starts with a prologue of the rows its output row 0
+// needs that were not read ahead (all LAST(0)+1 of them for the first image of a call).
+// A producer running at the network's pace needs a FIFO of about (LAST(0)+1)*IW*CF words in front
+// (the first image's prologue; fpga_accel/pe/sliding_window.py: input_slack).
+// Cycles/image (II=1) = prologue rows not read ahead * IW*CF + sum_{oy<OH} max(OW*KH*KW*CF,
+// rows read during oy * IW*CF), with LAST(oy) = min(IH-1, oy*SH - PAD_T + SPAN_H - 1) the last
+// input row output row oy needs (pe/sliding_window.py: image_cycles).
+// Steady state (at most SH rows read per output row fit in its emission): OH*OW*KH*KW*CF.
 //
 // Config: struct with static const members IH, IW, C, KH, KW, SH, SW, DH, DW, PAD_T, PAD_L, PAD_B,
 // PAD_R, SIMD, BITS, PAD_VALUE (int) and DEPTHWISE (bool). Each pad must be smaller than the
@@ -54,6 +58,23 @@ template <class CFG> int window_last_row(int oy) {
     return r < CFG::IH - 1 ? r : CFG::IH - 1;
 }
 
+// The last row (of the image being emitted; >= IH: of the next one) read by the end of output row
+// oy, rrow rows being read before it: what output row oy+1 needs, and up to SH rows ahead while the
+// ring has room beside the rows oy uses (first .. first + LB_ROWS - 1) and, when another image
+// follows (more), up to the rows that image's output row 0 needs.
+template <class CFG> int window_read_target(int oy, int rrow, bool more) {
+#pragma HLS INLINE
+    typedef window_dims<CFG> D;
+    const int need = oy + 1 < D::OH ? window_last_row<CFG>(oy + 1) : CFG::IH - 1;
+    const int y0 = oy * CFG::SH - CFG::PAD_T;
+    const int cap = (y0 > 0 ? y0 : 0) + D::LB_ROWS - 1;
+    const int limit = more ? CFG::IH + window_last_row<CFG>(0) : CFG::IH - 1;
+    int ahead = rrow - 1 + CFG::SH;
+    if (ahead > cap) ahead = cap;
+    if (ahead > limit) ahead = limit;
+    return need > ahead ? need : ahead;
+}
+
 template <class CFG>
 void sliding_window(hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& in,
                     hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& out, unsigned reps = 1) {
@@ -68,21 +89,26 @@ void sliding_window(hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& in,
 #pragma HLS BIND_STORAGE variable = buf type = ram_s2p
     const word_t pad = splat<CFG::SIMD, CFG::BITS>(CFG::PAD_VALUE);
 
+    // Where the next input word goes. Rows are counted from row 0 of the image being emitted
+    // (rrow >= IH: the next image's rows, read ahead); row r of that image is in slot
+    // (slot0 + r) % LB_ROWS.
+    int rslot = 0, rcol = 0, rrow = 0, slot0 = 0;
+    const int first_rows = window_last_row<CFG>(0) + 1;
     for (unsigned rep = 0; rep < reps; rep++) {
-        // Prologue: the rows output row 0 needs.
-        int pre_words = (window_last_row<CFG>(0) + 1) * D::ROW_WORDS;
-        int rslot = 0, rcol = 0, rrow = 0;  // where the next input word goes
+        const bool more = rep + 1 < reps;
+        // Prologue: the rows output row 0 needs that were not read ahead during the last image.
+        const int pre_words = (first_rows - rrow) * D::ROW_WORDS;
         for (int i = 0; i < pre_words; i++) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
             buf[rslot][rcol] = in.read();
             if (++rcol == D::ROW_WORDS) { rcol = 0; rrow++; if (++rslot == D::LB_ROWS) rslot = 0; }
         }
-        int base = (D::LB_ROWS - CFG::PAD_T) % D::LB_ROWS;  // slot of row oy*SH - PAD_T
+        int base = (slot0 + D::LB_ROWS - CFG::PAD_T) % D::LB_ROWS;  // slot of row oy*SH - PAD_T
         for (int oy = 0; oy < D::OH; oy++) {
             const int y0 = oy * CFG::SH - CFG::PAD_T;
             const int last_used = window_last_row<CFG>(D::OH - 1);
-            const int target = oy + 1 < D::OH ? window_last_row<CFG>(oy + 1) : CFG::IH - 1;
+            const int target = window_read_target<CFG>(oy, rrow, more);
             const int n_read = (target + 1 - rrow) * D::ROW_WORDS;
             const int n_emit = D::OW * D::WINDOW_WORDS;
             const int n = n_read > n_emit ? n_read : n_emit;
@@ -102,7 +128,7 @@ void sliding_window(hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& in,
                 if (do_emit) eacc -= n;
                 if (do_read) {  // rows for the next output row, into slots this row does not use
                     word_t w = in.read();
-                    if (rrow <= last_used) buf[rslot][rcol] = w;
+                    if (rrow <= last_used || rrow >= CFG::IH) buf[rslot][rcol] = w;
                     if (++rcol == D::ROW_WORDS) { rcol = 0; rrow++; if (++rslot == D::LB_ROWS) rslot = 0; }
                 }
                 if (do_emit) {
@@ -123,6 +149,8 @@ void sliding_window(hls::stream<ap_uint<CFG::SIMD * CFG::BITS> >& in,
             base += CFG::SH;
             if (base >= D::LB_ROWS) base -= D::LB_ROWS;
         }
+        rrow -= CFG::IH;  // the next image's rows read ahead
+        slot0 = (slot0 + CFG::IH) % D::LB_ROWS;
     }
 }
 
