@@ -14,6 +14,7 @@ from pathlib import Path
 from . import (  # noqa: F401
     add,
     average_pool,
+    channel_shuffle,
     concat,
     conv,
     dense,
@@ -24,6 +25,7 @@ from . import (  # noqa: F401
     mul,
     pad,
     reshape,
+    slice,
     transpose,
 )
 from ...errors import UnsupportedModelError
