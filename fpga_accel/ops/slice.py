@@ -13,7 +13,7 @@ class Slice(Op):
     before opset 10, as constant inputs with optional ``axes`` and ``steps`` from opset 10."""
 
     op_type = "Slice"
-    placement = HOST
+    placement = HARDWARE  # a channel range; any other slice goes to the host (placement_of)
     notes = ("constant starts / ends / axes / steps (attributes before opset 10); in hardware a step-1 range "
              "of the channels (after the layout passes: the last axis), on the host otherwise")
     attrs = {"starts": None, "ends": None, "axes": None}
