@@ -34,7 +34,13 @@ def lowered_stages():
         inits.update(w)
     qm = quantise(make_model(nodes, ins, inits, outs))
     ctx = LowerContext(qm, {"pe": 1, "simd": 1})
-    return [s for lay in qm.layers for s in lookup(lay.op_type, lay.domain).lower(lay, ctx) if s.kind != RENAME]
+    stages = [s for lay in qm.layers for s in lookup(lay.op_type, lay.domain).lower(lay, ctx) if s.kind != RENAME]
+    # a Concat at a PE that divides its output's channels but not every input's: channel_concat
+    for lay in qm.layers:
+        c = [int(qm.tensors[t].shape[-1]) for t in (*lay.inputs, lay.outputs[0])]
+        if lay.op_type == "Concat" and any(ci % c[-1] for ci in c[:-1]):
+            stages += lookup("Concat").lower(lay, LowerContext(qm, {"pe": c[-1]}))
+    return stages
 
 
 def test_every_pe_module_declares_its_processing_elements():
