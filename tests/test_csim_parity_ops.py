@@ -110,6 +110,15 @@ def eltwise_branch(r, p, kind):
     return nodes, {f"{p}x": shape}, {}, f"{p}y", [f"{p}op"]
 
 
+def lrn_branch(r, p, kind):
+    """LRN across the channels of a (C, H, W) input, random odd window and constants."""
+    attrs = {"size": int(r.choice([1, 3, 5, 7])), "alpha": float(r.uniform(1e-4, 0.5)), "beta": float(r.uniform(0.3, 1.0)),
+             "bias": float(r.uniform(0.5, 2.0))}
+    nodes = [helper.make_node("LRN", [f"{p}x"], [f"{p}y"], name=f"{p}op", **attrs)]
+    return nodes, {f"{p}x": [int(r.integers(1, 9)), int(r.integers(1, 4)), int(r.integers(1, 4))]}, {}, f"{p}y", \
+        [f"{p}op"]
+
+
 def channel_branch(r, p, kind):
     """Channel plumbing on the last axis (graph inputs keep their layout): a Slice of a random range,
     a Split whose parts a Concat joins in reverse order, a channel shuffle as PyTorch exports it."""
@@ -152,7 +161,8 @@ KINDS = {"conv": conv_branch, "conv1d": conv_branch, "depthwise": conv_branch, "
          "Sub": eltwise_branch, "Sum": eltwise_branch, "Concat": eltwise_branch, "Sigmoid": eltwise_branch,
          "Tanh": eltwise_branch, "LeakyRelu": eltwise_branch, "flatten": flatten_branch, "MulConst": eltwise_branch,
          "DivConst": eltwise_branch, "MulTensors": eltwise_branch, "MulBroadcast": eltwise_branch,
-         "Pad": eltwise_branch, "Slice": channel_branch, "Split": channel_branch, "ChannelShuffle": channel_branch}
+         "Pad": eltwise_branch, "Slice": channel_branch, "Split": channel_branch, "ChannelShuffle": channel_branch,
+         "LRN": lrn_branch}
 
 
 def build_case(seed, kinds, narrow=False):
@@ -185,7 +195,7 @@ def build_case(seed, kinds, narrow=False):
 
 FAST = ["conv", "depthwise", "pointwise", "conv1d", "gemm", "matmul", "MaxPool", "AveragePool",
         "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "MulBroadcast", "Pad",
-        "Slice", "Split", "ChannelShuffle"]
+        "Slice", "Split", "ChannelShuffle", "LRN"]
 
 
 def test_every_lowered_op_matches_the_emulator(tmp_path):

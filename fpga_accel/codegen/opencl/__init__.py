@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     dense,
     global_average_pool,
     global_max_pool,
+    lrn,
     lut,
     max_pool,
     mul,
