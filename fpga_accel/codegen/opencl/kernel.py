@@ -10,10 +10,10 @@ order; a layer reads its inputs and writes its output through pointers:
 - every other tensor is a private array of the work-item, sized at compile time. PoCL keeps them on
   the worker thread's stack, so the kernel must be started with one work-item per work-group, and
   the private intermediates of one image are bounded by :data:`PRIVATE_LIMIT` bytes;
-- when the intermediates need more, the largest go to global memory instead: a trailing argument
-  ``fa_scratch`` (after the Vitis kernel's arguments; the host allocates it, :data:`SCRATCH_ARG`
-  bytes per work-item as ``manifest["opencl"]["scratch"]`` says) holds them at fixed offsets in each
-  work-item's own slice. The HLS kernel has no such argument: it streams its tensors on chip.
+- when the intermediates need more, the largest go to global memory instead: one more argument,
+  :data:`SCRATCH_ARG`, after the Vitis kernel's (the host allocates it, the bytes per work-item
+  that ``manifest["opencl"]["scratch"]`` gives) holds them at fixed offsets in each work-item's own
+  slice. The HLS kernel has no such argument: it streams its tensors on chip.
 """
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def scratch_layout(qmodel, args: list[dict]) -> dict[str, int]:
     inter = intermediates(qmodel, args)
     left = sum(tensor_bytes(qmodel, t) for t in inter)
     offsets, at = {}, 0
-    for t in sorted(inter, key=lambda t: (-tensor_bytes(qmodel, t), inter.index(t))):
+    largest_first = [t for _, _, t in sorted((-tensor_bytes(qmodel, t), i, t) for i, t in enumerate(inter))]
+    for t in largest_first:
         if left <= PRIVATE_LIMIT:
             break
         offsets[t] = at
