@@ -114,3 +114,13 @@ def test_emulator_within_quantisation_tolerance_of_onnxruntime(unit):
     cos = float(np.sum(got * want) / np.linalg.norm(got) / np.linalg.norm(want))
     assert cos > 0.99, cos
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.8
+
+
+@pytest.mark.parametrize("flow", ["cleanup", "hardware"])
+def test_inspect_finds_no_problem_and_keeps_the_split_on_the_chip(flow):
+    """Before the layout passes (cleanup) the split's slices cut axis 1 of NCHW tensors: still the
+    channels, still accelerated, as after them."""
+    result = fpga_accel.inspect(shuffle_unit_model(), flow=flow)
+    assert result.problems == [] and result.splitting == [] and not result.host_after
+    placed = {n.name: n.placement for n in result.nodes}
+    assert [placed[n] for n in placed if n.startswith("split")] == ["hardware"] * 2

@@ -64,13 +64,17 @@ class Slice(Op):
         return self.index(node, values, graph.shape(node.inputs[0]))
 
     def placement_of(self, node, graph):
-        """In hardware when it takes a step-1 range of the last (channel) axis only, else on the host."""
+        """In hardware when it takes a step-1 range of the channel axis only, else on the host. The
+        channels are the last axis, or axis 1 of a rank ≥ 3 tensor before the layout passes (while
+        spatial ops are still "NCHW"): the passes then move the slice to channels-last."""
         if not all(graph.is_const(i) for i in node.inputs[1:] if i):
             return HOST
         shape = graph.shape(node.inputs[0])
         index = self._index_of(node, graph)
         cut = [d for d, s in enumerate(index) if s.indices(shape[d]) != (0, shape[d], 1)]
-        ok = len(shape) >= 2 and cut == [len(shape) - 1] and index[-1].step in (None, 1)
+        nchw = len(shape) >= 3 and any(n.attrs.get("layout") == "NCHW" for n in graph.nodes)
+        channels = 1 if nchw else len(shape) - 1
+        ok = len(shape) >= 2 and cut == [channels] and index[channels].step in (None, 1)
         return HARDWARE if ok else HOST
 
     passthrough_q = True  # some of the same integers
