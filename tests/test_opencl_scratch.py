@@ -12,6 +12,7 @@ from fpga_accel.codegen import opencl
 from fpga_accel.codegen.opencl import KERNEL_PATH, PRIVATE_LIMIT, SCRATCH_ARG, scratch_bytes
 from fpga_accel.compiler import load_qmodel
 from fpga_accel.emulator import run_layers
+from fpga_accel.runtime.backends.native import NativeBackend
 from fpga_accel.runtime.backends.opencl import OpenCLBackend
 from fpga_accel.runtime.session import Session
 
@@ -49,6 +50,9 @@ def test_large_intermediates_go_to_global_scratch_and_pocl_equals_the_emulator(t
     src = bundle.read(KERNEL_PATH).decode()
     assert f"__global uchar* restrict {SCRATCH_ARG})" in src
     assert (bundle.path / "hls").is_dir()  # the HLS kernel was generated as usual
+    # the native host does not allocate the scratch argument, and says so once it is built
+    why_native = NativeBackend.unavailable(bundle)
+    assert "global scratch buffer" in why_native or "native host is not built" in why_native
 
     why = OpenCLBackend.unavailable(bundle)
     if why:

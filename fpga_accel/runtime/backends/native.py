@@ -184,7 +184,7 @@ class NativeBackend(ThreadedBackend):
                     f"cmake --build build/host` (needs opencl-headers and ocl-icd-opencl-dev) or set {ENV_LIBRARY}")
         root = Path(bundle.path)
         binaries = [*root.glob("bitstream/*.xclbin"), *root.glob("bitstream/*.awsxclbin")]
-        opencl = bundle.manifest.get("opencl", {})
+        opencl = (getattr(bundle, "manifest", None) or {}).get("opencl", {})  # (callers may pass a path holder)
         if not binaries and opencl.get("skipped"):
             return f"this bundle has no OpenCL model ({opencl['skipped']}) and no bitstream/*.xclbin"
         if not binaries and opencl.get("scratch"):
