@@ -72,6 +72,9 @@ def check_manifest(m, where) -> None:
         c.str_list(m["opencl"]["build_options"], "opencl.build_options")
     if "opencl" in m and "kernel" in m["opencl"]:  # the native host compiles this file
         c.ref(m["opencl"]["kernel"], "opencl.kernel", files)
+    if "opencl" in m and "scratch" in m["opencl"]:  # the host allocates this much per work-item
+        c.integer(c.obj(m["opencl"]["scratch"], "opencl.scratch").get("bytes_per_work_item"),
+                  "opencl.scratch.bytes_per_work_item", 1, 1 << 32)
     if "qmodel" in m:
         _qmodel(c, c.obj(m["qmodel"], "qmodel"), arrays, hw_names)
     if "overrides" in m:

@@ -75,9 +75,8 @@ def random_folding(qm, r) -> list[dict]:
                 fold = {"pe": divisor(int(y[-1])), "simd": divisor(int(x[-1]))}
         elif lay.op_type == "Pad":
             fold = {}
-        elif lay.op_type == "Concat":
-            c = int(np.gcd.reduce([int(qm.tensors[t].shape[-1]) for t in lay.inputs]))
-            fold = {"pe": divisor(c)}
+        elif lay.op_type == "Concat":  # any divisor of the output's channels (channel_concat when unaligned)
+            fold = {"pe": divisor(int(y[-1]))}
         else:
             fold = {"pe": divisor(int(y[-1]))} if len(y) > 1 else {}
         out.append({"name": lay.name, "folding": fold})

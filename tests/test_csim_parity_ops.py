@@ -110,6 +110,38 @@ def eltwise_branch(r, p, kind):
     return nodes, {f"{p}x": shape}, {}, f"{p}y", [f"{p}op"]
 
 
+def lrn_branch(r, p, kind):
+    """LRN across the channels of a (C, H, W) input, random odd window and constants."""
+    attrs = {"size": int(r.choice([1, 3, 5, 7])), "alpha": float(r.uniform(1e-4, 0.5)), "beta": float(r.uniform(0.3, 1.0)),
+             "bias": float(r.uniform(0.5, 2.0))}
+    nodes = [helper.make_node("LRN", [f"{p}x"], [f"{p}y"], name=f"{p}op", **attrs)]
+    return nodes, {f"{p}x": [int(r.integers(1, 9)), int(r.integers(1, 4)), int(r.integers(1, 4))]}, {}, f"{p}y", \
+        [f"{p}op"]
+
+
+def channel_branch(r, p, kind):
+    """Channel plumbing on the last axis (graph inputs keep their layout): a Slice of a random range,
+    a Split whose parts a Concat joins in reverse order, a channel shuffle as PyTorch exports it."""
+    c = int(r.integers(2, 9))
+    shape = [int(r.integers(1, 4)), int(r.integers(1, 4)), c]
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    if kind == "Slice":
+        start = int(r.integers(0, c))
+        end = int(r.integers(start + 1, c + 1))
+        nodes = [helper.make_node("Slice", [f"{p}x", f"{p}s", f"{p}e", f"{p}a"], [f"{p}y"], name=f"{p}op")]
+        return nodes, {f"{p}x": shape}, {f"{p}s": i64(start), f"{p}e": i64(end), f"{p}a": i64(-1)}, f"{p}y", []
+    if kind == "Split":
+        cut = int(r.integers(1, c))
+        nodes = [helper.make_node("Split", [f"{p}x", f"{p}n"], [f"{p}lo", f"{p}hi"], name=f"{p}op", axis=-1),
+                 helper.make_node("Concat", [f"{p}hi", f"{p}lo"], [f"{p}y"], name=f"{p}cat", axis=-1)]
+        return nodes, {f"{p}x": shape}, {f"{p}n": i64(cut, c - cut)}, f"{p}y", []
+    g = int(r.choice([d for d in range(2, c + 1) if c % d == 0]))
+    nodes = [helper.make_node("Reshape", [f"{p}x", f"{p}s5"], [f"{p}v"], name=f"{p}r1"),
+             helper.make_node("Transpose", [f"{p}v"], [f"{p}t"], name=f"{p}tr", perm=[0, 1, 2, 4, 3]),
+             helper.make_node("Reshape", [f"{p}t", f"{p}s4"], [f"{p}y"], name=f"{p}r2")]
+    return nodes, {f"{p}x": shape}, {f"{p}s5": i64(0, 0, 0, g, c // g), f"{p}s4": i64(0, 0, 0, c)}, f"{p}y", []
+
+
 def flatten_branch(r, p, kind):
     """Conv -> Flatten -> Gemm: the rename keeps the NHWC stream order the Gemm weights expect."""
     C, M, H, W_ = int(r.integers(1, 4)), int(r.integers(1, 5)), int(r.integers(2, 5)), int(r.integers(2, 5))
@@ -129,7 +161,8 @@ KINDS = {"conv": conv_branch, "conv1d": conv_branch, "depthwise": conv_branch, "
          "Sub": eltwise_branch, "Sum": eltwise_branch, "Concat": eltwise_branch, "Sigmoid": eltwise_branch,
          "Tanh": eltwise_branch, "LeakyRelu": eltwise_branch, "flatten": flatten_branch, "MulConst": eltwise_branch,
          "DivConst": eltwise_branch, "MulTensors": eltwise_branch, "MulBroadcast": eltwise_branch,
-         "Pad": eltwise_branch}
+         "Pad": eltwise_branch, "Slice": channel_branch, "Split": channel_branch, "ChannelShuffle": channel_branch,
+         "LRN": lrn_branch}
 
 
 def build_case(seed, kinds, narrow=False):
@@ -161,7 +194,8 @@ def build_case(seed, kinds, narrow=False):
 
 
 FAST = ["conv", "depthwise", "pointwise", "conv1d", "gemm", "matmul", "MaxPool", "AveragePool",
-        "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "MulBroadcast", "Pad"]
+        "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "MulBroadcast", "Pad",
+        "Slice", "Split", "ChannelShuffle", "LRN"]
 
 
 def test_every_lowered_op_matches_the_emulator(tmp_path):

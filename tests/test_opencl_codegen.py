@@ -42,10 +42,20 @@ def test_unknown_layer_kinds_are_listed_together(qmodel):
     assert "no OpenCL emitter" in text
 
 
-def test_intermediates_over_the_private_limit_are_refused(qmodel, monkeypatch):
+def test_intermediates_over_the_private_limit_go_to_global_scratch(qmodel, monkeypatch):
+    """The largest intermediates move to the scratch argument until the private rest fits."""
     monkeypatch.setattr(opencl.kernel, "PRIVATE_LIMIT", 1000)
-    with pytest.raises(UnsupportedModelError, match="more than the 1000 bytes of private memory"):
-        kernel_source(qmodel, kernel_interface(qmodel)["args"])
+    args = kernel_interface(qmodel)["args"]
+    src = kernel_source(qmodel, args)
+    layout = opencl.kernel.scratch_layout(qmodel, args)
+    inter = opencl.kernel.intermediates(qmodel, args)
+    size = lambda t: opencl.kernel.tensor_bytes(qmodel, t)  # noqa: E731
+    assert layout and sum(size(t) for t in inter if t not in layout) <= 1000
+    assert min(size(t) for t in layout) >= max((size(t) for t in inter if t not in layout), default=0)
+    assert "__global uchar* restrict fa_scratch) {" in src
+    assert src.count("(fa_ws + ") == len(layout)
+    monkeypatch.setattr(opencl.kernel, "PRIVATE_LIMIT", 1 << 20)
+    assert "fa_scratch" not in kernel_source(qmodel, args)
 
 
 def test_source_names_every_layer_and_keeps_the_argument_order(qmodel):

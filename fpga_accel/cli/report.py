@@ -103,6 +103,12 @@ def print_report(m: dict) -> None:
           f"{f['ceiling']:.0%}")
     if b.get("retired"):
         print(f"note            {b['retired']}")
+    opencl = m.get("opencl") or {}
+    if opencl.get("skipped"):
+        echo(f"OpenCL model    none in this bundle: {opencl['skipped']}")
+    elif opencl.get("scratch"):
+        print(f"OpenCL model    keeps {opencl['scratch']['bytes_per_work_item']:,} bytes of intermediates per "
+              f"image in a global scratch buffer (more than the private-memory limit)")
     print_hand_edits(m)
     from ._search import print_search
 

@@ -1,5 +1,6 @@
 import numpy as np
 
+from ..pe.channel_concat import channel_concat_stage, input_lanes
 from ..pe.eltwise import concat_stage
 from ..pe.stage import LoweringError, Port, vectors
 from ..quant import rescale
@@ -59,11 +60,14 @@ class Concat(Op):
                               r["hi"]) for r in c["rescales"]]
         return rescale.concat(inputs, rs, c["axis"], name=layer.name)
 
-    lowering = "concat (channel axis; chained for more than two inputs)"
+    lowering = ("concat (channel axis; chained for more than two inputs); channel_concat where the lanes do not "
+                "divide an input's channels")
 
     def lower(self, layer, ctx):
         """Channel concat PEs, chained: the intermediate result has the output's parameters, so
-        the next link copies it exactly (M = 2^16, shift 16)."""
+        the next link copies it exactly (M = 2^16, shift 16). The folding's PE must divide the output's
+        channels; a link whose inputs it does not divide is a channel_concat, each input at lanes
+        dividing its own channels (the smallest such count of at least PE)."""
         y = layer.outputs[0]
         ys = ctx.shape(y)
         if layer.config["axis"] != len(ys) - 1:
@@ -71,20 +75,21 @@ class Concat(Op):
                                 f"joins channels (the last axis) only")
         if len(layer.inputs) < 2:
             raise LoweringError("a single input")
-        for t in layer.inputs:
-            channel_lanes(ctx, ctx.shape(t))
         lanes = channel_lanes(ctx, ys)
         rs = layer.config["rescales"]
         ident_m, ident_s = requant_multiplier(1.0)
         out = ctx.port(y, lanes)
-        src, src_c, src_r = ctx.port(layer.inputs[0], lanes), ctx.shape(layer.inputs[0])[-1], rs[0]
+        src_c, src_r = ctx.shape(layer.inputs[0])[-1], rs[0]
+        src = ctx.port(layer.inputs[0], input_lanes(src_c, lanes))
         stages = []
         for i in range(1, len(layer.inputs)):
-            b = layer.inputs[i]
-            dst = out if i == len(layer.inputs) - 1 else Port(f"{y}#concat{i}", lanes, out.bits, out.signed)
-            stages.append(concat_stage(layer.name, src, ctx.port(b, lanes), dst, vectors(ys), src_c,
-                                       ctx.shape(b)[-1], src_r, rs[i]))
-            src, src_c = dst, src_c + ctx.shape(b)[-1]
+            b, b_c = layer.inputs[i], ctx.shape(layer.inputs[i])[-1]
+            last = i == len(layer.inputs) - 1
+            dst = out if last else Port(f"{y}#concat{i}", input_lanes(src_c + b_c, lanes), out.bits, out.signed)
+            bp = ctx.port(b, input_lanes(b_c, dst.lanes))
+            make = concat_stage if src.lanes == bp.lanes == dst.lanes else channel_concat_stage
+            stages.append(make(layer.name, src, bp, dst, vectors(ys), src_c, b_c, src_r, rs[i]))
+            src, src_c = dst, src_c + b_c
             src_r = dict(rs[0], multipliers=[ident_m], zero_points=[rs[0]["zp_out"]], shift=ident_s)
         return stages
 

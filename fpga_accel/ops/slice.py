@@ -1,6 +1,9 @@
 import numpy as np
 
-from .base import HOST, Example, Op, register
+from ..pe.channel_slice import channel_slice_stage, slice_lanes
+from ..pe.stage import LoweringError, vectors
+from ..quant.qmodel import QLayer
+from .base import HARDWARE, HOST, Example, Op, register
 from .family.attrs import normalize_axes
 
 
@@ -10,8 +13,9 @@ class Slice(Op):
     before opset 10, as constant inputs with optional ``axes`` and ``steps`` from opset 10."""
 
     op_type = "Slice"
-    placement = HOST
-    notes = "on the host; constant starts / ends / axes / steps (attributes before opset 10)"
+    placement = HARDWARE  # a channel range; any other slice goes to the host (placement_of)
+    notes = ("constant starts / ends / axes / steps (attributes before opset 10); in hardware a step-1 range "
+             "of the channels (after the layout passes: the last axis), on the host otherwise")
     attrs = {"starts": None, "ends": None, "axes": None}
 
     def check(self, node, graph):
@@ -54,6 +58,54 @@ class Slice(Op):
     def run(self, node, inputs):
         x = inputs[0]
         return [np.ascontiguousarray(x[self.index(node, inputs, x.shape)])]
+
+    def _index_of(self, node, graph) -> tuple:
+        values = [graph.const(i) if i else None for i in node.inputs]
+        return self.index(node, values, graph.shape(node.inputs[0]))
+
+    def placement_of(self, node, graph):
+        """In hardware when it takes a step-1 range of the channel axis only, else on the host. The
+        channels are the last axis, or axis 1 of a rank ≥ 3 tensor before the layout passes (while
+        spatial ops are still "NCHW"): the passes then move the slice to channels-last."""
+        if not all(graph.is_const(i) for i in node.inputs[1:] if i):
+            return HOST
+        shape = graph.shape(node.inputs[0])
+        index = self._index_of(node, graph)
+        cut = [d for d, s in enumerate(index) if s.indices(shape[d]) != (0, shape[d], 1)]
+        nchw = len(shape) >= 3 and any(n.attrs.get("layout") == "NCHW" for n in graph.nodes)
+        channels = 1 if nchw else len(shape) - 1
+        ok = len(shape) >= 2 and cut == [channels] and index[channels].step in (None, 1)
+        return HARDWARE if ok else HOST
+
+    passthrough_q = True  # some of the same integers
+
+    def quantize(self, node, ctx):
+        shape = ctx.g.shape(node.inputs[0])
+        index = self._index_of(node, ctx.g)
+        ranges = [list(s.indices(shape[d])) for d, s in enumerate(index)]
+        return QLayer(node.name, self.op_type, [node.inputs[0]], [node.outputs[0]], {"ranges": ranges})
+
+    def run_int(self, layer, inputs):
+        x = inputs[0]
+        index = (slice(None),) + tuple(slice(a, b if b >= 0 else None, k) for a, b, k in layer.config["ranges"][1:])
+        return np.ascontiguousarray(x[index])
+
+    lowering = "channel_slice (a step-1 channel range)"
+
+    def lower(self, layer, ctx):
+        """A step-1 range of the channels (the last axis): the channel_slice PE, at the folding's
+        lanes where they divide the channels and both ends of the range."""
+        shape = ctx.shape(layer.inputs[0])
+        ranges = layer.config["ranges"]
+        cut = [d for d, r in enumerate(ranges) if d and tuple(r) != (0, shape[d], 1)]
+        start, stop, step = ranges[-1]
+        if cut != [len(shape) - 1] or step != 1 or stop <= start:
+            raise LoweringError(f"slice {ranges} of a {shape} tensor; the PE takes a step-1 range of the channels "
+                                f"(the last axis) only")
+        c, n = int(shape[-1]), stop - start
+        lanes = slice_lanes(ctx.pe, c, start, n)
+        return [channel_slice_stage(layer.name, ctx.port(layer.inputs[0], lanes), ctx.port(layer.outputs[0], lanes),
+                                    vectors(shape), c, start, n)]
 
     def examples(self):
         x = np.random.default_rng(73).standard_normal((2, 6, 5)).astype(np.float32)

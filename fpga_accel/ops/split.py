@@ -1,6 +1,6 @@
 import numpy as np
 
-from .base import HOST, Example, Op, register
+from .base import REMOVED, Example, Op, register
 from .family.attrs import normalize_axis
 
 
@@ -11,8 +11,9 @@ class Split(Op):
     ceil(n / parts) elements but a smaller last one); else equal parts, one per output."""
 
     op_type = "Split"
-    placement = HOST
-    notes = "on the host; sizes as attribute or constant input, num_outputs, equal parts"
+    placement = REMOVED
+    notes = ("sizes as attribute or constant input, num_outputs, equal parts; one Slice per part "
+             "(split_to_slices): in hardware a fork into channel_slice PEs")
     attrs = {"axis": 0, "split": None, "num_outputs": None}
 
     def check(self, node, graph):

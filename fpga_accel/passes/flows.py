@@ -16,7 +16,10 @@ IR verifier accepts.
   - a ReduceMean over exactly the two spatial axes of a rank-4 tensor (axes 2 and 3, or 1 and 2
     of a channels-last one: PyTorch's
     ``x.mean((2, 3))``, and ``AdaptiveAvgPool2d(1)`` from the dynamo exporter) is a
-    GlobalAveragePool, followed by a Flatten when it dropped those axes.
+    GlobalAveragePool, followed by a Flatten when it dropped those axes;
+  - a Split with constant sizes is one Slice per part (every node has one output);
+  - a Reshape → Transpose → Reshape that splits an axis into (g, C/g), swaps the two and
+    restores the shape (ShuffleNet's channel shuffle as PyTorch exports it) is a ChannelShuffle.
 
 ``hardware`` — ``cleanup``, then preparation for quantisation and lowering. Additionally:
   - Relu and constant Clip after an op that takes a fused clamp are that op's ``clip``;
@@ -38,7 +41,7 @@ from ..errors import GraphError
 from .base import run_passes
 
 _CLEANUP = ["fold_constants", "drop_identity", "matmul_add_to_gemm", "fold_batchnorm", "fold_scale_bias",
-            "reduce_mean_to_pool"]
+            "reduce_mean_to_pool", "split_to_slices", "fuse_channel_shuffle"]
 
 FLOWS: dict[str, list[str]] = {
     "cleanup": _CLEANUP,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import get_op
+from ..ops.channel_shuffle import DOMAIN as CHANNEL_SHUFFLE_DOMAIN
 from ..ops.family.bases import Binary, Unary, Variadic
 from .base import Pass, get_pass, register_pass
 from .transpose_into_weights import absorbs
@@ -26,6 +27,10 @@ def data_inputs(g, n, rank: int) -> list[int] | None:
     if (isinstance(op, Unary) or n.op_type in _ONE_INPUT) and _axis_free(op):
         rest = [i for i in n.inputs[1:] if i]
         return [0] if all(g.is_const(i) and g.const(i).size == 1 for i in rest) else None
+    if (n.op_type, n.domain) == ("ChannelShuffle", CHANNEL_SHUFFLE_DOMAIN):
+        return [0]  # its axis is remapped
+    if n.op_type == "Slice":  # its axes are remapped: they must be constant inputs (opset >= 10)
+        return [0] if len(n.inputs) > 1 and all(g.is_const(i) for i in n.inputs[1:] if i) else None
     if n.op_type == "Pad":
         pads = g.const(n.input(1)) if n.input(1) else n.attrs.get("pads")
         return [0] if not n.input(3) and pads is not None and len(pads) == 2 * rank else None
@@ -116,7 +121,8 @@ class TransposeSinking(Pass):
 
     Layout-agnostic: unary elementwise ops (Relu, Sigmoid, Clip, Cast, ...), elementwise ops of
     several inputs (Add, Mul, Sub, Max, Sum, ...; constants are re-laid-out to broadcast the same
-    way, other inputs get a Transpose), Concat (axis remapped) and Pad (pads permuted). The whole
+    way, other inputs get a Transpose), Concat (axis remapped), Pad (pads permuted), Slice with
+    constant inputs (axes remapped) and ChannelShuffle (axis remapped). The whole
     connected region moves at once, so shared tensors (residual skips, x·sigmoid(x)) are handled.
     Tensors leaving the region get a Transpose back under their old name: names and the layout
     of graph outputs never change.
@@ -169,6 +175,21 @@ class TransposeSinking(Pass):
                 n.attrs["axis"] = perm[int(n.attrs["axis"]) % rank]
             elif n.op_type == "Pad":
                 _permute_pads(g, n, perm)
+            elif n.op_type == "Slice":
+                _permute_slice_axes(g, n, perm)
+            elif n.op_type == "ChannelShuffle":
+                n.attrs["axis"] = perm[int(n.attrs["axis"]) % rank]
+
+
+def _permute_slice_axes(g, n, perm) -> None:
+    """Axis a of the old input is axis perm[a] of the new one (no axes: the first len(starts))."""
+    r = len(perm)
+    starts = g.const(n.inputs[1])
+    axes = g.const(n.input(3)) if n.input(3) else np.arange(np.size(starts))
+    new = np.array([perm[int(a) % r] for a in np.ravel(axes)], np.int64)
+    while len(n.inputs) < 4:
+        n.inputs.append("")
+    n.inputs[3] = g.add_const((n.input(3) or n.name + "_axes") + "_t", new)
 
 
 def _permute_pads(g, n, perm) -> None:

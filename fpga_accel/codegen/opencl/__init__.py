@@ -14,26 +14,30 @@ from pathlib import Path
 from . import (  # noqa: F401
     add,
     average_pool,
+    channel_shuffle,
     concat,
     conv,
     dense,
     global_average_pool,
     global_max_pool,
+    lrn,
     lut,
     max_pool,
     mul,
     pad,
     reshape,
+    slice,
     transpose,
 )
-from .kernel import KERNEL_NAME, PRIVATE_LIMIT, kernel_source
+from ...errors import UnsupportedModelError
+from .kernel import KERNEL_NAME, PRIVATE_LIMIT, SCRATCH_ARG, kernel_source, scratch_bytes
 from .registry import EMITTERS
 
 #: where the kernel goes, relative to the bundle
 KERNEL_PATH = "opencl/fa_kernel.cl"
 
-__all__ = ["EMITTERS", "KERNEL_NAME", "KERNEL_PATH", "PRIVATE_LIMIT", "generate_opencl", "kernel_args",
-           "kernel_source"]
+__all__ = ["EMITTERS", "KERNEL_NAME", "KERNEL_PATH", "PRIVATE_LIMIT", "SCRATCH_ARG", "generate_opencl", "kernel_args",
+           "kernel_source", "scratch_bytes"]
 
 
 def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
@@ -48,14 +52,27 @@ def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
 
 def generate_opencl(stage_dir: Path, qmodel, manifest: dict) -> None:
     """Write ``stage_dir/opencl/fa_kernel.cl``; add ``manifest["kernel"]`` when no other generator
-    did, and ``manifest["opencl"]`` (kernel path, build options, launch shape)."""
+    did, and ``manifest["opencl"]`` (kernel path, build options, launch shape, and ``scratch`` when
+    the kernel keeps intermediates in a global buffer the host allocates).
+
+    The OpenCL model is a twin for testing and CPU deployment, never needed to build the hardware:
+    a model it cannot express (a layer with no OpenCL emitter) gets no kernel, and
+    ``manifest["opencl"]["skipped"]`` says why, instead of failing the compile."""
     from ...bundle_kernel import kernel_interface
 
     if not manifest.get("kernel"):
         manifest["kernel"] = kernel_interface(qmodel)
-    src = kernel_source(qmodel, manifest["kernel"]["args"])
+    args = manifest["kernel"]["args"]
+    try:
+        src = kernel_source(qmodel, args)
+    except UnsupportedModelError as e:
+        manifest["opencl"] = {"skipped": "no OpenCL model: " + "; ".join(str(p) for p in e.problems)}
+        return
     path = Path(stage_dir) / KERNEL_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(src)
     manifest["opencl"] = {"kernel": KERNEL_PATH, "name": KERNEL_NAME, "build_options": [],
                           "work_items": "one per image, one per work-group"}
+    scratch = scratch_bytes(qmodel, args)
+    if scratch:
+        manifest["opencl"]["scratch"] = {"arg": SCRATCH_ARG, "bytes_per_work_item": scratch}

@@ -9,7 +9,11 @@ order; a layer reads its inputs and writes its output through pointers:
   dtype of the tensor's qtype, as the host stores the batch);
 - every other tensor is a private array of the work-item, sized at compile time. PoCL keeps them on
   the worker thread's stack, so the kernel must be started with one work-item per work-group, and
-  the intermediates of one image are bounded by :data:`PRIVATE_LIMIT` bytes.
+  the private intermediates of one image are bounded by :data:`PRIVATE_LIMIT` bytes;
+- when the intermediates need more, the largest go to global memory instead: one more argument,
+  :data:`SCRATCH_ARG`, after the Vitis kernel's (the host allocates it, the bytes per work-item
+  that ``manifest["opencl"]["scratch"]`` gives) holds them at fixed offsets in each work-item's own
+  slice. The HLS kernel has no such argument: it streams its tensors on chip.
 """
 from __future__ import annotations
 
@@ -22,6 +26,45 @@ from .registry import EMITTERS
 KERNEL_NAME = "fa_kernel"
 #: bytes of private intermediates per image (per work-item) the generated kernel may use
 PRIVATE_LIMIT = 1 << 20
+#: the extra argument of a kernel that keeps intermediates in global memory
+SCRATCH_ARG = "fa_scratch"
+#: offsets in the scratch slice are multiples of this many bytes (the widest element is 2 bytes)
+SCRATCH_ALIGN = 16
+
+
+def tensor_bytes(qmodel, t: str) -> int:
+    q = qmodel.tensors[t]
+    return numel(q.shape) * q.qparams.qtype.dtype.itemsize
+
+
+def intermediates(qmodel, args: list[dict]) -> list[str]:
+    """The tensors the kernel holds itself (not in an argument buffer), in layer order."""
+    bound = {a["tensor"] for a in args if a["kind"] == "m_axi"}
+    produced = [lay.outputs[0] for lay in qmodel.layers]
+    return [t for t in produced if t not in bound]
+
+
+def scratch_layout(qmodel, args: list[dict]) -> dict[str, int]:
+    """Tensor -> byte offset in the work-item's global scratch slice: the largest intermediates,
+    as many as needed for the rest to fit in :data:`PRIVATE_LIMIT` bytes (empty when all fit)."""
+    inter = intermediates(qmodel, args)
+    left = sum(tensor_bytes(qmodel, t) for t in inter)
+    offsets, at = {}, 0
+    largest_first = [t for _, _, t in sorted((-tensor_bytes(qmodel, t), i, t) for i, t in enumerate(inter))]
+    for t in largest_first:
+        if left <= PRIVATE_LIMIT:
+            break
+        offsets[t] = at
+        at += -(-tensor_bytes(qmodel, t) // SCRATCH_ALIGN) * SCRATCH_ALIGN
+        left -= tensor_bytes(qmodel, t)
+    return offsets
+
+
+def scratch_bytes(qmodel, args: list[dict]) -> int:
+    """Bytes of global scratch one work-item needs (0: every intermediate is private)."""
+    offsets = scratch_layout(qmodel, args)
+    return max((o + -(-tensor_bytes(qmodel, t) // SCRATCH_ALIGN) * SCRATCH_ALIGN for t, o in offsets.items()),
+               default=0)
 
 
 def _unsupported(qmodel) -> None:
@@ -54,19 +97,14 @@ def kernel_source(qmodel, args: list[dict]) -> str:
         if a["tensor"] not in var and a["tensor"] in produced:
             var[a["tensor"]], space[a["tensor"]] = f"p_{a['name']}", "__global "
         out_var[a["name"]] = f"p_{a['name']}"
-    private, total = [], 0
-    for lay in qmodel.layers:
-        t = lay.outputs[0]
-        if t not in var:
+    scratch = scratch_layout(qmodel, args)
+    private = []
+    for t in intermediates(qmodel, args):
+        if t in scratch:
+            var[t], space[t] = f"g{len(var)}", "__global "
+        else:
             var[t], space[t] = f"t{len(private)}", ""
-            q = qmodel.tensors[t]
             private.append(t)
-            total += numel(q.shape) * q.qparams.qtype.dtype.itemsize
-    if total > PRIVATE_LIMIT:
-        raise UnsupportedModelError([Problem(lay.name, lay.op_type, f"the intermediate tensors of one image need "
-                                             f"{total} bytes, more than the {PRIVATE_LIMIT} bytes of private memory "
-                                             f"the OpenCL kernel keeps per work-item")
-                                     for lay in qmodel.layers[:1]], qmodel.name)
 
     decls, funcs, calls = [], [], []
     for i, lay in enumerate(qmodel.layers):
@@ -82,8 +120,16 @@ def kernel_source(qmodel, args: list[dict]) -> str:
                      f"{indent(body.rstrip())}\n}}\n")
         calls.append(f"fa_L{i}_{identifier(lay.op_type)}({', '.join(var[t] for t in lay.inputs)}, {var[y]});")
 
-    sig = ",\n                        ".join(_arg_decl(a) for a in args)
+    decl_args = [_arg_decl(a) for a in args] + ([f"__global uchar* restrict {SCRATCH_ARG}"] if scratch else [])
+    sig = ",\n                        ".join(decl_args)
     lines = [f"__kernel void {KERNEL_NAME}({sig}) {{"]
+    if scratch:  # each work-item its own slice
+        lines.append(f"    __global uchar* fa_ws = {SCRATCH_ARG} + (size_t)get_global_id(0) * "
+                     f"{scratch_bytes(qmodel, args)}UL;")
+        for t, off in scratch.items():
+            lines.append(f"    __global {ctype_of(qmodel.tensors[t].qparams.qtype)}* {var[t]} = "
+                         f"(__global {ctype_of(qmodel.tensors[t].qparams.qtype)}*)(fa_ws + {off});"
+                         f"  /* {c_comment(t)} */")
     for t in private:
         lines.append(f"    {ctype_of(qmodel.tensors[t].qparams.qtype)} {var[t]}[{numel(qmodel.tensors[t].shape)}];"
                      f"  /* {c_comment(t)} */")

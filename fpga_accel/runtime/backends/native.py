@@ -184,6 +184,12 @@ class NativeBackend(ThreadedBackend):
                     f"cmake --build build/host` (needs opencl-headers and ocl-icd-opencl-dev) or set {ENV_LIBRARY}")
         root = Path(bundle.path)
         binaries = [*root.glob("bitstream/*.xclbin"), *root.glob("bitstream/*.awsxclbin")]
+        opencl = (getattr(bundle, "manifest", None) or {}).get("opencl", {})  # (callers may pass a path holder)
+        if not binaries and opencl.get("skipped"):
+            return f"this bundle has no OpenCL model ({opencl['skipped']}) and no bitstream/*.xclbin"
+        if not binaries and opencl.get("scratch"):
+            return ("this bundle's OpenCL model keeps intermediates in a global scratch buffer, which the native "
+                    "host does not allocate; use the opencl backend, or build the bitstream")
         if not (root / "opencl" / "fa_kernel.cl").is_file() and not binaries:
             return ("the bundle has neither bitstream/*.xclbin nor opencl/fa_kernel.cl; compile with the OpenCL "
                     "generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")

@@ -9,7 +9,10 @@ Two programs, one host path:
   one work-item per image, one work-item per work-group (its intermediates are private arrays).
 
 Both take the arguments of ``manifest["kernel"]["args"]``: one buffer per hardware input, then per
-hardware output, then ``n_images``. Arguments are set before the first transfer (XRT places each
+hardware output, then ``n_images``; a kernel source whose intermediates do not fit in private
+memory takes one more, a global scratch buffer of ``manifest["opencl"]["scratch"]`` bytes per
+work-item, which this backend allocates. A bundle compiled without an OpenCL model (the manifest's
+``opencl.skipped`` says why) runs here only from its xclbin. Arguments are set before the first transfer (XRT places each
 buffer in the memory bank its argument is connected to), then write → kernel → read are enqueued
 with events on a profiling queue; ``last_timing`` holds the measured nanoseconds of the last call.
 Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
@@ -38,6 +41,8 @@ PLATFORM_ENV, DEVICE_ENV = "FPGA_ACCEL_OPENCL_PLATFORM", "FPGA_ACCEL_OPENCL_DEVI
 XILINX = "xilinx"
 #: longest sleep between two polls of an event (seconds)
 POLL_MAX_S = 0.0005
+#: the buffer-set key of the kernel source's global scratch (not a manifest argument)
+SCRATCH = "#scratch"
 
 
 class OpenCLTimeout(SessionTimeout, TimeoutError):
@@ -116,6 +121,9 @@ class OpenCLBackend(Backend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
+        skipped = bundle.manifest.get("opencl", {}).get("skipped")
+        if binary_path(bundle) is None and skipped:
+            return f"this bundle has no OpenCL model ({skipped}) and no bitstream/*.xclbin"
         if binary_path(bundle) is None and source_path(bundle) is None:
             return (f"the bundle has neither bitstream/*.xclbin nor {KERNEL_SOURCE}; compile with the "
                     f"OpenCL generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
@@ -151,6 +159,7 @@ class OpenCLBackend(Backend):
         self.last_timing: dict[str, int] | None = None
         self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
         self.ctx = self.queue = self.program = self.kernel = None
+        self._scratch = 0
         found = candidates(cl, bundle, platform, device)
         if not found:
             raise BackendUnavailable(self.unavailable(bundle) or "no OpenCL device")
@@ -185,6 +194,9 @@ class OpenCLBackend(Backend):
         self.build_s = time.perf_counter() - start
         name = self.bundle.manifest.get("kernel", {}).get("name", "fa_kernel")
         self.kernel = cl.Kernel(self.program, name)
+        # the source's global scratch (the xclbin keeps its tensors on chip: no such argument)
+        scratch = self.bundle.manifest.get("opencl", {}).get("scratch") or {}
+        self._scratch = int(scratch.get("bytes_per_work_item", 0)) if mode == "source" else 0
 
     def _buffer_set(self, n: int) -> _BufferSet:
         """A set of buffers for ``n`` images no started batch is using (made or grown as needed)."""
@@ -205,6 +217,8 @@ class OpenCLBackend(Backend):
                     # the FPGA kernel reads and writes whole memory words: never past the buffer's end
                     word = int(self.bundle.manifest["kernel"].get("mem_word_bytes", 1))
                     bs.buffers[a["name"]] = cl.Buffer(self.ctx, flags | extra, max(1, -(-size // word)) * word)
+            if self._scratch:  # one slice per work-item, one work-item per image
+                bs.buffers[SCRATCH] = cl.Buffer(self.ctx, cl.mem_flags.READ_WRITE, n * self._scratch)
             bs.capacity = n
         bs.busy = True
         return bs
@@ -245,7 +259,8 @@ class OpenCLBackend(Backend):
         bs = self._buffer_set(n)
         # the arguments are set before this set's first transfer: XRT places a buffer in the memory bank
         # of the argument it is first bound to; the kernel keeps the values it had when it was enqueued
-        self.kernel.set_args(*[bs.buffers[a["name"]] if a["kind"] == "m_axi" else np.uint32(n) for a in self.args])
+        args = [bs.buffers[a["name"]] if a["kind"] == "m_axi" else np.uint32(n) for a in self.args]
+        self.kernel.set_args(*args, *([bs.buffers[SCRATCH]] if self._scratch else []))
         writes = [cl.enqueue_copy(self.queue, bs.buffers[a["name"]],
                                   np.ascontiguousarray(q_inputs[a["tensor"]], a["dtype"]), is_blocking=False)
                   for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "in"]
