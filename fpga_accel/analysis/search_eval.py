@@ -35,15 +35,20 @@ def predicted(out: np.ndarray) -> np.ndarray:
 def metric_value(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> float:
     """``top1`` (% of labels matched), ``agreement`` (% of samples whose top-1 is the float
     model's) or ``cosine`` (mean cosine similarity of each sample's output with the float one)."""
+    return float(np.mean(metric_samples(metric, out, ref, labels)))
+
+
+def metric_samples(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """Each sample's share of :func:`metric_value` (100 or 0 for ``top1`` / ``agreement``, the
+    cosine similarity for ``cosine``): their mean is the metric, their spread its noise."""
     if metric == "top1":
-        return 100.0 * float(np.mean(predicted(out) == labels))
+        return 100.0 * (predicted(out) == labels)
     if metric == "agreement":
-        return 100.0 * float(np.mean(predicted(out) == predicted(ref)))
+        return 100.0 * (predicted(out) == predicted(ref))
     a = out.reshape(out.shape[0], -1).astype(np.float64)
     b = ref.reshape(ref.shape[0], -1).astype(np.float64)
     norm = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cos = np.where(norm > 0, np.sum(a * b, axis=1) / np.where(norm > 0, norm, 1), (a == b).all(axis=1))
-    return float(np.mean(cos))
+    return np.where(norm > 0, np.sum(a * b, axis=1) / np.where(norm > 0, norm, 1), (a == b).all(axis=1))
 
 
 def config_for(base: QuantConfig, bits: Mapping[tuple[str, str], int], top: int = 8) -> QuantConfig:
