@@ -1,6 +1,7 @@
 """Top-1 accuracy of each quantisation method beside the float model and onnxruntime's own
 ``quantize_static``, on trained models: the bundled examples and the networks of
-``benchmarks/quant_models/`` (a ReLU6 residual CNN on digits, MobileNetV2-style depthwise nets).
+``benchmarks/quant_models/`` (a ReLU6 residual CNN on digits, MobileNetV2-style depthwise nets, a
+squeeze-excitation CNN).
 
     python benchmarks/quantization.py                               # every model, 8-bit and 4-bit weights
     python benchmarks/quantization.py mnist_cnn --bits 8 --json benchmarks/results/quantization.json
