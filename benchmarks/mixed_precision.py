@@ -83,8 +83,8 @@ def table(run: dict) -> str:
     lines = [(f"\n{run['model']} on {run['board']}: objective {goal}, ceiling {run['ceiling']:g}, budget "
              f"{run['budget']:g} points (float: held-out {run['reference_held_out']:.2f} %, test "
              f"{run['float_test']:.2f} %); {run['configurations_measured']} configurations, {run['search_s']:.0f} s"),
-             "| configuration | loss even / odd half | loss bound | test top-1 | frames/s | DSP | LUT | BRAM18 "
-             "| in budget | |",
+             ("| configuration | loss even / odd half | loss bound | test top-1 | frames/s | DSP | LUT | BRAM18 "
+              "| in budget | |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in run["rows"]:
         mark = "chosen" if r["chosen"] else ("front" if r["pareto"] else "")

@@ -88,8 +88,8 @@ def test_search_keeps_the_harmful_knob_and_lowers_the_harmless_one(fake):
     u6 = next(r for r in res.table if r["label"] == "uniform 6")
     assert u6["loss"] == pytest.approx(-5.0) and not u6["within_budget"]  # held-out "gain", rejected
     assert u6["beyond"] == "the sensitivity half loses 5 points"
-    assert res.stopped == ["descent from uniform 8: 2 steps; every step left went beyond the budget (the last, "
-                           "b weights 8->6: the sensitivity half loses 5 points)"]
+    assert res.stopped == [("descent from uniform 8: 2 steps; every step left went beyond the budget (the last, "
+                            "b weights 8->6: the sensitivity half loses 5 points)")]
     assert res.record()["stopped"] == res.stopped
 
 

@@ -105,7 +105,8 @@ class SearchResult:
         return {"metric": self.metric, "budget": self.budget, "reference": self.reference,
                 "objective": self.objective, "target_fps": self.target_fps, "board": self.board,
                 "ceiling": self.ceiling, "samples": dict(self.samples), "evaluations": self.evaluations,
-                "noise_z": NOISE_Z, "tries": TRIES, "stopped": list(self.stopped), "estimate": True, "bits": {k: dict(v) for k, v in self.bits.items()},
+                "noise_z": NOISE_Z, "tries": TRIES, "stopped": list(self.stopped), "estimate": True,
+                "bits": {k: dict(v) for k, v in self.bits.items()},
                 "table": [dict(r) for r in self.table], "sensitivity": [dict(s) for s in self.sensitivity]}
 
     def config_of(self, row: Mapping[str, Any]) -> QuantConfig:
