@@ -60,6 +60,7 @@ def test_chosen_config_meets_the_budget_measured_again(digits):
         assert [per[0::2].mean(), per[1::2].mean()] == pytest.approx(row["loss_halves"])
         bound = per.mean() + per.std(ddof=1) / np.sqrt(len(per))
         assert bound == pytest.approx(row["loss_bound"]) and bound <= res.budget and max(row["loss_halves"]) <= res.budget
+        assert 0 <= row["breakage"] <= res.budget
         f = bundle.manifest["fold"]
         assert f["totals"]["dsp"] == row["dsp"] and f["frames_per_s"] >= res.target_fps * (1 - 1e-9)
         for r in bundle.manifest["layers"]:  # the bits the bundle's layers use are the row's

@@ -2,7 +2,8 @@
 a step is taken only when its loss is within the budget on both halves of the search samples and,
 over all of them, beyond the noise (loss + NOISE_Z standard errors). The synthetic model here has a
 harmful step that the held-out half alone would accept: it trades answers on the held-out images
-(more wrong ones made right than right ones made wrong) and only breaks answers on the others."""
+(more wrong ones made right than right ones made wrong) and only breaks answers on the others.
+The logit-noise guard (``predicted_breakage``) is checked against the flips it predicts."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import pytest
 import fpga_accel
 from fpga_accel.analysis import search
 from fpga_accel.analysis.search import NOISE_Z, budget_verdict, loss_bound
+from fpga_accel.analysis.search_eval import predicted_breakage
 
 N = 400
 IDS = np.arange(N)
@@ -109,3 +111,37 @@ def test_noise_bound_rejects_a_step_within_the_budget_on_both_halves():
     few = np.zeros(N)
     few[:4] = 100.0
     assert budget_verdict(few, (IDS[0::4], np.setdiff1d(IDS, IDS[0::4])), 2.0) == ""
+
+
+def test_predicted_breakage_matches_the_answers_noise_breaks():
+    """20,000 samples, the right class ahead of one runner-up by a margin in [0, 3), the other
+    classes far behind; the quantised logits are the float ones plus normal noise of 0.5 per logit
+    (0.71 per difference). The prediction is the share of right answers the noise then breaks."""
+    rng = np.random.default_rng(0)
+    n, c = 20000, 10
+    labels = rng.integers(0, c, n)
+    runner = (labels + 1 + rng.integers(0, c - 1, n)) % c
+    margin = rng.uniform(0, 3, n)
+    f = np.full((n, c), -50.0)
+    f[np.arange(n), labels] = 5.0
+    f[np.arange(n), runner] = 5.0 - margin
+    q = f + rng.normal(0, 0.5, f.shape)
+    got = predicted_breakage(q, f, labels)
+    flipped = 100.0 * np.mean(q.argmax(1) != labels)
+    assert got == pytest.approx(flipped, rel=0.1) and 5 < got < 20
+    # without labels, the float model's own answers are the right ones: here the same
+    assert predicted_breakage(q, f, None) == pytest.approx(got)
+    assert predicted_breakage(f, f, labels) == 0.0
+    # wrong answers of the float model count for nothing (they cannot break)
+    assert predicted_breakage(q, f, runner) < got / 10
+
+
+def test_the_logit_noise_guard_rejects_what_the_counts_miss():
+    """No answer changed on the search samples (every count says 0 points), yet the logits' noise
+    predicts 2 points of right answers lost: beyond a 1-point budget."""
+    per = np.zeros(N)
+    halves = (IDS[0::2], IDS[1::2])
+    assert budget_verdict(per, halves, 1.0) == ""
+    why = budget_verdict(per, halves, 1.0, " points", breakage=2.0)
+    assert why == "the noise of its logits predicts 2 points of right answers lost on unseen samples"
+    assert budget_verdict(per, halves, 1.0, " points", breakage=0.9) == ""

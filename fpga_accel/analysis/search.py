@@ -17,9 +17,13 @@ indices for measuring sensitivity and odd ones held out.
 A configuration is *within the budget* when (:func:`budget_verdict`) its loss against the float
 model is within the budget on each half, and so is the loss over all the search samples plus
 ``NOISE_Z`` standard errors of that paired difference (for top-1: the square root of the number
-of samples whose answer changed, over the number of samples). One half alone is no guard: dozens of
-steps accepted on the same images fit their noise, and a step that changes many answers, right
-ones and wrong ones alike, loses on unseen data what it seemed to win.
+of samples whose answer changed, over the number of samples), and (top-1 and agreement) so is the
+share of right answers the noise of its logits predicts it breaks on unseen samples
+(:func:`~.search_eval.predicted_breakage`: the RMS error of a logit difference over every sample
+and class, against each right answer's margin). One half alone is no guard: dozens of steps
+accepted on the same images fit their noise, and a step that changes many answers, wrong ones to
+right as well as right ones to wrong, loses on unseen data what it seemed to win; counts of changed
+answers are noisy themselves, the logits' error is not.
 
 The search (greedy descent from the widest width):
 
@@ -52,7 +56,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..quant.config import QuantConfig
-from .search_eval import INPUT, METRICS, OBJECTIVES, Evaluator, config_for, estimate, metric_samples, metric_value
+from .search_eval import (
+    INPUT,
+    METRICS,
+    OBJECTIVES,
+    Evaluator,
+    config_for,
+    estimate,
+    metric_samples,
+    metric_value,
+    predicted_breakage,
+)
 
 DEFAULT_BITS = (2, 3, 4, 5, 6, 7, 8)
 UNIFORM = (8, 6, 4)
@@ -204,12 +218,14 @@ def _samples(ev: Evaluator, inputs, calib, labels):
     return feeds, labels
 
 
-def budget_verdict(per_sample: np.ndarray, halves: Sequence[np.ndarray], budget: float, unit: str = "") -> str:
+def budget_verdict(per_sample: np.ndarray, halves: Sequence[np.ndarray], budget: float, unit: str = "",
+                   breakage: float | None = None) -> str:
     """Why a configuration is beyond the budget, or "" when it is within it (module docstring).
 
     ``per_sample``: each search sample's loss against the float model (the float model's share of
     the metric minus the configuration's: for top-1 100, 0 or -100 points); ``halves``: the
-    indices of each half. The noise is the standard error of the mean paired loss."""
+    indices of each half. The noise is the standard error of the mean paired loss. ``breakage``:
+    the points of right answers the logits' noise predicts lost (None: no such guard)."""
     eps = 1e-9
     for name, h in zip(("sensitivity", "held-out"), halves):
         loss = float(np.mean(per_sample[h]))
@@ -219,6 +235,8 @@ def budget_verdict(per_sample: np.ndarray, halves: Sequence[np.ndarray], budget:
     if bound > budget + eps:
         return (f"the loss over all {len(per_sample)} samples, {float(np.mean(per_sample)):.4g}{unit}, plus "
                 f"{NOISE_Z:g} standard error of it is {bound:.4g}{unit}: within the noise of the samples")
+    if breakage is not None and breakage > budget + eps:
+        return f"the noise of its logits predicts {breakage:.3g}{unit} of right answers lost on unseen samples"
     return ""
 
 
@@ -300,11 +318,13 @@ class _Search:
         out = self.ev.outputs(qm, self.feeds)
         per = self.ref_samples - metric_samples(self.metric, out, self.float_out, self.labels)
         halves = [float(np.mean(per[h])) for h in self.halves]
+        broken = None if self.metric == "cosine" else predicted_breakage(out, self.float_out, self.labels)
         row = {"label": label, "kind": kind, "step": step, "metric": self.ref - halves[1], "loss": halves[1],
-               "loss_halves": halves, "loss_bound": loss_bound(per), "fits": fig is not None, "bits": _bits_of(bits)}
+               "loss_halves": halves, "loss_bound": loss_bound(per), "breakage": broken, "fits": fig is not None,
+               "bits": _bits_of(bits)}
         row.update({k: (fig or {}).get(k) for k in ("fps", "cycles", "dsp", "lut", "bram18", "uram")})
         row["score"] = self.score(fig)
-        why = budget_verdict(per, self.halves, self.budget, _short_unit(self.metric))
+        why = budget_verdict(per, self.halves, self.budget, _short_unit(self.metric), broken)
         row["beyond"] = why if fig is not None else "does not fit the board"
         row["within_budget"] = not row["beyond"]
         self._rows.append(row)
