@@ -5,7 +5,9 @@ predicted DSPs (or frames/s) of the searched configurations, beside uniform 8/6/
     python benchmarks/mixed_precision.py --json benchmarks/results/mixed_precision.json
 
 Each run is ``fpga_accel.search_bits`` with the model's 200 calibration images and the even-indexed
-500 test images with their labels (250 to measure sensitivity, 250 held out to verify each step);
+500 test images with their labels (250 to measure sensitivity, 250 held out; a step must stay
+within the budget on both and, over all 500, beyond the noise: loss + 1 standard error, and the
+right answers the logits' noise predicts lost);
 every configuration on the trade-off front, each uniform width and the chosen one are then
 compiled and run in the emulator on the odd-indexed 500 test images, which the search never saw
 ("test" column). The test files are sorted by class, so both halves are interleaved. DSPs, LUTs and frames/s are the folder's estimates, not synthesis results.
@@ -63,15 +65,17 @@ def run(name: str, board: str, objective: str, ceiling: float, budget: float, tm
             warnings.simplefilter("ignore")
             b = res.compile(tmp / "m.fpga", r, generators=[])
         rows.append({k: r[k] for k in ("label", "kind", "step", "fps", "dsp", "lut", "bram18", "within_budget",
-                                        "pareto", "chosen", "bits")}
-                    | {"held_out": round(r["metric"], 2), "test": top1(b, xt, yt)})
+                                        "beyond", "pareto", "chosen", "bits")}
+                    | {"held_out": round(r["metric"], 2), "loss_halves": [round(v, 2) for v in r["loss_halves"]],
+                       "loss_bound": round(r["loss_bound"], 2), "breakage": round(r["breakage"], 2),
+                       "test": top1(b, xt, yt)})
     key = (lambda r: r["fps"]) if objective == "fps" else (lambda r: -r[objective])
     rows.sort(key=key)
     out = {"model": name, "board": board, "objective": objective, "ceiling": ceiling, "budget": budget,
            "target_fps": res.target_fps, "reference_held_out": round(res.reference, 2),
            "float_test": float_top1(data.model_path(name), xt, yt),
            "configurations_measured": len(res.table), "evaluations": res.evaluations,
-           "search_s": round(took, 1), "rows": rows}
+           "search_s": round(took, 1), "stopped": res.stopped, "rows": rows}
     print(table(out), flush=True)
     return out
 
@@ -81,12 +85,17 @@ def table(run: dict) -> str:
     lines = [(f"\n{run['model']} on {run['board']}: objective {goal}, ceiling {run['ceiling']:g}, budget "
              f"{run['budget']:g} points (float: held-out {run['reference_held_out']:.2f} %, test "
              f"{run['float_test']:.2f} %); {run['configurations_measured']} configurations, {run['search_s']:.0f} s"),
-             "| configuration | held-out top-1 | test top-1 | frames/s | DSP | LUT | BRAM18 | in budget | |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             ("| configuration | loss even / odd half | loss bound | predicted breakage | test top-1 | frames/s | DSP "
+              "| LUT | BRAM18 | in budget | |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in run["rows"]:
         mark = "chosen" if r["chosen"] else ("front" if r["pareto"] else "")
-        lines.append(f"| {r['label']} | {r['held_out']:.2f} | {r['test']:.2f} | {r['fps']:,.0f} | {r['dsp']} | "
-                     f"{r['lut']:,} | {r['bram18']} | {'yes' if r['within_budget'] else 'no'} | {mark} |")
+        lo, hi = r["loss_halves"]
+        lines.append(f"| {r['label']} | {lo:+.2f} / {hi:+.2f} | {r['loss_bound']:+.2f} | {r['breakage']:.2f} | "
+                     f"{r['test']:.2f} | "
+                     f"{r['fps']:,.0f} | {r['dsp']} | {r['lut']:,} | {r['bram18']} | "
+                     f"{'yes' if r['within_budget'] else 'no'} | {mark} |")
+    lines += [f"stopped: {s}" for s in run["stopped"]]
     return "\n".join(lines)
 
 

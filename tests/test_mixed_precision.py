@@ -55,6 +55,12 @@ def test_chosen_config_meets_the_budget_measured_again(digits):
         top1 = 100 * np.mean(bundle_top1(bundle, x[held]) == y[held])
         assert float_top1 - top1 <= res.budget
         assert top1 == pytest.approx(row["metric"])  # what the search measured is what compile wrote
+        # within the budget on the other half too, and over all samples beyond one standard error
+        per = 100.0 * ((ort_top1(data.model_path("digits_cnn"), x) == y).astype(float) - (bundle_top1(bundle, x) == y))
+        assert [per[0::2].mean(), per[1::2].mean()] == pytest.approx(row["loss_halves"])
+        bound = per.mean() + per.std(ddof=1) / np.sqrt(len(per))
+        assert bound == pytest.approx(row["loss_bound"]) and bound <= res.budget and max(row["loss_halves"]) <= res.budget
+        assert 0 <= row["breakage"] <= res.budget
         f = bundle.manifest["fold"]
         assert f["totals"]["dsp"] == row["dsp"] and f["frames_per_s"] >= res.target_fps * (1 - 1e-9)
         for r in bundle.manifest["layers"]:  # the bits the bundle's layers use are the row's
@@ -117,6 +123,7 @@ def test_cli_records_the_search_and_report_shows_it(tmp_path, capsys):
     m = json.loads((out / "manifest.json").read_text())
     s = m["quantization"]["search"]
     assert s["metric"] == "top1" and s["budget"] == 0.5 and s["samples"] == {"sensitivity": 149, "held_out": 148}
+    assert s["noise_z"] == 1.0 and s["tries"] == 4
     chosen = next(r for r in s["table"] if r["chosen"])
     for name, over in m["quantization"]["layers"].items():  # the config's overrides are the chosen bits
         assert all(chosen["bits"][name][k] == v for k, v in over.items() if k != "folding")
@@ -124,8 +131,10 @@ def test_cli_records_the_search_and_report_shows_it(tmp_path, capsys):
     assert main(["report", str(out), "--html", str(page)]) == 0
     text = capsys.readouterr().out
     assert "mixed-precision search" in text and "uniform 8" in text and "chosen" in text
+    assert s["stopped"] and all(f"stopped: {why}" in " ".join(text.split()) for why in s["stopped"])
     html = page.read_text()
     assert "Mixed-precision search" in html and html.count("<svg") == 3 and "<script" not in html
+    assert html.count("<p>Stopped: ") == len(s["stopped"])
     for chunk in html.split("<svg")[1:]:
         ET.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")  # well-formed inline SVG
     plot = html.split("<svg")[3]

@@ -79,6 +79,35 @@ def test_depthwise_pair_is_found_and_relu6_pairs_are_not():
     assert clipped and find_pairs(g6) == []  # ReLU6 bounds cannot take a scale per channel
 
 
+def test_equalisation_leaves_dead_channels_alone(tmp_path):
+    """se_mnist's squeeze-excitation gates have channels training left dead (weights of 1e-11 beside
+    0.5): equalising them would scale them by hundreds and give the first layer a weight scale whose
+    requantisation needs a shift beyond 62. They keep their weights; the others are equalised."""
+    path = BENCH / "se_mnist.onnx"
+    g = hardware_graph(path)
+    pairs = find_pairs(g)
+    assert len(pairs) == 3 and sum("gate" in p.first.name for p in pairs) == 2  # the stem pair and both gates
+    before = {p.first.name: (g.const(p.first.inputs[1]).copy(), g.const(p.second.inputs[1]).copy()) for p in pairs}
+    x = {g.inputs[0].name: data.load_calib("mnist_cnn")[:32]}
+    out0 = run_graph(g, x)[g.outputs[0].name]
+    equalize(g)
+    dead_seen = 0
+    for p in pairs:
+        w1, w2 = before[p.first.name]
+        r1, r2 = absmax(w1, p.out_axis), absmax(w2, p.in_axis)
+        dead = (r1 <= 2.0 ** -16 * r1.max()) | (r2 <= 2.0 ** -16 * r2.max())
+        dead_seen += int(dead.sum())
+        n1 = absmax(g.const(p.first.inputs[1]), p.out_axis)
+        assert np.array_equal(n1[dead], r1[dead])  # untouched
+        np.testing.assert_allclose(n1[~dead], np.sqrt(r1 * r2)[~dead], rtol=1e-3)  # equalised
+    assert dead_seen >= 3
+    out1 = run_graph(g, x)[g.outputs[0].name]
+    assert np.max(np.abs(out1 - out0)) <= 1e-5 * np.max(np.abs(out0))
+    b = fpga_accel.compile(path, tmp_path / "se.fpga", calib=data.load_calib("mnist_cnn"), progress=False,
+                           generators=[], config={"equalize": True})
+    assert b.manifest["quantization"]["methods"]["equalize"]
+
+
 def quantised(name, config, n=200):
     """(original hardware graph, refined graph, qmodel, calibration feeds)."""
     g0, g = hardware_graph(name), hardware_graph(name)

@@ -82,6 +82,30 @@ class MobileNetV2SmallRelu(MobileNetV2Small):
         super().__init__(nn.ReLU)
 
 
+class SqueezeExcite(nn.Module):
+    """Channel gate: GlobalAveragePool, 1x1 Conv (c -> c/r) + ReLU, 1x1 Conv (c/r -> c) + Sigmoid,
+    times the input map (1x1 convolutions rather than Linear so the gate keeps its (N,C,1,1) shape
+    and the Mul exports as a (1,C,1,1) x (1,C,H,W) broadcast, the channel_mul PE's form)."""
+
+    def __init__(self, c: int, r: int = 4) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c // r, 1), nn.ReLU(),
+                                  nn.Conv2d(c // r, c, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.gate(x)
+
+
+class SENet(nn.Sequential):
+    """(N,1,28,28) -> Conv(16, stride 2)+BN+ReLU, Conv(32)+BN+ReLU + SE, Conv(48, stride 2)+BN+ReLU + SE,
+    1x1 Conv(64)+BN+ReLU, GlobalAveragePool, Linear(64->10)."""
+
+    def __init__(self) -> None:
+        super().__init__(*conv_bn(1, 16, 3, 2), nn.ReLU(), *conv_bn(16, 32), nn.ReLU(), SqueezeExcite(32),
+                         *conv_bn(32, 48, 3, 2), nn.ReLU(), SqueezeExcite(48), *conv_bn(48, 64, 1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
 SPECS = {
     "resnet6_digits": base.Spec(ResNet6, "digits", (1, 8, 8), "digits residual CNN with ReLU6: Conv(16)+BN+ReLU6, "
                                 "2 x [Conv3x3+BN+ReLU6, Conv3x3+BN, Add, ReLU6], GAP, Linear(16->10)", epochs=30),
@@ -90,6 +114,9 @@ SPECS = {
                             "Linear(64->10)", epochs=8, shift=2),
     "mbv2relu_mnist": base.Spec(MobileNetV2SmallRelu, "mnist", (1, 28, 28), "mbv2_mnist with ReLU in place of "
                                 "ReLU6", epochs=8, shift=2),
+    "se_mnist": base.Spec(SENet, "mnist", (1, 28, 28), "squeeze-excitation MNIST CNN: Conv(16,s2)+ReLU, "
+                          "Conv(32)+ReLU+SE, Conv(48,s2)+ReLU+SE (SE: GAP, 1x1 Conv c->c/4, ReLU, 1x1 Conv "
+                          "c/4->c, Sigmoid, Mul), Conv1x1(64)+ReLU, GAP, Linear(64->10)", epochs=20, shift=2),
 }
 DATA_FILES = {"mnist": "mnist_cnn", "digits": "digits_cnn"}  # the example model whose calib/test files fit
 

@@ -12,7 +12,18 @@ Accuracy is, with ``labels``, the top-1 accuracy (budget: points of top-1 below 
 on the same samples); without them the top-1 agreement with the float model (budget: points of
 disagreement) or, with ``metric="cosine"``, the mean cosine similarity of the outputs (budget: the
 drop below 1). The samples (``inputs``, default the calibration samples) are split in two, even
-indices for measuring sensitivity and odd ones held out for verification.
+indices for measuring sensitivity and odd ones held out.
+
+A configuration is *within the budget* when (:func:`budget_verdict`) its loss against the float
+model is within the budget on each half, and so is the loss over all the search samples plus
+``NOISE_Z`` standard errors of that paired difference (for top-1: the square root of the number
+of samples whose answer changed, over the number of samples), and (top-1 and agreement) so is the
+share of right answers the noise of its logits predicts it breaks on unseen samples
+(:func:`~.search_eval.predicted_breakage`: the RMS error of a logit difference over every sample
+and class, against each right answer's margin). One half alone is no guard: dozens of steps
+accepted on the same images fit their noise, and a step that changes many answers, wrong ones to
+right as well as right ones to wrong, loses on unseen data what it seemed to win; counts of changed
+answers are noisy themselves, the logits' error is not.
 
 The search (greedy descent from the widest width):
 
@@ -20,9 +31,11 @@ The search (greedy descent from the widest width):
    the sensitivity half (each width the descent reaches, measured when first needed);
 2. each round, every knob's next lower width is priced: the objective's gain of the whole config
    with that one step (the folder's estimate) and the loss that step added in step 1; steps are
-   tried in order of least loss per gain, each verified as a whole config on the held-out half;
-   the first within the budget is taken; a step beyond the budget leaves its knob where it is for
-   good. The descent ends when no step improves the objective.
+   tried in order of least loss per gain, each measured as a whole config on all the search
+   samples; the first within the budget is taken; a step beyond the budget leaves its knob where it
+   is for good. The descent stops when no step improves the objective, when every step left goes
+   beyond the budget, or when the ``TRIES`` best-ranked steps of a round all do (trying more would
+   only fish for one that passes by chance); ``result.stopped`` says which, per descent.
 3. the uniform configs (8, 6, 4 bits) are measured as well, and the descent runs again from the
    best of them within the budget; the chosen config is the best in the objective of every config
    measured within the budget, so it is never worse than any uniform width that meets it.
@@ -43,10 +56,24 @@ import numpy as np
 
 from ..errors import InputError
 from ..quant.config import QuantConfig
-from .search_eval import INPUT, METRICS, OBJECTIVES, Evaluator, config_for, estimate, metric_value
+from .search_eval import (
+    INPUT,
+    METRICS,
+    OBJECTIVES,
+    Evaluator,
+    config_for,
+    estimate,
+    metric_samples,
+    metric_value,
+    predicted_breakage,
+)
 
 DEFAULT_BITS = (2, 3, 4, 5, 6, 7, 8)
 UNIFORM = (8, 6, 4)
+#: standard errors of the paired loss over all search samples added to it before it meets the budget
+NOISE_Z = 1.0
+#: steps tried per round of the descent before it stops
+TRIES = 4
 #: weight of the secondary figure (the other resources) against the objective's own
 SECONDARY = 1e-3
 
@@ -76,6 +103,7 @@ class SearchResult:
     calib: Any = field(default=None, repr=False)
     input_shapes: Any = field(default=None, repr=False)
     host_nodes: Any = field(default=None, repr=False)
+    stopped: list[str] = field(default_factory=list)  # why each descent ended
 
     @property
     def chosen(self) -> dict[str, Any]:
@@ -91,7 +119,8 @@ class SearchResult:
         return {"metric": self.metric, "budget": self.budget, "reference": self.reference,
                 "objective": self.objective, "target_fps": self.target_fps, "board": self.board,
                 "ceiling": self.ceiling, "samples": dict(self.samples), "evaluations": self.evaluations,
-                "estimate": True, "bits": {k: dict(v) for k, v in self.bits.items()},
+                "noise_z": NOISE_Z, "tries": TRIES, "stopped": list(self.stopped), "estimate": True,
+                "bits": {k: dict(v) for k, v in self.bits.items()},
                 "table": [dict(r) for r in self.table], "sensitivity": [dict(s) for s in self.sensitivity]}
 
     def config_of(self, row: Mapping[str, Any]) -> QuantConfig:
@@ -155,7 +184,8 @@ def search_bits(model, calib, labels=None, board: str = "pynq-z2", budget: float
     return SearchResult(s.chosen_config(), s.chosen_bits(), s.table(), s.sens_rows(), metric, float(budget),
                         s.ref, objective, s.target, get_board(board).name, float(ceiling), clock_mhz,
                         {"sensitivity": len(s.split[0][1]), "held_out": len(s.split[1][1])}, s.evaluations,
-                        time.perf_counter() - start, ev.base, s.top, model, calib, input_shapes, host_nodes)
+                        time.perf_counter() - start, ev.base, s.top, model, calib, input_shapes, host_nodes,
+                        s.stopped)
 
 
 def _check(labels, metric, objective, bits) -> str:
@@ -188,6 +218,35 @@ def _samples(ev: Evaluator, inputs, calib, labels):
     return feeds, labels
 
 
+def budget_verdict(per_sample: np.ndarray, halves: Sequence[np.ndarray], budget: float, unit: str = "",
+                   breakage: float | None = None) -> str:
+    """Why a configuration is beyond the budget, or "" when it is within it (module docstring).
+
+    ``per_sample``: each search sample's loss against the float model (the float model's share of
+    the metric minus the configuration's: for top-1 100, 0 or -100 points); ``halves``: the
+    indices of each half. The noise is the standard error of the mean paired loss. ``breakage``:
+    the points of right answers the logits' noise predicts lost (None: no such guard)."""
+    eps = 1e-9
+    for name, h in zip(("sensitivity", "held-out"), halves):
+        loss = float(np.mean(per_sample[h]))
+        if loss > budget + eps:
+            return f"the {name} half loses {loss:.4g}{unit}"
+    bound = loss_bound(per_sample)
+    if bound > budget + eps:
+        return (f"the loss over all {len(per_sample)} samples, {float(np.mean(per_sample)):.4g}{unit}, plus "
+                f"{NOISE_Z:g} standard error of it is {bound:.4g}{unit}: within the noise of the samples")
+    if breakage is not None and breakage > budget + eps:
+        return f"the noise of its logits predicts {breakage:.3g}{unit} of right answers lost on unseen samples"
+    return ""
+
+
+def loss_bound(per_sample: np.ndarray) -> float:
+    """The mean paired loss plus ``NOISE_Z`` standard errors of it."""
+    n = len(per_sample)
+    se = float(np.std(per_sample, ddof=1)) / np.sqrt(n) if n > 1 else 0.0
+    return float(np.mean(per_sample)) + NOISE_Z * se
+
+
 def _better_key(row: dict, objective: str) -> float:
     return -row["fps"] if objective == "fps" else row[objective]
 
@@ -200,12 +259,16 @@ class _Search:
         self.log = log or (lambda line: None)
         feeds, labels = samples
         idx = np.arange(next(iter(feeds.values())).shape[0])
+        self.feeds, self.labels, self.halves = feeds, labels, (idx[0::2], idx[1::2])  # (sensitivity, held out)
+        self.float_out = ev.float_outputs(feeds)
+        self.ref_samples = metric_samples(metric, self.float_out, self.float_out, labels)
         self.split = []
-        for part in (idx[0::2], idx[1::2]):  # (sensitivity, held out)
+        for part in self.halves:
             f = {k: v[part] for k, v in feeds.items()}
-            self.split.append((f, part, None if labels is None else labels[part], ev.float_outputs(f)))
+            self.split.append((f, part, None if labels is None else labels[part], self.float_out[part]))
         self.refs = [self._value(out, part) for part, out in ((0, self.split[0][3]), (1, self.split[1][3]))]
         self.ref = self.refs[1]
+        self.stopped: list[str] = []
         self.evaluations = 0
         self.user_target = target_fps
         self.target = None
@@ -247,15 +310,23 @@ class _Search:
         return self._quick[key]
 
     def whole(self, bits: dict, label: str, kind: str, step: str = "") -> dict:
-        """Measure ``bits`` as compile would make it: held-out loss and the folder's figures."""
+        """Measure ``bits`` as compile would make it on all the search samples (the held-out half's
+        metric and loss, each half's loss, the noise bound, the verdict) and the folder's figures."""
         qm = self.ev.quantize(self.ev.config(bits, self.top))
         fig = self.figures(qm)
-        row = {"label": label, "kind": kind, "step": step, "metric": self.ref - self.loss(qm, 1),
-               "loss": None, "fits": fig is not None, "bits": _bits_of(bits)}
-        row["loss"] = self.ref - row["metric"]
+        self.evaluations += 1
+        out = self.ev.outputs(qm, self.feeds)
+        per = self.ref_samples - metric_samples(self.metric, out, self.float_out, self.labels)
+        halves = [float(np.mean(per[h])) for h in self.halves]
+        broken = None if self.metric == "cosine" else predicted_breakage(out, self.float_out, self.labels)
+        row = {"label": label, "kind": kind, "step": step, "metric": self.ref - halves[1], "loss": halves[1],
+               "loss_halves": halves, "loss_bound": loss_bound(per), "breakage": broken, "fits": fig is not None,
+               "bits": _bits_of(bits)}
         row.update({k: (fig or {}).get(k) for k in ("fps", "cycles", "dsp", "lut", "bram18", "uram")})
         row["score"] = self.score(fig)
-        row["within_budget"] = fig is not None and row["loss"] <= self.budget + 1e-12
+        why = budget_verdict(per, self.halves, self.budget, _short_unit(self.metric), broken)
+        row["beyond"] = why if fig is not None else "does not fit the board"
+        row["within_budget"] = not row["beyond"]
         self._rows.append(row)
         return row
 
@@ -284,12 +355,18 @@ class _Search:
         self.base_fig = estimate(base)
         cur = dict(self.widest)
         row = self.whole(cur, f"uniform {self.top}", "uniform")
-        if not row["within_budget"]:
-            raise InputError(f"even uniform {self.top}-bit quantisation loses {row['loss']:.4g} "
-                             f"{_unit(self.metric)} on the held-out samples, beyond the budget of {self.budget:g}; "
+        worst = max(row["loss_halves"])
+        if worst > self.budget + 1e-9:
+            raise InputError(f"even uniform {self.top}-bit quantisation loses {worst:.4g} "
+                             f"{_unit(self.metric)} on half the search samples, beyond the budget of {self.budget:g}; "
                              f"allow a larger budget, or improve the quantisation (observer, equalize, "
                              f"bias_correction, adaround in the config)")
-        self.descend(cur, row, "")
+        if row["within_budget"]:
+            self.descend(cur, row, "")
+        else:  # within it on each half, not beyond the noise: no step from it can be judged
+            self.stopped.append(f"no descent from uniform {self.top}: {row['beyond']}; more samples (inputs=) "
+                                f"or a larger budget would let the search judge narrower widths")
+            self.log(self.stopped[-1])
         uniform = [self.whole({k: b for k in self.ev.knobs}, f"uniform {b}", "uniform")
                    for b in UNIFORM if b in self.choices and b != self.top]
         ok = [r for r in uniform if r["within_budget"]]
@@ -298,9 +375,16 @@ class _Search:
             self.descend(_knobs_of(r["bits"]), r, f" from {r['label']}")
 
     def descend(self, cur: dict, row: dict, origin: str) -> None:
-        """Greedy steps from ``cur`` (measured as ``row``) while one improves the objective."""
+        """Greedy steps from ``cur`` (measured as ``row``) while one improves the objective; the
+        reason it stopped goes to ``self.stopped``."""
         frozen: set = set()  # knobs a single step down took beyond the budget, and such pair moves
         step = 0
+        start = origin.removeprefix(" from ") or f"uniform {self.top}"
+
+        def stop(why: str) -> None:
+            self.stopped.append(f"descent from {start}: {'no step taken' if not step else f'{step} steps'}; {why}")
+            self.log(self.stopped[-1])
+
         while True:
             now = row["score"]
             cands = []
@@ -314,8 +398,9 @@ class _Search:
                                 for k in move if trial[k] < cur[k])
                     cands.append(((added + 1e-9) / gain, _move_text(move, cur, trial), move, trial))
             if not cands:
-                return
-            for _, text, move, trial in sorted(cands, key=lambda c: c[:2]):
+                return stop(f"no narrower width left improves the {_goal(self.objective)} (estimate)")
+            ranked = sorted(cands, key=lambda c: c[:2])
+            for _, text, move, trial in ranked[:TRIES]:
                 r = self.whole(trial, f"step {step + 1}{origin}", "search", text)
                 if r["within_budget"] and r["score"] > now:
                     step += 1
@@ -324,12 +409,17 @@ class _Search:
                     break
                 self._rows.pop()
                 frozen.add(move[0] if len(move) == 1 else move)
+                last = f"{text}: {r['beyond'] or 'no gain measured as a whole'}"
             else:
-                return
+                if len(ranked) > TRIES:
+                    return stop(f"the {TRIES} best-ranked steps all went beyond the budget (the last, {last}); "
+                                f"stopped rather than try steps that would pass by chance")
+                return stop(f"every step left went beyond the budget (the last, {last})")
 
     def best(self) -> dict:
+        """The best row within the budget; the widest (the first row) when none is."""
         ok = [r for r in self._rows if r["within_budget"]]
-        return max(ok, key=lambda r: (r["score"], r["metric"]))
+        return max(ok, key=lambda r: (r["score"], r["metric"])) if ok else self._rows[0]
 
     def chosen_bits(self) -> dict[str, dict[str, int]]:
         return self.best()["bits"]
@@ -384,6 +474,14 @@ def _knob_text(knob) -> str:
 
 def _fig_text(r: dict) -> str:
     return f"{r['fps']:,.0f} frames/s, DSP {r['dsp']:,}, LUT {r['lut']:,} (estimates)"
+
+
+def _goal(objective: str) -> str:
+    return {"fps": "frames/s", "dsp": "DSPs", "lut": "LUTs"}[objective]
+
+
+def _short_unit(metric: str) -> str:
+    return "" if metric == "cosine" else " points"
 
 
 def _unit(metric: str) -> str:

@@ -15,6 +15,7 @@ and ``(INPUT, "act_bits")``, the width of the hardware inputs (the config's ``ac
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -35,15 +36,47 @@ def predicted(out: np.ndarray) -> np.ndarray:
 def metric_value(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> float:
     """``top1`` (% of labels matched), ``agreement`` (% of samples whose top-1 is the float
     model's) or ``cosine`` (mean cosine similarity of each sample's output with the float one)."""
+    return float(np.mean(metric_samples(metric, out, ref, labels)))
+
+
+def metric_samples(metric: str, out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """Each sample's share of :func:`metric_value` (100 or 0 for ``top1`` / ``agreement``, the
+    cosine similarity for ``cosine``): their mean is the metric, their spread its noise."""
     if metric == "top1":
-        return 100.0 * float(np.mean(predicted(out) == labels))
+        return 100.0 * (predicted(out) == labels)
     if metric == "agreement":
-        return 100.0 * float(np.mean(predicted(out) == predicted(ref)))
+        return 100.0 * (predicted(out) == predicted(ref))
     a = out.reshape(out.shape[0], -1).astype(np.float64)
     b = ref.reshape(ref.shape[0], -1).astype(np.float64)
     norm = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    cos = np.where(norm > 0, np.sum(a * b, axis=1) / np.where(norm > 0, norm, 1), (a == b).all(axis=1))
-    return float(np.mean(cos))
+    return np.where(norm > 0, np.sum(a * b, axis=1) / np.where(norm > 0, norm, 1), (a == b).all(axis=1))
+
+
+def predicted_breakage(out: np.ndarray, ref: np.ndarray, labels: np.ndarray | None) -> float:
+    """Points of right answers the quantised outputs ``out`` are expected to turn wrong on samples
+    like these, from the noise of their logits: with the error of a logit difference taken as
+    normal with the RMS ``sigma`` of every such difference over all samples and classes, a sample
+    the float model ``ref`` answers right (its label, or without labels its own top-1) with a
+    margin ``m`` over the runner-up breaks with probability Phi(-m / sigma). Low-noise: sigma comes
+    from every logit of every sample, not from the few answers that happened to change."""
+    f = ref.reshape(ref.shape[0], -1).astype(np.float64)
+    e = out.reshape(out.shape[0], -1).astype(np.float64) - f
+    n, c = f.shape
+    if n == 0 or c < 2:
+        return 0.0
+    # mean of (e_a - e_b)^2 over a != b, from the per-sample sums (no (n, c, c) array)
+    pair_sq = 2 * c * np.sum(e * e, axis=1) - 2 * np.sum(e, axis=1) ** 2
+    sigma = float(np.sqrt(np.sum(pair_sq) / (n * c * (c - 1))))
+    truth = predicted(ref) if labels is None else np.asarray(labels).reshape(-1)
+    rows = np.arange(n)
+    right = f.argmax(axis=1) == truth
+    others = f.copy()
+    others[rows, truth] = -np.inf
+    margin = f[rows, truth] - others.max(axis=1)
+    if sigma == 0:
+        return 0.0
+    p = [0.5 * math.erfc(m / (sigma * math.sqrt(2))) for m in margin[right]]
+    return 100.0 * float(np.sum(p)) / n
 
 
 def config_for(base: QuantConfig, bits: Mapping[tuple[str, str], int], top: int = 8) -> QuantConfig:

@@ -84,3 +84,5 @@ def print_search(m: dict) -> None:
                 title=f"mixed-precision search: {len(s['table'])} configurations measured, {len(rows)} shown "
                       f"(uniform widths, the trade-off front, the chosen one)  [estimates]")
     echo(f"search          {budget_text(s)}")
+    for why in s.get("stopped", []):
+        echo(f"search          stopped: {why}")

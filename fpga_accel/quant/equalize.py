@@ -14,6 +14,11 @@ per-tensor activations and B's per-output-channel weight scales lose less to the
 that are much wider than the others. Pairs sharing a layer (A → B → C) are equalised in turns
 until the scales settle.
 
+A channel whose range in either layer is below ``DEAD`` times that layer's widest (a channel
+training left dead: weights of 1e-11 beside 0.5) is left alone: its s_i would be in the hundreds
+or thousands, and A's channel, scaled down with it, gets a weight scale so small that its
+requantisation multiplier needs a shift beyond any integer datapath, for no accuracy to gain.
+
 A clamp with a finite upper bound (ReLU6, Clip) is not homogeneous (its bound would have to
 become 6 / s_i per channel, which one ``clip`` attribute cannot hold): such pairs are left alone,
 as are pairs through anything but MaxPool, layers whose output has other readers (a residual
@@ -30,6 +35,8 @@ import numpy as np
 #: ops between A and B that commute with a positive per-channel scale
 _HOMOGENEOUS = {"MaxPool"}
 ROUNDS, TOLERANCE = 50, 1e-4
+#: a channel narrower than this share of its layer's widest is dead: not equalised
+DEAD = 2.0 ** -16
 
 
 @dataclass
@@ -139,7 +146,7 @@ def equalize_pair(g, pair: Pair) -> np.ndarray:
     r2 = _in_channel_absmax(w2, pair, group).astype(np.float64)
     if r1.size != r2.size:
         return np.ones(r1.size)
-    ok = (r1 > 0) & (r2 > 0)
+    ok = (r1 > DEAD * r1.max(initial=0.0)) & (r2 > DEAD * r2.max(initial=0.0))
     s = np.ones_like(r1)
     s[ok] = np.sqrt(r1[ok] * r2[ok]) / r2[ok]
     view = [1] * w1.ndim

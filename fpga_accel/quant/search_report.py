@@ -99,7 +99,9 @@ def search_html(search: dict) -> str:
     bits = "".join(f"<tr><td>{html(name)}</td><td class=n>{b.get('weight_bits', '-')}</td>"
                    f"<td class=n>{b.get('act_bits', '-')}</td></tr>" for name, b in search["bits"].items())
     return (f"<h2>Mixed-precision search (estimates)</h2>\n<p>{html(budget_text(search))}; "
-            f"{len(search['table'])} configurations measured as a whole.</p>\n{tradeoff_svg(search)}\n"
+            f"{len(search['table'])} configurations measured as a whole.</p>\n"
+            + "".join(f"<p>Stopped: {html(why)}</p>\n" for why in search.get("stopped", []))
+            + f"{tradeoff_svg(search)}\n"
             f"<h3>Chosen bits</h3>\n<table><tr><th>layer</th><th class=n>weights</th><th class=n>output</th></tr>"
             f"{bits}</table>\n<h3>Trade-off (uniform widths, the front, the chosen one)</h3>\n"
             f"<table><tr>{head}</tr>{body}</table>\n")
