@@ -70,7 +70,8 @@ def _json_inputs(body: bytes, specs: list[InputSpec]) -> dict:
 
 def _shaped(value, spec: InputSpec, max_images: int) -> tuple[np.ndarray, bool]:
     try:
-        x = np.asarray(value, dtype=spec.dtype) if isinstance(value, list) else value
+        with np.errstate(over="ignore", invalid="ignore"):  # too large: caught as Inf below
+            x = np.asarray(value, dtype=spec.dtype) if isinstance(value, list) else value
     except (ValueError, TypeError, OverflowError):
         raise HttpError(422, f"input '{spec.name}' must be a rectangular array of numbers") from None
     if not isinstance(x, np.ndarray):
