@@ -211,3 +211,27 @@ def test_shutdown_drains_admitted_requests(bundle, images, direct):
         assert np.array_equal(y, direct[i:i + 1])
     with pytest.raises(OSError):
         request(srv.port, "GET", "/healthz", timeout=2)
+
+
+def test_the_command_serves_and_drains_on_sigterm(bundle, images, direct):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(data.HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "fpga_accel.cli", "serve", bundle, "--port", "0",
+                             "--max-batch", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert "http://127.0.0.1:" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        assert np.array_equal(infer_npy(port, images[:2]), direct[:2])
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "answering 2 image(s)" in out
