@@ -195,18 +195,32 @@ class SlowSession:
 
 
 def test_shutdown_drains_admitted_requests(bundle, images, direct):
-    cfg = ServeConfig(bundle=bundle, port=0, max_batch=2, max_wait_ms=0,
-                      session_factory=lambda i: SlowSession(bundle, 0.2))
+    gate = threading.Event()  # holds the device until every request is queued and shutdown began
+
+    class GatedSession(SlowSession):
+        def run(self, feeds):
+            gate.wait(30)
+            return super().run(feeds)
+
+    cfg = ServeConfig(bundle=bundle, port=0, max_batch=1, max_wait_ms=0,
+                      session_factory=lambda i: GatedSession(bundle, 0.05))
     srv = RunningServer(cfg)
-    with ThreadPoolExecutor(6) as ex:
-        futures = [ex.submit(infer_json, srv.port, images[i:i + 1]) for i in range(6)]
-        deadline = time.monotonic() + 10
-        while metric(srv.port, "fpga_accel_queue_depth") < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        stopper = threading.Thread(target=srv.stop)
-        stopper.start()
-        got = [f.result() for f in futures]  # every admitted request answered, none refused
-    stopper.join(30)
+    try:
+        with ThreadPoolExecutor(6) as ex:
+            futures = [ex.submit(infer_json, srv.port, images[i:i + 1]) for i in range(6)]
+            deadline = time.monotonic() + 20
+            while metric(srv.port, "fpga_accel_queue_depth") < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)  # one request on the device, five waiting
+            stopper = threading.Thread(target=srv.stop)
+            stopper.start()
+            time.sleep(0.2)
+            assert stopper.is_alive(), "shutdown did not wait for the admitted requests"
+            gate.set()
+            got = [f.result() for f in futures]  # every admitted request answered, none refused
+        stopper.join(30)
+    finally:
+        gate.set()
+        srv.stop()
     for i, y in enumerate(got):
         assert np.array_equal(y, direct[i:i + 1])
     with pytest.raises(OSError):
@@ -235,3 +249,22 @@ def test_the_command_serves_and_drains_on_sigterm(bundle, images, direct):
             proc.wait()
     assert proc.returncode == 0, err
     assert "answering 2 image(s)" in out
+
+
+def test_slow_clients_and_too_many_connections_are_bounded(bundle):
+    cfg = ServeConfig(bundle=bundle, port=0, request_timeout=0.5, max_connections=2)
+    with RunningServer(cfg) as srv:
+        # a body announced and never sent: 408 once the request timeout passes
+        t = time.monotonic()
+        answer = raw_exchange(srv.port, b"POST /v1/infer HTTP/1.1\r\nContent-Length: 100\r\n\r\n[")
+        assert answer.startswith("HTTP/1.1 408") and time.monotonic() - t < 5
+        held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+        try:
+            time.sleep(0.1)
+            answer = raw_exchange(srv.port, b"GET /healthz HTTP/1.1\r\n\r\n")
+            assert answer.startswith("HTTP/1.1 503") and "too many connections" in answer
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(0.1)
+        assert request(srv.port, "GET", "/healthz")[0] == 200

@@ -93,6 +93,7 @@ class Server:
         self.port: int | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections = 0
+        self._answering = 0  # requests read and not yet fully answered
         self._stopped: asyncio.Event | None = None
 
     # --- life ---------------------------------------------------------------------------------
@@ -145,10 +146,11 @@ class Server:
         if self._server is not None:
             self._server.close()
         deadline = time.monotonic() + self.config.drain_s
-        while (len(self.queue) or self.pool.busy) and time.monotonic() < deadline:
+        while (len(self.queue) or self.pool.busy or self._answering) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        await self.pool.stop()
-        await asyncio.sleep(0)  # let the handlers write the last answers
+        await self.pool.stop()  # what is left past the deadline is answered 503
+        while self._answering and time.monotonic() < deadline + 1:
+            await asyncio.sleep(0.01)
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
@@ -173,9 +175,13 @@ class Server:
                     return
                 if req is None:
                     return
-                keep = req.keep_alive and not self.draining
-                writer.write(await self._route(req, keep))
-                await writer.drain()
+                self._answering += 1
+                try:
+                    keep = req.keep_alive and not self.draining
+                    writer.write(await self._route(req, keep))
+                    await writer.drain()
+                finally:
+                    self._answering -= 1
                 if not keep:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -202,6 +208,9 @@ class Server:
         except HttpError as e:
             self.metrics.request(e.status)
             return _error(e.status, e.message, keep, e.headers)
+        except Exception as e:  # noqa: BLE001 - a bug here still gets its request an answer
+            self.metrics.request(500)
+            return _error(500, f"internal error: {type(e).__name__}: {e}", False)
         self.metrics.request(200, time.monotonic() - t)
         return response(200, body, ctype, keep)
 

@@ -2,8 +2,8 @@
 
 Each :class:`Device` holds one :class:`~fpga_accel.runtime.Session`. Its loop takes the oldest
 waiting request, then gathers more until the batch holds ``max_batch`` images or ``max_wait``
-seconds have passed since that first request arrived, runs the batch on its session in a daemon
-thread (a hung device must not keep the process from exiting) and hands each request its rows.
+seconds have passed since that first request arrived, runs the batch on its session in the
+device's own daemon thread and hands each request its rows.
 Devices pull work when they are free, so a slow device simply takes fewer batches.
 
 A session that raises (anything but an input error) or hangs (its ``timeout``, and a guard above
@@ -14,6 +14,7 @@ Nothing is dropped without an answer.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
 
@@ -36,27 +37,39 @@ class BadBatchInput(Exception):
     """The session refused one request's inputs (answered 422)."""
 
 
-def in_daemon_thread(fn, *args) -> asyncio.Future:
-    """``fn(*args)`` in a new daemon thread; an asyncio future of its result."""
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
+class CallThread:
+    """A daemon thread that runs one device's calls in order, each answered on an asyncio future
+    (daemon: a call stuck in a hung device must not keep the process from exiting)."""
 
-    def settle(value, error):
-        if not fut.done():
-            fut.set_exception(error) if error is not None else fut.set_result(value)
+    def __init__(self, name: str):
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
 
-    def body():
-        try:
-            value, error = fn(*args), None
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
-            value, error = None, e
-        try:
-            loop.call_soon_threadsafe(settle, value, error)
-        except RuntimeError:  # the loop closed meanwhile (shutdown): nobody waits any more
-            pass
+    def call(self, fn, *args) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._calls.put((loop, fut, fn, args))
+        return fut
 
-    threading.Thread(target=body, name="fpga-accel-serve-run", daemon=True).start()
-    return fut
+    def stop(self) -> None:
+        self._calls.put(None)
+
+    def _loop(self) -> None:
+        while (item := self._calls.get()) is not None:
+            loop, fut, fn, args = item
+            try:
+                value, error = fn(*args), None
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+                value, error = None, e
+            try:
+                loop.call_soon_threadsafe(_settle, fut, value, error)
+            except RuntimeError:  # the loop closed meanwhile (shutdown): nobody waits any more
+                pass
+
+
+def _settle(fut: asyncio.Future, value, error) -> None:
+    if not fut.done():
+        fut.set_exception(error) if error is not None else fut.set_result(value)
 
 
 class Device:
@@ -67,6 +80,7 @@ class Device:
         self.backend = getattr(getattr(session, "backend", None), "name", "?")
         self.healthy, self.running, self.failure = True, False, ""
         self.busy_s, self.batches, self.images = 0.0, 0, 0
+        self.thread = CallThread(f"fpga-accel-serve-device-{index}")
 
     def stats(self) -> dict:
         stats = getattr(self.session, "stats", None)
@@ -75,6 +89,7 @@ class Device:
     def retire(self, why: str) -> None:
         """Out of the pool; its session is closed in the background (closing a hung device may block)."""
         self.healthy, self.failure = False, why
+        self.thread.stop()
         threading.Thread(target=_close_quietly, args=(self.session,), daemon=True).start()
 
 
@@ -115,6 +130,7 @@ class Pool:
         for d in self.devices:
             if d.healthy:
                 d.healthy = False
+                d.thread.stop()
                 await asyncio.get_running_loop().run_in_executor(None, _close_quietly, d.session)
 
     async def _serve(self, device: Device) -> None:
@@ -176,7 +192,7 @@ class Pool:
         images = sum(p.images for p in batch)
         t = time.perf_counter()
         try:
-            outputs = await asyncio.wait_for(in_daemon_thread(device.session.run, feeds), self.guard)
+            outputs = await asyncio.wait_for(device.thread.call(device.session.run, feeds), self.guard)
         except InputError as e:
             raise BadBatchInput(str(e)) from None
         except asyncio.TimeoutError:
