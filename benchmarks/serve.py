@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT)]
 
-from _common import data, machine, write_json  # noqa: E402
+from _common import data, machine, write_json
 
 
 def npy(x: np.ndarray) -> bytes:
@@ -94,7 +94,7 @@ def load(port: int, bodies: list[bytes], clients: int, seconds: float) -> dict:
 
 def summary(lat: np.ndarray, images_per_s: float, errors: int = 0) -> dict:
     return {"p50_ms": float(np.percentile(lat, 50) * 1e3), "p99_ms": float(np.percentile(lat, 99) * 1e3),
-            "images_per_s": images_per_s, "requests": int(len(lat)), "errors": errors}
+            "images_per_s": images_per_s, "requests": len(lat), "errors": errors}
 
 
 def direct(bundle: str, images: np.ndarray, batch: int, seconds: float) -> dict:

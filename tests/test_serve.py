@@ -3,7 +3,11 @@ input validation (4xx), health, readiness, metrics and draining on shutdown. Loo
 import http.client
 import io
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -228,11 +232,6 @@ def test_shutdown_drains_admitted_requests(bundle, images, direct):
 
 
 def test_the_command_serves_and_drains_on_sigterm(bundle, images, direct):
-    import os
-    import signal
-    import subprocess
-    import sys
-
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(data.HERE.parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "fpga_accel.cli", "serve", bundle, "--port", "0",
                              "--max-batch", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -268,3 +267,28 @@ def test_slow_clients_and_too_many_connections_are_bounded(bundle):
                 s.close()
         time.sleep(0.1)
         assert request(srv.port, "GET", "/healthz")[0] == 200
+
+
+def test_the_service_loads_only_the_runtime(bundle, images, direct):
+    """What a board needs: serving a bundle loads numpy, the runtime and the standard library,
+    never the compiler, code generation, the frontend, onnx or an HTTP framework."""
+    from import_util import NOT_NEEDED
+
+    child = (
+        "import io, json, sys, http.client, numpy as np\n"
+        "from fpga_accel.serve import RunningServer, ServeConfig\n"
+        "with RunningServer(ServeConfig(bundle=sys.argv[1], port=0)) as srv:\n"
+        "    c = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)\n"
+        "    c.request('POST', '/v1/infer', sys.stdin.buffer.read(), {'Content-Type': 'application/x-npy',\n"
+        "              'Accept': 'application/x-npy'})\n"
+        "    y = np.load(io.BytesIO(c.getresponse().read()))\n"
+        "print(json.dumps([y.tolist(), sorted(sys.modules)]))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(data.HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", child, bundle], input=npy(images[:2]), capture_output=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    y, loaded = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert np.array_equal(np.asarray(y, np.float32), direct[:2])
+    banned = NOT_NEEDED + ("starlette", "uvicorn", "aiohttp", "fastapi")
+    assert [m for m in loaded if any(m == n or m.startswith(n + ".") for n in banned)] == []
+    assert "fpga_accel.serve.pool" in loaded

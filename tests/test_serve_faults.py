@@ -96,7 +96,7 @@ def test_a_failing_or_hung_device_leaves_the_pool_and_its_requests_are_retried(b
                                                                               fault):
     # device 0 is faulty; device 1 is slower, so device 0 surely takes the first batch
     bad = "fail" if fault == "fail" else release
-    factory = lambda i: session(bundle, bad, timeout=0.5) if i == 0 else session(bundle, delay=0.05)  # noqa: E731
+    factory = lambda i: session(bundle, bad, timeout=0.5) if i == 0 else session(bundle, delay=0.05)
     with RunningServer(ServeConfig(bundle=bundle, port=0, devices=2, max_batch=4, max_wait_ms=5,
                                    session_factory=factory)) as srv:
         answers = send_all(srv.port, images, 16)
@@ -110,7 +110,7 @@ def test_a_failing_or_hung_device_leaves_the_pool_and_its_requests_are_retried(b
 
 
 def test_when_every_device_fails_requests_are_answered_with_errors(bundle, images):
-    factory = lambda i: session(bundle, "fail")  # noqa: E731
+    factory = lambda i: session(bundle, "fail")
     with RunningServer(ServeConfig(bundle=bundle, port=0, devices=2, session_factory=factory)) as srv:
         answers = send_all(srv.port, images, 6)
         assert all(status in (502, 503) for status, _, _ in answers), answers
@@ -122,7 +122,7 @@ def test_when_every_device_fails_requests_are_answered_with_errors(bundle, image
 
 def test_overload_answers_503_and_loses_nothing(bundle, images, direct):
     # one slow device, no batching, room for 2 waiting requests: 12 at once cannot all wait
-    factory = lambda i: session(bundle, delay=0.2)  # noqa: E731
+    factory = lambda i: session(bundle, delay=0.2)
     with RunningServer(ServeConfig(bundle=bundle, port=0, max_batch=1, max_wait_ms=0, queue_size=2,
                                    session_factory=factory)) as srv:
         answers = send_all(srv.port, images, 12, workers=12)

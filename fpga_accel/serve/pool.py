@@ -14,6 +14,7 @@ Nothing is dropped without an answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -94,10 +95,8 @@ class Device:
 
 
 def _close_quietly(session) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the device is already out of the pool
         session.close()
-    except Exception:  # noqa: BLE001 - the device is already out of the pool
-        pass
 
 
 class Pool:
