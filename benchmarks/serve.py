@@ -1,4 +1,4 @@
-"""Load test of ``fpga-accel serve`` on the emulator backend, beside one Session used directly.
+"""Load test of ``fpga-accel serve`` (emulator backend by default) beside one Session used directly.
 
 The service runs in a process of its own (the command itself, loopback only); closed-loop clients
 in this process (threads with a kept-alive connection each) send one image per request as .npy
@@ -40,9 +40,9 @@ def npy(x: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def start_service(bundle: str, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen, int]:
-    cmd = [sys.executable, "-m", "fpga_accel.cli", "serve", bundle, "--port", "0", "--max-batch", str(max_batch),
-           "--max-wait-ms", str(max_wait_ms)]
+def start_service(bundle: str, backend: str, max_batch: int, max_wait_ms: float) -> tuple[subprocess.Popen, int]:
+    cmd = [sys.executable, "-m", "fpga_accel.cli", "serve", bundle, "--backend", backend, "--port", "0",
+           "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     line = proc.stdout.readline()  # "serving ... on http://127.0.0.1:PORT/v1/infer ..."
@@ -97,11 +97,11 @@ def summary(lat: np.ndarray, images_per_s: float, errors: int = 0) -> dict:
             "images_per_s": images_per_s, "requests": len(lat), "errors": errors}
 
 
-def direct(bundle: str, images: np.ndarray, batch: int, seconds: float) -> dict:
+def direct(bundle: str, backend: str, images: np.ndarray, batch: int, seconds: float) -> dict:
     """One Session, ``batch`` images per call, for ``seconds``: latency per call, images/s."""
     import fpga_accel
 
-    with fpga_accel.Session(bundle) as s:
+    with fpga_accel.Session(bundle, backend=backend) as s:
         s.run(images[:batch])
         lat, done, i = [], 0, 0
         t0 = time.perf_counter()
@@ -120,6 +120,7 @@ def main() -> int:
     ap.add_argument("model", nargs="?", default="mnist_cnn", help="an example model (default: mnist_cnn)")
     ap.add_argument("--seconds", type=float, default=3.0, help="duration of each point (default: 3)")
     ap.add_argument("--clients", default="1,8,64", help="concurrencies (default: 1,8,64)")
+    ap.add_argument("--backend", default="emulator", help="the runtime backend (default: emulator)")
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--max-wait-ms", type=float, default=2.0)
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
@@ -136,9 +137,9 @@ def main() -> int:
                            progress=False)
         for batch in (1, args.max_batch):
             rows.append({"setting": f"Session.run direct, {batch} image(s)/call", "clients": 1,
-                         **direct(bundle, images, batch, args.seconds)})
+                         **direct(bundle, args.backend, images, batch, args.seconds)})
         for name, mb, wait in (("serve, batching", args.max_batch, args.max_wait_ms), ("serve, no batching", 1, 0)):
-            proc, port = start_service(bundle, mb, wait)
+            proc, port = start_service(bundle, args.backend, mb, wait)
             try:
                 load(port, bodies, 4, 0.5)  # warm-up
                 for c in clients:
@@ -146,13 +147,13 @@ def main() -> int:
                                  **load(port, bodies, c, args.seconds)})
             finally:
                 stop_service(proc)
-    print(f"{args.model} on the emulator backend, {args.seconds:g} s per point, one image per request")
+    print(f"{args.model} on the {args.backend} backend, {args.seconds:g} s per point, one image per request")
     print(f"{'setting':48} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'images/s':>9} {'errors':>6}")
     for r in rows:
         print(f"{r['setting']:48} {r['clients']:>7} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['images_per_s']:>9.0f} {r['errors']:>6}")
     if args.json:
-        write_json(args.json, {"machine": machine(), "model": args.model, "seconds": args.seconds, "rows": rows})
+        write_json(args.json, {"machine": machine(), "model": args.model, "backend": args.backend, "seconds": args.seconds, "rows": rows})
     return 0
 
 

@@ -186,6 +186,8 @@ class Server:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # an idle connection at shutdown: just end (its task is top-level)
+            pass
         finally:
             self._connections -= 1
             writer.close()
@@ -273,16 +275,27 @@ class RunningServer:
         started = threading.Event()
         self._error: BaseException | None = None
 
+        async def serve():
+            try:
+                await self.server.start()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                self._error = e
+                return
+            finally:
+                started.set()
+            await self.server.wait_stopped()
+            # idle keep-alive connections: end their handlers while the loop still runs
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
         def main():
             asyncio.set_event_loop(self.loop)
             try:
-                self.loop.run_until_complete(self.server.start())
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-                self._error = e
-                started.set()
-                return
-            started.set()
-            self.loop.run_until_complete(self.server.wait_stopped())
+                self.loop.run_until_complete(serve())
+            finally:
+                self.loop.close()
 
         self._thread = threading.Thread(target=main, name="fpga-accel-serve", daemon=True)
         self._thread.start()
