@@ -6,6 +6,9 @@ for ``--seconds`` at each concurrency (1, 8, 64). Two service settings: dynamic 
 (``--max-batch``, ``--max-wait-ms``) and none (``--max-batch 1``). Beside them, the same images
 through one ``Session.run`` directly: one image per call, and ``--max-batch`` per call.
 
+At one client the two services are also measured in alternating 0.5 s slices (``--pairs``), so
+the cost of waiting for a batch is seen apart from the machine's changing load.
+
 Latency is each request's round trip at the client (p50, p99); throughput is answered images per
 second of wall time. Clients and service share the machine's cores, so at 64 clients the client
 threads take part of the CPU the service would have on its own.
@@ -123,6 +126,7 @@ def main() -> int:
     ap.add_argument("--backend", default="emulator", help="the runtime backend (default: emulator)")
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--max-wait-ms", type=float, default=2.0)
+    ap.add_argument("--pairs", type=int, default=10, help="alternating 1-client slices per setting (default: 10)")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     args = ap.parse_args()
     import fpga_accel
@@ -138,22 +142,33 @@ def main() -> int:
         for batch in (1, args.max_batch):
             rows.append({"setting": f"Session.run direct, {batch} image(s)/call", "clients": 1,
                          **direct(bundle, args.backend, images, batch, args.seconds)})
-        for name, mb, wait in (("serve, batching", args.max_batch, args.max_wait_ms), ("serve, no batching", 1, 0)):
-            proc, port = start_service(bundle, args.backend, mb, wait)
-            try:
+        settings = [("serve, batching", args.max_batch, args.max_wait_ms), ("serve, no batching", 1, 0)]
+        services = [start_service(bundle, args.backend, mb, wait) for _, mb, wait in settings]
+        try:
+            for (name, mb, wait), (_, port) in zip(settings, services):
                 load(port, bodies, 4, 0.5)  # warm-up
                 for c in clients:
                     rows.append({"setting": f"{name} (max-batch {mb}, max-wait {wait:g} ms)", "clients": c,
                                  **load(port, bodies, c, args.seconds)})
-            finally:
+            # one client, the two services in alternating slices: the machine's load drifts alike for both
+            slices: list[list[float]] = [[], []]
+            for _ in range(args.pairs):
+                for k, (_, port) in enumerate(services):
+                    slices[k].append(load(port, bodies, 1, 0.5)["p50_ms"])
+            paired = {name: float(np.median(p)) for (name, _, _), p in zip(settings, slices)}
+        finally:
+            for proc, _ in services:
                 stop_service(proc)
     print(f"{args.model} on the {args.backend} backend, {args.seconds:g} s per point, one image per request")
     print(f"{'setting':48} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'images/s':>9} {'errors':>6}")
     for r in rows:
         print(f"{r['setting']:48} {r['clients']:>7} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['images_per_s']:>9.0f} {r['errors']:>6}")
+    print(f"1 client, alternating 0.5 s slices ({args.pairs} each), median p50: "
+          + ", ".join(f"{k} {v:.2f} ms" for k, v in paired.items()))
     if args.json:
-        write_json(args.json, {"machine": machine(), "model": args.model, "backend": args.backend, "seconds": args.seconds, "rows": rows})
+        write_json(args.json, {"machine": machine(), "model": args.model, "backend": args.backend,
+                               "seconds": args.seconds, "rows": rows, "paired_p50_ms_1_client": paired})
     return 0
 
 
