@@ -292,3 +292,17 @@ def test_the_service_loads_only_the_runtime(bundle, images, direct):
     banned = NOT_NEEDED + ("starlette", "uvicorn", "aiohttp", "fastapi")
     assert [m for m in loaded if any(m == n or m.startswith(n + ".") for n in banned)] == []
     assert "fpga_accel.serve.pool" in loaded
+
+
+def test_two_devices_share_the_work_and_a_taken_port_is_a_clear_error(bundle, images, direct):
+    factory = lambda i: SlowSession(bundle, 0.02)  # both busy long enough to share
+    with RunningServer(ServeConfig(bundle=bundle, port=0, devices=2, max_batch=2, max_wait_ms=1,
+                                   session_factory=factory)) as srv:
+        with ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(lambda i: infer_json(srv.port, images[i:i + 1]), range(24)))
+        per_device = [metric(srv.port, f'fpga_accel_device_images_total{{device="{d}",backend="emulator"}}')
+                      for d in (0, 1)]
+        with pytest.raises(fpga_accel.errors.InputError, match="cannot listen on 127.0.0.1"):
+            RunningServer(ServeConfig(bundle=bundle, port=srv.port))
+    assert np.array_equal(np.concatenate(got), direct[:24])
+    assert sum(per_device) == 24 and min(per_device) > 0, per_device

@@ -119,7 +119,12 @@ class Server:
                          guard=cfg.device_timeout * 2 + 1)
         self.pool.start()
         self._stopped = asyncio.Event()
-        self._server = await asyncio.start_server(self._client, cfg.host, cfg.port, limit=LINE_LIMIT)
+        try:
+            self._server = await asyncio.start_server(self._client, cfg.host, cfg.port, limit=LINE_LIMIT)
+        except OSError as e:
+            await self.pool.stop()
+            raise InputError(f"cannot listen on {cfg.host}:{cfg.port} ({e.strerror or e}); choose another "
+                             "--port or --host") from None
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _open(self, index: int):
