@@ -133,6 +133,7 @@ BAD = [  # (body, content type, status, words of the message)
     (_npy_object(), "application/x-npy", 422, "dtype object"),
     (_npy_lying(), "application/x-npy", 400, "announces"),
     (b"\x93NUMPY garbage", "application/x-npy", 400, "not a valid .npy"),
+    (npy(np.zeros(1, np.float32)).replace(b"(1,)", b"(-1, -1)"), "application/x-npy", 400, "negative dimension"),
     (b"[]", "text/csv", 415, "text/csv"),
 ]
 

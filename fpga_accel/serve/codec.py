@@ -108,6 +108,8 @@ def read_npy(body: bytes) -> np.ndarray:
         raise HttpError(400, f"the body is not a valid .npy file ({e})") from None
     if dtype.hasobject or dtype.kind not in "fiub" or dtype.fields is not None:
         raise HttpError(422, f"the .npy array has dtype {dtype}; send numbers")
+    if any(d < 0 for d in shape):
+        raise HttpError(400, f"the .npy header has a negative dimension: {shape}")
     count = 1
     for d in shape:
         count *= d
