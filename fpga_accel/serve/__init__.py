@@ -10,6 +10,8 @@ the figures served at ``/metrics`` in Prometheus text form.
 """
 from __future__ import annotations
 
-from .app import RunningServer, ServeConfig, Server
+from .app import Server
+from .background import RunningServer
+from .config import ServeConfig
 
 __all__ = ["RunningServer", "ServeConfig", "Server"]

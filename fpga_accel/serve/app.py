@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import InputError
 from . import codec
+from .config import ServeConfig
 from .http import HttpError, Request, read_request, response
 from .metrics import Metrics
 from .pool import BadBatchInput, Device, DeviceFailed, Pool
@@ -30,60 +28,9 @@ DEVICE_ENV = "FPGA_ACCEL_DEVICE_INDEX"
 LINE_LIMIT = 16 * 1024  # longest request line or header
 
 
-@dataclass
-class ServeConfig:
-    """How to serve a bundle. Times in seconds; ``max_body`` in bytes (None: enough for
-    ``max_batch`` images as JSON, see :meth:`body_limit`). ``session_factory(index)`` replaces
-    ``Session(bundle, backend, timeout=device_timeout)`` for device ``index``."""
-
-    bundle: str = ""
-    backend: str = "emulator"
-    devices: int = 1
-    max_batch: int = 32
-    max_wait_ms: float = 2.0
-    host: str = "127.0.0.1"
-    port: int = 8000
-    queue_size: int = 256
-    request_timeout: float = 10.0
-    device_timeout: float = 30.0
-    max_body: int | None = None
-    max_connections: int = 256
-    drain_s: float = 30.0
-    session_factory: Callable | None = None
-
-    def check(self) -> None:
-        for name in ("devices", "max_batch", "queue_size", "max_connections"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("request_timeout", "device_timeout", "drain_s"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not 0 < v < float("inf"):
-                raise InputError(f"{name} must be a positive number of seconds, got {v!r}")
-        if not isinstance(self.max_wait_ms, (int, float)) or not 0 <= self.max_wait_ms <= 60_000:
-            raise InputError(f"max_wait_ms must be between 0 and 60000, got {self.max_wait_ms!r}")
-        if not 0 <= self.port <= 65535:
-            raise InputError(f"port must be 0..65535, got {self.port}")
-
-    def body_limit(self, specs: list[codec.InputSpec]) -> int:
-        """Bytes a request body may have: given, or ``max_batch`` images at 32 bytes per number
-        (a float written out in JSON) plus 64 KiB."""
-        if self.max_body is not None:
-            return self.max_body
-        numbers = sum(int(_prod(s.image_shape)) for s in specs)
-        return self.max_batch * numbers * 32 + 65536
-
-
-def _prod(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 class Server:
     """The service of one bundle. ``await start()`` opens the sessions and listens;
-    ``await shutdown()`` drains and closes. :func:`serve_in_thread` runs it beside other code."""
+    ``await shutdown()`` drains and closes. :class:`~.background.RunningServer` runs it beside other code."""
 
     def __init__(self, config: ServeConfig):
         config.check()
@@ -269,55 +216,3 @@ class Server:
 
 def _error(status: int, message: str, keep: bool, headers: dict | None = None) -> bytes:
     return response(status, json.dumps({"error": message}).encode(), codec.JSON, keep, headers)
-
-
-class RunningServer:
-    """A :class:`Server` on its own event loop in a daemon thread (tests, benchmarks, notebooks)."""
-
-    def __init__(self, config: ServeConfig, ready_s: float = 120.0):
-        self.server = Server(config)
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        self._error: BaseException | None = None
-
-        async def serve():
-            try:
-                await self.server.start()
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-                self._error = e
-                return
-            finally:
-                started.set()
-            await self.server.wait_stopped()
-            # idle keep-alive connections: end their handlers while the loop still runs
-            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in rest:
-                t.cancel()
-            await asyncio.gather(*rest, return_exceptions=True)
-
-        def main():
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.loop.run_until_complete(serve())
-            finally:
-                self.loop.close()
-
-        self._thread = threading.Thread(target=main, name="fpga-accel-serve", daemon=True)
-        self._thread.start()
-        if not started.wait(ready_s):
-            raise TimeoutError(f"the service did not start within {ready_s} s")
-        if self._error is not None:
-            raise self._error
-        self.port = self.server.port
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Drain and stop (returns when the sessions are closed)."""
-        if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(timeout)
-            self._thread.join(timeout)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
