@@ -137,8 +137,13 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         bundle = str(Path(tmp) / f"{args.model}.fpga")
+        generators = None
+        if args.backend == "csim":  # the C-simulation compiles the bundle's HLS project
+            from fpga_accel.codegen.hls_project import generate_hls
+
+            generators = [generate_hls]
         fpga_accel.compile(data.model_path(args.model), bundle, calib=data.HERE / args.model / "calib.npz",
-                           progress=False)
+                           progress=False, **({"generators": generators} if generators else {}))
         for batch in (1, args.max_batch):
             rows.append({"setting": f"Session.run direct, {batch} image(s)/call", "clients": 1,
                          **direct(bundle, args.backend, images, batch, args.seconds)})

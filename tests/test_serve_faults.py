@@ -155,3 +155,36 @@ def test_a_slow_answer_gets_504_and_the_service_goes_on(bundle, images, direct):
         status, _, body = post(srv.port, images[1:2])
         assert status == 200
         assert np.array_equal(np.asarray(body["outputs"]["logits"], np.float32), direct[1:2])
+
+
+def test_an_input_the_session_refuses_fails_only_its_own_request(bundle, images, direct):
+    from fpga_accel.errors import InputError
+
+    sizes = []  # images per session call
+
+    def factory(i):
+        s = session(bundle)
+        real = s.run
+
+        def run(feeds):
+            sizes.append(len(feeds["input"]))
+            if (feeds["input"][:, 0] == 123.0).any():
+                raise InputError("input 'input' holds a poisoned image")
+            return real(feeds)
+
+        s.run = run
+        return s
+
+    poisoned = images[:6].copy()
+    poisoned[3, 0] = 123.0
+    with RunningServer(ServeConfig(bundle=bundle, port=0, max_batch=8, max_wait_ms=200,
+                                   session_factory=factory)) as srv:
+        answers = send_all(srv.port, poisoned, 6)
+        assert metric(srv.port, 'fpga_accel_device_up{device="0",backend="emulator"}') == 1
+    assert max(sizes) > 1 and sizes.count(1) >= 1, sizes  # a batch was spoilt, then run request by request
+    for i, (status, _, body) in enumerate(answers):
+        if i == 3:
+            assert status == 422 and "poisoned" in body["error"]
+        else:
+            assert status == 200, body
+            assert np.array_equal(np.asarray(body["outputs"]["logits"], np.float32), direct[i:i + 1])

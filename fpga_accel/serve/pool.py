@@ -25,6 +25,8 @@ from ..errors import InputError
 from .metrics import Metrics
 from .queue import Pending, RequestQueue
 
+TIMER_SLACK = 0.001  # seconds
+
 
 class DeviceFailed(Exception):
     """No device left that could run a request (``status``: the HTTP answer)."""
@@ -99,6 +101,11 @@ def _close_quietly(session) -> None:
         session.close()
 
 
+def _refuse(p: Pending, error: Exception) -> None:
+    if not p.future.done():
+        p.future.set_exception(error)
+
+
 class Pool:
     """Feeds ``devices`` from ``queue`` in batches of up to ``max_batch`` images, waiting at most
     ``max_wait`` seconds for a batch to fill. ``guard``: seconds after which a batch that has not
@@ -138,10 +145,15 @@ class Pool:
             first = self.queue.take()
             if first is None:
                 continue
-            device.running = True
+            device.running, batch = True, [first]
             try:
                 batch = await self._gather(first)
                 await self._run(device, batch)
+            except asyncio.CancelledError:  # shutdown past its drain time: answer, then stop
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(DeviceFailed("the service shut down before the answer", 503))
+                raise
             finally:
                 device.running = False
         if not self.healthy:  # the last device failed: nobody will take what waits
@@ -153,7 +165,8 @@ class Pool:
         while images < self.max_batch:
             nxt = self.queue.peek()
             if nxt is None:
-                left = deadline - time.monotonic()
+                # epoll sleeps in whole milliseconds, rounded up: end early rather than late
+                left = deadline - time.monotonic() - TIMER_SLACK
                 if left <= 0 or not await self.queue.wait(left):
                     break
                 continue
@@ -169,15 +182,18 @@ class Pool:
             return
         try:
             outputs = await self._call(device, batch)
-        except BadBatchInput:
+        except BadBatchInput as e:
+            if len(batch) == 1:
+                _refuse(batch[0], e)
+                return
             # one request's inputs spoilt the batch: run each alone so only that one is refused
-            for p in batch:
+            for i, p in enumerate(batch):
                 try:
                     self._answer([p], await self._call(device, [p]))
-                except BadBatchInput as e:
-                    p.future.done() or p.future.set_exception(e)
-                except DeviceFailed as e:
-                    self._fail(device, [p], str(e))
+                except BadBatchInput as bad:
+                    _refuse(p, bad)
+                except DeviceFailed as failed:
+                    self._fail(device, batch[i:], str(failed))
                     return
             return
         except DeviceFailed as e:
