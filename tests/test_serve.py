@@ -307,3 +307,16 @@ def test_two_devices_share_the_work_and_a_taken_port_is_a_clear_error(bundle, im
             RunningServer(ServeConfig(bundle=bundle, port=srv.port))
     assert np.array_equal(np.concatenate(got), direct[:24])
     assert sum(per_device) == 24 and min(per_device) > 0, per_device
+
+
+def test_a_lone_client_is_not_kept_waiting_for_a_batch(bundle, images, direct):
+    # a long wait: the first request finds out nobody else comes; the next ones go at once
+    with RunningServer(ServeConfig(bundle=bundle, port=0, max_batch=8, max_wait_ms=400)) as srv:
+        times = []
+        for i in range(4):
+            t = time.monotonic()
+            y = infer_json(srv.port, images[i:i + 1])
+            times.append(time.monotonic() - t)
+            assert np.array_equal(y, direct[i:i + 1])
+    assert times[0] >= 0.35, times  # the wait is honoured while it may pay
+    assert max(times[1:]) < 0.3, times

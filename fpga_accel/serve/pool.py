@@ -4,7 +4,10 @@ Each :class:`Device` holds one :class:`~fpga_accel.runtime.Session`. Its loop ta
 waiting request, then gathers more until the batch holds ``max_batch`` images or ``max_wait``
 seconds have passed since that first request arrived, runs the batch on its session in the
 device's own daemon thread and hands each request its rows.
-Devices pull work when they are free, so a slow device simply takes fewer batches.
+Devices pull work when they are free, so a slow device simply takes fewer batches. The wait is
+skipped while it does not pay: after a wait that brought no other request, a device sends lone
+requests at once until it again finds several waiting (a single client, or a trickle, is never
+kept waiting for company that does not come).
 
 A session that raises (anything but an input error) or hangs (its ``timeout``, and a guard above
 it) takes its device out of the pool; the batch's requests go back to the front of the queue for
@@ -83,6 +86,7 @@ class Device:
         self.backend = getattr(getattr(session, "backend", None), "name", "?")
         self.healthy, self.running, self.failure = True, False, ""
         self.busy_s, self.batches, self.images = 0.0, 0, 0
+        self.patient = True  # waits for a batch to fill (see Pool._gather)
         self.thread = CallThread(f"fpga-accel-serve-device-{index}")
 
     def stats(self) -> dict:
@@ -147,7 +151,7 @@ class Pool:
                 continue
             device.running, batch = True, [first]
             try:
-                batch = await self._gather(first)
+                batch = await self._gather(device, first)
                 await self._run(device, batch)
             except asyncio.CancelledError:  # shutdown past its drain time: answer, then stop
                 for p in batch:
@@ -159,15 +163,21 @@ class Pool:
         if not self.healthy:  # the last device failed: nobody will take what waits
             self.queue.fail_all(DeviceFailed(f"no device left in the pool (last failure: {device.failure})", 503))
 
-    async def _gather(self, first: Pending) -> list[Pending]:
+    async def _gather(self, device: Device, first: Pending) -> list[Pending]:
         batch, images = [first], first.images
         deadline = first.arrived + self.max_wait
+        if self.queue.peek() is not None:
+            device.patient = True  # requests come faster than they are run: waiting fills batches
         while images < self.max_batch:
             nxt = self.queue.peek()
             if nxt is None:
+                if not device.patient:
+                    break
                 # epoll sleeps in whole milliseconds, rounded up: end early rather than late
                 left = deadline - time.monotonic() - TIMER_SLACK
                 if left <= 0 or not await self.queue.wait(left):
+                    if len(batch) == 1:
+                        device.patient = False  # the wait brought nothing: a lone client is not kept waiting
                     break
                 continue
             if images + nxt.images > self.max_batch:
