@@ -22,6 +22,8 @@ from .design import Design, budget, evaluate
 from .lower import LayerPlan, plan_layer
 from .resources import memory_cost, small
 
+#: faster bottlenecks in a row that may fail to fit before the search for one gives up
+MAX_MISSES = 16
 RESOURCE_TEXT = {"dsp": "DSP", "bram18": "BRAM18", "uram": "URAM", "lut": "LUT", "ff": "FF"}
 
 
@@ -187,15 +189,16 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
     ``t`` the layers' options reach, fastest last, every free layer takes its cheapest option no
     slower than ``t`` (the one with the least share of the board when the cheapest run out of
     memory); when that runs over the DSP budget, layers move to LUT multipliers (most DSPs
-    saved per LUT first) until it fits. The fastest target that fits wins; the first that does not
-    ends the search. Returns the design and why it stopped ("" when no target was faster)."""
+    saved per LUT first) until it fits. The fastest target that fits wins; MAX_MISSES targets in a
+    row that do not end the search (a target can fail where a faster one, whose cheapest foldings
+    fall differently, fits). Returns the design and why it stopped ("" when no target was faster)."""
     fastest = [min(c for _, c in options[p.name]) for p in plans if p.name not in fixed and options[p.name]]
     floor = max([s.cycles() for s in design.io] + [lay.cycles for lay in design.layers if lay.name in fixed]
                 + fastest + [goal])
     targets = sorted({c for p in plans if p.name not in fixed for f, c in options[p.name] if floor <= c < design.cycles},
                      reverse=True)
     fixed_folds = {lay.name: lay.fold for lay in design.layers if lay.name in fixed}
-    why = ""
+    why, failed = "", 0
     for t in targets:
         folds = {p.name: fixed_folds.get(p.name) or next(f for f, c in options[p.name] if c <= t) for p in plans}
         d = evaluate(qm, plans, folds, board, limits, cache)
@@ -207,12 +210,16 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
         if not d.fits() and set(d.over()) == {"dsp"}:
             d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
         if not d.fits():
-            over = ", ".join(RESOURCE_TEXT[k] for k in d.over())
-            lut = " with LUT multipliers where they apply" if any(lut_variant(p, f) for p in plans
-                                                                  for f, _ in options[p.name]) else ""
-            why = f"a faster bottleneck ({t:,} cycles per image) would exceed the {over} budget{lut}"
-            break
-        design = d
+            failed += 1
+            if not why:
+                over = ", ".join(RESOURCE_TEXT[k] for k in d.over())
+                lut = " with LUT multipliers where they apply" if any(lut_variant(p, f) for p in plans
+                                                                      for f, _ in options[p.name]) else ""
+                why = f"a faster bottleneck ({t:,} cycles per image) would exceed the {over} budget{lut}"
+            if failed == MAX_MISSES:
+                break
+            continue
+        design, why, failed = d, "", 0
     return design, why
 
 
