@@ -137,3 +137,30 @@ class Csim:
             assert bad.size == 0, (f"{what} output '{t.name}': {bad.size} of {g.size} integers differ from the "
                                    f"emulator, first at flat index {bad[0]}: csim {g.reshape(-1)[bad[0]]} "
                                    f"emulator {w.reshape(-1)[bad[0]]}")
+
+
+def raw_inputs(qm, n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` random stored integers per hardware input, over each type's whole range."""
+    r = np.random.default_rng(seed)
+    return {t.name: r.integers(t.qparams.qtype.min, t.qparams.qtype.max + 1, (n, *t.shape[1:])).astype(t.qparams.qtype.dtype)
+            for t in qm.inputs}
+
+
+def assert_opencl_equals_emulator(bundle, seed: int, n: int = 3) -> dict[str, np.ndarray]:
+    """The bundle's OpenCL model (PoCL here) == the emulator bit for bit on random stored integers;
+    skipped where no OpenCL platform is installed. Returns the emulator's outputs."""
+    from fpga_accel.compiler import load_qmodel
+    from fpga_accel.runtime.backends.opencl import OpenCLBackend
+    from fpga_accel.runtime.session import Session
+
+    why = OpenCLBackend.unavailable(bundle)
+    if why:
+        pytest.skip(why)
+    qm = load_qmodel(bundle)
+    q = raw_inputs(qm, n, seed)
+    want = run_layers(qm, q)
+    with Session(bundle, backend="opencl") as s:
+        got = s.run(q, raw=True)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+    return want

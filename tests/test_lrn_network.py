@@ -5,13 +5,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from codegen_util import Csim, need_toolchain
+from codegen_util import Csim, assert_opencl_equals_emulator, need_toolchain
 from onnx import TensorProto, helper, numpy_helper
 
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
-from fpga_accel.emulator import run_layers
-from fpga_accel.runtime.backends.opencl import OpenCLBackend
 from fpga_accel.runtime.session import Session
 
 HW, CLASSES = 10, 6
@@ -19,8 +17,8 @@ HW, CLASSES = 10, 6
 
 def lrn_model():
     r = np.random.default_rng(21)
-    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)  # noqa: E731
-    b = lambda n: (r.standard_normal(n) * 0.1).astype(np.float32)  # noqa: E731
+    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)
+    b = lambda n: (r.standard_normal(n) * 0.1).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], name="conv1", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["c0"], ["r0"], name="relu1"),
              helper.make_node("LRN", ["r0"], ["n0"], name="norm1", size=5, alpha=0.2, beta=0.75, bias=2.0),
@@ -69,19 +67,7 @@ def test_csim_equals_the_emulator(net, tmp_path):
 
 
 def test_opencl_model_equals_the_emulator(net):
-    bundle = net[1]
-    why = OpenCLBackend.unavailable(bundle)
-    if why:
-        pytest.skip(why)
-    qm = load_qmodel(bundle)
-    r = np.random.default_rng(24)
-    q = {t.name: r.integers(t.qparams.qtype.min, t.qparams.qtype.max + 1, (3, *t.shape[1:])).astype(t.qparams.qtype.dtype)
-         for t in qm.inputs}
-    want = run_layers(qm, q)
-    with Session(bundle, backend="opencl") as s:
-        got = s.run(q, raw=True)
-    for t in qm.outputs:
-        np.testing.assert_array_equal(got[t.name], want[t.name])
+    assert_opencl_equals_emulator(net[1], seed=24)
 
 
 def test_emulator_within_quantisation_tolerance_of_onnxruntime(net):

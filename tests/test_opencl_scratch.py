@@ -2,7 +2,7 @@
 global scratch buffer the host allocates (PoCL run == emulator, bit for bit), and a model the OpenCL
 model cannot express is compiled without one, the manifest and the backend saying why."""
 import numpy as np
-import pytest
+from codegen_util import assert_opencl_equals_emulator
 from onnx import helper
 from test_opencl_ops import make_model
 
@@ -11,10 +11,8 @@ from fpga_accel.cli.report import print_report
 from fpga_accel.codegen import opencl
 from fpga_accel.codegen.opencl import KERNEL_PATH, PRIVATE_LIMIT, SCRATCH_ARG, scratch_bytes
 from fpga_accel.compiler import load_qmodel
-from fpga_accel.emulator import run_layers
 from fpga_accel.runtime.backends.native import NativeBackend
 from fpga_accel.runtime.backends.opencl import OpenCLBackend
-from fpga_accel.runtime.session import Session
 
 SIDE = 96  # a 64-channel 96x96 int8 map is 589,824 bytes: two of them exceed 1 MB
 
@@ -54,17 +52,7 @@ def test_large_intermediates_go_to_global_scratch_and_pocl_equals_the_emulator(t
     why_native = NativeBackend.unavailable(bundle)
     assert "global scratch buffer" in why_native or "native host is not built" in why_native
 
-    why = OpenCLBackend.unavailable(bundle)
-    if why:
-        pytest.skip(why)
-    q = {t.name: np.random.default_rng(5).integers(t.qparams.qtype.min, t.qparams.qtype.max + 1,
-                                                   (3, *t.shape[1:])).astype(t.qparams.qtype.dtype)
-         for t in qm.inputs}
-    want = run_layers(qm, q)
-    with Session(bundle, backend="opencl") as s:
-        got = s.run(q, raw=True)
-    for t in qm.outputs:
-        np.testing.assert_array_equal(got[t.name], want[t.name])
+    want = assert_opencl_equals_emulator(bundle, seed=5)
     assert any(np.any(want[t.name] != want[t.name].flat[0]) for t in qm.outputs)  # not a constant output
 
 

@@ -6,13 +6,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from codegen_util import Csim, need_toolchain
+from codegen_util import Csim, assert_opencl_equals_emulator, need_toolchain
 from onnx import TensorProto, helper, numpy_helper
 
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
-from fpga_accel.emulator import run_layers
-from fpga_accel.runtime.backends.opencl import OpenCLBackend
 from fpga_accel.runtime.session import Session
 
 C, HW, CLASSES = 16, 8, 10
@@ -21,8 +19,8 @@ C, HW, CLASSES = 16, 8, 10
 def shuffle_unit_model():
     r = np.random.default_rng(11)
     h = C // 2
-    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)  # noqa: E731
-    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)
+    i64 = lambda *v: np.array(v, np.int64)
     nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["s"], name="stem", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["s"], ["sr"], name="stem_relu"),
              helper.make_node("Split", ["sr", "halves"], ["keep", "work"], name="split", axis=1),
@@ -90,19 +88,7 @@ def test_csim_equals_the_emulator(unit, tmp_path):
 
 
 def test_opencl_model_equals_the_emulator(unit):
-    _, bundle = unit
-    why = OpenCLBackend.unavailable(bundle)
-    if why:
-        pytest.skip(why)
-    qm = load_qmodel(bundle)
-    r = np.random.default_rng(14)
-    q = {t.name: r.integers(t.qparams.qtype.min, t.qparams.qtype.max + 1, (3, *t.shape[1:])).astype(t.qparams.qtype.dtype)
-         for t in qm.inputs}
-    want = run_layers(qm, q)
-    with Session(bundle, backend="opencl") as s:
-        got = s.run(q, raw=True)
-    for t in qm.outputs:
-        np.testing.assert_array_equal(got[t.name], want[t.name])
+    assert_opencl_equals_emulator(unit[1], seed=14)
 
 
 def test_emulator_within_quantisation_tolerance_of_onnxruntime(unit):
