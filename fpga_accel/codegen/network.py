@@ -16,6 +16,7 @@ from ..escape import ident
 from ..fold.boards import port_bits
 from ..ops import lookup
 from ..pe import RENAME, FoldingProblem, LowerContext, LoweringError, Port, Stage
+from ..pe.io import io_lanes
 from ..pe.mvau import MUL_CHOICES
 from ..pe.stream_utils import duplicate_stage, width_convert_stage
 
@@ -123,8 +124,8 @@ def build_network(qmodel, manifest: dict) -> Network:
     ins = []
     for t in qmodel.inputs:
         first = consumers.get(t.name, [])
-        lanes = first[0][2] if first else 1
         q = t.qparams.qtype
+        lanes = io_lanes(first[0][2] if first else 1, q.bits)
         producer[t.name] = (Port(t.name, lanes, q.bits, q.signed), -1)
         ins.append(t)
 
@@ -186,11 +187,11 @@ def build_network(qmodel, manifest: dict) -> Network:
         for (c, k, lanes), v in zip(users, dests):
             in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer)
         for o, v in zip(user_sinks, dests[len(users):]):
-            sinks[o] = v
+            sinks[o] = connect(v, port, io_lanes(port.lanes, port.bits), -1, t_root)
     outs = []
     for o, t in enumerate(qmodel.outputs):
         port = producer[root(t.name)][0]
-        outs.append((t, Port(t.name, port.lanes, port.bits, port.signed), f"out{o}"))
+        outs.append((t, Port(t.name, io_lanes(port.lanes, port.bits), port.bits, port.signed), f"out{o}"))
     ren = {v: f"out{o}" for o, v in sinks.items()}
     for v, name in ren.items():
         streams[name] = streams.pop(v)
@@ -206,6 +207,7 @@ def build_network(qmodel, manifest: dict) -> Network:
         outs_ = [out_vars.get((j, k), "") for k in range(len(st.outputs))]
         calls.append(Call(st, ins_, outs_, f"{base}_{st.kind}{n if n else ''}", li))
         calls += after.get(j, [])
+    calls += before.get(-1, [])  # converters in front of the outputs
     for c in calls:
         c.ins = [ren.get(v, v) for v in c.ins]
         c.outs = [ren.get(v, v) for v in c.outs]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..pe import Stage
+from ..pe.io import io_lanes
 from .boards import RESOURCES, Board
 from .lower import LayerPlan, elems
 from .resources import Memory, Usage, memory_cost, small
@@ -84,7 +85,7 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
     input_lanes = {}
     for t in hw_in:
         lanes = next((v for v in (in_lanes_of(i) for i in readers.get(t, [])) if v), 1)
-        input_lanes[t] = lanes
+        input_lanes[t] = io_lanes(lanes, qm.tensors[t].qparams.qtype.bits)
 
     def lanes_of(t: str) -> int:
         if t in hw_in:
@@ -135,9 +136,13 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
                                           "BITS": t.qparams.qtype.bits, **iface}))
         io += forks(t.name)
     for t in qm.outputs:
-        lanes = lanes_of(t.name)
-        io.append(Stage(t.name, "output", {"N": elems(t.shape) // lanes, "LANES": lanes,
-                                           "BITS": t.qparams.qtype.bits, **iface}))
+        lanes, bits = lanes_of(t.name), t.qparams.qtype.bits
+        narrow = io_lanes(lanes, bits)
+        if narrow != lanes:
+            n = elems(t.shape)
+            io.append(Stage(t.name, "width_convert", {"IN_LANES": lanes, "OUT_LANES": narrow, "N_IN": n // lanes,
+                                                      "N_OUT": n // narrow, "BITS": bits, "INPUT": 0}))
+        io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
     usage = _place(layers, io, board, limits)
     return Design(board, layers, io, usage, limits)
 

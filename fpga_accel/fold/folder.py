@@ -107,6 +107,10 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
             over = ", ".join(RESOURCE_TEXT[k] for k in d.over())
             reason = f"the next step for '{slowest.name}' ({_fold_text(step[0])}) would exceed the {over} budget"
             break
+        if next(lay.cycles for lay in d.layers if lay.name == slowest.name) >= slowest.cycles:
+            reason = (f"the slowest layer '{slowest.name}' waits on the width converter in front of it (its "
+                      f"input arrives in narrower words)")
+            break
         folds, design = trial, d
     design = _relax(qmodel, plans, folds, fixed, options, max(design.cycles, goal), board, limits, cache, design)
     if "would exceed" in reason:
@@ -216,6 +220,11 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
                 lut = " with LUT multipliers where they apply" if any(lut_variant(p, f) for p in plans
                                                                       for f, _ in options[p.name]) else ""
                 why = f"a faster bottleneck ({t:,} cycles per image) would exceed the {over} budget{lut}"
+            if failed == MAX_MISSES:
+                break
+            continue
+        if d.cycles >= design.cycles:  # a width converter holds it: no faster than what is there
+            failed += 1
             if failed == MAX_MISSES:
                 break
             continue

@@ -16,6 +16,20 @@ from .cost import Cost
 from .stream_utils import copy_cost
 
 
+#: widest stream word an I/O adapter moves: the AXI DMA's widest stream (AMD PG021, "Stream Data
+#: Width" up to 1024 bits) behind the Zynq IP; the m_axi kernel keeps the same rule
+MAX_STREAM_BITS = 1024
+
+
+def io_lanes(lanes: int, bits: int) -> int:
+    """Lanes of the adapter for a tensor its neighbour layer reads or writes ``lanes`` at a time:
+    the same, or the largest divisor of them whose word fits MAX_STREAM_BITS (a width converter
+    between them makes up the difference)."""
+    if lanes * bits <= MAX_STREAM_BITS:
+        return lanes
+    return max(d for d in range(1, lanes + 1) if lanes % d == 0 and d * bits <= MAX_STREAM_BITS)
+
+
 def mem_words(p, n_images: int) -> int:
     per_word = p.get("MEM_BITS", 512) // (8 if p["BITS"] <= 8 else 16)
     return math.ceil(n_images * p["N"] * p["LANES"] / per_word)
