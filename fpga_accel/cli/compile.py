@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
+    p.add_argument("--fifo-sizing", choices=("sim", "model"), default="sim",
+                   help="FIFO depths: the smallest that keep the interval in the timed simulation (sim, default: "
+                        "builds the traced C simulation once, tens of seconds; falls back to model with a note "
+                        "when it cannot run in time) or the cost model's (model: no simulation)")
+    p.add_argument("--fifo-sizing-seconds", type=float, default=60.0, metavar="S",
+                   help="time limit of the FIFO sizing, build included (default 60)")
     from ._search import add_arguments as add_search_arguments
 
     add_search_arguments(p)
@@ -68,7 +74,8 @@ def run(args) -> int:
                                config=args.config, observer=args.observer,
                                input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
                                target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes,
-                               fifo_depths=depths)
+                               fifo_depths=depths, fifo_sizing=args.fifo_sizing,
+                               fifo_sizing_seconds=args.fifo_sizing_seconds)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -96,11 +103,26 @@ def run(args) -> int:
           f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"
           f"{f['board_totals']['bram18']:,}, LUT {f['totals']['lut']:,}/{f['board_totals']['lut']:,}; "
           f"`fpga-accel report` for the details")
+    print(f"FIFOs           {fifo_text(m)}")
     if m["board"].get("retired"):
         print(f"note            {m['board']['retired']}")
     echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
           f"compiled in {took:.2f} s")
     return 0
+
+
+def fifo_text(m: dict) -> str:
+    """How the stream depths were chosen and what the FIFOs cost."""
+    rec, fifos = m.get("fifo_sizing") or {}, (m.get("fold") or {}).get("fifos") or {}
+    cost = (f"{fifos.get('count', 0)} streams, BRAM18 {fifos.get('bram18', 0)}, LUT {fifos.get('lut', 0):,}"
+            if fifos else "no HLS project")
+    if rec.get("method") == "sim":
+        before = rec.get("cycles_at_model_depths")
+        was = rec.get("fifos_at_model_depths") or {}
+        return (f"sized by timed simulation: {cost} (at the model's depths: BRAM18 {was.get('bram18', '-')}, LUT "
+                f"{was.get('lut', 0):,}); {rec['cycles']:,.0f} cycles per image simulated"
+                + (f", {before:,.0f} at the model's depths" if before else ", deadlock at the model's depths"))
+    return f"{cost}; {rec.get('note', 'depths from the cost model')}"
 
 
 def _opt(v) -> str:

@@ -102,7 +102,8 @@ def simulate(bundle, images: int = DEFAULT_IMAGES, fifo_depths: dict[str, int] |
 class Simulator:
     """A generated project (``hls/``) with its QModel and manifest: build once, run and replay often."""
 
-    def __init__(self, hls: Path, qmodel, manifest: dict, interface: str | None = None):
+    def __init__(self, hls: Path, qmodel, manifest: dict, interface: str | None = None,
+                 build_timeout: float | None = None):
         from .build import build_timed
 
         self.hls, self.qmodel, self.manifest = Path(hls), qmodel, manifest
@@ -110,7 +111,7 @@ class Simulator:
         if self.interface not in ("axis", "m_axi"):
             raise SimulationError(f"interface must be 'axis' or 'm_axi', got {self.interface!r}")
         t = time.perf_counter()
-        self.lib = TimedLibrary(build_timed(self.hls))
+        self.lib = TimedLibrary(build_timed(self.hls, timeout=build_timeout))
         self.build_seconds = time.perf_counter() - t
         self.generated = stream_depths(self.hls)
         self.fast_paths = library_is_current(self.hls)
