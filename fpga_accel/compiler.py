@@ -67,7 +67,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
             target_fps: float | None = None, clock_mhz: float | None = None,
             host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None,
-            fifo_sizing: str = "sim", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS) -> Bundle:
+            fifo_sizing: str = "model", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -82,10 +82,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     hardware`` lists them) that run on the host, in float, with everything downstream of them:
     the accelerated part ends before them. ``fifo_depths`` ({stream: depth}, names as `fpga-accel
     simulate` reports them) sets FIFO depth pragmas on top of the config's ``fifo_depths``; both are
-    recorded in ``manifest["fifo_depths"]``. ``fifo_sizing`` picks the other depths: "sim" (the
-    smallest that keep the interval in the timed simulation, within ``fifo_sizing_seconds``, else the
-    model's with a note) or "model" (the cost model's); ``manifest["fifo_sizing"]`` records what was
-    done (:mod:`fpga_accel.sim.autosize`). Returns the written, verified bundle.
+    recorded in ``manifest["fifo_depths"]``. ``fifo_sizing`` picks the other depths: "model" (the
+    cost model's; the default here, as programs compile many variants) or "sim" (the smallest that
+    keep the interval in the timed simulation, within ``fifo_sizing_seconds``, else the model's with
+    a note; the CLI's default); ``manifest["fifo_sizing"]`` records what was done
+    (:mod:`fpga_accel.sim.autosize`). Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
