@@ -54,6 +54,7 @@ def run(args) -> int:
     from ..quant.summary import quantisation_text
     from ._search import print_search
     from .inspect import parse_input_shapes
+    from ..fold.summary import fifo_text
     from .simulate import parse_depths
 
     start = time.perf_counter()
@@ -109,20 +110,6 @@ def run(args) -> int:
     echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
           f"compiled in {took:.2f} s")
     return 0
-
-
-def fifo_text(m: dict) -> str:
-    """How the stream depths were chosen and what the FIFOs cost."""
-    rec, fifos = m.get("fifo_sizing") or {}, (m.get("fold") or {}).get("fifos") or {}
-    cost = (f"{fifos.get('count', 0)} streams, BRAM18 {fifos.get('bram18', 0)}, LUT {fifos.get('lut', 0):,}"
-            if fifos else "no HLS project")
-    if rec.get("method") == "sim":
-        before = rec.get("cycles_at_model_depths")
-        was = rec.get("fifos_at_model_depths") or {}
-        return (f"sized by timed simulation: {cost} (at the model's depths: BRAM18 {was.get('bram18', '-')}, LUT "
-                f"{was.get('lut', 0):,}); {rec['cycles']:,.0f} cycles per image simulated"
-                + (f", {before:,.0f} at the model's depths" if before else ", deadlock at the model's depths"))
-    return f"{cost}; {rec.get('note', 'depths from the cost model')}"
 
 
 def _opt(v) -> str:

@@ -118,3 +118,18 @@ def apply_generated_fifos(manifest: dict) -> None:
         fold["utilisation"][k] = fold["totals"][k] / total if total else 0.0
     new["estimate"] = {k: v for k, v in est.items() if k != "source"}
     fold["fifos"] = new
+
+
+def fifo_text(m: dict) -> str:
+    """One line: what the stream FIFOs cost, how their depths were chosen, and the simulated cycles per
+    image beside the model's when the timed simulation sized them."""
+    rec, fifos = m.get("fifo_sizing") or {}, (m.get("fold") or {}).get("fifos") or {}
+    cost = (f"{fifos.get('count', 0)} streams, BRAM18 {fifos.get('bram18', 0)}, LUT {fifos.get('lut', 0):,}"
+            if fifos else "no HLS project")
+    if rec.get("method") != "sim":
+        return f"{cost}; {rec.get('note', 'depths from the cost model')}"
+    was, before = rec.get("fifos_at_model_depths") or {}, rec.get("cycles_at_model_depths")
+    return (f"{cost}, sized by the timed simulation (at the cost model's depths: BRAM18 {was.get('bram18', '-')}, "
+            f"LUT {was.get('lut', 0):,}); simulated {rec['cycles']:,.0f} cycles per image (model "
+            f"{rec.get('model_cycles') or 0:,}), "
+            + (f"{before:,.0f} at the cost model's depths" if before is not None else "deadlock at the cost model's depths"))
