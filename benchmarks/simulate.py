@@ -62,6 +62,7 @@ def measure(name: str, images: int, tmp: Path) -> dict:
     from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
     from fpga_accel.sim import Simulator
     from fpga_accel.sim.simulate import random_inputs
+    from fpga_accel.sim.sizing import REGION
 
     t = time.perf_counter()
     b = bundle_of(name, tmp / f"{name.replace('/', '_').removesuffix('.onnx')}.fpga")
@@ -84,7 +85,7 @@ def measure(name: str, images: int, tmp: Path) -> dict:
         sim_s = min(sim_s, time.process_time() - t)
     res = sim.run(images, check=True, raise_on_deadlock=False)  # the bundle's (sized) depths, outputs checked
     tr, _, _ = sim.trace(images, check=True)
-    free = sim.run(images, {s: 1 << 40 for s in tr.streams if s.startswith("s")}, check=True)
+    free = sim.run(images, {s: 1 << 40 for s in tr.streams if REGION.fullmatch(s)}, check=True)
     rec, fifos = b.manifest["fifo_sizing"], b.manifest["fold"]["fifos"]
     at_model = sim.run(images, rec.get("model_depths") or {}, check=True, raise_on_deadlock=False)
     model = b.manifest["fold"]["cycles_per_image"]

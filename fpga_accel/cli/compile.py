@@ -6,6 +6,7 @@ The bundle holds manifest.json (model, partition, quantisation, layers) and weig
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from ._output import Column, echo, fmt_int, fmt_shape, print_table
@@ -38,12 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
-    p.add_argument("--fifo-sizing", choices=("sim", "model"), default="sim",
+    from ..sim.autosize import DEFAULT_SECONDS, MODES
+
+    p.add_argument("--fifo-sizing", choices=MODES, default=os.environ.get("FPGA_ACCEL_FIFO_SIZING") or "sim",
                    help="FIFO depths: the smallest that keep the interval in the timed simulation (sim, default: "
                         "builds the traced C simulation once, tens of seconds; falls back to model with a note "
-                        "when it cannot run in time) or the cost model's (model: no simulation)")
-    p.add_argument("--fifo-sizing-seconds", type=float, default=60.0, metavar="S",
-                   help="time limit of the FIFO sizing, build included (default 60)")
+                        "when it cannot run in time) or the cost model's (model: no simulation); "
+                        "$FPGA_ACCEL_FIFO_SIZING sets the default")
+    p.add_argument("--fifo-sizing-seconds", type=float, default=DEFAULT_SECONDS, metavar="S",
+                   help=f"time limit of the FIFO sizing, build included (default {DEFAULT_SECONDS:g})")
     from ._search import add_arguments as add_search_arguments
 
     add_search_arguments(p)

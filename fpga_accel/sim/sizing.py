@@ -13,6 +13,7 @@ in ``fixed`` (depths set by hand). A ``deadline`` (``time.monotonic()``) stops t
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from .errors import SimulationError
 from .simulate import DEFAULT_DEPTH, Simulator
 
 UNBOUNDED = 1 << 40
+REGION = re.compile(r"s\d+_\w*")  # the network region's streams (codegen/network.py names them s<k>_<tensor>)
 
 
 @dataclass
@@ -49,7 +51,7 @@ def fifo_bram18(depth: int, bits: int) -> int:
 def size_fifos(sim: Simulator, images: int = 6, tolerance: float = 0.005, fixed=(),
                deadline: float | None = None) -> Sizing:
     tr, procs, _ = sim.trace(images, check=False)
-    sizable = [s for i, s in enumerate(tr.streams) if s.startswith("s") and procs.writer[i] >= 0
+    sizable = [s for i, s in enumerate(tr.streams) if REGION.fullmatch(s) and procs.writer[i] >= 0
                and procs.reader[i] >= 0 and s in sim.generated and s not in fixed]
     generated = {s: sim.generated.get(s, DEFAULT_DEPTH) for s in sizable}
     count = [0]
