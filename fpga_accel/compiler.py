@@ -25,9 +25,9 @@ import numpy as np
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
 from .bundle_model import load_qmodel  # noqa: F401 - public here too: a bundle read back
+from .codegen.hls_project import generate_hls
 from .errors import InputError
 from .escape import file_stem
-from .codegen.hls_project import generate_hls
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
 from .fold.summary import apply_generated_fifos

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from codegen_util import need_toolchain
 from sim_util import compile_net
 

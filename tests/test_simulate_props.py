@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from codegen_util import make_model, need_toolchain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import helper
-
-from codegen_util import make_model, need_toolchain
 from sim_util import _conv, _relu
 
 IMAGES = 6

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from codegen_util import need_toolchain
 from sim_util import compile_net
 
@@ -19,8 +18,7 @@ def pragmas(bundle) -> dict[str, int]:
 
 
 def test_fifo_cost_follows_the_vitis_thresholds():
-    from fpga_accel.fold.resources import (SRL_MAX_BITS, SRL_MAX_DEPTH, SRL_WORDS, bram18_count, fifo_cost,
-                                           lutram_luts)
+    from fpga_accel.fold.resources import SRL_MAX_BITS, SRL_MAX_DEPTH, SRL_WORDS, bram18_count, fifo_cost, lutram_luts
 
     assert fifo_cost(SRL_MAX_DEPTH, 512).as_dict() == {"dsp": 0, "bram18": 0, "uram": 0, "lut": 512, "ff": 0}
     w = 8
@@ -69,10 +67,11 @@ def test_sizing_past_its_limits_keeps_the_model_depths(tmp_path, monkeypatch):
     rec = big.manifest["fifo_sizing"]
     assert rec["method"] == "model" and rec["requested"] == "sim" and "stream accesses" in rec["note"]
     monkeypatch.setattr(autosize, "MAX_EVENTS", 10**9)
+    import numpy as np
+    from sim_util import NETS
+
     import fpga_accel
     from fpga_accel.codegen.hls_project import generate_hls
-    from sim_util import NETS
-    import numpy as np
 
     calib = np.random.default_rng(0).uniform(-1, 1, (16, 1, 12, 12)).astype(np.float32)
     late = fpga_accel.compile(NETS["residual"](), tmp_path / "late.fpga", calib=calib, progress=False,
@@ -96,6 +95,7 @@ def test_a_design_whose_fifos_do_not_fit_is_not_chosen():
     """The same foldings with a BRAM18 budget that holds everything but the FIFOs' BRAM does not fit."""
     from codegen_util import quantise
     from sim_util import residual
+
     from fpga_accel.fold import get_board
     from fpga_accel.fold.design import _place, budget, evaluate
     from fpga_accel.fold.fifos import fifo_usage

@@ -55,10 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..compiler import compile as compile_model
+    from ..fold.summary import fifo_text
     from ..quant.summary import quantisation_text
     from ._search import print_search
     from .inspect import parse_input_shapes
-    from ..fold.summary import fifo_text
     from .simulate import parse_depths
 
     start = time.perf_counter()

@@ -102,8 +102,9 @@ def render_html(m: dict) -> str:
              ("stream FIFOs", fifo_text(m))]
     rec = m.get("fifo_sizing") or {}
     if rec.get("method") == "sim":  # the one measured figure on the page: from the timed simulation
-        facts.insert(3, ("simulated", f"{rec['cycles']:,.0f} cycles per image in the timed simulation "
-                                      f"(model {f['cycles_per_image']:,}; {rec['cycles'] / f['cycles_per_image']:.3f}×)"))
+        simulated = (f"{rec['cycles']:,.0f} cycles per image in the timed simulation "
+                     f"(model {f['cycles_per_image']:,}; {rec['cycles'] / f['cycles_per_image']:.3f}×)")
+        facts.insert(3, ("simulated", simulated))
     if b.get("retired"):
         facts.append(("note", b["retired"]))
     sim_note = (", except the simulated cycles per image: the timed simulation of the generated C++ (no vendor tool)"
