@@ -111,3 +111,15 @@ def test_a_design_whose_fifos_do_not_fit_is_not_chosen():
     tight = dict(d.budget, bram18=d.usage.bram18 - 1)
     assert not evaluate(qm, plans, folds, board, tight).fits()
     assert evaluate(qm, plans, folds, board, dict(d.budget, bram18=d.usage.bram18)).fits()
+
+
+def test_fifo_line_of_a_bundle_from_elsewhere():
+    """A manifest's sizing record may hold anything: the line shows '-' for what is not a number."""
+    from fpga_accel.fold.summary import fifo_text
+
+    m = {"fifo_sizing": {"method": "sim", "cycles": "<b>", "fifos_at_model_depths": [1], "model_cycles": True},
+         "fold": {"fifos": {"count": 3, "bram18": 1, "lut": 2048}}}
+    assert fifo_text(m) == ("3 streams, BRAM18 1, LUT 2,048, sized by the timed simulation (at the cost model's "
+                            "depths: BRAM18 -, LUT -); simulated - cycles per image (model -), deadlock at the cost "
+                            "model's depths")
+    assert fifo_text({"fifo_sizing": "x", "fold": []}) == "no HLS project; depths from the cost model"

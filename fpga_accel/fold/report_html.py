@@ -100,10 +100,12 @@ def render_html(m: dict) -> str:
                                f"{f['dsp_packing']} MAC × clock; {f['dsp_efficiency_used']:.1%} of the DSPs used")),
              ("folding", f"ceiling {f['ceiling']:.0%}; stopped because {f['stop_reason'] or '-'}"),
              ("stream FIFOs", fifo_text(m))]
-    rec = m.get("fifo_sizing") or {}
-    if rec.get("method") == "sim":  # the one measured figure on the page: from the timed simulation
-        simulated = (f"{rec['cycles']:,.0f} cycles per image in the timed simulation "
-                     f"(model {f['cycles_per_image']:,}; {rec['cycles'] / f['cycles_per_image']:.3f}×)")
+    rec = m.get("fifo_sizing") if isinstance(m.get("fifo_sizing"), dict) else {}
+    cycles = rec.get("cycles")
+    if rec.get("method") == "sim" and isinstance(cycles, (int, float)) and f["cycles_per_image"]:
+        # the one measured figure on the page: from the timed simulation
+        simulated = (f"{cycles:,.0f} cycles per image in the timed simulation "
+                     f"(model {f['cycles_per_image']:,}; {cycles / f['cycles_per_image']:.3f}×)")
         facts.insert(3, ("simulated", simulated))
     if b.get("retired"):
         facts.append(("note", b["retired"]))

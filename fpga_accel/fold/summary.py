@@ -123,13 +123,22 @@ def apply_generated_fifos(manifest: dict) -> None:
 def fifo_text(m: dict) -> str:
     """One line: what the stream FIFOs cost, how their depths were chosen, and the simulated cycles per
     image beside the model's when the timed simulation sized them."""
-    rec, fifos = m.get("fifo_sizing") or {}, (m.get("fold") or {}).get("fifos") or {}
-    cost = (f"{fifos.get('count', 0)} streams, BRAM18 {fifos.get('bram18', 0)}, LUT {fifos.get('lut', 0):,}"
+    rec, fifos = _dict(m.get("fifo_sizing")), _dict(_dict(m.get("fold")).get("fifos"))
+    cost = (f"{_num(fifos.get('count'))} streams, BRAM18 {_num(fifos.get('bram18'))}, LUT {_num(fifos.get('lut'))}"
             if fifos else "no HLS project")
     if rec.get("method") != "sim":
-        return f"{cost}; {rec.get('note', 'depths from the cost model')}"
-    was, before = rec.get("fifos_at_model_depths") or {}, rec.get("cycles_at_model_depths")
-    return (f"{cost}, sized by the timed simulation (at the cost model's depths: BRAM18 {was.get('bram18', '-')}, "
-            f"LUT {was.get('lut', 0):,}); simulated {rec['cycles']:,.0f} cycles per image (model "
-            f"{rec.get('model_cycles') or 0:,}), "
-            + (f"{before:,.0f} at the cost model's depths" if before is not None else "deadlock at the cost model's depths"))
+        return f"{cost}; {rec.get('note') or 'depths from the cost model'}"
+    was, before = _dict(rec.get("fifos_at_model_depths")), rec.get("cycles_at_model_depths")
+    return (f"{cost}, sized by the timed simulation (at the cost model's depths: BRAM18 {_num(was.get('bram18'))}, "
+            f"LUT {_num(was.get('lut'))}); simulated {_num(rec.get('cycles'))} cycles per image (model "
+            f"{_num(rec.get('model_cycles'))}), "
+            + (f"{_num(before)} at the cost model's depths" if before is not None else "deadlock at the cost model's depths"))
+
+
+def _dict(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v) -> str:
+    """A count as text; anything else (a bundle from elsewhere may hold anything) as '-'."""
+    return f"{v:,.0f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
