@@ -123,3 +123,27 @@ def test_fifo_line_of_a_bundle_from_elsewhere():
                             "depths: BRAM18 -, LUT -); simulated - cycles per image (model -), deadlock at the cost "
                             "model's depths")
     assert fifo_text({"fifo_sizing": "x", "fold": []}) == "no HLS project; depths from the cost model"
+
+
+def test_sizing_measures_past_a_long_setup(tmp_path):
+    """A Gemm and a Sigmoid (its 256-entry table is written before the first word): 6 images end
+    while the backlog behind the table still drains faster than the interval; the sizing lengthens
+    the batch and keeps the model's interval, not the transient."""
+    need_toolchain()
+    import numpy as np
+    from codegen_util import make_model
+    from onnx import helper
+
+    import fpga_accel
+    from fpga_accel.codegen.hls_project import generate_hls
+
+    r = np.random.default_rng(0)
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["h"], name="fc", transB=1),
+             helper.make_node("Sigmoid", ["h"], ["y"], name="sig")]
+    model = make_model(nodes, {"x": [16]}, {"w": r.standard_normal((4, 16)).astype(np.float32),
+                                            "b": np.zeros(4, np.float32)})
+    b = fpga_accel.compile(model, tmp_path / "m.fpga", calib=r.uniform(-1, 1, (16, 16)).astype(np.float32),
+                           progress=False, generators=[generate_hls], fifo_sizing="sim")
+    rec = b.manifest["fifo_sizing"]
+    assert rec["method"] == "sim" and rec["images"] > 6
+    assert rec["cycles"] == rec["unbounded_cycles"] == b.manifest["fold"]["cycles_per_image"]

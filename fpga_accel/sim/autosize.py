@@ -22,11 +22,12 @@ from pathlib import Path
 
 from ..errors import FpgaAccelError, InputError
 from ..fold.fifos import fifo_usage, generated_fifos
+from . import sizing
 
 MODES = ("sim", "model")
 DEFAULT_SECONDS = 120.0
-IMAGES = 6  # 3 to fill the pipeline, 3 to measure the steady state over
-MAX_EVENTS = 20_000_000  # stream accesses of one traced run (16 bytes each)
+IMAGES = 6  # at least: 3 to fill the pipeline, 3 to measure the steady state over (more when it settles late)
+MAX_EVENTS = sizing.MAX_EVENTS
 
 
 def check_mode(mode: str, seconds: float) -> None:
@@ -80,7 +81,7 @@ def _simulate(qmodel, manifest: dict, seconds: float) -> dict:
         try:
             sim = Simulator(Path(tmp) / "hls", qmodel, scratch, build_timeout=max(1.0, deadline - time.monotonic()))
             z = size_fifos(sim, images=IMAGES, tolerance=0.0, fixed=set(scratch.get("fifo_depths") or {}),
-                           deadline=deadline)
+                           deadline=deadline, settle=True)
         except SizingTimeout:
             return _fallback(f"the search ran past its time limit of {seconds:g} s (compile --fifo-sizing-seconds)")
         except FpgaAccelError as e:  # no compiler, a failed build or run: the model's depths stand
@@ -89,7 +90,7 @@ def _simulate(qmodel, manifest: dict, seconds: float) -> dict:
     at_model = fifo_usage(generated_fifos(scratch["hls"]["streams"])).as_dict()
     if z.after is None or z.after > z.target:
         return _fallback(f"the sized depths ran at {z.after} cycles per image, above {z.target}")
-    return {"method": "sim", "images": IMAGES, "unbounded_cycles": z.target, "cycles_at_model_depths": z.before,
+    return {"method": "sim", "images": z.images, "unbounded_cycles": z.target, "cycles_at_model_depths": z.before,
             "cycles": z.after, "replays": z.replays, "model_depths": dict(sorted(z.generated.items())),
             "depths": dict(sorted(z.sized.items())),
             "fifos_at_model_depths": {k: at_model[k] for k in ("bram18", "lut")},

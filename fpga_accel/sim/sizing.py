@@ -8,11 +8,13 @@ at which the network neither deadlocks nor loses more than ``tolerance`` of the 
 with the other depths as they stand. The target is the interval with unbounded FIFOs (the cost model's figure when the
 cost model is right). Only the streams of the network region (``s<k>_...``) are sized: the tops'
 ``in<i>_s`` / ``out<i>_s`` and the adapters' inner streams keep their depths, and so do the streams
-in ``fixed`` (depths set by hand). A ``deadline`` (``time.monotonic()``) stops the search with
+in ``fixed`` (depths set by hand). ``settle`` first lengthens the batch until the measured interval
+is the steady state's (:func:`settled_images`). A ``deadline`` (``time.monotonic()``) stops the search with
 :class:`SizingTimeout`.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from .errors import SimulationError
 from .simulate import DEFAULT_DEPTH, Simulator
 
 UNBOUNDED = 1 << 40
+MAX_EVENTS = 20_000_000  # stream accesses of one traced run (16 bytes each)
 REGION = re.compile(r"s\d+_\w*")  # the network region's streams (codegen/network.py names them s<k>_<tensor>)
 
 
@@ -33,6 +36,7 @@ class Sizing:
     generated: dict[str, int]
     sized: dict[str, int]
     replays: int = 0
+    images: int = 0  # the batch the intervals were measured on
     bram18: dict[str, int] = field(default_factory=dict)  # FIFO BRAM18 at the generated / sized depths
 
     def to_dict(self) -> dict:
@@ -48,8 +52,25 @@ def fifo_bram18(depth: int, bits: int) -> int:
     return fifo_cost(depth, bits).bram18
 
 
+def settled_images(sim: Simulator, images: int, max_events: int = MAX_EVENTS) -> int:
+    """Enough images that the second half of the batch, where the interval is measured, runs in the
+    steady state with unbounded FIFOs: at least ``images`` and 2·L/T + 4 (L the first image's latency,
+    T the interval; a stage with a long setup lets its producers run ahead, and the backlog drains
+    faster than the interval for about L/T images), at most what ``max_events`` stream accesses hold."""
+    tr, procs, _ = sim.trace(images, check=False)
+    free = sim.replay(tr, procs, sim.depths(tr, procs, {s: UNBOUNDED for s in tr.streams if REGION.fullmatch(s)}),
+                      images)
+    if free.deadlock or not free.cycles_per_image or not free.latency:
+        return images
+    per_image = max(1, len(tr.events) // images)
+    need = 2 * math.ceil(free.latency / free.cycles_per_image) + 4
+    return int(max(images, min(need, max_events // per_image)))
+
+
 def size_fifos(sim: Simulator, images: int = 6, tolerance: float = 0.005, fixed=(),
-               deadline: float | None = None) -> Sizing:
+               deadline: float | None = None, settle: bool = False) -> Sizing:
+    if settle:
+        images = settled_images(sim, images)
     tr, procs, _ = sim.trace(images, check=False)
     sizable = [s for i, s in enumerate(tr.streams) if REGION.fullmatch(s) and procs.writer[i] >= 0
                and procs.reader[i] >= 0 and s in sim.generated and s not in fixed]
@@ -90,7 +111,7 @@ def size_fifos(sim: Simulator, images: int = 6, tolerance: float = 0.005, fixed=
     before = interval(generated)
     bram = {"generated": sum(fifo_bram18(d, bits.get(s, 8)) for s, d in generated.items()),
             "sized": sum(fifo_bram18(d, bits.get(s, 8)) for s, d in depths.items())}
-    return Sizing(target, before, after, generated, depths, count[0], bram)
+    return Sizing(target, before, after, generated, depths, count[0], images, bram)
 
 
 def _stream_bits(sim: Simulator) -> dict[str, int]:
