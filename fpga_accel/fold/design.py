@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..pe import Stage
 from .boards import RESOURCES, Board
-from .fifos import DEFAULT_DEPTH, Fifo, fifo_usage
+from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
 from .resources import Memory, Usage, memory_cost, small
 
@@ -141,37 +141,7 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
         lanes = lanes_of(t.name)
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // lanes, "LANES": lanes,
                                            "BITS": t.qparams.qtype.bits, **iface}))
-    interval = max((s.cycles() for lay in layers for s in lay.stages), default=1)
-    interval = max([interval, *(s.cycles() for s in io)])
-    bits = lambda t: qm.tensors[t].qparams.qtype.bits  # noqa: E731
-    fifos, first = [], {}  # first: layer -> its first stage's FIFOs (a fork's branches)
-    for i, (lay, plan, ld) in enumerate(zip(qm.layers, plans, layers)):
-        if plan.kind == "none":
-            continue
-        want = plan.in_lanes(ld.fold)
-        for k, s in enumerate(ld.stages):
-            if s.kind == "width_convert":
-                widths = [s.params["IN_LANES"] * s.params["BITS"]]
-            elif s.kind == "duplicate":
-                widths = [s.params["LANES"] * s.params["BITS"]]
-            else:
-                ins = lay.inputs if all(x.kind == "width_convert" for x in ld.stages[:k]) else lay.inputs[:1]
-                widths = [(want or lanes_of(t)) * bits(t) for t in ins if t in qm.tensors]
-            depth = DEFAULT_DEPTH + s.input_slack(interval)
-            made = [Fifo(s.name, depth, w) for w in widths]
-            if s.kind not in ("width_convert", "duplicate") and i not in first:
-                first[i] = made
-            fifos += made
-    for t, rs in readers.items():  # a fork: each branch holds what the other branches' bursts hold back
-        branches = [first[r] for r in rs if r in first and plans[r].kind != "none"]
-        if len(branches) < 2:
-            continue
-        image = elems(qm.tensors[t].shape) // max(1, lanes_of(t)) if t in qm.tensors else 0
-        for b, own in enumerate(branches):
-            others = max(f.depth for k, br in enumerate(branches) if k != b for f in br)
-            for f in own:
-                f.depth = max(f.depth, min(image, others)) if image else f.depth
-    fifos += [Fifo(s.name, DEFAULT_DEPTH, s.params["LANES"] * s.params["BITS"]) for s in io if s.kind == "output"]
+    fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
     usage = _place(layers, io, board, limits) + fifo_usage(fifos)
     return Design(board, layers, io, usage, limits, fifos)
 
