@@ -25,12 +25,17 @@ import numpy as np
 from . import __version__
 from .bundle import Bundle, load_bundle, write_bundle
 from .bundle_model import load_qmodel  # noqa: F401 - public here too: a bundle read back
+from .codegen.hls_project import generate_hls
 from .errors import InputError
 from .escape import file_stem
 from .fold import apply_to_manifest, board_names, fold_model, get_board
 from .fold.folder import check_options
+from .fold.summary import apply_generated_fifos
 from .quant.config import QuantConfig
 from .quant.qmodel import QModel
+from .sim.autosize import DEFAULT_SECONDS as FIFO_SIZING_SECONDS
+from .sim.autosize import check_mode as check_sizing
+from .sim.autosize import size_in_compile
 
 #: ``"module:function"`` of each ``generator(stage_dir: Path, qmodel: QModel, manifest: dict) -> None``,
 #: run in this order by compile: the HLS project first (it fixes the stream widths the build
@@ -61,7 +66,8 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             observer: str | None = None, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
             progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
             target_fps: float | None = None, clock_mhz: float | None = None,
-            host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None) -> Bundle:
+            host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None,
+            fifo_sizing: str = "model", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -76,7 +82,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     hardware`` lists them) that run on the host, in float, with everything downstream of them:
     the accelerated part ends before them. ``fifo_depths`` ({stream: depth}, names as `fpga-accel
     simulate` reports them) sets FIFO depth pragmas on top of the config's ``fifo_depths``; both are
-    recorded in ``manifest["fifo_depths"]``. Returns the written, verified bundle.
+    recorded in ``manifest["fifo_depths"]``. ``fifo_sizing`` picks the other depths: "model" (the
+    cost model's; the default here, as programs compile many variants) or "sim" (the smallest that
+    keep the interval in the timed simulation, within ``fifo_sizing_seconds``, else the model's with
+    a note; the CLI's default); ``manifest["fifo_sizing"]`` records what was done
+    (:mod:`fpga_accel.sim.autosize`). Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -85,6 +95,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     from .quant.quantizer import quantize_model, split_edges, tensors_to_observe
 
     cfg = make_config(config, bits=bits, observer=observer)
+    check_sizing(fifo_sizing, fifo_sizing_seconds)
     board_info = get_board(board)
     check_options(ceiling, target_fps, clock_mhz)
     board_info.warn_clock(clock_mhz)
@@ -129,10 +140,13 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     if depths:  # the HLS generator checks the names against its streams and writes the depth pragmas
         manifest["fifo_depths"] = depths
     gens = default_generators() if generators is None else generators
+    if generate_hls in gens:  # the depths are the HLS project's; without it there is nothing to size
+        size_in_compile(qm, manifest, fifo_sizing, fifo_sizing_seconds)
 
     def write_files(stage: Path) -> None:
         for gen in gens:
             gen(stage, qm, manifest)
+        apply_generated_fifos(manifest)
 
     if dest is None:
         dest = Path(f"{_stem(model, g)}.fpga")

@@ -73,7 +73,7 @@ def forks_in_a_row(c=8, hw=10, seed=2):
 NETS = {"residual": residual, "inception": inception, "forks_in_a_row": forks_in_a_row}
 
 
-def compile_net(name: str, path, board: str = "pynq-z2", config=None):
+def compile_net(name: str, path, board: str = "pynq-z2", config=None, fifo_sizing: str = "model"):
     """The bundle of test network ``name`` (random calibration data, HLS generator only)."""
     import fpga_accel
     from fpga_accel.codegen.hls_project import generate_hls
@@ -82,4 +82,4 @@ def compile_net(name: str, path, board: str = "pynq-z2", config=None):
     shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim[1:]]
     calib = np.random.default_rng(0).uniform(-1, 1, (16, *shape)).astype(np.float32)
     return fpga_accel.compile(model, path, board=board, calib=calib, config=config, progress=False,
-                              generators=[generate_hls])
+                              generators=[generate_hls], fifo_sizing=fifo_sizing)

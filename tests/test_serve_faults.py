@@ -13,13 +13,7 @@ import pytest
 import fpga_accel
 from fpga_accel.serve import RunningServer, ServeConfig
 from models import data
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    p = tmp_path_factory.mktemp("serve") / "mlp.fpga"
-    fpga_accel.compile(data.model_path("mlp"), p, calib=data.HERE / "mlp" / "calib.npz", progress=False)
-    return str(p)
+from serve_util import bundle  # noqa: F401  (the module's fixture)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from codegen_util import need_toolchain
 from sim_util import compile_net
 
@@ -117,3 +116,29 @@ def test_sized_depths_in_the_generated_design(residual, tmp_path):
     assert sized.generated == {**sim.generated, **z.sized}
     res = sized.run(IMAGES)
     assert res.deadlock is None and res.outputs_match and res.cycles_per_image == z.after
+
+
+def test_cut_and_occupancy_in_cpp_equal_numpy(residual):
+    """The C++ cut (fa_timed_cut / fa_timed_ends) gives the numpy cut's processes, field for field, and
+    the replay's largest occupancy per FIFO is the one counted from its word times."""
+    import numpy as np
+
+    from fpga_accel.sim.processes import cut
+
+    _, sim = residual
+    tr, fast, _ = sim.trace(IMAGES)
+    slow = cut(tr)
+    assert fast.names == slow.names
+    for field in ("offsets", "iters", "ev_stream", "ev_write", "ev_iter", "writer", "reader", "host_sink"):
+        a, b = getattr(fast, field), getattr(slow, field)
+        assert np.array_equal(np.asarray(a, np.int64), np.asarray(b, np.int64)), field
+    res = sim.run(IMAGES)
+    depth = sim.depths(tr, fast, None)
+    _, ev_time, _, _ = sim.lib.replay(fast.offsets, fast.iters, fast.ev_stream, fast.ev_write, fast.ev_iter, depth,
+                                      fast.writer, fast.reader)
+    index = {s: i for i, s in enumerate(tr.streams)}
+    for f in res.fifos:
+        mine = fast.ev_stream == index[f.name]
+        w = ev_time[mine & (fast.ev_write == 1)]
+        r = ev_time[mine & (fast.ev_write == 0)]
+        assert f.words == len(w) and f.max_occupancy == int(np.max(np.arange(1, len(w) + 1) - np.searchsorted(r, w)))

@@ -6,6 +6,7 @@ The bundle holds manifest.json (model, partition, quantisation, layers) and weig
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from ._output import Column, echo, fmt_int, fmt_shape, print_table
@@ -38,6 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
+    from ..sim.autosize import DEFAULT_SECONDS, MODES
+
+    p.add_argument("--fifo-sizing", choices=MODES, default=os.environ.get("FPGA_ACCEL_FIFO_SIZING") or "sim",
+                   help="FIFO depths: the smallest that keep the interval in the timed simulation (sim, default: "
+                        "builds the traced C simulation once, tens of seconds; falls back to model with a note "
+                        "when it cannot run in time) or the cost model's (model: no simulation); "
+                        "$FPGA_ACCEL_FIFO_SIZING sets the default")
+    p.add_argument("--fifo-sizing-seconds", type=float, default=DEFAULT_SECONDS, metavar="S",
+                   help=f"time limit of the FIFO sizing, build included (default {DEFAULT_SECONDS:g})")
     from ._search import add_arguments as add_search_arguments
 
     add_search_arguments(p)
@@ -45,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..compiler import compile as compile_model
+    from ..fold.summary import fifo_text
     from ..quant.summary import quantisation_text
     from ._search import print_search
     from .inspect import parse_input_shapes
@@ -68,7 +79,8 @@ def run(args) -> int:
                                config=args.config, observer=args.observer,
                                input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
                                target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes,
-                               fifo_depths=depths)
+                               fifo_depths=depths, fifo_sizing=args.fifo_sizing,
+                               fifo_sizing_seconds=args.fifo_sizing_seconds)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -96,6 +108,7 @@ def run(args) -> int:
           f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"
           f"{f['board_totals']['bram18']:,}, LUT {f['totals']['lut']:,}/{f['board_totals']['lut']:,}; "
           f"`fpga-accel report` for the details")
+    print(f"FIFOs           {fifo_text(m)}")
     if m["board"].get("retired"):
         print(f"note            {m['board']['retired']}")
     echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "

@@ -25,6 +25,8 @@ DEFAULT_DEPTH = 2
 MAX_FIFO_DEPTH = 1 << 20
 SET_DEPTH = ("depth from the manifest's fifo_depths (compile --fifo-depth, the config's fifo_depths, or the sizes "
              "`fpga-accel simulate --size` found)")
+SIZED_DEPTH = ("the smallest depth at which the timed simulation keeps the network's interval "
+               "(compile --fifo-sizing sim; the cost model gave {model})")
 
 
 @dataclass
@@ -216,9 +218,20 @@ def build_network(qmodel, manifest: dict) -> Network:
             c.prefix = f"X{k:02d}_{c.stage.kind}"
     inputs = [(t, producer[t.name][0], f"in{i}") for i, t in enumerate(ins)]
     burst_depths(calls, streams)
-    for v, d in resolve_fifo_depths(manifest.get("fifo_depths"), streams).items():
+    for v, d in resolve_fifo_depths(sized_depths(manifest), streams).items():
+        if d != streams[v][1]:
+            streams[v] = (streams[v][0], d, SIZED_DEPTH.format(model=streams[v][1]))
+    for v, d in resolve_fifo_depths(manifest.get("fifo_depths"), streams).items():  # by hand: over the sizing
         streams[v] = (streams[v][0], d, SET_DEPTH)
     return Network(calls, streams, inputs, outs, per_layer)
+
+
+def sized_depths(manifest: dict) -> dict | None:
+    """The depths compile's FIFO sizing found (``manifest["fifo_sizing"]``, method "sim"), or None."""
+    rec = manifest.get("fifo_sizing")
+    if isinstance(rec, dict) and rec.get("method") == "sim":
+        return rec.get("depths")
+    return None
 
 
 def resolve_fifo_depths(given, streams) -> dict[str, int]:

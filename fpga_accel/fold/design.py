@@ -3,7 +3,8 @@
 :func:`evaluate` is the one place that turns foldings into numbers: it adds the stages between
 layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
 adapters), places memories (LUTRAM / BRAM18, then URAM for the largest weight memories while
-BRAM18 is over budget on a board that has URAM) and sums the estimates.
+BRAM18 is over budget on a board that has URAM), estimates the stream FIFOs between the stages
+(``fifos.py``) and sums the estimates, FIFOs included.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from ..pe import Stage
 from ..pe.io import io_lanes
 from .boards import RESOURCES, Board
+from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
 from .resources import Memory, Usage, memory_cost, small
 
@@ -37,8 +39,9 @@ class Design:
     board: Board
     layers: list[LayerDesign]
     io: list[Stage]
-    usage: Usage
+    usage: Usage  # FIFOs included
     budget: dict[str, int]
+    fifos: list[Fifo] = field(default_factory=list)
 
     @property
     def stages(self) -> list[Stage]:
@@ -143,8 +146,9 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
             io.append(Stage(t.name, "width_convert", {"IN_LANES": lanes, "OUT_LANES": narrow, "N_IN": n // lanes,
                                                       "N_OUT": n // narrow, "BITS": bits, "INPUT": 0}))
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
-    usage = _place(layers, io, board, limits)
-    return Design(board, layers, io, usage, limits)
+    fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
+    usage = _place(layers, io, board, limits) + fifo_usage(fifos)
+    return Design(board, layers, io, usage, limits, fifos)
 
 
 def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int]) -> Usage:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..escape import html
 from ..ir.text import shape_text
+from .summary import fifo_text
 
 RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -97,14 +98,24 @@ def render_html(m: dict) -> str:
              ("latency", f"{f['latency_us']:,.1f} µs ({f['latency_cycles']:,} cycles, one image)"),
              ("DSP roofline", (f"{f['dsp_roofline_efficiency']:.2%} of {f['board_totals']['dsp']:,} DSPs × "
                                f"{f['dsp_packing']} MAC × clock; {f['dsp_efficiency_used']:.1%} of the DSPs used")),
-             ("folding", f"ceiling {f['ceiling']:.0%}; stopped because {f['stop_reason'] or '-'}")]
+             ("folding", f"ceiling {f['ceiling']:.0%}; stopped because {f['stop_reason'] or '-'}"),
+             ("stream FIFOs", fifo_text(m))]
+    rec = m.get("fifo_sizing") if isinstance(m.get("fifo_sizing"), dict) else {}
+    cycles = rec.get("cycles")
+    if rec.get("method") == "sim" and isinstance(cycles, (int, float)) and f["cycles_per_image"]:
+        # the one measured figure on the page: from the timed simulation
+        simulated = (f"{cycles:,.0f} cycles per image in the timed simulation "
+                     f"(model {f['cycles_per_image']:,}; {cycles / f['cycles_per_image']:.3f}×)")
+        facts.insert(3, ("simulated", simulated))
     if b.get("retired"):
         facts.append(("note", b["retired"]))
+    sim_note = (", except the simulated cycles per image: the timed simulation of the generated C++ (no vendor tool)"
+                if rec.get("method") == "sim" else "")
     dl = "".join(f"<tr><th style='text-align:left'>{html(k)}</th><td>{html(v)}</td></tr>" for k, v in facts)
     return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n<h1>{html(title)}</h1>\n"
             f"<p class=est>Every figure on this page is an estimate from fpga-accel's fold model, not a synthesis "
-            f"or measurement result.</p>\n<table>{dl}</table>\n"
+            f"or measurement result{sim_note}.</p>\n<table>{dl}</table>\n"
             f"<h2>Cycles per image per layer (estimate)</h2>\n{cycles_svg(m['layers'])}\n"
             f"<h2>Resources against the board (estimate; dashed line: budget)</h2>\n{resources_svg(f)}\n"
             f"<h2>Layers (estimate)</h2>\n<table>{head}{''.join(body)}</table>\n{_search(m)}"

@@ -18,6 +18,12 @@ LUTRAM_DEPTH = 64
 #: BRAM18 aspect ratios (depth, width) in simple dual-port mode, and the URAM288 shape.
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM_SHAPE = (4096, 72)
+#: Vitis HLS binds a FIFO (impl auto) to shift registers when it is at most auto_srl_max_depth words
+#: deep or holds at most auto_srl_max_bits bits, else to a RAM (UG1399, config_storage / syn.storage:
+#: defaults 2 and 1024). An SRLC32E holds 32 words of one bit per LUT (UG474, 7 series CLB).
+SRL_MAX_DEPTH = 2
+SRL_MAX_BITS = 1024
+SRL_WORDS = 32
 
 
 @dataclass
@@ -63,3 +69,16 @@ def memory_cost(mem: Memory, where: str = "auto") -> Usage:
     if small(mem):
         return Usage(lut=lutram_luts(mem.depth, mem.width) * mem.count)
     return Usage(bram18=bram18_count(mem.depth, mem.width) * mem.count)
+
+
+def fifo_srl(depth: int, width: int) -> bool:
+    return depth <= SRL_MAX_DEPTH or depth * width <= SRL_MAX_BITS
+
+
+def fifo_cost(depth: int, width: int) -> Usage:
+    """Resources of one stream FIFO of ``depth`` words of ``width`` bits: shift registers (LUTs) under
+    the Vitis HLS thresholds above, else a RAM placed as any other memory (LUTRAM when small, else
+    BRAM18). The FIFO's pointers and flags are left out (a few LUTs and FFs each)."""
+    if fifo_srl(depth, width):
+        return Usage(lut=width * math.ceil(depth / SRL_WORDS))
+    return memory_cost(Memory("fifo", depth, width))

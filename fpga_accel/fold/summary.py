@@ -3,8 +3,9 @@
 - ``manifest["layers"][i]["folding"]``: ``{"pe", "simd"}`` (MVAU layers), ``{"pe"}`` (channel
   lanes) or ``{}`` (not folded);
 - ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs;
-- ``manifest["fold"]``: totals against the board, cycles per image (the slowest stage), frames/s
-  and latency at the clock, the DSP-roofline efficiency, the stages with their parameters.
+- ``manifest["fold"]``: totals against the board (stream FIFOs included: ``fifos``), cycles per
+  image (the slowest stage), frames/s and latency at the clock, the DSP-roofline efficiency, the
+  stages with their parameters.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from ..pe.cost import dsp_packs, lut_multiplier
 from ..pe.mvau import packed_pairs
 from .boards import RESOURCES
+from .fifos import fifo_summary, generated_fifos
 from .folder import FoldResult
 
 ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (docs/fold-model.md); cycles follow "
@@ -61,6 +63,7 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
         "stop_reason": result.stop_reason,
         "overrides": sorted(result.overrides),
         "totals": used,
+        "fifos": fifo_summary(d.fifos, "estimate"),
         "board_totals": {k: board.total(k) for k in RESOURCES},
         "available": {k: board.available(k) for k in RESOURCES},
         "budget": dict(d.budget),
@@ -93,3 +96,47 @@ def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
     manifest["fold"] = fold_summary(result, {e["name"]: e.get("macs", 0) for e in manifest["layers"]})
     manifest["board"] = {**result.board.to_dict(), "clock_mhz": result.clock_mhz,
                          "clock_is_default": result.clock_mhz == result.board.clock_mhz}
+
+
+def apply_generated_fifos(manifest: dict) -> None:
+    """Once the HLS project is generated: ``fold.fifos`` from its streams at their final depths (the
+    fold's estimate kept under ``estimate``), and the totals and utilisation with them in place of
+    the estimate."""
+    fold, hls = manifest.get("fold"), manifest.get("hls")
+    if not fold or not hls or "fifos" not in fold:
+        return
+    est = fold["fifos"]
+    sized = (manifest.get("fifo_sizing") or {}).get("method") == "sim"
+    new = fifo_summary(generated_fifos(hls.get("streams", [])),
+                       "the generated streams, at the depths the timed simulation found" if sized
+                       else "the generated streams, at the cost model's depths")
+    for k in RESOURCES:
+        fold["totals"][k] += new[k] - est.get(k, 0)
+        total = fold["board_totals"].get(k, 0)
+        fold["utilisation"][k] = fold["totals"][k] / total if total else 0.0
+    new["estimate"] = {k: v for k, v in est.items() if k != "source"}
+    fold["fifos"] = new
+
+
+def fifo_text(m: dict) -> str:
+    """One line: what the stream FIFOs cost, how their depths were chosen, and the simulated cycles per
+    image beside the model's when the timed simulation sized them."""
+    rec, fifos = _dict(m.get("fifo_sizing")), _dict(_dict(m.get("fold")).get("fifos"))
+    cost = (f"{_num(fifos.get('count'))} streams, BRAM18 {_num(fifos.get('bram18'))}, LUT {_num(fifos.get('lut'))}"
+            if fifos else "no HLS project")
+    if rec.get("method") != "sim":
+        return f"{cost}; {rec.get('note') or 'depths from the cost model'}"
+    was, before = _dict(rec.get("fifos_at_model_depths")), rec.get("cycles_at_model_depths")
+    return (f"{cost}, sized by the timed simulation (at the cost model's depths: BRAM18 {_num(was.get('bram18'))}, "
+            f"LUT {_num(was.get('lut'))}); simulated {_num(rec.get('cycles'))} cycles per image (model "
+            f"{_num(rec.get('model_cycles'))}), "
+            + (f"{_num(before)} at the cost model's depths" if before is not None else "deadlock at the cost model's depths"))
+
+
+def _dict(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v) -> str:
+    """A count as text; anything else (a bundle from elsewhere may hold anything) as '-'."""
+    return f"{v:,.0f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"

@@ -36,33 +36,21 @@ class Processes:
     host_sink: np.ndarray  # per stream: the host reads it (never full)
 
 
-def cut(trace: Trace) -> Processes:
-    ev = trace.events
+def cut(trace: Trace, lib=None) -> Processes:
+    """The processes of ``trace``; ``lib`` (a TimedLibrary) makes the first pass over the accesses in
+    C++ (the same result as the numpy pass here, a few times faster)."""
     names_of = trace.streams
     host = np.array([bool(HOST_STREAM.fullmatch(s)) for s in names_of] or [False], bool)[:len(names_of)]
     is_in = np.array([s.startswith("in") for s in names_of] or [False], bool)[:len(names_of)]
-    stream = ev["stream"].astype(np.int64)
-    write = ev["write"].astype(bool)
-    count = ev["count"].astype(np.int64)
-    # the host's ends of the beat streams: writes of in<i>, reads of out<i>
-    if len(names_of):
-        host_end = host[stream] & np.where(is_in[stream], write, ~write)
-    else:
-        host_end = np.zeros(len(ev), bool)
-    keep = ~host_end
-    stream, write, count = stream[keep], write[keep], count[keep]
-
     lengths = np.array([n for _, n in trace.stages], np.int64)
     ends = trace.start + np.cumsum(lengths)
     starts = ends - lengths
-    if len(count) and (count.min() <= trace.start or count.max() > ends[-1]):
-        raise SimulationError("a stream access happened outside every stage's loop iterations; the trace "
-                              "cannot be cut into processes (a PE reads or writes outside an FA_CYCLE loop)")
-    stage = np.searchsorted(ends, count, side="left")
-    if len(stage) > 1 and (np.diff(stage) < 0).any():  # the stages ran one after another: normally in order
-        order = np.argsort(stage, kind="stable")
-        stream, write, count, stage = stream[order], write[order], count[order], stage[order]
-    bounds = np.searchsorted(stage, np.arange(len(lengths) + 1), side="left")
+    fast = lib.cut(trace, host & is_in, host & ~is_in, ends) if lib is not None else None
+    if fast is not None:
+        stream, write, count, bounds = fast
+        write = write.view(bool)
+    else:
+        stream, write, count, bounds = _first_pass(trace, host, is_in, ends)
 
     names, offsets, iters, base = [], [0], [], np.zeros(len(count), np.int64)
     for k, (name, n) in enumerate(trace.stages):
@@ -87,8 +75,21 @@ def cut(trace: Trace) -> Processes:
         if seen[n] > 1:
             names[i] = f"{n}#{seen[n]}"
     n_streams = len(names_of)
-    proc = np.repeat(np.arange(len(names)), np.diff(offsets))
+    writer, reader = _ends(lib, np.array(offsets, np.int64), stream, write, n_streams, names, names_of)
+    host_sink = host & ~is_in if n_streams else np.zeros(0, bool)
+    return Processes(names, np.array(offsets, np.int64), np.array(iters, np.int64), np.asarray(stream, np.int32),
+                     write.view(np.uint8), count - base, writer, reader, host_sink)
+
+
+def _ends(lib, offsets, stream, write, n_streams, names, names_of):
+    """Writer and reader process of every stream (-1: none), each end held by one process."""
     writer, reader = np.full(n_streams, -1, np.int32), np.full(n_streams, -1, np.int32)
+    if lib is not None:
+        e = lib.ends(offsets, stream, write.view(np.uint8), writer, reader)
+        if e < 0:
+            return writer, reader
+        writer[:], reader[:] = -1, -1  # name the conflict as the numpy pass does
+    proc = np.repeat(np.arange(len(names)), np.diff(offsets))
     for who, mask in ((writer, write), (reader, ~write)):
         s, p = stream[mask], proc[mask]
         who[s] = p  # one process per stream end, checked next
@@ -97,9 +98,30 @@ def cut(trace: Trace) -> Processes:
             sid = s[bad[0]]
             raise SimulationError(f"stream '{names_of[sid]}' is {'written' if who is writer else 'read'} by "
                                   f"several processes ({names[who[sid]]}, {names[p[bad[0]]]}); the trace was cut wrong")
-    host_sink = host & ~is_in if n_streams else np.zeros(0, bool)
-    return Processes(names, np.array(offsets, np.int64), np.array(iters, np.int64), stream.astype(np.int32),
-                     write.astype(np.uint8), count - base, writer, reader, host_sink)
+    return writer, reader
+
+
+def _first_pass(trace: Trace, host, is_in, ends):
+    """The accesses the host does not make, in stage order, and each stage's first index (numpy)."""
+    ev = trace.events
+    stream = ev["stream"].astype(np.int32)
+    write = ev["write"].astype(bool)
+    count = ev["count"].astype(np.int64)
+    # the host's ends of the beat streams: writes of in<i>, reads of out<i>
+    if len(trace.streams):
+        host_end = host[stream] & np.where(is_in[stream], write, ~write)
+    else:
+        host_end = np.zeros(len(ev), bool)
+    keep = ~host_end
+    stream, write, count = stream[keep], write[keep], count[keep]
+    if len(count) and (count.min() <= trace.start or count.max() > ends[-1]):
+        raise SimulationError("a stream access happened outside every stage's loop iterations; the trace "
+                              "cannot be cut into processes (a PE reads or writes outside an FA_CYCLE loop)")
+    stage = np.searchsorted(ends, count, side="left")
+    if len(stage) > 1 and (np.diff(stage) < 0).any():  # the stages ran one after another: normally in order
+        order = np.argsort(stage, kind="stable")
+        stream, write, count, stage = stream[order], write[order], count[order], stage[order]
+    return stream, write, count, np.searchsorted(stage, np.arange(len(ends) + 1), side="left")
 
 
 def _inner_split(stream, write, names_of):

@@ -102,7 +102,8 @@ def simulate(bundle, images: int = DEFAULT_IMAGES, fifo_depths: dict[str, int] |
 class Simulator:
     """A generated project (``hls/``) with its QModel and manifest: build once, run and replay often."""
 
-    def __init__(self, hls: Path, qmodel, manifest: dict, interface: str | None = None):
+    def __init__(self, hls: Path, qmodel, manifest: dict, interface: str | None = None,
+                 build_timeout: float | None = None):
         from .build import build_timed
 
         self.hls, self.qmodel, self.manifest = Path(hls), qmodel, manifest
@@ -110,7 +111,7 @@ class Simulator:
         if self.interface not in ("axis", "m_axi"):
             raise SimulationError(f"interface must be 'axis' or 'm_axi', got {self.interface!r}")
         t = time.perf_counter()
-        self.lib = TimedLibrary(build_timed(self.hls))
+        self.lib = TimedLibrary(build_timed(self.hls, timeout=build_timeout))
         self.build_seconds = time.perf_counter() - t
         self.generated = stream_depths(self.hls)
         self.fast_paths = library_is_current(self.hls)
@@ -132,7 +133,7 @@ class Simulator:
 
             ref = run_layers(self.qmodel, {t.name: x for t, x in zip(self.qmodel.inputs, ins)})
             match = all(np.array_equal(o, ref[t.name]) for t, o in zip(self.qmodel.outputs, outs))
-        procs = cut(tr)
+        procs = cut(tr, self.lib)
         self._trace = ((images, seed, check), (tr, procs, match))
         return tr, procs, match
 
@@ -156,34 +157,32 @@ class Simulator:
         return res
 
     def replay(self, tr: Trace, procs: Processes, depth: np.ndarray, images: int) -> SimResult:
-        dead, ev_time, rows = self.lib.replay(procs.offsets, procs.iters, procs.ev_stream, procs.ev_write,
-                                              procs.ev_iter, depth, procs.writer, procs.reader)
-        return summarise(self, tr, procs, depth, images, dead, ev_time, rows)
+        dead, ev_time, rows, srows = self.lib.replay(procs.offsets, procs.iters, procs.ev_stream, procs.ev_write,
+                                                     procs.ev_iter, depth, procs.writer, procs.reader)
+        return summarise(self, tr, procs, depth, images, dead, ev_time, rows, srows)
 
 
-def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, ev_time, rows) -> SimResult:
+def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, ev_time, rows, srows) -> SimResult:
+    """The result of a replay: ``rows`` per process and ``srows`` per stream (most words held, words
+    written) as fa_timed_replay gives them."""
     m = sim.manifest
     names = tr.streams
     stats = [ProcessStats(n, int(procs.iters[p]), int(rows[p, 0]), int(rows[p, 1]), int(rows[p, 2]))
              for p, n in enumerate(procs.names)]
-    fifos, w_times, r_times = [], {}, {}
-    key = procs.ev_stream.astype(np.int64) * 2 + procs.ev_write  # group by stream, reads then writes
-    order = np.argsort(key, kind="stable")  # program order kept within each group
-    edges = np.searchsorted(key[order], np.arange(2 * len(names) + 1))
+    fifos = []
+    label = (lambda p: procs.names[p] if p >= 0 else "host")
     for s, name in enumerate(names):
-        r = ev_time[order[edges[2 * s]:edges[2 * s + 1]]]
-        w = ev_time[order[edges[2 * s + 1]:edges[2 * s + 2]]]
-        w_times[name], r_times[name] = w, r
         if procs.writer[s] < 0 or procs.host_sink[s]:  # the host's beat streams are not the design's FIFOs
             continue
-        occ = int(np.max(np.arange(1, len(w) + 1) - np.searchsorted(r, w, side="left"))) if len(w) else 0
-        label = (lambda p: procs.names[p] if p >= 0 else "host")
-        fifos.append(FifoStats(name, int(depth[s]), int(len(w)), occ, label(procs.writer[s]), label(procs.reader[s])))
+        fifos.append(FifoStats(name, int(depth[s]), int(srows[s, 1]), int(srows[s, 0]), label(procs.writer[s]),
+                               label(procs.reader[s])))
+    index = {name: s for s, name in enumerate(names)}
     done = None
     if not dead:
         per_out = []
         for i in range(len(sim.qmodel.outputs)):
-            r = r_times.get(f"out{i}_s")
+            sid = index.get(f"out{i}_s")
+            r = None if sid is None else ev_time[(procs.ev_stream == sid) & (procs.ev_write == 0)]
             if r is None or len(r) % images:
                 raise SimulationError(f"output stream out{i}_s: {0 if r is None else len(r)} words for {images} images")
             per_out.append(r.reshape(images, -1)[:, -1] + 1)
