@@ -235,3 +235,21 @@ def test_ramb18_aspect_ratios():
 def test_unknown_engine_is_refused():
     with pytest.raises(InputError, match="engine must be one of"):
         fpga_accel.compile(data.model_path("mnist_cnn"), engine="systolic")
+
+
+def test_cli_compile_and_report_print_per_layer_tiled_figures(tmp_path, capsys):
+    from fpga_accel.cli import main
+
+    out = tmp_path / "r.fpga"
+    assert main(["compile", str(data.model_path("resnet_ds")), "--calib", str(calib_file("resnet_ds")),
+                 "--engine", "tiled", "--board", "zcu104", "-o", str(out)]) == 0
+    compiled = capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    report = capsys.readouterr().out
+    cost = load_bundle(out).manifest["tiled"]["cost"]
+    for text in (compiled, report):
+        for lay in cost["layers"]:  # each layer's row: name, kind, compute cycles, bound
+            row = [line for line in text.splitlines() if line.startswith(lay["name"] + " ")][-1]
+            assert f"{lay['compute_cycles']:,}" in row and row.rstrip().endswith(lay["bound"])
+        assert f"{cost['fps']:,.1f} frames/s" in text and "[estimate]" in text
+    assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 2
