@@ -198,9 +198,10 @@ def test_auto_picks_tiled_when_the_dataflow_design_does_not_fit(tmp_path):
     b = fpga_accel.compile(_wide_model(), tmp_path / "w.fpga", calib=calib, progress=False, engine="auto")
     assert b.manifest["engine"]["kind"] == "tiled"
     assert "does not fit" in b.manifest["engine"]["reason"]
+    from tiled_util import raw_inputs
+
     from fpga_accel.bundle_model import load_qmodel
     from fpga_accel.emulator import run_layers
-    from tiled_util import raw_inputs
 
     qm = load_qmodel(b.path)
     q = raw_inputs(qm, {"x": calib[:2]})
@@ -209,9 +210,10 @@ def test_auto_picks_tiled_when_the_dataflow_design_does_not_fit(tmp_path):
 
 
 def test_array_search_respects_the_board_budgets():
+    from tiled_util import quantised
+
     from fpga_accel.fold import get_board
     from fpga_accel.fold.design import budget
-    from tiled_util import quantised
 
     _, qm = quantised(data.model_path("resnet_ds"), calib_file("resnet_ds"))
     for board, ceiling in (("pynq-z2", 0.8), ("zcu104", 0.8), ("pynq-z2", 0.2)):
