@@ -197,7 +197,8 @@ def test_auto_picks_tiled_when_the_dataflow_design_does_not_fit(tmp_path):
     calib = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)
     b = fpga_accel.compile(_wide_model(), tmp_path / "w.fpga", calib=calib, progress=False, engine="auto")
     assert b.manifest["engine"]["kind"] == "tiled"
-    assert "does not fit" in b.manifest["engine"]["reason"]
+    why = b.manifest["engine"]["reason"]
+    assert why.startswith("auto: the dataflow design does not fit the board (model") and "BRAM18: needs" in why
     from tiled_util import raw_inputs
 
     from fpga_accel.bundle_model import load_qmodel
@@ -255,3 +256,8 @@ def test_cli_compile_and_report_print_per_layer_tiled_figures(tmp_path, capsys):
             assert f"{lay['compute_cycles']:,}" in row and row.rstrip().endswith(lay["bound"])
         assert f"{cost['fps']:,.1f} frames/s" in text and "[estimate]" in text
     assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 2
+    capsys.readouterr()
+    assert main(["report", str(out), "--board", "pynq-z2"]) == 0  # the same program re-costed
+    other = program_cost(load_program(load_bundle(out))[0], "pynq-z2")
+    text = capsys.readouterr().out
+    assert f"{other.fps:,.1f} frames/s" in text and other.cycles != cost["cycles"]

@@ -154,7 +154,9 @@ def pick_engine(engine: str, qm, fold) -> tuple[str, str]:
     try:
         fold()
     except FoldError as e:
-        first = str(e).splitlines()[0]
+        lines = str(e).splitlines()
+        over = "; ".join(line.strip()[2:] for line in lines if line.startswith("  - "))  # the resources over budget
+        first = lines[0].rstrip(":") + (f": {over}" if over else "")
         try:  # a model the tiled engine cannot run keeps the dataflow engine's own error
             build_program(qm, tm=DEFAULT_TM, tn=DEFAULT_TN)
         except TiledUnsupportedError:
