@@ -58,13 +58,25 @@ def load_program(bundle):
     want = data.get("weights_bytes") if isinstance(data, dict) else None
     if isinstance(want, bool) or not isinstance(want, int) or not 0 <= want <= (4 << 30):
         raise ProgramError(f"tiled program: field 'weights_bytes' = {want!r} must be an integer in 0..{4 << 30}")
-    program = Program.from_dict(data, {"weights": _read_arena(io.BytesIO(bundle.read(t["arena"])), want)})
+    arena = _Named(bundle.read(t["arena"]), bundle.path / t["arena"])
+    program = Program.from_dict(data, {"weights": _read_arena(arena, want)})
     words = bundle.read(t["descriptors"])
     expected = encode(program).astype("<u4").tobytes()
     if words != expected:
         raise BundleError(f"{bundle.path}: {t['descriptors']} is not the encoding of {t['program']}; "
                           f"recompile the model")
     return program, np.frombuffer(words, "<u4").astype(np.uint32)
+
+
+class _Named(io.BytesIO):
+    """Bytes already checked against their hash, named by their file in error messages."""
+
+    def __init__(self, data: bytes, path):
+        super().__init__(data)
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.path)
 
 
 def check_tiled_section(c: Checker, t, files: dict) -> None:

@@ -1,6 +1,7 @@
 """`compile --engine tiled|auto`: the tiled program in the bundle, checked on load, run by the
 emulator backend (tiled executor) and the csim backend (the HLS engine's C simulation), equal bit
 for bit to the dataflow bundle of the same model; the array searched against the board's budgets."""
+import io
 import json
 import shutil
 
@@ -162,6 +163,15 @@ def test_a_hostile_program_sealed_in_is_refused_by_its_checks(made, tmp_path):
     _reseal(p2, "tiled/descriptors.bin", bytes(words))
     with pytest.raises(BundleError, match="not the encoding"):
         fpga_accel.Session(load_bundle(p2), backend="emulator")
+
+
+def test_a_hostile_weights_arena_sealed_in_is_refused_before_it_is_read(made, tmp_path):
+    p = _copy(made[("mnist_cnn", "tiled")], tmp_path)
+    buf = io.BytesIO()
+    np.savez(buf, weights=np.zeros(1 << 20, np.int16))  # another type and size than the program declares
+    _reseal(p, "tiled/program.npz", buf.getvalue())
+    with pytest.raises(ProgramError, match=r"tiled/program.npz: the weights arena must be uint8"):
+        fpga_accel.Session(load_bundle(p), backend="csim")
 
 
 def test_manifest_tiled_section_is_checked(made, tmp_path):
