@@ -39,7 +39,7 @@ def write_tiled(stage, choice, manifest: dict) -> None:
 
 
 def is_tiled(bundle) -> bool:
-    return "tiled" in bundle.manifest
+    return "tiled" in getattr(bundle, "manifest", {})
 
 
 def load_program(bundle):

@@ -35,7 +35,7 @@ class CsimBackend(ThreadedBackend):
     @classmethod
     def unavailable(cls, bundle) -> str | None:
         hls = bundle.path / "hls"
-        if "tiled" not in bundle.manifest and not (hls / "csim" / "build.json").is_file():
+        if "tiled" not in getattr(bundle, "manifest", {}) and not (hls / "csim" / "build.json").is_file():
             return (f"the bundle has no C simulation ({hls / 'csim' / 'build.json'} missing); compile the model "
                     "with the HLS generator")
         try:
