@@ -106,12 +106,13 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     b = get_board(board) if isinstance(board, str) else board
     acc = int(acc_bits or MAX_ACC_BITS)
     limits = budget(b, float(ceiling))
+    taps = _max_taps(qm)
     best, tried = None, []
     for tm in sizes:
         for tn in sizes:
             if tm * tn > limits["dsp"]:
                 continue
-            bufs = _fitting_buffers(tm, tn, _max_taps(qm), acc, limits["bram18"])
+            bufs = _fitting_buffers(tm, tn, taps, acc, limits["bram18"])
             if bufs is None:
                 tried.append({"tm": tm, "tn": tn, "refused": "buffers exceed the BRAM18 budget"})
                 continue
