@@ -7,6 +7,7 @@ argument's tensor, a layer's constant in weights.npz).
 from __future__ import annotations
 
 from .bundle_check import MAX_ARRAY_ELEMENTS, OBJECTS, Checker
+from .bundle_tiled import check_tiled_section
 
 WEIGHTS = "weights.npz"
 MANIFEST = "manifest.json"
@@ -79,6 +80,12 @@ def check_manifest(m, where) -> None:
         _qmodel(c, c.obj(m["qmodel"], "qmodel"), arrays, hw_names)
     if "overrides" in m:
         _overrides(c, m["overrides"], files)
+    if "engine" in m:  # which engine runs the model: "dataflow" or "tiled" (with manifest["tiled"])
+        kind = c.text(c.obj(m["engine"], "engine").get("kind"), "engine.kind")
+        if kind not in ("dataflow", "tiled") or (kind == "tiled") != ("tiled" in m):
+            c.fail("engine.kind", f"is {kind!r}: 'tiled' exactly when the manifest has a tiled section, else 'dataflow'")
+    if "tiled" in m:
+        check_tiled_section(c, m["tiled"], files)
 
 
 def _overrides(c: Checker, items, files: dict) -> None:

@@ -67,7 +67,8 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             progress: bool = True, generators: list[Callable] | None = None, ceiling: float = 0.8,
             target_fps: float | None = None, clock_mhz: float | None = None,
             host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None,
-            fifo_sizing: str = "model", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS) -> Bundle:
+            fifo_sizing: str = "model", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS,
+            engine: str = "dataflow") -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -86,14 +87,20 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     cost model's; the default here, as programs compile many variants) or "sim" (the smallest that
     keep the interval in the timed simulation, within ``fifo_sizing_seconds``, else the model's with
     a note; the CLI's default); ``manifest["fifo_sizing"]`` records what was done
-    (:mod:`fpga_accel.sim.autosize`). Returns the written, verified bundle.
+    (:mod:`fpga_accel.sim.autosize`). ``engine`` is ``"dataflow"`` (a processing element per
+    layer, weights on chip), ``"tiled"`` (one Tm × Tn array through DDR, docs/tiled.md: the program,
+    its weights arena and descriptors go in ``tiled/``) or ``"auto"`` (dataflow when it fits the board
+    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). Returns the written,
+    verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
     from .quant.calibrate import load_calibration, observe_ranges
     from .quant.methods import equalize_model, methods_record
     from .quant.quantizer import quantize_model, split_edges, tensors_to_observe
+    from .tiled.target import check_engine, pick_engine
 
+    check_engine(engine)
     cfg = make_config(config, bits=bits, observer=observer)
     check_sizing(fifo_sizing, fifo_sizing_seconds)
     board_info = get_board(board)
@@ -126,11 +133,20 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         ranges = observe_ranges(g, feeds, want, kind=cfg.observer, progress=progress)
     qm = quantize_model(g, ranges, cfg, given=given or None, calib=feeds if want else None)
 
+    picked = None
+    if engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
+        picked = pick_engine(engine, qm, lambda: fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps,
+                                                            overrides=cfg.foldings(), clock_mhz=clock_mhz))
+        if picked[0] == "tiled":
+            return _compile_tiled(picked, g, qm, (before, hw, after), cfg, board_info, calibration, given, model,
+                                  equalized, ceiling, clock_mhz, dest)
     folded = fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps, overrides=cfg.foldings(),
                         clock_mhz=clock_mhz)
     manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info.to_dict(), calibration, len(given), model)
     manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
     apply_to_manifest(manifest, folded)
+    if picked is not None:
+        manifest["engine"] = {"kind": picked[0], "reason": picked[1]}
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()
@@ -154,6 +170,31 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     try:
         written = write_bundle(dest, manifest, arrays, write_files)
     except OSError as e:  # a full disk, a folder that refuses files (/proc), ...
+        raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
+    return load_bundle(written)
+
+
+def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, model, equalized, ceiling,
+                   clock_mhz, dest) -> Bundle:
+    """compile's tiled-engine branch: the bundle holds the tiled program (fpga_accel/bundle_tiled.py)
+    with the array chosen for the board (fpga_accel/tiled/target.py) instead of the dataflow design."""
+    from .bundle_tiled import write_tiled
+    from .quant.methods import methods_record
+    from .tiled.target import choose_array
+
+    choice = choose_array(qm, board_info, ceiling=ceiling, clock_mhz=clock_mhz)
+    manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
+    manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
+    manifest["engine"] = {"kind": picked[0], "reason": picked[1]}
+    section, arrays = qm.to_dict()
+    manifest["qmodel"] = section
+    manifest["tools"] = tool_versions()
+    if dest is None:
+        dest = Path(f"{_stem(model, g)}.fpga")
+        check_writable(dest)
+    try:
+        written = write_bundle(dest, manifest, arrays, lambda stage: write_tiled(stage, choice, manifest))
+    except OSError as e:
         raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
     return load_bundle(written)
 

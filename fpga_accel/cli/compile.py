@@ -48,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "$FPGA_ACCEL_FIFO_SIZING sets the default")
     p.add_argument("--fifo-sizing-seconds", type=float, default=DEFAULT_SECONDS, metavar="S",
                    help=f"time limit of the FIFO sizing, build included (default {DEFAULT_SECONDS:g})")
+    p.add_argument("--engine", choices=("dataflow", "tiled", "auto"), default="dataflow",
+                   help="dataflow: a processing element per layer, weights on chip; tiled: one Tm x Tn array "
+                        "running layer by layer through DDR (docs/tiled.md); auto: dataflow when it fits the "
+                        "board within --ceiling, else tiled (default: dataflow)")
     from ._search import add_arguments as add_search_arguments
 
     add_search_arguments(p)
@@ -67,6 +71,10 @@ def run(args) -> int:
     if args.search_bits:
         from ._search import compile_searched
 
+        if args.engine != "dataflow":
+            from ..errors import InputError
+
+            raise InputError("--engine tiled/auto does not combine with --search-bits yet")
         if depths:
             from ..errors import InputError
 
@@ -80,7 +88,7 @@ def run(args) -> int:
                                input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
                                target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes,
                                fifo_depths=depths, fifo_sizing=args.fifo_sizing,
-                               fifo_sizing_seconds=args.fifo_sizing_seconds)
+                               fifo_sizing_seconds=args.fifo_sizing_seconds, engine=args.engine)
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -103,6 +111,16 @@ def run(args) -> int:
     size = sum(p.stat().st_size for p in bundle.path.rglob("*") if p.is_file())
     print(f"board           {m['board']['name']} at {m['board']['clock_mhz']:g} MHz"
           + (" (default clock)" if m["board"].get("clock_is_default") else "") + f", part {m['board']['part']}")
+    if "tiled" in m:
+        from .report import print_tiled
+
+        print_tiled(m, m["tiled"]["array"], m["tiled"]["cost"])
+        echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
+             f"compiled in {took:.2f} s")
+        return 0
+    engine = m.get("engine") or {}
+    if engine.get("reason"):
+        echo(f"engine          dataflow: {engine['reason']}")
     f = m["fold"]
     print(f"estimate        {f['frames_per_s']:,.0f} frames/s ({f['cycles_per_image']:,} cycles per image), "
           f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"

@@ -2,7 +2,9 @@
 against the board, frames/s and latency at the clock, and the DSP-roofline efficiency.
 
 Every figure is an estimate from the fold model (docs/fold-model.md), not a synthesis result.
---board re-folds the bundle's model for another board without recompiling; --html writes a
+A bundle compiled for the tiled engine gets the tiled cost model's figures instead (docs/tiled.md
+§4): per layer compute cycles, DDR bytes, transfer cycles and whether it is compute- or
+memory-bound. --board re-folds the bundle's model for another board without recompiling; --html writes a
 self-contained page with charts.
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ def run(args) -> int:
     from ..bundle import load_bundle
 
     bundle = load_bundle(args.bundle)
+    if "tiled" in bundle.manifest:
+        return run_tiled(bundle, args)
     m = manifest_for(bundle, args.board, args.ceiling, args.target_fps)
     print_report(m)
     if args.html:
@@ -41,6 +45,52 @@ def run(args) -> int:
             raise InputError(f"{args.html}: cannot write the HTML report ({e.strerror or e})") from None
         echo(f"html report     {args.html}")
     return 0
+
+
+def run_tiled(bundle, args) -> int:
+    """The report of a tiled-engine bundle; --board re-costs its program (same Tm x Tn) for that board."""
+    from ..errors import InputError
+
+    if args.html or args.ceiling is not None or args.target_fps is not None:
+        raise InputError(f"{bundle.path}: compiled for the tiled engine; --html, --ceiling and --target-fps "
+                         f"apply to the dataflow engine's folding only")
+    t = bundle.manifest["tiled"]
+    cost = t["cost"]
+    if args.board:
+        from ..bundle_tiled import load_program
+        from ..tiled.cost import program_cost
+
+        cost = program_cost(load_program(bundle)[0], args.board).to_dict()
+    print_tiled(bundle.manifest, t["array"], cost)
+    return 0
+
+
+def print_tiled(m: dict, array: dict, cost: dict) -> None:
+    """Per-layer figures of the tiled engine (all estimates) and the array the compile chose."""
+    cols = [Column("layer"), Column("kind"), Column("MACs", "right"), Column("compute cycles", "right"),
+            Column("DDR bytes w/in/out", "right"), Column("transfer cycles", "right"), Column("cycles", "right"),
+            Column("bound")]
+    rows = [[r["name"], r["kind"], fmt_int(r["macs"]), fmt_int(r["compute_cycles"]),
+             f"{r['weight_bytes']:,}/{r['act_read_bytes']:,}/{r['act_write_bytes']:,}",
+             fmt_int(round(r["transfer_cycles"])), fmt_int(round(r["cycles"])), r["bound"]] for r in cost["layers"]]
+    layers = cost["layers"]
+    totals = ["total (estimate)", "", fmt_int(sum(r["macs"] for r in layers)),
+              fmt_int(sum(r["compute_cycles"] for r in layers)), f"{sum(r['ddr_bytes'] for r in layers):,}",
+              fmt_int(round(sum(r["transfer_cycles"] for r in layers))), fmt_int(round(cost["cycles"])), ""]
+    print_table(cols, rows, totals=totals,
+                title=f"tiled engine estimate for {m['model']['name']} on {cost['board']} at {cost['clock_mhz']:g} MHz, "
+                      f"DDR {cost['ddr_gbps']:g} GB/s x {cost['burst_efficiency']:g} burst efficiency")
+    bound = sum(r["bound"] == "memory" for r in layers)
+    echo(f"throughput      {cost['fps']:,.1f} frames/s: {cost['cycles']:,.0f} cycles per image; "
+          f"{cost['efficiency']:.1%} of the {cost['tm']}x{cost['tn']} array's MAC roofline; "
+          f"{cost['ddr_gbs']:.2f} GB/s DDR; {bound} of {len(layers)} layers memory-bound  [estimate]")
+    echo(f"array           Tm x Tn = {array['tm']} x {array['tn']}: {array['dsp']:,} DSP, {array['bram18']:,} BRAM18 "
+          f"(budget {array['budget']['dsp']:,} DSP, {array['budget']['bram18']:,} BRAM18); buffers "
+          f"{array['buffers']['input']:,}/{array['buffers']['weight']:,}/{array['buffers']['output']:,} elements "
+          f"(input/weight/output)  [estimate]")
+    engine = m.get("engine") or {}
+    if engine.get("reason"):
+        echo(f"engine          tiled: {engine['reason']}")
 
 
 def manifest_for(bundle, board: str | None, ceiling: float | None, target_fps: float | None) -> dict:

@@ -7,7 +7,9 @@
 - ``engine.py``: the reference executor over numpy arenas, counting every DDR access;
 - ``cost.py``: cycles and DDR bytes per layer at a board's memory bandwidth (estimates);
 - ``descriptors.py``: the binary records the HLS engine reads;
-- ``csim.py``: the HLS engine (``hls/include/fpga_accel/tiled_engine.h``) in C simulation.
+- ``csim.py``: the HLS engine (``hls/include/fpga_accel/tiled_engine.h``) in C simulation;
+- ``target.py``: Tm × Tn and buffers chosen for a board, and compile's dataflow / tiled / auto choice
+  (the program goes into the bundle through ``fpga_accel/bundle_tiled.py``).
 """
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ Opening compiles ``hls/`` of the bundle into a cached shared library (see
 goes through ``fa_csim_run`` with the buffers laid out as for the ``fa_kernel`` of the FPGA:
 NHWC, the storage dtype of each hardware tensor, in manifest order.
 
+A bundle compiled for the tiled engine runs its program's descriptors (``tiled/descriptors.bin``)
+in the C simulation of the HLS tiled engine (:class:`fpga_accel.tiled.csim.TiledCsim`), compiled
+once per engine configuration.
+
 The processing elements run with C-simulation fast paths (native integers, same words and cycle
 counts); ``FPGA_ACCEL_CSIM_LOOPS=1`` runs the loops synthesis sees instead (much slower).
 """
@@ -31,7 +35,7 @@ class CsimBackend(ThreadedBackend):
     @classmethod
     def unavailable(cls, bundle) -> str | None:
         hls = bundle.path / "hls"
-        if not (hls / "csim" / "build.json").is_file():
+        if "tiled" not in getattr(bundle, "manifest", {}) and not (hls / "csim" / "build.json").is_file():
             return (f"the bundle has no C simulation ({hls / 'csim' / 'build.json'} missing); compile the model "
                     "with the HLS generator")
         try:
@@ -46,6 +50,15 @@ class CsimBackend(ThreadedBackend):
 
         super().__init__(bundle, qmodel, timeout)
         self.last_images = 0
+        self.tiled = None
+        if "tiled" in bundle.manifest:
+            from ...bundle_tiled import load_program
+            from ...tiled.csim import TiledCsim
+
+            program, words = load_program(bundle)
+            self.tiled = TiledCsim(program)
+            self.tiled.descriptors = words  # the bundle's own descriptors (== encode(program), checked)
+            return
         loops = _loops_requested()
         self.library = CsimLibrary(build_csim(bundle, progress=True))
         if loops:
@@ -57,6 +70,9 @@ class CsimBackend(ThreadedBackend):
 
     def run_raw(self, q_inputs):
         n = next(iter(q_inputs.values())).shape[0]
+        if self.tiled is not None:
+            self.last_images = n
+            return self.tiled.run(q_inputs)
         ins = {t.name: np.ascontiguousarray(q_inputs[t.name], dtype=t.qparams.qtype.dtype)
                for t in self.qmodel.inputs}
         outs = {name: np.empty((n, *t.shape[1:]), t.qparams.qtype.dtype) for name, t in self._outputs.items()}
@@ -66,7 +82,9 @@ class CsimBackend(ThreadedBackend):
 
     def stage_cycles(self) -> dict[str, int]:
         """Loop iterations per pipeline stage in the last batch (``last_images`` images; see
-        CsimLibrary.stage_cycles)."""
+        CsimLibrary.stage_cycles); for the tiled engine, compute cycles per layer (the same for every image)."""
+        if self.tiled is not None:
+            return {d["name"]: c * self.last_images for d, c in zip(self.tiled.program.layers, self.tiled.layer_cycles())}
         return self.library.stage_cycles()
 
 
