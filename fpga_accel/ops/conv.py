@@ -79,7 +79,7 @@ def _depthwise(x: np.ndarray, w: np.ndarray, geo, dt) -> np.ndarray:
 @register
 class Conv(Op):
     op_type = "Conv"
-    notes = "1D/2D, groups (depthwise), stride, dilation, pads, auto_pad"
+    notes = "1D/2D, groups (grouped and depthwise), stride, dilation, pads, auto_pad"
     attrs = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None,
              "pads": None, "strides": None, **FUSED_CLIP, **LAYOUT}
 
