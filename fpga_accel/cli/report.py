@@ -1,5 +1,6 @@
-"""Report a bundle's folding and estimates: per layer PE x SIMD, cycles and resources, totals
-against the board, frames/s and latency at the clock, and the DSP-roofline efficiency.
+"""Report a bundle's folding and estimates: per layer PE x SIMD, cycles and resources, the memory use
+(the bits its arrays hold over the bits of the blocks they occupy), totals against the board,
+frames/s and latency at the clock, and the DSP-roofline efficiency.
 
 Every figure is an estimate from the fold model (docs/fold-model.md), not a synthesis result.
 --board re-folds the bundle's model for another board without recompiling; --html writes a
@@ -73,16 +74,16 @@ def print_report(m: dict) -> None:
     f, b = m["fold"], m["board"]
     cols = [Column("layer"), Column("op"), Column("output"), Column("MACs", "right"), Column("bits w/a", "right"),
             Column("PE x SIMD", "right"), Column("cycles", "right"), Column("DSP", "right"),
-            Column("BRAM18", "right"), Column("URAM", "right"), Column("LUT", "right")]
+            Column("BRAM18", "right"), Column("URAM", "right"), Column("LUT", "right"), Column("mem use", "right")]
     rows = []
     for r in m["layers"]:
         e = r.get("estimate", {})
         rows.append([r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _bits(r),
                      fold_text(r.get("folding", {})), fmt_int(e.get("cycles", 0)),
-                     *(fmt_int(e.get(k, 0)) for k in ("dsp", "bram18", "uram", "lut"))])
+                     *(fmt_int(e.get(k, 0)) for k in ("dsp", "bram18", "uram", "lut")), memory_use(e)])
     t, tot = f["totals"], f["board_totals"]
     totals = ["total (estimate)", "", "", fmt_int(f["macs_per_image"]), "", "", fmt_int(f["cycles_per_image"]),
-              *(f"{fmt_int(t[k])}/{fmt_int(tot[k])}" for k in ("dsp", "bram18", "uram", "lut"))]
+              *(f"{fmt_int(t[k])}/{fmt_int(tot[k])}" for k in ("dsp", "bram18", "uram", "lut")), memory_use(f)]
     print_table(cols, rows, totals=totals,
                 title=f"estimate for {m['model']['name']} on {b['name']} ({b['part']}) at {b['clock_mhz']:g} MHz")
     print("utilisation     " + ", ".join(f"{label} {t[k]:,}/{tot[k]:,} ({f['utilisation'][k]:.1%}; budget "
@@ -94,6 +95,10 @@ def print_report(m: dict) -> None:
     print(f"DSP roofline    {f['dsp_roofline_efficiency']:.2%} of {tot['dsp']:,} DSPs x {f['dsp_packing']} MAC x "
           f"{b['clock_mhz']:g} MHz ({f['mac_per_s'] / 1e9:,.2f} GMAC/s achieved); {f['dsp_efficiency_used']:.1%} "
           f"of the DSPs used  [estimate]")
+    if f.get("memory_block_bits"):
+        print(f"memory use      the arrays hold {f['memory_bits'] / 2**20:,.2f} Mbit in blocks of "
+              f"{f['memory_block_bits'] / 2**20:,.2f} Mbit (BRAM18, URAM, LUTRAM as placed): "
+              f"{1 - f['memory_bits'] / f['memory_block_bits']:.1%} packing waste  [estimate]")
     if f.get("dsp_without_packing", t["dsp"]) != t["dsp"]:
         print(f"DSP packing     two products per DSP where the generated HLS packs them (mvau.h PACK = 2); "
               f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")
@@ -120,6 +125,13 @@ def fold_text(fold: dict) -> str:
         return "-"
     lut = " lut" if fold.get("mul") == "lut" else ""  # products in LUTs, not DSPs
     return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold) + lut
+
+
+def memory_use(e: dict) -> str:
+    """The share of its blocks' bits a layer's (or the design's) arrays fill; "-" without memories
+    or for a manifest written before the figure existed."""
+    held, blocks = e.get("memory_bits"), e.get("memory_block_bits")
+    return f"{held / blocks:.0%}" if held and blocks else "-"
 
 
 def _bits(r) -> str:

@@ -3,7 +3,8 @@
 :func:`evaluate` is the one place that turns foldings into numbers: it adds the stages between
 layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
 adapters), places memories (LUTRAM / BRAM18, then URAM for the largest weight memories while
-BRAM18 is over budget on a board that has URAM) and sums the estimates.
+BRAM18 is over budget on a board that has URAM) and sums the estimates, and per layer the bits its
+arrays hold against the bits of the blocks they occupy (the packing waste).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from ..pe import Stage
 from .boards import RESOURCES, Board
 from .lower import LayerPlan, elems
-from .resources import Memory, Usage, memory_cost, small
+from .resources import Memory, Usage, block_bits, memory_cost, small
 
 MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)
 
@@ -25,6 +26,8 @@ class LayerDesign:
     cycles: int  # slowest of the layer's own PEs (width converters included)
     usage: Usage = field(default_factory=Usage)
     uram_memories: int = 0
+    memory_bits: int = 0  # what the layer's arrays hold
+    memory_block_bits: int = 0  # the bits of the BRAM18 / URAM / LUTRAM they occupy as placed
 
     @property
     def name(self) -> str:
@@ -155,7 +158,7 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
         lay.usage = logic
-        lay.uram_memories = 0
+        lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
     where = {id(m): "auto" for _, _, m in mems}
     bram = sum(memory_cost(m).bram18 for _, _, m in mems)
     if board.uram > 0 and bram > limits["bram18"]:
@@ -170,6 +173,8 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             layers[li].uram_memories += 1
     for li, _, m in mems:
         layers[li].usage = layers[li].usage + memory_cost(m, where[id(m)])
+        layers[li].memory_bits += m.bits
+        layers[li].memory_block_bits += block_bits(m, where[id(m)])
     total = Usage()
     for lay in layers:
         total = total + lay.usage

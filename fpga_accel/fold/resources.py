@@ -18,6 +18,11 @@ LUTRAM_DEPTH = 64
 #: BRAM18 aspect ratios (depth, width) in simple dual-port mode, and the URAM288 shape.
 BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM_SHAPE = (4096, 72)
+#: bits one block holds: a BRAM18 (18 Kbit, parity bits included: all of them in the x9/x18/x36
+#: shapes), a URAM288, a LUT6 as 64 x 1 distributed RAM (AMD UG573 and UG474)
+BRAM18_BITS = 18432
+URAM_BITS = URAM_SHAPE[0] * URAM_SHAPE[1]
+LUTRAM_BITS_PER_LUT = 64
 
 
 @dataclass
@@ -63,3 +68,10 @@ def memory_cost(mem: Memory, where: str = "auto") -> Usage:
     if small(mem):
         return Usage(lut=lutram_luts(mem.depth, mem.width) * mem.count)
     return Usage(bram18=bram18_count(mem.depth, mem.width) * mem.count)
+
+
+def block_bits(mem: Memory, where: str = "auto") -> int:
+    """Bits of the blocks ``mem`` occupies placed in ``where`` (as :func:`memory_cost` counts them):
+    against ``mem.bits``, what the arrays hold, the packing waste."""
+    u = memory_cost(mem, where)
+    return u.bram18 * BRAM18_BITS + u.uram * URAM_BITS + u.lut * LUTRAM_BITS_PER_LUT

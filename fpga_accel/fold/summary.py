@@ -2,8 +2,10 @@
 
 - ``manifest["layers"][i]["folding"]``: ``{"pe", "simd"}`` (MVAU layers), ``{"pe"}`` (channel
   lanes) or ``{}`` (not folded);
-- ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs;
-- ``manifest["fold"]``: totals against the board, cycles per image (the slowest stage), frames/s
+- ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs, and
+  ``memory_bits`` (what its arrays hold) against ``memory_block_bits`` (the bits of the BRAM18 /
+  URAM / LUTRAM blocks they occupy as placed: the packing waste is the difference);
+- ``manifest["fold"]``: totals against the board (``memory_bits`` / ``memory_block_bits`` summed), cycles per image (the slowest stage), frames/s
   and latency at the clock, the DSP-roofline efficiency, the stages with their parameters.
 """
 from __future__ import annotations
@@ -61,6 +63,8 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
         "stop_reason": result.stop_reason,
         "overrides": sorted(result.overrides),
         "totals": used,
+        "memory_bits": sum(lay.memory_bits for lay in d.layers),
+        "memory_block_bits": sum(lay.memory_block_bits for lay in d.layers),
         "board_totals": {k: board.total(k) for k in RESOURCES},
         "available": {k: board.available(k) for k in RESOURCES},
         "budget": dict(d.budget),
@@ -87,7 +91,8 @@ def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
     for entry in manifest["layers"]:
         lay = by_name[entry["name"]]
         entry["folding"] = dict(lay.fold)
-        entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict()}
+        entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict(), "memory_bits": lay.memory_bits,
+                             "memory_block_bits": lay.memory_block_bits}
         if lay.plan.note:
             entry["estimate_note"] = lay.plan.note
     manifest["fold"] = fold_summary(result, {e["name"]: e.get("macs", 0) for e in manifest["layers"]})
