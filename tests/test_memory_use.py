@@ -108,3 +108,25 @@ def test_the_report_shows_memory_use(tmp_path, capsys):
             assert f"{e['memory_bits'] / e['memory_block_bits']:.0%}" in row
     waste = 1 - f["memory_bits"] / f["memory_block_bits"]
     assert f"{waste:.1%} packing waste" in out
+
+
+def fewest_uram(mh: int, mw: int, w_bits: int) -> int:
+    plan, board = dense_plan(mh, mw, w_bits), get_board("zcu104")
+    return min(memory_cost(weights(plan, f, board), "uram").uram for f in plan.folds() if f.get("mul") != "lut")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.sampled_from([2, 4, 8, 16]))
+def test_uram_reaches_its_floor_only_with_72_bit_words(b, a, w_bits):
+    # URAM has one shape, 4K x 72: whole blocks need SIMD·W a multiple of 72 (SIMD | MW) and the
+    # depth MH·MW/SIMD a multiple of 4096
+    mh, mw = 4096 * b, 72 * a
+    assert fewest_uram(mh, mw, w_bits) == mh * mw * w_bits / URAM_BITS
+
+
+def test_uram_cannot_reach_its_floor_with_a_prime_width():
+    # MW = 4099 is prime: the word is 8 bits (8 of 72 used) or the whole 4099-wide row; a 1024 x 4099
+    # 8-bit matrix (114 URAM of bits) takes 4x its floor whichever the folding
+    mh, mw = 1024, 4099
+    floor = math.ceil(mh * mw * 8 / URAM_BITS)
+    assert fewest_uram(mh, mw, 8) >= 4 * floor
