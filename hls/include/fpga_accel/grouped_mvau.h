@@ -34,6 +34,11 @@
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
 
+#ifndef __SYNTHESIS__
+#include <utility>
+#include <vector>
+#endif
+
 namespace fa {
 
 template <class CFG> struct grouped_mvau_dims {
@@ -43,6 +48,59 @@ template <class CFG> struct grouped_mvau_dims {
     static const unsigned SFG = CFG::K * CGW, SF_ALL = CFG::K * CW;
     static const unsigned TILES = NF * SFG;
 };
+
+#ifndef __SYNTHESIS__
+namespace sim {
+// grouped_mvau() for C simulation: the same words in and out, in the same iterations (FA_CYCLE), each
+// window's outputs computed as dense dot products over its group's lanes unpacked once.
+template <class CFG>
+void grouped_mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
+                       hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
+                       const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][grouped_mvau_dims<CFG>::TILES],
+                       const ap_int<CFG::ACC_BITS> bias[CFG::PE][grouped_mvau_dims<CFG>::NF],
+                       const mult_t m[CFG::PE][grouped_mvau_dims<CFG>::NF],
+                       const shift_t shift[CFG::PE][grouped_mvau_dims<CFG>::NF], unsigned reps) {
+    typedef grouped_mvau_dims<CFG> D;
+    typedef typename acc_native<CFG::ACC_BITS>::type U;
+    static const unsigned SIMD = CFG::SIMD, PE = CFG::PE, KCG = CFG::K * D::CG;
+    std::vector<U> w((size_t)CFG::MH * KCG), x((size_t)D::SF_ALL * SIMD), prev(x.size()), b(CFG::MH);
+    std::vector<uint64_t> mr(CFG::MH);
+    std::vector<unsigned> sr(CFG::MH);
+    for (unsigned p = 0; p < PE; p++) {
+        for (unsigned tile = 0; tile < D::TILES; tile++) {  // lane s of weights[p][nf*SFG + sf]
+            const unsigned r = tile / D::SFG * PE + p, c = tile % D::SFG * SIMD;
+            unpack_word<SIMD, CFG::W_BITS, true>(weights[p][tile], &w[(size_t)r * KCG + c]);
+        }
+        for (unsigned nf = 0; nf < D::NF; nf++) {
+            b[nf * PE + p] = (U)bias[p][nf].to_int64();
+            mr[nf * PE + p] = m[p][nf].to_uint64();
+            sr[nf * PE + p] = shift[p][nf].to_uint();
+        }
+    }
+    int y[PE];
+    const unsigned n = CFG::N_VECTORS * reps;
+    for (unsigned v = 0; v <= n; v++) {  // as the loop: window v read while window v-1 is written
+        std::swap(x, prev);
+        for (unsigned i = 0; i < D::TILES; i++) {
+            ++cycles();
+            if (v < n && i < D::SF_ALL) unpack_word<SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), &x[i * SIMD]);
+            if (v == 0 || i % D::SFG != D::SFG - 1) continue;
+            const unsigned nf = i / D::SFG;
+            for (unsigned p = 0; p < PE; p++) {
+                const unsigned r = nf * PE + p, g = r / D::MG;
+                const U* wr = &w[(size_t)r * KCG];
+                U a = b[r];
+                for (unsigned t = 0; t < CFG::K; t++)
+                    for (unsigned c = 0; c < D::CG; c++) a += wr[t * D::CG + c] * prev[t * CFG::C + g * D::CG + c];
+                y[p] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a), mr[r], sr[r], CFG::OUT_ZP, CFG::OUT_LO,
+                                                     CFG::OUT_HI);
+            }
+            out.write(pack_word<PE, CFG::OUT_BITS>(y));
+        }
+    }
+}
+}  // namespace sim
+#endif
 
 template <class CFG>
 void grouped_mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
@@ -61,6 +119,12 @@ void grouped_mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
     static_assert(CFG::C % CFG::G == 0 && CFG::MH % CFG::G == 0, "G must divide the input and output channels");
     static_assert(D::MG % CFG::PE == 0, "PE must divide the output channels of one group");
     static_assert(D::CG % CFG::SIMD == 0, "SIMD must divide the input channels of one group");
+#ifndef __SYNTHESIS__
+    if (sim::fast_paths()) {
+        sim::grouped_mvau_fast<CFG>(in, out, weights, bias, m, shift, reps);
+        return;
+    }
+#endif
 
     in_t buf[2][D::SF_ALL];  // bank `bank` fills with window v while the other holds window v-1
 #pragma HLS ARRAY_PARTITION variable = buf complete dim = 1
