@@ -26,6 +26,7 @@ from fpga_accel.cli.report import print_report
 from fpga_accel.fold import get_board
 from fpga_accel.fold.folder import _share
 from fpga_accel.fold.lower import LayerPlan
+from fpga_accel.fold.report_html import render_html
 from fpga_accel.fold.resources import BRAM18_BITS, URAM_BITS, block_bits, memory_cost, small
 from fpga_accel.pe import Stage
 from fpga_accel.pe.cost import Memory
@@ -108,6 +109,9 @@ def test_the_report_shows_memory_use(tmp_path, capsys):
             assert f"{e['memory_bits'] / e['memory_block_bits']:.0%}" in row
     waste = 1 - f["memory_bits"] / f["memory_block_bits"]
     assert f"{waste:.1%} packing waste" in out
+    page = render_html(b.manifest)
+    assert "<th class=n>mem use</th>" in page
+    assert f"<td class=n>{f['memory_bits'] / f['memory_block_bits']:.0%}</td></tr>" in page  # the totals row
 
 
 def fewest_uram(mh: int, mw: int, w_bits: int) -> int:

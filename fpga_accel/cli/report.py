@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 
+from ..fold.summary import memory_use
 from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 35
@@ -125,13 +126,6 @@ def fold_text(fold: dict) -> str:
         return "-"
     lut = " lut" if fold.get("mul") == "lut" else ""  # products in LUTs, not DSPs
     return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold) + lut
-
-
-def memory_use(e: dict) -> str:
-    """The share of its blocks' bits a layer's (or the design's) arrays fill; "-" without memories
-    or for a manifest written before the figure existed."""
-    held, blocks = e.get("memory_bits"), e.get("memory_block_bits")
-    return f"{held / blocks:.0%}" if held and blocks else "-"
 
 
 def _bits(r) -> str:

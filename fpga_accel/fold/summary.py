@@ -85,6 +85,13 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
     }
 
 
+def memory_use(e: Mapping) -> str:
+    """The share of its blocks' bits a layer's estimate (or the ``fold`` section) says its arrays fill;
+    "-" without memories, or for a manifest written before the figure existed."""
+    held, blocks = e.get("memory_bits"), e.get("memory_block_bits")
+    return f"{held / blocks:.0%}" if held and blocks else "-"
+
+
 def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
     """Write the folding, per-layer estimates, the ``fold`` summary and the board into ``manifest``."""
     by_name = {lay.name: lay for lay in result.design.layers}
