@@ -20,9 +20,9 @@ C, G, HW, CLASSES = 16, 4, 8, 10
 
 def unit_model():
     r = np.random.default_rng(21)
-    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)  # noqa: E731
-    b = lambda n: (r.standard_normal(n) * 0.1).astype(np.float32)  # noqa: E731
-    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    w = lambda *s: (r.standard_normal(s) * (2.0 / np.prod(s[1:])) ** 0.5).astype(np.float32)
+    b = lambda n: (r.standard_normal(n) * 0.1).astype(np.float32)
+    i64 = lambda *v: np.array(v, np.int64)
     nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["s"], name="stem", pads=[1, 1, 1, 1]),
              helper.make_node("Relu", ["s"], ["sr"], name="stem_relu"),
              helper.make_node("Conv", ["sr", "w1", "b1"], ["g1"], name="gconv1", group=G),
