@@ -1,7 +1,7 @@
 """Grouped convolution (1 < group, not depthwise) in the dataflow design: window + grouped_mvau.
 
 C simulation of the generated HLS == the emulator bit for bit for small onnx.helper models with
-groups 2, 4 and 8, strides and pads, at several foldings within a group; the loop counts C
+groups 2, 4 and 8 (2D and 1D), strides and pads, at several foldings within a group; the loop counts C
 simulation reports == the PE model; the folder's fold space of the layer; the OpenCL kernel on
 PoCL == the emulator.
 """
@@ -22,6 +22,7 @@ CASES = {
     "g4": (8, 8, 4, [3, 3], [2, 2], [1, 0, 1, 0], [7, 7]),
     "g8": (16, 16, 8, [1, 1], [1, 1], [0, 0, 0, 0], [4, 3]),
     "g4_mult": (4, 8, 4, [2, 3], [1, 2], [0, 1, 1, 1], [5, 6]),  # one input channel, two filters per group
+    "g2_1d": (6, 4, 2, [3], [2], [1, 2], [11]),
 }
 
 
@@ -30,7 +31,7 @@ def grouped_model(names, seed=0):
     nodes, ins, inits, outs = [], {}, {}, []
     for n in names:
         c, m, g, k, s, p, size = CASES[n]
-        w = (r.standard_normal((m, c // g, *k)) * r.uniform(0.2, 1.0, (m, 1, 1, 1))).astype(np.float32)
+        w = (r.standard_normal((m, c // g, *k)) * r.uniform(0.2, 1.0, (m,) + (1,) * (len(k) + 1))).astype(np.float32)
         inits[f"{n}W"], inits[f"{n}B"] = w, (0.2 * r.standard_normal(m)).astype(np.float32)
         nodes.append(helper.make_node("Conv", [f"{n}x", f"{n}W", f"{n}B"], [f"{n}y"], name=n, kernel_shape=k,
                                       strides=s, pads=p, group=g))
