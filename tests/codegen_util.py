@@ -69,8 +69,12 @@ def random_folding(qm, r) -> list[dict]:
     for lay in qm.layers:
         x, y = qm.tensors[lay.inputs[0]].shape, qm.tensors[lay.outputs[0]].shape
         if lay.op_type in ("Conv", "Gemm", "MatMul"):
-            if lay.op_type == "Conv" and lay.config["group"] != 1:
+            w = lay.consts["weights"].shape if lay.op_type == "Conv" else ()
+            if lay.op_type == "Conv" and lay.config["group"] == w[0] == x[-1] and w[1] == 1:  # depthwise
                 fold = {"pe": divisor(int(y[-1]))}
+            elif lay.op_type == "Conv" and lay.config["group"] != 1:  # grouped: within one group
+                g = lay.config["group"]
+                fold = {"pe": divisor(int(y[-1]) // g), "simd": divisor(int(x[-1]) // g)}
             else:
                 fold = {"pe": divisor(int(y[-1])), "simd": divisor(int(x[-1]))}
         elif lay.op_type == "Pad":

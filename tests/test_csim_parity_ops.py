@@ -22,6 +22,11 @@ def conv_branch(r, p, kind):
     n_sp = 2 if kind != "conv1d" else 1
     C = int(r.integers(1, 6))
     M = C if kind == "depthwise" else int(r.integers(1, 7))
+    if kind == "grouped":  # 1 < group, more than one channel per group on some side
+        group = int(r.integers(2, 5))
+        C, M = group * int(r.integers(1, 4)), group * int(r.integers(1, 4))
+        if C == M == group:
+            C *= 2
     if kind == "pointwise":
         kernel, strides, dil = [1, 1], [1, 1], [1, 1]
     else:
@@ -33,7 +38,7 @@ def conv_branch(r, p, kind):
     if kind == "pointwise":
         pads = [0] * 4
     size = [s + int(r.integers(0, 5)) for s in span]
-    group = C if kind == "depthwise" else 1
+    group = C if kind == "depthwise" else group if kind == "grouped" else 1
     W = (r.standard_normal((M, C // group, *kernel)) * r.uniform(0.1, 1.0, (M,) + (1,) * (n_sp + 1))).astype(np.float32)
     B = (0.2 * r.standard_normal(M)).astype(np.float32)
     nodes = [helper.make_node("Conv", [f"{p}x", f"{p}W", f"{p}B"], [f"{p}y"], name=f"{p}conv", kernel_shape=kernel,
@@ -155,7 +160,8 @@ def flatten_branch(r, p, kind):
     return nodes, {f"{p}x": [C, H, W_]}, {f"{p}Wc": Wc, f"{p}Wg": Wg}, f"{p}y", [f"{p}conv", f"{p}gemm"]
 
 
-KINDS = {"conv": conv_branch, "conv1d": conv_branch, "depthwise": conv_branch, "pointwise": conv_branch,
+KINDS = {"conv": conv_branch, "conv1d": conv_branch, "depthwise": conv_branch, "grouped": conv_branch,
+         "pointwise": conv_branch,
          "gemm": dense_branch, "matmul": dense_branch, "MaxPool": pool_branch, "AveragePool": pool_branch,
          "GlobalAveragePool": pool_branch, "GlobalMaxPool": pool_branch, "Add": eltwise_branch,
          "Sub": eltwise_branch, "Sum": eltwise_branch, "Concat": eltwise_branch, "Sigmoid": eltwise_branch,
@@ -193,7 +199,7 @@ def build_case(seed, kinds, narrow=False):
     return qm, random_folding(qm, r)
 
 
-FAST = ["conv", "depthwise", "pointwise", "conv1d", "gemm", "matmul", "MaxPool", "AveragePool",
+FAST = ["conv", "depthwise", "grouped", "pointwise", "conv1d", "gemm", "matmul", "MaxPool", "AveragePool",
         "GlobalAveragePool", "GlobalMaxPool", "Add", "Sub", "Sum", "Concat", "Sigmoid", "LeakyRelu", "flatten", "MulConst", "DivConst", "MulTensors", "MulBroadcast", "Pad",
         "Slice", "Split", "ChannelShuffle", "LRN"]
 

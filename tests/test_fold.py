@@ -208,7 +208,8 @@ def test_compile_writes_folding_and_estimates(tmp_path):
     assert by_name["/4/Conv"]["folding"] == {"pe": 2, "simd": 4}
     assert by_name["/8/Flatten"]["folding"] == {}
     for r in m["layers"]:
-        assert set(r["estimate"]) == {"cycles", "dsp", "bram18", "uram", "lut", "ff"}
+        assert set(r["estimate"]) == {"cycles", "dsp", "bram18", "uram", "lut", "ff", "memory_bits", "memory_block_bits"}
+        assert r["estimate"]["memory_block_bits"] >= r["estimate"]["memory_bits"] >= 0
         assert all(isinstance(v, int) for v in r["estimate"].values())
     f = m["fold"]
     assert f["estimate"] is True and f["ceiling"] == 0.5 and f["overrides"] == ["/4/Conv"]

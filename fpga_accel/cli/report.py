@@ -1,5 +1,6 @@
-"""Report a bundle's folding and estimates: per layer PE x SIMD, cycles and resources, totals
-against the board, frames/s and latency at the clock, and the DSP-roofline efficiency.
+"""Report a bundle's folding and estimates: per layer PE x SIMD, cycles and resources, the memory use
+(the bits its arrays hold over the bits of the blocks they occupy), totals against the board,
+frames/s and latency at the clock, and the DSP-roofline efficiency.
 
 Every figure is an estimate from the fold model (docs/fold-model.md), not a synthesis result.
 A bundle compiled for the tiled engine gets the tiled cost model's figures instead (docs/tiled.md
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 
+from ..fold.summary import memory_use
 from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 35
@@ -123,16 +125,16 @@ def print_report(m: dict) -> None:
     f, b = m["fold"], m["board"]
     cols = [Column("layer"), Column("op"), Column("output"), Column("MACs", "right"), Column("bits w/a", "right"),
             Column("PE x SIMD", "right"), Column("cycles", "right"), Column("DSP", "right"),
-            Column("BRAM18", "right"), Column("URAM", "right"), Column("LUT", "right")]
+            Column("BRAM18", "right"), Column("URAM", "right"), Column("LUT", "right"), Column("mem use", "right")]
     rows = []
     for r in m["layers"]:
         e = r.get("estimate", {})
         rows.append([r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _bits(r),
                      fold_text(r.get("folding", {})), fmt_int(e.get("cycles", 0)),
-                     *(fmt_int(e.get(k, 0)) for k in ("dsp", "bram18", "uram", "lut"))])
+                     *(fmt_int(e.get(k, 0)) for k in ("dsp", "bram18", "uram", "lut")), memory_use(e)])
     t, tot = f["totals"], f["board_totals"]
     totals = ["total (estimate)", "", "", fmt_int(f["macs_per_image"]), "", "", fmt_int(f["cycles_per_image"]),
-              *(f"{fmt_int(t[k])}/{fmt_int(tot[k])}" for k in ("dsp", "bram18", "uram", "lut"))]
+              *(f"{fmt_int(t[k])}/{fmt_int(tot[k])}" for k in ("dsp", "bram18", "uram", "lut")), memory_use(f)]
     print_table(cols, rows, totals=totals,
                 title=f"estimate for {m['model']['name']} on {b['name']} ({b['part']}) at {b['clock_mhz']:g} MHz")
     print("utilisation     " + ", ".join(f"{label} {t[k]:,}/{tot[k]:,} ({f['utilisation'][k]:.1%}; budget "
@@ -144,6 +146,10 @@ def print_report(m: dict) -> None:
     print(f"DSP roofline    {f['dsp_roofline_efficiency']:.2%} of {tot['dsp']:,} DSPs x {f['dsp_packing']} MAC x "
           f"{b['clock_mhz']:g} MHz ({f['mac_per_s'] / 1e9:,.2f} GMAC/s achieved); {f['dsp_efficiency_used']:.1%} "
           f"of the DSPs used  [estimate]")
+    if f.get("memory_block_bits"):
+        print(f"memory use      the arrays hold {f['memory_bits'] / 2**20:,.2f} Mbit in blocks of "
+              f"{f['memory_block_bits'] / 2**20:,.2f} Mbit (BRAM18, URAM, LUTRAM as placed): "
+              f"{1 - f['memory_bits'] / f['memory_block_bits']:.1%} packing waste  [estimate]")
     if f.get("dsp_without_packing", t["dsp"]) != t["dsp"]:
         print(f"DSP packing     two products per DSP where the generated HLS packs them (mvau.h PACK = 2); "
               f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")

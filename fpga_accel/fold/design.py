@@ -4,7 +4,8 @@
 layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
 adapters), places memories (LUTRAM / BRAM18, then URAM for the largest weight memories while
 BRAM18 is over budget on a board that has URAM), estimates the stream FIFOs between the stages
-(``fifos.py``) and sums the estimates, FIFOs included.
+(``fifos.py``) and sums the estimates, FIFOs included, and per layer the bits its arrays hold
+against the bits of the blocks they occupy (the packing waste).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..pe.io import io_lanes
 from .boards import RESOURCES, Board
 from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
-from .resources import Memory, Usage, memory_cost, small
+from .resources import Memory, Usage, block_bits, memory_cost, small
 
 MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)
 
@@ -28,6 +29,8 @@ class LayerDesign:
     cycles: int  # slowest of the layer's own PEs (width converters included)
     usage: Usage = field(default_factory=Usage)
     uram_memories: int = 0
+    memory_bits: int = 0  # what the layer's arrays hold
+    memory_block_bits: int = 0  # the bits of the BRAM18 / URAM / LUTRAM they occupy as placed
 
     @property
     def name(self) -> str:
@@ -164,7 +167,7 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
         lay.usage = logic
-        lay.uram_memories = 0
+        lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
     where = {id(m): "auto" for _, _, m in mems}
     bram = sum(memory_cost(m).bram18 for _, _, m in mems)
     if board.uram > 0 and bram > limits["bram18"]:
@@ -179,6 +182,8 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             layers[li].uram_memories += 1
     for li, _, m in mems:
         layers[li].usage = layers[li].usage + memory_cost(m, where[id(m)])
+        layers[li].memory_bits += m.bits
+        layers[li].memory_block_bits += block_bits(m, where[id(m)])
     total = Usage()
     for lay in layers:
         total = total + lay.usage

@@ -2,8 +2,7 @@
 
 The stages come from the op's own ``lower()`` (fpga_accel/ops, into the PEs of fpga_accel/pe),
 run with the folding under study; each carries the parameters its PE's model reads. Layers no PE
-implements are still priced: a grouped convolution as one MVAU over each group's columns,
-anything else as a whole-tensor reorder (:mod:`.reorder`). Width converters between layers are
+implements are still priced, as a whole-tensor reorder (:mod:`.reorder`). Width converters between layers are
 added by the folder, which knows both sides' lanes.
 
 A :class:`LayerPlan` knows its fold space: ``pe`` must divide ``pe_dim`` (output channels, or the
@@ -11,7 +10,8 @@ channels of a lane-parallel layer), ``simd`` must divide ``simd_dim`` (input cha
 convolution, the reduction length of a dense layer); a convolution's ``simd`` may also be C·KP,
 KP kernel positions per word for KP dividing KH·KW (``simds``), and its window then reads whole
 pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also fold with
-``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py).
+``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
+``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
 """
 from __future__ import annotations
 
@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 
 from ..errors import FpgaAccelError
 from ..ops import lookup
-from ..pe import PES, RENAME, LowerContext, LoweringError, Port, Stage
+from ..pe import PES, RENAME, LowerContext, LoweringError, Stage
 from ..pe import parallel_window as pw
-from ..pe import sliding_window as sw
-from ..pe.mvau import MUL_CHOICES, multipliers
-from ..quant.qtype import parse_qtype
+from ..pe.mvau import MUL_CHOICES
 from .reorder import Reorder
 
 
@@ -106,7 +104,7 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
     try:
         stages = _lower(layer, qm, 1, 1)
     except FpgaAccelError:  # no processing element: price it anyway
-        return _grouped_conv(layer, qm, dsp_port_bits) or _reorder(layer, qm, layer.op_type != "Pad")
+        return _reorder(layer, qm, layer.op_type != "Pad")
     kinds = [s.kind for s in stages]
     if set(kinds) <= {RENAME}:
         return LayerPlan(layer.name, layer.op_type, "none", note=_PASSTHROUGH)
@@ -115,6 +113,10 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
         return _priced(_lower(layer, qm, pe, simd, mul, dsp_port_bits))
     if not all(PES[k].lanes_fold for k in kinds):
         return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1, build=build)
+    if "grouped_mvau" in kinds:  # PE and SIMD fold within one group
+        p = stages[-1].params
+        return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=p["MH"] // p["G"], simd_dim=p["C"] // p["G"],
+                         build=build, muls=MUL_CHOICES if not p["MUL_FABRIC"] else ("dsp",))
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         window = kinds[0] == "sliding_window"
@@ -145,33 +147,6 @@ def _bits(qm, tensor: str) -> int:
 
 def _shape(qm, tensor: str) -> tuple[int, ...]:
     return tuple(int(d) for d in qm.tensors[tensor].shape)
-
-
-def _grouped_conv(layer, qm, dsp_port_bits: int = 0) -> LayerPlan | None:
-    """A grouped convolution (no PE yet): the code generator's window + one MVAU over each
-    group's columns. None for any other layer, or a window the line buffer cannot make."""
-    c = layer.config
-    if layer.op_type != "Conv" or len(c["kernel"]) > 2 or c["group"] == 1:
-        return None
-    w, x, y = layer.consts["weights"], layer.inputs[0], layer.outputs[0]
-    m, cg, g = int(w.shape[0]), int(w.shape[1]), int(c["group"])
-    try:
-        geo = sw.geometry(c, _shape(qm, x))
-    except FpgaAccelError:
-        return None
-    n_vec = elems(_shape(qm, y)) // m
-    common = {"IN_BITS": _bits(qm, x), "W_BITS": parse_qtype(c["weight_qtype"]).bits, "ACC_BITS": c["acc_bits"],
-              "OUT_BITS": _bits(qm, y)}
-    xq = qm.tensors[x].qparams.qtype
-
-    def build(pe, simd, mul="dsp"):
-        win = sw.window_stage(layer.name, Port(x, simd, xq.bits, xq.signed), f"{y}#window", geo, c["zp_in"], False)
-        mv = Stage(layer.name, "mvau", {"MW": geo["KH"] * geo["KW"] * cg, "MH": m, "SIMD": simd, "PE": pe,
-                                        "N_VECTORS": n_vec, **common, "IN_SIGNED": xq.signed,
-                                        **multipliers(common["W_BITS"], xq.bits, xq.signed, pe, dsp_port_bits, mul)})
-        return [mv] if sw.is_identity(geo) else _priced([win]) + [mv]
-    return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=m, simd_dim=cg, build=build,
-                     note=f"grouped convolution (group {g}) modelled as one MVAU over each group's columns")
 
 
 def _reorder(layer, qm, buffer: bool) -> LayerPlan:

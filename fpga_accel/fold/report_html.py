@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..escape import html
 from ..ir.text import shape_text
-from .summary import fifo_text
+from .summary import fifo_text, memory_use
 
 RES = (("dsp", "DSP"), ("bram18", "BRAM18"), ("uram", "URAM"), ("lut", "LUT"), ("ff", "FF"))
 STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -76,7 +76,7 @@ def render_html(m: dict) -> str:
     title = f"{m['model']['name']} on {b['name']}: fold estimates"
     head = ("<tr><th>layer</th><th>op</th><th>output</th><th class=n>MACs</th><th class=n>bits w/a</th>"
             "<th class=n>PE x SIMD</th><th class=n>cycles</th>"
-            + "".join(f"<th class=n>{label}</th>" for _, label in RES) + "</tr>")
+            + "".join(f"<th class=n>{label}</th>" for _, label in RES) + "<th class=n>mem use</th></tr>")
     body = []
     for r in m["layers"]:
         e = r.get("estimate", {})
@@ -86,11 +86,12 @@ def render_html(m: dict) -> str:
                     f"<td>{html(shape_text(r['output_shape']))}</td><td class=n>{r['macs']:,}</td>"
                     f"<td class=n>{html(bits)}</td><td class=n>{html(fold)}</td>"
                     f"<td class=n>{e.get('cycles', 0):,}</td>"
-                    + "".join(f"<td class=n>{e.get(k, 0):,}</td>" for k, _ in RES) + "</tr>")
+                    + "".join(f"<td class=n>{e.get(k, 0):,}</td>" for k, _ in RES)
+                    + f"<td class=n>{memory_use(e)}</td></tr>")
     body.append(f"<tr class=total><td>total</td><td></td><td></td><td class=n>{f['macs_per_image']:,}</td><td></td>"
                 f"<td></td><td class=n>{f['cycles_per_image']:,}</td>"
                 + "".join(f"<td class=n>{f['totals'][k]:,} / {f['board_totals'][k]:,}</td>" for k, _ in RES)
-                + "</tr>")
+                + f"<td class=n>{memory_use(f)}</td></tr>")
     facts = [("board", f"{b['name']} ({b['part']}), {b.get('platform') or 'Zynq PS + AXI DMA'}"),
              ("clock", f"{b['clock_mhz']:g} MHz"),
              ("throughput", (f"{f['frames_per_s']:,.1f} frames/s ({f['cycles_per_image']:,} cycles per image, "

@@ -24,6 +24,11 @@ URAM_SHAPE = (4096, 72)
 SRL_MAX_DEPTH = 2
 SRL_MAX_BITS = 1024
 SRL_WORDS = 32
+#: bits one block holds: a BRAM18 (18 Kbit, parity bits included: all of them in the x9/x18/x36
+#: shapes), a URAM288, a LUT6 as 64 x 1 distributed RAM (AMD UG573 and UG474)
+BRAM18_BITS = 18432
+URAM_BITS = URAM_SHAPE[0] * URAM_SHAPE[1]
+LUTRAM_BITS_PER_LUT = 64
 
 
 @dataclass
@@ -82,3 +87,10 @@ def fifo_cost(depth: int, width: int) -> Usage:
     if fifo_srl(depth, width):
         return Usage(lut=width * math.ceil(depth / SRL_WORDS))
     return memory_cost(Memory("fifo", depth, width))
+
+
+def block_bits(mem: Memory, where: str = "auto") -> int:
+    """Bits of the blocks ``mem`` occupies placed in ``where`` (as :func:`memory_cost` counts them):
+    against ``mem.bits``, what the arrays hold, the packing waste."""
+    u = memory_cost(mem, where)
+    return u.bram18 * BRAM18_BITS + u.uram * URAM_BITS + u.lut * LUTRAM_BITS_PER_LUT

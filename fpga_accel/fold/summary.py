@@ -2,10 +2,12 @@
 
 - ``manifest["layers"][i]["folding"]``: ``{"pe", "simd"}`` (MVAU layers), ``{"pe"}`` (channel
   lanes) or ``{}`` (not folded);
-- ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs;
-- ``manifest["fold"]``: totals against the board (stream FIFOs included: ``fifos``), cycles per
-  image (the slowest stage), frames/s and latency at the clock, the DSP-roofline efficiency, the
-  stages with their parameters.
+- ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs, and
+  ``memory_bits`` (what its arrays hold) against ``memory_block_bits`` (the bits of the BRAM18 /
+  URAM / LUTRAM blocks they occupy as placed: the packing waste is the difference);
+- ``manifest["fold"]``: totals against the board (stream FIFOs included: ``fifos``; ``memory_bits`` /
+  ``memory_block_bits`` summed), cycles per image (the slowest stage), frames/s and latency at the
+  clock, the DSP-roofline efficiency, the stages with their parameters.
 """
 from __future__ import annotations
 
@@ -64,6 +66,8 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
         "overrides": sorted(result.overrides),
         "totals": used,
         "fifos": fifo_summary(d.fifos, "estimate"),
+        "memory_bits": sum(lay.memory_bits for lay in d.layers),
+        "memory_block_bits": sum(lay.memory_block_bits for lay in d.layers),
         "board_totals": {k: board.total(k) for k in RESOURCES},
         "available": {k: board.available(k) for k in RESOURCES},
         "budget": dict(d.budget),
@@ -84,13 +88,21 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
     }
 
 
+def memory_use(e: Mapping) -> str:
+    """The share of its blocks' bits a layer's estimate (or the ``fold`` section) says its arrays fill;
+    "-" without memories, or for a manifest written before the figure existed."""
+    held, blocks = e.get("memory_bits"), e.get("memory_block_bits")
+    return f"{held / blocks:.0%}" if held and blocks else "-"
+
+
 def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
     """Write the folding, per-layer estimates, the ``fold`` summary and the board into ``manifest``."""
     by_name = {lay.name: lay for lay in result.design.layers}
     for entry in manifest["layers"]:
         lay = by_name[entry["name"]]
         entry["folding"] = dict(lay.fold)
-        entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict()}
+        entry["estimate"] = {"cycles": int(lay.cycles), **lay.usage.as_dict(), "memory_bits": lay.memory_bits,
+                             "memory_block_bits": lay.memory_block_bits}
         if lay.plan.note:
             entry["estimate_note"] = lay.plan.note
     manifest["fold"] = fold_summary(result, {e["name"]: e.get("macs", 0) for e in manifest["layers"]})

@@ -3,10 +3,10 @@ import numpy as np
 from ..emulator import fastconv
 from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 from ..emulator.windows import lowest, pad_nhwc, pad_spatial, window_taps, windows, windows_nhwc
-from ..pe import depthwise, mvau
+from ..pe import depthwise, grouped_mvau, mvau
 from ..pe import parallel_window as pw
 from ..pe import sliding_window as sw
-from ..pe.stage import FoldingProblem, LoweringError, vectors
+from ..pe.stage import FoldingProblem, vectors
 from ..quant import arith
 from ..quant.given import weight_for
 from ..quant.qmodel import QLayer
@@ -79,7 +79,7 @@ def _depthwise(x: np.ndarray, w: np.ndarray, geo, dt) -> np.ndarray:
 @register
 class Conv(Op):
     op_type = "Conv"
-    notes = "1D/2D, groups (depthwise), stride, dilation, pads, auto_pad"
+    notes = "1D/2D, groups (grouped and depthwise), stride, dilation, pads, auto_pad"
     attrs = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shape": None,
              "pads": None, "strides": None, **FUSED_CLIP, **LAYOUT}
 
@@ -215,12 +215,14 @@ class Conv(Op):
         native = fastconv.conv_int(layer, inputs[0], pool)
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
-    lowering = "sliding_window (or parallel_window) + mvau; depthwise: sliding_window + depthwise"
+    lowering = ("sliding_window (or parallel_window) + mvau; depthwise: sliding_window + depthwise; "
+                "other groups: sliding_window + grouped_mvau")
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
         and PE output channels; SIMD divides C (channel groups, sliding_window) or is C·KP for KP
-        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window (depthwise order) + depthwise PE."""
+        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window (depthwise order) + depthwise PE;
+        any other group: window (MVAU order) + grouped MVAU (:meth:`_lower_grouped`)."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         xs, ys = ctx.shape(x), ctx.shape(y)
@@ -256,8 +258,29 @@ class Conv(Op):
             win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", g, c["zp_in"], depthwise=True)
             return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
                                                    vectors(ys), pe)]
-        raise LoweringError(f"grouped convolution with {c['group']} groups of {w.shape[1]} input channels has no "
-                            f"processing element (group 1 and depthwise with one filter per channel only)")
+        return self._lower_grouped(layer, ctx, g)
+
+    @staticmethod
+    def _lower_grouped(layer, ctx, geo):
+        """1 < group, not depthwise: window (MVAU order) + grouped MVAU; PE output channels and SIMD
+        input channels within one group, so every fold reads one group's words."""
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        w = k["weights"]
+        m, cg, groups = w.shape[0], w.shape[1], c["group"]
+        cin = ctx.shape(x)[-1]
+        ctx.require("SIMD", ctx.simd, cg, "the input channels of one group")
+        ctx.require("PE", ctx.pe, m // groups, "the output channels of one group")
+        src = ctx.port(x, ctx.simd)
+        stages = []
+        if not sw.is_identity(geo):
+            stages.append(sw.window_stage(layer.name, src, f"{y}#window", geo, c["zp_in"], depthwise=False))
+            src = stages[-1].outputs[0]
+        wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C/G + c: the window's order within a group
+        stages.append(grouped_mvau.grouped_mvau_stage(layer.name, src, ctx.port(y, ctx.pe), wm, k, c,
+                                                      vectors(ctx.shape(y)), cin, groups, ctx.pe, ctx.simd,
+                                                      dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
+        return stages
 
     def macs(self, node, graph):
         y = graph.shape(node.outputs[0])
