@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from stand_ins.helpers import HERE, compile_bundle, read_tcl_record
 
-from fpga_accel.flow.target import Target, dma_plan
+from fpga_accel.flow.target import DMA_STREAM_WIDTHS, Target, dma_plan
 from fpga_accel.flow.vivado_tcl import vivado_tcl
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
@@ -76,10 +76,11 @@ def test_zynq7000_block_design(pynq_bundle, tmp_path):
         bits = (per_transfer * s["beats_per_image"] * s["tdata_bits"] // 8).bit_length()
         assert int(p["CONFIG.c_sg_length_width"]) == max(8, bits)  # the DMA's register is 8 to 26 bits wide
         key = "CONFIG.c_m_axis_mm2s_tdata_width" if s["direction"] == "in" else "CONFIG.c_s_axis_s2mm_tdata_width"
-        assert int(p[key]) == s["tdata_bits"]
+        assert int(p[key]) == next(w for w in DMA_STREAM_WIDTHS if w >= s["tdata_bits"])  # a width the DMA has
         assert (p["CONFIG.c_include_mm2s"], p["CONFIG.c_include_s2mm"]) == (("1", "0") if s["direction"] == "in" else ("0", "1"))
-        pair = ([f"{dma}/M_AXIS_MM2S", f"fa_axis_0/{s['name']}"] if s["direction"] == "in"
-                else [f"fa_axis_0/{s['name']}", f"{dma}/S_AXIS_S2MM"])
+        n, direct = s["name"], int(p[key]) == s["tdata_bits"]  # else through the width converter width_<n>
+        pair = ([f"{dma}/M_AXIS_MM2S", f"fa_axis_0/{n}" if direct else f"width_{n}/S_AXIS"] if s["direction"] == "in"
+                else [f"fa_axis_0/{n}" if direct else f"width_{n}/M_AXIS", f"{dma}/S_AXIS_S2MM"])
         assert ["connect_bd_intf_net", *pair] in calls
         mem = "M_AXI_MM2S" if s["direction"] == "in" else "M_AXI_S2MM"
         auto = next(c for c in calls if c[0] == "apply_bd_automation" and c[-1] == f"{dma}/{mem}")
