@@ -1,14 +1,11 @@
-"""Shared fixture of the HTTP service tests: the mlp example compiled once per module."""
+"""Shared piece of the HTTP service tests: the mlp example compiled once per test module."""
 from __future__ import annotations
-
-import pytest
 
 import fpga_accel
 from models import data
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> str:
+def compile_mlp(tmp_path_factory) -> str:
     p = tmp_path_factory.mktemp("serve") / "mlp.fpga"
     fpga_accel.compile(data.model_path("mlp"), p, calib=data.HERE / "mlp" / "calib.npz", progress=False)
     return str(p)

@@ -9,11 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from serve_util import compile_mlp
 
 import fpga_accel
 from fpga_accel.serve import RunningServer, ServeConfig
 from models import data
-from serve_util import bundle  # noqa: F401  (the module's fixture)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return compile_mlp(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
