@@ -141,33 +141,7 @@ void grouped_mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
         if (v < n && tile < D::SF_ALL) buf[bank][tile] = in.read();
         if (v > 0) {  // window v-1, fold nf (group g), word j of tap t of that group
             const in_t x = buf[bank ^ 1][t * D::CW + g * D::CGW + j];
-            ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
-#pragma HLS ARRAY_PARTITION variable = w complete
-            for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-                w[p] = weights[p][tile];
-            }
-            ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
-#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
-            mvau_products<CFG>(w, x, prod);
-            for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-                acc_t a = sf == 0 ? bias[p][nf] : acc[p];
-                for (unsigned s = 0; s < CFG::SIMD; s++) {
-#pragma HLS UNROLL
-                    a += prod[p][s];
-                }
-                acc[p] = a;
-            }
-            if (sf == D::SFG - 1) {
-                ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
-                for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-                    set_lane<CFG::OUT_BITS>(y, p, requantize<CFG::ACC_BITS>(acc[p], m[p][nf], shift[p][nf],
-                                                                            CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI));
-                }
-                out.write(y);
-            }
+            mvau_step<CFG, D::TILES, D::NF>(x, weights, bias, m, shift, tile, nf, sf == 0, sf == D::SFG - 1, acc, out);
         }
         // Advance (t, j) within the fold, (g, nfg) per fold, (v, bank) per window.
         if (++j == D::CGW) {

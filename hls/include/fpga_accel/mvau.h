@@ -117,6 +117,44 @@ void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_u
     }
 }
 
+// One pipelined iteration of a folded MVAU (mvau and grouped_mvau): the products of the PEs' weight
+// words at `tile` with x added to the accumulators (restarted from the bias when `first`), and,
+// when `last`, fold nf's requantised outputs written as one word.
+template <class CFG, unsigned TILES, unsigned NF>
+void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][TILES],
+               const ap_int<CFG::ACC_BITS> bias[CFG::PE][NF], const mult_t m[CFG::PE][NF],
+               const shift_t shift[CFG::PE][NF], unsigned tile, unsigned nf, bool first, bool last,
+               ap_int<CFG::ACC_BITS> acc[CFG::PE], hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out) {
+#pragma HLS INLINE
+    ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
+#pragma HLS ARRAY_PARTITION variable = w complete
+    for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+        w[p] = weights[p][tile];
+    }
+    ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
+#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
+    mvau_products<CFG>(w, x, prod);
+    for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+        ap_int<CFG::ACC_BITS> a = first ? bias[p][nf] : acc[p];
+        for (unsigned s = 0; s < CFG::SIMD; s++) {
+#pragma HLS UNROLL
+            a += prod[p][s];
+        }
+        acc[p] = a;
+    }
+    if (last) {
+        ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
+        for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+            set_lane<CFG::OUT_BITS>(y, p, requantize<CFG::ACC_BITS>(acc[p], m[p][nf], shift[p][nf], CFG::OUT_ZP,
+                                                                    CFG::OUT_LO, CFG::OUT_HI));
+        }
+        out.write(y);
+    }
+}
+
 #ifndef __SYNTHESIS__
 namespace sim {
 // mvau() for C simulation: the same words in and out and the same FA_CYCLE count, computed as one
@@ -206,33 +244,7 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
         } else {
             x = inbuf[sf];
         }
-        ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
-#pragma HLS ARRAY_PARTITION variable = w complete
-        for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-            w[p] = weights[p][tile];
-        }
-        ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
-#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
-        mvau_products<CFG>(w, x, prod);
-        for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-            acc_t a = sf == 0 ? bias[p][nf] : acc[p];
-            for (unsigned s = 0; s < CFG::SIMD; s++) {
-#pragma HLS UNROLL
-                a += prod[p][s];
-            }
-            acc[p] = a;
-        }
-        if (sf == D::SF - 1) {
-            ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
-            for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-                set_lane<CFG::OUT_BITS>(y, p, requantize<CFG::ACC_BITS>(acc[p], m[p][nf], shift[p][nf],
-                                                                        CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI));
-            }
-            out.write(y);
-        }
+        mvau_step<CFG, D::TILES, D::NF>(x, weights, bias, m, shift, tile, nf, sf == 0, sf == D::SF - 1, acc, out);
         // Advance (nf, sf); the tile index runs over NF*SF and restarts with each vector.
         if (++tile == D::TILES) tile = 0;
         if (++sf == D::SF) {
