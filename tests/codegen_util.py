@@ -168,3 +168,14 @@ def assert_opencl_equals_emulator(bundle, seed: int, n: int = 3) -> dict[str, np
     for t in qm.outputs:
         np.testing.assert_array_equal(got[t.name], want[t.name])
     return want
+
+
+def image_model(nodes, inits: dict, name: str, hw: int, classes: int) -> onnx.ModelProto:
+    """A checked float model of ``nodes``: input x (N, 3, hw, hw), output y (N, classes), opset 13."""
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, hw, hw])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", classes])],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m

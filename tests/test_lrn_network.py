@@ -5,8 +5,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from codegen_util import Csim, assert_opencl_equals_emulator, need_toolchain
-from onnx import TensorProto, helper, numpy_helper
+from codegen_util import Csim, assert_opencl_equals_emulator, image_model, need_toolchain
+from onnx import helper
 
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
@@ -31,13 +31,7 @@ def lrn_model():
              helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1)]
     inits = {"w0": w(12, 3, 3, 3), "b0": b(12), "w1": w(16, 12, 3, 3), "b1": b(16), "wf": w(CLASSES, 16),
              "bf": b(CLASSES)}
-    graph = helper.make_graph(nodes, "lrn_net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, HW, HW])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", CLASSES])],
-                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    return m
+    return image_model(nodes, inits, "lrn_net", HW, CLASSES)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@
 C simulation of the compiled bundle equals the emulator bit for bit, the OpenCL model (PoCL) too,
 and the emulator stays within quantisation tolerance of onnxruntime on the float model."""
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from codegen_util import Csim, need_toolchain
-from onnx import TensorProto, helper, numpy_helper
+from codegen_util import Csim, image_model, need_toolchain
+from onnx import helper
 
 import fpga_accel
 from fpga_accel.compiler import load_qmodel
@@ -41,14 +40,7 @@ def unit_model():
              "grouped": i64(-1, G, C // G, HW, HW), "flat": i64(-1, C, HW, HW),
              "wd": w(C, 1, 3, 3), "bd": b(C), "w2": w(C, C // G, 1, 1), "b2": b(C),
              "wf": w(CLASSES, C), "bf": np.zeros(CLASSES, np.float32)}
-    graph = helper.make_graph(nodes, "shufflenet_v1_unit",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, HW, HW])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", CLASSES])],
-                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    return m
+    return image_model(nodes, inits, "shufflenet_v1_unit", HW, CLASSES)
 
 
 @pytest.fixture(scope="module")
