@@ -150,15 +150,18 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
                                                       "N_OUT": n // narrow, "BITS": bits, "INPUT": 0}))
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
     fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
-    usage = _place(layers, io, board, limits) + fifo_usage(fifos)
+    fifo = fifo_usage(fifos)
+    usage = _place(layers, io, board, limits, fifo.bram18) + fifo
     return Design(board, layers, io, usage, limits, fifos)
 
 
-def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int]) -> Usage:
+def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int],
+           fifo_bram18: int = 0) -> Usage:
     """Sum the estimates; memories go to LUTRAM or BRAM18, then, while BRAM18 is over its limit on
     a board with URAM, weight and buffer memories move to URAM in a fixed order: most BRAM18 saved
     per URAM first (wide memories fill a 72-bit URAM well, narrow ones waste it), then the largest.
-    The order does not depend on the limits, so a larger budget never places worse."""
+    The order does not depend on the limits, so a larger budget never places worse. ``fifo_bram18``:
+    the stream FIFOs' BRAM18, which share the limit (they stay in BRAM18)."""
     mems: list[tuple[int, int, Memory]] = []
     for li, lay in enumerate(layers):
         logic = Usage()
@@ -169,7 +172,7 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
         lay.usage = logic
         lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
     where = {id(m): "auto" for _, _, m in mems}
-    bram = sum(memory_cost(m).bram18 for _, _, m in mems)
+    bram = sum(memory_cost(m).bram18 for _, _, m in mems) + fifo_bram18
     if board.uram > 0 and bram > limits["bram18"]:
         movable = sorted((x for x in mems if x[2].role in ("weights", "line_buffer", "buffer") and not small(x[2])),
                          key=lambda x: (-memory_cost(x[2]).bram18 / memory_cost(x[2], "uram").uram, -x[2].bits,
