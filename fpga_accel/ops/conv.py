@@ -130,7 +130,8 @@ class Conv(Op):
         p_in, p_out = ctx.act(x), ctx.act(y)
         w = ctx.const(node.inputs[1])
         b = ctx.const(node.input(2)) if node.input(2) else np.zeros(w.shape[0])
-        w_q, wp = weight_for(ctx, node, node.inputs[1], w, axis=0)  # the model's own integers, if it gives them
+        # the model's own integers, if it gives them
+        w_q, wp = weight_for(ctx, node, node.inputs[1], w, axis=0, bias=b, in_scale=p_in.scale)
         bias = arith.fold_zero_point(arith.quantize_bias(b, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
         M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
         lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))

@@ -15,7 +15,8 @@ def dense_layer(op_type, node, ctx, w_ok: np.ndarray, bias: np.ndarray) -> QLaye
     Gemm and MatMul, which differ only in how they store W."""
     x, y = node.inputs[0], node.outputs[0]
     p_in, p_out = ctx.act(x), ctx.act(y)
-    w_q, wp = weight_for(ctx, node, node.inputs[1], w_ok, axis=0)  # the model's own integers, if it gives them
+    # the model's own integers, if it gives them
+    w_q, wp = weight_for(ctx, node, node.inputs[1], w_ok, axis=0, bias=bias, in_scale=p_in.scale)
     b = arith.fold_zero_point(arith.quantize_bias(bias, p_in.scale, wp, name=node.name), w_q, p_in.zero_point)
     M, shift = arith.requant_multipliers(p_in.scale * wp.scales / p_out.scale, name=node.name)
     lo, hi = arith.clamp_bounds(p_out.qtype, p_out.zero_point, p_out.scale, node.attrs.get("clip"))

@@ -27,7 +27,7 @@ from typing import Mapping
 import numpy as np
 
 from . import arith
-from .params import ChannelQParams, QParams, QuantWarning, weight_params
+from .params import ChannelQParams, QParams, QuantWarning, fit_bias, weight_params
 from .qtype import MAX_BITS, QType
 
 Given = tuple[np.ndarray, ChannelQParams]
@@ -170,19 +170,24 @@ def match_weights(given: Mapping[str, Given], w, axis: int, prefer: str | None =
     return None
 
 
-def weight_for(ctx, node, name: str, w, axis: int) -> tuple[np.ndarray, ChannelQParams]:
+def weight_for(ctx, node, name: str, w, axis: int, *, bias=None, in_scale: float | None = None
+               ) -> tuple[np.ndarray, ChannelQParams]:
     """Integer weights and their parameters for a layer with float weights ``w`` (output
     channels on ``axis``) read from initializer ``name``.
 
     Weights the model gives (``ctx.given_weights``) are used exactly; otherwise they are derived
     from the floats (:func:`~fpga_accel.quant.params.weight_params`, symmetric, narrow, at the
     configured bit width). A model that gives weights for other layers but not this one gets a
-    :class:`QuantWarning`. Biases need nothing here: at the given scales ``s_in · s_w``,
-    ``quantize_bias`` gives back the model's int32 bias exactly.
+    :class:`QuantWarning`. Given weights need nothing for the bias: at the given scales ``s_in · s_w``,
+    ``quantize_bias`` gives back the model's int32 bias exactly. Derived ones, given ``bias`` and the
+    input's scale, have their scales raised where that bias would overflow int32
+    (:func:`~fpga_accel.quant.params.fit_bias`).
     """
     chosen = (getattr(ctx, "chosen_weights", None) or {}).get(node.name)
     if chosen is not None:  # rounded by a method (quant/methods.py) at the scales derived here
-        return chosen, weight_params(w, axis=axis, qtype=ctx.weight_qtype(node), name=node.name)
+        wp = weight_params(w, axis=axis, qtype=ctx.weight_qtype(node), name=node.name)
+        fitted = _fit(wp, node, bias, in_scale)
+        return (chosen, wp) if fitted is wp else (arith.quantize(w, fitted, name=node.name), fitted)
     given = getattr(ctx, "given_weights", None) or {}
     hit = match_weights(given, w, axis, prefer=name) if given else None
     if hit is not None:
@@ -191,8 +196,12 @@ def weight_for(ctx, node, name: str, w, axis: int) -> tuple[np.ndarray, ChannelQ
         warnings.warn(f"layer '{node.name}': the model gives quantised weights, but none match this layer's "
                       f"weights '{name}'; they are quantised from the float values at "
                       f"{ctx.weight_qtype(node)} instead", QuantWarning, stacklevel=2)
-    wp = weight_params(w, axis=axis, qtype=ctx.weight_qtype(node), name=node.name)
+    wp = _fit(weight_params(w, axis=axis, qtype=ctx.weight_qtype(node), name=node.name), node, bias, in_scale)
     return arith.quantize(w, wp, name=node.name), wp
+
+
+def _fit(wp: ChannelQParams, node, bias, in_scale) -> ChannelQParams:
+    return wp if bias is None or in_scale is None else fit_bias(wp, bias, in_scale, name=node.name)
 
 
 #: ops whose output holds the input's integers unchanged, wherever they run

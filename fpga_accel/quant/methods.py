@@ -29,7 +29,7 @@ from ..ops.conv import conv_geometry
 from .adaround import Grams, learn_rounding
 from .arith import dequantize, quantize, quantize_bias
 from .config import QuantConfig
-from .params import weight_params
+from .params import fit_bias, weight_params
 
 #: calibration samples the layer-by-layer methods use (the first ones)
 REFINE_SAMPLES = 512
@@ -160,13 +160,14 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 layer = qm.layers[i] = op.quantize(node, ctx)
             if config.corrects_bias(ctx.weight_qtype(node).bits):
                 w_ok, _ = weight_rows(node, g)
-                wp = weight_params(w_ok, axis=0, qtype=ctx.weight_qtype(node), name=node.name)
+                # the shift measured with the float bias itself, not its rounding: after the correction
+                # only the new bias's own rounding (half a step of s_in · s_w at most) is left
+                b = _float_bias(node, g, w_ok.shape[0])
+                wp = fit_bias(weight_params(w_ok, axis=0, qtype=ctx.weight_qtype(node), name=node.name), b,
+                              p_in.scale, name=node.name)  # the scales op.quantize uses
                 acc = op.run_acc(layer, [env[layer.inputs[0]]]).astype(np.float64)
                 got = acc.reshape(-1, acc.shape[-1]).mean(axis=0) * p_in.scale * wp.scales
                 want = _pre_activation(node, g, x_f.astype(np.float32))
-                # the shift measured with the float bias itself, not its rounding: after the correction
-                # only the new bias's own rounding (half a step of s_in · s_w at most) is left
-                b = _float_bias(node, g, wp.scales.size)
                 b_q = quantize_bias(b, p_in.scale, wp, name=node.name) * p_in.scale * wp.scales
                 d = got - want.reshape(-1, want.shape[-1]).mean(axis=0) - (b_q - b)
                 kept = g.const(node.input(2)) if node.input(2) else None

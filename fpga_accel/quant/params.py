@@ -92,3 +92,24 @@ def weight_params(w, *, axis: int = 0, qtype: QType | str = INT8, name: str = "w
     per_channel = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
     absmax = np.abs(per_channel).max(axis=1) if per_channel.shape[1] else np.zeros(w.shape[axis])
     return symmetric_params(absmax, qtype=qtype, axis=axis % w.ndim, name=name)
+
+
+def fit_bias(wp: ChannelQParams, bias, in_scale: float, *, name: str = "layer") -> ChannelQParams:
+    """``wp`` with each channel's scale raised where the bias at scale s_in · s_w would overflow int32.
+
+    A channel whose weights are tiny beside its bias at a tiny input scale (random-weight networks
+    whose activations fade, dead channels) needs s_w ≥ |b| / (s_in · (2^31 − 1)); at that scale its
+    weights round to few levels or to zero, which costs nothing the float model keeps: their share of
+    the output is below one step of the bias's integer. Warns, naming the layer and channel count.
+    """
+    b = np.abs(np.asarray(bias, dtype=np.float64).reshape(-1))
+    if b.size != wp.scales.size or not np.all(np.isfinite(b)) or not in_scale > 0:
+        return wp  # quantize_bias names these problems
+    need = b / (float(in_scale) * (2 ** 31 - 1)) * (1 + 2 ** -20)
+    low = need > wp.scales
+    if not low.any():
+        return wp
+    warnings.warn(f"layer '{name}': {int(low.sum())} channel(s) have a bias too large for int32 at the input's "
+                  f"scale {float(in_scale):.4g}; their weight scales are raised so the bias fits (their weights "
+                  f"round to coarser steps)", QuantWarning, stacklevel=2)
+    return ChannelQParams(np.maximum(wp.scales, need), wp.qtype, wp.axis, wp.narrow)
