@@ -75,8 +75,10 @@ def split_edges(g):
     """(host_before, hardware, host_after) node lists, layout-only edge nodes moved to the host."""
     p = partition(g)
     if p.splitting:
-        raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host but sits inside the accelerated "
-                                             "part (hardware nodes before and after it)") for n in p.splitting],
+        raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host in float but sits inside the "
+                                             "accelerated part (hardware nodes before and after it); float host ops "
+                                             "between accelerated parts are not supported yet: end the accelerated "
+                                             f"part before it (--host-nodes {n.name})") for n in p.splitting],
                                     g.name)
     before, hw, after = list(p.host_before), list(p.hardware), list(p.host_after)
     host_ready = set(g.input_names) | {o for n in before for o in n.outputs}

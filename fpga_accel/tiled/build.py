@@ -10,7 +10,9 @@ One descriptor per integer layer, except that
   concatenation's region at its channel offset; any other input gets a ``requant`` descriptor that
   writes it there.
 
-Layers the engine has no form for are all reported at once (:class:`TiledUnsupportedError`).
+A layer the engine has no form for (LRN, ...) is a host step between engine segments
+(tiled/segments.py); layers that cannot be one either (a tensor the activation arena cannot hold)
+are all reported at once (:class:`TiledUnsupportedError`).
 """
 from __future__ import annotations
 
@@ -38,11 +40,12 @@ def default_buffers(tm: int, tn: int) -> dict[str, int]:
 
 
 class TiledUnsupportedError(ModelError):
-    """Layers of a quantised model the tiled engine cannot run; lists every one of them."""
+    """Layers of a quantised model that run neither on the tiled engine nor as host steps between its
+    segments; lists every one of them."""
 
     def __init__(self, problems: list[tuple[str, str, str]], model: str):
         self.problems = problems
-        lines = [f"{model}: {len(problems)} layer(s) have no tiled-engine form:"]
+        lines = [f"{model}: {len(problems)} layer(s) run neither on the engine nor on the host between its segments:"]
         lines += [f"  - layer '{n}' ({op}): {why}" for n, op, why in problems]
         super().__init__("\n".join(lines))
 
