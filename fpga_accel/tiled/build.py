@@ -89,7 +89,7 @@ def _classify(layer, qm) -> tuple[str | None, str | None]:
         return "scale", None
     if t == "Concat" and layer.config["axis"] == len(shapes[-1]) - 1:
         return "concat", None
-    return None, "no tiled-engine form yet (a later step runs such layers on the host between engine layers)"
+    return None, "no tiled-engine form"
 
 
 class _Weights:
