@@ -120,6 +120,12 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         from .partition import place_on_host
 
         place_on_host(g, host_nodes)
+    between = []
+    if engine != "dataflow":  # the tiled engine runs float host ops between hardware nodes on the host
+        from .partition import partition
+
+        g.meta["host_between"] = True
+        between = [n.name for n in partition(g).splitting]
     before, hw, after = split_edges(g)
     # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
     given = dict(g.meta.get("qparams") or {})
@@ -137,9 +143,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     qm = quantize_model(g, ranges, cfg, given=given or None, calib=feeds if want else None)
 
     picked = None
-    if engine == "auto" and host_layers:
-        picked = ("tiled", "auto: layers sent to the host between accelerated parts (host_layers) run between the "
-                           "tiled engine's segments; the dataflow engine has one accelerated part")
+    if engine == "auto" and (host_layers or between):
+        what = f"host ops between hardware nodes ({', '.join(between[:4])})" if between else \
+            "layers sent to the host (host_layers)"
+        picked = ("tiled", f"auto: {what} run between the tiled engine's segments; the dataflow engine has one "
+                           "accelerated part")
     elif engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
         picked = pick_engine(engine, qm, lambda: fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps,
                                                             overrides=cfg.foldings(), clock_mhz=clock_mhz))

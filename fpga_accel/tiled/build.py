@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ModelError
 from ..ops import lookup
 from ..ops.family.bases import ReshapeInt
+from ..quant.host_float import is_host_float
 from ..quant.qtype import parse_qtype
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
@@ -174,7 +175,7 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
     forced = _check_host_layers(qm, host_layers)
     kinds, problems, why_host = {}, [], {}
     for i, lay in enumerate(qm.layers):
-        kind, why = _classify(lay, qm)
+        kind, why = (None, "a float op between hardware nodes") if is_host_float(lay) else _classify(lay, qm)
         if kind is None or lay.name in forced:  # between engine segments, if the arena can hold its tensors
             trouble = _host_problem(lay, qm)
             if trouble:
@@ -200,7 +201,7 @@ def _check_host_layers(qm, names) -> set[str]:
 def _host_problem(layer, qm) -> str | None:
     """Why ``layer`` cannot be a host step between engine segments (None: it can)."""
     op = lookup(layer.op_type, layer.domain)
-    if op is None or not op.has_int():
+    if op is None or not (op.has_int() or is_host_float(layer)):
         return "the op has no integer reference"
     if len(layer.outputs) != 1:
         return f"it has {len(layer.outputs)} outputs (a host step writes one tensor)"

@@ -8,8 +8,9 @@ what runs in order::
     "steps": [{"engine": [0, 3]}, {"host": {...}}, {"engine": [3, 7]}]
 
 A host step reads its input tensors from the activation arena (through their views), computes the
-layer's integer reference (the op's ``run_int``, the emulator's integers), and writes its output
-into its view; the next segment reads it from there. A host step carries everything it needs: op,
+layer's integer reference (the op's ``run_int``, the emulator's integers; for a float op between
+hardware nodes, such as a Softmax, dequantise, float reference, quantise: quant/host_float.py), and
+writes its output into its view; the next segment reads it from there. A host step carries everything it needs: op,
 JSON config, and constants as blocks of the weights arena, so the program stays self-contained. A
 program without ``steps`` is one segment of all its layers.
 
@@ -28,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import lookup
+from ..quant.host_float import KEY as HOST_FLOAT
+from ..quant.host_float import is_host_float, run_host_float
 from ..quant.qmodel import QLayer
 from .program import MAX_LAYERS, MAX_NAME, ProgramError
 
@@ -61,7 +64,8 @@ class HostStep:
     def run(self, engine) -> None:
         lay = self.layer
         ins = [engine.tensor(t)[None] for t in lay.inputs]  # batch of one, the layer's own dtypes
-        y = np.asarray(self.op.run_int(lay, ins))
+        run = run_host_float if is_host_float(lay) else self.op.run_int  # a float op: dequantise, float, quantise
+        y = np.asarray(run(lay, ins))
         v = engine.views[lay.outputs[0]]["view"]
         engine._set(f"host:{lay.name}", engine.weights, engine.acts)
         engine.acts.write(v, 0, 0, 0, y.reshape(v["h"], v["w"], v["c"]).astype(np.int64))
@@ -119,7 +123,7 @@ def _host(h, k: int, data: dict, weights: np.ndarray) -> HostStep:
             raise _fail(where, f"field 'host.{key}' must be a string of at most {MAX_NAME} characters")
     where = f"host step {k} '{h['name'][:80]}' ({h['op'][:40]})"
     op = lookup(h["op"], h["domain"])
-    if op is None or not op.has_int():
+    if op is None or not (op.has_int() or isinstance(h.get("config"), dict) and HOST_FLOAT in h["config"]):
         raise _fail(where, "the op has no integer reference in this fpga-accel, so the host cannot run it")
     tensors = {t["name"]: t for t in data["tensors"]}
     ins, outs = _names(h, "inputs", where, tensors), _names(h, "outputs", where, tensors)
