@@ -146,8 +146,8 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     if engine == "auto" and (host_layers or between):
         what = f"host ops between hardware nodes ({', '.join(between[:4])})" if between else \
             "layers sent to the host (host_layers)"
-        picked = ("tiled", f"auto: {what} run between the tiled engine's segments; the dataflow engine has one "
-                           "accelerated part")
+        picked = ("tiled", (f"auto: {what} run between the tiled engine's segments; the dataflow engine has one "
+                            "accelerated part"))
     elif engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
         picked = pick_engine(engine, qm, lambda: fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps,
                                                             overrides=cfg.foldings(), clock_mhz=clock_mhz))
@@ -207,7 +207,7 @@ def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, mo
     """compile's tiled-engine branch: the bundle holds the tiled program (fpga_accel/bundle_tiled.py)
     with the array chosen for the board (fpga_accel/tiled/target.py) instead of the dataflow design;
     layers the engine cannot run, and ``host_layers``, are host steps between its segments."""
-    from .bundle_tiled import write_tiled
+    from .bundle_tiled import steps_summary, write_tiled
     from .quant.methods import methods_record
     from .tiled.target import choose_array
 
@@ -215,6 +215,10 @@ def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, mo
     manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
     manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
     manifest["engine"] = {"kind": picked[0], "reason": picked[1]}
+    part = manifest["partition"]  # layers run between the engine's segments are host ops too
+    between = {s["host"]: s["op"] for s in steps_summary(choice.program)["order"] if "host" in s}
+    part["hardware"] = [n for n in part["hardware"] if n["name"] not in between]
+    part["host_between"] = [{"name": k, "op": v} for k, v in between.items()]
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()

@@ -127,13 +127,12 @@ def test_segment_words_are_the_program_encoding_cut_at_host_steps(net):
 
 def test_one_engine_call_per_segment(net):
     """A device overriding _run_layers() sees one call per segment, with that segment's descriptors."""
-    program, words = load_program(net[1]["kv260"])
+    program, _ = load_program(net[1]["kv260"])
+    calls = []
 
     class Counting(TiledEngine):
-        calls = []
-
         def _run_layers(self):
-            self.calls.append((self.active, int(np.asarray(getattr(self, "descriptors", [0] * 4))[3])))
+            calls.append((self.active, int(np.asarray(getattr(self, "descriptors", [0] * 4))[3])))
             super()._run_layers()
 
     qm = load_qmodel(net[1]["kv260"])
@@ -141,5 +140,5 @@ def test_one_engine_call_per_segment(net):
         q = s.hardware_inputs(images(1, 35))
     got = Counting(program).run(q)
     segs = [s for s in plan_steps(program) if isinstance(s, Segment)]
-    assert Counting.calls == [((s.first, s.end), s.end - s.first) for s in segs]
+    assert calls == [((s.first, s.end), s.end - s.first) for s in segs]
     np.testing.assert_array_equal(got["y"], run_layers(qm, q, threads=1)["y"])

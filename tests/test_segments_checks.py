@@ -15,7 +15,7 @@ from fpga_accel.tiled.segments import HostStep, plan_steps
 
 @pytest.fixture(scope="module")
 def case():
-    g, qm = quantised(alexnet_style(), {"x": images(32, 40)})
+    _, qm = quantised(alexnet_style(), {"x": images(32, 40)})
     return qm, raw_inputs(qm, {"x": images(2, 41)})
 
 

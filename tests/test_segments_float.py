@@ -52,6 +52,8 @@ def test_auto_takes_the_tiled_engine_and_runs_the_softmax_on_the_host(net):
     hosts = {s["host"]: s for s in m["tiled"]["steps"]["order"] if "host" in s}
     assert hosts["attend"]["op"] == "Softmax" and hosts["attend"]["why"] == "a float op between hardware nodes"
     assert m["tiled"]["steps"]["segments"] == 2
+    assert {"name": "attend", "op": "Softmax"} in m["partition"]["host_between"]
+    assert "attend" not in [n["name"] for n in m["partition"]["hardware"]]
 
 
 def test_the_host_step_is_the_contracts_host_boundary(net):

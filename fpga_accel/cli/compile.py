@@ -124,7 +124,7 @@ def run(args) -> int:
         hosts = [s for s in steps.get("order", []) if "host" in s]
         if hosts:  # layers run on the host between engine calls (not in the cost estimate above)
             echo(f"{'host steps':<16}{len(hosts)} between {steps['segments']} engine segments: "
-                 + ", ".join(f"{s['host']} ({s['op']})" for s in hosts))
+                 + ", ".join(f"{s['host']} ({s['op']})" for s in hosts) + " (on the host: not in the estimate)")
         echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
              f"compiled in {took:.2f} s")
         return 0

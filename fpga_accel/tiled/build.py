@@ -179,8 +179,8 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
         if kind is None or lay.name in forced:  # between engine segments, if the arena can hold its tensors
             trouble = _host_problem(lay, qm)
             if trouble:
-                problems.append((lay.name, lay.op_type, f"{why or 'sent to the host'}, and it cannot run on the host "
-                                                        f"between engine layers either: {trouble}"))
+                problems.append((lay.name, lay.op_type, (f"{why or 'sent to the host'}, and it cannot run on the "
+                                                         f"host between engine layers either: {trouble}")))
             kind, why_host[i] = "host", why or "sent to the host (host_layers)"
         kinds[i] = kind
     if problems:
