@@ -109,3 +109,11 @@ def test_compile_host_layers(tmp_path):
     plain = fpga_accel.compile(model, tmp_path / "t.fpga", board="zcu104", calib=calib, progress=False, engine="tiled")
     with Session(plain, backend="emulator") as s:
         np.testing.assert_array_equal(got, s.run({"x": x})["y"])  # same integers, wherever pool1 runs
+
+
+def test_a_host_step_whose_config_does_not_fit_its_op_is_named_when_it_runs(case):
+    qm, q = case
+    data, w = _program(qm)
+    del data["steps"][1]["host"]["config"]["idx_shift"]
+    with pytest.raises(ProgramError, match=r"host step 'norm1' \(LRN\) cannot run on its record \(KeyError"):
+        TiledEngine(Program(data, w)).run(q)

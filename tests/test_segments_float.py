@@ -94,3 +94,31 @@ def test_the_dataflow_engine_names_the_node_and_the_way_out(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"node 'attend' \(Softmax\): runs on the host in float but sits "
                                                      r"inside the accelerated part.*--engine tiled.*--host-nodes attend"):
         fpga_accel.compile(softmax_inside(), tmp_path / "d.fpga", calib=images(8, 54), progress=False)
+
+
+def test_a_float_host_step_from_a_program_is_checked(net):
+    import copy
+
+    from fpga_accel.bundle_tiled import load_program
+    from fpga_accel.tiled import Program, ProgramError, TiledEngine
+
+    program, _ = load_program(net[1])
+    k = next(i for i, s in enumerate(program.data["steps"]) if s.get("host", {}).get("name") == "attend")
+
+    def refused(mut, match):
+        data = copy.deepcopy(program.data)
+        mut(data["steps"][k]["host"])
+        with pytest.raises(ProgramError, match=match):
+            TiledEngine(Program(data, program.weights))
+
+    def other_op(h):
+        h["config"]["host_float"]["nodes"][0]["op_type"] = "Relu"
+
+    def two_nodes(h):
+        h["config"]["host_float"]["nodes"].append(h["config"]["host_float"]["nodes"][0])
+
+    refused(other_op, r"host step \d+ 'attend' \(Softmax\): host layer 'attend' \(Softmax\): its record is malformed "
+                      r"\(GraphError.*'attend' \(Relu\): unknown attributes")
+    refused(lambda h: h["config"]["inputs_q"][0].update(name="elsewhere"), "must hold one Softmax node reading")
+    refused(two_nodes, "its record is malformed|must hold one Softmax node")
+    refused(lambda h: h["config"].pop("output_q"), "its record is malformed")

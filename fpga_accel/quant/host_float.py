@@ -38,18 +38,35 @@ def host_float_layer(node, g, ctx) -> QLayer:
     return QLayer(node.name, node.op_type, ins, list(node.outputs), config, dict(arrays), node.domain)
 
 
-def run_host_float(layer, inputs: list[np.ndarray]) -> np.ndarray:
-    """Integers in, integers out: dequantise, the node's float reference, quantise."""
+def parse_host_float(layer):
+    """(graph, input QTensors, output QTensor) of a host float layer, checked: a record read from a
+    bundle is untrusted (one node of the layer's op, consistent by the IR verifier, reading the
+    layer's inputs and writing its output)."""
+    from ..errors import GraphError
+    from ..ir.verify import verify
+
     c = layer.config
+    where = f"host layer '{str(layer.name)[:80]}' ({str(layer.op_type)[:40]})"
     try:
         graph = graph_from_dict(c[KEY], layer.consts)
         ins_q = [QTensor.from_dict(t) for t in c["inputs_q"]]
         out_q = QTensor.from_dict(c["output_q"])
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise InputError(f"host layer '{layer.name}' ({layer.op_type}): its record is malformed ({e!r:.80})") from None
-    if len(graph.nodes) != 1 or graph.nodes[0].op_type != layer.op_type or len(ins_q) != len(inputs):
-        raise InputError(f"host layer '{layer.name}' ({layer.op_type}): its record must hold one {layer.op_type} "
-                         f"node reading {len(inputs)} tensor(s)")
+        verify(graph)
+    except (KeyError, TypeError, ValueError, AttributeError, GraphError) as e:
+        raise InputError(f"{where}: its record is malformed ({e!r:.120})") from None
+    if (len(graph.nodes) != 1 or graph.nodes[0].op_type != layer.op_type or graph.input_names != [t.name for t in ins_q]
+            or [t.name for t in ins_q] != list(layer.inputs) or [out_q.name] != list(layer.outputs)
+            or graph.output_names != [out_q.name]):
+        raise InputError(f"{where}: its record must hold one {str(layer.op_type)[:40]} node reading the layer's inputs "
+                         "and writing its output")
+    return graph, ins_q, out_q
+
+
+def run_host_float(layer, inputs: list[np.ndarray]) -> np.ndarray:
+    """Integers in, integers out: dequantise, the node's float reference, quantise."""
+    graph, ins_q, out_q = parse_host_float(layer)
+    if len(inputs) != len(ins_q):
+        raise InputError(f"host layer '{layer.name}' ({layer.op_type}) reads {len(ins_q)} tensor(s), given {len(inputs)}")
     feeds = {t.name: dequantize(x, t.qparams) for t, x in zip(ins_q, inputs)}
     y = run_graph(graph, feeds)[out_q.name]
     return quantize(y, out_q.qparams, name=out_q.name)

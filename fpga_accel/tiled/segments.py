@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..ops import lookup
 from ..quant.host_float import KEY as HOST_FLOAT
-from ..quant.host_float import is_host_float, run_host_float
+from ..quant.host_float import is_host_float, parse_host_float, run_host_float
 from ..quant.qmodel import QLayer
 from .program import MAX_LAYERS, MAX_NAME, ProgramError
 
@@ -65,8 +66,15 @@ class HostStep:
         lay = self.layer
         ins = [engine.tensor(t)[None] for t in lay.inputs]  # batch of one, the layer's own dtypes
         run = run_host_float if is_host_float(lay) else self.op.run_int  # a float op: dequantise, float, quantise
-        y = np.asarray(run(lay, ins))
+        try:
+            y = np.asarray(run(lay, ins))
+        except (KeyError, TypeError, ValueError, IndexError) as e:  # a config that does not fit its op
+            raise ProgramError(f"tiled program: host step '{lay.name}' ({lay.op_type}) cannot run on its record "
+                               f"({type(e).__name__}: {str(e)[:120]})") from None
         v = engine.views[lay.outputs[0]]["view"]
+        if y.size != v["h"] * v["w"] * v["c"]:
+            raise ProgramError(f"tiled program: host step '{lay.name}' ({lay.op_type}) gave {y.size} values for its "
+                               f"output '{lay.outputs[0]}' of {v['h']}x{v['w']}x{v['c']}")
         engine._set(f"host:{lay.name}", engine.weights, engine.acts)
         engine.acts.write(v, 0, 0, 0, y.reshape(v["h"], v["w"], v["c"]).astype(np.int64))
 
@@ -153,6 +161,11 @@ def _host(h, k: int, data: dict, weights: np.ndarray) -> HostStep:
         blob = weights[b["offset"]:b["offset"] + b["count"] * size]
         consts[key] = blob.view(b["dtype"]).reshape(shape).copy()
     layer = QLayer(h["name"], h["op"], list(ins), list(outs), h["config"], consts, h["domain"])
+    if is_host_float(layer):
+        try:
+            parse_host_float(layer)
+        except InputError as e:
+            raise _fail(where, str(e)) from None
     return HostStep(layer, op, h["why"])
 
 
