@@ -4,11 +4,13 @@
 :meth:`Program.save <fpga_accel.tiled.program.Program.save>`'s files; ``tiled/descriptors.bin`` is
 :func:`~fpga_accel.tiled.descriptors.encode`'s little-endian 32-bit words, what the HLS engine reads.
 Their sha256 are in the manifest's ``files`` like every other file's. ``manifest["tiled"]`` names
-them and records the array search and the per-layer cost estimates (tiled/target.py, tiled/cost.py).
+them and records the array search, the per-layer cost estimates (tiled/target.py, tiled/cost.py) and
+the engine segments and host steps the program runs in (``steps``, tiled/segments.py).
 
 :func:`load_program` reads the files through :meth:`Bundle.read` (refused unless they match their
-hashes), checks the program (:class:`~fpga_accel.tiled.program.ProgramError` names the field) and
-requires the descriptors to be exactly the encoding of that program.
+hashes), checks the program and its steps (:class:`~fpga_accel.tiled.program.ProgramError` names the
+field) and requires the descriptors to be exactly the encoding of that program and ``steps`` to
+describe its steps.
 """
 from __future__ import annotations
 
@@ -35,7 +37,18 @@ def write_tiled(stage, choice, manifest: dict) -> None:
     (folder / "descriptors.bin").write_bytes(encode(choice.program).astype("<u4").tobytes())
     cost = choice.cost.to_dict()
     manifest["tiled"] = {"program": PROGRAM, "arena": ARENA, "descriptors": DESCRIPTORS,
-                         "array": choice.to_dict(), "cost": cost}
+                         "array": choice.to_dict(), "cost": cost, "steps": steps_summary(choice.program)}
+
+
+def steps_summary(program) -> dict:
+    """What ``manifest["tiled"]["steps"]`` records: engine segments (layer ranges) and host steps
+    (layer, op, why), in order (tiled/segments.py)."""
+    from .tiled.segments import HostStep, plan_steps
+
+    order = [{"host": s.name, "op": s.layer.op_type, "why": s.why} if isinstance(s, HostStep)
+             else {"engine": [s.first, s.end]} for s in plan_steps(program)]
+    return {"segments": sum("engine" in s for s in order), "host_steps": sum("host" in s for s in order),
+            "order": order}
 
 
 def is_tiled(bundle) -> bool:
@@ -64,6 +77,10 @@ def load_program(bundle):
     expected = encode(program).astype("<u4").tobytes()
     if words != expected:
         raise BundleError(f"{bundle.path}: {t['descriptors']} is not the encoding of {t['program']}; "
+                          f"recompile the model")
+    recorded, steps = t.get("steps"), steps_summary(program)  # checks the program's steps (ProgramError)
+    if recorded != steps and not (recorded is None and "steps" not in program.data):  # (older bundles: one segment)
+        raise BundleError(f"{bundle.path}: manifest 'tiled.steps' does not describe the steps of {t['program']}; "
                           f"recompile the model")
     return program, np.frombuffer(words, "<u4").astype(np.uint32)
 

@@ -68,7 +68,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
             target_fps: float | None = None, clock_mhz: float | None = None,
             host_nodes: Sequence[str] | None = None, fifo_depths: Mapping[str, int] | None = None,
             fifo_sizing: str = "model", fifo_sizing_seconds: float = FIFO_SIZING_SECONDS,
-            engine: str = "dataflow") -> Bundle:
+            engine: str = "dataflow", host_layers: Sequence[str] | None = None) -> Bundle:
     """Compile ``model`` (.onnx path, bytes or ModelProto) into the bundle ``output``.
 
     ``output`` defaults to ``<model file stem>.fpga`` in the current directory. ``calib`` is the
@@ -90,8 +90,10 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     (:mod:`fpga_accel.sim.autosize`). ``engine`` is ``"dataflow"`` (a processing element per
     layer, weights on chip), ``"tiled"`` (one Tm × Tn array through DDR, docs/tiled.md: the program,
     its weights arena and descriptors go in ``tiled/``) or ``"auto"`` (dataflow when it fits the board
-    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). Returns the written,
-    verified bundle.
+    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). ``host_layers`` names
+    integer layers that run on the host between the tiled engine's segments, in the same integers,
+    without moving anything downstream off the engine (tiled engine only: ``auto`` then takes it;
+    docs/tiled.md, "Host steps"). Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -101,6 +103,7 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     from .tiled.target import check_engine, pick_engine
 
     check_engine(engine)
+    host_layers = _host_layer_names(host_layers, engine)
     cfg = make_config(config, bits=bits, observer=observer)
     check_sizing(fifo_sizing, fifo_sizing_seconds)
     board_info = get_board(board)
@@ -117,6 +120,12 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         from .partition import place_on_host
 
         place_on_host(g, host_nodes)
+    between = []
+    if engine != "dataflow":  # the tiled engine runs float host ops between hardware nodes on the host
+        from .partition import partition
+
+        g.meta["host_between"] = True
+        between = [n.name for n in partition(g).splitting]
     before, hw, after = split_edges(g)
     # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
     given = dict(g.meta.get("qparams") or {})
@@ -134,12 +143,17 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     qm = quantize_model(g, ranges, cfg, given=given or None, calib=feeds if want else None)
 
     picked = None
-    if engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
+    if engine == "auto" and (host_layers or between):
+        what = f"host ops between hardware nodes ({', '.join(between[:4])})" if between else \
+            "layers sent to the host (host_layers)"
+        picked = ("tiled", (f"auto: {what} run between the tiled engine's segments; the dataflow engine has one "
+                            "accelerated part"))
+    elif engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
         picked = pick_engine(engine, qm, lambda: fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps,
                                                             overrides=cfg.foldings(), clock_mhz=clock_mhz))
-        if picked[0] == "tiled":
-            return _compile_tiled(picked, g, qm, (before, hw, after), cfg, board_info, calibration, given, model,
-                                  equalized, ceiling, clock_mhz, dest)
+    if picked is not None and picked[0] == "tiled":
+        return _compile_tiled(picked, g, qm, (before, hw, after), cfg, board_info, calibration, given, model,
+                              equalized, ceiling, clock_mhz, dest, host_layers)
     folded = fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps, overrides=cfg.foldings(),
                         clock_mhz=clock_mhz)
     manifest = build_manifest(g, qm, (before, hw, after), cfg, board_info.to_dict(), calibration, len(given), model)
@@ -174,18 +188,37 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     return load_bundle(written)
 
 
+def _host_layer_names(names, engine: str) -> list[str]:
+    """``host_layers`` as a list of names; refused with the dataflow engine, which has one accelerated part."""
+    if names is None:
+        return []
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise InputError(f"host_layers must be a list of layer names, got {names!r:.80}")
+    names = [n for n in dict.fromkeys(names) if n]
+    if names and engine == "dataflow":
+        raise InputError(f"host_layers {names[:8]} run on the host between the tiled engine's segments; the dataflow "
+                         "engine has one accelerated part: use --engine tiled (or auto), or --host-nodes to end the "
+                         "accelerated part before them")
+    return names
+
+
 def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, model, equalized, ceiling,
-                   clock_mhz, dest) -> Bundle:
+                   clock_mhz, dest, host_layers=()) -> Bundle:
     """compile's tiled-engine branch: the bundle holds the tiled program (fpga_accel/bundle_tiled.py)
-    with the array chosen for the board (fpga_accel/tiled/target.py) instead of the dataflow design."""
-    from .bundle_tiled import write_tiled
+    with the array chosen for the board (fpga_accel/tiled/target.py) instead of the dataflow design;
+    layers the engine cannot run, and ``host_layers``, are host steps between its segments."""
+    from .bundle_tiled import steps_summary, write_tiled
     from .quant.methods import methods_record
     from .tiled.target import choose_array
 
-    choice = choose_array(qm, board_info, ceiling=ceiling, clock_mhz=clock_mhz)
+    choice = choose_array(qm, board_info, ceiling=ceiling, clock_mhz=clock_mhz, host_layers=host_layers)
     manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
     manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
     manifest["engine"] = {"kind": picked[0], "reason": picked[1]}
+    part = manifest["partition"]  # layers run between the engine's segments are host ops too
+    between = {s["host"]: s["op"] for s in steps_summary(choice.program)["order"] if "host" in s}
+    part["hardware"] = [n for n in part["hardware"] if n["name"] not in between]
+    part["host_between"] = [{"name": k, "op": v} for k, v in between.items()]
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()

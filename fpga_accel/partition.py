@@ -13,6 +13,11 @@ frontend/qdq.py): they are host nodes whatever their op.
 The rule follows the data flow, not the order of the node list, so a Softmax on one output branch
 stays "after" even when a node of another branch happens to be listed later.
 
+The tiled engine does not need that refusal: compile sets ``g.meta["host_between"]`` and the
+quantiser makes those nodes host float layers (quant/host_float.py), run on the host between the
+engine's segments (fpga_accel/tiled/segments.py), as are integer layers the engine cannot run (LRN)
+and those the user names (``compile(host_layers=...)``).
+
 The user may cut the accelerated part short (``compile --host-nodes``): :func:`place_on_host`
 marks the named nodes and every node downstream of them (``g.meta["host_nodes"]``) as host
 nodes, so they run after the accelerated part, in float, like a final Softmax.

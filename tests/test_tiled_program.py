@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from onnx import helper
 from test_tiled_engine import GRAPHS
-from tiled_util import make_model, random_case
+from tiled_util import check_exact, make_model, random_case
 
 from fpga_accel.tiled import Program, ProgramError, TiledEngine, TiledUnsupportedError, build_program
 from fpga_accel.tiled.program import FORMAT, VERSION
@@ -133,14 +133,23 @@ def test_executor_bounds_the_activation_arena(program):
         TiledEngine(p, max_activation_bytes=100)
 
 
-def test_every_unsupported_layer_is_listed_at_once():
+def test_layers_without_an_engine_form_run_on_the_host_between_segments():
     model = make_model([helper.make_node("Mul", ["x", "y"], ["a"], name="m1"), helper.make_node("Relu", ["a"], ["r"]),
                         helper.make_node("Mul", ["r", "x"], ["b"], name="m2")], {"x": [4, 3], "y": [4, 3]})
+    qm, q = random_case(model)
+    engine = check_exact(qm, q)
+    assert [getattr(s, "name", "engine") for s in engine.steps] == ["m1", "engine", "m2"]
+
+
+def test_every_layer_neither_engine_nor_host_can_run_is_listed_at_once():
+    model = make_model([helper.make_node("Mul", ["x", "y"], ["a"], name="m1"), helper.make_node("Relu", ["a"], ["r"]),
+                        helper.make_node("Mul", ["r", "x"], ["b"], name="m2")], {"x": [2, 4, 3, 2], "y": [2, 4, 3, 2]})
     qm, _ = random_case(model)
     with pytest.raises(TiledUnsupportedError) as e:
         build_program(qm)
-    assert len(e.value.problems) == 2
-    assert "layer 'm1' (Mul): no tiled-engine form" in str(e.value) and "layer 'm2' (Mul)" in str(e.value)
+    assert len(e.value.problems) == 3
+    assert "layer 'm1' (Mul): a tensor of rank above 4" in str(e.value) and "layer 'm2' (Mul)" in str(e.value)
+    assert "its tensor 'x' of shape (1, 2, 4, 3, 2) has no place in the activation arena" in str(e.value)
 
 
 def test_buffers_too_small_for_one_tile_name_the_layer():

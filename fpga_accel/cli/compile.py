@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-nodes", action="append", default=[], metavar="NAME[,NAME...]",
                    help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
                         "inspect MODEL --flow hardware` lists them; repeatable)")
+    p.add_argument("--host-layers", action="append", default=[], metavar="NAME[,NAME...]",
+                   help="run these integer layers on the host between the tiled engine's segments, same integers, "
+                        "everything else stays on the engine (--engine tiled or auto; names as the compile's "
+                        "layer table lists them; repeatable)")
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
@@ -71,10 +75,10 @@ def run(args) -> int:
     if args.search_bits:
         from ._search import compile_searched
 
-        if args.engine != "dataflow":
+        if args.engine != "dataflow" or args.host_layers:
             from ..errors import InputError
 
-            raise InputError("--engine tiled/auto does not combine with --search-bits yet")
+            raise InputError("--engine tiled/auto and --host-layers do not combine with --search-bits yet")
         if depths:
             from ..errors import InputError
 
@@ -88,7 +92,8 @@ def run(args) -> int:
                                input_shapes=parse_input_shapes(args.input_shape), ceiling=args.ceiling,
                                target_fps=args.target_fps, clock_mhz=args.clock, host_nodes=host_nodes,
                                fifo_depths=depths, fifo_sizing=args.fifo_sizing,
-                               fifo_sizing_seconds=args.fifo_sizing_seconds, engine=args.engine)
+                               fifo_sizing_seconds=args.fifo_sizing_seconds, engine=args.engine,
+                               host_layers=[n for arg in args.host_layers for n in arg.split(",") if n])
     took = time.perf_counter() - start
     m = bundle.manifest
     rows = [[r["name"], r["op"], fmt_shape(r["output_shape"]), fmt_int(r["macs"]), _opt(r["weight_bits"]),
@@ -115,6 +120,11 @@ def run(args) -> int:
         from .report import print_tiled
 
         print_tiled(m, m["tiled"]["array"], m["tiled"]["cost"])
+        steps = m["tiled"].get("steps") or {}
+        hosts = [s for s in steps.get("order", []) if "host" in s]
+        if hosts:  # layers run on the host between engine calls (not in the cost estimate above)
+            echo(f"{'host steps':<16}{len(hosts)} between {steps['segments']} engine segments: "
+                 + ", ".join(f"{s['host']} ({s['op']})" for s in hosts) + " (on the host: not in the estimate)")
         echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
              f"compiled in {took:.2f} s")
         return 0

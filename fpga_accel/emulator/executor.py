@@ -30,6 +30,7 @@ from ..ir.execute import check_feeds, run_graph
 from ..ops import lookup
 from ..ops.max_pool import every_window_has_input, max_windows
 from ..quant.arith import dequantize, quantize
+from ..quant.host_float import is_host_float, run_host_float
 from . import fastint
 from .windows import lowest
 
@@ -200,8 +201,9 @@ def _run(qm, env: dict[str, np.ndarray], keep: bool, fused: Mapping[int, int] | 
             else:
                 dot = op.run_dot(layer, inputs)
                 env[pool.outputs[0]] = op.requantize_dot(layer, max_windows(dot, pool.config, lowest(dot.dtype)))
-        else:
-            env[layer.outputs[0]] = op.run_int(layer, inputs)
+        else:  # a float host op between hardware nodes: dequantise, float, quantise (quant/host_float.py)
+            run = run_host_float if is_host_float(layer) else op.run_int
+            env[layer.outputs[0]] = run(layer, inputs)
     names = env if keep else [t.name for t in qm.outputs]
     return {k: env[k].astype(qm.tensors[k].qparams.qtype.dtype, copy=False) for k in names}
 

@@ -18,6 +18,7 @@ from ..ops import get_op
 from ..partition import partition
 from .config import QuantConfig
 from .given import given_by_node, given_qparams, given_weights, resolve_given
+from .host_float import host_float_layer
 from .params import QParams, activation_params
 from .qmodel import QModel, QTensor
 from .qtype import QType
@@ -72,11 +73,20 @@ class QuantContext:
 
 
 def split_edges(g):
-    """(host_before, hardware, host_after) node lists, layout-only edge nodes moved to the host."""
+    """(host_before, hardware, host_after) node lists, layout-only edge nodes moved to the host.
+
+    Host ops between hardware nodes (``partition(g).splitting``) are refused unless
+    ``g.meta["host_between"]`` is set (the tiled engine runs them between its segments): then they
+    stay in the hardware list and :func:`quantize_model` makes float host layers of them."""
     p = partition(g)
-    if p.splitting:
-        raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host but sits inside the accelerated "
-                                             "part (hardware nodes before and after it)") for n in p.splitting],
+    if p.splitting and g.meta.get("host_between"):
+        p.hardware = [n for n in g.nodes if any(n is m for m in (*p.hardware, *p.splitting))]
+    elif p.splitting:
+        raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host in float but sits inside the "
+                                             "accelerated part (hardware nodes before and after it); the dataflow "
+                                             "engine has one accelerated part: compile with --engine tiled (it runs "
+                                             "the op on the host between its segments), or end the accelerated part "
+                                             f"before it (--host-nodes {n.name})") for n in p.splitting],
                                     g.name)
     before, hw, after = list(p.host_before), list(p.hardware), list(p.host_after)
     host_ready = set(g.input_names) | {o for n in before for o in n.outputs}
@@ -142,6 +152,11 @@ def tensors_to_observe(g, hw, config: QuantConfig) -> dict[str, dict]:
     return {t: {**kw, **b} for t, b in want.items()}
 
 
+def _refines(g, hw, config: QuantConfig, ctx) -> bool:
+    """Whether quant/methods.py would refine some layer of ``hw`` (it runs every layer in integers)."""
+    return bool(config.adaround_options()) or any(config.corrects_bias(ctx.weight_qtype(n).bits) for n in hw)
+
+
 def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None,
                    given: Mapping[str, QParams] | None = None, calib: Mapping[str, np.ndarray] | None = None) -> QModel:
     """Lower the hardware part of ``g`` to integer layers; ``ranges`` come from calibration.
@@ -151,15 +166,20 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     What they did is in the QModel's ``methods``."""
     config = config or QuantConfig()
     before, hw, after = split_edges(g)
+    between = {n.name for n in partition(g).splitting} if g.meta.get("host_between") else set()
     config.check_layers([n.name for n in hw])
     missing = [Problem(n.name, n.op_type, "has no integer implementation for the accelerator yet")
-               for n in hw if not get_op(n).has_int()]
+               for n in hw if not get_op(n).has_int() and n.name not in between]
     if missing:
         raise UnsupportedModelError(missing, g.name)
     ins, outs = boundary(g, hw)
     ctx = QuantContext(g, hw, ranges, config, given)
-    layers = [get_op(n).quantize(n, ctx) for n in hw]
+    layers = [host_float_layer(n, g, ctx) if n.name in between else get_op(n).quantize(n, ctx) for n in hw]
     methods = {}
+    if calib is not None and between and _refines(g, hw, config, ctx):
+        raise InputError(f"learned rounding and bias correction do not run across float host ops between hardware "
+                         f"nodes yet ({sorted(between)[:4]}); turn them off in the config (adaround, "
+                         f"bias_correction = false)")
     if calib is not None:
         from .methods import refine_model
 

@@ -10,7 +10,9 @@ One descriptor per integer layer, except that
   concatenation's region at its channel offset; any other input gets a ``requant`` descriptor that
   writes it there.
 
-Layers the engine has no form for are all reported at once (:class:`TiledUnsupportedError`).
+A layer the engine has no form for (LRN, ...) is a host step between engine segments
+(tiled/segments.py); layers that cannot be one either (a tensor the activation arena cannot hold)
+are all reported at once (:class:`TiledUnsupportedError`).
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ import numpy as np
 from ..errors import ModelError
 from ..ops import lookup
 from ..ops.family.bases import ReshapeInt
+from ..quant.host_float import is_host_float
 from ..quant.qtype import parse_qtype
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
+from .segments import host_step_record
 from .tiles import buffer_needs, spans
 
 DEFAULT_TM = 16
@@ -37,11 +41,12 @@ def default_buffers(tm: int, tn: int) -> dict[str, int]:
 
 
 class TiledUnsupportedError(ModelError):
-    """Layers of a quantised model the tiled engine cannot run; lists every one of them."""
+    """Layers of a quantised model that run neither on the tiled engine nor as host steps between its
+    segments; lists every one of them."""
 
     def __init__(self, problems: list[tuple[str, str, str]], model: str):
         self.problems = problems
-        lines = [f"{model}: {len(problems)} layer(s) have no tiled-engine form:"]
+        lines = [f"{model}: {len(problems)} layer(s) run neither on the engine nor on the host between its segments:"]
         lines += [f"  - layer '{n}' ({op}): {why}" for n, op, why in problems]
         super().__init__("\n".join(lines))
 
@@ -85,7 +90,7 @@ def _classify(layer, qm) -> tuple[str | None, str | None]:
         return "scale", None
     if t == "Concat" and layer.config["axis"] == len(shapes[-1]) - 1:
         return "concat", None
-    return None, "no tiled-engine form yet (a later step runs such layers on the host between engine layers)"
+    return None, "no tiled-engine form"
 
 
 class _Weights:
@@ -158,23 +163,53 @@ def _is_identity(r: dict, p_in, p_out) -> bool:
 
 
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
-                  tile: tuple[int, int] | None = None, align: int = ALIGN) -> Program:
+                  tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=()) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
     array with on-chip ``buffers`` (elements: ``input``, ``weight``, ``output``; default
     :func:`default_buffers`). Each layer's spatial tile is the largest up to ``tile`` = (rows, cols)
     (default: the whole output) whose halo, weights and accumulators fit the buffers, rows shrinking
-    before columns. Raises :class:`TiledUnsupportedError` listing every layer without a form."""
+    before columns. A layer without an engine form, or named in ``host_layers``, runs on the host
+    between engine segments (tiled/segments.py). Raises :class:`TiledUnsupportedError` listing every
+    layer that can run neither on the engine nor on the host."""
     bufs = dict(default_buffers(tm, tn) if buffers is None else buffers)
-    kinds, problems = {}, []
+    forced = _check_host_layers(qm, host_layers)
+    kinds, problems, why_host = {}, [], {}
     for i, lay in enumerate(qm.layers):
-        kind, why = _classify(lay, qm)
-        if kind is None:
-            problems.append((lay.name, lay.op_type, why))
+        kind, why = (None, "a float op between hardware nodes") if is_host_float(lay) else _classify(lay, qm)
+        if kind is None or lay.name in forced:  # between engine segments, if the arena can hold its tensors
+            trouble = _host_problem(lay, qm)
+            if trouble:
+                problems.append((lay.name, lay.op_type, (f"{why or 'sent to the host'}, and it cannot run on the "
+                                                         f"host between engine layers either: {trouble}")))
+            kind, why_host[i] = "host", why or "sent to the host (host_layers)"
         kinds[i] = kind
     if problems:
         raise TiledUnsupportedError(problems, f"model '{qm.name}' on the tiled engine")
-    plan = _Plan(qm, kinds)
+    plan = _Plan(qm, kinds, why_host)
     return plan.program(tm, tn, bufs, tile, align)
+
+
+def _check_host_layers(qm, names) -> set[str]:
+    names = set(names or ())
+    unknown = sorted(names - {lay.name for lay in qm.layers})
+    if unknown:
+        raise ModelError(f"host layers {unknown[:8]} are not integer layers of model '{qm.name}'; its layers are "
+                         f"{[lay.name for lay in qm.layers][:12]}{' ...' if len(qm.layers) > 12 else ''}")
+    return names
+
+
+def _host_problem(layer, qm) -> str | None:
+    """Why ``layer`` cannot be a host step between engine segments (None: it can)."""
+    op = lookup(layer.op_type, layer.domain)
+    if op is None or not (op.has_int() or is_host_float(layer)):
+        return "the op has no integer reference"
+    if len(layer.outputs) != 1:
+        return f"it has {len(layer.outputs)} outputs (a host step writes one tensor)"
+    for t in (*layer.inputs, *layer.outputs):
+        s = qm.tensors[t].shape
+        if _hwc(s) is None or s[0] != 1:
+            return f"its tensor '{t}' of shape {tuple(s)} has no place in the activation arena (H x W x C, batch 1)"
+    return None
 
 
 class _Plan:
@@ -182,8 +217,8 @@ class _Plan:
 
     COMPUTE = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "lut", "scale")
 
-    def __init__(self, qm, kinds):
-        self.qm, self.kinds = qm, kinds
+    def __init__(self, qm, kinds, why_host=None):
+        self.qm, self.kinds, self.why_host = qm, kinds, why_host or {}
         L = qm.layers
         self.producer = {o: i for i, lay in enumerate(L) for o in lay.outputs}
         readers: dict[str, list[int]] = {}
@@ -227,7 +262,7 @@ class _Plan:
         """tensor -> (root tensor, channel offset); copies: [(position, tensor, target, rescale)]."""
         qm, L = self.qm, self.qm.layers
         place, copies = {}, []
-        written = set(self.final.values())
+        written = set(self.final.values()) | {L[i].outputs[0] for i in self.kinds if self.kinds[i] == "host"}
         aliased = {L[i].inputs[0] for i in self.kinds if self.kinds[i] == "alias"}
         for i in reversed(range(len(L))):
             if self.kinds[i] != "concat":
@@ -250,7 +285,7 @@ class _Plan:
         place, copies = self._place()
         materialised = [t.name for t in qm.inputs]  # in the order they are written
         for i in range(len(L)):
-            if self.kinds[i] in ("alias", "concat"):
+            if self.kinds[i] in ("alias", "concat", "host"):
                 materialised.append(L[i].outputs[0])
             elif i in self.final:
                 materialised.append(self.final[i])
@@ -290,9 +325,17 @@ class _Plan:
                     "pixel_stride": stride, "dtype": dt.name}
 
         arena = _Weights(align)
-        jobs = sorted([(i, 0, "layer", i) for i in self.final] + [(c[0], 1, "copy", n) for n, c in enumerate(copies)])
-        layers = []
+        hosts = [(i, 0, "host", i) for i in self.kinds if self.kinds[i] == "host"]
+        jobs = sorted([(i, 0, "layer", i) for i in self.final] + [(c[0], 1, "copy", n) for n, c in enumerate(copies)]
+                      + hosts)
+        layers, steps = [], []
         for _, _, what, item in jobs:
+            if what == "host":
+                steps.append({"host": host_step_record(L[item], self.why_host[item], arena.add)})
+                continue
+            if not steps or "engine" not in steps[-1]:
+                steps.append({"engine": [len(layers), len(layers)]})
+            steps[-1]["engine"][1] += 1
             if what == "layer":
                 desc = self._descriptor(item, view, arena, tm, tn)
             else:
@@ -307,6 +350,8 @@ class _Plan:
                 "tensors": [{"name": t, "shape": [int(d) for d in qm.tensors[t].shape[1:]], "view": view(t)}
                             for t in dict.fromkeys(materialised)],
                 "inputs": [t.name for t in qm.inputs], "outputs": [t.name for t in qm.outputs], "layers": layers}
+        if hosts:
+            data["steps"] = steps
         return Program(data, arena.array())
 
     def _descriptor(self, i: int, view, arena: _Weights, tm: int, tn: int) -> dict:

@@ -162,19 +162,23 @@ class TiledCsim(TiledEngine):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
         self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form))
+        self._cycles = [0] * len(program.layers)
 
     def _run_layers(self) -> None:
+        first, end = self.active  # one segment of the program (all of it unless it has host steps)
         status = self.library.run(self.descriptors, self.weights.buf, self.acts.buf)
         if status:
-            raise status_error(status, self.program)
+            raise status_error(status, self.program, first)
+        self._cycles[first:end] = self.library.layer_cycles(end - first)
 
     def layer_cycles(self) -> list[int]:
         """Compute cycles of each layer in the last image's run (the cost model's compute figures)."""
-        return self.library.layer_cycles(len(self.program.layers))
+        return list(self._cycles)
 
 
-def status_error(status: int, program: Program) -> EngineStatusError:
-    code, layer = status & 0xFF, status >> 8
+def status_error(status: int, program: Program, first: int = 0) -> EngineStatusError:
+    """The error of an engine ``status``; its layer index counts from ``first`` (the segment's start)."""
+    code, layer = status & 0xFF, (status >> 8) + first
     layers = program.layers
     where = f"layer {layer} '{layers[layer]['name']}'" if code > 2 and layer < len(layers) else "the program"
     return EngineStatusError(f"tiled engine (C simulation): {where}: status {code}, "

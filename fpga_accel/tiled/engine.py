@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..quant import arith
 from .program import Program, ProgramError, dtype_range
+from .segments import plan_steps, run_steps
 from .tiles import clipped, in_span, is_depthwise, spans
 
 #: largest activation arena the executor allocates unless told otherwise (bytes)
@@ -86,6 +87,9 @@ class TiledEngine:
         self.weights = Arena(program.weights)
         self.acts = Arena(np.zeros(need, np.uint8))
         self.views = {t["name"]: t for t in program.data["tensors"]}
+        # engine segments and host steps (tiled/segments.py); a device runs one segment per call
+        self.steps = plan_steps(program)
+        self.active = (0, len(program.layers))
 
     # --- host side --------------------------------------------------------------------------------
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -113,14 +117,16 @@ class TiledEngine:
                 self._set("host", self.weights, self.acts)
                 v = self.views[name]["view"]
                 self.acts.write(v, 0, 0, 0, x[i].reshape(v["h"], v["w"], v["c"]).astype(np.int64))
-            self._run_layers()
+            run_steps(self)
             for name, got in outs.items():
                 got.append(self.tensor(name))
         return {name: np.stack(v) if v else np.zeros((0, *self.views[name]["shape"])) for name, v in outs.items()}
 
     def _run_layers(self) -> None:
-        """Every layer of the program, in order, over the arenas (the image's inputs already written)."""
-        for k, desc in enumerate(self.program.data["layers"]):
+        """The layers of the current segment (``active``: all of them unless the program has host
+        steps), in order, over the arenas."""
+        first, end = self.active
+        for k, desc in enumerate(self.program.data["layers"][first:end], first):
             self._set(k, self.weights, self.acts)
             getattr(self, "_" + desc["kind"])(desc)
 

@@ -97,8 +97,9 @@ def _max_taps(qm) -> int:
 
 
 def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None, acc_bits: int | None = None,
-                 sizes=SIZES) -> ArrayChoice:
-    """The Tm × Tn array and buffers for ``qm`` on ``board`` (a Board or its name) within ``ceiling``."""
+                 sizes=SIZES, host_layers=()) -> ArrayChoice:
+    """The Tm × Tn array and buffers for ``qm`` on ``board`` (a Board or its name) within ``ceiling``;
+    the layers ``host_layers`` names run on the host between engine segments."""
     from ..fold import get_board
     from ..fold.design import budget
     from ..quant.arith import MAX_ACC_BITS
@@ -117,7 +118,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
                 tried.append({"tm": tm, "tn": tn, "refused": "buffers exceed the BRAM18 budget"})
                 continue
             try:
-                program = build_program(qm, tm=tm, tn=tn, buffers=bufs)
+                program = build_program(qm, tm=tm, tn=tn, buffers=bufs, host_layers=host_layers)
             except ProgramError as e:  # a layer's smallest tile does not fit these buffers
                 tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
                 continue
