@@ -128,8 +128,9 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
     out = Replay([], [], [])
     per: list[LayerTiming] = []
     control = 0.0
-    r_off, r_bytes, r_port, r_write = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
-                                       runs["port"].tolist(), runs["write"].tolist())
+    # one DDR for every port: a run's port does not change its timing
+    r_off, r_bytes, r_write = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
+                               runs["write"].tolist())
     for e in ev.tolist():
         layer, unit, r0, q0, reads, writes, iters, first, count = e
         if unit == IMAGE:
