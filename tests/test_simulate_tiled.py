@@ -149,3 +149,19 @@ def test_bad_latency_is_refused(bundles):
     with pytest.raises(SimulationError, match="latency"):
         simulate_tiled(bundles["mnist_cnn"], images=1, ddr_latency=-1)
     assert InputError  # the CLI turns both into exit codes
+
+
+def test_trace_is_bounded(bundles):
+    from fpga_accel.sim import SimulationError
+    from fpga_accel.sim.tiled import random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+
+    program, words = load_program(bundles["mnist_cnn"])
+    sim = TracedCsim(program)
+    sim.descriptors = words
+    ins = random_raw_inputs(program, 2, 0)
+    _, full = sim.trace(ins)
+    with pytest.raises(SimulationError, match="fewer images"):
+        sim.trace(ins, limit=len(full.runs) - 1)
+    _, again = sim.trace(ins)  # the library is usable after a refusal, and deterministic
+    assert np.array_equal(again.runs, full.runs) and len(again.events) == len(full.events)

@@ -30,6 +30,9 @@ EVENT = np.dtype([("layer", "<i4"), ("unit", "<i4"), ("r0", "<i4"), ("q0", "<i4"
 RUN = np.dtype([("port", "<u4"), ("write", "<u4"), ("offset", "<u8"), ("bytes", "<u8")])
 UNITS = ("control", "layer", "load", "compute", "store", "image")
 PORTS = ("desc", "weights", "acts", "other")
+#: most events and most runs one traced batch keeps (56 and 24 bytes each): a larger program or batch
+#: is refused rather than allocating without bound
+MAX_RECORDS = 4_000_000
 
 
 @dataclass
@@ -46,6 +49,8 @@ class TracedLibrary(EngineLibrary):
         lib = self._lib
         try:
             lib.fa_tiled_trace_enable.argtypes = [ctypes.c_int]
+            lib.fa_tiled_trace_limit.argtypes = [ctypes.c_ulonglong]
+            lib.fa_tiled_trace_overflow.restype = ctypes.c_int
             for fn in ("fa_tiled_trace_event_count", "fa_tiled_trace_run_count"):
                 getattr(lib, fn).restype = ctypes.c_ulonglong
             for fn in ("fa_tiled_trace_events", "fa_tiled_trace_runs"):
@@ -53,15 +58,21 @@ class TracedLibrary(EngineLibrary):
         except AttributeError as e:
             raise SimulationError(f"{path}: not a traced tiled-engine simulation ({e})") from None
 
-    def begin(self) -> None:
+    def begin(self, limit: int = MAX_RECORDS) -> None:
+        self.limit = int(limit)
         with self._lock:
             self._lib.fa_tiled_trace_clear()
+            self._lib.fa_tiled_trace_limit(int(limit))
             self._lib.fa_tiled_trace_enable(1)
 
     def end(self) -> StageTrace:
         with self._lock:
             lib = self._lib
             lib.fa_tiled_trace_enable(0)
+            if lib.fa_tiled_trace_overflow():
+                lib.fa_tiled_trace_clear()
+                raise SimulationError(f"the stage trace passed {self.limit:,} events or DDR runs; simulate fewer "
+                                      f"images (the engine runs the same program for every image)")
             out = []
             for count, data, dt in ((lib.fa_tiled_trace_event_count, lib.fa_tiled_trace_events, EVENT),
                                     (lib.fa_tiled_trace_run_count, lib.fa_tiled_trace_runs, RUN)):
@@ -105,9 +116,9 @@ class TracedCsim(TiledCsim):
         super().__init__(program, **config)
         self.library = traced_engine(self.library.config)
 
-    def trace(self, inputs) -> tuple[dict[str, np.ndarray], StageTrace]:
+    def trace(self, inputs, limit: int = MAX_RECORDS) -> tuple[dict[str, np.ndarray], StageTrace]:
         """Outputs of one batch (one engine call per image) and the stage trace of the whole batch."""
-        self.library.begin()
+        self.library.begin(limit)
         try:
             outs = self.run(inputs)
         finally:

@@ -11,7 +11,13 @@ void fa_tiled_trace_clear() {
     s.runs.clear();
     s.stack.clear();
     s.first_run = 0;
+    s.overflow = false;
 }
+
+// Keep at most n events and n runs (0: no limit); fa_tiled_trace_overflow() says whether a run went past it.
+void fa_tiled_trace_limit(unsigned long long n) { fa::tiled::trace::state().limit = n; }
+
+int fa_tiled_trace_overflow() { return fa::tiled::trace::state().overflow ? 1 : 0; }
 
 void fa_tiled_trace_enable(int on) { fa::tiled::trace::state().on = on != 0; }
 

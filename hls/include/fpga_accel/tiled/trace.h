@@ -58,8 +58,9 @@ struct State {
     Run open[4][2];      // the run each port and direction is extending; bytes == 0: none
     uint64_t since;      // FA_CYCLE count when the current stretch began
     uint64_t first_run;  // the current stretch's first run
+    uint64_t limit;  // most events and most runs kept (0: no limit); past it the trace stops growing
     int32_t layer;
-    bool on;
+    bool on, overflow;
 };
 
 inline State& state() {
@@ -69,7 +70,10 @@ inline State& state() {
 
 inline void flush(State& s, int port, int write) {
     Run& r = s.open[port][write];
-    if (r.bytes) s.runs.push_back(r);
+    if (r.bytes && !s.overflow) {
+        if (s.limit && s.runs.size() >= s.limit) s.overflow = true;
+        else s.runs.push_back(r);
+    }
     r.bytes = 0;
 }
 
@@ -78,10 +82,11 @@ inline void cut(State& s) {
     for (int p = 0; p < 4; p++)
         for (int w = 0; w < 2; w++) flush(s, p, w);
     const uint64_t now = sim::cycles(), n = s.runs.size() - s.first_run;
-    if ((now != s.since || n) && !s.stack.empty()) {
+    if ((now != s.since || n) && !s.stack.empty() && !s.overflow) {
+        if (s.limit && s.events.size() >= s.limit) s.overflow = true;
         const Frame& f = s.stack.back();
         const Event e = {s.layer, f.unit, f.r0, f.q0, f.reads, f.writes, now - s.since, s.first_run, n};
-        s.events.push_back(e);
+        if (!s.overflow) s.events.push_back(e);
     }
     s.since = now;
     s.first_run = s.runs.size();
@@ -158,7 +163,7 @@ inline void run(const void* desc, uint64_t desc_bytes, const void* weights, uint
     s.size[P_ACTS] = act_bytes;
     s.layer = -1;
     const Event e = {-1, IMAGE, -1, -1, 0, 0, 0, s.runs.size(), 0};
-    s.events.push_back(e);
+    if (!s.overflow) s.events.push_back(e);
     const Frame f = {CONTROL, -1, -1, 0, 0};
     s.stack.push_back(f);
     s.since = sim::cycles();
