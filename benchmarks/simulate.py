@@ -11,6 +11,11 @@ at the cost model's depths and at the sized ones. ``--corpus`` adds every model 
 the reason).
 
     python benchmarks/simulate.py [MODEL ...] [--corpus] [--images 16] [--json PATH]
+
+``--tiled`` instead compiles each example model for the tiled engine (``--board``, default
+pynq-z2) and prints the tiled engine's timed simulation per layer beside the cost model:
+
+    python benchmarks/simulate.py --tiled [MODEL ...] [--board zcu104] [--images 4]
 """
 from __future__ import annotations
 
@@ -100,13 +105,41 @@ def measure(name: str, images: int, tmp: Path) -> dict:
             "latency": res.latency, "model_latency": b.manifest["fold"].get("latency_cycles")}
 
 
+def measure_tiled(name: str, board: str, images: int, tmp: Path) -> dict:
+    import fpga_accel
+    from fpga_accel.sim.tiled import simulate_tiled
+
+    calib = None if name.endswith("_qdq") else data.load_calib(name)
+    b = fpga_accel.compile(data.model_path(name), tmp / f"{name}-tiled-{board}.fpga", board=board, calib=calib,
+                           progress=False, engine="tiled")
+    res = simulate_tiled(b, images=images)
+    t = b.manifest["tiled"]["array"]
+    print(f"{name} on {board} (Tm x Tn = {t['tm']} x {t['tn']}): simulated {res.cycles_per_image:,.0f} cycles per image, "
+          f"model {res.model_cycles_per_image:,.0f} ({res.cycles_per_image / res.model_cycles_per_image:.3f}x), "
+          f"descriptors {res.control_cycles:,.0f}, outputs == emulator: {res.outputs_match}", flush=True)
+    for lay in res.layers:
+        print(f"  {lay.name:32s} {lay.kind:15s} sim {lay.cycles:>9,.0f}  model {lay.model_cycles:>9,.0f} "
+              f"({lay.ratio:.3f}x)  compute {lay.compute_cycles:>7,}  {lay.bound:7s} (model {lay.model_bound:7s}) "
+              f"bursts {lay.bursts:>5,}  stall {lay.stall_cycles:>9,.0f}", flush=True)
+    return {"model": name, **res.to_dict()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", default=MODELS + NETS)
     ap.add_argument("--corpus", action="store_true", help="add every corpus model that compiles")
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--json")
+    ap.add_argument("--tiled", action="store_true", help="the tiled engine's timed simulation instead")
+    ap.add_argument("--board", default="pynq-z2", help="board of the --tiled compiles (default pynq-z2)")
     args = ap.parse_args()
+    if args.tiled:
+        names = [m for m in args.models if m in MODELS] or MODELS
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [measure_tiled(name, args.board, min(args.images, 4), Path(tmp)) for name in names]
+        if args.json:
+            write_json(args.json, {"machine": machine(), "results": rows})
+        return 0
     rows, skipped = [], []
     names = list(args.models) + (corpus_models() if args.corpus else [])
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,6 +6,11 @@ per image beside the cost model's, the first image's latency, per process its bu
 blocked cycles, per FIFO its maximum occupancy, and the bottleneck. The outputs are checked
 against the emulator bit for bit. Exit code 3 when the network deadlocks (the blocked processes,
 their FIFOs and the cycle are named). Needs g++ and hls4ml's ap_types headers.
+
+A bundle compiled for the tiled engine is simulated through the engine's C simulation with a DDR
+model instead (``fpga_accel.sim.tiled``): per layer the simulated cycles beside the cost model's,
+compute- or memory-bound, DDR GB/s and stall cycles, the steady-state cycles per image and the
+first image's latency.
 """
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulate STREAM (its name in fa_top.cpp, or its s<k> prefix) at DEPTH; repeatable")
     p.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input images (default 0)")
+    p.add_argument("--board", metavar="NAME", help="tiled engine: simulate on another board's DDR and clock")
+    p.add_argument("--ddr-latency", type=int, default=None, metavar="CYCLES",
+                   help="tiled engine: cycles from a burst's request to its data (default 64, Vitis HLS's m_axi "
+                        "assumption)")
     p.add_argument("--size", action="store_true",
                    help="also find the smallest depth per stream that keeps the interval with unbounded FIFOs "
                         "(manifest key fifo_depths for the code generator)")
@@ -46,8 +55,23 @@ def parse_depths(items: list[str]) -> dict[str, int]:
     return out
 
 
+def is_tiled(path: str) -> bool:
+    from ..bundle import load_bundle
+
+    return "tiled" in load_bundle(path).manifest
+
+
 def run(args) -> int:
+    from ..errors import InputError
     from ..sim import DeadlockError, simulate
+
+    if is_tiled(args.bundle):
+        if args.fifo_depth or args.size:
+            raise InputError("--fifo-depth and --size apply to the dataflow engine's FIFOs; this bundle runs on the "
+                             "tiled engine, which has none")
+        return run_tiled(args)
+    if args.board or args.ddr_latency is not None:
+        raise InputError("--board and --ddr-latency apply to a tiled-engine bundle; this one is a dataflow design")
 
     try:
         res = simulate(args.bundle, images=args.images, fifo_depths=parse_depths(args.fifo_depth), seed=args.seed)
@@ -131,3 +155,42 @@ def print_sizing(bundle_path: str, images: int) -> dict:
     echo(f"sizing          interval {before} -> {z.after:,.1f} cycles per image (unbounded FIFOs: "
          f"{z.target:,.1f}); FIFO BRAM18 {z.bram18['generated']} -> {z.bram18['sized']}; {z.replays} replays")
     return z.to_dict()
+
+
+def run_tiled(args) -> int:
+    from ..sim.tiled import simulate_tiled
+    from ..sim.tiled_replay import DEFAULT_LATENCY
+
+    lat = DEFAULT_LATENCY if args.ddr_latency is None else args.ddr_latency
+    res = simulate_tiled(args.bundle, images=args.images, seed=args.seed, board=args.board, ddr_latency=lat)
+    print_tiled(res)
+    if args.json:
+        write_json(args.json, res.to_dict())
+        echo(f"json            {args.json}")
+    return 0
+
+
+def print_tiled(res) -> None:
+    rows = [[lay.name, lay.kind, fmt_int(round(lay.cycles)), fmt_int(round(lay.model_cycles)),
+             f"{lay.ratio:.3f}" if lay.ratio else "-", fmt_int(lay.compute_cycles), f"{lay.bound} ({lay.model_bound})",
+             f"{lay.ddr_gbs:.2f}", fmt_int(round(lay.stall_cycles)), fmt_int(lay.bursts)] for lay in res.layers]
+    d = res.ddr
+    print_table([Column("layer"), Column("kind"), Column("simulated", "right"), Column("model", "right"),
+                 Column("sim/model", "right"), Column("compute", "right"), Column("bound (model)"),
+                 Column("DDR GB/s", "right"), Column("stall", "right"), Column("bursts", "right")], rows,
+                title=f"timed simulation of the tiled engine, {res.model} on {res.board} at {res.clock_mhz:g} MHz: "
+                      f"{res.images} image(s); DDR {d['bytes_per_cycle']:.2f} B/cycle sustained, latency "
+                      f"{d['latency']} cycles, {d['bus_bytes']}-byte beats, {d['max_beats']}-beat bursts, "
+                      f"{d['outstanding']} in flight")
+    if res.cycles_per_image is not None:
+        echo(f"steady state    {res.cycles_per_image:,.1f} cycles per image ({res.cycles_per_image / res.model_cycles_per_image:.3f}"
+             f" x the model's {res.model_cycles_per_image:,.0f}), {res.frames_per_s:,.0f} frames/s")
+    else:
+        echo("steady state    run 2 or more images to see it")
+    echo(f"latency         {res.latency:,.0f} cycles for the first image, of which {res.control_cycles:,.0f} reading "
+         f"the header and descriptors (not in the model)")
+    if res.outputs_match is not None:
+        echo(f"outputs         {'== emulator, bit for bit' if res.outputs_match else 'DIFFER from the emulator'}")
+    s = res.seconds
+    echo(f"time            build {s.get('build', 0):.1f} s, trace {s.get('trace', 0):.2f} s, "
+         f"replay {s.get('replay', 0):.2f} s")

@@ -50,6 +50,7 @@ inline unsigned long long* layer_cycles() {
 template <class C>
 struct TiledEngine {
     static void read_record(const uint32_t* desc, uint32_t index, uint32_t rec[RECORD_WORDS]) {
+        FA_TILED_TRACE_ACCESS(desc + (uint64_t)index * RECORD_WORDS, RECORD_WORDS * 4, 0);
     record_read:
         for (int i = 0; i < RECORD_WORDS; i++) {
 #pragma HLS PIPELINE II = 1
@@ -75,6 +76,7 @@ struct TiledEngine {
                           C::LUT_ENTRIES, weights_bytes, act_bytes};
         uint32_t rec[RECORD_WORDS];
         Layer L;
+        FA_TILED_TRACE_RUN(desc, (uint64_t)desc_words * 4, weights, weights_bytes, acts, act_bytes);
         if (desc_words < (uint32_t)RECORD_WORDS) return status(S_HEADER, 0);
         read_record(desc, 0, rec);
         int code = check_header(rec, desc_words, B);
@@ -91,6 +93,7 @@ struct TiledEngine {
         for (uint32_t i = 0; i < n; i++) {
             read_record(desc, 1 + i, rec);
             decode_layer(rec, L);
+            FA_TILED_TRACE_LAYER(i);
 #ifndef __SYNTHESIS__
             const unsigned long long before = sim::cycles();
 #endif

@@ -62,6 +62,7 @@ bool acc_in_range(const Buffers<C>& b, int n, int bits) {
 template <class C, int H>
 int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
     Pixel px;
 drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
@@ -83,6 +84,7 @@ template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
                 int j, act_t* in, wgt_t* w) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, c0 = j * L.tn, cn = imin(L.tn, L.cg - c0);
     load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in);
     const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
@@ -98,6 +100,7 @@ template <class C>
 void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, const wgt_t* w, const int32_t* taps,
                typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
     typedef typename Buffers<C>::acc_t acc_t;
 dense_taps:
     for (int t = 0; t < L.kh * L.kw; t++) {
@@ -130,6 +133,7 @@ template <class C, int H>
 int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
                int o0) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
     const int tmo = imin(L.tm, L.mg - o0), nt = (L.cg + L.tn - 1) / L.tn;
     start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
 dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1 in the other half
@@ -180,6 +184,7 @@ groups:
 template <class C>
 void dw_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int o0, act_t* in, wgt_t* w) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
     load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, ci0, (o0 + tmo - 1) / L.mg + 1 - ci0, L.pad_in);
 dw_weights:
@@ -193,6 +198,7 @@ dw_weights:
 template <class C, int A>
 int dw_mac(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int o0) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, b.in[A], b.acc[A], s);
     typedef typename Buffers<C>::acc_t acc_t;
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
     const int cn = (o0 + tmo - 1) / L.mg + 1 - ci0;

@@ -12,6 +12,7 @@
 
 #include "fpga_accel/tiled/config.h"
 #include "fpga_accel/tiled/descriptor.h"
+#include "fpga_accel/tiled/trace.h"
 
 namespace fa {
 namespace tiled {
@@ -20,6 +21,7 @@ inline int64_t load(const uint8_t* mem, uint64_t at, int dtype) {
 #pragma HLS INLINE
     uint64_t u = 0;
     const int n = itemsize(dtype);
+    FA_TILED_TRACE_ACCESS(mem + at, n, 0);
     for (int i = 0; i < n; i++) u |= (uint64_t)mem[at + i] << (8 * i);
     switch (dtype) {
         case D_INT8: return (int8_t)u;
@@ -33,6 +35,7 @@ inline int64_t load(const uint8_t* mem, uint64_t at, int dtype) {
 inline void store(uint8_t* mem, uint64_t at, int dtype, int64_t v) {
 #pragma HLS INLINE
     const int n = itemsize(dtype);
+    FA_TILED_TRACE_ACCESS(mem + at, n, 1);
     for (int i = 0; i < n; i++) mem[at + i] = (uint8_t)((uint64_t)v >> (8 * i));
 }
 

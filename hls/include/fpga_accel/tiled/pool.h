@@ -26,6 +26,7 @@ namespace tiled {
 template <class C, int A>
 void pool_mac(const Layer& L, Buffers<C>& b, const Span& s, int c0) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, b.in[A], b.acc[A], s);
     const bool avg = L.kind == K_AVGPOOL;
     const int k = L.kh * L.kw, cn = imin(L.tm, L.in[0].c - c0);
     for (int i = 0; i < s.np * cn; i++) b.acc[A][i] = avg ? 0 : dtype_min(L.in[0].dtype);
@@ -60,6 +61,7 @@ pool_taps:
 template <class C, int H>
 int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, int c0) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
     const int k = L.kh * L.kw, cn = imin(L.tm, L.in[0].c - c0);
     Pixel px;
 pool_out:
@@ -82,6 +84,7 @@ pool_out:
 // | load of tile j (half H).
 template <class C, int H>
 int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+    FA_TILED_TRACE_STAGE(LOAD, 0, b.in[H], s);  // the load of tile j; the output path and the pool are stages of their own
     const View& x = L.in[0];
     if (j >= 2) {
         const int status = pool_out<C, H>(L, acts, b, s, (j - 2) * L.tm);

@@ -1,0 +1,197 @@
+"""Replay of the tiled engine's stage trace: the ping-pong schedule and a DDR model.
+
+The trace (``tiled/trace.h``) holds, in program order, one event per stretch of a stage: its unit
+(load, compute, store; or the layer's own setup and streaming loops, or control), spatial tile, the
+on-chip buffer half it reads and the one it fills, the FA_CYCLE iterations it ran and the runs of
+consecutive DDR bytes it moved. The replay gives each event a start and an end:
+
+- **units**: the load, compute and store units each run their events in program order; an event
+  starts when its unit is free and its buffers allow it — after the last event that filled the half
+  it reads (read after write) and after the last event that read the half it fills (the double
+  buffer is free again). So load j overlaps compute j−1 overlaps output j−2, and the two halves of
+  each buffer are the only slack. A new spatial tile, a layer's own loops and the control reads
+  wait for everything before them (the engine's pipeline drains at the end of each spatial tile).
+- **the DDR** (:class:`DdrModel`): runs are cut into AXI bursts (at 4 KiB boundaries and at the
+  port's burst length in beats of ``bus_bytes``); a burst occupies the one DDR both directions share
+  for max(beats, bytes / the sustained bytes per cycle), first come first served in time (a burst
+  may take an idle gap before one reserved earlier in the replay); a read's data start ``latency``
+  cycles after its request, a write's response comes ``latency`` cycles after its data, and a unit
+  keeps at most ``outstanding`` bursts in flight per direction.
+- an event ends when both its iterations (one a cycle, from its start) and its last burst are done.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .tiled_build import StageTrace
+
+CONTROL, LAYER, LOAD, COMPUTE, STORE, IMAGE = range(6)
+#: AXI4: a burst never crosses a 4 KiB address boundary (ARM IHI 0022, A3.4.1)
+BOUNDARY = 4096
+#: beats per burst: tiled/top.h's max_read_burst_length / max_write_burst_length (AXI4 allows 256)
+MAX_BEATS = 64
+#: Vitis HLS schedules an m_axi port for a latency of 64 cycles unless told otherwise (UG1399,
+#: "Controlling AXI4 Burst Behavior": "uses a default latency of 64 kernel cycles"). An assumption
+#: about the board's DDR, not a measurement: --ddr-latency sets another
+DEFAULT_LATENCY = 64
+#: requests in flight per direction: Vitis HLS's default num_read_outstanding / num_write_outstanding (16)
+OUTSTANDING = 16
+#: 512-bit beats: the Vitis kernel flow widens m_axi ports to up to 512 bits (UG1399,
+#: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves
+BUS_BYTES = 64
+
+
+@dataclass(frozen=True)
+class DdrModel:
+    bytes_per_cycle: float  # sustained: the board's ddr_gbps × burst efficiency, at the engine's clock
+    latency: int = DEFAULT_LATENCY
+    bus_bytes: int = BUS_BYTES
+    max_beats: int = MAX_BEATS
+    outstanding: int = OUTSTANDING
+
+    def bursts(self, offset: int, nbytes: int):
+        """(bytes, beats) of the bursts one run of consecutive bytes takes."""
+        limit = self.bus_bytes * self.max_beats
+        end = offset + nbytes
+        while offset < end:
+            stop = min(end, (offset // BOUNDARY + 1) * BOUNDARY, (offset // self.bus_bytes) * self.bus_bytes + limit)
+            beats = -(-(stop - (offset // self.bus_bytes) * self.bus_bytes) // self.bus_bytes)
+            yield stop - offset, beats
+            offset = stop
+
+
+class Calendar:
+    """Busy intervals of the DDR, merged; :meth:`reserve` takes the first gap long enough."""
+
+    def __init__(self):
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+
+    def reserve(self, t: float, d: float) -> float:
+        s, e = self.starts, self.ends
+        i = bisect.bisect_right(e, t)
+        while i < len(s) and s[i] < t + d:
+            t = max(t, e[i])
+            i += 1
+        if i > 0 and e[i - 1] >= t:  # touches the interval before: extend it
+            e[i - 1] = t + d
+            if i < len(s) and s[i] <= e[i - 1]:
+                e[i - 1] = e[i]
+                del s[i], e[i]
+        elif i < len(s) and s[i] <= t + d:
+            s[i] = t
+        else:
+            s.insert(i, t)
+            e.insert(i, t + d)
+        return t
+
+
+@dataclass
+class LayerTiming:
+    index: int
+    start: float = math.inf
+    end: float = 0.0
+    iterations: int = 0  # compute iterations (FA_CYCLE) of its stages
+    ddr_bytes: int = 0
+    ddr_busy: float = 0.0  # cycles the DDR spends on its bursts
+    bursts: int = 0
+
+    @property
+    def cycles(self) -> float:
+        return max(0.0, self.end - self.start) if self.end else 0.0
+
+
+@dataclass
+class Replay:
+    image_done: list[float]  # cycle each image's last event ends (images run one engine call after another)
+    layers: list[list[LayerTiming]]  # per image, per layer
+    control: list[float]  # per image: cycles of the header and record reads
+    ddr_bytes: int = 0
+    ddr_busy: float = 0.0
+    bursts: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
+    """Start and end of every event of ``trace`` (see the module docstring); per image and layer."""
+    ev, runs = trace.events, trace.runs
+    cal = Calendar()
+    free = [0.0] * 6  # per unit: when its last event ends
+    wend: dict[int, float] = {}  # buffer half -> end of the last event that filled it
+    rend: dict[int, float] = {}  # buffer half -> end of the last event that read it
+    horizon = 0.0  # the end of everything so far
+    prev_span = None
+    out = Replay([], [], [])
+    per: list[LayerTiming] = []
+    control = 0.0
+    # one DDR for every port: a run's port does not change its timing
+    r_off, r_bytes, r_write = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
+                               runs["write"].tolist())
+    for e in ev.tolist():
+        layer, unit, r0, q0, reads, writes, iters, first, count = e
+        if unit == IMAGE:
+            if per:
+                out.image_done.append(horizon)
+                out.layers.append(per)
+                out.control.append(control)
+            per, control = [LayerTiming(i) for i in range(n_layers)], 0.0
+            free = [horizon] * 6
+            prev_span = None
+            continue
+        span = (layer, r0, q0)
+        serial = unit in (CONTROL, LAYER)
+        if serial or span != prev_span:  # a barrier: the pipeline drains
+            free = [horizon] * 6
+        prev_span = None if serial else span
+        start = free[unit]
+        if reads:
+            start = max(start, wend.get(reads, 0.0))
+        if writes:
+            start = max(start, rend.get(writes, 0.0), wend.get(writes, 0.0))
+        end = start + iters
+        busy, nb, moved = 0.0, 0, 0
+        issued: tuple[list, list] = ([], [])  # per direction: completion of each burst in flight order
+        for k in range(first, first + count):
+            w = r_write[k]
+            q = issued[w]
+            for nbytes, beats in ddr.bursts(r_off[k], r_bytes[k]):
+                t = start if len(q) < ddr.outstanding else max(start, q[-ddr.outstanding])
+                d = max(float(beats), nbytes / ddr.bytes_per_cycle)
+                if w:  # data first, the response `latency` later
+                    done = cal.reserve(t, d) + d + ddr.latency
+                else:
+                    done = cal.reserve(t + ddr.latency, d) + d
+                q.append(done)
+                end = max(end, done)
+                busy += d
+                nb += 1
+            moved += r_bytes[k]
+        free[unit] = end
+        if reads:
+            rend[reads] = max(rend.get(reads, 0.0), end)
+        if writes:
+            wend[writes] = end
+        horizon = max(horizon, end)
+        if serial:
+            free = [horizon] * 6
+        out.ddr_bytes += moved
+        out.ddr_busy += busy
+        out.bursts += nb
+        if unit == CONTROL or not 0 <= layer < n_layers:
+            control += end - start
+            continue
+        lay = per[layer]
+        lay.start, lay.end = min(lay.start, start), max(lay.end, end)
+        lay.iterations += iters if unit in (COMPUTE, LAYER) else 0
+        lay.ddr_bytes += moved
+        lay.ddr_busy += busy
+        lay.bursts += nb
+    if per:
+        out.image_done.append(horizon)
+        out.layers.append(per)
+        out.control.append(control)
+    return out

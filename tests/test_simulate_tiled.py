@@ -1,0 +1,167 @@
+"""`simulate` on tiled-engine bundles: the engine's C simulation traced stage by stage, replayed with
+the ping-pong schedule and the DDR model. Outputs == the emulator; the simulation never beats the
+array or the DDR; with a fast DDR it is the compute plus the pipeline fill, with a slow one it
+follows bytes / bandwidth; it agrees with the cost model on the bytes moved."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import fpga_accel
+from fpga_accel.bundle_tiled import load_program
+from fpga_accel.cli import main as cli_main
+from fpga_accel.errors import InputError
+from fpga_accel.fold import get_board
+from fpga_accel.sim.tiled import simulate_tiled
+from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, program_cost
+from models import data
+
+MODELS = ["mnist_cnn", "resnet_ds"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _toolchain():
+    from fpga_accel import toolchain
+
+    try:
+        toolchain.compiler()
+        toolchain.ap_types_dir()
+    except toolchain.ToolchainError as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim-tiled")
+    return {m: fpga_accel.compile(data.model_path(m), root / f"{m}.fpga",
+                                  calib=data.HERE / data.info(m)["calib"]["path"], progress=False, engine="tiled",
+                                  board="pynq-z2")
+            for m in MODELS}
+
+
+def board(gbps):
+    return dataclasses.replace(get_board("pynq-z2"), name=f"test-{gbps}", ddr_gbps=gbps)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_outputs_equal_the_emulator_and_bytes_equal_the_model(bundles, model):
+    b = bundles[model]
+    res = simulate_tiled(b, images=3, seed=1)
+    assert res.outputs_match is True
+    program, _ = load_program(b)
+    cost = program_cost(program, "pynq-z2")
+    for lay, est in zip(res.layers, cost.layers):
+        assert lay.ddr_bytes == est.ddr_bytes, lay.name  # the engine moves what the model counts
+        assert lay.compute_cycles == est.compute_cycles, lay.name
+    # every image runs the same program: the same cycles
+    done = np.diff([0.0, *res.image_done])
+    assert np.allclose(done, done[0]) and res.cycles_per_image == pytest.approx(done[0])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_never_faster_than_the_array_or_the_ddr(bundles, model):
+    res = simulate_tiled(bundles[model], images=2, check=False)
+    bpc = res.ddr["bytes_per_cycle"]
+    for lay in res.layers:
+        assert lay.cycles >= lay.compute_cycles, lay.name
+        assert lay.cycles >= lay.ddr_busy - 1e-6 and lay.ddr_busy >= lay.ddr_bytes / bpc - 1e-6, lay.name
+    assert res.cycles_per_image >= sum(lay.cycles for lay in res.layers)
+
+
+def test_slow_ddr_is_memory_bound_and_follows_bytes_over_bandwidth(bundles):
+    b = bundles["mnist_cnn"]
+    fast = simulate_tiled(b, images=2, check=False)
+    slow = simulate_tiled(b, images=2, board=board(0.01), check=False)
+    bpc = 0.01e9 * BURST_EFFICIENCY / 100e6
+    assert slow.ddr["bytes_per_cycle"] == pytest.approx(bpc)
+    assert slow.cycles_per_image > 20 * fast.cycles_per_image
+    for lay in slow.layers:
+        assert lay.bound == "memory", lay.name
+        # bytes / bandwidth, plus at most the compute a step cannot overlap and a latency per burst
+        assert lay.ddr_bytes / bpc <= lay.cycles <= lay.ddr_bytes / bpc + lay.compute_cycles + 64 * lay.bursts, lay.name
+    moved = sum(lay.ddr_bytes for lay in slow.layers) / bpc
+    assert moved <= slow.cycles_per_image - slow.control_cycles <= 1.05 * moved
+
+
+def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
+    """A DDR with no latency, moving any burst in one cycle: a single-step layer takes its load's bursts,
+    its compute and its store's bursts one after another; a multi-step conv hides its loads behind the
+    array, so it takes its compute plus at most its bursts."""
+    b = bundles["mnist_cnn"]
+    program, _ = load_program(b)
+    res = simulate_tiled(b, images=1, board=board(1e6), ddr_latency=0, bus_bytes=BOUNDARY, max_beats=1,
+                         check=False)
+
+    def pieces(off, n):  # 4 KiB pieces of a contiguous region
+        return (off + n - 1) // BOUNDARY - off // BOUNDARY + 1
+
+    pool = next(i for i, d in enumerate(program.layers) if d["kind"] == "maxpool")
+    d, lay = program.layers[pool], res.layers[pool]
+    x, o = d["inputs"][0], d["output"]
+    assert (o["h"] <= d["tile"]["rows"] and o["w"] <= d["tile"]["cols"] and x["c"] <= d["tile"]["tm"] and x["pixel_stride"] == x["c"]
+            and o["pixel_stride"] == o["c"])  # one step, contiguous views: one run each way
+    load = pieces(x["offset"], x["h"] * x["w"] * x["c"])
+    store = pieces(o["offset"], o["h"] * o["w"] * o["c"])
+    assert lay.cycles == load + lay.compute_cycles + store
+    for lay in res.layers:
+        assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts, lay.name
+    conv = res.layers[0]
+    assert conv.kind == "conv" and conv.cycles <= 1.02 * conv.compute_cycles  # compute-bound: the model's figure
+    assert conv.cycles == pytest.approx(program_cost(program, board(1e6)).layers[0].cycles, rel=0.02)
+
+
+def test_calendar_fills_gaps_first_come_first_served():
+    cal = Calendar()
+    assert cal.reserve(10, 5) == 10  # [10, 15)
+    assert cal.reserve(0, 4) == 0  # a gap before it
+    assert cal.reserve(2, 4) == 4  # after [0, 4), fits [4, 8) before 10
+    assert cal.reserve(5, 3) == 15  # [8, 10) is too short
+    assert cal.starts == [0, 10] and cal.ends == [8, 18]  # merged where they touch
+    assert cal.reserve(8, 2) == 8 and cal.starts == [0] and cal.ends == [18]
+
+
+def test_bursts_split_at_4_kib_and_the_burst_length():
+    ddr = DdrModel(16.0, bus_bytes=64, max_beats=64)
+    assert list(ddr.bursts(0, 100)) == [(100, 2)]
+    assert list(ddr.bursts(4000, 200)) == [(96, 2), (104, 2)]  # crosses 4 KiB at 4096
+    assert [n for n, _ in ddr.bursts(0, 10000)] == [4096, 4096, 1808]
+    assert [n for n, _ in DdrModel(16.0, bus_bytes=8, max_beats=64).bursts(0, 1200)] == [512, 512, 176]
+
+
+def test_cli_simulates_a_tiled_bundle_with_json(bundles, tmp_path, capsys):
+    out = tmp_path / "sim.json"
+    assert cli_main(["simulate", str(bundles["mnist_cnn"].path), "--images", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cycles per image" in text and "== emulator" in text and "/0/Conv" in text
+    got = json.loads(out.read_text())
+    assert got["engine"] == "tiled" and got["outputs_match"] is True and len(got["layers"]) == 5
+    assert got["cycles_per_image"] == pytest.approx(sum(lay["cycles"] for lay in got["layers"])
+                                                    + got["control_cycles"])
+    assert cli_main(["simulate", str(bundles["mnist_cnn"].path), "--fifo-depth", "s1=4"]) != 0
+    assert "tiled engine" in capsys.readouterr().err
+
+
+def test_bad_latency_is_refused(bundles):
+    from fpga_accel.sim import SimulationError
+
+    with pytest.raises(SimulationError, match="latency"):
+        simulate_tiled(bundles["mnist_cnn"], images=1, ddr_latency=-1)
+    assert InputError  # the CLI turns both into exit codes
+
+
+def test_trace_is_bounded(bundles):
+    from fpga_accel.sim import SimulationError
+    from fpga_accel.sim.tiled import random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+
+    program, words = load_program(bundles["mnist_cnn"])
+    sim = TracedCsim(program)
+    sim.descriptors = words
+    ins = random_raw_inputs(program, 2, 0)
+    _, full = sim.trace(ins)
+    with pytest.raises(SimulationError, match="fewer images"):
+        sim.trace(ins, limit=len(full.runs) - 1)
+    _, again = sim.trace(ins)  # the library is usable after a refusal, and deterministic
+    assert np.array_equal(again.runs, full.runs) and len(again.events) == len(full.events)
