@@ -5,6 +5,7 @@
 :func:`~fpga_accel.tiled.descriptors.encode`'s little-endian 32-bit words, what the HLS engine reads.
 Their sha256 are in the manifest's ``files`` like every other file's. ``manifest["tiled"]`` names
 them and records the array search and the per-layer cost estimates (tiled/target.py, tiled/cost.py).
+``hls/`` and ``scripts/`` build the engine for the board and configuration (fpga_accel/flow/tiled_scripts.py).
 
 :func:`load_program` reads the files through :meth:`Bundle.read` (refused unless they match their
 hashes), checks the program (:class:`~fpga_accel.tiled.program.ProgramError` names the field) and
@@ -36,6 +37,9 @@ def write_tiled(stage, choice, manifest: dict) -> None:
     cost = choice.cost.to_dict()
     manifest["tiled"] = {"program": PROGRAM, "arena": ARENA, "descriptors": DESCRIPTORS,
                          "array": choice.to_dict(), "cost": cost}
+    from .flow.tiled_scripts import generate_tiled_scripts
+
+    generate_tiled_scripts(stage, manifest, choice.program)  # hls/ and scripts/: the engine for this board
 
 
 def is_tiled(bundle) -> bool:
