@@ -19,6 +19,7 @@ import weakref
 from collections import deque
 
 import numpy as np
+from typing_extensions import Self
 
 from ..bundle import Bundle, load_bundle
 from ..bundle_model import load_qmodel
@@ -263,7 +264,7 @@ class Session:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
