@@ -45,6 +45,8 @@ def generate_tiled_hwh(manifest: dict, design: str = "fa_design", registers: dic
                            "build of this bundle replaces it "))
     _sub(root, "SYSTEMINFO", ARCH=ps.arch, DEVICE=(manifest.get("board") or {}).get("part", ""), NAME=design,
          PACKAGE="", SPEEDGRADE="")
+    _sub(root, "EXTERNALPORTS")
+    _sub(root, "EXTERNALINTERFACES")
     mods = _sub(root, "MODULES")
 
     m = _sub(mods, "MODULE", FULLNAME=f"/{ps.instance}", INSTANCE=ps.instance, IPTYPE="PERIPHERAL", IS_ENABLE=1,

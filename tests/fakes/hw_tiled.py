@@ -11,16 +11,20 @@ so the driver has to poll. An address outside DDR is a bus error: the engine nev
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from fakes.hw_memory import DecodeError, DeviceMemory
-from fpga_accel.tiled.csim import EngineConfig, engine_library
+from fpga_accel.tiled.csim import EngineConfig, EngineLibrary, engine_library
 
 
 class FaTiledModel:
     def __init__(self, system, registers: dict[str, int], config: EngineConfig, latency_polls: int = 3,
-                 hang: bool = False):
+                 hang: bool = False, library: str | None = None):
         self.system, self.config, self.latency, self.hang = system, config, latency_polls, hang
+        # a prebuilt engine (where no compiler is at hand, as in the pynq venvs), else compiled for config
+        self.engine = EngineLibrary(Path(library), config) if library else engine_library(config)
         self.off = {k.lower(): int(v) for k, v in registers.items()}
         self.regs: dict[int, int] = {}
         self.running = self.done = False
@@ -70,14 +74,15 @@ class FaTiledModel:
             self.hang = True
             return
         self.system.runs.append({k: self._pointer(k) for k in ("desc", "weights", "acts")})
-        self.status = engine_library(self.config).run(desc, weights, acts)
+        self.status = self.engine.run(desc, weights, acts)
         mem.write(self._pointer("acts"), acts.tobytes())
 
 
 class TiledBoardModel:
     """The board of a tiled bundle's overlay: DDR and the engine's register block at the address the
     .hwh gives (``ip_dict``). ``config`` is the engine configuration the bitstream implements
-    (default: the bundle's ``scripts.configuration``)."""
+    (default: the bundle's ``scripts.configuration``); ``library`` a prebuilt engine
+C simulation of that configuration (:attr:`EngineLibrary.path`)."""
 
     def __init__(self, ip_dict: dict, manifest: dict, config: dict | None = None, **ip_options):
         self.memory = DeviceMemory()
