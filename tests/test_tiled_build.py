@@ -14,6 +14,7 @@ from test_build_scripts import VENDOR, props, run_vivado_tcl
 
 import fpga_accel
 from fpga_accel import toolchain
+from fpga_accel.bundle import load_bundle
 from fpga_accel.bundle_tiled import load_program
 from fpga_accel.cli import main
 from fpga_accel.flow import BuildError, ToolNotFoundError, build
@@ -142,12 +143,20 @@ def test_zynq_build_with_stand_ins(bundles, tmp_path, monkeypatch, hls_tool):
     assert sorted(p.name for p in (path / "bitstream").iterdir()) == ["bitstream.json", "fa_overlay.bit",
                                                                       "fa_overlay.hwh"]
     assert rec["registry_entry"]
+    # the generated driver header's offsets (the stand-in moves act_bytes by a word) replace the predictions
+    assert rec["registers"]["changed_from_prediction"] == [{"name": "act_bytes", "predicted": 0x4C,
+                                                            "measured": 0x54}]
+    ip = load_bundle(path).manifest["scripts"]["ip"]
+    assert ip["registers"] == {**register_map(), "act_bytes": 0x54}
+    assert ip["offsets_source"].endswith("xfa_tiled_top_hw.h")
 
 
-def test_vitis_build_with_stand_ins(bundles, tmp_path, monkeypatch):
+def test_vitis_build_with_stand_ins(bundles, tmp_path, monkeypatch, capsys):
     path = _fresh(bundles["alveo-u250"], tmp_path)
     record = use_stand_ins(monkeypatch, tmp_path)
-    build(path, registry=False, echo=lambda s: None, hls_tool="vitis_hls")
+    assert main(["build", str(path), "--no-registry", "--hls-tool", "vitis_hls"]) == 0
+    out = capsys.readouterr().out
+    assert "build for alveo-u250" in out and "bitstream/bitstream.json" in out
     hls_call, link_call = calls(record)
     assert (hls_call["tool"], link_call["tool"]) == ("vitis_hls", "v++")
     argv = link_call["argv"]

@@ -186,3 +186,20 @@ def test_pynq_is_unavailable_without_a_bitstream_or_engine_description(bundles, 
     b = _compile("mnist_cnn", tmp_path / "nobit.fpga")
     with pytest.raises(BackendUnavailable, match="no bitstream"):
         Session(b, backend="pynq")
+
+
+def test_a_hostile_register_map_in_the_manifest_is_refused(fake_pynq, bundles, tmp_path):
+    import json
+    import shutil
+
+    from fpga_accel.bundle import write_manifest
+
+    src = bundles["mnist_cnn"]
+    dst = tmp_path / "hostile.fpga"
+    shutil.copytree(src.path, dst)
+    m = json.loads((dst / "manifest.json").read_text())
+    m["scripts"]["ip"]["registers"]["acts"] = 0x10000  # a write far outside the engine's register block
+    write_manifest(dst, m)
+    write_tiled_hwh(dst / "bitstream" / "fa_design.hwh", m)
+    with pytest.raises(RegisterMapError, match=r"scripts\.ip\) is not the register map of fa_tiled_top"):
+        Session(dst, backend="pynq")

@@ -36,6 +36,14 @@ def check_tiled_registers(desc: dict, key: str, ip: dict, where: str) -> None:
     """Refuse an engine IP whose VLNV name or register offsets differ from ``ip`` (``manifest["scripts"]["ip"]``).
     A pointer's low word may be called ``NAME`` or ``NAME_1`` (Vitis HLS names a 64-bit pointer's two words
     ``NAME_1`` and ``NAME_2``)."""
+    from ...flow.tiled_interface import TOP, register_map
+
+    given = ip.get("registers")
+    if (ip.get("name") != TOP or not isinstance(given, dict) or set(given) != set(register_map())
+            or not all(type(v) is int and 0x10 <= v < 0x1000 and v % 4 == 0 for v in given.values())):
+        raise RegisterMapError(f"{where}: the manifest's engine IP description (scripts.ip) is not the register map "
+                               f"of {TOP} (names {sorted(register_map())}, word offsets in 0x10..0xffc); recompile "
+                               "the bundle")
     vlnv = str(desc.get("type", ""))
     parts = vlnv.split(":")
     if len(parts) != 4 or parts[2] != ip["name"]:
