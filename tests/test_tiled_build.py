@@ -19,7 +19,7 @@ from fpga_accel.bundle_tiled import load_program
 from fpga_accel.cli import main
 from fpga_accel.flow import BuildError, ToolNotFoundError, build
 from fpga_accel.flow.tiled_hls import engine_headers
-from fpga_accel.flow.tiled_interface import register_map
+from fpga_accel.flow.tiled_interface import check_top, register_map
 from fpga_accel.tiled.csim import EngineConfig
 from models import data
 
@@ -181,3 +181,15 @@ def test_cloud_boards_have_no_engine_build_yet(tmp_path):
     assert "F1 AFI flow" in b.manifest["scripts"]["error"]
     with pytest.raises(BuildError, match="no build scripts were generated: board 'aws-f1'"):
         build(b.path, registry=False, echo=lambda s: None, dry_run=True)
+
+
+def test_the_register_map_follows_the_engine_top_function():
+    # the package's tiled/top.h has the arguments the register map is derived from, and its bundles
+    top = engine_headers()["fpga_accel/tiled/top.h"]
+    assert check_top(top) == {"desc": "gmem0", "weights": "gmem1", "acts": "gmem2"}
+    swapped = top.replace("uint32_t desc_words, const uint8_t* weights", "const uint8_t* weights, uint32_t desc_words")
+    assert swapped != top
+    with pytest.raises(BuildError, match="takes .*'weights', 'm_axi'.*'desc_words'.*must follow it"):
+        check_top(swapped)
+    with pytest.raises(BuildError, match="m_axi bundles"):
+        check_top(top.replace("port = weights offset = slave bundle = gmem1", "port = weights offset = slave"))

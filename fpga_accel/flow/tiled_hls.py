@@ -114,10 +114,10 @@ def hls_config(board: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_hls(stage: Path, board: dict, defines: list[str]) -> dict:
-    """Write ``stage/hls/`` and return ``manifest["hls"]``-like facts: the top and the configuration."""
+def write_hls(stage: Path, board: dict, defines: list[str], headers: dict[str, str] | None = None) -> dict:
+    """Write ``stage/hls/`` and return the facts the scripts' record keeps: the top, its source, the configuration."""
     hls = Path(stage) / "hls"
-    files = {f"include/{k}": v for k, v in engine_headers().items()}
+    files = {f"include/{k}": v for k, v in (headers or engine_headers()).items()}
     files.update({SOURCE: source(defines), "run_hls.tcl": run_hls_tcl(board), "hls_config.cfg": hls_config(board)})
     for rel, text in files.items():
         p = hls / rel

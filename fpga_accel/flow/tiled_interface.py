@@ -13,7 +13,10 @@ backend checks them against the ``.hwh`` of the bitstream before it writes any o
 """
 from __future__ import annotations
 
+import re
+
 from ..bundle_kernel import IP_VENDOR
+from .errors import BuildError
 
 TOP = "fa_tiled_top"
 #: the cell of the engine in the Zynq block design
@@ -39,8 +42,31 @@ def register_map() -> dict[str, int]:
     return regs
 
 
-def interface() -> dict:
+def interface(bundles: dict[str, str] | None = None) -> dict:
     """``manifest["scripts"]["ip"]``: what the drivers of the engine IP read."""
     return {"name": TOP, "vlnv": f"{IP_VENDOR}:hls:{TOP}:1.0", "instance": INSTANCE, "control": CONTROL,
             "registers": register_map(), "pointers": [n for n, k in ARGS if k == "m_axi"],
-            "bundles": dict(BUNDLES), "offsets_source": "predicted"}
+            "bundles": dict(bundles or BUNDLES), "offsets_source": "predicted"}
+
+
+_SIGNATURE = re.compile(rf"\b{TOP}\s*\(([^)]*)\)\s*\{{")
+_PARAM = re.compile(r"(\*)?\s*(\w+)\s*$")
+_M_AXI = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+port\s*=\s*(\w+)\b[^\n]*?\bbundle\s*=\s*(\w+)")
+
+
+def check_top(header: str) -> dict[str, str]:
+    """The m_axi bundle of each pointer, read from the top function's source (``tiled/top.h``), after
+    checking that its arguments are still :data:`ARGS` (names, order, pointer or scalar) — the register
+    map and the block design are derived from them."""
+    m = _SIGNATURE.search(header)
+    params = [_PARAM.search(p.strip()) for p in m.group(1).split(",")] if m else []
+    found = [(q.group(2), "m_axi" if q.group(1) else "scalar") for q in params if q]
+    if found != list(ARGS):
+        raise BuildError(f"the engine's top function {TOP} takes {found or 'arguments that cannot be read'}, not "
+                         f"{list(ARGS)}: the register map and block design of fpga_accel/flow/tiled_interface.py "
+                         "must follow it")
+    bundles = dict(_M_AXI.findall(header))
+    if sorted(bundles) != sorted(BUNDLES):
+        raise BuildError(f"the engine's top function puts m_axi bundles on {sorted(bundles)}, not on "
+                         f"{sorted(BUNDLES)}")
+    return {name: bundles[name] for name in BUNDLES}

@@ -25,8 +25,8 @@ from .errors import BuildError
 from .scripts import build_sh
 from .steps import HLS_SCRIPT, Step, hls_step
 from .target import Target, memory_banks, target_of
-from .tiled_hls import write_hls
-from .tiled_interface import BUNDLES, CU, TOP, XCLBIN, interface
+from .tiled_hls import ENTRY, engine_headers, write_hls
+from .tiled_interface import BUNDLES, CU, TOP, XCLBIN, check_top, interface
 from .tiled_vivado_tcl import tiled_vivado_tcl
 from .vivado_tcl import OVERLAY
 
@@ -49,13 +49,15 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
         (out / "README.txt").write_text(f"No build scripts: {e}\n")
         return
     config = EngineConfig.of(program)
-    hls = write_hls(stage, manifest["board"], config.defines())
+    headers = engine_headers()
+    bundles = check_top(headers[ENTRY])
+    hls = write_hls(stage, manifest["board"], config.defines(), headers)
     record = {"engine": "tiled", "target": target.family, "board": target.board, "part": target.part,
-              "clock_mhz": target.clock_mhz, "ip": interface(), "hls": hls,
+              "clock_mhz": target.clock_mhz, "ip": interface(bundles), "hls": hls,
               "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",
                                                                  "output_buffer", "acc_bits", "lut_entries")}}
     if target.is_zynq:
-        (out / "vivado_bd.tcl").write_text(tiled_vivado_tcl(target, name))
+        (out / "vivado_bd.tcl").write_text(tiled_vivado_tcl(target, name, bundles))
     else:
         (out / "link.cfg").write_text(tiled_link_cfg(target, name))
         record["platform"] = target.platform

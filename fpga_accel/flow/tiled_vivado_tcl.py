@@ -19,8 +19,9 @@ from .tiled_interface import BUNDLES, INSTANCE, TOP
 from .vivado_tcl import hp_link, ip_cell, preamble, tail
 
 
-def tiled_vivado_tcl(target: Target, model_name: str) -> str:
-    """The Tcl text (deterministic) for ``target`` (a Zynq board with its ``ps``)."""
+def tiled_vivado_tcl(target: Target, model_name: str, bundles: dict[str, str] | None = None) -> str:
+    """The Tcl text (deterministic) for ``target`` (a Zynq board with its ``ps``); ``bundles`` maps each
+    pointer to its m_axi bundle (:func:`.tiled_interface.check_top`)."""
     ps = target.ps
     master, slave = f"/{ps.cell}/{ps.master}", f"/{ps.cell}/{ps.hp}"
     out = preamble(target, model_name, TOP) + ip_cell(TOP, INSTANCE)
@@ -32,6 +33,6 @@ def tiled_vivado_tcl(target: Target, model_name: str) -> str:
         "",
         "# data: the engine's m_axi ports (descriptors, weights, activations) -> SmartConnect -> HP port",
     ]
-    for i, bundle in enumerate(sorted(set(BUNDLES.values()))):
+    for i, bundle in enumerate(sorted(set((bundles or BUNDLES).values()))):
         out.append(hp_link(f"/{INSTANCE}/m_axi_{bundle}", slave, first=i == 0))
     return "\n".join(out + tail())
