@@ -25,8 +25,8 @@ class TimingNotMetError(BuildError):
         self.step, self.report, self.timing = step, report, timing
         wns, tns, whs = timing.get("wns_ns"), timing.get("tns_ns"), timing.get("whs_ns")
         fmax = rp.fmax_mhz(clock_mhz, wns) if wns is not None and wns < 0 else None
-        lines = [(f"step '{step}': the design does not meet timing at {clock_mhz:g} MHz: WNS {_ns(wns)}, "
-                 f"TNS {_ns(tns)}, WHS {_ns(whs)} (report: {report})."),
+        lines = [f"step '{step}': the design does not meet timing at {clock_mhz:g} MHz: WNS {_ns(wns)}, "
+                 f"TNS {_ns(tns)}, WHS {_ns(whs)} (report: {report}).",
                  "The bitstream was not kept" + (f" (the unchecked one stays in {kept})" if kept else "") + "."]
         way = "Recompile for a lower clock (`fpga-accel compile --clock MHZ`"
         way += f"; about {fmax:g} MHz would meet this implementation)" if fmax else ")"

@@ -19,7 +19,6 @@ import weakref
 from collections import deque
 
 import numpy as np
-from typing_extensions import Self
 
 from ..bundle import Bundle, load_bundle
 from ..bundle_model import load_qmodel
@@ -264,7 +263,7 @@ class Session:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:
