@@ -8,6 +8,10 @@ unchanged; Ctrl-C or SIGTERM stops the running tool with its child processes and
 step's partial outputs, and the next run redoes that step. The bitstream lands in NAME.fpga/bitstream/ with bitstream.json, the tool reports are
 compared with the folding estimates, and the build is recorded in the bitstream registry.
 
+A bundle compiled with --engine tiled builds the tiled engine (fa_tiled_top) for its board and
+engine configuration: hls, vivado (Zynq boards) or hls, link (Vitis platforms, bitstream/fa_tiled.xclbin);
+the model's program is data, so the result runs any model compiled for that configuration.
+
 HLS runs through `v++ -c --mode hls --config hls_config.cfg` with Vitis 2024.2 and later, through
 `vitis_hls -f run_hls.tcl` with older releases (--hls-tool overrides the choice). A design that
 misses timing is refused unless --allow-timing-failure.

@@ -5,6 +5,9 @@
 - :func:`build` runs the steps (``hls``, then ``vivado`` or ``link`` [, ``afi``]) with the vendor
   tools, resumable, logged under ``NAME.fpga/build/``, and leaves ``NAME.fpga/bitstream/``.
 - :func:`check_bitstream` refuses a bitstream not built from the bundle it sits in.
+- A bundle compiled for the tiled engine gets its own ``hls/`` and ``scripts/``
+  (:mod:`.tiled_scripts`): the engine ``fa_tiled_top`` for the board and engine configuration,
+  built by the same steps; any model compiled for that configuration runs on the result.
 
 No vendor tool is imported or run at import time; `fpga-accel build --dry-run` prints the commands.
 """

@@ -55,6 +55,12 @@ def _apply_offsets(manifest: dict, target, regs: dict) -> dict:
             changed.append({"name": name, "predicted": was, "measured": m})
         return m
 
+    ip = (manifest.get("scripts") or {}).get("ip") if not kernel else None
+    if ip and measured:  # the tiled engine: its register map is in the scripts' record
+        regmap = ip.get("registers") or {}
+        for name, off in list(regmap.items()):
+            regmap[name] = offset(name, off)
+        ip["offsets_source"] = regs["file"]
     if kernel and measured:
         if target.is_zynq:
             axis = kernel.get("axis") or {}

@@ -36,6 +36,9 @@ from .pynq_image import hwh_warning
 from .record import build_record
 from .steps import Step, plan_steps
 from .target import target_of
+from .tiled_interface import TOP as TILED_TOP
+from .tiled_interface import XCLBIN as TILED_XCLBIN
+from .tiled_scripts import tiled_steps
 from .timing import TimingNotMetError, check_timing
 from .tools import HOW_TO_GET, absolute_config, find_tool, tail
 
@@ -45,6 +48,8 @@ FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xcl
          "afi": ["fa_kernel.xclbin", "fa_kernel.awsxclbin"]}
 #: AWS F2: the design checkpoint tarball and the AFI's ids
 FINAL_HDK = {"afi": [F2_TARBALL, "afi.json"]}
+#: the tiled engine (one build per board and configuration, any model's program runs on it)
+FINAL_TILED = {**FINAL, "link": [TILED_XCLBIN]}
 
 
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,
@@ -69,15 +74,18 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     scripts = manifest.get("scripts") or {}
     if scripts.get("error"):
         raise BuildError(f"{root}: no build scripts were generated: {scripts['error']}")
-    if not (root / "scripts").is_dir():
-        raise BuildError(f"{root}: the bundle has no scripts/; recompile it with the build-script generator")
+    if not (root / "scripts").is_dir() or ("tiled" in manifest and not scripts):
+        what = "tiled engine's build scripts" if "tiled" in manifest else "build-script generator"
+        raise BuildError(f"{root}: the bundle has no scripts/; recompile it with the {what}")
     target = target_of(manifest)
-    _check_streams(root, manifest, scripts, target)
+    tiled = scripts.get("engine") == "tiled"
+    if not tiled:
+        _check_streams(root, manifest, scripts, target)
     env = dict(os.environ)
     ident = bundle_id(manifest)
     state = _load_state(root, ident)
     tool = _hls_tool(hls_tool or env.get("FA_HLS_TOOL") or "auto", steps, state, env)
-    plan = plan_steps(root, target, hls_tool=tool.name)
+    plan = tiled_steps(root, target, tool.name) if tiled else plan_steps(root, target, hls_tool=tool.name)
     _check_own_dirs(root, plan)
     chosen = _select(plan, steps)
     if any(s.name == "hls" and "--mode" not in s.argv and s.argv[:2] == ["v++", "-c"] for s in plan):
@@ -87,13 +95,13 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         for s in plan:
             if s.name in ("vivado", "hdk"):
                 s.env["FA_ALLOW_TIMING_FAILURE"] = "1"
-    top = "fa_axis" if target.is_zynq else "fa_kernel"
+    top = TILED_TOP if tiled else "fa_axis" if target.is_zynq else "fa_kernel"
     values = {"B": str(root), "JOBS": str(int(jobs))}
     if target.family == "vitis":
         # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM
         aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
-    values["XO"] = _xo(root)
+    values["XO"] = _xo(root, top)
     todo = _pending(root, plan, chosen, state, values, ident)
     if not todo:
         echo("every selected step is up to date")
@@ -106,7 +114,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     upstream: dict = {}
     ran, complete = False, True
     for step in plan:
-        values["XO"] = _xo(root)
+        values["XO"] = _xo(root, top)
         key = _key(step, values, ident, upstream)
         entry = state["steps"].get(step.name)
         if step in chosen and not _fresh(root, entry, key):
@@ -134,7 +142,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         if "vivado" in [s.name for s in chosen]:
             echo(f"warning: {warning}")
     _write_manifest(root, manifest, record)
-    final = _final_files(root, target, state, plan) if complete else []
+    final = _final_files(root, target, state, plan, tiled) if complete else []
     if final:
         if ran or not (root / RECORD).is_file():
             rec = reg.write_record(root, manifest, final, record)
@@ -218,9 +226,9 @@ def _output_ok(root: Path, rel: str, digest) -> bool:
     return path.is_file() and sha256_file(path) == digest
 
 
-def _xo(root: Path) -> str:
+def _xo(root: Path, top: str = "fa_kernel") -> str:
     found = sorted((root / "build/hls").glob("**/*.xo")) if (root / "build/hls").is_dir() else []
-    return str(found[0]) if found else str(root / "build/hls/fa_kernel.xo")
+    return str(found[0]) if found else str(root / f"build/hls/{top}.xo")
 
 
 def _cmdline(step: Step, values: dict) -> str:
@@ -425,12 +433,12 @@ def _save_state(root: Path, state: dict) -> None:
     reg._write_json(root / STATE, state)
 
 
-def _final_files(root: Path, target, state: dict, plan: list[Step]) -> list[str]:
+def _final_files(root: Path, target, state: dict, plan: list[Step], tiled: bool = False) -> list[str]:
     """Names in bitstream/ of a finished build, or [] while the last step has not run."""
     last = plan[-1].name
     if (state["steps"].get(last) or {}).get("status") != "done":
         return []
-    want = (FINAL_HDK if target.is_hdk else FINAL).get(last, [])
+    want = (FINAL_HDK if target.is_hdk else FINAL_TILED if tiled else FINAL).get(last, [])
     names = [n for n in want if (root / "bitstream" / n).is_file()]
     return names if want and len(names) == len(want) else []
 

@@ -54,6 +54,15 @@ proc fa_header {top} {
             lappend lines "#define X${up}_CONTROL_ADDR_[string toupper $a]_DATA 0x[format %02x $off]"
             incr off [expr {$a eq "n_images" ? 8 : 12}]
         }
+    } elseif {$top eq "fa_tiled_top"} {
+        # the tiled engine: ap_return, then its arguments; act_bytes one word further than predicted
+        lappend lines "#define X${up}_CONTROL_ADDR_AP_RETURN 0x10"
+        set off 24
+        foreach {a size} {desc 12 desc_words 8 weights 12 weights_bytes 8 acts 12 act_bytes 8} {
+            if {$a eq "act_bytes"} { incr off 8 }
+            lappend lines "#define X${up}_CONTROL_ADDR_[string toupper $a]_DATA 0x[format %02x $off]"
+            incr off $size
+        }
     } else {
         # one word further than predicted, so a test sees measured offsets replace predicted ones
         lappend lines "#define X${up}_CONTROL_ADDR_N_IMAGES_DATA 0x[format %02x [expr {$off + 8}]]"

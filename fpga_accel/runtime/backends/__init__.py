@@ -35,7 +35,7 @@ def get_backend(name: str) -> type[Backend]:
 
 
 #: backends that run a bundle compiled for the tiled engine (``manifest["tiled"]``)
-TILED_BACKENDS = ("csim", "emulator")
+TILED_BACKENDS = ("csim", "emulator", "pynq")
 
 
 def availability(cls: type[Backend], bundle) -> str | None:
@@ -43,7 +43,7 @@ def availability(cls: type[Backend], bundle) -> str | None:
     bundle compiled for the tiled engine only on :data:`TILED_BACKENDS`."""
     if "tiled" in getattr(bundle, "manifest", {}) and cls.name not in TILED_BACKENDS:
         return (f"the bundle is compiled for the tiled engine, which has no {cls.name} form yet (no OpenCL twin, "
-                f"kernel or bitstream of the tiled engine); run it with backend 'emulator' or 'csim', or compile "
+                f"kernel or bitstream of the tiled engine); run it with backend 'emulator', 'csim' or 'pynq', or compile "
                 f"the model with --engine dataflow")
     try:
         return cls.unavailable(bundle)

@@ -6,6 +6,11 @@ register map from the .hwh is checked against ``manifest["kernel"]["axis"]`` bef
 runs; transfers and the ap_ctrl_hs handshake are driven by :mod:`fpga_accel.runtime.pynq_driver`.
 pynq is imported only when a session opens. On the board, run as root with ``XILINX_XRT`` set
 (the PYNQ image's profile does both).
+
+A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_0`` of its own build
+(``manifest["scripts"]["ip"]``: the register map, checked against the .hwh the same way):
+:class:`~fpga_accel.runtime.pynq_driver.tiled.TiledPynq` loads the program and weights into DDR
+once and runs each image with one ``ap_start``.
 """
 from __future__ import annotations
 
@@ -66,8 +71,12 @@ class PynqBackend(Backend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
-        axis = (bundle.manifest.get("kernel") or {}).get("axis")
-        if not axis:
+        if "tiled" in bundle.manifest:
+            if not isinstance((bundle.manifest.get("scripts") or {}).get("ip"), dict):
+                return ("the tiled bundle describes no engine IP (manifest scripts.ip): it was compiled before the "
+                        "engine's build scripts were generated, or for a board without them; recompile it for a "
+                        "Zynq board")
+        elif not (bundle.manifest.get("kernel") or {}).get("axis"):
             return "the manifest has no kernel.axis section (the bundle has no Zynq streaming IP); recompile it"
         files = overlay_files(bundle)
         if isinstance(files, str):
@@ -104,6 +113,10 @@ class PynqBackend(Backend):
                                                  getattr(pynq, "__version__", None))
         ip_dict = self.overlay.ip_dict
         where = str(hwh)
+        self.tiled = None
+        if "tiled" in bundle.manifest:
+            self._open_tiled(pynq, ip_dict, where)
+            return
         axis = bundle.manifest["kernel"]["axis"]
         ip_key = find_instance(ip_dict, IP_INSTANCE, where)
         check_register_map(ip_dict[ip_key], ip_key, axis, where)
@@ -122,19 +135,34 @@ class PynqBackend(Backend):
         self.runner = AxisRunner(self._driver(ip_key), axis["registers"]["n_images"], layouts, channels,
                                  allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8))
 
+    def _open_tiled(self, pynq, ip_dict: dict, where: str) -> None:
+        from ...bundle_tiled import load_program
+        from ..pynq_driver.tiled import TiledPynq, check_tiled_registers
+
+        ip = self.bundle.manifest["scripts"]["ip"]
+        key = find_instance(ip_dict, ip["instance"], where, "the tiled engine")
+        check_tiled_registers(ip_dict[key], key, ip, where)
+        program, words = load_program(self.bundle)
+        self.overlay.download()
+        self.tiled = TiledPynq(program, self._driver(key), ip["registers"],
+                               allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8),
+                               timeout=0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S, descriptors=words)
+
     def _driver(self, key: str):
         """The overlay's driver object of ``ip_dict`` key ``key`` (DefaultIP, pynq's DMA, ...)."""
         return functools.reduce(getattr, key.split("/"), self.overlay)
 
     def run_raw(self, q_inputs):
+        if self.tiled is not None:
+            return self.tiled.run(q_inputs)
         # a little under the session's timeout, so the driver's own diagnosis and DMA clean-up
         # happen before the session gives up waiting
         return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
 
     def close(self) -> None:
-        runner = getattr(self, "runner", None)
-        if runner is not None:
-            runner.free()
+        for driver in (getattr(self, "runner", None), getattr(self, "tiled", None)):
+            if driver is not None:
+                driver.free()
 
 
 BACKEND = PynqBackend

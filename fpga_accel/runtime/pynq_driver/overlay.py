@@ -26,8 +26,9 @@ def dma_instance(stream_name: str) -> str:
     return f"dma_{stream_name}"
 
 
-def find_instance(ip_dict: dict, name: str, where: str) -> str:
-    """The ``ip_dict`` key of instance ``name`` (exact, or unique last path component)."""
+def find_instance(ip_dict: dict, name: str, where: str, design: str = "") -> str:
+    """The ``ip_dict`` key of instance ``name`` (exact, or unique last path component); ``design`` names
+    the IP in the message when it is not the streaming IP."""
     if name in ip_dict:
         return name
     hits = [k for k in ip_dict if k.rsplit("/", 1)[-1] == name]
@@ -35,6 +36,9 @@ def find_instance(ip_dict: dict, name: str, where: str) -> str:
         return hits[0]
     known = ", ".join(sorted(ip_dict)) or "none"
     why = f"several instances called '{name}': {hits}" if hits else f"no instance called '{name}'"
+    if design:
+        raise OverlayMismatch(f"{where}: {why} (instances: {known}); the block design must name {design} '{name}': "
+                              "use the bitstream built from this bundle's scripts")
     raise OverlayMismatch(f"{where}: {why} (instances: {known}); the block design must name the streaming IP "
                           f"'{IP_INSTANCE}' and its DMAs 'dma_in0', 'dma_out0', ...")
 

@@ -50,8 +50,13 @@ class Overlay:
         from fpga_accel.compiler import load_qmodel
 
         bundle = load_bundle(Path(self.bitfile_name).parent.parent)
-        pynq.board = BoardModel(self.ip_dict, bundle.manifest["kernel"]["axis"], load_qmodel(bundle),
-                                **pynq.board_options)
+        if "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
+            from fakes.hw_tiled import TiledBoardModel
+
+            pynq.board = TiledBoardModel(self.ip_dict, bundle.manifest, **pynq.board_options)
+        else:
+            pynq.board = BoardModel(self.ip_dict, bundle.manifest["kernel"]["axis"], load_qmodel(bundle),
+                                    **pynq.board_options)
         self._drivers = {}
 
     def __getattr__(self, name):

@@ -1,0 +1,108 @@
+"""Build scripts of a tiled bundle: the engine ``fa_tiled_top`` for the bundle's board and configuration.
+
+The tiled engine is hardware for a board and an engine configuration, not for a model: the
+program (descriptors), the weights and the activations are data the host loads into DDR, so one
+bitstream runs every model compiled for the same board and configuration. The scripts build that
+engine the way :mod:`.scripts` builds the dataflow IP:
+
+- Zynq boards (``zynq``, ``zynqmp``): ``hls`` (Vitis HLS exports ``fa_tiled_top`` to the IP
+  catalog) then ``vivado`` (``scripts/vivado_bd.tcl`` from :mod:`.tiled_vivado_tcl`: PS, the
+  engine's control on the PS master port, its m_axi ports on the HP port → ``fa_overlay.bit`` + ``.hwh``);
+- Vitis platforms: ``hls`` (an ``.xo``) then ``link`` (``v++ -l`` with ``scripts/link.cfg``: one compute
+  unit, its three m_axi ports on the board's memory banks → ``fa_tiled.xclbin``).
+
+The cloud flows (aws-f1's AFI, aws-f2's HDK custom logic) are not generated for the engine:
+``manifest["scripts"]["error"]`` says so and `fpga-accel build` reports it.
+``manifest["scripts"]`` records the target, the steps, the engine configuration and the IP's
+register map (:mod:`.tiled_interface`), which the PYNQ backend checks against the ``.hwh``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..escape import shell_comment
+from .errors import BuildError
+from .scripts import build_sh
+from .steps import HLS_SCRIPT, Step, hls_step
+from .target import Target, memory_banks, target_of
+from .tiled_hls import ENTRY, engine_headers, write_hls
+from .tiled_interface import BUNDLES, CU, TOP, XCLBIN, check_top, interface
+from .tiled_vivado_tcl import tiled_vivado_tcl
+from .vivado_tcl import OVERLAY
+
+
+def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
+    """Write ``stage/hls/`` (the engine for ``program``'s configuration) and ``stage/scripts/``."""
+    from ..tiled.csim import EngineConfig
+
+    out = Path(stage) / "scripts"
+    out.mkdir(parents=True, exist_ok=True)
+    name = (manifest.get("model") or {}).get("name") or "model"
+    try:
+        target = target_of(manifest)
+        if target.cloud is not None:
+            raise BuildError(f"board '{target.board}': the tiled engine's build is generated for Zynq boards and "
+                             f"Vitis platforms, not yet for the {target.cloud.title} flow; the bundle's program "
+                             "runs on the emulator and csim backends")
+    except BuildError as e:
+        manifest["scripts"] = {"error": str(e), "engine": "tiled"}
+        (out / "README.txt").write_text(f"No build scripts: {e}\n")
+        return
+    config = EngineConfig.of(program)
+    headers = engine_headers()
+    bundles = check_top(headers[ENTRY])
+    hls = write_hls(stage, manifest["board"], config.defines(), headers)
+    record = {"engine": "tiled", "target": target.family, "board": target.board, "part": target.part,
+              "clock_mhz": target.clock_mhz, "ip": interface(bundles), "hls": hls,
+              "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",
+                                                                 "output_buffer", "acc_bits", "lut_entries")}}
+    if target.is_zynq:
+        (out / "vivado_bd.tcl").write_text(tiled_vivado_tcl(target, name, bundles))
+    else:
+        (out / "link.cfg").write_text(tiled_link_cfg(target, name))
+        record["platform"] = target.platform
+    steps = tiled_steps(Path(stage), target)
+    record["steps"] = [s.name for s in steps]
+    alt = hls_step(Path(stage), TOP, "v++", steps[0].outputs, "")
+    (out / "build.sh").write_text(build_sh(steps, target, name, alt))
+    manifest["scripts"] = record
+
+
+def tiled_steps(root: Path, target: Target, hls_tool: str = "vitis_hls") -> list[Step]:
+    """The steps of the engine's build (``hls_tool``: ``vitis_hls`` or ``v++``, :mod:`.hls_tool`)."""
+    if not (root / HLS_SCRIPT).is_file():
+        raise BuildError(f"{root}: no {HLS_SCRIPT}: the tiled engine's HLS project is missing; recompile the bundle")
+    if target.is_zynq:
+        return [
+            hls_step(root, TOP, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/component.xml"],
+                     f"synthesise the tiled engine {TOP} and export it to the IP catalog"),
+            Step("vivado", "vivado", ["vivado", "-mode", "batch", "-nojournal", "-source", "{B}/scripts/vivado_bd.tcl",
+                                      "-tclargs", "{B}/build/hls", "{B}/bitstream", "{JOBS}"], "build/vivado",
+                 [f"bitstream/{OVERLAY}.bit", f"bitstream/{OVERLAY}.hwh", "build/vivado/reports/utilization.rpt",
+                  "build/vivado/reports/timing_summary.rpt"],
+                 "Vivado: block design of the engine, synthesis, implementation, timing check, bitstream"),
+        ]
+    if target.family != "vitis" or target.cloud is not None:
+        raise BuildError(f"board '{target.board}': the tiled engine's build is generated for Zynq boards and Vitis "
+                         "platforms only")
+    return [
+        hls_step(root, TOP, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/*.xo"],
+                 f"synthesise the tiled engine {TOP} and export an .xo"),
+        Step("link", "v++", ["v++", "-l", "-t", "hw", "--platform", "{PLATFORM}", "--config", "{B}/scripts/link.cfg",
+                             "--jobs", "{JOBS}", "-o", f"{{B}}/bitstream/{XCLBIN}", "{XO}"], "build/link",
+             [f"bitstream/{XCLBIN}"], f"v++ -l: link {TOP} into the platform (.xclbin)"),
+    ]
+
+
+def tiled_link_cfg(target: Target, model_name: str) -> str:
+    """``[connectivity]``: one compute unit, each m_axi argument on a memory bank; ``[clock]``."""
+    pointers = list(BUNDLES)
+    banks = memory_banks(target, len(pointers))
+    lines = [(f"# v++ link configuration of the tiled engine for '{shell_comment(model_name)}' on "
+              f"{shell_comment(target.board)}, generated by fpga-accel."),
+             f"# Platform: {shell_comment(target.platform or '(set FA_PLATFORM)')}; one compute unit of {TOP}.",
+             "# The engine runs any model compiled for this board and configuration: the program is data.",
+             "[connectivity]", f"nk={TOP}:1:{CU}"]
+    lines += [f"sp={CU}.{p}:{bank}" for p, bank in zip(pointers, banks)]
+    lines += ["", "[clock]", f"freqHz={round(target.clock_mhz * 1e6)}:{CU}", ""]
+    return "\n".join(lines)

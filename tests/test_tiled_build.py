@@ -1,0 +1,195 @@
+"""The tiled engine's build flow: the hls/ project and scripts/ a tiled bundle gets at compile time,
+the generated Tcl run under tclsh with the stub procs of the dataflow tests, the engine's source
+compiled by g++ from the bundle's own include folder, and `fpga-accel build` end to end with the
+recording stand-ins of vitis_hls, vivado and v++ (no AMD tool is installed here)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from stand_ins.helpers import calls, use_stand_ins
+from test_build_hls_script import cflags_of, run_script
+from test_build_scripts import VENDOR, props, run_vivado_tcl
+
+import fpga_accel
+from fpga_accel import toolchain
+from fpga_accel.bundle import load_bundle
+from fpga_accel.bundle_tiled import load_program
+from fpga_accel.cli import main
+from fpga_accel.flow import BuildError, ToolNotFoundError, build
+from fpga_accel.flow.tiled_hls import engine_headers
+from fpga_accel.flow.tiled_interface import check_top, register_map
+from fpga_accel.tiled.csim import EngineConfig
+from models import data
+
+pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
+
+
+def _compile(dest, board):
+    calib = data.HERE / data.info("mnist_cnn")["calib"]["path"]
+    return fpga_accel.compile(data.model_path("mnist_cnn"), dest, calib=calib, progress=False, engine="tiled",
+                              board=board)
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiled-build")
+    return {b: _compile(d / f"{b}.fpga", b) for b in ("pynq-z2", "zcu104", "alveo-u250")}
+
+
+def _fresh(bundle, tmp_path):
+    dest = tmp_path / bundle.path.name
+    shutil.copytree(bundle.path, dest)
+    return dest
+
+
+@pytest.mark.parametrize("board, files", [("pynq-z2", ["vivado_bd.tcl", "build.sh"]),
+                                          ("alveo-u250", ["link.cfg", "build.sh"])])
+def test_a_tiled_bundle_gets_the_engine_project_and_scripts(bundles, board, files):
+    b = bundles[board]
+    rec = b.manifest["scripts"]
+    program, _ = load_program(b)
+    config = EngineConfig.of(program)
+    assert rec["engine"] == "tiled" and rec["board"] == board
+    assert rec["steps"] == (["hls", "vivado"] if board == "pynq-z2" else ["hls", "link"])
+    assert rec["ip"]["registers"] == register_map() and rec["ip"]["offsets_source"] == "predicted"
+    assert rec["configuration"]["tm"] == program.engine["tm"] and rec["configuration"]["tn"] == program.engine["tn"]
+    for f in files:
+        assert f"scripts/{f}" in b.manifest["files"]
+    # the configuration's macros, then the engine's top; the headers are the package's, byte for byte
+    src = (b.path / "hls/src/fa_tiled_top.cpp").read_text()
+    assert [f"{w[1]}={w[2]}" for w in (line.split() for line in src.splitlines() if line.startswith("#define"))] \
+        == config.defines()
+    assert src.rstrip().endswith('#include "fpga_accel/tiled/top.h"')
+    headers = engine_headers()
+    assert {"fpga_accel/tiled/top.h", "fpga_accel/tiled_engine.h", "fpga_accel/requant.h"} <= set(headers)
+    for rel, text in headers.items():
+        assert (b.path / "hls/include" / rel).read_text() == text
+        assert (toolchain.HLS_ROOT / "include" / rel).read_text() == text
+
+
+def test_the_engine_source_compiles_from_the_bundle_alone(bundles, tmp_path):
+    try:
+        cxx, ap = toolchain.compiler(), toolchain.ap_types_dir()
+    except toolchain.ToolchainError as e:
+        pytest.skip(str(e))
+    b = bundles["pynq-z2"]
+    proc = subprocess.run([*cxx, "-std=c++14", "-fsyntax-only", "-Wno-unknown-pragmas", f"-I{b.path / 'hls/include'}",
+                           f"-I{ap}", str(b.path / "hls/src/fa_tiled_top.cpp")], capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("board, ps, master, hp", [("pynq-z2", "ps7", "M_AXI_GP0", "S_AXI_HP0"),
+                                                   ("zcu104", "ps8", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD")])
+def test_block_design_under_vivado_stubs(bundles, tmp_path, board, ps, master, hp):
+    b = bundles[board]
+    proc, tcl = run_vivado_tcl(b.path / "scripts/vivado_bd.tcl", tmp_path, [tmp_path / "ip", tmp_path / "out", 2])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {c[0] for c in tcl} <= VENDOR, {c[0] for c in tcl} - VENDOR
+    cells = [c[-1] for c in tcl if c[0] == "create_bd_cell"]
+    assert cells == [ps, "fa_tiled_0"]  # no DMA: the engine masters DDR itself
+    assert ["create_bd_cell", "-type", "ip", "-vlnv", "fpga-accel.org:hls:fa_tiled_top:10.1", "fa_tiled_0"] in tcl
+    assert float(props(tcl, ps)[next(k for k in props(tcl, ps) if k.endswith("FREQMHZ"))]) == \
+        b.manifest["board"]["clock_mhz"]
+    auto = [c for c in tcl if c[0] == "apply_bd_automation" and "xilinx.com:bd_rule:axi4" in c]
+    links = {(c[c.index("-config") + 1].split()[c[c.index("-config") + 1].split().index("Master") + 1],
+              c[c.index("-config") + 1].split()[c[c.index("-config") + 1].split().index("Slave") + 1]) for c in auto}
+    assert links == {(f"/{ps}/{master}", "/fa_tiled_0/s_axi_control"),
+                     *((f"/fa_tiled_0/m_axi_gmem{i}", f"/{ps}/{hp}") for i in range(3))}
+    names = [c[0] for c in tcl]
+    assert names.index("assign_bd_address") > max(i for i, c in enumerate(tcl) if c[0] == "apply_bd_automation")
+    assert (tmp_path / "out/fa_overlay.bit").is_file() and (tmp_path / "out/fa_overlay.hwh").is_file()
+
+
+@pytest.mark.parametrize("board, flow, export", [("pynq-z2", "vivado", ["-format", "ip_catalog"]),
+                                                 ("alveo-u250", "vitis", ["-format", "xo"])])
+def test_run_hls_tcl_under_hls_stubs(bundles, tmp_path, board, flow, export):
+    b = bundles[board]
+    proc, tcl = run_script(b.path / "hls/run_hls.tcl", tmp_path, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ["set_top", "fa_tiled_top"] in tcl
+    add = next(c for c in tcl if c[0] == "add_files")
+    assert add[1] == str(b.path / "hls/src/fa_tiled_top.cpp")
+    assert f"-I{b.path / 'hls/include'}" in cflags_of(add)
+    assert next(c for c in tcl if c[0] == "open_solution")[-1] == flow
+    period = 1000 / b.manifest["board"]["clock_mhz"]
+    assert abs(float(next(c for c in tcl if c[0] == "create_clock")[2]) - period) < 1e-3
+    exp = next(c for c in tcl if c[0] == "export_design")
+    assert exp[1:3] == export and ("fa_tiled_top" in exp[-1] or "fa_tiled_top.xo" in exp[-1])
+    # the project synthesises the engine only: another top is refused
+    proc, _ = run_script(b.path / "hls/run_hls.tcl", tmp_path, tmp_path, FA_TOP="fa_axis")
+    assert proc.returncode != 0 and "synthesises fa_tiled_top, not fa_axis" in proc.stdout + proc.stderr
+
+
+def test_link_cfg_connects_the_three_ports(bundles):
+    b = bundles["alveo-u250"]
+    cfg = (b.path / "scripts/link.cfg").read_text().splitlines()
+    assert "nk=fa_tiled_top:1:fa_tiled_top_1" in cfg
+    assert [line for line in cfg if line.startswith("sp=")] == [f"sp=fa_tiled_top_1.{p}:DDR[0]"
+                                                               for p in ("desc", "weights", "acts")]
+    assert f"freqHz={round(b.manifest['board']['clock_mhz'] * 1e6)}:fa_tiled_top_1" in cfg
+
+
+@pytest.mark.parametrize("hls_tool", ["vitis_hls", "v++"])
+def test_zynq_build_with_stand_ins(bundles, tmp_path, monkeypatch, hls_tool):
+    path = _fresh(bundles["pynq-z2"], tmp_path)
+    record = use_stand_ins(monkeypatch, tmp_path)
+    rec = build(path, registry=tmp_path / "reg", echo=lambda s: None, hls_tool=hls_tool)
+    assert [c["tool"] for c in calls(record)] == [hls_tool, "vivado"]
+    assert rec["steps"]["hls"]["status"] == rec["steps"]["vivado"]["status"] == "done"
+    assert rec["hls"]["top"] == "fa_tiled_top"
+    assert sorted(p.name for p in (path / "bitstream").iterdir()) == ["bitstream.json", "fa_overlay.bit",
+                                                                      "fa_overlay.hwh"]
+    assert rec["registry_entry"]
+    # the generated driver header's offsets (the stand-in moves act_bytes by a word) replace the predictions
+    assert rec["registers"]["changed_from_prediction"] == [{"name": "act_bytes", "predicted": 0x4C,
+                                                            "measured": 0x54}]
+    ip = load_bundle(path).manifest["scripts"]["ip"]
+    assert ip["registers"] == {**register_map(), "act_bytes": 0x54}
+    assert ip["offsets_source"].endswith("xfa_tiled_top_hw.h")
+
+
+def test_vitis_build_with_stand_ins(bundles, tmp_path, monkeypatch, capsys):
+    path = _fresh(bundles["alveo-u250"], tmp_path)
+    record = use_stand_ins(monkeypatch, tmp_path)
+    assert main(["build", str(path), "--no-registry", "--hls-tool", "vitis_hls"]) == 0
+    out = capsys.readouterr().out
+    assert "build for alveo-u250" in out and "bitstream/bitstream.json" in out
+    hls_call, link_call = calls(record)
+    assert (hls_call["tool"], link_call["tool"]) == ("vitis_hls", "v++")
+    argv = link_call["argv"]
+    assert argv[argv.index("-o") + 1] == str(path / "bitstream/fa_tiled.xclbin")
+    assert argv[argv.index("--config") + 1] == str(path / "scripts/link.cfg")
+    assert argv[-1].endswith("fa_tiled_top.xo")
+    assert (path / "bitstream/fa_tiled.xclbin").is_file() and (path / "bitstream/bitstream.json").is_file()
+
+
+def test_missing_tools_are_reported_with_the_commands(bundles, tmp_path, monkeypatch, capsys):
+    path = _fresh(bundles["pynq-z2"], tmp_path)
+    use_stand_ins(monkeypatch, tmp_path, skip=("vitis_hls", "v++"))
+    with pytest.raises(ToolNotFoundError, match="vitis_hls"):
+        build(path, registry=False, echo=lambda s: None)
+    assert main(["build", str(path), "--no-registry"]) == 3
+    err = capsys.readouterr().err
+    assert "FA_TOP=fa_tiled_top vitis_hls -f run_hls.tcl" in err and "scripts/vivado_bd.tcl" in err
+
+
+def test_cloud_boards_have_no_engine_build_yet(tmp_path):
+    b = _compile(tmp_path / "f1.fpga", "aws-f1")
+    assert "F1 AFI flow" in b.manifest["scripts"]["error"]
+    with pytest.raises(BuildError, match="no build scripts were generated: board 'aws-f1'"):
+        build(b.path, registry=False, echo=lambda s: None, dry_run=True)
+
+
+def test_the_register_map_follows_the_engine_top_function():
+    # the package's tiled/top.h has the arguments the register map is derived from, and its bundles
+    top = engine_headers()["fpga_accel/tiled/top.h"]
+    assert check_top(top) == {"desc": "gmem0", "weights": "gmem1", "acts": "gmem2"}
+    swapped = top.replace("uint32_t desc_words, const uint8_t* weights", "const uint8_t* weights, uint32_t desc_words")
+    assert swapped != top
+    with pytest.raises(BuildError, match="takes .*'weights', 'm_axi'.*'desc_words'.*must follow it"):
+        check_top(swapped)
+    with pytest.raises(BuildError, match="m_axi bundles"):
+        check_top(top.replace("port = weights offset = slave bundle = gmem1", "port = weights offset = slave"))
