@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...bundle_tiled import is_tiled
 from ...errors import InputError
 from ..errors import BackendUnavailable, SessionError, SessionTimeout
 from .base import Backend, bitstream_mismatch
@@ -85,9 +86,15 @@ INDEX_ENV = "FPGA_ACCEL_DEVICE_INDEX"
 
 def candidates(cl, bundle, platform: str | None = None, device: str | None = None) -> list[tuple]:
     """(platform, device, mode) to try in order; mode "binary" (the xclbin on Xilinx) or "source"."""
+    source = is_tiled(bundle) or source_path(bundle) is not None  # the tiled engine's twin is always there
+    return device_candidates(cl, binary_path(bundle) is not None, source, platform, device)
+
+
+def device_candidates(cl, binary: bool, source: bool, platform: str | None = None,
+                      device: str | None = None) -> list[tuple]:
+    """:func:`candidates` for a program that has an xclbin (``binary``) and/or a kernel source."""
     platform = platform if platform is not None else os.environ.get(PLATFORM_ENV) or None
     device = device if device is not None else os.environ.get(DEVICE_ENV) or None
-    binary, source = binary_path(bundle), source_path(bundle)
     out = []
     for p in cl.get_platforms():
         if not _matches(p.name, platform):
@@ -96,10 +103,10 @@ def candidates(cl, bundle, platform: str | None = None, device: str | None = Non
         for d in p.get_devices():
             if not _matches(d.name, device):
                 continue
-            if xilinx and binary is not None:
+            if xilinx and binary:
                 out.append((p, d, "binary"))
-            elif not xilinx and source is not None and (device is not None or platform is not None
-                                                        or d.type & cl.device_type.CPU):
+            elif not xilinx and source and (device is not None or platform is not None
+                                            or d.type & cl.device_type.CPU):
                 out.append((p, d, "source"))
     out.sort(key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
     cards = [c for c in out if c[2] == "binary"]
@@ -273,21 +280,7 @@ class OpenCLBackend(Backend):
         return _Call(outs, writes, run, reads, buffers=bs)
 
     def _wait(self, events, what: str, deadline: float | None, timeout: float | None) -> None:
-        cl = self.cl
-        done = cl.command_execution_status.COMPLETE
-        for ev in events:
-            pause = 0.0
-            while True:
-                status = ev.command_execution_status
-                if status == done:
-                    break
-                if status < 0:
-                    raise SessionError(f"OpenCL {what} on {self.device.name} failed with status {status}")
-                if deadline is not None and time.monotonic() > deadline:
-                    raise OpenCLTimeout(f"OpenCL {what} on {self.device.name} did not complete within "
-                                         f"{timeout} s; raise the timeout or run fewer images at once")
-                time.sleep(pause)
-                pause = min(POLL_MAX_S, pause * 2 or 1e-5)
+        wait_events(self.cl, events, f"{what} on {self.device.name}", deadline, timeout)
 
     # --- lifetime ---------------------------------------------------------------------------
     def _release(self) -> None:
@@ -303,6 +296,25 @@ class OpenCLBackend(Backend):
 
     def close(self) -> None:
         self._release()
+
+
+def wait_events(cl, events, what: str, deadline: float | None, timeout: float | None) -> None:
+    """Poll ``events`` until complete: :class:`OpenCLTimeout` past ``deadline`` (never an unbounded
+    wait), :class:`SessionError` when one failed. ``what`` names the command and device."""
+    done = cl.command_execution_status.COMPLETE
+    for ev in events:
+        pause = 0.0
+        while True:
+            status = ev.command_execution_status
+            if status == done:
+                break
+            if status < 0:
+                raise SessionError(f"OpenCL {what} failed with status {status}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise OpenCLTimeout(f"OpenCL {what} did not complete within {timeout} s; raise the timeout or "
+                                    f"run fewer images at once")
+            time.sleep(pause)
+            pause = min(POLL_MAX_S, pause * 2 or 1e-5)
 
 
 class _Call:
