@@ -18,6 +18,12 @@ with events on a profiling queue; ``last_timing`` holds the measured nanoseconds
 Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
 in flight, each with its own buffers.
 
+A bundle compiled for the **tiled engine** runs its program in ``fa_tiled_top``
+(:mod:`fpga_accel.tiled.opencl`): from the bundle's xclbin on XRT, or else the engine's OpenCL twin,
+which comes with the package and is built for the program's engine configuration, on a CPU device.
+The same buffers (descriptors, weights arena, activation arena, status word), arguments, timeouts
+and error mapping serve both; one kernel call per image.
+
 Platform and device: ``FPGA_ACCEL_OPENCL_PLATFORM`` / ``FPGA_ACCEL_OPENCL_DEVICE`` (a substring of
 the name, case-insensitive) or the ``platform=`` / ``device=`` arguments pick them; otherwise the
 Xilinx platform when the bundle has a binary, else every CPU device in turn until one builds the
@@ -129,9 +135,10 @@ class OpenCLBackend(Backend):
     @classmethod
     def unavailable(cls, bundle) -> str | None:
         skipped = bundle.manifest.get("opencl", {}).get("skipped")
-        if binary_path(bundle) is None and skipped:
+        tiled = is_tiled(bundle)  # the tiled engine's twin comes with the package, not the bundle
+        if binary_path(bundle) is None and skipped and not tiled:
             return f"this bundle has no OpenCL model ({skipped}) and no bitstream/*.xclbin"
-        if binary_path(bundle) is None and source_path(bundle) is None:
+        if binary_path(bundle) is None and source_path(bundle) is None and not tiled:
             return (f"the bundle has neither bitstream/*.xclbin nor {KERNEL_SOURCE}; compile with the "
                     f"OpenCL generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
         if binary_path(bundle) is not None:
@@ -159,13 +166,16 @@ class OpenCLBackend(Backend):
                  device: str | None = None):
         super().__init__(bundle, qmodel, timeout)
         self.cl = cl = _pyopencl()
+        self.last_timing: dict[str, int] | None = None
+        self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
+        self.ctx = self.queue = self.program = self.kernel = self.tiled = None
+        if is_tiled(bundle):
+            self._open_tiled(platform, device)
+            return
         self.args = bundle.manifest.get("kernel", {}).get("args") or _default_args(qmodel)
         unknown = [a["name"] for a in self.args if a["kind"] not in ("m_axi", "scalar")]
         if unknown:
             raise SessionError(f"kernel arguments {unknown} of {bundle.path} are of a kind this backend cannot set")
-        self.last_timing: dict[str, int] | None = None
-        self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
-        self.ctx = self.queue = self.program = self.kernel = None
         self._scratch = 0
         found = candidates(cl, bundle, platform, device)
         if not found:
@@ -205,6 +215,32 @@ class OpenCLBackend(Backend):
         scratch = self.bundle.manifest.get("opencl", {}).get("scratch") or {}
         self._scratch = int(scratch.get("bytes_per_work_item", 0)) if mode == "source" else 0
 
+    def _open_tiled(self, platform: str | None, device: str | None) -> None:
+        """The tiled engine: its xclbin on a Xilinx card, else the twin built for a CPU device, driven
+        by :class:`~fpga_accel.tiled.opencl.TiledOpenCL` with the bundle's own descriptors."""
+        from ...bundle_tiled import load_program
+        from ...tiled.opencl import KERNEL_SOURCE as TWIN, TiledOpenCL
+
+        cl = self.cl
+        program, words = load_program(self.bundle)
+        found = candidates(cl, self.bundle, platform, device)
+        if not found:
+            raise BackendUnavailable(self.unavailable(self.bundle) or "no OpenCL device")
+        logs = []
+        for p, d, mode in found:
+            try:
+                binary = binary_path(self.bundle).read_bytes() if mode == "binary" else None
+                self.tiled = TiledOpenCL(program, device=d, binary=binary, timeout=self.timeout)
+            except cl.Error as e:
+                logs.append(f"--- {p.name} / {d.name} ({mode}) ---\n{e}")
+                continue
+            self.tiled.descriptors = words  # the bundle's own (== encode(program), checked on load)
+            self.platform, self.device, self.mode, self.build_s = p, d, mode, self.tiled.build_s
+            return
+        what = TWIN if found[0][2] == "source" else binary_path(self.bundle)
+        raise OpenCLBuildError(f"{what}: the tiled engine's program did not build on {len(logs)} device(s); pick "
+                               f"another with {PLATFORM_ENV} / {DEVICE_ENV}. Build log(s):\n" + "\n".join(logs))
+
     def _buffer_set(self, n: int) -> _BufferSet:
         """A set of buffers for ``n`` images no started batch is using (made or grown as needed)."""
         free = [b for b in self._sets if not b.busy]
@@ -237,6 +273,10 @@ class OpenCLBackend(Backend):
     def start(self, q_inputs):
         """Enqueue write → kernel → read for one batch (nothing waits here); the handle for :meth:`wait`."""
         try:
+            if self.tiled is not None:  # one engine call per image, each waited for against the timeout
+                outs = self.tiled.run(q_inputs)
+                self.last_timing = self.tiled.last_timing
+                return _Call(outs, [], None, [])
             return self._enqueue(q_inputs)
         except Exception as e:  # noqa: BLE001 - raised again by wait, where the session expects answers
             return _Call({}, [], None, [], error=e)
@@ -284,6 +324,9 @@ class OpenCLBackend(Backend):
 
     # --- lifetime ---------------------------------------------------------------------------
     def _release(self) -> None:
+        if self.tiled is not None:
+            self.tiled.close()
+            self.tiled = None
         for bs in self._sets:
             bs.release()
         self._sets = []
