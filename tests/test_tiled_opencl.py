@@ -1,4 +1,4 @@
-"""The tiled engine's OpenCL twin (fpga_accel/tiled/opencl_engine.cl) on PoCL against the emulator
+"""The tiled engine's OpenCL twin (fpga_accel/tiled/opencl_*.cl) on PoCL against the emulator
 and the reference executor, bit for bit; the opencl backend on tiled bundles against the emulator
 backend; corrupt descriptors refused with the HLS engine's status codes, nothing written outside
 the activation arena.
@@ -45,7 +45,8 @@ def check_twin(device, qm, q, executor=True, **build):
     if ref is not None:
         ref.run(last)
     for t in program.data["tensors"]:
-        np.testing.assert_array_equal(twin.tensor(t["name"]), every[t["name"]][0], err_msg=f"tensor '{t['name']}' {build}")
+        np.testing.assert_array_equal(twin.tensor(t["name"]), every[t["name"]][0],
+                                      err_msg=f"tensor '{t['name']}' {build}")
         if ref is not None:
             np.testing.assert_array_equal(twin.tensor(t["name"]), ref.tensor(t["name"]))
     assert twin.last_timing is None or twin.last_timing["kernel_ns"] > 0
@@ -149,7 +150,8 @@ def residual(device):
 ])
 def test_corrupt_descriptor_is_refused_before_anything_runs(residual, layer, field, value, code):
     program, q, twin = residual
-    value = {"act_end": program.data["activations_bytes"] - 1, "w_end": program.data["weights_bytes"] - 8}.get(value, value)
+    ends = {"act_end": program.data["activations_bytes"] - 1, "w_end": program.data["weights_bytes"] - 8}
+    value = ends.get(value, value)
     twin.descriptors = _corrupt_words(descriptors.encode(program), layer, field, value)
     twin.acts.buf[:] = 0
     try:

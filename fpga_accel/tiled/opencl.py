@@ -1,5 +1,6 @@
-"""The tiled engine on an OpenCL device: the twin kernel (``opencl_engine.cl``) built for a CPU
-device such as PoCL, or the engine's xclbin on XRT, driven by one host path.
+"""The tiled engine on an OpenCL device: the twin kernel (``opencl_records.cl``, ``opencl_checks.cl``
+and ``opencl_engine.cl``, joined) built for a CPU device such as PoCL, or the engine's xclbin on XRT,
+driven by one host path.
 
 Both expose ``fa_tiled_top(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)``
 (:data:`KERNEL_ARGS`): the arguments of ``hls/include/fpga_accel/tiled/top.h`` in its order, with the
@@ -35,7 +36,8 @@ from .descriptors import encode
 from .engine import MAX_ACTIVATION_BYTES, TiledEngine
 from .program import Program, ProgramError
 
-KERNEL_SOURCE = Path(__file__).with_name("opencl_engine.cl")
+#: the twin's source files, in the order they are joined into one program
+KERNEL_SOURCES = tuple(Path(__file__).with_name(f"opencl_{part}.cl") for part in ("records", "checks", "engine"))
 KERNEL_NAME = "fa_tiled_top"
 #: the kernel's arguments in order: tiled/top.h's, then its return value as a one-word buffer
 KERNEL_ARGS = ("desc", "desc_words", "weights", "weights_bytes", "acts", "act_bytes", "status")
@@ -50,6 +52,11 @@ class TwinUnavailable(ProgramError):
 def build_options(config: EngineConfig) -> list[str]:
     """The twin's ``-D`` options for one engine configuration (integers only: a program is untrusted)."""
     return ["-D" + d for d in config.defines() if not d.startswith("FA_TILED_AS_SYNTHESIS")]
+
+
+def kernel_source() -> str:
+    """The twin's OpenCL C: its three files joined."""
+    return "\n".join(p.read_text() for p in KERNEL_SOURCES)
 
 
 def _pyopencl():
@@ -93,7 +100,7 @@ class TiledOpenCL(TiledEngine):
             self.program_cl = cl.Program(self.ctx, [self.device], [binary]).build()
         else:
             options = build_options(EngineConfig.of(program, acc_bits, lut_entries))
-            self.program_cl = cl.Program(self.ctx, KERNEL_SOURCE.read_text()).build(options=options)
+            self.program_cl = cl.Program(self.ctx, kernel_source()).build(options=options)
         self.build_s = time.perf_counter() - start
         self.kernel = cl.Kernel(self.program_cl, KERNEL_NAME)
         wg = self.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device)
@@ -149,11 +156,11 @@ class TiledOpenCL(TiledEngine):
 
     def close(self) -> None:
         """Release the device buffers and queue (also done when the object is collected)."""
+        self.queue.finish()  # nothing enqueued still uses the buffers
         for buf in (self._desc, self._weights, self._acts, self._status):
             if buf is not None:
                 buf.release()
         self._desc = self._weights = self._acts = self._status = None
-        self.queue.finish()
 
 
 def status_error(status: int, program: Program, where: str) -> EngineStatusError:

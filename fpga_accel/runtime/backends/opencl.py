@@ -219,7 +219,7 @@ class OpenCLBackend(Backend):
         """The tiled engine: its xclbin on a Xilinx card, else the twin built for a CPU device, driven
         by :class:`~fpga_accel.tiled.opencl.TiledOpenCL` with the bundle's own descriptors."""
         from ...bundle_tiled import load_program
-        from ...tiled.opencl import KERNEL_SOURCE as TWIN, TiledOpenCL
+        from ...tiled.opencl import KERNEL_SOURCES, TiledOpenCL
 
         cl = self.cl
         program, words = load_program(self.bundle)
@@ -237,7 +237,7 @@ class OpenCLBackend(Backend):
             self.tiled.descriptors = words  # the bundle's own (== encode(program), checked on load)
             self.platform, self.device, self.mode, self.build_s = p, d, mode, self.tiled.build_s
             return
-        what = TWIN if found[0][2] == "source" else binary_path(self.bundle)
+        what = KERNEL_SOURCES[-1].parent if found[0][2] == "source" else binary_path(self.bundle)
         raise OpenCLBuildError(f"{what}: the tiled engine's program did not build on {len(logs)} device(s); pick "
                                f"another with {PLATFORM_ENV} / {DEVICE_ENV}. Build log(s):\n" + "\n".join(logs))
 
