@@ -253,3 +253,25 @@ def test_fuzzed_descriptors_never_write_outside_the_arena_and_match_the_hls_engi
             if not want:
                 np.testing.assert_array_equal(whole[g.guard:g.guard + n], acts)
     assert 0 in codes and len(set(codes)) >= 4  # refusals of several kinds, and runs
+
+
+# --- the twin's copy of the binary format ---------------------------------------------------------
+def test_twin_record_layout_matches_the_encoder():
+    """The word positions, kinds, types and status codes of opencl_records.cl are descriptors.py's
+    (which test_tiled_hls.py compares with the HLS engine's descriptor.h)."""
+    import re
+
+    from fpga_accel.tiled import csim
+
+    text = opencl.KERNEL_SOURCES[0].read_text()
+    consts = {m[0]: int(m[1], 0) for m in re.findall(r"\b([A-Z][A-Z0-9_]*) = (0x[0-9A-F]+|\d+)", text)}
+    consts.update({m[0]: int(m[1], 0) for m in re.findall(r"#define ([A-Z_]+) (0x[0-9A-F]+|\d+)u?\b", text)})
+    for prefix, table in (("H_", descriptors.HEADER), ("L_", descriptors.LAYER), ("V_", descriptors.VIEW),
+                          ("B_", descriptors.BLOCK), ("P_", descriptors.POST), ("K_", descriptors.KIND_CODES),
+                          ("D_", descriptors.DTYPE_CODES), ("POST_", descriptors.POST_CODES)):
+        for k, v in table.items():
+            assert consts.get(prefix + k.upper()) == v, (prefix + k.upper(), consts.get(prefix + k.upper()), v)
+    for k in ("RECORD_WORDS", "MAGIC", "VERSION", "MAX_INPUTS", "MAX_POST", "VIEW_WORDS", "POST_WORDS"):
+        assert consts[k] == getattr(descriptors, k), k
+    codes = {v: k for k, v in consts.items() if k.startswith("S_") and k != "S_OK"}
+    assert sorted(codes) == sorted(csim.STATUS)
