@@ -20,7 +20,7 @@
 // time, the code reported is one of them (work-items finish in any order), and the arena holds some of
 // that layer's outputs.
 // --- memory (memory.h): views are aligned to their type (checked), blocks need not be ---------
-long load_view(acts_p a, ulong at, int dt) {
+long load_view(__global const uchar* a, ulong at, int dt) {
     switch (dt) {
         case D_INT8: return ((__global const char*)a)[at];
         case D_UINT8: return a[at];
@@ -101,6 +101,23 @@ int finish(const Layer* L, weights_p w, acts_p acts, long y, int r, int q, int c
     return S_OK;
 }
 
+// Σ x[c]·w[wa + c] over cn channels: 8-bit activations and weights (the common case) without the
+// per-element type dispatch
+long dot(__global const uchar* xp, int xdt, weights_p w, const Block* wb, ulong wa, int cn) {
+    long s = 0;
+    if (wb->dtype == D_INT8 && xdt <= D_UINT8) {
+        __global const char* wp = (__global const char*)(w + wb->offset + wa);
+        if (xdt == D_INT8)
+            for (int c = 0; c < cn; c++) s += ((__global const char*)xp)[c] * wp[c];
+        else
+            for (int c = 0; c < cn; c++) s += xp[c] * wp[c];
+        return s;
+    }
+    const int isz = itemsize(xdt);
+    for (int c = 0; c < cn; c++) s += load_view(xp, (ulong)c * isz, xdt) * at(w, wb, wa + c);
+    return s;
+}
+
 // --- the layers: one output element each (e: pixel-major, channels fastest) ---------------------
 // conv/gemm (conv.h): dense and grouped in Tn-channel steps, depthwise in Tn-tap steps
 int conv_out(const Layer* L, weights_p w, acts_p acts, int r, int q, int co) {
@@ -132,9 +149,7 @@ int conv_out(const Layer* L, weights_p w, acts_p acts, int r, int q, int co) {
                     continue;
                 }
                 const ulong a = addr(x, iy, ix, gi * L->cg + c0), wa = base + (ulong)(t * tmo + m) * cn;
-                const int isz = itemsize(x->dtype);
-                for (int c = 0; c < cn; c++)
-                    acc += load_view(acts, a + (ulong)c * isz, x->dtype) * at(w, &L->weights, wa + c);
+                acc += dot(acts + a, x->dtype, w, &L->weights, wa, cn);
             }
             if (!fits(acc, L->acc_bits)) return S_ACC;
         }
