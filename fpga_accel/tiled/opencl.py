@@ -89,6 +89,9 @@ class TiledOpenCL(TiledEngine):
                  acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
                  max_activation_bytes: int = MAX_ACTIVATION_BYTES):
         super().__init__(program, max_activation_bytes)
+        for what, n in (("weights", self.weights.buf.size), ("activation", self.acts.buf.size)):
+            if n >= 1 << 32:  # the kernel's sizes and addresses are 32-bit
+                raise ProgramError(f"tiled engine: the {what} arena has {n} bytes, more than 32-bit sizes hold")
         self.descriptors = encode(program)
         self.timeout, self.last_timing = timeout, None
         self.cl = cl = _pyopencl()
