@@ -25,6 +25,7 @@ opened, never at module import.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def _pyopencl():
 
 def default_device(cl=None):
     """The first CPU OpenCL device (``FPGA_ACCEL_OPENCL_PLATFORM`` / ``_DEVICE`` narrow the choice)."""
-    from ..runtime.backends.opencl import device_candidates
+    from ..runtime.backends.opencl import DEVICE_ENV, PLATFORM_ENV, device_candidates
 
     cl = cl or _pyopencl()
     try:
@@ -77,7 +78,9 @@ def default_device(cl=None):
     except cl.Error as e:  # an ICD loader without platforms
         raise TwinUnavailable(f"no OpenCL platform ({e})") from None
     if not found:
-        raise TwinUnavailable("no OpenCL CPU device for the tiled engine's twin (install PoCL)")
+        narrowed = [f"${k}={os.environ[k]!r}" for k in (PLATFORM_ENV, DEVICE_ENV) if os.environ.get(k)]
+        raise TwinUnavailable("no OpenCL CPU device for the tiled engine's twin (install PoCL" +
+                              (f", or change {', '.join(narrowed)})" if narrowed else ")"))
     return found[0][1]
 
 
