@@ -15,9 +15,10 @@ image over ``self.descriptors`` (which a caller may replace between runs, as wit
 
 Per image the host writes the descriptors and the activation arena (the inputs already in it), the
 kernel runs, and the arena and status word come back; the weights arena is written once. The
-arguments are set before the first transfer (XRT places each buffer in the bank of its argument),
-waits poll the events against ``timeout``. A status other than 0 raises
-:class:`~fpga_accel.tiled.csim.EngineStatusError` naming the code and layer, as the C simulation does.
+arguments are set before the first transfer (XRT places each buffer in the bank of its argument);
+waits poll the events against ``timeout``, which bounds all the images of one ``run`` together. A
+status other than 0 raises :class:`~fpga_accel.tiled.csim.EngineStatusError` naming the code and
+layer, as the C simulation does.
 
 The twin runs as one work-group (its work-items share each layer's outputs and meet at a barrier
 between layers); an xclbin runs as a task of one work-item. pyopencl is imported when a device is
@@ -115,8 +116,16 @@ class TiledOpenCL(TiledEngine):
         self._weights = cl.Buffer(self.ctx, mf.READ_ONLY, max(1, self.weights.buf.size))
         self._acts = cl.Buffer(self.ctx, mf.READ_WRITE, max(1, self.acts.buf.size))
         self._status = cl.Buffer(self.ctx, mf.WRITE_ONLY, 4)
-        self._desc, self._desc_bytes = None, 0
+        self._desc, self._desc_bytes, self._deadline = None, 0, None
         self._weights_written = False
+
+    def run(self, inputs):
+        """As :meth:`TiledEngine.run`, all images within ``timeout`` seconds together."""
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        try:
+            return super().run(inputs)
+        finally:
+            self._deadline = None
 
     def _run_layers(self) -> None:
         from ..runtime.backends.opencl import wait_events
@@ -147,7 +156,9 @@ class TiledOpenCL(TiledEngine):
         if self.acts.buf.size:
             reads.append(cl.enqueue_copy(self.queue, self.acts.buf, self._acts, is_blocking=False, wait_for=[run]))
         self.queue.flush()
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        deadline = self._deadline
+        if deadline is None and self.timeout is not None:  # called on its own, not from run()
+            deadline = time.monotonic() + self.timeout
         name = self.device.name
         wait_events(cl, writes, f"input transfer on {name}", deadline, self.timeout)
         self._weights_written = True
