@@ -181,6 +181,8 @@ def test_xclbin_runs_through_the_same_host_path(bundle, monkeypatch):
         last_set = max(j for j in range(i) if kinds[j] == "set_args")
         assert fake.calls[last_set] == ("set_args", 7) and all(kinds[j] == "write" for j in range(last_set + 1, i))
     assert kinds.count("write") == 3 * 2 + 1  # descriptors and arena per image, weights once
+    # whole 64-byte memory words in host-mapped memory, as for the dataflow kernel
+    assert all(b.data.size % 64 == 0 and b.flags & FakeCL.mem_flags.ALLOC_HOST_PTR for b in fake.buffers)
     assert all(b.released for b in fake.buffers) and ("finish", None) in fake.calls
 
 

@@ -45,6 +45,8 @@ KERNEL_NAME = "fa_tiled_top"
 KERNEL_ARGS = ("desc", "desc_words", "weights", "weights_bytes", "acts", "act_bytes", "status")
 #: work-items of the twin's one work-group (fewer when the device allows fewer)
 WORK_GROUP = 256
+#: device buffers are whole 512-bit memory words: an engine moving whole words never passes their end
+MEMORY_WORD = 64
 
 
 class TwinUnavailable(ProgramError):
@@ -113,9 +115,10 @@ class TiledOpenCL(TiledEngine):
         wg = self.kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE, self.device)
         self.work_items = 1 if binary is not None else max(1, min(WORK_GROUP, wg))
         mf = cl.mem_flags
-        self._weights = cl.Buffer(self.ctx, mf.READ_ONLY, max(1, self.weights.buf.size))
-        self._acts = cl.Buffer(self.ctx, mf.READ_WRITE, max(1, self.acts.buf.size))
-        self._status = cl.Buffer(self.ctx, mf.WRITE_ONLY, 4)
+        self._host_ptr = mf.ALLOC_HOST_PTR if binary is not None else 0  # as the dataflow path on XRT
+        self._weights = cl.Buffer(self.ctx, mf.READ_ONLY | self._host_ptr, _words(self.weights.buf.size))
+        self._acts = cl.Buffer(self.ctx, mf.READ_WRITE | self._host_ptr, _words(self.acts.buf.size))
+        self._status = cl.Buffer(self.ctx, mf.WRITE_ONLY | self._host_ptr, MEMORY_WORD)
         self._desc, self._desc_bytes, self._deadline = None, 0, None
         self._weights_written = False
 
@@ -139,7 +142,8 @@ class TiledOpenCL(TiledEngine):
         if self._desc_bytes < words.nbytes:
             if self._desc is not None:
                 self._desc.release()
-            self._desc, self._desc_bytes = cl.Buffer(self.ctx, cl.mem_flags.READ_ONLY, words.nbytes), words.nbytes
+            size = _words(words.nbytes)
+            self._desc, self._desc_bytes = cl.Buffer(self.ctx, cl.mem_flags.READ_ONLY | self._host_ptr, size), size
         # arguments before the first transfer into their buffers
         self.kernel.set_args(self._desc, np.uint32(words.size), self._weights, np.uint32(self.weights.buf.size),
                              self._acts, np.uint32(self.acts.buf.size), self._status)
@@ -178,6 +182,11 @@ class TiledOpenCL(TiledEngine):
             if buf is not None:
                 buf.release()
         self._desc = self._weights = self._acts = self._status = None
+
+
+def _words(n: int) -> int:
+    """Bytes of a device buffer holding ``n`` bytes: whole memory words, at least one."""
+    return max(1, -(-n // MEMORY_WORD)) * MEMORY_WORD
 
 
 def status_error(status: int, program: Program, where: str) -> EngineStatusError:
