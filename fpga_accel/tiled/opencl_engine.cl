@@ -19,6 +19,7 @@
 // HLS engine checks them, so the same programs fail. When a layer fails in more than one way at run
 // time, the code reported is one of them (work-items finish in any order), and the arena holds some of
 // that layer's outputs.
+
 // --- memory (memory.h): views are aligned to their type (checked), blocks need not be ---------
 long load_view(__global const uchar* a, ulong at, int dt) {
     switch (dt) {
