@@ -8,6 +8,7 @@
 - ``cost.py``: cycles and DDR bytes per layer at a board's memory bandwidth (estimates);
 - ``descriptors.py``: the binary records the HLS engine reads;
 - ``csim.py``: the HLS engine (``hls/include/fpga_accel/tiled_engine.h``) in C simulation;
+- ``opencl.py``: the engine on an OpenCL device, its twin (``opencl_*.cl``) or its xclbin;
 - ``target.py``: Tm × Tn and buffers chosen for a board, and compile's dataflow / tiled / auto choice
   (the program goes into the bundle through ``fpga_accel/bundle_tiled.py``).
 """

@@ -35,16 +35,15 @@ def get_backend(name: str) -> type[Backend]:
 
 
 #: backends that run a bundle compiled for the tiled engine (``manifest["tiled"]``)
-TILED_BACKENDS = ("csim", "emulator", "pynq")
+TILED_BACKENDS = ("csim", "emulator", "opencl", "pynq")
 
 
 def availability(cls: type[Backend], bundle) -> str | None:
     """``cls.unavailable(bundle)``, with a backend that raises there reported as unavailable; a
     bundle compiled for the tiled engine only on :data:`TILED_BACKENDS`."""
     if "tiled" in getattr(bundle, "manifest", {}) and cls.name not in TILED_BACKENDS:
-        return (f"the bundle is compiled for the tiled engine, which has no {cls.name} form yet (no OpenCL twin, "
-                f"kernel or bitstream of the tiled engine); run it with backend 'emulator', 'csim' or 'pynq', or compile "
-                f"the model with --engine dataflow")
+        return (f"the bundle is compiled for the tiled engine, which has no {cls.name} form yet; run it with "
+                f"backend {', '.join(repr(b) for b in TILED_BACKENDS)}, or compile the model with --engine dataflow")
     try:
         return cls.unavailable(bundle)
     except Exception as e:  # noqa: BLE001 - a plug-in's bug must not stop the others

@@ -18,6 +18,12 @@ with events on a profiling queue; ``last_timing`` holds the measured nanoseconds
 Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
 in flight, each with its own buffers.
 
+A bundle compiled for the **tiled engine** runs its program in ``fa_tiled_top``
+(:mod:`fpga_accel.tiled.opencl`): from the bundle's xclbin on XRT, or else the engine's OpenCL twin,
+which comes with the package and is built for the program's engine configuration, on a CPU device.
+The same buffers (descriptors, weights arena, activation arena, status word), arguments, timeouts
+and error mapping serve both; one kernel call per image.
+
 Platform and device: ``FPGA_ACCEL_OPENCL_PLATFORM`` / ``FPGA_ACCEL_OPENCL_DEVICE`` (a substring of
 the name, case-insensitive) or the ``platform=`` / ``device=`` arguments pick them; otherwise the
 Xilinx platform when the bundle has a binary, else every CPU device in turn until one builds the
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...bundle_tiled import is_tiled
 from ...errors import InputError
 from ..errors import BackendUnavailable, SessionError, SessionTimeout
 from .base import Backend, bitstream_mismatch
@@ -85,9 +92,15 @@ INDEX_ENV = "FPGA_ACCEL_DEVICE_INDEX"
 
 def candidates(cl, bundle, platform: str | None = None, device: str | None = None) -> list[tuple]:
     """(platform, device, mode) to try in order; mode "binary" (the xclbin on Xilinx) or "source"."""
+    source = is_tiled(bundle) or source_path(bundle) is not None  # the tiled engine's twin is always there
+    return device_candidates(cl, binary_path(bundle) is not None, source, platform, device)
+
+
+def device_candidates(cl, binary: bool, source: bool, platform: str | None = None,
+                      device: str | None = None) -> list[tuple]:
+    """:func:`candidates` for a program that has an xclbin (``binary``) and/or a kernel source."""
     platform = platform if platform is not None else os.environ.get(PLATFORM_ENV) or None
     device = device if device is not None else os.environ.get(DEVICE_ENV) or None
-    binary, source = binary_path(bundle), source_path(bundle)
     out = []
     for p in cl.get_platforms():
         if not _matches(p.name, platform):
@@ -96,10 +109,10 @@ def candidates(cl, bundle, platform: str | None = None, device: str | None = Non
         for d in p.get_devices():
             if not _matches(d.name, device):
                 continue
-            if xilinx and binary is not None:
+            if xilinx and binary:
                 out.append((p, d, "binary"))
-            elif not xilinx and source is not None and (device is not None or platform is not None
-                                                        or d.type & cl.device_type.CPU):
+            elif not xilinx and source and (device is not None or platform is not None
+                                            or d.type & cl.device_type.CPU):
                 out.append((p, d, "source"))
     out.sort(key=lambda c: c[2] != "binary")  # a card first when the bundle has its binary
     cards = [c for c in out if c[2] == "binary"]
@@ -122,9 +135,10 @@ class OpenCLBackend(Backend):
     @classmethod
     def unavailable(cls, bundle) -> str | None:
         skipped = bundle.manifest.get("opencl", {}).get("skipped")
-        if binary_path(bundle) is None and skipped:
+        tiled = is_tiled(bundle)  # the tiled engine's twin comes with the package, not the bundle
+        if binary_path(bundle) is None and skipped and not tiled:
             return f"this bundle has no OpenCL model ({skipped}) and no bitstream/*.xclbin"
-        if binary_path(bundle) is None and source_path(bundle) is None:
+        if binary_path(bundle) is None and source_path(bundle) is None and not tiled:
             return (f"the bundle has neither bitstream/*.xclbin nor {KERNEL_SOURCE}; compile with the "
                     f"OpenCL generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
         if binary_path(bundle) is not None:
@@ -152,13 +166,16 @@ class OpenCLBackend(Backend):
                  device: str | None = None):
         super().__init__(bundle, qmodel, timeout)
         self.cl = cl = _pyopencl()
+        self.last_timing: dict[str, int] | None = None
+        self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
+        self.ctx = self.queue = self.program = self.kernel = self.tiled = None
+        if is_tiled(bundle):
+            self._open_tiled(platform, device)
+            return
         self.args = bundle.manifest.get("kernel", {}).get("args") or _default_args(qmodel)
         unknown = [a["name"] for a in self.args if a["kind"] not in ("m_axi", "scalar")]
         if unknown:
             raise SessionError(f"kernel arguments {unknown} of {bundle.path} are of a kind this backend cannot set")
-        self.last_timing: dict[str, int] | None = None
-        self._sets: list[_BufferSet] = []  # device buffers, one set per batch in flight
-        self.ctx = self.queue = self.program = self.kernel = None
         self._scratch = 0
         found = candidates(cl, bundle, platform, device)
         if not found:
@@ -198,6 +215,32 @@ class OpenCLBackend(Backend):
         scratch = self.bundle.manifest.get("opencl", {}).get("scratch") or {}
         self._scratch = int(scratch.get("bytes_per_work_item", 0)) if mode == "source" else 0
 
+    def _open_tiled(self, platform: str | None, device: str | None) -> None:
+        """The tiled engine: its xclbin on a Xilinx card, else the twin built for a CPU device, driven
+        by :class:`~fpga_accel.tiled.opencl.TiledOpenCL` with the bundle's own descriptors."""
+        from ...bundle_tiled import load_program
+        from ...tiled.opencl import KERNEL_SOURCES, TiledOpenCL
+
+        cl = self.cl
+        program, words = load_program(self.bundle)
+        found = candidates(cl, self.bundle, platform, device)
+        if not found:
+            raise BackendUnavailable(self.unavailable(self.bundle) or "no OpenCL device")
+        logs = []
+        for p, d, mode in found:
+            try:
+                binary = binary_path(self.bundle).read_bytes() if mode == "binary" else None
+                self.tiled = TiledOpenCL(program, device=d, binary=binary, timeout=self.timeout)
+            except cl.Error as e:
+                logs.append(f"--- {p.name} / {d.name} ({mode}) ---\n{e}")
+                continue
+            self.tiled.descriptors = words  # the bundle's own (== encode(program), checked on load)
+            self.platform, self.device, self.mode, self.build_s = p, d, mode, self.tiled.build_s
+            return
+        what = KERNEL_SOURCES[-1].parent if found[0][2] == "source" else binary_path(self.bundle)
+        raise OpenCLBuildError(f"{what}: the tiled engine's program did not build on {len(logs)} device(s); pick "
+                               f"another with {PLATFORM_ENV} / {DEVICE_ENV}. Build log(s):\n" + "\n".join(logs))
+
     def _buffer_set(self, n: int) -> _BufferSet:
         """A set of buffers for ``n`` images no started batch is using (made or grown as needed)."""
         free = [b for b in self._sets if not b.busy]
@@ -230,6 +273,10 @@ class OpenCLBackend(Backend):
     def start(self, q_inputs):
         """Enqueue write → kernel → read for one batch (nothing waits here); the handle for :meth:`wait`."""
         try:
+            if self.tiled is not None:  # one engine call per image, each waited for against the timeout
+                outs = self.tiled.run(q_inputs)
+                self.last_timing = self.tiled.last_timing
+                return _Call(outs, [], None, [])
             return self._enqueue(q_inputs)
         except Exception as e:  # noqa: BLE001 - raised again by wait, where the session expects answers
             return _Call({}, [], None, [], error=e)
@@ -273,24 +320,13 @@ class OpenCLBackend(Backend):
         return _Call(outs, writes, run, reads, buffers=bs)
 
     def _wait(self, events, what: str, deadline: float | None, timeout: float | None) -> None:
-        cl = self.cl
-        done = cl.command_execution_status.COMPLETE
-        for ev in events:
-            pause = 0.0
-            while True:
-                status = ev.command_execution_status
-                if status == done:
-                    break
-                if status < 0:
-                    raise SessionError(f"OpenCL {what} on {self.device.name} failed with status {status}")
-                if deadline is not None and time.monotonic() > deadline:
-                    raise OpenCLTimeout(f"OpenCL {what} on {self.device.name} did not complete within "
-                                         f"{timeout} s; raise the timeout or run fewer images at once")
-                time.sleep(pause)
-                pause = min(POLL_MAX_S, pause * 2 or 1e-5)
+        wait_events(self.cl, events, f"{what} on {self.device.name}", deadline, timeout)
 
     # --- lifetime ---------------------------------------------------------------------------
     def _release(self) -> None:
+        if self.tiled is not None:
+            self.tiled.close()
+            self.tiled = None
         for bs in self._sets:
             bs.release()
         self._sets = []
@@ -303,6 +339,25 @@ class OpenCLBackend(Backend):
 
     def close(self) -> None:
         self._release()
+
+
+def wait_events(cl, events, what: str, deadline: float | None, timeout: float | None) -> None:
+    """Poll ``events`` until complete: :class:`OpenCLTimeout` past ``deadline`` (never an unbounded
+    wait), :class:`SessionError` when one failed. ``what`` names the command and device."""
+    done = cl.command_execution_status.COMPLETE
+    for ev in events:
+        pause = 0.0
+        while True:
+            status = ev.command_execution_status
+            if status == done:
+                break
+            if status < 0:
+                raise SessionError(f"OpenCL {what} failed with status {status}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise OpenCLTimeout(f"OpenCL {what} did not complete within {timeout} s; raise the timeout or "
+                                    f"run fewer images at once")
+            time.sleep(pause)
+            pause = min(POLL_MAX_S, pause * 2 or 1e-5)
 
 
 class _Call:
