@@ -57,26 +57,31 @@ def test_a_tiled_bundle_gets_the_engine_project_and_scripts(bundles, board, file
     assert rec["configuration"]["tm"] == program.engine["tm"] and rec["configuration"]["tn"] == program.engine["tn"]
     for f in files:
         assert f"scripts/{f}" in b.manifest["files"]
-    # the configuration's macros, then the engine's top; the headers are the package's, byte for byte
-    src = (b.path / "hls/src/fa_tiled_top.cpp").read_text()
+    # the configuration's macros, then the engine's top (a Vitis kernel returns nothing: its status is a
+    # buffer); the headers are the package's, byte for byte
+    top, entry = ("fa_tiled_top", "top.h") if board == "pynq-z2" else ("fa_tiled_kernel", "kernel.h")
+    assert rec["hls"]["top"] == top
+    src = (b.path / f"hls/src/{top}.cpp").read_text()
     assert [f"{w[1]}={w[2]}" for w in (line.split() for line in src.splitlines() if line.startswith("#define"))] \
         == config.defines()
-    assert src.rstrip().endswith('#include "fpga_accel/tiled/top.h"')
+    assert src.rstrip().endswith(f'#include "fpga_accel/tiled/{entry}"')
     headers = engine_headers()
-    assert {"fpga_accel/tiled/top.h", "fpga_accel/tiled_engine.h", "fpga_accel/requant.h"} <= set(headers)
+    assert {"fpga_accel/tiled/kernel.h", "fpga_accel/tiled/top.h", "fpga_accel/tiled_engine.h",
+            "fpga_accel/requant.h"} <= set(headers)
     for rel, text in headers.items():
         assert (b.path / "hls/include" / rel).read_text() == text
         assert (toolchain.HLS_ROOT / "include" / rel).read_text() == text
 
 
-def test_the_engine_source_compiles_from_the_bundle_alone(bundles, tmp_path):
+@pytest.mark.parametrize("board, top", [("pynq-z2", "fa_tiled_top"), ("alveo-u250", "fa_tiled_kernel")])
+def test_the_engine_source_compiles_from_the_bundle_alone(bundles, tmp_path, board, top):
     try:
         cxx, ap = toolchain.compiler(), toolchain.ap_types_dir()
     except toolchain.ToolchainError as e:
         pytest.skip(str(e))
-    b = bundles["pynq-z2"]
+    b = bundles[board]
     proc = subprocess.run([*cxx, "-std=c++14", "-fsyntax-only", "-Wno-unknown-pragmas", f"-I{b.path / 'hls/include'}",
-                           f"-I{ap}", str(b.path / "hls/src/fa_tiled_top.cpp")], capture_output=True, text=True,
+                           f"-I{ap}", str(b.path / f"hls/src/{top}.cpp")], capture_output=True, text=True,
                           check=False, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
@@ -103,33 +108,33 @@ def test_block_design_under_vivado_stubs(bundles, tmp_path, board, ps, master, h
     assert (tmp_path / "out/fa_overlay.bit").is_file() and (tmp_path / "out/fa_overlay.hwh").is_file()
 
 
-@pytest.mark.parametrize("board, flow, export", [("pynq-z2", "vivado", ["-format", "ip_catalog"]),
-                                                 ("alveo-u250", "vitis", ["-format", "xo"])])
-def test_run_hls_tcl_under_hls_stubs(bundles, tmp_path, board, flow, export):
+@pytest.mark.parametrize("board, flow, export, top", [("pynq-z2", "vivado", ["-format", "ip_catalog"], "fa_tiled_top"),
+                                                      ("alveo-u250", "vitis", ["-format", "xo"], "fa_tiled_kernel")])
+def test_run_hls_tcl_under_hls_stubs(bundles, tmp_path, board, flow, export, top):
     b = bundles[board]
     proc, tcl = run_script(b.path / "hls/run_hls.tcl", tmp_path, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert ["set_top", "fa_tiled_top"] in tcl
+    assert ["set_top", top] in tcl
     add = next(c for c in tcl if c[0] == "add_files")
-    assert add[1] == str(b.path / "hls/src/fa_tiled_top.cpp")
+    assert add[1] == str(b.path / f"hls/src/{top}.cpp")
     assert f"-I{b.path / 'hls/include'}" in cflags_of(add)
     assert next(c for c in tcl if c[0] == "open_solution")[-1] == flow
     period = 1000 / b.manifest["board"]["clock_mhz"]
     assert abs(float(next(c for c in tcl if c[0] == "create_clock")[2]) - period) < 1e-3
     exp = next(c for c in tcl if c[0] == "export_design")
-    assert exp[1:3] == export and ("fa_tiled_top" in exp[-1] or "fa_tiled_top.xo" in exp[-1])
+    assert exp[1:3] == export and top in exp[-1]
     # the project synthesises the engine only: another top is refused
     proc, _ = run_script(b.path / "hls/run_hls.tcl", tmp_path, tmp_path, FA_TOP="fa_axis")
-    assert proc.returncode != 0 and "synthesises fa_tiled_top, not fa_axis" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and f"synthesises {top}, not fa_axis" in proc.stdout + proc.stderr
 
 
-def test_link_cfg_connects_the_three_ports(bundles):
+def test_link_cfg_connects_the_kernel_ports(bundles):
     b = bundles["alveo-u250"]
     cfg = (b.path / "scripts/link.cfg").read_text().splitlines()
-    assert "nk=fa_tiled_top:1:fa_tiled_top_1" in cfg
-    assert [line for line in cfg if line.startswith("sp=")] == [f"sp=fa_tiled_top_1.{p}:DDR[0]"
-                                                               for p in ("desc", "weights", "acts")]
-    assert f"freqHz={round(b.manifest['board']['clock_mhz'] * 1e6)}:fa_tiled_top_1" in cfg
+    assert "nk=fa_tiled_kernel:1:fa_tiled_kernel_1" in cfg
+    assert [line for line in cfg if line.startswith("sp=")] == [f"sp=fa_tiled_kernel_1.{p}:DDR[0]"
+                                                               for p in ("desc", "weights", "acts", "status")]
+    assert f"freqHz={round(b.manifest['board']['clock_mhz'] * 1e6)}:fa_tiled_kernel_1" in cfg
 
 
 @pytest.mark.parametrize("hls_tool", ["vitis_hls", "v++"])
@@ -162,7 +167,7 @@ def test_vitis_build_with_stand_ins(bundles, tmp_path, monkeypatch, capsys):
     argv = link_call["argv"]
     assert argv[argv.index("-o") + 1] == str(path / "bitstream/fa_tiled.xclbin")
     assert argv[argv.index("--config") + 1] == str(path / "scripts/link.cfg")
-    assert argv[-1].endswith("fa_tiled_top.xo")
+    assert argv[-1].endswith("fa_tiled_kernel.xo")
     assert (path / "bitstream/fa_tiled.xclbin").is_file() and (path / "bitstream/bitstream.json").is_file()
 
 

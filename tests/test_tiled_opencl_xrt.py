@@ -117,14 +117,15 @@ class FakeCL(types.ModuleType):
         return self._event()
 
     def enqueue_nd_range_kernel(self, queue, kernel, global_size, local_size, wait_for=None):
-        """The card: the HLS engine of the program's configuration on the kernel's buffers."""
+        """The card: the HLS engine's kernel form (``fa_tiled_kernel``) of the program's configuration on
+        the kernel's buffers."""
         self.calls.append(("run", tuple(global_size)))
         if self.hang:
             return self._event(self.command_execution_status.RUNNING)
         desc, n_words, weights, w_bytes, acts, a_bytes, status = kernel.args
         status.data[:4] = np.frombuffer(np.uint32(self.engine.run(
             desc.data[:4 * int(n_words)].view(np.uint32), weights.data[:int(w_bytes)],
-            acts.data[:int(a_bytes)])).tobytes(), np.uint8)
+            acts.data[:int(a_bytes)], kernel_form=True)).tobytes(), np.uint8)
         return self._event()
 
 

@@ -36,7 +36,7 @@ from .pynq_image import hwh_warning
 from .record import build_record
 from .steps import Step, plan_steps
 from .target import target_of
-from .tiled_interface import TOP as TILED_TOP
+from .tiled_interface import top_of as tiled_top
 from .tiled_interface import XCLBIN as TILED_XCLBIN
 from .tiled_scripts import tiled_steps
 from .timing import TimingNotMetError, check_timing
@@ -95,7 +95,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         for s in plan:
             if s.name in ("vivado", "hdk"):
                 s.env["FA_ALLOW_TIMING_FAILURE"] = "1"
-    top = TILED_TOP if tiled else "fa_axis" if target.is_zynq else "fa_kernel"
+    top = tiled_top(target.family) if tiled else "fa_axis" if target.is_zynq else "fa_kernel"
     values = {"B": str(root), "JOBS": str(int(jobs))}
     if target.family == "vitis":
         # aws-fpga's vitis_setup.sh exports the F1 shell's .xpfm as AWS_PLATFORM

@@ -19,17 +19,27 @@ from ..bundle_kernel import IP_VENDOR
 from .errors import BuildError
 
 TOP = "fa_tiled_top"
+#: the engine as a Vitis kernel (``tiled/kernel.h``): kernels return nothing, so the status is a buffer
+KERNEL = "fa_tiled_kernel"
 #: the cell of the engine in the Zynq block design
 INSTANCE = "fa_tiled_0"
 #: the compute unit in a Vitis link
-CU = "fa_tiled_top_1"
+CU = f"{KERNEL}_1"
 XCLBIN = "fa_tiled.xclbin"
 CONTROL = "ap_ctrl_hs"
 #: (argument, kind) in the order of the top function; pointers are m_axi on their own bundle
 ARGS = (("desc", "m_axi"), ("desc_words", "scalar"), ("weights", "m_axi"), ("weights_bytes", "scalar"),
         ("acts", "m_axi"), ("act_bytes", "scalar"))
 BUNDLES = {"desc": "gmem0", "weights": "gmem1", "acts": "gmem2"}
+#: the kernel's m_axi arguments (the status word on the descriptors' bundle)
+KERNEL_POINTERS = ("desc", "weights", "acts", "status")
 RETURN_OFFSET = 0x10
+
+
+def top_of(family: str | None) -> str:
+    """The top function a board family synthesises: the IP with its status register on Zynq boards,
+    the Vitis kernel with its status buffer on Vitis platforms."""
+    return TOP if family in ("zynq", "zynqmp") else KERNEL
 POINTER_BYTES, SCALAR_BYTES = 12, 8
 
 

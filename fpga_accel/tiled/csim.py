@@ -104,14 +104,18 @@ class EngineLibrary:
             u32, ptr = ctypes.c_uint32, ctypes.c_void_p
             lib.fa_tiled_top.argtypes = [ptr, u32, ptr, u32, ptr, u32]
             lib.fa_tiled_top.restype = ctypes.c_uint
+            lib.fa_tiled_kernel.argtypes = [ptr, u32, ptr, u32, ptr, u32, ptr]
+            lib.fa_tiled_kernel.restype = None
             lib.fa_tiled_layer_cycles.argtypes = [ctypes.c_uint]
             lib.fa_tiled_layer_cycles.restype = ctypes.c_ulonglong
         except (OSError, AttributeError) as e:
             raise CsimError(f"{path}: not a loadable tiled-engine C simulation ({e}); remove it from the cache") from None
         self._lib, self._lock = lib, _RUN_LOCK
 
-    def run(self, descriptors: np.ndarray, weights: np.ndarray, acts: np.ndarray) -> int:
-        """The engine's status after one run over the arrays (``acts`` is updated in place)."""
+    def run(self, descriptors: np.ndarray, weights: np.ndarray, acts: np.ndarray, kernel_form: bool = False) -> int:
+        """The engine's status after one run over the arrays (``acts`` is updated in place): the return
+        value of ``fa_tiled_top``, or with ``kernel_form`` the word ``fa_tiled_kernel`` (the Vitis kernel,
+        ``tiled/kernel.h``) writes to its status buffer."""
         for what, a, dt in (("descriptors", descriptors, np.uint32), ("weights", weights, np.uint8),
                             ("activations", acts, np.uint8)):
             if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1 or not a.flags.c_contiguous:
@@ -120,9 +124,14 @@ class EngineLibrary:
                 raise ProgramError(f"tiled engine: the {what} array has {a.size} elements, more than 32-bit sizes hold")
         if not acts.flags.writeable:
             raise ProgramError("tiled engine: the activation arena must be writeable")
+        args = (descriptors.ctypes.data, descriptors.size, weights.ctypes.data, weights.size, acts.ctypes.data,
+                acts.size)
         with self._lock:
-            return int(self._lib.fa_tiled_top(descriptors.ctypes.data, descriptors.size, weights.ctypes.data,
-                                              weights.size, acts.ctypes.data, acts.size))
+            if not kernel_form:
+                return int(self._lib.fa_tiled_top(*args))
+            status = np.full(1, 0xFFFFFFFF, np.uint32)  # not a status the engine returns: proves the write
+            self._lib.fa_tiled_kernel(*args, status.ctypes.data)
+            return int(status[0])
 
     def layer_cycles(self, n: int) -> list[int]:
         """Compute cycles (pipelined iterations) of the first ``n`` layers of the last run."""
@@ -144,7 +153,8 @@ def engine_library(config: EngineConfig, timeout: float | None = None) -> Engine
             hls = Path(tmp)
             shutil.copytree(toolchain.HLS_ROOT / "include", hls / "include")
             (hls / "csim").mkdir()
-            (hls / "csim" / "tiled_engine.cpp").write_text('#include "fpga_accel/tiled/top.h"\n')
+            # kernel.h holds fa_tiled_kernel (the Vitis form) and includes top.h (fa_tiled_top)
+            (hls / "csim" / "tiled_engine.cpp").write_text('#include "fpga_accel/tiled/kernel.h"\n')
             (hls / "csim" / "build.json").write_text(json.dumps(
                 {"sources": ["csim/tiled_engine.cpp"], "include_dirs": ["include"], "defines": defines,
                  "cxxflags": CXXFLAGS}))

@@ -2,7 +2,7 @@
 and ``opencl_engine.cl``, joined) built for a CPU device such as PoCL, or the engine's xclbin on XRT,
 driven by one host path.
 
-Both expose ``fa_tiled_top(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)``
+Both expose ``fa_tiled_kernel(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)``
 (:data:`KERNEL_ARGS`): the arguments of ``hls/include/fpga_accel/tiled/top.h`` in its order, with the
 return value it gives in its control register as a one-word ``status`` buffer, since an OpenCL
 kernel returns nothing. :class:`TiledOpenCL` is the reference executor
@@ -40,7 +40,7 @@ from .program import Program, ProgramError
 
 #: the twin's source files, in the order they are joined into one program
 KERNEL_SOURCES = tuple(Path(__file__).with_name(f"opencl_{part}.cl") for part in ("records", "checks", "engine"))
-KERNEL_NAME = "fa_tiled_top"
+KERNEL_NAME = "fa_tiled_kernel"
 #: the kernel's arguments in order: tiled/top.h's, then its return value as a one-word buffer
 KERNEL_ARGS = ("desc", "desc_words", "weights", "weights_bytes", "acts", "act_bytes", "status")
 #: work-items of the twin's one work-group (fewer when the device allows fewer)
@@ -88,7 +88,7 @@ def default_device(cl=None):
 
 
 class TiledOpenCL(TiledEngine):
-    """:class:`TiledEngine` whose layers run in ``fa_tiled_top`` on an OpenCL device: the twin built
+    """:class:`TiledEngine` whose layers run in ``fa_tiled_kernel`` on an OpenCL device: the twin built
     from source for the program's engine configuration, or ``binary`` (an xclbin's bytes)."""
 
     def __init__(self, program: Program, device=None, binary: bytes | None = None, timeout: float | None = None,

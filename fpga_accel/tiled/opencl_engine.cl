@@ -6,7 +6,7 @@
 // 8 bits, layer index above them). It exists to verify the engine on any OpenCL device (PoCL in the
 // tests) and to give the host the argument list the engine's xclbin exposes:
 //
-//   fa_tiled_top(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)
+//   fa_tiled_kernel(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)
 //
 // the arguments of tiled/top.h in its order, with its return value as a one-word `status` buffer
 // (an OpenCL kernel returns nothing). The engine configuration is the same FA_TILED_* macros, given
@@ -241,7 +241,7 @@ int run_share(const Layer* L, weights_p w, acts_p acts, uint lid, uint lsz, vola
 
 uint status_word(int code, uint layer) { return code ? (uint)code | (layer << 8) : 0u; }
 
-__kernel void fa_tiled_top(__global const uint* desc, uint desc_words, __global const uchar* weights,
+__kernel void fa_tiled_kernel(__global const uint* desc, uint desc_words, __global const uchar* weights,
                            uint weights_bytes, __global uchar* acts, uint act_bytes, __global uint* status) {
     const Bounds B = {FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER, FA_TILED_OUTPUT_BUFFER,
                       FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, weights_bytes, act_bytes};

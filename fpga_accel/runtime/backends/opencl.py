@@ -18,7 +18,7 @@ with events on a profiling queue; ``last_timing`` holds the measured nanoseconds
 Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
 in flight, each with its own buffers.
 
-A bundle compiled for the **tiled engine** runs its program in ``fa_tiled_top``
+A bundle compiled for the **tiled engine** runs its program in ``fa_tiled_kernel``
 (:mod:`fpga_accel.tiled.opencl`): from the bundle's xclbin on XRT, or else the engine's OpenCL twin,
 which comes with the package and is built for the program's engine configuration, on a CPU device.
 The same buffers (descriptors, weights arena, activation arena, status word), arguments, timeouts
