@@ -45,6 +45,10 @@ def availability(cls: type[Backend], bundle) -> str | None:
         return (f"the bundle is compiled for the tiled engine, which has no {cls.name} form yet (no OpenCL twin, "
                 f"kernel or bitstream of the tiled engine); run it with backend 'emulator' or 'csim', or compile "
                 f"the model with --engine dataflow")
+    if "segments" in getattr(bundle, "manifest", {}):  # one backend per segment (runtime/segments.py)
+        from ..segments import segment_availability
+
+        return segment_availability(cls, bundle, availability)
     try:
         return cls.unavailable(bundle)
     except Exception as e:  # noqa: BLE001 - a plug-in's bug must not stop the others
