@@ -37,9 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
                         "inspect MODEL --flow hardware` lists them; repeatable)")
     p.add_argument("--host-layers", action="append", default=[], metavar="NAME[,NAME...]",
-                   help="run these integer layers on the host between the tiled engine's segments, same integers, "
-                        "everything else stays on the engine (--engine tiled or auto; names as the compile's "
-                        "layer table lists them; repeatable)")
+                   help="run these integer layers on the host between the engine's segments (the tiled engine's, "
+                        "or separate dataflow designs), same integers, everything else stays on the FPGA (names as "
+                        "the compile's layer table lists them; repeatable)")
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
