@@ -221,3 +221,32 @@ def test_a_segment_whose_bundle_disagrees_with_the_model_is_refused(softmax, tmp
     write_manifest(dest, m)
     with pytest.raises(BundleError, match=r"segment 0 \('softmax_inside_s0'\): its bundle holds other layers"):
         Session(dest, backend="emulator")
+
+
+def wide_softmax():
+    """Convolutions whose weights (about 4.7 M) exceed a pynq-z2's BRAM, a Softmax over the channels between them."""
+    r = np.random.default_rng(70)
+    w = lambda *s: (r.standard_normal(s) * 0.05).astype(np.float32)  # noqa: E731
+    node = helper.make_node
+    nodes = [node("Conv", ["x", "w0"], ["c0"], name="conv1", pads=[1, 1, 1, 1]),
+             node("Conv", ["c0", "w1"], ["c1"], name="conv2", pads=[1, 1, 1, 1]),
+             node("Softmax", ["c1"], ["s1"], name="attend", axis=1),
+             node("Conv", ["s1", "w2"], ["c2"], name="conv3", pads=[1, 1, 1, 1]),
+             node("GlobalAveragePool", ["c2"], ["g"], name="gap"),
+             node("Flatten", ["g"], ["f"], name="flatten"),
+             node("Gemm", ["f", "wf"], ["y"], name="fc", transB=1)]
+    inits = {"w0": w(256, 3, 3, 3), "w1": w(512, 256, 3, 3), "w2": w(512, 512, 3, 3), "wf": w(CLASSES, 512)}
+    return image_model(nodes, inits, "wide_softmax", HW, CLASSES)
+
+
+def test_auto_takes_the_tiled_engine_when_a_segment_does_not_fit(tmp_path):
+    from fpga_accel.fold.folder import FoldError
+
+    model, calib = wide_softmax(), images(4, 71)
+    with pytest.raises(FoldError, match=r"dataflow segment 'wide_softmax_s\d' \(\d layers, \d+% of the 80% budget for "
+                                        r"2 segments\) does not fit"):
+        fpga_accel.compile(model, tmp_path / "d.fpga", board="pynq-z2", calib=calib, progress=False)
+    b = fpga_accel.compile(model, tmp_path / "a.fpga", board="pynq-z2", calib=calib, progress=False, engine="auto")
+    assert b.manifest["engine"]["kind"] == "tiled" and "segments" not in b.manifest
+    assert b.manifest["engine"]["reason"].startswith("auto: the dataflow segments do not fit the board (dataflow "
+                                                     "segment 'wide_softmax_s")
