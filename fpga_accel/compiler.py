@@ -90,10 +90,13 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     (:mod:`fpga_accel.sim.autosize`). ``engine`` is ``"dataflow"`` (a processing element per
     layer, weights on chip), ``"tiled"`` (one Tm × Tn array through DDR, docs/tiled.md: the program,
     its weights arena and descriptors go in ``tiled/``) or ``"auto"`` (dataflow when it fits the board
-    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). ``host_layers`` names
-    integer layers that run on the host between the tiled engine's segments, in the same integers,
-    without moving anything downstream off the engine (tiled engine only: ``auto`` then takes it;
-    docs/tiled.md, "Host steps"). Returns the written, verified bundle.
+    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). A float host op
+    between hardware nodes runs on the host between segments: the tiled engine's, or, on the
+    dataflow engine, separate dataflow designs each folded within its share of ``ceiling``
+    (fpga_accel/segments: ``segments/<k>/`` of the bundle; ``auto`` keeps them when every segment
+    fits). ``host_layers`` names integer layers that run on the host between such segments, in the
+    same integers, without moving anything downstream off the FPGA (docs/tiled.md, "Host steps").
+    Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow

@@ -131,6 +131,18 @@ def run(args) -> int:
     engine = m.get("engine") or {}
     if engine.get("reason"):
         echo(f"engine          dataflow: {engine['reason']}")
+    if "segments" in m:  # several dataflow designs, host steps between them
+        sec = m["segments"]
+        for s in sec["list"]:
+            echo(f"{'segment':<16}{s['name']}: {', '.join(s['layers'])} ({s['share']:.0%} of the budget, "
+                 f"{s['frames_per_s']:,.0f} frames/s, estimate)")
+        echo(f"{'steps':<16}" + " -> ".join(st["host"] if "host" in st else sec["list"][st["segment"]]["name"]
+                                           for st in sec["steps"]))
+        echo(f"estimate        {sec['frames_per_s']:,.0f} frames/s with the segments one after the other (host steps "
+             "not counted); `fpga-accel report` for the details")
+        echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
+             f"compiled in {took:.2f} s")
+        return 0
     f = m["fold"]
     print(f"estimate        {f['frames_per_s']:,.0f} frames/s ({f['cycles_per_image']:,} cycles per image), "
           f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"

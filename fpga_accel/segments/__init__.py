@@ -1,4 +1,6 @@
-"""Several dataflow segments in one bundle, with host steps between them (docs/architecture.md §5).
+"""Several dataflow segments in one bundle, with host steps between them.
+
+docs/architecture.md, "Several dataflow segments", describes the whole.
 
 A float op between hardware nodes (a Softmax over the channels in the middle of a network), or a
 layer the user sends to the host (``compile(host_layers=...)``), does not end the accelerated part:

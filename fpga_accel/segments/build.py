@@ -8,10 +8,10 @@ figure is the folder's estimate (fpga_accel/fold), not a synthesis result.
 
 **Bundle.** Segment k is a complete bundle at ``segments/<k>/`` of the model's bundle (its own
 manifest, weights, ``hls/`` and ``opencl/`` projects), written by the same generators as a one-part
-design, except the build scripts: a segment is not built alone (the build of several kernels in one
-bitstream is not written yet, docs/architecture.md §5). The model's bundle lists every segment
-file among its own, so its seal covers them; its manifest's ``segments`` section names each
-segment, its layers, tensors, share and estimate, and the order of the steps.
+design, except the build scripts: a segment is not built alone, and the build of several kernels in
+one bitstream is not written yet. The model's bundle lists every segment file among its own, so its
+seal covers them; its manifest's ``segments`` section names each segment, its layers, tensors,
+share and estimate, and the order of the steps.
 """
 from __future__ import annotations
 
