@@ -248,7 +248,7 @@ def _compile_segments(why, plan, folds, g, qm, parts, cfg, board_info, calibrati
     the whole quantised model and the ``segments`` section; each segment is a bundle of its own under
     ``segments/<k>/`` with its fold and generated project."""
     from .quant.methods import methods_record
-    from .segments.build import segment_section, shares, unfolded, write_segments
+    from .segments.build import segment_section, unfolded, write_segments
 
     unfolded({**cfg.fifo_depths, **dict(fifo_depths or {})})
     manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
@@ -264,8 +264,7 @@ def _compile_segments(why, plan, folds, g, qm, parts, cfg, board_info, calibrati
             entry["folding"] = dict(estimates[entry["name"]].fold)
             entry["estimate"] = {"cycles": int(estimates[entry["name"]].cycles),
                                  **estimates[entry["name"]].usage.as_dict()}
-    share = shares(plan, {r["name"]: r["macs"] for r in manifest["layers"]})
-    manifest["segments"] = segment_section(plan, folds, share, ceiling)
+    manifest["segments"] = segment_section(plan, folds, ceiling)
     section, arrays = qm.to_dict()
     manifest["qmodel"] = section
     manifest["tools"] = tool_versions()

@@ -243,10 +243,57 @@ def test_auto_takes_the_tiled_engine_when_a_segment_does_not_fit(tmp_path):
     from fpga_accel.fold.folder import FoldError
 
     model, calib = wide_softmax(), images(4, 71)
-    with pytest.raises(FoldError, match=r"dataflow segment 'wide_softmax_s\d' \(\d layers, \d+% of the 80% budget for "
-                                        r"2 segments\) does not fit"):
+    with pytest.raises(FoldError, match=r"dataflow segment 'wide_softmax_s0' \(2 layers, the whole 80% budget, alone\) "
+                                        r"does not fit: model 'wide_softmax_s0' does not fit board 'pynq-z2'"):
         fpga_accel.compile(model, tmp_path / "d.fpga", board="pynq-z2", calib=calib, progress=False)
     b = fpga_accel.compile(model, tmp_path / "a.fpga", board="pynq-z2", calib=calib, progress=False, engine="auto")
     assert b.manifest["engine"]["kind"] == "tiled" and "segments" not in b.manifest
     assert b.manifest["engine"]["reason"].startswith("auto: the dataflow segments do not fit the board (dataflow "
                                                      "segment 'wide_softmax_s")
+
+
+def fc_heavy():
+    """Convolutions with most of the MACs, then a Softmax, then a classifier with most of the weights."""
+    r = np.random.default_rng(80)
+    w = lambda *s: (r.standard_normal(s) * 0.05).astype(np.float32)  # noqa: E731
+    node = helper.make_node
+    nodes = [node("Conv", ["x", "w0", "b0"], ["c0"], name="conv1", pads=[1, 1, 1, 1]),
+             node("Conv", ["c0", "w1", "b1"], ["c1"], name="conv2", pads=[1, 1, 1, 1]),
+             node("Softmax", ["c1"], ["s1"], name="attend", axis=1),
+             node("MaxPool", ["s1"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             node("Flatten", ["p"], ["f"], name="flatten"),
+             node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1)]
+    inits = {"w0": w(32, 3, 3, 3), "b0": w(32), "w1": w(32, 32, 3, 3), "b1": w(32), "wf": w(128, 32 * 64),
+             "bf": w(128)}
+    return image_model(nodes, inits, "fc_heavy", 16, 128)
+
+
+def test_the_split_is_searched_when_a_segment_does_not_fit_its_mac_share(tmp_path):
+    from fpga_accel.fold import get_board
+    from fpga_accel.fold.design import budget
+    from fpga_accel.segments import split_segments
+    from fpga_accel.segments.build import fold_segments, shares
+
+    x = np.random.default_rng(81).standard_normal((8, 3, 16, 16)).astype(np.float32)
+    b = fpga_accel.compile(fc_heavy(), tmp_path / "f.fpga", board="pynq-z2", calib=x, progress=False, generators=[])
+    qm = load_qmodel(b)
+    plan = split_segments(qm)
+    macs = {r["name"]: r["macs"] for r in b.manifest["layers"]}
+    base = shares(plan, macs)
+    board = get_board("pynq-z2")
+    from fpga_accel.fold.folder import FoldError, fold_model
+
+    with pytest.raises(FoldError):  # the classifier's weights do not fit the share its MACs give it
+        fold_model(plan.segments[1], board, ceiling=0.8 * base[1])
+    got = [s["share"] for s in b.manifest["segments"]["list"]]
+    assert got[1] > base[1] and sum(got) == pytest.approx(1.0)
+    folds = fold_segments(plan, macs, board, 0.8)
+    assert [f.ceiling for f in folds] == pytest.approx([0.8 * s for s in got])
+    whole = budget(board, 0.8)
+    for k in whole:  # each within its share, all together within the ceiling
+        assert all(f.design.usage.as_dict()[k] <= f.design.budget[k] for f in folds)
+        assert sum(f.design.usage.as_dict()[k] for f in folds) <= whole[k] + len(folds)  # integer budgets round down
+    with Session(b, backend="emulator") as s:
+        q = s.hardware_inputs(x[:2])
+        got = s.run(q, raw=True)
+    np.testing.assert_array_equal(got["y"], run_layers(qm, q, threads=1)["y"])

@@ -2,9 +2,12 @@
 
 **Budget.** The segments share the board: segment k folds within ``ceiling · share_k`` of every
 resource, ``share_k = (macs_k / macs + 1 / n) / 2`` — half the budget split by the segments' MACs,
-half evenly, so a segment with few MACs (a classifier) still has room for its weight memories. The
-shares sum to 1, so the segments together stay within the ceiling, as one design would. Every
-figure is the folder's estimate (fpga_accel/fold), not a synthesis result.
+half evenly, so a segment with few MACs (a classifier) still has room for its weight memories. When
+a segment does not fit its share, the split is searched once: each segment's least parallel design
+(the folder's first design that fits) gives its *floor*, the largest fraction of one resource it
+needs; the floors come first, the rest of the budget is shared by the same rule. The shares sum to
+1, so the segments together stay within the ceiling, as one design would. Every figure is the
+folder's estimate (fpga_accel/fold), not a synthesis result.
 
 **Bundle.** Segment k is a complete bundle at ``segments/<k>/`` of the model's bundle (its own
 manifest, weights, ``hls/`` and ``opencl/`` projects), written by the same generators as a one-part
@@ -27,29 +30,66 @@ from .split import SegmentPlan
 SEGMENT_GENERATORS = ("generate_hls", "generate_opencl")
 
 
-def shares(plan: SegmentPlan, macs: dict[str, int]) -> list[float]:
-    """Each segment's share of the board (see the module docstring)."""
+def shares(plan: SegmentPlan, macs: dict[str, int], floors: list[float] | None = None) -> list[float]:
+    """Each segment's share of the board (see the module docstring); with ``floors`` (each segment's
+    smallest design as a fraction of the budget, summing to at most 1), each gets its floor and the
+    rest of the budget by the same rule."""
     n = len(plan.segments)
     per = [sum(macs.get(lay.name, 0) for lay in s.layers) for s in plan.segments]
     total = sum(per)
-    return [(p / total + 1 / n) / 2 if total else 1 / n for p in per]
+    base = [(p / total + 1 / n) / 2 if total else 1 / n for p in per]
+    if floors is None:
+        return base
+    spare = 1.0 - sum(floors)
+    return [f + spare * b for f, b in zip(floors, base)]
 
 
 def fold_segments(plan: SegmentPlan, macs: dict[str, int], board, ceiling: float, target_fps=None,
                   overrides=None, clock_mhz=None) -> list:
-    """One FoldResult per segment, each within its share; a FoldError names the segment that does not fit."""
+    """One FoldResult per segment, each within its share (``result.ceiling``); a FoldError names the
+    segment that does not fit. When a segment does not fit its share, the split is searched: each
+    segment's least parallel design is its floor, the rest shared as before."""
+    try:
+        return _fold_with(plan, shares(plan, macs), board, ceiling, target_fps, overrides, clock_mhz)
+    except FoldError:
+        floors = [_floor(s, board, ceiling, overrides, clock_mhz, len(plan.segments)) for s in plan.segments]
+        if sum(floors) > 1.0:
+            raise FoldError(f"the dataflow segments' least parallel designs need {sum(floors):.0%} of the "
+                            f"{ceiling:.0%} budget together ({', '.join(f'{f:.0%}' for f in floors)})") from None
+        return _fold_with(plan, shares(plan, macs, floors), board, ceiling, target_fps, overrides, clock_mhz)
+
+
+def _mine(s, overrides) -> dict:
+    return {k: v for k, v in (overrides or {}).items() if any(lay.name == k for lay in s.layers)}
+
+
+def _fold_with(plan, share, board, ceiling, target_fps, overrides, clock_mhz) -> list:
     out = []
-    for s, share in zip(plan.segments, shares(plan, macs)):
-        mine = {k: v for k, v in (overrides or {}).items() if any(lay.name == k for lay in s.layers)}
+    for s, sh in zip(plan.segments, share):
         try:
-            out.append(fold_model(s, board, ceiling=ceiling * share, target_fps=target_fps, overrides=mine,
+            out.append(fold_model(s, board, ceiling=ceiling * sh, target_fps=target_fps, overrides=_mine(s, overrides),
                                   clock_mhz=clock_mhz))
         except FoldError as e:
-            lines = str(e).splitlines()
-            head = (f"dataflow segment '{s.name}' ({len(s.layers)} layers, {share:.0%} of the {ceiling:.0%} budget "
-                    f"for {len(plan.segments)} segments) does not fit")
-            raise FoldError("\n".join([f"{head}: {lines[0]}", *lines[1:]])) from None
+            raise _named(e, s, f"{sh:.0%} of the {ceiling:.0%} budget for {len(plan.segments)} segments") from None
     return out
+
+
+def _floor(s, board, ceiling, overrides, clock_mhz, n) -> float:
+    """The largest fraction of the budget (one resource) that segment ``s``'s least parallel design uses."""
+    from ..fold.design import budget
+
+    try:  # a frame rate any design meets: the folder stops at its first design that fits
+        f = fold_model(s, board, ceiling=ceiling, target_fps=1e-9, overrides=_mine(s, overrides), clock_mhz=clock_mhz)
+    except FoldError as e:
+        raise _named(e, s, f"the whole {ceiling:.0%} budget, alone") from None
+    limits, used = budget(f.board, ceiling), f.design.usage.as_dict()
+    return max((used[k] + 1) / limits[k] for k in limits if limits[k] and used[k])
+
+
+def _named(e: FoldError, s, within: str) -> FoldError:
+    lines = str(e).splitlines()
+    head = f"dataflow segment '{s.name}' ({len(s.layers)} layers, {within}) does not fit"
+    return FoldError("\n".join([f"{head}: {lines[0]}", *lines[1:]]))
 
 
 def unfolded(names) -> dict:
@@ -60,8 +100,9 @@ def unfolded(names) -> dict:
     return {}
 
 
-def segment_section(plan: SegmentPlan, folds: list, share: list[float], ceiling: float) -> dict:
+def segment_section(plan: SegmentPlan, folds: list, ceiling: float) -> dict:
     """The model manifest's ``segments`` section (every figure the folder's estimate)."""
+    share = [f.ceiling / ceiling for f in folds]
     listed = []
     for k, (s, f, sh) in enumerate(zip(plan.segments, folds, share)):
         listed.append({"name": s.name, "path": f"segments/{k}", "layers": [lay.name for lay in s.layers],
