@@ -297,3 +297,21 @@ def test_the_split_is_searched_when_a_segment_does_not_fit_its_mac_share(tmp_pat
         q = s.hardware_inputs(x[:2])
         got = s.run(q, raw=True)
     np.testing.assert_array_equal(got["y"], run_layers(qm, q, threads=1)["y"])
+
+
+def test_the_chain_batches_validates_and_closes_like_any_backend(softmax):
+    from fpga_accel.errors import InputError
+    from fpga_accel.runtime.errors import SessionError
+
+    x = images(5, 90)
+    with Session(softmax[1], backend="emulator") as s:
+        whole = s.run({"x": x})["y"]
+    with Session(softmax[1], backend="emulator", batch_size=2) as s:
+        assert s.backend.name == "emulator" and len(s.backend.segments) == 2
+        np.testing.assert_array_equal(s.run({"x": x})["y"], whole)
+        assert s.stats.backend_calls == 3
+        with pytest.raises(InputError):
+            s.run({"x": x[:, :2]})
+    with pytest.raises(SessionError, match="closed"):
+        s.run({"x": x})
+    assert s.backend.segments == []  # every segment's backend released
