@@ -315,3 +315,30 @@ def test_the_chain_batches_validates_and_closes_like_any_backend(softmax):
     with pytest.raises(SessionError, match="closed"):
         s.run({"x": x})
     assert s.backend.segments == []  # every segment's backend released
+
+
+def test_a_segment_whose_weights_differ_from_the_models_is_refused(softmax, tmp_path):
+    """A segment recompiled with other weights, every hash and seal redone: the chain would not compute
+    the model's integers, so it does not run."""
+    import json
+    import shutil
+
+    from fpga_accel.bundle import BundleError, _listing, write_manifest
+
+    dest = tmp_path / "x.fpga"
+    shutil.copytree(softmax[1].path, dest)
+    seg = dest / "segments" / "1"
+    arrays = dict(np.load(seg / "weights.npz"))
+    key = next(k for k in sorted(arrays) if k.startswith("layer0."))
+    arrays[key] = arrays[key].copy()
+    arrays[key].reshape(-1)[0] ^= 1
+    np.savez(seg / "weights.npz", **arrays)
+    for root in (seg, dest):
+        m = json.loads((root / "manifest.json").read_text())
+        for k in ("manifest_sha256", "manifest_hmac"):
+            m.pop(k)
+        m["files"] = _listing(root)
+        write_manifest(root, m)
+    with pytest.raises(BundleError, match=r"segment 1 \('softmax_inside_s1'\): its layers \['conv2'\] differ from the "
+                                          r"model's layers"):
+        Session(dest, backend="emulator")

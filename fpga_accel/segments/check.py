@@ -8,8 +8,8 @@ every segment once, in index order, and read each tensor only after a model inpu
 segment or an earlier host step wrote it.
 
 :func:`open_segments` loads each segment's bundle (seal and hashes) and its quantised model, and
-refuses one whose layers or boundary tensors (name, shape, quantisation) differ from what the
-model's manifest says about it.
+refuses one whose layers (op, tensors, config, constants) or boundary tensors (name, shape,
+quantisation) differ from the model's: the chain computes the integers of the model's own QModel.
 """
 from __future__ import annotations
 
@@ -90,6 +90,10 @@ def open_segments(bundle, qm) -> list:
                 or [t.name for t in sq.outputs] != s["outputs"]:
             raise BundleError(f"{where}: its bundle holds other layers or tensors than the model's manifest lists; "
                               "recompile the model")
+        changed = [lay.name for lay in sq.layers if not _same_layer(lay, qm.layer(lay.name))]
+        if changed:
+            raise BundleError(f"{where}: its layers {[n[:80] for n in changed[:4]]} differ from the model's layers of "
+                              "those names (op, tensors, config or constants); recompile the model")
         for t in (*sq.inputs, *sq.outputs):
             mine = qm.tensors.get(t.name)
             if mine is None or tuple(mine.shape[1:]) != tuple(t.shape[1:]) or mine.qparams != t.qparams:
@@ -97,3 +101,12 @@ def open_segments(bundle, qm) -> list:
                                   "(shape or quantisation); recompile the model")
         out.append((sub, sq))
     return out
+
+
+def _same_layer(a, b) -> bool:
+    import numpy as np
+
+    return (a.op_type == b.op_type and a.domain == b.domain and a.inputs == b.inputs and a.outputs == b.outputs
+            and a.config == b.config and a.consts.keys() == b.consts.keys()
+            and all(np.asarray(a.consts[k]).dtype == np.asarray(b.consts[k]).dtype
+                    and np.array_equal(a.consts[k], b.consts[k]) for k in a.consts))
