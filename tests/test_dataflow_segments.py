@@ -132,7 +132,7 @@ def test_opencl_chains_each_segments_twin(softmax):
 
 def test_backends_without_a_segmented_build_refuse_by_name(softmax):
     with pytest.raises(BackendUnavailable, match=r"backend 'pynq' cannot run .*2 dataflow segments with host steps "
-                                                 r"between them.*'emulator', 'csim', 'opencl'"):
+                                                 r"between them; backend 'pynq' runs one kernel per bundle.*'emulator', 'csim', 'opencl'"):
         Session(softmax[1], backend="pynq")
     from fpga_accel.flow.step_runner import BuildError, build
 

@@ -35,8 +35,9 @@ def segment_availability(cls, bundle, one) -> str | None:
 
     if cls.name not in CHAINED:
         return (f"the bundle holds {len(bundle.manifest['segments']['list'])} dataflow segments with host steps between "
-                f"them; backend '{cls.name}' would need one bitstream with every segment's kernel, which the build "
-                f"flow does not write yet: run it with backend {', '.join(repr(n) for n in CHAINED)}")
+                f"them; backend '{cls.name}' runs one kernel per bundle, and one bitstream with every segment's kernel "
+                f"is not built yet: run it with backend {', '.join(repr(n) for n in CHAINED)}, or compile the model "
+                "with --engine tiled")
     for k in range(len(bundle.manifest["segments"]["list"])):
         try:
             why = one(cls, load_bundle(bundle.path / segment_path(k), verify=False))
