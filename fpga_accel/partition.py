@@ -38,7 +38,7 @@ class Partition:
     hardware: list = field(default_factory=list)
     host_before: list = field(default_factory=list)
     host_after: list = field(default_factory=list)
-    splitting: list = field(default_factory=list)  # host ops inside the accelerated part: a problem
+    splitting: list = field(default_factory=list)  # host ops inside the accelerated part: they split it
 
     def placement(self, node) -> str:
         """Where one node of the partitioned graph runs: "hardware" or "host"."""
