@@ -248,9 +248,9 @@ def _compile_segments(why, plan, folds, g, qm, parts, cfg, board_info, calibrati
     the whole quantised model and the ``segments`` section; each segment is a bundle of its own under
     ``segments/<k>/`` with its fold and generated project."""
     from .quant.methods import methods_record
-    from .segments.build import segment_section, unfolded, write_segments
+    from .segments.build import check_no_fifo_depths, segment_section, write_segments
 
-    unfolded({**cfg.fifo_depths, **dict(fifo_depths or {})})
+    check_no_fifo_depths({**cfg.fifo_depths, **dict(fifo_depths or {})})
     manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
     manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
     manifest["engine"] = {"kind": "dataflow", "reason": why}

@@ -342,3 +342,33 @@ def test_a_segment_whose_weights_differ_from_the_models_is_refused(softmax, tmp_
     with pytest.raises(BundleError, match=r"segment 1 \('softmax_inside_s1'\): its layers \['conv2'\] differ from the "
                                           r"model's layers"):
         Session(dest, backend="emulator")
+
+
+def test_the_command_line_compiles_reports_and_runs_segments(capsys, tmp_path, softmax):
+    import onnx
+
+    from fpga_accel.cli import main
+
+    def cli(*argv):
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    onnx.save(softmax[0], tmp_path / "m.onnx")
+    np.save(tmp_path / "c.npy", images(32, 51))
+    code, out, _ = cli("compile", tmp_path / "m.onnx", "--calib", tmp_path / "c.npy", "--board", "kv260",
+                       "--fifo-sizing", "model", "-o", tmp_path / "m.fpga")
+    assert code == 0
+    assert "steps           softmax_inside_s0 -> conv1_to_nchw -> attend -> conv2_to_nhwc -> softmax_inside_s1" in out
+    for s in load_bundle(tmp_path / "m.fpga").manifest["segments"]["list"]:  # the figures the manifest holds
+        assert f"segment         {s['name']}: {', '.join(s['layers'])} ({s['share']:.0%} of the budget" in out
+    code, out, _ = cli("report", tmp_path / "m.fpga")
+    assert code == 0 and out.count("total (estimate)") == 2 and "== segment 1: softmax_inside_s1" in out
+    code, _, err = cli("simulate", tmp_path / "m.fpga")
+    assert code != 0 and f"simulate {tmp_path / 'm.fpga'}/segments/K (K = 0..1)" in err
+    np.save(tmp_path / "x.npy", images(3, 92))
+    code, out, _ = cli("run", tmp_path / "m.fpga", "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    assert code == 0
+    with Session(softmax[1], backend="emulator") as s:  # the same model and calibration: the same integers
+        np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), s.run({"x": images(3, 92)})["y"])

@@ -67,10 +67,9 @@ def lowering_problems(g, config=None) -> list[Problem]:
     segment when host ops split the accelerated part). Empty when compile can build it (board fit
     aside)."""
     from ..codegen.network import lower_model
+    from ..partition import partition
     from ..quant.config import QuantConfig
     from ..quant.quantizer import quantize_model, split_edges, tensors_to_observe
-
-    from ..partition import partition
     from ..segments import split_segments
 
     cfg = config or QuantConfig()

@@ -62,10 +62,9 @@ def is_tiled(path: str) -> bool:
 
 
 def run(args) -> int:
+    from ..bundle import load_bundle
     from ..errors import InputError
     from ..sim import DeadlockError, simulate
-
-    from ..bundle import load_bundle
 
     parts = (load_bundle(args.bundle).manifest.get("segments") or {}).get("list")
     if parts:  # each dataflow segment is a design (and a bundle) of its own

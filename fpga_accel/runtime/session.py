@@ -29,8 +29,8 @@ from ..quant.arith import dequantize, quantize
 from .backends import availability, choose_backend, get_backend
 from .errors import BackendUnavailable, SessionError, SessionTimeout
 from .feeds import batch_size as batch_of
-from .segments import SegmentedBackend, is_segmented
 from .feeds import by_name, check_float, check_raw, warn_saturation
+from .segments import SegmentedBackend, is_segmented
 from .stats import SessionStats, Timing
 from .worker import Job, Worker
 

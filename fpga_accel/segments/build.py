@@ -92,12 +92,11 @@ def _named(e: FoldError, s, within: str) -> FoldError:
     return FoldError("\n".join([f"{head}: {lines[0]}", *lines[1:]]))
 
 
-def unfolded(names) -> dict:
-    """Option check: the FIFO depths of a one-part design name its streams, a segment's are its own."""
+def check_no_fifo_depths(names) -> None:
+    """FIFO depths given by stream name belong to one dataflow design; each segment has its own streams."""
     if names:
         raise InputError(f"fifo_depths {sorted(names)[:4]} name streams of one dataflow design; this model compiles "
                          "into several segments, each with its own streams: leave fifo_depths out")
-    return {}
 
 
 def segment_section(plan: SegmentPlan, folds: list, ceiling: float) -> dict:

@@ -36,7 +36,7 @@ def check_segments_section(c: Checker, sec, m: dict) -> None:
         if s.get("path") != segment_path(k):
             c.fail(f"{key}.path", f"is {str(s.get('path'))[:80]!r}; segment {k} lives at {segment_path(k)!r}")
         if f"{segment_path(k)}/manifest.json" not in files:
-            c.fail(f"{key}.path", f"names a folder whose manifest the bundle does not list")
+            c.fail(f"{key}.path", "names a folder whose manifest the bundle does not list")
         for name in c.str_list(s.get("layers"), f"{key}.layers", layers):
             if name in owner:
                 c.fail(f"{key}.layers", f"names layer {name[:80]!r}, which {owner[name]} runs too")
