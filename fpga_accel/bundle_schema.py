@@ -86,6 +86,10 @@ def check_manifest(m, where) -> None:
             c.fail("engine.kind", f"is {kind!r}: 'tiled' exactly when the manifest has a tiled section, else 'dataflow'")
     if "tiled" in m:
         check_tiled_section(c, m["tiled"], files)
+    if "segments" in m:  # dataflow segments with host steps between them (fpga_accel/segments/check.py)
+        from .segments.check import check_segments_section
+
+        check_segments_section(c, m["segments"], m)
 
 
 def _overrides(c: Checker, items, files: dict) -> None:

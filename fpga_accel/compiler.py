@@ -90,10 +90,13 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     (:mod:`fpga_accel.sim.autosize`). ``engine`` is ``"dataflow"`` (a processing element per
     layer, weights on chip), ``"tiled"`` (one Tm × Tn array through DDR, docs/tiled.md: the program,
     its weights arena and descriptors go in ``tiled/``) or ``"auto"`` (dataflow when it fits the board
-    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). ``host_layers`` names
-    integer layers that run on the host between the tiled engine's segments, in the same integers,
-    without moving anything downstream off the engine (tiled engine only: ``auto`` then takes it;
-    docs/tiled.md, "Host steps"). Returns the written, verified bundle.
+    within ``ceiling``, else tiled; ``manifest["engine"]`` says which and why). A float host op
+    between hardware nodes runs on the host between segments: the tiled engine's, or, on the
+    dataflow engine, separate dataflow designs each folded within its share of ``ceiling``
+    (fpga_accel/segments: ``segments/<k>/`` of the bundle; ``auto`` keeps them when every segment
+    fits). ``host_layers`` names integer layers that run on the host between such segments, in the
+    same integers, without moving anything downstream off the FPGA (docs/tiled.md, "Host steps").
+    Returns the written, verified bundle.
     """
     from .frontend import import_onnx
     from .passes import run_flow
@@ -120,12 +123,11 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
         from .partition import place_on_host
 
         place_on_host(g, host_nodes)
-    between = []
-    if engine != "dataflow":  # the tiled engine runs float host ops between hardware nodes on the host
-        from .partition import partition
+    from .partition import partition
 
+    between = [n.name for n in partition(g).splitting]
+    if between:  # float host ops between hardware nodes run on the host between segments (either engine)
         g.meta["host_between"] = True
-        between = [n.name for n in partition(g).splitting]
     before, hw, after = split_edges(g)
     # Parameters the model itself carries (QDQ / QONNX import puts them here); they are used as given.
     given = dict(g.meta.get("qparams") or {})
@@ -143,11 +145,24 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
     qm = quantize_model(g, ranges, cfg, given=given or None, calib=feeds if want else None)
 
     picked = None
-    if engine == "auto" and (host_layers or between):
-        what = f"host ops between hardware nodes ({', '.join(between[:4])})" if between else \
-            "layers sent to the host (host_layers)"
-        picked = ("tiled", (f"auto: {what} run between the tiled engine's segments; the dataflow engine has one "
-                            "accelerated part"))
+    if engine != "tiled" and (host_layers or between):  # dataflow segments with host steps between them
+        from .fold.folder import FoldError
+        from .segments import split_segments
+        from .segments.build import fold_segments
+
+        plan = split_segments(qm, host_layers)
+        macs = {r["name"]: r["macs"] for r in layer_summary(g, qm)}
+        try:
+            folds = fold_segments(plan, macs, board_info, ceiling, target_fps, cfg.foldings(), clock_mhz)
+        except FoldError as e:
+            if engine == "dataflow":
+                raise
+            picked = ("tiled", f"auto: the dataflow segments do not fit the board ({str(e).splitlines()[0]})")
+        if picked is None:
+            why = f"--engine {engine} given" if engine == "dataflow" else "auto: the dataflow segments fit the board"
+            return _compile_segments(why, plan, folds, g, qm, (before, hw, after), cfg, board_info, calibration,
+                                     given, model, equalized, dest, generators, fifo_depths, fifo_sizing,
+                                     fifo_sizing_seconds, ceiling)
     elif engine != "dataflow":  # "auto" folds once to learn whether the dataflow design fits
         picked = pick_engine(engine, qm, lambda: fold_model(qm, board_info, ceiling=ceiling, target_fps=target_fps,
                                                             overrides=cfg.foldings(), clock_mhz=clock_mhz))
@@ -189,17 +204,12 @@ def compile(model, output: str | os.PathLike | None = None, board: str = "pynq-z
 
 
 def _host_layer_names(names, engine: str) -> list[str]:
-    """``host_layers`` as a list of names; refused with the dataflow engine, which has one accelerated part."""
+    """``host_layers`` as a list of names (host steps between the segments of either engine)."""
     if names is None:
         return []
     if isinstance(names, str) or not all(isinstance(n, str) for n in names):
         raise InputError(f"host_layers must be a list of layer names, got {names!r:.80}")
-    names = [n for n in dict.fromkeys(names) if n]
-    if names and engine == "dataflow":
-        raise InputError(f"host_layers {names[:8]} run on the host between the tiled engine's segments; the dataflow "
-                         "engine has one accelerated part: use --engine tiled (or auto), or --host-nodes to end the "
-                         "accelerated part before them")
-    return names
+    return [n for n in dict.fromkeys(names) if n]
 
 
 def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, model, equalized, ceiling,
@@ -227,6 +237,57 @@ def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, mo
         check_writable(dest)
     try:
         written = write_bundle(dest, manifest, arrays, lambda stage: write_tiled(stage, choice, manifest))
+    except OSError as e:
+        raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
+    return load_bundle(written)
+
+
+def _compile_segments(why, plan, folds, g, qm, parts, cfg, board_info, calibration, given, model, equalized, dest,
+                      generators, fifo_depths, fifo_sizing, fifo_sizing_seconds, ceiling) -> Bundle:
+    """compile's branch for dataflow segments (fpga_accel/segments/build.py): the model's bundle holds
+    the whole quantised model and the ``segments`` section; each segment is a bundle of its own under
+    ``segments/<k>/`` with its fold and generated project."""
+    from .quant.methods import methods_record
+    from .segments.build import check_no_fifo_depths, segment_section, write_segments
+
+    check_no_fifo_depths({**cfg.fifo_depths, **dict(fifo_depths or {})})
+    manifest = build_manifest(g, qm, parts, cfg, board_info.to_dict(), calibration, len(given), model)
+    manifest["quantization"]["methods"] = methods_record(cfg, equalized, qm.methods)
+    manifest["engine"] = {"kind": "dataflow", "reason": why}
+    steps = set(plan.host_steps)
+    part = manifest["partition"]
+    part["hardware"] = [n for n in part["hardware"] if n["name"] not in steps]
+    part["host_between"] = [{"name": lay.name, "op": lay.op_type} for lay in qm.layers if lay.name in steps]
+    estimates = {lay.name: lay for f in folds for lay in f.design.layers}
+    for entry in manifest["layers"]:
+        if entry["name"] in estimates:
+            entry["folding"] = dict(estimates[entry["name"]].fold)
+            entry["estimate"] = {"cycles": int(estimates[entry["name"]].cycles),
+                                 **estimates[entry["name"]].usage.as_dict()}
+    manifest["segments"] = segment_section(plan, folds, ceiling)
+    section, arrays = qm.to_dict()
+    manifest["qmodel"] = section
+    manifest["tools"] = tool_versions()
+    gens = default_generators() if generators is None else generators
+
+    def segment_manifest(sq):
+        m = build_manifest(g, sq, ([], [n for n in parts[1] if any(lay.name == n.name for lay in sq.layers)], []),
+                           cfg, board_info.to_dict(), calibration, len(given), model)
+        m["inputs"] = [{"name": t.name, "shape": _dims(t.shape), "dtype": "float32"} for t in sq.inputs]
+        m["outputs"] = [{"name": t.name, "shape": _dims(t.shape), "dtype": "float32"} for t in sq.outputs]
+        m["engine"] = {"kind": "dataflow", "reason": f"a segment of {qm.name}"}
+        m["tools"] = manifest["tools"]
+        return m
+
+    def sizing(sq, m):
+        size_in_compile(sq, m, fifo_sizing, fifo_sizing_seconds)
+
+    if dest is None:
+        dest = Path(f"{_stem(model, g)}.fpga")
+        check_writable(dest)
+    try:
+        written = write_bundle(dest, manifest, arrays,
+                               lambda stage: write_segments(stage, plan, folds, segment_manifest, gens, sizing))
     except OSError as e:
         raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
     return load_bundle(written)

@@ -3,8 +3,8 @@
 The accelerated part is one connected stretch of the graph. Ops whose placement is HOST
 (Softmax, ArgMax, ...) run on the host in float, either before it (no hardware node upstream,
 e.g. pre-processing) or after it (no hardware node downstream, e.g. a final Softmax). A host op
-with hardware nodes both upstream and downstream would split the accelerated part in two, which
-the compiler does not support: those nodes are listed in ``splitting`` so callers can report them.
+with hardware nodes both upstream and downstream splits the accelerated part in two: those nodes
+are listed in ``splitting`` (see below for what compile does with them).
 
 A model that carries its own quantisation (QDQ / QONNX) marks the float nodes before its first
 and after its last quantised tensor (``g.meta["preprocess"]`` / ``["postprocess"]``, see
@@ -13,10 +13,11 @@ frontend/qdq.py): they are host nodes whatever their op.
 The rule follows the data flow, not the order of the node list, so a Softmax on one output branch
 stays "after" even when a node of another branch happens to be listed later.
 
-The tiled engine does not need that refusal: compile sets ``g.meta["host_between"]`` and the
-quantiser makes those nodes host float layers (quant/host_float.py), run on the host between the
-engine's segments (fpga_accel/tiled/segments.py), as are integer layers the engine cannot run (LRN)
-and those the user names (``compile(host_layers=...)``).
+Compile does not refuse them: it sets ``g.meta["host_between"]`` and the quantiser makes those
+nodes host float layers (quant/host_float.py), run on the host between segments — the tiled
+engine's (fpga_accel/tiled/segments.py), or separate dataflow designs (fpga_accel/segments/) — as
+are the integer layers the user names (``compile(host_layers=...)``) and, on the tiled engine, those
+it cannot run (LRN).
 
 The user may cut the accelerated part short (``compile --host-nodes``): :func:`place_on_host`
 marks the named nodes and every node downstream of them (``g.meta["host_nodes"]``) as host
@@ -37,7 +38,7 @@ class Partition:
     hardware: list = field(default_factory=list)
     host_before: list = field(default_factory=list)
     host_after: list = field(default_factory=list)
-    splitting: list = field(default_factory=list)  # host ops inside the accelerated part: a problem
+    splitting: list = field(default_factory=list)  # host ops inside the accelerated part: they split it
 
     def placement(self, node) -> str:
         """Where one node of the partitioned graph runs: "hardware" or "host"."""

@@ -2,7 +2,7 @@
 
 :func:`inspect` lists the nodes after a flow with their shapes, MACs, parameters and placement,
 and :func:`lowering_problems` runs compile's own checks on the ``hardware`` flow: the partition
-(a host op splitting the accelerated part), the integer lowering (``quantize_model``) and the
+(host ops between hardware nodes make dataflow segments), the integer lowering (``quantize_model``) and the
 processing-element lowering of the HLS generator (``codegen.network.lower_model``, the function
 compile calls). Calibration only sets the ranges, which decide none of these checks, so the
 integer lowering runs with a placeholder range for every tensor compile would calibrate.
@@ -63,21 +63,28 @@ class Inspection:
 
 def lowering_problems(g, config=None) -> list[Problem]:
     """Every reason compile would refuse ``g`` (the IR after the ``hardware`` flow), naming node
-    and op: a host op splitting the accelerated part, a node without an integer form, a layer
-    without a processing element. Empty when compile can build it (board fit aside)."""
+    and op: a node without an integer form, a layer without a processing element (in each dataflow
+    segment when host ops split the accelerated part). Empty when compile can build it (board fit
+    aside)."""
     from ..codegen.network import lower_model
+    from ..partition import partition
     from ..quant.config import QuantConfig
     from ..quant.quantizer import quantize_model, split_edges, tensors_to_observe
+    from ..segments import split_segments
 
     cfg = config or QuantConfig()
     given = dict(g.meta.get("qparams") or {})
+    between = bool(partition(g).splitting)
+    if between:  # as compile: host ops between hardware nodes run between segments
+        g.meta["host_between"] = True
     try:
         _, hw, _ = split_edges(g)
         ranges = {t: PLACEHOLDER_RANGE for t in tensors_to_observe(g, hw, cfg) if t not in given}
         with warnings.catch_warnings():  # placeholder ranges: warnings about them mean nothing
             warnings.simplefilter("ignore")
             qm = quantize_model(g, ranges, cfg, given=given or None)
-        lower_model(qm, {})  # folding 1 x 1 everywhere: what any board can take
+        for part in split_segments(qm).segments if between else [qm]:
+            lower_model(part, {})  # folding 1 x 1 everywhere: what any board can take
     except UnsupportedModelError as e:
         return list(e.problems)
     return []
@@ -115,7 +122,7 @@ def inspect(model, input_shapes: Mapping[str, tuple[int, ...]] | None = None, fl
     for i, n in enumerate(g.nodes):
         op = get_op(n)
         if id(n) in split_ids:
-            where = "host: splits the accelerated part"
+            where = "host: between segments"
         elif op.placement_of(n, g) == REMOVED:
             where = "removed by passes"
         else:

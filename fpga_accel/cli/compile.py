@@ -37,9 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run these nodes and everything after them on the host, in float (names as `fpga-accel "
                         "inspect MODEL --flow hardware` lists them; repeatable)")
     p.add_argument("--host-layers", action="append", default=[], metavar="NAME[,NAME...]",
-                   help="run these integer layers on the host between the tiled engine's segments, same integers, "
-                        "everything else stays on the engine (--engine tiled or auto; names as the compile's "
-                        "layer table lists them; repeatable)")
+                   help="run these integer layers on the host between the engine's segments (the tiled engine's, "
+                        "or separate dataflow designs), same integers, everything else stays on the FPGA (names as "
+                        "the compile's layer table lists them; repeatable)")
     p.add_argument("--fifo-depth", action="append", default=[], metavar="STREAM=DEPTH",
                    help="depth pragma of a stream of the generated HLS (its name in fa_top.cpp as `fpga-accel "
                         "simulate` lists it, or its s<k> prefix); recorded in the manifest; repeatable")
@@ -131,6 +131,18 @@ def run(args) -> int:
     engine = m.get("engine") or {}
     if engine.get("reason"):
         echo(f"engine          dataflow: {engine['reason']}")
+    if "segments" in m:  # several dataflow designs, host steps between them
+        sec = m["segments"]
+        for s in sec["list"]:
+            echo(f"{'segment':<16}{s['name']}: {', '.join(s['layers'])} ({s['share']:.0%} of the budget, "
+                 f"{s['frames_per_s']:,.0f} frames/s, estimate)")
+        echo(f"{'steps':<16}" + " -> ".join(st["host"] if "host" in st else sec["list"][st["segment"]]["name"]
+                                           for st in sec["steps"]))
+        echo(f"estimate        {sec['frames_per_s']:,.0f} frames/s with the segments one after the other (host steps "
+             "not counted); `fpga-accel report` for the details")
+        echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "
+             f"compiled in {took:.2f} s")
+        return 0
     f = m["fold"]
     print(f"estimate        {f['frames_per_s']:,.0f} frames/s ({f['cycles_per_image']:,} cycles per image), "
           f"DSP {f['totals']['dsp']:,}/{f['board_totals']['dsp']:,}, BRAM18 {f['totals']['bram18']:,}/"

@@ -34,6 +34,8 @@ def run(args) -> int:
     bundle = load_bundle(args.bundle)
     if "tiled" in bundle.manifest:
         return run_tiled(bundle, args)
+    if "segments" in bundle.manifest:
+        return run_segments(bundle, args)
     m = manifest_for(bundle, args.board, args.ceiling, args.target_fps)
     print_report(m)
     if args.html:
@@ -46,6 +48,26 @@ def run(args) -> int:
         except OSError as e:
             raise InputError(f"{args.html}: cannot write the HTML report ({e.strerror or e})") from None
         echo(f"html report     {args.html}")
+    return 0
+
+
+def run_segments(bundle, args) -> int:
+    """The report of a bundle in dataflow segments: each segment's own report, then the chain's."""
+    from ..bundle import load_bundle
+    from ..errors import InputError
+    from ..segments.check import segment_path
+
+    if args.html or args.board or args.ceiling is not None or args.target_fps is not None:
+        raise InputError(f"{bundle.path}: compiled as dataflow segments; --html, --board, --ceiling and --target-fps "
+                         "apply to a one-part design: report a segment's bundle (NAME.fpga/segments/K) for them")
+    sec = bundle.manifest["segments"]
+    for k, s in enumerate(sec["list"]):
+        echo(f"== segment {k}: {s['name']} ({s['share']:.0%} of the board's budget)")
+        print_report(manifest_for(load_bundle(bundle.path / segment_path(k)), None, None, None))
+    steps = " -> ".join(f"segment {st['segment']}" if "segment" in st else f"host {st['host']}" for st in sec["steps"])
+    echo(f"steps           {steps}")
+    echo(f"chain           {sec['fpga_us_per_image']:.2f} us of FPGA time per image, {sec['frames_per_s']:,.0f} "
+         "frames/s (estimate: the segments one after the other, host steps and transfers not counted)")
     return 0
 
 

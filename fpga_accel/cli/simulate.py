@@ -62,9 +62,14 @@ def is_tiled(path: str) -> bool:
 
 
 def run(args) -> int:
+    from ..bundle import load_bundle
     from ..errors import InputError
     from ..sim import DeadlockError, simulate
 
+    parts = (load_bundle(args.bundle).manifest.get("segments") or {}).get("list")
+    if parts:  # each dataflow segment is a design (and a bundle) of its own
+        raise InputError(f"{args.bundle} holds {len(parts)} dataflow segments with host steps between them; simulate "
+                         f"each on its own: fpga-accel simulate {args.bundle}/segments/K (K = 0..{len(parts) - 1})")
     if is_tiled(args.bundle):
         if args.fifo_depth or args.size:
             raise InputError("--fifo-depth and --size apply to the dataflow engine's FIFOs; this bundle runs on the "

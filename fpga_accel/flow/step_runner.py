@@ -71,6 +71,10 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         bundle = load_bundle(bundle)
     root = bundle.path.resolve()
     manifest = bundle.manifest
+    if "segments" in manifest:  # several dataflow designs (fpga_accel/segments): one bitstream must hold them all
+        raise BuildError(f"{root}: the model is compiled as {len(manifest['segments']['list'])} dataflow segments with "
+                         "host steps between them; building one bitstream with a kernel per segment is not supported "
+                         "yet: run it with the emulator, csim or opencl (PoCL) backend, or compile with --engine tiled")
     scripts = manifest.get("scripts") or {}
     if scripts.get("error"):
         raise BuildError(f"{root}: no build scripts were generated: {scripts['error']}")

@@ -76,17 +76,17 @@ def split_edges(g):
     """(host_before, hardware, host_after) node lists, layout-only edge nodes moved to the host.
 
     Host ops between hardware nodes (``partition(g).splitting``) are refused unless
-    ``g.meta["host_between"]`` is set (the tiled engine runs them between its segments): then they
-    stay in the hardware list and :func:`quantize_model` makes float host layers of them."""
+    ``g.meta["host_between"]`` is set (compile sets it: either engine runs them on the host between its
+    segments): then they stay in the hardware list and :func:`quantize_model` makes float host layers
+    of them."""
     p = partition(g)
     if p.splitting and g.meta.get("host_between"):
         p.hardware = [n for n in g.nodes if any(n is m for m in (*p.hardware, *p.splitting))]
     elif p.splitting:
         raise UnsupportedModelError([Problem(n.name, n.op_type, "runs on the host in float but sits inside the "
-                                             "accelerated part (hardware nodes before and after it); the dataflow "
-                                             "engine has one accelerated part: compile with --engine tiled (it runs "
-                                             "the op on the host between its segments), or end the accelerated part "
-                                             f"before it (--host-nodes {n.name})") for n in p.splitting],
+                                             "accelerated part (hardware nodes before and after it); `compile` runs "
+                                             "it on the host between segments (of either engine), or end the "
+                                             f"accelerated part before it (--host-nodes {n.name})") for n in p.splitting],
                                     g.name)
     before, hw, after = list(p.host_before), list(p.hardware), list(p.host_after)
     host_ready = set(g.input_names) | {o for n in before for o in n.outputs}

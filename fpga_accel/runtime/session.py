@@ -30,6 +30,7 @@ from .backends import availability, choose_backend, get_backend
 from .errors import BackendUnavailable, SessionError, SessionTimeout
 from .feeds import batch_size as batch_of
 from .feeds import by_name, check_float, check_raw, warn_saturation
+from .segments import SegmentedBackend, is_segmented
 from .stats import SessionStats, Timing
 from .worker import Job, Worker
 
@@ -95,7 +96,10 @@ class Session:
         if why is not None:
             raise BackendUnavailable(f"backend '{cls.name}' cannot run {self.bundle.path}: {why}")
         self.batch_size, self.timeout = batch_size, timeout
-        self.backend = cls(self.bundle, self.qmodel, timeout=timeout)
+        if is_segmented(self.bundle):  # dataflow segments with host steps between them, one backend each
+            self.backend = SegmentedBackend(cls, self.bundle, self.qmodel, timeout=timeout)
+        else:
+            self.backend = cls(self.bundle, self.qmodel, timeout=timeout)
         self.stats = SessionStats()
         self._closed = False
         self._broken: str | None = None  # set when the backend timed out: its state is unknown

@@ -21,7 +21,8 @@ kernel (KH · KW taps) for one Tm × Tn block. All figures are estimates.
 
 **dataflow | tiled | auto.** ``auto`` folds the model for the dataflow engine and takes it when the
 folder finds a design within the ceiling; otherwise (it raises :class:`~fpga_accel.fold.folder.FoldError`)
-the tiled engine, recording why.
+the tiled engine, recording why. A model with host steps between hardware layers is folded as
+dataflow segments instead (fpga_accel/segments/build.py, in compile), with the same rule.
 """
 from __future__ import annotations
 

@@ -44,6 +44,10 @@ def availability(cls: type[Backend], bundle) -> str | None:
     if "tiled" in getattr(bundle, "manifest", {}) and cls.name not in TILED_BACKENDS:
         return (f"the bundle is compiled for the tiled engine, which has no {cls.name} form yet; run it with "
                 f"backend {', '.join(repr(b) for b in TILED_BACKENDS)}, or compile the model with --engine dataflow")
+    if "segments" in getattr(bundle, "manifest", {}):  # one backend per segment (runtime/segments.py)
+        from ..segments import segment_availability
+
+        return segment_availability(cls, bundle, availability)
     try:
         return cls.unavailable(bundle)
     except Exception as e:  # noqa: BLE001 - a plug-in's bug must not stop the others

@@ -1,0 +1,89 @@
+"""A model compiled in dataflow segments run as one backend: segment 0 → host step(s) → segment 1 ...
+
+The session sees one backend (hardware integers in, hardware integers out). Inside it, every
+segment has its own backend of the kind asked for (an emulator, a C simulation of its own HLS
+project, its own OpenCL twin), opened on the segment's bundle (``segments/<k>/``, checked by
+fpga_accel/segments/check.py); a host step runs its layer's integers on the host between them
+(a float op: dequantise, its float reference, quantise — quant/host_float.py; an integer layer sent
+to the host: its op's integer reference), exactly as the emulator runs the whole model.
+
+Backends that chain segments: :data:`CHAINED`. The others need one bitstream holding every
+segment's kernel or IP, which the build flow does not write yet; they refuse the bundle by name.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import lookup
+from ..quant.host_float import is_host_float, run_host_float
+from .backends.base import ThreadedBackend
+
+#: backends that run a bundle of several dataflow segments
+CHAINED = ("emulator", "csim", "opencl")
+
+
+def is_segmented(bundle) -> bool:
+    return "segments" in getattr(bundle, "manifest", {})
+
+
+def segment_availability(cls, bundle, one) -> str | None:
+    """Why backend ``cls`` cannot run the segmented ``bundle``, or None; ``one(cls, segment bundle)``
+    asks the backend about one segment."""
+    from ..bundle import load_bundle
+    from ..bundle_check import BundleError
+    from ..segments.check import segment_path
+
+    if cls.name not in CHAINED:
+        return (f"the bundle holds {len(bundle.manifest['segments']['list'])} dataflow segments with host steps between "
+                f"them; backend '{cls.name}' runs one kernel per bundle, and one bitstream with every segment's kernel "
+                f"is not built yet: run it with backend {', '.join(repr(n) for n in CHAINED)}, or compile the model "
+                "with --engine tiled")
+    for k in range(len(bundle.manifest["segments"]["list"])):
+        try:
+            why = one(cls, load_bundle(bundle.path / segment_path(k), verify=False))
+        except BundleError as e:
+            return str(e)
+        if why is not None:
+            return f"segment {k}: {why}"
+    return None
+
+
+class SegmentedBackend(ThreadedBackend):
+    """Runs the steps of a segmented bundle with one ``cls`` backend per segment."""
+
+    def __init__(self, cls, bundle, qmodel, timeout: float | None = None):
+        from ..segments.check import open_segments
+
+        super().__init__(bundle, qmodel, timeout)
+        self.name = cls.name
+        self.segments = []
+        try:
+            for sub, sq in open_segments(bundle, qmodel):
+                self.segments.append(cls(sub, sq, timeout=timeout))
+        except BaseException:
+            self.close()
+            raise
+        caps = [b.max_batch for b in self.segments if getattr(b, "max_batch", None)]
+        self.max_batch = min(caps) if caps else None
+        by_name = {lay.name: lay for lay in qmodel.layers}
+        self.steps = [self.segments[s["segment"]] if "segment" in s else by_name[s["host"]]
+                      for s in bundle.manifest["segments"]["steps"]]
+
+    def run_raw(self, q_inputs):
+        env = dict(q_inputs)
+        for step in self.steps:
+            if hasattr(step, "start"):  # a segment's backend
+                feeds = {t.name: env[t.name] for t in step.qmodel.inputs}
+                env.update(step.wait(step.start(feeds), self.timeout))
+                continue
+            ins = [env[i] for i in step.inputs]
+            run = run_host_float if is_host_float(step) else lookup(step.op_type, step.domain).run_int
+            q = self.qmodel.tensors[step.outputs[0]].qparams.qtype
+            env[step.outputs[0]] = np.asarray(run(step, ins)).astype(q.dtype, copy=False)
+        return {t.name: env[t.name] for t in self.qmodel.outputs}
+
+    def close(self) -> None:
+        super().close()
+        for b in self.segments:
+            b.close()
+        self.segments = []
