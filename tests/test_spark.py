@@ -1,0 +1,245 @@
+"""Spark integration without a JVM: the discovery script (emulator slots, fake XRT and PYNQ
+device trees, the shell wrapper Spark calls), the column schema checks and Arrow conversions,
+and the partition function run directly, equal to one Session bit for bit with one session per
+process. The runs on a local Spark cluster are in test_spark_cluster.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'fpga-accel[spark]')")
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'fpga-accel[spark]')")
+from pyspark.sql import types as T  # noqa: E402
+
+import fpga_accel  # noqa: E402
+from fpga_accel.runtime import Session  # noqa: E402
+from fpga_accel.spark import SparkInputError, discover, executor  # noqa: E402
+from fpga_accel.spark.columns import InputColumn, images, plan_inputs, plan_outputs  # noqa: E402
+from fpga_accel.spark.executor import BundleMapper  # noqa: E402
+from models import data  # noqa: E402
+
+SCRIPT = discover.Path(discover.__file__).with_name("discover-fpga.sh")
+
+
+# --- discovery ------------------------------------------------------------------------------------
+def test_emulator_slots_from_the_environment(tmp_path):
+    assert discover.discover(tmp_path, env={"FPGA_ACCEL_SPARK_SLOTS": "3"}) == ["0", "1", "2"]
+    assert discover.discover(tmp_path, env={"FPGA_ACCEL_SPARK_SLOTS": "0"}) == []
+    with pytest.raises(ValueError, match="whole number"):
+        discover.discover(tmp_path, env={"FPGA_ACCEL_SPARK_SLOTS": "-1"})
+    with pytest.raises(ValueError, match="whole number"):
+        discover.discover(tmp_path, env={"FPGA_ACCEL_SPARK_SLOTS": "99999"})
+
+
+def test_a_host_without_devices_has_none(tmp_path):
+    assert discover.discover(tmp_path, env={}) == []
+
+
+def render_node(root, name: str, driver: str) -> None:
+    (root / "dev" / "dri").mkdir(parents=True, exist_ok=True)
+    (root / "dev" / "dri" / name).touch()
+    dev = root / "sys" / "class" / "drm" / name / "device"
+    dev.mkdir(parents=True)
+    os.symlink(f"../../../bus/pci/drivers/{driver}", dev / "driver")
+
+
+def test_xocl_render_nodes_count_and_a_gpu_does_not(tmp_path):
+    render_node(tmp_path, "renderD128", "i915")
+    render_node(tmp_path, "renderD129", "xocl")
+    render_node(tmp_path, "renderD130", "xocl")
+    assert discover.discover(tmp_path, env={}) == ["0", "1"]
+
+
+def test_xclmgmt_and_zynq_boards(tmp_path):
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "xclmgmt1024").touch()
+    assert discover.discover(tmp_path, env={}) == ["0"]
+    board = tmp_path / "pynq"
+    (board / "sys" / "class" / "fpga_manager" / "fpga0").mkdir(parents=True)
+    (board / "dev").mkdir()
+    (board / "dev" / "uio0").touch()
+    assert discover.discover(board, env={}) == ["0"]
+    old = tmp_path / "pynq26"
+    (old / "dev").mkdir(parents=True)
+    (old / "dev" / "xlnk").touch()
+    assert discover.discover(old, env={}) == ["0"]
+    (tmp_path / "uio_only" / "dev").mkdir(parents=True)
+    (tmp_path / "uio_only" / "dev" / "uio0").touch()  # a UIO device alone is not an FPGA
+    assert discover.discover(tmp_path / "uio_only", env={}) == []
+
+
+def test_xbutil_examine_lists_the_cards(tmp_path):
+    xbutil = tmp_path / "xbutil"
+    xbutil.write_text("#!/bin/sh\necho 'Devices present'\necho 'BDF             :  Shell'\n"
+                      "echo '[0000:3b:00.1]  :  xilinx_u250_gen3x16_xdma_shell_4_1  user(inst=128)'\n"
+                      "echo '[0000:d8:00.1]  :  xilinx_u250_gen3x16_xdma_shell_4_1  user(inst=129)'\n")
+    xbutil.chmod(0o755)
+    assert discover.discover(tmp_path, env={}, xbutil=str(xbutil)) == ["0", "1"]
+    broken = tmp_path / "broken"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    assert discover.discover(tmp_path, env={}, xbutil=str(broken)) == []
+
+
+def run_script(env_slots: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FPGA_ACCEL_SPARK_SLOTS=env_slots, FPGA_ACCEL_PYTHON=sys.executable)
+    return subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_shell_wrapper_prints_resource_information_json():
+    assert os.access(SCRIPT, os.X_OK)
+    got = run_script("2")
+    assert got.returncode == 0, got.stderr
+    lines = got.stdout.strip().splitlines()
+    assert len(lines) == 1
+    info = json.loads(lines[0])
+    assert info == {"name": "fpga", "addresses": ["0", "1"]}
+    assert all(isinstance(a, str) for a in info["addresses"])
+
+
+def test_the_script_never_fails_it_reports_nothing_found():
+    got = run_script("lots")
+    assert got.returncode == 0
+    assert json.loads(got.stdout) == {"name": "fpga", "addresses": []}
+    assert "FPGA_ACCEL_SPARK_SLOTS must be a whole number" in got.stderr
+
+
+def test_script_path_option_names_the_wrapper(capsys):
+    assert discover.main(["--script-path"]) == 0
+    assert capsys.readouterr().out.strip() == str(SCRIPT)
+
+
+# --- the column schema ------------------------------------------------------------------------------
+MANIFEST = {"inputs": [{"name": "input", "shape": ["N", 1, 28, 28], "dtype": "float32"}],
+            "outputs": [{"name": "logits", "shape": ["N", 10], "dtype": "float32"}]}
+
+
+def schema(**cols) -> T.StructType:
+    return T.StructType([T.StructField("id", T.LongType())] + [T.StructField(k, v) for k, v in cols.items()])
+
+
+def test_the_three_column_forms_are_recognised():
+    flat = plan_inputs(schema(image=T.ArrayType(T.FloatType())), MANIFEST, None, "float32")[0]
+    assert (flat.input, flat.column, flat.form, flat.shape, flat.size) == ("input", "image", "flat", (1, 28, 28), 784)
+    nested = T.ArrayType(T.ArrayType(T.ArrayType(T.DoubleType())))
+    assert plan_inputs(schema(input=nested, other=T.BinaryType()), MANIFEST, None, "float32")[0].form == "nested"
+    binary = plan_inputs(schema(pix=T.BinaryType()), MANIFEST, {"input": "pix"}, "float64")[0]
+    assert (binary.form, binary.binary_dtype) == ("binary", "float64")
+
+
+@pytest.mark.parametrize("cols, mapping, message", [
+    ({"image": T.ArrayType(T.IntegerType())}, None, "holds int values; the model takes float images"),
+    ({"image": T.ArrayType(T.ArrayType(T.FloatType()))}, None, "nested 2 deep; the image shape"),
+    ({"image": T.StringType()}, {"input": "image"}, "has type string; expected binary, array<float|double> of 784"),
+    ({"image": T.BinaryType()}, {"input": "picture"}, "no column 'picture'"),
+    ({"a": T.BinaryType(), "b": T.BinaryType()}, None, "2 array/binary columns"),
+    ({"image": T.BinaryType()}, {"x": "image"}, "must map exactly the model inputs"),
+])
+def test_columns_that_do_not_fit_are_refused_by_name(cols, mapping, message):
+    with pytest.raises(SparkInputError, match=message):
+        plan_inputs(schema(**cols), MANIFEST, mapping, "float32")
+
+
+def test_output_columns_are_plain_names_that_clash_with_nothing():
+    assert plan_outputs(MANIFEST, None, ["id"])[0].column == "logits"
+    with pytest.raises(SparkInputError, match=r"clash with kept columns"):
+        plan_outputs(MANIFEST, None, ["id", "logits"])
+    assert plan_outputs(MANIFEST, {"logits": "scores"}, ["id", "logits"])[0].column == "scores"
+    hostile = {"inputs": MANIFEST["inputs"], "outputs": [dict(MANIFEST["outputs"][0], name="x`; DROP")]}
+    with pytest.raises(SparkInputError, match="not a plain column name"):
+        plan_outputs(hostile, None, [])
+
+
+# --- Arrow columns to images ----------------------------------------------------------------------------
+SPEC = InputColumn("input", "image", (1, 2, 3), "float32", "flat")
+
+
+def test_flat_nested_and_binary_cells_give_the_same_images():
+    x = np.random.default_rng(1).random((5, 1, 2, 3), dtype=np.float32)
+    flat = pa.array(list(x.reshape(5, 6)), type=pa.list_(pa.float32()))
+    nested = pa.array(x.tolist(), type=pa.list_(pa.list_(pa.list_(pa.float64()))))
+    binary = pa.array([r.astype("<f4").tobytes() for r in x], type=pa.binary())
+    assert np.array_equal(images(flat, SPEC, "p0"), x)
+    assert np.array_equal(images(nested, InputColumn("input", "image", (1, 2, 3), "float32", "nested"), "p0"), x)
+    got = images(binary, InputColumn("input", "image", (1, 2, 3), "float32", "binary"), "p0")
+    assert got.dtype == np.float32 and np.array_equal(got, x)
+    # a slice of a column (Arrow offsets not starting at 0) reads the right rows
+    assert np.array_equal(images(flat.slice(2, 2), SPEC, "p0"), x[2:4])
+    assert np.array_equal(images(binary.slice(3), InputColumn("input", "image", (1, 2, 3), "float32", "binary"),
+                                 "p0"), x[3:])
+
+
+@pytest.mark.parametrize("column, spec, message", [
+    (pa.array([[0.0] * 6, None], type=pa.list_(pa.float32())), SPEC, "p7, row 1 holds a null"),
+    (pa.array([[0.0] * 6, [0.0] * 5], type=pa.list_(pa.float32())), SPEC, "p7, row 1 holds a list of 5 values"),
+    (pa.array([[0.0] * 6, [0.0, None] * 3], type=pa.list_(pa.float32())), SPEC, "p7, row 1 holds a null"),
+    (pa.array([[[[0.0] * 3] * 2], [[[0.0] * 3, [0.0] * 2]]], type=pa.list_(pa.list_(pa.list_(pa.float32())))),
+     InputColumn("input", "image", (1, 2, 3), "float32", "nested"), "p7, row 1 holds a list of 2 values"),
+    (pa.array([b"\0" * 24, b"\0" * 20], type=pa.binary()),
+     InputColumn("input", "image", (1, 2, 3), "float32", "binary"), "p7, row 1 holds 20 bytes; an image is 6"),
+])
+def test_bad_rows_are_named(column, spec, message):
+    with pytest.raises(SparkInputError, match=message):
+        images(column, spec, "p7")
+
+
+# --- the partition function, run directly --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("spark") / "mnist_cnn.fpga"
+    return fpga_accel.compile(data.model_path("mnist_cnn"), out, calib=data.load_calib("mnist_cnn"), progress=False)
+
+
+def mapper(bundle, **kw) -> BundleMapper:
+    spec = InputColumn("input", "image", (1, 28, 28), "float32", "flat")
+    return BundleMapper(str(bundle.path), [spec], plan_outputs(bundle.manifest, None, ["id"]), ["id"], **kw)
+
+
+def arrow_batches(x: np.ndarray, start: int, step: int):
+    for s in range(0, len(x), step):
+        part = x[s:s + step]
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(np.arange(start + s, start + s + len(part))),
+             pa.array(list(part.reshape(len(part), -1)), type=pa.list_(pa.float32()))], names=["id", "image"])
+
+
+def test_partitions_equal_one_session_and_share_its_session(bundle):
+    x, _ = data.load_test("mnist_cnn")
+    with Session(bundle) as s:
+        want = s.run(x)["logits"]
+    executor.close_sessions()
+    before = executor.opened
+    m = mapper(bundle, backend="csim", fallback="emulator", session_options={"batch_size": 64})
+    half = len(x) // 2
+    out = list(m(arrow_batches(x[:half], 0, 100))) + list(m(arrow_batches(x[half:], half, 77)))
+    table = pa.Table.from_batches(out)
+    assert table.column_names == ["id", "logits"]
+    assert table.column("id").to_pylist() == list(range(len(x)))
+    got = np.stack(table.column("logits").to_numpy(zero_copy_only=False))
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert executor.opened - before == 1  # two partitions, one session (the fallback: no device assigned)
+    (session,) = executor._sessions.values()
+    assert session.backend.name == "emulator" and session.batch_size == 64
+    assert session.stats.images == len(x)
+    executor.close_sessions()
+
+
+def test_without_a_device_or_fallback_the_task_says_what_to_set(bundle):
+    x, _ = data.load_test("mnist_cnn")
+    with pytest.raises(SparkInputError, match=r"no 'fpga' resource.*spark.task.resource.fpga.amount=1"):
+        list(mapper(bundle, fallback=None)(arrow_batches(x[:4], 0, 4)))
+
+
+def test_values_the_session_refuses_name_the_rows(bundle):
+    x, _ = data.load_test("mnist_cnn")
+    x = x[:6].copy()
+    x[4, 0, 3, 3] = np.nan
+    with pytest.raises(SparkInputError, match=r"rows 0\.\.5: input 'input' contains 1 NaN/Inf value\(s\) \(first "
+                                              r"in sample 4\)"):
+        list(mapper(bundle)(arrow_batches(x, 0, 6)))
+    executor.close_sessions()
