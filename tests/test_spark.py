@@ -14,14 +14,14 @@ import pytest
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install 'fpga-accel[spark]')")
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'fpga-accel[spark]')")
-from pyspark.sql import types as T  # noqa: E402
+from pyspark.sql import types as T
 
-import fpga_accel  # noqa: E402
-from fpga_accel.runtime import Session  # noqa: E402
-from fpga_accel.spark import SparkInputError, discover, executor  # noqa: E402
-from fpga_accel.spark.columns import InputColumn, images, plan_inputs, plan_outputs  # noqa: E402
-from fpga_accel.spark.executor import BundleMapper  # noqa: E402
-from models import data  # noqa: E402
+import fpga_accel
+from fpga_accel.runtime import Session
+from fpga_accel.spark import SparkInputError, discover, executor
+from fpga_accel.spark.columns import InputColumn, images, plan_inputs, plan_outputs
+from fpga_accel.spark.executor import BundleMapper
+from models import data
 
 SCRIPT = discover.Path(discover.__file__).with_name("discover-fpga.sh")
 

@@ -15,4 +15,4 @@ from . import discover, executor
 from .dataframe import map_bundle
 from .errors import SparkInputError, SparkMissing
 
-__all__ = ["SparkInputError", "SparkMissing", "map_bundle"]
+__all__ = ["SparkInputError", "SparkMissing", "discover", "executor", "map_bundle"]
