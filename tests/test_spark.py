@@ -243,3 +243,19 @@ def test_values_the_session_refuses_name_the_rows(bundle):
                                               r"in sample 4\)"):
         list(mapper(bundle)(arrow_batches(x, 0, 6)))
     executor.close_sessions()
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_executable_wrapper_and_the_command(tmp_path):
+    import zipfile
+
+    root = SCRIPT.parents[2]
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(tmp_path)], check=False, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = tmp_path.glob("fpga_accel-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        mode = z.getinfo("fpga_accel/spark/discover-fpga.sh").external_attr >> 16
+        entry = next(n for n in z.namelist() if n.endswith("entry_points.txt"))
+        assert mode & 0o111 == 0o111  # Spark runs the discoveryScript directly
+        assert "fpga-accel-spark-discover = fpga_accel.spark.discover:main" in z.read(entry).decode()

@@ -30,7 +30,7 @@ from models import data
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")]
 
 # the task functions below travel to the executors by value, not by module name
-import pyspark.cloudpickle  # noqa: E402
+import pyspark.cloudpickle
 
 pyspark.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
