@@ -259,3 +259,65 @@ def test_the_wheel_ships_the_executable_wrapper_and_the_command(tmp_path):
         entry = next(n for n in z.namelist() if n.endswith("entry_points.txt"))
         assert mode & 0o111 == 0o111  # Spark runs the discoveryScript directly
         assert "fpga-accel-spark-discover = fpga_accel.spark.discover:main" in z.read(entry).decode()
+
+
+def test_a_failing_session_is_discarded_so_the_retry_opens_a_new_one(bundle, monkeypatch):
+    x, _ = data.load_test("mnist_cnn")
+    executor.close_sessions()
+    m = mapper(bundle)
+    list(m(arrow_batches(x[:4], 0, 4)))
+    (first,) = executor._sessions.values()
+
+    def broken(*a, **k):
+        raise RuntimeError("device lost")
+
+    monkeypatch.setattr(first, "run", broken)
+    with pytest.raises(RuntimeError, match="device lost"):
+        list(m(arrow_batches(x[:4], 0, 4)))
+    assert first.closed and not executor._sessions
+    out = pa.Table.from_batches(list(m(arrow_batches(x[:4], 0, 4))))  # the retry: a new session
+    (second,) = executor._sessions.values()
+    assert second is not first and out.num_rows == 4
+    executor.close_sessions()
+
+
+def test_float64_cells_are_cast_by_the_session_with_its_checks(bundle):
+    x, _ = data.load_test("mnist_cnn")
+    spec = InputColumn("input", "image", (1, 28, 28), "float32", "flat")
+    cells = pa.array(list(x[:3].reshape(3, -1).astype(np.float64)), type=pa.list_(pa.float64()))
+    got = images(cells, spec, "p0")
+    assert got.dtype == np.float64 and np.array_equal(got, x[:3])
+    big = x[:2].reshape(2, -1).astype(np.float64)
+    big[1, 5] = 1e300
+    batch = pa.RecordBatch.from_arrays([pa.array([0, 1]), pa.array(list(big), type=pa.list_(pa.float64()))],
+                                       names=["id", "image"])
+    with pytest.raises(SparkInputError, match=r"rows 0\.\.1: input 'input' holds values too large for float32"):
+        list(mapper(bundle)([batch]))
+    executor.close_sessions()
+
+
+class FakeFrame:
+    """What map_bundle reads of a DataFrame on the driver: its schema, and mapInArrow."""
+
+    def __init__(self, schema):
+        self.schema = schema
+
+    def mapInArrow(self, fn, schema):
+        self.fn, self.result_schema = fn, schema
+        return self
+
+
+def test_map_bundle_plans_the_columns_on_the_driver(bundle):
+    from fpga_accel.spark import map_bundle
+
+    df = FakeFrame(schema(image=T.ArrayType(T.FloatType()), label=T.IntegerType()))
+    out = map_bundle(df, bundle.path, outputs={"logits": "scores"}, backend="emulator", ship=False,
+                     session_options={"batch_size": 32})
+    assert out.result_schema.fieldNames() == ["id", "label", "scores"]
+    assert out.result_schema["scores"].dataType == T.ArrayType(T.FloatType(), containsNull=False)
+    assert out.fn.keep == ["id", "label"] and out.fn.inputs[0].form == "flat" and out.fn.shipped is None
+    assert map_bundle(df, bundle.path, keep=["id"], ship=False).result_schema.fieldNames() == ["id", "logits"]
+    with pytest.raises(SparkInputError, match=r"keep= names column\(s\) \['nope'\]"):
+        map_bundle(df, bundle.path, keep=["nope"], ship=False)
+    with pytest.raises(fpga_accel.errors.InputError, match="session_options may hold"):
+        map_bundle(df, bundle.path, session_options={"device": 3}, ship=False)

@@ -172,7 +172,8 @@ def spark_schema(schema, keep: list[str], outputs: list[OutputColumn]):
 
 # --- the executors: Arrow columns → images, outputs → Arrow columns -----------------------------
 def images(arr, spec: InputColumn, where: str) -> np.ndarray:
-    """An Arrow column (one image per row) as ``(rows, *shape)`` of the model input's dtype."""
+    """An Arrow column (one image per row) as ``(rows, *shape)``, float32 or float64 as stored (the
+    Session casts to the model's dtype and names values too large for it)."""
     import pyarrow as pa
 
     if isinstance(arr, pa.ChunkedArray):
@@ -183,7 +184,7 @@ def images(arr, spec: InputColumn, where: str) -> np.ndarray:
     else:
         dims = (spec.size,) if spec.form == "flat" else spec.shape
         x = _list_values(arr, dims, spec, where)
-    return x.reshape((n,) + spec.shape).astype(spec.dtype, copy=False)
+    return x.reshape((n,) + spec.shape)
 
 
 def _null_check(arr, rows_per_item: int, spec: InputColumn, where: str) -> None:

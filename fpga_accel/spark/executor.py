@@ -6,10 +6,12 @@ backend, device, options) and keeps it for the next partitions (Spark reuses its
 per process, not per partition. The device is the address Spark assigned to the task
 (``TaskContext.resources()["fpga"]``, set in ``FPGA_ACCEL_DEVICE_INDEX`` while the session
 opens); a task with none runs on the fallback backend. A process keeps one session per device:
-a session for another bundle on the same device is closed first.
+a session for another bundle on the same device is closed first, and a session that fails (not
+an input error) is closed and forgotten, so the task's next attempt opens a new one.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -69,6 +71,15 @@ def session_for(bundle_dir: str, backend: str, device: str | None, options: dict
                 os.environ[DEVICE_ENV] = before
         opened += 1
         return s
+
+
+def discard(session) -> None:
+    """Forget (and close) a session that failed: the task's next attempt in this worker opens a new one."""
+    with _lock:
+        for k in [k for k, s in _sessions.items() if s is session]:
+            del _sessions[k]
+    with contextlib.suppress(Exception):  # already failing: the task reports the first error
+        session.close()
 
 
 def close_sessions() -> None:
@@ -133,6 +144,9 @@ class BundleMapper:
                 out = session.run(feeds)
             except InputError as e:
                 raise SparkInputError(f"{span}: {e}") from None
+            except Exception:
+                discard(session)  # a device that failed or hung is not reused by later partitions
+                raise
             columns = [batch.column(k) for k in self.keep] + [output_array(out[o.output], o) for o in self.outputs]
             first += n
             yield pa.RecordBatch.from_arrays(columns, names=names)
