@@ -179,3 +179,17 @@ def executor_jvm() -> int:
         if b"CoarseGrainedExecutorBackend" in cmd:
             return pid
     raise RuntimeError("no executor JVM above this process")
+
+
+def test_a_bad_row_fails_the_job_naming_column_partition_and_row(spark, bundle, images):
+    import pyspark.errors
+
+    good = images[:40].reshape(40, -1)
+    rows = [pa.array(list(good), type=pa.list_(pa.float32())), pa.array([list(good[0][:783])],
+                                                                          type=pa.list_(pa.float32()))]
+    col = pa.concat_arrays(rows)
+    df = spark.createDataFrame(pa.table({"id": np.arange(41), "image": col})).coalesce(1)
+    with pytest.raises(pyspark.errors.PySparkException) as err:
+        map_bundle(df, bundle, backend="emulator").toArrow()
+    assert ("column 'image' (model input 'input'): partition 0 (batch from row 0), row 40 holds a list of 783 "
+            "values where the image shape [1, 28, 28] needs 784") in str(err.value)
