@@ -210,6 +210,8 @@ def test_map_bundle_plans_the_columns_on_the_driver(bundle):
         map_bundle(df, bundle.path, keep=["nope"], ship=False)
     with pytest.raises(fpga_accel.errors.InputError, match="session_options may hold"):
         map_bundle(df, bundle.path, session_options={"device": 3}, ship=False)
+    with pytest.raises(SparkInputError, match="cannot broadcast the bundle .* pass ship=False"):
+        map_bundle(df, bundle.path)  # no SparkContext behind this frame, as under Spark Connect
 
 
 def test_a_two_input_model_needs_its_columns_named():

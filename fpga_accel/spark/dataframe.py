@@ -49,7 +49,13 @@ def map_bundle(df, bundle, inputs: dict[str, str] | None = None, outputs: dict[s
     if ship:
         from ..distributed.ship import pack
 
+        try:
+            context = df.sparkSession.sparkContext
+        except Exception:  # noqa: BLE001 - Spark Connect sessions have no SparkContext to broadcast with
+            raise SparkInputError("this DataFrame's session cannot broadcast the bundle (a Spark Connect "
+                                  "session?): pass ship=False, with the bundle at the same path on every "
+                                  "executor node") from None
         blob = pack(b.path)
-        shipped = (b.path.name, hashlib.sha256(blob).hexdigest(), df.sparkSession.sparkContext.broadcast(blob))
+        shipped = (b.path.name, hashlib.sha256(blob).hexdigest(), context.broadcast(blob))
     mapper = BundleMapper(str(b.path), plan, out_plan, keep, backend, fallback, resource, options, shipped)
     return df.mapInArrow(mapper, spark_schema(schema, keep, out_plan))
