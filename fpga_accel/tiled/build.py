@@ -5,6 +5,15 @@ One descriptor per integer layer, except that
 - a lookup table or a residual add whose input only it reads joins its producer's output path
   (``post``): the intermediate tensor is never written to DDR;
 - a reshape (Flatten, Reshape, Squeeze, Unsqueeze) is the same bytes under another shape;
+- a channel slice (Slice, and Split made into slices) is a view of its source at a channel offset
+  (and step): no descriptor; when a concatenation places the slice, its source is placed around it;
+- a channel shuffle of a concatenation read by it alone is addressing: each input of the
+  concatenation is written (or, being a slice, placed) at interleaved channels of the shuffle's
+  output, a view with a channel stride; so ShuffleNetV2's split → branch → concat → shuffle chain
+  needs no copy (every slot of a region has one writer, checked; a placement that would give a slot
+  two writers is a copy instead);
+- a product of two tensors (Mul), the second of the same shape or a 1×1×C channel gate
+  (squeeze-excitation), is a ``mul`` descriptor;
 - a channel concatenation is addressing: an input whose requantisation to the output is the
   identity (same scale, zero point and type) is written by its producer straight into the
   concatenation's region at its channel offset; any other input gets a ``requant`` descriptor that
@@ -25,6 +34,7 @@ from ..errors import ModelError
 from ..ops import lookup
 from ..ops.family.bases import ReshapeInt
 from ..quant.host_float import is_host_float
+from ..quant import rescale
 from ..quant.qtype import parse_qtype
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
@@ -88,9 +98,42 @@ def _classify(layer, qm) -> tuple[str | None, str | None]:
         if any(n > 1 for n in np.shape(k["M"])[:-1]):
             return None, "a constant that varies along an axis other than the channels"
         return "scale", None
+    if t == "Mul" and len(layer.inputs) == 2 and "M" in layer.config:  # two computed tensors
+        a, b = (_hwc(s) for s in shapes[:2])
+        if _hwc(shapes[-1]) not in (a, b) or not (a == b or a[:2] == (1, 1) or b[:2] == (1, 1)):
+            return None, "broadcasting other than a 1x1xC channel gate"
+        return "mul", None
     if t == "Concat" and layer.config["axis"] == len(shapes[-1]) - 1:
         return "concat", None
+    if t == "Slice":
+        ranges, rank = layer.config["ranges"], len(shapes[0])
+        cut = [d for d, r in enumerate(ranges) if d and tuple(r) != (0, int(shapes[0][d]), 1)]
+        if cut not in ([], [rank - 1]) or ranges[-1][2] < 1:
+            return None, "a slice of other axes than the channels, or backwards"
+        return "slice", None
+    if t == "ChannelShuffle" and layer.config["axis"] == len(shapes[0]) - 1:
+        return "shuffle", None
     return None, "no tiled-engine form"
+
+
+def _shuffle_problem(i: int, qm, kinds: dict) -> str | None:
+    """Why channel shuffle ``i`` cannot be addressing (None: it can): its input must be a channel
+    concatenation read by the shuffle alone, each of whose inputs lies in one group of channels, so
+    that each is written at interleaved channels of the shuffle's output."""
+    lay = qm.layers[i]
+    cat = lay.inputs[0]
+    p = next((j for j, q in enumerate(qm.layers) if cat in q.outputs), None)
+    readers = [j for j, q in enumerate(qm.layers) if cat in q.inputs]
+    if p is None or kinds.get(p) != "concat" or readers != [i] or cat in {t.name for t in qm.outputs}:
+        return "its input is not a channel concatenation read by the shuffle alone"
+    c, g = _hwc(qm.tensors[cat].shape)[2], lay.config["group"]
+    start = 0
+    for x in qm.layers[p].inputs:
+        n = _hwc(qm.tensors[x].shape)[2]
+        if start // (c // g) != (start + n - 1) // (c // g):
+            return f"concatenation input '{x}' spans two of its {g} groups of channels"
+        start += n
+    return None
 
 
 class _Weights:
@@ -155,6 +198,31 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
     return {"table": arena.add(layer.consts["lut"], out_dtype), "entries": qt.levels, "in_min": qt.min}
 
 
+def _same_params(qm, a: str, b: str) -> bool:
+    pa, pb = qm.tensors[a].qparams, qm.tensors[b].qparams
+    return (pa.scale, pa.zero_point, pa.qtype.dtype) == (pb.scale, pb.zero_point, pb.qtype.dtype)
+
+
+def _rescale(qm, x: str, y: str, name: str) -> dict:
+    """The single-input rescale of ``x`` to ``y``'s parameters, as a concatenation's inputs have."""
+    r = rescale.concat_constants([qm.tensors[x].qparams], qm.tensors[y].qparams, name=name)[0]
+    return {"multipliers": list(r.multipliers), "zero_points": list(r.zero_points), "shift": r.shift,
+            "zp_out": r.zp_out, "lo": r.lo, "hi": r.hi}
+
+
+def _clash(qm, place: dict, copies: list, writers: list[str]) -> tuple | None:
+    """Two writers (tensors or copies) that would write one channel slot of a region, or None."""
+    owner: dict = {}
+    items = [(t, place[t], _hwc(qm.tensors[t].shape)[2]) for t in writers]
+    items += [(("copy", k, c[5]), c[2], c[3]) for k, c in enumerate(copies)]
+    for who, (root, off, cs), n in items:
+        for slot in range(off, off + n * cs, cs):
+            other = owner.setdefault((root, slot), who)
+            if other != who:
+                return other, who
+    return None
+
+
 def _is_identity(r: dict, p_in, p_out) -> bool:
     """Whether a concat input's rescale maps every integer of its type to itself."""
     q = p_in.qtype
@@ -176,6 +244,9 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
     kinds, problems, why_host = {}, [], {}
     for i, lay in enumerate(qm.layers):
         kind, why = (None, "a float op between hardware nodes") if is_host_float(lay) else _classify(lay, qm)
+        if kind == "shuffle":
+            why = _shuffle_problem(i, qm, kinds)
+            kind = None if why else kind
         if kind is None or lay.name in forced:  # between engine segments, if the arena can hold its tensors
             trouble = _host_problem(lay, qm)
             if trouble:
@@ -215,7 +286,7 @@ def _host_problem(layer, qm) -> str | None:
 class _Plan:
     """Which layers fuse, where every tensor lives, then the descriptors."""
 
-    COMPUTE = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "lut", "scale")
+    COMPUTE = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "lut", "scale", "mul")
 
     def __init__(self, qm, kinds, why_host=None):
         self.qm, self.kinds, self.why_host = qm, kinds, why_host or {}
@@ -227,6 +298,8 @@ class _Plan:
                 readers.setdefault(t, []).append(i)
         self.readers = readers
         outputs = {t.name for t in qm.outputs}
+        # concatenations a channel shuffle turns into addressing: never materialised themselves
+        self.folded = {self.producer[L[i].inputs[0]] for i in kinds if kinds[i] == "shuffle"}
         self.root = {}  # fused layer -> the layer whose descriptor carries it
         self.post: dict[int, list[tuple[int, int]]] = {}  # root -> [(fused layer, self index)]
         self.final = {}  # root -> the tensor its descriptor writes
@@ -258,34 +331,95 @@ class _Plan:
         p = self.producer.get(t)
         return -1 if p is None else self.root.get(p, p)
 
-    def _place(self):
-        """tensor -> (root tensor, channel offset); copies: [(position, tensor, target, rescale)]."""
-        qm, L = self.qm, self.qm.layers
-        place, copies = {}, []
-        written = set(self.final.values()) | {L[i].outputs[0] for i in self.kinds if self.kinds[i] == "host"}
-        aliased = {L[i].inputs[0] for i in self.kinds if self.kinds[i] == "alias"}
-        for i in reversed(range(len(L))):
-            if self.kinds[i] != "concat":
-                continue
-            y = L[i].outputs[0]
-            base, off = place.setdefault(y, (y, 0))
-            for x, r in zip(L[i].inputs, L[i].config["rescales"]):
-                p_in, p_out = qm.tensors[x].qparams, qm.tensors[y].qparams
-                concat_out = self.producer.get(x) is not None and self.kinds[self.producer[x]] == "concat"
-                if ((x in written or concat_out) and x not in place and x not in aliased
-                        and _is_identity(r, p_in, p_out)):
-                    place[x] = (base, off)
-                else:
-                    copies.append((i, x, (base, off), r))
-                off += _hwc(qm.tensors[x].shape)[2]
-        return place, copies
+    def _place(self, forbid: set[int]):
+        """Where tensors live inside other tensors' regions, decided from the consumers back:
+        tensor -> (root tensor, channel offset, channel stride), in channel slots of the root's
+        pixels. A concatenation's inputs sit at its channel offsets; a shuffled concatenation's at
+        interleaved channels; a channel slice placed so is satisfied by placing its source around it
+        (unless the slice is in ``forbid``). What cannot be placed is copied there: copies are
+        [(position, (source, first channel, step), destination place, channels, rescale)]. ``via``
+        names the slices each placement went through."""
+        qm, L, kinds = self.qm, self.qm.layers, self.kinds
+        place, via, copies = {}, {}, []
+        written = set(self.final.values()) | {L[i].outputs[0] for i in kinds if kinds[i] == "host"}
+        aliased = {L[i].inputs[0] for i in kinds if kinds[i] == "alias"}
 
-    def program(self, tm, tn, bufs, tile, align) -> Program:
+        def settle(x: str, target: tuple, through: frozenset) -> bool:
+            if x in place:
+                return place[x] == target
+            p = self.producer.get(x)
+            kind = kinds.get(p) if p is not None else None
+            if x in aliased:
+                return False
+            if kind == "slice":
+                src, (start, _, step) = L[p].inputs[0], L[p].config["ranges"][-1]
+                root, off, cs = target
+                if p in forbid or cs % step or not _same_params(qm, src, x) or off < start * (cs // step):
+                    return False
+                if not settle(src, (root, off - start * (cs // step), cs // step), through | {p}):
+                    return False
+            elif not (x in written or kind in ("concat", "shuffle")):
+                return False
+            place[x], via[x] = target, through | ({p} if kind == "slice" else set())
+            return True
+
+        def inputs_at(i: int, cat_layer: int, slot_of) -> None:
+            y = L[i].outputs[0]
+            root, off, cs = place.setdefault(y, (y, 0, 1))
+            start, base_via = 0, via.get(y, frozenset())
+            for x, r in zip(L[cat_layer].inputs, L[cat_layer].config["rescales"]):
+                n = _hwc(qm.tensors[x].shape)[2]
+                first, step = slot_of(start)
+                target = (root, off + first * cs, step * cs)
+                identity = _is_identity(r, qm.tensors[x].qparams, qm.tensors[y].qparams)
+                if not (identity and settle(x, target, base_via)):
+                    copies.append((cat_layer, (x, 0, 1), target, n, r, base_via))
+                start += n
+
+        for i in reversed(range(len(L))):
+            if kinds[i] == "concat" and i not in self.folded:
+                inputs_at(i, i, lambda s: (s, 1))
+            elif kinds[i] == "shuffle":
+                j = self.producer[L[i].inputs[0]]
+                g = L[i].config["group"]
+                per = _hwc(qm.tensors[L[i].inputs[0]].shape)[2] // g
+                inputs_at(i, j, lambda s, g=g, per=per: ((s % per) * g + s // per, g))
+            elif kinds[i] == "slice":
+                x, y = L[i].inputs[0], L[i].outputs[0]
+                start, _, step = L[i].config["ranges"][-1]
+                if y not in place and not _same_params(qm, x, y):
+                    place[y] = (y, 0, 1)  # requantised into its own region
+                    copies.append((i, (x, start, step), place[y], _hwc(qm.tensors[y].shape)[2],
+                                   _rescale(qm, x, y, L[i].name), frozenset()))
+        return place, via, copies
+
+    def _layout(self):
+        """Placements without two writers on one slot: a slice whose placement makes its source
+        collide with another writer is copied instead, and the placement redone."""
+        forbid: set[int] = set()
+        while True:
+            place, via, copies = self._place(forbid)
+            place, materialised, slots = self._complete(place)
+            clash = _clash(self.qm, place, copies, self._writers(materialised))
+            if clash is None:
+                return place, materialised, slots, copies
+            blame = set().union(*(via.get(t, ()) if isinstance(t, str) else t[2] for t in clash))
+            if not blame:
+                raise ModelError(f"model '{self.qm.name}': tensors {clash} would share channels of one region")
+            forbid |= blame
+
+    def _writers(self, materialised) -> list[str]:
+        """Materialised tensors written by a descriptor, a host step or the host (not views)."""
+        views = ("alias", "concat", "shuffle", "slice")
+        return [t for t in materialised if self.producer.get(t) is None or self.kinds[self.producer[t]] not in views]
+
+    def _complete(self, place):
+        """Every materialised tensor placed (views of reshapes and slices from their sources, in
+        order), and each root region's channel slots per pixel."""
         qm, L = self.qm, self.qm.layers
-        place, copies = self._place()
         materialised = [t.name for t in qm.inputs]  # in the order they are written
         for i in range(len(L)):
-            if self.kinds[i] in ("alias", "concat", "host"):
+            if self.kinds[i] in ("alias", "concat", "host", "shuffle", "slice") and i not in self.folded:
                 materialised.append(L[i].outputs[0])
             elif i in self.final:
                 materialised.append(self.final[i])
@@ -293,36 +427,59 @@ class _Plan:
             p = self.producer.get(t)
             if t in place:
                 continue
-            if p is not None and self.kinds[p] == "alias":
+            kind = self.kinds[p] if p is not None else None
+            if kind == "alias":
                 src = L[p].inputs[0]
-                base, off = place[src]
-                if off or math.prod(qm.tensors[base].shape) != math.prod(qm.tensors[src].shape):
-                    why = "reshapes a tensor stored inside a concatenation (not contiguous)"
+                root, off, cs = place[src]
+                whole = math.prod(qm.tensors[root].shape) == math.prod(qm.tensors[src].shape)
+                if off or cs != 1 or not whole or self._extent(place, root) != _hwc(qm.tensors[root].shape)[2]:
+                    why = "reshapes a tensor stored inside a concatenation or with other channels (not contiguous)"
                     raise TiledUnsupportedError([(L[p].name, L[p].op_type, why)], f"model '{qm.name}'")
-                place[t] = (base, 0)
+                place[t] = (root, 0, 1)
+            elif kind == "slice":  # a view of its source: offset and step in the source's channels
+                root, off, cs = place[L[p].inputs[0]]
+                start, _, step = L[p].config["ranges"][-1]
+                place[t] = (root, off + start * cs, step * cs)
             else:
-                place[t] = (t, 0)
+                place[t] = (t, 0, 1)
+        slots = {root: self._extent(place, root) for root, _, _ in place.values()}
+        return place, materialised, slots
+
+    def _extent(self, place, root) -> int:
+        """Channel slots per pixel of ``root``'s region: the last channel any placement reaches."""
+        hwc = {t: _hwc(self.qm.tensors[t].shape) for t, where in place.items() if where[0] == root}
+        ends = [place[t][1] + (s[2] - 1) * place[t][2] + 1 for t, s in hwc.items() if s[:2] == hwc[root][:2]]
+        return max(ends)
+
+    def program(self, tm, tn, bufs, tile, align) -> Program:
+        qm, L = self.qm, self.qm.layers
+        place, materialised, slots, copies = self._layout()
         # regions: one per root tensor, in the order they are first written
         order = {t.name: -1 for t in qm.inputs}
         for t in materialised:
             order.setdefault(place[t][0], self._position(t))
         regions, region_of, pos = [], {}, 0
-        for root in sorted({place[t][0] for t in materialised}, key=lambda r: (order.get(r, 0), r)):
-            h, w, c = _hwc(qm.tensors[root].shape)
-            size = h * w * c * qm.tensors[root].qparams.qtype.dtype.itemsize
+        for root in sorted({place[t][0] for t in materialised} | {c[2][0] for c in copies},
+                           key=lambda r: (order.get(r, 0), r)):
+            h, w, _ = _hwc(qm.tensors[root].shape)
+            size = h * w * slots[root] * qm.tensors[root].qparams.qtype.dtype.itemsize
             pos += -pos % align
             region_of[root] = len(regions)
             regions.append({"name": root, "offset": pos, "bytes": size})
             pos += size
 
-        def view(t: str) -> dict:
-            root, off = place[t]
-            h, w, c = _hwc(qm.tensors[t].shape)
-            dt = qm.tensors[t].qparams.qtype.dtype
-            stride = _hwc(qm.tensors[root].shape)[2] if (h, w) == _hwc(qm.tensors[root].shape)[:2] else c
+        def view_at(where: tuple, h: int, w: int, c: int, dt) -> dict:
+            root, off, cs = where
+            stride = slots[root] if (h, w) == _hwc(qm.tensors[root].shape)[:2] else c
             r = regions[region_of[root]]
-            return {"region": region_of[root], "offset": r["offset"] + off * dt.itemsize, "h": h, "w": w, "c": c,
-                    "pixel_stride": stride, "dtype": dt.name}
+            v = {"region": region_of[root], "offset": r["offset"] + off * dt.itemsize, "h": h, "w": w, "c": c,
+                 "pixel_stride": stride, "dtype": dt.name}
+            if cs != 1:
+                v["channel_stride"] = cs
+            return v
+
+        def view(t: str) -> dict:
+            return view_at(place[t], *_hwc(qm.tensors[t].shape), qm.tensors[t].qparams.qtype.dtype)
 
         arena = _Weights(align)
         hosts = [(i, 0, "host", i) for i in self.kinds if self.kinds[i] == "host"]
@@ -339,8 +496,14 @@ class _Plan:
             if what == "layer":
                 desc = self._descriptor(item, view, arena, tm, tn)
             else:
-                _, x, (base, off), r = copies[item]
-                desc = self._copy(x, base, off, r, view, arena, tm, tn)
+                _, (x, first, step), where, n, r, _ = copies[item]
+                src = dict(view(x))
+                cs = src.get("channel_stride", 1)
+                src.update(offset=src["offset"] + first * cs * np.dtype(src["dtype"]).itemsize, c=n)
+                if cs * step != 1:
+                    src["channel_stride"] = cs * step
+                dst = view_at(where, src["h"], src["w"], n, qm.tensors[where[0]].qparams.qtype.dtype)
+                desc = self._copy(x, src, dst, r, arena, tm, tn)
             _choose_tile(desc, bufs, tile)
             layers.append(desc)
         data = {"format": FORMAT, "version": VERSION, "name": qm.name,
@@ -393,6 +556,12 @@ class _Plan:
             d["requant"] = {"multipliers": [int(v) for v in c["multipliers"]],
                             "zero_points": [int(v) for v in c["zero_points"]],
                             **{key: int(c[key]) for key in ("shift", "zp_out", "lo", "hi")}}
+        elif kind == "mul":  # the map first, a 1x1xC channel gate second (the product commutes)
+            gate = int(_hwc(self.qm.tensors[lay.inputs[0]].shape) != _hwc(self.qm.tensors[lay.outputs[0]].shape))
+            d["inputs"] = [view(lay.inputs[gate]), view(lay.inputs[1 - gate])]
+            zps = [int(v) for v in c["zero_points"]]
+            d["requant"] = {"zero_points": [zps[gate], zps[1 - gate]],
+                            **{key: int(c[key]) for key in ("M", "shift", "zp_out", "lo", "hi")}}
         elif kind == "lut":
             d.update(_lut_fields(lay, arena, self.qm.tensors[lay.outputs[0]].qparams.qtype.dtype.name))
         elif kind == "scale":
@@ -417,14 +586,11 @@ class _Plan:
             d["sources"].append(fl.name)
         return d
 
-    def _copy(self, x, base, off, r, view, arena, tm, tn) -> dict:
-        """A requant descriptor writing concat input ``x`` at channel ``off`` of ``base``'s region."""
-        src = view(x)
-        dst = dict(view(base))
-        dst["offset"] += off * np.dtype(dst["dtype"]).itemsize
-        dst["c"] = src["c"]
+    def _copy(self, x, src, dst, r, arena, tm, tn) -> dict:
+        """A requant descriptor writing (channels of) ``x``, read through view ``src``, to view
+        ``dst``: a concatenation input or a slice that must be rescaled or cannot be placed in place."""
         ch = src["c"]
-        return {"name": f"{x}#concat", "kind": "requant", "sources": [x], "inputs": [src], "output": dst,
+        return {"name": f"{x}#copy", "kind": "requant", "sources": [x], "inputs": [src], "output": dst,
                 "tile": {"tm": tm, "tn": tn, "rows": 1, "cols": 1},
                 "requant": {"pre": arena.add(np.full(ch, r["multipliers"][0]), "int32"),
                             "M": arena.add(np.ones(ch, np.int64), "int32"),
