@@ -106,9 +106,10 @@ def test_shufflenet_slices_and_shuffles_are_views_without_copies(shufflenet):
     assert_bytes_match(*counted(qm, q, tm=8, tn=8))  # the cost model's DDR bytes, strided views included
 
 
-def test_shufflenet_csim_bit_exact(shufflenet):
+@pytest.mark.parametrize("form", [False, True], ids=["csim", "synthesis_form"])
+def test_shufflenet_csim_bit_exact(shufflenet, form):
     qm, q = shufflenet
-    check_csim(qm, q, tm=4, tn=8)
+    check_csim(qm, q, synthesis_form=form, tm=4, tn=8)
 
 
 def test_squeeze_excitation_and_silu_are_mul_layers(se_block):
@@ -155,9 +156,10 @@ def test_slices_placed_in_place_where_one_writer_per_slot_allows(order, copies):
     check_csim(qm, q, tm=3, tn=2, tile=(2, 3))
 
 
-def test_squeeze_excitation_csim_bit_exact(se_block):
+@pytest.mark.parametrize("form", [False, True], ids=["csim", "synthesis_form"])
+def test_squeeze_excitation_csim_bit_exact(se_block, form):
     qm, q = se_block
-    check_csim(qm, q, tm=5, tn=3, tile=(2, 4))
+    check_csim(qm, q, synthesis_form=form, tm=5, tn=3, tile=(2, 4))
 
 
 L, V = descriptors.LAYER, descriptors.VIEW
