@@ -6,8 +6,8 @@ import re
 import subprocess
 
 import numpy as np
-import pytest
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 from shufflenet_util import shufflenet_v2
 from test_tiled_cost import assert_bytes_match, counted
@@ -24,7 +24,7 @@ def shufflenet():
 
 def _se_block():
     r = np.random.default_rng(5)
-    w = lambda *s: (r.standard_normal(s) * 0.4).astype(np.float32)  # noqa: E731
+    w = lambda *s: (r.standard_normal(s) * 0.4).astype(np.float32)
     nodes = [helper.make_node("Conv", ["x", "w0"], ["c"], pads=[1, 1, 1, 1], name="conv"),
              helper.make_node("Sigmoid", ["c"], ["sc"], name="sig"),
              helper.make_node("Mul", ["c", "sc"], ["silu"], name="silu"),  # x * sigmoid(x): one shape
@@ -45,8 +45,8 @@ def _slices(order="pqt"):
     """Slices of one tensor concatenated overlapping: placing them all in place would give channel
     slots two writers, so one becomes a copy."""
     r = np.random.default_rng(7)
-    w = lambda *s: (r.standard_normal(s) * 0.4).astype(np.float32)  # noqa: E731
-    sl = lambda x, y, a, b, step=1: helper.make_node("Slice", [x, a, b, "ax", step], [y], name=y)  # noqa: E731
+    w = lambda *s: (r.standard_normal(s) * 0.4).astype(np.float32)
+    sl = lambda x, y, a, b, step=1: helper.make_node("Slice", [x, a, b, "ax", step], [y], name=y)
     nodes = [_ints("ax", 1), _ints("one", 1), _ints("s0", 0), _ints("s1", 1), _ints("s3", 3),
              _ints("s4", 4), _ints("s5", 5), _ints("s8", 8),
              helper.make_node("Conv", ["x", "w0"], ["a"], pads=[1, 1, 1, 1], name="c1"),
@@ -146,8 +146,8 @@ def test_slices_placed_in_place_where_one_writer_per_slot_allows(order, copies):
     assert len([d for d in program.layers if d["name"] in ("p#copy", "q#copy", "t#copy")]) == copies
     assert "steps" not in program.data and all(d["kind"] in ("conv", "requant") for d in program.layers)
     assert_one_writer_per_byte(program)
-    odd = program.tensor([lay.outputs[0] for lay in qm.layers if lay.name == "odd"][0])["view"]
-    a = program.tensor([lay.outputs[0] for lay in qm.layers if lay.name == "c1"][0])["view"]
+    odd = program.tensor(next(lay.outputs[0] for lay in qm.layers if lay.name == "odd"))["view"]
+    a = program.tensor(next(lay.outputs[0] for lay in qm.layers if lay.name == "c1"))["view"]
     cs = a.get("channel_stride", 1)
     assert (odd["region"], odd["offset"], odd.get("channel_stride", 1)) == (a["region"], a["offset"] + cs, cs)
     for tiling in ({}, {"tm": 3, "tn": 2, "tile": (2, 3)}):
@@ -187,7 +187,7 @@ def test_corrupt_mul_record_is_refused(se_block, field, value, code):
 
 
 @pytest.mark.parametrize("case", ["se_block", "shufflenet"])
-def test_corrupt_records_never_leave_the_arenas_under_sanitizers(sanitized_fuzzer, tmp_path, case, request):
+def test_corrupt_records_never_leave_the_arenas_under_sanitizers(sanitized_fuzzer, tmp_path, case, request):  # noqa: F811
     """Random corruptions of mul records and of views with channel strides (hls/tests/fuzz_tiled_engine.cpp
     under AddressSanitizer and UBSan, Tm × Tn = 3 × 5): no access outside the descriptors or either arena."""
     qm, _ = request.getfixturevalue(case)

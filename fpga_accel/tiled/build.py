@@ -25,7 +25,6 @@ are all reported at once (:class:`TiledUnsupportedError`).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -34,8 +33,9 @@ from ..errors import ModelError
 from ..ops import lookup
 from ..ops.family.bases import ReshapeInt
 from ..quant.host_float import is_host_float
-from ..quant import rescale
 from ..quant.qtype import parse_qtype
+from .placement import Placement
+from .placement import hwc as _hwc
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
 from .tiles import buffer_needs, spans
@@ -59,11 +59,6 @@ class TiledUnsupportedError(ModelError):
         lines = [f"{model}: {len(problems)} layer(s) run neither on the engine nor on the host between its segments:"]
         lines += [f"  - layer '{n}' ({op}): {why}" for n, op, why in problems]
         super().__init__("\n".join(lines))
-
-
-def _hwc(shape) -> tuple[int, int, int] | None:
-    s = [int(d) for d in shape[1:]]
-    return {1: lambda: (1, 1, s[0]), 2: lambda: (1, s[0], s[1]), 3: lambda: tuple(s)}.get(len(s), lambda: None)()
 
 
 def _classify(layer, qm) -> tuple[str | None, str | None]:
@@ -198,38 +193,6 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
     return {"table": arena.add(layer.consts["lut"], out_dtype), "entries": qt.levels, "in_min": qt.min}
 
 
-def _same_params(qm, a: str, b: str) -> bool:
-    pa, pb = qm.tensors[a].qparams, qm.tensors[b].qparams
-    return (pa.scale, pa.zero_point, pa.qtype.dtype) == (pb.scale, pb.zero_point, pb.qtype.dtype)
-
-
-def _rescale(qm, x: str, y: str, name: str) -> dict:
-    """The single-input rescale of ``x`` to ``y``'s parameters, as a concatenation's inputs have."""
-    r = rescale.concat_constants([qm.tensors[x].qparams], qm.tensors[y].qparams, name=name)[0]
-    return {"multipliers": list(r.multipliers), "zero_points": list(r.zero_points), "shift": r.shift,
-            "zp_out": r.zp_out, "lo": r.lo, "hi": r.hi}
-
-
-def _clash(qm, place: dict, copies: list, writers: list[str]) -> tuple | None:
-    """Two writers (tensors or copies) that would write one channel slot of a region, or None."""
-    owner: dict = {}
-    items = [(t, place[t], _hwc(qm.tensors[t].shape)[2]) for t in writers]
-    items += [(("copy", k, c[5]), c[2], c[3]) for k, c in enumerate(copies)]
-    for who, (root, off, cs), n in items:
-        for slot in range(off, off + n * cs, cs):
-            other = owner.setdefault((root, slot), who)
-            if other != who:
-                return other, who
-    return None
-
-
-def _is_identity(r: dict, p_in, p_out) -> bool:
-    """Whether a concat input's rescale maps every integer of its type to itself."""
-    q = p_in.qtype
-    return (len(r["multipliers"]) == 1 and r["multipliers"][0] == 1 << r["shift"] and r["zero_points"][0] == r["zp_out"]
-            and r["lo"] <= q.min and r["hi"] >= q.max and q.dtype == p_out.qtype.dtype)
-
-
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
                   tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=()) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
@@ -331,129 +294,9 @@ class _Plan:
         p = self.producer.get(t)
         return -1 if p is None else self.root.get(p, p)
 
-    def _place(self, forbid: set[int]):
-        """Where tensors live inside other tensors' regions, decided from the consumers back:
-        tensor -> (root tensor, channel offset, channel stride), in channel slots of the root's
-        pixels. A concatenation's inputs sit at its channel offsets; a shuffled concatenation's at
-        interleaved channels; a channel slice placed so is satisfied by placing its source around it
-        (unless the slice is in ``forbid``). What cannot be placed is copied there: copies are
-        [(position, (source, first channel, step), destination place, channels, rescale)]. ``via``
-        names the slices each placement went through."""
-        qm, L, kinds = self.qm, self.qm.layers, self.kinds
-        place, via, copies = {}, {}, []
-        written = set(self.final.values()) | {L[i].outputs[0] for i in kinds if kinds[i] == "host"}
-        aliased = {L[i].inputs[0] for i in kinds if kinds[i] == "alias"}
-
-        def settle(x: str, target: tuple, through: frozenset) -> bool:
-            if x in place:
-                return place[x] == target
-            p = self.producer.get(x)
-            kind = kinds.get(p) if p is not None else None
-            if x in aliased:
-                return False
-            if kind == "slice":
-                src, (start, _, step) = L[p].inputs[0], L[p].config["ranges"][-1]
-                root, off, cs = target
-                if p in forbid or cs % step or not _same_params(qm, src, x) or off < start * (cs // step):
-                    return False
-                if not settle(src, (root, off - start * (cs // step), cs // step), through | {p}):
-                    return False
-            elif not (x in written or kind in ("concat", "shuffle")):
-                return False
-            place[x], via[x] = target, through | ({p} if kind == "slice" else set())
-            return True
-
-        def inputs_at(i: int, cat_layer: int, slot_of) -> None:
-            y = L[i].outputs[0]
-            root, off, cs = place.setdefault(y, (y, 0, 1))
-            start, base_via = 0, via.get(y, frozenset())
-            for x, r in zip(L[cat_layer].inputs, L[cat_layer].config["rescales"]):
-                n = _hwc(qm.tensors[x].shape)[2]
-                first, step = slot_of(start)
-                target = (root, off + first * cs, step * cs)
-                identity = _is_identity(r, qm.tensors[x].qparams, qm.tensors[y].qparams)
-                if not (identity and settle(x, target, base_via)):
-                    copies.append((cat_layer, (x, 0, 1), target, n, r, base_via))
-                start += n
-
-        for i in reversed(range(len(L))):
-            if kinds[i] == "concat" and i not in self.folded:
-                inputs_at(i, i, lambda s: (s, 1))
-            elif kinds[i] == "shuffle":
-                j = self.producer[L[i].inputs[0]]
-                g = L[i].config["group"]
-                per = _hwc(qm.tensors[L[i].inputs[0]].shape)[2] // g
-                inputs_at(i, j, lambda s, g=g, per=per: ((s % per) * g + s // per, g))
-            elif kinds[i] == "slice":
-                x, y = L[i].inputs[0], L[i].outputs[0]
-                start, _, step = L[i].config["ranges"][-1]
-                if y not in place and not _same_params(qm, x, y):
-                    place[y] = (y, 0, 1)  # requantised into its own region
-                    copies.append((i, (x, start, step), place[y], _hwc(qm.tensors[y].shape)[2],
-                                   _rescale(qm, x, y, L[i].name), frozenset()))
-        return place, via, copies
-
-    def _layout(self):
-        """Placements without two writers on one slot: a slice whose placement makes its source
-        collide with another writer is copied instead, and the placement redone."""
-        forbid: set[int] = set()
-        while True:
-            place, via, copies = self._place(forbid)
-            place, materialised, slots = self._complete(place)
-            clash = _clash(self.qm, place, copies, self._writers(materialised))
-            if clash is None:
-                return place, materialised, slots, copies
-            blame = set().union(*(via.get(t, ()) if isinstance(t, str) else t[2] for t in clash))
-            if not blame:
-                raise ModelError(f"model '{self.qm.name}': tensors {clash} would share channels of one region")
-            forbid |= blame
-
-    def _writers(self, materialised) -> list[str]:
-        """Materialised tensors written by a descriptor, a host step or the host (not views)."""
-        views = ("alias", "concat", "shuffle", "slice")
-        return [t for t in materialised if self.producer.get(t) is None or self.kinds[self.producer[t]] not in views]
-
-    def _complete(self, place):
-        """Every materialised tensor placed (views of reshapes and slices from their sources, in
-        order), and each root region's channel slots per pixel."""
-        qm, L = self.qm, self.qm.layers
-        materialised = [t.name for t in qm.inputs]  # in the order they are written
-        for i in range(len(L)):
-            if self.kinds[i] in ("alias", "concat", "host", "shuffle", "slice") and i not in self.folded:
-                materialised.append(L[i].outputs[0])
-            elif i in self.final:
-                materialised.append(self.final[i])
-        for t in dict.fromkeys(materialised):
-            p = self.producer.get(t)
-            if t in place:
-                continue
-            kind = self.kinds[p] if p is not None else None
-            if kind == "alias":
-                src = L[p].inputs[0]
-                root, off, cs = place[src]
-                whole = math.prod(qm.tensors[root].shape) == math.prod(qm.tensors[src].shape)
-                if off or cs != 1 or not whole or self._extent(place, root) != _hwc(qm.tensors[root].shape)[2]:
-                    why = "reshapes a tensor stored inside a concatenation or with other channels (not contiguous)"
-                    raise TiledUnsupportedError([(L[p].name, L[p].op_type, why)], f"model '{qm.name}'")
-                place[t] = (root, 0, 1)
-            elif kind == "slice":  # a view of its source: offset and step in the source's channels
-                root, off, cs = place[L[p].inputs[0]]
-                start, _, step = L[p].config["ranges"][-1]
-                place[t] = (root, off + start * cs, step * cs)
-            else:
-                place[t] = (t, 0, 1)
-        slots = {root: self._extent(place, root) for root, _, _ in place.values()}
-        return place, materialised, slots
-
-    def _extent(self, place, root) -> int:
-        """Channel slots per pixel of ``root``'s region: the last channel any placement reaches."""
-        hwc = {t: _hwc(self.qm.tensors[t].shape) for t, where in place.items() if where[0] == root}
-        ends = [place[t][1] + (s[2] - 1) * place[t][2] + 1 for t, s in hwc.items() if s[:2] == hwc[root][:2]]
-        return max(ends)
-
     def program(self, tm, tn, bufs, tile, align) -> Program:
         qm, L = self.qm, self.qm.layers
-        place, materialised, slots, copies = self._layout()
+        place, materialised, slots, copies = Placement(qm, self.kinds, self.producer, self.final, self.folded).solve()
         # regions: one per root tensor, in the order they are first written
         order = {t.name: -1 for t in qm.inputs}
         for t in materialised:
