@@ -10,7 +10,8 @@ the consumers back:
   concatenation's channel j of group b is the shuffle's channel (j mod C/g)·g + b, so an input lying
   in one group sits at channel offset (j₀ mod C/g)·g + b with channel stride g;
 - a channel slice [start, stop) placed so is satisfied by placing its source around it (offset
-  − start·stride); a slice nobody places is a view of its source.
+  − start·stride); a slice nobody places is a view of its source (a slice keeps its source's
+  integers and parameters: the quantiser refuses anything else).
 
 An input is placed only when its parameters are the destination's (the requantisation is the
 identity) and it is written by a descriptor or a host step, or is itself such a view; anything else
@@ -23,7 +24,6 @@ from __future__ import annotations
 import math
 
 from ..errors import ModelError
-from ..quant import rescale
 
 
 def hwc(shape) -> tuple[int, int, int] | None:
@@ -63,7 +63,7 @@ class Placement:
             if kind == "slice":
                 src, (start, _, step) = L[p].inputs[0], L[p].config["ranges"][-1]
                 root, off, cs = target
-                if p in forbid or cs % step or not same_params(qm, src, x) or off < start * (cs // step):
+                if p in forbid or cs % step or off < start * (cs // step):
                     return False
                 if not settle(src, (root, off - start * (cs // step), cs // step), through | {p}):
                     return False
@@ -93,13 +93,6 @@ class Placement:
                 g = L[i].config["group"]
                 per = hwc(qm.tensors[L[i].inputs[0]].shape)[2] // g
                 inputs_at(i, j, lambda s, g=g, per=per: ((s % per) * g + s // per, g))
-            elif kinds[i] == "slice":
-                x, y = L[i].inputs[0], L[i].outputs[0]
-                start, _, step = L[i].config["ranges"][-1]
-                if y not in place and not same_params(qm, x, y):
-                    place[y] = (y, 0, 1)  # requantised into its own region
-                    copies.append((i, (x, start, step), place[y], hwc(qm.tensors[y].shape)[2],
-                                   rescale_to(qm, x, y, L[i].name), frozenset()))
         return place, via, copies
 
     def solve(self):
@@ -161,18 +154,6 @@ class Placement:
         shapes = {t: hwc(self.qm.tensors[t].shape) for t, where in place.items() if where[0] == root}
         ends = [place[t][1] + (s[2] - 1) * place[t][2] + 1 for t, s in shapes.items() if s[:2] == shapes[root][:2]]
         return max(ends)
-
-
-def same_params(qm, a: str, b: str) -> bool:
-    pa, pb = qm.tensors[a].qparams, qm.tensors[b].qparams
-    return (pa.scale, pa.zero_point, pa.qtype.dtype) == (pb.scale, pb.zero_point, pb.qtype.dtype)
-
-
-def rescale_to(qm, x: str, y: str, name: str) -> dict:
-    """The single-input rescale of ``x`` to ``y``'s parameters, as a concatenation's inputs have."""
-    r = rescale.concat_constants([qm.tensors[x].qparams], qm.tensors[y].qparams, name=name)[0]
-    return {"multipliers": list(r.multipliers), "zero_points": list(r.zero_points), "shift": r.shift,
-            "zp_out": r.zp_out, "lo": r.lo, "hi": r.hi}
 
 
 def _clash(qm, place: dict, copies: list, writers: list[str]) -> tuple | None:
