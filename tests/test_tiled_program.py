@@ -134,8 +134,9 @@ def test_executor_bounds_the_activation_arena(program):
 
 
 def test_layers_without_an_engine_form_run_on_the_host_between_segments():
+    # products broadcasting along the width (not a 1x1xC channel gate): no engine form
     model = make_model([helper.make_node("Mul", ["x", "y"], ["a"], name="m1"), helper.make_node("Relu", ["a"], ["r"]),
-                        helper.make_node("Mul", ["r", "x"], ["b"], name="m2")], {"x": [4, 3], "y": [4, 3]})
+                        helper.make_node("Mul", ["r", "y"], ["b"], name="m2")], {"x": [4, 3], "y": [4, 1]})
     qm, q = random_case(model)
     engine = check_exact(qm, q)
     assert [getattr(s, "name", "engine") for s in engine.steps] == ["m1", "engine", "m2"]

@@ -5,6 +5,15 @@ One descriptor per integer layer, except that
 - a lookup table or a residual add whose input only it reads joins its producer's output path
   (``post``): the intermediate tensor is never written to DDR;
 - a reshape (Flatten, Reshape, Squeeze, Unsqueeze) is the same bytes under another shape;
+- a channel slice (Slice, and Split made into slices) is a view of its source at a channel offset
+  (and step): no descriptor; when a concatenation places the slice, its source is placed around it;
+- a channel shuffle of a concatenation read by it alone is addressing: each input of the
+  concatenation is written (or, being a slice, placed) at interleaved channels of the shuffle's
+  output, a view with a channel stride; so ShuffleNetV2's split → branch → concat → shuffle chain
+  needs no copy (every slot of a region has one writer, checked; a placement that would give a slot
+  two writers is a copy instead);
+- a product of two tensors (Mul), the second of the same shape or a 1×1×C channel gate
+  (squeeze-excitation), is a ``mul`` descriptor;
 - a channel concatenation is addressing: an input whose requantisation to the output is the
   identity (same scale, zero point and type) is written by its producer straight into the
   concatenation's region at its channel offset; any other input gets a ``requant`` descriptor that
@@ -16,7 +25,6 @@ are all reported at once (:class:`TiledUnsupportedError`).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -26,6 +34,8 @@ from ..ops import lookup
 from ..ops.family.bases import ReshapeInt
 from ..quant.host_float import is_host_float
 from ..quant.qtype import parse_qtype
+from .placement import Placement
+from .placement import hwc as _hwc
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
 from .tiles import buffer_needs, spans
@@ -49,11 +59,6 @@ class TiledUnsupportedError(ModelError):
         lines = [f"{model}: {len(problems)} layer(s) run neither on the engine nor on the host between its segments:"]
         lines += [f"  - layer '{n}' ({op}): {why}" for n, op, why in problems]
         super().__init__("\n".join(lines))
-
-
-def _hwc(shape) -> tuple[int, int, int] | None:
-    s = [int(d) for d in shape[1:]]
-    return {1: lambda: (1, 1, s[0]), 2: lambda: (1, s[0], s[1]), 3: lambda: tuple(s)}.get(len(s), lambda: None)()
 
 
 def _classify(layer, qm) -> tuple[str | None, str | None]:
@@ -88,9 +93,42 @@ def _classify(layer, qm) -> tuple[str | None, str | None]:
         if any(n > 1 for n in np.shape(k["M"])[:-1]):
             return None, "a constant that varies along an axis other than the channels"
         return "scale", None
+    if t == "Mul" and len(layer.inputs) == 2 and "M" in layer.config:  # two computed tensors
+        a, b = (_hwc(s) for s in shapes[:2])
+        if _hwc(shapes[-1]) not in (a, b) or not (a == b or a[:2] == (1, 1) or b[:2] == (1, 1)):
+            return None, "broadcasting other than a 1x1xC channel gate"
+        return "mul", None
     if t == "Concat" and layer.config["axis"] == len(shapes[-1]) - 1:
         return "concat", None
+    if t == "Slice":
+        ranges, rank = layer.config["ranges"], len(shapes[0])
+        cut = [d for d, r in enumerate(ranges) if d and tuple(r) != (0, int(shapes[0][d]), 1)]
+        if cut not in ([], [rank - 1]) or ranges[-1][2] < 1:
+            return None, "a slice of other axes than the channels, or backwards"
+        return "slice", None
+    if t == "ChannelShuffle" and layer.config["axis"] == len(shapes[0]) - 1:
+        return "shuffle", None
     return None, "no tiled-engine form"
+
+
+def _shuffle_problem(i: int, qm, kinds: dict) -> str | None:
+    """Why channel shuffle ``i`` cannot be addressing (None: it can): its input must be a channel
+    concatenation read by the shuffle alone, each of whose inputs lies in one group of channels, so
+    that each is written at interleaved channels of the shuffle's output."""
+    lay = qm.layers[i]
+    cat = lay.inputs[0]
+    p = next((j for j, q in enumerate(qm.layers) if cat in q.outputs), None)
+    readers = [j for j, q in enumerate(qm.layers) if cat in q.inputs]
+    if p is None or kinds.get(p) != "concat" or readers != [i] or cat in {t.name for t in qm.outputs}:
+        return "its input is not a channel concatenation read by the shuffle alone"
+    c, g = _hwc(qm.tensors[cat].shape)[2], lay.config["group"]
+    start = 0
+    for x in qm.layers[p].inputs:
+        n = _hwc(qm.tensors[x].shape)[2]
+        if start // (c // g) != (start + n - 1) // (c // g):
+            return f"concatenation input '{x}' spans two of its {g} groups of channels"
+        start += n
+    return None
 
 
 class _Weights:
@@ -155,13 +193,6 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
     return {"table": arena.add(layer.consts["lut"], out_dtype), "entries": qt.levels, "in_min": qt.min}
 
 
-def _is_identity(r: dict, p_in, p_out) -> bool:
-    """Whether a concat input's rescale maps every integer of its type to itself."""
-    q = p_in.qtype
-    return (len(r["multipliers"]) == 1 and r["multipliers"][0] == 1 << r["shift"] and r["zero_points"][0] == r["zp_out"]
-            and r["lo"] <= q.min and r["hi"] >= q.max and q.dtype == p_out.qtype.dtype)
-
-
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
                   tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=()) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
@@ -176,6 +207,9 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
     kinds, problems, why_host = {}, [], {}
     for i, lay in enumerate(qm.layers):
         kind, why = (None, "a float op between hardware nodes") if is_host_float(lay) else _classify(lay, qm)
+        if kind == "shuffle":
+            why = _shuffle_problem(i, qm, kinds)
+            kind = None if why else kind
         if kind is None or lay.name in forced:  # between engine segments, if the arena can hold its tensors
             trouble = _host_problem(lay, qm)
             if trouble:
@@ -215,7 +249,7 @@ def _host_problem(layer, qm) -> str | None:
 class _Plan:
     """Which layers fuse, where every tensor lives, then the descriptors."""
 
-    COMPUTE = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "lut", "scale")
+    COMPUTE = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "lut", "scale", "mul")
 
     def __init__(self, qm, kinds, why_host=None):
         self.qm, self.kinds, self.why_host = qm, kinds, why_host or {}
@@ -227,6 +261,8 @@ class _Plan:
                 readers.setdefault(t, []).append(i)
         self.readers = readers
         outputs = {t.name for t in qm.outputs}
+        # concatenations a channel shuffle turns into addressing: never materialised themselves
+        self.folded = {self.producer[L[i].inputs[0]] for i in kinds if kinds[i] == "shuffle"}
         self.root = {}  # fused layer -> the layer whose descriptor carries it
         self.post: dict[int, list[tuple[int, int]]] = {}  # root -> [(fused layer, self index)]
         self.final = {}  # root -> the tensor its descriptor writes
@@ -258,71 +294,35 @@ class _Plan:
         p = self.producer.get(t)
         return -1 if p is None else self.root.get(p, p)
 
-    def _place(self):
-        """tensor -> (root tensor, channel offset); copies: [(position, tensor, target, rescale)]."""
-        qm, L = self.qm, self.qm.layers
-        place, copies = {}, []
-        written = set(self.final.values()) | {L[i].outputs[0] for i in self.kinds if self.kinds[i] == "host"}
-        aliased = {L[i].inputs[0] for i in self.kinds if self.kinds[i] == "alias"}
-        for i in reversed(range(len(L))):
-            if self.kinds[i] != "concat":
-                continue
-            y = L[i].outputs[0]
-            base, off = place.setdefault(y, (y, 0))
-            for x, r in zip(L[i].inputs, L[i].config["rescales"]):
-                p_in, p_out = qm.tensors[x].qparams, qm.tensors[y].qparams
-                concat_out = self.producer.get(x) is not None and self.kinds[self.producer[x]] == "concat"
-                if ((x in written or concat_out) and x not in place and x not in aliased
-                        and _is_identity(r, p_in, p_out)):
-                    place[x] = (base, off)
-                else:
-                    copies.append((i, x, (base, off), r))
-                off += _hwc(qm.tensors[x].shape)[2]
-        return place, copies
-
     def program(self, tm, tn, bufs, tile, align) -> Program:
         qm, L = self.qm, self.qm.layers
-        place, copies = self._place()
-        materialised = [t.name for t in qm.inputs]  # in the order they are written
-        for i in range(len(L)):
-            if self.kinds[i] in ("alias", "concat", "host"):
-                materialised.append(L[i].outputs[0])
-            elif i in self.final:
-                materialised.append(self.final[i])
-        for t in dict.fromkeys(materialised):
-            p = self.producer.get(t)
-            if t in place:
-                continue
-            if p is not None and self.kinds[p] == "alias":
-                src = L[p].inputs[0]
-                base, off = place[src]
-                if off or math.prod(qm.tensors[base].shape) != math.prod(qm.tensors[src].shape):
-                    why = "reshapes a tensor stored inside a concatenation (not contiguous)"
-                    raise TiledUnsupportedError([(L[p].name, L[p].op_type, why)], f"model '{qm.name}'")
-                place[t] = (base, 0)
-            else:
-                place[t] = (t, 0)
+        place, materialised, slots, copies = Placement(qm, self.kinds, self.producer, self.final, self.folded).solve()
         # regions: one per root tensor, in the order they are first written
         order = {t.name: -1 for t in qm.inputs}
         for t in materialised:
             order.setdefault(place[t][0], self._position(t))
         regions, region_of, pos = [], {}, 0
-        for root in sorted({place[t][0] for t in materialised}, key=lambda r: (order.get(r, 0), r)):
-            h, w, c = _hwc(qm.tensors[root].shape)
-            size = h * w * c * qm.tensors[root].qparams.qtype.dtype.itemsize
+        for root in sorted({place[t][0] for t in materialised} | {c[2][0] for c in copies},
+                           key=lambda r: (order.get(r, 0), r)):
+            h, w, _ = _hwc(qm.tensors[root].shape)
+            size = h * w * slots[root] * qm.tensors[root].qparams.qtype.dtype.itemsize
             pos += -pos % align
             region_of[root] = len(regions)
             regions.append({"name": root, "offset": pos, "bytes": size})
             pos += size
 
-        def view(t: str) -> dict:
-            root, off = place[t]
-            h, w, c = _hwc(qm.tensors[t].shape)
-            dt = qm.tensors[t].qparams.qtype.dtype
-            stride = _hwc(qm.tensors[root].shape)[2] if (h, w) == _hwc(qm.tensors[root].shape)[:2] else c
+        def view_at(where: tuple, h: int, w: int, c: int, dt) -> dict:
+            root, off, cs = where
+            stride = slots[root] if (h, w) == _hwc(qm.tensors[root].shape)[:2] else c
             r = regions[region_of[root]]
-            return {"region": region_of[root], "offset": r["offset"] + off * dt.itemsize, "h": h, "w": w, "c": c,
-                    "pixel_stride": stride, "dtype": dt.name}
+            v = {"region": region_of[root], "offset": r["offset"] + off * dt.itemsize, "h": h, "w": w, "c": c,
+                 "pixel_stride": stride, "dtype": dt.name}
+            if cs != 1:
+                v["channel_stride"] = cs
+            return v
+
+        def view(t: str) -> dict:
+            return view_at(place[t], *_hwc(qm.tensors[t].shape), qm.tensors[t].qparams.qtype.dtype)
 
         arena = _Weights(align)
         hosts = [(i, 0, "host", i) for i in self.kinds if self.kinds[i] == "host"]
@@ -339,8 +339,14 @@ class _Plan:
             if what == "layer":
                 desc = self._descriptor(item, view, arena, tm, tn)
             else:
-                _, x, (base, off), r = copies[item]
-                desc = self._copy(x, base, off, r, view, arena, tm, tn)
+                _, (x, first, step), where, n, r, _ = copies[item]
+                src = dict(view(x))
+                cs = src.get("channel_stride", 1)
+                src.update(offset=src["offset"] + first * cs * np.dtype(src["dtype"]).itemsize, c=n)
+                if cs * step != 1:
+                    src["channel_stride"] = cs * step
+                dst = view_at(where, src["h"], src["w"], n, qm.tensors[where[0]].qparams.qtype.dtype)
+                desc = self._copy(x, src, dst, r, arena, tm, tn)
             _choose_tile(desc, bufs, tile)
             layers.append(desc)
         data = {"format": FORMAT, "version": VERSION, "name": qm.name,
@@ -393,6 +399,12 @@ class _Plan:
             d["requant"] = {"multipliers": [int(v) for v in c["multipliers"]],
                             "zero_points": [int(v) for v in c["zero_points"]],
                             **{key: int(c[key]) for key in ("shift", "zp_out", "lo", "hi")}}
+        elif kind == "mul":  # the map first, a 1x1xC channel gate second (the product commutes)
+            gate = int(_hwc(self.qm.tensors[lay.inputs[0]].shape) != _hwc(self.qm.tensors[lay.outputs[0]].shape))
+            d["inputs"] = [view(lay.inputs[gate]), view(lay.inputs[1 - gate])]
+            zps = [int(v) for v in c["zero_points"]]
+            d["requant"] = {"zero_points": [zps[gate], zps[1 - gate]],
+                            **{key: int(c[key]) for key in ("M", "shift", "zp_out", "lo", "hi")}}
         elif kind == "lut":
             d.update(_lut_fields(lay, arena, self.qm.tensors[lay.outputs[0]].qparams.qtype.dtype.name))
         elif kind == "scale":
@@ -417,14 +429,11 @@ class _Plan:
             d["sources"].append(fl.name)
         return d
 
-    def _copy(self, x, base, off, r, view, arena, tm, tn) -> dict:
-        """A requant descriptor writing concat input ``x`` at channel ``off`` of ``base``'s region."""
-        src = view(x)
-        dst = dict(view(base))
-        dst["offset"] += off * np.dtype(dst["dtype"]).itemsize
-        dst["c"] = src["c"]
+    def _copy(self, x, src, dst, r, arena, tm, tn) -> dict:
+        """A requant descriptor writing (channels of) ``x``, read through view ``src``, to view
+        ``dst``: a concatenation input or a slice that must be rescaled or cannot be placed in place."""
         ch = src["c"]
-        return {"name": f"{x}#concat", "kind": "requant", "sources": [x], "inputs": [src], "output": dst,
+        return {"name": f"{x}#copy", "kind": "requant", "sources": [x], "inputs": [src], "output": dst,
                 "tile": {"tm": tm, "tn": tn, "rows": 1, "cols": 1},
                 "requant": {"pre": arena.add(np.full(ch, r["multipliers"][0]), "int32"),
                             "M": arena.add(np.ones(ch, np.int64), "int32"),

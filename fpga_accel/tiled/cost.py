@@ -182,13 +182,15 @@ def layer_steps(desc: dict) -> Iterator[Step]:
                     yield Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
                                + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob)
                 continue
-            for c0, c1 in spans(out["c"], tm):  # add, requant, lut
+            for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
                 n = c1 - c0
                 consts = 0
                 if kind == "requant":
                     rq = desc["requant"]
                     consts = n * sum(itemsize(rq[k]["dtype"]) for k in ("pre", "M", "shift"))
-                yield Step(px, weights=consts, read=sum(px * n * itemsize(v["dtype"]) for v in desc["inputs"])
+                # a mul's 1x1xC channel gate: its n values once per tile
+                whole = [px if (v["h"], v["w"]) == (out["h"], out["w"]) else 1 for v in desc["inputs"]]
+                yield Step(px, weights=consts, read=sum(k * n * itemsize(v["dtype"]) for k, v in zip(whole, desc["inputs"]))
                            + _post(desc, px, n), write=px * n * ob)
 
 

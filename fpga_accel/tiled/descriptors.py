@@ -38,9 +38,9 @@ LAYER = {"kind": 0, "n_inputs": 1, "tile_tm": 2, "tile_tn": 3, "tile_rows": 4, "
          "pad_in": 17, "zp_out": 18, "lo": 19, "hi": 20, "acc_bits": 21, "shift": 22, "m": 23, "divisor": 24,
          "n_post": 25, "entries": 26, "in_min": 27, "mult": 28, "zp": 32, "pad_b": 36, "pad_r": 37,
          "weights": 40, "bias": 43, "m_block": 46, "shift_block": 49, "pre": 52, "table": 55,
-         "inputs": 64, "output": 64 + MAX_INPUTS * VIEW_WORDS, "post": 96}
+         "cstride": 58, "out_cstride": 62, "inputs": 64, "output": 64 + MAX_INPUTS * VIEW_WORDS, "post": 96}
 POST = {"op": 0, "table": 1, "entries": 4, "in_min": 5, "self_index": 6, "mult": 7, "zp": 9, "shift": 11,
-        "zp_out": 12, "lo": 13, "hi": 14, "residual": 15}
+        "zp_out": 12, "lo": 13, "hi": 14, "residual": 15, "cstride": 21}
 POST_WORDS = 24
 KIND_CODES = {k: i + 1 for i, k in enumerate(KINDS)}
 POST_CODES = {"lut": 1, "add": 2}
@@ -69,10 +69,12 @@ def encode(program: Program) -> np.ndarray:
     return (words & 0xFFFFFFFF).astype("<u4").reshape(-1)
 
 
-def _view(rec: np.ndarray, at: int, v: dict) -> None:
+def _view(rec: np.ndarray, at: int, v: dict, cstride_at: int) -> None:
     for k in ("offset", "h", "w", "c", "pixel_stride"):
         rec[at + VIEW[k]] = v[k]
     rec[at + VIEW["dtype"]] = DTYPE_CODES[v["dtype"]]
+    # a view's channel stride has its own word (0: contiguous, as in records without one)
+    rec[cstride_at] = v.get("channel_stride", 1) if v.get("channel_stride", 1) != 1 else 0
 
 
 def _block(rec: np.ndarray, at: int, b: dict) -> None:
@@ -109,6 +111,8 @@ def _layer(rec: np.ndarray, desc: dict) -> None:
             rec[L[at]] = rq[k]
     for j, (m, z) in enumerate(zip(rq.get("multipliers", []), rq.get("zero_points", []))):
         rec[L["mult"] + j], rec[L["zp"] + j] = m, z
+    if kind == "mul":  # (a - zp[0])·(b - zp[1]) with the scalar M and shift
+        rec[L["zp"]], rec[L["zp"] + 1] = rq["zero_points"]
     if "weights" in desc:
         _block(rec, L["weights"], desc["weights"])
     for key, at in (("bias", "bias"), ("M", "m_block"), ("shift", "shift_block"), ("pre", "pre")):
@@ -118,8 +122,8 @@ def _layer(rec: np.ndarray, desc: dict) -> None:
         _block(rec, L["table"], desc["table"])
         rec[L["entries"]], rec[L["in_min"]] = desc["entries"], desc["in_min"]
     for j, v in enumerate(desc["inputs"]):
-        _view(rec, L["inputs"] + j * VIEW_WORDS, v)
-    _view(rec, L["output"], desc["output"])
+        _view(rec, L["inputs"] + j * VIEW_WORDS, v, L["cstride"] + j)
+    _view(rec, L["output"], desc["output"], L["out_cstride"])
     rec[L["n_post"]] = len(desc["post"])
     for j, p in enumerate(desc["post"]):
         at = L["post"] + j * POST_WORDS
@@ -132,4 +136,4 @@ def _layer(rec: np.ndarray, desc: dict) -> None:
             rec[at + POST[k]] = p[k]
         for n in range(2):
             rec[at + POST["mult"] + n], rec[at + POST["zp"] + n] = p["multipliers"][n], p["zero_points"][n]
-        _view(rec, at + POST["residual"], p["residual"])
+        _view(rec, at + POST["residual"], p["residual"], at + POST["cstride"])

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..quant import arith
-from .program import Program, ProgramError, dtype_range
+from .program import Program, ProgramError, channel_stride, dtype_range
 from .segments import plan_steps, run_steps
 from .tiles import clipped, in_span, is_depthwise, spans
 
@@ -53,10 +53,10 @@ class Arena:
 
     def _nd(self, view: dict, y0: int, y1: int, x0: int, x1: int, c0: int, c1: int) -> np.ndarray:
         dt = np.dtype(view["dtype"])
-        isz, ps = dt.itemsize, view["pixel_stride"]
-        off = view["offset"] + ((y0 * view["w"] + x0) * ps + c0) * isz
+        isz, ps, cs = dt.itemsize, view["pixel_stride"], channel_stride(view)
+        off = view["offset"] + ((y0 * view["w"] + x0) * ps + c0 * cs) * isz
         return np.ndarray((y1 - y0, x1 - x0, c1 - c0), dt, buffer=self.buf, offset=off,
-                          strides=(view["w"] * ps * isz, ps * isz, isz))
+                          strides=(view["w"] * ps * isz, ps * isz, cs * isz))
 
     def read(self, view: dict, y0: int, y1: int, x0: int, x1: int, c0: int, c1: int) -> np.ndarray:
         """Pixels [y0, y1) × [x0, x1), channels [c0, c1) of a view, as int64."""
@@ -305,6 +305,22 @@ class TiledEngine:
                 self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
 
     _add = _requant = _lut = _elementwise
+
+    def _mul(self, desc):
+        """(a - za)·(b - zb) requantised with one M and shift; b of a's shape, or a 1×1×C channel gate
+        read once per output tile (squeeze-excitation)."""
+        rq, (a, b) = desc["requant"], desc["inputs"]
+        gate = (b["h"], b["w"]) != (a["h"], a["w"])
+        za, zb = rq["zero_points"]
+        luts = self._luts(desc)
+        for r0, r1, q0, q1 in self._tiles(desc):
+            for c0, c1 in spans(desc["output"]["c"], desc["tile"]["tm"]):
+                g = self.acts.read(b, 0, 1, 0, 1, c0, c1) if gate else None
+                qa = self.acts.read(a, r0, r1, q0, q1, c0, c1)
+                qb = g if gate else self.acts.read(b, r0, r1, q0, q1, c0, c1)
+                y = arith.requantize((qa - za) * (qb - zb), rq["M"], rq["shift"], rq["zp_out"], rq["lo"], rq["hi"],
+                                     name=desc["name"])
+                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
 
 
 def _check_acc(acc: np.ndarray, bits: int, name: str) -> None:

@@ -7,15 +7,18 @@ before anything is allocated from it, and names the layer and field it refuses.
 
 Addresses are byte offsets. Activations of one image live in regions of the activation arena,
 each aligned to ``engine.align`` bytes and disjoint from every other; a tensor is a *view*
-``{region, offset, h, w, c, pixel_stride, dtype}``: element (y, x, ch) is at
-``offset + ((y·w + x)·pixel_stride + ch)·itemsize``, NHWC, channels fastest. A concatenation is
-addressing: its inputs are views into its region at a channel offset, with the concatenation's
-channel count as pixel stride; a reshape (Flatten, ...) is the same bytes under another shape.
+``{region, offset, h, w, c, pixel_stride, dtype}`` and an optional ``channel_stride`` (1 when absent):
+element (y, x, ch) is at ``offset + ((y·w + x)·pixel_stride + ch·channel_stride)·itemsize``, NHWC,
+channels fastest. A concatenation is addressing: its inputs are views into its region at a channel
+offset, with the concatenation's channel count as pixel stride; a channel slice is a view at a
+channel offset; a channel shuffle of a concatenation puts the concatenation's inputs at interleaved
+channels (a channel stride); a reshape (Flatten, ...) is the same bytes under another shape.
 Constants (weights, bias, M, shift, lookup tables, ...) are *blocks* ``{offset, count, dtype}`` of
 the weights arena, aligned and disjoint, in the order the engine reads them (see docs/tiled.md).
 
 Layer kinds: ``conv`` (dense, grouped, depthwise), ``gemm``, ``add``, ``maxpool``, ``avgpool``,
-``global_avgpool``, ``global_maxpool``, ``requant`` (requantisation only) and ``lut``. Each may
+``global_avgpool``, ``global_maxpool``, ``requant`` (requantisation only), ``lut`` and ``mul`` (the
+product of two tensors, the second of the same shape or one 1×1×C channel gate). Each may
 carry output-path stages ``post`` (a lookup table, a residual add) applied before the write.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ from .tiles import buffer_needs, window_out
 
 FORMAT = "fpga-accel-tiled-program"
 VERSION = 1
-KINDS = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "requant", "lut")
+KINDS = ("conv", "gemm", "add", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "requant", "lut", "mul")
 ACT_DTYPES = ("int8", "uint8", "int16", "uint16")
 WEIGHT_DTYPES = ("int8", "int16")
 ALIGN = 64  # bytes: one 512-bit memory word, the widest m_axi port the boards use
@@ -115,9 +118,14 @@ def itemsize(dtype: str) -> int:
     return np.dtype(dtype).itemsize
 
 
+def channel_stride(view: dict) -> int:
+    """Elements between two channels of a pixel (1: contiguous; absent means 1)."""
+    return view.get("channel_stride", 1)
+
+
 def view_bytes(view: dict) -> tuple[int, int]:
     """[first, end) byte range a view touches."""
-    last = (view["h"] * view["w"] - 1) * view["pixel_stride"] + view["c"]
+    last = (view["h"] * view["w"] - 1) * view["pixel_stride"] + (view["c"] - 1) * channel_stride(view) + 1
     return view["offset"], view["offset"] + last * itemsize(view["dtype"])
 
 
@@ -213,7 +221,8 @@ def _view(f: _Fields, d: dict, key: str, regions: list) -> dict:
     f.int(v, "h", 1, MAX_DIM)
     f.int(v, "w", 1, MAX_DIM)
     c = f.int(v, "c", 1, MAX_CHANNELS)
-    f.int(v, "pixel_stride", c, MAX_CHANNELS)
+    cs = f.int(v, "channel_stride", 1, MAX_CHANNELS) if "channel_stride" in v else 1
+    f.int(v, "pixel_stride", (c - 1) * cs + 1, MAX_CHANNELS)
     dt = f.str(v, "dtype", ACT_DTYPES)
     off = f.int(v, "offset", 0, MAX_ARENA)
     if off % itemsize(dt):
@@ -265,14 +274,15 @@ def _check_layer(i: int, lay: Any, eng: dict, regions: list, wbytes: int, weight
     def blk(ff: _Fields, src: dict, key: str, n: int, dts: tuple[str, ...]) -> np.ndarray:
         return _block(ff, src, key, n, dts, wbytes, align, weights, blocks)
 
-    if len(views) != (len(views) if kind == "add" else 1) or (kind == "add" and len(views) < 2):
+    want = {"add": range(2, 65), "mul": range(2, 3)}.get(kind, range(1, 2))
+    if len(views) not in want:
         raise f.fail("inputs", f"{len(views)} views", f"is the wrong number of inputs for a {kind} layer")
     x = views[0]
     geo, gf = lay.get("geometry"), f.sub("geometry")
     rq, rf = lay.get("requant"), f.sub("requant")
     if kind in ("conv", "gemm", "maxpool", "avgpool"):
         geo = f.obj(lay, "geometry")
-    if kind in ("conv", "gemm", "add", "avgpool", "global_avgpool", "requant"):
+    if kind in ("conv", "gemm", "add", "avgpool", "global_avgpool", "requant", "mul"):
         rq = f.obj(lay, "requant")
         rf.int(rq, "zp_out", -MAX_ZP, MAX_ZP)
         lo, hi = rf.int(rq, "lo", -MAX_ZP, MAX_ZP), rf.int(rq, "hi", -MAX_ZP, MAX_ZP)
@@ -327,10 +337,17 @@ def _check_layer(i: int, lay: Any, eng: dict, regions: list, wbytes: int, weight
         _values(rf, "shift", blk(rf, rq, "shift", x["c"], ("int8",)), MIN_SHIFT, MAX_SHIFT)
     if kind == "lut":
         _lut(f, lay, out["dtype"], lambda key, n, dts: blk(f, lay, key, n, dts))
-    for v in views[1:]:
+    if kind == "mul":  # (a - za)·(b - zb), requantised; b of a's shape or a 1×1×C channel gate
+        rf.ints(rq, "zero_points", 2, -MAX_ZP, MAX_ZP)
+        rf.int(rq, "M", 0, (1 << MULT_BITS) - 1)
+        rf.int(rq, "shift", MIN_SHIFT, MAX_SHIFT)
+    for k, v in enumerate(views[1:], 1):
+        if kind == "mul" and (v["h"], v["w"], v["c"]) == (1, 1, x["c"]):
+            continue
         if (v["h"], v["w"], v["c"]) != (x["h"], x["w"], x["c"]):
-            raise f.fail("inputs", f"{v['h']}x{v['w']}x{v['c']}", f"must all be {x['h']}x{x['w']}x{x['c']}")
-    if kind in ("add", "requant", "lut") and (x["h"], x["w"], x["c"]) != (out["h"], out["w"], out["c"]):
+            gate = f" or 1x1x{x['c']}" if kind == "mul" else ""
+            raise f.fail(f"inputs[{k}]", f"{v['h']}x{v['w']}x{v['c']}", f"must be {x['h']}x{x['w']}x{x['c']}{gate}")
+    if kind in ("add", "requant", "lut", "mul") and (x["h"], x["w"], x["c"]) != (out["h"], out["w"], out["c"]):
         raise f.fail("output", f"{out['h']}x{out['w']}x{out['c']}", f"does not fit the input {x['h']}x{x['w']}x{x['c']}")
     for k, p in enumerate(f.list(lay, "post", 0, MAX_POST)):
         pf = _Fields(f"{f.where} post[{k}]")

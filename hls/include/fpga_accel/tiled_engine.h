@@ -14,7 +14,8 @@
 // first refusal or run-time failure with the layer index above the low 8 bits (descriptor.h, Status).
 //
 // Each layer: its record is copied on chip, decoded, and dispatched to its unit — conv/gemm
-// (tiled/conv.h), window and global pools (tiled/pool.h), add/requant/lut (tiled/eltwise.h) — which
+// (tiled/conv.h), window and global pools (tiled/pool.h), add/requant/lut (tiled/eltwise.h), mul
+// (tiled/mul.h) — which
 // share the output path (tiled/output_path.h) and requant.h's arithmetic. The array's units pipeline
 // the tiles of a spatial tile through ping-pong halves of the input, weight and accumulator buffers:
 // load of the next tile | the array on the current one | output path of the previous one
@@ -32,6 +33,7 @@
 #include "fpga_accel/tiled/conv.h"
 #include "fpga_accel/tiled/descriptor.h"
 #include "fpga_accel/tiled/eltwise.h"
+#include "fpga_accel/tiled/mul.h"
 #include "fpga_accel/tiled/pool.h"
 #include "fpga_accel/types.h"
 
@@ -66,6 +68,7 @@ struct TiledEngine {
             case K_AVGPOOL: return window_pool<C>(L, weights, acts, b);
             case K_GLOBAL_AVGPOOL:
             case K_GLOBAL_MAXPOOL: return global_pool<C>(L, weights, acts, b);
+            case K_MUL: return mul_layer<C>(L, weights, acts, b);
             default: return eltwise_layer<C>(L, weights, acts, b);
         }
     }

@@ -31,9 +31,11 @@ struct Bounds {
 inline bool view_ok(const View& v, uint64_t act_bytes) {
     if (v.dtype < D_INT8 || v.dtype > D_UINT16) return false;
     if (v.h < 1 || v.h > MAX_DIM || v.w < 1 || v.w > MAX_DIM || v.c < 1 || v.c > MAX_CHANNELS) return false;
-    if (v.ps < v.c || v.ps > MAX_CHANNELS || v.offset % itemsize(v.dtype)) return false;
+    if (v.cs < 1 || v.cs > MAX_CHANNELS || v.offset % itemsize(v.dtype)) return false;
+    const uint64_t last_channel = (uint64_t)(v.c - 1) * v.cs;  // < 2^48
+    if ((uint64_t)v.ps < last_channel + 1 || v.ps > MAX_CHANNELS) return false;
     // < 2^32 pixels × < 2^24 stride × 2 bytes: no overflow in 64 bits
-    const uint64_t end = v.offset + ((uint64_t)v.h * v.w - 1) * v.ps * itemsize(v.dtype) + (uint64_t)v.c * itemsize(v.dtype);
+    const uint64_t end = v.offset + (((uint64_t)v.h * v.w - 1) * v.ps + last_channel + 1) * itemsize(v.dtype);
     return end <= act_bytes;
 }
 inline bool same_shape(const View& a, const View& b) { return a.h == b.h && a.w == b.w && a.c == b.c; }
@@ -73,8 +75,9 @@ inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;
     const bool global = L.kind == K_GLOBAL_AVGPOOL || L.kind == K_GLOBAL_MAXPOOL;
-    if (L.kind < K_CONV || L.kind > K_LUT) return S_KIND;
-    if (L.n_inputs < 1 || L.n_inputs > (L.kind == K_ADD ? MAX_INPUTS : 1) || (L.kind == K_ADD && L.n_inputs < 2))
+    if (L.kind < K_CONV || L.kind > K_MUL) return S_KIND;
+    if (L.n_inputs < 1 || L.n_inputs > (L.kind == K_ADD ? MAX_INPUTS : L.kind == K_MUL ? 2 : 1) ||
+        ((L.kind == K_ADD || L.kind == K_MUL) && L.n_inputs < 2))
         return S_KIND;
     if (L.n_post < 0 || L.n_post > MAX_POST) return S_KIND;
     for (int i = 0; i < L.n_inputs; i++)
@@ -114,6 +117,11 @@ inline int check_layer(const Layer& L, const Bounds& B) {
             if (!same_shape(L.in[i], o)) return S_GEOMETRY;
     }
     if (global && (o.h != 1 || o.w != 1 || o.c != x.c)) return S_GEOMETRY;
+    if (L.kind == K_MUL) {  // the map of the output's shape; the second of it too, or a 1x1xC channel gate
+        const View& g = L.in[1];
+        if (!same_shape(x, o) || !(same_shape(g, o) || (g.h == 1 && g.w == 1 && g.c == o.c))) return S_GEOMETRY;
+        if (!mult_ok(L.m) || !shift_ok(L.shift) || !small(L.zp[0]) || !small(L.zp[1])) return S_CONST;
+    }
     if (L.kind == K_AVGPOOL &&
         (!block_ok(L.mblk, (uint64_t)oh * ow, D_INT32, D_INT32, B.weights_bytes) ||
          !block_ok(L.sblk, (uint64_t)oh * ow, D_INT8, D_INT8, B.weights_bytes)))

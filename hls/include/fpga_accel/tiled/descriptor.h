@@ -36,15 +36,16 @@ enum LayerWord {
     L_PAD_IN = 17, L_ZP_OUT = 18, L_LO = 19, L_HI = 20, L_ACC_BITS = 21, L_SHIFT = 22, L_M = 23, L_DIVISOR = 24,
     L_N_POST = 25, L_ENTRIES = 26, L_IN_MIN = 27, L_MULT = 28, L_ZP = 32, L_PAD_B = 36, L_PAD_R = 37,
     L_WEIGHTS = 40, L_BIAS = 43, L_M_BLOCK = 46, L_SHIFT_BLOCK = 49, L_PRE = 52, L_TABLE = 55,
+    L_CSTRIDE = 58, L_OUT_CSTRIDE = 62,  // channel strides of the input views and the output (0: contiguous)
     L_INPUTS = 64, L_OUTPUT = 88, L_POST = 96
 };
 enum PostWord {
     P_OP = 0, P_TABLE = 1, P_ENTRIES = 4, P_IN_MIN = 5, P_SELF_INDEX = 6, P_MULT = 7, P_ZP = 9, P_SHIFT = 11,
-    P_ZP_OUT = 12, P_LO = 13, P_HI = 14, P_RESIDUAL = 15, POST_WORDS = 24
+    P_ZP_OUT = 12, P_LO = 13, P_HI = 14, P_RESIDUAL = 15, P_CSTRIDE = 21, POST_WORDS = 24
 };
 enum Kind {
     K_CONV = 1, K_GEMM = 2, K_ADD = 3, K_MAXPOOL = 4, K_AVGPOOL = 5, K_GLOBAL_AVGPOOL = 6, K_GLOBAL_MAXPOOL = 7,
-    K_REQUANT = 8, K_LUT = 9
+    K_REQUANT = 8, K_LUT = 9, K_MUL = 10
 };
 enum PostOp { POST_LUT = 1, POST_ADD = 2 };
 enum Dtype { D_INT8 = 0, D_UINT8 = 1, D_INT16 = 2, D_UINT16 = 3, D_INT32 = 4, D_INT64 = 5 };
@@ -66,9 +67,10 @@ enum Status {
 };
 inline unsigned status(int code, int layer) { return code ? (unsigned)code | ((unsigned)layer << 8) : 0u; }
 
+// element (y, x, ch) at offset + ((y*w + x)*ps + ch*cs)*itemsize
 struct View {
     uint64_t offset;
-    int h, w, c, ps, dtype;
+    int h, w, c, ps, cs, dtype;
 };
 struct Block {
     uint64_t offset;
@@ -100,8 +102,9 @@ inline int64_t dtype_max(int dtype) {
            : dtype == D_INT32 ? (1LL << 31) - 1 : INT64_MAX;
 }
 
-inline View decode_view(const uint32_t* w) {
+inline View decode_view(const uint32_t* w, uint32_t cstride) {
     View v;
+    v.cs = cstride ? (int)cstride : 1;
     v.offset = w[V_OFFSET];
     v.h = (int)w[V_H];
     v.w = (int)w[V_W];
@@ -153,7 +156,7 @@ inline void decode_layer(const uint32_t rec[RECORD_WORDS], Layer& L) {
     for (int i = 0; i < MAX_INPUTS; i++) {
         L.mult[i] = (int)rec[L_MULT + i];
         L.zp[i] = (int)rec[L_ZP + i];
-        L.in[i] = decode_view(rec + L_INPUTS + i * VIEW_WORDS);
+        L.in[i] = decode_view(rec + L_INPUTS + i * VIEW_WORDS, rec[L_CSTRIDE + i]);
     }
     L.weights = decode_block(rec + L_WEIGHTS);
     L.bias = decode_block(rec + L_BIAS);
@@ -161,7 +164,7 @@ inline void decode_layer(const uint32_t rec[RECORD_WORDS], Layer& L) {
     L.sblk = decode_block(rec + L_SHIFT_BLOCK);
     L.pre = decode_block(rec + L_PRE);
     L.table = decode_block(rec + L_TABLE);
-    L.out = decode_view(rec + L_OUTPUT);
+    L.out = decode_view(rec + L_OUTPUT, rec[L_OUT_CSTRIDE]);
     for (int j = 0; j < MAX_POST; j++) {
         const uint32_t* p = rec + L_POST + j * POST_WORDS;
         Post& s = L.post[j];
@@ -178,7 +181,7 @@ inline void decode_layer(const uint32_t rec[RECORD_WORDS], Layer& L) {
             s.mult[n] = (int)p[P_MULT + n];
             s.zp[n] = (int)p[P_ZP + n];
         }
-        s.residual = decode_view(p + P_RESIDUAL);
+        s.residual = decode_view(p + P_RESIDUAL, p[P_CSTRIDE]);
     }
 }
 

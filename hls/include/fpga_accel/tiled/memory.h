@@ -2,8 +2,10 @@
 // with halo.
 //
 // Both arenas are byte arrays behind m_axi ports; elements are little-endian of the view's or
-// block's type. View element (y, x, ch) lies at offset + ((y*w + x)*pixel_stride + ch)*itemsize:
-// NHWC, channels fastest, a channel slice of a wider tensor when pixel_stride > c (docs/tiled.md §1).
+// block's type. View element (y, x, ch) lies at offset + ((y*w + x)*pixel_stride + ch*channel_stride)
+// *itemsize: NHWC, channels fastest, a channel slice of a wider tensor when pixel_stride > c, every
+// channel_stride-th channel of one (an input of a shuffled concatenation) when channel_stride > 1
+// (docs/tiled.md §1).
 // Callers pass only indices inside a checked view or block (checks.h), so no access leaves them.
 #ifndef FA_TILED_MEMORY_H
 #define FA_TILED_MEMORY_H
@@ -40,7 +42,7 @@ inline void store(uint8_t* mem, uint64_t at, int dtype, int64_t v) {
 }
 
 inline uint64_t addr(const View& v, int y, int x, int c) {
-    return v.offset + (((uint64_t)y * v.w + x) * v.ps + c) * itemsize(v.dtype);
+    return v.offset + (((uint64_t)y * v.w + x) * v.ps + (uint64_t)c * v.cs) * itemsize(v.dtype);
 }
 
 inline int64_t at(const uint8_t* weights, const Block& b, uint64_t i) {
