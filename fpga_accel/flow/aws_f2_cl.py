@@ -52,7 +52,7 @@ AXI4 = [("awid", "ID", "m"), ("awaddr", 64, "m"), ("awlen", 8, "m"), ("awsize", 
 XBAR_TIED = [("awlock", 1), ("awcache", 4), ("awprot", 3), ("awqos", 4), ("arlock", 1), ("arcache", 4),
              ("arprot", 3), ("arqos", 4)]
 #: upsizer slave inputs the engine's ports are not wired to: plain accesses (the HLS IP's own lock/cache/...
-#: outputs stay unconnected, as in the dataflow CL)
+#: outputs, and the upsizer's, stay unconnected: the crossbar's slots take plain accesses, as in the dataflow CL)
 UPSIZER_TIED = [("awlock", 1), ("awcache", 4), ("awprot", 3), ("awregion", 4), ("awqos", 4), ("arlock", 1),
                 ("arcache", 4), ("arprot", 3), ("arregion", 4), ("arqos", 4)]
 AXIL = ["awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
