@@ -194,3 +194,27 @@ def test_unavailable_says_what_is_missing(bundles, tmp_path, monkeypatch):
     zynq = fpga_accel.compile(data.model_path("mnist_cnn"), tmp_path / "z.fpga", calib=data.load_calib("mnist_cnn"),
                               progress=False, engine="tiled", board="pynq-z2")
     assert "not compiled for AWS F2" in F2Backend.unavailable(zynq)
+
+
+@pytest.mark.parametrize("layer, kept", [("host:norm", True), ("host", False)])
+def test_a_host_step_result_keeps_the_engine_bytes_in_its_memory_words(card, bundles, layer, kept):
+    """A host step's result written as a channel slice (2 of 4 channels a pixel) reaches the card without
+    changing the other channels, which the engine wrote: the driver reads the words it touches first.
+    The image's inputs are written without that read (every other tensor is written before it is read)."""
+    b = bundles["mnist_cnn"]
+    c = card(b)
+    program, words = load_program(b)
+    dev = FpgaPci(libs.bind(c.lib))
+    engine = TiledF2(program, dev, register_map(), descriptors=words)
+    at = engine.addr["acts"] - c.mem_base
+    c.mem[at:at + 256] = b"\xab" * 256  # what the engine left in the card's arena
+    view = {"offset": 64, "h": 2, "w": 3, "c": 2, "pixel_stride": 4, "dtype": "uint8"}
+    engine._set(layer, engine.weights, engine.acts)
+    engine.acts.write(view, 0, 0, 1, np.arange(1, 13).reshape(2, 3, 2))
+    engine._flush()
+    got = np.frombuffer(c.mem[at + 64:at + 64 + 24], np.uint8).reshape(6, 4)
+    np.testing.assert_array_equal(got[:, 1:3], np.arange(1, 13).reshape(6, 2))
+    others = np.concatenate([got[:, 0], got[:, 3], np.frombuffer(c.mem[at + 88:at + 128], np.uint8)])
+    assert (others == 0xAB).all() if kept else (others == 0).all()
+    assert engine.moved["written"] == 64 and engine.moved["read"] == (64 if kept else 0)
+    dev.close()

@@ -13,10 +13,17 @@ each region starting on a 4 KiB boundary and padded to whole 64-byte memory word
 One engine call (a whole image, or one segment between host steps, :mod:`fpga_accel.tiled.segments`):
 
 1. check the engine is idle (``ap_idle``);
-2. write the activation arena (the inputs, or a host step's results, already in it);
+2. write what the host wrote into its copy of the arena since the last call (the image's inputs, or a
+   host step's result), in whole 64-byte words;
 3. write the three addresses (low, high word) and sizes, then ``ap_start``;
 4. poll CTRL for ``ap_done`` (clear-on-read) until the deadline;
-5. read the status (``ap_return``: 0, or a code with the layer index above its low 8 bits) and the arena.
+5. read the status (``ap_return``: 0, or a code with the layer index above its low 8 bits), then only the
+   tensors the host reads next: the inputs of the host steps after this segment, or the outputs.
+
+Reads through BAR4 are uncached PCIe reads, far slower than writes, so the arena is never read whole. A
+host step's result shares memory words with tensors the engine wrote, so the words around it are read
+back before the host writes it; the image's inputs need no such read, since every other tensor of the
+arena is written by the engine before it is read.
 """
 from __future__ import annotations
 
@@ -26,7 +33,8 @@ import numpy as np
 
 from ...tiled.csim import STATUS, EngineStatusError
 from ...tiled.descriptors import encode
-from ...tiled.engine import MAX_ACTIVATION_BYTES, TiledEngine
+from ...tiled.engine import MAX_ACTIVATION_BYTES, Arena, TiledEngine
+from ...tiled.segments import HostStep, Segment
 from ..errors import SessionError, SessionTimeout
 from .runner import ALIGN, AP_DONE, AP_IDLE, AP_START, CTRL, DEFAULT_WINDOW
 
@@ -38,6 +46,38 @@ POLL_SLEEP_S = 0.0005
 
 def _pad(n: int, to: int) -> int:
     return -(-int(n) // to) * to
+
+
+def _span(view: dict, y0: int, x0: int, c0: int, shape: tuple) -> tuple[int, int]:
+    """The bytes [start, end) of the arena a block (rows × cols × channels) of ``view`` lies in."""
+    r, c, n = shape
+    isz, ps, w = np.dtype(view["dtype"]).itemsize, view["pixel_stride"], view["w"]
+    start = view["offset"] + ((y0 * w + x0) * ps + c0) * isz
+    return start, view["offset"] + (((y0 + r - 1) * w + x0 + c - 1) * ps + c0 + n) * isz
+
+
+class HostArena(Arena):
+    """The host's copy of the activation arena: remembers the memory words the host writes (``dirty``),
+    and before a host step writes, refreshes the words around its block from the card."""
+
+    def __init__(self, buf: np.ndarray, driver: TiledF2):
+        super().__init__(buf)
+        self.driver, self.dirty = driver, []
+
+    def write(self, view: dict, y0: int, x0: int, c0: int, values: np.ndarray) -> None:
+        start, end = _span(view, y0, x0, c0, values.shape)
+        a, b = self.driver._words(start, end)
+        if self.layer != "host":  # a host step's result: the engine wrote the tensors beside it
+            r, c, n = values.shape
+            whole_pixels = n == view["c"] == view["pixel_stride"] and c0 == 0 and (c == view["w"] or r == 1)
+            if not whole_pixels:  # other tensors' channels between its pixels: every word it touches
+                self.driver._fetch(a, b)
+            else:  # one run of bytes: only the words at its ends hold anything else
+                self.driver._fetch(a, min(a + WORD, b))
+                if b - WORD > a:
+                    self.driver._fetch(b - WORD, b)
+        super().write(view, y0, x0, c0, values)
+        self.dirty.append((a, b))
 
 
 class TiledF2(TiledEngine):
@@ -60,6 +100,32 @@ class TiledF2(TiledEngine):
         self._check_fits("desc", 0)
         self._write(self.addr["weights"], self.weights.buf)
         self.descriptors = encode(program) if descriptors is None else descriptors
+        self.acts = HostArena(self.acts.buf, self)
+        self.reads_after = self._reads_after()
+        self.moved = {"written": 0, "read": 0}  # arena bytes through BAR4, for the host cost
+
+    def _reads_after(self) -> dict[int, list[dict]]:
+        """Segment end → the views the host reads before the next engine call."""
+        out, pending = {}, None
+        for step in self.steps:
+            if isinstance(step, Segment):
+                pending = out.setdefault(step.end, [])
+            elif isinstance(step, HostStep) and pending is not None:
+                pending += [self.views[t]["view"] for t in step.layer.inputs]
+        if pending is not None:
+            pending += [self.views[t]["view"] for t in self.program.data["outputs"]]
+        return out
+
+    def _words(self, start: int, end: int) -> tuple[int, int]:
+        """[start, end) of the arena widened to whole memory words (within the arena's padded size)."""
+        return start // WORD * WORD, min(_pad(end, WORD), _pad(self.acts.buf.size, WORD))
+
+    def _fetch(self, start: int, end: int) -> None:
+        """Arena bytes [start, end) (whole words) from the card into the host's copy."""
+        raw = np.frombuffer(self.dev.read(self.addr["acts"] + start, end - start), np.uint8)
+        stop = min(end, self.acts.buf.size)
+        self.acts.buf[start:stop] = raw[:stop - start]
+        self.moved["read"] += end - start
 
     def _check_fits(self, what: str, nbytes: int) -> None:
         if self.addr[what] + _pad(nbytes, WORD) > self.end:
@@ -74,14 +140,21 @@ class TiledF2(TiledEngine):
 
     @property
     def descriptors(self) -> np.ndarray:
-        return self._words
+        return self._desc_words
 
     @descriptors.setter
     def descriptors(self, words: np.ndarray) -> None:
         words = np.ascontiguousarray(words, dtype="<u4")
         self._check_fits("desc", words.nbytes)
         self._write(self.addr["desc"], words)
-        self._words = words
+        self._desc_words = words
+
+    def _flush(self) -> None:
+        """The memory words the host wrote since the last engine call, to the card."""
+        for start, end in _merged(self.acts.dirty):
+            self._write(self.addr["acts"] + start, self.acts.buf[start:end])
+            self.moved["written"] += _pad(end - start, WORD)
+        self.acts.dirty = []
 
     # --- one engine call ---------------------------------------------------------------------------
     def _run_layers(self) -> None:
@@ -91,8 +164,8 @@ class TiledF2(TiledEngine):
         if not ctrl & AP_IDLE:
             raise SessionError(f"the tiled engine is busy before a run (CTRL={ctrl:#x}): another process may be driving "
                                "it, or a previous run was abandoned; reload the AFI with fpga-load-local-image")
-        self._write(self.addr["acts"], self.acts.buf)
-        sizes = {"desc_words": self._words.size, "weights_bytes": self.weights.buf.size,
+        self._flush()
+        sizes = {"desc_words": self._desc_words.size, "weights_bytes": self.weights.buf.size,
                  "act_bytes": self.acts.buf.size}
         for name in ("desc", "weights", "acts"):
             self.dev.poke(self.regs[name], self.addr[name] & 0xFFFFFFFF)
@@ -102,10 +175,11 @@ class TiledF2(TiledEngine):
         self.dev.poke(self.ctrl + CTRL, AP_START)
         self._wait()
         status = self.dev.peek(self.regs["ap_return"])
-        raw = self.dev.read(self.addr["acts"], _pad(self.acts.buf.size, WORD))
-        self.acts.buf[:] = np.frombuffer(raw, np.uint8)[:self.acts.buf.size]
         if status:
             raise status_error(status, self.program, self.active[0])
+        for start, end in _merged([self._words(*_span(v, 0, 0, 0, (v["h"], v["w"], v["c"])))
+                                   for v in self.reads_after.get(self.active[1], [])]):
+            self._fetch(start, end)
 
     def _wait(self) -> None:
         deadline = time.monotonic() + self.timeout
@@ -121,6 +195,17 @@ class TiledF2(TiledEngine):
                                      "configuration or its masters do not reach the DDR4 — rebuild it from this bundle")
             if polls > SPIN_POLLS:
                 time.sleep(POLL_SLEEP_S)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching [start, end) spans joined, in order."""
+    out: list[list[int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 def status_error(status: int, program, first: int = 0) -> EngineStatusError:
