@@ -19,7 +19,16 @@ from test_build_aws_f2 import _drivers
 import fpga_accel
 from fpga_accel.bundle import load_bundle
 from fpga_accel.flow import BuildError, build
-from fpga_accel.flow.aws_f2_cl import CL, CL_OUTPUTS, DEVICE_ID, VENDOR_ID, buffers, cl_top, control_addr_bits, id_defines
+from fpga_accel.flow.aws_f2_cl import (
+    CL,
+    CL_OUTPUTS,
+    DEVICE_ID,
+    VENDOR_ID,
+    buffers,
+    cl_top,
+    control_addr_bits,
+    id_defines,
+)
 from fpga_accel.flow.tiled_aws import ENGINE_AXI_BITS, engine_kernel
 from fpga_accel.flow.tiled_interface import register_map
 from models import data
