@@ -23,7 +23,7 @@ from fpga_accel.flow.tiled_interface import register_map
 from fpga_accel.runtime import BackendUnavailable, SessionError, SessionTimeout
 from fpga_accel.runtime.backends.f2 import F2Backend
 from fpga_accel.runtime.f2_driver import FpgaPci, libs
-from fpga_accel.runtime.f2_driver.tiled import TiledF2
+from fpga_accel.runtime.f2_driver.tiled import TiledF2, check_registers
 from fpga_accel.tiled import descriptors
 from fpga_accel.tiled.csim import EngineStatusError
 from models import data
@@ -218,3 +218,14 @@ def test_a_host_step_result_keeps_the_engine_bytes_in_its_memory_words(card, bun
     assert (others == 0xAB).all() if kept else (others == 0).all()
     assert engine.moved["written"] == 64 and engine.moved["read"] == (64 if kept else 0)
     dev.close()
+
+
+def test_a_register_map_that_is_not_the_engines_is_refused():
+    good = {"name": "fa_tiled_top", "registers": {**register_map(), "act_bytes": 0x54}}  # a build's measured map
+    assert check_registers(good) == good["registers"]
+    for bad in ({**good, "name": "fa_kernel"}, {**good, "registers": {**register_map(), "acts": 0x00}},
+                {**good, "registers": {**register_map(), "acts": 0x41}},
+                {**good, "registers": {**register_map(), "acts": 0x400}},
+                {**good, "registers": {k: v for k, v in register_map().items() if k != "acts"}}):
+        with pytest.raises(SessionError, match=r"not the register map of fa_tiled_top .*word offsets in 0x10\.\.0x78"):
+            check_registers(bad)

@@ -101,12 +101,12 @@ class F2Backend(Backend):
     def _open_tiled(self) -> None:
         from ...bundle_tiled import load_program
         from ...flow.aws_f2_cl import CONTROL_BASE
-        from ..f2_driver.tiled import TiledF2
+        from ..f2_driver.tiled import TiledF2, check_registers
 
-        ip = self.bundle.manifest["scripts"]["ip"]
-        program, words = load_program(self.bundle)
         try:
-            self.tiled = TiledF2(program, self.dev, ip["registers"], timeout=self._timeout(), descriptors=words,
+            regs = check_registers(self.bundle.manifest["scripts"]["ip"])
+            program, words = load_program(self.bundle)
+            self.tiled = TiledF2(program, self.dev, regs, timeout=self._timeout(), descriptors=words,
                                  control_base=CONTROL_BASE)
         except BaseException:
             self.dev.close()

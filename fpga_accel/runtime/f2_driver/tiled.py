@@ -80,6 +80,25 @@ class HostArena(Arena):
         self.dirty.append((a, b))
 
 
+def check_registers(ip: dict) -> dict[str, int]:
+    """The engine's register offsets from ``manifest["scripts"]["ip"]``, refused unless they are the
+    names of :func:`~fpga_accel.flow.tiled_interface.register_map` at word offsets inside the engine's
+    control block (0x10 up to its address width): a wrong offset would write another register."""
+    from ...flow.aws_f2_cl import control_addr_bits
+    from ...flow.tiled_aws import engine_kernel
+    from ...flow.tiled_interface import TOP, register_map
+
+    regs = ip.get("registers") if isinstance(ip, dict) else None
+    top = 1 << control_addr_bits(engine_kernel())
+    if (ip.get("name") if isinstance(ip, dict) else None) != TOP or not isinstance(regs, dict) \
+            or set(regs) != set(register_map()) \
+            or not all(type(v) is int and 0x10 <= v <= top - 8 and v % 4 == 0 for v in regs.values()):
+        raise SessionError(f"the manifest's engine IP description (scripts.ip) is not the register map of {TOP} "
+                           f"(names {sorted(register_map())}, word offsets in 0x10..{top - 8:#x}); recompile the "
+                           "bundle for aws-f2 and rebuild its AFI")
+    return dict(regs)
+
+
 class TiledF2(TiledEngine):
     """:class:`TiledEngine` whose layers run on the engine in the F2 custom logic. ``dev`` has ``peek/poke``
     (the OCL window) and ``write/read`` (card memory), as :class:`~.libs.FpgaPci`; ``registers`` maps
