@@ -23,7 +23,7 @@ from fpga_accel.flow.tiled_interface import register_map
 from fpga_accel.runtime import BackendUnavailable, SessionError, SessionTimeout
 from fpga_accel.runtime.backends.f2 import F2Backend
 from fpga_accel.runtime.f2_driver import FpgaPci, libs
-from fpga_accel.runtime.f2_driver.tiled import TiledF2, check_registers
+from fpga_accel.runtime.f2_driver.tiled import TiledF2, _span, check_registers
 from fpga_accel.tiled import descriptors
 from fpga_accel.tiled.csim import EngineStatusError
 from models import data
@@ -229,3 +229,11 @@ def test_a_register_map_that_is_not_the_engines_is_refused():
                 {**good, "registers": {k: v for k, v in register_map().items() if k != "acts"}}):
         with pytest.raises(SessionError, match=r"not the register map of fa_tiled_top .*word offsets in 0x10\.\.0x78"):
             check_registers(bad)
+
+
+def test_the_bytes_of_a_strided_view_block():
+    # element (y, x, ch) at offset + ((y·w + x)·pixel_stride + ch·channel_stride)·itemsize
+    v = {"offset": 128, "h": 4, "w": 5, "c": 3, "pixel_stride": 8, "dtype": "int16", "channel_stride": 2}
+    assert _span(v, 0, 0, 0, (4, 5, 3)) == (128, 128 + ((3 * 5 + 4) * 8 + 2 * 2 + 1) * 2)
+    assert _span(v, 1, 2, 1, (1, 1, 1)) == (128 + ((5 + 2) * 8 + 2) * 2, 128 + ((5 + 2) * 8 + 2 + 1) * 2)
+    assert _span({**v, "channel_stride": 1}, 0, 0, 0, (1, 1, 3))[1] == 128 + 3 * 2  # no stride: packed channels

@@ -49,11 +49,13 @@ def _pad(n: int, to: int) -> int:
 
 
 def _span(view: dict, y0: int, x0: int, c0: int, shape: tuple) -> tuple[int, int]:
-    """The bytes [start, end) of the arena a block (rows × cols × channels) of ``view`` lies in."""
+    """The bytes [start, end) of the arena a block (rows × cols × channels) of ``view`` lies in (element
+    (y, x, ch) at offset + ((y·w + x)·pixel_stride + ch·channel_stride)·itemsize; channel_stride 1 when absent)."""
     r, c, n = shape
     isz, ps, w = np.dtype(view["dtype"]).itemsize, view["pixel_stride"], view["w"]
-    start = view["offset"] + ((y0 * w + x0) * ps + c0) * isz
-    return start, view["offset"] + (((y0 + r - 1) * w + x0 + c - 1) * ps + c0 + n) * isz
+    cs = view.get("channel_stride", 1)
+    start = view["offset"] + ((y0 * w + x0) * ps + c0 * cs) * isz
+    return start, view["offset"] + (((y0 + r - 1) * w + x0 + c - 1) * ps + (c0 + n - 1) * cs + 1) * isz
 
 
 class HostArena(Arena):
@@ -69,7 +71,8 @@ class HostArena(Arena):
         a, b = self.driver._words(start, end)
         if self.layer != "host":  # a host step's result: the engine wrote the tensors beside it
             r, c, n = values.shape
-            whole_pixels = n == view["c"] == view["pixel_stride"] and c0 == 0 and (c == view["w"] or r == 1)
+            whole_pixels = (n == view["c"] == view["pixel_stride"] and c0 == 0 and view.get("channel_stride", 1) == 1
+                            and (c == view["w"] or r == 1))
             if not whole_pixels:  # other tensors' channels between its pixels: every word it touches
                 self.driver._fetch(a, b)
             else:  # one run of bytes: only the words at its ends hold anything else
