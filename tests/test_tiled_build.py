@@ -181,13 +181,6 @@ def test_missing_tools_are_reported_with_the_commands(bundles, tmp_path, monkeyp
     assert "FA_TOP=fa_tiled_top vitis_hls -f run_hls.tcl" in err and "scripts/vivado_bd.tcl" in err
 
 
-def test_cloud_boards_have_no_engine_build_yet(tmp_path):
-    b = _compile(tmp_path / "f1.fpga", "aws-f1")
-    assert "F1 AFI flow" in b.manifest["scripts"]["error"]
-    with pytest.raises(BuildError, match="no build scripts were generated: board 'aws-f1'"):
-        build(b.path, registry=False, echo=lambda s: None, dry_run=True)
-
-
 def test_the_register_map_follows_the_engine_top_function():
     # the package's tiled/top.h has the arguments the register map is derived from, and its bundles
     top = engine_headers()["fpga_accel/tiled/top.h"]

@@ -1,8 +1,10 @@
 """The backend contract (tests/test_backend_contract.py: the emulator's integers and floats, batch
 splits, input validation, ``wait`` within its timeout, close) on a bundle compiled for the tiled
 engine, for every backend that runs one (``TILED_BACKENDS``: the opencl backend on the engine's
-OpenCL twin among them). The contract's tests are imported and run against this module's fixtures;
-the reference is the emulator backend on the same tiled bundle (its reference executor)."""
+OpenCL twin among them; f2 on a bundle compiled for aws-f2, against the F2 card model whose custom
+logic is the engine IP computing with its C simulation). The contract's tests are imported and run
+against this module's fixtures; the reference is the emulator backend on the same tiled bundle (its
+reference executor)."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,9 +33,43 @@ def tiled_bundle(tmp_path_factory):
                               calib=data.load_calib(MODEL), progress=False, engine="tiled")
 
 
+def _on_the_f2_card_model(request, tmp_path_factory):
+    """A tiled bundle for aws-f2 with the AFI record a build leaves, and the card model behind the
+    libfpga_mgmt stand-in (tests/test_tiled_aws_f2.py tests the backend against it in detail)."""
+    import json
+
+    from fakes.f2_card import FakeFpgaMgmt
+    from fakes.f2_tiled_card import F2TiledCard
+
+    from fpga_accel import toolchain
+    from fpga_accel.runtime.f2_driver import libs
+
+    try:  # the card model computes with the engine's C simulation
+        toolchain.compiler()
+        toolchain.ap_types_dir()
+    except toolchain.ToolchainError as e:
+        pytest.skip(str(e))
+    bundle = fpga_accel.compile(data.model_path(MODEL), tmp_path_factory.mktemp("contract_tiled_f2") / f"{MODEL}.fpga",
+                                calib=data.load_calib(MODEL), progress=False, engine="tiled", board="aws-f2")
+    (bundle.path / "bitstream").mkdir(exist_ok=True)
+    (bundle.path / "bitstream/afi.json").write_text(json.dumps({"agfi_id": "agfi-0fa4f2000000000f"}))
+    lib = FakeFpgaMgmt(F2TiledCard(bundle.manifest["scripts"]["configuration"]))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FA_FPGA_MGMT_LIB", "/stand-in/libfpga_mgmt.so")
+    mp.setattr(libs, "load", lambda path=None: libs.bind(lib))
+    request.addfinalizer(mp.undo)
+    return bundle
+
+
+#: backends whose tiled bundle is compiled for their own board, with what stands in for the hardware
+OWN_BUNDLE = {"f2": _on_the_f2_card_model}
+
+
 @pytest.fixture(scope="module", params=TILED_BACKENDS)
-def backend(request, tiled_bundle):
+def backend(request, tiled_bundle, tmp_path_factory):
     """(name, tiled bundle) of a backend that can run here."""
+    if request.param in OWN_BUNDLE:
+        tiled_bundle = OWN_BUNDLE[request.param](request, tmp_path_factory)
     why = get_backend(request.param).unavailable(tiled_bundle)
     if why is not None:
         pytest.skip(f"backend '{request.param}' unavailable: {why}")
@@ -51,8 +87,8 @@ def images():
 
 
 @pytest.fixture(scope="module")
-def reference(tiled_bundle, images):
-    with fpga_accel.Session(tiled_bundle, backend="emulator") as em:
+def reference(backend, images):
+    with fpga_accel.Session(backend[1], backend="emulator") as em:
         t = em.qmodel.inputs[0]
         q = em.hardware_inputs(images)
         qt = t.qparams.qtype

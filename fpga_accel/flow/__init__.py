@@ -6,8 +6,9 @@
   tools, resumable, logged under ``NAME.fpga/build/``, and leaves ``NAME.fpga/bitstream/``.
 - :func:`check_bitstream` refuses a bitstream not built from the bundle it sits in.
 - A bundle compiled for the tiled engine gets its own ``hls/`` and ``scripts/``
-  (:mod:`.tiled_scripts`): the engine ``fa_tiled_top`` for the board and engine configuration,
-  built by the same steps; any model compiled for that configuration runs on the result.
+  (:mod:`.tiled_scripts`, :mod:`.tiled_aws` for aws-f1 and aws-f2): the engine for the board and
+  engine configuration, built by the same steps; any model compiled for that configuration runs on
+  the result.
 
 No vendor tool is imported or run at import time; `fpga-accel build --dry-run` prints the commands.
 """

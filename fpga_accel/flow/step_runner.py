@@ -49,7 +49,8 @@ FINAL = {"vivado": ["fa_overlay.bit", "fa_overlay.hwh"], "link": ["fa_kernel.xcl
 #: AWS F2: the design checkpoint tarball and the AFI's ids
 FINAL_HDK = {"afi": [F2_TARBALL, "afi.json"]}
 #: the tiled engine (one build per board and configuration, any model's program runs on it)
-FINAL_TILED = {**FINAL, "link": [TILED_XCLBIN]}
+FINAL_TILED = {**FINAL, "link": [TILED_XCLBIN],
+               "afi": [TILED_XCLBIN, TILED_XCLBIN.removesuffix(".xclbin") + ".awsxclbin"]}
 
 
 def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jobs: int = 2, dry_run: bool = False,

@@ -90,25 +90,32 @@ def plan_steps(bundle_root: Path, target: Target, has_script: bool | None = None
                                        f"{{B}}/bitstream/{KERNEL}.xclbin", "{XO}"], "build/link",
                        [f"bitstream/{KERNEL}.xclbin"], "v++ -l: link fa_kernel into the platform (.xclbin)")]
     if target.flow == "aws-afi":
-        note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
-        steps.append(Step("afi", "create_vitis_afi.sh", ["bash", "{B}/scripts/aws_afi.sh",
-                                                          f"{{B}}/bitstream/{KERNEL}.xclbin", "{B}/bitstream"],
-                          "build/afi", [f"bitstream/{KERNEL}.awsxclbin", "bitstream/afi.json"],
-                          f"AWS: create the AFI and wait until it is available{note}", needs=["aws", "bash"]))
+        steps.append(afi_step(target, f"{KERNEL}.xclbin"))
     return steps
 
 
-def hdk_steps(bundle_root: Path, target: Target, has_script: bool, hls_tool: str) -> list[Step]:
-    """AWS F2: fa_kernel exported as IP, the HDK's design checkpoint around it, the AFI."""
+def afi_step(target: Target, xclbin: str) -> Step:
+    """AWS F1: ``scripts/aws_afi.sh`` turns ``bitstream/<xclbin>`` into an AFI and its ``.awsxclbin``."""
+    note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
+    stem = xclbin.removesuffix(".xclbin")
+    return Step("afi", "create_vitis_afi.sh", ["bash", "{B}/scripts/aws_afi.sh", f"{{B}}/bitstream/{xclbin}",
+                                               "{B}/bitstream"],
+                "build/afi", [f"bitstream/{stem}.awsxclbin", "bitstream/afi.json"],
+                f"AWS: create the AFI and wait until it is available{note}", needs=["aws", "bash"])
+
+
+def hdk_steps(bundle_root: Path, target: Target, has_script: bool, hls_tool: str, top: str = KERNEL) -> list[Step]:
+    """AWS F2: the HLS IP ``top`` (fa_kernel, or the tiled engine's fa_tiled_top) exported to the IP
+    catalog, the HDK's design checkpoint around it, the AFI."""
     if not has_script and (hls_tool == "vitis_hls" or not (bundle_root / HLS_CONFIG).is_file()):
         raise BuildError(f"{bundle_root}: no {HLS_SCRIPT}; recompile the bundle with the HLS project generator")
     note = f" ({target.cloud.step_note})" if target.cloud.step_note else ""
     return [
-        hls_step(bundle_root, KERNEL, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/impl/ip/component.xml"],
-                 "synthesise fa_kernel and export it to the IP catalog"),
+        hls_step(bundle_root, top, hls_tool, ["build/hls/**/csynth.xml", "build/hls/**/impl/ip/component.xml"],
+                 f"synthesise {top} and export it to the IP catalog"),
         Step("hdk", "aws_build_dcp_from_cl.py", ["bash", "{B}/scripts/aws_f2_dcp.sh", "{B}/build/hls", "{B}/bitstream"],
              "build/hdk", [f"bitstream/{F2_TARBALL}"],
-             "AWS HDK: fa_kernel in the F2 custom logic, synthesis, place and route in the small shell (DCP tarball)",
+             f"AWS HDK: {top} in the F2 custom logic, synthesis, place and route in the small shell (DCP tarball)",
              needs=["vivado", "bash", "python3"]),
         Step("afi", "aws", ["bash", "{B}/scripts/aws_f2_afi.sh", f"{{B}}/bitstream/{F2_TARBALL}", "{B}/bitstream"],
              "build/afi", ["bitstream/afi.json"],

@@ -1,7 +1,7 @@
 """The HLS project of a tiled bundle: ``hls/`` holding the engine for one configuration — ``fa_tiled_top``
 (``tiled/top.h``, its status on the s_axilite return register) on Zynq boards, ``fa_tiled_kernel``
 (``tiled/kernel.h``, the same engine writing its status to a buffer, as Vitis kernels must) on Vitis
-platforms.
+platforms (aws-f1 too); ``fa_tiled_top`` again in the AWS F2 custom logic, where it is Vivado IP.
 
 One engine build serves a board and a configuration (Tm, Tn, buffer sizes, accumulator width,
 table size: :class:`fpga_accel.tiled.csim.EngineConfig`); the model is not in it — its program,
@@ -60,7 +60,7 @@ def source(defines: list[str], top: str = TOP) -> str:
 
 
 def _export(family: str) -> str:
-    return "ip_catalog" if family in ("zynq", "zynqmp") else "xo"
+    return "ip_catalog" if top_of(family) == TOP else "xo"
 
 
 def run_hls_tcl(board: dict) -> str:

@@ -36,10 +36,15 @@ KERNEL_POINTERS = ("desc", "weights", "acts", "status")
 RETURN_OFFSET = 0x10
 
 
+#: board families whose engine is Vivado IP (the status on its ap_return register): Zynq block designs
+#: and the AWS F2 custom logic (``hdk``)
+IP_FAMILIES = ("zynq", "zynqmp", "hdk")
+
+
 def top_of(family: str | None) -> str:
-    """The top function a board family synthesises: the IP with its status register on Zynq boards,
-    the Vitis kernel with its status buffer on Vitis platforms."""
-    return TOP if family in ("zynq", "zynqmp") else KERNEL
+    """The top function a board family synthesises: the IP with its status register on Zynq boards and
+    in the F2 custom logic, the Vitis kernel with its status buffer on Vitis platforms (aws-f1 included)."""
+    return TOP if family in IP_FAMILIES else KERNEL
 POINTER_BYTES, SCALAR_BYTES = 12, 8
 
 

@@ -76,7 +76,12 @@ proc export_design {args} {
     fa_write [file join $::hls_sol impl misc drivers ${top}_v1_0 src x${top}_hw.h] [fa_header $top]
     if {$fmt eq "ip_catalog"} {
         fa_write [file join $::hls_sol impl ip component.xml] "<!-- FAKE IP-XACT component of fpga-accel.org:hls:$top:1.0 (stand-in) -->"
-        fa_write [file join $::hls_sol impl ip hdl verilog $top.v] "// FAKE Verilog of $top written by a test stand-in for Vitis HLS"
+        set v "// FAKE Verilog of $top written by a test stand-in for Vitis HLS"
+        if {$top eq "fa_tiled_top"} {
+            # the engine's m_axi widths as Vitis HLS declares them (32-bit ports: no widening in the IP flow)
+            foreach b {GMEM0 GMEM1 GMEM2} { append v "\nparameter    C_M_AXI_${b}_DATA_WIDTH = 32;" }
+        }
+        fa_write [file join $::hls_sol impl ip hdl verilog $top.v] $v
     } else {
         set i [lsearch -exact $args -output]
         set out [expr {$i >= 0 ? [file normalize [lindex $args [expr {$i + 1}]]] : [file join $::hls_sol impl export.xo]}]

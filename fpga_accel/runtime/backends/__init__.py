@@ -35,7 +35,7 @@ def get_backend(name: str) -> type[Backend]:
 
 
 #: backends that run a bundle compiled for the tiled engine (``manifest["tiled"]``)
-TILED_BACKENDS = ("csim", "emulator", "opencl", "pynq")
+TILED_BACKENDS = ("csim", "emulator", "f2", "opencl", "pynq")
 
 
 def availability(cls: type[Backend], bundle) -> str | None:

@@ -7,6 +7,11 @@ when a session opens), checks that the slot's PCI IDs are the bundle's CL's, the
 batches into card memory through the PCIS window (AppPF BAR4), starts the kernel on its
 registers (AppPF BAR0) and reads the results back (:mod:`fpga_accel.runtime.f2_driver`). Run as
 root on the instance. ``FA_F2_SLOT`` picks the FPGA slot (default 0).
+
+A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_top`` in its own AFI
+(``manifest["scripts"]["ip"]``: the register map): :class:`~fpga_accel.runtime.f2_driver.tiled.TiledF2`
+loads the weights into card memory once and runs each image (each segment between host steps) with
+one ``ap_start``.
 """
 from __future__ import annotations
 
@@ -44,7 +49,13 @@ class F2Backend(Backend):
     @classmethod
     def unavailable(cls, bundle) -> str | None:
         m = bundle.manifest
-        if (m.get("board") or {}).get("family") != "hdk" or not (m.get("kernel") or {}).get("args"):
+        if (m.get("board") or {}).get("family") != "hdk":
+            return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
+        if "tiled" in m:
+            if not isinstance((m.get("scripts") or {}).get("ip"), dict):
+                return ("the tiled bundle describes no engine IP (manifest scripts.ip): it was compiled before the "
+                        "engine's F2 build scripts were generated; recompile it for aws-f2")
+        elif not (m.get("kernel") or {}).get("args"):
             return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
         rec = afi_ids(bundle)
         if isinstance(rec, str):
@@ -78,14 +89,37 @@ class F2Backend(Backend):
                     f"slot {slot} holds PCI IDs {have[0]:04x}:{have[1]:04x}, not the bundle's CL "
                     f"({int(want['vendor']):04x}:{int(want['device']):04x}): load its AFI with "
                     f"`sudo fpga-load-local-image -S {slot} -I {afi_ids(bundle)['agfi_id']}`")
+        self.tiled = None
+        if "tiled" in bundle.manifest:
+            self._open_tiled()
+            return
         kernel = bundle.manifest["kernel"]
         shapes = {t.name: tuple(t.shape[1:]) for t in list(qmodel.inputs) + list(qmodel.outputs)}
         self.runner = KernelRunner(self.dev, kernel["args"], shapes, word=int(kernel.get("mem_word_bytes") or 64))
         self.max_batch = self.runner.max_images
 
+    def _open_tiled(self) -> None:
+        from ...bundle_tiled import load_program
+        from ...flow.aws_f2_cl import CONTROL_BASE
+        from ..f2_driver.tiled import TiledF2, check_registers
+
+        try:
+            regs = check_registers(self.bundle.manifest["scripts"]["ip"])
+            program, words = load_program(self.bundle)
+            self.tiled = TiledF2(program, self.dev, regs, timeout=self._timeout(), descriptors=words,
+                                 control_base=CONTROL_BASE)
+        except BaseException:
+            self.dev.close()
+            raise
+
+    def _timeout(self) -> float:
+        # a little under the session's timeout, so the driver's own message comes first
+        return 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S
+
     def run_raw(self, q_inputs):
-        # a little under the session's timeout, so the runner's own message comes first
-        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+        if self.tiled is not None:
+            return self.tiled.run(q_inputs)
+        return self.runner.run(q_inputs, self._timeout())
 
     def close(self) -> None:
         dev = getattr(self, "dev", None)

@@ -43,7 +43,8 @@ from ..errors import BackendUnavailable, SessionError, SessionTimeout
 from .base import Backend, bitstream_mismatch
 
 KERNEL_SOURCE = "opencl/fa_kernel.cl"
-BINARY_PATTERNS = ("*.xclbin", "*.awsxclbin")
+#: the AFI's .awsxclbin first: on F1 the build leaves the linked .xclbin beside it, which XRT there cannot load
+BINARY_PATTERNS = ("*.awsxclbin", "*.xclbin")
 PLATFORM_ENV, DEVICE_ENV = "FPGA_ACCEL_OPENCL_PLATFORM", "FPGA_ACCEL_OPENCL_DEVICE"
 XILINX = "xilinx"
 #: longest sleep between two polls of an event (seconds)
