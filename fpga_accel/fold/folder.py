@@ -279,7 +279,7 @@ def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: fl
 
 
 def _ordered(plan: LayerPlan, qm, cache) -> list[tuple[dict, int]]:
-    """The layer's foldings with their cycles, cheapest first: by parallelism, then by cycles,
+    """The layer's foldings with their cycles, cheapest first: by products per cycle, then by cycles,
     then the larger SIMD (it also speeds up the window in front of an MVAU)."""
     out = []
     for f in plan.folds():
@@ -290,8 +290,7 @@ def _ordered(plan: LayerPlan, qm, cache) -> list[tuple[dict, int]]:
             cache[key] = plan.stages(f)
         cycles = max((s.cycles() for s in cache[key]), default=0)
         out.append((f, cycles))
-    return sorted(out, key=lambda x: (x[0].get("pe", 1) * x[0].get("simd", 1), x[1], -x[0].get("simd", 1),
-                                      x[0].get("pe", 1)))
+    return sorted(out, key=lambda x: (plan.products(x[0]), x[1], -x[0].get("simd", 1), x[0].get("pe", 1)))
 
 
 def _relax(qm, plans, folds, fixed, options, target, board, limits, cache, design) -> Design:

@@ -12,6 +12,8 @@ KP kernel positions per word for KP dividing KH·KW (``simds``), and its window 
 pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also fold with
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
+A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py).
 """
 from __future__ import annotations
 
@@ -50,13 +52,22 @@ class LayerPlan:
         """The SIMD values of an "mvau" layer: divisors of ``simd_dim``, then whole pixels times KP."""
         return pw.positions_options(self.simd_dim, self.taps)
 
+    def positions(self) -> list[int]:
+        """A depthwise layer's SIMD values beyond PE: C·KP for KP > 1 dividing KH·KW (PE = C)."""
+        return [s for s in pw.positions_options(self.pe_dim, self.taps) if s > self.pe_dim] if self.kind == "pe" else []
+
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls]
         if self.kind == "pe":
-            return [{"pe": p} for p in divisors(self.pe_dim)]
+            return [{"pe": p} for p in divisors(self.pe_dim)] + [{"pe": self.pe_dim, "simd": s} for s in self.positions()]
         return [{}]
+
+    def products(self, fold: dict) -> int:
+        """Products per cycle of ``fold``: PE·SIMD, or PE·KP where SIMD = C·KP (a depthwise layer)."""
+        pe, simd = int(fold.get("pe", 1)), int(fold.get("simd", 1))
+        return pe * simd if self.kind == "mvau" else max(pe, simd)
 
     def stages(self, fold: dict[str, int]) -> list[Stage]:
         return self.build(int(fold.get("pe", 1)), int(fold.get("simd", 1)), fold.get("mul", "dsp"))
@@ -72,10 +83,19 @@ class LayerPlan:
 
     def check(self, fold: dict[str, int]) -> str | None:
         """Why ``fold`` is not a valid folding of this layer (None when it is)."""
-        allowed = {"mvau": {"pe", "simd", "mul"}, "pe": {"pe"}, "none": set()}[self.kind]
+        allowed = {"mvau": {"pe", "simd", "mul"}, "pe": {"pe"} | ({"simd"} if self.positions() else set()),
+                   "none": set()}[self.kind]
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
+        if self.kind == "pe" and "simd" in fold:  # a depthwise layer: SIMD 1 or PE, or C·KP at PE = C
+            pe, simd = fold.get("pe", 1), fold["simd"]
+            ok = [1, *self.positions()]
+            if not isinstance(simd, int) or isinstance(simd, bool) or \
+                    simd not in (1, pe) and not (pe == self.pe_dim and simd in self.positions()):
+                return (f"simd={simd!r} must be 1, equal pe, or with pe={self.pe_dim} (every channel) be "
+                        f"{self.pe_dim} times a divisor of the {self.taps} kernel positions: one of {ok}")
+            fold = {"pe": pe}
         for key, ok, what in (("pe", divisors(self.pe_dim), f"a positive divisor of {self.pe_dim} (output channels)"),
                               ("simd", self.simds(), f"a positive divisor of {self.simd_dim} (input columns)" +
                                (f" or {self.simd_dim} times a divisor of the {self.taps} kernel positions"
@@ -117,6 +137,9 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
         p = stages[-1].params
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=p["MH"] // p["G"], simd_dim=p["C"] // p["G"],
                          build=build, muls=MUL_CHOICES if not p["MUL_FABRIC"] else ("dsp",))
+    if "depthwise" in kinds:  # channels, then kernel positions with every channel in parallel
+        p = stages[-1].params
+        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=p["C"], taps=p["K"], build=build)
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         window = kinds[0] == "sliding_window"

@@ -215,13 +215,14 @@ class Conv(Op):
         native = fastconv.conv_int(layer, inputs[0], pool)
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
-    lowering = ("sliding_window (or parallel_window) + mvau; depthwise: sliding_window + depthwise; "
-                "other groups: sliding_window + grouped_mvau")
+    lowering = ("sliding_window (or parallel_window) + mvau; depthwise: sliding_window (or parallel_window) + "
+                "depthwise; other groups: sliding_window + grouped_mvau")
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
         and PE output channels; SIMD divides C (channel groups, sliding_window) or is C·KP for KP
-        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window (depthwise order) + depthwise PE;
+        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window + depthwise PE
+        (:meth:`_lower_depthwise`);
         any other group: window (MVAU order) + grouped MVAU (:meth:`_lower_grouped`)."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
@@ -250,15 +251,30 @@ class Conv(Op):
                                           ctx.simd, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
             return stages
         if c["group"] == cin == m and w.shape[1] == 1:
-            pe = ctx.pe
-            if ctx.simd not in (1, pe):
-                raise FoldingProblem(f"a depthwise conv folds channels only: SIMD must be 1 or equal PE ({pe}), "
-                                     f"got {ctx.simd}")
-            ctx.require("PE", pe, cin, "the channels")
-            win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", g, c["zp_in"], depthwise=True)
-            return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
-                                                   vectors(ys), pe)]
+            return self._lower_depthwise(layer, ctx, g)
         return self._lower_grouped(layer, ctx, g)
+
+    @staticmethod
+    def _lower_depthwise(layer, ctx, geo):
+        """group = C = M: PE channels with SIMD 1 or PE (sliding window, depthwise order), or SIMD =
+        C·KP with PE = C for KP > 1 dividing KH·KW (parallel window, KP kernel positions per word)."""
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        w = k["weights"]
+        cin, pe, taps = w.shape[0], ctx.pe, geo["KH"] * geo["KW"]
+        ctx.require("PE", pe, cin, "the channels")
+        simds = [1, pe] + ([cin * kp for kp in range(2, taps + 1) if taps % kp == 0] if pe == cin else [])
+        if ctx.simd not in simds:
+            raise FoldingProblem(f"a depthwise conv folds channels, and with PE = C ({cin}) also kernel positions: "
+                                 f"SIMD must be one of {sorted(set(simds))} (1, PE, or C times a divisor of the "
+                                 f"{geo['KH']}x{geo['KW']} kernel positions), got {ctx.simd}")
+        kp = ctx.simd // cin if ctx.simd > pe else 1
+        if kp > 1:
+            win = pw.window_stage(layer.name, ctx.port(x, cin), f"{y}#window", geo, c["zp_in"], ctx.simd)
+        else:
+            win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", geo, c["zp_in"], depthwise=True)
+        return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
+                                               vectors(ctx.shape(y)), pe, kp)]
 
     @staticmethod
     def _lower_grouped(layer, ctx, geo):
