@@ -13,7 +13,7 @@ template <int IH_, int IW_, int C_, int KH_, int KW_, int SH_, int SW_, int DH_,
           int PR, int PE_, int BITS_, int ZP>
 struct SwCfg {
     static const int IH = IH_, IW = IW_, C = C_, KH = KH_, KW = KW_, SH = SH_, SW = SW_, DH = DH_, DW = DW_;
-    static const int PAD_T = PT, PAD_L = PL, PAD_B = PB, PAD_R = PR, SIMD = PE_, BITS = BITS_, PAD_VALUE = ZP;
+    static const int PAD_T = PT, PAD_L = PL, PAD_B = PB, PAD_R = PR, SIMD = PE_, BITS = BITS_, PAD_VALUE = ZP, PX = 1;
     static const bool DEPTHWISE = true;
 };
 
