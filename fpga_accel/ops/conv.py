@@ -3,7 +3,7 @@ import numpy as np
 from ..emulator import fastconv
 from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 from ..emulator.windows import lowest, pad_nhwc, pad_spatial, window_taps, windows, windows_nhwc
-from ..pe import depthwise, grouped_mvau, mvau
+from ..pe import depthwise, grouped_mvau, mvau, mvau_mmv
 from ..pe import parallel_window as pw
 from ..pe import sliding_window as sw
 from ..pe.stage import FoldingProblem, vectors
@@ -215,8 +215,9 @@ class Conv(Op):
         native = fastconv.conv_int(layer, inputs[0], pool)
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
-    lowering = ("sliding_window (or parallel_window) + mvau; depthwise: sliding_window (or parallel_window) + "
-                "depthwise; other groups: sliding_window + grouped_mvau")
+    lowering = ("sliding_window (or parallel_window) + mvau, or parallel_window + mvau_mmv at PX pixels per word; "
+                "depthwise: sliding_window (or parallel_window) + depthwise; other groups: sliding_window + "
+                "grouped_mvau")
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
@@ -230,6 +231,10 @@ class Conv(Op):
         w = k["weights"]
         m, cin = w.shape[0], xs[-1]
         g = sw.geometry(c, xs)
+        if c["group"] == 1 and ctx.px > 1:
+            return self._lower_pixels(layer, ctx, g)
+        if ctx.px != 1:
+            raise FoldingProblem(f"PX={ctx.px}: only a dense (group 1) convolution takes several pixels per word")
         if c["group"] == 1:
             simds = pw.positions_options(cin, g["KH"] * g["KW"])
             if ctx.simd not in simds:
@@ -253,6 +258,36 @@ class Conv(Op):
         if c["group"] == cin == m and w.shape[1] == 1:
             return self._lower_depthwise(layer, ctx, g)
         return self._lower_grouped(layer, ctx, g)
+
+    @staticmethod
+    def _lower_pixels(layer, ctx, geo):
+        """group 1 at PX > 1 output pixels per word: the parallel window at PX (none for a 1x1
+        stride-1 unpadded conv: the MVAU reads PX whole pixels of the stream) + the MMV MVAU, with
+        every output channel (PE = M), SIMD = C·KP (KP dividing KH·KW, 1 included) and PX dividing
+        the input and output widths."""
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        w = k["weights"]
+        m, cin, px = w.shape[0], ctx.shape(x)[-1], ctx.px
+        taps = geo["KH"] * geo["KW"]
+        simds = [cin * kp for kp in range(1, taps + 1) if taps % kp == 0]
+        pxs = pw.pixel_options(geo["IW"], geo["OW"])
+        if px not in pxs:
+            raise FoldingProblem(f"PX={px} must divide the input and output widths ({geo['IW']}, {geo['OW']}) "
+                                 f"and be at most {pw.MAX_PX}: one of {pxs}")
+        if ctx.pe != m or ctx.simd not in simds:
+            raise FoldingProblem(f"PX={px} computes every output channel on whole pixels: PE must be {m} and SIMD "
+                                 f"one of {simds} (the {cin} channels times a divisor of the kernel positions), "
+                                 f"got PE={ctx.pe}, SIMD={ctx.simd}")
+        src = ctx.port(x, px * cin)
+        stages = []
+        if not sw.is_identity(geo):
+            stages.append(pw.window_stage(layer.name, src, f"{y}#window", geo, c["zp_in"], ctx.simd, px))
+            src = stages[-1].outputs[0]
+        wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
+        stages.append(mvau_mmv.mmv_stage(layer.name, src, ctx.port(y, px * m), wm, k, c, vectors(ctx.shape(y)),
+                                         ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
+        return stages
 
     @staticmethod
     def _lower_depthwise(layer, ctx, geo):
