@@ -188,7 +188,7 @@ def build_network(qmodel, manifest: dict) -> Network:
             dests.append(cur)
         for (c, k, lanes), v in zip(users, dests):
             # a converter per input: the second and later inputs' get their own names
-            in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer + (f"#in{k}" if k else ""))
+            in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer + (f"@in{k}" if k else ""))
         for o, v in zip(user_sinks, dests[len(users):]):
             sinks[o] = connect(v, port, io_lanes(port.lanes, port.bits), -1, t_root)
     outs = []
