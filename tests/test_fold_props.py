@@ -97,8 +97,8 @@ def dimensions(layer) -> tuple[int, int]:
     c = layer.config
     if layer.op_type == "Conv":
         w = layer.consts["weights"]
-        depthwise = c["group"] > 1
-        return (w.shape[0], 1) if depthwise else (w.shape[0], c["in_shape"][-1])
+        depthwise = c["group"] > 1  # SIMD 1 or PE, or the channels times kernel positions (PE = C)
+        return (w.shape[0], w.shape[0]) if depthwise else (w.shape[0], c["in_shape"][-1])
     if layer.op_type in ("Gemm", "MatMul"):
         return c["out_features"], c["in_features"]
     return None
@@ -118,6 +118,8 @@ def check_design(qm, r, board, ceiling):
             taps = int(np.prod(layer.config["kernel"])) if layer.op_type == "Conv" else 1
             assert dims[0] % fold.get("pe", 1) == 0
             assert dims[1] % simd == 0 or (simd % dims[1] == 0 and taps % (simd // dims[1]) == 0), (layer.name, fold)
+            if layer.op_type == "Conv" and layer.config["group"] > 1 and simd > 1:
+                assert simd == fold["pe"] or fold["pe"] == dims[0], (layer.name, fold)
         elif "pe" in fold:
             assert qm.tensors[layer.outputs[0]].shape[-1] % fold["pe"] == 0
 

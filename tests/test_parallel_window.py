@@ -91,8 +91,10 @@ def test_cheapest_first_order_and_the_folder_uses_kernel_positions(qm):
     from fpga_accel.fold import fold_model
     from fpga_accel.fold.folder import _ordered
 
-    order = _ordered(plan_of(qm, "s3"), qm, {})
-    work = [f["pe"] * f["simd"] for f, _ in order]
+    plan = plan_of(qm, "s3")
+    order = _ordered(plan, qm, {})
+    work = [f["pe"] * f["simd"] * f.get("px", 1) for f, _ in order]
+    assert work == [plan.products(f) for f, _ in order]
     assert work == sorted(work)
     r = fold_model(qm, "zcu104")
     assert r.foldings["s3"]["simd"] in (9, 27) and r.foldings["s5"]["simd"] in (5, 25)

@@ -197,7 +197,8 @@ def fold_text(fold: dict) -> str:
     if not fold:
         return "-"
     lut = " lut" if fold.get("mul") == "lut" else ""  # products in LUTs, not DSPs
-    return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold) + lut
+    px = f" px{fold['px']}" if fold.get("px", 1) != 1 else ""  # output pixels per word
+    return " x ".join(str(fold[k]) for k in ("pe", "simd") if k in fold) + px + lut
 
 
 def _bits(r) -> str:

@@ -50,13 +50,13 @@ class Network:
 
 
 def folding_of(manifest: dict, layer_name: str, index: int) -> dict:
-    """{"pe", "simd", "mul"} of a layer from manifest["layers"]; missing or empty means 1/1/"dsp"."""
+    """{"pe", "simd", "px", "mul"} of a layer from manifest["layers"]; missing or empty means 1/1/1/"dsp"."""
     layers = manifest.get("layers") or []
     entry = layers[index] if index < len(layers) and layers[index].get("name") == layer_name else \
         next((e for e in layers if e.get("name") == layer_name), {})
     fold = entry.get("folding") or {}
     out = {}
-    for key in ("pe", "simd"):
+    for key in ("pe", "simd", "px"):
         v = fold.get(key, 1)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise FoldingProblem(f"folding {key}={v!r} must be a positive integer")
@@ -187,7 +187,8 @@ def build_network(qmodel, manifest: dict) -> Network:
                 cur = b
             dests.append(cur)
         for (c, k, lanes), v in zip(users, dests):
-            in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer)
+            # a converter per input: the second and later inputs' get their own names
+            in_vars[(c, k)] = connect(v, port, lanes, c, placed[c][0].layer + (f"@in{k}" if k else ""))
         for o, v in zip(user_sinks, dests[len(users):]):
             sinks[o] = connect(v, port, io_lanes(port.lanes, port.bits), -1, t_root)
     outs = []

@@ -125,7 +125,7 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
             have = lanes_of(t)
             if want is not None and have != want and t in qm.tensors:
                 n = elems(qm.tensors[t].shape)
-                stages.insert(0, Stage(lay.name, "width_convert",
+                stages.insert(0, Stage(lay.name + (f"@in{j}" if j else ""), "width_convert",  # as the code generator names it
                                        {"IN_LANES": have, "OUT_LANES": want, "N_IN": n // have, "N_OUT": n // want,
                                         "BITS": qm.tensors[t].qparams.qtype.bits, "INPUT": j}))
         if plan.kind != "none":

@@ -84,7 +84,7 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
         at_full = float(ceiling) < 1.0 and evaluate(qmodel, plans, folds, board, budget(board, 1.0), cache).fits()
         raise FoldError(_no_fit_message(qmodel, design, board, float(ceiling), fixed, others, at_full))
     goal = clock * 1e6 / float(target_fps) if target_fps else 0.0
-    options = {p.name: _ordered(p, qmodel, cache) for p in plans}
+    options = {p.name: _ordered(p, qmodel, cache, board) for p in plans}
     reason = ""
     while True:
         slowest = max(design.layers, key=lambda lay: lay.cycles)
@@ -181,6 +181,14 @@ def _share(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[float, floa
     return cache[key]
 
 
+def _logic(plan: LayerPlan, fold: dict, board, cache: dict, resource: str) -> int:
+    """The ``resource`` ("dsp" or "lut") a layer's stages take at ``fold``, memories aside."""
+    key = ("logic", resource, plan.name, tuple(sorted(fold.items())))
+    if key not in cache:
+        cache[key] = sum(getattr(s.cost(board), resource) for s in _stages(plan, fold, cache))
+    return cache[key]
+
+
 def _stages(plan: LayerPlan, fold: dict, cache: dict):
     key = (plan.name, tuple(sorted(fold.items())))
     if key not in cache:
@@ -192,13 +200,13 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
     """Faster targets after the step-by-step path stopped on the budget: for each bottleneck
     ``t`` the layers' options reach, fastest last, every free layer takes its cheapest option no
     slower than ``t`` (the one with the least share of the board when the cheapest run out of
-    memory); when that runs over the DSP budget, layers move to LUT multipliers (most DSPs
-    saved per LUT first) until it fits. The fastest target that fits wins; MAX_MISSES targets in a
+    memory, the one with the fewest DSPs when they run out of DSPs); when that runs over the DSP
+    budget, layers move to LUT multipliers (most DSPs saved per LUT first) until it fits. The fastest target that fits wins; MAX_MISSES targets in a
     row that do not end the search (a target can fail where a faster one, whose cheapest foldings
     fall differently, fits). Returns the design and why it stopped ("" when no target was faster)."""
     fastest = [min(c for _, c in options[p.name]) for p in plans if p.name not in fixed and options[p.name]]
-    floor = max([s.cycles() for s in design.io] + [lay.cycles for lay in design.layers if lay.name in fixed]
-                + fastest + [goal])
+    # the I/O adapters are left out: their words widen with the layers reading and writing them
+    floor = max([lay.cycles for lay in design.layers if lay.name in fixed] + fastest + [goal])
     targets = sorted({c for p in plans if p.name not in fixed for f, c in options[p.name] if floor <= c < design.cycles},
                      reverse=True)
     fixed_folds = {lay.name: lay.fold for lay in design.layers if lay.name in fixed}
@@ -211,6 +219,14 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
                 (f for f, c in options[p.name] if c <= t),
                 key=lambda f, p=p: (_share(p, f, board, cache), f.get("pe", 1), f.get("simd", 1))) for p in plans}
             d = evaluate(qm, plans, folds, board, limits, cache)
+        if not d.fits() and "dsp" in d.over():  # the folding with the fewest DSPs instead
+            least = {p.name: fixed_folds.get(p.name) or min(
+                (f for f, c in options[p.name] if c <= t),
+                key=lambda f, p=p: (_logic(p, f, board, cache, "dsp"), _share(p, f, board, cache),
+                                    f.get("pe", 1), f.get("simd", 1))) for p in plans}
+            fewer = evaluate(qm, plans, least, board, limits, cache)
+            if fewer.fits() or fewer.usage.dsp < d.usage.dsp:
+                folds, d = least, fewer
         if not d.fits() and set(d.over()) == {"dsp"}:
             d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
         if not d.fits():
@@ -278,20 +294,19 @@ def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: fl
         raise InputError(f"clock must be a positive number of MHz, got {clock_mhz!r}")
 
 
-def _ordered(plan: LayerPlan, qm, cache) -> list[tuple[dict, int]]:
-    """The layer's foldings with their cycles, cheapest first: by parallelism, then by cycles,
-    then the larger SIMD (it also speeds up the window in front of an MVAU)."""
+def _ordered(plan: LayerPlan, qm, cache, board: Board | None = None) -> list[tuple[dict, int]]:
+    """The layer's foldings with their cycles, cheapest first: by the layer's share of ``board``
+    (:func:`_share`: DSPs, LUTs and memory blocks, so two PEs sharing a DSP come before one PE with
+    twice the SIMD), or without a board by products per cycle; then by cycles, then the larger SIMD
+    (it also speeds up the window in front of an MVAU)."""
     out = []
     for f in plan.folds():
         if f.get("mul") == "lut":  # LUT multipliers are the fill's way out of the DSP budget, not a step
             continue
-        key = (plan.name, tuple(sorted(f.items())))
-        if key not in cache:
-            cache[key] = plan.stages(f)
-        cycles = max((s.cycles() for s in cache[key]), default=0)
+        cycles = max((s.cycles() for s in _stages(plan, f, cache)), default=0)
         out.append((f, cycles))
-    return sorted(out, key=lambda x: (x[0].get("pe", 1) * x[0].get("simd", 1), x[1], -x[0].get("simd", 1),
-                                      x[0].get("pe", 1)))
+    cost = (lambda f: round(_share(plan, f, board, cache)[0], 9)) if board is not None else plan.products
+    return sorted(out, key=lambda x: (cost(x[0]), x[1], -x[0].get("simd", 1), x[0].get("pe", 1)))
 
 
 def _relax(qm, plans, folds, fixed, options, target, board, limits, cache, design) -> Design:

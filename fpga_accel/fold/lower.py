@@ -12,6 +12,11 @@ KP kernel positions per word for KP dividing KH·KW (``simds``), and its window 
 pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also fold with
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
+A dense convolution may also take ``px`` adjacent output pixels per word (``pxs``: divisors of its
+input and output widths) with every output channel and whole pixels (PE = ``pe_dim``, SIMD =
+C·KP): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then reads PX·C lanes and
+writes PX·M. A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py).
 """
 from __future__ import annotations
 
@@ -45,37 +50,69 @@ class LayerPlan:
     muls: tuple[str, ...] = ("dsp",)  # the multiplier choices (fold key "mul") of an MVAU layer
     #: kernel positions (KH·KW) of a convolution's window: SIMD may then be simd_dim·KP, KP | taps
     taps: int = 1
+    #: output pixels per word (> 1) a dense convolution may take (fold key "px")
+    pxs: tuple[int, ...] = ()
 
     def simds(self) -> list[int]:
         """The SIMD values of an "mvau" layer: divisors of ``simd_dim``, then whole pixels times KP."""
         return pw.positions_options(self.simd_dim, self.taps)
 
+    def positions(self) -> list[int]:
+        """A depthwise layer's SIMD values beyond PE: C·KP for KP > 1 dividing KH·KW (PE = C)."""
+        return [s for s in pw.positions_options(self.pe_dim, self.taps) if s > self.pe_dim] if self.kind == "pe" else []
+
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
+            pixels = [{"pe": self.pe_dim, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
+                      for s in self.simds() if s % self.simd_dim == 0 for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
-                    for s in self.simds() for m in self.muls]
+                    for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
-            return [{"pe": p} for p in divisors(self.pe_dim)]
+            return [{"pe": p} for p in divisors(self.pe_dim)] + [{"pe": self.pe_dim, "simd": s} for s in self.positions()]
         return [{}]
 
+    def products(self, fold: dict) -> int:
+        """Products per cycle of ``fold``: PE·SIMD·PX, or PE·KP where SIMD = C·KP (a depthwise layer)."""
+        pe, simd = int(fold.get("pe", 1)), int(fold.get("simd", 1))
+        return pe * simd * int(fold.get("px", 1)) if self.kind == "mvau" else max(pe, simd)
+
     def stages(self, fold: dict[str, int]) -> list[Stage]:
+        if fold.get("px", 1) != 1:
+            return self.build(int(fold.get("pe", 1)), int(fold.get("simd", 1)), fold.get("mul", "dsp"),
+                              int(fold["px"]))
         return self.build(int(fold.get("pe", 1)), int(fold.get("simd", 1)), fold.get("mul", "dsp"))
 
     def in_lanes(self, fold: dict[str, int]) -> int | None:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
-        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word
-            return math.gcd(int(fold.get("simd", 1)), self.simd_dim)
+        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word, PX pixels at PX
+            return math.gcd(int(fold.get("simd", 1)), self.simd_dim) * int(fold.get("px", 1))
         return int(fold.get("pe", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
-        return int(fold.get("pe", 1)) if self.kind in ("mvau", "pe") else None
+        return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind in ("mvau", "pe") else None
 
     def check(self, fold: dict[str, int]) -> str | None:
         """Why ``fold`` is not a valid folding of this layer (None when it is)."""
-        allowed = {"mvau": {"pe", "simd", "mul"}, "pe": {"pe"}, "none": set()}[self.kind]
+        allowed = {"mvau": {"pe", "simd", "mul"} | ({"px"} if self.pxs else set()),
+                   "pe": {"pe"} | ({"simd"} if self.positions() else set()), "none": set()}[self.kind]
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
+        if fold.get("px", 1) != 1:  # whole pixels in, every output channel out
+            px, simd = fold["px"], fold.get("simd", 1)
+            if not isinstance(px, int) or isinstance(px, bool) or px not in self.pxs:
+                return f"px={px!r} must be 1 or divide the input and output widths: one of {list(self.pxs)}"
+            if fold.get("pe", 1) != self.pe_dim or not isinstance(simd, int) or simd % self.simd_dim:
+                return (f"px={px} needs pe={self.pe_dim} (every output channel) and simd a multiple of "
+                        f"{self.simd_dim} (whole pixels), got pe={fold.get('pe', 1)!r}, simd={simd!r}")
+        if self.kind == "pe" and "simd" in fold:  # a depthwise layer: SIMD 1 or PE, or C·KP at PE = C
+            pe, simd = fold.get("pe", 1), fold["simd"]
+            ok = [1, *self.positions()]
+            if not isinstance(simd, int) or isinstance(simd, bool) or \
+                    simd not in (1, pe) and not (pe == self.pe_dim and simd in self.positions()):
+                return (f"simd={simd!r} must be 1, equal pe, or with pe={self.pe_dim} (every channel) be "
+                        f"{self.pe_dim} times a divisor of the {self.taps} kernel positions: one of {ok}")
+            fold = {"pe": pe}
         for key, ok, what in (("pe", divisors(self.pe_dim), f"a positive divisor of {self.pe_dim} (output channels)"),
                               ("simd", self.simds(), f"a positive divisor of {self.simd_dim} (input columns)" +
                                (f" or {self.simd_dim} times a divisor of the {self.taps} kernel positions"
@@ -109,31 +146,42 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
     if set(kinds) <= {RENAME}:
         return LayerPlan(layer.name, layer.op_type, "none", note=_PASSTHROUGH)
 
-    def build(pe, simd, mul="dsp"):
-        return _priced(_lower(layer, qm, pe, simd, mul, dsp_port_bits))
+    def build(pe, simd, mul="dsp", px=1):
+        return _priced(_lower(layer, qm, pe, simd, mul, dsp_port_bits, px))
     if not all(PES[k].lanes_fold for k in kinds):
         return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=1, build=build)
     if "grouped_mvau" in kinds:  # PE and SIMD fold within one group
         p = stages[-1].params
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=p["MH"] // p["G"], simd_dim=p["C"] // p["G"],
                          build=build, muls=MUL_CHOICES if not p["MUL_FABRIC"] else ("dsp",))
+    if "depthwise" in kinds:  # channels, then kernel positions with every channel in parallel
+        p = stages[-1].params
+        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=p["C"], taps=p["K"], build=build)
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         window = kinds[0] == "sliding_window"
         return LayerPlan(layer.name, layer.op_type, "mvau", pe_dim=stages[-1].params["MH"],
                          simd_dim=p["C"] if window else p["MW"], build=build,
-                         taps=p["KH"] * p["KW"] if window else 1,
+                         taps=p["KH"] * p["KW"] if window else 1, pxs=_pixels(layer, qm),
                          muls=MUL_CHOICES if not stages[-1].params["MUL_FABRIC"] else ("dsp",))
     pe_dim = math.gcd(*(_shape(qm, t)[-1] for t in layer.inputs)) if layer.op_type == "Concat" \
         else _shape(qm, layer.outputs[0])[-1]
     return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=pe_dim, build=build)
 
 
-def _lower(layer, qm, pe: int, simd: int, mul: str = "dsp", dsp_port_bits: int = 0) -> list[Stage]:
+def _pixels(layer, qm) -> tuple[int, ...]:
+    """The PX values > 1 of a dense convolution (input and output widths of its NHWC tensors)."""
+    if layer.op_type != "Conv":
+        return ()
+    xs, ys = _shape(qm, layer.inputs[0]), _shape(qm, layer.outputs[0])
+    return tuple(pw.pixel_options(xs[-2], ys[-2]))
+
+
+def _lower(layer, qm, pe: int, simd: int, mul: str = "dsp", dsp_port_bits: int = 0, px: int = 1) -> list[Stage]:
     op = lookup(layer.op_type, layer.domain)
     if op is None:
         raise LoweringError(f"op {layer.op_type} is not known to this fpga-accel")
-    return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd, "mul": mul}, dsp_port_bits))
+    return op.lower(layer, LowerContext(qm, {"pe": pe, "simd": simd, "mul": mul, "px": px}, dsp_port_bits))
 
 
 def _priced(stages: list[Stage]) -> list[Stage]:

@@ -3,7 +3,7 @@ import numpy as np
 from ..emulator import fastconv
 from ..emulator.fastint import layer_dot_dtype, requantize_dot, weight_dot_bits
 from ..emulator.windows import lowest, pad_nhwc, pad_spatial, window_taps, windows, windows_nhwc
-from ..pe import depthwise, grouped_mvau, mvau
+from ..pe import depthwise, grouped_mvau, mvau, mvau_mmv
 from ..pe import parallel_window as pw
 from ..pe import sliding_window as sw
 from ..pe.stage import FoldingProblem, vectors
@@ -216,13 +216,15 @@ class Conv(Op):
         native = fastconv.conv_int(layer, inputs[0], pool)
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
-    lowering = ("sliding_window (or parallel_window) + mvau; depthwise: sliding_window + depthwise; "
-                "other groups: sliding_window + grouped_mvau")
+    lowering = ("sliding_window (or parallel_window) + mvau, or parallel_window + mvau_mmv at PX pixels per word; "
+                "depthwise: sliding_window (or parallel_window) + depthwise; other groups: sliding_window + "
+                "grouped_mvau")
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
         and PE output channels; SIMD divides C (channel groups, sliding_window) or is C·KP for KP
-        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window (depthwise order) + depthwise PE;
+        dividing KH·KW (KP kernel positions per word, parallel_window); depthwise (group = C = M): window + depthwise PE
+        (:meth:`_lower_depthwise`);
         any other group: window (MVAU order) + grouped MVAU (:meth:`_lower_grouped`)."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
@@ -230,6 +232,10 @@ class Conv(Op):
         w = k["weights"]
         m, cin = w.shape[0], xs[-1]
         g = sw.geometry(c, xs)
+        if c["group"] == 1 and ctx.px > 1:
+            return self._lower_pixels(layer, ctx, g)
+        if ctx.px != 1:
+            raise FoldingProblem(f"PX={ctx.px}: only a dense (group 1) convolution takes several pixels per word")
         if c["group"] == 1:
             simds = pw.positions_options(cin, g["KH"] * g["KW"])
             if ctx.simd not in simds:
@@ -251,15 +257,60 @@ class Conv(Op):
                                           ctx.simd, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
             return stages
         if c["group"] == cin == m and w.shape[1] == 1:
-            pe = ctx.pe
-            if ctx.simd not in (1, pe):
-                raise FoldingProblem(f"a depthwise conv folds channels only: SIMD must be 1 or equal PE ({pe}), "
-                                     f"got {ctx.simd}")
-            ctx.require("PE", pe, cin, "the channels")
-            win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", g, c["zp_in"], depthwise=True)
-            return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
-                                                   vectors(ys), pe)]
+            return self._lower_depthwise(layer, ctx, g)
         return self._lower_grouped(layer, ctx, g)
+
+    @staticmethod
+    def _lower_pixels(layer, ctx, geo):
+        """group 1 at PX > 1 output pixels per word: the parallel window at PX (none for a 1x1
+        stride-1 unpadded conv: the MVAU reads PX whole pixels of the stream) + the MMV MVAU, with
+        every output channel (PE = M), SIMD = C·KP (KP dividing KH·KW, 1 included) and PX dividing
+        the input and output widths."""
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        w = k["weights"]
+        m, cin, px = w.shape[0], ctx.shape(x)[-1], ctx.px
+        taps = geo["KH"] * geo["KW"]
+        simds = [cin * kp for kp in range(1, taps + 1) if taps % kp == 0]
+        pxs = pw.pixel_options(geo["IW"], geo["OW"])
+        if px not in pxs:
+            raise FoldingProblem(f"PX={px} must divide the input and output widths ({geo['IW']}, {geo['OW']}) "
+                                 f"and be at most {pw.MAX_PX}: one of {pxs}")
+        if ctx.pe != m or ctx.simd not in simds:
+            raise FoldingProblem(f"PX={px} computes every output channel on whole pixels: PE must be {m} and SIMD "
+                                 f"one of {simds} (the {cin} channels times a divisor of the kernel positions), "
+                                 f"got PE={ctx.pe}, SIMD={ctx.simd}")
+        src = ctx.port(x, px * cin)
+        stages = []
+        if not sw.is_identity(geo):
+            stages.append(pw.window_stage(layer.name, src, f"{y}#window", geo, c["zp_in"], ctx.simd, px))
+            src = stages[-1].outputs[0]
+        wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
+        stages.append(mvau_mmv.mmv_stage(layer.name, src, ctx.port(y, px * m), wm, k, c, vectors(ctx.shape(y)),
+                                         ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
+        return stages
+
+    @staticmethod
+    def _lower_depthwise(layer, ctx, geo):
+        """group = C = M: PE channels with SIMD 1 or PE (sliding window, depthwise order), or SIMD =
+        C·KP with PE = C for KP > 1 dividing KH·KW (parallel window, KP kernel positions per word)."""
+        c, k = layer.config, layer.consts
+        x, y = layer.inputs[0], layer.outputs[0]
+        w = k["weights"]
+        cin, pe, taps = w.shape[0], ctx.pe, geo["KH"] * geo["KW"]
+        ctx.require("PE", pe, cin, "the channels")
+        simds = [1, pe] + ([cin * kp for kp in range(2, taps + 1) if taps % kp == 0] if pe == cin else [])
+        if ctx.simd not in simds:
+            raise FoldingProblem(f"a depthwise conv folds channels, and with PE = C ({cin}) also kernel positions: "
+                                 f"SIMD must be one of {sorted(set(simds))} (1, PE, or C times a divisor of the "
+                                 f"{geo['KH']}x{geo['KW']} kernel positions), got {ctx.simd}")
+        kp = ctx.simd // cin if ctx.simd > pe else 1
+        if kp > 1:
+            win = pw.window_stage(layer.name, ctx.port(x, cin), f"{y}#window", geo, c["zp_in"], ctx.simd)
+        else:
+            win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", geo, c["zp_in"], depthwise=True)
+        return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
+                                               vectors(ctx.shape(y)), pe, kp)]
 
     @staticmethod
     def _lower_grouped(layer, ctx, geo):

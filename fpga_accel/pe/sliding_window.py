@@ -82,10 +82,12 @@ def _last(p, d, oy: int) -> int:
     return min(p["IH"] - 1, oy * p["SH"] - p["PAD_T"] + d["SPAN_H"] - 1)
 
 
-def image_cycles(p, ahead: int, more: bool, row_words: int, window_words: int) -> tuple[int, int]:
+def image_cycles(p, ahead: int, more: bool, row_words: int, window_words: int,
+                 groups: int | None = None) -> tuple[int, int]:
     """(iterations of one image whose first ``ahead`` rows were read during the previous one, rows of
     the next image this one reads ahead); ``more``: another image follows. A row is ``row_words``
-    input words, a window ``window_words`` output words (window_read_target in the header)."""
+    input words, an output row ``groups`` (default OW) windows of ``window_words`` output words
+    (window_read_target in the header)."""
     d = dims(p)
     first = _last(p, d, 0) + 1
     cycles, read = max(0, first - ahead) * row_words, max(ahead, first)
@@ -94,17 +96,17 @@ def image_cycles(p, ahead: int, more: bool, row_words: int, window_words: int) -
         cap = max(0, oy * p["SH"] - p["PAD_T"]) + d["LB_ROWS"] - 1
         limit = p["IH"] + first - 1 if more else p["IH"] - 1
         target = max(need, min(read - 1 + p["SH"], cap, limit))
-        cycles += max(d["OW"] * window_words, (target + 1 - read) * row_words)
+        cycles += max((d["OW"] if groups is None else groups) * window_words, (target + 1 - read) * row_words)
         read = target + 1
     return cycles, read - p["IH"]
 
 
-def steady_cycles(p, row_words: int, window_words: int) -> int:
+def steady_cycles(p, row_words: int, window_words: int, groups: int | None = None) -> int:
     """Iterations of an image in the middle of a long batch: the schedule repeats once the rows read
     ahead repeat (they are at most the prologue's rows); the mean over a longer period, rounded up."""
     ahead, seen = 0, {}
     while ahead not in seen:
-        seen[ahead] = image_cycles(p, ahead, True, row_words, window_words)
+        seen[ahead] = image_cycles(p, ahead, True, row_words, window_words, groups)
         ahead = seen[ahead][1]
     period, a = [], ahead
     while not period or a != ahead:
@@ -113,15 +115,15 @@ def steady_cycles(p, row_words: int, window_words: int) -> int:
     return math.ceil(sum(period) / len(period))
 
 
-def batch_cycles(p, n_images: int, row_words: int, window_words: int) -> int:
+def batch_cycles(p, n_images: int, row_words: int, window_words: int, groups: int | None = None) -> int:
     """Iterations of one call on ``n_images`` images: the first with its whole prologue, the last
     reading nothing ahead."""
     total, ahead = 0, 0
     for k in range(n_images):
-        c, nxt = image_cycles(p, ahead, k + 1 < n_images, row_words, window_words)
+        c, nxt = image_cycles(p, ahead, k + 1 < n_images, row_words, window_words, groups)
         total += c
         if k + 1 < n_images and nxt == ahead:  # a fixed point: every later middle image is the same
-            return total + (n_images - 2 - k) * c + image_cycles(p, ahead, False, row_words, window_words)[0]
+            return total + (n_images - 2 - k) * c + image_cycles(p, ahead, False, row_words, window_words, groups)[0]
         ahead = nxt
     return total
 

@@ -149,6 +149,11 @@ class LowerContext:
         return int(self.folding.get("simd", 1))
 
     @property
+    def px(self) -> int:
+        """Output pixels per word (fold key ``px``): 1, or PX adjacent pixels of a convolution."""
+        return int(self.folding.get("px", 1))
+
+    @property
     def mul(self) -> str:
         """The layer's multipliers: "dsp" (the default) or "lut" (fold key ``mul``)."""
         return str(self.folding.get("mul", "dsp"))

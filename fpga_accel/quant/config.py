@@ -91,7 +91,7 @@ def _bits(v, where: str) -> int:
 
 
 def _folding(v, where: str) -> None:
-    ok = isinstance(v, dict) and all(k in ("pe", "simd") and isinstance(n, int) and not isinstance(n, bool) and n >= 1
+    ok = isinstance(v, dict) and all(k in ("pe", "simd", "px") and isinstance(n, int) and not isinstance(n, bool) and n >= 1
                                      or k == "mul" and n in ("dsp", "lut") for k, n in v.items())
     if not ok:
         raise InputError(f"{where}: must be a mapping like {{\"pe\": 4, \"simd\": 8}} with positive integers, "

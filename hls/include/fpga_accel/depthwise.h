@@ -5,16 +5,20 @@
 //   y[c]   = requantize(acc[c], M[c], shift[c], OUT_ZP, OUT_LO, OUT_HI)
 // with x the stored input integers and the input zero point folded into the bias (padding carries it).
 //
-// In : the sliding_window stream in DEPTHWISE order with SIMD == PE: per output pixel, for each
-//      channel group cf = 0..CF-1 (CF = C/PE), the K = KH*KW window words of PE channels, kx fastest.
+// In : per output pixel, for each channel group cf = 0..CF-1 (CF = C/PE), NK = K/KP words of KP*PE
+//      lanes: lane q*PE + p of word j is channel cf*PE + p at kernel position t = j*KP + q
+//      (t = ky*KW + kx). KP = 1: the sliding_window stream in DEPTHWISE order with SIMD == PE (kx
+//      fastest); KP > 1 with PE == C: the parallel_window stream with SIMD = KP*C (its lane
+//      q*C + c is channel c of position j*KP + q: the same layout).
 // Out: per output pixel CF words of PE channels (lane p = channel cf*PE + p): NHWC, channels fastest.
-// Folding: PE channels in parallel, one kernel tap per cycle.
-// Cycles/image (II=1) = N_VECTORS * CF * K = OH*OW * (C/PE) * KH*KW.
+// Folding: PE channels x KP kernel positions in parallel (PE*KP products per cycle).
+// Cycles/image (II=1) = N_VECTORS * CF * K/KP = OH*OW * (C/PE) * KH*KW/KP.
 //
-// Parameters: weights[CF*K] : ap_uint<PE*W_BITS>, lane p of weights[cf*K + ky*KW + kx] = w[cf*PE + p][ky][kx];
-//             bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for channel cf*PE + p.
-// Config: struct with static const members C, PE, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS,
-// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI.
+// Parameters: weights[CF*NK] : ap_uint<KP*PE*W_BITS>, lane q*PE + p of weights[cf*NK + j] =
+//             w[cf*PE + p][j*KP + q]; bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for
+//             channel cf*PE + p.
+// Config: struct with static const members C, PE, KP, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI (KP divides K).
 #ifndef FA_DEPTHWISE_H
 #define FA_DEPTHWISE_H
 
@@ -35,26 +39,26 @@ namespace sim {
 // depthwise() for C simulation: the same words and FA_CYCLE count, with native lanes and modular sums
 // (see types.h: wrap() of the native sum is the ap_int<ACC_BITS> sum).
 template <class CFG>
-void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
+void depthwise_fast(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
                     hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-                    const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+                    const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * (CFG::K / CFG::KP)],
                     const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE],
                     const mult_t m[CFG::PE][CFG::C / CFG::PE], const shift_t shift[CFG::PE][CFG::C / CFG::PE],
                     unsigned reps) {
     typedef typename acc_native<CFG::ACC_BITS>::type U;
-    static const unsigned CF = CFG::C / CFG::PE, PE = CFG::PE, K = CFG::K;
-    std::vector<U> w((size_t)CF * K * PE);  // [cf][k][p], as the weight words
-    for (unsigned i = 0; i < CF * K; i++) unpack_word<PE, CFG::W_BITS, true>(weights[i], &w[(size_t)i * PE]);
-    U x[PE], a[PE];
+    static const unsigned CF = CFG::C / CFG::PE, PE = CFG::PE, L = CFG::KP * CFG::PE, NK = CFG::K / CFG::KP;
+    std::vector<U> w((size_t)CF * NK * L);  // [cf][j][q*PE + p], as the weight words
+    for (unsigned i = 0; i < CF * NK; i++) unpack_word<L, CFG::W_BITS, true>(weights[i], &w[(size_t)i * L]);
+    U x[L], a[PE];
     int y[PE];
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
         for (unsigned cf = 0; cf < CF; cf++) {
             for (unsigned p = 0; p < PE; p++) a[p] = (U)bias[p][cf].to_int64();
-            for (unsigned k = 0; k < K; k++) {  // one FA_CYCLE iteration per tap, as the loop's
+            for (unsigned j = 0; j < NK; j++) {  // one FA_CYCLE iteration per word, as the loop's
                 ++cycles();
-                unpack_word<PE, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), x);
-                const U* wk = &w[((size_t)cf * K + k) * PE];
-                for (unsigned p = 0; p < PE; p++) a[p] += wk[p] * x[p];
+                unpack_word<L, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), x);
+                const U* wj = &w[((size_t)cf * NK + j) * L];
+                for (unsigned l = 0; l < L; l++) a[l % PE] += wj[l] * x[l];
             }
             for (unsigned p = 0; p < PE; p++)
                 y[p] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a[p]), m[p][cf].to_uint64(), shift[p][cf].to_uint(),
@@ -67,16 +71,18 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
 #endif
 
 template <class CFG>
-void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-               const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+void depthwise(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
+               hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
+               const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * (CFG::K / CFG::KP)],
                const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE], const mult_t m[CFG::PE][CFG::C / CFG::PE],
                const shift_t shift[CFG::PE][CFG::C / CFG::PE], unsigned reps = 1) {
 #pragma HLS ARRAY_PARTITION variable = bias complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = m complete dim = 1
 #pragma HLS ARRAY_PARTITION variable = shift complete dim = 1
-    static const unsigned CF = CFG::C / CFG::PE;
+    static const unsigned CF = CFG::C / CFG::PE, NK = CFG::K / CFG::KP;
     typedef ap_int<CFG::ACC_BITS> acc_t;
     static_assert(CFG::C % CFG::PE == 0, "PE must divide C");
+    static_assert(CFG::K % CFG::KP == 0, "KP must divide K");
 #ifndef __SYNTHESIS__
     if (sim::fast_paths()) {
         sim::depthwise_fast<CFG>(in, out, weights, bias, m, shift, reps);
@@ -87,19 +93,23 @@ void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap
     acc_t acc[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
     unsigned k = 0, cf = 0, widx = 0;
-    const unsigned total = CFG::N_VECTORS * CF * CFG::K * reps;
+    const unsigned total = CFG::N_VECTORS * CF * NK * reps;
     for (unsigned i = 0; i < total; i++) {
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
-        const ap_uint<CFG::PE * CFG::IN_BITS> x = in.read();
-        const ap_uint<CFG::PE * CFG::W_BITS> w = weights[widx];
+        const ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> x = in.read();
+        const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> w = weights[widx];
         for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
             acc_t a = k == 0 ? bias[p][cf] : acc[p];
-            a += get_lane<CFG::W_BITS, true>(w, p) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, p);
+            for (unsigned q = 0; q < CFG::KP; q++) {  // the word's KP kernel positions of channel p
+#pragma HLS UNROLL
+                const unsigned l = q * CFG::PE + p;
+                a += get_lane<CFG::W_BITS, true>(w, l) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, l);
+            }
             acc[p] = a;
         }
-        if (k == CFG::K - 1) {
+        if (k == NK - 1) {
             ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
             for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
@@ -108,9 +118,10 @@ void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap
             }
             out.write(y);
         }
-        // Advance (cf, k); the weight index runs over CF*K and restarts with each pixel.
-        if (++widx == CF * CFG::K) widx = 0;
-        if (++k == CFG::K) {
+        // Advance (cf, k: the word within the window); the weight index runs over CF*NK and restarts
+        // with each pixel.
+        if (++widx == CF * NK) widx = 0;
+        if (++k == NK) {
             k = 0;
             if (++cf == CF) cf = 0;
         }

@@ -1,0 +1,50 @@
+"""``mvau_mmv.h``: the MVAU over PX vectors (pixels) per cycle, every output channel in parallel
+(PE = MH), the weights of a synapse fold read once for all PX vectors.
+
+cycles/image = N_VECTORS/PX · MW/SIMD.
+Cost: :mod:`.mvau`'s model at PE = MH with what is per vector taken PX times — the products (DSP
+or LUT multipliers, packed as there), the adder trees, accumulators and requantisers — and what
+is shared once: the weight ROMs (MW/SIMD words x SIMD·W_BITS bits per PE), the constant tables and
+the fold counter. No input buffer (one neuron fold: nothing is replayed).
+"""
+from __future__ import annotations
+
+import math
+
+from .base import ProcessingElement, register
+from .cost import Cost
+from .mvau import Mvau, mvau_stage
+from .stage import Port, Stage
+
+#: the control logic and counters of mvau.py's model, counted once
+_LUT_ONCE, _FF_ONCE = 150, 200
+
+
+def mmv_stage(layer, src: Port, out: Port, weights, consts: dict, config: dict, n_vectors: int, simd: int, px: int,
+              dsp_port_bits: int = 0, mul: str = "dsp") -> Stage:
+    """The MMV MVAU of ``weights`` (MH, MW): reads PX·SIMD lanes (``src``), writes PX·MH (``out``)."""
+    mh = weights.shape[0]
+    st = mvau_stage(layer, src, out, weights, consts, config, n_vectors, mh, simd, dsp_port_bits=dsp_port_bits,
+                    mul=mul)
+    return Stage(layer, "mvau_mmv", dict(st.params, PX=int(px)), st.inputs, st.outputs, dict(st.config, PX=int(px)),
+                 arrays=st.arrays, header_params=dict(st.header_params, PX=int(px)),
+                 folding=dict(st.folding, px=int(px)))
+
+
+@register
+class MvauMmv(ProcessingElement):
+    kind = "mvau_mmv"
+    headers = ("mvau_mmv.h",)
+
+    def cycles(self, p) -> int:
+        return p["N_VECTORS"] // p["PX"] * (p["MW"] // p["SIMD"])
+
+    def first_out(self, p) -> int:
+        return p["MW"] // p["SIMD"] + 4 + math.ceil(math.log2(p["SIMD"] + 1))
+
+    def cost(self, p, board) -> Cost:
+        one = Mvau().cost(p, board)  # one vector's datapath, its memories and control
+        px = p["PX"]
+        return Cost(dsp=px * one.dsp, lut=px * (one.lut - _LUT_ONCE) + _LUT_ONCE,
+                    ff=px * (one.ff - _FF_ONCE) + _FF_ONCE,
+                    memories=[m for m in one.memories if m.role != "buffer"])
