@@ -22,7 +22,7 @@ def counted(qm, q, **build):
 
 def assert_bytes_match(program, engine):
     for i, desc in enumerate(program.layers):
-        steps = list(layer_steps(desc))
+        steps = list(layer_steps(desc, program.engine["input_buffer"]))
         want = (sum(s.weights for s in steps), sum(s.read for s in steps), sum(s.write for s in steps))
         got = (engine.weights.reads.get(i, 0), engine.acts.reads.get(i, 0), engine.acts.writes.get(i, 0))
         assert got == want, f"layer {i} '{desc['name']}' ({desc['kind']}): executor moved {got}, model says {want}"
@@ -64,8 +64,10 @@ def test_figures_follow_the_model(resnet):
         assert lay.transfer_cycles == pytest.approx(lay.ddr_bytes / per_cycle)
         assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles <= lay.compute_cycles + 2 * lay.transfer_cycles + 1
         assert lay.bound == ("memory" if lay.transfer_cycles > lay.compute_cycles else "compute")
-    conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28, whole image one tile: 28*28*9 cycles per Tm tile
-    assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 9 * 4)
+    conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28 in tap-parallel mode: Tn = 8 of the 9 taps a cycle
+    assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 2 * 4)
+    dense = program_cost(build_program(resnet, tm=8, tn=1), "pynq-z2").layers[0]  # Tn = 1: one tap a cycle
+    assert dense.compute_cycles == 28 * 28 * 9 * 4
     assert 0 < c.efficiency <= 1 and c.fps == pytest.approx(b.clock_mhz * 1e6 / c.cycles)
     faster = program_cost(p, "zcu104")  # more bandwidth, faster clock: fewer memory-bound layers
     assert sum(lay.bound == "memory" for lay in faster.layers) <= sum(lay.bound == "memory" for lay in c.layers)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 from ..errors import InputError
 from .program import Program, itemsize
-from .tiles import clipped, in_span, is_depthwise, spans
+from .tiles import clipped, in_span, input_resident, inside, is_depthwise, spans, tap_parallel
 
 #: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
 #: TRM), "DDR Efficiency": the PS DDR controller "was designed to have a maximum efficiency of
@@ -116,7 +116,7 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     per_cycle = b.ddr_gbps * 1e9 * burst_efficiency / (clock * 1e6)  # bytes a cycle
     layers = []
     for desc in program.layers:
-        steps = list(layer_steps(desc))
+        steps = list(layer_steps(desc, program.engine["input_buffer"]))
         moved = [(s.weights + s.read + s.write) / per_cycle for s in steps]
         cycles = (moved[0] if moved else 0) + sum(max(s.compute, m) for s, m in zip(steps, moved))
         compute, transfer = sum(s.compute for s in steps), sum(moved)
@@ -148,8 +148,9 @@ def _tables(desc: dict) -> int:
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
 
 
-def layer_steps(desc: dict) -> Iterator[Step]:
-    """The double-buffered steps of one descriptor, in the executor's loop order."""
+def layer_steps(desc: dict, input_buffer: int) -> Iterator[Step]:
+    """The double-buffered steps of one descriptor, in the executor's loop order (``input_buffer``:
+    the engine's, which decides whether a dense layer's input stays on chip across Tm tiles)."""
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
@@ -165,7 +166,7 @@ def layer_steps(desc: dict) -> Iterator[Step]:
             yield Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob)
         return
     if kind in ("conv", "gemm"):
-        yield from _conv_steps(desc)
+        yield from _conv_steps(desc, input_buffer)
         return
     for r0, r1 in spans(out["h"], t["rows"]):
         for q0, q1 in spans(out["w"], t["cols"]):
@@ -192,7 +193,16 @@ def layer_steps(desc: dict) -> Iterator[Step]:
                            + _post(desc, px, n), write=px * n * ob)
 
 
-def _conv_steps(desc: dict) -> Iterator[Step]:
+def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
+    """Bytes a tap-parallel tile reads: for every tap, the input its output pixels read through it
+    from inside the image (tiles.inside), for all of a group's channels."""
+    (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
+    rows = sum(b - a for a, b in (inside(r0, r1, sh, ky * dh - pads[0], x["h"]) for ky in range(kh)))
+    cols = sum(b - a for a, b in (inside(q0, q1, sw, kx * dw - pads[1], x["w"]) for kx in range(kw)))
+    return rows * cols * geo["cin_per_group"] * itemsize(x["dtype"])
+
+
+def _conv_steps(desc: dict, input_buffer: int) -> Iterator[Step]:
     t, x, out, rq = desc["tile"], desc["inputs"][0], desc["output"], desc["requant"]
     tm, tn = t["tm"], t["tn"]
     if desc["kind"] == "gemm":
@@ -217,13 +227,23 @@ def _conv_steps(desc: dict) -> Iterator[Step]:
                     yield Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                                read=area * chans * xb + _post(desc, px, n), write=px * n * ob)
                 continue
+            if tap_parallel(desc):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
+                for _ in range(g):
+                    for o0, o1 in spans(mg, tm):
+                        n = o1 - o0
+                        yield Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
+                                   read=_im2col_bytes(x, geo, r0, r1, q0, q1) + _post(desc, px, n), write=px * n * ob)
+                continue
+            hy, hx = in_span(r0, r1, sh, dh, kh, 0), in_span(q0, q1, sw, dw, kw, 0)
+            resident = input_resident(desc, geo, (hy[1] - hy[0]) * (hx[1] - hx[0]), input_buffer)
             for _ in range(g):
-                for o0, o1 in spans(mg, tm):
+                for i, (o0, o1) in enumerate(spans(mg, tm)):
                     n = o1 - o0
                     cs = spans(cg, tn)
+                    reads = not resident or i == 0  # a resident input is read with the group's first Tm tile
                     for j, (c0, c1) in enumerate(cs):
                         last = j == len(cs) - 1
                         yield Step(px * k, weights=k * n * (c1 - c0) * wb + (n * bias_b if j == 0 else 0)
                                    + (n * tail_b if last else 0),
-                                   read=area * (c1 - c0) * xb + (_post(desc, px, n) if last else 0),
+                                   read=(area * (c1 - c0) * xb if reads else 0) + (_post(desc, px, n) if last else 0),
                                    write=px * n * ob if last else 0)

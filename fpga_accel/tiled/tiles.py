@@ -25,6 +25,14 @@ def clipped(a: int, b: int, size: int) -> tuple[int, int]:
     return max(a, 0), max(min(b, size), max(a, 0))
 
 
+def inside(o0: int, o1: int, stride: int, off: int, size: int) -> tuple[int, int]:
+    """Outputs [a, b) of [o0, o1) whose input position ``o·stride + off`` lies in [0, size): those
+    one tap (``off`` = its offset·dilation − pad) reads from DDR rather than from padding."""
+    a = max(o0, -(off // stride) if off < 0 else 0)  # ceil(-off / stride)
+    b = min(o1, (size - 1 - off) // stride + 1) if size - 1 - off >= 0 else o0
+    return a, max(a, b)
+
+
 def window_out(size: int, k: int, stride: int, dil: int, pad_begin: int, pad_end: int) -> int:
     """Output extent of a window op along one axis (floor mode; ceil overhang is in the pads)."""
     return (size + pad_begin + pad_end - (k - 1) * dil - 1) // stride + 1
@@ -34,6 +42,27 @@ def is_depthwise(geo: dict) -> bool:
     """A grouped convolution with one input channel per group runs in the array's depthwise mode
     (Tm channels side by side, Tn kernel taps at a time)."""
     return geo["groups"] > 1 and geo["cin_per_group"] == 1
+
+
+def tap_parallel(desc: dict) -> bool:
+    """A dense convolution whose input channels per group leave Tn lanes idle (cg < Tn: a first
+    layer's 1 or 3 channels) runs Tn (tap, channel) pairs a cycle instead of one tap, from an im2col
+    input tile (each output pixel's KH·KW·cg values side by side): rows · cols · ⌈KH·KW·cg / Tn⌉
+    cycles per Tm tile. The engine derives the mode from the same fields (tiled/checks.h)."""
+    if desc["kind"] != "conv":
+        return False
+    geo = desc["geometry"]
+    kh, kw = geo["kernel"]
+    return not is_depthwise(geo) and kh * kw > 1 and geo["cin_per_group"] < desc["tile"]["tn"]
+
+
+def input_resident(desc: dict, geo: dict, area: int, input_buffer: int) -> bool:
+    """Whether a dense spatial tile whose input halo (padding included) is ``area`` pixels keeps all
+    of a group's input channels on chip across its Tm tiles: when they fit one input half and the
+    group has more than one Tm tile. Its first Tm tile then reads the input, the others none
+    (tiled/conv.h, input_resident)."""
+    return (not tap_parallel(desc) and not is_depthwise(geo) and geo["cout_per_group"] > desc["tile"]["tm"]
+            and area * geo["cin_per_group"] <= input_buffer)
 
 
 def halo_extent(n_out: int, stride: int, dil: int, k: int) -> int:
@@ -52,6 +81,9 @@ def buffer_needs(desc: dict) -> dict[str, int]:
         sh, sw = geo["strides"]
         dh, dw = geo["dilations"]
         area = halo_extent(rows, sh, dh, kh) * halo_extent(cols, sw, dw, kw)
+        if tap_parallel(desc):
+            return {"input": rows * cols * kh * kw * geo["cin_per_group"], "weight": kh * kw * tm * tn,
+                    "output": rows * cols * tm}
         if kind == "conv" and not is_depthwise(geo):
             return {"input": area * tn, "weight": kh * kw * tm * tn, "output": rows * cols * tm}
         return {"input": area * tm, "weight": kh * kw * tm if kind == "conv" else 0, "output": rows * cols * tm}

@@ -72,7 +72,7 @@ struct TiledEngine {
     static unsigned run(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights, uint32_t weights_bytes,
                         uint8_t* acts, uint32_t act_bytes, Buffers<C>& b) {
         const Bounds B = {C::TM, C::TN, C::INPUT_BUFFER, C::WEIGHT_BUFFER, C::OUTPUT_BUFFER, C::ACC_BITS,
-                          C::LUT_ENTRIES, weights_bytes, act_bytes};
+                          C::LUT_ENTRIES, C::PACK, weights_bytes, act_bytes};
         uint32_t rec[RECORD_WORDS];
         Layer L;
         if (desc_words < (uint32_t)RECORD_WORDS) return status(S_HEADER, 0);

@@ -24,7 +24,7 @@ namespace tiled {
 
 // Sizes of the engine the program runs on, and of the arenas it was started with (bytes).
 struct Bounds {
-    int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries;
+    int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries, pack;
     uint64_t weights_bytes, act_bytes;
 };
 
@@ -69,6 +69,14 @@ inline int check_header(const uint32_t* h, uint64_t desc_words, const Bounds& B)
 }
 
 // One layer against the engine and the arenas: S_OK or the first refusal.
+// Tap-parallel: a dense convolution whose input channels per group leave Tn lanes idle (cg < tn, a
+// first layer's 1 or 3 channels) runs Tn (tap, channel) pairs a cycle instead of one tap (conv.h):
+// its input tile is loaded im2col, rows*cols*KH*KW*cg elements.
+inline bool tap_parallel(const Layer& L) {
+    const bool depthwise = L.groups > 1 && L.cg == 1;
+    return L.kind == K_CONV && !depthwise && L.kh * L.kw > 1 && L.cg < L.tn;
+}
+
 inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;
@@ -106,6 +114,8 @@ inline int check_layer(const Layer& L, const Bounds& B) {
             !block_ok(L.sblk, (uint64_t)o.c, D_INT8, D_INT8, B.weights_bytes))
             return S_BLOCK;
         if (L.acc_bits < 2 || L.acc_bits > B.acc_bits) return S_CONST;
+        // a packed engine (PACK = 2, pack.h) multiplies int8 weights by 8-bit activations only
+        if (B.pack == 2 && (L.weights.dtype != D_INT8 || (x.dtype != D_INT8 && x.dtype != D_UINT8))) return S_ENGINE;
     } else if (window || L.kind == K_ADD || L.kind == K_REQUANT || L.kind == K_LUT) {
         if (x.c != o.c) return S_GEOMETRY;
     }
@@ -155,6 +165,7 @@ inline int check_layer(const Layer& L, const Bounds& B) {
         const uint64_t area = (uint64_t)halo(L.rows, L.sh, L.dh, L.kh) * halo(L.cols, L.sw, L.dw, L.kw);
         const bool depthwise = conv && L.groups > 1 && L.cg == 1;
         in_need = area * (conv && !depthwise ? L.tn : L.tm);
+        if (tap_parallel(L)) in_need = (uint64_t)L.rows * L.cols * L.kh * L.kw * L.cg;
         if (conv) w_need = (uint64_t)L.kh * L.kw * L.tm * (depthwise ? 1 : L.tn);
     } else {
         in_need = (uint64_t)L.rows * L.cols * L.tm;

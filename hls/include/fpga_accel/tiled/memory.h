@@ -46,9 +46,11 @@ inline int64_t at(const uint8_t* weights, const Block& b, uint64_t i) {
 
 // The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn) into buf, laid out
 // [y][x][c]: the part inside the image read from the arena (one burst per pixel's channels), the
-// rest `pad` (padding is made on chip, never read).
+// rest `pad` (padding is made on chip, never read). A pixel takes `stride` elements of buf (cn unless
+// given: a resident input keeps all of a group's channels side by side).
 inline void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn,
-                      int pad) {
+                      int pad, int stride = 0) {
+    if (stride <= 0) stride = cn;
 halo_y:
     for (int yy = 0; yy < hy; yy++) {
     halo_x:
@@ -58,7 +60,7 @@ halo_y:
         halo_c:
             for (int c = 0; c < cn; c++) {
 #pragma HLS PIPELINE II = 1
-                buf[(yy * hx + xx) * cn + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
+                buf[(yy * hx + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
             }
         }
     }
