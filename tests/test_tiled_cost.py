@@ -8,7 +8,7 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_cycles, layer_steps, program_cost
 from models import data
 
 
@@ -22,7 +22,7 @@ def counted(qm, q, **build):
 
 def assert_bytes_match(program, engine):
     for i, desc in enumerate(program.layers):
-        steps = list(layer_steps(desc, program.engine["input_buffer"]))
+        steps = list(layer_steps(desc, program.engine))
         want = (sum(s.weights for s in steps), sum(s.read for s in steps), sum(s.write for s in steps))
         got = (engine.weights.reads.get(i, 0), engine.acts.reads.get(i, 0), engine.acts.writes.get(i, 0))
         assert got == want, f"layer {i} '{desc['name']}' ({desc['kind']}): executor moved {got}, model says {want}"
@@ -76,3 +76,21 @@ def test_figures_follow_the_model(resnet):
 def test_a_board_without_bandwidth_is_refused(resnet):
     with pytest.raises(InputError, match="board 'aws-f2' gives no DDR bandwidth"):
         program_cost(build_program(resnet), "aws-f2")
+
+
+@pytest.mark.parametrize("tiling", TILINGS, ids=str)
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_grouped_totals_equal_the_step_walk(name, tiling):
+    """program_cost walks each kind of alike spatial tile once: its sums equal the full walk's."""
+    tm, tn, tile = tiling
+    qm, _ = random_case(GRAPHS[name], seed=len(name))
+    program = build_program(qm, tm=tm, tn=tn, tile=tile)
+    per_cycle = 3.5
+    for lay, desc in zip(program_cost(program, "pynq-z2").layers, program.layers):
+        steps = list(layer_steps(desc, program.engine))
+        moved = [(s.weights + s.read + s.write) / per_cycle for s in steps]
+        walked = (sum(s.compute for s in steps), sum(s.weights for s in steps), sum(s.read for s in steps),
+                  sum(s.write for s in steps))
+        assert (lay.compute_cycles, lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) == walked
+        cycles = (moved[0] if moved else 0) + sum(max(s.compute, m) for s, m in zip(steps, moved))
+        assert layer_cycles(desc, program.engine, per_cycle) == pytest.approx(cycles, rel=1e-12)

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..quant import arith
 from .program import Program, ProgramError, dtype_range
-from .tiles import clipped, in_span, input_resident, inside, is_depthwise, spans, tap_parallel
+from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
 
 #: largest activation arena the executor allocates unless told otherwise (bytes)
 MAX_ACTIVATION_BYTES = 1 << 31
@@ -215,16 +215,19 @@ class TiledEngine:
                             _check_acc(acc, acc_bits, desc["name"])
                     self._requant_out(desc, acc, luts, r0, r1, q0, q1, o0, o1)
                 continue
-            tap_par = tap_parallel(desc)
-            resident = input_resident(desc, geo, (yb - ya) * (xb - xa), self.program.engine["input_buffer"])
+            tap_par = tap_parallel(desc, self.program.engine)
+            sampled = sampled_input(desc, geo)
+            area = (r1 - r0) * (q1 - q0) if sampled else (yb - ya) * (xb - xa)
+            resident = input_resident(desc, geo, area, self.program.engine)
             for gi in range(g):
                 kept = {}  # a resident input's channel tiles, read with the group's first Tm tile
                 for o0, o1 in spans(mg, tm):
                     m0, m1 = gi * mg + o0, gi * mg + o1
                     acc = np.broadcast_to(self.weights.block(rq["bias"], m0, m1), (nr, nc, m1 - m0)).copy()
                     if tap_par:  # one im2col input tile: each tap's pixels read from DDR
-                        w = self.weights.block(desc["weights"], (gi * mg + o0) * cg * k, (gi * mg + o1) * cg * k)
-                        w = w.reshape(kh, kw, o1 - o0, cg)
+                        w = np.concatenate([  # the Tm tile's blocks [KH][KW][m][c], one per Tn tile
+                            self.weights.block(desc["weights"], b, b + k * (o1 - o0) * (c1 - c0)).reshape(kh, kw, o1 - o0, c1 - c0)
+                            for c0, c1 in spans(cg, tn) for b in [(gi * mg * cg + o0 * cg + (o1 - o0) * c0) * k]], axis=3)
                         for ky in range(kh):
                             for kx in range(kw):
                                 patch = self._tap(x, geo, r0, r1, q0, q1, ky, kx, gi * cg, (gi + 1) * cg)
@@ -234,13 +237,20 @@ class TiledEngine:
                         continue
                     for c0, c1 in spans(cg, tn):
                         if c0 not in kept:
-                            tile = self._halo(x, ya, yb, xa, xb, gi * cg + c0, gi * cg + c1, zp)
+                            if sampled:  # the pixels a 1x1 convolution reads, nothing between them
+                                tile = self._tap(x, geo, r0, r1, q0, q1, 0, 0, gi * cg + c0, gi * cg + c1)
+                            else:
+                                tile = self._halo(x, ya, yb, xa, xb, gi * cg + c0, gi * cg + c1, zp)
                             if resident:
                                 kept[c0] = tile
                         tile = kept.get(c0, tile)
                         base = (gi * mg * cg + o0 * cg + (o1 - o0) * c0) * k
                         w = self.weights.block(desc["weights"], base, base + k * (o1 - o0) * (c1 - c0))
                         w = w.reshape(kh, kw, o1 - o0, c1 - c0)
+                        if sampled:
+                            acc += tile @ w[0, 0].T
+                            _check_acc(acc, acc_bits, desc["name"])
+                            continue
                         for ky, kx, patch in taps(tile):
                             acc += patch @ w[ky, kx].T
                         _check_acc(acc, acc_bits, desc["name"])

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
-from .cost import ProgramCost, program_cost
+from .cost import ProgramCost, ddr_bytes_per_cycle, program_cost
 from .program import MAX_POST, Program, ProgramError
 
 ENGINES = ("dataflow", "tiled", "auto")
@@ -54,7 +54,7 @@ MIN_DSP_SHARE = 0.75
 #: add: four 46 × 18-bit products of up to four DSPs each), an estimate
 OUTPUT_PATH_DSP = 16
 #: first and smallest input / accumulator buffer sizes (elements, one half) the search tries
-START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 16, 1 << 14, 1 << 10
+START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 17, 1 << 15, 1 << 10
 ACC_FLOOR = 36  # narrowest accumulator the search builds (choose_array)
 ACT_BITS = 17  # activations as synthesis stores them (tiled/config.h)
 WEIGHT_BITS = 16
@@ -188,6 +188,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     # anyway, and room for the pools' and adds' sums, which the engine checks against ACC_BITS)
     widest = max([d["requant"]["acc_bits"] for d in probe.layers if d["kind"] in ("conv", "gemm")] or [2])
     acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, widest)))
+    per_cycle = ddr_bytes_per_cycle(b, clock_mhz)
     best, tried = None, []
     for tm, tn in candidates(limits["dsp"], pack, tm_sizes, tn_sizes):
         fit = _fitting_buffers(tm, tn, taps, acc, limits, uram_ok=b.uram > 0)
@@ -196,7 +197,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
             continue
         bufs, uram = fit
         try:
-            program = build_program(qm, tm=tm, tn=tn, buffers=bufs)
+            program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle)
         except ProgramError as e:  # a layer's smallest tile does not fit these buffers
             tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
             continue

@@ -44,25 +44,38 @@ def is_depthwise(geo: dict) -> bool:
     return geo["groups"] > 1 and geo["cin_per_group"] == 1
 
 
-def tap_parallel(desc: dict) -> bool:
-    """A dense convolution whose input channels per group leave Tn lanes idle (cg < Tn: a first
-    layer's 1 or 3 channels) runs Tn (tap, channel) pairs a cycle instead of one tap, from an im2col
-    input tile (each output pixel's KH·KW·cg values side by side): rows · cols · ⌈KH·KW·cg / Tn⌉
-    cycles per Tm tile. The engine derives the mode from the same fields (tiled/checks.h)."""
+def tap_parallel(desc: dict, engine: dict) -> bool:
+    """Whether a dense convolution runs in tap-parallel mode: Tn (tap, channel) pairs a cycle instead of
+    one tap's Tn channels, from an im2col input tile (each output pixel's KH·KW·cg values side by side),
+    rows · cols · ⌈KH·KW·cg / Tn⌉ cycles per Tm tile — when that is fewer than dense mode's
+    KH·KW · ⌈cg / Tn⌉ (a first layer's 3 channels, or channel counts Tn does not divide) and the
+    im2col tile and the Tm tile's regrouped weights (⌈KH·KW·cg / Tn⌉ · Tm · Tn) fit the ``engine``'s
+    input and weight buffers (``input_buffer``, ``weight_buffer``). The engine derives the mode from
+    the same fields (tiled/checks.h); the builder chooses it by the tile it gives the layer."""
     if desc["kind"] != "conv":
         return False
-    geo = desc["geometry"]
+    geo, t = desc["geometry"], desc["tile"]
     kh, kw = geo["kernel"]
-    return not is_depthwise(geo) and kh * kw > 1 and geo["cin_per_group"] < desc["tile"]["tn"]
+    k, cg, tn = kh * kw, geo["cin_per_group"], t["tn"]
+    groups = -(-(k * cg) // tn)
+    return (not is_depthwise(geo) and k > 1 and groups < k * -(-cg // tn)
+            and t["rows"] * t["cols"] * k * cg <= engine["input_buffer"]
+            and groups * t["tm"] * tn <= engine["weight_buffer"])
 
 
-def input_resident(desc: dict, geo: dict, area: int, input_buffer: int) -> bool:
-    """Whether a dense spatial tile whose input halo (padding included) is ``area`` pixels keeps all
+def sampled_input(desc: dict, geo: dict) -> bool:
+    """A dense 1×1 convolution or gemm loads only the pixels its outputs read (rows × cols of them; a
+    strided one skips the rest), not the span between them (tiled/checks.h)."""
+    return desc["kind"] in ("conv", "gemm") and not is_depthwise(geo) and list(geo["kernel"]) == [1, 1]
+
+
+def input_resident(desc: dict, geo: dict, area: int, engine: dict) -> bool:
+    """Whether a dense spatial tile whose input tile (halo and padding included) is ``area`` pixels keeps all
     of a group's input channels on chip across its Tm tiles: when they fit one input half and the
     group has more than one Tm tile. Its first Tm tile then reads the input, the others none
     (tiled/conv.h, input_resident)."""
-    return (not tap_parallel(desc) and not is_depthwise(geo) and geo["cout_per_group"] > desc["tile"]["tm"]
-            and area * geo["cin_per_group"] <= input_buffer)
+    return (not tap_parallel(desc, engine) and not is_depthwise(geo) and geo["cout_per_group"] > desc["tile"]["tm"]
+            and area * geo["cin_per_group"] <= engine["input_buffer"])
 
 
 def halo_extent(n_out: int, stride: int, dil: int, k: int) -> int:
@@ -70,9 +83,10 @@ def halo_extent(n_out: int, stride: int, dil: int, k: int) -> int:
     return (n_out - 1) * stride + (k - 1) * dil + 1
 
 
-def buffer_needs(desc: dict) -> dict[str, int]:
-    """Elements of the engine's input, weight and output buffers one tile of ``desc`` occupies
-    (one half of each double buffer)."""
+def buffer_needs(desc: dict, engine: dict) -> dict[str, int]:
+    """Elements of the input, weight and output buffers one tile of ``desc`` occupies (one half of each
+    double buffer) on an engine with these ``input_buffer`` and ``weight_buffer`` (which decide
+    whether a convolution is tap-parallel)."""
     kind, t = desc["kind"], desc["tile"]
     tm, tn, rows, cols = t["tm"], t["tn"], t["rows"], t["cols"]
     geo = desc.get("geometry", {})
@@ -81,10 +95,13 @@ def buffer_needs(desc: dict) -> dict[str, int]:
         sh, sw = geo["strides"]
         dh, dw = geo["dilations"]
         area = halo_extent(rows, sh, dh, kh) * halo_extent(cols, sw, dw, kw)
-        if tap_parallel(desc):
-            return {"input": rows * cols * kh * kw * geo["cin_per_group"], "weight": kh * kw * tm * tn,
+        if tap_parallel(desc, engine):
+            k = kh * kw
+            return {"input": rows * cols * k * geo["cin_per_group"], "weight": -(-(k * geo["cin_per_group"]) // tn) * tm * tn,
                     "output": rows * cols * tm}
         if kind == "conv" and not is_depthwise(geo):
+            if sampled_input(desc, geo):
+                area = rows * cols
             return {"input": area * tn, "weight": kh * kw * tm * tn, "output": rows * cols * tm}
         return {"input": area * tm, "weight": kh * kw * tm if kind == "conv" else 0, "output": rows * cols * tm}
     if kind == "gemm":

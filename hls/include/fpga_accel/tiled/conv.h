@@ -84,8 +84,8 @@ drain_pixels:
 // that half and the later Tm tiles read them from there instead of from DDR again.
 template <class C>
 bool input_resident(const Layer& L, const Span& s) {
-    return !tap_parallel(L) && !(L.groups > 1 && L.cg == 1) && L.mg > L.tm &&
-           (uint64_t)s.hy * s.hx * L.cg <= (uint64_t)C::INPUT_BUFFER;
+    const uint64_t area = sampled_input(L) ? (uint64_t)s.np : (uint64_t)s.hy * s.hx;
+    return !tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) && !(L.groups > 1 && L.cg == 1) && L.mg > L.tm && area * L.cg <= (uint64_t)C::INPUT_BUFFER;
 }
 
 // One pixel's products on the array: acc[m] += sum over c < cn of x[c] * w[m*ws + c], m < tmo. With
@@ -125,7 +125,10 @@ void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, con
                 int j, bool load_input, act_t* in, int stride, wgt_t* w) {
 #pragma HLS INLINE off
     const int k = L.kh * L.kw, c0 = j * L.tn, cn = imin(L.tn, L.cg - c0);
-    if (load_input) load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in, stride);
+    if (load_input && sampled_input(L))
+        load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cn, L.pad_in, stride);
+    else if (load_input)
+        load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in, stride);
     const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
 dense_weights:
     for (int i = 0; i < k * tmo * cn; i++) {
@@ -140,6 +143,7 @@ template <class C>
 void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, int stride, const wgt_t* w,
                const int32_t* taps, typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
+    const bool sampled = sampled_input(L);
 dense_taps:
     for (int t = 0; t < L.kh * L.kw; t++) {
         Pixel px;
@@ -147,7 +151,8 @@ dense_taps:
         for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
-            array_pixel<C>(acc + p * tmo, in + (px.corner(L, s) + taps[t]) * stride, w + t * tmo * cn, cn, tmo, cn);
+            const int at = sampled ? p : px.corner(L, s) + taps[t];  // a sampled input holds the read pixels only
+            array_pixel<C>(acc + p * tmo, in + at * stride, w + t * tmo * cn, cn, tmo, cn);
         }
     }
 }
@@ -179,12 +184,16 @@ tap_pixels:
             }
         }
     }
-    const uint64_t base = ((uint64_t)gi * L.mg + o0) * cg * k;
-tap_weights:
-    for (int i = 0; i < k * tmo * cg; i++) {  // the block [KH][KW][m][c] in DDR order
+tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in DDR order
+    for (int c0 = 0; c0 < cg; c0 += L.tn) {
+        const int cn = imin(L.tn, cg - c0);
+        const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg + (uint64_t)tmo * c0) * k;
+    tap_weights:
+        for (int i = 0; i < k * tmo * cn; i++) {
 #pragma HLS PIPELINE II = 1
-        const int c = i % cg, m = (i / cg) % tmo, u = (i / (cg * tmo)) * cg + c;
-        w[((u / L.tn) * tmo + m) * L.tn + u % L.tn] = (wgt_t)at(weights, L.weights, base + i);
+            const int c = i % cn, m = (i / cn) % tmo, u = (i / (cn * tmo)) * cg + c0 + c;
+            w[((u / L.tn) * tmo + m) * L.tn + u % L.tn] = (wgt_t)at(weights, L.weights, base + i);
+        }
     }
 }
 
@@ -214,9 +223,9 @@ int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buff
 #pragma HLS INLINE off
     const int tmo = imin(L.tm, L.mg - o0), nt = (L.cg + L.tn - 1) / L.tn;
     start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
-    if (tap_parallel(L)) {
-        tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[0], b.w[0]);
-        tap_mac<C>(L, s, tmo, b.in[0], b.w[0], b.acc[H]);
+    if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
+        tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[H], b.w[H]);
+        tap_mac<C>(L, s, tmo, b.in[H], b.w[H], b.acc[H]);
         return acc_in_range<C, H>(b, s.np * tmo, L.acc_bits) ? S_OK : S_ACC;
     }
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile

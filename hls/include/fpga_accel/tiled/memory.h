@@ -66,6 +66,25 @@ halo_y:
     }
 }
 
+// The input pixels a 1x1 convolution's output tile reads, nr x nc of them from (ya, xa) every sy rows
+// and sx columns, channels [c0, c0+cn), at `stride` elements a pixel (padding outside the image).
+inline void load_sampled(act_t* buf, const uint8_t* acts, const View& x, int ya, int sy, int nr, int xa, int sx, int nc,
+                         int c0, int cn, int pad, int stride) {
+sampled_y:
+    for (int yy = 0; yy < nr; yy++) {
+    sampled_x:
+        for (int xx = 0; xx < nc; xx++) {
+            const int iy = ya + yy * sy, ix = xa + xx * sx;
+            const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
+        sampled_c:
+            for (int c = 0; c < cn; c++) {
+#pragma HLS PIPELINE II = 1
+                buf[(yy * nc + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
+            }
+        }
+    }
+}
+
 inline int imin(int a, int b) { return a < b ? a : b; }
 
 // One spatial tile of a window layer: output rows [r0, r0+nr) x cols [q0, q0+nc) (np pixels) and the
