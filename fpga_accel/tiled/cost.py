@@ -244,7 +244,9 @@ def _conv_steps(desc: dict, engine: dict) -> Iterator[Step]:
     geo = _conv_geometry(desc)
     for r0, r1 in spans(out["h"], t["rows"]):
         for q0, q1 in spans(out["w"], t["cols"]):
-            yield from _conv_tile(desc, engine, geo, r0, r1, q0, q1)
+            for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1):
+                for _ in range(many):
+                    yield step
 
 
 def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[Step]]]:
@@ -266,12 +268,24 @@ def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[Step]]]:
     groups = []
     for r0, r1, nr in kinds(out["h"], t["rows"], sh, dh, kh, pads[0], x["h"]):
         for q0, q1, nq in kinds(out["w"], t["cols"], sw, dw, kw, pads[1], x["w"]):
-            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1))))
+            groups += [(nr * nq * many, [step]) for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1)]
     return groups
 
 
-def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[Step]:
-    """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1))."""
+def _runs(spans_: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(width, how many) of consecutive spans, in order: [(tm, k), (short, 1)] for spans of ``tm``."""
+    out: list = []
+    for a, b in spans_:
+        if out and out[-1][0] == b - a:
+            out[-1][1] += 1
+        else:
+            out.append([b - a, 1])
+    return [tuple(r) for r in out]
+
+
+def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
+    """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1)) as (how many, step) runs
+    in loop order: steps alike but for their place in the loops are one run."""
     t, x, out, rq = desc["tile"], desc["inputs"][0], desc["output"], desc["requant"]
     tm, tn = t["tm"], t["tn"]
     (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
@@ -286,15 +300,14 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         for o0, o1 in spans(g * mg, tm):
             n = o1 - o0
             chans = (o1 - 1) // mg + 1 - o0 // mg
-            yield Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
-                       read=area * chans * xb + _post(desc, px, n), write=px * n * ob)
+            yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
+                          read=area * chans * xb + _post(desc, px, n), write=px * n * ob)
         return
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
-        for _ in range(g):
-            for o0, o1 in spans(mg, tm):
-                n = o1 - o0
-                yield Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
-                           read=_im2col_bytes(x, geo, r0, r1, q0, q1) + _post(desc, px, n), write=px * n * ob)
+        im2col = _im2col_bytes(x, geo, r0, r1, q0, q1)
+        for n, many in _runs(spans(mg, tm)):
+            yield g * many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
+                                 read=im2col + _post(desc, px, n), write=px * n * ob)
         return
     hy, hx = in_span(r0, r1, sh, dh, kh, 0), in_span(q0, q1, sw, dw, kw, 0)
     held = (hy[1] - hy[0]) * (hx[1] - hx[0])  # the input tile on chip, padding included
@@ -302,14 +315,19 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         held = px
         area = _im2col_bytes(x, geo, r0, r1, q0, q1) // (cg * xb)
     resident = input_resident(desc, geo, held, engine)
-    for _ in range(g):
-        for i, (o0, o1) in enumerate(spans(mg, tm)):
-            n = o1 - o0
-            cs = spans(cg, tn)
-            reads = not resident or i == 0  # a resident input is read with the group's first Tm tile
-            for j, (c0, c1) in enumerate(cs):
-                last = j == len(cs) - 1
-                yield Step(px * k, weights=k * n * (c1 - c0) * wb + (n * bias_b if j == 0 else 0)
-                           + (n * tail_b if last else 0),
-                           read=(area * (c1 - c0) * xb if reads else 0) + (_post(desc, px, n) if last else 0),
-                           write=px * n * ob if last else 0)
+    ms = _runs(spans(mg, tm))
+    if resident:  # the group's first Tm tile reads the input, the others none
+        first, rest = ms[0][0], [(ms[0][0], ms[0][1] - 1)] + ms[1:]
+        kinds = [(first, 1, True)] + [(n, many, False) for n, many in rest if many]
+    else:
+        kinds = [(n, many, True) for n, many in ms]
+    cs = spans(cg, tn)  # Tn tiles: the first (bias), the middle ones, the last (M, shift, output path)
+    steps = [(1, cs[0][1] - cs[0][0], True, len(cs) == 1)]
+    steps += [(len(cs) - 2, tn, False, False)] if len(cs) > 2 else []
+    steps += [(1, cs[-1][1] - cs[-1][0], False, True)] if len(cs) > 1 else []
+    for n, many, reads in kinds:  # every group alike
+        for times, cn, first, last in steps:
+            yield g * many * times, Step(px * k, weights=k * n * cn * wb + (n * bias_b if first else 0)
+                                         + (n * tail_b if last else 0),
+                                         read=(area * cn * xb if reads else 0) + (_post(desc, px, n) if last else 0),
+                                         write=px * n * ob if last else 0)
