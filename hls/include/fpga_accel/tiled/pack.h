@@ -18,6 +18,8 @@
 #include <ap_int.h>
 #include <stdint.h>
 
+#include "fpga_accel/types.h"
+
 namespace fa {
 namespace tiled {
 
@@ -26,18 +28,19 @@ static const int PACK_SHIFT = 16;
 // lo = w_lo * x and hi = w_hi * x from one multiply of a packed operand.
 inline void pair_mul(int w_lo, int w_hi, int x, int64_t& lo, int64_t& hi) {
 #pragma HLS INLINE
-#if defined(__SYNTHESIS__) || defined(FA_TILED_AS_SYNTHESIS)
+#if !defined(__SYNTHESIS__) && !defined(FA_TILED_AS_SYNTHESIS)
+    if (sim::fast_paths()) {  // C simulation: the same bits in native integers, split as the DSP's output
+        const int64_t p = (((int64_t)w_hi << PACK_SHIFT) + w_lo) * (int64_t)x;
+        lo = (int16_t)(uint16_t)(p & 0xFFFF);
+        hi = (p >> PACK_SHIFT) + ((p >> (PACK_SHIFT - 1)) & 1);
+        return;
+    }
+#endif
     const ap_int<25> packed = (ap_int<25>(w_hi) << PACK_SHIFT) + ap_int<25>(w_lo);
     const ap_int<34> p = packed * ap_int<9>(x);
     const ap_int<16> low = p.range(PACK_SHIFT - 1, 0);
     lo = low.to_int64();
     hi = ((p >> PACK_SHIFT) + ap_int<2>(p[PACK_SHIFT - 1] ? 1 : 0)).to_int64();
-#else
-    // the same bits in native integers (C simulation): one product, split as the DSP output would be
-    const int64_t p = (((int64_t)w_hi << PACK_SHIFT) + w_lo) * (int64_t)x;
-    lo = (int16_t)(uint16_t)(p & 0xFFFF);
-    hi = (p >> PACK_SHIFT) + ((p >> (PACK_SHIFT - 1)) & 1);
-#endif
 }
 
 }  // namespace tiled
