@@ -1,9 +1,8 @@
 """Choosing the tiled engine's array and buffers for a board, and the engine a compile uses.
 
 **Tm × Tn.** For each Tm in :data:`TM_SIZES` the widest Tn of :data:`TN_SIZES` (and the widest
-power of two) whose array fits the DSP budget is a candidate; candidates using less than
-:data:`MIN_DSP_SHARE` of the best one's multipliers are dropped, the rest built into programs and
-costed (:func:`~fpga_accel.tiled.cost.program_cost`); the fewest estimated cycles per image win, ties
+power of two) whose array fits the DSP budget is a candidate; of those whose memories fit, the ones
+with at least :data:`MIN_DSP_SHARE` of the widest one's lanes are built into programs and costed (:func:`~fpga_accel.tiled.cost.program_cost`); the fewest estimated cycles per image win, ties
 going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the board leaves after its
 shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, counted from what
 ``hls/include/fpga_accel/tiled/top.h`` declares:
@@ -20,7 +19,8 @@ shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, coun
   / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
   used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
   (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits) and
-  the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array.
+  the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
+  largest table (:func:`table_entries`).
 - **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
   to LUTRAM, 16-bit words, 64 deep per LUT6 (RAM64X1S, AMD UG574 / UG474), and the array's adders,
   one LUT per bit of a Tm · Tn · (16 + ⌈log2 Tn⌉)-bit sum (the carry chain; an estimate, not a
@@ -86,12 +86,13 @@ def urams(depth: int, width: int) -> int:
     return math.ceil(width / URAM_WIDTH) * math.ceil(depth / URAM_DEPTH) if depth > 0 and width > 0 else 0
 
 
-def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False) -> dict[str, int]:
+def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
+             lut_entries: int = LUT_ENTRIES) -> dict[str, int]:
     """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring)."""
     in_banks = max(tm, tn)
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
-    fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(LUT_ENTRIES, 32)
+    fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(lut_entries, 32)
              + ramb18(MAX_TAPS, 32))
     w_depth = math.ceil(buffers["weight"] / (tm * tn))
     luts = 2 * tm * tn * WEIGHT_BITS * math.ceil(w_depth / LUTRAM_DEPTH) + tm * tn * (16 + math.ceil(math.log2(tn + 1)))
@@ -100,9 +101,17 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False)
     return {"bram18": fixed + 2 * sum(n * ramb18(d, w) for n, d, w in big), "uram": 0, "lut": luts}
 
 
-def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False) -> int:
+def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
+                  lut_entries: int = LUT_ENTRIES) -> int:
     """BRAM18 of the engine's memories, both halves of each double buffer (see :func:`memories`)."""
-    return memories(tm, tn, buffers, acc_bits, uram)["bram18"]
+    return memories(tm, tn, buffers, acc_bits, uram, lut_entries)["bram18"]
+
+
+def table_entries(program: Program) -> int:
+    """The engine's LUT_ENTRIES for ``program``: its largest lookup table, a power of two, at least 4."""
+    sizes = [p["entries"] for d in program.layers for p in d["post"] if p["op"] == "lut"]
+    sizes += [d["entries"] for d in program.layers if d["kind"] == "lut"]
+    return max(4, 1 << (max(sizes, default=1) - 1).bit_length())
 
 
 def array_dsp(tm: int, tn: int, pack: int) -> int:
@@ -136,10 +145,12 @@ class ArrayChoice:
     uram: int = 0
     lut: int = 0
     acc_bits: int = 0
+    lut_entries: int = LUT_ENTRIES
 
     def to_dict(self) -> dict:
         e = self.program.engine
         return {"estimate": True, "tm": e["tm"], "tn": e["tn"], "pack": self.pack, "acc_bits": self.acc_bits,
+                "lut_entries": self.lut_entries,
                 "buffers": {k: e[f"{k}_buffer"] for k in ("input", "weight", "output")},
                 "memory": "uram" if self.uram else "bram",
                 "dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "budget": dict(self.budget),
@@ -157,19 +168,22 @@ def _max_taps(qm) -> int:
     return taps
 
 
-def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES) -> list[tuple[int, int]]:
-    """(Tm, Tn) pairs worth costing: per Tm the widest Tn, and the widest power-of-two Tn, within the
-    DSP budget; those with fewer than MIN_DSP_SHARE of the widest candidate's multipliers dropped."""
+def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn: True):
+    """(Tm, Tn) pairs within the DSP budget and ``fits`` (the memory budgets): per Tm the widest such
+    Tn, and the widest power-of-two one."""
     out = set()
     for tm in tm_sizes:
-        fit = [tn for tn in tn_sizes if array_dsp(tm, tn, pack) <= dsp_budget]
-        if fit:
-            out.add((tm, fit[-1]))
-            out.add((tm, max(t for t in fit if t & (t - 1) == 0) if any(t & (t - 1) == 0 for t in fit) else fit[-1]))
-    if not out:
-        return []
-    most = max(tm * tn for tm, tn in out)
-    return sorted(c for c in out if c[0] * c[1] >= MIN_DSP_SHARE * most)
+        ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack) <= dsp_budget and fits(tm, tn)]
+        if ok:
+            out.add((tm, ok[-1]))
+            out.add((tm, max([t for t in ok if t & (t - 1) == 0] or ok[-1:])))
+    return sorted(out)
+
+
+def widest(pairs: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
+    """The (Tm, Tn), ... entries with at least MIN_DSP_SHARE of the widest one's lanes: the ones costed."""
+    most = max((tm * tn for (tm, tn), _ in pairs), default=0)
+    return [p for p in pairs if p[0][0] * p[0][1] >= MIN_DSP_SHARE * most]
 
 
 def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None, acc_bits: int | None = None,
@@ -186,28 +200,31 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     pack = 2 if packs(probe, b) else 1
     # the accumulators: the widest conv's, at least 36 bits (as wide as a 512 x 36 block RAM bank holds
     # anyway, and room for the pools' and adds' sums, which the engine checks against ACC_BITS)
-    widest = max([d["requant"]["acc_bits"] for d in probe.layers if d["kind"] in ("conv", "gemm")] or [2])
-    acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, widest)))
+    conv_acc = max([d["requant"]["acc_bits"] for d in probe.layers if d["kind"] in ("conv", "gemm")] or [2])
+    acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, conv_acc)))
+    entries = table_entries(probe)
     per_cycle = ddr_bytes_per_cycle(b, clock_mhz)
     best, tried = None, []
-    for tm, tn in candidates(limits["dsp"], pack, tm_sizes, tn_sizes):
-        fit = _fitting_buffers(tm, tn, taps, acc, limits, uram_ok=b.uram > 0)
-        if fit is None:
-            tried.append({"tm": tm, "tn": tn, "refused": "buffers exceed the BRAM18 / URAM / LUT budget"})
-            continue
-        bufs, uram = fit
+    buffers = {}  # (Tm, Tn) -> (buffers, in URAM?) or None
+
+    def fits(tm, tn):
+        buffers[tm, tn] = _fitting_buffers(tm, tn, taps, acc, entries, limits, uram_ok=b.uram > 0)
+        return buffers[tm, tn] is not None
+
+    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits)]
+    for (tm, tn), (bufs, uram) in widest(fitting):
         try:
             program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle)
         except ProgramError as e:  # a layer's smallest tile does not fit these buffers
             tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
             continue
         cost = program_cost(program, b, clock_mhz)
-        mem, dsp = memories(tm, tn, bufs, acc, uram), array_dsp(tm, tn, pack)
+        mem, dsp = memories(tm, tn, bufs, acc, uram, entries), array_dsp(tm, tn, pack)
         tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "dsp": dsp, **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:
             best = (key, ArrayChoice(program, cost, dsp, mem["bram18"], limits, tried, pack, mem["uram"], mem["lut"],
-                                     acc))
+                                     acc, entries))
     if best is None:
         raise InputError(f"the tiled engine fits no array of Tm in {list(tm_sizes)} x Tn in {list(tn_sizes)} on board "
                          f"'{b.name}' within ceiling {ceiling} (DSP budget {limits['dsp']}, BRAM18 budget "
@@ -219,12 +236,12 @@ def _fits(mem: dict, limits: dict) -> bool:
     return all(mem[k] <= limits[k] for k in ("bram18", "uram", "lut"))
 
 
-def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, limits: dict, uram_ok: bool):
+def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, lut_entries: int, limits: dict, uram_ok: bool):
     """(buffers, in URAM?) for a Tm × Tn array: the largest input / accumulator buffers, halved from
     START_INPUT / START_OUTPUT, that fit block RAM, else URAM; None when even MIN_BUFFER does not."""
     for uram in (False, True) if uram_ok else (False,):
         bufs = {"input": START_INPUT, "weight": max(1, taps) * tm * tn, "output": START_OUTPUT}
-        while not _fits(memories(tm, tn, bufs, acc_bits, uram), limits):
+        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries), limits):
             if bufs["input"] <= MIN_BUFFER and bufs["output"] <= MIN_BUFFER:
                 break
             bufs = {**bufs, "input": max(MIN_BUFFER, bufs["input"] // 2), "output": max(MIN_BUFFER, bufs["output"] // 2)}
