@@ -95,8 +95,8 @@ def run_speed(model: str, board: str, calib: str, batch: int) -> dict:
         ort_t = time.perf_counter() - t
         # one image through the C simulation, against the executor on the same raw integers
         qm, program = load_qmodel(b), load_program(b)
-        pre = run_graph(qm.host_before, {qm.inputs[0].name: images[:1]}) if qm.host_before.nodes else None
-        feeds = pre or {qm.inputs[0].name: images[:1]}
+        g = qm.host_before
+        feeds = run_graph(g, {g.input_names[0]: images[:1]}) if g.nodes else {qm.inputs[0].name: images[:1]}
         raw = {t_.name: quantize(feeds[t_.name], t_.qparams, name=t_.name) for t_ in qm.inputs}
         cfg = {"acc_bits": arr["acc_bits"], "pack": arr["pack"]}
         t = time.perf_counter()
