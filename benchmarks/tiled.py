@@ -93,8 +93,9 @@ def run_speed(model: str, board: str, calib: str, batch: int) -> dict:
         for i in range(batch):
             ort_s.run(None, {name: images[i:i + 1]})
         ort_t = time.perf_counter() - t
+        print(f"emulator {batch / emu_s:.2f} images/s, onnxruntime {batch / ort_t:.2f} images/s", flush=True)
         # one image through the C simulation, against the executor on the same raw integers
-        qm, program = load_qmodel(b), load_program(b)
+        qm, (program, _) = load_qmodel(b), load_program(b)
         g = qm.host_before
         feeds = run_graph(g, {g.input_names[0]: images[:1]}) if g.nodes else {qm.inputs[0].name: images[:1]}
         raw = {t_.name: quantize(feeds[t_.name], t_.qparams, name=t_.name) for t_ in qm.inputs}

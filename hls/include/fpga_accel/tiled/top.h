@@ -8,8 +8,11 @@
 // the input buffer cyclic over max(TM, TN) banks (the lanes read consecutive channels), the weights over
 // TM*TN banks of LUTRAM (every lane reads its own weight each cycle), the accumulators over TM banks.
 // Three m_axi ports (descriptors, weights arena, activation arena) on separate bundles so their bursts
-// do not queue behind each other; addresses, sizes and the status return on the s_axilite control
-// interface (ap_start/ap_done at 0x00, arguments from 0x10, in the order below).
+// do not queue behind each other (the arenas' ports ask Vitis HLS to widen sequential accesses to
+// 512-bit words, max_widen_bitwidth; the engine still reads and writes element by element, so whether
+// its loops become wide bursts is the tool's call, unconfirmed without a synthesis report); addresses,
+// sizes and the status return on the s_axilite control interface (ap_start/ap_done at 0x00, arguments
+// from 0x10, in the order below).
 #ifndef FA_TILED_TOP_H
 #define FA_TILED_TOP_H
 
@@ -57,8 +60,8 @@ static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
 extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
                                  uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
 #pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
-#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64
-#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64
+#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64 max_widen_bitwidth = 512
+#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64 max_widen_bitwidth = 512
 #pragma HLS INTERFACE mode = s_axilite port = desc
 #pragma HLS INTERFACE mode = s_axilite port = desc_words
 #pragma HLS INTERFACE mode = s_axilite port = weights
