@@ -231,7 +231,7 @@ class TiledEngine:
                         for ky in range(kh):
                             for kx in range(kw):
                                 patch = self._tap(x, geo, r0, r1, q0, q1, ky, kx, gi * cg, (gi + 1) * cg)
-                                acc += patch @ w[ky, kx].T
+                                acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
                         self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
                         continue
@@ -248,11 +248,11 @@ class TiledEngine:
                         w = self.weights.block(desc["weights"], base, base + k * (o1 - o0) * (c1 - c0))
                         w = w.reshape(kh, kw, o1 - o0, c1 - c0)
                         if sampled:
-                            acc += tile @ w[0, 0].T
+                            acc += _dot(tile, w[0, 0])
                             _check_acc(acc, acc_bits, desc["name"])
                             continue
                         for ky, kx, patch in taps(tile):
-                            acc += patch @ w[ky, kx].T
+                            acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
                     self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
 
@@ -351,6 +351,20 @@ class TiledEngine:
                 self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
 
     _add = _requant = _lut = _elementwise
+
+
+#: a float64 sum of products is exact while it stays below 2^53: 16-bit activations times 16-bit
+#: weights are below 2^31 each, so up to 2^22 channels a dot product
+_EXACT_FLOAT_TERMS = 1 << 22
+
+
+def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w.T of integer arrays (activations of at most 16 bits, weights of at most 16), exactly: in
+    float64 through BLAS where every sum stays below 2^53, else in int64 (numpy's int64 matmul has no
+    BLAS and is the executor's slowest step)."""
+    if x.shape[-1] <= _EXACT_FLOAT_TERMS:
+        return (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    return x @ w.T
 
 
 def _check_acc(acc: np.ndarray, bits: int, name: str) -> None:
