@@ -22,7 +22,10 @@
 //
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
-// (Tm, Tn) pair. Those are the cost model's figures (fpga_accel/tiled/cost.py), counted by FA_CYCLE.
+// (Tm, Tn) pair. Tap-parallel convolutions (checks.h: where it saves cycles and fits) take
+// rows*cols*ceil(KH*KW*cg/Tn) per Tm tile from an im2col input tile; a resident input is read once per
+// spatial tile and group; a 1x1 convolution loads only the pixels it reads. Those are the cost model's
+// figures (fpga_accel/tiled/cost.py, tiles.py), counted by FA_CYCLE.
 #ifndef FA_TILED_CONV_H
 #define FA_TILED_CONV_H
 
