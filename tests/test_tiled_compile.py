@@ -14,7 +14,6 @@ import fpga_accel
 from fpga_accel.bundle import BundleError, load_bundle, write_manifest
 from fpga_accel.bundle_tiled import load_program
 from fpga_accel.errors import InputError
-from fpga_accel.quant.arith import MAX_ACC_BITS
 from fpga_accel.runtime.errors import BackendUnavailable
 from fpga_accel.tiled import ProgramError
 from fpga_accel.tiled.cost import program_cost
@@ -231,8 +230,10 @@ def test_array_search_respects_the_board_budgets():
         c = choose_array(qm, board, ceiling=ceiling)
         lim = budget(get_board(board), ceiling)
         e = c.program.engine
-        assert e["tm"] * e["tn"] <= lim["dsp"] and c.bram18 <= lim["bram18"]
-        assert c.bram18 == buffer_bram18(e["tm"], e["tn"], c.to_dict()["buffers"], MAX_ACC_BITS)
+        assert c.dsp <= lim["dsp"] and c.bram18 <= lim["bram18"]
+        d = c.to_dict()
+        assert c.bram18 == buffer_bram18(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram",
+                                         d["lut_entries"])
         # no feasible candidate tried beats the choice
         assert all(t["cycles"] >= c.cost.cycles for t in c.tried if "cycles" in t)
     with pytest.raises(InputError, match="fits no array"):

@@ -8,7 +8,7 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_cycles, layer_steps, program_cost
 from models import data
 
 
@@ -22,7 +22,7 @@ def counted(qm, q, **build):
 
 def assert_bytes_match(program, engine):
     for i, desc in enumerate(program.layers):
-        steps = list(layer_steps(desc))
+        steps = list(layer_steps(desc, program.engine))
         want = (sum(s.weights for s in steps), sum(s.read for s in steps), sum(s.write for s in steps))
         got = (engine.weights.reads.get(i, 0), engine.acts.reads.get(i, 0), engine.acts.writes.get(i, 0))
         assert got == want, f"layer {i} '{desc['name']}' ({desc['kind']}): executor moved {got}, model says {want}"
@@ -64,8 +64,10 @@ def test_figures_follow_the_model(resnet):
         assert lay.transfer_cycles == pytest.approx(lay.ddr_bytes / per_cycle)
         assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles <= lay.compute_cycles + 2 * lay.transfer_cycles + 1
         assert lay.bound == ("memory" if lay.transfer_cycles > lay.compute_cycles else "compute")
-    conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28, whole image one tile: 28*28*9 cycles per Tm tile
-    assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 9 * 4)
+    conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28 in tap-parallel mode: Tn = 8 of the 9 taps a cycle
+    assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 2 * 4)
+    dense = program_cost(build_program(resnet, tm=8, tn=1), "pynq-z2").layers[0]  # Tn = 1: one tap a cycle
+    assert dense.compute_cycles == 28 * 28 * 9 * 4
     assert 0 < c.efficiency <= 1 and c.fps == pytest.approx(b.clock_mhz * 1e6 / c.cycles)
     faster = program_cost(p, "zcu104")  # more bandwidth, faster clock: fewer memory-bound layers
     assert sum(lay.bound == "memory" for lay in faster.layers) <= sum(lay.bound == "memory" for lay in c.layers)
@@ -77,3 +79,21 @@ def test_a_board_without_bandwidth_is_refused(resnet):
     bare = dataclasses.replace(get_board("aws-f2"), ddr_gbps=None)
     with pytest.raises(InputError, match="board 'aws-f2' gives no DDR bandwidth"):
         program_cost(build_program(resnet), bare)
+
+
+@pytest.mark.parametrize("tiling", TILINGS, ids=str)
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_grouped_totals_equal_the_step_walk(name, tiling):
+    """program_cost walks each kind of alike spatial tile once: its sums equal the full walk's."""
+    tm, tn, tile = tiling
+    qm, _ = random_case(GRAPHS[name], seed=len(name))
+    program = build_program(qm, tm=tm, tn=tn, tile=tile)
+    per_cycle = 3.5
+    for lay, desc in zip(program_cost(program, "pynq-z2").layers, program.layers):
+        steps = list(layer_steps(desc, program.engine))
+        moved = [(s.weights + s.read + s.write) / per_cycle for s in steps]
+        walked = (sum(s.compute for s in steps), sum(s.weights for s in steps), sum(s.read for s in steps),
+                  sum(s.write for s in steps))
+        assert (lay.compute_cycles, lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) == walked
+        cycles = (moved[0] if moved else 0) + sum(max(s.compute, m) for s, m in zip(steps, moved))
+        assert layer_cycles(desc, program.engine, per_cycle) == pytest.approx(cycles, rel=1e-12)

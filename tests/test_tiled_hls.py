@@ -48,7 +48,7 @@ def check_csim(qm, q, executor=True, synthesis_form=False, **build):
         np.testing.assert_array_equal(sim.tensor(t["name"]), every[t["name"]][0], err_msg=f"tensor '{t['name']}' {build}")
         if ref is not None:
             np.testing.assert_array_equal(sim.tensor(t["name"]), ref.tensor(t["name"]))
-    assert sim.layer_cycles() == [sum(s.compute for s in layer_steps(d)) for d in program.layers]
+    assert sim.layer_cycles() == [sum(s.compute for s in layer_steps(d, program.engine)) for d in program.layers]
     return sim
 
 

@@ -194,14 +194,19 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
 
 
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
-                  tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=()) -> Program:
+                  tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=(),
+                  ddr_bytes_per_cycle: float | None = None) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
     array with on-chip ``buffers`` (elements: ``input``, ``weight``, ``output``; default
     :func:`default_buffers`). Each layer's spatial tile is the largest up to ``tile`` = (rows, cols)
     (default: the whole output) whose halo, weights and accumulators fit the buffers, rows shrinking
-    before columns. A layer without an engine form, or named in ``host_layers``, runs on the host
-    between engine segments (tiled/segments.py). Raises :class:`TiledUnsupportedError` listing every
-    layer that can run neither on the engine nor on the host."""
+    before columns. With ``ddr_bytes_per_cycle`` (the board's DDR bytes per engine cycle) a conv or
+    gemm layer's tile is instead the one of :func:`tile_choices` that the cost model
+    (:mod:`fpga_accel.tiled.cost`) gives the fewest cycles, ties to the larger tile: a smaller tile
+    can keep its input on chip across Tm tiles where the largest cannot. A layer without an engine
+    form, or named in ``host_layers``, runs on the host between engine segments (tiled/segments.py).
+    Raises :class:`TiledUnsupportedError` listing every layer that can run neither on the engine nor
+    on the host."""
     bufs = dict(default_buffers(tm, tn) if buffers is None else buffers)
     forced = _check_host_layers(qm, host_layers)
     kinds, problems, why_host = {}, [], {}
@@ -220,7 +225,7 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
     if problems:
         raise TiledUnsupportedError(problems, f"model '{qm.name}' on the tiled engine")
     plan = _Plan(qm, kinds, why_host)
-    return plan.program(tm, tn, bufs, tile, align)
+    return plan.program(tm, tn, bufs, tile, align, ddr_bytes_per_cycle)
 
 
 def _check_host_layers(qm, names) -> set[str]:
@@ -294,7 +299,7 @@ class _Plan:
         p = self.producer.get(t)
         return -1 if p is None else self.root.get(p, p)
 
-    def program(self, tm, tn, bufs, tile, align) -> Program:
+    def program(self, tm, tn, bufs, tile, align, per_cycle=None) -> Program:
         qm, L = self.qm, self.qm.layers
         place, materialised, slots, copies = Placement(qm, self.kinds, self.producer, self.final, self.folded).solve()
         # regions: one per root tensor, in the order they are first written
@@ -348,6 +353,8 @@ class _Plan:
                 dst = view_at(where, src["h"], src["w"], n, qm.tensors[where[0]].qparams.qtype.dtype)
                 desc = self._copy(x, src, dst, r, arena, tm, tn)
             _choose_tile(desc, bufs, tile)
+            if per_cycle and desc["kind"] in ("conv", "gemm"):
+                _fastest_tile(desc, bufs, per_cycle)
             layers.append(desc)
         data = {"format": FORMAT, "version": VERSION, "name": qm.name,
                 "engine": {"tm": tm, "tn": tn, "input_buffer": bufs["input"], "weight_buffer": bufs["weight"],
@@ -449,6 +456,11 @@ def _wdtype(w: np.ndarray) -> str:
     return name
 
 
+def _engine(bufs: Mapping[str, int]) -> dict:
+    """The buffer sizes as a program's ``engine`` section names them."""
+    return {f"{k}_buffer": v for k, v in bufs.items()}
+
+
 def _choose_tile(desc: dict, bufs: Mapping[str, int], cap: tuple[int, int] | None) -> None:
     """The largest rows × cols (up to ``cap``) whose tile fits every buffer; rows shrink first."""
     x, out = desc["inputs"][0], desc["output"]
@@ -458,15 +470,42 @@ def _choose_tile(desc: dict, bufs: Mapping[str, int], cap: tuple[int, int] | Non
 
     def fits(r, c):
         t["rows"], t["cols"] = r, c
-        return all(n <= bufs[b] for b, n in buffer_needs(desc).items())
+        return all(n <= bufs[b] for b, n in buffer_needs(desc, _engine(bufs)).items())
 
     while rows > 1 and not fits(rows, cols):
         rows = max(1, min(rows - 1, rows * 3 // 4))
     while cols > 1 and not fits(rows, cols):
         cols = max(1, min(cols - 1, cols * 3 // 4))
     if not fits(rows, cols):
-        need = buffer_needs(desc)
+        need = buffer_needs(desc, _engine(bufs))
         raise ModelError(f"layer '{desc['name']}' ({desc['kind']}): even a 1x1 tile needs {need} elements of the "
                          f"input / weight / output buffers, more than the engine's {dict(bufs)}; use larger buffers "
                          f"or a smaller Tm / Tn")
     t["rows"], t["cols"] = rows, cols
+
+
+def tile_choices(h: int, w: int) -> list[tuple[int, int]]:
+    """Spatial tiles tried against the cost model: ⌈h / a⌉ rows for up to 16 row tiles a, by the
+    whole width or half of it."""
+    rows = sorted({-(-h // a) for a in range(1, min(h, 16) + 1)}, reverse=True)
+    cols = sorted({w, -(-w // 2)}, reverse=True)
+    return [(r, c) for r in rows for c in cols]
+
+
+def _fastest_tile(desc: dict, bufs: Mapping[str, int], per_cycle: float) -> None:
+    """Among the tiles of :func:`tile_choices` no larger than the largest that fits (chosen already),
+    the one of fewest estimated cycles (ties: the larger)."""
+    from .cost import layer_cycles
+
+    t = desc["tile"]
+    most = (t["rows"], t["cols"])
+    best = (layer_cycles(desc, _engine(bufs), per_cycle), 0, most)
+    for r, c in tile_choices(desc["output"]["h"], desc["output"]["w"]):
+        if r > most[0] or c > most[1] or (r, c) == most:
+            continue
+        t["rows"], t["cols"] = r, c
+        if all(n <= bufs[b] for b, n in buffer_needs(desc, _engine(bufs)).items()):
+            cand = (layer_cycles(desc, _engine(bufs), per_cycle), -(r * c), (r, c))
+            if cand[:2] < best[:2]:
+                best = cand
+    t["rows"], t["cols"] = best[2]

@@ -68,17 +68,19 @@ class EngineConfig:
     lut_entries: int = DEFAULT_LUT_ENTRIES
     #: simulate the form synthesis sees (all Tm × Tn lanes, ap_int types): slower, same integers
     synthesis_form: bool = False
+    #: 2: lanes m and m+1 share one multiply (tiled/pack.h); such an engine runs 8-bit programs only
+    pack: int = 1
 
     @staticmethod
     def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-           synthesis_form: bool = False) -> EngineConfig:
+           synthesis_form: bool = False, pack: int = 1) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries, bool(synthesis_form))
+                            lut_entries, bool(synthesis_form), pack)
 
     def defines(self) -> list[str]:
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
-                 "output_buffer": "OUTPUT_BUFFER", "acc_bits": "ACC_BITS", "lut_entries": "LUT_ENTRIES"}
+                 "output_buffer": "OUTPUT_BUFFER", "acc_bits": "ACC_BITS", "lut_entries": "LUT_ENTRIES", "pack": "PACK"}
         for k in names:  # integers only reach the compiler (a program is untrusted)
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -168,10 +170,10 @@ class TiledCsim(TiledEngine):
     (the binary program, :func:`~fpga_accel.tiled.descriptors.encode`) may be replaced before a run."""
 
     def __init__(self, program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-                 synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES):
+                 synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES, pack: int = 1):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
-        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form))
+        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack))
         self._cycles = [0] * len(program.layers)
 
     def _run_layers(self) -> None:

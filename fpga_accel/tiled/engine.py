@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..quant import arith
 from .program import Program, ProgramError, channel_stride, dtype_range
 from .segments import plan_steps, run_steps
-from .tiles import clipped, in_span, is_depthwise, spans
+from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
 
 #: largest activation arena the executor allocates unless told otherwise (bytes)
 MAX_ACTIVATION_BYTES = 1 << 31
@@ -61,6 +61,18 @@ class Arena:
     def read(self, view: dict, y0: int, y1: int, x0: int, x1: int, c0: int, c1: int) -> np.ndarray:
         """Pixels [y0, y1) × [x0, x1), channels [c0, c1) of a view, as int64."""
         a = self._nd(view, y0, y1, x0, x1, c0, c1)
+        self.reads[self.layer] += a.nbytes
+        return a.astype(np.int64)
+
+    def read_strided(self, view: dict, y0: int, ny: int, sy: int, x0: int, nx: int, sx: int, c0: int,
+                     c1: int) -> np.ndarray:
+        """``ny`` × ``nx`` pixels from (y0, x0), every ``sy`` rows and ``sx`` columns, channels [c0, c1),
+        as int64: one tap of an im2col input tile."""
+        dt = np.dtype(view["dtype"])
+        isz, ps = dt.itemsize, view["pixel_stride"]
+        off = view["offset"] + ((y0 * view["w"] + x0) * ps + c0) * isz
+        a = np.ndarray((ny, nx, c1 - c0), dt, buffer=self.buf, offset=off,
+                       strides=(sy * view["w"] * ps * isz, sx * ps * isz, isz))
         self.reads[self.layer] += a.nbytes
         return a.astype(np.int64)
 
@@ -209,19 +221,59 @@ class TiledEngine:
                             _check_acc(acc, acc_bits, desc["name"])
                     self._requant_out(desc, acc, luts, r0, r1, q0, q1, o0, o1)
                 continue
+            tap_par = tap_parallel(desc, self.program.engine)
+            sampled = sampled_input(desc, geo)
+            area = (r1 - r0) * (q1 - q0) if sampled else (yb - ya) * (xb - xa)
+            resident = input_resident(desc, geo, area, self.program.engine)
             for gi in range(g):
+                kept = {}  # a resident input's channel tiles, read with the group's first Tm tile
                 for o0, o1 in spans(mg, tm):
                     m0, m1 = gi * mg + o0, gi * mg + o1
                     acc = np.broadcast_to(self.weights.block(rq["bias"], m0, m1), (nr, nc, m1 - m0)).copy()
+                    if tap_par:  # one im2col input tile: each tap's pixels read from DDR
+                        w = np.concatenate([  # the Tm tile's blocks [KH][KW][m][c], one per Tn tile
+                            self.weights.block(desc["weights"], b, b + k * (o1 - o0) * (c1 - c0)).reshape(kh, kw, o1 - o0, c1 - c0)
+                            for c0, c1 in spans(cg, tn) for b in [(gi * mg * cg + o0 * cg + (o1 - o0) * c0) * k]], axis=3)
+                        for ky in range(kh):
+                            for kx in range(kw):
+                                patch = self._tap(x, geo, r0, r1, q0, q1, ky, kx, gi * cg, (gi + 1) * cg)
+                                acc += _dot(patch, w[ky, kx])
+                        _check_acc(acc, acc_bits, desc["name"])
+                        self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
+                        continue
                     for c0, c1 in spans(cg, tn):
-                        tile = self._halo(x, ya, yb, xa, xb, gi * cg + c0, gi * cg + c1, zp)
+                        if c0 not in kept:
+                            if sampled:  # the pixels a 1x1 convolution reads, nothing between them
+                                tile = self._tap(x, geo, r0, r1, q0, q1, 0, 0, gi * cg + c0, gi * cg + c1)
+                            else:
+                                tile = self._halo(x, ya, yb, xa, xb, gi * cg + c0, gi * cg + c1, zp)
+                            if resident:
+                                kept[c0] = tile
+                        tile = kept.get(c0, tile)
                         base = (gi * mg * cg + o0 * cg + (o1 - o0) * c0) * k
                         w = self.weights.block(desc["weights"], base, base + k * (o1 - o0) * (c1 - c0))
                         w = w.reshape(kh, kw, o1 - o0, c1 - c0)
+                        if sampled:
+                            acc += _dot(tile, w[0, 0])
+                            _check_acc(acc, acc_bits, desc["name"])
+                            continue
                         for ky, kx, patch in taps(tile):
-                            acc += patch @ w[ky, kx].T
+                            acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
                     self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
+
+    def _tap(self, x, geo, r0, r1, q0, q1, ky, kx, c0, c1) -> np.ndarray:
+        """Tap (ky, kx) of an im2col input tile: output pixels [r0, r1) × [q0, q1), the input each
+        reads through that tap (padding zp_in, never read)."""
+        (sh, sw), (dh, dw), pads = geo["strides"], geo["dilations"], geo["pads"]
+        patch = np.full((r1 - r0, q1 - q0, c1 - c0), geo["zp_in"], np.int64)
+        oy, ox = ky * dh - pads[0], kx * dw - pads[1]
+        a, b = inside(r0, r1, sh, oy, x["h"])
+        c, d = inside(q0, q1, sw, ox, x["w"])
+        if b > a and d > c:
+            patch[a - r0:b - r0, c - q0:d - q0] = self.acts.read_strided(x, a * sh + oy, b - a, sh, c * sw + ox, d - c,
+                                                                         sw, c0, c1)
+        return patch
 
     def _gemm(self, desc):
         x, out = desc["inputs"][0], desc["output"]
@@ -321,6 +373,20 @@ class TiledEngine:
                 y = arith.requantize((qa - za) * (qb - zb), rq["M"], rq["shift"], rq["zp_out"], rq["lo"], rq["hi"],
                                      name=desc["name"])
                 self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
+
+
+#: a float64 sum of products is exact while it stays below 2^53: 16-bit activations times 16-bit
+#: weights are below 2^31 each, so up to 2^22 channels a dot product
+_EXACT_FLOAT_TERMS = 1 << 22
+
+
+def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w.T of integer arrays (activations of at most 16 bits, weights of at most 16), exactly: in
+    float64 through BLAS where every sum stays below 2^53, else in int64 (numpy's int64 matmul has no
+    BLAS and is the executor's slowest step)."""
+    if x.shape[-1] <= _EXACT_FLOAT_TERMS:
+        return (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    return x @ w.T
 
 
 def _check_acc(acc: np.ndarray, bits: int, name: str) -> None:

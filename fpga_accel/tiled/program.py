@@ -369,7 +369,7 @@ def _check_layer(i: int, lay: Any, eng: dict, regions: list, wbytes: int, weight
     h, w = (x["h"], x["w"]) if kind in ("global_avgpool", "global_maxpool") else (out["h"], out["w"])
     tf.int(t, "rows", 1, h)
     tf.int(t, "cols", 1, w)
-    for buf, n in buffer_needs(lay).items():
+    for buf, n in buffer_needs(lay, eng).items():
         if n > eng[f"{buf}_buffer"]:
             raise f.fail("tile", f"{t['rows']}x{t['cols']} rows x cols, Tm {t['tm']}, Tn {t['tn']}",
                          f"needs {n} elements of the {buf} buffer, larger than the engine's {eng[f'{buf}_buffer']}")

@@ -1,23 +1,34 @@
 """Choosing the tiled engine's array and buffers for a board, and the engine a compile uses.
 
-**Tm × Tn.** Every candidate Tm, Tn in :data:`SIZES` whose array and buffers fit the board is
-built into a program and costed (:func:`~fpga_accel.tiled.cost.program_cost`); the one with the
-fewest estimated cycles per image wins, ties going to fewer DSPs, then fewer BRAM18. Two budgets,
-each ``ceiling`` of what the board leaves after its shell (:func:`fpga_accel.fold.design.budget`):
+**Tm × Tn.** For each Tm in :data:`TM_SIZES` the widest Tn of :data:`TN_SIZES` (and the widest
+power of two) whose array fits the DSP budget is a candidate; of those whose memories fit, the ones
+with at least :data:`MIN_DSP_SHARE` of the widest one's lanes are built into programs and costed (:func:`~fpga_accel.tiled.cost.program_cost`); the fewest estimated cycles per image win, ties
+going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the board leaves after its
+shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, counted from what
+``hls/include/fpga_accel/tiled/top.h`` declares:
 
-- **DSP**: Tm · Tn ≤ the DSP budget. In synthesis one product is a 17-bit activation times a
-  16-bit weight, which one DSP's multiplier takes (27 × 18 on DSP48E2, AMD UG579; 25 × 18 on
-  DSP48E1, AMD UG479): one DSP per multiply-accumulate lane.
-- **BRAM18**: the buffers, each twice (ping-pong), in banks one per lane the array reads in the same
-  cycle — input: max(Tm, Tn) banks of 17-bit words; weights: Tm banks of Tn · 16-bit words;
-  accumulators: Tm banks of ``acc_bits``-bit words. A bank of ``depth`` words of ``width`` bits takes
-  the fewest RAMB18 over its aspect ratios (16K × 1, 8K × 2, 4K × 4, 2K × 9, 1K × 18, 512 × 36;
-  AMD UG573 / UG473, "Block RAM Resources"). The banking is this estimate's assumption: the HLS
-  engine does not yet pin its partitioning.
+- **DSP**: ⌈Tm / PACK⌉ · Tn multipliers plus :data:`OUTPUT_PATH_DSP`. In synthesis a product is a
+  17-bit activation times a 16-bit weight, one DSP (27 × 18 on DSP48E2, AMD UG579; 25 × 18 on
+  DSP48E1, AMD UG479). PACK = 2 when every conv and gemm layer multiplies int8 weights by 8-bit
+  activations and the packed operand (2·8 + 8 + 1 = 25 bits) fits the board's wide port: lanes m and
+  m+1 then share one multiply (``tiled/pack.h``, as ``mvau.h`` packs the dataflow design).
+- **Block RAM / URAM**, both halves of each double buffer, banked as the ``ARRAY_PARTITION`` pragmas
+  say: the input buffer cyclic over max(Tm, Tn) banks of 17-bit words, the accumulators over Tm banks
+  of ``acc_bits`` bits (the program's widest, the engine's ACC_BITS), in block RAM — a bank of
+  ``depth`` × ``width`` takes the fewest RAMB18 over the aspect ratios 16K × 1 … 512 × 36 (AMD UG573
+  / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
+  used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
+  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits) and
+  the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
+  largest table (:func:`table_entries`).
+- **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
+  to LUTRAM, 16-bit words, 64 deep per LUT6 (RAM64X1S, AMD UG574 / UG474), and the array's adders,
+  one LUT per bit of a Tm · Tn · (16 + ⌈log2 Tn⌉)-bit sum (the carry chain; an estimate, not a
+  synthesis figure); checked against the LUT budget.
 
-The input and accumulator buffers start at :func:`~fpga_accel.tiled.build.default_buffers` and halve
-(down to :data:`MIN_BUFFER` elements) until they fit; the weight buffer holds the model's largest
-kernel (KH · KW taps) for one Tm × Tn block. All figures are estimates.
+The input and accumulator buffers start at :data:`START_INPUT` and :data:`START_OUTPUT` elements and
+halve (down to :data:`MIN_BUFFER`) until they fit; the weight buffer holds the model's largest kernel
+(KH · KW taps) for one Tm × Tn block.
 
 **dataflow | tiled | auto.** ``auto`` folds the model for the dataflow engine and takes it when the
 folder finds a design within the ceiling; otherwise (it raises :class:`~fpga_accel.fold.folder.FoldError`)
@@ -30,19 +41,32 @@ import math
 from dataclasses import dataclass
 
 from ..errors import InputError
-from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program, default_buffers
-from .cost import ProgramCost, program_cost
-from .program import Program, ProgramError
+from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
+from .cost import ProgramCost, ddr_bytes_per_cycle, program_cost
+from .program import MAX_POST, Program, ProgramError
 
 ENGINES = ("dataflow", "tiled", "auto")
-#: the Tm and Tn tried
-SIZES = (4, 8, 16, 32, 64)
-#: smallest input / output buffer (elements) the search shrinks to
-MIN_BUFFER = 1 << 10
-ACT_BITS = 17  # activations as synthesis stores them (tiled/top.h)
+#: the Tm tried, and the Tn each may take (the widest that fits the DSP budget, and the widest power of two)
+TM_SIZES = (4, 8, 16, 32, 48, 64, 96, 128)
+TN_SIZES = (4, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
+#: candidates with fewer multipliers than this share of the widest candidate's are not costed
+MIN_DSP_SHARE = 0.75
+#: DSPs of the requantisation multiplies outside the array (output path, pools, elementwise, residual
+#: add: four 46 × 18-bit products of up to four DSPs each), an estimate
+OUTPUT_PATH_DSP = 16
+#: first and smallest input / accumulator buffer sizes (elements, one half) the search tries
+START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 17, 1 << 15, 1 << 10
+ACC_FLOOR = 36  # narrowest accumulator the search builds (choose_array)
+ACT_BITS = 17  # activations as synthesis stores them (tiled/config.h)
 WEIGHT_BITS = 16
+LUT_ENTRIES = 4096  # tiled/top.h FA_TILED_LUT_ENTRIES
+MAX_TAPS = 64 * 64  # tiled/descriptor.h MAX_KERNEL²
 #: (width bits, depth words) of one RAMB18's aspect ratios (AMD UG573 / UG473)
 RAMB18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+URAM_WIDTH, URAM_DEPTH = 72, 4096  # URAM288 (AMD UG573)
+LUTRAM_DEPTH = 64  # RAM64X1S: one LUT6 holds 64 x 1 bit (AMD UG574 / UG474)
+#: a packed DSP multiply takes two products of int8 weights and 8-bit activations (tiled/pack.h)
+PACK_W_BITS, PACK_A_BITS = 8, 8
 
 
 def check_engine(engine) -> str:
@@ -58,13 +82,54 @@ def ramb18(depth: int, width: int) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in RAMB18_SHAPES)
 
 
-def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int) -> int:
-    """BRAM18 of the engine's buffers, both halves of each (see the module docstring)."""
-    banks_in = max(tm, tn)
-    one = (banks_in * ramb18(math.ceil(buffers["input"] / banks_in), ACT_BITS)
-           + tm * ramb18(math.ceil(buffers["weight"] / (tm * tn)), tn * WEIGHT_BITS)
-           + tm * ramb18(math.ceil(buffers["output"] / tm), acc_bits))
-    return 2 * one
+def urams(depth: int, width: int) -> int:
+    """URAM288 blocks one bank of ``depth`` words of ``width`` bits takes."""
+    return math.ceil(width / URAM_WIDTH) * math.ceil(depth / URAM_DEPTH) if depth > 0 and width > 0 else 0
+
+
+def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
+             lut_entries: int = LUT_ENTRIES) -> dict[str, int]:
+    """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring)."""
+    in_banks = max(tm, tn)
+    in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
+    big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
+    fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(lut_entries, 32)
+             + ramb18(MAX_TAPS, 32))
+    w_depth = math.ceil(buffers["weight"] / (tm * tn))
+    luts = 2 * tm * tn * WEIGHT_BITS * math.ceil(w_depth / LUTRAM_DEPTH) + tm * tn * (16 + math.ceil(math.log2(tn + 1)))
+    if uram:
+        return {"bram18": fixed, "uram": 2 * sum(n * urams(d, w) for n, d, w in big), "lut": luts}
+    return {"bram18": fixed + 2 * sum(n * ramb18(d, w) for n, d, w in big), "uram": 0, "lut": luts}
+
+
+def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
+                  lut_entries: int = LUT_ENTRIES) -> int:
+    """BRAM18 of the engine's memories, both halves of each double buffer (see :func:`memories`)."""
+    return memories(tm, tn, buffers, acc_bits, uram, lut_entries)["bram18"]
+
+
+def table_entries(program: Program) -> int:
+    """The engine's LUT_ENTRIES for ``program``: its largest lookup table, a power of two, at least 4."""
+    sizes = [p["entries"] for d in program.layers for p in d["post"] if p["op"] == "lut"]
+    sizes += [d["entries"] for d in program.layers if d["kind"] == "lut"]
+    return max(4, 1 << (max(sizes, default=1) - 1).bit_length())
+
+
+def array_dsp(tm: int, tn: int, pack: int) -> int:
+    """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and its output path."""
+    return -(-tm // pack) * tn + OUTPUT_PATH_DSP
+
+
+def packs(program: Program, board) -> bool:
+    """Whether every conv and gemm layer of ``program`` takes the packed multiply (tiled/pack.h) on
+    ``board``'s DSPs: int8 weights, 8-bit activations, a packed operand within the wide port."""
+    from ..fold.boards import port_bits
+    from ..pe.cost import dsp_packs
+
+    if not dsp_packs(PACK_W_BITS, PACK_A_BITS, port_bits(board.dsp_type), False):
+        return False
+    return all(d["weights"]["dtype"] == "int8" and d["inputs"][0]["dtype"] in ("int8", "uint8")
+               for d in program.layers if d["kind"] in ("conv", "gemm"))
 
 
 @dataclass
@@ -77,13 +142,20 @@ class ArrayChoice:
     bram18: int
     budget: dict
     tried: list
+    pack: int = 1
+    uram: int = 0
+    lut: int = 0
+    acc_bits: int = 0
+    lut_entries: int = LUT_ENTRIES
 
     def to_dict(self) -> dict:
         e = self.program.engine
-        return {"estimate": True, "tm": e["tm"], "tn": e["tn"],
+        return {"estimate": True, "tm": e["tm"], "tn": e["tn"], "pack": self.pack, "acc_bits": self.acc_bits,
+                "lut_entries": self.lut_entries,
                 "buffers": {k: e[f"{k}_buffer"] for k in ("input", "weight", "output")},
-                "dsp": self.dsp, "bram18": self.bram18, "budget": dict(self.budget),
-                "rule": "fewest estimated cycles per image with Tm*Tn <= DSP budget and buffers <= BRAM18 budget; "
+                "memory": "uram" if self.uram else "bram",
+                "dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "budget": dict(self.budget),
+                "rule": "fewest estimated cycles per image with DSP, BRAM18, URAM and LUT within their budgets; "
                         "ties: fewer DSP, then fewer BRAM18",
                 "tried": self.tried}
 
@@ -97,8 +169,26 @@ def _max_taps(qm) -> int:
     return taps
 
 
+def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn: True):
+    """(Tm, Tn) pairs within the DSP budget and ``fits`` (the memory budgets): per Tm the widest such
+    Tn, and the widest power-of-two one."""
+    out = set()
+    for tm in tm_sizes:
+        ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack) <= dsp_budget and fits(tm, tn)]
+        if ok:
+            out.add((tm, ok[-1]))
+            out.add((tm, max([t for t in ok if t & (t - 1) == 0] or ok[-1:])))
+    return sorted(out)
+
+
+def widest(pairs: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
+    """The (Tm, Tn), ... entries with at least MIN_DSP_SHARE of the widest one's lanes: the ones costed."""
+    most = max((tm * tn for (tm, tn), _ in pairs), default=0)
+    return [p for p in pairs if p[0][0] * p[0][1] >= MIN_DSP_SHARE * most]
+
+
 def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None, acc_bits: int | None = None,
-                 sizes=SIZES, host_layers=()) -> ArrayChoice:
+                 tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, host_layers=()) -> ArrayChoice:
     """The Tm × Tn array and buffers for ``qm`` on ``board`` (a Board or its name) within ``ceiling``;
     the layers ``host_layers`` names run on the host between engine segments."""
     from ..fold import get_board
@@ -106,43 +196,61 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     from ..quant.arith import MAX_ACC_BITS
 
     b = get_board(board) if isinstance(board, str) else board
-    acc = int(acc_bits or MAX_ACC_BITS)
     limits = budget(b, float(ceiling))
     taps = _max_taps(qm)
+    probe = build_program(qm, tm=DEFAULT_TM, tn=DEFAULT_TN, host_layers=host_layers)  # types, accumulators: any array
+    pack = 2 if packs(probe, b) else 1
+    # the accumulators: the widest conv's, at least 36 bits (as wide as a 512 x 36 block RAM bank holds
+    # anyway, and room for the pools' and adds' sums, which the engine checks against ACC_BITS)
+    conv_acc = max([d["requant"]["acc_bits"] for d in probe.layers if d["kind"] in ("conv", "gemm")] or [2])
+    acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, conv_acc)))
+    entries = table_entries(probe)
+    per_cycle = ddr_bytes_per_cycle(b, clock_mhz)
     best, tried = None, []
-    for tm in sizes:
-        for tn in sizes:
-            if tm * tn > limits["dsp"]:
-                continue
-            bufs = _fitting_buffers(tm, tn, taps, acc, limits["bram18"])
-            if bufs is None:
-                tried.append({"tm": tm, "tn": tn, "refused": "buffers exceed the BRAM18 budget"})
-                continue
-            try:
-                program = build_program(qm, tm=tm, tn=tn, buffers=bufs, host_layers=host_layers)
-            except ProgramError as e:  # a layer's smallest tile does not fit these buffers
-                tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
-                continue
-            cost = program_cost(program, b, clock_mhz)
-            bram = buffer_bram18(tm, tn, bufs, acc)
-            tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "bram18": bram})
-            key = (cost.cycles, tm * tn, bram)
-            if best is None or key < best[0]:
-                best = (key, ArrayChoice(program, cost, tm * tn, bram, limits, tried))
+    buffers = {}  # (Tm, Tn) -> (buffers, in URAM?) or None
+
+    def fits(tm, tn):
+        buffers[tm, tn] = _fitting_buffers(tm, tn, taps, acc, entries, limits, uram_ok=b.uram > 0)
+        return buffers[tm, tn] is not None
+
+    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits)]
+    for (tm, tn), (bufs, uram) in widest(fitting):
+        try:
+            program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
+                                    host_layers=host_layers)
+        except ProgramError as e:  # a layer's smallest tile does not fit these buffers
+            tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
+            continue
+        cost = program_cost(program, b, clock_mhz)
+        mem, dsp = memories(tm, tn, bufs, acc, uram, entries), array_dsp(tm, tn, pack)
+        tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "dsp": dsp, **mem})
+        key = (cost.cycles, dsp, mem["bram18"])
+        if best is None or key < best[0]:
+            best = (key, ArrayChoice(program, cost, dsp, mem["bram18"], limits, tried, pack, mem["uram"], mem["lut"],
+                                     acc, entries))
     if best is None:
-        raise InputError(f"the tiled engine fits no array of {list(sizes)} x {list(sizes)} on board '{b.name}' "
-                         f"within ceiling {ceiling} (DSP budget {limits['dsp']}, BRAM18 budget {limits['bram18']})")
+        raise InputError(f"the tiled engine fits no array of Tm in {list(tm_sizes)} x Tn in {list(tn_sizes)} on board "
+                         f"'{b.name}' within ceiling {ceiling} (DSP budget {limits['dsp']}, BRAM18 budget "
+                         f"{limits['bram18']}, URAM budget {limits['uram']}, LUT budget {limits['lut']})")
     return best[1]
 
 
-def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, bram_budget: int) -> dict | None:
-    base = default_buffers(tm, tn)
-    bufs = {"input": base["input"], "weight": max(1, taps) * tm * tn, "output": base["output"]}
-    while buffer_bram18(tm, tn, bufs, acc_bits) > bram_budget:
-        if bufs["input"] <= MIN_BUFFER and bufs["output"] <= MIN_BUFFER:
-            return None
-        bufs = {**bufs, "input": max(MIN_BUFFER, bufs["input"] // 2), "output": max(MIN_BUFFER, bufs["output"] // 2)}
-    return bufs
+def _fits(mem: dict, limits: dict) -> bool:
+    return all(mem[k] <= limits[k] for k in ("bram18", "uram", "lut"))
+
+
+def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, lut_entries: int, limits: dict, uram_ok: bool):
+    """(buffers, in URAM?) for a Tm × Tn array: the largest input / accumulator buffers, halved from
+    START_INPUT / START_OUTPUT, that fit block RAM, else URAM; None when even MIN_BUFFER does not."""
+    for uram in (False, True) if uram_ok else (False,):
+        bufs = {"input": START_INPUT, "weight": max(1, taps) * tm * tn, "output": START_OUTPUT}
+        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries), limits):
+            if bufs["input"] <= MIN_BUFFER and bufs["output"] <= MIN_BUFFER:
+                break
+            bufs = {**bufs, "input": max(MIN_BUFFER, bufs["input"] // 2), "output": max(MIN_BUFFER, bufs["output"] // 2)}
+        else:
+            return bufs, uram
+    return None
 
 
 def pick_engine(engine: str, qm, fold) -> tuple[str, str]:

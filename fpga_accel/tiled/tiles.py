@@ -25,6 +25,14 @@ def clipped(a: int, b: int, size: int) -> tuple[int, int]:
     return max(a, 0), max(min(b, size), max(a, 0))
 
 
+def inside(o0: int, o1: int, stride: int, off: int, size: int) -> tuple[int, int]:
+    """Outputs [a, b) of [o0, o1) whose input position ``o·stride + off`` lies in [0, size): those
+    one tap (``off`` = its offset·dilation − pad) reads from DDR rather than from padding."""
+    a = max(o0, -(off // stride) if off < 0 else 0)  # ceil(-off / stride)
+    b = min(o1, (size - 1 - off) // stride + 1) if size - 1 - off >= 0 else o0
+    return a, max(a, b)
+
+
 def window_out(size: int, k: int, stride: int, dil: int, pad_begin: int, pad_end: int) -> int:
     """Output extent of a window op along one axis (floor mode; ceil overhang is in the pads)."""
     return (size + pad_begin + pad_end - (k - 1) * dil - 1) // stride + 1
@@ -36,14 +44,49 @@ def is_depthwise(geo: dict) -> bool:
     return geo["groups"] > 1 and geo["cin_per_group"] == 1
 
 
+def tap_parallel(desc: dict, engine: dict) -> bool:
+    """Whether a dense convolution runs in tap-parallel mode: Tn (tap, channel) pairs a cycle instead of
+    one tap's Tn channels, from an im2col input tile (each output pixel's KH·KW·cg values side by side),
+    rows · cols · ⌈KH·KW·cg / Tn⌉ cycles per Tm tile — when that is fewer than dense mode's
+    KH·KW · ⌈cg / Tn⌉ (a first layer's 3 channels, or channel counts Tn does not divide) and the
+    im2col tile and the Tm tile's regrouped weights (⌈KH·KW·cg / Tn⌉ · Tm · Tn) fit the ``engine``'s
+    input and weight buffers (``input_buffer``, ``weight_buffer``). The engine derives the mode from
+    the same fields (tiled/checks.h); the builder chooses it by the tile it gives the layer."""
+    if desc["kind"] != "conv":
+        return False
+    geo, t = desc["geometry"], desc["tile"]
+    kh, kw = geo["kernel"]
+    k, cg, tn = kh * kw, geo["cin_per_group"], t["tn"]
+    groups = -(-(k * cg) // tn)
+    return (not is_depthwise(geo) and k > 1 and groups < k * -(-cg // tn)
+            and t["rows"] * t["cols"] * k * cg <= engine["input_buffer"]
+            and groups * t["tm"] * tn <= engine["weight_buffer"])
+
+
+def sampled_input(desc: dict, geo: dict) -> bool:
+    """A dense 1×1 convolution or gemm loads only the pixels its outputs read (rows × cols of them; a
+    strided one skips the rest), not the span between them (tiled/checks.h)."""
+    return desc["kind"] in ("conv", "gemm") and not is_depthwise(geo) and list(geo["kernel"]) == [1, 1]
+
+
+def input_resident(desc: dict, geo: dict, area: int, engine: dict) -> bool:
+    """Whether a dense spatial tile whose input tile (halo and padding included) is ``area`` pixels keeps all
+    of a group's input channels on chip across its Tm tiles: when they fit one input half and the
+    group has more than one Tm tile. Its first Tm tile then reads the input, the others none
+    (tiled/conv.h, input_resident)."""
+    return (not tap_parallel(desc, engine) and not is_depthwise(geo) and geo["cout_per_group"] > desc["tile"]["tm"]
+            and area * geo["cin_per_group"] <= engine["input_buffer"])
+
+
 def halo_extent(n_out: int, stride: int, dil: int, k: int) -> int:
     """Input rows (or columns) an ``n_out``-long output span reads, halo included."""
     return (n_out - 1) * stride + (k - 1) * dil + 1
 
 
-def buffer_needs(desc: dict) -> dict[str, int]:
-    """Elements of the engine's input, weight and output buffers one tile of ``desc`` occupies
-    (one half of each double buffer)."""
+def buffer_needs(desc: dict, engine: dict) -> dict[str, int]:
+    """Elements of the input, weight and output buffers one tile of ``desc`` occupies (one half of each
+    double buffer) on an engine with these ``input_buffer`` and ``weight_buffer`` (which decide
+    whether a convolution is tap-parallel)."""
     kind, t = desc["kind"], desc["tile"]
     tm, tn, rows, cols = t["tm"], t["tn"], t["rows"], t["cols"]
     geo = desc.get("geometry", {})
@@ -52,7 +95,13 @@ def buffer_needs(desc: dict) -> dict[str, int]:
         sh, sw = geo["strides"]
         dh, dw = geo["dilations"]
         area = halo_extent(rows, sh, dh, kh) * halo_extent(cols, sw, dw, kw)
+        if tap_parallel(desc, engine):
+            k = kh * kw
+            return {"input": rows * cols * k * geo["cin_per_group"], "weight": -(-(k * geo["cin_per_group"]) // tn) * tm * tn,
+                    "output": rows * cols * tm}
         if kind == "conv" and not is_depthwise(geo):
+            if sampled_input(desc, geo):
+                area = rows * cols
             return {"input": area * tn, "weight": kh * kw * tm * tn, "output": rows * cols * tm}
         return {"input": area * tm, "weight": kh * kw * tm if kind == "conv" else 0, "output": rows * cols * tm}
     if kind == "gemm":

@@ -76,7 +76,7 @@ struct TiledEngine {
     static unsigned run(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights, uint32_t weights_bytes,
                         uint8_t* acts, uint32_t act_bytes, Buffers<C>& b) {
         const Bounds B = {C::TM, C::TN, C::INPUT_BUFFER, C::WEIGHT_BUFFER, C::OUTPUT_BUFFER, C::ACC_BITS,
-                          C::LUT_ENTRIES, weights_bytes, act_bytes};
+                          C::LUT_ENTRIES, C::PACK, weights_bytes, act_bytes};
         uint32_t rec[RECORD_WORDS];
         Layer L;
         FA_TILED_TRACE_RUN(desc, (uint64_t)desc_words * 4, weights, weights_bytes, acts, act_bytes);

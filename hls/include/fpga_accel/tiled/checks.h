@@ -24,7 +24,7 @@ namespace tiled {
 
 // Sizes of the engine the program runs on, and of the arenas it was started with (bytes).
 struct Bounds {
-    int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries;
+    int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries, pack;
     uint64_t weights_bytes, act_bytes;
 };
 
@@ -71,6 +71,26 @@ inline int check_header(const uint32_t* h, uint64_t desc_words, const Bounds& B)
 }
 
 // One layer against the engine and the arenas: S_OK or the first refusal.
+// Tap-parallel: a dense convolution runs Tn (tap, channel) pairs a cycle instead of one tap's Tn
+// channels (conv.h) when that takes fewer cycles, ceil(K*cg/tn) < K*ceil(cg/tn) with K = KH*KW (a first
+// layer's 3 channels, or channel counts Tn does not divide), and its im2col input tile
+// (rows*cols*K*cg) and regrouped weights (ceil(K*cg/tn)*tm*tn) fit the input and weight buffers.
+// fpga_accel/tiled/tiles.py has the same rule; the builder chooses the mode by the tile it gives.
+inline bool tap_parallel(const Layer& L, int input_buffer, int weight_buffer) {
+    const bool depthwise = L.groups > 1 && L.cg == 1;
+    if (L.kind != K_CONV || depthwise || L.kh * L.kw < 2) return false;
+    const uint64_t k = (uint64_t)L.kh * L.kw, groups = (k * L.cg + L.tn - 1) / L.tn;
+    return groups < k * ((L.cg + L.tn - 1) / L.tn) && (uint64_t)L.rows * L.cols * k * L.cg <= (uint64_t)input_buffer &&
+           groups * L.tm * L.tn <= (uint64_t)weight_buffer;
+}
+
+// Sampled input: a dense 1x1 convolution (or gemm) loads only the pixels its outputs read, rows x cols
+// of them (a strided one skips the rest), not the span between them.
+inline bool sampled_input(const Layer& L) {
+    const bool depthwise = L.groups > 1 && L.cg == 1;
+    return (L.kind == K_CONV || L.kind == K_GEMM) && !depthwise && L.kh == 1 && L.kw == 1;
+}
+
 inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;
@@ -109,6 +129,8 @@ inline int check_layer(const Layer& L, const Bounds& B) {
             !block_ok(L.sblk, (uint64_t)o.c, D_INT8, D_INT8, B.weights_bytes))
             return S_BLOCK;
         if (L.acc_bits < 2 || L.acc_bits > B.acc_bits) return S_CONST;
+        // a packed engine (PACK = 2, pack.h) multiplies int8 weights by 8-bit activations only
+        if (B.pack == 2 && (L.weights.dtype != D_INT8 || (x.dtype != D_INT8 && x.dtype != D_UINT8))) return S_ENGINE;
     } else if (window || L.kind == K_ADD || L.kind == K_REQUANT || L.kind == K_LUT) {
         if (x.c != o.c) return S_GEOMETRY;
     }
@@ -163,7 +185,9 @@ inline int check_layer(const Layer& L, const Bounds& B) {
         const uint64_t area = (uint64_t)halo(L.rows, L.sh, L.dh, L.kh) * halo(L.cols, L.sw, L.dw, L.kw);
         const bool depthwise = conv && L.groups > 1 && L.cg == 1;
         in_need = area * (conv && !depthwise ? L.tn : L.tm);
+        if (sampled_input(L)) in_need = (uint64_t)L.rows * L.cols * L.tn;
         if (conv) w_need = (uint64_t)L.kh * L.kw * L.tm * (depthwise ? 1 : L.tn);
+        if (tap_parallel(L, B.input_buffer, B.weight_buffer)) in_need = w_need = 0;  // its rule holds both buffers
     } else {
         in_need = (uint64_t)L.rows * L.cols * L.tm;
         if (global) out_need = L.tm;

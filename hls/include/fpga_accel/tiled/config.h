@@ -1,9 +1,11 @@
 // fpga-accel HLS library, tiled engine: the engine's compile-time configuration and on-chip buffers.
 //
-// tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES> is the
+// tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES, PACK> is the
 // program's `engine` section (docs/tiled.md): the Tm x Tn array, the elements of one half of each
-// on-chip buffer, the accumulator width (at most the contract's MAX_ACC_BITS) and the entries of the
-// largest lookup table. A program built for other sizes is refused (checks.h, S_ENGINE).
+// on-chip buffer, the accumulator width (at most the contract's MAX_ACC_BITS), the entries of the
+// largest lookup table, and PACK: 1, a multiplier per product, or 2, lanes m and m+1 sharing one DSP
+// multiply (pack.h; conv and gemm layers then take int8 weights and 8-bit activations only). A
+// program built for other sizes is refused (checks.h, S_ENGINE).
 //
 // Element types: in synthesis activations are 17-bit (int16 and uint16 both fit), weights 16-bit and
 // accumulators ACC_BITS wide. In C simulation the same values live in native integers, which hold
@@ -33,13 +35,14 @@ namespace fa {
 namespace tiled {
 
 template <int TM_, int TN_, int INPUT_BUFFER_, int WEIGHT_BUFFER_, int OUTPUT_BUFFER_, int ACC_BITS_ = MAX_ACC_BITS,
-          int LUT_ENTRIES_ = 4096>
+          int LUT_ENTRIES_ = 4096, int PACK_ = 1>
 struct tiled_config {
-    static const int TM = TM_, TN = TN_;
+    static const int TM = TM_, TN = TN_, PACK = PACK_;
     static const int INPUT_BUFFER = INPUT_BUFFER_, WEIGHT_BUFFER = WEIGHT_BUFFER_, OUTPUT_BUFFER = OUTPUT_BUFFER_;
     static const int ACC_BITS = ACC_BITS_, LUT_ENTRIES = LUT_ENTRIES_;
     static_assert(TM >= 1 && TN >= 1, "the array needs at least one lane each way");
     static_assert(ACC_BITS >= 2 && ACC_BITS <= MAX_ACC_BITS, "accumulator wider than the contract allows");
+    static_assert(PACK == 1 || PACK == 2, "PACK is 1 (a multiply per product) or 2 (two lanes per multiply)");
     static_assert(LUT_ENTRIES >= 4 && (LUT_ENTRIES & (LUT_ENTRIES - 1)) == 0, "table entries: a power of two");
 };
 
@@ -68,8 +71,8 @@ struct Buffers {
     act_t in[2][C::INPUT_BUFFER];
     wgt_t w[2][C::WEIGHT_BUFFER];
     acc_t acc[2][C::OUTPUT_BUFFER];
-    int32_t mult[2][C::OUTPUT_BUFFER];
-    int8_t shift[2][C::OUTPUT_BUFFER];
+    int32_t mult[2][C::TM];  // per channel of a Tm tile
+    int8_t shift[2][C::TM];
     int32_t pos_mult[C::OUTPUT_BUFFER];
     int8_t pos_shift[C::OUTPUT_BUFFER];
     int32_t pre[C::TM];

@@ -22,7 +22,10 @@
 //
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
-// (Tm, Tn) pair. Those are the cost model's figures (fpga_accel/tiled/cost.py), counted by FA_CYCLE.
+// (Tm, Tn) pair. Tap-parallel convolutions (checks.h: where it saves cycles and fits) take
+// rows*cols*ceil(KH*KW*cg/Tn) per Tm tile from an im2col input tile; a resident input is read once per
+// spatial tile and group; a 1x1 convolution loads only the pixels it reads. Those are the cost model's
+// figures (fpga_accel/tiled/cost.py, tiles.py), counted by FA_CYCLE.
 #ifndef FA_TILED_CONV_H
 #define FA_TILED_CONV_H
 
@@ -31,6 +34,7 @@
 #include "fpga_accel/tiled/config.h"
 #include "fpga_accel/tiled/memory.h"
 #include "fpga_accel/tiled/output_path.h"
+#include "fpga_accel/tiled/pack.h"
 #include "fpga_accel/types.h"
 
 namespace fa {
@@ -79,14 +83,57 @@ drain_pixels:
 }
 
 // --- dense and grouped --------------------------------------------------------------------------
-// Tn tile j of (group gi, Tm tile o0..o0+tmo): its input channels with halo and its weight block.
+// Resident input: when the halo of all of a group's input channels fits one input half and the group
+// has more than one Tm tile, its first Tm tile loads each Tn tile's channels into their place in
+// that half and the later Tm tiles read them from there instead of from DDR again.
+template <class C>
+bool input_resident(const Layer& L, const Span& s) {
+    const uint64_t area = sampled_input(L) ? (uint64_t)s.np : (uint64_t)s.hy * s.hx;
+    return !tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) && !(L.groups > 1 && L.cg == 1) && L.mg > L.tm && area * L.cg <= (uint64_t)C::INPUT_BUFFER;
+}
+
+// One pixel's products on the array: acc[m] += sum over c < cn of x[c] * w[m*ws + c], m < tmo. With
+// PACK = 2 lanes m and m+1 share each multiply (pack.h).
+template <class C>
+void array_pixel(typename Buffers<C>::acc_t* acc, const act_t* x, const wgt_t* w, int ws, int tmo, int cn) {
+#pragma HLS INLINE
+    typedef typename Buffers<C>::acc_t acc_t;
+lanes_m:
+    for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m += C::PACK) {
+#pragma HLS UNROLL
+        if (m >= tmo) continue;
+        const bool pair = C::PACK == 2 && m + 1 < tmo;
+        acc_t lo = acc[m], hi = pair ? acc[m + 1] : acc_t(0);
+    lanes_c:
+        for (int c = 0; c < FA_TILED_LANES(cn, C::TN); c++) {
+#pragma HLS UNROLL
+            if (c >= cn) continue;
+            if (pair) {
+                int64_t a, b;
+                pair_mul((int)w[m * ws + c], (int)w[(m + 1) * ws + c], (int)x[c], a, b);
+                lo += a;
+                hi += b;
+            } else {
+                lo += (acc_t)x[c] * w[m * ws + c];
+            }
+        }
+        acc[m] = lo;
+        if (pair) acc[m + 1] = hi;
+    }
+}
+
+// Tn tile j of (group gi, Tm tile o0): its input channels with halo (unless `load_input` is false: a
+// resident input already holds them) at `stride` elements a pixel, and its weight block.
 template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
-                int j, act_t* in, wgt_t* w) {
+                int j, bool load_input, act_t* in, int stride, wgt_t* w) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, c0 = j * L.tn, cn = imin(L.tn, L.cg - c0);
-    load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in);
+    if (load_input && sampled_input(L))
+        load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cn, L.pad_in, stride);
+    else if (load_input)
+        load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in, stride);
     const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
 dense_weights:
     for (int i = 0; i < k * tmo * cn; i++) {
@@ -95,13 +142,14 @@ dense_weights:
     }
 }
 
-// The array on one Tn tile of cn channels: every tap, every pixel, tmo x cn products a cycle.
+// The array on one Tn tile of cn channels (input `stride` elements a pixel): every tap, every pixel,
+// tmo x cn products a cycle.
 template <class C>
-void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, const wgt_t* w, const int32_t* taps,
-               typename Buffers<C>::acc_t* acc) {
+void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, int stride, const wgt_t* w,
+               const int32_t* taps, typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
-    typedef typename Buffers<C>::acc_t acc_t;
+    const bool sampled = sampled_input(L);
 dense_taps:
     for (int t = 0; t < L.kh * L.kw; t++) {
         Pixel px;
@@ -109,42 +157,98 @@ dense_taps:
         for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
-            const int i0 = (px.corner(L, s) + taps[t]) * cn;
-        lanes_m:
-            for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
-#pragma HLS UNROLL
-                if (m >= tmo) continue;
-                acc_t sum = acc[p * tmo + m];
-                const int w0 = (t * tmo + m) * cn;
-            lanes_c:
-                for (int c = 0; c < FA_TILED_LANES(cn, C::TN); c++) {
-#pragma HLS UNROLL
-                    if (c >= cn) continue;
-                    sum += (acc_t)in[i0 + c] * w[w0 + c];
-                }
-                acc[p * tmo + m] = sum;
-            }
+            const int at = sampled ? p : px.corner(L, s) + taps[t];  // a sampled input holds the read pixels only
+            array_pixel<C>(acc + p * tmo, in + at * stride, w + t * tmo * cn, cn, tmo, cn);
         }
     }
 }
 
-// Tm tile (gi, o0) into accumulator half H, its Tn tiles ping-ponged through the input/weight halves.
+// Tap-parallel load of Tm tile (gi, o0): the im2col input tile, pixel p's (tap, channel) pair u at
+// in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m at
+// w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
+template <class C>
+void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
+              act_t* in, wgt_t* w) {
+#pragma HLS INLINE off
+    const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
+    const View& x = L.in[0];
+    Pixel px;
+tap_pixels:
+    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+    tap_ky:
+        for (int ky = 0; ky < L.kh; ky++) {
+            const int iy = s.ya + px.py * L.sh + ky * L.dh;
+        tap_kx:
+            for (int kx = 0; kx < L.kw; kx++) {
+                const int ix = s.xa + px.px * L.sw + kx * L.dw, u0 = p * ku + (ky * L.kw + kx) * cg;
+                const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
+            tap_c:
+                for (int c = 0; c < cg; c++) {
+#pragma HLS PIPELINE II = 1
+                    in[u0 + c] = inside ? (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype) : (act_t)L.pad_in;
+                }
+            }
+        }
+    }
+tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in DDR order
+    for (int c0 = 0; c0 < cg; c0 += L.tn) {
+        const int cn = imin(L.tn, cg - c0);
+        const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg + (uint64_t)tmo * c0) * k;
+    tap_weights:
+        for (int i = 0; i < k * tmo * cn; i++) {
+#pragma HLS PIPELINE II = 1
+            const int c = i % cn, m = (i / cn) % tmo, u = (i / (cn * tmo)) * cg + c0 + c;
+            w[((u / L.tn) * tmo + m) * L.tn + u % L.tn] = (wgt_t)at(weights, L.weights, base + i);
+        }
+    }
+}
+
+// The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle.
+template <class C>
+void tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w,
+             typename Buffers<C>::acc_t* acc) {
+#pragma HLS INLINE off
+    const int ku = L.kh * L.kw * L.cg;
+tap_groups:
+    for (int u0 = 0; u0 < ku; u0 += L.tn) {
+    tap_pixels:
+        for (int p = 0; p < s.np; p++) {
+#pragma HLS PIPELINE II = 1
+            FA_CYCLE();
+            array_pixel<C>(acc + p * tmo, in + p * ku + u0, w + (u0 / L.tn) * tmo * L.tn, L.tn, tmo,
+                           imin(L.tn, ku - u0));
+        }
+    }
+}
+
+// Tm tile (gi, o0) into accumulator half H, its Tn tiles ping-ponged through the input/weight halves
+// (a resident input stays in input half 0, each Tn tile's channels in their own place).
 template <class C, int H>
 int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-               int o0) {
+               int o0, bool resident) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
     const int tmo = imin(L.tm, L.mg - o0), nt = (L.cg + L.tn - 1) / L.tn;
     start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
+    if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
+        tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[H], b.w[H]);
+        tap_mac<C>(L, s, tmo, b.in[H], b.w[H], b.acc[H]);
+        return acc_in_range<C, H>(b, s.np * tmo, L.acc_bits) ? S_OK : S_ACC;
+    }
+    const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
 dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1 in the other half
     for (int j = 0; j <= nt; j++) {
         const int cn = j ? imin(L.tn, L.cg - (j - 1) * L.tn) : 0;
+        const int at_j = resident ? j * L.tn : 0, at_prev = resident ? (j - 1) * L.tn : 0;  // resident offsets
+        const int stride_j = resident ? L.cg : imin(L.tn, L.cg - j * L.tn), stride_prev = resident ? L.cg : cn;
         if (j & 1) {
-            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[1], b.w[1]);
-            dense_mac<C>(L, s, tmo, cn, b.in[0], b.w[0], b.taps, b.acc[H]);
+            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, load_input, (resident ? b.in[0] : b.in[1]) + at_j,
+                                      stride_j, b.w[1]);
+            dense_mac<C>(L, s, tmo, cn, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
         } else {
-            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, b.in[0], b.w[0]);
-            if (j) dense_mac<C>(L, s, tmo, cn, b.in[1], b.w[1], b.taps, b.acc[H]);
+            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, load_input, b.in[0] + at_j, stride_j, b.w[0]);
+            if (j) dense_mac<C>(L, s, tmo, cn, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1], b.taps,
+                                b.acc[H]);
         }
         if (j && !acc_in_range<C, H>(b, s.np * tmo, L.acc_bits)) return S_ACC;
     }
@@ -154,23 +258,24 @@ dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1
 // Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H.
 template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               int pm0, int ptmo) {
+               int pm0, int ptmo, bool resident) {
     if (ptmo) {
         const int status = drain<C, 1 - H>(L, b, acts, s, pm0, ptmo);
         if (status) return status;
     }
-    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0);
+    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident);
 }
 
 template <class C>
 int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
     int i = 0, pm0 = 0, ptmo = 0, status = S_OK;  // ptmo: channels of the tile awaiting its output path
+    const bool resident = input_resident<C>(L, s);
 groups:
     for (int gi = 0; gi < L.groups; gi++) {
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
-            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo)
-                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo);
+            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident)
+                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident);
             if (status) return status;
             pm0 = gi * L.mg + o0;
             ptmo = imin(L.tm, L.mg - o0);

@@ -51,9 +51,11 @@ inline int64_t at(const uint8_t* weights, const Block& b, uint64_t i) {
 
 // The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn) into buf, laid out
 // [y][x][c]: the part inside the image read from the arena (one burst per pixel's channels), the
-// rest `pad` (padding is made on chip, never read).
+// rest `pad` (padding is made on chip, never read). A pixel takes `stride` elements of buf (cn unless
+// given: a resident input keeps all of a group's channels side by side).
 inline void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn,
-                      int pad) {
+                      int pad, int stride = 0) {
+    if (stride <= 0) stride = cn;
 halo_y:
     for (int yy = 0; yy < hy; yy++) {
     halo_x:
@@ -63,7 +65,26 @@ halo_y:
         halo_c:
             for (int c = 0; c < cn; c++) {
 #pragma HLS PIPELINE II = 1
-                buf[(yy * hx + xx) * cn + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
+                buf[(yy * hx + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
+            }
+        }
+    }
+}
+
+// The input pixels a 1x1 convolution's output tile reads, nr x nc of them from (ya, xa) every sy rows
+// and sx columns, channels [c0, c0+cn), at `stride` elements a pixel (padding outside the image).
+inline void load_sampled(act_t* buf, const uint8_t* acts, const View& x, int ya, int sy, int nr, int xa, int sx, int nc,
+                         int c0, int cn, int pad, int stride) {
+sampled_y:
+    for (int yy = 0; yy < nr; yy++) {
+    sampled_x:
+        for (int xx = 0; xx < nc; xx++) {
+            const int iy = ya + yy * sy, ix = xa + xx * sx;
+            const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
+        sampled_c:
+            for (int c = 0; c < cn; c++) {
+#pragma HLS PIPELINE II = 1
+                buf[(yy * nc + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
             }
         }
     }

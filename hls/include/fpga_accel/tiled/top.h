@@ -1,10 +1,18 @@
 // fpga-accel HLS library, tiled engine: the top function Vitis HLS synthesises (and C simulation
 // calls through the same C ABI), one engine configuration chosen by macros:
 //   FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER, FA_TILED_OUTPUT_BUFFER
-//   (the program's `engine` section), FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES.
+//   (the program's `engine` section), FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK (1, or 2: two
+//   8-bit products per DSP, pack.h) and FA_TILED_URAM (1: input and accumulator buffers in UltraScale+
+//   URAM, else block RAM).
+// The buffers' banking is declared here, and fpga_accel/tiled/target.py counts exactly these memories:
+// the input buffer cyclic over max(TM, TN) banks (the lanes read consecutive channels), the weights over
+// TM*TN banks of LUTRAM (every lane reads its own weight each cycle), the accumulators over TM banks.
 // Three m_axi ports (descriptors, weights arena, activation arena) on separate bundles so their bursts
-// do not queue behind each other; addresses, sizes and the status return on the s_axilite control
-// interface (ap_start/ap_done at 0x00, arguments from 0x10, in the order below).
+// do not queue behind each other (the arenas' ports ask Vitis HLS to widen sequential accesses to
+// 512-bit words, max_widen_bitwidth; the engine still reads and writes element by element, so whether
+// its loops become wide bursts is the tool's call, unconfirmed without a synthesis report); addresses,
+// sizes and the status return on the s_axilite control interface (ap_start/ap_done at 0x00, arguments
+// from 0x10, in the order below).
 #ifndef FA_TILED_TOP_H
 #define FA_TILED_TOP_H
 
@@ -30,12 +38,20 @@
 #ifndef FA_TILED_ACC_BITS
 #define FA_TILED_ACC_BITS 46
 #endif
+#ifndef FA_TILED_PACK
+#define FA_TILED_PACK 1
+#endif
+#ifndef FA_TILED_URAM
+#define FA_TILED_URAM 0
+#endif
+#define FA_TILED_IN_BANKS (FA_TILED_TM > FA_TILED_TN ? FA_TILED_TM : FA_TILED_TN)
+#define FA_TILED_WEIGHT_BANKS (FA_TILED_TM * FA_TILED_TN)
 #ifndef FA_TILED_LUT_ENTRIES
 #define FA_TILED_LUT_ENTRIES 4096
 #endif
 
 typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER,
-                                FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES>
+                                FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK>
     fa_tiled_config;
 
 // The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
@@ -44,8 +60,8 @@ static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
 extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
                                  uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
 #pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
-#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64
-#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64
+#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64 max_widen_bitwidth = 512
+#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64 max_widen_bitwidth = 512
 #pragma HLS INTERFACE mode = s_axilite port = desc
 #pragma HLS INTERFACE mode = s_axilite port = desc_words
 #pragma HLS INTERFACE mode = s_axilite port = weights
@@ -53,6 +69,14 @@ extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, cons
 #pragma HLS INTERFACE mode = s_axilite port = acts
 #pragma HLS INTERFACE mode = s_axilite port = act_bytes
 #pragma HLS INTERFACE mode = s_axilite port = return
+#pragma HLS ARRAY_PARTITION variable = fa_tiled_buffers.in cyclic factor = FA_TILED_IN_BANKS dim = 2
+#pragma HLS ARRAY_PARTITION variable = fa_tiled_buffers.w cyclic factor = FA_TILED_WEIGHT_BANKS dim = 2
+#pragma HLS BIND_STORAGE variable = fa_tiled_buffers.w type = ram_s2p impl = lutram
+#pragma HLS ARRAY_PARTITION variable = fa_tiled_buffers.acc cyclic factor = FA_TILED_TM dim = 2
+#if FA_TILED_URAM
+#pragma HLS BIND_STORAGE variable = fa_tiled_buffers.in type = ram_s2p impl = uram
+#pragma HLS BIND_STORAGE variable = fa_tiled_buffers.acc type = ram_s2p impl = uram
+#endif
     return fa::tiled::TiledEngine<fa_tiled_config>::run(desc, desc_words, weights, weights_bytes, acts, act_bytes,
                                                          fa_tiled_buffers);
 }

@@ -1,0 +1,89 @@
+"""The tiled engine's array search (fpga_accel/tiled/target.py): it never exceeds the board's DSP,
+BRAM18, URAM or LUT budget, packs two 8-bit products per DSP only for programs whose types allow
+it, counts memories as tiled/top.h declares them, and no costed candidate beats its choice."""
+import math
+
+import pytest
+from test_tiled_engine import GRAPHS
+from tiled_util import quantised, random_case
+
+from fpga_accel.errors import InputError
+from fpga_accel.fold import get_board
+from fpga_accel.fold.design import budget
+from fpga_accel.tiled import build_program
+from fpga_accel.tiled.target import (
+    ACT_BITS,
+    MIN_DSP_SHARE,
+    OUTPUT_PATH_DSP,
+    TN_SIZES,
+    WEIGHT_BITS,
+    array_dsp,
+    candidates,
+    choose_array,
+    memories,
+    packs,
+    ramb18,
+    urams,
+    widest,
+)
+from models import data
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    return qm
+
+
+@pytest.mark.parametrize("board, ceiling", [("pynq-z2", 0.8), ("zcu104", 0.8), ("kv260", 0.5), ("pynq-z2", 0.2)])
+def test_search_stays_within_every_budget(resnet, board, ceiling):
+    c = choose_array(resnet, board, ceiling=ceiling)
+    lim = budget(get_board(board), ceiling)
+    d = c.to_dict()
+    e = c.program.engine
+    assert d["estimate"] is True and d["pack"] == 2  # resnet_ds at 8 bits: every product packs
+    assert c.dsp == array_dsp(e["tm"], e["tn"], 2) == -(-e["tm"] // 2) * e["tn"] + OUTPUT_PATH_DSP <= lim["dsp"]
+    mem = memories(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram", d["lut_entries"])
+    assert (c.bram18, c.uram, c.lut) == (mem["bram18"], mem["uram"], mem["lut"])
+    assert mem["bram18"] <= lim["bram18"] and mem["uram"] <= lim["uram"] and mem["lut"] <= lim["lut"]
+    costed = [t for t in c.tried if "cycles" in t]
+    assert costed and all(t["cycles"] >= c.cost.cycles for t in costed)
+    assert all(t["dsp"] <= lim["dsp"] and t["bram18"] <= lim["bram18"] and t["lut"] <= lim["lut"] for t in costed)
+
+
+def test_wider_types_do_not_pack():
+    qm, _ = random_case(GRAPHS["residual"], seed=3, bits=12)
+    assert not packs(build_program(qm, tm=4, tn=4), get_board("zcu104"))
+    c = choose_array(qm, "zcu104")
+    assert c.pack == 1 and c.dsp == c.program.engine["tm"] * c.program.engine["tn"] + OUTPUT_PATH_DSP
+    qm8, _ = random_case(GRAPHS["residual"], seed=3)
+    assert packs(build_program(qm8, tm=4, tn=4), get_board("pynq-z2"))  # 25-bit packed operand on DSP48E1
+
+
+def test_memories_follow_the_declared_banking():
+    bufs = {"input": 1 << 16, "weight": 9 * 64 * 40, "output": 1 << 14}
+    m = memories(64, 40, bufs, 36)
+    fixed = ramb18(1 << 14, 32) + ramb18(1 << 14, 8) + 5 * ramb18(4096, 32) + ramb18(4096, 32)
+    # input: 64 banks of 1024 x 17 bits; accumulators: 64 banks of 256 x 36 bits; both halves
+    assert m["bram18"] == fixed + 2 * (64 * 1 + 64 * 1) and m["uram"] == 0
+    assert m["lut"] == 2 * 64 * 40 * WEIGHT_BITS * 1 + 64 * 40 * (16 + math.ceil(math.log2(41)))
+    u = memories(64, 40, bufs, 36, uram=True)
+    assert u["bram18"] == fixed and u["uram"] == 2 * (64 * urams(1024, ACT_BITS) + 64 * urams(256, 36)) == 256
+    assert urams(4097, 72) == 2 and urams(4096, 73) == 2 and ramb18(512, 36) == 1 and ramb18(513, 36) == 2
+
+
+def test_candidates_fill_the_dsp_budget():
+    for dsp, pack in ((1382, 2), (176, 2), (176, 1)):
+        cands = candidates(dsp, pack)
+        assert cands and all(array_dsp(tm, tn, pack) <= dsp for tm, tn in cands)
+        # no Tm could take a wider Tn of the list
+        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack) > dsp
+                   for tm, tn in cands if tn & (tn - 1) or tn == max(t for m, t in cands if m == tm))
+        costed = widest([(c, None) for c in cands])
+        most = max(tm * tn for tm, tn in cands)
+        assert costed and all(tm * tn >= MIN_DSP_SHARE * most for (tm, tn), _ in costed)
+
+
+def test_nothing_fits_a_tiny_ceiling(resnet):
+    with pytest.raises(InputError, match="fits no array"):
+        choose_array(resnet, "pynq-z2", ceiling=0.001)
