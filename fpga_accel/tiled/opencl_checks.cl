@@ -9,8 +9,11 @@ typedef struct {
 bool view_ok(View v, ulong act_bytes) {
     if (v.dtype < D_INT8 || v.dtype > D_UINT16) return false;
     if (v.h < 1 || v.h > MAX_DIM || v.w < 1 || v.w > MAX_DIM || v.c < 1 || v.c > MAX_CHANNELS) return false;
-    if (v.ps < v.c || v.ps > MAX_CHANNELS || v.offset % itemsize(v.dtype)) return false;
-    const ulong end = v.offset + ((ulong)v.h * v.w - 1) * v.ps * itemsize(v.dtype) + (ulong)v.c * itemsize(v.dtype);
+    if (v.cs < 1 || v.cs > MAX_CHANNELS || v.offset % itemsize(v.dtype)) return false;
+    const ulong last_channel = (ulong)(v.c - 1) * v.cs;  // < 2^48
+    if ((ulong)v.ps < last_channel + 1 || v.ps > MAX_CHANNELS) return false;
+    // < 2^32 pixels x < 2^24 stride x 2 bytes: no overflow in 64 bits
+    const ulong end = v.offset + (((ulong)v.h * v.w - 1) * v.ps + last_channel + 1) * itemsize(v.dtype);
     return end <= act_bytes;
 }
 bool same_shape(View a, View b) { return a.h == b.h && a.w == b.w && a.c == b.c; }
@@ -48,8 +51,10 @@ int check_layer(const Layer* L, const Bounds* B) {
     const bool conv = L->kind == K_CONV || L->kind == K_GEMM;
     const bool window = conv || L->kind == K_MAXPOOL || L->kind == K_AVGPOOL;
     const bool is_global = L->kind == K_GLOBAL_AVGPOOL || L->kind == K_GLOBAL_MAXPOOL;
-    if (L->kind < K_CONV || L->kind > K_LUT) return S_KIND;
-    if (L->n_inputs < 1 || L->n_inputs > (L->kind == K_ADD ? MAX_INPUTS : 1) || (L->kind == K_ADD && L->n_inputs < 2))
+    const bool two = L->kind == K_ADD || L->kind == K_MUL;  // kinds of at least two inputs
+    if (L->kind < K_CONV || L->kind > K_MUL) return S_KIND;
+    if (L->n_inputs < 1 || L->n_inputs > (L->kind == K_ADD ? MAX_INPUTS : L->kind == K_MUL ? 2 : 1) ||
+        (two && L->n_inputs < 2))
         return S_KIND;
     if (L->n_post < 0 || L->n_post > MAX_POST) return S_KIND;
     for (int i = 0; i < L->n_inputs; i++)
@@ -87,6 +92,11 @@ int check_layer(const Layer* L, const Bounds* B) {
             if (!same_shape(L->in[i], o)) return S_GEOMETRY;
     }
     if (is_global && (o.h != 1 || o.w != 1 || o.c != x.c)) return S_GEOMETRY;
+    if (L->kind == K_MUL) {  // the map of the output's shape; the second of it too, or a 1x1xC channel gate
+        const View g = L->in[1];
+        if (!same_shape(x, o) || !(same_shape(g, o) || (g.h == 1 && g.w == 1 && g.c == o.c))) return S_GEOMETRY;
+        if (!mult_ok(L->m) || !shift_ok(L->shift) || !small_ok(L->zp[0]) || !small_ok(L->zp[1])) return S_CONST;
+    }
     if (L->kind == K_AVGPOOL && (!block_ok(L->mblk, (ulong)o.h * o.w, D_INT32, D_INT32, B->weights_bytes) ||
                                  !block_ok(L->sblk, (ulong)o.h * o.w, D_INT8, D_INT8, B->weights_bytes)))
         return S_BLOCK;

@@ -2,9 +2,9 @@
 // which the host puts before it). It runs the binary program (fpga_accel/tiled/descriptors.py)
 // over the two arenas exactly as the HLS engine does (hls/include/fpga_accel/tiled_engine.h): the same
 // checks of every header and layer field before anything runs (tiled/checks.h), the same integers
-// (tiled/conv.h, pool.h, eltwise.h, output_path.h, requant.h), the same status word (code in the low
-// 8 bits, layer index above them). It exists to verify the engine on any OpenCL device (PoCL in the
-// tests) and to give the host the argument list the engine's xclbin exposes:
+// (tiled/conv.h, pool.h, eltwise.h, mul.h, output_path.h, requant.h), the same status word (code in
+// the low 8 bits, layer index above them). It exists to verify the engine on any OpenCL device (PoCL
+// in the tests) and to give the host the argument list the engine's xclbin exposes:
 //
 //   fa_tiled_kernel(desc, desc_words, weights, weights_bytes, acts, act_bytes, status)
 //
@@ -33,8 +33,9 @@ void store_view(acts_p a, ulong at, int dt, long v) {
     if (dt <= D_UINT8) a[at] = (uchar)v;
     else ((__global ushort*)(a + at))[0] = (ushort)v;
 }
+// element (y, x, c): channel c of pixel (y, x), channels cs apart (a slice or one input of a shuffle)
 ulong addr(const View* v, int y, int x, int c) {
-    return v->offset + (((ulong)y * v->w + x) * v->ps + c) * itemsize(v->dtype);
+    return v->offset + (((ulong)y * v->w + x) * v->ps + (ulong)c * v->cs) * itemsize(v->dtype);
 }
 long at(weights_p w, const Block* b, ulong i) {
     const int n = itemsize(b->dtype);
@@ -102,20 +103,20 @@ int finish(const Layer* L, weights_p w, acts_p acts, long y, int r, int q, int c
     return S_OK;
 }
 
-// Σ x[c]·w[wa + c] over cn channels: 8-bit activations and weights (the common case) without the
-// per-element type dispatch
-long dot(__global const uchar* xp, int xdt, weights_p w, const Block* wb, ulong wa, int cn) {
+// Σ x[c·cs]·w[wa + c] over cn channels cs elements apart: 8-bit activations and weights (the common
+// case) without the per-element type dispatch
+long dot(__global const uchar* xp, int xdt, int cs, weights_p w, const Block* wb, ulong wa, int cn) {
     long s = 0;
     if (wb->dtype == D_INT8 && xdt <= D_UINT8) {
         __global const char* wp = (__global const char*)(w + wb->offset + wa);
         if (xdt == D_INT8)
-            for (int c = 0; c < cn; c++) s += ((__global const char*)xp)[c] * wp[c];
+            for (int c = 0; c < cn; c++) s += ((__global const char*)xp)[(ulong)c * cs] * wp[c];
         else
-            for (int c = 0; c < cn; c++) s += xp[c] * wp[c];
+            for (int c = 0; c < cn; c++) s += xp[(ulong)c * cs] * wp[c];
         return s;
     }
     const int isz = itemsize(xdt);
-    for (int c = 0; c < cn; c++) s += load_view(xp, (ulong)c * isz, xdt) * at(w, wb, wa + c);
+    for (int c = 0; c < cn; c++) s += load_view(xp, (ulong)c * cs * isz, xdt) * at(w, wb, wa + c);
     return s;
 }
 
@@ -150,7 +151,7 @@ int conv_out(const Layer* L, weights_p w, acts_p acts, int r, int q, int co) {
                     continue;
                 }
                 const ulong a = addr(x, iy, ix, gi * L->cg + c0), wa = base + (ulong)(t * tmo + m) * cn;
-                acc += dot(acts + a, x->dtype, w, &L->weights, wa, cn);
+                acc += dot(acts + a, x->dtype, x->cs, w, &L->weights, wa, cn);
             }
             if (!fits(acc, L->acc_bits)) return S_ACC;
         }
@@ -216,6 +217,17 @@ int eltwise_out(const Layer* L, weights_p w, acts_p acts, int r, int q, int ch) 
     return status ? status : finish(L, w, acts, y, r, q, ch);
 }
 
+// mul (mul.h): requantise((a - zp0)*(b - zp1)), b of a's shape or a 1x1xC channel gate (checked)
+int mul_out(const Layer* L, weights_p w, acts_p acts, int r, int q, int ch) {
+    const View *a = &L->in[0], *g = &L->in[1];
+    const bool gate = g->h != a->h || g->w != a->w;
+    const long va = load_view(acts, addr(a, r, q, ch), a->dtype);
+    const long vb = load_view(acts, gate ? addr(g, 0, 0, ch) : addr(g, r, q, ch), g->dtype);
+    int status = S_OK;
+    const long y = requant((va - L->zp[0]) * (vb - L->zp[1]), L->m, L->shift, L->zp_out, L->lo, L->hi, &status);
+    return status ? status : finish(L, w, acts, y, r, q, ch);
+}
+
 // This work-item's share of layer L (outputs lid, lid + lsz, ...); S_OK or its first failure.
 int run_share(const Layer* L, weights_p w, acts_p acts, uint lid, uint lsz, volatile __local int* failed) {
     const View* o = &L->out;
@@ -232,6 +244,7 @@ int run_share(const Layer* L, weights_p w, acts_p acts, uint lid, uint lsz, vola
             case K_AVGPOOL: code = window_pool_out(L, w, acts, r, q, ch); break;
             case K_GLOBAL_AVGPOOL:
             case K_GLOBAL_MAXPOOL: code = global_pool_out(L, w, acts, ch); break;
+            case K_MUL: code = mul_out(L, w, acts, r, q, ch); break;
             default: code = eltwise_out(L, w, acts, r, q, ch);
         }
         if (code) return code;

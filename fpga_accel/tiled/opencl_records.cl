@@ -46,17 +46,19 @@ enum { L_KIND = 0, L_N_INPUTS = 1, L_TILE_TM = 2, L_TILE_TN = 3, L_TILE_ROWS = 4
        L_CIN_PER_GROUP = 15, L_COUT_PER_GROUP = 16, L_PAD_IN = 17, L_ZP_OUT = 18, L_LO = 19, L_HI = 20,
        L_ACC_BITS = 21, L_SHIFT = 22, L_M = 23, L_DIVISOR = 24, L_N_POST = 25, L_ENTRIES = 26, L_IN_MIN = 27,
        L_MULT = 28, L_ZP = 32, L_PAD_B = 36, L_PAD_R = 37, L_WEIGHTS = 40, L_BIAS = 43, L_M_BLOCK = 46,
-       L_SHIFT_BLOCK = 49, L_PRE = 52, L_TABLE = 55, L_INPUTS = 64, L_OUTPUT = 88, L_POST = 96 };
+       L_SHIFT_BLOCK = 49, L_PRE = 52, L_TABLE = 55, L_CSTRIDE = 58, L_OUT_CSTRIDE = 62, L_INPUTS = 64,
+       L_OUTPUT = 88, L_POST = 96 };
 enum { P_OP = 0, P_TABLE = 1, P_ENTRIES = 4, P_IN_MIN = 5, P_SELF_INDEX = 6, P_MULT = 7, P_ZP = 9, P_SHIFT = 11,
-       P_ZP_OUT = 12, P_LO = 13, P_HI = 14, P_RESIDUAL = 15, POST_WORDS = 24 };
+       P_ZP_OUT = 12, P_LO = 13, P_HI = 14, P_RESIDUAL = 15, P_CSTRIDE = 21, POST_WORDS = 24 };
 enum { K_CONV = 1, K_GEMM = 2, K_ADD = 3, K_MAXPOOL = 4, K_AVGPOOL = 5, K_GLOBAL_AVGPOOL = 6, K_GLOBAL_MAXPOOL = 7,
-       K_REQUANT = 8, K_LUT = 9 };
+       K_REQUANT = 8, K_LUT = 9, K_MUL = 10 };
 enum { POST_LUT = 1, POST_ADD = 2 };
 enum { D_INT8 = 0, D_UINT8 = 1, D_INT16 = 2, D_UINT16 = 3, D_INT32 = 4, D_INT64 = 5 };
 enum { S_OK = 0, S_HEADER = 1, S_ENGINE = 2, S_KIND = 3, S_VIEW = 4, S_BLOCK = 5, S_GEOMETRY = 6, S_TILE = 7,
        S_ACC = 8, S_LUT_INDEX = 9, S_RANGE = 10, S_CONST = 11 };
 
-typedef struct { ulong offset; int h, w, c, ps, dtype; } View;
+// element (y, x, ch) at offset + ((y*w + x)*ps + ch*cs)*itemsize
+typedef struct { ulong offset; int h, w, c, ps, cs, dtype; } View;
 typedef struct { ulong offset; uint count; int dtype; } Block;
 typedef struct {
     int op, entries, in_min, self_index, shift, zp_out, lo, hi;
@@ -86,8 +88,10 @@ long dtype_max(int dt) {
            : dt == D_INT32 ? 2147483647L : LONG_MAX;
 }
 
-View decode_view(desc_p w) {
+// a view's channel stride has its own word (cstride; 0 means 1: contiguous channels)
+View decode_view(desc_p w, uint cstride) {
     View v;
+    v.cs = cstride ? (int)cstride : 1;
     v.offset = w[V_OFFSET];
     v.h = (int)w[V_H];
     v.w = (int)w[V_W];
@@ -137,7 +141,7 @@ void decode_layer(desc_p r, Layer* L) {
     for (int i = 0; i < MAX_INPUTS; i++) {
         L->mult[i] = (int)r[L_MULT + i];
         L->zp[i] = (int)r[L_ZP + i];
-        L->in[i] = decode_view(r + L_INPUTS + i * VIEW_WORDS);
+        L->in[i] = decode_view(r + L_INPUTS + i * VIEW_WORDS, r[L_CSTRIDE + i]);
     }
     L->weights = decode_block(r + L_WEIGHTS);
     L->bias = decode_block(r + L_BIAS);
@@ -145,7 +149,7 @@ void decode_layer(desc_p r, Layer* L) {
     L->sblk = decode_block(r + L_SHIFT_BLOCK);
     L->pre = decode_block(r + L_PRE);
     L->table = decode_block(r + L_TABLE);
-    L->out = decode_view(r + L_OUTPUT);
+    L->out = decode_view(r + L_OUTPUT, r[L_OUT_CSTRIDE]);
     for (int j = 0; j < MAX_POST; j++) {
         desc_p p = r + L_POST + j * POST_WORDS;
         L->post[j].op = (int)p[P_OP];
@@ -161,6 +165,6 @@ void decode_layer(desc_p r, Layer* L) {
             L->post[j].mult[n] = (int)p[P_MULT + n];
             L->post[j].zp[n] = (int)p[P_ZP + n];
         }
-        L->post[j].residual = decode_view(p + P_RESIDUAL);
+        L->post[j].residual = decode_view(p + P_RESIDUAL, p[P_CSTRIDE]);
     }
 }
