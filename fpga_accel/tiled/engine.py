@@ -69,10 +69,10 @@ class Arena:
         """``ny`` × ``nx`` pixels from (y0, x0), every ``sy`` rows and ``sx`` columns, channels [c0, c1),
         as int64: one tap of an im2col input tile."""
         dt = np.dtype(view["dtype"])
-        isz, ps = dt.itemsize, view["pixel_stride"]
-        off = view["offset"] + ((y0 * view["w"] + x0) * ps + c0) * isz
+        isz, ps, cs = dt.itemsize, view["pixel_stride"], channel_stride(view)
+        off = view["offset"] + ((y0 * view["w"] + x0) * ps + c0 * cs) * isz
         a = np.ndarray((ny, nx, c1 - c0), dt, buffer=self.buf, offset=off,
-                       strides=(sy * view["w"] * ps * isz, sx * ps * isz, isz))
+                       strides=(sy * view["w"] * ps * isz, sx * ps * isz, cs * isz))
         self.reads[self.layer] += a.nbytes
         return a.astype(np.int64)
 
