@@ -1,7 +1,7 @@
 // fpga-accel timed simulation of the tiled engine: the engine's C simulation built with
 // FA_TILED_TRACE (tiled/trace.h), and the C ABI that hands its stage trace to Python
 // (fpga_accel/sim/tiled_build.py builds it, tiled_replay.py replays it).
-#include "fpga_accel/tiled/top.h"
+#include "fpga_accel/tiled/kernel.h"  // fa_tiled_top and the kernel form, as the C simulation builds them
 
 extern "C" {
 
