@@ -114,7 +114,7 @@ def test_one_block_design_holds_every_segment_with_its_own_dmas(bundles, tmp_pat
         outs = {n for n in nets if n[0] == f"fa_axis_s{k}_0/out0"}
         assert len(ins) == len(outs) == 1
         src = next(iter(ins))[0]
-        assert src.startswith(f"dma_s{k}_in0/") or src.startswith(f"width_s{k}_in0/")
+        assert src.startswith((f"dma_s{k}_in0/", f"width_s{k}_in0/"))
         assert next(iter(outs))[1] == f"dma_s{k}_out0/S_AXIS_S2MM"
     assert (tmp_path / "out/fa_overlay.bit").is_file() and (tmp_path / "out/fa_overlay.hwh").is_file()
 

@@ -147,14 +147,14 @@ def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str
     return "\n".join(lines) + "\n"
 
 
-def kernel_top(net: Network, name: str = KERNEL) -> list[str]:
+def kernel_top(net: Network, top: str = KERNEL) -> list[str]:
     n_in, n_out = len(net.inputs), len(net.outputs)
     base = n_in + len(net.calls)
     kargs = [f"const ap_uint<FA_MEM_BITS>* in{i}" for i in range(n_in)]
     kargs += [f"ap_uint<FA_MEM_BITS>* out{i}" for i in range(n_out)]
     out = ["// Vitis / XRT kernel: one m_axi buffer per hardware input and output (the batch as the host",
            "// stores it: NHWC, int8/uint8 or int16/uint16, whole 64-byte words), control on s_axilite.",
-           f'extern "C" void {name}(' + ", ".join(kargs + ["unsigned n_images"]) + ") {"]
+           f'extern "C" void {top}(' + ", ".join(kargs + ["unsigned n_images"]) + ") {"]
     for i in range(n_in):
         out.append(f"#pragma HLS INTERFACE mode = m_axi port = in{i} offset = slave bundle = gmem{i} "
                    f"max_read_burst_length = 64")
@@ -182,7 +182,7 @@ def kernel_top(net: Network, name: str = KERNEL) -> list[str]:
     return out
 
 
-def axis_top(net: Network, name: str = AXIS) -> list[str]:
+def axis_top(net: Network, top: str = AXIS) -> list[str]:
     n_in, n_out = len(net.inputs), len(net.outputs)
     base = n_in + len(net.calls)
     aargs = [f"hls::stream<fa_in{i}_beat>& in{i}" for i in range(n_in)]
@@ -190,7 +190,7 @@ def axis_top(net: Network, name: str = AXIS) -> list[str]:
     out = ["// Zynq streaming IP: one AXI-Stream per hardware input and output, the image count on s_axilite",
            "// (AXI DMA moves the data). TLAST on the last beat of the run only: one S2MM transfer takes the",
            "// whole batch, with no re-arm per image; input TLAST is ignored (the IP counts beats).",
-           f"void {name}(" + ", ".join(aargs + ["unsigned n_images"]) + ") {"]
+           f"void {top}(" + ", ".join(aargs + ["unsigned n_images"]) + ") {"]
     for name in [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)]:
         out.append(f"#pragma HLS INTERFACE mode = axis port = {name}")
     out += ["#pragma HLS INTERFACE mode = s_axilite port = n_images bundle = control",
