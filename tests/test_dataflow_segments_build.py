@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
 from stand_ins.helpers import calls, use_stand_ins
@@ -160,6 +161,24 @@ def test_vitis_build_with_stand_ins(bundles, tmp_path, monkeypatch, capsys):
     assert argv[-2].endswith("fa_kernel_s0.xo") and "/build/hls/s0/" in argv[-2]
     assert argv[-1].endswith("fa_kernel_s1.xo") and "/build/hls/s1/" in argv[-1]
     assert (path / "bitstream/fa_kernel.xclbin").is_file() and (path / "bitstream/bitstream.json").is_file()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@pytest.mark.parametrize("board, release, skip, tools, out", [
+    ("kv260", "2024.2", ("vitis_hls",), ["v++", "v++", "vivado"], "fa_overlay.bit"),
+    ("kv260", "2023.2", (), ["vitis_hls", "vitis_hls", "vivado"], "fa_overlay.bit"),
+    ("alveo-u250", "2023.2", (), ["vitis_hls", "vitis_hls", "v++"], "fa_kernel.xclbin")])
+def test_build_sh_runs_the_same_steps_by_hand(bundles, tmp_path, monkeypatch, board, release, skip, tools, out):
+    path = _fresh(bundles[board], tmp_path)
+    record = use_stand_ins(monkeypatch, tmp_path, skip=skip)
+    monkeypatch.setenv("FA_STANDIN_RELEASE", release)
+    proc = subprocess.run(["bash", str(path / "scripts/build.sh"), "1"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    got = calls(record)
+    assert [c["tool"] for c in got] == tools
+    if board == "alveo-u250":  # the link step reads the .xo each segment's step exported
+        assert [a.rsplit("/", 1)[-1] for a in got[-1]["argv"][-2:]] == ["fa_kernel_s0.xo", "fa_kernel_s1.xo"]
+    assert (path / "bitstream" / out).is_file()
 
 
 def test_stale_scripts_and_the_f2_flow_are_refused(bundles, tmp_path):

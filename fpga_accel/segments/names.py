@@ -8,11 +8,13 @@ manifest with no ``segment`` section). Only the index, an integer, goes into the
 """
 from __future__ import annotations
 
+from .split import MAX_SEGMENTS
+
 KERNEL, AXIS = "fa_kernel", "fa_axis"
 
 
 def _index(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 1000:
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < MAX_SEGMENTS:
         raise ValueError(f"segment index {str(k)[:40]!r} is not a small non-negative integer")
     return k
 
