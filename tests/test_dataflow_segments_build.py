@@ -146,6 +146,12 @@ def test_zynq_build_with_stand_ins(bundles, tmp_path, monkeypatch, hls_tool):
     assert sorted(p.name for p in (path / "bitstream").iterdir()) == ["bitstream.json", "fa_overlay.bit",
                                                                       "fa_overlay.hwh"]
     assert rec["registry_entry"]
+    for k, seg in enumerate(rec["segments"]):  # each segment's synthesis report, read from its own folder
+        assert seg["index"] == k and seg["hls"]["file"].startswith(f"build/hls/s{k}/")
+        assert seg["hls"]["top"] == f"fa_axis_s{k}"
+    parts = [seg["hls"]["resources"] for seg in rec["segments"]]
+    assert rec["resources"]["hls_estimate"] == {r: parts[0][r] + parts[1][r] for r in parts[0]}
+    assert rec["hls_tool"]["tool"] == hls_tool
     again = build(path, registry=False, echo=lambda s: None, hls_tool=hls_tool)  # resumes: nothing runs again
     assert len(calls(record)) == 3 and again["steps"]["vivado"]["status"] == "done"
 
