@@ -122,3 +122,40 @@ def test_a_bundle_without_the_segments_block_design_is_unavailable(graphs, tmp_p
     write_manifest(b.path, m)
     with pytest.raises(BackendUnavailable, match="no Zynq block design"):
         Session(b.path, backend="pynq")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["3.0.1", "3.1.2", "4.0.0"])
+def test_real_pynq_runs_every_segment_on_one_overlay(graphs, tmp_path, version):
+    """The same on the real pynq package (its Overlay, .hwh parser, DMA driver, PynqBuffer) in the venv
+    of .ci/pynq_env.sh, against the emulated Zynq device of the PYNQ tests."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pynq_util import ROOT
+    from test_pynq_real import pynq_python
+
+    python = pynq_python(version)
+    for name, seed in (("softmax", 91), ("forced", 92)):
+        b = _with_overlay(graphs[name], tmp_path)
+        with Session(b, backend="emulator") as s:
+            q = s.hardware_inputs(images(6, seed))
+            want = s.run(q, raw=True)
+        np.savez(tmp_path / f"{b.path.stem}.ref.npz", **{f"in:{k}": v for k, v in q.items()},
+                 **{f"out:{k}": v for k, v in want.items()})
+    env = {k: v for k, v in os.environ.items() if k not in ("XILINX_XRT", "PYNQ_REMOTE_DEVICES", "PYTHONHOME")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([str(python), str(ROOT / "tests" / "pynq_real_segments_check.py"), str(tmp_path)],
+                          check=False, capture_output=True, text=True, env=env, timeout=600)
+    sys.stdout.write(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["pynq"] == version and set(report["bundles"]) == {"s.fpga", "r.fpga"}
+    for entry in report["bundles"].values():
+        assert entry["bit_exact"] and entry["violations"] == [] and entry["pynq_dma"]
+        assert entry["segments"] == 2 and entry["ips"] == ["fa_axis_s0_0", "fa_axis_s1_0"]
+        assert entry["register_maps"] == {"fa_axis_s0_0": 0x10, "fa_axis_s1_0": 0x10}
+        assert entry["ap_starts"] == [6, 6] and entry["downloads"] == 1
+        assert entry["overlay"] == "pynq.overlay.Overlay"

@@ -98,3 +98,13 @@ def segmented(ip_dict: dict, segments: list, fifo_images: int = 2) -> BoardModel
                      key_of=lambda s, k=k: f"s{k}/{s}")
     board.ip = board.ips[0]
     return board
+
+
+def segments_board(ip_dict: dict, bundle, **options) -> BoardModel:
+    """:func:`segmented` for the model ``bundle`` in dataflow segments (each segment's own bundle)."""
+    from fpga_accel.bundle import load_bundle
+    from fpga_accel.compiler import load_qmodel
+    from fpga_accel.segments.check import segment_path
+
+    subs = [load_bundle(bundle.path / segment_path(k)) for k in range(len(bundle.manifest["segments"]["list"]))]
+    return segmented(ip_dict, [(s.manifest["kernel"]["axis"], load_qmodel(s)) for s in subs], **options)

@@ -51,12 +51,9 @@ class Overlay:
 
         bundle = load_bundle(Path(self.bitfile_name).parent.parent)
         if "segments" in bundle.manifest:  # one IP per dataflow segment, each computing its segment's model
-            from fakes.hw_system import segmented
-            from fpga_accel.segments.check import segment_path
+            from fakes.hw_system import segments_board
 
-            subs = [load_bundle(bundle.path / segment_path(k)) for k in range(len(bundle.manifest["segments"]["list"]))]
-            pynq.board = segmented(self.ip_dict, [(s.manifest["kernel"]["axis"], load_qmodel(s)) for s in subs],
-                                   **pynq.board_options)
+            pynq.board = segments_board(self.ip_dict, bundle, **pynq.board_options)
         elif "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
             from fakes.hw_tiled import TiledBoardModel
 
