@@ -199,3 +199,25 @@ def test_stale_scripts_and_the_f2_flow_are_refused(bundles, tmp_path):
     b = fpga_accel.compile(softmax_inside(), tmp_path / "f2.fpga", board="aws-f2", calib=images(32, 51),
                            progress=False, engine="dataflow")
     assert "wraps one kernel" in b.manifest["scripts"]["error"]
+
+
+@pytest.mark.parametrize("case", ["newline-exec", "tcl-bracket", "brace-close", "dollar-paren", "crlf-exec"])
+def test_a_hostile_model_name_stays_inert_in_the_segments_scripts(bundles, tmp_path, case):
+    from hostile_util import HOSTILE, with_canary
+
+    canary = tmp_path / "canary"
+    model = softmax_inside()
+    model.graph.name = with_canary(HOSTILE[case], canary)
+    for board in BOARDS:
+        b = fpga_accel.compile(model, tmp_path / f"{board}.fpga", board=board, calib=images(32, 51), progress=False,
+                               engine="dataflow")
+        plain = bundles[board].path / "scripts"
+        for f in sorted(p.name for p in plain.iterdir()):  # the same scripts, line for line, but for comments
+            mine = [x for x in (b.path / "scripts" / f).read_text().splitlines() if not x.lstrip().startswith("#")]
+            theirs = [x for x in (plain / f).read_text().splitlines() if not x.lstrip().startswith("#")]
+            assert mine == theirs, f
+        assert subprocess.run(["bash", "-n", str(b.path / "scripts/build.sh")], check=False).returncode == 0
+    proc, tcl = run_vivado_tcl(tmp_path / "kv260.fpga/scripts/vivado_bd.tcl", tmp_path,
+                               [tmp_path / "ip", tmp_path / "out", 2])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {c[0] for c in tcl} <= VENDOR and not canary.exists()
