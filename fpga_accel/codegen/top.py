@@ -5,7 +5,8 @@ s_axilite control) and ``fa_axis`` (Zynq: AXI-Stream + s_axilite) wrap it with t
 stream adapters; segment k of a bundle in several segments names them ``fa_kernel_s<k>`` /
 ``fa_axis_s<k>`` (fpga_accel/segments/names.py), so one bitstream can hold every segment.
 Between the calls, ``FA_STAGE_END(i)`` records how many FA_CYCLE iterations stage i ran; in C
-simulation the processes run one after another, so these are per-stage counts. Under ``__SYNTHESIS__`` the macros are empty and the region holds only process calls.
+simulation the processes run one after another, so these are per-stage counts. Under
+``__SYNTHESIS__`` the macros are empty and the region holds only process calls.
 """
 from __future__ import annotations
 
