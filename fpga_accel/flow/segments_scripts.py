@@ -2,9 +2,9 @@
 
 - **Zynq** (``vivado_bd.tcl``): one block design with every segment's IP ``fa_axis_s<k>_0`` and, for
   each, its own AXI DMA per stream (``dma_s<k>_in0``, ``dma_s<k>_out0``, ...), the DMAs sized as a
-  one-part design's (:func:`.target.dma_plan`). A DMA pair per IP costs a few hundred LUTs each but
-  keeps every segment's streams apart, so the host drives each IP exactly as it drives a one-part
-  design. Every control port hangs off the PS master through one AXI interconnect, every DMA's
+  one-part design's (:func:`.target.dma_plan`). A DMA pair per IP costs more logic than one shared
+  pair (AMD PG021 tabulates an AXI DMA's; no figure is computed here) but keeps every segment's
+  streams apart, so the host drives each IP exactly as it drives a one-part design. Every control port hangs off the PS master through one AXI interconnect, every DMA's
   memory port off one SmartConnect into the HP port; one ``fa_overlay.bit`` / ``.hwh``.
 - **Vitis** (``link.cfg``): one compute unit per segment kernel (``nk=fa_kernel_s<k>:1:fa_kernel_s<k>_1``),
   each buffer argument on a memory bank, every unit at the folded clock; one ``fa_kernel.xclbin``.
