@@ -30,9 +30,11 @@ POINTER_STRIDE = 12
 MEM_WORD_BYTES = 64
 
 
-def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, Any]:
+def kernel_interface(qmodel, lanes: dict[str, int] | None = None,
+                     tops: tuple[str, str] = (KERNEL_NAME, AXIS_NAME)) -> dict[str, Any]:
     """``manifest["kernel"]`` for ``qmodel``. ``lanes`` gives the stream lanes per hardware
-    tensor (elements per AXI-Stream beat; 1 when absent)."""
+    tensor (elements per AXI-Stream beat; 1 when absent); ``tops`` the kernel's and the IP's names
+    (a dataflow segment's carry its index: fpga_accel/segments/names.py)."""
     lanes = lanes or {}
     args, offset = [], FIRST_ARG_OFFSET
     streams = []
@@ -51,9 +53,9 @@ def kernel_interface(qmodel, lanes: dict[str, int] | None = None) -> dict[str, A
                             "elem_bits": q.bits, "tdata_bits": _ceil8(n_lanes * q.bits),
                             "beats_per_image": elems // n_lanes, "tlast": "batch"})
     args.append({"name": "n_images", "kind": "scalar", "dtype": "uint32", "offset": offset})
-    return {"name": KERNEL_NAME, "control": CONTROL, "args": args, "offsets_source": "predicted",
+    return {"name": tops[0], "control": CONTROL, "args": args, "offsets_source": "predicted",
             "mem_word_bytes": MEM_WORD_BYTES,
-            "axis": {"name": AXIS_NAME, "control": CONTROL, "registers": {"n_images": FIRST_ARG_OFFSET},
+            "axis": {"name": tops[1], "control": CONTROL, "registers": {"n_images": FIRST_ARG_OFFSET},
                      "streams": streams, "offsets_source": "predicted"}}
 
 

@@ -287,7 +287,8 @@ def _compile_segments(why, plan, folds, g, qm, parts, cfg, board_info, calibrati
         check_writable(dest)
     try:
         written = write_bundle(dest, manifest, arrays,
-                               lambda stage: write_segments(stage, plan, folds, segment_manifest, gens, sizing))
+                               lambda stage: write_segments(stage, plan, folds, segment_manifest, gens, sizing,
+                                                            manifest))
     except OSError as e:
         raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
     return load_bundle(written)

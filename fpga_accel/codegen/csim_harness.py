@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from ..segments.names import AXIS, KERNEL
 from .network import Network
 from .top import BANNER
 
@@ -21,7 +22,7 @@ def _io(net: Network):
     return ins, outs
 
 
-def csim_source(net: Network, model: str) -> str:
+def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)) -> str:
     ins, outs = _io(net)
     L = [BANNER.format(model=model), '#include "fa_top.h"', "", "#include <cstdint>", "#include <cstring>",
          "#include <vector>", "", "namespace {", "",
@@ -62,7 +63,7 @@ def csim_source(net: Network, model: str) -> str:
     for name, p, t in outs:
         nb = 1 if p.bits <= 8 else 2
         L.append(f"    std::vector<mem_word> {name}((size_t)n_images * FA_{name.upper()}_ELEMS * {nb} / MEM_BYTES + 2, 0);")
-    L.append("    fa_kernel(" + ", ".join([f"{n}.data()" for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    L.append(f"    {tops[0]}(" + ", ".join([f"{n}.data()" for n, _, _ in ins + outs] + ["n_images"]) + ");")
     for k, (name, p, t) in enumerate(outs):
         nb = 1 if p.bits <= 8 else 2
         L.append(f"    from_mem({name}, outputs[{k}], (size_t)n_images * FA_{name.upper()}_ELEMS * {nb});")
@@ -84,7 +85,7 @@ def csim_source(net: Network, model: str) -> str:
               f"        {name}.write(beat);", "    }"]
     for name, p, t in outs:
         L.append(f"    hls::stream<fa_{name}_beat> {name}(\"{name}\");")
-    L.append("    fa_axis(" + ", ".join([n for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    L.append(f"    {tops[1]}(" + ", ".join([n for n, _, _ in ins + outs] + ["n_images"]) + ");")
     L.append("    int status = 0;")
     for k, (name, p, t) in enumerate(outs):
         nb = 1 if p.bits <= 8 else 2

@@ -1,7 +1,7 @@
 """``generate_hls(stage_dir, qmodel, manifest)``: the self-contained Vitis HLS project of a bundle.
 
 Writes ``stage_dir/hls/``: ``include/fpga_accel/*.h`` (the PE library), ``src/fa_top.{h,cpp}``
-(the dataflow network and the tops ``fa_kernel`` / ``fa_axis``), ``src/params/*.h`` (weights and
+(the dataflow network and the tops ``fa_kernel`` / ``fa_axis``, with ``_s<k>`` in segment k), ``src/params/*.h`` (weights and
 constants per layer), ``csim/`` (C ABI, standalone testbench, build.json, run_csim.sh), ``sim/``
 (the ap_axi_sdata.h stand-in for g++), ``run_hls.tcl``, ``hls_config.cfg`` and ``README.md``; and adds
 ``manifest["kernel"]`` and ``manifest["hls"]``. The same inputs always give the same bytes.
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..bundle_kernel import kernel_interface
 from ..escape import c_comment, ident
+from ..segments.names import tops as top_names
 from ..toolchain import HLS_ROOT
 from .csim_harness import RUN_CSIM_SH, build_json, csim_source, tb_source
 from .network import build_network, resolve_fifo_depths
@@ -35,13 +36,14 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
     lanes = {t.name: p.lanes for t, p, _ in net.inputs + net.outputs}
-    manifest["kernel"] = kernel_interface(qmodel, lanes)
-    manifest["hls"] = hls_section(net, qmodel)
+    manifest["kernel"] = kernel_interface(qmodel, lanes, top_names(manifest))
+    manifest["hls"] = hls_section(net, qmodel, top_names(manifest))
 
 
 def render(net, qmodel, manifest: dict) -> dict[str, str]:
     """Every file of the project, path (relative to hls/) -> text."""
     model = c_comment(qmodel.name)
+    tops = top_names(manifest)  # a segment's tops carry its index: one bitstream holds every segment
     files: dict[str, str] = {}
     for h in HEADERS:
         files[f"include/fpga_accel/{h}"] = (HLS_ROOT / "include" / "fpga_accel" / h).read_text(encoding="utf-8")
@@ -55,9 +57,9 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
         stem = ident(qmodel.layers[li].name, li)
         param_files.append(f"{stem}.h")
         files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model)
-    files["src/fa_top.h"] = top_header(net, model)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files)
-    files["csim/fa_csim.cpp"] = csim_source(net, model)
+    files["src/fa_top.h"] = top_header(net, model, tops)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops)
+    files["csim/fa_csim.cpp"] = csim_source(net, model, tops)
     files["csim/tb_main.cpp"] = tb_source(net, model)
     files["csim/build.json"] = build_json()
     files["csim/run_csim.sh"] = RUN_CSIM_SH
@@ -67,7 +69,7 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     return files
 
 
-def hls_section(net, qmodel) -> dict:
+def hls_section(net, qmodel, tops: tuple[str, str] = ("fa_kernel", "fa_axis")) -> dict:
     """manifest["hls"]: per layer its stages (kind, params, folding, stream widths), plus the
     plumbing stages and the names the C simulation reports its cycle counts under."""
     layers = []
@@ -78,5 +80,5 @@ def hls_section(net, qmodel) -> dict:
                 if c.stage.kind in ("duplicate", "width_convert")]
     streams = [{"name": v, "tensor": p.tensor.split("#")[0], "bits": p.word_bits, "lanes": p.lanes, "depth": d}
                for v, (p, d, _) in net.streams.items()]
-    return {"top_kernel": "fa_kernel", "top_axis": "fa_axis", "mem_bits": MEM_BITS, "layers": layers,
+    return {"top_kernel": tops[0], "top_axis": tops[1], "mem_bits": MEM_BITS, "layers": layers,
             "plumbing": plumbing, "streams": streams, "stage_names": stage_names(net)}

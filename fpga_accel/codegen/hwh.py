@@ -9,8 +9,9 @@ IP, the PL clock — so the pynq backend can be tested before any build. The PS,
 properties and address windows are the board file's ``ps``. It describes only what
 the driver reads: a Vivado handoff also lists the interconnect and reset blocks. The DMAs and
 AXI-Stream width converters are those of :func:`fpga_accel.flow.target.dma_plan`, the plan the
-block design script follows. After a build the real file replaces this one; the backend checks
-that one against the manifest the same way.
+block design script follows. A bundle in dataflow segments gets one design with every segment's IP
+and DMAs (:func:`generate_segments_hwh`). After a build the real file replaces this one; the backend
+checks that one against the manifest the same way.
 """
 from __future__ import annotations
 
@@ -121,6 +122,37 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     from ..flow.target import dma_plan
 
     axis = manifest["kernel"]["axis"]
+    regs = dict(axis.get("registers", {}))
+    regs.update(registers or {})
+    ps = board_ps(manifest)
+    plan = _plan("fa_axis_0", dma_plan(axis["streams"], ps.dma_addr_width), sg_length_width, mm_data_width, addr_width)
+    return _hwh(manifest, design, [("fa_axis_0", axis, regs, plan)])
+
+
+def generate_segments_hwh(manifest: dict, segments: list[dict], design: str = "fa_design") -> str:
+    """The .hwh of the one design holding every dataflow segment (``segments``: the segments'
+    manifests): IP ``fa_axis_s<k>_0`` and DMAs ``dma_s<k>_<stream>`` per segment, as the block
+    design script of fpga_accel/flow/segments_scripts.py builds it."""
+    from ..flow.segments_scripts import segment_dmas
+    from ..segments.names import ip_instance
+
+    ps = board_ps(manifest)
+    groups = []
+    for k, m in enumerate(segments):
+        axis = m["kernel"]["axis"]
+        plan = _plan(ip_instance(k), segment_dmas(k, axis["streams"], ps.dma_addr_width), None, None, None)
+        groups.append((ip_instance(k), axis, dict(axis.get("registers", {})), plan))
+    return _hwh(manifest, design, groups)
+
+
+def _plan(ip: str, dmas, sg_length_width, mm_data_width, addr_width) -> list[dict]:
+    return [{"name": d.name, "stream": d.stream, "direction": d.direction, "tdata": d.tdata_bits,
+             "dma_bits": d.dma_bits, "conv": d.converter, "length": sg_length_width or d.length_width,
+             "mm": mm_data_width or d.mm_bits, "addr": addr_width or d.addr_width, "ip": ip} for d in dmas]
+
+
+def _hwh(manifest: dict, design: str, groups: list) -> str:
+    """The .hwh of ``groups``: [(IP instance, its kernel.axis, its register offsets, its DMA plan)]."""
     ps = board_ps(manifest)
     ps_name, gp, hp, base, ddr, pll = ps.instance, ps.master, ps.hp, ps.register_base, ps.hp_ddr_bytes, ps.pll_mhz
     clk_pin, rst_pin = ps.clock_pin, ps.reset_pin
@@ -129,22 +161,16 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     act_mhz = pll / (d0 * d1)
     clk_hz = round(act_mhz * 1e6)
     clk_net, rst_net = f"{ps_name}_{clk_pin}", f"{ps_name}_{rst_pin}"
-    regs = dict(axis.get("registers", {}))
-    regs.update(registers or {})
-    ip = "fa_axis_0"
-    plan = []
-    for d in dma_plan(axis["streams"], ps.dma_addr_width):
-        plan.append({"name": d.name, "stream": d.stream, "direction": d.direction, "tdata": d.tdata_bits,
-                     "dma_bits": d.dma_bits, "conv": d.converter, "length": sg_length_width or d.length_width,
-                     "mm": mm_data_width or d.mm_bits, "addr": addr_width or d.addr_width})
-    addr = {ip: base, **{d["name"]: base + RANGE * (i + 1) for i, d in enumerate(plan)}}
+    every = [d for _, _, _, plan in groups for d in plan]
+    blocks = [(ip, "s_axi_control") for ip, _, _, _ in groups] + [(d["name"], "S_AXI_LITE") for d in every]
+    addr = {inst: base + RANGE * i for i, (inst, _) in enumerate(blocks)}
     ctx = {"ps": ps_name, "clk_net": clk_net, "rst_net": rst_net, "clk_pin": clk_pin, "rst_pin": rst_pin,
            "clk_hz": clk_hz}
-    clk_users = [(ip, "ap_clk")] + [(d["name"], p) for d in plan for p in
-                                    ("s_axi_lite_aclk", f"m_axi_{_ch(d)}_aclk")] + [
-        (d["conv"], "aclk") for d in plan if d["conv"]]
-    rst_users = [(ip, "ap_rst_n")] + [(d["name"], "axi_resetn") for d in plan] + [
-        (d["conv"], "aresetn") for d in plan if d["conv"]]
+    clk_users = [(ip, "ap_clk") for ip, _, _, _ in groups] + [(d["name"], p) for d in every for p in
+                                                               ("s_axi_lite_aclk", f"m_axi_{_ch(d)}_aclk")] + [
+        (d["conv"], "aclk") for d in every if d["conv"]]
+    rst_users = [(ip, "ap_rst_n") for ip, _, _, _ in groups] + [(d["name"], "axi_resetn") for d in every] + [
+        (d["conv"], "aresetn") for d in every if d["conv"]]
 
     # no Vivado wrote this: say so where Vivado puts its version (pynq reads neither attribute)
     root = ET.Element("EDKSYSTEM", EDWVERSION="1.2", TIMESTAMP="none", VIVADOVERSION="none (fpga-accel stand-in)")
@@ -167,15 +193,16 @@ def generate_hwh(manifest: dict, design: str = "fa_design", registers: dict | No
     _busif(bifs, gp, "MASTER", "xilinx.com:interface:aximm:1.0", f"{ps_name}_{gp}", [],
            [("DATA_WIDTH", 32), ("PROTOCOL", ps.master_protocol), ("FREQ_HZ", clk_hz)])
     _busif(bifs, hp, "SLAVE", "xilinx.com:interface:aximm:1.0", f"{ps_name}_{hp}", [],
-           [("DATA_WIDTH", max([64] + [d["mm"] for d in plan])), ("FREQ_HZ", clk_hz)])
+           [("DATA_WIDTH", max([64] + [d["mm"] for d in every])), ("FREQ_HZ", clk_hz)])
     mm = _sub(m, "MEMORYMAP")
-    for inst, slave in [(ip, "s_axi_control")] + [(d["name"], "S_AXI_LITE") for d in plan]:
+    for inst, slave in blocks:
         _sub(mm, "MEMRANGE", ADDRESSBLOCK="Reg", BASENAME="C_BASEADDR", BASEVALUE=f"0x{addr[inst]:08X}",
              HIGHNAME="C_HIGHADDR", HIGHVALUE=f"0x{addr[inst] + RANGE - 1:08X}", INSTANCE=inst, IS_DATA="TRUE",
              IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=gp, MEMTYPE="REGISTER", SLAVEBUSINTERFACE=slave)
 
-    _ip_module(mods, ip, axis, regs, plan, addr[ip], design, act_mhz, gp, ctx)
-    for d in plan:
+    for ip, axis, regs, plan in groups:
+        _ip_module(mods, ip, axis, regs, plan, addr[ip], design, act_mhz, gp, ctx)
+    for d in every:
         _dma_module(mods, d, addr[d["name"]], hp, ddr, gp, ctx)
         if d["conv"]:
             _converter_module(mods, d, ctx)
@@ -211,7 +238,7 @@ DMA_SIGNALS = ("TDATA", "TVALID", "TREADY", "TKEEP", "TLAST")
 def _link(d):
     """The ends of stream ``d``'s links, in data order: [(source end, sink end, net), ...]."""
     dma_end = (d["name"], "m_axis_mm2s" if d["direction"] == "in" else "s_axis_s2mm", False, DMA_SIGNALS)
-    ip_end = ("fa_axis_0", d["stream"], True, IP_SIGNALS)
+    ip_end = (d["ip"], d["stream"], True, IP_SIGNALS)
     src, dst = (dma_end, ip_end) if d["direction"] == "in" else (ip_end, dma_end)
     if not d["conv"]:
         return [(src, dst, f"{src[0]}_{src[1]}")]
@@ -332,4 +359,12 @@ def write_hwh(path: str | Path, manifest: dict, **kw) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(generate_hwh(manifest, design=p.stem, **kw))
+    return p
+
+
+def write_segments_hwh(path: str | Path, manifest: dict, segments: list[dict]) -> Path:
+    """Write :func:`generate_segments_hwh` to ``path``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(generate_segments_hwh(manifest, segments, design=p.stem))
     return p

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from ..escape import c_comment
+from ..segments.names import tops
 
 
 def readme_text(net, qmodel, manifest: dict, param_files: list[str]) -> str:
     board = manifest.get("board") or {}
-    top = "fa_axis" if board.get("family") in ("zynq", "zynqmp") else "fa_kernel"
+    kernel, axis = tops(manifest)
+    top = axis if board.get("family") in ("zynq", "zynqmp") else kernel
     rows = []
     for c in net.calls:
         st = c.stage
@@ -68,7 +70,7 @@ v++ -c --mode hls --config hls_config.cfg --work_dir fa_hls_{top}
 vitis-run --mode hls --tcl run_hls.tcl           # the same synthesis from the Tcl script
 # Vitis up to 2024.1
 vitis_hls -f run_hls.tcl                          # the board's default top, {top}
-FA_TOP=fa_kernel vitis_hls -f run_hls.tcl
+FA_TOP={kernel} vitis_hls -f run_hls.tcl
 ```
 
 ## Stages

@@ -3,7 +3,8 @@ hls --tcl``) and ``hls_config.cfg`` (``v++ -c --mode hls``, Vitis 2024.2 and lat
 
 TOP is ``fa_axis`` (Zynq: Vivado IP catalog) or ``fa_kernel`` (Vitis platforms: .xo; AWS F2's HDK
 flow, family ``hdk``: Vivado IP catalog, wrapped in the custom-logic top there), chosen from the
-board's family (the Tcl also takes the FA_TOP environment variable). The part and clock come
+board's family (the Tcl also takes the FA_TOP environment variable); a dataflow segment's are
+``fa_axis_s<k>`` / ``fa_kernel_s<k>``. The part and clock come
 from ``manifest["board"]``; without a part the Tcl stops at once with a message naming the fix, and
 the config has no ``part`` line. Only fixed identifiers and sanitised board words appear in them.
 
@@ -19,6 +20,7 @@ import re
 
 from ..bundle_kernel import IP_VENDOR
 from ..escape import shell_comment, tcl_word
+from ..segments.names import tops
 
 ZYNQ_FAMILIES = ("zynq", "zynqmp")
 #: families whose fa_kernel goes into Vivado as IP (the AWS F2 HDK custom logic), not into v++ as an .xo
@@ -34,14 +36,16 @@ def _board(manifest: dict):
     board = manifest.get("board") or {}
     family = str(board.get("family") or "")
     clock = board.get("clock_mhz") or 100.0
-    top = "fa_axis" if family in ZYNQ_FAMILIES else "fa_kernel"
-    export = "xo" if top == "fa_kernel" and family not in IP_KERNEL_FAMILIES else "ip_catalog"
+    kernel, axis = tops(manifest)  # a dataflow segment's carry its index (segments/names.py)
+    top = axis if family in ZYNQ_FAMILIES else kernel
+    export = "xo" if top == kernel and family not in IP_KERNEL_FAMILIES else "ip_catalog"
     return board, f"{1000.0 / float(clock):.3f}", top, export
 
 
 def tcl_script(manifest: dict, n_inputs: int = 1, n_outputs: int = 1) -> str:
     """``run_hls.tcl``; ``n_inputs`` / ``n_outputs`` are the testbench's file arguments."""
     board, period, default_top, default_export = _board(manifest)
+    kernel, axis = tops(manifest)
     name = tcl_word(board.get("name", "unknown"))
     part = board.get("part")
     part_line = (f"set PART {tcl_word(part)}" if part else
@@ -57,8 +61,8 @@ def tcl_script(manifest: dict, n_inputs: int = 1, n_outputs: int = 1) -> str:
 #   vitis-run --mode hls --tcl run_hls.tcl      (Vitis 2024.2 and later; or v++ with hls_config.cfg)
 # Runs from any directory: sources and include paths are taken from this script's folder, the
 # project is created in the current directory.
-# FA_TOP=fa_kernel|fa_axis selects the top; FA_STEP=csynth stops after C synthesis. fa_kernel is
-# exported as {default_export if default_top == "fa_kernel" else "xo"} for this board (FA_EXPORT=xo|ip_catalog overrides); fa_axis always as IP.
+# FA_TOP={kernel}|{axis} selects the top; FA_STEP=csynth stops after C synthesis. {kernel} is
+# exported as {default_export if default_top == kernel else "xo"} for this board (FA_EXPORT=xo|ip_catalog overrides); {axis} always as IP.
 # FA_CSIM=N first runs C simulation of N images: the testbench reads {ins} from
 # FA_CSIM_DATA (default: csim/data beside this script) and writes {outs} there.
 # The testbench is compiled with the same include paths as the kernel: under Vitis both see the
@@ -69,11 +73,11 @@ if {{[regexp {{\\s}} $HERE]}} {{ error "the HLS project folder $HERE contains wh
 set CLOCK_PERIOD {period}
 set TOP {default_top}
 if {{[info exists ::env(FA_TOP)]}} {{ set TOP $::env(FA_TOP) }}
-if {{$TOP ne "fa_axis" && $TOP ne "fa_kernel"}} {{ error "FA_TOP must be fa_axis or fa_kernel, got $TOP" }}
-set EXPORT {default_export if default_top == "fa_kernel" else "xo"}
+if {{$TOP ne "{axis}" && $TOP ne "{kernel}"}} {{ error "FA_TOP must be {axis} or {kernel}, got $TOP" }}
+set EXPORT {default_export if default_top == kernel else "xo"}
 if {{[info exists ::env(FA_EXPORT)]}} {{ set EXPORT $::env(FA_EXPORT) }}
 if {{$EXPORT ne "xo" && $EXPORT ne "ip_catalog"}} {{ error "FA_EXPORT must be xo or ip_catalog, got $EXPORT" }}
-if {{$TOP eq "fa_axis"}} {{ set EXPORT ip_catalog }}
+if {{$TOP eq "{axis}"}} {{ set EXPORT ip_catalog }}
 set CFLAGS "-std=c++14 -I[file join $HERE include] -I[file join $HERE src]"
 
 open_project -reset fa_hls_$TOP
@@ -92,7 +96,7 @@ if {{[info exists ::env(FA_CSIM)]}} {{
     set data [expr {{[info exists ::env(FA_CSIM_DATA)] ? [file normalize $::env(FA_CSIM_DATA)] : [file join $HERE csim data]}}]
     if {{[regexp {{\\s}} $data]}} {{ error "FA_CSIM_DATA $data contains white space; the testbench arguments cannot carry it" }}
     # the testbench's arguments: [--axis] N_IMAGES IN0 ... OUT0 ... (absolute: it runs in the tool's build folder)
-    set tb_args [expr {{$TOP eq "fa_axis" ? [list --axis $n] : [list $n]}}]
+    set tb_args [expr {{$TOP eq "{axis}" ? [list --axis $n] : [list $n]}}]
     foreach f {{{ins}}} {{
         if {{![file isfile [file join $data $f]]}} {{ error "FA_CSIM: no input file [file join $data $f] (raw bytes of $n images in the storage dtype, or .npy)" }}
         lappend tb_args [file join $data $f]
@@ -103,7 +107,7 @@ if {{[info exists ::env(FA_CSIM)]}} {{
 csynth_design
 if {{[info exists ::env(FA_STEP)] && $::env(FA_STEP) eq "csynth"}} {{ exit }}
 if {{$EXPORT eq "xo"}} {{
-    export_design -format xo -output fa_kernel.xo
+    export_design -format xo -output {kernel}.xo
 }} else {{
     export_design -format ip_catalog -vendor {IP_VENDOR} -library hls -ipname $TOP
 }}

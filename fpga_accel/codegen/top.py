@@ -2,15 +2,18 @@
 
 ``fa_network`` is one DATAFLOW region of PE calls. ``fa_kernel`` (Vitis / XRT: m_axi buffers +
 s_axilite control) and ``fa_axis`` (Zynq: AXI-Stream + s_axilite) wrap it with the memory or
-stream adapters. Between the calls, ``FA_STAGE_END(i)`` records how many FA_CYCLE iterations
-stage i ran; in C simulation the processes run one after another, so these are per-stage counts.
-Under ``__SYNTHESIS__`` the macros are empty and the region holds only process calls.
+stream adapters; segment k of a bundle in several segments names them ``fa_kernel_s<k>`` /
+``fa_axis_s<k>`` (fpga_accel/segments/names.py), so one bitstream can hold every segment.
+Between the calls, ``FA_STAGE_END(i)`` records how many FA_CYCLE iterations stage i ran; in C
+simulation the processes run one after another, so these are per-stage counts. Under
+``__SYNTHESIS__`` the macros are empty and the region holds only process calls.
 """
 from __future__ import annotations
 
 from ..bundle_kernel import MEM_WORD_BYTES
 from ..escape import c_comment, c_string
 from ..pe import PES
+from ..segments.names import AXIS, KERNEL
 from .carrays import array_text, struct_text
 from .network import Network
 
@@ -51,7 +54,9 @@ def params_header(net: Network, prefix: str, calls, model: str) -> str:
     return "\n".join(out)
 
 
-def top_header(net: Network, model: str) -> str:
+def top_header(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)) -> str:
+    """``fa_top.h``; ``tops`` are the names of the kernel and axis tops (a segment's carry its index)."""
+    kernel, axis = tops
     n = len(stage_names(net))
     width = max_word_bits(net)
     lines = [BANNER.format(model=model), "#ifndef FA_TOP_H", "#define FA_TOP_H", ""]
@@ -81,8 +86,8 @@ def top_header(net: Network, model: str) -> str:
     aargs = [f"hls::stream<fa_in{i}_beat>& in{i}" for i in range(len(net.inputs))]
     aargs += [f"hls::stream<fa_out{i}_beat>& out{i}" for i in range(len(net.outputs))]
     lines += ["", "void fa_network(" + ", ".join(sig + ["unsigned n_images"]) + ");",
-              'extern "C" void fa_kernel(' + ", ".join(kargs + ["unsigned n_images"]) + ");",
-              "void fa_axis(" + ", ".join(aargs + ["unsigned n_images"]) + ");", ""]
+              f'extern "C" void {kernel}(' + ", ".join(kargs + ["unsigned n_images"]) + ");",
+              f"void {axis}(" + ", ".join(aargs + ["unsigned n_images"]) + ");", ""]
     lines += ["#ifndef __SYNTHESIS__",
               "// C simulation: FA_CYCLE iterations per stage of the last call (see fa_top.cpp).",
               "extern unsigned long long fa_stage_cycles[FA_N_STAGES];",
@@ -103,7 +108,7 @@ def _elems(t) -> int:
     return n
 
 
-def top_source(net: Network, model: str, param_files: list[str]) -> str:
+def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str, str] = (KERNEL, AXIS)) -> str:
     names = stage_names(net)
     n_in = len(net.inputs)
     lines = [BANNER.format(model=model), '#include "fa_top.h"', ""]
@@ -139,18 +144,18 @@ def top_source(net: Network, model: str, param_files: list[str]) -> str:
         lines.append(f"    {st.func}<{', '.join(targs)} >({', '.join(args)});  // {c_comment(st.layer)}")
         lines.append(f"    FA_STAGE_END({n_in + k})")
     lines += ["}", ""]
-    lines += kernel_top(net) + [""] + axis_top(net)
+    lines += kernel_top(net, tops[0]) + [""] + axis_top(net, tops[1])
     return "\n".join(lines) + "\n"
 
 
-def kernel_top(net: Network) -> list[str]:
+def kernel_top(net: Network, top: str = KERNEL) -> list[str]:
     n_in, n_out = len(net.inputs), len(net.outputs)
     base = n_in + len(net.calls)
     kargs = [f"const ap_uint<FA_MEM_BITS>* in{i}" for i in range(n_in)]
     kargs += [f"ap_uint<FA_MEM_BITS>* out{i}" for i in range(n_out)]
     out = ["// Vitis / XRT kernel: one m_axi buffer per hardware input and output (the batch as the host",
            "// stores it: NHWC, int8/uint8 or int16/uint16, whole 64-byte words), control on s_axilite.",
-           'extern "C" void fa_kernel(' + ", ".join(kargs + ["unsigned n_images"]) + ") {"]
+           f'extern "C" void {top}(' + ", ".join(kargs + ["unsigned n_images"]) + ") {"]
     for i in range(n_in):
         out.append(f"#pragma HLS INTERFACE mode = m_axi port = in{i} offset = slave bundle = gmem{i} "
                    f"max_read_burst_length = 64")
@@ -178,7 +183,7 @@ def kernel_top(net: Network) -> list[str]:
     return out
 
 
-def axis_top(net: Network) -> list[str]:
+def axis_top(net: Network, top: str = AXIS) -> list[str]:
     n_in, n_out = len(net.inputs), len(net.outputs)
     base = n_in + len(net.calls)
     aargs = [f"hls::stream<fa_in{i}_beat>& in{i}" for i in range(n_in)]
@@ -186,7 +191,7 @@ def axis_top(net: Network) -> list[str]:
     out = ["// Zynq streaming IP: one AXI-Stream per hardware input and output, the image count on s_axilite",
            "// (AXI DMA moves the data). TLAST on the last beat of the run only: one S2MM transfer takes the",
            "// whole batch, with no re-arm per image; input TLAST is ignored (the IP counts beats).",
-           "void fa_axis(" + ", ".join(aargs + ["unsigned n_images"]) + ") {"]
+           f"void {top}(" + ", ".join(aargs + ["unsigned n_images"]) + ") {"]
     for name in [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)]:
         out.append(f"#pragma HLS INTERFACE mode = axis port = {name}")
     out += ["#pragma HLS INTERFACE mode = s_axilite port = n_images bundle = control",

@@ -23,7 +23,8 @@ def _first(root: Path, pattern: str, prefer: str | None = None) -> Path | None:
 
 
 def collect(step: str, root: Path, top: str, log: Path, clock_mhz: float) -> dict:
-    """The parsed reports of ``step`` (``hls``, ``vivado``, ``link``, ``hdk`` or ``afi``)."""
+    """The parsed reports of ``step`` (``hls``, ``vivado``, ``link``, ``hdk`` or ``afi``, or
+    ``hls_s<k>``: dataflow segment k's synthesis in ``build/hls/s<k>``, its top ``<top>_s<k>``)."""
     out: dict = {}
     try:
         version = version_from_log(log.read_text(errors="replace"))
@@ -32,24 +33,26 @@ def collect(step: str, root: Path, top: str, log: Path, clock_mhz: float) -> dic
     if version:
         out["tool_version"] = version
     fn = {"hls": _hls, "vivado": _vivado, "link": _link, "hdk": _hdk, "afi": _afi}.get(step)
-    if fn:
+    if step.startswith("hls_s") and step[len("hls_s"):].isdigit():
+        out.update(_hls(root, f"{top}_s{int(step[len('hls_s'):])}", clock_mhz, f"build/hls/{step[len('hls_'):]}"))
+    elif fn:
         out.update(fn(root, top, clock_mhz))
     return out
 
 
-def _hls(root: Path, top: str, clock_mhz: float) -> dict:
+def _hls(root: Path, top: str, clock_mhz: float, under: str = "build/hls") -> dict:
     out: dict = {}
-    xml = _first(root, "build/hls/**/syn/report/csynth.xml") or _first(root, "build/hls/**/csynth.xml")
+    xml = _first(root, f"{under}/**/syn/report/csynth.xml") or _first(root, f"{under}/**/csynth.xml")
     if xml:
         out["csynth"] = {"file": _rel(root, xml), **rp.parse_csynth_xml(xml)}
     # XRT programs a kernel from kernel.xml, so that is the truth for fa_kernel; the driver header for fa_axis
-    xo = _first(root, "build/hls/**/*.xo")
+    xo = _first(root, f"{under}/**/*.xo")
     if xo:
         out["xo"] = _rel(root, xo)
         text = rp.kernel_xml_from_xo(xo)
         if text:
             out["registers"] = {"file": f"{_rel(root, xo)}:kernel.xml", "offsets": rp.parse_kernel_xml(text)}
-    header = _first(root, f"build/hls/**/x{top}_hw.h", prefer="/impl/")
+    header = _first(root, f"{under}/**/x{top}_hw.h", prefer="/impl/")
     if header and "registers" not in out:
         out["registers"] = {"file": _rel(root, header), "offsets": rp.parse_hw_header(header)}
     return out

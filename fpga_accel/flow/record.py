@@ -34,7 +34,25 @@ def build_record(manifest: dict, target, state: dict) -> dict:
     regs = (rep.get("hls") or {}).get("registers")
     if regs:
         rec["registers"] = _apply_offsets(manifest, target, regs)
+    seg = sorted((int(n[len("hls_s"):]), r) for n, r in rep.items() if n.startswith("hls_s") and n[len("hls_s"):].isdigit())
+    if seg:  # dataflow segments: each one's synthesis; the HLS estimate of the design is their sum
+        rec["segments"] = [_segment_hls(k, r) for k, r in seg]
+        rec["hls_tool"] = next((steps[f"hls_s{k}"].get("hls_tool") for k, _ in seg if steps[f"hls_s{k}"].get("hls_tool")),
+                               None)
+        parts = [(r.get("csynth") or {}).get("resources") or {} for _, r in seg]
+        if all(parts):
+            rec["resources"]["hls_estimate"] = {key: sum(p.get(key) or 0 for p in parts) for key in parts[0]}
     return rec
+
+
+def _segment_hls(k: int, rep: dict) -> dict:
+    """Segment k's synthesis figures and the register offsets its generated driver gives (recorded, not
+    applied: the segment's own manifest keeps the compile-time offsets the runtime checks the .hwh with)."""
+    hls = rep.get("csynth") or {}
+    regs = rep.get("registers") or {}
+    return {"index": k, "hls": {key: hls.get(key) for key in ("file", "top", "target_clock_ns", "estimated_clock_ns",
+                                                               "latency_cycles", "resources")} if hls else None,
+            "registers": {"file": regs.get("file"), "offsets": regs.get("offsets")} if regs else None}
 
 
 def _apply_offsets(manifest: dict, target, regs: dict) -> dict:

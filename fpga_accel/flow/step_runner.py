@@ -34,6 +34,7 @@ from .errors import BuildError, ToolFailedError, ToolNotFoundError
 from .hls_tool import HlsTool, choose_hls_tool
 from .pynq_image import hwh_warning
 from .record import build_record
+from .segments_steps import segment_steps, xo_values
 from .steps import Step, plan_steps
 from .target import target_of
 from .tiled_interface import top_of as tiled_top
@@ -72,10 +73,6 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         bundle = load_bundle(bundle)
     root = bundle.path.resolve()
     manifest = bundle.manifest
-    if "segments" in manifest:  # several dataflow designs (fpga_accel/segments): one bitstream must hold them all
-        raise BuildError(f"{root}: the model is compiled as {len(manifest['segments']['list'])} dataflow segments with "
-                         "host steps between them; building one bitstream with a kernel per segment is not supported "
-                         "yet: run it with the emulator, csim or opencl (PoCL) backend, or compile with --engine tiled")
     scripts = manifest.get("scripts") or {}
     if scripts.get("error"):
         raise BuildError(f"{root}: no build scripts were generated: {scripts['error']}")
@@ -84,13 +81,17 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         raise BuildError(f"{root}: the bundle has no scripts/; recompile it with the {what}")
     target = target_of(manifest)
     tiled = scripts.get("engine") == "tiled"
-    if not tiled:
+    n_seg = len(manifest["segments"]["list"]) if "segments" in manifest else 0  # one bitstream, every segment
+    if n_seg:
+        _check_segment_streams(root, n_seg, scripts, target)
+    elif not tiled:
         _check_streams(root, manifest, scripts, target)
     env = dict(os.environ)
     ident = bundle_id(manifest)
     state = _load_state(root, ident)
     tool = _hls_tool(hls_tool or env.get("FA_HLS_TOOL") or "auto", steps, state, env)
-    plan = tiled_steps(root, target, tool.name) if tiled else plan_steps(root, target, hls_tool=tool.name)
+    plan = (tiled_steps(root, target, tool.name) if tiled else segment_steps(root, target, n_seg, tool.name) if n_seg
+            else plan_steps(root, target, hls_tool=tool.name))
     _check_own_dirs(root, plan)
     chosen = _select(plan, steps)
     if any(s.name == "hls" and "--mode" not in s.argv and s.argv[:2] == ["v++", "-c"] for s in plan):
@@ -107,6 +108,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
         aws = env.get("AWS_PLATFORM") if target.flow == "aws-afi" else None
         values["PLATFORM"] = platform or env.get("FA_PLATFORM") or aws or target.platform or ""
     values["XO"] = _xo(root, top)
+    values.update(xo_values(root, n_seg))
     todo = _pending(root, plan, chosen, state, values, ident)
     if not todo:
         echo("every selected step is up to date")
@@ -120,6 +122,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
     ran, complete = False, True
     for step in plan:
         values["XO"] = _xo(root, top)
+        values.update(xo_values(root, n_seg))
         key = _key(step, values, ident, upstream)
         entry = state["steps"].get(step.name)
         if step in chosen and not _fresh(root, entry, key):
@@ -129,7 +132,7 @@ def build(bundle: Bundle | str | os.PathLike, steps: list[str] | None = None, jo
                 e = state["steps"].get(step.name) or {}
                 if e.get("status") in ("done", "failed", "timing_failed"):
                     e["report"] = collect(step.name, root, top, root / LOGS / f"{step.name}.log", target.clock_mhz)
-                    if step.name == "hls":
+                    if step.name == "hls" or step.name.startswith("hls_s"):
                         e["hls_tool"] = tool.to_dict()
                     _save_state(root, state)
             ran = True
@@ -172,6 +175,25 @@ def _check_streams(root: Path, manifest: dict, scripts: dict, target) -> None:
         raise BuildError(f"{root}: scripts/vivado_bd.tcl was generated for other streams ({scripts.get('streams')}) "
                          f"than the HLS project's ({have}); compile must run the script generator after the HLS "
                          "generator — recompile the bundle")
+
+
+def _check_segment_streams(root: Path, n: int, scripts: dict, target) -> None:
+    """Each segment's DMAs in the block design were sized for the streams of its HLS project."""
+    from ..bundle import load_bundle
+    from ..segments.check import segment_path
+
+    listed = scripts.get("segments") or []
+    if len(listed) != n:
+        raise BuildError(f"{root}: the build scripts describe {len(listed)} segments, the bundle has {n}; recompile it")
+    if not target.is_zynq:
+        return
+    keys = ("name", "direction", "tdata_bits", "beats_per_image")
+    for k, rec in enumerate(listed):
+        kernel = load_bundle(root / segment_path(k)).manifest.get("kernel") or {}
+        have = [{key: s.get(key) for key in keys} for s in (kernel.get("axis") or {}).get("streams", [])]
+        if have != rec.get("streams"):
+            raise BuildError(f"{root}: scripts/vivado_bd.tcl was generated for other streams of segment {k} "
+                             f"({rec.get('streams')}) than its HLS project's ({have}); recompile the bundle")
 
 
 def _check_own_dirs(root: Path, plan: list[Step]) -> None:

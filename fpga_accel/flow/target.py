@@ -49,11 +49,12 @@ class Dma:
     length_width: int    # c_sg_length_width
     mm_bits: int = 64    # memory-map data width (the HP port is 64 bits on Zynq-7000)
     addr_width: int = 32  # 64 on Zynq UltraScale+, where buffers may lie above 4 GiB
+    prefix: str = ""     # "s<k>_" for dataflow segment k: its converters' names stay unique in one design
 
     @property
     def converter(self) -> str | None:
         """Name of the AXI-Stream width converter between DMA and IP, when the widths differ."""
-        return f"width_{self.stream}" if self.dma_bits != self.tdata_bits else None
+        return f"width_{self.prefix}{self.stream}" if self.dma_bits != self.tdata_bits else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "stream": self.stream, "direction": self.direction,

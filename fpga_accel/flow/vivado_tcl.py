@@ -223,9 +223,9 @@ def _property_lines(props: list[str], cells: str) -> list[str]:
     return lines + [f"{line}] {cells}"]
 
 
-def _stream_lines(d: Dma, ps) -> list[str]:
+def _stream_lines(d: Dma, ps, ip: str = IP_INSTANCE) -> list[str]:
     dma_port = f"{d.name}/M_AXIS_MM2S" if d.direction == "in" else f"{d.name}/S_AXIS_S2MM"
-    ip_port = f"{IP_INSTANCE}/{d.stream}"
+    ip_port = f"{ip}/{d.stream}"
     src, dst = (dma_port, ip_port) if d.direction == "in" else (ip_port, dma_port)
     if not d.converter:
         return [f"connect_bd_intf_net [get_bd_intf_pins {src}] [get_bd_intf_pins {dst}]"]

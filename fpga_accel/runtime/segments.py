@@ -7,8 +7,11 @@ fpga_accel/segments/check.py); a host step runs its layer's integers on the host
 (a float op: dequantise, its float reference, quantise — quant/host_float.py; an integer layer sent
 to the host: its op's integer reference), exactly as the emulator runs the whole model.
 
-Backends that chain segments: :data:`CHAINED`. The others need one bitstream holding every
-segment's kernel or IP, which the build flow does not write yet; they refuse the bundle by name.
+Backends that chain segments' own bundles: :data:`CHAINED`. A backend with
+``segments_from_bitstream(bundle)`` true instead opens the one bitstream of the model's bundle that
+holds every segment (fpga_accel/flow/segments_scripts.py: PYNQ's overlay, the OpenCL backend's
+xclbin) once, and its ``open_segments(opened)`` gives one backend per segment's IP or kernel; the host
+steps run between them the same way. The others (native, F2) refuse the bundle by name.
 """
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ def is_segmented(bundle) -> bool:
     return "segments" in getattr(bundle, "manifest", {})
 
 
+def from_bitstream(cls, bundle) -> bool:
+    """Whether ``cls`` runs the segmented ``bundle`` from the one bitstream of its model's bundle."""
+    ask = getattr(cls, "segments_from_bitstream", None)
+    return bool(ask is not None and ask(bundle))
+
+
 def segment_availability(cls, bundle, one) -> str | None:
     """Why backend ``cls`` cannot run the segmented ``bundle``, or None; ``one(cls, segment bundle)``
     asks the backend about one segment."""
@@ -33,11 +42,15 @@ def segment_availability(cls, bundle, one) -> str | None:
     from ..bundle_check import BundleError
     from ..segments.check import segment_path
 
+    if from_bitstream(cls, bundle):
+        try:
+            return cls.unavailable(bundle)  # the model's own bitstream, holding every segment
+        except Exception as e:  # noqa: BLE001 - as backends.availability: reported, not raised
+            return f"its availability check failed ({type(e).__name__}: {e})"
     if cls.name not in CHAINED:
         return (f"the bundle holds {len(bundle.manifest['segments']['list'])} dataflow segments with host steps between "
-                f"them; backend '{cls.name}' runs one kernel per bundle, and one bitstream with every segment's kernel "
-                f"is not built yet: run it with backend {', '.join(repr(n) for n in CHAINED)}, or compile the model "
-                "with --engine tiled")
+                f"them; backend '{cls.name}' runs one kernel per bundle: run it with backend "
+                f"{', '.join(repr(n) for n in (*CHAINED, 'pynq'))}, or compile the model with --engine tiled")
     for k in range(len(bundle.manifest["segments"]["list"])):
         try:
             why = one(cls, load_bundle(bundle.path / segment_path(k), verify=False))
@@ -57,9 +70,15 @@ class SegmentedBackend(ThreadedBackend):
         super().__init__(bundle, qmodel, timeout)
         self.name = cls.name
         self.segments = []
+        self.device = None  # the backend holding the one bitstream of every segment, if it is one
         try:
-            for sub, sq in open_segments(bundle, qmodel):
-                self.segments.append(cls(sub, sq, timeout=timeout))
+            opened = open_segments(bundle, qmodel)
+            if from_bitstream(cls, bundle):
+                self.device = cls(bundle, qmodel, timeout=timeout)
+                self.segments = self.device.open_segments(opened)
+            else:
+                for sub, sq in opened:
+                    self.segments.append(cls(sub, sq, timeout=timeout))
         except BaseException:
             self.close()
             raise
@@ -87,3 +106,6 @@ class SegmentedBackend(ThreadedBackend):
         for b in self.segments:
             b.close()
         self.segments = []
+        if self.device is not None:
+            self.device.close()
+            self.device = None

@@ -11,10 +11,11 @@ folder's estimate (fpga_accel/fold), not a synthesis result.
 
 **Bundle.** Segment k is a complete bundle at ``segments/<k>/`` of the model's bundle (its own
 manifest, weights, ``hls/`` and ``opencl/`` projects), written by the same generators as a one-part
-design, except the build scripts: a segment is not built alone, and the build of several kernels in
-one bitstream is not written yet. The model's bundle lists every segment file among its own, so its
-seal covers them; its manifest's ``segments`` section names each segment, its layers, tensors,
-share and estimate, and the order of the steps.
+design, except the build scripts: a segment is not built alone. The model's bundle gets them
+instead (fpga_accel/flow/segments_scripts.py): one bitstream holding every segment's IP or kernel,
+each named with its index (fpga_accel/segments/names.py). The model's bundle lists every segment
+file among its own, so its seal covers them; its manifest's ``segments`` section names each
+segment, its layers, tensors, share and estimate, and the order of the steps.
 """
 from __future__ import annotations
 
@@ -117,13 +118,17 @@ def segment_section(plan: SegmentPlan, folds: list, ceiling: float) -> dict:
             "fpga_us_per_image": busy, "frames_per_s": 1e6 / busy if busy else None}
 
 
-def write_segments(stage: Path, plan: SegmentPlan, folds: list, make_manifest, gens, sizing) -> None:
+def write_segments(stage: Path, plan: SegmentPlan, folds: list, make_manifest, gens, sizing,
+                   model_manifest: dict | None = None) -> None:
     """Each segment's bundle under ``stage/segments/<k>``. ``make_manifest(segment qmodel)`` gives
     its manifest before folding; ``gens`` are compile's generators (those in
-    :data:`SEGMENT_GENERATORS` run); ``sizing(qmodel, manifest)`` sizes its FIFOs."""
+    :data:`SEGMENT_GENERATORS` run); ``sizing(qmodel, manifest)`` sizes its FIFOs. With the script
+    generator among ``gens``, the build scripts of one bitstream for every segment go to
+    ``stage/scripts`` and their record to ``model_manifest["scripts"]``."""
     from ..bundle import write_bundle
 
     mine = [gen for gen in gens if getattr(gen, "__name__", "") in SEGMENT_GENERATORS]
+    written = []
     for k, (s, f) in enumerate(zip(plan.segments, folds)):
         m = make_manifest(s)
         apply_to_manifest(m, f)
@@ -139,3 +144,8 @@ def write_segments(stage: Path, plan: SegmentPlan, folds: list, make_manifest, g
             apply_generated_fifos(m)
 
         write_bundle(stage / "segments" / str(k), m, arrays, files)
+        written.append(m)
+    if model_manifest is not None and any(getattr(gen, "__name__", "") == "generate_scripts" for gen in gens):
+        from ..flow.segments_scripts import generate_segment_scripts
+
+        generate_segment_scripts(stage, model_manifest, written)

@@ -10,7 +10,8 @@ from .hw_stream import AxisLink
 
 class BoardModel:
     """Built from an ``ip_dict`` (as a .hwh gives it), the manifest's ``kernel.axis`` and the
-    QModel the bitstream implements. ``fifo_images``: images each IP-side FIFO holds."""
+    QModel the bitstream implements. ``fifo_images``: images each IP-side FIFO holds.
+    :meth:`segmented` builds the board of a bundle in dataflow segments: one IP per segment."""
 
     def __init__(self, ip_dict: dict, axis: dict, qmodel, fifo_images: int = 2):
         self.memory = DeviceMemory()
@@ -18,26 +19,37 @@ class BoardModel:
         self.transfers: list[tuple[str, int, int]] = []
         self.started_with: list[int] = []
         self.blocks = []  # (base, size, model)
-        ip_key = next(k for k in ip_dict if k.rsplit("/", 1)[-1] == "fa_axis_0")
-        regs = {k: v["address_offset"] for k, v in ip_dict[ip_key]["registers"].items()}
-        self.ip = FaAxisModel(self, axis, qmodel, regs)
-        self._map(ip_dict[ip_key], self.ip)
+        self.ips: list[FaAxisModel] = []
         self.dmas = {}
-        spare = [k for k, v in ip_dict.items() if v["type"].startswith("xilinx.com:ip:axi_dma:")]
+        self.ip = self.attach(ip_dict, "fa_axis_0", axis, qmodel, fifo_images)
+
+    def attach(self, ip_dict: dict, instance: str, axis: dict, qmodel, fifo_images: int = 2,
+               dma_of=None, key_of=None) -> FaAxisModel:
+        """Wire streaming IP ``instance`` computing ``qmodel`` to its DMAs: ``dma_of(stream)`` names
+        them (default ``dma_<stream>``, else the next unnamed DMA); ``self.dmas[key_of(stream)]``."""
+        ip_key = next(k for k in ip_dict if k.rsplit("/", 1)[-1] == instance)
+        regs = {k: v["address_offset"] for k, v in ip_dict[ip_key]["registers"].items()}
+        ip = FaAxisModel(self, axis, qmodel, regs)
+        self._map(ip_dict[ip_key], ip)
+        self.ips.append(ip)
+        taken = {d.name for d in self.dmas.values()}
+        spare = [k for k, v in ip_dict.items() if v["type"].startswith("xilinx.com:ip:axi_dma:") and k not in taken]
         for s in axis["streams"]:  # the DMA named after the stream, else the next unnamed one
-            key = next((k for k in spare if k.rsplit("/", 1)[-1] == f"dma_{s['name']}"), None)
+            want = dma_of(s["name"]) if dma_of else f"dma_{s['name']}"
+            key = next((k for k in spare if k.rsplit("/", 1)[-1] == want), None)
             key = key or next(k for k in spare if not k.rsplit("/", 1)[-1].startswith("dma_"))
             spare.remove(key)
             dma = AxiDmaModel(key, ip_dict[key]["parameters"], self)
             self._map(ip_dict[key], dma)
-            self.dmas[s["name"]] = dma
+            self.dmas[key_of(s["name"]) if key_of else s["name"]] = dma
             link = AxisLink(s["name"], s["tdata_bits"] // 8, fifo_images * s["beats_per_image"])
             if s["direction"] == "in":
                 dma.mm2s.link = link
-                self.ip.inputs[s["name"]] = link
+                ip.inputs[s["name"]] = link
             else:
                 dma.s2mm.link = link
-                self.ip.outputs[s["name"]] = link
+                ip.outputs[s["name"]] = link
+        return ip
 
     def _map(self, desc, model):
         self.blocks.append((int(desc["phys_addr"]), int(desc["addr_range"]), model))
@@ -69,6 +81,30 @@ class BoardModel:
             moved = False
             for dma in self.dmas.values():
                 moved |= dma.step()
-            moved |= self.ip.step()
+            for ip in self.ips:
+                moved |= ip.step()
             if not moved:
                 return
+
+
+def segmented(ip_dict: dict, segments: list, fifo_images: int = 2) -> BoardModel:
+    """The board of a bundle in dataflow segments: ``segments`` is [(kernel.axis, QModel)] of each
+    segment; IP ``fa_axis_s<k>_0`` with DMAs ``dma_s<k>_<stream>`` (``board.dmas["s<k>/<stream>"]``)."""
+    board = BoardModel.__new__(BoardModel)
+    board.memory, board.violations, board.transfers, board.started_with = DeviceMemory(), [], [], []
+    board.blocks, board.ips, board.dmas = [], [], {}
+    for k, (axis, qmodel) in enumerate(segments):
+        board.attach(ip_dict, f"fa_axis_s{k}_0", axis, qmodel, fifo_images, dma_of=lambda s, k=k: f"dma_s{k}_{s}",
+                     key_of=lambda s, k=k: f"s{k}/{s}")
+    board.ip = board.ips[0]
+    return board
+
+
+def segments_board(ip_dict: dict, bundle, **options) -> BoardModel:
+    """:func:`segmented` for the model ``bundle`` in dataflow segments (each segment's own bundle)."""
+    from fpga_accel.bundle import load_bundle
+    from fpga_accel.compiler import load_qmodel
+    from fpga_accel.segments.check import segment_path
+
+    subs = [load_bundle(bundle.path / segment_path(k)) for k in range(len(bundle.manifest["segments"]["list"]))]
+    return segmented(ip_dict, [(s.manifest["kernel"]["axis"], load_qmodel(s)) for s in subs], **options)

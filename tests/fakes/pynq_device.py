@@ -73,7 +73,11 @@ class EmulatedZynq(Device):
         from fpga_accel.compiler import load_qmodel
 
         bundle = load_bundle(Path(bitstream.bitfile_name).parent.parent)
-        if "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
+        if "segments" in bundle.manifest:  # one IP per dataflow segment
+            from fakes.hw_system import segments_board
+
+            self.board = segments_board(dict(parser.ip_dict), bundle, **self.board_options)
+        elif "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
             from fakes.hw_tiled import TiledBoardModel
 
             self.board = TiledBoardModel(dict(parser.ip_dict), bundle.manifest, **self.board_options)

@@ -70,7 +70,8 @@ def check_hls_config(path: Path) -> dict:
     for key in ("syn.top", "flow_target", "clock", "package.output.format"):
         if key not in single:
             raise ConfigError(f"[hls] has no {key}")
-    if single["syn.top"] not in ("fa_axis", "fa_kernel", "fa_tiled_top", "fa_tiled_kernel"):
+    # the tops fpga-accel generates: a dataflow segment's carry its index (fa_axis_s0, ...)
+    if not re.fullmatch(r"(fa_axis|fa_kernel)(_s\d+)?|fa_tiled_top|fa_tiled_kernel", single["syn.top"]):
         raise ConfigError(f"syn.top {single['syn.top']!r}")
     fmt, target = single["package.output.format"], single["flow_target"]
     if (target, fmt) not in (("vivado", "ip_catalog"), ("vitis", "xo")):

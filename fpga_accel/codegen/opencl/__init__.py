@@ -59,19 +59,21 @@ def generate_opencl(stage_dir: Path, qmodel, manifest: dict) -> None:
     a model it cannot express (a layer with no OpenCL emitter) gets no kernel, and
     ``manifest["opencl"]["skipped"]`` says why, instead of failing the compile."""
     from ...bundle_kernel import kernel_interface
+    from ...segments.names import tops
 
     if not manifest.get("kernel"):
-        manifest["kernel"] = kernel_interface(qmodel)
+        manifest["kernel"] = kernel_interface(qmodel, tops=tops(manifest))
     args = manifest["kernel"]["args"]
+    name = tops(manifest)[0]  # fa_kernel, or a dataflow segment's fa_kernel_s<k>
     try:
-        src = kernel_source(qmodel, args)
+        src = kernel_source(qmodel, args, name)
     except UnsupportedModelError as e:
         manifest["opencl"] = {"skipped": "no OpenCL model: " + "; ".join(str(p) for p in e.problems)}
         return
     path = Path(stage_dir) / KERNEL_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(src)
-    manifest["opencl"] = {"kernel": KERNEL_PATH, "name": KERNEL_NAME, "build_options": [],
+    manifest["opencl"] = {"kernel": KERNEL_PATH, "name": name, "build_options": [],
                           "work_items": "one per image, one per work-group"}
     scratch = scratch_bytes(qmodel, args)
     if scratch:

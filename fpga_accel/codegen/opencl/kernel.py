@@ -81,8 +81,9 @@ def _arg_decl(arg) -> str:
     return f"__global {const}{CTYPE[arg['dtype']]}* restrict {arg['name']}"
 
 
-def kernel_source(qmodel, args: list[dict]) -> str:
-    """OpenCL C of ``fa_kernel`` for ``qmodel`` with the arguments ``args`` (manifest order)."""
+def kernel_source(qmodel, args: list[dict], name: str = KERNEL_NAME) -> str:
+    """OpenCL C of ``fa_kernel`` for ``qmodel`` with the arguments ``args`` (manifest order); ``name``
+    is the kernel's (a dataflow segment's HLS kernel name, so one host path drives either)."""
     _unsupported(qmodel)
     ins = [a for a in args if a["kind"] == "m_axi" and a.get("direction") == "in"]
     outs = [a for a in args if a["kind"] == "m_axi" and a.get("direction") == "out"]
@@ -122,7 +123,7 @@ def kernel_source(qmodel, args: list[dict]) -> str:
 
     decl_args = [_arg_decl(a) for a in args] + ([f"__global uchar* restrict {SCRATCH_ARG}"] if scratch else [])
     sig = ",\n                        ".join(decl_args)
-    lines = [f"__kernel void {KERNEL_NAME}({sig}) {{"]
+    lines = [f"__kernel void {name}({sig}) {{"]
     if scratch:  # each work-item its own slice
         lines.append(f"    __global uchar* fa_ws = {SCRATCH_ARG} + (size_t)get_global_id(0) * "
                      f"{scratch_bytes(qmodel, args)}UL;")

@@ -18,6 +18,12 @@ with events on a profiling queue; ``last_timing`` holds the measured nanoseconds
 Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
 in flight, each with its own buffers.
 
+A bundle in **dataflow segments** with an xclbin (one compute unit per segment kernel
+``fa_kernel_s<k>``, fpga_accel/flow/segments_scripts.py) runs from it: the program is made once and
+:meth:`OpenCLBackend.open_segments` gives the chain (runtime/segments.py) one backend per kernel,
+sharing context, queue and program, each with its own buffers; without an xclbin each segment's own
+OpenCL twin runs on a CPU device.
+
 A bundle compiled for the **tiled engine** runs its program in ``fa_tiled_kernel``
 (:mod:`fpga_accel.tiled.opencl`): from the bundle's xclbin on XRT, or else the engine's OpenCL twin,
 which comes with the package and is built for the program's engine configuration, on a CPU device.
@@ -163,6 +169,12 @@ class OpenCLBackend(Backend):
             return f"no OpenCL device found ({kinds}{'; with ' + ', '.join(want) if want else ''})"
         return None
 
+    @classmethod
+    def segments_from_bitstream(cls, bundle) -> bool:
+        """A bundle in dataflow segments runs from its xclbin (every segment's kernel, a compute unit
+        each) when it has one; otherwise each segment's own OpenCL twin runs (runtime/segments.py)."""
+        return "segments" in bundle.manifest and binary_path(bundle) is not None
+
     def __init__(self, bundle, qmodel, timeout: float | None = None, platform: str | None = None,
                  device: str | None = None):
         super().__init__(bundle, qmodel, timeout)
@@ -173,7 +185,9 @@ class OpenCLBackend(Backend):
         if is_tiled(bundle):
             self._open_tiled(platform, device)
             return
-        self.args = bundle.manifest.get("kernel", {}).get("args") or _default_args(qmodel)
+        # a bundle in dataflow segments: the program only, its kernels are the segments' (open_segments)
+        self.args = [] if "segments" in bundle.manifest else (bundle.manifest.get("kernel", {}).get("args")
+                                                               or _default_args(qmodel))
         unknown = [a["name"] for a in self.args if a["kind"] not in ("m_axi", "scalar")]
         if unknown:
             raise SessionError(f"kernel arguments {unknown} of {bundle.path} are of a kind this backend cannot set")
@@ -210,11 +224,31 @@ class OpenCLBackend(Backend):
         self.program.build(options=list(self.bundle.manifest.get("opencl", {}).get("build_options", [])),
                            devices=[device])
         self.build_s = time.perf_counter() - start
-        name = self.bundle.manifest.get("kernel", {}).get("name", "fa_kernel")
-        self.kernel = cl.Kernel(self.program, name)
+        if "segments" not in self.bundle.manifest:
+            self.kernel = cl.Kernel(self.program, self.bundle.manifest.get("kernel", {}).get("name", "fa_kernel"))
         # the source's global scratch (the xclbin keeps its tensors on chip: no such argument)
         scratch = self.bundle.manifest.get("opencl", {}).get("scratch") or {}
         self._scratch = int(scratch.get("bytes_per_work_item", 0)) if mode == "source" else 0
+
+    def open_segments(self, opened: list) -> list:
+        """One backend per segment (``opened``: [(segment bundle, its QModel)]) on this program's kernel
+        of its name (``fa_kernel_s<k>``), sharing the context, queue and program: the card is
+        programmed once; the chain runs the kernels in turn, the host steps between them."""
+        out = []
+        for sub, sq in opened:
+            seg = type(self).__new__(type(self))
+            Backend.__init__(seg, sub, sq, self.timeout)
+            seg.cl, seg.last_timing, seg._sets, seg.tiled, seg._scratch = self.cl, None, [], None, 0
+            seg.platform, seg.device, seg.mode, seg.build_s = self.platform, self.device, self.mode, self.build_s
+            seg.ctx, seg.queue, seg.program = self.ctx, self.queue, self.program
+            seg.args, name = sub.manifest["kernel"]["args"], sub.manifest["kernel"]["name"]
+            try:
+                seg.kernel = self.cl.Kernel(self.program, name)
+            except self.cl.Error as e:
+                raise BackendUnavailable(f"{binary_path(self.bundle)} has no kernel {str(name)[:80]!r} ({e}); it was "
+                                         "built from another bundle: rebuild it with `fpga-accel build`") from None
+            out.append(seg)
+        return out
 
     def _open_tiled(self, platform: str | None, device: str | None) -> None:
         """The tiled engine: its xclbin on a Xilinx card, else the twin built for a CPU device, driven

@@ -7,6 +7,12 @@ runs; transfers and the ap_ctrl_hs handshake are driven by :mod:`fpga_accel.runt
 pynq is imported only when a session opens. On the board, run as root with ``XILINX_XRT`` set
 (the PYNQ image's profile does both).
 
+A bundle in dataflow segments runs on the one overlay its model's bundle holds (scripts of
+fpga_accel/flow/segments_scripts.py): segment k's IP ``fa_axis_s<k>_0`` and DMAs ``dma_s<k>_in0``, ...
+found by name in the .hwh and checked against the segment's own manifest, the PL programmed once;
+:meth:`PynqBackend.open_segments` gives the chain (runtime/segments.py) one :class:`PynqSegment` per IP
+and the host steps run between them.
+
 A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_0`` of its own build
 (``manifest["scripts"]["ip"]``: the register map, checked against the .hwh the same way):
 :class:`~fpga_accel.runtime.pynq_driver.tiled.TiledPynq` loads the program and weights into DDR
@@ -71,7 +77,13 @@ class PynqBackend(Backend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
-        if "tiled" in bundle.manifest:
+        if "segments" in bundle.manifest:  # one overlay, every segment's IP (flow/segments_scripts.py)
+            listed = (bundle.manifest.get("scripts") or {}).get("segments")
+            if not isinstance(listed, list) or len(listed) != len(bundle.manifest["segments"]["list"]):
+                return ("the bundle's dataflow segments have no Zynq block design (manifest scripts.segments): it was "
+                        "compiled before one bitstream could hold them, or for a board that is no Zynq board; "
+                        "recompile it for a Zynq board")
+        elif "tiled" in bundle.manifest:
             if not isinstance((bundle.manifest.get("scripts") or {}).get("ip"), dict):
                 return ("the tiled bundle describes no engine IP (manifest scripts.ip): it was compiled before the "
                         "engine's build scripts were generated, or for a board without them; recompile it for a "
@@ -92,10 +104,17 @@ class PynqBackend(Backend):
             return "pynq is not installed: this backend runs on a Zynq board with the PYNQ image (pynq >= 3.0)"
         return None
 
+    @classmethod
+    def segments_from_bitstream(cls, bundle) -> bool:
+        """A bundle in dataflow segments runs from the one overlay of its model's bundle."""
+        return "segments" in bundle.manifest
+
     def __init__(self, bundle, qmodel, timeout: float | None = None):
         super().__init__(bundle, qmodel, timeout)
         try:
             import pynq
+
+            self.pynq = pynq
         except Exception as e:  # pynq fails in many ways off-board (numpy 2, no XRT, no root)
             raise BackendUnavailable(f"cannot import pynq ({type(e).__name__}: {e}); run on the board as root "
                                      "with the PYNQ environment sourced") from e
@@ -117,23 +136,38 @@ class PynqBackend(Backend):
         if "tiled" in bundle.manifest:
             self._open_tiled(pynq, ip_dict, where)
             return
+        if "segments" in bundle.manifest:  # the segments' IPs: the chain runs them (open_segments)
+            self.ip_dict, self.where = ip_dict, where
+            return
         axis = bundle.manifest["kernel"]["axis"]
-        ip_key = find_instance(ip_dict, IP_INSTANCE, where)
-        check_register_map(ip_dict[ip_key], ip_key, axis, where)
-        tensors = {t.name: t for t in list(qmodel.inputs) + list(qmodel.outputs)}
-        plan = []
-        for s in axis["streams"]:
-            lay = StreamLayout.from_manifest(s, tensors[s["tensor"]])
-            key = find_instance(ip_dict, dma_instance(lay.name), where)
-            check_dma(ip_dict[key], key, where)
-            plan.append((lay, key, DmaConfig.from_description(key, ip_dict[key], lay.direction)))
+        found = check_axis(ip_dict, where, axis, qmodel, IP_INSTANCE, dma_instance)
         self.overlay.download()  # programs the PL clocks and the bitstream
+        self.runner = self._runner(axis, *found)
+
+    def _runner(self, axis: dict, ip_key: str, plan: list) -> AxisRunner:
+        """The driver of one streaming IP (after the download): its DMA channels started."""
+        pynq = self.pynq
         channels = {lay.name: DmaChannel(self._driver(key).mmio, cfg, lay.direction) for lay, key, cfg in plan}
-        layouts = [lay for lay, _, _ in plan]
         for ch in channels.values():
             ch.start()
-        self.runner = AxisRunner(self._driver(ip_key), axis["registers"]["n_images"], layouts, channels,
-                                 allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8))
+        return AxisRunner(self._driver(ip_key), axis["registers"]["n_images"], [lay for lay, _, _ in plan], channels,
+                          allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8))
+
+    def open_segments(self, opened: list) -> list:
+        """One :class:`PynqSegment` per segment of a segmented bundle (``opened``: [(segment bundle, its
+        QModel)]): every IP and DMA found by name in the .hwh and checked against its segment's manifest
+        before the PL is programmed, once."""
+        from ...segments.names import dma_instance as seg_dma
+        from ...segments.names import ip_instance
+
+        found = []
+        for k, (sub, sq) in enumerate(opened):
+            axis = sub.manifest["kernel"]["axis"]
+            found.append(check_axis(self.ip_dict, self.where, axis, sq, ip_instance(k),
+                                    lambda stream, k=k: seg_dma(k, stream), f"segment {k}'s"))
+        self.overlay.download()
+        self.runners = [self._runner(sub.manifest["kernel"]["axis"], *f) for (sub, _), f in zip(opened, found)]
+        return [PynqSegment(sub, sq, self, r, self.timeout) for (sub, sq), r in zip(opened, self.runners)]
 
     def _open_tiled(self, pynq, ip_dict: dict, where: str) -> None:
         from ...bundle_tiled import load_program
@@ -160,9 +194,40 @@ class PynqBackend(Backend):
         return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
 
     def close(self) -> None:
-        for driver in (getattr(self, "runner", None), getattr(self, "tiled", None)):
+        for driver in (getattr(self, "runner", None), getattr(self, "tiled", None), *getattr(self, "runners", [])):
             if driver is not None:
                 driver.free()
+
+
+class PynqSegment(Backend):
+    """Segment k of a segmented bundle on the overlay its model's bundle holds: IP ``fa_axis_s<k>_0``
+    and its DMAs, driven as a one-part design's IP; the overlay's backend frees the buffers."""
+
+    name = "pynq"
+
+    def __init__(self, bundle, qmodel, overlay: PynqBackend, runner: AxisRunner, timeout: float | None = None):
+        super().__init__(bundle, qmodel, timeout)
+        self.overlay, self.runner = overlay, runner
+
+    def run_raw(self, q_inputs):
+        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+
+
+def check_axis(ip_dict: dict, where: str, axis: dict, qmodel, instance: str, dma_of,
+               whose: str = "") -> tuple[str, list]:
+    """``(ip key, [(stream layout, DMA key, DMA config)])`` of the streaming IP ``instance`` (its
+    register map checked against ``axis``, the manifest's ``kernel.axis``) and of its DMAs
+    ``dma_of(stream name)``; ``whose`` names the design in messages (a dataflow segment's)."""
+    ip_key = find_instance(ip_dict, instance, where, f"{whose} streaming IP" if whose else "")
+    check_register_map(ip_dict[ip_key], ip_key, axis, where)
+    tensors = {t.name: t for t in list(qmodel.inputs) + list(qmodel.outputs)}
+    plan = []
+    for s in axis["streams"]:
+        lay = StreamLayout.from_manifest(s, tensors[s["tensor"]])
+        key = find_instance(ip_dict, dma_of(lay.name), where, f"{whose} DMA of stream {lay.name}" if whose else "")
+        check_dma(ip_dict[key], key, where)
+        plan.append((lay, key, DmaConfig.from_description(key, ip_dict[key], lay.direction)))
+    return ip_key, plan
 
 
 BACKEND = PynqBackend

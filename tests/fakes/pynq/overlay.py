@@ -50,7 +50,11 @@ class Overlay:
         from fpga_accel.compiler import load_qmodel
 
         bundle = load_bundle(Path(self.bitfile_name).parent.parent)
-        if "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
+        if "segments" in bundle.manifest:  # one IP per dataflow segment, each computing its segment's model
+            from fakes.hw_system import segments_board
+
+            pynq.board = segments_board(self.ip_dict, bundle, **pynq.board_options)
+        elif "tiled" in bundle.manifest:  # the tiled engine's design: its IP computes in C simulation
             from fakes.hw_tiled import TiledBoardModel
 
             pynq.board = TiledBoardModel(self.ip_dict, bundle.manifest, **pynq.board_options)
