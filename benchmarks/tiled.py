@@ -13,10 +13,13 @@ compile's time and memory is an estimate of the cost model, not a measurement.
                                [--calib /work/tv/calib224.npy] [--layers resnet50] [--json PATH]
     python benchmarks/tiled.py --run /work/tv/resnet50.onnx zcu104 [--batch 8]
 
-``--run`` measures, in one process on this machine: the tiled emulator session (the reference
-executor, numpy) on a batch beside onnxruntime's float model on the same images (its batch-1 export
-run image by image), and the C simulation of the HLS engine — built as the array choice says
-(PACK, ACC_BITS) — on one image, whose outputs must equal the emulator's bit for bit.
+``--run`` measures, in one process on this machine: the tiled bundle's emulator session (its
+quantised model through ``run_layers``, a batch per layer) and the same session running the program
+in the reference executor (``use_program``: the DDR model, image by image), both on a batch, beside
+onnxruntime's float model on the same images (its batch-1 export run image by image); the emulator
+and onnxruntime get the same number of threads (``FPGA_ACCEL_THREADS``, default the CPUs this
+process may use), which the figures state. Then the C simulation of the HLS engine — built as the
+array choice says (PACK, ACC_BITS) — on one image, whose outputs must equal the emulator's bit for bit.
 """
 from __future__ import annotations
 
@@ -72,9 +75,10 @@ def run_speed(model: str, board: str, calib: str, batch: int) -> dict:
     import fpga_accel
     from fpga_accel.bundle_model import load_qmodel
     from fpga_accel.bundle_tiled import load_program
+    from fpga_accel.emulator import run_layers
+    from fpga_accel.emulator.executor import default_threads
     from fpga_accel.ir.execute import run_graph
     from fpga_accel.quant.arith import quantize
-    from fpga_accel.tiled import TiledEngine
     from fpga_accel.tiled.csim import EngineConfig, TiledCsim, engine_library
 
     x = np.load(calib).astype(np.float32)
@@ -82,20 +86,29 @@ def run_speed(model: str, board: str, calib: str, batch: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         b = fpga_accel.compile(model, Path(d) / "m.fpga", board=board, calib=x, progress=False, engine="tiled")
         arr = b.manifest["tiled"]["array"]
-        with fpga_accel.Session(b, backend="emulator") as s:
-            s.run(images[:1])  # warm
-            t = time.perf_counter()
-            s.run(images)
-            emu_s = time.perf_counter() - t
-        ort_s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        threads = default_threads()
+        seconds, outs = {}, {}
+        for mode in ("layers", "program"):
+            with fpga_accel.Session(b, backend="emulator") as s:
+                s.backend.use_program = mode == "program"
+                s.run(images[:1])  # warm
+                t = time.perf_counter()
+                outs[mode] = s.run(images)
+                seconds[mode] = time.perf_counter() - t
+        same_modes = all(np.array_equal(outs["layers"][k], outs["program"][k]) for k in outs["program"])
+        emu_s = seconds["layers"]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        ort_s = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         name = ort_s.get_inputs()[0].name
         ort_s.run(None, {name: images[:1]})  # warm
         t = time.perf_counter()
         for i in range(batch):
             ort_s.run(None, {name: images[i:i + 1]})
         ort_t = time.perf_counter() - t
-        print(f"emulator {batch / emu_s:.2f} images/s, onnxruntime {batch / ort_t:.2f} images/s", flush=True)
-        # one image through the C simulation, against the executor on the same raw integers
+        print(f"{threads} threads: emulator {batch / emu_s:.2f} images/s (program executor "
+              f"{batch / seconds['program']:.2f}), onnxruntime {batch / ort_t:.2f} images/s", flush=True)
+        # one image through the C simulation, against the emulator on the same raw integers
         qm, (program, _) = load_qmodel(b), load_program(b)
         g = qm.host_before
         feeds = run_graph(g, {g.input_names[0]: images[:1]}) if g.nodes else {qm.inputs[0].name: images[:1]}
@@ -107,11 +120,14 @@ def run_speed(model: str, board: str, calib: str, batch: int) -> dict:
         t = time.perf_counter()
         got = TiledCsim(program, **cfg).run(raw)
         csim_s = time.perf_counter() - t
-        want = TiledEngine(program).run(raw)
+        want = run_layers(qm, raw)  # the emulator's integers
         same = all(np.array_equal(got[k], want[k]) for k in want)
     return {"model": Path(model).stem, "board": board, "batch": batch, "tm": arr["tm"], "tn": arr["tn"],
             "pack": arr["pack"], "emulator_images_per_s": batch / emu_s, "onnxruntime_images_per_s": batch / ort_t,
-            "emulator_over_onnxruntime": ort_t / emu_s, "csim_build_s": round(build_s, 1),
+            "emulator_over_onnxruntime": ort_t / emu_s, "threads": threads,
+            "program_executor_images_per_s": batch / seconds["program"],
+            "program_executor_over_onnxruntime": ort_t / seconds["program"], "modes_equal": same_modes,
+            "csim_build_s": round(build_s, 1),
             "csim_one_image_s": round(csim_s, 1), "csim_equals_emulator": same}
 
 

@@ -90,6 +90,8 @@ def test_emulator_equals_csim_bit_for_bit(net, board):
     with Session(bundle, backend="emulator") as s:
         q = s.hardware_inputs(x)
         emu = s.run(q, raw=True)
+        s.backend.use_program = True  # segments and host steps in the program's reference executor
+        executor = s.run(q, raw=True)
     with Session(bundle, backend="csim") as s:
         cs = s.run(q, raw=True)
         cycles = s.backend.stage_cycles()
@@ -97,6 +99,7 @@ def test_emulator_equals_csim_bit_for_bit(net, board):
     want = run_layers(load_qmodel(bundle), q, threads=1)
     for name, w in want.items():
         np.testing.assert_array_equal(emu[name], w)
+        np.testing.assert_array_equal(executor[name], w)
         np.testing.assert_array_equal(cs[name], w)
     assert len(cycles) == len(load_program(bundle)[0].layers) and all(c > 0 for c in cycles.values())
 

@@ -105,9 +105,11 @@ def test_compile_host_layers(tmp_path):
     from fpga_accel.runtime.session import Session
 
     with Session(b, backend="emulator") as s:
+        s.backend.use_program = True  # the program's steps, pool1 among the host ones
         got = s.run({"x": x})["y"]
     plain = fpga_accel.compile(model, tmp_path / "t.fpga", board="zcu104", calib=calib, progress=False, engine="tiled")
     with Session(plain, backend="emulator") as s:
+        s.backend.use_program = True
         np.testing.assert_array_equal(got, s.run({"x": x})["y"])  # same integers, wherever pool1 runs
 
 

@@ -1,6 +1,7 @@
 """`compile --engine tiled|auto`: the tiled program in the bundle, checked on load, run by the
-emulator backend (tiled executor) and the csim backend (the HLS engine's C simulation), equal bit
-for bit to the dataflow bundle of the same model; the array searched against the board's budgets."""
+emulator backend (run_layers, or the program's reference executor) and the csim backend (the HLS
+engine's C simulation), equal bit for bit to the dataflow bundle of the same model; the array
+searched against the board's budgets."""
 import io
 import json
 import shutil
@@ -89,7 +90,10 @@ def test_emulator_session_equals_the_dataflow_bundle(made, model):
     _equal(q2, q)  # the same quantisation
     _equal(got, want)
     with fpga_accel.Session(made[(model, "tiled")], backend="emulator") as s:
-        assert s.backend.tiled is not None  # the tiled executor ran, not run_layers
+        assert s.backend.tiled is not None and not s.backend.use_program  # the program loaded; run_layers ran
+        s.backend.use_program = True  # the program in the reference executor: the same integers
+        _equal(s.run(q, raw=True), want)
+        assert sum(s.backend.tiled.acts.reads.values()) > 0  # it did run the program
 
 
 @pytest.mark.parametrize("model", MODELS)
