@@ -66,6 +66,7 @@ class LayerCost:
     transfer_cycles: float
     cycles: float
     bound: str
+    bursts: int = 0  # AXI bursts its loads and writes take (ddr.py)
 
     @property
     def ddr_bytes(self) -> int:
@@ -127,7 +128,8 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     for desc in program.layers:
         compute, wbytes, rbytes, written, transfer, cycles = layer_totals(desc, program.engine, per_cycle, latency)
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
-                                transfer, cycles, "memory" if transfer > compute else "compute"))
+                                transfer, cycles, "memory" if transfer > compute else "compute",
+                                layer_bursts(desc, program.engine)))
     e = program.engine
     return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers)
 
@@ -210,6 +212,12 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         else:
             total += one(prv, cur, cur, first=not i) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
     return total
+
+
+def layer_bursts(desc: dict, engine: dict) -> int:
+    """AXI bursts of one descriptor (per image)."""
+    return sum(n * many * sum(c for *_, c in merge(st.load, st.fetch, st.store_r, st.store_w))
+               for n, steps in _timed_tiles(desc, engine) for many, st in steps)
 
 
 def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
