@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING  # noqa: F401 (the cost model's rules)
+from ..tiled.ddr import bursts as run_bursts
 from .tiled_build import StageTrace
 
 CONTROL, LAYER, LOAD, COMPUTE, STORE, IMAGE = range(6)
-# the DDR rules the cost model uses too (tiled/ddr.py: their sources)
-from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING  # noqa: E402
-from ..tiled.ddr import bursts as run_bursts  # noqa: E402
 
 
 @dataclass(frozen=True)

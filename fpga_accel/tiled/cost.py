@@ -9,12 +9,16 @@ DDR bytes are exactly what the loop order of :mod:`fpga_accel.tiled.engine` read
 test compares them with the executor's counted accesses): weight blocks once per spatial tile,
 input tiles with their halo once per output-channel tile (the part inside the image; padding is
 made on chip), per-channel constants once per output tile, lookup tables once per layer, outputs
-and residual tiles once. Transfer cycles divide those bytes by the board's DDR bandwidth
-(``ddr_gbps`` in fold/boards/*.json) times :data:`BURST_EFFICIENCY`, at the engine's clock.
+and residual tiles once. Transfer time follows the AXI bursts those accesses make in the engine's
+loop order (:mod:`fpga_accel.tiled.ddr`, the rules the timed simulation replays): each burst
+occupies the DDR for max(beats, bytes / (the board's ``ddr_gbps`` × :data:`BURST_EFFICIENCY`)),
+and a stage's stream adds the port's latency, or a latency per 16 bursts in flight when short
+bursts cannot cover it.
 
-Double buffering overlaps the loads of one step with the compute of the previous one, so a layer
-takes the first step's transfer (nothing to overlap it with) plus, per step, the larger of its
-compute and transfer cycles. A layer whose transfers outweigh its compute is memory-bound.
+Double buffering overlaps the load of one step with the compute of the one before and the output
+path of the one before that: a spatial tile takes its first load, then per step the longest of its
+stages (and of their DDR time together), then its last output path. A layer whose DDR busy time
+outweighs its compute is memory-bound.
 """
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ many small bursts is bound by latency / outstanding per burst, not by the bandwi
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
