@@ -87,12 +87,15 @@ def test_slow_ddr_is_memory_bound_and_follows_bytes_over_bandwidth(bundles):
 
 def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     """A DDR with no latency, moving any burst in one cycle: a single-step layer takes its load's bursts,
-    its compute and its store's bursts one after another; a multi-step conv hides its loads behind the
-    array, so it takes its compute plus at most its bursts."""
+    its compute and its store's bursts one after another; a conv hides its loads behind the array
+    where it has many steps, but a burst takes a cycle however small: the tap-parallel stem, whose
+    im2col load is a burst per pixel row of a tap window, is bound by its burst count, not its
+    compute — and the cost model counts the same bursts."""
     b = bundles["mnist_cnn"]
     program, _ = load_program(b)
     res = simulate_tiled(b, images=1, board=board(1e6), ddr_latency=0, bus_bytes=BOUNDARY, max_beats=1,
                          check=False)
+    cost = program_cost(program, board(1e6), latency=0)
 
     def pieces(off, n):  # 4 KiB pieces of a contiguous region
         return (off + n - 1) // BOUNDARY - off // BOUNDARY + 1
@@ -107,9 +110,33 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     assert lay.cycles == load + lay.compute_cycles + store
     for lay in res.layers:
         assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts, lay.name
-    conv = res.layers[0]
-    assert conv.kind == "conv" and conv.cycles <= 1.02 * conv.compute_cycles  # compute-bound: the model's figure
-    assert conv.cycles == pytest.approx(program_cost(program, board(1e6)).layers[0].cycles, rel=0.02)
+    stem, est = res.layers[0], cost.layers[0]
+    assert stem.kind == "conv" and program.layers[0]["geometry"]["cin_per_group"] == 1  # 1 channel: tap-parallel
+    # burst-bound: every load burst is a cycle of its own, more than the array's cycles
+    # a Tm tile a spatial tile: nothing to overlap, every burst a cycle of its own beside the compute
+    assert stem.bursts > 2 * stem.compute_cycles and stem.cycles == stem.compute_cycles + stem.bursts
+    assert est.bursts == pytest.approx(stem.bursts, abs=2) and est.cycles == pytest.approx(stem.cycles, rel=0.05)
+    for lay, est in zip(res.layers, cost.layers):  # the model counts the same bursts (4 KiB either way)
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2), lay.name  # alignment: the first Tm tile's
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_model_follows_the_simulation_per_layer(bundles, model):
+    """At the board's DDR (latency 64 cycles, 16 bursts in flight) the cost model counts the simulated
+    bursts and its cycles stay within 15 % of the simulated ones per layer, 10 % per image — but for
+    the depthwise convolutions, whose three-stage pipeline over a few Tm tiles the model still
+    underestimates (docs/simulation.md lists each layer)."""
+    b = bundles[model]
+    program, _ = load_program(b)
+    res = simulate_tiled(b, images=2, check=False)
+    cost = program_cost(program, "pynq-z2")
+    for lay, est, desc in zip(res.layers, cost.layers, program.layers):
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2), lay.name
+        if desc["kind"] == "conv" and desc["geometry"]["groups"] > 1:
+            assert 0.6 * lay.cycles <= est.cycles <= lay.cycles, lay.name
+        else:
+            assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
+    assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)
 
 
 def test_calendar_fills_gaps_first_come_first_served():

@@ -8,7 +8,8 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_cycles, layer_steps, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, layer_totals, program_cost
+from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge
 from models import data
 
 
@@ -61,8 +62,11 @@ def test_figures_follow_the_model(resnet):
     assert c.clock_mhz == b.clock_mhz and c.ddr_gbps == b.ddr_gbps
     per_cycle = b.ddr_gbps * 1e9 * BURST_EFFICIENCY / (b.clock_mhz * 1e6)
     for lay in c.layers:
-        assert lay.transfer_cycles == pytest.approx(lay.ddr_bytes / per_cycle)
-        assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles <= lay.compute_cycles + 2 * lay.transfer_cycles + 1
+        # a burst takes at least a beat and the bandwidth; a stage waits at most a latency and a burst a burst
+        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, lay.bursts) - 1e-9
+        assert lay.transfer_cycles <= lay.ddr_bytes / per_cycle + lay.bursts + 1e-9
+        assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles + 1e-9
+        assert lay.cycles <= lay.compute_cycles + lay.transfer_cycles + (DEFAULT_LATENCY + 1) * lay.bursts
         assert lay.bound == ("memory" if lay.transfer_cycles > lay.compute_cycles else "compute")
     conv0 = c.layers[0]  # 3x3, 1 -> 32 channels on 28x28 in tap-parallel mode: Tn = 8 of the 9 taps a cycle
     assert (conv0.kind, conv0.compute_cycles) == ("conv", 28 * 28 * 2 * 4)
@@ -84,16 +88,19 @@ def test_a_board_without_bandwidth_is_refused(resnet):
 @pytest.mark.parametrize("tiling", TILINGS, ids=str)
 @pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_grouped_totals_equal_the_step_walk(name, tiling):
-    """program_cost walks each kind of alike spatial tile once: its sums equal the full walk's."""
+    """program_cost walks each kind of alike spatial tile once: its sums equal the full walk's (its
+    bursts within 5 %: alike tiles may cross 4 KiB boundaries at other places)."""
     tm, tn, tile = tiling
     qm, _ = random_case(GRAPHS[name], seed=len(name))
     program = build_program(qm, tm=tm, tn=tn, tile=tile)
     per_cycle = 3.5
     for lay, desc in zip(program_cost(program, "pynq-z2").layers, program.layers):
         steps = list(layer_steps(desc, program.engine))
-        moved = [(s.weights + s.read + s.write) / per_cycle for s in steps]
         walked = (sum(s.compute for s in steps), sum(s.weights for s in steps), sum(s.read for s in steps),
                   sum(s.write for s in steps))
         assert (lay.compute_cycles, lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) == walked
-        cycles = (moved[0] if moved else 0) + sum(max(s.compute, m) for s, m in zip(steps, moved))
-        assert layer_cycles(desc, program.engine, per_cycle) == pytest.approx(cycles, rel=1e-12)
+        occupied = sum(busy(merge(s.load, s.fetch, s.store_r, s.store_w), per_cycle) for s in steps)
+        bursts = sum(c for s in steps for *_, c in merge(s.load, s.fetch, s.store_r, s.store_w))
+        # bursts: a kind's first tile stands for the others, whose 4 KiB crossings may differ
+        assert layer_totals(desc, program.engine, per_cycle)[4] == pytest.approx(occupied, rel=0.05)
+        assert lay.bursts == pytest.approx(bursts, rel=0.05)

@@ -124,7 +124,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     n_layers = len(program.layers)
     rep = replay(trace, model, n_layers)
     t3 = time.perf_counter()
-    cost = program_cost(program, brd, clock)
+    cost = program_cost(program, brd, clock, latency=model.latency)
     done = rep.image_done
     steady = (done[-1] - done[0]) / (len(done) - 1) if len(done) > 1 else None
     pick = rep.layers[-1]  # the last image's layers: the steady state (every image runs the same program)

@@ -27,22 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING  # noqa: F401 (the cost model's rules)
+from ..tiled.ddr import bursts as run_bursts
 from .tiled_build import StageTrace
 
 CONTROL, LAYER, LOAD, COMPUTE, STORE, IMAGE = range(6)
-#: AXI4: a burst never crosses a 4 KiB address boundary (ARM IHI 0022, A3.4.1)
-BOUNDARY = 4096
-#: beats per burst: tiled/top.h's max_read_burst_length / max_write_burst_length (AXI4 allows 256)
-MAX_BEATS = 64
-#: Vitis HLS schedules an m_axi port for a latency of 64 cycles unless told otherwise (UG1399,
-#: "Controlling AXI4 Burst Behavior": "uses a default latency of 64 kernel cycles"). An assumption
-#: about the board's DDR, not a measurement: --ddr-latency sets another
-DEFAULT_LATENCY = 64
-#: requests in flight per direction: Vitis HLS's default num_read_outstanding / num_write_outstanding (16)
-OUTSTANDING = 16
-#: 512-bit beats: the Vitis kernel flow widens m_axi ports to up to 512 bits (UG1399,
-#: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves
-BUS_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -55,13 +44,7 @@ class DdrModel:
 
     def bursts(self, offset: int, nbytes: int):
         """(bytes, beats) of the bursts one run of consecutive bytes takes."""
-        limit = self.bus_bytes * self.max_beats
-        end = offset + nbytes
-        while offset < end:
-            stop = min(end, (offset // BOUNDARY + 1) * BOUNDARY, (offset // self.bus_bytes) * self.bus_bytes + limit)
-            beats = -(-(stop - (offset // self.bus_bytes) * self.bus_bytes) // self.bus_bytes)
-            yield stop - offset, beats
-            offset = stop
+        return run_bursts([offset], [nbytes], self.bus_bytes, self.max_beats)
 
 
 class Calendar:

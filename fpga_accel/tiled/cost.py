@@ -9,12 +9,16 @@ DDR bytes are exactly what the loop order of :mod:`fpga_accel.tiled.engine` read
 test compares them with the executor's counted accesses): weight blocks once per spatial tile,
 input tiles with their halo once per output-channel tile (the part inside the image; padding is
 made on chip), per-channel constants once per output tile, lookup tables once per layer, outputs
-and residual tiles once. Transfer cycles divide those bytes by the board's DDR bandwidth
-(``ddr_gbps`` in fold/boards/*.json) times :data:`BURST_EFFICIENCY`, at the engine's clock.
+and residual tiles once. Transfer time follows the AXI bursts those accesses make in the engine's
+loop order (:mod:`fpga_accel.tiled.ddr`, the rules the timed simulation replays): each burst
+occupies the DDR for max(beats, bytes / (the board's ``ddr_gbps`` × :data:`BURST_EFFICIENCY`)),
+and a stage's stream adds the port's latency, or a latency per 16 bursts in flight when short
+bursts cannot cover it.
 
-Double buffering overlaps the loads of one step with the compute of the previous one, so a layer
-takes the first step's transfer (nothing to overlap it with) plus, per step, the larger of its
-compute and transfer cycles. A layer whose transfers outweigh its compute is memory-bound.
+Double buffering overlaps the load of one step with the compute of the one before and the output
+path of the one before that: a spatial tile takes its first load, then per step the longest of its
+stages (and of their DDR time together), then its last output path. A layer whose DDR busy time
+outweighs its compute is memory-bound.
 """
 from __future__ import annotations
 
@@ -22,7 +26,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from ..errors import InputError
+from .ddr import DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
 from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
 
@@ -35,12 +42,18 @@ BURST_EFFICIENCY = 0.75
 
 @dataclass
 class Step:
-    """One double-buffered step: compute cycles and the bytes it moves."""
+    """One double-buffered step: compute cycles, the bytes it moves and its DDR bursts (ddr.histogram)
+    per stage: ``load`` (input and weights, ahead of the array), ``fetch`` (per-channel constants the
+    array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes)."""
 
     compute: int
     weights: int = 0
     read: int = 0
     write: int = 0
+    load: tuple = ()
+    fetch: tuple = ()
+    store_r: tuple = ()
+    store_w: tuple = ()
 
 
 @dataclass
@@ -57,6 +70,7 @@ class LayerCost:
     transfer_cycles: float
     cycles: float
     bound: str
+    bursts: int = 0  # AXI bursts its loads and writes take (ddr.py)
 
     @property
     def ddr_bytes(self) -> int:
@@ -101,7 +115,7 @@ class ProgramCost:
 
 
 def program_cost(program: Program, board, clock_mhz: float | None = None,
-                 burst_efficiency: float = BURST_EFFICIENCY) -> ProgramCost:
+                 burst_efficiency: float = BURST_EFFICIENCY, latency: int = DEFAULT_LATENCY) -> ProgramCost:
     """Per-layer cycles and DDR bytes of ``program`` on ``board`` (a :class:`~fpga_accel.fold.boards.Board`
     or its name) at ``clock_mhz`` (default: the board's clock)."""
     from ..fold import get_board
@@ -116,9 +130,10 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     per_cycle = ddr_bytes_per_cycle(b, clock, burst_efficiency)
     layers = []
     for desc in program.layers:
-        compute, wbytes, rbytes, written, transfer, cycles = layer_totals(desc, program.engine, per_cycle)
+        compute, wbytes, rbytes, written, transfer, cycles = layer_totals(desc, program.engine, per_cycle, latency)
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
-                                transfer, cycles, "memory" if transfer > compute else "compute"))
+                                transfer, cycles, "memory" if transfer > compute else "compute",
+                                layer_bursts(desc, program.engine)))
     e = program.engine
     return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers)
 
@@ -128,27 +143,85 @@ def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency:
     return board.ddr_gbps * 1e9 * burst_efficiency / (float(clock_mhz or board.clock_mhz) * 1e6)
 
 
-def layer_totals(desc: dict, engine: dict, per_cycle: float) -> tuple[int, int, int, int, float, float]:
+def layer_totals(desc: dict, engine: dict, per_cycle: float,
+                 latency: int = DEFAULT_LATENCY) -> tuple[int, int, int, int, float, float]:
     """(compute cycles, weight bytes, read bytes, written bytes, transfer cycles, cycles) of one
-    descriptor at ``per_cycle`` DDR bytes a cycle: the sums over :func:`layer_steps`, a convolution's
-    alike spatial tiles walked once (_conv_groups)."""
-    if desc["kind"] not in ("conv", "gemm"):
-        groups = [(1, list(layer_steps(desc, engine)))]
-    else:
-        tables = _tables(desc)
-        groups = ([(1, [Step(0, weights=tables)])] if tables else []) + _conv_groups(desc, engine)
-    first = next(iter(layer_steps(desc, engine)), Step(0))  # its transfer overlaps nothing
-    tot = [0, 0, 0, 0, 0.0, (first.weights + first.read + first.write) / per_cycle]
-    for n, steps in groups:
-        for st in steps:
-            moved = (st.weights + st.read + st.write) / per_cycle
-            tot[0] += n * st.compute
-            tot[1] += n * st.weights
-            tot[2] += n * st.read
-            tot[3] += n * st.write
-            tot[4] += n * moved
-            tot[5] += n * max(st.compute, moved)
+    descriptor at ``per_cycle`` DDR bytes a cycle: the sums over its spatial tiles (a convolution's
+    alike tiles walked once, _conv_groups). Transfer cycles: the DDR's busy time for the layer's
+    bursts (ddr.busy). Cycles: per spatial tile (the pipeline drains between tiles) the first
+    load, then per step the longest of its stages (ddr.stream), then the last output path; the
+    streaming layers (one loop for load, compute and write) the longest of their compute and
+    their read and write streams."""
+    tot = [0, 0, 0, 0, 0.0, 0.0]
+    reads: list = []
+    writes: list = []
+    cache: dict = {}
+    for n, steps in _timed_tiles(desc, engine):
+        for many, st in steps:
+            k = n * many
+            tot[0] += k * st.compute
+            tot[1] += k * st.weights
+            tot[2] += k * st.read
+            tot[3] += k * st.write
+            tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+            if desc["kind"] in SERIAL:
+                reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
+                writes.append(_scaled(st.store_w, k))
+        if desc["kind"] not in SERIAL:
+            tot[5] += n * _tile_cycles(steps, per_cycle, latency, cache)
+    if desc["kind"] in SERIAL:
+        r, w = merge(*reads), merge(*writes)
+        tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
     return tuple(tot)
+
+
+#: layers whose load, compute and write are one loop (eltwise.h, mul.h, pool.h global_pool)
+SERIAL = ("add", "requant", "lut", "mul", "global_avgpool", "global_maxpool")
+
+
+def _scaled(hist: tuple, k: int) -> tuple:
+    return tuple((n, b, c * k) for n, b, c in hist)
+
+
+def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> float:
+    """One spatial tile's steps ((how many, Step) runs in loop order) through the three-stage
+    pipeline: load of step j+1 | fetch and compute of step j | output path of step j−1, each on its
+    own buffer halves, all on one DDR (a step takes at least the DDR time of what runs beside it);
+    the first load (beside the first fetch) and the last output path overlap nothing else."""
+    def t(st):
+        if id(st) not in cache:
+            cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
+                             st.compute,
+                             max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency)),
+                             busy(st.load, per_cycle), busy(st.fetch, per_cycle),
+                             busy(merge(st.store_r, st.store_w), per_cycle))
+        return cache[id(st)][1:]
+
+    seq = [(many, t(st)) for many, st in steps if many]
+    if not seq:
+        return 0.0
+    zero = (0.0,) * 7
+
+    def one(prev, cur, nxt, first=False):
+        work = cur[2] + (0.0 if first else cur[1])  # the first fetch runs beside the first load
+        return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
+
+    load0, fetch0 = seq[0][1][0], seq[0][1][1]
+    total = max(load0, fetch0) + seq[-1][1][3]
+    for i, (many, cur) in enumerate(seq):
+        nxt = seq[i + 1][1] if i + 1 < len(seq) else zero
+        prv = seq[i - 1][1] if i else zero
+        if many == 1:
+            total += one(prv, cur, nxt, first=not i)
+        else:
+            total += one(prv, cur, cur, first=not i) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
+    return total
+
+
+def layer_bursts(desc: dict, engine: dict) -> int:
+    """AXI bursts of one descriptor (per image)."""
+    return sum(n * many * sum(c for *_, c in merge(st.load, st.fetch, st.store_r, st.store_w))
+               for n, steps in _timed_tiles(desc, engine) for many, st in steps)
 
 
 def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
@@ -180,48 +253,142 @@ def _tables(desc: dict) -> int:
 def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
     """The double-buffered steps of one descriptor, in the executor's loop order. ``engine``: the
     program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py)."""
+    if desc["kind"] in ("conv", "gemm"):
+        tables = _tables(desc)
+        if tables:
+            yield Step(0, weights=tables, fetch=_table_bursts(desc))
+        yield from _conv_steps(desc, engine)
+        return
+    for tile in _plain_tiles(desc):
+        yield from tile
+
+
+def _timed_tiles(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
+    """The spatial tiles of a descriptor as (how many alike, their (how many, Step) runs in loop order)."""
+    if desc["kind"] in ("conv", "gemm"):
+        tables = _tables(desc)
+        return ([(1, [(1, Step(0, weights=tables, fetch=_table_bursts(desc)))])] if tables else []) + \
+            _conv_groups(desc, engine)
+    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc)]
+
+
+def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
+    """The steps of a layer other than conv / gemm, one list per spatial tile (a global pool: per
+    channel tile), the lookup tables first."""
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
     xb, ob = itemsize(x["dtype"]), itemsize(out["dtype"])
-    first = Step(0, weights=_tables(desc))  # lookup tables, loaded before the first tile
+    first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc))  # loaded before the first tile
     if first.weights:
-        yield first
+        yield [first]
     if kind in ("global_avgpool", "global_maxpool"):
         for c0, c1 in spans(x["c"], tm):
+            tile = []
             for r0, r1 in spans(x["h"], t["rows"]):
                 for q0, q1 in spans(x["w"], t["cols"]):
-                    yield Step(-(-((r1 - r0) * (q1 - q0)) // tn), read=(r1 - r0) * (q1 - q0) * (c1 - c0) * xb)
-            yield Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob)
-        return
-    if kind in ("conv", "gemm"):
-        yield from _conv_steps(desc, engine)
+                    px = (r1 - r0) * (q1 - q0)
+                    tile.append(Step(-(-px // tn), read=px * (c1 - c0) * xb,
+                                     load=_global_reads(x, r0, r1, q0, q1, c0, c1 - c0, tn)))
+            tile.append(Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob,
+                             store_r=_access([p["residual"] for p in _adds(desc)], *_grid(0, 1, 0, 1), c0, c1 - c0),
+                             store_w=_access([out], *_grid(0, 1, 0, 1), c0, c1 - c0)))
+            yield tile
         return
     for r0, r1 in spans(out["h"], t["rows"]):
         for q0, q1 in spans(out["w"], t["cols"]):
             px = (r1 - r0) * (q1 - q0)
+            ys, xs = _grid(r0, r1, q0, q1)
+            tile = []
             if kind in ("maxpool", "avgpool"):
                 geo = desc["geometry"]
                 (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
                 ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
                 xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
                 if kind == "avgpool":  # per-position M and shift, once per spatial tile
-                    yield Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
-                                                itemsize(desc["requant"]["shift"]["dtype"])))
+                    tile.append(Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
+                                                      itemsize(desc["requant"]["shift"]["dtype"])),
+                                     fetch=_consts(px, itemsize(desc["requant"]["M"]["dtype"]),
+                                                   itemsize(desc["requant"]["shift"]["dtype"]))))
                 for c0, c1 in spans(x["c"], tm):
-                    yield Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
-                               + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob)
+                    tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
+                                     + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob,
+                                     load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
+                                     store_r=_access([p["residual"] for p in _adds(desc)], ys, xs, c0, c1 - c0),
+                                     store_w=_access([out], ys, xs, c0, c1 - c0)))
+                yield tile
                 continue
             for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
                 n = c1 - c0
-                consts = 0
+                consts, fetch = 0, ()
                 if kind == "requant":
                     rq = desc["requant"]
-                    consts = n * sum(itemsize(rq[k]["dtype"]) for k in ("pre", "M", "shift"))
+                    sizes = [itemsize(rq[k]["dtype"]) for k in ("pre", "M", "shift")]
+                    consts, fetch = n * sum(sizes), _consts(n, *sizes)
                 # a mul's 1x1xC channel gate: its n values once per tile
                 whole = [px if (v["h"], v["w"]) == (out["h"], out["w"]) else 1 for v in desc["inputs"]]
-                yield Step(px, weights=consts, read=sum(k * n * itemsize(v["dtype"]) for k, v in zip(whole, desc["inputs"]))
-                           + _post(desc, px, n), write=px * n * ob)
+                gates = [v for k, v in zip(whole, desc["inputs"]) if k == 1 and px > 1]
+                per_element = [v for k, v in zip(whole, desc["inputs"]) if k != 1 or px == 1]
+                loads = merge(_access(per_element + [p["residual"] for p in _adds(desc)], ys, xs, c0, n),
+                              *(_access([g], *_grid(0, 1, 0, 1), c0, n) for g in gates))
+                tile.append(Step(px, weights=consts, read=sum(k * n * itemsize(v["dtype"]) for k, v in zip(whole, desc["inputs"]))
+                                 + _post(desc, px, n), write=px * n * ob, fetch=fetch, load=loads,
+                                 store_w=_access([out], ys, xs, c0, n)))
+            yield tile
+
+
+def _adds(desc: dict) -> list[dict]:
+    return [p for p in desc["post"] if p["op"] == "add"]
+
+
+def _grid(y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pixels of [y0, y1) × [x0, x1), row-major."""
+    ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.int64), np.arange(x0, x1, dtype=np.int64), indexing="ij")
+    return ys.ravel(), xs.ravel()
+
+
+def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
+    """The bursts of reading (or writing) channels [c0, c0+cn) of pixels (ys, xs) in that order,
+    channels fastest, each element of every view in turn (one port: views read element by element
+    in turn break each other's runs)."""
+    ys, xs = np.asarray(ys, dtype=np.int64), np.asarray(xs, dtype=np.int64)
+    if not views or not ys.size or cn <= 0:
+        return ()
+    if len(views) == 1 and views[0].get("channel_stride", 1) == 1:  # a pixel's channels are one access
+        v = views[0]
+        ib = itemsize(v["dtype"])
+        return histogram(*runs(v["offset"] + ((ys * v["w"] + xs) * v["pixel_stride"] + c0) * ib, cn * ib))
+    ch = c0 + np.arange(cn, dtype=np.int64)
+    offs, sizes = [], []
+    for v in views:
+        ib = itemsize(v["dtype"])
+        o = v["offset"] + (((ys * v["w"] + xs) * v["pixel_stride"])[:, None] + ch[None, :] * v.get("channel_stride", 1)) * ib
+        offs.append(o.ravel())
+        sizes.append(np.full(o.size, ib, dtype=np.int64))
+    return histogram(*runs(np.stack(offs, 1).ravel(), np.stack(sizes, 1).ravel()))
+
+
+def _global_reads(x: dict, r0: int, r1: int, q0: int, q1: int, c0: int, cn: int, tn: int) -> tuple:
+    """A global pool's reads of one input tile: Tn pixels a cycle, each lane's channel in turn
+    (pool.h: for each group of Tn pixels, for each channel, for each pixel), element by element."""
+    ys, xs = _grid(r0, r1, q0, q1)
+    p = np.arange(ys.size)
+    pp, mm = np.meshgrid(p, np.arange(cn), indexing="ij")
+    order = np.lexsort((pp.ravel(), mm.ravel(), pp.ravel() // tn))
+    pp, mm = pp.ravel()[order], mm.ravel()[order]
+    ib = itemsize(x["dtype"])
+    off = x["offset"] + ((ys[pp] * x["w"] + xs[pp]) * x["pixel_stride"] + (c0 + mm) * x.get("channel_stride", 1)) * ib
+    return histogram(*runs(off, ib))
+
+
+def _consts(n: int, *sizes: int) -> tuple:
+    """n channels' constants of several blocks read in turn: a one-beat burst each."""
+    return merge(*(((b, 1, n),) for b in sizes))
+
+
+def _table_bursts(desc: dict) -> tuple:
+    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    return merge(*(histogram(*runs([b["offset"]], b["count"] * itemsize(b["dtype"]))) for b in t))
 
 
 def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
@@ -251,9 +418,10 @@ def _conv_steps(desc: dict, engine: dict) -> Iterator[Step]:
                     yield step
 
 
-def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[Step]]]:
-    """The spatial tiles of a conv / gemm descriptor as (how many, the steps of one): tiles whose rows
-    and columns clip alike against the image move the same bytes, so each kind is walked once."""
+def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
+    """The spatial tiles of a conv / gemm descriptor as (how many, the (how many, step) runs of one):
+    tiles whose rows and columns clip alike against the image move the same bytes, so each kind is
+    walked once."""
     t, x, out = desc["tile"], desc["inputs"][0], desc["output"]
     geo = _conv_geometry(desc)
     (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
@@ -270,7 +438,7 @@ def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[Step]]]:
     groups = []
     for r0, r1, nr in kinds(out["h"], t["rows"], sh, dh, kh, pads[0], x["h"]):
         for q0, q1, nq in kinds(out["w"], t["cols"], sw, dw, kw, pads[1], x["w"]):
-            groups += [(nr * nq * many, [step]) for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1)]
+            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1))))
     return groups
 
 
@@ -287,35 +455,63 @@ def _runs(spans_: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
     """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1)) as (how many, step) runs
-    in loop order: steps alike but for their place in the loops are one run."""
+    in loop order. The bursts are those of the first group and Tm tile (the others differ only by
+    where their bytes start)."""
     t, x, out, rq = desc["tile"], desc["inputs"][0], desc["output"], desc["requant"]
     tm, tn = t["tm"], t["tn"]
-    (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+    (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
     g, cg, mg, k = geo["groups"], geo["cin_per_group"], geo["cout_per_group"], kh * kw
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
-    xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
+    consts = (bias_b, itemsize(rq["M"]["dtype"]), itemsize(rq["shift"]["dtype"]))  # read in turn, per channel
+    ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
+    xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
     area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)
+    oy, ox = _grid(r0, r1, q0, q1)
+    adds = [p["residual"] for p in _adds(desc)]
+    w0 = desc["weights"]["offset"]
+
+    def weights(nbytes):
+        return histogram(*runs([w0], nbytes)) if nbytes else ()
+
+    def output(n):
+        return {"store_r": _access(adds, oy, ox, 0, n), "store_w": _access([out], oy, ox, 0, n)}
+
     if is_depthwise(geo):
         for o0, o1 in spans(g * mg, tm):
             n = o1 - o0
             chans = (o1 - 1) // mg + 1 - o0 // mg
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
-                          read=area * chans * xb + _post(desc, px, n), write=px * n * ob)
+                          read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
+                          load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans), weights(n * k * wb)),
+                          fetch=_consts(n, *consts), **output(n))
         return
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
         im2col = _im2col_bytes(x, geo, r0, r1, q0, q1)
-        for n, many in _runs(spans(mg, tm)):
-            yield g * many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
-                                 read=im2col + _post(desc, px, n), write=px * n * ob)
+        iy = oy[:, None] * sh - pads[0] + (np.arange(k) // kw * dh)[None, :]  # pixel, then tap (tap_load)
+        ix = ox[:, None] * sw - pads[1] + (np.arange(k) % kw * dw)[None, :]
+        ok = (iy >= 0) & (iy < x["h"]) & (ix >= 0) & (ix < x["w"])
+        taps = _access([x], iy[ok], ix[ok], 0, cg)
+        kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
+                                read=im2col + _post(desc, px, n), write=px * n * ob,
+                                load=merge(taps, weights(k * n * cg * wb)), fetch=_consts(n, *consts), **output(n)))
+                 for n, many in _runs(spans(mg, tm))]
+        for _ in range(g):
+            for n, many, st in kinds:
+                yield many, st
         return
     hy, hx = in_span(r0, r1, sh, dh, kh, 0), in_span(q0, q1, sw, dw, kw, 0)
     held = (hy[1] - hy[0]) * (hx[1] - hx[0])  # the input tile on chip, padding included
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
         held = px
         area = _im2col_bytes(x, geo, r0, r1, q0, q1) // (cg * xb)
+        rows = [y for y in range(r0 * sh - pads[0], (r1 - 1) * sh - pads[0] + 1, sh) if 0 <= y < x["h"]]
+        cols = [c for c in range(q0 * sw - pads[1], (q1 - 1) * sw - pads[1] + 1, sw) if 0 <= c < x["w"]]
+        ys, xs = (a.ravel() for a in np.meshgrid(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64),
+                                                 indexing="ij"))
+    else:
+        ys, xs = _grid(ya, yb, xa, xe)
     resident = input_resident(desc, geo, held, engine)
     ms = _runs(spans(mg, tm))
     if resident:  # the group's first Tm tile reads the input, the others none
@@ -327,9 +523,18 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     steps = [(1, cs[0][1] - cs[0][0], True, len(cs) == 1)]
     steps += [(len(cs) - 2, tn, False, False)] if len(cs) > 2 else []
     steps += [(1, cs[-1][1] - cs[-1][0], False, True)] if len(cs) > 1 else []
-    for n, many, reads in kinds:  # every group alike
-        for times, cn, first, last in steps:
-            yield g * many * times, Step(px * k, weights=k * n * cn * wb + (n * bias_b if first else 0)
-                                         + (n * tail_b if last else 0),
-                                         read=(area * cn * xb if reads else 0) + (_post(desc, px, n) if last else 0),
-                                         write=px * n * ob if last else 0)
+    halo = {cn: _access([x], ys, xs, 0, cn) for _, cn, _, _ in steps}
+    tiles = []
+    for n, many, reads in kinds:  # every group alike; the constants are read where the Tm tile starts
+        tiles.append((many, [(times, Step(px * k, weights=k * n * cn * wb + (n * bias_b if first else 0)
+                                          + (n * tail_b if last else 0),
+                                          read=(area * cn * xb if reads else 0) + (_post(desc, px, n) if last else 0),
+                                          write=px * n * ob if last else 0,
+                                          load=merge(halo[cn] if reads else (), weights(k * n * cn * wb)),
+                                          fetch=_consts(n, *consts) if first else (),
+                                          **(output(n) if last else {})))
+                             for times, cn, first, last in steps]))
+    for _ in range(g):
+        for many, tile in tiles:
+            for _ in range(many):
+                yield from tile

@@ -170,6 +170,7 @@ template <class C>
 void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
               act_t* in, wgt_t* w) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
     const View& x = L.in[0];
     Pixel px;
@@ -208,6 +209,7 @@ template <class C>
 void tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w,
              typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
     const int ku = L.kh * L.kw * L.cg;
 tap_groups:
     for (int u0 = 0; u0 < ku; u0 += L.tn) {

@@ -1,0 +1,104 @@
+"""The DDR rules of the tiled engine's m_axi ports, shared by the cost model (``cost.py``) and the
+timed simulation (``fpga_accel/sim/tiled_replay.py``), so both count the same bursts.
+
+A stage's accesses to one port in one direction form *runs* of consecutive bytes (in the order
+the engine's loops make them); a run is cut into AXI bursts at every 4 KiB boundary and at the
+port's burst length (``max_beats`` beats of ``bus_bytes``). A burst occupies the DDR for
+max(beats, bytes / sustained bytes a cycle); a read's data come ``latency`` cycles after its
+request, and a port keeps at most ``outstanding`` bursts in flight per direction, so a stream of
+many small bursts is bound by latency / outstanding per burst, not by the bandwidth.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+#: AXI4: a burst never crosses a 4 KiB address boundary (ARM IHI 0022, A3.4.1)
+BOUNDARY = 4096
+#: beats per burst: tiled/top.h's max_read_burst_length / max_write_burst_length (AXI4 allows 256)
+MAX_BEATS = 64
+#: Vitis HLS schedules an m_axi port for a latency of 64 cycles unless told otherwise (UG1399,
+#: "Controlling AXI4 Burst Behavior": "uses a default latency of 64 kernel cycles"). An assumption
+#: about the board's DDR, not a measurement: --ddr-latency sets another
+DEFAULT_LATENCY = 64
+#: requests in flight per direction: Vitis HLS's default num_read_outstanding / num_write_outstanding (16)
+OUTSTANDING = 16
+#: 512-bit beats: the Vitis kernel flow widens m_axi ports to up to 512 bits (UG1399,
+#: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves
+BUS_BYTES = 64
+
+
+def runs(offsets, nbytes) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of consecutive bytes of accesses (``offsets``, ``nbytes`` each, in loop order):
+    (start, bytes) arrays, an access joining the run before it when it starts where that one ends."""
+    off = np.asarray(offsets, dtype=np.int64).ravel()
+    size = np.broadcast_to(np.asarray(nbytes, dtype=np.int64), off.shape)
+    if not off.size:
+        return off, off.copy()
+    brk = np.ones(off.size, dtype=bool)
+    brk[1:] = off[1:] != off[:-1] + size[:-1]
+    first = np.flatnonzero(brk)
+    total = np.add.reduceat(size, first)
+    return off[first], total
+
+
+def bursts(starts, nbytes, bus_bytes: int = BUS_BYTES, max_beats: int = MAX_BEATS) -> Iterable[tuple[int, int]]:
+    """(bytes, beats) of every burst the runs (``starts``, ``nbytes``) take, run by run."""
+    limit = bus_bytes * max_beats
+    for offset, n in zip(np.asarray(starts).tolist(), np.asarray(nbytes).tolist()):
+        end = offset + n
+        while offset < end:
+            stop = min(end, (offset // BOUNDARY + 1) * BOUNDARY, (offset // bus_bytes) * bus_bytes + limit)
+            yield stop - offset, -(-(stop - (offset // bus_bytes) * bus_bytes) // bus_bytes)
+            offset = stop
+
+
+def histogram(starts, nbytes, bus_bytes: int = BUS_BYTES, max_beats: int = MAX_BEATS) -> tuple:
+    """The bursts of some runs as ((bytes, beats, how many), ...): what their time depends on."""
+    starts, nbytes = np.asarray(starts, dtype=np.int64), np.asarray(nbytes, dtype=np.int64)
+    limit = bus_bytes * max_beats
+    piece = min(limit, BOUNDARY)
+    if not starts.size:
+        return ()
+    if max(limit, BOUNDARY) % piece or piece % bus_bytes:  # cuts not on one grid: run by run
+        out: dict = {}
+        for b in bursts(starts, nbytes, bus_bytes, max_beats):
+            out[b] = out.get(b, 0) + 1
+        return tuple((n, beats, k) for (n, beats), k in sorted(out.items()))
+    # every cut falls on a multiple of `piece` (both limits are multiples of it, the bus divides it)
+    ends = starts + nbytes
+    count = (ends - 1) // piece - starts // piece + 1
+    run = np.repeat(np.arange(starts.size), count)
+    k = np.arange(run.size) - np.repeat(np.cumsum(count) - count, count)
+    lo = np.maximum(starts[run], (starts[run] // piece + k) * piece)
+    hi = np.minimum(ends[run], (starts[run] // piece + k + 1) * piece)
+    beats = -(-(hi - (lo // bus_bytes) * bus_bytes) // bus_bytes)
+    pairs, many = np.unique(np.stack([hi - lo, beats], axis=1), axis=0, return_counts=True)
+    return tuple((int(n), int(b), int(c)) for (n, b), c in zip(pairs, many))
+
+
+def merge(*hists: tuple) -> tuple:
+    out: dict = {}
+    for h in hists:
+        for n, b, c in h:
+            out[(n, b)] = out.get((n, b), 0) + c
+    return tuple((n, b, c) for (n, b), c in sorted(out.items()))
+
+
+def busy(hist: tuple, per_cycle: float) -> float:
+    """Cycles the DDR spends on the bursts of ``hist``."""
+    return sum(c * max(b, n / per_cycle) for n, b, c in hist)
+
+
+def stream(hist: tuple, per_cycle: float, latency: int = DEFAULT_LATENCY, outstanding: int = OUTSTANDING) -> float:
+    """Cycles from a stage's first request until its last burst is done, the stage alone on the DDR
+    (its bursts taken alike, the mean of their DDR times): the DDR's busy time plus one latency, or,
+    when ``outstanding`` bursts in flight cannot cover the latency, a latency and a burst for every
+    ``outstanding`` bursts (burst i waits for burst i − outstanding to be done)."""
+    n = sum(c for _, _, c in hist)
+    if not n:
+        return 0.0
+    occ = busy(hist, per_cycle)
+    d = occ / n
+    return max(occ + latency, latency + ((n - 1) % outstanding + 1) * d + (n - 1) // outstanding * (latency + d))
