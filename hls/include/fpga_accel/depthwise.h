@@ -11,10 +11,11 @@
 // Folding: PE channels in parallel, one kernel tap per cycle.
 // Cycles/image (II=1) = N_VECTORS * CF * K = OH*OW * (C/PE) * KH*KW.
 //
-// Parameters: weights[CF*K] : ap_uint<PE*W_BITS>, lane p of weights[cf*K + ky*KW + kx] = w[cf*PE + p][ky][kx];
+// Parameters: weights: one memory of CF*K words of PE*W_BITS bits, lane p of word cf*K + ky*KW + kx =
+//             w[cf*PE + p][ky][kx], packed as weight_memory.h lays it out (WM_SLOTS words per row);
 //             bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for channel cf*PE + p.
 // Config: struct with static const members C, PE, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS,
-// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI.
+// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, and optionally WM_SLOTS (WM_PES is 1: there is one memory).
 #ifndef FA_DEPTHWISE_H
 #define FA_DEPTHWISE_H
 
@@ -23,12 +24,18 @@
 
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
+#include "fpga_accel/weight_memory.h"
 
 #ifndef __SYNTHESIS__
 #include <vector>
 #endif
 
 namespace fa {
+
+// The packed weight memory of a depthwise PE (weight_memory.h).
+template <class CFG> struct depthwise_wm : pe_weights<CFG, 1, CFG::PE * CFG::W_BITS, CFG::C / CFG::PE * CFG::K> {};
+#define FA_DEPTHWISE_WEIGHTS(CFG) \
+    const typename depthwise_wm<CFG>::word_t weights[depthwise_wm<CFG>::BANKS][depthwise_wm<CFG>::DEPTH]
 
 #ifndef __SYNTHESIS__
 namespace sim {
@@ -37,14 +44,15 @@ namespace sim {
 template <class CFG>
 void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
                     hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-                    const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+                    FA_DEPTHWISE_WEIGHTS(CFG),
                     const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE],
                     const mult_t m[CFG::PE][CFG::C / CFG::PE], const shift_t shift[CFG::PE][CFG::C / CFG::PE],
                     unsigned reps) {
     typedef typename acc_native<CFG::ACC_BITS>::type U;
     static const unsigned CF = CFG::C / CFG::PE, PE = CFG::PE, K = CFG::K;
     std::vector<U> w((size_t)CF * K * PE);  // [cf][k][p], as the weight words
-    for (unsigned i = 0; i < CF * K; i++) unpack_word<PE, CFG::W_BITS, true>(weights[i], &w[(size_t)i * PE]);
+    for (unsigned i = 0; i < CF * K; i++)
+        unpack_word<PE, CFG::W_BITS, true>(depthwise_wm<CFG>::at(weights, 0, i), &w[(size_t)i * PE]);
     U x[PE], a[PE];
     int y[PE];
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
@@ -68,7 +76,7 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in,
 
 template <class CFG>
 void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-               const ap_uint<CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * CFG::K],
+               FA_DEPTHWISE_WEIGHTS(CFG),
                const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE], const mult_t m[CFG::PE][CFG::C / CFG::PE],
                const shift_t shift[CFG::PE][CFG::C / CFG::PE], unsigned reps = 1) {
 #pragma HLS ARRAY_PARTITION variable = bias complete dim = 1
@@ -92,11 +100,12 @@ void depthwise(hls::stream<ap_uint<CFG::PE * CFG::IN_BITS> >& in, hls::stream<ap
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
         const ap_uint<CFG::PE * CFG::IN_BITS> x = in.read();
-        const ap_uint<CFG::PE * CFG::W_BITS> w = weights[widx];
+        ap_uint<CFG::PE * CFG::W_BITS> w[1];
+        depthwise_wm<CFG>::read(weights, widx, w);
         for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
             acc_t a = k == 0 ? bias[p][cf] : acc[p];
-            a += get_lane<CFG::W_BITS, true>(w, p) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, p);
+            a += get_lane<CFG::W_BITS, true>(w[0], p) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, p);
             acc[p] = a;
         }
         if (k == CFG::K - 1) {
