@@ -4,7 +4,8 @@ parallel, one tap per cycle.
 cycles/image = OH·OW · (C/PE) · KH·KW   (N_VECTORS = OH·OW, K = KH·KW).
 Multipliers: PE products per cycle, each with its own activation, so no two share an operand
 and none are packed: one DSP each (LUTs at <= 4 x 4 bits). Requantise: one product per PE.
-Memories: the weight ROM of CF·K words x PE·W_BITS bits; constant tables of CF words per PE.
+Memories: the weight ROM of CF·K words x PE·W_BITS bits, WM_SLOTS words per row
+(:mod:`.weight_memory`, its slot mux in the LUTs); constant tables of CF words per PE.
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import numpy as np
 from ..quant.qtype import parse_qtype
 from .base import ProcessingElement, register
 from .cost import Cost, Memory, dsps_per_product, lut_multiplier, mult_luts, requant_cost
-from .packing import PackedLanes
+from .mvau import weight_layout, weights_array
 from .stage import Array, Port, Stage, ints, pick
+from .weight_memory import choose, pack
 
-MODEL = ("C", "PE", "K", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS")
+MODEL = ("C", "PE", "K", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "WM_PES", "WM_SLOTS")
 
 
 def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
@@ -30,10 +32,14 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
     cfg = {"C": c, "PE": pe, "K": k, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits, "IN_SIGNED": src.signed,
            "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits, "OUT_ZP": int(config["zp_out"]),
            "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"])}
-    # weights[cf*K + k] lane p = w[cf*PE + p][k]
-    w = np.asarray(weights, np.int64).reshape(cf, pe, k).transpose(0, 2, 1).reshape(cf * k, pe)
+    layout = choose(1, cf * k, pe * wq.bits)
+    cfg.update(layout.config())
+
+    def lanes():  # the one memory's word cf*K + k, lane p = w[cf*PE + p][k]; packed by weight_memory
+        w = np.asarray(weights, np.int64).reshape(cf, pe, k).transpose(0, 2, 1).reshape(1, cf * k, pe)
+        return pack(w, layout)
     per_ch = lambda a: np.asarray(np.broadcast_to(a, (c,)), np.int64).reshape(cf, pe).T
-    arrays = [Array("weights", f"ap_uint<{pe * wq.bits}>", PackedLanes(w, wq.bits), pe * wq.bits),
+    arrays = [weights_array(lanes, layout, wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(consts["M"])),
               Array("shift", "fa::shift_t", per_ch(consts["shift"]))]
@@ -59,8 +65,9 @@ class Depthwise(ProcessingElement):
             dsp, lut = 0, pe * mult_luts(w, a)
         else:
             dsp, lut = pe * dsps_per_product(w, a, board.dsp_port_bits), 0
-        lut += pe * (w + a + p["ACC_BITS"]) + 150
+        layout = weight_layout(p, 1, cf * p["K"], pe * w)
+        lut += pe * (w + a + p["ACC_BITS"]) + 150 + layout.luts
         ff = pe * (w + a + p["ACC_BITS"]) + 180
         rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits)
-        mems = [Memory("weights", cf * p["K"], pe * w), Memory("constants", cf, p["ACC_BITS"] + 17 + 6, pe)]
+        mems = [layout.memory(), Memory("constants", cf, p["ACC_BITS"] + 17 + 6, pe)]
         return Cost(dsp=dsp + rq.dsp, lut=lut + rq.lut, ff=ff + rq.ff, memories=mems)
