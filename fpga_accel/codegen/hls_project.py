@@ -56,7 +56,7 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
         param_files.append(f"{stem}.h")
         files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model)
     files["src/fa_top.h"] = top_header(net, model)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, uram_arrays(manifest))
     files["csim/fa_csim.cpp"] = csim_source(net, model)
     files["csim/tb_main.cpp"] = tb_source(net, model)
     files["csim/build.json"] = build_json()
@@ -65,6 +65,17 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     files["hls_config.cfg"] = hls_config(manifest)
     files["README.md"] = readme_text(net, qmodel, manifest, param_files)
     return files
+
+
+def uram_arrays(manifest: dict) -> dict[int, set[str]]:
+    """Per layer index, the "kind/role" memories the fold placed in URAM (manifest estimates; only ever
+    compared with the stages' own names, never written into the code)."""
+    out = {}
+    for i, entry in enumerate(manifest.get("layers") or []):
+        names = ((entry or {}).get("estimate") or {}).get("uram_arrays") if isinstance(entry, dict) else None
+        if isinstance(names, list):
+            out[i] = {n for n in names if isinstance(n, str)}
+    return out
 
 
 def hls_section(net, qmodel) -> dict:

@@ -51,7 +51,7 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
 @register
 class Depthwise(ProcessingElement):
     kind = "depthwise"
-    headers = ("depthwise.h",)
+    headers = ("depthwise.h", "weight_memory.h")
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * (p["C"] // p["PE"]) * p["K"]

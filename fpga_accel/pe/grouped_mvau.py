@@ -70,7 +70,7 @@ def grouped_mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts:
 @register
 class GroupedMvau(ProcessingElement):
     kind = "grouped_mvau"
-    headers = ("grouped_mvau.h",)
+    headers = ("grouped_mvau.h", "mvau.h", "weight_memory.h")
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * dims(p)["TILES"]

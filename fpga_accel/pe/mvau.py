@@ -35,7 +35,7 @@ from .cost import (
 )
 from .packing import PackedLanes
 from .stage import Array, Port, Stage, ints, pick
-from .weight_memory import Layout, choose, pack
+from .weight_memory import Layout, choose, impl, pack
 
 #: what the model reads, in the manifest's order; a dense layer (Gemm, MatMul) lists its folding last
 MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
@@ -92,7 +92,7 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
 def weights_array(lanes, layout: Layout, w_bits: int) -> Array:
     """The packed weight banks: ``lanes()`` gives their W_BITS lanes, (banks, depth, lanes)."""
     return Array("weights", f"ap_uint<{layout.word_bits}>",
-                 PackedLanes(lanes, w_bits, (layout.banks, layout.packed_depth)), layout.word_bits)
+                 PackedLanes(lanes, w_bits, (layout.banks, layout.packed_depth)), layout.word_bits, impl(layout))
 
 
 def weight_layout(p, mems: int, depth: int, width: int) -> Layout:
@@ -113,7 +113,7 @@ def fabric(p) -> bool:
 @register
 class Mvau(ProcessingElement):
     kind = "mvau"
-    headers = ("mvau.h",)
+    headers = ("mvau.h", "weight_memory.h")
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"])
