@@ -67,14 +67,16 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     return files
 
 
-def uram_arrays(manifest: dict) -> dict[int, set[str]]:
-    """Per layer index, the "kind/role" memories the fold placed in URAM (manifest estimates; only ever
+def uram_arrays(manifest: dict) -> dict[str, set[str]]:
+    """Per layer name, the "kind/role" memories the fold placed in URAM (manifest estimates; only ever
     compared with the stages' own names, never written into the code)."""
     out = {}
-    for i, entry in enumerate(manifest.get("layers") or []):
-        names = ((entry or {}).get("estimate") or {}).get("uram_arrays") if isinstance(entry, dict) else None
-        if isinstance(names, list):
-            out[i] = {n for n in names if isinstance(n, str)}
+    for entry in manifest.get("layers") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("estimate"), dict):
+            continue
+        names = entry["estimate"].get("uram_arrays")
+        if isinstance(entry.get("name"), str) and isinstance(names, list):
+            out[entry["name"]] = {n for n in names if isinstance(n, str)}
     return out
 
 

@@ -121,8 +121,8 @@ def storage_pragmas(c, uram: set[str]) -> list[str]:
     return out
 
 
-def top_source(net: Network, model: str, param_files: list[str], uram: dict[int, set[str]] | None = None) -> str:
-    """``uram``: per layer index, the "kind/role" memories the fold model placed in URAM."""
+def top_source(net: Network, model: str, param_files: list[str], uram: dict[str, set[str]] | None = None) -> str:
+    """``uram``: per layer name, the "kind/role" memories the fold model placed in URAM."""
     uram = uram or {}
     names = stage_names(net)
     n_in = len(net.inputs)
@@ -152,7 +152,7 @@ def top_source(net: Network, model: str, param_files: list[str], uram: dict[int,
         lines.append(f"    hls::stream<{p.ctype} > {v}(\"{v}\");")
         lines.append(f"#pragma HLS STREAM variable = {v} depth = {depth}")
     for c in net.calls:
-        lines += storage_pragmas(c, uram.get(c.layer_index, set()))
+        lines += storage_pragmas(c, uram.get(c.stage.layer, set()) if c.layer_index is not None else set())
     lines.append("    FA_STAGE_START()")
     for k, c in enumerate(net.calls):
         st = c.stage

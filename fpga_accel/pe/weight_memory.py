@@ -6,10 +6,11 @@ address, which runs through the ``depth`` words in order (mvau: a memory per PE 
 SIMD·W_BITS bits; depthwise: one memory of CF·K words of PE·W_BITS bits). Stored one array per
 memory, a narrow or shallow memory wastes most of its block. :func:`choose` picks
 
-- ``pes`` (P, config member ``WM_PES``): memories side by side in one word, P dividing ``mems``;
+- ``pes`` (P, config member ``WM_PES``): memories side by side in one word (the last bank holds
+  what is left when P does not divide ``mems``);
 - ``slots`` (R, ``WM_SLOTS``): consecutive words of one memory in one word, a power of two;
 
-so the PE holds ``mems / P`` bank arrays of ⌈depth / R⌉ words of R·P·width bits (the header's
+so the PE holds ⌈mems / P⌉ bank arrays of ⌈depth / R⌉ words of R·P·width bits (the header's
 layout: slot r·P + j of word a of bank b is memory b·P + j at address a·R + r). The read stays one
 word per cycle (II = 1, cycles unchanged); the slot costs a mux of R per output bit. The generated
 top binds each bank array to LUTRAM or BRAM18 (``BIND_STORAGE``), as :func:`impl` says, and the cost
@@ -17,6 +18,7 @@ model prices exactly that shape (:meth:`Layout.memory`).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -26,8 +28,9 @@ from .cost import LUTRAM_BITS, LUTRAM_DEPTH, Memory, bram18_count, lutram_luts, 
 
 #: widest packed word the chooser builds (wider words make slow C simulation and long muxes)
 MAX_WORD_BITS = 2048
-#: most words of one memory per packed word (a mux of 16 is 5 LUT6 per output bit)
-MAX_SLOTS = 16
+#: most words of one memory per packed word (36 two-bit words fill a 72-bit URAM row; a mux of 64 is 21
+#: LUT6 per output bit, which the chooser weighs)
+MAX_SLOTS = 64
 #: LUTs the chooser trades for one BRAM18 block (a heuristic: a ZCU104 has about 370 LUTs per BRAM18,
 #: a U250 about 340; the mux must not cost more logic than the block it saves)
 LUTS_PER_BRAM18 = 256
@@ -51,7 +54,7 @@ class Layout:
 
     @property
     def banks(self) -> int:
-        return self.mems // self.pes
+        return -(-self.mems // self.pes)
 
     @property
     def packed_depth(self) -> int:
@@ -96,13 +99,14 @@ def _blocks(layout: Layout) -> float:
     return (bram18_count(m.depth, m.width) + uram_count(m.depth, m.width)) * m.count + mux
 
 
+@functools.lru_cache(maxsize=65536)
 def choose(mems: int, depth: int, width: int) -> Layout:
     """The packing with the lowest :func:`_blocks` price, then the plainest (fewest slots, fewest
     memories side by side). The same layout serves BRAM18 and URAM placement: a deep narrow array
     already fills BRAM18 (16K x 1 .. 2K x 9) but wastes a 72-bit URAM row, so slots that save URAM
     rarely cost a BRAM18. Deterministic: the same memories always get the same layout."""
     best, key = Layout(mems, depth, width), None
-    for p in (d for d in range(1, mems + 1) if mems % d == 0):
+    for p in range(1, max(1, min(mems, MAX_WORD_BITS // width)) + 1):
         r = 1
         while r <= MAX_SLOTS and (r == 1 or r // 2 < depth):
             lay = Layout(mems, depth, width, p, r)
@@ -121,10 +125,10 @@ def pack(words: np.ndarray, layout: Layout) -> np.ndarray:
     packed words, in weight_memory.h's order; the slots past ``depth`` are zero."""
     w = np.asarray(words, np.int64)
     mems, depth, lanes = w.shape
-    p, r, d = layout.pes, layout.slots, layout.packed_depth
-    padded = np.zeros((mems, d * r, lanes), np.int64)
-    padded[:, :depth] = w
-    return padded.reshape(mems // p, p, d, r, lanes).transpose(0, 2, 3, 1, 4).reshape(mems // p, d, r * p * lanes)
+    p, r, d, banks = layout.pes, layout.slots, layout.packed_depth, layout.banks
+    padded = np.zeros((banks * p, d * r, lanes), np.int64)
+    padded[:mems, :depth] = w
+    return padded.reshape(banks, p, d, r, lanes).transpose(0, 2, 3, 1, 4).reshape(banks, d, r * p * lanes)
 
 
 def unpack(packed: np.ndarray, layout: Layout) -> np.ndarray:
@@ -133,4 +137,5 @@ def unpack(packed: np.ndarray, layout: Layout) -> np.ndarray:
     banks, d, n = v.shape
     p, r = layout.pes, layout.slots
     lanes = n // (r * p)
-    return v.reshape(banks, d, r, p, lanes).transpose(0, 3, 1, 2, 4).reshape(banks * p, d * r, lanes)[:, :layout.depth]
+    out = v.reshape(banks, d, r, p, lanes).transpose(0, 3, 1, 2, 4).reshape(banks * p, d * r, lanes)
+    return out[:layout.mems, :layout.depth]

@@ -142,9 +142,11 @@ int main() {
         check_layout<4, 9, 37, 4, 2>(c, "4 memories side by side, 2 tiles per word");
         check_layout<6, 24, 16, 3, 4>(c, "2 banks of 3 memories, 4 tiles per word");
         check_layout<2, 72, 3, 2, 4>(c, "more slots than tiles");
+        check_layout<7, 8, 40, 3, 2>(c, "7 memories in banks of 3 (the last one partly filled)");
         run_packed_mvau<PackedMv<12, 8, 2, 4, 2, 4> >(c, "mvau PE 4 in 2 banks, 4 tiles per word");
         run_packed_mvau<PackedMv<15, 9, 5, 3, 3, 2> >(c, "mvau PE 3 side by side, 2 tiles per word (odd TILES)");
         run_packed_mvau<PackedMv<8, 4, 1, 1, 1, 16> >(c, "mvau PE 1, 16 tiles per word");
+        run_packed_mvau<PackedMv<10, 10, 2, 5, 2, 2> >(c, "mvau PE 5 in banks of 2, 2 tiles per word");
         run_packed_depthwise(c, "depthwise 4 tiles per word");
     });
 }
