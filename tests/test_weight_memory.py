@@ -121,7 +121,7 @@ def forced(pes: int, slots: int):
 def packing_members(hls_dir) -> dict[str, tuple[int, int]]:
     text = (hls_dir / "src" / "fa_top.cpp").read_text()
     out = {}
-    for name, body in re.findall(r"struct (\w+) \{(.*?)\};", text, re.S):
+    for name, body in re.findall(r"struct (\w+) \{(.*?)\};", text, re.DOTALL):
         m = dict(re.findall(r"static const int (WM_PES|WM_SLOTS) = (\d+);", body))
         if m:
             out[name] = (int(m["WM_PES"]), int(m["WM_SLOTS"]))
@@ -167,3 +167,38 @@ def test_the_top_binds_what_the_model_counts(tmp_path, monkeypatch):
     binds = dict(re.findall(r"BIND_STORAGE variable = (\w+)_weights type = rom_1p impl = (\w+)", top))
     assert sorted(binds.values()) == ["lutram"] * 3 and len(binds) == 3  # tiny layers: every bank is small
     assert re.search(r"// \w+_weights: the fold model placed it in URAM", top)
+
+
+def test_weights_the_fold_puts_in_uram_are_recorded_reported_and_left_unbound(tmp_path, capsys):
+    import copy
+    import dataclasses
+
+    import fpga_accel
+    from fpga_accel.cli.report import print_report
+    from fpga_accel.codegen.hls_project import generate_hls
+    from fpga_accel.compiler import load_qmodel
+    from fpga_accel.fold import apply_to_manifest, fold_model, get_board
+    from models import data
+
+    b = fpga_accel.compile(data.model_path("mlp"), tmp_path / "mlp.fpga", calib=data.load_calib("mlp"),
+                           progress=False, generators=[])
+    qm = load_qmodel(b)
+    zcu = get_board("zcu104")
+    plain = fold_model(qm, zcu, target_fps=1000)
+    tight = dataclasses.replace(zcu, name="zcu104-tight", bram18=plain.design.usage.bram18 // 2)
+    r = fold_model(qm, tight, target_fps=1000)
+    moved = {lay.name: lay.uram_arrays for lay in r.design.layers if lay.uram_arrays}
+    assert moved and all(len(v) == lay.uram_memories for lay in r.design.layers for v in [lay.uram_arrays])
+    manifest = copy.deepcopy(b.manifest)
+    apply_to_manifest(manifest, r)
+    assert {e["name"]: e["estimate"]["uram_arrays"] for e in manifest["layers"]
+            if "uram_arrays" in e["estimate"]} == {k: sorted(set(v)) for k, v in moved.items()}
+    print_report(manifest)
+    weights = [k for k, v in moved.items() if "mvau/weights" in v]
+    assert weights  # the mlp's largest memories are weights
+    assert (f"URAM weights    {len(weights)} layer(s)" in capsys.readouterr().out) == bool(weights)
+    generate_hls(tmp_path / "gen", qm, manifest)
+    top = (tmp_path / "gen" / "hls" / "src" / "fa_top.cpp").read_text()
+    unbound = re.findall(r"// (\w+)_weights: the fold model placed it in URAM", top)
+    assert len(unbound) == len(weights)
+    assert not any(re.search(rf"BIND_STORAGE variable = {u}_weights ", top) for u in unbound)
