@@ -32,7 +32,7 @@ MAX_WORD_BITS = 2048
 #: LUT6 per output bit, which the chooser weighs)
 MAX_SLOTS = 64
 #: LUTs the chooser trades for one BRAM18 block (a heuristic: a ZCU104 has about 370 LUTs per BRAM18,
-#: a U250 about 340; the mux must not cost more logic than the block it saves)
+#: a U250 about 320 (board files); the mux must not cost more logic than the block it saves)
 LUTS_PER_BRAM18 = 256
 
 
