@@ -37,8 +37,8 @@ LUTS_PER_BRAM18 = 256
 
 
 def mux_luts(n: int) -> int:
-    """LUT6s of one bit of an n:1 multiplexer: a LUT6 is a 4:1 mux, each more 3 inputs one more LUT
-    (AMD UG474 / UG574)."""
+    """LUT6s of one bit of an n:1 multiplexer: a LUT6 is a 4:1 mux, and every 3 more inputs take one more
+    LUT (AMD UG474 / UG574)."""
     return math.ceil((n - 1) / 3) if n > 1 else 0
 
 
