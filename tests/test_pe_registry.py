@@ -20,7 +20,7 @@ from fpga_accel.pe.cost import Cost
 
 HLS_INCLUDE = Path(fpga_accel.__file__).parent / "hls_library" / "include" / "fpga_accel"
 #: modules of fpga_accel/pe/ shared by the PEs (the stage, the registry, resource arithmetic, packing)
-HELPERS = {"base", "stage", "cost", "packing"}
+HELPERS = {"base", "stage", "cost", "packing", "weight_memory"}
 
 
 def lowered_stages():

@@ -172,6 +172,12 @@ def print_report(m: dict) -> None:
         print(f"memory use      the arrays hold {f['memory_bits'] / 2**20:,.2f} Mbit in blocks of "
               f"{f['memory_block_bits'] / 2**20:,.2f} Mbit (BRAM18, URAM, LUTRAM as placed): "
               f"{1 - f['memory_bits'] / f['memory_block_bits']:.1%} packing waste  [estimate]")
+    in_uram = [r for r in m["layers"] if any(str(a).endswith("/weights") for a in
+                                              (r.get("estimate") or {}).get("uram_arrays") or [])]
+    if in_uram:
+        print(f"URAM weights    {len(in_uram)} layer(s) keep constant weights in URAM in this estimate; a URAM has "
+              f"no initial contents (AMD UG573), so the generated HLS leaves those arrays to the tool (BRAM18 or "
+              f"LUTRAM) until weights are loaded at start  [estimate]")
     if f.get("dsp_without_packing", t["dsp"]) != t["dsp"]:
         print(f"DSP packing     two products per DSP where the generated HLS packs them (mvau.h PACK = 2); "
               f"without packing: {f['dsp_without_packing']:,} DSP  [estimate]")

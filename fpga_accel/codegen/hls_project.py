@@ -58,7 +58,7 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
         param_files.append(f"{stem}.h")
         files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model)
     files["src/fa_top.h"] = top_header(net, model, tops)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram_arrays(manifest))
     files["csim/fa_csim.cpp"] = csim_source(net, model, tops)
     files["csim/tb_main.cpp"] = tb_source(net, model)
     files["csim/build.json"] = build_json()
@@ -67,6 +67,19 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     files["hls_config.cfg"] = hls_config(manifest)
     files["README.md"] = readme_text(net, qmodel, manifest, param_files)
     return files
+
+
+def uram_arrays(manifest: dict) -> dict[str, set[str]]:
+    """Per layer name, the "kind/role" memories the fold placed in URAM (manifest estimates; only ever
+    compared with the stages' own names, never written into the code)."""
+    out = {}
+    for entry in manifest.get("layers") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("estimate"), dict):
+            continue
+        names = entry["estimate"].get("uram_arrays")
+        if isinstance(entry.get("name"), str) and isinstance(names, list):
+            out[entry["name"]] = {n for n in names if isinstance(n, str)}
+    return out
 
 
 def hls_section(net, qmodel, tops: tuple[str, str] = ("fa_kernel", "fa_axis")) -> dict:

@@ -108,7 +108,28 @@ def _elems(t) -> int:
     return n
 
 
-def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str, str] = (KERNEL, AXIS)) -> str:
+def storage_pragmas(c, uram: set[str]) -> list[str]:
+    """BIND_STORAGE of the call's arrays that say where they go (the packed weights: LUTRAM or BRAM18, as
+    pe/weight_memory.py chose and the fold model counts). ``uram``: the layer's "kind/role" memories the
+    fold model placed in URAM. A URAM is not initialised by the bitstream (AMD UG573), so a constant
+    array is never bound to it: those stay the tool's choice, and a comment says the estimate differs."""
+    out = []
+    for a in c.stage.arrays:
+        if not a.storage:
+            continue
+        var = f"{c.prefix}_{a.name}"
+        if f"{c.stage.kind}/{a.name}" in uram:
+            out.append(f"    // {var}: the fold model placed it in URAM, which holds no initial contents; "
+                       f"left to the tool (its URAM estimate does not apply)")
+            continue
+        out.append(f"#pragma HLS BIND_STORAGE variable = {var} type = rom_1p impl = {a.storage}")
+    return out
+
+
+def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str, str] = (KERNEL, AXIS),
+               uram: dict[str, set[str]] | None = None) -> str:
+    """``uram``: per layer name, the "kind/role" memories the fold model placed in URAM."""
+    uram = uram or {}
     names = stage_names(net)
     n_in = len(net.inputs)
     lines = [BANNER.format(model=model), '#include "fa_top.h"', ""]
@@ -136,6 +157,8 @@ def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str
             lines.append(f"    // {why}")
         lines.append(f"    hls::stream<{p.ctype} > {v}(\"{v}\");")
         lines.append(f"#pragma HLS STREAM variable = {v} depth = {depth}")
+    for c in net.calls:
+        lines += storage_pragmas(c, uram.get(c.stage.layer, set()) if c.layer_index is not None else set())
     lines.append("    FA_STAGE_START()")
     for k, c in enumerate(net.calls):
         st = c.stage

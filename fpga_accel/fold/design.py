@@ -31,6 +31,7 @@ class LayerDesign:
     uram_memories: int = 0
     memory_bits: int = 0  # what the layer's arrays hold
     memory_block_bits: int = 0  # the bits of the BRAM18 / URAM / LUTRAM they occupy as placed
+    uram_arrays: list[str] = field(default_factory=list)  # "kind/role" of the memories placed in URAM
 
     @property
     def name(self) -> str:
@@ -163,14 +164,17 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
     The order does not depend on the limits, so a larger budget never places worse. ``fifo_bram18``:
     the stream FIFOs' BRAM18, which share the limit (they stay in BRAM18)."""
     mems: list[tuple[int, int, Memory]] = []
+    kinds: dict[int, str] = {}  # id(memory) -> its stage's kind
     for li, lay in enumerate(layers):
         logic = Usage()
         for s in lay.stages:
             c = s.cost(board)
             logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
+            kinds.update((id(m), s.kind) for m in c.memories)
         lay.usage = logic
         lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
+        lay.uram_arrays = []
     where = {id(m): "auto" for _, _, m in mems}
     bram = sum(memory_cost(m).bram18 for _, _, m in mems) + fifo_bram18
     if board.uram > 0 and bram > limits["bram18"]:
@@ -183,6 +187,7 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             where[id(m)] = "uram"
             bram -= memory_cost(m).bram18
             layers[li].uram_memories += 1
+            layers[li].uram_arrays.append(f"{kinds[id(m)]}/{m.role}")
     for li, _, m in mems:
         layers[li].usage = layers[li].usage + memory_cost(m, where[id(m)])
         layers[li].memory_bits += m.bits

@@ -9,26 +9,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..pe.cost import Memory
+from ..pe.cost import (  # noqa: F401  (the block geometry lives beside the PE models; re-exported here)
+    BRAM18_BITS,
+    BRAM18_SHAPES,
+    LUTRAM_BITS,
+    LUTRAM_BITS_PER_LUT,
+    LUTRAM_DEPTH,
+    URAM_BITS,
+    URAM_SHAPE,
+    Memory,
+    bram18_count,
+    lutram_luts,
+    small,
+    uram_count,
+)
 
-#: Memories of at most this many bits, or at most LUTRAM_DEPTH words deep, go to LUTRAM: a
-#: quarter of a BRAM18 is where the tools stop spending a block on an array (an estimate).
-LUTRAM_BITS = 4096
-LUTRAM_DEPTH = 64
-#: BRAM18 aspect ratios (depth, width) in simple dual-port mode, and the URAM288 shape.
-BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
-URAM_SHAPE = (4096, 72)
 #: Vitis HLS binds a FIFO (impl auto) to shift registers when it is at most auto_srl_max_depth words
 #: deep or holds at most auto_srl_max_bits bits, else to a RAM (UG1399, config_storage / syn.storage:
 #: defaults 2 and 1024). An SRLC32E holds 32 words of one bit per LUT (UG474, 7 series CLB).
 SRL_MAX_DEPTH = 2
 SRL_MAX_BITS = 1024
 SRL_WORDS = 32
-#: bits one block holds: a BRAM18 (18 Kbit, parity bits included: all of them in the x9/x18/x36
-#: shapes), a URAM288, a LUT6 as 64 x 1 distributed RAM (AMD UG573 and UG474)
-BRAM18_BITS = 18432
-URAM_BITS = URAM_SHAPE[0] * URAM_SHAPE[1]
-LUTRAM_BITS_PER_LUT = 64
 
 
 @dataclass
@@ -46,25 +47,6 @@ class Usage:
 
     def as_dict(self) -> dict[str, int]:
         return {"dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "ff": self.ff}
-
-
-def bram18_count(depth: int, width: int) -> int:
-    """BRAM18 blocks for one depth x width array: the best of the six aspect ratios."""
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_SHAPES)
-
-
-def uram_count(depth: int, width: int) -> int:
-    d, w = URAM_SHAPE
-    return math.ceil(width / w) * math.ceil(depth / d)
-
-
-def lutram_luts(depth: int, width: int) -> int:
-    """LUT6s as 64x1 distributed RAM (one LUT per bit column per 64 words)."""
-    return width * math.ceil(depth / 64)
-
-
-def small(mem: Memory) -> bool:
-    return mem.depth <= LUTRAM_DEPTH or mem.depth * mem.width <= LUTRAM_BITS
 
 
 def memory_cost(mem: Memory, where: str = "auto") -> Usage:

@@ -9,7 +9,7 @@ new module is found without editing any list. The folder (``fold/``) and the HLS
 
 Shared helpers, not PEs: ``stage`` (the stage, its ports and arrays, the lowering context),
 ``base`` (the declaration and the registry), ``cost`` (resource arithmetic), ``packing``
-(integers into stream and ROM words).
+(integers into stream and ROM words), ``weight_memory`` (how weight memories pack into blocks).
 """
 from __future__ import annotations
 

@@ -12,16 +12,19 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Memory:
-    """``count`` arrays of ``depth`` words of ``width`` bits (e.g. one weight memory per PE)."""
+    """``count`` arrays of ``depth`` words of ``width`` bits (e.g. one weight memory per PE, or the
+    bank arrays of packed weights, pe/weight_memory.py); ``held``: the bits they hold when less than
+    their shape (a packed array's unused slots), 0 when they are full."""
 
     role: str  # "weights", "thresholds", "line_buffer", "buffer", "table"
     depth: int
     width: int
     count: int = 1
+    held: int = 0
 
     @property
     def bits(self) -> int:
-        return self.depth * self.width * self.count
+        return self.held or self.depth * self.width * self.count
 
 
 @dataclass
@@ -32,6 +35,39 @@ class Cost:
     lut: int = 0
     ff: int = 0
     memories: list[Memory] = field(default_factory=list)
+
+
+#: Memories of at most this many bits, or at most LUTRAM_DEPTH words deep, go to LUTRAM: a
+#: quarter of a BRAM18 is where the tools stop spending a block on an array (an estimate).
+LUTRAM_BITS = 4096
+LUTRAM_DEPTH = 64
+#: BRAM18 aspect ratios (depth, width) in simple dual-port mode, and the URAM288 shape.
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+URAM_SHAPE = (4096, 72)
+#: bits one block holds: a BRAM18 (18 Kbit, parity bits included: all of them in the x9/x18/x36
+#: shapes), a URAM288, a LUT6 as 64 x 1 distributed RAM (AMD UG573 and UG474)
+BRAM18_BITS = 18432
+URAM_BITS = URAM_SHAPE[0] * URAM_SHAPE[1]
+LUTRAM_BITS_PER_LUT = 64
+
+
+def bram18_count(depth: int, width: int) -> int:
+    """BRAM18 blocks for one depth x width array: the best of the six aspect ratios."""
+    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in BRAM18_SHAPES)
+
+
+def uram_count(depth: int, width: int) -> int:
+    d, w = URAM_SHAPE
+    return math.ceil(width / w) * math.ceil(depth / d)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """LUT6s as 64x1 distributed RAM (one LUT per bit column per 64 words)."""
+    return width * math.ceil(depth / 64)
+
+
+def small(mem: Memory) -> bool:
+    return mem.depth <= LUTRAM_DEPTH or mem.depth * mem.width <= LUTRAM_BITS
 
 
 #: width of a DSP's narrow multiplier input (B port, DSP48E1 and DSP48E2 alike)

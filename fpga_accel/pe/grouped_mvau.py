@@ -6,7 +6,7 @@ group (SIMD | C/G). NF = MH/PE folds, SFG = K·(C/G)/SIMD words per fold, TILES 
 cycles/image = N_VECTORS · TILES; setup = TILES per call (the two-bank buffer computes window v-1
 while window v is read, so a call ends with one window computed and none read).
 Multipliers, requantise and weight ROMs as :mod:`.mvau` with MW = K·C/G (its multipliers() too).
-Memories: PE weight ROMs of TILES words x SIMD·W_BITS bits; PE constant tables of NF words; the
+Memories: PE weight ROMs of TILES words x SIMD·W_BITS bits, packed as the MVAU's (:mod:`.weight_memory`); PE constant tables of NF words; the
 two-bank window buffer, 2 x SF_ALL words x SIMD·IN_BITS bits (SF_ALL = K·C/SIMD, the whole window).
 Input FIFO: the window's SF_ALL words are read in the first SF_ALL of its TILES iterations, so a
 producer spreading an image's words over the interval writes ⌈(TILES − SF_ALL) · N_VECTORS·SF_ALL /
@@ -21,12 +21,12 @@ import numpy as np
 from ..quant.qtype import parse_qtype
 from .base import ProcessingElement, register
 from .cost import Cost, Memory
-from .mvau import Mvau, multipliers
-from .packing import PackedLanes
+from .mvau import Mvau, multipliers, weights_array
 from .stage import Array, Port, Stage, ints, pick
+from .weight_memory import choose, pack
 
 MODEL = ("C", "G", "K", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS",
-         "IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
+         "IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC", "WM_PES", "WM_SLOTS")
 
 
 def dims(p) -> dict[str, int]:
@@ -50,13 +50,14 @@ def grouped_mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts:
            "OUT_HI": int(config["hi"]), **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
     d = dims(cfg)
     nf, sfg = d["NF"], d["SFG"]
+    layout = choose(pe, nf * sfg, simd * wq.bits)
+    cfg.update(layout.config())
 
-    def lanes():  # weights[p][nf*SFG + sf] lane s = W[nf*PE + p][sf*SIMD + s]
-        return np.asarray(weights, np.int64).reshape(nf, pe, sfg, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sfg,
-                                                                                                      simd)
+    def lanes():  # memory p's word nf*SFG + sf, lane s = W[nf*PE + p][sf*SIMD + s]; packed by weight_memory
+        w = np.asarray(weights, np.int64).reshape(nf, pe, sfg, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sfg, simd)
+        return pack(w, layout)
     per_ch = lambda a: np.asarray(np.broadcast_to(a, (mh,)), np.int64).reshape(nf, pe).T
-    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(lanes, wq.bits, (pe, nf * sfg)),
-                    simd * wq.bits),
+    arrays = [weights_array(lanes, layout, wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(consts["M"])),
               Array("shift", "fa::shift_t", per_ch(consts["shift"]))]
@@ -69,7 +70,7 @@ def grouped_mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts:
 @register
 class GroupedMvau(ProcessingElement):
     kind = "grouped_mvau"
-    headers = ("grouped_mvau.h",)
+    headers = ("grouped_mvau.h", "mvau.h", "weight_memory.h")
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * dims(p)["TILES"]

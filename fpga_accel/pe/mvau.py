@@ -8,7 +8,8 @@ otherwise two products that share an activation (PEs p and p+1, same SIMD lane) 
 (PACK = 2) when the packed operand, 2·W_BITS + IN_BITS + 1 bits, fits the board's wide port
 (27 bits on DSP48E2, 25 on DSP48E1: int8 packs on both); else one DSP per product.
 Requantise: one acc·M product per PE.
-Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits; PE constant tables (bias, M,
+Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits, packed into bank arrays by
+:mod:`.weight_memory` (config WM_PES, WM_SLOTS; its slot mux in the LUTs); PE constant tables (bias, M,
 shift) of NF words; the input buffer of SF words x SIMD·IN_BITS bits (replayed per fold).
 Input FIFO: ⌈(NF−1)·SF · N_VECTORS·SF / interval⌉ words beyond the default depth: what a producer
 spreading an image's words over the network's interval writes during the replayed folds.
@@ -34,11 +35,15 @@ from .cost import (
 )
 from .packing import PackedLanes
 from .stage import Array, Port, Stage, ints, pick
+from .weight_memory import Layout, choose, impl, pack
 
 #: what the model reads, in the manifest's order; a dense layer (Gemm, MatMul) lists its folding last
 MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
-MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS)
-DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, "SIMD", "PE")
+#: the weight memories' packing (weight_memory.h)
+PACKING = ("WM_PES", "WM_SLOTS")
+MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING)
+DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING, "SIMD",
+               "PE")
 #: a layer's multiplier choice (fold key "mul"): the tools' DSPs, or LUTs to spare the DSPs
 MUL_CHOICES = ("dsp", "lut")
 
@@ -67,11 +72,14 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
            **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
-    # weights[p][nf*SF + sf] lane s = W[nf*PE + p][sf*SIMD + s]
-    def lanes():
-        return np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+    layout = choose(pe, nf * sf, simd * wq.bits)
+    cfg.update(layout.config())
+
+    def lanes():  # memory p's word nf*SF + sf, lane s = W[nf*PE + p][sf*SIMD + s]; packed by weight_memory
+        w = np.asarray(weights, np.int64).reshape(nf, pe, sf, simd).transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+        return pack(w, layout)
     per_ch = lambda a: np.asarray(a, np.int64).reshape(-1)[: mh].reshape(nf, pe).T
-    arrays = [Array("weights", f"ap_uint<{simd * wq.bits}>", PackedLanes(lanes, wq.bits, (pe, nf * sf)), simd * wq.bits),
+    arrays = [weights_array(lanes, layout, wq.bits),
               Array("bias", f"ap_int<{acc_bits}>", per_ch(consts["bias"])),
               Array("m", "fa::mult_t", per_ch(np.broadcast_to(consts["M"], (mh,)))),
               Array("shift", "fa::shift_t", per_ch(np.broadcast_to(consts["shift"], (mh,))))]
@@ -79,6 +87,17 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
     folding = {"pe": pe, "simd": simd, **({"mul": mul} if mul != "dsp" else {})}
     return Stage(layer, "mvau", pick(described, DENSE_MODEL if dense else MODEL), [src], [out], cfg,
                  arrays=arrays, header_params=described, folding=folding)
+
+
+def weights_array(lanes, layout: Layout, w_bits: int) -> Array:
+    """The packed weight banks: ``lanes()`` gives their W_BITS lanes, (banks, depth, lanes)."""
+    return Array("weights", f"ap_uint<{layout.word_bits}>",
+                 PackedLanes(lanes, w_bits, (layout.banks, layout.packed_depth)), layout.word_bits, impl(layout))
+
+
+def weight_layout(p, mems: int, depth: int, width: int) -> Layout:
+    """The packing the stage params ``p`` declare (none for params without WM_PES / WM_SLOTS)."""
+    return Layout(mems, depth, width, int(p.get("WM_PES", 1)), int(p.get("WM_SLOTS", 1)))
 
 
 def packed_pairs(p) -> int:
@@ -94,7 +113,7 @@ def fabric(p) -> bool:
 @register
 class Mvau(ProcessingElement):
     kind = "mvau"
-    headers = ("mvau.h",)
+    headers = ("mvau.h", "weight_memory.h")
 
     def cycles(self, p) -> int:
         return p["N_VECTORS"] * (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"])
@@ -125,10 +144,11 @@ class Mvau(ProcessingElement):
                           + (pe - 2 * pairs) * dsps_per_product(w, x_bits, port))
             lut = pairs * simd * prod_bits
         # adder tree of SIMD products per PE, the accumulator, fold counters
-        lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150
+        layout = weight_layout(p, pe, nf * sf, simd * w)
+        lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150 + layout.luts
         ff = pe * (simd * prod_bits + p["ACC_BITS"]) + simd * a + 200
         rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits)
-        mems = [Memory("weights", nf * sf, simd * w, pe),
+        mems = [layout.memory(),
                 Memory("constants", nf, p["ACC_BITS"] + 17 + 6, pe),
                 Memory("buffer", sf, simd * a)]
         return Cost(dsp=dsp + rq.dsp, lut=lut + rq.lut, ff=ff + rq.ff, memories=mems)

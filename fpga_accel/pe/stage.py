@@ -52,6 +52,7 @@ class Array:
     ctype: str
     values: Any
     word_bits: int = 0  # > 0: packed words, written in hex
+    storage: str = ""  # the resource the generated top binds it to ("lutram", "bram"), "" the tool's choice
 
     @property
     def dims(self) -> tuple[int, ...]:

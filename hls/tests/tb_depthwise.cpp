@@ -49,7 +49,7 @@ void run(Checker& chk, const char* name, int reps = 2) {
         sh[c] = std::max<int64_t>(1, std::lround(std::log2(m[c] * spread)) - (C::OUT_BITS - 2) + rand_int(-1, 1));
     }
     const unsigned NK = C::K / C::KP;
-    static ap_uint<C::KP * C::PE * C::W_BITS> wt[C::C / C::PE * (C::K / C::KP)];
+    static ap_uint<C::KP * C::PE * C::W_BITS> wt[1][C::C / C::PE * (C::K / C::KP)];  // one memory, unpacked
     static ap_int<C::ACC_BITS> bias[C::PE][C::C / C::PE];
     static fa::mult_t mm[C::PE][C::C / C::PE];
     static fa::shift_t ss[C::PE][C::C / C::PE];
@@ -58,7 +58,7 @@ void run(Checker& chk, const char* name, int reps = 2) {
             const unsigned c = cf * C::PE + p;
             int64_t sum = 0;
             for (unsigned k = 0; k < C::K; k++) {
-                fa::set_lane<C::W_BITS>(wt[cf * NK + k / C::KP], (k % C::KP) * C::PE + p, w[c][k]);
+                fa::set_lane<C::W_BITS>(wt[0][cf * NK + k / C::KP], (k % C::KP) * C::PE + p, w[c][k]);
                 sum += w[c][k];
             }
             bias[p][cf] = b[c] - zp_in * sum;  // zero point folded into the bias

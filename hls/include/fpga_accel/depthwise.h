@@ -14,11 +14,12 @@
 // Folding: PE channels x KP kernel positions in parallel (PE*KP products per cycle).
 // Cycles/image (II=1) = N_VECTORS * CF * K/KP = OH*OW * (C/PE) * KH*KW/KP.
 //
-// Parameters: weights[CF*NK] : ap_uint<KP*PE*W_BITS>, lane q*PE + p of weights[cf*NK + j] =
-//             w[cf*PE + p][j*KP + q]; bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for
-//             channel cf*PE + p.
+// Parameters: weights: one memory of CF*NK words of KP*PE*W_BITS bits, lane q*PE + p of word cf*NK + j =
+//             w[cf*PE + p][j*KP + q], packed as weight_memory.h lays it out (WM_SLOTS words per row);
+//             bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for channel cf*PE + p.
 // Config: struct with static const members C, PE, KP, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
-// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI (KP divides K).
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI (KP divides K), and optionally WM_SLOTS (WM_PES is 1:
+// there is one memory).
 #ifndef FA_DEPTHWISE_H
 #define FA_DEPTHWISE_H
 
@@ -27,12 +28,19 @@
 
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
+#include "fpga_accel/weight_memory.h"
 
 #ifndef __SYNTHESIS__
 #include <vector>
 #endif
 
 namespace fa {
+
+// The packed weight memory of a depthwise PE (weight_memory.h).
+template <class CFG>
+struct depthwise_wm : pe_weights<CFG, 1, CFG::KP * CFG::PE * CFG::W_BITS, CFG::C / CFG::PE * (CFG::K / CFG::KP)> {};
+#define FA_DEPTHWISE_WEIGHTS(CFG) \
+    const typename depthwise_wm<CFG>::word_t weights[depthwise_wm<CFG>::BANKS][depthwise_wm<CFG>::DEPTH]
 
 #ifndef __SYNTHESIS__
 namespace sim {
@@ -41,14 +49,15 @@ namespace sim {
 template <class CFG>
 void depthwise_fast(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
                     hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-                    const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * (CFG::K / CFG::KP)],
+                    FA_DEPTHWISE_WEIGHTS(CFG),
                     const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE],
                     const mult_t m[CFG::PE][CFG::C / CFG::PE], const shift_t shift[CFG::PE][CFG::C / CFG::PE],
                     unsigned reps) {
     typedef typename acc_native<CFG::ACC_BITS>::type U;
     static const unsigned CF = CFG::C / CFG::PE, PE = CFG::PE, L = CFG::KP * CFG::PE, NK = CFG::K / CFG::KP;
     std::vector<U> w((size_t)CF * NK * L);  // [cf][j][q*PE + p], as the weight words
-    for (unsigned i = 0; i < CF * NK; i++) unpack_word<L, CFG::W_BITS, true>(weights[i], &w[(size_t)i * L]);
+    for (unsigned i = 0; i < CF * NK; i++)
+        unpack_word<L, CFG::W_BITS, true>(depthwise_wm<CFG>::at(weights, 0, i), &w[(size_t)i * L]);
     U x[L], a[PE];
     int y[PE];
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
@@ -73,7 +82,7 @@ void depthwise_fast(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
 template <class CFG>
 void depthwise(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
                hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-               const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> weights[CFG::C / CFG::PE * (CFG::K / CFG::KP)],
+               FA_DEPTHWISE_WEIGHTS(CFG),
                const ap_int<CFG::ACC_BITS> bias[CFG::PE][CFG::C / CFG::PE], const mult_t m[CFG::PE][CFG::C / CFG::PE],
                const shift_t shift[CFG::PE][CFG::C / CFG::PE], unsigned reps = 1) {
 #pragma HLS ARRAY_PARTITION variable = bias complete dim = 1
@@ -98,14 +107,15 @@ void depthwise(hls::stream<ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> >& in,
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
         const ap_uint<CFG::KP * CFG::PE * CFG::IN_BITS> x = in.read();
-        const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> w = weights[widx];
+        ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> w[1];
+        depthwise_wm<CFG>::read(weights, widx, w);
         for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
             acc_t a = k == 0 ? bias[p][cf] : acc[p];
             for (unsigned q = 0; q < CFG::KP; q++) {  // the word's KP kernel positions of channel p
 #pragma HLS UNROLL
                 const unsigned l = q * CFG::PE + p;
-                a += get_lane<CFG::W_BITS, true>(w, l) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, l);
+                a += get_lane<CFG::W_BITS, true>(w[0], l) * get_lane<CFG::IN_BITS, CFG::IN_SIGNED>(x, l);
             }
             acc[p] = a;
         }

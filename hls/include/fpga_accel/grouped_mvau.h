@@ -19,11 +19,13 @@
 // Cycles/call (II=1) = (N_VECTORS*reps + 1) * TILES = N_VECTORS*reps*(MH/PE)*(K*CG/SIMD) + TILES.
 //
 // Parameters (first dimension partitioned so all PEs read in parallel):
-//   weights[PE][NF*SFG]: ap_uint<SIMD*W_BITS>, lane s of weights[p][nf*SFG + sf] = W[nf*PE + p][sf*SIMD + s]
-//                         (each output channel's own K*CG columns in window order: mvau.h's layout, MW = K*CG)
+//   weights: PE memories of NF*SFG words, lane s of memory p's word nf*SFG + sf = W[nf*PE + p][sf*SIMD + s]
+//            (each output channel's own K*CG columns in window order: mvau.h's layout, MW = K*CG), packed
+//            as weight_memory.h lays them out (WM_PES, WM_SLOTS)
 //   bias, m, shift[PE][NF]: the constants of channel nf*PE + p, as mvau.h.
 // Config: struct with static const members C, G, K, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
-// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC (the multipliers of mvau.h).
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC (the multipliers of mvau.h), and
+// optionally WM_PES, WM_SLOTS (the weights' packing).
 #ifndef FA_GROUPED_MVAU_H
 #define FA_GROUPED_MVAU_H
 
@@ -56,7 +58,7 @@ namespace sim {
 template <class CFG>
 void grouped_mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
                        hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-                       const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][grouped_mvau_dims<CFG>::TILES],
+                       FA_MVAU_WEIGHTS(CFG, grouped_mvau_dims<CFG>::TILES),
                        const ap_int<CFG::ACC_BITS> bias[CFG::PE][grouped_mvau_dims<CFG>::NF],
                        const mult_t m[CFG::PE][grouped_mvau_dims<CFG>::NF],
                        const shift_t shift[CFG::PE][grouped_mvau_dims<CFG>::NF], unsigned reps) {
@@ -69,7 +71,7 @@ void grouped_mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
     for (unsigned p = 0; p < PE; p++) {
         for (unsigned tile = 0; tile < D::TILES; tile++) {  // lane s of weights[p][nf*SFG + sf]
             const unsigned r = tile / D::SFG * PE + p, c = tile % D::SFG * SIMD;
-            unpack_word<SIMD, CFG::W_BITS, true>(weights[p][tile], &w[(size_t)r * KCG + c]);
+            unpack_word<SIMD, CFG::W_BITS, true>(mvau_wm<CFG, D::TILES>::at(weights, p, tile), &w[(size_t)r * KCG + c]);
         }
         for (unsigned nf = 0; nf < D::NF; nf++) {
             b[nf * PE + p] = (U)bias[p][nf].to_int64();
@@ -105,7 +107,7 @@ void grouped_mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
 template <class CFG>
 void grouped_mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in,
                   hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-                  const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][grouped_mvau_dims<CFG>::TILES],
+                  FA_MVAU_WEIGHTS(CFG, grouped_mvau_dims<CFG>::TILES),
                   const ap_int<CFG::ACC_BITS> bias[CFG::PE][grouped_mvau_dims<CFG>::NF],
                   const mult_t m[CFG::PE][grouped_mvau_dims<CFG>::NF],
                   const shift_t shift[CFG::PE][grouped_mvau_dims<CFG>::NF], unsigned reps = 1) {

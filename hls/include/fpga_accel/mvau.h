@@ -16,11 +16,14 @@
 // Cycles/image (II=1) = N_VECTORS * NF * SF = N_VECTORS * (MH/PE) * (MW/SIMD).
 //
 // Parameters (arrays, in on-chip ROM; first dimension partitioned so all PEs read in parallel):
-//   weights[PE][NF*SF] : ap_uint<SIMD*W_BITS>, lane s of weights[p][nf*SF + sf] = W[nf*PE + p][sf*SIMD + s]
+//   weights            : the PE memories of NF*SF words of SIMD*W_BITS bits, lane s of memory p's word
+//                        nf*SF + sf = W[nf*PE + p][sf*SIMD + s], packed as weight_memory.h lays them out
+//                        (banks of WM_PES memories, WM_SLOTS words per row: [PE/WM_PES][ceil(NF*SF/WM_SLOTS)])
 //   bias[PE][NF]       : ap_int<ACC_BITS>, bias[p][nf] for channel nf*PE + p (zero point folded in);
 //                        likewise m[PE][NF] and shift[PE][NF], the channel's requantisation constants.
 // Config: struct with static const members MW, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
-// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC. ACC_BITS comes from the
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC, and optionally WM_PES, WM_SLOTS
+// (the weights' packing, weight_memory.h; 1 and 1 when absent). ACC_BITS comes from the
 // contract (quant/arith.py:accumulator_bits) so no partial sum overflows.
 //
 // Multipliers (pe/mvau.py:multipliers chooses them from the board; the cost model reads the same members):
@@ -41,6 +44,7 @@
 
 #include "fpga_accel/requant.h"
 #include "fpga_accel/types.h"
+#include "fpga_accel/weight_memory.h"
 
 #ifndef __SYNTHESIS__
 #include <vector>
@@ -53,6 +57,11 @@ template <class CFG> struct mvau_dims {
     static const unsigned SF = CFG::MW / CFG::SIMD;
     static const unsigned TILES = NF * SF;
 };
+
+// The packed weight memory of an MVAU-like PE with TILES words per PE memory (weight_memory.h).
+template <class CFG, unsigned TILES> struct mvau_wm : pe_weights<CFG, CFG::PE, CFG::SIMD * CFG::W_BITS, TILES> {};
+#define FA_MVAU_WEIGHTS(CFG, TILES) \
+    const typename mvau_wm<CFG, TILES>::word_t weights[mvau_wm<CFG, TILES>::BANKS][mvau_wm<CFG, TILES>::DEPTH]
 
 // One product w*x at its exact width, in DSPs or (FABRIC) in LUTs.
 template <int W_BITS, int IN_BITS, bool IN_SIGNED, bool FABRIC> struct single_mul {
@@ -121,17 +130,14 @@ void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_u
 // words at `tile` with x added to the accumulators (restarted from the bias when `first`), and,
 // when `last`, fold nf's requantised outputs written as one word.
 template <class CFG, unsigned TILES, unsigned NF>
-void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][TILES],
+void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS(CFG, TILES),
                const ap_int<CFG::ACC_BITS> bias[CFG::PE][NF], const mult_t m[CFG::PE][NF],
                const shift_t shift[CFG::PE][NF], unsigned tile, unsigned nf, bool first, bool last,
                ap_int<CFG::ACC_BITS> acc[CFG::PE], hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out) {
 #pragma HLS INLINE
     ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = w complete
-    for (unsigned p = 0; p < CFG::PE; p++) {
-#pragma HLS UNROLL
-        w[p] = weights[p][tile];
-    }
+    mvau_wm<CFG, TILES>::read(weights, tile, w);
     ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
 #pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
     mvau_products<CFG>(w, x, prod);
@@ -163,7 +169,7 @@ namespace sim {
 // (tb_mvau proves both paths equal).
 template <class CFG>
 void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-               const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][mvau_dims<CFG>::TILES],
+               FA_MVAU_WEIGHTS(CFG, mvau_dims<CFG>::TILES),
                const ap_int<CFG::ACC_BITS> bias[CFG::PE][mvau_dims<CFG>::NF], const mult_t m[CFG::PE][mvau_dims<CFG>::NF],
                const shift_t shift[CFG::PE][mvau_dims<CFG>::NF], unsigned reps) {
     typedef mvau_dims<CFG> D;
@@ -175,7 +181,7 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
     for (unsigned p = 0; p < PE; p++) {
         for (unsigned tile = 0; tile < D::TILES; tile++) {  // lane s of weights[p][nf*SF + sf]
             const unsigned r = tile / D::SF * PE + p, c = tile % D::SF * SIMD;
-            unpack_word<SIMD, CFG::W_BITS, true>(weights[p][tile], &w[(size_t)r * MW + c]);
+            unpack_word<SIMD, CFG::W_BITS, true>(mvau_wm<CFG, D::TILES>::at(weights, p, tile), &w[(size_t)r * MW + c]);
         }
         for (unsigned nf = 0; nf < D::NF; nf++) {
             b[nf * PE + p] = (U)bias[p][nf].to_int64();
@@ -209,7 +215,7 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
 
 template <class CFG>
 void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out,
-          const ap_uint<CFG::SIMD * CFG::W_BITS> weights[CFG::PE][mvau_dims<CFG>::TILES],
+          FA_MVAU_WEIGHTS(CFG, mvau_dims<CFG>::TILES),
           const ap_int<CFG::ACC_BITS> bias[CFG::PE][mvau_dims<CFG>::NF], const mult_t m[CFG::PE][mvau_dims<CFG>::NF],
           const shift_t shift[CFG::PE][mvau_dims<CFG>::NF], unsigned reps = 1) {
 #pragma HLS ARRAY_PARTITION variable = weights complete dim = 1
