@@ -70,7 +70,8 @@ class LayerPlan:
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
-            pixels = [{"pe": self.pe_dim, "simd": s, "px": x} for x in self.pxs for s in [self.pe_dim, *self.positions()]]
+            pixels = [{"pe": self.pe_dim, "simd": s, "px": x} for x in self.pxs
+                      for s in [self.pe_dim, *self.positions()]]
             return [{"pe": p} for p in divisors(self.pe_dim)] + \
                 [{"pe": self.pe_dim, "simd": s} for s in self.positions()] + pixels
         return [{}]
@@ -98,7 +99,8 @@ class LayerPlan:
     def check(self, fold: dict[str, int]) -> str | None:
         """Why ``fold`` is not a valid folding of this layer (None when it is)."""
         allowed = {"mvau": {"pe", "simd", "mul"} | ({"px"} if self.pxs else set()),
-                   "pe": {"pe"} | ({"simd"} if self.positions() or self.pxs else set()) | ({"px"} if self.pxs else set()),
+                   "pe": {"pe"} | ({"simd"} if self.positions() or self.pxs else set())
+                   | ({"px"} if self.pxs else set()),
                    "none": set()}[self.kind]
         extra = set(fold) - allowed
         if extra:

@@ -76,7 +76,7 @@ void depthwise_products(const ap_uint<CFG::KP * CFG::PE * CFG::W_BITS>& w,
 #pragma HLS INLINE
     typedef depthwise_dims<CFG> D;
     typedef typename qint<CFG::IN_BITS, CFG::IN_SIGNED>::type x_t;
-    static_assert(CFG::PACK == 1 || CFG::PACK == 2, "PACK is 1 (a multiply per product) or 2 (two pixels per multiply)");
+    static_assert(CFG::PACK == 1 || CFG::PACK == 2, "PACK is 1 (one multiply per product) or 2 (two pixels each)");
     static const int K = CFG::PACK == 2 ? CFG::PACK_SHIFT : CFG::W_BITS + CFG::IN_BITS;  // unused when PAIRS = 0
     for (unsigned l = 0; l < D::LANES; l++) {
 #pragma HLS UNROLL
@@ -126,7 +126,8 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BI
             }
             for (unsigned i = 0; i < PX * PE; i++)
                 y[i] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a[i]), m[i % PE][cf].to_uint64(),
-                                                     shift[i % PE][cf].to_uint(), CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI);
+                                                     shift[i % PE][cf].to_uint(), CFG::OUT_ZP, CFG::OUT_LO,
+                                                     CFG::OUT_HI);
             out.write(pack_word<PX * PE, CFG::OUT_BITS>(y));
         }
     }
