@@ -101,6 +101,9 @@ def test_stages_cycles_and_packed_dsps(qm):
         assert st.params["PACK"] == 2
         # PX/2 pairs of 8·KP products share a DSP each; PX times the requantisers
         assert st.cost(board).dsp == px // 2 * 8 * kp + px * rq
+    from fpga_accel.pe.depthwise import packed_pixel_dsps
+
+    assert packed_pixel_dsps(st.params) == 4 * 8 * 9  # PX = 8, KP = 9: 4 pairs of 72 products
     unpacked = plan_of(qm, "p3", 0).stages({"pe": 8, "simd": 8, "px": 2})[1]  # no board: no packing
     assert unpacked.params["PACK"] == 1
     assert not pixel_packs(8, 8, 24) and pixel_packs(8, 8, 25) and not pixel_packs(4, 4, 27)

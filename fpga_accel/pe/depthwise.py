@@ -36,6 +36,11 @@ def pixel_packs(w_bits: int, a_bits: int, port_bits: int) -> bool:
         w_bits <= DSP_NARROW_BITS
 
 
+def packed_pixel_dsps(p) -> int:
+    """The DSPs pixel pairs share (PACK = 2): PX/2 pairs of PE·KP products, one DSP each."""
+    return p["PX"] // 2 * p["PE"] * p["KP"] if p.get("PACK", 1) == 2 else 0
+
+
 def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
                     n_vectors: int, pe: int, kp: int = 1, px: int = 1, dsp_port_bits: int = 0) -> Stage:
     """``weights`` (C, 1, KH, KW); ``src`` carries PX·KP·PE lanes (KP kernel positions of PX pixels per
@@ -83,7 +88,7 @@ class Depthwise(ProcessingElement):
         if lut_multiplier(w, a):
             dsp, lut = 0, singles * mult_luts(w, a)
         else:
-            dsp, lut = pairs * lanes + singles * dsps_per_product(w, a, board.dsp_port_bits), 0
+            dsp, lut = packed_pixel_dsps(p) + singles * dsps_per_product(w, a, board.dsp_port_bits), 0
         # operand registers per product; the accumulator and its adder (a tree of KP products) per
         # channel and pixel; the packed pairs' sign fix-up, an adder of one product's width
         lut += px * lanes * (w + a) + px * lanes * p["ACC_BITS"] + pairs * lanes * (w + a) + 150
