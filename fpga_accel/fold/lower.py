@@ -16,7 +16,9 @@ A dense convolution may also take ``px`` adjacent output pixels per word (``pxs`
 input and output widths) with every output channel and whole pixels (PE = ``pe_dim``, SIMD =
 C·KP): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then reads PX·C lanes and
 writes PX·M. A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
-channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py).
+channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py), and
+its pixels: ``px`` of ``pxs`` with PE = C and SIMD = C·KP (KP = 1 included), the parallel window at PX
+feeding PX pixels whose pairs share each weight's DSP multiply; it then reads and writes PX·C lanes.
 """
 from __future__ import annotations
 
@@ -68,13 +70,16 @@ class LayerPlan:
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
-            return [{"pe": p} for p in divisors(self.pe_dim)] + [{"pe": self.pe_dim, "simd": s} for s in self.positions()]
+            pixels = [{"pe": self.pe_dim, "simd": s, "px": x} for x in self.pxs
+                      for s in [self.pe_dim, *self.positions()]]
+            return [{"pe": p} for p in divisors(self.pe_dim)] + \
+                [{"pe": self.pe_dim, "simd": s} for s in self.positions()] + pixels
         return [{}]
 
     def products(self, fold: dict) -> int:
-        """Products per cycle of ``fold``: PE·SIMD·PX, or PE·KP where SIMD = C·KP (a depthwise layer)."""
-        pe, simd = int(fold.get("pe", 1)), int(fold.get("simd", 1))
-        return pe * simd * int(fold.get("px", 1)) if self.kind == "mvau" else max(pe, simd)
+        """Products per cycle of ``fold``: PE·SIMD·PX, or PE·KP·PX where SIMD = C·KP (a depthwise layer)."""
+        pe, simd, px = int(fold.get("pe", 1)), int(fold.get("simd", 1)), int(fold.get("px", 1))
+        return pe * simd * px if self.kind == "mvau" else max(pe, simd) * px
 
     def stages(self, fold: dict[str, int]) -> list[Stage]:
         if fold.get("px", 1) != 1:
@@ -86,7 +91,7 @@ class LayerPlan:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
         if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word, PX pixels at PX
             return math.gcd(int(fold.get("simd", 1)), self.simd_dim) * int(fold.get("px", 1))
-        return int(fold.get("pe", 1)) if self.kind == "pe" else None
+        return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind in ("mvau", "pe") else None
@@ -94,7 +99,9 @@ class LayerPlan:
     def check(self, fold: dict[str, int]) -> str | None:
         """Why ``fold`` is not a valid folding of this layer (None when it is)."""
         allowed = {"mvau": {"pe", "simd", "mul"} | ({"px"} if self.pxs else set()),
-                   "pe": {"pe"} | ({"simd"} if self.positions() else set()), "none": set()}[self.kind]
+                   "pe": {"pe"} | ({"simd"} if self.positions() or self.pxs else set())
+                   | ({"px"} if self.pxs else set()),
+                   "none": set()}[self.kind]
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
@@ -156,7 +163,8 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
                          build=build, muls=MUL_CHOICES if not p["MUL_FABRIC"] else ("dsp",))
     if "depthwise" in kinds:  # channels, then kernel positions with every channel in parallel
         p = stages[-1].params
-        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=p["C"], taps=p["K"], build=build)
+        return LayerPlan(layer.name, layer.op_type, "pe", pe_dim=p["C"], taps=p["K"], build=build,
+                         pxs=_pixels(layer, qm))
     if "mvau" in kinds:
         p = stages[0].params  # the window's channels when there is one, else the matrix width
         window = kinds[0] == "sliding_window"
@@ -170,7 +178,7 @@ def plan_layer(layer, qm, dsp_port_bits: int = 0) -> LayerPlan:
 
 
 def _pixels(layer, qm) -> tuple[int, ...]:
-    """The PX values > 1 of a dense convolution (input and output widths of its NHWC tensors)."""
+    """The PX values > 1 of a dense or depthwise convolution (input and output widths of its NHWC tensors)."""
     if layer.op_type != "Conv":
         return ()
     xs, ys = _shape(qm, layer.inputs[0]), _shape(qm, layer.outputs[0])

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..pe.cost import dsp_packs, lut_multiplier
+from ..pe.depthwise import packed_pixel_dsps
 from ..pe.mvau import packed_pairs
 from .boards import RESOURCES
 from .fifos import fifo_summary, generated_fifos
@@ -37,8 +38,9 @@ def packing(result: FoldResult) -> int:
 
 def dsp_without_packing(result: FoldResult) -> int:
     """The DSP total if no two products shared a DSP: each PE pair mvau.h packs (PACK = 2) would
-    take a DSP per lane more."""
-    extra = sum(packed_pairs(s.params) * s.params["SIMD"] for s in result.design.stages if s.kind == "mvau")
+    take a DSP per lane more, as would each pixel pair depthwise.h packs."""
+    extra = sum(packed_pairs(s.params) * s.params["SIMD"] for s in result.design.stages if s.kind == "mvau") + \
+        sum(packed_pixel_dsps(s.params) for s in result.design.stages if s.kind == "depthwise")
     return result.design.usage.dsp + extra
 
 

@@ -217,8 +217,8 @@ class Conv(Op):
         return native if native is not None else requantize_dot(layer, self.run_dot_max(layer, inputs, pool))
 
     lowering = ("sliding_window (or parallel_window) + mvau, or parallel_window + mvau_mmv at PX pixels per word; "
-                "depthwise: sliding_window (or parallel_window) + depthwise; other groups: sliding_window + "
-                "grouped_mvau")
+                "depthwise: sliding_window (or parallel_window, also at PX pixels per word) + depthwise; "
+                "other groups: sliding_window + grouped_mvau")
 
     def lower(self, layer, ctx):
         """group 1: window (MVAU order; none for a 1x1 stride-1 unpadded conv) + MVAU with SIMD input
@@ -234,8 +234,10 @@ class Conv(Op):
         g = sw.geometry(c, xs)
         if c["group"] == 1 and ctx.px > 1:
             return self._lower_pixels(layer, ctx, g)
-        if ctx.px != 1:
-            raise FoldingProblem(f"PX={ctx.px}: only a dense (group 1) convolution takes several pixels per word")
+        depthwise_conv = c["group"] == cin == m and w.shape[1] == 1
+        if ctx.px != 1 and not depthwise_conv:
+            raise FoldingProblem(f"PX={ctx.px}: only a dense (group 1) or depthwise convolution takes several "
+                                 f"pixels per word")
         if c["group"] == 1:
             simds = pw.positions_options(cin, g["KH"] * g["KW"])
             if ctx.simd not in simds:
@@ -256,7 +258,7 @@ class Conv(Op):
             stages.append(mvau.mvau_stage(layer.name, src, ctx.port(y, ctx.pe), wm, k, c, vectors(ys), ctx.pe,
                                           ctx.simd, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
             return stages
-        if c["group"] == cin == m and w.shape[1] == 1:
+        if depthwise_conv:
             return self._lower_depthwise(layer, ctx, g)
         return self._lower_grouped(layer, ctx, g)
 
@@ -293,12 +295,28 @@ class Conv(Op):
     @staticmethod
     def _lower_depthwise(layer, ctx, geo):
         """group = C = M: PE channels with SIMD 1 or PE (sliding window, depthwise order), or SIMD =
-        C·KP with PE = C for KP > 1 dividing KH·KW (parallel window, KP kernel positions per word)."""
+        C·KP with PE = C for KP > 1 dividing KH·KW (parallel window, KP kernel positions per word);
+        at PX > 1 pixels per word (PX dividing the input and output widths) PE = C and SIMD = C·KP,
+        KP = 1 included, through the parallel window at PX."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         w = k["weights"]
-        cin, pe, taps = w.shape[0], ctx.pe, geo["KH"] * geo["KW"]
+        cin, pe, px, taps = w.shape[0], ctx.pe, ctx.px, geo["KH"] * geo["KW"]
         ctx.require("PE", pe, cin, "the channels")
+        if px > 1:
+            pxs = pw.pixel_options(geo["IW"], geo["OW"])
+            simds = [cin * kp for kp in range(1, taps + 1) if taps % kp == 0]
+            if px not in pxs:
+                raise FoldingProblem(f"PX={px} must divide the input and output widths ({geo['IW']}, "
+                                     f"{geo['OW']}) and be at most {pw.MAX_PX}: one of {pxs}")
+            if pe != cin or ctx.simd not in [1, *simds]:
+                raise FoldingProblem(f"PX={px} computes every channel on whole pixels: PE must be {cin} and SIMD "
+                                     f"one of {simds} (the channels times a divisor of the kernel positions), "
+                                     f"got PE={pe}, SIMD={ctx.simd}")
+            simd = max(ctx.simd, cin)
+            win = pw.window_stage(layer.name, ctx.port(x, px * cin), f"{y}#window", geo, c["zp_in"], simd, px)
+            return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, px * cin), w, k, c,
+                                                   vectors(ctx.shape(y)), cin, simd // cin, px, ctx.dsp_port_bits)]
         simds = [1, pe] + ([cin * kp for kp in range(2, taps + 1) if taps % kp == 0] if pe == cin else [])
         if ctx.simd not in simds:
             raise FoldingProblem(f"a depthwise conv folds channels, and with PE = C ({cin}) also kernel positions: "
@@ -310,7 +328,7 @@ class Conv(Op):
         else:
             win = sw.window_stage(layer.name, ctx.port(x, pe), f"{y}#window", geo, c["zp_in"], depthwise=True)
         return [win, depthwise.depthwise_stage(layer.name, win.outputs[0], ctx.port(y, pe), w, k, c,
-                                               vectors(ctx.shape(y)), pe, kp)]
+                                               vectors(ctx.shape(y)), pe, kp, dsp_port_bits=ctx.dsp_port_bits)]
 
     @staticmethod
     def _lower_grouped(layer, ctx, geo):

@@ -88,7 +88,7 @@ void run_packed_mvau(Checker& chk, const char* name) {
 }
 
 struct PackedDw {
-    static const unsigned C = 6, PE = 2, KP = 1, K = 9, N_VECTORS = 4;
+    static const unsigned C = 6, PE = 2, KP = 1, PX = 1, K = 9, N_VECTORS = 4, PACK = 1, PACK_SHIFT = 0;
     static const int IN_BITS = 8, W_BITS = 4, ACC_BITS = 20, OUT_BITS = 8, OUT_ZP = 3, OUT_LO = 0, OUT_HI = 255;
     static const bool IN_SIGNED = false;
     static const int WM_SLOTS = 4;  // 27 words of 8 bits in 7 words of 32
