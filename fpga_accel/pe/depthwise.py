@@ -52,11 +52,11 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
     cf, nk = c // pe, k // kp
     wq = parse_qtype(config["weight_qtype"])
     acc_bits = int(config["acc_bits"])
-    pack = px >= 2 and pixel_packs(wq.bits, src.bits, dsp_port_bits)
+    packed = px >= 2 and pixel_packs(wq.bits, src.bits, dsp_port_bits)
     cfg = {"C": c, "PE": pe, "KP": kp, "PX": int(px), "K": k, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
-           "PACK": 2 if pack else 1, "PACK_SHIFT": wq.bits + src.bits if pack else 0}
+           "PACK": 2 if packed else 1, "PACK_SHIFT": wq.bits + src.bits if packed else 0}
     layout = choose(1, cf * nk, kp * pe * wq.bits)
     cfg.update(layout.config())
 
