@@ -40,13 +40,14 @@
 namespace fa {
 namespace tiled {
 
-// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift.
+// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift. Each
+// block's tmo values are read in turn, one burst a block rather than three a channel.
 template <class C, int H>
 void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo, int np) {
+    for (int m = 0; m < tmo; m++) b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
+    for (int m = 0; m < tmo; m++) b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
     for (int m = 0; m < tmo; m++) {
         const int64_t bias = at(weights, L.bias, m0 + m);
-        b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
-        b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
     bias_fill:
         for (int p = 0; p < np; p++) {
 #pragma HLS PIPELINE II = 1
