@@ -391,8 +391,8 @@ def _table_bursts(desc: dict) -> tuple:
 
 
 def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
-    """Bytes a tap-parallel tile reads: for every tap, the input its output pixels read through it
-    from inside the image (tiles.inside), for all of a group's channels."""
+    """Bytes of the input a tile's output pixels read through its taps from inside the image
+    (tiles.inside), for all of a group's channels: a sampled 1 × 1 tile's pixels."""
     (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
     rows = sum(b - a for a, b in (inside(r0, r1, sh, ky * dh - pads[0], x["h"]) for ky in range(kh)))
     cols = sum(b - a for a, b in (inside(q0, q1, sw, kx * dw - pads[1], x["w"]) for kx in range(kw)))
@@ -487,11 +487,13 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                           fetch=_blocks(0, n, *consts), **output(n))
         return
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
-        im2col = _im2col_bytes(x, geo, r0, r1, q0, q1)
-        iy = oy[:, None] * sh - pads[0] + (np.arange(k) // kw * dh)[None, :]  # pixel, then tap (tap_load)
-        ix = ox[:, None] * sw - pads[1] + (np.arange(k) % kw * dw)[None, :]
-        ok = (iy >= 0) & (iy < x["h"]) & (ix >= 0) & (ix < x["w"])
-        taps = _access([x], iy[ok], ix[ok], 0, cg)
+        # tap_load: per output row, per kernel row, the input row's columns the taps span (in the image)
+        iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
+        iy = iy[(iy >= 0) & (iy < x["h"])]
+        cols = np.arange(xa, xe, dtype=np.int64)
+        ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
+        im2col = ys.size * cg * xb
+        taps = _access([x], ys, xs, 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + _post(desc, px, n), write=px * n * ob,
                                 load=merge(taps, weights(k * n * cg * wb)), fetch=_blocks(0, n, *consts), **output(n)))
