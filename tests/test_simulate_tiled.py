@@ -15,7 +15,8 @@ from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.sim.tiled import simulate_tiled
 from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, _timed_tiles, program_cost
+from fpga_accel.tiled.ddr import merge
 from models import data
 
 MODELS = ["mnist_cnn", "resnet_ds"]
@@ -39,6 +40,12 @@ def bundles(tmp_path_factory):
                                   calib=data.HERE / data.info(m)["calib"]["path"], progress=False, engine="tiled",
                                   board="pynq-z2")
             for m in MODELS}
+
+
+def misplaced(est):
+    """Bursts the model may miss: it places every alike step's bytes where the first one's start, so
+    a 4 KiB boundary a later step's run crosses (one at most per 4 KiB moved) is not counted."""
+    return 2 + est.ddr_bytes // BOUNDARY
 
 
 def board(gbps):
@@ -89,8 +96,8 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     """A DDR with no latency, moving any burst in one cycle: a single-step layer takes its load's bursts,
     its compute and its store's bursts one after another; a conv hides its loads behind the array
     where it has many steps, but a burst takes a cycle however small: the tap-parallel stem, whose
-    im2col load is a burst per pixel row of a tap window, is bound by its burst count, not its
-    compute — and the cost model counts the same bursts."""
+    im2col load is a burst per input row and kernel row, adds its bursts to its compute — and the
+    cost model counts the same bursts."""
     b = bundles["mnist_cnn"]
     program, _ = load_program(b)
     res = simulate_tiled(b, images=1, board=board(1e6), ddr_latency=0, bus_bytes=BOUNDARY, max_beats=1,
@@ -112,12 +119,17 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
         assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts, lay.name
     stem, est = res.layers[0], cost.layers[0]
     assert stem.kind == "conv" and program.layers[0]["geometry"]["cin_per_group"] == 1  # 1 channel: tap-parallel
-    # burst-bound: every load burst is a cycle of its own, more than the array's cycles
+    # the im2col tile is formed on chip from the input rows its taps span: a burst per input row and
+    # kernel row, far fewer than the array's cycles (it was a burst per pixel row of a tap window);
     # a Tm tile a spatial tile: nothing to overlap, every burst a cycle of its own beside the compute
-    assert stem.bursts > 2 * stem.compute_cycles and stem.cycles == stem.compute_cycles + stem.bursts
-    assert est.bursts == pytest.approx(stem.bursts, abs=2) and est.cycles == pytest.approx(stem.cycles, rel=0.05)
+    assert stem.bursts < stem.compute_cycles // 10 and stem.cycles == stem.compute_cycles + stem.bursts
+    # the model's bus is 64 bytes (a burst of b beats takes b cycles), the simulation's here 4 KiB (one)
+    beyond = sum(n * many * sum(c * (beats - 1) for _, beats, c in merge(st.load, st.fetch, st.store_r, st.store_w))
+                 for n, steps in _timed_tiles(program.layers[0], program.engine) for many, st in steps)
+    assert est.bursts == pytest.approx(stem.bursts, abs=2)
+    assert est.cycles - beyond == pytest.approx(stem.cycles, rel=0.01)
     for lay, est in zip(res.layers, cost.layers):  # the model counts the same bursts (4 KiB either way)
-        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2), lay.name  # alignment: the first Tm tile's
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -131,9 +143,9 @@ def test_the_model_follows_the_simulation_per_layer(bundles, model):
     res = simulate_tiled(b, images=2, check=False)
     cost = program_cost(program, "pynq-z2")
     for lay, est, desc in zip(res.layers, cost.layers, program.layers):
-        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2), lay.name
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
         if desc["kind"] == "conv" and desc["geometry"]["groups"] > 1:
-            assert 0.6 * lay.cycles <= est.cycles <= lay.cycles, lay.name
+            assert 0.6 * lay.cycles <= est.cycles <= lay.cycles * (1 + 1e-9), lay.name  # equal but for rounding
         else:
             assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
     assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)

@@ -289,7 +289,7 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
                 for q0, q1 in spans(x["w"], t["cols"]):
                     px = (r1 - r0) * (q1 - q0)
                     tile.append(Step(-(-px // tn), read=px * (c1 - c0) * xb,
-                                     load=_global_reads(x, r0, r1, q0, q1, c0, c1 - c0, tn)))
+                                     load=_global_reads(x, r0, r1, q0, q1, c0, c1 - c0)))
             tile.append(Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob,
                              store_r=_access([p["residual"] for p in _adds(desc)], *_grid(0, 1, 0, 1), c0, c1 - c0),
                              store_w=_access([out], *_grid(0, 1, 0, 1), c0, c1 - c0)))
@@ -323,8 +323,8 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
                 consts, fetch = 0, ()
                 if kind == "requant":
                     rq = desc["requant"]
-                    sizes = [itemsize(rq[k]["dtype"]) for k in ("pre", "M", "shift")]
-                    consts, fetch = n * sum(sizes), _consts(n, *sizes)
+                    blocks = [rq[k] for k in ("pre", "M", "shift")]
+                    consts, fetch = n * sum(itemsize(b["dtype"]) for b in blocks), _blocks(c0, n, *blocks)
                 # a mul's 1x1xC channel gate: its n values once per tile
                 whole = [px if (v["h"], v["w"]) == (out["h"], out["w"]) else 1 for v in desc["inputs"]]
                 gates = [v for k, v in zip(whole, desc["inputs"]) if k == 1 and px > 1]
@@ -368,22 +368,21 @@ def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
     return histogram(*runs(np.stack(offs, 1).ravel(), np.stack(sizes, 1).ravel()))
 
 
-def _global_reads(x: dict, r0: int, r1: int, q0: int, q1: int, c0: int, cn: int, tn: int) -> tuple:
-    """A global pool's reads of one input tile: Tn pixels a cycle, each lane's channel in turn
-    (pool.h: for each group of Tn pixels, for each channel, for each pixel), element by element."""
-    ys, xs = _grid(r0, r1, q0, q1)
-    p = np.arange(ys.size)
-    pp, mm = np.meshgrid(p, np.arange(cn), indexing="ij")
-    order = np.lexsort((pp.ravel(), mm.ravel(), pp.ravel() // tn))
-    pp, mm = pp.ravel()[order], mm.ravel()[order]
-    ib = itemsize(x["dtype"])
-    off = x["offset"] + ((ys[pp] * x["w"] + xs[pp]) * x["pixel_stride"] + (c0 + mm) * x.get("channel_stride", 1)) * ib
-    return histogram(*runs(off, ib))
+def _global_reads(x: dict, r0: int, r1: int, q0: int, q1: int, c0: int, cn: int) -> tuple:
+    """A global pool's reads of one input tile: pixel by pixel, each pixel's ``cn`` channels in turn
+    (pool.h: Tn pixels a cycle, pixel-major), one run a pixel when the channels are contiguous."""
+    return _access([x], *_grid(r0, r1, q0, q1), c0, cn)
 
 
 def _consts(n: int, *sizes: int) -> tuple:
-    """n channels' constants of several blocks read in turn: a one-beat burst each."""
+    """n positions' constants of several blocks read in turn, position by position: a one-beat burst each."""
     return merge(*(((b, 1, n),) for b in sizes))
+
+
+def _blocks(first: int, n: int, *blocks: dict) -> tuple:
+    """Values [first, first + n) of each block, read block by block: one run each."""
+    return merge(*(histogram(*runs([b["offset"] + first * itemsize(b["dtype"])], n * itemsize(b["dtype"])))
+                   for b in blocks))
 
 
 def _table_bursts(desc: dict) -> tuple:
@@ -392,8 +391,8 @@ def _table_bursts(desc: dict) -> tuple:
 
 
 def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
-    """Bytes a tap-parallel tile reads: for every tap, the input its output pixels read through it
-    from inside the image (tiles.inside), for all of a group's channels."""
+    """Bytes of the input a tile's output pixels read through its taps from inside the image
+    (tiles.inside), for all of a group's channels: a sampled 1 × 1 tile's pixels."""
     (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
     rows = sum(b - a for a, b in (inside(r0, r1, sh, ky * dh - pads[0], x["h"]) for ky in range(kh)))
     cols = sum(b - a for a, b in (inside(q0, q1, sw, kx * dw - pads[1], x["w"]) for kx in range(kw)))
@@ -464,7 +463,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    consts = (bias_b, itemsize(rq["M"]["dtype"]), itemsize(rq["shift"]["dtype"]))  # read in turn, per channel
+    consts = (rq["bias"], rq["M"], rq["shift"])  # read block by block, from the Tm tile's first channel
     ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
     xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
     area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)
@@ -485,17 +484,19 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
                           load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans), weights(n * k * wb)),
-                          fetch=_consts(n, *consts), **output(n))
+                          fetch=_blocks(0, n, *consts), **output(n))
         return
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
-        im2col = _im2col_bytes(x, geo, r0, r1, q0, q1)
-        iy = oy[:, None] * sh - pads[0] + (np.arange(k) // kw * dh)[None, :]  # pixel, then tap (tap_load)
-        ix = ox[:, None] * sw - pads[1] + (np.arange(k) % kw * dw)[None, :]
-        ok = (iy >= 0) & (iy < x["h"]) & (ix >= 0) & (ix < x["w"])
-        taps = _access([x], iy[ok], ix[ok], 0, cg)
+        # tap_load: per output row, per kernel row, the input row's columns the taps span (in the image)
+        iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
+        iy = iy[(iy >= 0) & (iy < x["h"])]
+        cols = np.arange(xa, xe, dtype=np.int64)
+        ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
+        im2col = ys.size * cg * xb
+        taps = _access([x], ys, xs, 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + _post(desc, px, n), write=px * n * ob,
-                                load=merge(taps, weights(k * n * cg * wb)), fetch=_consts(n, *consts), **output(n)))
+                                load=merge(taps, weights(k * n * cg * wb)), fetch=_blocks(0, n, *consts), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -531,7 +532,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           read=(area * cn * xb if reads else 0) + (_post(desc, px, n) if last else 0),
                                           write=px * n * ob if last else 0,
                                           load=merge(halo[cn] if reads else (), weights(k * n * cn * wb)),
-                                          fetch=_consts(n, *consts) if first else (),
+                                          fetch=_blocks(0, n, *consts) if first else (),
                                           **(output(n) if last else {})))
                              for times, cn, first, last in steps]))
     for _ in range(g):

@@ -230,13 +230,14 @@ class TiledEngine:
                 for o0, o1 in spans(mg, tm):
                     m0, m1 = gi * mg + o0, gi * mg + o1
                     acc = np.broadcast_to(self.weights.block(rq["bias"], m0, m1), (nr, nc, m1 - m0)).copy()
-                    if tap_par:  # one im2col input tile: each tap's pixels read from DDR
+                    if tap_par:  # one im2col input tile, formed on chip from the input rows its taps span
+                        rows = self._tap_rows(x, geo, r0, r1, q0, q1, gi * cg, (gi + 1) * cg)
                         w = np.concatenate([  # the Tm tile's blocks [KH][KW][m][c], one per Tn tile
                             self.weights.block(desc["weights"], b, b + k * (o1 - o0) * (c1 - c0)).reshape(kh, kw, o1 - o0, c1 - c0)
                             for c0, c1 in spans(cg, tn) for b in [(gi * mg * cg + o0 * cg + (o1 - o0) * c0) * k]], axis=3)
                         for ky in range(kh):
                             for kx in range(kw):
-                                patch = self._tap(x, geo, r0, r1, q0, q1, ky, kx, gi * cg, (gi + 1) * cg)
+                                patch = rows[ky][:, kx * dw:kx * dw + (nc - 1) * sw + 1:sw]
                                 acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
                         self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
@@ -261,6 +262,21 @@ class TiledEngine:
                             acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
                     self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
+
+    def _tap_rows(self, x, geo, r0, r1, q0, q1, c0, c1) -> np.ndarray:
+        """A tap-parallel tile's input as tap_load reads it: for each kernel row and output row, the
+        input row's columns the tile's taps span, inside the image, one contiguous read; as
+        (KH, rows, span, channels), padding zp_in (never read)."""
+        (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
+        xa, span = q0 * sw - pads[1], (q1 - q0 - 1) * sw + (kw - 1) * dw + 1
+        lo, hi = max(0, xa), min(x["w"], xa + span)
+        out = np.full((kh, r1 - r0, span, c1 - c0), geo["zp_in"], np.int64)
+        for r in range(r0, r1):  # tap_load's order: output row, then kernel row
+            for ky in range(kh):
+                iy = r * sh - pads[0] + ky * dh
+                if 0 <= iy < x["h"] and hi > lo:
+                    out[ky, r - r0, lo - xa:hi - xa] = self.acts.read(x, iy, iy + 1, lo, hi, c0, c1)[0]
+        return out
 
     def _tap(self, x, geo, r0, r1, q0, q1, ky, kx, c0, c1) -> np.ndarray:
         """Tap (ky, kx) of an im2col input tile: output pixels [r0, r1) × [q0, q1), the input each

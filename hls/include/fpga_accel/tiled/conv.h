@@ -40,13 +40,14 @@
 namespace fa {
 namespace tiled {
 
-// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift.
+// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift. Each
+// block's tmo values are read in turn, one burst a block rather than three a channel.
 template <class C, int H>
 void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo, int np) {
+    for (int m = 0; m < tmo; m++) b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
+    for (int m = 0; m < tmo; m++) b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
     for (int m = 0; m < tmo; m++) {
         const int64_t bias = at(weights, L.bias, m0 + m);
-        b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
-        b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
     bias_fill:
         for (int p = 0; p < np; p++) {
 #pragma HLS PIPELINE II = 1
@@ -173,20 +174,27 @@ void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
     const View& x = L.in[0];
-    Pixel px;
-tap_pixels:
-    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-    tap_ky:
-        for (int ky = 0; ky < L.kh; ky++) {
-            const int iy = s.ya + px.py * L.sh + ky * L.dh;
-        tap_kx:
-            for (int kx = 0; kx < L.kw; kx++) {
-                const int ix = s.xa + px.px * L.sw + kx * L.dw, u0 = p * ku + (ky * L.kw + kx) * cg;
-                const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
-            tap_c:
-                for (int c = 0; c < cg; c++) {
+    const int xlo = s.xa < 0 ? 0 : s.xa, xhi = imin(x.w, s.xa + s.hx);  // the halo's columns inside the image
+tap_pad:  // padding first: the row reads below fill every slot whose input is inside the image
+    for (int u = 0; u < s.np * ku; u++) {
 #pragma HLS PIPELINE II = 1
-                    in[u0 + c] = inside ? (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype) : (act_t)L.pad_in;
+        in[u] = (act_t)L.pad_in;
+    }
+tap_rows:  // per output row and kernel row, the input row the tile's taps span: one run of DDR bytes
+    for (int py = 0; py < s.nr; py++) {
+        for (int ky = 0; ky < L.kh; ky++) {
+            const int iy = s.ya + py * L.sh + ky * L.dh;
+            if (iy < 0 || iy >= x.h) continue;
+        tap_row:
+            for (int i = 0; i < (xhi - xlo) * cg; i++) {
+#pragma HLS PIPELINE II = 1
+                const int ix = xlo + i / cg, c = i % cg;
+                const act_t v = (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype);
+            tap_spread:  // the im2col slots of this element: pixel (py, e / sw) through tap (ky, kx)
+                for (int kx = 0; kx < L.kw; kx++) {
+                    const int e = ix - s.xa - kx * L.dw;
+                    if (e < 0 || e % L.sw || e / L.sw >= s.nc) continue;
+                    in[(py * s.nc + e / L.sw) * ku + (ky * L.kw + kx) * cg + c] = v;
                 }
             }
         }

@@ -31,12 +31,10 @@ elt_rows:
         elt_channels:
             for (int c0 = 0; c0 < o.c; c0 += L.tm) {
                 const int cn = imin(L.tm, o.c - c0);
-                if (L.kind == K_REQUANT) {  // per-channel constants, once per tile
-                    for (int m = 0; m < cn; m++) {
-                        b.pre[m] = (int32_t)at(weights, L.pre, c0 + m);
-                        b.mult[0][m] = (int32_t)at(weights, L.mblk, c0 + m);
-                        b.shift[0][m] = (int8_t)at(weights, L.sblk, c0 + m);
-                    }
+                if (L.kind == K_REQUANT) {  // per-channel constants, once per tile, block by block (a burst each)
+                    for (int m = 0; m < cn; m++) b.pre[m] = (int32_t)at(weights, L.pre, c0 + m);
+                    for (int m = 0; m < cn; m++) b.mult[0][m] = (int32_t)at(weights, L.mblk, c0 + m);
+                    for (int m = 0; m < cn; m++) b.shift[0][m] = (int8_t)at(weights, L.sblk, c0 + m);
                 }
                 Pixel px;
             elt_pixels:

@@ -5,7 +5,8 @@
 // own buffer halves) and Tn taps a cycle (rows*cols*ceil(KH*KW/Tn) cycles per Tm tile); the input tile with halo is padded
 // on chip with pad_value (max) or zp_in (average, whose per-position M and shift account for the
 // window's real size):  avg = requantise(sum - KH*KW*zp_in, M[pos], shift[pos]).
-// Global pools run over Tm-channel tiles, reading the input in rows x cols tiles, Tn pixels a cycle;
+// Global pools run over Tm-channel tiles, reading the input in rows x cols tiles, Tn pixels a cycle,
+// pixel-major (a pixel's channels of the tile in one burst);
 // global average = requantise(sum - divisor*zp_in, M, shift).
 #ifndef FA_TILED_POOL_H
 #define FA_TILED_POOL_H
@@ -142,20 +143,20 @@ global_channels:
                 for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels a cycle (addresses: a DDR stream)
 #pragma HLS PIPELINE II = 1
                     FA_CYCLE();
-                global_lanes_m:
-                    for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
+                // pixel-major: each pixel's cn channels are consecutive bytes, one burst, not cn
+                global_lanes_t:
+                    for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, np - p0), C::TN); tt++) {
 #pragma HLS UNROLL
-                        if (m >= cn) continue;
-                        int64_t s = b.acc[0][m];
-                    global_lanes_t:
-                        for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, np - p0), C::TN); tt++) {
+                        const int p = p0 + tt;
+                        if (p >= np) continue;
+                    global_lanes_m:
+                        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL
-                            const int p = p0 + tt;
-                            if (p >= np) continue;
+                            if (m >= cn) continue;
                             const int64_t v = load(acts, addr(x, r0 + p / nc, q0 + p % nc, c0 + m), x.dtype);
-                            s = avg ? s + v : (v > s ? v : s);
+                            const int64_t s = b.acc[0][m];
+                            b.acc[0][m] = avg ? s + v : (v > s ? v : s);
                         }
-                        b.acc[0][m] = s;
                     }
                 }
             }
