@@ -5,8 +5,9 @@
 :func:`~fpga_accel.tiled.descriptors.encode`'s little-endian 32-bit words, what the HLS engine reads.
 Their sha256 are in the manifest's ``files`` like every other file's. ``manifest["tiled"]`` names
 them and records the array search, the per-layer cost estimates (tiled/target.py, tiled/cost.py) and
-the engine segments and host steps the program runs in (``steps``, tiled/segments.py). ``hls/`` and
-``scripts/`` build the engine for the board and configuration (fpga_accel/flow/tiled_scripts.py).
+the engine segments and host steps the program runs in (``steps``, tiled/segments.py). The compiler
+adds ``hls/`` and ``scripts/``, which build the engine for the board and configuration
+(fpga_accel/flow/tiled_scripts.py: build-side code this runtime module does not import).
 
 :func:`load_program` reads the files through :meth:`Bundle.read` (refused unless they match their
 hashes), checks the program and its steps (:class:`~fpga_accel.tiled.program.ProgramError` names the
@@ -39,9 +40,6 @@ def write_tiled(stage, choice, manifest: dict) -> None:
     cost = choice.cost.to_dict()
     manifest["tiled"] = {"program": PROGRAM, "arena": ARENA, "descriptors": DESCRIPTORS,
                          "array": choice.to_dict(), "cost": cost, "steps": steps_summary(choice.program)}
-    from .flow.tiled_scripts import generate_tiled_scripts
-
-    generate_tiled_scripts(stage, manifest, choice.program)  # hls/ and scripts/: the engine for this board
 
 
 def steps_summary(program) -> dict:

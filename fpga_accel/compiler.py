@@ -218,6 +218,7 @@ def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, mo
     with the array chosen for the board (fpga_accel/tiled/target.py) instead of the dataflow design;
     layers the engine cannot run, and ``host_layers``, are host steps between its segments."""
     from .bundle_tiled import steps_summary, write_tiled
+    from .flow.tiled_scripts import generate_tiled_scripts
     from .quant.methods import methods_record
     from .tiled.target import choose_array
 
@@ -236,7 +237,11 @@ def _compile_tiled(picked, g, qm, parts, cfg, board_info, calibration, given, mo
         dest = Path(f"{_stem(model, g)}.fpga")
         check_writable(dest)
     try:
-        written = write_bundle(dest, manifest, arrays, lambda stage: write_tiled(stage, choice, manifest))
+        def write(stage):
+            write_tiled(stage, choice, manifest)
+            generate_tiled_scripts(stage, manifest, choice.program)  # hls/ and scripts/: the engine for this board
+
+        written = write_bundle(dest, manifest, arrays, write)
     except OSError as e:
         raise InputError(f"{dest}: cannot write the bundle ({e.strerror or e}); choose another output path") from None
     return load_bundle(written)

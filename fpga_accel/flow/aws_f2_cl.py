@@ -31,9 +31,6 @@ CL = "cl_fa"
 VENDOR_ID, DEVICE_ID = 0x1D0F, 0xF0FA
 SUBSYSTEM_VENDOR_ID, SUBSYSTEM_ID = 0xFEDC, 0x1D51
 CLOCK_MHZ = 250.0
-#: where the IP's s_axi_control sits in the OCL window (AppPF BAR0): the CL passes the low address bits
-#: straight through, so register offsets are the IP's own
-CONTROL_BASE = 0x0
 #: the CL's memory address width: the 64 GiB DDR4 beside the F2 FPGA
 DDR_ADDR_BITS = 36
 XBAR_ID_BITS = 8

@@ -17,7 +17,7 @@ import ctypes
 
 import numpy as np
 
-from fpga_accel.flow.aws_f2_cl import CONTROL_BASE
+from fpga_accel.tiled.interface import CONTROL_BASE
 from fpga_accel.flow.tiled_interface import register_map
 from fpga_accel.tiled.csim import EngineConfig, engine_library
 

@@ -100,7 +100,7 @@ class F2Backend(Backend):
 
     def _open_tiled(self) -> None:
         from ...bundle_tiled import load_program
-        from ...flow.aws_f2_cl import CONTROL_BASE
+        from ...tiled.interface import CONTROL_BASE
         from ..f2_driver.tiled import TiledF2, check_registers
 
         try:

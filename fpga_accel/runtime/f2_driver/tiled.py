@@ -85,14 +85,12 @@ class HostArena(Arena):
 
 def check_registers(ip: dict) -> dict[str, int]:
     """The engine's register offsets from ``manifest["scripts"]["ip"]``, refused unless they are the
-    names of :func:`~fpga_accel.flow.tiled_interface.register_map` at word offsets inside the engine's
+    names of :func:`~fpga_accel.tiled.interface.register_map` at word offsets inside the engine's
     control block (0x10 up to its address width): a wrong offset would write another register."""
-    from ...flow.aws_f2_cl import control_addr_bits
-    from ...flow.tiled_aws import engine_kernel
-    from ...flow.tiled_interface import TOP, register_map
+    from ...tiled.interface import TOP, control_addr_bits, register_map
 
     regs = ip.get("registers") if isinstance(ip, dict) else None
-    top = 1 << control_addr_bits(engine_kernel())
+    top = 1 << control_addr_bits()
     if (ip.get("name") if isinstance(ip, dict) else None) != TOP or not isinstance(regs, dict) \
             or set(regs) != set(register_map()) \
             or not all(type(v) is int and 0x10 <= v <= top - 8 and v % 4 == 0 for v in regs.values()):

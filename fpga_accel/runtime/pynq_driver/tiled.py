@@ -36,7 +36,7 @@ def check_tiled_registers(desc: dict, key: str, ip: dict, where: str) -> None:
     """Refuse an engine IP whose VLNV name or register offsets differ from ``ip`` (``manifest["scripts"]["ip"]``).
     A pointer's low word may be called ``NAME`` or ``NAME_1`` (Vitis HLS names a 64-bit pointer's two words
     ``NAME_1`` and ``NAME_2``)."""
-    from ...flow.tiled_interface import TOP, register_map
+    from ...tiled.interface import TOP, register_map
 
     given = ip.get("registers")
     if (ip.get("name") != TOP or not isinstance(given, dict) or set(given) != set(register_map())
