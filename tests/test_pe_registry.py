@@ -40,6 +40,13 @@ def lowered_stages():
         if lay.op_type == "Conv" and lay.config["group"] == 1 and taps > 1:
             whole = LowerContext(qm, {"pe": 1, "simd": taps * int(qm.tensors[lay.inputs[0]].shape[-1])})
             stages += lookup(lay.op_type, lay.domain).lower(lay, whole)
+    # a convolution at several pixels per cycle (PX > 1 needs PE = M and PX dividing both widths): mvau_mmv
+    for lay in qm.layers:
+        x, y = qm.tensors[lay.inputs[0]].shape, qm.tensors[lay.outputs[0]].shape
+        px = next((d for d in range(2, 9) if int(x[-2]) % d == 0 and int(y[-2]) % d == 0), None)
+        if lay.op_type == "Conv" and lay.config["group"] == 1 and px:
+            stages += lookup("Conv").lower(lay, LowerContext(qm, {"pe": int(y[-1]), "simd": int(x[-1]), "px": px}))
+            break
     # a Concat at a PE that divides its output's channels but not every input's: channel_concat
     for lay in qm.layers:
         c = [int(qm.tensors[t].shape[-1]) for t in (*lay.inputs, lay.outputs[0])]
