@@ -26,7 +26,8 @@ MLP = ROOT / "models" / "mlp"
 TOP = "hls/src/fa_top.cpp"
 PARAMS = "hls/src/params/L02_5_Gemm.h"
 STREAM = "s1__2_Relu_output_0"
-STREAM2 = "s2__4_Relu_output_0"
+#: the last Gemm's output (s2 is a width converter's stream between the first two layers)
+STREAM2 = "s3__4_Relu_output_0"
 
 
 @pytest.fixture(scope="module")
@@ -240,15 +241,15 @@ def test_a_forged_override_record_is_refused(bundle):
 def test_compile_fifo_depth_writes_and_records_the_pragma(tmp_path, capsys):
     out = tmp_path / "d.fpga"
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"fifo_depths": {"s2": 32, "s1": 4}}))
+    cfg.write_text(json.dumps({"fifo_depths": {"s3": 32, "s1": 4}}))
     code = main(["compile", str(MLP / "model.onnx"), "--calib", str(MLP / "calib.npz"), "-o", str(out),
                  "--config", str(cfg), "--fifo-depth", f"{STREAM}=16"])
     assert code == 0, capsys.readouterr().err
     top = (out / TOP).read_text()
     assert f"#pragma HLS STREAM variable = {STREAM} depth = 16\n" in top  # the option wins over the config
-    assert "#pragma HLS STREAM variable = s2__4_Relu_output_0 depth = 32\n" in top
+    assert f"#pragma HLS STREAM variable = {STREAM2} depth = 32\n" in top
     m = load_bundle(out).manifest
-    assert m["fifo_depths"] == {STREAM: 16, "s2__4_Relu_output_0": 32}
+    assert m["fifo_depths"] == {STREAM: 16, STREAM2: 32}
     assert {s["name"]: s["depth"] for s in m["hls"]["streams"]}[STREAM] == 16
     from fpga_accel.sim.simulate import stream_depths
 
@@ -257,7 +258,7 @@ def test_compile_fifo_depth_writes_and_records_the_pragma(tmp_path, capsys):
 
 @pytest.mark.parametrize("arg, message", [
     ("s9=4", ("error: no stream named 's9' in this network (a FIFO depth names a stream as `fpga-accel simulate` "
-              f"and fa_top.cpp do: its full name or its s<k> prefix); its streams: {STREAM}, s2__4_Relu_output_0")),
+              f"and fa_top.cpp do: its full name or its s<k> prefix); its streams: {STREAM}, s2__2_Relu_output_0, {STREAM2}")),
     ("s1=0", "error: --fifo-depth 's1=0': expected STREAM=DEPTH with a positive integer depth"),
     ("s1=4000000", "error: FIFO depth of stream 's1' must be an integer from 1 to 1048576, got 4000000"),
 ])
