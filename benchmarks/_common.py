@@ -21,7 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from models import data  # the example models' files, for the scripts
 
-__all__ = ["ROOT", "PeakRss", "data", "machine", "print_machine", "throughput", "tiled", "write_json"]
+__all__ = ["ROOT", "TORCHVISION_DIR", "PeakRss", "data", "machine", "print_machine", "throughput", "tiled",
+           "write_json"]
+
+#: the torchvision exports of torchvision_export.py, which tiled.py and tiled_models.py read (git-ignored)
+TORCHVISION_DIR = Path(os.environ.get("FPGA_ACCEL_TORCHVISION", ROOT / "benchmarks" / "models" / "torchvision"))
 
 
 def _cpu_model() -> str:

@@ -9,9 +9,12 @@ as ``benchmarks/efficiency.py`` defines it for the dataflow design (MACs × fram
 board's DSPs × 2 MACs × clock) and the compute / memory split per layer. Every figure but the
 compile's time and memory is an estimate of the cost model, not a measurement.
 
-    python benchmarks/tiled.py [--models /work/tv/resnet50.onnx,...] [--boards pynq-z2,kv260,zcu104,alveo-u250]
-                               [--calib /work/tv/calib224.npy] [--layers resnet50] [--json PATH]
-    python benchmarks/tiled.py --run /work/tv/resnet50.onnx zcu104 [--batch 8]
+    python benchmarks/tiled.py [--models DIR/resnet50.onnx,...] [--boards pynq-z2,kv260,zcu104,alveo-u250]
+                               [--calib DIR/calib224.npy] [--layers resnet50] [--json PATH]
+    python benchmarks/tiled.py --run DIR/resnet50.onnx zcu104 [--batch 8]
+
+DIR: the exports of ``torchvision_export.py`` (``$FPGA_ACCEL_TORCHVISION``, default
+``benchmarks/models/torchvision``), which are also the defaults.
 
 ``--run`` measures, in one process on this machine: the tiled bundle's emulator session (its
 quantised model through ``run_layers``, a batch per layer) and the same session running the program
@@ -31,9 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, PeakRss, machine, print_machine, write_json
+from _common import ROOT, TORCHVISION_DIR, PeakRss, machine, print_machine, write_json
 
-MODELS = ["/work/tv/resnet50.onnx", "/work/tv/resnet18.onnx", "/work/tv/mobilenet_v2.onnx"]
+MODELS = [str(TORCHVISION_DIR / f"{n}.onnx") for n in ("resnet50", "resnet18", "mobilenet_v2")]
 BOARDS = ["pynq-z2", "kv260", "zcu104", "alveo-u250"]
 ROOFLINE_MACS_PER_DSP = 2  # as efficiency.py: two 8-bit products per DSP
 
@@ -135,7 +138,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--boards", default=",".join(BOARDS))
-    ap.add_argument("--calib", default="/work/tv/calib224.npy")
+    ap.add_argument("--calib", default=str(TORCHVISION_DIR / "calib224.npy"))
     ap.add_argument("--layers", default="", help="models (stems) whose per-layer split is printed")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--one", nargs=2, metavar=("MODEL", "BOARD"), help=argparse.SUPPRESS)

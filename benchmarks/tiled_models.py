@@ -13,20 +13,18 @@ bit for bit) and onnxruntime's float model (cosine of the logits).
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, machine, print_machine, write_json
+from _common import TORCHVISION_DIR, machine, print_machine, write_json
 from rich.console import Console
 
 NAMES = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x0_5", "efficientnet_b0",
          "googlenet")
 BOARDS = ("pynq-z2", "kv260", "zcu104", "alveo-u250")
-DEFAULT_DIR = Path(os.environ.get("FPGA_ACCEL_TORCHVISION", ROOT / "benchmarks" / "models" / "torchvision"))
 
 
 def compile_one(path: Path, board: str, calib: np.ndarray, out: Path) -> dict:
@@ -68,7 +66,7 @@ def parity(bundle, path: Path, images: int = 2) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", default=list(NAMES), metavar="NAME")
-    ap.add_argument("--models-dir", type=Path, default=DEFAULT_DIR)
+    ap.add_argument("--models-dir", type=Path, default=TORCHVISION_DIR)
     ap.add_argument("--boards", default=",".join(BOARDS))
     ap.add_argument("--parity-board", default="zcu104")
     ap.add_argument("--calib-images", type=int, default=4)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "models" / "torchvision"
+from _common import TORCHVISION_DIR
+
 NAMES = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2_x0_5", "efficientnet_b0",
          "googlenet")
 
@@ -24,7 +24,7 @@ NAMES = ("resnet18", "resnet50", "mobilenet_v2", "squeezenet1_1", "shufflenet_v2
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", default=list(NAMES), choices=NAMES, metavar="NAME")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--out", type=Path, default=TORCHVISION_DIR)
     ap.add_argument("--calib-images", type=int, default=8)
     args = ap.parse_args()
 
