@@ -4,6 +4,7 @@ compiled by g++ from the bundle's own include folder, and `fpga-accel build` end
 recording stand-ins of vitis_hls, vivado and v++ (no AMD tool is installed here)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -71,6 +72,19 @@ def test_a_tiled_bundle_gets_the_engine_project_and_scripts(bundles, board, file
     for rel, text in headers.items():
         assert (b.path / "hls/include" / rel).read_text() == text
         assert (toolchain.HLS_ROOT / "include" / rel).read_text() == text
+
+
+def test_the_kernel_form_declares_the_ips_arena_ports():
+    """tiled/kernel.h (Vitis) repeats tiled/top.h's m_axi pragmas for desc, weights and acts (a kernel and
+    an IP are separate tops): the same bundles, burst lengths and widening, so the two builds move DDR alike."""
+    headers = engine_headers()
+
+    def ports(text):
+        found = re.findall(r"#pragma HLS INTERFACE mode = m_axi port = (\w+) (.*)", text)
+        return {port: rest.strip() for port, rest in found if port != "status"}
+
+    top, kernel = ports(headers["fpga_accel/tiled/top.h"]), ports(headers["fpga_accel/tiled/kernel.h"])
+    assert set(top) == {"desc", "weights", "acts"} and kernel == top
 
 
 @pytest.mark.parametrize("board, top", [("pynq-z2", "fa_tiled_top"), ("alveo-u250", "fa_tiled_kernel")])
