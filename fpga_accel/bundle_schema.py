@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .bundle_check import MAX_ARRAY_ELEMENTS, OBJECTS, Checker
 from .bundle_tiled import check_tiled_section
+from .bundle_uram import check_uram_section
 
 WEIGHTS = "weights.npz"
 MANIFEST = "manifest.json"
@@ -86,6 +87,8 @@ def check_manifest(m, where) -> None:
             c.fail("engine.kind", f"is {kind!r}: 'tiled' exactly when the manifest has a tiled section, else 'dataflow'")
     if "tiled" in m:
         check_tiled_section(c, m["tiled"], files)
+    if "uram_load" in m:  # weights the accelerator loads into URAM at start (codegen/uram_load.py)
+        check_uram_section(c, m["uram_load"], files)
     if "segments" in m:  # dataflow segments with host steps between them (fpga_accel/segments/check.py)
         from .segments.check import check_segments_section
 

@@ -22,8 +22,11 @@ def _io(net: Network):
     return ins, outs
 
 
-def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)) -> str:
+def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS), load: bool = False) -> str:
+    """``load``: the design has URAM weights; ``fa_csim_load`` fills them through either top's load
+    call (the blob read at run time, never compiled in), and the image runs pass load = 0."""
     ins, outs = _io(net)
+    tail = ["n_images"] + (["0", "0"] if load else [])
     L = [BANNER.format(model=model), '#include "fa_top.h"', "", "#include <cstdint>", "#include <cstring>",
          "#include <vector>", "", "namespace {", "",
          "typedef ap_uint<FA_MEM_BITS> mem_word;",
@@ -63,7 +66,7 @@ def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)
     for name, p, t in outs:
         nb = 1 if p.bits <= 8 else 2
         L.append(f"    std::vector<mem_word> {name}((size_t)n_images * FA_{name.upper()}_ELEMS * {nb} / MEM_BYTES + 2, 0);")
-    L.append(f"    {tops[0]}(" + ", ".join([f"{n}.data()" for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    L.append(f"    {tops[0]}(" + ", ".join([f"{n}.data()" for n, _, _ in ins + outs] + tail) + ");")
     for k, (name, p, t) in enumerate(outs):
         nb = 1 if p.bits <= 8 else 2
         L.append(f"    from_mem({name}, outputs[{k}], (size_t)n_images * FA_{name.upper()}_ELEMS * {nb});")
@@ -85,7 +88,7 @@ def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)
               f"        {name}.write(beat);", "    }"]
     for name, p, t in outs:
         L.append(f"    hls::stream<fa_{name}_beat> {name}(\"{name}\");")
-    L.append(f"    {tops[1]}(" + ", ".join([n for n, _, _ in ins + outs] + ["n_images"]) + ");")
+    L.append(f"    {tops[1]}(" + ", ".join([n for n, _, _ in ins + outs] + tail) + ");")
     L.append("    int status = 0;")
     for k, (name, p, t) in enumerate(outs):
         nb = 1 if p.bits <= 8 else 2
@@ -100,6 +103,8 @@ def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)
                f"({sign}<{p.bits}>(beat.data.range(l * {p.bits} + {p.bits - 1}, l * {p.bits}))).to_int64());"),
               "    }", f"    if (!{name}.empty()) return 4;  // more beats than expected"]
     L += ["    return status;", "}", ""]
+    if load:
+        L += _load_entry(ins, outs, tops)
     L += ["// 1 (default): PEs with a C-simulation fast path use it; 0: every PE runs the loops synthesis sees.",
           "// Both give the same outputs and cycle counts (hls/tests prove it per PE).",
           'extern "C" void fa_csim_set_fast_paths(int on) { fa::sim::fast_paths() = on != 0; }',
@@ -110,11 +115,56 @@ def csim_source(net: Network, model: str, tops: tuple[str, str] = (KERNEL, AXIS)
     return "\n".join(L)
 
 
-def tb_source(net: Network, model: str) -> str:
+def _load_entry(ins, outs, tops) -> list[str]:
+    """``fa_csim_load(blob, nbytes, axis)``: the URAM weights from the bytes of weights/uram.bin, through
+    fa_kernel (axis = 0) or fa_axis (axis = 1) with load = 1, as a host does once after configuration."""
+    L = ["// The URAM weight memories: filled from weights/uram.bin's bytes by a load call (load = 1).",
+         'extern "C" int fa_csim_load(const void* blob, size_t nbytes, int axis) {',
+         "    if (nbytes != (size_t)FA_WMEM_WORDS * MEM_BYTES) return 5;  // not the blob this design reads",
+         "    std::vector<mem_word> wmem = to_mem(blob, nbytes);"]
+    L.append("    if (axis) {")
+    for name, _, _ in ins + outs:
+        L.append(f"        hls::stream<fa_{name}_beat> {name}(\"{name}\");")
+    L.append(f"        {tops[1]}(" + ", ".join([n for n, _, _ in ins + outs] + ["0", "wmem.data()", "1"]) + ");")
+    L += ["    } else {", "        std::vector<mem_word> unused(1, 0);"]
+    L.append(f"        {tops[0]}(" + ", ".join(["unused.data()"] * len(ins + outs) + ["0", "wmem.data()", "1"]) + ");")
+    L += ["    }", "    return 0;", "}", "",
+          'extern "C" unsigned long long fa_csim_load_bytes(void) { return (unsigned long long)FA_WMEM_WORDS * MEM_BYTES; }',
+          ""]
+    return L
+
+
+def tb_source(net: Network, model: str, load: bool = False) -> str:
     ins, outs = _io(net)
     n_in, n_out = len(ins), len(outs)
     sizes_in = ", ".join(f"FA_{n.upper()}_ELEMS * {1 if p.bits <= 8 else 2}" for n, p, _ in ins)
     sizes_out = ", ".join(f"FA_{n.upper()}_ELEMS * {1 if p.bits <= 8 else 2}" for n, p, _ in outs)
+    text = _tb_text(model, n_in, n_out, sizes_in, sizes_out)
+    if not load:
+        return text
+    # URAM weights: --weights weights/uram.bin (required) is loaded before the images run
+    text = text.replace("// Standalone C simulation: tb_main [--axis] N_IMAGES",
+                        "// Standalone C simulation: tb_main --weights URAM.bin [--axis] N_IMAGES")
+    text = text.replace('extern "C" int fa_csim_stage_count(void);',
+                        'extern "C" int fa_csim_stage_count(void);\n'
+                        'extern "C" int fa_csim_load(const void* blob, size_t nbytes, int axis);')
+    text = text.replace("    int a = 1;\n",
+                        "    int a = 1;\n    std::vector<char> blob;\n"
+                        "    if (argc < 3 || std::strcmp(argv[1], \"--weights\") != 0) {\n"
+                        "        std::fprintf(stderr, \"usage: %s --weights URAM.bin [--axis] N_IMAGES IN... OUT...\\n\", argv[0]);\n"
+                        "        return 2;\n    }\n"
+                        "    if (!read_file(argv[2], blob, (size_t)FA_WMEM_WORDS * (FA_MEM_BITS / 8))) return 1;\n"
+                        "    a = 3;\n")
+    text = text.replace("bool axis = argc > 1 && std::strcmp(argv[1], \"--axis\") == 0;",
+                        "bool axis = argc > a && std::strcmp(argv[a], \"--axis\") == 0;")
+    text = text.replace("    const int rc = axis",
+                        "    if (fa_csim_load(blob.data(), blob.size(), axis ? 1 : 0) != 0) {\n"
+                        "        std::fprintf(stderr, \"tb_main: the weights file is not this design's\\n\");\n"
+                        "        return 1;\n    }\n    const int rc = axis")
+    return text
+
+
+def _tb_text(model, n_in, n_out, sizes_in, sizes_out) -> str:
     return f"""{BANNER.format(model=model)}// Standalone C simulation: tb_main [--axis] N_IMAGES IN0 ... OUT0 ...
 // Inputs are raw .bin files (the batch as the host stores it) or .npy files (the header is skipped;
 // the data must already be the storage dtype, C order). Outputs are written as raw .bin files.

@@ -19,6 +19,7 @@ from .network import build_network, resolve_fifo_depths
 from .readme import readme_text
 from .tcl import hls_config, tcl_script
 from .top import HEADERS, MEM_BITS, params_header, stage_names, top_header, top_source
+from .uram_load import BLOB, HEADER as LOAD_HEADER, blob_bytes, loaded_arrays, manifest_section
 
 
 def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
@@ -30,13 +31,21 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
     if manifest.get("fifo_depths"):  # recorded by full stream name, whichever way they were given
         manifest["fifo_depths"] = resolve_fifo_depths(manifest["fifo_depths"], net.streams)
     files = render(net, qmodel, manifest)
+    loaded = loaded_arrays(net, uram_arrays(manifest))
+    manifest.pop("uram_load", None)
+    if loaded:  # the URAM weights: read by the load call from DDR, not compiled into the bitstream
+        data = blob_bytes(loaded)
+        blob = Path(stage_dir) / BLOB
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        manifest["uram_load"] = manifest_section(loaded, data)
     root = Path(stage_dir) / "hls"
     for rel, text in sorted(files.items()):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="\n")
     lanes = {t.name: p.lanes for t, p, _ in net.inputs + net.outputs}
-    manifest["kernel"] = kernel_interface(qmodel, lanes, top_names(manifest))
+    manifest["kernel"] = kernel_interface(qmodel, lanes, top_names(manifest), load=bool(loaded))
     manifest["hls"] = hls_section(net, qmodel, top_names(manifest))
 
 
@@ -44,8 +53,11 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     """Every file of the project, path (relative to hls/) -> text."""
     model = c_comment(qmodel.name)
     tops = top_names(manifest)  # a segment's tops carry its index: one bitstream holds every segment
+    uram = uram_arrays(manifest)
+    loaded = loaded_arrays(net, uram)
+    wmem_words = sum(item.words for item, _ in loaded)
     files: dict[str, str] = {}
-    for h in HEADERS:
+    for h in HEADERS + ([LOAD_HEADER] if loaded else []):
         files[f"include/fpga_accel/{h}"] = (HLS_ROOT / "include" / "fpga_accel" / h).read_text(encoding="utf-8")
     files["sim/ap_axi_sdata.h"] = (HLS_ROOT / "sim" / "ap_axi_sdata.h").read_text(encoding="utf-8")
     by_layer: dict[int, list] = {}
@@ -56,11 +68,11 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     for li, calls in sorted(by_layer.items()):
         stem = ident(qmodel.layers[li].name, li)
         param_files.append(f"{stem}.h")
-        files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model)
-    files["src/fa_top.h"] = top_header(net, model, tops)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram_arrays(manifest))
-    files["csim/fa_csim.cpp"] = csim_source(net, model, tops)
-    files["csim/tb_main.cpp"] = tb_source(net, model)
+        files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model, {i.var: i for i, _ in loaded})
+    files["src/fa_top.h"] = top_header(net, model, tops, wmem_words)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram, loaded)
+    files["csim/fa_csim.cpp"] = csim_source(net, model, tops, bool(loaded))
+    files["csim/tb_main.cpp"] = tb_source(net, model, bool(loaded))
     files["csim/build.json"] = build_json()
     files["csim/run_csim.sh"] = RUN_CSIM_SH
     files["run_hls.tcl"] = tcl_script(manifest, len(net.inputs), len(net.outputs))

@@ -401,6 +401,19 @@ class CsimLibrary:
             raise CsimError(f"{self.path.name}: fa_csim_run returned {code} for {n} image(s); the C "
                                  "simulation reported an error (see its messages on stderr)")
 
+    def load(self, blob: bytes, axis: bool = False) -> None:
+        """Fill the design's URAM weight memories from ``blob`` (weights/uram.bin) through the load call
+        of fa_kernel, or of fa_axis with ``axis``, as a host does once after configuration."""
+        fn = getattr(self._lib, "fa_csim_load", None)
+        if fn is None:
+            raise CsimError(f"{self.path.name}: this design keeps no weights in URAM (no fa_csim_load)")
+        fn.argtypes, fn.restype = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        with self._lock:
+            code = fn(bytes(blob), len(blob), 1 if axis else 0)
+        if code != 0:
+            raise CsimError(f"{self.path.name}: fa_csim_load refused {len(blob)} bytes of URAM weights (status {code}); "
+                            "they are not the blob of this design")
+
     def stage_cycles(self) -> dict[str, int]:
         """Per stage (``"layer/pe kind"``): the pipelined loop iterations of the last :meth:`run`."""
         with self._lock:

@@ -43,7 +43,7 @@ __all__ = ["EMITTERS", "KERNEL_NAME", "KERNEL_PATH", "PRIVATE_LIMIT", "SCRATCH_A
 def kernel_args(qmodel, manifest: dict | None = None) -> list[dict]:
     """The kernel's arguments: ``manifest["kernel"]["args"]`` when present, else those of
     :func:`fpga_accel.bundle_kernel.kernel_interface`."""
-    from ...bundle_kernel import kernel_interface
+    from ...bundle_kernel import image_args, kernel_interface
 
     if manifest is not None and manifest.get("kernel", {}).get("args"):
         return manifest["kernel"]["args"]
@@ -58,12 +58,12 @@ def generate_opencl(stage_dir: Path, qmodel, manifest: dict) -> None:
     The OpenCL model is a twin for testing and CPU deployment, never needed to build the hardware:
     a model it cannot express (a layer with no OpenCL emitter) gets no kernel, and
     ``manifest["opencl"]["skipped"]`` says why, instead of failing the compile."""
-    from ...bundle_kernel import kernel_interface
+    from ...bundle_kernel import image_args, kernel_interface
     from ...segments.names import tops
 
     if not manifest.get("kernel"):
         manifest["kernel"] = kernel_interface(qmodel, tops=tops(manifest))
-    args = manifest["kernel"]["args"]
+    args = image_args(manifest["kernel"]["args"])  # the twin's weights are constants: no load arguments
     name = tops(manifest)[0]  # fa_kernel, or a dataflow segment's fa_kernel_s<k>
     try:
         src = kernel_source(qmodel, args, name)

@@ -3,7 +3,9 @@
 Opening compiles ``hls/`` of the bundle into a cached shared library (see
 :func:`fpga_accel.emulator.csim_library.build_csim`; later opens reuse it) and loads it. Every batch
 goes through ``fa_csim_run`` with the buffers laid out as for the ``fa_kernel`` of the FPGA:
-NHWC, the storage dtype of each hardware tensor, in manifest order.
+NHWC, the storage dtype of each hardware tensor, in manifest order. A design with weights in URAM
+first has them loaded from the bundle's ``weights/uram.bin`` (checked against its hash), through the
+same load call a board's host makes.
 
 A bundle compiled for the tiled engine runs its program's descriptors (``tiled/descriptors.bin``)
 in the C simulation of the HLS tiled engine (:class:`fpga_accel.tiled.csim.TiledCsim`), compiled
@@ -19,6 +21,7 @@ import os
 import numpy as np
 
 from ... import toolchain
+from ...bundle_uram import has_uram_weights, read_uram_blob
 from .base import ThreadedBackend
 
 #: set to 1 to simulate the synthesis loops rather than the fast paths
@@ -63,6 +66,8 @@ class CsimBackend(ThreadedBackend):
         self.library = CsimLibrary(build_csim(bundle, progress=True))
         if loops:
             self.library.set_fast_paths(False)
+        if has_uram_weights(bundle):  # URAM holds nothing until the load call fills it (as on the board)
+            self.library.load(read_uram_blob(bundle))
         hw = bundle.manifest["hardware"]
         self._in_order = [t["name"] for t in hw["inputs"]]
         self._outputs = {t.name: t for t in qmodel.outputs}

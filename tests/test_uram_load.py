@@ -1,0 +1,134 @@
+"""Weights in URAM loaded from DDR at start: a small model whose weight memories are recorded as
+placed in URAM (the fold's ``estimate.uram_arrays``, the record code generation reads) is generated
+with writable URAM arrays, a ``wmem`` port and a ``load`` flag; the bundle carries weights/uram.bin.
+C simulation with the load == emulator bit for bit (through either top); without the load the
+outputs differ; a design with no URAM array keeps its tops byte for byte; a corrupt blob is refused."""
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fpga_accel
+from codegen_util import need_toolchain
+from fpga_accel.bundle import BundleError, load_bundle, write_manifest
+from fpga_accel.codegen.hls_project import generate_hls
+from fpga_accel.codegen.network import build_network
+from fpga_accel.codegen.top import top_header, top_source
+from fpga_accel.compiler import default_generators, load_qmodel
+from fpga_accel.emulator import run_layers
+from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+import data  # noqa: E402
+
+
+def force_uram(stage, qm, manifest):
+    """The fold's record of a weight memory in URAM, for every MVAU layer (what a board short of BRAM18
+    gets from fold/design.py _place), written before the HLS generator reads it."""
+    for entry in manifest["layers"]:
+        if any(s == "mvau" for s in [entry.get("op")]) or entry.get("op") in ("Gemm", "MatMul", "Conv"):
+            entry.setdefault("estimate", {})["uram_arrays"] = ["mvau/weights"]
+
+
+def uram_generators():
+    return [force_uram, *default_generators()]
+
+
+@pytest.fixture(scope="module")
+def uram_bundle(tmp_path_factory):
+    return fpga_accel.compile(data.model_path("mlp"), tmp_path_factory.mktemp("u") / "mlp.fpga",
+                              calib=data.load_calib("mlp"), board="zcu104", progress=False,
+                              generators=uram_generators())
+
+
+@pytest.fixture(scope="module")
+def library(uram_bundle):
+    need_toolchain()
+    return CsimLibrary(build_csim(uram_bundle, progress=False))
+
+
+def images(qm, n, seed=0):
+    r = np.random.default_rng(seed)
+    return {t.name: r.integers(t.qparams.qtype.min, t.qparams.qtype.max + 1, (n, *t.shape[1:]))
+            .astype(t.qparams.qtype.dtype) for t in qm.inputs}
+
+
+def csim_run(lib, qm, ins):
+    n = next(iter(ins.values())).shape[0]
+    outs = [np.empty((n, *t.shape[1:]), t.qparams.qtype.dtype) for t in qm.outputs]
+    lib.run([np.ascontiguousarray(ins[t.name]) for t in qm.inputs], outs, n)
+    return {t.name: o for t, o in zip(qm.outputs, outs)}
+
+
+def test_the_bundle_carries_the_blob_and_the_tops_the_port(uram_bundle):
+    m = uram_bundle.manifest
+    u = m["uram_load"]
+    blob = (uram_bundle.path / "weights" / "uram.bin").read_bytes()
+    assert u["bytes"] == len(blob) > 0 and u["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert m["files"]["weights/uram.bin"] == u["sha256"]
+    assert sum(a["words"] for a in u["arrays"]) * 64 == len(blob) and len(u["arrays"]) >= 2
+    top = (uram_bundle.path / "hls" / "src" / "fa_top.cpp").read_text()
+    for a in u["arrays"]:
+        assert a["array"] == "mvau/weights"
+    assert top.count("impl = uram") == len(u["arrays"])
+    assert "port = wmem offset = slave bundle = gmem_w" in top and "port = load bundle = control" in top
+    params = "".join(p.read_text() for p in (uram_bundle.path / "hls" / "src" / "params").glob("*.h"))
+    assert params.count("static const ap_uint<") == 0 or "_weights[" not in params.split("static const")[1]
+    names = [a["name"] for a in m["kernel"]["args"]]
+    assert names[-3:] == ["n_images", "wmem", "load"]
+    regs = m["kernel"]["axis"]["registers"]
+    assert regs == {"n_images": 0x10, "wmem": 0x18, "load": 0x24}
+
+
+def test_csim_with_the_load_equals_the_emulator_and_without_it_differs(uram_bundle, library):
+    qm = load_qmodel(uram_bundle)
+    ins = images(qm, 5)
+    want = run_layers(qm, ins)
+    unloaded = csim_run(library, qm, ins)  # URAM holds zeros until the load
+    assert any(not np.array_equal(unloaded[t.name], want[t.name]) for t in qm.outputs)
+    library.load(uram_bundle.read("weights/uram.bin"))
+    got = csim_run(library, qm, ins)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+
+
+def test_the_axis_top_loads_too(uram_bundle, tmp_path):
+    need_toolchain()
+    lib = CsimLibrary(build_csim(uram_bundle, progress=False))
+    lib.load(bytes(uram_bundle.manifest["uram_load"]["bytes"]))  # zeros first: a fresh memory
+    lib.load(uram_bundle.read("weights/uram.bin"), axis=True)
+    qm = load_qmodel(uram_bundle)
+    ins = images(qm, 3, seed=1)
+    got = csim_run(lib, qm, ins)
+    want = run_layers(qm, ins)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+
+
+def test_csim_session_loads_the_blob(uram_bundle):
+    need_toolchain()
+    qm = load_qmodel(uram_bundle)
+    ins = images(qm, 4, seed=2)
+    with fpga_accel.Session(uram_bundle.path, backend="csim") as s:
+        got = s.run(ins, raw=True)
+    want = run_layers(qm, ins)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+
+
+def test_a_design_without_uram_keeps_its_tops_byte_for_byte(uram_bundle):
+    qm = load_qmodel(uram_bundle)
+    manifest = json.loads(json.dumps(uram_bundle.manifest))
+    for entry in manifest["layers"]:
+        (entry.get("estimate") or {}).pop("uram_arrays", None)
+    net = build_network(qm, manifest)
+    params = ["p.h"]
+    # the tops with no loaded array are the ones the generator wrote before URAM weights could load
+    plain = top_source(net, "m", params)
+    assert top_source(net, "m", params, uram={}, loaded=[]) == plain
+    assert top_header(net, "m") == top_header(net, "m", wmem_words=0)
+    assert "wmem" not in plain and "load" not in plain.replace("// ", "") and "weight_load.h" not in top_header(net, "m")
