@@ -132,3 +132,60 @@ def test_a_design_without_uram_keeps_its_tops_byte_for_byte(uram_bundle):
     assert top_source(net, "m", params, uram={}, loaded=[]) == plain
     assert top_header(net, "m") == top_header(net, "m", wmem_words=0)
     assert "wmem" not in plain and "load" not in plain.replace("// ", "") and "weight_load.h" not in top_header(net, "m")
+
+
+@pytest.fixture
+def fake_pynq(monkeypatch):
+    from pynq_util import drop_pynq, use_fake_pynq
+
+    yield use_fake_pynq(monkeypatch)
+    drop_pynq()
+
+
+def test_pynq_session_loads_the_blob_over_the_wmem_master(uram_bundle, tmp_path, fake_pynq):
+    from pynq_util import place_overlay
+
+    path = tmp_path / "mlp.fpga"
+    shutil.copytree(uram_bundle.path, path)
+    bundle = load_bundle(path)
+    place_overlay(bundle)
+    qm = load_qmodel(bundle)
+    ins = images(qm, 6, seed=3)
+    with fpga_accel.Session(path, backend="pynq") as s:
+        got = s.run(ins, raw=True)
+        ip = fake_pynq.board.ip
+    assert len(ip.loads) == 1 and ip.loads[0][1] == bundle.manifest["uram_load"]["bytes"]
+    assert ip.uram_loaded == bundle.read("weights/uram.bin") and not fake_pynq.board.violations
+    want = run_layers(qm, ins)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_a_corrupt_blob_is_refused_naming_the_file(uram_bundle, tmp_path, how):
+    path = tmp_path / "mlp.fpga"
+    shutil.copytree(uram_bundle.path, path)
+    blob = path / "weights" / "uram.bin"
+    data = bytearray(blob.read_bytes())
+    if how == "truncated":
+        del data[-64:]
+    else:
+        data[100] ^= 1
+    blob.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="weights/uram.bin"):
+        load_bundle(path)
+    # unchecked open (verify=False): the backends read the blob through its size and hash
+    from fpga_accel.bundle_uram import read_uram_blob
+
+    with pytest.raises(BundleError, match="uram.bin"):
+        read_uram_blob(load_bundle(path, verify=False))
+
+
+def test_a_manifest_whose_offsets_do_not_fill_the_blob_is_refused(uram_bundle, tmp_path):
+    path = tmp_path / "mlp.fpga"
+    shutil.copytree(uram_bundle.path, path)
+    m = json.loads((path / "manifest.json").read_text())
+    m["uram_load"]["arrays"][1]["offset"] += 1
+    write_manifest(path, m)
+    with pytest.raises(BundleError, match=r"uram_load.arrays\[1\].offset"):
+        load_bundle(path)

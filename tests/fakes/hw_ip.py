@@ -11,6 +11,8 @@ left the IP. Stream bytes are decoded and encoded here independently of the host
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from fpga_accel.emulator import run_layers
@@ -40,10 +42,15 @@ def encode(x: np.ndarray, s: dict) -> list[bytes]:
 
 
 class FaAxisModel:
-    def __init__(self, system, axis: dict, qmodel, registers: dict[str, int]):
+    def __init__(self, system, axis: dict, qmodel, registers: dict[str, int], uram: dict | None = None):
         self.system, self.axis, self.qmodel = system, axis, qmodel
         self.n_off = registers["n_images"]
         self.regs = {0x04: 0, 0x08: 0, 0x0C: 0, self.n_off: 0}
+        # URAM weights (manifest uram_load): ap_start with load = 1 reads them over the wmem master from
+        # DDR; images before a load of exactly the blob's bytes compute with empty (zero) URAM
+        self.uram, self.uram_loaded = uram, None
+        self.wmem_off, self.load_off = registers.get("wmem"), registers.get("load")
+        self.loads: list[tuple[int, int]] = []  # (address, bytes) read by each load
         self.running = self.done = self.ready = False
         self.stopped = None  # why the IP stopped consuming (a protocol violation)
         self.n = self.taken = 0
@@ -67,12 +74,21 @@ class FaAxisModel:
             if value & 0x1:
                 if self.running:
                     self.system.violation("fa_axis: ap_start written while the IP runs")
+                elif self.load_off is not None and self.regs.get(self.load_off, 0) & 1:
+                    self._load()
                 else:
                     self.n, self.taken, self.running = self.regs[self.n_off], 0, True
                     self.starts += 1
                     self.system.started_with.append(self.n)
         else:
             self.regs[off] = value
+
+    def _load(self) -> None:
+        addr = self.regs.get(self.wmem_off, 0) | self.regs.get(self.wmem_off + 4, 0) << 32
+        n = self.uram["bytes"]
+        self.uram_loaded = self.system.memory.read(addr, n)  # DDR as the HP port sees it (not the cache)
+        self.loads.append((addr, n))
+        self.done = self.ready = True
 
     def step(self) -> bool:
         if not self.running or self.stopped:
@@ -99,6 +115,9 @@ class FaAxisModel:
             q_t = t.qparams.qtype
             feeds[t.name] = decode([b for b, _ in beats], s, t.shape[1:], q_t.dtype, q_t.signed)
         outs = run_layers(self.qmodel, feeds)
+        if self.uram is not None and (self.uram_loaded is None
+                                      or hashlib.sha256(self.uram_loaded).hexdigest() != self.uram["sha256"]):
+            outs = {k: np.zeros_like(v) for k, v in outs.items()}  # weights never (or wrongly) loaded
         for name, q in self.outputs.items():
             s = self.streams[name]
             beats = encode(outs[s["tensor"]], s)

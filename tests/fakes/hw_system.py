@@ -13,7 +13,7 @@ class BoardModel:
     QModel the bitstream implements. ``fifo_images``: images each IP-side FIFO holds.
     :meth:`segmented` builds the board of a bundle in dataflow segments: one IP per segment."""
 
-    def __init__(self, ip_dict: dict, axis: dict, qmodel, fifo_images: int = 2):
+    def __init__(self, ip_dict: dict, axis: dict, qmodel, fifo_images: int = 2, uram: dict | None = None):
         self.memory = DeviceMemory()
         self.violations: list[str] = []
         self.transfers: list[tuple[str, int, int]] = []
@@ -21,15 +21,15 @@ class BoardModel:
         self.blocks = []  # (base, size, model)
         self.ips: list[FaAxisModel] = []
         self.dmas = {}
-        self.ip = self.attach(ip_dict, "fa_axis_0", axis, qmodel, fifo_images)
+        self.ip = self.attach(ip_dict, "fa_axis_0", axis, qmodel, fifo_images, uram=uram)
 
     def attach(self, ip_dict: dict, instance: str, axis: dict, qmodel, fifo_images: int = 2,
-               dma_of=None, key_of=None) -> FaAxisModel:
+               dma_of=None, key_of=None, uram: dict | None = None) -> FaAxisModel:
         """Wire streaming IP ``instance`` computing ``qmodel`` to its DMAs: ``dma_of(stream)`` names
         them (default ``dma_<stream>``, else the next unnamed DMA); ``self.dmas[key_of(stream)]``."""
         ip_key = next(k for k in ip_dict if k.rsplit("/", 1)[-1] == instance)
         regs = {k: v["address_offset"] for k, v in ip_dict[ip_key]["registers"].items()}
-        ip = FaAxisModel(self, axis, qmodel, regs)
+        ip = FaAxisModel(self, axis, qmodel, regs, uram)
         self._map(ip_dict[ip_key], ip)
         self.ips.append(ip)
         taken = {d.name for d in self.dmas.values()}

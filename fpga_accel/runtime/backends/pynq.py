@@ -29,7 +29,9 @@ import numpy as np
 
 from ...bundle_bitstream import RECORD
 from ...hwh_compat import check_overlay_release
+from ...bundle_uram import has_uram_weights, read_uram_blob
 from ..errors import BackendUnavailable
+from ..pynq_driver.uram import load_uram_weights
 from ..pynq_driver import (
     IP_INSTANCE,
     AxisRunner,
@@ -142,6 +144,10 @@ class PynqBackend(Backend):
         axis = bundle.manifest["kernel"]["axis"]
         found = check_axis(ip_dict, where, axis, qmodel, IP_INSTANCE, dma_instance)
         self.overlay.download()  # programs the PL clocks and the bitstream
+        if has_uram_weights(bundle):  # URAM is empty after configuration: fill it before any image
+            load_uram_weights(self._driver(found[0]), axis["registers"], read_uram_blob(bundle),
+                              lambda n: pynq.allocate(shape=(n,), dtype=np.uint8),
+                              self.device_timeout(DEFAULT_TIMEOUT_S))
         self.runner = self._runner(axis, *found)
 
     def _runner(self, axis: dict, ip_key: str, plan: list) -> AxisRunner:

@@ -60,7 +60,7 @@ class Overlay:
             pynq.board = TiledBoardModel(self.ip_dict, bundle.manifest, **pynq.board_options)
         else:
             pynq.board = BoardModel(self.ip_dict, bundle.manifest["kernel"]["axis"], load_qmodel(bundle),
-                                    **pynq.board_options)
+                                    uram=bundle.manifest.get("uram_load"), **pynq.board_options)
         self._drivers = {}
 
     def __getattr__(self, name):
