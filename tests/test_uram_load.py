@@ -189,3 +189,48 @@ def test_a_manifest_whose_offsets_do_not_fill_the_blob_is_refused(uram_bundle, t
     write_manifest(path, m)
     with pytest.raises(BundleError, match=r"uram_load.arrays\[1\].offset"):
         load_bundle(path)
+
+
+def test_xrt_path_loads_the_blob_once_at_open(uram_bundle, library, tmp_path, monkeypatch):
+    """The xclbin path on a stand-in pyopencl whose "card" is the C simulation: the kernel's load run
+    fills its URAM from the wmem buffer, image runs compute with them."""
+    import test_opencl_backend as t
+    from fpga_accel.runtime.backends import opencl as backend
+
+    qm = load_qmodel(uram_bundle)
+    lib = CsimLibrary(build_csim(uram_bundle, progress=False))
+    lib.load(bytes(uram_bundle.manifest["uram_load"]["bytes"]))  # a freshly programmed card: URAM empty
+    names = [a["name"] for a in uram_bundle.manifest["kernel"]["args"]]
+
+    class CsimCard(t.FakeCL):
+        loads = 0
+
+        def enqueue_nd_range_kernel(self, queue, kernel, global_size, local_size, wait_for=None):
+            a = {names[i]: v for i, v in kernel.args.items()}
+            if int(a["load"]) == 1:
+                lib.load(a["wmem"].data.tobytes())
+                CsimCard.loads += 1
+                return self._event()
+            n = int(a["n_images"])
+            ins = {x.name: a[f"in{i}"].data[:n * int(np.prod(x.shape[1:]))].view(x.qparams.qtype.dtype)
+                   .reshape(n, *x.shape[1:]) for i, x in enumerate(qm.inputs)}
+            for j, (x, o) in enumerate(zip(qm.outputs, csim_run(lib, qm, ins).values())):
+                raw = np.frombuffer(o.tobytes(), np.uint8)
+                a[f"out{j}"].data[:raw.size] = raw
+            return self._event()
+
+    path = tmp_path / "mlp.fpga"
+    shutil.copytree(uram_bundle.path, path)
+    (path / "bitstream").mkdir()
+    (path / "bitstream" / "fa_kernel.xclbin").write_bytes(t.XCLBIN)
+    fake = CsimCard([t.platform("Xilinx", t.device("xilinx_u250"))], qm)
+    monkeypatch.setattr(backend, "_pyopencl", lambda: fake)
+    ins = images(qm, 4, seed=4)
+    with fpga_accel.Session(path, backend="opencl") as s:
+        got = s.run(ins, raw=True)
+        got2 = s.run(ins, raw=True)
+    assert CsimCard.loads == 1
+    want = run_layers(qm, ins)
+    for x in qm.outputs:
+        np.testing.assert_array_equal(got[x.name], want[x.name])
+        np.testing.assert_array_equal(got2[x.name], want[x.name])

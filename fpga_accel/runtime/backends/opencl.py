@@ -15,7 +15,10 @@ work-item, which this backend allocates. A bundle compiled without an OpenCL mod
 ``opencl.skipped`` says why) runs here only from its xclbin. Arguments are set before the first transfer (XRT places each
 buffer in the memory bank its argument is connected to), then write → kernel → read are enqueued
 with events on a profiling queue; ``last_timing`` holds the measured nanoseconds of the last call.
-Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). Two batches may be
+Waits poll the events against the session's timeout (:class:`OpenCLTimeout`). An xclbin whose
+weights the fold placed in URAM gets them at open: the bundle's ``weights/uram.bin`` in a buffer on
+the ``wmem`` argument and one run with ``load`` = 1 (fpga_accel/codegen/uram_load.py); the twin
+built from source has them as constants and takes no such arguments. Two batches may be
 in flight, each with its own buffers.
 
 A bundle in **dataflow segments** with an xclbin (one compute unit per segment kernel
@@ -43,7 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...bundle_kernel import image_args
 from ...bundle_tiled import is_tiled
+from ...bundle_uram import has_uram_weights, read_uram_blob
 from ...errors import InputError
 from ..errors import BackendUnavailable, SessionError, SessionTimeout
 from .base import Backend, bitstream_mismatch
@@ -196,6 +201,7 @@ class OpenCLBackend(Backend):
         if not found:
             raise BackendUnavailable(self.unavailable(bundle) or "no OpenCL device")
         logs = []
+        self._wmem = None
         for p, d, mode in found:
             try:
                 self._open(p, d, mode)
@@ -207,6 +213,29 @@ class OpenCLBackend(Backend):
             what = source_path(bundle) if found[0][2] == "source" else binary_path(bundle)
             raise OpenCLBuildError(f"{what}: the OpenCL program did not build on {len(logs)} device(s); pick "
                                    f"another with {PLATFORM_ENV} / {DEVICE_ENV}. Build log(s):\n" + "\n".join(logs))
+        if self.mode != "binary":  # the twin's weights are constants: it takes no load arguments
+            self.args = image_args(self.args)
+        elif has_uram_weights(bundle) and self.kernel is not None:
+            self._load_uram()
+
+    def _load_uram(self) -> None:
+        """The xclbin's URAM weights (empty after programming, AMD UG573): the blob in a buffer bound to
+        ``wmem``, one run with load = 1 and no images, waited for against the timeout. The buffer stays
+        bound to the argument, so later runs (load = 0) keep it."""
+        cl = self.cl
+        blob = read_uram_blob(self.bundle)
+        self._wmem = cl.Buffer(self.ctx, cl.mem_flags.READ_ONLY, len(blob))
+        word = int(self.bundle.manifest["kernel"].get("mem_word_bytes", 1))
+        spare = cl.Buffer(self.ctx, cl.mem_flags.READ_WRITE, word)  # the image buffers: not read with load = 1
+        args = [self._wmem if a["name"] == "wmem" else np.uint32(1) if a["name"] == "load" else
+                spare if a["kind"] == "m_axi" else np.uint32(0) for a in self.args]
+        self.kernel.set_args(*args)
+        write = cl.enqueue_copy(self.queue, self._wmem, np.frombuffer(blob, np.uint8), is_blocking=False)
+        run = cl.enqueue_nd_range_kernel(self.queue, self.kernel, (1,), (1,), wait_for=[write])
+        self.queue.flush()
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._wait([write, run], "URAM weight load", deadline, self.timeout)
+        spare.release()
 
     # --- setup ------------------------------------------------------------------------------
     def _open(self, platform, device, mode: str) -> None:
@@ -288,7 +317,7 @@ class OpenCLBackend(Backend):
             bs.release()
             extra = cl.mem_flags.ALLOC_HOST_PTR if self.mode == "binary" else 0
             for a in self.args:
-                if a["kind"] == "m_axi":
+                if a["kind"] == "m_axi" and "tensor" in a:  # (wmem: the load's buffer, made once)
                     t = self.qmodel.tensors[a["tensor"]]
                     size = n * int(np.prod(t.shape[1:], dtype=np.int64)) * np.dtype(a["dtype"]).itemsize
                     flags = cl.mem_flags.READ_ONLY if a.get("direction") == "in" else cl.mem_flags.WRITE_ONLY
@@ -341,11 +370,12 @@ class OpenCLBackend(Backend):
         bs = self._buffer_set(n)
         # the arguments are set before this set's first transfer: XRT places a buffer in the memory bank
         # of the argument it is first bound to; the kernel keeps the values it had when it was enqueued
-        args = [bs.buffers[a["name"]] if a["kind"] == "m_axi" else np.uint32(n) for a in self.args]
+        args = [self._wmem if a["name"] == "wmem" and self._wmem is not None else np.uint32(0) if a["name"] == "load"
+                else bs.buffers[a["name"]] if a["kind"] == "m_axi" else np.uint32(n) for a in self.args]
         self.kernel.set_args(*args, *([bs.buffers[SCRATCH]] if self._scratch else []))
         writes = [cl.enqueue_copy(self.queue, bs.buffers[a["name"]],
                                   np.ascontiguousarray(q_inputs[a["tensor"]], a["dtype"]), is_blocking=False)
-                  for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "in"]
+                  for a in self.args if a["kind"] == "m_axi" and a.get("direction") == "in" and "tensor" in a]
         size = (1,) if self.mode == "binary" else (n,)
         run = cl.enqueue_nd_range_kernel(self.queue, self.kernel, size, (1,), wait_for=writes)
         reads = [cl.enqueue_copy(self.queue, outs[a["tensor"]], bs.buffers[a["name"]], is_blocking=False,
@@ -370,6 +400,9 @@ class OpenCLBackend(Backend):
                 self.queue.finish()
             except self.cl.Error:
                 pass
+        if getattr(self, "_wmem", None) is not None:
+            self._wmem.release()
+            self._wmem = None
         self.kernel = self.program = self.queue = self.ctx = None
 
     def close(self) -> None:
