@@ -174,7 +174,12 @@ def print_report(m: dict) -> None:
               f"{1 - f['memory_bits'] / f['memory_block_bits']:.1%} packing waste  [estimate]")
     in_uram = [r for r in m["layers"] if any(str(a).endswith("/weights") for a in
                                               (r.get("estimate") or {}).get("uram_arrays") or [])]
-    if in_uram:
+    loaded = m.get("uram_load")
+    if in_uram and isinstance(loaded, dict):
+        print(f"URAM weights    {len(in_uram)} layer(s) keep weights in URAM: a URAM has no initial contents (AMD "
+              f"UG573), so the accelerator loads them from DDR at start ({loaded.get('bytes', 0):,} bytes, "
+              f"{loaded.get('file')}, one load call when a session opens)")
+    elif in_uram:
         print(f"URAM weights    {len(in_uram)} layer(s) keep constant weights in URAM in this estimate; a URAM has "
               f"no initial contents (AMD UG573), so the generated HLS leaves those arrays to the tool (BRAM18 or "
               f"LUTRAM) until weights are loaded at start  [estimate]")

@@ -57,6 +57,10 @@ class F2Backend(Backend):
                         "engine's F2 build scripts were generated; recompile it for aws-f2")
         elif not (m.get("kernel") or {}).get("args"):
             return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
+        elif "uram_load" in m:
+            return ("the design keeps weights in URAM, loaded from DDR at start (weights/uram.bin), and the F2 "
+                    "custom-logic wrapper and driver do not connect or drive its wmem port yet; run it on a "
+                    "Vitis (XRT) or Zynq (PYNQ) board")
         rec = afi_ids(bundle)
         if isinstance(rec, str):
             return rec
