@@ -169,7 +169,7 @@ def test_the_top_binds_what_the_model_counts(tmp_path, monkeypatch):
     assert re.search(r"// \w+_weights: the fold model placed it in URAM", top)
 
 
-def test_weights_the_fold_puts_in_uram_are_recorded_reported_and_left_unbound(tmp_path, capsys):
+def test_weights_the_fold_puts_in_uram_are_recorded_reported_and_loaded_at_start(tmp_path, capsys):
     import copy
     import dataclasses
 
@@ -199,6 +199,7 @@ def test_weights_the_fold_puts_in_uram_are_recorded_reported_and_left_unbound(tm
     assert (f"URAM weights    {len(weights)} layer(s)" in capsys.readouterr().out) == bool(weights)
     generate_hls(tmp_path / "gen", qm, manifest)
     top = (tmp_path / "gen" / "hls" / "src" / "fa_top.cpp").read_text()
-    unbound = re.findall(r"// (\w+)_weights: the fold model placed it in URAM", top)
-    assert len(unbound) == len(weights)
-    assert not any(re.search(rf"BIND_STORAGE variable = {u}_weights ", top) for u in unbound)
+    # a URAM holds nothing after configuration: those arrays are writable, bound to URAM, filled by the load
+    bound = re.findall(r"BIND_STORAGE variable = (\w+)_weights type = ram_2p impl = uram", top)
+    assert len(bound) == len(weights) == len(manifest["uram_load"]["arrays"])
+    assert all(f"fa::load_words<" in top and f"{u}_weights);" in top for u in bound)
