@@ -1,10 +1,12 @@
-"""Weights in URAM loaded from DDR at start: a small model whose weight memories are recorded as
-placed in URAM (the fold's ``estimate.uram_arrays``, the record code generation reads) is generated
+"""Weights in URAM loaded from DDR at start: a small model folded for a board short of BRAM18, so the
+fold places its weight memories in URAM (``estimate.uram_arrays``), is generated
 with writable URAM arrays, a ``wmem`` port and a ``load`` flag; the bundle carries weights/uram.bin.
 C simulation with the load == emulator bit for bit (through either top); without the load the
 outputs differ; a design with no URAM array keeps its tops byte for byte; a corrupt blob is refused."""
+import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,21 +23,25 @@ from fpga_accel.codegen.top import top_header, top_source
 from fpga_accel.compiler import default_generators, load_qmodel
 from fpga_accel.emulator import run_layers
 from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
+from fpga_accel.fold import apply_to_manifest, fold_model, get_board
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import data  # noqa: E402
 
 
-def force_uram(stage, qm, manifest):
-    """The fold's record of a weight memory in URAM, for every MVAU layer (what a board short of BRAM18
-    gets from fold/design.py _place), written before the HLS generator reads it."""
-    for entry in manifest["layers"]:
-        if any(s == "mvau" for s in [entry.get("op")]) or entry.get("op") in ("Gemm", "MatMul", "Conv"):
-            entry.setdefault("estimate", {})["uram_arrays"] = ["mvau/weights"]
+def tight_fold(stage, qm, manifest):
+    """The fold tests' knob: the board with too few BRAM18 for the weights, so the fold moves them to
+    URAM (fold/design.py _place) and records them in ``estimate.uram_arrays``, before the HLS generator."""
+    board = get_board("zcu104")
+    tight = dataclasses.replace(board, name="zcu104-tight", bram18=2)
+    built_for = manifest["board"]
+    apply_to_manifest(manifest, fold_model(qm, tight, target_fps=1000))
+    manifest["board"] = built_for  # the board the design is built for (its BRAM18 budget aside)
+    manifest["fold"]["board"] = board.name
 
 
 def uram_generators():
-    return [force_uram, *default_generators()]
+    return [tight_fold, *default_generators()]
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +76,18 @@ def test_the_bundle_carries_the_blob_and_the_tops_the_port(uram_bundle):
     blob = (uram_bundle.path / "weights" / "uram.bin").read_bytes()
     assert u["bytes"] == len(blob) > 0 and u["sha256"] == hashlib.sha256(blob).hexdigest()
     assert m["files"]["weights/uram.bin"] == u["sha256"]
-    assert sum(a["words"] for a in u["arrays"]) * 64 == len(blob) and len(u["arrays"]) >= 2
+    assert sum(a["words"] for a in u["arrays"]) * 64 == len(blob) and len(u["arrays"]) >= 1
     top = (uram_bundle.path / "hls" / "src" / "fa_top.cpp").read_text()
     for a in u["arrays"]:
         assert a["array"] == "mvau/weights"
     assert top.count("impl = uram") == len(u["arrays"])
     assert "port = wmem offset = slave bundle = gmem_w" in top and "port = load bundle = control" in top
     params = "".join(p.read_text() for p in (uram_bundle.path / "hls" / "src" / "params").glob("*.h"))
-    assert params.count("static const ap_uint<") == 0 or "_weights[" not in params.split("static const")[1]
+    bound = re.findall(r"BIND_STORAGE variable = (\w+) type = ram_2p impl = uram", top)
+    assert len(bound) == len(u["arrays"])
+    for var, a in zip(bound, u["arrays"]):  # writable, no contents in the source: they come from the blob
+        assert f"static ap_uint<{a['word_bits']}> {var}[{a['banks']}][{a['depth']}];" in params
+        assert not re.search(rf"static const [^\n]* {var}\[", params)
     names = [a["name"] for a in m["kernel"]["args"]]
     assert names[-3:] == ["n_images", "wmem", "load"]
     regs = m["kernel"]["axis"]["registers"]
@@ -185,9 +195,9 @@ def test_a_manifest_whose_offsets_do_not_fill_the_blob_is_refused(uram_bundle, t
     path = tmp_path / "mlp.fpga"
     shutil.copytree(uram_bundle.path, path)
     m = json.loads((path / "manifest.json").read_text())
-    m["uram_load"]["arrays"][1]["offset"] += 1
+    m["uram_load"]["arrays"][0]["offset"] += 1
     write_manifest(path, m)
-    with pytest.raises(BundleError, match=r"uram_load.arrays\[1\].offset"):
+    with pytest.raises(BundleError, match=r"uram_load.arrays\[0\].offset"):
         load_bundle(path)
 
 
@@ -234,3 +244,29 @@ def test_xrt_path_loads_the_blob_once_at_open(uram_bundle, library, tmp_path, mo
     for x in qm.outputs:
         np.testing.assert_array_equal(got[x.name], want[x.name])
         np.testing.assert_array_equal(got2[x.name], want[x.name])
+
+
+@pytest.mark.parametrize("width,banks,depth", [(112, 1, 37), (512, 2, 3), (600, 2, 3), (8, 1, 130)])
+def test_the_blob_lays_words_out_as_weight_load_h_reads_them(width, banks, depth):
+    """blob_bytes against the header's layout, bit by bit (narrow words several to a 64-byte word,
+    wide ones over several), for two arrays one after the other."""
+    from types import SimpleNamespace
+
+    from fpga_accel.codegen.uram_load import Loaded, blob_bytes
+
+    r = np.random.default_rng(width)
+    pairs, offset, want_bits = [], 0, []
+    for k in range(2):
+        vals = [int.from_bytes(r.bytes(-(-width // 8)), "little") & ((1 << width) - 1) for _ in range(banks * depth)]
+        item = Loaded(f"a{k}", "l", "mvau/weights", width, (banks, depth), offset)
+        per, span = (512 // width, 1) if width <= 512 else (1, -(-width // 512))
+        words = np.zeros((item.words, 512), np.uint8)
+        for i, v in enumerate(vals):
+            for b in range(width):
+                at = (i % per) * width + b if width <= 512 else b
+                words[i // per if width <= 512 else i * span + at // 512, at % 512] = v >> b & 1
+        want_bits.append(words)
+        pairs.append((item, SimpleNamespace(values=np.array(vals, dtype=object).reshape(banks, depth))))
+        offset += item.words
+    got = np.unpackbits(np.frombuffer(blob_bytes(pairs), np.uint8), bitorder="little").reshape(-1, 512)
+    np.testing.assert_array_equal(got, np.concatenate(want_bits))
