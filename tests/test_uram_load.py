@@ -270,3 +270,19 @@ def test_the_blob_lays_words_out_as_weight_load_h_reads_them(width, banks, depth
         offset += item.words
     got = np.unpackbits(np.frombuffer(blob_bytes(pairs), np.uint8), bitorder="little").reshape(-1, 512)
     np.testing.assert_array_equal(got, np.concatenate(want_bits))
+
+
+def test_block_design_connects_the_weights_master_to_the_hp_port(uram_bundle, tmp_path):
+    """The Zynq block design under tclsh with recording stand-ins: the IP's m_axi_gmem_w joins the
+    DMAs' SmartConnect onto the HP port (as the tiled engine's masters do)."""
+    if shutil.which("tclsh") is None:
+        pytest.skip("tclsh is not installed")
+    from test_build_scripts import run_vivado_tcl
+
+    proc, calls = run_vivado_tcl(uram_bundle.path / "scripts/vivado_bd.tcl", tmp_path, [tmp_path / "ip", tmp_path / "out"],
+                                 env={"FA_STANDIN_BOARD_PART": "xilinx.com:zcu104:part0:1.1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    auto = [c for c in calls if c[0] == "apply_bd_automation" and c[-1] == "fa_axis_0/m_axi_gmem_w"]
+    assert len(auto) == 1 and "Slave /ps8/S_AXI_HP0_FPD" in auto[0][4] and "intc_ip Auto" in auto[0][4]
+    dma = [c for c in calls if c[0] == "apply_bd_automation" and c[-1].endswith(("M_AXI_MM2S", "M_AXI_S2MM"))]
+    assert dma and calls.index(dma[-1]) < calls.index(auto[0])  # after the DMAs: it joins their SmartConnect

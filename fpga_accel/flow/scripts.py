@@ -50,7 +50,7 @@ def generate_scripts(stage_dir: Path, qmodel, manifest: dict) -> None:
                     "clock_mhz": target.clock_mhz}
     if target.is_zynq:
         dmas = dma_plan(kernel["axis"]["streams"], target.ps.dma_addr_width)
-        (out / "vivado_bd.tcl").write_text(vivado_tcl(target, dmas, name))
+        (out / "vivado_bd.tcl").write_text(vivado_tcl(target, dmas, name, uram_load="uram_load" in manifest))
         record.update(ip_instance=IP_INSTANCE, dmas=[d.to_dict() for d in dmas],
                       streams=[{k: s[k] for k in ("name", "direction", "tdata_bits", "beats_per_image")}
                                for s in kernel["axis"]["streams"]])

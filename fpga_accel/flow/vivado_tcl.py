@@ -3,8 +3,9 @@
 Block design ``fa_bd``: the processing system the board file describes (``ps``: PS7 on Zynq-7000,
 PS8 on Zynq UltraScale+) with the board preset when the board files are installed, the PL clock set to the folded clock, one
 AXI DMA per stream (simple mode, length register sized for a batch), the IP ``fa_axis_0``, AXI
-interconnects from the PS master port to every control port, a SmartConnect from the DMAs to an
-HP port, and addresses assigned by Vivado. Then synthesis, implementation, bitstream, reports, and
+interconnects from the PS master port to every control port, a SmartConnect from the DMAs (and
+the IP's URAM weights master ``m_axi_gmem_w``, when it has one) to an HP port, and addresses
+assigned by Vivado. Then synthesis, implementation, bitstream, reports, and
 — only when the timing summary says every constraint is met, or ``FA_ALLOW_TIMING_FAILURE=1`` —
 the copy of ``fa_overlay.bit`` / ``fa_overlay.hwh`` to the output directory.
 """
@@ -23,8 +24,10 @@ OVERLAY = "fa_overlay"
 WRAP = 100
 
 
-def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
-    """The Tcl text (deterministic) for ``target`` (a Zynq board, with its ``ps``) with ``dmas``."""
+def vivado_tcl(target: Target, dmas: list[Dma], model_name: str, uram_load: bool = False) -> str:
+    """The Tcl text (deterministic) for ``target`` (a Zynq board, with its ``ps``) with ``dmas``;
+    ``uram_load``: the IP reads its URAM weights over ``m_axi_gmem_w`` (codegen/uram_load.py), which
+    joins the DMAs' SmartConnect onto the HP port."""
     ps = target.ps
     out = preamble(target, model_name, IP_NAME)
     out += ip_cell(IP_NAME, IP_INSTANCE)
@@ -45,6 +48,9 @@ def vivado_tcl(target: Target, dmas: list[Dma], model_name: str) -> str:
     for i, d in enumerate(dmas):
         port = "M_AXI_MM2S" if d.direction == "in" else "M_AXI_S2MM"
         out.append(hp_link(f"/{d.name}/{port}", slave, first=i == 0))
+    if uram_load:
+        out += ["", "# URAM weights: the IP's weights master reads them from DDR at start -> the same SmartConnect",
+                hp_link(f"/{IP_INSTANCE}/m_axi_gmem_w", slave, first=not dmas)]
     out += ["", "# streams: DMA -> IP inputs, IP outputs -> DMA"]
     for d in dmas:
         out += _stream_lines(d, ps)
