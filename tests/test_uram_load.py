@@ -286,3 +286,27 @@ def test_block_design_connects_the_weights_master_to_the_hp_port(uram_bundle, tm
     assert len(auto) == 1 and "Slave /ps8/S_AXI_HP0_FPD" in auto[0][4] and "intc_ip Auto" in auto[0][4]
     dma = [c for c in calls if c[0] == "apply_bd_automation" and c[-1].endswith(("M_AXI_MM2S", "M_AXI_S2MM"))]
     assert dma and calls.index(dma[-1]) < calls.index(auto[0])  # after the DMAs: it joins their SmartConnect
+
+
+def test_standalone_testbench_takes_the_weights_file(uram_bundle, tmp_path):
+    """csim/run_csim.sh --weights weights/uram.bin == emulator; without the file it refuses to run."""
+    need_toolchain()
+    import subprocess
+
+    from fpga_accel.toolchain import ap_types_dir
+
+    qm = load_qmodel(uram_bundle)
+    ins = images(qm, 3, seed=5)
+    (x,), (y,) = qm.inputs, qm.outputs
+    ins[x.name].tofile(tmp_path / "in0.bin")
+    hls = uram_bundle.path / "hls"
+    env = {**__import__("os").environ, "AP_TYPES": str(ap_types_dir()), "TB_BIN": str(tmp_path / "tb")}
+    run = subprocess.run(["sh", str(hls / "csim/run_csim.sh"), "--weights", str(uram_bundle.path / "weights/uram.bin"),
+                          "3", str(tmp_path / "in0.bin"), str(tmp_path / "out0.bin")],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = np.fromfile(tmp_path / "out0.bin", y.qparams.qtype.dtype).reshape(3, *y.shape[1:])
+    np.testing.assert_array_equal(got, run_layers(qm, ins)[y.name])
+    bare = subprocess.run(["sh", str(hls / "csim/run_csim.sh"), "3", str(tmp_path / "in0.bin"), str(tmp_path / "o.bin")],
+                          capture_output=True, text=True, env=env, timeout=900)
+    assert bare.returncode == 2 and "--weights" in bare.stderr

@@ -78,7 +78,23 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     files["run_hls.tcl"] = tcl_script(manifest, len(net.inputs), len(net.outputs))
     files["hls_config.cfg"] = hls_config(manifest)
     files["README.md"] = readme_text(net, qmodel, manifest, param_files)
+    if loaded:
+        files["README.md"] += URAM_README.format(n=len(loaded), words=wmem_words)
     return files
+
+
+URAM_README = """
+## Weights in URAM, loaded at start
+
+{n} weight array(s) live in URAM, which holds nothing after configuration (AMD UG573): they are
+writable arrays in `src/params/`, filled by a start of either top with `load = 1` from the `wmem`
+buffer ({words} memory words: the bundle's `weights/uram.bin`, offsets in `manifest["uram_load"]`).
+The standalone C simulation takes that file first:
+
+```sh
+sh csim/run_csim.sh --weights ../weights/uram.bin 10 input0.bin output0.bin
+```
+"""
 
 
 def uram_arrays(manifest: dict) -> dict[str, set[str]]:
