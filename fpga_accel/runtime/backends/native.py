@@ -178,6 +178,9 @@ class NativeBackend(ThreadedBackend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
+        if "uram_load" in (getattr(bundle, "manifest", None) or {}):
+            return ("the design keeps weights in URAM, loaded from DDR at start (weights/uram.bin), and the native "
+                    "host has no load step yet; use the opencl backend")
         path = library_path()
         if not path.is_file():
             return (f"the native host is not built ({path} missing); build it with `cmake -S host -B build/host && "
