@@ -156,7 +156,8 @@ def test_packed_csim_equals_emulator(pes, slots, tmp_path, monkeypatch):
 
 def test_the_top_binds_what_the_model_counts(tmp_path, monkeypatch):
     """BIND_STORAGE per packed weight array: LUTRAM where the model places it in LUTRAM, else BRAM18;
-    a memory the fold put in URAM is not bound (a URAM holds no initial contents) and says so."""
+    a memory the fold put in URAM is a writable URAM array the load call fills (a URAM holds no initial
+    contents), never a ROM."""
     from fpga_accel.codegen.hls_project import generate_hls
 
     qm = quantise(conv_dw_gemm())
@@ -166,7 +167,8 @@ def test_the_top_binds_what_the_model_counts(tmp_path, monkeypatch):
     top = (tmp_path / "hls" / "src" / "fa_top.cpp").read_text()
     binds = dict(re.findall(r"BIND_STORAGE variable = (\w+)_weights type = rom_1p impl = (\w+)", top))
     assert sorted(binds.values()) == ["lutram"] * 3 and len(binds) == 3  # tiny layers: every bank is small
-    assert re.search(r"// \w+_weights: the fold model placed it in URAM", top)
+    assert len(re.findall(r"BIND_STORAGE variable = \w+_weights type = ram_2p impl = uram", top)) == 1
+    assert "fa::load_words<" in top
 
 
 def test_weights_the_fold_puts_in_uram_are_recorded_reported_and_loaded_at_start(tmp_path, capsys):
