@@ -201,3 +201,29 @@ def test_f2_without_the_segments_build_record_is_unavailable(graphs, tmp_path):
     write_manifest(b.path, m)
     why = availability(get_backend("f2"), load_bundle(b.path))
     assert "segment 0's control registers are recorded at 0x2000, not at 0x0" in why
+
+
+@pytest.mark.parametrize("case", ["newline-exec", "dollar-paren"])
+def test_a_hostile_model_name_stays_inert_in_the_f2_scripts(graphs, tmp_path, case):
+    import subprocess
+
+    from hostile_util import HOSTILE, with_canary
+
+    model = softmax_inside()
+    model.graph.name = with_canary(HOSTILE[case], tmp_path / "canary")
+    b = fpga_accel.compile(model, tmp_path / "h.fpga", board="aws-f2", calib=images(32, 51), progress=False,
+                           engine="dataflow")
+    plain = graphs["softmax"].path / "scripts"
+    files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b.path / "scripts") for p in (b.path / "scripts").rglob("*") if p.is_file())
+    for f in files:  # the same files, line for line, but for comments and the S3 prefix (a file stem of the name)
+        def code(root):
+            return [x for x in (root / f).read_text().splitlines() if not x.lstrip().startswith(("#", "//", "prefix="))]
+        assert code(b.path / "scripts") == code(plain), f
+    import re
+
+    (prefix,) = [x for x in (b.path / "scripts/aws_f2_afi.sh").read_text().splitlines() if x.startswith("prefix=")]
+    assert re.fullmatch(r"prefix=\$\{FA_S3_PREFIX:-fpga-accel/[A-Za-z0-9_.-]+\}", prefix), prefix
+    for sh in ("aws_f2_dcp.sh", "aws_f2_afi.sh", "build.sh"):
+        assert subprocess.run(["bash", "-n", str(b.path / "scripts" / sh)], check=False).returncode == 0
+    assert not (tmp_path / "canary").exists()
