@@ -135,14 +135,14 @@ def kernels_top(kernels: list[tuple[str, dict]], model_name: str, mem_bits: int 
     many = len(kernels) > 1
     if many and master_bits not in (None, mem_bits):
         raise ValueError("upsizers are generated for a CL of one kernel only")
-    (ip, kernel), gmems = kernels[0], buffers(kernels[0][1])
+    ip, gmems = kernels[0][0], buffers(kernels[0][1])
     up = master_bits is not None and master_bits != mem_bits
     n_si = 1 + sum(len(buffers(kern)) for _, kern in kernels)
     if many:
-        head = [f"// {len(kernels)} Vitis HLS IPs ({', '.join(i for i, _ in kernels)}): control on OCL (AppPF BAR0)"
-                f" through fa_ctrl_xbar,",
-                f"// kernel k's registers at k * 0x{1 << CONTROL_WINDOW_BITS:x}; their m_axi masters and the host's "
-                "PCIS window (AppPF BAR4)",
+        head = [(f"// {len(kernels)} Vitis HLS IPs ({', '.join(i for i, _ in kernels)}): control on OCL (AppPF BAR0)"
+                 " through fa_ctrl_xbar,"),
+                (f"// kernel k's registers at k * 0x{1 << CONTROL_WINDOW_BITS:x}; their m_axi masters and the host's "
+                 "PCIS window (AppPF BAR4)"),
                 "// share the DDR4 through fa_xbar (slave 0: PCIS, then each kernel's masters in order)."]
     else:
         head = [f"// {ip} (Vitis HLS IP): control on OCL (AppPF BAR0); its m_axi masters and the host's PCIS window",
