@@ -12,6 +12,12 @@
   CL sources, the kernel's Verilog (copied in by :mod:`.aws_f2` from the HLS export) and the crossbar.
 - ``build/constraints/*.xdc``: the three constraint files the HDK build reads.
 
+A bundle in dataflow segments puts every segment's kernel ``fa_kernel_s<k>`` in one CL
+(:func:`segments_cl_files`): their m_axi masters take crossbar slots one after another (slot 0 stays
+PCIS), and the OCL window reaches each kernel's ``s_axi_control`` through an AXI4-Lite crossbar
+(``fa_ctrl_xbar``) that decodes the address map of :func:`control_base`: kernel k's registers at
+``k · 0x1000`` of AppPF BAR0 (a 4 KiB window each, :data:`CONTROL_WINDOW_BITS`).
+
 The same generator wraps the tiled engine (``ip="fa_tiled_top"``, three masters ``gmem0..2``): its
 m_axi ports are narrower than the 512-bit DDR path (Vitis HLS gives a 32-bit pointer a 32-bit port in
 the IP flow, which does not widen ports), so each goes through an AXI upsizer (``fa_upsizer``, an
@@ -35,6 +41,8 @@ CLOCK_MHZ = 250.0
 DDR_ADDR_BITS = 36
 XBAR_ID_BITS = 8
 PCIS_ID_BITS = 6
+#: with several kernels, each kernel's control registers sit in a window of this many address bits on OCL
+CONTROL_WINDOW_BITS = 12
 
 # AXI4 channels: (signal, width; "ID"/"D"/"S" = ID, data, strobe width; direction "m" master→slave)
 AXI4 = [("awid", "ID", "m"), ("awaddr", 64, "m"), ("awlen", 8, "m"), ("awsize", 3, "m"), ("awburst", 2, "m"),
@@ -52,6 +60,11 @@ XBAR_TIED = [("awlock", 1), ("awcache", 4), ("awprot", 3), ("awqos", 4), ("arloc
 #: outputs, and the upsizer's, stay unconnected: the crossbar's slots take plain accesses, as in the dataflow CL)
 UPSIZER_TIED = [("awlock", 1), ("awcache", 4), ("awprot", 3), ("awregion", 4), ("awqos", 4), ("arlock", 1),
                 ("arcache", 4), ("arprot", 3), ("arregion", 4), ("arqos", 4)]
+#: AXI4-Lite signals of the control crossbar's ports: (signal, width, direction "m" master→slave)
+AXIL_XBAR = [("awaddr", 32, "m"), ("awprot", 3, "m"), ("awvalid", 1, "m"), ("awready", 1, "s"), ("wdata", 32, "m"),
+             ("wstrb", 4, "m"), ("wvalid", 1, "m"), ("wready", 1, "s"), ("bresp", 2, "s"), ("bvalid", 1, "s"),
+             ("bready", 1, "m"), ("araddr", 32, "m"), ("arprot", 3, "m"), ("arvalid", 1, "m"), ("arready", 1, "s"),
+             ("rdata", 32, "s"), ("rresp", 2, "s"), ("rvalid", 1, "s"), ("rready", 1, "m")]
 AXIL = ["awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
         "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready"]
 
@@ -96,6 +109,13 @@ def control_addr_bits(kernel: dict) -> int:
     return max(6, (top - 1).bit_length())
 
 
+def control_base(k: int) -> int:
+    """OCL (AppPF BAR0) address of kernel k's control registers in a CL of several kernels."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"kernel index {k!r} is not a non-negative integer")
+    return k << CONTROL_WINDOW_BITS
+
+
 def _w(width, mem_bits: int) -> int:
     return {"ID": XBAR_ID_BITS, "D": mem_bits, "S": mem_bits // 8}.get(width, width)
 
@@ -104,14 +124,31 @@ def cl_top(kernel: dict, model_name: str, mem_bits: int = 512, ip: str = "fa_ker
            master_bits: int | None = None) -> str:
     """The CL top around the HLS IP ``ip`` (``kernel["args"]``: its m_axi bundles and register offsets);
     ``master_bits`` is the IP's m_axi data width when narrower than ``mem_bits`` (an upsizer per master)."""
-    gmems = buffers(kernel)
+    return kernels_top([(ip, kernel)], model_name, mem_bits, master_bits)
+
+
+def kernels_top(kernels: list[tuple[str, dict]], model_name: str, mem_bits: int = 512,
+                master_bits: int | None = None) -> str:
+    """The CL top around the HLS IPs ``kernels`` ([(module name, kernel section)]): one kernel on OCL
+    directly, several through ``fa_ctrl_xbar`` (kernel k at :func:`control_base`); their masters take the
+    crossbar slots after PCIS in order."""
+    many = len(kernels) > 1
+    if many and master_bits not in (None, mem_bits):
+        raise ValueError("upsizers are generated for a CL of one kernel only")
+    ip, gmems = kernels[0][0], buffers(kernels[0][1])
     up = master_bits is not None and master_bits != mem_bits
-    n_si = 1 + len(gmems)
-    ctrl = control_addr_bits(kernel)
+    n_si = 1 + sum(len(buffers(kern)) for _, kern in kernels)
+    if many:
+        head = [(f"// {len(kernels)} Vitis HLS IPs ({', '.join(i for i, _ in kernels)}): control on OCL (AppPF BAR0)"
+                 " through fa_ctrl_xbar,"),
+                (f"// kernel k's registers at k * 0x{1 << CONTROL_WINDOW_BITS:x}; their m_axi masters and the host's "
+                 "PCIS window (AppPF BAR4)"),
+                "// share the DDR4 through fa_xbar (slave 0: PCIS, then each kernel's masters in order)."]
+    else:
+        head = [f"// {ip} (Vitis HLS IP): control on OCL (AppPF BAR0); its m_axi masters and the host's PCIS window",
+                "// (AppPF BAR4) share the DDR4 through fa_xbar (slave 0: PCIS, slave k: gmem<k-1>)."]
     L = [f"// Custom logic of '{shell_comment(model_name)}' for the AWS F2 small shell, generated by fpga-accel.",
-         f"// {ip} (Vitis HLS IP): control on OCL (AppPF BAR0); its m_axi masters and the host's PCIS window",
-         "// (AppPF BAR4) share the DDR4 through fa_xbar (slave 0: PCIS, slave k: gmem<k-1>).",
-         f"module {CL} (", '`include "cl_ports.vh"', ");", '`include "cl_id_defines.vh"', "",
+         *head, f"module {CL} (", '`include "cl_ports.vh"', ");", '`include "cl_id_defines.vh"', "",
          "  logic rst_n;  // rst_main_n synchronised to clk_main_a0",
          ("  xpm_cdc_async_rst #(.RST_ACTIVE_HIGH(0)) RST_SYNC (.src_arst(rst_main_n), .dest_clk(clk_main_a0),"
           " .dest_arst(rst_n));"), "",
@@ -143,32 +180,22 @@ def cl_top(kernel: dict, model_name: str, mem_bits: int = 512, ip: str = "fa_ker
             L.append(f"  assign cl_sh_dma_pcis_{sig} = {src};")
     L += ["  assign cl_sh_dma_pcis_ruser = 64'b0;", "  assign cl_sh_dma_wr_full = 1'b0;",
           "  assign cl_sh_dma_rd_full = 1'b0;", ""]
-    # the kernel
+    # the kernels
     if up:  # the IP's narrow masters, each widened by its own upsizer before the crossbar
         L.append(f"  // {ip}'s m_axi masters ({master_bits} bits), before their upsizers")
         for g in gmems:
             L += [f"  logic [{(1 if width == 'ID' else _w(width, master_bits)) - 1}:0] {g}_{sig};"
                   for sig, width, _ in AXI4]
         L.append("")
-    L += ["  logic kernel_irq;  // not wired to the shell: the host polls ap_done", f"  {ip} FA_KERNEL ("]
-    conns = ["    .ap_clk(clk_main_a0)", "    .ap_rst_n(rst_n)", "    .interrupt(kernel_irq)"]
-    for s in AXIL:
-        ocl_in = s in ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready", "araddr", "arvalid", "rready")
-        if s in ("awaddr", "araddr"):
-            sig = f"ocl_cl_{s}[{ctrl - 1}:0]"
-        else:
-            sig = f"ocl_cl_{s}" if ocl_in else f"cl_ocl_{s}"
-        conns.append(f"    .s_axi_control_{s.upper()}({sig})")
-    for k, g in enumerate(gmems, start=1):
-        for sig, width, _ in AXI4:
-            w = _w(width, mem_bits)
-            lo = k * w
-            bits = f"[{lo}]" if width == "ID" else f"[{lo + w - 1}:{lo}]"  # the kernel's IDs are 1 bit wide
-            conns.append(f"    .m_axi_{g}_{sig.upper()}({g}_{sig})" if up else
-                         f"    .m_axi_{g}_{sig.upper()}(xs_{sig}{bits})")
-        conns += [f"    .m_axi_{g}_RUSER(1'b0)", f"    .m_axi_{g}_BUSER(1'b0)"]
-    L.append(",\n".join(conns))
-    L += ["  );", ""]
+    if many:
+        L += _control_xbar(len(kernels))
+        L.append(f"  logic [{len(kernels) - 1}:0] kernel_irq;  // not wired to the shell: the host polls ap_done")
+    else:
+        L.append("  logic kernel_irq;  // not wired to the shell: the host polls ap_done")
+    slot = 1
+    for k, (ip_k, kern) in enumerate(kernels):
+        L += _kernel_instance(ip_k, kern, k if many else None, slot, mem_bits, up)
+        slot += len(buffers(kern))
     if up:
         L += _upsizers(gmems, mem_bits)
     for k in range(1, n_si):  # the crossbar ignores the IDs of these slots (thread ID width 0)
@@ -205,6 +232,48 @@ def cl_top(kernel: dict, model_name: str, mem_bits: int = 512, ip: str = "fa_ker
     return "\n".join(L)
 
 
+def _control_xbar(n: int) -> list[str]:
+    """``fa_ctrl_xbar``: the OCL AXI4-Lite slave onto ``n`` kernels' control ports (``cm_*``, n slots each)."""
+    L = [f"  // fa_ctrl_xbar: OCL onto each kernel's s_axi_control, kernel k at k * 0x{1 << CONTROL_WINDOW_BITS:x}"]
+    L += [f"  logic [{n * w - 1}:0] cm_{sig};" for sig, w, _ in AXIL_XBAR]
+    c = ["    .aclk(clk_main_a0)", "    .aresetn(rst_n)"]
+    for sig, _, d in AXIL_XBAR:
+        src = "3'b0" if sig.endswith("prot") else f"ocl_cl_{sig}" if d == "m" else f"cl_ocl_{sig}"
+        c.append(f"    .s_axi_{sig}({src})")
+    c += [f"    .m_axi_{sig}(cm_{sig})" for sig, _, _ in AXIL_XBAR]
+    return L + ["  fa_ctrl_xbar FA_CTRL_XBAR (", ",\n".join(c), "  );", ""]
+
+
+def _kernel_instance(ip: str, kernel: dict, k: int | None, slot: int, mem_bits: int, up: bool) -> list[str]:
+    """The HLS IP ``ip``: control on OCL (``k`` None) or on the control crossbar's slot k; its masters on
+    the memory crossbar's slots from ``slot``."""
+    ctrl = control_addr_bits(kernel)
+    name = "FA_KERNEL" if k is None else f"FA_KERNEL_S{k}"
+    conns = ["    .ap_clk(clk_main_a0)", "    .ap_rst_n(rst_n)",
+             "    .interrupt(kernel_irq)" if k is None else f"    .interrupt(kernel_irq[{k}])"]
+    widths = {sig: w for sig, w, _ in AXIL_XBAR}
+    for s in AXIL:
+        if k is not None:  # its slot of the control crossbar's master side
+            w = widths[s]
+            top = k * w + (ctrl if s in ("awaddr", "araddr") else w) - 1
+            sig = f"cm_{s}[{k}]" if w == 1 else f"cm_{s}[{top}:{k * w}]"
+        elif s in ("awaddr", "araddr"):
+            sig = f"ocl_cl_{s}[{ctrl - 1}:0]"
+        else:
+            ocl_in = s in ("awvalid", "wdata", "wstrb", "wvalid", "bready", "arvalid", "rready")
+            sig = f"ocl_cl_{s}" if ocl_in else f"cl_ocl_{s}"
+        conns.append(f"    .s_axi_control_{s.upper()}({sig})")
+    for i, g in enumerate(buffers(kernel)):
+        for sig, width, _ in AXI4:
+            w = _w(width, mem_bits)
+            lo = (slot + i) * w
+            bits = f"[{lo}]" if width == "ID" else f"[{lo + w - 1}:{lo}]"  # the kernel's IDs are 1 bit wide
+            conns.append(f"    .m_axi_{g}_{sig.upper()}({g}_{sig})" if up else
+                         f"    .m_axi_{g}_{sig.upper()}(xs_{sig}{bits})")
+        conns += [f"    .m_axi_{g}_RUSER(1'b0)", f"    .m_axi_{g}_BUSER(1'b0)"]
+    return [f"  {ip} {name} (", ",\n".join(conns), "  );", ""]
+
+
 def _upsizers(gmems: list[str], mem_bits: int) -> list[str]:
     """One ``fa_upsizer`` per master: its slave side on the IP's port, its master side on crossbar slot k."""
     L = []
@@ -227,9 +296,11 @@ def id_defines() -> str:
             f"  `define CL_SH_ID1 32'h{SUBSYSTEM_ID:04X}_{SUBSYSTEM_VENDOR_ID:04X}\n`endif\n")
 
 
-def synth_tcl(kernel: dict, mem_bits: int = 512, master_bits: int | None = None) -> str:
-    """``synth_cl_fa.tcl``: run by the HDK's build_all.tcl (which defines the folder variables)."""
-    n_si = 1 + len(buffers(kernel))
+def synth_tcl(kernel: dict, mem_bits: int = 512, master_bits: int | None = None, kernels: list[dict] | None = None) -> str:
+    """``synth_cl_fa.tcl``: run by the HDK's build_all.tcl (which defines the folder variables); with
+    ``kernels`` (several), the memory crossbar has a slot for each one's masters and ``fa_ctrl_xbar`` is made."""
+    kernels = kernels or [kernel]
+    n_si = 1 + sum(len(buffers(k)) for k in kernels)
     upsizer = "" if master_bits in (None, mem_bits) else f"""
 print "Creating fa_upsizer: the IP's {master_bits}-bit masters onto the {mem_bits}-bit crossbar"
 create_ip -name axi_dwidth_converter -vendor xilinx.com -library ip -module_name fa_upsizer -dir ${{build_dir}}/ip
@@ -266,7 +337,7 @@ set_property -dict [list \\
   {prop_lines}] [get_ips fa_xbar]
 generate_target all [get_ips fa_xbar]
 synth_ip [get_ips fa_xbar]
-{upsizer}
+{upsizer}{_control_xbar_tcl(len(kernels))}
 print "Reading user constraints"
 read_xdc [list ${{constraints_dir}}/cl_synth_user.xdc ${{constraints_dir}}/cl_timing_user.xdc]
 set_property PROCESSING_ORDER LATE [get_files cl_synth_user.xdc]
@@ -281,13 +352,58 @@ source ${{HDK_SHELL_DIR}}/build/scripts/synth_cl_footer.tcl
 """
 
 
+def _control_xbar_tcl(n: int) -> str:
+    """The Tcl making ``fa_ctrl_xbar`` for ``n`` kernels (nothing for one): AXI4-Lite, one 4 KiB window each."""
+    if n < 2:
+        return ""
+    props = ["CONFIG.PROTOCOL {AXI4LITE}", "CONFIG.NUM_SI {1}", f"CONFIG.NUM_MI {{{n}}}", "CONFIG.DATA_WIDTH {32}",
+             "CONFIG.ADDR_WIDTH {32}",
+             "CONFIG.CONNECTIVITY_MODE {SASD}"]  # shared address and data: the AXI4-Lite mode of PG059
+    props += [f"CONFIG.M{k:02d}_A00_BASE_ADDR {{0x{control_base(k):08x}}} "
+              f"CONFIG.M{k:02d}_A00_ADDR_WIDTH {{{CONTROL_WINDOW_BITS}}}" for k in range(n)]
+    lines = " \\\n  ".join(props)
+    return f"""
+print "Creating fa_ctrl_xbar: OCL onto the {n} kernels' control registers, kernel k at k * 0x{1 << CONTROL_WINDOW_BITS:x}"
+create_ip -name axi_crossbar -vendor xilinx.com -library ip -module_name fa_ctrl_xbar -dir ${{build_dir}}/ip
+set_property -dict [list \\
+  {lines}] [get_ips fa_ctrl_xbar]
+generate_target all [get_ips fa_ctrl_xbar]
+synth_ip [get_ips fa_ctrl_xbar]
+"""
+
+
 def cl_files(kernel: dict, model_name: str, ip: str = "fa_kernel", master_bits: int | None = None) -> dict[str, str]:
     """The CL folder, relative path → text."""
-    mem_bits = 8 * int(kernel.get("mem_word_bytes") or 64)
+    return _folder(kernel, cl_top(kernel, model_name, 8 * _word(kernel), ip, master_bits), master_bits)
+
+
+def segments_cl_files(kernels: list[dict], model_name: str) -> dict[str, str]:
+    """The CL folder holding every segment's kernel (``kernels[k]``: segment k's kernel section, the IP
+    ``fa_kernel_s<k>``), control windows by :func:`control_base`. Raises ValueError for a kernel whose
+    registers do not fit its window, or kernels of different memory word widths."""
+    from ..segments.names import kernel_top
+
+    words = {_word(k) for k in kernels}
+    if len(words) != 1:
+        raise ValueError(f"the segments' kernels move memory words of different widths ({sorted(words)} bytes)")
+    for k, kern in enumerate(kernels):
+        if control_addr_bits(kern) > CONTROL_WINDOW_BITS:
+            raise ValueError(f"segment {k}'s kernel has {control_addr_bits(kern)} control address bits, more than its "
+                             f"{CONTROL_WINDOW_BITS}-bit window")
+    top = kernels_top([(kernel_top(k), kern) for k, kern in enumerate(kernels)], model_name, 8 * words.pop())
+    return _folder(kernels[0], top, None, kernels)
+
+
+def _word(kernel: dict) -> int:
+    return int(kernel.get("mem_word_bytes") or 64)
+
+
+def _folder(kernel: dict, top: str, master_bits: int | None, kernels: list[dict] | None = None) -> dict[str, str]:
+    mem_bits = 8 * _word(kernel)
     note = "# fpga-accel CL: {} (generated; the HDK reads this file)\n"
-    return {f"design/{CL}.sv": cl_top(kernel, model_name, mem_bits, ip, master_bits),
+    return {f"design/{CL}.sv": top,
             "design/cl_id_defines.vh": id_defines(),
-            f"build/scripts/synth_{CL}.tcl": synth_tcl(kernel, mem_bits, master_bits),
+            f"build/scripts/synth_{CL}.tcl": synth_tcl(kernel, mem_bits, master_bits, kernels),
             "build/constraints/cl_synth_user.xdc": note.format("no synthesis constraints beyond the HDK's"),
             "build/constraints/cl_timing_user.xdc": note.format("clk_main_a0 is constrained by the shell (250 MHz)"),
             "build/constraints/small_shell_cl_pnr_user.xdc": note.format("placement left to the HDK's floorplan")}

@@ -8,6 +8,10 @@
   memory port off one SmartConnect into the HP port; one ``fa_overlay.bit`` / ``.hwh``.
 - **Vitis** (``link.cfg``): one compute unit per segment kernel (``nk=fa_kernel_s<k>:1:fa_kernel_s<k>_1``),
   each buffer argument on a memory bank, every unit at the folded clock; one ``fa_kernel.xclbin``.
+- **AWS F2** (``f2/cl_fa/``, ``aws_f2_dcp.sh``, ``aws_f2_afi.sh``): one HDK custom logic holding every
+  segment's kernel ``fa_kernel_s<k>`` (:func:`.aws_f2_cl.segments_cl_files`): their masters on the one
+  memory crossbar into the DDR4, their control registers on OCL (AppPF BAR0) at ``k · 0x1000``
+  (:func:`.aws_f2_cl.control_base`, recorded per segment as ``control_base``); one AFI.
 - ``build.sh``: the steps of :mod:`.segments_steps`, by hand.
 
 ``manifest["scripts"]`` records the target, the steps and, per segment, its top, instance names, DMAs
@@ -104,6 +108,13 @@ def generate_segment_scripts(stage_dir: Path, manifest: dict, segments: list[dic
             listed.append({"index": k, "top": axis_top(k), "ip_instance": ip_instance(k),
                            "dmas": [d.to_dict() for d in group],
                            "streams": [{key: s[key] for key in STREAM_KEYS} for s in kern["axis"]["streams"]]})
+    elif target.is_hdk:
+        try:
+            listed = _f2_scripts(out, target, kernels, name, record)
+        except BuildError as e:
+            manifest["scripts"] = {"error": str(e)}
+            (out / "README.txt").write_text(f"No build scripts: {e}\n")
+            return
     else:
         (out / "link.cfg").write_text(link_segments_cfg(target, kernels, name))
         listed = [{"index": k, "top": kernel_top(k), "compute_unit": compute_unit(k),
@@ -117,6 +128,28 @@ def generate_segment_scripts(stage_dir: Path, manifest: dict, segments: list[dic
     record["segments"] = listed
     (out / "build.sh").write_text(segments_build_sh(steps, target, name))
     manifest["scripts"] = record
+
+
+def _f2_scripts(out: Path, target: Target, kernels: list[dict], name: str, record: dict) -> list[dict]:
+    """The F2 custom logic of every segment's kernel and its two scripts; the segments' records."""
+    from .aws_f2 import afi_script as f2_afi_script
+    from .aws_f2 import dcp_script as f2_dcp_script
+    from .aws_f2_cl import CL, DEVICE_ID, VENDOR_ID, control_base, segments_cl_files
+
+    try:
+        files = segments_cl_files(kernels, name)
+    except ValueError as e:
+        raise BuildError(f"the F2 custom logic of the {len(kernels)} segments cannot be generated: {e}") from None
+    for rel, text in files.items():
+        f = out / "f2" / CL / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    (out / "aws_f2_dcp.sh").write_text(f2_dcp_script(name, segments=len(kernels)))
+    (out / "aws_f2_afi.sh").write_text(f2_afi_script(name, target.cloud.note))
+    record.update(cl=CL, cl_dir=f"scripts/f2/{CL}", note=target.cloud.note,
+                  pci_ids={"vendor": VENDOR_ID, "device": DEVICE_ID})
+    return [{"index": k, "top": kernel_top(k), "control_base": control_base(k), "args": [a["name"] for a in kern["args"]]}
+            for k, kern in enumerate(kernels)]
 
 
 def segments_build_sh(steps, target: Target, name: str) -> str:

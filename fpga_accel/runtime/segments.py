@@ -10,8 +10,9 @@ to the host: its op's integer reference), exactly as the emulator runs the whole
 Backends that chain segments' own bundles: :data:`CHAINED`. A backend with
 ``segments_from_bitstream(bundle)`` true instead opens the one bitstream of the model's bundle that
 holds every segment (fpga_accel/flow/segments_scripts.py: PYNQ's overlay, the OpenCL backend's
-xclbin) once, and its ``open_segments(opened)`` gives one backend per segment's IP or kernel; the host
-steps run between them the same way. The others (native, F2) refuse the bundle by name.
+xclbin; the native host's C library, which opens each segment's kernel from the model's bundle; F2's
+AFI) once, and its ``open_segments(opened)`` gives one backend per segment's IP or kernel; the host
+steps run between them the same way. Any other backend refuses the bundle by name.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from .backends.base import ThreadedBackend
 
 #: backends that run a bundle of several dataflow segments
 CHAINED = ("emulator", "csim", "opencl")
+#: backends that open every segment from the model's bundle (``segments_from_bitstream``)
+FROM_BUNDLE = ("f2", "native", "pynq")
 
 
 def is_segmented(bundle) -> bool:
@@ -50,7 +53,7 @@ def segment_availability(cls, bundle, one) -> str | None:
     if cls.name not in CHAINED:
         return (f"the bundle holds {len(bundle.manifest['segments']['list'])} dataflow segments with host steps between "
                 f"them; backend '{cls.name}' runs one kernel per bundle: run it with backend "
-                f"{', '.join(repr(n) for n in (*CHAINED, 'pynq'))}, or compile the model with --engine tiled")
+                f"{', '.join(repr(n) for n in (*CHAINED, *FROM_BUNDLE))}, or compile the model with --engine tiled")
     for k in range(len(bundle.manifest["segments"]["list"])):
         try:
             why = one(cls, load_bundle(bundle.path / segment_path(k), verify=False))

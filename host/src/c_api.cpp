@@ -36,28 +36,38 @@ R guarded(F&& f, R failed, char* err, size_t len) {
     return failed;
 }
 
+// The whole bundle's kernel, or segment *segment's (when not null).
+fa_host* open_handle(const char* bundle, const char* platform, const char* device, double timeout_s,
+                     const uint32_t* segment) {
+    if (bundle == nullptr) throw std::runtime_error("no bundle path given");
+    fa::Options opt;
+    opt.platform = platform ? platform : "";
+    opt.device = device ? device : "";
+    opt.timeout_s = timeout_s;
+    auto h = std::make_unique<fa_host>();
+    fa::Manifest m = segment ? fa::load_segment_manifest(bundle, *segment) : fa::load_manifest(bundle);
+    h->rt = std::make_unique<fa::Runtime>(std::move(m), opt);
+    const auto& t = h->rt->target();
+    h->target = t.platform_name + " / " + t.device_name + (t.binary ? " (binary)" : " (source)");
+    return h.release();
+}
+
 }  // namespace
 
 extern "C" {
 
-int fa_host_abi_version(void) { return 1; }
+int fa_host_abi_version(void) { return 2; }
 
 fa_host* fa_host_open(const char* bundle, const char* platform, const char* device, double timeout_s, char* err,
                       size_t err_len) {
-    return guarded(
-        [&]() -> fa_host* {
-            if (bundle == nullptr) throw std::runtime_error("no bundle path given");
-            fa::Options opt;
-            opt.platform = platform ? platform : "";
-            opt.device = device ? device : "";
-            opt.timeout_s = timeout_s;
-            auto h = std::make_unique<fa_host>();
-            h->rt = std::make_unique<fa::Runtime>(fa::load_manifest(bundle), opt);
-            const auto& t = h->rt->target();
-            h->target = t.platform_name + " / " + t.device_name + (t.binary ? " (binary)" : " (source)");
-            return h.release();
-        },
-        static_cast<fa_host*>(nullptr), err, err_len);
+    return guarded([&]() { return open_handle(bundle, platform, device, timeout_s, nullptr); },
+                   static_cast<fa_host*>(nullptr), err, err_len);
+}
+
+fa_host* fa_host_open_segment(const char* bundle, uint32_t segment, const char* platform, const char* device,
+                              double timeout_s, char* err, size_t err_len) {
+    return guarded([&]() { return open_handle(bundle, platform, device, timeout_s, &segment); },
+                   static_cast<fa_host*>(nullptr), err, err_len);
 }
 
 int fa_host_run(fa_host* h, const void* const* inputs, void* const* outputs, uint32_t n, fa_timing* timing, char* err,

@@ -171,6 +171,11 @@ Manifest load_manifest(const std::string& bundle_dir) {
         const auto& outs = hw.at("outputs").items("hardware.outputs");
         for (size_t i = 0; i < outs.size(); ++i) m.outputs.push_back(tensor_info(outs[i], "hardware.outputs[" + std::to_string(i) + "]"));
 
+        if (!j.has("kernel") && j.get("segments").is_object())
+            throw std::runtime_error("the bundle holds " + std::to_string(j.get("segments").get("list").items("segments.list").size()) +
+                                     " dataflow segments with host steps between them; each segment's kernel runs "
+                                     "through the C API's fa_host_open_segment (the Python runtime's native backend "
+                                     "chains them with the host steps)");
         if (!j.has("kernel"))
             throw std::runtime_error("no \"kernel\" entry: compile the model with the OpenCL or HLS generator");
         const Json& k = j.at("kernel");
@@ -230,6 +235,39 @@ Manifest load_manifest(const std::string& bundle_dir) {
     check_hash(j.get("files"), bundle, m.source_path);
     check_hash(j.get("files"), bundle, m.binary_path);
     if (!m.binary_path.empty()) check_bitstream_record(bundle, j);
+    return m;
+}
+
+Manifest load_segment_manifest(const std::string& bundle_dir, size_t segment) {
+    fs::path bundle(bundle_dir);
+    fs::path mpath = bundle / "manifest.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(mpath, ec))
+        throw std::runtime_error(mpath.string() + ": missing; " + bundle_dir + " is not a compiled bundle");
+    check_manifest_seal(mpath.string());
+    Json j = Json::parse_file(mpath.string());
+    const Json& list = j.get("segments").get("list");
+    if (!list.is_array())
+        throw std::runtime_error(mpath.string() + ": the bundle is one dataflow design, not several segments; open it "
+                                 "with fa_host_open");
+    size_t n = list.items().size();
+    if (segment >= n)
+        throw std::runtime_error(mpath.string() + ": the bundle has " + std::to_string(n) + " segments; there is no "
+                                 "segment " + std::to_string(segment));
+    // the path comes from the index alone, never from the manifest's text
+    std::string rel = "segments/" + std::to_string(segment);
+    fs::path sub = bundle / rel;
+    if (!j.get("files").get(rel + "/manifest.json").is_string())
+        throw std::runtime_error(mpath.string() + ": lists no " + rel + "/manifest.json among its files; compile the "
+                                 "model again");
+    check_hash(j.get("files"), bundle, (sub / "manifest.json").string());  // the segment is this model's
+    Manifest m = load_manifest(sub.string());
+    std::string binary = first_binary(bundle / "bitstream");
+    if (!binary.empty()) {
+        check_hash(j.get("files"), bundle, binary);
+        check_bitstream_record(bundle, j);
+        m.binary_path = binary;
+    }
     return m;
 }
 

@@ -188,3 +188,47 @@ class FakeFpgaMgmt:
         m = map_ref._obj
         m[0], m[1] = self.card.ids
         return 0
+
+
+#: the address map of a CL holding several kernels (docs/f2.md): kernel k's registers at k · 0x1000 of OCL
+CONTROL_WINDOW = 0x1000
+
+
+class F2SegmentsCard:
+    """The custom logic of a bundle in dataflow segments: one :class:`F2Card` kernel per segment
+    (``segments``: [(segment manifest, its QModel)]), all on one card memory, kernel k's registers in
+    the OCL window from ``k · 0x1000``. ``hang``: the index of a kernel that never finishes. Records the
+    order kernels start in (``order``); a start while another kernel runs, or an access outside every
+    kernel's window, is a violation."""
+
+    def __init__(self, segments: list, mem_bytes: int = 64 << 20, ids=(0x1D0F, 0xF0FA), hang: int | None = None,
+                 mem_base: int = 0):
+        self.mem, self.mem_base, self.ids = ctypes.create_string_buffer(mem_bytes), mem_base, ids
+        self.violations: list[str] = []
+        self.order: list[int] = []
+        self.kernels = [F2Card(m, q, mem_bytes=0, ids=ids, hang=k == hang, mem_base=mem_base)
+                        for k, (m, q) in enumerate(segments)]
+        for kern in self.kernels:  # one memory, one list of violations
+            kern.mem, kern.violations = self.mem, self.violations
+
+    def _kernel(self, off: int):
+        k = off // CONTROL_WINDOW
+        if k >= len(self.kernels):
+            self.violations.append(f"register {off:#x} is outside every kernel's control window")
+            return None
+        return self.kernels[k]
+
+    def read(self, off: int) -> int:
+        kern = self._kernel(off)
+        return 0 if kern is None else kern.read(off % CONTROL_WINDOW)
+
+    def write(self, off: int, value: int) -> None:
+        kern = self._kernel(off)
+        if kern is None:
+            return
+        if off % CONTROL_WINDOW == 0 and value & 1:
+            busy = [j for j, other in enumerate(self.kernels) if other.running and other is not kern]
+            if busy:
+                self.violations.append(f"kernel {off // CONTROL_WINDOW} started while kernel {busy[0]} runs")
+            self.order.append(off // CONTROL_WINDOW)
+        kern.write(off % CONTROL_WINDOW, value)

@@ -97,19 +97,9 @@ def stubs(bundles: list[str], ctrl_bits: int, n_si: int, idw: int = 8, ip: str =
                                                                        ("arprot", 3), ("arqos", 4)]]
     xbar += [f"{'input' if d == 'o' else 'output'} logic [{n_si * _w(w, idw) - 1}:0] s_axi_{s}" for s, w, d in AXI]
     xbar += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, idw) - 1}:0] m_axi_{s}" for s, w, d in AXI]
-    kern = ["input logic ap_clk", "input logic ap_rst_n", "output logic interrupt"]
-    ctl = [("AWADDR", ctrl_bits, "i"), ("AWVALID", 1, "i"), ("AWREADY", 1, "o"), ("WDATA", 32, "i"), ("WSTRB", 4, "i"),
-           ("WVALID", 1, "i"), ("WREADY", 1, "o"), ("BRESP", 2, "o"), ("BVALID", 1, "o"), ("BREADY", 1, "i"),
-           ("ARADDR", ctrl_bits, "i"), ("ARVALID", 1, "i"), ("ARREADY", 1, "o"), ("RDATA", 32, "o"), ("RRESP", 2, "o"),
-           ("RVALID", 1, "o"), ("RREADY", 1, "i")]
-    kern += [f"{'input' if d == 'i' else 'output'} logic [{w - 1}:0] s_axi_control_{s}" for s, w, d in ctl]
-    for g in bundles:
-        kern += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, 1, master_bits) - 1}:0] m_axi_{g}_{s.upper()}"
-                 for s, w, d in AXI]
-        kern += [f"input logic m_axi_{g}_RUSER", f"input logic m_axi_{g}_BUSER"]
     rst = ["input logic src_arst", "input logic dest_clk", "output logic dest_arst"]
     mods = [f"module sh_ddr #(parameter DDR_PRESENT = 1) {_ports(ddr)}\nendmodule",
-            f"module fa_xbar {_ports(xbar)}\nendmodule", f"module {ip} {_ports(kern)}\nendmodule",
+            f"module fa_xbar {_ports(xbar)}\nendmodule", kernel_module(ip, bundles, ctrl_bits, master_bits),
             f"module xpm_cdc_async_rst #(parameter RST_ACTIVE_HIGH = 0) {_ports(rst)}\nendmodule"]
     if master_bits != 512:
         tied = [("lock", 1), ("cache", 4), ("prot", 3), ("region", 4), ("qos", 4)]
@@ -121,13 +111,53 @@ def stubs(bundles: list[str], ctrl_bits: int, n_si: int, idw: int = 8, ip: str =
     return "\n".join(mods) + "\n"
 
 
+def kernel_module(ip: str, bundles: list[str], ctrl_bits: int, master_bits: int = 512) -> str:
+    """Vitis HLS's IP ``ip``: ap_ctrl, ``s_axi_control_*`` with ``ctrl_bits`` of address, an m_axi port per bundle."""
+    kern = ["input logic ap_clk", "input logic ap_rst_n", "output logic interrupt"]
+    ctl = [("AWADDR", ctrl_bits, "i"), ("AWVALID", 1, "i"), ("AWREADY", 1, "o"), ("WDATA", 32, "i"), ("WSTRB", 4, "i"),
+           ("WVALID", 1, "i"), ("WREADY", 1, "o"), ("BRESP", 2, "o"), ("BVALID", 1, "o"), ("BREADY", 1, "i"),
+           ("ARADDR", ctrl_bits, "i"), ("ARVALID", 1, "i"), ("ARREADY", 1, "o"), ("RDATA", 32, "o"), ("RRESP", 2, "o"),
+           ("RVALID", 1, "o"), ("RREADY", 1, "i")]
+    kern += [f"{'input' if d == 'i' else 'output'} logic [{w - 1}:0] s_axi_control_{s}" for s, w, d in ctl]
+    for g in bundles:
+        kern += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, 1, master_bits) - 1}:0] m_axi_{g}_{s.upper()}"
+                 for s, w, d in AXI]
+        kern += [f"input logic m_axi_{g}_RUSER", f"input logic m_axi_{g}_BUSER"]
+    return f"module {ip} {_ports(kern)}\nendmodule"
+
+
+def control_xbar_module(n: int) -> str:
+    """AMD's axi_crossbar in AXI4-Lite mode as ``fa_ctrl_xbar``: one slave, ``n`` masters (vectors n slots wide)."""
+    lite = [("awaddr", 32, "o"), ("awprot", 3, "o"), ("awvalid", 1, "o"), ("awready", 1, "i"), ("wdata", 32, "o"),
+            ("wstrb", 4, "o"), ("wvalid", 1, "o"), ("wready", 1, "i"), ("bresp", 2, "i"), ("bvalid", 1, "i"),
+            ("bready", 1, "o"), ("araddr", 32, "o"), ("arprot", 3, "o"), ("arvalid", 1, "o"), ("arready", 1, "i"),
+            ("rdata", 32, "i"), ("rresp", 2, "i"), ("rvalid", 1, "i"), ("rready", 1, "o")]
+    ports = ["input logic aclk", "input logic aresetn"]
+    ports += [f"{'input' if d == 'o' else 'output'} logic [{w - 1}:0] s_axi_{s}" for s, w, d in lite]
+    ports += [f"{'output' if d == 'o' else 'input'} logic [{n * w - 1}:0] m_axi_{s}" for s, w, d in lite]
+    return f"module fa_ctrl_xbar {_ports(ports)}\nendmodule"
+
+
+def elaborate_kernels(sv: str, id_defines: str, kernels: list[tuple[str, list[str], int]]) -> list[str]:
+    """slang's diagnostics for a CL top of several kernels ([(IP name, its bundles, its control address bits)])
+    with the stand-ins above and ``fa_ctrl_xbar``."""
+    ip, bundles, bits = kernels[0]
+    n_si = 1 + sum(len(b) for _, b, _ in kernels)
+    extra = "\n".join([kernel_module(i, b, c) for i, b, c in kernels[1:]] + [control_xbar_module(len(kernels))])
+    return _diagnostics(sv, id_defines, stubs(bundles, bits, n_si, ip=ip) + extra + "\n")
+
+
 def elaborate(sv: str, id_defines: str, bundles: list[str], ctrl_bits: int, ip: str = "fa_kernel",
               master_bits: int = 512) -> list[str]:
     """slang's diagnostics (errors and warnings) for the CL top ``sv`` with the stand-ins above."""
+    return _diagnostics(sv, id_defines, stubs(bundles, ctrl_bits, 1 + len(bundles), ip=ip, master_bits=master_bits))
+
+
+def _diagnostics(sv: str, id_defines: str, modules: str) -> list[str]:
     from pyslang import DiagnosticEngine, ast, syntax
 
     text = sv.replace('`include "cl_ports.vh"', cl_ports()).replace('`include "cl_id_defines.vh"', id_defines)
-    text += stubs(bundles, ctrl_bits, 1 + len(bundles), ip=ip, master_bits=master_bits)
+    text += modules
     c = ast.Compilation()
     c.addSyntaxTree(syntax.SyntaxTree.fromText(text))
     report = DiagnosticEngine.reportAll(c.sourceManager, c.getAllDiagnostics())

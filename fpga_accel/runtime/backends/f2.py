@@ -12,6 +12,11 @@ A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_top`` in
 (``manifest["scripts"]["ip"]``: the register map): :class:`~fpga_accel.runtime.f2_driver.tiled.TiledF2`
 loads the weights into card memory once and runs each image (each segment between host steps) with
 one ``ap_start``.
+
+A bundle in dataflow segments runs on the one AFI of its model's bundle, whose CL holds every segment's
+kernel ``fa_kernel_s<k>`` with its registers at k · 0x1000 of BAR0
+(:mod:`fpga_accel.runtime.f2_driver.segments`): :meth:`F2Backend.open_segments` gives the chain of
+runtime/segments.py one backend per kernel, and the host steps run between them.
 """
 from __future__ import annotations
 
@@ -55,6 +60,12 @@ class F2Backend(Backend):
             if not isinstance((m.get("scripts") or {}).get("ip"), dict):
                 return ("the tiled bundle describes no engine IP (manifest scripts.ip): it was compiled before the "
                         "engine's F2 build scripts were generated; recompile it for aws-f2")
+        elif "segments" in m:
+            from ..f2_driver.segments import segments_problem
+
+            why = segments_problem(m)
+            if why:
+                return why
         elif not (m.get("kernel") or {}).get("args"):
             return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
         elif "uram_load" in m:
@@ -94,6 +105,8 @@ class F2Backend(Backend):
                     f"({int(want['vendor']):04x}:{int(want['device']):04x}): load its AFI with "
                     f"`sudo fpga-load-local-image -S {slot} -I {afi_ids(bundle)['agfi_id']}`")
         self.tiled = None
+        if "segments" in bundle.manifest:  # the kernels are the segments' (open_segments)
+            return
         if "tiled" in bundle.manifest:
             self._open_tiled()
             return
@@ -101,6 +114,18 @@ class F2Backend(Backend):
         shapes = {t.name: tuple(t.shape[1:]) for t in list(qmodel.inputs) + list(qmodel.outputs)}
         self.runner = KernelRunner(self.dev, kernel["args"], shapes, word=int(kernel.get("mem_word_bytes") or 64))
         self.max_batch = self.runner.max_images
+
+    @classmethod
+    def segments_from_bitstream(cls, bundle) -> bool:
+        """A bundle in dataflow segments runs from its one AFI, which holds every segment's kernel."""
+        return "segments" in bundle.manifest
+
+    def open_segments(self, opened: list) -> list:
+        """One backend per segment (``opened``: [(segment bundle, its QModel)]) on its kernel in this AFI."""
+        from ..f2_driver.segments import SegmentKernel
+
+        return [SegmentKernel(sub, sq, self.dev, k, self.timeout, DEFAULT_TIMEOUT_S)
+                for k, (sub, sq) in enumerate(opened)]
 
     def _open_tiled(self) -> None:
         from ...bundle_tiled import load_program

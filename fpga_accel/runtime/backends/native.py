@@ -10,6 +10,14 @@ else ``build/host/`` of the source checkout. Devices are chosen as in the opencl
 Xilinx platform with ``bitstream/*.xclbin``, else a CPU device building ``opencl/fa_kernel.cl``;
 ``FPGA_ACCEL_OPENCL_PLATFORM`` / ``FPGA_ACCEL_OPENCL_DEVICE`` narrow the choice.
 
+A bundle in **dataflow segments** (fpga_accel/segments/) is opened once per segment through
+``fa_host_open_segment(model bundle, k)``: the library reads segment k's kernel and arguments from
+``segments/<k>/manifest.json`` (checked against the model's sealed file list) and takes the kernel
+``fa_kernel_s<k>`` by name from the model's ``bitstream/*.xclbin`` (one compute unit per segment) when
+a build placed one there, else builds the segment's own ``opencl/fa_kernel.cl`` for a CPU device.
+:meth:`NativeBackend.open_segments` gives the chain of runtime/segments.py one backend per segment;
+the host steps run between them in Python, as on every backend.
+
 ICD: the library links the system's OpenCL ICD loader, which reads ``/etc/OpenCL/vendors``. When
 no vendor is registered there and ``OCL_ICD_VENDORS`` is unset, the PoCL shipped inside the
 pyopencl wheel is used (``OCL_ICD_VENDORS`` is set to it before the library first asks for
@@ -34,7 +42,7 @@ from .base import ThreadedBackend
 
 ENV_LIBRARY = "FPGA_ACCEL_NATIVE_HOST"
 LIBRARY_NAME = "libfa_host.so"
-ABI_VERSION = 1
+ABI_VERSION = 2  # 2: fa_host_open_segment
 #: the source checkout's host/ (absent from an installed wheel) and its default build directory
 HOST_SOURCE = Path(__file__).resolve().parents[3] / "host"
 DEFAULT_BUILD = HOST_SOURCE.parent / "build" / "host"
@@ -143,6 +151,9 @@ def load_library(path: Path | None = None) -> ctypes.CDLL:
         err = (ctypes.c_char_p, ctypes.c_size_t)
         lib.fa_host_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, *err]
         lib.fa_host_open.restype = ctypes.c_void_p
+        lib.fa_host_open_segment.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_char_p,
+                                             ctypes.c_double, *err]
+        lib.fa_host_open_segment.restype = ctypes.c_void_p
         lib.fa_host_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p),
                                     ctypes.c_uint32, ctypes.POINTER(_Timing), *err]
         lib.fa_host_run.restype = ctypes.c_int
@@ -187,21 +198,17 @@ class NativeBackend(ThreadedBackend):
                     f"cmake --build build/host` (needs opencl-headers and ocl-icd-opencl-dev) or set {ENV_LIBRARY}")
         root = Path(bundle.path)
         binaries = [*root.glob("bitstream/*.xclbin"), *root.glob("bitstream/*.awsxclbin")]
-        opencl = (getattr(bundle, "manifest", None) or {}).get("opencl", {})  # (callers may pass a path holder)
-        if not binaries and opencl.get("skipped"):
-            return f"this bundle has no OpenCL model ({opencl['skipped']}) and no bitstream/*.xclbin"
-        if not binaries and opencl.get("scratch"):
-            return ("this bundle's OpenCL model keeps intermediates in a global scratch buffer, which the native "
-                    "host does not allocate; use the opencl backend, or build the bitstream")
-        if not (root / "opencl" / "fa_kernel.cl").is_file() and not binaries:
-            return ("the bundle has neither bitstream/*.xclbin nor opencl/fa_kernel.cl; compile with the OpenCL "
-                    "generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
         if binaries:
             from .base import bitstream_mismatch
 
             mismatch = bitstream_mismatch(bundle)
             if mismatch:
                 return mismatch
+        else:
+            for where, manifest in _programs(bundle):
+                why = _program_problem(where, manifest)
+                if why:
+                    return why
         try:
             devices = list_devices(load_library(path))
         except (OSError, SessionError) as e:
@@ -214,17 +221,33 @@ class NativeBackend(ThreadedBackend):
                     "with FPGA_ACCEL_OPENCL_DEVICE); devices here: " + "; ".join(devices.strip().splitlines()))
         return None
 
-    def __init__(self, bundle, qmodel, timeout: float | None = None):
+    @classmethod
+    def segments_from_bitstream(cls, bundle) -> bool:
+        """Every bundle in dataflow segments runs from the model's bundle: the library opens each
+        segment's kernel from it (the model's xclbin, or the segment's own OpenCL program)."""
+        return "segments" in bundle.manifest
+
+    def __init__(self, bundle, qmodel, timeout: float | None = None, segment: tuple[Path, int] | None = None):
+        """``segment``: (the model's bundle path, k) when this backend runs segment k of it (``bundle``
+        and ``qmodel`` are then the segment's); see :meth:`open_segments`."""
         super().__init__(bundle, qmodel, timeout)
         self.lib = load_library()
+        self._handle = None
+        self._closing = threading.Lock()
+        self.last_timing: dict[str, float] | None = None
+        if "segments" in bundle.manifest:  # the model's bundle: open_segments opens its kernels
+            self.target, self.build_s = "", 0.0
+            return
         args = bundle.manifest["kernel"]["args"]
         self._ins = [(a["tensor"], np.dtype(a["dtype"])) for a in args if a["kind"] == "m_axi" and a["direction"] == "in"]
         self._outs = [(a["tensor"], np.dtype(a["dtype"])) for a in args if a["kind"] == "m_axi" and a["direction"] == "out"]
         self._shapes = {t.name: tuple(t.shape[1:]) for t in (*qmodel.inputs, *qmodel.outputs)}
-        self.last_timing: dict[str, float] | None = None
         err = ctypes.create_string_buffer(ERR_LEN)
         # no timeout here: the session bounds every wait on the worker thread
-        handle = self.lib.fa_host_open(str(bundle.path).encode(), None, None, 0.0, err, ERR_LEN)
+        if segment is None:
+            handle = self.lib.fa_host_open(str(bundle.path).encode(), None, None, 0.0, err, ERR_LEN)
+        else:
+            handle = self.lib.fa_host_open_segment(str(segment[0]).encode(), segment[1], None, None, 0.0, err, ERR_LEN)
         if not handle:
             raise NativeHostError(err.value.decode(errors="replace"))
         self._handle = handle
@@ -233,9 +256,21 @@ class NativeBackend(ThreadedBackend):
         self._release.atexit = False
         self.target = self.lib.fa_host_target(handle).decode(errors="replace")
         self.build_s = self.lib.fa_host_build_seconds(handle)
-        self._closing = threading.Lock()
         # reused by every call (calls run one at a time, on the session's worker thread)
         self._err, self._timing = ctypes.create_string_buffer(ERR_LEN), _Timing()
+
+    def open_segments(self, opened: list) -> list:
+        """One backend per segment (``opened``: [(segment bundle, its QModel)]), each on its kernel
+        ``fa_kernel_s<k>`` opened from this model's bundle."""
+        out = []
+        try:
+            for k, (sub, sq) in enumerate(opened):
+                out.append(NativeBackend(sub, sq, self.timeout, segment=(self.bundle.path, k)))
+        except BaseException:
+            for b in out:
+                b.close()
+            raise
+        return out
 
     def run_raw(self, q_inputs):
         with self._closing:
@@ -264,6 +299,33 @@ class NativeBackend(ThreadedBackend):
                 self._handle = None
         finally:
             self._closing.release()
+
+
+def _programs(bundle) -> list:
+    """(folder, manifest) of every OpenCL program the bundle runs: its own, or each segment's."""
+    manifest = getattr(bundle, "manifest", None) or {}  # (callers may pass a path holder)
+    if "segments" not in manifest:
+        return [(Path(bundle.path), manifest)]
+    from ...bundle import load_bundle
+    from ...segments.check import segment_path
+
+    subs = [load_bundle(Path(bundle.path) / segment_path(k), verify=False)
+            for k in range(len(bundle.manifest["segments"]["list"]))]
+    return [(Path(sub.path), sub.manifest) for sub in subs]
+
+
+def _program_problem(root: Path, manifest) -> str | None:
+    """Why the OpenCL program at ``root`` (no xclbin beside it) cannot run on the native host, or None."""
+    opencl = manifest.get("opencl", {})
+    if opencl.get("skipped"):
+        return f"this bundle has no OpenCL model ({opencl['skipped']}) and no bitstream/*.xclbin"
+    if opencl.get("scratch"):
+        return ("this bundle's OpenCL model keeps intermediates in a global scratch buffer, which the native "
+                "host does not allocate; use the opencl backend, or build the bitstream")
+    if not (root / "opencl" / "fa_kernel.cl").is_file():
+        return ("the bundle has neither bitstream/*.xclbin nor opencl/fa_kernel.cl; compile with the OpenCL "
+                "generator (fpga_accel.codegen.opencl.generate_opencl) or build the bitstream")
+    return None
 
 
 BACKEND = NativeBackend

@@ -11,6 +11,10 @@ One run is one ``ap_start`` for ``n`` images:
 4. set ``ap_start`` and poll ``CTRL`` until ``ap_done`` (clear-on-read), or the deadline;
 5. read every output buffer back.
 
+In a custom logic holding several kernels (a bundle in dataflow segments), each kernel's registers
+sit at its ``control_base`` on the OCL window (fpga_accel/flow/aws_f2_cl.py, ``control_base``): every
+register offset above is taken from there.
+
 Buffers sit one after another from ``base`` in the card's memory, each starting on a 4 KiB
 boundary; a batch larger than ``window`` bytes allows is split into several runs by the session
 (:attr:`KernelRunner.max_images`).
@@ -33,11 +37,13 @@ DEFAULT_WINDOW = 1 << 30
 class KernelRunner:
     """Drives one ``fa_kernel``: ``dev`` has ``peek/poke`` (its registers) and ``write/read``
     (card memory); ``args`` is ``manifest["kernel"]["args"]``; ``tensors`` maps tensor names to
-    their shapes (without the batch axis)."""
+    their shapes (without the batch axis); ``control_base`` is where the kernel's registers start on
+    the OCL window, ``name`` how messages call it."""
 
     def __init__(self, dev, args: list[dict], shapes: dict[str, tuple], word: int = 64, base: int = 0,
-                 window: int | None = None):
+                 window: int | None = None, control_base: int = 0, name: str = "fa_kernel"):
         self.dev, self.word, self.base = dev, int(word), int(base)
+        self.ctrl, self.name = int(control_base), name
         self.window = int(DEFAULT_WINDOW if window is None else window)
         self.buffers = [a for a in args if a.get("kind") == "m_axi"]
         (self.n_arg,) = [a for a in args if a.get("name") == "n_images"]
@@ -72,9 +78,9 @@ class KernelRunner:
         if n > self.max_images:
             raise SessionError(f"{n} images do not fit the runner's {self.window}-byte card memory window "
                                f"(at most {self.max_images})")
-        ctrl = self.dev.peek(CTRL)
+        ctrl = self.dev.peek(self.ctrl + CTRL)
         if not ctrl & AP_IDLE:
-            raise SessionError(f"fa_kernel is not idle (CTRL={ctrl:#x}): a run is still in progress or the AFI is not "
+            raise SessionError(f"{self.name} is not idle (CTRL={ctrl:#x}): a run is still in progress or the AFI is not "
                                "the bundle's; reload it with fpga-load-local-image")
         lay = self.layout(n)
         for a in self.buffers:
@@ -84,14 +90,14 @@ class KernelRunner:
                 self.dev.write(addr, data + bytes(size - len(data)))
         for a in self.buffers:
             addr = lay[a["name"]][0]
-            self.dev.poke(int(a["offset"]), addr & 0xFFFFFFFF)
-            self.dev.poke(int(a["offset"]) + 4, addr >> 32)
-        self.dev.poke(int(self.n_arg["offset"]), n)
-        self.dev.poke(CTRL, AP_START)
+            self.dev.poke(self.ctrl + int(a["offset"]), addr & 0xFFFFFFFF)
+            self.dev.poke(self.ctrl + int(a["offset"]) + 4, addr >> 32)
+        self.dev.poke(self.ctrl + int(self.n_arg["offset"]), n)
+        self.dev.poke(self.ctrl + CTRL, AP_START)
         deadline = time.monotonic() + timeout
-        while not self.dev.peek(CTRL) & AP_DONE:
+        while not self.dev.peek(self.ctrl + CTRL) & AP_DONE:
             if time.monotonic() > deadline:
-                raise SessionTimeout(f"fa_kernel did not finish {n} image(s) within {timeout:g} s (no ap_done)")
+                raise SessionTimeout(f"{self.name} did not finish {n} image(s) within {timeout:g} s (no ap_done)")
         outs = {}
         for a in self.buffers:
             if a.get("direction") == "out":

@@ -19,13 +19,22 @@ typedef struct fa_timing {
     int profiled;                                         /* 0 when the device gives no counters */
 } fa_timing;
 
-/* The interface version: bumped when a signature below changes. */
+/* The interface version: bumped when a signature below changes or a function is added (2: fa_host_open_segment). */
 int fa_host_abi_version(void);
 
 /* Opens NAME.fpga on an OpenCL device. platform / device: substrings of the names, or NULL/"" for
  * the default (see host/README.md); timeout_s: longest wait of one batch, 0 for none. */
 fa_host* fa_host_open(const char* bundle, const char* platform, const char* device, double timeout_s,
                       char* err, size_t err_len);
+
+/* Opens segment `segment` (0, 1, ...) of NAME.fpga compiled in dataflow segments: the kernel
+ * fa_kernel_s<segment> with the arguments of NAME.fpga/segments/<segment>/manifest.json, taken by
+ * name from the model's xclbin in bitstream/ (every segment's kernel) when there is one, else built
+ * from the segment's opencl/fa_kernel.cl for a CPU device. The caller runs the segments and the host
+ * steps between them in the order of the model manifest's segments.steps. Other arguments as
+ * fa_host_open. */
+fa_host* fa_host_open_segment(const char* bundle, uint32_t segment, const char* platform, const char* device,
+                              double timeout_s, char* err, size_t err_len);
 
 /* One batch of n images. inputs / outputs: one pointer per input / output argument of the
  * kernel (manifest order), each to n images in the argument's dtype, NHWC. Returns 0 on success. */

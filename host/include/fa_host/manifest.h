@@ -55,6 +55,13 @@ struct Manifest {
 // binary, the build's record (bitstream/bitstream.json) must match: same model, binaries unchanged.
 Manifest load_manifest(const std::string& bundle_dir);
 
+// Segment `segment` of a bundle in dataflow segments: the kernel, arguments and tensors of
+// NAME.fpga/segments/<segment>/manifest.json (whose sha256 the model's sealed manifest lists), its
+// own opencl/ program, and the model's bitstream/*.xclbin (one compute unit per segment kernel)
+// when a build placed one there, checked against the model's build record. The kernel is then
+// taken by its name (fa_kernel_s<segment>) from that one binary.
+Manifest load_segment_manifest(const std::string& bundle_dir, size_t segment);
+
 // "in0 (tensor input_nhwc, uint8 [28, 28, 1])" for messages.
 std::string describe(const KernelArg& arg, const Manifest& m);
 
