@@ -25,7 +25,8 @@ def literal(v, arr: Array) -> str:
 
 
 def array_text(name: str, arr: Array) -> str:
-    """``static const T name[d0][d1] = {...};`` with nested braces, PER_LINE values a line."""
+    """``FA_PARAM(T, name, [d0][d1]) = {...} FA_PARAM_END(name);`` (types.h: ``static const T
+    name[d0][d1] = {...};`` for synthesis) with nested braces, PER_LINE values a line."""
     vals = np.asarray(arr.values, dtype=object)
     dims = "".join(f"[{d}]" for d in vals.shape)
     fmt = formatter(arr)
@@ -38,7 +39,9 @@ def array_text(name: str, arr: Array) -> str:
         inner = [body(sub, indent + " ") for sub in a]
         return "{" + (",\n" + indent + " ").join(inner) + "}"
 
-    return f"static const {arr.ctype} {name}{dims} = {body(vals, '    ')};\n"
+    if "," in arr.ctype:  # FA_PARAM's macro arguments
+        raise ValueError(f"array type {arr.ctype!r} holds a comma")
+    return f"FA_PARAM({arr.ctype}, {name}, {dims}) = {body(vals, '    ')} FA_PARAM_END({name});\n"
 
 
 def struct_text(name: str, config: dict) -> str:

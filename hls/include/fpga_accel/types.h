@@ -8,6 +8,8 @@
 //
 // FA_HEX_WORD(T, "hex") is a constant packed word wider than 64 bits in generated parameter arrays:
 // T("hex", 16) for synthesis, the same bits through fa::sim::hex_word in C simulation.
+// FA_PARAM(T, NAME, DIMS) = {...} FA_PARAM_END(NAME); declares a generated parameter array: for
+// synthesis `static const T NAME DIMS = {...};`, in C simulation the same values behind a reference.
 //
 // FA_CYCLE() opens the body of every pipelined (II=1) loop in the library. In C simulation it counts
 // loop iterations in fa::sim::cycles(), which is how the testbenches check each header's cycle
@@ -127,9 +129,20 @@ __attribute__((noinline)) T hex_word(const char* hex) {
 }  // namespace fa
 #define FA_CYCLE() (++fa::sim::cycles())
 #define FA_HEX_WORD(T, HEX) fa::sim::hex_word<T>(HEX)
+// A parameter array is initialised in a function of its own on first use: ap_int elements are
+// constructed at start-up, and one static initialiser holding every array of a large network (millions
+// of constructions, ResNet-50) is more than g++ 12 can compile (an internal compiler error).
+#define FA_PARAM(T, NAME, DIMS) \
+    typedef const T NAME##_type DIMS; \
+    static NAME##_type& NAME##_init() { static NAME##_type values
+#define FA_PARAM_END(NAME) \
+    ; return values; } \
+    static NAME##_type& NAME = NAME##_init()
 #else
 #define FA_CYCLE()
 #define FA_HEX_WORD(T, HEX) T(HEX, 16)
+#define FA_PARAM(T, NAME, DIMS) static const T NAME DIMS
+#define FA_PARAM_END(NAME)
 #endif
 
 namespace fa {
