@@ -314,7 +314,7 @@ def test_standalone_testbench_takes_the_weights_file(uram_bundle, tmp_path):
     assert bare.returncode == 2 and "--weights" in bare.stderr
 
 
-@pytest.mark.parametrize("backend", ["native", "f2"])
+@pytest.mark.parametrize("backend", ["f2"])
 def test_backends_without_a_load_step_refuse_naming_the_reason(uram_bundle, backend):
     from fpga_accel.runtime.backends import f2, native
 

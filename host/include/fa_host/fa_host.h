@@ -19,7 +19,8 @@ typedef struct fa_timing {
     int profiled;                                         /* 0 when the device gives no counters */
 } fa_timing;
 
-/* The interface version: bumped when a signature below changes or a function is added (2: fa_host_open_segment). */
+/* The interface version: bumped when a signature below changes, a function is added or what a call does
+ * changes (2: fa_host_open_segment; 3: the open calls load a design's URAM weights). */
 int fa_host_abi_version(void);
 
 /* Opens NAME.fpga on an OpenCL device. platform / device: substrings of the names, or NULL/"" for
