@@ -2,8 +2,9 @@
 (two segments), each folded for a board short of BRAM18 (the knob of test_uram_load.py), so segment 0
 keeps its weights in URAM and segment 1 none. Segment 0's bundle carries its own weights/uram.bin and
 ``uram_load``, checked like a one-part bundle's; every chaining backend loads it at open: C
-simulation, the PYNQ register/DMA board model and the native host (its twin on PoCL) == emulator bit
-for bit; the Zynq block design connects segment 0's weights master; the report says so per segment."""
+simulation, the PYNQ register/DMA board model, an XRT stand-in whose card is each segment's C
+simulation, and the OpenCL twins (pyopencl and the native host, on PoCL) == emulator bit for bit;
+the Zynq block design connects segment 0's weights master; the report says so per segment."""
 from __future__ import annotations
 
 import dataclasses
@@ -83,16 +84,20 @@ def test_csim_chain_loads_each_segment(segmented):
         np.testing.assert_array_equal(got[t.name], want[t.name])
 
 
-def test_native_chain_equals_the_emulator(segmented):
-    from test_native_host import built_host
+@pytest.mark.parametrize("backend", ["native", "opencl"])
+def test_twin_chains_equal_the_emulator(segmented, backend):
+    """The OpenCL twins (weights as constants, no load arguments) of each segment, through libfa_host
+    and through pyopencl, on a CPU OpenCL device."""
+    if backend == "native":
+        from test_native_host import built_host
 
-    built_host()
-    why = availability(get_backend("native"), segmented)
+        built_host()
+    why = availability(get_backend(backend), segmented)
     if why:
         pytest.skip(why)
     qm = load_qmodel(segmented)
     ins = images(qm, 7, seed=22)
-    with Session(segmented, backend="native", batch_size=3) as s:
+    with Session(segmented, backend=backend, batch_size=3) as s:
         got = s.run(ins, raw=True)
     want = emulated(segmented, ins)
     for t in qm.outputs:
@@ -180,3 +185,80 @@ def test_report_names_the_load_per_segment(segmented, capsys):
     seg0, seg1 = out.split("== segment 1")
     assert "loads them from DDR at start" in seg0 and "weights/uram.bin" in seg0
     assert "URAM weights" not in seg1.split("==")[0]
+
+
+@pytest.fixture(scope="module")
+def segmented_xrt(tmp_path_factory):
+    """The same split compiled for alveo-u250, with a stand-in xclbin of both segment kernels."""
+    fold, apply = build.fold_model, build.apply_to_manifest
+
+    def real_board(m, f):
+        apply(m, f)
+        m["board"]["bram18"] = get_board(m["board"]["name"]).bram18
+
+    root = tmp_path_factory.mktemp("useg-xrt")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "fold_model", lambda s, board, **kw: fold(s, dataclasses.replace(board, bram18=8), **kw))
+        mp.setattr(build, "apply_to_manifest", real_board)
+        b = fpga_accel.compile(data.model_path("mlp"), root / "built.fpga", board="alveo-u250",
+                               calib=data.load_calib("mlp"), progress=False, engine="dataflow",
+                               host_layers=["/3/Gemm"], target_fps=1000)
+    path = root / "m.fpga"
+    shutil.copytree(b.path, path)
+    (path / "bitstream").mkdir()
+    (path / "bitstream/fa_kernel.xclbin").write_bytes(b"xclbin2\x00 stand-in holding fa_kernel_s0 fa_kernel_s1")
+    return load_bundle(path)
+
+
+def test_xrt_loads_each_segment_kernel_once_at_open(segmented_xrt, monkeypatch):
+    """The opencl backend on the model's xclbin, on a stand-in pyopencl whose card runs each kernel as
+    its segment's C simulation, URAM empty until a run with load = 1 fills it from the wmem buffer."""
+    from codegen_util import need_toolchain
+    from test_tiled_opencl_xrt import FakeCL
+
+    from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
+
+    need_toolchain()
+    parts = subs(segmented_xrt)
+    assert "uram_load" in parts[0].manifest and "uram_load" not in parts[1].manifest
+
+    class Card(FakeCL):
+        def __init__(self):
+            super().__init__()
+            self.loads, self.libs = [], {}
+            for sub in parts:
+                lib = CsimLibrary(build_csim(sub, progress=False))
+                if "uram_load" in sub.manifest:  # a freshly programmed card: URAM empty (AMD UG573)
+                    lib.load(bytes(sub.manifest["uram_load"]["bytes"]))
+                self.libs[sub.manifest["kernel"]["name"]] = (lib, sub, load_qmodel(sub))
+
+        def enqueue_nd_range_kernel(self, queue, kernel, global_size, local_size, wait_for=None):
+            lib, sub, qm = self.libs[kernel.name]
+            a = {arg["name"]: v for arg, v in zip(sub.manifest["kernel"]["args"], kernel.args)}
+            if "load" in a and int(a["load"]) == 1:
+                lib.load(a["wmem"].data[:sub.manifest["uram_load"]["bytes"]].tobytes())
+                self.loads.append(kernel.name)
+                return self._event()
+            n = int(a["n_images"])
+            feeds = [a[f"in{i}"].data[:n * int(np.prod(t.shape[1:])) * t.qparams.qtype.dtype.itemsize]
+                     .view(t.qparams.qtype.dtype).reshape(n, *t.shape[1:]) for i, t in enumerate(qm.inputs)]
+            outs = [np.empty((n, *t.shape[1:]), t.qparams.qtype.dtype) for t in qm.outputs]
+            lib.run([np.ascontiguousarray(f) for f in feeds], outs, n)
+            for j, o in enumerate(outs):
+                raw = np.frombuffer(o.tobytes(), np.uint8)
+                a[f"out{j}"].data[:raw.size] = raw
+            return self._event()
+
+    card = Card()
+    monkeypatch.setitem(sys.modules, "pyopencl", card)
+    qm = load_qmodel(segmented_xrt)
+    ins = images(qm, 5, seed=25)
+    with Session(segmented_xrt, backend="opencl", timeout=60.0) as s:
+        assert [b.mode for b in s.backend.segments] == ["binary", "binary"]
+        got = s.run(ins, raw=True)
+        again = s.run(ins, raw=True)
+    assert card.loads == ["fa_kernel_s0"]
+    want = emulated(segmented_xrt, ins)
+    for t in qm.outputs:
+        np.testing.assert_array_equal(got[t.name], want[t.name])
+        np.testing.assert_array_equal(again[t.name], want[t.name])
