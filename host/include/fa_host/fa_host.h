@@ -24,7 +24,9 @@ typedef struct fa_timing {
 int fa_host_abi_version(void);
 
 /* Opens NAME.fpga on an OpenCL device. platform / device: substrings of the names, or NULL/"" for
- * the default (see host/README.md); timeout_s: longest wait of one batch, 0 for none. */
+ * the default (see host/README.md); timeout_s: longest wait of one batch, 0 for none. On an xclbin
+ * whose design keeps weights in URAM, the kernel loads them from weights/uram.bin here (one run with
+ * load = 1, within timeout_s), before any batch. */
 fa_host* fa_host_open(const char* bundle, const char* platform, const char* device, double timeout_s,
                       char* err, size_t err_len);
 
