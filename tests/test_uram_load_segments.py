@@ -221,6 +221,8 @@ def test_xrt_loads_each_segment_kernel_once_at_open(segmented_xrt, monkeypatch):
     need_toolchain()
     parts = subs(segmented_xrt)
     assert "uram_load" in parts[0].manifest and "uram_load" not in parts[1].manifest
+    link = (segmented_xrt.path / "scripts/link.cfg").read_text()  # wmem on a memory bank like every buffer
+    assert [line.split(":")[0] for line in link.splitlines() if ".wmem:" in line] == ["sp=fa_kernel_s0_1.wmem"]
 
     class Card(FakeCL):
         def __init__(self):
