@@ -84,7 +84,7 @@ def test_the_c_interface_opens_each_segment_by_index_and_no_other(lib, softmax):
     b = softmax[1]
     if availability(get_backend("native"), b):
         pytest.skip(availability(get_backend("native"), b))
-    assert lib.fa_host_abi_version() == native.ABI_VERSION == 2
+    assert lib.fa_host_abi_version() == native.ABI_VERSION == 3
     for k in (0, 1):
         h, err = _open(lib, b.path, k)
         assert h and not err

@@ -312,18 +312,3 @@ def test_standalone_testbench_takes_the_weights_file(uram_bundle, tmp_path):
     bare = subprocess.run(["sh", str(hls / "csim/run_csim.sh"), "3", str(tmp_path / "in0.bin"), str(tmp_path / "o.bin")],
                           capture_output=True, text=True, env=env, timeout=900)
     assert bare.returncode == 2 and "--weights" in bare.stderr
-
-
-@pytest.mark.parametrize("backend", ["native", "f2"])
-def test_backends_without_a_load_step_refuse_naming_the_reason(uram_bundle, backend):
-    from fpga_accel.runtime.backends import f2, native
-
-    cls = {"native": native.NativeBackend, "f2": f2.F2Backend}[backend]
-    manifest = json.loads(json.dumps(uram_bundle.manifest))
-    manifest["board"]["family"] = "hdk" if backend == "f2" else manifest["board"].get("family")
-    from types import SimpleNamespace
-
-    why = cls.unavailable(SimpleNamespace(path=uram_bundle.path, manifest=manifest))
-    if backend == "native" and why and "not built" in why:
-        pytest.skip(why)
-    assert why and "URAM" in why and "weights/uram.bin" in why

@@ -31,7 +31,7 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
     if manifest.get("fifo_depths"):  # recorded by full stream name, whichever way they were given
         manifest["fifo_depths"] = resolve_fifo_depths(manifest["fifo_depths"], net.streams)
     files = render(net, qmodel, manifest)
-    loaded = loaded_arrays(net, load_placed(manifest))
+    loaded = loaded_arrays(net, uram_arrays(manifest))
     manifest.pop("uram_load", None)
     if loaded:  # the URAM weights: read by the load call from DDR, not compiled into the bitstream
         data = blob_bytes(loaded)
@@ -54,7 +54,7 @@ def render(net, qmodel, manifest: dict) -> dict[str, str]:
     model = c_comment(qmodel.name)
     tops = top_names(manifest)  # a segment's tops carry its index: one bitstream holds every segment
     uram = uram_arrays(manifest)
-    loaded = loaded_arrays(net, load_placed(manifest))
+    loaded = loaded_arrays(net, uram_arrays(manifest))
     wmem_words = sum(item.words for item, _ in loaded)
     files: dict[str, str] = {}
     for h in HEADERS + ([LOAD_HEADER] if loaded else []):
@@ -108,12 +108,6 @@ def uram_arrays(manifest: dict) -> dict[str, set[str]]:
         if isinstance(entry.get("name"), str) and isinstance(names, list):
             out[entry["name"]] = {n for n in names if isinstance(n, str)}
     return out
-
-
-def load_placed(manifest: dict) -> dict[str, set[str]]:
-    """The URAM placements filled from DDR at start (uram_load.py): all of them, except in a dataflow
-    segment, whose chain of backends has no load step yet (its URAM arrays stay the tool's choice)."""
-    return {} if "segment" in manifest else uram_arrays(manifest)
 
 
 def hls_section(net, qmodel, tops: tuple[str, str] = ("fa_kernel", "fa_axis")) -> dict:

@@ -5,7 +5,8 @@
   one-part design's (:func:`.target.dma_plan`). A DMA pair per IP costs more logic than one shared
   pair (AMD PG021 tabulates an AXI DMA's; no figure is computed here) but keeps every segment's
   streams apart, so the host drives each IP exactly as it drives a one-part design. Every control port hangs off the PS master through one AXI interconnect, every DMA's
-  memory port off one SmartConnect into the HP port; one ``fa_overlay.bit`` / ``.hwh``.
+  memory port (and each IP's URAM weights master ``m_axi_gmem_w``, when it has one) off one
+  SmartConnect into the HP port; one ``fa_overlay.bit`` / ``.hwh``.
 - **Vitis** (``link.cfg``): one compute unit per segment kernel (``nk=fa_kernel_s<k>:1:fa_kernel_s<k>_1``),
   each buffer argument on a memory bank, every unit at the folded clock; one ``fa_kernel.xclbin``.
 - **AWS F2** (``f2/cl_fa/``, ``aws_f2_dcp.sh``, ``aws_f2_afi.sh``): one HDK custom logic holding every
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..bundle_kernel import LOAD_ROLE
 from ..escape import shell_comment
 from ..segments.names import axis_top, compute_unit, dma_instance, ip_instance, kernel_top
 from .errors import BuildError
@@ -40,8 +42,10 @@ def segment_dmas(k: int, streams: list[dict], addr_width: int) -> list[Dma]:
     return [replace(d, name=dma_instance(k, d.stream), prefix=f"s{k}_") for d in dma_plan(streams, addr_width)]
 
 
-def vivado_segments_tcl(target: Target, dmas: list[list[Dma]], model_name: str) -> str:
-    """The block design of every segment (``dmas[k]``: segment k's) and the bitstream."""
+def vivado_segments_tcl(target: Target, dmas: list[list[Dma]], model_name: str,
+                        uram_load: list[bool] | None = None) -> str:
+    """The block design of every segment (``dmas[k]``: segment k's) and the bitstream; ``uram_load[k]``:
+    segment k's IP reads its URAM weights over ``m_axi_gmem_w``, which joins the DMAs' SmartConnect."""
     ps = target.ps
     out = preamble(target, model_name, "fa_axis_s<k> (one per segment)")
     for k, group in enumerate(dmas):
@@ -61,6 +65,11 @@ def vivado_segments_tcl(target: Target, dmas: list[list[Dma]], model_name: str) 
     every = [d for group in dmas for d in group]
     for i, d in enumerate(every):
         out.append(hp_link(f"/{d.name}/{'M_AXI_MM2S' if d.direction == 'in' else 'M_AXI_S2MM'}", slave, i == 0))
+    weights = [k for k, load in enumerate(uram_load or []) if load]
+    if weights:
+        out += ["", "# URAM weights: each IP's weights master reads them from DDR at start -> the same SmartConnect"]
+        out += [hp_link(f"/{ip_instance(k)}/m_axi_gmem_w", slave, first=not every and i == 0)
+                for i, k in enumerate(weights)]
     out += ["", "# streams: each segment's DMAs -> its IP's inputs, its outputs -> its DMAs"]
     for k, group in enumerate(dmas):
         for d in group:
@@ -103,7 +112,8 @@ def generate_segment_scripts(stage_dir: Path, manifest: dict, segments: list[dic
     listed = []
     if target.is_zynq:
         dmas = [segment_dmas(k, kern["axis"]["streams"], target.ps.dma_addr_width) for k, kern in enumerate(kernels)]
-        (out / "vivado_bd.tcl").write_text(vivado_segments_tcl(target, dmas, name))
+        loads = [any(a.get("role") == LOAD_ROLE for a in kern["args"]) for kern in kernels]
+        (out / "vivado_bd.tcl").write_text(vivado_segments_tcl(target, dmas, name, loads))
         for k, (kern, group) in enumerate(zip(kernels, dmas)):
             listed.append({"index": k, "top": axis_top(k), "ip_instance": ip_instance(k),
                            "dmas": [d.to_dict() for d in group],

@@ -56,7 +56,7 @@ fa_host* open_handle(const char* bundle, const char* platform, const char* devic
 
 extern "C" {
 
-int fa_host_abi_version(void) { return 2; }
+int fa_host_abi_version(void) { return 3; }
 
 fa_host* fa_host_open(const char* bundle, const char* platform, const char* device, double timeout_s, char* err,
                       size_t err_len) {

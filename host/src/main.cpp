@@ -189,6 +189,9 @@ int cmd_info(const std::vector<std::string>& argv) {
             std::printf(" %-3s %s [N, %s]", a.direction.c_str(), a.tensor.c_str(), dims(m.tensor(a.tensor).image_shape).c_str());
         else if (a.kind == fa::KernelArg::Kind::Scratch)
             std::printf(" %zu + %zu bytes per image", a.fixed_bytes, a.per_image_bytes);
+        else if (a.kind == fa::KernelArg::Kind::Weights)
+            std::printf(" in  URAM weights, %zu bytes (loaded at open)", m.uram_blob_bytes);
+        if (a.is_load()) std::printf(" [binary only]");
         std::printf("\n");
     }
     if (m.mem_word_bytes > 1) std::printf("memory word: %zu bytes (device buffers are whole words)\n", m.mem_word_bytes);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -148,7 +149,57 @@ void check_bitstream_record(const fs::path& bundle, const Json& manifest) {
                              "` (or use a bundle and bitstream built together).");
 }
 
+// URAM weights loaded at start: a blob of whole 64-byte words at weights/uram.bin (the path is
+// fixed, never taken from the manifest's text), listed in files with the section's sha256, and the
+// kernel's two load arguments (wmem, then the load flag).
+constexpr const char* kUramBlob = "weights/uram.bin";
+constexpr int64_t kMaxUramBytes = int64_t(1) << 30;  // far beyond any board's URAM (fpga_accel/bundle_uram.py)
+
+void uram_section(Manifest& m, const Json& j, const fs::path& bundle) {
+    const Json& u = j.get("uram_load");
+    int loads = 0;
+    for (const auto& a : m.args) loads += a.is_load() ? 1 : 0;
+    if (u.is_null()) {
+        if (loads) throw std::runtime_error("kernel.args take the URAM weight load, but there is no \"uram_load\" entry");
+        return;
+    }
+    if (!u.is_object()) throw std::runtime_error("uram_load must be an object");
+    if (u.at("file").str("uram_load.file") != kUramBlob)
+        throw std::runtime_error(std::string("uram_load.file must be \"") + kUramBlob + "\"");
+    int64_t bytes = u.at("bytes").integer("uram_load.bytes");
+    if (bytes < 64 || bytes > kMaxUramBytes || bytes % 64)
+        throw std::runtime_error("uram_load.bytes is " + std::to_string(bytes) + "; expected whole 64-byte words, at most 1 GiB");
+    const std::string& sha = u.at("sha256").str("uram_load.sha256");
+    const Json& listed = j.get("files").get(kUramBlob);
+    if (!listed.is_string() || listed.str() != sha)
+        throw std::runtime_error(std::string("uram_load.sha256 differs from the sha256 of ") + kUramBlob + " in files");
+    bool wmem = std::any_of(m.args.begin(), m.args.end(), [](const KernelArg& a) { return a.kind == KernelArg::Kind::Weights; });
+    if (loads != 2 || !wmem)
+        throw std::runtime_error("uram_load is given, but kernel.args lack the wmem buffer and load flag (role \"uram_load\")");
+    m.uram_blob_path = (bundle / kUramBlob).string();
+    m.uram_blob_sha256 = sha;
+    m.uram_blob_bytes = static_cast<size_t>(bytes);
+}
+
 }  // namespace
+
+std::vector<unsigned char> read_uram_blob(const Manifest& m) {
+    const std::string& path = m.uram_blob_path;
+    std::error_code ec;
+    auto size = fs::file_size(path, ec);
+    if (ec) throw std::runtime_error(path + ": cannot read the URAM weights the kernel loads at start (" + ec.message() + ")");
+    if (size != m.uram_blob_bytes)
+        throw std::runtime_error(path + ": " + std::to_string(size) + " bytes, the manifest says " +
+                                 std::to_string(m.uram_blob_bytes) + "; compile the model again");
+    std::ifstream f(path, std::ios::binary);
+    std::vector<unsigned char> data(m.uram_blob_bytes);
+    if (!f.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size())))
+        throw std::runtime_error(path + ": cannot read " + std::to_string(data.size()) + " bytes");
+    if (sha256_hex(data.data(), data.size()) != m.uram_blob_sha256)
+        throw std::runtime_error(path + ": sha256 differs from the manifest's uram_load.sha256; the bundle was changed "
+                                 "after compiling, compile it again");
+    return data;
+}
 
 Manifest load_manifest(const std::string& bundle_dir) {
     fs::path bundle(bundle_dir);
@@ -194,7 +245,10 @@ Manifest load_manifest(const std::string& bundle_dir) {
             if (args[i].get("direction").is_string()) a.direction = args[i].get("direction").str();
             if (args[i].get("tensor").is_string()) a.tensor = args[i].get("tensor").str();
             if (args[i].get("dtype").is_string()) a.dtype = DType::from_name(args[i].get("dtype").str());
-            if (a.kind_name == "m_axi") {
+            if (args[i].get("role").is_string()) a.role = args[i].get("role").str();
+            if (a.is_load() && a.kind_name == "m_axi") {
+                a.kind = KernelArg::Kind::Weights;
+            } else if (a.kind_name == "m_axi") {
                 a.kind = KernelArg::Kind::Buffer;
                 if (a.direction != "in" && a.direction != "out")
                     throw std::runtime_error(aw + ".direction is '" + a.direction + "'; expected \"in\" or \"out\"");
@@ -221,6 +275,7 @@ Manifest load_manifest(const std::string& bundle_dir) {
                 if (!found) throw std::runtime_error("hardware tensor '" + t.name + "' has no kernel argument");
             }
         }
+        uram_section(m, j, bundle);
         for (const auto& opt : j.get("opencl").get("build_options").is_array() ? j.get("opencl").get("build_options").items()
                                                                                 : std::vector<Json>{})
             m.build_options.push_back(opt.str("opencl.build_options[]"));

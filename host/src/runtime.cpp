@@ -35,7 +35,6 @@ Runtime::Runtime(Manifest manifest, const Options& opt) : m_(std::move(manifest)
     for (const Target& t : found) {
         try {
             open(t);
-            return;
         } catch (const ClError& e) {
             logs << "--- " << t.platform_name << " / " << t.device_name << " (" << (t.binary ? "binary" : "source")
                  << ") ---\n" << e.what() << "\n";
@@ -43,7 +42,11 @@ Runtime::Runtime(Manifest manifest, const Options& opt) : m_(std::move(manifest)
             program_.reset();
             queue_.reset();
             ctx_.reset();
+            continue;
         }
+        // outside the try: a failed load is this device's error, not a reason to try the next one
+        if (target_.binary && !m_.uram_blob_path.empty()) load_uram();
+        return;
     }
     const std::string& what = found.front().binary ? m_.binary_path : m_.source_path;
     throw std::runtime_error(what + ": the OpenCL program did not build on " + std::to_string(found.size()) +
@@ -93,6 +96,9 @@ void Runtime::open(const Target& t) {
         throw ClError("clBuildProgram(" + what + ") on " + t.device_name + (log.empty() ? "" : ", build log:\n" + log), err);
     }
     build_s_ = now_s() - start;
+    if (!t.binary)  // the twin's weights are constants: it takes no load arguments
+        m_.args.erase(std::remove_if(m_.args.begin(), m_.args.end(), [](const KernelArg& a) { return a.is_load(); }),
+                      m_.args.end());
     kernel_.reset(clCreateKernel(program_.get(), m_.kernel_name.c_str(), &err));
     check(err, "clCreateKernel(" + m_.kernel_name + ") in " + what);
     cl_uint n_args = 0;
@@ -104,6 +110,36 @@ void Runtime::open(const Target& t) {
     buffers_.resize(m_.args.size());
 }
 
+void Runtime::load_uram() {
+    std::vector<unsigned char> blob = read_uram_blob(m_);
+    cl_int err = CL_SUCCESS;
+    wmem_.reset(clCreateBuffer(ctx_.get(), CL_MEM_READ_ONLY | CL_MEM_ALLOC_HOST_PTR, blob.size(), nullptr, &err));
+    check(err, "clCreateBuffer(wmem, " + std::to_string(blob.size()) + " bytes)");
+    // the image buffers are not read with load = 1: one word stands in for each until the first batch
+    Mem spare(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, m_.mem_word_bytes, nullptr, &err));
+    check(err, "clCreateBuffer(spare word)");
+    for (size_t i = 0; i < m_.args.size(); ++i) {
+        const KernelArg& a = m_.args[i];
+        cl_mem mem = a.kind == KernelArg::Kind::Weights ? wmem_.get() : spare.get();
+        uint64_t v = a.is_load() ? 1 : 0;  // load = 1, n_images = 0
+        if (a.kind == KernelArg::Kind::Scalar)
+            check(clSetKernelArg(kernel_.get(), cl_uint(i), a.dtype.size, &v), "clSetKernelArg(" + a.name + ")");
+        else
+            check(clSetKernelArg(kernel_.get(), cl_uint(i), sizeof mem, &mem), "clSetKernelArg(" + a.name + ")");
+    }
+    // a blocking write: the blob is freed on return, whatever the load run does
+    check(clEnqueueWriteBuffer(queue_.get(), wmem_.get(), CL_TRUE, 0, blob.size(), blob.data(), 0, nullptr, nullptr),
+          "clEnqueueWriteBuffer(wmem, " + std::to_string(blob.size()) + " bytes)");
+    size_t one = 1;
+    cl_event run_ev = nullptr;
+    check(clEnqueueNDRangeKernel(queue_.get(), kernel_.get(), 1, nullptr, &one, &one, 0, nullptr, &run_ev),
+          "clEnqueueNDRangeKernel(" + m_.kernel_name + ", URAM weight load)");
+    Event owned(run_ev);
+    check(clFlush(queue_.get()), "clFlush");
+    // OpenCL keeps the buffers of an enqueued run alive, so a timeout here leaves nothing dangling
+    wait({run_ev}, "URAM weight load", opt_.timeout_s > 0 ? now_s() + opt_.timeout_s : 0);
+}
+
 void Runtime::reserve(size_t n) {
     if (n <= capacity_) return;
     for (auto& b : buffers_) b.reset();
@@ -111,7 +147,7 @@ void Runtime::reserve(size_t n) {
     cl_mem_flags extra = target_.binary ? CL_MEM_ALLOC_HOST_PTR : 0;  // XRT: pinned, aligned host memory
     for (size_t i = 0; i < m_.args.size(); ++i) {
         const KernelArg& a = m_.args[i];
-        if (a.kind == KernelArg::Kind::Scalar) continue;
+        if (a.kind == KernelArg::Kind::Scalar || a.kind == KernelArg::Kind::Weights) continue;  // wmem: bound at open
         cl_mem_flags flags = a.is_input() ? CL_MEM_READ_ONLY : a.is_output() ? CL_MEM_WRITE_ONLY : CL_MEM_READ_WRITE;
         // whole memory words: the FPGA kernel never reads or writes past the buffer's end
         size_t word = m_.mem_word_bytes;
@@ -191,8 +227,8 @@ Timing Runtime::run_batch(const std::vector<const void*>& inputs, const std::vec
     for (size_t i = 0; i < m_.args.size(); ++i) {
         const KernelArg& a = m_.args[i];
         if (a.kind != KernelArg::Kind::Scalar) continue;
-        // the only scalar of fa_kernel is the image count, of its declared width
-        uint64_t v = n;
+        // the scalars of fa_kernel: the image count, of its declared width, and the load flag (0: images)
+        uint64_t v = a.is_load() ? 0 : n;
         check(clSetKernelArg(kernel_.get(), cl_uint(i), a.dtype.size, &v), "clSetKernelArg(" + a.name + ")");
     }
     // events are owned here so every return path releases them

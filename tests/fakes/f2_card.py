@@ -8,7 +8,10 @@ must be word-aligned), computes with :func:`fpga_accel.emulator.run_layers` and 
 words of output (the tail of the last word is junk, as the kernel writes the word completely).
 It decodes the buffers itself, from the manifest, independently of the host code. Protocol
 slips (a start while busy, unaligned or overlapping buffers, reads of a BAR not attached,
-unaligned register access) are recorded as violations.
+unaligned register access) are recorded as violations. A kernel with URAM weights (the manifest's
+``uram_load``): ap_start with ``load`` = 1 reads ``uram_load.bytes`` from card memory at ``wmem``
+(``uram_loaded``, ``loads``: (address, bytes) per load) and computes nothing; an image run before
+the blob it was compiled with was loaded gives zeros (URAM is empty after the AFI is loaded).
 
 :class:`FakeFpgaMgmt`: the library functions the backend calls, with the return codes and
 out-parameters of aws-fpga's ``fpga_pci.h`` (arguments arrive as ctypes objects, ``byref`` ones
@@ -17,6 +20,7 @@ included), bounds-checked against the card.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import itertools
 
 import numpy as np
@@ -40,6 +44,9 @@ class F2Card:
         self.violations: list[str] = []
         self.reg_reads = self.reg_writes = 0
         self.tensors = {t.name: t for t in list(qmodel.inputs) + list(qmodel.outputs)}
+        self.uram = manifest.get("uram_load")
+        self.uram_loaded: bytes | None = None
+        self.loads: list[tuple[int, int]] = []
 
     # --- registers ------------------------------------------------------------------------------
     def read(self, off: int) -> int:
@@ -76,11 +83,17 @@ class F2Card:
             self.violations.append("ap_start while the kernel runs")
             return
         n = self.regs.get(next(a["offset"] for a in self.kernel["args"] if a["name"] == "n_images"), 0)
-        self.starts.append(n)
         self.running = True
         if self.hang:
+            self.starts.append(n)
             return
-        bufs = {a["name"]: (a, *self._buffer(a, n)) for a in self.kernel["args"] if a["kind"] == "m_axi"}
+        load = next((a for a in self.kernel["args"] if a["name"] == "load" and a.get("role") == "uram_load"), None)
+        if load is not None and self.regs.get(load["offset"], 0) == 1:
+            self._load_weights()
+            return
+        self.starts.append(n)
+        bufs = {a["name"]: (a, *self._buffer(a, n)) for a in self.kernel["args"]
+                if a["kind"] == "m_axi" and a.get("role") != "uram_load"}
         spans = sorted((addr, addr + -(-size // WORD) * WORD, name) for name, (_, addr, size) in bufs.items())
         for (_, end, x), (start, _, y) in itertools.pairwise(spans):
             if start < end:
@@ -94,11 +107,30 @@ class F2Card:
                 raw = ctypes.string_at(ctypes.addressof(self.mem) + addr, size)
                 feeds[t.name] = np.frombuffer(raw, a["dtype"]).reshape((n, *t.shape[1:]))
         outs = run_layers(self.qmodel, feeds)
+        if self.uram is not None and (self.uram_loaded is None
+                                      or hashlib.sha256(self.uram_loaded).hexdigest() != self.uram["sha256"]):
+            outs = {k: np.zeros_like(v) for k, v in outs.items()}  # weights never (or wrongly) loaded
         for a, addr, size in bufs.values():
             if a["direction"] == "out":
                 data = np.ascontiguousarray(outs[a["tensor"]], a["dtype"]).tobytes()
                 data += b"\xee" * (-(-size // WORD) * WORD - size)  # the rest of the last word
                 ctypes.memmove(ctypes.addressof(self.mem) + addr, data, len(data))
+        self.running, self.done = False, True
+
+
+    def _load_weights(self) -> None:
+        """load = 1: the wmem master reads the blob's bytes from card memory into the URAM."""
+        if self.uram is None:
+            self.violations.append("load = 1 on a kernel that keeps no weights in URAM")
+            return
+        off = next(a["offset"] for a in self.kernel["args"] if a["name"] == "wmem")
+        addr = self.regs.get(off, 0) | self.regs.get(off + 4, 0) << 32
+        n = int(self.uram["bytes"])
+        if addr % WORD or not 0 <= addr - self.mem_base <= len(self.mem) - n:
+            self.violations.append(f"wmem at {addr:#x} + {n} is unaligned or outside the card's modelled memory")
+            return
+        self.uram_loaded = ctypes.string_at(ctypes.addressof(self.mem) + addr - self.mem_base, n)
+        self.loads.append((addr, n))
         self.running, self.done = False, True
 
 

@@ -89,13 +89,14 @@ class BoardModel:
 
 def segmented(ip_dict: dict, segments: list, fifo_images: int = 2) -> BoardModel:
     """The board of a bundle in dataflow segments: ``segments`` is [(kernel.axis, QModel)] of each
-    segment; IP ``fa_axis_s<k>_0`` with DMAs ``dma_s<k>_<stream>`` (``board.dmas["s<k>/<stream>"]``)."""
+    segment, or [(kernel.axis, QModel, uram_load section or None)]; IP ``fa_axis_s<k>_0`` with DMAs
+    ``dma_s<k>_<stream>`` (``board.dmas["s<k>/<stream>"]``), reading its URAM weights as one-part IPs do."""
     board = BoardModel.__new__(BoardModel)
     board.memory, board.violations, board.transfers, board.started_with = DeviceMemory(), [], [], []
     board.blocks, board.ips, board.dmas = [], [], {}
-    for k, (axis, qmodel) in enumerate(segments):
+    for k, (axis, qmodel, *uram) in enumerate(segments):
         board.attach(ip_dict, f"fa_axis_s{k}_0", axis, qmodel, fifo_images, dma_of=lambda s, k=k: f"dma_s{k}_{s}",
-                     key_of=lambda s, k=k: f"s{k}/{s}")
+                     key_of=lambda s, k=k: f"s{k}/{s}", uram=uram[0] if uram else None)
     board.ip = board.ips[0]
     return board
 
@@ -107,4 +108,5 @@ def segments_board(ip_dict: dict, bundle, **options) -> BoardModel:
     from fpga_accel.segments.check import segment_path
 
     subs = [load_bundle(bundle.path / segment_path(k)) for k in range(len(bundle.manifest["segments"]["list"]))]
-    return segmented(ip_dict, [(s.manifest["kernel"]["axis"], load_qmodel(s)) for s in subs], **options)
+    return segmented(ip_dict, [(s.manifest["kernel"]["axis"], load_qmodel(s), s.manifest.get("uram_load")) for s in subs],
+                     **options)

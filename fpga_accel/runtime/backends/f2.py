@@ -5,8 +5,10 @@ and loaded on the instance beforehand with ``sudo fpga-load-local-image -S SLOT 
 backend attaches to the slot through ``libfpga_mgmt`` (aws-fpga's SDK, loaded with ctypes only
 when a session opens), checks that the slot's PCI IDs are the bundle's CL's, then writes the
 batches into card memory through the PCIS window (AppPF BAR4), starts the kernel on its
-registers (AppPF BAR0) and reads the results back (:mod:`fpga_accel.runtime.f2_driver`). Run as
-root on the instance. ``FA_F2_SLOT`` picks the FPGA slot (default 0).
+registers (AppPF BAR0) and reads the results back (:mod:`fpga_accel.runtime.f2_driver`). A design
+that keeps weights in URAM gets them first: ``weights/uram.bin`` copied into card memory, one run
+with ``load`` = 1 (its ``wmem`` master reads the DDR4 through the CL's crossbar). Run as root on the
+instance. ``FA_F2_SLOT`` picks the FPGA slot (default 0).
 
 A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_top`` in its own AFI
 (``manifest["scripts"]["ip"]``: the register map): :class:`~fpga_accel.runtime.f2_driver.tiled.TiledF2`
@@ -25,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 
+from ...bundle_uram import has_uram_weights, read_uram_blob
 from ..errors import BackendUnavailable
 from ..f2_driver import FpgaLibError, FpgaPci, KernelRunner, library_path
 from ..f2_driver import libs as f2_libs
@@ -68,10 +71,6 @@ class F2Backend(Backend):
                 return why
         elif not (m.get("kernel") or {}).get("args"):
             return "the bundle is not compiled for AWS F2 (board aws-f2, the HDK custom-logic flow)"
-        elif "uram_load" in m:
-            return ("the design keeps weights in URAM, loaded from DDR at start (weights/uram.bin), and the F2 "
-                    "custom-logic wrapper and driver do not connect or drive its wmem port yet; run it on a "
-                    "Vitis (XRT) or Zynq (PYNQ) board")
         rec = afi_ids(bundle)
         if isinstance(rec, str):
             return rec
@@ -114,6 +113,12 @@ class F2Backend(Backend):
         shapes = {t.name: tuple(t.shape[1:]) for t in list(qmodel.inputs) + list(qmodel.outputs)}
         self.runner = KernelRunner(self.dev, kernel["args"], shapes, word=int(kernel.get("mem_word_bytes") or 64))
         self.max_batch = self.runner.max_images
+        if has_uram_weights(bundle):  # URAM is empty after the AFI is loaded: fill it before any image
+            try:
+                self.runner.load_uram(read_uram_blob(bundle), self._timeout())
+            except BaseException:
+                self.dev.close()
+                raise
 
     @classmethod
     def segments_from_bitstream(cls, bundle) -> bool:

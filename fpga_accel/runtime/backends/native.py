@@ -10,6 +10,11 @@ else ``build/host/`` of the source checkout. Devices are chosen as in the opencl
 Xilinx platform with ``bitstream/*.xclbin``, else a CPU device building ``opencl/fa_kernel.cl``;
 ``FPGA_ACCEL_OPENCL_PLATFORM`` / ``FPGA_ACCEL_OPENCL_DEVICE`` narrow the choice.
 
+A design that keeps weights in URAM (``manifest["uram_load"]``) gets them when the library opens an
+xclbin: ``weights/uram.bin`` (size and sha256 checked) in a buffer on the ``wmem`` argument, one run
+with ``load`` = 1 and no images, as the opencl backend does; the kernel built from source keeps its
+weights as constants and is given no load arguments.
+
 A bundle in **dataflow segments** (fpga_accel/segments/) is opened once per segment through
 ``fa_host_open_segment(model bundle, k)``: the library reads segment k's kernel and arguments from
 ``segments/<k>/manifest.json`` (checked against the model's sealed file list) and takes the kernel
@@ -35,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...bundle_kernel import image_args
 from ...cache import elf_problem
 from ...procs import run_bounded
 from ..errors import SessionError
@@ -42,7 +48,7 @@ from .base import ThreadedBackend
 
 ENV_LIBRARY = "FPGA_ACCEL_NATIVE_HOST"
 LIBRARY_NAME = "libfa_host.so"
-ABI_VERSION = 2  # 2: fa_host_open_segment
+ABI_VERSION = 3  # 2: fa_host_open_segment; 3: the open calls load URAM weights
 #: the source checkout's host/ (absent from an installed wheel) and its default build directory
 HOST_SOURCE = Path(__file__).resolve().parents[3] / "host"
 DEFAULT_BUILD = HOST_SOURCE.parent / "build" / "host"
@@ -189,9 +195,6 @@ class NativeBackend(ThreadedBackend):
 
     @classmethod
     def unavailable(cls, bundle) -> str | None:
-        if "uram_load" in (getattr(bundle, "manifest", None) or {}):
-            return ("the design keeps weights in URAM, loaded from DDR at start (weights/uram.bin), and the native "
-                    "host has no load step yet; use the opencl backend")
         path = library_path()
         if not path.is_file():
             return (f"the native host is not built ({path} missing); build it with `cmake -S host -B build/host && "
@@ -238,7 +241,7 @@ class NativeBackend(ThreadedBackend):
         if "segments" in bundle.manifest:  # the model's bundle: open_segments opens its kernels
             self.target, self.build_s = "", 0.0
             return
-        args = bundle.manifest["kernel"]["args"]
+        args = image_args(bundle.manifest["kernel"]["args"])  # wmem and load: set by the library at open
         self._ins = [(a["tensor"], np.dtype(a["dtype"])) for a in args if a["kind"] == "m_axi" and a["direction"] == "in"]
         self._outs = [(a["tensor"], np.dtype(a["dtype"])) for a in args if a["kind"] == "m_axi" and a["direction"] == "out"]
         self._shapes = {t.name: tuple(t.shape[1:]) for t in (*qmodel.inputs, *qmodel.outputs)}

@@ -262,14 +262,15 @@ class OpenCLBackend(Backend):
     def open_segments(self, opened: list) -> list:
         """One backend per segment (``opened``: [(segment bundle, its QModel)]) on this program's kernel
         of its name (``fa_kernel_s<k>``), sharing the context, queue and program: the card is
-        programmed once; the chain runs the kernels in turn, the host steps between them."""
+        programmed once; the chain runs the kernels in turn, the host steps between them. A kernel with
+        URAM weights gets them from its segment's ``weights/uram.bin`` first (one load run each)."""
         out = []
         for sub, sq in opened:
             seg = type(self).__new__(type(self))
             Backend.__init__(seg, sub, sq, self.timeout)
             seg.cl, seg.last_timing, seg._sets, seg.tiled, seg._scratch = self.cl, None, [], None, 0
             seg.platform, seg.device, seg.mode, seg.build_s = self.platform, self.device, self.mode, self.build_s
-            seg.ctx, seg.queue, seg.program = self.ctx, self.queue, self.program
+            seg.ctx, seg.queue, seg.program, seg._wmem = self.ctx, self.queue, self.program, None
             seg.args, name = sub.manifest["kernel"]["args"], sub.manifest["kernel"]["name"]
             try:
                 seg.kernel = self.cl.Kernel(self.program, name)
@@ -277,6 +278,13 @@ class OpenCLBackend(Backend):
                 raise BackendUnavailable(f"{binary_path(self.bundle)} has no kernel {str(name)[:80]!r} ({e}); it was "
                                          "built from another bundle: rebuild it with `fpga-accel build`") from None
             out.append(seg)
+            if has_uram_weights(sub):  # each kernel's own URAM weights, from its segment's blob
+                try:
+                    seg._load_uram()
+                except BaseException:
+                    for b in out:
+                        b.close()
+                    raise
         return out
 
     def _open_tiled(self, platform: str | None, device: str | None) -> None:

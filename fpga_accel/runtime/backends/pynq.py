@@ -150,6 +150,14 @@ class PynqBackend(Backend):
                               self.device_timeout(DEFAULT_TIMEOUT_S))
         self.runner = self._runner(axis, *found)
 
+    def _load_uram(self, bundle, axis: dict, ip_key: str) -> None:
+        """Fill the URAM weights of the IP ``ip_key`` from ``bundle``'s blob (after the download: URAM is
+        empty after configuration), before any image; nothing when the design keeps none in URAM."""
+        if has_uram_weights(bundle):
+            load_uram_weights(self._driver(ip_key), axis["registers"], read_uram_blob(bundle),
+                              lambda n: self.pynq.allocate(shape=(n,), dtype=np.uint8),
+                              self.device_timeout(DEFAULT_TIMEOUT_S))
+
     def _runner(self, axis: dict, ip_key: str, plan: list) -> AxisRunner:
         """The driver of one streaming IP (after the download): its DMA channels started."""
         pynq = self.pynq
@@ -162,7 +170,7 @@ class PynqBackend(Backend):
     def open_segments(self, opened: list) -> list:
         """One :class:`PynqSegment` per segment of a segmented bundle (``opened``: [(segment bundle, its
         QModel)]): every IP and DMA found by name in the .hwh and checked against its segment's manifest
-        before the PL is programmed, once."""
+        before the PL is programmed, once; then each segment's URAM weights loaded from its own blob."""
         from ...segments.names import dma_instance as seg_dma
         from ...segments.names import ip_instance
 
@@ -172,6 +180,8 @@ class PynqBackend(Backend):
             found.append(check_axis(self.ip_dict, self.where, axis, sq, ip_instance(k),
                                     lambda stream, k=k: seg_dma(k, stream), f"segment {k}'s"))
         self.overlay.download()
+        for (sub, _), (ip_key, _) in zip(opened, found):
+            self._load_uram(sub, sub.manifest["kernel"]["axis"], ip_key)
         self.runners = [self._runner(sub.manifest["kernel"]["axis"], *f) for (sub, _), f in zip(opened, found)]
         return [PynqSegment(sub, sq, self, r, self.timeout) for (sub, sq), r in zip(opened, self.runners)]
 

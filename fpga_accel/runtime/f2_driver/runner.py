@@ -18,6 +18,12 @@ register offset above is taken from there.
 Buffers sit one after another from ``base`` in the card's memory, each starting on a 4 KiB
 boundary; a batch larger than ``window`` bytes allows is split into several runs by the session
 (:attr:`KernelRunner.max_images`).
+
+A kernel that keeps weights in URAM (``wmem`` and ``load`` among its arguments, role ``uram_load``;
+fpga_accel/codegen/uram_load.py) is given them once, before any image (:meth:`KernelRunner.load_uram`):
+the blob written at ``base`` in card memory, its address on ``wmem``, ``load`` = 1 and ``n_images`` =
+0, one ``ap_start``; ``load`` goes back to 0 for the image runs. The URAM keeps the weights, so the
+image buffers reuse that memory afterwards.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import time
 
 import numpy as np
 
+from ...bundle_kernel import LOAD_ROLE, image_args
 from ..errors import SessionError, SessionTimeout
 
 CTRL = 0x00
@@ -45,8 +52,10 @@ class KernelRunner:
         self.dev, self.word, self.base = dev, int(word), int(base)
         self.ctrl, self.name = int(control_base), name
         self.window = int(DEFAULT_WINDOW if window is None else window)
-        self.buffers = [a for a in args if a.get("kind") == "m_axi"]
+        self.buffers = [a for a in image_args(args) if a.get("kind") == "m_axi"]
         (self.n_arg,) = [a for a in args if a.get("name") == "n_images"]
+        load = {a["name"]: a for a in args if a.get("role") == LOAD_ROLE}
+        self.wmem, self.load_arg = load.get("wmem"), load.get("load")
         self.shapes = {a["name"]: tuple(int(d) for d in shapes[a["tensor"]]) for a in self.buffers}
         self.image_bytes = {a["name"]: int(np.prod(self.shapes[a["name"]], dtype=np.int64)) * np.dtype(a["dtype"]).itemsize
                             for a in self.buffers}
@@ -73,15 +82,48 @@ class KernelRunner:
             addr += -(-size // ALIGN) * ALIGN
         return out
 
+    def load_uram(self, blob: bytes, timeout: float) -> None:
+        """Fill the kernel's URAM weights from ``blob`` (weights/uram.bin, whole 64-byte words): one run
+        with load = 1 reading it from card memory at ``base``."""
+        if self.wmem is None or self.load_arg is None:
+            raise SessionError(f"{self.name} takes no URAM weight load (no wmem/load arguments); the bundle and its "
+                               "kernel do not match: recompile it")
+        if len(blob) > self.window:
+            raise SessionError(f"the URAM weights ({len(blob)} bytes) do not fit the runner's {self.window}-byte card "
+                               "memory window")
+        self._idle()
+        self.dev.write(self.base, blob)
+        self._pointer(self.wmem, self.base)
+        for a in self.buffers:  # not read with load = 1: any address in the window
+            self._pointer(a, self.base)
+        self.dev.poke(self.ctrl + int(self.n_arg["offset"]), 0)
+        self.dev.poke(self.ctrl + int(self.load_arg["offset"]), 1)
+        self._start_and_wait(timeout, f"loading {len(blob)} bytes of URAM weights")
+        self.dev.poke(self.ctrl + int(self.load_arg["offset"]), 0)
+
+    def _idle(self) -> None:
+        ctrl = self.dev.peek(self.ctrl + CTRL)
+        if not ctrl & AP_IDLE:
+            raise SessionError(f"{self.name} is not idle (CTRL={ctrl:#x}): a run is still in progress or the AFI is not "
+                               "the bundle's; reload it with fpga-load-local-image")
+
+    def _pointer(self, a: dict, addr: int) -> None:
+        self.dev.poke(self.ctrl + int(a["offset"]), addr & 0xFFFFFFFF)
+        self.dev.poke(self.ctrl + int(a["offset"]) + 4, addr >> 32)
+
+    def _start_and_wait(self, timeout: float, what: str) -> None:
+        self.dev.poke(self.ctrl + CTRL, AP_START)
+        deadline = time.monotonic() + timeout
+        while not self.dev.peek(self.ctrl + CTRL) & AP_DONE:
+            if time.monotonic() > deadline:
+                raise SessionTimeout(f"{self.name} did not finish {what} within {timeout:g} s (no ap_done)")
+
     def run(self, q_inputs: dict[str, np.ndarray], timeout: float) -> dict[str, np.ndarray]:
         n = next(iter(q_inputs.values())).shape[0]
         if n > self.max_images:
             raise SessionError(f"{n} images do not fit the runner's {self.window}-byte card memory window "
                                f"(at most {self.max_images})")
-        ctrl = self.dev.peek(self.ctrl + CTRL)
-        if not ctrl & AP_IDLE:
-            raise SessionError(f"{self.name} is not idle (CTRL={ctrl:#x}): a run is still in progress or the AFI is not "
-                               "the bundle's; reload it with fpga-load-local-image")
+        self._idle()
         lay = self.layout(n)
         for a in self.buffers:
             if a.get("direction") == "in":
@@ -89,15 +131,9 @@ class KernelRunner:
                 data = np.ascontiguousarray(q_inputs[a["tensor"]], a["dtype"]).tobytes()
                 self.dev.write(addr, data + bytes(size - len(data)))
         for a in self.buffers:
-            addr = lay[a["name"]][0]
-            self.dev.poke(self.ctrl + int(a["offset"]), addr & 0xFFFFFFFF)
-            self.dev.poke(self.ctrl + int(a["offset"]) + 4, addr >> 32)
+            self._pointer(a, lay[a["name"]][0])
         self.dev.poke(self.ctrl + int(self.n_arg["offset"]), n)
-        self.dev.poke(self.ctrl + CTRL, AP_START)
-        deadline = time.monotonic() + timeout
-        while not self.dev.peek(self.ctrl + CTRL) & AP_DONE:
-            if time.monotonic() > deadline:
-                raise SessionTimeout(f"{self.name} did not finish {n} image(s) within {timeout:g} s (no ap_done)")
+        self._start_and_wait(timeout, f"{n} image(s)")
         outs = {}
         for a in self.buffers:
             if a.get("direction") == "out":

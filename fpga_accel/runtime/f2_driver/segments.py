@@ -5,6 +5,8 @@ kernel k's registers at ``control_base(k)`` = k · 0x1000 of the OCL window (App
 m_axi masters into the same card DDR4 as PCIS (AppPF BAR4). The chain of runtime/segments.py runs the
 segments one after another with the host steps between them, so each kernel's buffers use the same
 card memory window from address 0: a segment's buffers are read back before the next segment starts.
+A kernel that keeps weights in URAM loads them from its segment's ``weights/uram.bin`` when it is
+opened (runner.py), before any segment runs an image.
 
 The register windows are computed from the index, never read from the manifest: the build record's
 ``scripts.segments[k].control_base`` is only compared with them (:func:`segments_problem`), so a
@@ -12,6 +14,7 @@ bundle built for another address map is refused before a register is written.
 """
 from __future__ import annotations
 
+from ...bundle_uram import has_uram_weights, read_uram_blob
 from ...flow.aws_f2_cl import control_base
 from ...segments.names import kernel_top
 from ..backends.base import Backend
@@ -50,6 +53,8 @@ class SegmentKernel(Backend):
                                    control_base=control_base(k), name=kernel_top(k))
         self.max_batch = self.runner.max_images
         self.default_timeout = default_timeout
+        if has_uram_weights(bundle):  # this kernel's URAM weights, from its segment's own blob
+            self.runner.load_uram(read_uram_blob(bundle), self.device_timeout(default_timeout))
 
     def run_raw(self, q_inputs):
         return self.runner.run(q_inputs, self.device_timeout(self.default_timeout))

@@ -19,11 +19,14 @@ typedef struct fa_timing {
     int profiled;                                         /* 0 when the device gives no counters */
 } fa_timing;
 
-/* The interface version: bumped when a signature below changes or a function is added (2: fa_host_open_segment). */
+/* The interface version: bumped when a signature below changes, a function is added or what a call does
+ * changes (2: fa_host_open_segment; 3: the open calls load a design's URAM weights). */
 int fa_host_abi_version(void);
 
 /* Opens NAME.fpga on an OpenCL device. platform / device: substrings of the names, or NULL/"" for
- * the default (see host/README.md); timeout_s: longest wait of one batch, 0 for none. */
+ * the default (see host/README.md); timeout_s: longest wait of one batch, 0 for none. On an xclbin
+ * whose design keeps weights in URAM, the kernel loads them from weights/uram.bin here (one run with
+ * load = 1, within timeout_s), before any batch. */
 fa_host* fa_host_open(const char* bundle, const char* platform, const char* device, double timeout_s,
                       char* err, size_t err_len);
 

@@ -22,8 +22,9 @@ struct TensorInfo {
 
 // One kernel argument: manifest["kernel"]["args"][i].
 struct KernelArg {
-    enum class Kind { Buffer, Scalar, Scratch };
-    std::string name, kind_name, direction, tensor;
+    // Weights: the URAM weight load's `wmem` buffer (role "uram_load"), set once at open
+    enum class Kind { Buffer, Scalar, Scratch, Weights };
+    std::string name, kind_name, direction, tensor, role;
     Kind kind = Kind::Buffer;
     DType dtype;
     // bytes the argument's buffer needs for n images: fixed + per_image * n
@@ -31,6 +32,8 @@ struct KernelArg {
     size_t bytes(size_t n_images) const { return fixed_bytes + per_image_bytes * n_images; }
     bool is_input() const { return kind == Kind::Buffer && direction == "in"; }
     bool is_output() const { return kind == Kind::Buffer && direction == "out"; }
+    // `wmem` or the `load` flag: taken by the HLS kernel only (the OpenCL twin's weights are constants)
+    bool is_load() const { return role == "uram_load"; }
 };
 
 struct Manifest {
@@ -43,6 +46,10 @@ struct Manifest {
     // the kernel moves memory in whole words of this many bytes (manifest["kernel"]["mem_word_bytes"],
     // the 512-bit port of Vitis platforms): device buffers are rounded up to a multiple of it
     size_t mem_word_bytes = 1;
+    // weights/uram.bin when the design keeps weights in URAM (manifest["uram_load"]), else "": the
+    // kernel fills them from it once, at open, before any image; its size and sha256 as the manifest says
+    std::string uram_blob_path, uram_blob_sha256;
+    size_t uram_blob_bytes = 0;
 
     const TensorInfo& tensor(const std::string& name) const;  // a hardware tensor by name
     std::vector<const KernelArg*> input_args() const;          // buffer args, direction "in", in order
@@ -61,6 +68,9 @@ Manifest load_manifest(const std::string& bundle_dir);
 // when a build placed one there, checked against the model's build record. The kernel is then
 // taken by its name (fa_kernel_s<segment>) from that one binary.
 Manifest load_segment_manifest(const std::string& bundle_dir, size_t segment);
+
+// Reads the URAM weight blob, refusing a file of another size (before reading it) or sha256.
+std::vector<unsigned char> read_uram_blob(const Manifest& m);
 
 // "in0 (tensor input_nhwc, uint8 [28, 28, 1])" for messages.
 std::string describe(const KernelArg& arg, const Manifest& m);

@@ -47,7 +47,10 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// One program on one device. Not thread-safe: one thread calls run() at a time.
+// One program on one device. A binary whose design keeps weights in URAM (empty after programming,
+// AMD UG573) gets them at open: weights/uram.bin in a buffer on `wmem`, one run with load = 1 and no
+// images. The OpenCL twin built from source keeps its weights as constants and takes no load
+// arguments: they are left out of its argument list. Not thread-safe: one thread calls run() at a time.
 class Runtime {
 public:
     Runtime(Manifest manifest, const Options& opt);
@@ -74,11 +77,13 @@ private:
     Queue queue_;
     Program program_;
     Kernel kernel_;
-    std::vector<Mem> buffers_;  // one per argument (empty for scalars)
+    std::vector<Mem> buffers_;  // one per argument (empty for scalars and wmem)
+    Mem wmem_;                  // the URAM weights, bound to `wmem` once at open (HLS kernels with URAM weights)
     size_t capacity_ = 0;
     bool broken_ = false;
 
     void open(const Target& t);
+    void load_uram();
     void reserve(size_t n);
     void wait(const std::vector<cl_event>& events, const char* what, double deadline_s);
     Timing run_batch(const std::vector<const void*>& inputs, const std::vector<void*>& outputs, size_t n);
