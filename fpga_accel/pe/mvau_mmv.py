@@ -26,8 +26,9 @@ def mmv_stage(layer, src: Port, out: Port, weights, consts: dict, config: dict, 
     mh = weights.shape[0]
     st = mvau_stage(layer, src, out, weights, consts, config, n_vectors, mh, simd, dsp_port_bits=dsp_port_bits,
                     mul=mul)
-    return Stage(layer, "mvau_mmv", dict(st.params, PX=int(px)), st.inputs, st.outputs, dict(st.config, PX=int(px)),
-                 arrays=st.arrays, header_params=dict(st.header_params, PX=int(px)),
+    own = {"PX": int(px), "RQ": int(px) * mh}  # a requantiser per output lane (mvau_mmv.h shares none)
+    return Stage(layer, "mvau_mmv", dict(st.params, **own), st.inputs, st.outputs, dict(st.config, **own),
+                 arrays=st.arrays, header_params=dict(st.header_params, **own),
                  folding=dict(st.folding, px=int(px)))
 
 
@@ -43,7 +44,7 @@ class MvauMmv(ProcessingElement):
         return p["MW"] // p["SIMD"] + 4 + math.ceil(math.log2(p["SIMD"] + 1))
 
     def cost(self, p, board) -> Cost:
-        one = Mvau().cost(p, board)  # one vector's datapath, its memories and control
+        one = Mvau().cost(dict(p, RQ=p["PE"]), board)  # one vector's datapath, its memories and control
         px = p["PX"]
         return Cost(dsp=px * one.dsp, lut=px * (one.lut - _LUT_ONCE) + _LUT_ONCE,
                     ff=px * (one.ff - _FF_ONCE) + _FF_ONCE,
