@@ -128,14 +128,15 @@ def requant_cost(lanes: int, acc_bits: int, out_bits: int, port_bits: int, mult_
                  rq: int | None = None) -> Cost:
     """acc · M + round, shift, clamp per requantiser: one DSP product and about two adders' worth of
     LUTs. ``rq`` < ``lanes`` time-shares them (requant.h: requant_bank): its hold registers are
-    STEPS·RQ slots of the accumulator, M, shift and output bits (FFs), each slot but the output a
+    STEPS·RQ slots of the accumulator, M, shift and output bits (FFs), each slot's hold bits behind a
     load-or-shift 2:1 multiplexer, two to a LUT6 (its two LUT5 outputs share the select, AMD UG474 /
-    UG574), plus the step counter."""
+    UG574; the top RQ slots, which nothing shifts into, only load: no multiplexer), plus the step
+    counter."""
     rq = lanes if rq is None else rq
     c = Cost(dsp=rq * dsps_per_product(acc_bits, mult_bits + 1, port_bits),
              lut=rq * (acc_bits + 2 * out_bits + 8), ff=rq * (acc_bits + out_bits))
     if rq < lanes:
         slots, held = requant_steps(lanes, rq) * rq, acc_bits + mult_bits + 6
-        c.lut += math.ceil(slots * held / 2) + 10
+        c.lut += math.ceil((slots - rq) * held / 2) + 10
         c.ff += slots * (held + out_bits) + 8
     return c
