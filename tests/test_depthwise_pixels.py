@@ -95,12 +95,15 @@ def test_stages_cycles_and_packed_dsps(qm):
             assert win.cycles() == 8 * max(8 // px * 9 // kp, 8 // px)  # output rows of max(emits, one row read)
     a = p.stages({"pe": 8})[1].params["IN_BITS"]
     assert a == 8 and pixel_packs(8, 8, board.dsp_port_bits)
-    rq = p.stages({"pe": 8})[1].cost(board).dsp - 8  # 8 products and the 8 requantisers at PX = 1
+    one = p.stages({"pe": 8})[1]  # 8 products, 8 outputs every 9 cycles: one time-shared requantiser
+    assert one.params["RQ"] == 1 and one.cost(board).dsp == 8 + 1
     for px, kp in ((2, 1), (4, 3), (8, 9)):
         st = p.stages({"pe": 8, "simd": 8 * kp, "px": px})[1]
         assert st.params["PACK"] == 2
-        # PX/2 pairs of 8·KP products share a DSP each; PX times the requantisers
-        assert st.cost(board).dsp == px // 2 * 8 * kp + px * rq
+        # PX/2 pairs of 8·KP products share a DSP each; PX·8 outputs every 9/KP cycles share
+        # ceil(PX·8 / (9/KP)) requantisers of one DSP each
+        assert st.params["RQ"] == -(-px * 8 // (9 // kp))
+        assert st.cost(board).dsp == px // 2 * 8 * kp + st.params["RQ"]
     from fpga_accel.pe.depthwise import packed_pixel_dsps
 
     assert packed_pixel_dsps(st.params) == 4 * 8 * 9  # PX = 8, KP = 9: 4 pairs of 72 products

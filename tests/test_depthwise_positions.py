@@ -89,9 +89,11 @@ def test_cost_counts_kp_products_and_the_wider_weight_words(qm):
 
     board = get_board("zcu104")
     p = plan_of(qm, "d3")
-    one, three = (p.stages(f)[1].cost(board) for f in ({"pe": 8}, {"pe": 8, "simd": 24}))
-    rq = p.stages({"pe": 8})[1].cost(board).dsp - 8  # the requantise products, as many at any KP
-    assert (one.dsp - rq, three.dsp - rq) == (8, 24)
+    (s1, c1), (s3, c3) = ((st, st.cost(board)) for st in (p.stages(f)[1] for f in ({"pe": 8}, {"pe": 8, "simd": 24})))
+    one, three = c1, c3
+    # 8 outputs every 9 (KP = 1) or 3 (KP = 3) cycles: 1 or 3 time-shared requantisers, a DSP each
+    assert (s1.params["RQ"], s3.params["RQ"]) == (1, 3)
+    assert (one.dsp - 1, three.dsp - 3) == (8, 24)
     w1, w3 = one.memories[0], three.memories[0]
     assert (w1.depth, w1.width, w3.depth, w3.width) == (9, 64, 3, 192)
 

@@ -113,7 +113,30 @@ def dsps_per_product(x_bits: int, y_bits: int, port_bits: int) -> int:
     return math.ceil(wide / port_bits) * math.ceil(narrow / 18)
 
 
-def requant_cost(lanes: int, acc_bits: int, out_bits: int, port_bits: int, mult_bits: int = 17) -> Cost:
-    """acc · M + round, shift, clamp per lane: one DSP product and about two adders' worth of LUTs."""
-    return Cost(dsp=lanes * dsps_per_product(acc_bits, mult_bits + 1, port_bits),
-                lut=lanes * (acc_bits + 2 * out_bits + 8), ff=lanes * (acc_bits + out_bits))
+def requantisers(lanes: int, period: int) -> int:
+    """RQ of requant.h's requant_bank: ``lanes`` outputs completing together once every ``period``
+    cycles need ceil(lanes / period) requantisers (``lanes`` when that shares none)."""
+    return math.ceil(lanes / max(1, period))
+
+
+def requant_steps(lanes: int, rq: int) -> int:
+    """Loop iterations a shared bank adds to a call (its STEPS), and delays each word by; 0 unshared."""
+    return math.ceil(lanes / rq) if rq < lanes else 0
+
+
+def requant_cost(lanes: int, acc_bits: int, out_bits: int, port_bits: int, mult_bits: int = 17,
+                 rq: int | None = None) -> Cost:
+    """acc · M + round, shift, clamp per requantiser: one DSP product and about two adders' worth of
+    LUTs. ``rq`` < ``lanes`` time-shares them (requant.h: requant_bank): its hold registers are
+    STEPS·RQ slots of the accumulator, M, shift and output bits (FFs), each slot's hold bits behind a
+    load-or-shift 2:1 multiplexer, two to a LUT6 (its two LUT5 outputs share the select, AMD UG474 /
+    UG574; the top RQ slots, which nothing shifts into, only load: no multiplexer), plus the step
+    counter."""
+    rq = lanes if rq is None else rq
+    c = Cost(dsp=rq * dsps_per_product(acc_bits, mult_bits + 1, port_bits),
+             lut=rq * (acc_bits + 2 * out_bits + 8), ff=rq * (acc_bits + out_bits))
+    if rq < lanes:
+        slots, held = requant_steps(lanes, rq) * rq, acc_bits + mult_bits + 6
+        c.lut += math.ceil((slots - rq) * held / 2) + 10
+        c.ff += slots * (held + out_bits) + 8
+    return c

@@ -10,7 +10,9 @@ two activations packed on the wide port (2·A + W + 1 bits, signed or unsigned a
 8 x 8, so on DSP48E1's 25-bit and DSP48E2's 27-bit ports, AMD UG479/UG579) and the weight on the 18-bit one
 (:func:`pixel_packs`; AMD WP486 for the packing, here with the shared operand the weight). Else one
 DSP per product (LUTs at <= 4 x 4 bits). An adder tree of KP products per channel and pixel.
-Requantise: one product per PE and pixel.
+Requantise: RQ = ceil(PX·PE / (K/KP)) time-shared requantisers (the word's PX·PE outputs complete
+once every K/KP cycles; requant.h's requant_bank, config member RQ): with K/KP > 1 a word is written
+STEPS = ceil(PX·PE / RQ) cycles after its last input and a call runs STEPS more iterations.
 Memories: the weight ROM of CF·K/KP words x KP·PE·W_BITS bits (the same at any PX), WM_SLOTS words
 per row (:mod:`.weight_memory`, its slot mux in the LUTs); constant tables of CF words per PE.
 """
@@ -20,13 +22,23 @@ import numpy as np
 
 from ..quant.qtype import parse_qtype
 from .base import ProcessingElement, register
-from .cost import DSP_NARROW_BITS, Cost, Memory, dsps_per_product, lut_multiplier, mult_luts, requant_cost
+from .cost import (
+    DSP_NARROW_BITS,
+    Cost,
+    Memory,
+    dsps_per_product,
+    lut_multiplier,
+    mult_luts,
+    requant_cost,
+    requant_steps,
+    requantisers,
+)
 from .mvau import weight_layout, weights_array
 from .stage import Array, Port, Stage, ints, pick
 from .weight_memory import choose, pack
 
 MODEL = ("C", "PE", "KP", "PX", "K", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", "PACK", "WM_PES",
-         "WM_SLOTS")
+         "WM_SLOTS", "RQ")
 
 
 def pixel_packs(w_bits: int, a_bits: int, port_bits: int) -> bool:
@@ -56,7 +68,8 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
     cfg = {"C": c, "PE": pe, "KP": kp, "PX": int(px), "K": k, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
-           "PACK": 2 if packed else 1, "PACK_SHIFT": wq.bits + src.bits if packed else 0}
+           "PACK": 2 if packed else 1, "PACK_SHIFT": wq.bits + src.bits if packed else 0,
+           "RQ": requantisers(px * pe, nk)}
     layout = choose(1, cf * nk, kp * pe * wq.bits)
     cfg.update(layout.config())
 
@@ -74,6 +87,11 @@ def depthwise_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: di
                                                    **({"px": int(px)} if px > 1 else {})})
 
 
+def drain(p) -> int:
+    """The iterations shared requantisers add to a call (0 without the member RQ, or unshared)."""
+    return requant_steps(p.get("PX", 1) * p["PE"], p.get("RQ", p.get("PX", 1) * p["PE"]))
+
+
 @register
 class Depthwise(ProcessingElement):
     kind = "depthwise"
@@ -82,8 +100,11 @@ class Depthwise(ProcessingElement):
     def cycles(self, p) -> int:
         return p["N_VECTORS"] // p.get("PX", 1) * (p["C"] // p["PE"]) * (p["K"] // p.get("KP", 1))
 
+    def setup(self, p) -> int:
+        return drain(p)
+
     def first_out(self, p) -> int:
-        return p["K"] + 4
+        return p["K"] + 4 + drain(p)
 
     def cost(self, p, board) -> Cost:
         pe, w, a, cf = p["PE"], p["W_BITS"], p["IN_BITS"], p["C"] // p["PE"]
@@ -100,6 +121,6 @@ class Depthwise(ProcessingElement):
         # channel and pixel; the packed pairs' sign fix-up, an adder of one product's width; the slot mux
         lut += px * lanes * (w + a) + px * lanes * p["ACC_BITS"] + pairs * lanes * (w + a) + 150 + layout.luts
         ff = px * lanes * (w + a) + px * pe * p["ACC_BITS"] + 180
-        rq = requant_cost(px * pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits)
+        rq = requant_cost(px * pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits, rq=p.get("RQ"))
         mems = [layout.memory(), Memory("constants", cf, p["ACC_BITS"] + 17 + 6, pe)]
         return Cost(dsp=dsp + rq.dsp, lut=lut + rq.lut, ff=ff + rq.ff, memories=mems)

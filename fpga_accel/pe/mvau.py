@@ -7,7 +7,9 @@ the config (PACK, PACK_SHIFT, MUL_FABRIC) that both mvau.h and the cost model re
 otherwise two products that share an activation (PEs p and p+1, same SIMD lane) take one DSP
 (PACK = 2) when the packed operand, 2·W_BITS + IN_BITS + 1 bits, fits the board's wide port
 (27 bits on DSP48E2, 25 on DSP48E1: int8 packs on both); else one DSP per product.
-Requantise: one acc·M product per PE.
+Requantise: RQ = ceil(PE / SF) time-shared requantisers (a fold's PE outputs complete once every SF
+cycles; requant.h's requant_bank, config member RQ): with SF > 1 a word is written STEPS = ceil(PE / RQ)
+cycles after its fold's last input and a call runs STEPS more iterations.
 Memories: PE weight ROMs of NF·SF words x SIMD·W_BITS bits, packed into bank arrays by
 :mod:`.weight_memory` (config WM_PES, WM_SLOTS; its slot mux in the LUTs); PE constant tables (bias, M,
 shift) of NF words; the input buffer of SF words x SIMD·IN_BITS bits (replayed per fold).
@@ -32,6 +34,8 @@ from .cost import (
     pack_shift,
     packed_operand_bits,
     requant_cost,
+    requant_steps,
+    requantisers,
 )
 from .packing import PackedLanes
 from .stage import Array, Port, Stage, ints, pick
@@ -41,9 +45,10 @@ from .weight_memory import Layout, choose, impl, pack
 MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
 #: the weight memories' packing (weight_memory.h)
 PACKING = ("WM_PES", "WM_SLOTS")
-MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING)
-DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING, "SIMD",
-               "PE")
+MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING,
+         "RQ")
+DENSE_MODEL = ("MW", "MH", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING, "RQ",
+               "SIMD", "PE")
 #: a layer's multiplier choice (fold key "mul"): the tools' DSPs, or LUTs to spare the DSPs
 MUL_CHOICES = ("dsp", "lut")
 
@@ -71,7 +76,7 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
     cfg = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
-           **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
+           **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul), "RQ": requantisers(pe, sf)}
     layout = choose(pe, nf * sf, simd * wq.bits)
     cfg.update(layout.config())
 
@@ -110,6 +115,11 @@ def fabric(p) -> bool:
     return bool(p.get("MUL_FABRIC", lut_multiplier(p["W_BITS"], p["IN_BITS"])))
 
 
+def drain(p) -> int:
+    """The iterations shared requantisers add to a call (0 without the member RQ, or unshared)."""
+    return requant_steps(p["PE"], p.get("RQ", p["PE"]))
+
+
 @register
 class Mvau(ProcessingElement):
     kind = "mvau"
@@ -125,9 +135,12 @@ class Mvau(ProcessingElement):
         nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
         return math.ceil((nf - 1) * sf * p["N_VECTORS"] * sf / interval) if nf > 1 else 0
 
+    def setup(self, p) -> int:
+        return drain(p)
+
     def first_out(self, p) -> int:
         # the first output word needs one whole vector (SF words) plus the adder tree and requantise
-        return p["MW"] // p["SIMD"] + 4 + math.ceil(math.log2(p["SIMD"] + 1))
+        return p["MW"] // p["SIMD"] + 4 + math.ceil(math.log2(p["SIMD"] + 1)) + drain(p)
 
     def cost(self, p, board) -> Cost:
         pe, simd, w, a = p["PE"], p["SIMD"], p["W_BITS"], p["IN_BITS"]
@@ -147,7 +160,7 @@ class Mvau(ProcessingElement):
         layout = weight_layout(p, pe, nf * sf, simd * w)
         lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150 + layout.luts
         ff = pe * (simd * prod_bits + p["ACC_BITS"]) + simd * a + 200
-        rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits)
+        rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits, rq=p.get("RQ"))
         mems = [layout.memory(),
                 Memory("constants", nf, p["ACC_BITS"] + 17 + 6, pe),
                 Memory("buffer", sf, simd * a)]

@@ -20,13 +20,20 @@ struct SwCfg {
 
 // KP_ > 1 or S::PX > 1: S is a parallel_window config (SIMD = KP*C) and the PE takes all C channels.
 // PACK_ = 2: pixel pairs share multiplies (PACK_SHIFT = W + A, the width of one product).
-template <class S, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int KP_ = 1, int PACK_ = 1>
-struct DwCfg {
+// RQ_ > 0: that many time-shared requantisers (requant.h); 0: none declared, one per lane.
+template <class S, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int KP_ = 1, int PACK_ = 1, int RQ_ = 0>
+struct DwCfg;
+template <class S, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int KP_, int PACK_>
+struct DwCfg<S, IS, WB, AB, OB, ZP, LO, HI, KP_, PACK_, 0> {
     static const unsigned C = S::C, KP = KP_, PE = S::SIMD / KP_, K = S::KH * S::KW, PX = S::PX;
     static const int PACK = PACK_, PACK_SHIFT = PACK_ == 2 ? WB + S::BITS : 0;
     static const unsigned N_VECTORS = fa::window_dims<S>::OH * fa::window_dims<S>::OW;
     static const int IN_BITS = S::BITS, W_BITS = WB, ACC_BITS = AB, OUT_BITS = OB, OUT_ZP = ZP, OUT_LO = LO, OUT_HI = HI;
     static const bool IN_SIGNED = IS;
+};
+template <class S, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int KP_, int PACK_, int RQ_>
+struct DwCfg : DwCfg<S, IS, WB, AB, OB, ZP, LO, HI, KP_, PACK_, 0> {
+    static const unsigned RQ = RQ_;
 };
 
 // The window in front of the PE: KP > 1 kernel positions per word need the parallel window.
@@ -92,8 +99,9 @@ void run(Checker& chk, const char* name, int reps = 2) {
     Window<S, PARALLEL>::run(in, win, reps);
     const unsigned long long c0 = fa::sim::cycles();
     fa::depthwise<C>(win, out, wt, bias, mm, ss, reps);
-    chk.cycles(std::string(name) + " cycles = OH*OW/PX*(C/PE)*KH*KW/KP", c0,
-               (unsigned long long)D::OH * D::OW / C::PX * CF * S::KH * S::KW / C::KP * reps);
+    chk.cycles(std::string(name) + " cycles = OH*OW/PX*(C/PE)*KH*KW/KP (+ STEPS shared)", c0,
+               (unsigned long long)D::OH * D::OW / C::PX * CF * S::KH * S::KW / C::KP * reps +
+                   fa::depthwise_dims<C>::DRAIN);
     chk.ok(std::string(name) + " consumes all input", in.empty() && win.empty());
     chk.same(name, pop_words<C::PX * C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
@@ -134,6 +142,14 @@ static void run_all(Checker& chk) {
     run<X4, DwCfg<X4, false, 8, 32, 8, 0, 0, 255, 9, 2> >(chk, "dw 3x3 uint8 KP9 PX2 packed");
     typedef SwCfg<4, 4, 2, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 2, 16, 1000, 2> X5;
     run<X5, DwCfg<X5, false, 8, 32, 16, 30000, 0, 65535, 1, 1> >(chk, "dw 2x2 s2 uint16 PX2");
+    // time-shared requantisers: RQ = ceil(lanes / NK) and others, with STEPS < NK and STEPS = NK
+    run<S1, DwCfg<S1, true, 8, 32, 8, 2, -128, 127, 1, 1, 1> >(chk, "dw 3x3 PE4 RQ1 (4 steps of 9)");
+    run<S2, DwCfg<S2, false, 8, 32, 8, 0, 0, 255, 1, 1, 4> >(chk, "dw 3x3 s2 PE6 RQ4 (2 steps, 2 spare slots)");
+    run<S4, DwCfg<S4, false, 8, 32, 16, 30000, 0, 65535, 1, 1, 1> >(chk, "dw 3x1 uint16 PE2 RQ1");
+    typedef SwCfg<9, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9, 8, 5> S6;
+    run<S6, DwCfg<S6, true, 8, 32, 8, -3, -100, 90, 1, 1, 1> >(chk, "dw 3x3 PE9 RQ1 (STEPS = NK = 9)");
+    run<X1, DwCfg<X1, true, 8, 32, 8, 2, -128, 127, 1, 2, 2> >(chk, "dw 3x3 PX2 packed RQ2 (16 lanes, 8 steps)");
+    run<X2, DwCfg<X2, false, 8, 32, 8, 0, 0, 255, 3, 2, 8> >(chk, "dw 3x3 s2 KP3 PX4 packed RQ8 (24 lanes, 3 steps)");
 }
 
 // The packed two-pixel multiply equals the two exact products for every weight and low activation

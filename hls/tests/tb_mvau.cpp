@@ -18,6 +18,11 @@ struct MvCfg {
     static const int PACK = PACK_, PACK_SHIFT = PACK_ == 2 ? WB + IB : 0;  // the shift pe/mvau.py emits
 };
 
+// C with RQ time-shared requantisers (requant.h).
+template <class C, unsigned RQ_> struct WithRq : C {
+    static const unsigned RQ = RQ_;
+};
+
 // Per-channel requantisation constants scaled so outputs spread over the output range.
 struct Requant {
     vec m, shift;
@@ -110,7 +115,8 @@ void run_gemm(Checker& chk, const char* name, int reps = 2, bool corners = false
     const unsigned long long c0 = fa::sim::cycles();
     fa::mvau<C>(in, out, prm.w, prm.bias, prm.m, prm.shift, reps);
     chk.cycles(std::string(name) + " cycles = N_VECTORS*(MH/PE)*(MW/SIMD)", c0,
-               (unsigned long long)C::N_VECTORS * (C::MH / C::PE) * (C::MW / C::SIMD) * reps);
+               (unsigned long long)C::N_VECTORS * (C::MH / C::PE) * (C::MW / C::SIMD) * reps +
+                   fa::mvau_dims<C>::DRAIN);
     chk.ok(std::string(name) + " consumes all input", in.empty());
     chk.same(name, pop_words<C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
@@ -157,7 +163,8 @@ void run_conv(Checker& chk, const char* name, int reps = 2) {
     const unsigned long long c0 = fa::sim::cycles();
     fa::mvau<C>(win, out, prm.w, prm.bias, prm.m, prm.shift, reps);
     chk.cycles(std::string(name) + " cycles = OH*OW*(MH/PE)*(MW/SIMD)", c0,
-               (unsigned long long)D::OH * D::OW * (C::MH / C::PE) * (C::MW / C::SIMD) * reps);
+               (unsigned long long)D::OH * D::OW * (C::MH / C::PE) * (C::MW / C::SIMD) * reps +
+                   fa::mvau_dims<C>::DRAIN);
     chk.ok(std::string(name) + " consumes all input", in.empty() && win.empty());
     chk.same(name, pop_words<C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
@@ -258,6 +265,18 @@ static void run_all(Checker& chk) {
         chk, "conv 1x1 s2 uint6");
     run_conv<SwCfg<6, 5, 4, 3, 1, 1, 1, 1, 1, 1, 4, 12, -700>, MvCfg<36, 4, 4, 2, 30, 12, true, 10, 40, 12, 0, -2048, 2047> >(
         chk, "conv 3x3 int12 w10");
+    // time-shared requantisers: STEPS below SF, equal to SF, with spare slots, packed and in LUTs
+    run_gemm<WithRq<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127>, 1> >(chk, "gemm PE2 SF4 RQ1", 2, true);
+    run_gemm<WithRq<MvCfg<18, 9, 6, 3, 2, 8, false, 8, 37, 8, 5, 0, 255, 2>, 1> >(chk, "gemm PE3 SF3 RQ1 (3 = SF steps)",
+                                                                                 2, true);
+    run_gemm<WithRq<MvCfg<24, 10, 4, 5, 2, 8, true, 8, 37, 8, 1, -128, 127, 2>, 2> >(chk, "gemm PE5 SF6 RQ2 (1 spare)", 2,
+                                                                                   true);
+    run_gemm<WithRq<MvCfg<16, 8, 4, 2, 3, 8, true, 8, 37, 8, -3, -128, 127, 1, true>, 1> >(chk, "gemm fabric RQ1", 2,
+                                                                                         true);
+    run_conv<SwCfg<5, 5, 4, 3, 1, 1, 1, 1, 1, 1, 2, 8, 131>,
+             WithRq<MvCfg<36, 8, 2, 4, 25, 8, false, 8, 37, 8, 0, 0, 255, 2>, 1> >(chk, "conv 3x3 packed PE4 SF18 RQ1");
+    run_conv<SwCfg<7, 6, 3, 3, 2, 1, 1, 1, 0, 0, 3, 8, -5>,
+             WithRq<MvCfg<27, 6, 3, 3, 9, 8, true, 8, 37, 8, -9, -128, 127, 2>, 1> >(chk, "conv 3x3 s2 PE3 SF9 RQ1");
 }
 
 int main() {

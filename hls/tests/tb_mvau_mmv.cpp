@@ -26,6 +26,11 @@ struct MmvCfg {
     static const int PACK = PACK_, PACK_SHIFT = PACK_ == 2 ? WB + S::BITS : 0;  // the shift pe/mvau.py emits
 };
 
+// C with RQ time-shared requantisers (requant.h).
+template <class C, unsigned RQ_> struct WithRq : C {
+    static const unsigned RQ = RQ_;
+};
+
 template <class S, class C, bool WINDOW = true>
 void run(Checker& chk, const char* name, int reps = 2) {
     typedef fa::window_dims<S> D;
@@ -80,7 +85,7 @@ void run(Checker& chk, const char* name, int reps = 2) {
     const unsigned long long c0 = fa::sim::cycles();
     fa::mvau_mmv<C>(win, out, wt, bias, mm, ss, reps);
     chk.cycles(std::string(name) + " cycles = N_VECTORS/PX*MW/SIMD", c0,
-               (unsigned long long)C::N_VECTORS / C::PX * SF * reps);
+               (unsigned long long)C::N_VECTORS / C::PX * SF * reps + fa::mvau_mmv_dims<C>::DRAIN);
     chk.ok(std::string(name) + " consumes all input", in.empty() && win.empty());
     chk.same(name, pop_words<C::PX * C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
@@ -99,6 +104,11 @@ static void run_all(Checker& chk) {
     run<G, MmvCfg<G, 2, true, 8, 32, 8, 0, -128, 127> >(chk, "3x3 d2 C1 KP3 PX4");
     typedef WinCfg<4, 8, 6, 1, 1, 1, 0, 0, 0, 0, 1, 4, 8, 5> P;
     run<P, MmvCfg<P, 5, false, 8, 32, 8, 3, 0, 255>, false>(chk, "1x1 stream PX4");
+    // time-shared requantisers: STEPS = SF, spare slots, STEPS below SF
+    run<B, WithRq<MmvCfg<B, 4, true, 8, 32, 8, 1, -128, 127, 2>, 6> >(chk, "KP3 PX4 packed RQ6 (16 lanes, 3 steps)");
+    run<B, WithRq<MmvCfg<B, 4, true, 8, 32, 8, 1, -128, 127, 2>, 7> >(chk, "KP3 PX4 packed RQ7 (5 spare slots)");
+    run<F, WithRq<MmvCfg<F, 3, true, 4, 32, 6, -2, -32, 31, 1, true>, 1> >(chk, "5x5 KP1 PX2 LUT RQ1 (6 of 25)");
+    run<G, WithRq<MmvCfg<G, 2, true, 8, 32, 8, 0, -128, 127>, 3> >(chk, "C1 KP3 PX4 RQ3");
 }
 
 int main() {

@@ -14,7 +14,8 @@
 //      pixel x): NHWC, channels fastest.
 // Folding: PE channels x KP kernel positions x PX pixels in parallel (PX*PE*KP products per cycle);
 // each weight word is read once for the PX pixels.
-// Cycles/image (II=1) = N_VECTORS/PX * CF * K/KP = OH*OW/PX * (C/PE) * KH*KW/KP.
+// Cycles/image (II=1) = N_VECTORS/PX * CF * K/KP = OH*OW/PX * (C/PE) * KH*KW/KP; plus STEPS per call
+// when the requantisers are shared (below).
 //
 // Multipliers: PACK = 2 (PX >= 2): pixels x and x+1 (x even) share one multiply per weight, the
 // weight being the shared operand: with K = PACK_SHIFT >= W_BITS + IN_BITS (one product's width),
@@ -24,12 +25,17 @@
 // (mvau.h's packed multiply with the roles of weight and activation swapped; tb_depthwise checks it
 // bit for bit). With an odd PX the last pixel multiplies alone. PACK = 1: one multiply per product.
 //
+// Requantisers: RQ (config member; PX*PE when absent) shared by the PX*PE outputs of a word, which
+// complete once every NK = K/KP cycles (requant.h: requant_bank, RQ >= ceil(PX*PE / NK)); shared, a
+// word is written STEPS = ceil(PX*PE / RQ) cycles after its last input and a call takes STEPS more
+// iterations.
+//
 // Parameters: weights: one memory of CF*NK words of KP*PE*W_BITS bits, lane q*PE + p of word cf*NK + j =
 //             w[cf*PE + p][j*KP + q], packed as weight_memory.h lays it out (WM_SLOTS words per row);
 //             bias[PE][CF] (ap_int<ACC_BITS>), m[PE][CF], shift[PE][CF] for channel cf*PE + p.
 // Config: struct with static const members C, PE, KP, PX, K, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
 // ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT (KP divides K, PX divides N_VECTORS,
-// PE == C when PX > 1), and optionally WM_SLOTS (WM_PES is 1: there is one memory).
+// PE == C when PX > 1), and optionally WM_SLOTS (WM_PES is 1: there is one memory) and RQ.
 #ifndef FA_DEPTHWISE_H
 #define FA_DEPTHWISE_H
 
@@ -56,6 +62,10 @@ template <class CFG> struct depthwise_dims {
     static const unsigned CF = CFG::C / CFG::PE, NK = CFG::K / CFG::KP;
     static const unsigned LANES = CFG::KP * CFG::PE;  // one pixel's lanes of an input word
     static const unsigned PAIRS = CFG::PACK == 2 ? CFG::PX / 2 : 0;  // pixel pairs sharing multiplies
+    typedef requant_bank<CFG::ACC_BITS, CFG::OUT_BITS, CFG::PX * CFG::PE, requantisers<CFG, CFG::PX * CFG::PE>::value>
+        bank_t;
+    static const unsigned DRAIN = bank_t::SHARED ? bank_t::STEPS : 0;  // iterations a call adds
+    static_assert(bank_t::STEPS <= NK || !bank_t::SHARED, "RQ too few: a word's steps outlast its NK inputs");
 };
 
 // Two products sharing the weight w from one multiply of two packed activations (PACK = 2 above):
@@ -122,12 +132,14 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BI
         unpack_word<L, CFG::W_BITS, true>(depthwise_wm<CFG>::at(weights, 0, i), &w[(size_t)i * L]);
     U x[PX * L], a[PX * PE];
     int y[PX * PE];
+    delayed_writer<ap_uint<PX * PE * CFG::OUT_BITS> > wr(out, depthwise_dims<CFG>::DRAIN);
     for (unsigned v = 0; v < CFG::N_VECTORS / PX * reps; v++) {
         for (unsigned cf = 0; cf < CF; cf++) {
             for (unsigned i = 0; i < PX * PE; i++) a[i] = (U)bias[i % PE][cf].to_int64();
             for (unsigned j = 0; j < NK; j++) {  // one FA_CYCLE iteration per word, as the loop's
                 ++cycles();
                 unpack_word<PX * L, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), x);
+                wr.tick();
                 const U* wj = &w[((size_t)cf * NK + j) * L];
                 for (unsigned px = 0; px < PX; px++)
                     for (unsigned l = 0; l < L; l++) a[px * PE + l % PE] += wj[l] * x[px * L + l];
@@ -136,9 +148,10 @@ void depthwise_fast(hls::stream<ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BI
                 y[i] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a[i]), m[i % PE][cf].to_uint64(),
                                                      shift[i % PE][cf].to_uint(), CFG::OUT_ZP, CFG::OUT_LO,
                                                      CFG::OUT_HI);
-            out.write(pack_word<PX * PE, CFG::OUT_BITS>(y));
+            wr.complete(pack_word<PX * PE, CFG::OUT_BITS>(y));
         }
     }
+    wr.drain();
 }
 }  // namespace sim
 #endif
@@ -168,11 +181,18 @@ void depthwise(hls::stream<ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BITS> >
 
     acc_t acc[CFG::PX][CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
+    typename D::bank_t bank;
+#pragma HLS ARRAY_PARTITION variable = bank.acc complete
+#pragma HLS ARRAY_PARTITION variable = bank.m complete
+#pragma HLS ARRAY_PARTITION variable = bank.shift complete
     unsigned k = 0, cf = 0, widx = 0;
     const unsigned total = CFG::N_VECTORS / CFG::PX * CF * NK * reps;
-    for (unsigned i = 0; i < total; i++) {
+    for (unsigned i = 0; i < total + D::DRAIN; i++) {
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
+        ap_uint<CFG::PX * CFG::PE * CFG::OUT_BITS> y = 0;
+        if (D::bank_t::SHARED && bank.tick(CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI, y)) out.write(y);  // before a load
+        if (i >= total) continue;  // the drain: the last word's requantise steps only
         const ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BITS> x = in.read();
         ap_uint<CFG::KP * CFG::PE * CFG::W_BITS> w[1];
         depthwise_wm<CFG>::read(weights, widx, w);  // once for the PX pixels
@@ -192,17 +212,22 @@ void depthwise(hls::stream<ap_uint<CFG::PX * CFG::KP * CFG::PE * CFG::IN_BITS> >
             }
         }
         if (k == NK - 1) {
-            ap_uint<CFG::PX * CFG::PE * CFG::OUT_BITS> y = 0;
             for (unsigned px = 0; px < CFG::PX; px++) {
 #pragma HLS UNROLL
                 for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
-                    set_lane<CFG::OUT_BITS>(y, px * CFG::PE + p,
-                                            requantize<CFG::ACC_BITS>(acc[px][p], m[p][cf], shift[p][cf], CFG::OUT_ZP,
-                                                                      CFG::OUT_LO, CFG::OUT_HI));
+                    if (D::bank_t::SHARED)
+                        bank.load(px * CFG::PE + p, acc[px][p], m[p][cf], shift[p][cf]);
+                    else
+                        set_lane<CFG::OUT_BITS>(y, px * CFG::PE + p,
+                                                requantize<CFG::ACC_BITS>(acc[px][p], m[p][cf], shift[p][cf],
+                                                                          CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI));
                 }
             }
-            out.write(y);
+            if (D::bank_t::SHARED)
+                bank.start();
+            else
+                out.write(y);
         }
         // Advance (cf, k: the word within the window); the weight index runs over CF*NK and restarts
         // with each group of pixels.

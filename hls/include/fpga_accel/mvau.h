@@ -13,7 +13,11 @@
 // PE elements (OUT_BITS each); word nf of a vector holds channels nf*PE .. nf*PE+PE-1, lane p =
 // channel nf*PE + p, so the output is NHWC with channels fastest. Each vector is read once (during
 // nf == 0) into a buffer of SF words and replayed for the other folds.
-// Cycles/image (II=1) = N_VECTORS * NF * SF = N_VECTORS * (MH/PE) * (MW/SIMD).
+// Cycles/image (II=1) = N_VECTORS * NF * SF = N_VECTORS * (MH/PE) * (MW/SIMD); plus STEPS per call
+// when the requantisers are shared.
+// Requantisers: RQ (config member; PE when absent) shared by a fold's PE outputs, which complete once
+// every SF cycles (requant.h: requant_bank, RQ >= ceil(PE / SF)); shared, a word is written
+// STEPS = ceil(PE / RQ) cycles after its fold's last input word.
 //
 // Parameters (arrays, in on-chip ROM; first dimension partitioned so all PEs read in parallel):
 //   weights            : the PE memories of NF*SF words of SIMD*W_BITS bits, lane s of memory p's word
@@ -23,7 +27,7 @@
 //                        likewise m[PE][NF] and shift[PE][NF], the channel's requantisation constants.
 // Config: struct with static const members MW, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
 // ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC, and optionally WM_PES, WM_SLOTS
-// (the weights' packing, weight_memory.h; 1 and 1 when absent). ACC_BITS comes from the
+// (the weights' packing, weight_memory.h; 1 and 1 when absent) and RQ (mvau() only). ACC_BITS comes from the
 // contract (quant/arith.py:accumulator_bits) so no partial sum overflows.
 //
 // Multipliers (pe/mvau.py:multipliers chooses them from the board; the cost model reads the same members):
@@ -56,6 +60,8 @@ template <class CFG> struct mvau_dims {
     static const unsigned NF = CFG::MH / CFG::PE;
     static const unsigned SF = CFG::MW / CFG::SIMD;
     static const unsigned TILES = NF * SF;
+    typedef requant_bank<CFG::ACC_BITS, CFG::OUT_BITS, CFG::PE, requantisers<CFG, CFG::PE>::value> bank_t;
+    static const unsigned DRAIN = bank_t::SHARED ? bank_t::STEPS : 0;  // iterations a call adds
 };
 
 // The packed weight memory of an MVAU-like PE with TILES words per PE memory (weight_memory.h).
@@ -126,14 +132,12 @@ void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_u
     }
 }
 
-// One pipelined iteration of a folded MVAU (mvau and grouped_mvau): the products of the PEs' weight
-// words at `tile` with x added to the accumulators (restarted from the bias when `first`), and,
-// when `last`, fold nf's requantised outputs written as one word.
+// The accumulating half of one MVAU iteration: the products of the PEs' weight words at `tile` with x
+// added to the accumulators (restarted from the bias when `first`).
 template <class CFG, unsigned TILES, unsigned NF>
-void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS(CFG, TILES),
-               const ap_int<CFG::ACC_BITS> bias[CFG::PE][NF], const mult_t m[CFG::PE][NF],
-               const shift_t shift[CFG::PE][NF], unsigned tile, unsigned nf, bool first, bool last,
-               ap_int<CFG::ACC_BITS> acc[CFG::PE], hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out) {
+void mvau_accumulate(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS(CFG, TILES),
+                     const ap_int<CFG::ACC_BITS> bias[CFG::PE][NF], unsigned tile, unsigned nf, bool first,
+                     ap_int<CFG::ACC_BITS> acc[CFG::PE]) {
 #pragma HLS INLINE
     ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = w complete
@@ -150,6 +154,17 @@ void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS(CFG, 
         }
         acc[p] = a;
     }
+}
+
+// One pipelined iteration of a folded MVAU (grouped_mvau; mvau() with unshared requantisers): the
+// accumulation, and, when `last`, fold nf's requantised outputs written as one word.
+template <class CFG, unsigned TILES, unsigned NF>
+void mvau_step(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS(CFG, TILES),
+               const ap_int<CFG::ACC_BITS> bias[CFG::PE][NF], const mult_t m[CFG::PE][NF],
+               const shift_t shift[CFG::PE][NF], unsigned tile, unsigned nf, bool first, bool last,
+               ap_int<CFG::ACC_BITS> acc[CFG::PE], hls::stream<ap_uint<CFG::PE * CFG::OUT_BITS> >& out) {
+#pragma HLS INLINE
+    mvau_accumulate<CFG, TILES, NF>(x, weights, bias, tile, nf, first, acc);
     if (last) {
         ap_uint<CFG::PE * CFG::OUT_BITS> y = 0;
         for (unsigned p = 0; p < CFG::PE; p++) {
@@ -190,14 +205,17 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
         }
     }
     int y[PE];
-    // FA_CYCLE advances as the loop's: reads in iterations (0, sf), the write of fold nf in (nf, SF - 1).
+    delayed_writer<ap_uint<PE * CFG::OUT_BITS> > wr(out, D::DRAIN);
+    // FA_CYCLE advances as the loop's: reads in iterations (0, sf), fold nf complete in (nf, SF - 1)
+    // and written then or, shared, DRAIN iterations later.
     for (unsigned v = 0; v < CFG::N_VECTORS * reps; v++) {
         for (unsigned sf = 0; sf < D::SF; sf++) {
             ++cycles();
             unpack_word<SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), &x[sf * SIMD]);
+            wr.tick();
         }
         for (unsigned nf = 0; nf < D::NF; nf++) {
-            if (nf > 0) cycles() += D::SF;
+            if (nf > 0) wr.advance(cycles() + D::SF);
             for (unsigned p = 0; p < PE; p++) {
                 const unsigned r = nf * PE + p;
                 const U* wr = &w[(size_t)r * MW];
@@ -206,9 +224,10 @@ void mvau_fast(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<
                 y[p] = requantize_i64<CFG::ACC_BITS>(wrap<CFG::ACC_BITS>(a), mr[r], sr[r], CFG::OUT_ZP, CFG::OUT_LO,
                                                      CFG::OUT_HI);
             }
-            out.write(pack_word<PE, CFG::OUT_BITS>(y));
+            wr.complete(pack_word<PE, CFG::OUT_BITS>(y));
         }
     }
+    wr.drain();
 }
 }  // namespace sim
 #endif
@@ -227,6 +246,7 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
     typedef ap_int<CFG::ACC_BITS> acc_t;
     static_assert(CFG::MH % CFG::PE == 0, "PE must divide MH");
     static_assert(CFG::MW % CFG::SIMD == 0, "SIMD must divide MW");
+    static_assert(!D::bank_t::SHARED || D::bank_t::STEPS <= D::SF, "RQ too few: a word's steps outlast its fold");
 #ifndef __SYNTHESIS__
     if (sim::fast_paths()) {
         sim::mvau_fast<CFG>(in, out, weights, bias, m, shift, reps);
@@ -238,11 +258,19 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
     acc_t acc[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
 
+    typename D::bank_t bank;
+#pragma HLS ARRAY_PARTITION variable = bank.acc complete
+#pragma HLS ARRAY_PARTITION variable = bank.m complete
+#pragma HLS ARRAY_PARTITION variable = bank.shift complete
+
     unsigned nf = 0, sf = 0, tile = 0;
     const unsigned total = CFG::N_VECTORS * D::TILES * reps;
-    for (unsigned i = 0; i < total; i++) {
+    for (unsigned i = 0; i < total + D::DRAIN; i++) {
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
+        ap_uint<CFG::PE * CFG::OUT_BITS> y;
+        if (D::bank_t::SHARED && bank.tick(CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI, y)) out.write(y);  // before a load
+        if (i >= total) continue;  // the drain: the last word's requantise steps only
         in_t x;
         if (nf == 0) {
             x = in.read();
@@ -250,7 +278,18 @@ void mvau(hls::stream<ap_uint<CFG::SIMD * CFG::IN_BITS> >& in, hls::stream<ap_ui
         } else {
             x = inbuf[sf];
         }
-        mvau_step<CFG, D::TILES, D::NF>(x, weights, bias, m, shift, tile, nf, sf == 0, sf == D::SF - 1, acc, out);
+        if (D::bank_t::SHARED) {
+            mvau_accumulate<CFG, D::TILES, D::NF>(x, weights, bias, tile, nf, sf == 0, acc);
+            if (sf == D::SF - 1) {
+                for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+                    bank.load(p, acc[p], m[p][nf], shift[p][nf]);
+                }
+                bank.start();
+            }
+        } else {
+            mvau_step<CFG, D::TILES, D::NF>(x, weights, bias, m, shift, tile, nf, sf == 0, sf == D::SF - 1, acc, out);
+        }
         // Advance (nf, sf); the tile index runs over NF*SF and restarts with each vector.
         if (++tile == D::TILES) tile = 0;
         if (++sf == D::SF) {

@@ -8,14 +8,17 @@
 //      a window, PX whole pixels of the NHWC stream with SIMD = MW).
 // Out: N_VECTORS/PX words of PX*MH lanes: lane v*MH + r is channel r of vector v (NHWC, PX pixels).
 // Folding: MH output channels x SIMD columns x PX vectors per cycle; SF = MW/SIMD synapse folds.
-// Cycles/image (II=1) = N_VECTORS/PX * SF.
+// Cycles/image (II=1) = N_VECTORS/PX * SF; plus STEPS per call when the requantisers are shared.
+// Requantisers: RQ (config member; PX*MH when absent) shared by a group's PX*MH outputs, which
+// complete once every SF cycles (requant.h: requant_bank, RQ >= ceil(PX*MH / SF)); shared, a word is
+// written STEPS = ceil(PX*MH / RQ) cycles after the group's last input word.
 // Multipliers: mvau.h's mvau_products per vector (PACK and MUL_FABRIC as there): PX*MH*SIMD
 // products per cycle, the weights read once for all PX vectors.
 //
 // Parameters: mvau.h's arrays with NF = 1: weights[PE][SF] (lane s of weights[p][sf] =
 // W[p][sf*SIMD + s]), bias[PE][1], m[PE][1], shift[PE][1].
 // Config: mvau.h's members (MW, MH, SIMD, PE = MH, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS,
-// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC) and PX, which divides N_VECTORS.
+// OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC) and PX, which divides N_VECTORS; optionally RQ.
 #ifndef FA_MVAU_MMV_H
 #define FA_MVAU_MMV_H
 
@@ -31,6 +34,12 @@
 #endif
 
 namespace fa {
+
+template <class CFG> struct mvau_mmv_dims {
+    typedef requant_bank<CFG::ACC_BITS, CFG::OUT_BITS, CFG::PX * CFG::PE, requantisers<CFG, CFG::PX * CFG::PE>::value>
+        bank_t;
+    static const unsigned DRAIN = bank_t::SHARED ? bank_t::STEPS : 0;  // iterations a call adds
+};
 
 #ifndef __SYNTHESIS__
 namespace sim {
@@ -48,10 +57,12 @@ void mvau_mmv_fast(hls::stream<ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> >& in
     for (unsigned p = 0; p < PE; p++)
         for (unsigned sf = 0; sf < SF; sf++) unpack_word<SIMD, CFG::W_BITS, true>(weights[p][sf], &w[(size_t)p * MW + sf * SIMD]);
     std::vector<int> y((size_t)PX * PE);
+    delayed_writer<ap_uint<PX * PE * CFG::OUT_BITS> > wr(out, mvau_mmv_dims<CFG>::DRAIN);
     for (unsigned g = 0; g < CFG::N_VECTORS / PX * reps; g++) {
         for (unsigned sf = 0; sf < SF; sf++) {
             ++cycles();
             unpack_word<PX * SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), lanes.data());
+            wr.tick();
             for (unsigned v = 0; v < PX; v++)
                 for (unsigned s = 0; s < SIMD; s++) x[(size_t)v * MW + sf * SIMD + s] = lanes[(size_t)v * SIMD + s];
         }
@@ -65,8 +76,9 @@ void mvau_mmv_fast(hls::stream<ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> >& in
                                                                       shift[p][0].to_uint(), CFG::OUT_ZP, CFG::OUT_LO,
                                                                       CFG::OUT_HI);
             }
-        out.write(pack_word<PX * PE, CFG::OUT_BITS>(y.data()));
+        wr.complete(pack_word<PX * PE, CFG::OUT_BITS>(y.data()));
     }
+    wr.drain();
 }
 }  // namespace sim
 #endif
@@ -93,13 +105,22 @@ void mvau_mmv(hls::stream<ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> >& in,
     }
 #endif
 
+    typedef mvau_mmv_dims<CFG> D;
+    static_assert(!D::bank_t::SHARED || D::bank_t::STEPS <= SF, "RQ too few: a word's steps outlast its SF inputs");
     acc_t acc[CFG::PX][CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
+    typename D::bank_t bank;
+#pragma HLS ARRAY_PARTITION variable = bank.acc complete
+#pragma HLS ARRAY_PARTITION variable = bank.m complete
+#pragma HLS ARRAY_PARTITION variable = bank.shift complete
     unsigned sf = 0;
     const unsigned total = CFG::N_VECTORS / CFG::PX * SF * reps;
-    for (unsigned i = 0; i < total; i++) {
+    for (unsigned i = 0; i < total + D::DRAIN; i++) {
 #pragma HLS PIPELINE II = 1
         FA_CYCLE();
+        ap_uint<CFG::PX * CFG::PE * CFG::OUT_BITS> held = 0;
+        if (D::bank_t::SHARED && bank.tick(CFG::OUT_ZP, CFG::OUT_LO, CFG::OUT_HI, held)) out.write(held);  // before a load
+        if (i >= total) continue;  // the drain: the last word's requantise steps only
         const ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> xs = in.read();
         ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = w complete
@@ -123,11 +144,21 @@ void mvau_mmv(hls::stream<ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> >& in,
                     a += prod[p][s];
                 }
                 acc[v][p] = a;
-                set_lane<CFG::OUT_BITS>(y, v * CFG::PE + p, requantize<CFG::ACC_BITS>(a, m[p][0], shift[p][0], CFG::OUT_ZP,
-                                                                                       CFG::OUT_LO, CFG::OUT_HI));
+                if (D::bank_t::SHARED) {
+                    if (sf == SF - 1) bank.load(v * CFG::PE + p, a, m[p][0], shift[p][0]);
+                } else {
+                    set_lane<CFG::OUT_BITS>(y, v * CFG::PE + p, requantize<CFG::ACC_BITS>(a, m[p][0], shift[p][0],
+                                                                                           CFG::OUT_ZP, CFG::OUT_LO,
+                                                                                           CFG::OUT_HI));
+                }
             }
         }
-        if (sf == SF - 1) out.write(y);
+        if (sf == SF - 1) {
+            if (D::bank_t::SHARED)
+                bank.start();
+            else
+                out.write(y);
+        }
         if (++sf == SF) sf = 0;
     }
 }

@@ -9,10 +9,21 @@
 // two equal bit for bit.
 //
 // Cost: one multiply, one add, one shift, two compares; fully pipelined (II=1), no state.
+//
+// Time-shared requantisers (requant_bank below): a PE whose LANES outputs complete together at most
+// once every PERIOD cycles (an MVAU's SF = MW/SIMD, a depthwise PE's K/KP) needs only
+// RQ = ceil(LANES / PERIOD) of them. At a completion the accumulators and their constants are
+// loaded into hold registers; each of the next STEPS = ceil(LANES / RQ) <= PERIOD cycles
+// requantises the RQ lowest held lanes and shifts the rest down by RQ (fixed positions, no
+// multiplexer over the lanes); the word is written on the last step. Every value goes through
+// requantize() as before, so the outputs are the same integers, written STEPS cycles later; a call
+// ends with STEPS more loop iterations (the last word's steps). Config member RQ (the PE's lanes,
+// i.e. no sharing, when absent); pe/cost.py:requantisers chooses it and prices what is declared here.
 #ifndef FA_REQUANT_H
 #define FA_REQUANT_H
 
 #include <ap_int.h>
+#include <hls_stream.h>
 
 #include "fpga_accel/types.h"
 
@@ -70,6 +81,115 @@ int requantize(const ap_int<ACC_BITS>& acc, const mult_t& m, const shift_t& shif
     if (r > hi) r = hi;
     return r.to_int();
 }
+
+template <class T> struct rq_void { typedef void type; };
+// RQ of a config struct, LANES when it has none (one requantiser per output lane).
+template <class CFG, unsigned LANES, class = void> struct requantisers { static const unsigned value = LANES; };
+template <class CFG, unsigned LANES> struct requantisers<CFG, LANES, typename rq_void<decltype(CFG::RQ)>::type> {
+    static const unsigned value = CFG::RQ;
+};
+
+// The hold registers and output word of RQ requantisers shared by LANES outputs (comment above).
+template <int ACC_BITS, int OUT_BITS, unsigned LANES, unsigned RQ> struct requant_bank {
+    static_assert(RQ >= 1 && RQ <= LANES, "between one requantiser and one per lane");
+    static const unsigned STEPS = (LANES + RQ - 1) / RQ, SLOTS = STEPS * RQ;
+    static const bool SHARED = RQ < LANES;
+    typedef ap_uint<LANES * OUT_BITS> word_t;
+
+    ap_int<ACC_BITS> acc[SLOTS];
+    mult_t m[SLOTS];
+    shift_t shift[SLOTS];
+    ap_uint<SLOTS * OUT_BITS> y;
+    unsigned step;  // STEPS: idle
+
+    requant_bank() : y(0), step(STEPS) {
+        for (unsigned l = 0; l < SLOTS; l++) {
+            acc[l] = 0;
+            m[l] = 0;
+            shift[l] = 1;
+        }
+    }
+    // Lane l's accumulator and constants (call for every l < LANES, then start()).
+    void load(unsigned l, const ap_int<ACC_BITS>& a, const mult_t& ml, const shift_t& sl) {
+#pragma HLS INLINE
+        acc[l] = a;
+        m[l] = ml;
+        shift[l] = sl;
+    }
+    void start() {
+#pragma HLS INLINE
+        step = 0;
+    }
+    // One cycle: requantise the RQ lowest held lanes into the top of y, shift both down by RQ; the
+    // word is complete (returned true, in `word`) on the last step.
+    bool tick(int zp, int lo, int hi, word_t& word) {
+#pragma HLS INLINE
+        if (step == STEPS) return false;
+        ap_uint<RQ * OUT_BITS> r = 0;
+        for (unsigned q = 0; q < RQ; q++) {
+#pragma HLS UNROLL
+            set_lane<OUT_BITS>(r, q, requantize<ACC_BITS>(acc[q], m[q], shift[q], zp, lo, hi));
+        }
+        for (unsigned l = 0; l + RQ < SLOTS; l++) {
+#pragma HLS UNROLL
+            acc[l] = acc[l + RQ];
+            m[l] = m[l + RQ];
+            shift[l] = shift[l + RQ];
+        }
+        y >>= RQ * OUT_BITS;
+        y.range(SLOTS * OUT_BITS - 1, (SLOTS - RQ) * OUT_BITS) = r;
+        if (++step < STEPS) return false;
+        word = y.range(LANES * OUT_BITS - 1, 0);
+        return true;
+    }
+};
+
+#ifndef __SYNTHESIS__
+namespace sim {
+// The fast paths' side of a requant_bank: the word a fast path completes at the current FA_CYCLE
+// count is written `delay` (the bank's STEPS, 0 unshared) counts later, when the loop writes it.
+template <class W> class delayed_writer {
+  public:
+    delayed_writer(hls::stream<W>& out, unsigned delay) : out_(out), delay_(delay), pending_(false), due_(0) {}
+    void complete(const W& w) {
+        tick();
+        if (delay_ == 0) {
+            out_.write(w);
+            return;
+        }
+        word_ = w;
+        due_ = cycles() + delay_;
+        pending_ = true;
+    }
+    // After the current count's read: write a word due now.
+    void tick() { flush(cycles()); }
+    // Move the count on to `to`, writing a word due on the way at its own count.
+    void advance(unsigned long long to) {
+        flush(to);
+        cycles() = to;
+    }
+    // The end of a call: the loop's last iterations write the pending word.
+    void drain() {
+        if (pending_) advance(due_);
+    }
+
+  private:
+    void flush(unsigned long long upto) {
+        if (!pending_ || due_ > upto) return;
+        const unsigned long long now = cycles();
+        cycles() = due_;
+        out_.write(word_);
+        cycles() = now > due_ ? now : due_;
+        pending_ = false;
+    }
+    hls::stream<W>& out_;
+    const unsigned delay_;
+    bool pending_;
+    unsigned long long due_;
+    W word_;
+};
+}  // namespace sim
+#endif
 
 }  // namespace fa
 
