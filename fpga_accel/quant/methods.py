@@ -137,7 +137,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
         return {k: why for k, on in (("adaround", ar), ("bias_correction", config.bias_correction)) if on}
     nodes = {n.name: n for n in g.nodes}
     todo = [lay.name for lay in qm.layers if lay.op_type in REFINED_OPS and lay.name in nodes and "weights" in lay.consts]
-    if not (ar or any(config.corrects_bias(ctx.weight_qtype(nodes[n]).bits) for n in todo)):
+    if not (ar or (config.corrects_bias() and todo)):
         return record
     feeds = {k: v[:REFINE_SAMPLES] for k, v in feeds.items()}
     samples = int(next(iter(feeds.values())).shape[0])
@@ -158,7 +158,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 stop = time.monotonic() + max(0.0, deadline - time.monotonic()) / left
                 ar_rows.append(_adaround_layer(node, g, ctx, x_f, x_q, ar, stop, rng))
                 layer = qm.layers[i] = op.quantize(node, ctx)
-            if config.corrects_bias(ctx.weight_qtype(node).bits):
+            if config.corrects_bias():
                 w_ok, _ = weight_rows(node, g)
                 # the shift measured with the float bias itself, not its rounding: after the correction
                 # only the new bias's own rounding (half a step of s_in · s_w at most) is left
@@ -190,7 +190,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
     if bc_rows or config.bias_correction:
         record["bias_correction"] = {"applied": bool(bc_rows), "samples": samples, "layers": bc_rows}
         if config.bias_correction is None:
-            record["bias_correction"]["default"] = "the layers with weights narrower than 8 bits"
+            record["bias_correction"]["default"] = "on by default"
     return record
 
 
