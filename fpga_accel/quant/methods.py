@@ -190,7 +190,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
     if bc_rows or config.bias_correction:
         record["bias_correction"] = {"applied": bool(bc_rows), "samples": samples, "layers": bc_rows}
         if config.bias_correction is None:
-            record["bias_correction"]["default"] = "on by default"
+            record["bias_correction"]["default"] = "on: every Conv / Gemm layer unless the config sets bias_correction false"
     return record
 
 
