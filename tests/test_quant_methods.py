@@ -265,3 +265,18 @@ def test_default_bias_correction_steps_aside_for_float_ops_between_hardware_node
     with pytest.raises(InputError, match="do not run across float host ops"):
         fpga_accel.compile(model, tmp_path / "t.fpga", calib=calib, progress=False, generators=[],
                            config={"bias_correction": True})
+
+
+def test_refinement_keeps_fewer_samples_of_a_network_with_large_activations(monkeypatch):
+    from fpga_accel.quant import methods
+
+    g = hardware_graph("resnet_ds")
+    # input 28·28, stem 32·28·28, ...: the elements of one sample's tensors, 8 bytes each
+    per_sample = 8 * sum(int(np.prod(g.shape(t)[1:])) for t in {g.inputs[0].name} | {o for n in g.nodes for o in n.outputs})
+    assert methods.refine_samples(g) == 512 and per_sample * 512 < methods.REFINE_BYTES
+    monkeypatch.setattr(methods, "REFINE_BYTES", per_sample * 37 + 5)
+    assert methods.refine_samples(g) == 37
+    _, _, qm, _ = quantised("resnet_ds", {})
+    assert qm.methods["bias_correction"]["samples"] == 37
+    monkeypatch.setattr(methods, "REFINE_BYTES", 1)
+    assert methods.refine_samples(g) == 1
