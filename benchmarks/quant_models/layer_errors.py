@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-from onnx import numpy_helper  # noqa: E402
-from quantization import model_files, ort_qdq  # noqa: E402
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+from quantization import model_files, ort_qdq
 
-import fpga_accel  # noqa: E402
-from fpga_accel.compiler import load_qmodel  # noqa: E402
-from fpga_accel.emulator.executor import emulate  # noqa: E402
+import fpga_accel
+from fpga_accel.compiler import load_qmodel
+from fpga_accel.emulator.executor import emulate
 
 
 def session(model: onnx.ModelProto):
