@@ -48,7 +48,7 @@ def reference_qmodel(name, config=None):
     _, hw, _ = split_edges(g)
     feeds = load_calibration(data.load_calib(name), g.inputs)
     ranges = observe_ranges(g, feeds, tensors_to_observe(g, hw, config), kind=config.observer)
-    return quantize_model(g, ranges, config)
+    return quantize_model(g, ranges, config, calib=feeds)  # with the calibration feeds, as compile refines
 
 
 @pytest.mark.parametrize("name", MODELS)

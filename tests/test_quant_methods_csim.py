@@ -1,6 +1,6 @@
 """A model quantised with every method (cross-layer equalisation, bias correction, learned
-rounding, 4-bit weights): the C simulation of its generated HLS computes exactly the emulator's
-integers. The methods only choose weights, biases and scales; the integer contract holds."""
+rounding, 4-bit weights), and a depthwise net with the default config: the C simulation of its
+generated HLS computes exactly the emulator's integers. The methods only choose weights, biases and scales; the integer contract holds."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +19,7 @@ BENCH = data.HERE.parent / "benchmarks" / "quant_models"
 
 def model_files(name):
     """(onnx path, name of the example model whose calibration and test files it takes)."""
-    return (BENCH / f"{name}.onnx", "mnist_cnn") if name == "se_mnist" else (data.model_path(name), name)
+    return (BENCH / f"{name}.onnx", "mnist_cnn") if name in ("se_mnist", "mbv2_mnist") else (data.model_path(name), name)
 
 
 @pytest.mark.parametrize("name", ["digits_cnn", "se_mnist"])  # se_mnist: squeeze-excitation gates (channel_mul)
@@ -32,8 +32,27 @@ def test_csim_equals_emulator_with_every_method(name, tmp_path):
     assert methods["equalize"]["pairs"] and methods["bias_correction"]["layers"] and methods["adaround"]["layers"]
     qm = load_qmodel(b)
     assert any(np.abs(lay.consts["weights"]).max() == 7 for lay in qm.layers if "weights" in lay.consts)
+    check(b, qm, files, f"{name} with every method", tmp_path)
+
+
+@pytest.mark.slow
+def test_csim_equals_emulator_with_the_default_config_on_a_depthwise_net(tmp_path):
+    """MobileNetV2-style (depthwise 3x3, ReLU6, residual Adds) at 8 bits, bias correction on by default."""
+    need_toolchain()
+    path, files = model_files("mbv2_mnist")
+    b = fpga_accel.compile(path, tmp_path / "mbv2.fpga", calib=data.load_calib(files), progress=False,
+                           generators=[generate_hls])
+    rec = b.manifest["quantization"]["methods"]["bias_correction"]
+    assert rec["applied"] and len(rec["layers"]) == 15 and "default" in rec
+    qm = load_qmodel(b)
+    assert any(lay.config.get("group", 1) > 1 for lay in qm.layers)
+    check(b, qm, files, "mbv2_mnist with the default config", tmp_path)
+
+
+def check(b, qm, files, what, tmp_path):
+    """The C simulation's integers on 100 test images (fa_kernel) and 7 (fa_axis) == the emulator's."""
     cs = Csim(qm, tmp_path / "regen", b.manifest["layers"], b.manifest.get("board"))
     x, _ = data.load_test(files)
     ins = hardware_inputs(qm, x[:100])
-    cs.check(ins, what=f"{name} with every method, fa_kernel")
-    cs.check([a[:7] for a in ins], axis=True, what=f"{name} with every method, fa_axis")
+    cs.check(ins, what=f"{what}, fa_kernel")
+    cs.check([a[:7] for a in ins], axis=True, what=f"{what}, fa_axis")

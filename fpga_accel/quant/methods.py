@@ -17,12 +17,13 @@ are refined; a model that carries its own quantisation (QDQ / QONNX) is used as 
 """
 from __future__ import annotations
 
+import math
 import time
 from copy import copy
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import GraphError, InputError
 from ..ir.execute import run_graph
 from ..ops import get_op
 from ..ops.conv import conv_geometry
@@ -33,6 +34,9 @@ from .params import fit_bias, weight_params
 
 #: calibration samples the layer-by-layer methods use (the first ones)
 REFINE_SAMPLES = 512
+#: bytes the float and integer copies of every tensor of those samples may take; a network with
+#: large activations is refined on fewer samples (at least one) rather than exhausting memory
+REFINE_BYTES = 2 << 30
 #: rows of input data (im2col windows) kept for a layer's Gram matrices: a fixed sample beyond it
 MAX_ROWS = 200_000
 REFINED_OPS = ("Conv", "Gemm")
@@ -127,6 +131,20 @@ def _shift_bias(node, g, d: np.ndarray) -> None:
         node.inputs = list(node.inputs[:2]) + [name]
 
 
+def refine_samples(g) -> int:
+    """How many calibration samples the layer-by-layer methods keep every tensor of: REFINE_SAMPLES,
+    fewer when a sample's tensors (float32 and an integer copy, 8 bytes an element) would take more
+    than REFINE_BYTES."""
+    per_sample = 0
+    for t in {t.name for t in g.inputs} | {o for n in g.nodes for o in n.outputs if o}:
+        try:
+            dims = g.shape(t)[1:]
+        except GraphError:  # no shape recorded: the layers' own checks name it later
+            continue
+        per_sample += 8 * math.prod(d for d in dims if isinstance(d, int) and d > 0)
+    return max(1, min(REFINE_SAMPLES, REFINE_BYTES // max(1, per_sample)))
+
+
 def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
     """Learned rounding and / or bias correction of ``qm``'s layers in place (module docs); the
     manifest records of what was done."""
@@ -137,9 +155,9 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
         return {k: why for k, on in (("adaround", ar), ("bias_correction", config.bias_correction)) if on}
     nodes = {n.name: n for n in g.nodes}
     todo = [lay.name for lay in qm.layers if lay.op_type in REFINED_OPS and lay.name in nodes and "weights" in lay.consts]
-    if not (ar or any(config.corrects_bias(ctx.weight_qtype(nodes[n]).bits) for n in todo)):
+    if not (ar or (config.corrects_bias() and todo)):
         return record
-    feeds = {k: v[:REFINE_SAMPLES] for k, v in feeds.items()}
+    feeds = {k: v[:refine_samples(g)] for k, v in feeds.items()}
     samples = int(next(iter(feeds.values())).shape[0])
     fenv = run_graph(g, feeds, keep=True)
     env = {t.name: quantize(fenv[t.name], t.qparams, name=t.name) for t in qm.inputs}
@@ -158,7 +176,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                 stop = time.monotonic() + max(0.0, deadline - time.monotonic()) / left
                 ar_rows.append(_adaround_layer(node, g, ctx, x_f, x_q, ar, stop, rng))
                 layer = qm.layers[i] = op.quantize(node, ctx)
-            if config.corrects_bias(ctx.weight_qtype(node).bits):
+            if config.corrects_bias():
                 w_ok, _ = weight_rows(node, g)
                 # the shift measured with the float bias itself, not its rounding: after the correction
                 # only the new bias's own rounding (half a step of s_in · s_w at most) is left
@@ -190,7 +208,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
     if bc_rows or config.bias_correction:
         record["bias_correction"] = {"applied": bool(bc_rows), "samples": samples, "layers": bc_rows}
         if config.bias_correction is None:
-            record["bias_correction"]["default"] = "the layers with weights narrower than 8 bits"
+            record["bias_correction"]["default"] = "on: every Conv / Gemm layer unless the config sets bias_correction false"
     return record
 
 

@@ -154,7 +154,7 @@ def tensors_to_observe(g, hw, config: QuantConfig) -> dict[str, dict]:
 
 def _refines(g, hw, config: QuantConfig, ctx) -> bool:
     """Whether quant/methods.py would refine some layer of ``hw`` (it runs every layer in integers)."""
-    return bool(config.adaround_options()) or any(config.corrects_bias(ctx.weight_qtype(n).bits) for n in hw)
+    return bool(config.adaround_options()) or (config.corrects_bias() and bool(hw))
 
 
 def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantConfig | None = None,
@@ -176,6 +176,12 @@ def quantize_model(g, ranges: Mapping[str, tuple[float, float]], config: QuantCo
     ctx = QuantContext(g, hw, ranges, config, given)
     layers = [host_float_layer(n, g, ctx) if n.name in between else get_op(n).quantize(n, ctx) for n in hw]
     methods = {}
+    own = ctx.given_weights or g.meta.get("qparams")  # a model with its own quantisation is used as given
+    if calib is not None and between and not own and not config.adaround_options() and config.bias_correction is None:
+        # only the default asked for it: quantise without it, saying why it did not run
+        methods = {"bias_correction": {"applied": False, "why": "float host ops run between hardware nodes "
+                                       f"({sorted(between)[:4]}); bias correction does not run across them yet"}}
+        calib = None
     if calib is not None and between and _refines(g, hw, config, ctx):
         raise InputError(f"learned rounding and bias correction do not run across float host ops between hardware "
                          f"nodes yet ({sorted(between)[:4]}); turn them off in the config (adaround, "
