@@ -91,6 +91,24 @@ inline bool sampled_input(const Layer& L) {
     return (L.kind == K_CONV || L.kind == K_GEMM) && !depthwise && L.kh == 1 && L.kw == 1;
 }
 
+// Tn tiles per dense step: a dense convolution or gemm (not tap-parallel, not depthwise) loads G
+// consecutive Tn tiles of a group's channels at once, their input channels side by side in each pixel
+// and their weight blocks as one run (consecutive in DDR), and the array runs them in turn from the
+// buffer half. G is the most the input half (the full tile's input area, halo included, times the
+// step's channels) and the weight half (KH*KW*Tm times them) hold, all ceil(cg/Tn) tiles when they
+// fit; then spread evenly over the steps that takes. fpga_accel/tiled/tiles.py has the same rule.
+inline int tiles_per_step(const Layer& L, int input_buffer, int weight_buffer) {
+    const uint64_t nt = ((uint64_t)L.cg + L.tn - 1) / L.tn;
+    const uint64_t area = sampled_input(L) ? (uint64_t)L.rows * L.cols
+                                           : (uint64_t)halo(L.rows, L.sh, L.dh, L.kh) * halo(L.cols, L.sw, L.dw, L.kw);
+    const uint64_t by_input = (uint64_t)input_buffer / area, by_weights = (uint64_t)weight_buffer / ((uint64_t)L.kh * L.kw * L.tm);
+    const uint64_t most = by_input < by_weights ? by_input : by_weights;  // channels a step may hold
+    uint64_t g = most >= (uint64_t)L.cg ? nt : most / L.tn;
+    if (g < 1) g = 1;  // a checked layer's one Tn tile always fits (check_layer)
+    const uint64_t steps = (nt + g - 1) / g;
+    return (int)((nt + steps - 1) / steps);
+}
+
 inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;
