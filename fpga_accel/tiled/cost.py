@@ -193,7 +193,7 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         if id(st) not in cache:
             cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
                              st.compute,
-                             max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency)),
+                             _store(st, per_cycle, latency),
                              busy(st.load, per_cycle), busy(st.fetch, per_cycle),
                              busy(merge(st.store_r, st.store_w), per_cycle))
         return cache[id(st)][1:]
@@ -217,6 +217,14 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         else:
             total += one(prv, cur, cur, first=not i) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
     return total
+
+
+def _store(st: Step, per_cycle: float, latency: int) -> float:
+    """The output path's time: its residual reads and its writes, each stream on its own outstanding
+    requests but both on the one DDR (their busy time together, and a latency)."""
+    both = merge(st.store_r, st.store_w)
+    return max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency),
+               busy(both, per_cycle) + latency if both else 0.0)
 
 
 def layer_bursts(desc: dict, engine: dict) -> int:

@@ -138,7 +138,7 @@ template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
                 int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
+    FA_TILED_TRACE_STAGE(LOAD, 0, w, s);  // the weight half names the step's halves (a resident input has one)
     const int k = L.kh * L.kw;
     if (load_input && sampled_input(L))
         load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
@@ -159,7 +159,7 @@ template <class C>
 int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
               const int32_t* taps, typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
+    FA_TILED_TRACE_STAGE(COMPUTE, w, acc, s);
     const bool sampled = sampled_input(L);
     const int k = L.kh * L.kw;
 dense_tiles:
@@ -249,15 +249,22 @@ tap_groups:
     }
 }
 
+// Steps of a dense Tm tile: ceil(cg / (G*Tn)).
+template <class C>
+int dense_steps(const Layer& L) {
+    const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn;
+    return (L.cg + cs - 1) / cs;
+}
+
 // Tm tile (gi, o0) into accumulator half H, its steps of G Tn tiles ping-ponged through the input/weight
-// halves (a resident input stays in input half 0, each step's channels in their own place).
+// halves (a resident input stays in input half 0, each step's channels in their own place). The halves
+// alternate across the spatial tile's Tm tiles too: step j goes to half (p0 + j) % 2, p0 the steps before
+// it, so a Tm tile's first load overlaps the array on the tile before it.
 template <class C, int H>
 int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-               int o0, bool resident) {
+               int o0, bool resident, int p0) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
     const int tmo = imin(L.tm, L.mg - o0);
-    start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
         tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[H], b.w[H]);
         tap_mac<C>(L, s, tmo, b.in[H], b.w[H], b.acc[H]);
@@ -265,16 +272,16 @@ int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buff
     }
     const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, ns = (L.cg + cs - 1) / cs;
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
-dense_pingpong:  // step j: load channels [j*cs, ..) into half j%2 | the array on step j-1 in the other half
+dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the array on step j-1 in the other half
     for (int j = 0; j <= ns; j++) {
         const int c0 = j * cs, cw = j < ns ? imin(cs, L.cg - c0) : 0, pc0 = c0 - cs, pcw = j ? imin(cs, L.cg - pc0) : 0;
         const int at_j = resident ? c0 : 0, at_prev = resident ? pc0 : 0;  // resident offsets
         const int stride_j = resident ? L.cg : cw, stride_prev = resident ? L.cg : pcw;
         int status = S_OK;
-        if (j & 1) {
+        if ((p0 + j) & 1) {
             if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? b.in[0] : b.in[1]) + at_j, stride_j, b.w[1]);
-            status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
+            if (j) status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
         } else {
             if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input, b.in[0] + at_j, stride_j, b.w[0]);
             if (j) status = dense_mac<C>(L, s, tmo, pcw, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1],
@@ -285,27 +292,39 @@ dense_pingpong:  // step j: load channels [j*cs, ..) into half j%2 | the array o
     return S_OK;
 }
 
-// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H.
+// Accumulator half H <- bias of Tm tile (gi, o0), and its channels' M and shift.
+template <class C, int H>
+void dense_start(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int gi, int o0) {
+#pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
+    start_tile<C, H>(L, weights, b, gi * L.mg + o0, imin(L.tm, L.mg - o0), s.np);
+}
+
+// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H. The
+// tile's constants are read first: the array waits for them, the output path's many small bursts can wait.
 template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               int pm0, int ptmo, bool resident) {
+               int pm0, int ptmo, bool resident, int p0) {
+    dense_start<C, H>(L, weights, b, s, gi, o0);
     if (ptmo) {
         const int status = drain<C, 1 - H>(L, b, acts, s, pm0, ptmo);
         if (status) return status;
     }
-    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident);
+    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, p0);
 }
 
 template <class C>
 int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
     int i = 0, pm0 = 0, ptmo = 0, status = S_OK;  // ptmo: channels of the tile awaiting its output path
     const bool resident = input_resident<C>(L, s);
+    const int ns = dense_steps<C>(L);
 groups:
     for (int gi = 0; gi < L.groups; gi++) {
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
-            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident)
-                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident);
+            const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
+            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0)
+                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0);
             if (status) return status;
             pm0 = gi * L.mg + o0;
             ptmo = imin(L.tm, L.mg - o0);
