@@ -229,7 +229,7 @@ def test_steps_of_several_tn_tiles_move_the_bursts_the_model_counts():
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers))
     cost = program_cost(program, brd)
     convs = [i for i, d in enumerate(program.layers) if d["kind"] in ("conv", "gemm")]
-    assert len(convs) == 4
+    assert len(convs) == 7
     for i in convs:
         lay, est = rep.layers[-1][i], cost.layers[i]
         assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
@@ -237,3 +237,6 @@ def test_steps_of_several_tn_tiles_move_the_bursts_the_model_counts():
     # by its first Tm tile only, a run per sampled pixel (the stride skips the pixels between them)
     c3 = next(i for i in convs if program.layers[i]["name"] == "c3")
     assert rep.layers[-1][c3].bursts == cost.layers[c3].bursts
+    # c6 (3x3, one Tm tile): two steps, a run per pixel of each one's channels
+    c6 = next(i for i in convs if program.layers[i]["name"] == "c6")
+    assert rep.layers[-1][c6].bursts == cost.layers[c6].bursts
