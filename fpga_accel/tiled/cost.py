@@ -31,8 +31,17 @@ import numpy as np
 from ..errors import InputError
 from .ddr import DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
-from .tiles import (clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel,
-                    tiles_per_step)
+from .tiles import (
+    clipped,
+    in_span,
+    input_resident,
+    inside,
+    is_depthwise,
+    sampled_input,
+    spans,
+    tap_parallel,
+    tiles_per_step,
+)
 
 #: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
 #: TRM), "DDR Efficiency": the PS DDR controller "was designed to have a maximum efficiency of
