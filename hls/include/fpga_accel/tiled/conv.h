@@ -12,14 +12,14 @@
 //         (UNROLL); partial sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
 //
-// Ping-pong: in dense mode step j is loaded into input/weight half j%2 while the array works on
-// step j-1 in the other half, and Tm tile i accumulates into half i%2 while the output path drains
-// tile i-1 from the other. In depthwise mode the Tm tiles form a three-stage pipeline: load of tile
-// j | the array on tile j-1 | output path of tile j-2, each on its own halves. The stages are separate
-// functions (INLINE off) on separate halves, chosen by a template parameter so every index is a
-// constant, so synthesis can overlap them; C simulation runs them in order (output path, array,
-// load), which gives the executor's results as long as a layer's output shares no bytes with its
-// inputs (the builder never does that).
+// Ping-pong: in dense mode a step is loaded into one input/weight half while the array works on the
+// step before it in the other (the halves alternate across a spatial tile's Tm tiles), and Tm tile i
+// accumulates into half i%2 while the output path drains tile i-1 from the other. In depthwise mode
+// the Tm tiles form a three-stage pipeline: load of tile j | the array on tile j-1 | output path of
+// tile j-2, each on its own halves. The stages are separate functions (INLINE off) on separate
+// halves, chosen by a template parameter so every index is a constant, so synthesis can overlap
+// them; C simulation runs them in order (output path, array, load), which gives the executor's
+// results as long as a layer's output shares no bytes with its inputs (the builder never does that).
 //
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
