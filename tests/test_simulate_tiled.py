@@ -204,3 +204,39 @@ def test_trace_is_bounded(bundles):
         sim.trace(ins, limit=len(full.runs) - 1)
     _, again = sim.trace(ins)  # the library is usable after a refusal, and deterministic
     assert np.array_equal(again.runs, full.runs) and len(again.events) == len(full.events)
+
+
+def test_steps_of_several_tn_tiles_move_the_bursts_the_model_counts():
+    """Dense steps of several Tn tiles (test_tiled_hls.wide_case): the trace's loads are a run per pixel of
+    the step's channels, or one run for a whole tile when a step holds all of a pixel's channels, and
+    the model counts the same bursts per layer; outputs == the executor."""
+    from test_tiled_hls import wide_case
+
+    from fpga_accel.sim.tiled import ddr_model
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import replay
+    from fpga_accel.tiled import TiledEngine, build_program
+
+    qm, q, build = wide_case()
+    program = build_program(qm, **build)
+    sim = TracedCsim(program)
+    first = {k: v[:1] for k, v in q.items()}
+    outs, trace = sim.trace(first)
+    want = TiledEngine(program).run(first)
+    for k in want:
+        np.testing.assert_array_equal(outs[k], want[k])
+    brd = get_board("pynq-z2")
+    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers))
+    cost = program_cost(program, brd)
+    convs = [i for i, d in enumerate(program.layers) if d["kind"] in ("conv", "gemm")]
+    assert len(convs) == 7
+    for i in convs:
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
+    # c3 (1x1, stride 2, 10 channels, all in one step and kept across its Tm tiles): the input is read
+    # by its first Tm tile only, a run per sampled pixel (the stride skips the pixels between them)
+    c3 = next(i for i in convs if program.layers[i]["name"] == "c3")
+    assert rep.layers[-1][c3].bursts == cost.layers[c3].bursts
+    # c6 (3x3, one Tm tile): two steps, a run per pixel of each one's channels
+    c6 = next(i for i in convs if program.layers[i]["name"] == "c6")
+    assert rep.layers[-1][c6].bursts == cost.layers[c6].bursts

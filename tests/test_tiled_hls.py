@@ -15,8 +15,9 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel import toolchain
 from fpga_accel.emulator import run_layers
 from fpga_accel.tiled import TiledEngine, build_program, csim, descriptors
-from fpga_accel.tiled.cost import layer_steps
+from fpga_accel.tiled.cost import _conv_geometry, layer_steps
 from fpga_accel.tiled.program import view_bytes
+from fpga_accel.tiled.tiles import tiles_per_step
 from models import data
 
 
@@ -83,6 +84,54 @@ def test_example_models_bit_exact(name):
     for tm, tn, tile in TILINGS:  # the executor is slow at 1 × 2 tiles: the emulator alone there
         check_csim(qm, q, executor=tm > 1, tm=tm, tn=tn, tile=tile)
     check_csim(qm, q, executor=False, synthesis_form=True, tm=3, tn=5, tile=(2, 3))
+
+
+def wide_case():
+    """Convolutions and a gemm whose input channels span many Tn tiles, and an engine whose buffers hold
+    only some of them a step: (qm, raw inputs, build arguments)."""
+    from onnx import helper
+    from test_tiled_engine import W, conv
+    from tiled_util import make_model
+
+    r = np.random.default_rng(5)
+    model = make_model(
+        [conv("c1", "x", "w1", "a", pads=[1, 1, 1, 1]), helper.make_node("Relu", ["a"], ["b"]),
+         conv("c2", "b", "w2", "c"), conv("c3", "c", "w3", "d", strides=[2, 2]), conv("c4", "d", "w5", "g"),
+         conv("c6", "g", "w7", "k", pads=[1, 1, 1, 1]), conv("c5", "k", "w6", "h"), helper.make_node("Flatten", ["h"], ["f"]),
+         helper.make_node("Gemm", ["f", "w4", "b4"], ["e"], transB=1)],
+        {"x": [23, 7, 6]}, {"w1": W(r, 61, 23, 3, 3) * 0.3, "w1_b": W(r, 61), "w2": W(r, 10, 61, 1, 1) * 0.3,
+                            "w2_b": W(r, 10), "w3": W(r, 23, 10, 1, 1), "w3_b": W(r, 23), "w5": W(r, 4, 23, 1, 1),
+                            "w5_b": W(r, 4), "w7": W(r, 4, 4, 3, 3), "w7_b": W(r, 4), "w6": W(r, 23, 4, 1, 1), "w6_b": W(r, 23), "w4": W(r, 9, 276) * 0.2,
+                            "b4": W(r, 9)})
+    qm, q = random_case(model, seed=4)
+    return qm, q, {"tm": 4, "tn": 3, "tile": (2, 3), "buffers": {"input": 180, "weight": 324, "output": 64}}
+
+
+def test_steps_of_several_tn_tiles_bit_exact():
+    """Dense steps of G Tn tiles: a 3x3 convolution three steps of three tiles (the last short), a 1x1 one
+    three of seven, a resident input loaded in one step, a lone 3x3 Tm tile in two steps where one
+    would hold it (a lone 1x1 one in one), a gemm in steps the weight buffer bounds — C simulation == emulator == executor, and the
+    array's cycles == the cost model's (check_csim)."""
+    qm, q, build = wide_case()
+    sim = check_csim(qm, q, **build)
+    program = sim.program
+    got = {}
+    for d in program.layers:
+        if d["kind"] in ("conv", "gemm"):
+            geo = _conv_geometry(d)
+            nt = -(-geo["cin_per_group"] // d["tile"]["tn"])
+            g = tiles_per_step(d, geo, program.engine)
+            t = d["tile"]
+            area = t["rows"] * t["cols"] if d["kind"] == "gemm" or geo["kernel"] == [1, 1] else None
+            got[d["name"]] = (nt, g, -(-nt // g), bool(area and area * geo["cin_per_group"] <= 180
+                                                      and geo["cout_per_group"] > t["tm"]))
+    assert got["c1"] == (8, 3, 3, False)  # 20 halo pixels x 9 channels fill the 180-element input half
+    assert got["c2"] == (21, 7, 3, False)  # 6 pixels: 30 channels a step at most, 3 steps of 7 tiles
+    assert got["c3"] == (4, 4, 1, True)  # all 10 channels in one step, kept across the Tm tiles
+    assert got["c4"] == (8, 8, 1, False)  # 23 channels in one step: a 1x1 step's products hide no load
+    assert got["c6"] == (2, 1, 2, False)  # 4 channels fit one step, but its 4 outputs are one Tm tile
+    gemm = [v for k, v in got.items() if not k.startswith("c")]
+    assert gemm == [(92, 23, 4, False)]  # 324 / Tm = 81 channels of weights a step: 4 steps of 23 tiles
 
 
 # --- the binary format ------------------------------------------------------------------------------

@@ -31,7 +31,17 @@ import numpy as np
 from ..errors import InputError
 from .ddr import DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
-from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
+from .tiles import (
+    clipped,
+    in_span,
+    input_resident,
+    inside,
+    is_depthwise,
+    sampled_input,
+    spans,
+    tap_parallel,
+    tiles_per_step,
+)
 
 #: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
 #: TRM), "DDR Efficiency": the PS DDR controller "was designed to have a maximum efficiency of
@@ -192,7 +202,7 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         if id(st) not in cache:
             cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
                              st.compute,
-                             max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency)),
+                             _store(st, per_cycle, latency),
                              busy(st.load, per_cycle), busy(st.fetch, per_cycle),
                              busy(merge(st.store_r, st.store_w), per_cycle))
         return cache[id(st)][1:]
@@ -216,6 +226,14 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         else:
             total += one(prv, cur, cur, first=not i) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
     return total
+
+
+def _store(st: Step, per_cycle: float, latency: int) -> float:
+    """The output path's time: its residual reads and its writes, each stream on its own outstanding
+    requests but both on the one DDR (their busy time together, and a latency)."""
+    both = merge(st.store_r, st.store_w)
+    return max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency),
+               busy(both, per_cycle) + latency if both else 0.0)
 
 
 def layer_bursts(desc: dict, engine: dict) -> int:
@@ -520,21 +538,24 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         kinds = [(first, 1, True)] + [(n, many, False) for n, many in rest if many]
     else:
         kinds = [(n, many, True) for n, many in ms]
-    cs = spans(cg, tn)  # Tn tiles: the first (bias), the middle ones, the last (M, shift, output path)
-    steps = [(1, cs[0][1] - cs[0][0], True, len(cs) == 1)]
-    steps += [(len(cs) - 2, tn, False, False)] if len(cs) > 2 else []
-    steps += [(1, cs[-1][1] - cs[-1][0], False, True)] if len(cs) > 1 else []
-    halo = {cn: _access([x], ys, xs, 0, cn) for _, cn, _, _ in steps}
+    # steps of G Tn tiles (tiles_per_step): the first (bias), the middle ones, the last (M, shift, output path)
+    cs = spans(cg, tiles_per_step(desc, geo, engine) * tn)
+    steps = [(1, *cs[0], True, len(cs) == 1)]
+    steps += [(len(cs) - 2, *cs[1], False, False)] if len(cs) > 2 else []
+    steps += [(1, *cs[-1], False, True)] if len(cs) > 1 else []
+    # a step's input: each pixel's channels [c0, c1) in turn, one run a pixel (a row when they are all of its)
+    halo = {(c0, c1): _access([x], ys, xs, c0, c1 - c0) for _, c0, c1, _, _ in steps}
     tiles = []
     for n, many, reads in kinds:  # every group alike; the constants are read where the Tm tile starts
-        tiles.append((many, [(times, Step(px * k, weights=k * n * cn * wb + (n * bias_b if first else 0)
+        tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
+                                          weights=k * n * (c1 - c0) * wb + (n * bias_b if first else 0)
                                           + (n * tail_b if last else 0),
-                                          read=(area * cn * xb if reads else 0) + (_post(desc, px, n) if last else 0),
+                                          read=(area * (c1 - c0) * xb if reads else 0) + (_post(desc, px, n) if last else 0),
                                           write=px * n * ob if last else 0,
-                                          load=merge(halo[cn] if reads else (), weights(k * n * cn * wb)),
+                                          load=merge(halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
                                           fetch=_blocks(0, n, *consts) if first else (),
                                           **(output(n) if last else {})))
-                             for times, cn, first, last in steps]))
+                             for times, c0, c1, first, last in steps]))
     for _ in range(g):
         for many, tile in tiles:
             for _ in range(many):

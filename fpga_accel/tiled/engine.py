@@ -15,7 +15,9 @@ convolution (docs/tiled.md):
           accumulator += the tile's window products
         output path: requantise, clamp, lookup table / residual add (residual tile read), write
 
-Pools and elementwise layers use the same spatial tiles with Tm channels at a time.
+Pools and elementwise layers use the same spatial tiles with Tm channels at a time. The hardware
+loads G consecutive Tn tiles a step (tiles.tiles_per_step): the same bytes, and the same partial sums
+checked after every Tn tile, so the executor walks them one at a time.
 """
 from __future__ import annotations
 

@@ -69,6 +69,33 @@ def sampled_input(desc: dict, geo: dict) -> bool:
     return desc["kind"] in ("conv", "gemm") and not is_depthwise(geo) and list(geo["kernel"]) == [1, 1]
 
 
+def tiles_per_step(desc: dict, geo: dict, engine: dict) -> int:
+    """Tn tiles a dense step of a convolution or gemm (not tap-parallel, not depthwise; ``geo`` its
+    geometry, a gemm's as a 1×1 convolution) loads at once: G consecutive Tn tiles of a group's
+    channels, their input channels side by side in each pixel and their weight blocks as one run, the
+    array running them in turn. G is the most the ``engine``'s input half (the full tile's input area,
+    halo included, times the step's channels) and weight half (KH·KW·Tm times them) hold, all
+    ⌈cg / Tn⌉ tiles when they fit — but half of them when that would make a convolution's spatial tile
+    one step (one group, one Tm tile) and it has more than one tap: a lone step overlaps nothing, two
+    overlap the second load with the first KH·KW products a pixel (a 1×1 step's products take about
+    as long as a pixel's burst, and the whole rows it reads in one step are worth more) — then spread
+    evenly over the steps that takes (tiled/checks.h, tiles_per_step)."""
+    t = desc["tile"]
+    (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+    cg, tn = geo["cin_per_group"], t["tn"]
+    nt = -(-cg // tn)
+    if sampled_input(desc, geo):
+        area = t["rows"] * t["cols"]
+    else:
+        area = halo_extent(t["rows"], sh, dh, kh) * halo_extent(t["cols"], sw, dw, kw)
+    most = min(engine["input_buffer"] // area, engine["weight_buffer"] // (kh * kw * t["tm"]))
+    g = max(1, nt if most >= cg else most // tn)
+    if g >= nt > 1 and kh * kw > 1 and geo["groups"] == 1 and geo["cout_per_group"] <= t["tm"]:
+        g = -(-nt // 2)
+    steps = -(-nt // g)
+    return -(-nt // steps)
+
+
 def input_resident(desc: dict, geo: dict, area: int, engine: dict) -> bool:
     """Whether a dense spatial tile whose input tile (halo and padding included) is ``area`` pixels keeps all
     of a group's input channels on chip across its Tm tiles: when they fit one input half and the

@@ -91,6 +91,29 @@ inline bool sampled_input(const Layer& L) {
     return (L.kind == K_CONV || L.kind == K_GEMM) && !depthwise && L.kh == 1 && L.kw == 1;
 }
 
+// Tn tiles per dense step: a dense convolution or gemm (not tap-parallel, not depthwise) loads G
+// consecutive Tn tiles of a group's channels at once, their input channels side by side in each pixel
+// and their weight blocks as one run (consecutive in DDR), and the array runs them in turn from the
+// buffer half. G is the most the input half (the full tile's input area, halo included, times the
+// step's channels) and the weight half (KH*KW*Tm times them) hold, all ceil(cg/Tn) tiles when they
+// fit, but half of them when that would make a convolution's spatial tile one step (one group, one
+// Tm tile) and it has more than one tap: a lone step overlaps nothing, two overlap the second load
+// with the first KH*KW products a pixel (a 1x1 step's products take about as long as a pixel's
+// burst, and the whole rows it reads in one step are worth more). Then spread evenly over the steps
+// that takes. fpga_accel/tiled/tiles.py has the same rule.
+inline int tiles_per_step(const Layer& L, int input_buffer, int weight_buffer) {
+    const uint64_t nt = ((uint64_t)L.cg + L.tn - 1) / L.tn;
+    const uint64_t area = sampled_input(L) ? (uint64_t)L.rows * L.cols
+                                           : (uint64_t)halo(L.rows, L.sh, L.dh, L.kh) * halo(L.cols, L.sw, L.dw, L.kw);
+    const uint64_t by_input = (uint64_t)input_buffer / area, by_weights = (uint64_t)weight_buffer / ((uint64_t)L.kh * L.kw * L.tm);
+    const uint64_t most = by_input < by_weights ? by_input : by_weights;  // channels a step may hold
+    uint64_t g = most >= (uint64_t)L.cg ? nt : most / L.tn;
+    if (g < 1) g = 1;  // a checked layer's one Tn tile always fits (check_layer)
+    if (g >= nt && nt > 1 && L.kh * L.kw > 1 && L.groups == 1 && L.mg <= L.tm) g = (nt + 1) / 2;
+    const uint64_t steps = (nt + g - 1) / g;
+    return (int)((nt + steps - 1) / steps);
+}
+
 inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;

@@ -4,21 +4,22 @@
 //   for each spatial tile (rows x cols output pixels, row-major)
 //     for each group, for each output-channel tile of Tm
 //       accumulators <- bias; M, shift of the tile's channels
-//       for each input-channel tile of Tn                      (depthwise mode: none)
-//         input tile with halo <- activation arena (padding made on chip from zp_in)
-//         weight block [KH][KW][m][c] <- weights arena
-//         for each tap, for each pixel (PIPELINE II=1): Tm x Tn products (UNROLL)
-//         partial sums checked against acc_bits (S_ACC)
+//       for each step of G input-channel tiles of Tn               (depthwise mode: none)
+//         input tile with halo, the step's channels side by side <- activation arena (padding made
+//         on chip from zp_in)
+//         the G weight blocks [KH][KW][m][c] <- weights arena (one run)
+//         for each of the G tiles: for each tap, for each pixel (PIPELINE II=1): Tm x Tn products
+//         (UNROLL); partial sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
 //
-// Ping-pong: in dense mode Tn tile j is loaded into input/weight half j%2 while the array works on
-// tile j-1 in the other half, and Tm tile i accumulates into half i%2 while the output path drains
-// tile i-1 from the other. In depthwise mode the Tm tiles form a three-stage pipeline: load of tile
-// j | the array on tile j-1 | output path of tile j-2, each on its own halves. The stages are separate
-// functions (INLINE off) on separate halves, chosen by a template parameter so every index is a
-// constant, so synthesis can overlap them; C simulation runs them in order (output path, array,
-// load), which gives the executor's results as long as a layer's output shares no bytes with its
-// inputs (the builder never does that).
+// Ping-pong: in dense mode a step is loaded into one input/weight half while the array works on the
+// step before it in the other (the halves alternate across a spatial tile's Tm tiles), and Tm tile i
+// accumulates into half i%2 while the output path drains tile i-1 from the other. In depthwise mode
+// the Tm tiles form a three-stage pipeline: load of tile j | the array on tile j-1 | output path of
+// tile j-2, each on its own halves. The stages are separate functions (INLINE off) on separate
+// halves, chosen by a template parameter so every index is a constant, so synthesis can overlap
+// them; C simulation runs them in order (output path, array, load), which gives the executor's
+// results as long as a layer's output shares no bytes with its inputs (the builder never does that).
 //
 // Depthwise mode (groups > 1, one input channel per group) puts Tm channels side by side and Tn taps
 // at a time: rows*cols*ceil(KH*KW/Tn) cycles per Tm tile; dense tiles take rows*cols*KH*KW cycles per
@@ -56,11 +57,16 @@ void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, i
     }
 }
 
+template <class C>
+bool acc_fits(const typename Buffers<C>::acc_t* acc, int n, int bits) {
+    for (int i = 0; i < n; i++)
+        if (!fits((int64_t)acc[i], bits)) return false;
+    return true;
+}
+
 template <class C, int H>
 bool acc_in_range(const Buffers<C>& b, int n, int bits) {
-    for (int i = 0; i < n; i++)
-        if (!fits((int64_t)b.acc[H][i], bits)) return false;
-    return true;
+    return acc_fits<C>(b.acc[H], n, bits);
 }
 
 // The output path of accumulator half H: requantise, post stages, write.
@@ -123,45 +129,57 @@ lanes_m:
     }
 }
 
-// Tn tile j of (group gi, Tm tile o0): its input channels with halo (unless `load_input` is false: a
-// resident input already holds them) at `stride` elements a pixel, and its weight block.
+// Step channels [c0, c0+cw) of (group gi, Tm tile o0), G Tn tiles (checks.h, tiles_per_step): their
+// input channels with halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw
+// channels are one run of DDR bytes, a whole row one run when they are all of the pixel's), unless
+// `load_input` is false (a resident input already holds them); and their weight blocks, consecutive
+// in DDR ([group][Tm tile][Tn tile][tap][m][c]), as one run.
 template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
-                int j, bool load_input, act_t* in, int stride, wgt_t* w) {
+                int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
-    const int k = L.kh * L.kw, c0 = j * L.tn, cn = imin(L.tn, L.cg - c0);
+    FA_TILED_TRACE_STAGE(LOAD, 0, w, s);  // the weight half names the step's halves (a resident input has one)
+    const int k = L.kh * L.kw;
     if (load_input && sampled_input(L))
-        load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cn, L.pad_in, stride);
+        load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
     else if (load_input)
-        load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cn, L.pad_in, stride);
+        load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
     const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
 dense_weights:
-    for (int i = 0; i < k * tmo * cn; i++) {
+    for (int i = 0; i < k * tmo * cw; i++) {
 #pragma HLS PIPELINE II = 1
         w[i] = (wgt_t)at(weights, L.weights, base + i);
     }
 }
 
-// The array on one Tn tile of cn channels (input `stride` elements a pixel): every tap, every pixel,
-// tmo x cn products a cycle.
+// The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
+// every tap, every pixel, tmo x cn products a cycle, from its block at w + KH*KW*tmo*c; the partial
+// sums checked against acc_bits after each Tn tile, where the executor checks them.
 template <class C>
-void dense_mac(const Layer& L, const Span& s, int tmo, int cn, const act_t* in, int stride, const wgt_t* w,
-               const int32_t* taps, typename Buffers<C>::acc_t* acc) {
+int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
+              const int32_t* taps, typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
+    FA_TILED_TRACE_STAGE(COMPUTE, w, acc, s);
     const bool sampled = sampled_input(L);
-dense_taps:
-    for (int t = 0; t < L.kh * L.kw; t++) {
-        Pixel px;
-    dense_pixels:
-        for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+    const int k = L.kh * L.kw;
+dense_tiles:
+    for (int c = 0; c < cw; c += L.tn) {
+        const int cn = imin(L.tn, cw - c);
+        const wgt_t* wt = w + k * tmo * c;
+    dense_taps:
+        for (int t = 0; t < k; t++) {
+            Pixel px;
+        dense_pixels:
+            for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
-            FA_CYCLE();
-            const int at = sampled ? p : px.corner(L, s) + taps[t];  // a sampled input holds the read pixels only
-            array_pixel<C>(acc + p * tmo, in + at * stride, w + t * tmo * cn, cn, tmo, cn);
+                FA_CYCLE();
+                const int at = sampled ? p : px.corner(L, s) + taps[t];  // a sampled input holds the read pixels only
+                array_pixel<C>(acc + p * tmo, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn);
+            }
         }
+        if (!acc_fits<C>(acc, s.np * tmo, L.acc_bits)) return S_ACC;
     }
+    return S_OK;
 }
 
 // Tap-parallel load of Tm tile (gi, o0): the im2col input tile, pixel p's (tap, channel) pair u at
@@ -231,61 +249,82 @@ tap_groups:
     }
 }
 
-// Tm tile (gi, o0) into accumulator half H, its Tn tiles ping-ponged through the input/weight halves
-// (a resident input stays in input half 0, each Tn tile's channels in their own place).
+// Steps of a dense Tm tile: ceil(cg / (G*Tn)).
+template <class C>
+int dense_steps(const Layer& L) {
+    const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn;
+    return (L.cg + cs - 1) / cs;
+}
+
+// Tm tile (gi, o0) into accumulator half H, its steps of G Tn tiles ping-ponged through the input/weight
+// halves (a resident input stays in input half 0, each step's channels in their own place). The halves
+// alternate across the spatial tile's Tm tiles too: step j goes to half (p0 + j) % 2, p0 the steps before
+// it, so a Tm tile's first load overlaps the array on the tile before it.
 template <class C, int H>
 int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-               int o0, bool resident) {
+               int o0, bool resident, int p0) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
-    const int tmo = imin(L.tm, L.mg - o0), nt = (L.cg + L.tn - 1) / L.tn;
-    start_tile<C, H>(L, weights, b, gi * L.mg + o0, tmo, s.np);
+    const int tmo = imin(L.tm, L.mg - o0);
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
         tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[H], b.w[H]);
         tap_mac<C>(L, s, tmo, b.in[H], b.w[H], b.acc[H]);
         return acc_in_range<C, H>(b, s.np * tmo, L.acc_bits) ? S_OK : S_ACC;
     }
+    const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, ns = (L.cg + cs - 1) / cs;
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
-dense_pingpong:  // step j: load Tn tile j into half j%2 | the array on tile j-1 in the other half
-    for (int j = 0; j <= nt; j++) {
-        const int cn = j ? imin(L.tn, L.cg - (j - 1) * L.tn) : 0;
-        const int at_j = resident ? j * L.tn : 0, at_prev = resident ? (j - 1) * L.tn : 0;  // resident offsets
-        const int stride_j = resident ? L.cg : imin(L.tn, L.cg - j * L.tn), stride_prev = resident ? L.cg : cn;
-        if (j & 1) {
-            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, load_input, (resident ? b.in[0] : b.in[1]) + at_j,
-                                      stride_j, b.w[1]);
-            dense_mac<C>(L, s, tmo, cn, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
+dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the array on step j-1 in the other half
+    for (int j = 0; j <= ns; j++) {
+        const int c0 = j * cs, cw = j < ns ? imin(cs, L.cg - c0) : 0, pc0 = c0 - cs, pcw = j ? imin(cs, L.cg - pc0) : 0;
+        const int at_j = resident ? c0 : 0, at_prev = resident ? pc0 : 0;  // resident offsets
+        const int stride_j = resident ? L.cg : cw, stride_prev = resident ? L.cg : pcw;
+        int status = S_OK;
+        if ((p0 + j) & 1) {
+            if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input,
+                                      (resident ? b.in[0] : b.in[1]) + at_j, stride_j, b.w[1]);
+            if (j) status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
         } else {
-            if (j < nt) dense_load<C>(L, weights, acts, s, gi, o0, tmo, j, load_input, b.in[0] + at_j, stride_j, b.w[0]);
-            if (j) dense_mac<C>(L, s, tmo, cn, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1], b.taps,
-                                b.acc[H]);
+            if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input, b.in[0] + at_j, stride_j, b.w[0]);
+            if (j) status = dense_mac<C>(L, s, tmo, pcw, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1],
+                                         b.taps, b.acc[H]);
         }
-        if (j && !acc_in_range<C, H>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+        if (status) return status;
     }
     return S_OK;
 }
 
-// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H.
+// Accumulator half H <- bias of Tm tile (gi, o0), and its channels' M and shift.
+template <class C, int H>
+void dense_start(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int gi, int o0) {
+#pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
+    start_tile<C, H>(L, weights, b, gi * L.mg + o0, imin(L.tm, L.mg - o0), s.np);
+}
+
+// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H. The
+// tile's constants are read first: the array waits for them, the output path's many small bursts can wait.
 template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               int pm0, int ptmo, bool resident) {
+               int pm0, int ptmo, bool resident, int p0) {
+    dense_start<C, H>(L, weights, b, s, gi, o0);
     if (ptmo) {
         const int status = drain<C, 1 - H>(L, b, acts, s, pm0, ptmo);
         if (status) return status;
     }
-    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident);
+    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, p0);
 }
 
 template <class C>
 int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
     int i = 0, pm0 = 0, ptmo = 0, status = S_OK;  // ptmo: channels of the tile awaiting its output path
     const bool resident = input_resident<C>(L, s);
+    const int ns = dense_steps<C>(L);
 groups:
     for (int gi = 0; gi < L.groups; gi++) {
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
-            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident)
-                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident);
+            const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
+            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0)
+                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0);
             if (status) return status;
             pm0 = gi * L.mg + o0;
             ptmo = imin(L.tm, L.mg - o0);
