@@ -43,9 +43,12 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
                 widths = [s.params["IN_LANES"] * s.params["BITS"]]
             elif s.kind == "duplicate":
                 widths = [s.params["LANES"] * s.params["BITS"]]
-            else:  # the layer's first PE reads every input, the ones after it the stream before them
-                ins = lay.inputs if all(x.kind == "width_convert" for x in ld.stages[:k]) else lay.inputs[:1]
-                widths = [(want or lanes_of(t)) * qm.tensors[t].qparams.qtype.bits for t in ins if t in qm.tensors]
+            elif all(x.kind == "width_convert" for x in ld.stages[:k]):  # the layer's first PE reads every input
+                widths = [(want or lanes_of(t)) * qm.tensors[t].qparams.qtype.bits for t in lay.inputs
+                          if t in qm.tensors]
+            else:  # the PEs after it the stream before them: a window's words (SIMD lanes, PX pixels)
+                widths = [s.inputs[0].word_bits] if s.inputs else \
+                    [(want or lanes_of(lay.inputs[0])) * qm.tensors[lay.inputs[0]].qparams.qtype.bits]
             made = [Fifo(s.name, DEFAULT_DEPTH + s.input_slack(interval), w) for w in widths]
             if s.kind not in ("width_convert", "duplicate") and i not in first:
                 first[i] = made

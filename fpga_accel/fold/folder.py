@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..errors import FpgaAccelError, InputError
 from .boards import Board, board_names, get_board
 from .design import Design, budget, evaluate
+from .knapsack import fewest_luts
 from .lower import LayerPlan, plan_layer
 from .resources import memory_cost, small
 
@@ -229,6 +230,8 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
                 folds, d = least, fewer
         if not d.fits() and set(d.over()) == {"dsp"}:
             d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
+        if not d.fits() and set(d.over()) <= {"dsp", "lut"}:  # the greedy moves overshot: an exact choice
+            d = _fewest_luts(qm, plans, fixed, t, board, limits, cache, d)
         if not d.fits():
             failed += 1
             if not why:
@@ -279,6 +282,38 @@ def _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, design: Desi
             if d.fits() or set(d.over()) != {"dsp"}:
                 return d
     return evaluate(qm, plans, moved, board, limits, cache)
+
+
+def _fewest_luts(qm, plans, fixed, t: int, board, limits, cache, design: Design) -> Design:
+    """Every free layer's folding no slower than ``t`` (LUT multipliers included), chosen together for
+    the fewest LUTs whose DSPs fit (:func:`knapsack.fewest_luts`, over each layer's own stages; the
+    rest of the design, converters and FIFOs, kept at ``design``'s figures). ``design`` when that
+    choice does not fit either. The choice depends on the DSP budget only through what fits, and a
+    larger budget admits every choice a smaller one does, so it never finds fewer LUTs."""
+    free = [p for p in plans if p.name not in fixed]
+    own = {p.name: _own(p, next(lay.fold for lay in design.layers if lay.name == p.name), board, cache) for p in free}
+    rest_dsp = design.usage.dsp - sum(d for d, _ in own.values())
+    choices = [[(*_own(p, f, board, cache), f) for f in p.folds()
+                if max((s.cycles() for s in _stages(p, f, cache)), default=0) <= t] for p in free]
+    picked = fewest_luts(choices, limits["dsp"] - rest_dsp)
+    if picked is None:
+        return design
+    folds = {lay.name: lay.fold for lay in design.layers}
+    folds.update({p.name: f for p, f in zip(free, picked, strict=True)})
+    d = evaluate(qm, plans, folds, board, limits, cache)
+    return d if d.fits() else design
+
+
+def _own(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[int, int]:
+    """(DSPs, LUTs) of a layer's own stages at ``fold``, its LUTRAM memories included."""
+    key = ("own", plan.name, tuple(sorted(fold.items())))
+    if key not in cache:
+        dsp = lut = 0
+        for s in _stages(plan, fold, cache):
+            c = s.cost(board)
+            dsp, lut = dsp + c.dsp, lut + c.lut + sum(memory_cost(m).lut for m in c.memories if small(m))
+        cache[key] = (dsp, lut)
+    return cache[key]
 
 
 def check_options(ceiling: float, target_fps: float | None = None, clock_mhz: float | None = None) -> None:
