@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError
+from . import pixel_access
 from .ddr import DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
 from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
@@ -288,11 +289,9 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
             for r0, r1 in spans(x["h"], t["rows"]):
                 for q0, q1 in spans(x["w"], t["cols"]):
                     px = (r1 - r0) * (q1 - q0)
-                    tile.append(Step(-(-px // tn), read=px * (c1 - c0) * xb,
+                    tile.append(Step(-(-px // tn), read=px * pixel_access.read_bytes(x, c1 - c0),
                                      load=_global_reads(x, r0, r1, q0, q1, c0, c1 - c0)))
-            tile.append(Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob,
-                             store_r=_access([p["residual"] for p in _adds(desc)], *_grid(0, 1, 0, 1), c0, c1 - c0),
-                             store_w=_access([out], *_grid(0, 1, 0, 1), c0, c1 - c0)))
+            tile.append(_pixel_output(desc, *_grid(0, 1, 0, 1), c0, c1 - c0))
             yield tile
         return
     for r0, r1 in spans(out["h"], t["rows"]):
@@ -311,11 +310,10 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
                                      fetch=_consts(px, itemsize(desc["requant"]["M"]["dtype"]),
                                                    itemsize(desc["requant"]["shift"]["dtype"]))))
                 for c0, c1 in spans(x["c"], tm):
-                    tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
-                                     + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob,
-                                     load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
-                                     store_r=_access([p["residual"] for p in _adds(desc)], ys, xs, c0, c1 - c0),
-                                     store_w=_access([out], ys, xs, c0, c1 - c0)))
+                    o = _pixel_output(desc, ys, xs, c0, c1 - c0)
+                    tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + o.read,
+                                     write=o.write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
+                                     store_r=o.store_r, store_w=o.store_w))
                 yield tile
                 continue
             for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
@@ -325,20 +323,41 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
                     rq = desc["requant"]
                     blocks = [rq[k] for k in ("pre", "M", "shift")]
                     consts, fetch = n * sum(itemsize(b["dtype"]) for b in blocks), _blocks(c0, n, *blocks)
-                # a mul's 1x1xC channel gate: its n values once per tile
-                whole = [px if (v["h"], v["w"]) == (out["h"], out["w"]) else 1 for v in desc["inputs"]]
-                gates = [v for k, v in zip(whole, desc["inputs"]) if k == 1 and px > 1]
-                per_element = [v for k, v in zip(whole, desc["inputs"]) if k != 1 or px == 1]
-                loads = merge(_access(per_element + [p["residual"] for p in _adds(desc)], ys, xs, c0, n),
-                              *(_access([g], *_grid(0, 1, 0, 1), c0, n) for g in gates))
-                tile.append(Step(px, weights=consts, read=sum(k * n * itemsize(v["dtype"]) for k, v in zip(whole, desc["inputs"]))
-                                 + _post(desc, px, n), write=px * n * ob, fetch=fetch, load=loads,
-                                 store_w=_access([out], ys, xs, c0, n)))
+                # a mul's 1x1xC channel gate: its n values once per tile, before the tile's pixels
+                gates = [v for v in desc["inputs"] if (v["h"], v["w"]) != (out["h"], out["w"])]
+                per_pixel = [v for v in desc["inputs"] if (v["h"], v["w"]) == (out["h"], out["w"])]
+                o = _pixel_output(desc, ys, xs, c0, n)
+                one = np.zeros(1, np.int64)
+                first = pixel_access.in_order(*(pixel_access.pixel_reads(g, one, one, c0, n) for g in gates))
+                reads = pixel_access.in_order(*(pixel_access.pixel_reads(v, ys, xs, c0, n) for v in per_pixel),
+                                              pixel_access.element_reads(_residuals(desc), ys, xs, c0, n),
+                                              pixel_access.pixel_writes(out, ys, xs, c0, n)[0])
+                read = (sum(pixel_access.read_bytes(g, n) for g in gates)
+                        + px * sum(pixel_access.read_bytes(v, n) for v in per_pixel) + o.read)
+                tile.append(Step(px, weights=consts, read=read, write=o.write, fetch=fetch,
+                                 load=histogram(*runs(np.concatenate([first[0], reads[0]]),
+                                                      np.concatenate([first[1], reads[1]]))),
+                                 store_w=o.store_w))
             yield tile
 
 
 def _adds(desc: dict) -> list[dict]:
     return [p for p in desc["post"] if p["op"] == "add"]
+
+
+def _residuals(desc: dict) -> list[dict]:
+    return [p["residual"] for p in _adds(desc)]
+
+
+def _pixel_output(desc: dict, ys, xs, c0: int, cn: int) -> Step:
+    """The output path of a pixel unit (tiled/pixels.h finish_pixel) for pixels (ys, xs), channels
+    [c0, c0+cn): per pixel the residuals lane by lane, then the pixel's write (a span rewritten, or
+    a run, or element bursts: pixel_access). Its bytes and bursts (no compute)."""
+    out = desc["output"]
+    (ro, rb), (wo, wb) = pixel_access.pixel_writes(out, ys, xs, c0, cn)
+    reads = pixel_access.in_order(pixel_access.element_reads(_residuals(desc), ys, xs, c0, cn), (ro, rb))
+    return Step(0, read=_post(desc, len(ys), cn) + int(rb.sum()), write=int(wb.sum()),
+                store_r=histogram(*runs(*reads)), store_w=histogram(*runs(wo.ravel(), wb.ravel())))
 
 
 def _grid(y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -369,9 +388,9 @@ def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
 
 
 def _global_reads(x: dict, r0: int, r1: int, q0: int, q1: int, c0: int, cn: int) -> tuple:
-    """A global pool's reads of one input tile: pixel by pixel, each pixel's ``cn`` channels in turn
-    (pool.h: Tn pixels a cycle, pixel-major), one run a pixel when the channels are contiguous."""
-    return _access([x], *_grid(r0, r1, q0, q1), c0, cn)
+    """A global pool's reads of one input tile: pixel by pixel, each pixel's ``cn`` channels as
+    tiled/pixels.h reads them (pool.h: Tn pixels a cycle, pixel-major)."""
+    return histogram(*runs(*pixel_access.in_order(pixel_access.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, cn))))
 
 
 def _consts(n: int, *sizes: int) -> tuple:
