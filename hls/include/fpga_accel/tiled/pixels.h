@@ -11,7 +11,9 @@
 // Beats are counted for the worst alignment on a BUS_BYTES bus, so the rule depends on the view and
 // cn alone; fpga_accel/tiled/pixel_access.py is the same rule for the cost model and the executor.
 // Rewriting the span is safe: the layers run one after another and the bytes between the channels
-// are written back as read.
+// are written back as read. The rule bounds both loops by constants: a read span takes fewer beats
+// than cn <= TM, so fewer than (TM + 1) * BUS_BYTES bytes; a rewritten one at most SPAN_BYTES. As for
+// the other units, whether a pixel's accesses become one wide beat is the tool's call (top.h).
 #ifndef FA_TILED_PIXELS_H
 #define FA_TILED_PIXELS_H
 
