@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import pixel_access
-from .ddr import BOUNDARY, DEFAULT_LATENCY, busy, histogram, merge, runs, stream
+from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
 from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
 
@@ -228,10 +228,12 @@ def layer_bursts(desc: dict, engine: dict) -> int:
 
 
 def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
-    """Estimated cycles of one descriptor at ``per_cycle`` DDR bytes a cycle. The tile and array
-    search asks this of many alike descriptors (repeated blocks, every array candidate), so the
-    result is kept per :func:`_walk_key`, which two descriptors share only when their walks move the
-    same bursts: the value is exactly layer_totals'."""
+    """Estimated cycles of one descriptor at ``per_cycle`` DDR bytes a cycle, for the tile and array
+    search, which asks it of many alike descriptors (the blocks a network repeats, every array
+    candidate): kept per :func:`_walk_key`. Descriptors of one key walk the same bursts but for where
+    4 KiB boundaries fall, so the value may differ from this descriptor's layer_totals by the bursts a
+    boundary splits (the alike-step placement of _conv_tile makes the same approximation); the
+    program's figures (:func:`program_cost`) are walked for each descriptor itself."""
     key = (_walk_key(desc), json.dumps(engine, sort_keys=True), per_cycle)
     if key not in _CYCLES:
         if len(_CYCLES) >= _CYCLES_KEPT:
@@ -245,10 +247,9 @@ _CYCLES_KEPT = 1 << 16
 
 
 def _walk_key(desc: dict) -> str:
-    """The descriptor without its names, each arena's offsets moved together by a multiple of 4 KiB
-    (to below 4 KiB for the lowest): bursts are cut at 4 KiB boundaries and beats counted from 64-byte
-    words (both divide 4 KiB), and runs join only by the offsets' differences within one port, so
-    descriptors of one key walk the same bursts."""
+    """The descriptor without its names and with each arena's offsets taken from its lowest one (which
+    keeps its place in a 64-byte bus word): runs join by the offsets' differences within one port and
+    beats count from bus words, so only where 4 KiB boundaries fall tells such descriptors apart."""
     found: dict = {"acts": [], "weights": []}
 
     def collect(v):
@@ -262,7 +263,7 @@ def _walk_key(desc: dict) -> str:
                 collect(x)
 
     collect(desc)
-    shift = {k: (min(o) // BOUNDARY) * BOUNDARY if o else 0 for k, o in found.items()}
+    shift = {k: min(o) - min(o) % BUS_BYTES if o else 0 for k, o in found.items()}
 
     def moved(v):
         if isinstance(v, dict):
