@@ -246,10 +246,18 @@ _CYCLES: dict = {}
 _CYCLES_KEPT = 1 << 16
 
 
+#: the fields of a descriptor its walk reads (besides its views and blocks, kept whole): shapes, tiles,
+#: geometry, types, offsets — not its names, zero points, multipliers or clamp bounds
+_WALK_FIELDS = {"kind", "tile", "rows", "cols", "tm", "tn", "h", "w", "c", "pixel_stride", "channel_stride", "dtype",
+                "offset", "count", "kernel", "strides", "dilations", "pads", "groups", "cin_per_group",
+                "cout_per_group", "op"}
+
+
 def _walk_key(desc: dict) -> str:
-    """The descriptor without its names and with each arena's offsets taken from its lowest one (which
-    keeps its place in a 64-byte bus word): runs join by the offsets' differences within one port and
-    beats count from bus words, so only where 4 KiB boundaries fall tells such descriptors apart."""
+    """The descriptor's walked fields (_WALK_FIELDS) with each arena's offsets taken from its lowest
+    one (which keeps its place in a 64-byte bus word): runs join by the offsets' differences within one
+    port and beats count from bus words, so only where 4 KiB boundaries fall tells such descriptors
+    apart."""
     found: dict = {"acts": [], "weights": []}
 
     def collect(v):
@@ -267,7 +275,8 @@ def _walk_key(desc: dict) -> str:
 
     def moved(v):
         if isinstance(v, dict):
-            out = {k: moved(x) for k, x in v.items() if k not in ("name", "sources")}
+            out = {k: moved(x) for k, x in v.items() if k in _WALK_FIELDS or isinstance(x, dict)
+                   or (isinstance(x, list) and x and isinstance(x[0], dict))}
             if "offset" in v:
                 out["offset"] = v["offset"] - shift["acts" if "pixel_stride" in v else "weights"]
             return out
