@@ -132,6 +132,40 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
 
 
+@pytest.fixture(scope="module")
+def strided(tmp_path_factory):
+    """A ShuffleNetV2 x0.5 at 32 x 32: its shuffles are outputs written through views of channel
+    stride 2 and more (the pixel units' span rewrites)."""
+    import onnx
+    from shufflenet_util import shufflenet_v2
+
+    root = tmp_path_factory.mktemp("sim-strided")
+    onnx.save(shufflenet_v2(0.5, 32, classes=10), root / "shufflenet.onnx")
+    np.save(root / "calib.npy", np.random.default_rng(0).normal(0, 1, (2, 3, 32, 32)).astype(np.float32))
+    return fpga_accel.compile(root / "shufflenet.onnx", root / "s.fpga", calib=root / "calib.npy", progress=False,
+                              engine="tiled", board="pynq-z2")
+
+
+def test_channel_strided_pixels_move_the_bytes_and_bursts_the_model_counts(strided):
+    from fpga_accel.tiled.pixel_access import writes_span
+
+    program, _ = load_program(strided)
+    units = [d for d in program.layers if d["kind"] not in ("conv", "gemm")]
+    spans_ = [d for d in units if writes_span(d["output"], min(d["tile"]["tm"], d["output"]["c"]))]
+    assert spans_  # the span rewrite is exercised
+    res = simulate_tiled(strided, images=1, seed=1)
+    assert res.outputs_match is True
+    cost = program_cost(program, "pynq-z2")
+    for lay, est, desc in zip(res.layers, cost.layers, program.layers):
+        assert lay.ddr_bytes == est.ddr_bytes, lay.name
+        if desc["kind"] in ("conv", "gemm"):
+            continue
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
+        if desc in spans_:  # a span read and written a pixel: fewer bursts than the writes alone took a channel each
+            o = desc["output"]
+            assert lay.bursts < o["h"] * o["w"] * o["c"], lay.name
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_the_model_follows_the_simulation_per_layer(bundles, model):
     """At the board's DDR (latency 64 cycles, 16 bursts in flight) the cost model counts the simulated

@@ -104,3 +104,28 @@ def test_grouped_totals_equal_the_step_walk(name, tiling):
         # bursts: a kind's first tile stands for the others, whose 4 KiB crossings may differ
         assert layer_totals(desc, program.engine, per_cycle)[4] == pytest.approx(occupied, rel=0.05)
         assert lay.bursts == pytest.approx(bursts, rel=0.05)
+
+
+def test_the_search_shares_a_cost_between_alike_descriptors_only(resnet):
+    """layer_cycles keeps a cost per descriptor up to names and where its arenas' offsets start: moved
+    by whole 4 KiB the descriptor walks the same bursts (the key's premise); a descriptor that differs
+    in anything else gets its own walk."""
+    import copy
+
+    from fpga_accel.tiled.cost import layer_cycles
+
+    program = build_program(resnet, tm=8, tn=8)
+    per_cycle = 2.5
+    for desc in program.layers:
+        exact = layer_totals(desc, program.engine, per_cycle)
+        assert layer_cycles(desc, program.engine, per_cycle) == pytest.approx(exact[5], rel=0.02)
+        moved = copy.deepcopy(desc)
+        moved["name"] = "other"
+        for v in [*moved["inputs"], moved["output"], *(p["residual"] for p in moved["post"] if p["op"] == "add")]:
+            v["offset"] += 3 * 4096
+        assert layer_totals(moved, program.engine, per_cycle) == exact, desc["name"]
+        shorter = copy.deepcopy(desc)
+        shorter["tile"]["rows"] = max(1, shorter["tile"]["rows"] - 1)
+        if shorter["tile"] != desc["tile"]:
+            assert layer_cycles(shorter, program.engine, per_cycle) == pytest.approx(
+                layer_totals(shorter, program.engine, per_cycle)[5], rel=0.02)

@@ -22,6 +22,8 @@ outweighs its compute is memory-bound.
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -29,7 +31,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError
-from .ddr import DEFAULT_LATENCY, busy, histogram, merge, runs, stream
+from . import pixel_access
+from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, busy, histogram, merge, runs, stream
 from .program import Program, itemsize
 from .tiles import (
     clipped,
@@ -243,8 +246,63 @@ def layer_bursts(desc: dict, engine: dict) -> int:
 
 
 def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
-    """Estimated cycles of one descriptor at ``per_cycle`` DDR bytes a cycle."""
-    return layer_totals(desc, engine, per_cycle)[5]
+    """Estimated cycles of one descriptor at ``per_cycle`` DDR bytes a cycle, for the tile and array
+    search, which asks it of many alike descriptors (the blocks a network repeats, every array
+    candidate): kept per :func:`_walk_key`. Descriptors of one key walk the same bursts but for where
+    4 KiB boundaries fall, so the value may differ from this descriptor's layer_totals by the bursts a
+    boundary splits (the alike-step placement of _conv_tile makes the same approximation); the
+    program's figures (:func:`program_cost`) are walked for each descriptor itself."""
+    key = (_walk_key(desc), json.dumps(engine, sort_keys=True), per_cycle)
+    if key not in _CYCLES:
+        if len(_CYCLES) >= _CYCLES_KEPT:
+            _CYCLES.clear()
+        _CYCLES[key] = layer_totals(desc, engine, per_cycle)[5]
+    return _CYCLES[key]
+
+
+_CYCLES: dict = {}
+_CYCLES_KEPT = 1 << 16
+
+
+#: the fields of a descriptor its walk reads (besides its views and blocks, kept whole): shapes, tiles,
+#: geometry, types, offsets — not its names, zero points, multipliers or clamp bounds
+_WALK_FIELDS = {"kind", "tile", "rows", "cols", "tm", "tn", "h", "w", "c", "pixel_stride", "channel_stride", "dtype",
+                "offset", "count", "kernel", "strides", "dilations", "pads", "groups", "cin_per_group",
+                "cout_per_group", "op"}
+
+
+def _walk_key(desc: dict) -> str:
+    """The descriptor's walked fields (_WALK_FIELDS) with each arena's offsets taken from its lowest
+    one (which keeps its place in a 64-byte bus word): runs join by the offsets' differences within one
+    port and beats count from bus words, so only where 4 KiB boundaries fall tells such descriptors
+    apart."""
+    found: dict = {"acts": [], "weights": []}
+
+    def collect(v):
+        if isinstance(v, dict):
+            if "offset" in v:
+                found["acts" if "pixel_stride" in v else "weights"].append(v["offset"])
+            for x in v.values():
+                collect(x)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+
+    collect(desc)
+    shift = {k: min(o) - min(o) % BUS_BYTES if o else 0 for k, o in found.items()}
+
+    def moved(v):
+        if isinstance(v, dict):
+            out = {k: moved(x) for k, x in v.items() if k in _WALK_FIELDS or isinstance(x, dict)
+                   or (isinstance(x, list) and x and isinstance(x[0], dict))}
+            if "offset" in v:
+                out["offset"] = v["offset"] - shift["acts" if "pixel_stride" in v else "weights"]
+            return out
+        if isinstance(v, list):
+            return [moved(x) for x in v]
+        return v
+
+    return json.dumps(moved(desc), sort_keys=True)
 
 
 def layer_macs(desc: dict) -> int:
@@ -296,67 +354,112 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
-    xb, ob = itemsize(x["dtype"]), itemsize(out["dtype"])
+    xb = itemsize(x["dtype"])
     first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc))  # loaded before the first tile
     if first.weights:
         yield [first]
+    if kind in SERIAL:
+        yield from _serial_tiles(desc)
+        return
+    for r0, r1 in spans(out["h"], t["rows"]):  # the window pools
+        for q0, q1 in spans(out["w"], t["cols"]):
+            px = (r1 - r0) * (q1 - q0)
+            ys, xs = _grid(r0, r1, q0, q1)
+            tile = []
+            geo = desc["geometry"]
+            (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+            ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
+            xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
+            if kind == "avgpool":  # per-position M and shift, once per spatial tile
+                tile.append(Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
+                                                  itemsize(desc["requant"]["shift"]["dtype"])),
+                                 fetch=_consts(px, itemsize(desc["requant"]["M"]["dtype"]),
+                                               itemsize(desc["requant"]["shift"]["dtype"]))))
+            for c0, c1 in spans(x["c"], tm):
+                read, write, reads, writes = _pixel_output(desc, ys, xs, c0, c1 - c0)
+                tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + read,
+                                 write=write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
+                                 store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel())),
+                                 store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()))))
+            yield tile
+
+
+def _serial_tiles(desc: dict) -> Iterator[list[Step]]:
+    """The steps of a layer whose load, compute and write are one loop (SERIAL): per spatial tile
+    (a global pool: per channel tile). Its reads (one port, in loop order) may join into runs across
+    steps, so the layer's reads and its writes are cut into bursts together, counted in its first
+    step (the cost of a SERIAL layer is that of all its steps' bursts at once)."""
+    kind, t = desc["kind"], desc["tile"]
+    x, out = desc["inputs"][0], desc["output"]
+    tm, tn = t["tm"], t["tn"]
+    tiles: list[list[Step]] = []
+    reads: list = []
+    writes: list = []
     if kind in ("global_avgpool", "global_maxpool"):
         for c0, c1 in spans(x["c"], tm):
             tile = []
             for r0, r1 in spans(x["h"], t["rows"]):
                 for q0, q1 in spans(x["w"], t["cols"]):
                     px = (r1 - r0) * (q1 - q0)
-                    tile.append(Step(-(-px // tn), read=px * (c1 - c0) * xb,
-                                     load=_global_reads(x, r0, r1, q0, q1, c0, c1 - c0)))
-            tile.append(Step(0, read=_post(desc, 1, c1 - c0), write=(c1 - c0) * ob,
-                             store_r=_access([p["residual"] for p in _adds(desc)], *_grid(0, 1, 0, 1), c0, c1 - c0),
-                             store_w=_access([out], *_grid(0, 1, 0, 1), c0, c1 - c0)))
-            yield tile
-        return
-    for r0, r1 in spans(out["h"], t["rows"]):
-        for q0, q1 in spans(out["w"], t["cols"]):
-            px = (r1 - r0) * (q1 - q0)
-            ys, xs = _grid(r0, r1, q0, q1)
-            tile = []
-            if kind in ("maxpool", "avgpool"):
-                geo = desc["geometry"]
-                (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
-                ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
-                xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
-                if kind == "avgpool":  # per-position M and shift, once per spatial tile
-                    tile.append(Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
-                                                      itemsize(desc["requant"]["shift"]["dtype"])),
-                                     fetch=_consts(px, itemsize(desc["requant"]["M"]["dtype"]),
-                                                   itemsize(desc["requant"]["shift"]["dtype"]))))
-                for c0, c1 in spans(x["c"], tm):
-                    tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb
-                                     + _post(desc, px, c1 - c0), write=px * (c1 - c0) * ob,
-                                     load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
-                                     store_r=_access([p["residual"] for p in _adds(desc)], ys, xs, c0, c1 - c0),
-                                     store_w=_access([out], ys, xs, c0, c1 - c0)))
-                yield tile
-                continue
-            for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
-                n = c1 - c0
-                consts, fetch = 0, ()
-                if kind == "requant":
-                    rq = desc["requant"]
-                    blocks = [rq[k] for k in ("pre", "M", "shift")]
-                    consts, fetch = n * sum(itemsize(b["dtype"]) for b in blocks), _blocks(c0, n, *blocks)
-                # a mul's 1x1xC channel gate: its n values once per tile
-                whole = [px if (v["h"], v["w"]) == (out["h"], out["w"]) else 1 for v in desc["inputs"]]
-                gates = [v for k, v in zip(whole, desc["inputs"]) if k == 1 and px > 1]
-                per_element = [v for k, v in zip(whole, desc["inputs"]) if k != 1 or px == 1]
-                loads = merge(_access(per_element + [p["residual"] for p in _adds(desc)], ys, xs, c0, n),
-                              *(_access([g], *_grid(0, 1, 0, 1), c0, n) for g in gates))
-                tile.append(Step(px, weights=consts, read=sum(k * n * itemsize(v["dtype"]) for k, v in zip(whole, desc["inputs"]))
-                                 + _post(desc, px, n), write=px * n * ob, fetch=fetch, load=loads,
-                                 store_w=_access([out], ys, xs, c0, n)))
-            yield tile
+                    tile.append(Step(-(-px // tn), read=px * pixel_access.read_bytes(x, c1 - c0)))
+                    reads.append(pixel_access.in_order(pixel_access.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0)))
+            read, write, r, w = _pixel_output(desc, *_grid(0, 1, 0, 1), c0, c1 - c0)
+            tile.append(Step(0, read=read, write=write))
+            reads.append(r)
+            writes.append(w)
+            tiles.append(tile)
+    else:
+        one = np.zeros(1, np.int64)
+        gates = [v for v in desc["inputs"] if (v["h"], v["w"]) != (out["h"], out["w"])]  # a mul's 1x1xC gate
+        per_pixel = [v for v in desc["inputs"] if (v["h"], v["w"]) == (out["h"], out["w"])]
+        for r0, r1 in spans(out["h"], t["rows"]):
+            for q0, q1 in spans(out["w"], t["cols"]):
+                px = (r1 - r0) * (q1 - q0)
+                ys, xs = _grid(r0, r1, q0, q1)
+                tile = []
+                for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
+                    n = c1 - c0
+                    consts, fetch = 0, ()
+                    if kind == "requant":
+                        rq = desc["requant"]
+                        blocks = [rq[k] for k in ("pre", "M", "shift")]
+                        consts, fetch = n * sum(itemsize(b["dtype"]) for b in blocks), _blocks(c0, n, *blocks)
+                    read, write, r, w = _pixel_output(desc, ys, xs, c0, n)
+                    # the gate's n values once per tile, then per pixel each input, the residuals, the write
+                    reads.append(pixel_access.in_order(*(pixel_access.pixel_reads(g, one, one, c0, n) for g in gates)))
+                    reads.append(pixel_access.in_order(*(pixel_access.pixel_reads(v, ys, xs, c0, n) for v in per_pixel),
+                                                       (r[0].reshape(px, -1), r[1].reshape(px, -1))))
+                    writes.append(w)
+                    read += (sum(pixel_access.read_bytes(g, n) for g in gates)
+                             + px * sum(pixel_access.read_bytes(v, n) for v in per_pixel))
+                    tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch))
+                tiles.append(tile)
+    if tiles and tiles[0]:
+        flat = lambda parts: [np.concatenate([p[k].ravel() for p in parts]) if parts else np.zeros(0, np.int64)
+                              for k in (0, 1)]
+        tiles[0][0].load = histogram(*runs(*flat(reads)))
+        tiles[0][0].store_w = histogram(*runs(*flat(writes)))
+    yield from tiles
 
 
 def _adds(desc: dict) -> list[dict]:
     return [p for p in desc["post"] if p["op"] == "add"]
+
+
+def _residuals(desc: dict) -> list[dict]:
+    return [p["residual"] for p in _adds(desc)]
+
+
+def _pixel_output(desc: dict, ys, xs, c0: int, cn: int) -> tuple:
+    """The output path of a pixel unit (tiled/pixels.h finish_pixel) for pixels (ys, xs), channels
+    [c0, c0+cn): per pixel the residuals lane by lane, then the pixel's write (a span rewritten, or
+    a run, or element bursts: pixel_access). (bytes read, bytes written, reads, writes); reads and
+    writes as (offsets, bytes) tables, one row per pixel."""
+    out = desc["output"]
+    (ro, rb), (wo, wb) = pixel_access.pixel_writes(out, ys, xs, c0, cn)
+    res = pixel_access.element_reads(_residuals(desc), ys, xs, c0, cn)
+    reads = (np.concatenate([res[0], ro], 1), np.concatenate([res[1], rb], 1))
+    return _post(desc, len(ys), cn) + int(rb.sum()), int(wb.sum()), reads, (wo, wb)
 
 
 def _grid(y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
@@ -386,12 +489,6 @@ def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
     return histogram(*runs(np.stack(offs, 1).ravel(), np.stack(sizes, 1).ravel()))
 
 
-def _global_reads(x: dict, r0: int, r1: int, q0: int, q1: int, c0: int, cn: int) -> tuple:
-    """A global pool's reads of one input tile: pixel by pixel, each pixel's ``cn`` channels in turn
-    (pool.h: Tn pixels a cycle, pixel-major), one run a pixel when the channels are contiguous."""
-    return _access([x], *_grid(r0, r1, q0, q1), c0, cn)
-
-
 def _consts(n: int, *sizes: int) -> tuple:
     """n positions' constants of several blocks read in turn, position by position: a one-beat burst each."""
     return merge(*(((b, 1, n),) for b in sizes))
@@ -399,13 +496,22 @@ def _consts(n: int, *sizes: int) -> tuple:
 
 def _blocks(first: int, n: int, *blocks: dict) -> tuple:
     """Values [first, first + n) of each block, read block by block: one run each."""
-    return merge(*(histogram(*runs([b["offset"] + first * itemsize(b["dtype"])], n * itemsize(b["dtype"])))
-                   for b in blocks))
+    return merge(*(_one_run(b["offset"] + first * itemsize(b["dtype"]), n * itemsize(b["dtype"])) for b in blocks))
+
+
+def _one_run(start: int, nbytes: int) -> tuple:
+    """ddr.histogram of the one run [start, start + nbytes): its bursts repeat every 4 KiB of start."""
+    return _one_run_at(start % BOUNDARY, nbytes)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _one_run_at(start: int, nbytes: int) -> tuple:
+    return histogram(*runs([start], nbytes))
 
 
 def _table_bursts(desc: dict) -> tuple:
     t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
-    return merge(*(histogram(*runs([b["offset"]], b["count"] * itemsize(b["dtype"]))) for b in t))
+    return merge(*(_one_run(b["offset"], b["count"] * itemsize(b["dtype"])) for b in t))
 
 
 def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..quant import arith
+from . import pixel_access
 from .program import Program, ProgramError, channel_stride, dtype_range
 from .segments import plan_steps, run_steps
 from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
@@ -176,9 +177,10 @@ class TiledEngine:
     def _luts(self, desc) -> list:
         return [self.weights.block(p["table"]) if p["op"] == "lut" else None for p in desc["post"]]
 
-    def _finish(self, desc, y, luts, r0, r1, q0, q1, m0, m1) -> None:
+    def _finish(self, desc, y, luts, r0, r1, q0, q1, m0, m1, pixels: bool = False) -> None:
         """The output path after the layer's own requantisation: lookup tables and a residual add in
-        the order of ``post``, then the write."""
+        the order of ``post``, then the write; ``pixels``: written pixel by pixel as the pixel units
+        do (tiled/pixels.h: a channel-strided pixel may be rewritten as its whole span)."""
         for p, table in zip(desc["post"], luts):
             if p["op"] == "lut":
                 y = _lookup(table, y, p["in_min"], desc["name"])
@@ -188,6 +190,20 @@ class TiledEngine:
                 acc = sum((q - z) * m for q, z, m in zip(qs, p["zero_points"], p["multipliers"]))
                 y = arith.requantize(acc, 1, p["shift"], p["zp_out"], p["lo"], p["hi"], name=desc["name"])
         self.acts.write(desc["output"], r0, q0, m0, y)
+        if pixels:
+            out, n = desc["output"], m1 - m0
+            read, written = pixel_access.write_bytes(out, n)
+            self.acts.reads[self.acts.layer] += (r1 - r0) * (q1 - q0) * read
+            self.acts.writes[self.acts.layer] += (r1 - r0) * (q1 - q0) * (written - n * np.dtype(out["dtype"]).itemsize)
+
+    def _pixels(self, view, y0, y1, x0, x1, c0, c1) -> np.ndarray:
+        """A tile read pixel by pixel as the pixel units do (tiled/pixels.h: a channel-strided pixel
+        may be read as its whole span): counted so."""
+        a = self.acts.read(view, y0, y1, x0, x1, c0, c1)
+        n = c1 - c0
+        extra = pixel_access.read_bytes(view, n) - n * np.dtype(view["dtype"]).itemsize
+        self.acts.reads[self.acts.layer] += (y1 - y0) * (x1 - x0) * extra
+        return a
 
     # --- layers -----------------------------------------------------------------------------------
     def _conv(self, desc, geo=None):
@@ -331,7 +347,7 @@ class TiledEngine:
                                          name=desc["name"])
                 else:
                     y = np.maximum.reduce(patches)
-                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
+                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1, pixels=True)
 
     _maxpool = _avgpool = _window_pool
 
@@ -343,7 +359,7 @@ class TiledEngine:
             acc = None
             for r0, r1 in spans(x["h"], t["rows"]):
                 for q0, q1 in spans(x["w"], t["cols"]):
-                    v = self.acts.read(x, r0, r1, q0, q1, c0, c1)
+                    v = self._pixels(x, r0, r1, q0, q1, c0, c1)
                     part = v.sum(axis=(0, 1)) if avg else v.max(axis=(0, 1))
                     acc = part if acc is None else (acc + part if avg else np.maximum(acc, part))
             acc = acc.reshape(1, 1, -1)
@@ -351,7 +367,7 @@ class TiledEngine:
                 rq = desc["requant"]
                 acc = arith.requantize(acc - rq["divisor"] * rq["zp_in"], rq["M"], rq["shift"], rq["zp_out"], rq["lo"],
                                        rq["hi"], name=desc["name"])
-            self._finish(desc, acc, luts, 0, 1, 0, 1, c0, c1)
+            self._finish(desc, acc, luts, 0, 1, 0, 1, c0, c1, pixels=True)
 
     _global_avgpool = _global_maxpool = _global_pool
 
@@ -361,7 +377,7 @@ class TiledEngine:
         table = self.weights.block(desc["table"]) if kind == "lut" else None
         for r0, r1, q0, q1 in self._tiles(desc):
             for c0, c1 in spans(desc["output"]["c"], desc["tile"]["tm"]):
-                qs = [self.acts.read(v, r0, r1, q0, q1, c0, c1) for v in desc["inputs"]]
+                qs = [self._pixels(v, r0, r1, q0, q1, c0, c1) for v in desc["inputs"]]
                 if kind == "add":
                     acc = sum((q - z) * m for q, z, m in zip(qs, rq["zero_points"], rq["multipliers"]))
                     y = arith.requantize(acc, 1, rq["shift"], rq["zp_out"], rq["lo"], rq["hi"], name=desc["name"])
@@ -372,7 +388,7 @@ class TiledEngine:
                                          name=desc["name"])
                 else:
                     y = _lookup(table, qs[0], desc["in_min"], desc["name"])
-                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
+                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1, pixels=True)
 
     _add = _requant = _lut = _elementwise
 
@@ -385,12 +401,12 @@ class TiledEngine:
         luts = self._luts(desc)
         for r0, r1, q0, q1 in self._tiles(desc):
             for c0, c1 in spans(desc["output"]["c"], desc["tile"]["tm"]):
-                g = self.acts.read(b, 0, 1, 0, 1, c0, c1) if gate else None
-                qa = self.acts.read(a, r0, r1, q0, q1, c0, c1)
-                qb = g if gate else self.acts.read(b, r0, r1, q0, q1, c0, c1)
+                g = self._pixels(b, 0, 1, 0, 1, c0, c1) if gate else None
+                qa = self._pixels(a, r0, r1, q0, q1, c0, c1)
+                qb = g if gate else self._pixels(b, r0, r1, q0, q1, c0, c1)
                 y = arith.requantize((qa - za) * (qb - zb), rq["M"], rq["shift"], rq["zp_out"], rq["lo"], rq["hi"],
                                      name=desc["name"])
-                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1)
+                self._finish(desc, y, luts, r0, r1, q0, q1, c0, c1, pixels=True)
 
 
 #: a float64 sum of products is exact while it stays below 2^53: 16-bit activations times 16-bit

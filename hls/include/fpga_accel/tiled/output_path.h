@@ -2,7 +2,7 @@
 //
 // load_tables() brings the layer's lookup tables on chip once per layer (post stages in slots
 // 0..n_post-1, the lut kind's own table in slot MAX_POST). finish() applies the post stages in order
-// to one output value, then writes it through the output view:
+// to one output value (post_path), then writes it through the output view:
 //   lut: y = table[y - in_min]                                  (S_LUT_INDEX outside the table)
 //   add: y = requantise((a - zp0)*m0 + (b - zp1)*m1, M = 1, shift, zp_out, lo, hi), the residual
 //        element read from its view at the same position; self_index says which side y is
@@ -44,11 +44,11 @@ int64_t lookup(const Buffers<C>& b, int j, int entries, int in_min, int64_t y, i
     return b.lut[j][i];
 }
 
-// Post stages and the write of output (r, q, ch); S_OK or the status that stops the engine.
+// The post stages of output (r, q, ch) in order; status set when one stops the engine.
 template <class C>
-int finish(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t y, int r, int q, int ch) {
+int64_t post_path(const Layer& L, const Buffers<C>& b, const uint8_t* acts, int64_t y, int r, int q, int ch,
+                  int& status) {
 #pragma HLS INLINE
-    int status = S_OK;
 post:
     for (int j = 0; j < L.n_post; j++) {
         const Post& p = L.post[j];
@@ -60,8 +60,18 @@ post:
             y = requant<C::ACC_BITS>((a - p.zp[0]) * p.mult[0] + (c - p.zp[1]) * p.mult[1], 1, p.shift, p.zp_out, p.lo,
                                      p.hi, status);
         }
-        if (status) return status;
+        if (status) return 0;
     }
+    return y;
+}
+
+// Post stages and the write of output (r, q, ch); S_OK or the status that stops the engine.
+template <class C>
+int finish(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t y, int r, int q, int ch) {
+#pragma HLS INLINE
+    int status = S_OK;
+    y = post_path<C>(L, b, acts, y, r, q, ch, status);
+    if (status) return status;
     if (y < dtype_min(L.out.dtype) || y > dtype_max(L.out.dtype)) return S_RANGE;
     store(acts, addr(L.out, r, q, ch), L.out.dtype, y);
     return S_OK;

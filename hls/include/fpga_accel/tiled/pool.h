@@ -6,7 +6,8 @@
 // on chip with pad_value (max) or zp_in (average, whose per-position M and shift account for the
 // window's real size):  avg = requantise(sum - KH*KW*zp_in, M[pos], shift[pos]).
 // Global pools run over Tm-channel tiles, reading the input in rows x cols tiles, Tn pixels a cycle,
-// pixel-major (a pixel's channels of the tile in one burst);
+// pixel-major (a pixel's channels of the tile in one burst, pixels.h); every output pixel is written
+// through finish_pixel (pixels.h);
 // global average = requantise(sum - divisor*zp_in, M, shift).
 #ifndef FA_TILED_POOL_H
 #define FA_TILED_POOL_H
@@ -17,6 +18,7 @@
 #include "fpga_accel/tiled/conv.h"
 #include "fpga_accel/tiled/memory.h"
 #include "fpga_accel/tiled/output_path.h"
+#include "fpga_accel/tiled/pixels.h"
 #include "fpga_accel/types.h"
 
 namespace fa {
@@ -67,16 +69,19 @@ int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, 
     Pixel px;
 pool_out:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+        int64_t y[C::TM];
+    pool_out_lanes:
         for (int m = 0; m < cn; m++) {
 #pragma HLS PIPELINE II = 1
             int status = S_OK;
-            int64_t y = b.acc[H][p * cn + m];
+            y[m] = b.acc[H][p * cn + m];
             if (L.kind == K_AVGPOOL)
-                y = requant<C::ACC_BITS>(y - (int64_t)k * L.pad_in, b.pos_mult[p], b.pos_shift[p], L.zp_out, L.lo, L.hi,
-                                         status);
-            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0 + m);
+                y[m] = requant<C::ACC_BITS>(y[m] - (int64_t)k * L.pad_in, b.pos_mult[p], b.pos_shift[p], L.zp_out, L.lo,
+                                            L.hi, status);
             if (status) return status;
         }
+        const int status = finish_pixel<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0, cn);
+        if (status) return status;
     }
     return S_OK;
 }
@@ -143,31 +148,36 @@ global_channels:
                 for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels a cycle (addresses: a DDR stream)
 #pragma HLS PIPELINE II = 1
                     FA_CYCLE();
-                // pixel-major: each pixel's cn channels are consecutive bytes, one burst, not cn
+                // pixel-major: each pixel's cn channels in one burst when the view allows (pixels.h)
                 global_lanes_t:
                     for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, np - p0), C::TN); tt++) {
 #pragma HLS UNROLL
                         const int p = p0 + tt;
                         if (p >= np) continue;
+                        int64_t v[C::TM];
+                        read_pixel(acts, x, r0 + p / nc, q0 + p % nc, c0, cn, v);
                     global_lanes_m:
                         for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL
                             if (m >= cn) continue;
-                            const int64_t v = load(acts, addr(x, r0 + p / nc, q0 + p % nc, c0 + m), x.dtype);
                             const int64_t s = b.acc[0][m];
-                            b.acc[0][m] = avg ? s + v : (v > s ? v : s);
+                            b.acc[0][m] = avg ? s + v[m] : (v[m] > s ? v[m] : s);
                         }
                     }
                 }
             }
         }
+        int64_t y[C::TM];
         for (int m = 0; m < cn; m++) {
             int status = S_OK;
-            int64_t y = b.acc[0][m];
-            if (avg) y = requant<C::ACC_BITS>(y - (int64_t)L.divisor * L.pad_in, L.m, L.shift, L.zp_out, L.lo, L.hi, status);
-            if (!status) status = finish<C>(L, b, acts, y, 0, 0, c0 + m);
+            y[m] = b.acc[0][m];
+            if (avg)
+                y[m] = requant<C::ACC_BITS>(y[m] - (int64_t)L.divisor * L.pad_in, L.m, L.shift, L.zp_out, L.lo, L.hi,
+                                            status);
             if (status) return status;
         }
+        const int status = finish_pixel<C>(L, b, acts, y, 0, 0, c0, cn);
+        if (status) return status;
     }
     return S_OK;
 }
