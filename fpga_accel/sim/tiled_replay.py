@@ -11,7 +11,7 @@ consecutive DDR bytes it moved. The replay gives each event a start and an end:
   buffer is free again). So load j overlaps compute j−1 overlaps output j−2, and the two halves of
   each buffer are the only slack. A dense conv / gemm (``overlap``, cost.span_overlap) runs on
   from one spatial tile into the next on the same rules: the next tile's first load waits only for
-  the halves it fills, its output path of the tile before overlaps the next tile's steps; where
+  the halves it fills, the output path of the tile before overlaps the next tile's steps; where
   the layer keeps an input resident (in one input half the trace does not name), a tile's first
   load also waits for the array on the tile before. Any other new spatial tile, a new layer, a
   layer's own loops and the control reads wait for everything before them (the pipeline drains).
