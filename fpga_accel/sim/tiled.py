@@ -97,7 +97,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     from ..bundle import Bundle, load_bundle
     from ..bundle_tiled import load_program
     from ..fold import get_board
-    from ..tiled.cost import program_cost
+    from ..tiled.cost import program_cost, span_overlap
     from .tiled_build import TracedCsim
 
     if isinstance(images, bool) or not isinstance(images, (int, np.integer)) or not 0 < images <= 10_000:
@@ -122,7 +122,8 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
         ref = TiledEngine(program).run(ins)
         match = all(np.array_equal(outs[k], ref[k]) for k in ref)
     n_layers = len(program.layers)
-    rep = replay(trace, model, n_layers)
+    rep = replay(trace, model, n_layers, overlap={i: m for i, d in enumerate(program.layers)
+                                                  if (m := span_overlap(d, program.engine))})
     t3 = time.perf_counter()
     cost = program_cost(program, brd, clock, latency=model.latency)
     done = rep.image_done

@@ -9,8 +9,12 @@ consecutive DDR bytes it moved. The replay gives each event a start and an end:
   starts when its unit is free and its buffers allow it — after the last event that filled the half
   it reads (read after write) and after the last event that read the half it fills (the double
   buffer is free again). So load j overlaps compute j−1 overlaps output j−2, and the two halves of
-  each buffer are the only slack. A new spatial tile, a layer's own loops and the control reads
-  wait for everything before them (the engine's pipeline drains at the end of each spatial tile).
+  each buffer are the only slack. A dense conv / gemm (``overlap``, cost.span_overlap) runs on
+  from one spatial tile into the next on the same rules: the next tile's first load waits only for
+  the halves it fills, the output path of the tile before overlaps the next tile's steps; where
+  the layer keeps an input resident (in one input half the trace does not name), a tile's first
+  load also waits for the array on the tile before. Any other new spatial tile, a new layer, a
+  layer's own loops and the control reads wait for everything before them (the pipeline drains).
 - **the DDR** (:class:`DdrModel`): runs are cut into AXI bursts (at 4 KiB boundaries and at the
   port's burst length in beats of ``bus_bytes``); a burst occupies the one DDR both directions share
   for max(beats, bytes / the sustained bytes per cycle), first come first served in time (a burst
@@ -99,8 +103,11 @@ class Replay:
     extra: dict = field(default_factory=dict)
 
 
-def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
-    """Start and end of every event of ``trace`` (see the module docstring); per image and layer."""
+def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None = None) -> Replay:
+    """Start and end of every event of ``trace`` (see the module docstring); per image and layer.
+    ``overlap``: layer index -> ``"pipelined"`` or ``"resident"`` (cost.span_overlap) for the layers
+    whose spatial tiles follow one another without draining the pipeline."""
+    overlap = overlap or {}
     ev, runs = trace.events, trace.runs
     cal = Calendar()
     free = [0.0] * 6  # per unit: when its last event ends
@@ -108,6 +115,8 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
     rend: dict[int, float] = {}  # buffer half -> end of the last event that read it
     horizon = 0.0  # the end of everything so far
     prev_span = None
+    computed: dict[tuple, float] = {}  # spatial tile -> end of its last compute event
+    loading = None  # the spatial tile of the last load event
     out = Replay([], [], [])
     per: list[LayerTiming] = []
     control = 0.0
@@ -123,14 +132,20 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
                 out.control.append(control)
             per, control = [LayerTiming(i) for i in range(n_layers)], 0.0
             free = [horizon] * 6
-            prev_span = None
+            prev_span = loading = None
+            computed.clear()
             continue
         span = (layer, r0, q0)
         serial = unit in (CONTROL, LAYER)
-        if serial or span != prev_span:  # a barrier: the pipeline drains
+        runs_on = prev_span is not None and prev_span[0] == layer and layer in overlap
+        if serial or (span != prev_span and not runs_on):  # a barrier: the pipeline drains
             free = [horizon] * 6
         prev_span = None if serial else span
         start = free[unit]
+        if unit == LOAD:
+            if loading is not None and loading != span and loading[0] == layer and overlap.get(layer) == "resident":
+                start = max(start, computed.get(loading, 0.0))  # the resident input half
+            loading = span
         if reads:
             start = max(start, wend.get(reads, 0.0))
         if writes:
@@ -154,6 +169,8 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int) -> Replay:
                 nb += 1
             moved += r_bytes[k]
         free[unit] = end
+        if unit == COMPUTE:
+            computed[span] = end
         if reads:
             rend[reads] = max(rend.get(reads, 0.0), end)
         if writes:

@@ -16,8 +16,11 @@ and a stage's stream adds the port's latency, or a latency per 16 bursts in flig
 bursts cannot cover it.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
-path of the one before that: a spatial tile takes its first load, then per step the longest of its
-stages (and of their DDR time together), then its last output path. A layer whose DDR busy time
+path of the one before that: per step the longest of its stages (and of their DDR time together).
+A spatial tile of a depthwise convolution or a pool adds its first load and its last output path;
+a dense conv / gemm pipelines on from one spatial tile into the next, so only the layer's first
+load and last output path add (and each tile's first load where a resident input makes it wait
+for the array on the tile before, :func:`span_overlap`). A layer whose DDR busy time
 outweighs its compute is memory-bound.
 """
 from __future__ import annotations
@@ -161,15 +164,21 @@ def layer_totals(desc: dict, engine: dict, per_cycle: float,
     """(compute cycles, weight bytes, read bytes, written bytes, transfer cycles, cycles) of one
     descriptor at ``per_cycle`` DDR bytes a cycle: the sums over its spatial tiles (a convolution's
     alike tiles walked once, _conv_groups). Transfer cycles: the DDR's busy time for the layer's
-    bursts (ddr.busy). Cycles: per spatial tile (the pipeline drains between tiles) the first
-    load, then per step the longest of its stages (ddr.stream), then the last output path; the
-    streaming layers (one loop for load, compute and write) the longest of their compute and
-    their read and write streams."""
+    bursts (ddr.busy). Cycles: per step the longest of its stages (ddr.stream); per spatial tile
+    where the pipeline drains between tiles (depthwise, pools) the first load before and the last
+    output path after them; a dense conv / gemm runs on from one spatial tile into the next
+    (span_overlap), so only the layer's first load and last output path stand alone (and each
+    tile's first load, where a resident input makes it wait for the tile before); the streaming
+    layers (one loop for load, compute and write) the longest of their compute and their read and
+    write streams."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
     reads: list = []
     writes: list = []
     cache: dict = {}
-    for n, steps in _timed_tiles(desc, engine):
+    timed = _timed_tiles(desc, engine)
+    mode = span_overlap(desc, engine)
+    tables = 1 if desc["kind"] in ("conv", "gemm") and _tables(desc) else 0  # the table load runs alone
+    for index, (n, steps) in enumerate(timed):
         for many, st in steps:
             k = n * many
             tot[0] += k * st.compute
@@ -181,7 +190,10 @@ def layer_totals(desc: dict, engine: dict, per_cycle: float,
                 reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
                 writes.append(_scaled(st.store_w, k))
         if desc["kind"] not in SERIAL:
-            tot[5] += n * _tile_cycles(steps, per_cycle, latency, cache)
+            tot[5] += n * _tile_cycles(steps, per_cycle, latency, cache, mode if index >= tables else None)
+    if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
+        last = timed[-1][1]
+        tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
     if desc["kind"] in SERIAL:
         r, w = merge(*reads), merge(*writes)
         tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
@@ -196,21 +208,27 @@ def _scaled(hist: tuple, k: int) -> tuple:
     return tuple((n, b, c * k) for n, b, c in hist)
 
 
-def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> float:
+def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple:
+    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step."""
+    if id(st) not in cache:
+        cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
+                         st.compute,
+                         _store(st, per_cycle, latency),
+                         busy(st.load, per_cycle), busy(st.fetch, per_cycle),
+                         busy(merge(st.store_r, st.store_w), per_cycle))
+    return cache[id(st)][1:]
+
+
+def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
     """One spatial tile's steps ((how many, Step) runs in loop order) through the three-stage
     pipeline: load of step j+1 | fetch and compute of step j | output path of step j−1, each on its
-    own buffer halves, all on one DDR (a step takes at least the DDR time of what runs beside it);
-    the first load (beside the first fetch) and the last output path overlap nothing else."""
-    def t(st):
-        if id(st) not in cache:
-            cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
-                             st.compute,
-                             _store(st, per_cycle, latency),
-                             busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                             busy(merge(st.store_r, st.store_w), per_cycle))
-        return cache[id(st)][1:]
-
-    seq = [(many, t(st)) for many, st in steps if many]
+    own buffer halves, all on one DDR (a step takes at least the DDR time of what runs beside it).
+    ``mode`` None (the pipeline drains between tiles): the first load (beside the first fetch) and
+    the last output path overlap nothing else. ``"pipelined"``: the tile's first step runs beside the
+    output path of the tile before and its last step beside the next tile's first load (tiles alike:
+    this one's own; layer_totals counts one tile as if alone, for the fill and the drain). ``"resident"``:
+    the first load waits for the tile before, but its output path overlaps this tile's first step."""
+    seq = [(many, _stage_times(st, per_cycle, latency, cache)) for many, st in steps if many]
     if not seq:
         return 0.0
     zero = (0.0,) * 7
@@ -219,15 +237,17 @@ def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict) -> fl
         work = cur[2] + (0.0 if first else cur[1])  # the first fetch runs beside the first load
         return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
 
-    load0, fetch0 = seq[0][1][0], seq[0][1][1]
-    total = max(load0, fetch0) + seq[-1][1][3]
+    chained = mode == "pipelined"
+    head, tail = seq[0][1], seq[-1][1]
+    total = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
     for i, (many, cur) in enumerate(seq):
-        nxt = seq[i + 1][1] if i + 1 < len(seq) else zero
-        prv = seq[i - 1][1] if i else zero
+        nxt = seq[i + 1][1] if i + 1 < len(seq) else (head if chained else zero)
+        prv = seq[i - 1][1] if i else (tail if mode else zero)
+        first = not i and not chained
         if many == 1:
-            total += one(prv, cur, nxt, first=not i)
+            total += one(prv, cur, nxt, first=first)
         else:
-            total += one(prv, cur, cur, first=not i) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
+            total += one(prv, cur, cur, first=first) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
     return total
 
 
@@ -576,6 +596,35 @@ def _runs(spans_: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [tuple(r) for r in out]
 
 
+def _held(desc: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
+    """Pixels of a dense spatial tile's input tile on chip: the halo, padding included, or only the
+    pixels a sampled 1x1 convolution reads."""
+    if sampled_input(desc, geo):
+        return (r1 - r0) * (q1 - q0)
+    (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
+    hy, hx = in_span(r0, r1, sh, dh, kh, 0), in_span(q0, q1, sw, dw, kw, 0)
+    return (hy[1] - hy[0]) * (hx[1] - hx[0])
+
+
+def span_overlap(desc: dict, engine: dict) -> str | None:
+    """How a layer's spatial tiles follow one another (tiled/conv.h): ``"pipelined"`` for a dense or
+    grouped conv / gemm, whose pipeline runs on from one spatial tile into the next (its first load
+    beside the array on the tile before, its last output path beside the next tile's steps);
+    ``"resident"`` when some tile keeps its input resident in one input half, so a tile's first load
+    waits for the array on the tile before; None (the pipeline drains) for the other layers."""
+    if desc["kind"] not in ("conv", "gemm"):
+        return None
+    geo = _conv_geometry(desc)
+    if is_depthwise(geo):
+        return None
+    t, out = desc["tile"], desc["output"]
+    rows = {r1 - r0: (r0, r1) for r0, r1 in spans(out["h"], t["rows"])}
+    cols = {q1 - q0: (q0, q1) for q0, q1 in spans(out["w"], t["cols"])}  # the held area depends on the size only
+    if any(input_resident(desc, geo, _held(desc, geo, *r, *q), engine) for r in rows.values() for q in cols.values()):
+        return "resident"
+    return "pipelined"
+
+
 def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
     """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1)) as (how many, step) runs
     in loop order. The bursts are those of the first group and Tm tile (the others differ only by
@@ -626,10 +675,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             for n, many, st in kinds:
                 yield many, st
         return
-    hy, hx = in_span(r0, r1, sh, dh, kh, 0), in_span(q0, q1, sw, dw, kw, 0)
-    held = (hy[1] - hy[0]) * (hx[1] - hx[0])  # the input tile on chip, padding included
+    held = _held(desc, geo, r0, r1, q0, q1)
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
-        held = px
         area = _im2col_bytes(x, geo, r0, r1, q0, q1) // (cg * xb)
         rows = [y for y in range(r0 * sh - pads[0], (r1 - 1) * sh - pads[0] + 1, sh) if 0 <= y < x["h"]]
         cols = [c for c in range(q0 * sw - pads[1], (q1 - 1) * sw - pads[1] + 1, sw) if 0 <= c < x["w"]]

@@ -13,8 +13,14 @@
 //       output path: requantise, clamp, post stages, write
 //
 // Ping-pong: in dense mode a step is loaded into one input/weight half while the array works on the
-// step before it in the other (the halves alternate across a spatial tile's Tm tiles), and Tm tile i
-// accumulates into half i%2 while the output path drains tile i-1 from the other. In depthwise mode
+// step before it in the other (the halves alternate across the Tm tiles of a spatial tile and on
+// into the next spatial tile), and Tm tile i of the layer accumulates into half i%2 while the output
+// path drains tile i-1 from the other, also when tile i is the first of the next spatial tile: the
+// pipeline does not drain between spatial tiles, so a spatial tile's first load overlaps the array
+// on the tile before it and its last output path the next tile's first steps. The dense array
+// reads no per-tile table (its tap offsets come from the span it is given), so nothing but the
+// halves is shared; a resident input (below) is the exception: it lives in input half 0, so the
+// next spatial tile's first load of it waits for the array on the tile before. In depthwise mode
 // the Tm tiles form a three-stage pipeline: load of tile j | the array on tile j-1 | output path of
 // tile j-2, each on its own halves. The stages are separate functions (INLINE off) on separate
 // halves, chosen by a template parameter so every index is a constant, so synthesis can overlap
@@ -154,10 +160,12 @@ dense_weights:
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
 // every tap, every pixel, tmo x cn products a cycle, from its block at w + KH*KW*tmo*c; the partial
-// sums checked against acc_bits after each Tn tile, where the executor checks them.
+// sums checked against acc_bits after each Tn tile, where the executor checks them. A tap's offset
+// in the input tile comes from the span (memory.h tap_offsets), not from a table the next spatial
+// tile would rewrite while this one still runs.
 template <class C>
 int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
-              const int32_t* taps, typename Buffers<C>::acc_t* acc) {
+              typename Buffers<C>::acc_t* acc) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, w, acc, s);
     const bool sampled = sampled_input(L);
@@ -168,12 +176,13 @@ dense_tiles:
         const wgt_t* wt = w + k * tmo * c;
     dense_taps:
         for (int t = 0; t < k; t++) {
+            const int tap = (t / L.kw) * L.dh * s.hx + (t % L.kw) * L.dw;
             Pixel px;
         dense_pixels:
             for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
                 FA_CYCLE();
-                const int at = sampled ? p : px.corner(L, s) + taps[t];  // a sampled input holds the read pixels only
+                const int at = sampled ? p : px.corner(L, s) + tap;  // a sampled input holds the read pixels only
                 array_pixel<C>(acc + p * tmo, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn);
             }
         }
@@ -281,11 +290,11 @@ dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the ar
         if ((p0 + j) & 1) {
             if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? b.in[0] : b.in[1]) + at_j, stride_j, b.w[1]);
-            if (j) status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.taps, b.acc[H]);
+            if (j) status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.acc[H]);
         } else {
             if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input, b.in[0] + at_j, stride_j, b.w[0]);
             if (j) status = dense_mac<C>(L, s, tmo, pcw, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1],
-                                         b.taps, b.acc[H]);
+                                         b.acc[H]);
         }
         if (status) return status;
     }
@@ -300,22 +309,34 @@ void dense_start(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Sp
     start_tile<C, H>(L, weights, b, gi * L.mg + o0, imin(L.tm, L.mg - o0), s.np);
 }
 
-// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (channels pm0.., ptmo) from 1-H. The
-// tile's constants are read first: the array waits for them, the output path's many small bursts can wait.
+// The Tm tile awaiting its output path (tmo = 0: none), with its spatial tile: the next Tm tile drains
+// it, in the same spatial tile or in the next one.
+struct Pending {
+    Span s;
+    int m0, tmo;
+};
+
+template <class C, int H>
+int drain_pending(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
+    return p.tmo ? drain<C, H>(L, b, acts, p.s, p.m0, p.tmo) : S_OK;
+}
+
+// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (`last`) from 1-H. The tile's
+// constants are read first: the array waits for them, the output path's many small bursts can wait.
 template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               int pm0, int ptmo, bool resident, int p0) {
+               const Pending& last, bool resident, int p0) {
     dense_start<C, H>(L, weights, b, s, gi, o0);
-    if (ptmo) {
-        const int status = drain<C, 1 - H>(L, b, acts, s, pm0, ptmo);
-        if (status) return status;
-    }
+    const int status = drain_pending<C, 1 - H>(L, b, acts, last);
+    if (status) return status;
     return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, p0);
 }
 
+// The Tm tiles of spatial tile s, numbered on from i (the layer's Tm tiles so far: the halves go on
+// alternating); the first drains `last`, the tile before it, and the last becomes `last`.
 template <class C>
-int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
-    int i = 0, pm0 = 0, ptmo = 0, status = S_OK;  // ptmo: channels of the tile awaiting its output path
+int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int& i,
+               Pending& last) {
     const bool resident = input_resident<C>(L, s);
     const int ns = dense_steps<C>(L);
 groups:
@@ -323,14 +344,15 @@ groups:
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
             const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
-            status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0)
-                           : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, pm0, ptmo, resident, p0);
+            const int status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, p0)
+                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, p0);
             if (status) return status;
-            pm0 = gi * L.mg + o0;
-            ptmo = imin(L.tm, L.mg - o0);
+            last.s = s;
+            last.m0 = gi * L.mg + o0;
+            last.tmo = imin(L.tm, L.mg - o0);
         }
     }
-    return i & 1 ? drain<C, 0>(L, b, acts, s, pm0, ptmo) : drain<C, 1>(L, b, acts, s, pm0, ptmo);
+    return S_OK;
 }
 
 // --- depthwise ----------------------------------------------------------------------------------
@@ -417,18 +439,21 @@ dw_pipeline:
 template <class C>
 int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
     const bool depthwise = L.groups > 1 && L.cg == 1;
+    int i = 0;  // dense: the layer's Tm tiles so far
+    Pending last;
+    last.tmo = 0;
     load_tables<C>(L, weights, b);
 spatial_rows:
     for (int r0 = 0; r0 < L.out.h; r0 += L.rows) {
     spatial_cols:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
-            tap_offsets(L, s.hx, b.taps);
-            const int status = depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s);
+            if (depthwise) tap_offsets(L, s.hx, b.taps);
+            const int status = depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, last);
             if (status) return status;
         }
     }
-    return S_OK;
+    return i & 1 ? drain_pending<C, 0>(L, b, acts, last) : drain_pending<C, 1>(L, b, acts, last);  // the last Tm tile
 }
 
 }  // namespace tiled
