@@ -133,6 +133,8 @@ def apply_generated_fifos(manifest: dict) -> None:
     new = fifo_summary(generated_fifos(hls.get("streams", [])),
                        "the generated streams, at the depths the timed simulation found" if sized
                        else "the generated streams, at the cost model's depths")
+    if manifest.get("fifo_depths"):
+        new["source"] += " (some set by hand: fifo_depths)"
     for k in RESOURCES:
         fold["totals"][k] += new[k] - est.get(k, 0)
         total = fold["board_totals"].get(k, 0)
