@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..compiler import compile as compile_model
-    from ..fold.summary import fifo_text
+    from ..fold.summary import budget_text, fifo_text
     from ..quant.summary import quantisation_text
     from ._search import print_search
     from .inspect import parse_input_shapes
@@ -149,6 +149,8 @@ def run(args) -> int:
           f"{f['board_totals']['bram18']:,}, LUT {f['totals']['lut']:,}/{f['board_totals']['lut']:,}; "
           f"`fpga-accel report` for the details")
     print(f"FIFOs           {fifo_text(m)}")
+    if budget_text(m):
+        echo(f"warning         {budget_text(m)}: the design may not place and route; `fpga-accel report` for the details")
     if m["board"].get("retired"):
         print(f"note            {m['board']['retired']}")
     echo(f"bundle          {bundle.path} ({len(m['files']) + 1} files, {size / 1024:.1f} KiB), "

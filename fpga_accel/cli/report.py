@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 
-from ..fold.summary import memory_use
+from ..fold.summary import budget_text, memory_use
 from ._output import Column, echo, fmt_int, fmt_shape, print_table
 
 ORDER = 35
@@ -161,6 +161,8 @@ def print_report(m: dict) -> None:
                 title=f"estimate for {m['model']['name']} on {b['name']} ({b['part']}) at {b['clock_mhz']:g} MHz")
     print("utilisation     " + ", ".join(f"{label} {t[k]:,}/{tot[k]:,} ({f['utilisation'][k]:.1%}; budget "
                                           f"{f['budget'][k]:,})" for k, label in RES if tot[k]) + "  [estimate]")
+    if budget_text(m):  # the generated FIFOs (or their simulated / hand-set depths) outgrew the fold's budget
+        echo(f"warning         {budget_text(m)}, with the generated stream FIFOs  [estimate]")
     echo(f"throughput      {f['frames_per_s']:,.1f} frames/s: {f['cycles_per_image']:,} cycles per image "
           f"(slowest stage {f['slowest_stage']})  [estimate]")
     print(f"latency         {f['latency_us']:,.1f} us ({f['latency_cycles']:,} cycles, one image, memory "

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from ..errors import InputError, Problem, UnsupportedModelError
 from ..escape import ident
 from ..fold.boards import port_bits
+from ..fold.fifos import DEFAULT_DEPTH, branch_backlog, burst_depth, fork_depths
 from ..ops import lookup
 from ..pe import RENAME, FoldingProblem, LowerContext, LoweringError, Port, Stage
 from ..pe.io import io_lanes
 from ..pe.mvau import MUL_CHOICES
 from ..pe.stream_utils import duplicate_stage, width_convert_stage
 
-DEFAULT_DEPTH = 2
 #: the deepest FIFO a depth setting may ask for (2^20 words; far beyond any on-chip memory)
 MAX_FIFO_DEPTH = 1 << 20
 SET_DEPTH = ("depth from the manifest's fifo_depths (compile --fifo-depth, the config's fifo_depths, or the sizes "
@@ -270,8 +270,8 @@ def burst_depths(calls: list[Call], streams: dict) -> None:
             if v not in streams or not v.startswith("s"):
                 continue
             slack = c.stage.input_slack(interval)
-            port, depth, why = streams[v]
-            if slack > 0 and DEFAULT_DEPTH + slack > depth:
+            port, depth, _ = streams[v]
+            if burst_depth(depth, slack) > depth:
                 # the kind only: layer names are the model's text and never reach a comment
                 streams[v] = (port, DEFAULT_DEPTH + slack, f"the {c.stage.kind} it feeds reads in bursts: {slack} "
                               f"words written meanwhile at {interval} cycles per image, beyond the default "
@@ -279,43 +279,27 @@ def burst_depths(calls: list[Call], streams: dict) -> None:
 
 
 def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):
-    """FIFO depth per branch of a fork of ``t_root``: the words of the fork tensor that pile up in
-    a branch while the slowest other branch fills its line buffers before its first output.
+    """FIFO depth per branch of a fork of ``t_root`` by the fold's rule (``fold.fifos``): the words
+    of the fork tensor that pile up in a branch while the other branches fill their line buffers
+    before their first output, capped at one image."""
+    shape = qmodel.tensors[t_root].shape
+    image = math.prod(int(d) for d in shape[1:]) // port.lanes
 
-    A sliding window must read (last row of its first window + 1 + stride) input rows before it
-    emits; that many rows, scaled to the fork tensor's rows, are the other branches' backlog. The
-    depth is capped at one image of the tensor (which can never deadlock)."""
-    shape = [int(d) for d in qmodel.tensors[t_root].shape]
-    image = math.prod(shape[1:]) // port.lanes
-    row_words = math.prod(shape[2:]) // port.lanes if len(shape) == 4 else image
-    rows_t = shape[1] if len(shape) == 4 else 1
-
-    def latency(j: int) -> int:  # words of the fork tensor the branch starting at stage j holds back
-        total, seen = 0, set()
+    def chain(j: int) -> list[Stage]:  # the branch's stages from stage j up to a join or another fork
+        stages, seen = [], set()
         while j not in seen:
             seen.add(j)
             st = placed[j][0]
-            if st.kind in ("sliding_window", "parallel_window"):
-                p = st.params
-                span = p["DH"] * (p["KH"] - 1) + 1
-                rows = min(p["IH"], span - p["PAD_T"]) + p["SH"]
-                total += math.ceil(rows * rows_t / p["IH"]) * row_words
-            else:
-                total += max(1, row_words // max(1, shape[2] if len(shape) == 4 else 1))  # one pixel
+            stages.append(st)
             if len(st.outputs) != 1:
                 break
             nxt = consumers.get(root(st.outputs[0].tensor), [])
             if len(nxt) != 1 or len(placed[nxt[0][0]][0].inputs) != 1:
                 break  # the join (or another fork) ends the branch
             j = nxt[0][0]
-        return total
+        return stages
 
-    lat = [latency(c) for c, _, _ in users] + [0] * n_sinks
-    out = []
-    for i in range(len(lat)):
-        others = max([x for k, x in enumerate(lat) if k != i] or [0])
-        d = max(DEFAULT_DEPTH, min(image, others + DEFAULT_DEPTH))
-        why = (f"fork of {len(lat)} branches: the other branches hold back up to {others} words "
-               f"(their line buffers fill first); capped at one image ({image} words)")
-        out.append((d, why))
-    return out
+    lat = [branch_backlog(chain(c), shape, port.lanes) for c, _, _ in users] + [0] * n_sinks
+    return [(d, f"fork of {len(lat)} branches: the other branches hold back up to {others} words "
+                f"(their line buffers fill first); capped at one image ({image} words)")
+            for d, others in fork_depths(lat, image)]

@@ -1,20 +1,31 @@
-"""The stream FIFOs of a folded design, estimated before any code is generated.
+"""The stream FIFOs of a folded design, estimated before any code is generated, by the code
+generator's own depth rules.
 
-One FIFO feeds every input of every stage: the default depth (2), deepened by the stage's burst
-slack at the design's interval (``Stage.input_slack``, as the code generator's ``burst_depths``
-does), and on a fork each branch as deep as the other branches' slack (their line buffers fill
-first), capped at one image. Widths are the reading layer's lanes times the tensor's bits. The
-bundle replaces this estimate by the generated streams' own depths (:func:`generated_fifos`),
-and by the depths the timed simulation finds when compile sizes them.
+The rules (used by both the fold and ``codegen/network.py``):
+
+- every stream is ``DEFAULT_DEPTH`` deep, deepened by the burst slack of the stage reading it at
+  the network's interval (:func:`burst_depth`, ``Stage.input_slack``);
+- on a fork each branch is as deep as the words of the fork tensor the other branches hold back
+  while their chains of line buffers fill (:func:`branch_backlog`, :func:`fork_depths`), capped at
+  one image.
+
+:func:`estimate_fifos` lays the streams out as the generator does (a source stream per tensor, a
+chain of duplicates on a fork, a width converter where lanes differ, the top's port streams at
+the default depth) on the fold's LayerDesigns, so its estimate equals the generated streams
+(:func:`generated_fifos`) until the timed simulation or a hand-set depth changes them.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
-from .lower import elems
+from ..pe.io import io_lanes
 from .resources import Usage, fifo_cost, fifo_srl
 
 DEFAULT_DEPTH = 2  # Vitis HLS's depth for a stream without a depth pragma
+WINDOWS = ("sliding_window", "parallel_window")
+PLUMBING = ("width_convert", "duplicate")
 
 
 @dataclass
@@ -28,41 +39,130 @@ class Fifo:
         return fifo_cost(self.depth, self.width)
 
 
+def burst_depth(depth: int, slack: int) -> int:
+    """A stream's depth once the stage reading it in bursts has ``slack`` words written meanwhile."""
+    return max(depth, DEFAULT_DEPTH + slack) if slack > 0 else depth
+
+
+def branch_backlog(chain, shape, lanes: int) -> int:
+    """Words of a fork tensor (``shape``, NCHW or flat, ``lanes`` per word) a branch whose stages are
+    ``chain`` holds back before its first output: a sliding window reads (last row of its first
+    window + 1 + stride) input rows first, scaled to the fork tensor's rows; any other stage one pixel."""
+    shape = [int(d) for d in shape]
+    image = math.prod(shape[1:]) // lanes
+    row_words = math.prod(shape[2:]) // lanes if len(shape) == 4 else image
+    rows_t = shape[1] if len(shape) == 4 else 1
+    total = 0
+    for st in chain:
+        if st.kind in WINDOWS:
+            p = st.params
+            rows = min(p["IH"], p["DH"] * (p["KH"] - 1) + 1 - p["PAD_T"]) + p["SH"]
+            total += math.ceil(rows * rows_t / p["IH"]) * row_words
+        else:
+            total += max(1, row_words // max(1, shape[2] if len(shape) == 4 else 1))
+    return total
+
+
+def fork_depths(backlogs: list[int], image: int) -> list[tuple[int, int]]:
+    """(depth, the other branches' backlog) per branch of a fork: the largest backlog of the others
+    plus the default depth, capped at one image (which can never deadlock)."""
+    out = []
+    for i in range(len(backlogs)):
+        others = max([x for k, x in enumerate(backlogs) if k != i] or [0])
+        out.append((max(DEFAULT_DEPTH, min(image, others + DEFAULT_DEPTH)), others))
+    return out
+
+
 def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_of) -> list[Fifo]:
     """The FIFOs of a design before its code exists (see the module docstring): ``layers`` are its
     LayerDesigns, ``io`` its adapter stages, ``readers`` the layers reading each tensor and
     ``lanes_of(tensor)`` the lanes its stream carries."""
-    interval = max([1, *(s.cycles() for lay in layers for s in lay.stages), *(s.cycles() for s in io)])
-    fifos, first = [], {}  # first: layer -> its first stage's FIFOs (a fork's branches)
-    for i, (lay, plan, ld) in enumerate(zip(qm.layers, plans, layers)):
-        if plan.kind == "none":
+    pes = [[s for s in ld.stages if s.kind not in PLUMBING] for ld in layers]
+    # the generator's interval: its calls (PEs, converters, duplicates), not the I/O adapters
+    interval = max([0, *(s.cycles() for ld in layers for s in ld.stages),
+                    *(s.cycles() for s in io if s.kind in PLUMBING)])
+    outputs = [t.name for t in qm.outputs]
+
+    @functools.cache
+    def users(t: str) -> list[tuple[int, int]]:
+        """(layer, input) reading ``t`` past passthrough layers, in layer order."""
+        out = []
+        for r in dict.fromkeys(readers.get(t, [])):
+            if plans[r].kind == "none":
+                out += users(qm.layers[r].outputs[0])
+            else:
+                out += [(r, k) for k, x in enumerate(qm.layers[r].inputs) if x == t]
+        return sorted(out)
+
+    def sinks(t: str) -> list[int]:
+        out = [o for o, name in enumerate(outputs) if name == t]
+        for r in dict.fromkeys(readers.get(t, [])):
+            if plans[r].kind == "none":
+                out += sinks(qm.layers[r].outputs[0])
+        return out
+
+    def chain(r: int) -> list:
+        stages, seen = [], set()
+        while r not in seen:
+            seen.add(r)
+            stages += pes[r]
+            lay = qm.layers[r]
+            nxt = users(lay.outputs[0]) if len(lay.outputs) == 1 else []
+            if len(nxt) != 1 or len(qm.layers[nxt[0][0]].inputs) != 1 or not pes[nxt[0][0]]:
+                break  # the join (or another fork) ends the branch
+            r = nxt[0][0]
+        return stages
+
+    fifos: list[Fifo] = []
+
+    def read_by(depth: int, width: int, stage) -> None:
+        fifos.append(Fifo(stage.name, burst_depth(depth, stage.input_slack(interval)), width))
+
+    sources = [(t.name, None) for t in qm.inputs] + \
+        [(t, i) for i, lay in enumerate(qm.layers) if plans[i].kind != "none" for t in lay.outputs]
+    for t, i in sources:  # i: the producing layer, None for a hardware input
+        is_input = i is None
+        if t not in qm.tensors:
             continue
-        want = plan.in_lanes(ld.fold)
-        for k, s in enumerate(ld.stages):
-            if s.kind == "width_convert":
-                widths = [s.params["IN_LANES"] * s.params["BITS"]]
-            elif s.kind == "duplicate":
-                widths = [s.params["LANES"] * s.params["BITS"]]
-            elif all(x.kind == "width_convert" for x in ld.stages[:k]):  # the layer's first PE reads every input
-                widths = [(want or lanes_of(t)) * qm.tensors[t].qparams.qtype.bits for t in lay.inputs
-                          if t in qm.tensors]
-            else:  # the PEs after it the stream before them: a window's words (SIMD lanes, PX pixels)
-                widths = [s.inputs[0].word_bits] if s.inputs else \
-                    [(want or lanes_of(lay.inputs[0])) * qm.tensors[lay.inputs[0]].qparams.qtype.bits]
-            made = [Fifo(s.name, DEFAULT_DEPTH + s.input_slack(interval), w) for w in widths]
-            if s.kind not in ("width_convert", "duplicate") and i not in first:
-                first[i] = made
-            fifos += made
-    for t, rs in readers.items():  # a fork: each branch holds what the other branches' bursts hold back
-        branches = [first[r] for r in rs if first.get(r)]
-        if len(branches) < 2 or t not in qm.tensors:
-            continue
-        image = elems(qm.tensors[t].shape) // max(1, lanes_of(t))
-        for b, own in enumerate(branches):
-            others = max(f.depth for k, br in enumerate(branches) if k != b for f in br)
-            for f in own:
-                f.depth = max(f.depth, min(image, others))
-    return fifos + [Fifo(s.name, DEFAULT_DEPTH, s.params["LANES"] * s.params["BITS"]) for s in io if s.kind == "output"]
+        lanes, bits = lanes_of(t), qm.tensors[t].qparams.qtype.bits
+        width = lanes * bits
+        us, ss = users(t), sinks(t)
+        dups = [s for s in (io if is_input else layers[i].stages) if s.kind == "duplicate" and s.layer == t]
+        n = len(us) + len(ss)
+        if n == 0 and not is_input:  # a stream nothing reads is still declared
+            fifos.append(Fifo(t, DEFAULT_DEPTH, width))
+        if n <= 1:
+            depths = [None]  # the source stream itself
+        else:
+            image = math.prod(int(d) for d in qm.tensors[t].shape[1:]) // lanes
+            backlogs = [branch_backlog(chain(r), qm.tensors[t].shape, lanes) for r, _ in us] + [0] * len(ss)
+            depths = [d for d, _ in fork_depths(backlogs, image)]
+            # the source and every duplicate's second output but the last feed the next duplicate
+            for d in dups[: n - 1]:
+                read_by(DEFAULT_DEPTH, width, d)
+        for (r, k), depth in zip(us, depths):
+            port = is_input and depth is None  # the top's in<i> stream: no depth pragma reaches it
+            src, first = DEFAULT_DEPTH if depth is None else depth, pes[r][0]
+            conv = next((s for s in layers[r].stages if s.kind == "width_convert" and s.params["INPUT"] == k), None)
+            if conv is not None:  # the stream feeds the converter, a new one the PE
+                fifos.append(Fifo(conv.name, src if port else burst_depth(src, conv.input_slack(interval)), width))
+                read_by(DEFAULT_DEPTH, conv.params["OUT_LANES"] * bits, first)
+                continue
+            w = first.inputs[k].word_bits if k < len(first.inputs) else width
+            if port:
+                fifos.append(Fifo(first.name, src, w))
+            else:
+                read_by(src, w, first)
+        for o, depth in zip(ss, depths[len(us):]):
+            narrow = io_lanes(lanes, bits)
+            if narrow != lanes:  # a converter in front of the output: its input is a stream of the network
+                conv = next(s for s in io if s.kind == "width_convert" and s.layer == outputs[o])
+                read_by(DEFAULT_DEPTH if depth is None else depth, width, conv)
+            fifos.append(Fifo(outputs[o], DEFAULT_DEPTH, narrow * bits))  # the top's out<i> stream
+    for stages in pes:  # the streams inside a layer, between its PEs
+        for st in stages[1:]:
+            read_by(DEFAULT_DEPTH, st.inputs[0].word_bits if st.inputs else 0, st)
+    return fifos
 
 
 def fifo_usage(fifos: list[Fifo]) -> Usage:
@@ -81,6 +181,8 @@ def fifo_summary(fifos: list[Fifo], source: str) -> dict:
 
 
 def generated_fifos(streams: list[dict]) -> list[Fifo]:
-    """The network's FIFOs from ``manifest["hls"]["streams"]`` (the region's ``s<k>`` streams; the
-    tops' port streams belong to the I/O adapters)."""
-    return [Fifo(s["name"], int(s["depth"]), int(s["bits"])) for s in streams if str(s["name"]).startswith("s")]
+    """The network's FIFOs from ``manifest["hls"]["streams"]``: the region's ``s<k>`` streams at
+    their depths, and the tops' port streams (``in<i>`` / ``out<i>``), declared without a depth
+    pragma, at the default depth."""
+    return [Fifo(s["name"], int(s["depth"]) if str(s["name"]).startswith("s") else DEFAULT_DEPTH, int(s["bits"]))
+            for s in streams]

@@ -193,8 +193,8 @@ def _lower(layer, qm, pe: int, simd: int, mul: str = "dsp", dsp_port_bits: int =
 
 
 def _priced(stages: list[Stage]) -> list[Stage]:
-    """What the models read of each stage, and its ports (the FIFO estimate reads their widths): the
-    folder keeps every folding it tries, not its arrays."""
+    """What the models read of each stage (its ports too: the FIFO estimate's widths): the folder keeps
+    every folding it tries, not its arrays."""
     return [Stage(s.layer, s.kind, s.params, list(s.inputs), list(s.outputs)) for s in stages]
 
 

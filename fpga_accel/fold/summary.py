@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,10 +115,16 @@ def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
                          "clock_is_default": result.clock_mhz == result.board.clock_mhz}
 
 
+class OverBudgetWarning(UserWarning):
+    """The generated design needs more of a resource than the fold's budget allows."""
+
+
 def apply_generated_fifos(manifest: dict) -> None:
     """Once the HLS project is generated: ``fold.fifos`` from its streams at their final depths (the
-    fold's estimate kept under ``estimate``), and the totals and utilisation with them in place of
-    the estimate."""
+    fold's estimate kept under ``estimate``), the totals and utilisation with them in place of the
+    estimate, and ``fold.over_budget``: each resource the design now needs more of than its budget
+    (the simulation's or hand-set depths may exceed the fold's), which also raises an
+    :class:`OverBudgetWarning`."""
     fold, hls = manifest.get("fold"), manifest.get("hls")
     if not fold or not hls or "fifos" not in fold:
         return
@@ -126,12 +133,29 @@ def apply_generated_fifos(manifest: dict) -> None:
     new = fifo_summary(generated_fifos(hls.get("streams", [])),
                        "the generated streams, at the depths the timed simulation found" if sized
                        else "the generated streams, at the cost model's depths")
+    if manifest.get("fifo_depths"):
+        new["source"] += " (some set by hand: fifo_depths)"
     for k in RESOURCES:
         fold["totals"][k] += new[k] - est.get(k, 0)
         total = fold["board_totals"].get(k, 0)
         fold["utilisation"][k] = fold["totals"][k] / total if total else 0.0
     new["estimate"] = {k: v for k, v in est.items() if k != "source"}
     fold["fifos"] = new
+    fold["over_budget"] = [{"resource": k, "need": fold["totals"][k], "budget": fold["budget"][k]}
+                           for k in RESOURCES if k in fold.get("budget", {}) and fold["totals"][k] > fold["budget"][k]]
+    if fold["over_budget"]:
+        warnings.warn(f"{budget_text(manifest)}, with the stream FIFOs as {new['source']}: the design may not "
+                      f"place and route", OverBudgetWarning, stacklevel=2)
+
+
+def budget_text(m: dict) -> str | None:
+    """One line naming each resource the generated design needs beyond its budget (``fold.over_budget``),
+    or None when it fits (or the manifest holds no such record)."""
+    over = [o for o in _dict(m.get("fold")).get("over_budget") or [] if isinstance(o, dict)]
+    if not over:
+        return None
+    return "over budget: " + ", ".join(f"{o.get('resource', '-')!s} needs {_num(o.get('need'))} of a budget of "
+                                       f"{_num(o.get('budget'))}" for o in over)
 
 
 def fifo_text(m: dict) -> str:
