@@ -215,3 +215,23 @@ def test_engine_cl_top_elaborates_cleanly():
     sv = cl_top(k, "m", ip="fa_tiled_top", master_bits={"gmem0": 32, "gmem1": 32, "gmem2": 32})
     found = elaborate(sv, *args, ip="fa_tiled_top", master_bits=512)
     assert any("-Wport-width" in d for d in found), found
+
+
+@pytest.mark.parametrize("bits", [1024, 16, 96, None, True])
+def test_engine_cl_top_refuses_a_width_no_axi_master_has(bits):
+    widths = {**ENGINE_AXI_BITS, "gmem1": bits}
+    with pytest.raises(ValueError, match="m_axi_gmem1: data width"):
+        cl_top(engine_kernel(), "m", ip="fa_tiled_top", master_bits=widths)
+
+
+def test_width_parameters_are_for_a_cl_of_one_kernel():
+    from fpga_accel.flow.aws_f2 import dcp_script
+    from fpga_accel.flow.aws_f2_cl import kernels_top
+
+    k = engine_kernel()
+    with pytest.raises(ValueError, match="one kernel only"):
+        kernels_top([("a", k), ("b", k)], "m", master_bits=ENGINE_AXI_BITS)
+    with pytest.raises(ValueError, match="one kernel only"):
+        dcp_script("m", widths_from_ip=["gmem0"], segments=2)
+    with pytest.raises(ValueError, match="not a lower-case identifier"):
+        dcp_script("m", "fa_tiled_top", ["gmem0/;rm"])
