@@ -16,6 +16,8 @@ checkpoint, and ``aws ec2 create-fpga-image`` turns the tarball, uploaded to S3,
 """
 from __future__ import annotations
 
+import re
+
 from ..escape import file_stem, shell_comment
 from .aws_f2_cl import CL
 
@@ -25,18 +27,56 @@ TARBALL = f"{CL}.Developer_CL.tar"
 HDK_SCRIPTS = ("build_all.tcl", "build_level_1_cl.tcl", "encrypt.tcl")
 
 
-def dcp_script(model_name: str, ip: str = "fa_kernel", master_bits: dict[str, int] | None = None,
+#: aws_f2_dcp.sh's reading of an exported IP's m_axi data width (bundle $1): its component.xml's model
+#: parameter (IP-XACT: <spirit:value ... spirit:id="MODELPARAM_VALUE.C_M_AXI_<BUNDLE>_DATA_WIDTH">N<), else
+#: the same parameter in the IP's Verilog
+_IP_WIDTH = r"""# the exported IP's m_axi data widths: a model parameter in component.xml, else a Verilog parameter
+ip_width() {
+  local p w
+  p="C_M_AXI_$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')_DATA_WIDTH"
+  w=$(grep -o "MODELPARAM_VALUE\.$p\"[^>]*>[0-9]*<" "$component" | head -n 1 | sed 's/.*>\([0-9]*\)<$/\1/' || true)
+  if [ -z "$w" ]; then
+    w=$(sed -n "s/.*$p *= *\([0-9][0-9]*\) *;.*/\1/p" "$ip"/hdl/verilog/IPNAME.v | head -n 1 || true)
+  fi
+  printf '%s' "$w"
+}
+"""
+_WIDTH_CHECK = r"""w=$(ip_width BUNDLE)
+case "$w" in
+  32|64|128|256|512) echo "m_axi_BUNDLE: $w bits" ;;
+  *) echo "the exported IPNAME has no m_axi_BUNDLE width the custom logic takes (32 to 512 bits; read: '$w' from" \
+          "C_M_AXI_UPPER_DATA_WIDTH in $component or $ip/hdl/verilog/IPNAME.v)" >&2; exit 1 ;;
+esac
+widths+=("BUNDLE" "$w")
+"""
+
+
+def dcp_script(model_name: str, ip: str = "fa_kernel", widths_from_ip: list[str] | None = None,
                segments: int = 0) -> str:
-    """``aws_f2_dcp.sh`` for the HLS IP ``ip``; ``master_bits`` (m_axi bundle → data width) are the widths
-    the CL was generated for, checked against the exported Verilog before the HDK build starts. With
-    ``segments`` (n > 0), the IPs ``fa_kernel_s<k>`` of a bundle in dataflow segments, each exported under
-    ``HLS_BUILD_DIR/s<k>`` by its own hls step, all go into the one CL."""
-    check = "".join(
-        f"""if ! grep -Eq 'C_M_AXI_{b.upper()}_DATA_WIDTH *= *{w} *;' "$ip"/hdl/verilog/{ip}.v; then
-  echo "the exported {ip} does not have a {w}-bit m_axi_{b} port, which the generated custom logic expects" \\
-       "(grep C_M_AXI_{b.upper()}_DATA_WIDTH in $ip/hdl/verilog/{ip}.v); regenerate the bundle's scripts" >&2; exit 1
-fi
-""" for b, w in (master_bits or {}).items())
+    """``aws_f2_dcp.sh`` for the HLS IP ``ip``. ``widths_from_ip`` (m_axi bundles): the CL was generated
+    with their widths as parameters (:func:`.aws_f2_cl.cl_top`); the script reads each one's data width
+    from the exported IP — its ``component.xml`` model parameter ``C_M_AXI_<BUNDLE>_DATA_WIDTH``, else
+    the same parameter in its Verilog — refuses one that is not 32 to 512 bits, and sets the CL top's
+    and the synthesis script's parameter to it before the HDK build starts. With ``segments`` (n > 0),
+    the IPs ``fa_kernel_s<k>`` of a bundle in dataflow segments, each exported under
+    ``HLS_BUILD_DIR/s<k>`` by its own hls step, all go into the one CL (their widths are fixed)."""
+    if segments and widths_from_ip:
+        raise ValueError("the m_axi widths are read from the IP of a CL of one kernel only")
+    sv, tcl = f"{CL}/design/{CL}.sv", f"{CL}/build/scripts/synth_{CL}.tcl"
+    for b in widths_from_ip or []:  # bundle names go into sed and bash lines: the generator's own names only
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", b):
+            raise ValueError(f"m_axi bundle name {b!r} is not a lower-case identifier")
+    adapt = "".join(_WIDTH_CHECK.replace("BUNDLE", b).replace("UPPER", b.upper()).replace("IPNAME", ip)
+                    for b in (widths_from_ip or []))
+    if adapt:
+        adapt = _IP_WIDTH.replace("IPNAME", ip) + "widths=()\n" + adapt
+    set_widths = "" if not widths_from_ip else f"""# the CL follows the IP: each master's width parameter (an upsizer below 512 bits, else straight)
+for ((i = 0; i < ${{#widths[@]}}; i += 2)); do
+  b=${{widths[i]}}; w=${{widths[i + 1]}}; B=$(printf '%s' "$b" | tr '[:lower:]' '[:upper:]')
+  sed -i "s/^  localparam int ${{B}}_BITS = [0-9]*;/  localparam int ${{B}}_BITS = $w;/" {sv}
+  sed -i "s/^set fa_bits($b) [0-9]*$/set fa_bits($b) $w/" {tcl}
+done
+"""
     found, copy = _segment_ips(segments) if segments else _one_ip(ip)
     if segments:
         ip = f"fa_kernel_s0..{segments - 1}"
@@ -55,10 +95,10 @@ hls=$(realpath "$1")
 out_dir=$(realpath -m "$2")
 : "${{HDK_SHELL_DIR:?source hdk_setup.sh in a clone of aws-fpga (branch f2) first}}"
 tool=${{AWS_BUILD_DCP:-$HDK_SHELL_DIR/build/scripts/aws_build_dcp_from_cl.py}}
-{found}{check}
+{found}{adapt}
 rm -rf {CL}
 cp -R "$here/f2/{CL}" {CL}
-export CL_DIR=$PWD/{CL}
+{set_widths}export CL_DIR=$PWD/{CL}
 {copy}for s in {" ".join(HDK_SCRIPTS)}; do ln -sf "$HDK_SHELL_DIR/build/scripts/$s" "$CL_DIR/build/scripts/$s"; done
 
 cd "$CL_DIR/build/scripts"

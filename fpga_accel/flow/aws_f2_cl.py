@@ -18,10 +18,13 @@ PCIS), and the OCL window reaches each kernel's ``s_axi_control`` through an AXI
 (``fa_ctrl_xbar``) that decodes the address map of :func:`control_base`: kernel k's registers at
 ``k · 0x1000`` of AppPF BAR0 (a 4 KiB window each, :data:`CONTROL_WINDOW_BITS`).
 
-The same generator wraps the tiled engine (``ip="fa_tiled_top"``, three masters ``gmem0..2``): its
-m_axi ports are narrower than the 512-bit DDR path (Vitis HLS gives a 32-bit pointer a 32-bit port in
-the IP flow, which does not widen ports), so each goes through an AXI upsizer (``fa_upsizer``, an
-``axi_dwidth_converter`` made by the synthesis script) into its crossbar slot.
+The same generator wraps the tiled engine (``ip="fa_tiled_top"``, three masters ``gmem0..2``), whose
+m_axi widths only the exported IP tells (Vitis HLS widens a port up to its ``max_widen_bitwidth`` where
+the accesses allow it): with ``master_bits`` (bundle → width) each master's width is a parameter of the
+CL top (``localparam int GMEM1_BITS = ...;``) and of the synthesis script (``set fa_bits(gmem1) ...``),
+which ``aws_f2_dcp.sh`` sets from the exported IP before the build. A master narrower than the DDR
+path goes through its own AXI upsizer (``fa_upsizer_gmem1``, an ``axi_dwidth_converter`` the synthesis
+script makes only then) into its crossbar slot; a 512-bit one is wired to the slot directly.
 
 Interface facts are from the aws-fpga F2 developer kit (``hdk/common/shell_stable/design/
 interfaces/cl_ports.vh``, the ``cl_dram_hbm_dma`` and ``CL_TEMPLATE`` examples): 512-bit PCIS and
@@ -43,6 +46,8 @@ XBAR_ID_BITS = 8
 PCIS_ID_BITS = 6
 #: with several kernels, each kernel's control registers sit in a window of this many address bits on OCL
 CONTROL_WINDOW_BITS = 12
+#: m_axi data widths a master may have (AXI4 widths up to the DDR path): narrower ones get an upsizer
+MASTER_WIDTHS = (32, 64, 128, 256, 512)
 
 # AXI4 channels: (signal, width; "ID"/"D"/"S" = ID, data, strobe width; direction "m" master→slave)
 AXI4 = [("awid", "ID", "m"), ("awaddr", 64, "m"), ("awlen", 8, "m"), ("awsize", 3, "m"), ("awburst", 2, "m"),
@@ -121,22 +126,24 @@ def _w(width, mem_bits: int) -> int:
 
 
 def cl_top(kernel: dict, model_name: str, mem_bits: int = 512, ip: str = "fa_kernel",
-           master_bits: int | None = None) -> str:
+           master_bits: dict[str, int] | None = None) -> str:
     """The CL top around the HLS IP ``ip`` (``kernel["args"]``: its m_axi bundles and register offsets);
-    ``master_bits`` is the IP's m_axi data width when narrower than ``mem_bits`` (an upsizer per master)."""
+    ``master_bits`` (bundle → the IP's m_axi data width, a parameter the build script may change): each
+    master through an upsizer when narrower than ``mem_bits``, else straight; without it every master is
+    ``mem_bits`` wide and wired straight."""
     return kernels_top([(ip, kernel)], model_name, mem_bits, master_bits)
 
 
 def kernels_top(kernels: list[tuple[str, dict]], model_name: str, mem_bits: int = 512,
-                master_bits: int | None = None) -> str:
+                master_bits: dict[str, int] | None = None) -> str:
     """The CL top around the HLS IPs ``kernels`` ([(module name, kernel section)]): one kernel on OCL
     directly, several through ``fa_ctrl_xbar`` (kernel k at :func:`control_base`); their masters take the
-    crossbar slots after PCIS in order."""
+    crossbar slots after PCIS in order. ``master_bits``: as for :func:`cl_top` (one kernel only)."""
     many = len(kernels) > 1
-    if many and master_bits not in (None, mem_bits):
-        raise ValueError("upsizers are generated for a CL of one kernel only")
+    if many and master_bits is not None:
+        raise ValueError("master width parameters are generated for a CL of one kernel only")
     ip, gmems = kernels[0][0], buffers(kernels[0][1])
-    up = master_bits is not None and master_bits != mem_bits
+    up = master_bits is not None
     n_si = 1 + sum(len(buffers(kern)) for _, kern in kernels)
     if many:
         head = [(f"// {len(kernels)} Vitis HLS IPs ({', '.join(i for i, _ in kernels)}): control on OCL (AppPF BAR0)"
@@ -181,11 +188,11 @@ def kernels_top(kernels: list[tuple[str, dict]], model_name: str, mem_bits: int 
     L += ["  assign cl_sh_dma_pcis_ruser = 64'b0;", "  assign cl_sh_dma_wr_full = 1'b0;",
           "  assign cl_sh_dma_rd_full = 1'b0;", ""]
     # the kernels
-    if up:  # the IP's narrow masters, each widened by its own upsizer before the crossbar
-        L.append(f"  // {ip}'s m_axi masters ({master_bits} bits), before their upsizers")
+    if up:  # the IP's masters at their own widths (parameters), each upsized or wired straight below
+        L.append(f"  // {ip}'s m_axi masters; their data widths are the exported IP's (aws_f2_dcp.sh sets them)")
+        L += [f"  localparam int {_bits(g)} = {_width(master_bits, g)};" for g in gmems]
         for g in gmems:
-            L += [f"  logic [{(1 if width == 'ID' else _w(width, master_bits)) - 1}:0] {g}_{sig};"
-                  for sig, width, _ in AXI4]
+            L += [f"  {_decl(width, _bits(g))} {g}_{sig};" for sig, width, _ in AXI4]
         L.append("")
     if many:
         L += _control_xbar(len(kernels))
@@ -197,12 +204,11 @@ def kernels_top(kernels: list[tuple[str, dict]], model_name: str, mem_bits: int 
         L += _kernel_instance(ip_k, kern, k if many else None, slot, mem_bits, up)
         slot += len(buffers(kern))
     if up:
-        L += _upsizers(gmems, mem_bits)
+        L += _masters(gmems, mem_bits)
     for k in range(1, n_si):  # the crossbar ignores the IDs of these slots (thread ID width 0)
-        w = XBAR_ID_BITS
-        lo = k * w if up else k * w + 1  # an upsizer's master side has no ID: the whole slot is tied
-        L.append(f"  assign xs_awid[{k * w + w - 1}:{lo}] = '0;")
-        L.append(f"  assign xs_arid[{k * w + w - 1}:{lo}] = '0;")
+        w = XBAR_ID_BITS  # bit 0 of a slot: the kernel's 1-bit ID, or 0 behind an upsizer (whose master side has none)
+        L.append(f"  assign xs_awid[{k * w + w - 1}:{k * w + 1}] = '0;")
+        L.append(f"  assign xs_arid[{k * w + w - 1}:{k * w + 1}] = '0;")
     L += ["", "  fa_xbar FA_XBAR (", "    .aclk(clk_main_a0),", "    .aresetn(rst_n),"]
     xb = [f"    .s_axi_{sig}({n_si * w}'b0)" for sig, w in XBAR_TIED]  # plain memory accesses
     for sig, _, _ in AXI4:
@@ -265,28 +271,55 @@ def _kernel_instance(ip: str, kernel: dict, k: int | None, slot: int, mem_bits: 
         conns.append(f"    .s_axi_control_{s.upper()}({sig})")
     for i, g in enumerate(buffers(kernel)):
         for sig, width, _ in AXI4:
-            w = _w(width, mem_bits)
-            lo = (slot + i) * w
-            bits = f"[{lo}]" if width == "ID" else f"[{lo + w - 1}:{lo}]"  # the kernel's IDs are 1 bit wide
             conns.append(f"    .m_axi_{g}_{sig.upper()}({g}_{sig})" if up else
-                         f"    .m_axi_{g}_{sig.upper()}(xs_{sig}{bits})")
+                         f"    .m_axi_{g}_{sig.upper()}(xs_{sig}{_slot(slot + i, width, mem_bits)})")
         conns += [f"    .m_axi_{g}_RUSER(1'b0)", f"    .m_axi_{g}_BUSER(1'b0)"]
     return [f"  {ip} {name} (", ",\n".join(conns), "  );", ""]
 
 
-def _upsizers(gmems: list[str], mem_bits: int) -> list[str]:
-    """One ``fa_upsizer`` per master: its slave side on the IP's port, its master side on crossbar slot k."""
+def _bits(g: str) -> str:
+    return f"{g.upper()}_BITS"
+
+
+def _width(master_bits: dict[str, int], g: str) -> int:
+    """Bundle ``g``'s width as generated: an AXI data width of 32 to 512 bits (aws_f2_dcp.sh's range)."""
+    w = master_bits.get(g)
+    if isinstance(w, bool) or not isinstance(w, int) or w not in MASTER_WIDTHS:
+        raise ValueError(f"m_axi_{g}: data width {w!r} is not one of {MASTER_WIDTHS}")
+    return w
+
+
+def _decl(width, param: str) -> str:
+    """The declaration of a master-side signal of a width ``width`` (AXI4's table) for data ``param`` bits wide."""
+    if width in ("D", "S"):
+        return f"logic [{param} - 1:0]" if width == "D" else f"logic [{param} / 8 - 1:0]"
+    return "logic" if width in ("ID", 1) else f"logic [{width - 1}:0]"
+
+
+def _slot(k: int, width, mem_bits: int) -> str:
+    """Crossbar slot k's part of a signal (the kernel's 1-bit ID at the slot's bit 0)."""
+    w = _w(width, mem_bits)
+    return f"[{k * w}]" if width == "ID" else f"[{k * w + w - 1}:{k * w}]"
+
+
+def _masters(gmems: list[str], mem_bits: int) -> list[str]:
+    """Per master, chosen by its width parameter: an ``fa_upsizer_<bundle>`` (slave side on the IP's port,
+    master side on crossbar slot k, no ID), or the port wired to slot k as it is."""
     L = []
     for k, g in enumerate(gmems, start=1):
-        c = ["    .s_axi_aclk(clk_main_a0)", "    .s_axi_aresetn(rst_n)"]
-        c += [f"    .s_axi_{sig}({w}'b0)" for sig, w in UPSIZER_TIED]
-        c += [f"    .s_axi_{sig}({g}_{sig})" for sig, _, _ in AXI4]
-        for sig, width, _ in AXI4:
-            if width != "ID":
-                w = _w(width, mem_bits)
-                c.append(f"    .m_axi_{sig}(xs_{sig}[{k * w + w - 1}:{k * w}])")
-        L += [f"  fa_upsizer UP_{g.upper()} (", ",\n".join(c), "  );"]
-    return L + [""]
+        c = ["      .s_axi_aclk(clk_main_a0)", "      .s_axi_aresetn(rst_n)"]
+        c += [f"      .s_axi_{sig}({w}'b0)" for sig, w in UPSIZER_TIED]
+        c += [f"      .s_axi_{sig}({g}_{sig})" for sig, _, _ in AXI4]
+        c += [f"      .m_axi_{sig}(xs_{sig}{_slot(k, width, mem_bits)})" for sig, width, _ in AXI4 if width != "ID"]
+        L += [f"  generate if ({_bits(g)} < {mem_bits}) begin : g_{g}_upsized",
+              f"    fa_upsizer_{g} UP_{g.upper()} (", ",\n".join(c), "    );",
+              f"    assign xs_awid[{k * XBAR_ID_BITS}] = 1'b0;", f"    assign xs_arid[{k * XBAR_ID_BITS}] = 1'b0;",
+              f"  end else begin : g_{g}_straight"]
+        for sig, width, d in AXI4:
+            part = f"xs_{sig}{_slot(k, width, mem_bits)}"
+            L.append(f"    assign {part} = {g}_{sig};" if d == "m" else f"    assign {g}_{sig} = {part};")
+        L += ["  end endgenerate", ""]
+    return L
 
 
 def id_defines() -> str:
@@ -296,19 +329,26 @@ def id_defines() -> str:
             f"  `define CL_SH_ID1 32'h{SUBSYSTEM_ID:04X}_{SUBSYSTEM_VENDOR_ID:04X}\n`endif\n")
 
 
-def synth_tcl(kernel: dict, mem_bits: int = 512, master_bits: int | None = None, kernels: list[dict] | None = None) -> str:
+def synth_tcl(kernel: dict, mem_bits: int = 512, master_bits: dict[str, int] | None = None,
+              kernels: list[dict] | None = None) -> str:
     """``synth_cl_fa.tcl``: run by the HDK's build_all.tcl (which defines the folder variables); with
     ``kernels`` (several), the memory crossbar has a slot for each one's masters and ``fa_ctrl_xbar`` is made."""
     kernels = kernels or [kernel]
     n_si = 1 + sum(len(buffers(k)) for k in kernels)
-    upsizer = "" if master_bits in (None, mem_bits) else f"""
-print "Creating fa_upsizer: the IP's {master_bits}-bit masters onto the {mem_bits}-bit crossbar"
-create_ip -name axi_dwidth_converter -vendor xilinx.com -library ip -module_name fa_upsizer -dir ${{build_dir}}/ip
-set_property -dict [list CONFIG.PROTOCOL {{AXI4}} CONFIG.SI_DATA_WIDTH {{{master_bits}}} \\
-  CONFIG.MI_DATA_WIDTH {{{mem_bits}}} CONFIG.ADDR_WIDTH {{64}} CONFIG.SI_ID_WIDTH {{1}}] [get_ips fa_upsizer]
-generate_target all [get_ips fa_upsizer]
-synth_ip [get_ips fa_upsizer]
-"""
+    gmems = buffers(kernel)
+    upsizer = "" if master_bits is None else (
+        "\n# the engine's m_axi data widths, as the exported IP has them (aws_f2_dcp.sh sets them)\n"
+        + "".join(f"set fa_bits({g}) {_width(master_bits, g)}\n" for g in gmems) + f"""foreach g {{{" ".join(gmems)}}} {{
+  if {{$fa_bits($g) < {mem_bits}}} {{
+    print "Creating fa_upsizer_$g: the IP's $fa_bits($g)-bit m_axi_$g onto the {mem_bits}-bit crossbar"
+    create_ip -name axi_dwidth_converter -vendor xilinx.com -library ip -module_name fa_upsizer_$g -dir ${{build_dir}}/ip
+    set_property -dict [list CONFIG.PROTOCOL {{AXI4}} CONFIG.SI_DATA_WIDTH $fa_bits($g) \\
+      CONFIG.MI_DATA_WIDTH {{{mem_bits}}} CONFIG.ADDR_WIDTH {{64}} CONFIG.SI_ID_WIDTH {{1}}] [get_ips fa_upsizer_$g]
+    generate_target all [get_ips fa_upsizer_$g]
+    synth_ip [get_ips fa_upsizer_$g]
+  }}
+}}
+""")
     props = [f"CONFIG.NUM_SI {{{n_si}}}", "CONFIG.NUM_MI {1}", "CONFIG.PROTOCOL {AXI4}",
              f"CONFIG.DATA_WIDTH {{{mem_bits}}}", "CONFIG.ADDR_WIDTH {64}", f"CONFIG.ID_WIDTH {{{XBAR_ID_BITS}}}",
              f"CONFIG.S00_THREAD_ID_WIDTH {{{PCIS_ID_BITS}}}", "CONFIG.S00_BASE_ID {0x00000000}",
@@ -372,7 +412,8 @@ synth_ip [get_ips fa_ctrl_xbar]
 """
 
 
-def cl_files(kernel: dict, model_name: str, ip: str = "fa_kernel", master_bits: int | None = None) -> dict[str, str]:
+def cl_files(kernel: dict, model_name: str, ip: str = "fa_kernel",
+             master_bits: dict[str, int] | None = None) -> dict[str, str]:
     """The CL folder, relative path → text."""
     return _folder(kernel, cl_top(kernel, model_name, 8 * _word(kernel), ip, master_bits), master_bits)
 
@@ -398,7 +439,7 @@ def _word(kernel: dict) -> int:
     return int(kernel.get("mem_word_bytes") or 64)
 
 
-def _folder(kernel: dict, top: str, master_bits: int | None, kernels: list[dict] | None = None) -> dict[str, str]:
+def _folder(kernel: dict, top: str, master_bits: dict[str, int] | None, kernels: list[dict] | None = None) -> dict[str, str]:
     mem_bits = 8 * _word(kernel)
     note = "# fpga-accel CL: {} (generated; the HDK reads this file)\n"
     return {f"design/{CL}.sv": top,

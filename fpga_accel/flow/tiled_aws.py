@@ -7,10 +7,11 @@ custom logic + AFI) builds, reusing the dataflow flows' generators.
   ``fa_tiled.xclbin`` into the AFI and ``fa_tiled.awsxclbin``, which the opencl backend loads.
 - aws-f2: ``fa_tiled_top`` (the IP form, status on ``ap_return``) to the IP catalog, then the custom
   logic of :mod:`.aws_f2_cl` around it: its s_axilite control on OCL (AppPF BAR0), its three m_axi
-  masters (``gmem0`` descriptors, ``gmem1`` weights, ``gmem2`` activations) each widened from
-  :data:`ENGINE_AXI_BITS` to 512 bits and, with PCIS (AppPF BAR4), into the DDR4 through the crossbar;
-  every other shell output tied off. ``aws_f2_dcp.sh`` (checking the exported port widths first) and
-  ``aws_f2_afi.sh`` are the dataflow F2 flow's scripts.
+  masters (``gmem0`` descriptors, ``gmem1`` weights, ``gmem2`` activations), each at the width the
+  exported IP has (``aws_f2_dcp.sh`` reads it and sets the CL; :data:`ENGINE_AXI_BITS` are what top.h
+  asks for), through an upsizer to 512 bits when narrower, and with PCIS (AppPF BAR4) into the DDR4
+  through the crossbar; every other shell output tied off. ``aws_f2_dcp.sh`` and ``aws_f2_afi.sh``
+  are the dataflow F2 flow's scripts.
 
 The host side of aws-f2 is :mod:`fpga_accel.runtime.f2_driver.tiled` (register offsets =
 :func:`.tiled_interface.register_map`, at the OCL window's base).
@@ -27,10 +28,11 @@ from .target import Target
 from .tiled_interface import ARGS, BUNDLES, TOP, XCLBIN, register_map
 from .vitis import afi_script as f1_afi_script
 
-#: m_axi data width of ``fa_tiled_top``'s ports: Vitis HLS gives a pointer to 32 bits or less a 32-bit
-#: port, and the IP flow does not widen ports (UG1399, config_interface -m_axi_max_widen_bitwidth: 0 for
-#: the Vivado IP flow); the HDK step checks the exported Verilog says so before building
-ENGINE_AXI_BITS = 32
+#: m_axi data widths ``fa_tiled_top``'s ports ask for (tiled/top.h): the descriptors' a byte pointer's
+#: 32 bits, the arenas' up to 512 (max_widen_bitwidth), which Vitis HLS grants only where it can widen the
+#: accesses (UG1399, "Automatic Port Widening"). The CL is generated with these and follows the exported
+#: IP: aws_f2_dcp.sh reads each port's width from it and sets the CL's parameters (an upsizer below 512)
+ENGINE_AXI_BITS = {"gmem0": 32, "gmem1": 512, "gmem2": 512}
 AFI_STEM = XCLBIN.removesuffix(".xclbin")
 
 
@@ -56,10 +58,9 @@ def write_f2(out: Path, target: Target, name: str) -> dict:
         f = out / "f2" / CL / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text)
-    widths = {b: ENGINE_AXI_BITS for b in sorted(set(BUNDLES.values()))}
-    (out / "aws_f2_dcp.sh").write_text(f2_dcp_script(name, TOP, widths))
+    (out / "aws_f2_dcp.sh").write_text(f2_dcp_script(name, TOP, sorted(set(BUNDLES.values()))))
     (out / "aws_f2_afi.sh").write_text(f2_afi_script(name, target.cloud.note))
-    return {"cl": CL, "cl_dir": f"scripts/f2/{CL}", "note": target.cloud.note, "master_bits": ENGINE_AXI_BITS,
+    return {"cl": CL, "cl_dir": f"scripts/f2/{CL}", "note": target.cloud.note, "master_bits": dict(ENGINE_AXI_BITS),
             "pci_ids": {"vendor": VENDOR_ID, "device": DEVICE_ID}}
 
 

@@ -75,11 +75,13 @@ def _ports(lines) -> str:
 
 
 def stubs(bundles: list[str], ctrl_bits: int, n_si: int, idw: int = 8, ip: str = "fa_kernel",
-          master_bits: int = 512) -> str:
-    """Modules for sh_ddr, fa_xbar, the HLS IP ``ip`` (m_axi data ``master_bits`` wide) and
-    xpm_cdc_async_rst with their port lists, and AMD's axi_dwidth_converter as ``fa_upsizer`` (slave side
-    ``master_bits`` with 1-bit IDs, master side 512 bits without IDs; its lock/cache/... outputs, which the CL
-    leaves open as it does the IP's, not listed) when the IP's ports are narrower."""
+          master_bits: int | dict = 512) -> str:
+    """Modules for sh_ddr, fa_xbar, the HLS IP ``ip`` (m_axi data ``master_bits`` wide: one width, or per
+    bundle) and xpm_cdc_async_rst with their port lists, and AMD's axi_dwidth_converter as
+    ``fa_upsizer_<bundle>`` (slave side the port's width with 1-bit IDs, master side 512 bits without IDs;
+    its lock/cache/... outputs, which the CL leaves open as it does the IP's, not listed) for each port
+    narrower than 512 bits."""
+    bits = master_bits if isinstance(master_bits, dict) else {g: master_bits for g in bundles}
     ddr = ["input logic clk", "input logic rst_n", "input logic stat_clk", "input logic stat_rst_n",
            "input logic CLK_DIMM_DP", "input logic CLK_DIMM_DN", "output logic M_ACT_N", "output logic [17:0] M_MA",
            "output logic [1:0] M_BA", "output logic [1:0] M_BG", "output logic [1:0] M_CKE", "output logic [1:0] M_ODT",
@@ -101,18 +103,22 @@ def stubs(bundles: list[str], ctrl_bits: int, n_si: int, idw: int = 8, ip: str =
     mods = [f"module sh_ddr #(parameter DDR_PRESENT = 1) {_ports(ddr)}\nendmodule",
             f"module fa_xbar {_ports(xbar)}\nendmodule", kernel_module(ip, bundles, ctrl_bits, master_bits),
             f"module xpm_cdc_async_rst #(parameter RST_ACTIVE_HIGH = 0) {_ports(rst)}\nendmodule"]
-    if master_bits != 512:
+    for g in bundles:
+        if bits[g] == 512:
+            continue
         tied = [("lock", 1), ("cache", 4), ("prot", 3), ("region", 4), ("qos", 4)]
         up = ["input logic s_axi_aclk", "input logic s_axi_aresetn"]
         up += [f"input logic [{w - 1}:0] s_axi_{c}{s}" for c in ("aw", "ar") for s, w in tied]
-        up += [f"{'input' if d == 'o' else 'output'} logic [{_w(w, 1, master_bits) - 1}:0] s_axi_{s}" for s, w, d in AXI]
+        up += [f"{'input' if d == 'o' else 'output'} logic [{_w(w, 1, bits[g]) - 1}:0] s_axi_{s}" for s, w, d in AXI]
         up += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, 1) - 1}:0] m_axi_{s}" for s, w, d in AXI if w != "ID"]
-        mods.append(f"module fa_upsizer {_ports(up)}\nendmodule")
+        mods.append(f"module fa_upsizer_{g} {_ports(up)}\nendmodule")
     return "\n".join(mods) + "\n"
 
 
-def kernel_module(ip: str, bundles: list[str], ctrl_bits: int, master_bits: int = 512) -> str:
-    """Vitis HLS's IP ``ip``: ap_ctrl, ``s_axi_control_*`` with ``ctrl_bits`` of address, an m_axi port per bundle."""
+def kernel_module(ip: str, bundles: list[str], ctrl_bits: int, master_bits: int | dict = 512) -> str:
+    """Vitis HLS's IP ``ip``: ap_ctrl, ``s_axi_control_*`` with ``ctrl_bits`` of address, an m_axi port per
+    bundle (data ``master_bits`` wide: one width, or per bundle)."""
+    bits = master_bits if isinstance(master_bits, dict) else {g: master_bits for g in bundles}
     kern = ["input logic ap_clk", "input logic ap_rst_n", "output logic interrupt"]
     ctl = [("AWADDR", ctrl_bits, "i"), ("AWVALID", 1, "i"), ("AWREADY", 1, "o"), ("WDATA", 32, "i"), ("WSTRB", 4, "i"),
            ("WVALID", 1, "i"), ("WREADY", 1, "o"), ("BRESP", 2, "o"), ("BVALID", 1, "o"), ("BREADY", 1, "i"),
@@ -120,7 +126,7 @@ def kernel_module(ip: str, bundles: list[str], ctrl_bits: int, master_bits: int 
            ("RVALID", 1, "o"), ("RREADY", 1, "i")]
     kern += [f"{'input' if d == 'i' else 'output'} logic [{w - 1}:0] s_axi_control_{s}" for s, w, d in ctl]
     for g in bundles:
-        kern += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, 1, master_bits) - 1}:0] m_axi_{g}_{s.upper()}"
+        kern += [f"{'output' if d == 'o' else 'input'} logic [{_w(w, 1, bits[g]) - 1}:0] m_axi_{g}_{s.upper()}"
                  for s, w, d in AXI]
         kern += [f"input logic m_axi_{g}_RUSER", f"input logic m_axi_{g}_BUSER"]
     return f"module {ip} {_ports(kern)}\nendmodule"
@@ -148,7 +154,7 @@ def elaborate_kernels(sv: str, id_defines: str, kernels: list[tuple[str, list[st
 
 
 def elaborate(sv: str, id_defines: str, bundles: list[str], ctrl_bits: int, ip: str = "fa_kernel",
-              master_bits: int = 512) -> list[str]:
+              master_bits: int | dict = 512) -> list[str]:
     """slang's diagnostics (errors and warnings) for the CL top ``sv`` with the stand-ins above."""
     return _diagnostics(sv, id_defines, stubs(bundles, ctrl_bits, 1 + len(bundles), ip=ip, master_bits=master_bits))
 

@@ -75,12 +75,19 @@ proc export_design {args} {
     set top $::hls_top
     fa_write [file join $::hls_sol impl misc drivers ${top}_v1_0 src x${top}_hw.h] [fa_header $top]
     if {$fmt eq "ip_catalog"} {
-        fa_write [file join $::hls_sol impl ip component.xml] "<!-- FAKE IP-XACT component of fpga-accel.org:hls:$top:1.0 (stand-in) -->"
+        set x "<!-- FAKE IP-XACT component of fpga-accel.org:hls:$top:1.0 (stand-in) -->"
         set v "// FAKE Verilog of $top written by a test stand-in for Vitis HLS"
         if {$top eq "fa_tiled_top"} {
-            # the engine's m_axi widths as Vitis HLS declares them (32-bit ports: no widening in the IP flow)
-            foreach b {GMEM0 GMEM1 GMEM2} { append v "\nparameter    C_M_AXI_${b}_DATA_WIDTH = 32;" }
+            # the engine's m_axi widths, as an exported IP declares them: model parameters of its component.xml
+            # and parameters of its Verilog; 32 bits each unless FA_STANDIN_M_AXI_BITS says (e.g. "32 512 128")
+            set bits [expr {[info exists ::env(FA_STANDIN_M_AXI_BITS)] ? $::env(FA_STANDIN_M_AXI_BITS) : "32 32 32"}]
+            foreach b {GMEM0 GMEM1 GMEM2} w $bits {
+                append x "\n<spirit:modelParameter spirit:dataType=\"integer\"><spirit:name>C_M_AXI_${b}_DATA_WIDTH</spirit:name>"
+                append x "<spirit:value spirit:format=\"long\" spirit:resolve=\"generated\" spirit:id=\"MODELPARAM_VALUE.C_M_AXI_${b}_DATA_WIDTH\">$w</spirit:value></spirit:modelParameter>"
+                append v "\nparameter    C_M_AXI_${b}_DATA_WIDTH = $w;"
+            }
         }
+        fa_write [file join $::hls_sol impl ip component.xml] $x
         fa_write [file join $::hls_sol impl ip hdl verilog $top.v] $v
     } else {
         set i [lsearch -exact $args -output]
