@@ -26,7 +26,7 @@ MLP = ROOT / "models" / "mlp"
 TOP = "hls/src/fa_top.cpp"
 PARAMS = "hls/src/params/L02_5_Gemm.h"
 STREAM = "s1__2_Relu_output_0"
-#: the last Gemm's output (s2 is a width converter's stream between the first two layers)
+#: the last Gemm's input (s2 is a width converter's stream, where the folding puts one)
 STREAM2 = "s3__4_Relu_output_0"
 
 
@@ -139,7 +139,10 @@ def test_arithmetic_edit_is_caught_by_check(bundle, images, capsys):
     from codegen_util import need_toolchain
 
     need_toolchain()
-    edit(bundle / PARAMS, "{{25, 215,", "{{2500, 215,")  # the first logit's bias, 100x
+    text = (bundle / PARAMS).read_text()
+    first = re.search(r"_mvau_bias, [^)]*\) = \{\{(-?\d+),", text)  # the first logit's bias
+    bias = int(first.group(1))
+    edit(bundle / PARAMS, first.group(0), first.group(0).replace(f"{{{bias},", f"{{{bias * 100 + 1000},"))
     assert main(["adopt", str(bundle), PARAMS]) == 0
     capsys.readouterr()
     assert main(["check", str(bundle), "--input", images, "--backend", "csim"]) == 1
@@ -258,11 +261,15 @@ def test_compile_fifo_depth_writes_and_records_the_pragma(tmp_path, capsys):
 
 @pytest.mark.parametrize("arg, message", [
     ("s9=4", ("error: no stream named 's9' in this network (a FIFO depth names a stream as `fpga-accel simulate` "
-              f"and fa_top.cpp do: its full name or its s<k> prefix); its streams: {STREAM}, s2__2_Relu_output_0, {STREAM2}")),
+              "and fa_top.cpp do: its full name or its s<k> prefix); its streams: {streams}")),
     ("s1=0", "error: --fifo-depth 's1=0': expected STREAM=DEPTH with a positive integer depth"),
     ("s1=4000000", "error: FIFO depth of stream 's1' must be an integer from 1 to 1048576, got 4000000"),
 ])
-def test_compile_fifo_depth_errors_name_the_stream(tmp_path, capsys, arg, message):
+def test_compile_fifo_depth_errors_name_the_stream(compiled, tmp_path, capsys, arg, message):
+    # the same compile's streams between stages (the top's in<i>/out<i> ports are not named by depth)
+    streams = [s["name"] for s in load_bundle(compiled).manifest["hls"]["streams"] if re.match(r"s\d+_", s["name"])]
+    assert STREAM in streams and STREAM2 in streams
+    message = message.replace("{streams}", ", ".join(streams))
     code = main(["compile", str(MLP / "model.onnx"), "--calib", str(MLP / "calib.npz"), "-o",
                  str(tmp_path / "e.fpga"), "--fifo-depth", arg])
     assert code == 2 and message in capsys.readouterr().err

@@ -34,6 +34,7 @@ DDR AXI4 with 16-bit IDs of which the PCIS uses the low 6, 32-bit OCL AXI-Lite, 
 from __future__ import annotations
 
 from ..escape import shell_comment
+from ..segments.names import CONTROL_WINDOW_BITS, control_base
 
 CL = "cl_fa"
 #: PCI IDs of the CL: Amazon's vendor ID with a device ID from the range AWS leaves to CLs (0xF000-0xF0FF)
@@ -44,8 +45,6 @@ CLOCK_MHZ = 250.0
 DDR_ADDR_BITS = 36
 XBAR_ID_BITS = 8
 PCIS_ID_BITS = 6
-#: with several kernels, each kernel's control registers sit in a window of this many address bits on OCL
-CONTROL_WINDOW_BITS = 12
 #: m_axi data widths a master may have (AXI4 widths up to the DDR path): narrower ones get an upsizer
 MASTER_WIDTHS = (32, 64, 128, 256, 512)
 
@@ -112,13 +111,6 @@ def control_addr_bits(kernel: dict) -> int:
     """Width of the kernel's s_axi_control address: its last register (8 bytes from the last offset)."""
     top = max([0x10] + [int(a.get("offset") or 0) for a in kernel["args"]]) + 8
     return max(6, (top - 1).bit_length())
-
-
-def control_base(k: int) -> int:
-    """OCL (AppPF BAR0) address of kernel k's control registers in a CL of several kernels."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"kernel index {k!r} is not a non-negative integer")
-    return k << CONTROL_WINDOW_BITS
 
 
 def _w(width, mem_bits: int) -> int:

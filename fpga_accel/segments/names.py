@@ -11,6 +11,9 @@ from __future__ import annotations
 from .split import MAX_SEGMENTS
 
 KERNEL, AXIS = "fa_kernel", "fa_axis"
+#: in an F2 custom logic of several kernels, each kernel's control registers sit in a window of this many
+#: address bits on OCL (AppPF BAR0): the build (flow/aws_f2_cl.py) and the driver read the map from here
+CONTROL_WINDOW_BITS = 12
 
 
 def _index(k) -> int:
@@ -49,3 +52,10 @@ def tops(manifest: dict) -> tuple[str, str]:
         return KERNEL, AXIS
     k = _index(seg.get("index"))
     return kernel_top(k), axis_top(k)
+
+
+def control_base(k: int) -> int:
+    """OCL (AppPF BAR0) address of kernel k's control registers in an F2 custom logic of several kernels."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"kernel index {k!r} is not a non-negative integer")
+    return k << CONTROL_WINDOW_BITS

@@ -15,8 +15,7 @@ bundle built for another address map is refused before a register is written.
 from __future__ import annotations
 
 from ...bundle_uram import has_uram_weights, read_uram_blob
-from ...flow.aws_f2_cl import control_base
-from ...segments.names import kernel_top
+from ...segments.names import control_base, kernel_top
 from ..backends.base import Backend
 from .runner import KernelRunner
 
