@@ -30,8 +30,8 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
     net = build_network(qmodel, manifest)
     if manifest.get("fifo_depths"):  # recorded by full stream name, whichever way they were given
         manifest["fifo_depths"] = resolve_fifo_depths(manifest["fifo_depths"], net.streams)
-    files = render(net, qmodel, manifest)
     loaded = loaded_arrays(net, uram_arrays(manifest))
+    files = render(net, qmodel, manifest, loaded)
     manifest.pop("uram_load", None)
     if loaded:  # the URAM weights: read by the load call from DDR, not compiled into the bitstream
         data = blob_bytes(loaded)
@@ -49,12 +49,12 @@ def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
     manifest["hls"] = hls_section(net, qmodel, top_names(manifest))
 
 
-def render(net, qmodel, manifest: dict) -> dict[str, str]:
-    """Every file of the project, path (relative to hls/) -> text."""
+def render(net, qmodel, manifest: dict, loaded: list) -> dict[str, str]:
+    """Every file of the project, path (relative to hls/) -> text; ``loaded``: the URAM weight arrays
+    the load call fills (uram_load.loaded_arrays)."""
     model = c_comment(qmodel.name)
     tops = top_names(manifest)  # a segment's tops carry its index: one bitstream holds every segment
     uram = uram_arrays(manifest)
-    loaded = loaded_arrays(net, uram_arrays(manifest))
     wmem_words = sum(item.words for item, _ in loaded)
     files: dict[str, str] = {}
     for h in HEADERS + ([LOAD_HEADER] if loaded else []):

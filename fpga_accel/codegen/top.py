@@ -199,10 +199,8 @@ def kernel_top(net: Network, top: str = KERNEL, load: bool = False) -> list[str]
     """``load``: the design has URAM weights; the region becomes ``<top>_run`` and the top takes
     ``wmem`` (m_axi, bundle gmem_w) and ``load`` (uram_load.py)."""
     n_in, n_out = len(net.inputs), len(net.outputs)
-    base = n_in + len(net.calls)
     kargs = [f"const ap_uint<FA_MEM_BITS>* in{i}" for i in range(n_in)]
     kargs += [f"ap_uint<FA_MEM_BITS>* out{i}" for i in range(n_out)]
-    ports = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)]
     head = ["// Vitis / XRT kernel: one m_axi buffer per hardware input and output (the batch as the host",
             "// stores it: NHWC, int8/uint8 or int16/uint16, whole 64-byte words), control on s_axilite."]
     iface = [f"#pragma HLS INTERFACE mode = m_axi port = in{i} offset = slave bundle = gmem{i} "
@@ -213,74 +211,69 @@ def kernel_top(net: Network, top: str = KERNEL, load: bool = False) -> list[str]
         iface.append("#pragma HLS INTERFACE mode = m_axi port = wmem offset = slave bundle = gmem_w "
                      "max_read_burst_length = 64")
     iface += [f"#pragma HLS INTERFACE mode = s_axilite port = {name} bundle = control"
-              for name in ports + ["n_images"] + (["wmem", "load"] if load else []) + ["return"]]
+              for name in _ports(net) + ["n_images"] + (["wmem", "load"] if load else []) + ["return"]]
     iface.append("#pragma HLS INTERFACE mode = ap_ctrl_hs port = return")
-    body = ["#pragma HLS DATAFLOW"]
-    for i in range(n_in):
-        body.append(f"    hls::stream<fa_in{i}_word> in{i}_s(\"in{i}_s\");")
-    for i in range(n_out):
-        body.append(f"    hls::stream<fa_out{i}_word> out{i}_s(\"out{i}_s\");")
-    body.append("    FA_STAGE_START()")
-    for i, (_, p, _) in enumerate(net.inputs):
-        body.append(f"    fa::mem_to_stream<{p.lanes}, {p.bits}, FA_MEM_BITS>(in{i}, in{i}_s, FA_IN{i}_WORDS, n_images);")
-        body.append(f"    FA_STAGE_END({i})")
-    body.append("    fa_network(" + ", ".join([f"in{i}_s" for i in range(n_in)] + [f"out{i}_s" for i in range(n_out)]
-                                              + ["n_images"]) + ");")
-    for i, (_, p, _) in enumerate(net.outputs):
-        body.append(f"    fa::stream_to_mem<{p.lanes}, {p.bits}, {'true' if p.signed else 'false'}, FA_MEM_BITS>"
-                    f"(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images);")
-        body.append(f"    FA_STAGE_END({base + i})")
-    sig = ", ".join(kargs + ["unsigned n_images"])
-    if not load:
-        return head + [f'extern "C" void {top}({sig}) {{'] + iface + body + ["}"]
-    return (head + [f"static void {top}_run({sig}) {{", "#pragma HLS INLINE off"] + body + ["}", ""]
-            + _load_top(f'extern "C" void {top}', kargs, iface, f"{top}_run", ports))
-
-
-def _load_top(decl: str, args: list[str], iface: list[str], run: str, ports: list[str]) -> list[str]:
-    """A top with URAM weights: load = 1 fills them from wmem and returns; load = 0 runs the images."""
-    return (["// load = 1: fill the URAM weight memories from wmem and return (once, after configuration);",
-             "// load = 0: run n_images images."]
-            + [f"{decl}(" + ", ".join(args + ["unsigned n_images"] + LOAD_ARGS) + ") {"] + iface
-            + ["    if (load) {", f"        {LOAD_FUNC}(wmem);", "        return;", "    }",
-               f"    {run}(" + ", ".join(ports + ["n_images"]) + ");", "}"])
+    body = _region(net, lambda i, p: f"fa::mem_to_stream<{p.lanes}, {p.bits}, FA_MEM_BITS>(in{i}, in{i}_s, "
+                                     f"FA_IN{i}_WORDS, n_images);",
+                   lambda i, p: f"fa::stream_to_mem<{p.lanes}, {p.bits}, {'true' if p.signed else 'false'}, "
+                                f"FA_MEM_BITS>(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images);")
+    return _top(net, head, f'extern "C" void {top}', kargs, iface, body, top, load)
 
 
 def axis_top(net: Network, top: str = AXIS, load: bool = False) -> list[str]:
     """``load``: as for :func:`kernel_top`, the Zynq IP with a ``wmem`` master beside its streams."""
     n_in, n_out = len(net.inputs), len(net.outputs)
-    base = n_in + len(net.calls)
     aargs = [f"hls::stream<fa_in{i}_beat>& in{i}" for i in range(n_in)]
     aargs += [f"hls::stream<fa_out{i}_beat>& out{i}" for i in range(n_out)]
-    ports = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)]
     head = ["// Zynq streaming IP: one AXI-Stream per hardware input and output, the image count on s_axilite",
             "// (AXI DMA moves the data). TLAST on the last beat of the run only: one S2MM transfer takes the",
             "// whole batch, with no re-arm per image; input TLAST is ignored (the IP counts beats)."]
-    iface = [f"#pragma HLS INTERFACE mode = axis port = {name}" for name in ports]
+    iface = [f"#pragma HLS INTERFACE mode = axis port = {name}" for name in _ports(net)]
     if load:
-        iface += ["#pragma HLS INTERFACE mode = m_axi port = wmem offset = slave bundle = gmem_w "
-                  "max_read_burst_length = 64",
+        iface += [("#pragma HLS INTERFACE mode = m_axi port = wmem offset = slave bundle = gmem_w "
+                   "max_read_burst_length = 64"),
                   "#pragma HLS INTERFACE mode = s_axilite port = wmem bundle = control",
                   "#pragma HLS INTERFACE mode = s_axilite port = load bundle = control"]
     iface += ["#pragma HLS INTERFACE mode = s_axilite port = n_images bundle = control",
               "#pragma HLS INTERFACE mode = s_axilite port = return bundle = control",
               "#pragma HLS INTERFACE mode = ap_ctrl_hs port = return"]
+    body = _region(net, lambda i, p: f"fa::axis_to_stream<{p.lanes}, {p.bits}>(in{i}, in{i}_s, FA_IN{i}_WORDS, n_images);",
+                   lambda i, p: f"fa::stream_to_axis<{p.lanes}, {p.bits}>(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images);")
+    return _top(net, head, f"void {top}", aargs, iface, body, top, load)
+
+
+def _ports(net: Network) -> list[str]:
+    return [f"in{i}" for i in range(len(net.inputs))] + [f"out{i}" for i in range(len(net.outputs))]
+
+
+def _region(net: Network, read, write) -> list[str]:
+    """A top's DATAFLOW region: ``read(i, port)`` moves input i into stream in<i>_s, the network runs,
+    ``write(i, port)`` moves stream out<i>_s out; each adapter's stage recorded for C simulation."""
+    n_in, n_out = len(net.inputs), len(net.outputs)
+    base = n_in + len(net.calls)
     body = ["#pragma HLS DATAFLOW"]
-    for i in range(n_in):
-        body.append(f"    hls::stream<fa_in{i}_word> in{i}_s(\"in{i}_s\");")
-    for i in range(n_out):
-        body.append(f"    hls::stream<fa_out{i}_word> out{i}_s(\"out{i}_s\");")
+    body += [f"    hls::stream<fa_in{i}_word> in{i}_s(\"in{i}_s\");" for i in range(n_in)]
+    body += [f"    hls::stream<fa_out{i}_word> out{i}_s(\"out{i}_s\");" for i in range(n_out)]
     body.append("    FA_STAGE_START()")
     for i, (_, p, _) in enumerate(net.inputs):
-        body.append(f"    fa::axis_to_stream<{p.lanes}, {p.bits}>(in{i}, in{i}_s, FA_IN{i}_WORDS, n_images);")
-        body.append(f"    FA_STAGE_END({i})")
+        body += [f"    {read(i, p)}", f"    FA_STAGE_END({i})"]
     body.append("    fa_network(" + ", ".join([f"in{i}_s" for i in range(n_in)] + [f"out{i}_s" for i in range(n_out)]
                                               + ["n_images"]) + ");")
     for i, (_, p, _) in enumerate(net.outputs):
-        body.append(f"    fa::stream_to_axis<{p.lanes}, {p.bits}>(out{i}_s, out{i}, FA_OUT{i}_WORDS, n_images);")
-        body.append(f"    FA_STAGE_END({base + i})")
-    sig = ", ".join(aargs + ["unsigned n_images"])
+        body += [f"    {write(i, p)}", f"    FA_STAGE_END({base + i})"]
+    return body
+
+
+def _top(net: Network, head: list[str], decl: str, args: list[str], iface: list[str], body: list[str], top: str,
+         load: bool) -> list[str]:
+    """The top ``decl`` around the region; with URAM weights the region becomes ``<top>_run`` and the top
+    either loads them (load = 1) or runs it (load = 0)."""
+    sig = ", ".join(args + ["unsigned n_images"])
     if not load:
-        return head + [f"void {top}({sig}) {{"] + iface + body + ["}"]
+        return head + [f"{decl}({sig}) {{"] + iface + body + ["}"]
     return (head + [f"static void {top}_run({sig}) {{", "#pragma HLS INLINE off"] + body + ["}", ""]
-            + _load_top(f"void {top}", aargs, iface, f"{top}_run", ports))
+            + ["// load = 1: fill the URAM weight memories from wmem and return (once, after configuration);",
+               "// load = 0: run n_images images."]
+            + [f"{decl}(" + ", ".join(args + ["unsigned n_images"] + LOAD_ARGS) + ") {"] + iface
+            + ["    if (load) {", f"        {LOAD_FUNC}(wmem);", "        return;", "    }",
+               f"    {top}_run(" + ", ".join(_ports(net) + ["n_images"]) + ");", "}"])
