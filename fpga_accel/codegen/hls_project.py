@@ -70,7 +70,7 @@ def render(net, qmodel, manifest: dict, loaded: list) -> dict[str, str]:
         param_files.append(f"{stem}.h")
         files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model, {i.var: i for i, _ in loaded})
     files["src/fa_top.h"] = top_header(net, model, tops, wmem_words)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram, loaded)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram, loaded, bram_arrays(manifest))
     files["csim/fa_csim.cpp"] = csim_source(net, model, tops, bool(loaded))
     files["csim/tb_main.cpp"] = tb_source(net, model, bool(loaded))
     files["csim/build.json"] = build_json()
@@ -100,11 +100,22 @@ sh csim/run_csim.sh --weights ../weights/uram.bin 10 input0.bin output0.bin
 def uram_arrays(manifest: dict) -> dict[str, set[str]]:
     """Per layer name, the "kind/role" memories the fold placed in URAM (manifest estimates; only ever
     compared with the stages' own names, never written into the code)."""
+    return placed_arrays(manifest, "uram_arrays")
+
+
+def bram_arrays(manifest: dict) -> dict[str, set[str]]:
+    """Per layer name, the "kind/role" memories small enough for LUTRAM that the fold bound to BRAM18
+    because LUTs ran over budget (``estimate.bram_arrays``; compared with names only, as above)."""
+    return placed_arrays(manifest, "bram_arrays")
+
+
+def placed_arrays(manifest: dict, key: str) -> dict[str, set[str]]:
+    """Per layer name, the "kind/role" names listed under ``estimate[key]`` (anything else ignored)."""
     out = {}
     for entry in manifest.get("layers") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("estimate"), dict):
             continue
-        names = entry["estimate"].get("uram_arrays")
+        names = entry["estimate"].get(key)
         if isinstance(entry.get("name"), str) and isinstance(names, list):
             out[entry["name"]] = {n for n in names if isinstance(n, str)}
     return out

@@ -122,12 +122,14 @@ def _elems(t) -> int:
     return n
 
 
-def storage_pragmas(c, uram: set[str], loaded: frozenset = frozenset()) -> list[str]:
+def storage_pragmas(c, uram: set[str], loaded: frozenset = frozenset(), bram: frozenset | set = frozenset()) -> list[str]:
     """BIND_STORAGE of the call's arrays that say where they go (the packed weights: LUTRAM or BRAM18, as
-    pe/weight_memory.py chose and the fold model counts). ``uram``: the layer's "kind/role" memories the
-    fold model placed in URAM. A URAM is not initialised by the bitstream (AMD UG573), so a constant
-    array is never bound to it: those in ``loaded`` (names) are writable arrays the load call fills
-    (uram_load.py); any other stays the tool's choice, and a comment says the estimate differs."""
+    pe/weight_memory.py chose, or BRAM18 where the fold's placement moved them out of the LUTs: ``bram``,
+    the layer's "kind/role" memories it lists; either way what the fold model counts). ``uram``: the
+    layer's "kind/role" memories the fold model placed in URAM. A URAM is not initialised by the
+    bitstream (AMD UG573), so a constant array is never bound to it: those in ``loaded`` (names) are
+    writable arrays the load call fills (uram_load.py); any other stays the tool's choice, and a comment
+    says the estimate differs."""
     out = []
     for a in c.stage.arrays:
         if not a.storage:
@@ -140,15 +142,19 @@ def storage_pragmas(c, uram: set[str], loaded: frozenset = frozenset()) -> list[
             out.append(f"    // {var}: the fold model placed it in URAM, which holds no initial contents; "
                        f"left to the tool (its URAM estimate does not apply)")
             continue
-        out.append(f"#pragma HLS BIND_STORAGE variable = {var} type = rom_1p impl = {a.storage}")
+        impl = "bram" if f"{c.stage.kind}/{a.name}" in bram else a.storage
+        out.append(f"#pragma HLS BIND_STORAGE variable = {var} type = rom_1p impl = {impl}")
     return out
 
 
 def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str, str] = (KERNEL, AXIS),
-               uram: dict[str, set[str]] | None = None, loaded: list | None = None) -> str:
+               uram: dict[str, set[str]] | None = None, loaded: list | None = None,
+               bram: dict[str, set[str]] | None = None) -> str:
     """``uram``: per layer name, the "kind/role" memories the fold model placed in URAM; ``loaded``: the
-    (uram_load.Loaded, Array) pairs filled from DDR at start (none: the tops of before, byte for byte)."""
+    (uram_load.Loaded, Array) pairs filled from DDR at start (none: the tops of before, byte for byte);
+    ``bram``: per layer name, the LUTRAM-sized memories the fold bound to BRAM18 (LUTs over budget)."""
     uram = uram or {}
+    bram = bram or {}
     loaded = loaded or []
     names_loaded = frozenset(item.var for item, _ in loaded)
     names = stage_names(net)
@@ -179,8 +185,9 @@ def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str
         lines.append(f"    hls::stream<{p.ctype} > {v}(\"{v}\");")
         lines.append(f"#pragma HLS STREAM variable = {v} depth = {depth}")
     for c in net.calls:
-        lines += storage_pragmas(c, uram.get(c.stage.layer, set()) if c.layer_index is not None else set(),
-                                 names_loaded)
+        own = c.layer_index is not None
+        lines += storage_pragmas(c, uram.get(c.stage.layer, set()) if own else set(), names_loaded,
+                                 bram.get(c.stage.layer, set()) if own else set())
     lines.append("    FA_STAGE_START()")
     for k, c in enumerate(net.calls):
         st = c.stage

@@ -2,8 +2,9 @@
 
 :func:`evaluate` is the one place that turns foldings into numbers: it adds the stages between
 layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
-adapters), places memories (LUTRAM / BRAM18, then URAM for the largest weight memories while
-BRAM18 is over budget on a board that has URAM), estimates the stream FIFOs between the stages
+adapters), places memories (LUTRAM / BRAM18; the bindable LUTRAM ones in BRAM18 while LUTs are over
+budget; URAM for the largest weight memories while BRAM18 is over budget on a board that has URAM),
+estimates the stream FIFOs between the stages
 (``fifos.py``) and sums the estimates, FIFOs included, and per layer the bits its arrays hold
 against the bits of the blocks they occupy (the packing waste).
 """
@@ -16,7 +17,7 @@ from ..pe.io import io_lanes
 from .boards import RESOURCES, Board
 from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
-from .resources import Memory, Usage, block_bits, memory_cost, small
+from .resources import BINDABLE, Memory, Usage, block_bits, lut_saved_per_bram18, memory_cost, small
 
 MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)
 
@@ -32,6 +33,7 @@ class LayerDesign:
     memory_bits: int = 0  # what the layer's arrays hold
     memory_block_bits: int = 0  # the bits of the BRAM18 / URAM / LUTRAM they occupy as placed
     uram_arrays: list[str] = field(default_factory=list)  # "kind/role" of the memories placed in URAM
+    bram_arrays: list[str] = field(default_factory=list)  # "kind/role" of the LUTRAM-sized ones bound to BRAM18
 
     @property
     def name(self) -> str:
@@ -152,46 +154,69 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
     fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
     fifo = fifo_usage(fifos)
-    usage = _place(layers, io, board, limits, fifo.bram18) + fifo
+    usage = _place(layers, io, board, limits, fifo) + fifo
     return Design(board, layers, io, usage, limits, fifos)
 
 
 def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int],
-           fifo_bram18: int = 0) -> Usage:
-    """Sum the estimates; memories go to LUTRAM or BRAM18, then, while BRAM18 is over its limit on
-    a board with URAM, weight and buffer memories move to URAM in a fixed order: most BRAM18 saved
-    per URAM first (wide memories fill a 72-bit URAM well, narrow ones waste it), then the largest.
-    The order does not depend on the limits, so a larger budget never places worse. ``fifo_bram18``:
-    the stream FIFOs' BRAM18, which share the limit (they stay in BRAM18)."""
+           fifo: Usage | None = None) -> Usage:
+    """Sum the estimates and place the memories: small ones in LUTRAM, others in BRAM18 (``auto``);
+    then two trades, each in a fixed order that does not depend on the limits, so a larger budget
+    never places worse:
+
+    - while LUTs are over their limit, LUTRAM arrays the generated top binds (``resources.BINDABLE``)
+      move to BRAM18, most LUTs saved per BRAM18 first, then the largest; kept only when that brings
+      the LUTs within their limit and block RAM (after the URAM move below) holds them, else every
+      memory stays where ``auto`` puts it;
+    - while BRAM18 is over its limit on a board with URAM, weight and buffer memories move to URAM:
+      most BRAM18 saved per URAM first (wide memories fill a 72-bit URAM well, narrow ones waste it),
+      then the largest.
+
+    ``fifo``: the stream FIFOs' resources, which share the limits (they stay where ``fifo_cost``
+    puts them) and are not in the returned sum."""
+    fifo = fifo or Usage()
     mems: list[tuple[int, int, Memory]] = []
     kinds: dict[int, str] = {}  # id(memory) -> its stage's kind
+    logic = Usage()
     for li, lay in enumerate(layers):
-        logic = Usage()
+        lay.usage = Usage()
         for s in lay.stages:
             c = s.cost(board)
-            logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
+            lay.usage = lay.usage + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
             kinds.update((id(m), s.kind) for m in c.memories)
-        lay.usage = logic
-        lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
-        lay.uram_arrays = []
-    where = {id(m): "auto" for _, _, m in mems}
-    bram = sum(memory_cost(m).bram18 for _, _, m in mems) + fifo_bram18
-    if board.uram > 0 and bram > limits["bram18"]:
-        movable = sorted((x for x in mems if x[2].role in ("weights", "line_buffer", "buffer") and not small(x[2])),
-                         key=lambda x: (-memory_cost(x[2]).bram18 / memory_cost(x[2], "uram").uram, -x[2].bits,
-                                        x[0], x[1]))
-        for li, _, m in movable:
-            if bram <= limits["bram18"]:
+        logic = logic + lay.usage
+    for s in io:
+        c = s.cost(board)
+        logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
+    plain = {id(m): "auto" for _, _, m in mems}
+    where = _to_uram(mems, plain, board, limits, fifo.bram18)
+    lut = logic.lut + fifo.lut + sum(memory_cost(m).lut for _, _, m in mems)
+    if lut > limits["lut"]:
+        moved = dict(plain)
+        for _, _, m in sorted((x for x in mems if x[2].role in BINDABLE and memory_cost(x[2]).lut),
+                              key=lambda x: (-lut_saved_per_bram18(x[2]), -x[2].bits, x[0], x[1])):
+            if lut <= limits["lut"]:
                 break
-            where[id(m)] = "uram"
-            bram -= memory_cost(m).bram18
-            layers[li].uram_memories += 1
-            layers[li].uram_arrays.append(f"{kinds[id(m)]}/{m.role}")
+            moved[id(m)] = "bram"
+            lut -= memory_cost(m).lut
+        trial = _to_uram(mems, moved, board, limits, fifo.bram18)
+        blocks = fifo + sum((memory_cost(m, trial[id(m)]) for _, _, m in mems), Usage())
+        if lut <= limits["lut"] and blocks.bram18 <= limits["bram18"] and blocks.uram <= limits["uram"]:
+            where = trial
+    for lay in layers:
+        lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
+        lay.uram_arrays, lay.bram_arrays = [], []
     for li, _, m in mems:
-        layers[li].usage = layers[li].usage + memory_cost(m, where[id(m)])
-        layers[li].memory_bits += m.bits
-        layers[li].memory_block_bits += block_bits(m, where[id(m)])
+        lay = layers[li]
+        lay.usage = lay.usage + memory_cost(m, where[id(m)])
+        lay.memory_bits += m.bits
+        lay.memory_block_bits += block_bits(m, where[id(m)])
+        if where[id(m)] == "uram":
+            lay.uram_memories += 1
+            lay.uram_arrays.append(f"{kinds[id(m)]}/{m.role}")
+        elif where[id(m)] == "bram":
+            lay.bram_arrays.append(f"{kinds[id(m)]}/{m.role}")
     total = Usage()
     for lay in layers:
         total = total + lay.usage
@@ -199,3 +224,24 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
         c = s.cost(board)
         total = total + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
     return total
+
+
+def _to_uram(mems: list[tuple[int, int, Memory]], where: dict[int, str], board: Board, limits: dict[str, int],
+             fifo_bram18: int) -> dict[int, str]:
+    """``where`` with, while BRAM18 is over its limit on a board with URAM, the weight and buffer
+    memories ``auto`` puts in BRAM18 moved to URAM (most BRAM18 saved per URAM first, then the
+    largest). Memories bound to BRAM18 (``bram``) stay there: they are small, and a URAM would
+    hold them worse."""
+    where = dict(where)
+    bram = sum(memory_cost(m, where[id(m)]).bram18 for _, _, m in mems) + fifo_bram18
+    if board.uram > 0 and bram > limits["bram18"]:
+        movable = sorted((x for x in mems if x[2].role in ("weights", "line_buffer", "buffer") and not small(x[2])
+                          and where[id(x[2])] == "auto"),
+                         key=lambda x: (-memory_cost(x[2]).bram18 / memory_cost(x[2], "uram").uram, -x[2].bits,
+                                        x[0], x[1]))
+        for _, _, m in movable:
+            if bram <= limits["bram18"]:
+                break
+            where[id(m)] = "uram"
+            bram -= memory_cost(m).bram18
+    return where

@@ -1,8 +1,10 @@
 """Where the memories of the PE models land, and resource totals (all estimates).
 
 Each stage's :class:`~fpga_accel.pe.cost.Cost` lists the :class:`Memory` arrays it holds; where
-each lands (LUTRAM, BRAM18 or URAM) is decided here (:func:`memory_cost`, and the folder may move
-large ones to URAM), so the same stage can be placed on boards with and without URAM.
+each lands (LUTRAM, BRAM18 or URAM) is priced here (:func:`memory_cost`); ``fold/design.py`` places
+them (small ones in LUTRAM, others in BRAM18; while LUTs are over budget the bindable ones move to
+BRAM18, while BRAM18 is over budget large ones to URAM), so the same stage can be placed on boards with
+and without URAM.
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ SRL_MAX_DEPTH = 2
 SRL_MAX_BITS = 1024
 SRL_WORDS = 32
 
+#: roles of the memories the generated top binds itself (codegen/top.py: storage_pragmas): the packed
+#: weight banks (pe/weight_memory.py). A PE's other arrays (constant tables, buffers, line buffers)
+#: are left to the tool, so the model may not move them out of LUTRAM.
+BINDABLE = ("weights",)
+
 
 @dataclass
 class Usage:
@@ -50,12 +57,19 @@ class Usage:
 
 
 def memory_cost(mem: Memory, where: str = "auto") -> Usage:
-    """Resources of ``mem`` placed in ``where``: "auto" (LUTRAM when small, else BRAM18) or "uram"."""
+    """Resources of ``mem`` placed in ``where``: "auto" (LUTRAM when small, else BRAM18), "bram" (BRAM18
+    whatever its size) or "uram"."""
     if where == "uram":
         return Usage(uram=uram_count(mem.depth, mem.width) * mem.count)
-    if small(mem):
+    if where == "auto" and small(mem):
         return Usage(lut=lutram_luts(mem.depth, mem.width) * mem.count)
     return Usage(bram18=bram18_count(mem.depth, mem.width) * mem.count)
+
+
+def lut_saved_per_bram18(mem: Memory) -> float:
+    """LUTs a LUTRAM memory frees per BRAM18 it takes when bound to BRAM18 instead (the order in which
+    the placement moves memories out of the LUTs, cheapest first)."""
+    return memory_cost(mem).lut / max(1, memory_cost(mem, "bram").bram18)
 
 
 def fifo_srl(depth: int, width: int) -> bool:

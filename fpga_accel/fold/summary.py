@@ -108,6 +108,8 @@ def apply_to_manifest(manifest: dict, result: FoldResult) -> None:
                              "memory_block_bits": lay.memory_block_bits}
         if lay.uram_arrays:  # the code generator binds these (codegen/top.py)
             entry["estimate"]["uram_arrays"] = sorted(set(lay.uram_arrays))
+        if lay.bram_arrays:  # LUTRAM-sized, bound to BRAM18 while LUTs are over budget (codegen/top.py)
+            entry["estimate"]["bram_arrays"] = sorted(set(lay.bram_arrays))
         if lay.plan.note:
             entry["estimate_note"] = lay.plan.note
     manifest["fold"] = fold_summary(result, {e["name"]: e.get("macs", 0) for e in manifest["layers"]})

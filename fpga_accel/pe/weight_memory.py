@@ -84,7 +84,8 @@ class Layout:
 
 def impl(layout: Layout) -> str:
     """What the generated top binds each bank array to: LUTRAM when small (fold/resources.py), else
-    BRAM18. A URAM cannot be initialised by the bitstream (AMD UG573: its contents are zero after
+    BRAM18; the fold's placement may bind a small one to BRAM18 instead when LUTs are over budget
+    (fold/design.py, ``estimate.bram_arrays``), and prices it there. A URAM cannot be initialised by the bitstream (AMD UG573: its contents are zero after
     configuration), so a constant weight ROM is never bound to URAM here."""
     return "lutram" if small(layout.memory()) else "bram"
 
