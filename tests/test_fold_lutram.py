@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -77,9 +78,9 @@ def test_the_lut_bound_design_moves_weights_to_bram18_and_pays_for_them(qm):
 
 def test_no_move_without_room_in_block_ram_and_a_larger_budget_moves_no_more(qm):
     from fpga_accel.fold import fold_model
+    from fpga_accel.fold.boards import get_board
     from fpga_accel.fold.design import evaluate
     from fpga_accel.fold.lower import plan_layer
-    from fpga_accel.fold.boards import get_board
 
     board = get_board(BOARD)
     r = fold_model(qm, board)
@@ -96,7 +97,7 @@ def test_no_move_without_room_in_block_ram_and_a_larger_budget_moves_no_more(qm)
         d = evaluate(qm, plans, r.foldings, board, dict(limits, lut=lut))
         return d, {(lay.name, a) for lay in d.layers for a in lay.bram_arrays}
     steps = [moves(roomy.usage.lut - k) for k in (0, 1, 600, 1200, 2400)]
-    for (_, fewer), (d, more) in zip(steps, steps[1:]):
+    for (_, fewer), (d, more) in pairwise(steps):
         assert fewer <= more and d.fits()
     assert len(steps[-1][1]) > len(steps[1][1]) > 0
 
@@ -134,6 +135,7 @@ def test_csim_of_the_moved_design_equals_the_emulator_and_the_model(bundle, qm):
     """Placement changes no integer and no loop: the C simulation of the design with BRAM18-bound banks
     equals the emulator bit for bit, and each stage counts the model's cycles."""
     from codegen_util import need_toolchain
+
     from fpga_accel.emulator import run_layers
     from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
     from fpga_accel.fold import fold_model

@@ -177,7 +177,11 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
     fifo = fifo or Usage()
     mems: list[tuple[int, int, Memory]] = []
     kinds: dict[int, str] = {}  # id(memory) -> its stage's kind
-    logic = Usage()
+    adapters = Usage()
+    for s in io:
+        c = s.cost(board)
+        adapters = adapters + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
+    logic = adapters
     for li, lay in enumerate(layers):
         lay.usage = Usage()
         for s in lay.stages:
@@ -186,9 +190,6 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
             kinds.update((id(m), s.kind) for m in c.memories)
         logic = logic + lay.usage
-    for s in io:
-        c = s.cost(board)
-        logic = logic + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
     plain = {id(m): "auto" for _, _, m in mems}
     where = _to_uram(mems, plain, board, limits, fifo.bram18)
     lut = logic.lut + fifo.lut + sum(memory_cost(m).lut for _, _, m in mems)
@@ -217,12 +218,9 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             lay.uram_arrays.append(f"{kinds[id(m)]}/{m.role}")
         elif where[id(m)] == "bram":
             lay.bram_arrays.append(f"{kinds[id(m)]}/{m.role}")
-    total = Usage()
+    total = adapters
     for lay in layers:
         total = total + lay.usage
-    for s in io:
-        c = s.cost(board)
-        total = total + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
     return total
 
 
