@@ -7,8 +7,10 @@ The bound, and why not tighter (docs/fold-model.md, "Packing waste"): every bloc
 parity bits (16,384 per block), and each array rounds its width and depth up to whole blocks of one
 aspect ratio on its own (no two arrays share a block), which no folding can avoid when MH and MW
 leave few divisors (primes). For the folding the memory-led start picks (least share of the board,
-folder._share), with the weights packed (pe/weight_memory.py), the charge stays within 10 % + 1 block
-of ⌈bits / 16384⌉; where some folding makes
+folder._share), with the weights packed (pe/weight_memory.py), the charge stays within 10 % + 3 blocks
+of ⌈bits / 16384⌉ (the slots of a packed word are a power of two, so a depth just past one rounds up a
+whole row of blocks: MH = 9, MW = 456, 10-bit weights, 4,104 words, take 5 blocks for a floor of 3);
+where some folding makes
 the word a multiple of 36 bits and the depth a multiple of 512, the fewest blocks over the foldings
 is the floor exactly.
 """
@@ -18,7 +20,7 @@ import math
 
 import numpy as np
 from codegen_util import make_model
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from onnx import helper
 
@@ -61,6 +63,7 @@ def test_block_bits_as_placed():
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 1024), st.integers(1, 4608), st.integers(2, 16),
        st.sampled_from(["pynq-z2", "zcu104", "alveo-u250"]))
+@example(9, 456, 10, "pynq-z2")  # a depth just past a power of two
 def test_the_memory_led_fold_is_near_the_minimum(mh, mw, w_bits, board_name):
     board = get_board(board_name)
     plan, cache = dense_plan(mh, mw, w_bits), {}
@@ -72,7 +75,7 @@ def test_the_memory_led_fold_is_near_the_minimum(mh, mw, w_bits, board_name):
         return
     charged = memory_cost(mem).bram18
     assert charged >= math.ceil(mem.bits / BRAM18_BITS)  # a floor no placement beats
-    assert charged <= 1.1 * math.ceil(mem.bits / 16384) + 1  # packed (1.25x + 4 with one array per PE)
+    assert charged <= 1.1 * math.ceil(mem.bits / 16384) + 3  # packed (1.25x + 4 with one array per PE)
     assert block_bits(mem) == charged * BRAM18_BITS >= mem.bits
 
 
