@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..bundle_kernel import kernel_interface
 from ..escape import c_comment, ident
+from ..fold.fifos import bram_streams
 from ..segments.names import tops as top_names
 from ..toolchain import HLS_ROOT
 from .csim_harness import RUN_CSIM_SH, build_json, csim_source, tb_source
@@ -70,7 +71,9 @@ def render(net, qmodel, manifest: dict, loaded: list) -> dict[str, str]:
         param_files.append(f"{stem}.h")
         files[f"src/params/{stem}.h"] = params_header(net, stem, calls, model, {i.var: i for i, _ in loaded})
     files["src/fa_top.h"] = top_header(net, model, tops, wmem_words)
-    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram, loaded, bram_arrays(manifest))
+    fifo_bram = (manifest.get("fold") or {}).get("fifo_bram")
+    bound = bram_streams([(v, d, p.word_bits) for v, (p, d, _) in net.streams.items()], fifo_bram)
+    files["src/fa_top.cpp"] = top_source(net, model, param_files, tops, uram, loaded, bram_arrays(manifest), bound)
     files["csim/fa_csim.cpp"] = csim_source(net, model, tops, bool(loaded))
     files["csim/tb_main.cpp"] = tb_source(net, model, bool(loaded))
     files["csim/build.json"] = build_json()

@@ -149,10 +149,12 @@ def storage_pragmas(c, uram: set[str], loaded: frozenset = frozenset(), bram: fr
 
 def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str, str] = (KERNEL, AXIS),
                uram: dict[str, set[str]] | None = None, loaded: list | None = None,
-               bram: dict[str, set[str]] | None = None) -> str:
+               bram: dict[str, set[str]] | None = None, bram_fifos: frozenset | set = frozenset()) -> str:
     """``uram``: per layer name, the "kind/role" memories the fold model placed in URAM; ``loaded``: the
     (uram_load.Loaded, Array) pairs filled from DDR at start (none: the tops of before, byte for byte);
-    ``bram``: per layer name, the LUTRAM-sized memories the fold bound to BRAM18 (LUTs over budget)."""
+    ``bram``: per layer name, the LUTRAM-sized memories the fold bound to BRAM18 (LUTs over budget);
+    ``bram_fifos``: the streams bound to BRAM18 (``fold.fifos.bram_streams``: the shapes the fold placed
+    there, priced the same way once generated)."""
     uram = uram or {}
     bram = bram or {}
     loaded = loaded or []
@@ -184,6 +186,8 @@ def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str
             lines.append(f"    // {why}")
         lines.append(f"    hls::stream<{p.ctype} > {v}(\"{v}\");")
         lines.append(f"#pragma HLS STREAM variable = {v} depth = {depth}")
+        if v in bram_fifos:  # UG1399: BIND_STORAGE fixes a FIFO's memory as it does an array's
+            lines.append(f"#pragma HLS BIND_STORAGE variable = {v} type = fifo impl = bram")
     for c in net.calls:
         own = c.layer_index is not None
         lines += storage_pragmas(c, uram.get(c.stage.layer, set()) if own else set(), names_loaded,

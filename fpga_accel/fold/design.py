@@ -2,10 +2,10 @@
 
 :func:`evaluate` is the one place that turns foldings into numbers: it adds the stages between
 layers (width converters where lanes differ, forks where a tensor has several readers, the I/O
-adapters), places memories (LUTRAM / BRAM18; the bindable LUTRAM ones in BRAM18 while LUTs are over
-budget; URAM for the largest weight memories while BRAM18 is over budget on a board that has URAM),
-estimates the stream FIFOs between the stages
-(``fifos.py``) and sums the estimates, FIFOs included, and per layer the bits its arrays hold
+adapters), estimates the stream FIFOs between the stages (``fifos.py``), places memories (LUTRAM /
+BRAM18; URAM for the largest weight memories while BRAM18 is over budget on a board that has URAM;
+while LUTs are over budget the bindable LUTRAM arrays and the LUTRAM FIFOs in BRAM18, then bindable
+arrays in URAM) and sums the estimates, FIFOs included, and per layer the bits its arrays hold
 against the bits of the blocks they occupy (the packing waste).
 """
 from __future__ import annotations
@@ -17,7 +17,17 @@ from ..pe.io import io_lanes
 from .boards import RESOURCES, Board
 from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
-from .resources import BINDABLE, Memory, Usage, block_bits, lut_saved_per_bram18, memory_cost, small
+from .resources import (
+    BINDABLE,
+    Memory,
+    Usage,
+    block_bits,
+    fifo_movable,
+    lut_saved_per_bram18,
+    lut_saved_per_uram,
+    memory_cost,
+    small,
+)
 
 MEM_BITS = 512  # the m_axi data width of fa_kernel (fpga_accel/codegen/top.py)
 
@@ -153,28 +163,19 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
                                                       "N_OUT": n // narrow, "BITS": bits, "INPUT": 0}))
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
     fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
-    fifo = fifo_usage(fifos)
-    usage = _place(layers, io, board, limits, fifo) + fifo
+    usage = _place(layers, io, board, limits, fifos) + fifo_usage(fifos)
     return Design(board, layers, io, usage, limits, fifos)
 
 
 def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int],
-           fifo: Usage | None = None) -> Usage:
+           fifos: list[Fifo] | None = None) -> Usage:
     """Sum the estimates and place the memories: small ones in LUTRAM, others in BRAM18 (``auto``);
-    then two trades, each in a fixed order that does not depend on the limits, so a larger budget
-    never places worse:
-
-    - while LUTs are over their limit, LUTRAM arrays the generated top binds (``resources.BINDABLE``)
-      move to BRAM18, most LUTs saved per BRAM18 first, then the largest; kept only when that brings
-      the LUTs within their limit and block RAM (after the URAM move below) holds them, else every
-      memory stays where ``auto`` puts it;
-    - while BRAM18 is over its limit on a board with URAM, weight and buffer memories move to URAM:
-      most BRAM18 saved per URAM first (wide memories fill a 72-bit URAM well, narrow ones waste it),
-      then the largest.
-
-    ``fifo``: the stream FIFOs' resources, which share the limits (they stay where ``fifo_cost``
-    puts them) and are not in the returned sum."""
-    fifo = fifo or Usage()
+    while BRAM18 is over its limit on a board with URAM, weight and buffer memories move to URAM
+    (:func:`_to_uram`); then, while LUTs are over their limit, memories leave the LUTs
+    (:func:`_out_of_luts`). Each trade goes in a fixed order that does not depend on the limits, so a
+    larger budget never places worse. ``fifos``: the stream FIFOs, which share the limits; their
+    ``where`` is set here, and they are not in the returned sum."""
+    fifos = fifos or []
     mems: list[tuple[int, int, Memory]] = []
     kinds: dict[int, str] = {}  # id(memory) -> its stage's kind
     adapters = Usage()
@@ -190,21 +191,12 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             mems += [(li, k, m) for k, m in enumerate(c.memories)]
             kinds.update((id(m), s.kind) for m in c.memories)
         logic = logic + lay.usage
-    plain = {id(m): "auto" for _, _, m in mems}
-    where = _to_uram(mems, plain, board, limits, fifo.bram18)
-    lut = logic.lut + fifo.lut + sum(memory_cost(m).lut for _, _, m in mems)
+    for f in fifos:
+        f.where = "auto"
+    where = _to_uram(mems, {id(m): "auto" for _, _, m in mems}, board, limits, fifo_usage(fifos).bram18)
+    lut = logic.lut + fifo_usage(fifos).lut + sum(memory_cost(m, where[id(m)]).lut for _, _, m in mems)
     if lut > limits["lut"]:
-        moved = dict(plain)
-        for _, _, m in sorted((x for x in mems if x[2].role in BINDABLE and memory_cost(x[2]).lut),
-                              key=lambda x: (-lut_saved_per_bram18(x[2]), -x[2].bits, x[0], x[1])):
-            if lut <= limits["lut"]:
-                break
-            moved[id(m)] = "bram"
-            lut -= memory_cost(m).lut
-        trial = _to_uram(mems, moved, board, limits, fifo.bram18)
-        blocks = fifo + sum((memory_cost(m, trial[id(m)]) for _, _, m in mems), Usage())
-        if lut <= limits["lut"] and blocks.bram18 <= limits["bram18"] and blocks.uram <= limits["uram"]:
-            where = trial
+        where = _out_of_luts(mems, fifos, where, lut, board, limits)
     for lay in layers:
         lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
         lay.uram_arrays, lay.bram_arrays = [], []
@@ -222,6 +214,57 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
     for lay in layers:
         total = total + lay.usage
     return total
+
+
+def _out_of_luts(mems: list[tuple[int, int, Memory]], fifos: list[Fifo], where: dict[int, str], lut: int,
+                 board: Board, limits: dict[str, int]) -> dict[int, str]:
+    """``where`` with memories moved out of the LUTs until the LUTs (``lut`` as placed) are within their
+    limit, in two passes, each in a fixed order and taking a memory only where the block RAM left holds it:
+
+    1. to BRAM18 (no load at start needed): the LUTRAM arrays the generated top binds
+       (``resources.BINDABLE``) and the LUTRAM stream FIFOs (``resources.fifo_movable``; the top binds
+       them with ``BIND_STORAGE type = fifo impl = bram``), most LUTs saved per BRAM18 first, then
+       the largest;
+    2. on a board with URAM, the bindable arrays still in LUTRAM to URAM (filled from DDR at start,
+       ``codegen/uram_load.py``), most LUTs saved per URAM first, then the largest.
+
+    Kept only when the LUTs end within their limit; otherwise every memory stays where it was (the
+    FIFOs' ``where`` too). The passes stop as soon as the LUTs fit, so a larger LUT budget moves a
+    prefix of the same moves."""
+    moved = dict(where)
+    blocks = fifo_usage(fifos) + sum((memory_cost(m, where[id(m)]) for _, _, m in mems), Usage())
+    bram, uram = blocks.bram18, blocks.uram
+    # (memory as priced, its FIFO or None, tie-break): weights in layer order, then FIFOs in stream order
+    items = [(m, None, (0, li, k)) for li, k, m in mems if m.role in BINDABLE and memory_cost(m).lut]
+    items += [(Memory("fifo", f.depth, f.width), f, (1, i, 0)) for i, f in enumerate(fifos)
+              if fifo_movable(f.depth, f.width)]
+    to_bram: list[Fifo] = []
+    for m, f, _ in sorted(items, key=lambda x: (-lut_saved_per_bram18(x[0]), -x[0].bits, x[2])):
+        if lut <= limits["lut"]:
+            break
+        cost = memory_cost(m, "bram").bram18
+        if bram + cost <= limits["bram18"]:
+            bram += cost
+            lut -= memory_cost(m).lut
+            if f is None:
+                moved[id(m)] = "bram"
+            else:
+                to_bram.append(f)
+    if board.uram > 0:
+        left = [x for x in items if x[1] is None and moved[id(x[0])] == "auto"]
+        for m, _, _ in sorted(left, key=lambda x: (-lut_saved_per_uram(x[0]), -x[0].bits, x[2])):
+            if lut <= limits["lut"]:
+                break
+            cost = memory_cost(m, "uram").uram
+            if uram + cost <= limits["uram"]:
+                uram += cost
+                lut -= memory_cost(m).lut
+                moved[id(m)] = "uram"
+    if lut > limits["lut"]:
+        return where
+    for f in to_bram:
+        f.where = "bram"
+    return moved
 
 
 def _to_uram(mems: list[tuple[int, int, Memory]], where: dict[int, str], board: Board, limits: dict[str, int],

@@ -13,6 +13,13 @@ The rules (used by both the fold and ``codegen/network.py``):
 chain of duplicates on a fork, a width converter where lanes differ, the top's port streams at
 the default depth) on the fold's LayerDesigns, so its estimate equals the generated streams
 (:func:`generated_fifos`) until the timed simulation or a hand-set depth changes them.
+
+Where the memories go: the FIFOs the LUT-bound placement (``design.py``) binds to BRAM18 are recorded
+by shape, ``[{"depth", "bits", "count"}]`` (FIFOs of one shape cost the same wherever they are), and
+:func:`bram_streams` picks, from the generated streams, the first ``count`` of each shape: the one rule
+by which the top binds them (``BIND_STORAGE type = fifo impl = bram``) and the generated streams are
+re-priced (:func:`generated_fifos`). A stream whose depth the sizing changed no longer has its shape and
+stays where the tool puts it, priced there.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import math
 from dataclasses import dataclass
 
 from ..pe.io import io_lanes
-from .resources import Usage, fifo_cost, fifo_srl
+from .resources import Usage, fifo_cost, fifo_movable, fifo_srl
 
 DEFAULT_DEPTH = 2  # Vitis HLS's depth for a stream without a depth pragma
 WINDOWS = ("sliding_window", "parallel_window")
@@ -33,10 +40,11 @@ class Fifo:
     stage: str  # the stage it feeds (or the stream's name)
     depth: int
     width: int
+    where: str = "auto"  # "bram": bound to BRAM18 (LUTs over budget)
 
     @property
     def usage(self) -> Usage:
-        return fifo_cost(self.depth, self.width)
+        return fifo_cost(self.depth, self.width, self.where)
 
 
 def burst_depth(depth: int, slack: int) -> int:
@@ -177,12 +185,47 @@ def fifo_summary(fifos: list[Fifo], source: str) -> dict:
     come from."""
     u = fifo_usage(fifos)
     return {"source": source, "count": len(fifos), "srl": sum(fifo_srl(f.depth, f.width) for f in fifos),
+            "bram_bound": sum(f.where == "bram" for f in fifos),
             "words": sum(f.depth for f in fifos), "bits": sum(f.depth * f.width for f in fifos), **u.as_dict()}
 
 
-def generated_fifos(streams: list[dict]) -> list[Fifo]:
+def generated_fifos(streams: list[dict], moved=None) -> list[Fifo]:
     """The network's FIFOs from ``manifest["hls"]["streams"]``: the region's ``s<k>`` streams at
     their depths, and the tops' port streams (``in<i>`` / ``out<i>``), declared without a depth
-    pragma, at the default depth."""
-    return [Fifo(s["name"], int(s["depth"]) if str(s["name"]).startswith("s") else DEFAULT_DEPTH, int(s["bits"]))
-            for s in streams]
+    pragma, at the default depth; those :func:`bram_streams` picks by ``moved`` (``fold.fifo_bram``)
+    in BRAM18."""
+    fifos = [Fifo(s["name"], int(s["depth"]) if str(s["name"]).startswith("s") else DEFAULT_DEPTH, int(s["bits"]))
+             for s in streams]
+    bound = bram_streams([(f.stage, f.depth, f.width) for f in fifos], moved)
+    for f in fifos:
+        f.where = "bram" if f.stage in bound else "auto"
+    return fifos
+
+
+def fifo_placement(fifos: list[Fifo]) -> list[dict]:
+    """The FIFOs placed in BRAM18 by shape: ``[{"depth", "bits", "count"}]`` (the manifest's
+    ``fold.fifo_bram``), smallest shape first."""
+    shapes: dict[tuple[int, int], int] = {}
+    for f in fifos:
+        if f.where == "bram":
+            shapes[(f.depth, f.width)] = shapes.get((f.depth, f.width), 0) + 1
+    return [{"depth": d, "bits": w, "count": n} for (d, w), n in sorted(shapes.items())]
+
+
+def bram_streams(streams, moved) -> set[str]:
+    """Names of the streams bound to BRAM18: of ``streams`` ((name, depth, bits), in the network's
+    order; ports ``in<i>`` / ``out<i>`` never), the first ``count`` of each shape ``moved`` lists (a
+    manifest's ``fold.fifo_bram``; entries that are not well-formed are ignored), those the tool
+    would put in LUTRAM only."""
+    want: dict[tuple[int, int], int] = {}
+    for e in moved if isinstance(moved, list) else []:
+        vals = [e.get(k) for k in ("depth", "bits", "count")] if isinstance(e, dict) else []
+        if len(vals) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in vals):
+            want[(vals[0], vals[1])] = want.get((vals[0], vals[1]), 0) + vals[2]
+    out = set()
+    for name, depth, bits in streams:
+        key = (depth, bits)
+        if str(name).startswith("s") and want.get(key, 0) > 0 and fifo_movable(depth, bits):
+            want[key] -= 1
+            out.add(name)
+    return out

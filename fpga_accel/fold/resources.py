@@ -2,9 +2,9 @@
 
 Each stage's :class:`~fpga_accel.pe.cost.Cost` lists the :class:`Memory` arrays it holds; where
 each lands (LUTRAM, BRAM18 or URAM) is priced here (:func:`memory_cost`); ``fold/design.py`` places
-them (small ones in LUTRAM, others in BRAM18; while LUTs are over budget the bindable ones move to
-BRAM18, while BRAM18 is over budget large ones to URAM), so the same stage can be placed on boards with
-and without URAM.
+them (small ones in LUTRAM, others in BRAM18; while BRAM18 is over budget large ones to URAM; while LUTs
+are over budget the bindable ones and the LUTRAM stream FIFOs to BRAM18, then bindable ones to URAM), so
+the same stage can be placed on boards with and without URAM.
 """
 from __future__ import annotations
 
@@ -72,17 +72,30 @@ def lut_saved_per_bram18(mem: Memory) -> float:
     return memory_cost(mem).lut / max(1, memory_cost(mem, "bram").bram18)
 
 
+def lut_saved_per_uram(mem: Memory) -> float:
+    """LUTs a LUTRAM memory frees per URAM it takes when placed in URAM instead."""
+    return memory_cost(mem).lut / max(1, memory_cost(mem, "uram").uram)
+
+
 def fifo_srl(depth: int, width: int) -> bool:
     return depth <= SRL_MAX_DEPTH or depth * width <= SRL_MAX_BITS
 
 
-def fifo_cost(depth: int, width: int) -> Usage:
+def fifo_cost(depth: int, width: int, where: str = "auto") -> Usage:
     """Resources of one stream FIFO of ``depth`` words of ``width`` bits: shift registers (LUTs) under
     the Vitis HLS thresholds above, else a RAM placed as any other memory (LUTRAM when small, else
-    BRAM18). The FIFO's pointers and flags are left out (a few LUTs and FFs each)."""
+    BRAM18; ``where`` = "bram": BRAM18 whatever its size, as ``BIND_STORAGE type = fifo impl = bram``
+    binds it). A FIFO the thresholds make shift registers is never moved (:func:`fifo_movable`).
+    The FIFO's pointers and flags are left out (a few LUTs and FFs each)."""
     if fifo_srl(depth, width):
         return Usage(lut=width * math.ceil(depth / SRL_WORDS))
-    return memory_cost(Memory("fifo", depth, width))
+    return memory_cost(Memory("fifo", depth, width), where)
+
+
+def fifo_movable(depth: int, width: int) -> bool:
+    """A FIFO the tool would put in LUTRAM (a RAM FIFO, small): the ones the placement may bind to
+    BRAM18 while LUTs are over budget."""
+    return not fifo_srl(depth, width) and small(Memory("fifo", depth, width))
 
 
 def block_bits(mem: Memory, where: str = "auto") -> int:

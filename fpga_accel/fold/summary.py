@@ -5,7 +5,8 @@
 - ``manifest["layers"][i]["estimate"]``: cycles, dsp, bram18, uram, lut, ff of the layer's PEs, and
   ``memory_bits`` (what its arrays hold) against ``memory_block_bits`` (the bits of the BRAM18 /
   URAM / LUTRAM blocks they occupy as placed: the packing waste is the difference);
-- ``manifest["fold"]``: totals against the board (stream FIFOs included: ``fifos``; ``memory_bits`` /
+- ``manifest["fold"]``: totals against the board (stream FIFOs included: ``fifos``, and ``fifo_bram``,
+  those the placement bound to BRAM18, by shape; ``memory_bits`` /
   ``memory_block_bits`` summed), cycles per image (the slowest stage), frames/s and latency at the
   clock, the DSP-roofline efficiency, the stages with their parameters.
 """
@@ -19,7 +20,7 @@ from ..pe.cost import dsp_packs, lut_multiplier
 from ..pe.depthwise import packed_pixel_dsps
 from ..pe.mvau import packed_pairs
 from .boards import RESOURCES
-from .fifos import fifo_summary, generated_fifos
+from .fifos import fifo_placement, fifo_summary, generated_fifos
 from .folder import FoldResult
 
 ESTIMATE_NOTE = ("estimates from fpga_accel.fold's cycle and resource model (docs/fold-model.md); cycles follow "
@@ -69,6 +70,8 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
         "overrides": sorted(result.overrides),
         "totals": used,
         "fifos": fifo_summary(d.fifos, "estimate"),
+        # the stream FIFOs bound to BRAM18 while LUTs are over budget, by shape (fifos.bram_streams)
+        "fifo_bram": fifo_placement(d.fifos),
         "memory_bits": sum(lay.memory_bits for lay in d.layers),
         "memory_block_bits": sum(lay.memory_block_bits for lay in d.layers),
         "board_totals": {k: board.total(k) for k in RESOURCES},
@@ -122,8 +125,8 @@ class OverBudgetWarning(UserWarning):
 
 
 def apply_generated_fifos(manifest: dict) -> None:
-    """Once the HLS project is generated: ``fold.fifos`` from its streams at their final depths (the
-    fold's estimate kept under ``estimate``), the totals and utilisation with them in place of the
+    """Once the HLS project is generated: ``fold.fifos`` from its streams at their final depths, those
+    the top binds to BRAM18 priced there (the fold's estimate kept under ``estimate``), the totals and utilisation with them in place of the
     estimate, and ``fold.over_budget``: each resource the design now needs more of than its budget
     (the simulation's or hand-set depths may exceed the fold's), which also raises an
     :class:`OverBudgetWarning`."""
@@ -132,7 +135,8 @@ def apply_generated_fifos(manifest: dict) -> None:
         return
     est = fold["fifos"]
     sized = (manifest.get("fifo_sizing") or {}).get("method") == "sim"
-    new = fifo_summary(generated_fifos(hls.get("streams", [])),
+    # placed as the top binds them: the fold's FIFOs in BRAM18 by shape (fifos.bram_streams)
+    new = fifo_summary(generated_fifos(hls.get("streams", []), fold.get("fifo_bram")),
                        "the generated streams, at the depths the timed simulation found" if sized
                        else "the generated streams, at the cost model's depths")
     if manifest.get("fifo_depths"):

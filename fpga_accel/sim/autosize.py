@@ -87,7 +87,7 @@ def _simulate(qmodel, manifest: dict, seconds: float) -> dict:
         except FpgaAccelError as e:  # no compiler, a failed build or run: the model's depths stand
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             return _fallback(f"the timed simulation could not run ({first})")
-    at_model = fifo_usage(generated_fifos(scratch["hls"]["streams"])).as_dict()
+    at_model = fifo_usage(generated_fifos(scratch["hls"]["streams"], (scratch.get("fold") or {}).get("fifo_bram"))).as_dict()
     if z.after is None or z.after > z.target:
         return _fallback(f"the sized depths ran at {z.after} cycles per image, above {z.target}")
     return {"method": "sim", "images": z.images, "unbounded_cycles": z.target, "cycles_at_model_depths": z.before,
