@@ -33,14 +33,17 @@ def _compiled(name: str, tmp_path):
 @pytest.mark.parametrize("board", ["pynq-z2", "alveo-u250"])
 @pytest.mark.parametrize("name", [*data.names(), *FORK_NETS])
 def test_fold_estimate_is_the_generated_fifos(name, board, tmp_path):
-    """Stream by stream (depth and width), so words, bits and BRAM18 agree too."""
+    """Stream by stream (depth, width and where the placement put it: the generated streams follow the
+    fold's ``fifo_bram``), so words, bits and BRAM18 agree too."""
     manifest, qm = _compiled(name, tmp_path)
     r = fold_model(qm, board)
     m = copy.deepcopy(manifest)
     apply_to_manifest(m, r)
     net = build_network(qm, m)
-    gen = generated_fifos([{"name": v, "depth": d, "bits": p.word_bits} for v, (p, d, _) in net.streams.items()])
-    assert sorted((f.depth, f.width) for f in r.design.fifos) == sorted((f.depth, f.width) for f in gen)
+    gen = generated_fifos([{"name": v, "depth": d, "bits": p.word_bits} for v, (p, d, _) in net.streams.items()],
+                          m["fold"]["fifo_bram"])
+    assert sorted((f.depth, f.width, f.where) for f in r.design.fifos) == \
+        sorted((f.depth, f.width, f.where) for f in gen)
     est, got = fifo_summary(r.design.fifos, ""), fifo_summary(gen, "")
     assert (est["words"], est["bram18"], est["lut"]) == (got["words"], got["bram18"], got["lut"])
     if name in FORK_NETS:  # a fork's branch is deeper than the burst rule alone makes it
