@@ -181,3 +181,17 @@ def test_csim_with_the_uram_load_equals_the_emulator_and_the_model(bundle, qm, f
     assert set(modelled) == set(counted)
     for stage, cycles in counted.items():
         assert modelled[stage] == cycles, stage
+
+
+@pytest.mark.slow
+def test_timed_simulation_loads_the_uram_weights_and_keeps_the_interval(bundle):
+    """The timed simulation fills the URAM banks from the bundle's blob before its images (as a host
+    does): outputs == emulator, at the modelled 80 cycles per image with the generated FIFO depths."""
+    from codegen_util import need_toolchain
+
+    from fpga_accel.sim import simulate
+
+    need_toolchain()
+    res = simulate(bundle, images=4, check=True, raise_on_deadlock=False)
+    assert not res.deadlock and res.outputs_match is True
+    assert res.cycles_per_image == bundle.manifest["fold"]["cycles_per_image"] == 80

@@ -75,6 +75,19 @@ class TimedLibrary:
         with self._lock:
             fn(1 if on else 0)
 
+    def load(self, blob: bytes, axis: bool) -> None:
+        """Fill the design's URAM weight memories from ``blob`` (weights/uram.bin) through the top's load
+        call, as a host does once after configuration (the URAM holds zeros until then)."""
+        fn = getattr(self._lib, "fa_csim_load", None)
+        if fn is None:
+            raise SimulationError(f"{self.path.name}: this design keeps no weights in URAM (no fa_csim_load)")
+        fn.argtypes, fn.restype = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+        with self._lock:
+            code = fn(bytes(blob), len(blob), 1 if axis else 0)
+        if code != 0:
+            raise SimulationError(f"{self.path.name}: the load call refused {len(blob)} bytes of URAM weights "
+                                  f"(status {code}); they are not the blob of this design")
+
     def run(self, inputs: list[np.ndarray], outputs: list[np.ndarray], n: int, axis: bool) -> Trace:
         """Run ``n`` images through the kernel (``axis``: the AXI-Stream IP); outputs in place."""
         lib = self._lib

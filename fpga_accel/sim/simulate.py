@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundle_uram import BLOB
 from .errors import DeadlockError, SimulationError
 from .library import TimedLibrary, Trace
 from .processes import Processes, cut
@@ -95,7 +96,8 @@ def simulate(bundle, images: int = DEFAULT_IMAGES, fifo_depths: dict[str, int] |
 
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     qm = load_qmodel(b)
-    sim = Simulator(b.path / "hls", qm, b.manifest, interface=interface)
+    blob = b.read(BLOB) if b.manifest.get("uram_load") else None  # URAM weights: loaded as a host does
+    sim = Simulator(b.path / "hls", qm, b.manifest, interface=interface, uram_blob=blob)
     return sim.run(images, fifo_depths, seed=seed, check=check, raise_on_deadlock=raise_on_deadlock)
 
 
@@ -103,7 +105,9 @@ class Simulator:
     """A generated project (``hls/``) with its QModel and manifest: build once, run and replay often."""
 
     def __init__(self, hls: Path, qmodel, manifest: dict, interface: str | None = None,
-                 build_timeout: float | None = None):
+                 build_timeout: float | None = None, uram_blob: bytes | None = None):
+        """``uram_blob``: the bundle's weights/uram.bin, loaded into the design's URAM weight arrays
+        before any image (without it a design with such arrays runs on zeros there)."""
         from .build import build_timed
 
         self.hls, self.qmodel, self.manifest = Path(hls), qmodel, manifest
@@ -113,6 +117,8 @@ class Simulator:
         t = time.perf_counter()
         self.lib = TimedLibrary(build_timed(self.hls, timeout=build_timeout))
         self.build_seconds = time.perf_counter() - t
+        if uram_blob is not None:
+            self.lib.load(uram_blob, axis=self.interface == "axis")
         self.generated = stream_depths(self.hls)
         self.fast_paths = library_is_current(self.hls)
         self._trace: tuple | None = None
