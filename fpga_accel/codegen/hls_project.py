@@ -20,7 +20,8 @@ from .network import build_network, resolve_fifo_depths
 from .readme import readme_text
 from .tcl import hls_config, tcl_script
 from .top import HEADERS, MEM_BITS, params_header, stage_names, top_header, top_source
-from .uram_load import BLOB, HEADER as LOAD_HEADER, blob_bytes, loaded_arrays, manifest_section
+from .uram_load import BLOB, blob_bytes, loaded_arrays, manifest_section
+from .uram_load import HEADER as LOAD_HEADER
 
 
 def generate_hls(stage_dir: Path, qmodel, manifest: dict) -> None:
