@@ -290,12 +290,14 @@ def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: 
     first = np.zeros(cur.size, dtype=bool)
     first[0] = not chained
 
-    def one(p, c, n, first):
-        work = table[2][c] + np.where(first, 0.0, table[1][c])  # the first fetch runs beside the first load
-        return np.maximum(np.maximum(work, table[0][n]), np.maximum(table[3][p], table[5][c] + table[4][n] + table[6][p]))
-
-    alone = one(prv, cur, nxt, first)
-    repeated = one(prv, cur, cur, first) + (runs_ - 2) * one(cur, cur, cur, False) + one(cur, cur, nxt, False)
+    # a step's time beside the steps before and after it, for four (before, step, after) choices at once:
+    # as alone, and as the first, a middle and the last of a run of it
+    p, c, n = (np.concatenate(v) for v in ((prv, prv, cur, cur), (cur,) * 4, (nxt, cur, cur, nxt)))
+    firsts = np.concatenate((first, first, np.zeros(2 * cur.size, dtype=bool)))
+    work = table[2][c] + np.where(firsts, 0.0, table[1][c])  # the first fetch runs beside the first load
+    alone, head_, mid, last = np.split(np.maximum(np.maximum(work, table[0][n]),
+                                                  np.maximum(table[3][p], table[5][c] + table[4][n] + table[6][p])), 4)
+    repeated = head_ + (runs_ - 2) * mid + last
     start = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
     return _in_order(start, np.where(runs_ == 1, alone, repeated))
 
