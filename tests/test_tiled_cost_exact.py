@@ -125,6 +125,8 @@ def test_a_kept_access_walk_equals_a_fresh_one():
     first = cost._access([view], ys, xs, 8, 16)
     assert first == cost._walk_access([view], ys, xs, 8, 16) and first
     assert cost._access([view], ys, xs, 8, 16) is first  # kept
+    assert cost._grid(1, 5, 2, 9)[0] is ys and not ys.flags.writeable  # the grid kept too, read only
+    assert cost._access([view], ys.copy(), xs.copy(), 8, 16) == first  # the same pixels in other arrays
     moved = dict(view, offset=view["offset"] + 64)  # another offset: another walk, its own bursts
     assert cost._access([moved], ys, xs, 8, 16) == cost._walk_access([moved], ys, xs, 8, 16)
     strided = dict(view, channel_stride=2)

@@ -196,8 +196,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
             tot[1] += n * k * st.weights
             tot[2] += n * k * st.read
             tot[3] += n * k * st.write
-        occ = np.array([busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle) for st in distinct],
-                       dtype=np.float64)
+        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64)
         occupied.append((n * many) * occ[at])
         tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
     tot[4] = _in_order(0.0, *occupied)
@@ -205,6 +204,14 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
         last = runs_[-1]
         tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
     return tuple(tot)
+
+
+def _occupied(st: Step, per_cycle: float, cache: dict) -> float:
+    """The DDR's busy time for a step's bursts, kept in ``cache`` per its bursts."""
+    key = ("busy", st.load, st.fetch, st.store_r, st.store_w)
+    if key not in cache:
+        cache[key] = busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+    return cache[key]
 
 
 def _serial_totals(timed, per_cycle: float, latency: int) -> tuple:
@@ -257,14 +264,14 @@ def _scaled(hist: tuple, k: int) -> tuple:
 
 
 def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple:
-    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step."""
-    if id(st) not in cache:
-        cache[id(st)] = (st, (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
-                              st.compute,
-                              _store(st, per_cycle, latency),
-                              busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                              busy(merge(st.store_r, st.store_w), per_cycle)))
-    return cache[id(st)][1]
+    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step,
+    kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly alike)."""
+    key = (st.load, st.fetch, st.compute, st.store_r, st.store_w)
+    if key not in cache:
+        cache[key] = (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
+                      _store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
+                      busy(merge(st.store_r, st.store_w), per_cycle))
+    return cache[key]
 
 
 def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
@@ -544,9 +551,25 @@ def _pixel_output(desc: dict, ys, xs, c0: int, cn: int) -> tuple:
 
 
 def _grid(y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the pixels of [y0, y1) × [x0, x1), row-major."""
-    ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.int64), np.arange(x0, x1, dtype=np.int64), indexing="ij")
-    return ys.ravel(), xs.ravel()
+    """Rows and columns of the pixels of [y0, y1) × [x0, x1), row-major; kept (the walk asks for the
+    same tiles per Tm tile, tile size and array candidate), so read only, and known to :func:`_access`
+    by its arrays' identity (both kept in _GRIDS, so no other array can take their ids meanwhile)."""
+    key = (y0, y1, x0, x1)
+    if key not in _GRIDS:
+        if len(_GRIDS) >= _GRIDS_KEPT:
+            _GRIDS.clear()
+            _GRID_OF.clear()
+        ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.int64), np.arange(x0, x1, dtype=np.int64), indexing="ij")
+        ys, xs = ys.ravel(), xs.ravel()
+        ys.flags.writeable = xs.flags.writeable = False
+        _GRIDS[key] = ys, xs
+        _GRID_OF[id(ys), id(xs)] = key
+    return _GRIDS[key]
+
+
+_GRIDS: dict = {}
+_GRID_OF: dict = {}  # (id(ys), id(xs)) of a kept grid -> its corners
+_GRIDS_KEPT = 1 << 12
 
 
 def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
@@ -557,10 +580,13 @@ def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
     ys, xs = np.asarray(ys, dtype=np.int64), np.asarray(xs, dtype=np.int64)
     if not views or not ys.size or cn <= 0:
         return ()
-    where = hashlib.blake2b(ys.tobytes(), digest_size=16)
-    where.update(xs.tobytes())
+    where = _GRID_OF.get((id(ys), id(xs)))  # a kept grid: its corners; other pixels: a digest of them
+    if where is None:
+        digest = hashlib.blake2b(ys.tobytes(), digest_size=16)
+        digest.update(xs.tobytes())
+        where = (ys.size, xs.size, digest.digest())
     key = (tuple((v["offset"], v["w"], v["pixel_stride"], v.get("channel_stride", 1), v["dtype"]) for v in views),
-           ys.size, xs.size, where.digest(), c0, cn)
+           where, c0, cn)
     if key not in _ACCESSES:
         if len(_ACCESSES) >= _ACCESSES_KEPT:
             _ACCESSES.clear()
