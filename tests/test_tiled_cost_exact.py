@@ -7,8 +7,7 @@ import pytest
 from test_tiled_engine import GRAPHS, TILINGS
 from tiled_util import quantised, random_case
 
-from fpga_accel.tiled import build_program
-from fpga_accel.tiled import cost
+from fpga_accel.tiled import build_program, cost
 from fpga_accel.tiled.build import conv_weight_order
 from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge, stream
 from fpga_accel.tiled.tiles import spans

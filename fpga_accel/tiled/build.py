@@ -38,7 +38,7 @@ from .placement import Placement
 from .placement import hwc as _hwc
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
-from .tiles import buffer_needs, spans
+from .tiles import buffer_needs
 
 DEFAULT_TM = 16
 DEFAULT_TN = 16
