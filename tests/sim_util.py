@@ -70,7 +70,29 @@ def forks_in_a_row(c=8, hw=10, seed=2):
     return make_model(nodes, {"x": [1, hw, hw]}, inits)
 
 
-NETS = {"residual": residual, "inception": inception, "forks_in_a_row": forks_in_a_row}
+def fork_to_output(c=8, hw=12, seed=3):
+    """conv → relu → a, a fork: hardware output ``a``, and conv3x3 → hardware output ``y``."""
+    r = np.random.default_rng(seed)
+    (n0, i0), (n1, i1) = _conv("stem", "x", "s", 1, c, 3, r), _conv("c1", "a", "y", c, c, 3, r)
+    return make_model([n0, _relu("r0", "s", "a"), n1], {"x": [1, hw, hw]}, {**i0, **i1}, outputs=["a", "y"])
+
+
+def residual_output(c=8, hw=12, seed=4):
+    """The residual block's fork also a hardware output: conv → relu → a; a → output, and
+    a + (conv3x3 → relu → conv3x3) → relu → maxpool 2x2 → output ``y``."""
+    r = np.random.default_rng(seed)
+    nodes, inits = [], {}
+    for n, i in (_conv("stem", "x", "s", 1, c, 3, r), _conv("c1", "a", "b", c, c, 3, r), _conv("c2", "b1", "d", c, c, 3, r)):
+        nodes.append(n)
+        inits.update(i)
+    nodes = [nodes[0], _relu("r0", "s", "a"), nodes[1], _relu("r1", "b", "b1"), nodes[2],
+             helper.make_node("Add", ["a", "d"], ["e"], name="add"), _relu("r2", "e", "f"),
+             helper.make_node("MaxPool", ["f"], ["y"], name="mp", kernel_shape=[2, 2], strides=[2, 2])]
+    return make_model(nodes, {"x": [1, hw, hw]}, inits, outputs=["a", "y"])
+
+
+NETS = {"residual": residual, "inception": inception, "forks_in_a_row": forks_in_a_row,
+        "fork_to_output": fork_to_output, "residual_output": residual_output}
 
 
 def compile_net(name: str, path, board: str = "pynq-z2", config=None, fifo_sizing: str = "model"):

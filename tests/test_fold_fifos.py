@@ -15,7 +15,7 @@ from fpga_accel.fold.summary import OverBudgetWarning, budget_text
 from fpga_accel.pe import Stage
 from models import data
 
-FORK_NETS = ["residual", "inception", "forks_in_a_row"]
+FORK_NETS = ["residual", "inception", "forks_in_a_row", "fork_to_output", "residual_output"]
 
 
 def _compiled(name: str, tmp_path):
@@ -67,6 +67,10 @@ def test_fork_rule_by_hand():
     assert branch_backlog([win, Stage("p", "max_pool", {})], shape, 4) == 3 * 8 + 1
     assert fork_depths([24, 0], 64) == [(DEFAULT_DEPTH, 0), (24 + DEFAULT_DEPTH, 24)]
     assert fork_depths([100, 0], 64)[1] == (64, 100)  # capped at one image
+    # a branch into a hardware output: its adapter drains it, so it needs no more than the default depth,
+    # and holds back nothing the others wait for
+    assert fork_depths([24], 64, outputs=1) == [(DEFAULT_DEPTH, 0), (DEFAULT_DEPTH, 0)]
+    assert fork_depths([24, 0], 64, outputs=2) == [(DEFAULT_DEPTH, 0), (24 + DEFAULT_DEPTH, 24)] + [(DEFAULT_DEPTH, 0)] * 2
 
 
 def test_over_budget_is_recorded_warned_and_reported(tmp_path, capsys):

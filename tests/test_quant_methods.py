@@ -280,3 +280,25 @@ def test_refinement_keeps_fewer_samples_of_a_network_with_large_activations(monk
     assert qm.methods["bias_correction"]["samples"] == 37
     monkeypatch.setattr(methods, "REFINE_BYTES", 1)
     assert methods.refine_samples(g) == 1
+
+
+@pytest.mark.parametrize("name", ["resnet_ds", "mnist_cnn"])
+def test_pre_activation_kept_by_the_float_run_equals_the_layer_run_again(name):
+    """A layer without a fused clamp takes its pre-activation from the float run's tensors: the same
+    floats, bit for bit, as running it again; a clamped one is run again (its kept output is clamped)."""
+    g = hardware_graph(name)
+    feeds = {g.inputs[0].name: data.load_calib(name)[:16]}
+    env = run_graph(g, feeds, keep=True)
+    plain = clamped = 0
+    for node in g.nodes:
+        if node.op_type not in ("Conv", "Gemm"):
+            continue
+        x = env[node.inputs[0]]
+        again = _pre_activation(node, g, x)
+        np.testing.assert_array_equal(_pre_activation(node, g, x, env), again)
+        if node.attrs.get("clip") is None:
+            plain += 1
+            assert np.array_equal(env[node.outputs[0]].astype(np.float64), again)
+        else:
+            clamped += 1
+    assert plain and clamped

@@ -279,9 +279,10 @@ def burst_depths(calls: list[Call], streams: dict) -> None:
 
 
 def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):
-    """FIFO depth per branch of a fork of ``t_root`` by the fold's rule (``fold.fifos``): the words
-    of the fork tensor that pile up in a branch while the other branches fill their line buffers
-    before their first output, capped at one image."""
+    """(FIFO depth, why) per branch of a fork of ``t_root`` (``users``, then ``n_sinks`` hardware
+    outputs) by the fold's rule (``fold.fifos.fork_depths``): the words of the fork tensor that pile
+    up in a branch while the other branches fill their line buffers before their first output,
+    capped at one image; a hardware output's branch at the default depth."""
     shape = qmodel.tensors[t_root].shape
     image = math.prod(int(d) for d in shape[1:]) // port.lanes
 
@@ -299,7 +300,9 @@ def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks)
             j = nxt[0][0]
         return stages
 
-    lat = [branch_backlog(chain(c), shape, port.lanes) for c, _, _ in users] + [0] * n_sinks
-    return [(d, f"fork of {len(lat)} branches: the other branches hold back up to {others} words "
-                f"(their line buffers fill first); capped at one image ({image} words)")
-            for d, others in fork_depths(lat, image)]
+    lat = [branch_backlog(chain(c), shape, port.lanes) for c, _, _ in users]
+    n = len(lat) + n_sinks
+    return [(d, f"fork of {n} branches: the other branches hold back up to {others} words (their line buffers "
+                f"fill first); capped at one image ({image} words)" if b < len(lat) else
+             f"fork of {n} branches: this one into a hardware output, whose adapter drains it")
+            for b, (d, others) in enumerate(fork_depths(lat, image, n_sinks))]

@@ -5,9 +5,10 @@ The rules (used by both the fold and ``codegen/network.py``):
 
 - every stream is ``DEFAULT_DEPTH`` deep, deepened by the burst slack of the stage reading it at
   the network's interval (:func:`burst_depth`, ``Stage.input_slack``);
-- on a fork each branch is as deep as the words of the fork tensor the other branches hold back
-  while their chains of line buffers fill (:func:`branch_backlog`, :func:`fork_depths`), capped at
-  one image.
+- on a fork each branch into layers is as deep as the words of the fork tensor the other branches
+  hold back while their chains of line buffers fill (:func:`branch_backlog`, :func:`fork_depths`),
+  capped at one image; a branch into a hardware output stays at the default depth (its adapter
+  drains it whatever the other branches do).
 
 :func:`estimate_fifos` lays the streams out as the generator does (a source stream per tensor, a
 chain of duplicates on a fork, a width converter where lanes differ, the top's port streams at
@@ -71,14 +72,18 @@ def branch_backlog(chain, shape, lanes: int) -> int:
     return total
 
 
-def fork_depths(backlogs: list[int], image: int) -> list[tuple[int, int]]:
-    """(depth, the other branches' backlog) per branch of a fork: the largest backlog of the others
-    plus the default depth, capped at one image (which can never deadlock)."""
+def fork_depths(backlogs: list[int], image: int, outputs: int = 0) -> list[tuple[int, int]]:
+    """(depth, the other branches' backlog) per branch of a fork: first the branches into layers
+    (``backlogs``), then ``outputs`` branches into hardware outputs. A layer's branch is the largest
+    backlog of the others plus the default depth, capped at one image (which can never deadlock): its
+    reader may wait on them. An output's branch is read by its adapter, which waits on no other branch
+    (one m_axi port or DMA channel per output, every receive armed before any send), so nothing piles
+    up in it: the default depth."""
     out = []
     for i in range(len(backlogs)):
         others = max([x for k, x in enumerate(backlogs) if k != i] or [0])
         out.append((max(DEFAULT_DEPTH, min(image, others + DEFAULT_DEPTH)), others))
-    return out
+    return out + [(DEFAULT_DEPTH, 0)] * outputs
 
 
 def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_of) -> list[Fifo]:
@@ -143,8 +148,8 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
             depths = [None]  # the source stream itself
         else:
             image = math.prod(int(d) for d in qm.tensors[t].shape[1:]) // lanes
-            backlogs = [branch_backlog(chain(r), qm.tensors[t].shape, lanes) for r, _ in us] + [0] * len(ss)
-            depths = [d for d, _ in fork_depths(backlogs, image)]
+            backlogs = [branch_backlog(chain(r), qm.tensors[t].shape, lanes) for r, _ in us]
+            depths = [d for d, _ in fork_depths(backlogs, image, len(ss))]
             # the source and every duplicate's second output but the last feed the next duplicate
             for d in dups[: n - 1]:
                 read_by(DEFAULT_DEPTH, width, d)

@@ -102,8 +102,12 @@ def _from_groups(rows: list[np.ndarray], shape) -> np.ndarray:
     return np.concatenate(per).reshape(shape)
 
 
-def _pre_activation(node, g, x: np.ndarray) -> np.ndarray:
-    """The float layer's output before its fused clamp."""
+def _pre_activation(node, g, x: np.ndarray, kept: dict | None = None) -> np.ndarray:
+    """The float layer's output before its fused clamp: a layer without one has it in ``kept`` (the
+    float run's tensors, from the same input, weights and bias) when given; else the layer runs again
+    unclamped."""
+    if kept is not None and node.attrs.get("clip") is None and node.outputs[0] in kept:
+        return kept[node.outputs[0]].astype(np.float64)
     bare = copy(node)
     bare.attrs = {**node.attrs, "clip": None}
     ins = [x] + [g.const(i) for i in node.inputs[1:] if i]
@@ -185,7 +189,7 @@ def refine_model(g, qm, ctx, feeds, config: QuantConfig) -> dict:
                               p_in.scale, name=node.name)  # the scales op.quantize uses
                 acc = op.run_acc(layer, [env[layer.inputs[0]]]).astype(np.float64)
                 got = acc.reshape(-1, acc.shape[-1]).mean(axis=0) * p_in.scale * wp.scales
-                want = _pre_activation(node, g, x_f.astype(np.float32))
+                want = _pre_activation(node, g, x_f.astype(np.float32), fenv)
                 b_q = quantize_bias(b, p_in.scale, wp, name=node.name) * p_in.scale * wp.scales
                 d = got - want.reshape(-1, want.shape[-1]).mean(axis=0) - (b_q - b)
                 kept = g.const(node.input(2)) if node.input(2) else None

@@ -38,7 +38,7 @@ from .placement import Placement
 from .placement import hwc as _hwc
 from .program import ALIGN, FORMAT, MAX_POST, VERSION, WEIGHT_DTYPES, Program
 from .segments import host_step_record
-from .tiles import buffer_needs, spans
+from .tiles import buffer_needs
 
 DEFAULT_TM = 16
 DEFAULT_TN = 16
@@ -172,10 +172,25 @@ def conv_weight_order(w: np.ndarray, groups: int, tm: int, tn: int) -> np.ndarra
     parts = []
     for g in range(groups):
         wg = w[g * mg:(g + 1) * mg]
-        for o0, o1 in spans(mg, tm):
-            for c0, c1 in spans(cg, tn):
-                parts.append(wg[o0:o1, c0:c1].transpose(2, 3, 0, 1).reshape(-1))
+        whole = mg - mg % tm
+        if whole:  # the whole Tm tiles at once: per tile its blocks in a row
+            parts.append(_tm_rows(wg[:whole].reshape(whole // tm, tm, *wg.shape[1:]), tn).reshape(-1))
+        if whole < mg:
+            parts.append(_tm_rows(wg[whole:][None], tn).reshape(-1))
     return np.concatenate(parts)
+
+
+def _tm_rows(t: np.ndarray, tn: int) -> np.ndarray:
+    """Per Tm tile of ``t`` (tiles, m, C, KH, KW): its Tn tiles' blocks [KH][KW][m][c] in a row."""
+    n, m, c, kh, kw = t.shape
+    whole = c - c % tn
+    rows = []
+    if whole:
+        blocks = t[:, :, :whole].reshape(n, m, whole // tn, tn, kh, kw).transpose(0, 2, 4, 5, 1, 3)
+        rows.append(blocks.reshape(n, -1))
+    if whole < c:
+        rows.append(t[:, :, whole:].transpose(0, 3, 4, 1, 2).reshape(n, -1))
+    return np.concatenate(rows, axis=1)
 
 
 def _requant(layer, arena: _Weights, m: int) -> dict:

@@ -26,6 +26,7 @@ outweighs its compute is memory-bound.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -146,10 +147,10 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     per_cycle = ddr_bytes_per_cycle(b, clock, burst_efficiency)
     layers = []
     for desc in program.layers:
-        compute, wbytes, rbytes, written, transfer, cycles = layer_totals(desc, program.engine, per_cycle, latency)
+        timed = _timed_tiles(desc, program.engine)  # walked once for both
+        compute, wbytes, rbytes, written, transfer, cycles = _totals(desc, program.engine, timed, per_cycle, latency)
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
-                                transfer, cycles, "memory" if transfer > compute else "compute",
-                                layer_bursts(desc, program.engine)))
+                                transfer, cycles, "memory" if transfer > compute else "compute", _bursts(timed)))
     e = program.engine
     return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers)
 
@@ -171,14 +172,54 @@ def layer_totals(desc: dict, engine: dict, per_cycle: float,
     tile's first load, where a resident input makes it wait for the tile before); the streaming
     layers (one loop for load, compute and write) the longest of their compute and their read and
     write streams."""
+    return _totals(desc, engine, _timed_tiles(desc, engine), per_cycle, latency)
+
+
+def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: int) -> tuple:
+    """layer_totals of ``desc`` from its walk ``timed`` (_timed_tiles)."""
+    if desc["kind"] in SERIAL:
+        return _serial_totals(timed, per_cycle, latency)
+    tot = [0, 0, 0, 0, 0.0, 0.0]
+    cache: dict = {}
+    mode = span_overlap(desc, engine)
+    tables = 1 if desc["kind"] in ("conv", "gemm") and _tables(desc) else 0  # the table load runs alone
+    occupied = []  # per run, in loop order: its steps' DDR busy time
+    runs_ = []
+    for index, (n, steps) in enumerate(timed):
+        run = _indexed(steps)
+        distinct, at, many = run
+        runs_.append(run)
+        per_step = np.zeros(len(distinct), dtype=np.int64)
+        np.add.at(per_step, at, many)
+        for st, k in zip(distinct, per_step.tolist()):  # integers: summed in any order
+            tot[0] += n * k * st.compute
+            tot[1] += n * k * st.weights
+            tot[2] += n * k * st.read
+            tot[3] += n * k * st.write
+        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64)
+        occupied.append((n * many) * occ[at])
+        tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
+    tot[4] = _in_order(0.0, *occupied)
+    if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
+        last = runs_[-1]
+        tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
+    return tuple(tot)
+
+
+def _occupied(st: Step, per_cycle: float, cache: dict) -> float:
+    """The DDR's busy time for a step's bursts, kept in ``cache`` per its bursts."""
+    key = ("busy", st.load, st.fetch, st.store_r, st.store_w)
+    if key not in cache:
+        cache[key] = busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+    return cache[key]
+
+
+def _serial_totals(timed, per_cycle: float, latency: int) -> tuple:
+    """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
     reads: list = []
     writes: list = []
-    cache: dict = {}
-    timed = _timed_tiles(desc, engine)
-    mode = span_overlap(desc, engine)
-    tables = 1 if desc["kind"] in ("conv", "gemm") and _tables(desc) else 0  # the table load runs alone
-    for index, (n, steps) in enumerate(timed):
+    for n, steps in timed:
         for many, st in steps:
             k = n * many
             tot[0] += k * st.compute
@@ -186,18 +227,32 @@ def layer_totals(desc: dict, engine: dict, per_cycle: float,
             tot[2] += k * st.read
             tot[3] += k * st.write
             tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
-            if desc["kind"] in SERIAL:
-                reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
-                writes.append(_scaled(st.store_w, k))
-        if desc["kind"] not in SERIAL:
-            tot[5] += n * _tile_cycles(steps, per_cycle, latency, cache, mode if index >= tables else None)
-    if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
-        last = timed[-1][1]
-        tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
-    if desc["kind"] in SERIAL:
-        r, w = merge(*reads), merge(*writes)
-        tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
+            reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
+            writes.append(_scaled(st.store_w, k))
+    r, w = merge(*reads), merge(*writes)
+    tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
     return tuple(tot)
+
+
+def _indexed(steps: list) -> tuple[list, np.ndarray, np.ndarray]:
+    """A tile's (how many, Step) runs (how many > 0) as its distinct Steps (a tile repeats a few per Tm
+    tile and group) and, per run, the index of its Step and how many."""
+    distinct, row_of, at, many = [], {}, [], []
+    for k, st in steps:
+        if k:
+            r = row_of.get(id(st))
+            if r is None:
+                r = row_of[id(st)] = len(distinct)
+                distinct.append(st)
+            at.append(r)
+            many.append(k)
+    return distinct, np.array(at, dtype=np.int64), np.array(many, dtype=np.int64)
+
+
+def _in_order(start: float, *parts: np.ndarray) -> float:
+    """start + the values of ``parts`` added one after the other, as a loop adds them (a cumulative sum
+    adds in order; a sum may pair them up and round otherwise)."""
+    return float(np.cumsum(np.concatenate(([start], *parts)))[-1])
 
 
 #: layers whose load, compute and write are one loop (eltwise.h, mul.h, pool.h global_pool)
@@ -209,46 +264,49 @@ def _scaled(hist: tuple, k: int) -> tuple:
 
 
 def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple:
-    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step."""
-    if id(st) not in cache:
-        cache[id(st)] = (st, stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency),
-                         st.compute,
-                         _store(st, per_cycle, latency),
-                         busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                         busy(merge(st.store_r, st.store_w), per_cycle))
-    return cache[id(st)][1:]
+    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step,
+    kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly alike)."""
+    key = (st.load, st.fetch, st.compute, st.store_r, st.store_w)
+    if key not in cache:
+        cache[key] = (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
+                      _store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
+                      busy(merge(st.store_r, st.store_w), per_cycle))
+    return cache[key]
 
 
-def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
-    """One spatial tile's steps ((how many, Step) runs in loop order) through the three-stage
-    pipeline: load of step j+1 | fetch and compute of step j | output path of step j−1, each on its
-    own buffer halves, all on one DDR (a step takes at least the DDR time of what runs beside it).
-    ``mode`` None (the pipeline drains between tiles): the first load (beside the first fetch) and
-    the last output path overlap nothing else. ``"pipelined"``: the tile's first step runs beside the
-    output path of the tile before and its last step beside the next tile's first load (tiles alike:
-    this one's own; layer_totals counts one tile as if alone, for the fill and the drain). ``"resident"``:
-    the first load waits for the tile before, but its output path overlaps this tile's first step."""
-    seq = [(many, _stage_times(st, per_cycle, latency, cache)) for many, st in steps if many]
-    if not seq:
+def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
+    """One spatial tile's steps (``run``: :func:`_indexed` of its (how many, Step) runs in loop order)
+    through the three-stage pipeline: load of step j+1 | fetch and compute of step j | output path of
+    step j−1, each on its own buffer halves, all on one DDR (a step takes at least the DDR time of what
+    runs beside it). ``mode`` None (the pipeline drains between tiles): the first load (beside the first
+    fetch) and the last output path overlap nothing else. ``"pipelined"``: the tile's first step runs
+    beside the output path of the tile before and its last step beside the next tile's first load
+    (tiles alike: this one's own; layer_totals counts one tile as if alone, for the fill and the drain).
+    ``"resident"``: the first load waits for the tile before, but its output path overlaps this tile's
+    first step. Every run's time is computed at once from a table of the distinct steps' stage times,
+    and the times added in loop order (:func:`_in_order`)."""
+    distinct, cur, runs_ = run
+    if not cur.size:
         return 0.0
-    zero = (0.0,) * 7
-
-    def one(prev, cur, nxt, first=False):
-        work = cur[2] + (0.0 if first else cur[1])  # the first fetch runs beside the first load
-        return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
-
+    rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
+    table = np.array(rows + [(0.0,) * 7], dtype=np.float64).T  # table[stage][step]; the last: no step
     chained = mode == "pipelined"
-    head, tail = seq[0][1], seq[-1][1]
-    total = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
-    for i, (many, cur) in enumerate(seq):
-        nxt = seq[i + 1][1] if i + 1 < len(seq) else (head if chained else zero)
-        prv = seq[i - 1][1] if i else (tail if mode else zero)
-        first = not i and not chained
-        if many == 1:
-            total += one(prv, cur, nxt, first=first)
-        else:
-            total += one(prv, cur, cur, first=first) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
-    return total
+    head, tail = table[:, cur[0]], table[:, cur[-1]]
+    nxt = np.append(cur[1:], cur[0] if chained else len(rows))  # the run after each, and before
+    prv = np.concatenate(([cur[-1] if mode else len(rows)], cur[:-1]))
+    first = np.zeros(cur.size, dtype=bool)
+    first[0] = not chained
+
+    # a step's time beside the steps before and after it, for four (before, step, after) choices at once:
+    # as alone, and as the first, a middle and the last of a run of it
+    p, c, n = (np.concatenate(v) for v in ((prv, prv, cur, cur), (cur,) * 4, (nxt, cur, cur, nxt)))
+    firsts = np.concatenate((first, first, np.zeros(2 * cur.size, dtype=bool)))
+    work = table[2][c] + np.where(firsts, 0.0, table[1][c])  # the first fetch runs beside the first load
+    alone, head_, mid, last = np.split(np.maximum(np.maximum(work, table[0][n]),
+                                                  np.maximum(table[3][p], table[5][c] + table[4][n] + table[6][p])), 4)
+    repeated = head_ + (runs_ - 2) * mid + last
+    start = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
+    return _in_order(start, np.where(runs_ == 1, alone, repeated))
 
 
 def _store(st: Step, per_cycle: float, latency: int) -> float:
@@ -261,8 +319,18 @@ def _store(st: Step, per_cycle: float, latency: int) -> float:
 
 def layer_bursts(desc: dict, engine: dict) -> int:
     """AXI bursts of one descriptor (per image)."""
-    return sum(n * many * sum(c for *_, c in merge(st.load, st.fetch, st.store_r, st.store_w))
-               for n, steps in _timed_tiles(desc, engine) for many, st in steps)
+    return _bursts(_timed_tiles(desc, engine))
+
+
+def _bursts(timed: list) -> int:
+    per_step: dict = {}  # id(step) -> its bursts: a tile's steps repeat per Tm tile and group
+    total = 0
+    for n, steps in timed:
+        for many, st in steps:
+            if id(st) not in per_step:
+                per_step[id(st)] = sum(c for h in (st.load, st.fetch, st.store_r, st.store_w) for *_, c in h)
+            total += n * many * per_step[id(st)]
+    return total
 
 
 def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
@@ -483,18 +551,54 @@ def _pixel_output(desc: dict, ys, xs, c0: int, cn: int) -> tuple:
 
 
 def _grid(y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the pixels of [y0, y1) × [x0, x1), row-major."""
-    ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.int64), np.arange(x0, x1, dtype=np.int64), indexing="ij")
-    return ys.ravel(), xs.ravel()
+    """Rows and columns of the pixels of [y0, y1) × [x0, x1), row-major; kept (the walk asks for the
+    same tiles per Tm tile, tile size and array candidate), so read only, and known to :func:`_access`
+    by its arrays' identity (both kept in _GRIDS, so no other array can take their ids meanwhile)."""
+    key = (y0, y1, x0, x1)
+    if key not in _GRIDS:
+        if len(_GRIDS) >= _GRIDS_KEPT:
+            _GRIDS.clear()
+            _GRID_OF.clear()
+        ys, xs = np.meshgrid(np.arange(y0, y1, dtype=np.int64), np.arange(x0, x1, dtype=np.int64), indexing="ij")
+        ys, xs = ys.ravel(), xs.ravel()
+        ys.flags.writeable = xs.flags.writeable = False
+        _GRIDS[key] = ys, xs
+        _GRID_OF[id(ys), id(xs)] = key
+    return _GRIDS[key]
+
+
+_GRIDS: dict = {}
+_GRID_OF: dict = {}  # (id(ys), id(xs)) of a kept grid -> its corners
+_GRIDS_KEPT = 1 << 12
 
 
 def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
     """The bursts of reading (or writing) channels [c0, c0+cn) of pixels (ys, xs) in that order,
     channels fastest, each element of every view in turn (one port: views read element by element
-    in turn break each other's runs)."""
+    in turn break each other's runs). Kept per exact argument (the tile and array search asks for the
+    same halo and output tiles again and again, for every tile size and array candidate)."""
     ys, xs = np.asarray(ys, dtype=np.int64), np.asarray(xs, dtype=np.int64)
     if not views or not ys.size or cn <= 0:
         return ()
+    where = _GRID_OF.get((id(ys), id(xs)))  # a kept grid: its corners; other pixels: a digest of them
+    if where is None:
+        digest = hashlib.blake2b(ys.tobytes(), digest_size=16)
+        digest.update(xs.tobytes())
+        where = (ys.size, xs.size, digest.digest())
+    key = (tuple((v["offset"], v["w"], v["pixel_stride"], v.get("channel_stride", 1), v["dtype"]) for v in views),
+           where, c0, cn)
+    if key not in _ACCESSES:
+        if len(_ACCESSES) >= _ACCESSES_KEPT:
+            _ACCESSES.clear()
+        _ACCESSES[key] = _walk_access(views, ys, xs, c0, cn)
+    return _ACCESSES[key]
+
+
+_ACCESSES: dict = {}
+_ACCESSES_KEPT = 1 << 15
+
+
+def _walk_access(views: list[dict], ys: np.ndarray, xs: np.ndarray, c0: int, cn: int) -> tuple:
     if len(views) == 1 and views[0].get("channel_stride", 1) == 1:  # a pixel's channels are one access
         v = views[0]
         ib = itemsize(v["dtype"])
@@ -645,7 +749,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     w0 = desc["weights"]["offset"]
 
     def weights(nbytes):
-        return histogram(*runs([w0], nbytes)) if nbytes else ()
+        return _one_run(w0, nbytes) if nbytes else ()
 
     def output(n):
         return {"store_r": _access(adds, oy, ox, 0, n), "store_w": _access([out], oy, ox, 0, n)}

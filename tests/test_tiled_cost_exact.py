@@ -1,0 +1,134 @@
+"""The tile and array search's shortcuts give the numbers of the plain loops, bit for bit: a layer's
+totals (its runs' pipeline times from a table of its distinct steps, added in loop order) equal a
+loop over every run; the weight order equals the block-by-block loop; a kept access walk equals a
+fresh one."""
+import numpy as np
+import pytest
+from test_tiled_engine import GRAPHS, TILINGS
+from tiled_util import quantised, random_case
+
+from fpga_accel.tiled import build_program, cost
+from fpga_accel.tiled.build import conv_weight_order
+from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge, stream
+from fpga_accel.tiled.tiles import spans
+from models import data
+
+
+def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
+    """layer_totals as one loop over every run of every tile (the cost model's docs, written out)."""
+    def times(st):
+        return (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
+                cost._store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
+                busy(merge(st.store_r, st.store_w), per_cycle))
+
+    def tile(steps, mode=None):
+        seq = [(many, times(st)) for many, st in steps if many]
+        if not seq:
+            return 0.0
+        zero = (0.0,) * 7
+
+        def one(prev, cur, nxt, first=False):
+            work = cur[2] + (0.0 if first else cur[1])
+            return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
+
+        chained = mode == "pipelined"
+        head, tail = seq[0][1], seq[-1][1]
+        total = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
+        for i, (many, cur) in enumerate(seq):
+            nxt = seq[i + 1][1] if i + 1 < len(seq) else (head if chained else zero)
+            prv = seq[i - 1][1] if i else (tail if mode else zero)
+            first = not i and not chained
+            if many == 1:
+                total += one(prv, cur, nxt, first=first)
+            else:
+                total += one(prv, cur, cur, first=first) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
+        return total
+
+    tot = [0, 0, 0, 0, 0.0, 0.0]
+    timed = cost._timed_tiles(desc, engine)
+    mode = cost.span_overlap(desc, engine)
+    tables = 1 if desc["kind"] in ("conv", "gemm") and cost._tables(desc) else 0
+    for index, (n, steps) in enumerate(timed):
+        for many, st in steps:
+            k = n * many
+            tot[0] += k * st.compute
+            tot[1] += k * st.weights
+            tot[2] += k * st.read
+            tot[3] += k * st.write
+            tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+        tot[5] += n * tile(steps, mode if index >= tables else None)
+    if mode and len(timed) > tables:
+        tot[5] += tile(timed[-1][1]) - tile(timed[-1][1], mode)
+    return tuple(tot)
+
+
+def programs():
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    yield build_program(qm, tm=8, tn=8, tile=(4, 7))
+    yield build_program(qm, tm=16, tn=4, buffers={"input": 2048, "weight": 2048, "output": 1024})
+    for name in sorted(GRAPHS):
+        qm, _ = random_case(GRAPHS[name], seed=len(name))
+        for tm, tn, tile in TILINGS[:2]:
+            yield build_program(qm, tm=tm, tn=tn, tile=tile)
+
+
+def test_layer_totals_equal_the_loop_bit_for_bit():
+    kinds = set()
+    for program in programs():
+        for desc in program.layers:
+            if desc["kind"] in cost.SERIAL:
+                continue
+            for per_cycle in (0.7, 3.5):
+                assert cost.layer_totals(desc, program.engine, per_cycle) == loop_totals(desc, program.engine, per_cycle)
+            kinds.add((desc["kind"], cost.span_overlap(desc, program.engine)))
+    assert {("conv", "pipelined"), ("conv", None)} <= kinds  # dense and depthwise both walked
+
+
+def test_program_cost_bursts_equal_the_per_layer_walk():
+    program = next(programs())
+    c = cost.program_cost(program, "pynq-z2")
+    assert [lay.bursts for lay in c.layers] == [cost.layer_bursts(d, program.engine) for d in program.layers]
+    assert [lay.bursts for lay in c.layers] == [
+        sum(n * many * sum(k for *_, k in merge(st.load, st.fetch, st.store_r, st.store_w))
+            for n, steps in cost._timed_tiles(d, program.engine) for many, st in steps) for d in program.layers]
+
+
+def block_order(w, groups, tm, tn):
+    """The weight order, block by block: per group, per Tm tile, per Tn tile, [KH][KW][m][c]."""
+    m, cg = w.shape[:2]
+    if groups > 1 and cg == 1:
+        return w.reshape(m, -1)
+    mg = m // groups
+    parts = [w[g * mg:(g + 1) * mg][o0:o1, c0:c1].transpose(2, 3, 0, 1).reshape(-1)
+             for g in range(groups) for o0, o1 in spans(mg, tm) for c0, c1 in spans(cg, tn)]
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_weight_order_equals_the_block_loop(seed):
+    r = np.random.default_rng(seed)
+    for _ in range(60):
+        g = int(r.choice([1, 1, 2, 3]))
+        mg, cg, kh, kw = (int(v) for v in r.integers(1, [40, 40, 4, 4]))
+        w = r.integers(-128, 128, (g * mg, cg, kh, kw)).astype(np.int8)
+        tm, tn = (int(v) for v in r.integers(1, 50, 2))
+        got, want = conv_weight_order(w, g, tm, tn), block_order(w, g, tm, tn)
+        assert got.dtype == want.dtype and np.array_equal(got, want), (g, mg, cg, kh, kw, tm, tn)
+    dw = r.integers(-128, 128, (12, 1, 3, 3)).astype(np.int8)
+    assert np.array_equal(conv_weight_order(dw, 12, 4, 4), block_order(dw, 12, 4, 4))
+
+
+def test_a_kept_access_walk_equals_a_fresh_one():
+    view = {"offset": 4032, "h": 9, "w": 9, "c": 24, "pixel_stride": 24, "dtype": "int8"}
+    ys, xs = cost._grid(1, 5, 2, 9)
+    first = cost._access([view], ys, xs, 8, 16)
+    assert first == cost._walk_access([view], ys, xs, 8, 16) and first
+    assert cost._access([view], ys, xs, 8, 16) is first  # kept
+    assert cost._grid(1, 5, 2, 9)[0] is ys and not ys.flags.writeable  # the grid kept too, read only
+    assert cost._access([view], ys.copy(), xs.copy(), 8, 16) == first  # the same pixels in other arrays
+    moved = dict(view, offset=view["offset"] + 64)  # another offset: another walk, its own bursts
+    assert cost._access([moved], ys, xs, 8, 16) == cost._walk_access([moved], ys, xs, 8, 16)
+    strided = dict(view, channel_stride=2)
+    assert cost._access([strided], ys, xs, 0, 8) == cost._walk_access([strided], ys, xs, 0, 8)
+    assert cost._access([view], ys[::-1].copy(), xs[::-1].copy(), 8, 16) == \
+        cost._walk_access([view], ys[::-1].copy(), xs[::-1].copy(), 8, 16)
