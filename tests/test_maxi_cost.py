@@ -121,3 +121,15 @@ def test_the_folder_sees_the_ports_in_the_budget(mlp):
     assert budget(tight, 0.8)["bram18"] == 40
     with pytest.raises(FoldError, match="BRAM18|bram18"):
         fold_model(mlp, tight)
+
+
+def test_the_tiled_search_refuses_a_budget_the_adapters_alone_exceed():
+    from fpga_accel.errors import InputError
+    from fpga_accel.tiled.target import choose_array
+
+    qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))[1]
+    assert budget(get_board("pynq-z2"), 0.2)["bram18"] == 55 < adapter_usage()["bram18"]
+    with pytest.raises(InputError, match="fits no array"):
+        choose_array(qm, "pynq-z2", ceiling=0.2)
+    c = choose_array(qm, "pynq-z2", ceiling=0.5)
+    assert c.bram18 <= budget(get_board("pynq-z2"), 0.5)["bram18"] and c.bram18 >= 90
