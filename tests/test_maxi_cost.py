@@ -78,6 +78,9 @@ def test_the_kernel_top_writes_the_ports_the_fold_prices(kernel_bundle):
     top = (kernel_bundle.path / "hls" / "src" / "fa_top.cpp").read_text()
     found = {port: (bundle, parsed(opts)) for port, bundle, opts in PRAGMA.findall(top)}
     assert found == {"in0": ("gmem0", KERNEL_IN), "out0": ("gmem1", KERNEL_OUT)}
+    fold = kernel_bundle.manifest["fold"]
+    assert fold["m_axi_adapters"] == {"dsp": 0, "bram18": 58, "uram": 0, "lut": 0, "ff": 0}
+    assert fold["totals"]["bram18"] >= 58
 
 
 @pytest.fixture(scope="module")
