@@ -13,11 +13,12 @@ from __future__ import annotations
 from ..bundle_kernel import MEM_WORD_BYTES
 from ..escape import c_comment, c_string
 from ..pe import PES
+from ..pe.io import KERNEL_IN, KERNEL_OUT, WEIGHT_LOAD
 from ..segments.names import AXIS, KERNEL
 from .carrays import array_text, struct_text
 from .network import Network
 from .uram_load import HEADER as LOAD_HEADER
-from .uram_load import LOAD_FUNC, declaration, load_function, storage_pragma
+from .uram_load import LOAD_FUNC, WMEM_BUNDLE, declaration, load_function, storage_pragma
 
 MEM_BITS = 8 * MEM_WORD_BYTES  # m_axi data width of fa_kernel: the 512-bit beat of Vitis platforms' DDR/HBM ports
 #: the library's base headers, then those the processing elements declare (each is self-contained)
@@ -208,19 +209,17 @@ def top_source(net: Network, model: str, param_files: list[str], tops: tuple[str
 
 def kernel_top(net: Network, top: str = KERNEL, load: bool = False) -> list[str]:
     """``load``: the design has URAM weights; the region becomes ``<top>_run`` and the top takes
-    ``wmem`` (m_axi, bundle gmem_w) and ``load`` (uram_load.py)."""
+    ``wmem`` (m_axi, bundle gmem_w) and ``load`` (uram_load.py). The m_axi options are pe/io.py's
+    ports, the ones the fold model prices."""
     n_in, n_out = len(net.inputs), len(net.outputs)
     kargs = [f"const ap_uint<FA_MEM_BITS>* in{i}" for i in range(n_in)]
     kargs += [f"ap_uint<FA_MEM_BITS>* out{i}" for i in range(n_out)]
     head = ["// Vitis / XRT kernel: one m_axi buffer per hardware input and output (the batch as the host",
             "// stores it: NHWC, int8/uint8 or int16/uint16, whole 64-byte words), control on s_axilite."]
-    iface = [f"#pragma HLS INTERFACE mode = m_axi port = in{i} offset = slave bundle = gmem{i} "
-             f"max_read_burst_length = 64" for i in range(n_in)]
-    iface += [f"#pragma HLS INTERFACE mode = m_axi port = out{i} offset = slave bundle = gmem{n_in + i} "
-              f"max_write_burst_length = 64" for i in range(n_out)]
+    iface = [KERNEL_IN.pragma(f"in{i}", f"gmem{i}") for i in range(n_in)]
+    iface += [KERNEL_OUT.pragma(f"out{i}", f"gmem{n_in + i}") for i in range(n_out)]
     if load:
-        iface.append("#pragma HLS INTERFACE mode = m_axi port = wmem offset = slave bundle = gmem_w "
-                     "max_read_burst_length = 64")
+        iface.append(WEIGHT_LOAD.pragma("wmem", WMEM_BUNDLE))
     iface += [f"#pragma HLS INTERFACE mode = s_axilite port = {name} bundle = control"
               for name in _ports(net) + ["n_images"] + (["wmem", "load"] if load else []) + ["return"]]
     iface.append("#pragma HLS INTERFACE mode = ap_ctrl_hs port = return")
@@ -241,8 +240,7 @@ def axis_top(net: Network, top: str = AXIS, load: bool = False) -> list[str]:
             "// whole batch, with no re-arm per image; input TLAST is ignored (the IP counts beats)."]
     iface = [f"#pragma HLS INTERFACE mode = axis port = {name}" for name in _ports(net)]
     if load:
-        iface += [("#pragma HLS INTERFACE mode = m_axi port = wmem offset = slave bundle = gmem_w "
-                   "max_read_burst_length = 64"),
+        iface += [WEIGHT_LOAD.pragma("wmem", WMEM_BUNDLE),
                   "#pragma HLS INTERFACE mode = s_axilite port = wmem bundle = control",
                   "#pragma HLS INTERFACE mode = s_axilite port = load bundle = control"]
     iface += ["#pragma HLS INTERFACE mode = s_axilite port = n_images bundle = control",

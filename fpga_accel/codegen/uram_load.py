@@ -4,8 +4,9 @@ A URAM cannot be initialised by the bitstream (AMD UG573: UltraRAM contents are 
 configuration), so a packed weight array the fold model placed in URAM (``estimate.uram_arrays``) is
 generated as a writable static array (``BIND_STORAGE type = ram_2p impl = uram``: the load writes one
 port, the PE reads the other) instead of a ROM. Both tops then take a ``wmem`` m_axi pointer (its own
-bundle ``gmem_w``, 512-bit words, bursts) and a ``load`` scalar: a call with ``load = 1`` copies every
-such array from ``wmem`` (``fa_load_weights``) and returns; ``load = 0`` runs images.
+bundle ``gmem_w``, 512-bit words, short bursts: pe/io.py ``WEIGHT_LOAD``) and a ``load`` scalar: a
+call with ``load = 1`` copies every such array from ``wmem`` (``fa_load_weights``) and returns;
+``load = 0`` runs images.
 
 The bundle's ``weights/uram.bin`` holds the words exactly as ``wmem`` is read (weight_load.h: several
 narrow words per 64-byte memory word, or several memory words per wide word, little-endian), one
@@ -27,6 +28,8 @@ HEADER = "weight_load.h"
 MEM_BITS = 8 * MEM_WORD_BYTES
 #: the fill function both tops call with load = 1
 LOAD_FUNC = "fa_load_weights"
+#: the m_axi bundle of ``wmem`` (its options: pe/io.py WEIGHT_LOAD, short bursts: it is read once)
+WMEM_BUNDLE = "gmem_w"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,16 @@ adapters), estimates the stream FIFOs between the stages (``fifos.py``), places 
 BRAM18; URAM for the largest weight memories while BRAM18 is over budget on a board that has URAM;
 while LUTs are over budget the bindable LUTRAM arrays and the LUTRAM FIFOs in BRAM18, then bindable
 arrays in URAM) and sums the estimates, FIFOs included, and per layer the bits its arrays hold
-against the bits of the blocks they occupy (the packing waste).
+against the bits of the blocks they occupy (the packing waste). The totals hold every m_axi adapter
+the generated top has (``resources.maxi_cost``): fa_kernel's input and output buffers on boards
+without a PS, and the URAM weight load's ``wmem`` wherever the placement puts weights in URAM.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ..pe import Stage
-from ..pe.io import io_lanes
+from ..pe.io import KERNEL_IN, KERNEL_OUT, WEIGHT_LOAD, io_lanes
 from .boards import RESOURCES, Board
 from .fifos import Fifo, estimate_fifos, fifo_usage
 from .lower import LayerPlan, elems
@@ -25,6 +27,7 @@ from .resources import (
     fifo_movable,
     lut_saved_per_bram18,
     lut_saved_per_uram,
+    maxi_cost,
     memory_cost,
     small,
 )
@@ -58,6 +61,7 @@ class Design:
     usage: Usage  # FIFOs included
     budget: dict[str, int]
     fifos: list[Fifo] = field(default_factory=list)
+    ports: Usage = field(default_factory=Usage)  # the m_axi adapters' memories (in ``usage``)
 
     @property
     def stages(self) -> list[Stage]:
@@ -163,18 +167,37 @@ def evaluate(qm, plans: list[LayerPlan], folds: dict[str, dict[str, int]], board
                                                       "N_OUT": n // narrow, "BITS": bits, "INPUT": 0}))
         io.append(Stage(t.name, "output", {"N": elems(t.shape) // narrow, "LANES": narrow, "BITS": bits, **iface}))
     fifos = estimate_fifos(qm, plans, layers, io, readers, lanes_of)
-    usage = _place(layers, io, board, limits, fifos) + fifo_usage(fifos)
-    return Design(board, layers, io, usage, limits, fifos)
+    ports: list[Usage] = []
+    usage = _place(layers, io, board, limits, fifos, ports) + fifo_usage(fifos)
+    return Design(board, layers, io, usage, limits, fifos, sum(ports, Usage()))
+
+
+def io_ports(io: list[Stage]) -> Usage:
+    """The m_axi adapters of fa_kernel's buffers (pe/io.py KERNEL_IN / KERNEL_OUT, one per input and
+    output): on boards without a PS; the Zynq IP's AXI-Stream ports have none."""
+    total = Usage()
+    for s in io:
+        if s.kind in ("input", "output") and s.params.get("INTERFACE") == "m_axi":
+            total = total + maxi_cost(KERNEL_IN if s.kind == "input" else KERNEL_OUT)
+    return total
+
+
+def loads_weights(mems: list[tuple[int, int, Memory]], where: dict[int, str]) -> bool:
+    """Whether the top takes the URAM weight load's ``wmem`` port (codegen/uram_load.py): some weight
+    bank the top binds is placed in URAM."""
+    return any(where[id(m)] == "uram" and m.role in BINDABLE for _, _, m in mems)
 
 
 def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dict[str, int],
-           fifos: list[Fifo] | None = None) -> Usage:
+           fifos: list[Fifo] | None = None, ports: list[Usage] | None = None) -> Usage:
     """Sum the estimates and place the memories: small ones in LUTRAM, others in BRAM18 (``auto``);
     while BRAM18 is over its limit on a board with URAM, weight and buffer memories move to URAM
     (:func:`_to_uram`); then, while LUTs are over their limit, memories leave the LUTs
     (:func:`_out_of_luts`). Each trade goes in a fixed order that does not depend on the limits, so a
     larger budget never places worse. ``fifos``: the stream FIFOs, which share the limits; their
-    ``where`` is set here, and they are not in the returned sum."""
+    ``where`` is set here, and they are not in the returned sum. The m_axi adapters' memories
+    (:func:`io_ports`, and the weight load's once a weight bank is in URAM) share the limits too and
+    are in the sum; ``ports``, when given, receives their total."""
     fifos = fifos or []
     mems: list[tuple[int, int, Memory]] = []
     kinds: dict[int, str] = {}  # id(memory) -> its stage's kind
@@ -182,7 +205,8 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
     for s in io:
         c = s.cost(board)
         adapters = adapters + Usage(dsp=c.dsp, lut=c.lut, ff=c.ff)
-    logic = adapters
+    maxi = io_ports(io)
+    logic = adapters + maxi
     for li, lay in enumerate(layers):
         lay.usage = Usage()
         for s in lay.stages:
@@ -193,10 +217,16 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
         logic = logic + lay.usage
     for f in fifos:
         f.where = "auto"
-    where = _to_uram(mems, {id(m): "auto" for _, _, m in mems}, board, limits, fifo_usage(fifos).bram18)
+    fixed = fifo_usage(fifos).bram18 + maxi.bram18  # BRAM18 no placement moves
+    where = _to_uram(mems, {id(m): "auto" for _, _, m in mems}, board, limits, fixed)
     lut = logic.lut + fifo_usage(fifos).lut + sum(memory_cost(m, where[id(m)]).lut for _, _, m in mems)
+    lut += maxi_cost(WEIGHT_LOAD).lut if loads_weights(mems, where) else 0
     if lut > limits["lut"]:
-        where = _out_of_luts(mems, fifos, where, lut, board, limits)
+        where = _out_of_luts(mems, fifos, where, lut, board, limits, maxi.bram18)
+    if loads_weights(mems, where):
+        maxi = maxi + maxi_cost(WEIGHT_LOAD)
+    if ports is not None:
+        ports.append(maxi)
     for lay in layers:
         lay.uram_memories = lay.memory_bits = lay.memory_block_bits = 0
         lay.uram_arrays, lay.bram_arrays = [], []
@@ -210,14 +240,14 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
             lay.uram_arrays.append(f"{kinds[id(m)]}/{m.role}")
         elif where[id(m)] == "bram":
             lay.bram_arrays.append(f"{kinds[id(m)]}/{m.role}")
-    total = adapters
+    total = adapters + maxi
     for lay in layers:
         total = total + lay.usage
     return total
 
 
 def _out_of_luts(mems: list[tuple[int, int, Memory]], fifos: list[Fifo], where: dict[int, str], lut: int,
-                 board: Board, limits: dict[str, int]) -> dict[int, str]:
+                 board: Board, limits: dict[str, int], fixed_bram18: int = 0) -> dict[int, str]:
     """``where`` with memories moved out of the LUTs until the LUTs (``lut`` as placed) are within their
     limit, in two passes, each in a fixed order and taking a memory only where the block RAM left holds it:
 
@@ -226,14 +256,16 @@ def _out_of_luts(mems: list[tuple[int, int, Memory]], fifos: list[Fifo], where: 
        them with ``BIND_STORAGE type = fifo impl = bram``), most LUTs saved per BRAM18 first, then
        the largest;
     2. on a board with URAM, the bindable arrays still in LUTRAM to URAM (filled from DDR at start,
-       ``codegen/uram_load.py``), most LUTs saved per URAM first, then the largest.
+       ``codegen/uram_load.py``), most LUTs saved per URAM first, then the largest; the first such move
+       adds the load's m_axi adapter (pe/io.py WEIGHT_LOAD) to the LUTs.
 
-    Kept only when the LUTs end within their limit; otherwise every memory stays where it was (the
+    ``fixed_bram18``: block RAM that no move frees (the m_axi adapters'). Kept only when the LUTs end within their limit; otherwise every memory stays where it was (the
     FIFOs' ``where`` too). The passes stop as soon as the LUTs fit, so a larger LUT budget moves a
     prefix of the same moves."""
     moved = dict(where)
     blocks = fifo_usage(fifos) + sum((memory_cost(m, where[id(m)]) for _, _, m in mems), Usage())
-    bram, uram = blocks.bram18, blocks.uram
+    bram, uram = blocks.bram18 + fixed_bram18, blocks.uram
+    loading, load = loads_weights(mems, where), maxi_cost(WEIGHT_LOAD)
     # (memory as priced, its FIFO or None, tie-break): weights in layer order, then FIFOs in stream order
     items = [(m, None, (0, li, k)) for li, k, m in mems if m.role in BINDABLE and memory_cost(m).lut]
     items += [(Memory("fifo", f.depth, f.width), f, (1, i, 0)) for i, f in enumerate(fifos)
@@ -256,9 +288,11 @@ def _out_of_luts(mems: list[tuple[int, int, Memory]], fifos: list[Fifo], where: 
             if lut <= limits["lut"]:
                 break
             cost = memory_cost(m, "uram").uram
-            if uram + cost <= limits["uram"]:
+            if uram + cost <= limits["uram"] and (loading or bram + load.bram18 <= limits["bram18"]):
                 uram += cost
                 lut -= memory_cost(m).lut
+                if not loading:
+                    lut, bram, loading = lut + load.lut, bram + load.bram18, True
                 moved[id(m)] = "uram"
     if lut > limits["lut"]:
         return where
@@ -268,13 +302,13 @@ def _out_of_luts(mems: list[tuple[int, int, Memory]], fifos: list[Fifo], where: 
 
 
 def _to_uram(mems: list[tuple[int, int, Memory]], where: dict[int, str], board: Board, limits: dict[str, int],
-             fifo_bram18: int) -> dict[int, str]:
+             fixed_bram18: int) -> dict[int, str]:
     """``where`` with, while BRAM18 is over its limit on a board with URAM, the weight and buffer
     memories ``auto`` puts in BRAM18 moved to URAM (most BRAM18 saved per URAM first, then the
     largest). Memories bound to BRAM18 (``bram``) stay there: they are small, and a URAM would
-    hold them worse."""
+    hold them worse. ``fixed_bram18``: the BRAM18 no move frees (stream FIFOs, m_axi adapters)."""
     where = dict(where)
-    bram = sum(memory_cost(m, where[id(m)]).bram18 for _, _, m in mems) + fifo_bram18
+    bram = sum(memory_cost(m, where[id(m)]).bram18 for _, _, m in mems) + fixed_bram18
     if board.uram > 0 and bram > limits["bram18"]:
         movable = sorted((x for x in mems if x[2].role in ("weights", "line_buffer", "buffer") and not small(x[2])
                           and where[id(x[2])] == "auto"),

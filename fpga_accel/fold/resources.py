@@ -4,7 +4,8 @@ Each stage's :class:`~fpga_accel.pe.cost.Cost` lists the :class:`Memory` arrays 
 each lands (LUTRAM, BRAM18 or URAM) is priced here (:func:`memory_cost`); ``fold/design.py`` places
 them (small ones in LUTRAM, others in BRAM18; while BRAM18 is over budget large ones to URAM; while LUTs
 are over budget the bindable ones and the LUTRAM stream FIFOs to BRAM18, then bindable ones to URAM), so
-the same stage can be placed on boards with and without URAM.
+the same stage can be placed on boards with and without URAM. :func:`maxi_cost` prices the adapter
+Vitis HLS builds behind each m_axi port.
 """
 from __future__ import annotations
 
@@ -103,3 +104,28 @@ def block_bits(mem: Memory, where: str = "auto") -> int:
     against ``mem.bits``, what the arrays hold, the packing waste."""
     u = memory_cost(mem, where)
     return u.bram18 * BRAM18_BITS + u.uram * URAM_BITS + u.lut * LUTRAM_BITS_PER_LUT
+
+
+def maxi_buffers(port) -> list[tuple[str, int, int]]:
+    """(name, depth, width) of the data FIFOs of the adapter Vitis HLS builds for the m_axi ``port``
+    (``pe.io.MaxiPort``). AMD UG1399, "M_AXI Resources": the read module buffers the returning data in
+    ``buff_rdata``, the write module the outgoing data in ``buff_wdata``; "Controlling AXI4 Burst
+    Behavior": num_read_outstanding "implies internal storage in the design: a FIFO of size
+    num_read_outstanding*max_read_burst_length*word_size" (likewise for writes). A direction the port
+    does not use has no module. The port's data width is its widened width where the pragma sets one."""
+    width = port.widen or port.width
+    out = []
+    if port.read_burst:
+        out.append(("buff_rdata", port.read_outstanding * port.read_burst, width))
+    if port.write_burst:
+        out.append(("buff_wdata", port.write_outstanding * port.write_burst, width))
+    return out
+
+
+def maxi_cost(port) -> Usage:
+    """Resources of the m_axi adapter of ``port``: its data FIFOs (:func:`maxi_buffers`) placed as the
+    stream FIFOs are (:func:`fifo_cost`: shift registers, LUTRAM or BRAM18). UG1399 names three more
+    FIFOs (FIFO_rreq, FIFO_wreq: requests; FIFO_resp: write responses) but gives neither their width
+    nor any LUT or FF figure for the adapter's control logic, so they are left out, as the stream
+    FIFOs' pointers are: an estimate that counts the adapter's memories, not its logic."""
+    return sum((fifo_cost(depth, width) for _, depth, width in maxi_buffers(port)), Usage())

@@ -72,6 +72,8 @@ def fold_summary(result: FoldResult, layer_macs: Mapping[str, int] | None = None
         "fifos": fifo_summary(d.fifos, "estimate"),
         # the stream FIFOs bound to BRAM18 while LUTs are over budget, by shape (fifos.bram_streams)
         "fifo_bram": fifo_placement(d.fifos),
+        # the m_axi adapters' data FIFOs (in the totals; fold/resources.py maxi_cost)
+        "m_axi_adapters": d.ports.as_dict(),
         "memory_bits": sum(lay.memory_bits for lay in d.layers),
         "memory_block_bits": sum(lay.memory_block_bits for lay in d.layers),
         "board_totals": {k: board.total(k) for k in RESOURCES},

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
 from .cost import ProgramCost, ddr_bytes_per_cycle, program_cost
+from .ports import adapter_usage
 from .program import MAX_POST, Program, ProgramError
 
 ENGINES = ("dataflow", "tiled", "auto")
@@ -89,14 +90,17 @@ def urams(depth: int, width: int) -> int:
 
 def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
              lut_entries: int = LUT_ENTRIES) -> dict[str, int]:
-    """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring)."""
+    """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring), the
+    m_axi adapters' data FIFOs included (tiled/ports.py)."""
     in_banks = max(tm, tn)
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
+    ports = adapter_usage()
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(lut_entries, 32)
-             + ramb18(MAX_TAPS, 32))
+             + ramb18(MAX_TAPS, 32) + ports["bram18"])
     w_depth = math.ceil(buffers["weight"] / (tm * tn))
     luts = 2 * tm * tn * WEIGHT_BITS * math.ceil(w_depth / LUTRAM_DEPTH) + tm * tn * (16 + math.ceil(math.log2(tn + 1)))
+    luts += ports["lut"]
     if uram:
         return {"bram18": fixed, "uram": 2 * sum(n * urams(d, w) for n, d, w in big), "lut": luts}
     return {"bram18": fixed + 2 * sum(n * ramb18(d, w) for n, d, w in big), "uram": 0, "lut": luts}

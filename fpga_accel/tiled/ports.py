@@ -1,0 +1,64 @@
+"""The tiled engine's m_axi ports as ``hls/include/fpga_accel/tiled/top.h`` and ``kernel.h`` declare them,
+and the memories of the adapters Vitis HLS builds behind them (estimates).
+
+One adapter per bundle (AMD UG1399, "M_AXI Resources"), with a read and / or a write module:
+
+- ``gmem0``: the descriptors (``const uint32_t* desc``: read, bursts of 64, 32-bit words) and, in the
+  Vitis kernel form (kernel.h) only, the status word (``uint32_t* status``: one write, the default
+  bursts of 16 and 16 in flight). Both forms are priced with the status write (one BRAM18 more on
+  the Zynq IP, which returns the status on s_axilite instead).
+- ``gmem1``: the weights arena (``const uint8_t*``), read, bursts of 64, widened to 512 bits.
+- ``gmem2``: the activation arena (``uint8_t*``), read and written, bursts of 64, widened to 512 bits.
+
+The outstanding requests are Vitis HLS's default (16) in every direction, as the headers write none.
+:data:`PORTS` mirrors the headers' pragmas (tests/test_maxi_cost.py reads them back and compares), and
+:func:`adapter_usage` prices them as the dataflow design's are (``fold.resources.maxi_cost``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..pe.io import DEFAULT_BURST, DEFAULT_OUTSTANDING, MaxiPort
+
+#: bits of the element each m_axi pointer of the engine's tops points to
+POINTER_BITS = {"desc": 32, "status": 32, "weights": 8, "acts": 8}
+
+PORTS = {
+    "gmem0": MaxiPort(32, read_burst=64, write_burst=DEFAULT_BURST),
+    "gmem1": MaxiPort(8, read_burst=64, widen=512),
+    "gmem2": MaxiPort(8, read_burst=64, write_burst=64, widen=512),
+}
+
+_PRAGMA = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+([^\n]*)")
+_OPTION = re.compile(r"(\w+)\s*=\s*(\w+)")
+#: the pointers each top only reads (the others are written too, or only written: ``status``)
+_READ_ONLY, _WRITE_ONLY = ("desc", "weights"), ("status",)
+
+
+def header_ports(header: str) -> dict[str, MaxiPort]:
+    """The m_axi bundles of an engine top's source, each as one :class:`MaxiPort` (the pointers sharing a
+    bundle merged: the reader's read options, the writer's write options). A pointer reads unless it
+    only writes (``status``), and writes unless it only reads (``desc``, ``weights``)."""
+    out: dict[str, MaxiPort] = {}
+    for line in _PRAGMA.findall(header):
+        opts = {k: int(v) if v.isdigit() else v for k, v in _OPTION.findall(line)}
+        port, bundle = opts["port"], opts["bundle"]
+        p = out.get(bundle, MaxiPort(POINTER_BITS[port]))
+        if port not in _WRITE_ONLY:
+            p = replace(p, read_burst=opts.get("max_read_burst_length", DEFAULT_BURST),
+                        read_outstanding=opts.get("num_read_outstanding", DEFAULT_OUTSTANDING))
+        if port not in _READ_ONLY:
+            p = replace(p, write_burst=opts.get("max_write_burst_length", DEFAULT_BURST),
+                        write_outstanding=opts.get("num_write_outstanding", DEFAULT_OUTSTANDING))
+        out[bundle] = replace(p, widen=opts.get("max_widen_bitwidth", p.widen))
+    return out
+
+
+def adapter_usage() -> dict[str, int]:
+    """BRAM18 and LUTs of the data FIFOs of the engine's m_axi adapters (``fold.resources.maxi_cost``:
+    the request and response FIFOs and the control logic are not counted, UG1399 gives no figure)."""
+    from ..fold.resources import Usage, maxi_cost
+
+    total = sum((maxi_cost(p) for p in PORTS.values()), Usage())
+    return {"bram18": total.bram18, "uram": total.uram, "lut": total.lut}
