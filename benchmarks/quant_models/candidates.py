@@ -11,7 +11,10 @@ float model's (mean squared difference) is the pick. On the validation images ea
 top-1, the paired comparison with onnxruntime's ``quantize_static`` on the same calibration
 images (images only it / only onnxruntime gets right, McNemar's exact p), the same against the
 default, the RMS difference of its logits from the float model's, and its compile time (all 200
-images, generators off, on the machine the JSON describes).
+images, generators off, on the machine the JSON describes). ``discordant`` lists the validation
+images the default and onnxruntime answer differently, one right and one wrong: which one is
+right, whether the float model is, and the float model's margin (its top logit minus the
+runner-up; ``float_margin_median`` for comparison).
 """
 from __future__ import annotations
 
@@ -76,7 +79,18 @@ def measure(name: str, tmp: Path) -> dict:
               f"({seconds:.1f} s)", flush=True)
     pick = min(rows, key=lambda c: rows[c]["held_out_rms"])
     return {"model": name, "validation_images": len(y), "float": round(100 * float(np.mean(ref.argmax(1) == y)), 2),
-            "ort QDQ": round(100 * float(np.mean(ort == y)), 2), "pick": pick, "candidates": rows}
+            "ort QDQ": round(100 * float(np.mean(ort == y)), 2), "pick": pick, "candidates": rows,
+            **discordant(answers["default"], ort, ref, y)}
+
+
+def discordant(ours: np.ndarray, ort: np.ndarray, ref: np.ndarray, y: np.ndarray) -> dict:
+    """The images only one of ``ours`` and ``ort`` gets right, with the float model's answer and margin."""
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    rows = [{"image": int(i), "right": "default" if ours[i] == y[i] else "ort QDQ",
+             "float_right": bool(ref[i].argmax() == y[i]), "float_margin": float(f"{margin[i]:.3g}")}
+            for i in np.flatnonzero((ours == y) != (ort == y))]
+    return {"float_margin_median": float(f"{np.median(margin):.3g}"), "discordant": rows}
 
 
 def table(rows: list[dict]) -> str:
@@ -105,6 +119,13 @@ def main(argv=None) -> int:
         rows = [measure(m, Path(tmp)) for m in args.models or every]
     print("cells: images only it / only ort QDQ gets right, RMS logit difference from float")
     print(table(rows))
+    d = [r for row in rows for r in row["discordant"]]
+    for who in ("default", "ort QDQ"):
+        mine = [r for r in d if r["right"] == who]
+        print(f"only {who} right: {len(mine)} images, the float model right on {sum(r['float_right'] for r in mine)}")
+    if d:
+        print(f"largest float margin of a discordant image: {max(r['float_margin'] for r in d)}; median margins "
+              + ", ".join(f"{r['model']} {r['float_margin_median']}" for r in rows))
     if args.json:
         write_json(args.json, {"machine": machine(("onnxruntime",)), "seconds": round(time.time() - start, 1),
                                "candidates": CANDIDATES, "held_out": "every fourth calibration sample",
