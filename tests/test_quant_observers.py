@@ -119,6 +119,18 @@ def test_mse_clipping_of_laplace_matches_the_known_optimum(bits, clip):
     assert -lo == pytest.approx(clip, rel=0.1) and hi == pytest.approx(clip, rel=0.1)
 
 
+def test_mse_of_a_tensor_that_never_reaches_zero_keeps_the_range_from_zero():
+    """A narrow all-positive tensor (an average of ReLU outputs): the range is taken from 0, as
+    activation_params widens it, so shrinking its top never crosses its bottom."""
+    x = np.random.default_rng(3).uniform(0.03279, 0.03286, 20_000)
+    o = MSEObserver()
+    for b in batches(x):
+        o.update(b)
+    lo, hi = o.range()
+    assert lo == 0.0 and x.max() / 2 < hi <= x.max()
+    assert true_mse(x, lo, hi) <= true_mse(x, 0.0, x.max())
+
+
 def test_mse_with_a_coarse_histogram_still_has_candidates():
     o = MSEObserver(bins=16)
     o.update(np.linspace(-1, 3, 1000))

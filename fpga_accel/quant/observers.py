@@ -137,7 +137,9 @@ class MSEObserver(Observer):
         if self.hist.R is None:
             return 0.0, 0.0
         alphas = self.candidates()
-        los, his = alphas * self.min, alphas * self.max
+        # the ends scaled are those activation_params keeps (it widens every range to 0): scaling a
+        # range that stays above 0 by itself would cross its ends
+        los, his = alphas * min(self.min, 0.0), alphas * max(self.max, 0.0)
         # both ends scaled together, then each end alone with the other fixed (only improvements are kept,
         # and α = 1 is tried first, so the result is never worse than minmax on the histogram)
         errors = [self.mse(lo, hi) for lo, hi in zip(los, his)]
