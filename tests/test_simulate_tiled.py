@@ -337,3 +337,49 @@ def test_overlap_across_spatial_tiles_speeds_only_the_dense_layers(bundles):
         else:
             assert a.cycles == pytest.approx(b.cycles, rel=1e-12), d["name"]
     assert faster >= 2
+
+
+def test_whole_pixels_write_a_pixel_or_a_row_a_run():
+    """resnet_ds at Tm = 8 and 4x7 spatial tiles: its convolutions of several Tm tiles keep a spatial tile's
+    channels on chip (tiles.whole_pixels) and their output path writes each pixel's channels as one run,
+    a row as one when the tile spans the width (the residual read likewise); the trace's bursts equal
+    the model's, the outputs the executor's, and the model's cycles stay within 5 % of the replay."""
+    from tiled_util import quantised
+
+    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import STORE, replay
+    from fpga_accel.tiled import TiledEngine, build_program
+    from fpga_accel.tiled.cost import span_overlap
+    from fpga_accel.tiled.tiles import spans, whole_pixels
+
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    program = build_program(qm, tm=8, tn=8, tile=(4, 7))
+    first = random_raw_inputs(program, 1, 0)
+    outs, trace = TracedCsim(program).trace(first)
+    want = TiledEngine(program).run(first)
+    for k in want:
+        np.testing.assert_array_equal(outs[k], want[k])
+    brd = get_board("pynq-z2")
+    overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
+    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
+    cost = program_cost(program, brd)
+    whole = [i for i, d in enumerate(program.layers) if whole_pixels(d, program.engine)]
+    assert len(whole) >= 3 and any(any(p["op"] == "add" for p in program.layers[i]["post"]) for i in whole)
+    ev = trace.events[trace.events["layer"] >= 0]
+    for i in whole:
+        d = program.layers[i]
+        out, t = d["output"], d["tile"]
+        assert out["pixel_stride"] == out["c"] and out.get("channel_stride", 1) == 1
+        # a run per row of each spatial tile, one per tile when it spans the width; never one per Tm tile
+        runs_expected = sum(1 if q1 - q0 == out["w"] else r1 - r0
+                            for r0, r1 in spans(out["h"], t["rows"]) for q0, q1 in spans(out["w"], t["cols"]))
+        runs = np.concatenate([trace.runs[int(e["first_run"]):int(e["first_run"] + e["runs"])]
+                               for e in ev[(ev["layer"] == i) & (ev["unit"] == STORE)]])
+        writes = runs[runs["write"] == 1]
+        assert len(writes) == runs_expected, d["name"]
+        assert writes["bytes"].sum() == out["h"] * out["w"] * out["c"] * np.dtype(out["dtype"]).itemsize
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), d["name"]
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.05), d["name"]
+

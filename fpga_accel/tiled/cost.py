@@ -47,6 +47,7 @@ from .tiles import (
     spans,
     tap_parallel,
     tiles_per_step,
+    whole_pixels,
 )
 
 #: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
@@ -60,7 +61,9 @@ BURST_EFFICIENCY = 0.75
 class Step:
     """One double-buffered step: compute cycles, the bytes it moves and its DDR bursts (ddr.histogram)
     per stage: ``load`` (input and weights, ahead of the array), ``fetch`` (per-channel constants the
-    array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes)."""
+    array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes).
+    ``whole``: a spatial tile's output path of whole pixels (tiles.whole_pixels), the tile's last
+    step, which runs beside all of the next tile's steps."""
 
     compute: int
     weights: int = 0
@@ -70,6 +73,7 @@ class Step:
     fetch: tuple = ()
     store_r: tuple = ()
     store_w: tuple = ()
+    whole: bool = False
 
 
 @dataclass
@@ -177,7 +181,7 @@ def layer_totals(desc: dict, engine: dict, per_cycle: float,
     cache: dict = {}
     timed = _timed_tiles(desc, engine)
     mode = span_overlap(desc, engine)
-    tables = 1 if desc["kind"] in ("conv", "gemm") and _tables(desc) else 0  # the table load runs alone
+    tables = 1 if desc["kind"] in ("conv", "gemm") and _layer_consts(desc, engine) else 0  # loaded alone, first
     for index, (n, steps) in enumerate(timed):
         for many, st in steps:
             k = n * many
@@ -220,6 +224,21 @@ def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple
 
 
 def _tile_cycles(steps: list, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
+    """One spatial tile's cycles (_pipeline_cycles); a tile of whole pixels ends in its output path
+    (Step.whole), which runs after the tile's steps when the pipeline drains, and otherwise beside all
+    of the next tile's steps (tiles alike: this tile's own) — on the one DDR with them."""
+    if not (steps and steps[-1][1].whole):
+        return _pipeline_cycles(steps, per_cycle, latency, cache, mode)
+    rest = [(many, st) for many, st in steps[:-1] if many]
+    work = _pipeline_cycles(rest, per_cycle, latency, cache, mode)
+    out = _stage_times(steps[-1][1], per_cycle, latency, cache)
+    if not mode:
+        return work + out[3]
+    ddr = sum(many * (t[4] + t[5]) for many, t in ((m, _stage_times(st, per_cycle, latency, cache)) for m, st in rest))
+    return max(work, out[3], ddr + out[6])
+
+
+def _pipeline_cycles(steps: list, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
     """One spatial tile's steps ((how many, Step) runs in loop order) through the three-stage
     pipeline: load of step j+1 | fetch and compute of step j | output path of step j−1, each on its
     own buffer halves, all on one DDR (a step takes at least the DDR time of what runs beside it).
@@ -341,6 +360,15 @@ def _post(desc: dict, pixels: int, channels: int) -> int:
     return sum(pixels * channels * itemsize(p["residual"]["dtype"]) for p in desc["post"] if p["op"] == "add")
 
 
+def _layer_consts(desc: dict, engine: dict) -> Step | None:
+    """What a conv / gemm reads once before its tiles: its lookup tables and, with whole pixels
+    (tiles.whole_pixels), the M and shift of every output channel, block by block (None: nothing)."""
+    held = [desc["requant"]["M"], desc["requant"]["shift"]] if whole_pixels(desc, engine) else []
+    n = desc["output"]["c"]
+    nbytes = _tables(desc) + sum(n * itemsize(b["dtype"]) for b in held)
+    return Step(0, weights=nbytes, fetch=merge(_table_bursts(desc), _blocks(0, n, *held))) if nbytes else None
+
+
 def _tables(desc: dict) -> int:
     t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
@@ -350,9 +378,9 @@ def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
     """The double-buffered steps of one descriptor, in the executor's loop order. ``engine``: the
     program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py)."""
     if desc["kind"] in ("conv", "gemm"):
-        tables = _tables(desc)
-        if tables:
-            yield Step(0, weights=tables, fetch=_table_bursts(desc))
+        consts = _layer_consts(desc, engine)
+        if consts:
+            yield consts
         yield from _conv_steps(desc, engine)
         return
     for tile in _plain_tiles(desc):
@@ -362,9 +390,8 @@ def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
 def _timed_tiles(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a descriptor as (how many alike, their (how many, Step) runs in loop order)."""
     if desc["kind"] in ("conv", "gemm"):
-        tables = _tables(desc)
-        return ([(1, [(1, Step(0, weights=tables, fetch=_table_bursts(desc)))])] if tables else []) + \
-            _conv_groups(desc, engine)
+        consts = _layer_consts(desc, engine)
+        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine)
     return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc)]
 
 
@@ -659,6 +686,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                           load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans), weights(n * k * wb)),
                           fetch=_blocks(0, n, *consts), **output(n))
         return
+    post, ob_tile = _post, ob
+    if whole_pixels(desc, engine):  # the layer's M and shift held (_layer_consts), the output path per spatial tile
+        tail_b, consts, ob_tile = 0, (rq["bias"],), 0
+        post, output = (lambda *_: 0), (lambda n: {})
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
         # tap_load: per output row, per kernel row, the input row's columns the taps span (in the image)
         iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
@@ -668,12 +699,13 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         im2col = ys.size * cg * xb
         taps = _access([x], ys, xs, 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
-                                read=im2col + _post(desc, px, n), write=px * n * ob,
+                                read=im2col + post(desc, px, n), write=px * n * ob_tile,
                                 load=merge(taps, weights(k * n * cg * wb)), fetch=_blocks(0, n, *consts), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
                 yield many, st
+        yield from _whole_output(desc, engine, px, oy, ox)
         return
     held = _held(desc, geo, r0, r1, q0, q1)
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
@@ -703,8 +735,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
                                           weights=k * n * (c1 - c0) * wb + (n * bias_b if first else 0)
                                           + (n * tail_b if last else 0),
-                                          read=(area * (c1 - c0) * xb if reads else 0) + (_post(desc, px, n) if last else 0),
-                                          write=px * n * ob if last else 0,
+                                          read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
+                                          write=px * n * ob_tile if last else 0,
                                           load=merge(halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
                                           fetch=_blocks(0, n, *consts) if first else (),
                                           **(output(n) if last else {})))
@@ -713,3 +745,15 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         for many, tile in tiles:
             for _ in range(many):
                 yield from tile
+    yield from _whole_output(desc, engine, px, oy, ox)
+
+
+def _whole_output(desc: dict, engine: dict, px: int, oy, ox) -> Iterator[tuple[int, Step]]:
+    """With whole pixels (tiles.whole_pixels), the output path of a spatial tile's ``px`` pixels (oy, ox)
+    after its Tm tiles: pixel by pixel all of its channels, the residuals read and the pixel written a
+    run each (a row one run when they are all of its channels; conv.h drain_whole)."""
+    if not whole_pixels(desc, engine):
+        return
+    out, c = desc["output"], desc["output"]["c"]
+    yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
+                  store_r=_access(_residuals(desc), oy, ox, 0, c), store_w=_access([out], oy, ox, 0, c), whole=True)
