@@ -343,7 +343,7 @@ def test_whole_pixels_write_a_pixel_or_a_row_a_run():
     """resnet_ds at Tm = 8 and 4x7 spatial tiles: its convolutions of several Tm tiles keep a spatial tile's
     channels on chip (tiles.whole_pixels) and their output path writes each pixel's channels as one run,
     a row as one when the tile spans the width (the residual read likewise); the trace's bursts equal
-    the model's, the outputs the executor's, and the model's cycles stay within 5 % of the replay."""
+    the model's, the outputs the executor's, and the model's cycles stay within 10 % of the replay."""
     from tiled_util import quantised
 
     from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
@@ -381,5 +381,5 @@ def test_whole_pixels_write_a_pixel_or_a_row_a_run():
         assert writes["bytes"].sum() == out["h"] * out["w"] * out["c"] * np.dtype(out["dtype"]).itemsize
         lay, est = rep.layers[-1][i], cost.layers[i]
         assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), d["name"]
-        assert est.cycles == pytest.approx(lay.cycles, rel=0.05), d["name"]
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), d["name"]
 

@@ -636,9 +636,10 @@ def _held(desc: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
 def span_overlap(desc: dict, engine: dict) -> str | None:
     """How a layer's spatial tiles follow one another (tiled/conv.h): ``"pipelined"`` for a dense or
     grouped conv / gemm, whose pipeline runs on from one spatial tile into the next (its first load
-    beside the array on the tile before, its last output path beside the next tile's steps);
-    ``"resident"`` when some tile keeps its input resident in one input half, so a tile's first load
-    waits for the array on the tile before; None (the pipeline drains) for the other layers."""
+    beside the array on the tile before, its last output path beside the next tile's steps; a
+    resident input in input half n % 2 for spatial tile n); ``"resident"`` when some tiles keep their
+    input resident and others do not, so a tile's first load waits for the array on the tile before
+    (the halves they use differ); None (the pipeline drains) for the other layers."""
     if desc["kind"] not in ("conv", "gemm"):
         return None
     geo = _conv_geometry(desc)
@@ -647,9 +648,8 @@ def span_overlap(desc: dict, engine: dict) -> str | None:
     t, out = desc["tile"], desc["output"]
     rows = {r1 - r0: (r0, r1) for r0, r1 in spans(out["h"], t["rows"])}
     cols = {q1 - q0: (q0, q1) for q0, q1 in spans(out["w"], t["cols"])}  # the held area depends on the size only
-    if any(input_resident(desc, geo, _held(desc, geo, *r, *q), engine) for r in rows.values() for q in cols.values()):
-        return "resident"
-    return "pipelined"
+    kept = {input_resident(desc, geo, _held(desc, geo, *r, *q), engine) for r in rows.values() for q in cols.values()}
+    return "resident" if len(kept) > 1 else "pipelined"
 
 
 def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
@@ -663,7 +663,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    consts = (rq["bias"], rq["M"], rq["shift"])  # read block by block, from the Tm tile's first channel
+    consts = (rq["bias"], rq["M"], rq["shift"])  # block by block, from the Tm tile's first channel: a depthwise tile's fetch, a dense one's first load
     ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
     xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
     area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)
@@ -700,7 +700,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         taps = _access([x], ys, xs, 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
-                                load=merge(taps, weights(k * n * cg * wb)), fetch=_blocks(0, n, *consts), **output(n)))
+                                load=merge(_blocks(0, n, *consts), taps, weights(k * n * cg * wb)), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -737,8 +737,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           + (n * tail_b if last else 0),
                                           read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
                                           write=px * n * ob_tile if last else 0,
-                                          load=merge(halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
-                                          fetch=_blocks(0, n, *consts) if first else (),
+                                          load=merge(_blocks(0, n, *consts) if first else (),
+                                                     halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
