@@ -383,3 +383,45 @@ def test_whole_pixels_write_a_pixel_or_a_row_a_run():
         assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), d["name"]
         assert est.cycles == pytest.approx(lay.cycles, rel=0.1), d["name"]
 
+
+
+@pytest.mark.parametrize("tile, buffers, mode", [((4, 7), None, "pipelined"),
+                                                 ((6, 6), {"input": 300, "weight": 49 * 64, "output": 1 << 14},
+                                                  "resident")])
+def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffers, mode):
+    """resnet_ds at Tm = 8: where every spatial tile of a layer keeps its input resident, tile n keeps it in
+    input half n % 2 and the layer runs on like any dense one ("pipelined"); where a small input buffer
+    leaves only the edge tiles resident, a tile's first load waits for the array on the tile before
+    ("resident"). Either way the outputs equal the executor's and the model follows the replay."""
+    from tiled_util import quantised
+
+    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import replay
+    from fpga_accel.tiled import TiledEngine, build_program
+    from fpga_accel.tiled.cost import _conv_geometry, _held, span_overlap
+    from fpga_accel.tiled.tiles import input_resident, spans
+
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    program = build_program(qm, tm=8, tn=8, tile=tile, buffers=buffers)
+    kept = []
+    for i, d in enumerate(program.layers):
+        if d["kind"] == "conv" and d["tile"]["rows"] < d["output"]["h"]:
+            geo, t, out = _conv_geometry(d), d["tile"], d["output"]
+            if {input_resident(d, geo, _held(d, geo, r0, r1, q0, q1), program.engine)
+                    for r0, r1 in spans(out["h"], t["rows"]) for q0, q1 in spans(out["w"], t["cols"])} & {True}:
+                kept.append(i)
+    assert len(kept) >= 2 and all(span_overlap(program.layers[i], program.engine) == mode for i in kept)
+    first = random_raw_inputs(program, 1, 0)
+    outs, trace = TracedCsim(program).trace(first)
+    want = TiledEngine(program).run(first)
+    for k in want:
+        np.testing.assert_array_equal(outs[k], want[k])
+    brd = get_board("pynq-z2")
+    overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
+    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
+    cost = program_cost(program, brd)
+    for i in kept:
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), est.name
