@@ -663,7 +663,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    consts = (rq["bias"], rq["M"], rq["shift"])  # block by block, from the Tm tile's first channel: a depthwise tile's fetch, a dense one's first load
+    # block by block, from the Tm tile's first channel: a depthwise tile's fetch, a dense one's first load
+    consts = (rq["bias"], rq["M"], rq["shift"])
     ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
     xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
     area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)

@@ -15,7 +15,10 @@ convolution (docs/tiled.md):
           accumulator += the tile's window products
         output path: requantise, clamp, lookup table / residual add (residual tile read), write
 
-Pools and elementwise layers use the same spatial tiles with Tm channels at a time. The hardware
+A dense or grouped convolution whose spatial tile holds all of its output channels in one accumulator
+half (tiles.whole_pixels) keeps the tile's requantised Tm tiles and runs the output path once for the
+whole spatial tile, reading the layer's M and shift once. Pools and elementwise layers use the same
+spatial tiles with Tm channels at a time. The hardware
 loads G consecutive Tn tiles a step (tiles.tiles_per_step): the same bytes, and the same partial sums
 checked after every Tn tile, so the executor walks them one at a time.
 """

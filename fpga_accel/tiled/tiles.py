@@ -107,8 +107,8 @@ def whole_pixels(desc: dict, engine: dict) -> bool:
     kind, t, out = desc["kind"], desc["tile"], desc["output"]
     if kind not in ("conv", "gemm") or (kind == "conv" and is_depthwise(desc["geometry"])):
         return False
-    groups, mg = (desc["geometry"]["groups"], out["c"] // desc["geometry"]["groups"]) if kind == "conv" else (1, out["c"])
-    several = groups > 1 or mg > t["tm"]
+    groups = desc["geometry"]["groups"] if kind == "conv" else 1
+    several = groups > 1 or out["c"] // groups > t["tm"]
     return (several and (t["rows"] < out["h"] or t["cols"] < out["w"])
             and t["rows"] * t["cols"] * out["c"] <= engine["output_buffer"])
 

@@ -183,12 +183,12 @@ lanes_m:
     }
 }
 
-// Step channels [c0, c0+cw) of (group gi, Tm tile o0) into half q, G Tn tiles (checks.h, tiles_per_step): the
-// Tm tile's constants with its first step (c0 = 0); their
-// input channels with halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw
-// channels are one run of DDR bytes, a whole row one run when they are all of the pixel's), unless
-// `load_input` is false (a resident input already holds them); and their weight blocks, consecutive
-// in DDR ([group][Tm tile][Tn tile][tap][m][c]), as one run.
+// Step channels [c0, c0+cw) of (group gi, Tm tile o0) into half q, G Tn tiles (checks.h,
+// tiles_per_step): the Tm tile's constants with its first step (c0 = 0); their input channels with
+// halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw channels are one run of
+// DDR bytes, a whole row one run when they are all of the pixel's), unless `load_input` is false (a
+// resident input already holds them); and their weight blocks, consecutive in DDR
+// ([group][Tm tile][Tn tile][tap][m][c]), as one run.
 template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
                 int o0, int tmo, int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w, int q) {
@@ -209,8 +209,9 @@ dense_weights:
 }
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
-// every tap, every pixel, tmo x cn products a cycle into acc[p*as + m], from its block at w + KH*KW*tmo*c; the partial
-// sums checked against acc_bits after each Tn tile, where the executor checks them. A tap's offset
+// every tap, every pixel, tmo x cn products a cycle into acc[p*as + m], from its block at
+// w + KH*KW*tmo*c; the partial sums checked against acc_bits after each Tn tile, where the executor
+// checks them. A tap's offset
 // in the input tile comes from the span (memory.h tap_offsets), not from a table the next spatial
 // tile would rewrite while this one still runs.
 template <class C>
@@ -241,9 +242,9 @@ dense_tiles:
     return S_OK;
 }
 
-// Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's (tap, channel) pair u at
-// in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m at
-// w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
+// Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's
+// (tap, channel) pair u at in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m
+// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
 template <class C>
 void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
               int tmo, act_t* in, wgt_t* w, int q) {
@@ -440,9 +441,9 @@ groups:
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
             const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
-            const int h = whole ? n : i;  // the accumulator half's parity
-            const int status = h & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, n & 1, p0, whole)
-                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, n & 1, p0, whole);
+            const int h = whole ? n : i, r = n & 1;  // the accumulator half's parity; a resident input's half
+            const int status = h & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole)
+                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole);
             if (status) return status;
             last.s = s;
             last.m0 = gi * L.mg + o0;
@@ -554,7 +555,8 @@ spatial_rows:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
             if (depthwise) tap_offsets(L, s.hx, b.taps);
-            const int status = depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, n++, last);
+            const int status =
+                depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, n++, last);
             if (status) return status;
         }
     }
