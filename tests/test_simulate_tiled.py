@@ -173,8 +173,9 @@ def test_channel_strided_pixels_move_the_bytes_and_bursts_the_model_counts(strid
 def test_the_model_follows_the_simulation_per_layer(bundles, model):
     """At the board's DDR (latency 64 cycles, 16 bursts in flight) the cost model counts the simulated
     bursts and its cycles stay within 15 % of the simulated ones per layer, 10 % per image — but for
-    the depthwise convolutions, whose three-stage pipeline over a few Tm tiles the model still
-    underestimates (docs/simulation.md lists each layer)."""
+    the depthwise convolutions, whose three-stage pipeline over a few Tm tiles the model times stage
+    by stage: from 40 % under to 25 % over the simulation (resnet_ds's first depthwise layer on the
+    16 x 16 array: 23 % over; docs/simulation.md lists each layer)."""
     b = bundles[model]
     program, _ = load_program(b)
     res = simulate_tiled(b, images=2, check=False)
@@ -182,7 +183,7 @@ def test_the_model_follows_the_simulation_per_layer(bundles, model):
     for lay, est, desc in zip(res.layers, cost.layers, program.layers):
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
         if desc["kind"] == "conv" and desc["geometry"]["groups"] > 1:
-            assert 0.6 * lay.cycles <= est.cycles <= lay.cycles * (1 + 1e-9), lay.name  # equal but for rounding
+            assert 0.6 * lay.cycles <= est.cycles <= 1.25 * lay.cycles, lay.name
         else:
             assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
     assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)
@@ -337,3 +338,91 @@ def test_overlap_across_spatial_tiles_speeds_only_the_dense_layers(bundles):
         else:
             assert a.cycles == pytest.approx(b.cycles, rel=1e-12), d["name"]
     assert faster >= 2
+
+
+def test_whole_pixels_write_a_pixel_or_a_row_a_run():
+    """resnet_ds at Tm = 8 and 4x7 spatial tiles: its convolutions of several Tm tiles keep a spatial tile's
+    channels on chip (tiles.whole_pixels) and their output path writes each pixel's channels as one run,
+    a row as one when the tile spans the width (the residual read likewise); the trace's bursts equal
+    the model's, the outputs the executor's, and the model's cycles stay within 10 % of the replay."""
+    from tiled_util import quantised
+
+    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import STORE, replay
+    from fpga_accel.tiled import TiledEngine, build_program
+    from fpga_accel.tiled.cost import span_overlap
+    from fpga_accel.tiled.tiles import spans, whole_pixels
+
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    program = build_program(qm, tm=8, tn=8, tile=(4, 7))
+    first = random_raw_inputs(program, 1, 0)
+    outs, trace = TracedCsim(program).trace(first)
+    want = TiledEngine(program).run(first)
+    for k in want:
+        np.testing.assert_array_equal(outs[k], want[k])
+    brd = get_board("pynq-z2")
+    overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
+    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
+    cost = program_cost(program, brd)
+    whole = [i for i, d in enumerate(program.layers) if whole_pixels(d, program.engine)]
+    assert len(whole) >= 3 and any(any(p["op"] == "add" for p in program.layers[i]["post"]) for i in whole)
+    ev = trace.events[trace.events["layer"] >= 0]
+    for i in whole:
+        d = program.layers[i]
+        out, t = d["output"], d["tile"]
+        assert out["pixel_stride"] == out["c"] and out.get("channel_stride", 1) == 1
+        # a run per row of each spatial tile, one per tile when it spans the width; never one per Tm tile
+        runs_expected = sum(1 if q1 - q0 == out["w"] else r1 - r0
+                            for r0, r1 in spans(out["h"], t["rows"]) for q0, q1 in spans(out["w"], t["cols"]))
+        runs = np.concatenate([trace.runs[int(e["first_run"]):int(e["first_run"] + e["runs"])]
+                               for e in ev[(ev["layer"] == i) & (ev["unit"] == STORE)]])
+        writes = runs[runs["write"] == 1]
+        assert len(writes) == runs_expected, d["name"]
+        assert writes["bytes"].sum() == out["h"] * out["w"] * out["c"] * np.dtype(out["dtype"]).itemsize
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), d["name"]
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), d["name"]
+
+
+
+@pytest.mark.parametrize("tile, buffers, mode", [((4, 7), None, "pipelined"),
+                                                 ((6, 6), {"input": 300, "weight": 49 * 64, "output": 1 << 14},
+                                                  "resident")])
+def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffers, mode):
+    """resnet_ds at Tm = 8: where every spatial tile of a layer keeps its input resident, tile n keeps it in
+    input half n % 2 and the layer runs on like any dense one ("pipelined"); where a small input buffer
+    leaves only the edge tiles resident, a tile's first load waits for the array on the tile before
+    ("resident"). Either way the outputs equal the executor's and the model follows the replay."""
+    from tiled_util import quantised
+
+    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import replay
+    from fpga_accel.tiled import TiledEngine, build_program
+    from fpga_accel.tiled.cost import _conv_geometry, _held, span_overlap
+    from fpga_accel.tiled.tiles import input_resident, spans
+
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    program = build_program(qm, tm=8, tn=8, tile=tile, buffers=buffers)
+    kept = []
+    for i, d in enumerate(program.layers):
+        if d["kind"] == "conv" and d["tile"]["rows"] < d["output"]["h"]:
+            geo, t, out = _conv_geometry(d), d["tile"], d["output"]
+            if {input_resident(d, geo, _held(d, geo, r0, r1, q0, q1), program.engine)
+                    for r0, r1 in spans(out["h"], t["rows"]) for q0, q1 in spans(out["w"], t["cols"])} & {True}:
+                kept.append(i)
+    assert len(kept) >= 2 and all(span_overlap(program.layers[i], program.engine) == mode for i in kept)
+    first = random_raw_inputs(program, 1, 0)
+    outs, trace = TracedCsim(program).trace(first)
+    want = TiledEngine(program).run(first)
+    for k in want:
+        np.testing.assert_array_equal(outs[k], want[k])
+    brd = get_board("pynq-z2")
+    overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
+    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
+    cost = program_cost(program, brd)
+    for i in kept:
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), est.name

@@ -80,7 +80,7 @@ class Calendar:
 @dataclass
 class LayerTiming:
     index: int
-    start: float = math.inf
+    start: float = math.inf  # cycles from its image's start
     end: float = 0.0
     iterations: int = 0  # compute iterations (FA_CYCLE) of its stages
     ddr_bytes: int = 0
@@ -113,7 +113,8 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
     free = [0.0] * 6  # per unit: when its last event ends
     wend: dict[int, float] = {}  # buffer half -> end of the last event that filled it
     rend: dict[int, float] = {}  # buffer half -> end of the last event that read it
-    horizon = 0.0  # the end of everything so far
+    horizon = 0.0  # the end of everything so far in this image, in cycles from its start
+    base = 0.0  # the cycle the image started: times are kept per image, so every image adds alike in floats
     prev_span = None
     computed: dict[tuple, float] = {}  # spatial tile -> end of its last compute event
     loading = None  # the spatial tile of the last load event
@@ -127,9 +128,14 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
         layer, unit, r0, q0, reads, writes, iters, first, count = e
         if unit == IMAGE:
             if per:
-                out.image_done.append(horizon)
+                out.image_done.append(base + horizon)
                 out.layers.append(per)
                 out.control.append(control)
+            # the image before is done with the DDR and every buffer: its times constrain nothing
+            base, horizon = base + horizon, 0.0
+            cal = Calendar()
+            wend.clear()
+            rend.clear()
             per, control = [LayerTiming(i) for i in range(n_layers)], 0.0
             free = [horizon] * 6
             prev_span = loading = None
@@ -185,13 +191,13 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
             control += end - start
             continue
         lay = per[layer]
-        lay.start, lay.end = min(lay.start, start), max(lay.end, end)
+        lay.start, lay.end = min(lay.start, start), max(lay.end, end)  # cycles from the image's start
         lay.iterations += iters if unit in (COMPUTE, LAYER) else 0
         lay.ddr_bytes += moved
         lay.ddr_busy += busy
         lay.bursts += nb
     if per:
-        out.image_done.append(horizon)
+        out.image_done.append(base + horizon)
         out.layers.append(per)
         out.control.append(control)
     return out

@@ -48,6 +48,7 @@ from .tiles import (
     spans,
     tap_parallel,
     tiles_per_step,
+    whole_pixels,
 )
 
 #: Share of the peak DDR bandwidth long sequential bursts sustain. Source: AMD UG585 (Zynq 7000 SoC
@@ -61,7 +62,9 @@ BURST_EFFICIENCY = 0.75
 class Step:
     """One double-buffered step: compute cycles, the bytes it moves and its DDR bursts (ddr.histogram)
     per stage: ``load`` (input and weights, ahead of the array), ``fetch`` (per-channel constants the
-    array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes)."""
+    array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes).
+    ``whole``: a spatial tile's output path of whole pixels (tiles.whole_pixels), the tile's last
+    step, which runs beside all of the next tile's steps."""
 
     compute: int
     weights: int = 0
@@ -71,6 +74,7 @@ class Step:
     fetch: tuple = ()
     store_r: tuple = ()
     store_w: tuple = ()
+    whole: bool = False
 
 
 @dataclass
@@ -182,7 +186,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
     tot = [0, 0, 0, 0, 0.0, 0.0]
     cache: dict = {}
     mode = span_overlap(desc, engine)
-    tables = 1 if desc["kind"] in ("conv", "gemm") and _tables(desc) else 0  # the table load runs alone
+    tables = 1 if desc["kind"] in ("conv", "gemm") and _layer_consts(desc, engine) else 0  # loaded alone, first
     occupied = []  # per run, in loop order: its steps' DDR busy time
     runs_ = []
     for index, (n, steps) in enumerate(timed):
@@ -275,6 +279,26 @@ def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple
 
 
 def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
+    """One spatial tile's cycles (_pipeline_cycles of ``run``, :func:`_indexed` of its steps); a tile of
+    whole pixels ends in its output path (Step.whole), which runs after the tile's steps when the
+    pipeline drains, and otherwise beside all of the next tile's steps (tiles alike: this tile's own) —
+    on the one DDR with them."""
+    distinct, cur, many = run
+    if not (cur.size and distinct[cur[-1]].whole):
+        return _pipeline_cycles(run, per_cycle, latency, cache, mode)
+    rest = (distinct, cur[:-1], many[:-1])
+    work = _pipeline_cycles(rest, per_cycle, latency, cache, mode)
+    out = _stage_times(distinct[cur[-1]], per_cycle, latency, cache)
+    if not mode:
+        return work + out[3]
+    ddr = 0.0
+    for k, i in zip(many[:-1].tolist(), cur[:-1].tolist()):  # in loop order, as a loop adds them
+        t = _stage_times(distinct[i], per_cycle, latency, cache)
+        ddr += k * (t[4] + t[5])
+    return max(work, out[3], ddr + out[6])
+
+
+def _pipeline_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
     """One spatial tile's steps (``run``: :func:`_indexed` of its (how many, Step) runs in loop order)
     through the three-stage pipeline: load of step j+1 | fetch and compute of step j | output path of
     step j−1, each on its own buffer halves, all on one DDR (a step takes at least the DDR time of what
@@ -409,6 +433,15 @@ def _post(desc: dict, pixels: int, channels: int) -> int:
     return sum(pixels * channels * itemsize(p["residual"]["dtype"]) for p in desc["post"] if p["op"] == "add")
 
 
+def _layer_consts(desc: dict, engine: dict) -> Step | None:
+    """What a conv / gemm reads once before its tiles: its lookup tables and, with whole pixels
+    (tiles.whole_pixels), the M and shift of every output channel, block by block (None: nothing)."""
+    held = [desc["requant"]["M"], desc["requant"]["shift"]] if whole_pixels(desc, engine) else []
+    n = desc["output"]["c"]
+    nbytes = _tables(desc) + sum(n * itemsize(b["dtype"]) for b in held)
+    return Step(0, weights=nbytes, fetch=merge(_table_bursts(desc), _blocks(0, n, *held))) if nbytes else None
+
+
 def _tables(desc: dict) -> int:
     t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
@@ -418,9 +451,9 @@ def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
     """The double-buffered steps of one descriptor, in the executor's loop order. ``engine``: the
     program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py)."""
     if desc["kind"] in ("conv", "gemm"):
-        tables = _tables(desc)
-        if tables:
-            yield Step(0, weights=tables, fetch=_table_bursts(desc))
+        consts = _layer_consts(desc, engine)
+        if consts:
+            yield consts
         yield from _conv_steps(desc, engine)
         return
     for tile in _plain_tiles(desc):
@@ -430,9 +463,8 @@ def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
 def _timed_tiles(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a descriptor as (how many alike, their (how many, Step) runs in loop order)."""
     if desc["kind"] in ("conv", "gemm"):
-        tables = _tables(desc)
-        return ([(1, [(1, Step(0, weights=tables, fetch=_table_bursts(desc)))])] if tables else []) + \
-            _conv_groups(desc, engine)
+        consts = _layer_consts(desc, engine)
+        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine)
     return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc)]
 
 
@@ -713,9 +745,10 @@ def _held(desc: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
 def span_overlap(desc: dict, engine: dict) -> str | None:
     """How a layer's spatial tiles follow one another (tiled/conv.h): ``"pipelined"`` for a dense or
     grouped conv / gemm, whose pipeline runs on from one spatial tile into the next (its first load
-    beside the array on the tile before, its last output path beside the next tile's steps);
-    ``"resident"`` when some tile keeps its input resident in one input half, so a tile's first load
-    waits for the array on the tile before; None (the pipeline drains) for the other layers."""
+    beside the array on the tile before, its last output path beside the next tile's steps; a
+    resident input in input half n % 2 for spatial tile n); ``"resident"`` when some tiles keep their
+    input resident and others do not, so a tile's first load waits for the array on the tile before
+    (the halves they use differ); None (the pipeline drains) for the other layers."""
     if desc["kind"] not in ("conv", "gemm"):
         return None
     geo = _conv_geometry(desc)
@@ -724,9 +757,8 @@ def span_overlap(desc: dict, engine: dict) -> str | None:
     t, out = desc["tile"], desc["output"]
     rows = {r1 - r0: (r0, r1) for r0, r1 in spans(out["h"], t["rows"])}
     cols = {q1 - q0: (q0, q1) for q0, q1 in spans(out["w"], t["cols"])}  # the held area depends on the size only
-    if any(input_resident(desc, geo, _held(desc, geo, *r, *q), engine) for r in rows.values() for q in cols.values()):
-        return "resident"
-    return "pipelined"
+    kept = {input_resident(desc, geo, _held(desc, geo, *r, *q), engine) for r in rows.values() for q in cols.values()}
+    return "resident" if len(kept) > 1 else "pipelined"
 
 
 def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
@@ -740,7 +772,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    consts = (rq["bias"], rq["M"], rq["shift"])  # read block by block, from the Tm tile's first channel
+    # block by block, from the Tm tile's first channel: a depthwise tile's fetch, a dense one's first load
+    consts = (rq["bias"], rq["M"], rq["shift"])
     ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
     xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
     area, px = (yb - ya) * (xe - xa), (r1 - r0) * (q1 - q0)
@@ -763,6 +796,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                           load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans), weights(n * k * wb)),
                           fetch=_blocks(0, n, *consts), **output(n))
         return
+    post, ob_tile = _post, ob
+    if whole_pixels(desc, engine):  # the layer's M and shift held (_layer_consts), the output path per spatial tile
+        tail_b, consts, ob_tile = 0, (rq["bias"],), 0
+        post, output = (lambda *_: 0), (lambda n: {})
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
         # tap_load: per output row, per kernel row, the input row's columns the taps span (in the image)
         iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
@@ -772,12 +809,13 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         im2col = ys.size * cg * xb
         taps = _access([x], ys, xs, 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
-                                read=im2col + _post(desc, px, n), write=px * n * ob,
-                                load=merge(taps, weights(k * n * cg * wb)), fetch=_blocks(0, n, *consts), **output(n)))
+                                read=im2col + post(desc, px, n), write=px * n * ob_tile,
+                                load=merge(_blocks(0, n, *consts), taps, weights(k * n * cg * wb)), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
                 yield many, st
+        yield from _whole_output(desc, engine, px, oy, ox)
         return
     held = _held(desc, geo, r0, r1, q0, q1)
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
@@ -807,13 +845,25 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
                                           weights=k * n * (c1 - c0) * wb + (n * bias_b if first else 0)
                                           + (n * tail_b if last else 0),
-                                          read=(area * (c1 - c0) * xb if reads else 0) + (_post(desc, px, n) if last else 0),
-                                          write=px * n * ob if last else 0,
-                                          load=merge(halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
-                                          fetch=_blocks(0, n, *consts) if first else (),
+                                          read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
+                                          write=px * n * ob_tile if last else 0,
+                                          load=merge(_blocks(0, n, *consts) if first else (),
+                                                     halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
         for many, tile in tiles:
             for _ in range(many):
                 yield from tile
+    yield from _whole_output(desc, engine, px, oy, ox)
+
+
+def _whole_output(desc: dict, engine: dict, px: int, oy, ox) -> Iterator[tuple[int, Step]]:
+    """With whole pixels (tiles.whole_pixels), the output path of a spatial tile's ``px`` pixels (oy, ox)
+    after its Tm tiles: pixel by pixel all of its channels, the residuals read and the pixel written a
+    run each (a row one run when they are all of its channels; conv.h drain_whole)."""
+    if not whole_pixels(desc, engine):
+        return
+    out, c = desc["output"], desc["output"]["c"]
+    yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
+                  store_r=_access(_residuals(desc), oy, ox, 0, c), store_w=_access([out], oy, ox, 0, c), whole=True)

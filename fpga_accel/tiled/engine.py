@@ -15,7 +15,10 @@ convolution (docs/tiled.md):
           accumulator += the tile's window products
         output path: requantise, clamp, lookup table / residual add (residual tile read), write
 
-Pools and elementwise layers use the same spatial tiles with Tm channels at a time. The hardware
+A dense or grouped convolution whose spatial tile holds all of its output channels in one accumulator
+half (tiles.whole_pixels) keeps the tile's requantised Tm tiles and runs the output path once for the
+whole spatial tile, reading the layer's M and shift once. Pools and elementwise layers use the same
+spatial tiles with Tm channels at a time. The hardware
 loads G consecutive Tn tiles a step (tiles.tiles_per_step): the same bytes, and the same partial sums
 checked after every Tn tile, so the executor walks them one at a time.
 """
@@ -31,7 +34,8 @@ from ..quant import arith
 from . import pixel_access
 from .program import Program, ProgramError, channel_stride, dtype_range
 from .segments import plan_steps, run_steps
-from .tiles import clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel
+from .tiles import (clipped, in_span, input_resident, inside, is_depthwise, sampled_input, spans, tap_parallel,
+                    whole_pixels)
 
 #: largest activation arena the executor allocates unless told otherwise (bytes)
 MAX_ACTIVATION_BYTES = 1 << 31
@@ -216,6 +220,9 @@ class TiledEngine:
         g, cg, mg = geo["groups"], geo["cin_per_group"], geo["cout_per_group"]
         k, zp, acc_bits = kh * kw, geo["zp_in"], rq["acc_bits"]
         luts = self._luts(desc)
+        # whole pixels: a spatial tile's channels all kept, written pixel by pixel; M and shift read once
+        whole = not is_depthwise(geo) and whole_pixels(desc, self.program.engine)
+        held = (self.weights.block(rq["M"]), self.weights.block(rq["shift"])) if whole else None
         for r0, r1, q0, q1 in self._tiles(desc):
             ya, yb = in_span(r0, r1, sh, dh, kh, geo["pads"][0])
             xa, xb = in_span(q0, q1, sw, dw, kw, geo["pads"][1])
@@ -243,6 +250,7 @@ class TiledEngine:
             sampled = sampled_input(desc, geo)
             area = (r1 - r0) * (q1 - q0) if sampled else (yb - ya) * (xb - xa)
             resident = input_resident(desc, geo, area, self.program.engine)
+            ys = np.empty((nr, nc, g * mg), np.int64) if whole else None
             for gi in range(g):
                 kept = {}  # a resident input's channel tiles, read with the group's first Tm tile
                 for o0, o1 in spans(mg, tm):
@@ -258,7 +266,7 @@ class TiledEngine:
                                 patch = rows[ky][:, kx * dw:kx * dw + (nc - 1) * sw + 1:sw]
                                 acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
-                        self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
+                        self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1, held, ys)
                         continue
                     for c0, c1 in spans(cg, tn):
                         if c0 not in kept:
@@ -279,7 +287,9 @@ class TiledEngine:
                         for ky, kx, patch in taps(tile):
                             acc += _dot(patch, w[ky, kx])
                         _check_acc(acc, acc_bits, desc["name"])
-                    self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1)
+                    self._requant_out(desc, acc, luts, r0, r1, q0, q1, m0, m1, held, ys)
+            if whole:  # the output path of the whole spatial tile
+                self._finish(desc, ys, luts, r0, r1, q0, q1, 0, g * mg)
 
     def _tap_rows(self, x, geo, r0, r1, q0, q1, c0, c1) -> np.ndarray:
         """A tap-parallel tile's input as tap_load reads it: for each kernel row and output row, the
@@ -314,10 +324,19 @@ class TiledEngine:
         self._conv(desc, {"kernel": [1, 1], "strides": [1, 1], "dilations": [1, 1], "pads": [0, 0, 0, 0], "groups": 1,
                           "cin_per_group": x["c"], "cout_per_group": out["c"], "zp_in": desc["geometry"]["zp_in"]})
 
-    def _requant_out(self, desc, acc, luts, r0, r1, q0, q1, m0, m1):
+    def _requant_out(self, desc, acc, luts, r0, r1, q0, q1, m0, m1, held=None, whole=None):
+        """Requantise output channels [m0, m1) of a tile and send them down the output path; ``held``: the
+        layer's M and shift, read once, and ``whole``: the spatial tile's results, where they wait for
+        its output path (whole pixels)."""
         rq = desc["requant"]
-        M, shift = self.weights.block(rq["M"], m0, m1), self.weights.block(rq["shift"], m0, m1)
+        if held is None:
+            M, shift = self.weights.block(rq["M"], m0, m1), self.weights.block(rq["shift"], m0, m1)
+        else:
+            M, shift = held[0][m0:m1], held[1][m0:m1]
         y = arith.requantize(acc, M, shift, rq["zp_out"], rq["lo"], rq["hi"], name=desc["name"])
+        if whole is not None:
+            whole[..., m0:m1] = y
+            return
         self._finish(desc, y, luts, r0, r1, q0, q1, m0, m1)
 
     def _window_pool(self, desc):

@@ -96,6 +96,23 @@ def tiles_per_step(desc: dict, geo: dict, engine: dict) -> int:
     return -(-nt // steps)
 
 
+def whole_pixels(desc: dict, engine: dict) -> bool:
+    """Whether a dense or grouped convolution (or gemm) keeps all of a spatial tile's output channels on
+    chip: when it has more than one Tm tile and more than one spatial tile, and rows · cols · c (the
+    output's channels) fit the ``engine``'s ``output_buffer`` (one accumulator half). Its Tm tiles
+    then accumulate side by side, and the output path writes each pixel's channels as one run (a
+    whole row when they are all of the pixel's), reading the residual the same way, while the next
+    spatial tile runs in the other half. One Tm tile writes whole pixels anyway, and one spatial tile
+    would leave that output path nothing to overlap (tiled/checks.h, whole_pixels)."""
+    kind, t, out = desc["kind"], desc["tile"], desc["output"]
+    if kind not in ("conv", "gemm") or (kind == "conv" and is_depthwise(desc["geometry"])):
+        return False
+    groups = desc["geometry"]["groups"] if kind == "conv" else 1
+    several = groups > 1 or out["c"] // groups > t["tm"]
+    return (several and (t["rows"] < out["h"] or t["cols"] < out["w"])
+            and t["rows"] * t["cols"] * out["c"] <= engine["output_buffer"])
+
+
 def input_resident(desc: dict, geo: dict, area: int, engine: dict) -> bool:
     """Whether a dense spatial tile whose input tile (halo and padding included) is ``area`` pixels keeps all
     of a group's input channels on chip across its Tm tiles: when they fit one input half and the

@@ -114,6 +114,20 @@ inline int tiles_per_step(const Layer& L, int input_buffer, int weight_buffer) {
     return (int)((nt + steps - 1) / steps);
 }
 
+// Whole pixels: a dense or grouped convolution (or gemm) of more than one Tm tile and more than one
+// spatial tile whose spatial tile holds all of the output's channels in one accumulator half
+// (rows*cols*c <= the output buffer) keeps every Tm tile of the spatial tile on chip, and its output
+// path writes a pixel's channels as one run (a whole row when they are all of the pixel's), reading
+// the residual the same way, beside the next spatial tile's steps: the accumulator halves alternate
+// across spatial tiles instead of Tm tiles (conv.h). One Tm tile writes whole pixels anyway; one
+// spatial tile would leave its output path nothing to overlap. fpga_accel/tiled/tiles.py has the
+// same rule.
+inline bool whole_pixels(const Layer& L, int output_buffer) {
+    const bool depthwise = L.groups > 1 && L.cg == 1;
+    return (L.kind == K_CONV || L.kind == K_GEMM) && !depthwise && (L.groups > 1 || L.mg > L.tm) &&
+           (L.rows < L.out.h || L.cols < L.out.w) && (uint64_t)L.rows * L.cols * L.out.c <= (uint64_t)output_buffer;
+}
+
 inline int check_layer(const Layer& L, const Bounds& B) {
     const bool conv = L.kind == K_CONV || L.kind == K_GEMM;
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;

@@ -3,7 +3,7 @@
 //
 //   for each spatial tile (rows x cols output pixels, row-major)
 //     for each group, for each output-channel tile of Tm
-//       accumulators <- bias; M, shift of the tile's channels
+//       accumulators <- bias; M, shift of the tile's channels (dense: read with its first step)
 //       for each step of G input-channel tiles of Tn               (depthwise mode: none)
 //         input tile with halo, the step's channels side by side <- activation arena (padding made
 //         on chip from zp_in)
@@ -11,16 +11,21 @@
 //         for each of the G tiles: for each tap, for each pixel (PIPELINE II=1): Tm x Tn products
 //         (UNROLL); partial sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
+//     (whole pixels, checks.h: the output path once per spatial tile, all its channels a pixel)
 //
 // Ping-pong: in dense mode a step is loaded into one input/weight half while the array works on the
 // step before it in the other (the halves alternate across the Tm tiles of a spatial tile and on
-// into the next spatial tile), and Tm tile i of the layer accumulates into half i%2 while the output
-// path drains tile i-1 from the other, also when tile i is the first of the next spatial tile: the
-// pipeline does not drain between spatial tiles, so a spatial tile's first load overlaps the array
-// on the tile before it and its last output path the next tile's first steps. The dense array
-// reads no per-tile table (its tap offsets come from the span it is given), so nothing but the
-// halves is shared; a resident input (below) is the exception: it lives in input half 0, so the
-// next spatial tile's first load of it waits for the array on the tile before. In depthwise mode
+// into the next spatial tile), a Tm tile's bias, M and shift coming with its first step, and Tm
+// tile i of the layer accumulates into half i%2 while the output path drains tile i-1 from the
+// other, also when tile i is the first of the next spatial tile: the pipeline does not drain
+// between spatial tiles, so a spatial tile's first load overlaps the array on the tile before it
+// and its last output path the next tile's first steps. With whole pixels (checks.h) spatial tile
+// n accumulates all of its Tm tiles side by side in half n%2 and its output path runs beside the
+// next spatial tile's steps. The dense array reads no per-tile table (its tap offsets come from the
+// span it is given), so nothing but the halves is shared; a resident input (below) lives in input
+// half n%2 for spatial tile n, so the next tile's first load of it overlaps the array on this one
+// (where the layer mixes resident and loaded tiles, the cost model and the timed simulation let a
+// tile's first load wait for the array on the tile before). In depthwise mode
 // the Tm tiles form a three-stage pipeline: load of tile j | the array on tile j-1 | output path of
 // tile j-2, each on its own halves. The stages are separate functions (INLINE off) on separate
 // halves, chosen by a template parameter so every index is a constant, so synthesis can overlap
@@ -63,16 +68,35 @@ void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, i
     }
 }
 
+// A dense Tm tile's constants, read with its first step into that step's half q (the array then finds
+// them on chip): the bias of channels m0..m0+tmo, and their M and shift unless the layer holds them
+// (whole pixels); one run a block.
 template <class C>
-bool acc_fits(const typename Buffers<C>::acc_t* acc, int n, int bits) {
-    for (int i = 0; i < n; i++)
-        if (!fits((int64_t)acc[i], bits)) return false;
+void load_tile_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b, int q, int m0, int tmo, bool held) {
+    for (int m = 0; m < tmo; m++) b.tile_bias[q][m] = at(weights, L.bias, m0 + m);
+    for (int m = 0; !held && m < tmo; m++) b.tile_mult[q][m] = (int32_t)at(weights, L.mblk, m0 + m);
+    for (int m = 0; !held && m < tmo; m++) b.tile_shift[q][m] = (int8_t)at(weights, L.sblk, m0 + m);
+}
+
+// Whole pixels (checks.h): M and shift of every output channel, read once per layer block by block.
+template <class C>
+void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) {
+    for (int m = 0; m < L.out.c; m++) b.pos_mult[m] = (int32_t)at(weights, L.mblk, m);
+    for (int m = 0; m < L.out.c; m++) b.pos_shift[m] = (int8_t)at(weights, L.sblk, m);
+}
+
+// Whether the np x tmo partial sums at acc[p*as + m] fit `bits` bits.
+template <class C>
+bool acc_fits(const typename Buffers<C>::acc_t* acc, int np, int tmo, int as, int bits) {
+    for (int p = 0; p < np; p++)
+        for (int m = 0; m < tmo; m++)
+            if (!fits((int64_t)acc[p * as + m], bits)) return false;
     return true;
 }
 
 template <class C, int H>
 bool acc_in_range(const Buffers<C>& b, int n, int bits) {
-    return acc_fits<C>(b.acc[H], n, bits);
+    return acc_fits<C>(b.acc[H], 1, n, n, bits);
 }
 
 // The output path of accumulator half H: requantise, post stages, write.
@@ -89,6 +113,30 @@ drain_pixels:
             const int y = requant<C::ACC_BITS>((int64_t)b.acc[H][p * tmo + m], b.mult[H][m], b.shift[H][m], L.zp_out,
                                                L.lo, L.hi, status);
             if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m0 + m);
+            if (status) return status;
+        }
+    }
+    return S_OK;
+}
+
+// The output path of a whole spatial tile from accumulator half H (whole pixels, checks.h): pixel by
+// pixel, all of its channels in turn, requantised with the layer's M and shift, post stages, write;
+// so a pixel's residual reads and its writes are each one run of DDR bytes, a row one run when they
+// are all of the pixel's channels.
+template <class C, int H>
+int drain_whole(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s) {
+#pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
+    const int nc = L.out.c;
+    Pixel px;
+whole_drain:
+    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+        for (int m = 0; m < nc; m++) {
+#pragma HLS PIPELINE II = 1
+            int status = S_OK;
+            const int y = requant<C::ACC_BITS>((int64_t)b.acc[H][p * nc + m], b.pos_mult[m], b.pos_shift[m], L.zp_out,
+                                               L.lo, L.hi, status);
+            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m);
             if (status) return status;
         }
     }
@@ -135,17 +183,19 @@ lanes_m:
     }
 }
 
-// Step channels [c0, c0+cw) of (group gi, Tm tile o0), G Tn tiles (checks.h, tiles_per_step): their
-// input channels with halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw
-// channels are one run of DDR bytes, a whole row one run when they are all of the pixel's), unless
-// `load_input` is false (a resident input already holds them); and their weight blocks, consecutive
-// in DDR ([group][Tm tile][Tn tile][tap][m][c]), as one run.
+// Step channels [c0, c0+cw) of (group gi, Tm tile o0) into half q, G Tn tiles (checks.h,
+// tiles_per_step): the Tm tile's constants with its first step (c0 = 0); their input channels with
+// halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw channels are one run of
+// DDR bytes, a whole row one run when they are all of the pixel's), unless `load_input` is false (a
+// resident input already holds them); and their weight blocks, consecutive in DDR
+// ([group][Tm tile][Tn tile][tap][m][c]), as one run.
 template <class C>
-void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
-                int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w) {
+void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
+                int o0, int tmo, int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w, int q) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, w, s);  // the weight half names the step's halves (a resident input has one)
     const int k = L.kh * L.kw;
+    if (c0 == 0) load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
     if (load_input && sampled_input(L))
         load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
     else if (load_input)
@@ -159,13 +209,14 @@ dense_weights:
 }
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
-// every tap, every pixel, tmo x cn products a cycle, from its block at w + KH*KW*tmo*c; the partial
-// sums checked against acc_bits after each Tn tile, where the executor checks them. A tap's offset
+// every tap, every pixel, tmo x cn products a cycle into acc[p*as + m], from its block at
+// w + KH*KW*tmo*c; the partial sums checked against acc_bits after each Tn tile, where the executor
+// checks them. A tap's offset
 // in the input tile comes from the span (memory.h tap_offsets), not from a table the next spatial
 // tile would rewrite while this one still runs.
 template <class C>
 int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
-              typename Buffers<C>::acc_t* acc) {
+              typename Buffers<C>::acc_t* acc, int as) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, w, acc, s);
     const bool sampled = sampled_input(L);
@@ -183,22 +234,23 @@ dense_tiles:
 #pragma HLS PIPELINE II = 1
                 FA_CYCLE();
                 const int at = sampled ? p : px.corner(L, s) + tap;  // a sampled input holds the read pixels only
-                array_pixel<C>(acc + p * tmo, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn);
+                array_pixel<C>(acc + p * as, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn);
             }
         }
-        if (!acc_fits<C>(acc, s.np * tmo, L.acc_bits)) return S_ACC;
+        if (!acc_fits<C>(acc, s.np, tmo, as, L.acc_bits)) return S_ACC;
     }
     return S_OK;
 }
 
-// Tap-parallel load of Tm tile (gi, o0): the im2col input tile, pixel p's (tap, channel) pair u at
-// in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m at
-// w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
+// Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's
+// (tap, channel) pair u at in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m
+// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
 template <class C>
-void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int gi, int o0, int tmo,
-              act_t* in, wgt_t* w) {
+void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
+              int tmo, act_t* in, wgt_t* w, int q) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
+    load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
     const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
     const View& x = L.in[0];
     const int xlo = s.xa < 0 ? 0 : s.xa, xhi = imin(x.w, s.xa + s.hx);  // the halo's columns inside the image
@@ -242,7 +294,7 @@ tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in 
 // The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle.
 template <class C>
 void tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w,
-             typename Buffers<C>::acc_t* acc) {
+             typename Buffers<C>::acc_t* acc, int as) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
     const int ku = L.kh * L.kw * L.cg;
@@ -252,7 +304,7 @@ tap_groups:
         for (int p = 0; p < s.np; p++) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
-            array_pixel<C>(acc + p * tmo, in + p * ku + u0, w + (u0 / L.tn) * tmo * L.tn, L.tn, tmo,
+            array_pixel<C>(acc + p * as, in + p * ku + u0, w + (u0 / L.tn) * tmo * L.tn, L.tn, tmo,
                            imin(L.tn, ku - u0));
         }
     }
@@ -265,92 +317,144 @@ int dense_steps(const Layer& L) {
     return (L.cg + cs - 1) / cs;
 }
 
-// Tm tile (gi, o0) into accumulator half H, its steps of G Tn tiles ping-ponged through the input/weight
-// halves (a resident input stays in input half 0, each step's channels in their own place). The halves
-// alternate across the spatial tile's Tm tiles too: step j goes to half (p0 + j) % 2, p0 the steps before
-// it, so a Tm tile's first load overlaps the array on the tile before it.
+// The first load of Tm tile (gi, o0), into input/weight half q, with the tile's constants: a tap-parallel
+// tile's only one, else its first step (a resident input's channels in their place in input half r).
+template <class C>
+void dense_first(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
+                 int o0, bool resident, int r, int q) {
+    const int tmo = imin(L.tm, L.mg - o0);
+    if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {
+        tap_load<C>(L, weights, acts, b, s, gi, o0, tmo, b.in[q], b.w[q], q);
+        return;
+    }
+    const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, cw = imin(cs, L.cg);
+    const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
+    dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, 0, cw, load_input, resident ? b.in[r] : b.in[q],
+                  resident ? L.cg : cw, b.w[q], q);
+}
+
+// Tm tile (gi, o0) into accumulator half H, pixel p's channels at acc[H][a0 + p*as + m], its first step
+// already loaded into half p0 (dense_first), its steps of G Tn tiles ping-ponged through the
+// input/weight halves (a resident input stays in input half r, each step's channels in their own
+// place). The halves alternate across the spatial tile's Tm tiles too: step j goes to half
+// (p0 + j) % 2, p0 the steps before it, so a Tm tile's first load overlaps the array on the tile
+// before it.
 template <class C, int H>
 int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-               int o0, bool resident, int p0) {
+               int o0, bool resident, int r, int p0, int as, int a0) {
 #pragma HLS INLINE off
     const int tmo = imin(L.tm, L.mg - o0);
+    typename Buffers<C>::acc_t* acc = b.acc[H] + a0;
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
-        tap_load<C>(L, weights, acts, s, gi, o0, tmo, b.in[H], b.w[H]);
-        tap_mac<C>(L, s, tmo, b.in[H], b.w[H], b.acc[H]);
-        return acc_in_range<C, H>(b, s.np * tmo, L.acc_bits) ? S_OK : S_ACC;
+        if (p0)
+            tap_mac<C>(L, s, tmo, b.in[1], b.w[1], acc, as);
+        else
+            tap_mac<C>(L, s, tmo, b.in[0], b.w[0], acc, as);
+        return acc_fits<C>(acc, s.np, tmo, as, L.acc_bits) ? S_OK : S_ACC;
     }
     const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, ns = (L.cg + cs - 1) / cs;
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
+    act_t* kept = r ? b.in[1] : b.in[0];           // where a resident input is
 dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the array on step j-1 in the other half
-    for (int j = 0; j <= ns; j++) {
-        const int c0 = j * cs, cw = j < ns ? imin(cs, L.cg - c0) : 0, pc0 = c0 - cs, pcw = j ? imin(cs, L.cg - pc0) : 0;
+    for (int j = 1; j <= ns; j++) {
+        const int c0 = j * cs, cw = j < ns ? imin(cs, L.cg - c0) : 0, pc0 = c0 - cs, pcw = imin(cs, L.cg - pc0);
         const int at_j = resident ? c0 : 0, at_prev = resident ? pc0 : 0;  // resident offsets
         const int stride_j = resident ? L.cg : cw, stride_prev = resident ? L.cg : pcw;
         int status = S_OK;
         if ((p0 + j) & 1) {
-            if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input,
-                                      (resident ? b.in[0] : b.in[1]) + at_j, stride_j, b.w[1]);
-            if (j) status = dense_mac<C>(L, s, tmo, pcw, b.in[0] + at_prev, stride_prev, b.w[0], b.acc[H]);
+            if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
+                                      (resident ? kept : b.in[1]) + at_j, stride_j, b.w[1], 1);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0], acc, as);
         } else {
-            if (j < ns) dense_load<C>(L, weights, acts, s, gi, o0, tmo, c0, cw, load_input, b.in[0] + at_j, stride_j, b.w[0]);
-            if (j) status = dense_mac<C>(L, s, tmo, pcw, (resident ? b.in[0] : b.in[1]) + at_prev, stride_prev, b.w[1],
-                                         b.acc[H]);
+            if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
+                                      (resident ? kept : b.in[0]) + at_j, stride_j, b.w[0], 0);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1], acc, as);
         }
         if (status) return status;
     }
     return S_OK;
 }
 
-// Accumulator half H <- bias of Tm tile (gi, o0), and its channels' M and shift.
+// Accumulator half H <- the bias of Tm tile (gi, o0) from its constants (half q, read with its first
+// load), and its channels' M and shift; whole pixels (`whole`): the bias into the tile's columns of
+// the spatial tile's accumulator, the layer's M and shift held.
 template <class C, int H>
-void dense_start(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int gi, int o0) {
+void dense_start(const Layer& L, Buffers<C>& b, const Span& s, int gi, int o0, int q, bool whole) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, 0, b.acc[H], s);  // the bias fill; the loads and products are stages of their own
-    start_tile<C, H>(L, weights, b, gi * L.mg + o0, imin(L.tm, L.mg - o0), s.np);
+    // the bias fill waits for the first load (the half it names); the products are stages of their own
+    FA_TILED_TRACE_STAGE(COMPUTE, tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) ? (const void*)b.in[q] : b.w[q],
+                         b.acc[H], s);
+    const int tmo = imin(L.tm, L.mg - o0), as = whole ? L.out.c : tmo, a0 = whole ? gi * L.mg + o0 : 0;
+    for (int m = 0; !whole && m < tmo; m++) {
+        b.mult[H][m] = b.tile_mult[q][m];
+        b.shift[H][m] = b.tile_shift[q][m];
+    }
+    for (int m = 0; m < tmo; m++) {
+    dense_bias_fill:
+        for (int p = 0; p < s.np; p++) {
+#pragma HLS PIPELINE II = 1
+            b.acc[H][a0 + p * as + m] = b.tile_bias[q][m];
+        }
+    }
 }
 
-// The Tm tile awaiting its output path (tmo = 0: none), with its spatial tile: the next Tm tile drains
-// it, in the same spatial tile or in the next one.
+// What awaits its output path (tmo = 0: nothing), with its spatial tile: a Tm tile, which the next Tm
+// tile drains, in the same spatial tile or in the next one; or (whole) all of a spatial tile's
+// channels, which the next spatial tile's first Tm tile drains.
 struct Pending {
     Span s;
     int m0, tmo;
+    bool whole;
 };
 
 template <class C, int H>
 int drain_pending(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
-    return p.tmo ? drain<C, H>(L, b, acts, p.s, p.m0, p.tmo) : S_OK;
+    if (!p.tmo) return S_OK;
+    return p.whole ? drain_whole<C, H>(L, b, acts, p.s) : drain<C, H>(L, b, acts, p.s, p.m0, p.tmo);
 }
 
-// Tm tile i (group gi, o0) into half H | the output path of tile i-1 (`last`) from 1-H. The tile's
-// constants are read first: the array waits for them, the output path's many small bursts can wait.
+// Tm tile (group gi, o0) into half H | the output path of `last` from 1-H. The tile's first load, which
+// brings its constants, comes first: the array waits for it, the output path's bursts can wait.
 template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               const Pending& last, bool resident, int p0) {
-    dense_start<C, H>(L, weights, b, s, gi, o0);
+               const Pending& last, bool resident, int r, int p0, bool whole) {
+    dense_first<C>(L, weights, acts, b, s, gi, o0, resident, r, p0);
+    dense_start<C, H>(L, b, s, gi, o0, p0, whole);
     const int status = drain_pending<C, 1 - H>(L, b, acts, last);
     if (status) return status;
-    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, p0);
+    const int as = whole ? L.out.c : imin(L.tm, L.mg - o0), a0 = whole ? gi * L.mg + o0 : 0;
+    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, r, p0, as, a0);
 }
 
-// The Tm tiles of spatial tile s, numbered on from i (the layer's Tm tiles so far: the halves go on
-// alternating); the first drains `last`, the tile before it, and the last becomes `last`.
+// The Tm tiles of spatial tile s, numbered on from i (the layer's Tm tiles so far: the input/weight
+// halves go on alternating). Each Tm tile accumulates into half i%2, the first drains `last`, the tile
+// before it, and the last becomes `last`; with whole pixels (checks.h) all of them accumulate side by
+// side in half n%2 (n: the layer's spatial tiles so far), the first drains the spatial tile before, and
+// the whole tile becomes `last`.
 template <class C>
-int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int& i,
+int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int& i, int n,
                Pending& last) {
-    const bool resident = input_resident<C>(L, s);
+    const bool resident = input_resident<C>(L, s), whole = whole_pixels(L, C::OUTPUT_BUFFER);
     const int ns = dense_steps<C>(L);
 groups:
     for (int gi = 0; gi < L.groups; gi++) {
     dense_out:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
             const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
-            const int status = i & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, p0)
-                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, p0);
+            const int h = whole ? n : i, r = n & 1;  // the accumulator half's parity; a resident input's half
+            const int status = h & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole)
+                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole);
             if (status) return status;
             last.s = s;
             last.m0 = gi * L.mg + o0;
-            last.tmo = imin(L.tm, L.mg - o0);
+            last.tmo = whole ? 0 : imin(L.tm, L.mg - o0);  // whole: drained with the spatial tile before
+            last.whole = false;
         }
+    }
+    if (whole) {
+        last.m0 = 0;
+        last.tmo = L.out.c;
+        last.whole = true;
     }
     return S_OK;
 }
@@ -438,22 +542,26 @@ dw_pipeline:
 
 template <class C>
 int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
-    const bool depthwise = L.groups > 1 && L.cg == 1;
-    int i = 0;  // dense: the layer's Tm tiles so far
+    const bool depthwise = L.groups > 1 && L.cg == 1, whole = whole_pixels(L, C::OUTPUT_BUFFER);
+    int i = 0, n = 0;  // dense: the layer's Tm tiles and spatial tiles so far
     Pending last;
     last.tmo = 0;
+    last.whole = false;
     load_tables<C>(L, weights, b);
+    if (whole) load_channel_consts<C>(L, weights, b);
 spatial_rows:
     for (int r0 = 0; r0 < L.out.h; r0 += L.rows) {
     spatial_cols:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
             if (depthwise) tap_offsets(L, s.hx, b.taps);
-            const int status = depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, last);
+            const int status =
+                depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, n++, last);
             if (status) return status;
         }
     }
-    return i & 1 ? drain_pending<C, 0>(L, b, acts, last) : drain_pending<C, 1>(L, b, acts, last);  // the last Tm tile
+    const int h = whole ? n : i;  // the last tile's accumulator half is (h - 1) % 2
+    return h & 1 ? drain_pending<C, 0>(L, b, acts, last) : drain_pending<C, 1>(L, b, acts, last);
 }
 
 }  // namespace tiled
