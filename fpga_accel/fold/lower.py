@@ -13,9 +13,9 @@ pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
 A dense convolution may also take ``px`` adjacent output pixels per word (``pxs``: divisors of its
-input and output widths) with every output channel and whole pixels (PE = ``pe_dim``, SIMD =
-C·KP): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then reads PX·C lanes and
-writes PX·M. A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+input and output widths) with any PE dividing ``pe_dim`` and whole pixels (SIMD = C·KP): the
+parallel window at PX and the MMV MVAU (pe/mvau_mmv.py), NF = M/PE neuron folds replaying the PX
+pixels; it then reads PX·C lanes and writes PX·M (PX whole pixels, whatever PE is). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
 channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py), and
 its pixels: ``px`` of ``pxs`` with PE = C and SIMD = C·KP (KP = 1 included), the parallel window at PX
 feeding PX pixels whose pairs share each weight's DSP multiply; it then reads and writes PX·C lanes.
@@ -65,8 +65,9 @@ class LayerPlan:
 
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
-            pixels = [{"pe": self.pe_dim, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
-                      for s in self.simds() if s % self.simd_dim == 0 for m in self.muls]
+            pixels = [{"pe": p, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
+                      for p in divisors(self.pe_dim) for s in self.simds() if s % self.simd_dim == 0
+                      for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
@@ -94,6 +95,10 @@ class LayerPlan:
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
+        """Elements per word this layer writes: PE, or PX whole pixels at PX > 1 (the MMV MVAU holds
+        its neuron folds' outputs until the last)."""
+        if self.kind == "mvau" and int(fold.get("px", 1)) > 1:
+            return self.pe_dim * int(fold["px"])
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind in ("mvau", "pe") else None
 
     def check(self, fold: dict[str, int]) -> str | None:
@@ -105,13 +110,14 @@ class LayerPlan:
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
-        if fold.get("px", 1) != 1:  # whole pixels in, every output channel out
+        if fold.get("px", 1) != 1:  # whole pixels in (and, depthwise, every channel)
             px, simd = fold["px"], fold.get("simd", 1)
             if not isinstance(px, int) or isinstance(px, bool) or px not in self.pxs:
                 return f"px={px!r} must be 1 or divide the input and output widths: one of {list(self.pxs)}"
-            if fold.get("pe", 1) != self.pe_dim or not isinstance(simd, int) or simd % self.simd_dim:
-                return (f"px={px} needs pe={self.pe_dim} (every output channel) and simd a multiple of "
-                        f"{self.simd_dim} (whole pixels), got pe={fold.get('pe', 1)!r}, simd={simd!r}")
+            if self.kind == "pe" and fold.get("pe", 1) != self.pe_dim:
+                return f"px={px} needs pe={self.pe_dim} (every channel), got pe={fold.get('pe', 1)!r}"
+            if not isinstance(simd, int) or simd % self.simd_dim:
+                return f"px={px} needs simd a multiple of {self.simd_dim} (whole pixels), got simd={simd!r}"
         if self.kind == "pe" and "simd" in fold:  # a depthwise layer: SIMD 1 or PE, or C·KP at PE = C
             pe, simd = fold.get("pe", 1), fold["simd"]
             ok = [1, *self.positions()]

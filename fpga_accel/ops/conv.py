@@ -266,8 +266,8 @@ class Conv(Op):
     def _lower_pixels(layer, ctx, geo):
         """group 1 at PX > 1 output pixels per word: the parallel window at PX (none for a 1x1
         stride-1 unpadded conv: the MVAU reads PX whole pixels of the stream) + the MMV MVAU, with
-        every output channel (PE = M), SIMD = C·KP (KP dividing KH·KW, 1 included) and PX dividing
-        the input and output widths."""
+        PE dividing the output channels (it writes PX whole pixels whatever PE is), SIMD = C·KP (KP
+        dividing KH·KW, 1 included: the window's words) and PX dividing the input and output widths."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         w = k["weights"]
@@ -278,10 +278,10 @@ class Conv(Op):
         if px not in pxs:
             raise FoldingProblem(f"PX={px} must divide the input and output widths ({geo['IW']}, {geo['OW']}) "
                                  f"and be at most {pw.MAX_PX}: one of {pxs}")
-        if ctx.pe != m or ctx.simd not in simds:
-            raise FoldingProblem(f"PX={px} computes every output channel on whole pixels: PE must be {m} and SIMD "
-                                 f"one of {simds} (the {cin} channels times a divisor of the kernel positions), "
-                                 f"got PE={ctx.pe}, SIMD={ctx.simd}")
+        if ctx.simd not in simds:
+            raise FoldingProblem(f"PX={px} reads whole pixels: SIMD must be one of {simds} (the {cin} channels times "
+                                 f"a divisor of the kernel positions), got SIMD={ctx.simd}")
+        ctx.require("PE", ctx.pe, m, "the output channels")
         src = ctx.port(x, px * cin)
         stages = []
         if not sw.is_identity(geo):
@@ -289,7 +289,7 @@ class Conv(Op):
             src = stages[-1].outputs[0]
         wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
         stages.append(mvau_mmv.mmv_stage(layer.name, src, ctx.port(y, px * m), wm, k, c, vectors(ctx.shape(y)),
-                                         ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
+                                         ctx.pe, ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
         return stages
 
     @staticmethod
