@@ -20,9 +20,9 @@ struct WinCfg {
 };
 
 template <class S, int MH_, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int PACK_ = 1, bool FABRIC = false,
-          int PE_ = MH_>
-struct MmvCfg {
-    static const unsigned MW = S::KH * S::KW * S::C, MH = MH_, SIMD = S::SIMD, PE = PE_, PX = S::PX;
+          int PE_ = MH_, int SIMD_ = S::SIMD>
+struct MmvCfg {  // the window's words (IN_SIMD columns per vector) in SIMD-column slices
+    static const unsigned MW = S::KH * S::KW * S::C, MH = MH_, SIMD = SIMD_, IN_SIMD = S::SIMD, PE = PE_, PX = S::PX;
     static const unsigned N_VECTORS = fa::window_dims<S>::OH * fa::window_dims<S>::OW;
     static const int IN_BITS = S::BITS, W_BITS = WB, ACC_BITS = AB, OUT_BITS = OB, OUT_ZP = ZP, OUT_LO = LO, OUT_HI = HI;
     static const bool IN_SIGNED = IS, MUL_FABRIC = FABRIC;
@@ -71,7 +71,7 @@ void run(Checker& chk, const char* name, int reps = 2) {
         ss[p][nf] = sh[r];
     }
     hls::stream<ap_uint<C::PX * S::C * S::BITS> > in("in");
-    hls::stream<ap_uint<C::PX * C::SIMD * C::IN_BITS> > win("win");
+    hls::stream<ap_uint<C::PX * S::SIMD * C::IN_BITS> > win("win");
     hls::stream<ap_uint<C::PX * C::MH * C::OUT_BITS> > out("out");
     vec want;
     for (int rep = 0; rep < reps; rep++) {
@@ -134,6 +134,13 @@ static void run_all(Checker& chk) {
     run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4>, false>(chk, "1x1 stream PX3 PE4 of 8");
     run<Q, WithWm<MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 2>, 1, 4>, false>(chk, "1x1 PX3 PE2 WM_SLOTS4");
     run<T, WithWm<MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 3>, 2, 2> >(chk, "KP3 PX3 PE3 WM_PES2 SLOTS2");
+    // SIMD below the input words' columns: slices of each held word (SPAN synapse folds per word)
+    //                                                            PACK FABRIC PE SIMD
+    run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4, 2>, false>(chk, "1x1 PX3 PE4 SIMD2 of 8 pixels");
+    run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 8, 4>, false>(chk, "1x1 PX3 PE8 SIMD4 (NF 1, SPAN 2)");
+    run<T, MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 2, 3> >(chk, "KP3 PX3 PE2 SIMD3 of 9 (SPAN 3)");
+    run<A, MmvCfg<A, 4, true, 8, 32, 8, 1, -128, 127, 1, false, 4, 1> >(chk, "KP9 PX2 PE4 SIMD1 of 27");
+    run<Q, WithRq<MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4, 2>, 3>, false>(chk, "1x1 PX3 PE4 SIMD2 RQ3");
     // neuron folds with shared requantisers: STEPS = SF, STEPS below SF
     run<T, WithRq<MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 2>, 2> >(chk, "KP3 PX3 PE2 RQ2 (6 lanes, 3 steps)");
     run<F, WithRq<MmvCfg<F, 3, true, 4, 32, 6, -2, -32, 31, 1, true, 1>, 1> >(chk, "5x5 KP1 PX2 PE1 LUT RQ1");

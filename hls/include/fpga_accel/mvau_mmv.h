@@ -4,11 +4,13 @@
 // Computes mvau.h's outputs (acc[r] = bias[r] + sum_c W[r][c] * x[c], then requantize) for
 // N_VECTORS vectors per image, PX of them side by side; PE output channels of the PX vectors per
 // cycle, NF = MH/PE neuron folds, SF = MW/SIMD synapse folds.
-// In : N_VECTORS/PX * SF words of PX*SIMD lanes: lane v*SIMD + s of word sf is column sf*SIMD + s
-//      of vector v of the group (parallel_window.h's PX-pixel words; for a 1x1 convolution without
-//      a window, PX whole pixels of the NHWC stream with SIMD = MW). A group's SF words are read
-//      during fold 0 into a buffer of PX*MW elements and replayed for folds 1 .. NF-1, as mvau.h
-//      replays one vector.
+// In : N_VECTORS/PX * IF words of PX*IN_SIMD lanes (IF = MW/IN_SIMD; IN_SIMD a multiple of SIMD
+//      dividing MW, SIMD when absent): lane v*IN_SIMD + s of word j is column j*IN_SIMD + s of
+//      vector v of the group (parallel_window.h's PX-pixel words, IN_SIMD = KP*C; for a 1x1
+//      convolution without a window, PX whole pixels of the NHWC stream, IN_SIMD = MW). Word j is
+//      read in fold 0's synapse fold j*IN_SIMD/SIMD and its SIMD-column slices used in turn; a
+//      group's IF words (PX*MW elements) stay in a buffer for folds 1 .. NF-1, as mvau.h replays
+//      one vector.
 // Out: N_VECTORS/PX words of PX*MH lanes: lane v*MH + r is channel r of vector v (NHWC, PX whole
 //      pixels); fold nf's PX*PE outputs fill lanes v*MH + nf*PE + p of a held word, written with
 //      the last fold's.
@@ -25,7 +27,7 @@
 // m[PE][NF], shift[PE][NF] for channel nf*PE + p.
 // Config: mvau.h's members (MW, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS, ACC_BITS, OUT_BITS,
 // OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC, optionally WM_PES, WM_SLOTS) and PX, which
-// divides N_VECTORS; optionally RQ.
+// divides N_VECTORS; optionally RQ and IN_SIMD.
 #ifndef FA_MVAU_MMV_H
 #define FA_MVAU_MMV_H
 
@@ -42,14 +44,24 @@
 
 namespace fa {
 
+template <class T> struct mmv_void { typedef void type; };
+// IN_SIMD of a config struct, SIMD when it has none (the input words are the synapse folds').
+template <class CFG, class = void> struct mmv_in_simd { static const unsigned value = CFG::SIMD; };
+template <class CFG> struct mmv_in_simd<CFG, typename mmv_void<decltype(CFG::IN_SIMD)>::type> {
+    static const unsigned value = CFG::IN_SIMD;
+};
+
 template <class CFG> struct mvau_mmv_dims {
     static const unsigned NF = CFG::MH / CFG::PE;
     static const unsigned SF = CFG::MW / CFG::SIMD;
     static const unsigned TILES = NF * SF;
     static const unsigned LANES = CFG::PX * CFG::PE;  // a fold's outputs
+    static const unsigned IN_SIMD = mmv_in_simd<CFG>::value;
+    static const unsigned IF = CFG::MW / IN_SIMD;     // input words per group
+    static const unsigned SPAN = IN_SIMD / CFG::SIMD;  // synapse folds per input word
     typedef requant_bank<CFG::ACC_BITS, CFG::OUT_BITS, LANES, requantisers<CFG, LANES>::value> bank_t;
     static const unsigned DRAIN = bank_t::SHARED ? bank_t::STEPS : 0;  // iterations a call adds
-    typedef ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> in_t;
+    typedef ap_uint<CFG::PX * IN_SIMD * CFG::IN_BITS> in_t;
     typedef ap_uint<CFG::PX * CFG::MH * CFG::OUT_BITS> out_t;
 };
 
@@ -83,7 +95,8 @@ void mvau_mmv_fast(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in,
     typedef mvau_mmv_dims<CFG> D;
     typedef typename acc_native<CFG::ACC_BITS>::type U;
     static const unsigned MW = CFG::MW, MH = CFG::MH, PE = CFG::PE, SIMD = CFG::SIMD, PX = CFG::PX, SF = D::SF;
-    std::vector<U> w((size_t)MH * MW), b(MH), x((size_t)PX * MW), lanes((size_t)PX * SIMD);
+    static const unsigned IN_SIMD = D::IN_SIMD;
+    std::vector<U> w((size_t)MH * MW), b(MH), x((size_t)PX * MW), lanes((size_t)PX * IN_SIMD);
     std::vector<uint64_t> mr(MH);
     std::vector<unsigned> sr(MH);
     for (unsigned p = 0; p < PE; p++) {
@@ -104,10 +117,14 @@ void mvau_mmv_fast(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in,
     for (unsigned g = 0; g < CFG::N_VECTORS / PX * reps; g++) {
         for (unsigned sf = 0; sf < SF; sf++) {
             ++cycles();
-            unpack_word<PX * SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), lanes.data());
+            if (sf % D::SPAN == 0) {  // word j is read in synapse fold j*SPAN
+                unpack_word<PX * IN_SIMD, CFG::IN_BITS, CFG::IN_SIGNED>(in.read(), lanes.data());
+                const unsigned j = sf / D::SPAN;
+                for (unsigned v = 0; v < PX; v++)
+                    for (unsigned s = 0; s < IN_SIMD; s++)
+                        x[(size_t)v * MW + j * IN_SIMD + s] = lanes[(size_t)v * IN_SIMD + s];
+            }
             wr.tick();
-            for (unsigned v = 0; v < PX; v++)
-                for (unsigned s = 0; s < SIMD; s++) x[(size_t)v * MW + sf * SIMD + s] = lanes[(size_t)v * SIMD + s];
         }
         if (D::NF > 1) wr.advance(cycles() + (D::NF - 1) * SF);
         for (unsigned v = 0; v < PX; v++)
@@ -141,6 +158,7 @@ void mvau_mmv(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in, hls::stream<ty
     static const unsigned SF = D::SF, NF = D::NF;
     static_assert(CFG::MH % CFG::PE == 0, "PE must divide MH");
     static_assert(CFG::MW % CFG::SIMD == 0, "SIMD must divide MW");
+    static_assert(CFG::MW % D::IN_SIMD == 0 && D::IN_SIMD % CFG::SIMD == 0, "IN_SIMD: a multiple of SIMD dividing MW");
     static_assert(CFG::N_VECTORS % CFG::PX == 0, "PX must divide N_VECTORS");
     static_assert(!D::bank_t::SHARED || D::bank_t::STEPS <= SF, "RQ too few: a fold's steps outlast its SF inputs");
 #ifndef __SYNTHESIS__
@@ -150,7 +168,7 @@ void mvau_mmv(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in, hls::stream<ty
     }
 #endif
 
-    typename D::in_t inbuf[SF];  // the group's PX vectors, replayed for folds nf > 0
+    typename D::in_t inbuf[D::IF];  // the group's PX vectors, replayed for slices and folds after their read
     acc_t acc[CFG::PX][CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 0
     typename D::bank_t bank;
@@ -169,12 +187,23 @@ void mvau_mmv(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in, hls::stream<ty
             if (bank_nf == NF - 1) out.write(y);
         }
         if (i >= total) continue;  // the drain: the last fold's requantise steps only
-        typename D::in_t xs;
-        if (nf == 0) {
-            xs = in.read();
-            inbuf[sf] = xs;
+        typename D::in_t xw;
+        if (nf == 0 && sf % D::SPAN == 0) {
+            xw = in.read();
+            inbuf[sf / D::SPAN] = xw;
         } else {
-            xs = inbuf[sf];
+            xw = inbuf[sf / D::SPAN];
+        }
+        ap_uint<CFG::PX * CFG::SIMD * CFG::IN_BITS> xs = 0;  // slice sf % SPAN of each vector's columns
+        for (unsigned v = 0; v < CFG::PX; v++) {
+#pragma HLS UNROLL
+            for (unsigned q = 0; q < D::SPAN; q++) {
+#pragma HLS UNROLL
+                if (q != sf % D::SPAN) continue;  // a mux of SPAN per lane bit
+                const unsigned lo = (v * D::IN_SIMD + q * CFG::SIMD) * CFG::IN_BITS;
+                xs.range((v + 1) * CFG::SIMD * CFG::IN_BITS - 1, v * CFG::SIMD * CFG::IN_BITS) =
+                    xw.range(lo + CFG::SIMD * CFG::IN_BITS - 1, lo);
+            }
         }
         ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = w complete
