@@ -56,7 +56,7 @@ def test_fold_space_adds_pixels_with_any_pe_and_whole_pixels(qm):
     p = plan_of(qm, "s3")
     assert p.pxs == (2, 4, 8)
     pixels = [f for f in p.folds() if "px" in f]
-    assert {(f["pe"], f["simd"]) for f in pixels} == {(pe, s) for pe in (1, 2, 4, 8) for s in (3, 9, 27)}
+    assert {(f["pe"], f["simd"]) for f in pixels} == {(pe, s) for pe in (1, 2, 4, 8) for s in (1, 3, 9, 27)}
     assert {f["px"] for f in pixels} == {2, 4, 8}
     assert plan_of(qm, "stem").pxs == (2, 4, 8)  # 16 columns in, 8 out
     assert plan_of(qm, "pw").pxs == (2, 4, 8) and plan_of(qm, "c1d").pxs == (2, 4, 8)
@@ -64,10 +64,12 @@ def test_fold_space_adds_pixels_with_any_pe_and_whole_pixels(qm):
     assert "px=3" in p.check({"pe": 8, "simd": 9, "px": 3})
     assert p.check({"pe": 4, "simd": 9, "px": 2}) is None
     assert "pe=3" in p.check({"pe": 3, "simd": 9, "px": 2})
-    assert "whole pixels" in p.check({"pe": 8, "simd": 1, "px": 2})
+    assert p.check({"pe": 8, "simd": 1, "px": 2}) is None  # slices of whole pixels
+    assert "simd=2" in p.check({"pe": 8, "simd": 2, "px": 2})
     # PX whole pixels in, PX pixels of every channel out, whatever PE is
     assert p.in_lanes({"pe": 8, "simd": 27, "px": 4}) == 12 and p.out_lanes({"pe": 8, "simd": 27, "px": 4}) == 32
     assert p.out_lanes({"pe": 2, "simd": 9, "px": 4}) == 32
+    assert p.in_lanes({"pe": 2, "simd": 1, "px": 4}) == 12 and p.out_lanes({"pe": 2, "simd": 1, "px": 4}) == 32
     assert p.products({"pe": 8, "simd": 27, "px": 4}) == 8 * 27 * 4
 
 
@@ -85,6 +87,12 @@ def test_stages_and_cycles_per_pixels(qm):
     win, mv = plan_of(qm, "s3").stages({"pe": 2, "simd": 9, "px": 2})
     assert mv.params["PE"] == 2 and mv.cycles() == 6 * 8 // 2 * 4 * 3
     assert mv.outputs[0].lanes == 2 * 8 and win.outputs[0].lanes == 2 * 9
+    # SIMD below the channels: the window at whole pixels (KP = 1), the MMV in slices of its words
+    win, mv = plan_of(qm, "s3").stages({"pe": 4, "simd": 1, "px": 2})
+    assert win.params["SIMD"] == 3 and (mv.params["SIMD"], mv.params["IN_SIMD"]) == (1, 3)
+    assert mv.cycles() == 24 * 2 * 27
+    (mv1,) = plan_of(qm, "pw").stages({"pe": 5, "simd": 2, "px": 4})  # 1x1: PX whole pixels in, 3 slices
+    assert (mv1.params["IN_SIMD"], mv1.inputs[0].lanes, mv1.cycles()) == (6, 24, 32 // 4 * 3)
 
 
 def test_cost_shares_weights_and_multiplies_products(qm):
@@ -117,8 +125,8 @@ def test_lowering_refuses_partial_pixels_naming_the_choices(qm):
     from fpga_accel.pe import FoldingProblem, LowerContext
 
     lay = next(lay for lay in qm.layers if lay.name == "s3")
-    with pytest.raises(FoldingProblem, match=r"SIMD must be one of \[3, 9, 27\]"):
-        lookup("Conv").lower(lay, LowerContext(qm, {"pe": 4, "simd": 1, "px": 2}))
+    with pytest.raises(FoldingProblem, match=r"SIMD must be one of \[1, 3, 9, 27\]"):
+        lookup("Conv").lower(lay, LowerContext(qm, {"pe": 4, "simd": 2, "px": 2}))
     with pytest.raises(FoldingProblem, match=r"PE=3 does not divide the output channels \(8\)"):
         lookup("Conv").lower(lay, LowerContext(qm, {"pe": 3, "simd": 27, "px": 2}))
     with pytest.raises(FoldingProblem, match=r"PX=3 .*one of \[2, 4, 8\]"):
@@ -138,13 +146,14 @@ def test_the_folder_takes_pixels_when_a_window_reads_its_floor():
 
 def _bundle(tmp_path, px: int, full: bool, folds: bool = False):
     """The model compiled with every conv at PE = M (with ``folds`` M/2, or 1 for an odd M: neuron
-    folds), SIMD = C (or C·KH·KW when ``full``: more DSPs than zcu104 has, so for alveo-u250) and PX =
+    folds, and SIMD = 1: slices of whole pixels), SIMD = C (or C·KH·KW when ``full``: more DSPs than zcu104 has, so for alveo-u250) and PX =
     ``px``."""
     import fpga_accel
     from fpga_accel.codegen.hls_project import generate_hls
 
     pe = (lambda m: m // 2 if m % 2 == 0 else 1) if folds else (lambda m: m)
-    layers = {name: {"folding": {"pe": pe(m), "simd": shape[0] * (int(np.prod(k)) if full else 1), "px": px}}
+    simd = (lambda c, k: 1) if folds else (lambda c, k: c * (int(np.prod(k)) if full else 1))
+    layers = {name: {"folding": {"pe": pe(m), "simd": simd(shape[0], k), "px": px}}
               for name, (shape, m, k, *_rest) in CONVS.items()}
     r = np.random.default_rng(1)
     calib = {f"{n}_x": r.uniform(-1, 1, (16, *CONVS[n][0])).astype(np.float32) for n in CONVS}

@@ -13,9 +13,10 @@ pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
 A dense convolution may also take ``px`` adjacent output pixels per word (``pxs``: divisors of its
-input and output widths) with any PE dividing ``pe_dim`` and whole pixels (SIMD = C·KP): the
-parallel window at PX and the MMV MVAU (pe/mvau_mmv.py), NF = M/PE neuron folds replaying the PX
-pixels; it then reads PX·C lanes and writes PX·M (PX whole pixels, whatever PE is). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+input and output widths) with any PE dividing ``pe_dim`` and any of its SIMD values: the parallel
+window at PX and the MMV MVAU (pe/mvau_mmv.py), NF = M/PE neuron folds replaying the PX pixels,
+SIMD < C in slices of whole pixels; it then reads PX·C lanes and writes PX·M (PX whole pixels,
+whatever PE and SIMD are). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
 channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py), and
 its pixels: ``px`` of ``pxs`` with PE = C and SIMD = C·KP (KP = 1 included), the parallel window at PX
 feeding PX pixels whose pairs share each weight's DSP multiply; it then reads and writes PX·C lanes.
@@ -66,8 +67,7 @@ class LayerPlan:
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
             pixels = [{"pe": p, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
-                      for p in divisors(self.pe_dim) for s in self.simds() if s % self.simd_dim == 0
-                      for m in self.muls]
+                      for p in divisors(self.pe_dim) for s in self.simds() for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
@@ -90,8 +90,10 @@ class LayerPlan:
 
     def in_lanes(self, fold: dict[str, int]) -> int | None:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
-        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word, PX pixels at PX
-            return math.gcd(int(fold.get("simd", 1)), self.simd_dim) * int(fold.get("px", 1))
+        if self.kind == "mvau" and int(fold.get("px", 1)) > 1:  # PX whole pixels
+            return self.simd_dim * int(fold["px"])
+        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word
+            return math.gcd(int(fold.get("simd", 1)), self.simd_dim)
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
@@ -116,7 +118,7 @@ class LayerPlan:
                 return f"px={px!r} must be 1 or divide the input and output widths: one of {list(self.pxs)}"
             if self.kind == "pe" and fold.get("pe", 1) != self.pe_dim:
                 return f"px={px} needs pe={self.pe_dim} (every channel), got pe={fold.get('pe', 1)!r}"
-            if not isinstance(simd, int) or simd % self.simd_dim:
+            if self.kind == "pe" and (not isinstance(simd, int) or simd % self.simd_dim):
                 return f"px={px} needs simd a multiple of {self.simd_dim} (whole pixels), got simd={simd!r}"
         if self.kind == "pe" and "simd" in fold:  # a depthwise layer: SIMD 1 or PE, or C·KP at PE = C
             pe, simd = fold.get("pe", 1), fold["simd"]
