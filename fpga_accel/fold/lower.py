@@ -13,10 +13,12 @@ pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
 A dense convolution may also take ``px`` adjacent output pixels per word (``pxs``: divisors of its
-input and output widths) with any PE dividing ``pe_dim`` and any of its SIMD values: the parallel
-window at PX and the MMV MVAU (pe/mvau_mmv.py), NF = M/PE neuron folds replaying the PX pixels,
-SIMD < C in slices of whole pixels; it then reads PX·C lanes and writes PX·M (PX whole pixels,
-whatever PE and SIMD are). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+input and output widths): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then
+reads PX·C lanes and writes PX·M (PX whole pixels). With every output channel and whole pixels
+(PE = ``pe_dim``, SIMD = C·KP) always; with neuron folds (PE < M, the PX pixels replayed) or SIMD <
+C (slices of whole pixels) where that gives a cycle count one pixel per word cannot (``steps``): a
+layer whose PE x SIMD steps are powers of two gets the steps between them, not a costlier way to
+the same count (its wide words need wide converters and FIFOs). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
 channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py), and
 its pixels: ``px`` of ``pxs`` with PE = C and SIMD = C·KP (KP = 1 included), the parallel window at PX
 feeding PX pixels whose pairs share each weight's DSP multiply; it then reads and writes PX·C lanes.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from ..errors import FpgaAccelError
@@ -55,6 +58,8 @@ class LayerPlan:
     taps: int = 1
     #: output pixels per word (> 1) a dense convolution may take (fold key "px")
     pxs: tuple[int, ...] = ()
+    #: whether :meth:`folds` offers PX with neuron or synapse folds (the steps between PX = 1's)
+    mmv_steps: bool = True
 
     def simds(self) -> list[int]:
         """The SIMD values of an "mvau" layer: divisors of ``simd_dim``, then whole pixels times KP."""
@@ -66,8 +71,11 @@ class LayerPlan:
 
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
+            whole = lambda p, s: p == self.pe_dim and s % self.simd_dim == 0
             pixels = [{"pe": p, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
-                      for p in divisors(self.pe_dim) for s in self.simds() for m in self.muls]
+                      for p in divisors(self.pe_dim) for s in self.simds()
+                      if whole(p, s) or self.mmv_steps and self.steps(p, s, x) not in self.steps_per_pixel()
+                      for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
@@ -76,6 +84,14 @@ class LayerPlan:
             return [{"pe": p} for p in divisors(self.pe_dim)] + \
                 [{"pe": self.pe_dim, "simd": s} for s in self.positions()] + pixels
         return [{}]
+
+    def steps(self, pe: int, simd: int, px: int = 1) -> Fraction:
+        """An MVAU layer's cycles per output vector at PE x SIMD and PX: (M/PE)·(C·taps/SIMD)/PX."""
+        return Fraction(self.pe_dim // pe * (self.simd_dim * self.taps // simd), px)
+
+    def steps_per_pixel(self) -> set[Fraction]:
+        """The cycles per output vector one pixel per word can take (:meth:`steps` at PX = 1)."""
+        return {self.steps(p, s) for p in divisors(self.pe_dim) for s in self.simds()}
 
     def products(self, fold: dict) -> int:
         """Products per cycle of ``fold``: PE·SIMD·PX, or PE·KP·PX where SIMD = C·KP (a depthwise layer)."""
