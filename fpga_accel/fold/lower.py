@@ -72,9 +72,10 @@ class LayerPlan:
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
             whole = lambda p, s: p == self.pe_dim and s % self.simd_dim == 0
+            at_one = self.steps_per_pixel() if self.mmv_steps and self.pxs else set()
             pixels = [{"pe": p, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
                       for p in divisors(self.pe_dim) for s in self.simds()
-                      if whole(p, s) or self.mmv_steps and self.steps(p, s, x) not in self.steps_per_pixel()
+                      if whole(p, s) or self.mmv_steps and self.steps(p, s, x) not in at_one
                       for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
