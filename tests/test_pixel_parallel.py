@@ -1,5 +1,5 @@
-"""Pixel parallelism: a dense convolution taking PX adjacent output pixels per word (every output
-channel in parallel, whole pixels in): the parallel window at PX and the MMV MVAU.
+"""Pixel parallelism: a dense convolution taking PX adjacent output pixels per word (PE of the output
+channels, whole pixels in, PX whole pixels out): the parallel window at PX and the MMV MVAU.
 
 The fold space and its checks; then small convolutions (3x3 pad 1, a stride-2 stem with asymmetric
 pads, 5x5 pad 2, 1x1 without a window, 1D) compiled with PX forced to 2 and 4: the C simulation
@@ -52,21 +52,32 @@ def qm():
     return quantise(convs_model())
 
 
-def test_fold_space_adds_pixels_with_every_channel_and_whole_pixels(qm):
+def test_fold_space_adds_pixels_with_any_pe_and_whole_pixels(qm):
     p = plan_of(qm, "s3")
     assert p.pxs == (2, 4, 8)
     pixels = [f for f in p.folds() if "px" in f]
-    assert {(f["pe"], f["simd"]) for f in pixels} == {(8, 3), (8, 9), (8, 27)}
     assert {f["px"] for f in pixels} == {2, 4, 8}
+    # every output channel with whole pixels always; neuron or synapse folds only where they give a cycle
+    # count that one pixel per word cannot (the MMV's counted cycles, not the plan's own formula)
+    at_one = {p.stages(f)[-1].cycles() for f in p.folds() if "px" not in f}
+    whole = {(8, 3), (8, 9), (8, 27)}
+    for f in pixels:
+        assert (f["pe"], f["simd"]) in whole or p.stages(f)[-1].cycles() not in at_one, f
+    assert whole | {(f["pe"], f["simd"]) for f in pixels if f["px"] == 2} > whole
+    assert {"pe": 8, "simd": 1, "px": 2} in pixels  # 24 groups x 27 = 648 cycles: 13.5 a pixel
+    assert {"pe": 4, "simd": 27, "px": 2} not in pixels  # 48 cycles, as PE 8 x SIMD 27 at one pixel
     assert plan_of(qm, "stem").pxs == (2, 4, 8)  # 16 columns in, 8 out
     assert plan_of(qm, "pw").pxs == (2, 4, 8) and plan_of(qm, "c1d").pxs == (2, 4, 8)
     assert p.check({"pe": 8, "simd": 9, "px": 4}) is None
     assert "px=3" in p.check({"pe": 8, "simd": 9, "px": 3})
-    why = p.check({"pe": 4, "simd": 9, "px": 2})
-    assert "pe=8" in why and "whole pixels" in why
-    assert "simd" in p.check({"pe": 8, "simd": 1, "px": 2})
-    # PX whole pixels in, PX pixels of every channel out
+    assert p.check({"pe": 4, "simd": 9, "px": 2}) is None
+    assert "pe=3" in p.check({"pe": 3, "simd": 9, "px": 2})
+    assert p.check({"pe": 8, "simd": 1, "px": 2}) is None  # slices of whole pixels
+    assert "simd=2" in p.check({"pe": 8, "simd": 2, "px": 2})
+    # PX whole pixels in, PX pixels of every channel out, whatever PE is
     assert p.in_lanes({"pe": 8, "simd": 27, "px": 4}) == 12 and p.out_lanes({"pe": 8, "simd": 27, "px": 4}) == 32
+    assert p.out_lanes({"pe": 2, "simd": 9, "px": 4}) == 32
+    assert p.in_lanes({"pe": 2, "simd": 1, "px": 4}) == 12 and p.out_lanes({"pe": 2, "simd": 1, "px": 4}) == 32
     assert p.products({"pe": 8, "simd": 27, "px": 4}) == 8 * 27 * 4
 
 
@@ -80,10 +91,21 @@ def test_stages_and_cycles_per_pixels(qm):
     assert one.cycles() == 4 * win.cycles() and one.batch_cycles(3) == 4 * win.batch_cycles(3)
     (mv1,) = plan_of(qm, "pw").stages({"pe": 5, "simd": 6, "px": 8})  # no window: 8 pixels per word
     assert mv1.kind == "mvau_mmv" and mv1.cycles() == 4 * 8 // 8
+    # neuron folds: 8 channels at PE 2 are NF = 4 folds of 3 synapse folds (SIMD 9 of 27) per group
+    win, mv = plan_of(qm, "s3").stages({"pe": 2, "simd": 9, "px": 2})
+    assert mv.params["PE"] == 2 and mv.cycles() == 6 * 8 // 2 * 4 * 3
+    assert mv.outputs[0].lanes == 2 * 8 and win.outputs[0].lanes == 2 * 9
+    # SIMD below the channels: the window at whole pixels (KP = 1), the MMV in slices of its words
+    win, mv = plan_of(qm, "s3").stages({"pe": 4, "simd": 1, "px": 2})
+    assert win.params["SIMD"] == 3 and (mv.params["SIMD"], mv.params["IN_SIMD"]) == (1, 3)
+    assert mv.cycles() == 24 * 2 * 27
+    (mv1,) = plan_of(qm, "pw").stages({"pe": 5, "simd": 2, "px": 4})  # 1x1: PX whole pixels in, 3 slices
+    assert (mv1.params["IN_SIMD"], mv1.inputs[0].lanes, mv1.cycles()) == (6, 24, 32 // 4 * 3)
 
 
 def test_cost_shares_weights_and_multiplies_products(qm):
     from fpga_accel.fold import get_board
+    from fpga_accel.pe.cost import requant_cost
 
     board = get_board("zcu104")
     p = plan_of(qm, "s3")
@@ -92,15 +114,29 @@ def test_cost_shares_weights_and_multiplies_products(qm):
     assert four.dsp == 4 * one.dsp
     weights = lambda c: [(m.depth, m.width, m.count) for m in c.memories if m.role == "weights"]
     assert weights(four) == weights(one)  # one weight read for all four pixels
+    assert not [m for m in four.memories if m.role == "buffer"]  # one neuron fold: nothing replayed
+    # PE 4 of 8: two neuron folds replay the pair of pixels from a buffer of SF words of PX·SIMD lanes
+    half = p.stages({"pe": 4, "simd": 9})[-1].cost(board)
+    two = p.stages({"pe": 4, "simd": 9, "px": 2})[-1]
+    c2 = two.cost(board)
+    rq = lambda st, lanes: requant_cost(lanes, st.params["ACC_BITS"], 8, board.dsp_port_bits, rq=st.params["RQ"]).dsp
+    plain = p.stages({"pe": 4, "simd": 9})[-1]
+    # the products twice; ceil(PX·PE / SF) = 3 shared requantisers against the MVAU's ceil(4 / 3) = 2
+    assert (two.params["RQ"], plain.params["RQ"]) == (3, 2)
+    assert c2.dsp - rq(two, 8) == 2 * (half.dsp - rq(plain, 4)) and weights(c2) == weights(half)
+    assert [(m.depth, m.width) for m in c2.memories if m.role == "buffer"] == [(3, 2 * 9 * 8)]
+    assert two.cycles() == 48 // 2 * 2 * 3 and two.input_slack(two.cycles()) == 2  # ceil(3 replayed cycles x 72 words / 144)
 
 
-def test_lowering_refuses_partial_channels_naming_the_choices(qm):
+def test_lowering_refuses_partial_pixels_naming_the_choices(qm):
     from fpga_accel.ops import lookup
     from fpga_accel.pe import FoldingProblem, LowerContext
 
     lay = next(lay for lay in qm.layers if lay.name == "s3")
-    with pytest.raises(FoldingProblem, match=r"PE must be 8 and SIMD one of \[3, 9, 27\]"):
-        lookup("Conv").lower(lay, LowerContext(qm, {"pe": 4, "simd": 27, "px": 2}))
+    with pytest.raises(FoldingProblem, match=r"SIMD must be one of \[1, 3, 9, 27\]"):
+        lookup("Conv").lower(lay, LowerContext(qm, {"pe": 4, "simd": 2, "px": 2}))
+    with pytest.raises(FoldingProblem, match=r"PE=3 does not divide the output channels \(8\)"):
+        lookup("Conv").lower(lay, LowerContext(qm, {"pe": 3, "simd": 27, "px": 2}))
     with pytest.raises(FoldingProblem, match=r"PX=3 .*one of \[2, 4, 8\]"):
         lookup("Conv").lower(lay, LowerContext(qm, {"pe": 8, "simd": 27, "px": 3}))
 
@@ -116,23 +152,26 @@ def test_the_folder_takes_pixels_when_a_window_reads_its_floor():
     assert kinds == {"parallel_window", "mvau_mmv"}
 
 
-def _bundle(tmp_path, px: int, full: bool):
-    """The model compiled with every conv at PE = M, SIMD = C (or C·KH·KW when ``full``: more DSPs than
-    zcu104 has, so for alveo-u250) and PX = ``px``."""
+def _bundle(tmp_path, px: int, full: bool, folds: bool = False):
+    """The model compiled with every conv at PE = M (with ``folds`` M/2, or 1 for an odd M: neuron
+    folds, and SIMD = 1: slices of whole pixels), SIMD = C (or C·KH·KW when ``full``: more DSPs than zcu104 has, so for alveo-u250) and PX =
+    ``px``."""
     import fpga_accel
     from fpga_accel.codegen.hls_project import generate_hls
 
-    layers = {name: {"folding": {"pe": m, "simd": shape[0] * (int(np.prod(k)) if full else 1), "px": px}}
+    pe = (lambda m: m // 2 if m % 2 == 0 else 1) if folds else (lambda m: m)
+    simd = (lambda c, k: 1) if folds else (lambda c, k: c * (int(np.prod(k)) if full else 1))
+    layers = {name: {"folding": {"pe": pe(m), "simd": simd(shape[0], k), "px": px}}
               for name, (shape, m, k, *_rest) in CONVS.items()}
     r = np.random.default_rng(1)
     calib = {f"{n}_x": r.uniform(-1, 1, (16, *CONVS[n][0])).astype(np.float32) for n in CONVS}
-    return fpga_accel.compile(convs_model(), tmp_path / f"px{px}.fpga", board="alveo-u250" if full else "zcu104",
+    return fpga_accel.compile(convs_model(), tmp_path / f"px{px}{'nf' if folds else ''}.fpga", board="alveo-u250" if full else "zcu104",
                               calib=calib,
                               config={"layers": layers}, progress=False, generators=[generate_hls])
 
 
-@pytest.mark.parametrize("px,full", [(2, False), (4, True)])
-def test_csim_equals_emulator_and_cycles_match(px, full, tmp_path):
+@pytest.mark.parametrize("px,full,folds", [(2, False, False), (4, True, False), (4, False, True)])
+def test_csim_equals_emulator_and_cycles_match(px, full, folds, tmp_path):
     need_toolchain()
     from fpga_accel.bundle_model import load_qmodel
     from fpga_accel.codegen.network import build_network
@@ -140,7 +179,7 @@ def test_csim_equals_emulator_and_cycles_match(px, full, tmp_path):
     from fpga_accel.emulator.csim_library import CsimLibrary, build_csim
     from fpga_accel.sim import simulate
 
-    b = _bundle(tmp_path, px, full)
+    b = _bundle(tmp_path, px, full, folds)
     qm = load_qmodel(b)
     lib = CsimLibrary(build_csim(b.path / "hls", progress=False))
     r = np.random.default_rng(px)
@@ -160,6 +199,9 @@ def test_csim_equals_emulator_and_cycles_match(px, full, tmp_path):
         assert counted[c.stage.name] == c.stage.batch_cycles(2), c.stage.name
         kinds[c.stage.layer] = kinds.get(c.stage.layer, set()) | {c.stage.kind}
     assert all("mvau_mmv" in kinds[name] for name in CONVS), kinds
+    if folds:  # the neuron folds really ran: each MMV at PE < M, NF times its groups' synapse folds
+        mmv = [c.stage for c in net.calls if c.stage.kind == "mvau_mmv"]
+        assert all(s.params["PE"] < s.params["MH"] for s in mmv), [s.params for s in mmv]
     res = simulate(b, images=IMAGES)
     model = b.manifest["fold"]["cycles_per_image"]
     assert res.deadlock is None and res.outputs_match is True

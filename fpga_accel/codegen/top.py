@@ -41,6 +41,9 @@ def max_word_bits(net: Network) -> int:
     bits = [p.word_bits for p, _, _ in net.streams.values()]
     for c in net.calls:
         bits += [a.word_bits for a in c.stage.arrays]
+        if c.stage.kind == "width_convert":  # its buffer holds both words: (IN_LANES + OUT_LANES) * BITS
+            p = c.stage.params
+            bits.append((p["IN_LANES"] + p["OUT_LANES"]) * p["BITS"])
     # unpack/pack buffers of maxi_io: (E + LANES) * BITS
     for _, p, _ in net.inputs + net.outputs:
         e = MEM_BITS // (8 if p.bits <= 8 else 16)

@@ -10,11 +10,17 @@ layers do not hold resources they do not need.
 
 The order of steps does not depend on the budget, so a bigger budget goes at least as far along
 the same path: more resources never predict fewer frames per second.
+
+The search runs twice when a layer offers pixel parallelism with neuron or synapse folds (the MMV
+steps between a layer's power-of-two PE x SIMD steps, fold/lower.py): with and without those
+foldings, keeping the faster result (the one without them on a tie). The steps change the greedy
+path, and a path is not always better for having more choices: a step whose PX-pixel words need
+wide converters can end a search that the plain steps would have carried further.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import FpgaAccelError, InputError
 from .boards import Board, board_names, get_board
@@ -73,8 +79,19 @@ def fold_model(qmodel, board: str | Board, ceiling: float = 0.8, target_fps: flo
     clock = float(clock_mhz or board.clock_mhz)
     plans = [plan_layer(lay, qmodel, board.dsp_port_bits) for lay in qmodel.layers]
     fixed = _check_overrides(plans, overrides or {})
-    limits = budget(board, float(ceiling))
     cache: dict = {}
+    plain = _search(qmodel, [replace(p, mmv_steps=False) for p in plans], board, float(ceiling), target_fps, fixed,
+                    clock, cache)
+    if not any(p.folds() != replace(p, mmv_steps=False).folds() for p in plans if p.name not in fixed):
+        return plain
+    stepped = _search(qmodel, plans, board, float(ceiling), target_fps, fixed, clock, cache)
+    return stepped if stepped.cycles < plain.cycles else plain
+
+
+def _search(qmodel, plans: list[LayerPlan], board: Board, ceiling: float, target_fps: float | None, fixed: dict,
+            clock: float, cache: dict) -> FoldResult:
+    """The search of the module docstring over ``plans``' foldings."""
+    limits = budget(board, float(ceiling))
     folds = {p.name: dict(fixed.get(p.name, p.folds()[0])) for p in plans}
     design = evaluate(qmodel, plans, folds, board, limits, cache)
     if not design.fits() and {"bram18", "uram"} & set(design.over()):

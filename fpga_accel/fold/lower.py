@@ -13,9 +13,12 @@ pixels (``in_lanes`` = C). An MVAU layer whose products would take DSPs may also
 ``mul: "lut"`` (its multipliers in LUTs, pe/mvau.py). A grouped convolution folds within one group:
 ``pe_dim`` is a group's output channels, ``simd_dim`` its input channels (pe/grouped_mvau.py).
 A dense convolution may also take ``px`` adjacent output pixels per word (``pxs``: divisors of its
-input and output widths) with every output channel and whole pixels (PE = ``pe_dim``, SIMD =
-C·KP): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then reads PX·C lanes and
-writes PX·M. A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
+input and output widths): the parallel window at PX and the MMV MVAU (pe/mvau_mmv.py); it then
+reads PX·C lanes and writes PX·M (PX whole pixels). With every output channel and whole pixels
+(PE = ``pe_dim``, SIMD = C·KP) always; with neuron folds (PE < M, the PX pixels replayed) or SIMD <
+C (slices of whole pixels) where that gives a cycle count one pixel per word cannot (``steps``): a
+layer whose PE x SIMD steps are powers of two gets the steps between them, not a costlier way to
+the same count (its wide words need wide converters and FIFOs). A depthwise convolution ("pe" with ``taps`` > 1) folds its channels (``pe``), and with every
 channel in parallel also its kernel positions: ``simd`` = C·KP, KP dividing KH·KW (pe/depthwise.py), and
 its pixels: ``px`` of ``pxs`` with PE = C and SIMD = C·KP (KP = 1 included), the parallel window at PX
 feeding PX pixels whose pairs share each weight's DSP multiply; it then reads and writes PX·C lanes.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 from ..errors import FpgaAccelError
@@ -54,6 +58,8 @@ class LayerPlan:
     taps: int = 1
     #: output pixels per word (> 1) a dense convolution may take (fold key "px")
     pxs: tuple[int, ...] = ()
+    #: whether :meth:`folds` offers PX with neuron or synapse folds (the steps between PX = 1's)
+    mmv_steps: bool = True
 
     def simds(self) -> list[int]:
         """The SIMD values of an "mvau" layer: divisors of ``simd_dim``, then whole pixels times KP."""
@@ -65,8 +71,12 @@ class LayerPlan:
 
     def folds(self) -> list[dict]:
         if self.kind == "mvau":
-            pixels = [{"pe": self.pe_dim, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
-                      for s in self.simds() if s % self.simd_dim == 0 for m in self.muls]
+            whole = lambda p, s: p == self.pe_dim and s % self.simd_dim == 0
+            at_one = self.steps_per_pixel() if self.mmv_steps and self.pxs else set()
+            pixels = [{"pe": p, "simd": s, "px": x, **({"mul": m} if m != "dsp" else {})} for x in self.pxs
+                      for p in divisors(self.pe_dim) for s in self.simds()
+                      if whole(p, s) or self.mmv_steps and self.steps(p, s, x) not in at_one
+                      for m in self.muls]
             return [{"pe": p, "simd": s, **({"mul": m} if m != "dsp" else {})} for p in divisors(self.pe_dim)
                     for s in self.simds() for m in self.muls] + pixels
         if self.kind == "pe":
@@ -75,6 +85,14 @@ class LayerPlan:
             return [{"pe": p} for p in divisors(self.pe_dim)] + \
                 [{"pe": self.pe_dim, "simd": s} for s in self.positions()] + pixels
         return [{}]
+
+    def steps(self, pe: int, simd: int, px: int = 1) -> Fraction:
+        """An MVAU layer's cycles per output vector at PE x SIMD and PX: (M/PE)·(C·taps/SIMD)/PX."""
+        return Fraction(self.pe_dim // pe * (self.simd_dim * self.taps // simd), px)
+
+    def steps_per_pixel(self) -> set[Fraction]:
+        """The cycles per output vector one pixel per word can take (:meth:`steps` at PX = 1)."""
+        return {self.steps(p, s) for p in divisors(self.pe_dim) for s in self.simds()}
 
     def products(self, fold: dict) -> int:
         """Products per cycle of ``fold``: PE·SIMD·PX, or PE·KP·PX where SIMD = C·KP (a depthwise layer)."""
@@ -89,11 +107,17 @@ class LayerPlan:
 
     def in_lanes(self, fold: dict[str, int]) -> int | None:
         """Elements per word this layer reads (None: it passes its producer's words through)."""
-        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word, PX pixels at PX
-            return math.gcd(int(fold.get("simd", 1)), self.simd_dim) * int(fold.get("px", 1))
+        if self.kind == "mvau" and int(fold.get("px", 1)) > 1:  # PX whole pixels
+            return self.simd_dim * int(fold["px"])
+        if self.kind == "mvau":  # SIMD = C·KP reads one pixel (C lanes) per word
+            return math.gcd(int(fold.get("simd", 1)), self.simd_dim)
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind == "pe" else None
 
     def out_lanes(self, fold: dict[str, int]) -> int | None:
+        """Elements per word this layer writes: PE, or PX whole pixels at PX > 1 (the MMV MVAU holds
+        its neuron folds' outputs until the last)."""
+        if self.kind == "mvau" and int(fold.get("px", 1)) > 1:
+            return self.pe_dim * int(fold["px"])
         return int(fold.get("pe", 1)) * int(fold.get("px", 1)) if self.kind in ("mvau", "pe") else None
 
     def check(self, fold: dict[str, int]) -> str | None:
@@ -105,13 +129,14 @@ class LayerPlan:
         extra = set(fold) - allowed
         if extra:
             return f"keys {sorted(extra)} do not apply to this layer (it takes {sorted(allowed) or 'no folding'})"
-        if fold.get("px", 1) != 1:  # whole pixels in, every output channel out
+        if fold.get("px", 1) != 1:  # whole pixels in (and, depthwise, every channel)
             px, simd = fold["px"], fold.get("simd", 1)
             if not isinstance(px, int) or isinstance(px, bool) or px not in self.pxs:
                 return f"px={px!r} must be 1 or divide the input and output widths: one of {list(self.pxs)}"
-            if fold.get("pe", 1) != self.pe_dim or not isinstance(simd, int) or simd % self.simd_dim:
-                return (f"px={px} needs pe={self.pe_dim} (every output channel) and simd a multiple of "
-                        f"{self.simd_dim} (whole pixels), got pe={fold.get('pe', 1)!r}, simd={simd!r}")
+            if self.kind == "pe" and fold.get("pe", 1) != self.pe_dim:
+                return f"px={px} needs pe={self.pe_dim} (every channel), got pe={fold.get('pe', 1)!r}"
+            if self.kind == "pe" and (not isinstance(simd, int) or simd % self.simd_dim):
+                return f"px={px} needs simd a multiple of {self.simd_dim} (whole pixels), got simd={simd!r}"
         if self.kind == "pe" and "simd" in fold:  # a depthwise layer: SIMD 1 or PE, or C·KP at PE = C
             pe, simd = fold.get("pe", 1), fold["simd"]
             ok = [1, *self.positions()]

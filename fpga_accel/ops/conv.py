@@ -266,30 +266,31 @@ class Conv(Op):
     def _lower_pixels(layer, ctx, geo):
         """group 1 at PX > 1 output pixels per word: the parallel window at PX (none for a 1x1
         stride-1 unpadded conv: the MVAU reads PX whole pixels of the stream) + the MMV MVAU, with
-        every output channel (PE = M), SIMD = C·KP (KP dividing KH·KW, 1 included) and PX dividing
-        the input and output widths."""
+        PE dividing the output channels (it writes PX whole pixels whatever PE is), PX dividing the
+        input and output widths, and SIMD = C·KP (KP dividing KH·KW: the window's words) or a divisor
+        of C (slices of words of whole pixels: the window at KP = 1, or the input stream)."""
         c, k = layer.config, layer.consts
         x, y = layer.inputs[0], layer.outputs[0]
         w = k["weights"]
         m, cin, px = w.shape[0], ctx.shape(x)[-1], ctx.px
         taps = geo["KH"] * geo["KW"]
-        simds = [cin * kp for kp in range(1, taps + 1) if taps % kp == 0]
+        simds = pw.positions_options(cin, taps)
         pxs = pw.pixel_options(geo["IW"], geo["OW"])
         if px not in pxs:
             raise FoldingProblem(f"PX={px} must divide the input and output widths ({geo['IW']}, {geo['OW']}) "
                                  f"and be at most {pw.MAX_PX}: one of {pxs}")
-        if ctx.pe != m or ctx.simd not in simds:
-            raise FoldingProblem(f"PX={px} computes every output channel on whole pixels: PE must be {m} and SIMD "
-                                 f"one of {simds} (the {cin} channels times a divisor of the kernel positions), "
-                                 f"got PE={ctx.pe}, SIMD={ctx.simd}")
+        if ctx.simd not in simds:
+            raise FoldingProblem(f"PX={px}: SIMD must be one of {simds} (a divisor of the {cin} channels, or the "
+                                 f"channels times a divisor of the kernel positions), got SIMD={ctx.simd}")
+        ctx.require("PE", ctx.pe, m, "the output channels")
         src = ctx.port(x, px * cin)
         stages = []
         if not sw.is_identity(geo):
-            stages.append(pw.window_stage(layer.name, src, f"{y}#window", geo, c["zp_in"], ctx.simd, px))
+            stages.append(pw.window_stage(layer.name, src, f"{y}#window", geo, c["zp_in"], max(ctx.simd, cin), px))
             src = stages[-1].outputs[0]
         wm = np.moveaxis(w, 1, -1).reshape(m, -1)  # column (ky*KW + kx)*C + c: the window's order
         stages.append(mvau_mmv.mmv_stage(layer.name, src, ctx.port(y, px * m), wm, k, c, vectors(ctx.shape(y)),
-                                         ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
+                                         ctx.pe, ctx.simd, px, dsp_port_bits=ctx.dsp_port_bits, mul=ctx.mul))
         return stages
 
     @staticmethod

@@ -1,7 +1,9 @@
 // Testbench for fpga_accel/mvau_mmv.h: parallel window at PX pixels per word + MMV MVAU against a
-// direct int64 convolution (zero-point padding) over PX, KP (SIMD = KP*C), strides, pads,
-// dilation, bit widths and packed / LUT / plain multipliers; and a 1x1 convolution reading PX
-// whole pixels of the stream without a window. Several images per call; cycles = N_VECTORS/PX*SF.
+// direct int64 convolution (zero-point padding) over PX, KP (SIMD = KP*C), PE (every output channel,
+// or NF = MH/PE neuron folds replaying the group's vectors), strides, pads, dilation, bit widths,
+// packed / LUT / plain multipliers and packed weight memories (WM_PES, WM_SLOTS); and a 1x1
+// convolution reading PX whole pixels of the stream without a window. Several images per call;
+// cycles = N_VECTORS/PX*NF*SF.
 #include "fpga_accel/mvau_mmv.h"
 #include "fpga_accel/parallel_window.h"
 #include "tb_common.h"
@@ -17,13 +19,19 @@ struct WinCfg {
     static const bool DEPTHWISE = false;
 };
 
-template <class S, int MH_, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int PACK_ = 1, bool FABRIC = false>
-struct MmvCfg {
-    static const unsigned MW = S::KH * S::KW * S::C, MH = MH_, SIMD = S::SIMD, PE = MH_, PX = S::PX;
+template <class S, int MH_, bool IS, int WB, int AB, int OB, int ZP, int LO, int HI, int PACK_ = 1, bool FABRIC = false,
+          int PE_ = MH_, int SIMD_ = S::SIMD>
+struct MmvCfg {  // the window's words (IN_SIMD columns per vector) in SIMD-column slices
+    static const unsigned MW = S::KH * S::KW * S::C, MH = MH_, SIMD = SIMD_, IN_SIMD = S::SIMD, PE = PE_, PX = S::PX;
     static const unsigned N_VECTORS = fa::window_dims<S>::OH * fa::window_dims<S>::OW;
     static const int IN_BITS = S::BITS, W_BITS = WB, ACC_BITS = AB, OUT_BITS = OB, OUT_ZP = ZP, OUT_LO = LO, OUT_HI = HI;
     static const bool IN_SIGNED = IS, MUL_FABRIC = FABRIC;
     static const int PACK = PACK_, PACK_SHIFT = PACK_ == 2 ? WB + S::BITS : 0;  // the shift pe/mvau.py emits
+};
+
+// C with its weight memories packed (weight_memory.h).
+template <class C, unsigned P, unsigned R> struct WithWm : C {
+    static const unsigned WM_PES = P, WM_SLOTS = R;
 };
 
 // C with RQ time-shared requantisers (requant.h).
@@ -34,32 +42,37 @@ template <class C, unsigned RQ_> struct WithRq : C {
 template <class S, class C, bool WINDOW = true>
 void run(Checker& chk, const char* name, int reps = 2) {
     typedef fa::window_dims<S> D;
-    static const unsigned SF = C::MW / C::SIMD;
+    typedef fa::mvau_mmv_dims<C> M;
+    typedef fa::mvau_wm<C, M::TILES> WM;
     const int zp_in = S::PAD_VALUE;
     const int64_t wmax = (int64_t(1) << (C::W_BITS - 1)) - 1;
     std::vector<vec> W(C::MH);  // W[oc][(ky*KW + kx)*C + c]
     for (auto& r : W) r = rand_vec(C::MW, -wmax - 1, wmax);
     const double sp = std::sqrt((double)C::MW) * std::ldexp(1.0, C::IN_BITS + C::W_BITS - 3);
     vec b = rand_vec(C::MH, -(int64_t)(2 * sp), (int64_t)(2 * sp)), m(C::MH), sh(C::MH);
-    static ap_uint<C::SIMD * C::W_BITS> wt[C::PE][SF];
-    static ap_int<C::ACC_BITS> bias[C::PE][1];
-    static fa::mult_t mm[C::PE][1];
-    static fa::shift_t ss[C::PE][1];
+    static typename WM::word_t wt[WM::BANKS][WM::DEPTH];
+    static ap_int<C::ACC_BITS> bias[C::PE][M::NF];
+    static fa::mult_t mm[C::PE][M::NF];
+    static fa::shift_t ss[C::PE][M::NF];
     for (unsigned r = 0; r < C::MH; r++) {
+        const unsigned p = r % C::PE, nf = r / C::PE;  // channel nf*PE + p
         m[r] = rand_int(1 << 16, (1 << 17) - 1);
         sh[r] = std::max<int64_t>(1, std::lround(std::log2(m[r] * sp)) - (C::OUT_BITS - 2) + rand_int(-1, 1));
         int64_t sum = 0;
-        for (unsigned c = 0; c < C::MW; c++) {
-            fa::set_lane<C::W_BITS>(wt[r][c / C::SIMD], c % C::SIMD, W[r][c]);
+        for (unsigned c = 0; c < C::MW; c++) {  // memory p's word nf*SF + sf, in weight_memory.h's slots
+            const unsigned tile = nf * M::SF + c / C::SIMD;
+            const unsigned slot = (tile % fa::wm_slots<C>::value) * fa::wm_pes<C>::value + p % fa::wm_pes<C>::value;
+            fa::set_lane<C::W_BITS>(wt[p / fa::wm_pes<C>::value][tile / fa::wm_slots<C>::value],
+                                    slot * C::SIMD + c % C::SIMD, W[r][c]);
             sum += W[r][c];
         }
-        bias[r][0] = b[r] - zp_in * sum;  // zero point folded into the bias
-        mm[r][0] = m[r];
-        ss[r][0] = sh[r];
+        bias[p][nf] = b[r] - zp_in * sum;  // zero point folded into the bias
+        mm[p][nf] = m[r];
+        ss[p][nf] = sh[r];
     }
     hls::stream<ap_uint<C::PX * S::C * S::BITS> > in("in");
-    hls::stream<ap_uint<C::PX * C::SIMD * C::IN_BITS> > win("win");
-    hls::stream<ap_uint<C::PX * C::PE * C::OUT_BITS> > out("out");
+    hls::stream<ap_uint<C::PX * S::SIMD * C::IN_BITS> > win("win");
+    hls::stream<ap_uint<C::PX * C::MH * C::OUT_BITS> > out("out");
     vec want;
     for (int rep = 0; rep < reps; rep++) {
         vec x = rand_vec((size_t)S::IH * S::IW * S::C, qmin(S::BITS, C::IN_SIGNED), qmax(S::BITS, C::IN_SIGNED));
@@ -84,10 +97,10 @@ void run(Checker& chk, const char* name, int reps = 2) {
     if constexpr (WINDOW) fa::parallel_window<S>(in, win, reps);
     const unsigned long long c0 = fa::sim::cycles();
     fa::mvau_mmv<C>(win, out, wt, bias, mm, ss, reps);
-    chk.cycles(std::string(name) + " cycles = N_VECTORS/PX*MW/SIMD", c0,
-               (unsigned long long)C::N_VECTORS / C::PX * SF * reps + fa::mvau_mmv_dims<C>::DRAIN);
+    chk.cycles(std::string(name) + " cycles = N_VECTORS/PX*(MH/PE)*(MW/SIMD)", c0,
+               (unsigned long long)C::N_VECTORS / C::PX * (C::MH / C::PE) * (C::MW / C::SIMD) * reps + M::DRAIN);
     chk.ok(std::string(name) + " consumes all input", in.empty() && win.empty());
-    chk.same(name, pop_words<C::PX * C::PE, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
+    chk.same(name, pop_words<C::PX * C::MH, C::OUT_BITS, (C::OUT_LO < 0)>(out), want);
 }
 
 static void run_all(Checker& chk) {
@@ -109,6 +122,29 @@ static void run_all(Checker& chk) {
     run<B, WithRq<MmvCfg<B, 4, true, 8, 32, 8, 1, -128, 127, 2>, 7> >(chk, "KP3 PX4 packed RQ7 (5 spare slots)");
     run<F, WithRq<MmvCfg<F, 3, true, 4, 32, 6, -2, -32, 31, 1, true>, 1> >(chk, "5x5 KP1 PX2 LUT RQ1 (6 of 25)");
     run<G, WithRq<MmvCfg<G, 2, true, 8, 32, 8, 0, -128, 127>, 3> >(chk, "C1 KP3 PX4 RQ3");
+    // neuron folds (PE < MH): the group's vectors replayed NF times, fold nf's lanes in the held word
+    //                                                            PACK FABRIC PE
+    run<A, MmvCfg<A, 4, true, 8, 32, 8, 1, -128, 127, 1, false, 2> >(chk, "KP9 PX2 PE2 of 4 (SF 1)");
+    typedef WinCfg<6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 3, 3, 8, -3> T;
+    run<T, MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 2> >(chk, "KP3 PX3 PE2 of 6 packed (SF 3)");
+    run<T, MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 3> >(chk, "KP3 PX3 PE3 of 6 packed (odd PE)");
+    run<T, MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 1, false, 1> >(chk, "KP3 PX3 PE1 of 6 (NF 6)");
+    run<F, MmvCfg<F, 3, true, 4, 32, 6, -2, -32, 31, 1, true, 1> >(chk, "5x5 KP1 PX2 PE1 of 3 LUT");
+    typedef WinCfg<4, 6, 8, 1, 1, 1, 0, 0, 0, 0, 1, 3, 8, 5> Q;
+    run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4>, false>(chk, "1x1 stream PX3 PE4 of 8");
+    run<Q, WithWm<MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 2>, 1, 4>, false>(chk, "1x1 PX3 PE2 WM_SLOTS4");
+    run<T, WithWm<MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 3>, 2, 2> >(chk, "KP3 PX3 PE3 WM_PES2 SLOTS2");
+    // SIMD below the input words' columns: slices of each held word (SPAN synapse folds per word)
+    //                                                            PACK FABRIC PE SIMD
+    run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4, 2>, false>(chk, "1x1 PX3 PE4 SIMD2 of 8 pixels");
+    run<Q, MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 8, 4>, false>(chk, "1x1 PX3 PE8 SIMD4 (NF 1, SPAN 2)");
+    run<T, MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 2, 3> >(chk, "KP3 PX3 PE2 SIMD3 of 9 (SPAN 3)");
+    run<A, MmvCfg<A, 4, true, 8, 32, 8, 1, -128, 127, 1, false, 4, 1> >(chk, "KP9 PX2 PE4 SIMD1 of 27");
+    run<Q, WithRq<MmvCfg<Q, 8, false, 8, 32, 8, 3, 0, 255, 2, false, 4, 2>, 3>, false>(chk, "1x1 PX3 PE4 SIMD2 RQ3");
+    // neuron folds with shared requantisers: STEPS = SF, STEPS below SF
+    run<T, WithRq<MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 2, false, 2>, 2> >(chk, "KP3 PX3 PE2 RQ2 (6 lanes, 3 steps)");
+    run<F, WithRq<MmvCfg<F, 3, true, 4, 32, 6, -2, -32, 31, 1, true, 1>, 1> >(chk, "5x5 KP1 PX2 PE1 LUT RQ1");
+    run<T, WithRq<WithWm<MmvCfg<T, 6, true, 8, 32, 8, 1, -128, 127, 1, false, 3>, 3, 2>, 5> >(chk, "KP3 PX3 PE3 WM RQ5");
 }
 
 int main() {
