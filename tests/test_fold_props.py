@@ -176,3 +176,19 @@ def test_divisors_and_ceiling_random_nets(tmp, net, bits, board, ceiling, target
     if target is not None:
         full = fold_model(qm, board, ceiling=ceiling)
         assert r.fps >= min(target, full.fps) * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("ceiling", [0.05, 0.1, 0.2])
+@pytest.mark.parametrize("c1,c2", [(16, 32), (12, 10)])
+def test_a_goal_between_two_bottlenecks_is_met_by_the_faster(tmp, ceiling, c1, c2):
+    """A --target-fps whose cycles fall just above a bottleneck the folding reaches (goal = its cycles +
+    0.5) is met: the search may stop no slower than that bottleneck, not at the next slower one."""
+    net = conv_net(c0=3, hw=12, c1=c1, k=3, stride=1, pool=True, c2=c2, depthwise=False, n_out=10, seed=0)
+    qm = compiled(net.SerializeToString(), 8, tmp)
+    try:
+        full = fold_model(qm, "pynq-z2", ceiling=ceiling)
+    except FoldError:
+        pytest.skip("does not fit at this ceiling")
+    target = full.clock_mhz * 1e6 / (full.design.cycles + 0.5)
+    r = fold_model(qm, "pynq-z2", ceiling=ceiling, target_fps=target)
+    assert r.fps >= target * (1 - 1e-12), (r.design.cycles, full.design.cycles, r.reason)

@@ -224,7 +224,10 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
     fall differently, fits). Returns the design and why it stopped ("" when no target was faster)."""
     fastest = [min(c for _, c in options[p.name]) for p in plans if p.name not in fixed and options[p.name]]
     # the I/O adapters are left out: their words widen with the layers reading and writing them
-    floor = max([lay.cycles for lay in design.layers if lay.name in fixed] + fastest + [goal])
+    # the goal as a bottleneck the options reach: the slowest of them that still meets it (a goal between
+    # two options' cycles is met only by the faster one)
+    reach = max((c for p in plans if p.name not in fixed for _, c in options[p.name] if c <= goal), default=0)
+    floor = max([lay.cycles for lay in design.layers if lay.name in fixed] + fastest + [reach])
     targets = sorted({c for p in plans if p.name not in fixed for f, c in options[p.name] if floor <= c < design.cycles},
                      reverse=True)
     fixed_folds = {lay.name: lay.fold for lay in design.layers if lay.name in fixed}
