@@ -307,8 +307,8 @@ def _fewest_luts(qm, plans, fixed, t: int, board, limits, cache, design: Design)
     brings to the design's totals (:func:`_brought`: its own stages, the width converters and the
     stream FIFOs its words need, the other layers kept where they are), so a folding whose wide words
     need converters and deep FIFOs does not look cheap. The prices depend on the neighbours'
-    foldings: a second round re-prices against the first round's choice; the first of the two that
-    fits wins. ``design`` when neither fits. The choice priced by the layers' own stages alone comes
+    foldings: each of ``ROUNDS`` pricings is against the last one's choice; the first that fits wins,
+    ``design`` when none does. The choice priced by the layers' own stages alone comes
     first (it is quick, and a lower bound on the LUTs: when it fits it is taken, and when its LUTs
     alone exceed the budget no pricing can fit). The choice depends on the DSP budget only through what
     fits, and a larger budget admits every choice a smaller one does."""
@@ -328,7 +328,7 @@ def _fewest_luts(qm, plans, fixed, t: int, board, limits, cache, design: Design)
         return d
     if sum(_own(p, f, board, cache)[1] for p, f in zip(free, picked, strict=True)) > limits["lut"]:
         return design  # the layers alone need more LUTs than the budget: no pricing can fit them
-    for _ in range(2):
+    for _ in range(ROUNDS):
         trial = priced_choice(qm, plans, free, folds, t, board, limits["dsp"], cache)
         if trial is None:
             return design
@@ -361,6 +361,9 @@ def priced_choice(qm, plans, free, folds: dict, t: int, board, dsp_budget: int, 
     return {**folds, **{p.name: f for p, f in zip(free, picked, strict=True)}}, predicted
 
 
+#: pricings at a bottleneck, each against the last one's choice (a second one doubles the time a
+#: MobileNetV1-0.25 compile for zcu104 spends there, 12 s, and changed no benchmark row)
+ROUNDS = 1
 #: limits no design reaches: totals as summed, no memory moved by the placement
 UNLIMITED = {"dsp": 1 << 40, "bram18": 1 << 40, "uram": 1 << 40, "lut": 1 << 40, "ff": 1 << 40}
 
