@@ -361,8 +361,8 @@ def priced_choice(qm, plans, free, folds: dict, t: int, board, dsp_budget: int, 
     return {**folds, **{p.name: f for p, f in zip(free, picked, strict=True)}}, predicted
 
 
-#: pricings at a bottleneck, each against the last one's choice (a second one doubles the time a
-#: MobileNetV1-0.25 compile for zcu104 spends there, 12 s, and changed no benchmark row)
+#: pricings at a bottleneck, each against the last one's choice (a second one nearly doubles the
+#: MobileNetV1-0.25 fold for zcu104, 6 s to 11 s, and changed no benchmark row)
 ROUNDS = 1
 #: limits no design reaches: totals as summed, no memory moved by the placement
 UNLIMITED = {"dsp": 1 << 40, "bram18": 1 << 40, "uram": 1 << 40, "lut": 1 << 40, "ff": 1 << 40}
