@@ -217,9 +217,10 @@ def _place(layers: list[LayerDesign], io: list[Stage], board: Board, limits: dic
         logic = logic + lay.usage
     for f in fifos:
         f.where = "auto"
-    fixed = fifo_usage(fifos).bram18 + maxi.bram18  # BRAM18 no placement moves
+    streams = fifo_usage(fifos)
+    fixed = streams.bram18 + maxi.bram18  # BRAM18 no placement moves
     where = _to_uram(mems, {id(m): "auto" for _, _, m in mems}, board, limits, fixed)
-    lut = logic.lut + fifo_usage(fifos).lut + sum(memory_cost(m, where[id(m)]).lut for _, _, m in mems)
+    lut = logic.lut + streams.lut + sum(memory_cost(m, where[id(m)]).lut for _, _, m in mems)
     lut += maxi_cost(WEIGHT_LOAD).lut if loads_weights(mems, where) else 0
     if lut > limits["lut"]:
         where = _out_of_luts(mems, fifos, where, lut, board, limits, maxi.bram18)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import FpgaAccelError, InputError
 from .boards import Board, board_names, get_board
 from .design import Design, budget, evaluate
-from .knapsack import fewest_luts
+from .knapsack import fewest_luts, pareto
 from .lower import LayerPlan, plan_layer
 from .resources import memory_cost, small
 
@@ -306,22 +306,95 @@ def _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, design: Desi
 
 def _fewest_luts(qm, plans, fixed, t: int, board, limits, cache, design: Design) -> Design:
     """Every free layer's folding no slower than ``t`` (LUT multipliers included), chosen together for
-    the fewest LUTs whose DSPs fit (:func:`knapsack.fewest_luts`, over each layer's own stages; the
-    rest of the design, converters and FIFOs, kept at ``design``'s figures). ``design`` when that
-    choice does not fit either. The choice depends on the DSP budget only through what fits, and a
-    larger budget admits every choice a smaller one does, so it never finds fewer LUTs."""
+    the fewest LUTs whose DSPs fit (:func:`knapsack.fewest_luts`). Each folding is priced by what it
+    brings to the design's totals (:func:`_brought`: its own stages, the width converters and the
+    stream FIFOs its words need, the other layers kept where they are), so a folding whose wide words
+    need converters and deep FIFOs does not look cheap. The prices depend on the neighbours'
+    foldings: each of ``ROUNDS`` pricings is against the last one's choice; the first that fits wins,
+    ``design`` when none does. The choice priced by the layers' own stages alone comes
+    first (it is quick, and a lower bound on the LUTs: when it fits it is taken, and when its LUTs
+    alone exceed the budget no pricing can fit). The choice depends on the DSP budget only through what
+    fits, and a larger budget admits every choice a smaller one does."""
     free = [p for p in plans if p.name not in fixed]
-    own = {p.name: _own(p, next(lay.fold for lay in design.layers if lay.name == p.name), board, cache) for p in free}
+    folds = {lay.name: lay.fold for lay in design.layers}
+    # first each layer's own stages alone (quick): a lower bound on the LUTs, and often a choice that fits
+    own = {p.name: _own(p, folds[p.name], board, cache) for p in free}
     rest_dsp = design.usage.dsp - sum(d for d, _ in own.values())
-    choices = [[(*_own(p, f, board, cache), f) for f in p.folds()
-                if max((s.cycles() for s in _stages(p, f, cache)), default=0) <= t] for p in free]
-    picked = fewest_luts(choices, limits["dsp"] - rest_dsp)
+    alone = [[(*_own(p, f, board, cache), f) for f in p.folds()
+              if max((s.cycles() for s in _stages(p, f, cache)), default=0) <= t] for p in free]
+    picked = fewest_luts(alone, limits["dsp"] - rest_dsp)
     if picked is None:
         return design
-    folds = {lay.name: lay.fold for lay in design.layers}
-    folds.update({p.name: f for p, f in zip(free, picked, strict=True)})
-    d = evaluate(qm, plans, folds, board, limits, cache)
-    return d if d.fits() else design
+    trial = {**folds, **{p.name: f for p, f in zip(free, picked, strict=True)}}
+    d = evaluate(qm, plans, trial, board, limits, cache)
+    if d.fits():
+        return d
+    if sum(_own(p, f, board, cache)[1] for p, f in zip(free, picked, strict=True)) > limits["lut"]:
+        return design  # the layers alone need more LUTs than the budget: no pricing can fit them
+    for _ in range(ROUNDS):
+        trial = priced_choice(qm, plans, free, folds, t, board, limits["dsp"], cache)
+        if trial is None:
+            return design
+        d = evaluate(qm, plans, trial[0], board, limits, cache)
+        if d.fits():
+            return d
+        folds = trial[0]
+    return design
+
+
+def priced_choice(qm, plans, free, folds: dict, t: int, board, dsp_budget: int, cache: dict):
+    """(foldings, (DSPs, LUTs) they predict for the design) with ``free``'s layers at their foldings no
+    slower than ``t`` of the fewest LUTs within ``dsp_budget``, each priced by :func:`_brought` against
+    ``folds``; None when no choice is within the DSPs. The prediction adds each layer's change to the
+    design's totals, so it is exact where the layers' changes do not meet (no two moved layers share a
+    stream)."""
+    priced = [_brought(qm, plans, folds, p, t, board, cache) for p in free]
+    if not all(priced):
+        return None
+    base = evaluate(qm, plans, folds, board, UNLIMITED, cache).usage
+    low = [min(d for d, _, _ in c) for c in priced]
+    choices = [[(d - lo, u, f) for d, u, f in c] for c, lo in zip(priced, low, strict=True)]
+    # each price is the whole design's total with that one layer moved: the rest counts once
+    rest = (len(free) - 1) * base.dsp
+    picked = fewest_luts(choices, dsp_budget - sum(low) + rest)
+    if picked is None:
+        return None
+    at = [next((d, u) for d, u, g in c if g is f) for c, f in zip(priced, picked, strict=True)]
+    predicted = (sum(d for d, _ in at) - rest, sum(u for _, u in at) - (len(free) - 1) * base.lut)
+    return {**folds, **{p.name: f for p, f in zip(free, picked, strict=True)}}, predicted
+
+
+#: pricings at a bottleneck, each against the last one's choice (a second one nearly doubles the
+#: MobileNetV1-0.25 fold for zcu104, 6 s to 11 s, and changed no benchmark row)
+ROUNDS = 1
+#: limits no design reaches: totals as summed, no memory moved by the placement
+UNLIMITED = {"dsp": 1 << 40, "bram18": 1 << 40, "uram": 1 << 40, "lut": 1 << 40, "ff": 1 << 40}
+
+
+def _brought(qm, plans, folds: dict, plan: LayerPlan, t: int, board, cache: dict) -> list[tuple[int, int, dict]]:
+    """(DSPs, LUTs, folding) of the whole design (:func:`evaluate`'s totals, FIFOs and converters
+    included, before any placement move) with ``plan``'s layer at each of its foldings no slower than
+    ``t`` and every other layer at ``folds``. Only the foldings not beaten on their own stages' DSPs and
+    LUTs by another with the same words in and out and the same inner streams are evaluated: the
+    converters and FIFOs a folding brings follow from those."""
+    groups: dict[tuple, list] = {}
+    for f in plan.folds():
+        stages = _stages(plan, f, cache)
+        if max((s.cycles() for s in stages), default=0) > t:
+            continue
+        words = (plan.in_lanes(f), plan.out_lanes(f),
+                 tuple((s.kind, tuple(i.word_bits for i in s.inputs), s.input_slack(t)) for s in stages))
+        groups.setdefault(words, []).append((*_own(plan, f, board, cache), f))
+    out = []
+    others = tuple(sorted((k, tuple(sorted(v.items()))) for k, v in folds.items() if k != plan.name))
+    for group in groups.values():
+        for _, _, f in pareto(group):
+            key = ("brought", plan.name, tuple(sorted(f.items())), others)
+            if key not in cache:
+                u = evaluate(qm, plans, {**folds, plan.name: f}, board, UNLIMITED, cache).usage
+                cache[key] = (u.dsp, u.lut)
+            out.append((*cache[key], f))
+    return out
 
 
 def _own(plan: LayerPlan, fold: dict, board, cache: dict) -> tuple[int, int]:

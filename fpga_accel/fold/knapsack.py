@@ -5,9 +5,10 @@ multipliers, or a folding that trades DSPs for logic). Moving layers one by one,
 first, can overshoot the LUTs where another set of moves fits: each layer's choice is
 all-or-nothing and the ratios do not add up. This search is exact over the layers' own estimates:
 it keeps, layer by layer, every (DSPs, LUTs) total not dominated by another (fewer or as many
-DSPs and LUTs), and returns the choice with the fewest LUTs whose DSPs fit. The totals count only
-each layer's own stages; what lies between layers (width converters, FIFOs) is the caller's to
-check on the evaluated design.
+DSPs and LUTs), and returns the choice with the fewest LUTs whose DSPs fit. The totals are what the
+caller prices each choice at: the folder first prices a layer's own stages, then what a folding
+brings to the design's totals, width converters and stream FIFOs included (folder.py:
+``priced_choice``); either way the chosen design is evaluated whole before it is kept.
 """
 from __future__ import annotations
 

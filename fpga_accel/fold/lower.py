@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from fractions import Fraction
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from ..errors import FpgaAccelError
 from ..ops import lookup

@@ -9,6 +9,7 @@ Vitis HLS builds behind each m_axi port.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -57,9 +58,10 @@ class Usage:
         return {"dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "ff": self.ff}
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and asked for again at every design the folder evaluates
 def memory_cost(mem: Memory, where: str = "auto") -> Usage:
     """Resources of ``mem`` placed in ``where``: "auto" (LUTRAM when small, else BRAM18), "bram" (BRAM18
-    whatever its size) or "uram"."""
+    whatever its size) or "uram". The result is shared: add to it, never change it."""
     if where == "uram":
         return Usage(uram=uram_count(mem.depth, mem.width) * mem.count)
     if where == "auto" and small(mem):
@@ -82,6 +84,7 @@ def fifo_srl(depth: int, width: int) -> bool:
     return depth <= SRL_MAX_DEPTH or depth * width <= SRL_MAX_BITS
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fifo_cost(depth: int, width: int, where: str = "auto") -> Usage:
     """Resources of one stream FIFO of ``depth`` words of ``width`` bits: shift registers (LUTs) under
     the Vitis HLS thresholds above, else a RAM placed as any other memory (LUTRAM when small, else
