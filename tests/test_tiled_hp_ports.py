@@ -148,3 +148,12 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2 + est.ddr_bytes // 4096), lay.name
         assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
     assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)
+    # the .hwh stand-in describes the HP port at the width the model counts
+    import xml.etree.ElementTree as ET
+
+    from fpga_accel.flow.tiled_hwh import generate_tiled_hwh
+
+    ps = get_board(board).ps
+    root = ET.fromstring(generate_tiled_hwh(b.manifest))
+    hp = next(bi for bi in root.iter("BUSINTERFACE") if bi.get("NAME") == ps.hp)
+    assert {p.get("NAME"): p.get("VALUE") for p in hp.iter("PARAMETER")}["DATA_WIDTH"] == str(ps.hp_bits)
