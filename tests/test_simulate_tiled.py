@@ -48,7 +48,9 @@ def misplaced(est):
 
 
 def board(gbps):
-    return dataclasses.replace(get_board("pynq-z2"), name=f"test-{gbps}", ddr_gbps=gbps)
+    """pynq-z2 with a DDR of ``gbps`` and no PS port between it and the engine: the DDR model alone
+    (test_tiled_hp_ports covers the port)."""
+    return dataclasses.replace(get_board("pynq-z2"), name=f"test-{gbps}", ddr_gbps=gbps, ps=None)
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -9,17 +9,18 @@ from tiled_util import quantised, random_case
 
 from fpga_accel.tiled import build_program, cost
 from fpga_accel.tiled.build import conv_weight_order
-from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge, stream
+from fpga_accel.tiled.ddr import DEFAULT_LATENCY, Rates, busy, merge, stream, usage
 from fpga_accel.tiled.tiles import spans
 from models import data
 
 
 def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     """layer_totals as one loop over every run of every tile (the cost model's docs, written out)."""
-    def times(st):
+    def times(st):  # stage times; busy time on (the DDR, the port's read channel, its write channel) of three
+        store = (busy(merge(st.store_r, st.store_w), per_cycle), usage(st.store_r, per_cycle)[1],
+                 usage(st.store_w, per_cycle, write=True)[2])
         return (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
-                cost._store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                busy(merge(st.store_r, st.store_w), per_cycle))
+                cost._store(st, per_cycle, latency), usage(st.load, per_cycle), usage(st.fetch, per_cycle), store)
 
     def tile(steps, mode=None):
         if steps and steps[-1][1].whole:  # a tile of whole pixels: its output path after or beside its steps
@@ -27,22 +28,23 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             work, out = pipeline(rest, mode), times(steps[-1][1])
             if not mode:
                 return work + out[3]
-            ddr = 0.0
+            used = [0.0, 0.0, 0.0]  # on the DDR, the port's read and its write channel
             for many, st in rest:
                 t = times(st)
-                ddr += many * (t[4] + t[5])
-            return max(work, out[3], ddr + out[6])
+                for k in range(3):
+                    used[k] += many * (t[4][k] + t[5][k])
+            return max(work, out[3], *(used[k] + out[6][k] for k in range(3)))
         return pipeline(steps, mode)
 
     def pipeline(steps, mode=None):
         seq = [(many, times(st)) for many, st in steps if many]
         if not seq:
             return 0.0
-        zero = (0.0,) * 7
+        zero = (0.0,) * 4 + ((0.0,) * 3,) * 3
 
         def one(prev, cur, nxt, first=False):
             work = cur[2] + (0.0 if first else cur[1])
-            return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
+            return max(work, nxt[0], prev[3], *(cur[5][k] + nxt[4][k] + prev[6][k] for k in range(3)))
 
         chained = mode == "pipelined"
         head, tail = seq[0][1], seq[-1][1]
@@ -58,6 +60,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
         return total
 
     tot = [0, 0, 0, 0, 0.0, 0.0]
+    held = [0.0, 0.0, 0.0]
     timed = cost._timed_tiles(desc, engine)
     mode = cost.span_overlap(desc, engine)
     tables = 1 if desc["kind"] in ("conv", "gemm") and cost._layer_consts(desc, engine) else 0
@@ -68,10 +71,14 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
-            tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+            reads = usage(merge(st.load, st.fetch, st.store_r), per_cycle)[1]
+            for r, v in enumerate((busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads,
+                                   usage(st.store_w, per_cycle, write=True)[2])):
+                held[r] += k * v
         tot[5] += n * tile(steps, mode if index >= tables else None)
     if mode and len(timed) > tables:
         tot[5] += tile(timed[-1][1]) - tile(timed[-1][1], mode)
+    tot[4] = max(held)
     return tuple(tot)
 
 
@@ -91,7 +98,8 @@ def test_layer_totals_equal_the_loop_bit_for_bit():
         for desc in program.layers:
             if desc["kind"] in cost.SERIAL:
                 continue
-            for per_cycle in (0.7, 3.5):
+            # a DDR alone; behind a narrower port (a Zynq HP port); a port the DDR binds
+            for per_cycle in (0.7, 3.5, Rates(64.0, 16.0), Rates(2.0, 16.0)):
                 assert cost.layer_totals(desc, program.engine, per_cycle) == loop_totals(desc, program.engine, per_cycle)
             kinds.add((desc["kind"], cost.span_overlap(desc, program.engine)))
             whole += any(st.whole for _, steps in cost._timed_tiles(desc, program.engine) for _, st in steps)
