@@ -676,8 +676,13 @@ def _consts(n: int, *sizes: int) -> tuple:
 
 
 def _blocks(first: int, n: int, *blocks: dict) -> tuple:
-    """Values [first, first + n) of each block, read block by block: one run each."""
-    return merge(*(_one_run(b["offset"] + first * itemsize(b["dtype"]), n * itemsize(b["dtype"])) for b in blocks))
+    """Values [first, first + n) of each block, read block by block: one run each, but a block's values
+    that start where the previous block's end join its run (a Tm tile of all of a layer's channels
+    reads its bias, M and shift, stored one after the other, as one run)."""
+    starts = [b["offset"] + first * itemsize(b["dtype"]) for b in blocks]
+    sizes = [n * itemsize(b["dtype"]) for b in blocks]
+    joined = runs(starts, sizes)
+    return merge(*(_one_run(s, k) for s, k in zip(*(a.tolist() for a in joined)) if k)) if blocks and n > 0 else ()
 
 
 def _one_run(start: int, nbytes: int) -> tuple:
