@@ -59,10 +59,32 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                 total += one(prv, cur, cur, first=first) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
         return total
 
+    def drained(steps):  # the three units each in step order, as the buffer halves allow
+        loaded = computed = stored = 0.0
+        ends = []  # per step: (the array's end, the output path's end)
+        used = [0.0, 0.0, 0.0]
+        for many, st in steps:
+            t = times(st)
+            for k in range(3):
+                used[k] += many * (t[4][k] + t[5][k] + t[6][k])
+            for _ in range(many):
+                if not (st.compute or st.load or st.store_r or st.store_w):  # a fetch alone
+                    stored = computed = loaded = max(loaded, computed, stored) + t[1]
+                    ends = [(stored, stored)] * 2
+                    continue
+                two_back = ends[-2] if len(ends) > 1 else (0.0, 0.0)
+                loaded = max(loaded, two_back[0]) + t[0]
+                computed = max(computed, loaded, two_back[1]) + max(t[2], t[1])
+                stored = max(stored, computed) + t[3]
+                ends.append((computed, stored))
+        return max(loaded, computed, stored, *used)
+
     tot = [0, 0, 0, 0, 0.0, 0.0]
     held = [0.0, 0.0, 0.0]
     timed = cost._timed_tiles(desc, engine)
     mode = cost.span_overlap(desc, engine)
+    dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not (desc["geometry"]["groups"] > 1
+                                                                       and desc["geometry"]["cin_per_group"] == 1))
     tables = 1 if desc["kind"] in ("conv", "gemm") and cost._layer_consts(desc, engine) else 0
     for index, (n, steps) in enumerate(timed):
         for many, st in steps:
@@ -75,7 +97,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             for r, v in enumerate((busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads,
                                    usage(st.store_w, per_cycle, write=True)[2])):
                 held[r] += k * v
-        tot[5] += n * tile(steps, mode if index >= tables else None)
+        tot[5] += n * (tile(steps, mode if index >= tables else None) if dense else drained(steps))
     if mode and len(timed) > tables:
         tot[5] += tile(timed[-1][1]) - tile(timed[-1][1], mode)
     tot[4] = max(held)

@@ -18,8 +18,9 @@ latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
-A spatial tile of a depthwise convolution or a pool adds its first load and its last output path;
-a dense conv / gemm pipelines on from one spatial tile into the next, so only the layer's first
+A spatial tile of a depthwise convolution or a pool runs its few steps through the three units as
+the timed simulation does, each stage when its unit is free and its buffer halves allow (the output
+path of one step beside the load of the next, on the port's other channel); a dense conv / gemm pipelines on from one spatial tile into the next, so only the layer's first
 load and last output path add (and each tile's first load where a resident input makes it wait
 for the array on the tile before, :func:`span_overlap`). A layer whose DDR or port busy time
 outweighs its compute is memory-bound.
@@ -180,11 +181,12 @@ def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
     """(compute cycles, weight bytes, read bytes, written bytes, transfer cycles, cycles) of one
     descriptor at ``per_cycle`` (ddr.Rates, or DDR bytes a cycle alone): the sums over its spatial
     tiles (a convolution's alike tiles walked once, _conv_groups). Transfer cycles: the busy time of
-    the busiest of the DDR and the port's two channels for the layer's bursts (ddr.usage). Cycles: per step the longest of its stages (ddr.stream); per spatial tile
-    where the pipeline drains between tiles (depthwise, pools) the first load before and the last
-    output path after them; a dense conv / gemm runs on from one spatial tile into the next
-    (span_overlap), so only the layer's first load and last output path stand alone (and each
-    tile's first load, where a resident input makes it wait for the tile before); the streaming
+    the busiest of the DDR and the port's two channels for the layer's bursts (ddr.usage). Cycles:
+    where the pipeline drains between tiles (depthwise, pools) each tile's stages in order on their
+    units (:func:`_drained_cycles`); a dense conv / gemm per step the longest of its stages
+    (ddr.stream), running on from one spatial tile into the next (span_overlap), so only the layer's
+    first load and last output path stand alone (and each tile's first load, where a resident input
+    makes it wait for the tile before); the streaming
     layers (one loop for load, compute and write) the longest of their compute and their read and
     write streams."""
     return _totals(desc, engine, _timed_tiles(desc, engine), per_cycle, latency)
@@ -197,6 +199,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
     tot = [0, 0, 0, 0, 0.0, 0.0]
     cache: dict = {}
     mode = span_overlap(desc, engine)
+    dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not is_depthwise(desc["geometry"]))  # step by step
     tables = 1 if desc["kind"] in ("conv", "gemm") and _layer_consts(desc, engine) else 0  # loaded alone, first
     occupied = []  # per run, in loop order: its steps' DDR busy time
     runs_ = []
@@ -213,7 +216,10 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
             tot[3] += n * k * st.write
         occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64).reshape(-1, 3)
         occupied.append((n * many)[:, None] * occ[at])
-        tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
+        if dense:
+            tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
+        else:
+            tot[5] += n * _drained_cycles(run, per_cycle, latency, cache)
     tot[4] = max(_in_order(0.0, *(o[:, k] for o in occupied)) for k in range(3))
     if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
         last = runs_[-1]
@@ -320,6 +326,38 @@ def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | N
         for r in range(3):
             used[r] += k * (t[4 + r] + t[7 + r])
     return max(work, out[3], *(used[r] + out[10 + r] for r in range(3)))
+
+
+def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
+    """One spatial tile's cycles where the pipeline drains between tiles (depthwise convolutions, the
+    window pools): the load, the array and the output path each take their steps in order, a stage
+    as soon as its unit is free and its buffer halves allow (as the timed simulation runs them): load
+    j after the array on step j−2 (the input half it fills), the array on step j after load j and
+    the output path of step j−2 (the accumulator half), output path j after the array on step j. The
+    array's stage takes the longer of its compute and its fetch (the constants' bursts go out as it
+    starts). A step that only fetches (a layer's tables, a pool's per-position constants) runs alone.
+    At least the busy time of the tile's bursts on the DDR and on each of the port's channels."""
+    distinct, cur, many = run
+    rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
+    loaded = computed = stored = 0.0  # when each unit is free
+    before = [0.0, 0.0]  # the array and the output path on the step before last: (computed, stored)
+    last = [0.0, 0.0]
+    used = [0.0, 0.0, 0.0]  # the DDR, the port's read channel, its write channel
+    for i, k in zip(cur.tolist(), many.tolist()):
+        st, t = distinct[i], rows[i]
+        for r in range(3):
+            used[r] += k * (t[4 + r] + t[7 + r] + t[10 + r])
+        alone = not (st.compute or st.load or st.store_r or st.store_w)  # a fetch alone: the pipeline waits for it
+        for _ in range(k):
+            if alone:
+                stored = computed = loaded = max(loaded, computed, stored) + t[1]
+                before = last = [stored, stored]
+                continue
+            loaded = max(loaded, before[0]) + t[0]
+            computed = max(computed, loaded, before[1]) + max(t[2], t[1])
+            stored = max(stored, computed) + t[3]
+            before, last = last, [computed, stored]
+    return max(loaded, computed, stored, *used)
 
 
 def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
