@@ -33,8 +33,25 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                 t = times(st)
                 for k in range(3):
                     used[k] += many * (t[4][k] + t[5][k])
-            return max(work, out[3], *(used[k] + out[6][k] for k in range(3)))
+            return max(work + queued(rest, steps[-1][1], mode), out[3], *(used[k] + out[6][k] for k in range(3)))
         return pipeline(steps, mode)
+
+    def queued(rest, out, mode):  # the load beside the first step behind the output path's reads
+        if not rest:
+            return 0.0
+        first = rest[0][1]
+        if rest[0][0] > 1:
+            nxt = first
+        elif len(rest) > 1:
+            nxt = rest[1][1]
+        elif mode == "pipelined":
+            nxt = first
+        else:
+            return 0.0
+        t, n = times(first), times(nxt)
+        work = t[2] + (t[1] if mode == "pipelined" else 0.0)
+        step = max(work, n[0], *(t[5][k] + n[4][k] for k in range(3)))
+        return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
 
     def pipeline(steps, mode=None):
         seq = [(many, times(st)) for many, st in steps if many]

@@ -311,7 +311,10 @@ def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | N
     """One spatial tile's cycles (_pipeline_cycles of ``run``, :func:`_indexed` of its steps); a tile of
     whole pixels ends in its output path (Step.whole), which runs after the tile's steps when the
     pipeline drains, and otherwise beside all of the next tile's steps (tiles alike: this tile's own) —
-    on the one DDR and the port's channels with them."""
+    on the one DDR and the port's channels with them. Its bursts go out as it starts, beside the
+    next tile's first step, so the load that step overlaps queues behind its reads on the DDR and
+    the read channel (first come first served), which the first step's slack may hide
+    (:func:`_queued_load`)."""
     distinct, cur, many = run
     if not (cur.size and distinct[cur[-1]].whole):
         return _pipeline_cycles(run, per_cycle, latency, cache, mode)
@@ -325,7 +328,30 @@ def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | N
         t = _stage_times(distinct[i], per_cycle, latency, cache)
         for r in range(3):
             used[r] += k * (t[4 + r] + t[7 + r])
-    return max(work, out[3], *(used[r] + out[10 + r] for r in range(3)))
+    queued = _queued_load(rest, distinct[cur[-1]], per_cycle, latency, cache, mode)
+    return max(work + queued, out[3],
+               *(used[r] + out[10 + r] for r in range(3)))
+
+
+def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, mode: str) -> float:
+    """Cycles a whole-pixel output path ``out`` adds to the first step of the tile it runs
+    beside (``rest``: that tile's steps; tiles alike): the load beside that step waits for the output
+    path's reads on the DDR and the read channel, and the step takes longer where that load then
+    outlasts it (the step's time as _pipeline_cycles takes it; the steps of a tile of whole pixels
+    have no output path of their own)."""
+    distinct, cur, many = rest
+    if not cur.size:
+        return 0.0
+    if many[0] > 1 or cur.size > 1:
+        nxt = cur[0] if many[0] > 1 else cur[1]
+    elif mode == "pipelined":  # one step a tile: the next tile's, alike
+        nxt = cur[0]
+    else:
+        return 0.0
+    t, n = (_stage_times(distinct[i], per_cycle, latency, cache) for i in (cur[0], nxt))
+    work = t[2] + (t[1] if mode == "pipelined" else 0.0)  # a resident tile's first fetch runs beside its first load
+    step = max(work, n[0], *(t[7 + k] + n[4 + k] for k in range(3)))
+    return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
 
 
 def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
