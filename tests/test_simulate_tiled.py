@@ -15,7 +15,7 @@ from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.sim.tiled import simulate_tiled
 from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, SERIAL, program_cost, span_overlap
 from models import data
 
 MODELS = ["mnist_cnn", "resnet_ds"]
@@ -48,7 +48,9 @@ def misplaced(est):
 
 
 def board(gbps):
-    return dataclasses.replace(get_board("pynq-z2"), name=f"test-{gbps}", ddr_gbps=gbps)
+    """pynq-z2 with a DDR of ``gbps`` and no PS port between it and the engine: the DDR model alone
+    (test_tiled_hp_ports covers the port)."""
+    return dataclasses.replace(get_board("pynq-z2"), name=f"test-{gbps}", ddr_gbps=gbps, ps=None)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -172,20 +174,18 @@ def test_channel_strided_pixels_move_the_bytes_and_bursts_the_model_counts(strid
 @pytest.mark.parametrize("model", MODELS)
 def test_the_model_follows_the_simulation_per_layer(bundles, model):
     """At the board's DDR (latency 64 cycles, 16 bursts in flight) the cost model counts the simulated
-    bursts and its cycles stay within 15 % of the simulated ones per layer, 10 % per image — but for
-    the depthwise convolutions, whose three-stage pipeline over a few Tm tiles the model times stage
-    by stage: from 40 % under to 25 % over the simulation (resnet_ds's first depthwise layer on the
-    16 x 16 array: 23 % over; docs/simulation.md lists each layer)."""
+    bursts and its cycles stay within 15 % of the simulated ones per layer, 10 % per image; the
+    depthwise convolutions and the pools, whose few steps the model runs through the three units as
+    the replay does (cost._drained_cycles), within 2 % (resnet_ds's depthwise layers measured at
+    0.99x, its max pool at 1.00x; docs/simulation.md lists each layer)."""
     b = bundles[model]
     program, _ = load_program(b)
     res = simulate_tiled(b, images=2, check=False)
     cost = program_cost(program, "pynq-z2")
     for lay, est, desc in zip(res.layers, cost.layers, program.layers):
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
-        if desc["kind"] == "conv" and desc["geometry"]["groups"] > 1:
-            assert 0.6 * lay.cycles <= est.cycles <= 1.25 * lay.cycles, lay.name
-        else:
-            assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
+        drained = span_overlap(desc, program.engine) is None and desc["kind"] not in SERIAL
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.02 if drained else 0.15), lay.name
     assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)
 
 

@@ -9,7 +9,7 @@ from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
 from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, layer_totals, program_cost
-from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge
+from fpga_accel.tiled.ddr import BUS_BYTES, DEFAULT_LATENCY, busy, merge
 from models import data
 
 
@@ -61,10 +61,16 @@ def test_figures_follow_the_model(resnet):
     assert d["estimate"] is True and d["burst_efficiency"] == BURST_EFFICIENCY == 0.75
     assert c.clock_mhz == b.clock_mhz and c.ddr_gbps == b.ddr_gbps
     per_cycle = b.ddr_gbps * 1e9 * BURST_EFFICIENCY / (b.clock_mhz * 1e6)
+    port = b.ps.hp_bits / 8  # every master through the one HP port: its read and its write channel
     for lay in c.layers:
-        # a burst takes at least a beat and the bandwidth; a stage waits at most a latency and a burst a burst
-        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, lay.bursts) - 1e-9
-        assert lay.transfer_cycles <= lay.ddr_bytes / per_cycle + lay.bursts + 1e-9
+        # a burst takes at least a beat and the bandwidth; each direction at most the port's width a cycle
+        reads = lay.weight_bytes + lay.act_read_bytes
+        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, lay.bursts, reads / port,
+                                          lay.act_write_bytes / port) - 1e-9
+        # the DDR: its bandwidth and at most a beat a burst more; the port: whole 64-byte beats at its width
+        # (a burst's bytes' beats and at most two partial ones)
+        assert lay.transfer_cycles <= max(lay.ddr_bytes / per_cycle + lay.bursts,
+                                          (lay.ddr_bytes / BUS_BYTES + 2 * lay.bursts) * BUS_BYTES / port) + 1e-9
         assert max(lay.compute_cycles, lay.transfer_cycles) <= lay.cycles + 1e-9
         assert lay.cycles <= lay.compute_cycles + lay.transfer_cycles + (DEFAULT_LATENCY + 1) * lay.bursts
         assert lay.bound == ("memory" if lay.transfer_cycles > lay.compute_cycles else "compute")

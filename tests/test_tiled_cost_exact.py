@@ -9,17 +9,18 @@ from tiled_util import quantised, random_case
 
 from fpga_accel.tiled import build_program, cost
 from fpga_accel.tiled.build import conv_weight_order
-from fpga_accel.tiled.ddr import DEFAULT_LATENCY, busy, merge, stream
+from fpga_accel.tiled.ddr import DEFAULT_LATENCY, Rates, busy, merge, stream, usage
 from fpga_accel.tiled.tiles import spans
 from models import data
 
 
 def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     """layer_totals as one loop over every run of every tile (the cost model's docs, written out)."""
-    def times(st):
+    def times(st):  # stage times; busy time on (the DDR, the port's read channel, its write channel) of three
+        store = (busy(merge(st.store_r, st.store_w), per_cycle), usage(st.store_r, per_cycle)[1],
+                 usage(st.store_w, per_cycle, write=True)[2])
         return (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
-                cost._store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                busy(merge(st.store_r, st.store_w), per_cycle))
+                cost._store(st, per_cycle, latency), usage(st.load, per_cycle), usage(st.fetch, per_cycle), store)
 
     def tile(steps, mode=None):
         if steps and steps[-1][1].whole:  # a tile of whole pixels: its output path after or beside its steps
@@ -27,22 +28,40 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             work, out = pipeline(rest, mode), times(steps[-1][1])
             if not mode:
                 return work + out[3]
-            ddr = 0.0
+            used = [0.0, 0.0, 0.0]  # on the DDR, the port's read and its write channel
             for many, st in rest:
                 t = times(st)
-                ddr += many * (t[4] + t[5])
-            return max(work, out[3], ddr + out[6])
+                for k in range(3):
+                    used[k] += many * (t[4][k] + t[5][k])
+            return max(work + queued(rest, steps[-1][1], mode), out[3], *(used[k] + out[6][k] for k in range(3)))
         return pipeline(steps, mode)
+
+    def queued(rest, out, mode):  # the load beside the first step behind the output path's reads
+        if not rest:
+            return 0.0
+        first = rest[0][1]
+        if rest[0][0] > 1:
+            nxt = first
+        elif len(rest) > 1:
+            nxt = rest[1][1]
+        elif mode == "pipelined":
+            nxt = first
+        else:
+            return 0.0
+        t, n = times(first), times(nxt)
+        work = t[2] + (t[1] if mode == "pipelined" else 0.0)
+        step = max(work, n[0], *(t[5][k] + n[4][k] for k in range(3)))
+        return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
 
     def pipeline(steps, mode=None):
         seq = [(many, times(st)) for many, st in steps if many]
         if not seq:
             return 0.0
-        zero = (0.0,) * 7
+        zero = (0.0,) * 4 + ((0.0,) * 3,) * 3
 
         def one(prev, cur, nxt, first=False):
             work = cur[2] + (0.0 if first else cur[1])
-            return max(work, nxt[0], prev[3], cur[5] + nxt[4] + prev[6])
+            return max(work, nxt[0], prev[3], *(cur[5][k] + nxt[4][k] + prev[6][k] for k in range(3)))
 
         chained = mode == "pipelined"
         head, tail = seq[0][1], seq[-1][1]
@@ -57,9 +76,32 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                 total += one(prv, cur, cur, first=first) + (many - 2) * one(cur, cur, cur) + one(cur, cur, nxt)
         return total
 
+    def drained(steps):  # the three units each in step order, as the buffer halves allow
+        loaded = computed = stored = 0.0
+        ends = []  # per step: (the array's end, the output path's end)
+        used = [0.0, 0.0, 0.0]
+        for many, st in steps:
+            t = times(st)
+            for k in range(3):
+                used[k] += many * (t[4][k] + t[5][k] + t[6][k])
+            for _ in range(many):
+                if not (st.compute or st.load or st.store_r or st.store_w):  # a fetch alone
+                    stored = computed = loaded = max(loaded, computed, stored) + t[1]
+                    ends = [(stored, stored)] * 2
+                    continue
+                two_back = ends[-2] if len(ends) > 1 else (0.0, 0.0)
+                loaded = max(loaded, two_back[0]) + t[0]
+                computed = max(computed, loaded, two_back[1]) + max(t[2], t[1])
+                stored = max(stored, computed) + t[3]
+                ends.append((computed, stored))
+        return max(loaded, computed, stored, *used)
+
     tot = [0, 0, 0, 0, 0.0, 0.0]
+    held = [0.0, 0.0, 0.0]
     timed = cost._timed_tiles(desc, engine)
     mode = cost.span_overlap(desc, engine)
+    dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not (desc["geometry"]["groups"] > 1
+                                                                       and desc["geometry"]["cin_per_group"] == 1))
     tables = 1 if desc["kind"] in ("conv", "gemm") and cost._layer_consts(desc, engine) else 0
     for index, (n, steps) in enumerate(timed):
         for many, st in steps:
@@ -68,10 +110,14 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
-            tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
-        tot[5] += n * tile(steps, mode if index >= tables else None)
+            reads = usage(merge(st.load, st.fetch, st.store_r), per_cycle)[1]
+            for r, v in enumerate((busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads,
+                                   usage(st.store_w, per_cycle, write=True)[2])):
+                held[r] += k * v
+        tot[5] += n * (tile(steps, mode if index >= tables else None) if dense else drained(steps))
     if mode and len(timed) > tables:
         tot[5] += tile(timed[-1][1]) - tile(timed[-1][1], mode)
+    tot[4] = max(held)
     return tuple(tot)
 
 
@@ -91,7 +137,8 @@ def test_layer_totals_equal_the_loop_bit_for_bit():
         for desc in program.layers:
             if desc["kind"] in cost.SERIAL:
                 continue
-            for per_cycle in (0.7, 3.5):
+            # a DDR alone; behind a narrower port (a Zynq HP port); a port the DDR binds
+            for per_cycle in (0.7, 3.5, Rates(64.0, 16.0), Rates(2.0, 16.0)):
                 assert cost.layer_totals(desc, program.engine, per_cycle) == loop_totals(desc, program.engine, per_cycle)
             kinds.add((desc["kind"], cost.span_overlap(desc, program.engine)))
             whole += any(st.whole for _, steps in cost._timed_tiles(desc, program.engine) for _, st in steps)

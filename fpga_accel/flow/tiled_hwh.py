@@ -59,7 +59,7 @@ def generate_tiled_hwh(manifest: dict, design: str = "fa_design", registers: dic
     _busif(bifs, ps.master, "MASTER", "xilinx.com:interface:aximm:1.0", f"{ps.instance}_{ps.master}", [],
            [("DATA_WIDTH", 32), ("PROTOCOL", ps.master_protocol), ("FREQ_HZ", ctx["clk_hz"])])
     _busif(bifs, ps.hp, "SLAVE", "xilinx.com:interface:aximm:1.0", f"{ps.instance}_{ps.hp}", [],
-           [("DATA_WIDTH", 64), ("FREQ_HZ", ctx["clk_hz"])])
+           [("DATA_WIDTH", ps.hp_bits), ("FREQ_HZ", ctx["clk_hz"])])
     _sub(_sub(m, "MEMORYMAP"), "MEMRANGE", ADDRESSBLOCK="Reg", BASENAME="C_BASEADDR", BASEVALUE=f"0x{base:08X}",
          HIGHNAME="C_HIGHADDR", HIGHVALUE=f"0x{base + RANGE - 1:08X}", INSTANCE=inst, IS_DATA="TRUE",
          IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=ps.master, MEMTYPE="REGISTER", SLAVEBUSINTERFACE="s_axi_control")

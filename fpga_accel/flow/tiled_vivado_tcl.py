@@ -8,7 +8,8 @@ engine in place of the streaming IP and its DMAs:
   (M_AXI_GP0 on Zynq-7000, M_AXI_HPM0_FPD on Zynq UltraScale+) through an AXI interconnect;
 - its three m_axi masters (``m_axi_gmem0`` descriptors, ``gmem1`` weights, ``gmem2`` activations)
   through one SmartConnect onto the board file's HP port into the PS DDR (the only HP port the
-  board files enable: the three share its bandwidth);
+  board files enable: the three share its ``ps.hp_bits`` a cycle each way, which the cost model and
+  the timed simulation count, :mod:`fpga_accel.tiled.ddr`);
 - clocks and resets from PL clock 0 and its reset by block automation, addresses by
   ``assign_bd_address`` (the engine's registers in the master port's window, DDR on each master).
 """

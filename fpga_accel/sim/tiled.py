@@ -87,6 +87,8 @@ def ddr_model(board, clock_mhz: float, latency: int = DEFAULT_LATENCY, **kw) -> 
         raise SimulationError(f"board '{board.name}' gives no DDR bandwidth (ddr_gbps); the DDR model needs it")
     if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency <= 100_000:
         raise SimulationError(f"DDR latency must be an integer number of cycles in 0..100000, got {latency!r}")
+    # on a Zynq board every master goes through the PS's one HP port (cost.ddr_rates)
+    kw.setdefault("port_bytes", board.ps.hp_bits / 8 if board.ps is not None else None)
     return DdrModel(board.ddr_gbps * 1e9 * BURST_EFFICIENCY / (clock_mhz * 1e6), latency, **kw)
 
 
@@ -133,7 +135,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     for desc, lay, est in zip(program.layers, pick, cost.layers):
         cyc = lay.cycles
         layers.append(TiledLayer(desc["name"], desc["kind"], cyc, est.cycles, lay.iterations, est.bound,
-                                 "memory" if lay.ddr_busy > lay.iterations else "compute", cyc - lay.iterations,
+                                 "memory" if max(lay.ddr_busy, *lay.port_busy) > lay.iterations else "compute", cyc - lay.iterations,
                                  lay.ddr_bytes, lay.ddr_busy, lay.bursts,
                                  lay.ddr_bytes * clock * 1e6 / cyc / 1e9 if cyc else 0.0))
     return TiledSimResult(str((b.manifest.get("model") or {}).get("name", "")), brd.name, clock,

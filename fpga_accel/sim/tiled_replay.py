@@ -20,7 +20,10 @@ consecutive DDR bytes it moved. The replay gives each event a start and an end:
   for max(beats, bytes / the sustained bytes per cycle), first come first served in time (a burst
   may take an idle gap before one reserved earlier in the replay); a read's data start ``latency``
   cycles after its request, a write's response comes ``latency`` cycles after its data, and a unit
-  keeps at most ``outstanding`` bursts in flight per direction.
+  keeps at most ``outstanding`` bursts in flight per direction. On a Zynq board (``port_bytes``) a
+  burst also holds its direction's channel of the PS port its master goes through (``ports``) for
+  its beats at the port's width (ddr.Rates): each of the two takes it in its first gap long enough
+  from its request on (the port's FIFOs decouple them), and it is done when both are.
 - an event ends when both its iterations (one a cycle, from its start) and its last burst are done.
 """
 from __future__ import annotations
@@ -31,11 +34,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING  # noqa: F401 (the cost model's rules)
+from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING, Rates  # noqa: F401 (the cost model's rules)
 from ..tiled.ddr import bursts as run_bursts
 from .tiled_build import StageTrace
 
 CONTROL, LAYER, LOAD, COMPUTE, STORE, IMAGE = range(6)
+#: port beats a PS port's channel carries of one burst before another master's burst may come: the
+#: AXI3 burst length of the Zynq-7000 HP ports (UG585, 16 beats), which the interconnect in front
+#: of them cuts a master's longer bursts into; assumed for the Zynq UltraScale+ ports too
+PORT_PIECE = 16
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class DdrModel:
     bus_bytes: int = BUS_BYTES
     max_beats: int = MAX_BEATS
     outstanding: int = OUTSTANDING
+    port_bytes: float | None = None  # a cycle, each direction of a PS port (Zynq); None: no port
+    ports: tuple[int, ...] = (0, 0, 0, 0)  # the PS port of each traced master (descriptors, weights, acts, other)
+
+    @property
+    def rates(self) -> Rates:
+        return Rates(self.bytes_per_cycle, self.port_bytes, self.bus_bytes)
 
     def bursts(self, offset: int, nbytes: int):
         """(bytes, beats) of the bursts one run of consecutive bytes takes."""
@@ -86,6 +99,7 @@ class LayerTiming:
     ddr_bytes: int = 0
     ddr_busy: float = 0.0  # cycles the DDR spends on its bursts
     bursts: int = 0
+    port_busy: list = field(default_factory=lambda: [0.0, 0.0])  # cycles its bursts hold the PS port(s), reads, writes
 
     @property
     def cycles(self) -> float:
@@ -110,6 +124,8 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
     overlap = overlap or {}
     ev, runs = trace.events, trace.runs
     cal = Calendar()
+    channels: dict[tuple[int, int], Calendar] = {}  # (PS port, write) -> its channel's calendar
+    rates = ddr.rates
     free = [0.0] * 6  # per unit: when its last event ends
     wend: dict[int, float] = {}  # buffer half -> end of the last event that filled it
     rend: dict[int, float] = {}  # buffer half -> end of the last event that read it
@@ -121,9 +137,9 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
     out = Replay([], [], [])
     per: list[LayerTiming] = []
     control = 0.0
-    # one DDR for every port: a run's port does not change its timing
-    r_off, r_bytes, r_write = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
-                               runs["write"].tolist())
+    # one DDR for every master; a master's PS port (if any) by its traced port
+    r_off, r_bytes, r_write, r_port = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
+                                       runs["write"].tolist(), runs["port"].tolist())
     for e in ev.tolist():
         layer, unit, r0, q0, reads, writes, iters, first, count = e
         if unit == IMAGE:
@@ -131,9 +147,10 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
                 out.image_done.append(base + horizon)
                 out.layers.append(per)
                 out.control.append(control)
-            # the image before is done with the DDR and every buffer: its times constrain nothing
+            # the image before is done with the DDR, the ports and every buffer: its times constrain nothing
             base, horizon = base + horizon, 0.0
             cal = Calendar()
+            channels.clear()
             wend.clear()
             rend.clear()
             per, control = [LayerTiming(i) for i in range(n_layers)], 0.0
@@ -157,21 +174,33 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
         if writes:
             start = max(start, rend.get(writes, 0.0), wend.get(writes, 0.0))
         end = start + iters
-        busy, nb, moved = 0.0, 0, 0
+        busy, nb, moved, port_busy = 0.0, 0, 0, [0.0, 0.0]
         issued: tuple[list, list] = ([], [])  # per direction: completion of each burst in flight order
         for k in range(first, first + count):
             w = r_write[k]
             q = issued[w]
+            chan = None
+            if ddr.port_bytes:
+                key = (ddr.ports[min(r_port[k], len(ddr.ports) - 1)], w)
+                chan = channels.setdefault(key, Calendar())
             for nbytes, beats in ddr.bursts(r_off[k], r_bytes[k]):
                 t = start if len(q) < ddr.outstanding else max(start, q[-ddr.outstanding])
                 d = max(float(beats), nbytes / ddr.bytes_per_cycle)
-                if w:  # data first, the response `latency` later
-                    done = cal.reserve(t, d) + d + ddr.latency
-                else:
-                    done = cal.reserve(t + ddr.latency, d) + d
+                p = rates.port_cycles(beats)
+                at = t if w else t + ddr.latency  # a write's data first, its response `latency` later
+                done = cal.reserve(at, d) + d
+                if chan is not None:  # the port's channel in pieces: the interconnect interleaves masters' bursts
+                    left, t_c = p, at
+                    while left > 0:
+                        piece = min(left, PORT_PIECE)
+                        t_c = chan.reserve(t_c, piece) + piece
+                        left -= piece
+                    done = max(done, t_c)
+                done += ddr.latency if w else 0
                 q.append(done)
                 end = max(end, done)
                 busy += d
+                port_busy[w] += p
                 nb += 1
             moved += r_bytes[k]
         free[unit] = end
@@ -195,6 +224,7 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
         lay.iterations += iters if unit in (COMPUTE, LAYER) else 0
         lay.ddr_bytes += moved
         lay.ddr_busy += busy
+        lay.port_busy = [a + b for a, b in zip(lay.port_busy, port_busy)]
         lay.bursts += nb
     if per:
         out.image_done.append(base + horizon)

@@ -210,12 +210,13 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
 
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
                   tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=(),
-                  ddr_bytes_per_cycle: float | None = None) -> Program:
+                  ddr_bytes_per_cycle=None) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
     array with on-chip ``buffers`` (elements: ``input``, ``weight``, ``output``; default
     :func:`default_buffers`). Each layer's spatial tile is the largest up to ``tile`` = (rows, cols)
     (default: the whole output) whose halo, weights and accumulators fit the buffers, rows shrinking
-    before columns. With ``ddr_bytes_per_cycle`` (the board's DDR bytes per engine cycle) a conv or
+    before columns. With ``ddr_bytes_per_cycle`` (the board's DDR bytes per engine cycle, or its
+:func:`~fpga_accel.tiled.cost.ddr_rates` with a Zynq board's HP port) a conv or
     gemm layer's tile is instead the one of :func:`tile_choices` that the cost model
     (:mod:`fpga_accel.tiled.cost`) gives the fewest cycles, ties to the larger tile: a smaller tile
     can keep its input on chip across Tm tiles where the largest cannot. A layer without an engine
@@ -507,7 +508,7 @@ def tile_choices(h: int, w: int) -> list[tuple[int, int]]:
     return [(r, c) for r in rows for c in cols]
 
 
-def _fastest_tile(desc: dict, bufs: Mapping[str, int], per_cycle: float) -> None:
+def _fastest_tile(desc: dict, bufs: Mapping[str, int], per_cycle) -> None:
     """Among the tiles of :func:`tile_choices` no larger than the largest that fits (chosen already),
     the one of fewest estimated cycles (ties: the larger)."""
     from .cost import layer_cycles

@@ -12,15 +12,17 @@ made on chip), per-channel constants once per output tile, lookup tables once pe
 and residual tiles once. Transfer time follows the AXI bursts those accesses make in the engine's
 loop order (:mod:`fpga_accel.tiled.ddr`, the rules the timed simulation replays): each burst
 occupies the DDR for max(beats, bytes / (the board's ``ddr_gbps`` × :data:`BURST_EFFICIENCY`)),
-and a stage's stream adds the port's latency, or a latency per 16 bursts in flight when short
-bursts cannot cover it.
+and on a Zynq board also its direction's channel of the PS's HP port all masters share for its
+beats at the port's width (``ps.hp_bits``, :func:`ddr_rates`); a stage's stream adds the port's
+latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
-A spatial tile of a depthwise convolution or a pool adds its first load and its last output path;
-a dense conv / gemm pipelines on from one spatial tile into the next, so only the layer's first
+A spatial tile of a depthwise convolution or a pool runs its few steps through the three units as
+the timed simulation does, each stage when its unit is free and its buffer halves allow (the output
+path of one step beside the load of the next, on the port's other channel); a dense conv / gemm pipelines on from one spatial tile into the next, so only the layer's first
 load and last output path add (and each tile's first load where a resident input makes it wait
-for the array on the tile before, :func:`span_overlap`). A layer whose DDR busy time
+for the array on the tile before, :func:`span_overlap`). A layer whose DDR or port busy time
 outweighs its compute is memory-bound.
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import pixel_access
-from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, busy, histogram, merge, runs, stream
+from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, Rates, busy, histogram, merge, runs, stream, usage
 from .program import Program, itemsize
 from .tiles import (
     clipped,
@@ -109,6 +111,7 @@ class ProgramCost:
     tm: int
     tn: int
     layers: list[LayerCost]
+    hp_bits: int | None = None  # the PS port every master shares (Zynq boards), None: no such port
 
     @property
     def cycles(self) -> float:
@@ -130,7 +133,7 @@ class ProgramCost:
 
     def to_dict(self) -> dict:
         return {"estimate": True, "board": self.board, "clock_mhz": self.clock_mhz, "ddr_gbps": self.ddr_gbps,
-                "burst_efficiency": self.burst_efficiency, "tm": self.tm, "tn": self.tn, "cycles": self.cycles,
+                "burst_efficiency": self.burst_efficiency, "hp_bits": self.hp_bits, "tm": self.tm, "tn": self.tn, "cycles": self.cycles,
                 "fps": self.fps, "efficiency": self.efficiency, "ddr_gbs": self.ddr_gbs,
                 "layers": [{**asdict(lay), "ddr_bytes": lay.ddr_bytes} for lay in self.layers]}
 
@@ -148,7 +151,7 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     clock = float(clock_mhz or b.clock_mhz)
     if not (0 < burst_efficiency <= 1 and clock > 0):
         raise InputError(f"burst efficiency must be in (0, 1] and the clock positive, got {burst_efficiency}, {clock}")
-    per_cycle = ddr_bytes_per_cycle(b, clock, burst_efficiency)
+    per_cycle = ddr_rates(b, clock, burst_efficiency)
     layers = []
     for desc in program.layers:
         timed = _timed_tiles(desc, program.engine)  # walked once for both
@@ -156,7 +159,8 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
                                 transfer, cycles, "memory" if transfer > compute else "compute", _bursts(timed)))
     e = program.engine
-    return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers)
+    return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers,
+                       b.ps.hp_bits if b.ps else None)
 
 
 def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency: float = BURST_EFFICIENCY) -> float:
@@ -164,16 +168,25 @@ def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency:
     return board.ddr_gbps * 1e9 * burst_efficiency / (float(clock_mhz or board.clock_mhz) * 1e6)
 
 
-def layer_totals(desc: dict, engine: dict, per_cycle: float,
+def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = BURST_EFFICIENCY) -> Rates:
+    """What the engine's bursts go through on ``board`` (:class:`~fpga_accel.tiled.ddr.Rates`): the DDR
+    at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP port every master shares, its
+    ``hp_bits`` a cycle each way at the engine's clock (the block design clocks the port with it)."""
+    port = board.ps.hp_bits / 8 if board.ps is not None else None
+    return Rates(ddr_bytes_per_cycle(board, clock_mhz, burst_efficiency), port)
+
+
+def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
                  latency: int = DEFAULT_LATENCY) -> tuple[int, int, int, int, float, float]:
     """(compute cycles, weight bytes, read bytes, written bytes, transfer cycles, cycles) of one
-    descriptor at ``per_cycle`` DDR bytes a cycle: the sums over its spatial tiles (a convolution's
-    alike tiles walked once, _conv_groups). Transfer cycles: the DDR's busy time for the layer's
-    bursts (ddr.busy). Cycles: per step the longest of its stages (ddr.stream); per spatial tile
-    where the pipeline drains between tiles (depthwise, pools) the first load before and the last
-    output path after them; a dense conv / gemm runs on from one spatial tile into the next
-    (span_overlap), so only the layer's first load and last output path stand alone (and each
-    tile's first load, where a resident input makes it wait for the tile before); the streaming
+    descriptor at ``per_cycle`` (ddr.Rates, or DDR bytes a cycle alone): the sums over its spatial
+    tiles (a convolution's alike tiles walked once, _conv_groups). Transfer cycles: the busy time of
+    the busiest of the DDR and the port's two channels for the layer's bursts (ddr.usage). Cycles:
+    where the pipeline drains between tiles (depthwise, pools) each tile's stages in order on their
+    units (:func:`_drained_cycles`); a dense conv / gemm per step the longest of its stages
+    (ddr.stream), running on from one spatial tile into the next (span_overlap), so only the layer's
+    first load and last output path stand alone (and each tile's first load, where a resident input
+    makes it wait for the tile before); the streaming
     layers (one loop for load, compute and write) the longest of their compute and their read and
     write streams."""
     return _totals(desc, engine, _timed_tiles(desc, engine), per_cycle, latency)
@@ -186,6 +199,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
     tot = [0, 0, 0, 0, 0.0, 0.0]
     cache: dict = {}
     mode = span_overlap(desc, engine)
+    dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not is_depthwise(desc["geometry"]))  # step by step
     tables = 1 if desc["kind"] in ("conv", "gemm") and _layer_consts(desc, engine) else 0  # loaded alone, first
     occupied = []  # per run, in loop order: its steps' DDR busy time
     runs_ = []
@@ -200,27 +214,39 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
             tot[1] += n * k * st.weights
             tot[2] += n * k * st.read
             tot[3] += n * k * st.write
-        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64)
-        occupied.append((n * many) * occ[at])
-        tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
-    tot[4] = _in_order(0.0, *occupied)
+        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64).reshape(-1, 3)
+        occupied.append((n * many)[:, None] * occ[at])
+        if dense:
+            tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
+        else:
+            tot[5] += n * _drained_cycles(run, per_cycle, latency, cache)
+    tot[4] = max(_in_order(0.0, *(o[:, k] for o in occupied)) for k in range(3))
     if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
         last = runs_[-1]
         tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
     return tuple(tot)
 
 
-def _occupied(st: Step, per_cycle: float, cache: dict) -> float:
-    """The DDR's busy time for a step's bursts, kept in ``cache`` per its bursts."""
+def _occupied(st: Step, per_cycle, cache: dict) -> tuple[float, float, float]:
+    """The busy time of the DDR and of the port's read and write channels for a step's bursts, kept in
+    ``cache`` per its bursts."""
     key = ("busy", st.load, st.fetch, st.store_r, st.store_w)
     if key not in cache:
-        cache[key] = busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+        cache[key] = _usage(st, per_cycle)
     return cache[key]
 
 
-def _serial_totals(timed, per_cycle: float, latency: int) -> tuple:
+def _usage(st: Step, per_cycle) -> tuple[float, float, float]:
+    """ddr.usage of all of a step's bursts (the DDR's time for them together, as ddr.busy adds it)."""
+    reads = usage(merge(st.load, st.fetch, st.store_r), per_cycle)
+    return (busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads[1],
+            usage(st.store_w, per_cycle, write=True)[2])
+
+
+def _serial_totals(timed, per_cycle, latency: int) -> tuple:
     """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
+    held = [0.0, 0.0, 0.0]  # the DDR, the port's read and write channels
     reads: list = []
     writes: list = []
     for n, steps in timed:
@@ -230,10 +256,11 @@ def _serial_totals(timed, per_cycle: float, latency: int) -> tuple:
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
-            tot[4] += k * busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle)
+            held = [a + k * b for a, b in zip(held, _usage(st, per_cycle))]
             reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
             writes.append(_scaled(st.store_w, k))
     r, w = merge(*reads), merge(*writes)
+    tot[4] = max(held)
     tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
     return tuple(tot)
 
@@ -267,22 +294,27 @@ def _scaled(hist: tuple, k: int) -> tuple:
     return tuple((n, b, c * k) for n, b, c in hist)
 
 
-def _stage_times(st: Step, per_cycle: float, latency: int, cache: dict) -> tuple:
-    """(load, fetch, compute, output path; DDR busy time of the load, the fetch, the output path) of a step,
-    kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly alike)."""
+def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
+    """(load, fetch, compute, output path; the busy time of the DDR, the port's read channel and its
+    write channel for the load, for the fetch, for the output path: 3 × 3) of a step, kept in ``cache``
+    per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly alike)."""
     key = (st.load, st.fetch, st.compute, st.store_r, st.store_w)
     if key not in cache:
+        r = usage(st.store_r, per_cycle)
         cache[key] = (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
-                      _store(st, per_cycle, latency), busy(st.load, per_cycle), busy(st.fetch, per_cycle),
-                      busy(merge(st.store_r, st.store_w), per_cycle))
+                      _store(st, per_cycle, latency), *usage(st.load, per_cycle), *usage(st.fetch, per_cycle),
+                      busy(merge(st.store_r, st.store_w), per_cycle), r[1], usage(st.store_w, per_cycle, True)[2])
     return cache[key]
 
 
-def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
+def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
     """One spatial tile's cycles (_pipeline_cycles of ``run``, :func:`_indexed` of its steps); a tile of
     whole pixels ends in its output path (Step.whole), which runs after the tile's steps when the
     pipeline drains, and otherwise beside all of the next tile's steps (tiles alike: this tile's own) —
-    on the one DDR with them."""
+    on the one DDR and the port's channels with them. Its bursts go out as it starts, beside the
+    next tile's first step, so the load that step overlaps queues behind its reads on the DDR and
+    the read channel (first come first served), which the first step's slack may hide
+    (:func:`_queued_load`)."""
     distinct, cur, many = run
     if not (cur.size and distinct[cur[-1]].whole):
         return _pipeline_cycles(run, per_cycle, latency, cache, mode)
@@ -291,18 +323,74 @@ def _tile_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: 
     out = _stage_times(distinct[cur[-1]], per_cycle, latency, cache)
     if not mode:
         return work + out[3]
-    ddr = 0.0
+    used = [0.0, 0.0, 0.0]  # the steps' loads and fetches on the DDR, the read and the write channel
     for k, i in zip(many[:-1].tolist(), cur[:-1].tolist()):  # in loop order, as a loop adds them
         t = _stage_times(distinct[i], per_cycle, latency, cache)
-        ddr += k * (t[4] + t[5])
-    return max(work, out[3], ddr + out[6])
+        for r in range(3):
+            used[r] += k * (t[4 + r] + t[7 + r])
+    queued = _queued_load(rest, distinct[cur[-1]], per_cycle, latency, cache, mode)
+    return max(work + queued, out[3],
+               *(used[r] + out[10 + r] for r in range(3)))
 
 
-def _pipeline_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mode: str | None = None) -> float:
+def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, mode: str) -> float:
+    """Cycles a whole-pixel output path ``out`` adds to the first step of the tile it runs
+    beside (``rest``: that tile's steps; tiles alike): the load beside that step waits for the output
+    path's reads on the DDR and the read channel, and the step takes longer where that load then
+    outlasts it (the step's time as _pipeline_cycles takes it; the steps of a tile of whole pixels
+    have no output path of their own)."""
+    distinct, cur, many = rest
+    if not cur.size:
+        return 0.0
+    if many[0] > 1 or cur.size > 1:
+        nxt = cur[0] if many[0] > 1 else cur[1]
+    elif mode == "pipelined":  # one step a tile: the next tile's, alike
+        nxt = cur[0]
+    else:
+        return 0.0
+    t, n = (_stage_times(distinct[i], per_cycle, latency, cache) for i in (cur[0], nxt))
+    work = t[2] + (t[1] if mode == "pipelined" else 0.0)  # a resident tile's first fetch runs beside its first load
+    step = max(work, n[0], *(t[7 + k] + n[4 + k] for k in range(3)))
+    return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
+
+
+def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
+    """One spatial tile's cycles where the pipeline drains between tiles (depthwise convolutions, the
+    window pools): the load, the array and the output path each take their steps in order, a stage
+    as soon as its unit is free and its buffer halves allow (as the timed simulation runs them): load
+    j after the array on step j−2 (the input half it fills), the array on step j after load j and
+    the output path of step j−2 (the accumulator half), output path j after the array on step j. The
+    array's stage takes the longer of its compute and its fetch (the constants' bursts go out as it
+    starts). A step that only fetches (a layer's tables, a pool's per-position constants) runs alone.
+    At least the busy time of the tile's bursts on the DDR and on each of the port's channels."""
+    distinct, cur, many = run
+    rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
+    loaded = computed = stored = 0.0  # when each unit is free
+    before = [0.0, 0.0]  # the array and the output path on the step before last: (computed, stored)
+    last = [0.0, 0.0]
+    used = [0.0, 0.0, 0.0]  # the DDR, the port's read channel, its write channel
+    for i, k in zip(cur.tolist(), many.tolist()):
+        st, t = distinct[i], rows[i]
+        for r in range(3):
+            used[r] += k * (t[4 + r] + t[7 + r] + t[10 + r])
+        alone = not (st.compute or st.load or st.store_r or st.store_w)  # a fetch alone: the pipeline waits for it
+        for _ in range(k):
+            if alone:
+                stored = computed = loaded = max(loaded, computed, stored) + t[1]
+                before = last = [stored, stored]
+                continue
+            loaded = max(loaded, before[0]) + t[0]
+            computed = max(computed, loaded, before[1]) + max(t[2], t[1])
+            stored = max(stored, computed) + t[3]
+            before, last = last, [computed, stored]
+    return max(loaded, computed, stored, *used)
+
+
+def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
     """One spatial tile's steps (``run``: :func:`_indexed` of its (how many, Step) runs in loop order)
     through the three-stage pipeline: load of step j+1 | fetch and compute of step j | output path of
-    step j−1, each on its own buffer halves, all on one DDR (a step takes at least the DDR time of what
-    runs beside it). ``mode`` None (the pipeline drains between tiles): the first load (beside the first
+    step j−1, each on its own buffer halves, all on one DDR and one port (a step takes at least the
+    busy time of what runs beside it on the DDR and on each of the port's channels). ``mode`` None (the pipeline drains between tiles): the first load (beside the first
     fetch) and the last output path overlap nothing else. ``"pipelined"``: the tile's first step runs
     beside the output path of the tile before and its last step beside the next tile's first load
     (tiles alike: this one's own; layer_totals counts one tile as if alone, for the fill and the drain).
@@ -313,7 +401,7 @@ def _pipeline_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mo
     if not cur.size:
         return 0.0
     rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
-    table = np.array(rows + [(0.0,) * 7], dtype=np.float64).T  # table[stage][step]; the last: no step
+    table = np.array(rows + [(0.0,) * 13], dtype=np.float64).T  # table[stage][step]; the last: no step
     chained = mode == "pipelined"
     head, tail = table[:, cur[0]], table[:, cur[-1]]
     nxt = np.append(cur[1:], cur[0] if chained else len(rows))  # the run after each, and before
@@ -326,16 +414,17 @@ def _pipeline_cycles(run: tuple, per_cycle: float, latency: int, cache: dict, mo
     p, c, n = (np.concatenate(v) for v in ((prv, prv, cur, cur), (cur,) * 4, (nxt, cur, cur, nxt)))
     firsts = np.concatenate((first, first, np.zeros(2 * cur.size, dtype=bool)))
     work = table[2][c] + np.where(firsts, 0.0, table[1][c])  # the first fetch runs beside the first load
-    alone, head_, mid, last = np.split(np.maximum(np.maximum(work, table[0][n]),
-                                                  np.maximum(table[3][p], table[5][c] + table[4][n] + table[6][p])), 4)
+    # beside: on the DDR and each port channel, the fetch of the step, the load after, the output path before
+    beside = np.max([table[7 + k][c] + table[4 + k][n] + table[10 + k][p] for k in range(3)], axis=0)
+    alone, head_, mid, last = np.split(np.maximum(np.maximum(work, table[0][n]), np.maximum(table[3][p], beside)), 4)
     repeated = head_ + (runs_ - 2) * mid + last
     start = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
     return _in_order(start, np.where(runs_ == 1, alone, repeated))
 
 
-def _store(st: Step, per_cycle: float, latency: int) -> float:
+def _store(st: Step, per_cycle, latency: int) -> float:
     """The output path's time: its residual reads and its writes, each stream on its own outstanding
-    requests but both on the one DDR (their busy time together, and a latency)."""
+    requests (and its own port channel) but both on the one DDR (their busy time together, and a latency)."""
     both = merge(st.store_r, st.store_w)
     return max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency),
                busy(both, per_cycle) + latency if both else 0.0)
@@ -357,8 +446,8 @@ def _bursts(timed: list) -> int:
     return total
 
 
-def layer_cycles(desc: dict, engine: dict, per_cycle: float) -> float:
-    """Estimated cycles of one descriptor at ``per_cycle`` DDR bytes a cycle, for the tile and array
+def layer_cycles(desc: dict, engine: dict, per_cycle: Rates | float) -> float:
+    """Estimated cycles of one descriptor at ``per_cycle`` (as layer_totals), for the tile and array
     search, which asks it of many alike descriptors (the blocks a network repeats, every array
     candidate): kept per :func:`_walk_key`. Descriptors of one key walk the same bursts but for where
     4 KiB boundaries fall, so the value may differ from this descriptor's layer_totals by the bursts a
@@ -651,8 +740,13 @@ def _consts(n: int, *sizes: int) -> tuple:
 
 
 def _blocks(first: int, n: int, *blocks: dict) -> tuple:
-    """Values [first, first + n) of each block, read block by block: one run each."""
-    return merge(*(_one_run(b["offset"] + first * itemsize(b["dtype"]), n * itemsize(b["dtype"])) for b in blocks))
+    """Values [first, first + n) of each block, read block by block: one run each, but a block's values
+    that start where the previous block's end join its run (a Tm tile of all of a layer's channels
+    reads its bias, M and shift, stored one after the other, as one run)."""
+    starts = [b["offset"] + first * itemsize(b["dtype"]) for b in blocks]
+    sizes = [n * itemsize(b["dtype"]) for b in blocks]
+    joined = runs(starts, sizes)
+    return merge(*(_one_run(s, k) for s, k in zip(*(a.tolist() for a in joined)) if k)) if blocks and n > 0 else ()
 
 
 def _one_run(start: int, nbytes: int) -> tuple:

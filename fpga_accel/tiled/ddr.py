@@ -7,10 +7,21 @@ port's burst length (``max_beats`` beats of ``bus_bytes``). A burst occupies the
 max(beats, bytes / sustained bytes a cycle); a read's data come ``latency`` cycles after its
 request, and a port keeps at most ``outstanding`` bursts in flight per direction, so a stream of
 many small bursts is bound by latency / outstanding per burst, not by the bandwidth.
+
+On a Zynq board the masters reach the DDR through a port of the processing system (an HP port,
+:class:`Rates` ``port``): narrower than the masters, clocked by the engine's clock, one AXI read
+channel and one write channel. A burst then also occupies its direction's channel of that port for
+its beats as the port carries them: a downsizer splits each ``bus_bytes`` beat into
+⌈bus_bytes / port⌉ port beats, the bytes outside the access included (the engine's masters issue
+bus-aligned bursts and mask the rest with strobes). The DDR and the port channel each take a burst
+in their own time (the port's FIFOs decouple them) and it is done when both are, so a lone stream
+takes the longer of its DDR time and its port time; reads and writes share the DDR, each direction
+has its own channel of the port.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +38,31 @@ OUTSTANDING = 16
 #: 512-bit beats: the Vitis kernel flow widens m_axi ports to up to 512 bits (UG1399,
 #: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves
 BUS_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the engine's bursts go through, per cycle of its clock: ``ddr`` sustained DDR bytes, shared by
+    every master and both directions; ``port`` bytes of the one PS port every master shares, per
+    direction (None: the masters reach the memory controller at their own width, as on the Vitis and
+    cloud shells); ``bus_bytes`` the masters' beat."""
+
+    ddr: float
+    port: float | None = None
+    bus_bytes: int = BUS_BYTES
+
+    def port_cycles(self, beats):
+        """Cycles a burst of ``beats`` master beats holds its port channel (0 without a port)."""
+        return beats * max(1.0, self.bus_bytes / self.port) if self.port else 0.0
+
+    def ddr_cycles(self, nbytes, beats):
+        """Cycles a burst holds the DDR: a beat a cycle at least, else its bytes at the sustained rate."""
+        return max(beats, nbytes / self.ddr)
+
+
+def as_rates(r: Rates | float) -> Rates:
+    """``r``, or a DDR alone of ``r`` bytes a cycle."""
+    return r if isinstance(r, Rates) else Rates(float(r))
 
 
 def runs(offsets, nbytes) -> tuple[np.ndarray, np.ndarray]:
@@ -110,19 +146,29 @@ def merge(*hists: tuple) -> tuple:
     return tuple((n, b, c) for (n, b), c in sorted(out.items()))
 
 
-def busy(hist: tuple, per_cycle: float) -> float:
+def busy(hist: tuple, per_cycle: Rates | float) -> float:
     """Cycles the DDR spends on the bursts of ``hist``."""
-    return sum(c * max(b, n / per_cycle) for n, b, c in hist)
+    r = as_rates(per_cycle)
+    return sum(c * r.ddr_cycles(n, b) for n, b, c in hist)
 
 
-def stream(hist: tuple, per_cycle: float, latency: int = DEFAULT_LATENCY, outstanding: int = OUTSTANDING) -> float:
+def usage(hist: tuple, per_cycle: Rates | float, write: bool = False) -> tuple[float, float, float]:
+    """Cycles the bursts of ``hist`` (all reads, or all writes) hold (the DDR, the port's read channel,
+    its write channel): what bursts running beside each other add up on each."""
+    r = as_rates(per_cycle)
+    port = sum(c * r.port_cycles(b) for _, b, c in hist)
+    return busy(hist, r), (0.0 if write else port), (port if write else 0.0)
+
+
+def stream(hist: tuple, per_cycle: Rates | float, latency: int = DEFAULT_LATENCY,
+           outstanding: int = OUTSTANDING) -> float:
     """Cycles from a stage's first request until its last burst is done, the stage alone on the DDR
-    (its bursts taken alike, the mean of their DDR times): the DDR's busy time plus one latency, or,
-    when ``outstanding`` bursts in flight cannot cover the latency, a latency and a burst for every
-    ``outstanding`` bursts (burst i waits for burst i − outstanding to be done)."""
+    and its port channel (its bursts taken alike, the mean of their times on the busier of the two):
+    their time plus one latency, or, when ``outstanding`` bursts in flight cannot cover the latency, a
+    latency and a burst for every ``outstanding`` bursts (burst i waits for burst i − outstanding)."""
     n = sum(c for _, _, c in hist)
     if not n:
         return 0.0
-    occ = busy(hist, per_cycle)
+    occ = max(usage(hist, per_cycle))
     d = occ / n
     return max(occ + latency, latency + ((n - 1) % outstanding + 1) * d + (n - 1) // outstanding * (latency + d))

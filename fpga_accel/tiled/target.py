@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
-from .cost import ProgramCost, ddr_bytes_per_cycle, program_cost
+from .cost import ProgramCost, ddr_rates, program_cost
 from .ports import adapter_usage
 from .program import MAX_POST, Program, ProgramError
 
@@ -209,7 +209,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     conv_acc = max([d["requant"]["acc_bits"] for d in probe.layers if d["kind"] in ("conv", "gemm")] or [2])
     acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, conv_acc)))
     entries = table_entries(probe)
-    per_cycle = ddr_bytes_per_cycle(b, clock_mhz)
+    per_cycle = ddr_rates(b, clock_mhz)
     best, tried = None, []
     buffers = {}  # (Tm, Tn) -> (buffers, in URAM?) or None
 

@@ -52,6 +52,7 @@ class Ps:
     master_protocol: str      # AXI3 (Zynq-7000 GP) or AXI4
     register_base: int        # address the first control port gets on that master port
     hp: str                   # the PS slave port the DMAs reach DDR through
+    hp_bits: int              # its data width as config sets it (the widest it has), clocked by the PL clock
     hp_ddr_bytes: int         # the DDR range that port reaches (from address 0)
     dma_addr_width: int       # address width of the DMAs (64 where buffers may lie above 4 GiB)
     config: dict[str, str]    # CONFIG properties the block design sets to enable the master and HP ports
@@ -231,6 +232,18 @@ def with_board_file(data: dict) -> dict:
     return {**out, **{k: known.get(k) for k in FROM_BOARD_FILE_ONLY}, **{k: data.get(k) for k in FROM_MANIFEST_ONLY}}
 
 
+def _check_hp(file: str, ps: Ps) -> None:
+    """The HP port's width: a whole number of bytes, and the width ``config`` gives the port (the
+    block design sets the PS's only ``*DATA_WIDTH`` properties for it), so the cost model and the
+    design agree."""
+    if isinstance(ps.hp_bits, bool) or not isinstance(ps.hp_bits, int) or ps.hp_bits not in (32, 64, 128):
+        raise InputError(f"board file {file}: ps.hp_bits must be 32, 64 or 128 (an HP port's widths), "
+                         f"got {ps.hp_bits!r}")
+    widths = {k: v for k, v in ps.config.items() if k.endswith("DATA_WIDTH")}
+    if any(str(v) != str(ps.hp_bits) for v in widths.values()):
+        raise InputError(f"board file {file}: ps.hp_bits is {ps.hp_bits} but ps.config sets {widths}")
+
+
 def _parse(file: str, d: dict) -> Board:
     if not isinstance(d, dict):
         raise InputError(f"board file {file}: must hold a JSON object, not a {type(d).__name__}")
@@ -254,6 +267,8 @@ def _parse(file: str, d: dict) -> Board:
         raise InputError(f"board file {file}: family must be one of {FAMILIES}, got {b.family!r}")
     if (b.ps is None) == (b.family in ("zynq", "zynqmp")):
         raise InputError(f"board file {file}: a {b.family} board " + ("needs" if b.ps is None else "has no") + " 'ps'")
+    if b.ps is not None:
+        _check_hp(file, b.ps)
     if b.cloud is not None and b.cloud.flow not in CLOUD_FLOWS:
         raise InputError(f"board file {file}: cloud.flow must be one of {CLOUD_FLOWS}, got {b.cloud.flow!r}")
     if b.ddr_gbps is not None and not (isinstance(b.ddr_gbps, (int, float)) and b.ddr_gbps > 0):

@@ -209,16 +209,18 @@ dense_weights:
 }
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
-// every tap, every pixel, tmo x cn products a cycle into acc[p*as + m], from its block at
+// every tap, every pixel, tmo x cn products a cycle into half[a0 + p*as + m] (the trace names the
+// half, which a whole-pixel output path waits for in full), from its block at
 // w + KH*KW*tmo*c; the partial sums checked against acc_bits after each Tn tile, where the executor
 // checks them. A tap's offset
 // in the input tile comes from the span (memory.h tap_offsets), not from a table the next spatial
 // tile would rewrite while this one still runs.
 template <class C>
 int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
-              typename Buffers<C>::acc_t* acc, int as) {
+              typename Buffers<C>::acc_t* half, int a0, int as) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, w, acc, s);
+    FA_TILED_TRACE_STAGE(COMPUTE, w, half, s);
+    typename Buffers<C>::acc_t* acc = half + a0;
     const bool sampled = sampled_input(L);
     const int k = L.kh * L.kw;
 dense_tiles:
@@ -291,12 +293,14 @@ tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in 
     }
 }
 
-// The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle.
+// The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle, into
+// half[a0 + p*as + m] (as dense_mac).
 template <class C>
 void tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w,
-             typename Buffers<C>::acc_t* acc, int as) {
+             typename Buffers<C>::acc_t* half, int a0, int as) {
 #pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(COMPUTE, in, acc, s);
+    FA_TILED_TRACE_STAGE(COMPUTE, in, half, s);
+    typename Buffers<C>::acc_t* acc = half + a0;
     const int ku = L.kh * L.kw * L.cg;
 tap_groups:
     for (int u0 = 0; u0 < ku; u0 += L.tn) {
@@ -347,9 +351,9 @@ int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buff
     typename Buffers<C>::acc_t* acc = b.acc[H] + a0;
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
         if (p0)
-            tap_mac<C>(L, s, tmo, b.in[1], b.w[1], acc, as);
+            tap_mac<C>(L, s, tmo, b.in[1], b.w[1], b.acc[H], a0, as);
         else
-            tap_mac<C>(L, s, tmo, b.in[0], b.w[0], acc, as);
+            tap_mac<C>(L, s, tmo, b.in[0], b.w[0], b.acc[H], a0, as);
         return acc_fits<C>(acc, s.np, tmo, as, L.acc_bits) ? S_OK : S_ACC;
     }
     const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, ns = (L.cg + cs - 1) / cs;
@@ -364,11 +368,11 @@ dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the ar
         if ((p0 + j) & 1) {
             if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[1]) + at_j, stride_j, b.w[1], 1);
-            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0], acc, as);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0], b.acc[H], a0, as);
         } else {
             if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[0]) + at_j, stride_j, b.w[0], 0);
-            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1], acc, as);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1], b.acc[H], a0, as);
         }
         if (status) return status;
     }

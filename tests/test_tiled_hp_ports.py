@@ -1,0 +1,159 @@
+"""The tiled engine's masters through a Zynq PS's HP port: the port's width from the board file, its
+read and write channels in the cost model (ddr.Rates) and in the timed replay, counted alike."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from fpga_accel.errors import InputError
+from fpga_accel.fold import board_names, get_board
+from fpga_accel.fold.boards import _parse
+from fpga_accel.sim.tiled_build import EVENT, RUN, StageTrace
+from fpga_accel.sim.tiled_replay import IMAGE, LOAD, STORE, DdrModel, replay
+from fpga_accel.tiled.cost import ddr_bytes_per_cycle, ddr_rates
+from fpga_accel.tiled.ddr import Rates, busy, histogram, runs, stream, usage
+
+
+def test_board_files_give_the_hp_port_width_the_block_design_sets():
+    seen = {}
+    for name in board_names():
+        b = get_board(name)
+        r = ddr_rates(b)
+        assert r.ddr == ddr_bytes_per_cycle(b)
+        if b.ps is None:  # Vitis and cloud shells: the masters reach the memory controller themselves
+            assert r.port is None
+            continue
+        widths = [v for k, v in b.ps.config.items() if k.endswith("DATA_WIDTH")]
+        assert widths == [str(b.ps.hp_bits)], name  # the width the block design configures
+        assert r.port == b.ps.hp_bits / 8
+        seen[b.family] = b.ps.hp_bits
+    assert seen == {"zynq": 64, "zynqmp": 128}  # UG585 (64-bit HP ports), UG1085 (128-bit HP FPD ports)
+
+
+def test_a_port_width_the_config_contradicts_is_refused():
+    data = json.loads(json.dumps(get_board("zcu104").to_dict()))
+    data["ps"]["hp_bits"] = 64  # config says 128
+    with pytest.raises(InputError, match="hp_bits is 64"):
+        _parse("zcu104.json", data)
+    data["ps"]["hp_bits"] = 100
+    with pytest.raises(InputError, match="32, 64 or 128"):
+        _parse("zcu104.json", data)
+
+
+def test_a_burst_holds_its_port_channel_for_its_beats_at_the_port_width():
+    r = Rates(64.0, 16.0)  # zcu104-like: a 512-bit master, a 128-bit port
+    full = histogram(*runs([0], 4096))  # one 64-beat burst
+    assert full == ((4096, 64, 1),)
+    assert usage(full, r) == (64.0, 256.0, 0.0)  # DDR: 64 beats; the read channel: 4 port beats a beat
+    assert usage(full, r, write=True) == (64.0, 0.0, 256.0)
+    one = histogram(*runs([64], 8))  # 8 bytes: one beat, all four of its port beats carried
+    assert usage(one, r)[1] == 4.0
+    # a stream of 32 such bursts: the port, not the DDR, and one latency
+    many = ((4096, 64, 32),)
+    assert stream(many, r, latency=64) == 32 * 256 + 64
+    assert stream(many, Rates(64.0), latency=64) == 32 * 64 + 64 == stream(many, 64.0, latency=64)
+    # a narrow master on a wider port: a beat a cycle
+    assert Rates(64.0, 16.0, bus_bytes=4).port_cycles(10) == 10
+    # a DDR slower than the port binds as before
+    assert usage(full, Rates(8.0, 16.0))[0] == busy(full, 8.0) == 512.0
+
+
+def trace(rows, run_rows):
+    image = (-1, IMAGE, -1, -1, 0, 0, 0, 0, 0)
+    return StageTrace(np.array([image, *rows], dtype=EVENT), np.array(run_rows, dtype=RUN))
+
+
+def test_replay_reads_and_writes_each_take_their_channel_and_share_the_ddr():
+    """One load reading 16 KiB (master 2, acts) beside one output path writing 16 KiB: on a 16-byte port
+    each direction takes 256 port cycles a 4 KiB burst, in parallel; the DDR (64 bytes a cycle) could
+    carry both in a quarter of it. Two loads of different masters share the one read channel."""
+    ddr = DdrModel(64.0, latency=0, port_bytes=16.0)
+    load = (0, LOAD, 0, 0, 0, 0x100, 0, 0, 1)
+    store = (0, STORE, 0, 0, 0, 0, 0, 1, 1)
+    both = trace([load, store], [(2, 0, 0, 16384), (2, 1, 1 << 20, 16384)])
+    assert replay(both, ddr, 1).layers[0][0].cycles == 4 * 256
+    assert replay(both, DdrModel(64.0, latency=0), 1).layers[0][0].cycles == 2 * 4 * 64  # no port: the DDR alone
+    weights = (0, STORE, 0, 0, 0, 0, 0, 1, 1)  # a second stage reading on master 1 (weights)
+    reads = trace([load, weights], [(2, 0, 0, 16384), (1, 0, 1 << 20, 16384)])
+    lay = replay(reads, ddr, 1).layers[0][0]
+    assert lay.cycles == 2 * 4 * 256 and lay.port_busy == [2 * 4 * 256, 0.0]
+    # each master its own port: the two reads in parallel again, the DDR well below both
+    assert replay(reads, dataclasses.replace(ddr, ports=(0, 1, 2, 3)), 1).layers[0][0].cycles == 4 * 256
+
+
+def test_model_and_replay_count_one_stream_alike():
+    """A stage streaming 40 KiB on the board's own port and latency: the replay's time == ddr.stream."""
+    for name in ("zcu104", "pynq-z2", "ultra96v2"):
+        b = get_board(name)
+        r = ddr_rates(b)
+        ddr = DdrModel(r.ddr, port_bytes=r.port)
+        n = 40 * 1024 + 100
+        rep = replay(trace([(0, LOAD, 0, 0, 0, 0x100, 0, 0, 1)], [(2, 0, 4000, n)]), ddr, 1)
+        want = stream(histogram(*runs([4000], n)), r)
+        assert rep.layers[0][0].cycles == pytest.approx(want, rel=1e-9), name
+        assert rep.layers[0][0].cycles >= n / r.port  # never faster than the port
+
+
+def test_the_port_slows_the_program_on_zynq_boards_only():
+    from tiled_util import quantised
+
+    from fpga_accel.tiled import build_program
+    from fpga_accel.tiled.cost import program_cost
+    from models import data
+
+    _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
+    p = build_program(qm, tm=8, tn=8)
+    for name in ("zcu104", "pynq-z2", "alveo-u250"):
+        b = get_board(name)
+        with_port = program_cost(p, b)
+        alone = program_cost(p, dataclasses.replace(b, ps=None))
+        if b.ps is None:
+            assert with_port.to_dict() == alone.to_dict()
+            continue
+        assert with_port.hp_bits == b.ps.hp_bits and alone.hp_bits is None
+        assert with_port.cycles > alone.cycles, name
+        for lay, solo in zip(with_port.layers, alone.layers):
+            assert lay.cycles >= solo.cycles - 1e-9 and lay.bursts == solo.bursts, lay.name
+            # each channel carries its direction's bytes at the port's width
+            port = b.ps.hp_bits / 8
+            assert lay.transfer_cycles >= max(lay.weight_bytes + lay.act_read_bytes, lay.act_write_bytes) / port
+
+
+@pytest.mark.parametrize("board", ["zcu104", "ultra96v2"])
+def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board):
+    """The C simulation's traced bursts replayed through the board's HP port: the model counts the same
+    bursts and follows the simulated cycles as on pynq-z2's 64-bit port (test_simulate_tiled)."""
+    from fpga_accel import toolchain
+
+    try:
+        toolchain.compiler()
+        toolchain.ap_types_dir()
+    except toolchain.ToolchainError as e:
+        pytest.skip(str(e))
+    import fpga_accel
+    from fpga_accel.bundle_tiled import load_program
+    from fpga_accel.sim.tiled import simulate_tiled
+    from fpga_accel.tiled.cost import program_cost
+    from models import data
+
+    m = "mnist_cnn"
+    b = fpga_accel.compile(data.model_path(m), tmp_path / f"{m}.fpga", calib=data.HERE / data.info(m)["calib"]["path"],
+                           progress=False, engine="tiled", board=board)
+    program, _ = load_program(b)
+    res = simulate_tiled(b, images=2, check=False)
+    assert res.ddr["port_bytes"] == get_board(board).ps.hp_bits / 8
+    cost = program_cost(program, board)
+    for lay, est in zip(res.layers, cost.layers):
+        assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2 + est.ddr_bytes // 4096), lay.name
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.15), lay.name
+    assert cost.cycles == pytest.approx(sum(lay.cycles for lay in res.layers), rel=0.1)
+    # the .hwh stand-in describes the HP port at the width the model counts
+    import xml.etree.ElementTree as ET
+
+    from fpga_accel.flow.tiled_hwh import generate_tiled_hwh
+
+    ps = get_board(board).ps
+    root = ET.fromstring(generate_tiled_hwh(b.manifest))
+    hp = next(bi for bi in root.iter("BUSINTERFACE") if bi.get("NAME") == ps.hp)
+    assert {p.get("NAME"): p.get("VALUE") for p in hp.iter("PARAMETER")}["DATA_WIDTH"] == str(ps.hp_bits)
