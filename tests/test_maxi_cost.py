@@ -16,7 +16,7 @@ from fpga_accel.fold.design import budget
 from fpga_accel.fold.fifos import fifo_usage
 from fpga_accel.fold.resources import Usage, maxi_buffers, maxi_cost
 from fpga_accel.pe.io import KERNEL_IN, KERNEL_OUT, WEIGHT_LOAD, MaxiPort
-from fpga_accel.tiled.ports import PORTS, adapter_usage, header_ports
+from fpga_accel.tiled.ports import PORTS, WIDE_BITS, adapter_usage, axi_bits, header_ports, ports
 from fpga_accel.tiled.target import memories
 from models import data
 
@@ -47,24 +47,39 @@ def test_the_ug1399_rule_prices_each_direction():
     assert maxi_cost(MaxiPort(512)) == Usage()  # a port that moves nothing has no module
 
 
-def test_the_tiled_headers_declare_the_ports_priced():
-    kernel = header_ports((HLS / "kernel.h").read_text())
-    top = header_ports((HLS / "top.h").read_text())
-    assert kernel == PORTS
+@pytest.mark.parametrize("bits", [512, 128, 64])
+def test_the_tiled_headers_declare_the_ports_priced(bits):
+    kernel = header_ports((HLS / "kernel.h").read_text(), bits)
+    top = header_ports((HLS / "top.h").read_text(), bits)
+    assert kernel == ports(bits) and ports(512) == PORTS
+    assert kernel["gmem1"].widen == kernel["gmem2"].widen == bits
     # the Zynq IP returns the status on s_axilite: no write module on gmem0, else the same
-    assert top == {**PORTS, "gmem0": dataclasses.replace(PORTS["gmem0"], write_burst=0)}
-    # gmem1 1,024 x 512 (29) + gmem2 two of them (58) + gmem0 1,024 x 32 descriptors (2) and 256 x 32 status (1)
+    assert top == {**ports(bits), "gmem0": dataclasses.replace(ports(bits)["gmem0"], write_burst=0)}
+    # gmem1 and gmem2's two directions: 1,024 x bits each, ceil(bits / 18) RAMB18 at 1K x 18 (512: 29,
+    # 128: 8, 64: 4); gmem0 1,024 x 32 descriptors (2) and 256 x 32 status (1)
+    assert adapter_usage(bits) == {"bram18": 3 * -(-bits // 18) + 3, "uram": 0, "lut": 0}
     assert adapter_usage() == {"bram18": 90, "uram": 0, "lut": 0}
+
+
+def test_the_arenas_are_as_wide_as_the_boards_ps_port():
+    assert axi_bits(get_board("zcu104")) == axi_bits(get_board("kv260")) == 128  # UG1085: 128-bit HP FPD
+    assert axi_bits(get_board("pynq-z2")) == 64  # UG585: 64-bit HP
+    assert axi_bits(get_board("alveo-u250")) == WIDE_BITS == 512  # no PS: the widest HLS widens to
+    for name in ("zcu104", "pynq-z2", "alveo-u250"):
+        b = get_board(name)
+        assert axi_bits(b) == (b.ps.hp_bits if b.ps is not None else 512)
 
 
 def test_the_tiled_memories_hold_the_adapters(monkeypatch):
     from fpga_accel.tiled import target
 
     bufs = {"input": 1 << 12, "weight": 9 * 16, "output": 1 << 12}
-    with_ports = memories(4, 4, bufs, 36)
-    monkeypatch.setattr(target, "adapter_usage", lambda: {"bram18": 0, "uram": 0, "lut": 0})
+    with_ports, narrow = memories(4, 4, bufs, 36), memories(4, 4, bufs, 36, bus_bits=128)
+    monkeypatch.setattr(target, "adapter_usage", lambda bits=512: {"bram18": 0, "uram": 0, "lut": 0})
     without = memories(4, 4, bufs, 36)
-    assert with_ports["bram18"] - without["bram18"] == 90 and with_ports["lut"] == without["lut"]
+    assert with_ports["bram18"] - without["bram18"] == adapter_usage()["bram18"] == 90
+    assert narrow["bram18"] - without["bram18"] == adapter_usage(128)["bram18"] == 27
+    assert with_ports["lut"] == without["lut"] == narrow["lut"]
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +146,10 @@ def test_the_tiled_search_refuses_a_budget_the_adapters_alone_exceed():
     from fpga_accel.tiled.target import choose_array
 
     qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))[1]
-    assert budget(get_board("pynq-z2"), 0.2)["bram18"] == 55 < adapter_usage()["bram18"]
+    pynq = adapter_usage(axi_bits(get_board("pynq-z2")))["bram18"]  # 64-bit arenas: 15
+    tight = dataclasses.replace(get_board("pynq-z2"), name="pynq-z2-tight", bram18=pynq + 1)
+    assert budget(tight, 0.5)["bram18"] < pynq
     with pytest.raises(InputError, match="fits no array"):
-        choose_array(qm, "pynq-z2", ceiling=0.2)
+        choose_array(qm, tight, ceiling=0.5)
     c = choose_array(qm, "pynq-z2", ceiling=0.5)
-    assert c.bram18 <= budget(get_board("pynq-z2"), 0.5)["bram18"] and c.bram18 >= 90
+    assert c.bram18 <= budget(get_board("pynq-z2"), 0.5)["bram18"] and c.bram18 >= pynq

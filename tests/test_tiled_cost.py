@@ -8,8 +8,8 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, layer_steps, layer_totals, program_cost
-from fpga_accel.tiled.ddr import BUS_BYTES, DEFAULT_LATENCY, busy, merge
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, ddr_rates, layer_steps, layer_totals, program_cost
+from fpga_accel.tiled.ddr import BUS_BYTES, DEFAULT_LATENCY, Rates, busy, merge
 from models import data
 
 
@@ -63,9 +63,11 @@ def test_figures_follow_the_model(resnet):
     per_cycle = b.ddr_gbps * 1e9 * BURST_EFFICIENCY / (b.clock_mhz * 1e6)
     port = b.ps.hp_bits / 8  # every master through the one HP port: its read and its write channel
     for lay in c.layers:
-        # a burst takes at least a beat and the bandwidth; each direction at most the port's width a cycle
+        # a burst holds the DDR a 64-byte word's share a beat at least (8-byte beats: an eighth of a cycle)
+        # and the bandwidth; each direction at most the port's width a cycle
         reads = lay.weight_bytes + lay.act_read_bytes
-        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, lay.bursts, reads / port,
+        words = lay.bursts * ddr_rates(b).bus_bytes / BUS_BYTES
+        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, words, reads / port,
                                           lay.act_write_bytes / port) - 1e-9
         # the DDR: its bandwidth and at most a beat a burst more; the port: whole 64-byte beats at its width
         # (a burst's bytes' beats and at most two partial ones)
@@ -95,21 +97,23 @@ def test_a_board_without_bandwidth_is_refused(resnet):
 @pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_grouped_totals_equal_the_step_walk(name, tiling):
     """program_cost walks each kind of alike spatial tile once: its sums equal the full walk's (its
-    bursts within 5 %: alike tiles may cross 4 KiB boundaries at other places)."""
+    bursts within 10 %: alike tiles may cross burst boundaries at other places)."""
     tm, tn, tile = tiling
     qm, _ = random_case(GRAPHS[name], seed=len(name))
     program = build_program(qm, tm=tm, tn=tn, tile=tile)
-    per_cycle = 3.5
+    bus = ddr_rates(get_board("pynq-z2")).bus_bytes  # the 64-bit HP port's beats
+    per_cycle = Rates(3.5, bus_bytes=bus)
     for lay, desc in zip(program_cost(program, "pynq-z2").layers, program.layers):
-        steps = list(layer_steps(desc, program.engine))
+        steps = list(layer_steps(desc, program.engine, bus=bus))
         walked = (sum(s.compute for s in steps), sum(s.weights for s in steps), sum(s.read for s in steps),
                   sum(s.write for s in steps))
         assert (lay.compute_cycles, lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) == walked
         occupied = sum(busy(merge(s.load, s.fetch, s.store_r, s.store_w), per_cycle) for s in steps)
         bursts = sum(c for s in steps for *_, c in merge(s.load, s.fetch, s.store_r, s.store_w))
-        # bursts: a kind's first tile stands for the others, whose 4 KiB crossings may differ
+        # bursts: a kind's first tile stands for the others, whose crossings of 4 KiB and of the 512-byte
+        # bursts of the 64-bit port's beats may differ (10 %)
         assert layer_totals(desc, program.engine, per_cycle)[4] == pytest.approx(occupied, rel=0.05)
-        assert lay.bursts == pytest.approx(bursts, rel=0.05)
+        assert lay.bursts == pytest.approx(bursts, rel=0.1)
 
 
 def test_the_search_shares_a_cost_between_alike_descriptors_only(resnet):

@@ -12,7 +12,7 @@ from fpga_accel.fold.boards import _parse
 from fpga_accel.sim.tiled_build import EVENT, RUN, StageTrace
 from fpga_accel.sim.tiled_replay import IMAGE, LOAD, STORE, DdrModel, replay
 from fpga_accel.tiled.cost import ddr_bytes_per_cycle, ddr_rates
-from fpga_accel.tiled.ddr import Rates, busy, histogram, runs, stream, usage
+from fpga_accel.tiled.ddr import Rates, bursts, busy, histogram, runs, stream, usage
 
 
 def test_board_files_give_the_hp_port_width_the_block_design_sets():
@@ -64,6 +64,23 @@ def trace(rows, run_rows):
     return StageTrace(np.array([image, *rows], dtype=EVENT), np.array(run_rows, dtype=RUN))
 
 
+@pytest.mark.parametrize("bus, beats", [(8, 64), (16, 64), (64, 64), (16, 3), (64, 256)])
+def test_the_histogram_counts_the_bursts_the_replay_cuts(bus, beats):
+    """Bursts of 64 beats of a narrow port's width (512 bytes, 1 KiB) are cut from each 4 KiB piece's
+    first bus word, as ddr.bursts cuts a run: the cost model's histogram counts exactly those."""
+    rng = np.random.default_rng(bus * beats)
+    for _ in range(100):
+        n = int(rng.integers(1, 5))
+        starts, nbytes = np.sort(rng.integers(0, 20000, n)), rng.integers(1, 9000, n)
+        want: dict = {}
+        for burst in bursts(starts, nbytes, bus, beats):
+            want[burst] = want.get(burst, 0) + 1
+        assert histogram(starts, nbytes, bus, beats) == tuple((k, b, c) for (k, b), c in sorted(want.items()))
+    # bytes [100, 5100) on 16-byte beats: 1 KiB bursts from its first bus word (96) up to the 4 KiB
+    # boundary, then from it: [100, 1120), [1120, 2144), [2144, 3168), [3168, 4096), [4096, 5100)
+    assert [k for k, _ in bursts([100], [5000], 16, 64)] == [1020, 1024, 1024, 928, 1004]
+
+
 def test_replay_reads_and_writes_each_take_their_channel_and_share_the_ddr():
     """One load reading 16 KiB (master 2, acts) beside one output path writing 16 KiB: on a 16-byte port
     each direction takes 256 port cycles a 4 KiB burst, in parallel; the DDR (64 bytes a cycle) could
@@ -87,10 +104,11 @@ def test_model_and_replay_count_one_stream_alike():
     for name in ("zcu104", "pynq-z2", "ultra96v2"):
         b = get_board(name)
         r = ddr_rates(b)
-        ddr = DdrModel(r.ddr, port_bytes=r.port)
+        assert r.bus_bytes == b.ps.hp_bits // 8  # the masters as wide as the port
+        ddr = DdrModel(r.ddr, port_bytes=r.port, bus_bytes=r.bus_bytes)
         n = 40 * 1024 + 100
         rep = replay(trace([(0, LOAD, 0, 0, 0, 0x100, 0, 0, 1)], [(2, 0, 4000, n)]), ddr, 1)
-        want = stream(histogram(*runs([4000], n)), r)
+        want = stream(histogram(*runs([4000], n), r.bus_bytes), r)
         assert rep.layers[0][0].cycles == pytest.approx(want, rel=1e-9), name
         assert rep.layers[0][0].cycles >= n / r.port  # never faster than the port
 
@@ -114,7 +132,8 @@ def test_the_port_slows_the_program_on_zynq_boards_only():
         assert with_port.hp_bits == b.ps.hp_bits and alone.hp_bits is None
         assert with_port.cycles > alone.cycles, name
         for lay, solo in zip(with_port.layers, alone.layers):
-            assert lay.cycles >= solo.cycles - 1e-9 and lay.bursts == solo.bursts, lay.name
+            # beats of the port's width: bursts of 64 of them, never fewer than of 64-byte beats
+            assert lay.cycles >= solo.cycles - 1e-9 and lay.bursts >= solo.bursts, lay.name
             # each channel carries its direction's bytes at the port's width
             port = b.ps.hp_bits / 8
             assert lay.transfer_cycles >= max(lay.weight_bytes + lay.act_read_bytes, lay.act_write_bytes) / port
@@ -143,6 +162,10 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
     program, _ = load_program(b)
     res = simulate_tiled(b, images=2, check=False)
     assert res.ddr["port_bytes"] == get_board(board).ps.hp_bits / 8
+    assert res.ddr["bus_bytes"] == get_board(board).ps.hp_bits // 8  # the masters as wide as the port
+    # the engine's HLS source builds its arena ports at that width (top.h FA_TILED_AXI_BITS)
+    source = (b.path / b.manifest["scripts"]["hls"]["source"]).read_text()
+    assert f"#define FA_TILED_AXI_BITS {get_board(board).ps.hp_bits}\n" in source
     cost = program_cost(program, board)
     for lay, est in zip(res.layers, cost.layers):
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=2 + est.ddr_bytes // 4096), lay.name

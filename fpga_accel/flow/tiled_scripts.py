@@ -36,6 +36,7 @@ from .vivado_tcl import OVERLAY
 def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     """Write ``stage/hls/`` (the engine for ``program``'s configuration) and ``stage/scripts/``."""
     from ..tiled.csim import EngineConfig
+    from ..tiled.ports import AXI_BITS_MACRO, axi_bits
 
     out = Path(stage) / "scripts"
     out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,9 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     config = EngineConfig.of(program)
     headers = engine_headers()
     bundles = check_top(headers[ENTRY])
-    hls = write_hls(stage, manifest["board"], config.defines(), headers)
+    # the arenas' m_axi width (top.h FA_TILED_AXI_BITS): the HP port's on a Zynq board, else 512 bits
+    defines = [*config.defines(), f"{AXI_BITS_MACRO}={axi_bits(target)}"]
+    hls = write_hls(stage, manifest["board"], defines, headers)
     record = {"engine": "tiled", "target": target.family, "board": target.board, "part": target.part,
               "clock_mhz": target.clock_mhz, "ip": interface(bundles), "hls": hls,
               "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",

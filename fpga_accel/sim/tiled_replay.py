@@ -185,7 +185,7 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
                 chan = channels.setdefault(key, Calendar())
             for nbytes, beats in ddr.bursts(r_off[k], r_bytes[k]):
                 t = start if len(q) < ddr.outstanding else max(start, q[-ddr.outstanding])
-                d = max(float(beats), nbytes / ddr.bytes_per_cycle)
+                d = rates.ddr_cycles(nbytes, beats)
                 p = rates.port_cycles(beats)
                 at = t if w else t + ddr.latency  # a write's data first, its response `latency` later
                 done = cal.reserve(at, d) + d

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import pixel_access
-from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, Rates, busy, histogram, merge, runs, stream, usage
+from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, Rates, as_rates, busy, histogram, merge, runs, stream, usage
 from .program import Program, itemsize
 from .tiles import (
     clipped,
@@ -154,7 +154,7 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     per_cycle = ddr_rates(b, clock, burst_efficiency)
     layers = []
     for desc in program.layers:
-        timed = _timed_tiles(desc, program.engine)  # walked once for both
+        timed = _timed_tiles(desc, program.engine, bus=per_cycle.bus_bytes)  # walked once for both
         compute, wbytes, rbytes, written, transfer, cycles = _totals(desc, program.engine, timed, per_cycle, latency)
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
                                 transfer, cycles, "memory" if transfer > compute else "compute", _bursts(timed)))
@@ -171,9 +171,13 @@ def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency:
 def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = BURST_EFFICIENCY) -> Rates:
     """What the engine's bursts go through on ``board`` (:class:`~fpga_accel.tiled.ddr.Rates`): the DDR
     at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP port every master shares, its
-    ``hp_bits`` a cycle each way at the engine's clock (the block design clocks the port with it)."""
+    ``hp_bits`` a cycle each way at the engine's clock (the block design clocks the port with it); the
+    masters' beats as wide as the engine's arena ports are built (tiled/ports.py axi_bits: the HP port's
+    width there, 512 bits elsewhere)."""
+    from .ports import axi_bits
+
     port = board.ps.hp_bits / 8 if board.ps is not None else None
-    return Rates(ddr_bytes_per_cycle(board, clock_mhz, burst_efficiency), port)
+    return Rates(ddr_bytes_per_cycle(board, clock_mhz, burst_efficiency), port, axi_bits(board) // 8)
 
 
 def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
@@ -189,7 +193,7 @@ def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
     makes it wait for the tile before); the streaming
     layers (one loop for load, compute and write) the longest of their compute and their read and
     write streams."""
-    return _totals(desc, engine, _timed_tiles(desc, engine), per_cycle, latency)
+    return _totals(desc, engine, _timed_tiles(desc, engine, bus=as_rates(per_cycle).bus_bytes), per_cycle, latency)
 
 
 def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: int) -> tuple:
@@ -430,9 +434,9 @@ def _store(st: Step, per_cycle, latency: int) -> float:
                busy(both, per_cycle) + latency if both else 0.0)
 
 
-def layer_bursts(desc: dict, engine: dict) -> int:
-    """AXI bursts of one descriptor (per image)."""
-    return _bursts(_timed_tiles(desc, engine))
+def layer_bursts(desc: dict, engine: dict, bus: int = BUS_BYTES) -> int:
+    """AXI bursts of one descriptor (per image) on masters of ``bus`` bytes a beat."""
+    return _bursts(_timed_tiles(desc, engine, bus=bus))
 
 
 def _bursts(timed: list) -> int:
@@ -522,13 +526,14 @@ def _post(desc: dict, pixels: int, channels: int) -> int:
     return sum(pixels * channels * itemsize(p["residual"]["dtype"]) for p in desc["post"] if p["op"] == "add")
 
 
-def _layer_consts(desc: dict, engine: dict) -> Step | None:
+def _layer_consts(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Step | None:
     """What a conv / gemm reads once before its tiles: its lookup tables and, with whole pixels
     (tiles.whole_pixels), the M and shift of every output channel, block by block (None: nothing)."""
     held = [desc["requant"]["M"], desc["requant"]["shift"]] if whole_pixels(desc, engine) else []
     n = desc["output"]["c"]
     nbytes = _tables(desc) + sum(n * itemsize(b["dtype"]) for b in held)
-    return Step(0, weights=nbytes, fetch=merge(_table_bursts(desc), _blocks(0, n, *held))) if nbytes else None
+    fetch = merge(_table_bursts(desc, bus=bus), _blocks(0, n, *held, bus=bus))
+    return Step(0, weights=nbytes, fetch=fetch) if nbytes else None
 
 
 def _tables(desc: dict) -> int:
@@ -536,39 +541,39 @@ def _tables(desc: dict) -> int:
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
 
 
-def layer_steps(desc: dict, engine: dict) -> Iterator[Step]:
+def layer_steps(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Iterator[Step]:
     """The double-buffered steps of one descriptor, in the executor's loop order. ``engine``: the
     program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py)."""
     if desc["kind"] in ("conv", "gemm"):
-        consts = _layer_consts(desc, engine)
+        consts = _layer_consts(desc, engine, bus=bus)
         if consts:
             yield consts
-        yield from _conv_steps(desc, engine)
+        yield from _conv_steps(desc, engine, bus=bus)
         return
-    for tile in _plain_tiles(desc):
+    for tile in _plain_tiles(desc, bus=bus):
         yield from tile
 
 
-def _timed_tiles(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
+def _timed_tiles(desc: dict, engine: dict, bus: int = BUS_BYTES) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a descriptor as (how many alike, their (how many, Step) runs in loop order)."""
     if desc["kind"] in ("conv", "gemm"):
-        consts = _layer_consts(desc, engine)
-        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine)
-    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc)]
+        consts = _layer_consts(desc, engine, bus=bus)
+        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine, bus=bus)
+    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus)]
 
 
-def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
+def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
     """The steps of a layer other than conv / gemm, one list per spatial tile (a global pool: per
     channel tile), the lookup tables first."""
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
     xb = itemsize(x["dtype"])
-    first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc))  # loaded before the first tile
+    first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc, bus=bus))  # loaded before the first tile
     if first.weights:
         yield [first]
     if kind in SERIAL:
-        yield from _serial_tiles(desc)
+        yield from _serial_tiles(desc, bus=bus)
         return
     for r0, r1 in spans(out["h"], t["rows"]):  # the window pools
         for q0, q1 in spans(out["w"], t["cols"]):
@@ -587,13 +592,13 @@ def _plain_tiles(desc: dict) -> Iterator[list[Step]]:
             for c0, c1 in spans(x["c"], tm):
                 read, write, reads, writes = _pixel_output(desc, ys, xs, c0, c1 - c0)
                 tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + read,
-                                 write=write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0),
-                                 store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel())),
-                                 store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()))))
+                                 write=write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0, bus=bus),
+                                 store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel()), bus),
+                                 store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()), bus)))
             yield tile
 
 
-def _serial_tiles(desc: dict) -> Iterator[list[Step]]:
+def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
     """The steps of a layer whose load, compute and write are one loop (SERIAL): per spatial tile
     (a global pool: per channel tile). Its reads (one port, in loop order) may join into runs across
     steps, so the layer's reads and its writes are cut into bursts together, counted in its first
@@ -632,7 +637,8 @@ def _serial_tiles(desc: dict) -> Iterator[list[Step]]:
                     if kind == "requant":
                         rq = desc["requant"]
                         blocks = [rq[k] for k in ("pre", "M", "shift")]
-                        consts, fetch = n * sum(itemsize(b["dtype"]) for b in blocks), _blocks(c0, n, *blocks)
+                        consts = n * sum(itemsize(b["dtype"]) for b in blocks)
+                        fetch = _blocks(c0, n, *blocks, bus=bus)
                     read, write, r, w = _pixel_output(desc, ys, xs, c0, n)
                     # the gate's n values once per tile, then per pixel each input, the residuals, the write
                     reads.append(pixel_access.in_order(*(pixel_access.pixel_reads(g, one, one, c0, n) for g in gates)))
@@ -646,8 +652,8 @@ def _serial_tiles(desc: dict) -> Iterator[list[Step]]:
     if tiles and tiles[0]:
         flat = lambda parts: [np.concatenate([p[k].ravel() for p in parts]) if parts else np.zeros(0, np.int64)
                               for k in (0, 1)]
-        tiles[0][0].load = histogram(*runs(*flat(reads)))
-        tiles[0][0].store_w = histogram(*runs(*flat(writes)))
+        tiles[0][0].load = histogram(*runs(*flat(reads)), bus)
+        tiles[0][0].store_w = histogram(*runs(*flat(writes)), bus)
     yield from tiles
 
 
@@ -693,7 +699,7 @@ _GRID_OF: dict = {}  # (id(ys), id(xs)) of a kept grid -> its corners
 _GRIDS_KEPT = 1 << 12
 
 
-def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
+def _access(views: list[dict], ys, xs, c0: int, cn: int, bus: int = BUS_BYTES) -> tuple:
     """The bursts of reading (or writing) channels [c0, c0+cn) of pixels (ys, xs) in that order,
     channels fastest, each element of every view in turn (one port: views read element by element
     in turn break each other's runs). Kept per exact argument (the tile and array search asks for the
@@ -707,11 +713,11 @@ def _access(views: list[dict], ys, xs, c0: int, cn: int) -> tuple:
         digest.update(xs.tobytes())
         where = (ys.size, xs.size, digest.digest())
     key = (tuple((v["offset"], v["w"], v["pixel_stride"], v.get("channel_stride", 1), v["dtype"]) for v in views),
-           where, c0, cn)
+           where, c0, cn, bus)
     if key not in _ACCESSES:
         if len(_ACCESSES) >= _ACCESSES_KEPT:
             _ACCESSES.clear()
-        _ACCESSES[key] = _walk_access(views, ys, xs, c0, cn)
+        _ACCESSES[key] = _walk_access(views, ys, xs, c0, cn, bus=bus)
     return _ACCESSES[key]
 
 
@@ -719,11 +725,12 @@ _ACCESSES: dict = {}
 _ACCESSES_KEPT = 1 << 15
 
 
-def _walk_access(views: list[dict], ys: np.ndarray, xs: np.ndarray, c0: int, cn: int) -> tuple:
+def _walk_access(views: list[dict], ys: np.ndarray, xs: np.ndarray, c0: int, cn: int,
+                 bus: int = BUS_BYTES) -> tuple:
     if len(views) == 1 and views[0].get("channel_stride", 1) == 1:  # a pixel's channels are one access
         v = views[0]
         ib = itemsize(v["dtype"])
-        return histogram(*runs(v["offset"] + ((ys * v["w"] + xs) * v["pixel_stride"] + c0) * ib, cn * ib))
+        return histogram(*runs(v["offset"] + ((ys * v["w"] + xs) * v["pixel_stride"] + c0) * ib, cn * ib), bus)
     ch = c0 + np.arange(cn, dtype=np.int64)
     offs, sizes = [], []
     for v in views:
@@ -731,7 +738,7 @@ def _walk_access(views: list[dict], ys: np.ndarray, xs: np.ndarray, c0: int, cn:
         o = v["offset"] + (((ys * v["w"] + xs) * v["pixel_stride"])[:, None] + ch[None, :] * v.get("channel_stride", 1)) * ib
         offs.append(o.ravel())
         sizes.append(np.full(o.size, ib, dtype=np.int64))
-    return histogram(*runs(np.stack(offs, 1).ravel(), np.stack(sizes, 1).ravel()))
+    return histogram(*runs(np.stack(offs, 1).ravel(), np.stack(sizes, 1).ravel()), bus)
 
 
 def _consts(n: int, *sizes: int) -> tuple:
@@ -739,29 +746,31 @@ def _consts(n: int, *sizes: int) -> tuple:
     return merge(*(((b, 1, n),) for b in sizes))
 
 
-def _blocks(first: int, n: int, *blocks: dict) -> tuple:
+def _blocks(first: int, n: int, *blocks: dict, bus: int = BUS_BYTES) -> tuple:
     """Values [first, first + n) of each block, read block by block: one run each, but a block's values
     that start where the previous block's end join its run (a Tm tile of all of a layer's channels
     reads its bias, M and shift, stored one after the other, as one run)."""
     starts = [b["offset"] + first * itemsize(b["dtype"]) for b in blocks]
     sizes = [n * itemsize(b["dtype"]) for b in blocks]
     joined = runs(starts, sizes)
-    return merge(*(_one_run(s, k) for s, k in zip(*(a.tolist() for a in joined)) if k)) if blocks and n > 0 else ()
+    if not blocks or n <= 0:
+        return ()
+    return merge(*(_one_run(s, k, bus=bus) for s, k in zip(*(a.tolist() for a in joined)) if k))
 
 
-def _one_run(start: int, nbytes: int) -> tuple:
+def _one_run(start: int, nbytes: int, bus: int = BUS_BYTES) -> tuple:
     """ddr.histogram of the one run [start, start + nbytes): its bursts repeat every 4 KiB of start."""
-    return _one_run_at(start % BOUNDARY, nbytes)
+    return _one_run_at(start % BOUNDARY, nbytes, bus)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _one_run_at(start: int, nbytes: int) -> tuple:
-    return histogram(*runs([start], nbytes))
+def _one_run_at(start: int, nbytes: int, bus: int = BUS_BYTES) -> tuple:
+    return histogram(*runs([start], nbytes), bus)
 
 
-def _table_bursts(desc: dict) -> tuple:
+def _table_bursts(desc: dict, bus: int = BUS_BYTES) -> tuple:
     t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
-    return merge(*(_one_run(b["offset"], b["count"] * itemsize(b["dtype"])) for b in t))
+    return merge(*(_one_run(b["offset"], b["count"] * itemsize(b["dtype"]), bus=bus) for b in t))
 
 
 def _im2col_bytes(x: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> int:
@@ -781,17 +790,17 @@ def _conv_geometry(desc: dict) -> dict:
     return desc["geometry"]
 
 
-def _conv_steps(desc: dict, engine: dict) -> Iterator[Step]:
+def _conv_steps(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Iterator[Step]:
     t, out = desc["tile"], desc["output"]
     geo = _conv_geometry(desc)
     for r0, r1 in spans(out["h"], t["rows"]):
         for q0, q1 in spans(out["w"], t["cols"]):
-            for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1):
+            for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus):
                 for _ in range(many):
                     yield step
 
 
-def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, Step]]]]:
+def _conv_groups(desc: dict, engine: dict, bus: int = BUS_BYTES) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a conv / gemm descriptor as (how many, the (how many, step) runs of one):
     tiles whose rows and columns clip alike against the image move the same bytes, so each kind is
     walked once."""
@@ -811,7 +820,7 @@ def _conv_groups(desc: dict, engine: dict) -> list[tuple[int, list[tuple[int, St
     groups = []
     for r0, r1, nr in kinds(out["h"], t["rows"], sh, dh, kh, pads[0], x["h"]):
         for q0, q1, nq in kinds(out["w"], t["cols"], sw, dw, kw, pads[1], x["w"]):
-            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1))))
+            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus))))
     return groups
 
 
@@ -855,7 +864,8 @@ def span_overlap(desc: dict, engine: dict) -> str | None:
     return "resident" if len(kept) > 1 else "pipelined"
 
 
-def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int) -> Iterator[tuple[int, Step]]:
+def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int,
+               bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:
     """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1)) as (how many, step) runs
     in loop order. The bursts are those of the first group and Tm tile (the others differ only by
     where their bytes start)."""
@@ -876,10 +886,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     w0 = desc["weights"]["offset"]
 
     def weights(nbytes):
-        return _one_run(w0, nbytes) if nbytes else ()
+        return _one_run(w0, nbytes, bus=bus) if nbytes else ()
 
     def output(n):
-        return {"store_r": _access(adds, oy, ox, 0, n), "store_w": _access([out], oy, ox, 0, n)}
+        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus)}
 
     if is_depthwise(geo):
         for o0, o1 in spans(g * mg, tm):
@@ -887,8 +897,9 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             chans = (o1 - 1) // mg + 1 - o0 // mg
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
-                          load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans), weights(n * k * wb)),
-                          fetch=_blocks(0, n, *consts), **output(n))
+                          load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus),
+                                     weights(n * k * wb)),
+                          fetch=_blocks(0, n, *consts, bus=bus), **output(n))
         return
     post, ob_tile = _post, ob
     if whole_pixels(desc, engine):  # the layer's M and shift held (_layer_consts), the output path per spatial tile
@@ -901,15 +912,15 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         cols = np.arange(xa, xe, dtype=np.int64)
         ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
         im2col = ys.size * cg * xb
-        taps = _access([x], ys, xs, 0, cg)
+        taps = _access([x], ys, xs, 0, cg, bus=bus)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
-                                load=merge(_blocks(0, n, *consts), taps, weights(k * n * cg * wb)), **output(n)))
+                                load=merge(_blocks(0, n, *consts, bus=bus), taps, weights(k * n * cg * wb)), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
                 yield many, st
-        yield from _whole_output(desc, engine, px, oy, ox)
+        yield from _whole_output(desc, engine, px, oy, ox, bus=bus)
         return
     held = _held(desc, geo, r0, r1, q0, q1)
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
@@ -933,7 +944,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     steps += [(len(cs) - 2, *cs[1], False, False)] if len(cs) > 2 else []
     steps += [(1, *cs[-1], False, True)] if len(cs) > 1 else []
     # a step's input: each pixel's channels [c0, c1) in turn, one run a pixel (a row when they are all of its)
-    halo = {(c0, c1): _access([x], ys, xs, c0, c1 - c0) for _, c0, c1, _, _ in steps}
+    halo = {(c0, c1): _access([x], ys, xs, c0, c1 - c0, bus=bus) for _, c0, c1, _, _ in steps}
     tiles = []
     for n, many, reads in kinds:  # every group alike; the constants are read where the Tm tile starts
         tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
@@ -941,7 +952,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           + (n * tail_b if last else 0),
                                           read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
                                           write=px * n * ob_tile if last else 0,
-                                          load=merge(_blocks(0, n, *consts) if first else (),
+                                          load=merge(_blocks(0, n, *consts, bus=bus) if first else (),
                                                      halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
@@ -949,10 +960,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         for many, tile in tiles:
             for _ in range(many):
                 yield from tile
-    yield from _whole_output(desc, engine, px, oy, ox)
+    yield from _whole_output(desc, engine, px, oy, ox, bus=bus)
 
 
-def _whole_output(desc: dict, engine: dict, px: int, oy, ox) -> Iterator[tuple[int, Step]]:
+def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:
     """With whole pixels (tiles.whole_pixels), the output path of a spatial tile's ``px`` pixels (oy, ox)
     after its Tm tiles: pixel by pixel all of its channels, the residuals read and the pixel written a
     run each (a row one run when they are all of its channels; conv.h drain_whole)."""
@@ -960,4 +971,5 @@ def _whole_output(desc: dict, engine: dict, px: int, oy, ox) -> Iterator[tuple[i
         return
     out, c = desc["output"], desc["output"]["c"]
     yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
-                  store_r=_access(_residuals(desc), oy, ox, 0, c), store_w=_access([out], oy, ox, 0, c), whole=True)
+                  store_r=_access(_residuals(desc), oy, ox, 0, c, bus=bus), store_w=_access([out], oy, ox, 0, c, bus=bus),
+                  whole=True)

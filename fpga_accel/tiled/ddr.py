@@ -36,7 +36,9 @@ DEFAULT_LATENCY = 64
 #: requests in flight per direction: Vitis HLS's default num_read_outstanding / num_write_outstanding (16)
 OUTSTANDING = 16
 #: 512-bit beats: the Vitis kernel flow widens m_axi ports to up to 512 bits (UG1399,
-#: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves
+#: m_axi_max_widen_bitwidth); the engine's element loops do not yet pack accesses themselves. On a Zynq
+#: board the engine is built with its masters as wide as the HP port (tiled/ports.py axi_bits) and
+#: ``Rates.bus_bytes`` is that width: bursts of MAX_BEATS beats are then 1 KiB on a 128-bit port
 BUS_BYTES = 64
 
 
@@ -56,8 +58,10 @@ class Rates:
         return beats * max(1.0, self.bus_bytes / self.port) if self.port else 0.0
 
     def ddr_cycles(self, nbytes, beats):
-        """Cycles a burst holds the DDR: a beat a cycle at least, else its bytes at the sustained rate."""
-        return max(beats, nbytes / self.ddr)
+        """Cycles a burst holds the DDR: a beat a cycle at least (a beat of a master narrower than
+        :data:`BUS_BYTES`, as behind a Zynq HP port, in that share of a cycle, since its port channel
+        already counts it a cycle), else its bytes at the sustained rate."""
+        return max(beats * min(1.0, self.bus_bytes / BUS_BYTES), nbytes / self.ddr)
 
 
 def as_rates(r: Rates | float) -> Rates:
@@ -94,28 +98,40 @@ def histogram(starts, nbytes, bus_bytes: int = BUS_BYTES, max_beats: int = MAX_B
     """The bursts of some runs as ((bytes, beats, how many), ...): what their time depends on."""
     starts, nbytes = np.asarray(starts, dtype=np.int64), np.asarray(nbytes, dtype=np.int64)
     limit = bus_bytes * max_beats
-    piece = min(limit, BOUNDARY)
     if not starts.size:
         return ()
-    grid = not (max(limit, BOUNDARY) % piece or piece % bus_bytes)
-    if grid and starts.size == 1:  # one run (a weight or constants block): its pieces counted, not listed
-        return _one_run(int(starts[0]), int(nbytes[0]), piece, bus_bytes)
-    if not grid:  # cuts not on one grid: run by run
+    if BOUNDARY % bus_bytes:  # beats not on the 4 KiB grid: run by run
         out: dict = {}
         for b in bursts(starts, nbytes, bus_bytes, max_beats):
             out[b] = out.get(b, 0) + 1
         return tuple((n, beats, k) for (n, beats), k in sorted(out.items()))
-    # every cut falls on a multiple of `piece` (both limits are multiples of it, the bus divides it)
+    if limit >= BOUNDARY and starts.size == 1:  # one run (a weight or constants block): its pieces counted
+        return _one_run(int(starts[0]), int(nbytes[0]), BOUNDARY, bus_bytes)
+    # the runs' 4 KiB pieces (a burst starting in a piece's first bus word reaches its end when the
+    # burst length is 4 KiB or more), each cut every `limit` bytes from its first bus word otherwise
     ends = starts + nbytes
-    count = (ends - 1) // piece - starts // piece + 1
+    count = (ends - 1) // BOUNDARY - starts // BOUNDARY + 1
     run = np.repeat(np.arange(starts.size), count)
     k = np.arange(run.size) - np.repeat(np.cumsum(count) - count, count)
-    lo = np.maximum(starts[run], (starts[run] // piece + k) * piece)
-    hi = np.minimum(ends[run], (starts[run] // piece + k + 1) * piece)
+    lo = np.maximum(starts[run], (starts[run] // BOUNDARY + k) * BOUNDARY)
+    hi = np.minimum(ends[run], (starts[run] // BOUNDARY + k + 1) * BOUNDARY)
+    if limit < BOUNDARY:
+        lo, hi = _cut(lo, hi, bus_bytes, limit)
     beats = -(-(hi - (lo // bus_bytes) * bus_bytes) // bus_bytes)
     # (bytes, beats) as one integer key: a 1-d unique is much faster than a row-wise one
-    keys, many = np.unique((hi - lo) * (piece + 1) + beats, return_counts=True)
-    return tuple((int(k) // (piece + 1), int(k) % (piece + 1), int(c)) for k, c in zip(keys, many))
+    keys, many = np.unique((hi - lo) * (BOUNDARY + 1) + beats, return_counts=True)
+    return tuple((int(k) // (BOUNDARY + 1), int(k) % (BOUNDARY + 1), int(c)) for k, c in zip(keys, many))
+
+
+def _cut(lo: np.ndarray, hi: np.ndarray, bus_bytes: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bursts of the pieces [lo, hi) (none crossing 4 KiB) as bursts() cuts them: every ``limit``
+    bytes from the piece's first bus word."""
+    first = (lo // bus_bytes) * bus_bytes
+    count = -(-(hi - first) // limit)
+    piece = np.repeat(np.arange(lo.size), count)
+    k = np.arange(piece.size) - np.repeat(np.cumsum(count) - count, count)
+    return (np.maximum(lo[piece], first[piece] + k * limit),
+            np.minimum(hi[piece], first[piece] + (k + 1) * limit))
 
 
 def _one_run(start: int, n: int, piece: int, bus_bytes: int) -> tuple:

@@ -7,11 +7,17 @@ One adapter per bundle (AMD UG1399, "M_AXI Resources"), with a read and / or a w
   Vitis kernel form (kernel.h) only, the status word (``uint32_t* status``: one write, the default
   bursts of 16 and 16 in flight). Both forms are priced with the status write (one BRAM18 more on
   the Zynq IP, which returns the status on s_axilite instead).
-- ``gmem1``: the weights arena (``const uint8_t*``), read, bursts of 64, widened to 512 bits.
-- ``gmem2``: the activation arena (``uint8_t*``), read and written, bursts of 64, widened to 512 bits.
+- ``gmem1``: the weights arena (``const uint8_t*``), read, bursts of 64, widened to ``FA_TILED_AXI_BITS``.
+- ``gmem2``: the activation arena (``uint8_t*``), read and written, bursts of 64, widened to ``FA_TILED_AXI_BITS``.
+
+``FA_TILED_AXI_BITS`` (:func:`axi_bits`) is one value per board, written into the bundle's HLS source: on a
+Zynq board the width of the PS's HP port every master goes through (``ps.hp_bits``: 128 bits on
+UltraScale+, 64 on Zynq-7000), since wider words would only be split again by the port's downsizer
+while their adapter FIFOs cost block RAM; elsewhere 512 bits, the widest Vitis HLS widens to (UG1399,
+m_axi_max_widen_bitwidth).
 
 The outstanding requests are Vitis HLS's default (16) in every direction, as the headers write none.
-:data:`PORTS` mirrors the headers' pragmas (tests/test_maxi_cost.py reads them back and compares), and
+:func:`ports` mirrors the headers' pragmas (tests/test_maxi_cost.py reads them back and compares), and
 :func:`adapter_usage` prices them as the dataflow design's are (``fold.resources.maxi_cost``).
 """
 from __future__ import annotations
@@ -23,12 +29,29 @@ from ..pe.io import DEFAULT_BURST, DEFAULT_OUTSTANDING, MaxiPort
 
 #: bits of the element each m_axi pointer of the engine's tops points to
 POINTER_BITS = {"desc": 32, "status": 32, "weights": 8, "acts": 8}
+#: the arenas' width on boards without a PS port (tiled/top.h's default FA_TILED_AXI_BITS)
+WIDE_BITS = 512
+#: the macro the headers' max_widen_bitwidth names
+AXI_BITS_MACRO = "FA_TILED_AXI_BITS"
 
-PORTS = {
-    "gmem0": MaxiPort(32, read_burst=64, write_burst=DEFAULT_BURST),
-    "gmem1": MaxiPort(8, read_burst=64, widen=512),
-    "gmem2": MaxiPort(8, read_burst=64, write_burst=64, widen=512),
-}
+
+def axi_bits(board) -> int:
+    """FA_TILED_AXI_BITS for ``board`` (anything with a ``ps``: a fold Board, a flow Target): its HP
+    port's width on a Zynq board, else :data:`WIDE_BITS`."""
+    ps = getattr(board, "ps", None)
+    return int(ps.hp_bits) if ps is not None else WIDE_BITS
+
+
+def ports(bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
+    """The engine's m_axi bundles with the arenas widened to ``bits`` (FA_TILED_AXI_BITS)."""
+    return {
+        "gmem0": MaxiPort(32, read_burst=64, write_burst=DEFAULT_BURST),
+        "gmem1": MaxiPort(8, read_burst=64, widen=bits),
+        "gmem2": MaxiPort(8, read_burst=64, write_burst=64, widen=bits),
+    }
+
+
+PORTS = ports()
 
 _PRAGMA = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+([^\n]*)")
 _OPTION = re.compile(r"(\w+)\s*=\s*(\w+)")
@@ -36,13 +59,14 @@ _OPTION = re.compile(r"(\w+)\s*=\s*(\w+)")
 _READ_ONLY, _WRITE_ONLY = ("desc", "weights"), ("status",)
 
 
-def header_ports(header: str) -> dict[str, MaxiPort]:
+def header_ports(header: str, bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
     """The m_axi bundles of an engine top's source, each as one :class:`MaxiPort` (the pointers sharing a
-    bundle merged: the reader's read options, the writer's write options). A pointer reads unless it
-    only writes (``status``), and writes unless it only reads (``desc``, ``weights``)."""
+    bundle merged: the reader's read options, the writer's write options), with FA_TILED_AXI_BITS at
+    ``bits``. A pointer reads unless it only writes (``status``), and writes unless it only reads
+    (``desc``, ``weights``)."""
     out: dict[str, MaxiPort] = {}
     for line in _PRAGMA.findall(header):
-        opts = {k: int(v) if v.isdigit() else v for k, v in _OPTION.findall(line)}
+        opts = {k: bits if v == AXI_BITS_MACRO else int(v) if v.isdigit() else v for k, v in _OPTION.findall(line)}
         port, bundle = opts["port"], opts["bundle"]
         p = out.get(bundle, MaxiPort(POINTER_BITS[port]))
         if port not in _WRITE_ONLY:
@@ -55,10 +79,11 @@ def header_ports(header: str) -> dict[str, MaxiPort]:
     return out
 
 
-def adapter_usage() -> dict[str, int]:
-    """BRAM18 and LUTs of the data FIFOs of the engine's m_axi adapters (``fold.resources.maxi_cost``:
-    the request and response FIFOs and the control logic are not counted, UG1399 gives no figure)."""
+def adapter_usage(bits: int = WIDE_BITS) -> dict[str, int]:
+    """BRAM18 and LUTs of the data FIFOs of the engine's m_axi adapters with the arenas ``bits`` wide
+    (``fold.resources.maxi_cost``: the request and response FIFOs and the control logic are not
+    counted, UG1399 gives no figure)."""
     from ..fold.resources import Usage, maxi_cost
 
-    total = sum((maxi_cost(p) for p in PORTS.values()), Usage())
+    total = sum((maxi_cost(p) for p in ports(bits).values()), Usage())
     return {"bram18": total.bram18, "uram": total.uram, "lut": total.lut}

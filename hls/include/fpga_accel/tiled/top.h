@@ -2,15 +2,18 @@
 // calls through the same C ABI), one engine configuration chosen by macros:
 //   FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER, FA_TILED_OUTPUT_BUFFER
 //   (the program's `engine` section), FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK (1, or 2: two
-//   8-bit products per DSP, pack.h) and FA_TILED_URAM (1: input and accumulator buffers in UltraScale+
-//   URAM, else block RAM).
+//   8-bit products per DSP, pack.h), FA_TILED_URAM (1: input and accumulator buffers in UltraScale+
+//   URAM, else block RAM) and FA_TILED_AXI_BITS (the arenas' m_axi width: a Zynq board's HP port width,
+//   else 512; fpga_accel/tiled/ports.py axi_bits).
 // The buffers' banking is declared here, and fpga_accel/tiled/target.py counts exactly these memories:
 // the input buffer cyclic over max(TM, TN) banks (the lanes read consecutive channels), the weights over
 // TM*TN banks of LUTRAM (every lane reads its own weight each cycle), the accumulators over TM banks.
 // Three m_axi ports (descriptors, weights arena, activation arena) on separate bundles so their bursts
 // do not queue behind each other (the arenas' ports ask Vitis HLS to widen sequential accesses to
-// 512-bit words, max_widen_bitwidth; the engine still reads and writes element by element, so whether
-// its loops become wide bursts is the tool's call, unconfirmed without a synthesis report); addresses,
+// FA_TILED_AXI_BITS-bit words, max_widen_bitwidth: no wider than the PS port on Zynq boards, whose
+// downsizer would split wider words again while their adapter FIFOs cost block RAM; the engine still
+// reads and writes element by element, so whether its loops become wide bursts is the tool's call,
+// unconfirmed without a synthesis report); addresses,
 // sizes and the status return on the s_axilite control interface (ap_start/ap_done at 0x00, arguments
 // from 0x10, in the order below).
 #ifndef FA_TILED_TOP_H
@@ -44,6 +47,9 @@
 #ifndef FA_TILED_URAM
 #define FA_TILED_URAM 0
 #endif
+#ifndef FA_TILED_AXI_BITS
+#define FA_TILED_AXI_BITS 512
+#endif
 #define FA_TILED_IN_BANKS (FA_TILED_TM > FA_TILED_TN ? FA_TILED_TM : FA_TILED_TN)
 #define FA_TILED_WEIGHT_BANKS (FA_TILED_TM * FA_TILED_TN)
 #ifndef FA_TILED_LUT_ENTRIES
@@ -60,8 +66,8 @@ static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
 extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
                                  uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
 #pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
-#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64 max_widen_bitwidth = 512
-#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64 max_widen_bitwidth = 512
+#pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
+#pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
 #pragma HLS INTERFACE mode = s_axilite port = desc
 #pragma HLS INTERFACE mode = s_axilite port = desc_words
 #pragma HLS INTERFACE mode = s_axilite port = weights
