@@ -21,7 +21,9 @@ from fpga_accel.cli import main
 from fpga_accel.flow import BuildError, ToolNotFoundError, build
 from fpga_accel.flow.tiled_hls import engine_headers
 from fpga_accel.flow.tiled_interface import check_top, register_map
+from fpga_accel.fold import get_board
 from fpga_accel.tiled.csim import EngineConfig
+from fpga_accel.tiled.ports import axi_bits
 from models import data
 
 pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh is not installed")
@@ -64,7 +66,9 @@ def test_a_tiled_bundle_gets_the_engine_project_and_scripts(bundles, board, file
     assert rec["hls"]["top"] == top
     src = (b.path / f"hls/src/{top}.cpp").read_text()
     assert [f"{w[1]}={w[2]}" for w in (line.split() for line in src.splitlines() if line.startswith("#define"))] \
-        == config.defines()
+        == [*config.defines(), f"FA_TILED_AXI_BITS={axi_bits(get_board(board))}"]
+    # the arenas as wide as the board's HP port (64 bits on pynq-z2), 512 bits without a PS
+    assert axi_bits(get_board(board)) == (64 if board == "pynq-z2" else 512)
     assert src.rstrip().endswith(f'#include "fpga_accel/tiled/{entry}"')
     headers = engine_headers()
     assert {"fpga_accel/tiled/kernel.h", "fpga_accel/tiled/top.h", "fpga_accel/tiled_engine.h",

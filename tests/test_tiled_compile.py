@@ -18,6 +18,7 @@ from fpga_accel.errors import InputError
 from fpga_accel.runtime.errors import BackendUnavailable
 from fpga_accel.tiled import ProgramError
 from fpga_accel.tiled.cost import program_cost
+from fpga_accel.tiled.ports import axi_bits
 from fpga_accel.tiled.target import buffer_bram18, choose_array, ramb18
 from models import data
 
@@ -237,7 +238,7 @@ def test_array_search_respects_the_board_budgets():
         assert c.dsp <= lim["dsp"] and c.bram18 <= lim["bram18"]
         d = c.to_dict()
         assert c.bram18 == buffer_bram18(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram",
-                                         d["lut_entries"])
+                                         d["lut_entries"], axi_bits(get_board(board)))
         # no feasible candidate tried beats the choice
         assert all(t["cycles"] >= c.cost.cycles for t in c.tried if "cycles" in t)
     with pytest.raises(InputError, match="fits no array"):
