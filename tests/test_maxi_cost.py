@@ -68,6 +68,13 @@ def test_the_arenas_are_as_wide_as_the_boards_ps_port():
     for name in ("zcu104", "pynq-z2", "alveo-u250"):
         b = get_board(name)
         assert axi_bits(b) == (b.ps.hp_bits if b.ps is not None else 512)
+    # board data from a bundle reaches the HLS source only as an HP port's width
+    from fpga_accel.errors import InputError
+
+    zcu = get_board("zcu104")
+    for bad in ("128 ; x", 100, True, 128.5):
+        with pytest.raises(InputError, match="hp_bits"):
+            axi_bits(dataclasses.replace(zcu, ps=dataclasses.replace(zcu.ps, hp_bits=bad)))
 
 
 def test_the_tiled_memories_hold_the_adapters(monkeypatch):

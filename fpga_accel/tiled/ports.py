@@ -25,12 +25,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from ..errors import InputError
 from ..pe.io import DEFAULT_BURST, DEFAULT_OUTSTANDING, MaxiPort
 
 #: bits of the element each m_axi pointer of the engine's tops points to
 POINTER_BITS = {"desc": 32, "status": 32, "weights": 8, "acts": 8}
 #: the arenas' width on boards without a PS port (tiled/top.h's default FA_TILED_AXI_BITS)
 WIDE_BITS = 512
+#: the widths a PS's HP port is configured to (fold/boards: 32, 64 or 128 bits)
+HP_WIDTHS = (32, 64, 128)
 #: the macro the headers' max_widen_bitwidth names
 AXI_BITS_MACRO = "FA_TILED_AXI_BITS"
 
@@ -39,7 +42,12 @@ def axi_bits(board) -> int:
     """FA_TILED_AXI_BITS for ``board`` (anything with a ``ps``: a fold Board, a flow Target): its HP
     port's width on a Zynq board, else :data:`WIDE_BITS`."""
     ps = getattr(board, "ps", None)
-    return int(ps.hp_bits) if ps is not None else WIDE_BITS
+    if ps is None:
+        return WIDE_BITS
+    bits = ps.hp_bits  # from board data a bundle carries: only an HP port's width reaches the HLS source
+    if isinstance(bits, bool) or bits not in HP_WIDTHS:
+        raise InputError(f"board '{getattr(board, 'name', '?')}': ps.hp_bits must be one of {HP_WIDTHS}, got {bits!r}")
+    return int(bits)
 
 
 def ports(bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
