@@ -9,30 +9,19 @@ few thousand LUTs more than the ceiling leaves with 40 BRAM18 free, and no URAM 
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
 from itertools import pairwise
 
 import numpy as np
 import pytest
-
-from models import data
-
-sys.path.insert(0, str(data.HERE.parent / "benchmarks"))
-mlperf_tiny = pytest.importorskip("mlperf_tiny")
+from mlperf_util import mlperf_bundle
 
 BOARD = "zcu104"
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    import fpga_accel
-    from fpga_accel.codegen.hls_project import generate_hls
-
-    tmp = tmp_path_factory.mktemp("fc_autoencoder")
-    model, calib = mlperf_tiny.write(tmp, ["fc_autoencoder"])["fc_autoencoder"]
-    return fpga_accel.compile(model, tmp / "ae.fpga", board=BOARD, calib=np.load(calib), progress=False,
-                              generators=[generate_hls])
+    return mlperf_bundle(tmp_path_factory, "fc_autoencoder", BOARD)
 
 
 @pytest.fixture(scope="module")

@@ -8,29 +8,18 @@ hundred LUTs more than the ceiling leaves while nearly all of its BRAM18 is free
 from __future__ import annotations
 
 import re
-import sys
 from itertools import pairwise
 
 import numpy as np
 import pytest
-
-from models import data
-
-sys.path.insert(0, str(data.HERE.parent / "benchmarks"))
-mlperf_tiny = pytest.importorskip("mlperf_tiny")
+from mlperf_util import mlperf_bundle
 
 BOARD = "pynq-z2"
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    import fpga_accel
-    from fpga_accel.codegen.hls_project import generate_hls
-
-    tmp = tmp_path_factory.mktemp("ds_cnn")
-    model, calib = mlperf_tiny.write(tmp, ["ds_cnn"])["ds_cnn"]
-    return fpga_accel.compile(model, tmp / "ds_cnn.fpga", board=BOARD, calib=np.load(calib), progress=False,
-                              generators=[generate_hls])
+    return mlperf_bundle(tmp_path_factory, "ds_cnn", BOARD)
 
 
 @pytest.fixture(scope="module")

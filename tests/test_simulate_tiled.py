@@ -347,24 +347,13 @@ def test_whole_pixels_write_a_pixel_or_a_row_a_run():
     the model's, the outputs the executor's, and the model's cycles stay within 10 % of the replay."""
     from tiled_util import quantised
 
-    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
-    from fpga_accel.sim.tiled_build import TracedCsim
-    from fpga_accel.sim.tiled_replay import STORE, replay
-    from fpga_accel.tiled import TiledEngine, build_program
-    from fpga_accel.tiled.cost import span_overlap
+    from fpga_accel.sim.tiled_replay import STORE
+    from fpga_accel.tiled import build_program
     from fpga_accel.tiled.tiles import spans, whole_pixels
 
     _, qm = quantised(data.model_path("resnet_ds"), data.load_calib("resnet_ds"))
     program = build_program(qm, tm=8, tn=8, tile=(4, 7))
-    first = random_raw_inputs(program, 1, 0)
-    outs, trace = TracedCsim(program).trace(first)
-    want = TiledEngine(program).run(first)
-    for k in want:
-        np.testing.assert_array_equal(outs[k], want[k])
-    brd = get_board("pynq-z2")
-    overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
-    rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
-    cost = program_cost(program, brd)
+    trace, rep, cost = traced_on_pynq(program)
     whole = [i for i, d in enumerate(program.layers) if whole_pixels(d, program.engine)]
     assert len(whole) >= 3 and any(any(p["op"] == "add" for p in program.layers[i]["post"]) for i in whole)
     ev = trace.events[trace.events["layer"] >= 0]
@@ -396,10 +385,7 @@ def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffer
     ("resident"). Either way the outputs equal the executor's and the model follows the replay."""
     from tiled_util import quantised
 
-    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
-    from fpga_accel.sim.tiled_build import TracedCsim
-    from fpga_accel.sim.tiled_replay import replay
-    from fpga_accel.tiled import TiledEngine, build_program
+    from fpga_accel.tiled import build_program
     from fpga_accel.tiled.cost import _conv_geometry, _held, span_overlap
     from fpga_accel.tiled.tiles import input_resident, spans
 
@@ -413,6 +399,22 @@ def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffer
                     for r0, r1 in spans(out["h"], t["rows"]) for q0, q1 in spans(out["w"], t["cols"])} & {True}:
                 kept.append(i)
     assert len(kept) >= 2 and all(span_overlap(program.layers[i], program.engine) == mode for i in kept)
+    _, rep, cost = traced_on_pynq(program)
+    for i in kept:
+        lay, est = rep.layers[-1][i], cost.layers[i]
+        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
+        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), est.name
+
+
+def traced_on_pynq(program):
+    """One image of ``program`` through the traced C simulation (its outputs == the executor's), its
+    replay on pynq-z2's DDR and port, and the cost model's figures there: (trace, replay, cost)."""
+    from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
+    from fpga_accel.sim.tiled_build import TracedCsim
+    from fpga_accel.sim.tiled_replay import replay
+    from fpga_accel.tiled import TiledEngine
+    from fpga_accel.tiled.cost import span_overlap
+
     first = random_raw_inputs(program, 1, 0)
     outs, trace = TracedCsim(program).trace(first)
     want = TiledEngine(program).run(first)
@@ -421,8 +423,4 @@ def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffer
     brd = get_board("pynq-z2")
     overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
-    cost = program_cost(program, brd)
-    for i in kept:
-        lay, est = rep.layers[-1][i], cost.layers[i]
-        assert est.bursts == pytest.approx(lay.bursts, abs=misplaced(est)), est.name
-        assert est.cycles == pytest.approx(lay.cycles, rel=0.1), est.name
+    return trace, rep, program_cost(program, brd)
