@@ -6,6 +6,7 @@ outputs differ; a design with no URAM array keeps its tops byte for byte; a corr
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import shutil
 import sys
@@ -27,6 +28,18 @@ from fpga_accel.fold import apply_to_manifest, fold_model, get_board
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import data  # noqa: E402
+
+
+def short_of_bram(board, spare: int):
+    """``board`` with just enough BRAM18 for its m_axi kernel's adapters (fa_kernel's input and output
+    buffers, on boards without a PS: fold/design.io_ports) and ``spare`` blocks more, at the fold's
+    default 80 % ceiling: too few for the weights, so the fold moves them to URAM."""
+    from fpga_accel.fold.resources import maxi_cost
+    from fpga_accel.pe.io import KERNEL_IN, KERNEL_OUT
+
+    ports = 0 if board.ps is not None else maxi_cost(KERNEL_IN).bram18 + maxi_cost(KERNEL_OUT).bram18
+    keep = 1.0 - float(board.reserved.get("bram18", 0.0))
+    return dataclasses.replace(board, bram18=math.ceil((ports + spare) / 0.8 / keep) + 1)
 
 
 def tight_fold(stage, qm, manifest):

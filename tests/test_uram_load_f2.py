@@ -24,10 +24,13 @@ from fpga_accel.compiler import default_generators
 from fpga_accel.flow.aws_f2_cl import buffers, cl_top, control_addr_bits, id_defines
 from fpga_accel.fold import apply_to_manifest, fold_model, get_board
 from fpga_accel.runtime.f2_driver import libs, runner
+from fpga_accel.fold import design as fold_design
+from fpga_accel.fold.resources import Usage
 from fpga_accel.segments import build
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import data  # noqa: E402
+from test_uram_load import short_of_bram  # noqa: E402
 
 AGFI = "agfi-0fa4f2000000000f"
 
@@ -36,7 +39,7 @@ def tight_fold(stage, qm, manifest):
     """test_uram_load's knob for the board the bundle is compiled for: too few BRAM18, weights to URAM."""
     board = get_board(manifest["board"]["name"])
     built_for = manifest["board"]
-    apply_to_manifest(manifest, fold_model(qm, dataclasses.replace(board, bram18=4), target_fps=1000))
+    apply_to_manifest(manifest, fold_model(qm, short_of_bram(board, 4), target_fps=1000))
     manifest["board"] = built_for
 
 
@@ -63,6 +66,9 @@ def f2_segments(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build, "fold_model", lambda s, board, **kw: fold(s, dataclasses.replace(board, bram18=8), **kw))
+        # the kernels' m_axi adapters left out of the budget (each segment's kernel has its own): the
+        # segments then fit the tight board together only with the weights in URAM, the case under test
+        mp.setattr(fold_design, "io_ports", lambda io: Usage())
         mp.setattr(build, "apply_to_manifest", real_board)
         b = fpga_accel.compile(data.model_path("mlp"), tmp_path_factory.mktemp("uf2s") / "m.fpga", board="aws-f2",
                                calib=data.load_calib("mlp"), progress=False, engine="dataflow",
