@@ -104,9 +104,10 @@ def test_the_engine_source_compiles_from_the_bundle_alone(bundles, tmp_path, boa
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("board, ps, master, hp", [("pynq-z2", "ps7", "M_AXI_GP0", "S_AXI_HP0"),
-                                                   ("zcu104", "ps8", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD")])
-def test_block_design_under_vivado_stubs(bundles, tmp_path, board, ps, master, hp):
+@pytest.mark.parametrize("board, ps, master, hp, hp_w", [("pynq-z2", "ps7", "M_AXI_GP0", "S_AXI_HP0", "S_AXI_HP2"),
+                                                         ("zcu104", "ps8", "M_AXI_HPM0_FPD", "S_AXI_HP0_FPD",
+                                                          "S_AXI_HP3_FPD")])
+def test_block_design_under_vivado_stubs(bundles, tmp_path, board, ps, master, hp, hp_w):
     b = bundles[board]
     proc, tcl = run_vivado_tcl(b.path / "scripts/vivado_bd.tcl", tmp_path, [tmp_path / "ip", tmp_path / "out", 2])
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -119,8 +120,19 @@ def test_block_design_under_vivado_stubs(bundles, tmp_path, board, ps, master, h
     auto = [c for c in tcl if c[0] == "apply_bd_automation" and "xilinx.com:bd_rule:axi4" in c]
     links = {(c[c.index("-config") + 1].split()[c[c.index("-config") + 1].split().index("Master") + 1],
               c[c.index("-config") + 1].split()[c[c.index("-config") + 1].split().index("Slave") + 1]) for c in auto}
-    assert links == {(f"/{ps}/{master}", "/fa_tiled_0/s_axi_control"),
-                     *((f"/fa_tiled_0/m_axi_gmem{i}", f"/{ps}/{hp}") for i in range(3))}
+    # the weights on an HP port of their own, the descriptors and activations on the board's HP port
+    assert links == {(f"/{ps}/{master}", "/fa_tiled_0/s_axi_control"), ("/fa_tiled_0/m_axi_gmem1", f"/{ps}/{hp_w}"),
+                     *((f"/fa_tiled_0/m_axi_gmem{i}", f"/{ps}/{hp}") for i in (0, 2))}
+    new_sc = [c for c in auto if "New AXI SmartConnect" in c[c.index("-config") + 1]]
+    assert len(new_sc) == 2  # one SmartConnect a port: every HP port's clock driven by the automation's Clk_slave
+    assert all("Clk_slave Auto" in c[c.index("-config") + 1] for c in auto)
+    # the PS enables both ports at the width the cost model counts, and the two reach different DDR ports
+    bps = get_board(board).ps
+    config = props(tcl, ps)
+    for port in (hp, hp_w):
+        for k, v in bps.hp_ports[port]["config"].items():
+            assert config[f"CONFIG.{k}"] == v == ("1" if "USE" in k else str(bps.hp_bits)), (k, v)
+    assert bps.hp_ports[hp]["ddr_port"] != bps.hp_ports[hp_w]["ddr_port"]
     names = [c[0] for c in tcl]
     assert names.index("assign_bd_address") > max(i for i, c in enumerate(tcl) if c[0] == "apply_bd_automation")
     assert (tmp_path / "out/fa_overlay.bit").is_file() and (tmp_path / "out/fa_overlay.hwh").is_file()

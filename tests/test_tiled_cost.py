@@ -61,14 +61,14 @@ def test_figures_follow_the_model(resnet):
     assert d["estimate"] is True and d["burst_efficiency"] == BURST_EFFICIENCY == 0.75
     assert c.clock_mhz == b.clock_mhz and c.ddr_gbps == b.ddr_gbps
     per_cycle = b.ddr_gbps * 1e9 * BURST_EFFICIENCY / (b.clock_mhz * 1e6)
-    port = b.ps.hp_bits / 8  # every master through the one HP port: its read and its write channel
+    port = b.ps.hp_bits / 8  # the weights through one HP port, the activations through another
+    assert c.hp_ports == d["hp_ports"] == 2
     for lay in c.layers:
         # a burst holds the DDR a 64-byte word's share a beat at least (8-byte beats: an eighth of a cycle)
-        # and the bandwidth; each direction at most the port's width a cycle
-        reads = lay.weight_bytes + lay.act_read_bytes
+        # and the bandwidth; each port's direction at most the port's width a cycle
         words = lay.bursts * ddr_rates(b).bus_bytes / BUS_BYTES
-        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, words, reads / port,
-                                          lay.act_write_bytes / port) - 1e-9
+        assert lay.transfer_cycles >= max(lay.ddr_bytes / per_cycle, words, lay.weight_bytes / port,
+                                          lay.act_read_bytes / port, lay.act_write_bytes / port) - 1e-9
         # the DDR: its bandwidth and at most a beat a burst more; the port: whole 64-byte beats at its width
         # (a burst's bytes' beats and at most two partial ones)
         assert lay.transfer_cycles <= max(lay.ddr_bytes / per_cycle + lay.bursts,

@@ -10,18 +10,23 @@ from tiled_util import quantised, random_case
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import build_program, cost
 from fpga_accel.tiled.build import conv_weight_order
-from fpga_accel.tiled.ddr import DEFAULT_LATENCY, Rates, busy, merge, stream, usage
+from fpga_accel.tiled.ddr import ACTS, DEFAULT_LATENCY, WEIGHTS, Rates, as_rates, merge, minus, occupancy, stream
 from fpga_accel.tiled.tiles import spans
 from models import data
 
 
 def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     """layer_totals as one loop over every run of every tile (the cost model's docs, written out)."""
-    def times(st):  # stage times; busy time on (the DDR, the port's read channel, its write channel) of three
-        store = (busy(merge(st.store_r, st.store_w), per_cycle), usage(st.store_r, per_cycle)[1],
-                 usage(st.store_w, per_cycle, write=True)[2])
-        return (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
-                cost._store(st, per_cycle, latency), usage(st.load, per_cycle), usage(st.fetch, per_cycle), store)
+    lanes = range(as_rates(per_cycle).lanes)  # the DDR, each port's read and write channel
+
+    def parts(st):  # the load, the fetch and the output path as (bursts, master, write)
+        return (((minus(st.load, st.wload), ACTS, False), (st.wload, WEIGHTS, False)), ((st.fetch, WEIGHTS, False),),
+                ((st.store_r, ACTS, False), (st.store_w, ACTS, True)))
+
+    def times(st):  # stage times; busy time on every lane of the load, the fetch and the output path
+        load, fetch, store = (occupancy(p, per_cycle) for p in parts(st))
+        return (stream(st.load, per_cycle, latency, occupied=load), stream(st.fetch, per_cycle, latency, occupied=fetch),
+                st.compute, cost._store(st, per_cycle, latency), load, fetch, store)
 
     def tile(steps, mode=None):
         if steps and steps[-1][1].whole:  # a tile of whole pixels: its output path after or beside its steps
@@ -29,12 +34,12 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             work, out = pipeline(rest, mode), times(steps[-1][1])
             if not mode:
                 return work + out[3]
-            used = [0.0, 0.0, 0.0]  # on the DDR, the port's read and its write channel
+            used = [0.0 for _ in lanes]  # on every lane
             for many, st in rest:
                 t = times(st)
-                for k in range(3):
+                for k in lanes:
                     used[k] += many * (t[4][k] + t[5][k])
-            return max(work + queued(rest, steps[-1][1], mode), out[3], *(used[k] + out[6][k] for k in range(3)))
+            return max(work + queued(rest, steps[-1][1], mode), out[3], *(used[k] + out[6][k] for k in lanes))
         return pipeline(steps, mode)
 
     def queued(rest, out, mode):  # the load beside the first step behind the output path's reads
@@ -51,18 +56,19 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             return 0.0
         t, n = times(first), times(nxt)
         work = t[2] + (t[1] if mode == "pipelined" else 0.0)
-        step = max(work, n[0], *(t[5][k] + n[4][k] for k in range(3)))
-        return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
+        step = max(work, n[0], *(t[5][k] + n[4][k] for k in lanes))
+        reads = occupancy(((out.store_r, ACTS, False),), per_cycle)  # on the DDR and the lanes the load shares
+        return max(0.0, n[0] + max(reads[k] for k in lanes if k == 0 or n[4][k]) - step)
 
     def pipeline(steps, mode=None):
         seq = [(many, times(st)) for many, st in steps if many]
         if not seq:
             return 0.0
-        zero = (0.0,) * 4 + ((0.0,) * 3,) * 3
+        zero = (0.0,) * 4 + ((0.0,) * len(lanes),) * 3
 
         def one(prev, cur, nxt, first=False):
             work = cur[2] + (0.0 if first else cur[1])
-            return max(work, nxt[0], prev[3], *(cur[5][k] + nxt[4][k] + prev[6][k] for k in range(3)))
+            return max(work, nxt[0], prev[3], *(cur[5][k] + nxt[4][k] + prev[6][k] for k in lanes))
 
         chained = mode == "pipelined"
         head, tail = seq[0][1], seq[-1][1]
@@ -80,10 +86,10 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     def drained(steps):  # the three units each in step order, as the buffer halves allow
         loaded = computed = stored = 0.0
         ends = []  # per step: (the array's end, the output path's end)
-        used = [0.0, 0.0, 0.0]
+        used = [0.0 for _ in lanes]
         for many, st in steps:
             t = times(st)
-            for k in range(3):
+            for k in lanes:
                 used[k] += many * (t[4][k] + t[5][k] + t[6][k])
             for _ in range(many):
                 if not (st.compute or st.load or st.store_r or st.store_w):  # a fetch alone
@@ -98,8 +104,8 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
         return max(loaded, computed, stored, *used)
 
     tot = [0, 0, 0, 0, 0.0, 0.0]
-    held = [0.0, 0.0, 0.0]
-    timed = cost._timed_tiles(desc, engine)
+    held = [0.0 for _ in lanes]
+    timed = cost._timed_tiles(desc, engine, bus=as_rates(per_cycle).bus_bytes)
     mode = cost.span_overlap(desc, engine)
     dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not (desc["geometry"]["groups"] > 1
                                                                        and desc["geometry"]["cin_per_group"] == 1))
@@ -111,9 +117,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
-            reads = usage(merge(st.load, st.fetch, st.store_r), per_cycle)[1]
-            for r, v in enumerate((busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads,
-                                   usage(st.store_w, per_cycle, write=True)[2])):
+            for r, v in enumerate(occupancy(sum(parts(st), ()), per_cycle)):
                 held[r] += k * v
         tot[5] += n * (tile(steps, mode if index >= tables else None) if dense else drained(steps))
     if mode and len(timed) > tables:
@@ -138,8 +142,10 @@ def test_layer_totals_equal_the_loop_bit_for_bit():
         for desc in program.layers:
             if desc["kind"] in cost.SERIAL:
                 continue
-            # a DDR alone; behind a narrower port (a Zynq HP port); a port the DDR binds
-            for per_cycle in (0.7, 3.5, Rates(64.0, 16.0), Rates(2.0, 16.0)):
+            # a DDR alone; behind a narrower port (a Zynq HP port); a port the DDR binds; the weights on a
+            # port of their own
+            for per_cycle in (0.7, 3.5, Rates(64.0, 16.0), Rates(2.0, 16.0), Rates(64.0, 16.0, ports=(0, 1, 0)),
+                              Rates(6.0, 16.0, 16, ports=(0, 1, 0))):
                 assert cost.layer_totals(desc, program.engine, per_cycle) == loop_totals(desc, program.engine, per_cycle)
             kinds.add((desc["kind"], cost.span_overlap(desc, program.engine)))
             whole += any(st.whole for _, steps in cost._timed_tiles(desc, program.engine) for _, st in steps)

@@ -113,7 +113,34 @@ def test_model_and_replay_count_one_stream_alike():
         assert rep.layers[0][0].cycles >= n / r.port  # never faster than the port
 
 
-def test_the_port_slows_the_program_on_zynq_boards_only():
+def test_a_load_of_weights_and_input_takes_both_ports_in_model_and_replay():
+    """One load reading 24 KiB of weights (master 1) and 8 KiB of input (master 2), runs interleaved as
+    conv.h issues them, on each Zynq board's ports: the replay's time == ddr.stream of the load's
+    bursts at their occupancy of the lanes; the weights' own port makes it about the weights' time
+    alone, where one shared port takes the two together."""
+    from fpga_accel.sim.tiled import ddr_model
+    from fpga_accel.tiled.ddr import ACTS, WEIGHTS, master_ports, merge, occupancy
+
+    runs_ = [(1, 0, 0, 8192), (2, 0, 1 << 20, 8192), (1, 0, 8192, 16384)]
+    load = trace([(0, LOAD, 0, 0, 0, 0x100, 0, 0, 3)], runs_)
+    for name in ("zcu104", "pynq-z2", "kv260"):
+        b = get_board(name)
+        r = ddr_rates(b)
+        assert r.ports == master_ports(b.ps) == (0, 1, 0) and r.lanes == 5
+        w, x = (merge(*(histogram(*runs([o], n), r.bus_bytes) for m, _, o, n in runs_ if m == k)) for k in (1, 2))
+        occ = occupancy(((x, ACTS, False), (w, WEIGHTS, False)), r)
+        assert occ[1:] == (x_port := usage(x, r)[1], 0.0, usage(w, r)[1], 0.0) and x_port > 0
+        want = stream(merge(w, x), r, occupied=occ)
+        ddr = ddr_model(b, b.clock_mhz)
+        assert ddr.ports == (0, 1, 0, 0)
+        assert replay(load, ddr, 1).layers[0][0].cycles == pytest.approx(want, rel=1e-9), name
+        shared = dataclasses.replace(r, ports=(0, 0, 0))
+        one = replay(load, dataclasses.replace(ddr, ports=(0, 0, 0, 0)), 1).layers[0][0].cycles
+        assert one == pytest.approx(stream(merge(w, x), shared), rel=1e-9)
+        assert one > replay(load, ddr, 1).layers[0][0].cycles, name
+
+
+def test_the_ports_slow_the_program_on_zynq_boards_only():
     from tiled_util import quantised
 
     from fpga_accel.tiled import build_program
@@ -129,14 +156,19 @@ def test_the_port_slows_the_program_on_zynq_boards_only():
         if b.ps is None:
             assert with_port.to_dict() == alone.to_dict()
             continue
+        one = program_cost(p, dataclasses.replace(b, ps=dataclasses.replace(b.ps, hp_weights=None)))
         assert with_port.hp_bits == b.ps.hp_bits and alone.hp_bits is None
-        assert with_port.cycles > alone.cycles, name
-        for lay, solo in zip(with_port.layers, alone.layers):
+        assert (with_port.hp_ports, one.hp_ports, alone.hp_ports) == (2, 1, None)
+        assert alone.cycles < with_port.cycles < one.cycles, name  # a second port takes the weights off the first
+        port = b.ps.hp_bits / 8
+        for lay, solo, shared in zip(with_port.layers, alone.layers, one.layers):
             # beats of the port's width: bursts of 64 of them, never fewer than of 64-byte beats
-            assert lay.cycles >= solo.cycles - 1e-9 and lay.bursts >= solo.bursts, lay.name
-            # each channel carries its direction's bytes at the port's width
-            port = b.ps.hp_bits / 8
-            assert lay.transfer_cycles >= max(lay.weight_bytes + lay.act_read_bytes, lay.act_write_bytes) / port
+            assert lay.bursts == shared.bursts >= solo.bursts, lay.name
+            # each channel carries its master's bytes in its direction at the port's width: the weights
+            # and constants on the weights port, the activations on the other; on one port all reads on one
+            assert lay.transfer_cycles >= max(lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) / port
+            assert shared.transfer_cycles >= max(lay.weight_bytes + lay.act_read_bytes, lay.act_write_bytes) / port
+            assert lay.transfer_cycles <= shared.transfer_cycles, lay.name
 
 
 @pytest.mark.parametrize("board", ["zcu104", "ultra96v2"])
@@ -178,5 +210,14 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
 
     ps = get_board(board).ps
     root = ET.fromstring(generate_tiled_hwh(b.manifest))
-    hp = next(bi for bi in root.iter("BUSINTERFACE") if bi.get("NAME") == ps.hp)
-    assert {p.get("NAME"): p.get("VALUE") for p in hp.iter("PARAMETER")}["DATA_WIDTH"] == str(ps.hp_bits)
+    for port in (ps.hp, ps.hp_weights):  # both HP ports, at the width the model counts
+        hp = next(bi for bi in root.iter("BUSINTERFACE") if bi.get("NAME") == port)
+        assert {p.get("NAME"): p.get("VALUE") for p in hp.iter("PARAMETER")}["DATA_WIDTH"] == str(ps.hp_bits)
+    # each master's DDR range through its own port's segment: the weights through hp_weights
+    ranges = {m.get("MASTERBUSINTERFACE"): (m.get("SLAVEBUSINTERFACE"), m.get("ADDRESSBLOCK"))
+              for m in root.iter("MEMRANGE") if m.get("MEMTYPE") == "MEMORY"}
+    seg = {p: ps.hp_ports[p]["segment"].rsplit("/", 1)[1] for p in (ps.hp, ps.hp_weights)}
+    assert ranges == {"m_axi_gmem0": (ps.hp, seg[ps.hp]), "m_axi_gmem1": (ps.hp_weights, seg[ps.hp_weights]),
+                      "m_axi_gmem2": (ps.hp, seg[ps.hp])}
+    # the replay wired the masters as the block design does
+    assert tuple(res.ddr["ports"]) == (0, 1, 0, 0)

@@ -1,9 +1,11 @@
 """A hardware handoff (``.hwh``) for a tiled bundle's Zynq design, in the form Vivado writes it.
 
 The design :mod:`.tiled_vivado_tcl` builds: the PS (its PL clock, the master port that maps the
-registers, the HP port), and the engine ``fa_tiled_0`` with its s_axilite register map (CTRL,
+registers, the HP ports), and the engine ``fa_tiled_0`` with its s_axilite register map (CTRL,
 GIER, IP_IER, IP_ISR, ``ap_return``, each pointer's two words ``NAME_1`` / ``NAME_2`` and the sizes,
-at the offsets of ``manifest["scripts"]["ip"]``) and its three m_axi masters on the HP port. As
+at the offsets of ``manifest["scripts"]["ip"]``) and its three m_axi masters, each on its HP port
+(the weights on ``ps.hp_weights``, the others on ``ps.hp``: tiled_vivado_tcl.hp_ports) with that
+port's DDR segment. As
 :mod:`fpga_accel.codegen.hwh` does for the dataflow design, it describes only what a driver
 reads, so the pynq backend can be tested before any build; a build's own .hwh replaces it and is
 checked the same way.
@@ -27,6 +29,7 @@ from ..codegen.hwh import (
     board_ps,
     clock_divisors,
 )
+from .tiled_vivado_tcl import hp_ports
 
 
 def generate_tiled_hwh(manifest: dict, design: str = "fa_design", registers: dict | None = None) -> str:
@@ -58,8 +61,10 @@ def generate_tiled_hwh(manifest: dict, design: str = "fa_design", registers: dic
     bifs = _sub(m, "BUSINTERFACES")
     _busif(bifs, ps.master, "MASTER", "xilinx.com:interface:aximm:1.0", f"{ps.instance}_{ps.master}", [],
            [("DATA_WIDTH", 32), ("PROTOCOL", ps.master_protocol), ("FREQ_HZ", ctx["clk_hz"])])
-    _busif(bifs, ps.hp, "SLAVE", "xilinx.com:interface:aximm:1.0", f"{ps.instance}_{ps.hp}", [],
-           [("DATA_WIDTH", ps.hp_bits), ("FREQ_HZ", ctx["clk_hz"])])
+    on = hp_ports(ps, ip["bundles"])
+    for hp in dict.fromkeys(on.values()):
+        _busif(bifs, hp, "SLAVE", "xilinx.com:interface:aximm:1.0", f"{ps.instance}_{hp}", [],
+               [("DATA_WIDTH", ps.hp_bits), ("FREQ_HZ", ctx["clk_hz"])])
     _sub(_sub(m, "MEMORYMAP"), "MEMRANGE", ADDRESSBLOCK="Reg", BASENAME="C_BASEADDR", BASEVALUE=f"0x{base:08X}",
          HIGHNAME="C_HIGHADDR", HIGHVALUE=f"0x{base + RANGE - 1:08X}", INSTANCE=inst, IS_DATA="TRUE",
          IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=ps.master, MEMTYPE="REGISTER", SLAVEBUSINTERFACE="s_axi_control")
@@ -88,12 +93,13 @@ def generate_tiled_hwh(manifest: dict, design: str = "fa_design", registers: dic
     _clock_reset(ports, ["ap_clk"], "ap_rst_n", ctx)
     _sub(ports, "PORT", DIR="O", NAME="interrupt", SENSITIVITY="LEVEL_HIGH", SIGIS="INTERRUPT")
     mm = _sub(m, "MEMORYMAP")
-    for bundle in sorted(set(ip["bundles"].values())):
+    for bundle, hp in on.items():
         _busif(bifs, f"m_axi_{bundle}", "MASTER", "xilinx.com:interface:aximm:1.0", f"{inst}_m_axi_{bundle}", [],
                [("DATA_WIDTH", 32), ("ADDR_WIDTH", 64), ("PROTOCOL", "AXI4"), ("FREQ_HZ", ctx["clk_hz"])])
-        _sub(mm, "MEMRANGE", ADDRESSBLOCK="HP0_DDR_LOWOCM", BASENAME="C_BASEADDR", BASEVALUE="0x00000000",
+        segment = ps.hp_ports[hp]["segment"].rsplit("/", 1)[-1] if hp in ps.hp_ports else "HP0_DDR_LOWOCM"
+        _sub(mm, "MEMRANGE", ADDRESSBLOCK=segment, BASENAME="C_BASEADDR", BASEVALUE="0x00000000",
              HIGHNAME="C_HIGHADDR", HIGHVALUE=f"0x{ps.hp_ddr_bytes - 1:08X}", INSTANCE=ps.instance, IS_DATA="TRUE",
-             IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=f"m_axi_{bundle}", MEMTYPE="MEMORY", SLAVEBUSINTERFACE=ps.hp)
+             IS_INSTRUCTION="TRUE", MASTERBUSINTERFACE=f"m_axi_{bundle}", MEMTYPE="MEMORY", SLAVEBUSINTERFACE=hp)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8" standalone="no" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

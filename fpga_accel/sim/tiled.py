@@ -82,14 +82,16 @@ def random_raw_inputs(program, n: int, seed: int) -> dict[str, np.ndarray]:
 
 def ddr_model(board, clock_mhz: float, latency: int = DEFAULT_LATENCY, **kw) -> DdrModel:
     from ..tiled.cost import BURST_EFFICIENCY
+    from ..tiled.ddr import master_ports
     from ..tiled.ports import axi_bits
 
     if not board.ddr_gbps:
         raise SimulationError(f"board '{board.name}' gives no DDR bandwidth (ddr_gbps); the DDR model needs it")
     if isinstance(latency, bool) or not isinstance(latency, int) or not 0 <= latency <= 100_000:
         raise SimulationError(f"DDR latency must be an integer number of cycles in 0..100000, got {latency!r}")
-    # on a Zynq board every master goes through the PS's one HP port (cost.ddr_rates)
+    # on a Zynq board the masters go through the PS's HP ports, the weights on their own (cost.ddr_rates)
     kw.setdefault("port_bytes", board.ps.hp_bits / 8 if board.ps is not None else None)
+    kw.setdefault("ports", (*master_ports(board.ps), 0))  # the trace's other accesses on port 0
     kw.setdefault("bus_bytes", axi_bits(board) // 8)  # the masters' beat as the engine is built for the board
     return DdrModel(board.ddr_gbps * 1e9 * BURST_EFFICIENCY / (clock_mhz * 1e6), latency, **kw)
 

@@ -38,7 +38,23 @@ import numpy as np
 
 from ..errors import InputError
 from . import pixel_access
-from .ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, Rates, as_rates, busy, histogram, merge, runs, stream, usage
+from .ddr import (
+    ACTS,
+    BOUNDARY,
+    BUS_BYTES,
+    DEFAULT_LATENCY,
+    WEIGHTS,
+    Rates,
+    as_rates,
+    busy,
+    histogram,
+    master_ports,
+    merge,
+    minus,
+    occupancy,
+    runs,
+    stream,
+)
 from .program import Program, itemsize
 from .tiles import (
     clipped,
@@ -66,7 +82,10 @@ class Step:
     per stage: ``load`` (input and weights, ahead of the array), ``fetch`` (per-channel constants the
     array waits for), ``store_r`` / ``store_w`` (the output path's residual reads and its writes).
     ``whole``: a spatial tile's output path of whole pixels (tiles.whole_pixels), the tile's last
-    step, which runs beside all of the next tile's steps."""
+    step, which runs beside all of the next tile's steps. Masters: ``wload`` is the part of ``load``
+    the weights master reads (weights, per-channel constants), the rest of it the input on the
+    activations master; ``fetch`` is all on the weights master, the output path on the activations
+    master."""
 
     compute: int
     weights: int = 0
@@ -77,6 +96,7 @@ class Step:
     store_r: tuple = ()
     store_w: tuple = ()
     whole: bool = False
+    wload: tuple = ()
 
 
 @dataclass
@@ -111,7 +131,8 @@ class ProgramCost:
     tm: int
     tn: int
     layers: list[LayerCost]
-    hp_bits: int | None = None  # the PS port every master shares (Zynq boards), None: no such port
+    hp_bits: int | None = None  # the PS ports' width (Zynq boards), None: no such port
+    hp_ports: int | None = None  # PS ports the masters go through (weights on their own: 2)
 
     @property
     def cycles(self) -> float:
@@ -133,7 +154,8 @@ class ProgramCost:
 
     def to_dict(self) -> dict:
         return {"estimate": True, "board": self.board, "clock_mhz": self.clock_mhz, "ddr_gbps": self.ddr_gbps,
-                "burst_efficiency": self.burst_efficiency, "hp_bits": self.hp_bits, "tm": self.tm, "tn": self.tn, "cycles": self.cycles,
+                "burst_efficiency": self.burst_efficiency, "hp_bits": self.hp_bits,
+                "hp_ports": self.hp_ports, "tm": self.tm, "tn": self.tn, "cycles": self.cycles,
                 "fps": self.fps, "efficiency": self.efficiency, "ddr_gbs": self.ddr_gbs,
                 "layers": [{**asdict(lay), "ddr_bytes": lay.ddr_bytes} for lay in self.layers]}
 
@@ -160,7 +182,7 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
                                 transfer, cycles, "memory" if transfer > compute else "compute", _bursts(timed)))
     e = program.engine
     return ProgramCost(b.name, clock, float(b.ddr_gbps), burst_efficiency, e["tm"], e["tn"], layers,
-                       b.ps.hp_bits if b.ps else None)
+                       b.ps.hp_bits if b.ps else None, max(per_cycle.ports) + 1 if b.ps else None)
 
 
 def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency: float = BURST_EFFICIENCY) -> float:
@@ -170,14 +192,16 @@ def ddr_bytes_per_cycle(board, clock_mhz: float | None = None, burst_efficiency:
 
 def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = BURST_EFFICIENCY) -> Rates:
     """What the engine's bursts go through on ``board`` (:class:`~fpga_accel.tiled.ddr.Rates`): the DDR
-    at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP port every master shares, its
-    ``hp_bits`` a cycle each way at the engine's clock (the block design clocks the port with it); the
+    at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP ports, ``hp_bits`` a cycle each
+    way at the engine's clock (the block design clocks the ports with it): the weights master on one
+    (``ps.hp_weights``), the activations and descriptors on another (``ps.hp``; ddr.master_ports); the
     masters' beats as wide as the engine's arena ports are built (tiled/ports.py axi_bits: the HP port's
     width there, 512 bits elsewhere)."""
     from .ports import axi_bits
 
     port = board.ps.hp_bits / 8 if board.ps is not None else None
-    return Rates(ddr_bytes_per_cycle(board, clock_mhz, burst_efficiency), port, axi_bits(board) // 8)
+    return Rates(ddr_bytes_per_cycle(board, clock_mhz, burst_efficiency), port, axi_bits(board) // 8,
+                 master_ports(board.ps))
 
 
 def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
@@ -205,7 +229,8 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
     mode = span_overlap(desc, engine)
     dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not is_depthwise(desc["geometry"]))  # step by step
     tables = 1 if desc["kind"] in ("conv", "gemm") and _layer_consts(desc, engine) else 0  # loaded alone, first
-    occupied = []  # per run, in loop order: its steps' DDR busy time
+    lanes = as_rates(per_cycle).lanes
+    occupied = []  # per run, in loop order: its steps' busy time per lane
     runs_ = []
     for index, (n, steps) in enumerate(timed):
         run = _indexed(steps)
@@ -218,40 +243,52 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
             tot[1] += n * k * st.weights
             tot[2] += n * k * st.read
             tot[3] += n * k * st.write
-        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64).reshape(-1, 3)
+        occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64).reshape(-1, lanes)
         occupied.append((n * many)[:, None] * occ[at])
         if dense:
             tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
         else:
             tot[5] += n * _drained_cycles(run, per_cycle, latency, cache)
-    tot[4] = max(_in_order(0.0, *(o[:, k] for o in occupied)) for k in range(3))
+    tot[4] = max(_in_order(0.0, *(o[:, k] for o in occupied)) for k in range(lanes))
     if mode and len(timed) > tables:  # the pipeline fills once and drains once: the last tile as if alone
         last = runs_[-1]
         tot[5] += _tile_cycles(last, per_cycle, latency, cache) - _tile_cycles(last, per_cycle, latency, cache, mode)
     return tuple(tot)
 
 
-def _occupied(st: Step, per_cycle, cache: dict) -> tuple[float, float, float]:
-    """The busy time of the DDR and of the port's read and write channels for a step's bursts, kept in
-    ``cache`` per its bursts."""
-    key = ("busy", st.load, st.fetch, st.store_r, st.store_w)
+def _occupied(st: Step, per_cycle, cache: dict) -> tuple[float, ...]:
+    """The busy time of every lane (the DDR, each port's read and write channel) for a step's bursts,
+    kept in ``cache`` per its bursts."""
+    key = ("busy", st.load, st.wload, st.fetch, st.store_r, st.store_w)
     if key not in cache:
         cache[key] = _usage(st, per_cycle)
     return cache[key]
 
 
-def _usage(st: Step, per_cycle) -> tuple[float, float, float]:
-    """ddr.usage of all of a step's bursts (the DDR's time for them together, as ddr.busy adds it)."""
-    reads = usage(merge(st.load, st.fetch, st.store_r), per_cycle)
-    return (busy(merge(st.load, st.fetch, st.store_r, st.store_w), per_cycle), reads[1],
-            usage(st.store_w, per_cycle, write=True)[2])
+def _load_parts(st: Step) -> tuple:
+    """The load's bursts per master, as ddr.occupancy takes them: the input, the weights and constants."""
+    return (minus(st.load, st.wload), ACTS, False), (st.wload, WEIGHTS, False)
+
+
+def _fetch_parts(st: Step) -> tuple:
+    return ((st.fetch, WEIGHTS, False),)
+
+
+def _store_parts(st: Step) -> tuple:
+    return (st.store_r, ACTS, False), (st.store_w, ACTS, True)
+
+
+def _usage(st: Step, per_cycle) -> tuple[float, ...]:
+    """ddr.occupancy of all of a step's bursts (the DDR's time for them together, as ddr.busy adds it)."""
+    return occupancy(_load_parts(st) + _fetch_parts(st) + _store_parts(st), per_cycle)
 
 
 def _serial_totals(timed, per_cycle, latency: int) -> tuple:
     """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
-    held = [0.0, 0.0, 0.0]  # the DDR, the port's read and write channels
+    held = [0.0] * as_rates(per_cycle).lanes  # the DDR, each port's read and write channels
     reads: list = []
+    consts: list = []  # the reads on the weights master
     writes: list = []
     for n, steps in timed:
         for many, st in steps:
@@ -262,10 +299,12 @@ def _serial_totals(timed, per_cycle, latency: int) -> tuple:
             tot[3] += k * st.write
             held = [a + k * b for a, b in zip(held, _usage(st, per_cycle))]
             reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
+            consts.append(_scaled(merge(st.wload, st.fetch), k))
             writes.append(_scaled(st.store_w, k))
-    r, w = merge(*reads), merge(*writes)
+    r, c, w = merge(*reads), merge(*consts), merge(*writes)
+    on = occupancy(((minus(r, c), ACTS, False), (c, WEIGHTS, False)), per_cycle)
     tot[4] = max(held)
-    tot[5] = max(tot[0], stream(r, per_cycle, latency), stream(w, per_cycle, latency), tot[4])
+    tot[5] = max(tot[0], stream(r, per_cycle, latency, occupied=on), stream(w, per_cycle, latency), tot[4])
     return tuple(tot)
 
 
@@ -299,16 +338,24 @@ def _scaled(hist: tuple, k: int) -> tuple:
 
 
 def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
-    """(load, fetch, compute, output path; the busy time of the DDR, the port's read channel and its
-    write channel for the load, for the fetch, for the output path: 3 × 3) of a step, kept in ``cache``
-    per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly alike)."""
-    key = (st.load, st.fetch, st.compute, st.store_r, st.store_w)
+    """(load, fetch, compute, output path; the busy time of every lane (the DDR, each port's read and
+    write channel: L = Rates.lanes) for the load, for the fetch, for the output path: 3 × L) of a step,
+    kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly
+    alike). Columns: :func:`_lanes`."""
+    key = (st.load, st.wload, st.fetch, st.compute, st.store_r, st.store_w)
     if key not in cache:
-        r = usage(st.store_r, per_cycle)
-        cache[key] = (stream(st.load, per_cycle, latency), stream(st.fetch, per_cycle, latency), st.compute,
-                      _store(st, per_cycle, latency), *usage(st.load, per_cycle), *usage(st.fetch, per_cycle),
-                      busy(merge(st.store_r, st.store_w), per_cycle), r[1], usage(st.store_w, per_cycle, True)[2])
+        load, fetch = occupancy(_load_parts(st), per_cycle), occupancy(_fetch_parts(st), per_cycle)
+        cache[key] = (stream(st.load, per_cycle, latency, occupied=load),
+                      stream(st.fetch, per_cycle, latency, occupied=fetch), st.compute,
+                      _store(st, per_cycle, latency), *load, *fetch, *occupancy(_store_parts(st), per_cycle))
     return cache[key]
+
+
+def _lanes(per_cycle) -> tuple[int, range, range, range]:
+    """(L, then the columns of :func:`_stage_times` of the load's, the fetch's and the output path's
+    busy time per lane)."""
+    n = as_rates(per_cycle).lanes
+    return n, range(4, 4 + n), range(4 + n, 4 + 2 * n), range(4 + 2 * n, 4 + 3 * n)
 
 
 def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
@@ -327,14 +374,15 @@ def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | N
     out = _stage_times(distinct[cur[-1]], per_cycle, latency, cache)
     if not mode:
         return work + out[3]
-    used = [0.0, 0.0, 0.0]  # the steps' loads and fetches on the DDR, the read and the write channel
+    n, lo, fe, st = _lanes(per_cycle)
+    used = [0.0] * n  # the steps' loads and fetches on each lane
     for k, i in zip(many[:-1].tolist(), cur[:-1].tolist()):  # in loop order, as a loop adds them
         t = _stage_times(distinct[i], per_cycle, latency, cache)
-        for r in range(3):
-            used[r] += k * (t[4 + r] + t[7 + r])
+        for r in range(n):
+            used[r] += k * (t[lo[r]] + t[fe[r]])
     queued = _queued_load(rest, distinct[cur[-1]], per_cycle, latency, cache, mode)
     return max(work + queued, out[3],
-               *(used[r] + out[10 + r] for r in range(3)))
+               *(used[r] + out[st[r]] for r in range(n)))
 
 
 def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, mode: str) -> float:
@@ -342,7 +390,8 @@ def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, m
     beside (``rest``: that tile's steps; tiles alike): the load beside that step waits for the output
     path's reads on the DDR and the read channel, and the step takes longer where that load then
     outlasts it (the step's time as _pipeline_cycles takes it; the steps of a tile of whole pixels
-    have no output path of their own)."""
+    have no output path of their own). The load waits on the DDR and on the channels it shares with
+    those reads (the activations master's port: its input; not the weights' own port)."""
     distinct, cur, many = rest
     if not cur.size:
         return 0.0
@@ -353,9 +402,11 @@ def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, m
     else:
         return 0.0
     t, n = (_stage_times(distinct[i], per_cycle, latency, cache) for i in (cur[0], nxt))
+    lanes, lo, fe, _ = _lanes(per_cycle)
     work = t[2] + (t[1] if mode == "pipelined" else 0.0)  # a resident tile's first fetch runs beside its first load
-    step = max(work, n[0], *(t[7 + k] + n[4 + k] for k in range(3)))
-    return max(0.0, n[0] + max(usage(out.store_r, per_cycle)[:2]) - step)
+    step = max(work, n[0], *(t[fe[k]] + n[lo[k]] for k in range(lanes)))
+    reads = occupancy(((out.store_r, ACTS, False),), per_cycle)
+    return max(0.0, n[0] + max(v for k, v in enumerate(reads) if k == 0 or n[lo[k]]) - step)
 
 
 def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
@@ -372,11 +423,12 @@ def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
     loaded = computed = stored = 0.0  # when each unit is free
     before = [0.0, 0.0]  # the array and the output path on the step before last: (computed, stored)
     last = [0.0, 0.0]
-    used = [0.0, 0.0, 0.0]  # the DDR, the port's read channel, its write channel
+    n, lo, fe, so = _lanes(per_cycle)
+    used = [0.0] * n  # the DDR, each port's read channel and write channel
     for i, k in zip(cur.tolist(), many.tolist()):
         st, t = distinct[i], rows[i]
-        for r in range(3):
-            used[r] += k * (t[4 + r] + t[7 + r] + t[10 + r])
+        for r in range(n):
+            used[r] += k * (t[lo[r]] + t[fe[r]] + t[so[r]])
         alone = not (st.compute or st.load or st.store_r or st.store_w)  # a fetch alone: the pipeline waits for it
         for _ in range(k):
             if alone:
@@ -405,7 +457,8 @@ def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str
     if not cur.size:
         return 0.0
     rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
-    table = np.array(rows + [(0.0,) * 13], dtype=np.float64).T  # table[stage][step]; the last: no step
+    lanes, lo, fe, so = _lanes(per_cycle)
+    table = np.array(rows + [(0.0,) * (4 + 3 * lanes)], dtype=np.float64).T  # table[stage][step]; the last: no step
     chained = mode == "pipelined"
     head, tail = table[:, cur[0]], table[:, cur[-1]]
     nxt = np.append(cur[1:], cur[0] if chained else len(rows))  # the run after each, and before
@@ -419,7 +472,7 @@ def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str
     firsts = np.concatenate((first, first, np.zeros(2 * cur.size, dtype=bool)))
     work = table[2][c] + np.where(firsts, 0.0, table[1][c])  # the first fetch runs beside the first load
     # beside: on the DDR and each port channel, the fetch of the step, the load after, the output path before
-    beside = np.max([table[7 + k][c] + table[4 + k][n] + table[10 + k][p] for k in range(3)], axis=0)
+    beside = np.max([table[fe[k]][c] + table[lo[k]][n] + table[so[k]][p] for k in range(lanes)], axis=0)
     alone, head_, mid, last = np.split(np.maximum(np.maximum(work, table[0][n]), np.maximum(table[3][p], beside)), 4)
     repeated = head_ + (runs_ - 2) * mid + last
     start = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
@@ -898,7 +951,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
                           load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus),
-                                     weights(n * k * wb)),
+                                     weights(n * k * wb)), wload=weights(n * k * wb),
                           fetch=_blocks(0, n, *consts, bus=bus), **output(n))
         return
     post, ob_tile = _post, ob
@@ -915,7 +968,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         taps = _access([x], ys, xs, 0, cg, bus=bus)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
-                                load=merge(_blocks(0, n, *consts, bus=bus), taps, weights(k * n * cg * wb)), **output(n)))
+                                load=merge(_blocks(0, n, *consts, bus=bus), taps, weights(k * n * cg * wb)),
+                                wload=merge(_blocks(0, n, *consts, bus=bus), weights(k * n * cg * wb)), **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -954,6 +1008,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           write=px * n * ob_tile if last else 0,
                                           load=merge(_blocks(0, n, *consts, bus=bus) if first else (),
                                                      halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
+                                          wload=merge(_blocks(0, n, *consts, bus=bus) if first else (),
+                                                      weights(k * n * (c1 - c0) * wb)),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):

@@ -8,15 +8,18 @@ max(beats, bytes / sustained bytes a cycle); a read's data come ``latency`` cycl
 request, and a port keeps at most ``outstanding`` bursts in flight per direction, so a stream of
 many small bursts is bound by latency / outstanding per burst, not by the bandwidth.
 
-On a Zynq board the masters reach the DDR through a port of the processing system (an HP port,
-:class:`Rates` ``port``): narrower than the masters, clocked by the engine's clock, one AXI read
-channel and one write channel. A burst then also occupies its direction's channel of that port for
-its beats as the port carries them: a downsizer splits each ``bus_bytes`` beat into
-⌈bus_bytes / port⌉ port beats, the bytes outside the access included (the engine's masters issue
-bus-aligned bursts and mask the rest with strobes). The DDR and the port channel each take a burst
-in their own time (the port's FIFOs decouple them) and it is done when both are, so a lone stream
-takes the longer of its DDR time and its port time; reads and writes share the DDR, each direction
-has its own channel of the port.
+On a Zynq board the masters reach the DDR through ports of the processing system (HP ports,
+:class:`Rates` ``port``, ``ports``): narrower than the masters, clocked by the engine's clock, each
+with one AXI read channel and one write channel. The block design puts the weights master on an HP
+port of its own and the activations and descriptors masters on another (``Ps.hp_weights``), so a
+step's weight reads and input reads each hold their own port's read channel. A burst occupies its
+master's port channel for its direction for its beats as the port carries them: a downsizer splits
+each ``bus_bytes`` beat into ⌈bus_bytes / port⌉ port beats, the bytes outside the access included
+(the engine's masters issue bus-aligned bursts and mask the rest with strobes). The DDR and the port
+channel each take a burst in their own time (the port's FIFOs decouple them) and it is done when
+both are, so a lone stream takes the longer of its DDR time and its port time. The DDR's sustained
+rate is shared by every port and both directions; what bursts hold is counted per *lane*: the DDR,
+then each port's read and write channel (:attr:`Rates.lanes`).
 """
 from __future__ import annotations
 
@@ -40,18 +43,33 @@ OUTSTANDING = 16
 #: board the engine is built with its masters as wide as the HP port (tiled/ports.py axi_bits) and
 #: ``Rates.bus_bytes`` is that width: bursts of MAX_BEATS beats are then 1 KiB on a 128-bit port
 BUS_BYTES = 64
+#: the engine's m_axi masters, numbered as the trace numbers them (tiled/trace.h): the descriptors
+#: (gmem0), the weights arena (gmem1: weights, per-channel constants, lookup tables), the activations
+#: arena (gmem2)
+DESC, WEIGHTS, ACTS = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Rates:
     """What the engine's bursts go through, per cycle of its clock: ``ddr`` sustained DDR bytes, shared by
-    every master and both directions; ``port`` bytes of the one PS port every master shares, per
-    direction (None: the masters reach the memory controller at their own width, as on the Vitis and
-    cloud shells); ``bus_bytes`` the masters' beat."""
+    every master and both directions; ``port`` bytes of a PS port, per direction (None: the masters
+    reach the memory controller at their own width, as on the Vitis and cloud shells); ``bus_bytes``
+    the masters' beat; ``ports`` the PS port (0, 1, ...) each master (DESC, WEIGHTS, ACTS) goes
+    through: one port for all by default."""
 
     ddr: float
     port: float | None = None
     bus_bytes: int = BUS_BYTES
+    ports: tuple[int, ...] = (0, 0, 0)
+
+    @property
+    def lanes(self) -> int:
+        """What a burst holds: lane 0 the DDR, then each port's read channel and write channel."""
+        return 1 + 2 * (max(self.ports) + 1)
+
+    def lane(self, master: int, write: bool) -> int:
+        """The lane of ``master``'s port channel in direction ``write``."""
+        return 1 + 2 * self.ports[master] + int(write)
 
     def port_cycles(self, beats):
         """Cycles a burst of ``beats`` master beats holds its port channel (0 without a port)."""
@@ -62,6 +80,13 @@ class Rates:
         :data:`BUS_BYTES`, as behind a Zynq HP port, in that share of a cycle, since its port channel
         already counts it a cycle), else its bytes at the sustained rate."""
         return max(beats * min(1.0, self.bus_bytes / BUS_BYTES), nbytes / self.ddr)
+
+
+def master_ports(ps) -> tuple[int, int, int]:
+    """:attr:`Rates.ports` as the block design wires the masters to a board's PS ``ps`` (None: no PS):
+    the weights master on a port of its own (port 1: ``ps.hp_weights``) where the board names one,
+    the descriptors and the activations on port 0 (``ps.hp``)."""
+    return (0, 1, 0) if ps is not None and ps.hp_weights else (0, 0, 0)
 
 
 def as_rates(r: Rates | float) -> Rates:
@@ -162,29 +187,57 @@ def merge(*hists: tuple) -> tuple:
     return tuple((n, b, c) for (n, b), c in sorted(out.items()))
 
 
+def minus(hist: tuple, part: tuple) -> tuple:
+    """The bursts of ``hist`` without those of ``part`` (bursts ``hist`` holds: a merge's other part)."""
+    out = {(n, b): c for n, b, c in hist}
+    for n, b, c in part:
+        out[(n, b)] -= c
+    return tuple((n, b, c) for (n, b), c in sorted(out.items()) if c)
+
+
 def busy(hist: tuple, per_cycle: Rates | float) -> float:
     """Cycles the DDR spends on the bursts of ``hist``."""
     r = as_rates(per_cycle)
     return sum(c * r.ddr_cycles(n, b) for n, b, c in hist)
 
 
-def usage(hist: tuple, per_cycle: Rates | float, write: bool = False) -> tuple[float, float, float]:
-    """Cycles the bursts of ``hist`` (all reads, or all writes) hold (the DDR, the port's read channel,
-    its write channel): what bursts running beside each other add up on each."""
+def usage(hist: tuple, per_cycle: Rates | float, write: bool = False, master: int = ACTS) -> tuple[float, ...]:
+    """Cycles the bursts of ``hist`` (all reads, or all writes, of ``master``) hold each lane (the DDR,
+    then each port's read and write channel): what bursts running beside each other add up on each."""
+    return occupancy(((hist, master, write),), per_cycle)
+
+
+def occupancy(parts, per_cycle: Rates | float) -> tuple[float, ...]:
+    """Cycles the bursts of several masters and directions together hold each lane: ``parts`` as
+    (hist, master, write); the DDR's time for all of them (as ddr.busy adds it), each port channel's
+    for the bursts its master and direction put on it."""
     r = as_rates(per_cycle)
-    port = sum(c * r.port_cycles(b) for _, b, c in hist)
-    return busy(hist, r), (0.0 if write else port), (port if write else 0.0)
+    out = [0.0] * r.lanes
+    out[0] = busy(merge(*(h for h, _, _ in parts)), r)
+    on: dict = {}
+    for h, master, write in parts:
+        on.setdefault(r.lane(master, write), []).append(h)
+    for lane, hists in on.items():
+        out[lane] = sum(c * r.port_cycles(b) for _, b, c in merge(*hists))
+    return tuple(out)
+
+
+def add(*usages: tuple) -> tuple[float, ...]:
+    """Lane by lane sums of :func:`occupancy` tuples."""
+    return tuple(sum(v) for v in zip(*usages))
 
 
 def stream(hist: tuple, per_cycle: Rates | float, latency: int = DEFAULT_LATENCY,
-           outstanding: int = OUTSTANDING) -> float:
+           outstanding: int = OUTSTANDING, occupied: tuple | None = None) -> float:
     """Cycles from a stage's first request until its last burst is done, the stage alone on the DDR
-    and its port channel (its bursts taken alike, the mean of their times on the busier of the two):
-    their time plus one latency, or, when ``outstanding`` bursts in flight cannot cover the latency, a
-    latency and a burst for every ``outstanding`` bursts (burst i waits for burst i − outstanding)."""
+    and its port channels (its bursts taken alike, the mean of their times on the busiest lane:
+    ``occupied``, its :func:`occupancy` when its bursts go through several masters, else its
+    :func:`usage`): their time plus one latency, or, when ``outstanding`` bursts in flight cannot
+    cover the latency, a latency and a burst for every ``outstanding`` bursts (burst i waits for
+    burst i − outstanding; the stage's unit counts its bursts in flight over all its masters)."""
     n = sum(c for _, _, c in hist)
     if not n:
         return 0.0
-    occ = max(usage(hist, per_cycle))
+    occ = max(usage(hist, per_cycle) if occupied is None else occupied)
     d = occ / n
     return max(occ + latency, latency + ((n - 1) % outstanding + 1) * d + (n - 1) // outstanding * (latency + d))

@@ -66,6 +66,13 @@ class Ps:
     clock_divisor: str        # property template: divisor {j} of PL clock {i}
     clock_source: str         # property template: the PLL of PL clock {i}
     clocks: int = 4           # PL clocks the PS has
+    #: the PS's HP ports, each: ``config`` (the CONFIG properties enabling it at ``hp_bits``), ``segment``
+    #: (its DDR address segment, CELL-relative), ``clock_pin`` and ``ddr_port`` (the DDR controller port it
+    #: reaches; ports naming the same one share it)
+    hp_ports: dict[str, dict] = field(default_factory=dict)
+    #: the HP port the tiled engine's weights master goes through (its activations and descriptors go
+    #: through ``hp``): one on another DDR controller port than ``hp``'s; None: every master on ``hp``
+    hp_weights: str | None = None
 
     @property
     def ip(self) -> str:
@@ -240,8 +247,20 @@ def _check_hp(file: str, ps: Ps) -> None:
         raise InputError(f"board file {file}: ps.hp_bits must be 32, 64 or 128 (an HP port's widths), "
                          f"got {ps.hp_bits!r}")
     widths = {k: v for k, v in ps.config.items() if k.endswith("DATA_WIDTH")}
+    for port in ps.hp_ports.values():
+        if not isinstance(port, dict) or set(port) != {"config", "segment", "clock_pin", "ddr_port"}:
+            raise InputError(f"board file {file}: each of ps.hp_ports gives config, segment, clock_pin and ddr_port")
+        widths.update({k: v for k, v in port["config"].items() if k.endswith("DATA_WIDTH")})
     if any(str(v) != str(ps.hp_bits) for v in widths.values()):
         raise InputError(f"board file {file}: ps.hp_bits is {ps.hp_bits} but ps.config sets {widths}")
+    if ps.hp_weights is not None:
+        ports = ps.hp_ports
+        if ps.hp not in ports or ps.hp_weights not in ports:
+            raise InputError(f"board file {file}: ps.hp ({ps.hp}) and ps.hp_weights ({ps.hp_weights}) must be among "
+                             f"ps.hp_ports ({', '.join(ports)})")
+        if ports[ps.hp]["ddr_port"] == ports[ps.hp_weights]["ddr_port"]:
+            raise InputError(f"board file {file}: ps.hp_weights ({ps.hp_weights}) shares a DDR controller port with "
+                             f"ps.hp ({ps.hp}); choose an HP port on another one")
 
 
 def _parse(file: str, d: dict) -> Board:
