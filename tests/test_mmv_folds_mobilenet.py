@@ -47,6 +47,8 @@ def _check(b):
     qm = load_qmodel(b)
     net = build_network(qm, b.manifest)
     lib = CsimLibrary(build_csim(b.path / "hls", progress=False))
+    if b.manifest.get("uram_load"):  # weights the placement put in URAM: filled from DDR at start
+        lib.load(b.read("weights/uram.bin"))
     r = np.random.default_rng(0)
     ins = [r.integers(t.qparams.qtype.min, t.qparams.qtype.max + 1, (IMAGES, *t.shape[1:])).astype(t.qparams.qtype.dtype)
            for t in qm.inputs]

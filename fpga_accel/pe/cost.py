@@ -6,6 +6,7 @@ holds. Where each memory lands (LUTRAM, BRAM18 or URAM) is the folder's decision
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -90,6 +91,47 @@ def dsp_packs(w_bits: int, a_bits: int, port_bits: int, a_signed: bool = True) -
     product recovered after its multiply): the packed operand, 2·W + A + 1 bits, fits the wide
     port (25 bits on DSP48E1, 27 on DSP48E2) and a, as a signed number, the 18-bit one."""
     return packed_operand_bits(w_bits, a_bits) <= port_bits and a_bits + (not a_signed) <= DSP_NARROW_BITS
+
+
+#: width of a DSP slice's post-adder and P register (DSP48E1 and DSP48E2 alike, AMD UG479 / UG579)
+DSP_P_BITS = 48
+
+
+def product_range(w_bits: int, a_bits: int, a_signed: bool) -> tuple[int, int]:
+    """(least, greatest) w·a over signed W-bit weights and A-bit activations, signed or not."""
+    ws = (-(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1)
+    xs = (-(1 << (a_bits - 1)), (1 << (a_bits - 1)) - 1) if a_signed else (0, (1 << a_bits) - 1)
+    prods = [w * x for w in ws for x in xs]
+    return min(prods), max(prods)
+
+
+def packed_sum_fits(n: int, k: int, w_bits: int, a_bits: int, a_signed: bool) -> bool:
+    """Whether any n products w·a sum within K bits signed (mvau.h packed_sum_fits): then the low PE's
+    sum over a group is the packed sum's low K bits, sign-extended, exactly."""
+    lo, hi = product_range(w_bits, a_bits, a_signed)
+    return n * hi <= (1 << (k - 1)) - 1 and n * lo >= -(1 << (k - 1))
+
+
+@functools.cache
+def pack_group(w_bits: int, a_bits: int, a_signed: bool, port_bits: int, simd: int) -> tuple[int, int]:
+    """(G, K) of mvau.h's PACK_GROUP and PACK_SHIFT: the most lanes G ≤ SIMD whose packed products
+    (w_hi << K) + w_lo times x can be summed while packed, and the least shift K ≥ W + A that keeps
+    their low sum apart from the high one (:func:`packed_sum_fits`). Bounded by the wide port (the
+    packed operand, W + K + 1 bits) and the post-adder (its sum, W + K + 1 + A + 1 + bits(G), within
+    48): on a 27-bit port (DSP48E2) K ≤ 18, so G = 4 for int8 × uint8 (4 · 32,640 < 2^17) and
+    7 for int8 × int8 (7 · 16,384 < 2^17), the bound AMD WP486 states for its 18-bit field; on a
+    25-bit port (DSP48E1) K = 16 and G = 1. The sums are a chain of post-adders, one per packed
+    multiply's DSP (P = A·B + PCIN), so a group costs no adder in LUTs."""
+    best = (1, pack_shift(w_bits, a_bits))
+    for g in range(2, simd + 1):
+        k = pack_shift(w_bits, a_bits)
+        while not packed_sum_fits(g, k, w_bits, a_bits, a_signed):
+            k += 1
+        if packed_operand_bits(w_bits, a_bits) - pack_shift(w_bits, a_bits) + k > port_bits or \
+                w_bits + k + 1 + a_bits + 1 + g.bit_length() > DSP_P_BITS:
+            break
+        best = (g, k)
+    return best
 
 
 def lut_multiplier(w_bits: int, a_bits: int) -> bool:

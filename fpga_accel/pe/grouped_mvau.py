@@ -26,7 +26,7 @@ from .stage import Array, Port, Stage, ints, pick
 from .weight_memory import choose, pack
 
 MODEL = ("C", "G", "K", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS",
-         "IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC", "WM_PES", "WM_SLOTS")
+         "IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC", "PACK_GROUP", "WM_PES", "WM_SLOTS")
 
 
 def dims(p) -> dict[str, int]:
@@ -47,7 +47,7 @@ def grouped_mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts:
     cfg = {"C": channels, "G": groups, "K": kcg * groups // channels, "MH": mh, "SIMD": simd, "PE": pe,
            "N_VECTORS": int(n_vectors), "IN_BITS": src.bits, "IN_SIGNED": src.signed, "W_BITS": wq.bits,
            "ACC_BITS": acc_bits, "OUT_BITS": out.bits, "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]),
-           "OUT_HI": int(config["hi"]), **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul)}
+           "OUT_HI": int(config["hi"]), **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul, simd)}
     d = dims(cfg)
     nf, sfg = d["NF"], d["SFG"]
     layout = choose(pe, nf * sfg, simd * wq.bits)

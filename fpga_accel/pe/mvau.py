@@ -6,7 +6,10 @@ the config (PACK, PACK_SHIFT, MUL_FABRIC) that both mvau.h and the cost model re
 (MUL_FABRIC) for products of at most 4 x 4 bits and for a layer folded with ``mul="lut"``;
 otherwise two products that share an activation (PEs p and p+1, same SIMD lane) take one DSP
 (PACK = 2) when the packed operand, 2·W_BITS + IN_BITS + 1 bits, fits the board's wide port
-(27 bits on DSP48E2, 25 on DSP48E1: int8 packs on both); else one DSP per product.
+(27 bits on DSP48E2, 25 on DSP48E1: int8 packs on both); else one DSP per product. Packed, the
+products of PACK_GROUP lanes are summed in the DSPs' post-adders before one separation
+(:func:`.cost.pack_group`: 4 lanes of int8 x uint8 on DSP48E2, 1 on DSP48E1), so a pair's borrow
+fix-up and its two adder-tree inputs are per group of lanes, not per product.
 Requantise: RQ = ceil(PE / SF) time-shared requantisers (a fold's PE outputs complete once every SF
 cycles; requant.h's requant_bank, config member RQ): with SF > 1 a word is written STEPS = ceil(PE / RQ)
 cycles after its fold's last input and a call runs STEPS more iterations.
@@ -31,8 +34,7 @@ from .cost import (
     dsps_per_product,
     lut_multiplier,
     mult_luts,
-    pack_shift,
-    packed_operand_bits,
+    pack_group,
     requant_cost,
     requant_steps,
     requantisers,
@@ -42,7 +44,7 @@ from .stage import Array, Port, Stage, ints, pick
 from .weight_memory import Layout, choose, impl, pack
 
 #: what the model reads, in the manifest's order; a dense layer (Gemm, MatMul) lists its folding last
-MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC")
+MULTIPLIERS = ("IN_SIGNED", "PACK", "PACK_SHIFT", "MUL_FABRIC", "PACK_GROUP")
 #: the weight memories' packing (weight_memory.h)
 PACKING = ("WM_PES", "WM_SLOTS")
 MODEL = ("MW", "MH", "SIMD", "PE", "N_VECTORS", "IN_BITS", "W_BITS", "ACC_BITS", "OUT_BITS", *MULTIPLIERS, *PACKING,
@@ -54,14 +56,15 @@ MUL_CHOICES = ("dsp", "lut")
 
 
 def multipliers(w_bits: int, in_bits: int, in_signed: bool, pe: int, dsp_port_bits: int,
-                mul: str = "dsp") -> dict:
+                mul: str = "dsp", simd: int = 1) -> dict:
     """mvau.h's multiplier members for these widths on a board whose DSPs have a ``dsp_port_bits``
-    wide port (0: no board, nothing packs): MUL_FABRIC for LUT products, else PACK = 2 with
-    PACK_SHIFT when two PEs can share each DSP exactly, else PACK = 1 (one DSP per product)."""
+    wide port (0: no board, nothing packs): MUL_FABRIC for LUT products, else PACK = 2 when two PEs
+    can share each DSP exactly, with PACK_GROUP lanes of ``simd`` summed while packed at PACK_SHIFT
+    (:func:`.cost.pack_group`), else PACK = 1 (one DSP per product)."""
     fabric = mul == "lut" or lut_multiplier(w_bits, in_bits)
     pack = not fabric and pe >= 2 and dsp_packs(w_bits, in_bits, dsp_port_bits, bool(in_signed))
-    return {"PACK": 2 if pack else 1, "PACK_SHIFT": pack_shift(w_bits, in_bits) if pack else 0,
-            "MUL_FABRIC": fabric}
+    group, shift = pack_group(w_bits, in_bits, bool(in_signed), dsp_port_bits, simd) if pack else (1, 0)
+    return {"PACK": 2 if pack else 1, "PACK_SHIFT": shift, "MUL_FABRIC": fabric, "PACK_GROUP": group}
 
 
 def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, config: dict,
@@ -76,7 +79,7 @@ def mvau_stage(layer, src: Port, out: Port, weights: np.ndarray, consts: dict, c
     cfg = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "N_VECTORS": int(n_vectors), "IN_BITS": src.bits,
            "IN_SIGNED": src.signed, "W_BITS": wq.bits, "ACC_BITS": acc_bits, "OUT_BITS": out.bits,
            "OUT_ZP": int(config["zp_out"]), "OUT_LO": int(config["lo"]), "OUT_HI": int(config["hi"]),
-           **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul), "RQ": requantisers(pe, sf)}
+           **multipliers(wq.bits, src.bits, src.signed, pe, dsp_port_bits, mul, simd), "RQ": requantisers(pe, sf)}
     layout = choose(pe, nf * sf, simd * wq.bits)
     cfg.update(layout.config())
 
@@ -146,20 +149,27 @@ class Mvau(ProcessingElement):
         pe, simd, w, a = p["PE"], p["SIMD"], p["W_BITS"], p["IN_BITS"]
         nf, sf = p["MH"] // pe, p["MW"] // simd
         prod_bits = w + a
+        pairs = 0 if fabric(p) else packed_pairs(p)
+        group = p.get("PACK_GROUP", 1) if pairs else 1
+        groups, sum_bits = math.ceil(simd / group), prod_bits + (group - 1).bit_length()
         if fabric(p):
             dsp, lut = 0, pe * simd * mult_luts(w, a)
         else:
-            # a packed multiply is P (2W + A + 1 bits) x a (A + 1 bits when unsigned): one DSP where it
-            # fits the port; its borrow fix-up is a (W + A)-bit adder in LUTs
-            pairs, x_bits = packed_pairs(p), a + (not p.get("IN_SIGNED", True))
+            # a packed multiply is P (W + K + 1 bits) x a (A + 1 bits when unsigned): one DSP where it
+            # fits the port; a group's packed products add in those DSPs' post-adders (mvau.h
+            # PACK_GROUP), and its borrow fix-up is one adder of the high sum's width in LUTs
+            x_bits = a + (not p.get("IN_SIGNED", True))
             port = board.dsp_port_bits
-            dsp = simd * (pairs * dsps_per_product(packed_operand_bits(w, a), x_bits, port)
+            k = p.get("PACK_SHIFT") or prod_bits
+            dsp = simd * (pairs * dsps_per_product(w + k + 1, x_bits, port)
                           + (pe - 2 * pairs) * dsps_per_product(w, x_bits, port))
-            lut = pairs * simd * prod_bits
-        # adder tree of SIMD products per PE, the accumulator, fold counters
+            lut = pairs * groups * sum_bits
+        # adder tree per PE (SIMD products; a packed pair's PEs: one group sum per group), the
+        # accumulator, fold counters; FFs: the tree's inputs, the accumulators, the input word
         layout = weight_layout(p, pe, nf * sf, simd * w)
-        lut += pe * (simd * (prod_bits + 2) + p["ACC_BITS"]) + 150 + layout.luts
-        ff = pe * (simd * prod_bits + p["ACC_BITS"]) + simd * a + 200
+        terms = 2 * pairs * groups * sum_bits + (pe - 2 * pairs) * simd * prod_bits
+        lut += 2 * pairs * groups * 2 + (pe - 2 * pairs) * simd * 2 + terms + pe * p["ACC_BITS"] + 150 + layout.luts
+        ff = terms + pe * p["ACC_BITS"] + simd * a + 200
         rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits, rq=p.get("RQ"))
         mems = [layout.memory(),
                 Memory("constants", nf, p["ACC_BITS"] + 17 + 6, pe),

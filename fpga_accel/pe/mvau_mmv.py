@@ -28,8 +28,8 @@ import math
 from .base import ProcessingElement, register
 from .cost import Cost, Memory, requant_cost, requant_steps, requantisers
 from .mvau import Mvau, mvau_stage, weight_layout
-from .weight_memory import mux_luts
 from .stage import Port, Stage
+from .weight_memory import mux_luts
 
 #: the control logic and counters of mvau.py's model, counted once
 _LUT_ONCE, _FF_ONCE = 150, 200

@@ -2,7 +2,8 @@
 // (Conv) against direct int64 computation on the unfolded problem, over PE/SIMD folds, bit widths,
 // signedness, kernel geometry, clamp bounds and several images per call; the packed multiply (two
 // products per DSP) against plain products over every int8 x int8 / uint8 triple and the corner
-// values of other widths; whole MVAUs with packed, LUT and plain multipliers on extreme weights.
+// values of other widths; whole MVAUs with packed, LUT and plain multipliers on extreme weights; packed
+// products summed in groups (PACK_GROUP) before one separation, at the group's extreme sums.
 #include "fpga_accel/mvau.h"
 #include "fpga_accel/sliding_window.h"
 #include "tb_common.h"
@@ -21,6 +22,12 @@ struct MvCfg {
 // C with RQ time-shared requantisers (requant.h).
 template <class C, unsigned RQ_> struct WithRq : C {
     static const unsigned RQ = RQ_;
+};
+
+// C with its packed products summed G lanes at a time (PACK_GROUP) at shift K (pe/cost.py:pack_group).
+template <class C, unsigned G, int K> struct Grouped : C {
+    static const unsigned PACK_GROUP = G;
+    static const int PACK_SHIFT = K;
 };
 
 // Per-channel requantisation constants scaled so outputs spread over the output range.
@@ -217,6 +224,52 @@ void run_packed_corners(Checker& chk) {
            std::to_string(bad) + " wrong");
 }
 
+// fa::mvau_dot of a grouped config against the plain dot products, with each PE's lanes all at one
+// weight and x's lanes all at one activation (every corner combination: the groups' extreme sums), then
+// random corner vectors.
+template <class C>
+void run_group_sums(Checker& chk, const char* name) {
+    const vec cw = corner_values(C::W_BITS, true), cx = corner_values(C::IN_BITS, C::IN_SIGNED);
+    long long bad = 0, n = 0;
+    auto check = [&](const std::vector<vec>& w, const vec& x) {
+        ap_uint<C::SIMD * C::W_BITS> words[C::PE];
+        ap_uint<C::SIMD * C::IN_BITS> xw = 0;
+        for (unsigned s = 0; s < C::SIMD; s++) fa::set_lane<C::IN_BITS>(xw, s, x[s]);
+        for (unsigned p = 0; p < C::PE; p++) {
+            words[p] = 0;
+            for (unsigned s = 0; s < C::SIMD; s++) fa::set_lane<C::W_BITS>(words[p], s, w[p][s]);
+        }
+        ap_int<C::ACC_BITS> sum[C::PE];
+        fa::mvau_dot<C>(words, xw, sum);
+        for (unsigned p = 0; p < C::PE; p++) {
+            int64_t want = 0;
+            for (unsigned s = 0; s < C::SIMD; s++) want += w[p][s] * x[s];
+            bad += sum[p].to_int64() != want;
+            n++;
+        }
+    };
+    for (int64_t a : cw)
+        for (int64_t b : cw)
+            for (int64_t v : cx) {
+                std::vector<vec> w(C::PE);
+                for (unsigned p = 0; p < C::PE; p++) w[p] = vec(C::SIMD, p % 2 ? b : a);
+                check(w, vec(C::SIMD, v));
+            }
+    std::mt19937_64 g(C::PACK_GROUP * 1000 + C::SIMD);
+    for (int i = 0; i < 2000; i++) {
+        std::vector<vec> w(C::PE);
+        for (auto& row : w) {
+            row = vec(C::SIMD);
+            for (auto& e : row) e = cw[g() % cw.size()];
+        }
+        vec x(C::SIMD);
+        for (auto& e : x) e = cx[g() % cx.size()];
+        check(w, x);
+    }
+    chk.ok(std::string("grouped packed sums ") + name, bad == 0, std::to_string(bad) + " of " + std::to_string(n) +
+                                                                    " wrong");
+}
+
 static void run_packed(Checker& chk) {
     if (fa::sim::fast_paths()) {  // the multiply itself has one code path: check it once
         run_packed_exhaustive_int8<true>(chk);
@@ -228,6 +281,13 @@ static void run_packed(Checker& chk) {
         run_packed_corners<4, 16, false>(chk);
         run_packed_corners<2, 2, true>(chk);
         run_packed_corners<16, 16, true>(chk);
+        // the groups pe/cost.py:pack_group gives a 27-bit port: int8 x uint8 4 at K = 18, int8 x int8 7 at 18
+        //                      MW MH SIMD PE NV IB IS  WB AB  OB ZP LO HI PACK       G  K
+        run_group_sums<Grouped<MvCfg<8, 2, 8, 2, 1, 8, false, 8, 36, 8, 0, 0, 255, 2>, 4, 18> >(chk, "int8 x uint8 G4");
+        run_group_sums<Grouped<MvCfg<7, 2, 7, 2, 1, 8, true, 8, 36, 8, 0, -128, 127, 2>, 7, 18> >(chk, "int8 x int8 G7");
+        run_group_sums<Grouped<MvCfg<6, 3, 6, 3, 1, 8, false, 8, 36, 8, 0, 0, 255, 2>, 4, 18> >(chk,
+                                                                                           "uint8 G4 short group, odd PE");
+        run_group_sums<Grouped<MvCfg<6, 4, 6, 4, 1, 6, true, 9, 36, 8, 0, 0, 255, 2>, 3, 17> >(chk, "w9 x int6 G3");
     }
     // Whole MVAUs on extreme weights and activations: packed (even and odd PE), LUT and plain
     // multipliers, each against the int64 reference; with the fast path off the packed loop runs.
@@ -240,6 +300,15 @@ static void run_packed(Checker& chk) {
     run_gemm<MvCfg<12, 8, 2, 8, 2, 8, false, 8, 36, 8, 0, 0, 255, 2> >(chk, "gemm uint8 packed PE8", 2, true);
     run_gemm<MvCfg<10, 4, 5, 4, 2, 6, true, 9, 36, 8, 0, -128, 127, 2> >(chk, "gemm w9 x int6 packed", 2, true);
     run_gemm<MvCfg<8, 6, 4, 6, 2, 16, true, 16, 46, 16, 0, -32768, 32767, 2> >(chk, "gemm int16 packed", 2, true);
+    // packed products summed in groups: a whole group, a short last group, an odd PE, shared requantisers
+    run_gemm<Grouped<MvCfg<32, 8, 8, 4, 3, 8, false, 8, 38, 8, 5, 0, 255, 2>, 4, 18> >(chk, "gemm uint8 G4", 2, true);
+    run_gemm<Grouped<MvCfg<36, 6, 6, 3, 2, 8, false, 8, 38, 8, 5, 0, 255, 2>, 4, 18> >(chk, "gemm uint8 G4 odd PE3", 2,
+                                                                                     true);
+    run_gemm<Grouped<MvCfg<28, 4, 14, 2, 2, 8, true, 8, 38, 8, -3, -128, 127, 2>, 7, 18> >(chk, "gemm int8 G7", 2, true);
+    run_gemm<WithRq<Grouped<MvCfg<32, 8, 8, 4, 3, 8, false, 8, 38, 8, 5, 0, 255, 2>, 4, 18>, 1> >(
+        chk, "gemm uint8 G4 RQ1", 2, true);
+    run_conv<SwCfg<5, 5, 4, 3, 1, 1, 1, 1, 1, 1, 4, 8, 131>,
+             Grouped<MvCfg<36, 8, 4, 4, 25, 8, false, 8, 37, 8, 0, 0, 255, 2>, 4, 18> >(chk, "conv 3x3 packed G4");
 }
 
 static void run_all(Checker& chk) {

@@ -26,8 +26,8 @@
 //   bias[PE][NF]       : ap_int<ACC_BITS>, bias[p][nf] for channel nf*PE + p (zero point folded in);
 //                        likewise m[PE][NF] and shift[PE][NF], the channel's requantisation constants.
 // Config: struct with static const members MW, MH, SIMD, PE, N_VECTORS, IN_BITS, IN_SIGNED, W_BITS,
-// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC, and optionally WM_PES, WM_SLOTS
-// (the weights' packing, weight_memory.h; 1 and 1 when absent) and RQ (mvau() only). ACC_BITS comes from the
+// ACC_BITS, OUT_BITS, OUT_ZP, OUT_LO, OUT_HI, PACK, PACK_SHIFT, MUL_FABRIC, and optionally PACK_GROUP (1 when
+// absent), WM_PES, WM_SLOTS (the weights' packing, weight_memory.h; 1 and 1 when absent) and RQ (mvau() only). ACC_BITS comes from the
 // contract (quant/arith.py:accumulator_bits) so no partial sum overflows.
 //
 // Multipliers (pe/mvau.py:multipliers chooses them from the board; the cost model reads the same members):
@@ -39,6 +39,13 @@
 //       hi = (P*x >> K) + bit K-1 (the borrow lo took) = w[p+1]*x
 //     exact for every weight and activation of these widths (tb_mvau checks all of int8 x int8/uint8);
 //     with an odd PE the last PE multiplies alone. PACK = 1: one multiply per product.
+//   PACK_GROUP = G > 1 (optional member, 1 when absent; PACK = 2 only): the packed products of G
+//     consecutive lanes are summed while packed, S = sum P_s * x_s = (H << K) + L with H and L the two
+//     PEs' sums over the group, and separated once per group as above (lo = L, hi = (S >> K) + bit K-1).
+//     Exact while L fits K bits signed: G * (the largest |w*x|) within 2^(K-1) (pe/cost.py:pack_group,
+//     the static_assert below). The adds of a group are bound to DSPs (the post-adder of the slice whose
+//     multiply feeds it, chained as AMD WP486 accumulates packed INT8 products), so the fabric holds one
+//     borrow fix-up and one adder input per PE pair and group, not per product.
 //   MUL_FABRIC: every product in LUTs (BIND_OP impl=fabric) instead of DSPs; never with PACK = 2.
 #ifndef FA_MVAU_H
 #define FA_MVAU_H
@@ -132,6 +139,95 @@ void mvau_products(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_u
     }
 }
 
+// PACK_GROUP of a config struct, 1 when it has none (every packed product separated on its own).
+template <class CFG, class = void> struct pack_group { static const unsigned value = 1; };
+template <class CFG> struct pack_group<CFG, typename wm_void<decltype(CFG::PACK_GROUP)>::type> {
+    static const unsigned value = CFG::PACK_GROUP;
+};
+
+// Bits of an unsigned value up to n.
+constexpr int bits_of(unsigned long long n) { return n ? 1 + bits_of(n >> 1) : 0; }
+
+// Whether N products w*x (W_BITS signed, IN_BITS signed or not) always sum within K bits signed.
+template <int W_BITS, int IN_BITS, bool IN_SIGNED, int K, unsigned N> struct packed_sum_fits {
+    static const long long WLO = -(1LL << (W_BITS - 1)), WHI = (1LL << (W_BITS - 1)) - 1;
+    static const long long XLO = IN_SIGNED ? -(1LL << (IN_BITS - 1)) : 0;
+    static const long long XHI = IN_SIGNED ? (1LL << (IN_BITS - 1)) - 1 : (1LL << IN_BITS) - 1;
+    static const long long PMAX = WLO * XLO > WHI * XHI ? WLO * XLO : WHI * XHI;
+    static const long long PMIN = WLO * XHI < WHI * XLO ? WLO * XHI : WHI * XLO;
+    static const bool value = (long long)N * PMAX <= (1LL << (K - 1)) - 1 && (long long)N * PMIN >= -(1LL << (K - 1));
+};
+
+// The dot products of one cycle: sum[p] = sum over lanes s of lane s of PE p's weights times lane s of x.
+// PACK_GROUP = 1: mvau_products, then an adder tree per PE. PACK_GROUP = G > 1: per PE pair and group
+// of G lanes one packed sum, separated once (the comment above).
+template <class CFG>
+void mvau_dot(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_uint<CFG::SIMD * CFG::IN_BITS>& x,
+              ap_int<CFG::ACC_BITS> sum[CFG::PE]) {
+#pragma HLS INLINE
+    static const unsigned G = pack_group<CFG>::value;
+    static_assert(G >= 1 && G <= CFG::SIMD, "PACK_GROUP is between 1 and SIMD");
+    static_assert(G == 1 || CFG::PACK == 2, "PACK_GROUP sums packed products: PACK = 2 only");
+    if (G == 1) {
+        ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
+#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
+        mvau_products<CFG>(w, x, prod);
+        for (unsigned p = 0; p < CFG::PE; p++) {
+#pragma HLS UNROLL
+            ap_int<CFG::ACC_BITS> a = 0;
+            for (unsigned s = 0; s < CFG::SIMD; s++) {
+#pragma HLS UNROLL
+                a += prod[p][s];
+            }
+            sum[p] = a;
+        }
+        return;
+    }
+    static const int W = CFG::W_BITS, A = CFG::IN_BITS;
+    static const int K = G > 1 ? CFG::PACK_SHIFT : W + A;  // unused when G = 1
+    static_assert(G == 1 || packed_sum_fits<W, A, CFG::IN_SIGNED, K, G>::value,
+                  "PACK_SHIFT too small for PACK_GROUP: a group's low sum would reach the high one");
+    static const unsigned PAIRS = CFG::PE / 2, GROUPS = (CFG::SIMD + G - 1) / G;
+    typedef ap_int<W + K + 1> packed_t;                         // as packed_mul
+    typedef ap_int<W + K + 1 + A + 1 + bits_of(G)> psum_t;      // G packed products
+    typedef ap_int<W + A + bits_of(G)> field_t;                 // a PE's sum over G lanes
+    typedef single_mul<W, A, CFG::IN_SIGNED, false> single;
+    for (unsigned q = 0; q < PAIRS; q++) {
+#pragma HLS UNROLL
+        ap_int<CFG::ACC_BITS> a_lo = 0, a_hi = 0;
+        for (unsigned g = 0; g < GROUPS; g++) {
+#pragma HLS UNROLL
+            psum_t ps = 0;
+#pragma HLS BIND_OP variable = ps op = add impl = dsp
+            for (unsigned i = 0; i < G; i++) {
+#pragma HLS UNROLL
+                const unsigned s = g * G + i;
+                if (s >= CFG::SIMD) continue;  // a short last group
+                const packed_t packed = (packed_t(get_lane<W, true>(w[2 * q + 1], s)) << K) +
+                                        packed_t(get_lane<W, true>(w[2 * q], s));
+                const ap_int<A + (CFG::IN_SIGNED ? 0 : 1)> xs = get_lane<A, CFG::IN_SIGNED>(x, s);
+                ps += packed * xs;
+            }
+            ap_int<K> low;
+            low.range(K - 1, 0) = ps.range(K - 1, 0);  // sign-extended from bit K-1: the low PE's sum
+            const field_t hi = (ps >> K) + ap_int<2>(ps[K - 1] ? 1 : 0);  // plus the borrow of a negative low
+            a_lo += low;
+            a_hi += hi;
+        }
+        sum[2 * q] = a_lo;
+        sum[2 * q + 1] = a_hi;
+    }
+    for (unsigned p = 2 * PAIRS; p < CFG::PE; p++) {  // an odd PE's last PE multiplies alone
+#pragma HLS UNROLL
+        ap_int<CFG::ACC_BITS> a = 0;
+        for (unsigned s = 0; s < CFG::SIMD; s++) {
+#pragma HLS UNROLL
+            a += single::mul(get_lane<W, true>(w[p], s), get_lane<A, CFG::IN_SIGNED>(x, s));
+        }
+        sum[p] = a;
+    }
+}
+
 // The accumulating half of one MVAU iteration: the products of the PEs' weight words at `tile` with x
 // added to the accumulators (restarted from the bias when `first`).
 template <class CFG, unsigned TILES, unsigned NF>
@@ -142,17 +238,12 @@ void mvau_accumulate(const ap_uint<CFG::SIMD * CFG::IN_BITS>& x, FA_MVAU_WEIGHTS
     ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE];
 #pragma HLS ARRAY_PARTITION variable = w complete
     mvau_wm<CFG, TILES>::read(weights, tile, w);
-    ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
-#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
-    mvau_products<CFG>(w, x, prod);
+    ap_int<CFG::ACC_BITS> sum[CFG::PE];
+#pragma HLS ARRAY_PARTITION variable = sum complete
+    mvau_dot<CFG>(w, x, sum);
     for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
-        ap_int<CFG::ACC_BITS> a = first ? bias[p][nf] : acc[p];
-        for (unsigned s = 0; s < CFG::SIMD; s++) {
-#pragma HLS UNROLL
-            a += prod[p][s];
-        }
-        acc[p] = a;
+        acc[p] = (first ? bias[p][nf] : acc[p]) + sum[p];
     }
 }
 

@@ -19,7 +19,7 @@
 // complete once every SF cycles (requant.h: requant_bank, RQ >= ceil(PX*PE / SF)); shared, a fold's
 // outputs reach the held word STEPS = ceil(PX*PE / RQ) cycles after its last input word, and the
 // group's word is written then.
-// Multipliers: mvau.h's mvau_products per vector (PACK and MUL_FABRIC as there): PX*PE*SIMD
+// Multipliers: mvau.h's mvau_dot per vector (PACK, PACK_GROUP and MUL_FABRIC as there): PX*PE*SIMD
 // products per cycle, the weights read once for all PX vectors.
 //
 // Parameters: mvau.h's arrays: the PE weight memories of NF*SF words (lane s of memory p's word
@@ -213,16 +213,12 @@ void mvau_mmv(hls::stream<typename mvau_mmv_dims<CFG>::in_t>& in, hls::stream<ty
 #pragma HLS UNROLL
             const ap_uint<CFG::SIMD * CFG::IN_BITS> x = xs.range((v + 1) * CFG::SIMD * CFG::IN_BITS - 1,
                                                                  v * CFG::SIMD * CFG::IN_BITS);
-            ap_int<CFG::W_BITS + CFG::IN_BITS> prod[CFG::PE][CFG::SIMD];
-#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
-            mvau_products<CFG>(w, x, prod);
+            ap_int<CFG::ACC_BITS> sum[CFG::PE];
+#pragma HLS ARRAY_PARTITION variable = sum complete
+            mvau_dot<CFG>(w, x, sum);
             for (unsigned p = 0; p < CFG::PE; p++) {
 #pragma HLS UNROLL
-                acc_t a = sf == 0 ? bias[p][nf] : acc[v][p];
-                for (unsigned s = 0; s < CFG::SIMD; s++) {
-#pragma HLS UNROLL
-                    a += prod[p][s];
-                }
+                const acc_t a = (sf == 0 ? bias[p][nf] : acc[v][p]) + sum[p];
                 acc[v][p] = a;
                 if (D::bank_t::SHARED) {
                     if (sf == SF - 1) bank.load(v * CFG::PE + p, a, m[p][nf], shift[p][nf]);
