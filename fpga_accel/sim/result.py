@@ -51,6 +51,10 @@ class SimResult:
     deadlock: dict | None = None  # {"cycle": c, "blocked": [Blocked...]}
     outputs_match: bool | None = None  # outputs == the emulator's, bit for bit (None: not checked)
     seconds: dict[str, float] = field(default_factory=dict)
+    # the steady interval measured while the design still read input (False: every image's input was
+    # in before the window's outputs came out, so cycles_per_image is a draining pipeline's; None:
+    # one image, or no input stream)
+    warmed: bool | None = None
 
     @property
     def frames_per_s(self) -> float | None:

@@ -9,6 +9,7 @@ against the emulator bit for bit.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ from .result import Blocked, FifoStats, ProcessStats, SimResult
 
 DEFAULT_DEPTH = 2  # Vitis HLS's FIFO depth for a stream without a depth pragma
 DEFAULT_IMAGES = 8
+#: the most images a run extends its batch to for a steady state (Simulator.run)
+MAX_IMAGES = 64
 _DECL = re.compile(r'hls::stream<.*?>\s+(\w+)\("([^"]+)"\)')
 _PRAGMA = re.compile(r"#pragma HLS STREAM variable\s*=\s*(\w+)\s+depth\s*=\s*(\d+)")
 
@@ -89,7 +92,9 @@ def random_inputs(qmodel, n: int, seed: int) -> list[np.ndarray]:
 def simulate(bundle, images: int = DEFAULT_IMAGES, fifo_depths: dict[str, int] | None = None, seed: int = 0,
              check: bool = True, interface: str | None = None, raise_on_deadlock: bool = True) -> SimResult:
     """Simulate ``images`` images back to back through a bundle (path or Bundle) at its FIFO depths,
-    with ``fifo_depths`` ({stream: depth}) overriding some. Raises :class:`DeadlockError` (carrying
+    with ``fifo_depths`` ({stream: depth}) overriding some. A pipeline deeper than ``images`` intervals
+    is run again on more images (up to :data:`MAX_IMAGES`; the result's ``images`` says how many), so
+    the steady interval is measured while input still streams. Raises :class:`DeadlockError` (carrying
     the result) when the network deadlocks, unless ``raise_on_deadlock`` is false."""
     from ..bundle import Bundle, load_bundle
     from ..bundle_model import load_qmodel
@@ -155,6 +160,13 @@ class Simulator:
         t1 = time.perf_counter()
         depth = self.depths(tr, procs, fifo_depths)
         res = self.replay(tr, procs, depth, images)
+        if res.warmed is False and not res.deadlock and res.latency and images < MAX_IMAGES:
+            # a pipeline deeper than the batch: every image was read in before the window's
+            # outputs came out; enough images that several come out while input still streams
+            pace = max(res.cycles_per_image or 0.0, float(res.model_cycles_per_image or 0))
+            more = min(MAX_IMAGES, 2 * math.ceil(res.latency / pace) + 4) if pace else MAX_IMAGES
+            if more > images:
+                return self.run(more, fifo_depths, seed=seed, check=check, raise_on_deadlock=raise_on_deadlock)
         res.outputs_match = match
         res.seconds = {"build": round(self.build_seconds, 3), "trace": round(t1 - t0, 3),
                        "replay": round(time.perf_counter() - t1, 3)}
@@ -166,6 +178,14 @@ class Simulator:
         dead, ev_time, rows, srows = self.lib.replay(procs.offsets, procs.iters, procs.ev_stream, procs.ev_write,
                                                      procs.ev_iter, depth, procs.writer, procs.reader)
         return summarise(self, tr, procs, depth, images, dead, ev_time, rows, srows)
+
+
+def fed_until(procs: Processes, index: dict[str, int], inputs: int, ev_time) -> int | None:
+    """The last cycle the design read a word of its input streams (``in<i>_s``), None without them."""
+    times = [ev_time[(procs.ev_stream == index[f"in{i}_s"]) & (procs.ev_write == 0)]
+             for i in range(inputs) if f"in{i}_s" in index]
+    times = [t for t in times if len(t)]
+    return int(max(t.max() for t in times)) if times else None
 
 
 def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, ev_time, rows, srows) -> SimResult:
@@ -193,12 +213,19 @@ def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, 
                 raise SimulationError(f"output stream out{i}_s: {0 if r is None else len(r)} words for {images} images")
             per_out.append(r.reshape(images, -1)[:, -1] + 1)
         done = np.max(np.stack(per_out), axis=0) if per_out else np.zeros(images, np.int64)
-    steady = None
+    steady, warmed = None, None
     if done is not None and images > 1:
         # between images after the warm-up and before the last one: a call's last image is shorter
         # (its windows read nothing of a next image ahead)
         h = images // 2
         end = images - 1 if images - 1 - h > 0 else images
+        # and only images done while the design still reads input: later ones leave a draining
+        # pipeline, spaced by its last stages rather than by the slowest one
+        fed = fed_until(procs, index, len(sim.qmodel.inputs), ev_time)
+        if fed is not None:
+            last = int(np.count_nonzero(done <= fed))  # images done by then
+            warmed = min(end, last) - h >= 1
+            end = min(end, last) if warmed else end
         steady = float(done[end - 1] - done[h - 1]) / (end - h)
     deadlock = None
     if dead:
@@ -211,7 +238,7 @@ def summarise(sim: Simulator, tr: Trace, procs: Processes, depth, images, dead, 
     return SimResult(model=str((m.get("model") or {}).get("name", sim.qmodel.name)) if isinstance(m.get("model"), dict)
                      else sim.qmodel.name, board=str((m.get("board") or {}).get("name", "")),
                      clock_mhz=float((m.get("board") or {}).get("clock_mhz") or fold.get("clock_mhz") or 100.0),
-                     interface=sim.interface, images=int(images), cycles_per_image=steady,
+                     interface=sim.interface, images=int(images), cycles_per_image=steady, warmed=warmed,
                      latency=int(done[0]) if done is not None else None,
                      image_done=[int(x) for x in done] if done is not None else [],
                      total_cycles=int(max((s.end for s in stats), default=0)),
