@@ -43,8 +43,9 @@
 //     consecutive lanes are summed while packed, S = sum P_s * x_s = (H << K) + L with H and L the two
 //     PEs' sums over the group, and separated once per group as above (lo = L, hi = (S >> K) + bit K-1).
 //     Exact while L fits K bits signed: G * (the largest |w*x|) within 2^(K-1) (pe/cost.py:pack_group,
-//     the static_assert below). The adds of a group are bound to DSPs (the post-adder of the slice whose
-//     multiply feeds it, chained as AMD WP486 accumulates packed INT8 products), so the fabric holds one
+//     the static_assert below). The adds of a group are bound to DSPs and kept a chain (EXPRESSION_BALANCE
+//     off: the post-adder of the slice whose multiply feeds it, P = A*B + PCIN, as AMD WP486 accumulates
+//     packed INT8 products), so the fabric holds one
 //     borrow fix-up and one adder input per PE pair and group, not per product.
 //   MUL_FABRIC: every product in LUTs (BIND_OP impl=fabric) instead of DSPs; never with PACK = 2.
 #ifndef FA_MVAU_H
@@ -199,6 +200,7 @@ void mvau_dot(const ap_uint<CFG::SIMD * CFG::W_BITS> w[CFG::PE], const ap_uint<C
 #pragma HLS UNROLL
             psum_t ps = 0;
 #pragma HLS BIND_OP variable = ps op = add impl = dsp
+#pragma HLS EXPRESSION_BALANCE off
             for (unsigned i = 0; i < G; i++) {
 #pragma HLS UNROLL
                 const unsigned s = g * G + i;
