@@ -250,6 +250,9 @@ def _fill(qm, plans, fixed, options, goal, board, limits, cache, design) -> tupl
                 folds, d = least, fewer
         if not d.fits() and set(d.over()) == {"dsp"}:
             d = _lut_multipliers(qm, plans, folds, fixed, board, limits, cache, d)
+            if d.fits():  # the greedy moves can spend more LUTs than needed: the exact choice where it has fewer
+                exact = _fewest_luts(qm, plans, fixed, t, board, limits, cache, d)
+                d = exact if exact.fits() and exact.usage.lut < d.usage.lut else d
         if not d.fits() and set(d.over()) <= {"dsp", "lut"}:  # the greedy moves overshot: an exact choice
             d = _fewest_luts(qm, plans, fixed, t, board, limits, cache, d)
         if not d.fits():
