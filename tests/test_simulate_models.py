@@ -58,7 +58,7 @@ def test_example_model(name, board, tmp_path):
     assert free.cycles_per_image == fold["cycles_per_image"]
 
 
-def test_a_pipeline_deeper_than_the_batch_is_run_on_more_images(tmp_path):
+def test_a_pipeline_deeper_than_the_batch_is_run_on_more_images(tmp_path, capsys):
     """digits_cnn on ultra96v2 holds about two images in flight: on 4 images the outputs measured come
     out after every input was read (a draining pipeline, spaced by its last stages, which can be
     faster than the slowest one). The run notices, runs on more images and measures while input
@@ -79,3 +79,9 @@ def test_a_pipeline_deeper_than_the_batch_is_run_on_more_images(tmp_path):
     assert res.warmed is True and res.images > IMAGES and res.outputs_match is True
     assert len(res.image_done) == res.images
     assert model <= res.cycles_per_image <= 1.02 * model
+    # the command says so
+    from fpga_accel.cli import main
+
+    capsys.readouterr()
+    assert main(["simulate", str(b.path), "--images", str(IMAGES)]) == 0
+    assert f"images          {res.images}, not {IMAGES}:" in capsys.readouterr().out

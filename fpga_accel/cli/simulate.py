@@ -84,6 +84,9 @@ def run(args) -> int:
     except DeadlockError as e:
         res, code = e.result, EXIT_DEADLOCK
     print_result(res)
+    if res.images > args.images:
+        echo(f"images          {res.images}, not {args.images}: the pipeline holds more images than that, and the "
+             f"steady state is measured while input still streams")
     data = res.to_dict()
     if args.size:
         data["sizing"] = print_sizing(args.bundle, args.images)
