@@ -263,19 +263,27 @@ def burst_depths(calls: list[Call], streams: dict) -> None:
     vector before its replayed folds) by the words its producer writes meanwhile at the network's
     interval, the slowest stage's cycles per image (the fold model's figure unless an I/O adapter is
     slower, which only makes the depth larger than needed): the PE's cost model gives them
-    (``Stage.input_slack``)."""
+    (``Stage.input_slack``); or, where more, by the burst its writer writes back to back
+    (``Stage.output_burst``: a global pool's result words)."""
     interval = max((c.stage.cycles() for c in calls), default=0)
+    writer = {v: c for c in calls for v in c.outs}
     for c in calls:
         for v in c.ins:
             if v not in streams or not v.startswith("s"):
                 continue
             slack = c.stage.input_slack(interval)
+            burst = writer[v].stage.output_burst() if v in writer else 0
             port, depth, _ = streams[v]
-            if burst_depth(depth, slack) > depth:
-                # the kind only: layer names are the model's text and never reach a comment
-                streams[v] = (port, DEFAULT_DEPTH + slack, f"the {c.stage.kind} it feeds reads in bursts: {slack} "
-                              f"words written meanwhile at {interval} cycles per image, beyond the default "
-                              f"{DEFAULT_DEPTH}")
+            if burst_depth(depth, max(slack, burst)) <= depth:
+                continue
+            # the kind only: layer names are the model's text and never reach a comment
+            if slack >= burst:
+                why = (f"the {c.stage.kind} it feeds reads in bursts: {slack} words written meanwhile at "
+                       f"{interval} cycles per image, beyond the default {DEFAULT_DEPTH}")
+            else:
+                why = (f"the {writer[v].stage.kind} writing it writes {burst} words back to back, beyond the "
+                       f"default {DEFAULT_DEPTH}")
+            streams[v] = (port, DEFAULT_DEPTH + max(slack, burst), why)
 
 
 def branch_depths(placed, consumers, root, qmodel, t_root, port, users, n_sinks):

@@ -4,7 +4,8 @@ generator's own depth rules.
 The rules (used by both the fold and ``codegen/network.py``):
 
 - every stream is ``DEFAULT_DEPTH`` deep, deepened by the burst slack of the stage reading it at
-  the network's interval (:func:`burst_depth`, ``Stage.input_slack``);
+  the network's interval (:func:`burst_depth`, ``Stage.input_slack``), or by the burst the stage
+  writing it writes back to back (``Stage.output_burst``: a global pool's result), whichever is more;
 - on a fork each branch into layers is as deep as the words of the fork tensor the other branches
   hold back while their chains of line buffers fill (:func:`branch_backlog`, :func:`fork_depths`),
   capped at one image; a branch into a hardware output stays at the default depth (its adapter
@@ -128,8 +129,9 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
 
     fifos: list[Fifo] = []
 
-    def read_by(depth: int, width: int, stage) -> None:
-        fifos.append(Fifo(stage.name, burst_depth(depth, stage.input_slack(interval)), width))
+    def read_by(depth: int, width: int, stage, writer=None) -> None:
+        slack = max(stage.input_slack(interval), writer.output_burst() if writer is not None else 0)
+        fifos.append(Fifo(stage.name, burst_depth(depth, slack), width))
 
     sources = [(t.name, None) for t in qm.inputs] + \
         [(t, i) for i, lay in enumerate(qm.layers) if plans[i].kind != "none" for t in lay.outputs]
@@ -141,6 +143,7 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
         width = lanes * bits
         us, ss = users(t), sinks(t)
         dups = [s for s in (io if is_input else layers[i].stages) if s.kind == "duplicate" and s.layer == t]
+        writer = None if is_input else next((s for s in reversed(layers[i].stages) if s.kind != "duplicate"), None)
         n = len(us) + len(ss)
         if n == 0 and not is_input:  # a stream nothing reads is still declared
             fifos.append(Fifo(t, DEFAULT_DEPTH, width))
@@ -151,30 +154,34 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
             backlogs = [branch_backlog(chain(r), qm.tensors[t].shape, lanes) for r, _ in us]
             depths = [d for d, _ in fork_depths(backlogs, image, len(ss))]
             # the source and every duplicate's second output but the last feed the next duplicate
-            for d in dups[: n - 1]:
-                read_by(DEFAULT_DEPTH, width, d)
+            for j, d in enumerate(dups[: n - 1]):  # the first duplicate reads the writer's own stream
+                read_by(DEFAULT_DEPTH, width, d, writer if j == 0 else None)
         for (r, k), depth in zip(us, depths):
             port = is_input and depth is None  # the top's in<i> stream: no depth pragma reaches it
             src, first = DEFAULT_DEPTH if depth is None else depth, pes[r][0]
+            wrote = writer if depth is None else None  # a fork's branch is written by a duplicate
             conv = next((s for s in layers[r].stages if s.kind == "width_convert" and s.params["INPUT"] == k), None)
             if conv is not None:  # the stream feeds the converter, a new one the PE
-                fifos.append(Fifo(conv.name, src if port else burst_depth(src, conv.input_slack(interval)), width))
+                if port:
+                    fifos.append(Fifo(conv.name, src, width))
+                else:
+                    read_by(src, width, conv, wrote)
                 read_by(DEFAULT_DEPTH, conv.params["OUT_LANES"] * bits, first)
                 continue
             w = first.inputs[k].word_bits if k < len(first.inputs) else width
             if port:
                 fifos.append(Fifo(first.name, src, w))
             else:
-                read_by(src, w, first)
+                read_by(src, w, first, wrote)
         for o, depth in zip(ss, depths[len(us):]):
             narrow = io_lanes(lanes, bits)
             if narrow != lanes:  # a converter in front of the output: its input is a stream of the network
                 conv = next(s for s in io if s.kind == "width_convert" and s.layer == outputs[o])
-                read_by(DEFAULT_DEPTH if depth is None else depth, width, conv)
+                read_by(DEFAULT_DEPTH if depth is None else depth, width, conv, writer if depth is None else None)
             fifos.append(Fifo(outputs[o], DEFAULT_DEPTH, narrow * bits))  # the top's out<i> stream
     for stages in pes:  # the streams inside a layer, between its PEs
-        for st in stages[1:]:
-            read_by(DEFAULT_DEPTH, st.inputs[0].word_bits if st.inputs else 0, st)
+        for before, st in zip(stages, stages[1:]):
+            read_by(DEFAULT_DEPTH, st.inputs[0].word_bits if st.inputs else 0, st, before)
     return fifos
 
 

@@ -47,6 +47,13 @@ class ProcessingElement:
         shape); the code generator deepens the stream by this much. 0: the PE reads evenly."""
         return 0
 
+    def output_burst(self, p) -> int:
+        """Words this PE writes back to back after a phase of reading (a global pool's result), which
+        its output stream must hold for the PE to go on reading at once: a consumer slower than a word
+        a cycle (a narrowing width converter) would otherwise hold it for the burst at its own pace.
+        0: the PE writes as it reads."""
+        return 0
+
     def cost(self, p, board) -> Cost:
         raise NotImplementedError
 

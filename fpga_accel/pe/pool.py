@@ -163,6 +163,15 @@ class _GlobalPool(ProcessingElement):
     def first_out(self, p) -> int:
         return _global_cycles(p)
 
+    def input_slack(self, p, interval: int) -> int:
+        # an image's CF result words are written in CF cycles that read nothing, while the producer
+        # goes on writing the next image's N_PIXELS·CF words evenly over ``interval`` cycles
+        cf = p["C"] // p["SIMD"]
+        return math.ceil(cf * p["N_PIXELS"] * cf / interval)
+
+    def output_burst(self, p) -> int:
+        return p["C"] // p["SIMD"]  # the CF result words, back to back once the image is read
+
 
 @register
 class GlobalMaxPool(_GlobalPool):

@@ -111,6 +111,10 @@ class Stage:
         """Extra FIFO depth (words) its input stream needs at a network interval of ``interval`` cycles."""
         return int(self.pe.input_slack(self.params, max(int(interval), self.cycles())))
 
+    def output_burst(self) -> int:
+        """Words its output stream must hold for a burst it writes back to back (``ProcessingElement.output_burst``)."""
+        return int(self.pe.output_burst(self.params))
+
     def cost(self, board) -> Cost:
         return self.pe.cost(self.params, board)
 
