@@ -258,6 +258,7 @@ def test_unknown_engine_is_refused():
 
 def test_cli_compile_and_report_print_per_layer_tiled_figures(tmp_path, capsys):
     from fpga_accel.cli import main
+    from fpga_accel.fold import get_board
 
     out = tmp_path / "r.fpga"
     assert main(["compile", str(data.model_path("resnet_ds")), "--calib", str(calib_file("resnet_ds")),
@@ -271,9 +272,14 @@ def test_cli_compile_and_report_print_per_layer_tiled_figures(tmp_path, capsys):
             row = [line for line in text.splitlines() if line.startswith(lay["name"] + " ")][-1]
             assert f"{lay['compute_cycles']:,}" in row and row.rstrip().endswith(lay["bound"])
         assert f"{cost['fps']:,.1f} frames/s" in text and "[estimate]" in text
+        # the DSP roofline over all the board's DSPs, as the dataflow report and benchmarks/tiled.py give it
+        pack, dsps = load_bundle(out).manifest["tiled"]["array"]["pack"], get_board("zcu104").dsp
+        roofline = sum(lay["macs"] for lay in cost["layers"]) * cost["fps"] / (dsps * pack * cost["clock_mhz"] * 1e6)
+        assert f"DSP roofline    {roofline:.2%} of {dsps:,} DSPs x {pack} MAC x {cost['clock_mhz']:g} MHz" in text
     assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 2
     capsys.readouterr()
     assert main(["report", str(out), "--board", "pynq-z2"]) == 0  # the same program re-costed
     other = program_cost(load_program(load_bundle(out))[0], "pynq-z2")
     text = capsys.readouterr().out
     assert f"{other.fps:,.1f} frames/s" in text and other.cycles != cost["cycles"]
+    assert f"of {get_board('pynq-z2').dsp:,} DSPs x" in text  # pynq-z2's DSPs for the re-costed program

@@ -89,6 +89,23 @@ def run_tiled(bundle, args) -> int:
     return 0
 
 
+def board_dsps(m: dict, cost: dict) -> int:
+    """DSPs of the board ``cost`` is for: the compiled board's from the manifest, another by its name."""
+    board = m.get("board") or {}
+    if board.get("name") == cost["board"] and isinstance(board.get("dsp"), int):
+        return board["dsp"]
+    from ..fold import get_board
+
+    return get_board(cost["board"]).dsp
+
+
+def tiled_roofline(cost: dict, array: dict, dsps: int) -> float:
+    """MACs done a second over what ``dsps`` DSPs could do at ``array``'s products per DSP and the cost's
+    clock: the dataflow report's DSP roofline (all the board's DSPs), for the tiled engine."""
+    peak = dsps * array.get("pack", 1) * cost["clock_mhz"] * 1e6
+    return sum(r["macs"] for r in cost["layers"]) * cost["fps"] / peak if peak > 0 else 0.0
+
+
 def print_tiled(m: dict, array: dict, cost: dict) -> None:
     """Per-layer figures of the tiled engine (all estimates) and the array the compile chose."""
     cols = [Column("layer"), Column("kind"), Column("MACs", "right"), Column("compute cycles", "right"),
@@ -108,6 +125,9 @@ def print_tiled(m: dict, array: dict, cost: dict) -> None:
     echo(f"throughput      {cost['fps']:,.1f} frames/s: {cost['cycles']:,.0f} cycles per image; "
           f"{cost['efficiency']:.1%} of the {cost['tm']}x{cost['tn']} array's MAC roofline; "
           f"{cost['ddr_gbs']:.2f} GB/s DDR; {bound} of {len(layers)} layers memory-bound  [estimate]")
+    dsps = board_dsps(m, cost)
+    echo(f"DSP roofline    {tiled_roofline(cost, array, dsps):.2%} of {dsps:,} DSPs x "
+         f"{array.get('pack', 1)} MAC x {cost['clock_mhz']:g} MHz (the board's DSPs, as for a dataflow design)  [estimate]")
     echo(f"array           Tm x Tn = {array['tm']} x {array['tn']}: {array['dsp']:,} DSP, {array['bram18']:,} BRAM18 "
           f"(budget {array['budget']['dsp']:,} DSP, {array['budget']['bram18']:,} BRAM18); buffers "
           f"{array['buffers']['input']:,}/{array['buffers']['weight']:,}/{array['buffers']['output']:,} elements "
