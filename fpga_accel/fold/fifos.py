@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from itertools import pairwise
 from dataclasses import dataclass
 
 from ..pe.io import io_lanes
@@ -180,7 +181,7 @@ def estimate_fifos(qm, plans, layers, io, readers: dict[str, list[int]], lanes_o
                 read_by(DEFAULT_DEPTH if depth is None else depth, width, conv, writer if depth is None else None)
             fifos.append(Fifo(outputs[o], DEFAULT_DEPTH, narrow * bits))  # the top's out<i> stream
     for stages in pes:  # the streams inside a layer, between its PEs
-        for before, st in zip(stages, stages[1:]):
+        for before, st in pairwise(stages):
             read_by(DEFAULT_DEPTH, st.inputs[0].word_bits if st.inputs else 0, st, before)
     return fifos
 

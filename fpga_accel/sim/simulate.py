@@ -164,7 +164,7 @@ class Simulator:
             # a pipeline deeper than the batch: every image was read in before the window's
             # outputs came out; enough images that several come out while input still streams
             pace = max(res.cycles_per_image or 0.0, float(res.model_cycles_per_image or 0))
-            more = min(MAX_IMAGES, 2 * math.ceil(res.latency / pace) + 4) if pace else MAX_IMAGES
+            more = min(MAX_IMAGES, steady_images(res.latency, pace)) if pace else MAX_IMAGES
             if more > images:
                 return self.run(more, fifo_depths, seed=seed, check=check, raise_on_deadlock=raise_on_deadlock)
         res.outputs_match = match
@@ -178,6 +178,13 @@ class Simulator:
         dead, ev_time, rows, srows = self.lib.replay(procs.offsets, procs.iters, procs.ev_stream, procs.ev_write,
                                                      procs.ev_iter, depth, procs.writer, procs.reader)
         return summarise(self, tr, procs, depth, images, dead, ev_time, rows, srows)
+
+
+def steady_images(latency: float, interval: float) -> int:
+    """Images enough for a steady state in the second half of a batch: 2·L/T + 4 (L the first image's
+    latency, T the interval; a stage with a long setup lets its producers run ahead, and the backlog
+    drains faster than the interval for about L/T images)."""
+    return 2 * math.ceil(latency / interval) + 4
 
 
 def fed_until(procs: Processes, index: dict[str, int], inputs: int, ev_time) -> int | None:

@@ -14,14 +14,13 @@ is the steady state's (:func:`settled_images`). A ``deadline`` (``time.monotonic
 """
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass, field
 
 from ..fold.resources import fifo_cost
 from .errors import SimulationError
-from .simulate import DEFAULT_DEPTH, Simulator
+from .simulate import DEFAULT_DEPTH, Simulator, steady_images
 
 UNBOUNDED = 1 << 40
 MAX_EVENTS = 20_000_000  # stream accesses of one traced run (16 bytes each)
@@ -54,16 +53,15 @@ def fifo_bram18(depth: int, bits: int) -> int:
 
 def settled_images(sim: Simulator, images: int, max_events: int = MAX_EVENTS) -> int:
     """Enough images that the second half of the batch, where the interval is measured, runs in the
-    steady state with unbounded FIFOs: at least ``images`` and 2·L/T + 4 (L the first image's latency,
-    T the interval; a stage with a long setup lets its producers run ahead, and the backlog drains
-    faster than the interval for about L/T images), at most what ``max_events`` stream accesses hold."""
+    steady state with unbounded FIFOs: at least ``images`` and :func:`steady_images`, at most what
+    ``max_events`` stream accesses hold."""
     tr, procs, _ = sim.trace(images, check=False)
     free = sim.replay(tr, procs, sim.depths(tr, procs, {s: UNBOUNDED for s in tr.streams if REGION.fullmatch(s)}),
                       images)
     if free.deadlock or not free.cycles_per_image or not free.latency:
         return images
     per_image = max(1, len(tr.events) // images)
-    need = 2 * math.ceil(free.latency / free.cycles_per_image) + 4
+    need = steady_images(free.latency, free.cycles_per_image)
     return int(max(images, min(need, max_events // per_image)))
 
 
