@@ -944,14 +944,16 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     def output(n):
         return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus)}
 
+    def loads(inputs, wl):  # a step's load: its input, and its weights and constants (Step.wload)
+        return {"load": merge(inputs, wl), "wload": wl}
+
     if is_depthwise(geo):
         for o0, o1 in spans(g * mg, tm):
             n = o1 - o0
             chans = (o1 - 1) // mg + 1 - o0 // mg
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
-                          load=merge(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus),
-                                     weights(n * k * wb)), wload=weights(n * k * wb),
+                          **loads(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus), weights(n * k * wb)),
                           fetch=_blocks(0, n, *consts, bus=bus), **output(n))
         return
     post, ob_tile = _post, ob
@@ -968,8 +970,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         taps = _access([x], ys, xs, 0, cg, bus=bus)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
-                                load=merge(_blocks(0, n, *consts, bus=bus), taps, weights(k * n * cg * wb)),
-                                wload=merge(_blocks(0, n, *consts, bus=bus), weights(k * n * cg * wb)), **output(n)))
+                                **loads(taps, merge(_blocks(0, n, *consts, bus=bus), weights(k * n * cg * wb))),
+                                **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -1006,10 +1008,9 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           + (n * tail_b if last else 0),
                                           read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
                                           write=px * n * ob_tile if last else 0,
-                                          load=merge(_blocks(0, n, *consts, bus=bus) if first else (),
-                                                     halo[c0, c1] if reads else (), weights(k * n * (c1 - c0) * wb)),
-                                          wload=merge(_blocks(0, n, *consts, bus=bus) if first else (),
-                                                      weights(k * n * (c1 - c0) * wb)),
+                                          **loads(halo[c0, c1] if reads else (),
+                                                  merge(_blocks(0, n, *consts, bus=bus) if first else (),
+                                                        weights(k * n * (c1 - c0) * wb))),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
