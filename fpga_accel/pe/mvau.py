@@ -167,8 +167,9 @@ class Mvau(ProcessingElement):
         # adder tree per PE (SIMD products; a packed pair's PEs: one group sum per group), the
         # accumulator, fold counters; FFs: the tree's inputs, the accumulators, the input word
         layout = weight_layout(p, pe, nf * sf, simd * w)
-        terms = 2 * pairs * groups * sum_bits + (pe - 2 * pairs) * simd * prod_bits
-        lut += 2 * pairs * groups * 2 + (pe - 2 * pairs) * simd * 2 + terms + pe * p["ACC_BITS"] + 150 + layout.luts
+        inputs = 2 * pairs * groups + (pe - 2 * pairs) * simd  # the adder trees' inputs, over all PEs
+        terms = 2 * pairs * groups * sum_bits + (pe - 2 * pairs) * simd * prod_bits  # their bits
+        lut += 2 * inputs + terms + pe * p["ACC_BITS"] + 150 + layout.luts
         ff = terms + pe * p["ACC_BITS"] + simd * a + 200
         rq = requant_cost(pe, p["ACC_BITS"], p["OUT_BITS"], board.dsp_port_bits, rq=p.get("RQ"))
         mems = [layout.memory(),
