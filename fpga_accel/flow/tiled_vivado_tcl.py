@@ -23,7 +23,7 @@ from __future__ import annotations
 from ..tiled.ddr import ACTS, DESC, WEIGHTS, master_ports
 from .target import Target
 from .tiled_interface import BUNDLES, INSTANCE, TOP
-from .vivado_tcl import _property_lines, hp_link, ip_cell, preamble, tail
+from .vivado_tcl import hp_link, ip_cell, preamble, property_lines, tail
 
 #: the master (ddr.DESC, WEIGHTS, ACTS) behind each pointer of the engine's top
 POINTER_MASTER = {"desc": DESC, "weights": WEIGHTS, "acts": ACTS}
@@ -49,7 +49,7 @@ def tiled_vivado_tcl(target: Target, model_name: str, bundles: dict[str, str] | 
     extra = [p for p in dict.fromkeys(on.values()) if p != ps.hp]
     if extra:  # the ports besides ps.hp (which ps.config enables) at the HP port width
         out += [f"# the HP port{'s' if len(extra) > 1 else ''} of the weights: {', '.join(extra)}"]
-        out += _property_lines([f"CONFIG.{k} {{{v}}}" for p in extra for k, v in ps.hp_ports[p]["config"].items()],
+        out += property_lines([f"CONFIG.{k} {{{v}}}" for p in extra for k, v in ps.hp_ports[p]["config"].items()],
                                f"[get_bd_cells {ps.cell}]")
         out.append("")
     out += ip_cell(TOP, INSTANCE)

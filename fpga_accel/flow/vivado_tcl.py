@@ -133,7 +133,7 @@ def preamble(target: Target, model_name: str, ip_name: str) -> list[str]:
     automation = (f"apply_bd_automation -rule {ps.automation_rule} -config {ps.automation_config} "
                   f"[get_bd_cells {ps.cell}]")
     out += ["if {$preset} {", "    " + automation, "}"] if ps.automation_needs_board_files else [automation]
-    out += _property_lines([f"CONFIG.{ps.clock_freq} $clock_mhz"] + [f"CONFIG.{k} {{{v}}}" for k, v in ps.config.items()],
+    out += property_lines([f"CONFIG.{ps.clock_freq} $clock_mhz"] + [f"CONFIG.{k} {{{v}}}" for k, v in ps.config.items()],
                            f"[get_bd_cells {ps.cell}]")
     out.append(f"set actual_mhz [get_property CONFIG.{ps.clock_actual} [get_bd_cells {ps.cell}]]")
     return out + [""]
@@ -218,7 +218,7 @@ def _dma_lines(d: Dma) -> list[str]:
     return lines + [""]
 
 
-def _property_lines(props: list[str], cells: str) -> list[str]:
+def property_lines(props: list[str], cells: str) -> list[str]:
     """``set_property -dict [list ...] CELLS``, the properties wrapped at :data:`WRAP` columns."""
     lines, line = [], "set_property -dict [list"
     for prop in props:
