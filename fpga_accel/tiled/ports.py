@@ -50,6 +50,15 @@ def axi_bits(board) -> int:
     return int(bits)
 
 
+def split(board) -> bool:
+    """Whether the engine for ``board`` (anything with a ``ps``) is *split*: built with FA_TILED_SPLIT = 1, a
+    second activations master (``acts_b``, gmem4) and a second weights master (``weights_b``, gmem3) on
+    HP ports of their own (``ps.hp_b``, ``ps.hp_weights_b``), over which a dense convolution's loads
+    spread: its odd input rows, the second half of its weight runs (docs/tiled.md §4)."""
+    ps = getattr(board, "ps", None)
+    return ps is not None and getattr(ps, "hp_b", None) is not None
+
+
 def ports(bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
     """The engine's m_axi bundles with the arenas widened to ``bits`` (FA_TILED_AXI_BITS)."""
     return {

@@ -73,6 +73,11 @@ class Ps:
     #: the HP port the tiled engine's weights master goes through (its activations and descriptors go
     #: through ``hp``): one on another DDR controller port than ``hp``'s; None: every master on ``hp``
     hp_weights: str | None = None
+    #: the second HP ports of a split engine (tiled/ports.py ``split``): the odd input rows of a dense
+    #: convolution's loads go through ``hp_b``, the second half of its weight runs through ``hp_weights_b``;
+    #: both or neither, with ``hp_weights``, four distinct ports
+    hp_b: str | None = None
+    hp_weights_b: str | None = None
 
     @property
     def ip(self) -> str:
@@ -261,6 +266,13 @@ def _check_hp(file: str, ps: Ps) -> None:
         if ports[ps.hp]["ddr_port"] == ports[ps.hp_weights]["ddr_port"]:
             raise InputError(f"board file {file}: ps.hp_weights ({ps.hp_weights}) shares a DDR controller port with "
                              f"ps.hp ({ps.hp}); choose an HP port on another one")
+    if (ps.hp_b is None) != (ps.hp_weights_b is None):
+        raise InputError(f"board file {file}: ps.hp_b and ps.hp_weights_b come together (both or neither)")
+    if ps.hp_b is not None:
+        named = (ps.hp, ps.hp_weights, ps.hp_b, ps.hp_weights_b)
+        if ps.hp_weights is None or any(n not in ps.hp_ports for n in named) or len(set(named)) != 4:
+            raise InputError(f"board file {file}: ps.hp, ps.hp_weights, ps.hp_b and ps.hp_weights_b must be four "
+                             f"different ports among ps.hp_ports ({', '.join(ps.hp_ports)}), got {', '.join(map(str, named))}")
 
 
 def _parse(file: str, d: dict) -> Board:
