@@ -126,16 +126,16 @@ def test_a_load_of_weights_and_input_takes_both_ports_in_model_and_replay():
     for name in ("zcu104", "pynq-z2", "kv260"):
         b = get_board(name)
         r = ddr_rates(b)
-        assert r.ports == master_ports(b.ps) == (0, 1, 0) and r.lanes == 5
+        assert r.ports == master_ports(b.ps) == (0, 1, 0, 3, 2) and r.lanes == 9  # split: four ports
         w, x = (merge(*(histogram(*runs([o], n), r.bus_bytes) for m, _, o, n in runs_ if m == k)) for k in (1, 2))
         occ = occupancy(((x, ACTS, False), (w, WEIGHTS, False)), r)
-        assert occ[1:] == (x_port := usage(x, r)[1], 0.0, usage(w, r)[1], 0.0) and x_port > 0
+        assert occ[1:] == (x_port := usage(x, r)[1], 0.0, usage(w, r)[1], 0.0, 0.0, 0.0, 0.0, 0.0) and x_port > 0
         want = stream(merge(w, x), r, occupied=occ)
         ddr = ddr_model(b, b.clock_mhz)
-        assert ddr.ports == (0, 1, 0, 0)
+        assert ddr.ports == (0, 1, 0, 3, 2, 0)
         assert replay(load, ddr, 1).layers[0][0].cycles == pytest.approx(want, rel=1e-9), name
-        shared = dataclasses.replace(r, ports=(0, 0, 0))
-        one = replay(load, dataclasses.replace(ddr, ports=(0, 0, 0, 0)), 1).layers[0][0].cycles
+        shared = dataclasses.replace(r, ports=(0, 0, 0, 0, 0))
+        one = replay(load, dataclasses.replace(ddr, ports=(0, 0, 0, 0, 0, 0)), 1).layers[0][0].cycles
         assert one == pytest.approx(stream(merge(w, x), shared), rel=1e-9)
         assert one > replay(load, ddr, 1).layers[0][0].cycles, name
 

@@ -45,8 +45,10 @@ OUTSTANDING = 16
 BUS_BYTES = 64
 #: the engine's m_axi masters, numbered as the trace numbers them (tiled/trace.h): the descriptors
 #: (gmem0), the weights arena (gmem1: weights, per-channel constants, lookup tables), the activations
-#: arena (gmem2)
-DESC, WEIGHTS, ACTS = 0, 1, 2
+#: arena (gmem2), and in a split engine (tiled/ports.py ``split``) the second weights master (gmem3: the
+#: second half of a dense convolution's weight runs) and the second activations master (gmem4: its odd
+#: input rows)
+DESC, WEIGHTS, ACTS, WEIGHTS_B, ACTS_B = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,13 @@ class Rates:
     """What the engine's bursts go through, per cycle of its clock: ``ddr`` sustained DDR bytes, shared by
     every master and both directions; ``port`` bytes of a PS port, per direction (None: the masters
     reach the memory controller at their own width, as on the Vitis and cloud shells); ``bus_bytes``
-    the masters' beat; ``ports`` the PS port (0, 1, ...) each master (DESC, WEIGHTS, ACTS) goes
-    through: one port for all by default."""
+    the masters' beat; ``ports`` the PS port (0, 1, ...) each master (DESC, WEIGHTS, ACTS, WEIGHTS_B,
+    ACTS_B) goes through: one port for all by default."""
 
     ddr: float
     port: float | None = None
     bus_bytes: int = BUS_BYTES
-    ports: tuple[int, ...] = (0, 0, 0)
+    ports: tuple[int, ...] = (0, 0, 0, 0, 0)
 
     @property
     def lanes(self) -> int:
@@ -82,11 +84,15 @@ class Rates:
         return max(beats * min(1.0, self.bus_bytes / BUS_BYTES), nbytes / self.ddr)
 
 
-def master_ports(ps) -> tuple[int, int, int]:
+def master_ports(ps) -> tuple[int, int, int, int, int]:
     """:attr:`Rates.ports` as the block design wires the masters to a board's PS ``ps`` (None: no PS):
     the weights master on a port of its own (port 1: ``ps.hp_weights``) where the board names one,
-    the descriptors and the activations on port 0 (``ps.hp``)."""
-    return (0, 1, 0) if ps is not None and ps.hp_weights else (0, 0, 0)
+    the descriptors and the activations on port 0 (``ps.hp``); in a split engine the second
+    activations master on port 2 (``ps.hp_b``) and the second weights master on port 3
+    (``ps.hp_weights_b``), else each on its first master's port."""
+    if ps is None or not ps.hp_weights:
+        return (0, 0, 0, 0, 0)
+    return (0, 1, 0, 3, 2) if getattr(ps, "hp_b", None) else (0, 1, 0, 1, 0)
 
 
 def as_rates(r: Rates | float) -> Rates:
