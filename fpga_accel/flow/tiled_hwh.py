@@ -3,9 +3,10 @@
 The design :mod:`.tiled_vivado_tcl` builds: the PS (its PL clock, the master port that maps the
 registers, the HP ports), and the engine ``fa_tiled_0`` with its s_axilite register map (CTRL,
 GIER, IP_IER, IP_ISR, ``ap_return``, each pointer's two words ``NAME_1`` / ``NAME_2`` and the sizes,
-at the offsets of ``manifest["scripts"]["ip"]``) and its three m_axi masters, each on its HP port
-(the weights on ``ps.hp_weights``, the others on ``ps.hp``: tiled_vivado_tcl.hp_ports) with that
-port's DDR segment. As
+at the offsets of ``manifest["scripts"]["ip"]``) and its m_axi masters, each on its HP port
+(the weights on ``ps.hp_weights``, the others on ``ps.hp``; a split engine's ``m_axi_gmem3`` on
+``ps.hp_weights_b`` and ``m_axi_gmem4`` on ``ps.hp_b``: tiled_vivado_tcl.hp_ports) with that port's DDR
+segment and address range, its registers ``weights_b`` and ``acts_b`` in the map. As
 :mod:`fpga_accel.codegen.hwh` does for the dataflow design, it describes only what a driver
 reads, so the pynq backend can be tested before any build; a build's own .hwh replaces it and is
 checked the same way.

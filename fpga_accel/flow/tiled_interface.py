@@ -10,6 +10,10 @@ bytes (low word, high word, reserved) and a scalar of up to 32 bits 8 (data, res
 rule :mod:`fpga_accel.bundle_kernel` predicts the dataflow IP's offsets with. The offsets are
 predictions (``offsets_source: "predicted"``) until a build reads the generated header; the PYNQ
 backend checks them against the ``.hwh`` of the bitstream before it writes any of them.
+
+A *split* engine (``FA_TILED_SPLIT=1``, the bundle's ``tiled.array.split``) takes two more read-only
+pointers after ``act_bytes``: ``weights_b`` (bundle gmem3) and ``acts_b`` (gmem4), each a register pair
+of its own after ``act_bytes``'s; the others keep their offsets.
 """
 from __future__ import annotations
 
@@ -18,34 +22,95 @@ import re
 from ..bundle_kernel import IP_VENDOR
 from .errors import BuildError
 from ..tiled.interface import (ARGS, BUNDLES, CONTROL, CU, INSTANCE, IP_FAMILIES, KERNEL,  # noqa: F401 - re-exported
-                               KERNEL_POINTERS, POINTER_BYTES, RETURN_OFFSET, SCALAR_BYTES, TOP, XCLBIN,
-                               register_map, top_of)
+                               KERNEL_POINTERS, POINTER_BYTES, RETURN_OFFSET, SCALAR_BYTES, SPLIT_ARGS, SPLIT_BUNDLES,
+                               TOP, XCLBIN, args, register_map, split_of, top_of)
+from ..tiled.interface import bundles as top_bundles
 
-def interface(bundles: dict[str, str] | None = None) -> dict:
-    """``manifest["scripts"]["ip"]``: what the drivers of the engine IP read."""
+#: the macro that selects the split engine in tiled/top.h
+SPLIT_MACRO = "FA_TILED_SPLIT"
+
+
+def interface(bundles: dict[str, str] | None = None, split: bool = False) -> dict:
+    """``manifest["scripts"]["ip"]``: what the drivers of the engine IP read (of a split engine: ``split``)."""
     return {"name": TOP, "vlnv": f"{IP_VENDOR}:hls:{TOP}:1.0", "instance": INSTANCE, "control": CONTROL,
-            "registers": register_map(), "pointers": [n for n, k in ARGS if k == "m_axi"],
-            "bundles": dict(bundles or BUNDLES), "offsets_source": "predicted"}
+            "registers": register_map(split), "pointers": [n for n, k in args(split) if k == "m_axi"],
+            "bundles": dict(bundles or top_bundles(split)), "offsets_source": "predicted"}
 
 
 _SIGNATURE = re.compile(rf"\b{TOP}\s*\(([^)]*)\)\s*\{{")
 _PARAM = re.compile(r"(\*)?\s*(\w+)\s*$")
 _M_AXI = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+port\s*=\s*(\w+)\b[^\n]*?\bbundle\s*=\s*(\w+)")
+_CONDITION = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
+_SPLIT_TEST = re.compile(rf"!\s*{SPLIT_MACRO}|{SPLIT_MACRO}(\s*[!=]=\s*[01])?")
 
 
-def check_top(header: str) -> dict[str, str]:
-    """The m_axi bundle of each pointer, read from the top function's source (``tiled/top.h``), after
-    checking that its arguments are still :data:`ARGS` (names, order, pointer or scalar) — the register
-    map and the block design are derived from them."""
+def _split_value(expr: str, split: bool) -> bool | None:
+    """The value of an ``#if`` condition on :data:`SPLIT_MACRO` (``X``, ``!X``, ``X == 1``, ``X != 0``, ...),
+    None for a condition that does not name it; a form not read here is refused, not guessed."""
+    expr = expr.split("//")[0].strip()
+    if SPLIT_MACRO not in expr:
+        return None
+    if not _SPLIT_TEST.fullmatch(expr):
+        raise BuildError(f"tiled/top.h tests {SPLIT_MACRO} as '#if {expr}', a form fpga_accel/flow/tiled_interface.py "
+                         f"does not read: write '#if {SPLIT_MACRO}' / '#else' / '#endif'")
+    value = int(split)
+    if "==" in expr or "!=" in expr:
+        op, num = re.search(r"([!=]=)\s*([01])", expr).groups()
+        value = int((value == int(num)) == (op == "=="))
+    return bool(value) != expr.startswith("!")
+
+
+def configured(header: str, split: bool) -> str:
+    """``header`` with the branches of its ``#if`` on :data:`SPLIT_MACRO` taken as the engine built with
+    ``split`` takes them; other conditional lines stay (they select no argument or bundle)."""
+    out, stack = [], []  # per open conditional: None (not on the macro), else [branch taken, a branch taken]
+    for line in header.splitlines():
+        m = _CONDITION.match(line)
+        key = m.group(1) if m else None
+        if key in ("if", "ifdef", "ifndef"):
+            v = _split_value(m.group(2), split) if key == "if" else None
+            stack.append(None if v is None else [v, v])
+            if v is not None:
+                continue
+        elif key in ("elif", "else") and stack and stack[-1] is not None:
+            v = True if key == "else" else _split_value(m.group(2), split)
+            if v is None:
+                raise BuildError(f"tiled/top.h: '{line.strip()}' continues an #if on {SPLIT_MACRO} with another "
+                                 "macro, which fpga_accel/flow/tiled_interface.py does not read")
+            done = stack[-1][1]
+            stack[-1] = [not done and v, done or v]
+            continue
+        elif key == "endif" and stack and stack.pop() is not None:
+            continue
+        if all(s[0] for s in stack if s is not None):
+            out.append(line)
+    return "\n".join(out) + ("\n" if header.endswith("\n") else "")
+
+
+def check_top(header: str, split: bool = False) -> dict[str, str]:
+    """The m_axi bundle of each pointer, read from the top function's source (``tiled/top.h``) as the engine
+    built with ``split`` (FA_TILED_SPLIT) sees it, after checking that its arguments are still
+    :func:`~fpga_accel.tiled.interface.args` (names, order, pointer or scalar) — the register map and the
+    block design are derived from them — and that a split engine's second masters only read."""
+    header = configured(header, split)
+    want = list(args(split))
     m = _SIGNATURE.search(header)
     params = [_PARAM.search(p.strip()) for p in m.group(1).split(",")] if m else []
     found = [(q.group(2), "m_axi" if q.group(1) else "scalar") for q in params if q]
-    if found != list(ARGS):
-        raise BuildError(f"the engine's top function {TOP} takes {found or 'arguments that cannot be read'}, not "
-                         f"{list(ARGS)}: the register map and block design of fpga_accel/flow/tiled_interface.py "
-                         "must follow it")
+    if found != want:
+        raise BuildError(f"the engine's top function {TOP} takes {found or 'arguments that cannot be read'}"
+                         f"{' with ' + SPLIT_MACRO + '=1' if split else ''}, not {want}: the register map and block "
+                         "design of fpga_accel/flow/tiled_interface.py must follow it")
+    expected = top_bundles(split)
     bundles = dict(_M_AXI.findall(header))
-    if sorted(bundles) != sorted(BUNDLES):
+    if sorted(bundles) != sorted(expected):
         raise BuildError(f"the engine's top function puts m_axi bundles on {sorted(bundles)}, not on "
-                         f"{sorted(BUNDLES)}")
-    return {name: bundles[name] for name in BUNDLES}
+                         f"{sorted(expected)}")
+    for name in SPLIT_BUNDLES if split else ():
+        param = next(p.strip() for p in m.group(1).split(",") if _PARAM.search(p.strip()).group(2) == name)
+        writes = re.search(rf"port\s*=\s*{name}\b[^\n]*max_write_burst_length", header)
+        if not param.startswith("const ") or writes or bundles[name] != expected[name]:
+            raise BuildError(f"the split engine's {name} must be a read-only pointer (const, no write bursts) on "
+                             f"bundle {expected[name]}, as the block design and the drivers take it; tiled/top.h "
+                             f"declares '{param}' on {bundles[name]}")
+    return {name: bundles[name] for name in expected}

@@ -7,7 +7,9 @@ engine the way :mod:`.scripts` builds the dataflow IP:
 
 - Zynq boards (``zynq``, ``zynqmp``): ``hls`` (Vitis HLS exports ``fa_tiled_top`` to the IP
   catalog) then ``vivado`` (``scripts/vivado_bd.tcl`` from :mod:`.tiled_vivado_tcl`: PS, the
-  engine's control on the PS master port, its m_axi ports on the HP port → ``fa_overlay.bit`` + ``.hwh``);
+  engine's control on the PS master port, its m_axi ports on the HP ports → ``fa_overlay.bit`` + ``.hwh``);
+  a bundle whose ``tiled.array.split`` is true gets the split engine (``FA_TILED_SPLIT=1`` among the HLS
+  defines, five masters on four HP ports), which only a board naming the second ports (``ps.hp_b``) has;
 - Vitis platforms: ``hls`` (an ``.xo``) then ``link`` (``v++ -l`` with ``scripts/link.cfg``: one compute
   unit, its three m_axi ports on the board's memory banks → ``fa_tiled.xclbin``); on aws-f1 then ``afi``
   (``fa_tiled.awsxclbin``, :mod:`.tiled_aws`);
@@ -28,7 +30,8 @@ from .scripts import build_sh
 from .steps import HLS_SCRIPT, Step, hls_step
 from .target import Target, memory_banks, target_of
 from .tiled_hls import ENTRY, engine_headers, write_hls
-from .tiled_interface import BUNDLES, CU, KERNEL, KERNEL_POINTERS, TOP, XCLBIN, check_top, interface, top_of
+from .tiled_interface import (BUNDLES, CU, KERNEL, KERNEL_POINTERS, SPLIT_MACRO, TOP, XCLBIN, check_top, interface,
+                              split_of, top_of)
 from .tiled_vivado_tcl import tiled_vivado_tcl
 from .vivado_tcl import OVERLAY
 
@@ -43,18 +46,21 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     name = (manifest.get("model") or {}).get("name") or "model"
     try:
         target = target_of(manifest)
+        split = engine_split(manifest, target)
     except BuildError as e:
         manifest["scripts"] = {"error": str(e), "engine": "tiled"}
         (out / "README.txt").write_text(f"No build scripts: {e}\n")
         return
     config = EngineConfig.of(program)
     headers = engine_headers()
-    bundles = check_top(headers[ENTRY])
+    bundles = check_top(headers[ENTRY], split)
     # the arenas' m_axi width (top.h FA_TILED_AXI_BITS): the HP port's on a Zynq board, else 512 bits
     defines = [*config.defines(), f"{AXI_BITS_MACRO}={axi_bits(target)}"]
+    if split and not any(d.startswith(f"{SPLIT_MACRO}=") for d in defines):
+        defines.append(f"{SPLIT_MACRO}=1")
     hls = write_hls(stage, manifest["board"], defines, headers)
     record = {"engine": "tiled", "target": target.family, "board": target.board, "part": target.part,
-              "clock_mhz": target.clock_mhz, "ip": interface(bundles), "hls": hls,
+              "clock_mhz": target.clock_mhz, "ip": interface(bundles, split), "hls": hls,
               "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",
                                                                  "output_buffer", "acc_bits", "lut_entries")}}
     if target.is_zynq:
@@ -71,6 +77,22 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     alt = hls_step(Path(stage), top_of(target.family), "v++", steps[0].outputs, "")
     (out / "build.sh").write_text(build_sh(steps, target, name, alt))
     manifest["scripts"] = record
+
+
+def engine_split(manifest: dict, target: Target) -> bool:
+    """Whether the bundle's engine is split (``tiled.array.split``, checked a bool), refused where the
+    target has no second HP ports for it (a Vitis kernel, the F2 custom logic are never split)."""
+    from ..bundle_check import BundleError
+    from ..tiled.ports import split as board_split
+
+    try:
+        split = split_of(manifest)
+    except BundleError as e:
+        raise BuildError(str(e)) from None
+    if split and not (target.is_zynq and board_split(target)):
+        raise BuildError(f"the bundle's tiled engine is split (tiled.array.split) but board '{target.board}' names no "
+                         "second HP ports for it (ps.hp_b, ps.hp_weights_b); recompile the model for this board")
+    return split
 
 
 def tiled_steps(root: Path, target: Target, hls_tool: str = "vitis_hls") -> list[Step]:

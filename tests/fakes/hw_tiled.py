@@ -8,6 +8,12 @@ that does not flush computes on stale bytes), runs the engine compiled by
 :func:`fpga_accel.tiled.csim.engine_library` for the configuration the "bitstream" was built for,
 and writes the activation arena back to DDR. ap_done rises after ``latency_polls`` reads of CTRL,
 so the driver has to poll. An address outside DDR is a bus error: the engine never finishes.
+
+A split engine (its register map has ``weights_b`` and ``acts_b``, as the .hwh of a split build lists
+them) also reads through its second masters, at the addresses in those registers: the second half of
+the weight runs and the odd input rows. The model reads both there too; bytes that differ from the
+first master's (another buffer, a stale copy) or an activation address that is not the arena the engine
+writes (its odd rows would never see the layers' outputs) are the driver's mistake and recorded.
 """
 from __future__ import annotations
 
@@ -62,18 +68,29 @@ class FaTiledModel:
     def _pointer(self, name: str) -> int:
         return self.regs.get(self.off[name], 0) | self.regs.get(self.off[name] + 4, 0) << 32
 
+    @property
+    def split(self) -> bool:
+        return "weights_b" in self.off and "acts_b" in self.off
+
     def _run(self) -> None:
         mem = self.system.memory
         words, wbytes, abytes = (self.regs.get(self.off[k], 0) for k in ("desc_words", "weights_bytes", "act_bytes"))
+        pointers = ("desc", "weights", "acts", *(("weights_b", "acts_b") if self.split else ()))
         try:
             desc = np.frombuffer(mem.read(self._pointer("desc"), 4 * words), "<u4").copy()
             weights = np.frombuffer(mem.read(self._pointer("weights"), wbytes), np.uint8).copy()
             acts = np.frombuffer(mem.read(self._pointer("acts"), abytes), np.uint8).copy()
+            second = {k: mem.read(self._pointer(k), n) for k, n in (("weights_b", wbytes), ("acts_b", abytes))
+                      if k in pointers}
         except DecodeError as e:
             self.system.violation(f"fa_tiled_top: m_axi access outside DDR ({e})")
             self.hang = True
             return
-        self.system.runs.append({k: self._pointer(k) for k in ("desc", "weights", "acts")})
+        self.system.runs.append({k: self._pointer(k) for k in pointers})
+        if self.split and bytes(second["weights_b"]) != weights.tobytes():
+            self.system.violation("fa_tiled_top: weights_b reads other bytes than the weights arena")
+        if self.split and self._pointer("acts_b") != self._pointer("acts"):
+            self.system.violation("fa_tiled_top: acts_b is not the activation arena the engine writes")
         self.status = self.engine.run(desc, weights, acts)
         mem.write(self._pointer("acts"), acts.tobytes())
 

@@ -14,7 +14,8 @@ found by name in the .hwh and checked against the segment's own manifest, the PL
 and the host steps run between them.
 
 A bundle compiled for the tiled engine runs on the engine IP ``fa_tiled_0`` of its own build
-(``manifest["scripts"]["ip"]``: the register map, checked against the .hwh the same way):
+(``manifest["scripts"]["ip"]``: the register map, checked against the .hwh the same way; a split
+engine, ``tiled.array.split``, with its two more pointer registers):
 :class:`~fpga_accel.runtime.pynq_driver.tiled.TiledPynq` loads the program and weights into DDR
 once and runs each image with one ``ap_start``.
 """
@@ -187,16 +188,18 @@ class PynqBackend(Backend):
 
     def _open_tiled(self, pynq, ip_dict: dict, where: str) -> None:
         from ...bundle_tiled import load_program
+        from ...tiled.interface import split_of
         from ..pynq_driver.tiled import TiledPynq, check_tiled_registers
 
         ip = self.bundle.manifest["scripts"]["ip"]
+        split = split_of(self.bundle.manifest)  # the engine's form as the bundle records it, checked
         key = find_instance(ip_dict, ip["instance"], where, "the tiled engine")
-        check_tiled_registers(ip_dict[key], key, ip, where)
+        check_tiled_registers(ip_dict[key], key, ip, where, split)
         program, words = load_program(self.bundle)
         self.overlay.download()
         self.tiled = TiledPynq(program, self._driver(key), ip["registers"],
                                allocate=lambda n: pynq.allocate(shape=(n,), dtype=np.uint8),
-                               timeout=self.device_timeout(DEFAULT_TIMEOUT_S), descriptors=words)
+                               timeout=self.device_timeout(DEFAULT_TIMEOUT_S), descriptors=words, split=split)
 
     def _driver(self, key: str):
         """The overlay's driver object of ``ip_dict`` key ``key`` (DefaultIP, pynq's DMA, ...)."""

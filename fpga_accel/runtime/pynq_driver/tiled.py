@@ -7,7 +7,9 @@ three m_axi ports into the PS DDR; the host only places them there and starts it
    through :class:`~fpga_accel.tiled.engine.TiledEngine`'s own host code) and flushes the arena
    (the HP port is not cache coherent: the engine reads DDR, not the CPU's cache);
 2. it writes the three buffers' physical addresses (low and high words) and sizes into the IP's
-   s_axilite registers (offsets of ``manifest["scripts"]["ip"]``, checked against the .hwh);
+   s_axilite registers (offsets of ``manifest["scripts"]["ip"]``, checked against the .hwh); a split
+   engine (the bundle's ``tiled.array.split``) reads the weights and activation arenas through a second
+   master each, ``weights_b`` and ``acts_b``: the same two addresses again;
 3. ``ap_start``; polls CTRL for ``ap_done`` (clear-on-read) until the session's deadline;
 4. reads the status (``ap_return``: 0, or a code with the layer index above its low 8 bits),
    invalidates the arena and reads the outputs.
@@ -23,6 +25,7 @@ import numpy as np
 from ...tiled.csim import STATUS, EngineStatusError
 from ...tiled.descriptors import encode
 from ...tiled.engine import MAX_ACTIVATION_BYTES, TiledEngine
+from ...tiled.interface import SPLIT_ALIASES
 from ..errors import SessionError, SessionTimeout
 from .overlay import CTRL_FIELDS, RegisterMapError
 from .runner import AP_DONE, AP_IDLE, AP_START, CTRL
@@ -32,18 +35,19 @@ SPIN_POLLS = 2000
 POLL_SLEEP_S = 0.0005
 
 
-def check_tiled_registers(desc: dict, key: str, ip: dict, where: str) -> None:
-    """Refuse an engine IP whose VLNV name or register offsets differ from ``ip`` (``manifest["scripts"]["ip"]``).
+def check_tiled_registers(desc: dict, key: str, ip: dict, where: str, split: bool = False) -> None:
+    """Refuse an engine IP whose VLNV name or register offsets differ from ``ip`` (``manifest["scripts"]["ip"]``),
+    or whose form (split or not: the registers ``weights_b`` and ``acts_b``) is not ``split``, the bundle's.
     A pointer's low word may be called ``NAME`` or ``NAME_1`` (Vitis HLS names a 64-bit pointer's two words
     ``NAME_1`` and ``NAME_2``)."""
-    from ...tiled.interface import TOP, register_map
+    from ...tiled.interface import SPLIT_ARGS, TOP, register_map
 
-    given = ip.get("registers")
-    if (ip.get("name") != TOP or not isinstance(given, dict) or set(given) != set(register_map())
+    given, names = ip.get("registers"), sorted(register_map(split))
+    if (ip.get("name") != TOP or not isinstance(given, dict) or set(given) != set(names)
             or not all(type(v) is int and 0x10 <= v < 0x1000 and v % 4 == 0 for v in given.values())):
         raise RegisterMapError(f"{where}: the manifest's engine IP description (scripts.ip) is not the register map "
-                               f"of {TOP} (names {sorted(register_map())}, word offsets in 0x10..0xffc); recompile "
-                               "the bundle")
+                               f"of {'a split' if split else 'the'} {TOP} (names {names}, word offsets in 0x10..0xffc); "
+                               "recompile the bundle")
     vlnv = str(desc.get("type", ""))
     parts = vlnv.split(":")
     if len(parts) != 4 or parts[2] != ip["name"]:
@@ -53,6 +57,11 @@ def check_tiled_registers(desc: dict, key: str, ip: dict, where: str) -> None:
     if not regs:
         raise RegisterMapError(f"{where}: the .hwh carries no register map for '{key}' ({vlnv}); use the .hwh "
                                "Vivado wrote for this bitstream")
+    extra = [n for n, _ in SPLIT_ARGS if not split and ({n, f"{n}_1"} & set(regs))]
+    if extra:  # a split engine left without the second addresses would read through address 0
+        raise RegisterMapError(f"{where}: '{key}' is a split tiled engine (registers {', '.join(extra)}) but the bundle's "
+                               "engine is not split (tiled.array.split); recompile the model for this board, or "
+                               "rebuild the bitstream from this bundle")
     problems = []
     for name, off in {"CTRL": 0, **ip["registers"]}.items():
         found = [regs[n] for n in (name.lower(), f"{name.lower()}_1") if n in regs]
@@ -74,12 +83,16 @@ class TiledPynq(TiledEngine):
     """:class:`TiledEngine` whose layers run on the engine IP. ``ip`` has ``read/write`` (its s_axilite
     block), ``registers`` maps ``ap_return`` and the arguments to offsets, ``allocate(nbytes)`` returns a
     DMA-able ``uint8`` buffer (``pynq.allocate``) with ``physical_address``, ``flush``, ``invalidate``.
-    ``timeout`` bounds one image's run in seconds. ``descriptors`` may be replaced before a run."""
+    ``timeout`` bounds one image's run in seconds. ``descriptors`` may be replaced before a run. ``split``:
+    the IP is a split engine, given the weights' and the activations' addresses a second time."""
 
     def __init__(self, program, ip, registers: dict[str, int], allocate, timeout: float = 60.0,
-                 descriptors: np.ndarray | None = None, max_activation_bytes: int = MAX_ACTIVATION_BYTES):
+                 descriptors: np.ndarray | None = None, max_activation_bytes: int = MAX_ACTIVATION_BYTES,
+                 split: bool = False):
         super().__init__(program, max_activation_bytes)
         self.ip, self.regs, self.timeout, self.allocate = ip, {k: int(v) for k, v in registers.items()}, timeout, allocate
+        # a split engine's second masters (its register map has them: check_tiled_registers) and the arena each reads
+        self.aliases = dict(SPLIT_ALIASES) if split else {}
         self.wedged: str | None = None
         self._buffers: list = []
         self._desc = None
@@ -134,7 +147,8 @@ class TiledPynq(TiledEngine):
             raise SessionError(f"the tiled engine is busy before a run (CTRL={ctrl:#x}); another program may be "
                                "driving it, or a previous run was abandoned: reload the overlay (open a new Session)")
         self._acts.flush()
-        for name, buf in (("desc", self._desc), ("weights", self._weights), ("acts", self._acts)):
+        arenas = {"desc": self._desc, "weights": self._weights, "acts": self._acts}
+        for name, buf in [*arenas.items(), *((b, arenas[a]) for b, a in self.aliases.items())]:
             addr = int(buf.physical_address)
             self.ip.write(self.regs[name], addr & 0xFFFFFFFF)
             self.ip.write(self.regs[name] + 4, addr >> 32)
