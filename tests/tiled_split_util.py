@@ -51,13 +51,16 @@ def rule_headers() -> dict[str, str]:
     return headers
 
 
-def with_form(bundle, dest: Path, split: bool):
-    """A copy of ``bundle`` at ``dest`` whose engine form is ``split``, its scripts regenerated."""
+def with_form(bundle, dest: Path, split):
+    """A copy of ``bundle`` at ``dest`` whose engine form is ``split`` (None: the field absent, as in bundles
+    written before it), its scripts regenerated."""
     shutil.copytree(bundle.path, dest)
     m = json.loads((dest / "manifest.json").read_text())
-    m["tiled"]["array"]["split"] = split
+    m["tiled"]["array"].pop("split", None)
+    if split is not None:
+        m["tiled"]["array"]["split"] = split
     program, _ = load_program(bundle)
-    with mock.patch.object(tiled_scripts, "engine_headers", rule_headers if split else engine_headers):
+    with mock.patch.object(tiled_scripts, "engine_headers", rule_headers if split is True else engine_headers):
         tiled_scripts.generate_tiled_scripts(dest, m, program)
     m["files"] = _listing(dest)
     write_manifest(dest, m)

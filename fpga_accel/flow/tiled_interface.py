@@ -107,7 +107,7 @@ def check_top(header: str, split: bool = False) -> dict[str, str]:
         raise BuildError(f"the engine's top function puts m_axi bundles on {sorted(bundles)}, not on "
                          f"{sorted(expected)}")
     for name in SPLIT_BUNDLES if split else ():
-        param = next(p.strip() for p in m.group(1).split(",") if _PARAM.search(p.strip()).group(2) == name)
+        param = next(p.strip() for p, q in zip(m.group(1).split(","), params) if q and q.group(2) == name)
         writes = re.search(rf"port\s*=\s*{name}\b[^\n]*max_write_burst_length", header)
         if not param.startswith("const ") or writes or bundles[name] != expected[name]:
             raise BuildError(f"the split engine's {name} must be a read-only pointer (const, no write bursts) on "
