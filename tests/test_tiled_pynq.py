@@ -203,3 +203,60 @@ def test_a_hostile_register_map_in_the_manifest_is_refused(fake_pynq, bundles, t
     write_tiled_hwh(dst / "bitstream" / "fa_design.hwh", m)
     with pytest.raises(RegisterMapError, match=r"scripts\.ip\) is not the register map of fa_tiled_top"):
         Session(dst, backend="pynq")
+
+
+@pytest.fixture(scope="module")
+def forms(bundles, tmp_path_factory):
+    """The pynq-z2 bundle in either engine form (``tiled.array.split``), each with the handoff of its own build."""
+    from tiled_split_util import with_form
+
+    d = tmp_path_factory.mktemp("tiled-pynq-forms")
+    out = {split: with_form(bundles["mnist_cnn"], d / f"mnist-{split}.fpga", split) for split in (False, True)}
+    for b in out.values():
+        place_overlay(b)
+    return out
+
+
+def test_register_map_of_a_split_engine_appends_the_second_pointers():
+    assert register_map(split=True) == {**register_map(), "weights_b": 0x54, "acts_b": 0x60}
+
+
+def test_a_split_engine_is_given_the_arenas_again_and_equals_the_emulator(fake_pynq, forms):
+    b = forms[True]
+    x = _inputs(b, 2)
+    with Session(b, backend="pynq") as s:
+        got = s.run(x)
+        board = fake_pynq.board
+    with Session(b, backend="emulator") as e:
+        want = e.run(x)
+    _equal(got, want)
+    assert board.violations == [] and board.ip.split and board.ip.starts == 2
+    # the second masters read the weights and activation arenas at the addresses the first ones do
+    for run in board.runs:
+        assert run["weights_b"] == run["weights"] and run["acts_b"] == run["acts"]
+        assert len({run["desc"], run["weights"], run["acts"]}) == 3
+
+
+def test_a_driver_that_leaves_the_second_activation_address_out_is_seen(fake_pynq, forms, monkeypatch):
+    # acts_b never written: the engine's odd input rows would come from address 0, a bus error
+    b = forms[True]
+    with Session(b, backend="pynq", timeout=0.5) as s:
+        monkeypatch.setattr(s.backend.tiled, "aliases", {"weights_b": "weights"})
+        with pytest.raises(SessionTimeout):
+            s.run(_inputs(b, 1))
+        assert len(fake_pynq.board.violations) == 1 and "outside DDR" in fake_pynq.board.violations[0]
+
+
+@pytest.mark.parametrize("bundle_split, overlay_split, pattern", [
+    (False, True, r"'fa_tiled_0' is a split tiled engine \(registers weights_b, acts_b\) but the bundle's engine is not"),
+    (True, False, r"register 'weights_b' \(manifest offset 0x54\) is missing"),
+])
+def test_an_overlay_of_the_other_engine_form_is_refused(fake_pynq, forms, bundle_split, overlay_split, pattern):
+    b = forms[bundle_split]
+    place_overlay(b)
+    write_tiled_hwh(b.path / "bitstream" / "fa_design.hwh", forms[overlay_split].manifest)
+    try:
+        with pytest.raises(RegisterMapError, match=pattern):
+            Session(b, backend="pynq")
+    finally:
+        place_overlay(b)

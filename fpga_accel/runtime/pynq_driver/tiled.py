@@ -46,7 +46,7 @@ def check_tiled_registers(desc: dict, key: str, ip: dict, where: str, split: boo
     if (ip.get("name") != TOP or not isinstance(given, dict) or set(given) != set(names)
             or not all(type(v) is int and 0x10 <= v < 0x1000 and v % 4 == 0 for v in given.values())):
         raise RegisterMapError(f"{where}: the manifest's engine IP description (scripts.ip) is not the register map "
-                               f"of {'a split' if split else 'the'} {TOP} (names {names}, word offsets in 0x10..0xffc); "
+                               f"of {TOP}{' (split)' if split else ''} (names {names}, word offsets in 0x10..0xffc); "
                                "recompile the bundle")
     vlnv = str(desc.get("type", ""))
     parts = vlnv.split(":")
