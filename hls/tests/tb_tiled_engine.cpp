@@ -153,7 +153,8 @@ static void run(Checker& ck) {
             }
     Program p = program();
     const unsigned long long start = fa::sim::cycles();
-    const unsigned st = engine::run(p.words.data(), p.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+    const unsigned st = engine::run(p.words.data(), p.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
     ck.ok("two layers run", st == 0, "status " + std::to_string(st));
     vec gy(H * W * CO), gz(PH * PW * CO);
     for (int i = 0; i < H * W * CO; i++) gy[i] = (int8_t)acts[Y_AT + i];
@@ -191,14 +192,16 @@ static void run(Checker& ck) {
         (b.layer < 0 ? &q.words[0] : q.rec(b.layer))[b.word] = b.value;
         std::memset(&acts[Y_AT], 0x5A, ACT_BYTES - Y_AT);
         const std::vector<uint8_t> before = acts;
-        const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+        const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
         ck.ok(b.what, got == b.want && acts == before,
               "status " + std::to_string(got) + ", expected " + std::to_string(b.want));
     }
     // run-time failure: a lookup outside its table stops the engine on that layer
     Program q = program();
     q.rec(0)[L_POST + P_IN_MIN] = 0;  // indices y - 0 < 0 for negative results
-    const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+    const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
     ck.ok("lookup outside the table", got == status(S_LUT_INDEX, 0), "status " + std::to_string(got));
 }
 
