@@ -73,12 +73,15 @@ typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER,
 // The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
 static fa::tiled::Buffers<fa_tiled_config> fa_tiled_buffers;
 
+// Two whole signatures rather than a conditional argument, so each reads as the register map it makes.
+#if !FA_TILED_SPLIT
 extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
-                                 uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes
-#if FA_TILED_SPLIT
-                                 , const uint8_t* weights_b, const uint8_t* acts_b
+                                 uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes) {
+#else
+extern "C" unsigned fa_tiled_top(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights,
+                                 uint32_t weights_bytes, uint8_t* acts, uint32_t act_bytes, const uint8_t* weights_b,
+                                 const uint8_t* acts_b) {
 #endif
-) {
 #pragma HLS INTERFACE mode = m_axi port = desc offset = slave bundle = gmem0 max_read_burst_length = 64
 #pragma HLS INTERFACE mode = m_axi port = weights offset = slave bundle = gmem1 max_read_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
 #pragma HLS INTERFACE mode = m_axi port = acts offset = slave bundle = gmem2 max_read_burst_length = 64 max_write_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
