@@ -2,7 +2,8 @@
 // padding, a lookup table in its output path) then a 2x2 max pool — on a 3 x 2 array whose tiles
 // divide neither the channels nor the output, against plain int64 loops on the whole tensors; the
 // cycle counts against the cost model's formulas; and the refusal of corrupt descriptors (status
-// code and layer) with the activation arena left as it was. It simulates the form synthesis sees
+// code and layer) with the activation arena left as it was; and the split engine (two masters an
+// arena) on the same program, to the same arenas. It simulates the form synthesis sees
 // (all Tm x Tn lanes, ap_int types); the Python tests (tests/test_tiled_hls.py) run the fast form.
 #define FA_TILED_AS_SYNTHESIS 1
 
@@ -166,6 +167,17 @@ static void run(Checker& ck) {
     const unsigned long long conv = (unsigned long long)H * W * ((K * K * CI + 1) / 2) * 2, pool = PH * PW * 2 * 3;
     ck.cycles("conv + pool cycles", start, conv + pool);
     ck.ok("per-layer cycles", layer_cycles()[0] == conv && layer_cycles()[1] == pool);
+    // the split engine (SPLIT = 1: the conv's odd row reads and each weight run's second half through the
+    // second masters, here the same arrays) writes the same arenas in the same cycles
+    typedef tiled_config<3, 2, 4096, 256, 1024, 46, 256, 1, 1> split_cfg;
+    static Buffers<split_cfg> split_buffers;
+    std::vector<uint8_t> again(acts);
+    std::memset(&again[Y_AT], 0, ACT_BYTES - Y_AT);
+    const unsigned long long split_start = fa::sim::cycles();
+    const unsigned split_st = TiledEngine<split_cfg>::run(p.words.data(), p.words.size(), wts.data(), W_BYTES,
+                                                          again.data(), ACT_BYTES, wts.data(), again.data(), split_buffers);
+    ck.ok("split engine: same arenas, same cycles",
+          split_st == 0 && again == acts && fa::sim::cycles() - split_start == conv + pool);
 
     // refusals: checked before anything runs, so the arena is untouched
     struct Bad {
