@@ -99,6 +99,34 @@ def test_replay_reads_and_writes_each_take_their_channel_and_share_the_ddr():
     assert replay(reads, dataclasses.replace(ddr, ports=(0, 1, 2, 3)), 1).layers[0][0].cycles == 4 * 256
 
 
+def test_replay_streams_a_split_load_over_both_masters_at_once():
+    """A split engine's load: 16 KiB through the weights master and 16 KiB through the second one (trace
+    ports 1 and 3), on zcu104's wiring (master_ports: each on an HP port of its own) stream side by side
+    in one port's time; all through the first master, or both wired to one port, they take twice that.
+    The activations' two masters (ports 2 and 4) likewise. With a long latency and short bursts, each
+    master keeps its own 16 requests in flight: the halves' requests do not wait for each other."""
+    from fpga_accel.tiled.ddr import ACTS, ACTS_B, WEIGHTS, WEIGHTS_B, master_ports
+
+    wiring = (*master_ports(get_board("zcu104").ps), 0)
+    assert wiring == (0, 1, 0, 3, 2, 0)
+    ddr = DdrModel(64.0, latency=0, port_bytes=16.0, ports=wiring)
+    two = (0, LOAD, 0, 0, 0, 0x100, 0, 0, 2)
+    for a, b in ((WEIGHTS, WEIGHTS_B), (ACTS, ACTS_B)):
+        split = trace([two], [(a, 0, 0, 16384), (b, 0, 16384, 16384)])
+        assert replay(split, ddr, 1).layers[0][0].cycles == 4 * 256
+        assert replay(split, dataclasses.replace(ddr, ports=(0, 0, 0, 0, 0, 0)), 1).layers[0][0].cycles == 8 * 256
+        one = trace([(0, LOAD, 0, 0, 0, 0x100, 0, 0, 1)], [(a, 0, 0, 32768)])
+        assert replay(one, ddr, 1).layers[0][0].cycles == 8 * 256
+    # 32 one-beat bursts, 1000 cycles of latency, a DDR that takes a burst a cycle: 16 in flight on one
+    # master need two round trips, 16 on each of two masters one
+    slow = DdrModel(64.0, latency=1000)
+    many = (0, LOAD, 0, 0, 0, 0x100, 0, 0, 32)
+    first = [(WEIGHTS, 0, 128 * i, 64) for i in range(32)]
+    halves = first[:16] + [(WEIGHTS_B, 0, 128 * i, 64) for i in range(16, 32)]
+    assert replay(trace([many], first), slow, 1).layers[0][0].cycles == 1000 + 1000 + 17
+    assert replay(trace([many], halves), slow, 1).layers[0][0].cycles == 1000 + 32
+
+
 def test_model_and_replay_count_one_stream_alike():
     """A stage streaming 40 KiB on the board's own port and latency: the replay's time == ddr.stream."""
     for name in ("zcu104", "pynq-z2", "ultra96v2"):
@@ -186,6 +214,7 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
     from fpga_accel.bundle_tiled import load_program
     from fpga_accel.sim.tiled import simulate_tiled
     from fpga_accel.tiled.cost import program_cost
+    from fpga_accel.tiled.ddr import master_ports
     from models import data
 
     m = "mnist_cnn"
@@ -219,5 +248,16 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
     seg = {p: ps.hp_ports[p]["segment"].rsplit("/", 1)[1] for p in (ps.hp, ps.hp_weights)}
     assert ranges == {"m_axi_gmem0": (ps.hp, seg[ps.hp]), "m_axi_gmem1": (ps.hp_weights, seg[ps.hp_weights]),
                       "m_axi_gmem2": (ps.hp, seg[ps.hp])}
-    # the replay wired the masters as the block design does
-    assert tuple(res.ddr["ports"]) == (0, 1, 0, 0)
+    # the replay wired the masters as the block design does: a split board's second masters on ports 3, 2
+    assert tuple(res.ddr["ports"]) == (*master_ports(ps), 0) == (0, 1, 0, 3, 2, 0)
+    # the engine as the manifest records it: unsplit here (the field absent), split when it says so, with
+    # the same outputs and bytes per layer and the dense loads spread over four ports
+    assert b.manifest["tiled"]["array"].get("split", False) is False
+    b.manifest["tiled"]["array"]["split"] = True
+    two = simulate_tiled(b, images=2, check=True)
+    assert two.outputs_match
+    for one, lay in zip(res.layers, two.layers):
+        assert lay.ddr_bytes == one.ddr_bytes and lay.compute_cycles == one.compute_cycles, lay.name
+        if lay.kind in ("conv", "gemm"):
+            assert lay.cycles <= one.cycles, lay.name
+    assert sum(lay.cycles for lay in two.layers) < sum(lay.cycles for lay in res.layers)

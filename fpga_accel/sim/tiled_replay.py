@@ -20,7 +20,9 @@ consecutive DDR bytes it moved. The replay gives each event a start and an end:
   for max(beats, bytes / the sustained bytes per cycle), first come first served in time (a burst
   may take an idle gap before one reserved earlier in the replay); a read's data start ``latency``
   cycles after its request, a write's response comes ``latency`` cycles after its data, and a unit
-  keeps at most ``outstanding`` bursts in flight per direction. On a Zynq board (``port_bytes``) a
+  keeps at most ``outstanding`` bursts in flight per direction over its first masters, and as many
+  again over a split engine's second masters (weights_b, acts_b: their own requests in flight, so a
+  load's two halves stream side by side). On a Zynq board (``port_bytes``) a
   burst also holds its direction's channel of the PS port its master goes through (``ports``) for
   its beats at the port's width (ddr.Rates): each of the two takes it in its first gap long enough
   from its request on (the port's FIFOs decouple them), and it is done when both are.
@@ -35,10 +37,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..tiled.ddr import BOUNDARY, BUS_BYTES, DEFAULT_LATENCY, MAX_BEATS, OUTSTANDING, Rates  # noqa: F401 (the cost model's rules)
+from ..tiled.ddr import ACTS_B, WEIGHTS_B
 from ..tiled.ddr import bursts as run_bursts
 from .tiled_build import StageTrace
 
 CONTROL, LAYER, LOAD, COMPUTE, STORE, IMAGE = range(6)
+#: the trace's ports of a split engine's second masters (tiled/trace.h P_WEIGHTS_B, P_ACTS_B)
+SECOND = (WEIGHTS_B, ACTS_B)
 #: port beats a PS port's channel carries of one burst before another master's burst may come: the
 #: AXI3 burst length of the Zynq-7000 HP ports (UG585, 16 beats), which the interconnect in front
 #: of them cuts a master's longer bursts into; assumed for the Zynq UltraScale+ ports too
@@ -53,7 +58,8 @@ class DdrModel:
     max_beats: int = MAX_BEATS
     outstanding: int = OUTSTANDING
     port_bytes: float | None = None  # a cycle, each direction of a PS port (Zynq); None: no port
-    ports: tuple[int, ...] = (0, 0, 0, 0)  # the PS port of each traced master (descriptors, weights, acts, other)
+    #: the PS port of each traced port: the masters (descriptors, weights, acts, weights_b, acts_b), other
+    ports: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
 
     @property
     def rates(self) -> Rates:
@@ -175,10 +181,10 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
             start = max(start, rend.get(writes, 0.0), wend.get(writes, 0.0))
         end = start + iters
         busy, nb, moved, port_busy = 0.0, 0, 0, [0.0, 0.0]
-        issued: tuple[list, list] = ([], [])  # per direction: completion of each burst in flight order
+        issued: dict = {}  # (direction, second master) -> completion of each burst in flight order
         for k in range(first, first + count):
             w = r_write[k]
-            q = issued[w]
+            q = issued.setdefault((w, r_port[k] in SECOND), [])
             chan = None
             if ddr.port_bytes:
                 key = (ddr.ports[min(r_port[k], len(ddr.ports) - 1)], w)

@@ -13,6 +13,11 @@ compiled engine, so inputs are written and outputs read by the same host code::
 
 A program the engine refuses, or a failure while it runs, raises :class:`EngineStatusError` with
 the layer and the engine's status code.
+
+A *split* engine (``EngineConfig.split``, ``FA_TILED_SPLIT``: a second weights and a second activations
+master, on boards with two more HP ports) computes the same integers; its library's ``fa_tiled_top``
+takes the two arenas' addresses again after ``act_bytes``. A bundle says which form its engine has in
+``manifest["tiled"]["array"]["split"]`` (:func:`bundle_split`).
 """
 from __future__ import annotations
 
@@ -70,13 +75,15 @@ class EngineConfig:
     synthesis_form: bool = False
     #: 2: lanes m and m+1 share one multiply (tiled/pack.h); such an engine runs 8-bit programs only
     pack: int = 1
+    #: 1: a dense convolution's loads spread over two weights and two activations masters (tiled/top.h)
+    split: int = 0
 
     @staticmethod
     def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-           synthesis_form: bool = False, pack: int = 1) -> EngineConfig:
+           synthesis_form: bool = False, pack: int = 1, split: int = 0) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries, bool(synthesis_form), pack)
+                            lut_entries, bool(synthesis_form), pack, split)
 
     def defines(self) -> list[str]:
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
@@ -85,7 +92,10 @@ class EngineConfig:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ProgramError(f"tiled engine: configuration field '{k}' = {v!r} must be a positive integer")
+        if type(self.split) not in (int, bool) or self.split not in (0, 1):
+            raise ProgramError(f"tiled engine: configuration field 'split' = {self.split!r} must be 0 or 1")
         out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
+        out += ["FA_TILED_SPLIT=1"] if self.split else []  # an unsplit build's defines (and cache entry) as before
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 
@@ -104,7 +114,7 @@ class EngineLibrary:
                 raise OSError(problem)
             lib = ctypes.CDLL(str(path))
             u32, ptr = ctypes.c_uint32, ctypes.c_void_p
-            lib.fa_tiled_top.argtypes = [ptr, u32, ptr, u32, ptr, u32]
+            lib.fa_tiled_top.argtypes = [ptr, u32, ptr, u32, ptr, u32] + [ptr, ptr] * bool(config.split)
             lib.fa_tiled_top.restype = ctypes.c_uint
             lib.fa_tiled_kernel.argtypes = [ptr, u32, ptr, u32, ptr, u32, ptr]
             lib.fa_tiled_kernel.restype = None
@@ -117,7 +127,8 @@ class EngineLibrary:
     def run(self, descriptors: np.ndarray, weights: np.ndarray, acts: np.ndarray, kernel_form: bool = False) -> int:
         """The engine's status after one run over the arrays (``acts`` is updated in place): the return
         value of ``fa_tiled_top``, or with ``kernel_form`` the word ``fa_tiled_kernel`` (the Vitis kernel,
-        ``tiled/kernel.h``) writes to its status buffer."""
+        ``tiled/kernel.h``) writes to its status buffer. A split engine's top is given the weights and the
+        activations again, for its second masters (the kernel form is never split)."""
         for what, a, dt in (("descriptors", descriptors, np.uint32), ("weights", weights, np.uint8),
                             ("activations", acts, np.uint8)):
             if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != 1 or not a.flags.c_contiguous:
@@ -130,7 +141,8 @@ class EngineLibrary:
                 acts.size)
         with self._lock:
             if not kernel_form:
-                return int(self._lib.fa_tiled_top(*args))
+                second = (weights.ctypes.data, acts.ctypes.data) if self.config.split else ()
+                return int(self._lib.fa_tiled_top(*args, *second))
             status = np.full(1, 0xFFFFFFFF, np.uint32)  # not a status the engine returns: proves the write
             self._lib.fa_tiled_kernel(*args, status.ctypes.data)
             return int(status[0])
@@ -170,10 +182,11 @@ class TiledCsim(TiledEngine):
     (the binary program, :func:`~fpga_accel.tiled.descriptors.encode`) may be replaced before a run."""
 
     def __init__(self, program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-                 synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES, pack: int = 1):
+                 synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES, pack: int = 1,
+                 split: int = 0):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
-        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack))
+        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack, split))
         self._cycles = [0] * len(program.layers)
 
     def _run_layers(self) -> None:
@@ -186,6 +199,16 @@ class TiledCsim(TiledEngine):
     def layer_cycles(self) -> list[int]:
         """Compute cycles of each layer in the last image's run (the cost model's compute figures)."""
         return list(self._cycles)
+
+
+def bundle_split(manifest: Mapping) -> bool:
+    """Whether a tiled bundle's engine is split: ``manifest["tiled"]["array"]["split"]`` (absent in older
+    bundles: not split), which must be a bool."""
+    array = (manifest.get("tiled") or {}).get("array") or {}
+    split = array.get("split", False) if isinstance(array, Mapping) else False
+    if not isinstance(split, bool):
+        raise ProgramError(f"tiled bundle: manifest field 'tiled.array.split' = {split!r} must be true or false")
+    return split
 
 
 def status_error(status: int, program: Program, first: int = 0) -> EngineStatusError:

@@ -2,7 +2,8 @@
 // padding, a lookup table in its output path) then a 2x2 max pool — on a 3 x 2 array whose tiles
 // divide neither the channels nor the output, against plain int64 loops on the whole tensors; the
 // cycle counts against the cost model's formulas; and the refusal of corrupt descriptors (status
-// code and layer) with the activation arena left as it was. It simulates the form synthesis sees
+// code and layer) with the activation arena left as it was; and the split engine (two masters an
+// arena) on the same program, to the same arenas. It simulates the form synthesis sees
 // (all Tm x Tn lanes, ap_int types); the Python tests (tests/test_tiled_hls.py) run the fast form.
 #define FA_TILED_AS_SYNTHESIS 1
 
@@ -153,7 +154,8 @@ static void run(Checker& ck) {
             }
     Program p = program();
     const unsigned long long start = fa::sim::cycles();
-    const unsigned st = engine::run(p.words.data(), p.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+    const unsigned st = engine::run(p.words.data(), p.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
     ck.ok("two layers run", st == 0, "status " + std::to_string(st));
     vec gy(H * W * CO), gz(PH * PW * CO);
     for (int i = 0; i < H * W * CO; i++) gy[i] = (int8_t)acts[Y_AT + i];
@@ -165,6 +167,17 @@ static void run(Checker& ck) {
     const unsigned long long conv = (unsigned long long)H * W * ((K * K * CI + 1) / 2) * 2, pool = PH * PW * 2 * 3;
     ck.cycles("conv + pool cycles", start, conv + pool);
     ck.ok("per-layer cycles", layer_cycles()[0] == conv && layer_cycles()[1] == pool);
+    // the split engine (SPLIT = 1: the conv's odd row reads and each weight run's second half through the
+    // second masters, here the same arrays) writes the same arenas in the same cycles
+    typedef tiled_config<3, 2, 4096, 256, 1024, 46, 256, 1, 1> split_cfg;
+    static Buffers<split_cfg> split_buffers;
+    std::vector<uint8_t> again(acts);
+    std::memset(&again[Y_AT], 0, ACT_BYTES - Y_AT);
+    const unsigned long long split_start = fa::sim::cycles();
+    const unsigned split_st = TiledEngine<split_cfg>::run(p.words.data(), p.words.size(), wts.data(), W_BYTES,
+                                                          again.data(), ACT_BYTES, wts.data(), again.data(), split_buffers);
+    ck.ok("split engine: same arenas, same cycles",
+          split_st == 0 && again == acts && fa::sim::cycles() - split_start == conv + pool);
 
     // refusals: checked before anything runs, so the arena is untouched
     struct Bad {
@@ -191,14 +204,16 @@ static void run(Checker& ck) {
         (b.layer < 0 ? &q.words[0] : q.rec(b.layer))[b.word] = b.value;
         std::memset(&acts[Y_AT], 0x5A, ACT_BYTES - Y_AT);
         const std::vector<uint8_t> before = acts;
-        const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+        const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
         ck.ok(b.what, got == b.want && acts == before,
               "status " + std::to_string(got) + ", expected " + std::to_string(b.want));
     }
     // run-time failure: a lookup outside its table stops the engine on that layer
     Program q = program();
     q.rec(0)[L_POST + P_IN_MIN] = 0;  // indices y - 0 < 0 for negative results
-    const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES, buffers);
+    const unsigned got = engine::run(q.words.data(), q.words.size(), wts.data(), W_BYTES, acts.data(), ACT_BYTES,
+                                      wts.data(), acts.data(), buffers);
     ck.ok("lookup outside the table", got == status(S_LUT_INDEX, 0), "status " + std::to_string(got));
 }
 

@@ -9,7 +9,7 @@ same load call a board's host makes.
 
 A bundle compiled for the tiled engine runs its program's descriptors (``tiled/descriptors.bin``)
 in the C simulation of the HLS tiled engine (:class:`fpga_accel.tiled.csim.TiledCsim`), compiled
-once per engine configuration.
+once per engine configuration, split or not as the manifest records (``tiled.array.split``).
 
 The processing elements run with C-simulation fast paths (native integers, same words and cycle
 counts); ``FPGA_ACCEL_CSIM_LOOPS=1`` runs the loops synthesis sees instead (much slower).
@@ -56,10 +56,10 @@ class CsimBackend(ThreadedBackend):
         self.tiled = None
         if "tiled" in bundle.manifest:
             from ...bundle_tiled import load_program
-            from ...tiled.csim import TiledCsim
+            from ...tiled.csim import TiledCsim, bundle_split
 
             program, words = load_program(bundle)
-            self.tiled = TiledCsim(program)
+            self.tiled = TiledCsim(program, split=int(bundle_split(bundle.manifest)))
             self.tiled.descriptors = words  # the bundle's own descriptors (== encode(program), checked)
             return
         loops = _loops_requested()

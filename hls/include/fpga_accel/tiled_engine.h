@@ -1,12 +1,15 @@
 // fpga-accel HLS library: the tiled engine — one Tm x Tn conv/GEMM array that runs a compiled program
 // layer after layer, with weights and feature maps in DDR (docs/tiled.md, DESIGN.md §8).
 //
-//   TiledEngine<tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES>>
-//       ::run(desc, desc_words, weights, weights_bytes, acts, act_bytes, buffers) -> status
+//   TiledEngine<tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES, PACK, SPLIT>>
+//       ::run(desc, desc_words, weights, weights_bytes, acts, act_bytes, weights_b, acts_b, buffers) -> status
 //
 // desc is the descriptor array (fpga_accel/tiled/descriptors.py: a header record, then one fixed-size
 // record per layer), weights the weights arena, acts the activation arena of one image (the host has
-// written the inputs into it and reads the outputs back). The *_words / *_bytes arguments are the sizes
+// written the inputs into it and reads the outputs back); weights_b and acts_b the same two arenas
+// through a split engine's second masters (SPLIT = 1: a dense convolution's loads are spread over
+// both, docs/tiled.md; SPLIT = 0: the callers pass weights and acts again, and only the first masters
+// are read). The *_words / *_bytes arguments are the sizes
 // of the buffers the host allocated, `buffers` the on-chip memories (Buffers<C>, tiled/config.h; the
 // caller owns them, with internal linkage, so two engines in one process never share them): the engine checks the header and every layer against them and
 // against its own Tm, Tn and buffers before it runs anything (tiled/checks.h), so a corrupt
@@ -60,10 +63,11 @@ struct TiledEngine {
         }
     }
 
-    static int run_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
+    static int run_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b,
+                         const uint8_t* acts_b, Buffers<C>& b) {
         switch (L.kind) {
             case K_CONV:
-            case K_GEMM: return conv_layer<C>(L, weights, acts, b);
+            case K_GEMM: return conv_layer<C>(L, weights, acts, weights_b, acts_b, b);
             case K_MAXPOOL:
             case K_AVGPOOL: return window_pool<C>(L, weights, acts, b);
             case K_GLOBAL_AVGPOOL:
@@ -74,7 +78,8 @@ struct TiledEngine {
     }
 
     static unsigned run(const uint32_t* desc, uint32_t desc_words, const uint8_t* weights, uint32_t weights_bytes,
-                        uint8_t* acts, uint32_t act_bytes, Buffers<C>& b) {
+                        uint8_t* acts, uint32_t act_bytes, const uint8_t* weights_b, const uint8_t* acts_b,
+                        Buffers<C>& b) {
         const Bounds B = {C::TM, C::TN, C::INPUT_BUFFER, C::WEIGHT_BUFFER, C::OUTPUT_BUFFER, C::ACC_BITS,
                           C::LUT_ENTRIES, C::PACK, weights_bytes, act_bytes};
         uint32_t rec[RECORD_WORDS];
@@ -100,7 +105,7 @@ struct TiledEngine {
 #ifndef __SYNTHESIS__
             const unsigned long long before = sim::cycles();
 #endif
-            code = run_layer(L, weights, acts, b);
+            code = run_layer(L, weights, acts, weights_b, acts_b, b);
 #ifndef __SYNTHESIS__
             if (i < (uint32_t)MAX_SIM_LAYERS) layer_cycles()[i] = sim::cycles() - before;
 #endif

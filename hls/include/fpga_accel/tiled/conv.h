@@ -188,19 +188,35 @@ lanes_m:
 // halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw channels are one run of
 // DDR bytes, a whole row one run when they are all of the pixel's), unless `load_input` is false (a
 // resident input already holds them); and their weight blocks, consecutive in DDR
-// ([group][Tm tile][Tn tile][tap][m][c]), as one run.
+// ([group][Tm tile][Tn tile][tap][m][c]), as one run. A split engine (C::SPLIT) reads the input's odd
+// rows through acts_b (memory.h load_rows_split) and the run's second half through weights_b.
 template <class C>
-void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-                int o0, int tmo, int c0, int cw, bool load_input, act_t* in, int stride, wgt_t* w, int q) {
+void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, int c0, int cw,
+                bool load_input, act_t* in, int stride, wgt_t* w, int q) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, w, s);  // the weight half names the step's halves (a resident input has one)
     const int k = L.kh * L.kw;
     if (c0 == 0) load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
+    const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
+    if (C::SPLIT) {
+        const bool sampled = sampled_input(L);  // the halo is the sampled case with steps of one
+        if (load_input)
+            load_rows_split(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
+                            sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+        const int n = k * tmo * cw, h = first_half(n, itemsize(L.weights.dtype));
+    dense_weights_split:  // element i of each half an iteration: both weight masters stream at once
+        for (int i = 0; i < h; i++) {
+#pragma HLS PIPELINE II = 1
+            w[i] = (wgt_t)at(weights, L.weights, base + i);
+            if (h + i < n) w[h + i] = (wgt_t)at(weights_b, L.weights, base + h + i, true);
+        }
+        return;
+    }
     if (load_input && sampled_input(L))
         load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
     else if (load_input)
         load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
-    const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
 dense_weights:
     for (int i = 0; i < k * tmo * cw; i++) {
 #pragma HLS PIPELINE II = 1
@@ -244,12 +260,69 @@ dense_tiles:
     return S_OK;
 }
 
+// The im2col slots of an input element v read for output row py and kernel row ky, at column ix and
+// channel c of the group: pixel (py, e / sw) through tap (ky, kx).
+inline void spread_tap(const Layer& L, const Span& s, act_t* in, int py, int ky, int ix, int c, act_t v) {
+#pragma HLS INLINE
+    const int ku = L.kh * L.kw * L.cg;
+tap_spread:
+    for (int kx = 0; kx < L.kw; kx++) {
+        const int e = ix - s.xa - kx * L.dw;
+        if (e < 0 || e % L.sw || e / L.sw >= s.nc) continue;
+        in[(py * s.nc + e / L.sw) * ku + (ky * L.kw + kx) * L.cg + c] = v;
+    }
+}
+
+// Where element j of a tap-parallel Tm tile's weight run (its Tn blocks [KH][KW][m][c] one after
+// another, all but the last Tn wide) goes in the weight half: pair u for lane m at
+// w[((u / tn)*tmo + m)*tn + u % tn].
+inline int tap_slot(const Layer& L, int tmo, int j) {
+    const int k = L.kh * L.kw, blk = j / (k * tmo * L.tn), c0 = blk * L.tn, cn = imin(L.tn, L.cg - c0);
+    const int i = j - blk * k * tmo * L.tn, c = i % cn, m = (i / cn) % tmo, u = (i / (cn * tmo)) * L.cg + c0 + c;
+    return ((u / L.tn) * tmo + m) * L.tn + u % L.tn;
+}
+
+// tap_load's reads in a split engine, after the padding: the row reads (py, ky) in pairs, the even one
+// of a pair through acts and the odd one through acts_b, an element of each an iteration; then the
+// weight run's two halves, an element of each an iteration (both masters stream at once).
+inline void tap_load_split(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                           const uint8_t* acts_b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int xlo,
+                           int xhi) {
+    const int cg = L.cg, reads = s.nr * L.kh;
+    const View& x = L.in[0];
+tap_row_pairs:
+    for (int r = 0; r < reads; r += 2) {
+        const int pa = r / L.kh, ka = r % L.kh, pb = (r + 1) / L.kh, kb = (r + 1) % L.kh;
+        const int iya = s.ya + pa * L.sh + ka * L.dh, iyb = s.ya + pb * L.sh + kb * L.dh;
+        const bool a_in = iya >= 0 && iya < x.h, b_in = r + 1 < reads && iyb >= 0 && iyb < x.h;
+        if (!a_in && !b_in) continue;
+    tap_row_pair:
+        for (int i = 0; i < (xhi - xlo) * cg; i++) {
+#pragma HLS PIPELINE II = 1
+            const int ix = xlo + i / cg, c = i % cg;
+            if (a_in) spread_tap(L, s, in, pa, ka, ix, c, (act_t)load(acts, addr(x, iya, ix, gi * cg + c), x.dtype));
+            if (b_in)
+                spread_tap(L, s, in, pb, kb, ix, c, (act_t)load(acts_b, addr(x, iyb, ix, gi * cg + c), x.dtype, true));
+        }
+    }
+    const int k = L.kh * L.kw, n = k * tmo * cg, h = first_half(n, itemsize(L.weights.dtype));
+    const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k;  // the first Tn block's
+tap_weights_split:
+    for (int i = 0; i < h; i++) {
+#pragma HLS PIPELINE II = 1
+        w[tap_slot(L, tmo, i)] = (wgt_t)at(weights, L.weights, base + i);
+        if (h + i < n) w[tap_slot(L, tmo, h + i)] = (wgt_t)at(weights_b, L.weights, base + h + i, true);
+    }
+}
+
 // Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's
 // (tap, channel) pair u at in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m
-// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane.
+// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane. A split
+// engine (C::SPLIT) reads the row of (py, ky) through acts_b when py*KH + ky is odd, and the second
+// half of the weight run (memory.h first_half) through weights_b.
 template <class C>
-void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-              int tmo, act_t* in, wgt_t* w, int q) {
+void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+              const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int q) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
@@ -261,6 +334,10 @@ tap_pad:  // padding first: the row reads below fill every slot whose input is i
 #pragma HLS PIPELINE II = 1
         in[u] = (act_t)L.pad_in;
     }
+    if (C::SPLIT) {
+        tap_load_split(L, weights, acts, weights_b, acts_b, s, gi, o0, tmo, in, w, xlo, xhi);
+        return;
+    }
 tap_rows:  // per output row and kernel row, the input row the tile's taps span: one run of DDR bytes
     for (int py = 0; py < s.nr; py++) {
         for (int ky = 0; ky < L.kh; ky++) {
@@ -270,13 +347,7 @@ tap_rows:  // per output row and kernel row, the input row the tile's taps span:
             for (int i = 0; i < (xhi - xlo) * cg; i++) {
 #pragma HLS PIPELINE II = 1
                 const int ix = xlo + i / cg, c = i % cg;
-                const act_t v = (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype);
-            tap_spread:  // the im2col slots of this element: pixel (py, e / sw) through tap (ky, kx)
-                for (int kx = 0; kx < L.kw; kx++) {
-                    const int e = ix - s.xa - kx * L.dw;
-                    if (e < 0 || e % L.sw || e / L.sw >= s.nc) continue;
-                    in[(py * s.nc + e / L.sw) * ku + (ky * L.kw + kx) * cg + c] = v;
-                }
+                spread_tap(L, s, in, py, ky, ix, c, (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype));
             }
         }
     }
@@ -324,17 +395,17 @@ int dense_steps(const Layer& L) {
 // The first load of Tm tile (gi, o0), into input/weight half q, with the tile's constants: a tap-parallel
 // tile's only one, else its first step (a resident input's channels in their place in input half r).
 template <class C>
-void dense_first(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-                 int o0, bool resident, int r, int q) {
+void dense_first(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                 const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, bool resident, int r, int q) {
     const int tmo = imin(L.tm, L.mg - o0);
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {
-        tap_load<C>(L, weights, acts, b, s, gi, o0, tmo, b.in[q], b.w[q], q);
+        tap_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, b.in[q], b.w[q], q);
         return;
     }
     const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, cw = imin(cs, L.cg);
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
-    dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, 0, cw, load_input, resident ? b.in[r] : b.in[q],
-                  resident ? L.cg : cw, b.w[q], q);
+    dense_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, 0, cw, load_input,
+                  resident ? b.in[r] : b.in[q], resident ? L.cg : cw, b.w[q], q);
 }
 
 // Tm tile (gi, o0) into accumulator half H, pixel p's channels at acc[H][a0 + p*as + m], its first step
@@ -344,8 +415,9 @@ void dense_first(const Layer& L, const uint8_t* weights, const uint8_t* acts, Bu
 // (p0 + j) % 2, p0 the steps before it, so a Tm tile's first load overlaps the array on the tile
 // before it.
 template <class C, int H>
-int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int gi,
-               int o0, bool resident, int r, int p0, int as, int a0) {
+int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+               const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, bool resident, int r, int p0, int as,
+               int a0) {
 #pragma HLS INLINE off
     const int tmo = imin(L.tm, L.mg - o0);
     typename Buffers<C>::acc_t* acc = b.acc[H] + a0;
@@ -366,11 +438,11 @@ dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the ar
         const int stride_j = resident ? L.cg : cw, stride_prev = resident ? L.cg : pcw;
         int status = S_OK;
         if ((p0 + j) & 1) {
-            if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
+            if (j < ns) dense_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[1]) + at_j, stride_j, b.w[1], 1);
             status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0], b.acc[H], a0, as);
         } else {
-            if (j < ns) dense_load<C>(L, weights, acts, b, s, gi, o0, tmo, c0, cw, load_input,
+            if (j < ns) dense_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[0]) + at_j, stride_j, b.w[0], 0);
             status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1], b.acc[H], a0, as);
         }
@@ -420,14 +492,15 @@ int drain_pending(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pend
 // Tm tile (group gi, o0) into half H | the output path of `last` from 1-H. The tile's first load, which
 // brings its constants, comes first: the array waits for it, the output path's bursts can wait.
 template <class C, int H>
-int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int gi, int o0,
-               const Pending& last, bool resident, int r, int p0, bool whole) {
-    dense_first<C>(L, weights, acts, b, s, gi, o0, resident, r, p0);
+int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
+               Buffers<C>& b, const Span& s, int gi, int o0, const Pending& last, bool resident, int r, int p0,
+               bool whole) {
+    dense_first<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0);
     dense_start<C, H>(L, b, s, gi, o0, p0, whole);
     const int status = drain_pending<C, 1 - H>(L, b, acts, last);
     if (status) return status;
     const int as = whole ? L.out.c : imin(L.tm, L.mg - o0), a0 = whole ? gi * L.mg + o0 : 0;
-    return dense_tile<C, H>(L, weights, acts, b, s, gi, o0, resident, r, p0, as, a0);
+    return dense_tile<C, H>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0, as, a0);
 }
 
 // The Tm tiles of spatial tile s, numbered on from i (the layer's Tm tiles so far: the input/weight
@@ -436,8 +509,8 @@ int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>
 // side in half n%2 (n: the layer's spatial tiles so far), the first drains the spatial tile before, and
 // the whole tile becomes `last`.
 template <class C>
-int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int& i, int n,
-               Pending& last) {
+int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
+               Buffers<C>& b, const Span& s, int& i, int n, Pending& last) {
     const bool resident = input_resident<C>(L, s), whole = whole_pixels(L, C::OUTPUT_BUFFER);
     const int ns = dense_steps<C>(L);
 groups:
@@ -446,8 +519,9 @@ groups:
         for (int o0 = 0; o0 < L.mg; o0 += L.tm, i++) {
             const int p0 = i & ns & 1;  // (i * ns) % 2: the input/weight half of the tile's first step
             const int h = whole ? n : i, r = n & 1;  // the accumulator half's parity; a resident input's half
-            const int status = h & 1 ? dense_step<C, 1>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole)
-                                     : dense_step<C, 0>(L, weights, acts, b, s, gi, o0, last, resident, r, p0, whole);
+            const int status =
+                h & 1 ? dense_step<C, 1>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, last, resident, r, p0, whole)
+                      : dense_step<C, 0>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, last, resident, r, p0, whole);
             if (status) return status;
             last.s = s;
             last.m0 = gi * L.mg + o0;
@@ -544,8 +618,11 @@ dw_pipeline:
     return S_OK;
 }
 
+// weights_b / acts_b: the second masters of a split engine (C::SPLIT; else weights / acts again), which
+// the dense loads use and depthwise layers do not.
 template <class C>
-int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
+int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
+               Buffers<C>& b) {
     const bool depthwise = L.groups > 1 && L.cg == 1, whole = whole_pixels(L, C::OUTPUT_BUFFER);
     int i = 0, n = 0;  // dense: the layer's Tm tiles and spatial tiles so far
     Pending last;
@@ -560,7 +637,8 @@ spatial_rows:
             const Span s = span_of(L, r0, q0);
             if (depthwise) tap_offsets(L, s.hx, b.taps);
             const int status =
-                depthwise ? dw_span<C>(L, weights, acts, b, s) : dense_span<C>(L, weights, acts, b, s, i, n++, last);
+                depthwise ? dw_span<C>(L, weights, acts, b, s)
+                          : dense_span<C>(L, weights, acts, weights_b, acts_b, b, s, i, n++, last);
             if (status) return status;
         }
     }

@@ -4,6 +4,8 @@
 // has exactly this name and argument list, so one host path drives the twin and the xclbin.
 // The status word shares the descriptors' m_axi bundle: it is written once, after the last layer. The
 // three arena ports carry top.h's options exactly (their width FA_TILED_AXI_BITS, top.h) (tests/test_tiled_build.py compares them).
+// The kernel is never split (FA_TILED_SPLIT is for Zynq boards' HP ports): it passes weights and acts
+// again where the engine takes its second masters.
 #ifndef FA_TILED_KERNEL_H
 #define FA_TILED_KERNEL_H
 
@@ -24,7 +26,7 @@ extern "C" void fa_tiled_kernel(const uint32_t* desc, uint32_t desc_words, const
 #pragma HLS INTERFACE mode = s_axilite port = status
 #pragma HLS INTERFACE mode = s_axilite port = return
     status[0] = fa::tiled::TiledEngine<fa_tiled_config>::run(desc, desc_words, weights, weights_bytes, acts,
-                                                             act_bytes, fa_tiled_buffers);
+                                                             act_bytes, weights, acts, fa_tiled_buffers);
 }
 
 #endif  // FA_TILED_KERNEL_H

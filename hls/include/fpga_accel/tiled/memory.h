@@ -19,11 +19,13 @@
 namespace fa {
 namespace tiled {
 
-inline int64_t load(const uint8_t* mem, uint64_t at, int dtype) {
+// Element `at` of an arena; `second`: `mem` is the arena's second master (a split engine), which the
+// trace is told as the pointer aliases the first in C simulation.
+inline int64_t load(const uint8_t* mem, uint64_t at, int dtype, bool second = false) {
 #pragma HLS INLINE
     uint64_t u = 0;
     const int n = itemsize(dtype);
-    FA_TILED_TRACE_ACCESS(mem + at, n, 0);
+    FA_TILED_TRACE_ACCESS_VIA(mem + at, n, 0, second);
     for (int i = 0; i < n; i++) u |= (uint64_t)mem[at + i] << (8 * i);
     switch (dtype) {
         case D_INT8: return (int8_t)u;
@@ -45,8 +47,16 @@ inline uint64_t addr(const View& v, int y, int x, int c) {
     return v.offset + (((uint64_t)y * v.w + x) * v.ps + (uint64_t)c * v.cs) * itemsize(v.dtype);
 }
 
-inline int64_t at(const uint8_t* weights, const Block& b, uint64_t i) {
-    return load(weights, b.offset + i * itemsize(b.dtype), b.dtype);
+inline int64_t at(const uint8_t* weights, const Block& b, uint64_t i, bool second = false) {
+    return load(weights, b.offset + i * itemsize(b.dtype), b.dtype, second);
+}
+
+// A split engine reads a dense step's weight run of n elements of `size` bytes in two halves, the
+// first through the weights master and the rest through the second one: the first half's elements,
+// its bytes half the run's rounded up to 64 (whole bus words on either port), all of a short run.
+inline int first_half(int n, int size) {
+    const uint64_t nb = (uint64_t)n * size, hb = ((nb + 127) / 128) * 64;
+    return (int)((hb < nb ? hb : nb) / size);
 }
 
 // The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn) into buf, laid out
@@ -85,6 +95,32 @@ sampled_y:
             for (int c = 0; c < cn; c++) {
 #pragma HLS PIPELINE II = 1
                 buf[(yy * nc + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
+            }
+        }
+    }
+}
+
+// A split engine's input rows (load_halo and load_sampled, of a dense convolution only): nr rows of
+// nc pixels from (ya, xa) every sy rows and sx columns, channels [c0, c0+cn), at `stride` elements
+// a pixel, row yy read through `acts` when even and through `acts_b` when odd. Rows go in pairs, an
+// element of each an iteration, so the two masters stream side by side.
+inline void load_rows_split(act_t* buf, const uint8_t* acts, const uint8_t* acts_b, const View& x, int ya, int sy,
+                            int nr, int xa, int sx, int nc, int c0, int cn, int pad, int stride) {
+split_pairs:
+    for (int yy = 0; yy < nr; yy += 2) {
+        const int ia = ya + yy * sy, ib = ia + sy;
+        const bool has_b = yy + 1 < nr, a_rows = ia >= 0 && ia < x.h, b_rows = has_b && ib >= 0 && ib < x.h;
+    split_x:
+        for (int xx = 0; xx < nc; xx++) {
+            const int ix = xa + xx * sx;
+            const bool col = ix >= 0 && ix < x.w, a_in = a_rows && col, b_in = b_rows && col;
+            act_t* row_a = buf + (yy * nc + xx) * stride;
+            act_t* row_b = row_a + nc * stride;
+        split_c:
+            for (int c = 0; c < cn; c++) {
+#pragma HLS PIPELINE II = 1
+                row_a[c] = a_in ? (act_t)load(acts, addr(x, ia, ix, c0 + c), x.dtype) : (act_t)pad;
+                if (has_b) row_b[c] = b_in ? (act_t)load(acts_b, addr(x, ib, ix, c0 + c), x.dtype, true) : (act_t)pad;
             }
         }
     }

@@ -8,9 +8,15 @@
 //   FA_TILED_TRACE_LAYER(i)                           the layer loop: tables, constants, streaming layers
 //   FA_TILED_TRACE_RUN(desc, n, weights, n, acts, n)  one engine call (one image): the three arenas
 //   FA_TILED_TRACE_ACCESS(ptr, bytes, write)          every DDR access (memory.h, the record reads)
+//   FA_TILED_TRACE_ACCESS_VIA(ptr, bytes, write, b)   the same, made through the arena's second master
+//                                                     when b (a split engine, top.h FA_TILED_SPLIT)
 // and the trace keeps one event per stretch of a scope: its layer, unit, spatial tile, buffers, the
 // FA_CYCLE iterations it ran and the DDR runs it moved (maximal runs of consecutive bytes one
-// stretch reads or writes through one port; the replay cuts them into AXI bursts). An inner scope
+// stretch reads or writes through one port; the replay cuts them into AXI bursts). Ports are the
+// engine's masters, numbered as fpga_accel/tiled/ddr.py numbers them: descriptors, weights,
+// activations, the second weights and second activations masters of a split engine, then P_OTHER
+// for an address in no arena. A second master's pointer aliases its arena in C simulation, so the
+// address cannot tell the masters apart: its reads say so themselves (the _VIA form). An inner scope
 // ends the outer one's stretch, which starts again after it, so the events are in program order and
 // every access and iteration belongs to exactly one event. fpga_accel/sim/tiled_replay.py replays
 // them with the ping-pong dependencies and a DDR model (docs/simulation.md).
@@ -30,7 +36,7 @@ namespace tiled {
 namespace trace {
 
 enum Unit { CONTROL = 0, LAYER = 1, LOAD = 2, COMPUTE = 3, STORE = 4, IMAGE = 5 };
-enum Port { P_DESC = 0, P_WEIGHTS = 1, P_ACTS = 2, P_OTHER = 3 };
+enum Port { P_DESC = 0, P_WEIGHTS = 1, P_ACTS = 2, P_WEIGHTS_B = 3, P_ACTS_B = 4, P_OTHER = 5, N_PORTS = 6 };
 
 struct Event {
     int32_t layer, unit, r0, q0;  // r0 = q0 = -1 outside a spatial tile
@@ -55,7 +61,7 @@ struct State {
     std::vector<Frame> stack;
     const uint8_t* base[3];
     uint64_t size[3];
-    Run open[4][2];      // the run each port and direction is extending; bytes == 0: none
+    Run open[N_PORTS][2];  // the run each port and direction is extending; bytes == 0: none
     uint64_t since;      // FA_CYCLE count when the current stretch began
     uint64_t first_run;  // the current stretch's first run
     uint64_t limit;  // most events and most runs kept (0: no limit); past it the trace stops growing
@@ -79,7 +85,7 @@ inline void flush(State& s, int port, int write) {
 
 // End the current stretch (an event when it ran iterations or moved bytes) and start the next one.
 inline void cut(State& s) {
-    for (int p = 0; p < 4; p++)
+    for (int p = 0; p < N_PORTS; p++)
         for (int w = 0; w < 2; w++) flush(s, p, w);
     const uint64_t now = sim::cycles(), n = s.runs.size() - s.first_run;
     if ((now != s.since || n) && !s.stack.empty() && !s.overflow) {
@@ -122,7 +128,8 @@ struct LayerScope : Scope {
     explicit LayerScope(int i) : Scope(enter_layer(i), 0, 0, -1, -1) {}
 };
 
-inline void access(const void* at, uint64_t bytes, int write) {
+// An access at `at`; `second`: made through the second master of the arena it falls in.
+inline void access(const void* at, uint64_t bytes, int write, bool second = false) {
     State& s = state();
     if (!s.on) return;
     const uint8_t* p = (const uint8_t*)at;
@@ -135,6 +142,8 @@ inline void access(const void* at, uint64_t bytes, int write) {
             break;
         }
     }
+    if (second && port == P_WEIGHTS) port = P_WEIGHTS_B;
+    if (second && port == P_ACTS) port = P_ACTS_B;
     const int w = write ? 1 : 0;
     Run& r = s.open[port][w];
     if (r.bytes && r.offset + r.bytes == off) {
@@ -183,6 +192,8 @@ inline void run(const void* desc, uint64_t desc_bytes, const void* weights, uint
 #define FA_TILED_TRACE_RUN(desc, desc_bytes, weights, weights_bytes, acts, act_bytes) \
     ::fa::tiled::trace::run((desc), (desc_bytes), (weights), (weights_bytes), (acts), (act_bytes))
 #define FA_TILED_TRACE_ACCESS(ptr, bytes, write) ::fa::tiled::trace::access((ptr), (uint64_t)(bytes), (write))
+#define FA_TILED_TRACE_ACCESS_VIA(ptr, bytes, write, second) \
+    ::fa::tiled::trace::access((ptr), (uint64_t)(bytes), (write), (second))
 
 #else
 
@@ -190,6 +201,7 @@ inline void run(const void* desc, uint64_t desc_bytes, const void* weights, uint
 #define FA_TILED_TRACE_LAYER(i)
 #define FA_TILED_TRACE_RUN(desc, desc_bytes, weights, weights_bytes, acts, act_bytes)
 #define FA_TILED_TRACE_ACCESS(ptr, bytes, write)
+#define FA_TILED_TRACE_ACCESS_VIA(ptr, bytes, write, second)
 
 #endif  // FA_TILED_TRACE
 
