@@ -14,7 +14,10 @@ loop order (:mod:`fpga_accel.tiled.ddr`, the rules the timed simulation replays)
 occupies the DDR for max(beats, bytes / (the board's ``ddr_gbps`` × :data:`BURST_EFFICIENCY`)),
 and on a Zynq board also its direction's channel of the PS's HP port all masters share for its
 beats at the port's width (``ps.hp_bits``, :func:`ddr_rates`); a stage's stream adds the port's
-latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
+latency, or a latency per 16 bursts in flight when short bursts cannot cover it. A split engine
+(tiled/ports.py ``split``, ``ddr.Rates.split``) reads a dense conv / gemm load's odd input rows and
+the second half of its weight run through two more masters on ports of their own (Step.aload_b,
+Step.wload_b), the two halves as concurrent streams (ddr.concurrent); the bytes are the same.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
@@ -139,7 +142,7 @@ class ProgramCost:
     tn: int
     layers: list[LayerCost]
     hp_bits: int | None = None  # the PS ports' width (Zynq boards), None: no such port
-    hp_ports: int | None = None  # PS ports the masters go through (weights on their own: 2)
+    hp_ports: int | None = None  # PS ports the masters go through (weights on their own: 2; split: 4)
 
     @property
     def cycles(self) -> float:
@@ -201,7 +204,8 @@ def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = B
     """What the engine's bursts go through on ``board`` (:class:`~fpga_accel.tiled.ddr.Rates`): the DDR
     at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP ports, ``hp_bits`` a cycle each
     way at the engine's clock (the block design clocks the ports with it): the weights master on one
-    (``ps.hp_weights``), the activations and descriptors on another (``ps.hp``; ddr.master_ports); the
+    (``ps.hp_weights``), the activations and descriptors on another (``ps.hp``), a split engine's
+    second masters on two more (``ps.hp_weights_b``, ``ps.hp_b``; ddr.master_ports); the
     masters' beats as wide as the engine's arena ports are built (tiled/ports.py axi_bits: the HP port's
     width there, 512 bits elsewhere)."""
     from .ports import axi_bits

@@ -19,7 +19,9 @@ each ``bus_bytes`` beat into ⌈bus_bytes / port⌉ port beats, the bytes outsid
 channel each take a burst in their own time (the port's FIFOs decouple them) and it is done when
 both are, so a lone stream takes the longer of its DDR time and its port time. The DDR's sustained
 rate is shared by every port and both directions; what bursts hold is counted per *lane*: the DDR,
-then each port's read and write channel (:attr:`Rates.lanes`).
+then each port's read and write channel (:attr:`Rates.lanes`). A split engine's second weights and
+activations masters (WEIGHTS_B, ACTS_B) have ports of their own; a load spread over both pairs goes
+out as two streams at once, each with its own requests in flight (:func:`concurrent`).
 """
 from __future__ import annotations
 
