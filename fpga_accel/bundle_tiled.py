@@ -99,7 +99,8 @@ class _Named(io.BytesIO):
 
 
 def check_tiled_section(c: Checker, t, files: dict) -> None:
-    """``manifest["tiled"]``: the three files listed in ``files``, the array's Tm and Tn."""
+    """``manifest["tiled"]``: the three files listed in ``files``, the array's Tm and Tn and whether its
+    engine is split (optional)."""
     c.obj(t, "tiled")
     for key, name in (("program", PROGRAM), ("arena", ARENA), ("descriptors", DESCRIPTORS)):
         if t.get(key) != name:
@@ -108,5 +109,7 @@ def check_tiled_section(c: Checker, t, files: dict) -> None:
     array = c.obj(t.get("array"), "tiled.array")
     for k in ("tm", "tn"):
         c.integer(array.get(k), f"tiled.array.{k}", 1, 1024)
+    if not isinstance(array.get("split", False), bool):  # the engine's form (absent: unsplit, as older bundles)
+        c.fail("tiled.array.split", "must be true or false")
     c.obj(t.get("cost"), "tiled.cost")
     c.lst(t["cost"].get("layers"), "tiled.cost.layers")

@@ -59,6 +59,46 @@ def test_the_tiled_headers_declare_the_ports_priced(bits):
     # 128: 8, 64: 4); gmem0 1,024 x 32 descriptors (2) and 256 x 32 status (1)
     assert adapter_usage(bits) == {"bram18": 3 * -(-bits // 18) + 3, "uram": 0, "lut": 0}
     assert adapter_usage() == {"bram18": 90, "uram": 0, "lut": 0}
+    # a split engine's top (FA_TILED_SPLIT = 1) adds gmem3 and gmem4, read only: 1,024 x bits each more
+    split = header_ports(TOP_SPLIT_PRAGMAS.join(_split_at((HLS / "top.h").read_text())), bits, split=True)
+    assert split == {**top, "gmem3": ports(bits, True)["gmem3"], "gmem4": ports(bits, True)["gmem4"]}
+    assert split == {**ports(bits, True), "gmem0": top["gmem0"]} and ports(bits, True)["gmem3"].write_burst == 0
+    assert adapter_usage(bits, split=True) == {"bram18": 5 * -(-bits // 18) + 3, "uram": 0, "lut": 0}
+    if "FA_TILED_SPLIT" in (HLS / "top.h").read_text():  # the top's own split bundles, as the rule writes them
+        assert header_ports((HLS / "top.h").read_text(), bits, split=True) == split
+        assert header_ports((HLS / "top.h").read_text(), bits) == top == header_ports(
+            TOP_SPLIT_PRAGMAS.join(_split_at((HLS / "top.h").read_text())), bits)
+
+
+#: the split bundles as the rule writes them into tiled/top.h (docs/tiled.md §4), with an unsplit branch
+TOP_SPLIT_PRAGMAS = """
+#if FA_TILED_SPLIT
+#pragma HLS INTERFACE mode = m_axi port = weights_b offset = slave bundle = gmem3 max_read_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
+#pragma HLS INTERFACE mode = m_axi port = acts_b offset = slave bundle = gmem4 max_read_burst_length = 64 max_widen_bitwidth = FA_TILED_AXI_BITS
+#pragma HLS INTERFACE mode = s_axilite port = weights_b
+#pragma HLS INTERFACE mode = s_axilite port = acts_b
+#else
+#pragma HLS INTERFACE mode = s_axilite port = act_bytes
+#endif
+"""
+
+
+def _split_at(top: str) -> tuple[str, str]:
+    """``top`` cut after its last m_axi pragma, where a split block goes."""
+    at = top.rindex("#pragma HLS INTERFACE mode = m_axi")
+    end = top.index("\n", at) + 1
+    return top[:end], top[end:]
+
+
+def test_header_ports_keeps_the_split_block_at_its_switch_only():
+    from fpga_accel.errors import InputError
+    from fpga_accel.tiled.ports import compiled
+
+    src = "a\n#ifdef X\n#if FA_TILED_SPLIT\nb\n#ifndef Y\nc\n#endif\n#else\nd\n#endif\ne\n#endif\n"
+    assert compiled(src, True) == "a\n#ifdef X\nb\n#ifndef Y\nc\n#endif\ne\n#endif\n"
+    assert compiled(src, False) == "a\n#ifdef X\nd\ne\n#endif\n"
+    with pytest.raises(InputError, match="#elif"):
+        compiled("#if FA_TILED_SPLIT\na\n#elif Z\n#endif\n", False)
 
 
 def test_the_arenas_are_as_wide_as_the_boards_ps_port():
@@ -82,10 +122,12 @@ def test_the_tiled_memories_hold_the_adapters(monkeypatch):
 
     bufs = {"input": 1 << 12, "weight": 9 * 16, "output": 1 << 12}
     with_ports, narrow = memories(4, 4, bufs, 36), memories(4, 4, bufs, 36, bus_bits=128)
-    monkeypatch.setattr(target, "adapter_usage", lambda bits=512: {"bram18": 0, "uram": 0, "lut": 0})
+    split = memories(4, 4, bufs, 36, bus_bits=128, split=True)
+    monkeypatch.setattr(target, "adapter_usage", lambda bits=512, split=False: {"bram18": 0, "uram": 0, "lut": 0})
     without = memories(4, 4, bufs, 36)
     assert with_ports["bram18"] - without["bram18"] == adapter_usage()["bram18"] == 90
     assert narrow["bram18"] - without["bram18"] == adapter_usage(128)["bram18"] == 27
+    assert split["bram18"] - without["bram18"] == adapter_usage(128, split=True)["bram18"] == 27 + 2 * 8
     assert with_ports["lut"] == without["lut"] == narrow["lut"]
 
 

@@ -186,6 +186,21 @@ def test_manifest_tiled_section_is_checked(made, tmp_path):
     write_manifest(p, m)
     with pytest.raises(BundleError, match="tiled.program"):
         load_bundle(p)
+    # the engine's form: a bool, absent in older bundles (unsplit)
+    m = {k: v for k, v in json.loads((_copy(made[("mnist_cnn", "tiled")], tmp_path / "two") / "manifest.json")
+                                     .read_text()).items() if not k.startswith("manifest_")}
+    assert m["tiled"]["array"]["split"] is True  # pynq-z2 (the default board): a split engine on four HP ports
+    for split, ok in (("yes", False), (1, False), (None, False), (False, True)):
+        m["tiled"]["array"]["split"] = split
+        write_manifest(tmp_path / "two" / p.name, m)
+        if ok:
+            assert load_bundle(tmp_path / "two" / p.name).manifest["tiled"]["array"]["split"] is split
+            continue
+        with pytest.raises(BundleError, match="tiled.array.split"):
+            load_bundle(tmp_path / "two" / p.name)
+    del m["tiled"]["array"]["split"]
+    write_manifest(tmp_path / "two" / p.name, m)
+    assert "split" not in load_bundle(tmp_path / "two" / p.name).manifest["tiled"]["array"]
 
 
 def test_auto_picks_dataflow_when_it_fits(tmp_path):
@@ -238,7 +253,7 @@ def test_array_search_respects_the_board_budgets():
         assert c.dsp <= lim["dsp"] and c.bram18 <= lim["bram18"]
         d = c.to_dict()
         assert c.bram18 == buffer_bram18(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram",
-                                         d["lut_entries"], axi_bits(get_board(board)))
+                                         d["lut_entries"], axi_bits(get_board(board)), d["split"])
         # no feasible candidate tried beats the choice
         assert all(t["cycles"] >= c.cost.cycles for t in c.tried if "cycles" in t)
     with pytest.raises(InputError, match="fits no array"):

@@ -10,7 +10,20 @@ from tiled_util import quantised, random_case
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import build_program, cost
 from fpga_accel.tiled.build import conv_weight_order
-from fpga_accel.tiled.ddr import ACTS, DEFAULT_LATENCY, WEIGHTS, Rates, as_rates, merge, minus, occupancy, stream
+from fpga_accel.tiled.ddr import (
+    ACTS,
+    ACTS_B,
+    DEFAULT_LATENCY,
+    WEIGHTS,
+    WEIGHTS_B,
+    Rates,
+    as_rates,
+    busy,
+    merge,
+    minus,
+    occupancy,
+    stream,
+)
 from fpga_accel.tiled.tiles import spans
 from models import data
 
@@ -20,12 +33,22 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     lanes = range(as_rates(per_cycle).lanes)  # the DDR, each port's read and write channel
 
     def parts(st):  # the load, the fetch and the output path as (bursts, master, write)
-        return (((minus(st.load, st.wload), ACTS, False), (st.wload, WEIGHTS, False)), ((st.fetch, WEIGHTS, False),),
-                ((st.store_r, ACTS, False), (st.store_w, ACTS, True)))
+        seconds = ((st.wload_b, WEIGHTS_B, False), (st.aload_b, ACTS_B, False)) if st.wload_b or st.aload_b else ()
+        first = minus(st.load, merge(st.wload, st.wload_b, st.aload_b))
+        return (((first, ACTS, False), (st.wload, WEIGHTS, False), *(p for p in seconds if p[0])),
+                ((st.fetch, WEIGHTS, False),), ((st.store_r, ACTS, False), (st.store_w, ACTS, True)))
+
+    def load_time(st, load):  # a split load: its halves' streams at once, each alone on its lanes, one DDR
+        if not (st.wload_b or st.aload_b):
+            return stream(st.load, per_cycle, latency, occupied=load)
+        first, second = parts(st)[0][:2], parts(st)[0][2:]
+        alone = [stream(merge(*(h for h, _, _ in p)), per_cycle, latency, occupied=occupancy(p, per_cycle))
+                 for p in (first, second)]
+        return max(*alone, busy(st.load, per_cycle) + latency)
 
     def times(st):  # stage times; busy time on every lane of the load, the fetch and the output path
         load, fetch, store = (occupancy(p, per_cycle) for p in parts(st))
-        return (stream(st.load, per_cycle, latency, occupied=load), stream(st.fetch, per_cycle, latency, occupied=fetch),
+        return (load_time(st, load), stream(st.fetch, per_cycle, latency, occupied=fetch),
                 st.compute, cost._store(st, per_cycle, latency), load, fetch, store)
 
     def tile(steps, mode=None):
@@ -105,7 +128,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
 
     tot = [0, 0, 0, 0, 0.0, 0.0]
     held = [0.0 for _ in lanes]
-    timed = cost._timed_tiles(desc, engine, bus=as_rates(per_cycle).bus_bytes)
+    timed = cost._timed_tiles(desc, engine, bus=as_rates(per_cycle).bus_bytes, split=as_rates(per_cycle).split)
     mode = cost.span_overlap(desc, engine)
     dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not (desc["geometry"]["groups"] > 1
                                                                        and desc["geometry"]["cin_per_group"] == 1))
@@ -143,9 +166,10 @@ def test_layer_totals_equal_the_loop_bit_for_bit():
             if desc["kind"] in cost.SERIAL:
                 continue
             # a DDR alone; behind a narrower port (a Zynq HP port); a port the DDR binds; the weights on a
-            # port of their own
+            # port of their own; a split engine's four ports (ddr.master_ports)
             for per_cycle in (0.7, 3.5, Rates(64.0, 16.0), Rates(2.0, 16.0), Rates(64.0, 16.0, ports=(0, 1, 0)),
-                              Rates(6.0, 16.0, 16, ports=(0, 1, 0))):
+                              Rates(6.0, 16.0, 16, ports=(0, 1, 0)), Rates(64.0, 16.0, 16, ports=(0, 1, 0, 3, 2)),
+                              Rates(6.0, 8.0, 8, ports=(0, 1, 0, 3, 2))):
                 assert cost.layer_totals(desc, program.engine, per_cycle) == loop_totals(desc, program.engine, per_cycle)
             kinds.add((desc["kind"], cost.span_overlap(desc, program.engine)))
             whole += any(st.whole for _, steps in cost._timed_tiles(desc, program.engine) for _, st in steps)
@@ -158,10 +182,12 @@ def test_program_cost_bursts_equal_the_per_layer_walk():
     c = cost.program_cost(program, "pynq-z2")
     bus = cost.ddr_rates(get_board("pynq-z2")).bus_bytes
     assert bus == 8  # the 64-bit HP port's beats
-    assert [lay.bursts for lay in c.layers] == [cost.layer_bursts(d, program.engine, bus) for d in program.layers]
+    assert cost.ddr_rates(get_board("pynq-z2")).split  # a split engine: its dense loads over four masters
+    assert [lay.bursts for lay in c.layers] == [cost.layer_bursts(d, program.engine, bus, True) for d in program.layers]
     assert [lay.bursts for lay in c.layers] == [
         sum(n * many * sum(k for *_, k in merge(st.load, st.fetch, st.store_r, st.store_w))
-            for n, steps in cost._timed_tiles(d, program.engine, bus) for many, st in steps) for d in program.layers]
+            for n, steps in cost._timed_tiles(d, program.engine, bus, True) for many, st in steps)
+        for d in program.layers]
 
 
 def block_order(w, groups, tm, tn):

@@ -168,6 +168,11 @@ def test_a_load_of_weights_and_input_takes_both_ports_in_model_and_replay():
         assert one > replay(load, ddr, 1).layers[0][0].cycles, name
 
 
+def unsplit(b):
+    """``b``'s PS without the second HP ports: an engine of three masters, the weights on a port of their own."""
+    return dataclasses.replace(b, ps=dataclasses.replace(b.ps, hp_b=None, hp_weights_b=None))
+
+
 def test_the_ports_slow_the_program_on_zynq_boards_only():
     from tiled_util import quantised
 
@@ -179,17 +184,20 @@ def test_the_ports_slow_the_program_on_zynq_boards_only():
     p = build_program(qm, tm=8, tn=8)
     for name in ("zcu104", "pynq-z2", "alveo-u250"):
         b = get_board(name)
-        with_port = program_cost(p, b)
+        split = program_cost(p, b)
         alone = program_cost(p, dataclasses.replace(b, ps=None))
         if b.ps is None:
-            assert with_port.to_dict() == alone.to_dict()
+            assert split.to_dict() == alone.to_dict()
             continue
+        with_port = program_cost(p, unsplit(b))
         one = program_cost(p, dataclasses.replace(b, ps=dataclasses.replace(b.ps, hp_weights=None)))
-        assert with_port.hp_bits == b.ps.hp_bits and alone.hp_bits is None
-        assert (with_port.hp_ports, one.hp_ports, alone.hp_ports) == (2, 1, None)
-        assert alone.cycles < with_port.cycles < one.cycles, name  # a second port takes the weights off the first
+        assert with_port.hp_bits == split.hp_bits == b.ps.hp_bits and alone.hp_bits is None
+        assert (split.hp_ports, with_port.hp_ports, one.hp_ports, alone.hp_ports) == (4, 2, 1, None)
+        # a second port takes the weights off the first; two more take half of a dense load off both (a
+        # split load also has twice the requests in flight, so it may beat the masters without ports)
+        assert alone.cycles < with_port.cycles < one.cycles and split.cycles < with_port.cycles, name
         port = b.ps.hp_bits / 8
-        for lay, solo, shared in zip(with_port.layers, alone.layers, one.layers):
+        for lay, solo, shared, two in zip(with_port.layers, alone.layers, one.layers, split.layers):
             # beats of the port's width: bursts of 64 of them, never fewer than of 64-byte beats
             assert lay.bursts == shared.bursts >= solo.bursts, lay.name
             # each channel carries its master's bytes in its direction at the port's width: the weights
@@ -197,6 +205,13 @@ def test_the_ports_slow_the_program_on_zynq_boards_only():
             assert lay.transfer_cycles >= max(lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes) / port
             assert shared.transfer_cycles >= max(lay.weight_bytes + lay.act_read_bytes, lay.act_write_bytes) / port
             assert lay.transfer_cycles <= shared.transfer_cycles, lay.name
+            # split: the same bytes, cut into at least as many bursts (a dense load's runs cut in two), the
+            # reads over four read channels, the writes on one
+            assert (two.weight_bytes, two.act_read_bytes, two.act_write_bytes) == \
+                (lay.weight_bytes, lay.act_read_bytes, lay.act_write_bytes)
+            assert two.bursts >= lay.bursts, lay.name
+            assert two.transfer_cycles >= max((lay.weight_bytes + lay.act_read_bytes) / 4, lay.act_write_bytes) / port
+            assert two.cycles <= lay.cycles * 1.0001 + 1, lay.name
 
 
 @pytest.mark.parametrize("board", ["zcu104", "ultra96v2"])

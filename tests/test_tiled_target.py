@@ -12,6 +12,7 @@ from fpga_accel.fold import get_board
 from fpga_accel.fold.design import budget
 from fpga_accel.tiled import build_program
 from fpga_accel.tiled.ports import axi_bits
+from fpga_accel.tiled.ports import split as split_engine
 from fpga_accel.tiled.target import (
     ACT_BITS,
     MIN_DSP_SHARE,
@@ -44,8 +45,9 @@ def test_search_stays_within_every_budget(resnet, board, ceiling):
     e = c.program.engine
     assert d["estimate"] is True and d["pack"] == 2  # resnet_ds at 8 bits: every product packs
     assert c.dsp == array_dsp(e["tm"], e["tn"], 2) == -(-e["tm"] // 2) * e["tn"] + OUTPUT_PATH_DSP <= lim["dsp"]
+    assert d["split"] is split_engine(get_board(board)) is True  # every Zynq board here: four HP ports
     mem = memories(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram", d["lut_entries"],
-                   axi_bits(get_board(board)))
+                   axi_bits(get_board(board)), d["split"])
     assert (c.bram18, c.uram, c.lut) == (mem["bram18"], mem["uram"], mem["lut"])
     assert mem["bram18"] <= lim["bram18"] and mem["uram"] <= lim["uram"] and mem["lut"] <= lim["lut"]
     costed = [t for t in c.tried if "cycles" in t]

@@ -14,7 +14,10 @@ loop order (:mod:`fpga_accel.tiled.ddr`, the rules the timed simulation replays)
 occupies the DDR for max(beats, bytes / (the board's ``ddr_gbps`` × :data:`BURST_EFFICIENCY`)),
 and on a Zynq board also its direction's channel of the PS's HP port all masters share for its
 beats at the port's width (``ps.hp_bits``, :func:`ddr_rates`); a stage's stream adds the port's
-latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
+latency, or a latency per 16 bursts in flight when short bursts cannot cover it. A split engine
+(tiled/ports.py ``split``, ``ddr.Rates.split``) reads a dense conv / gemm load's odd input rows and
+the second half of its weight run through two more masters on ports of their own (Step.aload_b,
+Step.wload_b), the two halves as concurrent streams (ddr.concurrent); the bytes are the same.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
@@ -41,12 +44,15 @@ from . import pixel_access
 from .ddr import (
     ACTS,
     BOUNDARY,
+    ACTS_B,
     BUS_BYTES,
     DEFAULT_LATENCY,
     WEIGHTS,
+    WEIGHTS_B,
     Rates,
     as_rates,
     busy,
+    concurrent,
     histogram,
     master_ports,
     merge,
@@ -85,7 +91,9 @@ class Step:
     step, which runs beside all of the next tile's steps. Masters: ``wload`` is the part of ``load``
     the weights master reads (weights, per-channel constants), the rest of it the input on the
     activations master; ``fetch`` is all on the weights master, the output path on the activations
-    master."""
+    master. In a split engine (ddr.Rates.split) a dense conv / gemm step's load also has parts on the
+    second masters: ``wload_b`` the second half of its weight run (weights_b), ``aload_b`` its odd
+    input rows (acts_b); ``load`` holds them too."""
 
     compute: int
     weights: int = 0
@@ -97,6 +105,8 @@ class Step:
     store_w: tuple = ()
     whole: bool = False
     wload: tuple = ()
+    wload_b: tuple = ()
+    aload_b: tuple = ()
 
 
 @dataclass
@@ -132,7 +142,7 @@ class ProgramCost:
     tn: int
     layers: list[LayerCost]
     hp_bits: int | None = None  # the PS ports' width (Zynq boards), None: no such port
-    hp_ports: int | None = None  # PS ports the masters go through (weights on their own: 2)
+    hp_ports: int | None = None  # PS ports the masters go through (weights on their own: 2; split: 4)
 
     @property
     def cycles(self) -> float:
@@ -176,7 +186,7 @@ def program_cost(program: Program, board, clock_mhz: float | None = None,
     per_cycle = ddr_rates(b, clock, burst_efficiency)
     layers = []
     for desc in program.layers:
-        timed = _timed_tiles(desc, program.engine, bus=per_cycle.bus_bytes)  # walked once for both
+        timed = _timed_tiles(desc, program.engine, bus=per_cycle.bus_bytes, split=per_cycle.split)  # walked once
         compute, wbytes, rbytes, written, transfer, cycles = _totals(desc, program.engine, timed, per_cycle, latency)
         layers.append(LayerCost(desc["name"], desc["kind"], layer_macs(desc), compute, wbytes, rbytes, written,
                                 transfer, cycles, "memory" if transfer > compute else "compute", _bursts(timed)))
@@ -194,7 +204,8 @@ def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = B
     """What the engine's bursts go through on ``board`` (:class:`~fpga_accel.tiled.ddr.Rates`): the DDR
     at :func:`ddr_bytes_per_cycle` and, on a Zynq board, the PS's HP ports, ``hp_bits`` a cycle each
     way at the engine's clock (the block design clocks the ports with it): the weights master on one
-    (``ps.hp_weights``), the activations and descriptors on another (``ps.hp``; ddr.master_ports); the
+    (``ps.hp_weights``), the activations and descriptors on another (``ps.hp``), a split engine's
+    second masters on two more (``ps.hp_weights_b``, ``ps.hp_b``; ddr.master_ports); the
     masters' beats as wide as the engine's arena ports are built (tiled/ports.py axi_bits: the HP port's
     width there, 512 bits elsewhere)."""
     from .ports import axi_bits
@@ -217,7 +228,8 @@ def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
     makes it wait for the tile before); the streaming
     layers (one loop for load, compute and write) the longest of their compute and their read and
     write streams."""
-    return _totals(desc, engine, _timed_tiles(desc, engine, bus=as_rates(per_cycle).bus_bytes), per_cycle, latency)
+    r = as_rates(per_cycle)
+    return _totals(desc, engine, _timed_tiles(desc, engine, bus=r.bus_bytes, split=r.split), per_cycle, latency)
 
 
 def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: int) -> tuple:
@@ -259,15 +271,26 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
 def _occupied(st: Step, per_cycle, cache: dict) -> tuple[float, ...]:
     """The busy time of every lane (the DDR, each port's read and write channel) for a step's bursts,
     kept in ``cache`` per its bursts."""
-    key = ("busy", st.load, st.wload, st.fetch, st.store_r, st.store_w)
+    key = ("busy", st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.store_r, st.store_w)
     if key not in cache:
         cache[key] = _usage(st, per_cycle)
     return cache[key]
 
 
 def _load_parts(st: Step) -> tuple:
-    """The load's bursts per master, as ddr.occupancy takes them: the input, the weights and constants."""
-    return (minus(st.load, st.wload), ACTS, False), (st.wload, WEIGHTS, False)
+    """The load's bursts per master, as ddr.occupancy takes them: the input, the weights and constants,
+    and in a split engine the second masters' parts (those that have bursts)."""
+    seconds = tuple((h, m, False) for h, m in ((st.wload_b, WEIGHTS_B), (st.aload_b, ACTS_B)) if h)
+    return (minus(st.load, merge(st.wload, st.wload_b, st.aload_b)), ACTS, False), (st.wload, WEIGHTS, False), *seconds
+
+
+def _load_time(st: Step, per_cycle, latency: int, occupied: tuple) -> float:
+    """The load's stream (ddr.stream at its ``occupied`` lanes); a split load's two halves (the first
+    masters', the second masters') as concurrent streams (ddr.concurrent), each its own requests in flight."""
+    parts = _load_parts(st)
+    if len(parts) == 2:
+        return stream(st.load, per_cycle, latency, occupied=occupied)
+    return concurrent((parts[:2], parts[2:]), per_cycle, latency)
 
 
 def _fetch_parts(st: Step) -> tuple:
@@ -342,10 +365,10 @@ def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
     write channel: L = Rates.lanes) for the load, for the fetch, for the output path: 3 × L) of a step,
     kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly
     alike). Columns: :func:`_lanes`."""
-    key = (st.load, st.wload, st.fetch, st.compute, st.store_r, st.store_w)
+    key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_w)
     if key not in cache:
         load, fetch = occupancy(_load_parts(st), per_cycle), occupancy(_fetch_parts(st), per_cycle)
-        cache[key] = (stream(st.load, per_cycle, latency, occupied=load),
+        cache[key] = (_load_time(st, per_cycle, latency, load),
                       stream(st.fetch, per_cycle, latency, occupied=fetch), st.compute,
                       _store(st, per_cycle, latency), *load, *fetch, *occupancy(_store_parts(st), per_cycle))
     return cache[key]
@@ -487,9 +510,10 @@ def _store(st: Step, per_cycle, latency: int) -> float:
                busy(both, per_cycle) + latency if both else 0.0)
 
 
-def layer_bursts(desc: dict, engine: dict, bus: int = BUS_BYTES) -> int:
-    """AXI bursts of one descriptor (per image) on masters of ``bus`` bytes a beat."""
-    return _bursts(_timed_tiles(desc, engine, bus=bus))
+def layer_bursts(desc: dict, engine: dict, bus: int = BUS_BYTES, split: bool = False) -> int:
+    """AXI bursts of one descriptor (per image) on masters of ``bus`` bytes a beat (of a split engine:
+    ``split``)."""
+    return _bursts(_timed_tiles(desc, engine, bus=bus, split=split))
 
 
 def _bursts(timed: list) -> int:
@@ -594,24 +618,26 @@ def _tables(desc: dict) -> int:
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
 
 
-def layer_steps(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Iterator[Step]:
+def layer_steps(desc: dict, engine: dict, bus: int = BUS_BYTES, split: bool = False) -> Iterator[Step]:
     """The double-buffered steps of one descriptor, in the executor's loop order. ``engine``: the
-    program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py)."""
+    program's engine section, whose input and weight buffers decide a convolution's mode (tiles.py);
+    ``split``: a split engine's (its dense loads spread over the second masters)."""
     if desc["kind"] in ("conv", "gemm"):
         consts = _layer_consts(desc, engine, bus=bus)
         if consts:
             yield consts
-        yield from _conv_steps(desc, engine, bus=bus)
+        yield from _conv_steps(desc, engine, bus=bus, split=split)
         return
     for tile in _plain_tiles(desc, bus=bus):
         yield from tile
 
 
-def _timed_tiles(desc: dict, engine: dict, bus: int = BUS_BYTES) -> list[tuple[int, list[tuple[int, Step]]]]:
+def _timed_tiles(desc: dict, engine: dict, bus: int = BUS_BYTES,
+                 split: bool = False) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a descriptor as (how many alike, their (how many, Step) runs in loop order)."""
     if desc["kind"] in ("conv", "gemm"):
         consts = _layer_consts(desc, engine, bus=bus)
-        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine, bus=bus)
+        return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine, bus=bus, split=split)
     return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus)]
 
 
@@ -843,17 +869,18 @@ def _conv_geometry(desc: dict) -> dict:
     return desc["geometry"]
 
 
-def _conv_steps(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Iterator[Step]:
+def _conv_steps(desc: dict, engine: dict, bus: int = BUS_BYTES, split: bool = False) -> Iterator[Step]:
     t, out = desc["tile"], desc["output"]
     geo = _conv_geometry(desc)
     for r0, r1 in spans(out["h"], t["rows"]):
         for q0, q1 in spans(out["w"], t["cols"]):
-            for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus):
+            for many, step in _conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus, split=split):
                 for _ in range(many):
                     yield step
 
 
-def _conv_groups(desc: dict, engine: dict, bus: int = BUS_BYTES) -> list[tuple[int, list[tuple[int, Step]]]]:
+def _conv_groups(desc: dict, engine: dict, bus: int = BUS_BYTES,
+                 split: bool = False) -> list[tuple[int, list[tuple[int, Step]]]]:
     """The spatial tiles of a conv / gemm descriptor as (how many, the (how many, step) runs of one):
     tiles whose rows and columns clip alike against the image move the same bytes, so each kind is
     walked once."""
@@ -873,7 +900,7 @@ def _conv_groups(desc: dict, engine: dict, bus: int = BUS_BYTES) -> list[tuple[i
     groups = []
     for r0, r1, nr in kinds(out["h"], t["rows"], sh, dh, kh, pads[0], x["h"]):
         for q0, q1, nq in kinds(out["w"], t["cols"], sw, dw, kw, pads[1], x["w"]):
-            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus))))
+            groups.append((nr * nq, list(_conv_tile(desc, engine, geo, r0, r1, q0, q1, bus=bus, split=split))))
     return groups
 
 
@@ -918,10 +945,11 @@ def span_overlap(desc: dict, engine: dict) -> str | None:
 
 
 def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q1: int,
-               bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:
+               bus: int = BUS_BYTES, split: bool = False) -> Iterator[tuple[int, Step]]:
     """The steps of one spatial tile (output rows [r0, r1), columns [q0, q1)) as (how many, step) runs
     in loop order. The bursts are those of the first group and Tm tile (the others differ only by
-    where their bytes start)."""
+    where their bytes start). ``split``: a split engine's, whose dense loads read their odd input rows
+    through acts_b and the second half of their weight run through weights_b (:func:`_split_loads`)."""
     t, x, out, rq = desc["tile"], desc["inputs"][0], desc["output"], desc["requant"]
     tm, tn = t["tm"], t["tn"]
     (kh, kw), (sh, sw), (dh, dw), pads = geo["kernel"], geo["strides"], geo["dilations"], geo["pads"]
@@ -947,6 +975,16 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     def loads(inputs, wl):  # a step's load: its input, and its weights and constants (Step.wload)
         return {"load": merge(inputs, wl), "wload": wl}
 
+    def dense_loads(inputs, consts, nbytes):  # a dense step's: ``inputs`` (even rows, odd rows), its weight run
+        if not split:
+            return loads(inputs[0], merge(consts, weights(nbytes)))
+        return _split_loads(inputs, consts, w0, nbytes, bus)
+
+    def pixels(ys, xs, odd, c0, cn):  # the input pixels (ys, xs) a load reads: (even rows, odd rows)
+        if not split:
+            return _access([x], ys, xs, c0, cn, bus=bus), ()
+        return _access([x], ys[~odd], xs[~odd], c0, cn, bus=bus), _access([x], ys[odd], xs[odd], c0, cn, bus=bus)
+
     if is_depthwise(geo):
         for o0, o1 in spans(g * mg, tm):
             n = o1 - o0
@@ -963,14 +1001,16 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     if tap_parallel(desc, engine):  # one step per Tm tile: Tn (tap, channel) pairs a cycle
         # tap_load: per output row, per kernel row, the input row's columns the taps span (in the image)
         iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
-        iy = iy[(iy >= 0) & (iy < x["h"])]
+        odd = np.arange(iy.size) % 2 == 1  # read (py, ky) through acts_b when py·KH + ky is odd
+        keep = (iy >= 0) & (iy < x["h"])
+        iy, odd = iy[keep], odd[keep]
         cols = np.arange(xa, xe, dtype=np.int64)
         ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
         im2col = ys.size * cg * xb
-        taps = _access([x], ys, xs, 0, cg, bus=bus)
+        taps = pixels(ys, xs, np.repeat(odd, cols.size), 0, cg)
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
-                                **loads(taps, merge(_blocks(0, n, *consts, bus=bus), weights(k * n * cg * wb))),
+                                **dense_loads(taps, _blocks(0, n, *consts, bus=bus), k * n * cg * wb),
                                 **output(n)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
@@ -987,6 +1027,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                                  indexing="ij"))
     else:
         ys, xs = _grid(ya, yb, xa, xe)
+    # the load's row index yy (0: its span's first row, padding included; sampled: every sh-th row)
+    odd = (ys - (r0 * sh - pads[0])) // (sh if sampled_input(desc, geo) else 1) % 2 == 1
     resident = input_resident(desc, geo, held, engine)
     ms = _runs(spans(mg, tm))
     if resident:  # the group's first Tm tile reads the input, the others none
@@ -1000,7 +1042,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     steps += [(len(cs) - 2, *cs[1], False, False)] if len(cs) > 2 else []
     steps += [(1, *cs[-1], False, True)] if len(cs) > 1 else []
     # a step's input: each pixel's channels [c0, c1) in turn, one run a pixel (a row when they are all of its)
-    halo = {(c0, c1): _access([x], ys, xs, c0, c1 - c0, bus=bus) for _, c0, c1, _, _ in steps}
+    halo = {(c0, c1): pixels(ys, xs, odd, c0, c1 - c0) for _, c0, c1, _, _ in steps}
     tiles = []
     for n, many, reads in kinds:  # every group alike; the constants are read where the Tm tile starts
         tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
@@ -1008,9 +1050,9 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           + (n * tail_b if last else 0),
                                           read=(area * (c1 - c0) * xb if reads else 0) + (post(desc, px, n) if last else 0),
                                           write=px * n * ob_tile if last else 0,
-                                          **loads(halo[c0, c1] if reads else (),
-                                                  merge(_blocks(0, n, *consts, bus=bus) if first else (),
-                                                        weights(k * n * (c1 - c0) * wb))),
+                                          **dense_loads(halo[c0, c1] if reads else ((), ()),
+                                                        _blocks(0, n, *consts, bus=bus) if first else (),
+                                                        k * n * (c1 - c0) * wb),
                                           **(output(n) if last else {})))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
@@ -1018,6 +1060,16 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             for _ in range(many):
                 yield from tile
     yield from _whole_output(desc, engine, px, oy, ox, bus=bus)
+
+
+def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -> dict:
+    """A split engine's dense load (Step fields): its input rows ``inputs`` (even, odd: the odd through
+    acts_b), its constants (weights) and its weight run of ``nbytes`` from ``w0``, whose first
+    min(nbytes, ⌈nbytes / 128⌉ · 64) bytes go through weights and the rest through weights_b (ports.split)."""
+    half = min(nbytes, -(-nbytes // 128) * 64)
+    wl = merge(consts, _one_run(w0, half, bus=bus) if half else ())
+    wb = _one_run(w0 + half, nbytes - half, bus=bus) if nbytes > half else ()
+    return {"load": merge(inputs[0], inputs[1], wl, wb), "wload": wl, "wload_b": wb, "aload_b": inputs[1]}
 
 
 def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:

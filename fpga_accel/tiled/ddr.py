@@ -19,7 +19,9 @@ each ``bus_bytes`` beat into ⌈bus_bytes / port⌉ port beats, the bytes outsid
 channel each take a burst in their own time (the port's FIFOs decouple them) and it is done when
 both are, so a lone stream takes the longer of its DDR time and its port time. The DDR's sustained
 rate is shared by every port and both directions; what bursts hold is counted per *lane*: the DDR,
-then each port's read and write channel (:attr:`Rates.lanes`).
+then each port's read and write channel (:attr:`Rates.lanes`). A split engine's second weights and
+activations masters (WEIGHTS_B, ACTS_B) have ports of their own; a load spread over both pairs goes
+out as two streams at once, each with its own requests in flight (:func:`concurrent`).
 """
 from __future__ import annotations
 
@@ -68,6 +70,13 @@ class Rates:
     def lanes(self) -> int:
         """What a burst holds: lane 0 the DDR, then each port's read channel and write channel."""
         return 1 + 2 * (max(self.ports) + 1)
+
+    @property
+    def split(self) -> bool:
+        """Whether the masters are those of a split engine: a second weights and a second activations
+        master on ports of their own, over which a dense convolution's loads spread (master_ports)."""
+        p = self.ports
+        return len(p) > ACTS_B and (p[WEIGHTS_B] != p[WEIGHTS] or p[ACTS_B] != p[ACTS])
 
     def lane(self, master: int, write: bool) -> int:
         """The lane of ``master``'s port channel in direction ``write``."""
@@ -231,6 +240,20 @@ def occupancy(parts, per_cycle: Rates | float) -> tuple[float, ...]:
 def add(*usages: tuple) -> tuple[float, ...]:
     """Lane by lane sums of :func:`occupancy` tuples."""
     return tuple(sum(v) for v in zip(*usages))
+
+
+def concurrent(streams, per_cycle: Rates | float, latency: int = DEFAULT_LATENCY,
+               outstanding: int = OUTSTANDING) -> float:
+    """Cycles of one stage whose bursts go out as several streams at once (a split engine's load: its
+    first halves through ``weights`` / ``acts``, its second through ``weights_b`` / ``acts_b``), each
+    ``streams`` entry its parts as :func:`occupancy` takes them: each stream with its own
+    ``outstanding`` requests in flight on its own port channels (:func:`stream` at its occupancy), all
+    on the one DDR (their busy time together, and a latency); the longest of these."""
+    r = as_rates(per_cycle)
+    alone = [stream(merge(*(h for h, _, _ in parts)), r, latency, outstanding, occupied=occupancy(parts, r))
+             for parts in streams]
+    every = merge(*(h for parts in streams for h, _, _ in parts))
+    return max(*alone, busy(every, r) + latency if every else 0.0)
 
 
 def stream(hist: tuple, per_cycle: Rates | float, latency: int = DEFAULT_LATENCY,

@@ -9,6 +9,9 @@ One adapter per bundle (AMD UG1399, "M_AXI Resources"), with a read and / or a w
   the Zynq IP, which returns the status on s_axilite instead).
 - ``gmem1``: the weights arena (``const uint8_t*``), read, bursts of 64, widened to ``FA_TILED_AXI_BITS``.
 - ``gmem2``: the activation arena (``uint8_t*``), read and written, bursts of 64, widened to ``FA_TILED_AXI_BITS``.
+- in a split engine (:func:`split`, FA_TILED_SPLIT = 1, tiled/top.h only) ``gmem3``: the weights arena again
+  (``const uint8_t* weights_b``) and ``gmem4``: the activation arena again (``const uint8_t* acts_b``), both
+  read only, bursts of 64, widened to ``FA_TILED_AXI_BITS``.
 
 ``FA_TILED_AXI_BITS`` (:func:`axi_bits`) is one value per board, written into the bundle's HLS source: on a
 Zynq board the width of the PS's HP port every master goes through (``ps.hp_bits``: 128 bits on
@@ -29,7 +32,7 @@ from ..errors import InputError
 from ..pe.io import DEFAULT_BURST, DEFAULT_OUTSTANDING, MaxiPort
 
 #: bits of the element each m_axi pointer of the engine's tops points to
-POINTER_BITS = {"desc": 32, "status": 32, "weights": 8, "acts": 8}
+POINTER_BITS = {"desc": 32, "status": 32, "weights": 8, "acts": 8, "weights_b": 8, "acts_b": 8}
 #: the arenas' width on boards without a PS port (tiled/top.h's default FA_TILED_AXI_BITS)
 WIDE_BITS = 512
 #: the widths a PS's HP port is configured to (fold/boards: 32, 64 or 128 bits)
@@ -59,13 +62,17 @@ def split(board) -> bool:
     return ps is not None and getattr(ps, "hp_b", None) is not None
 
 
-def ports(bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
-    """The engine's m_axi bundles with the arenas widened to ``bits`` (FA_TILED_AXI_BITS)."""
-    return {
+def ports(bits: int = WIDE_BITS, split: bool = False) -> dict[str, MaxiPort]:
+    """The engine's m_axi bundles with the arenas widened to ``bits`` (FA_TILED_AXI_BITS); ``split``: a
+    split engine's, with its second weights (gmem3) and activations (gmem4) masters, read only."""
+    out = {
         "gmem0": MaxiPort(32, read_burst=64, write_burst=DEFAULT_BURST),
         "gmem1": MaxiPort(8, read_burst=64, widen=bits),
         "gmem2": MaxiPort(8, read_burst=64, write_burst=64, widen=bits),
     }
+    if split:
+        out["gmem3"] = out["gmem4"] = MaxiPort(8, read_burst=64, widen=bits)
+    return out
 
 
 PORTS = ports()
@@ -73,16 +80,19 @@ PORTS = ports()
 _PRAGMA = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+([^\n]*)")
 _OPTION = re.compile(r"(\w+)\s*=\s*(\w+)")
 #: the pointers each top only reads (the others are written too, or only written: ``status``)
-_READ_ONLY, _WRITE_ONLY = ("desc", "weights"), ("status",)
+_READ_ONLY, _WRITE_ONLY = ("desc", "weights", "weights_b", "acts_b"), ("status",)
+#: the switch of a split engine's parts of the source
+SPLIT_MACRO = "FA_TILED_SPLIT"
+_DIRECTIVE = re.compile(r"\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b\s*(.*)")
 
 
-def header_ports(header: str, bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
+def header_ports(header: str, bits: int = WIDE_BITS, split: bool = False) -> dict[str, MaxiPort]:
     """The m_axi bundles of an engine top's source, each as one :class:`MaxiPort` (the pointers sharing a
     bundle merged: the reader's read options, the writer's write options), with FA_TILED_AXI_BITS at
-    ``bits``. A pointer reads unless it only writes (``status``), and writes unless it only reads
-    (``desc``, ``weights``)."""
+    ``bits`` and FA_TILED_SPLIT at ``split`` (:func:`compiled`). A pointer reads unless it only writes
+    (``status``), and writes unless it only reads (``desc``, ``weights``, ``weights_b``, ``acts_b``)."""
     out: dict[str, MaxiPort] = {}
-    for line in _PRAGMA.findall(header):
+    for line in _PRAGMA.findall(compiled(header, split)):
         opts = {k: bits if v == AXI_BITS_MACRO else int(v) if v.isdigit() else v for k, v in _OPTION.findall(line)}
         port, bundle = opts["port"], opts["bundle"]
         p = out.get(bundle, MaxiPort(POINTER_BITS[port]))
@@ -96,11 +106,37 @@ def header_ports(header: str, bits: int = WIDE_BITS) -> dict[str, MaxiPort]:
     return out
 
 
-def adapter_usage(bits: int = WIDE_BITS) -> dict[str, int]:
-    """BRAM18 and LUTs of the data FIFOs of the engine's m_axi adapters with the arenas ``bits`` wide
-    (``fold.resources.maxi_cost``: the request and response FIFOs and the control logic are not
-    counted, UG1399 gives no figure)."""
+def compiled(header: str, split: bool) -> str:
+    """``header`` with its ``#if FA_TILED_SPLIT`` blocks (and their ``#else``) as the preprocessor keeps
+    them at FA_TILED_SPLIT = ``split``; every other line, other conditionals included, as it is."""
+    kept, stack = [], []  # per open conditional: (is it FA_TILED_SPLIT's, is its current branch kept)
+    for line in header.splitlines(keepends=True):
+        d = _DIRECTIVE.match(line)
+        word = d.group(1) if d else None
+        if word in ("if", "ifdef", "ifndef"):
+            mine = word == "if" and d.group(2).split("//")[0].strip() == SPLIT_MACRO
+            stack.append((mine, bool(split) if mine else True))
+            if mine:
+                continue
+        elif word in ("else", "elif", "endif") and stack and stack[-1][0]:
+            if word == "elif":
+                raise InputError(f"#elif after #if {SPLIT_MACRO} is not read: write #else")
+            mine, on = stack.pop()
+            if word == "else":
+                stack.append((mine, not on))
+            continue
+        elif word == "endif" and stack:
+            stack.pop()
+        if all(on for _, on in stack):
+            kept.append(line)
+    return "".join(kept)
+
+
+def adapter_usage(bits: int = WIDE_BITS, split: bool = False) -> dict[str, int]:
+    """BRAM18 and LUTs of the data FIFOs of the engine's m_axi adapters with the arenas ``bits`` wide, of
+    a split engine when ``split`` (``fold.resources.maxi_cost``: the request and response FIFOs and the
+    control logic are not counted, UG1399 gives no figure)."""
     from ..fold.resources import Usage, maxi_cost
 
-    total = sum((maxi_cost(p) for p in ports(bits).values()), Usage())
+    total = sum((maxi_cost(p) for p in ports(bits, split).values()), Usage())
     return {"bram18": total.bram18, "uram": total.uram, "lut": total.lut}

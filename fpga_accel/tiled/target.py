@@ -44,6 +44,7 @@ from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
 from .cost import ProgramCost, ddr_rates, program_cost
 from .ports import WIDE_BITS, adapter_usage, axi_bits
+from .ports import split as split_engine
 from .program import MAX_POST, Program, ProgramError
 
 ENGINES = ("dataflow", "tiled", "auto")
@@ -89,13 +90,14 @@ def urams(depth: int, width: int) -> int:
 
 
 def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
-             lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS) -> dict[str, int]:
+             lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False) -> dict[str, int]:
     """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring), the
-    m_axi adapters' data FIFOs included with the arenas ``bus_bits`` wide (tiled/ports.py axi_bits)."""
+    m_axi adapters' data FIFOs included with the arenas ``bus_bits`` wide (tiled/ports.py axi_bits), a
+    split engine's second weights and activations masters too when ``split`` (ports.split)."""
     in_banks = max(tm, tn)
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
-    ports = adapter_usage(bus_bits)
+    ports = adapter_usage(bus_bits, split)
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(lut_entries, 32)
              + ramb18(MAX_TAPS, 32) + ports["bram18"])
     w_depth = math.ceil(buffers["weight"] / (tm * tn))
@@ -107,9 +109,9 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
 
 
 def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
-                  lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS) -> int:
+                  lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False) -> int:
     """BRAM18 of the engine's memories, both halves of each double buffer (see :func:`memories`)."""
-    return memories(tm, tn, buffers, acc_bits, uram, lut_entries, bus_bits)["bram18"]
+    return memories(tm, tn, buffers, acc_bits, uram, lut_entries, bus_bits, split)["bram18"]
 
 
 def table_entries(program: Program) -> int:
@@ -151,11 +153,12 @@ class ArrayChoice:
     lut: int = 0
     acc_bits: int = 0
     lut_entries: int = LUT_ENTRIES
+    split: bool = False  # the engine's form (ports.split): its second weights and activations masters
 
     def to_dict(self) -> dict:
         e = self.program.engine
         return {"estimate": True, "tm": e["tm"], "tn": e["tn"], "pack": self.pack, "acc_bits": self.acc_bits,
-                "lut_entries": self.lut_entries,
+                "lut_entries": self.lut_entries, "split": self.split,
                 "buffers": {k: e[f"{k}_buffer"] for k in ("input", "weight", "output")},
                 "memory": "uram" if self.uram else "bram",
                 "dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "budget": dict(self.budget),
@@ -210,13 +213,13 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     acc = int(acc_bits or min(MAX_ACC_BITS, max(ACC_FLOOR, conv_acc)))
     entries = table_entries(probe)
     per_cycle = ddr_rates(b, clock_mhz)
-    bus_bits = axi_bits(b)
+    bus_bits, two = axi_bits(b), split_engine(b)
     best, tried = None, []
     buffers = {}  # (Tm, Tn) -> (buffers, in URAM?) or None
 
     def fits(tm, tn):
         buffers[tm, tn] = _fitting_buffers(tm, tn, taps, acc, entries, limits, uram_ok=b.uram > 0,
-                                           bus_bits=bus_bits)
+                                           bus_bits=bus_bits, split=two)
         return buffers[tm, tn] is not None
 
     fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits)]
@@ -228,12 +231,12 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
             tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
             continue
         cost = program_cost(program, b, clock_mhz)
-        mem, dsp = memories(tm, tn, bufs, acc, uram, entries, bus_bits), array_dsp(tm, tn, pack)
+        mem, dsp = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two), array_dsp(tm, tn, pack)
         tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "dsp": dsp, **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:
             best = (key, ArrayChoice(program, cost, dsp, mem["bram18"], limits, tried, pack, mem["uram"], mem["lut"],
-                                     acc, entries))
+                                     acc, entries, two))
     if best is None:
         raise InputError(f"the tiled engine fits no array of Tm in {list(tm_sizes)} x Tn in {list(tn_sizes)} on board "
                          f"'{b.name}' within ceiling {ceiling} (DSP budget {limits['dsp']}, BRAM18 budget "
@@ -246,12 +249,12 @@ def _fits(mem: dict, limits: dict) -> bool:
 
 
 def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, lut_entries: int, limits: dict, uram_ok: bool,
-                     bus_bits: int = WIDE_BITS):
+                     bus_bits: int = WIDE_BITS, split: bool = False):
     """(buffers, in URAM?) for a Tm × Tn array: the largest input / accumulator buffers, halved from
     START_INPUT / START_OUTPUT, that fit block RAM, else URAM; None when even MIN_BUFFER does not."""
     for uram in (False, True) if uram_ok else (False,):
         bufs = {"input": START_INPUT, "weight": max(1, taps) * tm * tn, "output": START_OUTPUT}
-        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries, bus_bits), limits):
+        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries, bus_bits, split), limits):
             if bufs["input"] <= MIN_BUFFER and bufs["output"] <= MIN_BUFFER:
                 break
             bufs = {**bufs, "input": max(MIN_BUFFER, bufs["input"] // 2), "output": max(MIN_BUFFER, bufs["output"] // 2)}
