@@ -4,6 +4,7 @@ compiled by g++ from the bundle's own include folder, and `fpga-accel build` end
 recording stand-ins of vitis_hls, vivado and v++ (no AMD tool is installed here)."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,10 +16,11 @@ from test_build_scripts import VENDOR, props, run_vivado_tcl
 
 import fpga_accel
 from fpga_accel import toolchain
-from fpga_accel.bundle import load_bundle
+from fpga_accel.bundle import _listing, load_bundle, write_manifest
+from fpga_accel.bundle_check import BundleError
 from fpga_accel.bundle_tiled import load_program
 from fpga_accel.cli import main
-from fpga_accel.flow import BuildError, ToolNotFoundError, build
+from fpga_accel.flow import BuildError, ToolNotFoundError, build, tiled_scripts
 from fpga_accel.flow.tiled_hls import engine_headers
 from fpga_accel.flow.tiled_hwh import generate_tiled_hwh
 from fpga_accel.flow.tiled_interface import check_top, configured, register_map, split_of
@@ -292,8 +294,18 @@ def test_a_split_field_the_target_cannot_build_is_refused(bundles, tmp_path):
     # the Vitis kernel is never split; a field that is not a bool is not taken for one
     alveo = with_form(bundles["alveo-u250"], tmp_path / "alveo.fpga", True).manifest["scripts"]
     assert alveo["engine"] == "tiled" and "names no second HP ports" in alveo["error"]
-    odd = with_form(bundles["zcu104"], tmp_path / "odd.fpga", 1).manifest["scripts"]
-    assert "tiled.array.split' is 1, not true or false" in odd["error"]
+    # generation refuses it (compile writes the scripts before the bundle is sealed) ...
+    dest = tmp_path / "odd.fpga"
+    shutil.copytree(bundles["zcu104"].path, dest)
+    m = json.loads((dest / "manifest.json").read_text())
+    m["tiled"]["array"]["split"] = 1
+    tiled_scripts.generate_tiled_scripts(dest, m, load_program(bundles["zcu104"])[0])
+    assert "tiled.array.split' is 1, not true or false" in m["scripts"]["error"]
+    # ... and so does opening a bundle that carries it
+    m["files"] = _listing(dest)
+    write_manifest(dest, m)
+    with pytest.raises(BundleError, match="tiled.array.split"):
+        load_bundle(dest)
 
 
 def test_check_top_reads_the_split_form_of_the_top_function():

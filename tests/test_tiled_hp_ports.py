@@ -254,15 +254,18 @@ def test_the_model_follows_the_simulation_through_a_128_bit_port(tmp_path, board
 
     ps = get_board(board).ps
     root = ET.fromstring(generate_tiled_hwh(b.manifest))
-    for port in (ps.hp, ps.hp_weights):  # both HP ports, at the width the model counts
+    four = (ps.hp, ps.hp_weights, ps.hp_b, ps.hp_weights_b)
+    for port in four:  # the four HP ports of the split engine, at the width the model counts
         hp = next(bi for bi in root.iter("BUSINTERFACE") if bi.get("NAME") == port)
         assert {p.get("NAME"): p.get("VALUE") for p in hp.iter("PARAMETER")}["DATA_WIDTH"] == str(ps.hp_bits)
-    # each master's DDR range through its own port's segment: the weights through hp_weights
+    # each master's DDR range through its own port's segment: the weights through hp_weights, the second
+    # masters through hp_weights_b and hp_b
     ranges = {m.get("MASTERBUSINTERFACE"): (m.get("SLAVEBUSINTERFACE"), m.get("ADDRESSBLOCK"))
               for m in root.iter("MEMRANGE") if m.get("MEMTYPE") == "MEMORY"}
-    seg = {p: ps.hp_ports[p]["segment"].rsplit("/", 1)[1] for p in (ps.hp, ps.hp_weights)}
+    seg = {p: ps.hp_ports[p]["segment"].rsplit("/", 1)[1] for p in four}
     assert ranges == {"m_axi_gmem0": (ps.hp, seg[ps.hp]), "m_axi_gmem1": (ps.hp_weights, seg[ps.hp_weights]),
-                      "m_axi_gmem2": (ps.hp, seg[ps.hp])}
+                      "m_axi_gmem2": (ps.hp, seg[ps.hp]), "m_axi_gmem3": (ps.hp_weights_b, seg[ps.hp_weights_b]),
+                      "m_axi_gmem4": (ps.hp_b, seg[ps.hp_b])}
     # the replay wired the masters as the block design does: a split board's second masters on ports 3, 2
     assert tuple(res.ddr["ports"]) == (*master_ports(ps), 0) == (0, 1, 0, 3, 2, 0)
     # the engine as the manifest records it: unsplit here (the field absent), split when it says so, with
