@@ -16,6 +16,7 @@ from fpga_accel.fold import get_board
 from fpga_accel.sim.tiled import simulate_tiled
 from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
 from fpga_accel.tiled.cost import BURST_EFFICIENCY, SERIAL, program_cost, span_overlap
+from fpga_accel.tiled.ports import split
 from models import data
 
 MODELS = ["mnist_cnn", "resnet_ds"]
@@ -257,13 +258,13 @@ def test_steps_of_several_tn_tiles_move_the_bursts_the_model_counts():
 
     qm, q, build = wide_case()
     program = build_program(qm, **build)
-    sim = TracedCsim(program)
+    brd = get_board("pynq-z2")
+    sim = TracedCsim(program, split=int(split(brd)))  # the engine a pynq-z2 compile builds: split
     first = {k: v[:1] for k, v in q.items()}
     outs, trace = sim.trace(first)
     want = TiledEngine(program).run(first)
     for k in want:
         np.testing.assert_array_equal(outs[k], want[k])
-    brd = get_board("pynq-z2")
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers))
     cost = program_cost(program, brd)
     convs = [i for i, d in enumerate(program.layers) if d["kind"] in ("conv", "gemm")]
@@ -407,20 +408,21 @@ def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffer
 
 
 def traced_on_pynq(program):
-    """One image of ``program`` through the traced C simulation (its outputs == the executor's), its
-    replay on pynq-z2's DDR and port, and the cost model's figures there: (trace, replay, cost)."""
+    """One image of ``program`` through the traced C simulation of pynq-z2's engine (split, as a compile
+    for that board builds it; its outputs == the executor's), its replay on pynq-z2's DDR and ports, and
+    the cost model's figures there: (trace, replay, cost)."""
     from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
     from fpga_accel.sim.tiled_build import TracedCsim
     from fpga_accel.sim.tiled_replay import replay
     from fpga_accel.tiled import TiledEngine
     from fpga_accel.tiled.cost import span_overlap
 
+    brd = get_board("pynq-z2")
     first = random_raw_inputs(program, 1, 0)
-    outs, trace = TracedCsim(program).trace(first)
+    outs, trace = TracedCsim(program, split=int(split(brd))).trace(first)  # pynq-z2's engine: split
     want = TiledEngine(program).run(first)
     for k in want:
         np.testing.assert_array_equal(outs[k], want[k])
-    brd = get_board("pynq-z2")
     overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
     return trace, rep, program_cost(program, brd)
