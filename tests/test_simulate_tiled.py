@@ -2,6 +2,7 @@
 the ping-pong schedule and the DDR model. Outputs == the emulator; the simulation never beats the
 array or the DDR; with a fast DDR it is the compute plus the pipeline fill, with a slow one it
 follows bytes / bandwidth; it agrees with the cost model on the bytes moved."""
+import copy
 import dataclasses
 import json
 
@@ -16,6 +17,7 @@ from fpga_accel.fold import get_board
 from fpga_accel.sim.tiled import simulate_tiled
 from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
 from fpga_accel.tiled.cost import BURST_EFFICIENCY, SERIAL, program_cost, span_overlap
+from fpga_accel.tiled.ports import split
 from models import data
 
 MODELS = ["mnist_cnn", "resnet_ds"]
@@ -45,6 +47,14 @@ def misplaced(est):
     """Bursts the model may miss: it places every alike step's bytes where the first one's start, so
     a 4 KiB boundary a later step's run crosses (one at most per 4 KiB moved) is not counted."""
     return 2 + est.ddr_bytes // BOUNDARY
+
+
+def unsplit_engine(b):
+    """Bundle ``b`` with its engine unsplit (manifest tiled.array.split false), as for a board without a PS
+    (:func:`board`), whose model counts no second masters."""
+    manifest = copy.deepcopy(b.manifest)
+    manifest["tiled"]["array"]["split"] = False
+    return dataclasses.replace(b, manifest=manifest)
 
 
 def board(gbps):
@@ -98,8 +108,8 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     its compute and its store's bursts one after another; a conv hides its loads behind the array
     where it has many steps, but a burst takes a cycle however small: the tap-parallel stem, whose
     im2col load is a burst per input row and kernel row, adds its bursts to its compute — and the
-    cost model counts the same bursts."""
-    b = bundles["mnist_cnn"]
+    cost model counts the same bursts. The engine is the one a board without a PS builds: unsplit."""
+    b = unsplit_engine(bundles["mnist_cnn"])
     program, _ = load_program(b)
     res = simulate_tiled(b, images=1, board=board(1e6), ddr_latency=0, bus_bytes=BOUNDARY, max_beats=1,
                          check=False)
@@ -257,13 +267,13 @@ def test_steps_of_several_tn_tiles_move_the_bursts_the_model_counts():
 
     qm, q, build = wide_case()
     program = build_program(qm, **build)
-    sim = TracedCsim(program)
+    brd = get_board("pynq-z2")
+    sim = TracedCsim(program, split=int(split(brd)))  # the engine a pynq-z2 compile builds: split
     first = {k: v[:1] for k, v in q.items()}
     outs, trace = sim.trace(first)
     want = TiledEngine(program).run(first)
     for k in want:
         np.testing.assert_array_equal(outs[k], want[k])
-    brd = get_board("pynq-z2")
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers))
     cost = program_cost(program, brd)
     convs = [i for i, d in enumerate(program.layers) if d["kind"] in ("conv", "gemm")]
@@ -407,20 +417,21 @@ def test_resident_inputs_alternate_halves_unless_a_layer_mixes_them(tile, buffer
 
 
 def traced_on_pynq(program):
-    """One image of ``program`` through the traced C simulation (its outputs == the executor's), its
-    replay on pynq-z2's DDR and port, and the cost model's figures there: (trace, replay, cost)."""
+    """One image of ``program`` through the traced C simulation of pynq-z2's engine (split, as a compile
+    for that board builds it; its outputs == the executor's), its replay on pynq-z2's DDR and ports, and
+    the cost model's figures there: (trace, replay, cost)."""
     from fpga_accel.sim.tiled import ddr_model, random_raw_inputs
     from fpga_accel.sim.tiled_build import TracedCsim
     from fpga_accel.sim.tiled_replay import replay
     from fpga_accel.tiled import TiledEngine
     from fpga_accel.tiled.cost import span_overlap
 
+    brd = get_board("pynq-z2")
     first = random_raw_inputs(program, 1, 0)
-    outs, trace = TracedCsim(program).trace(first)
+    outs, trace = TracedCsim(program, split=int(split(brd))).trace(first)  # pynq-z2's engine: split
     want = TiledEngine(program).run(first)
     for k in want:
         np.testing.assert_array_equal(outs[k], want[k])
-    brd = get_board("pynq-z2")
     overlap = {i: m for i, d in enumerate(program.layers) if (m := span_overlap(d, program.engine))}
     rep = replay(trace, ddr_model(brd, brd.clock_mhz), len(program.layers), overlap)
     return trace, rep, program_cost(program, brd)
