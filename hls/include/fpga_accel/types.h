@@ -13,7 +13,10 @@
 //
 // FA_CYCLE() opens the body of every pipelined (II=1) loop in the library. In C simulation it counts
 // loop iterations in fa::sim::cycles(), which is how the testbenches check each header's cycle
-// formula; for synthesis (__SYNTHESIS__ defined) it expands to nothing.
+// formula; for synthesis (__SYNTHESIS__ defined) it expands to nothing. FA_MOVE() opens the body of a
+// pipelined loop that only moves data (the tiled engine's loads and output path): counted apart, in
+// fa::sim::moves(), so the compute cycles stay the array's, while the tiled trace times each stage by
+// both.
 #ifndef FA_TYPES_H
 #define FA_TYPES_H
 
@@ -27,6 +30,10 @@
 namespace fa {
 namespace sim {
 inline unsigned long long& cycles() {
+    static unsigned long long count = 0;
+    return count;
+}
+inline unsigned long long& moves() {
     static unsigned long long count = 0;
     return count;
 }
@@ -128,6 +135,7 @@ __attribute__((noinline)) T hex_word(const char* hex) {
 }  // namespace sim
 }  // namespace fa
 #define FA_CYCLE() (++fa::sim::cycles())
+#define FA_MOVE() (++fa::sim::moves())
 #define FA_HEX_WORD(T, HEX) fa::sim::hex_word<T>(HEX)
 // A parameter array is initialised in a function of its own on first use: ap_int elements are
 // constructed at start-up, and one static initialiser holding every array of a large network (millions
@@ -140,6 +148,7 @@ __attribute__((noinline)) T hex_word(const char* hex) {
     static NAME##_type& NAME = NAME##_init()
 #else
 #define FA_CYCLE()
+#define FA_MOVE()
 #define FA_HEX_WORD(T, HEX) T(HEX, 16)
 #define FA_PARAM(T, NAME, DIMS) static const T NAME DIMS
 #define FA_PARAM_END(NAME)

@@ -62,7 +62,7 @@ struct State {
     const uint8_t* base[3];
     uint64_t size[3];
     Run open[N_PORTS][2];  // the run each port and direction is extending; bytes == 0: none
-    uint64_t since;      // FA_CYCLE count when the current stretch began
+    uint64_t since;      // FA_CYCLE + FA_MOVE count when the current stretch began
     uint64_t first_run;  // the current stretch's first run
     uint64_t limit;  // most events and most runs kept (0: no limit); past it the trace stops growing
     int32_t layer;
@@ -87,7 +87,7 @@ inline void flush(State& s, int port, int write) {
 inline void cut(State& s) {
     for (int p = 0; p < N_PORTS; p++)
         for (int w = 0; w < 2; w++) flush(s, p, w);
-    const uint64_t now = sim::cycles(), n = s.runs.size() - s.first_run;
+    const uint64_t now = sim::cycles() + sim::moves(), n = s.runs.size() - s.first_run;  // a stretch's iterations: compute and data moves
     if ((now != s.since || n) && !s.stack.empty() && !s.overflow) {
         if (s.limit && s.events.size() >= s.limit) s.overflow = true;
         const Frame& f = s.stack.back();
@@ -175,7 +175,7 @@ inline void run(const void* desc, uint64_t desc_bytes, const void* weights, uint
     if (!s.overflow) s.events.push_back(e);
     const Frame f = {CONTROL, -1, -1, 0, 0};
     s.stack.push_back(f);
-    s.since = sim::cycles();
+    s.since = sim::cycles() + sim::moves();
     s.first_run = s.runs.size();
 }
 
