@@ -3,13 +3,14 @@
 //
 //   for each spatial tile (rows x cols output pixels, row-major)
 //     for each group, for each output-channel tile of Tm
-//       accumulators <- bias; M, shift of the tile's channels (dense: read with its first step)
+//       bias, M, shift of the tile's channels (dense: read with its first step)
 //       for each step of G input-channel tiles of Tn               (depthwise mode: none)
 //         input tile with halo, the step's channels side by side <- activation arena (padding made
 //         on chip from zp_in)
 //         the G weight blocks [KH][KW][m][c] <- weights arena (one run)
 //         for each of the G tiles: for each tap, for each pixel (PIPELINE II=1): Tm x Tn products
-//         (UNROLL); partial sums checked against acc_bits (S_ACC)
+//         (UNROLL), the tile's first tap starting from the bias; at its last tap the pixel's partial
+//         sums checked against acc_bits (S_ACC)
 //       output path: requantise, clamp, post stages, write
 //     (whole pixels, checks.h: the output path once per spatial tile, all its channels a pixel)
 //
@@ -38,6 +39,11 @@
 // rows*cols*ceil(KH*KW*cg/Tn) per Tm tile from an im2col input tile; a resident input is read once per
 // spatial tile and group; a 1x1 convolution loads only the pixels it reads. Those are the cost model's
 // figures (fpga_accel/tiled/cost.py, tiles.py), counted by FA_CYCLE.
+//
+// The array stage is its MAC loop (the same in every mode): the accumulators need no bias fill (the
+// first products add to the bias), the acc_bits check is made in the pipelined loop as each pixel
+// completes a Tn tile and OR-ed into the stage's status, and a Tm tile's M and shift are copied in
+// one lane-parallel step; no loop of pixels x channels runs beside the FA_CYCLE iterations.
 #ifndef FA_TILED_CONV_H
 #define FA_TILED_CONV_H
 
@@ -52,20 +58,14 @@
 namespace fa {
 namespace tiled {
 
-// Accumulator half H <- bias for np pixels x tmo channels (from m0); the channels' M and shift. Each
-// block's tmo values are read in turn, one burst a block rather than three a channel.
+// Tm tile m0..m0+tmo's constants for accumulator half H, read block by block (one burst a block
+// rather than three a channel) where the array stage starts (the cost model's fetch): M and shift,
+// and the bias the tile's first taps start from (dw_mac; tile_bias, which a depthwise layer has free).
 template <class C, int H>
-void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo, int np) {
+void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo) {
     for (int m = 0; m < tmo; m++) b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
     for (int m = 0; m < tmo; m++) b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
-    for (int m = 0; m < tmo; m++) {
-        const int64_t bias = at(weights, L.bias, m0 + m);
-    bias_fill:
-        for (int p = 0; p < np; p++) {
-#pragma HLS PIPELINE II = 1
-            b.acc[H][p * tmo + m] = bias;
-        }
-    }
+    for (int m = 0; m < tmo; m++) b.tile_bias[H][m] = at(weights, L.bias, m0 + m);
 }
 
 // A dense Tm tile's constants, read with its first step into that step's half q (the array then finds
@@ -83,20 +83,6 @@ template <class C>
 void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) {
     for (int m = 0; m < L.out.c; m++) b.pos_mult[m] = (int32_t)at(weights, L.mblk, m);
     for (int m = 0; m < L.out.c; m++) b.pos_shift[m] = (int8_t)at(weights, L.sblk, m);
-}
-
-// Whether the np x tmo partial sums at acc[p*as + m] fit `bits` bits.
-template <class C>
-bool acc_fits(const typename Buffers<C>::acc_t* acc, int np, int tmo, int as, int bits) {
-    for (int p = 0; p < np; p++)
-        for (int m = 0; m < tmo; m++)
-            if (!fits((int64_t)acc[p * as + m], bits)) return false;
-    return true;
-}
-
-template <class C, int H>
-bool acc_in_range(const Buffers<C>& b, int n, int bits) {
-    return acc_fits<C>(b.acc[H], 1, n, n, bits);
 }
 
 // The output path of accumulator half H: requantise, post stages, write.
@@ -153,18 +139,23 @@ bool input_resident(const Layer& L, const Span& s) {
     return !tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) && !(L.groups > 1 && L.cg == 1) && L.mg > L.tm && area * L.cg <= (uint64_t)C::INPUT_BUFFER;
 }
 
-// One pixel's products on the array: acc[m] += sum over c < cn of x[c] * w[m*ws + c], m < tmo. With
-// PACK = 2 lanes m and m+1 share each multiply (pack.h).
+// One pixel's products on the array: acc[m] = (bias ? bias[m] : acc[m]) + sum over c < cn of
+// x[c] * w[m*ws + c], m < tmo, so a Tm tile's first products start from its bias (no fill loop).
+// With PACK = 2 lanes m and m+1 share each multiply (pack.h). bits > 0: the pixel completes a Tn
+// tile here, and the result is whether its lane sums fit `bits` bits (the acc_bits check, made
+// where the executor makes it, in the same iteration); else true.
 template <class C>
-void array_pixel(typename Buffers<C>::acc_t* acc, const act_t* x, const wgt_t* w, int ws, int tmo, int cn) {
+bool array_pixel(typename Buffers<C>::acc_t* acc, const act_t* x, const wgt_t* w, int ws, int tmo, int cn,
+                 const int64_t* bias, int bits) {
 #pragma HLS INLINE
     typedef typename Buffers<C>::acc_t acc_t;
+    bool ok = true;
 lanes_m:
     for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m += C::PACK) {
 #pragma HLS UNROLL
         if (m >= tmo) continue;
         const bool pair = C::PACK == 2 && m + 1 < tmo;
-        acc_t lo = acc[m], hi = pair ? acc[m + 1] : acc_t(0);
+        acc_t lo = bias ? acc_t(bias[m]) : acc[m], hi = pair ? (bias ? acc_t(bias[m + 1]) : acc[m + 1]) : acc_t(0);
     lanes_c:
         for (int c = 0; c < FA_TILED_LANES(cn, C::TN); c++) {
 #pragma HLS UNROLL
@@ -180,7 +171,9 @@ lanes_m:
         }
         acc[m] = lo;
         if (pair) acc[m + 1] = hi;
+        if (bits && (!fits((int64_t)lo, bits) || (pair && !fits((int64_t)hi, bits)))) ok = false;
     }
+    return ok;
 }
 
 // Step channels [c0, c0+cw) of (group gi, Tm tile o0) into half q, G Tn tiles (checks.h,
@@ -226,19 +219,21 @@ dense_weights:
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
 // every tap, every pixel, tmo x cn products a cycle into half[a0 + p*as + m] (the trace names the
-// half, which a whole-pixel output path waits for in full), from its block at
-// w + KH*KW*tmo*c; the partial sums checked against acc_bits after each Tn tile, where the executor
-// checks them. A tap's offset
-// in the input tile comes from the span (memory.h tap_offsets), not from a table the next spatial
-// tile would rewrite while this one still runs.
+// half, which a whole-pixel output path waits for in full), from its block at w + KH*KW*tmo*c. The
+// Tm tile's first step is given its bias (the tile's constants, read with that step's load), which
+// its first tap starts the accumulators from; a pixel's partial sums are checked against acc_bits
+// as it completes a Tn tile (its last tap), where the executor checks them, so the stage is its MAC
+// loop and nothing else. A tap's offset in the input tile comes from the span (memory.h
+// tap_offsets), not from a table the next spatial tile would rewrite while this one still runs.
 template <class C>
 int dense_mac(const Layer& L, const Span& s, int tmo, int cw, const act_t* in, int stride, const wgt_t* w,
-              typename Buffers<C>::acc_t* half, int a0, int as) {
+              const int64_t* bias, typename Buffers<C>::acc_t* half, int a0, int as) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, w, half, s);
     typename Buffers<C>::acc_t* acc = half + a0;
     const bool sampled = sampled_input(L);
     const int k = L.kh * L.kw;
+    bool ok = true;
 dense_tiles:
     for (int c = 0; c < cw; c += L.tn) {
         const int cn = imin(L.tn, cw - c);
@@ -246,16 +241,18 @@ dense_tiles:
     dense_taps:
         for (int t = 0; t < k; t++) {
             const int tap = (t / L.kw) * L.dh * s.hx + (t % L.kw) * L.dw;
+            const int64_t* start = c == 0 && t == 0 ? bias : 0;  // the Tm tile's first products: from its bias
+            const int bits = t == k - 1 ? L.acc_bits : 0;          // the Tn tile's last tap: checked
             Pixel px;
         dense_pixels:
             for (int p = 0; p < s.np; p++, px.next(s.nc)) {
 #pragma HLS PIPELINE II = 1
                 FA_CYCLE();
                 const int at = sampled ? p : px.corner(L, s) + tap;  // a sampled input holds the read pixels only
-                array_pixel<C>(acc + p * as, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn);
+                ok &= array_pixel<C>(acc + p * as, in + at * stride + c, wt + t * tmo * cn, cn, tmo, cn, start, bits);
             }
         }
-        if (!acc_fits<C>(acc, s.np, tmo, as, L.acc_bits)) return S_ACC;
+        if (!ok) return S_ACC;  // the Tn tile the executor reports
     }
     return S_OK;
 }
@@ -365,24 +362,29 @@ tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in 
 }
 
 // The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle, into
-// half[a0 + p*as + m] (as dense_mac).
+// half[a0 + p*as + m] (as dense_mac), the first pairs starting from the tile's bias; a pixel's sums
+// checked against acc_bits with its last pairs (the executor checks the whole tile once).
 template <class C>
-void tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w,
-             typename Buffers<C>::acc_t* half, int a0, int as) {
+int tap_mac(const Layer& L, const Span& s, int tmo, const act_t* in, const wgt_t* w, const int64_t* bias,
+            typename Buffers<C>::acc_t* half, int a0, int as) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, in, half, s);
     typename Buffers<C>::acc_t* acc = half + a0;
     const int ku = L.kh * L.kw * L.cg;
+    bool ok = true;
 tap_groups:
     for (int u0 = 0; u0 < ku; u0 += L.tn) {
+        const int64_t* start = u0 == 0 ? bias : 0;
+        const int bits = u0 + L.tn >= ku ? L.acc_bits : 0;
     tap_pixels:
         for (int p = 0; p < s.np; p++) {
 #pragma HLS PIPELINE II = 1
             FA_CYCLE();
-            array_pixel<C>(acc + p * as, in + p * ku + u0, w + (u0 / L.tn) * tmo * L.tn, L.tn, tmo,
-                           imin(L.tn, ku - u0));
+            ok &= array_pixel<C>(acc + p * as, in + p * ku + u0, w + (u0 / L.tn) * tmo * L.tn, L.tn, tmo,
+                                 imin(L.tn, ku - u0), start, bits);
         }
     }
+    return ok ? S_OK : S_ACC;
 }
 
 // Steps of a dense Tm tile: ceil(cg / (G*Tn)).
@@ -420,13 +422,9 @@ int dense_tile(const Layer& L, const uint8_t* weights, const uint8_t* acts, cons
                int a0) {
 #pragma HLS INLINE off
     const int tmo = imin(L.tm, L.mg - o0);
-    typename Buffers<C>::acc_t* acc = b.acc[H] + a0;
     if (tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER)) {  // one step: all of the Tm tile's pairs
-        if (p0)
-            tap_mac<C>(L, s, tmo, b.in[1], b.w[1], b.acc[H], a0, as);
-        else
-            tap_mac<C>(L, s, tmo, b.in[0], b.w[0], b.acc[H], a0, as);
-        return acc_fits<C>(acc, s.np, tmo, as, L.acc_bits) ? S_OK : S_ACC;
+        return p0 ? tap_mac<C>(L, s, tmo, b.in[1], b.w[1], b.tile_bias[1], b.acc[H], a0, as)
+                  : tap_mac<C>(L, s, tmo, b.in[0], b.w[0], b.tile_bias[0], b.acc[H], a0, as);
     }
     const int cs = tiles_per_step(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) * L.tn, ns = (L.cg + cs - 1) / cs;
     const bool load_input = !resident || o0 == 0;  // a resident input comes with the group's first Tm tile
@@ -440,37 +438,32 @@ dense_pingpong:  // step j: load channels [j*cs, ..) into half (p0+j)%2 | the ar
         if ((p0 + j) & 1) {
             if (j < ns) dense_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[1]) + at_j, stride_j, b.w[1], 1);
-            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0], b.acc[H], a0, as);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[0]) + at_prev, stride_prev, b.w[0],
+                                  j == 1 ? b.tile_bias[0] : 0, b.acc[H], a0, as);
         } else {
             if (j < ns) dense_load<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, tmo, c0, cw, load_input,
                                       (resident ? kept : b.in[0]) + at_j, stride_j, b.w[0], 0);
-            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1], b.acc[H], a0, as);
+            status = dense_mac<C>(L, s, tmo, pcw, (resident ? kept : b.in[1]) + at_prev, stride_prev, b.w[1],
+                                  j == 1 ? b.tile_bias[1] : 0, b.acc[H], a0, as);
         }
         if (status) return status;
     }
     return S_OK;
 }
 
-// Accumulator half H <- the bias of Tm tile (gi, o0) from its constants (half q, read with its first
-// load), and its channels' M and shift; whole pixels (`whole`): the bias into the tile's columns of
-// the spatial tile's accumulator, the layer's M and shift held.
+// Tm tile (gi, o0)'s M and shift for accumulator half H, from its constants (half q, read with its
+// first load): a lane-parallel copy, one cycle; whole pixels (`whole`) hold the layer's instead. The
+// bias is no fill of its own: the tile's first products start from it (dense_mac, tap_mac).
 template <class C, int H>
-void dense_start(const Layer& L, Buffers<C>& b, const Span& s, int gi, int o0, int q, bool whole) {
-#pragma HLS INLINE off
-    // the bias fill waits for the first load (the half it names); the products are stages of their own
-    FA_TILED_TRACE_STAGE(COMPUTE, tap_parallel(L, C::INPUT_BUFFER, C::WEIGHT_BUFFER) ? (const void*)b.in[q] : b.w[q],
-                         b.acc[H], s);
-    const int tmo = imin(L.tm, L.mg - o0), as = whole ? L.out.c : tmo, a0 = whole ? gi * L.mg + o0 : 0;
-    for (int m = 0; !whole && m < tmo; m++) {
+void dense_start(const Layer& L, Buffers<C>& b, int o0, int q, bool whole) {
+#pragma HLS INLINE
+    const int tmo = imin(L.tm, L.mg - o0);
+dense_consts:
+    for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
+#pragma HLS UNROLL
+        if (whole || m >= tmo) continue;
         b.mult[H][m] = b.tile_mult[q][m];
         b.shift[H][m] = b.tile_shift[q][m];
-    }
-    for (int m = 0; m < tmo; m++) {
-    dense_bias_fill:
-        for (int p = 0; p < s.np; p++) {
-#pragma HLS PIPELINE II = 1
-            b.acc[H][a0 + p * as + m] = b.tile_bias[q][m];
-        }
     }
 }
 
@@ -496,7 +489,7 @@ int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint
                Buffers<C>& b, const Span& s, int gi, int o0, const Pending& last, bool resident, int r, int p0,
                bool whole) {
     dense_first<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0);
-    dense_start<C, H>(L, b, s, gi, o0, p0, whole);
+    dense_start<C, H>(L, b, o0, p0, whole);
     const int status = drain_pending<C, 1 - H>(L, b, acts, last);
     if (status) return status;
     const int as = whole ? L.out.c : imin(L.tm, L.mg - o0), a0 = whole ? gi * L.mg + o0 : 0;
@@ -552,7 +545,9 @@ dw_weights:
     }
 }
 
-// The array on Tm tile o0 (input/weight half A) into accumulator half A, Tn taps a cycle.
+// The array on Tm tile o0 (input/weight half A) into accumulator half A, Tn taps a cycle, the first
+// taps starting from the bias; every pixel's lane sums checked against acc_bits after each Tn taps,
+// in the same iteration (the executor's check points), so the stage is its MAC loop.
 template <class C, int A>
 int dw_mac(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s, int o0) {
 #pragma HLS INLINE off
@@ -560,7 +555,8 @@ int dw_mac(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s,
     typedef typename Buffers<C>::acc_t acc_t;
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
     const int cn = (o0 + tmo - 1) / L.mg + 1 - ci0;
-    start_tile<C, A>(L, weights, b, o0, tmo, s.np);
+    start_tile<C, A>(L, weights, b, o0, tmo);
+    bool ok = true;
 dw_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
         Pixel px;
@@ -574,7 +570,7 @@ dw_taps:
 #pragma HLS UNROLL
                 if (m >= tmo) continue;
                 const int ch = (o0 + m) / L.mg - ci0;
-                acc_t sum = b.acc[A][p * tmo + m];
+                acc_t sum = t0 == 0 ? acc_t(b.tile_bias[A][m]) : b.acc[A][p * tmo + m];
             dw_lanes_t:
                 for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
 #pragma HLS UNROLL
@@ -583,9 +579,10 @@ dw_taps:
                     sum += (acc_t)b.in[A][(corner + b.taps[t]) * cn + ch] * b.w[A][m * k + t];
                 }
                 b.acc[A][p * tmo + m] = sum;
+                if (!fits((int64_t)sum, L.acc_bits)) ok = false;
             }
         }
-        if (!acc_in_range<C, A>(b, s.np * tmo, L.acc_bits)) return S_ACC;
+        if (!ok) return S_ACC;  // the Tn taps the executor reports
     }
     return S_OK;
 }

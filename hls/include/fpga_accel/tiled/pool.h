@@ -25,14 +25,15 @@ namespace fa {
 namespace tiled {
 
 // The array on channels c0.. of one spatial tile (input half A) into accumulator half A, Tn taps a
-// cycle.
+// cycle, the first taps starting from the pool's identity (0, or the input type's minimum for max):
+// no fill loop, the stage is its MAC loop.
 template <class C, int A>
 void pool_mac(const Layer& L, Buffers<C>& b, const Span& s, int c0) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(COMPUTE, b.in[A], b.acc[A], s);
     const bool avg = L.kind == K_AVGPOOL;
     const int k = L.kh * L.kw, cn = imin(L.tm, L.in[0].c - c0);
-    for (int i = 0; i < s.np * cn; i++) b.acc[A][i] = avg ? 0 : dtype_min(L.in[0].dtype);
+    const int64_t identity = avg ? 0 : dtype_min(L.in[0].dtype);
 pool_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
         Pixel px;
@@ -45,7 +46,7 @@ pool_taps:
             for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL
                 if (m >= cn) continue;
-                int64_t v = b.acc[A][p * cn + m];
+                int64_t v = t0 == 0 ? identity : (int64_t)b.acc[A][p * cn + m];
             pool_lanes_t:
                 for (int tt = 0; tt < FA_TILED_LANES(imin(L.tn, k - t0), C::TN); tt++) {
 #pragma HLS UNROLL
