@@ -146,17 +146,59 @@ def executor_passes(program, inputs) -> bool:
     return True
 
 
-@pytest.mark.parametrize("case, layer", [("wide", "c1"), ("speed", "stem"), ("speed", "c3"),
-                                         ("depthwise", "dw"), ("depthwise", "dwm")])
-def test_acc_bits_overflow_is_found_where_the_executor_finds_it(case, layer):
+def front_loaded(program, i: int):
+    """``program`` with layer i's weights such that, on its input's largest value everywhere, the
+    partial sums peak at the first check point P (1.5 times a power of two) and end at P/2 at most
+    in magnitude (P/2 from the second Tn tile on; depthwise: the later taps take half of the first Tn
+    taps' sum away): a check made only at the end, or only after a step of several Tn tiles, would
+    pass a width one bit narrower than the executor's."""
+    p = copy.deepcopy(program)
+    d = p.layers[i]
+    blk, geo, tn = d["weights"], _conv_geometry(d), d["tile"]["tn"]
+    k = geo["kernel"][0] * geo["kernel"][1]
+    dt, xmax = np.dtype(blk["dtype"]), np.iinfo(np.dtype(d["inputs"][0]["dtype"])).max
+    w = p.weights[blk["offset"]:blk["offset"] + blk["count"] * dt.itemsize].view(dt)
+
+    def positive(terms: int) -> int:  # weight of `terms` products summing to P = 1.5 * 2^m, m largest
+        m = int(np.floor(np.log2(np.iinfo(dt).max * terms * xmax / 1.5)))
+        return round(1.5 * 2**m / (terms * xmax))
+
+    if mode(d, p.engine) == "depthwise":  # [channel][tap]
+        pos = positive(tn)
+        w.reshape(-1, k)[:] = np.where(np.arange(k) < tn, pos, -round(pos * tn / (2 * (k - tn))))
+        return p
+    g, cg, mg, tm = geo["groups"], geo["cin_per_group"], geo["cout_per_group"], d["tile"]["tm"]
+    assert cg > tn
+    pos = positive(k * tn)
+    neg = -round(pos * tn / (2 * min(tn, cg - tn)))
+    at = 0  # [group][Tm tile][Tn tile][tap][m][c]
+    for _ in range(g):
+        for o0, o1 in spans(mg, tm):
+            for c0, c1 in spans(cg, tn):
+                n = k * (o1 - o0) * (c1 - c0)
+                w[at:at + n] = pos if c0 == 0 else neg if c0 == tn else 0
+                at += n
+    assert at == blk["count"]
+    return p
+
+
+@pytest.mark.parametrize("case, layer, weights", [("wide", "c1", "random"), ("wide", "c1", "front"),
+                                                  ("speed", "stem", "random"), ("speed", "c3", "random"),
+                                                  ("depthwise", "dw", "front"), ("depthwise", "dwm", "random")])
+def test_acc_bits_overflow_is_found_where_the_executor_finds_it(case, layer, weights):
     """The narrowest acc_bits the executor accepts for a layer (its check after every Tn tile, Tn taps
     of a depthwise layer, a tap-parallel tile's end) is the narrowest the C simulation accepts: one
-    bit less stops both on that layer (status 8, S_ACC), at that width the outputs are equal."""
+    bit less stops both on that layer (status 8, S_ACC), at that width the outputs are equal; also
+    with weights whose partial sums peak before a Tm tile's end (front_loaded)."""
     from fpga_accel.sim.tiled import random_raw_inputs
 
     program = build(case)
     i = next(j for j, d in enumerate(program.layers) if d["name"] == layer)
+    if weights == "front":
+        program = front_loaded(program, i)
     first = random_raw_inputs(program, 1, 0)
+    if weights == "front":  # the layer reads the model's input: its largest value everywhere
+        first = {k: np.full_like(v, np.iinfo(v.dtype).max) for k, v in first.items()}
     lo, hi = 2, 40  # the executor fails at lo and passes at hi
     assert executor_passes(with_acc_bits(program, i, hi), first)
     while hi - lo > 1:
