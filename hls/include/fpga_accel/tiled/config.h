@@ -79,7 +79,7 @@ struct Buffers {
     int32_t pos_mult[C::OUTPUT_BUFFER];
     int8_t pos_shift[C::OUTPUT_BUFFER];
     int32_t pre[C::TM];
-    int64_t tile_bias[2][C::TM];  // a dense Tm tile's bias, M and shift, read with its first step (its half)
+    int64_t tile_bias[2][C::TM];  // a Tm tile's bias (dense: with M and shift, read with its first step, its half)
     int32_t tile_mult[2][C::TM];
     int8_t tile_shift[2][C::TM];
     int32_t taps[MAX_KERNEL * MAX_KERNEL];  // tap offsets of the current spatial tile (memory.h)
