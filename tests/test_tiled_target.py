@@ -16,7 +16,8 @@ from fpga_accel.tiled.ports import split as split_engine
 from fpga_accel.tiled.target import (
     ACT_BITS,
     MIN_DSP_SHARE,
-    OUTPUT_PATH_DSP,
+    OTHER_UNITS_DSP,
+    REQUANT_LANE_DSP,
     TN_SIZES,
     WEIGHT_BITS,
     array_dsp,
@@ -44,7 +45,9 @@ def test_search_stays_within_every_budget(resnet, board, ceiling):
     d = c.to_dict()
     e = c.program.engine
     assert d["estimate"] is True and d["pack"] == 2  # resnet_ds at 8 bits: every product packs
-    assert c.dsp == array_dsp(e["tm"], e["tn"], 2) == -(-e["tm"] // 2) * e["tn"] + OUTPUT_PATH_DSP <= lim["dsp"]
+    lanes = axi_bits(get_board(board)) // 8  # the output path's requantisation lanes: a bus word's bytes
+    assert c.dsp == array_dsp(e["tm"], e["tn"], 2, 8 * lanes) == (
+        -(-e["tm"] // 2) * e["tn"] + lanes * REQUANT_LANE_DSP + OTHER_UNITS_DSP) <= lim["dsp"]
     assert d["split"] is split_engine(get_board(board)) is True  # every Zynq board here: four HP ports
     mem = memories(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram", d["lut_entries"],
                    axi_bits(get_board(board)), d["split"])
@@ -59,7 +62,8 @@ def test_wider_types_do_not_pack():
     qm, _ = random_case(GRAPHS["residual"], seed=3, bits=12)
     assert not packs(build_program(qm, tm=4, tn=4), get_board("zcu104"))
     c = choose_array(qm, "zcu104")
-    assert c.pack == 1 and c.dsp == c.program.engine["tm"] * c.program.engine["tn"] + OUTPUT_PATH_DSP
+    out = axi_bits(get_board("zcu104")) // 8 * REQUANT_LANE_DSP + OTHER_UNITS_DSP  # 16 lanes of 2, and 12
+    assert c.pack == 1 and c.dsp == c.program.engine["tm"] * c.program.engine["tn"] + out
     qm8, _ = random_case(GRAPHS["residual"], seed=3)
     assert packs(build_program(qm8, tm=4, tn=4), get_board("pynq-z2"))  # 25-bit packed operand on DSP48E1
 

@@ -7,7 +7,8 @@ going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the boar
 shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, counted from what
 ``hls/include/fpga_accel/tiled/top.h`` declares:
 
-- **DSP**: ⌈Tm / PACK⌉ · Tn multipliers plus :data:`OUTPUT_PATH_DSP`. In synthesis a product is a
+- **DSP**: ⌈Tm / PACK⌉ · Tn multipliers plus the output path's (:func:`output_path_dsp`: W requantisation
+  lanes of :data:`REQUANT_LANE_DSP`, W the arenas' bus bytes, and :data:`OTHER_UNITS_DSP`). In synthesis a product is a
   17-bit activation times a 16-bit weight, one DSP (27 × 18 on DSP48E2, AMD UG579; 25 × 18 on
   DSP48E1, AMD UG479). PACK = 2 when every conv and gemm layer multiplies int8 weights by 8-bit
   activations and the packed operand (2·8 + 8 + 1 = 25 bits) fits the board's wide port: lanes m and
@@ -53,9 +54,16 @@ TM_SIZES = (4, 8, 16, 32, 48, 64, 96, 128)
 TN_SIZES = (4, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 #: candidates with fewer multipliers than this share of the widest candidate's are not costed
 MIN_DSP_SHARE = 0.75
-#: DSPs of the requantisation multiplies outside the array (output path, pools, elementwise, residual
-#: add: four 46 × 18-bit products of up to four DSPs each), an estimate
-OUTPUT_PATH_DSP = 16
+#: DSPs of one lane of the output path (tiled/output_path.h: W = bus bits / 8 lanes, one a byte of the bus
+#: word): its requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
+#: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
+#: multiplier (AMD UG579; 24 + 22 bits on DSP48E1's 25 × 18, UG479), the two partial products added in
+#: fabric or the post-adder: two DSPs. An estimate from the arithmetic, not a synthesis figure; a lane's
+#: residual-add products (post stages) are not in it
+REQUANT_LANE_DSP = 2
+#: DSPs of the requantisation multiplies outside the output path's lanes (pools, elementwise, the residual
+#: add: three 46 × 18-bit products of up to four DSPs each), an estimate
+OTHER_UNITS_DSP = 12
 #: first and smallest input / accumulator buffer sizes (elements, one half) the search tries
 START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 17, 1 << 15, 1 << 10
 ACC_FLOOR = 36  # narrowest accumulator the search builds (choose_array)
@@ -121,9 +129,15 @@ def table_entries(program: Program) -> int:
     return max(4, 1 << (max(sizes, default=1) - 1).bit_length())
 
 
-def array_dsp(tm: int, tn: int, pack: int) -> int:
+def output_path_dsp(bus_bits: int = WIDE_BITS) -> int:
+    """DSPs of the output path with arenas ``bus_bits`` wide (tiled/ports.py axi_bits): W = bus_bits / 8
+    requantisation lanes of REQUANT_LANE_DSP, plus OTHER_UNITS_DSP; an estimate."""
+    return bus_bits // 8 * REQUANT_LANE_DSP + OTHER_UNITS_DSP
+
+
+def array_dsp(tm: int, tn: int, pack: int, bus_bits: int = WIDE_BITS) -> int:
     """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and its output path."""
-    return -(-tm // pack) * tn + OUTPUT_PATH_DSP
+    return -(-tm // pack) * tn + output_path_dsp(bus_bits)
 
 
 def packs(program: Program, board) -> bool:
@@ -176,12 +190,13 @@ def _max_taps(qm) -> int:
     return taps
 
 
-def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn: True):
-    """(Tm, Tn) pairs within the DSP budget and ``fits`` (the memory budgets): per Tm the widest such
-    Tn, and the widest power-of-two one."""
+def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn: True,
+               bus_bits: int = WIDE_BITS):
+    """(Tm, Tn) pairs within the DSP budget (the output path's lanes ``bus_bits`` / 8) and ``fits`` (the
+    memory budgets): per Tm the widest such Tn, and the widest power-of-two one."""
     out = set()
     for tm in tm_sizes:
-        ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack) <= dsp_budget and fits(tm, tn)]
+        ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack, bus_bits) <= dsp_budget and fits(tm, tn)]
         if ok:
             out.add((tm, ok[-1]))
             out.add((tm, max([t for t in ok if t & (t - 1) == 0] or ok[-1:])))
@@ -222,7 +237,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
                                            bus_bits=bus_bits, split=two)
         return buffers[tm, tn] is not None
 
-    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits)]
+    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits, bus_bits)]
     for (tm, tn), (bufs, uram) in widest(fitting):
         try:
             program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
@@ -231,7 +246,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
             tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
             continue
         cost = program_cost(program, b, clock_mhz)
-        mem, dsp = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two), array_dsp(tm, tn, pack)
+        mem, dsp = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two), array_dsp(tm, tn, pack, bus_bits)
         tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "dsp": dsp, **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:

@@ -85,45 +85,59 @@ void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) 
     for (int m = 0; m < L.out.c; m++) b.pos_shift[m] = (int8_t)at(weights, L.sblk, m);
 }
 
-// The output path of accumulator half H: requantise, post stages, write.
+// The output path of accumulator half H: requantise, post stages, write; P = out_lanes() channels of
+// a pixel an iteration (output_path.h), ceil(tmo / P) iterations a pixel.
 template <class C, int H>
 int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
+    const int lanes = out_lanes<C>(L);
     Pixel px;
 drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-        for (int m = 0; m < tmo; m++) {
+    drain_words:
+        for (int w0 = 0; w0 < tmo; w0 += lanes) {
 #pragma HLS PIPELINE II = 1
-            int status = S_OK;
-            const int y = requant<C::ACC_BITS>((int64_t)b.acc[H][p * tmo + m], b.mult[H][m], b.shift[H][m], L.zp_out,
-                                               L.lo, L.hi, status);
-            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m0 + m);
-            if (status) return status;
+            FA_MOVE();
+        drain_lanes:
+            for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
+#pragma HLS UNROLL
+                const int m = w0 + l;
+                if (l >= lanes || m >= tmo) continue;
+                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * tmo + m], b.mult[H][m], b.shift[H][m],
+                                               s.r0 + px.py, s.q0 + px.px, m0 + m);
+                if (status) return status;
+            }
         }
     }
     return S_OK;
 }
 
 // The output path of a whole spatial tile from accumulator half H (whole pixels, checks.h): pixel by
-// pixel, all of its channels in turn, requantised with the layer's M and shift, post stages, write;
-// so a pixel's residual reads and its writes are each one run of DDR bytes, a row one run when they
-// are all of the pixel's channels.
+// pixel, all of its channels P = out_lanes() an iteration (ceil(c / P) a pixel), requantised with the
+// layer's M and shift, post stages, write; so a pixel's residual reads and its writes are each one run
+// of DDR bytes, a row one run when they are all of the pixel's channels.
 template <class C, int H>
 int drain_whole(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    const int nc = L.out.c;
+    const int nc = L.out.c, lanes = out_lanes<C>(L);
     Pixel px;
 whole_drain:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-        for (int m = 0; m < nc; m++) {
+    whole_words:
+        for (int w0 = 0; w0 < nc; w0 += lanes) {
 #pragma HLS PIPELINE II = 1
-            int status = S_OK;
-            const int y = requant<C::ACC_BITS>((int64_t)b.acc[H][p * nc + m], b.pos_mult[m], b.pos_shift[m], L.zp_out,
-                                               L.lo, L.hi, status);
-            if (!status) status = finish<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, m);
-            if (status) return status;
+            FA_MOVE();
+        whole_lanes:
+            for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
+#pragma HLS UNROLL
+                const int m = w0 + l;
+                if (l >= lanes || m >= nc) continue;
+                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * nc + m], b.pos_mult[m], b.pos_shift[m],
+                                               s.r0 + px.py, s.q0 + px.px, m);
+                if (status) return status;
+            }
         }
     }
     return S_OK;

@@ -7,6 +7,14 @@
 //   add: y = requantise((a - zp0)*m0 + (b - zp1)*m1, M = 1, shift, zp_out, lo, hi), the residual
 //        element read from its view at the same position; self_index says which side y is
 // A result outside the output's type is refused (S_RANGE), as the reference executor does.
+//
+// The output path moves a bus word an iteration (docs/tiled.md §5): out_lanes() = P = W / itemsize(out)
+// lanes, W = C::AXI_BYTES (W requantisation lanes; int16 outputs use half of them), each lane
+// requantising, applying the post stages (reading its own residual element) and writing (out_lane);
+// an output or residual view of channel stride > 1 moves one element an iteration. C simulation runs
+// the lanes in order, so the DDR accesses, their runs and the first status are those of an element
+// loop. Synthesis reads P accumulators a cycle, more than the TM banks top.h gives them when P > TM
+// (a banking gap no synthesis report has checked).
 #ifndef FA_TILED_OUTPUT_PATH_H
 #define FA_TILED_OUTPUT_PATH_H
 
@@ -14,6 +22,7 @@
 
 #include "fpga_accel/tiled/config.h"
 #include "fpga_accel/tiled/memory.h"
+#include "fpga_accel/types.h"
 
 namespace fa {
 namespace tiled {
@@ -75,6 +84,28 @@ int finish(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t y, int r,
     if (y < dtype_min(L.out.dtype) || y > dtype_max(L.out.dtype)) return S_RANGE;
     store(acts, addr(L.out, r, q, ch), L.out.dtype, y);
     return S_OK;
+}
+
+// Lanes of the output path an iteration: W / itemsize(out) (at least one), or one when the output or
+// a residual view has a channel stride > 1 (its elements are not one run of bytes).
+template <class C>
+int out_lanes(const Layer& L) {
+#pragma HLS INLINE
+    bool strided = L.out.cs > 1;
+    for (int j = 0; j < L.n_post; j++) strided = strided || (L.post[j].op != POST_LUT && L.post[j].residual.cs > 1);
+    const int p = C::AXI_BYTES / itemsize(L.out.dtype);
+    return strided || p < 1 ? 1 : p;
+}
+
+// One lane of the output path: accumulator a requantised with M = m and `shift`, then finish()ed as
+// output (r, q, ch); S_OK or the status that stops the engine.
+template <class C>
+int out_lane(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t a, int32_t m, int8_t shift, int r, int q,
+             int ch) {
+#pragma HLS INLINE
+    int status = S_OK;
+    const int y = requant<C::ACC_BITS>(a, m, shift, L.zp_out, L.lo, L.hi, status);
+    return status ? status : finish<C>(L, b, acts, y, r, q, ch);
 }
 
 }  // namespace tiled

@@ -67,7 +67,7 @@
 
 typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER,
                                 FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK,
-                                FA_TILED_SPLIT>
+                                FA_TILED_SPLIT, FA_TILED_AXI_BITS / 8>
     fa_tiled_config;
 
 // The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
