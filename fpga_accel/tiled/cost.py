@@ -19,6 +19,12 @@ latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
 the second half of its weight run through two more masters on ports of their own (Step.aload_b,
 Step.wload_b), the two halves as concurrent streams (ddr.concurrent); the bytes are the same.
 
+The loops that move data are timed too (:mod:`fpga_accel.tiled.moves`): a load moves a bus word
+(``Rates.bus_bytes``) an iteration, the output path P = W / itemsize lanes; each step counts its
+load's, fetch's and output path's iterations (Step.load_moves, fetch_moves, store_moves) from the
+walk that cuts its bursts, and a stage takes the longer of its iterations (one a cycle) and its
+stream, as the timed replay ends an event when both are done.
+
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
 A spatial tile of a depthwise convolution or a pool runs its few steps through the three units as
