@@ -5,7 +5,6 @@ order — on small descriptors of every dense mode, depthwise and the window poo
 unsplit, at W = 8, 16 and 64; and each stage takes the longer of its stream and its iterations."""
 import dataclasses
 
-import numpy as np
 import pytest
 from test_tiled_engine import GRAPHS, TILINGS
 from tiled_util import quantised, random_case

@@ -49,8 +49,8 @@ from ..errors import InputError
 from . import moves, pixel_access
 from .ddr import (
     ACTS,
-    BOUNDARY,
     ACTS_B,
+    BOUNDARY,
     BUS_BYTES,
     DEFAULT_LATENCY,
     WEIGHTS,
@@ -377,9 +377,10 @@ def _scaled(hist: tuple, k: int) -> tuple:
 
 def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
     """(load, fetch, compute, output path — a data-moving stage the longer of its stream and its
-    loop's iterations (Step.load_moves, fetch_moves, store_moves; one a cycle, as the timed replay ends
-    an event when both its iterations and its bursts are done); the busy time of every lane (the DDR, each port's read and
-    write channel: L = Rates.lanes) for the load, for the fetch, for the output path: 3 × L) of a step,
+    loop's iterations (Step.load_moves, fetch_moves, store_moves; one a cycle, as the timed replay
+    ends an event when both its iterations and its bursts are done); the busy time of every lane (the
+    DDR, each port's read and write channel: L = Rates.lanes) for the load, for the fetch, for the
+    output path: 3 × L) of a step,
     kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly
     alike). Columns: :func:`_lanes`."""
     key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_w,
