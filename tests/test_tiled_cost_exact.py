@@ -46,10 +46,12 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                  for p in (first, second)]
         return max(*alone, busy(st.load, per_cycle) + latency)
 
-    def times(st):  # stage times; busy time on every lane of the load, the fetch and the output path
+    def times(st):  # stage times (a data mover the longer of its stream and its iterations, one a cycle);
+        # busy time on every lane of the load, the fetch and the output path
         load, fetch, store = (occupancy(p, per_cycle) for p in parts(st))
-        return (load_time(st, load), stream(st.fetch, per_cycle, latency, occupied=fetch),
-                st.compute, cost._store(st, per_cycle, latency), load, fetch, store)
+        return (max(load_time(st, load), st.load_moves),
+                max(stream(st.fetch, per_cycle, latency, occupied=fetch), st.fetch_moves),
+                st.compute, max(cost._store(st, per_cycle, latency), st.store_moves), load, fetch, store)
 
     def tile(steps, mode=None):
         if steps and steps[-1][1].whole:  # a tile of whole pixels: its output path after or beside its steps

@@ -19,6 +19,12 @@ latency, or a latency per 16 bursts in flight when short bursts cannot cover it.
 the second half of its weight run through two more masters on ports of their own (Step.aload_b,
 Step.wload_b), the two halves as concurrent streams (ddr.concurrent); the bytes are the same.
 
+The loops that move data are timed too (:mod:`fpga_accel.tiled.moves`): a load moves a bus word
+(``Rates.bus_bytes``) an iteration, the output path P = W / itemsize lanes; each step counts its
+load's, fetch's and output path's iterations (Step.load_moves, fetch_moves, store_moves) from the
+walk that cuts its bursts, and a stage takes the longer of its iterations (one a cycle) and its
+stream, as the timed replay ends an event when both are done.
+
 Double buffering overlaps the load of one step with the compute of the one before and the output
 path of the one before that: per step the longest of its stages (and of their DDR time together).
 A spatial tile of a depthwise convolution or a pool runs its few steps through the three units as
@@ -40,11 +46,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InputError
-from . import pixel_access
+from . import moves, pixel_access
 from .ddr import (
     ACTS,
-    BOUNDARY,
     ACTS_B,
+    BOUNDARY,
     BUS_BYTES,
     DEFAULT_LATENCY,
     WEIGHTS,
@@ -93,7 +99,9 @@ class Step:
     activations master; ``fetch`` is all on the weights master, the output path on the activations
     master. In a split engine (ddr.Rates.split) a dense conv / gemm step's load also has parts on the
     second masters: ``wload_b`` the second half of its weight run (weights_b), ``aload_b`` its odd
-    input rows (acts_b); ``load`` holds them too."""
+    input rows (acts_b); ``load`` holds them too. ``load_moves``, ``fetch_moves``, ``store_moves``:
+    the iterations of the loops that move the load's, the fetch's and the output path's data (a bus
+    word, resp. P lanes, an iteration: :mod:`fpga_accel.tiled.moves`), placed as the bursts are."""
 
     compute: int
     weights: int = 0
@@ -107,6 +115,9 @@ class Step:
     wload: tuple = ()
     wload_b: tuple = ()
     aload_b: tuple = ()
+    load_moves: int = 0
+    fetch_moves: int = 0
+    store_moves: int = 0
 
 
 @dataclass
@@ -307,8 +318,11 @@ def _usage(st: Step, per_cycle) -> tuple[float, ...]:
 
 
 def _serial_totals(timed, per_cycle, latency: int) -> tuple:
-    """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute."""
+    """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute
+    (its pixel loop), which the loops around it add to: the constants and tables it reads ahead of a
+    tile (Step.fetch_moves) and a global pool's output pixel (Step.store_moves)."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
+    loops = 0
     held = [0.0] * as_rates(per_cycle).lanes  # the DDR, each port's read and write channels
     reads: list = []
     consts: list = []  # the reads on the weights master
@@ -320,6 +334,7 @@ def _serial_totals(timed, per_cycle, latency: int) -> tuple:
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
+            loops += k * (st.compute + st.fetch_moves + st.store_moves)
             held = [a + k * b for a, b in zip(held, _usage(st, per_cycle))]
             reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
             consts.append(_scaled(merge(st.wload, st.fetch), k))
@@ -327,7 +342,7 @@ def _serial_totals(timed, per_cycle, latency: int) -> tuple:
     r, c, w = merge(*reads), merge(*consts), merge(*writes)
     on = occupancy(((minus(r, c), ACTS, False), (c, WEIGHTS, False)), per_cycle)
     tot[4] = max(held)
-    tot[5] = max(tot[0], stream(r, per_cycle, latency, occupied=on), stream(w, per_cycle, latency), tot[4])
+    tot[5] = max(loops, stream(r, per_cycle, latency, occupied=on), stream(w, per_cycle, latency), tot[4])
     return tuple(tot)
 
 
@@ -361,16 +376,21 @@ def _scaled(hist: tuple, k: int) -> tuple:
 
 
 def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
-    """(load, fetch, compute, output path; the busy time of every lane (the DDR, each port's read and
-    write channel: L = Rates.lanes) for the load, for the fetch, for the output path: 3 × L) of a step,
+    """(load, fetch, compute, output path — a data-moving stage the longer of its stream and its
+    loop's iterations (Step.load_moves, fetch_moves, store_moves; one a cycle, as the timed replay
+    ends an event when both its iterations and its bursts are done); the busy time of every lane (the
+    DDR, each port's read and write channel: L = Rates.lanes) for the load, for the fetch, for the
+    output path: 3 × L) of a step,
     kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly
     alike). Columns: :func:`_lanes`."""
-    key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_w)
+    key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_w,
+           st.load_moves, st.fetch_moves, st.store_moves)
     if key not in cache:
         load, fetch = occupancy(_load_parts(st), per_cycle), occupancy(_fetch_parts(st), per_cycle)
-        cache[key] = (_load_time(st, per_cycle, latency, load),
-                      stream(st.fetch, per_cycle, latency, occupied=fetch), st.compute,
-                      _store(st, per_cycle, latency), *load, *fetch, *occupancy(_store_parts(st), per_cycle))
+        cache[key] = (max(_load_time(st, per_cycle, latency, load), st.load_moves),
+                      max(stream(st.fetch, per_cycle, latency, occupied=fetch), st.fetch_moves), st.compute,
+                      max(_store(st, per_cycle, latency), st.store_moves), *load, *fetch,
+                      *occupancy(_store_parts(st), per_cycle))
     return cache[key]
 
 
@@ -610,7 +630,14 @@ def _layer_consts(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Step | None
     n = desc["output"]["c"]
     nbytes = _tables(desc) + sum(n * itemsize(b["dtype"]) for b in held)
     fetch = merge(_table_bursts(desc, bus=bus), _blocks(0, n, *held, bus=bus))
-    return Step(0, weights=nbytes, fetch=fetch) if nbytes else None
+    return Step(0, weights=nbytes, fetch=fetch,
+                fetch_moves=_table_moves(desc, bus) + moves.blocks(0, n, *held, bus=bus)) if nbytes else None
+
+
+def _table_moves(desc: dict, bus: int) -> int:
+    """Iterations of reading a layer's lookup tables (load_tables): a table's entries as one run each."""
+    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    return sum(moves.blocks(0, b["count"], b, bus=bus) for b in t)
 
 
 def _tables(desc: dict) -> int:
@@ -648,7 +675,8 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
     xb = itemsize(x["dtype"])
-    first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc, bus=bus))  # loaded before the first tile
+    first = Step(0, weights=_tables(desc), fetch=_table_bursts(desc, bus=bus),
+                 fetch_moves=_table_moves(desc, bus))  # loaded before the first tile
     if first.weights:
         yield [first]
     if kind in SERIAL:
@@ -667,13 +695,18 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                 tile.append(Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
                                                   itemsize(desc["requant"]["shift"]["dtype"])),
                                  fetch=_consts(px, itemsize(desc["requant"]["M"]["dtype"]),
-                                               itemsize(desc["requant"]["shift"]["dtype"]))))
+                                               itemsize(desc["requant"]["shift"]["dtype"])),
+                                 fetch_moves=px))  # a position's M and shift an iteration
             for c0, c1 in spans(x["c"], tm):
                 read, write, reads, writes = _pixel_output(desc, ys, xs, c0, c1 - c0)
                 tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + read,
                                  write=write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0, bus=bus),
                                  store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel()), bus),
-                                 store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()), bus)))
+                                 store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()), bus),
+                                 load_moves=moves.grid(x, np.arange(*in_span(r0, r1, sh, dh, kh, geo["pads"][0])),
+                                                       np.arange(*in_span(q0, q1, sw, dw, kw, geo["pads"][1])),
+                                                       c0, c1 - c0, bus),
+                                 store_moves=moves.drain(out, _residuals(desc), px, c1 - c0, bus)))
             yield tile
 
 
@@ -697,7 +730,7 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                     tile.append(Step(-(-px // tn), read=px * pixel_access.read_bytes(x, c1 - c0)))
                     reads.append(pixel_access.in_order(pixel_access.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0)))
             read, write, r, w = _pixel_output(desc, *_grid(0, 1, 0, 1), c0, c1 - c0)
-            tile.append(Step(0, read=read, write=write))
+            tile.append(Step(0, read=read, write=write, store_moves=moves.drain(out, _residuals(desc), 1, c1 - c0, bus)))
             reads.append(r)
             writes.append(w)
             tiles.append(tile)
@@ -712,12 +745,13 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                 tile = []
                 for c0, c1 in spans(out["c"], tm):  # add, requant, lut, mul
                     n = c1 - c0
-                    consts, fetch = 0, ()
+                    consts, fetch, loops = 0, (), 0
                     if kind == "requant":
                         rq = desc["requant"]
                         blocks = [rq[k] for k in ("pre", "M", "shift")]
                         consts = n * sum(itemsize(b["dtype"]) for b in blocks)
                         fetch = _blocks(c0, n, *blocks, bus=bus)
+                        loops = moves.blocks(c0, n, *blocks, bus=bus)
                     read, write, r, w = _pixel_output(desc, ys, xs, c0, n)
                     # the gate's n values once per tile, then per pixel each input, the residuals, the write
                     reads.append(pixel_access.in_order(*(pixel_access.pixel_reads(g, one, one, c0, n) for g in gates)))
@@ -726,7 +760,7 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                     writes.append(w)
                     read += (sum(pixel_access.read_bytes(g, n) for g in gates)
                              + px * sum(pixel_access.read_bytes(v, n) for v in per_pixel))
-                    tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch))
+                    tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch, fetch_moves=loops))
                 tiles.append(tile)
     if tiles and tiles[0]:
         flat = lambda parts: [np.concatenate([p[k].ravel() for p in parts]) if parts else np.zeros(0, np.int64)
@@ -965,12 +999,18 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     oy, ox = _grid(r0, r1, q0, q1)
     adds = [p["residual"] for p in _adds(desc)]
     w0 = desc["weights"]["offset"]
+    halo_y = np.arange(*in_span(r0, r1, sh, dh, kh, pads[0]))  # the halo's rows and columns, padding included
+    halo_x = np.arange(*in_span(q0, q1, sw, dw, kw, pads[1]))
 
     def weights(nbytes):
         return _one_run(w0, nbytes, bus=bus) if nbytes else ()
 
     def output(n):
-        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus)}
+        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus),
+                "store_moves": moves.drain(out, adds, px, n, bus)}
+
+    def weight_moves(a, nbytes):  # a weight run's iterations from byte a of the weights block
+        return moves.run(w0 + a, nbytes, bus, split)
 
     def loads(inputs, wl):  # a step's load: its input, and its weights and constants (Step.wload)
         return {"load": merge(inputs, wl), "wload": wl}
@@ -992,7 +1032,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
                           **loads(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus), weights(n * k * wb)),
-                          fetch=_blocks(0, n, *consts, bus=bus), **output(n))
+                          fetch=_blocks(0, n, *consts, bus=bus), **output(n),
+                          load_moves=moves.grid(x, halo_y, halo_x, o0 // mg, chans, bus)
+                          + moves.run(w0 + o0 * k * wb, n * k * wb, bus),
+                          fetch_moves=moves.blocks(o0, n, *consts, bus=bus))
         return
     post, ob_tile = _post, ob
     if whole_pixels(desc, engine):  # the layer's M and shift held (_layer_consts), the output path per spatial tile
@@ -1003,6 +1046,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
         odd = np.arange(iy.size) % 2 == 1  # read (py, ky) through acts_b when py·KH + ky is odd
         keep = (iy >= 0) & (iy < x["h"])
+        # its moves: the pad fill, then each (py, ky) read of the row's columns (split: in pairs)
+        tap_moves = moves.padded(px * k * cg * xb, bus) + moves.rows(x, iy, xa, xe - xa, cg, bus, split)
         iy, odd = iy[keep], odd[keep]
         cols = np.arange(xa, xe, dtype=np.int64)
         ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
@@ -1011,7 +1056,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
                                 **dense_loads(taps, _blocks(0, n, *consts, bus=bus), k * n * cg * wb),
-                                **output(n)))
+                                **output(n), load_moves=moves.blocks(0, n, *consts, bus=bus) + tap_moves
+                                + weight_moves(0, k * n * cg * wb)))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -1043,6 +1089,11 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     steps += [(1, *cs[-1], False, True)] if len(cs) > 1 else []
     # a step's input: each pixel's channels [c0, c1) in turn, one run a pixel (a row when they are all of its)
     halo = {(c0, c1): pixels(ys, xs, odd, c0, c1 - c0) for _, c0, c1, _, _ in steps}
+    if sampled_input(desc, geo):  # the load's rows and columns in order, padding included: its moves
+        load_y, load_x = r0 * sh - pads[0] + np.arange(r1 - r0) * sh, q0 * sw - pads[1] + np.arange(q1 - q0) * sw
+    else:
+        load_y, load_x = halo_y, halo_x
+    halo_moves = {(c0, c1): moves.grid(x, load_y, load_x, c0, c1 - c0, bus, split) for _, c0, c1, _, _ in steps}
     tiles = []
     for n, many, reads in kinds:  # every group alike; the constants are read where the Tm tile starts
         tiles.append((many, [(times, Step(px * k * -(-(c1 - c0) // tn),
@@ -1053,7 +1104,10 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                           **dense_loads(halo[c0, c1] if reads else ((), ()),
                                                         _blocks(0, n, *consts, bus=bus) if first else (),
                                                         k * n * (c1 - c0) * wb),
-                                          **(output(n) if last else {})))
+                                          **(output(n) if last else {}),
+                                          load_moves=(halo_moves[c0, c1] if reads else 0)
+                                          + weight_moves(n * c0 * k * wb, k * n * (c1 - c0) * wb)
+                                          + (moves.blocks(0, n, *consts, bus=bus) if first else 0)))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
         for many, tile in tiles:
@@ -1081,4 +1135,4 @@ def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTE
     out, c = desc["output"], desc["output"]["c"]
     yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
                   store_r=_access(_residuals(desc), oy, ox, 0, c, bus=bus), store_w=_access([out], oy, ox, 0, c, bus=bus),
-                  whole=True)
+                  whole=True, store_moves=moves.drain(out, _residuals(desc), px, c, bus))
