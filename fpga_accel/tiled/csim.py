@@ -77,13 +77,15 @@ class EngineConfig:
     pack: int = 1
     #: 1: a dense convolution's loads spread over two weights and two activations masters (tiled/top.h)
     split: int = 0
+    #: the arena ports' width (tiled/top.h FA_TILED_AXI_BITS): the loads move axi_bits / 8 bytes an iteration
+    axi_bits: int = 512
 
     @staticmethod
     def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-           synthesis_form: bool = False, pack: int = 1, split: int = 0) -> EngineConfig:
+           synthesis_form: bool = False, pack: int = 1, split: int = 0, axi_bits: int = 512) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries, bool(synthesis_form), pack, split)
+                            lut_entries, bool(synthesis_form), pack, split, axi_bits)
 
     def defines(self) -> list[str]:
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
@@ -96,6 +98,10 @@ class EngineConfig:
             raise ProgramError(f"tiled engine: configuration field 'split' = {self.split!r} must be 0 or 1")
         out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
         out += ["FA_TILED_SPLIT=1"] if self.split else []  # an unsplit build's defines (and cache entry) as before
+        if type(self.axi_bits) is not int or self.axi_bits not in (64, 128, 256, 512, 1024):
+            raise ProgramError(f"tiled engine: configuration field 'axi_bits' = {self.axi_bits!r} must be 64, 128, "
+                               f"256, 512 or 1024")
+        out += [f"FA_TILED_AXI_BITS={self.axi_bits}"] if self.axi_bits != 512 else []  # 512: top.h's default
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 
@@ -183,10 +189,11 @@ class TiledCsim(TiledEngine):
 
     def __init__(self, program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
                  synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES, pack: int = 1,
-                 split: int = 0):
+                 split: int = 0, axi_bits: int = 512):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
-        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack, split))
+        self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack, split,
+                                                      axi_bits))
         self._cycles = [0] * len(program.layers)
 
     def _run_layers(self) -> None:

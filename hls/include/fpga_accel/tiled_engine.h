@@ -1,7 +1,8 @@
 // fpga-accel HLS library: the tiled engine — one Tm x Tn conv/GEMM array that runs a compiled program
 // layer after layer, with weights and feature maps in DDR (docs/tiled.md, DESIGN.md §8).
 //
-//   TiledEngine<tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES, PACK, SPLIT>>
+//   TiledEngine<tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES, PACK, SPLIT,
+//                            AXI_BITS>>
 //       ::run(desc, desc_words, weights, weights_bytes, acts, act_bytes, weights_b, acts_b, buffers) -> status
 //
 // desc is the descriptor array (fpga_accel/tiled/descriptors.py: a header record, then one fixed-size

@@ -6,8 +6,10 @@
 // largest lookup table, and PACK: 1, a multiplier per product, or 2, lanes m and m+1 sharing one DSP
 // multiply (pack.h; conv and gemm layers then take int8 weights and 8-bit activations only); and
 // SPLIT: 0, or 1 when the engine has a second weights master and a second activations master
-// (top.h, FA_TILED_SPLIT) over which a dense convolution spreads its loads (memory.h, conv.h). A
-// program built for other sizes is refused (checks.h, S_ENGINE).
+// (top.h, FA_TILED_SPLIT) over which a dense convolution spreads its loads (memory.h, conv.h); and
+// AXI_BITS: the arena ports' width (top.h FA_TILED_AXI_BITS), whose BUS = AXI_BITS / 8 bytes are the
+// word a data mover moves an iteration (memory.h). A program built for other sizes is refused
+// (checks.h, S_ENGINE).
 //
 // Element types: in synthesis activations are 17-bit (int16 and uint16 both fit), weights 16-bit and
 // accumulators ACC_BITS wide. In C simulation the same values live in native integers, which hold
@@ -37,15 +39,18 @@ namespace fa {
 namespace tiled {
 
 template <int TM_, int TN_, int INPUT_BUFFER_, int WEIGHT_BUFFER_, int OUTPUT_BUFFER_, int ACC_BITS_ = MAX_ACC_BITS,
-          int LUT_ENTRIES_ = 4096, int PACK_ = 1, int SPLIT_ = 0>
+          int LUT_ENTRIES_ = 4096, int PACK_ = 1, int SPLIT_ = 0, int AXI_BITS_ = 512>
 struct tiled_config {
     static const int TM = TM_, TN = TN_, PACK = PACK_, SPLIT = SPLIT_;
+    static const int BUS = AXI_BITS_ / 8;  // bytes of an arena port's bus word
     static const int INPUT_BUFFER = INPUT_BUFFER_, WEIGHT_BUFFER = WEIGHT_BUFFER_, OUTPUT_BUFFER = OUTPUT_BUFFER_;
     static const int ACC_BITS = ACC_BITS_, LUT_ENTRIES = LUT_ENTRIES_;
     static_assert(TM >= 1 && TN >= 1, "the array needs at least one lane each way");
     static_assert(ACC_BITS >= 2 && ACC_BITS <= MAX_ACC_BITS, "accumulator wider than the contract allows");
     static_assert(PACK == 1 || PACK == 2, "PACK is 1 (a multiply per product) or 2 (two lanes per multiply)");
     static_assert(SPLIT == 0 || SPLIT == 1, "SPLIT is 0 (one master per arena) or 1 (two)");
+    static_assert(AXI_BITS_ >= 64 && AXI_BITS_ <= 1024 && (AXI_BITS_ & (AXI_BITS_ - 1)) == 0,
+                  "AXI_BITS: a power of two from 64 (every element fits a word) to 1024");
     static_assert(LUT_ENTRIES >= 4 && (LUT_ENTRIES & (LUT_ENTRIES - 1)) == 0, "table entries: a power of two");
 };
 
