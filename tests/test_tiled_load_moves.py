@@ -13,7 +13,7 @@ from shufflenet_util import shufflenet_v2
 from test_tiled_engine import W as weights_of
 from test_tiled_engine import conv
 from test_tiled_hls_speed import modes, speed_graph
-from test_tiled_kinds import _slices
+from test_tiled_kinds import _ints, _slices
 from tiled_util import make_model, random_case
 
 from fpga_accel import toolchain
@@ -200,7 +200,24 @@ def pools_graph():
                                                  "w3": weights_of(r, 6, 10, 1, 1), "w3_b": weights_of(r, 6)})
 
 
+def sliced_taps():
+    """Tap-parallel convolutions whose rows are no run: one of 3 channels read in place from a channel
+    slice of an 8-channel tensor, and one of two groups of 4 channels (each group a part of a pixel)."""
+    r = np.random.default_rng(6)
+    nodes = [_ints("ax", 1), _ints("one", 1), _ints("s1", 1), _ints("s4", 4),
+             conv("c1", "x", "w0", "a", pads=[1, 1, 1, 1]),
+             helper.make_node("Slice", ["a", "s1", "s4", "ax", "one"], ["part"], name="part"),
+             conv("c2", "part", "w1", "b", pads=[1, 1, 1, 1]),
+             conv("g2", "a", "w2", "c", pads=[1, 1, 1, 1], group=2),
+             helper.make_node("Concat", ["b", "c"], ["y"], axis=1, name="y")]
+    return make_model(nodes, {"x": [3, 6, 5]}, {"w0": weights_of(r, 8, 3, 3, 3), "w0_b": weights_of(r, 8),
+                                                "w1": weights_of(r, 5, 3, 3, 3), "w1_b": weights_of(r, 5),
+                                                "w2": weights_of(r, 6, 4, 3, 3), "w2_b": weights_of(r, 6)})
+
+
 CASES = {
+    "taps": (sliced_taps, dict(tm=4, tn=3, tile=(2, 3)), 0),
+    "taps-split": (sliced_taps, dict(tm=4, tn=3, tile=(2, 3)), 1),
     "pools": (pools_graph, dict(tm=4, tn=4, tile=(3, 4)), 0),
     "speed": (speed_graph, dict(tm=5, tn=4, tile=(3, 4)), 0),
     "speed-split": (speed_graph, dict(tm=5, tn=4, tile=(3, 4)), 1),
@@ -235,12 +252,15 @@ def test_load_iterations_are_bus_words(case, w):
             got = mine["iterations"][mine["unit"] == LOAD].tolist()
             assert got == expected_loads(d, program.engine, w, split), (d["name"], w)
             assert int(mine["iterations"][mine["unit"] == LAYER].sum()) == expected_layer_moves(d, program.engine, w)
+            x = d["inputs"][0]
+            if tap_parallel(d, program.engine) and x["pixel_stride"] != d["geometry"]["cin_per_group"]:
+                checked.add("tap-rows-by-pixel")
             checked.add(d["kind"] if d["kind"] != "conv" else
                         "depthwise" if is_depthwise(d["geometry"]) else
                         "tap" if tap_parallel(d, program.engine) else
                         "sampled" if sampled_input(d, d["geometry"]) else "halo")
     need = {"pools": {"halo", "avgpool", "maxpool", "depthwise", "sampled"}, "speed": {"tap", "sampled"},
-            "slices": {"tap", "sampled"}, "shufflenet": {"tap", "maxpool", "depthwise", "sampled", "gemm"}}
+            "slices": {"tap", "sampled"}, "taps": {"tap", "tap-rows-by-pixel"}, "shufflenet": {"tap", "maxpool", "depthwise", "sampled", "gemm"}}
     assert need[case.split("-")[0]] <= checked, checked
     if case.startswith("speed"):
         assert "resident" in modes(program)

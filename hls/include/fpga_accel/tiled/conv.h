@@ -206,7 +206,7 @@ void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, con
         const bool sampled = sampled_input(L);  // the halo is the sampled case with steps of one
         if (load_input)
             load_rows_split<C>(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
-                            sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+                               sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
         const int n = k * tmo * cw, size = itemsize(L.weights.dtype), h = first_half(n, size);
         const uint64_t a = L.weights.offset + base * size;
         Into<wgt_t> first(w), second(w + h);
@@ -301,9 +301,9 @@ struct TapSlots {
 // one group of several: a run a pixel; a channel stride > 1: an element an iteration).
 inline bool row_is_run(const Layer& L, const View& x) { return x.cs == 1 && x.ps == L.cg; }
 
-// The row read of (py, ky) at input row iy, columns [xlo, xhi), through mem (a split engine's odd
-// reads through its second master), beside the row read of (pb, kb) at iyb when `pair` (a split
-// engine): a bus word of each an iteration.
+// The row read of (py, ky) at input row iy, columns [xlo, xhi), through mem when a_in, beside the
+// row read of (pb, kb) at iyb through mem_b (a split engine's second master) when b_in: a bus word of
+// each an iteration.
 template <class C>
 void tap_rows(const Layer& L, const Span& s, act_t* in, int gi, int xlo, int xhi, const uint8_t* mem, int py, int ky,
               int iy, bool a_in, const uint8_t* mem_b, int pb, int kb, int iyb, bool b_in) {
