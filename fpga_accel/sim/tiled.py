@@ -105,6 +105,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     from ..fold import get_board
     from ..tiled.cost import program_cost, span_overlap
     from ..tiled.csim import bundle_split
+    from ..tiled.ports import axi_bits
     from .tiled_build import TracedCsim
 
     if isinstance(images, bool) or not isinstance(images, (int, np.integer)) or not 0 < images <= 10_000:
@@ -116,7 +117,8 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     clock = float(brd.clock_mhz)
     model = ddr_model(brd, clock, ddr_latency, **ddr)
     t0 = time.perf_counter()
-    sim = TracedCsim(program, split=int(bundle_split(b.manifest)))  # the engine's form as the bundle records it
+    # the engine's form as the bundle records it, its loads a bus word of the board's arena ports an iteration
+    sim = TracedCsim(program, split=int(bundle_split(b.manifest)), axi_bits=axi_bits(brd))
     sim.descriptors = words
     t1 = time.perf_counter()
     ins = random_raw_inputs(program, int(images), seed)

@@ -39,7 +39,7 @@ from ..quant.arith import MAX_ACC_BITS
 from .descriptors import encode
 from .engine import MAX_ACTIVATION_BYTES, TiledEngine
 from .program import Program, ProgramError
-from .ports import AXI_BITS_MACRO, HP_WIDTHS, WIDE_BITS
+from .ports import AXI_BITS_MACRO, WIDE_BITS
 
 #: the engine's status codes (tiled/descriptor.h, Status) and what they mean
 STATUS = {1: "bad header (magic, version, record size or layer count)",
@@ -98,14 +98,17 @@ class EngineConfig:
                 raise ProgramError(f"tiled engine: configuration field '{k}' = {v!r} must be a positive integer")
         if type(self.split) not in (int, bool) or self.split not in (0, 1):
             raise ProgramError(f"tiled engine: configuration field 'split' = {self.split!r} must be 0 or 1")
-        if type(self.axi_bits) is not int or self.axi_bits not in (*HP_WIDTHS, WIDE_BITS):
+        if type(self.axi_bits) is not int or self.axi_bits not in AXI_WIDTHS:
             raise ProgramError(f"tiled engine: configuration field 'axi_bits' = {self.axi_bits!r} must be one of "
-                               f"{(*HP_WIDTHS, WIDE_BITS)}")
+                               f"{AXI_WIDTHS}")
         out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
         out += ["FA_TILED_SPLIT=1"] if self.split else []  # an unsplit build's defines (and cache entry) as before
         out += [f"{AXI_BITS_MACRO}={self.axi_bits}"] if self.axi_bits != WIDE_BITS else []  # likewise top.h's default
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
+
+#: the arena widths the engine is built for (tiled/config.h: a bus word of 8 to 128 bytes)
+AXI_WIDTHS = (64, 128, 256, 512, 1024)
 
 _RUN_LOCK = threading.Lock()
 

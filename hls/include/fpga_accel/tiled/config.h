@@ -48,8 +48,8 @@ struct tiled_config {
     static_assert(ACC_BITS >= 2 && ACC_BITS <= MAX_ACC_BITS, "accumulator wider than the contract allows");
     static_assert(PACK == 1 || PACK == 2, "PACK is 1 (a multiply per product) or 2 (two lanes per multiply)");
     static_assert(SPLIT == 0 || SPLIT == 1, "SPLIT is 0 (one master per arena) or 1 (two)");
-    static_assert(AXI_BYTES >= 1 && AXI_BYTES <= 128 && (AXI_BYTES & (AXI_BYTES - 1)) == 0,
-                  "the bus word: a power of two of bytes, at most 1024 bits");
+    static_assert(AXI_BYTES >= 8 && AXI_BYTES <= 128 && (AXI_BYTES & (AXI_BYTES - 1)) == 0,
+                  "the bus word: a power of two of bytes from 64 bits (every element fits a word) to 1024");
     static_assert(LUT_ENTRIES >= 4 && (LUT_ENTRIES & (LUT_ENTRIES - 1)) == 0, "table entries: a power of two");
 };
 

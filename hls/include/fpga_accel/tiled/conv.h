@@ -70,19 +70,21 @@ void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, i
 
 // A dense Tm tile's constants, read with its first step into that step's half q (the array then finds
 // them on chip): the bias of channels m0..m0+tmo, and their M and shift unless the layer holds them
-// (whole pixels); one run a block.
+// (whole pixels); one run a block, a bus word an iteration.
 template <class C>
 void load_tile_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b, int q, int m0, int tmo, bool held) {
-    for (int m = 0; m < tmo; m++) b.tile_bias[q][m] = at(weights, L.bias, m0 + m);
-    for (int m = 0; !held && m < tmo; m++) b.tile_mult[q][m] = (int32_t)at(weights, L.mblk, m0 + m);
-    for (int m = 0; !held && m < tmo; m++) b.tile_shift[q][m] = (int8_t)at(weights, L.sblk, m0 + m);
+    load_block<C::AXI_BYTES>(weights, L.bias, m0, tmo, b.tile_bias[q]);
+    if (held) return;
+    load_block<C::AXI_BYTES>(weights, L.mblk, m0, tmo, b.tile_mult[q]);
+    load_block<C::AXI_BYTES>(weights, L.sblk, m0, tmo, b.tile_shift[q]);
 }
 
-// Whole pixels (checks.h): M and shift of every output channel, read once per layer block by block.
+// Whole pixels (checks.h): M and shift of every output channel, read once per layer block by block, a
+// bus word an iteration.
 template <class C>
 void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) {
-    for (int m = 0; m < L.out.c; m++) b.pos_mult[m] = (int32_t)at(weights, L.mblk, m);
-    for (int m = 0; m < L.out.c; m++) b.pos_shift[m] = (int8_t)at(weights, L.sblk, m);
+    load_block<C::AXI_BYTES>(weights, L.mblk, 0, L.out.c, b.pos_mult);
+    load_block<C::AXI_BYTES>(weights, L.sblk, 0, L.out.c, b.pos_shift);
 }
 
 // The output path of accumulator half H: requantise, post stages, write; P = out_lanes() channels of
@@ -195,8 +197,9 @@ lanes_m:
 // halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw channels are one run of
 // DDR bytes, a whole row one run when they are all of the pixel's), unless `load_input` is false (a
 // resident input already holds them); and their weight blocks, consecutive in DDR
-// ([group][Tm tile][Tn tile][tap][m][c]), as one run. A split engine (C::SPLIT) reads the input's odd
-// rows through acts_b (memory.h load_rows_split) and the run's second half through weights_b.
+// ([group][Tm tile][Tn tile][tap][m][c]), as one run; all of it a bus word an iteration (memory.h). A
+// split engine (C::SPLIT) reads the input's odd rows through acts_b (memory.h load_rows_split) and the
+// run's second half through weights_b, a word of each half an iteration.
 template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
                 const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, int c0, int cw,
@@ -209,26 +212,20 @@ void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, con
     if (C::SPLIT) {
         const bool sampled = sampled_input(L);  // the halo is the sampled case with steps of one
         if (load_input)
-            load_rows_split(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
-                            sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
-        const int n = k * tmo * cw, h = first_half(n, itemsize(L.weights.dtype));
-    dense_weights_split:  // element i of each half an iteration: both weight masters stream at once
-        for (int i = 0; i < h; i++) {
-#pragma HLS PIPELINE II = 1
-            w[i] = (wgt_t)at(weights, L.weights, base + i);
-            if (h + i < n) w[h + i] = (wgt_t)at(weights_b, L.weights, base + h + i, true);
-        }
+            load_rows_split<C>(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
+                               sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+        const int n = k * tmo * cw, size = itemsize(L.weights.dtype), h = first_half(n, size);
+        const uint64_t a = L.weights.offset + base * size;
+        Into<wgt_t> first(w), second(w + h);
+        move_pair<C::AXI_BYTES>(run_move(weights, a, h, L.weights.dtype), first,
+                          run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
         return;
     }
     if (load_input && sampled_input(L))
-        load_sampled(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
+        load_sampled<C>(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
     else if (load_input)
-        load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
-dense_weights:
-    for (int i = 0; i < k * tmo * cw; i++) {
-#pragma HLS PIPELINE II = 1
-        w[i] = (wgt_t)at(weights, L.weights, base + i);
-    }
+        load_halo<C>(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+    load_block<C::AXI_BYTES>(weights, L.weights, base, k * tmo * cw, w);
 }
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
@@ -284,6 +281,15 @@ tap_spread:
     }
 }
 
+// Element i of a row read from column ix0 (cg channels a column) into its im2col slots.
+struct TapSpread {
+    const Layer& L;
+    const Span& s;
+    act_t* in;
+    int py, ky, ix0;
+    void operator()(int i, int64_t v) { spread_tap(L, s, in, py, ky, ix0 + i / L.cg, i % L.cg, (act_t)v); }
+};
+
 // Where element j of a tap-parallel Tm tile's weight run (its Tn blocks [KH][KW][m][c] one after
 // another, all but the last Tn wide) goes in the weight half: pair u for lane m at
 // w[((u / tn)*tmo + m)*tn + u % tn].
@@ -293,12 +299,50 @@ inline int tap_slot(const Layer& L, int tmo, int j) {
     return ((u / L.tn) * tmo + m) * L.tn + u % L.tn;
 }
 
+// Element i of the weight run from its element j0 into its tap_slot.
+struct TapSlots {
+    const Layer& L;
+    wgt_t* w;
+    int tmo, j0;
+    void operator()(int i, int64_t v) { w[tap_slot(L, tmo, j0 + i)] = (wgt_t)v; }
+};
+
+// Whether a row read (xhi - xlo columns of a group's cg channels) is one run of DDR bytes: the view's
+// pixels hold exactly those channels, contiguous. Else it is read pixel by pixel (a channel slice or
+// one group of several: a run a pixel; a channel stride > 1: an element an iteration).
+inline bool row_is_run(const Layer& L, const View& x) { return x.cs == 1 && x.ps == L.cg; }
+
+// The row read of (py, ky) at input row iy, columns [xlo, xhi), through mem when a_in, beside the
+// row read of (pb, kb) at iyb through mem_b (a split engine's second master) when b_in: a bus word of
+// each an iteration.
+template <class C>
+void tap_rows(const Layer& L, const Span& s, act_t* in, int gi, int xlo, int xhi, const uint8_t* mem, int py, int ky,
+              int iy, bool a_in, const uint8_t* mem_b, int pb, int kb, int iyb, bool b_in) {
+    const View& x = L.in[0];
+    const int cg = L.cg;
+    const Move none = pad_move(0, x.dtype, 0);
+    if (row_is_run(L, x)) {
+        TapSpread pa = {L, s, in, py, ky, xlo}, pbb = {L, s, in, pb, kb, xlo};
+        const int n = (xhi - xlo) * cg;
+        move_pair<C::AXI_BYTES>(a_in ? run_move(mem, addr(x, iy, xlo, gi * cg), n, x.dtype) : none, pa,
+                          b_in ? run_move(mem_b, addr(x, iyb, xlo, gi * cg), n, x.dtype, true) : none, pbb);
+        return;
+    }
+tap_row_pixels:
+    for (int ix = xlo; ix < xhi; ix++) {
+        TapSpread pa = {L, s, in, py, ky, ix}, pbb = {L, s, in, pb, kb, ix};
+        move_pair<C::AXI_BYTES>(a_in ? pixel_move(mem, x, iy, ix, gi * cg, cg, 0) : none, pa,
+                          b_in ? pixel_move(mem_b, x, iyb, ix, gi * cg, cg, 0, true) : none, pbb);
+    }
+}
+
 // tap_load's reads in a split engine, after the padding: the row reads (py, ky) in pairs, the even one
-// of a pair through acts and the odd one through acts_b, an element of each an iteration; then the
-// weight run's two halves, an element of each an iteration (both masters stream at once).
-inline void tap_load_split(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
-                           const uint8_t* acts_b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int xlo,
-                           int xhi) {
+// of a pair through acts and the odd one through acts_b, a word of each an iteration; then the weight
+// run's two halves, a word of each an iteration (both masters stream at once).
+template <class C>
+void tap_load_split(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                    const uint8_t* acts_b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int xlo,
+                    int xhi) {
     const int cg = L.cg, reads = s.nr * L.kh;
     const View& x = L.in[0];
 tap_row_pairs:
@@ -307,30 +351,23 @@ tap_row_pairs:
         const int iya = s.ya + pa * L.sh + ka * L.dh, iyb = s.ya + pb * L.sh + kb * L.dh;
         const bool a_in = iya >= 0 && iya < x.h, b_in = r + 1 < reads && iyb >= 0 && iyb < x.h;
         if (!a_in && !b_in) continue;
-    tap_row_pair:
-        for (int i = 0; i < (xhi - xlo) * cg; i++) {
-#pragma HLS PIPELINE II = 1
-            const int ix = xlo + i / cg, c = i % cg;
-            if (a_in) spread_tap(L, s, in, pa, ka, ix, c, (act_t)load(acts, addr(x, iya, ix, gi * cg + c), x.dtype));
-            if (b_in)
-                spread_tap(L, s, in, pb, kb, ix, c, (act_t)load(acts_b, addr(x, iyb, ix, gi * cg + c), x.dtype, true));
-        }
+        tap_rows<C>(L, s, in, gi, xlo, xhi, acts, pa, ka, iya, a_in, acts_b, pb, kb, iyb, b_in);
     }
-    const int k = L.kh * L.kw, n = k * tmo * cg, h = first_half(n, itemsize(L.weights.dtype));
-    const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k;  // the first Tn block's
-tap_weights_split:
-    for (int i = 0; i < h; i++) {
-#pragma HLS PIPELINE II = 1
-        w[tap_slot(L, tmo, i)] = (wgt_t)at(weights, L.weights, base + i);
-        if (h + i < n) w[tap_slot(L, tmo, h + i)] = (wgt_t)at(weights_b, L.weights, base + h + i, true);
-    }
+    const int k = L.kh * L.kw, n = k * tmo * cg, size = itemsize(L.weights.dtype), h = first_half(n, size);
+    const uint64_t a = L.weights.offset + ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k * size;  // the first Tn block's
+    TapSlots first = {L, w, tmo, 0}, second = {L, w, tmo, h};
+    move_pair<C::AXI_BYTES>(run_move(weights, a, h, L.weights.dtype), first,
+                      run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
 }
 
 // Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's
 // (tap, channel) pair u at in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m
-// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane. A split
-// engine (C::SPLIT) reads the row of (py, ky) through acts_b when py*KH + ky is odd, and the second
-// half of the weight run (memory.h first_half) through weights_b.
+// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane; all of
+// it a bus word an iteration (memory.h), the padding whole words of it. Each element a row read
+// brings is spread into up to KW slots in the same iteration (spread_tap; in synthesis a loop of
+// variable trip count, assumed to keep up with the words: a known gap). A split engine (C::SPLIT)
+// reads the row of (py, ky) through acts_b when py*KH + ky is odd, and the second half of the weight
+// run (memory.h first_half) through weights_b.
 template <class C>
 void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
               const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int q) {
@@ -340,39 +377,25 @@ void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const
     const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
     const View& x = L.in[0];
     const int xlo = s.xa < 0 ? 0 : s.xa, xhi = imin(x.w, s.xa + s.hx);  // the halo's columns inside the image
-tap_pad:  // padding first: the row reads below fill every slot whose input is inside the image
-    for (int u = 0; u < s.np * ku; u++) {
-#pragma HLS PIPELINE II = 1
-        in[u] = (act_t)L.pad_in;
-    }
+    Into<act_t> pad(in);  // padding first: the row reads below fill every slot whose input is inside the image
+    move<C::AXI_BYTES>(pad_move(s.np * ku, x.dtype, L.pad_in), pad);
     if (C::SPLIT) {
-        tap_load_split(L, weights, acts, weights_b, acts_b, s, gi, o0, tmo, in, w, xlo, xhi);
+        tap_load_split<C>(L, weights, acts, weights_b, acts_b, s, gi, o0, tmo, in, w, xlo, xhi);
         return;
     }
-tap_rows:  // per output row and kernel row, the input row the tile's taps span: one run of DDR bytes
+tap_rows_all:  // per output row and kernel row, the input row the tile's taps span: one run of DDR bytes
     for (int py = 0; py < s.nr; py++) {
         for (int ky = 0; ky < L.kh; ky++) {
             const int iy = s.ya + py * L.sh + ky * L.dh;
             if (iy < 0 || iy >= x.h) continue;
-        tap_row:
-            for (int i = 0; i < (xhi - xlo) * cg; i++) {
-#pragma HLS PIPELINE II = 1
-                const int ix = xlo + i / cg, c = i % cg;
-                spread_tap(L, s, in, py, ky, ix, c, (act_t)load(acts, addr(x, iy, ix, gi * cg + c), x.dtype));
-            }
+            tap_rows<C>(L, s, in, gi, xlo, xhi, acts, py, ky, iy, true, acts, 0, 0, 0, false);
         }
     }
-tap_blocks:  // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, in DDR order
-    for (int c0 = 0; c0 < cg; c0 += L.tn) {
-        const int cn = imin(L.tn, cg - c0);
-        const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg + (uint64_t)tmo * c0) * k;
-    tap_weights:
-        for (int i = 0; i < k * tmo * cn; i++) {
-#pragma HLS PIPELINE II = 1
-            const int c = i % cn, m = (i / cn) % tmo, u = (i / (cn * tmo)) * cg + c0 + c;
-            w[((u / L.tn) * tmo + m) * L.tn + u % L.tn] = (wgt_t)at(weights, L.weights, base + i);
-        }
-    }
+    // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, consecutive in DDR: one run
+    const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k;
+    TapSlots slots = {L, w, tmo, 0};
+    move<C::AXI_BYTES>(run_move(weights, L.weights.offset + base * itemsize(L.weights.dtype), k * tmo * cg, L.weights.dtype),
+                 slots);
 }
 
 // The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle, into
@@ -551,12 +574,8 @@ void dw_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const 
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
-    load_halo(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, ci0, (o0 + tmo - 1) / L.mg + 1 - ci0, L.pad_in);
-dw_weights:
-    for (int i = 0; i < tmo * k; i++) {
-#pragma HLS PIPELINE II = 1
-        w[i] = (wgt_t)at(weights, L.weights, (uint64_t)o0 * k + i);
-    }
+    load_halo<C>(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, ci0, (o0 + tmo - 1) / L.mg + 1 - ci0, L.pad_in);
+    load_block<C::AXI_BYTES>(weights, L.weights, (uint64_t)o0 * k, tmo * k, w);
 }
 
 // The array on Tm tile o0 (input/weight half A) into accumulator half A, Tn taps a cycle, the first

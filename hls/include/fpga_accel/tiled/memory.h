@@ -7,6 +7,7 @@
 // channel_stride-th channel of one (an input of a shuffled concatenation) when channel_stride > 1
 // (docs/tiled.md §1).
 // Callers pass only indices inside a checked view or block (checks.h), so no access leaves them.
+// The loads below move a bus word an iteration (docs/tiled.md §5, "Loads").
 #ifndef FA_TILED_MEMORY_H
 #define FA_TILED_MEMORY_H
 
@@ -59,69 +60,164 @@ inline int first_half(int n, int size) {
     return (int)((hb < nb ? hb : nb) / size);
 }
 
+// --- data movers: a bus word an iteration -------------------------------------------------------
+// A load moves one bus word of W = C::AXI_BYTES bytes an iteration (FA_MOVE once): the word's elements go
+// into the buffer through an unrolled loop of W lanes (one a byte, an element on every itemsize-th).
+// The DDR accesses stay element by element in address order, so the runs the trace records, and the
+// bursts the m_axi adapter forms from them, are those of an element loop. A Move is one run of
+// elements and the iterations it takes:
+//   from byte offset a, channel stride 1: words(a, n*s), the bus words it touches;
+//   padding (nothing read, `fill` written): ceil(n*s / W), whole words of padding made on chip;
+//   a view of channel stride > 1 (`step` elements apart): n, one element an iteration.
+struct Move {
+    const uint8_t* mem;
+    uint64_t a;  // byte offset of element 0 in mem
+    int n, dtype, step;
+    bool second, pad;
+    int64_t fill;
+};
+
+inline uint64_t words(uint64_t a, uint64_t nb, int w) { return nb ? (a + nb - 1) / w - a / w + 1 : 0; }
+
+inline Move run_move(const uint8_t* mem, uint64_t a, int n, int dtype, bool second = false) {
+    const Move m = {mem, a, n, dtype, 1, second, false, 0};
+    return m;
+}
+inline Move pad_move(int n, int dtype, int64_t fill) {
+    const Move m = {0, 0, n, dtype, 1, false, true, fill};
+    return m;
+}
+// Channels [c0, c0+cn) of pixel (y, x) of view v, or `fill` when the pixel lies outside the image.
+inline Move pixel_move(const uint8_t* mem, const View& v, int y, int x, int c0, int cn, int64_t fill,
+                       bool second = false) {
+    if (y < 0 || y >= v.h || x < 0 || x >= v.w) return pad_move(cn, v.dtype, fill);
+    Move m = run_move(mem, addr(v, y, x, c0), cn, v.dtype, second);
+    m.step = v.cs;
+    return m;
+}
+
+template <int W>
+uint64_t iterations(const Move& m) {
+    const uint64_t nb = (uint64_t)m.n * itemsize(m.dtype);
+    return m.pad ? (nb + W - 1) / W : m.step != 1 ? (uint64_t)m.n : words(m.a, nb, W);
+}
+
+// Iteration k of move m: its elements [i0, i1) to put(i, value), a lane each.
+template <int W, class Put>
+void move_word(const Move& m, uint64_t k, Put& put) {
+#pragma HLS INLINE
+    const int s = itemsize(m.dtype);
+    int i0 = (int)k, i1 = (int)k + 1;  // a strided view: one element
+    if (m.pad) {
+        i0 = (int)(k * (W / s));
+        i1 = i0 + W / s;
+    } else if (m.step == 1) {  // the elements that start in the word [lo, lo + W)
+        const uint64_t lo = (m.a / W + k) * W;
+        i0 = k == 0 ? 0 : (int)((lo - m.a + s - 1) / s);
+        i1 = (int)((lo + W - m.a + s - 1) / s);
+    }
+    if (i1 > m.n) i1 = m.n;
+word_lanes:
+    for (int e = 0; e < FA_TILED_LANES(i1 - i0, W); e++) {
+#pragma HLS UNROLL
+        if (e >= i1 - i0) continue;
+        const int i = i0 + e;
+        put(i, m.pad ? m.fill : load(m.mem, m.a + (uint64_t)i * m.step * s, m.dtype, m.second));
+    }
+}
+
+// Move m into put, a bus word an iteration.
+template <int W, class Put>
+void move(const Move& m, Put& put) {
+    const uint64_t n = iterations<W>(m);
+move_words:
+    for (uint64_t k = 0; k < n; k++) {
+#pragma HLS PIPELINE II = 1
+        FA_MOVE();
+        move_word<W>(m, k, put);
+    }
+}
+
+// Moves a and b side by side, a word of each an iteration (a split engine's two masters):
+// max(iterations of a, of b).
+template <int W, class PutA, class PutB>
+void move_pair(const Move& a, PutA& pa, const Move& b, PutB& pb) {
+    const uint64_t na = iterations<W>(a), nb = iterations<W>(b), n = na > nb ? na : nb;
+move_pair_words:
+    for (uint64_t k = 0; k < n; k++) {
+#pragma HLS PIPELINE II = 1
+        FA_MOVE();
+        if (k < na) move_word<W>(a, k, pa);
+        if (k < nb) move_word<W>(b, k, pb);
+    }
+}
+
+// Element i of a move into dst[i], as T.
+template <class T>
+struct Into {
+    T* dst;
+    explicit Into(T* d) : dst(d) {}
+    void operator()(int i, int64_t v) { dst[i] = (T)v; }
+};
+
+// Block b's elements [i0, i0+n) into dst.
+template <int W, class T>
+void load_block(const uint8_t* weights, const Block& b, uint64_t i0, int n, T* dst) {
+    Into<T> put(dst);
+    move<W>(run_move(weights, b.offset + i0 * itemsize(b.dtype), n, b.dtype), put);
+}
+
 // The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn) into buf, laid out
-// [y][x][c]: the part inside the image read from the arena (one burst per pixel's channels), the
-// rest `pad` (padding is made on chip, never read). A pixel takes `stride` elements of buf (cn unless
+// [y][x][c]: the part inside the image read from the arena (a pixel's channels one run), the rest
+// `pad` (padding is made on chip, never read). A pixel takes `stride` elements of buf (cn unless
 // given: a resident input keeps all of a group's channels side by side).
-inline void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn,
-                      int pad, int stride = 0) {
+template <class C>
+void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn, int pad,
+               int stride = 0) {
     if (stride <= 0) stride = cn;
 halo_y:
     for (int yy = 0; yy < hy; yy++) {
     halo_x:
         for (int xx = 0; xx < hx; xx++) {
-            const int iy = ya + yy, ix = xa + xx;
-            const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
-        halo_c:
-            for (int c = 0; c < cn; c++) {
-#pragma HLS PIPELINE II = 1
-                buf[(yy * hx + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
-            }
+            Into<act_t> put(buf + (yy * hx + xx) * stride);
+            move<C::AXI_BYTES>(pixel_move(acts, x, ya + yy, xa + xx, c0, cn, pad), put);
         }
     }
 }
 
 // The input pixels a 1x1 convolution's output tile reads, nr x nc of them from (ya, xa) every sy rows
 // and sx columns, channels [c0, c0+cn), at `stride` elements a pixel (padding outside the image).
-inline void load_sampled(act_t* buf, const uint8_t* acts, const View& x, int ya, int sy, int nr, int xa, int sx, int nc,
-                         int c0, int cn, int pad, int stride) {
+template <class C>
+void load_sampled(act_t* buf, const uint8_t* acts, const View& x, int ya, int sy, int nr, int xa, int sx, int nc,
+                  int c0, int cn, int pad, int stride) {
 sampled_y:
     for (int yy = 0; yy < nr; yy++) {
     sampled_x:
         for (int xx = 0; xx < nc; xx++) {
-            const int iy = ya + yy * sy, ix = xa + xx * sx;
-            const bool inside = iy >= 0 && iy < x.h && ix >= 0 && ix < x.w;
-        sampled_c:
-            for (int c = 0; c < cn; c++) {
-#pragma HLS PIPELINE II = 1
-                buf[(yy * nc + xx) * stride + c] = inside ? (act_t)load(acts, addr(x, iy, ix, c0 + c), x.dtype) : (act_t)pad;
-            }
+            Into<act_t> put(buf + (yy * nc + xx) * stride);
+            move<C::AXI_BYTES>(pixel_move(acts, x, ya + yy * sy, xa + xx * sx, c0, cn, pad), put);
         }
     }
 }
 
 // A split engine's input rows (load_halo and load_sampled, of a dense convolution only): nr rows of
 // nc pixels from (ya, xa) every sy rows and sx columns, channels [c0, c0+cn), at `stride` elements
-// a pixel, row yy read through `acts` when even and through `acts_b` when odd. Rows go in pairs, an
-// element of each an iteration, so the two masters stream side by side.
-inline void load_rows_split(act_t* buf, const uint8_t* acts, const uint8_t* acts_b, const View& x, int ya, int sy,
-                            int nr, int xa, int sx, int nc, int c0, int cn, int pad, int stride) {
+// a pixel, row yy read through `acts` when even and through `acts_b` when odd. Rows go in pairs, a
+// column's two pixels side by side, a word of each an iteration, so the two masters stream at once.
+template <class C>
+void load_rows_split(act_t* buf, const uint8_t* acts, const uint8_t* acts_b, const View& x, int ya, int sy, int nr,
+                     int xa, int sx, int nc, int c0, int cn, int pad, int stride) {
 split_pairs:
     for (int yy = 0; yy < nr; yy += 2) {
         const int ia = ya + yy * sy, ib = ia + sy;
-        const bool has_b = yy + 1 < nr, a_rows = ia >= 0 && ia < x.h, b_rows = has_b && ib >= 0 && ib < x.h;
+        const bool has_b = yy + 1 < nr;
     split_x:
         for (int xx = 0; xx < nc; xx++) {
             const int ix = xa + xx * sx;
-            const bool col = ix >= 0 && ix < x.w, a_in = a_rows && col, b_in = b_rows && col;
-            act_t* row_a = buf + (yy * nc + xx) * stride;
-            act_t* row_b = row_a + nc * stride;
-        split_c:
-            for (int c = 0; c < cn; c++) {
-#pragma HLS PIPELINE II = 1
-                row_a[c] = a_in ? (act_t)load(acts, addr(x, ia, ix, c0 + c), x.dtype) : (act_t)pad;
-                if (has_b) row_b[c] = b_in ? (act_t)load(acts_b, addr(x, ib, ix, c0 + c), x.dtype, true) : (act_t)pad;
-            }
+            Into<act_t> row_a(buf + (yy * nc + xx) * stride), row_b(row_a.dst + nc * stride);
+            const Move a = pixel_move(acts, x, ia, ix, c0, cn, pad);
+            const Move b = has_b ? pixel_move(acts_b, x, ib, ix, c0, cn, pad, true) : pad_move(0, x.dtype, pad);
+            move_pair<C::AXI_BYTES>(a, row_a, b, row_b);
         }
     }
 }

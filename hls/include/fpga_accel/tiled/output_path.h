@@ -1,7 +1,7 @@
 // fpga-accel HLS library, tiled engine: the output path after a layer's own requantisation and clamp.
 //
-// load_tables() brings the layer's lookup tables on chip once per layer (post stages in slots
-// 0..n_post-1, the lut kind's own table in slot MAX_POST). finish() applies the post stages in order
+// load_tables() brings the layer's lookup tables on chip once per layer, a bus word an iteration (post
+// stages in slots 0..n_post-1, the lut kind's own table in slot MAX_POST). finish() applies the post stages in order
 // to one output value (post_path), then writes it through the output view:
 //   lut: y = table[y - in_min]                                  (S_LUT_INDEX outside the table)
 //   add: y = requantise((a - zp0)*m0 + (b - zp1)*m1, M = 1, shift, zp_out, lo, hi), the residual
@@ -33,11 +33,7 @@ void load_tables(const Layer& L, const uint8_t* weights, Buffers<C>& b) {
         const bool own = j == MAX_POST && L.kind == K_LUT;
         if (!own && (j >= L.n_post || L.post[j].op != POST_LUT)) continue;
         const Block& t = own ? L.table : L.post[j].table;
-    table_read:
-        for (uint32_t i = 0; i < t.count; i++) {
-#pragma HLS PIPELINE II = 1
-            b.lut[j][i] = (int32_t)at(weights, t, i);
-        }
+        load_block<C::AXI_BYTES>(weights, t, 0, (int)t.count, b.lut[j]);  // a bus word an iteration
     }
 }
 

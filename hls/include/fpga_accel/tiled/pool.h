@@ -98,7 +98,7 @@ int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j
         if (status) return status;
     }
     if (j >= 1 && j <= nt) pool_mac<C, 1 - H>(L, b, s, (j - 1) * L.tm);
-    if (j < nt) load_halo(b.in[H], acts, x, s.ya, s.hy, s.xa, s.hx, j * L.tm, imin(L.tm, x.c - j * L.tm), L.pad_in);
+    if (j < nt) load_halo<C>(b.in[H], acts, x, s.ya, s.hy, s.xa, s.hx, j * L.tm, imin(L.tm, x.c - j * L.tm), L.pad_in);
     return S_OK;
 }
 

@@ -14,7 +14,8 @@
 // FA_TILED_AXI_BITS-bit words, max_widen_bitwidth: no wider than the PS port on Zynq boards, whose
 // downsizer would split wider words again while their adapter FIFOs cost block RAM; the engine still
 // reads and writes element by element, so whether its loops become wide bursts is the tool's call,
-// unconfirmed without a synthesis report); addresses,
+// unconfirmed without a synthesis report; the loads move a bus word of FA_TILED_AXI_BITS an
+// iteration, memory.h); addresses,
 // sizes and the status return on the s_axilite control interface (ap_start/ap_done at 0x00, arguments
 // from 0x10, in the order below).
 // A split engine (FA_TILED_SPLIT = 1) appends two read masters after act_bytes, each on a bundle and so
