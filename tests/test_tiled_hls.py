@@ -218,6 +218,22 @@ def test_corrupt_descriptor_is_refused_before_anything_runs(residual, layer, fie
     assert not sim.acts.buf[~inputs].any()
 
 
+def test_a_second_residual_add_is_refused_by_the_engine(residual):
+    # an output-path lane has one residual adder: records whose post stages hold two adds are refused
+    # (S_KIND) before anything runs, as Program refuses them
+    program, q = residual
+    at = next(i for i, d in enumerate(program.layers) if [s["op"] for s in d.get("post", [])] == ["add"])
+    w = descriptors.encode(program).reshape(-1, descriptors.RECORD_WORDS).copy()
+    first = descriptors.LAYER["post"]
+    w[1 + at, first + descriptors.POST_WORDS:first + 2 * descriptors.POST_WORDS] = w[1 + at, first:first + descriptors.POST_WORDS]
+    w[1 + at, descriptors.LAYER["n_post"]] = 2
+    sim = csim.TiledCsim(program)
+    sim.descriptors = w.reshape(-1)
+    with pytest.raises(csim.EngineStatusError) as e:
+        sim.run({k: v[:1] for k, v in q.items()})
+    assert (e.value.code, e.value.layer) == (3, at), str(e.value)
+
+
 def test_header_and_arena_sizes_are_checked(residual):
     program, _ = residual
     lib = csim.engine_library(csim.EngineConfig.of(program))

@@ -157,3 +157,14 @@ def test_buffers_too_small_for_one_tile_name_the_layer():
     qm, _ = random_case(GRAPHS["residual"], seed=1)
     with pytest.raises(Exception, match=r"layer 'c1' \(conv\): even a 1x1 tile needs"):
         build_program(qm, tm=4, tn=4, buffers={"input": 1 << 12, "weight": 8, "output": 1 << 12})
+
+
+def test_a_second_residual_add_in_the_output_path_is_refused(program):
+    # each output-path lane has one residual adder's multiplies: the builder fuses at most one add, and a
+    # program asking for two is refused by the format and by the engine's own checks
+    p, _ = program
+    at = next(i for i, d in enumerate(p.layers) if any(s["op"] == "add" for s in d.get("post", [])))
+    d, arrays = broken(p, lambda d: d["layers"][at]["post"].append(dict(next(s for s in d["layers"][at]["post"]
+                                                                             if s["op"] == "add"))))
+    with pytest.raises(ProgramError, match=rf"layer {at} '.*' post\[\d\]: field 'op' = 'add' is a second residual add"):
+        Program.from_dict(d, arrays)

@@ -74,7 +74,8 @@ def test_memories_follow_the_declared_banking():
     # m_axi data FIFOs (tiled/ports.py): 64-beat bursts x 16 in flight of 512 bits on gmem1 (read) and gmem2
     # (read, write): 1024 x 512 = 29 BRAM18 each; gmem0: 1024 x 32 descriptor words (2) and 256 x 32 status (1)
     ports = 3 * 29 + 2 + 1
-    fixed = ramb18(1 << 14, 32) + ramb18(1 << 14, 8) + 5 * ramb18(4096, 32) + ramb18(4096, 32) + ports
+    # the tables: MAX_POST + 1 of them, each in 64 / 2 dual-port copies (the 512-bit bus's 64 output lanes)
+    fixed = ramb18(1 << 14, 32) + ramb18(1 << 14, 8) + 5 * 32 * ramb18(4096, 32) + ramb18(4096, 32) + ports
     # input: 64 banks of 1024 x 17 bits; accumulators: 64 banks of 256 x 36 bits; both halves
     assert m["bram18"] == fixed + 2 * (64 * 1 + 64 * 1) and m["uram"] == 0
     assert m["lut"] == 2 * 64 * 40 * WEIGHT_BITS * 1 + 64 * 40 * (16 + math.ceil(math.log2(41)))
@@ -84,11 +85,11 @@ def test_memories_follow_the_declared_banking():
 
 
 def test_candidates_fill_the_dsp_budget():
-    for dsp, pack in ((1382, 2), (176, 2), (176, 1)):
-        cands = candidates(dsp, pack)
-        assert cands and all(array_dsp(tm, tn, pack) <= dsp for tm, tn in cands)
+    for dsp, pack, bus in ((1382, 2, 128), (176, 2, 64), (176, 1, 64)):  # zcu104's and pynq-z2's budgets and ports
+        cands = candidates(dsp, pack, bus_bits=bus)
+        assert cands and all(array_dsp(tm, tn, pack, bus) <= dsp for tm, tn in cands)
         # no Tm could take a wider Tn of the list
-        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack) > dsp
+        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack, bus) > dsp
                    for tm, tn in cands if tn & (tn - 1) or tn == max(t for m, t in cands if m == tm))
         costed = widest([(c, None) for c in cands])
         most = max(tm * tn for tm, tn in cands)

@@ -349,6 +349,7 @@ def _check_layer(i: int, lay: Any, eng: dict, regions: list, wbytes: int, weight
             raise f.fail(f"inputs[{k}]", f"{v['h']}x{v['w']}x{v['c']}", f"must be {x['h']}x{x['w']}x{x['c']}{gate}")
     if kind in ("add", "requant", "lut", "mul") and (x["h"], x["w"], x["c"]) != (out["h"], out["w"], out["c"]):
         raise f.fail("output", f"{out['h']}x{out['w']}x{out['c']}", f"does not fit the input {x['h']}x{x['w']}x{x['c']}")
+    adds = 0
     for k, p in enumerate(f.list(lay, "post", 0, MAX_POST)):
         pf = _Fields(f"{f.where} post[{k}]")
         if not isinstance(p, dict):
@@ -356,6 +357,9 @@ def _check_layer(i: int, lay: Any, eng: dict, regions: list, wbytes: int, weight
         if pf.str(p, "op", ("lut", "add")) == "lut":
             _lut(pf, p, None, lambda key, n, dts, pf=pf, p=p: blk(pf, p, key, n, dts))
             continue
+        adds += 1
+        if adds > 1:  # an output-path lane has one residual adder (tiled/output_path.h)
+            raise pf.fail("op", "add", "is a second residual add; the output path takes one")
         r = _view(pf, p, "residual", regions)
         if (r["h"], r["w"], r["c"]) != (out["h"], out["w"], out["c"]):
             raise pf.fail("residual", f"{r['h']}x{r['w']}x{r['c']}", "must have the output's shape")

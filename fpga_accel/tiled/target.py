@@ -19,7 +19,7 @@ shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, coun
   ``depth`` × ``width`` takes the fewest RAMB18 over the aspect ratios 16K × 1 … 512 × 36 (AMD UG573
   / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
   used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
-  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits) and
+  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, ⌈W / 2⌉ copies: every output-path lane reads them at once) and
   the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
   largest table (:func:`table_entries`).
 - **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
@@ -58,9 +58,10 @@ MIN_DSP_SHARE = 0.75
 #: word): its requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
 #: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
 #: multiplier (AMD UG579; 24 + 22 bits on DSP48E1's 25 × 18, UG479), the two partial products added in
-#: fabric or the post-adder: two DSPs. An estimate from the arithmetic, not a synthesis figure; a lane's
-#: residual-add products (post stages) are not in it
-REQUANT_LANE_DSP = 2
+#: fabric or the post-adder: two DSPs; and its residual add (the one post-stage add a layer may have,
+#: tiled/checks.h): (a − zp₀)·m₀ + (b − zp₁)·m₁ with 18-bit signed differences and multipliers (|m| < 2^17),
+#: one DSP each: two more. Four a lane. An estimate from the arithmetic, not a synthesis figure
+REQUANT_LANE_DSP = 4
 #: DSPs of the requantisation multiplies outside the output path's lanes (pools, elementwise, the residual
 #: add: three 46 × 18-bit products of up to four DSPs each), an estimate
 OTHER_UNITS_DSP = 12
@@ -106,8 +107,10 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
     ports = adapter_usage(bus_bits, split)
-    fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8) + (MAX_POST + 1) * ramb18(lut_entries, 32)
-             + ramb18(MAX_TAPS, 32) + ports["bram18"])
+    # the lookup tables: every output-path lane reads each in the same cycle, two lanes a dual-port copy
+    copies = -(-bus_bits // 8 // 2)
+    fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8)
+             + (MAX_POST + 1) * copies * ramb18(lut_entries, 32) + ramb18(MAX_TAPS, 32) + ports["bram18"])
     w_depth = math.ceil(buffers["weight"] / (tm * tn))
     luts = 2 * tm * tn * WEIGHT_BITS * math.ceil(w_depth / LUTRAM_DEPTH) + tm * tn * (16 + math.ceil(math.log2(tn + 1)))
     luts += ports["lut"]

@@ -198,9 +198,11 @@ inline int check_layer(const Layer& L, const Bounds& B) {
             if (L.mult[i] <= -(1 << 17) || L.mult[i] >= (1 << 17) || !small(L.zp[i])) return S_CONST;
     }
     if (!small(L.pad_in) || !small(L.zp_out) || !small(L.lo) || !small(L.hi) || L.lo > L.hi) return S_CONST;
-    // post stages
+    // post stages: at most one residual add (each output-path lane has one adder's multiplies, output_path.h)
+    int adds = 0;
     for (int j = 0; j < L.n_post; j++) {
         const Post& p = L.post[j];
+        if (p.op == POST_ADD && ++adds > 1) return S_KIND;
         if (p.op == POST_LUT) {
             if (!lut_ok(p.table, p.entries, p.in_min, B.lut_entries, B.weights_bytes)) return S_BLOCK;
         } else if (p.op == POST_ADD) {
