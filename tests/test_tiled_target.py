@@ -74,8 +74,8 @@ def test_memories_follow_the_declared_banking():
     # m_axi data FIFOs (tiled/ports.py): 64-beat bursts x 16 in flight of 512 bits on gmem1 (read) and gmem2
     # (read, write): 1024 x 512 = 29 BRAM18 each; gmem0: 1024 x 32 descriptor words (2) and 256 x 32 status (1)
     ports = 3 * 29 + 2 + 1
-    # the tables: MAX_POST + 1 of them, each in 64 / 2 dual-port copies (the 512-bit bus's 64 output lanes)
-    fixed = ramb18(1 << 14, 32) + ramb18(1 << 14, 8) + 5 * 32 * ramb18(4096, 32) + ramb18(4096, 32) + ports
+    # the tables: MAX_POST + 1 of them, each in a dual-port copy per output lane (the 512-bit bus's 64)
+    fixed = ramb18(1 << 14, 32) + ramb18(1 << 14, 8) + 5 * 64 * ramb18(4096, 32) + ramb18(4096, 32) + ports
     # input: 64 banks of 1024 x 17 bits; accumulators: 64 banks of 256 x 36 bits; both halves
     assert m["bram18"] == fixed + 2 * (64 * 1 + 64 * 1) and m["uram"] == 0
     assert m["lut"] == 2 * 64 * 40 * WEIGHT_BITS * 1 + 64 * 40 * (16 + math.ceil(math.log2(41)))

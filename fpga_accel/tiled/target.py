@@ -19,7 +19,7 @@ shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, coun
   ``depth`` × ``width`` takes the fewest RAMB18 over the aspect ratios 16K × 1 … 512 × 36 (AMD UG573
   / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
   used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
-  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, ⌈W / 2⌉ copies: every output-path lane reads them at once) and
+  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, W copies: every output-path lane reads each once or twice a cycle) and
   the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
   largest table (:func:`table_entries`).
 - **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
@@ -107,8 +107,9 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
     ports = adapter_usage(bus_bits, split)
-    # the lookup tables: every output-path lane reads each in the same cycle, two lanes a dual-port copy
-    copies = -(-bus_bits // 8 // 2)
+    # the lookup tables: every output-path lane reads each in the same cycle, from a read before or one
+    # after its residual add (output_path.h post_path): a dual-port copy a lane
+    copies = bus_bits // 8
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8)
              + (MAX_POST + 1) * copies * ramb18(lut_entries, 32) + ramb18(MAX_TAPS, 32) + ports["bram18"])
     w_depth = math.ceil(buffers["weight"] / (tm * tn))

@@ -49,25 +49,47 @@ int64_t lookup(const Buffers<C>& b, int j, int entries, int in_min, int64_t y, i
     return b.lut[j][i];
 }
 
-// The post stages of output (r, q, ch) in order; status set when one stops the engine.
+// Index of a layer's residual add among its post stages (checks.h: at most one), n_post when it has none.
+inline int add_stage(const Layer& L) {
+#pragma HLS INLINE
+    int at = L.n_post;
+    for (int j = L.n_post - 1; j >= 0; j--)
+        if (L.post[j].op == POST_ADD) at = j;
+    return at;
+}
+
+// Post stages [from, to) of a layer, all lookup tables (the add is not among them).
+template <class C>
+int64_t post_luts(const Layer& L, const Buffers<C>& b, int from, int to, int64_t y, int& status) {
+#pragma HLS INLINE
+post_luts:
+    for (int j = 0; j < MAX_POST; j++) {
+#pragma HLS UNROLL
+        if (j < from || j >= to || status) continue;
+        const Post& p = L.post[j];
+        y = lookup<C>(b, j, p.entries, p.in_min, y, status);
+    }
+    return status ? 0 : y;
+}
+
+// The post stages of output (r, q, ch) in order; status set when one stops the engine. Written as the
+// tables before the layer's one residual add, the add, the tables after it, so a lane has one adder
+// (its two multiplies: target.py counts them) rather than one for every stage slot; each table has a
+// read before and one after the add, of which a layer uses one (target.py: a dual-port copy a lane).
 template <class C>
 int64_t post_path(const Layer& L, const Buffers<C>& b, const uint8_t* acts, int64_t y, int r, int q, int ch,
                   int& status) {
 #pragma HLS INLINE
-post:
-    for (int j = 0; j < L.n_post; j++) {
-        const Post& p = L.post[j];
-        if (p.op == POST_LUT) {
-            y = lookup<C>(b, j, p.entries, p.in_min, y, status);
-        } else {
-            const int64_t res = load(acts, addr(p.residual, r, q, ch), p.residual.dtype);
-            const int64_t a = p.self_index == 0 ? y : res, c = p.self_index == 0 ? res : y;
-            y = requant<C::ACC_BITS>((a - p.zp[0]) * p.mult[0] + (c - p.zp[1]) * p.mult[1], 1, p.shift, p.zp_out, p.lo,
-                                     p.hi, status);
-        }
-        if (status) return 0;
-    }
-    return y;
+    const int at = add_stage(L);
+    y = post_luts<C>(L, b, 0, at, y, status);
+    if (status || at >= L.n_post) return y;
+    const Post& p = L.post[at];
+    const int64_t res = load(acts, addr(p.residual, r, q, ch), p.residual.dtype);
+    const int64_t a = p.self_index == 0 ? y : res, c = p.self_index == 0 ? res : y;
+    y = requant<C::ACC_BITS>((a - p.zp[0]) * p.mult[0] + (c - p.zp[1]) * p.mult[1], 1, p.shift, p.zp_out, p.lo, p.hi,
+                             status);
+    if (status) return 0;
+    return post_luts<C>(L, b, at + 1, L.n_post, y, status);
 }
 
 // Post stages and the write of output (r, q, ch); S_OK or the status that stops the engine.
