@@ -114,8 +114,10 @@ int check_layer(const Layer* L, const Bounds* B) {
     }
     if (!small_ok(L->pad_in) || !small_ok(L->zp_out) || !small_ok(L->lo) || !small_ok(L->hi) || L->lo > L->hi)
         return S_CONST;
+    int adds = 0;  /* at most one residual add (checks.h) */
     for (int j = 0; j < L->n_post; j++) {
         const Post* p = &L->post[j];
+        if (p->op == POST_ADD && ++adds > 1) return S_KIND;
         if (p->op == POST_LUT) {
             if (!lut_ok(p->table, p->entries, p->in_min, B->lut_entries, B->weights_bytes)) return S_BLOCK;
         } else if (p->op == POST_ADD) {
