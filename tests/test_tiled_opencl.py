@@ -177,6 +177,22 @@ def test_corrupt_descriptor_is_refused_before_anything_runs(residual, layer, fie
     assert not twin.acts.buf[~inputs].any()
 
 
+def test_a_second_residual_add_is_refused_as_the_engine_refuses_it(residual):
+    program, q, twin = residual
+    at = next(i for i, d in enumerate(program.layers) if [s["op"] for s in d.get("post", [])] == ["add"])
+    w = descriptors.encode(program).reshape(-1, descriptors.RECORD_WORDS).copy()
+    first, n = descriptors.LAYER["post"], descriptors.POST_WORDS
+    w[1 + at, first + n:first + 2 * n] = w[1 + at, first:first + n]
+    w[1 + at, descriptors.LAYER["n_post"]] = 2
+    twin.descriptors = w.reshape(-1)
+    try:
+        with pytest.raises(EngineStatusError) as e:
+            twin.run({k: v[:1] for k, v in q.items()})
+    finally:
+        twin.descriptors = descriptors.encode(program)
+    assert (e.value.code, e.value.layer) == (3, at), str(e.value)
+
+
 class Guarded:
     """The twin's kernel called on buffers of its own: the activation arena a sub-buffer inside guard
     bytes, so a write outside the arena shows."""
