@@ -67,7 +67,7 @@ def test_every_stage_runs_the_iterations_the_model_counts(case, w):
         got, want = counted(trace.events, i), modelled(d, program.engine, w)
         if "all" in want:
             got = {"all": sum(got.values())}
-        elif d["kind"] == "gemm" or not is_depthwise(_conv_geometry(d)) and d["kind"] == "conv":
+        elif d["kind"] in ("conv", "gemm") and not is_depthwise(_conv_geometry(d)):
             del got[LOAD], want[LOAD]  # dense loads: tests/test_tiled_load_moves.py
         assert got == want, (case, w, d["name"], d["kind"])
         kinds.add(d["kind"])
