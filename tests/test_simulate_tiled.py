@@ -123,8 +123,17 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     x, o = d["inputs"][0], d["output"]
     assert (o["h"] <= d["tile"]["rows"] and o["w"] <= d["tile"]["cols"] and x["c"] <= d["tile"]["tm"] and x["pixel_stride"] == x["c"]
             and o["pixel_stride"] == o["c"])  # one step, contiguous views: one run each way
-    load = pieces(x["offset"], x["h"] * x["w"] * x["c"])
-    store = pieces(o["offset"], o["h"] * o["w"] * o["c"])
+    # each stage the longer of its bursts (4 KiB pieces here) and its data mover's iterations, one a
+    # cycle: the load a bus word of W bytes a pixel's run touches, the output path P = W / itemsize
+    # lanes an iteration (docs/tiled.md §4; W = 64 without a PS)
+    w, s = 64, np.dtype(x["dtype"]).itemsize
+    assert d["geometry"]["pads"] == [0, 0, 0, 0] and x["h"] * x["w"] > 1  # the halo is the image
+    runs = [x["offset"] + p * x["c"] * s for p in range(x["h"] * x["w"])]
+    load_its = sum((a + x["c"] * s - 1) // w - a // w + 1 for a in runs)
+    store_its = o["h"] * o["w"] * -(-o["c"] // (w // np.dtype(o["dtype"]).itemsize))
+    load = max(pieces(x["offset"], x["h"] * x["w"] * x["c"] * s), load_its)
+    store = max(pieces(o["offset"], o["h"] * o["w"] * o["c"] * s), store_its)
+    assert load == load_its > pieces(x["offset"], x["h"] * x["w"] * x["c"] * s)  # the mover sets the pace
     assert lay.cycles == load + lay.compute_cycles + store
     for lay in res.layers:
         assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts, lay.name

@@ -138,7 +138,8 @@ def expected_loads(d, engine, w, split):
             for o0 in range(0, groups * mg, t["tm"]):
                 tmo = min(t["tm"], groups * mg - o0)
                 ci0 = o0 // mg
-                out.append(halo(ci0, (o0 + tmo - 1) // mg + 1 - ci0) + block_words(d["weights"], o0 * k, tmo * k, w))
+                consts = sum(block_words(d["requant"][b], o0, tmo, w) for b in ("bias", "M", "shift"))  # with the load
+                out.append(consts + halo(ci0, (o0 + tmo - 1) // mg + 1 - ci0) + block_words(d["weights"], o0 * k, tmo * k, w))
             continue
         sampled = sampled_input(d, geo)
         np_ = nr * nc
@@ -177,11 +178,14 @@ def expected_loads(d, engine, w, split):
 
 
 def expected_layer_moves(d, engine, w):
-    """Moves outside the stages: the layer's tables, and its channels' M and shift with whole pixels."""
+    """Moves outside the stages: the layer's tables, its channels' M and shift with whole pixels, an
+    average pool's per-position constants."""
     tables = [p["table"] for p in d["post"] if p["op"] == "lut"] + ([d["table"]] if d["kind"] == "lut" else [])
     its = sum(block_words(b, 0, b["count"], w) for b in tables)
     if d["kind"] in ("conv", "gemm") and whole_pixels(d, engine):
         its += sum(block_words(d["requant"][k], 0, d["output"]["c"], w) for k in ("M", "shift"))
+    if d["kind"] == "avgpool":  # its per-position M and shift, a position an iteration
+        its += d["output"]["h"] * d["output"]["w"]
     return its
 
 

@@ -318,9 +318,11 @@ def _usage(st: Step, per_cycle) -> tuple[float, ...]:
 
 
 def _serial_totals(timed, per_cycle, latency: int) -> tuple:
-    """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its compute
-    (its pixel loop), which the loops around it add to: the constants and tables it reads ahead of a
-    tile (Step.fetch_moves) and a global pool's output pixel (Step.store_moves)."""
+    """layer_totals of a SERIAL layer: its reads and its writes as two streams beside its loops, which
+    run one after another: per pixel (a global pool: per Tn pixels) one iteration of the lanes (the
+    compute) after its inputs' reads (Step.load_moves), then the output path (Step.store_moves; a
+    global pool's once per channel tile), and the constants and tables read ahead of a tile
+    (Step.fetch_moves)."""
     tot = [0, 0, 0, 0, 0.0, 0.0]
     loops = 0
     held = [0.0] * as_rates(per_cycle).lanes  # the DDR, each port's read and write channels
@@ -334,7 +336,7 @@ def _serial_totals(timed, per_cycle, latency: int) -> tuple:
             tot[1] += k * st.weights
             tot[2] += k * st.read
             tot[3] += k * st.write
-            loops += k * (st.compute + st.fetch_moves + st.store_moves)
+            loops += k * (st.compute + st.load_moves + st.fetch_moves + st.store_moves)
             held = [a + k * b for a, b in zip(held, _usage(st, per_cycle))]
             reads.append(_scaled(merge(st.load, st.fetch, st.store_r), k))
             consts.append(_scaled(merge(st.wload, st.fetch), k))
@@ -727,7 +729,8 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
             for r0, r1 in spans(x["h"], t["rows"]):
                 for q0, q1 in spans(x["w"], t["cols"]):
                     px = (r1 - r0) * (q1 - q0)
-                    tile.append(Step(-(-px // tn), read=px * pixel_access.read_bytes(x, c1 - c0)))
+                    tile.append(Step(-(-px // tn), read=px * pixel_access.read_bytes(x, c1 - c0),
+                                     load_moves=moves.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0, bus)))
                     reads.append(pixel_access.in_order(pixel_access.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0)))
             read, write, r, w = _pixel_output(desc, *_grid(0, 1, 0, 1), c0, c1 - c0)
             tile.append(Step(0, read=read, write=write, store_moves=moves.drain(out, _residuals(desc), 1, c1 - c0, bus)))
@@ -760,7 +763,11 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                     writes.append(w)
                     read += (sum(pixel_access.read_bytes(g, n) for g in gates)
                              + px * sum(pixel_access.read_bytes(v, n) for v in per_pixel))
-                    tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch, fetch_moves=loops))
+                    # per pixel: each input's read, the lanes (the compute), the output path, in turn
+                    reading = (sum(moves.pixel_reads(g, one, one, c0, n, bus) for g in gates)
+                               + sum(moves.pixel_reads(v, ys, xs, c0, n, bus) for v in per_pixel))
+                    tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch, fetch_moves=loops,
+                                     load_moves=reading, store_moves=moves.drain(out, _residuals(desc), px, n, bus)))
                 tiles.append(tile)
     if tiles and tiles[0]:
         flat = lambda parts: [np.concatenate([p[k].ravel() for p in parts]) if parts else np.zeros(0, np.int64)
@@ -991,7 +998,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
     xb, ob, wb = itemsize(x["dtype"]), itemsize(out["dtype"]), itemsize(desc["weights"]["dtype"])
     bias_b = itemsize(rq["bias"]["dtype"])
     tail_b = itemsize(rq["M"]["dtype"]) + itemsize(rq["shift"]["dtype"])
-    # block by block, from the Tm tile's first channel: a depthwise tile's fetch, a dense one's first load
+    # block by block, from the Tm tile's first channel: read with its first load (depthwise: its load)
     consts = (rq["bias"], rq["M"], rq["shift"])
     ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, pads[0]), x["h"])
     xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, pads[1]), x["w"])
@@ -1031,11 +1038,11 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
             chans = (o1 - 1) // mg + 1 - o0 // mg
             yield 1, Step(px * -(-k // tn), weights=n * (k * wb + bias_b + tail_b),
                           read=area * chans * xb + _post(desc, px, n), write=px * n * ob,
-                          **loads(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus), weights(n * k * wb)),
-                          fetch=_blocks(0, n, *consts, bus=bus), **output(n),
-                          load_moves=moves.grid(x, halo_y, halo_x, o0 // mg, chans, bus)
-                          + moves.run(w0 + o0 * k * wb, n * k * wb, bus),
-                          fetch_moves=moves.blocks(o0, n, *consts, bus=bus))
+                          **loads(_access([x], *_grid(ya, yb, xa, xe), o0 // mg, chans, bus=bus),
+                                  merge(_blocks(0, n, *consts, bus=bus), weights(n * k * wb))), **output(n),
+                          load_moves=moves.blocks(o0, n, *consts, bus=bus)
+                          + moves.grid(x, halo_y, halo_x, o0 // mg, chans, bus)
+                          + moves.run(w0 + o0 * k * wb, n * k * wb, bus))
         return
     post, ob_tile = _post, ob
     if whole_pixels(desc, engine):  # the layer's M and shift held (_layer_consts), the output path per spatial tile

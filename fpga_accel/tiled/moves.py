@@ -9,6 +9,8 @@ counts per step (cost.Step ``load_moves``, ``fetch_moves``, ``store_moves``):
 - a pixel's run of cn channels: ``words(a, cn·s)``; a padding pixel (outside the image) ⌈cn·s / W⌉;
   a view of channel stride > 1 one element an iteration (cn);
 - a split engine reads two rows side by side: per column the longer of the pair (:func:`grid`);
+- a pixel unit's or a global pool's pixel read (pixels.h read_pixel): ``words(a, cn·s)``, a
+  strided view's span read (pixel_access.reads_span) the words of its span, else cn (:func:`pixel_reads`);
 - the output path: ⌈n / P⌉ a pixel of n channels, one element an iteration (n) where the output
   or a residual view has channel stride > 1 (:func:`drain`).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import pixel_access
 from .program import itemsize
 
 
@@ -106,3 +109,19 @@ def rows(view: dict, iy, x0: int, ncols: int, cn: int, bus: int, split: bool = F
     if split:
         per = np.concatenate([per, np.zeros(per.size % 2, dtype=np.int64)]).reshape(-1, 2).max(axis=1)
     return int(per.sum())
+
+
+def pixel_reads(view: dict, ys, xs, c0: int, cn: int, bus: int) -> int:
+    """Iterations of reading channels [c0, c0+cn) of pixels (ys, xs) pixel by pixel (pixels.h
+    read_pixel): a run's bus words; a channel-strided view's span, where it is read whole
+    (pixel_access.reads_span), its words; else one element an iteration."""
+    ys, xs = np.asarray(ys, dtype=np.int64), np.asarray(xs, dtype=np.int64)
+    if not ys.size or cn <= 0:
+        return 0
+    s, cs = itemsize(view["dtype"]), view.get("channel_stride", 1)
+    a = view["offset"] + ((ys * view["w"] + xs) * view["pixel_stride"] + c0 * cs) * s
+    if pixel_access.reads_span(view, cn):
+        return int(words(a, pixel_access.span_bytes(view, cn), bus).sum())
+    if cs != 1:
+        return int(ys.size) * cn
+    return int(words(a, cn * s, bus).sum())

@@ -58,16 +58,6 @@
 namespace fa {
 namespace tiled {
 
-// Tm tile m0..m0+tmo's constants for accumulator half H, read block by block (one burst a block
-// rather than three a channel) where the array stage starts (the cost model's fetch): M and shift,
-// and the bias the tile's first taps start from (dw_mac; tile_bias, which a depthwise layer has free).
-template <class C, int H>
-void start_tile(const Layer& L, const uint8_t* weights, Buffers<C>& b, int m0, int tmo) {
-    for (int m = 0; m < tmo; m++) b.mult[H][m] = (int32_t)at(weights, L.mblk, m0 + m);
-    for (int m = 0; m < tmo; m++) b.shift[H][m] = (int8_t)at(weights, L.sblk, m0 + m);
-    for (int m = 0; m < tmo; m++) b.tile_bias[H][m] = at(weights, L.bias, m0 + m);
-}
-
 // A dense Tm tile's constants, read with its first step into that step's half q (the array then finds
 // them on chip): the bias of channels m0..m0+tmo, and their M and shift unless the layer holds them
 // (whole pixels); one run a block, a bus word an iteration.
@@ -568,12 +558,16 @@ groups:
 }
 
 // --- depthwise ----------------------------------------------------------------------------------
-// Tm tile o0 (channels o0..o0+tmo): the input channels they read, with halo, and their kernels.
+// Tm tile o0 (channels o0..o0+tmo) into half q: its bias, M and shift (load_tile_consts), the input
+// channels they read, with halo, and their kernels.
 template <class C>
-void dw_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const Span& s, int o0, act_t* in, wgt_t* w) {
+void dw_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, Buffers<C>& b, const Span& s, int o0, int q) {
 #pragma HLS INLINE off
+    act_t* in = b.in[q];
+    wgt_t* w = b.w[q];
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
+    load_tile_consts<C>(L, weights, b, q, o0, tmo, false);
     load_halo<C>(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, ci0, (o0 + tmo - 1) / L.mg + 1 - ci0, L.pad_in);
     load_block<C::AXI_BYTES>(weights, L.weights, (uint64_t)o0 * k, tmo * k, w);
 }
@@ -588,7 +582,13 @@ int dw_mac(const Layer& L, const uint8_t* weights, Buffers<C>& b, const Span& s,
     typedef typename Buffers<C>::acc_t acc_t;
     const int k = L.kh * L.kw, tmo = imin(L.tm, L.groups * L.mg - o0), ci0 = o0 / L.mg;
     const int cn = (o0 + tmo - 1) / L.mg + 1 - ci0;
-    start_tile<C, A>(L, weights, b, o0, tmo);
+dw_consts:  // the Tm tile's M and shift for its output path, lane-parallel
+    for (int m = 0; m < FA_TILED_LANES(tmo, C::TM); m++) {
+#pragma HLS UNROLL
+        if (m >= tmo) continue;
+        b.mult[A][m] = b.tile_mult[A][m];
+        b.shift[A][m] = b.tile_shift[A][m];
+    }
     bool ok = true;
 dw_taps:
     for (int t0 = 0; t0 < k; t0 += L.tn) {
@@ -633,7 +633,7 @@ int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b
         const int status = dw_mac<C, 1 - H>(L, weights, b, s, (j - 1) * L.tm);
         if (status) return status;
     }
-    if (j < nt) dw_load<C>(L, weights, acts, s, j * L.tm, b.in[H], b.w[H]);
+    if (j < nt) dw_load<C>(L, weights, acts, b, s, j * L.tm, H);
     return S_OK;
 }
 

@@ -21,13 +21,13 @@ namespace tiled {
 struct EltwiseUnit {
     static int inputs(const Layer& L) { return L.kind == K_ADD ? L.n_inputs : 1; }
 
-    // per-channel constants, once per tile, block by block (a burst each)
+    // per-channel constants, once per tile, block by block (a run each, a bus word an iteration)
     template <class C>
     static void tile(const Layer& L, const uint8_t* weights, const uint8_t*, Buffers<C>& b, int c0, int cn) {
         if (L.kind != K_REQUANT) return;
-        for (int m = 0; m < cn; m++) b.pre[m] = (int32_t)at(weights, L.pre, c0 + m);
-        for (int m = 0; m < cn; m++) b.mult[0][m] = (int32_t)at(weights, L.mblk, c0 + m);
-        for (int m = 0; m < cn; m++) b.shift[0][m] = (int8_t)at(weights, L.sblk, c0 + m);
+        load_block<C::AXI_BYTES>(weights, L.pre, c0, cn, b.pre);
+        load_block<C::AXI_BYTES>(weights, L.mblk, c0, cn, b.mult[0]);
+        load_block<C::AXI_BYTES>(weights, L.sblk, c0, cn, b.shift[0]);
     }
 
     template <class C>

@@ -27,7 +27,7 @@ struct MulUnit {
     static void tile(const Layer& L, const uint8_t*, const uint8_t* acts, Buffers<C>& b, int c0, int cn) {
         if (!gate(L)) return;
         int64_t g[C::TM];
-        read_pixel(acts, L.in[1], 0, 0, c0, cn, g);
+        read_pixel<C::AXI_BYTES>(acts, L.in[1], 0, 0, c0, cn, g);
         for (int m = 0; m < cn; m++) b.pre[m] = (int32_t)g[m];
     }
 

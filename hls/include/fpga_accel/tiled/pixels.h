@@ -38,23 +38,30 @@ inline bool writes_span(const View& v, int cn) {
     return v.cs > 1 && cn > 1 && n <= (uint64_t)SPAN_BYTES && 2 * span_beats(n) < (uint64_t)cn;
 }
 
-// Channels [c0, c0+cn) of pixel (r, q) of v into vals.
-inline void read_pixel(const uint8_t* acts, const View& v, int r, int q, int c0, int cn, int64_t* vals) {
+// Element i of a span's run into vals[i / every] when i is a multiple of `every` (a span read keeps
+// every cs-th element).
+struct Every {
+    int64_t* dst;
+    int every;
+    void operator()(int i, int64_t v) {
+        if (i % every == 0) dst[i / every] = v;
+    }
+};
+
+// Channels [c0, c0+cn) of pixel (r, q) of v into vals, a bus word of W bytes an iteration (memory.h
+// move): words(a, cn*s); a span read the words of its span; else, channel-strided, cn iterations.
+template <int W>
+void read_pixel(const uint8_t* acts, const View& v, int r, int q, int c0, int cn, int64_t* vals) {
 #pragma HLS INLINE
-    const int ib = itemsize(v.dtype);
     if (reads_span(v, cn)) {
-        const uint64_t at = addr(v, r, q, c0);
-        const int n = (cn - 1) * v.cs + 1;
-    pixel_span_read:
-        for (int j = 0, k = 0, m = 0; j < n; j++) {
-            const int64_t x = load(acts, at + (uint64_t)j * ib, v.dtype);
-            if (k == 0) vals[m++] = x;
-            if (++k == v.cs) k = 0;
-        }
+        Every put = {vals, v.cs};
+        move<W>(run_move(acts, addr(v, r, q, c0), (cn - 1) * v.cs + 1, v.dtype), put);
         return;
     }
-pixel_read:
-    for (int m = 0; m < cn; m++) vals[m] = load(acts, addr(v, r, q, c0 + m), v.dtype);
+    Into<int64_t> put(vals);
+    Move m = run_move(acts, addr(v, r, q, c0), cn, v.dtype);
+    m.step = v.cs;
+    move<W>(m, put);
 }
 
 // vals into channels [c0, c0+cn) of pixel (r, q) of v (values checked against its type already).
@@ -77,17 +84,45 @@ pixel_write:
     for (int m = 0; m < cn; m++) store(acts, addr(v, r, q, c0 + m), v.dtype, vals[m]);
 }
 
-// The output path of one pixel's cn results (channels c0..): post stages lane by lane, the range
-// check, then the pixel's write.
+// A pool's requantisation of its sums, lane by lane in the output path: y = requantise(sum - sub, m,
+// shift) when `on` (an average), the sum itself when not (a max).
+struct PoolScale {
+    bool on;
+    int64_t sub;
+    int64_t m;
+    int shift;
+};
+inline PoolScale no_scale() {
+    const PoolScale k = {false, 0, 0, 0};
+    return k;
+}
+
+// The output path of one pixel's cn results (channels c0..), P = out_lanes() lanes an iteration
+// (ceil(cn / P) iterations, FA_MOVE each; one lane through a channel-strided view, output_path.h):
+// each lane requantises (`k`, a pool's), applies the post stages and the range check; then the
+// pixel's write (write_pixel). C simulation runs the lanes in order, so the DDR accesses are those of
+// an element loop.
 template <class C>
-int finish_pixel(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t* y, int r, int q, int c0, int cn) {
+int finish_pixel(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t* y, int r, int q, int c0, int cn,
+                 const PoolScale& k = no_scale()) {
 #pragma HLS INLINE
-pixel_post:
-    for (int m = 0; m < cn; m++) {
-        int status = S_OK;
-        y[m] = post_path<C>(L, b, acts, y[m], r, q, c0 + m, status);
-        if (status) return status;
-        if (y[m] < dtype_min(L.out.dtype) || y[m] > dtype_max(L.out.dtype)) return S_RANGE;
+    const int lanes = out_lanes<C>(L);
+pixel_words:
+    for (int w0 = 0; w0 < cn; w0 += lanes) {
+#pragma HLS PIPELINE II = 1
+        FA_MOVE();
+    pixel_post:
+        for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
+#pragma HLS UNROLL
+            const int m = w0 + l;
+            if (l >= lanes || m >= cn) continue;
+            int status = S_OK;
+            if (k.on) y[m] = requant<C::ACC_BITS>(y[m] - k.sub, k.m, k.shift, L.zp_out, L.lo, L.hi, status);
+            if (status) return status;
+            y[m] = post_path<C>(L, b, acts, y[m], r, q, c0 + m, status);
+            if (status) return status;
+            if (y[m] < dtype_min(L.out.dtype) || y[m] > dtype_max(L.out.dtype)) return S_RANGE;
+        }
     }
     write_pixel(acts, L.out, r, q, c0, cn, y);
     return S_OK;
@@ -113,14 +148,13 @@ walk_rows:
                 const int cn = imin(L.tm, o.c - c0);
                 U::template tile<C>(L, weights, acts, b, c0, cn);
                 Pixel px;
-            walk_pixels:
+            walk_pixels:  // per pixel its reads, the lanes (one iteration) and its output path, in turn
                 for (int p = 0; p < np; p++, px.next(nc)) {
-#pragma HLS PIPELINE II = 1
                     FA_CYCLE();
                     const int r = r0 + px.py, q = q0 + px.px;
                     int64_t x[MAX_INPUTS][C::TM], y[C::TM];
                 walk_inputs:
-                    for (int i = 0; i < n_in; i++) read_pixel(acts, L.in[i], r, q, c0, cn, x[i]);
+                    for (int i = 0; i < n_in; i++) read_pixel<C::AXI_BYTES>(acts, L.in[i], r, q, c0, cn, x[i]);
                 walk_lanes:
                     for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL

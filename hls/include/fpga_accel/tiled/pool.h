@@ -61,27 +61,28 @@ pool_taps:
     }
 }
 
-// The output path of accumulator half H (channels c0..): average requantised per position.
+// The output path of accumulator half H (channels c0..): pixel by pixel, P lanes an iteration
+// (finish_pixel), an average requantised per position.
 template <class C, int H>
 int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, int c0) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    const int k = L.kh * L.kw, cn = imin(L.tm, L.in[0].c - c0);
+    const int cn = imin(L.tm, L.in[0].c - c0);
+    PoolScale k = no_scale();
+    k.on = L.kind == K_AVGPOOL;
+    k.sub = (int64_t)L.kh * L.kw * L.pad_in;
     Pixel px;
 pool_out:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
         int64_t y[C::TM];
     pool_out_lanes:
-        for (int m = 0; m < cn; m++) {
-#pragma HLS PIPELINE II = 1
-            int status = S_OK;
-            y[m] = b.acc[H][p * cn + m];
-            if (L.kind == K_AVGPOOL)
-                y[m] = requant<C::ACC_BITS>(y[m] - (int64_t)k * L.pad_in, b.pos_mult[p], b.pos_shift[p], L.zp_out, L.lo,
-                                            L.hi, status);
-            if (status) return status;
+        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
+#pragma HLS UNROLL
+            if (m < cn) y[m] = b.acc[H][p * cn + m];
         }
-        const int status = finish_pixel<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0, cn);
+        k.m = b.pos_mult[p];
+        k.shift = b.pos_shift[p];
+        const int status = finish_pixel<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0, cn, k);
         if (status) return status;
     }
     return S_OK;
@@ -112,9 +113,12 @@ pool_rows:
         for (int q0 = 0; q0 < L.out.w; q0 += L.cols) {
             const Span s = span_of(L, r0, q0);
             tap_offsets(L, s.hx, b.taps);
-            if (L.kind == K_AVGPOOL) {  // per-position constants, once per spatial tile
+            if (L.kind == K_AVGPOOL) {  // per-position constants, once per spatial tile, a position an iteration
                 Pixel px;
+            pool_positions:
                 for (int p = 0; p < s.np; p++, px.next(s.nc)) {
+#pragma HLS PIPELINE II = 1
+                    FA_MOVE();
                     const uint64_t pos = (uint64_t)(r0 + px.py) * L.out.w + q0 + px.px;
                     b.pos_mult[p] = (int32_t)at(weights, L.mblk, pos);
                     b.pos_shift[p] = (int8_t)at(weights, L.sblk, pos);
@@ -138,7 +142,11 @@ int global_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C
 global_channels:
     for (int c0 = 0; c0 < x.c; c0 += L.tm) {
         const int cn = imin(L.tm, x.c - c0);
-        for (int m = 0; m < cn; m++) b.acc[0][m] = avg ? 0 : dtype_min(x.dtype);
+    global_start:  // the pool's identity, lane-parallel
+        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
+#pragma HLS UNROLL
+            if (m < cn) b.acc[0][m] = avg ? 0 : dtype_min(x.dtype);
+        }
     global_rows:
         for (int r0 = 0; r0 < x.h; r0 += L.rows) {
             const int nr = imin(L.rows, x.h - r0);
@@ -146,8 +154,7 @@ global_channels:
             for (int q0 = 0; q0 < x.w; q0 += L.cols) {
                 const int nc = imin(L.cols, x.w - q0), np = nr * nc;
             global_pixels:
-                for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels a cycle (addresses: a DDR stream)
-#pragma HLS PIPELINE II = 1
+                for (int p0 = 0; p0 < np; p0 += L.tn) {  // Tn pixels an iteration, each read a bus word an iteration
                     FA_CYCLE();
                 // pixel-major: each pixel's cn channels in one burst when the view allows (pixels.h)
                 global_lanes_t:
@@ -156,7 +163,7 @@ global_channels:
                         const int p = p0 + tt;
                         if (p >= np) continue;
                         int64_t v[C::TM];
-                        read_pixel(acts, x, r0 + p / nc, q0 + p % nc, c0, cn, v);
+                        read_pixel<C::AXI_BYTES>(acts, x, r0 + p / nc, q0 + p % nc, c0, cn, v);
                     global_lanes_m:
                         for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
 #pragma HLS UNROLL
@@ -169,15 +176,13 @@ global_channels:
             }
         }
         int64_t y[C::TM];
-        for (int m = 0; m < cn; m++) {
-            int status = S_OK;
-            y[m] = b.acc[0][m];
-            if (avg)
-                y[m] = requant<C::ACC_BITS>(y[m] - (int64_t)L.divisor * L.pad_in, L.m, L.shift, L.zp_out, L.lo, L.hi,
-                                            status);
-            if (status) return status;
+    global_result:
+        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
+#pragma HLS UNROLL
+            if (m < cn) y[m] = b.acc[0][m];
         }
-        const int status = finish_pixel<C>(L, b, acts, y, 0, 0, c0, cn);
+        const PoolScale k = {avg, (int64_t)L.divisor * L.pad_in, L.m, L.shift};
+        const int status = finish_pixel<C>(L, b, acts, y, 0, 0, c0, cn, k);
         if (status) return status;
     }
     return S_OK;
