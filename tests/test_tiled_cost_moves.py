@@ -97,16 +97,28 @@ def dense_rule(desc, engine, bus, split):
     blocks = [rq["bias"]] if whole else [rq["bias"], rq["M"], rq["shift"]]
     consts = sum(touched(b["offset"], n * itemsize(b["dtype"]), bus) for b in blocks)
     store = 0 if whole else drain(out, residuals(desc), px, n, bus)
-    if tap_parallel(desc, engine):
-        xlo, xhi = max(0, -pads[1]), min(x["w"], -pads[1] + (nc - 1) * sw + (kw - 1) * dw + 1)
+    if tap_parallel(desc, engine):  # each (py, ky) halo row walked once, padding where the image is not
+        hx = (nc - 1) * sw + (kw - 1) * dw + 1
+        cols = range(-pads[1], -pads[1] + hx)
+        inside = [ix for ix in cols if 0 <= ix < x["w"]]
+        outside = len(cols) - len(inside)
+        left = sum(1 for ix in cols if ix < 0)
+        run = x.get("channel_stride", 1) == 1 and x["pixel_stride"] == cg
         per_row = []
         for py in range(nr):
             for ky in range(kh):
                 iy = -pads[0] + py * sh + ky * dh
-                inside = 0 <= iy < x["h"] and xhi > xlo
-                per_row.append([touched(x["offset"] + (iy * x["w"] + xlo) * x["pixel_stride"] * xb,
-                                        (xhi - xlo) * cg * xb, bus) if inside else 0])
-        load = consts + -(-px * k * cg * xb // bus) + paired(per_row, split) + weight_run(w0, k * n * cg * wb, bus, split)
+                if not 0 <= iy < x["h"]:
+                    per_row.append([-(-hx * cg * xb // bus)])
+                    continue
+                pads_ = -(-left * cg * xb // bus) + -(-(outside - left) * cg * xb // bus)
+                if run and inside:
+                    read = touched(x["offset"] + (iy * x["w"] + inside[0]) * x["pixel_stride"] * xb,
+                                   len(inside) * cg * xb, bus)
+                else:
+                    read = sum(pixel(x, iy, ix, 0, cg, bus) for ix in inside)
+                per_row.append([pads_ + read])
+        load = consts + max(paired(per_row, split), weight_run(w0, k * n * cg * wb, bus, split))
         return {0: (load, store)}, whole
     if sampled_input(desc, geo):
         rows, cols = [-pads[0] + yy * sh for yy in range(nr)], [-pads[1] + xx * sw for xx in range(nc)]
@@ -116,8 +128,8 @@ def dense_rule(desc, engine, bus, split):
     want = {}
     for j in sorted({0, min(1, len(cs) - 1), len(cs) - 1}):
         c0, c1 = cs[j]
-        load = (load_rows(x, rows, cols, c0, c1 - c0, bus, split)
-                + weight_run(w0 + n * c0 * k * wb, k * n * (c1 - c0) * wb, bus, split) + (consts if j == 0 else 0))
+        load = (consts if j == 0 else 0) + max(load_rows(x, rows, cols, c0, c1 - c0, bus, split),  # side by side
+                                               weight_run(w0 + n * c0 * k * wb, k * n * (c1 - c0) * wb, bus, split))
         want[j] = (load, store if j == len(cs) - 1 else 0)
     return want, whole
 
@@ -236,3 +248,32 @@ def test_serial_layers_add_their_constant_loops_to_the_pixel_loop(walked):
             assert cost.layer_totals(desc, program.engine, Rates(1e9, None, 8))[5] >= loops
             seen += any(st.fetch_moves or st.store_moves for st in steps)
     assert seen
+
+
+def test_tap_rows_pad_only_where_the_image_is_not():
+    """moves.tap_rows against each (py, ky) halo row walked column by column: a row outside the image
+    whole words of padding, else its left and right padding columns each whole words and the columns
+    inside one run, or pixel by pixel for a channel slice or a channel stride > 1; split: pairs."""
+    base = {"offset": 64 * 3 + 5, "h": 4, "w": 5, "c": 3, "pixel_stride": 3, "dtype": "int8"}
+    views = [base, dict(base, pixel_stride=7), dict(base, channel_stride=2, pixel_stride=8),
+             dict(base, dtype="int16", offset=64 * 3 + 6)]
+    rows = [-2, -1, 0, 1, 3, 4, 5]
+    for view in views:
+        s, run = itemsize(view["dtype"]), view["pixel_stride"] == 3 and view.get("channel_stride", 1) == 1
+        for bus in (8, 16, 64):
+            for xa, hx in ((-2, 9), (0, 5), (1, 3), (-1, 4), (3, 4)):
+                cols = range(xa, xa + hx)
+                inside = [ix for ix in cols if 0 <= ix < view["w"]]
+                left = sum(1 for ix in cols if ix < 0)
+                right = hx - left - len(inside)
+                per_row = []
+                for iy in rows:
+                    if not 0 <= iy < view["h"]:
+                        per_row.append([-(-hx * 3 * s // bus)])
+                        continue
+                    edge = -(-left * 3 * s // bus) + -(-right * 3 * s // bus)
+                    read = (touched(view["offset"] + (iy * view["w"] + inside[0]) * 3 * s, len(inside) * 3 * s, bus)
+                            if run and inside else sum(pixel(view, iy, ix, 0, 3, bus) for ix in inside))
+                    per_row.append([edge + read])
+                for split in (False, True):
+                    assert moves.tap_rows(view, rows, xa, hx, 0, 3, bus, split) == paired(per_row, split), (view, bus, xa)

@@ -2,7 +2,9 @@
 simulation's LOAD events (and a layer's tables and channel constants) count exactly the iterations
 the rule gives, computed here from the program's descriptors by a walk of the engine's loop order —
 not from the engine — at W = 16 and 64 bytes, on every load kind: dense halo, sampled 1x1, a split
-engine's paired rows and weight halves, tap-parallel (padding, row reads, regrouped weights),
+engine's paired rows and weight halves, tap-parallel (each halo row walked once, padding only where
+the image is not, regrouped weights; a dense or tap-parallel load's input beside its weights, the
+longer of the two after the constants),
 depthwise, window pools, runs that start mid-word (channel counts no multiple of W, a channel slice
 of a wider tensor) and views of channel stride > 1. The runs the trace records are those of an
 element loop, and the integers equal the emulator's."""
@@ -94,21 +96,21 @@ def consts_its(d, m0, tmo, engine, w):
     return sum(block_words(rq[k], m0, tmo, w) for k in (["bias"] if held else ["bias", "M", "shift"]))
 
 
-def tap_row_its(d, x, iy, xlo, xhi, c0, w):
-    """A tap-parallel row read: one run when the view's pixels hold just the group's channels, else
-    pixel by pixel."""
+def tap_row_its(d, x, iy, xa, hx, c0, w):
+    """A tap-parallel (py, ky) halo row of hx columns from xa, walked once: a row outside the image all
+    padding; else its padding columns left and right of the image (each side whole words of padding)
+    and the columns inside, one run when the view's pixels hold just the group's channels, else pixel
+    by pixel."""
     cg, s = d["geometry"]["cin_per_group"], itemsize(x["dtype"])
+    if not 0 <= iy < x["h"]:
+        return pad_words(hx * cg, s, w)
+    left = min(max(-xa, 0), hx)
+    right = min(max(xa + hx - x["w"], 0), hx - left)
+    xlo, xhi = xa + left, xa + hx - right
+    pads = pad_words(left * cg, s, w) + pad_words(right * cg, s, w)
     if x.get("channel_stride", 1) == 1 and x["pixel_stride"] == cg:
-        return words(x["offset"] + ((iy * x["w"] + xlo) * x["pixel_stride"] + c0) * s, (xhi - xlo) * cg * s, w)
-    return [pixel_its(x, iy, col, c0, cg, w) for col in range(xlo, xhi)]
-
-
-def pair_its(a, b) -> int:
-    """Two row reads side by side (0: none): a run each, the longer; pixel by pixel, column by column."""
-    if isinstance(a, int) and isinstance(b, int):
-        return max(a, b)
-    a, b = a or [0] * len(b), b or [0] * len(a)
-    return sum(max(p, q) for p, q in zip(a, b))
+        return pads + words(x["offset"] + ((iy * x["w"] + xlo) * x["pixel_stride"] + c0) * s, (xhi - xlo) * cg * s, w)
+    return pads + sum(pixel_its(x, iy, col, c0, cg, w) for col in range(xlo, xhi))
 
 
 def spans(d):
@@ -142,8 +144,7 @@ def expected_loads(d, engine, w, split):
                 out.append(consts + halo(ci0, (o0 + tmo - 1) // mg + 1 - ci0) + block_words(d["weights"], o0 * k, tmo * k, w))
             continue
         sampled = sampled_input(d, geo)
-        np_ = nr * nc
-        area = np_ if sampled else hy * hx
+        area = nr * nc if sampled else hy * hx
         resident = input_resident(d, geo, area, engine)
         tap = tap_parallel(d, engine)
         cs = None if tap else tiles_per_step(d, geo, engine) * t["tn"]
@@ -152,28 +153,26 @@ def expected_loads(d, engine, w, split):
                 tmo = min(t["tm"], mg - o0)
                 consts = consts_its(d, gi * mg + o0, tmo, engine, w)
                 base = (gi * mg * cg + o0 * cg) * k
-                if tap:
-                    xlo, xhi = max(xa, 0), min(x["w"], xa + hx)
-                    reads = [ya + py * sh + ky * dh for py in range(nr) for ky in range(kh)]
-                    rows = [tap_row_its(d, x, iy, xlo, xhi, gi * cg, w) if 0 <= iy < x["h"] else 0 for iy in reads]
-                    if split:  # reads in pairs, side by side
-                        its = sum(pair_its(rows[i], rows[i + 1] if i + 1 < len(rows) else 0)
-                                  for i in range(0, len(rows), 2))
+                if tap:  # the constants, then the rows (split: in pairs) beside the weight run
+                    rows = [tap_row_its(d, x, ya + py * sh + ky * dh, xa, hx, gi * cg, w)
+                            for py in range(nr) for ky in range(kh)]
+                    if split:
+                        its = sum(max(rows[i:i + 2]) for i in range(0, len(rows), 2))
                     else:
-                        its = sum(pair_its(r, 0) for r in rows)
-                    out.append(consts + pad_words(np_ * k * cg, s, w) + its
-                               + weight_run_its(d["weights"], base, k * tmo * cg, w, split))
+                        its = sum(rows)
+                    out.append(consts + max(its, weight_run_its(d["weights"], base, k * tmo * cg, w, split)))
                     continue
                 for c0 in range(0, cg, cs):
                     cw = min(cs, cg - c0)
-                    its = consts if c0 == 0 else 0
+                    its = 0  # the input beside the weight run, after the constants
                     if not resident or o0 == 0:
                         if sampled:
                             rows, cols = [ya + i * sh for i in range(nr)], [xa + i * sw for i in range(nc)]
                         else:
                             rows, cols = list(range(ya, ya + hy)), list(range(xa, xa + hx))
                         its += paired_rows(x, rows, cols, gi * cg + c0, cw, w, split)
-                    out.append(its + weight_run_its(d["weights"], base + tmo * c0 * k, k * tmo * cw, w, split))
+                    wts = weight_run_its(d["weights"], base + tmo * c0 * k, k * tmo * cw, w, split)
+                    out.append((consts if c0 == 0 else 0) + max(its, wts))
     return out
 
 

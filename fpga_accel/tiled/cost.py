@@ -22,7 +22,8 @@ Step.wload_b), the two halves as concurrent streams (ddr.concurrent); the bytes 
 The loops that move data are timed too (:mod:`fpga_accel.tiled.moves`): a load moves a bus word
 (``Rates.bus_bytes``) an iteration, the output path P = W / itemsize lanes; each step counts its
 load's, fetch's and output path's iterations (Step.load_moves, fetch_moves, store_moves) from the
-walk that cuts its bursts, and a stage takes the longer of its iterations (one a cycle) and its
+walk that cuts its bursts (a dense or tap-parallel load: its constants, then its input beside its
+weight run, the longer of the two), and a stage takes the longer of its iterations (one a cycle) and its
 stream, as the timed replay ends an event when both are done.
 
 Double buffering overlaps the load of one step with the compute of the one before and the output
@@ -1053,8 +1054,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         iy = (np.arange(r0, r1)[:, None] * sh - pads[0] + np.arange(kh)[None, :] * dh).ravel()
         odd = np.arange(iy.size) % 2 == 1  # read (py, ky) through acts_b when py·KH + ky is odd
         keep = (iy >= 0) & (iy < x["h"])
-        # its moves: the pad fill, then each (py, ky) read of the row's columns (split: in pairs)
-        tap_moves = moves.padded(px * k * cg * xb, bus) + moves.rows(x, iy, xa, xe - xa, cg, bus, split)
+        # its moves: each (py, ky) halo row walked once, padding where the image is not (split: in pairs)
+        tap_moves = moves.tap_rows(x, iy, int(halo_x[0]), halo_x.size, 0, cg, bus, split)
         iy, odd = iy[keep], odd[keep]
         cols = np.arange(xa, xe, dtype=np.int64)
         ys, xs = np.repeat(iy, cols.size), np.tile(cols, iy.size)
@@ -1063,8 +1064,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         kinds = [(n, many, Step(px * -(-(k * cg) // tn), weights=k * n * cg * wb + n * (bias_b + tail_b),
                                 read=im2col + post(desc, px, n), write=px * n * ob_tile,
                                 **dense_loads(taps, _blocks(0, n, *consts, bus=bus), k * n * cg * wb),
-                                **output(n), load_moves=moves.blocks(0, n, *consts, bus=bus) + tap_moves
-                                + weight_moves(0, k * n * cg * wb)))
+                                **output(n), load_moves=moves.blocks(0, n, *consts, bus=bus)  # then side by side:
+                                + max(tap_moves, weight_moves(0, k * n * cg * wb))))
                  for n, many in _runs(spans(mg, tm))]
         for _ in range(g):
             for n, many, st in kinds:
@@ -1112,9 +1113,9 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
                                                         _blocks(0, n, *consts, bus=bus) if first else (),
                                                         k * n * (c1 - c0) * wb),
                                           **(output(n) if last else {}),
-                                          load_moves=(halo_moves[c0, c1] if reads else 0)
-                                          + weight_moves(n * c0 * k * wb, k * n * (c1 - c0) * wb)
-                                          + (moves.blocks(0, n, *consts, bus=bus) if first else 0)))
+                                          load_moves=(moves.blocks(0, n, *consts, bus=bus) if first else 0)
+                                          + max(halo_moves[c0, c1] if reads else 0,  # input beside weights
+                                                weight_moves(n * c0 * k * wb, k * n * (c1 - c0) * wb))))
                              for times, c0, c1, first, last in steps]))
     for _ in range(g):
         for many, tile in tiles:

@@ -11,6 +11,9 @@ counts per step (cost.Step ``load_moves``, ``fetch_moves``, ``store_moves``):
 - a split engine reads two rows side by side: per column the longer of the pair (:func:`grid`);
 - a pixel unit's or a global pool's pixel read (pixels.h read_pixel): ``words(a, cn·s)``, a
   strided view's span read (pixel_access.reads_span) the words of its span, else cn (:func:`pixel_reads`);
+- tap_load walks each (py, ky) halo row once, padding only where the image is not (:func:`tap_rows`);
+- a dense or tap-parallel step moves its input and its weight run side by side: after its constants,
+  the longer of the two (cost.py);
 - the output path: ⌈n / P⌉ a pixel of n channels, one element an iteration (n) where the output
   or a residual view has channel stride > 1 (:func:`drain`).
 """
@@ -93,19 +96,25 @@ def drain(out: dict, residuals: list[dict], pixels: int, n: int, bus: int) -> in
     return pixels * -(-n // lanes(out, bus))
 
 
-def rows(view: dict, iy, x0: int, ncols: int, cn: int, bus: int, split: bool = False) -> int:
-    """Iterations of reading, per input row of ``iy`` inside the image (in order), its columns
-    [x0, x0 + ncols) of cn channels as one run (tap_load; rows outside the image are not read);
-    ``split``: reads 2i and 2i+1 side by side, the longer of the two."""
+def tap_rows(view: dict, iy, xa: int, hx: int, c0: int, cn: int, bus: int, split: bool = False) -> int:
+    """Iterations of tap_load's halo rows ``iy`` (input rows, in order; outside the image: padding),
+    each walked once over its hx columns from xa, channels [c0, c0+cn): a row outside the image
+    ⌈hx·cn·s / W⌉; else its l padding columns left of the image ⌈l·cn·s / W⌉, the columns inside one
+    run (the view's pixels hold just those channels) or pixel by pixel (:func:`grid`), its r padding
+    columns right ⌈r·cn·s / W⌉; ``split``: rows 2i and 2i+1 side by side, the longer of the two."""
     iy = np.asarray(iy, dtype=np.int64)
-    if not iy.size or ncols <= 0 or cn <= 0:
+    if not iy.size or hx <= 0 or cn <= 0:
         return 0
     s = itemsize(view["dtype"])
-    if strided(view):
-        read = np.full(iy.shape, ncols * cn, dtype=np.int64)
+    left = min(max(-xa, 0), hx)
+    right = min(max(xa + hx - view["w"], 0), hx - left)
+    x0, inner = xa + left, hx - left - right
+    if strided(view) or view["pixel_stride"] != cn:
+        read = np.array([grid(view, [y], np.arange(x0, x0 + inner), c0, cn, bus) for y in iy], dtype=np.int64)
     else:
-        read = words(view["offset"] + ((iy * view["w"] + x0) * view["pixel_stride"]) * s, ncols * cn * s, bus)
-    per = np.where((iy >= 0) & (iy < view["h"]), read, 0)
+        read = words(view["offset"] + ((iy * view["w"] + x0) * view["pixel_stride"] + c0) * s, inner * cn * s, bus)
+    read = read + padded(left * cn * s, bus) + padded(right * cn * s, bus)
+    per = np.where((iy >= 0) & (iy < view["h"]), read, padded(hx * cn * s, bus))
     if split:
         per = np.concatenate([per, np.zeros(per.size % 2, dtype=np.int64)]).reshape(-1, 2).max(axis=1)
     return int(per.sum())

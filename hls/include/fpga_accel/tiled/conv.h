@@ -182,14 +182,66 @@ lanes_m:
     return ok;
 }
 
+// A dense step's input: channels [c0, c0+cw) of group gi with halo (a 1x1 convolution: the pixels it
+// reads) at `stride` elements a pixel, a split engine's odd rows through acts_b (load_rows_split);
+// nothing when `load_input` is false (a resident input already holds them).
+template <class C>
+void dense_input(const Layer& L, const uint8_t* acts, const uint8_t* acts_b, const Span& s, int gi, int c0, int cw,
+                 bool load_input, act_t* in, int stride) {
+#pragma HLS INLINE off
+    if (!load_input) return;
+    const bool sampled = sampled_input(L);  // the halo is the sampled case with steps of one
+    if (C::SPLIT)
+        load_rows_split<C>(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
+                           sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+    else if (sampled)
+        load_sampled<C>(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
+    else
+        load_halo<C>(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
+}
+
+// A dense step's weight run of n elements from element `base` of the weights block; a split engine
+// reads its second half (first_half) through weights_b, a word of each half an iteration.
+template <class C>
+void dense_weights(const Layer& L, const uint8_t* weights, const uint8_t* weights_b, uint64_t base, int n, wgt_t* w) {
+#pragma HLS INLINE off
+    if (!C::SPLIT) {
+        load_block<C::AXI_BYTES>(weights, L.weights, base, n, w);
+        return;
+    }
+    const int size = itemsize(L.weights.dtype), h = first_half(n, size);
+    const uint64_t a = L.weights.offset + base * size;
+    Into<wgt_t> first(w), second(w + h);
+    move_pair<C::AXI_BYTES>(run_move(weights, a, h, L.weights.dtype), first,
+                            run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
+}
+
+// A dense step's input and weight movers side by side (Beside): max(input words, weight words)
+// iterations. Synthesis must run the two as concurrent DATAFLOW processes: they share no buffer
+// (input half, weight half) and no master (acts / acts_b, weights / weights_b), and the region is
+// canonical (two calls, no code between them once FA_BESIDE is empty). Not confirmed by a synthesis
+// report here: that Vitis HLS accepts the half pointers chosen at run time as the processes' arrays
+// without a copy, and overlaps the processes inside the ping-pong loop that calls the load.
+template <class C>
+void dense_movers(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                  const uint8_t* acts_b, const Span& s, int gi, int c0, int cw, bool load_input, act_t* in, int stride,
+                  uint64_t base, int n, wgt_t* w) {
+#pragma HLS DATAFLOW
+    FA_BESIDE_BEGIN(both);
+    dense_input<C>(L, acts, acts_b, s, gi, c0, cw, load_input, in, stride);
+    FA_BESIDE_NEXT(both);
+    dense_weights<C>(L, weights, weights_b, base, n, w);
+    FA_BESIDE_END(both);
+}
+
 // Step channels [c0, c0+cw) of (group gi, Tm tile o0) into half q, G Tn tiles (checks.h,
-// tiles_per_step): the Tm tile's constants with its first step (c0 = 0); their input channels with
-// halo side by side, pixel-major at `stride` elements a pixel (a pixel's cw channels are one run of
-// DDR bytes, a whole row one run when they are all of the pixel's), unless `load_input` is false (a
-// resident input already holds them); and their weight blocks, consecutive in DDR
-// ([group][Tm tile][Tn tile][tap][m][c]), as one run; all of it a bus word an iteration (memory.h). A
-// split engine (C::SPLIT) reads the input's odd rows through acts_b (memory.h load_rows_split) and the
-// run's second half through weights_b, a word of each half an iteration.
+// tiles_per_step): the Tm tile's constants with its first step (c0 = 0), before the rest; then side by
+// side (dense_movers) their input channels with halo, pixel-major at `stride` elements a pixel (a
+// pixel's cw channels are one run of DDR bytes, a whole row one run when they are all of the pixel's),
+// unless `load_input` is false (a resident input already holds them), and their weight blocks,
+// consecutive in DDR ([group][Tm tile][Tn tile][tap][m][c]), as one run; all of it a bus word an
+// iteration (memory.h): consts + max(input, weights) iterations. A split engine (C::SPLIT) reads the
+// input's odd rows through acts_b and the run's second half through weights_b.
 template <class C>
 void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
                 const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, int c0, int cw,
@@ -199,23 +251,7 @@ void dense_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, con
     const int k = L.kh * L.kw;
     if (c0 == 0) load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
     const uint64_t base = ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg + (uint64_t)tmo * c0) * k;
-    if (C::SPLIT) {
-        const bool sampled = sampled_input(L);  // the halo is the sampled case with steps of one
-        if (load_input)
-            load_rows_split<C>(in, acts, acts_b, L.in[0], s.ya, sampled ? L.sh : 1, sampled ? s.nr : s.hy, s.xa,
-                               sampled ? L.sw : 1, sampled ? s.nc : s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
-        const int n = k * tmo * cw, size = itemsize(L.weights.dtype), h = first_half(n, size);
-        const uint64_t a = L.weights.offset + base * size;
-        Into<wgt_t> first(w), second(w + h);
-        move_pair<C::AXI_BYTES>(run_move(weights, a, h, L.weights.dtype), first,
-                          run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
-        return;
-    }
-    if (load_input && sampled_input(L))
-        load_sampled<C>(in, acts, L.in[0], s.ya, L.sh, s.nr, s.xa, L.sw, s.nc, gi * L.cg + c0, cw, L.pad_in, stride);
-    else if (load_input)
-        load_halo<C>(in, acts, L.in[0], s.ya, s.hy, s.xa, s.hx, gi * L.cg + c0, cw, L.pad_in, stride);
-    load_block<C::AXI_BYTES>(weights, L.weights, base, k * tmo * cw, w);
+    dense_movers<C>(L, weights, acts, weights_b, acts_b, s, gi, c0, cw, load_input, in, stride, base, k * tmo * cw, w);
 }
 
 // The array on one step of cw channels (input `stride` elements a pixel): its Tn tiles in turn, each
@@ -258,27 +294,128 @@ dense_tiles:
     return S_OK;
 }
 
-// The im2col slots of an input element v read for output row py and kernel row ky, at column ix and
-// channel c of the group: pixel (py, e / sw) through tap (ky, kx).
-inline void spread_tap(const Layer& L, const Span& s, act_t* in, int py, int ky, int ix, int c, act_t v) {
+// Whether a row read (the columns of a group's cg channels inside the image) is one run of DDR bytes:
+// the view's pixels hold exactly those channels, contiguous. Else it is read pixel by pixel (a channel
+// slice or one group of several: a run a pixel; a channel stride > 1: an element an iteration).
+inline bool row_is_run(const Layer& L, const View& x) { return x.cs == 1 && x.ps == L.cg; }
+
+// The halo row of output row py and kernel row ky (input row iy) over its hx columns, left to right:
+// all padding when iy is outside the image; else l padding columns left of the image, `inner` columns
+// inside it (one run, or pixel by pixel when the row is no run), r padding columns right of it. Every
+// im2col slot (pixel px, tap kx) of (py, ky) is reached by exactly one column e = px*sw + kx*dw, so
+// the rows' walks fill the whole im2col tile, each slot once. `count` moves (0: no row).
+struct TapRow {
+    const uint8_t* mem;
+    int py, ky, iy, l, inner, r, count;
+    bool run, second;
+};
+
+inline TapRow tap_row(const Layer& L, const Span& s, const uint8_t* mem, int py, int ky, bool second) {
+    const View& x = L.in[0];
+    TapRow t = {mem, py, ky, s.ya + py * L.sh + ky * L.dh, s.hx, 0, 0, 1, row_is_run(L, x), second};
+    if (t.iy < 0 || t.iy >= x.h) return t;  // one padding move of the whole row
+    t.l = s.xa < 0 ? imin(-s.xa, s.hx) : 0;
+    t.r = s.xa + s.hx > x.w ? imin(s.xa + s.hx - x.w, s.hx - t.l) : 0;
+    t.inner = s.hx - t.l - t.r;
+    t.count = (t.l > 0) + (t.inner > 0 ? (t.run ? 1 : t.inner) : 0) + (t.r > 0);
+    return t;
+}
+
+inline TapRow no_row() {
+    const TapRow t = {0, 0, 0, 0, 0, 0, 0, 0, true, false};
+    return t;
+}
+
+// Move j of row t (group gi's channels) and its first column ix0.
+inline Move tap_move(const Layer& L, const Span& s, int gi, const TapRow& t, int j, int& ix0) {
+    const View& x = L.in[0];
+    const int cg = L.cg, xlo = s.xa + t.l, inside = t.inner > 0 ? (t.run ? 1 : t.inner) : 0;
+    const int i = j - (t.l > 0);
+    if (i < 0) {
+        ix0 = s.xa;
+        return pad_move(t.l * cg, x.dtype, L.pad_in);
+    }
+    if (i >= inside) {
+        ix0 = xlo + t.inner;
+        return pad_move(t.r * cg, x.dtype, L.pad_in);
+    }
+    if (t.run) {
+        ix0 = xlo;
+        return run_move(t.mem, addr(x, t.iy, xlo, gi * cg), t.inner * cg, x.dtype, t.second);
+    }
+    ix0 = xlo + i;
+    return pixel_move(t.mem, x, t.iy, ix0, gi * cg, cg, L.pad_in, t.second);
+}
+
+// The im2col slots of an input element v of row t, at column ix and channel c of the group: pixel
+// (py, e / sw) through tap (ky, kx), e = ix - xa - kx*dw.
+inline void spread_tap(const Layer& L, const Span& s, act_t* in, const TapRow& t, int ix, int c, act_t v) {
 #pragma HLS INLINE
     const int ku = L.kh * L.kw * L.cg;
 tap_spread:
     for (int kx = 0; kx < L.kw; kx++) {
         const int e = ix - s.xa - kx * L.dw;
         if (e < 0 || e % L.sw || e / L.sw >= s.nc) continue;
-        in[(py * s.nc + e / L.sw) * ku + (ky * L.kw + kx) * L.cg + c] = v;
+        in[(t.py * s.nc + e / L.sw) * ku + (t.ky * L.kw + kx) * L.cg + c] = v;
     }
 }
 
-// Element i of a row read from column ix0 (cg channels a column) into its im2col slots.
+// Element i of a move from column ix0 (cg channels a column) into its im2col slots.
 struct TapSpread {
     const Layer& L;
     const Span& s;
     act_t* in;
-    int py, ky, ix0;
-    void operator()(int i, int64_t v) { spread_tap(L, s, in, py, ky, ix0 + i / L.cg, i % L.cg, (act_t)v); }
+    const TapRow& t;
+    int ix0;
+    void operator()(int i, int64_t v) { spread_tap(L, s, in, t, ix0 + i / L.cg, i % L.cg, (act_t)v); }
 };
+
+// Where a row's walk is: move j, its word k of n.
+template <int W>
+struct TapCursor {
+    const Layer& L;
+    const Span& s;
+    act_t* in;
+    int gi;
+    TapRow t;
+    Move m;
+    uint64_t k, n;
+    int j, ix0;
+    TapCursor(const Layer& L_, const Span& s_, act_t* in_, int gi_, const TapRow& t_)
+        : L(L_), s(s_), in(in_), gi(gi_), t(t_), k(0), n(0), j(0), ix0(0) {
+        open();
+    }
+    void open() {
+        if (j < t.count) {
+            m = tap_move(L, s, gi, t, j, ix0);
+            n = iterations<W>(m);
+        }
+    }
+    bool busy() const { return j < t.count; }
+    void step() {
+        if (!busy()) return;
+        TapSpread put = {L, s, in, t, ix0};
+        move_word<W>(m, k, put);
+        if (++k == n) {
+            k = 0;
+            j++;
+            open();
+        }
+    }
+};
+
+// Rows a and b walked side by side, a word of each an iteration (b: a split engine's second master,
+// or no row): max(iterations of a, of b).
+template <int W>
+void tap_walk(TapCursor<W>& a, TapCursor<W>& b) {
+tap_row_words:
+    while (a.busy() || b.busy()) {
+#pragma HLS PIPELINE II = 1
+        FA_MOVE();
+        a.step();
+        b.step();
+    }
+}
 
 // Where element j of a tap-parallel Tm tile's weight run (its Tn blocks [KH][KW][m][c] one after
 // another, all but the last Tn wide) goes in the weight half: pair u for lane m at
@@ -297,95 +434,70 @@ struct TapSlots {
     void operator()(int i, int64_t v) { w[tap_slot(L, tmo, j0 + i)] = (wgt_t)v; }
 };
 
-// Whether a row read (xhi - xlo columns of a group's cg channels) is one run of DDR bytes: the view's
-// pixels hold exactly those channels, contiguous. Else it is read pixel by pixel (a channel slice or
-// one group of several: a run a pixel; a channel stride > 1: an element an iteration).
-inline bool row_is_run(const Layer& L, const View& x) { return x.cs == 1 && x.ps == L.cg; }
-
-// The row read of (py, ky) at input row iy, columns [xlo, xhi), through mem when a_in, beside the
-// row read of (pb, kb) at iyb through mem_b (a split engine's second master) when b_in: a bus word of
-// each an iteration.
+// A tap-parallel tile's im2col input: every (py, ky) halo row walked over its hx columns (tap_row), a
+// split engine's rows in pairs, py*KH + ky even through acts and odd through acts_b, side by side.
 template <class C>
-void tap_rows(const Layer& L, const Span& s, act_t* in, int gi, int xlo, int xhi, const uint8_t* mem, int py, int ky,
-              int iy, bool a_in, const uint8_t* mem_b, int pb, int kb, int iyb, bool b_in) {
-    const View& x = L.in[0];
-    const int cg = L.cg;
-    const Move none = pad_move(0, x.dtype, 0);
-    if (row_is_run(L, x)) {
-        TapSpread pa = {L, s, in, py, ky, xlo}, pbb = {L, s, in, pb, kb, xlo};
-        const int n = (xhi - xlo) * cg;
-        move_pair<C::AXI_BYTES>(a_in ? run_move(mem, addr(x, iy, xlo, gi * cg), n, x.dtype) : none, pa,
-                          b_in ? run_move(mem_b, addr(x, iyb, xlo, gi * cg), n, x.dtype, true) : none, pbb);
+void tap_input(const Layer& L, const uint8_t* acts, const uint8_t* acts_b, const Span& s, int gi, act_t* in) {
+#pragma HLS INLINE off
+    const int reads = s.nr * L.kh, step = C::SPLIT ? 2 : 1;
+tap_rows_all:
+    for (int r = 0; r < reads; r += step) {
+        TapCursor<C::AXI_BYTES> a(L, s, in, gi, tap_row(L, s, acts, r / L.kh, r % L.kh, false));
+        TapCursor<C::AXI_BYTES> b(L, s, in, gi, C::SPLIT && r + 1 < reads
+                                                    ? tap_row(L, s, acts_b, (r + 1) / L.kh, (r + 1) % L.kh, true)
+                                                    : no_row());
+        tap_walk<C::AXI_BYTES>(a, b);
+    }
+}
+
+// A tap-parallel Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, consecutive in DDR: one run
+// into their tap_slots; a split engine's second half (first_half) through weights_b, side by side.
+template <class C>
+void tap_weights(const Layer& L, const uint8_t* weights, const uint8_t* weights_b, int gi, int o0, int tmo, wgt_t* w) {
+#pragma HLS INLINE off
+    const int k = L.kh * L.kw, n = k * tmo * L.cg, size = itemsize(L.weights.dtype);
+    const uint64_t a = L.weights.offset + ((uint64_t)gi * L.mg * L.cg + (uint64_t)o0 * L.cg) * k * size;
+    if (!C::SPLIT) {
+        TapSlots slots = {L, w, tmo, 0};
+        move<C::AXI_BYTES>(run_move(weights, a, n, L.weights.dtype), slots);
         return;
     }
-tap_row_pixels:
-    for (int ix = xlo; ix < xhi; ix++) {
-        TapSpread pa = {L, s, in, py, ky, ix}, pbb = {L, s, in, pb, kb, ix};
-        move_pair<C::AXI_BYTES>(a_in ? pixel_move(mem, x, iy, ix, gi * cg, cg, 0) : none, pa,
-                          b_in ? pixel_move(mem_b, x, iyb, ix, gi * cg, cg, 0, true) : none, pbb);
-    }
-}
-
-// tap_load's reads in a split engine, after the padding: the row reads (py, ky) in pairs, the even one
-// of a pair through acts and the odd one through acts_b, a word of each an iteration; then the weight
-// run's two halves, a word of each an iteration (both masters stream at once).
-template <class C>
-void tap_load_split(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
-                    const uint8_t* acts_b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int xlo,
-                    int xhi) {
-    const int cg = L.cg, reads = s.nr * L.kh;
-    const View& x = L.in[0];
-tap_row_pairs:
-    for (int r = 0; r < reads; r += 2) {
-        const int pa = r / L.kh, ka = r % L.kh, pb = (r + 1) / L.kh, kb = (r + 1) % L.kh;
-        const int iya = s.ya + pa * L.sh + ka * L.dh, iyb = s.ya + pb * L.sh + kb * L.dh;
-        const bool a_in = iya >= 0 && iya < x.h, b_in = r + 1 < reads && iyb >= 0 && iyb < x.h;
-        if (!a_in && !b_in) continue;
-        tap_rows<C>(L, s, in, gi, xlo, xhi, acts, pa, ka, iya, a_in, acts_b, pb, kb, iyb, b_in);
-    }
-    const int k = L.kh * L.kw, n = k * tmo * cg, size = itemsize(L.weights.dtype), h = first_half(n, size);
-    const uint64_t a = L.weights.offset + ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k * size;  // the first Tn block's
+    const int h = first_half(n, size);
     TapSlots first = {L, w, tmo, 0}, second = {L, w, tmo, h};
     move_pair<C::AXI_BYTES>(run_move(weights, a, h, L.weights.dtype), first,
-                      run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
+                            run_move(weights_b, a + (uint64_t)h * size, n - h, L.weights.dtype, true), second);
 }
 
-// Tap-parallel load of Tm tile (gi, o0) into half q: its constants, the im2col input tile, pixel p's
-// (tap, channel) pair u at in[p*K*cg + u] (padding from zp_in), and the weights of pair u for lane m
-// at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are consecutive for every lane; all of
-// it a bus word an iteration (memory.h), the padding whole words of it. Each element a row read
-// brings is spread into up to KW slots in the same iteration (spread_tap; in synthesis a loop of
-// variable trip count, assumed to keep up with the words: a known gap). A split engine (C::SPLIT)
-// reads the row of (py, ky) through acts_b when py*KH + ky is odd, and the second half of the weight
-// run (memory.h first_half) through weights_b.
+// tap_input beside tap_weights: max(input words, weight words) iterations; what synthesis must do for
+// it is dense_movers' (two DATAFLOW processes on their own masters and buffers; unconfirmed here).
+template <class C>
+void tap_movers(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
+                const uint8_t* acts_b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w) {
+#pragma HLS DATAFLOW
+    FA_BESIDE_BEGIN(both);
+    tap_input<C>(L, acts, acts_b, s, gi, in);
+    FA_BESIDE_NEXT(both);
+    tap_weights<C>(L, weights, weights_b, gi, o0, tmo, w);
+    FA_BESIDE_END(both);
+}
+
+// Tap-parallel load of Tm tile (gi, o0) into half q: its constants first, then side by side
+// (tap_movers) the im2col input tile, pixel p's (tap, channel) pair u at in[p*K*cg + u], and the
+// weights of pair u for lane m at w[((u / tn)*tmo + m)*tn + u % tn], so a cycle's Tn pairs are
+// consecutive for every lane; all of it a bus word an iteration (memory.h). The input is each (py, ky)
+// halo row walked once over its hx columns, the columns inside the image read from DDR and the rest
+// made on chip from zp_in (tap_row): padding only where the image is not, every slot written once.
+// Each element a move brings is spread into up to KW slots in the same iteration (spread_tap; in
+// synthesis a loop of variable trip count, assumed to keep up with the words: a known gap). A split
+// engine (C::SPLIT) walks the row of (py, ky) through acts_b when py*KH + ky is odd, beside the even
+// one, and reads the second half of the weight run (memory.h first_half) through weights_b.
 template <class C>
 void tap_load(const Layer& L, const uint8_t* weights, const uint8_t* acts, const uint8_t* weights_b,
               const uint8_t* acts_b, Buffers<C>& b, const Span& s, int gi, int o0, int tmo, act_t* in, wgt_t* w, int q) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(LOAD, 0, in, s);
     load_tile_consts<C>(L, weights, b, q, gi * L.mg + o0, tmo, whole_pixels(L, C::OUTPUT_BUFFER));
-    const int k = L.kh * L.kw, cg = L.cg, ku = k * cg;
-    const View& x = L.in[0];
-    const int xlo = s.xa < 0 ? 0 : s.xa, xhi = imin(x.w, s.xa + s.hx);  // the halo's columns inside the image
-    Into<act_t> pad(in);  // padding first: the row reads below fill every slot whose input is inside the image
-    move<C::AXI_BYTES>(pad_move(s.np * ku, x.dtype, L.pad_in), pad);
-    if (C::SPLIT) {
-        tap_load_split<C>(L, weights, acts, weights_b, acts_b, s, gi, o0, tmo, in, w, xlo, xhi);
-        return;
-    }
-tap_rows_all:  // per output row and kernel row, the input row the tile's taps span: one run of DDR bytes
-    for (int py = 0; py < s.nr; py++) {
-        for (int ky = 0; ky < L.kh; ky++) {
-            const int iy = s.ya + py * L.sh + ky * L.dh;
-            if (iy < 0 || iy >= x.h) continue;
-            tap_rows<C>(L, s, in, gi, xlo, xhi, acts, py, ky, iy, true, acts, 0, 0, 0, false);
-        }
-    }
-    // the Tm tile's weight blocks [KH][KW][m][c], one per Tn tile, consecutive in DDR: one run
-    const uint64_t base = ((uint64_t)gi * L.mg * cg + (uint64_t)o0 * cg) * k;
-    TapSlots slots = {L, w, tmo, 0};
-    move<C::AXI_BYTES>(run_move(weights, L.weights.offset + base * itemsize(L.weights.dtype), k * tmo * cg, L.weights.dtype),
-                 slots);
+    tap_movers<C>(L, weights, acts, weights_b, acts_b, s, gi, o0, tmo, in, w);
 }
 
 // The array on a tap-parallel Tm tile: Tn (tap, channel) pairs of every pixel a cycle, into

@@ -152,6 +152,31 @@ move_pair_words:
     }
 }
 
+// Two movers side by side: functions of a DATAFLOW region, each on its own m_axi masters and writing
+// its own buffer, which synthesis runs at once, so the pair takes the longer one's iterations. C
+// simulation runs them in turn; FA_BESIDE counts what the hardware takes: BEGIN before the first, NEXT
+// between them, END after (nothing in synthesis, where FA_MOVE counts nothing either).
+#ifndef __SYNTHESIS__
+struct Beside {
+    unsigned long long start, first;
+    Beside() : start(sim::moves()), first(0) {}
+    void next() {
+        first = sim::moves() - start;
+        sim::moves() = start;
+    }
+    void end() {
+        if (sim::moves() - start < first) sim::moves() = start + first;
+    }
+};
+#define FA_BESIDE_BEGIN(b) ::fa::tiled::Beside b
+#define FA_BESIDE_NEXT(b) b.next()
+#define FA_BESIDE_END(b) b.end()
+#else
+#define FA_BESIDE_BEGIN(b)
+#define FA_BESIDE_NEXT(b)
+#define FA_BESIDE_END(b)
+#endif
+
 // Element i of a move into dst[i], as T.
 template <class T>
 struct Into {
