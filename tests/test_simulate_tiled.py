@@ -16,7 +16,7 @@ from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.sim.tiled import simulate_tiled
 from fpga_accel.sim.tiled_replay import BOUNDARY, Calendar, DdrModel
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, SERIAL, program_cost, span_overlap
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, SERIAL, layer_steps, program_cost, span_overlap
 from fpga_accel.tiled.ports import split
 from models import data
 
@@ -135,17 +135,23 @@ def test_fast_ddr_gives_the_compute_plus_the_pipeline_fill(bundles):
     store = max(pieces(o["offset"], o["h"] * o["w"] * o["c"] * s), store_its)
     assert load == load_its > pieces(x["offset"], x["h"] * x["w"] * x["c"] * s)  # the mover sets the pace
     assert lay.cycles == load + lay.compute_cycles + store
-    for lay in res.layers:
-        assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts, lay.name
+    for lay, d in zip(res.layers, program.layers):  # at worst every stage in turn: its movers or its bursts
+        steps = list(layer_steps(d, program.engine, bus=64))
+        moves = sum(st.load_moves + st.fetch_moves + st.store_moves for st in steps)
+        assert lay.compute_cycles <= lay.cycles <= lay.compute_cycles + lay.bursts + moves, lay.name
     stem, est = res.layers[0], cost.layers[0]
     assert stem.kind == "conv" and program.layers[0]["geometry"]["cin_per_group"] == 1  # 1 channel: tap-parallel
     # the im2col tile is formed on chip from the input rows its taps span: a burst per input row and
     # kernel row, far fewer than the array's cycles (it was a burst per pixel row of a tap window);
     # a Tm tile a spatial tile, but the pipeline runs on from one spatial tile into the next: each
-    # tile's load hides behind the array on the tile before, its output path behind the next tile
-    # (what stays is the fill, the drain and each tile's constants, read before its array starts)
+    # tile's load hides behind the array on the tile before, its output path (a pixel's 16 channels an
+    # iteration, as long as the array's pixel) beside the next tile's array; what stays is the fill and
+    # the drain: the first load and array, the last output path
     assert stem.bursts < stem.compute_cycles // 10
-    assert stem.compute_cycles < stem.cycles < stem.compute_cycles + stem.bursts / 2
+    steps = list(layer_steps(program.layers[0], program.engine, bus=64))
+    first, last = steps[0], steps[-1]
+    assert stem.compute_cycles < stem.cycles <= first.load_moves + stem.compute_cycles + last.store_moves + stem.bursts
+    assert est.cycles == pytest.approx(stem.cycles, rel=0.01)  # the last, shorter tile beside the full one's output
     assert est.bursts == pytest.approx(stem.bursts, abs=2)
     for lay, est in zip(res.layers, cost.layers):  # the model counts the same bursts (4 KiB either way)
         assert est.bursts == pytest.approx(lay.bursts, rel=0.03, abs=misplaced(est)), lay.name
@@ -309,9 +315,10 @@ def test_replay_runs_on_across_spatial_tiles_only_where_the_halves_allow():
     from fpga_accel.sim.tiled_replay import COMPUTE, IMAGE, LOAD, STORE, replay
 
     A, B, P, Q = 0x100, 0x200, 0x300, 0x400
-    load0, mac0, store0 = (0, LOAD, 0, 0, 0, A, 10, 0, 0), (0, COMPUTE, 0, 0, A, P, 100, 0, 0), (0, STORE, 0, 0, P, 0, 50, 0, 0)
-    load1, mac1, store1 = (0, LOAD, 4, 0, 0, B, 10, 0, 0), (0, COMPUTE, 4, 0, B, Q, 100, 0, 0), (0, STORE, 4, 0, Q, 0, 50, 0, 0)
-    image = (-1, IMAGE, -1, -1, 0, 0, 0, 0, 0)
+    # (layer, unit, r0, q0, reads, writes, iterations, first run, runs, data-mover iterations among them)
+    load0, mac0, store0 = (0, LOAD, 0, 0, 0, A, 10, 0, 0, 10), (0, COMPUTE, 0, 0, A, P, 100, 0, 0, 0), (0, STORE, 0, 0, P, 0, 50, 0, 0, 50)
+    load1, mac1, store1 = (0, LOAD, 4, 0, 0, B, 10, 0, 0, 10), (0, COMPUTE, 4, 0, B, Q, 100, 0, 0, 0), (0, STORE, 4, 0, Q, 0, 50, 0, 0, 50)
+    image = (-1, IMAGE, -1, -1, 0, 0, 0, 0, 0, 0)
     ddr = DdrModel(16.0, latency=0)
 
     def cycles(rows, overlap):

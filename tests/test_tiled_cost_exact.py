@@ -53,7 +53,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                 max(stream(st.fetch, per_cycle, latency, occupied=fetch), st.fetch_moves),
                 st.compute, max(cost._store(st, per_cycle, latency), st.store_moves), load, fetch, store)
 
-    def tile(steps, mode=None):
+    def tile(steps, mode=None, before=None):
         if steps and steps[-1][1].whole:  # a tile of whole pixels: its output path after or beside its steps
             rest = [(many, st) for many, st in steps[:-1] if many]
             work, out = pipeline(rest, mode), times(steps[-1][1])
@@ -65,7 +65,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
                 for k in lanes:
                     used[k] += many * (t[4][k] + t[5][k])
             return max(work + queued(rest, steps[-1][1], mode), out[3], *(used[k] + out[6][k] for k in lanes))
-        return pipeline(steps, mode)
+        return pipeline(steps, mode, before)
 
     def queued(rest, out, mode):  # the load beside the first step behind the output path's reads
         if not rest:
@@ -85,7 +85,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
         reads = occupancy(((out.store_r, ACTS, False),), per_cycle)  # on the DDR and the lanes the load shares
         return max(0.0, n[0] + max(reads[k] for k in lanes if k == 0 or n[4][k]) - step)
 
-    def pipeline(steps, mode=None):
+    def pipeline(steps, mode=None, before=None):
         seq = [(many, times(st)) for many, st in steps if many]
         if not seq:
             return 0.0
@@ -100,7 +100,8 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
         total = (0.0 if chained else max(head[0], head[1])) + (0.0 if mode else tail[3])
         for i, (many, cur) in enumerate(seq):
             nxt = seq[i + 1][1] if i + 1 < len(seq) else (head if chained else zero)
-            prv = seq[i - 1][1] if i else (tail if mode else zero)
+            # the first step beside the output path of the tile before: alike (its own last), or `before`
+            prv = seq[i - 1][1] if i else (times(before) if before is not None and mode else tail if mode else zero)
             first = not i and not chained
             if many == 1:
                 total += one(prv, cur, nxt, first=first)
@@ -135,6 +136,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     dense = desc["kind"] == "gemm" or (desc["kind"] == "conv" and not (desc["geometry"]["groups"] > 1
                                                                        and desc["geometry"]["cin_per_group"] == 1))
     tables = 1 if desc["kind"] in ("conv", "gemm") and cost._layer_consts(desc, engine) else 0
+    prev = None
     for index, (n, steps) in enumerate(timed):
         for many, st in steps:
             k = n * many
@@ -144,7 +146,11 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
             tot[3] += k * st.write
             for r, v in enumerate(occupancy(sum(parts(st), ()), per_cycle)):
                 held[r] += k * v
-        tot[5] += n * (tile(steps, mode if index >= tables else None) if dense else drained(steps))
+        m = mode if index >= tables else None
+        tot[5] += n * (tile(steps, m) if dense else drained(steps))
+        if dense and m and prev is not None:  # the first tile of a kind beside the last tile of the kind before
+            tot[5] += tile(steps, m, prev) - tile(steps, m)
+        prev = [st for many, st in steps if many][-1] if dense and m else None
     if mode and len(timed) > tables:
         tot[5] += tile(timed[-1][1]) - tile(timed[-1][1], mode)
     tot[4] = max(held)

@@ -26,12 +26,13 @@ from .errors import SimulationError
 TRACE_SOURCE = toolchain.HLS_ROOT / "sim" / "timed" / "tiled_trace.cpp"
 #: tiled/trace.h: Event and Run, as packed
 EVENT = np.dtype([("layer", "<i4"), ("unit", "<i4"), ("r0", "<i4"), ("q0", "<i4"), ("reads", "<u8"),
-                  ("writes", "<u8"), ("iterations", "<u8"), ("first_run", "<u8"), ("runs", "<u8")])
+                  ("writes", "<u8"), ("iterations", "<u8"), ("first_run", "<u8"), ("runs", "<u8"),
+                  ("moves", "<u8")])
 RUN = np.dtype([("port", "<u4"), ("write", "<u4"), ("offset", "<u8"), ("bytes", "<u8")])
 UNITS = ("control", "layer", "load", "compute", "store", "image")
 #: the trace's ports (tiled/trace.h Port): the masters as ddr.py numbers them, then any other address
 PORTS = ("desc", "weights", "acts", "weights_b", "acts_b", "other")
-#: most events and most runs one traced batch keeps (56 and 24 bytes each): a larger program or batch
+#: most events and most runs one traced batch keeps (64 and 24 bytes each): a larger program or batch
 #: is refused rather than allocating without bound
 MAX_RECORDS = 4_000_000
 

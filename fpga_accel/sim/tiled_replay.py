@@ -101,7 +101,7 @@ class LayerTiming:
     index: int
     start: float = math.inf  # cycles from its image's start
     end: float = 0.0
-    iterations: int = 0  # compute iterations (FA_CYCLE) of its stages
+    iterations: int = 0  # compute iterations (FA_CYCLE, not the data movers' FA_MOVE) of its stages
     ddr_bytes: int = 0
     ddr_busy: float = 0.0  # cycles the DDR spends on its bursts
     bursts: int = 0
@@ -147,7 +147,7 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
     r_off, r_bytes, r_write, r_port = (runs["offset"].astype(np.int64).tolist(), runs["bytes"].astype(np.int64).tolist(),
                                        runs["write"].tolist(), runs["port"].tolist())
     for e in ev.tolist():
-        layer, unit, r0, q0, reads, writes, iters, first, count = e
+        layer, unit, r0, q0, reads, writes, iters, first, count, mover_iters = e
         if unit == IMAGE:
             if per:
                 out.image_done.append(base + horizon)
@@ -227,7 +227,7 @@ def replay(trace: StageTrace, ddr: DdrModel, n_layers: int, overlap: dict | None
             continue
         lay = per[layer]
         lay.start, lay.end = min(lay.start, start), max(lay.end, end)  # cycles from the image's start
-        lay.iterations += iters if unit in (COMPUTE, LAYER) else 0
+        lay.iterations += iters - mover_iters if unit in (COMPUTE, LAYER) else 0
         lay.ddr_bytes += moved
         lay.ddr_busy += busy
         lay.port_busy = [a + b for a, b in zip(lay.port_busy, port_busy)]

@@ -256,6 +256,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
     lanes = as_rates(per_cycle).lanes
     occupied = []  # per run, in loop order: its steps' busy time per lane
     runs_ = []
+    prev = None  # the last step of the tile kind before (pipelined): its output path runs beside the next
     for index, (n, steps) in enumerate(timed):
         run = _indexed(steps)
         distinct, at, many = run
@@ -270,7 +271,12 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
         occ = np.array([_occupied(st, per_cycle, cache) for st in distinct], dtype=np.float64).reshape(-1, lanes)
         occupied.append((n * many)[:, None] * occ[at])
         if dense:
-            tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, mode if index >= tables else None)
+            m = mode if index >= tables else None
+            tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, m)
+            if m and prev is not None:  # its first tile runs beside the last of the tiles before, of another kind
+                tot[5] += _tile_cycles(run, per_cycle, latency, cache, m, prev) - _tile_cycles(run, per_cycle, latency,
+                                                                                             cache, m)
+            prev = distinct[at[-1]] if m else None
         else:
             tot[5] += n * _drained_cycles(run, per_cycle, latency, cache)
     tot[4] = max(_in_order(0.0, *(o[:, k] for o in occupied)) for k in range(lanes))
@@ -404,7 +410,8 @@ def _lanes(per_cycle) -> tuple[int, range, range, range]:
     return n, range(4, 4 + n), range(4 + n, 4 + 2 * n), range(4 + 2 * n, 4 + 3 * n)
 
 
-def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
+def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None,
+                 before: Step | None = None) -> float:
     """One spatial tile's cycles (_pipeline_cycles of ``run``, :func:`_indexed` of its steps); a tile of
     whole pixels ends in its output path (Step.whole), which runs after the tile's steps when the
     pipeline drains, and otherwise beside all of the next tile's steps (tiles alike: this tile's own) —
@@ -414,7 +421,7 @@ def _tile_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | N
     (:func:`_queued_load`)."""
     distinct, cur, many = run
     if not (cur.size and distinct[cur[-1]].whole):
-        return _pipeline_cycles(run, per_cycle, latency, cache, mode)
+        return _pipeline_cycles(run, per_cycle, latency, cache, mode, before)
     rest = (distinct, cur[:-1], many[:-1])
     work = _pipeline_cycles(rest, per_cycle, latency, cache, mode)
     out = _stage_times(distinct[cur[-1]], per_cycle, latency, cache)
@@ -488,14 +495,17 @@ def _drained_cycles(run: tuple, per_cycle, latency: int, cache: dict) -> float:
     return max(loaded, computed, stored, *used)
 
 
-def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None) -> float:
+def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str | None = None,
+                     before: Step | None = None) -> float:
     """One spatial tile's steps (``run``: :func:`_indexed` of its (how many, Step) runs in loop order)
     through the three-stage pipeline: load of step j+1 | fetch and compute of step j | output path of
     step j−1, each on its own buffer halves, all on one DDR and one port (a step takes at least the
     busy time of what runs beside it on the DDR and on each of the port's channels). ``mode`` None (the pipeline drains between tiles): the first load (beside the first
     fetch) and the last output path overlap nothing else. ``"pipelined"``: the tile's first step runs
     beside the output path of the tile before and its last step beside the next tile's first load
-    (tiles alike: this one's own; layer_totals counts one tile as if alone, for the fill and the drain).
+    (tiles alike: this one's own, or ``before``, the last step of the tile before where that tile is of
+    another kind — a layer's short last row of tiles after the full ones; layer_totals counts one tile as if
+    alone, for the fill and the drain).
     ``"resident"``: the first load waits for the tile before, but its output path overlaps this tile's
     first step. Every run's time is computed at once from a table of the distinct steps' stage times,
     and the times added in loop order (:func:`_in_order`)."""
@@ -503,12 +513,15 @@ def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str
     if not cur.size:
         return 0.0
     rows = [_stage_times(st, per_cycle, latency, cache) for st in distinct]
+    if before is not None:  # the last step of the tile before, of another kind (beside the first step)
+        rows.append(_stage_times(before, per_cycle, latency, cache))
+    none = len(rows)
     lanes, lo, fe, so = _lanes(per_cycle)
     table = np.array(rows + [(0.0,) * (4 + 3 * lanes)], dtype=np.float64).T  # table[stage][step]; the last: no step
     chained = mode == "pipelined"
     head, tail = table[:, cur[0]], table[:, cur[-1]]
-    nxt = np.append(cur[1:], cur[0] if chained else len(rows))  # the run after each, and before
-    prv = np.concatenate(([cur[-1] if mode else len(rows)], cur[:-1]))
+    nxt = np.append(cur[1:], cur[0] if chained else none)  # the run after each, and before
+    prv = np.concatenate(([none - 1 if before is not None and mode else cur[-1] if mode else none], cur[:-1]))
     first = np.zeros(cur.size, dtype=bool)
     first[0] = not chained
 

@@ -23,7 +23,7 @@ void fa_tiled_trace_enable(int on) { fa::tiled::trace::state().on = on != 0; }
 
 unsigned long long fa_tiled_trace_event_count() { return fa::tiled::trace::state().events.size(); }
 
-// Events as packed records: layer, unit, r0, q0 (i32); reads, writes, iterations, first_run, runs (u64).
+// Events as packed records: layer, unit, r0, q0 (i32); reads, writes, iterations, first_run, runs, moves (u64).
 const void* fa_tiled_trace_events() { return fa::tiled::trace::state().events.data(); }
 
 unsigned long long fa_tiled_trace_run_count() { return fa::tiled::trace::state().runs.size(); }

@@ -41,8 +41,9 @@ enum Port { P_DESC = 0, P_WEIGHTS = 1, P_ACTS = 2, P_WEIGHTS_B = 3, P_ACTS_B = 4
 struct Event {
     int32_t layer, unit, r0, q0;  // r0 = q0 = -1 outside a spatial tile
     uint64_t reads, writes;       // buffer halves (their addresses; 0: none)
-    uint64_t iterations;          // FA_CYCLE iterations
+    uint64_t iterations;          // FA_CYCLE + FA_MOVE iterations (one a cycle: the stretch's time)
     uint64_t first_run, runs;     // its runs: [first_run, first_run + runs)
+    uint64_t moves;               // the FA_MOVE ones among them (data moved, not computed)
 };
 
 struct Run {
@@ -63,6 +64,7 @@ struct State {
     uint64_t size[3];
     Run open[N_PORTS][2];  // the run each port and direction is extending; bytes == 0: none
     uint64_t since;      // FA_CYCLE + FA_MOVE count when the current stretch began
+    uint64_t since_moves;  // FA_MOVE count then
     uint64_t first_run;  // the current stretch's first run
     uint64_t limit;  // most events and most runs kept (0: no limit); past it the trace stops growing
     int32_t layer;
@@ -91,10 +93,12 @@ inline void cut(State& s) {
     if ((now != s.since || n) && !s.stack.empty() && !s.overflow) {
         if (s.limit && s.events.size() >= s.limit) s.overflow = true;
         const Frame& f = s.stack.back();
-        const Event e = {s.layer, f.unit, f.r0, f.q0, f.reads, f.writes, now - s.since, s.first_run, n};
+        const Event e = {s.layer, f.unit, f.r0, f.q0, f.reads, f.writes, now - s.since, s.first_run, n,
+                         sim::moves() - s.since_moves};
         if (!s.overflow) s.events.push_back(e);
     }
     s.since = now;
+    s.since_moves = sim::moves();
     s.first_run = s.runs.size();
 }
 
@@ -171,11 +175,12 @@ inline void run(const void* desc, uint64_t desc_bytes, const void* weights, uint
     s.size[P_WEIGHTS] = weights_bytes;
     s.size[P_ACTS] = act_bytes;
     s.layer = -1;
-    const Event e = {-1, IMAGE, -1, -1, 0, 0, 0, s.runs.size(), 0};
+    const Event e = {-1, IMAGE, -1, -1, 0, 0, 0, s.runs.size(), 0, 0};
     if (!s.overflow) s.events.push_back(e);
     const Frame f = {CONTROL, -1, -1, 0, 0};
     s.stack.push_back(f);
     s.since = sim::cycles() + sim::moves();
+    s.since_moves = sim::moves();
     s.first_run = s.runs.size();
 }
 
