@@ -81,6 +81,9 @@ def test_memories_follow_the_declared_banking():
     assert m["lut"] == 2 * 64 * 40 * WEIGHT_BITS * 1 + 64 * 40 * (16 + math.ceil(math.log2(41)))
     u = memories(64, 40, bufs, 36, uram=True)
     assert u["bram18"] == fixed and u["uram"] == 2 * (64 * urams(1024, ACT_BITS) + 64 * urams(256, 36)) == 256
+    # tables of at most 64 entries: LUTRAM, a dual-port copy (2 LUTs a bit of 32) a lane, no block RAM
+    t = memories(64, 40, bufs, 36, lut_entries=64)
+    assert t["bram18"] == m["bram18"] - 5 * 64 * ramb18(4096, 32) and t["lut"] == m["lut"] + 5 * 64 * 2 * 32
     assert urams(4097, 72) == 2 and urams(4096, 73) == 2 and ramb18(512, 36) == 1 and ramb18(513, 36) == 2
 
 

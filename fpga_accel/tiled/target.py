@@ -19,7 +19,7 @@ shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, coun
   ``depth`` × ``width`` takes the fewest RAMB18 over the aspect ratios 16K × 1 … 512 × 36 (AMD UG573
   / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
   used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
-  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, W copies: every output-path lane reads each once or twice a cycle) and
+  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, W copies: every output-path lane reads each once or twice a cycle; tables of at most 64 entries in LUTRAM instead, 64 LUTs a copy) and
   the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
   largest table (:func:`table_entries`).
 - **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
@@ -108,13 +108,15 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
     ports = adapter_usage(bus_bits, split)
     # the lookup tables: every output-path lane reads each in the same cycle, from a read before or one
-    # after its residual add (output_path.h post_path): a dual-port copy a lane
-    copies = bus_bits // 8
+    # after its residual add (output_path.h post_path): a dual-port copy a lane, in block RAM, or in
+    # LUTRAM when a table is at most LUTRAM_DEPTH entries (RAM64X1D: 2 LUTs a bit of a dual-port copy)
+    copies = (MAX_POST + 1) * (bus_bits // 8)
+    small = lut_entries <= LUTRAM_DEPTH
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8)
-             + (MAX_POST + 1) * copies * ramb18(lut_entries, 32) + ramb18(MAX_TAPS, 32) + ports["bram18"])
+             + (0 if small else copies * ramb18(lut_entries, 32)) + ramb18(MAX_TAPS, 32) + ports["bram18"])
     w_depth = math.ceil(buffers["weight"] / (tm * tn))
     luts = 2 * tm * tn * WEIGHT_BITS * math.ceil(w_depth / LUTRAM_DEPTH) + tm * tn * (16 + math.ceil(math.log2(tn + 1)))
-    luts += ports["lut"]
+    luts += ports["lut"] + (copies * 2 * 32 if small else 0)
     if uram:
         return {"bram18": fixed, "uram": 2 * sum(n * urams(d, w) for n, d, w in big), "lut": luts}
     return {"bram18": fixed + 2 * sum(n * ramb18(d, w) for n, d, w in big), "uram": 0, "lut": luts}
