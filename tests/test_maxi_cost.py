@@ -124,11 +124,13 @@ def test_the_tiled_memories_hold_the_adapters(monkeypatch):
     with_ports, narrow = memories(4, 4, bufs, 36), memories(4, 4, bufs, 36, bus_bits=128)
     split = memories(4, 4, bufs, 36, bus_bits=128, split=True)
     monkeypatch.setattr(target, "adapter_usage", lambda bits=512, split=False: {"bram18": 0, "uram": 0, "lut": 0})
-    without = memories(4, 4, bufs, 36)
+    # without the adapters, at the same bus width (the output path's lanes, and the tables' copies with them,
+    # follow the bus: target.memories)
+    without, without_narrow = memories(4, 4, bufs, 36), memories(4, 4, bufs, 36, bus_bits=128)
     assert with_ports["bram18"] - without["bram18"] == adapter_usage()["bram18"] == 90
-    assert narrow["bram18"] - without["bram18"] == adapter_usage(128)["bram18"] == 27
-    assert split["bram18"] - without["bram18"] == adapter_usage(128, split=True)["bram18"] == 27 + 2 * 8
-    assert with_ports["lut"] == without["lut"] == narrow["lut"]
+    assert narrow["bram18"] - without_narrow["bram18"] == adapter_usage(128)["bram18"] == 27
+    assert split["bram18"] - without_narrow["bram18"] == adapter_usage(128, split=True)["bram18"] == 27 + 2 * 8
+    assert with_ports["lut"] == without["lut"] and narrow["lut"] == without_narrow["lut"]
 
 
 @pytest.fixture(scope="module")

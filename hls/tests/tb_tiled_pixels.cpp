@@ -40,7 +40,7 @@ static void run(Checker& ck) {
                 const std::string name = "dtype " + std::to_string(dtype) + " cs " + std::to_string(cs) + " cn " +
                                          std::to_string(cn);
                 int64_t got[64];
-                read_pixel(arena.data(), v, r, q, c0, cn, got);
+                read_pixel<64>(arena.data(), v, r, q, c0, cn, got);  // a 512-bit bus word an iteration
                 vec g(got, got + cn), w;
                 for (int m = 0; m < cn; m++) {
                     const uint64_t at = v.offset + (((uint64_t)r * v.w + q) * v.ps + (uint64_t)(c0 + m) * cs) * ib;
