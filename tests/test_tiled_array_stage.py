@@ -11,24 +11,16 @@ import pytest
 from test_tiled_engine import GRAPHS
 from test_tiled_hls import wide_case
 from test_tiled_hls_speed import speed_graph
-from tiled_util import random_case
+from tiled_util import needs_toolchain, random_case  # noqa: F401 (an autouse fixture)
 
-from fpga_accel import toolchain
-from fpga_accel.tiled.program import ProgramError
 from fpga_accel.tiled import TiledEngine, build_program, csim
 from fpga_accel.tiled.cost import _conv_geometry, layer_steps
+from fpga_accel.tiled.program import ProgramError
 from fpga_accel.tiled.tiles import spans, tap_parallel
 
 COMPUTE = 3  # tiled/trace.h Unit
 
 
-@pytest.fixture(autouse=True)
-def _toolchain():
-    try:
-        toolchain.compiler()
-        toolchain.ap_types_dir()
-    except toolchain.ToolchainError as e:
-        pytest.skip(str(e))
 
 
 def cdiv(a: int, b: int) -> int:

@@ -8,25 +8,15 @@ from onnx import helper
 from test_tiled_engine import W, conv
 from test_tiled_hls import wide_case
 from test_tiled_hls_speed import modes, speed_graph
-from tiled_util import make_model, quantised, random_case, raw_inputs
+from tiled_util import make_model, needs_toolchain, quantised, random_case, raw_inputs  # noqa: F401 (an autouse fixture)
 
-from fpga_accel import toolchain
 from fpga_accel.emulator import run_layers
 from fpga_accel.tiled import build_program, csim
+from fpga_accel.tiled.cost import _conv_geometry
 from fpga_accel.tiled.ddr import ACTS, ACTS_B, WEIGHTS, WEIGHTS_B
 from fpga_accel.tiled.program import ProgramError
-from fpga_accel.tiled.cost import _conv_geometry
 from fpga_accel.tiled.tiles import tap_parallel, tiles_per_step, whole_pixels
 from models import data
-
-
-@pytest.fixture(autouse=True)
-def _toolchain():
-    try:
-        toolchain.compiler()
-        toolchain.ap_types_dir()
-    except toolchain.ToolchainError as e:
-        pytest.skip(str(e))
 
 
 def check_split(qm, q, synthesis_form=False, **build):

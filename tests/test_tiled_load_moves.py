@@ -16,26 +16,25 @@ from test_tiled_engine import W as weights_of
 from test_tiled_engine import conv
 from test_tiled_hls_speed import modes, speed_graph
 from test_tiled_kinds import _ints, _slices
-from tiled_util import make_model, random_case
+from tiled_util import make_model, needs_toolchain, random_case  # noqa: F401 (an autouse fixture)
 
-from fpga_accel import toolchain
 from fpga_accel.emulator import run_layers
 from fpga_accel.tiled import build_program
 from fpga_accel.tiled.cost import _conv_geometry
 from fpga_accel.tiled.program import itemsize
-from fpga_accel.tiled.tiles import (halo_extent, input_resident, is_depthwise, sampled_input, tap_parallel,
-                                    tiles_per_step, whole_pixels)
+from fpga_accel.tiled.tiles import (
+    halo_extent,
+    input_resident,
+    is_depthwise,
+    sampled_input,
+    tap_parallel,
+    tiles_per_step,
+    whole_pixels,
+)
 
 LOAD, LAYER = 2, 1  # tiled/trace.h Unit
 
 
-@pytest.fixture(autouse=True)
-def _toolchain():
-    try:
-        toolchain.compiler()
-        toolchain.ap_types_dir()
-    except toolchain.ToolchainError as e:
-        pytest.skip(str(e))
 
 
 # --- the rule -----------------------------------------------------------------------------------------

@@ -8,12 +8,11 @@ mul, the global pools) runs all of them in its pixel loop. Window and global poo
 load, views of channel stride > 1; at W = 16 and 64, outputs equal to the emulator's."""
 import numpy as np
 import pytest
+from shufflenet_util import shufflenet_v2
 from test_tiled_kinds import _se_block
 from test_tiled_load_moves import pools_graph
-from shufflenet_util import shufflenet_v2
-from tiled_util import random_case
+from tiled_util import needs_toolchain, random_case  # noqa: F401 (an autouse fixture)
 
-from fpga_accel import toolchain
 from fpga_accel.emulator import run_layers
 from fpga_accel.tiled import build_program
 from fpga_accel.tiled.cost import SERIAL, _conv_geometry, layer_steps
@@ -28,13 +27,6 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _toolchain():
-    try:
-        toolchain.compiler()
-        toolchain.ap_types_dir()
-    except toolchain.ToolchainError as e:
-        pytest.skip(str(e))
 
 
 def counted(events, i: int) -> dict:
