@@ -77,26 +77,27 @@ void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) 
     load_block<C::AXI_BYTES>(weights, L.sblk, 0, L.out.c, b.pos_shift);
 }
 
-// The output path of accumulator half H: requantise, post stages, write; P = out_lanes() channels of
-// a pixel an iteration (output_path.h), ceil(tmo / P) iterations a pixel.
+// The output path of a spatial tile's n channels a pixel from accumulator half H (pixel p's channel m at
+// acc[H][p*n + m]), requantised with mult[m] and shift[m], post stages, written as channel m0 + m: P =
+// out_lanes() channels of a pixel an iteration (output_path.h), ceil(n / P) iterations a pixel.
 template <class C, int H>
-int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
-#pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
+int drain_lanes(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int n, const int32_t* mult,
+                const int8_t* shift, int m0) {
+#pragma HLS INLINE
     const int lanes = out_lanes<C>(L);
     Pixel px;
 drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
     drain_words:
-        for (int w0 = 0; w0 < tmo; w0 += lanes) {
+        for (int w0 = 0; w0 < n; w0 += lanes) {
 #pragma HLS PIPELINE II = 1
             FA_MOVE();
-        drain_lanes:
+        lane:
             for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
 #pragma HLS UNROLL
                 const int m = w0 + l;
-                if (l >= lanes || m >= tmo) continue;
-                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * tmo + m], b.mult[H][m], b.shift[H][m],
+                if (l >= lanes || m >= n) continue;
+                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * n + m], mult[m], shift[m],
                                                s.r0 + px.py, s.q0 + px.px, m0 + m);
                 if (status) return status;
             }
@@ -105,34 +106,22 @@ drain_pixels:
     return S_OK;
 }
 
+// The output path of a Tm tile (channels m0..m0+tmo) from accumulator half H, with its M and shift.
+template <class C, int H>
+int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
+#pragma HLS INLINE off
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
+    return drain_lanes<C, H>(L, b, acts, s, tmo, b.mult[H], b.shift[H], m0);
+}
+
 // The output path of a whole spatial tile from accumulator half H (whole pixels, checks.h): pixel by
-// pixel, all of its channels P = out_lanes() an iteration (ceil(c / P) a pixel), requantised with the
-// layer's M and shift, post stages, write; so a pixel's residual reads and its writes are each one run
-// of DDR bytes, a row one run when they are all of the pixel's channels.
+// pixel, all of its channels, requantised with the layer's M and shift; so a pixel's residual reads and
+// its writes are each one run of DDR bytes, a row one run when they are all of the pixel's channels.
 template <class C, int H>
 int drain_whole(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s) {
 #pragma HLS INLINE off
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    const int nc = L.out.c, lanes = out_lanes<C>(L);
-    Pixel px;
-whole_drain:
-    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-    whole_words:
-        for (int w0 = 0; w0 < nc; w0 += lanes) {
-#pragma HLS PIPELINE II = 1
-            FA_MOVE();
-        whole_lanes:
-            for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
-#pragma HLS UNROLL
-                const int m = w0 + l;
-                if (l >= lanes || m >= nc) continue;
-                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * nc + m], b.pos_mult[m], b.pos_shift[m],
-                                               s.r0 + px.py, s.q0 + px.px, m);
-                if (status) return status;
-            }
-        }
-    }
-    return S_OK;
+    return drain_lanes<C, H>(L, b, acts, s, L.out.c, b.pos_mult, b.pos_shift, 0);
 }
 
 // --- dense and grouped --------------------------------------------------------------------------
