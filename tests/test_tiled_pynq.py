@@ -73,6 +73,16 @@ def _equal(got, want):
     for k in want:
         np.testing.assert_array_equal(got[k], want[k])
 
+def _equals_the_emulator(fake_pynq, b, x):
+    """Run x on the engine model through the pynq backend, require the emulator's outputs; the board."""
+    with Session(b, backend="pynq") as s:
+        got = s.run(x)
+        board = fake_pynq.board
+    with Session(b, backend="emulator") as e:
+        want = e.run(x)
+    _equal(got, want)
+    return board
+
 
 def test_register_map_is_vitis_hls_layout_for_the_top_signature():
     # ap_return first at 0x10, then the arguments in order: 64-bit pointers 12 bytes, 32-bit scalars 8
@@ -84,12 +94,7 @@ def test_register_map_is_vitis_hls_layout_for_the_top_signature():
 def test_session_on_the_engine_model_equals_the_emulator(fake_pynq, bundles, name):
     b = bundles[name]
     x = _inputs(b, 3)
-    with Session(b, backend="pynq") as s:
-        got = s.run(x)
-        board = fake_pynq.board
-    with Session(b, backend="emulator") as e:
-        want = e.run(x)
-    _equal(got, want)
+    board = _equals_the_emulator(fake_pynq, b, x)
     assert board.violations == []
     assert board.ip.starts == 3  # one ap_start per image
     # the engine read its buffers where the driver allocated them, the same ones every image
@@ -224,12 +229,7 @@ def test_register_map_of_a_split_engine_appends_the_second_pointers():
 def test_a_split_engine_is_given_the_arenas_again_and_equals_the_emulator(fake_pynq, forms):
     b = forms[True]
     x = _inputs(b, 2)
-    with Session(b, backend="pynq") as s:
-        got = s.run(x)
-        board = fake_pynq.board
-    with Session(b, backend="emulator") as e:
-        want = e.run(x)
-    _equal(got, want)
+    board = _equals_the_emulator(fake_pynq, b, x)
     assert board.violations == [] and board.ip.split and board.ip.starts == 2
     # the second masters read the weights and activation arenas at the addresses the first ones do
     for run in board.runs:
