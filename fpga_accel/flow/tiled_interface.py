@@ -20,14 +20,31 @@ from __future__ import annotations
 import re
 
 from ..bundle_kernel import IP_VENDOR
-from .errors import BuildError
-from ..tiled.interface import (ARGS, BUNDLES, CONTROL, CU, INSTANCE, IP_FAMILIES, KERNEL,  # noqa: F401 - re-exported
-                               KERNEL_POINTERS, POINTER_BYTES, RETURN_OFFSET, SCALAR_BYTES, SPLIT_ARGS, SPLIT_BUNDLES,
-                               TOP, XCLBIN, args, register_map, split_of, top_of)
+from ..errors import InputError
+from ..tiled.interface import (  # noqa: F401 - re-exported
+    ARGS,
+    BUNDLES,
+    CONTROL,
+    CU,
+    INSTANCE,
+    IP_FAMILIES,
+    KERNEL,
+    KERNEL_POINTERS,
+    POINTER_BYTES,
+    RETURN_OFFSET,
+    SCALAR_BYTES,
+    SPLIT_ARGS,
+    SPLIT_BUNDLES,
+    TOP,
+    XCLBIN,
+    args,
+    register_map,
+    split_of,
+    top_of,
+)
 from ..tiled.interface import bundles as top_bundles
-
-#: the macro that selects the split engine in tiled/top.h
-SPLIT_MACRO = "FA_TILED_SPLIT"
+from ..tiled.ports import SPLIT_MACRO, compiled
+from .errors import BuildError
 
 
 def interface(bundles: dict[str, str] | None = None, split: bool = False) -> dict:
@@ -40,51 +57,15 @@ def interface(bundles: dict[str, str] | None = None, split: bool = False) -> dic
 _SIGNATURE = re.compile(rf"\b{TOP}\s*\(([^)]*)\)\s*\{{")
 _PARAM = re.compile(r"(\*)?\s*(\w+)\s*$")
 _M_AXI = re.compile(r"#pragma\s+HLS\s+INTERFACE\s+mode\s*=\s*m_axi\s+port\s*=\s*(\w+)\b[^\n]*?\bbundle\s*=\s*(\w+)")
-_CONDITION = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
-_SPLIT_TEST = re.compile(rf"!\s*{SPLIT_MACRO}|{SPLIT_MACRO}(\s*[!=]=\s*[01])?")
-
-
-def _split_value(expr: str, split: bool) -> bool | None:
-    """The value of an ``#if`` condition on :data:`SPLIT_MACRO` (``X``, ``!X``, ``X == 1``, ``X != 0``, ...),
-    None for a condition that does not name it; a form not read here is refused, not guessed."""
-    expr = expr.split("//")[0].strip()
-    if SPLIT_MACRO not in expr:
-        return None
-    if not _SPLIT_TEST.fullmatch(expr):
-        raise BuildError(f"tiled/top.h tests {SPLIT_MACRO} as '#if {expr}', a form fpga_accel/flow/tiled_interface.py "
-                         f"does not read: write '#if {SPLIT_MACRO}' / '#else' / '#endif'")
-    value = int(split)
-    if "==" in expr or "!=" in expr:
-        op, num = re.search(r"([!=]=)\s*([01])", expr).groups()
-        value = int((value == int(num)) == (op == "=="))
-    return bool(value) != expr.startswith("!")
 
 
 def configured(header: str, split: bool) -> str:
-    """``header`` with the branches of its ``#if`` on :data:`SPLIT_MACRO` taken as the engine built with
-    ``split`` takes them; other conditional lines stay (they select no argument or bundle)."""
-    out, stack = [], []  # per open conditional: None (not on the macro), else [branch taken, a branch taken]
-    for line in header.splitlines():
-        m = _CONDITION.match(line)
-        key = m.group(1) if m else None
-        if key in ("if", "ifdef", "ifndef"):
-            v = _split_value(m.group(2), split) if key == "if" else None
-            stack.append(None if v is None else [v, v])
-            if v is not None:
-                continue
-        elif key in ("elif", "else") and stack and stack[-1] is not None:
-            v = True if key == "else" else _split_value(m.group(2), split)
-            if v is None:
-                raise BuildError(f"tiled/top.h: '{line.strip()}' continues an #if on {SPLIT_MACRO} with another "
-                                 "macro, which fpga_accel/flow/tiled_interface.py does not read")
-            done = stack[-1][1]
-            stack[-1] = [not done and v, done or v]
-            continue
-        elif key == "endif" and stack and stack.pop() is not None:
-            continue
-        if all(s[0] for s in stack if s is not None):
-            out.append(line)
-    return "\n".join(out) + ("\n" if header.endswith("\n") else "")
+    """``header`` as the engine built with ``split`` sees it (tiled/ports.py :func:`~fpga_accel.tiled.ports.compiled`,
+    its one reader of the FA_TILED_SPLIT switch), a form it does not read refused as a build error."""
+    try:
+        return compiled(header, split)
+    except InputError as e:
+        raise BuildError(str(e)) from None
 
 
 def check_top(header: str, split: bool = False) -> dict[str, str]:

@@ -83,7 +83,53 @@ _OPTION = re.compile(r"(\w+)\s*=\s*(\w+)")
 _READ_ONLY, _WRITE_ONLY = ("desc", "weights", "weights_b", "acts_b"), ("status",)
 #: the switch of a split engine's parts of the source
 SPLIT_MACRO = "FA_TILED_SPLIT"
-_DIRECTIVE = re.compile(r"\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b\s*(.*)")
+_DIRECTIVE = re.compile(r"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")
+_SPLIT_TEST = re.compile(rf"!\s*{SPLIT_MACRO}|{SPLIT_MACRO}(\s*[!=]=\s*[01])?")
+
+
+def _split_value(expr: str, split: bool) -> bool | None:
+    """The value of an ``#if`` condition on :data:`SPLIT_MACRO` (``X``, ``!X``, ``X == 1``, ``X != 0``, ...),
+    None for a condition that does not name it; a form not read here is refused, not guessed."""
+    expr = expr.split("//")[0].strip()
+    if SPLIT_MACRO not in expr:
+        return None
+    if not _SPLIT_TEST.fullmatch(expr):
+        raise InputError(f"tiled/top.h tests {SPLIT_MACRO} as '#if {expr}', a form fpga_accel/tiled/ports.py does not "
+                         f"read: write '#if {SPLIT_MACRO}' / '#else' / '#endif'")
+    value = int(split)
+    if "==" in expr or "!=" in expr:
+        op, num = re.search(r"([!=]=)\s*([01])", expr).groups()
+        value = int((value == int(num)) == (op == "=="))
+    return bool(value) != expr.startswith("!")
+
+
+def compiled(header: str, split: bool) -> str:
+    """``header`` with the branches of its ``#if`` on :data:`SPLIT_MACRO` taken as the preprocessor takes them
+    at FA_TILED_SPLIT = ``split``; every other line, other conditionals included, as it is. The one reader
+    of the switch: the cost of the adapters (:func:`header_ports`) and the build's check of the top function
+    (flow/tiled_interface.py) both see the source through it."""
+    out, stack = [], []  # per open conditional: None (not on the macro), else [branch taken, a branch taken]
+    for line in header.splitlines():
+        m = _DIRECTIVE.match(line)
+        key = m.group(1) if m else None
+        if key in ("if", "ifdef", "ifndef"):
+            v = _split_value(m.group(2), split) if key == "if" else None
+            stack.append(None if v is None else [v, v])
+            if v is not None:
+                continue
+        elif key in ("elif", "else") and stack and stack[-1] is not None:
+            v = True if key == "else" else _split_value(m.group(2), split)
+            if v is None:
+                raise InputError(f"tiled/top.h: '{line.strip()}' continues an #if on {SPLIT_MACRO} with another "
+                                 "macro, which is not read: write #else")
+            done = stack[-1][1]
+            stack[-1] = [not done and v, done or v]
+            continue
+        elif key == "endif" and stack and stack.pop() is not None:
+            continue
+        if all(s[0] for s in stack if s is not None):
+            out.append(line)
+    return "\n".join(out) + ("\n" if header.endswith("\n") else "")
 
 
 def header_ports(header: str, bits: int = WIDE_BITS, split: bool = False) -> dict[str, MaxiPort]:
@@ -104,32 +150,6 @@ def header_ports(header: str, bits: int = WIDE_BITS, split: bool = False) -> dic
                         write_outstanding=opts.get("num_write_outstanding", DEFAULT_OUTSTANDING))
         out[bundle] = replace(p, widen=opts.get("max_widen_bitwidth", p.widen))
     return out
-
-
-def compiled(header: str, split: bool) -> str:
-    """``header`` with its ``#if FA_TILED_SPLIT`` blocks (and their ``#else``) as the preprocessor keeps
-    them at FA_TILED_SPLIT = ``split``; every other line, other conditionals included, as it is."""
-    kept, stack = [], []  # per open conditional: (is it FA_TILED_SPLIT's, is its current branch kept)
-    for line in header.splitlines(keepends=True):
-        d = _DIRECTIVE.match(line)
-        word = d.group(1) if d else None
-        if word in ("if", "ifdef", "ifndef"):
-            mine = word == "if" and d.group(2).split("//")[0].strip() == SPLIT_MACRO
-            stack.append((mine, bool(split) if mine else True))
-            if mine:
-                continue
-        elif word in ("else", "elif", "endif") and stack and stack[-1][0]:
-            if word == "elif":
-                raise InputError(f"#elif after #if {SPLIT_MACRO} is not read: write #else")
-            mine, on = stack.pop()
-            if word == "else":
-                stack.append((mine, not on))
-            continue
-        elif word == "endif" and stack:
-            stack.pop()
-        if all(on for _, on in stack):
-            kept.append(line)
-    return "".join(kept)
 
 
 def adapter_usage(bits: int = WIDE_BITS, split: bool = False) -> dict[str, int]:
