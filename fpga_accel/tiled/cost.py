@@ -1140,8 +1140,8 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
 def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -> dict:
     """A split engine's dense load (Step fields): its input rows ``inputs`` (even, odd: the odd through
     acts_b), its constants (weights) and its weight run of ``nbytes`` from ``w0``, whose first
-    min(nbytes, ⌈nbytes / 128⌉ · 64) bytes go through weights and the rest through weights_b (ports.split)."""
-    half = min(nbytes, -(-nbytes // 128) * 64)
+    moves.first_half(nbytes) bytes go through weights and the rest through weights_b (ports.split)."""
+    half = moves.first_half(nbytes)
     wl = merge(consts, _one_run(w0, half, bus=bus) if half else ())
     wb = _one_run(w0 + half, nbytes - half, bus=bus) if nbytes > half else ()
     return {"load": merge(inputs[0], inputs[1], wl, wb), "wload": wl, "wload_b": wb, "aload_b": inputs[1]}
