@@ -272,10 +272,10 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
         occupied.append((n * many)[:, None] * occ[at])
         if dense:
             m = mode if index >= tables else None
-            tot[5] += n * _tile_cycles(run, per_cycle, latency, cache, m)
+            each = _tile_cycles(run, per_cycle, latency, cache, m)
+            tot[5] += n * each
             if m and prev is not None:  # its first tile runs beside the last of the tiles before, of another kind
-                tot[5] += _tile_cycles(run, per_cycle, latency, cache, m, prev) - _tile_cycles(run, per_cycle, latency,
-                                                                                             cache, m)
+                tot[5] += _tile_cycles(run, per_cycle, latency, cache, m, prev) - each
             prev = distinct[at[-1]] if m else None
         else:
             tot[5] += n * _drained_cycles(run, per_cycle, latency, cache)
@@ -650,14 +650,19 @@ def _layer_consts(desc: dict, engine: dict, bus: int = BUS_BYTES) -> Step | None
                 fetch_moves=_table_moves(desc, bus) + moves.blocks(0, n, *held, bus=bus)) if nbytes else None
 
 
+def _table_blocks(desc: dict) -> list[dict]:
+    """A layer's lookup tables: its post stages' and a lut layer's own (load_tables reads them in turn)."""
+    return [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+
+
 def _table_moves(desc: dict, bus: int) -> int:
     """Iterations of reading a layer's lookup tables (load_tables): a table's entries as one run each."""
-    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    t = _table_blocks(desc)
     return sum(moves.blocks(0, b["count"], b, bus=bus) for b in t)
 
 
 def _tables(desc: dict) -> int:
-    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    t = _table_blocks(desc)
     return sum(b["count"] * itemsize(b["dtype"]) for b in t)
 
 
@@ -903,7 +908,7 @@ def _one_run_at(start: int, nbytes: int, bus: int = BUS_BYTES) -> tuple:
 
 
 def _table_bursts(desc: dict, bus: int = BUS_BYTES) -> tuple:
-    t = [p["table"] for p in desc["post"] if p["op"] == "lut"] + ([desc["table"]] if desc["kind"] == "lut" else [])
+    t = _table_blocks(desc)
     return merge(*(_one_run(b["offset"], b["count"] * itemsize(b["dtype"]), bus=bus) for b in t))
 
 
