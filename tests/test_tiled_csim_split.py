@@ -10,10 +10,12 @@ from test_tiled_hls import wide_case
 from test_tiled_hls_speed import modes, speed_graph
 from tiled_util import make_model, needs_toolchain, quantised, random_case, raw_inputs  # noqa: F401 (an autouse fixture)
 
+from fpga_accel.bundle_check import BundleError
 from fpga_accel.emulator import run_layers
 from fpga_accel.tiled import build_program, csim
 from fpga_accel.tiled.cost import _conv_geometry
 from fpga_accel.tiled.ddr import ACTS, ACTS_B, WEIGHTS, WEIGHTS_B
+from fpga_accel.tiled.interface import split_of
 from fpga_accel.tiled.program import ProgramError
 from fpga_accel.tiled.tiles import tap_parallel, tiles_per_step, whole_pixels
 from models import data
@@ -80,10 +82,10 @@ def test_split_field_is_checked():
         csim.EngineConfig(4, 4, 64, 64, 64, split=2).defines()
     assert "FA_TILED_SPLIT=1" in csim.EngineConfig(4, 4, 64, 64, 64, split=1).defines()
     assert not any("SPLIT" in d for d in csim.EngineConfig(4, 4, 64, 64, 64).defines())  # as before
-    assert csim.bundle_split({"tiled": {"array": {}}}) is False  # older bundles: not split
-    assert csim.bundle_split({"tiled": {"array": {"split": True}}}) is True
-    with pytest.raises(ProgramError, match=r"'tiled.array.split' = 1 must be true or false"):
-        csim.bundle_split({"tiled": {"array": {"split": 1}}})
+    assert split_of({"tiled": {"array": {}}}) is False  # older bundles: not split
+    assert split_of({"tiled": {"array": {"split": True}}}) is True
+    with pytest.raises(BundleError, match=r"'tiled.array.split' is 1, not true or false"):
+        split_of({"tiled": {"array": {"split": 1}}})
 
 
 # --- the rule, on the trace ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ the layer and the engine's status code.
 A *split* engine (``EngineConfig.split``, ``FA_TILED_SPLIT``: a second weights and a second activations
 master, on boards with two more HP ports) computes the same integers; its library's ``fa_tiled_top``
 takes the two arenas' addresses again after ``act_bytes``. A bundle says which form its engine has in
-``manifest["tiled"]["array"]["split"]`` (:func:`bundle_split`).
+``manifest["tiled"]["array"]["split"]`` (:func:`fpga_accel.tiled.interface.split_of`).
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ from ..emulator.csim_library import CsimError, build_csim
 from ..quant.arith import MAX_ACC_BITS
 from .descriptors import encode
 from .engine import MAX_ACTIVATION_BYTES, TiledEngine
-from .program import Program, ProgramError
 from .ports import AXI_BITS_MACRO, WIDE_BITS
+from .program import Program, ProgramError
 
 #: the engine's status codes (tiled/descriptor.h, Status) and what they mean
 STATUS = {1: "bad header (magic, version, record size or layer count)",
@@ -211,16 +211,6 @@ class TiledCsim(TiledEngine):
     def layer_cycles(self) -> list[int]:
         """Compute cycles of each layer in the last image's run (the cost model's compute figures)."""
         return list(self._cycles)
-
-
-def bundle_split(manifest: Mapping) -> bool:
-    """Whether a tiled bundle's engine is split: ``manifest["tiled"]["array"]["split"]`` (absent in older
-    bundles: not split), which must be a bool."""
-    array = (manifest.get("tiled") or {}).get("array") or {}
-    split = array.get("split", False) if isinstance(array, Mapping) else False
-    if not isinstance(split, bool):
-        raise ProgramError(f"tiled bundle: manifest field 'tiled.array.split' = {split!r} must be true or false")
-    return split
 
 
 def status_error(status: int, program: Program, first: int = 0) -> EngineStatusError:

@@ -56,10 +56,11 @@ class CsimBackend(ThreadedBackend):
         self.tiled = None
         if "tiled" in bundle.manifest:
             from ...bundle_tiled import load_program
-            from ...tiled.csim import TiledCsim, bundle_split
+            from ...tiled.csim import TiledCsim
+            from ...tiled.interface import split_of
 
             program, words = load_program(bundle)
-            self.tiled = TiledCsim(program, split=int(bundle_split(bundle.manifest)))
+            self.tiled = TiledCsim(program, split=int(split_of(bundle.manifest)))
             self.tiled.descriptors = words  # the bundle's own descriptors (== encode(program), checked)
             return
         loops = _loops_requested()
