@@ -192,26 +192,10 @@ void load_block(const uint8_t* weights, const Block& b, uint64_t i0, int n, T* d
     move<W>(run_move(weights, b.offset + i0 * itemsize(b.dtype), n, b.dtype), put);
 }
 
-// The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn) into buf, laid out
-// [y][x][c]: the part inside the image read from the arena (a pixel's channels one run), the rest
-// `pad` (padding is made on chip, never read). A pixel takes `stride` elements of buf (cn unless
-// given: a resident input keeps all of a group's channels side by side).
-template <class C>
-void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn, int pad,
-               int stride = 0) {
-    if (stride <= 0) stride = cn;
-halo_y:
-    for (int yy = 0; yy < hy; yy++) {
-    halo_x:
-        for (int xx = 0; xx < hx; xx++) {
-            Into<act_t> put(buf + (yy * hx + xx) * stride);
-            move<C::AXI_BYTES>(pixel_move(acts, x, ya + yy, xa + xx, c0, cn, pad), put);
-        }
-    }
-}
-
-// The input pixels a 1x1 convolution's output tile reads, nr x nc of them from (ya, xa) every sy rows
-// and sx columns, channels [c0, c0+cn), at `stride` elements a pixel (padding outside the image).
+// The input pixels nr x nc from (ya, xa) every sy rows and sx columns, channels [c0, c0+cn), into buf at
+// `stride` elements a pixel, [y][x][c]: those inside the image read from the arena (a pixel's channels
+// one run), the rest `pad` (padding is made on chip, never read). A 1x1 convolution's output tile reads
+// them sampled (its strides); a halo is the case sy = sx = 1.
 template <class C>
 void load_sampled(act_t* buf, const uint8_t* acts, const View& x, int ya, int sy, int nr, int xa, int sx, int nc,
                   int c0, int cn, int pad, int stride) {
@@ -223,6 +207,14 @@ sampled_y:
             move<C::AXI_BYTES>(pixel_move(acts, x, ya + yy * sy, xa + xx * sx, c0, cn, pad), put);
         }
     }
+}
+
+// The input tile [ya, ya+hy) x [xa, xa+hx) (halo included) of channels [c0, c0+cn), a pixel taking
+// `stride` elements of buf (cn unless given: a resident input keeps all of a group's channels side by side).
+template <class C>
+void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, int xa, int hx, int c0, int cn, int pad,
+               int stride = 0) {
+    load_sampled<C>(buf, acts, x, ya, 1, hy, xa, 1, hx, c0, cn, pad, stride > 0 ? stride : cn);
 }
 
 // A split engine's input rows (load_halo and load_sampled, of a dense convolution only): nr rows of
