@@ -1,5 +1,6 @@
-"""The tiled engine's output path moves a bus word an iteration (docs/tiled.md §5): P = W / itemsize(out)
-lanes, W the arena ports' bytes (FA_TILED_AXI_BITS / 8), one element an iteration through an output or
+"""The tiled engine's output path moves up to a bus word an iteration (docs/tiled.md §5): P =
+min(out_lanes, W / itemsize(out)) lanes, W the arena ports' bytes (FA_TILED_AXI_BITS / 8), out_lanes the
+engine's output-path lanes (FA_TILED_OUT_LANES, W unless the program names fewer), one element an iteration through an output or
 residual view of channel stride > 1. Each STORE event of the traced C simulation runs exactly the
 iterations this rule gives, computed here from the program alone: a Tm tile's drain ⌈tmo / P⌉ a pixel,
 a whole-pixel drain ⌈c / P⌉ a pixel; at W = 16 (a 128-bit HP port) and W = 64, with the outputs equal
@@ -51,12 +52,14 @@ def _shuffled():
                            "w4": weights(r, 8, 3, 1, 1), "w4_b": weights(r, 8)})
 
 
-def lanes(d, bus_bytes):
-    """Rule C's P for layer d: the bus word's elements of the output type, one through a strided view."""
+def lanes(d, bus_bytes, cap=0):
+    """Rule C's P for layer d: the bus word's elements of the output type, at most the engine's out_lanes
+    (``cap``, 0: none), one through a strided view."""
     views = [d["output"]] + [p["residual"] for p in d.get("post", []) if p["op"] == "add"]
     if any(v.get("channel_stride", 1) > 1 for v in views):
         return 1
-    return max(1, bus_bytes // np.dtype(d["output"]["dtype"]).itemsize)
+    p = bus_bytes // np.dtype(d["output"]["dtype"]).itemsize
+    return max(1, min(p, cap) if cap else p)
 
 
 def expected_stores(d, engine, bus_bytes):
@@ -64,7 +67,7 @@ def expected_stores(d, engine, bus_bytes):
     out, t, geo = d["output"], d["tile"], d.get("geometry", {})
     groups, mg = geo.get("groups", 1), geo.get("cout_per_group", out["c"])
     depthwise = groups > 1 and geo.get("cin_per_group") == 1
-    p = lanes(d, bus_bytes)
+    p = lanes(d, bus_bytes, engine.get("out_lanes", 0))
     want = []
     for r0 in range(0, out["h"], t["rows"]):
         for q0 in range(0, out["w"], t["cols"]):
@@ -123,6 +126,27 @@ def test_channel_strided_views_move_an_element_an_iteration(axi_bits):
     assert any(d["output"].get("channel_stride", 1) > 1 for d in convs)
     assert any(p["op"] == "add" and p["residual"].get("channel_stride", 1) > 1 for d in convs for p in d.get("post", []))
     assert any(lanes(d, axi_bits // 8) > 1 for d in convs)  # and others move whole words
+
+
+@pytest.mark.parametrize("out_lanes", [1, 4])
+def test_fewer_output_lanes_take_more_iterations(out_lanes):
+    """An engine of fewer output-path lanes than the bus word's bytes (FA_TILED_OUT_LANES): every
+    drain takes ⌈n / min(out_lanes, W / itemsize)⌉ iterations a pixel, the outputs unchanged."""
+    qm, q = random_case(_wide_residual(), seed=1, bits=16)
+    for tile in (None, (2, 3)):
+        program = check_stores(qm, q, 128, tm=32, tn=8, tile=tile, out_lanes=out_lanes)
+        assert program.engine["out_lanes"] == out_lanes
+        assert all(lanes(d, 16, out_lanes) == min(out_lanes, 8) for d in program.layers if d["kind"] == "conv")
+
+
+def test_out_lanes_beyond_the_bus_word_or_not_a_power_of_two_are_refused():
+    from fpga_accel.tiled.csim import EngineConfig
+    from fpga_accel.tiled.program import ProgramError
+
+    for bad in (3, 32, -1):
+        with pytest.raises(ProgramError, match="out_lanes"):
+            EngineConfig(4, 4, 64, 64, 64, axi_bits=128, out_lanes=bad).defines()
+    assert "FA_TILED_OUT_LANES=16" in EngineConfig(4, 4, 64, 64, 64, axi_bits=128, out_lanes=16).defines()
 
 
 def test_axi_bits_outside_the_ports_widths_are_refused():

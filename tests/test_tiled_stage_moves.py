@@ -4,8 +4,9 @@ the model's Step.load_moves, compute and store_moves summed over the layer's ste
 layer's iterations (tables, a pool's per-position constants, a conv's held constants) its
 fetch_moves; a layer whose load, compute and write are one loop (cost.SERIAL: add, requant, lut,
 mul, the global pools) runs all of them in its pixel loop. Window and global pools, the pixel units
-(their reads a bus word an iteration, their output path P lanes), depthwise constants read with the
-load, views of channel stride > 1; at W = 16 and 64, outputs equal to the emulator's."""
+(their reads a bus word an iteration, their output path P lanes, also with fewer output lanes than the
+bus word), depthwise constants read with the load, views of channel stride > 1; at W = 16 and 64,
+outputs equal to the emulator's."""
 import numpy as np
 import pytest
 from shufflenet_util import shufflenet_v2
@@ -24,6 +25,9 @@ CASES = {
     "pools": (pools_graph, dict(tm=4, tn=4, tile=(3, 4))),
     "se": (_se_block, dict(tm=5, tn=4, tile=(2, 3))),
     "shufflenet": (lambda: shufflenet_v2(0.5, 32, classes=10), dict(tm=8, tn=8)),
+    # output paths of fewer lanes than the bus word (the engine's out_lanes): pools, units and convs alike
+    "pools, 1 output lane": (pools_graph, dict(tm=4, tn=4, tile=(3, 4), out_lanes=1)),
+    "se, 2 output lanes": (_se_block, dict(tm=5, tn=4, tile=(2, 3), out_lanes=2)),
 }
 
 

@@ -15,8 +15,9 @@ from fpga_accel.tiled.ports import axi_bits
 from fpga_accel.tiled.ports import split as split_engine
 from fpga_accel.tiled.target import (
     ACT_BITS,
+    LANE_DSP,
     MIN_DSP_SHARE,
-    OTHER_UNITS_DSP,
+    OUTPUT_PATHS,
     REQUANT_LANE_DSP,
     TN_SIZES,
     WEIGHT_BITS,
@@ -45,12 +46,15 @@ def test_search_stays_within_every_budget(resnet, board, ceiling):
     d = c.to_dict()
     e = c.program.engine
     assert d["estimate"] is True and d["pack"] == 2  # resnet_ds at 8 bits: every product packs
-    lanes = axi_bits(get_board(board)) // 8  # the output path's requantisation lanes: a bus word's bytes
-    assert c.dsp == array_dsp(e["tm"], e["tn"], 2, 8 * lanes) == (
-        -(-e["tm"] // 2) * e["tn"] + lanes * REQUANT_LANE_DSP + OTHER_UNITS_DSP) <= lim["dsp"]
+    lanes = e["out_lanes"]  # the output paths' lanes: a power of two up to a bus word's bytes
+    assert d["out_lanes"] == lanes and lanes & (lanes - 1) == 0 and 1 <= lanes <= axi_bits(get_board(board)) // 8
+    assert c.dsp == array_dsp(e["tm"], e["tn"], 2, lanes) == (
+        -(-e["tm"] // 2) * e["tn"] + lanes * LANE_DSP) <= lim["dsp"]
+    # no more lanes fit beside this array (fewer lanes only slow the output paths)
+    assert lanes == axi_bits(get_board(board)) // 8 or array_dsp(e["tm"], e["tn"], 2, 2 * lanes) > lim["dsp"]
     assert d["split"] is split_engine(get_board(board)) is True  # every Zynq board here: four HP ports
     mem = memories(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram", d["lut_entries"],
-                   axi_bits(get_board(board)), d["split"])
+                   axi_bits(get_board(board)), d["split"], lanes)
     assert (c.bram18, c.uram, c.lut) == (mem["bram18"], mem["uram"], mem["lut"])
     assert mem["bram18"] <= lim["bram18"] and mem["uram"] <= lim["uram"] and mem["lut"] <= lim["lut"]
     costed = [t for t in c.tried if "cycles" in t]
@@ -62,7 +66,7 @@ def test_wider_types_do_not_pack():
     qm, _ = random_case(GRAPHS["residual"], seed=3, bits=12)
     assert not packs(build_program(qm, tm=4, tn=4), get_board("zcu104"))
     c = choose_array(qm, "zcu104")
-    out = axi_bits(get_board("zcu104")) // 8 * REQUANT_LANE_DSP + OTHER_UNITS_DSP  # 16 lanes of 2, and 12
+    out = c.program.engine["out_lanes"] * LANE_DSP  # every output path's lanes
     assert c.pack == 1 and c.dsp == c.program.engine["tm"] * c.program.engine["tn"] + out
     qm8, _ = random_case(GRAPHS["residual"], seed=3)
     assert packs(build_program(qm8, tm=4, tn=4), get_board("pynq-z2"))  # 25-bit packed operand on DSP48E1
@@ -90,13 +94,37 @@ def test_memories_follow_the_declared_banking():
 def test_candidates_fill_the_dsp_budget():
     for dsp, pack, bus in ((1382, 2, 128), (176, 2, 64), (176, 1, 64)):  # zcu104's and pynq-z2's budgets and ports
         cands = candidates(dsp, pack, bus_bits=bus)
-        assert cands and all(array_dsp(tm, tn, pack, bus) <= dsp for tm, tn in cands)
-        # no Tm could take a wider Tn of the list
-        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack, bus) > dsp
-                   for tm, tn in cands if tn & (tn - 1) or tn == max(t for m, t in cands if m == tm))
+        assert cands and all(array_dsp(tm, tn, pack, lanes) <= dsp for tm, tn, lanes in cands)
+        assert len({(tm, tn) for tm, tn, _ in cands}) == len(cands)  # a pair once, with its most lanes
+        # each pair has the most output-path lanes (up to the bus word's bytes) its array leaves DSPs for
+        assert all(lanes == bus // 8 or array_dsp(tm, tn, pack, 2 * lanes) > dsp for tm, tn, lanes in cands)
+        # at one lane no Tm could take a wider Tn of the list
+        one = [(tm, tn) for tm, tn, _ in cands]
+        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack, 1) > dsp
+                   for tm, tn in one if tn == max(t for m, t in one if m == tm))
         costed = widest([(c, None) for c in cands])
-        most = max(tm * tn for tm, tn in cands)
-        assert costed and all(tm * tn >= MIN_DSP_SHARE * most for (tm, tn), _ in costed)
+        most = max(tm * tn for tm, tn, _ in cands)
+        assert costed and all(c[0] * c[1] >= MIN_DSP_SHARE * most for c, _ in costed)
+
+
+def test_every_output_path_is_counted():
+    """The DSP census names every output path the engine's HLS has, as many lanes each."""
+    from pathlib import Path
+
+    inc = Path(__file__).resolve().parents[1] / "hls" / "include" / "fpga_accel" / "tiled"
+    src = {h.name: h.read_text() for h in inc.glob("*.h")}
+    # every lane loop of an output path is bounded by OUT_LANES, in drain (conv.h) and finish_pixel (pixels.h)
+    bounded = [name for name, text in src.items() if "FA_TILED_LANES(lanes, C::OUT_LANES)" in text]
+    assert sorted(bounded) == ["conv.h", "pixels.h"]
+    # finish_pixel's callers: the window pool's output path, the global pool and the units' walk
+    assert src["pool.h"].count("finish_pixel<C>(") == 2 and src["pixels.h"].count("finish_pixel<C>(") == 1
+    walks = sum(text.count("return pixel_walk<C, ") for text in src.values())
+    assert walks == 2  # the elementwise and mul units
+    # the conv output path: two instances, one a half, every call site shared (ALLOCATION)
+    conv = src["conv.h"]
+    assert "instances = drain<C, 0> limit = 1" in conv and "instances = drain<C, 1> limit = 1" in conv
+    assert REQUANT_LANE_DSP == 4 and len(OUTPUT_PATHS) == 5
+    assert LANE_DSP == 2 * 4 + 2 * 4 + 4 + (4 + 2 + 2 + 2) + (1 + 2 + 2) == 35
 
 
 def test_nothing_fits_a_tiny_ceiling(resnet):

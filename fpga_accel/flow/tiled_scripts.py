@@ -62,7 +62,8 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     record = {"engine": "tiled", "target": target.family, "board": target.board, "part": target.part,
               "clock_mhz": target.clock_mhz, "ip": interface(bundles, split), "hls": hls,
               "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",
-                                                                 "output_buffer", "acc_bits", "lut_entries")}}
+                                                                 "output_buffer", "acc_bits", "lut_entries",
+                                                                 "out_lanes")}}
     if target.is_zynq:
         (out / "vivado_bd.tcl").write_text(tiled_vivado_tcl(target, name, bundles))
     elif target.is_hdk:

@@ -210,7 +210,7 @@ def _lut_fields(layer, arena: _Weights, out_dtype: str) -> dict:
 
 def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mapping[str, int] | None = None,
                   tile: tuple[int, int] | None = None, align: int = ALIGN, host_layers=(),
-                  ddr_bytes_per_cycle=None) -> Program:
+                  ddr_bytes_per_cycle=None, out_lanes: int = 0) -> Program:
     """The program that runs ``qm`` (a :class:`~fpga_accel.quant.qmodel.QModel`) on a ``tm`` × ``tn``
     array with on-chip ``buffers`` (elements: ``input``, ``weight``, ``output``; default
     :func:`default_buffers`). Each layer's spatial tile is the largest up to ``tile`` = (rows, cols)
@@ -241,7 +241,7 @@ def build_program(qm, tm: int = DEFAULT_TM, tn: int = DEFAULT_TN, buffers: Mappi
     if problems:
         raise TiledUnsupportedError(problems, f"model '{qm.name}' on the tiled engine")
     plan = _Plan(qm, kinds, why_host)
-    return plan.program(tm, tn, bufs, tile, align, ddr_bytes_per_cycle)
+    return plan.program(tm, tn, bufs, tile, align, ddr_bytes_per_cycle, out_lanes)
 
 
 def _check_host_layers(qm, names) -> set[str]:
@@ -315,7 +315,7 @@ class _Plan:
         p = self.producer.get(t)
         return -1 if p is None else self.root.get(p, p)
 
-    def program(self, tm, tn, bufs, tile, align, per_cycle=None) -> Program:
+    def program(self, tm, tn, bufs, tile, align, per_cycle=None, out_lanes: int = 0) -> Program:
         qm, L = self.qm, self.qm.layers
         place, materialised, slots, copies = Placement(qm, self.kinds, self.producer, self.final, self.folded).solve()
         # regions: one per root tensor, in the order they are first written
@@ -370,11 +370,11 @@ class _Plan:
                 desc = self._copy(x, src, dst, r, arena, tm, tn)
             _choose_tile(desc, bufs, tile)
             if per_cycle and desc["kind"] in ("conv", "gemm"):
-                _fastest_tile(desc, bufs, per_cycle)
+                _fastest_tile(desc, bufs, per_cycle, out_lanes)
             layers.append(desc)
         data = {"format": FORMAT, "version": VERSION, "name": qm.name,
                 "engine": {"tm": tm, "tn": tn, "input_buffer": bufs["input"], "weight_buffer": bufs["weight"],
-                           "output_buffer": bufs["output"], "align": align},
+                           "output_buffer": bufs["output"], "align": align, **_lanes(out_lanes)},
                 "weights_bytes": arena.pos, "activations_bytes": pos, "regions": regions,
                 "tensors": [{"name": t, "shape": [int(d) for d in qm.tensors[t].shape[1:]], "view": view(t)}
                             for t in dict.fromkeys(materialised)],
@@ -472,9 +472,14 @@ def _wdtype(w: np.ndarray) -> str:
     return name
 
 
-def _engine(bufs: Mapping[str, int]) -> dict:
-    """The buffer sizes as a program's ``engine`` section names them."""
-    return {f"{k}_buffer": v for k, v in bufs.items()}
+def _engine(bufs: Mapping[str, int], out_lanes: int = 0) -> dict:
+    """The buffer sizes (and the output path's lanes) as a program's ``engine`` section names them."""
+    return {**{f"{k}_buffer": v for k, v in bufs.items()}, **_lanes(out_lanes)}
+
+
+def _lanes(out_lanes: int) -> dict:
+    """The engine's ``out_lanes`` when given (0: none named, the output path a bus word's lanes)."""
+    return {"out_lanes": int(out_lanes)} if out_lanes else {}
 
 
 def _choose_tile(desc: dict, bufs: Mapping[str, int], cap: tuple[int, int] | None) -> None:
@@ -508,20 +513,21 @@ def tile_choices(h: int, w: int) -> list[tuple[int, int]]:
     return [(r, c) for r in rows for c in cols]
 
 
-def _fastest_tile(desc: dict, bufs: Mapping[str, int], per_cycle) -> None:
+def _fastest_tile(desc: dict, bufs: Mapping[str, int], per_cycle, out_lanes: int = 0) -> None:
     """Among the tiles of :func:`tile_choices` no larger than the largest that fits (chosen already),
     the one of fewest estimated cycles (ties: the larger)."""
     from .cost import layer_cycles
 
     t = desc["tile"]
     most = (t["rows"], t["cols"])
-    best = (layer_cycles(desc, _engine(bufs), per_cycle), 0, most)
+    engine = _engine(bufs, out_lanes)
+    best = (layer_cycles(desc, engine, per_cycle), 0, most)
     for r, c in tile_choices(desc["output"]["h"], desc["output"]["w"]):
         if r > most[0] or c > most[1] or (r, c) == most:
             continue
         t["rows"], t["cols"] = r, c
         if all(n <= bufs[b] for b, n in buffer_needs(desc, _engine(bufs)).items()):
-            cand = (layer_cycles(desc, _engine(bufs), per_cycle), -(r * c), (r, c))
+            cand = (layer_cycles(desc, engine, per_cycle), -(r * c), (r, c))
             if cand[:2] < best[:2]:
                 best = cand
     t["rows"], t["cols"] = best[2]

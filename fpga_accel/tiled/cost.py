@@ -676,7 +676,7 @@ def layer_steps(desc: dict, engine: dict, bus: int = BUS_BYTES, split: bool = Fa
             yield consts
         yield from _conv_steps(desc, engine, bus=bus, split=split)
         return
-    for tile in _plain_tiles(desc, bus=bus):
+    for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine)):
         yield from tile
 
 
@@ -686,12 +686,17 @@ def _timed_tiles(desc: dict, engine: dict, bus: int = BUS_BYTES,
     if desc["kind"] in ("conv", "gemm"):
         consts = _layer_consts(desc, engine, bus=bus)
         return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine, bus=bus, split=split)
-    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus)]
+    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine))]
 
 
-def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
+def out_lanes(engine: dict) -> int:
+    """The engine's output-path lanes (``out_lanes``; 0 when the program names none: a bus word's)."""
+    return int(engine.get("out_lanes", 0))
+
+
+def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0) -> Iterator[list[Step]]:
     """The steps of a layer other than conv / gemm, one list per spatial tile (a global pool: per
-    channel tile), the lookup tables first."""
+    channel tile), the lookup tables first; ``lanes``: the engine's out_lanes (:func:`out_lanes`)."""
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
@@ -701,7 +706,7 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
     if first.weights:
         yield [first]
     if kind in SERIAL:
-        yield from _serial_tiles(desc, bus=bus)
+        yield from _serial_tiles(desc, bus=bus, lanes=lanes)
         return
     for r0, r1 in spans(out["h"], t["rows"]):  # the window pools
         for q0, q1 in spans(out["w"], t["cols"]):
@@ -727,11 +732,11 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                                  load_moves=moves.grid(x, np.arange(*in_span(r0, r1, sh, dh, kh, geo["pads"][0])),
                                                        np.arange(*in_span(q0, q1, sw, dw, kw, geo["pads"][1])),
                                                        c0, c1 - c0, bus),
-                                 store_moves=moves.drain(out, _residuals(desc), px, c1 - c0, bus)))
+                                 store_moves=moves.drain(out, _residuals(desc), px, c1 - c0, bus, lanes)))
             yield tile
 
 
-def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
+def _serial_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0) -> Iterator[list[Step]]:
     """The steps of a layer whose load, compute and write are one loop (SERIAL): per spatial tile
     (a global pool: per channel tile). Its reads (one port, in loop order) may join into runs across
     steps, so the layer's reads and its writes are cut into bursts together, counted in its first
@@ -752,7 +757,7 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                                      load_moves=moves.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0, bus)))
                     reads.append(pixel_access.in_order(pixel_access.pixel_reads(x, *_grid(r0, r1, q0, q1), c0, c1 - c0)))
             read, write, r, w = _pixel_output(desc, *_grid(0, 1, 0, 1), c0, c1 - c0)
-            tile.append(Step(0, read=read, write=write, store_moves=moves.drain(out, _residuals(desc), 1, c1 - c0, bus)))
+            tile.append(Step(0, read=read, write=write, store_moves=moves.drain(out, _residuals(desc), 1, c1 - c0, bus, lanes)))
             reads.append(r)
             writes.append(w)
             tiles.append(tile)
@@ -786,7 +791,7 @@ def _serial_tiles(desc: dict, bus: int = BUS_BYTES) -> Iterator[list[Step]]:
                     reading = (sum(moves.pixel_reads(g, one, one, c0, n, bus) for g in gates)
                                + sum(moves.pixel_reads(v, ys, xs, c0, n, bus) for v in per_pixel))
                     tile.append(Step(px, weights=consts, read=read, write=write, fetch=fetch, fetch_moves=loops,
-                                     load_moves=reading, store_moves=moves.drain(out, _residuals(desc), px, n, bus)))
+                                     load_moves=reading, store_moves=moves.drain(out, _residuals(desc), px, n, bus, lanes)))
                 tiles.append(tile)
     if tiles and tiles[0]:
         flat = lambda parts: [np.concatenate([p[k].ravel() for p in parts]) if parts else np.zeros(0, np.int64)
@@ -1033,7 +1038,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
 
     def output(n):
         return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus),
-                "store_moves": moves.drain(out, adds, px, n, bus)}
+                "store_moves": moves.drain(out, adds, px, n, bus, out_lanes(engine))}
 
     def weight_moves(a, nbytes):  # a weight run's iterations from byte a of the weights block
         return moves.run(w0 + a, nbytes, bus, split)
@@ -1161,4 +1166,4 @@ def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTE
     out, c = desc["output"], desc["output"]["c"]
     yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
                   store_r=_access(_residuals(desc), oy, ox, 0, c, bus=bus), store_w=_access([out], oy, ox, 0, c, bus=bus),
-                  whole=True, store_moves=moves.drain(out, _residuals(desc), px, c, bus))
+                  whole=True, store_moves=moves.drain(out, _residuals(desc), px, c, bus, out_lanes(engine)))

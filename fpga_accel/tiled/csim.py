@@ -81,13 +81,16 @@ class EngineConfig:
     #: the arena ports' width (tiled/top.h FA_TILED_AXI_BITS, tiled/ports.py axi_bits): the data movers
     #: carry axi_bits / 8 bytes an iteration (the output path: that many bytes of lanes)
     axi_bits: int = WIDE_BITS
+    #: the output path's lanes (tiled/top.h FA_TILED_OUT_LANES; the program's ``engine.out_lanes``), at
+    #: most axi_bits / 8; 0: as many as the bus word has bytes
+    out_lanes: int = 0
 
     @staticmethod
     def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
            synthesis_form: bool = False, pack: int = 1, split: int = 0, axi_bits: int = WIDE_BITS) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries, bool(synthesis_form), pack, split, axi_bits)
+                            lut_entries, bool(synthesis_form), pack, split, axi_bits, e.get("out_lanes", 0))
 
     def defines(self) -> list[str]:
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
@@ -101,9 +104,14 @@ class EngineConfig:
         if type(self.axi_bits) is not int or self.axi_bits not in AXI_WIDTHS:
             raise ProgramError(f"tiled engine: configuration field 'axi_bits' = {self.axi_bits!r} must be one of "
                                f"{AXI_WIDTHS}")
+        lanes = self.out_lanes
+        if type(lanes) is not int or lanes < 0 or lanes & (lanes - 1) or lanes > self.axi_bits // 8:
+            raise ProgramError(f"tiled engine: configuration field 'out_lanes' = {lanes!r} must be 0 or a power of "
+                               f"two up to the bus word's {self.axi_bits // 8} bytes")
         out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
         out += ["FA_TILED_SPLIT=1"] if self.split else []  # an unsplit build's defines (and cache entry) as before
         out += [f"{AXI_BITS_MACRO}={self.axi_bits}"] if self.axi_bits != WIDE_BITS else []  # likewise top.h's default
+        out += [f"FA_TILED_OUT_LANES={lanes}"] if lanes else []
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 

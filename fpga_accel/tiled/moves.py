@@ -81,19 +81,21 @@ def blocks(first: int, n: int, *blks: dict, bus: int) -> int:
     return sum(int(words(b["offset"] + first * itemsize(b["dtype"]), n * itemsize(b["dtype"]), bus)) for b in blks)
 
 
-def lanes(out: dict, bus: int) -> int:
-    """P: the output path's lanes, W / the output's itemsize (int16 outputs use half of W's)."""
-    return max(1, bus // itemsize(out["dtype"]))
+def lanes(out: dict, bus: int, cap: int = 0) -> int:
+    """P: the output path's lanes, min(cap, W / the output's itemsize) (int16 outputs use at most half
+    of W's); ``cap`` the engine's ``out_lanes`` (0: none, W lanes)."""
+    p = bus // itemsize(out["dtype"])
+    return max(1, min(p, cap) if cap > 0 else p)
 
 
-def drain(out: dict, residuals: list[dict], pixels: int, n: int, bus: int) -> int:
+def drain(out: dict, residuals: list[dict], pixels: int, n: int, bus: int, cap: int = 0) -> int:
     """Output-path iterations of ``pixels`` pixels of n channels each: ⌈n / P⌉ a pixel, n where the
-    output or a residual view is channel-strided."""
+    output or a residual view is channel-strided (``cap``: the engine's ``out_lanes``, as :func:`lanes`)."""
     if pixels <= 0 or n <= 0:
         return 0
     if strided(out) or any(strided(r) for r in residuals):
         return pixels * n
-    return pixels * -(-n // lanes(out, bus))
+    return pixels * -(-n // lanes(out, bus, cap))
 
 
 def tap_rows(view: dict, iy, xa: int, hx: int, c0: int, cn: int, bus: int, split: bool = False) -> int:

@@ -46,6 +46,7 @@ ALIGN = 64  # bytes: one 512-bit memory word, the widest m_axi port the boards u
 # Bounds on what a program may declare (checked before anything is allocated from it).
 MAX_TILE = 1024  # Tm, Tn
 MAX_BUFFER = 1 << 24  # elements of one on-chip buffer
+MAX_OUT_LANES = 128  # the output path's lanes: at most a bus word's bytes (tiled/config.h)
 MAX_ARENA = 1 << 36  # bytes (64 GiB: the largest card memory among the boards)
 MAX_DIM = 1 << 16  # height, width
 MAX_CHANNELS = 1 << 24  # a flattened feature map is one pixel of H·W·C channels
@@ -156,6 +157,10 @@ def check_program(d: Any, weights: Any) -> None:
     e.int(eng, "tn", 1, MAX_TILE)
     for key in ("input_buffer", "weight_buffer", "output_buffer"):
         e.int(eng, key, 1, MAX_BUFFER)
+    if "out_lanes" in eng:  # the output path's lanes (absent: a bus word's)
+        lanes = e.int(eng, "out_lanes", 1, MAX_OUT_LANES)
+        if lanes & (lanes - 1):
+            raise e.fail("out_lanes", lanes, "must be a power of two")
     align = e.int(eng, "align", 1, 4096)
     if align & (align - 1):
         raise e.fail("align", align, "must be a power of two")

@@ -1,14 +1,16 @@
 """Choosing the tiled engine's array and buffers for a board, and the engine a compile uses.
 
-**Tm × Tn.** For each Tm in :data:`TM_SIZES` the widest Tn of :data:`TN_SIZES` (and the widest
-power of two) whose array fits the DSP budget is a candidate; of those whose memories fit, the ones
+**Tm × Tn and the output path's lanes.** For each output-path lane count (:func:`lane_choices`: powers
+of two up to the arenas' bus bytes W) and each Tm in :data:`TM_SIZES` the widest Tn of :data:`TN_SIZES`
+(and the widest power of two) whose array and output paths fit the DSP budget is a candidate, with
+the most lanes its array leaves DSPs for; of those whose memories fit, the ones
 with at least :data:`MIN_DSP_SHARE` of the widest one's lanes are built into programs and costed (:func:`~fpga_accel.tiled.cost.program_cost`); the fewest estimated cycles per image win, ties
 going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the board leaves after its
 shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, counted from what
 ``hls/include/fpga_accel/tiled/top.h`` declares:
 
-- **DSP**: ⌈Tm / PACK⌉ · Tn multipliers plus the output path's (:func:`output_path_dsp`: W requantisation
-  lanes of :data:`REQUANT_LANE_DSP`, W the arenas' bus bytes, and :data:`OTHER_UNITS_DSP`). In synthesis a product is a
+- **DSP**: ⌈Tm / PACK⌉ · Tn multipliers plus the output paths' (:func:`output_path_dsp`: out_lanes
+  lanes of :data:`LANE_DSP`, every output path the HLS instantiates, :data:`OUTPUT_PATHS`). In synthesis a product is a
   17-bit activation times a 16-bit weight, one DSP (27 × 18 on DSP48E2, AMD UG579; 25 × 18 on
   DSP48E1, AMD UG479). PACK = 2 when every conv and gemm layer multiplies int8 weights by 8-bit
   activations and the packed operand (2·8 + 8 + 1 = 25 bits) fits the board's wide port: lanes m and
@@ -19,7 +21,7 @@ shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, coun
   ``depth`` × ``width`` takes the fewest RAMB18 over the aspect ratios 16K × 1 … 512 × 36 (AMD UG573
   / UG473) — or, with ``FA_TILED_URAM`` (UltraScale+), in URAM288 blocks of 4K × 72 (AMD UG573),
   used when block RAM alone does not hold them. Besides: the per-position M / shift of average pools
-  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, W copies: every output-path lane reads each once or twice a cycle; tables of at most 64 entries in LUTRAM instead, 64 LUTs a copy) and
+  (OUTPUT_BUFFER × 32 and × 8 bits), the lookup tables ((MAX_POST + 1) × LUT_ENTRIES × 32 bits, a copy an output-path lane: every lane reads each once or twice a cycle; tables of at most 64 entries in LUTRAM instead, 64 LUTs a copy) and
   the tap offsets (MAX_KERNEL² × 32 bits), each one block-RAM array; LUT_ENTRIES is the program's
   largest table (:func:`table_entries`).
 - **LUT**: the weights, cyclic over Tm · Tn banks (every lane reads its own weight each cycle) bound
@@ -54,17 +56,33 @@ TM_SIZES = (4, 8, 16, 32, 48, 64, 96, 128)
 TN_SIZES = (4, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 #: candidates with fewer multipliers than this share of the widest candidate's are not costed
 MIN_DSP_SHARE = 0.75
-#: DSPs of one lane of the output path (tiled/output_path.h: W = bus bits / 8 lanes, one a byte of the bus
-#: word): its requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
+#: DSPs of one lane of the convolutions' output path (conv.h drain, output_path.h out_lane): its
+#: requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
 #: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
 #: multiplier (AMD UG579; 24 + 22 bits on DSP48E1's 25 × 18, UG479), the two partial products added in
 #: fabric or the post-adder: two DSPs; and its residual add (the one post-stage add a layer may have,
 #: tiled/checks.h): (a − zp₀)·m₀ + (b − zp₁)·m₁ with 18-bit signed differences and multipliers (|m| < 2^17),
 #: one DSP each: two more. Four a lane. An estimate from the arithmetic, not a synthesis figure
 REQUANT_LANE_DSP = 4
-#: DSPs of the requantisation multiplies outside the output path's lanes (pools, elementwise, the residual
-#: add: three 46 × 18-bit products of up to four DSPs each), an estimate
-OTHER_UNITS_DSP = 12
+#: Every output path the engine's HLS instantiates, with its DSPs a lane (each has out_lanes lanes; a
+#: lane: its unit's products, requantisation, post stages, range check, write). Instances, not functions:
+#: a call site is an instance unless an ALLOCATION pragma shares it (AMD UG1399, "pragma HLS
+#: allocation"). The conv output path is one instance a accumulator half (conv.h drain<H>, its call
+#: sites shared by conv_layer's ALLOCATION); the window pool's likewise one a half (pool.h pool_out<H>);
+#: the global pool's one; the elementwise and mul units' lanes run inside their output path
+#: (pixels.h finish_pixel): eltwise.h's add takes up to MAX_INPUTS = 4 products of 18-bit differences and
+#: multipliers (one DSP each, its requantisation M = 1 a shift), its requant kind a 17 × 32-bit product
+#: (two DSPs) and a requantisation (two), the kinds not sharing multipliers; mul.h one 18 × 18 product and
+#: a requantisation. Each adds its post stages' residual add (two). Estimates from the arithmetic.
+OUTPUT_PATHS = {
+    "conv.h drain<0>, drain<1>": 2 * REQUANT_LANE_DSP,
+    "pool.h pool_out<0>, pool_out<1>": 2 * REQUANT_LANE_DSP,
+    "pool.h global_pool": REQUANT_LANE_DSP,
+    "eltwise.h EltwiseUnit": 4 + 2 + 2 + 2,
+    "mul.h MulUnit": 1 + 2 + 2,
+}
+#: DSPs of one lane across every output path: the output path's DSPs are out_lanes times this
+LANE_DSP = sum(OUTPUT_PATHS.values())
 #: first and smallest input / accumulator buffer sizes (elements, one half) the search tries
 START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 17, 1 << 15, 1 << 10
 ACC_FLOOR = 36  # narrowest accumulator the search builds (choose_array)
@@ -99,10 +117,12 @@ def urams(depth: int, width: int) -> int:
 
 
 def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
-             lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False) -> dict[str, int]:
+             lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False,
+             lanes: int | None = None) -> dict[str, int]:
     """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring), the
     m_axi adapters' data FIFOs included with the arenas ``bus_bits`` wide (tiled/ports.py axi_bits), a
-    split engine's second weights and activations masters too when ``split`` (ports.split)."""
+    split engine's second weights and activations masters too when ``split`` (ports.split); ``lanes``:
+    the output path's (out_lanes; None: a bus word's bytes)."""
     in_banks = max(tm, tn)
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
@@ -110,7 +130,7 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
     # the lookup tables: every output-path lane reads each in the same cycle, from a read before or one
     # after its residual add (output_path.h post_path): a dual-port copy a lane, in block RAM, or in
     # LUTRAM when a table is at most LUTRAM_DEPTH entries (RAM64X1D: 2 LUTs a bit of a dual-port copy)
-    copies = (MAX_POST + 1) * (bus_bits // 8)
+    copies = (MAX_POST + 1) * (bus_bits // 8 if lanes is None else lanes)
     small = lut_entries <= LUTRAM_DEPTH
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8)
              + (0 if small else copies * ramb18(lut_entries, 32)) + ramb18(MAX_TAPS, 32) + ports["bram18"])
@@ -123,9 +143,10 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
 
 
 def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
-                  lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False) -> int:
+                  lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False,
+                  lanes: int | None = None) -> int:
     """BRAM18 of the engine's memories, both halves of each double buffer (see :func:`memories`)."""
-    return memories(tm, tn, buffers, acc_bits, uram, lut_entries, bus_bits, split)["bram18"]
+    return memories(tm, tn, buffers, acc_bits, uram, lut_entries, bus_bits, split, lanes)["bram18"]
 
 
 def table_entries(program: Program) -> int:
@@ -135,15 +156,20 @@ def table_entries(program: Program) -> int:
     return max(4, 1 << (max(sizes, default=1) - 1).bit_length())
 
 
-def output_path_dsp(bus_bits: int = WIDE_BITS) -> int:
-    """DSPs of the output path with arenas ``bus_bits`` wide (tiled/ports.py axi_bits): W = bus_bits / 8
-    requantisation lanes of REQUANT_LANE_DSP, plus OTHER_UNITS_DSP; an estimate."""
-    return bus_bits // 8 * REQUANT_LANE_DSP + OTHER_UNITS_DSP
+def output_path_dsp(lanes: int) -> int:
+    """DSPs of the engine's output paths with ``lanes`` lanes each (out_lanes): LANE_DSP a lane; an estimate."""
+    return lanes * LANE_DSP
 
 
-def array_dsp(tm: int, tn: int, pack: int, bus_bits: int = WIDE_BITS) -> int:
-    """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and its output path."""
-    return -(-tm // pack) * tn + output_path_dsp(bus_bits)
+def lane_choices(bus_bits: int = WIDE_BITS) -> list[int]:
+    """The output path's lane counts the search tries: powers of two up to the bus word's bytes, widest first."""
+    return [1 << k for k in range((bus_bits // 8).bit_length() - 1, -1, -1)]
+
+
+def array_dsp(tm: int, tn: int, pack: int, lanes: int) -> int:
+    """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and its output paths of
+    ``lanes`` lanes."""
+    return -(-tm // pack) * tn + output_path_dsp(lanes)
 
 
 def packs(program: Program, board) -> bool:
@@ -178,7 +204,7 @@ class ArrayChoice:
     def to_dict(self) -> dict:
         e = self.program.engine
         return {"estimate": True, "tm": e["tm"], "tn": e["tn"], "pack": self.pack, "acc_bits": self.acc_bits,
-                "lut_entries": self.lut_entries, "split": self.split,
+                "lut_entries": self.lut_entries, "split": self.split, "out_lanes": e.get("out_lanes", 0),
                 "buffers": {k: e[f"{k}_buffer"] for k in ("input", "weight", "output")},
                 "memory": "uram" if self.uram else "bram",
                 "dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "budget": dict(self.budget),
@@ -196,22 +222,24 @@ def _max_taps(qm) -> int:
     return taps
 
 
-def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn: True,
-               bus_bits: int = WIDE_BITS):
-    """(Tm, Tn) pairs within the DSP budget (the output path's lanes ``bus_bits`` / 8) and ``fits`` (the
-    memory budgets): per Tm the widest such Tn, and the widest power-of-two one."""
-    out = set()
-    for tm in tm_sizes:
-        ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack, bus_bits) <= dsp_budget and fits(tm, tn)]
-        if ok:
-            out.add((tm, ok[-1]))
-            out.add((tm, max([t for t in ok if t & (t - 1) == 0] or ok[-1:])))
-    return sorted(out)
+def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn, lanes: True,
+               bus_bits: int = WIDE_BITS) -> list[tuple[int, int, int]]:
+    """(Tm, Tn, lanes) within the DSP budget and ``fits`` (the memory budgets): for each lane count of
+    :func:`lane_choices` per Tm the widest such Tn and the widest power-of-two one; each pair with the
+    most output-path lanes it leaves DSPs for (fewer lanes only slow it)."""
+    out = {}
+    for lanes in lane_choices(bus_bits):
+        for tm in tm_sizes:
+            ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack, lanes) <= dsp_budget and fits(tm, tn, lanes)]
+            for tn in {ok[-1], max([t for t in ok if t & (t - 1) == 0] or ok[-1:])} if ok else ():
+                out[tm, tn] = max(out.get((tm, tn), 0), lanes)
+    return sorted((tm, tn, lanes) for (tm, tn), lanes in out.items())
 
 
-def widest(pairs: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
-    """The (Tm, Tn), ... entries with at least MIN_DSP_SHARE of the widest one's lanes: the ones costed."""
-    most = max((tm * tn for (tm, tn), _ in pairs), default=0)
+def widest(pairs: list[tuple[tuple, tuple]]) -> list[tuple[tuple, tuple]]:
+    """The ((Tm, Tn, ...), ...) entries with at least MIN_DSP_SHARE of the widest one's array lanes: the
+    ones costed."""
+    most = max((c[0] * c[1] for c, _ in pairs), default=0)
     return [p for p in pairs if p[0][0] * p[0][1] >= MIN_DSP_SHARE * most]
 
 
@@ -238,22 +266,23 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
     best, tried = None, []
     buffers = {}  # (Tm, Tn) -> (buffers, in URAM?) or None
 
-    def fits(tm, tn):
-        buffers[tm, tn] = _fitting_buffers(tm, tn, taps, acc, entries, limits, uram_ok=b.uram > 0,
-                                           bus_bits=bus_bits, split=two)
-        return buffers[tm, tn] is not None
+    def fits(tm, tn, lanes):
+        buffers[tm, tn, lanes] = _fitting_buffers(tm, tn, taps, acc, entries, limits, uram_ok=b.uram > 0,
+                                                  bus_bits=bus_bits, split=two, lanes=lanes)
+        return buffers[tm, tn, lanes] is not None
 
     fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits, bus_bits)]
-    for (tm, tn), (bufs, uram) in widest(fitting):
+    for (tm, tn, lanes), (bufs, uram) in widest(fitting):
         try:
             program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
-                                    host_layers=host_layers)
+                                    host_layers=host_layers, out_lanes=lanes)
         except ProgramError as e:  # a layer's smallest tile does not fit these buffers
-            tried.append({"tm": tm, "tn": tn, "refused": str(e)[:200]})
+            tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "refused": str(e)[:200]})
             continue
         cost = program_cost(program, b, clock_mhz)
-        mem, dsp = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two), array_dsp(tm, tn, pack, bus_bits)
-        tried.append({"tm": tm, "tn": tn, "cycles": cost.cycles, "dsp": dsp, **mem})
+        mem = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two, lanes)
+        dsp = array_dsp(tm, tn, pack, lanes)
+        tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "cycles": cost.cycles, "dsp": dsp, **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:
             best = (key, ArrayChoice(program, cost, dsp, mem["bram18"], limits, tried, pack, mem["uram"], mem["lut"],
@@ -270,12 +299,12 @@ def _fits(mem: dict, limits: dict) -> bool:
 
 
 def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, lut_entries: int, limits: dict, uram_ok: bool,
-                     bus_bits: int = WIDE_BITS, split: bool = False):
+                     bus_bits: int = WIDE_BITS, split: bool = False, lanes: int | None = None):
     """(buffers, in URAM?) for a Tm × Tn array: the largest input / accumulator buffers, halved from
     START_INPUT / START_OUTPUT, that fit block RAM, else URAM; None when even MIN_BUFFER does not."""
     for uram in (False, True) if uram_ok else (False,):
         bufs = {"input": START_INPUT, "weight": max(1, taps) * tm * tn, "output": START_OUTPUT}
-        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries, bus_bits, split), limits):
+        while not _fits(memories(tm, tn, bufs, acc_bits, uram, lut_entries, bus_bits, split, lanes), limits):
             if bufs["input"] <= MIN_BUFFER and bufs["output"] <= MIN_BUFFER:
                 break
             bufs = {**bufs, "input": max(MIN_BUFFER, bufs["input"] // 2), "output": max(MIN_BUFFER, bufs["output"] // 2)}

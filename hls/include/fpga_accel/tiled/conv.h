@@ -77,14 +77,29 @@ void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) 
     load_block<C::AXI_BYTES>(weights, L.sblk, 0, L.out.c, b.pos_shift);
 }
 
-// The output path of a spatial tile's n channels a pixel from accumulator half H (pixel p's channel m at
-// acc[H][p*n + m]), requantised with mult[m] and shift[m], post stages, written as channel m0 + m: P =
-// out_lanes() channels of a pixel an iteration (output_path.h), ceil(n / P) iterations a pixel.
+// What awaits its output path (tmo = 0: nothing), with its spatial tile: a Tm tile, which the next Tm
+// tile drains, in the same spatial tile or in the next one; or (whole) all of a spatial tile's
+// channels, which the next spatial tile's first Tm tile drains.
+struct Pending {
+    Span s;
+    int m0, tmo;
+    bool whole;
+};
+
+// The output path of `p` from accumulator half H, P = out_lanes() channels of a pixel an iteration
+// (output_path.h), ceil(n / P) iterations a pixel: a Tm tile (n = p.tmo channels from p.m0, pixel
+// i's channel m at acc[H][i*n + m], requantised with the tile's mult[H][m] and shift[H][m]) or, with
+// whole pixels (checks.h), a whole spatial tile pixel by pixel, all of its channels (n = out.c), with
+// the layer's pos_mult[m] and pos_shift[m]; so a pixel's residual reads and its writes are each one
+// run of DDR bytes, a row one run when they are all of the pixel's channels. One function a half for
+// both: conv_layer's call sites share its instance (ALLOCATION), so the lanes exist twice in all.
 template <class C, int H>
-int drain_lanes(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int n, const int32_t* mult,
-                const int8_t* shift, int m0) {
-#pragma HLS INLINE
-    const int lanes = out_lanes<C>(L);
+int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& pend) {
+#pragma HLS INLINE off
+    const Span& s = pend.s;
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
+    const bool whole = pend.whole;
+    const int lanes = out_lanes<C>(L), n = whole ? L.out.c : pend.tmo, m0 = whole ? 0 : pend.m0;
     Pixel px;
 drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
@@ -93,35 +108,19 @@ drain_pixels:
 #pragma HLS PIPELINE II = 1
             FA_MOVE();
         lane:
-            for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
+            for (int l = 0; l < FA_TILED_LANES(lanes, C::OUT_LANES); l++) {
 #pragma HLS UNROLL
                 const int m = w0 + l;
                 if (l >= lanes || m >= n) continue;
-                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * n + m], mult[m], shift[m],
-                                               s.r0 + px.py, s.q0 + px.px, m0 + m);
+                const int32_t mult = whole ? b.pos_mult[m] : b.mult[H][m];
+                const int8_t shift = whole ? b.pos_shift[m] : b.shift[H][m];
+                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * n + m], mult, shift, s.r0 + px.py,
+                                               s.q0 + px.px, m0 + m);
                 if (status) return status;
             }
         }
     }
     return S_OK;
-}
-
-// The output path of a Tm tile (channels m0..m0+tmo) from accumulator half H, with its M and shift.
-template <class C, int H>
-int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s, int m0, int tmo) {
-#pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    return drain_lanes<C, H>(L, b, acts, s, tmo, b.mult[H], b.shift[H], m0);
-}
-
-// The output path of a whole spatial tile from accumulator half H (whole pixels, checks.h): pixel by
-// pixel, all of its channels, requantised with the layer's M and shift; so a pixel's residual reads and
-// its writes are each one run of DDR bytes, a row one run when they are all of the pixel's channels.
-template <class C, int H>
-int drain_whole(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Span& s) {
-#pragma HLS INLINE off
-    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    return drain_lanes<C, H>(L, b, acts, s, L.out.c, b.pos_mult, b.pos_shift, 0);
 }
 
 // --- dense and grouped --------------------------------------------------------------------------
@@ -595,19 +594,10 @@ dense_consts:
     }
 }
 
-// What awaits its output path (tmo = 0: nothing), with its spatial tile: a Tm tile, which the next Tm
-// tile drains, in the same spatial tile or in the next one; or (whole) all of a spatial tile's
-// channels, which the next spatial tile's first Tm tile drains.
-struct Pending {
-    Span s;
-    int m0, tmo;
-    bool whole;
-};
-
 template <class C, int H>
 int drain_pending(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
-    if (!p.tmo) return S_OK;
-    return p.whole ? drain_whole<C, H>(L, b, acts, p.s) : drain<C, H>(L, b, acts, p.s, p.m0, p.tmo);
+#pragma HLS INLINE
+    return p.tmo ? drain<C, H>(L, b, acts, p) : S_OK;
 }
 
 // Tm tile (group gi, o0) into half H | the output path of `last` from 1-H. The tile's first load, which
@@ -616,6 +606,7 @@ template <class C, int H>
 int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
                Buffers<C>& b, const Span& s, int gi, int o0, const Pending& last, bool resident, int r, int p0,
                bool whole) {
+#pragma HLS INLINE
     dense_first<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0);
     dense_start<C, H>(L, b, o0, p0, whole);
     const int status = drain_pending<C, 1 - H>(L, b, acts, last);
@@ -632,6 +623,7 @@ int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint
 template <class C>
 int dense_span(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
                Buffers<C>& b, const Span& s, int& i, int n, Pending& last) {
+#pragma HLS INLINE
     const bool resident = input_resident<C>(L, s), whole = whole_pixels(L, C::OUTPUT_BUFFER);
     const int ns = dense_steps<C>(L);
 groups:
@@ -725,9 +717,12 @@ dw_taps:
 // | load of tile j (half H).
 template <class C, int H>
 int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+#pragma HLS INLINE
     const int nout = L.groups * L.mg;
     if (j >= 2) {
-        const int o0 = (j - 2) * L.tm, status = drain<C, H>(L, b, acts, s, o0, imin(L.tm, nout - o0));
+        const int o0 = (j - 2) * L.tm;
+        const Pending tile = {s, o0, imin(L.tm, nout - o0), false};
+        const int status = drain<C, H>(L, b, acts, tile);
         if (status) return status;
     }
     if (j >= 1 && j <= nt) {
@@ -740,6 +735,7 @@ int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b
 
 template <class C>
 int dw_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
+#pragma HLS INLINE
     const int nt = (L.groups * L.mg + L.tm - 1) / L.tm;
 dw_pipeline:
     for (int j = 0; j <= nt + 1; j++) {
@@ -754,6 +750,11 @@ dw_pipeline:
 template <class C>
 int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
                Buffers<C>& b) {
+    // every output path of the layer (dense, depthwise, the last tile's) is one of two instances, one a
+    // half: the steps above are inlined here, so their calls are this function's (unconfirmed without
+    // a synthesis report, as the rest of the engine's structure)
+#pragma HLS ALLOCATION function instances = drain<C, 0> limit = 1
+#pragma HLS ALLOCATION function instances = drain<C, 1> limit = 1
     const bool depthwise = L.groups > 1 && L.cg == 1, whole = whole_pixels(L, C::OUTPUT_BUFFER);
     int i = 0, n = 0;  // dense: the layer's Tm tiles and spatial tiles so far
     Pending last;

@@ -8,9 +8,10 @@
 //        element read from its view at the same position; self_index says which side y is
 // A result outside the output's type is refused (S_RANGE), as the reference executor does.
 //
-// The output path moves a bus word an iteration (docs/tiled.md §5): out_lanes() = P = W / itemsize(out)
-// lanes, W = C::AXI_BYTES (W requantisation lanes; int16 outputs use half of them), each lane
-// requantising, applying the post stages (reading its own residual element) and writing (out_lane);
+// The output path moves up to a bus word an iteration (docs/tiled.md §5): out_lanes() = P =
+// min(C::OUT_LANES, W / itemsize(out)) lanes, W = C::AXI_BYTES (int16 outputs use at most half of
+// W's), each lane requantising, applying the post stages (reading its own residual element) and
+// writing (out_lane);
 // an output or residual view of channel stride > 1 moves one element an iteration. C simulation runs
 // the lanes in order, so the DDR accesses, their runs and the first status are those of an element
 // loop. Synthesis reads P accumulators a cycle, more than the TM banks top.h gives them when P > TM
@@ -104,14 +105,14 @@ int finish(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t y, int r,
     return S_OK;
 }
 
-// Lanes of the output path an iteration: W / itemsize(out) (at least one), or one when the output or
-// a residual view has a channel stride > 1 (its elements are not one run of bytes).
+// Lanes of the output path an iteration: P = min(OUT_LANES, W / itemsize(out)) (at least one), or one
+// when the output or a residual view has a channel stride > 1 (its elements are not one run of bytes).
 template <class C>
 int out_lanes(const Layer& L) {
 #pragma HLS INLINE
     bool strided = L.out.cs > 1;
     for (int j = 0; j < L.n_post; j++) strided = strided || (L.post[j].op != POST_LUT && L.post[j].residual.cs > 1);
-    const int p = C::AXI_BYTES / itemsize(L.out.dtype);
+    const int w = C::AXI_BYTES / itemsize(L.out.dtype), p = w < C::OUT_LANES ? w : C::OUT_LANES;
     return strided || p < 1 ? 1 : p;
 }
 

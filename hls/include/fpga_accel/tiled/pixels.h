@@ -97,27 +97,41 @@ inline PoolScale no_scale() {
     return k;
 }
 
+// A pool's lane values: its sums (accumulators of type T), requantised with `k`.
+template <class T>
+struct PoolLanes {
+    const T* sums;
+    PoolScale k;
+    template <class C>
+    int64_t value(const Layer& L, int m, int& status) const {
+#pragma HLS INLINE
+        const int64_t s = (int64_t)sums[m];
+        return k.on ? requant<C::ACC_BITS>(s - k.sub, k.m, k.shift, L.zp_out, L.lo, L.hi, status) : s;
+    }
+};
+
 // The output path of one pixel's cn results (channels c0..), P = out_lanes() lanes an iteration
 // (ceil(cn / P) iterations, FA_MOVE each; one lane through a channel-strided view, output_path.h):
-// each lane requantises (`k`, a pool's), applies the post stages and the range check; then the
-// pixel's write (write_pixel). C simulation runs the lanes in order, so the DDR accesses are those of
-// an element loop.
-template <class C>
-int finish_pixel(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t* y, int r, int q, int c0, int cn,
-                 const PoolScale& k = no_scale()) {
+// each lane computes its value (V::value: a pool's requantisation of its sum, a unit's lane), applies
+// the post stages and the range check; then the pixel's write (write_pixel). So a unit's own lanes
+// are the output path's P, not Tm. C simulation runs the lanes in order, so the DDR accesses are
+// those of an element loop.
+template <class C, class V>
+int finish_pixel(const Layer& L, const Buffers<C>& b, uint8_t* acts, const V& lanes_of, int r, int q, int c0, int cn) {
 #pragma HLS INLINE
     const int lanes = out_lanes<C>(L);
+    int64_t y[C::TM];
 pixel_words:
     for (int w0 = 0; w0 < cn; w0 += lanes) {
 #pragma HLS PIPELINE II = 1
         FA_MOVE();
     pixel_post:
-        for (int l = 0; l < FA_TILED_LANES(lanes, C::AXI_BYTES); l++) {
+        for (int l = 0; l < FA_TILED_LANES(lanes, C::OUT_LANES); l++) {
 #pragma HLS UNROLL
             const int m = w0 + l;
             if (l >= lanes || m >= cn) continue;
             int status = S_OK;
-            if (k.on) y[m] = requant<C::ACC_BITS>(y[m] - k.sub, k.m, k.shift, L.zp_out, L.lo, L.hi, status);
+            y[m] = lanes_of.template value<C>(L, m, status);
             if (status) return status;
             y[m] = post_path<C>(L, b, acts, y[m], r, q, c0 + m, status);
             if (status) return status;
@@ -128,10 +142,22 @@ pixel_words:
     return S_OK;
 }
 
+// A unit's lane values: U::lane() of the pixel's inputs x.
+template <class C, class U>
+struct UnitLanes {
+    const Buffers<C>* b;
+    const int64_t (*x)[C::TM];
+    template <class>
+    int64_t value(const Layer& L, int m, int& status) const {
+#pragma HLS INLINE
+        return U::template lane<C>(L, *b, x, m, status);
+    }
+};
+
 // The walk of a unit that computes every output element from the same pixel and channel of its
 // inputs: spatial tiles, Tm-channel tiles, rows*cols cycles per Tm tile. Per tile U::tile() reads
 // its constants; per pixel the first U::inputs() views are read pixel by pixel (read_pixel, view
-// after view), U::lane() computes each lane and finish_pixel() writes the pixel.
+// after view) and finish_pixel() computes U::lane() in its P lanes and writes the pixel.
 template <class C, class U>
 int pixel_walk(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
     const View& o = L.out;
@@ -148,22 +174,15 @@ walk_rows:
                 const int cn = imin(L.tm, o.c - c0);
                 U::template tile<C>(L, weights, acts, b, c0, cn);
                 Pixel px;
-            walk_pixels:  // per pixel its reads, the lanes (one iteration) and its output path, in turn
+            walk_pixels:  // per pixel its reads and its output path (the unit's lanes in it), in turn
                 for (int p = 0; p < np; p++, px.next(nc)) {
                     FA_CYCLE();
                     const int r = r0 + px.py, q = q0 + px.px;
-                    int64_t x[MAX_INPUTS][C::TM], y[C::TM];
+                    int64_t x[MAX_INPUTS][C::TM];
                 walk_inputs:
                     for (int i = 0; i < n_in; i++) read_pixel<C::AXI_BYTES>(acts, L.in[i], r, q, c0, cn, x[i]);
-                walk_lanes:
-                    for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
-#pragma HLS UNROLL
-                        if (m >= cn) continue;
-                        int status = S_OK;
-                        y[m] = U::template lane<C>(L, b, x, m, status);
-                        if (status) return status;
-                    }
-                    const int status = finish_pixel<C>(L, b, acts, y, r, q, c0, cn);
+                    const UnitLanes<C, U> lanes = {&b, x};
+                    const int status = finish_pixel<C>(L, b, acts, lanes, r, q, c0, cn);
                     if (status) return status;
                 }
             }

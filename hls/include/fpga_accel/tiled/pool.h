@@ -74,15 +74,10 @@ int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, 
     Pixel px;
 pool_out:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-        int64_t y[C::TM];
-    pool_out_lanes:
-        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
-#pragma HLS UNROLL
-            if (m < cn) y[m] = b.acc[H][p * cn + m];
-        }
         k.m = b.pos_mult[p];
         k.shift = b.pos_shift[p];
-        const int status = finish_pixel<C>(L, b, acts, y, s.r0 + px.py, s.q0 + px.px, c0, cn, k);
+        const PoolLanes<typename Buffers<C>::acc_t> lanes = {&b.acc[H][p * cn], k};
+        const int status = finish_pixel<C>(L, b, acts, lanes, s.r0 + px.py, s.q0 + px.px, c0, cn);
         if (status) return status;
     }
     return S_OK;
@@ -175,14 +170,9 @@ global_channels:
                 }
             }
         }
-        int64_t y[C::TM];
-    global_result:
-        for (int m = 0; m < FA_TILED_LANES(cn, C::TM); m++) {
-#pragma HLS UNROLL
-            if (m < cn) y[m] = b.acc[0][m];
-        }
         const PoolScale k = {avg, (int64_t)L.divisor * L.pad_in, L.m, L.shift};
-        const int status = finish_pixel<C>(L, b, acts, y, 0, 0, c0, cn, k);
+        const PoolLanes<typename Buffers<C>::acc_t> lanes = {&b.acc[0][0], k};
+        const int status = finish_pixel<C>(L, b, acts, lanes, 0, 0, c0, cn);
         if (status) return status;
     }
     return S_OK;

@@ -60,6 +60,9 @@
 #ifndef FA_TILED_AXI_BITS
 #define FA_TILED_AXI_BITS 512
 #endif
+#ifndef FA_TILED_OUT_LANES
+#define FA_TILED_OUT_LANES 0  // the output path's lanes: as many as the bus word has bytes
+#endif
 #define FA_TILED_IN_BANKS (FA_TILED_TM > FA_TILED_TN ? FA_TILED_TM : FA_TILED_TN)
 #define FA_TILED_WEIGHT_BANKS (FA_TILED_TM * FA_TILED_TN)
 #ifndef FA_TILED_LUT_ENTRIES
@@ -68,7 +71,7 @@
 
 typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER,
                                 FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK,
-                                FA_TILED_SPLIT, FA_TILED_AXI_BITS / 8>
+                                FA_TILED_SPLIT, FA_TILED_AXI_BITS / 8, FA_TILED_OUT_LANES>
     fa_tiled_config;
 
 // The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
