@@ -68,4 +68,5 @@ def test_every_stage_runs_the_iterations_the_model_counts(case, w):
         assert got == want, (case, w, d["name"], d["kind"])
         kinds.add(d["kind"])
     assert {"pools": {"avgpool", "maxpool", "conv"}, "se": {"mul", "global_avgpool", "lut"},
-            "shufflenet": {"maxpool", "global_avgpool", "conv"}}[case] <= kinds, kinds
+            "shufflenet": {"maxpool", "global_avgpool", "conv"}}[case.split(",")[0]] <= kinds, kinds
+    assert program.engine.get("out_lanes", w) == build.get("out_lanes", w)
