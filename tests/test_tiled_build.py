@@ -25,7 +25,7 @@ from fpga_accel.flow.tiled_hls import engine_headers
 from fpga_accel.flow.tiled_hwh import generate_tiled_hwh
 from fpga_accel.flow.tiled_interface import check_top, configured, register_map, split_of
 from fpga_accel.fold import get_board
-from fpga_accel.tiled.csim import EngineConfig
+from fpga_accel.tiled.csim import ALL_UNITS, EngineConfig, units_of
 from fpga_accel.tiled.ports import axi_bits
 from models import data
 from tiled_split_util import rule_headers, split_top, with_form
@@ -65,8 +65,10 @@ def test_a_tiled_bundle_gets_the_engine_project_and_scripts(bundles, board, file
     b = bundles[board]
     rec = b.manifest["scripts"]
     program, _ = load_program(b)
-    config = EngineConfig.of(program)
+    config = EngineConfig.of(program, units=units_of(program))  # the engine has its program's units, no more
     assert rec["engine"] == "tiled" and rec["board"] == board
+    assert rec["configuration"]["units"] == b.manifest["tiled"]["array"]["units"] == units_of(program) < ALL_UNITS
+    assert rec["configuration"]["out_lanes"] == program.engine["out_lanes"] == b.manifest["tiled"]["array"]["out_lanes"]
     assert rec["steps"] == (["hls", "vivado"] if board == "pynq-z2" else ["hls", "link"])
     split = split_of(b.manifest)
     assert rec["ip"]["registers"] == register_map(split) and rec["ip"]["offsets_source"] == "predicted"

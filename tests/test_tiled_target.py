@@ -13,6 +13,7 @@ from fpga_accel.fold.design import budget
 from fpga_accel.tiled import build_program
 from fpga_accel.tiled.ports import axi_bits
 from fpga_accel.tiled.ports import split as split_engine
+from fpga_accel.tiled.csim import ALL_UNITS, U_AVGPOOL, U_ELTWISE, U_GLOBAL, U_MAXPOOL, U_MUL, units_of
 from fpga_accel.tiled.target import (
     ACT_BITS,
     LANE_DSP,
@@ -24,6 +25,7 @@ from fpga_accel.tiled.target import (
     array_dsp,
     candidates,
     choose_array,
+    lane_dsp,
     memories,
     packs,
     ramb18,
@@ -48,10 +50,11 @@ def test_search_stays_within_every_budget(resnet, board, ceiling):
     assert d["estimate"] is True and d["pack"] == 2  # resnet_ds at 8 bits: every product packs
     lanes = e["out_lanes"]  # the output paths' lanes: a power of two up to a bus word's bytes
     assert d["out_lanes"] == lanes and lanes & (lanes - 1) == 0 and 1 <= lanes <= axi_bits(get_board(board)) // 8
-    assert c.dsp == array_dsp(e["tm"], e["tn"], 2, lanes) == (
-        -(-e["tm"] // 2) * e["tn"] + lanes * LANE_DSP) <= lim["dsp"]
+    units = units_of(c.program)  # the engine has the units its program uses
+    assert c.dsp == array_dsp(e["tm"], e["tn"], 2, lanes, units) == (
+        -(-e["tm"] // 2) * e["tn"] + lanes * lane_dsp(units)) <= lim["dsp"]
     # no more lanes fit beside this array (fewer lanes only slow the output paths)
-    assert lanes == axi_bits(get_board(board)) // 8 or array_dsp(e["tm"], e["tn"], 2, 2 * lanes) > lim["dsp"]
+    assert lanes == axi_bits(get_board(board)) // 8 or array_dsp(e["tm"], e["tn"], 2, 2 * lanes, units) > lim["dsp"]
     assert d["split"] is split_engine(get_board(board)) is True  # every Zynq board here: four HP ports
     mem = memories(e["tm"], e["tn"], d["buffers"], d["acc_bits"], d["memory"] == "uram", d["lut_entries"],
                    axi_bits(get_board(board)), d["split"], lanes)
@@ -66,7 +69,7 @@ def test_wider_types_do_not_pack():
     qm, _ = random_case(GRAPHS["residual"], seed=3, bits=12)
     assert not packs(build_program(qm, tm=4, tn=4), get_board("zcu104"))
     c = choose_array(qm, "zcu104")
-    out = c.program.engine["out_lanes"] * LANE_DSP  # every output path's lanes
+    out = c.program.engine["out_lanes"] * lane_dsp(units_of(c.program))  # its output paths' lanes
     assert c.pack == 1 and c.dsp == c.program.engine["tm"] * c.program.engine["tn"] + out
     qm8, _ = random_case(GRAPHS["residual"], seed=3)
     assert packs(build_program(qm8, tm=4, tn=4), get_board("pynq-z2"))  # 25-bit packed operand on DSP48E1
@@ -123,8 +126,26 @@ def test_every_output_path_is_counted():
     # the conv output path: two instances, one a half, every call site shared (ALLOCATION)
     conv = src["conv.h"]
     assert "instances = drain<C, 0> limit = 1" in conv and "instances = drain<C, 1> limit = 1" in conv
-    assert REQUANT_LANE_DSP == 4 and len(OUTPUT_PATHS) == 5
-    assert LANE_DSP == 2 * 4 + 2 * 4 + 4 + (4 + 2 + 2 + 2) + (1 + 2 + 2) == 35
+    assert REQUANT_LANE_DSP == 4 and len(OUTPUT_PATHS) == 6
+    assert LANE_DSP == lane_dsp(ALL_UNITS) == 2 * 4 + 2 * 2 + 2 * 2 + 4 + (4 + 2 + 2 + 2) + (1 + 2 + 2) == 35
+    # an engine without a unit has none of its output path: convs alone 8 a lane; ResNet's max pool and
+    # global average pool add the window pools' post stages (2 x 2) and the global pool's (4)
+    assert lane_dsp(0) == 8 and lane_dsp(U_MAXPOOL | U_GLOBAL) == 16 and lane_dsp(U_AVGPOOL) == 16
+    # the dispatch calls a unit only when the engine has it (tiled_engine.h), and the window pools'
+    # requantisation exists only in an engine with average pools (pool.h)
+    engine = (inc.parent / "tiled_engine.h").read_text()
+    assert all(f"C::UNITS & {u}" in engine for u in ("U_GLOBAL", "U_MUL", "U_ELTWISE", "(U_MAXPOOL | U_AVGPOOL)"))
+    assert "k.on = (C::UNITS & U_AVGPOOL) && L.kind == K_AVGPOOL" in src["pool.h"]
+
+
+def test_the_search_counts_only_the_units_its_program_uses(resnet):
+    """resnet_ds has no mul and no elementwise unit of its own: its engine's output paths are the
+    convs', the pools' it has; the recorded DSPs are those of that engine."""
+    c = choose_array(resnet, "zcu104")
+    d, e = c.to_dict(), c.program.engine
+    assert d["units"] == units_of(c.program) and not d["units"] & (U_MUL | U_ELTWISE)
+    assert c.dsp == -(-e["tm"] // 2) * e["tn"] + e["out_lanes"] * lane_dsp(d["units"])
+    assert lane_dsp(d["units"]) < LANE_DSP
 
 
 def test_nothing_fits_a_tiny_ceiling(resnet):

@@ -38,7 +38,7 @@ from .vivado_tcl import OVERLAY
 
 def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
     """Write ``stage/hls/`` (the engine for ``program``'s configuration) and ``stage/scripts/``."""
-    from ..tiled.csim import EngineConfig
+    from ..tiled.csim import EngineConfig, units_of
     from ..tiled.ports import AXI_BITS_MACRO, axi_bits
 
     out = Path(stage) / "scripts"
@@ -51,7 +51,7 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
         manifest["scripts"] = {"error": str(e), "engine": "tiled"}
         (out / "README.txt").write_text(f"No build scripts: {e}\n")
         return
-    config = EngineConfig.of(program)
+    config = EngineConfig.of(program, units=units_of(program))  # the units its program uses, no others
     headers = engine_headers()
     bundles = check_top(headers[ENTRY], split)
     # the arenas' m_axi width (top.h FA_TILED_AXI_BITS): the HP port's on a Zynq board, else 512 bits
@@ -63,7 +63,7 @@ def generate_tiled_scripts(stage: Path, manifest: dict, program) -> None:
               "clock_mhz": target.clock_mhz, "ip": interface(bundles, split), "hls": hls,
               "configuration": {k: getattr(config, k) for k in ("tm", "tn", "input_buffer", "weight_buffer",
                                                                  "output_buffer", "acc_bits", "lut_entries",
-                                                                 "out_lanes")}}
+                                                                 "out_lanes", "units")}}
     if target.is_zynq:
         (out / "vivado_bd.tcl").write_text(tiled_vivado_tcl(target, name, bundles))
     elif target.is_hdk:

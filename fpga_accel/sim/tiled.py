@@ -104,6 +104,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     from ..bundle_tiled import load_program
     from ..fold import get_board
     from ..tiled.cost import program_cost, span_overlap
+    from ..tiled.csim import units_of
     from ..tiled.interface import split_of
     from ..tiled.ports import axi_bits
     from .tiled_build import TracedCsim
@@ -118,7 +119,7 @@ def simulate_tiled(bundle, images: int = 8, seed: int = 0, check: bool = True, b
     model = ddr_model(brd, clock, ddr_latency, **ddr)
     t0 = time.perf_counter()
     # the engine's form as the bundle records it, its loads a bus word of the board's arena ports an iteration
-    sim = TracedCsim(program, split=int(split_of(b.manifest)), axi_bits=axi_bits(brd))
+    sim = TracedCsim(program, split=int(split_of(b.manifest)), axi_bits=axi_bits(brd), units=units_of(program))
     sim.descriptors = words
     t1 = time.perf_counter()
     ins = random_raw_inputs(program, int(images), seed)

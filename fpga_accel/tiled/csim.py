@@ -43,7 +43,7 @@ from .program import Program, ProgramError
 
 #: the engine's status codes (tiled/descriptor.h, Status) and what they mean
 STATUS = {1: "bad header (magic, version, record size or layer count)",
-          2: "built for another engine configuration, or arenas larger than the ones given",
+          2: "built for another engine configuration (array, buffers, units), or arenas larger than the ones given",
           3: "unknown kind, input count or post stage", 4: "a view outside the activation arena",
           5: "a block outside the weights arena, or of the wrong count or type",
           6: "shapes, groups or window that do not fit together", 7: "a tile larger than Tm, Tn or a buffer",
@@ -59,6 +59,21 @@ class EngineStatusError(ProgramError):
     def __init__(self, message: str, code: int, layer: int):
         super().__init__(message)
         self.code, self.layer = code, layer
+
+
+#: tiled/checks.h Unit: the units beside the conv array, and the layer kinds that run on them
+U_MAXPOOL, U_AVGPOOL, U_GLOBAL, U_ELTWISE, U_MUL = 1, 2, 4, 8, 16
+ALL_UNITS = 31
+UNIT_OF_KIND = {"maxpool": U_MAXPOOL, "avgpool": U_AVGPOOL, "global_avgpool": U_GLOBAL, "global_maxpool": U_GLOBAL,
+                "add": U_ELTWISE, "requant": U_ELTWISE, "lut": U_ELTWISE, "mul": U_MUL}
+
+
+def units_of(program: Program) -> int:
+    """The units ``program``'s layers use (an engine built for it has these and the conv array)."""
+    out = 0
+    for d in program.layers:
+        out |= UNIT_OF_KIND.get(d["kind"], 0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -84,13 +99,16 @@ class EngineConfig:
     #: the output path's lanes (tiled/top.h FA_TILED_OUT_LANES; the program's ``engine.out_lanes``), at
     #: most axi_bits / 8; 0: as many as the bus word has bytes
     out_lanes: int = 0
+    #: the units beside the conv array (tiled/checks.h Unit, :func:`units_of`): a program's own, or all
+    units: int = ALL_UNITS
 
     @staticmethod
     def of(program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-           synthesis_form: bool = False, pack: int = 1, split: int = 0, axi_bits: int = WIDE_BITS) -> EngineConfig:
+           synthesis_form: bool = False, pack: int = 1, split: int = 0, axi_bits: int = WIDE_BITS,
+           units: int = ALL_UNITS) -> EngineConfig:
         e = program.engine
         return EngineConfig(e["tm"], e["tn"], e["input_buffer"], e["weight_buffer"], e["output_buffer"], acc_bits,
-                            lut_entries, bool(synthesis_form), pack, split, axi_bits, e.get("out_lanes", 0))
+                            lut_entries, bool(synthesis_form), pack, split, axi_bits, e.get("out_lanes", 0), units)
 
     def defines(self) -> list[str]:
         names = {"tm": "TM", "tn": "TN", "input_buffer": "INPUT_BUFFER", "weight_buffer": "WEIGHT_BUFFER",
@@ -108,10 +126,14 @@ class EngineConfig:
         if type(lanes) is not int or lanes < 0 or lanes & (lanes - 1) or lanes > self.axi_bits // 8:
             raise ProgramError(f"tiled engine: configuration field 'out_lanes' = {lanes!r} must be 0 or a power of "
                                f"two up to the bus word's {self.axi_bits // 8} bytes")
+        if type(self.units) is not int or not 0 <= self.units <= ALL_UNITS:
+            raise ProgramError(f"tiled engine: configuration field 'units' = {self.units!r} must be a mask of "
+                               f"0..{ALL_UNITS} (tiled/checks.h Unit)")
         out = [f"FA_TILED_{name}={getattr(self, k)}" for k, name in names.items()]
         out += ["FA_TILED_SPLIT=1"] if self.split else []  # an unsplit build's defines (and cache entry) as before
         out += [f"{AXI_BITS_MACRO}={self.axi_bits}"] if self.axi_bits != WIDE_BITS else []  # likewise top.h's default
         out += [f"FA_TILED_OUT_LANES={lanes}"] if lanes else []
+        out += [f"FA_TILED_UNITS={self.units}"] if self.units != ALL_UNITS else []
         return out + (["FA_TILED_AS_SYNTHESIS=1"] if self.synthesis_form is True else [])
 
 
@@ -202,11 +224,11 @@ class TiledCsim(TiledEngine):
 
     def __init__(self, program: Program, acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
                  synthesis_form: bool = False, max_activation_bytes: int = MAX_ACTIVATION_BYTES, pack: int = 1,
-                 split: int = 0, axi_bits: int = WIDE_BITS):
+                 split: int = 0, axi_bits: int = WIDE_BITS, units: int = ALL_UNITS):
         super().__init__(program, max_activation_bytes)
         self.descriptors = encode(program)
         self.library = engine_library(EngineConfig.of(program, acc_bits, lut_entries, synthesis_form, pack, split,
-                                                      axi_bits))
+                                                      axi_bits, units))
         self._cycles = [0] * len(program.layers)
 
     def _run_layers(self) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..quant.arith import MAX_ACC_BITS
-from .csim import DEFAULT_LUT_ENTRIES, STATUS, EngineConfig, EngineStatusError
+from .csim import ALL_UNITS, DEFAULT_LUT_ENTRIES, STATUS, EngineConfig, EngineStatusError
 from .descriptors import encode
 from .engine import MAX_ACTIVATION_BYTES, TiledEngine
 from .program import Program, ProgramError
@@ -93,7 +93,7 @@ class TiledOpenCL(TiledEngine):
 
     def __init__(self, program: Program, device=None, binary: bytes | None = None, timeout: float | None = None,
                  acc_bits: int = MAX_ACC_BITS, lut_entries: int = DEFAULT_LUT_ENTRIES,
-                 max_activation_bytes: int = MAX_ACTIVATION_BYTES):
+                 max_activation_bytes: int = MAX_ACTIVATION_BYTES, units: int = ALL_UNITS):
         super().__init__(program, max_activation_bytes)
         for what, n in (("weights", self.weights.buf.size), ("activation", self.acts.buf.size)):
             if n >= 1 << 32:  # the kernel's sizes and addresses are 32-bit
@@ -108,7 +108,7 @@ class TiledOpenCL(TiledEngine):
         if binary is not None:
             self.program_cl = cl.Program(self.ctx, [self.device], [binary]).build()
         else:
-            options = build_options(EngineConfig.of(program, acc_bits, lut_entries))
+            options = build_options(EngineConfig.of(program, acc_bits, lut_entries, units=units))
             self.program_cl = cl.Program(self.ctx, kernel_source()).build(options=options)
         self.build_s = time.perf_counter() - start
         self.kernel = cl.Kernel(self.program_cl, KERNEL_NAME)

@@ -4,7 +4,24 @@
 typedef struct {
     int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries;
     ulong weights_bytes, act_bytes;
+    int units;
 } Bounds;
+
+// checks.h Unit: the units beside the conv array (an engine built without one refuses its layers)
+enum Unit { U_MAXPOOL = 1, U_AVGPOOL = 2, U_GLOBAL = 4, U_ELTWISE = 8, U_MUL = 16, U_ALL = 31 };
+int unit_of(int kind) {
+    switch (kind) {
+        case K_MAXPOOL: return U_MAXPOOL;
+        case K_AVGPOOL: return U_AVGPOOL;
+        case K_GLOBAL_AVGPOOL:
+        case K_GLOBAL_MAXPOOL: return U_GLOBAL;
+        case K_ADD:
+        case K_REQUANT:
+        case K_LUT: return U_ELTWISE;
+        case K_MUL: return U_MUL;
+        default: return 0;
+    }
+}
 
 bool view_ok(View v, ulong act_bytes) {
     if (v.dtype < D_INT8 || v.dtype > D_UINT16) return false;
@@ -53,6 +70,7 @@ int check_layer(const Layer* L, const Bounds* B) {
     const bool is_global = L->kind == K_GLOBAL_AVGPOOL || L->kind == K_GLOBAL_MAXPOOL;
     const bool two = L->kind == K_ADD || L->kind == K_MUL;  // kinds of at least two inputs
     if (L->kind < K_CONV || L->kind > K_MUL) return S_KIND;
+    if (unit_of(L->kind) & ~B->units) return S_ENGINE;
     if (L->n_inputs < 1 || L->n_inputs > (L->kind == K_ADD ? MAX_INPUTS : L->kind == K_MUL ? 2 : 1) ||
         (two && L->n_inputs < 2))
         return S_KIND;

@@ -257,7 +257,7 @@ uint status_word(int code, uint layer) { return code ? (uint)code | (layer << 8)
 __kernel void fa_tiled_kernel(__global const uint* desc, uint desc_words, __global const uchar* weights,
                            uint weights_bytes, __global uchar* acts, uint act_bytes, __global uint* status) {
     const Bounds B = {FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER, FA_TILED_OUTPUT_BUFFER,
-                      FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, weights_bytes, act_bytes};
+                      FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, weights_bytes, act_bytes, FA_TILED_UNITS};
     const uint lid = get_local_id(0), lsz = get_local_size(0);
     __local int failed;
     Layer L;

@@ -23,6 +23,9 @@
 #ifndef FA_TILED_LUT_ENTRIES
 #define FA_TILED_LUT_ENTRIES 4096
 #endif
+#ifndef FA_TILED_UNITS
+#define FA_TILED_UNITS 31
+#endif
 #if FA_TILED_TM < 1 || FA_TILED_TN < 1 || FA_TILED_ACC_BITS < 2 || FA_TILED_ACC_BITS > 46
 #error "the array needs a lane each way, and accumulators of 2..46 bits (acc * M must fit 63 bits)"
 #endif

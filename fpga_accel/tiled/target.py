@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
 from .cost import ProgramCost, ddr_rates, program_cost
+from .csim import ALL_UNITS, U_AVGPOOL, U_ELTWISE, U_GLOBAL, U_MAXPOOL, U_MUL, units_of
 from .ports import WIDE_BITS, adapter_usage, axi_bits
 from .ports import split as split_engine
 from .program import MAX_POST, Program, ProgramError
@@ -65,24 +66,36 @@ MIN_DSP_SHARE = 0.75
 #: one DSP each: two more. Four a lane. An estimate from the arithmetic, not a synthesis figure
 REQUANT_LANE_DSP = 4
 #: Every output path the engine's HLS instantiates, with its DSPs a lane (each has out_lanes lanes; a
-#: lane: its unit's products, requantisation, post stages, range check, write). Instances, not functions:
-#: a call site is an instance unless an ALLOCATION pragma shares it (AMD UG1399, "pragma HLS
-#: allocation"). The conv output path is one instance a accumulator half (conv.h drain<H>, its call
-#: sites shared by conv_layer's ALLOCATION); the window pool's likewise one a half (pool.h pool_out<H>);
-#: the global pool's one; the elementwise and mul units' lanes run inside their output path
-#: (pixels.h finish_pixel): eltwise.h's add takes up to MAX_INPUTS = 4 products of 18-bit differences and
-#: multipliers (one DSP each, its requantisation M = 1 a shift), its requant kind a 17 × 32-bit product
-#: (two DSPs) and a requantisation (two), the kinds not sharing multipliers; mul.h one 18 × 18 product and
-#: a requantisation. Each adds its post stages' residual add (two). Estimates from the arithmetic.
-OUTPUT_PATHS = {
-    "conv.h drain<0>, drain<1>": 2 * REQUANT_LANE_DSP,
-    "pool.h pool_out<0>, pool_out<1>": 2 * REQUANT_LANE_DSP,
-    "pool.h global_pool": REQUANT_LANE_DSP,
-    "eltwise.h EltwiseUnit": 4 + 2 + 2 + 2,
-    "mul.h MulUnit": 1 + 2 + 2,
-}
-#: DSPs of one lane across every output path: the output path's DSPs are out_lanes times this
-LANE_DSP = sum(OUTPUT_PATHS.values())
+#: lane: its unit's products, requantisation, post stages, range check, write), and the units
+#: (tiled/checks.h Unit) whose presence makes it (0: every engine). Instances, not functions: a call
+#: site is an instance unless an ALLOCATION pragma shares it (AMD UG1399, "pragma HLS allocation"). The
+#: conv output path is one instance a accumulator half (conv.h drain<H>, its call sites shared by
+#: conv_layer's ALLOCATION); the window pools' likewise one a half (pool.h pool_out<H>), whose
+#: requantisation only an engine with average pools has; the global pool's one; the elementwise and
+#: mul units' lanes run inside their output path (pixels.h finish_pixel): eltwise.h's add takes up to
+#: MAX_INPUTS = 4 products of 18-bit differences and multipliers (one DSP each, its requantisation M = 1
+#: a shift), its requant kind a 17 × 32-bit product (two DSPs) and a requantisation (two), the kinds
+#: not sharing multipliers; mul.h one 18 × 18 product and a requantisation. Each adds its post stages'
+#: residual add (two). An engine is built with the units its program uses (csim.units_of), so the
+#: others' output paths are not there. Estimates from the arithmetic.
+REQUANT_DSP, POST_ADD_DSP = 2, 2
+OUTPUT_PATHS = (
+    ("conv.h drain<0>, drain<1>", 0, 2 * (REQUANT_DSP + POST_ADD_DSP)),
+    ("pool.h pool_out<0>, pool_out<1>: post stages", U_MAXPOOL | U_AVGPOOL, 2 * POST_ADD_DSP),
+    ("pool.h pool_out<0>, pool_out<1>: average pools' requantisation", U_AVGPOOL, 2 * REQUANT_DSP),
+    ("pool.h global_pool", U_GLOBAL, REQUANT_DSP + POST_ADD_DSP),
+    ("eltwise.h EltwiseUnit", U_ELTWISE, 4 + 2 + REQUANT_DSP + POST_ADD_DSP),
+    ("mul.h MulUnit", U_MUL, 1 + REQUANT_DSP + POST_ADD_DSP),
+)
+
+
+def lane_dsp(units: int = ALL_UNITS) -> int:
+    """DSPs of one lane across every output path an engine of ``units`` has."""
+    return sum(dsp for _, need, dsp in OUTPUT_PATHS if not need or need & units)
+
+
+#: DSPs of one lane across every output path of an engine with all its units
+LANE_DSP = lane_dsp()
 #: first and smallest input / accumulator buffer sizes (elements, one half) the search tries
 START_INPUT, START_OUTPUT, MIN_BUFFER = 1 << 17, 1 << 15, 1 << 10
 ACC_FLOOR = 36  # narrowest accumulator the search builds (choose_array)
@@ -156,9 +169,9 @@ def table_entries(program: Program) -> int:
     return max(4, 1 << (max(sizes, default=1) - 1).bit_length())
 
 
-def output_path_dsp(lanes: int) -> int:
-    """DSPs of the engine's output paths with ``lanes`` lanes each (out_lanes): LANE_DSP a lane; an estimate."""
-    return lanes * LANE_DSP
+def output_path_dsp(lanes: int, units: int = ALL_UNITS) -> int:
+    """DSPs of the output paths of an engine of ``units`` with ``lanes`` lanes each (out_lanes); an estimate."""
+    return lanes * lane_dsp(units)
 
 
 def lane_choices(bus_bits: int = WIDE_BITS) -> list[int]:
@@ -166,10 +179,10 @@ def lane_choices(bus_bits: int = WIDE_BITS) -> list[int]:
     return [1 << k for k in range((bus_bits // 8).bit_length() - 1, -1, -1)]
 
 
-def array_dsp(tm: int, tn: int, pack: int, lanes: int) -> int:
-    """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and its output paths of
-    ``lanes`` lanes."""
-    return -(-tm // pack) * tn + output_path_dsp(lanes)
+def array_dsp(tm: int, tn: int, pack: int, lanes: int, units: int = ALL_UNITS) -> int:
+    """DSPs of a Tm × Tn array (lanes m and m+1 sharing one when ``pack`` is 2) and the output paths of
+    ``lanes`` lanes of an engine of ``units``."""
+    return -(-tm // pack) * tn + output_path_dsp(lanes, units)
 
 
 def packs(program: Program, board) -> bool:
@@ -205,6 +218,7 @@ class ArrayChoice:
         e = self.program.engine
         return {"estimate": True, "tm": e["tm"], "tn": e["tn"], "pack": self.pack, "acc_bits": self.acc_bits,
                 "lut_entries": self.lut_entries, "split": self.split, "out_lanes": e.get("out_lanes", 0),
+                "units": units_of(self.program),
                 "buffers": {k: e[f"{k}_buffer"] for k in ("input", "weight", "output")},
                 "memory": "uram" if self.uram else "bram",
                 "dsp": self.dsp, "bram18": self.bram18, "uram": self.uram, "lut": self.lut, "budget": dict(self.budget),
@@ -223,14 +237,14 @@ def _max_taps(qm) -> int:
 
 
 def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES, fits=lambda tm, tn, lanes: True,
-               bus_bits: int = WIDE_BITS) -> list[tuple[int, int, int]]:
+               bus_bits: int = WIDE_BITS, units: int = ALL_UNITS) -> list[tuple[int, int, int]]:
     """(Tm, Tn, lanes) within the DSP budget and ``fits`` (the memory budgets): for each lane count of
     :func:`lane_choices` per Tm the widest such Tn and the widest power-of-two one; each pair with the
     most output-path lanes it leaves DSPs for (fewer lanes only slow it)."""
     out = {}
     for lanes in lane_choices(bus_bits):
         for tm in tm_sizes:
-            ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack, lanes) <= dsp_budget and fits(tm, tn, lanes)]
+            ok = [tn for tn in tn_sizes if array_dsp(tm, tn, pack, lanes, units) <= dsp_budget and fits(tm, tn, lanes)]
             for tn in {ok[-1], max([t for t in ok if t & (t - 1) == 0] or ok[-1:])} if ok else ():
                 out[tm, tn] = max(out.get((tm, tn), 0), lanes)
     return sorted((tm, tn, lanes) for (tm, tn), lanes in out.items())
@@ -271,7 +285,8 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
                                                   bus_bits=bus_bits, split=two, lanes=lanes)
         return buffers[tm, tn, lanes] is not None
 
-    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits, bus_bits)]
+    units = units_of(probe)  # the engine is built with the units its program uses
+    fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits, bus_bits, units)]
     for (tm, tn, lanes), (bufs, uram) in widest(fitting):
         try:
             program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
@@ -281,7 +296,7 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
             continue
         cost = program_cost(program, b, clock_mhz)
         mem = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two, lanes)
-        dsp = array_dsp(tm, tn, pack, lanes)
+        dsp = array_dsp(tm, tn, pack, lanes, units)
         tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "cycles": cost.cycles, "dsp": dsp, **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:

@@ -56,11 +56,11 @@ class CsimBackend(ThreadedBackend):
         self.tiled = None
         if "tiled" in bundle.manifest:
             from ...bundle_tiled import load_program
-            from ...tiled.csim import TiledCsim
+            from ...tiled.csim import TiledCsim, units_of
             from ...tiled.interface import split_of
 
-            program, words = load_program(bundle)
-            self.tiled = TiledCsim(program, split=int(split_of(bundle.manifest)))
+            program, words = load_program(bundle)  # the engine as the bundle builds it: its program's units
+            self.tiled = TiledCsim(program, split=int(split_of(bundle.manifest)), units=units_of(program))
             self.tiled.descriptors = words  # the bundle's own descriptors (== encode(program), checked)
             return
         loops = _loops_requested()

@@ -66,15 +66,18 @@ struct TiledEngine {
 
     static int run_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b,
                          const uint8_t* acts_b, Buffers<C>& b) {
+        // a unit the engine lacks (C::UNITS, a constant) is never called, so synthesis makes none of it;
+        // the checks refused its layers before the first layer ran
+        if (unit_of(L.kind) & ~C::UNITS) return S_ENGINE;
         switch (L.kind) {
             case K_CONV:
             case K_GEMM: return conv_layer<C>(L, weights, acts, weights_b, acts_b, b);
             case K_MAXPOOL:
-            case K_AVGPOOL: return window_pool<C>(L, weights, acts, b);
+            case K_AVGPOOL: return C::UNITS & (U_MAXPOOL | U_AVGPOOL) ? window_pool<C>(L, weights, acts, b) : S_ENGINE;
             case K_GLOBAL_AVGPOOL:
-            case K_GLOBAL_MAXPOOL: return global_pool<C>(L, weights, acts, b);
-            case K_MUL: return mul_layer<C>(L, weights, acts, b);
-            default: return eltwise_layer<C>(L, weights, acts, b);
+            case K_GLOBAL_MAXPOOL: return C::UNITS & U_GLOBAL ? global_pool<C>(L, weights, acts, b) : S_ENGINE;
+            case K_MUL: return C::UNITS & U_MUL ? mul_layer<C>(L, weights, acts, b) : S_ENGINE;
+            default: return C::UNITS & U_ELTWISE ? eltwise_layer<C>(L, weights, acts, b) : S_ENGINE;
         }
     }
 
@@ -82,7 +85,7 @@ struct TiledEngine {
                         uint8_t* acts, uint32_t act_bytes, const uint8_t* weights_b, const uint8_t* acts_b,
                         Buffers<C>& b) {
         const Bounds B = {C::TM, C::TN, C::INPUT_BUFFER, C::WEIGHT_BUFFER, C::OUTPUT_BUFFER, C::ACC_BITS,
-                          C::LUT_ENTRIES, C::PACK, weights_bytes, act_bytes};
+                          C::LUT_ENTRIES, C::PACK, weights_bytes, act_bytes, C::UNITS};
         uint32_t rec[RECORD_WORDS];
         Layer L;
         FA_TILED_TRACE_RUN(desc, (uint64_t)desc_words * 4, weights, weights_bytes, acts, act_bytes);

@@ -26,7 +26,25 @@ namespace tiled {
 struct Bounds {
     int tm, tn, input_buffer, weight_buffer, output_buffer, acc_bits, lut_entries, pack;
     uint64_t weights_bytes, act_bytes;
+    int units;  // the engine's units (Unit), beside the conv array every engine has
 };
+
+// The units beside the conv array, each with its own output path (docs/tiled.md §6: what an engine
+// without them saves): a layer of a kind whose unit the engine lacks is refused (S_ENGINE).
+enum Unit { U_MAXPOOL = 1, U_AVGPOOL = 2, U_GLOBAL = 4, U_ELTWISE = 8, U_MUL = 16, U_ALL = 31 };
+inline int unit_of(int kind) {
+    switch (kind) {
+        case K_MAXPOOL: return U_MAXPOOL;
+        case K_AVGPOOL: return U_AVGPOOL;
+        case K_GLOBAL_AVGPOOL:
+        case K_GLOBAL_MAXPOOL: return U_GLOBAL;
+        case K_ADD:
+        case K_REQUANT:
+        case K_LUT: return U_ELTWISE;
+        case K_MUL: return U_MUL;
+        default: return 0;  // conv, gemm: the array
+    }
+}
 
 inline bool view_ok(const View& v, uint64_t act_bytes) {
     if (v.dtype < D_INT8 || v.dtype > D_UINT16) return false;
@@ -133,6 +151,7 @@ inline int check_layer(const Layer& L, const Bounds& B) {
     const bool window = conv || L.kind == K_MAXPOOL || L.kind == K_AVGPOOL;
     const bool global = L.kind == K_GLOBAL_AVGPOOL || L.kind == K_GLOBAL_MAXPOOL;
     if (L.kind < K_CONV || L.kind > K_MUL) return S_KIND;
+    if (unit_of(L.kind) & ~B.units) return S_ENGINE;
     if (L.n_inputs < 1 || L.n_inputs > (L.kind == K_ADD ? MAX_INPUTS : L.kind == K_MUL ? 2 : 1) ||
         ((L.kind == K_ADD || L.kind == K_MUL) && L.n_inputs < 2))
         return S_KIND;

@@ -1,7 +1,7 @@
 // fpga-accel HLS library, tiled engine: the engine's compile-time configuration and on-chip buffers.
 //
 // tiled_config<TM, TN, INPUT_BUFFER, WEIGHT_BUFFER, OUTPUT_BUFFER, ACC_BITS, LUT_ENTRIES, PACK, SPLIT, AXI_BYTES,
-// OUT_LANES> is the
+// OUT_LANES, UNITS> is the
 // program's `engine` section (docs/tiled.md): the Tm x Tn array, the elements of one half of each
 // on-chip buffer, the accumulator width (at most the contract's MAX_ACC_BITS), the entries of the
 // largest lookup table, and PACK: 1, a multiplier per product, or 2, lanes m and m+1 sharing one DSP
@@ -11,8 +11,11 @@
 // AXI_BYTES, W: the arena ports' bus word in bytes (top.h FA_TILED_AXI_BITS / 8), the bytes the data
 // movers carry an iteration; and OUT_LANES, P: the output path's lanes (a power of two up to W, W
 // when 0; int16 outputs use at most W / 2 of them, output_path.h), which every unit's output path
-// has (a lane: requantisation, post stages, range check, its bytes of the word). A program built for
-// other sizes is refused (checks.h, S_ENGINE).
+// has (a lane: requantisation, post stages, range check, its bytes of the word); and UNITS, the units
+// beside the conv array the engine has (checks.h Unit: window max and average pools, global pools,
+// the elementwise and mul units; all unless fewer are named), so an engine built for a program has
+// none of the output paths it does not use. A program built for other sizes, or using a unit the
+// engine lacks, is refused (checks.h, S_ENGINE).
 //
 // Element types: in synthesis activations are 17-bit (int16 and uint16 both fit), weights 16-bit and
 // accumulators ACC_BITS wide. In C simulation the same values live in native integers, which hold
@@ -42,10 +45,12 @@ namespace fa {
 namespace tiled {
 
 template <int TM_, int TN_, int INPUT_BUFFER_, int WEIGHT_BUFFER_, int OUTPUT_BUFFER_, int ACC_BITS_ = MAX_ACC_BITS,
-          int LUT_ENTRIES_ = 4096, int PACK_ = 1, int SPLIT_ = 0, int AXI_BYTES_ = 64, int OUT_LANES_ = 0>
+          int LUT_ENTRIES_ = 4096, int PACK_ = 1, int SPLIT_ = 0, int AXI_BYTES_ = 64, int OUT_LANES_ = 0,
+          int UNITS_ = U_ALL>
 struct tiled_config {
     static const int TM = TM_, TN = TN_, PACK = PACK_, SPLIT = SPLIT_, AXI_BYTES = AXI_BYTES_;
     static const int OUT_LANES = OUT_LANES_ ? OUT_LANES_ : AXI_BYTES_;
+    static const int UNITS = UNITS_;
     static const int INPUT_BUFFER = INPUT_BUFFER_, WEIGHT_BUFFER = WEIGHT_BUFFER_, OUTPUT_BUFFER = OUTPUT_BUFFER_;
     static const int ACC_BITS = ACC_BITS_, LUT_ENTRIES = LUT_ENTRIES_;
     static_assert(TM >= 1 && TN >= 1, "the array needs at least one lane each way");
@@ -56,6 +61,7 @@ struct tiled_config {
                   "the bus word: a power of two of bytes from 64 bits (every element fits a word) to 1024");
     static_assert(OUT_LANES >= 1 && OUT_LANES <= AXI_BYTES && (OUT_LANES & (OUT_LANES - 1)) == 0,
                   "the output path's lanes: a power of two, at most a bus word's bytes");
+    static_assert(UNITS >= 0 && UNITS <= U_ALL, "UNITS: a mask of checks.h Unit");
     static_assert(LUT_ENTRIES >= 4 && (LUT_ENTRIES & (LUT_ENTRIES - 1)) == 0, "table entries: a power of two");
 };
 

@@ -69,7 +69,7 @@ int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, 
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
     const int cn = imin(L.tm, L.in[0].c - c0);
     PoolScale k = no_scale();
-    k.on = L.kind == K_AVGPOOL;
+    k.on = (C::UNITS & U_AVGPOOL) && L.kind == K_AVGPOOL;  // an engine of max pools only has no requantisation here
     k.sub = (int64_t)L.kh * L.kw * L.pad_in;
     Pixel px;
 pool_out:

@@ -63,6 +63,9 @@
 #ifndef FA_TILED_OUT_LANES
 #define FA_TILED_OUT_LANES 0  // the output path's lanes: as many as the bus word has bytes
 #endif
+#ifndef FA_TILED_UNITS
+#define FA_TILED_UNITS 31  // the units beside the array (checks.h Unit): all of them
+#endif
 #define FA_TILED_IN_BANKS (FA_TILED_TM > FA_TILED_TN ? FA_TILED_TM : FA_TILED_TN)
 #define FA_TILED_WEIGHT_BANKS (FA_TILED_TM * FA_TILED_TN)
 #ifndef FA_TILED_LUT_ENTRIES
@@ -71,7 +74,8 @@
 
 typedef fa::tiled::tiled_config<FA_TILED_TM, FA_TILED_TN, FA_TILED_INPUT_BUFFER, FA_TILED_WEIGHT_BUFFER,
                                 FA_TILED_OUTPUT_BUFFER, FA_TILED_ACC_BITS, FA_TILED_LUT_ENTRIES, FA_TILED_PACK,
-                                FA_TILED_SPLIT, FA_TILED_AXI_BITS / 8, FA_TILED_OUT_LANES>
+                                FA_TILED_SPLIT, FA_TILED_AXI_BITS / 8, FA_TILED_OUT_LANES,
+                                FA_TILED_UNITS>
     fa_tiled_config;
 
 // The on-chip buffers, with internal linkage: one set per engine, never merged with another library's.
