@@ -61,6 +61,7 @@ def one(model: str, board: str, calib: str) -> dict:
     mem = [lay for lay in cost["layers"] if lay["bound"] == "memory"]
     return {"model": Path(model).stem, "board": board, "tm": arr["tm"], "tn": arr["tn"], "dsp": arr["dsp"],
             "dsp_total": brd.dsp, "pack": arr.get("pack", 1), "bram18": arr["bram18"], "uram": arr.get("uram", 0),
+            "out_lanes": arr.get("out_lanes", 0), "units": arr.get("units"),
             "cycles": cost["cycles"], "fps": cost["fps"], "macs": macs,
             "roofline_efficiency": macs * cost["fps"] / peak, "ddr_gbs": cost["ddr_gbs"],
             "compute_bound_cycles": sum(lay["cycles"] for lay in cost["layers"] if lay["bound"] == "compute"),
@@ -170,11 +171,12 @@ def main() -> None:
             console.print(f"{r['model']} {board}: {r['fps']:,.1f} frames/s, {r['roofline_efficiency']:.1%} of the DSP "
                           f"roofline, compile {r['compile_s']} s / {r['compile_peak_mb']} MB", highlight=False)
     t = Table(title="tiled engine, 8 bits, each board's clock (cost-model estimates; compile time and memory measured)")
-    for c in ("model", "board", "Tm x Tn", "pack", "DSP", "BRAM18", "URAM", "cycles/image", "frames/s",
+    for c in ("model", "board", "Tm x Tn", "pack", "out lanes", "DSP", "BRAM18", "URAM", "cycles/image", "frames/s",
               "DSP roofline", "GB/s", "memory-bound layers (cycles)", "compile s", "peak MB"):
         t.add_column(c, justify="left" if c in ("model", "board") else "right")
     for r in rows:
-        t.add_row(r["model"], r["board"], f"{r['tm']} x {r['tn']}", str(r["pack"]), f"{r['dsp']}/{r['dsp_total']}",
+        t.add_row(r["model"], r["board"], f"{r['tm']} x {r['tn']}", str(r["pack"]), str(r["out_lanes"]),
+                  f"{r['dsp']}/{r['dsp_total']}",
                   str(r["bram18"]), str(r["uram"]), f"{r['cycles']:,.0f}", f"{r['fps']:,.1f}",
                   f"{r['roofline_efficiency']:.1%}", f"{r['ddr_gbs']:.2f}",
                   f"{r['memory_bound_layers']}/{r['layers_total']} ({r['memory_bound_cycles'] / r['cycles']:.1%})",

@@ -3,9 +3,11 @@
 **Tm × Tn and the output path's lanes.** For each output-path lane count (:func:`lane_choices`: powers
 of two up to the arenas' bus bytes W) and each Tm in :data:`TM_SIZES` the widest Tn of :data:`TN_SIZES`
 (and the widest power of two) whose array and output paths fit the DSP budget is a candidate, with
-the most lanes its array leaves DSPs for; of those whose memories fit, the ones
-with at least :data:`MIN_DSP_SHARE` of the widest one's lanes are built into programs and costed (:func:`~fpga_accel.tiled.cost.program_cost`); the fewest estimated cycles per image win, ties
-going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the board leaves after its
+the most lanes its array leaves DSPs for; of those whose memories fit, the ones with at least
+:data:`MIN_DSP_SHARE` of the widest one's array lanes are built into programs with every layer's
+largest tile and costed (the screen, :func:`~fpga_accel.tiled.cost.program_cost`), the
+:data:`SCREEN_KEEP` fastest of them built again with each layer's tile searched (§4 of docs/tiled.md)
+and costed; the fewest estimated cycles per image win, ties going to fewer DSPs, then fewer BRAM18. Budgets are ``ceiling`` of what the board leaves after its
 shell (:func:`fpga_accel.fold.design.budget`). Every figure is an estimate, counted from what
 ``hls/include/fpga_accel/tiled/top.h`` declares:
 
@@ -57,6 +59,9 @@ TM_SIZES = (4, 8, 16, 32, 48, 64, 96, 128)
 TN_SIZES = (4, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
 #: candidates with fewer multipliers than this share of the widest candidate's are not costed
 MIN_DSP_SHARE = 0.75
+#: candidates whose programs get per-layer tile searches: the fastest of the screen (each candidate's
+#: program with every layer's largest tile), the rest left with their screen's cycles
+SCREEN_KEEP = 3
 #: DSPs of one lane of the convolutions' output path (conv.h drain, output_path.h out_lane): its
 #: requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
 #: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
@@ -287,17 +292,27 @@ def choose_array(qm, board, ceiling: float = 0.8, clock_mhz: float | None = None
 
     units = units_of(probe)  # the engine is built with the units its program uses
     fitting = [(c, buffers[c]) for c in candidates(limits["dsp"], pack, tm_sizes, tn_sizes, fits, bus_bits, units)]
+    screened = []  # each candidate's program with every layer's largest tile, costed: the screen
     for (tm, tn, lanes), (bufs, uram) in widest(fitting):
         try:
-            program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
-                                    host_layers=host_layers, out_lanes=lanes)
+            quick = build_program(qm, tm=tm, tn=tn, buffers=bufs, host_layers=host_layers, out_lanes=lanes)
         except ProgramError as e:  # a layer's smallest tile does not fit these buffers
             tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "refused": str(e)[:200]})
             continue
+        screened.append((program_cost(quick, b, clock_mhz).cycles, tm, tn, lanes, bufs, uram))
+    screened.sort(key=lambda c: c[:4])
+    for screen, tm, tn, lanes, bufs, uram in screened[SCREEN_KEEP:]:
+        tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "screen_cycles": screen,
+                      "dsp": array_dsp(tm, tn, pack, lanes, units),
+                      **memories(tm, tn, bufs, acc, uram, entries, bus_bits, two, lanes)})
+    for screen, tm, tn, lanes, bufs, uram in screened[:SCREEN_KEEP]:
+        program = build_program(qm, tm=tm, tn=tn, buffers=bufs, ddr_bytes_per_cycle=per_cycle,
+                                host_layers=host_layers, out_lanes=lanes)  # per-layer tiles searched (§4)
         cost = program_cost(program, b, clock_mhz)
         mem = memories(tm, tn, bufs, acc, uram, entries, bus_bits, two, lanes)
         dsp = array_dsp(tm, tn, pack, lanes, units)
-        tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "cycles": cost.cycles, "dsp": dsp, **mem})
+        tried.append({"tm": tm, "tn": tn, "out_lanes": lanes, "screen_cycles": screen, "cycles": cost.cycles, "dsp": dsp,
+                      **mem})
         key = (cost.cycles, dsp, mem["bram18"])
         if best is None or key < best[0]:
             best = (key, ArrayChoice(program, cost, dsp, mem["bram18"], limits, tried, pack, mem["uram"], mem["lut"],
