@@ -1160,7 +1160,7 @@ def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -
 def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:
     """With whole pixels (tiles.whole_pixels), the output path of a spatial tile's ``px`` pixels (oy, ox)
     after its Tm tiles: pixel by pixel all of its channels, the residuals read and the pixel written a
-    run each (a row one run when they are all of its channels; conv.h drain_whole)."""
+    run each (a row one run when they are all of its channels; conv.h drain, whole)."""
     if not whole_pixels(desc, engine):
         return
     out, c = desc["output"], desc["output"]["c"]
