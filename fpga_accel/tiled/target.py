@@ -66,10 +66,12 @@ SCREEN_KEEP = 3
 #: requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
 #: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
 #: multiplier (AMD UG579; 24 + 22 bits on DSP48E1's 25 × 18, UG479), the two partial products added in
-#: fabric or the post-adder: two DSPs; and its residual add (the one post-stage add a layer may have,
-#: tiled/checks.h): (a − zp₀)·m₀ + (b − zp₁)·m₁ with 18-bit signed differences and multipliers (|m| < 2^17),
-#: one DSP each: two more. Four a lane. An estimate from the arithmetic, not a synthesis figure
-REQUANT_LANE_DSP = 4
+#: fabric or the post-adder: two DSPs (REQUANT_DSP); and its residual add (the one post-stage add a layer
+#: may have, tiled/checks.h): (a − zp₀)·m₀ + (b − zp₁)·m₁ with 18-bit signed differences and multipliers
+#: (|m| < 2^17), one DSP each: two more (POST_ADD_DSP). Four a lane. An estimate from the arithmetic, not
+#: a synthesis figure
+REQUANT_DSP, POST_ADD_DSP = 2, 2
+REQUANT_LANE_DSP = REQUANT_DSP + POST_ADD_DSP
 #: Every output path the engine's HLS instantiates, with its DSPs a lane (each has out_lanes lanes; a
 #: lane: its unit's products, requantisation, post stages, range check, write), and the units
 #: (tiled/checks.h Unit) whose presence makes it (0: every engine). Instances, not functions: a call
@@ -83,12 +85,11 @@ REQUANT_LANE_DSP = 4
 #: not sharing multipliers; mul.h one 18 × 18 product and a requantisation. Each adds its post stages'
 #: residual add (two). An engine is built with the units its program uses (csim.units_of), so the
 #: others' output paths are not there. Estimates from the arithmetic.
-REQUANT_DSP, POST_ADD_DSP = 2, 2
 OUTPUT_PATHS = (
-    ("conv.h drain<0>, drain<1>", 0, 2 * (REQUANT_DSP + POST_ADD_DSP)),
+    ("conv.h drain<0>, drain<1>", 0, 2 * REQUANT_LANE_DSP),
     ("pool.h pool_out<0>, pool_out<1>: post stages", U_MAXPOOL | U_AVGPOOL, 2 * POST_ADD_DSP),
     ("pool.h pool_out<0>, pool_out<1>: average pools' requantisation", U_AVGPOOL, 2 * REQUANT_DSP),
-    ("pool.h global_pool", U_GLOBAL, REQUANT_DSP + POST_ADD_DSP),
+    ("pool.h global_pool", U_GLOBAL, REQUANT_LANE_DSP),
     ("eltwise.h EltwiseUnit", U_ELTWISE, 4 + 2 + REQUANT_DSP + POST_ADD_DSP),
     ("mul.h MulUnit", U_MUL, 1 + REQUANT_DSP + POST_ADD_DSP),
 )
