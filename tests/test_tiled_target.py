@@ -11,9 +11,9 @@ from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.fold.design import budget
 from fpga_accel.tiled import build_program
+from fpga_accel.tiled.csim import ALL_UNITS, U_AVGPOOL, U_ELTWISE, U_GLOBAL, U_MAXPOOL, U_MUL, units_of
 from fpga_accel.tiled.ports import axi_bits
 from fpga_accel.tiled.ports import split as split_engine
-from fpga_accel.tiled.csim import ALL_UNITS, U_AVGPOOL, U_ELTWISE, U_GLOBAL, U_MAXPOOL, U_MUL, units_of
 from fpga_accel.tiled.target import (
     ACT_BITS,
     LANE_DSP,
