@@ -137,11 +137,11 @@ def urams(depth: int, width: int) -> int:
 
 def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
              lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False,
-             lanes: int | None = None) -> dict[str, int]:
+             lanes: int = 0) -> dict[str, int]:
     """BRAM18, URAM and LUT of the engine's memories as top.h declares them (module docstring), the
     m_axi adapters' data FIFOs included with the arenas ``bus_bits`` wide (tiled/ports.py axi_bits), a
     split engine's second weights and activations masters too when ``split`` (ports.split); ``lanes``:
-    the output path's (out_lanes; None: a bus word's bytes)."""
+    the output path's (out_lanes; 0: a bus word's bytes, as a program naming none)."""
     in_banks = max(tm, tn)
     in_depth, acc_depth = math.ceil(buffers["input"] / in_banks), math.ceil(buffers["output"] / tm)
     big = (in_banks, in_depth, ACT_BITS), (tm, acc_depth, acc_bits)
@@ -149,7 +149,7 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
     # the lookup tables: every output-path lane reads each in the same cycle, from a read before or one
     # after its residual add (output_path.h post_path): a dual-port copy a lane, in block RAM, or in
     # LUTRAM when a table is at most LUTRAM_DEPTH entries (RAM64X1D: 2 LUTs a bit of a dual-port copy)
-    copies = (MAX_POST + 1) * (bus_bits // 8 if lanes is None else lanes)
+    copies = (MAX_POST + 1) * (lanes or bus_bits // 8)
     small = lut_entries <= LUTRAM_DEPTH
     fixed = (ramb18(buffers["output"], 32) + ramb18(buffers["output"], 8)
              + (0 if small else copies * ramb18(lut_entries, 32)) + ramb18(MAX_TAPS, 32) + ports["bram18"])
@@ -163,7 +163,7 @@ def memories(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
 
 def buffer_bram18(tm: int, tn: int, buffers: dict, acc_bits: int, uram: bool = False,
                   lut_entries: int = LUT_ENTRIES, bus_bits: int = WIDE_BITS, split: bool = False,
-                  lanes: int | None = None) -> int:
+                  lanes: int = 0) -> int:
     """BRAM18 of the engine's memories, both halves of each double buffer (see :func:`memories`)."""
     return memories(tm, tn, buffers, acc_bits, uram, lut_entries, bus_bits, split, lanes)["bram18"]
 
@@ -330,7 +330,7 @@ def _fits(mem: dict, limits: dict) -> bool:
 
 
 def _fitting_buffers(tm: int, tn: int, taps: int, acc_bits: int, lut_entries: int, limits: dict, uram_ok: bool,
-                     bus_bits: int = WIDE_BITS, split: bool = False, lanes: int | None = None):
+                     bus_bits: int = WIDE_BITS, split: bool = False, lanes: int = 0):
     """(buffers, in URAM?) for a Tm × Tn array: the largest input / accumulator buffers, halved from
     START_INPUT / START_OUTPUT, that fit block RAM, else URAM; None when even MIN_BUFFER does not."""
     for uram in (False, True) if uram_ok else (False,):
