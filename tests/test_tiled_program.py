@@ -73,6 +73,12 @@ def set_in(path, value):
     (("regions", 1, "offset"), 8, r"region 1: field 'offset' = 8 is not aligned to 64 bytes"),
     (("regions", 0, "bytes"), -1, r"region 0: field 'bytes' = -1 must be in 1\.\."),
     (("engine", "tm"), 0, r"engine: field 'tm' = 0 must be in 1\.\.1024"),
+    # the output path's lanes become a compiler define: an integer, a power of two, bounded
+    (("engine", "out_lanes"), 3, r"engine: field 'out_lanes' = 3 must be a power of two"),
+    (("engine", "out_lanes"), 0, r"engine: field 'out_lanes' = 0 must be in 1\.\.128"),
+    (("engine", "out_lanes"), 256, r"engine: field 'out_lanes' = 256 must be in 1\.\.128"),
+    (("engine", "out_lanes"), "8; rm", r"engine: field 'out_lanes' = '8; rm' must be an integer"),
+    (("engine", "out_lanes"), True, r"engine: field 'out_lanes' = True must be an integer"),
     (("version",), 99, r"field 'version' = 99 is not a version this fpga-accel reads"),
     (("inputs", 0), "nope", r"field 'inputs\[0\]' = 'nope' names no tensor"),
 ])
