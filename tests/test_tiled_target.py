@@ -116,26 +116,30 @@ def test_every_output_path_is_counted():
 
     inc = Path(__file__).resolve().parents[1] / "hls" / "include" / "fpga_accel" / "tiled"
     src = {h.name: h.read_text() for h in inc.glob("*.h")}
-    # every lane loop of an output path is bounded by OUT_LANES, in drain (conv.h) and finish_pixel (pixels.h)
+    # every lane loop of an output path is bounded by OUT_LANES, in drain (drain.h) and finish_pixel (pixels.h)
     bounded = [name for name, text in src.items() if "FA_TILED_LANES(lanes, C::OUT_LANES)" in text]
-    assert sorted(bounded) == ["conv.h", "pixels.h"]
-    # finish_pixel's callers: the window pool's output path, the global pool and the units' walk
-    assert src["pool.h"].count("finish_pixel<C>(") == 2 and src["pixels.h"].count("finish_pixel<C>(") == 1
+    assert sorted(bounded) == ["drain.h", "pixels.h"]
+    # finish_pixel's one caller is the units' walk, made for the elementwise and mul units
+    assert sum(text.count("finish_pixel<C>(") for text in src.values()) == 1 == src["pixels.h"].count("finish_pixel<C>(")
     walks = sum(text.count("return pixel_walk<C, ") for text in src.values())
-    assert walks == 2  # the elementwise and mul units
-    # the conv output path: two instances, one a half, every call site shared (ALLOCATION)
-    conv = src["conv.h"]
-    assert "instances = drain<C, 0> limit = 1" in conv and "instances = drain<C, 1> limit = 1" in conv
-    assert REQUANT_LANE_DSP == 4 and len(OUTPUT_PATHS) == 6
-    assert LANE_DSP == lane_dsp(ALL_UNITS) == 2 * 4 + 2 * 2 + 2 * 2 + 4 + (4 + 2 + 2 + 2) + (1 + 2 + 2) == 35
-    # an engine without a unit has none of its output path: convs alone 8 a lane; ResNet's max pool and
-    # global average pool add the window pools' post stages (2 x 2) and the global pool's (4)
-    assert lane_dsp(0) == 8 and lane_dsp(U_MAXPOOL | U_GLOBAL) == 16 and lane_dsp(U_AVGPOOL) == 16
-    # the dispatch calls a unit only when the engine has it (tiled_engine.h), and the window pools'
-    # requantisation exists only in an engine with average pools (pool.h)
+    assert walks == 2
+    # drain's call sites: the conv's (both halves, tile or whole pixels), the window and global pools';
+    # the functions holding them inlined into run_layer, whose ALLOCATION makes them one instance
+    calls = {name: text.count("drain<C>(") for name, text in src.items() if "drain<C>(" in text}
+    assert calls == {"conv.h": 2, "pool.h": 2}
+    assert "drain<C, " not in "".join(src.values())  # no instance of its own for a half
     engine = (inc.parent / "tiled_engine.h").read_text()
+    assert "#pragma HLS ALLOCATION function instances = drain<C> limit = 1" in engine
+    for name, fn in (("conv.h", "int conv_layer("), ("pool.h", "int window_pool("), ("pool.h", "int global_pool(")):
+        head = src[name][src[name].index(fn):].split("{\n", 1)[1].split("\n")[:3]  # its body's first lines
+        assert any(line.strip().startswith("#pragma HLS INLINE") and "off" not in line for line in head), fn
+    assert REQUANT_LANE_DSP == 4 and len(OUTPUT_PATHS) == 3
+    assert LANE_DSP == lane_dsp(ALL_UNITS) == 4 + (4 + 2 + 2 + 2) + (1 + 2 + 2) == 19
+    # an engine without a unit has none of its output path: convs and pools alone 4 a lane
+    assert lane_dsp(0) == lane_dsp(U_MAXPOOL | U_GLOBAL | U_AVGPOOL) == 4
+    assert lane_dsp(U_ELTWISE) == 14 and lane_dsp(U_MUL) == 9
+    # the dispatch calls a unit only when the engine has it (tiled_engine.h)
     assert all(f"C::UNITS & {u}" in engine for u in ("U_GLOBAL", "U_MUL", "U_ELTWISE", "(U_MAXPOOL | U_AVGPOOL)"))
-    assert "k.on = (C::UNITS & U_AVGPOOL) && L.kind == K_AVGPOOL" in src["pool.h"]
 
 
 def test_the_search_counts_only_the_units_its_program_uses(resnet):

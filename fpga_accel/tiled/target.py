@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .build import DEFAULT_TM, DEFAULT_TN, TiledUnsupportedError, build_program
 from .cost import ProgramCost, ddr_rates, program_cost
-from .csim import ALL_UNITS, U_AVGPOOL, U_ELTWISE, U_GLOBAL, U_MAXPOOL, U_MUL, units_of
+from .csim import ALL_UNITS, U_ELTWISE, U_MUL, units_of
 from .ports import WIDE_BITS, adapter_usage, axi_bits
 from .ports import split as split_engine
 from .program import MAX_POST, Program, ProgramError
@@ -62,7 +62,7 @@ MIN_DSP_SHARE = 0.75
 #: candidates whose programs get per-layer tile searches: the fastest of the screen (each candidate's
 #: program with every layer's largest tile), the rest left with their screen's cycles
 SCREEN_KEEP = 3
-#: DSPs of one lane of the convolutions' output path (conv.h drain, output_path.h out_lane): its
+#: DSPs of one lane of the convolutions' and pools' output path (drain.h drain): its
 #: requantisation acc · M (requant.h), acc up to 46 bits signed (MAX_ACC_BITS), M < 2^17 (18 bits
 #: signed), the acc split into a 26-bit unsigned low part and a 20-bit signed high part on DSP48E2's 27 × 18
 #: multiplier (AMD UG579; 24 + 22 bits on DSP48E1's 25 × 18, UG479), the two partial products added in
@@ -75,21 +75,18 @@ REQUANT_LANE_DSP = REQUANT_DSP + POST_ADD_DSP
 #: Every output path the engine's HLS instantiates, with its DSPs a lane (each has out_lanes lanes; a
 #: lane: its unit's products, requantisation, post stages, range check, write), and the units
 #: (tiled/checks.h Unit) whose presence makes it (0: every engine). Instances, not functions: a call
-#: site is an instance unless an ALLOCATION pragma shares it (AMD UG1399, "pragma HLS allocation"). The
-#: conv output path is one instance a accumulator half (conv.h drain<H>, its call sites shared by
-#: conv_layer's ALLOCATION); the window pools' likewise one a half (pool.h pool_out<H>), whose
-#: requantisation only an engine with average pools has; the global pool's one; the elementwise and
-#: mul units' lanes run inside their output path (pixels.h finish_pixel): eltwise.h's add takes up to
-#: MAX_INPUTS = 4 products of 18-bit differences and multipliers (one DSP each, its requantisation M = 1
-#: a shift), its requant kind a 17 × 32-bit product (two DSPs) and a requantisation (two), the kinds
-#: not sharing multipliers; mul.h one 18 × 18 product and a requantisation. Each adds its post stages'
-#: residual add (two). An engine is built with the units its program uses (csim.units_of), so the
-#: others' output paths are not there. Estimates from the arithmetic.
+#: site is an instance unless an ALLOCATION pragma shares it (AMD UG1399, "pragma HLS allocation").
+#: The convolutions, gemm, window and global pools share one (drain.h drain: both accumulator halves,
+#: every call site one instance by run_layer's ALLOCATION): its requantisation and its residual add.
+#: The elementwise and mul units' lanes run inside an output path of their own (pixels.h
+#: finish_pixel): eltwise.h's add takes up to MAX_INPUTS = 4 products of 18-bit differences and
+#: multipliers (one DSP each, its requantisation M = 1 a shift), its requant kind a 17 × 32-bit product
+#: (two DSPs) and a requantisation (two), the kinds not sharing multipliers; mul.h one 18 × 18 product
+#: and a requantisation. Each adds its post stages' residual add (two). An engine is built with the
+#: units its program uses (csim.units_of), so the others' output paths are not there. Estimates from
+#: the arithmetic.
 OUTPUT_PATHS = (
-    ("conv.h drain<0>, drain<1>", 0, 2 * REQUANT_LANE_DSP),
-    ("pool.h pool_out<0>, pool_out<1>: post stages", U_MAXPOOL | U_AVGPOOL, 2 * POST_ADD_DSP),
-    ("pool.h pool_out<0>, pool_out<1>: average pools' requantisation", U_AVGPOOL, 2 * REQUANT_DSP),
-    ("pool.h global_pool", U_GLOBAL, REQUANT_LANE_DSP),
+    ("drain.h drain: convolutions, gemm, window and global pools", 0, REQUANT_LANE_DSP),
     ("eltwise.h EltwiseUnit", U_ELTWISE, 4 + 2 + REQUANT_DSP + POST_ADD_DSP),
     ("mul.h MulUnit", U_MUL, 1 + REQUANT_DSP + POST_ADD_DSP),
 )

@@ -20,7 +20,8 @@
 // Each layer: its record is copied on chip, decoded, and dispatched to its unit — conv/gemm
 // (tiled/conv.h), window and global pools (tiled/pool.h), add/requant/lut (tiled/eltwise.h), mul
 // (tiled/mul.h) — which
-// share the output path (tiled/output_path.h) and requant.h's arithmetic. The array's units pipeline
+// share the post stages (tiled/output_path.h) and requant.h's arithmetic; the convolutions and pools
+// share one output path (tiled/drain.h). The array's units pipeline
 // the tiles of a spatial tile through ping-pong halves of the input, weight and accumulator buffers:
 // load of the next tile | the array on the current one | output path of the previous one
 // (docs/tiled.md §5).
@@ -66,6 +67,10 @@ struct TiledEngine {
 
     static int run_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b,
                          const uint8_t* acts_b, Buffers<C>& b) {
+        // the convolutions' and the pools' output path: one instance for every call site of the layer
+        // functions inlined here, both accumulator halves (tiled/drain.h; unconfirmed without a
+        // synthesis report, as the rest of the engine's structure)
+#pragma HLS ALLOCATION function instances = drain<C> limit = 1
         // a unit the engine lacks (C::UNITS, a constant) is never called, so synthesis makes none of it;
         // the checks refused its layers before the first layer ran
         if (unit_of(L.kind) & ~C::UNITS) return S_ENGINE;

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "fpga_accel/tiled/config.h"
+#include "fpga_accel/tiled/drain.h"
 #include "fpga_accel/tiled/memory.h"
 #include "fpga_accel/tiled/output_path.h"
 #include "fpga_accel/tiled/pack.h"
@@ -77,50 +78,16 @@ void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) 
     load_block<C::AXI_BYTES>(weights, L.sblk, 0, L.out.c, b.pos_shift);
 }
 
-// What awaits its output path (tmo = 0: nothing), with its spatial tile: a Tm tile, which the next Tm
-// tile drains, in the same spatial tile or in the next one; or (whole) all of a spatial tile's
-// channels, which the next spatial tile's first Tm tile drains.
-struct Pending {
-    Span s;
-    int m0, tmo;
-    bool whole;
-};
-
-// The output path of `p` from accumulator half H, P = out_lanes() channels of a pixel an iteration
-// (output_path.h), ceil(n / P) iterations a pixel: a Tm tile (n = p.tmo channels from p.m0, pixel
-// i's channel m at acc[H][i*n + m], requantised with the tile's mult[H][m] and shift[H][m]) or, with
-// whole pixels (checks.h), a whole spatial tile pixel by pixel, all of its channels (n = out.c), with
-// the layer's pos_mult[m] and pos_shift[m]; so a pixel's residual reads and its writes are each one
-// run of DDR bytes, a row one run when they are all of the pixel's channels. One function a half for
-// both: conv_layer's call sites share its instance (ALLOCATION), so the lanes exist twice in all.
+// The output path of `p` (drain.h) from accumulator half H: a Tm tile with its M and shift (mult[H],
+// shift[H]) or, with whole pixels (checks.h), a whole spatial tile with the layer's (pos_mult,
+// pos_shift). Its call sites, one a half and mode, are one instance of drain (tiled_engine.h).
 template <class C, int H>
-int drain(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& pend) {
-#pragma HLS INLINE off
-    const Span& s = pend.s;
-    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    const bool whole = pend.whole;
-    const int lanes = out_lanes<C>(L), n = whole ? L.out.c : pend.tmo, m0 = whole ? 0 : pend.m0;
-    Pixel px;
-drain_pixels:
-    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-    drain_words:
-        for (int w0 = 0; w0 < n; w0 += lanes) {
-#pragma HLS PIPELINE II = 1
-            FA_MOVE();
-        lane:
-            for (int l = 0; l < FA_TILED_LANES(lanes, C::OUT_LANES); l++) {
-#pragma HLS UNROLL
-                const int m = w0 + l;
-                if (l >= lanes || m >= n) continue;
-                const int32_t mult = whole ? b.pos_mult[m] : b.mult[H][m];
-                const int8_t shift = whole ? b.pos_shift[m] : b.shift[H][m];
-                const int status = out_lane<C>(L, b, acts, (int64_t)b.acc[H][p * n + m], mult, shift, s.r0 + px.py,
-                                               s.q0 + px.px, m0 + m);
-                if (status) return status;
-            }
-        }
-    }
-    return S_OK;
+int drain_half(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
+#pragma HLS INLINE
+    if (!p.tmo) return S_OK;
+    FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, p.s);
+    return p.whole ? drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, p)
+                   : drain<C>(L, b, b.acc[H], b.mult[H], b.shift[H], acts, p);
 }
 
 // --- dense and grouped --------------------------------------------------------------------------
@@ -594,12 +561,6 @@ dense_consts:
     }
 }
 
-template <class C, int H>
-int drain_pending(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
-#pragma HLS INLINE
-    return p.tmo ? drain<C, H>(L, b, acts, p) : S_OK;
-}
-
 // Tm tile (group gi, o0) into half H | the output path of `last` from 1-H. The tile's first load, which
 // brings its constants, comes first: the array waits for it, the output path's bursts can wait.
 template <class C, int H>
@@ -609,7 +570,7 @@ int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint
 #pragma HLS INLINE
     dense_first<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0);
     dense_start<C, H>(L, b, o0, p0, whole);
-    const int status = drain_pending<C, 1 - H>(L, b, acts, last);
+    const int status = drain_half<C, 1 - H>(L, b, acts, last);
     if (status) return status;
     const int as = whole ? L.out.c : imin(L.tm, L.mg - o0), a0 = whole ? gi * L.mg + o0 : 0;
     return dense_tile<C, H>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0, as, a0);
@@ -636,17 +597,11 @@ groups:
                 h & 1 ? dense_step<C, 1>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, last, resident, r, p0, whole)
                       : dense_step<C, 0>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, last, resident, r, p0, whole);
             if (status) return status;
-            last.s = s;
-            last.m0 = gi * L.mg + o0;
-            last.tmo = whole ? 0 : imin(L.tm, L.mg - o0);  // whole: drained with the spatial tile before
-            last.whole = false;
+            // whole: drained with the spatial tile before
+            last = conv_pending(s, gi * L.mg + o0, whole ? 0 : imin(L.tm, L.mg - o0), false);
         }
     }
-    if (whole) {
-        last.m0 = 0;
-        last.tmo = L.out.c;
-        last.whole = true;
-    }
+    if (whole) last = conv_pending(s, 0, L.out.c, true);
     return S_OK;
 }
 
@@ -721,8 +676,7 @@ int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b
     const int nout = L.groups * L.mg;
     if (j >= 2) {
         const int o0 = (j - 2) * L.tm;
-        const Pending tile = {s, o0, imin(L.tm, nout - o0), false};
-        const int status = drain<C, H>(L, b, acts, tile);
+        const int status = drain_half<C, H>(L, b, acts, conv_pending(s, o0, imin(L.tm, nout - o0), false));
         if (status) return status;
     }
     if (j >= 1 && j <= nt) {
@@ -750,16 +704,12 @@ dw_pipeline:
 template <class C>
 int conv_layer(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* weights_b, const uint8_t* acts_b,
                Buffers<C>& b) {
-    // every output path of the layer (dense, depthwise, the last tile's) is one of two instances, one a
-    // half: the steps above are inlined here, so their calls are this function's (unconfirmed without
-    // a synthesis report, as the rest of the engine's structure)
-#pragma HLS ALLOCATION function instances = drain<C, 0> limit = 1
-#pragma HLS ALLOCATION function instances = drain<C, 1> limit = 1
+    // inlined into run_layer, whose ALLOCATION makes every drain call one instance (drain.h)
+#pragma HLS INLINE
     const bool depthwise = L.groups > 1 && L.cg == 1, whole = whole_pixels(L, C::OUTPUT_BUFFER);
     int i = 0, n = 0;  // dense: the layer's Tm tiles and spatial tiles so far
-    Pending last;
-    last.tmo = 0;
-    last.whole = false;
+    Span none = {};
+    Pending last = conv_pending(none, 0, 0, false);
     load_tables<C>(L, weights, b);
     if (whole) load_channel_consts<C>(L, weights, b);
 spatial_rows:
@@ -775,7 +725,7 @@ spatial_rows:
         }
     }
     const int h = whole ? n : i;  // the last tile's accumulator half is (h - 1) % 2
-    return h & 1 ? drain_pending<C, 0>(L, b, acts, last) : drain_pending<C, 1>(L, b, acts, last);
+    return h & 1 ? drain_half<C, 0>(L, b, acts, last) : drain_half<C, 1>(L, b, acts, last);
 }
 
 }  // namespace tiled

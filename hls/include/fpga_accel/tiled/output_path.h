@@ -1,21 +1,22 @@
-// fpga-accel HLS library, tiled engine: the output path after a layer's own requantisation and clamp.
+// fpga-accel HLS library, tiled engine: the output path's stages after a layer's own requantisation
+// and clamp, which every output path applies (drain.h drain, pixels.h finish_pixel).
 //
 // load_tables() brings the layer's lookup tables on chip once per layer, a bus word an iteration (post
-// stages in slots 0..n_post-1, the lut kind's own table in slot MAX_POST). finish() applies the post stages in order
-// to one output value (post_path), then writes it through the output view:
+// stages in slots 0..n_post-1, the lut kind's own table in slot MAX_POST). post_path() applies the post
+// stages in order to one output value:
 //   lut: y = table[y - in_min]                                  (S_LUT_INDEX outside the table)
 //   add: y = requantise((a - zp0)*m0 + (b - zp1)*m1, M = 1, shift, zp_out, lo, hi), the residual
 //        element read from its view at the same position; self_index says which side y is
-// A result outside the output's type is refused (S_RANGE), as the reference executor does.
+// then the output path refuses a result outside the output's type (S_RANGE), as the reference
+// executor does, and writes it.
 //
 // The output path moves up to a bus word an iteration (docs/tiled.md §5): out_lanes() = P =
 // min(C::OUT_LANES, W / itemsize(out)) lanes, W = C::AXI_BYTES (int16 outputs use at most half of
 // W's), each lane requantising, applying the post stages (reading its own residual element) and
-// writing (out_lane);
-// an output or residual view of channel stride > 1 moves one element an iteration. C simulation runs
-// the lanes in order, so the DDR accesses, their runs and the first status are those of an element
-// loop. Synthesis reads P accumulators a cycle, more than the TM banks top.h gives them when P > TM
-// (a banking gap no synthesis report has checked).
+// writing; an output or residual view of channel stride > 1 moves one element an iteration. C
+// simulation runs the lanes in order, so the DDR accesses, their runs and the first status are those
+// of an element loop. Synthesis reads P accumulators a cycle, more than the TM banks top.h gives them
+// when P > TM (a banking gap no synthesis report has checked).
 #ifndef FA_TILED_OUTPUT_PATH_H
 #define FA_TILED_OUTPUT_PATH_H
 
@@ -93,18 +94,6 @@ int64_t post_path(const Layer& L, const Buffers<C>& b, const uint8_t* acts, int6
     return post_luts<C>(L, b, at + 1, L.n_post, y, status);
 }
 
-// Post stages and the write of output (r, q, ch); S_OK or the status that stops the engine.
-template <class C>
-int finish(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t y, int r, int q, int ch) {
-#pragma HLS INLINE
-    int status = S_OK;
-    y = post_path<C>(L, b, acts, y, r, q, ch, status);
-    if (status) return status;
-    if (y < dtype_min(L.out.dtype) || y > dtype_max(L.out.dtype)) return S_RANGE;
-    store(acts, addr(L.out, r, q, ch), L.out.dtype, y);
-    return S_OK;
-}
-
 // Lanes of the output path an iteration: P = min(OUT_LANES, W / itemsize(out)) (at least one), or one
 // when the output or a residual view has a channel stride > 1 (its elements are not one run of bytes).
 template <class C>
@@ -114,17 +103,6 @@ int out_lanes(const Layer& L) {
     for (int j = 0; j < L.n_post; j++) strided = strided || (L.post[j].op != POST_LUT && L.post[j].residual.cs > 1);
     const int w = C::AXI_BYTES / itemsize(L.out.dtype), p = w < C::OUT_LANES ? w : C::OUT_LANES;
     return strided || p < 1 ? 1 : p;
-}
-
-// One lane of the output path: accumulator a requantised with M = m and `shift`, then finish()ed as
-// output (r, q, ch); S_OK or the status that stops the engine.
-template <class C>
-int out_lane(const Layer& L, const Buffers<C>& b, uint8_t* acts, int64_t a, int32_t m, int8_t shift, int r, int q,
-             int ch) {
-#pragma HLS INLINE
-    int status = S_OK;
-    const int y = requant<C::ACC_BITS>(a, m, shift, L.zp_out, L.lo, L.hi, status);
-    return status ? status : finish<C>(L, b, acts, y, r, q, ch);
 }
 
 }  // namespace tiled

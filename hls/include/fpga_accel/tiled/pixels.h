@@ -84,35 +84,9 @@ pixel_write:
     for (int m = 0; m < cn; m++) store(acts, addr(v, r, q, c0 + m), v.dtype, vals[m]);
 }
 
-// A pool's requantisation of its sums, lane by lane in the output path: y = requantise(sum - sub, m,
-// shift) when `on` (an average), the sum itself when not (a max).
-struct PoolScale {
-    bool on;
-    int64_t sub;
-    int64_t m;
-    int shift;
-};
-inline PoolScale no_scale() {
-    const PoolScale k = {false, 0, 0, 0};
-    return k;
-}
-
-// A pool's lane values: its sums (accumulators of type T), requantised with `k`.
-template <class T>
-struct PoolLanes {
-    const T* sums;
-    PoolScale k;
-    template <class C>
-    int64_t value(const Layer& L, int m, int& status) const {
-#pragma HLS INLINE
-        const int64_t s = (int64_t)sums[m];
-        return k.on ? requant<C::ACC_BITS>(s - k.sub, k.m, k.shift, L.zp_out, L.lo, L.hi, status) : s;
-    }
-};
-
 // The output path of one pixel's cn results (channels c0..), P = out_lanes() lanes an iteration
 // (ceil(cn / P) iterations, FA_MOVE each; one lane through a channel-strided view, output_path.h):
-// each lane computes its value (V::value: a pool's requantisation of its sum, a unit's lane), applies
+// each lane computes its value (V::value: a unit's lane), applies
 // the post stages and the range check; then the pixel's write (write_pixel). So a unit's own lanes
 // are the output path's P, not Tm. C simulation runs the lanes in order, so the DDR accesses are
 // those of an element loop.

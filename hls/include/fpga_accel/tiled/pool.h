@@ -6,8 +6,8 @@
 // on chip with pad_value (max) or zp_in (average, whose per-position M and shift account for the
 // window's real size):  avg = requantise(sum - KH*KW*zp_in, M[pos], shift[pos]).
 // Global pools run over Tm-channel tiles, reading the input in rows x cols tiles, Tn pixels a cycle,
-// pixel-major (a pixel's channels of the tile in one burst, pixels.h); every output pixel is written
-// through finish_pixel (pixels.h);
+// pixel-major (a pixel's channels of the tile in one burst, pixels.h); every output pixel goes through
+// the output path of the convolutions (drain.h);
 // global average = requantise(sum - divisor*zp_in, M, shift).
 #ifndef FA_TILED_POOL_H
 #define FA_TILED_POOL_H
@@ -16,6 +16,7 @@
 
 #include "fpga_accel/tiled/config.h"
 #include "fpga_accel/tiled/conv.h"
+#include "fpga_accel/tiled/drain.h"
 #include "fpga_accel/tiled/memory.h"
 #include "fpga_accel/tiled/output_path.h"
 #include "fpga_accel/tiled/pixels.h"
@@ -61,32 +62,23 @@ pool_taps:
     }
 }
 
-// The output path of accumulator half H (channels c0..): pixel by pixel, P lanes an iteration
-// (finish_pixel), an average requantised per position.
+// The output path of accumulator half H (channels c0..): drain.h's, pixel by pixel, P lanes an
+// iteration, an average requantised with its position's M and shift, a max as it is.
 template <class C, int H>
 int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, int c0) {
-#pragma HLS INLINE off
+#pragma HLS INLINE
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, s);
-    const int cn = imin(L.tm, L.in[0].c - c0);
-    PoolScale k = no_scale();
-    k.on = (C::UNITS & U_AVGPOOL) && L.kind == K_AVGPOOL;  // an engine of max pools only has no requantisation here
-    k.sub = (int64_t)L.kh * L.kw * L.pad_in;
-    Pixel px;
-pool_out:
-    for (int p = 0; p < s.np; p++, px.next(s.nc)) {
-        k.m = b.pos_mult[p];
-        k.shift = b.pos_shift[p];
-        const PoolLanes<typename Buffers<C>::acc_t> lanes = {&b.acc[H][p * cn], k};
-        const int status = finish_pixel<C>(L, b, acts, lanes, s.r0 + px.py, s.q0 + px.px, c0, cn);
-        if (status) return status;
-    }
-    return S_OK;
+    const bool avg = L.kind == K_AVGPOOL;
+    const Pending p = pool_pending(s, c0, imin(L.tm, L.in[0].c - c0), avg ? SCALE_POSITION : SCALE_NONE,
+                                   avg ? (int64_t)L.kh * L.kw * L.pad_in : 0);
+    return drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, p);
 }
 
 // Step j of nt Tm tiles, H = j%2: output path of tile j-2 (half H) | the array on tile j-1 (half 1-H)
 // | load of tile j (half H).
 template <class C, int H>
 int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+#pragma HLS INLINE
     FA_TILED_TRACE_STAGE(LOAD, 0, b.in[H], s);  // the load of tile j; the output path and the pool are stages of their own
     const View& x = L.in[0];
     if (j >= 2) {
@@ -100,6 +92,7 @@ int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j
 
 template <class C>
 int window_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
+#pragma HLS INLINE  // into run_layer: its drain calls are the conv's instance (drain.h)
     const int nt = (L.in[0].c + L.tm - 1) / L.tm;
     load_tables<C>(L, weights, b);
 pool_rows:
@@ -131,6 +124,7 @@ pool_rows:
 
 template <class C>
 int global_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
+#pragma HLS INLINE  // into run_layer: its drain call is the conv's instance (drain.h)
     const View& x = L.in[0];
     const bool avg = L.kind == K_GLOBAL_AVGPOOL;
     load_tables<C>(L, weights, b);
@@ -170,9 +164,10 @@ global_channels:
                 }
             }
         }
-        const PoolScale k = {avg, (int64_t)L.divisor * L.pad_in, L.m, L.shift};
-        const PoolLanes<typename Buffers<C>::acc_t> lanes = {&b.acc[0][0], k};
-        const int status = finish_pixel<C>(L, b, acts, lanes, 0, 0, c0, cn);
+        Span one = {};  // the output's one pixel
+        one.nr = one.nc = one.np = 1;
+        const Pending p = pool_pending(one, c0, cn, avg ? SCALE_LAYER : SCALE_NONE, avg ? (int64_t)L.divisor * L.pad_in : 0);
+        const int status = drain<C>(L, b, b.acc[0], b.pos_mult, b.pos_shift, acts, p);
         if (status) return status;
     }
     return S_OK;
