@@ -20,6 +20,7 @@ from fpga_accel.tiled.target import (
     MIN_DSP_SHARE,
     OUTPUT_PATHS,
     REQUANT_LANE_DSP,
+    TM_SIZES,
     TN_SIZES,
     WEIGHT_BITS,
     array_dsp,
@@ -101,10 +102,9 @@ def test_candidates_fill_the_dsp_budget():
         assert len({(tm, tn) for tm, tn, _ in cands}) == len(cands)  # a pair once, with its most lanes
         # each pair has the most output-path lanes (up to the bus word's bytes) its array leaves DSPs for
         assert all(lanes == bus // 8 or array_dsp(tm, tn, pack, 2 * lanes) > dsp for tm, tn, lanes in cands)
-        # at one lane no Tm could take a wider Tn of the list
-        one = [(tm, tn) for tm, tn, _ in cands]
-        assert all(array_dsp(tm, next((t for t in TN_SIZES if t > tn), 10**6), pack, 1) > dsp
-                   for tm, tn in one if tn == max(t for m, t in one if m == tm))
+        # every pair of the lists within the budget at one lane is a candidate, the narrower Tn too
+        assert {(tm, tn) for tm, tn, _ in cands} == {(tm, tn) for tm in TM_SIZES for tn in TN_SIZES
+                                                      if array_dsp(tm, tn, pack, 1) <= dsp}
         costed = widest([(c, None) for c in cands])
         most = max(tm * tn for tm, tn, _ in cands)
         assert costed and all(c[0] * c[1] >= MIN_DSP_SHARE * most for c, _ in costed)
