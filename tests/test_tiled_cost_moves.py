@@ -194,10 +194,10 @@ def test_step_moves_equal_the_rules_walked_byte_by_byte(walked, bus, split):
                         assert (st.load_moves, st.fetch_moves, st.store_moves) == (
                             load, 0, drain(out, residuals(desc), nr * nc, n, bus)), (desc["name"], o0)
                     modes.add("depthwise")
-                else:  # a window pool: its channel tiles
+                else:  # a window pool: its channel tiles (split: its halo rows in pairs)
                     for st, (c0, c1) in zip(steps, spans(x["c"], desc["tile"]["tm"])):
                         assert (st.load_moves, st.store_moves) == (
-                            load_rows(x, rows, cols, c0, c1 - c0, bus, False),
+                            load_rows(x, rows, cols, c0, c1 - c0, bus, split),
                             drain(out, residuals(desc), nr * nc, c1 - c0, bus)), (desc["name"], c0)
                     modes.add(kind)
     assert {"halo", "sampled", "tap", "resident", "whole", "depthwise", "maxpool"} <= modes, modes

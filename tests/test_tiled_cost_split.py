@@ -135,3 +135,37 @@ def test_unsplit_boards_cost_as_before(program):
         for desc in program.layers:
             for st in layer_steps(desc, program.engine, bus=r.bus_bytes, split=r.split):
                 assert st.wload_b == st.aload_b == ()
+
+
+@pytest.mark.parametrize("board", ["zcu104", "pynq-z2"])
+def test_a_split_window_pool_reads_its_odd_halo_rows_through_acts_b(board):
+    """A window pool's load per master as the rule gives it (tiled/pool.h: halo row yy through acts_b
+    when odd, padding rows among them), worked out from its element addresses; the same bytes as the
+    unsplit walk, and no more cycles."""
+    from onnx import helper
+    from tiled_util import make_model
+
+    r = ddr_rates(get_board(board))
+    nodes = [helper.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("AveragePool", ["m"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
+    qm, _ = random_case(make_model(nodes, {"x": [12, 11, 7]}, {}), seed=4)
+    program = build_program(qm, tm=8, tn=4, tile=(2, 3))
+    for desc in program.layers:
+        x, t, geo = desc["inputs"][0], desc["tile"], desc["geometry"]
+        (kh, kw), (sh, sw), (pt, pl) = geo["kernel"], geo["strides"], geo["pads"][:2]
+        nr, nc, cn = min(t["rows"], desc["output"]["h"]), min(t["cols"], desc["output"]["w"]), min(t["tm"], x["c"])
+        reads = {"acts": [], "acts_b": []}
+        for yy in range((nr - 1) * sh + kh):  # the first spatial tile's first channel tile
+            for xx in range((nc - 1) * sw + kw):
+                iy, ix = yy - pt, xx - pl
+                if 0 <= iy < x["h"] and 0 <= ix < x["w"]:
+                    reads["acts_b" if yy % 2 else "acts"] += [
+                        x["offset"] + ((iy * x["w"] + ix) * x["pixel_stride"] + c) * itemsize(x["dtype"]) for c in range(cn)]
+        hist = {k: histogram(*runs(v, itemsize(x["dtype"])), r.bus_bytes) for k, v in reads.items()}
+        st = next(s for s in layer_steps(desc, program.engine, bus=r.bus_bytes, split=True) if s.load)
+        plain = next(s for s in layer_steps(desc, program.engine, bus=r.bus_bytes) if s.load)
+        assert hist["acts_b"] and st.aload_b == hist["acts_b"], desc["name"]
+        assert minus(st.load, st.aload_b) == hist["acts"] and plain.aload_b == ()
+        assert sum(n * c for n, _, c in st.load) == sum(n * c for n, _, c in plain.load) and st.read == plain.read
+    split, one = program_cost(program, get_board(board)), program_cost(program, unsplit(get_board(board)))
+    assert all(s.cycles <= u.cycles for s, u in zip(split.layers, one.layers))

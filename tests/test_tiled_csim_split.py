@@ -155,3 +155,32 @@ def test_second_masters_carry_the_odd_rows_and_the_second_weight_halves():
     b_runs = tr.runs[tr.runs["port"] == WEIGHTS_B]
     assert [(int(o), int(n)) for o, n in zip(b_runs["offset"], b_runs["bytes"])] == [
         (c3["weights"]["offset"] + o, n) for o, n in want]
+
+
+def test_second_activations_master_carries_a_window_pools_odd_halo_rows():
+    """A max and an average pool of one spatial tile: halo row yy (padding rows among them) through
+    acts_b when odd, the rest through acts; the same integers and the same bytes as the unsplit engine."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["m"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("AveragePool", ["m"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])]
+    qm, q = random_case(make_model(nodes, {"x": [12, 9, 7]}, {}), seed=4)
+    q = {k: v[:1] for k, v in q.items()}
+    program = build_program(qm, tm=16, tn=4)
+    outs, split, _ = traced_bytes(program, q, 1)
+    base_outs, unsplit, _ = traced_bytes(program, q, 0)
+    for k in outs:
+        np.testing.assert_array_equal(outs[k], base_outs[k])
+    checked = []
+    for i, d in enumerate(program.layers):
+        assert d["kind"] in ("maxpool", "avgpool") and (d["tile"]["rows"], d["tile"]["cols"]) == (
+            d["output"]["h"], d["output"]["w"]) and d["tile"]["tm"] >= d["inputs"][0]["c"], d["name"]
+        x, (sh, _), (kh, _), pt = d["inputs"][0], d["geometry"]["strides"], d["geometry"]["kernel"], d["geometry"]["pads"][0]
+        hy = (d["output"]["h"] - 1) * sh + kh  # halo rows yy for input row yy - pt
+        odd = [yy for yy in range(hy) if yy % 2 and 0 <= yy - pt < x["h"]]
+        inside = [yy for yy in range(hy) if 0 <= yy - pt < x["h"]]
+        row = x["w"] * x["c"]
+        assert split[(i, ACTS_B, 0)] == len(odd) * row > 0, d["name"]
+        assert unsplit[(i, ACTS, 0)] == len(inside) * row  # a pool reads its halo and nothing else
+        assert split[(i, ACTS, 0)] == (len(inside) - len(odd)) * row, d["name"]
+        assert split[(i, ACTS, 1)] == unsplit[(i, ACTS, 1)] and (i, ACTS_B, 0) not in unsplit
+        checked.append(d["kind"])
+    assert checked == ["maxpool", "avgpool"]

@@ -130,9 +130,10 @@ def expected_loads(d, engine, w, split):
     for r0, q0, nr, nc in spans(d):
         ya, xa = r0 * sh - pt, q0 * sw - pl
         hy, hx = halo_extent(nr, sh, dh, kh), halo_extent(nc, sw, dw, kw)
-        halo = lambda c0, cn: paired_rows(x, list(range(ya, ya + hy)), list(range(xa, xa + hx)), c0, cn, w, False)
-        if kind in ("maxpool", "avgpool"):
-            out += [halo(c0, min(t["tm"], x["c"] - c0)) for c0 in range(0, x["c"], t["tm"])]
+        halo = lambda c0, cn, two=False: paired_rows(x, list(range(ya, ya + hy)), list(range(xa, xa + hx)), c0, cn, w,
+                                                     two)
+        if kind in ("maxpool", "avgpool"):  # a split engine's rows in pairs (the odd through acts_b)
+            out += [halo(c0, min(t["tm"], x["c"] - c0), split) for c0 in range(0, x["c"], t["tm"])]
             continue
         groups, cg, mg, k = geo["groups"], geo["cin_per_group"], geo["cout_per_group"], kh * kw
         if is_depthwise(geo):

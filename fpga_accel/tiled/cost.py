@@ -676,7 +676,7 @@ def layer_steps(desc: dict, engine: dict, bus: int = BUS_BYTES, split: bool = Fa
             yield consts
         yield from _conv_steps(desc, engine, bus=bus, split=split)
         return
-    for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine)):
+    for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine), split=split):
         yield from tile
 
 
@@ -686,7 +686,7 @@ def _timed_tiles(desc: dict, engine: dict, bus: int = BUS_BYTES,
     if desc["kind"] in ("conv", "gemm"):
         consts = _layer_consts(desc, engine, bus=bus)
         return ([(1, [(1, consts)])] if consts else []) + _conv_groups(desc, engine, bus=bus, split=split)
-    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine))]
+    return [(1, [(1, st) for st in tile]) for tile in _plain_tiles(desc, bus=bus, lanes=out_lanes(engine), split=split)]
 
 
 def out_lanes(engine: dict) -> int:
@@ -694,9 +694,11 @@ def out_lanes(engine: dict) -> int:
     return int(engine.get("out_lanes", 0))
 
 
-def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0) -> Iterator[list[Step]]:
+def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0, split: bool = False) -> Iterator[list[Step]]:
     """The steps of a layer other than conv / gemm, one list per spatial tile (a global pool: per
-    channel tile), the lookup tables first; ``lanes``: the engine's out_lanes (:func:`out_lanes`)."""
+    channel tile), the lookup tables first; ``lanes``: the engine's out_lanes (:func:`out_lanes`);
+    ``split``: a split engine's, whose window pools read their odd halo rows through acts_b
+    (tiled/pool.h, memory.h load_rows_split)."""
     kind, t = desc["kind"], desc["tile"]
     x, out = desc["inputs"][0], desc["output"]
     tm, tn = t["tm"], t["tn"]
@@ -715,8 +717,11 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0) -> Iterator[l
             tile = []
             geo = desc["geometry"]
             (kh, kw), (sh, sw), (dh, dw) = geo["kernel"], geo["strides"], geo["dilations"]
-            ya, yb = clipped(*in_span(r0, r1, sh, dh, kh, geo["pads"][0]), x["h"])
-            xa, xe = clipped(*in_span(q0, q1, sw, dw, kw, geo["pads"][1]), x["w"])
+            span_y, span_x = in_span(r0, r1, sh, dh, kh, geo["pads"][0]), in_span(q0, q1, sw, dw, kw, geo["pads"][1])
+            ya, yb = clipped(*span_y, x["h"])
+            xa, xe = clipped(*span_x, x["w"])
+            ys_in, xs_in = _grid(ya, yb, xa, xe)
+            odd = (ys_in - span_y[0]) % 2 == 1  # halo row yy through acts_b when odd (split)
             if kind == "avgpool":  # per-position M and shift, once per spatial tile
                 tile.append(Step(0, weights=px * (itemsize(desc["requant"]["M"]["dtype"]) +
                                                   itemsize(desc["requant"]["shift"]["dtype"])),
@@ -725,13 +730,17 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0) -> Iterator[l
                                  fetch_moves=px))  # a position's M and shift an iteration
             for c0, c1 in spans(x["c"], tm):
                 read, write, reads, writes = _pixel_output(desc, ys, xs, c0, c1 - c0)
+                if split:
+                    even = _access([x], ys_in[~odd], xs_in[~odd], c0, c1 - c0, bus=bus)
+                    loads = {"aload_b": _access([x], ys_in[odd], xs_in[odd], c0, c1 - c0, bus=bus)}
+                    loads["load"] = merge(even, loads["aload_b"])
+                else:
+                    loads = {"load": _access([x], ys_in, xs_in, c0, c1 - c0, bus=bus)}
                 tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + read,
-                                 write=write, load=_access([x], *_grid(ya, yb, xa, xe), c0, c1 - c0, bus=bus),
+                                 write=write, **loads,
                                  store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel()), bus),
                                  store_w=histogram(*runs(writes[0].ravel(), writes[1].ravel()), bus),
-                                 load_moves=moves.grid(x, np.arange(*in_span(r0, r1, sh, dh, kh, geo["pads"][0])),
-                                                       np.arange(*in_span(q0, q1, sw, dw, kw, geo["pads"][1])),
-                                                       c0, c1 - c0, bus),
+                                 load_moves=moves.grid(x, np.arange(*span_y), np.arange(*span_x), c0, c1 - c0, bus, split),
                                  store_moves=moves.drain(out, _residuals(desc), px, c1 - c0, bus, lanes)))
             yield tile
 

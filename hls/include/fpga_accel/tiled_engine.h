@@ -78,7 +78,7 @@ struct TiledEngine {
             case K_CONV:
             case K_GEMM: return conv_layer<C>(L, weights, acts, weights_b, acts_b, b);
             case K_MAXPOOL:
-            case K_AVGPOOL: return C::UNITS & (U_MAXPOOL | U_AVGPOOL) ? window_pool<C>(L, weights, acts, b) : S_ENGINE;
+            case K_AVGPOOL: return C::UNITS & (U_MAXPOOL | U_AVGPOOL) ? window_pool<C>(L, weights, acts, acts_b, b) : S_ENGINE;
             case K_GLOBAL_AVGPOOL:
             case K_GLOBAL_MAXPOOL: return C::UNITS & U_GLOBAL ? global_pool<C>(L, weights, acts, b) : S_ENGINE;
             case K_MUL: return C::UNITS & U_MUL ? mul_layer<C>(L, weights, acts, b) : S_ENGINE;

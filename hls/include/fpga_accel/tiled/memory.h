@@ -217,7 +217,7 @@ void load_halo(act_t* buf, const uint8_t* acts, const View& x, int ya, int hy, i
     load_sampled<C>(buf, acts, x, ya, 1, hy, xa, 1, hx, c0, cn, pad, stride > 0 ? stride : cn);
 }
 
-// A split engine's input rows (load_halo and load_sampled, of a dense convolution only): nr rows of
+// A split engine's input rows (load_halo and load_sampled, of a dense convolution or a window pool): nr rows of
 // nc pixels from (ya, xa) every sy rows and sx columns, channels [c0, c0+cn), at `stride` elements
 // a pixel, row yy read through `acts` when even and through `acts_b` when odd. Rows go in pairs, a
 // column's two pixels side by side, a word of each an iteration, so the two masters stream at once.

@@ -75,9 +75,9 @@ int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, 
 }
 
 // Step j of nt Tm tiles, H = j%2: output path of tile j-2 (half H) | the array on tile j-1 (half 1-H)
-// | load of tile j (half H).
+// | load of tile j (half H), a split engine's odd halo rows through acts_b (load_rows_split).
 template <class C, int H>
-int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+int pool_step(const Layer& L, uint8_t* acts, const uint8_t* acts_b, Buffers<C>& b, const Span& s, int j, int nt) {
 #pragma HLS INLINE
     FA_TILED_TRACE_STAGE(LOAD, 0, b.in[H], s);  // the load of tile j; the output path and the pool are stages of their own
     const View& x = L.in[0];
@@ -86,12 +86,17 @@ int pool_step(const Layer& L, uint8_t* acts, Buffers<C>& b, const Span& s, int j
         if (status) return status;
     }
     if (j >= 1 && j <= nt) pool_mac<C, 1 - H>(L, b, s, (j - 1) * L.tm);
-    if (j < nt) load_halo<C>(b.in[H], acts, x, s.ya, s.hy, s.xa, s.hx, j * L.tm, imin(L.tm, x.c - j * L.tm), L.pad_in);
+    if (j >= nt) return S_OK;
+    const int c0 = j * L.tm, cn = imin(L.tm, x.c - c0);
+    if (C::SPLIT)
+        load_rows_split<C>(b.in[H], acts, acts_b, x, s.ya, 1, s.hy, s.xa, 1, s.hx, c0, cn, L.pad_in, cn);
+    else
+        load_halo<C>(b.in[H], acts, x, s.ya, s.hy, s.xa, s.hx, c0, cn, L.pad_in);
     return S_OK;
 }
 
 template <class C>
-int window_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b) {
+int window_pool(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* acts_b, Buffers<C>& b) {
 #pragma HLS INLINE  // into run_layer: its drain calls are the conv's instance (drain.h)
     const int nt = (L.in[0].c + L.tm - 1) / L.tm;
     load_tables<C>(L, weights, b);
@@ -114,7 +119,7 @@ pool_rows:
             }
         pool_pipeline:
             for (int j = 0; j <= nt + 1; j++) {
-                const int status = j & 1 ? pool_step<C, 1>(L, acts, b, s, j, nt) : pool_step<C, 0>(L, acts, b, s, j, nt);
+                const int status = j & 1 ? pool_step<C, 1>(L, acts, acts_b, b, s, j, nt) : pool_step<C, 0>(L, acts, acts_b, b, s, j, nt);
                 if (status) return status;
             }
         }
