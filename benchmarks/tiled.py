@@ -6,8 +6,10 @@ For each model and board, one ``fpga_accel.compile(..., engine="tiled")`` in a f
 (its wall time and peak resident memory are the compile's): the array chosen (Tm × Tn, DSP
 multipliers, packing, BRAM18 / URAM), cycles and frames/s per image, the DSP-roofline efficiency
 as ``benchmarks/efficiency.py`` defines it for the dataflow design (MACs × frames/s over the
-board's DSPs × 2 MACs × clock) and the compute / memory split per layer. Every figure but the
-compile's time and memory is an estimate of the cost model, not a measurement.
+board's DSPs × 2 MACs × clock) and the compute / memory split per layer; and the *port bound*: the
+DSP-roofline share no schedule of the same array could beat, each layer taking the longest of its
+compute cycles and its bytes at the DDR's and the ports' rates (``cost.bound_cycles``). Every figure
+but the compile's time and memory is an estimate of the cost model, not a measurement.
 
     python benchmarks/tiled.py [--models DIR/resnet50.onnx,...] [--boards pynq-z2,kv260,zcu104,alveo-u250]
                                [--calib DIR/calib224.npy] [--layers resnet50] [--json PATH]
@@ -47,6 +49,7 @@ def one(model: str, board: str, calib: str) -> dict:
 
     import fpga_accel
     from fpga_accel.fold import get_board
+    from fpga_accel.tiled.cost import bound_cycles, ddr_rates
 
     with tempfile.TemporaryDirectory() as d, PeakRss() as rss:
         t, cpu = time.perf_counter(), time.process_time()
@@ -59,11 +62,13 @@ def one(model: str, board: str, calib: str) -> dict:
     macs = sum(lay["macs"] for lay in cost["layers"])
     peak = brd.dsp * ROOFLINE_MACS_PER_DSP * cost["clock_mhz"] * 1e6
     mem = [lay for lay in cost["layers"] if lay["bound"] == "memory"]
+    bound = bound_cycles(cost["layers"], ddr_rates(brd, cost["clock_mhz"], cost["burst_efficiency"]))
     return {"model": Path(model).stem, "board": board, "tm": arr["tm"], "tn": arr["tn"], "dsp": arr["dsp"],
             "dsp_total": brd.dsp, "pack": arr.get("pack", 1), "bram18": arr["bram18"], "uram": arr.get("uram", 0),
             "out_lanes": arr.get("out_lanes", 0), "units": arr.get("units"),
             "cycles": cost["cycles"], "fps": cost["fps"], "macs": macs,
             "roofline_efficiency": macs * cost["fps"] / peak, "ddr_gbs": cost["ddr_gbs"],
+            "bound_cycles": bound, "bound_efficiency": macs / (bound * brd.dsp * ROOFLINE_MACS_PER_DSP) if bound else 0.0,
             "compute_bound_cycles": sum(lay["cycles"] for lay in cost["layers"] if lay["bound"] == "compute"),
             "memory_bound_cycles": sum(lay["cycles"] for lay in mem), "memory_bound_layers": len(mem),
             "layers_total": len(cost["layers"]), "compile_s": round(seconds, 1),
@@ -172,13 +177,13 @@ def main() -> None:
                           f"roofline, compile {r['compile_s']} s / {r['compile_peak_mb']} MB", highlight=False)
     t = Table(title="tiled engine, 8 bits, each board's clock (cost-model estimates; compile time and memory measured)")
     for c in ("model", "board", "Tm x Tn", "pack", "out lanes", "DSP", "BRAM18", "URAM", "cycles/image", "frames/s",
-              "DSP roofline", "GB/s", "memory-bound layers (cycles)", "compile s", "peak MB"):
+              "DSP roofline", "port bound", "GB/s", "memory-bound layers (cycles)", "compile s", "peak MB"):
         t.add_column(c, justify="left" if c in ("model", "board") else "right")
     for r in rows:
         t.add_row(r["model"], r["board"], f"{r['tm']} x {r['tn']}", str(r["pack"]), str(r["out_lanes"]),
                   f"{r['dsp']}/{r['dsp_total']}",
                   str(r["bram18"]), str(r["uram"]), f"{r['cycles']:,.0f}", f"{r['fps']:,.1f}",
-                  f"{r['roofline_efficiency']:.1%}", f"{r['ddr_gbs']:.2f}",
+                  f"{r['roofline_efficiency']:.1%}", f"{r['bound_efficiency']:.1%}", f"{r['ddr_gbs']:.2f}",
                   f"{r['memory_bound_layers']}/{r['layers_total']} ({r['memory_bound_cycles'] / r['cycles']:.1%})",
                   str(r["compile_s"]), str(r["compile_peak_mb"]))
     console.print(t)

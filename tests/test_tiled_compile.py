@@ -17,7 +17,7 @@ from fpga_accel.bundle_tiled import load_program
 from fpga_accel.errors import InputError
 from fpga_accel.runtime.errors import BackendUnavailable
 from fpga_accel.tiled import ProgramError
-from fpga_accel.tiled.cost import program_cost
+from fpga_accel.tiled.cost import bound_cycles, ddr_rates, program_cost
 from fpga_accel.tiled.ports import axi_bits
 from fpga_accel.tiled.target import buffer_bram18, choose_array, ramb18
 from models import data
@@ -291,6 +291,10 @@ def test_cli_compile_and_report_print_per_layer_tiled_figures(tmp_path, capsys):
         pack, dsps = load_bundle(out).manifest["tiled"]["array"]["pack"], get_board("zcu104").dsp
         roofline = sum(lay["macs"] for lay in cost["layers"]) * cost["fps"] / (dsps * pack * cost["clock_mhz"] * 1e6)
         assert f"DSP roofline    {roofline:.2%} of {dsps:,} DSPs x {pack} MAC x {cost['clock_mhz']:g} MHz" in text
+        # the port bound: the same MACs over the bound's cycles, never below the estimate's share
+        bound = bound_cycles(cost["layers"], ddr_rates(get_board("zcu104")))
+        share = sum(lay["macs"] for lay in cost["layers"]) / (bound * dsps * pack)
+        assert f"port bound      {share:.2%}:" in text and share >= roofline
     assert main(["report", str(out), "--html", str(tmp_path / "r.html")]) == 2
     capsys.readouterr()
     assert main(["report", str(out), "--board", "pynq-z2"]) == 0  # the same program re-costed

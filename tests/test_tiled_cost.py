@@ -8,7 +8,7 @@ from tiled_util import quantised, random_case, raw_inputs
 from fpga_accel.errors import InputError
 from fpga_accel.fold import get_board
 from fpga_accel.tiled import TiledEngine, build_program
-from fpga_accel.tiled.cost import BURST_EFFICIENCY, ddr_rates, layer_steps, layer_totals, program_cost
+from fpga_accel.tiled.cost import BURST_EFFICIENCY, bound_cycles, ddr_rates, layer_steps, layer_totals, program_cost
 from fpga_accel.tiled.ddr import BUS_BYTES, DEFAULT_LATENCY, Rates, busy, merge
 from models import data
 
@@ -174,3 +174,31 @@ def test_dense_layers_overlap_their_spatial_tiles(resnet, monkeypatch):
             assert a <= b + 1e-9, d["name"]
             fewer += a < b - 1
     assert fewer >= 2
+
+
+def test_the_port_bound_by_hand():
+    """bound_cycles: per layer the longest of its compute, its bytes over the DDR, and the busiest port
+    channel (weights spread over the weights masters' ports, reads over the activations masters', the
+    writes on one write channel)."""
+    layers = [{"compute_cycles": 100, "weight_bytes": 6400, "act_read_bytes": 320, "act_write_bytes": 160},
+              {"compute_cycles": 500, "weight_bytes": 0, "act_read_bytes": 3200, "act_write_bytes": 9600}]
+    split = Rates(1000.0, 16.0, 16, (0, 1, 0, 3, 2))  # a split engine: weights on ports 1 and 3, reads on 0 and 2
+    # layer 0: weights 3200 a port / 16 = 200 > its reads (160 a port / 16 = 10) and compute; layer 1: writes 600
+    assert bound_cycles(layers, split) == 200 + 600
+    one = Rates(1000.0, 16.0, 16, (0, 1, 0, 1, 0))  # unsplit: weights on port 1, reads and writes on port 0
+    assert bound_cycles(layers, one) == 6400 / 16 + 9600 / 16
+    shared = Rates(1000.0, 16.0, 16)  # every master on one port: weights and reads share its read channel
+    assert bound_cycles(layers, shared) == (6400 + 320) / 16 + 9600 / 16
+    assert bound_cycles(layers, Rates(20.0)) == (6400 + 320 + 160) / 20 + (3200 + 9600) / 20  # no port: the DDR
+    assert bound_cycles(layers, Rates(1e9)) == 100 + 500  # compute alone
+
+
+@pytest.mark.parametrize("board", ["zcu104", "pynq-z2", "alveo-u250"])
+def test_the_model_never_beats_its_port_bound(resnet, board):
+    """No layer's estimate is faster than its own compute and bytes at the ports' rates allow."""
+    b = get_board(board)
+    cost = program_cost(build_program(resnet, tm=16, tn=16), b).to_dict()
+    rates = ddr_rates(b)
+    for lay in cost["layers"]:
+        assert lay["cycles"] >= bound_cycles([lay], rates) - 1e-6, lay["name"]
+    assert bound_cycles(cost["layers"], rates) <= cost["cycles"]

@@ -106,6 +106,22 @@ def tiled_roofline(cost: dict, array: dict, dsps: int) -> float:
     return sum(r["macs"] for r in cost["layers"]) * cost["fps"] / peak if peak > 0 else 0.0
 
 
+def port_bound(cost: dict, array: dict, dsps: int) -> float | None:
+    """The DSP-roofline share of :func:`fpga_accel.tiled.cost.bound_cycles` for ``cost``'s board (None
+    for a board this installation does not know)."""
+    from ..errors import InputError
+    from ..fold import get_board
+    from ..tiled.cost import bound_cycles, ddr_rates
+
+    try:
+        rates = ddr_rates(get_board(cost["board"]), cost["clock_mhz"], cost["burst_efficiency"])
+    except InputError:
+        return None
+    cycles = bound_cycles(cost["layers"], rates)
+    peak = dsps * array.get("pack", 1)
+    return sum(r["macs"] for r in cost["layers"]) / (cycles * peak) if cycles and peak else None
+
+
 def print_tiled(m: dict, array: dict, cost: dict) -> None:
     """Per-layer figures of the tiled engine (all estimates) and the array the compile chose."""
     cols = [Column("layer"), Column("kind"), Column("MACs", "right"), Column("compute cycles", "right"),
@@ -128,6 +144,10 @@ def print_tiled(m: dict, array: dict, cost: dict) -> None:
     dsps = board_dsps(m, cost)
     echo(f"DSP roofline    {tiled_roofline(cost, array, dsps):.2%} of {dsps:,} DSPs x "
          f"{array.get('pack', 1)} MAC x {cost['clock_mhz']:g} MHz (the board's DSPs, as for a dataflow design)  [estimate]")
+    bound = port_bound(cost, array, dsps)
+    if bound is not None:
+        echo(f"port bound      {bound:.2%}: no schedule of this array beats it, each layer taking the longest of its "
+             f"compute cycles and its bytes at the DDR's and the ports' rates  [estimate]")
     echo(f"array           Tm x Tn = {array['tm']} x {array['tn']}: {array['dsp']:,} DSP, {array['bram18']:,} BRAM18 "
           f"(budget {array['budget']['dsp']:,} DSP, {array['budget']['bram18']:,} BRAM18); buffers "
           f"{array['buffers']['input']:,}/{array['buffers']['weight']:,}/{array['buffers']['output']:,} elements "

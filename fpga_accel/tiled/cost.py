@@ -227,6 +227,32 @@ def ddr_rates(board, clock_mhz: float | None = None, burst_efficiency: float = B
                  master_ports(board.ps))
 
 
+def bound_cycles(layers, rates: Rates) -> float:
+    """A lower bound of an image's cycles on any schedule of these layers (``layers``: LayerCost dicts,
+    as ``ProgramCost.to_dict`` and the manifest hold them) on this array and these ports: per layer the
+    longest of its compute cycles, its DDR bytes at the DDR's sustained rate (``rates.ddr``) and, behind
+    a board's PS ports (``rates.port`` bytes a cycle a channel), the busiest port channel — its weights
+    spread evenly over the weights masters' ports, its reads over the activations masters', its writes
+    on the activations master's write channel (a split engine's second masters taken for every layer) —
+    as if every transfer overlapped the compute and every channel ran at its rate. What a better
+    schedule of the same engine could reach at best; an estimate from the cost model's own counts."""
+    r = as_rates(rates)
+    weight_ports = sorted({r.ports[WEIGHTS], r.ports[WEIGHTS_B]})
+    read_ports = sorted({r.ports[ACTS], r.ports[ACTS_B]})
+    total = 0.0
+    for lay in layers:
+        moved = lay["weight_bytes"] + lay["act_read_bytes"] + lay["act_write_bytes"]
+        longest = max(float(lay["compute_cycles"]), moved / r.ddr)
+        if r.port:
+            reads: dict[int, float] = {}
+            for ports, nbytes in ((weight_ports, lay["weight_bytes"]), (read_ports, lay["act_read_bytes"])):
+                for q in ports:
+                    reads[q] = reads.get(q, 0.0) + nbytes / len(ports)
+            longest = max(longest, max(reads.values()) / r.port, lay["act_write_bytes"] / r.port)
+        total += longest
+    return total
+
+
 def layer_totals(desc: dict, engine: dict, per_cycle: Rates | float,
                  latency: int = DEFAULT_LATENCY) -> tuple[int, int, int, int, float, float]:
     """(compute cycles, weight bytes, read bytes, written bytes, transfer cycles, cycles) of one
