@@ -35,8 +35,10 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
     def parts(st):  # the load, the fetch and the output path as (bursts, master, write)
         seconds = ((st.wload_b, WEIGHTS_B, False), (st.aload_b, ACTS_B, False)) if st.wload_b or st.aload_b else ()
         first = minus(st.load, merge(st.wload, st.wload_b, st.aload_b))
+        residuals = (((minus(st.store_r, st.store_rb), ACTS, False), (st.store_rb, ACTS_B, False)) if st.store_rb
+                     else ((st.store_r, ACTS, False),))  # a split engine's odd rows' residuals through acts_b
         return (((first, ACTS, False), (st.wload, WEIGHTS, False), *(p for p in seconds if p[0])),
-                ((st.fetch, WEIGHTS, False),), ((st.store_r, ACTS, False), (st.store_w, ACTS, True)))
+                ((st.fetch, WEIGHTS, False),), (*residuals, (st.store_w, ACTS, True)))
 
     def load_time(st, load):  # a split load: its halves' streams at once, each alone on its lanes, one DDR
         if not (st.wload_b or st.aload_b):
@@ -82,7 +84,7 @@ def loop_totals(desc, engine, per_cycle, latency=DEFAULT_LATENCY):
         t, n = times(first), times(nxt)
         work = t[2] + (t[1] if mode == "pipelined" else 0.0)
         step = max(work, n[0], *(t[5][k] + n[4][k] for k in lanes))
-        reads = occupancy(((out.store_r, ACTS, False),), per_cycle)  # on the DDR and the lanes the load shares
+        reads = occupancy(parts(out)[2][:-1], per_cycle)  # on the DDR and the lanes the load shares
         return max(0.0, n[0] + max(reads[k] for k in lanes if k == 0 or n[4][k]) - step)
 
     def pipeline(steps, mode=None, before=None):

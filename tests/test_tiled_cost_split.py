@@ -169,3 +169,30 @@ def test_a_split_window_pool_reads_its_odd_halo_rows_through_acts_b(board):
         assert sum(n * c for n, _, c in st.load) == sum(n * c for n, _, c in plain.load) and st.read == plain.read
     split, one = program_cost(program, get_board(board)), program_cost(program, unsplit(get_board(board)))
     assert all(s.cycles <= u.cycles for s, u in zip(split.layers, one.layers))
+
+
+@pytest.mark.parametrize("board", ["zcu104", "pynq-z2"])
+def test_a_split_conv_reads_its_odd_rows_residuals_through_acts_b(program, board):
+    """A conv's output path with a residual add: the residual bytes of its odd output rows on acts_b
+    (Step.store_rb), all of them in store_r, the same bytes as the unsplit walk; no more cycles."""
+    r = ddr_rates(get_board(board))
+    seen = 0
+    for desc in program.layers:
+        adds = [p["residual"] for p in desc["post"] if p["op"] == "add"]
+        if desc["kind"] not in ("conv", "gemm") or not adds:
+            continue
+        res = adds[0]
+        assert res.get("channel_stride", 1) == 1 and res["pixel_stride"] == res["c"] == desc["output"]["c"]
+        row = res["w"] * res["c"] * itemsize(res["dtype"])
+        split_steps = list(layer_steps(desc, program.engine, bus=r.bus_bytes, split=True))
+        plain = list(layer_steps(desc, program.engine, bus=r.bus_bytes))
+        odd = sum(n * c for st in split_steps for n, _, c in st.store_rb)
+        assert odd == len(range(1, desc["output"]["h"], 2)) * row > 0, desc["name"]
+        assert all(merge(minus(st.store_r, st.store_rb), st.store_rb) == st.store_r for st in split_steps)  # held
+        assert (sum(n * c for st in split_steps for n, _, c in st.store_r)
+                == sum(n * c for st in plain for n, _, c in st.store_r) == desc["output"]["h"] * row)
+        assert not any(st.store_rb for st in plain)
+        seen += 1
+    assert seen
+    split, one = program_cost(program, get_board(board)), program_cost(program, unsplit(get_board(board)))
+    assert all(s.cycles <= u.cycles for s, u in zip(split.layers, one.layers))

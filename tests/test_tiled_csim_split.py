@@ -16,7 +16,7 @@ from fpga_accel.tiled import build_program, csim
 from fpga_accel.tiled.cost import _conv_geometry
 from fpga_accel.tiled.ddr import ACTS, ACTS_B, WEIGHTS, WEIGHTS_B
 from fpga_accel.tiled.interface import split_of
-from fpga_accel.tiled.program import ProgramError
+from fpga_accel.tiled.program import ProgramError, itemsize
 from fpga_accel.tiled.tiles import tap_parallel, tiles_per_step, whole_pixels
 from models import data
 
@@ -184,3 +184,28 @@ def test_second_activations_master_carries_a_window_pools_odd_halo_rows():
         assert split[(i, ACTS, 1)] == unsplit[(i, ACTS, 1)] and (i, ACTS_B, 0) not in unsplit
         checked.append(d["kind"])
     assert checked == ["maxpool", "avgpool"]
+
+
+def test_second_activations_master_carries_the_odd_output_rows_residuals():
+    """A 1x1 convolution with a residual add in its output path, one spatial tile: the residual elements
+    of odd output rows through acts_b, the even ones' through acts (drain.h), beside its odd sampled
+    input rows; the same integers and bytes as the unsplit engine."""
+    r = np.random.default_rng(5)
+    nodes = [conv("c1", "x", "w1", "a"), helper.make_node("Relu", ["a"], ["b"]), conv("c2", "b", "w2", "c"),
+             helper.make_node("Add", ["c", "b"], ["y"])]
+    qm, q = random_case(make_model(nodes, {"x": [6, 7, 5]}, {"w1": W(r, 8, 6, 1, 1), "w1_b": W(r, 8),
+                                                             "w2": W(r, 8, 8, 1, 1), "w2_b": W(r, 8)}), seed=6)
+    q = {k: v[:1] for k, v in q.items()}
+    program = build_program(qm, tm=16, tn=4)
+    i, d = next((i, d) for i, d in enumerate(program.layers) if any(p["op"] == "add" for p in d["post"]))
+    assert (d["tile"]["rows"], d["tile"]["cols"]) == (d["output"]["h"], d["output"]["w"]) and d["output"]["h"] == 7
+    outs, split, _ = traced_bytes(program, q, 1)
+    base_outs, unsplit, _ = traced_bytes(program, q, 0)
+    for k in outs:
+        np.testing.assert_array_equal(outs[k], base_outs[k])
+    x, res = d["inputs"][0], next(p["residual"] for p in d["post"] if p["op"] == "add")
+    odd_rows = len(range(1, 7, 2))  # output rows 1, 3, 5; the sampled input rows alike (stride 1)
+    row_in, row_res = x["w"] * x["c"] * itemsize(x["dtype"]), res["w"] * res["c"] * itemsize(res["dtype"])
+    assert split[(i, ACTS_B, 0)] == odd_rows * (row_in + row_res)
+    assert split[(i, ACTS, 0)] == (7 - odd_rows) * (row_in + row_res) == unsplit[(i, ACTS, 0)] - split[(i, ACTS_B, 0)]
+    assert split[(i, ACTS, 1)] == unsplit[(i, ACTS, 1)]  # the writes stay on acts

@@ -100,7 +100,8 @@ class Step:
     activations master; ``fetch`` is all on the weights master, the output path on the activations
     master. In a split engine (ddr.Rates.split) a dense conv / gemm step's load also has parts on the
     second masters: ``wload_b`` the second half of its weight run (weights_b), ``aload_b`` its odd
-    input rows (acts_b); ``load`` holds them too. ``load_moves``, ``fetch_moves``, ``store_moves``:
+    input rows (acts_b); ``load`` holds them too; and a conv's output path reads its odd output rows'
+    residuals through acts_b: ``store_rb``, which ``store_r`` holds too. ``load_moves``, ``fetch_moves``, ``store_moves``:
     the iterations of the loops that move the load's, the fetch's and the output path's data (a bus
     word, resp. P lanes, an iteration: :mod:`fpga_accel.tiled.moves`), placed as the bursts are."""
 
@@ -113,6 +114,7 @@ class Step:
     store_r: tuple = ()
     store_w: tuple = ()
     whole: bool = False
+    store_rb: tuple = ()
     wload: tuple = ()
     wload_b: tuple = ()
     aload_b: tuple = ()
@@ -315,7 +317,7 @@ def _totals(desc: dict, engine: dict, timed: list, per_cycle: float, latency: in
 def _occupied(st: Step, per_cycle, cache: dict) -> tuple[float, ...]:
     """The busy time of every lane (the DDR, each port's read and write channel) for a step's bursts,
     kept in ``cache`` per its bursts."""
-    key = ("busy", st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.store_r, st.store_w)
+    key = ("busy", st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.store_r, st.store_rb, st.store_w)
     if key not in cache:
         cache[key] = _usage(st, per_cycle)
     return cache[key]
@@ -342,6 +344,10 @@ def _fetch_parts(st: Step) -> tuple:
 
 
 def _store_parts(st: Step) -> tuple:
+    """The output path's bursts per master: its residual reads (a split engine's odd rows' through
+    acts_b) and its writes."""
+    if st.store_rb:
+        return (minus(st.store_r, st.store_rb), ACTS, False), (st.store_rb, ACTS_B, False), (st.store_w, ACTS, True)
     return (st.store_r, ACTS, False), (st.store_w, ACTS, True)
 
 
@@ -418,7 +424,7 @@ def _stage_times(st: Step, per_cycle, latency: int, cache: dict) -> tuple:
     output path: 3 × L) of a step,
     kept in ``cache`` per what they depend on (a depthwise layer's Tm tiles are distinct steps, mostly
     alike). Columns: :func:`_lanes`."""
-    key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_w,
+    key = (st.load, st.wload, st.wload_b, st.aload_b, st.fetch, st.compute, st.store_r, st.store_rb, st.store_w,
            st.load_moves, st.fetch_moves, st.store_moves)
     if key not in cache:
         load, fetch = occupancy(_load_parts(st), per_cycle), occupancy(_fetch_parts(st), per_cycle)
@@ -484,7 +490,7 @@ def _queued_load(rest: tuple, out: Step, per_cycle, latency: int, cache: dict, m
     lanes, lo, fe, _ = _lanes(per_cycle)
     work = t[2] + (t[1] if mode == "pipelined" else 0.0)  # a resident tile's first fetch runs beside its first load
     step = max(work, n[0], *(t[fe[k]] + n[lo[k]] for k in range(lanes)))
-    reads = occupancy(((out.store_r, ACTS, False),), per_cycle)
+    reads = occupancy(tuple(part for part in _store_parts(out) if not part[2]), per_cycle)
     return max(0.0, n[0] + max(v for k, v in enumerate(reads) if k == 0 or n[lo[k]]) - step)
 
 
@@ -565,10 +571,12 @@ def _pipeline_cycles(run: tuple, per_cycle, latency: int, cache: dict, mode: str
 
 
 def _store(st: Step, per_cycle, latency: int) -> float:
-    """The output path's time: its residual reads and its writes, each stream on its own outstanding
-    requests (and its own port channel) but both on the one DDR (their busy time together, and a latency)."""
+    """The output path's time: its residual reads (per master) and its writes, each stream on its own
+    outstanding requests (and its own port channel) but all on the one DDR (their busy time together,
+    and a latency)."""
     both = merge(st.store_r, st.store_w)
-    return max(stream(st.store_r, per_cycle, latency), stream(st.store_w, per_cycle, latency),
+    return max(*(stream(h, per_cycle, latency, occupied=occupancy(((h, m, w),), per_cycle))
+                 for h, m, w in _store_parts(st)),
                busy(both, per_cycle) + latency if both else 0.0)
 
 
@@ -1072,7 +1080,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         return _one_run(w0, nbytes, bus=bus) if nbytes else ()
 
     def output(n):
-        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus), "store_w": _access([out], oy, ox, 0, n, bus=bus),
+        return {**_residual_reads(adds, oy, ox, n, bus, split), "store_w": _access([out], oy, ox, 0, n, bus=bus),
                 "store_moves": moves.drain(out, adds, px, n, bus, out_lanes(engine))}
 
     def weight_moves(a, nbytes):  # a weight run's iterations from byte a of the weights block
@@ -1128,7 +1136,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         for _ in range(g):
             for n, many, st in kinds:
                 yield many, st
-        yield from _whole_output(desc, engine, px, oy, ox, bus=bus)
+        yield from _whole_output(desc, engine, px, oy, ox, bus=bus, split=split)
         return
     held = _held(desc, geo, r0, r1, q0, q1)
     if sampled_input(desc, geo):  # only the pixels a 1x1 convolution reads
@@ -1179,7 +1187,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         for many, tile in tiles:
             for _ in range(many):
                 yield from tile
-    yield from _whole_output(desc, engine, px, oy, ox, bus=bus)
+    yield from _whole_output(desc, engine, px, oy, ox, bus=bus, split=split)
 
 
 def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -> dict:
@@ -1192,7 +1200,19 @@ def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -
     return {"load": merge(inputs[0], inputs[1], wl, wb), "wload": wl, "wload_b": wb, "aload_b": inputs[1]}
 
 
-def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES) -> Iterator[tuple[int, Step]]:
+def _residual_reads(adds: list[dict], oy, ox, n: int, bus: int, split: bool) -> dict:
+    """A conv output path's residual reads of pixels (oy, ox), channels [0, n) (Step fields): all of
+    them in ``store_r``; a split engine's odd output rows through acts_b (drain.h), those also in
+    ``store_rb``."""
+    if not split or not adds:
+        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus)}
+    odd = oy % 2 == 1
+    second = _access(adds, oy[odd], ox[odd], 0, n, bus=bus)
+    return {"store_r": merge(_access(adds, oy[~odd], ox[~odd], 0, n, bus=bus), second), "store_rb": second}
+
+
+def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES,
+                  split: bool = False) -> Iterator[tuple[int, Step]]:
     """With whole pixels (tiles.whole_pixels), the output path of a spatial tile's ``px`` pixels (oy, ox)
     after its Tm tiles: pixel by pixel all of its channels, the residuals read and the pixel written a
     run each (a row one run when they are all of its channels; conv.h drain, whole)."""
@@ -1200,5 +1220,5 @@ def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTE
         return
     out, c = desc["output"], desc["output"]["c"]
     yield 1, Step(0, read=_post(desc, px, c), write=px * c * itemsize(out["dtype"]),
-                  store_r=_access(_residuals(desc), oy, ox, 0, c, bus=bus), store_w=_access([out], oy, ox, 0, c, bus=bus),
+                  **_residual_reads(_residuals(desc), oy, ox, c, bus, split), store_w=_access([out], oy, ox, 0, c, bus=bus),
                   whole=True, store_moves=moves.drain(out, _residuals(desc), px, c, bus, out_lanes(engine)))

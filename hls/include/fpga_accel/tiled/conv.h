@@ -82,12 +82,12 @@ void load_channel_consts(const Layer& L, const uint8_t* weights, Buffers<C>& b) 
 // shift[H]) or, with whole pixels (checks.h), a whole spatial tile with the layer's (pos_mult,
 // pos_shift). Its call sites, one a half and mode, are one instance of drain (tiled_engine.h).
 template <class C, int H>
-int drain_half(const Layer& L, const Buffers<C>& b, uint8_t* acts, const Pending& p) {
+int drain_half(const Layer& L, const Buffers<C>& b, uint8_t* acts, const uint8_t* acts_b, const Pending& p) {
 #pragma HLS INLINE
     if (!p.tmo) return S_OK;
     FA_TILED_TRACE_STAGE(STORE, b.acc[H], 0, p.s);
-    return p.whole ? drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, p)
-                   : drain<C>(L, b, b.acc[H], b.mult[H], b.shift[H], acts, p);
+    return p.whole ? drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, acts_b, p)
+                   : drain<C>(L, b, b.acc[H], b.mult[H], b.shift[H], acts, acts_b, p);
 }
 
 // --- dense and grouped --------------------------------------------------------------------------
@@ -570,7 +570,7 @@ int dense_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint
 #pragma HLS INLINE
     dense_first<C>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0);
     dense_start<C, H>(L, b, o0, p0, whole);
-    const int status = drain_half<C, 1 - H>(L, b, acts, last);
+    const int status = drain_half<C, 1 - H>(L, b, acts, acts_b, last);
     if (status) return status;
     const int as = whole ? L.out.c : imin(L.tm, L.mg - o0), a0 = whole ? gi * L.mg + o0 : 0;
     return dense_tile<C, H>(L, weights, acts, weights_b, acts_b, b, s, gi, o0, resident, r, p0, as, a0);
@@ -671,12 +671,13 @@ dw_taps:
 // Step j of nt Tm tiles, H = j%2: output path of tile j-2 (half H) | the array on tile j-1 (half 1-H)
 // | load of tile j (half H).
 template <class C, int H>
-int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s, int j, int nt) {
+int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* acts_b, Buffers<C>& b, const Span& s,
+            int j, int nt) {
 #pragma HLS INLINE
     const int nout = L.groups * L.mg;
     if (j >= 2) {
         const int o0 = (j - 2) * L.tm;
-        const int status = drain_half<C, H>(L, b, acts, conv_pending(s, o0, imin(L.tm, nout - o0), false));
+        const int status = drain_half<C, H>(L, b, acts, acts_b, conv_pending(s, o0, imin(L.tm, nout - o0), false));
         if (status) return status;
     }
     if (j >= 1 && j <= nt) {
@@ -688,12 +689,13 @@ int dw_step(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b
 }
 
 template <class C>
-int dw_span(const Layer& L, const uint8_t* weights, uint8_t* acts, Buffers<C>& b, const Span& s) {
+int dw_span(const Layer& L, const uint8_t* weights, uint8_t* acts, const uint8_t* acts_b, Buffers<C>& b, const Span& s) {
 #pragma HLS INLINE
     const int nt = (L.groups * L.mg + L.tm - 1) / L.tm;
 dw_pipeline:
     for (int j = 0; j <= nt + 1; j++) {
-        const int status = j & 1 ? dw_step<C, 1>(L, weights, acts, b, s, j, nt) : dw_step<C, 0>(L, weights, acts, b, s, j, nt);
+        const int status = j & 1 ? dw_step<C, 1>(L, weights, acts, acts_b, b, s, j, nt)
+                           : dw_step<C, 0>(L, weights, acts, acts_b, b, s, j, nt);
         if (status) return status;
     }
     return S_OK;
@@ -719,13 +721,13 @@ spatial_rows:
             const Span s = span_of(L, r0, q0);
             if (depthwise) tap_offsets(L, s.hx, b.taps);
             const int status =
-                depthwise ? dw_span<C>(L, weights, acts, b, s)
+                depthwise ? dw_span<C>(L, weights, acts, acts_b, b, s)
                           : dense_span<C>(L, weights, acts, weights_b, acts_b, b, s, i, n++, last);
             if (status) return status;
         }
     }
     const int h = whole ? n : i;  // the last tile's accumulator half is (h - 1) % 2
-    return h & 1 ? drain_half<C, 0>(L, b, acts, last) : drain_half<C, 1>(L, b, acts, last);
+    return h & 1 ? drain_half<C, 0>(L, b, acts, acts_b, last) : drain_half<C, 1>(L, b, acts, acts_b, last);
 }
 
 }  // namespace tiled

@@ -8,7 +8,9 @@
 //   S_RANGE when y lies outside the output's type, else y written
 // A conv writes each lane's element (a pixel's channels one run of DDR bytes, a row one run when they
 // are all of the pixel's); a pool writes its pixel's values together (pixels.h write_pixel: a span
-// rewritten through a channel-strided view), as the cost model counts them (cost.py).
+// rewritten through a channel-strided view), as the cost model counts them (cost.py). A split
+// engine's conv reads the residuals of its odd output rows through the second activations master
+// (acts_b), the even ones' through acts, as its loads split their input rows (memory.h).
 //
 // The layers run one at a time and a layer drains one half at a time, so one instance serves them
 // all: the accumulator half and its M and shift are arguments, chosen at each call site (conv.h
@@ -62,7 +64,7 @@ inline Pending pool_pending(const Span& s, int c0, int cn, int scale, int64_t su
 // pend.scale says): ceil(tmo / P) iterations a pixel, FA_MOVE each.
 template <class C>
 int drain(const Layer& L, const Buffers<C>& b, const typename Buffers<C>::acc_t* acc, const int32_t* mult,
-          const int8_t* shift, uint8_t* acts, const Pending& pend) {
+          const int8_t* shift, uint8_t* acts, const uint8_t* acts_b, const Pending& pend) {
 #pragma HLS INLINE off
     const Span& s = pend.s;
     const int lanes = out_lanes<C>(L), n = pend.tmo;
@@ -71,6 +73,7 @@ int drain(const Layer& L, const Buffers<C>& b, const typename Buffers<C>::acc_t*
 drain_pixels:
     for (int p = 0; p < s.np; p++, px.next(s.nc)) {
         const int r = s.r0 + px.py, q = s.q0 + px.px;
+        const bool odd = C::SPLIT && !pend.pixel && (r & 1);  // its residuals through acts_b
     drain_words:
         for (int w0 = 0; w0 < n; w0 += lanes) {
 #pragma HLS PIPELINE II = 1
@@ -88,7 +91,7 @@ drain_pixels:
                                 ? a
                                 : requant<C::ACC_BITS>(a, one ? (int64_t)L.m : (int64_t)mult[at], one ? L.shift : shift[at],
                                                        L.zp_out, L.lo, L.hi, status);
-                if (!status) v = post_path<C>(L, b, acts, v, r, q, pend.m0 + m, status);
+                if (!status) v = post_path<C>(L, b, odd ? acts_b : acts, v, r, q, pend.m0 + m, status, odd);
                 if (status) return status;
                 if (v < dtype_min(L.out.dtype) || v > dtype_max(L.out.dtype)) return S_RANGE;
                 if (pend.pixel)

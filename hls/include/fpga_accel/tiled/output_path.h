@@ -78,15 +78,17 @@ post_luts:
 // tables before the layer's one residual add, the add, the tables after it, so a lane has one adder
 // (its two multiplies: target.py counts them) rather than one for every stage slot; each table has a
 // read before and one after the add, of which a layer uses one (target.py: a dual-port copy a lane).
+// The residual element is read through `acts`, the activations arena's master (`second`: its second
+// master, a split engine's acts_b, drain.h).
 template <class C>
 int64_t post_path(const Layer& L, const Buffers<C>& b, const uint8_t* acts, int64_t y, int r, int q, int ch,
-                  int& status) {
+                  int& status, bool second = false) {
 #pragma HLS INLINE
     const int at = add_stage(L);
     y = post_luts<C>(L, b, 0, at, y, status);
     if (status || at >= L.n_post) return y;
     const Post& p = L.post[at];
-    const int64_t res = load(acts, addr(p.residual, r, q, ch), p.residual.dtype);
+    const int64_t res = load(acts, addr(p.residual, r, q, ch), p.residual.dtype, second);
     const int64_t a = p.self_index == 0 ? y : res, c = p.self_index == 0 ? res : y;
     y = requant<C::ACC_BITS>((a - p.zp[0]) * p.mult[0] + (c - p.zp[1]) * p.mult[1], 1, p.shift, p.zp_out, p.lo, p.hi,
                              status);

@@ -71,7 +71,7 @@ int pool_out(const Layer& L, uint8_t* acts, const Buffers<C>& b, const Span& s, 
     const bool avg = L.kind == K_AVGPOOL;
     const Pending p = pool_pending(s, c0, imin(L.tm, L.in[0].c - c0), avg ? SCALE_POSITION : SCALE_NONE,
                                    avg ? (int64_t)L.kh * L.kw * L.pad_in : 0);
-    return drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, p);
+    return drain<C>(L, b, b.acc[H], b.pos_mult, b.pos_shift, acts, acts, p);  // a pool's: acts only
 }
 
 // Step j of nt Tm tiles, H = j%2: output path of tile j-2 (half H) | the array on tile j-1 (half 1-H)
@@ -172,7 +172,7 @@ global_channels:
         Span one = {};  // the output's one pixel
         one.nr = one.nc = one.np = 1;
         const Pending p = pool_pending(one, c0, cn, avg ? SCALE_LAYER : SCALE_NONE, avg ? (int64_t)L.divisor * L.pad_in : 0);
-        const int status = drain<C>(L, b, b.acc[0], b.pos_mult, b.pos_shift, acts, p);
+        const int status = drain<C>(L, b, b.acc[0], b.pos_mult, b.pos_shift, acts, acts, p);
         if (status) return status;
     }
     return S_OK;
