@@ -764,12 +764,8 @@ def _plain_tiles(desc: dict, bus: int = BUS_BYTES, lanes: int = 0, split: bool =
                                  fetch_moves=px))  # a position's M and shift an iteration
             for c0, c1 in spans(x["c"], tm):
                 read, write, reads, writes = _pixel_output(desc, ys, xs, c0, c1 - c0)
-                if split:
-                    even = _access([x], ys_in[~odd], xs_in[~odd], c0, c1 - c0, bus=bus)
-                    loads = {"aload_b": _access([x], ys_in[odd], xs_in[odd], c0, c1 - c0, bus=bus)}
-                    loads["load"] = merge(even, loads["aload_b"])
-                else:
-                    loads = {"load": _access([x], ys_in, xs_in, c0, c1 - c0, bus=bus)}
+                even, second = _halves([x], ys_in, xs_in, odd, c0, c1 - c0, bus, split)
+                loads = {"load": merge(even, second), "aload_b": second}
                 tile.append(Step(px * -(-(kh * kw) // tn), read=(yb - ya) * (xe - xa) * (c1 - c0) * xb + read,
                                  write=write, **loads,
                                  store_r=histogram(*runs(reads[0].ravel(), reads[1].ravel()), bus),
@@ -1095,9 +1091,7 @@ def _conv_tile(desc: dict, engine: dict, geo: dict, r0: int, r1: int, q0: int, q
         return _split_loads(inputs, consts, w0, nbytes, bus)
 
     def pixels(ys, xs, odd, c0, cn):  # the input pixels (ys, xs) a load reads: (even rows, odd rows)
-        if not split:
-            return _access([x], ys, xs, c0, cn, bus=bus), ()
-        return _access([x], ys[~odd], xs[~odd], c0, cn, bus=bus), _access([x], ys[odd], xs[odd], c0, cn, bus=bus)
+        return _halves([x], ys, xs, odd, c0, cn, bus, split)
 
     if is_depthwise(geo):
         for o0, o1 in spans(g * mg, tm):
@@ -1200,15 +1194,21 @@ def _split_loads(inputs: tuple, consts: tuple, w0: int, nbytes: int, bus: int) -
     return {"load": merge(inputs[0], inputs[1], wl, wb), "wload": wl, "wload_b": wb, "aload_b": inputs[1]}
 
 
+def _halves(views: list[dict], ys, xs, odd, c0: int, cn: int, bus: int, split: bool) -> tuple[tuple, tuple]:
+    """The bursts of reading channels [c0, c0+cn) of pixels (ys, xs) of ``views`` (:func:`_access`) as
+    (through the first master, through the second): a split engine's pixels where ``odd`` holds through
+    the second (acts_b), the rest through the first; all through the first otherwise."""
+    if not split:
+        return _access(views, ys, xs, c0, cn, bus=bus), ()
+    return _access(views, ys[~odd], xs[~odd], c0, cn, bus=bus), _access(views, ys[odd], xs[odd], c0, cn, bus=bus)
+
+
 def _residual_reads(adds: list[dict], oy, ox, n: int, bus: int, split: bool) -> dict:
     """A conv output path's residual reads of pixels (oy, ox), channels [0, n) (Step fields): all of
     them in ``store_r``; a split engine's odd output rows through acts_b (drain.h), those also in
     ``store_rb``."""
-    if not split or not adds:
-        return {"store_r": _access(adds, oy, ox, 0, n, bus=bus)}
-    odd = oy % 2 == 1
-    second = _access(adds, oy[odd], ox[odd], 0, n, bus=bus)
-    return {"store_r": merge(_access(adds, oy[~odd], ox[~odd], 0, n, bus=bus), second), "store_rb": second}
+    first, second = _halves(adds, oy, ox, oy % 2 == 1, 0, n, bus, split and bool(adds))
+    return {"store_r": merge(first, second), "store_rb": second}
 
 
 def _whole_output(desc: dict, engine: dict, px: int, oy, ox, bus: int = BUS_BYTES,

@@ -245,11 +245,11 @@ def candidates(dsp_budget: int, pack: int, tm_sizes=TM_SIZES, tn_sizes=TN_SIZES,
     (fewer lanes only slow it). Every Tn, not only the widest: a narrower one may divide the model's
     channel counts better (ResNet-50 on kv260: 32 × 40 beats 32 × 48)."""
     out = {}
-    for lanes in lane_choices(bus_bits):
+    for lanes in lane_choices(bus_bits):  # widest first: a pair's first lane count that fits is its most
         for tm in tm_sizes:
             for tn in tn_sizes:
-                if array_dsp(tm, tn, pack, lanes, units) <= dsp_budget and fits(tm, tn, lanes):
-                    out[tm, tn] = max(out.get((tm, tn), 0), lanes)
+                if (tm, tn) not in out and array_dsp(tm, tn, pack, lanes, units) <= dsp_budget and fits(tm, tn, lanes):
+                    out[tm, tn] = lanes
     return sorted((tm, tn, lanes) for (tm, tn), lanes in out.items())
 
 
